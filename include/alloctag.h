@@ -1,0 +1,175 @@
+/*
+ * alloctag: exact, always-on memory allocation profiling for C programs.
+ *
+ * Every allocation call site owns a static tag (struct alloc_tag) placed in
+ * the ELF section "alloc_tags" of its image.  While an allocation runs, the
+ * call site's tag is the thread's *current tag*; the allocator charges the
+ * allocation's bytes and one call to it and remembers the tag with the page or
+ * object, so that the free uncharges the same tag.
+ *
+ * Making your own wrappers charge *their* callers (the kernel's convention):
+ *
+ *     void *xmalloc_noprof(size_t n);            // calls at_malloc_noprof()
+ *     #define xmalloc(...) alloc_hooks(xmalloc_noprof(__VA_ARGS__))
+ *
+ * Nested hooks: the innermost current tag wins, so inside xmalloc_noprof()
+ * call the *_noprof functions, not the tagged macros.
+ *
+ * Control: environment variable ALLOCTAG = 0 | 1 | never, optionally followed
+ * by ",compressed" or ",uncompressed" (default "1,compressed");
+ * ALLOCTAG_TAG_BITS caps the number of flag bits used for compressed
+ * references; ALLOCTAG_DEBUG=1 turns on the debug checks.
+ */
+#ifndef ALLOCTAG_H
+#define ALLOCTAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ALLOCTAG_API __attribute__((visibility("default")))
+
+/* Tag flags. */
+#define ALLOCTAG_FLAG_INACCURATE 0x1u /* was current during an uncounted (early) allocation */
+#define ALLOCTAG_FLAG_UNLOADED 0x2u   /* its shared object has been unloaded */
+
+/*
+ * One allocation call site.  Created by DEFINE_ALLOC_TAG in section
+ * "alloc_tags"; the runtime fills idx (its index, >= 2) and canon (the copy
+ * it charges: the tag itself for the main executable, its copy in the
+ * shared-object tag area otherwise) when the image is registered.
+ */
+struct alloc_tag {
+	const char *function;
+	const char *filename;
+	const char *modname; /* NULL for the main executable's tags */
+	unsigned int lineno;
+	unsigned int flags;
+	uint32_t idx;
+	uint32_t reserved;
+	struct alloc_tag *canon;
+};
+
+/* The thread's current tag (initial-exec TLS: usable from inside malloc). */
+extern ALLOCTAG_API __thread struct alloc_tag *alloctag_current_tag
+	__attribute__((tls_model("initial-exec")));
+/* Nonzero when hooks should set the current tag (profiling not "never"). */
+extern ALLOCTAG_API unsigned char alloctag_hooks_key;
+/* Nonzero in debug mode (ALLOCTAG_DEBUG=1). */
+extern ALLOCTAG_API unsigned char alloctag_debug_key;
+
+ALLOCTAG_API void alloctag_debug_restore(struct alloc_tag *tag);
+ALLOCTAG_API void alloctag_register_image(struct alloc_tag *start, struct alloc_tag *stop);
+ALLOCTAG_API void alloctag_unregister_image(struct alloc_tag *start, struct alloc_tag *stop);
+
+static inline struct alloc_tag *alloctag_save(struct alloc_tag *tag)
+{
+	struct alloc_tag *old = alloctag_current_tag;
+	alloctag_current_tag = tag;
+	return old;
+}
+
+static inline void alloctag_restore(struct alloc_tag *tag, struct alloc_tag *old)
+{
+	if (__builtin_expect(alloctag_debug_key, 0) && alloctag_current_tag != tag)
+		alloctag_debug_restore(tag);
+	alloctag_current_tag = old;
+}
+
+#define DEFINE_ALLOC_TAG(_name)                                                      \
+	static struct alloc_tag _name                                                \
+		__attribute__((used, section("alloc_tags"), aligned(8))) = {         \
+			.function = __func__, .filename = __FILE__, .lineno = __LINE__ \
+		}
+
+#define alloc_hooks_tag(_tag, _do_alloc)                                   \
+	({                                                                 \
+		__typeof__(_do_alloc) _at_res;                             \
+		if (__builtin_expect(alloctag_hooks_key, 1)) {             \
+			struct alloc_tag *_at_old = alloctag_save(&(_tag)); \
+			_at_res = _do_alloc;                               \
+			alloctag_restore(&(_tag), _at_old);                \
+		} else {                                                   \
+			_at_res = _do_alloc;                               \
+		}                                                          \
+		_at_res;                                                   \
+	})
+
+#define alloc_hooks(_do_alloc)                           \
+	({                                               \
+		DEFINE_ALLOC_TAG(_at_alloc_tag);         \
+		alloc_hooks_tag(_at_alloc_tag, _do_alloc); \
+	})
+
+/*
+ * Per-image registration: every translation unit that includes this header
+ * emits a hidden constructor/destructor pair naming its own image's
+ * "alloc_tags" section; registration is idempotent, so the many copies in one
+ * image register it once.  Define ALLOCTAG_NO_AUTO_REGISTER to opt out.
+ */
+#if !defined(ALLOCTAG_NO_AUTO_REGISTER) && !defined(ALLOCTAG_INTERNAL)
+extern struct alloc_tag __start_alloc_tags[] __attribute__((weak, visibility("hidden")));
+extern struct alloc_tag __stop_alloc_tags[] __attribute__((weak, visibility("hidden")));
+__attribute__((constructor(101), used)) static void alloctag_image_ctor(void)
+{
+	alloctag_register_image(__start_alloc_tags, __stop_alloc_tags);
+}
+__attribute__((destructor(101), used)) static void alloctag_image_dtor(void)
+{
+	alloctag_unregister_image(__start_alloc_tags, __stop_alloc_tags);
+}
+#endif
+
+/* ---- pages ---------------------------------------------------------- */
+
+#define ALLOCTAG_PAGE_SIZE 4096u
+#define ALLOCTAG_MAX_ORDER 18u /* largest block: 4096 << 18 = 1 GiB */
+
+/* 4096 << order bytes, aligned to its size; NULL with errno = ENOMEM or EINVAL. */
+ALLOCTAG_API void *at_alloc_pages_noprof(unsigned int order);
+ALLOCTAG_API void at_free_pages(void *addr, unsigned int order);
+#define at_alloc_pages(...) alloc_hooks(at_alloc_pages_noprof(__VA_ARGS__))
+
+/* ---- control -------------------------------------------------------- */
+
+/* 0, or -EPERM under ALLOCTAG=never. */
+ALLOCTAG_API int alloctag_set_profiling(bool on);
+ALLOCTAG_API bool alloctag_profiling(void);
+/* true when tag references are stored compressed in page flags. */
+ALLOCTAG_API bool alloctag_compressed(void);
+/* Flag bits used for compressed references (0 when not compressed). */
+ALLOCTAG_API unsigned int alloctag_tag_bits(void);
+/* Bytes of tag-reference side table currently mapped (0 when compressed). */
+ALLOCTAG_API size_t alloctag_side_table_bytes(void);
+
+/* ---- reports -------------------------------------------------------- */
+
+struct alloctag_counters {
+	int64_t bytes;
+	int64_t calls;
+};
+
+struct alloctag_usage {
+	const struct alloc_tag *tag;
+	struct alloctag_counters counters;
+};
+
+/* Live counters of a tag (summed over CPUs). */
+ALLOCTAG_API struct alloctag_counters alloctag_read(const struct alloc_tag *tag);
+/* The kernel's /proc/allocinfo text, version 2.0.  0 or -errno. */
+ALLOCTAG_API int alloctag_write_allocinfo(FILE *out);
+ALLOCTAG_API int alloctag_write_allocinfo_fd(int fd);
+/* The n tags holding the most bytes, largest first; returns how many. */
+ALLOCTAG_API size_t alloctag_top_users(struct alloctag_usage *out, size_t n);
+/* Writes "file:line func:name" (or "file:line [module] func:name"). */
+ALLOCTAG_API int alloctag_tag_name(const struct alloc_tag *tag, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ALLOCTAG_H */

@@ -1,0 +1,41 @@
+/*
+ * Charging an allocation to the current tag and uncharging a reference.
+ * Shared by the page allocator and the small-object allocator; what a
+ * reference is stored in is the store's business (tag_ref.h).
+ */
+#ifndef AT_CHARGE_H
+#define AT_CHARGE_H
+
+#include "control.h"
+#include "counters.h"
+#include "tag_ref.h"
+
+/* Early path (early.c): a page handed out before the store is ready. */
+AT_HIDDEN void at_early_page(uint32_t pfn, uint64_t page_flags);
+
+/*
+ * The reference a new allocation should carry: the current tag's canonical
+ * tag (at_state == AT_STATE_READY, checked by the caller).  No current tag,
+ * an unregistered tag, or profiling off: no reference.
+ */
+static inline at_ref_t at_current_ref(void)
+{
+	struct alloc_tag *tag = alloctag_current_tag;
+	if (!tag || !at_profiling_on)
+		return AT_REF_NONE;
+	return tag->canon;
+}
+
+static inline void at_charge(at_ref_t ref, int64_t bytes)
+{
+	if (at_ref_is_tag(ref))
+		at_counters_charge(ref->idx, bytes);
+}
+
+static inline void at_uncharge(at_ref_t ref, int64_t bytes)
+{
+	if (at_ref_is_tag(ref))
+		at_counters_uncharge(ref->idx, bytes);
+}
+
+#endif

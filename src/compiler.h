@@ -1,0 +1,25 @@
+/*
+ * Compiler helpers shared by every runtime file.  Names: at_* internal
+ * across files (hidden from the shared library's exports), plain static
+ * inside one file, alloctag_* / at_*_noprof public.
+ */
+#ifndef AT_COMPILER_H
+#define AT_COMPILER_H
+
+#define ALLOCTAG_INTERNAL 1
+#include "alloctag.h"
+
+#define AT_HIDDEN __attribute__((visibility("hidden")))
+#define at_likely(x) __builtin_expect(!!(x), 1)
+#define at_unlikely(x) __builtin_expect(!!(x), 0)
+#define AT_NOINLINE __attribute__((noinline))
+#define AT_COLD __attribute__((cold, noinline))
+
+#define AT_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define AT_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define AT_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define AT_STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+#define AT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

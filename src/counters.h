@@ -1,0 +1,109 @@
+/*
+ * Per-CPU live counters, indexed by tag index.
+ *
+ * Layout: one reserved region per CPU, each an array of struct at_counter
+ * indexed by tag index (AT_IDX_MAX entries, 16 bytes each, committed by the
+ * kernel on first touch).  CPU c's array starts at at_counters_base +
+ * c * at_counters_stride, so CPUs never share a cache line for any tag.
+ *
+ * Exactness: a thread adds to the slot of the CPU it runs on inside a
+ * restartable sequence (rseq, registered by glibc): the add instruction is
+ * the commit; if the thread is preempted, migrated or signalled before it,
+ * the kernel sends it to the abort handler, which retries on the new CPU.
+ * bytes and calls are two separate sequences, each committed exactly once.
+ * Without rseq (e.g. under valgrind) or after an abort, the add goes to one
+ * extra shared array (after the last CPU's) with an atomic add: slower,
+ * equally exact, and never mixed with the plain adds of the per-CPU slots.
+ * Slots may go negative (a free on another CPU); only the sum is meaningful.
+ */
+#ifndef AT_COUNTERS_H
+#define AT_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/rseq.h>
+
+#include "compiler.h"
+
+#define AT_IDX_MAX (1u << 20) /* tag indexes 0 .. AT_IDX_MAX-1 */
+
+struct at_counter {
+	int64_t bytes;
+	int64_t calls;
+};
+
+extern AT_HIDDEN char *at_counters_base;
+extern AT_HIDDEN size_t at_counters_stride;
+extern AT_HIDDEN unsigned int at_counters_ncpu;
+
+AT_HIDDEN int at_counters_init(void);
+AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
+AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
+AT_HIDDEN void at_counters_reset(uint32_t idx);
+
+#if defined(__x86_64__)
+/* Add v to this CPU's copy of *slot0 (slot0 = the slot in CPU 0's array). */
+static inline void at_percpu_add(int64_t *slot0, int64_t v)
+{
+	struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+
+	if (at_unlikely((int32_t)rs->cpu_id < 0)) {
+		at_counters_add_slow(slot0, v);
+		return;
+	}
+	__asm__ __volatile__ goto(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"3:\n\t"
+		".long 0x0, 0x0\n\t"
+		".quad 1f, (2f - 1f), 4f\n\t"
+		".popsection\n\t"
+		"leaq 3b(%%rip), %%rax\n\t"
+		"movq %%rax, %[rseq_cs]\n\t"
+		"1:\n\t"
+		"movl %[cpu_id], %%eax\n\t"
+		"imulq %[stride], %%rax\n\t"
+		"addq %[v], (%[slot], %%rax)\n\t"
+		"2:\n\t"
+		".pushsection __rseq_failure, \"ax\"\n\t"
+		".byte 0x0f, 0xb9, 0x3d\n\t"
+		".long 0x53053053\n\t"
+		"4:\n\t"
+		"jmp %l[abort]\n\t"
+		".popsection\n\t"
+		:
+		: [rseq_cs] "m"(rs->rseq_cs), [cpu_id] "m"(rs->cpu_id),
+		  [stride] "r"(at_counters_stride), [slot] "r"(slot0), [v] "r"(v)
+		: "memory", "cc", "rax"
+		: abort);
+	return;
+abort:
+	at_counters_add_slow(slot0, v);
+}
+#else
+static inline void at_percpu_add(int64_t *slot0, int64_t v)
+{
+	at_counters_add_slow(slot0, v);
+}
+#endif
+
+static inline struct at_counter *at_counter0(uint32_t idx)
+{
+	return (struct at_counter *)at_counters_base + idx;
+}
+
+static inline void at_counters_charge(uint32_t idx, int64_t bytes)
+{
+	struct at_counter *c = at_counter0(idx);
+	at_percpu_add(&c->bytes, bytes);
+	at_percpu_add(&c->calls, 1);
+}
+
+static inline void at_counters_uncharge(uint32_t idx, int64_t bytes)
+{
+	struct at_counter *c = at_counter0(idx);
+	at_percpu_add(&c->bytes, -bytes);
+	at_percpu_add(&c->calls, -1);
+}
+
+#endif

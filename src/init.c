@@ -1,0 +1,49 @@
+/*
+ * Start-up: read the configuration, set up counters, registry and store, and
+ * make the store ready.  Runs from a constructor (liballoctag's own run before
+ * those of the objects that link it) or from the first control call, once.
+ * Until it has run, pages handed out are early pages (early.c).
+ */
+#include <pthread.h>
+
+#include "charge.h"
+#include "message.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void do_init(void)
+{
+	struct at_config cfg;
+
+	at_config_read(&cfg);
+	at_heap_set_limit(cfg.heap_max);
+	if (at_heap_init())
+		at_msg("cannot reserve the page heap; page allocations will fail");
+	alloctag_debug_key = (unsigned char)cfg.debug;
+
+	if (cfg.mode < 0) {
+		AT_STORE(&alloctag_hooks_key, 0);
+		AT_STORE(&at_state, AT_STATE_NEVER);
+		return;
+	}
+	if (at_counters_init() || at_registry_init() || at_store_init(cfg.compressed, cfg.tag_bits_cap)) {
+		at_msg("cannot set up the tag store; profiling is off for this process");
+		AT_STORE(&alloctag_hooks_key, 0);
+		AT_STORE(&at_state, AT_STATE_NEVER);
+		return;
+	}
+	at_profiling_on = cfg.mode == 1;
+	AT_STORE(&at_state, AT_STATE_READY);
+}
+
+void alloctag_init(void)
+{
+	if (at_likely(AT_LOAD(&at_state) != AT_STATE_EARLY))
+		return;
+	pthread_once(&init_once, do_init);
+}
+
+__attribute__((constructor(101))) static void alloctag_ctor(void)
+{
+	alloctag_init();
+}

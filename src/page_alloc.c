@@ -1,0 +1,313 @@
+/*
+ * The page allocator: a binary buddy allocator per arena.
+ *
+ * Orders 0..AT_MAX_ORDER (18): a block of order k is 2^k pages (4 KiB ..
+ * 1 GiB), starts at a pfn that is a multiple of 2^k, and, since the heap
+ * base is aligned to AT_ARENA_SIZE, at an address aligned to its size.
+ *
+ * Invariants (arena lock held to change any of them):
+ *  - every free block's head has AT_PG_BUDDY and its order in its flags and
+ *    is on exactly one list, free_head[order] of its arena; every other page
+ *    of a free block has flags 0;
+ *  - every allocated block's head has AT_PG_HEAD and its order;
+ *  - two free buddies of the same order never coexist: a freed block merges
+ *    with its buddy (pfn ^ 2^k) while that buddy is free with the same order.
+ * Hence, with Robson's bound for power-of-two buddy heaps, no request that
+ * fits in a free block is refused, and splitting costs at most AT_MAX_ORDER
+ * steps, coalescing likewise.
+ *
+ * Memory: the heap is reserved PROT_NONE; an arena's 2 MiB chunks are made
+ * read-write (committed) the first time a block in them is handed out,
+ * counting against ALLOCTAG_HEAP_MAX.  Descriptors live out of band
+ * (at_pages[]), where a user's overflow cannot reach them.
+ *
+ * Tag references are recorded under the arena lock (tag_ref.h); counters are
+ * updated outside it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "charge.h"
+#include "message.h"
+#include "page.h"
+
+#define CHUNK_SHIFT 21
+#define CHUNK_SIZE (1ul << CHUNK_SHIFT)
+#define CHUNKS_PER_ARENA (AT_ARENA_SIZE / CHUNK_SIZE)
+
+struct arena {
+	pthread_mutex_t lock;
+	uint32_t first_pfn;
+	uint32_t free_head[AT_MAX_ORDER + 1];
+	uint64_t committed[CHUNKS_PER_ARENA / 64];
+};
+
+char *at_heap_base;
+struct at_page *at_pages;
+static struct arena arenas[AT_NR_ARENAS];
+static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t heap_limit, heap_committed;
+static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+static int heap_err;
+
+static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id)
+{
+	struct at_page *pg = &at_pages[pfn];
+	uint32_t head = a->free_head[order];
+	pg->next = head;
+	pg->prev = AT_PFN_NIL;
+	if (head != AT_PFN_NIL)
+		at_pages[head].prev = pfn;
+	a->free_head[order] = pfn;
+	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | ((uint64_t)order << AT_ORDER_SHIFT) |
+					     ((uint64_t)id << AT_ARENA_ID_SHIFT));
+}
+
+static void free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
+{
+	struct at_page *pg = &at_pages[pfn];
+	if (pg->prev != AT_PFN_NIL)
+		at_pages[pg->prev].next = pg->next;
+	else
+		a->free_head[order] = pg->next;
+	if (pg->next != AT_PFN_NIL)
+		at_pages[pg->next].prev = pg->prev;
+	AT_STORE_RELAXED(&pg->flags, 0);
+}
+
+static void arena_setup(unsigned int id)
+{
+	struct arena *a = &arenas[id];
+	pthread_mutex_init(&a->lock, NULL);
+	a->first_pfn = id << AT_MAX_ORDER;
+	for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
+		a->free_head[k] = AT_PFN_NIL;
+	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id);
+}
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&grow_lock);
+	for (unsigned int i = 0; i < nr_arenas; i++)
+		pthread_mutex_lock(&arenas[i].lock);
+}
+
+static void atfork_release(void)
+{
+	for (unsigned int i = nr_arenas; i-- > 0;)
+		pthread_mutex_unlock(&arenas[i].lock);
+	pthread_mutex_unlock(&grow_lock);
+}
+
+static void heap_setup(void)
+{
+	size_t len = AT_HEAP_SIZE + AT_ARENA_SIZE;
+	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		heap_err = ENOMEM;
+		return;
+	}
+	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
+	if (base > p)
+		munmap(p, base - p);
+	munmap(base + AT_HEAP_SIZE, (p + len) - (base + AT_HEAP_SIZE));
+
+	void *d = mmap(NULL, AT_HEAP_PAGES * sizeof(struct at_page), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d == MAP_FAILED) {
+		munmap(base, AT_HEAP_SIZE);
+		heap_err = ENOMEM;
+		return;
+	}
+	at_pages = d;
+	arena_setup(0);
+	nr_arenas = 1;
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	AT_STORE(&at_heap_base, base);
+}
+
+int at_heap_init(void)
+{
+	pthread_once(&heap_once, heap_setup);
+	return heap_err ? -heap_err : 0;
+}
+
+void at_heap_set_limit(size_t bytes)
+{
+	heap_limit = bytes;
+}
+
+size_t at_heap_committed(void)
+{
+	return AT_LOAD_RELAXED(&heap_committed);
+}
+
+/* Make the chunks under [pfn, pfn + 2^order) usable.  Arena lock held. */
+static int commit(struct arena *a, uint32_t pfn, unsigned int order)
+{
+	size_t off = (size_t)(pfn - a->first_pfn) << AT_PAGE_SHIFT;
+	size_t end = off + (AT_PAGE_SIZE << order);
+	for (size_t c = off >> CHUNK_SHIFT; c < (end + CHUNK_SIZE - 1) >> CHUNK_SHIFT; c++) {
+		if (a->committed[c / 64] & (1ull << (c % 64)))
+			continue;
+		size_t now = __atomic_add_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
+		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
+		if ((heap_limit && now > heap_limit) ||
+		    mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE)) {
+			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
+			return -ENOMEM;
+		}
+		a->committed[c / 64] |= 1ull << (c % 64);
+	}
+	return 0;
+}
+
+/* Free [pfn, pfn + 2^order) into its arena, merging buddies.  Lock held. */
+static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned int order)
+{
+	AT_STORE_RELAXED(&at_pages[pfn].flags, 0);
+	while (order < AT_MAX_ORDER) {
+		uint32_t b = pfn ^ (1u << order);
+		uint64_t f = at_pages[b].flags;
+		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
+			break;
+		free_list_del(a, b, order);
+		pfn &= ~(1u << order);
+		order++;
+	}
+	free_list_push(a, pfn, order, id);
+}
+
+/* Take a block of `order` from the arena, splitting.  Lock held. */
+static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order)
+{
+	unsigned int k = order;
+	while (k <= AT_MAX_ORDER && a->free_head[k] == AT_PFN_NIL)
+		k++;
+	if (k > AT_MAX_ORDER)
+		return AT_PFN_NIL;
+	uint32_t pfn = a->free_head[k];
+	free_list_del(a, pfn, k);
+	while (k > order) {
+		k--;
+		free_list_push(a, pfn + (1u << k), k, id);
+	}
+	if (at_unlikely(commit(a, pfn, order))) {
+		buddy_put(a, id, pfn, order);
+		return AT_PFN_NIL;
+	}
+	return pfn;
+}
+
+static int grow(unsigned int seen)
+{
+	int ok = 0;
+	pthread_mutex_lock(&grow_lock);
+	if (nr_arenas > seen) {
+		ok = 1;
+	} else if (nr_arenas < AT_NR_ARENAS) {
+		arena_setup(nr_arenas);
+		AT_STORE(&nr_arenas, nr_arenas + 1);
+		ok = 1;
+	}
+	pthread_mutex_unlock(&grow_lock);
+	return ok;
+}
+
+void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
+{
+	if (at_unlikely(order > AT_MAX_ORDER)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (at_unlikely(!at_heap_base) && at_heap_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	unsigned char state = at_state;
+	at_ref_t ref = AT_REF_NONE;
+	if (state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
+		ref = at_current_ref();
+
+	unsigned int n = AT_LOAD(&nr_arenas);
+	for (unsigned int id = 0;; id++) {
+		if (id == n) {
+			if (!grow(n))
+				break;
+			n = AT_LOAD(&nr_arenas);
+		}
+		struct arena *a = &arenas[id];
+		pthread_mutex_lock(&a->lock);
+		uint32_t pfn = buddy_take(a, id, order);
+		if (pfn == AT_PFN_NIL) {
+			pthread_mutex_unlock(&a->lock);
+			continue;
+		}
+		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
+				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
+		if (state)
+			flags |= at_page_ref_init(pfn, ref);
+		AT_STORE(&at_pages[pfn].flags, flags);
+		pthread_mutex_unlock(&a->lock);
+		if (state == AT_STATE_READY)
+			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
+		else if (state == AT_STATE_EARLY)
+			at_early_page(pfn, flags);
+		return at_pfn_to_addr(pfn);
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
+{
+	uint32_t pfn = at_addr_to_pfn(addr);
+	if (at_unlikely(pfn == AT_PFN_NIL || ((uintptr_t)addr & (AT_PAGE_SIZE - 1))))
+		at_fatal("%s(%p): not a block alloctag handed out", what, addr);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
+	if (at_unlikely(!(f & AT_PG_HEAD))) {
+		if (f & AT_PG_BUDDY)
+			at_fatal("%s(%p): double free (the block is already free)", what, addr);
+		at_fatal("%s(%p): not the start of an allocated block", what, addr);
+	}
+	if (at_unlikely(at_page_order(f) != order))
+		at_fatal("%s(%p, order %u): the block was allocated with order %u", what, addr,
+			 order, at_page_order(f));
+	return &at_pages[pfn];
+}
+
+void at_page_free_raw(void *addr, unsigned int order)
+{
+	struct at_page *pg = at_page_checked(addr, order, "at_free_pages");
+	uint32_t pfn = (uint32_t)(pg - at_pages);
+	unsigned int id = pfn >> AT_MAX_ORDER;
+	struct arena *a = &arenas[id];
+	at_ref_t ref = AT_REF_NONE;
+
+	pthread_mutex_lock(&a->lock);
+	uint64_t f = at_pages[pfn].flags;
+	if (at_unlikely(!(f & AT_PG_HEAD))) {
+		pthread_mutex_unlock(&a->lock);
+		at_fatal("at_free_pages(%p): double free (freed concurrently)", addr);
+	}
+	unsigned char state = at_state;
+	if (state)
+		ref = at_page_ref_take(pfn, f);
+	buddy_put(a, id, pfn, order);
+	pthread_mutex_unlock(&a->lock);
+	at_uncharge(ref, (int64_t)AT_PAGE_SIZE << order);
+}
+
+void *at_alloc_pages_noprof(unsigned int order)
+{
+	return at_page_alloc_raw(order, 0);
+}
+
+void at_free_pages(void *addr, unsigned int order)
+{
+	if (!addr)
+		return;
+	at_page_free_raw(addr, order);
+}
