@@ -38,4 +38,10 @@ static inline void at_uncharge(at_ref_t ref, int64_t bytes)
 		at_counters_uncharge(ref->idx, bytes);
 }
 
+static inline void at_uncharge_idx(uint32_t idx, int64_t bytes)
+{
+	if (idx >= AT_IDX_FIRST)
+		at_counters_uncharge(idx, bytes);
+}
+
 #endif

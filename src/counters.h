@@ -7,10 +7,10 @@
  * c * at_counters_stride, so CPUs never share a cache line for any tag.
  *
  * Exactness: a thread adds to the slot of the CPU it runs on inside a
- * restartable sequence (rseq, registered by glibc): the add instruction is
- * the commit; if the thread is preempted, migrated or signalled before it,
- * the kernel sends it to the abort handler, which retries on the new CPU.
- * bytes and calls are two separate sequences, each committed exactly once.
+ * restartable sequence (rseq, registered by glibc): one 16-byte store of
+ * (bytes, calls) is the commit; if the thread is preempted, migrated or
+ * signalled before it, the kernel sends it to the abort handler, which adds
+ * to the atomic array instead.  Nothing is ever applied twice or lost.
  * Without rseq (e.g. under valgrind) or after an abort, the add goes to one
  * extra shared array (after the last CPU's) with an atomic add: slower,
  * equally exact, and never mixed with the plain adds of the per-CPU slots.
@@ -30,7 +30,7 @@
 struct at_counter {
 	int64_t bytes;
 	int64_t calls;
-};
+} __attribute__((aligned(16)));
 
 extern AT_HIDDEN char *at_counters_base;
 extern AT_HIDDEN size_t at_counters_stride;
@@ -42,13 +42,23 @@ AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
 AT_HIDDEN void at_counters_reset(uint32_t idx);
 
 #if defined(__x86_64__)
-/* Add v to this CPU's copy of *slot0 (slot0 = the slot in CPU 0's array). */
-static inline void at_percpu_add(int64_t *slot0, int64_t v)
+#include <emmintrin.h>
+
+/*
+ * Add (bytes, calls) to this CPU's copy of *c0 (c0 = the counter in CPU 0's
+ * array).  The commit is one 16-byte SSE store of both fields: the sequence
+ * loads the pair, adds, and stores it back; preemption, migration or a signal
+ * before the store restarts nothing half-done (the abort handler falls back
+ * to the atomic array), and after it the update is complete.
+ */
+static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
 {
 	struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+	__m128i delta = _mm_set_epi64x(calls, bytes);
 
 	if (at_unlikely((int32_t)rs->cpu_id < 0)) {
-		at_counters_add_slow(slot0, v);
+		at_counters_add_slow(&c0->bytes, bytes);
+		at_counters_add_slow(&c0->calls, calls);
 		return;
 	}
 	__asm__ __volatile__ goto(
@@ -63,7 +73,10 @@ static inline void at_percpu_add(int64_t *slot0, int64_t v)
 		"1:\n\t"
 		"movl %[cpu_id], %%eax\n\t"
 		"imulq %[stride], %%rax\n\t"
-		"addq %[v], (%[slot], %%rax)\n\t"
+		"addq %[slot], %%rax\n\t"
+		"movdqa (%%rax), %%xmm15\n\t"
+		"paddq %[delta], %%xmm15\n\t"
+		"movdqa %%xmm15, (%%rax)\n\t"
 		"2:\n\t"
 		".pushsection __rseq_failure, \"ax\"\n\t"
 		".byte 0x0f, 0xb9, 0x3d\n\t"
@@ -73,17 +86,19 @@ static inline void at_percpu_add(int64_t *slot0, int64_t v)
 		".popsection\n\t"
 		:
 		: [rseq_cs] "m"(rs->rseq_cs), [cpu_id] "m"(rs->cpu_id),
-		  [stride] "r"(at_counters_stride), [slot] "r"(slot0), [v] "r"(v)
-		: "memory", "cc", "rax"
+		  [stride] "r"(at_counters_stride), [slot] "r"(c0), [delta] "x"(delta)
+		: "memory", "cc", "rax", "xmm15"
 		: abort);
 	return;
 abort:
-	at_counters_add_slow(slot0, v);
+	at_counters_add_slow(&c0->bytes, bytes);
+	at_counters_add_slow(&c0->calls, calls);
 }
 #else
-static inline void at_percpu_add(int64_t *slot0, int64_t v)
+static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
 {
-	at_counters_add_slow(slot0, v);
+	at_counters_add_slow(&c0->bytes, bytes);
+	at_counters_add_slow(&c0->calls, calls);
 }
 #endif
 
@@ -94,16 +109,12 @@ static inline struct at_counter *at_counter0(uint32_t idx)
 
 static inline void at_counters_charge(uint32_t idx, int64_t bytes)
 {
-	struct at_counter *c = at_counter0(idx);
-	at_percpu_add(&c->bytes, bytes);
-	at_percpu_add(&c->calls, 1);
+	at_percpu_add2(at_counter0(idx), bytes, 1);
 }
 
 static inline void at_counters_uncharge(uint32_t idx, int64_t bytes)
 {
-	struct at_counter *c = at_counter0(idx);
-	at_percpu_add(&c->bytes, -bytes);
-	at_percpu_add(&c->calls, -1);
+	at_percpu_add2(at_counter0(idx), -bytes, -1);
 }
 
 #endif

@@ -284,7 +284,7 @@ void at_page_free_raw(void *addr, unsigned int order)
 	uint32_t pfn = (uint32_t)(pg - at_pages);
 	unsigned int id = pfn >> AT_MAX_ORDER;
 	struct arena *a = &arenas[id];
-	at_ref_t ref = AT_REF_NONE;
+	uint32_t idx = AT_IDX_NULL;
 
 	pthread_mutex_lock(&a->lock);
 	uint64_t f = at_pages[pfn].flags;
@@ -294,10 +294,10 @@ void at_page_free_raw(void *addr, unsigned int order)
 	}
 	unsigned char state = at_state;
 	if (state)
-		ref = at_page_ref_take(pfn, f);
+		idx = at_page_ref_take_idx(pfn, f);
 	buddy_put(a, id, pfn, order);
 	pthread_mutex_unlock(&a->lock);
-	at_uncharge(ref, (int64_t)AT_PAGE_SIZE << order);
+	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
 }
 
 void *at_alloc_pages_noprof(unsigned int order)

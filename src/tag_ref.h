@@ -88,6 +88,14 @@ static inline at_ref_t at_page_ref_take(uint32_t pfn, uint64_t flags)
 	return AT_REF_NONE;
 }
 
+/* As at_page_ref_take, but the tag index (no index -> tag lookup). */
+static inline uint32_t at_page_ref_take_idx(uint32_t pfn, uint64_t flags)
+{
+	if (at_store_mode == AT_STORE_COMPRESSED)
+		return (uint32_t)((flags & at_tag_mask) >> AT_SPARE_SHIFT);
+	return at_ref_to_idx(at_page_ref_take(pfn, flags));
+}
+
 static inline at_ref_t at_page_ref_get(uint32_t pfn)
 {
 	if (at_store_mode == AT_STORE_COMPRESSED) {
