@@ -1,0 +1,125 @@
+/* ALLOCTAG* environment variables: every accepted form, bad values and their messages. */
+#include <alloctag.h>
+#include <errno.h>
+
+#include "check.h"
+#include "child.h"
+#include "control.h"
+
+static void accepted(const char *s, int mode, int compressed)
+{
+	int m = 99, c = 99;
+	if (at_parse_alloctag(s, &m, &c)) {
+		fprintf(stderr, "FAIL: ALLOCTAG=\"%s\" refused\n", s);
+		exit(1);
+	}
+	if (m != mode || c != compressed) {
+		fprintf(stderr, "FAIL: ALLOCTAG=\"%s\" gave mode %d compressed %d\n", s, m, c);
+		exit(1);
+	}
+}
+
+static void refused(const char *s)
+{
+	int m = 99, c = 99;
+	if (!at_parse_alloctag(s, &m, &c) || m != 99 || c != 99) {
+		fprintf(stderr, "FAIL: ALLOCTAG=\"%s\" accepted\n", s);
+		exit(1);
+	}
+}
+
+static void state_child(void)
+{
+	int before = alloctag_profiling();
+	int set = alloctag_set_profiling(true);
+	printf("profiling=%d compressed=%d set_on=%d on=%d tag_bits=%u\n", before,
+	       alloctag_compressed(), set, alloctag_profiling(), alloctag_tag_bits());
+}
+
+static void expect(const char *const *env, const char *out, const char *err)
+{
+	static const char *const args[] = {"--state", NULL};
+	struct child_result r;
+	run_child(&r, env, args);
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	CHECK_STREQ(r.out, out);
+	CHECK_STREQ(r.err, err);
+}
+
+#define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--state")) {
+		state_child();
+		return 0;
+	}
+
+	const char *on[] = {"1", "y", "Y", "yes", "YES", "t", "true", "on", "On"};
+	const char *off[] = {"0", "n", "N", "no", "f", "false", "off", "OFF"};
+	for (size_t i = 0; i < sizeof(on) / sizeof(*on); i++)
+		accepted(on[i], 1, 1);
+	for (size_t i = 0; i < sizeof(off) / sizeof(*off); i++)
+		accepted(off[i], 0, 1);
+	accepted("never", -1, 1);
+	accepted("1,compressed", 1, 1);
+	accepted("1,uncompressed", 0 + 1, 0);
+	accepted("0,compressed", 0, 1);
+	accepted("0,uncompressed", 0, 0);
+	accepted("on,uncompressed", 1, 0);
+	accepted("never,uncompressed", -1, 0);
+	const char *bad[] = {"", "2", "-1", "maybe", "nev", "never2", "1,", ",compressed",
+			     "1,compress", "1,compressed,x", "1 ", " 1", "yes please", "onn",
+			     "1,COMPRESSEDX"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		refused(bad[i]);
+
+	size_t sz;
+	CHECK(at_parse_size("4096", &sz) == 0 && sz == 4096);
+	CHECK(at_parse_size("4K", &sz) == 0 && sz == 4096);
+	CHECK(at_parse_size("3m", &sz) == 0 && sz == 3u << 20);
+	CHECK(at_parse_size("2G", &sz) == 0 && sz == 2ull << 30);
+	CHECK(at_parse_size("", &sz) == -EINVAL);
+	CHECK(at_parse_size("-4", &sz) == -EINVAL);
+	CHECK(at_parse_size("4KB", &sz) == -EINVAL);
+	CHECK(at_parse_size("99999999999999999999", &sz) == -EINVAL);
+
+	/* The process-level behaviour, in child processes. */
+	expect(ENV("ALLOCTAG"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n", "");
+	expect(ENV("ALLOCTAG=1"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n", "");
+	expect(ENV("ALLOCTAG=0"), "profiling=0 compressed=1 set_on=0 on=1 tag_bits=20\n", "");
+	expect(ENV("ALLOCTAG=off,uncompressed"), "profiling=0 compressed=0 set_on=0 on=1 tag_bits=0\n", "");
+	expect(ENV("ALLOCTAG=yes,uncompressed"), "profiling=1 compressed=0 set_on=0 on=1 tag_bits=0\n", "");
+	expect(ENV("ALLOCTAG=never"), "profiling=0 compressed=0 set_on=-1 on=0 tag_bits=0\n", "");
+	expect(ENV("ALLOCTAG=2"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG=\"2\": expected 0, 1 or never, optionally followed by "
+	       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
+	       "using 1,compressed\n");
+	expect(ENV("ALLOCTAG=1,zipped"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG=\"1,zipped\": expected 0, 1 or never, optionally followed by "
+	       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
+	       "using 1,compressed\n");
+	expect(ENV("ALLOCTAG_TAG_BITS=8"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=8\n", "");
+	expect(ENV("ALLOCTAG_TAG_BITS=lots"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG_TAG_BITS=\"lots\": expected a number of bits from 1 to 37\n");
+	expect(ENV("ALLOCTAG_TAG_BITS=0"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG_TAG_BITS=\"0\": expected a number of bits from 1 to 37\n");
+	expect(ENV("ALLOCTAG_TAG_BITS=38"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG_TAG_BITS=\"38\": expected a number of bits from 1 to 37\n");
+	expect(ENV("ALLOCTAG_TAG_BITS=4K"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG_TAG_BITS=\"4K\": expected a number of bits from 1 to 37\n");
+	expect(ENV("ALLOCTAG_DEBUG=maybe"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG_DEBUG=\"maybe\": expected 1 or 0 (or y/n, yes/no, on/off, "
+	       "true/false); debug checks stay off\n");
+	expect(ENV("ALLOCTAG_HEAP_MAX=12Q"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG_HEAP_MAX=\"12Q\": expected a positive size in bytes, "
+	       "optionally with K, M or G; the heap is not capped\n");
+	/* two bad values: one line each, nothing else */
+	expect(ENV("ALLOCTAG=", "ALLOCTAG_TAG_BITS=-3"),
+	       "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
+	       "alloctag: ignoring ALLOCTAG=\"\": expected 0, 1 or never, optionally followed by "
+	       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
+	       "using 1,compressed\n"
+	       "alloctag: ignoring ALLOCTAG_TAG_BITS=\"-3\": expected a number of bits from 1 to 37\n");
+	return 0;
+}
