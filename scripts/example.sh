@@ -2,7 +2,7 @@
 # Build alloctag and run its main job on the bundled example (README).
 set -eu
 cd "$(dirname "$0")/.."
-command -v cmake >/dev/null 2>&1 || { apt-get update && apt-get install -y cmake gcc make; }
+sh scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target example >/dev/null
 ./build/example
