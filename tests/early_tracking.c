@@ -5,7 +5,8 @@
  * last); the hand-over gives exactly the still-live, unre-tagged ones the
  * empty reference.  In the window between "store ready" and the hand-over
  * (the internal test hook) one early page is freed and re-allocated with a
- * real tag (it keeps it), one is re-tagged (it keeps its tag), one is freed.
+ * real tag (it keeps it), one likewise with no tag (it stays without a
+ * reference: it is not an early page any more), one is re-tagged (it keeps its tag), one is freed.
  * Before that, still early, one page is freed and re-allocated early: it is
  * an early page again and is emptied like the others.
  *
@@ -57,7 +58,7 @@ struct worker {
 static struct worker workers[THREADS];
 static uintptr_t *all_allocs, *live; /* sorted after the constructor */
 static size_t n_all, n_live;
-static uintptr_t page_e, page_x, page_y, page_z;
+static uintptr_t page_e, page_x, page_y, page_z, page_w;
 static int never;
 
 static void *work(void *arg)
@@ -126,15 +127,24 @@ static void hook(void)
 	CHECK(!at_early_handed_over());
 	size_t at;
 	page_x = live_with_live_buddy(n_live / 2, &at);
-	page_y = live[(at + 7) % n_live];
-	page_z = live[(at + 13) % n_live];
-	CHECK(page_y != page_x && page_z != page_x && page_z != page_y);
-	CHECK(page_y != page_e && page_z != page_e && page_x != page_e);
+	size_t at_w;
+	page_w = live_with_live_buddy(at + 1, &at_w);
+	page_y = live[(at_w + 7) % n_live];
+	page_z = live[(at_w + 13) % n_live];
+	uintptr_t all[5] = {page_e, page_x, page_w, page_y, page_z};
+	for (int i = 0; i < 5; i++)
+		for (int j = i + 1; j < 5; j++)
+			CHECK(all[i] != all[j]);
 
 	/* X: freed and re-allocated now that the store is ready: a real tag. */
 	at_free_pages((void *)page_x, 0);
 	CHECK(alloc_ready() == (void *)page_x);
 	CHECK_EQ(at_page_ref_get(at_addr_to_pfn((void *)page_x)), tag_ready);
+
+	/* W: the same with no current tag: no reference, and not an early page. */
+	at_free_pages((void *)page_w, 0);
+	CHECK(at_alloc_pages_noprof(0) == (void *)page_w);
+	CHECK_EQ(at_page_ref_get(at_addr_to_pfn((void *)page_w)), AT_REF_NONE);
 
 	/* Y: re-tagged (an owner hands it over to another call site). */
 	retag_site();
@@ -213,6 +223,11 @@ int main(void)
 		if (p == page_x) {
 			CHECK(!(f & AT_PG_EARLY));
 			CHECK_EQ(at_page_ref_get(pfn), tag_ready);
+			continue;
+		}
+		if (p == page_w) {
+			CHECK(!(f & AT_PG_EARLY));
+			CHECK_EQ(at_page_ref_get(pfn), AT_REF_NONE);
 			continue;
 		}
 		if (p == page_z)
