@@ -37,6 +37,7 @@ extern "C" {
 /* Tag flags. */
 #define ALLOCTAG_FLAG_INACCURATE 0x1u /* was current during an uncounted (early) allocation */
 #define ALLOCTAG_FLAG_UNLOADED 0x2u   /* its shared object has been unloaded */
+/* Bits 8..15 of flags are internal (debug mode's once-per-tag marks). */
 
 /*
  * One allocation call site.  Created by DEFINE_ALLOC_TAG in section

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "charge.h"
+#include "early.h"
 #include "message.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -24,16 +25,19 @@ static void do_init(void)
 	if (cfg.mode < 0) {
 		AT_STORE(&alloctag_hooks_key, 0);
 		AT_STORE(&at_state, AT_STATE_NEVER);
+		at_early_handover(0);
 		return;
 	}
 	if (at_counters_init() || at_registry_init() || at_store_init(cfg.compressed, cfg.tag_bits_cap)) {
 		at_msg("cannot set up the tag store; profiling is off for this process");
 		AT_STORE(&alloctag_hooks_key, 0);
 		AT_STORE(&at_state, AT_STATE_NEVER);
+		at_early_handover(0);
 		return;
 	}
 	at_profiling_on = cfg.mode == 1;
 	AT_STORE(&at_state, AT_STATE_READY);
+	at_early_handover(1);
 }
 
 void alloctag_init(void)

@@ -29,6 +29,8 @@
 #include <sys/mman.h>
 
 #include "charge.h"
+#include "debug.h"
+#include "early.h"
 #include "message.h"
 #include "page.h"
 
@@ -247,6 +249,8 @@ void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 		}
 		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
 				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
+		if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+			ref = at_debug_page_alloc(pfn, ref, extra_flags);
 		if (state)
 			flags |= at_page_ref_init(pfn, ref);
 		AT_STORE(&at_pages[pfn].flags, flags);
@@ -297,7 +301,19 @@ void at_page_free_raw(void *addr, unsigned int order)
 		idx = at_page_ref_take_idx(pfn, f);
 	buddy_put(a, id, pfn, order);
 	pthread_mutex_unlock(&a->lock);
+	if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+		at_debug_page_free(addr, f, at_idx_to_ref(idx));
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
+}
+
+void at_page_lock(uint32_t pfn)
+{
+	pthread_mutex_lock(&arenas[pfn >> AT_MAX_ORDER].lock);
+}
+
+void at_page_unlock(uint32_t pfn)
+{
+	pthread_mutex_unlock(&arenas[pfn >> AT_MAX_ORDER].lock);
 }
 
 void *at_alloc_pages_noprof(unsigned int order)
