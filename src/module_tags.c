@@ -162,6 +162,7 @@ void at_module_register(struct alloc_tag *start, struct alloc_tag *stop, const c
 		c->reserved = 0;
 	}
 	at_registry_assign(start, stop, first, m->copies);
+	update_nr_idx(); /* the padding slots included */
 }
 
 void at_module_unregister(struct alloc_tag *start, struct alloc_tag *stop)
