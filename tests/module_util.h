@@ -83,6 +83,8 @@ static inline struct alloc_tag *tag_of(struct alloc_tag *start, struct alloc_tag
 	return NULL;
 }
 
+#define TAG(m, fn) tag_of((m).start, (m).stop, fn)
+
 static inline struct bigmod bigmod_load(void)
 {
 	struct bigmod m;

@@ -54,8 +54,6 @@ static const char *wanted(void)
 	return want;
 }
 
-#define TAG(m, fn) tag_of((m).start, (m).stop, fn)
-
 static uint32_t pfn_of(void *p)
 {
 	return at_addr_to_pfn(p);
