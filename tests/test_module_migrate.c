@@ -54,6 +54,28 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/*
+ * An owner changing its own page's reference without a lock
+ * (at_page_ref_update) while the store switches: every update must stick.
+ */
+static at_ref_t upd_refs[2];
+static uint32_t upd_pfn;
+static unsigned long upd_count, upd_lost;
+
+static void *updater(void *arg)
+{
+	(void)arg;
+	unsigned long k;
+	for (k = 0; !AT_LOAD(&stop); k++) {
+		at_page_ref_update(upd_pfn, upd_refs[k & 1]);
+		if (at_page_ref_get(upd_pfn) != upd_refs[k & 1])
+			upd_lost++;
+		AT_STORE(&upd_count, k + 1);
+	}
+	at_page_ref_update(upd_pfn, upd_refs[0]);
+	return NULL;
+}
+
 static void wait_progress(unsigned long beyond)
 {
 	for (int i = 0; i < THREADS; i++)
@@ -106,10 +128,18 @@ static void migrate(void)
 		CHECK(at_page_ref_get(at_addr_to_pfn(pre_obj[i])) == ta->canon);
 	}
 
-	pthread_t th[THREADS];
+	void *upd_page = core_pre_alloc();
+	CHECK(upd_page);
+	upd_pfn = at_addr_to_pfn(upd_page);
+	upd_refs[0] = core_pre_tag->canon;
+	upd_refs[1] = ta->canon;
+	pthread_t th[THREADS], uth;
 	for (long i = 0; i < THREADS; i++)
 		CHECK(pthread_create(&th[i], NULL, worker, (void *)i) == 0);
+	CHECK(pthread_create(&uth, NULL, updater, NULL) == 0);
 	wait_progress(2000);
+	while (AT_LOAD(&upd_count) < 2000)
+		sched_yield();
 
 	char msg[512], want[512];
 	struct bigmod big = load_big(msg, sizeof(msg));
@@ -133,7 +163,7 @@ static void migrate(void)
 		CHECK(at_page_ref_get(at_addr_to_pfn(pre_core[i])) == core_pre_tag->canon);
 		CHECK(at_page_ref_get(at_addr_to_pfn(pre_obj[i])) == ta->canon);
 	}
-	check_counters(core_pre_tag, PRE * 8192, PRE);
+	check_counters(core_pre_tag, (PRE + 1) * 8192, PRE + 1); /* + the updater's page */
 	check_counters(ta, PRE * 4096, PRE);
 
 	/* the big object's tags count, with indexes beyond the old bits */
@@ -152,9 +182,16 @@ static void migrate(void)
 
 	/* more churn after the switch, then stop: RING live pages per thread */
 	wait_progress(AT_LOAD(&progress[0]) + 2000);
+	unsigned long upd_before = AT_LOAD(&upd_count);
+	while (AT_LOAD(&upd_count) < upd_before + 2000)
+		sched_yield();
 	AT_STORE(&stop, 1);
 	for (int i = 0; i < THREADS; i++)
 		CHECK(pthread_join(th[i], NULL) == 0);
+	CHECK(pthread_join(uth, NULL) == 0);
+	CHECK_EQ(upd_lost, 0);
+	CHECK(at_page_ref_get(upd_pfn) == core_pre_tag->canon);
+	at_free_pages(upd_page, 1);
 	check_counters(core_thread_tag, THREADS * RING * 4096, THREADS * RING);
 	check_counters(tb, THREADS * RING * 4096, THREADS * RING);
 	for (int i = 0; i < THREADS; i++)
