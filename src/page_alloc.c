@@ -102,9 +102,6 @@ void at_page_unlock_all(void)
 	pthread_mutex_unlock(&grow_lock);
 }
 
-#define atfork_prepare at_page_lock_all
-#define atfork_release at_page_unlock_all
-
 void at_page_lock_pfn(uint32_t pfn)
 {
 	pthread_mutex_lock(&arenas[pfn >> AT_MAX_ORDER].lock);
@@ -157,7 +154,7 @@ static void heap_setup(void)
 	at_pages = d;
 	arena_setup(0);
 	nr_arenas = 1;
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	pthread_atfork(at_page_lock_all, at_page_unlock_all, at_page_unlock_all);
 	AT_STORE(&at_heap_base, base);
 }
 
