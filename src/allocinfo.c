@@ -62,22 +62,30 @@ static size_t format_line(const struct alloc_tag *tag, struct alloctag_counters 
 
 typedef int (*emit_fn)(void *ctx, const char *s, size_t n);
 
+/*
+ * The walk holds the registry lock: shared-object tags (and their strings)
+ * of unloaded objects are reclaimed under it, first thing here.
+ */
 static int each_line(emit_fn emit, void *ctx)
 {
 	char buf[4096];
 	int err = emit(ctx, header, sizeof(header) - 1);
 	if (err || AT_LOAD(&at_state) != AT_STATE_READY)
 		return err;
+	pthread_mutex_lock(&at_registry_lock);
+	at_module_reclaim();
 	uint32_t end = AT_LOAD(&at_nr_idx);
-	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
+	for (uint32_t i = AT_IDX_FIRST; i < end && !err; i++) {
 		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
 		if (!t)
 			continue;
 		struct alloctag_counters c = at_counters_read(i);
-		if ((err = emit(ctx, buf, format_line(t, c, buf, sizeof(buf)))))
-			return err;
+		if ((AT_LOAD_RELAXED(&t->flags) & ALLOCTAG_FLAG_UNLOADED) && !c.bytes && !c.calls)
+			continue; /* unloaded and no longer holding anything */
+		err = emit(ctx, buf, format_line(t, c, buf, sizeof(buf)));
 	}
-	return 0;
+	pthread_mutex_unlock(&at_registry_lock);
+	return err;
 }
 
 static int emit_file(void *ctx, const char *s, size_t n)
@@ -121,6 +129,7 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 	alloctag_init();
 	if (!n || AT_LOAD(&at_state) != AT_STATE_READY)
 		return 0;
+	pthread_mutex_lock(&at_registry_lock); /* see each_line() */
 	uint32_t end = AT_LOAD(&at_nr_idx);
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
 		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
@@ -141,5 +150,6 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 		if (have < n)
 			have++;
 	}
+	pthread_mutex_unlock(&at_registry_lock);
 	return have;
 }

@@ -143,5 +143,12 @@ AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, 
 /* Bytes the heap may commit (ALLOCTAG_HEAP_MAX), 0 = no limit. */
 AT_HIDDEN void at_heap_set_limit(size_t bytes);
 AT_HIDDEN size_t at_heap_committed(void);
+/* Store switch (store_migrate.c): take every lock / one block's arena lock;
+ * visit every allocated head with every lock held. */
+AT_HIDDEN void at_page_lock_all(void);
+AT_HIDDEN void at_page_unlock_all(void);
+AT_HIDDEN void at_page_lock_pfn(uint32_t pfn);
+AT_HIDDEN void at_page_unlock_pfn(uint32_t pfn);
+AT_HIDDEN void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx);
 
 #endif

@@ -89,18 +89,48 @@ static void arena_setup(unsigned int id)
 	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id);
 }
 
-static void atfork_prepare(void)
+/* Every lock (grow lock first, then arenas in order): fork, store switch. */
+void at_page_lock_all(void)
 {
 	pthread_mutex_lock(&grow_lock);
 	for (unsigned int i = 0; i < nr_arenas; i++)
 		pthread_mutex_lock(&arenas[i].lock);
 }
 
-static void atfork_release(void)
+void at_page_unlock_all(void)
 {
 	for (unsigned int i = nr_arenas; i-- > 0;)
 		pthread_mutex_unlock(&arenas[i].lock);
 	pthread_mutex_unlock(&grow_lock);
+}
+
+void at_page_lock_pfn(uint32_t pfn)
+{
+	pthread_mutex_lock(&arenas[pfn >> AT_MAX_ORDER].lock);
+}
+
+void at_page_unlock_pfn(uint32_t pfn)
+{
+	pthread_mutex_unlock(&arenas[pfn >> AT_MAX_ORDER].lock);
+}
+
+/*
+ * Every allocated block's head, with every lock held (at_page_lock_all):
+ * each arena is tiled by blocks, each starting with a head that says BUDDY
+ * (free) or HEAD (allocated) and gives the order, so the walk hops block to
+ * block.
+ */
+void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx)
+{
+	for (unsigned int id = 0; id < nr_arenas; id++) {
+		uint32_t pfn = arenas[id].first_pfn, end = pfn + (1u << AT_MAX_ORDER);
+		while (pfn < end) {
+			uint64_t f = at_pages[pfn].flags;
+			if (f & AT_PG_HEAD)
+				fn(pfn, f, ctx);
+			pfn += 1u << at_page_order(f);
+		}
+	}
 }
 
 static void heap_setup(void)
@@ -126,7 +156,7 @@ static void heap_setup(void)
 	at_pages = d;
 	arena_setup(0);
 	nr_arenas = 1;
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	pthread_atfork(at_page_lock_all, at_page_unlock_all, at_page_unlock_all);
 	AT_STORE(&at_heap_base, base);
 }
 

@@ -17,6 +17,16 @@
  * sees each block in one consistent state); other users go through
  * at_page_ref_get / at_page_ref_update, which change the flags word with a
  * compare-and-swap loop so that no concurrent flag change is lost.
+ *
+ * Run-time switch compressed -> side table (store_migrate.c): with every
+ * arena lock held, the mode becomes AT_STORE_MIGRATING, every allocated
+ * head's index is copied to the side table, then the mode becomes
+ * AT_STORE_SIDE.  Code under an arena lock never sees MIGRATING.  Unlocked
+ * readers: the index bits are left in place, so a get that saw COMPRESSED or
+ * MIGRATING still reads the right reference.  Unlocked updates re-read the
+ * mode after their compare-and-swap: still COMPRESSED means the swap came
+ * before the copy began; anything else sends them to the slow path, which
+ * waits for the block's arena lock and writes the side table.
  */
 #ifndef AT_TAG_REF_H
 #define AT_TAG_REF_H
@@ -30,7 +40,7 @@ typedef struct alloc_tag *at_ref_t;
 #define AT_REF_EMPTY ((at_ref_t)1)
 #define at_ref_is_tag(r) ((uintptr_t)(r) > 1)
 
-enum { AT_STORE_NONE = 0, AT_STORE_SIDE = 1, AT_STORE_COMPRESSED = 2 };
+enum { AT_STORE_NONE = 0, AT_STORE_SIDE = 1, AT_STORE_COMPRESSED = 2, AT_STORE_MIGRATING = 3 };
 
 extern AT_HIDDEN unsigned char at_store_mode;
 extern AT_HIDDEN at_ref_t *at_side_table;
@@ -41,6 +51,8 @@ extern AT_HIDDEN uint64_t at_tag_mask; /* in place: ((1 << bits) - 1) << AT_SPAR
 AT_HIDDEN int at_store_init(int want_compressed, unsigned int bits_cap);
 /* Map the side table if it is not yet mapped. */
 AT_HIDDEN int at_side_table_map(void);
+/* An update that raced with the store switch (store_migrate.c). */
+AT_HIDDEN void at_page_ref_update_slow(uint32_t pfn, at_ref_t ref);
 
 static inline uint32_t at_ref_to_idx(at_ref_t ref)
 {
@@ -98,27 +110,35 @@ static inline uint32_t at_page_ref_take_idx(uint32_t pfn, uint64_t flags)
 
 static inline at_ref_t at_page_ref_get(uint32_t pfn)
 {
-	if (at_store_mode == AT_STORE_COMPRESSED) {
+	unsigned char mode = AT_LOAD(&at_store_mode);
+	if (mode == AT_STORE_COMPRESSED || mode == AT_STORE_MIGRATING) {
 		uint64_t f = __atomic_load_n(&at_pages[pfn].flags, __ATOMIC_ACQUIRE);
 		return at_idx_to_ref((uint32_t)((f & at_tag_mask) >> AT_SPARE_SHIFT));
 	}
-	if (at_store_mode == AT_STORE_SIDE)
+	if (mode == AT_STORE_SIDE)
 		return __atomic_load_n(&at_side_table[pfn], __ATOMIC_ACQUIRE);
 	return AT_REF_NONE;
 }
 
 static inline void at_page_ref_update(uint32_t pfn, at_ref_t ref)
 {
-	if (at_store_mode == AT_STORE_COMPRESSED) {
+	unsigned char mode = AT_LOAD(&at_store_mode);
+	if (mode == AT_STORE_COMPRESSED) {
 		uint64_t *fp = &at_pages[pfn].flags;
 		uint64_t bits = at_ref_to_flags(ref) & at_tag_mask;
 		uint64_t old = __atomic_load_n(fp, __ATOMIC_RELAXED), nf;
 		do {
 			nf = (old & ~at_tag_mask) | bits;
-		} while (!__atomic_compare_exchange_n(fp, &old, nf, 1, __ATOMIC_RELEASE,
+		} while (!__atomic_compare_exchange_n(fp, &old, nf, 1, __ATOMIC_SEQ_CST,
 						      __ATOMIC_RELAXED));
-	} else if (at_store_mode == AT_STORE_SIDE) {
+		if (at_likely(__atomic_load_n(&at_store_mode, __ATOMIC_SEQ_CST) ==
+			      AT_STORE_COMPRESSED))
+			return;
+		at_page_ref_update_slow(pfn, ref);
+	} else if (mode == AT_STORE_SIDE) {
 		__atomic_store_n(&at_side_table[pfn], ref, __ATOMIC_RELEASE);
+	} else if (mode == AT_STORE_MIGRATING) {
+		at_page_ref_update_slow(pfn, ref);
 	}
 }
 

@@ -14,7 +14,12 @@
  * Registration is per ELF image: the main executable's tags are found at
  * start-up (core_tags.c, from /proc/self/exe's section headers, so that they
  * come first whatever order constructors run in); any other image's tags are
- * registered by the constructor that alloctag.h emits into it.
+ * registered by the constructor that alloctag.h emits into it, copied into
+ * the shared-object tag area (module_tags.c, tag_area.h) and released by its
+ * destructor.  Idempotent: an image is registered while the first tag of its
+ * section has canon != NULL (set by registration, cleared by unregistration;
+ * a fresh mapping of the object starts with NULL), so the one copy of the
+ * constructor/destructor per translation unit acts once.
  */
 #ifndef AT_TAG_REGISTRY_H
 #define AT_TAG_REGISTRY_H
@@ -41,8 +46,13 @@ AT_HIDDEN void at_registry_assign(struct alloc_tag *start, struct alloc_tag *sto
 /* Find the main executable's alloc_tags section (core_tags.c). */
 AT_HIDDEN int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop);
 /* Shared-object tags (module_tags.c). Registry lock held. */
-AT_HIDDEN void at_module_register(struct alloc_tag *start, struct alloc_tag *stop);
+AT_HIDDEN void at_module_register(struct alloc_tag *start, struct alloc_tag *stop,
+				 const char *name);
 AT_HIDDEN void at_module_unregister(struct alloc_tag *start, struct alloc_tag *stop);
+/* Reclaim unloaded objects whose tags are all zero. */
+AT_HIDDEN void at_module_reclaim(void);
+/* Unloaded objects whose tags still hold live allocations. */
+AT_HIDDEN unsigned long at_module_unloaded_count(void);
 
 static inline uint32_t at_core_count(void)
 {
