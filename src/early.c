@@ -137,7 +137,7 @@ void at_early_page(uint32_t pfn, uint64_t page_flags)
 /* One recorded pfn: give it the empty reference if it is still that page. */
 static void clear_one(uint32_t pfn, struct at_early_stats *st)
 {
-	at_page_lock(pfn);
+	at_page_lock_pfn(pfn);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
 	if ((f & (AT_PG_HEAD | AT_PG_EARLY)) != (AT_PG_HEAD | AT_PG_EARLY)) {
 		st->gone++;
@@ -152,7 +152,7 @@ static void clear_one(uint32_t pfn, struct at_early_stats *st)
 			st->kept++;
 		}
 	}
-	at_page_unlock(pfn);
+	at_page_unlock_pfn(pfn);
 }
 
 void at_early_handover(int clear)

@@ -135,9 +135,6 @@ AT_HIDDEN int at_heap_init(void);
 /* Allocate a block; extra_flags are ORed into the head's flags (AT_PG_*). */
 AT_HIDDEN void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags);
 AT_HIDDEN void at_page_free_raw(void *addr, unsigned int order);
-/* Hold the arena lock of pfn's block: it is neither allocated nor freed meanwhile. */
-AT_HIDDEN void at_page_lock(uint32_t pfn);
-AT_HIDDEN void at_page_unlock(uint32_t pfn);
 /* The allocated block head of addr, or abort with a message naming addr. */
 AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what);
 /* Bytes the heap may commit (ALLOCTAG_HEAP_MAX), 0 = no limit. */
@@ -152,3 +149,4 @@ AT_HIDDEN void at_page_unlock_pfn(uint32_t pfn);
 AT_HIDDEN void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx);
 
 #endif
+

@@ -336,16 +336,6 @@ void at_page_free_raw(void *addr, unsigned int order)
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
 }
 
-void at_page_lock(uint32_t pfn)
-{
-	pthread_mutex_lock(&arenas[pfn >> AT_MAX_ORDER].lock);
-}
-
-void at_page_unlock(uint32_t pfn)
-{
-	pthread_mutex_unlock(&arenas[pfn >> AT_MAX_ORDER].lock);
-}
-
 void *at_alloc_pages_noprof(unsigned int order)
 {
 	return at_page_alloc_raw(order, 0);
