@@ -149,4 +149,3 @@ AT_HIDDEN void at_page_unlock_pfn(uint32_t pfn);
 AT_HIDDEN void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx);
 
 #endif
-
