@@ -161,9 +161,10 @@ static AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
 		at_fatal("%s(%p): double free (the block is already free)", what, p);
 	unsigned int order = at_page_order(f);
 	struct at_theap *h = at_tls_heap;
+	if (!h)
+		h = at_theap_get();
 	size_t bytes = AT_PAGE_SIZE << order;
-	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 &&
-	    h->lc[order].count < AT_LC_N && h->lbytes + bytes <= AT_LC_BYTES) {
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && h && h != AT_THEAP_DEAD) {
 		if (at_unlikely(__atomic_fetch_or(&pg->flags, AT_PG_OWNER1, __ATOMIC_RELAXED) &
 				AT_PG_OWNER1))
 			at_fatal("%s(%p): double free (the block is already free)", what, p);
@@ -172,8 +173,7 @@ static AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
 			at_page_ref_update(pfn, AT_REF_NONE);
 			at_uncharge(ref, (int64_t)bytes);
 		}
-		h->lc[order].blk[h->lc[order].count++] = p;
-		h->lbytes += bytes;
+		at_lcache_put(h, p, order);
 		return;
 	}
 	at_block_release(p, order); /* at_page_free_raw uncharges */

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "huge.h"
 #include "message.h"
@@ -53,6 +54,7 @@ static void atfork_release(void)
 }
 
 static void theap_destroy(void *arg);
+static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k);
 
 static void malloc_setup(void)
 {
@@ -118,15 +120,8 @@ static void theap_destroy(void *arg)
 			at_slab_flush(c, b->slots, b->count);
 		b->count = 0;
 	}
-	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++) {
-		struct at_lcache *lc = &h->lc[o];
-		while (lc->count) {
-			void *blk = lc->blk[--lc->count];
-			at_page_clear_flags(&at_pages[at_addr_to_pfn(blk)], AT_PG_OWNER1);
-			at_block_release(blk, o);
-		}
-	}
-	h->lbytes = 0;
+	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
+		lcache_drop(h, o, h->lc[o].count);
 	pthread_mutex_lock(&pool_lock);
 	h->next_free = pool;
 	pool = h;
@@ -148,4 +143,51 @@ void at_bin_flush(struct at_theap *h, unsigned int cls)
 	at_slab_flush(cls, b->slots, half);
 	memmove(b->slots, b->slots + half, (b->count - half) * sizeof(void *));
 	b->count = (uint16_t)(b->count - half);
+}
+
+uint32_t at_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Release the k oldest blocks of order o. */
+static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k)
+{
+	struct at_lcache *lc = &h->lc[o];
+	for (unsigned int i = 0; i < k; i++) {
+		at_page_clear_flags(&at_pages[at_addr_to_pfn(lc->blk[i])], AT_PG_OWNER1);
+		at_block_release(lc->blk[i], o);
+	}
+	lc->count -= k;
+	memmove(lc->blk, lc->blk + k, lc->count * sizeof(lc->blk[0]));
+	memmove(lc->when, lc->when + k, lc->count * sizeof(lc->when[0]));
+	h->lbytes -= (AT_PAGE_SIZE << o) * k;
+}
+
+void at_lcache_put(struct at_theap *h, void *p, unsigned int order)
+{
+	uint32_t now = at_now_ms();
+	size_t bytes = AT_PAGE_SIZE << order;
+	if (now - h->last_decay >= AT_LC_DECAY_MS / 4) {
+		h->last_decay = now;
+		for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++) {
+			unsigned int k = 0;
+			while (k < h->lc[o].count && now - h->lc[o].when[k] > AT_LC_DECAY_MS)
+				k++;
+			if (k)
+				lcache_drop(h, o, k);
+		}
+	}
+	struct at_lcache *lc = &h->lc[order];
+	if (lc->count == AT_LC_N)
+		lcache_drop(h, order, 1);
+	/* Over the byte budget: drop the oldest blocks of the largest orders. */
+	for (unsigned int o = AT_LC_MAX; h->lbytes + bytes > AT_LC_BYTES && o >= AT_LC_MIN; o--)
+		while (h->lc[o].count && h->lbytes + bytes > AT_LC_BYTES)
+			lcache_drop(h, o, 1);
+	lc->blk[lc->count] = p;
+	lc->when[lc->count++] = now;
+	h->lbytes += bytes;
 }

@@ -13,7 +13,10 @@
  * AT_LC_BYTES in all; a cached block keeps AT_PG_HEAD in the page allocator
  * and has AT_PG_OWNER1 set ("free, in a cache"), its tag reference cleared
  * and uncharged.  Anything else goes back to the page allocator after
- * MADV_DONTNEED.
+ * MADV_DONTNEED.  Decay: a block cached for more than AT_LC_DECAY_MS is
+ * released (checked, at most every AT_LC_DECAY_MS / 4, when the thread frees
+ * a large block), so a thread's cached memory follows its recent peak;
+ * releasing on every free instead costs a page fault per page on reuse.
  *
  * at_tls_heap: NULL before the thread's first small allocation,
  * AT_THEAP_DEAD after its cache was flushed at thread exit (later calls in
@@ -28,9 +31,10 @@
 
 #define AT_BIN_MAX 128u
 #define AT_LC_MIN 3u
-#define AT_LC_MAX 8u /* 1 MiB */
-#define AT_LC_N 4u
-#define AT_LC_BYTES (4ul << 20)
+#define AT_LC_MAX 10u /* 4 MiB */
+#define AT_LC_N 16u
+#define AT_LC_BYTES (32ul << 20)
+#define AT_LC_DECAY_MS 1000u
 #define AT_THEAP_DEAD ((struct at_theap *)1)
 
 struct at_bin {
@@ -40,13 +44,15 @@ struct at_bin {
 
 struct at_lcache {
 	unsigned int count;
-	void *blk[AT_LC_N];
+	void *blk[AT_LC_N];      /* oldest first */
+	uint32_t when[AT_LC_N]; /* at_now_ms() when cached */
 };
 
 struct at_theap {
 	struct at_bin bins[AT_NR_CLASSES];
 	struct at_lcache lc[AT_LC_MAX + 1];
 	size_t lbytes;
+	uint32_t last_decay;
 	struct at_theap *next_free;
 	void *slots[];
 };
@@ -60,5 +66,8 @@ AT_HIDDEN int at_bin_refill(struct at_theap *h, unsigned int cls);
 /* Bin cls is full: give its older half back. */
 AT_HIDDEN void at_bin_flush(struct at_theap *h, unsigned int cls);
 AT_HIDDEN int at_malloc_init(void);
+/* Cache large block p of order o (free, uncharged, AT_PG_OWNER1 set). */
+AT_HIDDEN void at_lcache_put(struct at_theap *h, void *p, unsigned int order);
+AT_HIDDEN uint32_t at_now_ms(void);
 
 #endif
