@@ -204,7 +204,7 @@ static inline void free_impl(void *p, const char *what)
 		at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 	uint64_t e = at_obj_get(off, idx, wide);
 	if (at_unlikely(!e))
-		at_fatal("%s(%p): double free (the object is already free)", what, p);
+		at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 	at_obj_clear(off, idx, wide);
 	at_uncharge(at_obj_decode(e, wide), at_class_size[cls]);
 
