@@ -80,7 +80,7 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 	return p;
 }
 
-static inline void *small_alloc(unsigned int cls)
+static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
 	void *p;
@@ -184,7 +184,7 @@ static AT_NOINLINE void free_outside(void *p, const char *what)
 	at_huge_free(p, what);
 }
 
-static inline void free_impl(void *p, const char *what)
+static inline __attribute__((always_inline)) void free_impl(void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_unlikely(off >= AT_HEAP_SIZE || !at_heap_base)) {
