@@ -136,6 +136,46 @@ ALLOCTAG_API void *at_alloc_pages_noprof(unsigned int order);
 ALLOCTAG_API void at_free_pages(void *addr, unsigned int order);
 #define at_alloc_pages(...) alloc_hooks(at_alloc_pages_noprof(__VA_ARGS__))
 
+/* ---- the malloc family ----------------------------------------------- */
+
+/*
+ * C and POSIX semantics, errno = ENOMEM (or EINVAL) on failure; any thread
+ * may free any block.  Each allocation is charged its usable size
+ * (at_usable_size(): the size class's size for small objects, as the kernel
+ * charges a cache's object size; the power-of-two block for large ones) and
+ * one call, to the tag current when it was made; at_free uncharges that tag.
+ * at_realloc stays in place (keeping tag and charge) when the new size fits
+ * the usable size and is more than half of it; otherwise it moves, charging
+ * the new block to its own call site.  at_realloc(p, 0) frees p and returns
+ * NULL.  Freeing a pointer alloctag did not hand out, or freeing twice,
+ * aborts with a message naming the address.
+ */
+ALLOCTAG_API void *at_malloc_noprof(size_t size) __attribute__((malloc, alloc_size(1)));
+ALLOCTAG_API void *at_calloc_noprof(size_t n, size_t size) __attribute__((malloc, alloc_size(1, 2)));
+ALLOCTAG_API void *at_realloc_noprof(void *p, size_t size) __attribute__((alloc_size(2)));
+ALLOCTAG_API void *at_aligned_alloc_noprof(size_t align, size_t size)
+	__attribute__((malloc, alloc_size(2)));
+ALLOCTAG_API int at_posix_memalign_noprof(void **out, size_t align, size_t size);
+ALLOCTAG_API void *at_memalign_noprof(size_t align, size_t size) __attribute__((malloc, alloc_size(2)));
+ALLOCTAG_API void *at_valloc_noprof(size_t size) __attribute__((malloc, alloc_size(1)));
+ALLOCTAG_API void *at_pvalloc_noprof(size_t size) __attribute__((malloc));
+ALLOCTAG_API char *at_strdup_noprof(const char *s) __attribute__((malloc));
+ALLOCTAG_API char *at_strndup_noprof(const char *s, size_t n) __attribute__((malloc));
+/* Not allocations: plain functions. */
+ALLOCTAG_API void at_free(void *p);
+ALLOCTAG_API size_t at_usable_size(const void *p);
+
+#define at_malloc(...) alloc_hooks(at_malloc_noprof(__VA_ARGS__))
+#define at_calloc(...) alloc_hooks(at_calloc_noprof(__VA_ARGS__))
+#define at_realloc(...) alloc_hooks(at_realloc_noprof(__VA_ARGS__))
+#define at_aligned_alloc(...) alloc_hooks(at_aligned_alloc_noprof(__VA_ARGS__))
+#define at_posix_memalign(...) alloc_hooks(at_posix_memalign_noprof(__VA_ARGS__))
+#define at_memalign(...) alloc_hooks(at_memalign_noprof(__VA_ARGS__))
+#define at_valloc(...) alloc_hooks(at_valloc_noprof(__VA_ARGS__))
+#define at_pvalloc(...) alloc_hooks(at_pvalloc_noprof(__VA_ARGS__))
+#define at_strdup(...) alloc_hooks(at_strdup_noprof(__VA_ARGS__))
+#define at_strndup(...) alloc_hooks(at_strndup_noprof(__VA_ARGS__))
+
 /* ---- control -------------------------------------------------------- */
 
 /* 0, or -EPERM under ALLOCTAG=never. */

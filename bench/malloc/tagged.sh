@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Profiling cost with real call-site tags: the same workloads compiled with
+# -include alloctag/override.h (every malloc/free is a tagged alloctag call)
+# and linked with liballoctag.so, run under ALLOCTAG=never, 1,compressed and
+# 1,uncompressed.  Prints median ops/s and the ratio to never per workload.
+# usage: bench/malloc/tagged.sh /path/to/build   (REPS=5, WORKLOADS=...)
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=$(cd "${1:?usage: tagged.sh BUILD_DIR}" && pwd)
+REPS=${REPS:-5}
+WORKLOADS=${WORKLOADS:-churn larson prodcons mixed}
+OUT=$BUILD/bench-tagged
+mkdir -p "$OUT"
+for w in $WORKLOADS; do
+    gcc -std=gnu11 -O2 -pthread -include alloctag/override.h -I"$ROOT/include" \
+        -o "$OUT/$w" "$HERE/$w.c" -L"$BUILD" -lalloctag -Wl,-rpath,"$BUILD"
+done
+echo "tagged workloads (-include alloctag/override.h, liballoctag.so), median of $REPS runs"
+printf '%-10s %-16s %14s %10s %12s\n' workload ALLOCTAG ops/s "x never" peak_rss_kb
+for w in $WORKLOADS; do
+    base=
+    for mode in never 1,compressed 1,uncompressed; do
+        : >"$OUT/$w.$mode"
+        for ((r = 0; r < REPS; r++)); do
+            ALLOCTAG=$mode "$OUT/$w" | sed -E 's/.*ops_per_sec=([0-9]+) peak_rss_kb=([0-9]+)/\1 \2/' >>"$OUT/$w.$mode"
+        done
+        read -r med rss < <(sort -n "$OUT/$w.$mode" | awk '{a[NR]=$1; if ($2>m) m=$2} END {print a[int((NR+1)/2)], m}')
+        [ -n "$base" ] || base=$med
+        awk -v w="$w" -v m="$mode" -v o="$med" -v b="$base" -v r="$rss" \
+            'BEGIN { printf "%-10s %-16s %14d %10.3f %12d\n", w, m, o, o / b, r }'
+    done
+done

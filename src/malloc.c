@@ -1,0 +1,384 @@
+/*
+ * The malloc family: at_malloc, at_calloc, at_realloc, at_free,
+ * at_aligned_alloc, at_posix_memalign, at_memalign, at_valloc, at_pvalloc,
+ * at_usable_size, at_strdup, at_strndup.
+ *
+ * Sizes: 0..16 KiB from a size class (slab.h) through the thread cache
+ * (tcache.h); up to 1 GiB a block of the page allocator (a power of two of
+ * pages, aligned to its size); beyond, a direct mapping (huge.h).
+ *
+ * Charging (allocinfo is true to it): an allocation is charged its *usable
+ * size*, what at_usable_size() returns: the size class's size for a small
+ * object (as the kernel charges a kmalloc cache's object size), the block
+ * size for a large one, the page-rounded length for a huge one; one call.
+ * The free uncharges the same amount from the tag the allocation recorded
+ * (per-object entry, page tag reference or huge table).
+ *
+ * realloc: stays in place when the new size fits in the usable size and is
+ * more than half of it (or the block is the smallest class); the block then
+ * keeps its tag and its charge (its usable size did not change).  Otherwise
+ * it moves: the new block is charged to the realloc call's tag, the old one
+ * uncharged from its own.  realloc(p, 0) frees p and returns NULL (glibc).
+ *
+ * Checks made before any metadata is written (at_fatal, naming the
+ * address): the pointer is in the heap and the start of a live object or
+ * block, or a live huge block; a freed slot or block is a double free.
+ * Two threads freeing the same slot at the same moment are not detected
+ * (the check and the clear are separate, uncontended, plain accesses).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "charge.h"
+#include "huge.h"
+#include "message.h"
+#include "tcache.h"
+
+static inline at_ref_t alloc_ref(void)
+{
+	unsigned char st = at_state;
+	if (at_likely(st == AT_STATE_READY))
+		return at_current_ref();
+	if (st == AT_STATE_EARLY && alloctag_current_tag)
+		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
+				  __ATOMIC_RELAXED);
+	return AT_REF_NONE;
+}
+
+static inline int is_wide(uintptr_t off)
+{
+	return (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) &
+		AT_PG_WIDE) != 0;
+}
+
+/* The tag index does not fit p's narrow slab: take an object from a wide one. */
+static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
+{
+	void *p;
+	if (!at_slab_refill(cls, &p, 1, 2))
+		return NULL;
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	at_obj_set(off, at_obj_index(off, cls), 1, ref);
+	at_charge(ref, at_class_size[cls]);
+	return p;
+}
+
+/* An object of class cls with no thread cache (thread exiting, or no memory). */
+static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
+{
+	struct at_theap *h = at_theap_get();
+	if (h) {
+		struct at_bin *b = &h->bins[cls];
+		if (!b->count && !at_bin_refill(h, cls))
+			return NULL;
+		return b->slots[--b->count];
+	}
+	void *p;
+	if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
+		return NULL;
+	return p;
+}
+
+static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
+{
+	struct at_theap *h = at_tls_heap;
+	void *p;
+	if (at_likely((uintptr_t)h > 1)) {
+		struct at_bin *b = &h->bins[cls];
+		if (at_unlikely(!b->count) && !at_bin_refill(h, cls))
+			return NULL;
+		p = b->slots[--b->count];
+	} else if (!(p = small_alloc_slow(cls))) {
+		return NULL;
+	}
+	at_ref_t ref = alloc_ref();
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (at_unlikely(at_obj_set(off, at_obj_index(off, cls), is_wide(off), ref))) {
+		void *q = narrow_overflow(cls, ref);
+		at_slab_flush(cls, &p, 1);
+		return q;
+	}
+	at_charge(ref, at_class_size[cls]);
+	return p;
+}
+
+static inline unsigned int order_of(size_t n)
+{
+	return n <= AT_PAGE_SIZE ? 0 : 64u - (unsigned int)__builtin_clzll(n - 1) - AT_PAGE_SHIFT;
+}
+
+static AT_NOINLINE void *large_alloc(size_t n, size_t align)
+{
+	unsigned int order = order_of(n);
+	if (align > AT_PAGE_SIZE && order < order_of(align))
+		order = order_of(align);
+	if (order > AT_MAX_ORDER)
+		return at_huge_alloc(n, align);
+	struct at_theap *h = at_tls_heap;
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
+		void *p = h->lc[order].blk[--h->lc[order].count];
+		h->lbytes -= AT_PAGE_SIZE << order;
+		uint32_t pfn = at_addr_to_pfn(p);
+		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);
+		at_ref_t ref = alloc_ref();
+		if (at_ref_is_tag(ref)) {
+			at_page_ref_update(pfn, ref);
+			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
+		}
+		return p;
+	}
+	if (at_unlikely(!at_meta_base) && at_malloc_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
+}
+
+void *at_malloc_noprof(size_t n)
+{
+	if (at_likely(n <= AT_SMALL_MAX))
+		return small_alloc(at_size_class(n));
+	if (at_unlikely(n > PTRDIFF_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return large_alloc(n, 0);
+}
+
+/* Large block p (heap offset off) being freed; f = its unit head's flags. */
+static AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
+{
+	uint32_t pfn = (uint32_t)(off >> AT_PAGE_SHIFT);
+	struct at_page *pg = &at_pages[pfn];
+	uint64_t f = AT_LOAD_RELAXED(&pg->flags);
+	if (at_unlikely((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_SLAB))) {
+		if ((f & AT_PG_BUDDY) && !(off & (AT_PAGE_SIZE - 1)))
+			at_fatal("%s(%p): double free (the block is already free)", what, p);
+		at_fatal("%s(%p): not the start of a block alloctag handed out", what, p);
+	}
+	if (at_unlikely(f & AT_PG_OWNER1))
+		at_fatal("%s(%p): double free (the block is already free)", what, p);
+	unsigned int order = at_page_order(f);
+	struct at_theap *h = at_tls_heap;
+	if (!h)
+		h = at_theap_get();
+	size_t bytes = AT_PAGE_SIZE << order;
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && h && h != AT_THEAP_DEAD) {
+		if (at_unlikely(__atomic_fetch_or(&pg->flags, AT_PG_OWNER1, __ATOMIC_RELAXED) &
+				AT_PG_OWNER1))
+			at_fatal("%s(%p): double free (the block is already free)", what, p);
+		at_ref_t ref = at_page_ref_get(pfn);
+		if (ref) {
+			at_page_ref_update(pfn, AT_REF_NONE);
+			at_uncharge(ref, (int64_t)bytes);
+		}
+		at_lcache_put(h, p, order);
+		return;
+	}
+	at_block_release(p, order); /* at_page_free_raw uncharges */
+}
+
+static AT_NOINLINE void free_outside(void *p, const char *what)
+{
+	at_huge_free(p, what);
+}
+
+static inline __attribute__((always_inline)) void free_impl(void *p, const char *what)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (at_unlikely(off >= AT_HEAP_SIZE || !at_heap_base)) {
+		free_outside(p, what);
+		return;
+	}
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (at_unlikely(!(f & AT_PG_SLAB))) {
+		large_free(p, off, what);
+		return;
+	}
+	unsigned int cls = at_page_class(f);
+	uint32_t idx = at_obj_index(off, cls);
+	int wide = (f & AT_PG_WIDE) != 0;
+	if (at_unlikely(idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
+			idx >= at_class_nobj[cls]))
+		at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
+	uint64_t e = at_obj_get(off, idx, wide);
+	if (at_unlikely(!e))
+		at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
+	at_obj_clear(off, idx, wide);
+	at_uncharge(at_obj_decode(e, wide), at_class_size[cls]);
+
+	struct at_theap *h = at_tls_heap;
+	if (at_likely((uintptr_t)h > 1)) {
+		struct at_bin *b = &h->bins[cls];
+		if (at_unlikely(b->count == b->cap))
+			at_bin_flush(h, cls);
+		b->slots[b->count++] = p;
+		return;
+	}
+	if (!h && (h = at_theap_get())) {
+		h->bins[cls].slots[h->bins[cls].count++] = p;
+		return;
+	}
+	at_slab_flush(cls, &p, 1);
+}
+
+void at_free(void *p)
+{
+	if (p)
+		free_impl(p, "free");
+}
+
+/* Usable size of live block p; aborts (naming what) on a bad pointer. */
+static size_t usable_checked(const void *p, const char *what)
+{
+	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
+	if (off >= AT_HEAP_SIZE || !at_heap_base)
+		return at_huge_size(p, what);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (f & AT_PG_SLAB) {
+		unsigned int cls = at_page_class(f);
+		uint32_t idx = at_obj_index(off, cls);
+		if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
+		    idx >= at_class_nobj[cls])
+			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
+		if (!at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
+			at_fatal("%s(%p): the object is free", what, p);
+		return at_class_size[cls];
+	}
+	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
+	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
+		at_fatal("%s(%p): not a live block alloctag handed out", what, p);
+	return AT_PAGE_SIZE << at_page_order(f);
+}
+
+size_t at_usable_size(const void *p)
+{
+	return p ? usable_checked(p, "malloc_usable_size") : 0;
+}
+
+void *at_calloc_noprof(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = at_malloc_noprof(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+void *at_realloc_noprof(void *p, size_t n)
+{
+	if (!p)
+		return at_malloc_noprof(n);
+	if (!n) {
+		free_impl(p, "realloc");
+		return NULL;
+	}
+	size_t old = usable_checked(p, "realloc");
+	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE))
+		return p;
+	if (n > PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *q = at_malloc_noprof(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, n < old ? n : old);
+	free_impl(p, "realloc");
+	return q;
+}
+
+/* align: a power of two. */
+static void *aligned_impl(size_t align, size_t n)
+{
+	if (align <= AT_MIN_SIZE)
+		return at_malloc_noprof(n);
+	if (n > PTRDIFF_MAX || align > PTRDIFF_MAX / 2 + 1) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n <= AT_SMALL_MAX && align <= AT_SMALL_MAX) {
+		unsigned int cls = at_size_class(n < align ? align : n);
+		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
+			cls++;
+		if (cls < AT_NR_CLASSES)
+			return small_alloc(cls);
+	}
+	return large_alloc(n, align);
+}
+
+#define POW2(a) ((a) && !((a) & ((a) - 1)))
+
+void *at_aligned_alloc_noprof(size_t align, size_t n)
+{
+	if (!POW2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned_impl(align, n);
+}
+
+int at_posix_memalign_noprof(void **out, size_t align, size_t n)
+{
+	if (!POW2(align) || align % sizeof(void *))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned_impl(align, n);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void *at_memalign_noprof(size_t align, size_t n)
+{
+	if (align > PTRDIFF_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!POW2(align)) /* glibc: round up to a power of two */
+		align = align < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(align - 1));
+	return aligned_impl(align, n);
+}
+
+void *at_valloc_noprof(size_t n)
+{
+	return aligned_impl(AT_PAGE_SIZE, n);
+}
+
+void *at_pvalloc_noprof(size_t n)
+{
+	size_t r = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (r < n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned_impl(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE);
+}
+
+char *at_strdup_noprof(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = at_malloc_noprof(n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+char *at_strndup_noprof(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	char *p = at_malloc_noprof(n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = 0;
+	}
+	return p;
+}

@@ -1,0 +1,257 @@
+/*
+ * The malloc family's semantics and charges: sizes 0, huge and impossible
+ * sizes, calloc overflow, realloc NULL / shrink / grow / 0, alignments up to
+ * a page and beyond, usable sizes, and the exact bytes and calls charged to
+ * each call site (the usable size, see malloc.c).
+ */
+#include <alloctag.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+
+static struct alloc_tag *last_tag;
+
+/* Hides a constant from the compiler's alloc_size checks. */
+static size_t opaque(size_t n)
+{
+	volatile size_t v = n;
+	return v;
+}
+
+/* Each helper is its own call site; last_tag is the tag it charged. */
+#define SITE(name, proto, call)                                   \
+	static void *name proto                                    \
+	{                                                          \
+		DEFINE_ALLOC_TAG(t);                               \
+		last_tag = &t;                                     \
+		return alloc_hooks_tag(t, call);                   \
+	}
+SITE(m_site, (size_t n), at_malloc_noprof(n))
+SITE(c_site, (size_t n, size_t s), at_calloc_noprof(n, s))
+SITE(r_site, (void *p, size_t n), at_realloc_noprof(p, n))
+SITE(a_site, (size_t a, size_t n), at_aligned_alloc_noprof(a, n))
+
+static void check_charge(struct alloc_tag *tag, long long bytes, long long calls)
+{
+	struct alloctag_counters c = alloctag_read(tag);
+	CHECK_EQ(c.bytes, bytes);
+	CHECK_EQ(c.calls, calls);
+}
+
+static void sizes(void)
+{
+	/* malloc(0): a unique, freeable pointer. */
+	void *a = at_malloc(0), *b = at_malloc(0);
+	CHECK(a && b && a != b);
+	CHECK_EQ(at_usable_size(a), 16);
+	at_free(a);
+	at_free(b);
+	at_free(NULL);
+	CHECK_EQ(at_usable_size(NULL), 0);
+
+	errno = 0;
+	CHECK(at_malloc(opaque(SIZE_MAX)) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(at_malloc(opaque((size_t)PTRDIFF_MAX + 1)) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(at_malloc((size_t)1 << 46) == NULL); /* 64 TiB: mmap refuses */
+	CHECK_EQ(errno, ENOMEM);
+
+	/* Every size class boundary, and sizes up to 2 MiB: usable >= size, writable. */
+	for (size_t n = 1; n <= (2u << 20); n = n < 20000 ? n + 7 : n * 2 - 1) {
+		unsigned char *p = at_malloc(n);
+		CHECK(p);
+		CHECK(((uintptr_t)p & 15) == 0);
+		size_t u = at_usable_size(p);
+		CHECK(u >= n);
+		memset(p, 0xab, u);
+		at_free(p);
+	}
+	/* A class's usable size is the class size. */
+	void *p = at_malloc(100);
+	CHECK_EQ(at_usable_size(p), 112);
+	at_free(p);
+	p = at_malloc(16385);
+	CHECK_EQ(at_usable_size(p), 32768);
+	at_free(p);
+}
+
+static void charges(void)
+{
+	void *p = m_site(100);
+	struct alloc_tag *t = last_tag;
+	check_charge(t, 112, 1);
+	void *q = m_site(1000);
+	check_charge(t, 112 + 1024, 2);
+	at_free(p);
+	check_charge(t, 1024, 1);
+	at_free(q);
+	check_charge(t, 0, 0);
+
+	p = m_site(100000); /* a 128 KiB block of the page allocator */
+	check_charge(t, 131072, 1);
+	at_free(p);
+	check_charge(t, 0, 0);
+	p = m_site(100000); /* again, from the thread's large-block cache */
+	check_charge(t, 131072, 1);
+	at_free(p);
+	check_charge(t, 0, 0);
+
+	/* Huge: a direct mapping, charged its page-rounded length. */
+	size_t huge = ((size_t)3 << 29) + 5; /* 1.5 GiB + 5 */
+	p = m_site(huge);
+	CHECK(p);
+	CHECK_EQ(at_usable_size(p), ((size_t)3 << 29) + 4096);
+	check_charge(t, ((size_t)3 << 29) + 4096, 1);
+	((char *)p)[huge - 1] = 1;
+	at_free(p);
+	check_charge(t, 0, 0);
+
+	/* calloc: zeroed, overflow-checked, charged like malloc. */
+	unsigned char *z = c_site(10, 30);
+	struct alloc_tag *tc = last_tag;
+	for (int i = 0; i < 300; i++)
+		CHECK_EQ(z[i], 0);
+	check_charge(tc, 320, 1);
+	errno = 0;
+	CHECK(c_site(SIZE_MAX / 2, 3) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	CHECK(c_site((size_t)1 << 32, (size_t)1 << 32) == NULL);
+	check_charge(tc, 320, 1);
+	at_free(z);
+	check_charge(tc, 0, 0);
+	/* calloc reusing a dirty slot still zeroes. */
+	p = at_malloc(64);
+	memset(p, 0xff, 64);
+	at_free(p);
+	z = at_calloc(1, 64);
+	for (int i = 0; i < 64; i++)
+		CHECK_EQ(z[i], 0);
+	at_free(z);
+}
+
+static void reallocs(void)
+{
+	/* realloc(NULL, n) is malloc, charged to the realloc site. */
+	char *p = r_site(NULL, 40);
+	struct alloc_tag *tr = last_tag;
+	check_charge(tr, 48, 1);
+	memcpy(p, "0123456789", 10);
+	/* In place within the usable size: same pointer, tag and charge. */
+	CHECK(r_site(p, 48) == p);
+	check_charge(tr, 48, 1);
+	/* Grow: moves, contents kept, old uncharged, new charged. */
+	char *m = m_site(40);
+	struct alloc_tag *tm = last_tag;
+	memcpy(m, "abcdefghij", 10);
+	char *g = r_site(m, 5000);
+	CHECK(g != m);
+	CHECK(!memcmp(g, "abcdefghij", 10));
+	check_charge(tm, 0, 0);
+	check_charge(tr, 48 + 5120, 2);
+	/* Shrink to less than half: moves to a smaller class. */
+	char *s = r_site(g, 10);
+	CHECK(!memcmp(s, "abcdefghij", 10));
+	check_charge(tr, 48 + 16, 2);
+	/* Large grow and shrink. */
+	char *l = r_site(s, 300000);
+	CHECK(!memcmp(l, "abcdefghij", 10));
+	check_charge(tr, 48 + 524288, 2);
+	l[299999] = 'z';
+	char *l2 = r_site(l, 400000); /* fits the 512 KiB block: in place */
+	CHECK(l2 == l);
+	check_charge(tr, 48 + 524288, 2);
+	/* realloc(p, 0) frees and returns NULL. */
+	CHECK(r_site(l2, 0) == NULL);
+	check_charge(tr, 48, 1);
+	/* Impossible size: NULL, ENOMEM, the block untouched. */
+	errno = 0;
+	CHECK(at_realloc(p, opaque(SIZE_MAX)) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	CHECK(!memcmp(p, "0123456789", 10));
+	check_charge(tr, 48, 1);
+	at_free(p);
+	check_charge(tr, 0, 0);
+}
+
+static void alignments(void)
+{
+	for (size_t a = 1; a <= ((size_t)4 << 20); a *= 2) {
+		size_t sizes[] = {1, a / 2 + 1, a, 3 * a + 1, 20000};
+		for (unsigned int i = 0; i < 5; i++) {
+			char *p = a_site(a, sizes[i]);
+			CHECK(p);
+			CHECK(((uintptr_t)p & (a - 1)) == 0);
+			CHECK(at_usable_size(p) >= sizes[i]);
+			check_charge(last_tag, (long long)at_usable_size(p), 1);
+			memset(p, 1, sizes[i]);
+			void *q = NULL;
+			if (a >= sizeof(void *)) {
+				CHECK_EQ(at_posix_memalign(&q, a, sizes[i]), 0);
+				CHECK(((uintptr_t)q & (a - 1)) == 0);
+				at_free(q);
+			}
+			q = at_memalign(a, sizes[i]);
+			CHECK(q && ((uintptr_t)q & (a - 1)) == 0);
+			at_free(q);
+			at_free(p);
+			check_charge(last_tag, 0, 0);
+		}
+	}
+	/* Beyond the page allocator's largest block: 2 GiB alignment. */
+	void *h = at_aligned_alloc((size_t)2 << 30, 4096);
+	CHECK(h && ((uintptr_t)h & (((size_t)2 << 30) - 1)) == 0);
+	at_free(h);
+
+	errno = 0;
+	CHECK(at_aligned_alloc(24, 100) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK(at_aligned_alloc(0, 100) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	void *q = (void *)1;
+	errno = 1234;
+	CHECK_EQ(at_posix_memalign(&q, 4, 10), EINVAL); /* not a multiple of sizeof(void *) */
+	CHECK_EQ(at_posix_memalign(&q, 24, 10), EINVAL);
+	CHECK_EQ(at_posix_memalign(&q, 0, 10), EINVAL);
+	CHECK_EQ(at_posix_memalign(&q, 64, SIZE_MAX), ENOMEM);
+	CHECK(q == (void *)1);
+	CHECK_EQ(errno, 1234); /* errno untouched */
+	/* memalign rounds a non-power-of-two alignment up. */
+	q = at_memalign(48, 10);
+	CHECK(q && ((uintptr_t)q & 63) == 0);
+	at_free(q);
+	q = at_valloc(10);
+	CHECK(q && ((uintptr_t)q & 4095) == 0);
+	at_free(q);
+	q = at_pvalloc(5000);
+	CHECK(q && ((uintptr_t)q & 4095) == 0 && at_usable_size(q) >= 8192);
+	at_free(q);
+}
+
+static void strings(void)
+{
+	char *s = at_strdup("hello");
+	CHECK_STREQ(s, "hello");
+	CHECK_EQ(at_usable_size(s), 16);
+	char *t = at_strndup("hello, world", 5);
+	CHECK_STREQ(t, "hello");
+	at_free(s);
+	at_free(t);
+}
+
+int main(void)
+{
+	CHECK(alloctag_profiling());
+	sizes();
+	charges();
+	reallocs();
+	alignments();
+	strings();
+	printf("ok (%s)\n", alloctag_compressed() ? "compressed" : "side table");
+	return 0;
+}

@@ -1,0 +1,95 @@
+/*
+ * fork() from a threaded program: while four threads allocate and free
+ * (handing blocks to each other), the main thread forks repeatedly; each
+ * child allocates and frees every kind of block, starts a thread that does
+ * the same, checks a tag's charges exactly, and exits 0.
+ */
+#include <alloctag.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#define THREADS 4
+#define FORKS 40
+
+static int stop;
+static void *shared[64];
+
+static void *churn(void *arg)
+{
+	uint64_t s = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		size_t n = s % 64 == 0 ? 70000 + s % 500000 : s % 3000;
+		void *p = at_malloc(n);
+		CHECK(p);
+		memset(p, 1, n < 64 ? n : 64);
+		void *old = __atomic_exchange_n(&shared[s % 64], p, __ATOMIC_ACQ_REL);
+		at_free(old);
+	}
+	return NULL;
+}
+
+static void *child_thread(void *arg)
+{
+	void *v[100];
+	for (int i = 0; i < 100; i++)
+		CHECK(v[i] = at_malloc((size_t)i * 997));
+	for (int i = 0; i < 100; i++)
+		at_free(v[i]);
+	return arg;
+}
+
+static void child(void)
+{
+	static struct alloc_tag *tag;
+	void *v[300];
+	for (int i = 0; i < 300; i++) {
+		DEFINE_ALLOC_TAG(t);
+		tag = &t;
+		v[i] = alloc_hooks_tag(t, at_malloc_noprof(100));
+		CHECK(v[i]);
+	}
+	CHECK_EQ(alloctag_read(tag).bytes, 300 * 112);
+	CHECK_EQ(alloctag_read(tag).calls, 300);
+	for (int i = 0; i < 300; i++)
+		at_free(v[i]);
+	CHECK_EQ(alloctag_read(tag).bytes, 0);
+	void *big = at_malloc(3u << 20);
+	CHECK(big);
+	at_free(big);
+	for (int i = 0; i < 64; i++) /* blocks other threads of the parent allocated */
+		at_free(shared[i]);
+	pthread_t t;
+	CHECK(!pthread_create(&t, NULL, child_thread, NULL));
+	CHECK(!pthread_join(t, NULL));
+	_exit(0);
+}
+
+int main(void)
+{
+	pthread_t th[THREADS];
+	for (long i = 0; i < THREADS; i++)
+		CHECK(!pthread_create(&th[i], NULL, churn, (void *)(i + 1)));
+	for (int f = 0; f < FORKS; f++) {
+		usleep(2000);
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (!pid)
+			child();
+		int st;
+		CHECK(waitpid(pid, &st, 0) == pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "FAIL: child %d ended with status %#x\n", f, st);
+			return 1;
+		}
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	printf("ok: %d children\n", FORKS);
+	return 0;
+}
