@@ -206,7 +206,7 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 	if (at_unlikely(!e))
 		at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 	at_obj_clear(off, idx, wide);
-	at_uncharge(at_obj_decode(e, wide), at_class_size[cls]);
+	at_uncharge_idx(at_obj_decode_idx(e, wide), at_class_size[cls]);
 
 	struct at_theap *h = at_tls_heap;
 	if (at_likely((uintptr_t)h > 1)) {
