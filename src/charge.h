@@ -10,9 +10,6 @@
 #include "counters.h"
 #include "tag_ref.h"
 
-/* Early path (early.c): a page handed out before the store is ready. */
-AT_HIDDEN void at_early_page(uint32_t pfn, uint64_t page_flags);
-
 /*
  * The reference a new allocation should carry: the current tag's canonical
  * tag (at_state == AT_STATE_READY, checked by the caller).  No current tag,

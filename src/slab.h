@@ -145,13 +145,6 @@ static inline uint64_t at_obj_get(uintptr_t off, uint32_t idx, int wide)
 	return AT_LOAD_RELAXED((uint16_t *)at_obj_entry(off) + idx);
 }
 
-static inline at_ref_t at_obj_decode(uint64_t e, int wide)
-{
-	if (wide)
-		return (at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE);
-	return at_idx_to_ref((uint32_t)e - 1);
-}
-
 /* The entry's tag index (narrow entries hold it: no index -> tag lookup). */
 static inline uint32_t at_obj_decode_idx(uint64_t e, int wide)
 {

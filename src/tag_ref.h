@@ -12,7 +12,7 @@
  *    page's flags word (page.h), bits [AT_SPARE_SHIFT, AT_SPARE_SHIFT +
  *    at_tag_bits); 0 extra bytes per page.
  *
- * The page allocator calls at_page_ref_init / at_page_ref_take under the
+ * The page allocator calls at_page_ref_init / at_page_ref_take_idx under the
  * block's arena lock (so a run-time store switch that holds every arena lock
  * sees each block in one consistent state); other users go through
  * at_page_ref_get / at_page_ref_update, which change the flags word with a
@@ -87,25 +87,17 @@ static inline uint64_t at_page_ref_init(uint32_t pfn, at_ref_t ref)
 	return 0;
 }
 
-/* A block being freed, flags = its head's flags: its reference, dropped. */
-static inline at_ref_t at_page_ref_take(uint32_t pfn, uint64_t flags)
-{
-	if (at_store_mode == AT_STORE_COMPRESSED)
-		return at_idx_to_ref((uint32_t)((flags & at_tag_mask) >> AT_SPARE_SHIFT));
-	if (at_store_mode == AT_STORE_SIDE) {
-		at_ref_t r = at_side_table[pfn];
-		at_side_table[pfn] = AT_REF_NONE;
-		return r;
-	}
-	return AT_REF_NONE;
-}
-
-/* As at_page_ref_take, but the tag index (no index -> tag lookup). */
+/* A block being freed, flags = its head's flags: its tag index, dropped. */
 static inline uint32_t at_page_ref_take_idx(uint32_t pfn, uint64_t flags)
 {
 	if (at_store_mode == AT_STORE_COMPRESSED)
 		return (uint32_t)((flags & at_tag_mask) >> AT_SPARE_SHIFT);
-	return at_ref_to_idx(at_page_ref_take(pfn, flags));
+	if (at_store_mode == AT_STORE_SIDE) {
+		at_ref_t r = at_side_table[pfn];
+		at_side_table[pfn] = AT_REF_NONE;
+		return at_ref_to_idx(r);
+	}
+	return AT_IDX_NULL;
 }
 
 static inline at_ref_t at_page_ref_get(uint32_t pfn)

@@ -10,20 +10,12 @@
 static void *site_a(void) { return at_alloc_pages(0); }
 static void *site_b(void) { return at_alloc_pages(1); }
 
-/* The tag of this file's allocation site at `line`. */
-static const struct alloc_tag *tag_of_line(unsigned int line)
-{
-	extern struct alloc_tag __start_alloc_tags[], __stop_alloc_tags[];
-	for (struct alloc_tag *t = __start_alloc_tags; t < __stop_alloc_tags; t++)
-		if (t->lineno == line)
-			return t;
-	return NULL;
-}
+#include "tag_lookup.h"
 
 int main(void)
 {
 	const char *mode = getenv("ALLOCTAG");
-	const struct alloc_tag *ta = tag_of_line(10), *tb = tag_of_line(11);
+	const struct alloc_tag *ta = tag_at_line(10), *tb = tag_at_line(11);
 	CHECK(ta && tb);
 	CHECK(mode);
 
