@@ -23,6 +23,25 @@ static inline at_ref_t at_current_ref(void)
 	return tag->canon;
 }
 
+/*
+ * The same as an index (the compressed form): the current tag's index, or
+ * AT_IDX_NULL.  A registered tag's idx is its canonical index (a shared
+ * object's section tags carry their copy's); an unregistered one's is 0.
+ */
+static inline uint32_t at_current_idx(void)
+{
+	struct alloc_tag *tag = alloctag_current_tag;
+	if (!at_profiling_on || !tag)
+		return AT_IDX_NULL;
+	return AT_LOAD_RELAXED(&tag->idx);
+}
+
+static inline void at_charge_idx(uint32_t idx, int64_t bytes)
+{
+	if (idx >= AT_IDX_FIRST)
+		at_counters_charge(idx, bytes);
+}
+
 static inline void at_charge(at_ref_t ref, int64_t bytes)
 {
 	if (at_ref_is_tag(ref))

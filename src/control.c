@@ -116,7 +116,7 @@ void at_config_read(struct at_config *cfg)
 int alloctag_set_profiling(bool on)
 {
 	alloctag_init();
-	if (at_state == AT_STATE_NEVER)
+	if (at_state != AT_STATE_READY)
 		return -EPERM;
 	AT_STORE(&at_profiling_on, on ? 1 : 0);
 	return 0;

@@ -14,6 +14,9 @@
  *   AT_STATE_NEVER  (0) nothing to do: no store, one branch on the hot path
  *   AT_STATE_READY  store set up; at_profiling_on says whether new
  *                   allocations are charged (frees always uncharge)
+ * at_profiling_on is set only once at_state is READY (init.c stores it after
+ * the state), so a hot path that reads at_profiling_on == 1 needs no check of
+ * at_state.
  */
 #ifndef AT_CONTROL_H
 #define AT_CONTROL_H

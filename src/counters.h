@@ -4,7 +4,7 @@
  * Layout: one reserved region per CPU, each an array of struct at_counter
  * indexed by tag index (AT_IDX_MAX entries, 16 bytes each, committed by the
  * kernel on first touch).  CPU c's array starts at at_counters_base +
- * c * at_counters_stride, so CPUs never share a cache line for any tag.
+ * c * AT_COUNTERS_STRIDE, so CPUs never share a cache line for any tag.
  *
  * Exactness: a thread adds to the slot of the CPU it runs on inside a
  * restartable sequence (rseq, registered by glibc): one 16-byte store of
@@ -32,8 +32,13 @@ struct at_counter {
 	int64_t calls;
 } __attribute__((aligned(16)));
 
+/* Bytes between two CPUs' arrays: AT_IDX_MAX counters. */
+#define AT_COUNTERS_SHIFT 24
+#define AT_COUNTERS_STRIDE ((size_t)1 << AT_COUNTERS_SHIFT)
+_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * 16, "stride is one array");
+
 extern AT_HIDDEN char *at_counters_base;
-extern AT_HIDDEN size_t at_counters_stride;
+extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
 extern AT_HIDDEN unsigned int at_counters_ncpu;
 
 AT_HIDDEN int at_counters_init(void);
@@ -49,18 +54,16 @@ AT_HIDDEN void at_counters_reset(uint32_t idx);
  * array).  The commit is one 16-byte SSE store of both fields: the sequence
  * loads the pair, adds, and stores it back; preemption, migration or a signal
  * before the store restarts nothing half-done (the abort handler falls back
- * to the atomic array), and after it the update is complete.
+ * to the atomic array), and after it the update is complete.  A thread whose
+ * rseq area is not registered reads a negative cpu_id and leaves the
+ * sequence for the atomic array too.  The rseq area is addressed %fs-relative
+ * through a private copy of glibc's __rseq_offset (one load, no GOT), and the
+ * CPU's array by a shift (AT_COUNTERS_STRIDE is a power of two).
  */
 static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
 {
-	struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
 	__m128i delta = _mm_set_epi64x(calls, bytes);
 
-	if (at_unlikely((int32_t)rs->cpu_id < 0)) {
-		at_counters_add_slow(&c0->bytes, bytes);
-		at_counters_add_slow(&c0->calls, calls);
-		return;
-	}
 	__asm__ __volatile__ goto(
 		".pushsection __rseq_cs, \"aw\"\n\t"
 		".balign 32\n\t"
@@ -69,14 +72,15 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 		".quad 1f, (2f - 1f), 4f\n\t"
 		".popsection\n\t"
 		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, %[rseq_cs]\n\t"
+		"movq %%rax, %%fs:8(%[rs])\n\t" /* rseq->rseq_cs */
 		"1:\n\t"
-		"movl %[cpu_id], %%eax\n\t"
-		"imulq %[stride], %%rax\n\t"
-		"addq %[slot], %%rax\n\t"
-		"movdqa (%%rax), %%xmm15\n\t"
+		"movslq %%fs:4(%[rs]), %%rax\n\t" /* rseq->cpu_id */
+		"testq %%rax, %%rax\n\t"
+		"js %l[abort]\n\t"
+		"shlq %[shift], %%rax\n\t"
+		"movdqa (%[slot],%%rax), %%xmm15\n\t"
 		"paddq %[delta], %%xmm15\n\t"
-		"movdqa %%xmm15, (%%rax)\n\t"
+		"movdqa %%xmm15, (%[slot],%%rax)\n\t"
 		"2:\n\t"
 		".pushsection __rseq_failure, \"ax\"\n\t"
 		".byte 0x0f, 0xb9, 0x3d\n\t"
@@ -85,8 +89,8 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 		"jmp %l[abort]\n\t"
 		".popsection\n\t"
 		:
-		: [rseq_cs] "m"(rs->rseq_cs), [cpu_id] "m"(rs->cpu_id),
-		  [stride] "r"(at_counters_stride), [slot] "r"(c0), [delta] "x"(delta)
+		: [rs] "r"(at_rseq_offset), [slot] "r"(c0), [delta] "x"(delta),
+		  [shift] "i"(AT_COUNTERS_SHIFT)
 		: "memory", "cc", "rax", "xmm15"
 		: abort);
 	return;

@@ -35,8 +35,8 @@ static void do_init(void)
 		at_early_handover(0);
 		return;
 	}
-	at_profiling_on = cfg.mode == 1;
 	AT_STORE(&at_state, AT_STATE_READY);
+	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
 	at_early_handover(1);
 }
 

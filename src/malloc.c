@@ -46,8 +46,20 @@ static inline at_ref_t alloc_ref(void)
 	return AT_REF_NONE;
 }
 
+/* The same as alloc_ref(), as an index (narrow entries, charge.h). */
+static inline uint32_t alloc_idx(void)
+{
+	uint32_t idx = at_current_idx();
+	if (at_unlikely(!idx && at_state == AT_STATE_EARLY) && alloctag_current_tag)
+		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
+				  __ATOMIC_RELAXED);
+	return idx;
+}
+
 static inline int is_wide(uintptr_t off)
 {
+	if (at_likely(!at_wide_slabs))
+		return 0;
 	return (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) &
 		AT_PG_WIDE) != 0;
 }
@@ -60,6 +72,22 @@ static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 		return NULL;
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	at_obj_set(off, at_obj_index(off, cls), 1, ref);
+	at_charge(ref, at_class_size[cls]);
+	return p;
+}
+
+/*
+ * Object p of class cls (heap offset off) is in a wide slab, or the current
+ * tag's index does not fit a narrow entry: record it by reference.
+ */
+static AT_NOINLINE void *small_alloc_ref(void *p, unsigned int cls, uintptr_t off)
+{
+	at_ref_t ref = alloc_ref();
+	if (at_unlikely(at_obj_set(off, at_obj_index(off, cls), is_wide(off), ref))) {
+		void *q = narrow_overflow(cls, ref);
+		at_slab_flush(cls, &p, 1);
+		return q;
+	}
 	at_charge(ref, at_class_size[cls]);
 	return p;
 }
@@ -92,15 +120,16 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 	} else if (!(p = small_alloc_slow(cls))) {
 		return NULL;
 	}
-	at_ref_t ref = alloc_ref();
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(at_obj_set(off, at_obj_index(off, cls), is_wide(off), ref))) {
-		void *q = narrow_overflow(cls, ref);
-		at_slab_flush(cls, &p, 1);
-		return q;
+	if (at_likely(!is_wide(off))) {
+		uint32_t ti = alloc_idx();
+		if (at_likely(ti <= AT_OBJ_NARROW_MAX)) {
+			at_obj_set_narrow(off, at_obj_index(off, cls), ti);
+			at_charge_idx(ti, at_class_size[cls]);
+			return p;
+		}
 	}
-	at_charge(ref, at_class_size[cls]);
-	return p;
+	return small_alloc_ref(p, cls, off);
 }
 
 static inline unsigned int order_of(size_t n)

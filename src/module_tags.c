@@ -168,8 +168,10 @@ void at_module_register(struct alloc_tag *start, struct alloc_tag *stop, const c
 void at_module_unregister(struct alloc_tag *start, struct alloc_tag *stop)
 {
 	struct at_module *m = at_area_owner(start->canon);
-	for (struct alloc_tag *t = start; t < stop; t++)
+	for (struct alloc_tag *t = start; t < stop; t++) {
 		AT_STORE(&t->canon, NULL);
+		AT_STORE_RELAXED(&t->idx, 0);
+	}
 	if (!m)
 		return;
 	if (all_zero(m)) {

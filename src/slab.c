@@ -34,6 +34,7 @@ const uint8_t at_class_small[65] = {
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
+unsigned char at_wide_slabs;
 
 struct central {
 	pthread_mutex_t lock;
@@ -114,6 +115,8 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 	s->nfree = 0;
 	s->fresh = 0;
 	s->wide = (uint8_t)wide;
+	if (wide && !at_wide_slabs)
+		AT_STORE(&at_wide_slabs, 1);
 	list_add(c, s);
 	c->nempty++;
 	return s;

@@ -85,6 +85,8 @@ struct at_slab {
 };
 
 extern AT_HIDDEN char *at_meta_base;
+/* Set (for good) when the first wide slab is made; until then every entry is narrow. */
+extern AT_HIDDEN unsigned char at_wide_slabs;
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
@@ -135,6 +137,12 @@ static inline int at_obj_set(uintptr_t off, uint32_t idx, int wide, at_ref_t ref
 		return 1;
 	AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, (uint16_t)v);
 	return 0;
+}
+
+/* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
+static inline void at_obj_set_narrow(uintptr_t off, uint32_t idx, uint32_t ti)
+{
+	AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, (uint16_t)(ti + 1));
 }
 
 /* Object idx's entry (0: free), read before anything is written. */
