@@ -111,14 +111,17 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
+	struct at_bin *b, nobin;
 	void *p;
 	if (at_likely((uintptr_t)h > 1)) {
-		struct at_bin *b = &h->bins[cls];
+		b = &h->bins[cls];
 		if (at_unlikely(!b->count) && !at_bin_refill(h, cls))
 			return NULL;
 		p = b->slots[--b->count];
 	} else if (!(p = small_alloc_slow(cls))) {
 		return NULL;
+	} else {
+		b = &nobin;
 	}
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_likely(!is_wide(off))) {
@@ -126,10 +129,13 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 		if (at_likely(ti <= AT_OBJ_NARROW_MAX)) {
 			at_obj_set_narrow(off, at_obj_index(off, cls), ti);
 			at_charge_idx(ti, at_class_size[cls]);
+			b->hot = ti;
 			return p;
 		}
 	}
-	return small_alloc_ref(p, cls, off);
+	p = small_alloc_ref(p, cls, off);
+	b->hot = at_current_idx();
+	return p;
 }
 
 static inline unsigned int order_of(size_t n)
@@ -235,16 +241,18 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 	if (at_unlikely(!e))
 		at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 	at_obj_clear(off, idx, wide);
-	at_uncharge_idx(at_obj_decode_idx(e, wide), at_class_size[cls]);
+	uint32_t ti = at_obj_decode_idx(e, wide);
 
 	struct at_theap *h = at_tls_heap;
 	if (at_likely((uintptr_t)h > 1)) {
 		struct at_bin *b = &h->bins[cls];
+		at_uncharge_idx_hint(ti, b->hot, at_class_size[cls]);
 		if (at_unlikely(b->count == b->cap))
 			at_bin_flush(h, cls);
 		b->slots[b->count++] = p;
 		return;
 	}
+	at_uncharge_idx(ti, at_class_size[cls]);
 	if (!h && (h = at_theap_get())) {
 		h->bins[cls].slots[h->bins[cls].count++] = p;
 		return;

@@ -39,6 +39,7 @@
 
 struct at_bin {
 	uint16_t count, cap;
+	uint32_t hot; /* tag index of the bin's last allocation: a hint for free */
 	void **slots;
 };
 
