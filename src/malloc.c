@@ -18,7 +18,9 @@
  * more than half of it (or the block is the smallest class); the block then
  * keeps its tag and its charge (its usable size did not change).  Otherwise
  * it moves: the new block is charged to the realloc call's tag, the old one
- * uncharged from its own.  realloc(p, 0) frees p and returns NULL (glibc).
+ * uncharged from its own.  A large block that grows is first grown in place
+ * if its buddies are free (at_page_grow), charged as if it had moved.
+ * realloc(p, 0) frees p and returns NULL (glibc).
  *
  * Checks made before any metadata is written (at_fatal, naming the
  * address): the pointer is in the heap and the start of a live object or
@@ -307,6 +309,32 @@ void *at_calloc_noprof(size_t n, size_t size)
 	return p;
 }
 
+/*
+ * realloc growing large block p (old usable bytes) to n > old: absorb free
+ * buddies instead of copying where the buddy allocator allows (page.h).
+ * Charged like a move: the old size uncharged from the block's tag, the new
+ * one charged to the realloc call's tag.
+ */
+static int large_grow(void *p, size_t old, size_t n)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (off >= AT_HEAP_SIZE || n > (AT_PAGE_SIZE << AT_MAX_ORDER) ||
+	    (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) & AT_PG_SLAB))
+		return 0;
+	unsigned int new_order = order_of(n);
+	if (!at_page_grow(p, order_of(old), new_order))
+		return 0;
+	if (at_state == AT_STATE_READY) {
+		uint32_t pfn = at_addr_to_pfn(p);
+		at_ref_t was = at_page_ref_get(pfn), ref = alloc_ref();
+		if (was != ref)
+			at_page_ref_update(pfn, ref);
+		at_uncharge(was, (int64_t)old);
+		at_charge(ref, (int64_t)AT_PAGE_SIZE << new_order);
+	}
+	return 1;
+}
+
 void *at_realloc_noprof(void *p, size_t n)
 {
 	if (!p)
@@ -322,6 +350,8 @@ void *at_realloc_noprof(void *p, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (n > old && old >= AT_PAGE_SIZE && large_grow(p, old, n))
+		return p;
 	void *q = at_malloc_noprof(n);
 	if (!q)
 		return NULL;

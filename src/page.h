@@ -135,6 +135,14 @@ AT_HIDDEN int at_heap_init(void);
 /* Allocate a block; extra_flags are ORed into the head's flags (AT_PG_*). */
 AT_HIDDEN void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags);
 AT_HIDDEN void at_page_free_raw(void *addr, unsigned int order);
+/*
+ * Grow allocated block addr of `order` in place to new_order by absorbing
+ * its free buddies (addr must be aligned to the new size and each buddy
+ * free and whole): 1 done, 0 not possible (nothing changed).  The head keeps
+ * its flags (tag reference included) but the order; counters are the
+ * caller's business.
+ */
+AT_HIDDEN int at_page_grow(void *addr, unsigned int order, unsigned int new_order);
 /* The allocated block head of addr, or abort with a message naming addr. */
 AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what);
 /* Bytes the heap may commit (ALLOCTAG_HEAP_MAX), 0 = no limit. */

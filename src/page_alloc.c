@@ -336,6 +336,36 @@ void at_page_free_raw(void *addr, unsigned int order)
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
 }
 
+int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
+{
+	uint32_t pfn = at_addr_to_pfn(addr);
+	if (new_order > AT_MAX_ORDER || new_order <= order || (pfn & ((1u << new_order) - 1)))
+		return 0;
+	unsigned int id = pfn >> AT_MAX_ORDER;
+	struct arena *a = &arenas[id];
+	int ok = 0;
+	pthread_mutex_lock(&a->lock);
+	for (unsigned int k = order; k < new_order; k++) {
+		uint64_t f = at_pages[pfn + (1u << k)].flags;
+		if (!(f & AT_PG_BUDDY) || at_page_order(f) != k)
+			goto out;
+	}
+	if (commit(a, pfn, new_order))
+		goto out;
+	for (unsigned int k = order; k < new_order; k++)
+		free_list_del(a, pfn + (1u << k), k);
+	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
+	do {
+		nf = (old & ~AT_ORDER_MASK) |
+		     ((uint64_t)new_order << AT_ORDER_SHIFT);
+	} while (!__atomic_compare_exchange_n(&at_pages[pfn].flags, &old, nf, 1, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	ok = 1;
+out:
+	pthread_mutex_unlock(&a->lock);
+	return ok;
+}
+
 void *at_alloc_pages_noprof(unsigned int order)
 {
 	return at_page_alloc_raw(order, 0);

@@ -32,6 +32,7 @@ SITE(m_site, (size_t n), at_malloc_noprof(n))
 SITE(c_site, (size_t n, size_t s), at_calloc_noprof(n, s))
 SITE(r_site, (void *p, size_t n), at_realloc_noprof(p, n))
 SITE(a_site, (size_t a, size_t n), at_aligned_alloc_noprof(a, n))
+SITE(d_site, (size_t n), at_malloc_noprof(n))
 
 static void check_charge(struct alloc_tag *tag, long long bytes, long long calls)
 {
@@ -244,12 +245,71 @@ static void strings(void)
 	at_free(t);
 }
 
+/*
+ * A large block grows in place when its buddies are free, charged like a
+ * move; it moves when its buddy is taken.  The buddy allocator splits a
+ * larger block keeping the lower half and lists the upper half first, so
+ * once no order-11 block is free, an 8 MiB request gets a 16 MiB aligned
+ * block and the next one its buddy.  Any order-11 blocks free at the start
+ * are taken (and held) on the way.
+ */
+static void grow_in_place(void)
+{
+	const size_t mb = 1u << 20;
+	void *held[64];
+	unsigned int nheld = 0;
+	char *a, *x;
+	for (;;) {
+		a = d_site(5 * mb);
+		if (!((uintptr_t)a & (16 * mb - 1))) {
+			x = d_site(5 * mb);
+			if (x == a + 8 * mb)
+				break;
+			held[nheld++] = x;
+		}
+		held[nheld++] = a;
+		CHECK(nheld + 2 <= 64);
+	}
+	struct alloc_tag *td = last_tag;
+	check_charge(td, (long long)(nheld + 2) * 8 * mb, nheld + 2);
+	memset(a, 'a', 5 * mb);
+	/* x is a's buddy: the grow moves. */
+	char *b = r_site(a, 12 * mb);
+	struct alloc_tag *tr = last_tag;
+	CHECK(b != a);
+	CHECK(b[0] == 'a' && b[5 * mb - 1] == 'a');
+	check_charge(td, (long long)(nheld + 1) * 8 * mb, nheld + 1);
+	check_charge(tr, 16 * mb, 1);
+	at_free(b);
+	at_free(x); /* merges with a's old place */
+	check_charge(tr, 0, 0);
+	check_charge(td, (long long)nheld * 8 * mb, nheld);
+	/* A fresh split: aligned, buddy free: the grow stays in place. */
+	char *c = m_site(5 * mb);
+	struct alloc_tag *tm = last_tag;
+	CHECK(!((uintptr_t)c & (16 * mb - 1)));
+	memset(c, 'c', 5 * mb);
+	char *g = r_site(c, 12 * mb);
+	CHECK(g == c);
+	CHECK_EQ(at_usable_size(g), 16 * mb);
+	CHECK(g[0] == 'c' && g[5 * mb - 1] == 'c');
+	g[16 * mb - 1] = 'g';
+	check_charge(tm, 0, 0);
+	check_charge(tr, 16 * mb, 1);
+	at_free(g);
+	check_charge(tr, 0, 0);
+	while (nheld)
+		at_free(held[--nheld]);
+	check_charge(td, 0, 0);
+}
+
 int main(void)
 {
 	CHECK(alloctag_profiling());
 	sizes();
 	charges();
 	reallocs();
+	grow_in_place();
 	alignments();
 	strings();
 	printf("ok (%s)\n", alloctag_compressed() ? "compressed" : "side table");

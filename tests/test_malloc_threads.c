@@ -98,10 +98,9 @@ static void *grow(struct hdr *h, unsigned int site, size_t n)
 	struct hdr *r = site_alloc(site, h, n);
 	CHECK(r);
 	CHECK_EQ(r->magic, 0xfeed);
-	if (r == h) { /* in place: tag and usable size kept */
-		CHECK_EQ(at_usable_size(r), old.usable);
-		return r;
-	}
+	if (r == h && at_usable_size(r) == old.usable)
+		return r; /* in place: tag and charge kept */
+	/* moved, or a large block grown in place: charged like a move */
 	account(old.site, -(int64_t)old.usable, -1);
 	r->site = site;
 	r->usable = at_usable_size(r);
