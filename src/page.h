@@ -23,6 +23,8 @@
  *                      charged, never recorded as an early page
  *         AT_PG_EARLY  allocated before the tag store was ready
  *         AT_PG_OWNER1, AT_PG_OWNER2  for the block's owner
+ *         AT_PG_DIRTY  (with BUDDY) the free block's memory may still be
+ *                      resident: released by at_page_release, not yet purged
  * order:  log2 of the block's size in pages (valid with BUDDY or HEAD)
  * arena:  the arena the page belongs to
  * class:  owner data (the small-object allocator's size class)
@@ -61,6 +63,10 @@
 #define AT_PG_EARLY (1ull << 4)
 #define AT_PG_OWNER1 (1ull << 5)
 #define AT_PG_OWNER2 (1ull << 6)
+#define AT_PG_DIRTY (1ull << 7)
+/* Purging dirty free blocks (page_alloc.c): size and time rules. */
+#define AT_PURGE_PAGES 8192u /* 32 MiB per arena */
+#define AT_PURGE_MS 1000u
 #define AT_NR_PAGEFLAGS 8
 
 #define AT_ORDER_SHIFT AT_NR_PAGEFLAGS
@@ -135,6 +141,12 @@ AT_HIDDEN int at_heap_init(void);
 /* Allocate a block; extra_flags are ORed into the head's flags (AT_PG_*). */
 AT_HIDDEN void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags);
 AT_HIDDEN void at_page_free_raw(void *addr, unsigned int order);
+/*
+ * at_page_free_raw for memory to give back to the system: the block becomes
+ * a dirty free block (page_alloc.c, "Purging"), reusable at once without a
+ * page fault, and is purged (MADV_DONTNEED) later.
+ */
+AT_HIDDEN void at_page_release(void *addr, unsigned int order);
 /*
  * Grow allocated block addr of `order` in place to new_order by absorbing
  * its free buddies (addr must be aligned to the new size and each buddy

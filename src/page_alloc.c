@@ -23,10 +23,22 @@
  *
  * Tag references are recorded under the arena lock (tag_ref.h); counters are
  * updated outside it.
+ *
+ * Purging: blocks the allocators give back to the system (at_page_release:
+ * idle slabs, large blocks) become free blocks marked AT_PG_DIRTY, still
+ * resident, so that reusing them soon costs no page faults.  A merge or a
+ * split of a dirty block is dirty; a->dirty counts the pages of the arena's
+ * dirty free blocks.  When it passes AT_PURGE_PAGES, or AT_PURGE_MS after the
+ * last purge, the releasing thread purges the arena: takes every dirty free
+ * block off its list (so no one can be handed it), drops the lock,
+ * MADV_DONTNEEDs them, and frees them back clean.  RSS thus follows live
+ * data within AT_PURGE_PAGES per arena, or within AT_PURGE_MS of the next
+ * release.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "charge.h"
 #include "debug.h"
@@ -37,11 +49,14 @@
 #define CHUNK_SHIFT 21
 #define CHUNK_SIZE (1ul << CHUNK_SHIFT)
 #define CHUNKS_PER_ARENA (AT_ARENA_SIZE / CHUNK_SIZE)
+#define PURGE_BATCH 64
 
 struct arena {
 	pthread_mutex_t lock;
 	uint32_t first_pfn;
 	uint32_t free_head[AT_MAX_ORDER + 1];
+	uint32_t dirty;      /* pages in dirty free blocks */
+	uint32_t last_purge; /* at_now_ms() */
 	uint64_t committed[CHUNKS_PER_ARENA / 64];
 };
 
@@ -54,7 +69,8 @@ static size_t heap_limit, heap_committed;
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 static int heap_err;
 
-static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id)
+static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
+			   uint64_t dirty)
 {
 	struct at_page *pg = &at_pages[pfn];
 	uint32_t head = a->free_head[order];
@@ -63,13 +79,19 @@ static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, un
 	if (head != AT_PFN_NIL)
 		at_pages[head].prev = pfn;
 	a->free_head[order] = pfn;
-	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | ((uint64_t)order << AT_ORDER_SHIFT) |
+	if (dirty)
+		a->dirty += 1u << order;
+	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | dirty | ((uint64_t)order << AT_ORDER_SHIFT) |
 					     ((uint64_t)id << AT_ARENA_ID_SHIFT));
 }
 
-static void free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
+/* Take free block pfn off its list; returns its AT_PG_DIRTY bit. */
+static uint64_t free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
 {
 	struct at_page *pg = &at_pages[pfn];
+	uint64_t dirty = pg->flags & AT_PG_DIRTY;
+	if (dirty)
+		a->dirty -= 1u << order;
 	if (pg->prev != AT_PFN_NIL)
 		at_pages[pg->prev].next = pg->next;
 	else
@@ -77,6 +99,7 @@ static void free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
 	if (pg->next != AT_PFN_NIL)
 		at_pages[pg->next].prev = pg->prev;
 	AT_STORE_RELAXED(&pg->flags, 0);
+	return dirty;
 }
 
 static void arena_setup(unsigned int id)
@@ -86,7 +109,7 @@ static void arena_setup(unsigned int id)
 	a->first_pfn = id << AT_MAX_ORDER;
 	for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
 		a->free_head[k] = AT_PFN_NIL;
-	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id);
+	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id, 0);
 }
 
 /* Every lock (grow lock first, then arenas in order): fork, store switch. */
@@ -197,7 +220,8 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 }
 
 /* Free [pfn, pfn + 2^order) into its arena, merging buddies.  Lock held. */
-static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned int order)
+static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned int order,
+		      uint64_t dirty)
 {
 	AT_STORE_RELAXED(&at_pages[pfn].flags, 0);
 	while (order < AT_MAX_ORDER) {
@@ -205,11 +229,11 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 		uint64_t f = at_pages[b].flags;
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
 			break;
-		free_list_del(a, b, order);
+		dirty |= free_list_del(a, b, order);
 		pfn &= ~(1u << order);
 		order++;
 	}
-	free_list_push(a, pfn, order, id);
+	free_list_push(a, pfn, order, id, dirty);
 }
 
 /* Take a block of `order` from the arena, splitting.  Lock held. */
@@ -221,13 +245,13 @@ static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order)
 	if (k > AT_MAX_ORDER)
 		return AT_PFN_NIL;
 	uint32_t pfn = a->free_head[k];
-	free_list_del(a, pfn, k);
+	uint64_t dirty = free_list_del(a, pfn, k);
 	while (k > order) {
 		k--;
-		free_list_push(a, pfn + (1u << k), k, id);
+		free_list_push(a, pfn + (1u << k), k, id, dirty);
 	}
 	if (at_unlikely(commit(a, pfn, order))) {
-		buddy_put(a, id, pfn, order);
+		buddy_put(a, id, pfn, order, dirty);
 		return AT_PFN_NIL;
 	}
 	return pfn;
@@ -312,7 +336,42 @@ struct at_page *at_page_checked(const void *addr, unsigned int order, const char
 	return &at_pages[pfn];
 }
 
-void at_page_free_raw(void *addr, unsigned int order)
+static uint32_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Purge arena a (lock held; dropped and retaken): see "Purging" above. */
+static void purge(struct arena *a, unsigned int id, uint32_t now)
+{
+	a->last_purge = now;
+	for (int round = 0; a->dirty && round < 8; round++) {
+		uint32_t pfn[PURGE_BATCH];
+		unsigned int ord[PURGE_BATCH], n = 0;
+		for (unsigned int k = 0; k <= AT_MAX_ORDER && n < PURGE_BATCH; k++) {
+			uint32_t p = a->free_head[k];
+			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
+				uint32_t next = at_pages[p].next;
+				if (at_pages[p].flags & AT_PG_DIRTY) {
+					free_list_del(a, p, k);
+					pfn[n] = p;
+					ord[n++] = k;
+				}
+				p = next;
+			}
+		}
+		pthread_mutex_unlock(&a->lock);
+		for (unsigned int i = 0; i < n; i++)
+			madvise(at_pfn_to_addr(pfn[i]), AT_PAGE_SIZE << ord[i], MADV_DONTNEED);
+		pthread_mutex_lock(&a->lock);
+		for (unsigned int i = 0; i < n; i++)
+			buddy_put(a, id, pfn[i], ord[i], 0);
+	}
+}
+
+static void free_block(void *addr, unsigned int order, uint64_t dirty)
 {
 	struct at_page *pg = at_page_checked(addr, order, "at_free_pages");
 	uint32_t pfn = (uint32_t)(pg - at_pages);
@@ -329,11 +388,26 @@ void at_page_free_raw(void *addr, unsigned int order)
 	unsigned char state = at_state;
 	if (state)
 		idx = at_page_ref_take_idx(pfn, f);
-	buddy_put(a, id, pfn, order);
+	buddy_put(a, id, pfn, order, dirty);
+	if (dirty) {
+		uint32_t now = now_ms();
+		if (a->dirty > AT_PURGE_PAGES || now - a->last_purge > AT_PURGE_MS)
+			purge(a, id, now);
+	}
 	pthread_mutex_unlock(&a->lock);
 	if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
 		at_debug_page_free(addr, f, at_idx_to_ref(idx));
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
+}
+
+void at_page_free_raw(void *addr, unsigned int order)
+{
+	free_block(addr, order, 0);
+}
+
+void at_page_release(void *addr, unsigned int order)
+{
+	free_block(addr, order, AT_PG_DIRTY);
 }
 
 int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
@@ -353,7 +427,7 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	if (commit(a, pfn, new_order))
 		goto out;
 	for (unsigned int k = order; k < new_order; k++)
-		free_list_del(a, pfn + (1u << k), k);
+		free_list_del(a, pfn + (1u << k), k); /* dirty or not: in use now */
 	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
 	do {
 		nf = (old & ~AT_ORDER_MASK) |

@@ -159,8 +159,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 
 void at_block_release(void *addr, unsigned int order)
 {
-	madvise(addr, AT_PAGE_SIZE << order, MADV_DONTNEED);
-	at_page_free_raw(addr, order);
+	at_page_release(addr, order);
 }
 
 static void slab_release(struct at_slab *s)

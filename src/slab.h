@@ -178,7 +178,7 @@ AT_HIDDEN int at_slab_init(void);
 AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
 /* Return n free objects of class cls to their slabs. */
 AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
-/* Give a block back to the page allocator after MADV_DONTNEED. */
+/* Give a block back to the page allocator, to be purged (page.h, at_page_release). */
 AT_HIDDEN void at_block_release(void *addr, unsigned int order);
 AT_HIDDEN void at_slab_lock_all(void);
 AT_HIDDEN void at_slab_unlock_all(void);
