@@ -8,11 +8,15 @@
 
 #include "control.h"
 #include "message.h"
+#include "store_migrate.h"
+#include "tag_area.h"
 
 struct alloc_tag **at_tag_by_idx;
 uint32_t at_nr_idx = AT_IDX_FIRST;
 struct alloc_tag *at_core_start, *at_core_stop;
-pthread_mutex_t at_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* error-checking: a thread that holds it and mallocs gets -EDEADLK from
+ * at_registry_add_runtime() instead of hanging */
+pthread_mutex_t at_registry_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_t first,
 			struct alloc_tag *canon_start)
@@ -31,6 +35,23 @@ void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_
 		AT_STORE(&at_nr_idx, idx);
 }
 
+/* fork(): the child gets the lock free (run-time tags take it inside malloc) */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&at_registry_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&at_registry_lock);
+}
+
+static void fork_child(void)
+{
+	/* an error-checking mutex names its owner's thread id, which fork changed */
+	at_registry_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+}
+
 int at_registry_init(void)
 {
 	void *p = mmap(NULL, AT_IDX_MAX * sizeof(*at_tag_by_idx), PROT_READ | PROT_WRITE,
@@ -38,6 +59,7 @@ int at_registry_init(void)
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	at_tag_by_idx = p;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 
 	struct alloc_tag *start = NULL, *stop = NULL;
 	if (at_find_core_tags(&start, &stop) == 0 && start && stop > start) {
@@ -97,4 +119,55 @@ void alloctag_unregister_image(struct alloc_tag *start, struct alloc_tag *stop)
 	if (start->canon)
 		at_module_unregister(start, stop);
 	pthread_mutex_unlock(&at_registry_lock);
+}
+
+#define AT_RT_CHUNK 256u
+static uint64_t rt_chunk;   /* free run-time indexes [next, end): next << 32 | end */
+static int rt_exhausted;
+
+/* A new chunk of run-time indexes, registry lock held.  0 or -ENOSPC. */
+static int rt_refill(void)
+{
+	static int once;
+	struct at_area_span sp;
+	if (rt_exhausted)
+		return -ENOSPC;
+	if (at_area_alloc(AT_RT_CHUNK, 0, &sp) == 0) {
+		uint32_t first = at_area_slot_idx(sp.slot);
+		if ((uint64_t)first + AT_RT_CHUNK <= AT_IDX_MAX &&
+		    at_store_reserve(first + AT_RT_CHUNK) == 0) {
+			if (first + AT_RT_CHUNK > at_nr_idx)
+				AT_STORE(&at_nr_idx, first + AT_RT_CHUNK);
+			AT_STORE(&rt_chunk, (uint64_t)first << 32 | (first + AT_RT_CHUNK));
+			return 0;
+		}
+		at_area_release(sp);
+	}
+	rt_exhausted = 1;
+	at_msg_once(once, "no index left for run-time allocation tags; allocations "
+			  "from further call sites will not be counted");
+	return -ENOSPC;
+}
+
+int at_registry_add_runtime(struct alloc_tag *t)
+{
+	for (;;) {
+		uint64_t c = AT_LOAD(&rt_chunk);
+		uint32_t next = (uint32_t)(c >> 32);
+		if (next < (uint32_t)c) {
+			if (!__atomic_compare_exchange_n(&rt_chunk, &c, c + (1ull << 32), 0,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				continue;
+			at_counters_reset(next);
+			t->idx = next;
+			AT_STORE(&t->canon, t);
+			return 0;
+		}
+		if (pthread_mutex_lock(&at_registry_lock))
+			return -EDEADLK;
+		int err = AT_LOAD(&rt_chunk) == c ? rt_refill() : 0;
+		pthread_mutex_unlock(&at_registry_lock);
+		if (err)
+			return err;
+	}
 }

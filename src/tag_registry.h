@@ -20,6 +20,13 @@
  * section has canon != NULL (set by registration, cleared by unregistration;
  * a fresh mapping of the object starts with NULL), so the one copy of the
  * constructor/destructor per translation unit acts once.
+ *
+ * Run-time tags (dyn_tags.c: one per caller address, made while the program
+ * runs) get their indexes from chunks of AT_RT_CHUNK tag-area slots, so that
+ * index <-> slot stays exact for the shared-object tags around them; the
+ * slots themselves stay unused (the tags live in dyn_tags.c's pool).  A chunk
+ * is taken under the registry lock, indexes inside it lock-free.  Run-time
+ * tags are never released.
  */
 #ifndef AT_TAG_REGISTRY_H
 #define AT_TAG_REGISTRY_H
@@ -51,6 +58,19 @@ AT_HIDDEN void at_module_register(struct alloc_tag *start, struct alloc_tag *sto
 AT_HIDDEN void at_module_unregister(struct alloc_tag *start, struct alloc_tag *stop);
 /* Reclaim unloaded objects whose tags are all zero. */
 AT_HIDDEN void at_module_reclaim(void);
+/*
+ * Run-time tag t (not in any section): a fresh index, counters zeroed,
+ * t->idx and t->canon = t set; not yet listed in at_tag_by_idx[] (the caller
+ * lists it with at_registry_list() once it has published t).  0; -EDEADLK if
+ * this thread holds the registry lock (try again later); -ENOSPC if the
+ * index space or the tag area is exhausted (for good).  Registry lock not
+ * held; called from inside malloc.
+ */
+AT_HIDDEN int at_registry_add_runtime(struct alloc_tag *t);
+static inline void at_registry_list(struct alloc_tag *t)
+{
+	AT_STORE(&at_tag_by_idx[t->idx], t);
+}
 /* Unloaded objects whose tags still hold live allocations. */
 AT_HIDDEN unsigned long at_module_unloaded_count(void);
 

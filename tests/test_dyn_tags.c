@@ -1,0 +1,211 @@
+/*
+ * Dynamic tags (src/dyn_tags.h), called directly:
+ *   basic    a real code address is named "<exe>+0x<offset>:0 func:0x<offset>"
+ *            with offset = address - load bias (from dl_iterate_phdr); an
+ *            unmapped address "?+0x<address>"; the same address gives the same
+ *            tag, indexed and listed; charging through it is exact
+ *   threads  4 threads create the tags of the same 2000 addresses in
+ *            different orders: one tag per address, every index distinct
+ *   full     the table takes AT_DYN_MAX_TAGS tags, then gives NULL, says so once
+ *   noidx    a shared object takes almost the whole index space: the
+ *            dynamic tags that still get an index are charged, the next
+ *            site's tag has none (charged nothing) and one message says so
+ * The runner forks itself for full and noidx (they use up a resource).
+ */
+#define _GNU_SOURCE
+#include <link.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "check.h"
+#include "child.h"
+#include "control.h"
+#include "dyn_tags.h"
+#include "tag_registry.h"
+
+/* A fake, unmapped code address (dladdr finds no object). */
+#define FAKE(i) ((const void *)(0x10000ul + 16ul * (unsigned long)(i)))
+
+static void check_listed(struct alloc_tag *t)
+{
+	CHECK(t != NULL);
+	CHECK(t->canon == t);
+	CHECK(t->idx >= AT_IDX_FIRST && t->idx < at_nr_idx);
+	CHECK(at_tag_by_idx[t->idx] == t);
+}
+
+static int find_bias(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_name[0] == '\0') { /* the main executable: first entry */
+		*(uintptr_t *)arg = info->dlpi_addr;
+		return 1;
+	}
+	return 0;
+}
+
+static __attribute__((noinline)) void code_here(void) { __asm__ volatile(""); }
+
+static void basic(void)
+{
+	const void *addr = (const char *)(uintptr_t)code_here + 1;
+	uintptr_t bias = 0;
+	dl_iterate_phdr(find_bias, &bias);
+	char exe[4096], want[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CHECK(n > 0);
+	exe[n] = 0;
+
+	struct alloc_tag *t = at_dyn_tag(addr);
+	check_listed(t);
+	snprintf(want, sizeof(want), "%s+0x%lx", exe, (unsigned long)((uintptr_t)addr - bias));
+	CHECK_STREQ(t->filename, want);
+	snprintf(want, sizeof(want), "0x%lx", (unsigned long)((uintptr_t)addr - bias));
+	CHECK_STREQ(t->function, want); /* not exported: no dynamic symbol */
+	CHECK_EQ(t->lineno, 0);
+	CHECK(t->modname == NULL);
+	CHECK(at_dyn_tag(addr) == t);
+
+	struct alloc_tag *f = at_dyn_tag(FAKE(1));
+	check_listed(f);
+	CHECK_STREQ(f->filename, "?+0x10010");
+	CHECK_STREQ(f->function, "0x10010");
+	CHECK(f != t && f->idx != t->idx);
+	CHECK_EQ(at_dyn_count(), 2);
+
+	char line[256];
+	alloctag_tag_name(f, line, sizeof(line));
+	CHECK_STREQ(line, "?+0x10010:0 func:0x10010");
+
+	/* charged like any tag: its usable size and one call, uncharged at free */
+	struct alloc_tag *old = alloctag_save(f);
+	void *p = at_malloc_noprof(1000);
+	alloctag_restore(f, old);
+	struct alloctag_counters c = alloctag_read(f);
+	CHECK_EQ(c.bytes, (long long)at_usable_size(p));
+	CHECK_EQ(c.calls, 1);
+	at_free(p);
+	c = alloctag_read(f);
+	CHECK_EQ(c.bytes, 0);
+	CHECK_EQ(c.calls, 0);
+	printf("basic: ok\n");
+}
+
+#define NT 4
+#define NADDR 2000
+static struct alloc_tag *seen[NT][NADDR];
+
+static void *creator(void *arg)
+{
+	int id = (int)(long)arg;
+	for (int k = 0; k < NADDR; k++) {
+		int i = id & 1 ? NADDR - 1 - k : k; /* half the threads go backwards */
+		seen[id][i] = at_dyn_tag(FAKE(100 + i));
+	}
+	return NULL;
+}
+
+static void threads(void)
+{
+	pthread_t th[NT];
+	uint32_t before = at_dyn_count();
+	for (long i = 0; i < NT; i++)
+		CHECK(pthread_create(&th[i], NULL, creator, (void *)i) == 0);
+	for (int i = 0; i < NT; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ(at_dyn_count() - before, NADDR);
+	static unsigned char used[AT_IDX_MAX];
+	for (int i = 0; i < NADDR; i++) {
+		struct alloc_tag *t = seen[0][i];
+		check_listed(t);
+		for (int k = 1; k < NT; k++)
+			CHECK(seen[k][i] == t);
+		CHECK(!used[t->idx]);
+		used[t->idx] = 1;
+		char want[64];
+		snprintf(want, sizeof(want), "?+0x%lx", (unsigned long)(uintptr_t)FAKE(100 + i));
+		CHECK_STREQ(t->filename, want);
+	}
+	printf("threads: ok\n");
+}
+
+static void full(void)
+{
+	uint32_t i = 0;
+	struct alloc_tag *first = at_dyn_tag(FAKE(0));
+	check_listed(first);
+	for (i = 1; at_dyn_tag(FAKE(i)); i++)
+		;
+	CHECK_EQ(i, AT_DYN_MAX_TAGS);
+	CHECK_EQ(at_dyn_count(), AT_DYN_MAX_TAGS);
+	CHECK(at_dyn_tag(FAKE(i + 1)) == NULL); /* said once */
+	CHECK(at_dyn_tag(FAKE(0)) == first);    /* old sites still found */
+	CHECK(at_dyn_tag(FAKE(i - 1)) != NULL);
+}
+
+static void noidx(void)
+{
+	/* a fake shared object whose tags leave 300 indexes free */
+	uint32_t n = (AT_IDX_MAX - at_nr_idx - 300) & ~3u;
+	struct alloc_tag *tags = mmap(NULL, (size_t)n * sizeof(*tags), PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(tags != MAP_FAILED);
+	for (uint32_t k = 0; k < n; k++) {
+		tags[k].function = "f";
+		tags[k].filename = "big.c";
+		tags[k].lineno = k + 1;
+	}
+	alloctag_register_image(tags, tags + n);
+	CHECK(tags[0].canon != NULL);
+	uint32_t got = 0;
+	struct alloc_tag *t;
+	for (;; got++) {
+		t = at_dyn_tag(FAKE(got));
+		CHECK(t != NULL);
+		if (!t->canon)
+			break;
+		check_listed(t);
+	}
+	/* one chunk of 256 fits in the 300 left, the next does not */
+	CHECK_EQ(got, 256);
+	CHECK(at_dyn_tag(FAKE(got)) == t); /* kept: looked up, not retried */
+	CHECK(at_dyn_tag(FAKE(got + 1))->canon == NULL);
+	struct alloc_tag *old = alloctag_save(t);
+	void *p = at_malloc_noprof(100);
+	alloctag_restore(t, old);
+	CHECK(p != NULL);
+	CHECK_EQ(alloctag_read(t).calls, 0);
+	at_free(p);
+}
+
+int main(int argc, char **argv)
+{
+	alloctag_init();
+	CHECK(at_state == AT_STATE_READY);
+	if (argc > 1 && strcmp(argv[1], "full") == 0) {
+		full();
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "noidx") == 0) {
+		noidx();
+		return 0;
+	}
+	basic();
+	threads();
+
+	struct child_result r;
+	const char *full_args[] = {"full", NULL};
+	run_child(&r, NULL, full_args);
+	CHECK_STREQ(r.err, "alloctag: dynamic tag table full (49152 call sites); allocations "
+			   "from further call sites will not be counted\n");
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	printf("full: ok\n");
+
+	const char *noidx_args[] = {"noidx", NULL};
+	run_child(&r, NULL, noidx_args);
+	CHECK_STREQ(r.err, "alloctag: no index left for run-time allocation tags; allocations "
+			   "from further call sites will not be counted\n");
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	printf("noidx: ok\n");
+	return 0;
+}
