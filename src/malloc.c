@@ -213,7 +213,7 @@ static AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
 		at_lcache_put(h, p, order);
 		return;
 	}
-	at_block_release(p, order); /* at_page_free_raw uncharges */
+	at_page_release(p, order); /* uncharges */
 }
 
 static AT_NOINLINE void free_outside(void *p, const char *what)

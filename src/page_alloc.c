@@ -56,7 +56,7 @@ struct arena {
 	uint32_t first_pfn;
 	uint32_t free_head[AT_MAX_ORDER + 1];
 	uint32_t dirty;      /* pages in dirty free blocks */
-	uint32_t last_purge; /* at_now_ms() */
+	uint32_t last_purge; /* now_ms() of the last purge */
 	uint64_t committed[CHUNKS_PER_ARENA / 64];
 };
 

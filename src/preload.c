@@ -29,8 +29,7 @@
 #define WITH_SITE_TAG(alloc)                                                            \
 	({                                                                              \
 		__typeof__(alloc) _r;                                                   \
-		if (at_likely(!alloctag_current_tag) &&                                 \
-		    at_likely(AT_LOAD_RELAXED(&at_state) == AT_STATE_READY) &&          \
+		if (at_likely(!alloctag_current_tag) && /* profiling on: READY */      \
 		    at_likely(AT_LOAD_RELAXED(&at_profiling_on))) {                     \
 			alloctag_current_tag = at_dyn_tag(__builtin_return_address(0)); \
 			_r = alloc;                                                     \

@@ -6,9 +6,9 @@
  * listed slabs that are entirely free.  Lock order: class lock, then the page
  * allocator's arena lock (a new slab is allocated under the class lock).
  * A slab whose last object comes back is kept while the class has fewer than
- * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on the slab and
- * its metadata window, then back to the page allocator, so RSS follows live
- * data.
+ * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
+ * window, and the slab back to the page allocator with at_page_release (it
+ * is purged there, page_alloc.c), so RSS follows live data.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -157,17 +157,12 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	return n;
 }
 
-void at_block_release(void *addr, unsigned int order)
-{
-	at_page_release(addr, order);
-}
-
 static void slab_release(struct at_slab *s)
 {
 	char *base = slab_base(s);
 	size_t meta_len = AT_META_REFS + (size_t)s->nobj * (s->wide ? 8 : 2);
 	madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
-	at_block_release(base, AT_SLAB_ORDER);
+	at_page_release(base, AT_SLAB_ORDER);
 }
 
 void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)

@@ -122,6 +122,12 @@ static inline void *at_obj_entry(uintptr_t off)
 	return (char *)at_slab_meta(off) + AT_META_REFS;
 }
 
+/* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
+static inline void at_obj_set_narrow(uintptr_t off, uint32_t idx, uint32_t ti)
+{
+	AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, (uint16_t)(ti + 1));
+}
+
 /*
  * Mark object idx allocated with reference ref.  Returns nonzero (and
  * writes nothing) if ref's index does not fit a narrow entry.
@@ -132,17 +138,11 @@ static inline int at_obj_set(uintptr_t off, uint32_t idx, int wide, at_ref_t ref
 		AT_STORE_RELAXED((uint64_t *)at_obj_entry(off) + idx, AT_OBJ_LIVE | (uintptr_t)ref);
 		return 0;
 	}
-	uint32_t v = at_ref_to_idx(ref) + 1;
-	if (at_unlikely(v > AT_OBJ_NARROW_MAX + 1))
+	uint32_t ti = at_ref_to_idx(ref);
+	if (at_unlikely(ti > AT_OBJ_NARROW_MAX))
 		return 1;
-	AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, (uint16_t)v);
+	at_obj_set_narrow(off, idx, ti);
 	return 0;
-}
-
-/* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
-static inline void at_obj_set_narrow(uintptr_t off, uint32_t idx, uint32_t ti)
-{
-	AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, (uint16_t)(ti + 1));
 }
 
 /* Object idx's entry (0: free), read before anything is written. */
@@ -178,8 +178,6 @@ AT_HIDDEN int at_slab_init(void);
 AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
 /* Return n free objects of class cls to their slabs. */
 AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
-/* Give a block back to the page allocator, to be purged (page.h, at_page_release). */
-AT_HIDDEN void at_block_release(void *addr, unsigned int order);
 AT_HIDDEN void at_slab_lock_all(void);
 AT_HIDDEN void at_slab_unlock_all(void);
 

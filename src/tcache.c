@@ -158,7 +158,7 @@ static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k)
 	struct at_lcache *lc = &h->lc[o];
 	for (unsigned int i = 0; i < k; i++) {
 		at_page_clear_flags(&at_pages[at_addr_to_pfn(lc->blk[i])], AT_PG_OWNER1);
-		at_block_release(lc->blk[i], o);
+		at_page_release(lc->blk[i], o);
 	}
 	lc->count -= k;
 	memmove(lc->blk, lc->blk + k, lc->count * sizeof(lc->blk[0]));
