@@ -18,7 +18,12 @@
  *
  * Memory: the heap is reserved PROT_NONE; an arena's 2 MiB chunks are made
  * read-write (committed) the first time a block in them is handed out,
- * counting against ALLOCTAG_HEAP_MAX.  Descriptors live out of band
+ * counting against ALLOCTAG_HEAP_MAX.  A committed chunk is advised
+ * MADV_HUGEPAGE (chunks are 2 MiB-aligned), so with the system's THP setting
+ * at `madvise` or `always` the small-object slabs of a chunk share one TLB
+ * entry: +5-7% on bench/malloc churn (BENCHMARKS.md).  Purging a block
+ * inside a huge page splits it; the kernel may collapse it again later.
+ * Descriptors live out of band
  * (at_pages[]), where a user's overflow cannot reach them.
  *
  * Tag references are recorded under the arena lock (tag_ref.h); counters are
@@ -214,6 +219,8 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}
+		/* Transparent huge pages where the system allows them (see above). */
+		madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
 		a->committed[c / 64] |= 1ull << (c % 64);
 	}
 	return 0;
