@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bin_charge.h"
 #include "control.h"
 #include "tag_registry.h"
 
@@ -27,7 +28,19 @@ struct alloctag_counters alloctag_read(const struct alloc_tag *tag)
 	const struct alloc_tag *c = AT_LOAD(&tag->canon);
 	if (!c)
 		return zero;
-	return at_counters_read(c->idx);
+	struct alloctag_counters r = at_counters_read(c->idx), b = at_bin_charges_of(c->idx);
+	r.bytes += b.bytes;
+	r.calls += b.calls;
+	return r;
+}
+
+/* Tag i's counters in a walk over every index (registry lock held, bin_charge.h). */
+static struct alloctag_counters walk_read(uint32_t i)
+{
+	struct alloctag_counters r = at_counters_read(i), b = at_bin_charges_take(i);
+	r.bytes += b.bytes;
+	r.calls += b.calls;
+	return r;
 }
 
 int alloctag_tag_name(const struct alloc_tag *tag, char *buf, size_t len)
@@ -75,11 +88,12 @@ static int each_line(emit_fn emit, void *ctx)
 	pthread_mutex_lock(&at_registry_lock);
 	at_module_reclaim();
 	uint32_t end = AT_LOAD(&at_nr_idx);
-	for (uint32_t i = AT_IDX_FIRST; i < end && !err; i++) {
+	at_bin_charges_gather(end);
+	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
 		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
-		if (!t)
+		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
+		if (!t || err)
 			continue;
-		struct alloctag_counters c = at_counters_read(i);
 		if ((AT_LOAD_RELAXED(&t->flags) & ALLOCTAG_FLAG_UNLOADED) && !c.bytes && !c.calls)
 			continue; /* unloaded and no longer holding anything */
 		err = emit(ctx, buf, format_line(t, c, buf, sizeof(buf)));
@@ -131,12 +145,11 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 		return 0;
 	pthread_mutex_lock(&at_registry_lock); /* see each_line() */
 	uint32_t end = AT_LOAD(&at_nr_idx);
+	at_bin_charges_gather(end);
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
 		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
-		if (!t)
-			continue;
-		struct alloctag_counters c = at_counters_read(i);
-		if (c.bytes <= 0 && c.calls <= 0)
+		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
+		if (!t || (c.bytes <= 0 && c.calls <= 0))
 			continue;
 		size_t pos = have;
 		while (pos > 0 && out[pos - 1].counters.bytes < c.bytes)

@@ -60,27 +60,4 @@ static inline void at_uncharge_idx(uint32_t idx, int64_t bytes)
 		at_counters_uncharge(idx, bytes);
 }
 
-/*
- * at_uncharge_idx(idx, bytes) where idx is probably hint.  Why: on free, idx
- * comes from the object's reference entry, often a cache miss; a counter
- * address computed from it makes the counter's read-modify-write wait for
- * the miss, and since every charge and uncharge of a tag goes through the
- * same slot, each free's miss then delays all the updates after it: the
- * misses of successive frees stop overlapping (measured: 0.72-0.79x of
- * `never` on bench/malloc churn instead of 0.93-0.95x).  With a hint from a
- * cache line already in hand (the thread's bin), the address comes from the
- * hint and only a predicted branch depends on the miss.  The empty asm hides
- * hint's equality with idx from the compiler, which would otherwise use
- * idx's register on the equal branch too.
- */
-static inline void at_uncharge_idx_hint(uint32_t idx, uint32_t hint, int64_t bytes)
-{
-	uint32_t h = hint;
-	__asm__("" : "+r"(h));
-	if (at_likely(idx == hint))
-		at_uncharge_idx(h, bytes);
-	else
-		at_uncharge_idx(idx, bytes);
-}
-
 #endif

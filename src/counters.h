@@ -15,6 +15,9 @@
  * extra shared array (after the last CPU's) with an atomic add: slower,
  * equally exact, and never mixed with the plain adds of the per-CPU slots.
  * Slots may go negative (a free on another CPU); only the sum is meaningful.
+ * Small objects' charges to the main executable's and run-time tags are
+ * first kept in the thread caches' bins and folded in here later; readers
+ * add them (bin_charge.h).
  */
 #ifndef AT_COUNTERS_H
 #define AT_COUNTERS_H

@@ -12,7 +12,9 @@
  * object (as the kernel charges a kmalloc cache's object size), the block
  * size for a large one, the page-rounded length for a huge one; one call.
  * The free uncharges the same amount from the tag the allocation recorded
- * (per-object entry, page tag reference or huge table).
+ * (per-object entry, page tag reference or huge table).  A small object's
+ * charge usually goes to its thread-cache bin's count (bin_charge.h) rather
+ * than straight to the per-CPU counters.
  *
  * realloc: stays in place when the new size fits in the usable size and is
  * more than half of it (or the block is the smallest class); the block then
@@ -113,7 +115,7 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
-	struct at_bin *b, nobin;
+	struct at_bin *b;
 	void *p;
 	if (at_likely((uintptr_t)h > 1)) {
 		b = &h->bins[cls];
@@ -123,21 +125,29 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 	} else if (!(p = small_alloc_slow(cls))) {
 		return NULL;
 	} else {
-		b = &nobin;
+		b = NULL; /* no bin to keep the charge in */
 	}
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_likely(!is_wide(off))) {
 		uint32_t ti = alloc_idx();
 		if (at_likely(ti <= AT_OBJ_NARROW_MAX)) {
 			at_obj_set_narrow(off, at_obj_index(off, cls), ti);
-			at_charge_idx(ti, at_class_size[cls]);
-			b->hot = ti;
+			if (ti < AT_IDX_FIRST)
+				return p;
+			/* Charged in the bin if ti is its tag (bin_charge.h). */
+			if (at_likely(b != NULL)) {
+				uint64_t w = b->pend;
+				if (at_likely(at_pend_idx(w) == ti))
+					AT_STORE_RELAXED(&b->pend, w + AT_PEND_ONE);
+				else
+					at_bin_charge_switch(&b->pend, cls, ti);
+			} else {
+				at_counters_charge(ti, at_class_size[cls]);
+			}
 			return p;
 		}
 	}
-	p = small_alloc_ref(p, cls, off);
-	b->hot = at_current_idx();
-	return p;
+	return small_alloc_ref(p, cls, off);
 }
 
 static inline unsigned int order_of(size_t n)
@@ -248,7 +258,16 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 	struct at_theap *h = at_tls_heap;
 	if (at_likely((uintptr_t)h > 1)) {
 		struct at_bin *b = &h->bins[cls];
-		at_uncharge_idx_hint(ti, b->hot, at_class_size[cls]);
+		/*
+		 * The bin's tag: uncharged in the bin.  Only the branch waits for
+		 * the entry (often a cache miss); the store depends on the bin's
+		 * word alone, so successive frees' misses overlap.
+		 */
+		uint64_t w = b->pend;
+		if (at_likely(at_pend_idx(w) == ti))
+			AT_STORE_RELAXED(&b->pend, w - AT_PEND_ONE);
+		else
+			at_uncharge_idx(ti, at_class_size[cls]);
 		if (at_unlikely(b->count == b->cap))
 			at_bin_flush(h, cls);
 		b->slots[b->count++] = p;

@@ -21,6 +21,7 @@
 #include "tcache.h"
 
 __thread struct at_theap *at_tls_heap;
+struct at_theap *at_all_heaps;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_theap *pool;
@@ -102,6 +103,10 @@ struct at_theap *at_theap_get(void)
 			h->bins[c].slots = slots;
 			slots += h->bins[c].cap;
 		}
+		pthread_mutex_lock(&pool_lock);
+		h->next_all = at_all_heaps;
+		AT_STORE(&at_all_heaps, h); /* published whole: readers walk it unlocked */
+		pthread_mutex_unlock(&pool_lock);
 	}
 	h->next_free = NULL;
 	/* Set before pthread_setspecific, which may itself call calloc. */
@@ -116,6 +121,7 @@ static void theap_destroy(void *arg)
 	at_tls_heap = AT_THEAP_DEAD;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 		struct at_bin *b = &h->bins[c];
+		at_bin_charge_fold(&b->pend, c);
 		if (b->count)
 			at_slab_flush(c, b->slots, b->count);
 		b->count = 0;
@@ -131,6 +137,7 @@ static void theap_destroy(void *arg)
 int at_bin_refill(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
+	at_bin_charge_fold(&b->pend, cls);
 	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, at_store_mode == AT_STORE_SIDE);
 	b->count = (uint16_t)n;
 	return n != 0;
@@ -140,6 +147,7 @@ void at_bin_flush(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
 	unsigned int half = b->cap / 2;
+	at_bin_charge_fold(&b->pend, cls);
 	at_slab_flush(cls, b->slots, half);
 	memmove(b->slots, b->slots + half, (b->count - half) * sizeof(void *));
 	b->count = (uint16_t)(b->count - half);

@@ -23,10 +23,14 @@
  * that thread go to the central lists directly), else the heap.
  * Caches are bounded (cap objects of at most 64 KiB per bin in all), and
  * flushed when the thread exits.
+ *
+ * Each bin also keeps the charges of its class's objects to one tag, folded
+ * into the per-CPU counters on refill, flush and thread exit (bin_charge.h).
  */
 #ifndef AT_TCACHE_H
 #define AT_TCACHE_H
 
+#include "bin_charge.h"
 #include "slab.h"
 
 #define AT_BIN_MAX 128u
@@ -39,9 +43,11 @@
 
 struct at_bin {
 	uint16_t count, cap;
-	uint32_t hot; /* tag index of the bin's last allocation: a hint for free */
+	uint64_t pend; /* bin tag and its count (bin_charge.h) */
 	void **slots;
+	uint64_t pad; /* 32 bytes: a bin never straddles two cache lines */
 };
+_Static_assert(sizeof(struct at_bin) == 32, "bin size");
 
 struct at_lcache {
 	unsigned int count;
@@ -50,13 +56,16 @@ struct at_lcache {
 };
 
 struct at_theap {
-	struct at_bin bins[AT_NR_CLASSES];
+	struct at_bin bins[AT_NR_CLASSES]; /* first: 32-byte aligned */
 	struct at_lcache lc[AT_LC_MAX + 1];
 	size_t lbytes;
 	uint32_t last_decay;
 	struct at_theap *next_free;
+	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
 	void *slots[];
 };
+
+extern AT_HIDDEN struct at_theap *at_all_heaps;
 
 extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model("initial-exec")));
 

@@ -2,8 +2,9 @@
  * Several threads allocate, reallocate and free at random, handing blocks to
  * each other through a shared exchange (so most frees are cross-thread),
  * from eight call sites.  A shadow model (atomic per-site sums kept by the
- * test) must equal every site's bytes and calls exactly, at the end and
- * after everything is freed.  Each block records its site and usable size
+ * test) must equal every site's bytes and calls exactly: while the threads
+ * are alive and hold blocks (charges still kept in their caches' bins,
+ * src/bin_charge.h), after they exit, and after everything is freed.  Each block records its site and usable size
  * in its first bytes.
  */
 #include <alloctag.h>
@@ -28,6 +29,7 @@ struct hdr {
 static struct alloc_tag *tags[NSITES];
 static int64_t shadow_bytes[NSITES], shadow_calls[NSITES];
 static void *xchg[XCHG];
+static pthread_barrier_t bar;
 
 #define SITE(k, call)                                          \
 	{                                                      \
@@ -142,6 +144,8 @@ static void *worker(void *arg)
 						   rnd_size(&s));
 		}
 	}
+	pthread_barrier_wait(&bar); /* main checks with every thread alive */
+	pthread_barrier_wait(&bar);
 	for (int i = 0; i < LOCAL; i++)
 		if (local[i])
 			drop(local[i]);
@@ -163,8 +167,12 @@ int main(void)
 	pthread_t th[THREADS];
 	for (int k = 0; k < NSITES; k++) /* register every site's tag pointer */
 		at_free(site_alloc((unsigned int)k, NULL, 8));
+	CHECK(!pthread_barrier_init(&bar, NULL, THREADS + 1));
 	for (long i = 0; i < THREADS; i++)
 		CHECK(!pthread_create(&th[i], NULL, worker, (void *)i));
+	pthread_barrier_wait(&bar);
+	check_all();
+	pthread_barrier_wait(&bar);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 	int live = 0;
