@@ -80,20 +80,22 @@ static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 	return p;
 }
 
-/*
- * Object p of class cls (heap offset off) is in a wide slab, or the current
- * tag's index does not fit a narrow entry: record it by reference.
- */
-static AT_NOINLINE void *small_alloc_ref(void *p, unsigned int cls, uintptr_t off)
+/* Object p of class cls (heap offset off) is in a wide slab: record its
+ * reference (the side-table form); returns the reference's index. */
+static AT_NOINLINE uint32_t wide_set(unsigned int cls, uintptr_t off)
 {
 	at_ref_t ref = alloc_ref();
-	if (at_unlikely(at_obj_set(off, at_obj_index(off, cls), is_wide(off), ref))) {
-		void *q = narrow_overflow(cls, ref);
-		at_slab_flush(cls, &p, 1);
-		return q;
-	}
-	at_charge(ref, at_class_size[cls]);
-	return p;
+	at_obj_set(off, at_obj_index(off, cls), 1, ref);
+	return at_ref_to_idx(ref);
+}
+
+/* The current tag's index does not fit p's narrow slab (more than 65532
+ * tags): take an object from a wide slab instead, charged per CPU. */
+static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls)
+{
+	void *q = narrow_overflow(cls, alloc_ref());
+	at_slab_flush(cls, &p, 1);
+	return q;
 }
 
 /* An object of class cls with no thread cache (thread exiting, or no memory). */
@@ -128,26 +130,28 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 		b = NULL; /* no bin to keep the charge in */
 	}
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	uint32_t ti;
 	if (at_likely(!is_wide(off))) {
-		uint32_t ti = alloc_idx();
-		if (at_likely(ti <= AT_OBJ_NARROW_MAX)) {
-			at_obj_set_narrow(off, at_obj_index(off, cls), ti);
-			if (ti < AT_IDX_FIRST)
-				return p;
-			/* Charged in the bin if ti is its tag (bin_charge.h). */
-			if (at_likely(b != NULL)) {
-				uint64_t w = b->pend;
-				if (at_likely(at_pend_idx(w) == ti))
-					AT_STORE_RELAXED(&b->pend, w + AT_PEND_ONE);
-				else
-					at_bin_charge_switch(&b->pend, cls, ti);
-			} else {
-				at_counters_charge(ti, at_class_size[cls]);
-			}
-			return p;
-		}
+		ti = alloc_idx();
+		if (at_unlikely(ti > AT_OBJ_NARROW_MAX))
+			return small_alloc_overflow(p, cls);
+		at_obj_set_narrow(off, at_obj_index(off, cls), ti);
+	} else {
+		ti = wide_set(cls, off);
 	}
-	return small_alloc_ref(p, cls, off);
+	if (ti < AT_IDX_FIRST)
+		return p;
+	/* Charged in the bin if ti is its tag (bin_charge.h). */
+	if (at_likely(b != NULL)) {
+		uint64_t w = b->pend;
+		if (at_likely(at_pend_idx(w) == ti))
+			AT_STORE_RELAXED(&b->pend, w + AT_PEND_ONE);
+		else
+			at_bin_charge_switch(&b->pend, cls, ti);
+	} else {
+		at_counters_charge(ti, at_class_size[cls]);
+	}
+	return p;
 }
 
 static inline unsigned int order_of(size_t n)
