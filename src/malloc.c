@@ -98,37 +98,14 @@ static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls)
 	return q;
 }
 
-/* An object of class cls with no thread cache (thread exiting, or no memory). */
-static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
+/*
+ * Record object p of class cls (just taken from bin b, or from the central
+ * list if b is NULL) as allocated with the current tag, and charge it: in
+ * the bin if the tag is the bin's (bin_charge.h), else per CPU.
+ */
+static inline __attribute__((always_inline)) void *small_record(void *p, unsigned int cls,
+								  struct at_bin *b)
 {
-	struct at_theap *h = at_theap_get();
-	if (h) {
-		struct at_bin *b = &h->bins[cls];
-		if (!b->count && !at_bin_refill(h, cls))
-			return NULL;
-		return b->slots[--b->count];
-	}
-	void *p;
-	if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
-		return NULL;
-	return p;
-}
-
-static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
-{
-	struct at_theap *h = at_tls_heap;
-	struct at_bin *b;
-	void *p;
-	if (at_likely((uintptr_t)h > 1)) {
-		b = &h->bins[cls];
-		if (at_unlikely(!b->count) && !at_bin_refill(h, cls))
-			return NULL;
-		p = b->slots[--b->count];
-	} else if (!(p = small_alloc_slow(cls))) {
-		return NULL;
-	} else {
-		b = NULL; /* no bin to keep the charge in */
-	}
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t ti;
 	if (at_likely(!is_wide(off))) {
@@ -141,7 +118,6 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 	}
 	if (ti < AT_IDX_FIRST)
 		return p;
-	/* Charged in the bin if ti is its tag (bin_charge.h). */
 	if (at_likely(b != NULL)) {
 		uint64_t w = b->pend;
 		if (at_likely(at_pend_idx(w) == ti))
@@ -151,6 +127,61 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 	} else {
 		at_counters_charge(ti, at_class_size[cls]);
 	}
+	return p;
+}
+
+/* small_alloc's slow half: no heap yet (or the thread's is gone), or an
+ * empty bin, or a wide slab somewhere. */
+static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
+{
+	struct at_theap *h = at_theap_get();
+	struct at_bin *b = NULL;
+	void *p;
+	if (h) {
+		b = &h->bins[cls];
+		if (!b->count && !at_bin_refill(h, cls))
+			return NULL;
+		p = b->slots[--b->count];
+	} else if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE)) {
+		return NULL;
+	}
+	return small_record(p, cls, b);
+}
+
+/* The bin's tag changes (or ti is not one a bin keeps): p is returned. */
+static AT_NOINLINE void *small_switch(void *p, struct at_bin *b, unsigned int cls, uint32_t ti)
+{
+	at_bin_charge_switch(&b->pend, cls, ti);
+	return p;
+}
+
+/*
+ * The fast path, written so that every call in it is a tail call (no stack
+ * frame): a narrow slab's object from a non-empty bin, its entry written,
+ * charged in the bin.  Anything else goes to small_alloc_slow.
+ */
+static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
+{
+	struct at_theap *h = at_tls_heap;
+	if (at_unlikely((uintptr_t)h <= 1 || at_wide_slabs))
+		return small_alloc_slow(cls);
+	struct at_bin *b = &h->bins[cls];
+	unsigned int c = b->count;
+	if (at_unlikely(!c))
+		return small_alloc_slow(cls);
+	void *p = b->slots[--c];
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	uint32_t ti = at_current_idx();
+	if (at_unlikely(ti > AT_OBJ_NARROW_MAX || (!ti && at_state == AT_STATE_EARLY)))
+		return small_alloc_slow(cls); /* the object stays in the bin */
+	b->count = (uint16_t)c;
+	at_obj_set_narrow(off, at_obj_index(off, cls), ti);
+	if (ti < AT_IDX_FIRST)
+		return p;
+	uint64_t w = b->pend;
+	if (at_unlikely(at_pend_idx(w) != ti))
+		return small_switch(p, b, cls, ti);
+	AT_STORE_RELAXED(&b->pend, w + AT_PEND_ONE);
 	return p;
 }
 
@@ -186,15 +217,20 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
 }
 
-void *at_malloc_noprof(size_t n)
+static AT_NOINLINE void *large_malloc(size_t n)
 {
-	if (at_likely(n <= AT_SMALL_MAX))
-		return small_alloc(at_size_class(n));
 	if (at_unlikely(n > PTRDIFF_MAX)) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	return large_alloc(n, 0);
+}
+
+void *at_malloc_noprof(size_t n)
+{
+	if (at_likely(n <= AT_SMALL_MAX))
+		return small_alloc(at_size_class(n));
+	return large_malloc(n);
 }
 
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
@@ -235,44 +271,30 @@ static AT_NOINLINE void free_outside(void *p, const char *what)
 	at_huge_free(p, what);
 }
 
-static inline __attribute__((always_inline)) void free_impl(void *p, const char *what)
+static AT_COLD __attribute__((noreturn)) void bad_object(void *p, const char *what)
 {
-	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(off >= AT_HEAP_SIZE || !at_heap_base)) {
-		free_outside(p, what);
-		return;
-	}
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	if (at_unlikely(!(f & AT_PG_SLAB))) {
-		large_free(p, off, what);
-		return;
-	}
-	unsigned int cls = at_page_class(f);
-	uint32_t idx = at_obj_index(off, cls);
-	int wide = (f & AT_PG_WIDE) != 0;
-	if (at_unlikely(idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
-			idx >= at_class_nobj[cls]))
-		at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
-	uint64_t e = at_obj_get(off, idx, wide);
-	if (at_unlikely(!e))
-		at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
-	at_obj_clear(off, idx, wide);
-	uint32_t ti = at_obj_decode_idx(e, wide);
+	at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
+}
 
+static AT_COLD __attribute__((noreturn)) void double_free(void *p, const char *what)
+{
+	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
+}
+
+/* Small object p (class cls, entry index idx in its slab, tag index ti)
+ * is free: uncharge it and give it to the thread's bin, or, with no heap,
+ * to the central list.  Its entry is already cleared. */
+static AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
+{
 	struct at_theap *h = at_tls_heap;
-	if (at_likely((uintptr_t)h > 1)) {
+	if ((uintptr_t)h > 1) {
 		struct at_bin *b = &h->bins[cls];
-		/*
-		 * The bin's tag: uncharged in the bin.  Only the branch waits for
-		 * the entry (often a cache miss); the store depends on the bin's
-		 * word alone, so successive frees' misses overlap.
-		 */
 		uint64_t w = b->pend;
-		if (at_likely(at_pend_idx(w) == ti))
+		if (at_pend_idx(w) == ti)
 			AT_STORE_RELAXED(&b->pend, w - AT_PEND_ONE);
 		else
 			at_uncharge_idx(ti, at_class_size[cls]);
-		if (at_unlikely(b->count == b->cap))
+		if (b->count == b->cap)
 			at_bin_flush(h, cls);
 		b->slots[b->count++] = p;
 		return;
@@ -283,6 +305,63 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 		return;
 	}
 	at_slab_flush(cls, &p, 1);
+}
+
+/* A wide slab's object (the side-table form): checked, cleared, freed. */
+static AT_NOINLINE void wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				  const char *what)
+{
+	uint64_t e = at_obj_get(off, idx, 1);
+	if (at_unlikely(!e))
+		double_free(p, what);
+	at_obj_clear(off, idx, 1);
+	small_free_slow(p, cls, at_obj_decode_idx(e, 1));
+}
+
+/*
+ * free(), with every call a tail call or a call that does not return (no
+ * stack frame on the fast path).  The checks come before anything is
+ * written: p must be the start of an object of a slab (the slab's class
+ * from its head page's flags), and its entry must say allocated.
+ */
+static inline __attribute__((always_inline)) void free_impl(void *p, const char *what)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (at_unlikely(off >= AT_HEAP_SIZE || !at_heap_base))
+		return free_outside(p, what);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (at_unlikely(!(f & AT_PG_SLAB)))
+		return large_free(p, off, what);
+	unsigned int cls = at_page_class(f);
+	uint32_t idx = at_obj_index(off, cls);
+	if (at_unlikely(idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
+			idx >= at_class_nobj[cls]))
+		bad_object(p, what);
+	if (at_unlikely(f & AT_PG_WIDE))
+		return wide_free(p, off, cls, idx, what);
+	uint16_t *ent = (uint16_t *)at_obj_entry(off) + idx;
+	uint32_t e = AT_LOAD_RELAXED(ent);
+	if (at_unlikely(!e))
+		double_free(p, what);
+	AT_STORE_RELAXED(ent, 0);
+	uint32_t ti = e - 1;
+
+	struct at_theap *h = at_tls_heap;
+	if (at_unlikely((uintptr_t)h <= 1))
+		return small_free_slow(p, cls, ti);
+	struct at_bin *b = &h->bins[cls];
+	/*
+	 * The bin's tag: uncharged in the bin.  Only the branch waits for the
+	 * entry (often a cache miss); the store depends on the bin's word
+	 * alone, so successive frees' misses overlap.
+	 */
+	uint64_t w = b->pend;
+	unsigned int c = b->count;
+	if (at_unlikely(at_pend_idx(w) != ti || c == b->cap))
+		return small_free_slow(p, cls, ti);
+	AT_STORE_RELAXED(&b->pend, w - AT_PEND_ONE);
+	b->slots[c] = p;
+	b->count = (uint16_t)(c + 1);
 }
 
 void at_free(void *p)
