@@ -1,0 +1,36 @@
+/*
+ * Size classes and object indexing (src/slab.h), exhaustively: for every
+ * class and every offset in a slab, at_obj_index is offset / size and
+ * at_obj_aligned says whether the offset is a multiple of the size; every
+ * request size maps to the smallest class that holds it.
+ */
+#include <alloctag.h>
+
+#include "check.h"
+#include "slab.h"
+
+int main(void)
+{
+	at_free(at_malloc(1)); /* sets the classes' magic numbers up */
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		uint32_t s = at_class_size[c];
+		CHECK_EQ(s % AT_MIN_SIZE, 0);
+		CHECK(c == 1 || s > at_class_size[c - 1]);
+		CHECK_EQ(at_class_nobj[c], AT_SLAB_SIZE / s);
+		for (uintptr_t off = 0; off < AT_SLAB_SIZE; off++) {
+			uintptr_t heap_off = 5 * AT_SLAB_SIZE + off; /* any slab */
+			if (at_obj_index(heap_off, c) != off / s)
+				CHECK_EQ(at_obj_index(heap_off, c), off / s);
+			if (at_obj_aligned(heap_off, c) != (off % s == 0))
+				CHECK_EQ(at_obj_aligned(heap_off, c), off % s == 0);
+		}
+	}
+	for (size_t n = 0; n <= AT_SMALL_MAX; n++) {
+		unsigned int c = at_size_class(n);
+		CHECK(c >= 1 && c < AT_NR_CLASSES);
+		CHECK(at_class_size[c] >= n);
+		CHECK(c == 1 || at_class_size[c - 1] < n);
+	}
+	printf("ok\n");
+	return 0;
+}
