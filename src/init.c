@@ -9,8 +9,16 @@
 #include "charge.h"
 #include "early.h"
 #include "message.h"
+#include "slab.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
+static void set_state(unsigned char st)
+{
+	AT_STORE(&at_state, st);
+	__atomic_fetch_and(&at_small_slow, (unsigned char)~AT_SLOW_EARLY, __ATOMIC_SEQ_CST);
+}
 
 static void do_init(void)
 {
@@ -24,18 +32,18 @@ static void do_init(void)
 
 	if (cfg.mode < 0) {
 		AT_STORE(&alloctag_hooks_key, 0);
-		AT_STORE(&at_state, AT_STATE_NEVER);
+		set_state(AT_STATE_NEVER);
 		at_early_handover(0);
 		return;
 	}
 	if (at_counters_init() || at_registry_init() || at_store_init(cfg.compressed, cfg.tag_bits_cap)) {
 		at_msg("cannot set up the tag store; profiling is off for this process");
 		AT_STORE(&alloctag_hooks_key, 0);
-		AT_STORE(&at_state, AT_STATE_NEVER);
+		set_state(AT_STATE_NEVER);
 		at_early_handover(0);
 		return;
 	}
-	AT_STORE(&at_state, AT_STATE_READY);
+	set_state(AT_STATE_READY);
 	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
 	at_early_handover(1);
 }

@@ -62,7 +62,7 @@ static inline uint32_t alloc_idx(void)
 
 static inline int is_wide(uintptr_t off)
 {
-	if (at_likely(!at_wide_slabs))
+	if (at_likely(!(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_WIDE)))
 		return 0;
 	return (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) &
 		AT_PG_WIDE) != 0;
@@ -163,19 +163,18 @@ static AT_NOINLINE void *small_switch(void *p, struct at_bin *b, unsigned int cl
 static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
-	if (at_unlikely((uintptr_t)h <= 1 || at_wide_slabs))
+	if (at_unlikely((uintptr_t)h <= 1 || AT_LOAD_RELAXED(&at_small_slow)))
 		return small_alloc_slow(cls);
 	struct at_bin *b = &h->bins[cls];
 	unsigned int c = b->count;
 	if (at_unlikely(!c))
 		return small_alloc_slow(cls);
 	void *p = b->slots[--c];
-	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t ti = at_current_idx();
-	if (at_unlikely(ti > AT_OBJ_NARROW_MAX || (!ti && at_state == AT_STATE_EARLY)))
+	if (at_unlikely(ti > AT_OBJ_NARROW_MAX))
 		return small_alloc_slow(cls); /* the object stays in the bin */
 	b->count = (uint16_t)c;
-	at_obj_set_narrow(off, at_obj_index(off, cls), ti);
+	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index((uintptr_t)p, cls)), (uint16_t)(ti + 1));
 	if (ti < AT_IDX_FIRST)
 		return p;
 	uint64_t w = b->pend;
@@ -327,7 +326,7 @@ static AT_NOINLINE void wide_free(void *p, uintptr_t off, unsigned int cls, uint
 static inline __attribute__((always_inline)) void free_impl(void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(off >= AT_HEAP_SIZE || !at_heap_base))
+	if (at_unlikely(off >= AT_HEAP_SIZE))
 		return free_outside(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (at_unlikely(!(f & AT_PG_SLAB)))
@@ -373,7 +372,7 @@ void at_free(void *p)
 static size_t usable_checked(const void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
-	if (off >= AT_HEAP_SIZE || !at_heap_base)
+	if (off >= AT_HEAP_SIZE)
 		return at_huge_size(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (f & AT_PG_SLAB) {

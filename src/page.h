@@ -93,6 +93,13 @@ struct at_page {
 
 #define AT_PFN_NIL UINT32_MAX
 
+/*
+ * at_heap_base before the heap is reserved (or if it could not be): an
+ * address no user pointer lies within AT_HEAP_SIZE above, so that
+ * `(uintptr_t)p - (uintptr_t)at_heap_base < AT_HEAP_SIZE` alone tells a heap
+ * pointer, with no separate "is there a heap" test.
+ */
+#define AT_HEAP_UNSET ((char *)(1ull << 63))
 extern AT_HIDDEN char *at_heap_base;
 extern AT_HIDDEN struct at_page *at_pages;
 
@@ -105,7 +112,7 @@ static inline unsigned int at_page_order(uint64_t flags)
 static inline uint32_t at_addr_to_pfn(const void *addr)
 {
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)at_heap_base;
-	if (off >= AT_HEAP_SIZE || !at_heap_base)
+	if (off >= AT_HEAP_SIZE)
 		return AT_PFN_NIL;
 	return (uint32_t)(off >> AT_PAGE_SHIFT);
 }

@@ -65,7 +65,7 @@ struct arena {
 	uint64_t committed[CHUNKS_PER_ARENA / 64];
 };
 
-char *at_heap_base;
+char *at_heap_base = AT_HEAP_UNSET;
 struct at_page *at_pages;
 static struct arena arenas[AT_NR_ARENAS];
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
@@ -285,7 +285,7 @@ void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (at_unlikely(!at_heap_base) && at_heap_init()) {
+	if (at_unlikely(at_heap_base == AT_HEAP_UNSET) && at_heap_init()) {
 		errno = ENOMEM;
 		return NULL;
 	}

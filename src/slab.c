@@ -34,7 +34,8 @@ const uint8_t at_class_small[65] = {
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
-unsigned char at_wide_slabs;
+ptrdiff_t at_meta_delta;
+unsigned char at_small_slow = AT_SLOW_EARLY;
 
 struct central {
 	pthread_mutex_t lock;
@@ -64,6 +65,7 @@ static void slab_setup(void)
 		slab_err = ENOMEM;
 		return;
 	}
+	at_meta_delta = (char *)m - at_heap_base;
 	AT_STORE(&at_meta_base, (char *)m);
 }
 
@@ -115,8 +117,8 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 	s->nfree = 0;
 	s->fresh = 0;
 	s->wide = (uint8_t)wide;
-	if (wide && !at_wide_slabs)
-		AT_STORE(&at_wide_slabs, 1);
+	if (wide && !(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_WIDE))
+		__atomic_fetch_or(&at_small_slow, AT_SLOW_WIDE, __ATOMIC_SEQ_CST);
 	list_add(c, s);
 	c->nempty++;
 	return s;

@@ -85,8 +85,17 @@ struct at_slab {
 };
 
 extern AT_HIDDEN char *at_meta_base;
-/* Set (for good) when the first wide slab is made; until then every entry is narrow. */
-extern AT_HIDDEN unsigned char at_wide_slabs;
+/* at_meta_base - at_heap_base: an object's window from its address alone. */
+extern AT_HIDDEN ptrdiff_t at_meta_delta;
+/*
+ * Why malloc's fast path (malloc.c) may not be taken, bits changed
+ * atomically: AT_SLOW_EARLY while at_state is AT_STATE_EARLY (an allocation
+ * marks the current tag inaccurate; cleared by init.c), AT_SLOW_WIDE for
+ * good once the first wide slab is made (until then every entry is narrow).
+ */
+#define AT_SLOW_EARLY 1u
+#define AT_SLOW_WIDE 2u
+extern AT_HIDDEN unsigned char at_small_slow;
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
@@ -136,6 +145,13 @@ static inline int at_obj_aligned(uintptr_t off, unsigned int cls)
 static inline void *at_obj_entry(uintptr_t off)
 {
 	return (char *)at_slab_meta(off) + AT_META_REFS;
+}
+
+/* The narrow entry of object idx at address p (a heap address). */
+static inline uint16_t *at_obj_entry_of(void *p, uint32_t idx)
+{
+	char *w = (char *)((uintptr_t)p & ~(AT_SLAB_SIZE - 1)) + at_meta_delta;
+	return (uint16_t *)(w + AT_META_REFS) + idx;
 }
 
 /* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
