@@ -333,7 +333,9 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 		return large_free(p, off, what);
 	unsigned int cls = at_page_class(f);
 	uint32_t idx = at_obj_index(off, cls);
-	if (at_unlikely(!at_obj_aligned(off, cls) || idx >= at_class_nobj[cls]))
+	/* An object start past the slab's last object (its tail) has an
+	 * entry too, never written: it reads as a never handed out slot. */
+	if (at_unlikely(!at_obj_aligned(off, cls)))
 		bad_object(p, what);
 	if (at_unlikely(f & AT_PG_WIDE))
 		return wide_free(p, off, cls, idx, what);

@@ -40,7 +40,9 @@
  * (malloc.c, narrow_overflow).
  *
  * Entry 0 means "free", which is what fresh (or MADV_DONTNEED'd) memory reads
- * as; every object is free when its slab is released, so windows never need
+ * as; the entries of indexes nobj .. AT_MAX_OBJS - 1 (past the slab's last
+ * object) exist and are never written, so free() needs no bound check;
+ * every object is free when its slab is released, so windows never need
  * clearing.  free() reads the entry before it writes anything: an entry of 0
  * is a double free (or a pointer to a never-allocated slot).
  *

@@ -97,6 +97,16 @@ static void never_allocated_slot(void)
 	at_free(p + 8 * 1024);
 }
 
+static void slab_tail(void)
+{
+	/* class 48: 1365 objects, then 16 bytes that are no object's; the
+	 * tail's address is a multiple of 48, so it reads as a free slot */
+	char *p = at_malloc(40);
+	char *tail = (char *)((uintptr_t)p & ~(uintptr_t)0xFFFF) + 1365 * 48;
+	note(tail);
+	at_free(tail);
+}
+
 static void run(const char *name, void (*fn)(void), const char *want)
 {
 	int fds[2];
@@ -155,6 +165,7 @@ int main(void)
 		{"realloc_freed", realloc_freed, "realloc("},
 		{"double_cross_thread", double_cross_thread, "double free"},
 		{"never_allocated_slot", never_allocated_slot, "double free"},
+		{"slab_tail", slab_tail, "double free (the slot is free: freed before, or never handed out)"},
 	};
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run(cases[i].name, cases[i].fn, cases[i].want);
