@@ -27,12 +27,27 @@ static int permanent(uint32_t idx)
 	return t && !t->modname;
 }
 
+/* Also called when idx is the bin tag and its count would overflow. */
 void at_bin_charge_switch(uint64_t *pend, unsigned int cls, uint32_t idx)
 {
 	if (permanent(idx))
 		fold(pend, cls, idx | AT_PEND_ONE);
 	else
 		at_counters_charge(idx, at_class_size[cls]);
+}
+
+void at_bin_uncharge(uint64_t *pend, unsigned int cls, uint32_t idx)
+{
+	uint64_t w = *pend, nw;
+	if (at_pend_idx(w) != idx) {
+		at_uncharge_idx(idx, at_class_size[cls]);
+		return;
+	}
+	if (at_pend_dec(w, &nw)) {
+		fold(pend, cls, idx);
+		at_pend_dec(idx, &nw);
+	}
+	AT_STORE_RELAXED(pend, nw);
 }
 
 /* Call fn(idx, count, cls, ctx) for every bin of every heap holding a count. */

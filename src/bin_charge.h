@@ -35,8 +35,13 @@
  *  - idx < AT_IDX_FIRST (a fresh bin: 0) counts nothing: such a count is
  *    ignored by readers and dropped by a fold;
  *  - a bin folds its count into the per-CPU counters (one update) when its
- *    tag changes, when it is refilled or flushed (so |count| stays bounded
- *    by roughly the bin's traffic between refills), and when its thread exits.
+ *    tag changes, when it is refilled or flushed, when its thread exits,
+ *    and when the count would overflow its field: malloc and free do the
+ *    add as a signed 64-bit add, whose overflow flag is exactly the count's
+ *    (the count is the word's top field).  A thread that allocates with one
+ *    tag and frees another tag's objects (a consumer) drifts one way for
+ *    ever without a refill or flush: without this it would wrap after 2^39
+ *    operations, some hours at full speed.
  *
  * Heaps are never unmapped (tcache.c recycles them), and every heap ever made
  * is on the at_all_heaps list, so a reader may walk them at any time.
@@ -49,10 +54,12 @@
 #include "charge.h"
 #include "tag_registry.h"
 
+#ifndef AT_PEND_IDX_BITS /* a test build narrows the count to reach its limits */
 #define AT_PEND_IDX_BITS 24
+#endif
 #define AT_PEND_IDX_MASK ((1ull << AT_PEND_IDX_BITS) - 1)
 #define AT_PEND_ONE (1ull << AT_PEND_IDX_BITS)
-_Static_assert(AT_IDX_MAX <= (1u << AT_PEND_IDX_BITS), "tag index must fit the pend word");
+_Static_assert(AT_IDX_MAX <= (1ull << AT_PEND_IDX_BITS), "tag index must fit the pend word");
 
 struct at_bin;
 struct at_theap;
@@ -75,6 +82,26 @@ static inline int64_t at_pend_count(uint64_t w)
 AT_HIDDEN void at_bin_charge_switch(uint64_t *pend, unsigned int cls, uint32_t idx);
 /* Fold *pend's count into the per-CPU counters; the bin keeps its tag. */
 AT_HIDDEN void at_bin_charge_fold(uint64_t *pend, unsigned int cls);
+/* A free of an object of class cls charged to idx, from bin pend's thread. */
+AT_HIDDEN void at_bin_uncharge(uint64_t *pend, unsigned int cls, uint32_t idx);
+
+/* *w + AT_PEND_ONE (malloc) or - AT_PEND_ONE (free) into *out; nonzero if the
+ * count would overflow (the caller folds instead). */
+static inline int at_pend_inc(uint64_t w, uint64_t *out)
+{
+	int64_t r;
+	int o = __builtin_add_overflow((int64_t)w, (int64_t)AT_PEND_ONE, &r);
+	*out = (uint64_t)r;
+	return o;
+}
+
+static inline int at_pend_dec(uint64_t w, uint64_t *out)
+{
+	int64_t r;
+	int o = __builtin_sub_overflow((int64_t)w, (int64_t)AT_PEND_ONE, &r);
+	*out = (uint64_t)r;
+	return o;
+}
 /* The bins' part of tag idx's counters (walks every heap). */
 AT_HIDDEN struct alloctag_counters at_bin_charges_of(uint32_t idx);
 /*

@@ -119,9 +119,9 @@ static inline __attribute__((always_inline)) void *small_record(void *p, unsigne
 	if (ti < AT_IDX_FIRST)
 		return p;
 	if (at_likely(b != NULL)) {
-		uint64_t w = b->pend;
-		if (at_likely(at_pend_idx(w) == ti))
-			AT_STORE_RELAXED(&b->pend, w + AT_PEND_ONE);
+		uint64_t w = b->pend, nw;
+		if (at_likely(at_pend_idx(w) == ti) && !at_pend_inc(w, &nw))
+			AT_STORE_RELAXED(&b->pend, nw);
 		else
 			at_bin_charge_switch(&b->pend, cls, ti);
 	} else {
@@ -177,10 +177,10 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index((uintptr_t)p, cls)), (uint16_t)(ti + 1));
 	if (ti < AT_IDX_FIRST)
 		return p;
-	uint64_t w = b->pend;
-	if (at_unlikely(at_pend_idx(w) != ti))
+	uint64_t w = b->pend, nw;
+	if (at_unlikely(at_pend_idx(w) != ti || at_pend_inc(w, &nw)))
 		return small_switch(p, b, cls, ti);
-	AT_STORE_RELAXED(&b->pend, w + AT_PEND_ONE);
+	AT_STORE_RELAXED(&b->pend, nw);
 	return p;
 }
 
@@ -288,11 +288,7 @@ static AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
 	struct at_theap *h = at_tls_heap;
 	if ((uintptr_t)h > 1) {
 		struct at_bin *b = &h->bins[cls];
-		uint64_t w = b->pend;
-		if (at_pend_idx(w) == ti)
-			AT_STORE_RELAXED(&b->pend, w - AT_PEND_ONE);
-		else
-			at_uncharge_idx(ti, at_class_size[cls]);
+		at_bin_uncharge(&b->pend, cls, ti);
 		if (b->count == b->cap)
 			at_bin_flush(h, cls);
 		b->slots[b->count++] = p;
@@ -355,11 +351,11 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 	 * entry (often a cache miss); the store depends on the bin's word
 	 * alone, so successive frees' misses overlap.
 	 */
-	uint64_t w = b->pend;
+	uint64_t w = b->pend, nw;
 	unsigned int c = b->count;
-	if (at_unlikely(at_pend_idx(w) != ti || c == b->cap))
+	if (at_unlikely(at_pend_idx(w) != ti || c == b->cap || at_pend_dec(w, &nw)))
 		return small_free_slow(p, cls, ti);
-	AT_STORE_RELAXED(&b->pend, w - AT_PEND_ONE);
+	AT_STORE_RELAXED(&b->pend, nw);
 	b->slots[c] = p;
 	b->count = (uint16_t)(c + 1);
 }
