@@ -165,16 +165,15 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 	struct at_theap *h = at_tls_heap;
 	if (at_unlikely((uintptr_t)h <= 1 || AT_LOAD_RELAXED(&at_small_slow)))
 		return small_alloc_slow(cls);
+	uint32_t ti = at_current_idx();
 	struct at_bin *b = &h->bins[cls];
 	unsigned int c = b->count;
-	if (at_unlikely(!c))
+	if (at_unlikely(!c || ti > AT_OBJ_NARROW_MAX))
 		return small_alloc_slow(cls);
 	void *p = b->slots[--c];
-	uint32_t ti = at_current_idx();
-	if (at_unlikely(ti > AT_OBJ_NARROW_MAX))
-		return small_alloc_slow(cls); /* the object stays in the bin */
 	b->count = (uint16_t)c;
-	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index((uintptr_t)p, cls)), (uint16_t)(ti + 1));
+	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
+			 (uint16_t)(ti + 1));
 	if (ti < AT_IDX_FIRST)
 		return p;
 	uint64_t w = b->pend, nw;

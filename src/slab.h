@@ -123,9 +123,14 @@ static inline unsigned int at_page_class(uint64_t flags)
 }
 
 /* Object index of heap offset off in a slab of class cls (off % 64 KiB / size). */
+static inline uint32_t at_obj_index_m(uintptr_t off, uint32_t magic)
+{
+	return (uint32_t)(((off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic) >> 32);
+}
+
 static inline uint32_t at_obj_index(uintptr_t off, unsigned int cls)
 {
-	return (uint32_t)(((off & (AT_SLAB_SIZE - 1)) * (uint64_t)at_class_magic[cls]) >> 32);
+	return at_obj_index_m(off, at_class_magic[cls]);
 }
 
 /*

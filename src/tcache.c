@@ -100,6 +100,7 @@ struct at_theap *at_theap_get(void)
 		void **slots = h->slots;
 		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 			h->bins[c].cap = (uint16_t)bin_cap(c);
+			h->bins[c].magic = at_class_magic[c];
 			h->bins[c].slots = slots;
 			slots += h->bins[c].cap;
 		}

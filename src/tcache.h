@@ -43,6 +43,7 @@
 
 struct at_bin {
 	uint16_t count, cap;
+	uint32_t magic; /* at_class_magic[class]: malloc's index without a table */
 	uint64_t pend; /* bin tag and its count (bin_charge.h) */
 	void **slots;
 	uint64_t pad; /* 32 bytes: a bin never straddles two cache lines */
