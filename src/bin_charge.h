@@ -19,6 +19,11 @@
  *   malloc charged to tag idx == bin tag: pend += AT_PEND_ONE;
  *   free of an object whose entry says idx == bin tag: pend -= AT_PEND_ONE
  *   (whichever thread allocated it: counts may go negative);
+ *   malloc charged to another tag: it becomes the bin tag (the old count is
+ *   folded); free of another tag's object: it becomes the bin tag only if
+ *   the bin's count is 0 (a thread that only frees, such as a consumer,
+ *   keeps its frees in its bins too, and a thread that allocates one tag and
+ *   frees another does not fold on every operation);
  *   anything else goes to the per-CPU counters as before (charge.h).
  *
  * Invariants:
