@@ -39,13 +39,15 @@ void at_bin_charge_switch(uint64_t *pend, unsigned int cls, uint32_t idx)
 void at_bin_uncharge(uint64_t *pend, unsigned int cls, uint32_t idx)
 {
 	uint64_t w = *pend, nw;
+	if (idx < AT_IDX_FIRST) /* untagged: nothing to uncharge */
+		return;
 	if (at_pend_idx(w) != idx) {
 		/*
 		 * A thread that only frees (a consumer) takes the tag of what it
 		 * frees, if its bin holds no count: nothing to fold, and no
 		 * ping-pong with the tag its own mallocs set.
 		 */
-		if (idx >= AT_IDX_FIRST && !at_pend_count(w) && permanent(idx))
+		if (!at_pend_count(w) && permanent(idx))
 			at_pend_dec(idx, &nw);
 		else {
 			at_uncharge_idx(idx, at_class_size[cls]);

@@ -37,8 +37,9 @@
  *    run-time (dynamic) tags, whose indexes are never released.  A shared
  *    object's tag is charged per CPU, so reclaiming and reusing its index
  *    (module_tags.c) never meets a bin count;
- *  - idx < AT_IDX_FIRST (a fresh bin: 0) counts nothing: such a count is
- *    ignored by readers and dropped by a fold;
+ *  - idx < AT_IDX_FIRST (a fresh bin: 0) counts nothing (malloc and free of
+ *    untagged objects leave the word alone; a count there is ignored by
+ *    readers and dropped by a fold);
  *  - a bin folds its count into the per-CPU counters (one update) when its
  *    tag changes, when it is refilled or flushed, when its thread exits,
  *    and when the count would overflow its field: malloc and free do the

@@ -350,11 +350,15 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 	 * entry (often a cache miss); the store depends on the bin's word
 	 * alone, so successive frees' misses overlap.
 	 */
-	uint64_t w = b->pend, nw;
 	unsigned int c = b->count;
-	if (at_unlikely(at_pend_idx(w) != ti || c == b->cap || at_pend_dec(w, &nw)))
+	if (at_unlikely(c == b->cap))
 		return small_free_slow(p, cls, ti);
-	AT_STORE_RELAXED(&b->pend, nw);
+	if (ti >= AT_IDX_FIRST) { /* else nothing to uncharge (never, off, empty) */
+		uint64_t w = b->pend, nw;
+		if (at_unlikely(at_pend_idx(w) != ti || at_pend_dec(w, &nw)))
+			return small_free_slow(p, cls, ti);
+		AT_STORE_RELAXED(&b->pend, nw);
+	}
 	b->slots[c] = p;
 	b->count = (uint16_t)(c + 1);
 }

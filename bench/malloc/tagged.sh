@@ -16,15 +16,20 @@ for w in $WORKLOADS; do
     gcc -std=gnu11 -O2 -pthread -include alloctag/override.h -I"$ROOT/include" \
         -o "$OUT/$w" "$HERE/$w.c" -L"$BUILD" -lalloctag -Wl,-rpath,"$BUILD"
 done
+MODES=(never 1,compressed 1,uncompressed)
 echo "tagged workloads (-include alloctag/override.h, liballoctag.so), median of $REPS runs"
+echo "modes take turns within each round (start rotated), so drift on a shared machine hits all alike"
 printf '%-10s %-16s %14s %10s %12s\n' workload ALLOCTAG ops/s "x never" peak_rss_kb
 for w in $WORKLOADS; do
-    base=
-    for mode in never 1,compressed 1,uncompressed; do
-        : >"$OUT/$w.$mode"
-        for ((r = 0; r < REPS; r++)); do
+    for mode in "${MODES[@]}"; do : >"$OUT/$w.$mode"; done
+    for ((r = 0; r < REPS; r++)); do
+        for ((k = 0; k < ${#MODES[@]}; k++)); do
+            mode=${MODES[$(((k + r) % ${#MODES[@]}))]}
             ALLOCTAG=$mode "$OUT/$w" | sed -E 's/.*ops_per_sec=([0-9]+) peak_rss_kb=([0-9]+)/\1 \2/' >>"$OUT/$w.$mode"
         done
+    done
+    base=
+    for mode in "${MODES[@]}"; do
         read -r med rss < <(sort -n "$OUT/$w.$mode" | awk '{a[NR]=$1; if ($2>m) m=$2} END {print a[int((NR+1)/2)], m}')
         [ -n "$base" ] || base=$med
         awk -v w="$w" -v m="$mode" -v o="$med" -v b="$base" -v r="$rss" \
