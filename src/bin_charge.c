@@ -1,23 +1,35 @@
-/* Bin charges: switching, folding, and the readers' walk (see bin_charge.h). */
+/* Bin charges: the slow operations and the readers' walk (see bin_charge.h). */
 #include "bin_charge.h"
 
 #include <sys/mman.h>
 
 #include "tcache.h"
 
-static void fold(uint64_t *pend, unsigned int cls, uint64_t next)
+/* w with its pend folded into the per-CPU counters (off = count); the
+ * caller stores the result. */
+static uint64_t fold_word(uint64_t w, unsigned int cls)
 {
-	uint64_t w = *pend;
-	int64_t n = at_pend_count(w);
-	uint32_t idx = at_pend_idx(w);
-	if (n && idx >= AT_IDX_FIRST)
-		at_percpu_add2(at_counter0(idx), n * (int64_t)at_class_size[cls], n);
-	AT_STORE_RELAXED(pend, next);
+	int64_t n = at_bin_pend(w);
+	uint32_t tag = at_bin_tag(w);
+	if (n && tag >= AT_IDX_FIRST)
+		at_percpu_add2(at_counter0(tag), n * (int64_t)at_class_size[cls], n);
+	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
 }
 
-void at_bin_charge_fold(uint64_t *pend, unsigned int cls)
+void at_bin_fold(uint64_t *word, unsigned int cls)
 {
-	fold(pend, cls, *pend & AT_PEND_IDX_MASK);
+	AT_STORE_RELAXED(word, fold_word(*word, cls));
+}
+
+/* count and off + d: pend unchanged (folded first if off would overflow). */
+static uint64_t move(uint64_t w, unsigned int cls, int d)
+{
+	int64_t off = at_bin_off(w) + d;
+	if (at_unlikely(off > AT_BIN_OFF_MAX || off < -AT_BIN_OFF_MAX - 1)) {
+		w = fold_word(w, cls);
+		off = at_bin_off(w) + d;
+	}
+	return at_bin_word(at_bin_tag(w), off, (unsigned int)((int)at_bin_count(w) + d));
 }
 
 /* Never released (bin_charge.h): the main executable's and run-time tags. */
@@ -27,50 +39,56 @@ static int permanent(uint32_t idx)
 	return t && !t->modname;
 }
 
-/* Also called when idx is the bin tag and its count would overflow. */
-void at_bin_charge_switch(uint64_t *pend, unsigned int cls, uint32_t idx)
+/* w with tag ti, pend unchanged (the caller has made it 0). */
+static uint64_t retag(uint64_t w, uint32_t ti)
 {
-	if (permanent(idx))
-		fold(pend, cls, idx | AT_PEND_ONE);
-	else
-		at_counters_charge(idx, at_class_size[cls]);
+	return at_bin_word(ti, at_bin_off(w), at_bin_count(w));
 }
 
-void at_bin_uncharge(uint64_t *pend, unsigned int cls, uint32_t idx)
+void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti)
 {
-	uint64_t w = *pend, nw;
-	if (idx < AT_IDX_FIRST) /* untagged: nothing to uncharge */
-		return;
-	if (at_pend_idx(w) != idx) {
-		/*
-		 * A thread that only frees (a consumer) takes the tag of what it
-		 * frees, if its bin holds no count: nothing to fold, and no
-		 * ping-pong with the tag its own mallocs set.
-		 */
-		if (!at_pend_count(w) && permanent(idx))
-			at_pend_dec(idx, &nw);
-		else {
-			at_uncharge_idx(idx, at_class_size[cls]);
-			return;
-		}
-		AT_STORE_RELAXED(pend, nw);
-		return;
+	uint64_t w = *word, nw;
+	if (at_bin_tag(w) == ti)
+		nw = w - 1;
+	else if (ti < AT_IDX_FIRST) /* untagged: switch only if free to */
+		nw = at_bin_pend(w) ? move(w, cls, -1) : retag(w, ti) - 1;
+	else if (permanent(ti))
+		nw = retag(fold_word(w, cls), ti) - 1;
+	else {
+		at_counters_charge(ti, at_class_size[cls]);
+		nw = move(w, cls, -1);
 	}
-	if (at_pend_dec(w, &nw)) {
-		fold(pend, cls, idx);
-		at_pend_dec(idx, &nw);
-	}
-	AT_STORE_RELAXED(pend, nw);
+	AT_STORE_RELAXED(word, nw);
 }
 
-/* Call fn(idx, count, cls, ctx) for every bin of every heap holding a count. */
+void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
+{
+	uint64_t w = *word, nw;
+	if (at_bin_tag(w) == ti)
+		nw = w + 1;
+	else if (!at_bin_pend(w) && (ti < AT_IDX_FIRST || permanent(ti)))
+		nw = retag(w, ti) + 1;
+	else {
+		if (ti >= AT_IDX_FIRST)
+			at_uncharge_idx(ti, at_class_size[cls]);
+		nw = move(w, cls, 1);
+	}
+	AT_STORE_RELAXED(word, nw);
+}
+
+void at_bin_fill(uint64_t *word, unsigned int cls, int n)
+{
+	AT_STORE_RELAXED(word, move(*word, cls, n));
+}
+
+/* Call fn(idx, pend, cls, ctx) for every bin of every heap holding a pend. */
 static void each_bin(void (*fn)(uint32_t, int64_t, unsigned int, void *), void *ctx)
 {
 	for (struct at_theap *h = AT_LOAD(&at_all_heaps); h; h = AT_LOAD(&h->next_all)) {
 		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
-			uint64_t w = AT_LOAD_RELAXED(&h->bins[c].pend);
-			int64_t n = at_pend_count(w);
-			uint32_t idx = at_pend_idx(w);
+			uint64_t w = AT_LOAD_RELAXED(&h->bins[c].word);
+			int64_t n = at_bin_pend(w);
+			uint32_t idx = at_bin_tag(w);
 			if (n && idx >= AT_IDX_FIRST)
 				fn(idx, n, c, ctx);
 		}

@@ -99,66 +99,58 @@ static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls)
 }
 
 /*
- * Record object p of class cls (just taken from bin b, or from the central
- * list if b is NULL) as allocated with the current tag, and charge it: in
- * the bin if the tag is the bin's (bin_charge.h), else per CPU.
+ * Record object p of class cls as allocated with tag index ti (narrow slab:
+ * ti fits; wide: the current tag's reference).  Returns the index recorded.
  */
-static inline __attribute__((always_inline)) void *small_record(void *p, unsigned int cls,
-								  struct at_bin *b)
+static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	uint32_t ti;
 	if (at_likely(!is_wide(off))) {
-		ti = alloc_idx();
-		if (at_unlikely(ti > AT_OBJ_NARROW_MAX))
-			return small_alloc_overflow(p, cls);
 		at_obj_set_narrow(off, at_obj_index(off, cls), ti);
-	} else {
-		ti = wide_set(cls, off);
+		return ti;
 	}
-	if (ti < AT_IDX_FIRST)
-		return p;
-	if (at_likely(b != NULL)) {
-		uint64_t w = b->pend, nw;
-		if (at_likely(at_pend_idx(w) == ti) && !at_pend_inc(w, &nw))
-			AT_STORE_RELAXED(&b->pend, nw);
-		else
-			at_bin_charge_switch(&b->pend, cls, ti);
-	} else {
-		at_counters_charge(ti, at_class_size[cls]);
-	}
-	return p;
+	return wide_set(cls, off);
 }
 
-/* small_alloc's slow half: no heap yet (or the thread's is gone), or an
- * empty bin, or a wide slab somewhere. */
+/*
+ * small_alloc's slow half: no heap yet (or the thread's is gone), an empty
+ * bin, the early state, a wide slab somewhere, or a tag that is not the
+ * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
+ */
 static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 {
 	struct at_theap *h = at_theap_get();
-	struct at_bin *b = NULL;
+	uint32_t ti = alloc_idx();
 	void *p;
-	if (h) {
-		b = &h->bins[cls];
-		if (!b->count && !at_bin_refill(h, cls))
+	if (!h) {
+		if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
 			return NULL;
-		p = b->slots[--b->count];
-	} else if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE)) {
-		return NULL;
+		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
+			return small_alloc_overflow(p, cls);
+		at_charge_idx(small_record(p, cls, ti), at_class_size[cls]);
+		return p;
 	}
-	return small_record(p, cls, b);
-}
-
-/* The bin's tag changes (or ti is not one a bin keeps): p is returned. */
-static AT_NOINLINE void *small_switch(void *p, struct at_bin *b, unsigned int cls, uint32_t ti)
-{
-	at_bin_charge_switch(&b->pend, cls, ti);
+	struct at_bin *b = &h->bins[cls];
+	if (!at_bin_count(b->word) && !at_bin_refill(h, cls))
+		return NULL;
+	p = b->slots[at_bin_count(b->word) - 1];
+	if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
+		return small_alloc_overflow(p, cls); /* p goes back, not popped */
+	ti = small_record(p, cls, ti);
+	uint64_t w = b->word;
+	if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
+		AT_STORE_RELAXED(&b->word, w - 1);
+	else
+		at_bin_pop(&b->word, cls, ti);
 	return p;
 }
 
 /*
  * The fast path, written so that every call in it is a tail call (no stack
- * frame): a narrow slab's object from a non-empty bin, its entry written,
- * charged in the bin.  Anything else goes to small_alloc_slow.
+ * frame): a narrow slab's object from a non-empty bin whose tag is the
+ * current tag's index (under `never`: both 0), its entry written; the
+ * bin's count is all there is to update (bin_charge.h).  Anything else goes
+ * to small_alloc_slow.
  */
 static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 {
@@ -167,19 +159,14 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 		return small_alloc_slow(cls);
 	uint32_t ti = at_current_idx();
 	struct at_bin *b = &h->bins[cls];
-	unsigned int c = b->count;
-	if (at_unlikely(!c || ti > AT_OBJ_NARROW_MAX))
+	uint64_t w = b->word;
+	unsigned int c = at_bin_count(w);
+	if (at_unlikely(!c || at_bin_tag(w) != ti || ti > AT_OBJ_NARROW_MAX))
 		return small_alloc_slow(cls);
-	void *p = b->slots[--c];
-	b->count = (uint16_t)c;
+	void *p = b->slots[c - 1];
+	AT_STORE_RELAXED(&b->word, w - 1);
 	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
 			 (uint16_t)(ti + 1));
-	if (ti < AT_IDX_FIRST)
-		return p;
-	uint64_t w = b->pend, nw;
-	if (at_unlikely(at_pend_idx(w) != ti || at_pend_inc(w, &nw)))
-		return small_switch(p, b, cls, ti);
-	AT_STORE_RELAXED(&b->pend, nw);
 	return p;
 }
 
@@ -279,25 +266,27 @@ static AT_COLD __attribute__((noreturn)) void double_free(void *p, const char *w
 	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 }
 
-/* Small object p (class cls, entry index idx in its slab, tag index ti)
- * is free: uncharge it and give it to the thread's bin, or, with no heap,
- * to the central list.  Its entry is already cleared. */
+/* Small object p (class cls, charged to tag index ti) is free, its entry
+ * cleared: uncharge it and give it to the thread's bin, or, with no heap,
+ * to the central list. */
 static AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
 {
 	struct at_theap *h = at_tls_heap;
+	if (!h)
+		h = at_theap_get();
 	if ((uintptr_t)h > 1) {
 		struct at_bin *b = &h->bins[cls];
-		at_bin_uncharge(&b->pend, cls, ti);
-		if (b->count == b->cap)
+		if (at_bin_count(b->word) == b->cap)
 			at_bin_flush(h, cls);
-		b->slots[b->count++] = p;
+		uint64_t w = b->word;
+		b->slots[at_bin_count(w)] = p;
+		if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
+			AT_STORE_RELAXED(&b->word, w + 1);
+		else
+			at_bin_push(&b->word, cls, ti);
 		return;
 	}
 	at_uncharge_idx(ti, at_class_size[cls]);
-	if (!h && (h = at_theap_get())) {
-		h->bins[cls].slots[h->bins[cls].count++] = p;
-		return;
-	}
 	at_slab_flush(cls, &p, 1);
 }
 
@@ -346,21 +335,16 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 		return small_free_slow(p, cls, ti);
 	struct at_bin *b = &h->bins[cls];
 	/*
-	 * The bin's tag: uncharged in the bin.  Only the branch waits for the
-	 * entry (often a cache miss); the store depends on the bin's word
-	 * alone, so successive frees' misses overlap.
+	 * An object of the bin's tag: uncharged by the count's own update
+	 * (bin_charge.h).  Only the branch waits for the entry (often a cache
+	 * miss), not the store.
 	 */
-	unsigned int c = b->count;
-	if (at_unlikely(c == b->cap))
+	uint64_t w = b->word;
+	unsigned int c = at_bin_count(w);
+	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
 		return small_free_slow(p, cls, ti);
-	if (ti >= AT_IDX_FIRST) { /* else nothing to uncharge (never, off, empty) */
-		uint64_t w = b->pend, nw;
-		if (at_unlikely(at_pend_idx(w) != ti || at_pend_dec(w, &nw)))
-			return small_free_slow(p, cls, ti);
-		AT_STORE_RELAXED(&b->pend, nw);
-	}
 	b->slots[c] = p;
-	b->count = (uint16_t)(c + 1);
+	AT_STORE_RELAXED(&b->word, w + 1);
 }
 
 void at_free(void *p)

@@ -122,10 +122,12 @@ static void theap_destroy(void *arg)
 	at_tls_heap = AT_THEAP_DEAD;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 		struct at_bin *b = &h->bins[c];
-		at_bin_charge_fold(&b->pend, c);
-		if (b->count)
-			at_slab_flush(c, b->slots, b->count);
-		b->count = 0;
+		unsigned int n = at_bin_count(b->word);
+		at_bin_fold(&b->word, c);
+		if (n) {
+			at_slab_flush(c, b->slots, n);
+			at_bin_fill(&b->word, c, -(int)n);
+		}
 	}
 	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
 		lcache_drop(h, o, h->lc[o].count);
@@ -138,20 +140,19 @@ static void theap_destroy(void *arg)
 int at_bin_refill(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
-	at_bin_charge_fold(&b->pend, cls);
 	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, at_store_mode == AT_STORE_SIDE);
-	b->count = (uint16_t)n;
+	if (n)
+		at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
 	return n != 0;
 }
 
 void at_bin_flush(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
-	unsigned int half = b->cap / 2;
-	at_bin_charge_fold(&b->pend, cls);
+	unsigned int half = b->cap / 2, n = at_bin_count(b->word);
 	at_slab_flush(cls, b->slots, half);
-	memmove(b->slots, b->slots + half, (b->count - half) * sizeof(void *));
-	b->count = (uint16_t)(b->count - half);
+	memmove(b->slots, b->slots + half, (n - half) * sizeof(void *));
+	at_bin_fill(&b->word, cls, -(int)half);
 }
 
 uint32_t at_now_ms(void)

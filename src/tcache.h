@@ -24,8 +24,9 @@
  * Caches are bounded (cap objects of at most 64 KiB per bin in all), and
  * flushed when the thread exits.
  *
- * Each bin also keeps the charges of its class's objects to one tag, folded
- * into the per-CPU counters on refill, flush and thread exit (bin_charge.h).
+ * A bin's count shares a word with the charges of its class's objects to
+ * one tag, folded into the per-CPU counters later (bin_charge.h): change
+ * the count only through that file's operations.
  */
 #ifndef AT_TCACHE_H
 #define AT_TCACHE_H
@@ -42,10 +43,11 @@
 #define AT_THEAP_DEAD ((struct at_theap *)1)
 
 struct at_bin {
-	uint16_t count, cap;
+	uint64_t word; /* count of objects held, and the bin's charges (bin_charge.h) */
+	void **slots;  /* slots[0 .. count) */
 	uint32_t magic; /* at_class_magic[class]: malloc's index without a table */
-	uint64_t pend; /* bin tag and its count (bin_charge.h) */
-	void **slots;
+	uint16_t cap;
+	uint16_t pad16;
 	uint64_t pad; /* 32 bytes: a bin never straddles two cache lines */
 };
 _Static_assert(sizeof(struct at_bin) == 32, "bin size");

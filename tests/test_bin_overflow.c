@@ -1,11 +1,11 @@
 /*
- * A bin's count reaching the limit of its field (src/bin_charge.h): this
- * test's copy of the runtime is built with a 5-bit count (-16 .. 15), so a
- * few dozen operations overflow it both ways.  Every total must stay exact:
+ * A bin's off field reaching its limit (src/bin_charge.h): this test's copy
+ * of the runtime is built with a 10-bit off (-512 .. 511), so some hundreds
+ * of operations overflow it both ways.  Every total must stay exact:
  *  - a consumer: allocates with tag B and frees another thread's tag-C
  *    objects, so its bin never refills or flushes and B's count only grows;
- *  - frees of the bin tag's objects allocated by another thread: the count
- *    only falls.
+ *  - frees of the bin tag's objects allocated by another thread: the bin
+ *    fills and flushes over and over, off only falls.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -13,9 +13,9 @@
 #include "bin_charge.h"
 #include "check.h"
 
-_Static_assert(AT_PEND_IDX_BITS == 59, "built with a 5-bit count");
+_Static_assert(AT_BIN_OFF_BITS == 10, "built with a 10-bit off");
 
-#define N 300
+#define N 1500
 
 static struct alloc_tag *tag_a, *tag_b, *tag_c;
 static void *ya[N], *zc[N], *mb[N];
