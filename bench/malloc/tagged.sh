@@ -3,7 +3,8 @@
 # -include alloctag/override.h (every malloc/free is a tagged alloctag call)
 # and linked with liballoctag.so, run under ALLOCTAG=never, 1,compressed and
 # 1,uncompressed.  Prints median ops/s and the ratio to never per workload.
-# usage: bench/malloc/tagged.sh /path/to/build   (REPS=5, WORKLOADS=...)
+# usage: bench/malloc/tagged.sh /path/to/build   (REPS=5, WORKLOADS=...,
+#        ARGS_<workload>="threads iterations", e.g. ARGS_prodcons="2 20000000")
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -25,7 +26,9 @@ for w in $WORKLOADS; do
     for ((r = 0; r < REPS; r++)); do
         for ((k = 0; k < ${#MODES[@]}; k++)); do
             mode=${MODES[$(((k + r) % ${#MODES[@]}))]}
-            ALLOCTAG=$mode "$OUT/$w" | sed -E 's/.*ops_per_sec=([0-9]+) peak_rss_kb=([0-9]+)/\1 \2/' >>"$OUT/$w.$mode"
+            args_var="ARGS_$w"
+            # shellcheck disable=SC2086
+            ALLOCTAG=$mode "$OUT/$w" ${!args_var:-} | sed -E 's/.*ops_per_sec=([0-9]+) peak_rss_kb=([0-9]+)/\1 \2/' >>"$OUT/$w.$mode"
         done
     done
     base=
