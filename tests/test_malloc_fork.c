@@ -2,7 +2,10 @@
  * fork() from a threaded program: while four threads allocate and free
  * (handing blocks to each other), the main thread forks repeatedly; each
  * child allocates and frees every kind of block, starts a thread that does
- * the same, checks a tag's charges exactly, and exits 0.
+ * the same, checks a tag's charges exactly, and exits 0.  The child also
+ * reads the charges of the parent's threads (kept in caches of threads the
+ * child does not have, src/bin_charge.h): what they hold in the shared
+ * slots, plus at most one block per thread in flight at the fork.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -17,6 +20,14 @@
 
 static int stop;
 static void *shared[64];
+static struct alloc_tag *churn_tag;
+
+static void *churn_alloc(size_t n)
+{
+	DEFINE_ALLOC_TAG(t);
+	churn_tag = &t;
+	return alloc_hooks_tag(t, at_malloc_noprof(n));
+}
 
 static void *churn(void *arg)
 {
@@ -24,7 +35,7 @@ static void *churn(void *arg)
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		size_t n = s % 64 == 0 ? 70000 + s % 500000 : s % 3000;
-		void *p = at_malloc(n);
+		void *p = churn_alloc(n);
 		CHECK(p);
 		memset(p, 1, n < 64 ? n : 64);
 		void *old = __atomic_exchange_n(&shared[s % 64], p, __ATOMIC_ACQ_REL);
@@ -61,8 +72,17 @@ static void child(void)
 	void *big = at_malloc(3u << 20);
 	CHECK(big);
 	at_free(big);
-	for (int i = 0; i < 64; i++) /* blocks other threads of the parent allocated */
+	/* blocks other threads of the parent allocated */
+	long live = 0;
+	for (int i = 0; i < 64; i++)
+		live += shared[i] != NULL;
+	struct alloctag_counters c = alloctag_read(churn_tag);
+	CHECK(c.calls >= live && c.calls <= live + THREADS);
+	for (int i = 0; i < 64; i++)
 		at_free(shared[i]);
+	c = alloctag_read(churn_tag);
+	CHECK(c.calls >= 0 && c.calls <= THREADS);
+	CHECK(c.bytes >= 0 && (c.calls > 0 || c.bytes == 0));
 	pthread_t t;
 	CHECK(!pthread_create(&t, NULL, child_thread, NULL));
 	CHECK(!pthread_join(t, NULL));
@@ -72,6 +92,7 @@ static void child(void)
 int main(void)
 {
 	pthread_t th[THREADS];
+	at_free(churn_alloc(1)); /* churn_tag set before any thread runs */
 	for (long i = 0; i < THREADS; i++)
 		CHECK(!pthread_create(&th[i], NULL, churn, (void *)(i + 1)));
 	for (int f = 0; f < FORKS; f++) {
