@@ -66,7 +66,8 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 	uint64_t w = *word, nw;
 	if (at_bin_tag(w) == ti)
 		nw = w + 1;
-	else if (!at_bin_pend(w) && (ti < AT_IDX_FIRST || permanent(ti)))
+	else if (!at_bin_pend(w) && (ti < AT_IDX_FIRST || permanent(ti)) &&
+		 !(ti == AT_IDX_NULL && alloctag_debug_key)) /* debug: see below */
 		nw = retag(w, ti) + 1;
 	else {
 		if (ti >= AT_IDX_FIRST)

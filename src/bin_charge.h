@@ -54,7 +54,11 @@
  *  - off stays in its field: only the slow operations change it, and one
  *    that would take it out folds first (after a fold |off| = count <= cap).
  *    The fast paths never change off, so they need no check;
- *  - a thread folds its bins when it exits.
+ *  - a thread folds its bins when it exits;
+ *  - a new bin's tag is AT_IDX_EMPTY, and in debug mode a free never makes
+ *    AT_IDX_NULL the bin tag (a malloc cannot: debug mode records EMPTY),
+ *    so that a free of an object with no reference always reaches the slow
+ *    path and its check (debug.c).
  *
  * Heaps are never unmapped (tcache.c recycles them), and every heap ever made
  * is on the at_all_heaps list, so a reader may walk them at any time.

@@ -16,6 +16,14 @@
  *  - "current tag was changed (...)": alloctag_restore() found a current tag
  *    other than the one its hook set; once per hook.
  *
+ * Small objects (malloc.c), the same two reference checks: "not cleared"
+ * when a slot being handed out still has a nonzero entry naming a tag (a
+ * free slot's entry is 0), and "not set (object ADDR freed ...)" when a
+ * live object's entry holds no reference while profiling is on.  Objects
+ * made before start-up record the empty reference (never "not set"), and
+ * in debug mode so do objects made with no current tag or while profiling
+ * is off.  The once-per-tag bits are shared with the page checks.
+ *
  * So that pages allocated while profiling is off, or with no current tag, are
  * not false positives when freed later with profiling on, debug mode records
  * AT_REF_EMPTY for them instead of no reference (the kernel's
@@ -65,6 +73,30 @@ void at_debug_page_free(const void *addr, uint64_t flags, at_ref_t ref)
 	} else {
 		static int once;
 		at_msg_once(once, "alloc_tag was not set (page %p freed with no current tag)", addr);
+	}
+}
+
+void at_debug_obj_alloc(uint32_t old)
+{
+	if (old < AT_IDX_FIRST || AT_LOAD_RELAXED(&at_state) != AT_STATE_READY)
+		return;
+	struct alloc_tag *t = at_idx_to_ref(old);
+	if (t && first_time(t, AT_FLAG_WARNED_NOT_CLEARED))
+		at_msg("alloc_tag was not cleared (got tag for %s:%u)", t->filename, t->lineno);
+}
+
+void at_debug_obj_free(const void *addr)
+{
+	if (AT_LOAD_RELAXED(&at_state) != AT_STATE_READY || !AT_LOAD_RELAXED(&at_profiling_on))
+		return;
+	struct alloc_tag *cur = alloctag_current_tag;
+	if (cur) {
+		if (first_time(cur, AT_FLAG_WARNED_NOT_SET))
+			at_msg("alloc_tag was not set (object %p freed under %s:%u func:%s)", addr,
+			       cur->filename, cur->lineno, cur->function);
+	} else {
+		static int once;
+		at_msg_once(once, "alloc_tag was not set (object %p freed with no current tag)", addr);
 	}
 }
 

@@ -15,5 +15,10 @@
 AT_HIDDEN at_ref_t at_debug_page_alloc(uint32_t pfn, at_ref_t ref, uint64_t extra_flags);
 /* A block freed: flags = its head's flags, ref = the reference it held. */
 AT_HIDDEN void at_debug_page_free(const void *addr, uint64_t flags, at_ref_t ref);
+/* A small object being handed out whose entry (a free slot's) still says
+ * allocated with tag index old (malloc.c). */
+AT_HIDDEN void at_debug_obj_alloc(uint32_t old);
+/* Small object addr freed with no reference (its entry held none). */
+AT_HIDDEN void at_debug_obj_free(const void *addr);
 
 #endif

@@ -43,6 +43,8 @@ static void do_init(void)
 		at_early_handover(0);
 		return;
 	}
+	if (cfg.debug) /* before the fast path opens: see slab.h */
+		__atomic_fetch_or(&at_small_slow, AT_SLOW_DEBUG, __ATOMIC_SEQ_CST);
 	set_state(AT_STATE_READY);
 	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
 	at_early_handover(1);

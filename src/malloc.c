@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "charge.h"
+#include "debug.h"
 #include "huge.h"
 #include "message.h"
 #include "tcache.h"
@@ -58,6 +59,25 @@ static inline uint32_t alloc_idx(void)
 		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
 				  __ATOMIC_RELAXED);
 	return idx;
+}
+
+/*
+ * What a new small object with no tag records: the empty reference if it is
+ * made before start-up (it was not counted, and its free must not look like
+ * a lost reference) or in debug mode (the kernel's alloc_tag_ref_set_empty:
+ * see debug.c), else none.
+ */
+static inline int obj_untagged_empty(void)
+{
+	unsigned char st = at_state;
+	return st == AT_STATE_EARLY || (alloctag_debug_key && st == AT_STATE_READY);
+}
+
+/* A small object's tag index: alloc_idx() with the rule above. */
+static inline uint32_t obj_idx(void)
+{
+	uint32_t idx = alloc_idx();
+	return at_unlikely(!idx) && obj_untagged_empty() ? AT_IDX_EMPTY : idx;
 }
 
 static inline int is_wide(uintptr_t off)
@@ -85,6 +105,8 @@ static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 static AT_NOINLINE uint32_t wide_set(unsigned int cls, uintptr_t off)
 {
 	at_ref_t ref = alloc_ref();
+	if (!ref && obj_untagged_empty())
+		ref = AT_REF_EMPTY;
 	at_obj_set(off, at_obj_index(off, cls), 1, ref);
 	return at_ref_to_idx(ref);
 }
@@ -120,7 +142,7 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti)
 static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 {
 	struct at_theap *h = at_theap_get();
-	uint32_t ti = alloc_idx();
+	uint32_t ti = obj_idx();
 	void *p;
 	if (!h) {
 		if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
@@ -134,8 +156,15 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 	if (!at_bin_count(b->word) && !at_bin_refill(h, cls))
 		return NULL;
 	p = b->slots[at_bin_count(b->word) - 1];
-	if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)
 		return small_alloc_overflow(p, cls); /* p goes back, not popped */
+	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_DEBUG)) {
+		int wide = is_wide(off);
+		uint64_t e = at_obj_get(off, at_obj_index(off, cls), wide);
+		if (e) /* a free slot's entry is 0 */
+			at_debug_obj_alloc(at_obj_decode_idx(e, wide));
+	}
 	ti = small_record(p, cls, ti);
 	uint64_t w = b->word;
 	if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
@@ -271,6 +300,10 @@ static AT_COLD __attribute__((noreturn)) void double_free(void *p, const char *w
  * to the central list. */
 static AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
 {
+	/* In debug mode no bin's tag is AT_IDX_NULL (bin_charge.h): such a free
+	 * always comes here. */
+	if (at_unlikely(ti == AT_IDX_NULL) && alloctag_debug_key)
+		at_debug_obj_free(p);
 	struct at_theap *h = at_tls_heap;
 	if (!h)
 		h = at_theap_get();

@@ -93,10 +93,12 @@ extern AT_HIDDEN ptrdiff_t at_meta_delta;
  * Why malloc's fast path (malloc.c) may not be taken, bits changed
  * atomically: AT_SLOW_EARLY while at_state is AT_STATE_EARLY (an allocation
  * marks the current tag inaccurate; cleared by init.c), AT_SLOW_WIDE for
- * good once the first wide slab is made (until then every entry is narrow).
+ * good once the first wide slab is made (until then every entry is narrow),
+ * AT_SLOW_DEBUG in debug mode (the checks are made on the slow path).
  */
 #define AT_SLOW_EARLY 1u
 #define AT_SLOW_WIDE 2u
+#define AT_SLOW_DEBUG 4u
 extern AT_HIDDEN unsigned char at_small_slow;
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 */

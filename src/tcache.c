@@ -101,6 +101,7 @@ struct at_theap *at_theap_get(void)
 		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 			h->bins[c].cap = (uint16_t)bin_cap(c);
 			h->bins[c].magic = at_class_magic[c];
+			h->bins[c].word = at_bin_word(AT_IDX_EMPTY, 0, 0); /* bin_charge.h */
 			h->bins[c].slots = slots;
 			slots += h->bins[c].cap;
 		}

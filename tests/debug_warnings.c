@@ -8,9 +8,13 @@
  * Every child allocates early pages in a constructor that runs before the
  * runtime's, and frees one in the window between "store ready" and the
  * hand-over (the internal test hook): neither those nor the ones freed after
- * the hand-over may warn.
+ * the hand-over may warn.  The constructor also allocates small objects,
+ * which must not warn when freed either (they record the empty reference).
+ * The obj_* scenarios check small objects' references the same way as the
+ * page scenarios check pages'.
  */
 #pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -19,9 +23,11 @@
 #include "charge.h"
 #include "check.h"
 #include "early.h"
+#include "slab.h"
 
 static int debug; /* the child's expectation: debug mode on */
 static void *early[4];
+static void *early_obj[4];
 
 static void *page(struct alloc_tag **site)
 {
@@ -74,6 +80,8 @@ __attribute__((constructor(100))) static void early_ctor(void)
 	CHECK_EQ(at_state, AT_STATE_EARLY);
 	for (int i = 0; i < 4; i++)
 		CHECK((early[i] = page(NULL)) != NULL);
+	for (int i = 0; i < 4; i++)
+		CHECK((early_obj[i] = at_malloc_noprof(40)) != NULL);
 	at_early_test_hook = hook;
 }
 
@@ -218,6 +226,133 @@ static void scenario_changed(void)
 	CHECK(alloctag_current_tag == NULL);
 }
 
+/* ---- small objects ---- */
+
+static void *obj(struct alloc_tag **site)
+{
+	DEFINE_ALLOC_TAG(t);
+	*site = &t;
+	return alloc_hooks_tag(t, at_malloc_noprof(40));
+}
+
+static int free_obj_ret(void *p)
+{
+	at_free(p);
+	return 0;
+}
+
+/* Write object p's entry behind the allocator's back (the bug): allocated,
+ * with reference ref (AT_REF_NONE: allocated, no reference). */
+static void set_entry(void *p, at_ref_t ref)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	uint64_t f = at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags;
+	CHECK(f & AT_PG_SLAB);
+	uint32_t idx = at_obj_index(off, at_page_class(f));
+	if (f & AT_PG_WIDE)
+		AT_STORE_RELAXED((uint64_t *)at_obj_entry(off) + idx, AT_OBJ_LIVE | (uintptr_t)ref);
+	else
+		at_obj_set_narrow(off, idx, at_ref_to_idx(ref));
+}
+
+static void *free_from_thread(void *p)
+{
+	at_free(p);
+	return NULL;
+}
+
+static void *obj_in_thread(void *arg)
+{
+	struct alloc_tag *t;
+	(void)arg;
+	return obj(&t);
+}
+
+static void scenario_obj_clean(void)
+{
+	struct alloc_tag *t;
+	/* made before start-up: empty reference; freed here and from a new
+	 * thread (whose caches are fresh) */
+	pthread_t th;
+	for (int i = 0; i < 2; i++)
+		at_free(early_obj[i]);
+	for (int i = 2; i < 4; i++) {
+		CHECK(!pthread_create(&th, NULL, free_from_thread, early_obj[i]));
+		CHECK(!pthread_join(th, NULL));
+	}
+	void *p = obj(&t);
+	at_free(p);
+	p = at_malloc_noprof(40); /* no current tag */
+	at_free(p);
+	/* Allocated while off, freed while on, and the other way round. */
+	CHECK_EQ(alloctag_set_profiling(false), 0);
+	p = obj(&t);
+	void *q = at_malloc_noprof(40);
+	CHECK_EQ(alloctag_set_profiling(true), 0);
+	at_free(p);
+	at_free(q);
+	p = obj(&t);
+	CHECK_EQ(alloctag_set_profiling(false), 0);
+	at_free(p);
+	CHECK_EQ(alloctag_set_profiling(true), 0);
+	/* Across threads, both ways. */
+	p = obj(&t);
+	CHECK(!pthread_create(&th, NULL, free_from_thread, p));
+	CHECK(!pthread_join(th, NULL));
+	CHECK(!pthread_create(&th, NULL, obj_in_thread, NULL));
+	CHECK(!pthread_join(th, &p));
+	at_free(p);
+}
+
+/* A free slot left holding a tag: the allocation that hands it out warns,
+ * naming the left-behind tag, once per tag (both stores: entries are the
+ * allocator's own, out of band). */
+static void scenario_obj_not_cleared(void)
+{
+	struct alloc_tag *t, *s1 = site_s1(), *s2 = site_s2();
+	void *p = obj(&t);
+	struct alloc_tag *stale[3] = {s1, s1, s2};
+	for (int k = 0; k < 3; k++) {
+		at_free(p);
+		set_entry(p, stale[k]); /* the bug */
+		CHECK(obj(&t) == p);    /* the bin hands back the last slot freed */
+		if (k == 0 || k == 2)
+			expect("alloc_tag was not cleared (got tag for %s:%u)", stale[k]->filename,
+			       stale[k]->lineno);
+	}
+	at_free(p);
+}
+
+/* Live objects whose reference was lost (the bug), freed with profiling on. */
+static void scenario_obj_not_set(void)
+{
+	struct alloc_tag *t;
+	void *p = obj(&t);
+	set_entry(p, AT_REF_NONE);
+	at_free(p);
+	expect("alloc_tag was not set (object %p freed with no current tag)", p);
+	p = obj(&t);
+	set_entry(p, AT_REF_NONE);
+	at_free(p); /* same (no current tag): once */
+
+	DEFINE_ALLOC_TAG(h);
+	for (int k = 0; k < 2; k++) {
+		p = obj(&t);
+		set_entry(p, AT_REF_NONE);
+		alloc_hooks_tag(h, free_obj_ret(p));
+		if (k == 0)
+			expect("alloc_tag was not set (object %p freed under %s:%u func:%s)", p,
+			       h.filename, h.lineno, h.function);
+	}
+	/* Profiling off: no check. */
+	DEFINE_ALLOC_TAG(h2);
+	p = obj(&t);
+	set_entry(p, AT_REF_NONE);
+	CHECK_EQ(alloctag_set_profiling(false), 0);
+	alloc_hooks_tag(h2, free_obj_ret(p));
+	CHECK_EQ(alloctag_set_profiling(true), 0);
+}
+
 static int child(const char *name)
 {
 	CHECK(at_early_handed_over());
@@ -233,6 +368,12 @@ static int child(const char *name)
 		scenario_not_set();
 	else if (!strcmp(name, "changed"))
 		scenario_changed();
+	else if (!strcmp(name, "obj_clean"))
+		scenario_obj_clean();
+	else if (!strcmp(name, "obj_not_cleared"))
+		scenario_obj_not_cleared();
+	else if (!strcmp(name, "obj_not_set"))
+		scenario_obj_not_set();
 	else
 		CHECK(!"unknown scenario");
 	fflush(stdout);
@@ -300,7 +441,9 @@ int main(int argc, char **argv)
 		return child(argv[1]);
 	}
 	static const char *const modes[] = {NULL, "1,uncompressed", "0"};
-	static const char *const scenarios[] = {"clean", "not_cleared", "not_set", "changed"};
+	static const char *const scenarios[] = {"clean",     "not_cleared",     "not_set",
+						"changed",   "obj_clean",       "obj_not_cleared",
+						"obj_not_set"};
 	for (size_t s = 0; s < AT_ARRAY_SIZE(scenarios); s++)
 		for (size_t m = 0; m < AT_ARRAY_SIZE(modes); m++)
 			for (int dbg = 0; dbg < 2; dbg++)
