@@ -181,11 +181,46 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
  * bin's count is all there is to update (bin_charge.h).  Anything else goes
  * to small_alloc_slow.
  */
+/*
+ * The fast path's twin for the side table (ALLOCTAG=...,uncompressed, or
+ * after a run-time switch): wide slabs exist, nothing else sends the
+ * allocation to the slow path.  The object's entry is the current tag's
+ * reference (or, in a narrow slab made before a switch, its index).
+ */
+static AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls)
+{
+	struct alloc_tag *tag = alloctag_current_tag;
+	at_ref_t ref = AT_REF_NONE;
+	if (AT_LOAD_RELAXED(&at_profiling_on) && tag)
+		ref = AT_LOAD(&tag->canon);
+	uint32_t ti = at_ref_to_idx(ref);
+	struct at_bin *b = &h->bins[cls];
+	uint64_t w = b->word;
+	unsigned int c = at_bin_count(w);
+	if (at_unlikely(!c || at_bin_tag(w) != ti))
+		return small_alloc_slow(cls);
+	void *p = b->slots[c - 1];
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	uint32_t idx = at_obj_index_m(off, b->magic);
+	if (at_likely(is_wide(off)))
+		AT_STORE_RELAXED((uint64_t *)at_obj_entry(off) + idx, AT_OBJ_LIVE | (uintptr_t)ref);
+	else if (ti <= AT_OBJ_NARROW_MAX)
+		at_obj_set_narrow(off, idx, ti);
+	else
+		return small_alloc_slow(cls);
+	AT_STORE_RELAXED(&b->word, w - 1);
+	return p;
+}
+
 static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
-	if (at_unlikely((uintptr_t)h <= 1 || AT_LOAD_RELAXED(&at_small_slow)))
+	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
+	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
+		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
+			return small_alloc_wide(h, cls);
 		return small_alloc_slow(cls);
+	}
 	uint32_t ti = at_current_idx();
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
