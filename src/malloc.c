@@ -36,6 +36,7 @@
 
 #include "charge.h"
 #include "debug.h"
+#include "dyn_tags.h"
 #include "huge.h"
 #include "message.h"
 #include "tcache.h"
@@ -51,16 +52,6 @@ static inline at_ref_t alloc_ref(void)
 	return AT_REF_NONE;
 }
 
-/* The same as alloc_ref(), as an index (narrow entries, charge.h). */
-static inline uint32_t alloc_idx(void)
-{
-	uint32_t idx = at_current_idx();
-	if (at_unlikely(!idx && at_state == AT_STATE_EARLY) && alloctag_current_tag)
-		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
-				  __ATOMIC_RELAXED);
-	return idx;
-}
-
 /*
  * What a new small object with no tag records: the empty reference if it is
  * made before start-up (it was not counted, and its free must not look like
@@ -73,11 +64,39 @@ static inline int obj_untagged_empty(void)
 	return st == AT_STATE_EARLY || (alloctag_debug_key && st == AT_STATE_READY);
 }
 
-/* A small object's tag index: alloc_idx() with the rule above. */
-static inline uint32_t obj_idx(void)
+/*
+ * The tag a small allocation is charged to: the current tag while profiling
+ * is on (at_profiling_on implies AT_STATE_READY), else none.  The preload
+ * library passes its call site's dynamic tag instead (at_malloc_tag_noprof).
+ */
+static inline struct alloc_tag *cur_tag(void)
 {
-	uint32_t idx = alloc_idx();
-	return at_unlikely(!idx) && obj_untagged_empty() ? AT_IDX_EMPTY : idx;
+	return AT_LOAD_RELAXED(&at_profiling_on) ? alloctag_current_tag : NULL;
+}
+
+static inline uint32_t tag_idx(struct alloc_tag *tag)
+{
+	return tag ? AT_LOAD_RELAXED(&tag->idx) : AT_IDX_NULL;
+}
+
+/* A small object's tag index with the rule above; during the early state
+ * the current tag is marked inaccurate (as alloc_ref() does). */
+static inline uint32_t obj_idx(struct alloc_tag *tag)
+{
+	uint32_t idx = tag_idx(tag);
+	if (at_likely(idx))
+		return idx;
+	if (at_state == AT_STATE_EARLY && alloctag_current_tag)
+		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
+				  __ATOMIC_RELAXED);
+	return obj_untagged_empty() ? AT_IDX_EMPTY : AT_IDX_NULL;
+}
+
+/* The same as a reference (wide entries). */
+static inline at_ref_t obj_ref(struct alloc_tag *tag)
+{
+	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
+	return !ref && obj_untagged_empty() ? AT_REF_EMPTY : ref;
 }
 
 static inline int is_wide(uintptr_t off)
@@ -102,20 +121,18 @@ static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 
 /* Object p of class cls (heap offset off) is in a wide slab: record its
  * reference (the side-table form); returns the reference's index. */
-static AT_NOINLINE uint32_t wide_set(unsigned int cls, uintptr_t off)
+static AT_NOINLINE uint32_t wide_set(unsigned int cls, uintptr_t off, struct alloc_tag *tag)
 {
-	at_ref_t ref = alloc_ref();
-	if (!ref && obj_untagged_empty())
-		ref = AT_REF_EMPTY;
+	at_ref_t ref = obj_ref(tag);
 	at_obj_set(off, at_obj_index(off, cls), 1, ref);
 	return at_ref_to_idx(ref);
 }
 
 /* The current tag's index does not fit p's narrow slab (more than 65532
  * tags): take an object from a wide slab instead, charged per CPU. */
-static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls)
+static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls, struct alloc_tag *tag)
 {
-	void *q = narrow_overflow(cls, alloc_ref());
+	void *q = narrow_overflow(cls, obj_ref(tag));
 	at_slab_flush(cls, &p, 1);
 	return q;
 }
@@ -124,14 +141,15 @@ static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls)
  * Record object p of class cls as allocated with tag index ti (narrow slab:
  * ti fits; wide: the current tag's reference).  Returns the index recorded.
  */
-static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti)
+static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
+				    struct alloc_tag *tag)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_likely(!is_wide(off))) {
 		at_obj_set_narrow(off, at_obj_index(off, cls), ti);
 		return ti;
 	}
-	return wide_set(cls, off);
+	return wide_set(cls, off, tag);
 }
 
 /*
@@ -139,17 +157,17 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti)
  * bin, the early state, a wide slab somewhere, or a tag that is not the
  * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
  */
-static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
+static AT_NOINLINE void *small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 {
 	struct at_theap *h = at_theap_get();
-	uint32_t ti = obj_idx();
+	uint32_t ti = obj_idx(tag);
 	void *p;
 	if (!h) {
 		if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
 			return NULL;
 		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
-			return small_alloc_overflow(p, cls);
-		at_charge_idx(small_record(p, cls, ti), at_class_size[cls]);
+			return small_alloc_overflow(p, cls, tag);
+		at_charge_idx(small_record(p, cls, ti, tag), at_class_size[cls]);
 		return p;
 	}
 	struct at_bin *b = &h->bins[cls];
@@ -158,14 +176,14 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
 	p = b->slots[at_bin_count(b->word) - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)
-		return small_alloc_overflow(p, cls); /* p goes back, not popped */
+		return small_alloc_overflow(p, cls, tag); /* p goes back, not popped */
 	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_DEBUG)) {
 		int wide = is_wide(off);
 		uint64_t e = at_obj_get(off, at_obj_index(off, cls), wide);
 		if (e) /* a free slot's entry is 0 */
 			at_debug_obj_alloc(at_obj_decode_idx(e, wide));
 	}
-	ti = small_record(p, cls, ti);
+	ti = small_record(p, cls, ti, tag);
 	uint64_t w = b->word;
 	if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
 		AT_STORE_RELAXED(&b->word, w - 1);
@@ -187,18 +205,16 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls)
  * allocation to the slow path.  The object's entry is the current tag's
  * reference (or, in a narrow slab made before a switch, its index).
  */
-static AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls)
+static AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
+					  struct alloc_tag *tag)
 {
-	struct alloc_tag *tag = alloctag_current_tag;
-	at_ref_t ref = AT_REF_NONE;
-	if (AT_LOAD_RELAXED(&at_profiling_on) && tag)
-		ref = AT_LOAD(&tag->canon);
+	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
 	uint32_t ti = at_ref_to_idx(ref);
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti))
-		return small_alloc_slow(cls);
+		return small_alloc_slow(cls, tag);
 	void *p = b->slots[c - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t idx = at_obj_index_m(off, b->magic);
@@ -207,26 +223,27 @@ static AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls)
 	else if (ti <= AT_OBJ_NARROW_MAX)
 		at_obj_set_narrow(off, idx, ti);
 	else
-		return small_alloc_slow(cls);
+		return small_alloc_slow(cls, tag);
 	AT_STORE_RELAXED(&b->word, w - 1);
 	return p;
 }
 
-static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls)
+static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls,
+								 struct alloc_tag *tag)
 {
 	struct at_theap *h = at_tls_heap;
 	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
 	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
-			return small_alloc_wide(h, cls);
-		return small_alloc_slow(cls);
+			return small_alloc_wide(h, cls, tag);
+		return small_alloc_slow(cls, tag);
 	}
-	uint32_t ti = at_current_idx();
+	uint32_t ti = tag_idx(tag);
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti || ti > AT_OBJ_NARROW_MAX))
-		return small_alloc_slow(cls);
+		return small_alloc_slow(cls, tag);
 	void *p = b->slots[c - 1];
 	AT_STORE_RELAXED(&b->word, w - 1);
 	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
@@ -278,8 +295,18 @@ static AT_NOINLINE void *large_malloc(size_t n)
 void *at_malloc_noprof(size_t n)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
-		return small_alloc(at_size_class(n));
+		return small_alloc(at_size_class(n), cur_tag());
 	return large_malloc(n);
+}
+
+void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag)
+{
+	if (at_likely(n <= AT_SMALL_MAX))
+		return small_alloc(at_size_class(n), tag);
+	struct alloc_tag *old = alloctag_save(tag);
+	void *p = large_malloc(n);
+	alloctag_current_tag = old;
+	return p;
 }
 
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
@@ -527,7 +554,7 @@ static void *aligned_impl(size_t align, size_t n)
 		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
 			cls++;
 		if (cls < AT_NR_CLASSES)
-			return small_alloc(cls);
+			return small_alloc(cls, cur_tag());
 	}
 	return large_alloc(n, align);
 }
