@@ -32,9 +32,15 @@ static uint64_t move(uint64_t w, unsigned int cls, int d)
 	return at_bin_word(at_bin_tag(w), off, (unsigned int)((int)at_bin_count(w) + d));
 }
 
-/* Never released (bin_charge.h): the main executable's and run-time tags. */
+/*
+ * Never released (bin_charge.h): the main executable's and run-time tags;
+ * and small enough for a narrow entry, so that malloc's fast path, which
+ * only writes narrow entries, needs no size check once the tag matches.
+ */
 static int permanent(uint32_t idx)
 {
+	if (idx > AT_OBJ_NARROW_MAX)
+		return 0;
 	const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[idx]);
 	return t && !t->modname;
 }

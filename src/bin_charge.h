@@ -46,7 +46,8 @@
  *    racing with allocations is as unsynchronised as summing CPUs is; a
  *    quiescent read is exact;
  *  - only *permanent* tags are bin tags: the main executable's and run-time
- *    (dynamic) tags, whose indexes are never released.  A shared object's
+ *    (dynamic) tags, whose indexes are never released, up to index
+ *    AT_OBJ_NARROW_MAX (slab.h: so a bin tag always fits a narrow entry).  A shared object's
  *    tag is charged per CPU, so reclaiming and reusing its index
  *    (module_tags.c) never meets a bin's count;
  *  - a bin tag < AT_IDX_FIRST (0 in a fresh bin, and under `never`) counts

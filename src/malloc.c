@@ -242,7 +242,7 @@ static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls,
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
-	if (at_unlikely(!c || at_bin_tag(w) != ti || ti > AT_OBJ_NARROW_MAX))
+	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
 		return small_alloc_slow(cls, tag);
 	void *p = b->slots[c - 1];
 	AT_STORE_RELAXED(&b->word, w - 1);

@@ -29,8 +29,8 @@
 #define WITH_SITE_TAG(alloc)                                                            \
 	({                                                                              \
 		__typeof__(alloc) _r;                                                   \
-		if (at_likely(!alloctag_current_tag) && /* profiling on: READY */      \
-		    at_likely(AT_LOAD_RELAXED(&at_profiling_on))) {                     \
+		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
+		    at_likely(!alloctag_current_tag)) {                                 \
 			alloctag_current_tag = at_dyn_tag(__builtin_return_address(0)); \
 			_r = alloc;                                                     \
 			alloctag_current_tag = NULL;                                    \
@@ -43,7 +43,7 @@
 EXPORT void *malloc(size_t n)
 {
 	/* The hottest entry: the site's tag is passed, not made current. */
-	if (at_likely(!alloctag_current_tag) && at_likely(AT_LOAD_RELAXED(&at_profiling_on)))
+	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && at_likely(!alloctag_current_tag))
 		return at_malloc_tag_noprof(n, at_dyn_tag(__builtin_return_address(0)));
 	return at_malloc_noprof(n);
 }

@@ -101,7 +101,7 @@ extern AT_HIDDEN ptrdiff_t at_meta_delta;
 #define AT_SLOW_DEBUG 4u
 extern AT_HIDDEN unsigned char at_small_slow;
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
-extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 */
+extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 (0 too) */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 
@@ -109,7 +109,7 @@ extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 static inline unsigned int at_size_class(size_t n)
 {
 	if (n <= 1024)
-		return at_class_small[(n + 15) >> 4] + (n == 0);
+		return at_class_small[(n + 15) >> 4];
 	unsigned int b = 63u - (unsigned int)__builtin_clzll(n - 1);
 	return 8u + (b - 7u) * 4u + (unsigned int)((n - 1) >> (b - 2)) - 3u;
 }
