@@ -347,12 +347,14 @@ static AT_NOINLINE void free_outside(void *p, const char *what)
 	at_huge_free(p, what);
 }
 
-static AT_COLD __attribute__((noreturn)) void bad_object(void *p, const char *what)
+/* Not declared noreturn (they do not return): so that free's fast path can
+ * reach them by a tail jump, with no stack frame of its own. */
+static AT_COLD void bad_object(void *p, const char *what)
 {
 	at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 }
 
-static AT_COLD __attribute__((noreturn)) void double_free(void *p, const char *what)
+static AT_COLD void double_free(void *p, const char *what)
 {
 	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 }
@@ -391,7 +393,7 @@ static AT_NOINLINE void wide_free(void *p, uintptr_t off, unsigned int cls, uint
 {
 	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
-		double_free(p, what);
+		return double_free(p, what);
 	at_obj_clear(off, idx, 1);
 	small_free_slow(p, cls, at_obj_decode_idx(e, 1));
 }
@@ -411,17 +413,20 @@ static inline __attribute__((always_inline)) void free_impl(void *p, const char 
 	if (at_unlikely(!(f & AT_PG_SLAB)))
 		return large_free(p, off, what);
 	unsigned int cls = at_page_class(f);
-	uint32_t idx = at_obj_index(off, cls);
-	/* An object start past the slab's last object (its tail) has an
-	 * entry too, never written: it reads as a never handed out slot. */
-	if (at_unlikely(!at_obj_aligned(off, cls)))
-		bad_object(p, what);
+	/* One product gives the index and the start check (at_obj_aligned).
+	 * An object start past the slab's last object (its tail) has an entry
+	 * too, never written: it reads as a never handed out slot. */
+	uint32_t magic = at_class_magic[cls];
+	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
+	uint32_t idx = (uint32_t)(prod >> 32);
+	if (at_unlikely((uint32_t)prod >= magic))
+		return bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & AT_PG_WIDE))
 		return wide_free(p, off, cls, idx, what);
 	uint16_t *ent = (uint16_t *)at_obj_entry(off) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
-		double_free(p, what);
+		return double_free(p, what);
 	AT_STORE_RELAXED(ent, 0);
 	uint32_t ti = e - 1;
 
