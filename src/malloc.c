@@ -39,6 +39,7 @@
 #include "dyn_tags.h"
 #include "huge.h"
 #include "message.h"
+#include "malloc_fast.h"
 #include "tcache.h"
 
 static inline at_ref_t alloc_ref(void)
@@ -62,21 +63,6 @@ static inline int obj_untagged_empty(void)
 {
 	unsigned char st = at_state;
 	return st == AT_STATE_EARLY || (alloctag_debug_key && st == AT_STATE_READY);
-}
-
-/*
- * The tag a small allocation is charged to: the current tag while profiling
- * is on (at_profiling_on implies AT_STATE_READY), else none.  The preload
- * library passes its call site's dynamic tag instead (at_malloc_tag_noprof).
- */
-static inline struct alloc_tag *cur_tag(void)
-{
-	return AT_LOAD_RELAXED(&at_profiling_on) ? alloctag_current_tag : NULL;
-}
-
-static inline uint32_t tag_idx(struct alloc_tag *tag)
-{
-	return tag ? AT_LOAD_RELAXED(&tag->idx) : AT_IDX_NULL;
 }
 
 /* A small object's tag index with the rule above; during the early state
@@ -157,7 +143,7 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
  * bin, the early state, a wide slab somewhere, or a tag that is not the
  * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
  */
-static AT_NOINLINE void *small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
+AT_NOINLINE void *small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 {
 	struct at_theap *h = at_theap_get();
 	uint32_t ti = obj_idx(tag);
@@ -193,19 +179,12 @@ static AT_NOINLINE void *small_alloc_slow(unsigned int cls, struct alloc_tag *ta
 }
 
 /*
- * The fast path, written so that every call in it is a tail call (no stack
- * frame): a narrow slab's object from a non-empty bin whose tag is the
- * current tag's index (under `never`: both 0), its entry written; the
- * bin's count is all there is to update (bin_charge.h).  Anything else goes
- * to small_alloc_slow.
- */
-/*
  * The fast path's twin for the side table (ALLOCTAG=...,uncompressed, or
  * after a run-time switch): wide slabs exist, nothing else sends the
  * allocation to the slow path.  The object's entry is the current tag's
  * reference (or, in a narrow slab made before a switch, its index).
  */
-static AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
+AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
 					  struct alloc_tag *tag)
 {
 	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
@@ -225,29 +204,6 @@ static AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
 	else
 		return small_alloc_slow(cls, tag);
 	AT_STORE_RELAXED(&b->word, w - 1);
-	return p;
-}
-
-static inline __attribute__((always_inline)) void *small_alloc(unsigned int cls,
-								 struct alloc_tag *tag)
-{
-	struct at_theap *h = at_tls_heap;
-	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
-	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
-		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
-			return small_alloc_wide(h, cls, tag);
-		return small_alloc_slow(cls, tag);
-	}
-	uint32_t ti = tag_idx(tag);
-	struct at_bin *b = &h->bins[cls];
-	uint64_t w = b->word;
-	unsigned int c = at_bin_count(w);
-	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
-		return small_alloc_slow(cls, tag);
-	void *p = b->slots[c - 1];
-	AT_STORE_RELAXED(&b->word, w - 1);
-	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
-			 (uint16_t)(ti + 1));
 	return p;
 }
 
@@ -283,7 +239,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
 }
 
-static AT_NOINLINE void *large_malloc(size_t n)
+AT_NOINLINE void *large_malloc(size_t n)
 {
 	if (at_unlikely(n > PTRDIFF_MAX)) {
 		errno = ENOMEM;
@@ -295,14 +251,14 @@ static AT_NOINLINE void *large_malloc(size_t n)
 void *at_malloc_noprof(size_t n)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
-		return small_alloc(at_size_class(n), cur_tag());
+		return at_small_alloc(at_size_class(n), cur_tag());
 	return large_malloc(n);
 }
 
 void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
-		return small_alloc(at_size_class(n), tag);
+		return at_small_alloc(at_size_class(n), tag);
 	struct alloc_tag *old = alloctag_save(tag);
 	void *p = large_malloc(n);
 	alloctag_current_tag = old;
@@ -310,7 +266,7 @@ void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag)
 }
 
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
-static AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
+AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
 {
 	uint32_t pfn = (uint32_t)(off >> AT_PAGE_SHIFT);
 	struct at_page *pg = &at_pages[pfn];
@@ -342,19 +298,19 @@ static AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
 	at_page_release(p, order); /* uncharges */
 }
 
-static AT_NOINLINE void free_outside(void *p, const char *what)
+AT_NOINLINE void free_outside(void *p, const char *what)
 {
 	at_huge_free(p, what);
 }
 
 /* Not declared noreturn (they do not return): so that free's fast path can
  * reach them by a tail jump, with no stack frame of its own. */
-static AT_COLD void bad_object(void *p, const char *what)
+AT_COLD void at_bad_object(void *p, const char *what)
 {
 	at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 }
 
-static AT_COLD void double_free(void *p, const char *what)
+AT_COLD void at_double_free(void *p, const char *what)
 {
 	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 }
@@ -362,7 +318,7 @@ static AT_COLD void double_free(void *p, const char *what)
 /* Small object p (class cls, charged to tag index ti) is free, its entry
  * cleared: uncharge it and give it to the thread's bin, or, with no heap,
  * to the central list. */
-static AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
+AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
 {
 	/* In debug mode no bin's tag is AT_IDX_NULL (bin_charge.h): such a free
 	 * always comes here. */
@@ -388,69 +344,20 @@ static AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
 }
 
 /* A wide slab's object (the side-table form): checked, cleared, freed. */
-static AT_NOINLINE void wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+AT_NOINLINE void wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 				  const char *what)
 {
 	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
-		return double_free(p, what);
+		return at_double_free(p, what);
 	at_obj_clear(off, idx, 1);
 	small_free_slow(p, cls, at_obj_decode_idx(e, 1));
-}
-
-/*
- * free(), with every call a tail call or a call that does not return (no
- * stack frame on the fast path).  The checks come before anything is
- * written: p must be the start of an object of a slab (the slab's class
- * from its head page's flags), and its entry must say allocated.
- */
-static inline __attribute__((always_inline)) void free_impl(void *p, const char *what)
-{
-	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(off >= AT_HEAP_SIZE))
-		return free_outside(p, what);
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	if (at_unlikely(!(f & AT_PG_SLAB)))
-		return large_free(p, off, what);
-	unsigned int cls = at_page_class(f);
-	/* One product gives the index and the start check (at_obj_aligned).
-	 * An object start past the slab's last object (its tail) has an entry
-	 * too, never written: it reads as a never handed out slot. */
-	uint32_t magic = at_class_magic[cls];
-	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
-	uint32_t idx = (uint32_t)(prod >> 32);
-	if (at_unlikely((uint32_t)prod >= magic))
-		return bad_object(p, what); /* tail calls: no frame here */
-	if (at_unlikely(f & AT_PG_WIDE))
-		return wide_free(p, off, cls, idx, what);
-	uint16_t *ent = (uint16_t *)at_obj_entry(off) + idx;
-	uint32_t e = AT_LOAD_RELAXED(ent);
-	if (at_unlikely(!e))
-		return double_free(p, what);
-	AT_STORE_RELAXED(ent, 0);
-	uint32_t ti = e - 1;
-
-	struct at_theap *h = at_tls_heap;
-	if (at_unlikely((uintptr_t)h <= 1))
-		return small_free_slow(p, cls, ti);
-	struct at_bin *b = &h->bins[cls];
-	/*
-	 * An object of the bin's tag: uncharged by the count's own update
-	 * (bin_charge.h).  Only the branch waits for the entry (often a cache
-	 * miss), not the store.
-	 */
-	uint64_t w = b->word;
-	unsigned int c = at_bin_count(w);
-	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
-		return small_free_slow(p, cls, ti);
-	b->slots[c] = p;
-	AT_STORE_RELAXED(&b->word, w + 1);
 }
 
 void at_free(void *p)
 {
 	if (p)
-		free_impl(p, "free");
+		at_free_fast(p, "free");
 }
 
 /* Usable size of live block p; aborts (naming what) on a bad pointer. */
@@ -525,7 +432,7 @@ void *at_realloc_noprof(void *p, size_t n)
 	if (!p)
 		return at_malloc_noprof(n);
 	if (!n) {
-		free_impl(p, "realloc");
+		at_free_fast(p, "realloc");
 		return NULL;
 	}
 	size_t old = usable_checked(p, "realloc");
@@ -541,7 +448,7 @@ void *at_realloc_noprof(void *p, size_t n)
 	if (!q)
 		return NULL;
 	memcpy(q, p, n < old ? n : old);
-	free_impl(p, "realloc");
+	at_free_fast(p, "realloc");
 	return q;
 }
 
@@ -559,7 +466,7 @@ static void *aligned_impl(size_t align, size_t n)
 		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
 			cls++;
 		if (cls < AT_NR_CLASSES)
-			return small_alloc(cls, cur_tag());
+			return at_small_alloc(cls, cur_tag());
 	}
 	return large_alloc(n, align);
 }

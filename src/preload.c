@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "dyn_tags.h"
+#include "malloc_fast.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -40,17 +41,25 @@
 		_r;                                                                     \
 	})
 
+/* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
+ * call site's tag is passed, not made current. */
 EXPORT void *malloc(size_t n)
 {
-	/* The hottest entry: the site's tag is passed, not made current. */
-	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && at_likely(!alloctag_current_tag))
-		return at_malloc_tag_noprof(n, at_dyn_tag(__builtin_return_address(0)));
-	return at_malloc_noprof(n);
+	struct alloc_tag *tag = NULL;
+	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) {
+		tag = alloctag_current_tag;
+		if (at_likely(!tag))
+			tag = at_dyn_tag(__builtin_return_address(0));
+	}
+	if (at_likely(n <= AT_SMALL_MAX))
+		return at_small_alloc(at_size_class(n), tag);
+	return at_malloc_tag_noprof(n, tag);
 }
 
 EXPORT void free(void *p)
 {
-	at_free(p);
+	if (at_likely(p != NULL))
+		at_free_fast(p, "free");
 }
 
 EXPORT void *calloc(size_t n, size_t size)
