@@ -50,6 +50,21 @@ static int first_time(struct alloc_tag *tag, unsigned int bit)
 	return !(__atomic_fetch_or(&tag->flags, bit, __ATOMIC_RELAXED) & bit);
 }
 
+/* "not set" for what (page, object) at addr: once per current tag, and
+ * once (*once) for frees with no current tag. */
+static void not_set(const char *what, const void *addr, int *once)
+{
+	struct alloc_tag *cur = alloctag_current_tag;
+	if (cur) {
+		if (first_time(cur, AT_FLAG_WARNED_NOT_SET))
+			at_msg("alloc_tag was not set (%s %p freed under %s:%u func:%s)", what, addr,
+			       cur->filename, cur->lineno, cur->function);
+	} else {
+		at_msg_once(*once, "alloc_tag was not set (%s %p freed with no current tag)", what,
+			    addr);
+	}
+}
+
 at_ref_t at_debug_page_alloc(uint32_t pfn, at_ref_t ref, uint64_t extra_flags)
 {
 	at_ref_t old = at_page_ref_get(pfn);
@@ -65,15 +80,8 @@ void at_debug_page_free(const void *addr, uint64_t flags, at_ref_t ref)
 	if (ref != AT_REF_NONE || !AT_LOAD_RELAXED(&at_profiling_on) ||
 	    (flags & AT_PG_NO_CODETAG) || ((flags & AT_PG_EARLY) && !at_early_handed_over()))
 		return;
-	struct alloc_tag *cur = alloctag_current_tag;
-	if (cur) {
-		if (first_time(cur, AT_FLAG_WARNED_NOT_SET))
-			at_msg("alloc_tag was not set (page %p freed under %s:%u func:%s)", addr,
-			       cur->filename, cur->lineno, cur->function);
-	} else {
-		static int once;
-		at_msg_once(once, "alloc_tag was not set (page %p freed with no current tag)", addr);
-	}
+	static int once;
+	not_set("page", addr, &once);
 }
 
 void at_debug_obj_alloc(uint32_t old)
@@ -89,15 +97,8 @@ void at_debug_obj_free(const void *addr)
 {
 	if (AT_LOAD_RELAXED(&at_state) != AT_STATE_READY || !AT_LOAD_RELAXED(&at_profiling_on))
 		return;
-	struct alloc_tag *cur = alloctag_current_tag;
-	if (cur) {
-		if (first_time(cur, AT_FLAG_WARNED_NOT_SET))
-			at_msg("alloc_tag was not set (object %p freed under %s:%u func:%s)", addr,
-			       cur->filename, cur->lineno, cur->function);
-	} else {
-		static int once;
-		at_msg_once(once, "alloc_tag was not set (object %p freed with no current tag)", addr);
-	}
+	static int once;
+	not_set("object", addr, &once);
 }
 
 void alloctag_debug_restore(struct alloc_tag *tag)
