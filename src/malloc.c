@@ -24,6 +24,9 @@
  * if its buddies are free (at_page_grow), charged as if it had moved.
  * realloc(p, 0) frees p and returns NULL (glibc).
  *
+ * The fast paths of malloc and free are in malloc_fast.h (inlined into the
+ * preload library's entries too); this file has everything else.
+ *
  * Checks made before any metadata is written (at_fatal, naming the
  * address): the pointer is in the heap and the start of a live object or
  * block, or a live huge block; a freed slot or block is a double free.
@@ -143,7 +146,7 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
  * bin, the early state, a wide slab somewhere, or a tag that is not the
  * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
  */
-AT_NOINLINE void *small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
+AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 {
 	struct at_theap *h = at_theap_get();
 	uint32_t ti = obj_idx(tag);
@@ -184,7 +187,7 @@ AT_NOINLINE void *small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
  * allocation to the slow path.  The object's entry is the current tag's
  * reference (or, in a narrow slab made before a switch, its index).
  */
-AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
+AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 					  struct alloc_tag *tag)
 {
 	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
@@ -193,7 +196,7 @@ AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti))
-		return small_alloc_slow(cls, tag);
+		return at_small_alloc_slow(cls, tag);
 	void *p = b->slots[c - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t idx = at_obj_index_m(off, b->magic);
@@ -202,7 +205,7 @@ AT_NOINLINE void *small_alloc_wide(struct at_theap *h, unsigned int cls,
 	else if (ti <= AT_OBJ_NARROW_MAX)
 		at_obj_set_narrow(off, idx, ti);
 	else
-		return small_alloc_slow(cls, tag);
+		return at_small_alloc_slow(cls, tag);
 	AT_STORE_RELAXED(&b->word, w - 1);
 	return p;
 }
@@ -239,7 +242,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
 }
 
-AT_NOINLINE void *large_malloc(size_t n)
+AT_NOINLINE void *at_large_malloc(size_t n)
 {
 	if (at_unlikely(n > PTRDIFF_MAX)) {
 		errno = ENOMEM;
@@ -252,7 +255,7 @@ void *at_malloc_noprof(size_t n)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
 		return at_small_alloc(at_size_class(n), cur_tag());
-	return large_malloc(n);
+	return at_large_malloc(n);
 }
 
 void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag)
@@ -260,13 +263,13 @@ void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag)
 	if (at_likely(n <= AT_SMALL_MAX))
 		return at_small_alloc(at_size_class(n), tag);
 	struct alloc_tag *old = alloctag_save(tag);
-	void *p = large_malloc(n);
+	void *p = at_large_malloc(n);
 	alloctag_current_tag = old;
 	return p;
 }
 
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
-AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
+AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 {
 	uint32_t pfn = (uint32_t)(off >> AT_PAGE_SHIFT);
 	struct at_page *pg = &at_pages[pfn];
@@ -298,7 +301,7 @@ AT_NOINLINE void large_free(void *p, uintptr_t off, const char *what)
 	at_page_release(p, order); /* uncharges */
 }
 
-AT_NOINLINE void free_outside(void *p, const char *what)
+AT_NOINLINE void at_free_outside(void *p, const char *what)
 {
 	at_huge_free(p, what);
 }
@@ -318,7 +321,7 @@ AT_COLD void at_double_free(void *p, const char *what)
 /* Small object p (class cls, charged to tag index ti) is free, its entry
  * cleared: uncharge it and give it to the thread's bin, or, with no heap,
  * to the central list. */
-AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
+AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 {
 	/* In debug mode no bin's tag is AT_IDX_NULL (bin_charge.h): such a free
 	 * always comes here. */
@@ -344,14 +347,14 @@ AT_NOINLINE void small_free_slow(void *p, unsigned int cls, uint32_t ti)
 }
 
 /* A wide slab's object (the side-table form): checked, cleared, freed. */
-AT_NOINLINE void wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 				  const char *what)
 {
 	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
 	at_obj_clear(off, idx, 1);
-	small_free_slow(p, cls, at_obj_decode_idx(e, 1));
+	at_small_free_slow(p, cls, at_obj_decode_idx(e, 1));
 }
 
 void at_free(void *p)

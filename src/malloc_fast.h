@@ -12,13 +12,13 @@
 #include "tcache.h"
 
 /* malloc.c: the slow paths */
-AT_HIDDEN void *small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
-AT_HIDDEN void *small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
-AT_HIDDEN void small_free_slow(void *p, unsigned int cls, uint32_t ti);
-AT_HIDDEN void wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
-AT_HIDDEN void large_free(void *p, uintptr_t off, const char *what);
-AT_HIDDEN void free_outside(void *p, const char *what);
-AT_HIDDEN void *large_malloc(size_t n);
+AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
+AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
+AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
+AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
+AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
+AT_HIDDEN void at_free_outside(void *p, const char *what);
+AT_HIDDEN void *at_large_malloc(size_t n);
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);
@@ -44,7 +44,7 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
  * frame): a narrow slab's object from a non-empty bin whose tag is the
  * current tag's index (under `never`: both 0), its entry written; the
  * bin's count is all there is to update (bin_charge.h).  Anything else goes
- * to small_alloc_slow.
+ * to at_small_alloc_slow.
  */
 static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
 								    struct alloc_tag *tag)
@@ -53,15 +53,15 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
 	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
-			return small_alloc_wide(h, cls, tag);
-		return small_alloc_slow(cls, tag);
+			return at_small_alloc_wide(h, cls, tag);
+		return at_small_alloc_slow(cls, tag);
 	}
 	uint32_t ti = tag_idx(tag);
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
-		return small_alloc_slow(cls, tag);
+		return at_small_alloc_slow(cls, tag);
 	void *p = b->slots[c - 1];
 	AT_STORE_RELAXED(&b->word, w - 1);
 	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
@@ -79,10 +79,10 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_unlikely(off >= AT_HEAP_SIZE))
-		return free_outside(p, what);
+		return at_free_outside(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (at_unlikely(!(f & AT_PG_SLAB)))
-		return large_free(p, off, what);
+		return at_large_free(p, off, what);
 	unsigned int cls = at_page_class(f);
 	/* One product gives the index and the start check (at_obj_aligned).
 	 * An object start past the slab's last object (its tail) has an entry
@@ -93,7 +93,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & AT_PG_WIDE))
-		return wide_free(p, off, cls, idx, what);
+		return at_wide_free(p, off, cls, idx, what);
 	uint16_t *ent = (uint16_t *)at_obj_entry(off) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 
 	struct at_theap *h = at_tls_heap;
 	if (at_unlikely((uintptr_t)h <= 1))
-		return small_free_slow(p, cls, ti);
+		return at_small_free_slow(p, cls, ti);
 	struct at_bin *b = &h->bins[cls];
 	/*
 	 * An object of the bin's tag: uncharged by the count's own update
@@ -113,7 +113,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
-		return small_free_slow(p, cls, ti);
+		return at_small_free_slow(p, cls, ti);
 	b->slots[c] = p;
 	AT_STORE_RELAXED(&b->word, w + 1);
 }
