@@ -57,6 +57,20 @@ static inline at_ref_t alloc_ref(void)
 }
 
 /*
+ * The reference of a large block the page allocator does not hand out itself
+ * (one from the thread's cache, one grown in place): alloc_ref(), or, in
+ * debug mode, the empty reference instead of none, as the page allocator
+ * records (debug.c) - else its release later looks like a lost reference.
+ */
+static inline at_ref_t block_ref(void)
+{
+	at_ref_t ref = alloc_ref();
+	if (!ref && alloctag_debug_key && at_state == AT_STATE_READY)
+		ref = AT_REF_EMPTY;
+	return ref;
+}
+
+/*
  * What a new small object with no tag records: the empty reference if it is
  * made before start-up (it was not counted, and its free must not look like
  * a lost reference) or in debug mode (the kernel's alloc_tag_ref_set_empty:
@@ -228,8 +242,8 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 		h->lbytes -= AT_PAGE_SIZE << order;
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);
-		at_ref_t ref = alloc_ref();
-		if (at_ref_is_tag(ref)) {
+		at_ref_t ref = block_ref();
+		if (ref) { /* a cached block's reference is none (tcache.h) */
 			at_page_ref_update(pfn, ref);
 			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
 		}
@@ -291,7 +305,15 @@ AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 				AT_PG_OWNER1))
 			at_fatal("%s(%p): double free (the block is already free)", what, p);
 		at_ref_t ref = at_page_ref_get(pfn);
-		if (ref) {
+		if (at_unlikely(alloctag_debug_key) && at_state == AT_STATE_READY) {
+			/* the user's free is checked here; the cached block holds
+			 * the empty reference, so its release later is not */
+			at_debug_page_free(p, f, ref);
+			if (ref != AT_REF_EMPTY) {
+				at_page_ref_update(pfn, AT_REF_EMPTY);
+				at_uncharge(ref, (int64_t)bytes);
+			}
+		} else if (ref) {
 			at_page_ref_update(pfn, AT_REF_NONE);
 			at_uncharge(ref, (int64_t)bytes);
 		}
@@ -421,7 +443,7 @@ static int large_grow(void *p, size_t old, size_t n)
 		return 0;
 	if (at_state == AT_STATE_READY) {
 		uint32_t pfn = at_addr_to_pfn(p);
-		at_ref_t was = at_page_ref_get(pfn), ref = alloc_ref();
+		at_ref_t was = at_page_ref_get(pfn), ref = block_ref();
 		if (was != ref)
 			at_page_ref_update(pfn, ref);
 		at_uncharge(was, (int64_t)old);

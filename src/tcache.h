@@ -12,8 +12,9 @@
  * Large blocks freed by the thread are kept, at most AT_LC_N per order and
  * AT_LC_BYTES in all; a cached block keeps AT_PG_HEAD in the page allocator
  * and has AT_PG_OWNER1 set ("free, in a cache"), its tag reference cleared
- * and uncharged.  Anything else goes back to the page allocator
- * (at_page_release, which purges it later).  Decay: a block cached for more than AT_LC_DECAY_MS is
+ * (the empty reference in debug mode, debug.c) and uncharged.  Anything
+ * else goes back to the page allocator (at_page_release, which purges it
+ * later).  Decay: a block cached for more than AT_LC_DECAY_MS is
  * released (checked, at most every AT_LC_DECAY_MS / 4, when the thread frees
  * a large block), so a thread's cached memory follows its recent peak;
  * releasing on every free instead costs a page fault per page on reuse.

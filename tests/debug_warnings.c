@@ -295,6 +295,17 @@ static void scenario_obj_clean(void)
 	CHECK_EQ(alloctag_set_profiling(false), 0);
 	at_free(p);
 	CHECK_EQ(alloctag_set_profiling(true), 0);
+	/* Large blocks through the thread's cache of large blocks, reused
+	 * untagged, then released when the cache overflows. */
+	void *big[40];
+	p = at_malloc_noprof(100000);
+	at_free(p);
+	CHECK(at_malloc_noprof(100000) == p); /* from the cache */
+	at_free(p);
+	for (int i = 0; i < 40; i++)
+		CHECK((big[i] = at_malloc_noprof(100000)) != NULL);
+	for (int i = 0; i < 40; i++)
+		at_free(big[i]);
 	/* Across threads, both ways. */
 	p = obj(&t);
 	CHECK(!pthread_create(&th, NULL, free_from_thread, p));
@@ -344,6 +355,11 @@ static void scenario_obj_not_set(void)
 			expect("alloc_tag was not set (object %p freed under %s:%u func:%s)", p,
 			       h.filename, h.lineno, h.function);
 	}
+	/* A large block's lost reference, freed into the thread's cache. */
+	p = at_malloc_noprof(100000);
+	at_page_ref_update(pfn_of(p), AT_REF_NONE);
+	at_free(p);
+	expect("alloc_tag was not set (page %p freed with no current tag)", p);
 	/* Profiling off: no check. */
 	DEFINE_ALLOC_TAG(h2);
 	p = obj(&t);
