@@ -34,7 +34,9 @@
  *   fold                                 pend into the per-CPU counters, off = count
  *
  * The bin tag changes (at_bin_pop, at_bin_push):
- *   malloc charged to a permanent tag (below) or to none: fold, switch;
+ *   malloc charged to a permanent tag (below): fold, switch; to none (or the
+ *   empty reference): switch only if pend is 0, so untagged allocations
+ *   between tagged ones do not fold each time;
  *   free of such an object: switch only if pend is 0 (a thread that only
  *   frees, a consumer, keeps its frees in its bins too; a thread that
  *   allocates one tag and frees another does not fold on every operation).
@@ -47,9 +49,9 @@
  *    quiescent read is exact;
  *  - only *permanent* tags are bin tags: the main executable's and run-time
  *    (dynamic) tags, whose indexes are never released, up to index
- *    AT_OBJ_NARROW_MAX (slab.h: so a bin tag always fits a narrow entry).  A shared object's
- *    tag is charged per CPU, so reclaiming and reusing its index
- *    (module_tags.c) never meets a bin's count;
+ *    AT_OBJ_NARROW_MAX (slab.h: so a bin tag always fits a narrow entry).
+ *    A shared object's tag is charged per CPU, so reclaiming and reusing
+ *    its index (module_tags.c) never meets a bin's count;
  *  - a bin tag < AT_IDX_FIRST (0 in a fresh bin, and under `never`) counts
  *    nothing: its pend is ignored by readers and dropped by a fold;
  *  - off stays in its field: only the slow operations change it, and one

@@ -62,12 +62,15 @@ static inline at_ref_t alloc_ref(void)
  * debug mode, the empty reference instead of none, as the page allocator
  * records (debug.c) - else its release later looks like a lost reference.
  */
+static inline int debug_ready(void)
+{
+	return alloctag_debug_key && at_state == AT_STATE_READY;
+}
+
 static inline at_ref_t block_ref(void)
 {
 	at_ref_t ref = alloc_ref();
-	if (!ref && alloctag_debug_key && at_state == AT_STATE_READY)
-		ref = AT_REF_EMPTY;
-	return ref;
+	return !ref && debug_ready() ? AT_REF_EMPTY : ref;
 }
 
 /*
@@ -78,8 +81,7 @@ static inline at_ref_t block_ref(void)
  */
 static inline int obj_untagged_empty(void)
 {
-	unsigned char st = at_state;
-	return st == AT_STATE_EARLY || (alloctag_debug_key && st == AT_STATE_READY);
+	return at_state == AT_STATE_EARLY || debug_ready();
 }
 
 /* A small object's tag index with the rule above; during the early state
@@ -305,7 +307,7 @@ AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 				AT_PG_OWNER1))
 			at_fatal("%s(%p): double free (the block is already free)", what, p);
 		at_ref_t ref = at_page_ref_get(pfn);
-		if (at_unlikely(alloctag_debug_key) && at_state == AT_STATE_READY) {
+		if (at_unlikely(debug_ready())) {
 			/* the user's free is checked here; the cached block holds
 			 * the empty reference, so its release later is not */
 			at_debug_page_free(p, f, ref);

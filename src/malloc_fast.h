@@ -70,8 +70,7 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 }
 
 /*
- * free(), with every call a tail call or a call that does not return (no
- * stack frame on the fast path).  The checks come before anything is
+ * free(), with every call a tail call (no stack frame on the fast path).  The checks come before anything is
  * written: p must be the start of an object of a slab (the slab's class
  * from its head page's flags), and its entry must say allocated.
  */
@@ -84,13 +83,10 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	if (at_unlikely(!(f & AT_PG_SLAB)))
 		return at_large_free(p, off, what);
 	unsigned int cls = at_page_class(f);
-	/* One product gives the index and the start check (at_obj_aligned).
-	 * An object start past the slab's last object (its tail) has an entry
+	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
-	uint32_t magic = at_class_magic[cls];
-	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
-	uint32_t idx = (uint32_t)(prod >> 32);
-	if (at_unlikely((uint32_t)prod >= magic))
+	uint32_t idx;
+	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & AT_PG_WIDE))
 		return at_wide_free(p, off, cls, idx, what);

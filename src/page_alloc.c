@@ -23,8 +23,8 @@
  * at `madvise` or `always` the small-object slabs of a chunk share one TLB
  * entry: +5-7% on bench/malloc churn (BENCHMARKS.md).  Purging a block
  * inside a huge page splits it; the kernel may collapse it again later.
- * Descriptors live out of band
- * (at_pages[]), where a user's overflow cannot reach them.
+ * Descriptors live out of band (at_pages[]), where a user's overflow cannot
+ * reach them.
  *
  * Tag references are recorded under the arena lock (tag_ref.h); counters are
  * updated outside it.

@@ -136,19 +136,21 @@ static inline uint32_t at_obj_index(uintptr_t off, unsigned int cls)
 }
 
 /*
- * Whether heap offset off is the start of an object of a class-cls slab:
- * r = off % 64 KiB = q * size + m with m < size, magic = ceil(2^32 / size) =
- * (2^32 + e) / size with e < size.  The low 32 bits of r * magic are
- * q * e + m * magic: below 65536 when m = 0 (q * e < nobj * size), at least
- * magic >= 2^32 / 16384 = 262144 otherwise (and no wrap: m * magic + q * e
- * < 2^32 - 2^32 / size + size + 65536 <= 2^32).  So one compare against
- * magic, with the product the index needs anyway.  Objects past nobj (the
- * slab's tail) are checked separately.
+ * Locate heap offset off in a slab whose class has magic number magic:
+ * *idx = off % 64 KiB / size, and whether off is an object's start, from
+ * one product.  r = off % 64 KiB = q * size + m with m < size, magic =
+ * ceil(2^32 / size) = (2^32 + e) / size with e < size.  The low 32 bits of
+ * r * magic are q * e + m * magic: below 65536 when m = 0 (q * e < nobj *
+ * size), at least magic >= 2^32 / 16384 = 262144 otherwise (and no wrap:
+ * m * magic + q * e < 2^32 - 2^32 / size + size + 65536 <= 2^32).  So the
+ * start check is one compare against magic.  Objects past nobj (the slab's
+ * tail) are checked separately.
  */
-static inline int at_obj_aligned(uintptr_t off, unsigned int cls)
+static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
 {
-	uint32_t magic = at_class_magic[cls];
-	return (uint32_t)((off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic) < magic;
+	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
+	*idx = (uint32_t)(prod >> 32);
+	return (uint32_t)prod < magic;
 }
 
 static inline void *at_obj_entry(uintptr_t off)

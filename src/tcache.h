@@ -26,8 +26,8 @@
  * flushed when the thread exits.
  *
  * A bin's count shares a word with the charges of its class's objects to
- * one tag, folded into the per-CPU counters later (bin_charge.h): change
- * the count only through that file's operations.
+ * one tag, folded into the per-CPU counters later (bin_charge.h): every
+ * change of the count is one of the word operations that file lists.
  */
 #ifndef AT_TCACHE_H
 #define AT_TCACHE_H

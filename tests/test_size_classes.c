@@ -1,8 +1,9 @@
 /*
  * Size classes and object indexing (src/slab.h), exhaustively: for every
- * class and every offset in a slab, at_obj_index is offset / size and
- * at_obj_aligned says whether the offset is a multiple of the size; every
- * request size maps to the smallest class that holds it.
+ * class and every offset in a slab, at_obj_index and at_obj_locate (free's
+ * check) give offset / size and at_obj_locate says whether the offset is a
+ * multiple of the size; every request size maps to the smallest class that
+ * holds it.
  */
 #include <alloctag.h>
 
@@ -19,10 +20,14 @@ int main(void)
 		CHECK_EQ(at_class_nobj[c], AT_SLAB_SIZE / s);
 		for (uintptr_t off = 0; off < AT_SLAB_SIZE; off++) {
 			uintptr_t heap_off = 5 * AT_SLAB_SIZE + off; /* any slab */
+			uint32_t idx;
+			int start = at_obj_locate(heap_off, at_class_magic[c], &idx);
 			if (at_obj_index(heap_off, c) != off / s)
 				CHECK_EQ(at_obj_index(heap_off, c), off / s);
-			if (at_obj_aligned(heap_off, c) != (off % s == 0))
-				CHECK_EQ(at_obj_aligned(heap_off, c), off % s == 0);
+			if (idx != off / s)
+				CHECK_EQ(idx, off / s);
+			if (start != (off % s == 0))
+				CHECK_EQ(start, off % s == 0);
 		}
 	}
 	for (size_t n = 0; n <= AT_SMALL_MAX; n++) {
