@@ -2,6 +2,12 @@
  * linked by a bounded lock-free single-producer/single-consumer ring.  The
  * producer mallocs messages of 32..512 bytes, fills them and pushes them; the
  * consumer checks and frees them, so every free is a cross-thread free.
+ * Each side publishes its index every BATCH messages (and before it waits)
+ * and rereads the other's only when its cached copy says full or empty, as
+ * real queues do: publishing every message made the ring's index lines
+ * bounce on every push, and the run settle at random into a fast or a 4x
+ * slower regime (5-44 M msgs/s for one binary), measuring the ring, not
+ * malloc.
  * usage: prodcons [threads=2] [messages per producer]
  * (threads is rounded down to an even number, min 2; ops = messages total) */
 #include <pthread.h>
@@ -10,6 +16,7 @@
 #include "bench_common.h"
 
 #define RING 1024 /* power of two */
+#define BATCH 32 /* divides RING */
 #define MIN_SZ 32 /* > sizeof(struct msg): the last byte is a check byte */
 #define MAX_SZ 512
 
@@ -46,7 +53,7 @@ static void *producer(void *vp)
     struct targ *a = vp;
     struct ring *r = a->ring;
     uint64_t rng = xs_seed(a->id);
-    size_t tail = 0;
+    size_t tail = 0, head = 0; /* head: the consumer's, as last read */
     for (long i = 0; i < nmsgs; i++) {
         uint32_t n = (uint32_t)(MIN_SZ + xs_below(&rng, MAX_SZ - MIN_SZ + 1));
         struct msg *m = xmalloc(n);
@@ -55,11 +62,15 @@ static void *producer(void *vp)
         m->size = n;
         m->check = (uint32_t)i ^ n;
         ((unsigned char *)m)[n - 1] = (unsigned char)i;
-        unsigned spins = 0;
-        while (tail - atomic_load_explicit(&r->head, memory_order_acquire) >= RING)
-            backoff(&spins);
+        if (tail - head >= RING) {
+            unsigned spins = 0;
+            atomic_store_explicit(&r->tail, tail, memory_order_release);
+            while (tail - (head = atomic_load_explicit(&r->head, memory_order_acquire)) >= RING)
+                backoff(&spins);
+        }
         r->slot[tail & (RING - 1)] = m;
-        atomic_store_explicit(&r->tail, ++tail, memory_order_release);
+        if (++tail % BATCH == 0 || i == nmsgs - 1)
+            atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
     return NULL;
 }
@@ -69,13 +80,17 @@ static void *consumer(void *vp)
     struct targ *a = vp;
     struct ring *r = a->ring;
     uint64_t sum = 0;
-    size_t head = 0;
+    size_t head = 0, tail = 0; /* tail: the producer's, as last read */
     for (long i = 0; i < nmsgs; i++) {
-        unsigned spins = 0;
-        while (atomic_load_explicit(&r->tail, memory_order_acquire) == head)
-            backoff(&spins);
+        if (head == tail) {
+            unsigned spins = 0;
+            atomic_store_explicit(&r->head, head, memory_order_release);
+            while ((tail = atomic_load_explicit(&r->tail, memory_order_acquire)) == head)
+                backoff(&spins);
+        }
         struct msg *m = r->slot[head & (RING - 1)];
-        atomic_store_explicit(&r->head, ++head, memory_order_release);
+        if (++head % BATCH == 0)
+            atomic_store_explicit(&r->head, head, memory_order_release);
         if (m->seq != (uint64_t)i || m->check != ((uint32_t)i ^ m->size) ||
             ((unsigned char *)m)[m->size - 1] != (unsigned char)i) {
             fprintf(stderr, "prodcons: corrupted message %ld\n", i);
@@ -91,7 +106,7 @@ static void *consumer(void *vp)
 int main(int argc, char **argv)
 {
     long threads = 2;
-    nmsgs = 3000000;
+    nmsgs = 10000000;
     parse_args(argc, argv, &threads, &nmsgs);
     long pairs = threads / 2 > 0 ? threads / 2 : 1;
     threads = pairs * 2;
