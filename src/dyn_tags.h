@@ -79,13 +79,6 @@ static inline struct alloc_tag *at_dyn_tag(const void *addr)
 	return at_dyn_tag_slow(addr);
 }
 
-/*
- * at_malloc_noprof(n) charged to tag (may be NULL: nothing) instead of the
- * current tag: the preload's malloc passes its call site's tag directly, so
- * a small allocation sets no thread-local current tag (malloc.c).
- */
-AT_HIDDEN void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag);
-
 /* Number of dynamic tags created (tests). */
 AT_HIDDEN uint32_t at_dyn_count(void);
 

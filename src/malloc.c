@@ -258,31 +258,81 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
 }
 
-AT_NOINLINE void *at_large_malloc(size_t n)
+/*
+ * Tags passed down.  Every allocation function has a twin taking its tag
+ * (X_with(..., tag), tag as cur_tag() would give it: NULL unless profiling
+ * is on), so that the tag-passing entries (at_X_tag_noprof, what the tagged
+ * macros call) set no thread-local current tag on the small-object path.
+ * The large paths (the page allocator, large_grow) read the current tag
+ * themselves: WITH_CURRENT makes tag current around them when it is not.
+ */
+#define WITH_CURRENT(tag, expr)                                                     \
+	({                                                                          \
+		struct alloc_tag *_t = (tag);                                       \
+		__typeof__(expr) _r;                                                \
+		if (at_likely(!AT_LOAD_RELAXED(&at_profiling_on) ||                 \
+			      _t == alloctag_current_tag)) {                        \
+			_r = (expr);                                                \
+		} else {                                                            \
+			struct alloc_tag *_old = alloctag_save(_t);                 \
+			_r = (expr);                                                \
+			alloctag_current_tag = _old;                                \
+		}                                                                   \
+		_r;                                                                 \
+	})
+
+AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
 {
 	if (at_unlikely(n > PTRDIFF_MAX)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return large_alloc(n, 0);
+	return WITH_CURRENT(tag, large_alloc(n, 0));
 }
 
-void *at_malloc_noprof(size_t n)
-{
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), cur_tag());
-	return at_large_malloc(n);
-}
-
-void *at_malloc_tag_noprof(size_t n, struct alloc_tag *tag)
+static inline void *malloc_with(size_t n, struct alloc_tag *tag)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
 		return at_small_alloc(at_size_class(n), tag);
-	struct alloc_tag *old = alloctag_save(tag);
-	void *p = at_large_malloc(n);
-	alloctag_current_tag = old;
-	return p;
+	return at_large_malloc(n, tag);
 }
+
+/*
+ * The tag-passing entries: at_X_tag_noprof(tag, args) charges as
+ * alloc_hooks_tag(*tag, at_X_noprof(args)) would.  While profiling is on,
+ * tag is passed down; under `never` nothing is charged and tag is ignored;
+ * with hooks on but profiling off (the early state before start-up, or
+ * profiling switched off), tag is made current around at_X_noprof, as the
+ * hooks do (the early state marks it inaccurate).
+ */
+#define AT_TAG_HOOKED ((struct alloc_tag *)1)
+
+static inline struct alloc_tag *passed(struct alloc_tag *tag)
+{
+	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)))
+		return tag;
+	return alloctag_hooks_key ? AT_TAG_HOOKED : NULL;
+}
+
+#define UNPAREN(...) __VA_ARGS__
+/* at_X_noprof(params) and at_X_tag_noprof(tag, params) over X_with(args, tag). */
+#define ENTRIES(ret, X, params, args)                                          \
+	ret at_##X##_noprof(UNPAREN params)                                    \
+	{                                                                      \
+		return X##_with(UNPAREN args, cur_tag());                      \
+	}                                                                      \
+	ret at_##X##_tag_noprof(struct alloc_tag *tag, UNPAREN params)         \
+	{                                                                      \
+		struct alloc_tag *t = passed(tag);                             \
+		if (at_likely(t != AT_TAG_HOOKED))                             \
+			return X##_with(UNPAREN args, t);                      \
+		struct alloc_tag *old = alloctag_save(tag);                    \
+		ret r = at_##X##_noprof(UNPAREN args);                         \
+		alloctag_current_tag = old;                                    \
+		return r;                                                      \
+	}
+
+ENTRIES(void *, malloc, (size_t n), (n))
 
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
 AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
@@ -415,18 +465,20 @@ size_t at_usable_size(const void *p)
 	return p ? usable_checked(p, "malloc_usable_size") : 0;
 }
 
-void *at_calloc_noprof(size_t n, size_t size)
+static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 {
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = at_malloc_noprof(total);
+	void *p = malloc_with(total, tag);
 	if (p)
 		memset(p, 0, total);
 	return p;
 }
+
+ENTRIES(void *, calloc, (size_t n, size_t size), (n, size))
 
 /*
  * realloc growing large block p (old usable bytes) to n > old: absorb free
@@ -454,10 +506,10 @@ static int large_grow(void *p, size_t old, size_t n)
 	return 1;
 }
 
-void *at_realloc_noprof(void *p, size_t n)
+static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 {
 	if (!p)
-		return at_malloc_noprof(n);
+		return malloc_with(n, tag);
 	if (!n) {
 		at_free_fast(p, "realloc");
 		return NULL;
@@ -469,9 +521,9 @@ void *at_realloc_noprof(void *p, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n > old && old >= AT_PAGE_SIZE && large_grow(p, old, n))
+	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
 		return p;
-	void *q = at_malloc_noprof(n);
+	void *q = malloc_with(n, tag);
 	if (!q)
 		return NULL;
 	memcpy(q, p, n < old ? n : old);
@@ -479,11 +531,13 @@ void *at_realloc_noprof(void *p, size_t n)
 	return q;
 }
 
+ENTRIES(void *, realloc, (void *p, size_t n), (p, n))
+
 /* align: a power of two. */
-static void *aligned_impl(size_t align, size_t n)
+static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
 {
 	if (align <= AT_MIN_SIZE)
-		return at_malloc_noprof(n);
+		return malloc_with(n, tag);
 	if (n > PTRDIFF_MAX || align > PTRDIFF_MAX / 2 + 1) {
 		errno = ENOMEM;
 		return NULL;
@@ -493,28 +547,29 @@ static void *aligned_impl(size_t align, size_t n)
 		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
 			cls++;
 		if (cls < AT_NR_CLASSES)
-			return at_small_alloc(cls, cur_tag());
+			return at_small_alloc(cls, tag);
 	}
-	return large_alloc(n, align);
+	return WITH_CURRENT(tag, large_alloc(n, align));
 }
 
 #define POW2(a) ((a) && !((a) & ((a) - 1)))
 
-void *at_aligned_alloc_noprof(size_t align, size_t n)
+static void *aligned_alloc_with(size_t align, size_t n, struct alloc_tag *tag)
 {
 	if (!POW2(align)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return aligned_impl(align, n);
+	return aligned_with(align, n, tag);
 }
+ENTRIES(void *, aligned_alloc, (size_t align, size_t n), (align, n))
 
-int at_posix_memalign_noprof(void **out, size_t align, size_t n)
+static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_tag *tag)
 {
 	if (!POW2(align) || align % sizeof(void *))
 		return EINVAL;
 	int saved = errno;
-	void *p = aligned_impl(align, n);
+	void *p = aligned_with(align, n, tag);
 	if (!p) {
 		errno = saved;
 		return ENOMEM;
@@ -522,8 +577,9 @@ int at_posix_memalign_noprof(void **out, size_t align, size_t n)
 	*out = p;
 	return 0;
 }
+ENTRIES(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n))
 
-void *at_memalign_noprof(size_t align, size_t n)
+static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 {
 	if (align > PTRDIFF_MAX / 2 + 1) {
 		errno = EINVAL;
@@ -531,40 +587,45 @@ void *at_memalign_noprof(size_t align, size_t n)
 	}
 	if (!POW2(align)) /* glibc: round up to a power of two */
 		align = align < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(align - 1));
-	return aligned_impl(align, n);
+	return aligned_with(align, n, tag);
 }
+ENTRIES(void *, memalign, (size_t align, size_t n), (align, n))
 
-void *at_valloc_noprof(size_t n)
+static void *valloc_with(size_t n, struct alloc_tag *tag)
 {
-	return aligned_impl(AT_PAGE_SIZE, n);
+	return aligned_with(AT_PAGE_SIZE, n, tag);
 }
+ENTRIES(void *, valloc, (size_t n), (n))
 
-void *at_pvalloc_noprof(size_t n)
+static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 {
 	size_t r = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
 	if (r < n) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return aligned_impl(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE);
+	return aligned_with(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE, tag);
 }
+ENTRIES(void *, pvalloc, (size_t n), (n))
 
-char *at_strdup_noprof(const char *s)
+static char *strdup_with(const char *s, struct alloc_tag *tag)
 {
 	size_t n = strlen(s) + 1;
-	char *p = at_malloc_noprof(n);
+	char *p = malloc_with(n, tag);
 	if (p)
 		memcpy(p, s, n);
 	return p;
 }
+ENTRIES(char *, strdup, (const char *s), (s))
 
-char *at_strndup_noprof(const char *s, size_t max)
+static char *strndup_with(const char *s, size_t max, struct alloc_tag *tag)
 {
 	size_t n = strnlen(s, max);
-	char *p = at_malloc_noprof(n + 1);
+	char *p = malloc_with(n + 1, tag);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = 0;
 	}
 	return p;
 }
+ENTRIES(char *, strndup, (const char *s, size_t max), (s, max))

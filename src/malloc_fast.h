@@ -18,7 +18,9 @@ AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
 AT_HIDDEN void at_free_outside(void *p, const char *what);
-AT_HIDDEN void *at_large_malloc(size_t n);
+/* A large (or huge) block charged to tag (as cur_tag() gives it), which is
+ * made current around the page allocator's call if it is not. */
+AT_HIDDEN void *at_large_malloc(size_t n, struct alloc_tag *tag);
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);
@@ -27,7 +29,8 @@ AT_HIDDEN void at_double_free(void *p, const char *what);
 /*
  * The tag a small allocation is charged to: the current tag while profiling
  * is on (at_profiling_on implies AT_STATE_READY), else none.  The preload
- * library passes its call site's dynamic tag instead (at_malloc_tag_noprof).
+ * library passes its call site's dynamic tag instead, the tag-passing
+ * entries (at_malloc_tag_noprof, ...) their call site's tag.
  */
 static inline struct alloc_tag *cur_tag(void)
 {

@@ -53,7 +53,7 @@ EXPORT void *malloc(size_t n)
 	}
 	if (at_likely(n <= AT_SMALL_MAX))
 		return at_small_alloc(at_size_class(n), tag);
-	return at_malloc_tag_noprof(n, tag);
+	return at_large_malloc(n, tag);
 }
 
 EXPORT void free(void *p)

@@ -1,7 +1,9 @@
 /*
  * accurate:no: a tag that was current during an early (uncounted) page
  * allocation is marked inaccurate, and its allocinfo line, and only its
- * line, carries " accurate:no".
+ * line, carries " accurate:no".  So is a tag passed to the malloc family's
+ * tag-passing entries (what at_malloc etc. call) early, for a small and a
+ * large block, and not one passed after start-up.
  */
 #pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
 #include <stdlib.h>
@@ -11,6 +13,21 @@
 
 static struct alloc_tag *tag_a, *tag_b;
 static void *early[3];
+static struct alloc_tag *tag_small, *tag_large, *tag_calloc, *tag_late;
+static void *early_obj[3];
+
+/* A call site of a tag-passing entry; *tp is its tag. */
+#define PASS_SITE(name, tp, call)           \
+	static void *name(void)             \
+	{                                   \
+		DEFINE_ALLOC_TAG(t);        \
+		tp = &t;                    \
+		return call;                \
+	}
+PASS_SITE(small_site, tag_small, at_malloc_tag_noprof(&t, 100))
+PASS_SITE(large_site, tag_large, at_malloc_tag_noprof(&t, 100000))
+PASS_SITE(calloc_site, tag_calloc, at_calloc_tag_noprof(&t, 3, 7))
+PASS_SITE(late_site, tag_late, at_malloc_tag_noprof(&t, 100))
 
 static void *alloc_a(void)
 {
@@ -31,6 +48,10 @@ __attribute__((constructor(100))) static void early_ctor(void)
 	CHECK_EQ(at_state, AT_STATE_EARLY);
 	for (int i = 0; i < 3; i++)
 		CHECK((early[i] = alloc_a()) != NULL);
+	CHECK((early_obj[0] = small_site()) != NULL);
+	CHECK((early_obj[1] = large_site()) != NULL);
+	CHECK((early_obj[2] = calloc_site()) != NULL);
+	CHECK(alloctag_current_tag == NULL);
 }
 
 /* The allocinfo line of tag t, or NULL. */
@@ -53,6 +74,20 @@ int main(void)
 {
 	void *a = alloc_a(), *b1 = alloc_b(), *b2 = alloc_b();
 	CHECK(a && b1 && b2);
+	CHECK(tag_small->flags & ALLOCTAG_FLAG_INACCURATE);
+	CHECK(tag_large->flags & ALLOCTAG_FLAG_INACCURATE);
+	CHECK(tag_calloc->flags & ALLOCTAG_FLAG_INACCURATE);
+	void *late = late_site();
+	CHECK(!(tag_late->flags & ALLOCTAG_FLAG_INACCURATE));
+	CHECK_EQ(alloctag_read(tag_late).bytes, 112);
+	/* the early blocks were not counted; their frees uncharge nothing */
+	CHECK_EQ(alloctag_read(tag_small).bytes, 0);
+	for (int i = 0; i < 3; i++)
+		at_free(early_obj[i]);
+	at_free(late);
+	CHECK_EQ(alloctag_read(tag_small).calls, 0);
+	CHECK_EQ(alloctag_read(tag_large).calls, 0);
+	CHECK_EQ(alloctag_read(tag_late).calls, 0);
 
 	char *text = NULL;
 	size_t len = 0;

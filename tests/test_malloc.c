@@ -303,6 +303,92 @@ static void grow_in_place(void)
 	check_charge(td, 0, 0);
 }
 
+/*
+ * The tag-passing entries (what the tagged macros call) charge their tag
+ * exactly as alloc_hooks over the _noprof function does: small, large and
+ * huge blocks, in-place realloc grows, every function; the passed tag wins
+ * over a current one (the innermost), which is left current and uncharged.
+ */
+static void tag_passing(void)
+{
+	const size_t mb = 1u << 20;
+	DEFINE_ALLOC_TAG(t);
+	DEFINE_ALLOC_TAG(outer);
+	DEFINE_ALLOC_TAG(r);
+	struct alloc_tag *old = alloctag_save(&outer);
+
+	/* A large grow, moved or in place, is charged to the realloc's tag.
+	 * 8 MiB blocks are held until one is 16 MiB-aligned with its buddy
+	 * free (the grow stays in place); the moved ones are held too. */
+	char *c, *held[64];
+	unsigned int nheld = 0, nc = 0, ng = 0;
+	for (;;) {
+		c = at_malloc_tag_noprof(&t, 5 * mb);
+		check_charge(&t, (long long)(nc + 1) * 8 * mb, nc + 1);
+		CHECK(nheld < 63);
+		if ((uintptr_t)c & (16 * mb - 1)) {
+			held[nheld++] = c;
+			nc++;
+			continue;
+		}
+		char *g = at_realloc_tag_noprof(&r, c, 12 * mb);
+		check_charge(&t, (long long)nc * 8 * mb, nc);
+		check_charge(&r, (long long)(ng + 1) * 16 * mb, ng + 1);
+		if (g == c)
+			break;
+		held[nheld++] = g;
+		ng++;
+	}
+	while (nheld)
+		at_free(held[--nheld]);
+	check_charge(&t, 0, 0);
+	check_charge(&r, 16 * mb, 1);
+
+	void *p[12];
+	p[0] = at_malloc_tag_noprof(&t, 100);
+	p[1] = at_malloc_tag_noprof(&t, 100000);
+	check_charge(&t, 112 + 131072, 2);
+	unsigned char *z = at_calloc_tag_noprof(&t, 10, 30);
+	p[2] = z;
+	for (int i = 0; i < 300; i++)
+		CHECK_EQ(z[i], 0);
+	p[3] = at_calloc_tag_noprof(&t, 1, 20000); /* 32 KiB block */
+	check_charge(&t, 112 + 131072 + 320 + 32768, 4);
+	p[4] = at_aligned_alloc_tag_noprof(&t, 4096, 4096);
+	CHECK(p[4] && !((uintptr_t)p[4] & 4095));
+	CHECK_EQ(at_posix_memalign_tag_noprof(&t, &p[5], 64, 100), 0);
+	CHECK(!((uintptr_t)p[5] & 63));
+	p[6] = at_memalign_tag_noprof(&t, 8192, 10); /* a block of the page allocator */
+	CHECK(p[6] && !((uintptr_t)p[6] & 8191));
+	p[7] = at_valloc_tag_noprof(&t, 1);
+	p[8] = at_pvalloc_tag_noprof(&t, 5000);
+	p[9] = at_strdup_tag_noprof(&t, "tag");
+	p[10] = at_strndup_tag_noprof(&t, "passing", 4);
+	CHECK_STREQ(p[9], "tag");
+	CHECK_STREQ(p[10], "pass");
+	long long want = 112 + 131072 + 320 + 32768 + 4096 + 128 + 8192 + 4096 + 8192 + 16 + 16;
+	check_charge(&t, want, 11);
+	check_charge(&outer, 0, 0);
+	CHECK(alloctag_current_tag == &outer);
+
+	/* realloc: a small move, charged to the realloc's tag too. */
+	p[0] = at_realloc_tag_noprof(&r, p[0], 1000);
+	check_charge(&t, want - 112, 10);
+	check_charge(&r, 16 * mb + 1024, 2);
+	at_free(c);
+	check_charge(&r, 1024, 1);
+	/* huge: a direct mapping */
+	p[11] = at_malloc_tag_noprof(&t, (size_t)3 << 29);
+	check_charge(&t, want - 112 + ((long long)3 << 29), 11);
+	for (int i = 0; i < 12; i++)
+		at_free(p[i]);
+	check_charge(&t, 0, 0);
+	check_charge(&r, 0, 0);
+	check_charge(&outer, 0, 0);
+	CHECK(alloctag_current_tag == &outer);
+	alloctag_restore(&outer, old);
+}
+
 int main(void)
 {
 	CHECK(alloctag_profiling());
@@ -310,6 +396,7 @@ int main(void)
 	charges();
 	reallocs();
 	grow_in_place();
+	tag_passing();
 	alignments();
 	strings();
 	printf("ok (%s)\n", alloctag_compressed() ? "compressed" : "side table");
