@@ -43,6 +43,21 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 }
 
 /*
+ * Take bin b's top object (b's word w, its count c >= 1, its tag ti), for
+ * an allocation charged to ti (charged by the count's update), the slab
+ * narrow (no AT_SLOW_WIDE): its entry is written.
+ */
+static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uint64_t w,
+								unsigned int c, uint32_t ti)
+{
+	void *p = b->slots[c - 1];
+	AT_STORE_RELAXED(&b->word, w - 1);
+	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
+			 (uint16_t)(ti + 1));
+	return p;
+}
+
+/*
  * The fast path, written so that every call in it is a tail call (no stack
  * frame): a narrow slab's object from a non-empty bin whose tag is the
  * current tag's index (under `never`: both 0), its entry written; the
@@ -65,11 +80,7 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
 		return at_small_alloc_slow(cls, tag);
-	void *p = b->slots[c - 1];
-	AT_STORE_RELAXED(&b->word, w - 1);
-	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
-			 (uint16_t)(ti + 1));
-	return p;
+	return at_bin_take(b, w, c, ti);
 }
 
 /*

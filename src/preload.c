@@ -41,15 +41,60 @@
 		_r;                                                                     \
 	})
 
+/*
+ * Site keys: a bin remembers one call site whose dynamic tag is the bin's
+ * tag, as the key (return address << 16 | tag index) in at_bin.site.  A
+ * malloc from the site whose bin's key matches, built from the bin's
+ * current tag, takes the bin's top object with no table lookup (the
+ * lookup's hash and two dependent loads were most of a small malloc's
+ * profiling cost).  The key holds its tag, so a bin whose tag changed since
+ * (bin_charge.h) no longer matches: no invalidation is needed.  A bin tag
+ * is at most AT_OBJ_NARROW_MAX and a user-space address is below 2^47, so
+ * the key is exact.  Dynamic tags are permanent: a site's tag never changes.
+ */
+_Static_assert(AT_OBJ_NARROW_MAX < (1u << 16), "a bin tag fits a site key's low bits");
+
+static inline uint64_t site_key(const void *ra, uint32_t ti)
+{
+	return (uint64_t)(uintptr_t)ra << 16 | ti;
+}
+
+/* A small malloc of class cls from site ra whose bin key did not match:
+ * the table lookup; the key is recorded if the bin now has the site's tag. */
+static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
+{
+	struct alloc_tag *tag = at_dyn_tag(ra);
+	void *p = at_small_alloc(cls, tag);
+	struct at_theap *h = at_tls_heap;
+	uint32_t ti = tag_idx(tag);
+	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
+		h->bins[cls].site = site_key(ra, ti);
+	return p;
+}
+
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current. */
 EXPORT void *malloc(size_t n)
 {
 	struct alloc_tag *tag = NULL;
-	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) {
+	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) { /* implies READY */
 		tag = alloctag_current_tag;
-		if (at_likely(!tag))
-			tag = at_dyn_tag(__builtin_return_address(0));
+		if (at_likely(!tag)) {
+			const void *ra = __builtin_return_address(0);
+			if (at_unlikely(n > AT_SMALL_MAX))
+				return at_large_malloc(n, at_dyn_tag(ra));
+			unsigned int cls = at_size_class(n);
+			struct at_theap *h = at_tls_heap;
+			if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
+				struct at_bin *b = &h->bins[cls];
+				uint64_t w = b->word;
+				unsigned int c = at_bin_count(w);
+				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w))))
+					return at_bin_take(b, w, c, at_bin_tag(w));
+				return site_miss(cls, ra);
+			}
+			return at_small_alloc(cls, at_dyn_tag(ra)); /* wide slabs, no heap */
+		}
 	}
 	if (at_likely(n <= AT_SMALL_MAX))
 		return at_small_alloc(at_size_class(n), tag);

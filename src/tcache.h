@@ -49,7 +49,8 @@ struct at_bin {
 	uint32_t magic; /* at_class_magic[class]: malloc's index without a table */
 	uint16_t cap;
 	uint16_t pad16;
-	uint64_t pad; /* 32 bytes: a bin never straddles two cache lines */
+	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
+			  all: a bin never straddles two cache lines */
 };
 _Static_assert(sizeof(struct at_bin) == 32, "bin size");
 

@@ -7,6 +7,11 @@
  *   site_b  malloc(5000) x 1, kept
  *   site_c  malloc(200) x 4, all freed
  *   site_d  calloc(3, 100) x 1, kept
+ *   site_e  malloc(100) x 1, freed: first, site_a's class's bin is made
+ *           to change its tag from site_a's to site_e's by a free (no
+ *           malloc from site_a in between), so that site_a's next malloc
+ *           must not take the bin's top object as site_a's (the preload's
+ *           site keys, src/preload.c).
  * Prints the usable sizes (the amounts charged): "usable A B D".
  * Linked with -rdynamic so that dladdr names the site functions.
  */
@@ -40,6 +45,13 @@ __attribute__((noipa)) void *site_c(size_t n)
 	return p;
 }
 
+__attribute__((noipa)) void *site_e(size_t n)
+{
+	void *p = malloc(n);
+	KEEP(p);
+	return p;
+}
+
 __attribute__((noipa)) void *site_d(size_t n, size_t size)
 {
 	void *p = calloc(n, size);
@@ -50,6 +62,9 @@ __attribute__((noipa)) void *site_d(size_t n, size_t size)
 int main(void)
 {
 	void *c[4];
+	void *e = site_e(100), *a = site_a(100); /* the bin's tag: site_a's */
+	free(a);                                 /* nothing pending */
+	free(e);                                 /* the bin's tag: site_e's */
 	for (int i = 0; i < 3; i++)
 		kept[i] = site_a(100);
 	kept[3] = site_b(5000);

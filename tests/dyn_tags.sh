@@ -21,7 +21,9 @@ A=$(ret_addr site_a malloc)
 B=$(ret_addr site_b malloc)
 C=$(ret_addr site_c malloc)
 D=$(ret_addr site_d calloc)
-[ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$D" ] || fail "no call sites found by objdump in $PROG"
+E=$(ret_addr site_e malloc)
+[ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$D" ] && [ -n "$E" ] ||
+    fail "no call sites found by objdump in $PROG"
 
 # The exact line of a site: %12lli %8llu <object>+0x<offset>:0 func:<symbol> + ' '
 line() { printf '%12s %8s %s+0x%s:0 func:%s \n' "$1" "$2" "$PROG" "$3" "$4"; }
@@ -32,11 +34,11 @@ check_sites() {
     ua=$3 ub=$4 ud=$5
     [ "$ua" -ge 100 ] && [ "$ub" -ge 5000 ] && [ "$ud" -ge 300 ] || fail "usable sizes $ua $ub $ud"
     for want in "$(line $((3 * ua)) 3 "$A" site_a)" "$(line "$ub" 1 "$B" site_b)" \
-        "$(line 0 0 "$C" site_c)" "$(line "$ud" 1 "$D" site_d)"; do
+        "$(line 0 0 "$C" site_c)" "$(line "$ud" 1 "$D" site_d)" "$(line 0 0 "$E" site_e)"; do
         grep -qxF "$want" "$1" || { cat "$1" >&2; fail "no line '$want' in $1"; }
     done
-    [ "$(grep -c "^ *[0-9]* *[0-9]* $PROG+" "$1")" -eq 4 ] ||
-        { cat "$1" >&2; fail "$PROG has not exactly 4 lines in $1"; }
+    [ "$(grep -c "^ *[0-9]* *[0-9]* $PROG+" "$1")" -eq 5 ] ||
+        { cat "$1" >&2; fail "$PROG has not exactly 5 lines in $1"; }
 }
 header='allocinfo - version: 2.0
 #     <size>  <calls> <tag info>'
