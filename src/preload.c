@@ -59,8 +59,12 @@ static inline uint64_t site_key(const void *ra, uint32_t ti)
 	return (uint64_t)(uintptr_t)ra << 16 | ti;
 }
 
-/* A small malloc of class cls from site ra whose bin key did not match:
- * the table lookup; the key is recorded if the bin now has the site's tag. */
+/*
+ * Everything that looks up the table is a function of its own, reached by a
+ * tail call, so that malloc itself needs no stack frame.
+ * A small malloc of class cls from site ra whose bin key did not match:
+ * the table lookup; the key is recorded if the bin now has the site's tag.
+ */
 static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 {
 	struct alloc_tag *tag = at_dyn_tag(ra);
@@ -70,6 +74,17 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
 		h->bins[cls].site = site_key(ra, ti);
 	return p;
+}
+
+/* The same with no narrow bin to key (wide slabs, or no heap yet). */
+static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
+{
+	return at_small_alloc(cls, at_dyn_tag(ra));
+}
+
+static AT_NOINLINE void *site_large(size_t n, const void *ra)
+{
+	return at_large_malloc(n, at_dyn_tag(ra));
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -82,7 +97,7 @@ EXPORT void *malloc(size_t n)
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
 			if (at_unlikely(n > AT_SMALL_MAX))
-				return at_large_malloc(n, at_dyn_tag(ra));
+				return site_large(n, ra);
 			unsigned int cls = at_size_class(n);
 			struct at_theap *h = at_tls_heap;
 			if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
@@ -93,7 +108,7 @@ EXPORT void *malloc(size_t n)
 					return at_bin_take(b, w, c, at_bin_tag(w));
 				return site_miss(cls, ra);
 			}
-			return at_small_alloc(cls, at_dyn_tag(ra)); /* wide slabs, no heap */
+			return site_small(cls, ra);
 		}
 	}
 	if (at_likely(n <= AT_SMALL_MAX))
