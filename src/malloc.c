@@ -420,15 +420,29 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 	at_slab_flush(cls, &p, 1);
 }
 
-/* A wide slab's object (the side-table form): checked, cleared, freed. */
+/* A wide slab's object (the side-table form): checked, cleared, freed; the
+ * bin's fast case (its tag's object, room left) as in at_free_fast. */
 AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 				  const char *what)
 {
-	uint64_t e = at_obj_get(off, idx, 1);
+	uint64_t *ent = (uint64_t *)at_obj_entry(off) + idx;
+	uint64_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
-	at_obj_clear(off, idx, 1);
-	at_small_free_slow(p, cls, at_obj_decode_idx(e, 1));
+	AT_STORE_RELAXED(ent, 0);
+	uint32_t ti = at_obj_decode_idx(e, 1);
+	struct at_theap *h = at_tls_heap;
+	if (at_likely((uintptr_t)h > 1)) {
+		struct at_bin *b = &h->bins[cls];
+		uint64_t w = b->word;
+		unsigned int c = at_bin_count(w);
+		if (at_likely(c != b->cap && at_bin_tag(w) == ti)) {
+			b->slots[c] = p;
+			AT_STORE_RELAXED(&b->word, w + 1);
+			return;
+		}
+	}
+	return at_small_free_slow(p, cls, ti);
 }
 
 void at_free(void *p)
