@@ -207,7 +207,7 @@ AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 					  struct alloc_tag *tag)
 {
 	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
-	uint32_t ti = at_ref_to_idx(ref);
+	uint32_t ti = tag_idx(tag); /* = at_ref_to_idx(ref), without waiting for ref */
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
