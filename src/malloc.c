@@ -290,7 +290,7 @@ AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
 	return WITH_CURRENT(tag, large_alloc(n, 0));
 }
 
-static inline void *malloc_with(size_t n, struct alloc_tag *tag)
+static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
 		return at_small_alloc(at_size_class(n), tag);
@@ -305,15 +305,6 @@ static inline void *malloc_with(size_t n, struct alloc_tag *tag)
  * profiling switched off), tag is made current around at_X_noprof, as the
  * hooks do (the early state marks it inaccurate).
  */
-#define AT_TAG_HOOKED ((struct alloc_tag *)1)
-
-static inline struct alloc_tag *passed(struct alloc_tag *tag)
-{
-	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)))
-		return tag;
-	return alloctag_hooks_key ? AT_TAG_HOOKED : NULL;
-}
-
 #define UNPAREN(...) __VA_ARGS__
 /* at_X_noprof(params) and at_X_tag_noprof(tag, params) over X_with(args, tag). */
 #define ENTRIES(ret, X, params, args)                                          \
@@ -323,9 +314,10 @@ static inline struct alloc_tag *passed(struct alloc_tag *tag)
 	}                                                                      \
 	ret at_##X##_tag_noprof(struct alloc_tag *tag, UNPAREN params)         \
 	{                                                                      \
-		struct alloc_tag *t = passed(tag);                             \
-		if (at_likely(t != AT_TAG_HOOKED))                             \
-			return X##_with(UNPAREN args, t);                      \
+		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)))              \
+			return X##_with(UNPAREN args, tag);                    \
+		if (at_likely(!alloctag_hooks_key))                            \
+			return X##_with(UNPAREN args, NULL);                   \
 		struct alloc_tag *old = alloctag_save(tag);                    \
 		ret r = at_##X##_noprof(UNPAREN args);                         \
 		alloctag_current_tag = old;                                    \
