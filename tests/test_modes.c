@@ -1,22 +1,26 @@
 /*
  * never / 0 / 1, and turning profiling off and on with allocations live:
- * no drift, no underflow.  Run once per ALLOCTAG value (see CMakeLists).
+ * no drift, no underflow, for pages and for the malloc family's tag-passing
+ * macros.  Run once per ALLOCTAG value (see CMakeLists).
  */
 #include <alloctag.h>
 #include <errno.h>
 
 #include "check.h"
 
-static void *site_a(void) { return at_alloc_pages(0); }
-static void *site_b(void) { return at_alloc_pages(1); }
+/* Each site on one line with its line number's name. */
+static void *site_a(void) { return at_alloc_pages(0); } enum { LINE_A = __LINE__ };
+static void *site_b(void) { return at_alloc_pages(1); } enum { LINE_B = __LINE__ };
+static void *site_m(size_t n) { return at_malloc(n); } enum { LINE_M = __LINE__ };
 
 #include "tag_lookup.h"
 
 int main(void)
 {
 	const char *mode = getenv("ALLOCTAG");
-	const struct alloc_tag *ta = tag_at_line(10), *tb = tag_at_line(11);
-	CHECK(ta && tb);
+	const struct alloc_tag *ta = tag_at_line(LINE_A), *tb = tag_at_line(LINE_B),
+				*tm = tag_at_line(LINE_M);
+	CHECK(ta && tb && tm);
 	CHECK(mode);
 
 	if (!strcmp(mode, "never")) {
@@ -25,11 +29,15 @@ int main(void)
 		CHECK(!alloctag_profiling());
 		CHECK(!alloctag_compressed());
 		CHECK_EQ(alloctag_side_table_bytes(), 0);
-		void *p = site_a();
-		CHECK(p);
+		void *p = site_a(), *m = site_m(100), *l = site_m(100000);
+		CHECK(p && m && l);
 		CHECK_EQ(alloctag_read(ta).calls, 0);
+		CHECK_EQ(alloctag_read(tm).calls, 0);
 		at_free_pages(p, 0);
+		at_free(m);
+		at_free(l);
 		CHECK_EQ(alloctag_read(ta).calls, 0);
+		CHECK_EQ(alloctag_read(tm).calls, 0);
 		/* allocinfo: just the header, there is no tag store */
 		char *text = NULL;
 		size_t len = 0;
@@ -49,6 +57,25 @@ int main(void)
 	void *off1 = site_a(), *off2 = site_b();
 	CHECK_EQ(alloctag_read(ta).calls, 0);
 	CHECK_EQ(alloctag_read(tb).calls, 0);
+	void *moff = site_m(100), *loff = site_m(100000);
+	CHECK_EQ(alloctag_read(tm).calls, 0);
+	CHECK(alloctag_current_tag == NULL);
+
+	/* the malloc family: charged while on, whatever was live before */
+	CHECK_EQ(alloctag_set_profiling(true), 0);
+	void *mon = site_m(100), *lon = site_m(100000);
+	CHECK_EQ(alloctag_read(tm).bytes, 112 + 131072);
+	CHECK_EQ(alloctag_read(tm).calls, 2);
+	at_free(moff);
+	at_free(loff);
+	CHECK_EQ(alloctag_read(tm).calls, 2);
+	CHECK_EQ(alloctag_set_profiling(false), 0);
+	at_free(mon);
+	CHECK_EQ(alloctag_read(tm).bytes, 131072);
+	CHECK_EQ(alloctag_read(tm).calls, 1);
+	at_free(lon);
+	CHECK_EQ(alloctag_read(tm).bytes, 0);
+	CHECK_EQ(alloctag_read(tm).calls, 0);
 
 	/* on: charged */
 	CHECK_EQ(alloctag_set_profiling(true), 0);
