@@ -148,7 +148,9 @@ __attribute__((destructor(101), used)) static void alloctag_image_dtor(void)
 /* 4096 << order bytes, aligned to its size; NULL with errno = ENOMEM or EINVAL. */
 ALLOCTAG_API void *at_alloc_pages_noprof(unsigned int order);
 ALLOCTAG_API void at_free_pages(void *addr, unsigned int order);
-#define at_alloc_pages(...) alloc_hooks(at_alloc_pages_noprof(__VA_ARGS__))
+/* The same, charged to tag instead of the current tag (alloc_hooks_pass). */
+ALLOCTAG_API void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order);
+#define at_alloc_pages(...) alloc_hooks_pass(at_alloc_pages_tag_noprof, __VA_ARGS__)
 
 /* ---- the malloc family ----------------------------------------------- */
 

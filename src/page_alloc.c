@@ -279,7 +279,10 @@ static int grow(unsigned int seen)
 	return ok;
 }
 
-void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
+/* at_page_alloc_raw, the reference given: what the block records and is
+ * charged to if the state is READY (else unused). */
+static inline __attribute__((always_inline)) void *page_alloc(unsigned int order,
+							     uint64_t extra_flags, at_ref_t ref)
 {
 	if (at_unlikely(order > AT_MAX_ORDER)) {
 		errno = EINVAL;
@@ -290,9 +293,6 @@ void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 		return NULL;
 	}
 	unsigned char state = at_state;
-	at_ref_t ref = AT_REF_NONE;
-	if (state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
-		ref = at_current_ref();
 
 	unsigned int n = AT_LOAD(&nr_arenas);
 	for (unsigned int id = 0;; id++) {
@@ -324,6 +324,14 @@ void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 	}
 	errno = ENOMEM;
 	return NULL;
+}
+
+void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
+{
+	at_ref_t ref = AT_REF_NONE;
+	if (at_state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
+		ref = at_current_ref();
+	return page_alloc(order, extra_flags, ref);
 }
 
 struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
@@ -450,6 +458,20 @@ out:
 void *at_alloc_pages_noprof(unsigned int order)
 {
 	return at_page_alloc_raw(order, 0);
+}
+
+/* The tag-passing entry (as malloc.c's): tag's reference passed down while
+ * profiling is on; otherwise the hooks' behaviour. */
+void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)
+{
+	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) /* implies READY */
+		return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE);
+	if (at_likely(!alloctag_hooks_key))
+		return page_alloc(order, 0, AT_REF_NONE);
+	struct alloc_tag *old = alloctag_save(tag);
+	void *p = at_page_alloc_raw(order, 0);
+	alloctag_current_tag = old;
+	return p;
 }
 
 void at_free_pages(void *addr, unsigned int order)

@@ -1,9 +1,9 @@
 /*
  * accurate:no: a tag that was current during an early (uncounted) page
  * allocation is marked inaccurate, and its allocinfo line, and only its
- * line, carries " accurate:no".  So is a tag passed to the malloc family's
- * tag-passing entries (what at_malloc etc. call) early, for a small and a
- * large block, and not one passed after start-up.
+ * line, carries " accurate:no".  So is a tag passed to the tag-passing
+ * entries (what at_malloc, at_alloc_pages etc. call) early, for a small
+ * and a large block and a page, and not one passed after start-up.
  */
 #pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 
 static struct alloc_tag *tag_a, *tag_b;
 static void *early[3];
-static struct alloc_tag *tag_small, *tag_large, *tag_calloc, *tag_late;
-static void *early_obj[3];
+static struct alloc_tag *tag_small, *tag_large, *tag_calloc, *tag_pages, *tag_late;
+static void *early_obj[3], *early_page;
 
 /* A call site of a tag-passing entry; *tp is its tag. */
 #define PASS_SITE(name, tp, call)           \
@@ -27,6 +27,7 @@ static void *early_obj[3];
 PASS_SITE(small_site, tag_small, at_malloc_tag_noprof(&t, 100))
 PASS_SITE(large_site, tag_large, at_malloc_tag_noprof(&t, 100000))
 PASS_SITE(calloc_site, tag_calloc, at_calloc_tag_noprof(&t, 3, 7))
+PASS_SITE(pages_site, tag_pages, at_alloc_pages_tag_noprof(&t, 0))
 PASS_SITE(late_site, tag_late, at_malloc_tag_noprof(&t, 100))
 
 static void *alloc_a(void)
@@ -51,6 +52,7 @@ __attribute__((constructor(100))) static void early_ctor(void)
 	CHECK((early_obj[0] = small_site()) != NULL);
 	CHECK((early_obj[1] = large_site()) != NULL);
 	CHECK((early_obj[2] = calloc_site()) != NULL);
+	CHECK((early_page = pages_site()) != NULL);
 	CHECK(alloctag_current_tag == NULL);
 }
 
@@ -77,6 +79,9 @@ int main(void)
 	CHECK(tag_small->flags & ALLOCTAG_FLAG_INACCURATE);
 	CHECK(tag_large->flags & ALLOCTAG_FLAG_INACCURATE);
 	CHECK(tag_calloc->flags & ALLOCTAG_FLAG_INACCURATE);
+	CHECK(tag_pages->flags & ALLOCTAG_FLAG_INACCURATE);
+	at_free_pages(early_page, 0);
+	CHECK_EQ(alloctag_read(tag_pages).calls, 0);
 	void *late = late_site();
 	CHECK(!(tag_late->flags & ALLOCTAG_FLAG_INACCURATE));
 	CHECK_EQ(alloctag_read(tag_late).bytes, 112);
