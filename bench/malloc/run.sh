@@ -183,11 +183,26 @@ stats() {
         }' "$RESULTS"
 }
 
+# paired WORKLOAD ALLOCATOR REF -> median over rounds of (ALLOCATOR's ops/s /
+# REF's ops/s in the same round), or "n/a"
+paired() {
+    awk -F'\t' -v w="$1" -v a="$2" -v ref="$3" '
+        NR > 1 && $2 == w && $5 != "FAIL" { if ($3 == a) x[$1] = $5; if ($3 == ref) y[$1] = $5 }
+        END {
+            for (r in x) if ((r in y) && y[r] > 0) v[n++] = x[r] / y[r]
+            if (n == 0) { print "n/a"; exit }
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++)
+                if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+            printf "%.2f\n", (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+        }' "$RESULTS"
+}
+
 echo
 echo "Allocator comparison: workload throughput and memory under each malloc implementation"
 echo "  ops/s        = median over REPS=$REPS runs (higher is better; 1 op = 1 malloc+free or realloc)"
 echo "  x glibc      = allocator ops/s / glibc ops/s     (speedup; >1 means faster than glibc)"
 echo "  x mimalloc   = allocator ops/s / mimalloc ops/s  (speedup; >1 means faster than mimalloc)"
+echo "  paired mi    = median over rounds of (allocator ops/s / mimalloc ops/s in the same round)"
 echo "  peak_rss_kb  = max ru_maxrss over the runs (lower is better)"
 echo "  host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo '?'); $($CC --version | head -n1); $CFLAGS"
 echo "  allocators:"
@@ -205,18 +220,20 @@ for w in $WORKLOADS; do
     echo
     echo "== $w: $(describe "$w")"
     echo "   threads=${thr:-?} args=\"${!args_var:-(defaults)}\""
-    printf '%-20s %14s %10s %12s %14s\n' allocator "ops/s" "x glibc" "x mimalloc" "peak_rss_kb"
+    printf '%-20s %14s %10s %12s %10s %14s\n' allocator "ops/s" "x glibc" "x mimalloc" "paired mi" \
+        "peak_rss_kb"
     for ((i = 0; i < NA; i++)); do
         s=$(stats "$w" "${A_NAME[$i]}")
         if [ "$s" = FAIL ]; then
-            printf '%-20s %14s %10s %12s %14s\n' "${A_NAME[$i]}" FAIL - - -
+            printf '%-20s %14s %10s %12s %10s %14s\n' "${A_NAME[$i]}" FAIL - - - -
             continue
         fi
         read -r med rss _ _ <<<"$s"
-        awk -v n="${A_NAME[$i]}" -v m="$med" -v b="$base" -v mi="$mi" -v rss="$rss" 'BEGIN {
+        pm=$(paired "$w" "${A_NAME[$i]}" mimalloc)
+        awk -v n="${A_NAME[$i]}" -v m="$med" -v b="$base" -v mi="$mi" -v rss="$rss" -v pm="$pm" 'BEGIN {
             gb = (b ~ /^[0-9]+$/ && b > 0) ? sprintf("%.2f", m / b) : "n/a"
             gm = (mi ~ /^[0-9]+$/ && mi > 0) ? sprintf("%.2f", m / mi) : "n/a"
-            printf "%-20s %14.0f %10s %12s %14s\n", n, m, gb, gm, rss
+            printf "%-20s %14.0f %10s %12s %10s %14s\n", n, m, gb, gm, pm, rss
         }'
     done
 done
