@@ -181,7 +181,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	p = b->slots[at_bin_count(b->word) - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)
-		return small_alloc_overflow(p, cls, tag); /* p goes back, not popped */
+		return narrow_overflow(cls, obj_ref(tag)); /* p stays in the bin */
 	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_DEBUG)) {
 		int wide = is_wide(off);
 		uint64_t e = at_obj_get(off, at_obj_index(off, cls), wide);

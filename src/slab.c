@@ -132,12 +132,13 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 
 	if (at_unlikely(!at_meta_base) && at_slab_init())
 		return 0;
+	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
 	while (n < want) {
-		struct at_slab *s = c->partial[wide & 1];
+		struct at_slab *s = c->partial[w];
 		if (!s && wide < 2)
-			s = c->partial[!(wide & 1)];
-		if (!s && !(s = slab_new(c, cls, wide & 1)))
+			s = c->partial[!w];
+		if (!s && !(s = slab_new(c, cls, w)))
 			break;
 		if (!s->used)
 			c->nempty--;
