@@ -24,6 +24,31 @@ static inline at_ref_t at_current_ref(void)
 }
 
 /*
+ * The body of a tag-passing entry (at_malloc_tag_noprof, ...,
+ * at_alloc_pages_tag_noprof: what the tagged macros call), which charges as
+ * alloc_hooks_tag(*tag, noprof(args)) would.  While profiling is on,
+ * with(args, tag) is called: the tag is passed down, not made current;
+ * under `never`, with(args, NULL); with hooks on but profiling off (the
+ * early state before start-up, or profiling switched off), noprof(args)
+ * with tag made current, as the hooks do (the early state marks it
+ * inaccurate).
+ */
+#define AT_TAG_ENTRY(tag, with, noprof, ...)                                   \
+	({                                                                     \
+		__typeof__(noprof(__VA_ARGS__)) _r;                            \
+		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) {            \
+			_r = with(__VA_ARGS__, (tag));                         \
+		} else if (at_likely(!alloctag_hooks_key)) {                   \
+			_r = with(__VA_ARGS__, NULL);                          \
+		} else {                                                       \
+			struct alloc_tag *_old = alloctag_save(tag);           \
+			_r = noprof(__VA_ARGS__);                              \
+			alloctag_current_tag = _old;                           \
+		}                                                              \
+		_r;                                                            \
+	})
+
+/*
  * The same as an index (the compressed form): the current tag's index, or
  * AT_IDX_NULL.  A registered tag's idx is its canonical index (a shared
  * object's section tags carry their copy's); an unregistered one's is 0.

@@ -217,7 +217,7 @@ AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t idx = at_obj_index_m(off, b->magic);
 	if (at_likely(is_wide(off)))
-		AT_STORE_RELAXED((uint64_t *)at_obj_entry(off) + idx, AT_OBJ_LIVE | (uintptr_t)ref);
+		at_obj_set(off, idx, 1, ref);
 	else if (ti <= AT_OBJ_NARROW_MAX)
 		at_obj_set_narrow(off, idx, ti);
 	else
@@ -297,16 +297,9 @@ static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct 
 	return at_large_malloc(n, tag);
 }
 
-/*
- * The tag-passing entries: at_X_tag_noprof(tag, args) charges as
- * alloc_hooks_tag(*tag, at_X_noprof(args)) would.  While profiling is on,
- * tag is passed down; under `never` nothing is charged and tag is ignored;
- * with hooks on but profiling off (the early state before start-up, or
- * profiling switched off), tag is made current around at_X_noprof, as the
- * hooks do (the early state marks it inaccurate).
- */
 #define UNPAREN(...) __VA_ARGS__
-/* at_X_noprof(params) and at_X_tag_noprof(tag, params) over X_with(args, tag). */
+/* at_X_noprof(params) and the tag-passing at_X_tag_noprof(tag, params)
+ * (charge.h AT_TAG_ENTRY), both over X_with(args, tag). */
 #define ENTRIES(ret, X, params, args)                                          \
 	ret at_##X##_noprof(UNPAREN params)                                    \
 	{                                                                      \
@@ -314,14 +307,7 @@ static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct 
 	}                                                                      \
 	ret at_##X##_tag_noprof(struct alloc_tag *tag, UNPAREN params)         \
 	{                                                                      \
-		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)))              \
-			return X##_with(UNPAREN args, tag);                    \
-		if (at_likely(!alloctag_hooks_key))                            \
-			return X##_with(UNPAREN args, NULL);                   \
-		struct alloc_tag *old = alloctag_save(tag);                    \
-		ret r = at_##X##_noprof(UNPAREN args);                         \
-		alloctag_current_tag = old;                                    \
-		return r;                                                      \
+		return AT_TAG_ENTRY(tag, X##_with, at_##X##_noprof, UNPAREN args); \
 	}
 
 ENTRIES(void *, malloc, (size_t n), (n))
@@ -417,23 +403,13 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 				  const char *what)
 {
-	uint64_t *ent = (uint64_t *)at_obj_entry(off) + idx;
-	uint64_t e = AT_LOAD_RELAXED(ent);
+	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
-	AT_STORE_RELAXED(ent, 0);
+	at_obj_clear(off, idx, 1);
 	uint32_t ti = at_obj_decode_idx(e, 1);
-	struct at_theap *h = at_tls_heap;
-	if (at_likely((uintptr_t)h > 1)) {
-		struct at_bin *b = &h->bins[cls];
-		uint64_t w = b->word;
-		unsigned int c = at_bin_count(w);
-		if (at_likely(c != b->cap && at_bin_tag(w) == ti)) {
-			b->slots[c] = p;
-			AT_STORE_RELAXED(&b->word, w + 1);
-			return;
-		}
-	}
+	if (at_likely(at_bin_put(cls, p, ti)))
+		return;
 	return at_small_free_slow(p, cls, ti);
 }
 

@@ -58,6 +58,26 @@ static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b,
 }
 
 /*
+ * Free's common case: the thread has a heap, bin cls has room, and its tag
+ * is ti, the freed object's: p is pushed, uncharged by the count's own
+ * update (bin_charge.h).  0 (nothing done) otherwise.
+ */
+static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, void *p, uint32_t ti)
+{
+	struct at_theap *h = at_tls_heap;
+	if (at_unlikely((uintptr_t)h <= 1))
+		return 0;
+	struct at_bin *b = &h->bins[cls];
+	uint64_t w = b->word;
+	unsigned int c = at_bin_count(w);
+	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
+		return 0;
+	b->slots[c] = p;
+	AT_STORE_RELAXED(&b->word, w + 1);
+	return 1;
+}
+
+/*
  * The fast path, written so that every call in it is a tail call (no stack
  * frame): a narrow slab's object from a non-empty bin whose tag is the
  * current tag's index (under `never`: both 0), its entry written; the
@@ -110,22 +130,11 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 		return at_double_free(p, what);
 	AT_STORE_RELAXED(ent, 0);
 	uint32_t ti = e - 1;
-
-	struct at_theap *h = at_tls_heap;
-	if (at_unlikely((uintptr_t)h <= 1))
-		return at_small_free_slow(p, cls, ti);
-	struct at_bin *b = &h->bins[cls];
-	/*
-	 * An object of the bin's tag: uncharged by the count's own update
-	 * (bin_charge.h).  Only the branch waits for the entry (often a cache
-	 * miss), not the store.
-	 */
-	uint64_t w = b->word;
-	unsigned int c = at_bin_count(w);
-	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
-		return at_small_free_slow(p, cls, ti);
-	b->slots[c] = p;
-	AT_STORE_RELAXED(&b->word, w + 1);
+	/* Only at_bin_put's branch waits for the entry (often a cache miss),
+	 * not its stores. */
+	if (at_likely(at_bin_put(cls, p, ti)))
+		return;
+	return at_small_free_slow(p, cls, ti);
 }
 
 #endif

@@ -460,18 +460,16 @@ void *at_alloc_pages_noprof(unsigned int order)
 	return at_page_alloc_raw(order, 0);
 }
 
-/* The tag-passing entry (as malloc.c's): tag's reference passed down while
- * profiling is on; otherwise the hooks' behaviour. */
+/* A block charged to tag (NULL unless profiling is on, which implies READY). */
+static inline __attribute__((always_inline)) void *pages_with(unsigned int order,
+							     struct alloc_tag *tag)
+{
+	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE);
+}
+
 void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)
 {
-	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) /* implies READY */
-		return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE);
-	if (at_likely(!alloctag_hooks_key))
-		return page_alloc(order, 0, AT_REF_NONE);
-	struct alloc_tag *old = alloctag_save(tag);
-	void *p = at_page_alloc_raw(order, 0);
-	alloctag_current_tag = old;
-	return p;
+	return AT_TAG_ENTRY(tag, pages_with, at_alloc_pages_noprof, order);
 }
 
 void at_free_pages(void *addr, unsigned int order)
