@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "control.h"
-#include "dyn_tags.h"
+#include "core/control.h"
+#include "sites/dyn_tags.h"
+#include "startup/init.h"
 
 #define RUNS 7
 #define SITE(i) ((const void *)(0x100000ul + 48ul * (unsigned long)(i)))

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "early.h"
+#include "pages/early.h"
 
 #define BATCH 64
 

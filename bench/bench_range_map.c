@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "range_map.h"
+#include "modules/range_map.h"
 
 #define MAXN 10000
 #define OPS 1000000L	/* timed operations per figure, roughly */

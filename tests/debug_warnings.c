@@ -20,10 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "charge.h"
+#include "store/charge.h"
 #include "check.h"
-#include "early.h"
-#include "slab.h"
+#include "pages/early.h"
+#include "objects/slab.h"
 
 static int debug; /* the child's expectation: debug mode on */
 static void *early[4];
@@ -371,7 +371,7 @@ static void scenario_obj_not_set(void)
 
 static int child(const char *name)
 {
-	CHECK(at_early_handed_over());
+	CHECK(AT_LOAD(&at_early_handed_over));
 	CHECK(early[3] == NULL);
 	CHECK_EQ(alloctag_debug_key, debug);
 	if (strcmp(name, "clean")) /* under ALLOCTAG=0 too */

@@ -8,7 +8,7 @@
 #pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
 #include <stdlib.h>
 
-#include "charge.h"
+#include "store/charge.h"
 #include "check.h"
 
 static struct alloc_tag *tag_a, *tag_b;

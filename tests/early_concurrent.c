@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "charge.h"
+#include "store/charge.h"
 #include "check.h"
-#include "early.h"
+#include "pages/early.h"
 
 #define THREADS 4
 #define PER_THREAD 40000

@@ -18,9 +18,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "charge.h"
+#include "store/charge.h"
 #include "check.h"
-#include "early.h"
+#include "pages/early.h"
 
 #define THREADS 4
 #define PER_THREAD 30000 /* allocations per thread; every 4th frees the previous page */
@@ -124,7 +124,7 @@ static void sort_sets(void)
 static void hook(void)
 {
 	CHECK_EQ(at_state, AT_STATE_READY);
-	CHECK(!at_early_handed_over());
+	CHECK(!AT_LOAD(&at_early_handed_over));
 	size_t at;
 	page_x = live_with_live_buddy(n_live / 2, &at);
 	size_t at_w;
@@ -191,7 +191,7 @@ __attribute__((constructor(100))) static void early_ctor(void)
 int main(void)
 {
 	struct at_early_stats *st = &at_early_stats;
-	CHECK(at_early_handed_over());
+	CHECK(AT_LOAD(&at_early_handed_over));
 	CHECK_EQ(n_all, THREADS * PER_THREAD + 1);
 	CHECK(n_all > 100000);
 

@@ -10,7 +10,7 @@
 #include <alloctag.h>
 #include <pthread.h>
 
-#include "bin_charge.h"
+#include "objects/bin_charge.h"
 #include "check.h"
 
 _Static_assert(AT_BIN_OFF_BITS == 10, "built with a 10-bit off");

@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "child.h"
-#include "page.h"
+#include "pages/page.h"
 
 static uint64_t flags_of(uint32_t pfn)
 {

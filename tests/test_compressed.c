@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "child.h"
-#include "tag_ref.h"
+#include "store/tag_ref.h"
 
 #define SITE(n) \
 	static void *site##n(void) { return at_alloc_pages(0); }

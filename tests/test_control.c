@@ -4,7 +4,7 @@
 
 #include "check.h"
 #include "child.h"
-#include "control.h"
+#include "core/control.h"
 
 static void accepted(const char *s, int mode, int compressed)
 {

@@ -19,9 +19,10 @@
 
 #include "check.h"
 #include "child.h"
-#include "control.h"
-#include "dyn_tags.h"
-#include "tag_registry.h"
+#include "core/control.h"
+#include "sites/dyn_tags.h"
+#include "startup/init.h"
+#include "core/tag_registry.h"
 
 /* A fake, unmapped code address (dladdr finds no object). */
 #define FAKE(i) ((const void *)(0x10000ul + 16ul * (unsigned long)(i)))

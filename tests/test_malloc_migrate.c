@@ -11,7 +11,7 @@
 
 #include "allocinfo_capture.h"
 #include "module_util.h"
-#include "slab.h"
+#include "objects/slab.h"
 
 #define N 500
 #define LATER 3000

@@ -13,8 +13,8 @@
 
 #include "allocinfo_capture.h"
 #include "module_util.h"
-#include "tag_area.h"
-#include "tag_ref.h"
+#include "modules/tag_area.h"
+#include "store/tag_ref.h"
 
 #define THREADS 2
 #define RING 8

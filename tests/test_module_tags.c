@@ -10,8 +10,8 @@
 #define _GNU_SOURCE
 #include "allocinfo_capture.h"
 #include "module_util.h"
-#include "tag_area.h"
-#include "tag_ref.h"
+#include "modules/tag_area.h"
+#include "store/tag_ref.h"
 
 #define MOD "[at_testmod.so]"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "slab.h"
+#include "objects/slab.h"
 
 _Static_assert(AT_OBJ_NARROW_MAX == 40, "built with narrow entries up to index 40");
 

@@ -14,7 +14,7 @@
 #include <alloctag.h>
 
 #include "check.h"
-#include "page.h"
+#include "pages/page.h"
 
 #define MB (1ul << 20)
 #define NBLK 8

@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/resource.h>
-#include "range_map.h"
+#include "modules/range_map.h"
 
 #define CHECK(c) do { if (!(c)) { \
 	printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); \

@@ -8,7 +8,7 @@
 #include <alloctag.h>
 
 #include "check.h"
-#include "slab.h"
+#include "objects/slab.h"
 
 int main(void)
 {

@@ -1,0 +1,114 @@
+#include "core/control.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/message.h"
+#include "pages/page.h"
+#include "store/tag_ref.h"
+
+unsigned char at_state = AT_STATE_EARLY;
+unsigned char at_profiling_on;
+__thread struct alloc_tag *alloctag_current_tag;
+unsigned char alloctag_hooks_key = 1;
+unsigned char alloctag_debug_key;
+
+int at_parse_bool(const char *s, int *val)
+{
+	static const char *const yes[] = {"1", "y", "yes", "t", "true", "on"};
+	static const char *const no[] = {"0", "n", "no", "f", "false", "off"};
+	for (size_t i = 0; i < AT_ARRAY_SIZE(yes); i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*val = 1;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*val = 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int at_parse_alloctag(const char *s, int *mode, int *compressed)
+{
+	char word[16];
+	const char *comma = strchr(s, ',');
+	size_t n = comma ? (size_t)(comma - s) : strlen(s);
+	int m, c = 1;
+
+	if (n == 0 || n >= sizeof(word))
+		return -EINVAL;
+	memcpy(word, s, n);
+	word[n] = 0;
+	if (!strcasecmp(word, "never"))
+		m = -1;
+	else if (at_parse_bool(word, &m))
+		return -EINVAL;
+	if (comma) {
+		if (!strcasecmp(comma + 1, "compressed"))
+			c = 1;
+		else if (!strcasecmp(comma + 1, "uncompressed"))
+			c = 0;
+		else
+			return -EINVAL;
+	}
+	*mode = m;
+	*compressed = c;
+	return 0;
+}
+
+int at_parse_size(const char *s, size_t *val)
+{
+	char *end;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned int shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end || v > (~0ull >> shift))
+		return -EINVAL;
+	*val = (size_t)(v << shift);
+	return 0;
+}
+
+void at_config_read(struct at_config *cfg)
+{
+	const char *s;
+
+	cfg->mode = 1;
+	cfg->compressed = 1;
+	cfg->tag_bits_cap = 0;
+	cfg->debug = 0;
+	cfg->heap_max = 0;
+
+	if ((s = getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
+		at_msg("ignoring ALLOCTAG=\"%s\": expected 0, 1 or never, optionally followed by "
+		       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
+		       "using 1,compressed", s);
+	if ((s = getenv("ALLOCTAG_TAG_BITS"))) {
+		size_t v;
+		if (at_parse_size(s, &v) || v < 1 || v > AT_NR_SPARE_BITS || s[strlen(s) - 1] > '9')
+			at_msg("ignoring ALLOCTAG_TAG_BITS=\"%s\": expected a number of bits from 1 to %d",
+			       s, AT_NR_SPARE_BITS);
+		else
+			cfg->tag_bits_cap = (unsigned int)v;
+	}
+	if ((s = getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
+		at_msg("ignoring ALLOCTAG_DEBUG=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
+		       "true/false); debug checks stay off", s);
+	if ((s = getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
+		cfg->heap_max = 0;
+		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "
+		       "optionally with K, M or G; the heap is not capped", s);
+	}
+}

@@ -1,0 +1,47 @@
+/*
+ * Control: the ALLOCTAG* environment variables and the run-time switch.
+ *
+ * ALLOCTAG = {0|1|never}[,compressed|,uncompressed]; boolean words
+ *   y yes t true on 1 / n no f false off 0 (any case).  Unset: 1,compressed.
+ * ALLOCTAG_TAG_BITS = 1..N: cap the flag bits for compressed references.
+ * ALLOCTAG_DEBUG = boolean: debug checks.
+ * ALLOCTAG_HEAP_MAX = bytes[K|M|G]: cap on the page heap's committed memory.
+ * A bad value: one "alloctag: " line naming it and what is accepted; the
+ * default is used.
+ *
+ * State machine (at_state, read on every allocation and free):
+ *   AT_STATE_EARLY  before alloctag_init(): pages are recorded as early pages
+ *   AT_STATE_NEVER  (0) nothing to do: no store, one branch on the hot path
+ *   AT_STATE_READY  store set up; at_profiling_on says whether new
+ *                   allocations are charged (frees always uncharge)
+ * at_profiling_on is set only once at_state is READY (init.c stores it after
+ * the state), so a hot path that reads at_profiling_on == 1 needs no check of
+ * at_state.
+ */
+#ifndef AT_CONTROL_H
+#define AT_CONTROL_H
+
+#include <stddef.h>
+
+#include "core/compiler.h"
+
+enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
+
+extern AT_HIDDEN unsigned char at_state;
+extern AT_HIDDEN unsigned char at_profiling_on;
+
+struct at_config {
+	int mode;       /* 0, 1, or -1 for never */
+	int compressed; /* 1 compressed, 0 uncompressed */
+	unsigned int tag_bits_cap; /* 0 = no cap */
+	int debug;
+	size_t heap_max; /* 0 = no limit */
+};
+
+AT_HIDDEN void at_config_read(struct at_config *cfg);
+/* Parsers, exposed for the tests' sake: 0 if accepted. */
+AT_HIDDEN int at_parse_alloctag(const char *s, int *mode, int *compressed);
+AT_HIDDEN int at_parse_bool(const char *s, int *val);
+AT_HIDDEN int at_parse_size(const char *s, size_t *val);
+
+#endif

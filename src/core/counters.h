@@ -1,0 +1,127 @@
+/*
+ * Per-CPU live counters, indexed by tag index.
+ *
+ * Layout: one reserved region per CPU, each an array of struct at_counter
+ * indexed by tag index (AT_IDX_MAX entries, 16 bytes each, committed by the
+ * kernel on first touch).  CPU c's array starts at at_counters_base +
+ * c * AT_COUNTERS_STRIDE, so CPUs never share a cache line for any tag.
+ *
+ * Exactness: a thread adds to the slot of the CPU it runs on inside a
+ * restartable sequence (rseq, registered by glibc): one 16-byte store of
+ * (bytes, calls) is the commit; if the thread is preempted, migrated or
+ * signalled before it, the kernel sends it to the abort handler, which adds
+ * to the atomic array instead.  Nothing is ever applied twice or lost.
+ * Without rseq (e.g. under valgrind) or after an abort, the add goes to one
+ * extra shared array (after the last CPU's) with an atomic add: slower,
+ * equally exact, and never mixed with the plain adds of the per-CPU slots.
+ * Slots may go negative (a free on another CPU); only the sum is meaningful.
+ * Small objects' charges to the main executable's and run-time tags are
+ * first kept in the thread caches' bins and folded in here later; readers
+ * add them (bin_charge.h).
+ */
+#ifndef AT_COUNTERS_H
+#define AT_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/rseq.h>
+
+#include "core/compiler.h"
+
+#define AT_IDX_MAX (1u << 20) /* tag indexes 0 .. AT_IDX_MAX-1 */
+
+struct at_counter {
+	int64_t bytes;
+	int64_t calls;
+} __attribute__((aligned(16)));
+
+/* Bytes between two CPUs' arrays: AT_IDX_MAX counters. */
+#define AT_COUNTERS_SHIFT 24
+#define AT_COUNTERS_STRIDE ((size_t)1 << AT_COUNTERS_SHIFT)
+_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * 16, "stride is one array");
+
+extern AT_HIDDEN char *at_counters_base;
+extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
+extern AT_HIDDEN unsigned int at_counters_ncpu;
+
+AT_HIDDEN int at_counters_init(void);
+AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
+AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
+AT_HIDDEN void at_counters_reset(uint32_t idx);
+
+#if defined(__x86_64__)
+#include <emmintrin.h>
+
+/*
+ * Add (bytes, calls) to this CPU's copy of *c0 (c0 = the counter in CPU 0's
+ * array).  The commit is one 16-byte SSE store of both fields: the sequence
+ * loads the pair, adds, and stores it back; preemption, migration or a signal
+ * before the store restarts nothing half-done (the abort handler falls back
+ * to the atomic array), and after it the update is complete.  A thread whose
+ * rseq area is not registered reads a negative cpu_id and leaves the
+ * sequence for the atomic array too.  The rseq area is addressed %fs-relative
+ * through a private copy of glibc's __rseq_offset (one load, no GOT), and the
+ * CPU's array by a shift (AT_COUNTERS_STRIDE is a power of two).
+ */
+static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
+{
+	__m128i delta = _mm_set_epi64x(calls, bytes);
+
+	__asm__ __volatile__ goto(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"3:\n\t"
+		".long 0x0, 0x0\n\t"
+		".quad 1f, (2f - 1f), 4f\n\t"
+		".popsection\n\t"
+		"leaq 3b(%%rip), %%rax\n\t"
+		"movq %%rax, %%fs:8(%[rs])\n\t" /* rseq->rseq_cs */
+		"1:\n\t"
+		"movslq %%fs:4(%[rs]), %%rax\n\t" /* rseq->cpu_id */
+		"testq %%rax, %%rax\n\t"
+		"js %l[abort]\n\t"
+		"shlq %[shift], %%rax\n\t"
+		"movdqa (%[slot],%%rax), %%xmm15\n\t"
+		"paddq %[delta], %%xmm15\n\t"
+		"movdqa %%xmm15, (%[slot],%%rax)\n\t"
+		"2:\n\t"
+		".pushsection __rseq_failure, \"ax\"\n\t"
+		".byte 0x0f, 0xb9, 0x3d\n\t"
+		".long 0x53053053\n\t"
+		"4:\n\t"
+		"jmp %l[abort]\n\t"
+		".popsection\n\t"
+		:
+		: [rs] "r"(at_rseq_offset), [slot] "r"(c0), [delta] "x"(delta),
+		  [shift] "i"(AT_COUNTERS_SHIFT)
+		: "memory", "cc", "rax", "xmm15"
+		: abort);
+	return;
+abort:
+	at_counters_add_slow(&c0->bytes, bytes);
+	at_counters_add_slow(&c0->calls, calls);
+}
+#else
+static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
+{
+	at_counters_add_slow(&c0->bytes, bytes);
+	at_counters_add_slow(&c0->calls, calls);
+}
+#endif
+
+static inline struct at_counter *at_counter0(uint32_t idx)
+{
+	return (struct at_counter *)at_counters_base + idx;
+}
+
+static inline void at_counters_charge(uint32_t idx, int64_t bytes)
+{
+	at_percpu_add2(at_counter0(idx), bytes, 1);
+}
+
+static inline void at_counters_uncharge(uint32_t idx, int64_t bytes)
+{
+	at_percpu_add2(at_counter0(idx), -bytes, -1);
+}
+
+#endif

@@ -1,0 +1,75 @@
+#define _GNU_SOURCE /* PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP */
+#include "core/tag_registry.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "core/message.h"
+
+struct alloc_tag **at_tag_by_idx;
+uint32_t at_nr_idx = AT_IDX_FIRST;
+struct alloc_tag *at_core_start, *at_core_stop;
+/* error-checking: a thread that holds it and mallocs gets -EDEADLK from
+ * at_registry_add_runtime() instead of hanging */
+pthread_mutex_t at_registry_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+
+void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_t first,
+			struct alloc_tag *canon_start)
+{
+	uint32_t idx = first;
+	for (struct alloc_tag *t = start, *c = canon_start; t < stop; t++, c++, idx++) {
+		at_counters_reset(idx);
+		c->idx = idx;
+		c->canon = c;
+		AT_STORE(&at_tag_by_idx[idx], c);
+		t->idx = idx;
+		/* last: a call site that sees canon sees an indexed tag */
+		AT_STORE(&t->canon, c);
+	}
+	if (idx > at_nr_idx)
+		AT_STORE(&at_nr_idx, idx);
+}
+
+/* fork(): the child gets the lock free (run-time tags take it inside malloc) */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&at_registry_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&at_registry_lock);
+}
+
+static void fork_child(void)
+{
+	/* an error-checking mutex names its owner's thread id, which fork changed */
+	at_registry_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+}
+
+int at_registry_init(void)
+{
+	void *p = mmap(NULL, AT_IDX_MAX * sizeof(*at_tag_by_idx), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	at_tag_by_idx = p;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+
+	struct alloc_tag *start = NULL, *stop = NULL;
+	if (at_find_core_tags(&start, &stop) == 0 && start && stop > start) {
+		if ((size_t)(stop - start) + AT_IDX_FIRST > AT_IDX_MAX) {
+			at_msg("%zu core allocation tags exceed the index space (%u); "
+			       "they will not be counted",
+			       (size_t)(stop - start), AT_IDX_MAX);
+			return 0;
+		}
+		at_core_start = start;
+		at_core_stop = stop;
+		pthread_mutex_lock(&at_registry_lock);
+		at_registry_assign(start, stop, AT_IDX_FIRST, start);
+		pthread_mutex_unlock(&at_registry_lock);
+	}
+	return 0;
+}
+

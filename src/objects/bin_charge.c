@@ -1,0 +1,169 @@
+/* Bin charges: the slow operations and the readers' walk (see bin_charge.h). */
+#include "objects/bin_charge.h"
+
+#include <sys/mman.h>
+
+#include "objects/tcache.h"
+
+/* w with its pend folded into the per-CPU counters (off = count); the
+ * caller stores the result. */
+static uint64_t fold_word(uint64_t w, unsigned int cls)
+{
+	int64_t n = at_bin_pend(w);
+	uint32_t tag = at_bin_tag(w);
+	if (n && tag >= AT_IDX_FIRST)
+		at_percpu_add2(at_counter0(tag), n * (int64_t)at_class_size[cls], n);
+	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
+}
+
+void at_bin_fold(uint64_t *word, unsigned int cls)
+{
+	AT_STORE_RELAXED(word, fold_word(*word, cls));
+}
+
+/* count and off + d: pend unchanged (folded first if off would overflow). */
+static uint64_t move(uint64_t w, unsigned int cls, int d)
+{
+	int64_t off = at_bin_off(w) + d;
+	if (at_unlikely(off > AT_BIN_OFF_MAX || off < -AT_BIN_OFF_MAX - 1)) {
+		w = fold_word(w, cls);
+		off = at_bin_off(w) + d;
+	}
+	return at_bin_word(at_bin_tag(w), off, (unsigned int)((int)at_bin_count(w) + d));
+}
+
+/*
+ * Never released (bin_charge.h): the main executable's and run-time tags;
+ * and small enough for a narrow entry, so that malloc's fast path, which
+ * only writes narrow entries, needs no size check once the tag matches.
+ */
+static int permanent(uint32_t idx)
+{
+	if (idx > AT_OBJ_NARROW_MAX)
+		return 0;
+	const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[idx]);
+	return t && !t->modname;
+}
+
+/* w with tag ti, pend unchanged (the caller has made it 0). */
+static uint64_t retag(uint64_t w, uint32_t ti)
+{
+	return at_bin_word(ti, at_bin_off(w), at_bin_count(w));
+}
+
+void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti)
+{
+	uint64_t w = *word, nw;
+	if (at_bin_tag(w) == ti)
+		nw = w - 1;
+	else if (ti < AT_IDX_FIRST) /* untagged: switch only if free to */
+		nw = at_bin_pend(w) ? move(w, cls, -1) : retag(w, ti) - 1;
+	else if (permanent(ti))
+		nw = retag(fold_word(w, cls), ti) - 1;
+	else {
+		at_counters_charge(ti, at_class_size[cls]);
+		nw = move(w, cls, -1);
+	}
+	AT_STORE_RELAXED(word, nw);
+}
+
+void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
+{
+	uint64_t w = *word, nw;
+	if (at_bin_tag(w) == ti)
+		nw = w + 1;
+	else if (!at_bin_pend(w) && (ti < AT_IDX_FIRST || permanent(ti)) &&
+		 !(ti == AT_IDX_NULL && alloctag_debug_key)) /* debug mode: bin_charge.h */
+		nw = retag(w, ti) + 1;
+	else {
+		if (ti >= AT_IDX_FIRST)
+			at_uncharge_idx(ti, at_class_size[cls]);
+		nw = move(w, cls, 1);
+	}
+	AT_STORE_RELAXED(word, nw);
+}
+
+void at_bin_fill(uint64_t *word, unsigned int cls, int n)
+{
+	AT_STORE_RELAXED(word, move(*word, cls, n));
+}
+
+/* Call fn(idx, pend, cls, ctx) for every bin of every heap holding a pend. */
+static void each_bin(void (*fn)(uint32_t, int64_t, unsigned int, void *), void *ctx)
+{
+	for (struct at_theap *h = AT_LOAD(&at_all_heaps); h; h = AT_LOAD(&h->next_all)) {
+		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+			uint64_t w = AT_LOAD_RELAXED(&h->bins[c].word);
+			int64_t n = at_bin_pend(w);
+			uint32_t idx = at_bin_tag(w);
+			if (n && idx >= AT_IDX_FIRST)
+				fn(idx, n, c, ctx);
+		}
+	}
+}
+
+struct one {
+	uint32_t idx;
+	struct alloctag_counters sum;
+};
+
+static void add_one(uint32_t idx, int64_t n, unsigned int cls, void *ctx)
+{
+	struct one *o = ctx;
+	if (idx == o->idx) {
+		o->sum.bytes += n * (int64_t)at_class_size[cls];
+		o->sum.calls += n;
+	}
+}
+
+struct alloctag_counters at_bin_charges_of(uint32_t idx)
+{
+	struct one o = {idx, {0, 0}};
+	each_bin(add_one, &o);
+	return o.sum;
+}
+
+/*
+ * The readers' scratch table, indexed by tag index (reserved for AT_IDX_MAX
+ * entries, committed where touched); used under the registry lock only.
+ * Between a gather and the takes of its walk every entry below the walk's
+ * end is the bins' part of that tag; outside a walk every entry is zero.
+ */
+static struct alloctag_counters *scratch;
+static unsigned char scratch_failed;
+static uint32_t scratch_end;
+
+static void add_scratch(uint32_t idx, int64_t n, unsigned int cls, void *ctx)
+{
+	(void)ctx;
+	if (idx < scratch_end) {
+		scratch[idx].bytes += n * (int64_t)at_class_size[cls];
+		scratch[idx].calls += n;
+	}
+}
+
+void at_bin_charges_gather(uint32_t end)
+{
+	if (!scratch && !scratch_failed) {
+		void *p = mmap(NULL, AT_IDX_MAX * sizeof(*scratch), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			scratch_failed = 1;
+		else
+			scratch = p;
+	}
+	if (!scratch)
+		return;
+	scratch_end = end;
+	each_bin(add_scratch, NULL);
+}
+
+struct alloctag_counters at_bin_charges_take(uint32_t idx)
+{
+	if (!scratch)
+		return at_bin_charges_of(idx);
+	struct alloctag_counters r = scratch[idx];
+	if (r.bytes || r.calls)
+		scratch[idx] = (struct alloctag_counters){0, 0};
+	return r;
+}

@@ -1,0 +1,132 @@
+/*
+ * Bin charges: small-object charges kept in the thread-cache bin's own
+ * object count, folded into the per-CPU counters later.
+ *
+ * Why: in churn-like workloads almost every malloc of a size class is
+ * charged to the same tag as the free before it; two per-CPU counter updates
+ * per malloc/free pair (rseq sequences, each a load-add-store on the tag's
+ * slot) were most of profiling's cost over `never`, and even a separate
+ * count in the bin (one more load-add-store per malloc and per free) cost
+ * 10% on bench/malloc churn.  So the count a bin keeps anyway carries it.
+ *
+ * A bin's state word (uint64_t; written only by the bin's thread, each
+ * change one 64-bit store, so a reader's one load sees a consistent word):
+ *
+ *   63                  S S-1                   16 15             0
+ *  +---------------------+-------------------------+---------------+
+ *  | tag: the bin tag's  | off: signed,            | count: free   |
+ *  | index               | AT_BIN_OFF_BITS bits     | objects held  |
+ *  +---------------------+-------------------------+---------------+
+ *   (S = AT_BIN_TAG_SHIFT = 16 + AT_BIN_OFF_BITS)
+ *
+ * The net number of objects of the bin's class charged to the bin tag
+ * through this bin (mallocs minus frees, from any thread's objects) is
+ *
+ *     pend = off - count
+ *
+ * so the common operations change nothing but the count:
+ *   malloc charged to the bin tag        count - 1        (pend + 1)
+ *   free of an object of the bin tag     count + 1        (pend - 1)
+ * and everything else moves off with count, so that pend stays:
+ *   refill of n objects, flush of k      count, off + n / - k
+ *   malloc charged elsewhere             count - 1, off - 1 (per CPU, if tagged)
+ *   free of another tag's object         count + 1, off + 1 (per CPU, if tagged)
+ *   fold                                 pend into the per-CPU counters, off = count
+ *
+ * The bin tag changes (at_bin_pop, at_bin_push):
+ *   malloc charged to a permanent tag (below): fold, switch; to none (or the
+ *   empty reference): switch only if pend is 0, so untagged allocations
+ *   between tagged ones do not fold each time;
+ *   free of such an object: switch only if pend is 0 (a thread that only
+ *   frees, a consumer, keeps its frees in its bins too; a thread that
+ *   allocates one tag and frees another does not fold on every operation).
+ *
+ * Invariants:
+ *  - a tag's live (bytes, calls) = its per-CPU sum + over every bin of every
+ *    heap whose bin tag it is: (pend * class size, pend).  Readers
+ *    (allocinfo, top users, alloctag_read) add the bins' part.  A read
+ *    racing with allocations is as unsynchronised as summing CPUs is; a
+ *    quiescent read is exact;
+ *  - only *permanent* tags are bin tags: the main executable's and run-time
+ *    (dynamic) tags, whose indexes are never released, up to index
+ *    AT_OBJ_NARROW_MAX (slab.h: so a bin tag always fits a narrow entry).
+ *    A shared object's tag is charged per CPU, so reclaiming and reusing
+ *    its index (module_tags.c) never meets a bin's count;
+ *  - a bin tag < AT_IDX_FIRST (0 in a fresh bin, and under `never`) counts
+ *    nothing: its pend is ignored by readers and dropped by a fold;
+ *  - off stays in its field: only the slow operations change it, and one
+ *    that would take it out folds first (after a fold |off| = count <= cap).
+ *    The fast paths never change off, so they need no check;
+ *  - a thread folds its bins when it exits;
+ *  - a new bin's tag is AT_IDX_EMPTY, and in debug mode a free never makes
+ *    AT_IDX_NULL the bin tag (a malloc cannot: debug mode records EMPTY),
+ *    so that a free of an object with no reference always reaches the slow
+ *    path and its check (debug.c).
+ *
+ * Heaps are never unmapped (tcache.c recycles them), and every heap ever made
+ * is on the at_all_heaps list, so a reader may walk them at any time.
+ */
+#ifndef AT_BIN_CHARGE_H
+#define AT_BIN_CHARGE_H
+
+#include <stdint.h>
+
+#include "store/charge.h"
+#include "core/tag_registry.h"
+
+#ifndef AT_BIN_OFF_BITS /* a test build narrows off to reach its limits */
+#define AT_BIN_OFF_BITS 24
+#endif
+#define AT_BIN_TAG_SHIFT (16 + AT_BIN_OFF_BITS)
+#define AT_BIN_OFF_MAX ((1ll << (AT_BIN_OFF_BITS - 1)) - 1)
+#define AT_BIN_OFF_MASK ((1ull << AT_BIN_OFF_BITS) - 1)
+_Static_assert(AT_IDX_MAX <= (1ull << (64 - AT_BIN_TAG_SHIFT)), "tag index must fit the word");
+_Static_assert(AT_BIN_OFF_MAX >= 256, "off must hold a full bin's count");
+
+static inline unsigned int at_bin_count(uint64_t w)
+{
+	return (uint16_t)w;
+}
+
+static inline uint32_t at_bin_tag(uint64_t w)
+{
+	return (uint32_t)(w >> AT_BIN_TAG_SHIFT);
+}
+
+static inline int64_t at_bin_off(uint64_t w)
+{
+	return (int64_t)(w << (64 - AT_BIN_TAG_SHIFT)) >> (64 - AT_BIN_OFF_BITS);
+}
+
+static inline int64_t at_bin_pend(uint64_t w)
+{
+	return at_bin_off(w) - (int64_t)at_bin_count(w);
+}
+
+static inline uint64_t at_bin_word(uint32_t tag, int64_t off, unsigned int count)
+{
+	return (uint64_t)tag << AT_BIN_TAG_SHIFT | ((uint64_t)off & AT_BIN_OFF_MASK) << 16 | count;
+}
+
+/* A malloc from bin *word (count >= 1) charged to ti, any case but the
+ * bin tag's (which is *word - 1). */
+AT_HIDDEN void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti);
+/* A free into bin *word (count < cap) of an object charged to ti. */
+AT_HIDDEN void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti);
+/* n free objects came into the bin (refill, n > 0) or left it (flush, n < 0). */
+AT_HIDDEN void at_bin_fill(uint64_t *word, unsigned int cls, int n);
+/* Fold the bin's pend into the per-CPU counters; the bin keeps its tag. */
+AT_HIDDEN void at_bin_fold(uint64_t *word, unsigned int cls);
+/* The bins' part of tag idx's counters (walks every heap). */
+AT_HIDDEN struct alloctag_counters at_bin_charges_of(uint32_t idx);
+/*
+ * For a reader walking the indexes [AT_IDX_FIRST, end) in order, registry
+ * lock held: gather adds every bin's pend below end into a scratch table
+ * (one walk of the heaps); take(i) returns tag i's part and zeroes it.  The
+ * reader must take every i in the range.  If the table cannot be mapped,
+ * take(i) walks the heaps for i instead (slower, equally exact).
+ */
+AT_HIDDEN void at_bin_charges_gather(uint32_t end);
+AT_HIDDEN struct alloctag_counters at_bin_charges_take(uint32_t idx);
+
+#endif

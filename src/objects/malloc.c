@@ -1,0 +1,613 @@
+/*
+ * The malloc family: at_malloc, at_calloc, at_realloc, at_free,
+ * at_aligned_alloc, at_posix_memalign, at_memalign, at_valloc, at_pvalloc,
+ * at_usable_size, at_strdup, at_strndup.
+ *
+ * Sizes: 0..16 KiB from a size class (slab.h) through the thread cache
+ * (tcache.h); up to 1 GiB a block of the page allocator (a power of two of
+ * pages, aligned to its size); beyond, a direct mapping (huge.h).
+ *
+ * Charging (allocinfo is true to it): an allocation is charged its *usable
+ * size*, what at_usable_size() returns: the size class's size for a small
+ * object (as the kernel charges a kmalloc cache's object size), the block
+ * size for a large one, the page-rounded length for a huge one; one call.
+ * The free uncharges the same amount from the tag the allocation recorded
+ * (per-object entry, page tag reference or huge table).  A small object's
+ * charge usually goes to its thread-cache bin's count (bin_charge.h) rather
+ * than straight to the per-CPU counters.
+ *
+ * realloc: stays in place when the new size fits in the usable size and is
+ * more than half of it (or the block is the smallest class); the block then
+ * keeps its tag and its charge (its usable size did not change).  Otherwise
+ * it moves: the new block is charged to the realloc call's tag, the old one
+ * uncharged from its own.  A large block that grows is first grown in place
+ * if its buddies are free (at_page_grow), charged as if it had moved.
+ * realloc(p, 0) frees p and returns NULL (glibc).
+ *
+ * The fast paths of malloc and free are in malloc_fast.h (inlined into the
+ * preload library's entries too); this file has everything else.
+ *
+ * Checks made before any metadata is written (at_fatal, naming the
+ * address): the pointer is in the heap and the start of a live object or
+ * block, or a live huge block; a freed slot or block is a double free.
+ * Two threads freeing the same slot at the same moment are not detected
+ * (the check and the clear are separate, uncontended, plain accesses).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store/charge.h"
+#include "store/debug.h"
+#include "sites/dyn_tags.h"
+#include "pages/huge.h"
+#include "core/message.h"
+#include "objects/malloc_fast.h"
+#include "objects/tcache.h"
+
+static inline at_ref_t alloc_ref(void)
+{
+	unsigned char st = at_state;
+	if (at_likely(st == AT_STATE_READY))
+		return at_current_ref();
+	if (st == AT_STATE_EARLY && alloctag_current_tag)
+		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
+				  __ATOMIC_RELAXED);
+	return AT_REF_NONE;
+}
+
+/*
+ * The reference of a large block the page allocator does not hand out itself
+ * (one from the thread's cache, one grown in place): alloc_ref(), or, in
+ * debug mode, the empty reference instead of none, as the page allocator
+ * records (debug.c) - else its release later looks like a lost reference.
+ */
+static inline int debug_ready(void)
+{
+	return alloctag_debug_key && at_state == AT_STATE_READY;
+}
+
+static inline at_ref_t block_ref(void)
+{
+	at_ref_t ref = alloc_ref();
+	return !ref && debug_ready() ? AT_REF_EMPTY : ref;
+}
+
+/*
+ * What a new small object with no tag records: the empty reference if it is
+ * made before start-up (it was not counted, and its free must not look like
+ * a lost reference) or in debug mode (the kernel's alloc_tag_ref_set_empty:
+ * see debug.c), else none.
+ */
+static inline int obj_untagged_empty(void)
+{
+	return at_state == AT_STATE_EARLY || debug_ready();
+}
+
+/* A small object's tag index with the rule above; during the early state
+ * the current tag is marked inaccurate (as alloc_ref() does). */
+static inline uint32_t obj_idx(struct alloc_tag *tag)
+{
+	uint32_t idx = tag_idx(tag);
+	if (at_likely(idx))
+		return idx;
+	if (at_state == AT_STATE_EARLY && alloctag_current_tag)
+		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
+				  __ATOMIC_RELAXED);
+	return obj_untagged_empty() ? AT_IDX_EMPTY : AT_IDX_NULL;
+}
+
+/* The same as a reference (wide entries). */
+static inline at_ref_t obj_ref(struct alloc_tag *tag)
+{
+	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
+	return !ref && obj_untagged_empty() ? AT_REF_EMPTY : ref;
+}
+
+static inline int is_wide(uintptr_t off)
+{
+	if (at_likely(!(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_WIDE)))
+		return 0;
+	return (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) &
+		AT_PG_WIDE) != 0;
+}
+
+/* The tag index does not fit p's narrow slab: take an object from a wide one. */
+static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
+{
+	void *p;
+	if (!at_slab_refill(cls, &p, 1, 2))
+		return NULL;
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	at_obj_set(off, at_obj_index(off, cls), 1, ref);
+	at_charge(ref, at_class_size[cls]);
+	return p;
+}
+
+/* Object p of class cls (heap offset off) is in a wide slab: record its
+ * reference (the side-table form); returns the reference's index. */
+static AT_NOINLINE uint32_t wide_set(unsigned int cls, uintptr_t off, struct alloc_tag *tag)
+{
+	at_ref_t ref = obj_ref(tag);
+	at_obj_set(off, at_obj_index(off, cls), 1, ref);
+	return at_ref_to_idx(ref);
+}
+
+/* The current tag's index does not fit p's narrow slab (more than 65532
+ * tags): take an object from a wide slab instead, charged per CPU. */
+static AT_NOINLINE void *small_alloc_overflow(void *p, unsigned int cls, struct alloc_tag *tag)
+{
+	void *q = narrow_overflow(cls, obj_ref(tag));
+	at_slab_flush(cls, &p, 1);
+	return q;
+}
+
+/*
+ * Record object p of class cls as allocated with tag index ti (narrow slab:
+ * ti fits; wide: the current tag's reference).  Returns the index recorded.
+ */
+static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
+				    struct alloc_tag *tag)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (at_likely(!is_wide(off))) {
+		at_obj_set_narrow(off, at_obj_index(off, cls), ti);
+		return ti;
+	}
+	return wide_set(cls, off, tag);
+}
+
+/*
+ * small_alloc's slow half: no heap yet (or the thread's is gone), an empty
+ * bin, the early state, a wide slab somewhere, or a tag that is not the
+ * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
+ */
+AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
+{
+	struct at_theap *h = at_theap_get();
+	uint32_t ti = obj_idx(tag);
+	void *p;
+	if (!h) {
+		if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
+			return NULL;
+		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
+			return small_alloc_overflow(p, cls, tag);
+		at_charge_idx(small_record(p, cls, ti, tag), at_class_size[cls]);
+		return p;
+	}
+	struct at_bin *b = &h->bins[cls];
+	if (!at_bin_count(b->word) && !at_bin_refill(h, cls))
+		return NULL;
+	p = b->slots[at_bin_count(b->word) - 1];
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)
+		return narrow_overflow(cls, obj_ref(tag)); /* p stays in the bin */
+	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_DEBUG)) {
+		int wide = is_wide(off);
+		uint64_t e = at_obj_get(off, at_obj_index(off, cls), wide);
+		if (e) /* a free slot's entry is 0 */
+			at_debug_obj_alloc(at_obj_decode_idx(e, wide));
+	}
+	ti = small_record(p, cls, ti, tag);
+	uint64_t w = b->word;
+	if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
+		AT_STORE_RELAXED(&b->word, w - 1);
+	else
+		at_bin_pop(&b->word, cls, ti);
+	return p;
+}
+
+/*
+ * The fast path's twin for the side table (ALLOCTAG=...,uncompressed, or
+ * after a run-time switch): wide slabs exist, nothing else sends the
+ * allocation to the slow path.  The object's entry is the current tag's
+ * reference (or, in a narrow slab made before a switch, its index).
+ */
+AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
+					  struct alloc_tag *tag)
+{
+	at_ref_t ref = tag ? AT_LOAD(&tag->canon) : AT_REF_NONE;
+	uint32_t ti = tag_idx(tag); /* = at_ref_to_idx(ref), without waiting for ref */
+	struct at_bin *b = &h->bins[cls];
+	uint64_t w = b->word;
+	unsigned int c = at_bin_count(w);
+	if (at_unlikely(!c || at_bin_tag(w) != ti))
+		return at_small_alloc_slow(cls, tag);
+	void *p = b->slots[c - 1];
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	uint32_t idx = at_obj_index_m(off, b->magic);
+	if (at_likely(is_wide(off)))
+		at_obj_set(off, idx, 1, ref);
+	else if (ti <= AT_OBJ_NARROW_MAX)
+		at_obj_set_narrow(off, idx, ti);
+	else
+		return at_small_alloc_slow(cls, tag);
+	AT_STORE_RELAXED(&b->word, w - 1);
+	return p;
+}
+
+static inline unsigned int order_of(size_t n)
+{
+	return n <= AT_PAGE_SIZE ? 0 : 64u - (unsigned int)__builtin_clzll(n - 1) - AT_PAGE_SHIFT;
+}
+
+static AT_NOINLINE void *large_alloc(size_t n, size_t align)
+{
+	unsigned int order = order_of(n);
+	if (align > AT_PAGE_SIZE && order < order_of(align))
+		order = order_of(align);
+	if (order > AT_MAX_ORDER)
+		return at_huge_alloc(n, align);
+	struct at_theap *h = at_tls_heap;
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
+		void *p = h->lc[order].blk[--h->lc[order].count];
+		h->lbytes -= AT_PAGE_SIZE << order;
+		uint32_t pfn = at_addr_to_pfn(p);
+		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);
+		at_ref_t ref = block_ref();
+		if (ref) { /* a cached block's reference is none (tcache.h) */
+			at_page_ref_update(pfn, ref);
+			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
+		}
+		return p;
+	}
+	if (at_unlikely(!at_meta_base) && at_malloc_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
+}
+
+/*
+ * Tags passed down.  Every allocation function has a twin taking its tag
+ * (X_with(..., tag), tag as cur_tag() would give it: NULL unless profiling
+ * is on), so that the tag-passing entries (at_X_tag_noprof, what the tagged
+ * macros call) set no thread-local current tag on the small-object path.
+ * The large paths (the page allocator, large_grow) read the current tag
+ * themselves: WITH_CURRENT makes tag current around them when it is not.
+ */
+#define WITH_CURRENT(tag, expr)                                                     \
+	({                                                                          \
+		struct alloc_tag *_t = (tag);                                       \
+		__typeof__(expr) _r;                                                \
+		if (at_likely(!AT_LOAD_RELAXED(&at_profiling_on) ||                 \
+			      _t == alloctag_current_tag)) {                        \
+			_r = (expr);                                                \
+		} else {                                                            \
+			struct alloc_tag *_old = alloctag_save(_t);                 \
+			_r = (expr);                                                \
+			alloctag_current_tag = _old;                                \
+		}                                                                   \
+		_r;                                                                 \
+	})
+
+AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
+{
+	if (at_unlikely(n > PTRDIFF_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return WITH_CURRENT(tag, large_alloc(n, 0));
+}
+
+static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
+{
+	if (at_likely(n <= AT_SMALL_MAX))
+		return at_small_alloc(at_size_class(n), tag);
+	return at_large_malloc(n, tag);
+}
+
+#define UNPAREN(...) __VA_ARGS__
+/* at_X_noprof(params) and the tag-passing at_X_tag_noprof(tag, params)
+ * (charge.h AT_TAG_ENTRY), both over X_with(args, tag). */
+#define ENTRIES(ret, X, params, args)                                          \
+	ret at_##X##_noprof(UNPAREN params)                                    \
+	{                                                                      \
+		return X##_with(UNPAREN args, cur_tag());                      \
+	}                                                                      \
+	ret at_##X##_tag_noprof(struct alloc_tag *tag, UNPAREN params)         \
+	{                                                                      \
+		return AT_TAG_ENTRY(tag, X##_with, at_##X##_noprof, UNPAREN args); \
+	}
+
+ENTRIES(void *, malloc, (size_t n), (n))
+
+/* Large block p (heap offset off) being freed; f = its unit head's flags. */
+AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
+{
+	uint32_t pfn = (uint32_t)(off >> AT_PAGE_SHIFT);
+	struct at_page *pg = &at_pages[pfn];
+	uint64_t f = AT_LOAD_RELAXED(&pg->flags);
+	if (at_unlikely((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_SLAB))) {
+		if ((f & AT_PG_BUDDY) && !(off & (AT_PAGE_SIZE - 1)))
+			at_fatal("%s(%p): double free (the block is already free)", what, p);
+		at_fatal("%s(%p): not the start of a block alloctag handed out", what, p);
+	}
+	if (at_unlikely(f & AT_PG_OWNER1))
+		at_fatal("%s(%p): double free (the block is already free)", what, p);
+	unsigned int order = at_page_order(f);
+	struct at_theap *h = at_tls_heap;
+	if (!h)
+		h = at_theap_get();
+	size_t bytes = AT_PAGE_SIZE << order;
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && h && h != AT_THEAP_DEAD) {
+		if (at_unlikely(__atomic_fetch_or(&pg->flags, AT_PG_OWNER1, __ATOMIC_RELAXED) &
+				AT_PG_OWNER1))
+			at_fatal("%s(%p): double free (the block is already free)", what, p);
+		at_ref_t ref = at_page_ref_get(pfn);
+		if (at_unlikely(debug_ready())) {
+			/* the user's free is checked here; the cached block holds
+			 * the empty reference, so its release later is not */
+			at_debug_page_free(p, f, ref);
+			if (ref != AT_REF_EMPTY) {
+				at_page_ref_update(pfn, AT_REF_EMPTY);
+				at_uncharge(ref, (int64_t)bytes);
+			}
+		} else if (ref) {
+			at_page_ref_update(pfn, AT_REF_NONE);
+			at_uncharge(ref, (int64_t)bytes);
+		}
+		at_lcache_put(h, p, order);
+		return;
+	}
+	at_page_release(p, order); /* uncharges */
+}
+
+AT_NOINLINE void at_free_outside(void *p, const char *what)
+{
+	at_huge_free(p, what);
+}
+
+/* Not declared noreturn (they do not return): so that free's fast path can
+ * reach them by a tail jump, with no stack frame of its own. */
+AT_COLD void at_bad_object(void *p, const char *what)
+{
+	at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
+}
+
+AT_COLD void at_double_free(void *p, const char *what)
+{
+	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
+}
+
+/* Small object p (class cls, charged to tag index ti) is free, its entry
+ * cleared: uncharge it and give it to the thread's bin, or, with no heap,
+ * to the central list. */
+AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
+{
+	/* In debug mode no bin's tag is AT_IDX_NULL (bin_charge.h): such a free
+	 * always comes here. */
+	if (at_unlikely(ti == AT_IDX_NULL) && alloctag_debug_key)
+		at_debug_obj_free(p);
+	struct at_theap *h = at_tls_heap;
+	if (!h)
+		h = at_theap_get();
+	if ((uintptr_t)h > 1) {
+		struct at_bin *b = &h->bins[cls];
+		if (at_bin_count(b->word) == b->cap)
+			at_bin_flush(h, cls);
+		uint64_t w = b->word;
+		b->slots[at_bin_count(w)] = p;
+		if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
+			AT_STORE_RELAXED(&b->word, w + 1);
+		else
+			at_bin_push(&b->word, cls, ti);
+		return;
+	}
+	at_uncharge_idx(ti, at_class_size[cls]);
+	at_slab_flush(cls, &p, 1);
+}
+
+/* A wide slab's object (the side-table form): checked, cleared, freed; the
+ * bin's fast case (its tag's object, room left) as in at_free_fast. */
+AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				  const char *what)
+{
+	uint64_t e = at_obj_get(off, idx, 1);
+	if (at_unlikely(!e))
+		return at_double_free(p, what);
+	at_obj_clear(off, idx, 1);
+	uint32_t ti = at_obj_decode_idx(e, 1);
+	if (at_likely(at_bin_put(cls, p, ti)))
+		return;
+	return at_small_free_slow(p, cls, ti);
+}
+
+void at_free(void *p)
+{
+	if (p)
+		at_free_fast(p, "free");
+}
+
+/* Usable size of live block p; aborts (naming what) on a bad pointer. */
+static size_t usable_checked(const void *p, const char *what)
+{
+	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
+	if (off >= AT_HEAP_SIZE)
+		return at_huge_size(p, what);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (f & AT_PG_SLAB) {
+		unsigned int cls = at_page_class(f);
+		uint32_t idx = at_obj_index(off, cls);
+		if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
+		    idx >= at_class_nobj[cls])
+			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
+		if (!at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
+			at_fatal("%s(%p): the object is free", what, p);
+		return at_class_size[cls];
+	}
+	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
+	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
+		at_fatal("%s(%p): not a live block alloctag handed out", what, p);
+	return AT_PAGE_SIZE << at_page_order(f);
+}
+
+size_t at_usable_size(const void *p)
+{
+	return p ? usable_checked(p, "malloc_usable_size") : 0;
+}
+
+static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = malloc_with(total, tag);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+ENTRIES(void *, calloc, (size_t n, size_t size), (n, size))
+
+/*
+ * realloc growing large block p (old usable bytes) to n > old: absorb free
+ * buddies instead of copying where the buddy allocator allows (page.h).
+ * Charged like a move: the old size uncharged from the block's tag, the new
+ * one charged to the realloc call's tag.
+ */
+static int large_grow(void *p, size_t old, size_t n)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (off >= AT_HEAP_SIZE || n > (AT_PAGE_SIZE << AT_MAX_ORDER) ||
+	    (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) & AT_PG_SLAB))
+		return 0;
+	unsigned int new_order = order_of(n);
+	if (!at_page_grow(p, order_of(old), new_order))
+		return 0;
+	if (at_state == AT_STATE_READY) {
+		uint32_t pfn = at_addr_to_pfn(p);
+		at_ref_t was = at_page_ref_get(pfn), ref = block_ref();
+		if (was != ref)
+			at_page_ref_update(pfn, ref);
+		at_uncharge(was, (int64_t)old);
+		at_charge(ref, (int64_t)AT_PAGE_SIZE << new_order);
+	}
+	return 1;
+}
+
+static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
+{
+	if (!p)
+		return malloc_with(n, tag);
+	if (!n) {
+		at_free_fast(p, "realloc");
+		return NULL;
+	}
+	size_t old = usable_checked(p, "realloc");
+	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE))
+		return p;
+	if (n > PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
+		return p;
+	void *q = malloc_with(n, tag);
+	if (!q)
+		return NULL;
+	memcpy(q, p, n < old ? n : old);
+	at_free_fast(p, "realloc");
+	return q;
+}
+
+ENTRIES(void *, realloc, (void *p, size_t n), (p, n))
+
+/* align: a power of two. */
+static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
+{
+	if (align <= AT_MIN_SIZE)
+		return malloc_with(n, tag);
+	if (n > PTRDIFF_MAX || align > PTRDIFF_MAX / 2 + 1) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n <= AT_SMALL_MAX && align <= AT_SMALL_MAX) {
+		unsigned int cls = at_size_class(n < align ? align : n);
+		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
+			cls++;
+		if (cls < AT_NR_CLASSES)
+			return at_small_alloc(cls, tag);
+	}
+	return WITH_CURRENT(tag, large_alloc(n, align));
+}
+
+#define POW2(a) ((a) && !((a) & ((a) - 1)))
+
+static void *aligned_alloc_with(size_t align, size_t n, struct alloc_tag *tag)
+{
+	if (!POW2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned_with(align, n, tag);
+}
+ENTRIES(void *, aligned_alloc, (size_t align, size_t n), (align, n))
+
+static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_tag *tag)
+{
+	if (!POW2(align) || align % sizeof(void *))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned_with(align, n, tag);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+ENTRIES(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n))
+
+static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
+{
+	if (align > PTRDIFF_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!POW2(align)) /* glibc: round up to a power of two */
+		align = align < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(align - 1));
+	return aligned_with(align, n, tag);
+}
+ENTRIES(void *, memalign, (size_t align, size_t n), (align, n))
+
+static void *valloc_with(size_t n, struct alloc_tag *tag)
+{
+	return aligned_with(AT_PAGE_SIZE, n, tag);
+}
+ENTRIES(void *, valloc, (size_t n), (n))
+
+static void *pvalloc_with(size_t n, struct alloc_tag *tag)
+{
+	size_t r = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (r < n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned_with(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE, tag);
+}
+ENTRIES(void *, pvalloc, (size_t n), (n))
+
+static char *strdup_with(const char *s, struct alloc_tag *tag)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc_with(n, tag);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+ENTRIES(char *, strdup, (const char *s), (s))
+
+static char *strndup_with(const char *s, size_t max, struct alloc_tag *tag)
+{
+	size_t n = strnlen(s, max);
+	char *p = malloc_with(n + 1, tag);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = 0;
+	}
+	return p;
+}
+ENTRIES(char *, strndup, (const char *s, size_t max), (s, max))

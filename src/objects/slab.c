@@ -1,0 +1,216 @@
+/*
+ * Size classes and slabs: the central per-class lists behind the thread
+ * caches (layout and invariants in slab.h).
+ *
+ * Per class: one mutex, a list of partial slabs per width, and a count of
+ * listed slabs that are entirely free.  Lock order: class lock, then the page
+ * allocator's arena lock (a new slab is allocated under the class lock).
+ * A slab whose last object comes back is kept while the class has fewer than
+ * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
+ * window, and the slab back to the page allocator with at_page_release (it
+ * is purged there, page_alloc.c), so RSS follows live data.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "core/message.h"
+#include "objects/slab.h"
+
+#define KEEP_EMPTY 2
+
+#define CLASS_SIZES                                                                      \
+	0, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, \
+		768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120,     \
+		6144, 7168, 8192, 10240, 12288, 14336, 16384
+
+const uint16_t at_class_size[AT_NR_CLASSES] = {CLASS_SIZES};
+const uint8_t at_class_small[65] = {
+	1,  1,  2,  3,  4,  5,  6,  7,  8,  9,  9,  10, 10, 11, 11, 12, 12, /* ..256 */
+	13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16,     /* ..512 */
+	17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18,     /* ..768 */
+	19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20,     /* ..1024 */
+};
+uint32_t at_class_magic[AT_NR_CLASSES];
+uint16_t at_class_nobj[AT_NR_CLASSES];
+char *at_meta_base;
+ptrdiff_t at_meta_delta;
+unsigned char at_small_slow = AT_SLOW_EARLY;
+
+struct central {
+	pthread_mutex_t lock;
+	struct at_slab *partial[2]; /* by width */
+	unsigned int nempty;
+} __attribute__((aligned(64)));
+
+static struct central centrals[AT_NR_CLASSES];
+static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
+static int slab_err;
+
+static void slab_setup(void)
+{
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		unsigned int s = at_class_size[c];
+		at_class_magic[c] = (uint32_t)(0xFFFFFFFFull / s + 1); /* ceil(2^32 / s) */
+		at_class_nobj[c] = (uint16_t)(AT_SLAB_SIZE / s);
+		pthread_mutex_init(&centrals[c].lock, NULL);
+	}
+	if (at_heap_init()) {
+		slab_err = ENOMEM;
+		return;
+	}
+	void *m = mmap(NULL, AT_HEAP_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		slab_err = ENOMEM;
+		return;
+	}
+	at_meta_delta = (char *)m - at_heap_base;
+	AT_STORE(&at_meta_base, (char *)m);
+}
+
+int at_slab_init(void)
+{
+	pthread_once(&slab_once, slab_setup);
+	return slab_err ? -slab_err : 0;
+}
+
+static void list_add(struct central *c, struct at_slab *s)
+{
+	struct at_slab **head = &c->partial[s->wide];
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+	s->listed = 1;
+}
+
+static void list_del(struct central *c, struct at_slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->partial[s->wide] = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->listed = 0;
+}
+
+static inline char *slab_base(struct at_slab *s)
+{
+	return at_heap_base + ((char *)s - at_meta_base);
+}
+
+/* A new empty slab of class cls, listed.  Class lock held. */
+static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
+{
+	uint64_t fl = AT_PG_SLAB | AT_PG_NO_CODETAG | ((uint64_t)cls << AT_CLASS_SHIFT) |
+		      (wide ? AT_PG_WIDE : 0);
+	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl);
+	if (!p)
+		return NULL;
+	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base));
+	s->cls = (uint16_t)cls;
+	s->nobj = at_class_nobj[cls];
+	s->used = 0;
+	s->nfree = 0;
+	s->fresh = 0;
+	s->wide = (uint8_t)wide;
+	if (wide && !(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_WIDE))
+		__atomic_fetch_or(&at_small_slow, AT_SLOW_WIDE, __ATOMIC_SEQ_CST);
+	list_add(c, s);
+	c->nempty++;
+	return s;
+}
+
+unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide)
+{
+	struct central *c = &centrals[cls];
+	size_t size = at_class_size[cls];
+	unsigned int n = 0;
+
+	if (at_unlikely(!at_meta_base) && at_slab_init())
+		return 0;
+	int w = wide != 0; /* the kind preferred (2: the only one) */
+	pthread_mutex_lock(&c->lock);
+	while (n < want) {
+		struct at_slab *s = c->partial[w];
+		if (!s && wide < 2)
+			s = c->partial[!w];
+		if (!s && !(s = slab_new(c, cls, w)))
+			break;
+		if (!s->used)
+			c->nempty--;
+		char *base = slab_base(s);
+		uint16_t *stack = (uint16_t *)((char *)s + AT_META_STACK);
+		unsigned int k = 0;
+		while (n + k < want && s->nfree)
+			out[n + k++] = base + stack[--s->nfree] * size;
+		while (n + k < want && s->fresh < s->nobj)
+			out[n + k++] = base + (size_t)s->fresh++ * size;
+		s->used = (uint16_t)(s->used + k);
+		n += k;
+		if (s->used == s->nobj)
+			list_del(c, s);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!n)
+		errno = ENOMEM;
+	return n;
+}
+
+static void slab_release(struct at_slab *s)
+{
+	char *base = slab_base(s);
+	size_t meta_len = AT_META_REFS + (size_t)s->nobj * (s->wide ? 8 : 2);
+	madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
+	at_page_release(base, AT_SLAB_ORDER);
+}
+
+void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
+{
+	struct central *c = &centrals[cls];
+	uint32_t size = at_class_size[cls];
+	struct at_slab *dead[64];
+	unsigned int ndead = 0;
+
+	while (n) {
+		unsigned int batch = n < 64 ? n : 64;
+		pthread_mutex_lock(&c->lock);
+		for (unsigned int i = 0; i < batch; i++) {
+			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
+			struct at_slab *s = at_slab_meta(off);
+			uint16_t *stack = (uint16_t *)((char *)s + AT_META_STACK);
+			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
+			if (!s->listed)
+				list_add(c, s);
+			if (--s->used)
+				continue;
+			if (c->nempty < KEEP_EMPTY) {
+				c->nempty++;
+			} else {
+				list_del(c, s);
+				dead[ndead++] = s;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+		for (unsigned int i = 0; i < ndead; i++)
+			slab_release(dead[i]);
+		ndead = 0;
+		objs += batch;
+		n -= batch;
+	}
+}
+
+void at_slab_lock_all(void)
+{
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
+		pthread_mutex_lock(&centrals[c].lock);
+}
+
+void at_slab_unlock_all(void)
+{
+	for (unsigned int c = AT_NR_CLASSES; --c > 0;)
+		pthread_mutex_unlock(&centrals[c].lock);
+}

@@ -1,0 +1,229 @@
+/*
+ * The small-object allocator: size classes, slabs and their out-of-band
+ * metadata, per-object tag references.
+ *
+ * Size classes (AT_NR_CLASSES - 1 of them, class 0 unused): 16..128 in steps
+ * of 16, then four per doubling (160 192 224 256, 320 .. 512, ..., 10240
+ * 12288 14336 16384).  Every class size is a multiple of 16 (malloc's
+ * alignment), and every power of two from 16 to 16384 is a class, so an
+ * aligned request finds a class whose objects are aligned (malloc.c).
+ *
+ * Slabs: a slab is one order-4 block of the page allocator (64 KiB, aligned
+ * to 64 KiB), allocated with AT_PG_SLAB | AT_PG_NO_CODETAG (the slab itself
+ * is never charged; its objects are) and the size class in the head page's
+ * class field; AT_PG_OWNER2 in the head's flags means "wide references".
+ * Objects sit at offsets i * size, i < nobj = 65536 / size.  The slab of a
+ * heap address is found with no search: the head page of its 64 KiB unit,
+ * at_pages[(off >> 16) << 4], has AT_PG_SLAB iff the unit is a slab.
+ *
+ * Metadata, out of band: a separate reservation (at_meta_base, as large as
+ * the heap, committed by the kernel on first touch) holds one 64 KiB window
+ * per 64 KiB heap unit, at the same offset.  A slab's window:
+ *
+ *   +0      struct at_slab header (central lists, counts; central lock)
+ *   +64     uint16_t free stack: indexes of objects returned to the slab
+ *   +8256   per-object references, nobj entries (AT_META_REFS)
+ *
+ * Per-object reference entries (one per object, also the object's state):
+ *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
+ *           v - 1 (0 none, 1 empty, >= 2 a tag).  Holds tag indexes up to
+ *           AT_OBJ_NARROW_MAX = 65534.
+ *   wide   (uint64_t, 8 bytes): 0 = slot free, AT_OBJ_LIVE | (uintptr_t)ref
+ *           = allocated with reference ref (the side-table form: a pointer).
+ * A slab's width is chosen when it is created: wide when the tag store is
+ * the side table (ALLOCTAG=...,uncompressed), narrow otherwise (compressed,
+ * never, or before start-up).  Both decode with no reference to the store
+ * mode, so a run-time switch of the page store from compressed to side table
+ * needs no migration here: existing narrow slabs keep working, new slabs are
+ * wide, and an allocation whose tag index does not fit a narrow entry (only
+ * possible once more than 65532 tags exist) is served from a wide slab
+ * (malloc.c, narrow_overflow).
+ *
+ * Entry 0 means "free", which is what fresh (or MADV_DONTNEED'd) memory reads
+ * as; the entries of indexes nobj .. AT_MAX_OBJS - 1 (past the slab's last
+ * object) exist and are never written, so free() needs no bound check;
+ * every object is free when its slab is released, so windows never need
+ * clearing.  free() reads the entry before it writes anything: an entry of 0
+ * is a double free (or a pointer to a never-allocated slot).
+ *
+ * Central lists (slab.c): per class, a mutex and the partial slabs (some
+ * object not handed out), split by width; thread caches (tcache.c) take and
+ * return objects in batches.  The header's counts are changed only under the
+ * class's lock.
+ */
+#ifndef AT_SLAB_H
+#define AT_SLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pages/page.h"
+#include "store/tag_ref.h"
+
+#define AT_SLAB_SHIFT 16
+#define AT_SLAB_SIZE (1ul << AT_SLAB_SHIFT)
+#define AT_SLAB_ORDER (AT_SLAB_SHIFT - AT_PAGE_SHIFT)
+#define AT_NR_CLASSES 37 /* classes 1..36 */
+#define AT_SMALL_MAX 16384u
+#define AT_MIN_SIZE 16u
+#define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
+#define AT_META_STACK 64u
+#define AT_META_REFS (AT_META_STACK + 2u * AT_MAX_OBJS)
+#define AT_PG_WIDE AT_PG_OWNER2
+#define AT_OBJ_LIVE (1ull << 63)
+#ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
+#define AT_OBJ_NARROW_MAX 0xFFFEu
+#endif
+
+_Static_assert(AT_META_REFS + 8u * AT_MAX_OBJS <= AT_SLAB_SIZE, "metadata window too small");
+
+struct at_slab {
+	struct at_slab *next, *prev; /* partial list of the class, if listed */
+	uint16_t cls;
+	uint16_t nobj;
+	uint16_t used;  /* objects out of the slab (in caches or live) */
+	uint16_t nfree; /* entries on the free stack */
+	uint16_t fresh; /* objects [fresh, nobj) were never handed out */
+	uint8_t wide;
+	uint8_t listed;
+};
+
+extern AT_HIDDEN char *at_meta_base;
+/* at_meta_base - at_heap_base: an object's window from its address alone. */
+extern AT_HIDDEN ptrdiff_t at_meta_delta;
+/*
+ * Why malloc's fast path (malloc.c) may not be taken, bits changed
+ * atomically: AT_SLOW_EARLY while at_state is AT_STATE_EARLY (an allocation
+ * marks the current tag inaccurate; cleared by init.c), AT_SLOW_WIDE for
+ * good once the first wide slab is made (until then every entry is narrow),
+ * AT_SLOW_DEBUG in debug mode (the checks are made on the slow path).
+ */
+#define AT_SLOW_EARLY 1u
+#define AT_SLOW_WIDE 2u
+#define AT_SLOW_DEBUG 4u
+extern AT_HIDDEN unsigned char at_small_slow;
+extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
+extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 (0 too) */
+extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
+extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
+
+/* Class of a request of n <= AT_SMALL_MAX bytes. */
+static inline unsigned int at_size_class(size_t n)
+{
+	if (n <= 1024)
+		return at_class_small[(n + 15) >> 4];
+	unsigned int b = 63u - (unsigned int)__builtin_clzll(n - 1);
+	return 8u + (b - 7u) * 4u + (unsigned int)((n - 1) >> (b - 2)) - 3u;
+}
+
+static inline struct at_slab *at_slab_meta(uintptr_t off)
+{
+	return (struct at_slab *)(at_meta_base + (off & ~(AT_SLAB_SIZE - 1)));
+}
+
+static inline unsigned int at_page_class(uint64_t flags)
+{
+	return (unsigned int)AT_FIELD(flags, AT_CLASS_SHIFT, AT_CLASS_BITS);
+}
+
+/* Object index of heap offset off in a slab of class cls (off % 64 KiB / size). */
+static inline uint32_t at_obj_index_m(uintptr_t off, uint32_t magic)
+{
+	return (uint32_t)(((off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic) >> 32);
+}
+
+static inline uint32_t at_obj_index(uintptr_t off, unsigned int cls)
+{
+	return at_obj_index_m(off, at_class_magic[cls]);
+}
+
+/*
+ * Locate heap offset off in a slab whose class has magic number magic:
+ * *idx = off % 64 KiB / size, and whether off is an object's start, from
+ * one product.  r = off % 64 KiB = q * size + m with m < size, magic =
+ * ceil(2^32 / size) = (2^32 + e) / size with e < size.  The low 32 bits of
+ * r * magic are q * e + m * magic: below 65536 when m = 0 (q * e < nobj *
+ * size), at least magic >= 2^32 / 16384 = 262144 otherwise (and no wrap:
+ * m * magic + q * e < 2^32 - 2^32 / size + size + 65536 <= 2^32).  So the
+ * start check is one compare against magic.  Objects past nobj (the slab's
+ * tail) are checked separately.
+ */
+static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
+{
+	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
+	*idx = (uint32_t)(prod >> 32);
+	return (uint32_t)prod < magic;
+}
+
+static inline void *at_obj_entry(uintptr_t off)
+{
+	return (char *)at_slab_meta(off) + AT_META_REFS;
+}
+
+/* The narrow entry of object idx at address p (a heap address). */
+static inline uint16_t *at_obj_entry_of(void *p, uint32_t idx)
+{
+	char *w = (char *)((uintptr_t)p & ~(AT_SLAB_SIZE - 1)) + at_meta_delta;
+	return (uint16_t *)(w + AT_META_REFS) + idx;
+}
+
+/* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
+static inline void at_obj_set_narrow(uintptr_t off, uint32_t idx, uint32_t ti)
+{
+	AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, (uint16_t)(ti + 1));
+}
+
+/*
+ * Mark object idx allocated with reference ref.  Returns nonzero (and
+ * writes nothing) if ref's index does not fit a narrow entry.
+ */
+static inline int at_obj_set(uintptr_t off, uint32_t idx, int wide, at_ref_t ref)
+{
+	if (wide) {
+		AT_STORE_RELAXED((uint64_t *)at_obj_entry(off) + idx, AT_OBJ_LIVE | (uintptr_t)ref);
+		return 0;
+	}
+	uint32_t ti = at_ref_to_idx(ref);
+	if (at_unlikely(ti > AT_OBJ_NARROW_MAX))
+		return 1;
+	at_obj_set_narrow(off, idx, ti);
+	return 0;
+}
+
+/* Object idx's entry (0: free), read before anything is written. */
+static inline uint64_t at_obj_get(uintptr_t off, uint32_t idx, int wide)
+{
+	if (wide)
+		return AT_LOAD_RELAXED((uint64_t *)at_obj_entry(off) + idx);
+	return AT_LOAD_RELAXED((uint16_t *)at_obj_entry(off) + idx);
+}
+
+/* The entry's tag index (narrow entries hold it: no index -> tag lookup). */
+static inline uint32_t at_obj_decode_idx(uint64_t e, int wide)
+{
+	if (wide)
+		return at_ref_to_idx((at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE));
+	return (uint32_t)e - 1;
+}
+
+static inline void at_obj_clear(uintptr_t off, uint32_t idx, int wide)
+{
+	if (wide)
+		AT_STORE_RELAXED((uint64_t *)at_obj_entry(off) + idx, 0);
+	else
+		AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, 0);
+}
+
+/* slab.c */
+AT_HIDDEN int at_slab_init(void);
+/*
+ * Take up to want free objects of class cls (entries already 0); how many
+ * (0: errno = ENOMEM).  wide: 0 prefer narrow slabs, 1 prefer wide, 2 wide only.
+ */
+AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
+/* Return n free objects of class cls to their slabs. */
+AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
+AT_HIDDEN void at_slab_lock_all(void);
+AT_HIDDEN void at_slab_unlock_all(void);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * Thread caches (see tcache.h): creation, refill and flush, thread exit, and
+ * fork.
+ *
+ * Heaps are mmap'd (outside the page heap) and recycled through a free list.
+ * Thread exit: a pthread key's destructor flushes the heap's bins and large
+ * blocks and recycles it; the thread's later calls bypass the cache.
+ * fork(): pthread_atfork handlers take every class lock and the heap-pool
+ * lock (the page allocator's handlers, registered earlier, run after ours in
+ * prepare and take its arena locks), so the child starts with consistent
+ * lists; caches of threads that do not exist in the child are leaked.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "pages/huge.h"
+#include "core/message.h"
+#include "objects/tcache.h"
+
+__thread struct at_theap *at_tls_heap;
+struct at_theap *at_all_heaps;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct at_theap *pool;
+static pthread_key_t heap_key;
+static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
+static int malloc_err;
+static size_t heap_bytes;
+
+static unsigned int bin_cap(unsigned int cls)
+{
+	unsigned int cap = (unsigned int)(AT_SLAB_SIZE / at_class_size[cls]);
+	if (cap > AT_BIN_MAX)
+		cap = AT_BIN_MAX;
+	if (cap < 8)
+		cap = 8;
+	return cap & ~1u;
+}
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	at_huge_lock();
+	at_slab_lock_all();
+}
+
+static void atfork_release(void)
+{
+	at_slab_unlock_all();
+	at_huge_unlock();
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static void theap_destroy(void *arg);
+static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k);
+
+static void malloc_setup(void)
+{
+	if (at_slab_init()) {
+		malloc_err = ENOMEM;
+		return;
+	}
+	size_t n = sizeof(struct at_theap);
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
+		n += bin_cap(c) * sizeof(void *);
+	heap_bytes = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (pthread_key_create(&heap_key, theap_destroy)) {
+		malloc_err = EAGAIN;
+		return;
+	}
+	/* After the page allocator's (at_slab_init -> at_heap_init): see above. */
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+int at_malloc_init(void)
+{
+	pthread_once(&malloc_once, malloc_setup);
+	return malloc_err ? -malloc_err : 0;
+}
+
+struct at_theap *at_theap_get(void)
+{
+	struct at_theap *h = at_tls_heap;
+	if (h)
+		return h == AT_THEAP_DEAD ? NULL : h;
+	if (at_malloc_init())
+		return NULL;
+	pthread_mutex_lock(&pool_lock);
+	h = pool;
+	if (h)
+		pool = h->next_free;
+	pthread_mutex_unlock(&pool_lock);
+	if (!h) {
+		h = mmap(NULL, heap_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (h == MAP_FAILED)
+			return NULL;
+		void **slots = h->slots;
+		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+			h->bins[c].cap = (uint16_t)bin_cap(c);
+			h->bins[c].magic = at_class_magic[c];
+			h->bins[c].word = at_bin_word(AT_IDX_EMPTY, 0, 0); /* bin_charge.h */
+			h->bins[c].slots = slots;
+			slots += h->bins[c].cap;
+		}
+		pthread_mutex_lock(&pool_lock);
+		h->next_all = at_all_heaps;
+		AT_STORE(&at_all_heaps, h); /* published whole: readers walk it unlocked */
+		pthread_mutex_unlock(&pool_lock);
+	}
+	h->next_free = NULL;
+	/* Set before pthread_setspecific, which may itself call calloc. */
+	at_tls_heap = h;
+	pthread_setspecific(heap_key, h);
+	return h;
+}
+
+static void theap_destroy(void *arg)
+{
+	struct at_theap *h = arg;
+	at_tls_heap = AT_THEAP_DEAD;
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		struct at_bin *b = &h->bins[c];
+		unsigned int n = at_bin_count(b->word);
+		at_bin_fold(&b->word, c);
+		if (n) {
+			at_slab_flush(c, b->slots, n);
+			at_bin_fill(&b->word, c, -(int)n);
+		}
+	}
+	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
+		lcache_drop(h, o, h->lc[o].count);
+	pthread_mutex_lock(&pool_lock);
+	h->next_free = pool;
+	pool = h;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+int at_bin_refill(struct at_theap *h, unsigned int cls)
+{
+	struct at_bin *b = &h->bins[cls];
+	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, at_store_mode == AT_STORE_SIDE);
+	if (n)
+		at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
+	return n != 0;
+}
+
+void at_bin_flush(struct at_theap *h, unsigned int cls)
+{
+	struct at_bin *b = &h->bins[cls];
+	unsigned int half = b->cap / 2, n = at_bin_count(b->word);
+	at_slab_flush(cls, b->slots, half);
+	memmove(b->slots, b->slots + half, (n - half) * sizeof(void *));
+	at_bin_fill(&b->word, cls, -(int)half);
+}
+
+uint32_t at_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Release the k oldest blocks of order o. */
+static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k)
+{
+	struct at_lcache *lc = &h->lc[o];
+	for (unsigned int i = 0; i < k; i++) {
+		at_page_clear_flags(&at_pages[at_addr_to_pfn(lc->blk[i])], AT_PG_OWNER1);
+		at_page_release(lc->blk[i], o);
+	}
+	lc->count -= k;
+	memmove(lc->blk, lc->blk + k, lc->count * sizeof(lc->blk[0]));
+	memmove(lc->when, lc->when + k, lc->count * sizeof(lc->when[0]));
+	h->lbytes -= (AT_PAGE_SIZE << o) * k;
+}
+
+void at_lcache_put(struct at_theap *h, void *p, unsigned int order)
+{
+	uint32_t now = at_now_ms();
+	size_t bytes = AT_PAGE_SIZE << order;
+	if (now - h->last_decay >= AT_LC_DECAY_MS / 4) {
+		h->last_decay = now;
+		for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++) {
+			unsigned int k = 0;
+			while (k < h->lc[o].count && now - h->lc[o].when[k] > AT_LC_DECAY_MS)
+				k++;
+			if (k)
+				lcache_drop(h, o, k);
+		}
+	}
+	struct at_lcache *lc = &h->lc[order];
+	if (lc->count == AT_LC_N)
+		lcache_drop(h, order, 1);
+	/* Over the byte budget: drop the oldest blocks of the largest orders. */
+	for (unsigned int o = AT_LC_MAX; h->lbytes + bytes > AT_LC_BYTES && o >= AT_LC_MIN; o--)
+		while (h->lc[o].count && h->lbytes + bytes > AT_LC_BYTES)
+			lcache_drop(h, o, 1);
+	lc->blk[lc->count] = p;
+	lc->when[lc->count++] = now;
+	h->lbytes += bytes;
+}

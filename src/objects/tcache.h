@@ -1,0 +1,88 @@
+/*
+ * Thread caches: each thread's stock of free small objects (one bin per size
+ * class) and of free large blocks (orders AT_LC_MIN..AT_LC_MAX).
+ *
+ * A bin is a LIFO array of object pointers in the thread's heap (struct
+ * at_theap, mmap'd: out of band).  malloc pops, free pushes whatever thread
+ * allocated the object (a cross-thread free is an ordinary push: no atomic
+ * operation, no lock).  An empty bin takes `cap / 2` objects from the central
+ * list of its class; a full bin gives its older half back (slab.c).  Objects
+ * in a bin are free: their reference entries are 0 (slab.h).
+ *
+ * Large blocks freed by the thread are kept, at most AT_LC_N per order and
+ * AT_LC_BYTES in all; a cached block keeps AT_PG_HEAD in the page allocator
+ * and has AT_PG_OWNER1 set ("free, in a cache"), its tag reference cleared
+ * (the empty reference in debug mode, debug.c) and uncharged.  Anything
+ * else goes back to the page allocator (at_page_release, which purges it
+ * later).  Decay: a block cached for more than AT_LC_DECAY_MS is
+ * released (checked, at most every AT_LC_DECAY_MS / 4, when the thread frees
+ * a large block), so a thread's cached memory follows its recent peak;
+ * releasing on every free instead costs a page fault per page on reuse.
+ *
+ * at_tls_heap: NULL before the thread's first small allocation,
+ * AT_THEAP_DEAD after its cache was flushed at thread exit (later calls in
+ * that thread go to the central lists directly), else the heap.
+ * Caches are bounded (cap objects of at most 64 KiB per bin in all), and
+ * flushed when the thread exits.
+ *
+ * A bin's count shares a word with the charges of its class's objects to
+ * one tag, folded into the per-CPU counters later (bin_charge.h): every
+ * change of the count is one of the word operations that file lists.
+ */
+#ifndef AT_TCACHE_H
+#define AT_TCACHE_H
+
+#include "objects/bin_charge.h"
+#include "objects/slab.h"
+
+#define AT_BIN_MAX 128u
+#define AT_LC_MIN 3u
+#define AT_LC_MAX 10u /* 4 MiB */
+#define AT_LC_N 16u
+#define AT_LC_BYTES (32ul << 20)
+#define AT_LC_DECAY_MS 1000u
+#define AT_THEAP_DEAD ((struct at_theap *)1)
+
+struct at_bin {
+	uint64_t word; /* count of objects held, and the bin's charges (bin_charge.h) */
+	void **slots;  /* slots[0 .. count) */
+	uint32_t magic; /* at_class_magic[class]: malloc's index without a table */
+	uint16_t cap;
+	uint16_t pad16;
+	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
+			  all: a bin never straddles two cache lines */
+};
+_Static_assert(sizeof(struct at_bin) == 32, "bin size");
+
+struct at_lcache {
+	unsigned int count;
+	void *blk[AT_LC_N];      /* oldest first */
+	uint32_t when[AT_LC_N]; /* at_now_ms() when cached */
+};
+
+struct at_theap {
+	struct at_bin bins[AT_NR_CLASSES]; /* first: 32-byte aligned */
+	struct at_lcache lc[AT_LC_MAX + 1];
+	size_t lbytes;
+	uint32_t last_decay;
+	struct at_theap *next_free;
+	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
+	void *slots[];
+};
+
+extern AT_HIDDEN struct at_theap *at_all_heaps;
+
+extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's heap, creating it; NULL if dead or out of memory. */
+AT_HIDDEN struct at_theap *at_theap_get(void);
+/* Refill bin cls; 0 on ENOMEM. */
+AT_HIDDEN int at_bin_refill(struct at_theap *h, unsigned int cls);
+/* Bin cls is full: give its older half back. */
+AT_HIDDEN void at_bin_flush(struct at_theap *h, unsigned int cls);
+AT_HIDDEN int at_malloc_init(void);
+/* Cache large block p of order o (free, uncharged, AT_PG_OWNER1 set). */
+AT_HIDDEN void at_lcache_put(struct at_theap *h, void *p, unsigned int order);
+AT_HIDDEN uint32_t at_now_ms(void);
+
+#endif

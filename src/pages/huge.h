@@ -1,0 +1,27 @@
+/*
+ * Huge blocks: allocations larger than the page allocator's largest block
+ * (1 GiB), mapped directly with mmap.  Bookkeeping out of band: a table of
+ * {address, length, mapping, reference} (AT_HUGE_MAX entries, mmap'd on first
+ * use) under one mutex; huge allocations are rare and each is over 1 GiB.
+ * A huge block is charged its length rounded up to whole pages (its usable
+ * size).
+ */
+#ifndef AT_HUGE_H
+#define AT_HUGE_H
+
+#include <stddef.h>
+
+#include "core/compiler.h"
+
+#define AT_HUGE_MAX 4096u
+
+/* size bytes aligned to align (a power of two); NULL with errno = ENOMEM. */
+AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);
+/* Free p if it is a huge block; abort naming p (what) if it is not. */
+AT_HIDDEN void at_huge_free(void *p, const char *what);
+/* Usable size of huge block p; abort naming p (what) if it is not one. */
+AT_HIDDEN size_t at_huge_size(const void *p, const char *what);
+AT_HIDDEN void at_huge_lock(void);
+AT_HIDDEN void at_huge_unlock(void);
+
+#endif

@@ -1,0 +1,486 @@
+/*
+ * The page allocator: a binary buddy allocator per arena.
+ *
+ * Orders 0..AT_MAX_ORDER (18): a block of order k is 2^k pages (4 KiB ..
+ * 1 GiB), starts at a pfn that is a multiple of 2^k, and, since the heap
+ * base is aligned to AT_ARENA_SIZE, at an address aligned to its size.
+ *
+ * Invariants (arena lock held to change any of them):
+ *  - every free block's head has AT_PG_BUDDY and its order in its flags and
+ *    is on exactly one list, free_head[order] of its arena; every other page
+ *    of a free block has flags 0;
+ *  - every allocated block's head has AT_PG_HEAD and its order;
+ *  - two free buddies of the same order never coexist: a freed block merges
+ *    with its buddy (pfn ^ 2^k) while that buddy is free with the same order.
+ * Hence, with Robson's bound for power-of-two buddy heaps, no request that
+ * fits in a free block is refused, and splitting costs at most AT_MAX_ORDER
+ * steps, coalescing likewise.
+ *
+ * Memory: the heap is reserved PROT_NONE; an arena's 2 MiB chunks are made
+ * read-write (committed) the first time a block in them is handed out,
+ * counting against ALLOCTAG_HEAP_MAX.  A committed chunk is advised
+ * MADV_HUGEPAGE (chunks are 2 MiB-aligned), so with the system's THP setting
+ * at `madvise` or `always` the small-object slabs of a chunk share one TLB
+ * entry: +5-7% on bench/malloc churn (BENCHMARKS.md).  Purging a block
+ * inside a huge page splits it; the kernel may collapse it again later.
+ * Descriptors live out of band (at_pages[]), where a user's overflow cannot
+ * reach them.
+ *
+ * Tag references are recorded under the arena lock (tag_ref.h); counters are
+ * updated outside it.
+ *
+ * Purging: blocks the allocators give back to the system (at_page_release:
+ * idle slabs, large blocks) become free blocks marked AT_PG_DIRTY, still
+ * resident, so that reusing them soon costs no page faults.  A merge or a
+ * split of a dirty block is dirty; a->dirty counts the pages of the arena's
+ * dirty free blocks.  When it passes AT_PURGE_PAGES, or AT_PURGE_MS after the
+ * last purge, the releasing thread purges the arena: takes every dirty free
+ * block off its list (so no one can be handed it), drops the lock,
+ * MADV_DONTNEEDs them, and frees them back clean.  RSS thus follows live
+ * data within AT_PURGE_PAGES per arena, or within AT_PURGE_MS of the next
+ * release.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "store/charge.h"
+#include "store/debug.h"
+#include "pages/early.h"
+#include "core/message.h"
+#include "pages/page.h"
+#include "store/store_migrate.h"
+
+#define CHUNK_SHIFT 21
+#define CHUNK_SIZE (1ul << CHUNK_SHIFT)
+#define CHUNKS_PER_ARENA (AT_ARENA_SIZE / CHUNK_SIZE)
+#define PURGE_BATCH 64
+
+struct arena {
+	pthread_mutex_t lock;
+	uint32_t first_pfn;
+	uint32_t free_head[AT_MAX_ORDER + 1];
+	uint32_t dirty;      /* pages in dirty free blocks */
+	uint32_t last_purge; /* now_ms() of the last purge */
+	uint64_t committed[CHUNKS_PER_ARENA / 64];
+};
+
+char *at_heap_base = AT_HEAP_UNSET;
+struct at_page *at_pages;
+static struct arena arenas[AT_NR_ARENAS];
+static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t heap_limit, heap_committed;
+static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+static int heap_err;
+
+static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
+			   uint64_t dirty)
+{
+	struct at_page *pg = &at_pages[pfn];
+	uint32_t head = a->free_head[order];
+	pg->next = head;
+	pg->prev = AT_PFN_NIL;
+	if (head != AT_PFN_NIL)
+		at_pages[head].prev = pfn;
+	a->free_head[order] = pfn;
+	if (dirty)
+		a->dirty += 1u << order;
+	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | dirty | ((uint64_t)order << AT_ORDER_SHIFT) |
+					     ((uint64_t)id << AT_ARENA_ID_SHIFT));
+}
+
+/* Take free block pfn off its list; returns its AT_PG_DIRTY bit. */
+static uint64_t free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
+{
+	struct at_page *pg = &at_pages[pfn];
+	uint64_t dirty = pg->flags & AT_PG_DIRTY;
+	if (dirty)
+		a->dirty -= 1u << order;
+	if (pg->prev != AT_PFN_NIL)
+		at_pages[pg->prev].next = pg->next;
+	else
+		a->free_head[order] = pg->next;
+	if (pg->next != AT_PFN_NIL)
+		at_pages[pg->next].prev = pg->prev;
+	AT_STORE_RELAXED(&pg->flags, 0);
+	return dirty;
+}
+
+static void arena_setup(unsigned int id)
+{
+	struct arena *a = &arenas[id];
+	pthread_mutex_init(&a->lock, NULL);
+	a->first_pfn = id << AT_MAX_ORDER;
+	for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
+		a->free_head[k] = AT_PFN_NIL;
+	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id, 0);
+}
+
+/* Every lock (grow lock first, then arenas in order): fork, store switch. */
+void at_page_lock_all(void)
+{
+	pthread_mutex_lock(&grow_lock);
+	for (unsigned int i = 0; i < nr_arenas; i++)
+		pthread_mutex_lock(&arenas[i].lock);
+}
+
+void at_page_unlock_all(void)
+{
+	for (unsigned int i = nr_arenas; i-- > 0;)
+		pthread_mutex_unlock(&arenas[i].lock);
+	pthread_mutex_unlock(&grow_lock);
+}
+
+void at_page_lock_pfn(uint32_t pfn)
+{
+	pthread_mutex_lock(&arenas[pfn >> AT_MAX_ORDER].lock);
+}
+
+void at_page_unlock_pfn(uint32_t pfn)
+{
+	pthread_mutex_unlock(&arenas[pfn >> AT_MAX_ORDER].lock);
+}
+
+/*
+ * Every allocated block's head, with every lock held (at_page_lock_all):
+ * each arena is tiled by blocks, each starting with a head that says BUDDY
+ * (free) or HEAD (allocated) and gives the order, so the walk hops block to
+ * block.
+ */
+void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx)
+{
+	for (unsigned int id = 0; id < nr_arenas; id++) {
+		uint32_t pfn = arenas[id].first_pfn, end = pfn + (1u << AT_MAX_ORDER);
+		while (pfn < end) {
+			uint64_t f = at_pages[pfn].flags;
+			if (f & AT_PG_HEAD)
+				fn(pfn, f, ctx);
+			pfn += 1u << at_page_order(f);
+		}
+	}
+}
+
+static void heap_setup(void)
+{
+	size_t len = AT_HEAP_SIZE + AT_ARENA_SIZE;
+	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		heap_err = ENOMEM;
+		return;
+	}
+	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
+	if (base > p)
+		munmap(p, base - p);
+	munmap(base + AT_HEAP_SIZE, (p + len) - (base + AT_HEAP_SIZE));
+
+	void *d = mmap(NULL, AT_HEAP_PAGES * sizeof(struct at_page), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d == MAP_FAILED) {
+		munmap(base, AT_HEAP_SIZE);
+		heap_err = ENOMEM;
+		return;
+	}
+	at_pages = d;
+	arena_setup(0);
+	nr_arenas = 1;
+	pthread_atfork(at_page_lock_all, at_page_unlock_all, at_page_unlock_all);
+	static const struct at_store_pages ops = {
+		at_page_lock_all, at_page_unlock_all, at_page_lock_pfn, at_page_unlock_pfn,
+		at_page_each_head,
+	};
+	at_store_set_pages(&ops);
+	AT_STORE(&at_heap_base, base);
+}
+
+int at_heap_init(void)
+{
+	pthread_once(&heap_once, heap_setup);
+	return heap_err ? -heap_err : 0;
+}
+
+void at_heap_set_limit(size_t bytes)
+{
+	heap_limit = bytes;
+}
+
+size_t at_heap_committed(void)
+{
+	return AT_LOAD_RELAXED(&heap_committed);
+}
+
+/* Make the chunks under [pfn, pfn + 2^order) usable.  Arena lock held. */
+static int commit(struct arena *a, uint32_t pfn, unsigned int order)
+{
+	size_t off = (size_t)(pfn - a->first_pfn) << AT_PAGE_SHIFT;
+	size_t end = off + (AT_PAGE_SIZE << order);
+	for (size_t c = off >> CHUNK_SHIFT; c < (end + CHUNK_SIZE - 1) >> CHUNK_SHIFT; c++) {
+		if (a->committed[c / 64] & (1ull << (c % 64)))
+			continue;
+		size_t now = __atomic_add_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
+		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
+		if ((heap_limit && now > heap_limit) ||
+		    mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE)) {
+			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
+			return -ENOMEM;
+		}
+		/* Transparent huge pages where the system allows them (see above). */
+		madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
+		a->committed[c / 64] |= 1ull << (c % 64);
+	}
+	return 0;
+}
+
+/* Free [pfn, pfn + 2^order) into its arena, merging buddies.  Lock held. */
+static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned int order,
+		      uint64_t dirty)
+{
+	AT_STORE_RELAXED(&at_pages[pfn].flags, 0);
+	while (order < AT_MAX_ORDER) {
+		uint32_t b = pfn ^ (1u << order);
+		uint64_t f = at_pages[b].flags;
+		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
+			break;
+		dirty |= free_list_del(a, b, order);
+		pfn &= ~(1u << order);
+		order++;
+	}
+	free_list_push(a, pfn, order, id, dirty);
+}
+
+/* Take a block of `order` from the arena, splitting.  Lock held. */
+static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order)
+{
+	unsigned int k = order;
+	while (k <= AT_MAX_ORDER && a->free_head[k] == AT_PFN_NIL)
+		k++;
+	if (k > AT_MAX_ORDER)
+		return AT_PFN_NIL;
+	uint32_t pfn = a->free_head[k];
+	uint64_t dirty = free_list_del(a, pfn, k);
+	while (k > order) {
+		k--;
+		free_list_push(a, pfn + (1u << k), k, id, dirty);
+	}
+	if (at_unlikely(commit(a, pfn, order))) {
+		buddy_put(a, id, pfn, order, dirty);
+		return AT_PFN_NIL;
+	}
+	return pfn;
+}
+
+static int grow(unsigned int seen)
+{
+	int ok = 0;
+	pthread_mutex_lock(&grow_lock);
+	if (nr_arenas > seen) {
+		ok = 1;
+	} else if (nr_arenas < AT_NR_ARENAS) {
+		arena_setup(nr_arenas);
+		AT_STORE(&nr_arenas, nr_arenas + 1);
+		ok = 1;
+	}
+	pthread_mutex_unlock(&grow_lock);
+	return ok;
+}
+
+/* at_page_alloc_raw, the reference given: what the block records and is
+ * charged to if the state is READY (else unused). */
+static inline __attribute__((always_inline)) void *page_alloc(unsigned int order,
+							     uint64_t extra_flags, at_ref_t ref)
+{
+	if (at_unlikely(order > AT_MAX_ORDER)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (at_unlikely(at_heap_base == AT_HEAP_UNSET) && at_heap_init()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	unsigned char state = at_state;
+
+	unsigned int n = AT_LOAD(&nr_arenas);
+	for (unsigned int id = 0;; id++) {
+		if (id == n) {
+			if (!grow(n))
+				break;
+			n = AT_LOAD(&nr_arenas);
+		}
+		struct arena *a = &arenas[id];
+		pthread_mutex_lock(&a->lock);
+		uint32_t pfn = buddy_take(a, id, order);
+		if (pfn == AT_PFN_NIL) {
+			pthread_mutex_unlock(&a->lock);
+			continue;
+		}
+		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
+				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
+		if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+			ref = at_debug_page_alloc(pfn, ref, extra_flags);
+		if (state)
+			flags |= at_page_ref_init(pfn, ref);
+		AT_STORE(&at_pages[pfn].flags, flags);
+		pthread_mutex_unlock(&a->lock);
+		if (state == AT_STATE_READY)
+			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
+		else if (state == AT_STATE_EARLY)
+			at_early_page(pfn, flags);
+		return at_pfn_to_addr(pfn);
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
+{
+	at_ref_t ref = AT_REF_NONE;
+	if (at_state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
+		ref = at_current_ref();
+	return page_alloc(order, extra_flags, ref);
+}
+
+struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
+{
+	uint32_t pfn = at_addr_to_pfn(addr);
+	if (at_unlikely(pfn == AT_PFN_NIL || ((uintptr_t)addr & (AT_PAGE_SIZE - 1))))
+		at_fatal("%s(%p): not a block alloctag handed out", what, addr);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
+	if (at_unlikely(!(f & AT_PG_HEAD))) {
+		if (f & AT_PG_BUDDY)
+			at_fatal("%s(%p): double free (the block is already free)", what, addr);
+		at_fatal("%s(%p): not the start of an allocated block", what, addr);
+	}
+	if (at_unlikely(at_page_order(f) != order))
+		at_fatal("%s(%p, order %u): the block was allocated with order %u", what, addr,
+			 order, at_page_order(f));
+	return &at_pages[pfn];
+}
+
+static uint32_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Purge arena a (lock held; dropped and retaken): see "Purging" above. */
+static void purge(struct arena *a, unsigned int id, uint32_t now)
+{
+	a->last_purge = now;
+	for (int round = 0; a->dirty && round < 8; round++) {
+		uint32_t pfn[PURGE_BATCH];
+		unsigned int ord[PURGE_BATCH], n = 0;
+		for (unsigned int k = 0; k <= AT_MAX_ORDER && n < PURGE_BATCH; k++) {
+			uint32_t p = a->free_head[k];
+			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
+				uint32_t next = at_pages[p].next;
+				if (at_pages[p].flags & AT_PG_DIRTY) {
+					free_list_del(a, p, k);
+					pfn[n] = p;
+					ord[n++] = k;
+				}
+				p = next;
+			}
+		}
+		pthread_mutex_unlock(&a->lock);
+		for (unsigned int i = 0; i < n; i++)
+			madvise(at_pfn_to_addr(pfn[i]), AT_PAGE_SIZE << ord[i], MADV_DONTNEED);
+		pthread_mutex_lock(&a->lock);
+		for (unsigned int i = 0; i < n; i++)
+			buddy_put(a, id, pfn[i], ord[i], 0);
+	}
+}
+
+static void free_block(void *addr, unsigned int order, uint64_t dirty)
+{
+	struct at_page *pg = at_page_checked(addr, order, "at_free_pages");
+	uint32_t pfn = (uint32_t)(pg - at_pages);
+	unsigned int id = pfn >> AT_MAX_ORDER;
+	struct arena *a = &arenas[id];
+	uint32_t idx = AT_IDX_NULL;
+
+	pthread_mutex_lock(&a->lock);
+	uint64_t f = at_pages[pfn].flags;
+	if (at_unlikely(!(f & AT_PG_HEAD))) {
+		pthread_mutex_unlock(&a->lock);
+		at_fatal("at_free_pages(%p): double free (freed concurrently)", addr);
+	}
+	unsigned char state = at_state;
+	if (state)
+		idx = at_page_ref_take_idx(pfn, f);
+	buddy_put(a, id, pfn, order, dirty);
+	if (dirty) {
+		uint32_t now = now_ms();
+		if (a->dirty > AT_PURGE_PAGES || now - a->last_purge > AT_PURGE_MS)
+			purge(a, id, now);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+		at_debug_page_free(addr, f, at_idx_to_ref(idx));
+	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
+}
+
+void at_page_free_raw(void *addr, unsigned int order)
+{
+	free_block(addr, order, 0);
+}
+
+void at_page_release(void *addr, unsigned int order)
+{
+	free_block(addr, order, AT_PG_DIRTY);
+}
+
+int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
+{
+	uint32_t pfn = at_addr_to_pfn(addr);
+	if (new_order > AT_MAX_ORDER || new_order <= order || (pfn & ((1u << new_order) - 1)))
+		return 0;
+	unsigned int id = pfn >> AT_MAX_ORDER;
+	struct arena *a = &arenas[id];
+	int ok = 0;
+	pthread_mutex_lock(&a->lock);
+	for (unsigned int k = order; k < new_order; k++) {
+		uint64_t f = at_pages[pfn + (1u << k)].flags;
+		if (!(f & AT_PG_BUDDY) || at_page_order(f) != k)
+			goto out;
+	}
+	if (commit(a, pfn, new_order))
+		goto out;
+	for (unsigned int k = order; k < new_order; k++)
+		free_list_del(a, pfn + (1u << k), k); /* dirty or not: in use now */
+	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
+	do {
+		nf = (old & ~AT_ORDER_MASK) |
+		     ((uint64_t)new_order << AT_ORDER_SHIFT);
+	} while (!__atomic_compare_exchange_n(&at_pages[pfn].flags, &old, nf, 1, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	ok = 1;
+out:
+	pthread_mutex_unlock(&a->lock);
+	return ok;
+}
+
+void *at_alloc_pages_noprof(unsigned int order)
+{
+	return at_page_alloc_raw(order, 0);
+}
+
+/* A block charged to tag (NULL unless profiling is on, which implies READY). */
+static inline __attribute__((always_inline)) void *pages_with(unsigned int order,
+							     struct alloc_tag *tag)
+{
+	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE);
+}
+
+void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)
+{
+	return AT_TAG_ENTRY(tag, pages_with, at_alloc_pages_noprof, order);
+}
+
+void at_free_pages(void *addr, unsigned int order)
+{
+	if (!addr)
+		return;
+	at_page_free_raw(addr, order);
+}

@@ -1,0 +1,163 @@
+/*
+ * liballoctag-preload.so: alloctag as the process's malloc, for unmodified
+ * programs (LD_PRELOAD=liballoctag-preload.so prog).  Exports the C and
+ * POSIX malloc family and glibc's memalign, valloc, pvalloc,
+ * malloc_usable_size.  ALLOCTAG=never|0|1[,compressed|,uncompressed]
+ * selects the store as for any alloctag program.
+ *
+ * Tags: an allocation is charged to the caller's current tag if it set one
+ * (alloc_hooks); otherwise, when profiling is on, to the dynamic tag of its
+ * call site, the return address of the malloc (calloc, realloc, ...) call
+ * (dyn_tags.h: one tag per address, made on first use).  Before
+ * alloctag_init (the loader's and libc's start-up allocations) nothing is
+ * charged.  ALLOCTAG_ALLOCINFO=<path> writes allocinfo at exit
+ * (exit_report.c).  liballoctag.so itself exports none of these names.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "core/control.h"
+#include "sites/dyn_tags.h"
+#include "objects/malloc_fast.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/*
+ * Run alloc with the call site's dynamic tag current, unless a tag is
+ * current already or nothing would be charged.  A macro: the return
+ * address must be taken in the exported function itself.
+ */
+#define WITH_SITE_TAG(alloc)                                                            \
+	({                                                                              \
+		__typeof__(alloc) _r;                                                   \
+		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
+		    at_likely(!alloctag_current_tag)) {                                 \
+			alloctag_current_tag = at_dyn_tag(__builtin_return_address(0)); \
+			_r = alloc;                                                     \
+			alloctag_current_tag = NULL;                                    \
+		} else {                                                                \
+			_r = alloc;                                                     \
+		}                                                                       \
+		_r;                                                                     \
+	})
+
+/*
+ * Site keys: a bin remembers one call site whose dynamic tag is the bin's
+ * tag, as the key (return address << 16 | tag index) in at_bin.site.  A
+ * malloc from the site whose bin's key matches, built from the bin's
+ * current tag, takes the bin's top object with no table lookup (the
+ * lookup's hash and two dependent loads were most of a small malloc's
+ * profiling cost).  The key holds its tag, so a bin whose tag changed since
+ * (bin_charge.h) no longer matches: no invalidation is needed.  A bin tag
+ * is at most AT_OBJ_NARROW_MAX and a user-space address is below 2^47, so
+ * the key is exact.  Dynamic tags are permanent: a site's tag never changes.
+ */
+_Static_assert(AT_OBJ_NARROW_MAX < (1u << 16), "a bin tag fits a site key's low bits");
+
+static inline uint64_t site_key(const void *ra, uint32_t ti)
+{
+	return (uint64_t)(uintptr_t)ra << 16 | ti;
+}
+
+/*
+ * Everything that looks up the table is a function of its own, reached by a
+ * tail call, so that malloc itself needs no stack frame.
+ * A small malloc of class cls from site ra whose bin key did not match:
+ * the table lookup; the key is recorded if the bin now has the site's tag.
+ */
+static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
+{
+	struct alloc_tag *tag = at_dyn_tag(ra);
+	void *p = at_small_alloc(cls, tag);
+	struct at_theap *h = at_tls_heap;
+	uint32_t ti = tag_idx(tag);
+	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
+		h->bins[cls].site = site_key(ra, ti);
+	return p;
+}
+
+/* The same with no narrow bin to key (wide slabs, or no heap yet). */
+static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
+{
+	return at_small_alloc(cls, at_dyn_tag(ra));
+}
+
+static AT_NOINLINE void *site_large(size_t n, const void *ra)
+{
+	return at_large_malloc(n, at_dyn_tag(ra));
+}
+
+/* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
+ * call site's tag is passed, not made current. */
+EXPORT void *malloc(size_t n)
+{
+	struct alloc_tag *tag = NULL;
+	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) { /* implies READY */
+		tag = alloctag_current_tag;
+		if (at_likely(!tag)) {
+			const void *ra = __builtin_return_address(0);
+			if (at_unlikely(n > AT_SMALL_MAX))
+				return site_large(n, ra);
+			unsigned int cls = at_size_class(n);
+			struct at_theap *h = at_tls_heap;
+			if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
+				struct at_bin *b = &h->bins[cls];
+				uint64_t w = b->word;
+				unsigned int c = at_bin_count(w);
+				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w))))
+					return at_bin_take(b, w, c, at_bin_tag(w));
+				return site_miss(cls, ra);
+			}
+			return site_small(cls, ra);
+		}
+	}
+	if (at_likely(n <= AT_SMALL_MAX))
+		return at_small_alloc(at_size_class(n), tag);
+	return at_large_malloc(n, tag);
+}
+
+EXPORT void free(void *p)
+{
+	if (at_likely(p != NULL))
+		at_free_fast(p, "free");
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	return WITH_SITE_TAG(at_calloc_noprof(n, size));
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	return WITH_SITE_TAG(at_realloc_noprof(p, n));
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n));
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n));
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	return WITH_SITE_TAG(at_memalign_noprof(align, n));
+}
+
+EXPORT void *valloc(size_t n)
+{
+	return WITH_SITE_TAG(at_valloc_noprof(n));
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	return WITH_SITE_TAG(at_pvalloc_noprof(n));
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+	return at_usable_size(p);
+}

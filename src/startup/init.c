@@ -1,0 +1,82 @@
+/*
+ * Start-up: read the configuration, set up counters, registry and store, and
+ * make the store ready.  Runs from a constructor (liballoctag's own run before
+ * those of the objects that link it) or from the first control call, once.
+ * Until it has run, pages handed out are early pages (early.c).  The public
+ * run-time switch lives here too: it must run start-up first.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "startup/init.h"
+
+#include "store/charge.h"
+#include "pages/early.h"
+#include "core/message.h"
+#include "objects/slab.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
+static void set_state(unsigned char st)
+{
+	AT_STORE(&at_state, st);
+	__atomic_fetch_and(&at_small_slow, (unsigned char)~AT_SLOW_EARLY, __ATOMIC_SEQ_CST);
+}
+
+static void do_init(void)
+{
+	struct at_config cfg;
+
+	at_config_read(&cfg);
+	at_heap_set_limit(cfg.heap_max);
+	if (at_heap_init())
+		at_msg("cannot reserve the page heap; page allocations will fail");
+	alloctag_debug_key = (unsigned char)cfg.debug;
+
+	if (cfg.mode < 0) {
+		AT_STORE(&alloctag_hooks_key, 0);
+		set_state(AT_STATE_NEVER);
+		at_early_handover(0);
+		return;
+	}
+	if (at_counters_init() || at_registry_init() || at_store_init(cfg.compressed, cfg.tag_bits_cap)) {
+		at_msg("cannot set up the tag store; profiling is off for this process");
+		AT_STORE(&alloctag_hooks_key, 0);
+		set_state(AT_STATE_NEVER);
+		at_early_handover(0);
+		return;
+	}
+	if (cfg.debug) /* before the fast path opens: see slab.h */
+		__atomic_fetch_or(&at_small_slow, AT_SLOW_DEBUG, __ATOMIC_SEQ_CST);
+	set_state(AT_STATE_READY);
+	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
+	at_early_handover(1);
+}
+
+void alloctag_init(void)
+{
+	if (at_likely(AT_LOAD(&at_state) != AT_STATE_EARLY))
+		return;
+	pthread_once(&init_once, do_init);
+}
+
+__attribute__((constructor(101))) static void alloctag_ctor(void)
+{
+	alloctag_init();
+}
+
+int alloctag_set_profiling(bool on)
+{
+	alloctag_init();
+	if (at_state != AT_STATE_READY)
+		return -EPERM;
+	AT_STORE(&at_profiling_on, on ? 1 : 0);
+	return 0;
+}
+
+bool alloctag_profiling(void)
+{
+	alloctag_init();
+	return at_state == AT_STATE_READY && at_profiling_on;
+}

@@ -1,0 +1,13 @@
+/*
+ * Start-up (init.c): read ALLOCTAG*, reserve the page heap, set up counters,
+ * registry and store, hand early pages over.  Every entry point that needs
+ * the store calls alloctag_init() first; it is cheap once done (one load).
+ */
+#ifndef AT_INIT_H
+#define AT_INIT_H
+
+#include "core/compiler.h"
+
+AT_HIDDEN void alloctag_init(void);
+
+#endif
