@@ -1,12 +1,24 @@
 #!/bin/sh
-# Install the build tools a fresh Debian machine lacks (needs root or sudo).
+# Install the Debian packages that building alloctag and running its tests
+# need (a fresh Debian machine lacks most of them; needs root or sudo).
+#   build:   cmake gcc g++ make pkg-config binutils
+#   tools:   libdw-dev libelf-dev (symbols), libprotobuf-c-dev
+#            protobuf-c-compiler (pprof), zlib1g-dev (gzip)
+#   runtime experiments: libunwind-dev (the unwinder compared in BENCHMARKS.md)
+#   tests:   golang-go (go tool pprof reads our pprof), sqlite3, python3,
+#            clang and libclang-rt-14-dev (fuzzers, sanitizers)
 set -eu
+pkgs="cmake gcc g++ make pkg-config binutils libdw-dev libelf-dev libprotobuf-c-dev
+protobuf-c-compiler zlib1g-dev libunwind-dev golang-go sqlite3 python3 clang
+libclang-rt-14-dev"
+[ $# -gt 0 ] && pkgs="$pkgs $*"
 missing=""
-for t in cmake:cmake gcc:gcc make:make pkg-config:pkg-config nm:binutils; do
-  command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t#*:}"
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+    missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
-$sudo apt-get update -q
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+$sudo apt-get update -q >/dev/null
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
