@@ -7,7 +7,6 @@
 
 #include "core/message.h"
 #include "pages/page.h"
-#include "store/tag_ref.h"
 
 unsigned char at_state = AT_STATE_EARLY;
 unsigned char at_profiling_on;
