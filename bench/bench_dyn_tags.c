@@ -1,5 +1,5 @@
 /*
- * The dynamic tag lookup (src/dyn_tags.h), the preload library's per-call
+ * The dynamic tag lookup (src/sites/dyn_tags.h), the preload library's per-call
  * addition.  Prints medians of 7 runs:
  *  - ns per at_dyn_tag() hit, cycling over S call sites (S = 4, 1024,
  *    32768: a hot table, then records and slots that no longer fit in L1/L2),
