@@ -154,8 +154,15 @@ static int dwarf_frames(struct map_state *m, GElf_Addr a, struct sym_loc *l, siz
 		return 0;
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, a, &bias);
-	Dwarf_Die *scopes = NULL;
+	Dwarf_Die *scopes = NULL, innermost;
 	int n = cu ? dwarf_getscopes(cu, a - bias, &scopes) : 0;
+	if (n > 0) { /* the PC's scopes stop early; the innermost DIE's are complete (as
+		      * eu-addr2line -i does) */
+		innermost = scopes[0];
+		free(scopes);
+		scopes = NULL;
+		n = dwarf_getscopes_die(&innermost, &scopes);
+	}
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	char *cur_file = xstrdup(file);
@@ -276,6 +283,12 @@ int sym_system_file(const char *file)
 			strncmp(file, "/usr/local/include/", 19) == 0);
 }
 
+static int ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
 char *sym_short_name(const char *func)
 {
 	size_t n = strlen(func);
@@ -290,8 +303,12 @@ char *sym_short_name(const char *func)
 		else if (c == '(' && depth == 0 && i > 0 &&
 			 !(i >= 8 && strncmp(func + i - 8, "operator", 8) == 0))
 			break;
-		if (c != ' ')
-			*o++ = c;
+		if (c == ' ') { /* "operator new" -> operator_new, "a, b" -> a,b */
+			if (o > out && ident_char(o[-1]) && ident_char(func[i + 1]))
+				*o++ = '_';
+			continue;
+		}
+		*o++ = c;
 	}
 	*o = '\0';
 	return out;

@@ -41,7 +41,8 @@ void sym_free(struct symbolizer *s);
 
 /* True for a source file of the system's headers (/usr/include/...). */
 int sym_system_file(const char *file);
-/* The name for allocinfo's func: field: no parameter list, no spaces. */
+/* The name for allocinfo's func: field: no parameter list, no spaces (a space
+ * between two identifier characters becomes "_": "operator_new"). */
 char *sym_short_name(const char *func);
 
 #endif
