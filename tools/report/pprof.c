@@ -15,7 +15,7 @@
  *   mapping        one per object (path, build ID): its executable
  *                  segment's run-time range and file offset; has_* set when
  *                  its DWARF was read
- *   location       one per (object, return address): the run-time return
+ *   location       one per (map, return address): the run-time return
  *                  address, and one Line per frame of the symbolizer,
  *                  innermost inlined first (pprof's order)
  *   function       one per (name, file)
@@ -103,7 +103,10 @@ static void table_free(struct table *t)
 
 struct builder {
 	PProfile prof;
-	struct table strings, functions, mappings, locations;
+	struct table strings, functions, mappings, tag_locations;
+	const void **loc_keys; /* see loc_slot() */
+	uint64_t *loc_ids;
+	size_t nr_locs, cap_locs;
 	size_t cap_str, cap_fn, cap_map, cap_loc, cap_sample;
 };
 
@@ -185,19 +188,50 @@ static void add_line(PLocation *l, uint64_t fn, int64_t line)
 	l->line[l->n_line++] = ln;
 }
 
+/* Locations by symbolized location (sym_get returns one sym_loc per (map,
+ * address) of a profile): pointer -> location id. */
+static uint64_t *loc_slot(struct builder *b, const void *key)
+{
+	if ((b->nr_locs + 1) * 2 > b->cap_locs) {
+		size_t ncap = b->cap_locs ? b->cap_locs * 2 : 4096;
+		const void **nk = xcalloc(ncap, sizeof(*nk));
+		uint64_t *ni = xcalloc(ncap, sizeof(*ni));
+		for (size_t i = 0; i < b->cap_locs; i++) {
+			if (!b->loc_keys[i])
+				continue;
+			size_t j = ((uintptr_t)b->loc_keys[i] * 0x9E3779B97F4A7C15ull >> 20) & (ncap - 1);
+			while (nk[j])
+				j = (j + 1) & (ncap - 1);
+			nk[j] = b->loc_keys[i];
+			ni[j] = b->loc_ids[i];
+		}
+		free(b->loc_keys);
+		free(b->loc_ids);
+		b->loc_keys = nk;
+		b->loc_ids = ni;
+		b->cap_locs = ncap;
+	}
+	size_t j = ((uintptr_t)key * 0x9E3779B97F4A7C15ull >> 20) & (b->cap_locs - 1);
+	while (b->loc_keys[j] && b->loc_keys[j] != key)
+		j = (j + 1) & (b->cap_locs - 1);
+	if (!b->loc_keys[j]) {
+		b->loc_keys[j] = key;
+		b->loc_ids[j] = 0;
+		b->nr_locs++;
+	}
+	return &b->loc_ids[j];
+}
+
 static uint64_t location_id(struct builder *b, const struct profile *p, struct symbolizer *sym,
 			    const struct prof_frame *f)
 {
-	const struct prof_map *m = f->map >= 0 ? &p->maps[f->map] : NULL;
-	char *key = xasprintf("%s\n%s\n%" PRIx64, m ? m->path : "", m && m->build_id ? m->build_id : "",
-			      f->addr);
-	int added;
-	uint64_t id = table_id(&b->locations, key, b->prof.n_location + 1, &added);
-	free(key);
-	if (!added)
-		return id;
 	const struct sym_loc *sl = sym_get(sym, f->map, f->addr);
-	PLocation *l = new_location(b, id);
+	uint64_t *slot = loc_slot(b, sl);
+	if (*slot)
+		return *slot;
+	const struct prof_map *m = f->map >= 0 ? &p->maps[f->map] : NULL;
+	PLocation *l = new_location(b, b->prof.n_location + 1);
+	*slot = l->id;
 	if (m) {
 		l->mapping_id = mapping_id(b, m, sl->frames[0].file != NULL);
 		l->address = m->bias + f->addr;
@@ -208,7 +242,7 @@ static uint64_t location_id(struct builder *b, const struct profile *p, struct s
 		const struct sym_frame *fr = &sl->frames[i];
 		add_line(l, function_id(b, fr->func ? fr->func : sl->object, fr->file), fr->line);
 	}
-	return id;
+	return l->id;
 }
 
 static void add_sample(struct builder *b, size_t nloc, int64_t v[4], const char *site)
@@ -241,7 +275,7 @@ static void add_profile(struct builder *b, const struct profile *p, struct symbo
 					sign * x->alloc_calls, sign * x->alloc_bytes};
 			char *key = xasprintf("tag\n%s", x->name);
 			int added;
-			uint64_t id = table_id(&b->locations, key, b->prof.n_location + 1, &added);
+			uint64_t id = table_id(&b->tag_locations, key, b->prof.n_location + 1, &added);
 			free(key);
 			if (added) {
 				PLocation *l = new_location(b, id);
@@ -337,7 +371,9 @@ static void free_builder(struct builder *b)
 	table_free(&b->strings);
 	table_free(&b->functions);
 	table_free(&b->mappings);
-	table_free(&b->locations);
+	table_free(&b->tag_locations);
+	free(b->loc_keys);
+	free(b->loc_ids);
 }
 
 int report_pprof_diff(FILE *out, const struct profile *p, struct symbolizer *sym,
