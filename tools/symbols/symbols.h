@@ -29,7 +29,6 @@ struct sym_loc {
 	unsigned int nr_frames; /* >= 1 */
 	struct sym_frame *frames;
 	char *object; /* "object+0xADDR" (ADDR: the file address) */
-	uint64_t fn_start; /* the function's start (file address), 0 unknown */
 };
 
 struct symbolizer;
