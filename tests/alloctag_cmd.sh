@@ -275,3 +275,48 @@ expect_err 1 "alloctag: $T/site.prof: line 2: malformed chain record (site 3 bey
 expect_err 1 "alloctag: $T/none.prof: cannot open: No such file or directory" "$AT" report "$T/none.prof"
 expect_err 1 "alloctag: $T/empty.prof: empty file" "$AT" diff "$T/c.prof" "$T/empty.prof"
 echo "bad profiles: ok"
+
+# ---- the symbolizer against llvm-symbolizer: every call in the C++ program --
+LLVM_SYM=$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || true)
+if [ -n "$LLVM_SYM" ]; then
+    bid=$(readelf -n "$T/cxx" | awk '/Build ID/ {print $3}')
+    objdump -d --no-show-raw-insn "$T/cxx" | awk '
+        found { sub(":", "", $1); print $1; found = 0 }
+        /\tcall/ { found = 1 }' | sort -u >"$T/calls"
+    { printf 'alloctag-profile 1\nmap 0 0x1000 0x2000 0x0 0x0 %s %s\n' "$bid" "$T/cxx"
+      awk '{ printf "chain 1 1 0 0 1 0:0x%s\n", $1 }' "$T/calls"
+      echo "end $(($(wc -l <"$T/calls") + 1))"; } >"$T/calls.prof"
+    "$AT" report --format json -o "$T/calls.json" "$T/calls.prof"
+    python3 -c 'import sys; [print(hex(int(a, 16) - 1)) for a in open(sys.argv[1]).read().split()]' "$T/calls" |
+        "$LLVM_SYM" --inlining --obj="$T/cxx" >"$T/calls.llvm"
+    python3 - "$T/calls.json" "$T/calls.llvm" "$T/calls" <<'PY' || fail "symbolizer vs llvm-symbolizer"
+import json, sys
+d = json.load(open(sys.argv[1]))
+mine = {}
+for s in d["sites"]:
+    for c in s["chains"]:
+        f = c["frames"][0]
+        mine[int(f["address"], 16)] = [(l["function"], l["file"], l["line"]) for l in f["lines"]]
+addrs = [int(a, 16) for a in open(sys.argv[3]).read().split()]
+blocks = open(sys.argv[2]).read().strip().split("\n\n")
+assert len(blocks) == len(addrs) > 20, (len(blocks), len(addrs))
+bad = []
+for a, b in zip(addrs, blocks):
+    ls = b.splitlines()
+    theirs = [(ls[i], ls[i + 1].rsplit(":", 2)[0], int(ls[i + 1].rsplit(":", 2)[1]))
+              for i in range(0, len(ls), 2)]
+    if theirs[0][0] == "??" or theirs[0][1] == "??" or theirs[0][2] == 0:
+        continue  # no line there (_init, crtstuff.c): nothing to compare
+    # llvm-symbolizer names a function's cold part by its symbol, "f (.cold)"
+    # and leaves a few long template names mangled (libstdc++'s demangler
+    # does them): those names are not compared
+    theirs = [(f.replace(" (.cold)", ""), fl, ln) for f, fl, ln in theirs]
+    theirs = [(m[0] if f.startswith("_Z") and i < len(mine[a]) else f, fl, ln)
+              for i, ((f, fl, ln), m) in enumerate(zip(theirs, mine[a] + [("",)] * len(theirs)))]
+    if mine[a] != theirs:
+        bad.append((hex(a), mine[a], theirs))
+assert not bad, bad[:3]
+print("symbolizer = llvm-symbolizer on", len(addrs), "return addresses")
+PY
+    echo "symbolizer vs llvm-symbolizer: ok"
+fi
