@@ -160,6 +160,24 @@ has_line "$T/p.ai" "$(ai_line $((3 * UA)) 3 "$T/prog.c:$LA func:site_a")"
 has_line "$T/ch.ai" "$(ai_line $((7 * UA)) 7 "$T/prog.c:$LA func:site_a")"
 echo "exit status, signal, fork + exec: ok"
 
+# ---- run's options: --format, --never, --uncompressed ----------------------
+"$AT" run --format json -o "$T/r.json" -- "$T/prog" 4 >/dev/null 2>"$T/r.err"
+[ "$(tail -n1 "$T/r.err")" = "alloctag: report: $T/r.json" ] || fail "run --format: $(cat "$T/r.err")"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert [x["live_calls"] for x in d["sites"] if x["function"] == "site_a"] == [4], d' "$T/r.json" ||
+    fail "run --format json: site_a"
+[ -z "$(ls "$T" | grep '^r\.json\.')" ] || fail "run --format left $(ls "$T" | grep '^r\.json\.')"
+"$AT" run --never --top 0 -o "$T/nv.prof" -- "$T/prog" >/dev/null 2>&1
+[ "$(grep -v '^time \|^pid ' "$T/nv.prof")" = "alloctag-profile 1
+exe $T/prog
+depth 0
+store never
+end 0" ] || fail "run --never: $(cat "$T/nv.prof")"
+"$AT" run --uncompressed --top 0 -o "$T/un.prof" -- "$T/prog" 2 >/dev/null 2>&1
+grep -qx 'store uncompressed' "$T/un.prof" || fail "run --uncompressed: $(grep store "$T/un.prof")"
+"$AT" report --format allocinfo "$T/un.prof" >"$T/un.ai"
+has_line "$T/un.ai" "$(ai_line $((2 * UA)) 2 "$T/prog.c:$LA func:site_a")"
+echo "run --format, --never, --uncompressed: ok"
+
 # ---- C++: operator new through std::string, std::vector, std::map ----------
 cp "$SRC/tests/tool_prog_cxx.cc" "$T/cxx.cc"
 c++ -g -O2 -o "$T/cxx" "$T/cxx.cc"
