@@ -176,7 +176,14 @@ end 0" ] || fail "run --never: $(cat "$T/nv.prof")"
 grep -qx 'store uncompressed' "$T/un.prof" || fail "run --uncompressed: $(grep store "$T/un.prof")"
 "$AT" report --format allocinfo "$T/un.prof" >"$T/un.ai"
 has_line "$T/un.ai" "$(ai_line $((2 * UA)) 2 "$T/prog.c:$LA func:site_a")"
-echo "run --format, --never, --uncompressed: ok"
+# the environment passes through; the options become ALLOCTAG* variables;
+# LD_PRELOAD keeps what was there after the preload library
+out=$(FOO=bar LD_PRELOAD=libm.so.6 "$AT" run --top 0 --depth 4 --wrappers 'xmalloc,g_*' --uncompressed \
+    -o "$T/env.prof" -- sh -c 'echo "$FOO|$ALLOCTAG_DEPTH|$ALLOCTAG_WRAPPERS|$ALLOCTAG|$LD_PRELOAD|$ALLOCTAG_PROFILE"' 2>/dev/null)
+PRELOAD_LIB=$(readlink -f "$(dirname "$AT")/../liballoctag-preload.so")
+[ "$out" = "bar|4|xmalloc,g_*|1,uncompressed|$PRELOAD_LIB:libm.so.6|$T/env.prof.%p" ] ||
+    fail "run's environment: '$out'"
+echo "run --format, --never, --uncompressed, environment: ok"
 
 # ---- C++: operator new through std::string, std::vector, std::map ----------
 cp "$SRC/tests/tool_prog_cxx.cc" "$T/cxx.cc"

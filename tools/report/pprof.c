@@ -265,14 +265,20 @@ static void add_sample(struct builder *b, size_t nloc, int64_t v[4], const char 
 	b->prof.sample[b->prof.n_sample++] = s;
 }
 
+/* v or -v (a diff's base), clamped: -INT64_MIN does not exist. */
+static int64_t signed_value(int sign, int64_t v)
+{
+	return sign > 0 ? v : sat_sub(0, v);
+}
+
 static void add_profile(struct builder *b, const struct profile *p, struct symbolizer *sym,
 			const struct sites *s, int sign)
 {
 	for (size_t i = 0; i < s->nr; i++) {
 		const struct site *x = &s->v[i];
 		if (x->tag >= 0) {
-			int64_t v[4] = {sign * x->live_calls, sign * x->live_bytes,
-					sign * x->alloc_calls, sign * x->alloc_bytes};
+			int64_t v[4] = {signed_value(sign, x->live_calls), signed_value(sign, x->live_bytes),
+					signed_value(sign, x->alloc_calls), signed_value(sign, x->alloc_bytes)};
 			char *key = xasprintf("tag\n%s", x->name);
 			int added;
 			uint64_t id = table_id(&b->tag_locations, key, b->prof.n_location + 1, &added);
@@ -290,8 +296,8 @@ static void add_profile(struct builder *b, const struct profile *p, struct symbo
 		}
 		for (size_t k = 0; k < x->nr_chains; k++) {
 			const struct prof_chain *c = &p->chains[x->chains[k]];
-			int64_t v[4] = {sign * c->live_calls, sign * c->live_bytes,
-					sign * c->alloc_calls, sign * c->alloc_bytes};
+			int64_t v[4] = {signed_value(sign, c->live_calls), signed_value(sign, c->live_bytes),
+					signed_value(sign, c->alloc_calls), signed_value(sign, c->alloc_bytes)};
 			add_sample(b, c->nr_frames, v, x->name);
 			PSample *smp = b->prof.sample[b->prof.n_sample - 1];
 			for (unsigned int j = 0; j < c->nr_frames; j++)

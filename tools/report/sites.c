@@ -104,10 +104,10 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 			s->line = t->line;
 			s->object = xstrdup(t->module ? t->module : "-");
 		}
-		s->live_bytes += t->live_bytes;
-		s->live_calls += t->live_calls;
-		s->alloc_bytes += t->alloc_bytes;
-		s->alloc_calls += t->alloc_calls;
+		s->live_bytes = sat_add(s->live_bytes, t->live_bytes);
+		s->live_calls = sat_add(s->live_calls, t->live_calls);
+		s->alloc_bytes = sat_add(s->alloc_bytes, t->alloc_bytes);
+		s->alloc_calls = sat_add(s->alloc_calls, t->alloc_calls);
 	}
 	for (size_t i = 0; i < p->nr_chains; i++) {
 		const struct prof_chain *c = &p->chains[i];
@@ -134,10 +134,10 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 			s->line = sf->line;
 			s->object = xstrdup(l->object);
 		}
-		s->live_bytes += c->live_bytes;
-		s->live_calls += c->live_calls;
-		s->alloc_bytes += c->alloc_bytes;
-		s->alloc_calls += c->alloc_calls;
+		s->live_bytes = sat_add(s->live_bytes, c->live_bytes);
+		s->live_calls = sat_add(s->live_calls, c->live_calls);
+		s->alloc_bytes = sat_add(s->alloc_bytes, c->alloc_bytes);
+		s->alloc_calls = sat_add(s->alloc_calls, c->alloc_calls);
 		GROW(s->chains, s->cap_chains, s->nr_chains + 1);
 		s->chains[s->nr_chains++] = i;
 	}
@@ -149,10 +149,10 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 			site_clear(s);
 			continue;
 		}
-		out->live_bytes += s->live_bytes;
-		out->live_calls += s->live_calls;
-		out->alloc_bytes += s->alloc_bytes;
-		out->alloc_calls += s->alloc_calls;
+		out->live_bytes = sat_add(out->live_bytes, s->live_bytes);
+		out->live_calls = sat_add(out->live_calls, s->live_calls);
+		out->alloc_bytes = sat_add(out->alloc_bytes, s->alloc_bytes);
+		out->alloc_calls = sat_add(out->alloc_calls, s->alloc_calls);
 		out->v[kept++] = *s;
 	}
 	out->nr = kept;
