@@ -299,7 +299,14 @@ printf 'alloctag-profile 1\nchain 1 1 0 0 3 -:0x10\nend 1\n' >"$T/site.prof"
 expect_err 1 "alloctag: $T/site.prof: line 2: malformed chain record (site 3 beyond 1 frames)" "$AT" report "$T/site.prof"
 expect_err 1 "alloctag: $T/none.prof: cannot open: No such file or directory" "$AT" report "$T/none.prof"
 expect_err 1 "alloctag: $T/empty.prof: empty file" "$AT" diff "$T/c.prof" "$T/empty.prof"
-echo "bad profiles: ok"
+# an object that is gone: said once, frames as object+offset
+printf 'alloctag-profile 1\nmap 0 0x1000 0x2000 0x0 0x0 abcd /nonexistent/libx.so\nchain 10 1 0 0 1 0:0x10\nchain 20 2 0 0 1 0:0x20\nend 3\n' >"$T/gone.prof"
+expect_err 0 "alloctag: /nonexistent/libx.so: cannot read: No such file or directory; its frames are shown as object+offset" \
+    "$AT" report --format allocinfo "$T/gone.prof"
+has_line "$T/out" "$(ai_line 20 2 "/nonexistent/libx.so+0x20:0 func:0x20")"
+# a program that cannot be run: one line, the shell's status
+expect_err 127 "alloctag: run: cannot run $T/nonexistent: No such file or directory" "$AT" run -- "$T/nonexistent"
+echo "bad profiles, missing objects: ok"
 
 # ---- the symbolizer against llvm-symbolizer: every call in the C++ program --
 LLVM_SYM=$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || true)
