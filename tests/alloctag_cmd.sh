@@ -121,7 +121,15 @@ RA=$(ret_addr "$T/prog" site_a)
 "$AT" run --top 0 -o "$T/s.prof" -- "$T/prog_stripped" 2 >/dev/null 2>&1
 "$AT" report --format allocinfo "$T/s.prof" >"$T/s.ai"
 has_line "$T/s.ai" "$(ai_line $((2 * UA)) 2 "$T/prog_stripped+0x$RA:0 func:0x$RA")"
-echo "symtab, stripped: ok"
+# stripped, with its DWARF in a separate file found by .gnu_debuglink
+mkdir "$T/dl"
+objcopy --only-keep-debug "$T/prog" "$T/dl/prog.debug"
+strip -o "$T/dl/prog" "$T/prog"
+(cd "$T/dl" && objcopy --add-gnu-debuglink=prog.debug prog)
+"$AT" run --top 0 -o "$T/dl.prof" -- "$T/dl/prog" 2 >/dev/null 2>&1
+"$AT" report --format allocinfo "$T/dl.prof" >"$T/dl.ai"
+has_line "$T/dl.ai" "$(ai_line $((2 * UA)) 2 "$T/prog.c:$LA func:site_a")"
+echo "symtab, stripped, debuglink: ok"
 
 # a mismatched build ID: said once, frames unsymbolized
 cp "$T/prog" "$T/prog_v1"
