@@ -212,23 +212,27 @@ PY
 # a profile naming the return addresses of build_map's and load_names' calls
 # of operator new (build_map's inlines std::map::operator[] down to
 # std::__new_allocator::allocate).
-ret_new() {
-    objdump -d --no-show-raw-insn "$T/cxx" | awk -v f="$1" '
+ret_call() { # FUNC CALLEE_PATTERN: the return address of FUNC's first call of CALLEE
+    objdump -d --no-show-raw-insn "$T/cxx" | awk -v f="$1" -v c="$2" '
         $2 ~ "^<" f ">:$" { inside = 1; next }
         inside && /^$/ { exit }
         inside && found { sub(":", "", $1); print $1; exit }
-        inside && /call/ && /<_Znwm@plt>/ { found = 1 }'
+        inside && /call/ && $0 ~ c { found = 1 }'
 }
-BM=$(ret_new _Z9build_mapi) LN=$(ret_new _Z10load_namesi)
-[ -n "$BM" ] && [ -n "$LN" ] || fail "no operator new calls found in $T/cxx"
+BM=$(ret_call _Z9build_mapi '<_Znwm@plt>') LN=$(ret_call _Z10load_namesi '<_Znwm@plt>')
+RI=$(ret_call '_ZNSt6vector.*_M_realloc_insert.*' '<_Znwm@plt>')
+LRI=$(ret_call _Z10load_namesi '_M_realloc_insert')
+[ -n "$BM" ] && [ -n "$LN" ] && [ -n "$RI" ] && [ -n "$LRI" ] || fail "calls not found in $T/cxx: '$BM' '$LN' '$RI' '$LRI'"
 LBM=$(grep -n '(\*m)\[i\] = i;' "$T/cxx.cc" | cut -d: -f1)
 LLN=$(grep -n 'names->push_back(new std::string' "$T/cxx.cc" | cut -d: -f1)
 bid=$(readelf -n "$T/cxx" | awk '/Build ID/ {print $3}')
-printf 'alloctag-profile 1\nmap 0 0x1000 0x2000 0x1000 0x0 %s %s\nchain 64 1 128 2 1 0:0x%s\nchain 32 1 0 0 2 -:0x10 0:0x%s\nend 3\n' \
-    "$bid" "$T/cxx" "$BM" "$LN" >"$T/inl.prof"
+# The vector's out-of-line _M_realloc_insert (all of it in system headers)
+# as the site frame: the site is its caller's line, push_back in load_names.
+printf 'alloctag-profile 1\nmap 0 0x1000 0x2000 0x1000 0x0 %s %s\nchain 64 1 128 2 1 0:0x%s\nchain 32 1 0 0 2 -:0x10 0:0x%s\nchain 8 1 0 0 1 0:0x%s 0:0x%s\nend 4\n' \
+    "$bid" "$T/cxx" "$BM" "$LN" "$RI" "$LRI" >"$T/inl.prof"
 "$AT" report --format allocinfo "$T/inl.prof" >"$T/inl.ai"
 has_line "$T/inl.ai" "$(ai_line 64 1 "$T/cxx.cc:$LBM func:build_map")"
-has_line "$T/inl.ai" "$(ai_line 32 1 "$T/cxx.cc:$LLN func:load_names")"
+has_line "$T/inl.ai" "$(ai_line 40 2 "$T/cxx.cc:$LLN func:load_names")"
 "$AT" report --format json "$T/inl.prof" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -16,6 +16,15 @@ const struct sym_frame *site_frame(const struct sym_loc *l)
 	return &l->frames[l->nr_frames - 1];
 }
 
+/* Every frame of l is in a system header (and l has DWARF). */
+static int all_system(const struct sym_loc *l)
+{
+	for (unsigned int i = 0; i < l->nr_frames; i++)
+		if (!sym_system_file(l->frames[i].file))
+			return 0;
+	return 1;
+}
+
 struct index {
 	size_t *slot; /* site index + 1, 0 = empty */
 	size_t cap;
@@ -113,6 +122,13 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 		const struct prof_chain *c = &p->chains[i];
 		const struct prof_frame *fr = &c->frames[c->site ? c->site - 1 : 0];
 		const struct sym_loc *l = sym_get(sym, fr->map, fr->addr);
+		/* a site frame entirely in system headers (a template instantiated
+		 * out of line in the program, e.g. std::vector::_M_realloc_insert):
+		 * its caller, while the chain goes on */
+		for (unsigned int k = c->site ? c->site : 1; k < c->nr_frames && all_system(l); k++) {
+			fr = &c->frames[k];
+			l = sym_get(sym, fr->map, fr->addr);
+		}
 		const struct sym_frame *sf = site_frame(l);
 		char *name;
 		if (sf->file) {
