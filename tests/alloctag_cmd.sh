@@ -196,9 +196,11 @@ echo "run --format, --never, --uncompressed, environment: ok"
 # ---- C++: operator new through std::string, std::vector, std::map ----------
 cp "$SRC/tests/tool_prog_cxx.cc" "$T/cxx.cc"
 c++ -g -O2 -o "$T/cxx" "$T/cxx.cc"
-out=$("$AT" run --depth 1 --top 0 -o "$T/cxx.prof" -- "$T/cxx" 2>/dev/null)
-"$AT" report --format json "$T/cxx.prof" >"$T/cxx.json"
-python3 - "$T/cxx.json" "${out#usable }" <<'PY' || fail "C++ json"
+strip -o "$T/cxx_stripped" "$T/cxx"
+for prog in cxx_stripped cxx; do
+out=$("$AT" run --depth 1 --top 0 -o "$T/$prog.prof" -- "$T/$prog" 2>/dev/null)
+"$AT" report --format json "$T/$prog.prof" >"$T/cxx.json"
+python3 - "$T/cxx.json" "${out#usable }" <<'PY' || fail "C++ json ($prog)"
 import json, sys
 d = json.load(open(sys.argv[1]))
 calls = bytes_ = 0
@@ -208,6 +210,7 @@ for s in d["sites"]:
             calls += c["live_calls"]; bytes_ += c["live_bytes"]
 assert (calls, bytes_) == (7003, int(sys.argv[2])), (calls, bytes_, sys.argv[2])
 PY
+done
 # The site of a call inlined from system headers is the program's own line:
 # a profile naming the return addresses of build_map's and load_names' calls
 # of operator new (build_map's inlines std::map::operator[] down to
