@@ -25,7 +25,7 @@ static const char usage[] =
 	"  --top N           top: at most N sites (default: all)\n"
 	"  -h, --help        this text\n";
 
-/* Parse a command's options: the ones all reporting commands share. */
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
