@@ -25,7 +25,6 @@ static const char usage[] =
 	"  --top N           top: at most N sites (default: all)\n"
 	"  -h, --help        this text\n";
 
-
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
