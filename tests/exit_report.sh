@@ -27,6 +27,11 @@ pid=$(cat "$T/pid")
 awk -v exe="$T/prog" '$1 == "map" && $NF == exe {m = $2} $1 == "chain" && $3 == 2 && $7 ~ "^" m ":" {ok = 1} END {exit !ok}' \
     "$T/p.$pid" || { cat "$T/p.$pid" >&2; fail "no chain of 2 calls in the program's map"; }
 
+# "-": standard error
+ALLOCTAG_PROFILE=- LD_PRELOAD=$PRE "$T/prog" 1 >/dev/null 2>"$T/p.err"
+[ "$(head -n1 "$T/p.err")" = "alloctag-profile 1" ] && [ "$(tail -n1 "$T/p.err" | cut -d' ' -f1)" = end ] ||
+    fail "ALLOCTAG_PROFILE=-: $(head -n3 "$T/p.err")"
+
 # _exit and SIGSEGV: no file at all (not even an empty one)
 for how in "_exit 3" segv; do
     rm -f "$T"/q.* "$T"/b.*
