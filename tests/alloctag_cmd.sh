@@ -289,6 +289,11 @@ if command -v go >/dev/null; then
     go tool pprof -top -unit=byte -diff_base "$T/g1.pb.gz" "$T/g2.pb.gz" 2>&1 | grep -Eq "^ +$((20 * UA))B .* site_a\$" ||
         fail "go tool pprof -diff_base"
 fi
+# report reads allocinfo texts too: the kernel's format, module names kept
+printf 'allocinfo - version: 2.0\n#     <size>  <calls> <tag info>\n        8192        2 mm/slub.c:10 [xfs] func:xfs_alloc \n       40960       10 mm/page.c:3 func:alloc_pages accurate:no \n' >"$T/k.ai"
+"$AT" report --format allocinfo "$T/k.ai" >"$T/k2.ai"
+cmp -s "$T/k.ai" "$T/k2.ai" || { diff "$T/k.ai" "$T/k2.ai" >&2; fail "allocinfo -> allocinfo is not the same text"; }
+"$AT" report "$T/k.ai" | sed -n 2p | grep -q "alloc_pages at mm/page.c:3\$" || fail "allocinfo -> top"
 echo "diff: ok"
 
 # ---- bad profiles: one line each, exit status 1 ----------------------------
