@@ -81,6 +81,7 @@ has_line "$T/c.ai" "$(ai_line "$UB" 1 "$T/prog.c:$LB func:site_b")"
 has_line "$T/c.ai" "$(ai_line 0 0 "$T/prog.c:$LC func:site_c")"
 # JSON: the same numbers, and the chain's frame
 "$AT" report --format json -o "$T/c.json" "$T/c.prof"
+[ "$(stat -c %a "$T/c.json")" = 600 ] || fail "report -o: mode $(stat -c %a "$T/c.json"), want 600"
 python3 - "$T/c.json" "$T/prog.c" "$LA" "$((5 * UA))" "$T/prog" <<'PY' || fail "json"
 import json, sys
 d = json.load(open(sys.argv[1]))
