@@ -318,6 +318,8 @@ printf 'alloctag-profile 1\nchain 1 x 0 0 1 -:0x10\nend 1\n' >"$T/num.prof"
 expect_err 1 "alloctag: $T/num.prof: line 2: malformed chain record (live calls)" "$AT" report "$T/num.prof"
 printf 'alloctag-profile 1\nchain 1 1 0 0 3 -:0x10\nend 1\n' >"$T/site.prof"
 expect_err 1 "alloctag: $T/site.prof: line 2: malformed chain record (site 3 beyond 1 frames)" "$AT" report "$T/site.prof"
+printf 'alloctag-profile 1\ntime 1e300\nend 0\n' >"$T/time.prof"
+expect_err 1 "alloctag: $T/time.prof: line 2: malformed time record (expected SECONDS.MICROS)" "$AT" report "$T/time.prof"
 expect_err 1 "alloctag: $T/none.prof: cannot open: No such file or directory" "$AT" report "$T/none.prof"
 expect_err 1 "alloctag: $T/empty.prof: empty file" "$AT" diff "$T/c.prof" "$T/empty.prof"
 # an object that is gone: said once, frames as object+offset

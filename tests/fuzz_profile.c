@@ -2,11 +2,14 @@
  * libFuzzer target: the alloctag command's readers of outside input, the
  * raw profile (tools/profile/read.c) and allocinfo text
  * (tools/profile/allocinfo_read.c), then the reports of whatever parses
- * (no symbol files: maps name paths that do not exist).  Built and run by
+ * (symbol files: only the program FUZZ_OBJ names, whatever address a
+ * mutated profile asks about in it; every other map path is replaced by
+ * one that does not exist, so that no mutation opens a device or a pipe).  Built and run by
  * fuzz_profile.sh with clang's -fsanitize=fuzzer,address,undefined.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "profile/profile.h"
@@ -19,6 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 ? profile_parse_allocinfo("fuzz", (const char *)data, size, &p)
 			 : profile_parse("fuzz", (const char *)data, size, &p);
 	if (rc == 0) {
+		const char *obj = getenv("FUZZ_OBJ");
+		for (size_t i = 0; i < p.nr_maps; i++) {
+			if (obj && strcmp(p.maps[i].path, obj) == 0)
+				continue;
+			free(p.maps[i].path);
+			p.maps[i].path = strdup("/nonexistent/fuzz");
+		}
 		static FILE *null;
 		if (!null)
 			null = fopen("/dev/null", "w");

@@ -400,9 +400,13 @@ int report_pprof_diff(FILE *out, const struct profile *p, struct symbolizer *sym
 	b.prof.period_type = value_type(&b, "space", "bytes");
 	b.prof.period = 1;
 	b.prof.default_sample_type = str_id(&b, "inuse_space");
-	if (p->time) {
-		double t = strtod(p->time, NULL);
-		b.prof.time_nanos = (int64_t)(t * 1e9);
+	if (p->time) { /* SECONDS[.FRACTION] (the reader checked it: below 9e9 s) */
+		char *frac;
+		int64_t ns = (int64_t)strtoll(p->time, &frac, 10) * 1000000000;
+		int64_t scale = 100000000;
+		for (const char *f = *frac == '.' ? frac + 1 : ""; *f && scale; f++, scale /= 10)
+			ns += (*f - '0') * scale;
+		b.prof.time_nanos = ns;
 	}
 	add_profile(&b, p, sym, s, 1);
 	if (base)
