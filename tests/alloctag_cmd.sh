@@ -167,6 +167,13 @@ grep -qxF "  $T/fk.prof.$child" "$T/fk.err" || fail "fork: child's profile not l
 "$AT" report --format allocinfo "$T/fk.prof.$child" >"$T/ch.ai"
 has_line "$T/p.ai" "$(ai_line $((3 * UA)) 3 "$T/prog.c:$LA func:site_a")"
 has_line "$T/ch.ai" "$(ai_line $((7 * UA)) 7 "$T/prog.c:$LA func:site_a")"
+# the program ends through _exit, its child wrote a profile: the child's top
+out=$("$AT" run --top 5 -o "$T/fx.prof" -- "$T/prog" fork_exit 2>"$T/fx.err")
+child=$(echo "$out" | awk '$1 == "child" {print $2}')
+[ ! -e "$T/fx.prof" ] && [ -s "$T/fx.prof.$child" ] || fail "fork_exit: profiles $(ls "$T" | grep fx)"
+grep -qxF "alloctag: top allocation sites of $T/prog (pid $child) at exit:" "$T/fx.err" ||
+    { cat "$T/fx.err" >&2; fail "fork_exit: the child's top"; }
+grep -q "  site_a at $T/prog.c:$LA\$" "$T/fx.err" || { cat "$T/fx.err" >&2; fail "fork_exit: site_a"; }
 echo "exit status, signal, fork + exec: ok"
 
 # ---- run's options: --format, --never, --uncompressed ----------------------

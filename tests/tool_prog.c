@@ -11,6 +11,7 @@
  *   prog segv       as `prog 3`, then dies by SIGSEGV: no profile
  *   prog fork       as `prog 3`; forks a child that execs `prog 7`, waits
  *                   for it, prints "child PID"
+ *   prog fork_exit  the same, then _exit(0): only the child writes a profile
  */
 #include <malloc.h>
 #include <signal.h>
@@ -60,8 +61,9 @@ static void work(int n)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "3";
+	int forking = strcmp(mode, "fork") == 0 || strcmp(mode, "fork_exit") == 0;
 	if (strcmp(mode, "exit") == 0 || strcmp(mode, "_exit") == 0 || strcmp(mode, "segv") == 0 ||
-	    strcmp(mode, "fork") == 0)
+	    forking)
 		work(3);
 	else
 		work(atoi(mode) > 0 && atoi(mode) < 4000 ? atoi(mode) : 3);
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
 		_exit(atoi(argv[2]));
 	if (strcmp(mode, "segv") == 0)
 		raise(SIGSEGV);
-	if (strcmp(mode, "fork") == 0) {
+	if (forking) {
 		pid_t pid = fork();
 		if (pid == 0) {
 			execl("/proc/self/exe", argv[0], "7", (char *)NULL);
@@ -80,6 +82,9 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(pid, &st, 0);
 		printf("child %ld\n", (long)pid);
+		fflush(stdout);
+		if (strcmp(mode, "fork_exit") == 0)
+			_exit(0);
 	}
 	return 0;
 }
