@@ -39,7 +39,6 @@
 
 #include "store/charge.h"
 #include "store/debug.h"
-#include "sites/dyn_tags.h"
 #include "pages/huge.h"
 #include "core/message.h"
 #include "objects/malloc_fast.h"

@@ -6,9 +6,10 @@
  * selects the store as for any alloctag program.
  *
  * Tags: an allocation is charged to the caller's current tag if it set one
- * (alloc_hooks); otherwise, when profiling is on, to the dynamic tag of its
- * call site, the return address of the malloc (calloc, realloc, ...) call
- * (dyn_tags.h: one tag per address, made on first use).  Before
+ * (alloc_hooks); otherwise, when profiling is on, to the tag of its call
+ * chain (chains.h: the return addresses of up to ALLOCTAG_DEPTH frames,
+ * from malloc's caller outwards, one tag per chain made on first use;
+ * depth 1: the return address of the malloc call alone).  Before
  * alloctag_init (the loader's and libc's start-up allocations) nothing is
  * charged.  ALLOCTAG_ALLOCINFO=<path> writes allocinfo at exit
  * (exit_report.c).  liballoctag.so itself exports none of these names.
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 
 #include "core/control.h"
-#include "sites/dyn_tags.h"
+#include "sites/chains.h"
 #include "objects/malloc_fast.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -32,7 +33,8 @@
 		__typeof__(alloc) _r;                                                   \
 		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
 		    at_likely(!alloctag_current_tag)) {                                 \
-			alloctag_current_tag = at_dyn_tag(__builtin_return_address(0)); \
+			alloctag_current_tag = site_tag((uintptr_t)__builtin_dwarf_cfa(), \
+							__builtin_return_address(0));   \
 			_r = alloc;                                                     \
 			alloctag_current_tag = NULL;                                    \
 		} else {                                                                \
@@ -41,8 +43,25 @@
 		_r;                                                                     \
 	})
 
+/* The tag of the chain whose innermost frame returns to ra at stack
+ * pointer from (the entry's CFA). */
+static inline struct alloc_tag *site_tag(uintptr_t from, const void *ra)
+{
+	if (at_likely(at_chain_depth == 1)) {
+		uintptr_t f = (uintptr_t)ra;
+		return at_chain_tag(&f, 1);
+	}
+	return at_chain_here(from, ra);
+}
+
+static inline struct alloc_tag *site_tag1(const void *ra)
+{
+	uintptr_t f = (uintptr_t)ra;
+	return at_chain_tag(&f, 1);
+}
+
 /*
- * Site keys: a bin remembers one call site whose dynamic tag is the bin's
+ * Site keys (depth 1): a bin remembers one call site whose dynamic tag is the bin's
  * tag, as the key (return address << 16 | tag index) in at_bin.site.  A
  * malloc from the site whose bin's key matches, built from the bin's
  * current tag, takes the bin's top object with no table lookup (the
@@ -67,7 +86,7 @@ static inline uint64_t site_key(const void *ra, uint32_t ti)
  */
 static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 {
-	struct alloc_tag *tag = at_dyn_tag(ra);
+	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
 	struct at_theap *h = at_tls_heap;
 	uint32_t ti = tag_idx(tag);
@@ -79,12 +98,22 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
 static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 {
-	return at_small_alloc(cls, at_dyn_tag(ra));
+	return at_small_alloc(cls, site_tag1(ra));
 }
 
 static AT_NOINLINE void *site_large(size_t n, const void *ra)
 {
-	return at_large_malloc(n, at_dyn_tag(ra));
+	return at_large_malloc(n, site_tag1(ra));
+}
+
+/* Depth > 1: the chain, then the allocation (reached by a tail call from
+ * malloc, so that `from` is the CFA of both). */
+static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+{
+	struct alloc_tag *tag = at_chain_here(from, ra);
+	if (at_likely(n <= AT_SMALL_MAX))
+		return at_small_alloc(at_size_class(n), tag);
+	return at_large_malloc(n, tag);
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -96,6 +125,8 @@ EXPORT void *malloc(size_t n)
 		tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
+			if (at_unlikely(at_chain_depth != 1))
+				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
 			if (at_unlikely(n > AT_SMALL_MAX))
 				return site_large(n, ra);
 			unsigned int cls = at_size_class(n);

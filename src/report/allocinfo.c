@@ -10,7 +10,9 @@
  * the tag's counters reach zero).
  *
  * Lines come in index order; a tag's line is formatted into a stack buffer
- * (no malloc), then written out.
+ * (no malloc), then written out.  Call-chain tags (sites/chains.h) are not
+ * printed one by one: each site gets one line, after the other tags, named
+ * after its frame, with the counters of every chain it names summed.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,6 +22,8 @@
 #include "core/control.h"
 #include "startup/init.h"
 #include "core/tag_registry.h"
+#include "sites/chains.h"
+#include "sites/site_names.h"
 
 struct alloctag_counters alloctag_read(const struct alloc_tag *tag)
 {
@@ -95,9 +99,21 @@ static int each_line(emit_fn emit, void *ctx)
 		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
 		if (!t || err)
 			continue;
+		struct at_chain *ch = at_chain_of(t);
+		if (ch) { /* summed into its site's line below */
+			ch->named->acc_bytes += c.bytes;
+			ch->named->acc_calls += c.calls;
+			continue;
+		}
 		if ((AT_LOAD_RELAXED(&t->flags) & ALLOCTAG_FLAG_UNLOADED) && !c.bytes && !c.calls)
 			continue; /* unloaded and no longer holding anything */
 		err = emit(ctx, buf, format_line(t, c, buf, sizeof(buf)));
+	}
+	for (struct at_frame *f = at_named_frames; f; f = f->next_named) {
+		struct alloctag_counters c = {f->acc_bytes, f->acc_calls};
+		f->acc_bytes = f->acc_calls = 0;
+		if (!err)
+			err = emit(ctx, buf, format_line(&f->tag, c, buf, sizeof(buf)));
 	}
 	pthread_mutex_unlock(&at_registry_lock);
 	return err;
