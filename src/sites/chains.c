@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/control.h"
+#include "core/counters.h"
 #include "core/message.h"
 #include "core/tag_registry.h"
 #include "modules/registration.h"
@@ -158,6 +160,16 @@ size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
 	       (size_t)AT_RULE_SLOTS * sizeof(uint64_t);
+}
+
+int alloctag_chain_stats(struct alloctag_chain_stats *out)
+{
+	if (AT_LOAD(&at_state) != AT_STATE_READY)
+		return -EPERM;
+	out->chains = at_chain_count();
+	out->bytes = at_chain_memory() +
+		     out->chains * 2 * sizeof(struct at_counter) * (at_counters_ncpu + 1);
+	return 0;
 }
 
 struct at_chain *at_chain_of(const struct alloc_tag *tag)

@@ -21,9 +21,12 @@
  * The allocation layer: frames in libc, libstdc++, libgcc_s, libc++, the
  * dynamic loader and alloctag itself (by the object's file name), and
  * frames in functions whose symbol matches a wrapper pattern: the built-in
- * ones (AT_BUILTIN_WRAPPERS below) and ALLOCTAG_WRAPPERS, comma-separated
- * names or shell globs (*, ?, [...]).  A chain's site is its first frame
- * outside the layer.
+ * ones (AT_BUILTIN_WRAPPERS below: common C wrapper families, and the C++
+ * standard library's templates instantiated in the program itself, by
+ * their mangled names: namespace std and __gnu_cxx, operator new) and
+ * ALLOCTAG_WRAPPERS, comma-separated names or shell globs (*, ?, [...]),
+ * matched against the symbol as the object names it (mangled for C++).
+ * A chain's site is its first frame outside the layer.
  *
  * Records: one struct at_frame per distinct return address met in a chain
  * (the name and the layer bit are computed once, at the frame's first
@@ -56,7 +59,9 @@
 	"xmlStrdup,xmlStrndup,OPENSSL_malloc,CRYPTO_malloc,CRYPTO_zalloc,"             \
 	"CRYPTO_realloc,CRYPTO_strdup,CRYPTO_strndup,apr_palloc,apr_pcalloc,"          \
 	"je_malloc,emalloc,erealloc,ecalloc,_emalloc*,_erealloc*,_ecalloc*,"           \
-	"safe_malloc,safe_realloc,zmalloc,zcalloc,zrealloc"
+	"safe_malloc,safe_realloc,zmalloc,zcalloc,zrealloc,"                          \
+	"_Znw*,_Zna*,_ZNSt*,_ZNKSt*,_ZSt*,_ZNSa*,_ZNKSa*,_ZNSs*,_ZNKSs*,"             \
+	"_ZN9__gnu_cxx*,_ZNK9__gnu_cxx*"
 
 struct at_chain;
 
