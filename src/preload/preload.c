@@ -24,24 +24,38 @@
 #define EXPORT __attribute__((visibility("default")))
 
 /*
- * Run alloc with the call site's dynamic tag current, unless a tag is
- * current already or nothing would be charged.  A macro: the return
- * address must be taken in the exported function itself.
+ * Run alloc with the call site's chain tag current, unless a tag is
+ * current already or nothing would be charged; the block it made (the
+ * expression made, which may use _r) is counted in the chain's cumulative
+ * counters.  A macro: the return address and CFA must be taken in the
+ * exported function itself.
  */
-#define WITH_SITE_TAG(alloc)                                                            \
+#define WITH_SITE_TAG(alloc, made)                                                      \
 	({                                                                              \
 		__typeof__(alloc) _r;                                                   \
 		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
 		    at_likely(!alloctag_current_tag)) {                                 \
-			alloctag_current_tag = site_tag((uintptr_t)__builtin_dwarf_cfa(), \
+			struct alloc_tag *_t = site_tag((uintptr_t)__builtin_dwarf_cfa(), \
 							__builtin_return_address(0));   \
+			alloctag_current_tag = _t;                                      \
 			_r = alloc;                                                     \
 			alloctag_current_tag = NULL;                                    \
+			void *_p = (made);                                              \
+			if (_p)                                                         \
+				cum(_t, at_usable_size(_p));                            \
 		} else {                                                                \
 			_r = alloc;                                                     \
 		}                                                                       \
 		_r;                                                                     \
 	})
+
+/* One allocation of `bytes` made for chain tag t (NULL: none). */
+static inline void cum(struct alloc_tag *t, size_t bytes)
+{
+	uint32_t i = tag_idx(t);
+	if (at_likely(i >= AT_IDX_FIRST))
+		at_cum_add(i, (int64_t)bytes);
+}
 
 /* The tag of the chain whose innermost frame returns to ra at stack
  * pointer from (the entry's CFA). */
@@ -88,6 +102,8 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 {
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
+	if (p)
+		cum(tag, at_class_size[cls]);
 	struct at_theap *h = at_tls_heap;
 	uint32_t ti = tag_idx(tag);
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
@@ -98,12 +114,20 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
 static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 {
-	return at_small_alloc(cls, site_tag1(ra));
+	struct alloc_tag *tag = site_tag1(ra);
+	void *p = at_small_alloc(cls, tag);
+	if (p)
+		cum(tag, at_class_size[cls]);
+	return p;
 }
 
 static AT_NOINLINE void *site_large(size_t n, const void *ra)
 {
-	return at_large_malloc(n, site_tag1(ra));
+	struct alloc_tag *tag = site_tag1(ra);
+	void *p = at_large_malloc(n, tag);
+	if (p)
+		cum(tag, at_usable_size(p));
+	return p;
 }
 
 /* Depth > 1: the chain, then the allocation (reached by a tail call from
@@ -111,9 +135,18 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
 	struct alloc_tag *tag = at_chain_here(from, ra);
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag);
-	return at_large_malloc(n, tag);
+	void *p;
+	if (at_likely(n <= AT_SMALL_MAX)) {
+		unsigned int cls = at_size_class(n);
+		p = at_small_alloc(cls, tag);
+		if (at_likely(p != NULL))
+			cum(tag, at_class_size[cls]);
+		return p;
+	}
+	p = at_large_malloc(n, tag);
+	if (p)
+		cum(tag, at_usable_size(p));
+	return p;
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -135,8 +168,10 @@ EXPORT void *malloc(size_t n)
 				struct at_bin *b = &h->bins[cls];
 				uint64_t w = b->word;
 				unsigned int c = at_bin_count(w);
-				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w))))
+				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
+					at_cum_add(at_bin_tag(w), at_class_size[cls]);
 					return at_bin_take(b, w, c, at_bin_tag(w));
+				}
 				return site_miss(cls, ra);
 			}
 			return site_small(cls, ra);
@@ -155,37 +190,37 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-	return WITH_SITE_TAG(at_calloc_noprof(n, size));
+	return WITH_SITE_TAG(at_calloc_noprof(n, size), _r);
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	return WITH_SITE_TAG(at_realloc_noprof(p, n));
+	return WITH_SITE_TAG(at_realloc_noprof(p, n), _r);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n));
+	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n), _r ? NULL : *out);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n));
+	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n), _r);
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	return WITH_SITE_TAG(at_memalign_noprof(align, n));
+	return WITH_SITE_TAG(at_memalign_noprof(align, n), _r);
 }
 
 EXPORT void *valloc(size_t n)
 {
-	return WITH_SITE_TAG(at_valloc_noprof(n));
+	return WITH_SITE_TAG(at_valloc_noprof(n), _r);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	return WITH_SITE_TAG(at_pvalloc_noprof(n));
+	return WITH_SITE_TAG(at_pvalloc_noprof(n), _r);
 }
 
 EXPORT size_t malloc_usable_size(void *p)

@@ -172,10 +172,8 @@ static const char *const layer_names[] = {
 	"ld-linux", "ld64.so", "liballoctag",
 };
 
-static int layer_object(const char *path, const void *lm, const void *own_lm)
+static int layer_object(const char *path)
 {
-	if (lm == own_lm)
-		return 1;
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	for (size_t i = 0; i < AT_ARRAY_SIZE(layer_names); i++)
@@ -278,13 +276,6 @@ static struct at_object *object_get(const struct link_map *lm, const char *path)
 	if (o)
 		return o;
 
-	static const void *own_lm;
-	if (!own_lm) {
-		Dl_info info;
-		void *l = NULL;
-		if (dladdr1((void *)object_get, &info, &l, RTLD_DL_LINKMAP))
-			own_lm = l;
-	}
 	struct at_object *n = at_sites_pool_alloc(sizeof(*n));
 	if (!n)
 		return NULL;
@@ -293,7 +284,7 @@ static struct at_object *object_get(const struct link_map *lm, const char *path)
 	n->path = pool_strdup(path);
 	if (!n->path)
 		return NULL;
-	n->layer = (unsigned char)layer_object(path, lm, own_lm);
+	n->layer = (unsigned char)layer_object(path);
 	if (!n->layer)
 		load_symtab(n, path); /* layer objects are named by file alone */
 	if (pthread_mutex_lock(&at_registry_lock))
