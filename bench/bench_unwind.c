@@ -5,7 +5,10 @@
  *   rules      alloctag's unwinder (src/sites/unwind.h: .eh_frame rules
  *              cached per return address)
  *   +lookup    the same, plus the chain table lookup that finds the
- *              chain's tag (what the preload library's malloc adds at depth D)
+ *              chain's tag
+ *   memo       what the preload library's malloc adds at depth D when the
+ *              chain is in its thread's memo (src/sites/chains.c): the
+ *              stack words of the last walk checked, no unwinding
  *   libunwind  unw_backtrace of Debian's libunwind (UNW_LOCAL_ONLY, its
  *              per-thread cache)
  *   backtrace  glibc's backtrace() (libgcc's unwinder)
@@ -42,8 +45,8 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-enum { RULES, LOOKUP, LIBUNWIND, BACKTRACE, NMETHODS };
-static const char *const names[] = {"rules", "+lookup", "libunwind", "backtrace"};
+enum { RULES, LOOKUP, MEMO, LIBUNWIND, BACKTRACE, NMETHODS };
+static const char *const names[] = {"rules", "+lookup", "memo", "libunwind", "backtrace"};
 static const unsigned int depths[] = {1, 4, 8, 16, 32};
 #define ND (sizeof(depths) / sizeof(depths[0]))
 static double result[NMETHODS][ND];
@@ -53,13 +56,21 @@ static __attribute__((noinline)) unsigned int one(int method, unsigned int d)
 {
 	uintptr_t f[64];
 	unsigned int n = 0;
+	f[0] = 0;
 	switch (method) {
 	case RULES:
-		n = at_unwind(f, d, (uintptr_t)__builtin_dwarf_cfa());
+		n = at_unwind(f, d, (uintptr_t)__builtin_dwarf_cfa(), NULL);
 		break;
 	case LOOKUP:
-		n = at_unwind(f, d, (uintptr_t)__builtin_dwarf_cfa());
+		n = at_unwind(f, d, (uintptr_t)__builtin_dwarf_cfa(), NULL);
 		sink = (uintptr_t)at_chain_tag(f, n);
+		break;
+	case MEMO:
+		at_chain_depth = d;
+		sink = (uintptr_t)at_chain_here((uintptr_t)__builtin_dwarf_cfa(),
+						__builtin_return_address(0));
+		f[0] = 1;
+		n = d;
 		break;
 	case LIBUNWIND:
 		n = (unsigned int)unw_backtrace((void **)f, (int)d + 1);

@@ -14,10 +14,26 @@
  *      made it: its record is used, ours stays unused), inserted (the table
  *      grows first if it would pass half full), linked to its named frame's
  *      list and the list of all chains, and listed in at_tag_by_idx[].
+ *
+ * The memo (at_chain_here): each thread keeps AT_MEMO_SETS x AT_MEMO_WAYS
+ * recent chains, set-associative on (return address, stack pointer at the
+ * caller), replaced round-robin within a set, each with the words its walk
+ * read from the stack (unwind.h's trace, as offsets from that stack
+ * pointer; chains whose walk read more than AT_MEMO_WORDS are not kept).
+ * Several chains often share a key (one wrapper called from several
+ * callers at the same stack depth), hence the ways.  A
+ * malloc whose return address and stack pointer match an entry, and whose
+ * stack still holds those words at those addresses, has that chain (the
+ * walk is a function of them): its tag comes with no unwinding and no
+ * hashing.  Entries whose walk used the caller's rbp are not kept.  A
+ * thread's memo (one mmap'd block, 57 KiB) is recycled when
+ * the thread exits (a pthread key's destructor); a flag keeps a signal
+ * handler's malloc from using the memo while its thread writes an entry.
  */
 #include "sites/chains.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -33,6 +49,7 @@ unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
 struct at_chain *at_chain_all;
 static uint32_t nr_chains;     /* registry lock for writes */
+static size_t memo_bytes;      /* the threads' memos */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
@@ -140,15 +157,119 @@ struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t
 	return t;
 }
 
+/* ---- the memo: a thread's recent chains, proved by their stack words -- */
+
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+static struct at_chain_memo *memo_free; /* registry lock */
+static __thread struct at_chain_memo *memo_tls __attribute__((tls_model("initial-exec")));
+static __thread unsigned char memo_busy __attribute__((tls_model("initial-exec")));
+
+static void memo_release(void *arg)
+{
+	struct at_chain_memo *m = arg;
+	memo_tls = NULL;
+	memset(m->e, 0, sizeof(m->e));
+	if (pthread_mutex_lock(&at_registry_lock))
+		return; /* kept by no one: a page lost */
+	m->next = memo_free;
+	memo_free = m;
+	pthread_mutex_unlock(&at_registry_lock);
+}
+
+static void memo_key_make(void)
+{
+	if (pthread_key_create(&memo_key, memo_release))
+		memo_key = (pthread_key_t)-1;
+}
+
+static struct at_chain_memo *memo_get(void)
+{
+	struct at_chain_memo *m = NULL;
+	pthread_once(&memo_once, memo_key_make);
+	if (memo_key == (pthread_key_t)-1)
+		return NULL;
+	if (!pthread_mutex_lock(&at_registry_lock)) {
+		if ((m = memo_free))
+			memo_free = m->next;
+		pthread_mutex_unlock(&at_registry_lock);
+	}
+	if (!m) {
+		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		__atomic_fetch_add(&memo_bytes, sizeof(*m), __ATOMIC_RELAXED);
+	}
+	if (pthread_setspecific(memo_key, m)) {
+		memo_release(m);
+		return NULL;
+	}
+	memo_tls = m;
+	return m;
+}
+
+static inline unsigned int memo_set(uintptr_t ra, uintptr_t sp)
+{
+	return (unsigned int)((ra ^ ra >> 12 ^ sp >> 4) & (AT_MEMO_SETS - 1));
+}
+
+/* The tag of the entry of set s that proves the chain, or NULL. */
+static inline struct alloc_tag *memo_find(struct at_chain_memo *m, unsigned int s, uintptr_t ra,
+					  uintptr_t sp)
+{
+	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
+		struct at_memo_entry *e = &m->e[s][w];
+		if (e->ra != ra || e->sp != sp || e->depth != at_chain_depth)
+			continue;
+		unsigned int i = 0;
+		while (i < e->n && *(const uintptr_t *)(sp + e->off[i]) == e->val[i])
+			i++;
+		if (i == e->n)
+			return e->tag;
+	}
+	return NULL;
+}
+
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
+	struct at_chain_memo *m = memo_tls;
+	unsigned int set = memo_set((uintptr_t)ra, from);
+	if (at_likely(m != NULL) && at_likely(!memo_busy)) {
+		struct alloc_tag *t = memo_find(m, set, (uintptr_t)ra, from);
+		if (at_likely(t != NULL))
+			return t;
+	}
 	uintptr_t f[AT_CHAIN_MAX];
-	unsigned int n = at_unwind(f, at_chain_depth, from);
+	struct at_unwind_trace tr;
+	unsigned int n = at_unwind(f, at_chain_depth, from, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
 		n = 1;
+		tr.unusable = 1;
 	}
-	return at_chain_tag(f, n);
+	struct alloc_tag *tag = at_chain_tag(f, n);
+	if (!tag || tr.unusable || tr.n > AT_MEMO_WORDS || memo_busy ||
+	    (tr.n && tr.addr[tr.n - 1] - from > UINT32_MAX))
+		return tag;
+	if (!m && !(m = memo_get()))
+		return tag;
+	/* a signal handler's malloc meanwhile neither reads nor writes it */
+	memo_busy = 1;
+	__asm__ volatile("" ::: "memory");
+	struct at_memo_entry *e = &m->e[set][m->next_way[set]++ % AT_MEMO_WAYS];
+	e->ra = 0;
+	e->sp = from;
+	e->depth = (unsigned short)at_chain_depth;
+	e->tag = tag;
+	e->n = (unsigned short)tr.n;
+	for (unsigned int i = 0; i < tr.n; i++) {
+		e->off[i] = (uint32_t)(tr.addr[i] - from);
+		e->val[i] = tr.val[i];
+	}
+	e->ra = (uintptr_t)ra;
+	__asm__ volatile("" ::: "memory");
+	memo_busy = 0;
+	return tag;
 }
 
 uint32_t at_chain_count(void)
@@ -159,6 +280,7 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
+	       AT_LOAD_RELAXED(&memo_bytes) +
 	       (size_t)AT_RULE_SLOTS * sizeof(uint64_t);
 }
 

@@ -61,6 +61,25 @@ struct at_chain_table {
 	struct at_chain *slots[];
 };
 
+#define AT_MEMO_SETS 64u
+#define AT_MEMO_WAYS 4u
+#define AT_MEMO_WORDS 16u
+
+struct at_memo_entry {
+	uintptr_t ra, sp;           /* the key; ra 0: empty (or being written) */
+	struct alloc_tag *tag;
+	unsigned short n;           /* words sp + off[0 .. n) hold val[0 .. n) */
+	unsigned short depth;       /* at_chain_depth when made */
+	uint32_t off[AT_MEMO_WORDS];
+	uintptr_t val[AT_MEMO_WORDS];
+};
+
+struct at_chain_memo {
+	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
+	unsigned char next_way[AT_MEMO_SETS];
+	struct at_chain_memo *next; /* free list */
+};
+
 extern AT_HIDDEN unsigned int at_chain_depth;
 extern AT_HIDDEN struct at_chain_table *at_chain_table;
 extern AT_HIDDEN struct at_chain *at_chain_all;

@@ -519,13 +519,31 @@ static inline uintptr_t stack_top(uintptr_t sp)
 }
 
 AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
-				      uintptr_t pc, uintptr_t sp, uintptr_t bp);
+				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
+				      uintptr_t bp);
 
-unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t pc,
-			    uintptr_t sp, uintptr_t bp)
+/* Record a word the walk read (once past `from`). */
+static inline void trace(struct at_unwind_trace *tr, uintptr_t addr, uintptr_t val)
+{
+	if (tr->n == AT_TRACE_MAX) {
+		tr->unusable = 1;
+		return;
+	}
+	tr->addr[tr->n] = addr;
+	tr->val[tr->n++] = val;
+}
+
+unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
+			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
 	const uintptr_t lo = sp, hi = stack_top(sp);
-	unsigned int n = 0, own = 0;
+	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0;
+	uintptr_t pend_at = 0;
+	struct at_unwind_trace dummy;
+	if (!tr)
+		tr = &dummy;
+	tr->n = 0;
+	tr->unusable = 0;
 	if (!hi || from < sp || from > hi)
 		return 0;
 	for (;;) {
@@ -539,6 +557,13 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		uint64_t r = rule_of(pc);
 		if (r & R_STOP)
 			return n;
+		if ((r & R_CFA_RBP) && n) {
+			if (!bp_fresh)
+				tr->unusable = 1; /* the result depends on rbp at `from` */
+			else if (pend) /* on the saved rbp used: record it */
+				trace(tr, pend_at, bp);
+			pend = 0;
+		}
 		uintptr_t cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
 		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo)
 			return n;
@@ -547,8 +572,14 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			if (at < lo || at > hi - 8)
 				return n;
 			bp = *(const uintptr_t *)at;
+			if (n) { /* recorded only if a CFA is computed from it */
+				pend_at = at;
+				pend = bp_fresh = 1;
+			}
 		}
 		pc = *(const uintptr_t *)(cfa - 8);
+		if (n)
+			trace(tr, cfa - 8, pc);
 		sp = cfa;
 		if (pc < 4096)
 			return n;
@@ -556,17 +587,23 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 }
 
 /* The state at the return from at_unwind: pc = its return address,
- * sp = past it, rbp as it is; then the walk, as a tail jump. */
+ * sp = past it, rbp as it is; then the walk (its seventh argument, rbp,
+ * on the stack). */
 __asm__(".text\n"
 	".globl at_unwind\n"
 	".hidden at_unwind\n"
 	".type at_unwind, @function\n"
 	"at_unwind:\n"
 	".cfi_startproc\n"
-	"movq (%rsp), %rcx\n"
-	"leaq 8(%rsp), %r8\n"
-	"movq %rbp, %r9\n"
-	"jmp at_unwind_walk\n"
+	"subq $24, %rsp\n" /* 7th argument: rbp; 16-byte alignment at the call */
+	".cfi_adjust_cfa_offset 24\n"
+	"movq %rbp, (%rsp)\n"
+	"leaq 32(%rsp), %r9\n"      /* sp after return */
+	"movq 24(%rsp), %r8\n"      /* pc: the return address */
+	"call at_unwind_walk\n"
+	"addq $24, %rsp\n"
+	".cfi_adjust_cfa_offset -24\n"
+	"ret\n"
 	".cfi_endproc\n"
 	".size at_unwind, .-at_unwind\n");
 
@@ -577,11 +614,13 @@ uint64_t at_unwind_misses(void)
 
 #else /* no unwinder for this architecture: chains of one frame */
 
-unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from)
+unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
+		       struct at_unwind_trace *tr)
 {
 	(void)frames;
 	(void)max;
 	(void)from;
+	(void)tr;
 	return 0;
 }
 

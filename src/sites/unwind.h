@@ -46,14 +46,35 @@
 #define AT_RULE_SLOTS (1u << AT_RULE_SLOTS_SHIFT)
 
 /*
+ * What a walk read from the stack once it reached `from`: each word it
+ * loaded and used (a return address; a saved rbp that a later frame's CFA
+ * was computed from: most hold data, as rbp is an ordinary register in
+ * code without frame pointers), in order, and whether it used the rbp
+ * value it had at `from` (a CFA of rbp + offset before rbp was reloaded
+ * from the stack) or read more than AT_TRACE_MAX words.  Given the same
+ * return address at the same `from`, the same words at the same addresses
+ * and rbp unused, a walk yields the same frames: the chains' memo
+ * (chains.c) checks these words instead of unwinding again.
+ */
+#define AT_TRACE_MAX 32u
+struct at_unwind_trace {
+	unsigned int n;
+	unsigned int unusable; /* rbp at `from` used, or too many words */
+	uintptr_t addr[AT_TRACE_MAX];
+	uintptr_t val[AT_TRACE_MAX];
+};
+
+/*
  * Fill frames[0 .. max) with return addresses, innermost first, starting
  * with the frame that returns to the stack pointer `from` (the CFA of the
  * function that wants its caller's chain: __builtin_dwarf_cfa()); the
  * frames of the functions between it and at_unwind are unwound and not
  * kept.  Returns the number kept, 0 when the frame at `from` was not
- * reached.  Safe from any thread and from signal handlers.
+ * reached.  tr (may be NULL) gets the trace above.  Safe from any thread
+ * and from signal handlers.
  */
-AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from);
+AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
+				 struct at_unwind_trace *tr);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
