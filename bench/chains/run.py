@@ -10,7 +10,8 @@ under plain glibc, alloctag's preload library at ALLOCTAG_DEPTH = 1, 4, 8,
 in exact profiling mode (prof:true,lg_prof_sample:0).  Each round runs every
 configuration once, in an order that rotates; a configuration's figure is
 the median over rounds of its wall time divided by glibc's in the same round
-(paired), and its largest peak RSS divided by glibc's.  Outputs are
+(paired), the same for CPU time (user + system, less disturbed by other
+load on a shared machine), and its largest peak RSS divided by glibc's.  Outputs are
 compared with glibc's (a configuration that changes them fails the run).
 usage: bench/chains/run.py BUILD_DIR   (REPS=3, WORKLOADS="sqlite3 cxx",
        CONFIGS="glibc d1 d4 d8 d16 heaptrack jemalloc")
@@ -81,24 +82,24 @@ def run(cfg, w):
     for name in os.listdir(tmp):
         if name.startswith(("ht", "jeprof")):
             os.unlink(os.path.join(tmp, name))
-    return wall, ru.ru_maxrss, text
+    return wall, ru.ru_maxrss, text, ru.ru_utime + ru.ru_stime
 
 
 print("call chains on real workloads: wall and peak RSS, %d rounds, paired ratios to glibc" % reps)
 print("host: %d CPUs; sqlite3 %s" % (os.cpu_count(),
       subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()[0]))
-print("%-8s %-10s %9s %9s %9s %11s %9s" % ("workload", "config", "wall_s", "x glibc", "paired",
-                                             "peak_rss_kb", "x glibc"))
+print("%-8s %-10s %8s %8s %8s %8s %8s %11s %8s" % ("workload", "config", "wall_s", "x glibc",
+      "paired", "cpu_s", "paired", "peak_rss_kb", "x glibc"))
 for w in workloads:
     res = {c: [] for c in configs}
     want = None
     for r in range(reps):
         order = configs[r % len(configs):] + configs[:r % len(configs)]
         for c in order:
-            wall, rss, text = run(c, w)
+            wall, rss, text, cpu = run(c, w)
             if c == "glibc":
                 want = want or text
-            res[c].append((wall, rss, text))
+            res[c].append((wall, rss, text, cpu))
     base_text = res["glibc"][0][2] if "glibc" in res else None
     for c in configs:
         walls = sorted(x[0] for x in res[c])
@@ -108,10 +109,13 @@ for w in workloads:
             for x in res[c]:
                 if x[2].strip() != base_text.strip():
                     sys.exit("run.py: %s %s: output differs from glibc's" % (c, w))
+        cpu = sorted(x[3] for x in res[c])[reps // 2]
         if "glibc" in res:
             pr = sorted(res[c][i][0] / res["glibc"][i][0] for i in range(reps))[reps // 2]
+            pc = sorted(res[c][i][3] / res["glibc"][i][3] for i in range(reps))[reps // 2]
             gw = sorted(x[0] for x in res["glibc"])[reps // 2]
             grss = max(x[1] for x in res["glibc"])
         else:
-            pr, gw, grss = float("nan"), float("nan"), float("nan")
-        print("%-8s %-10s %9.3f %9.2f %9.2f %11d %9.2f" % (w, c, med, med / gw, pr, rss, rss / grss))
+            pr, pc, gw, grss = (float("nan"),) * 4
+        print("%-8s %-10s %8.3f %8.2f %8.2f %8.3f %8.2f %11d %8.2f" % (w, c, med, med / gw, pr, cpu, pc,
+                                                                   rss, rss / grss))
