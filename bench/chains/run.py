@@ -13,8 +13,11 @@ the median over rounds of its wall time divided by glibc's in the same round
 (paired), the same for CPU time (user + system, less disturbed by other
 load on a shared machine), and its largest peak RSS divided by glibc's.  Outputs are
 compared with glibc's (a configuration that changes them fails the run).
+BASE_PRELOAD=/path/to/another/liballoctag-preload.so adds configuration
+"base": that library with its defaults (a build of an earlier version, to
+compare depth 1 with it).
 usage: bench/chains/run.py BUILD_DIR   (REPS=3, WORKLOADS="sqlite3 cxx",
-       CONFIGS="glibc d1 d4 d8 d16 heaptrack jemalloc")
+       CONFIGS="glibc d1 d4 d8 d16 heaptrack jemalloc", BASE_PRELOAD=)
 """
 import os, resource, subprocess, sys, tempfile, time
 
@@ -26,6 +29,9 @@ if not os.path.exists(pre):
 reps = int(os.environ.get("REPS", "3"))
 workloads = os.environ.get("WORKLOADS", "sqlite3 cxx").split()
 configs = os.environ.get("CONFIGS", "glibc d1 d4 d8 d16 heaptrack jemalloc").split()
+base_pre = os.environ.get("BASE_PRELOAD")
+if base_pre and "base" not in configs:
+    configs.insert(1, "base")
 tmp = tempfile.mkdtemp(prefix="bench-chains-")
 
 sql = os.path.join(tmp, "rows.sql")
@@ -52,7 +58,9 @@ def command(cfg, argv):
     for k in list(env):
         if k.startswith("ALLOCTAG") or k in ("LD_PRELOAD", "MALLOC_CONF"):
             del env[k]
-    if cfg.startswith("d"):
+    if cfg == "base":
+        env["LD_PRELOAD"] = base_pre
+    elif cfg.startswith("d"):
         env["LD_PRELOAD"] = pre
         env["ALLOCTAG_DEPTH"] = cfg[1:]
     elif cfg == "jemalloc":
