@@ -7,7 +7,8 @@
  *            the chains whose site frame is in each function have exactly
  *            the live and cumulative bytes and calls made there; every
  *            chain's site frame is inside a function of this program, the
- *            frames after it are its callers
+ *            frames after it are its callers; top users names the sites
+ *            with the sums of their chains
  *   threads  4 threads each malloc 1000 blocks from worker and free half:
  *            exact live and cumulative totals
  * Runs at the default depth and, by the second test, ALLOCTAG_DEPTH=1.
@@ -127,6 +128,24 @@ int main(void)
 	CHECK_EQ(s[2].lc, 1);
 	CHECK_EQ(s[2].ab, gall);
 	CHECK_EQ(s[2].ac, 4);
+	/* top users: chains count as their sites, named like allocinfo's lines */
+	struct alloctag_usage u[64];
+	size_t nu = alloctag_top_users(u, 64);
+	int seen = 0;
+	for (size_t i = 0; i < nu; i++) {
+		if (strcmp(u[i].tag->function, "gamma_") && strcmp(u[i].tag->function, "alpha"))
+			continue;
+		CHECK(at_chain_of(u[i].tag) == NULL);
+		if (!strcmp(u[i].tag->function, "gamma_")) {
+			CHECK_EQ(u[i].counters.bytes, (long long)glive);
+			CHECK_EQ(u[i].counters.calls, 1);
+		} else {
+			CHECK_EQ(u[i].counters.bytes, (long long)alive);
+			CHECK_EQ(u[i].counters.calls, 6);
+		}
+		seen++;
+	}
+	CHECK_EQ(seen, 2);
 	printf("each: ok\n");
 
 	static void *blocks[NT][PER];

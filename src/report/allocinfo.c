@@ -154,6 +154,27 @@ int alloctag_write_allocinfo_fd(int fd)
 	return each_line(emit_fd, &fd);
 }
 
+/* Insert (t, c) into the n-long sorted out[0 .. *have). */
+static void top_insert(struct alloctag_usage *out, size_t n, size_t *have,
+		       const struct alloc_tag *t, struct alloctag_counters c)
+{
+	if (c.bytes <= 0 && c.calls <= 0)
+		return;
+	size_t pos = *have;
+	while (pos > 0 && out[pos - 1].counters.bytes < c.bytes)
+		pos--;
+	if (pos >= n)
+		return;
+	size_t last = *have < n ? *have : n - 1;
+	memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(*out));
+	out[pos].tag = t;
+	out[pos].counters = c;
+	if (*have < n)
+		(*have)++;
+}
+
+/* Call chains count as their sites, as in allocinfo (the tag given is the
+ * site frame's, named like the line). */
 size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 {
 	size_t have = 0;
@@ -166,19 +187,20 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
 		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
 		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
-		if (!t || (c.bytes <= 0 && c.calls <= 0))
+		if (!t)
 			continue;
-		size_t pos = have;
-		while (pos > 0 && out[pos - 1].counters.bytes < c.bytes)
-			pos--;
-		if (pos >= n)
+		struct at_chain *ch = at_chain_of(t);
+		if (ch) {
+			ch->named->acc_bytes += c.bytes;
+			ch->named->acc_calls += c.calls;
 			continue;
-		size_t last = have < n ? have : n - 1;
-		memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(*out));
-		out[pos].tag = t;
-		out[pos].counters = c;
-		if (have < n)
-			have++;
+		}
+		top_insert(out, n, &have, t, c);
+	}
+	for (struct at_frame *f = at_named_frames; f; f = f->next_named) {
+		struct alloctag_counters c = {f->acc_bytes, f->acc_calls};
+		f->acc_bytes = f->acc_calls = 0;
+		top_insert(out, n, &have, &f->tag, c);
 	}
 	pthread_mutex_unlock(&at_registry_lock);
 	return have;

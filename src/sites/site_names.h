@@ -34,7 +34,8 @@
  * like the chain table; registry lock held for lookups and inserts,
  * naming done without it: dladdr takes the loader's lock).  Objects: one
  * struct at_object per loaded object met (path, layer bit, its .symtab
- * mapping).  Strings and records come from the pool (mmap'd blocks, bump
+ * mapping and an index of its functions sorted by address, for a binary
+ * search).  Strings and records come from the pool (mmap'd blocks, bump
  * allocation, never freed).  A frame of an object unloaded by dlclose
  * keeps its name; an object loaded later at the same address would be
  * named after the old one.
