@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
 
@@ -128,15 +129,64 @@ __attribute__((noipa)) void on_signal(int sig)
 	sig_bytes += malloc_usable_size(p);
 }
 
-/* chain_noci.S: no CFI at all */
+/* chain_noci.S: no CFI at all; CFI that lies */
 void *noci_alloc(size_t n);
 void *noci_call(void *(*fn)(size_t), size_t n);
+void *corrupt_call(void *(*fn)(size_t), size_t n);
 
 __attribute__((noipa)) void *inner_alloc(size_t n)
 {
 	void *p = malloc(n);
 	KEEP(p);
 	return p;
+}
+
+__attribute__((noipa)) void *inner_alloc2(size_t n)
+{
+	void *p = malloc(n);
+	KEEP(p);
+	return p;
+}
+
+__attribute__((noipa)) size_t via_corrupt(void)
+{
+	size_t b = 0;
+	for (int i = 0; i < 3; i++)
+		b += keep(corrupt_call(inner_alloc2, 96));
+	return b;
+}
+
+/* Generated code (as a JIT makes): calls malloc through a register from an
+ * anonymous executable mapping, which no object and no FDE covers. */
+static void *(*jit_alloc)(size_t);
+
+static void make_jit(void)
+{
+	static const unsigned char code[] = {
+		0x48, 0x83, 0xec, 0x08,                         /* sub $8, %rsp */
+		0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,             /* movabs $malloc, %rax */
+		0xff, 0xd0,                                     /* call *%rax */
+		0x48, 0x83, 0xc4, 0x08,                         /* add $8, %rsp */
+		0xc3,                                           /* ret */
+	};
+	unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		exit(2);
+	memcpy(p, code, sizeof(code));
+	void *(*m)(size_t) = malloc;
+	memcpy(p + 6, &m, sizeof(m));
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
+		exit(2);
+	jit_alloc = (void *(*)(size_t))p;
+	printf("jit %p\n", (void *)(p + 16)); /* the return address of its call */
+}
+
+__attribute__((noipa)) size_t via_jit(void)
+{
+	size_t b = 0;
+	for (int i = 0; i < 4; i++)
+		b += keep(jit_alloc(40));
+	return b;
 }
 
 __attribute__((noipa)) size_t via_asm(void)
@@ -180,6 +230,11 @@ int main(int argc, char **argv)
 	printf("expect noci_alloc %zu 6\n", b);
 	b = via_asm_call();
 	printf("expect inner_alloc %zu 2\n", b);
+	b = via_corrupt();
+	printf("expect inner_alloc2 %zu 3\n", b);
+	make_jit();
+	b = via_jit();
+	printf("expect-jit %zu 4\n", b);
 	fflush(stdout);
 	return 0;
 }

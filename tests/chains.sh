@@ -49,7 +49,7 @@ run() { # OUT_PREFIX PROGRAM ARGS...: allocinfo in OUT_PREFIX.ai, output in OUT_
 }
 
 # 1. C: wrappers (built-in, user-named), strdup/asprintf/getline, a signal
-# handler, frames without CFI; both stores.
+# handler, frames without CFI, lying CFI, generated code; both stores.
 for mode in 1,compressed 1,uncompressed; do
     ALLOCTAG=$mode run "$T/c" "$C"
     check "$T/c.ai" "$C" "$T/c.out"
@@ -57,6 +57,14 @@ for mode in 1,compressed 1,uncompressed; do
     check "$T/cp.ai" "$C" "$T/cp.out"
     ! grep -q "func:pool_" "$T/cp.ai" || fail "a pool_ frame named under ALLOCTAG_WRAPPERS"
 done
+# generated code: no object, named by its absolute address
+read -r w jit <<EOF2
+$(grep '^jit ' "$T/c.out")
+EOF2
+set -- $(grep '^expect-jit ' "$T/c.out")
+jit=${jit#0x}
+grep -qxF "$(printf '%12s %8s ?+0x%s:0 func:0x%s ' "$2" "$3" "$jit" "$jit")" "$T/c.ai" ||
+    { cat "$T/c.ai" >&2; fail "no line for the generated code at 0x$jit"; }
 ! grep -qE "func:(xmalloc|strdup|__strdup|malloc|getdelim|__vasprintf)" "$T/c.ai" ||
     { cat "$T/c.ai" >&2; fail "a wrapper or libc function named as a site"; }
 echo "C sites: ok"
