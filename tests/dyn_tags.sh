@@ -1,5 +1,5 @@
 #!/bin/sh
-# Dynamic tags of the preload library (src/dyn_tags.h) and ALLOCTAG_ALLOCINFO
+# Call-chain tags of the preload library at depth 1 (src/sites/chains.h) and ALLOCTAG_ALLOCINFO
 # (src/exit_report.c), with unmodified programs.
 # usage: dyn_tags.sh /path/liballoctag-preload.so /path/dyn_prog
 set -eu

@@ -10,7 +10,7 @@
  *            the allocation layer is named after its last frame, site 0
  *   threads  4 threads create the tags of the same 2000 chains in
  *            different orders: one tag per chain, every index distinct
- *   grow     100,000 chains (twice the old fixed table's 49,152): each
+ *   grow     100,000 chains (the table starts at 4,096 slots): each
  *            found again afterwards, the table grown, no message
  *   noidx    a shared object takes almost the whole index space: the
  *            dynamic tags that still get an index are charged, the next
