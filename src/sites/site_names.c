@@ -462,8 +462,8 @@ static struct at_frame *frame_make(uintptr_t addr)
 		}
 		if (!sym)
 			sym = info.dli_sname;
-		if (!layer && is_wrapper(sym))
-			layer = 1;
+		if (!layer && (is_wrapper(sym) || (info.dli_sname && is_wrapper(info.dli_sname))))
+			layer = 1; /* either name: .symtab's, or .dynsym's (an alias) */
 	}
 	char file[4200], func[1040];
 	int nf = snprintf(file, sizeof(file), "%s+0x%lx", obj, (unsigned long)off);
