@@ -200,7 +200,12 @@ static struct at_chain_memo *memo_get(void)
 			return NULL;
 		__atomic_fetch_add(&memo_bytes, sizeof(*m), __ATOMIC_RELAXED);
 	}
-	if (pthread_setspecific(memo_key, m)) {
+	/* pthread_setspecific may calloc (keys past the first 32): that malloc
+	 * must not come back here */
+	memo_busy = 1;
+	int err = pthread_setspecific(memo_key, m);
+	memo_busy = 0;
+	if (err) {
 		memo_release(m);
 		return NULL;
 	}
