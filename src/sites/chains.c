@@ -26,7 +26,7 @@
  * stack still holds those words at those addresses, has that chain (the
  * walk is a function of them): its tag comes with no unwinding and no
  * hashing.  Entries whose walk used the caller's rbp are not kept.  A
- * thread's memo (one mmap'd block, 57 KiB) is recycled when
+ * thread's memo (one mmap'd block, 28 KiB) is recycled when
  * the thread exits (a pthread key's destructor); a flag keeps a signal
  * handler's malloc from using the memo while its thread writes an entry.
  */

@@ -61,7 +61,7 @@ struct at_chain_table {
 	struct at_chain *slots[];
 };
 
-#define AT_MEMO_SETS 64u
+#define AT_MEMO_SETS 32u
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 
