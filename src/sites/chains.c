@@ -96,8 +96,12 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	struct at_frame *fr[AT_CHAIN_MAX];
 	unsigned int site = 0;
 	for (unsigned int i = 0; i < n; i++) {
-		if (!(fr[i] = at_frame_get(f[i])))
+		int err;
+		if (!(fr[i] = at_frame_get(f[i], &err))) {
+			if (err == -EDEADLK)
+				return NULL; /* try again at the next call */
 			goto nomem;
+		}
 		if (!site && !fr[i]->layer)
 			site = i + 1;
 	}

@@ -490,10 +490,11 @@ static struct at_frame *frame_make(uintptr_t addr)
 	return f;
 }
 
-struct at_frame *at_frame_get(uintptr_t addr)
+struct at_frame *at_frame_get(uintptr_t addr, int *err)
 {
 	uint32_t i;
 	struct at_frame *f = NULL;
+	*err = -EDEADLK;
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
 	if (frames)
@@ -502,10 +503,13 @@ struct at_frame *at_frame_get(uintptr_t addr)
 	if (f)
 		return f;
 	struct at_frame *n = frame_make(addr);
+	*err = -ENOMEM;
 	if (!n)
 		return NULL;
-	if (pthread_mutex_lock(&at_registry_lock))
+	if (pthread_mutex_lock(&at_registry_lock)) {
+		*err = -EDEADLK;
 		return NULL;
+	}
 	f = frames ? frame_find(frames, addr, &i) : NULL;
 	if (!f && !frame_insert(n))
 		f = n;

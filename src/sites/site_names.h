@@ -78,8 +78,9 @@ struct at_frame {
 extern AT_HIDDEN struct at_frame *at_named_frames;
 
 /* Frame addr's record, made on first use (registry lock NOT held); NULL
- * when out of memory or the lock cannot be taken (re-entered). */
-AT_HIDDEN struct at_frame *at_frame_get(uintptr_t addr);
+ * with *err = -ENOMEM (out of memory) or -EDEADLK (this thread holds the
+ * registry lock: a report that allocates). */
+AT_HIDDEN struct at_frame *at_frame_get(uintptr_t addr, int *err);
 
 /* Pool allocation (16-byte aligned, zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
