@@ -8,6 +8,9 @@
  *   deep     chains that differ only in an outer frame are distinct tags
  *            named after the same frame; a chain whose frames are all in
  *            the allocation layer is named after its last frame, site 0
+ *   untagged an at_malloc_noprof call with no current tag is charged to its
+ *            chain, whose site is the calling function; with a current
+ *            tag, to that tag
  *   threads  4 threads create the tags of the same 2000 chains in
  *            different orders: one tag per chain, every index distinct
  *   grow     100,000 chains (the table starts at 4,096 slots): each
@@ -27,6 +30,7 @@
 #include "core/control.h"
 #include "sites/chains.h"
 #include "sites/site_names.h"
+#include "sites/sites_each.h"
 #include "startup/init.h"
 #include "core/tag_registry.h"
 
@@ -172,6 +176,63 @@ static void deep(void)
 	printf("deep: ok\n");
 }
 
+/* An untagged call of the at_* functions: charged to its call chain. */
+static __attribute__((noipa)) void *untagged_site(size_t n)
+{
+	void *p = at_malloc_noprof(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+struct found {
+	uint64_t bytes, calls;
+	int chains;
+};
+
+static void find_untagged(const struct at_chain_view *v, void *ctx)
+{
+	struct found *f = ctx;
+	int err;
+	struct at_frame *fr = v->site ? at_frame_get(v->frames[v->site - 1], &err) : NULL;
+	if (fr && !strcmp(fr->tag.function, "untagged_site")) {
+		f->bytes += v->live_bytes;
+		f->calls += v->live_calls;
+		f->chains++;
+	}
+}
+
+static void untagged(void)
+{
+	void *p[3];
+	size_t usable = 0;
+	for (int i = 0; i < 3; i++) {
+		p[i] = untagged_site(300);
+		usable += at_usable_size(p[i]);
+	}
+	struct found f = {0, 0, 0};
+	at_sites_each(find_untagged, &f);
+	CHECK_EQ(f.chains, 1);
+	CHECK_EQ(f.calls, 3);
+	CHECK_EQ(f.bytes, usable);
+	/* a current tag wins: no chain */
+	DEFINE_ALLOC_TAG(t);
+	struct alloc_tag *old = alloctag_save(&t);
+	void *q = untagged_site(300);
+	alloctag_restore(&t, old);
+	CHECK_EQ(alloctag_read(&t).calls, 1);
+	f = (struct found){0, 0, 0};
+	at_sites_each(find_untagged, &f);
+	CHECK_EQ(f.calls, 3);
+	for (int i = 0; i < 3; i++)
+		at_free(p[i]);
+	at_free(q);
+	f = (struct found){0, 0, 0};
+	at_sites_each(find_untagged, &f);
+	CHECK_EQ(f.calls, 0);
+	CHECK_EQ(f.bytes, 0);
+	printf("untagged: ok\n");
+}
+
 static void grow(void)
 {
 	enum { N = 100000 };
@@ -235,6 +296,7 @@ int main(int argc, char **argv)
 	}
 	basic();
 	deep();
+	untagged();
 	threads();
 
 	grow();

@@ -43,6 +43,7 @@
 #include "core/message.h"
 #include "objects/malloc_fast.h"
 #include "objects/tcache.h"
+#include "sites/chains.h"
 
 static inline at_ref_t alloc_ref(void)
 {
@@ -296,13 +297,28 @@ static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct 
 	return at_large_malloc(n, tag);
 }
 
+/*
+ * The tag of an at_X_noprof call: the current tag; when profiling is on
+ * and none is current (an untagged call), the tag of the call's chain
+ * (sites/chains.h), as the preload library charges an unmodified
+ * program's malloc.  A macro: the CFA and return address are the entry's.
+ */
+#define ENTRY_TAG()                                                            \
+	({                                                                     \
+		struct alloc_tag *_t = cur_tag();                              \
+		if (at_unlikely(!_t) && AT_LOAD_RELAXED(&at_profiling_on))     \
+			_t = at_chain_here((uintptr_t)__builtin_dwarf_cfa(),   \
+					   __builtin_return_address(0));       \
+		_t;                                                            \
+	})
+
 #define UNPAREN(...) __VA_ARGS__
 /* at_X_noprof(params) and the tag-passing at_X_tag_noprof(tag, params)
  * (charge.h AT_TAG_ENTRY), both over X_with(args, tag). */
 #define ENTRIES(ret, X, params, args)                                          \
 	ret at_##X##_noprof(UNPAREN params)                                    \
 	{                                                                      \
-		return X##_with(UNPAREN args, cur_tag());                      \
+		return X##_with(UNPAREN args, ENTRY_TAG());                    \
 	}                                                                      \
 	ret at_##X##_tag_noprof(struct alloc_tag *tag, UNPAREN params)         \
 	{                                                                      \
