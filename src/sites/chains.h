@@ -1,9 +1,11 @@
 /*
  * Call-chain tags: one dynamic tag per call chain, for allocations made
- * without alloctag's macros (the preload library, preload.c).
+ * without alloctag's macros (the preload library, preload.c; at_*_noprof
+ * calls with no current tag, malloc.c).
  *
  * A chain is the return addresses of up to at_chain_depth frames
- * (ALLOCTAG_DEPTH, default AT_CHAIN_DEFAULT_DEPTH, at most AT_CHAIN_MAX),
+ * (ALLOCTAG_DEPTH, default AT_CHAIN_DEFAULT_DEPTH, chosen by measurement:
+ * BENCHMARKS.md, "Preload library: call chains"; at most AT_CHAIN_MAX),
  * innermost (malloc's caller) first, unwound from .eh_frame (unwind.h);
  * depth 1 is the caller's return address alone.  Each chain is a tag of its
  * own (an index, per-CPU live counters, cumulative counters); its name is
@@ -21,12 +23,14 @@
  * old one stays mapped (a reader may still be probing it; a miss there
  * retries under the lock in the new one), so the tables' memory is at most
  * twice the current one's.  No cap: the table grows as long as memory and
- * the tag index space (AT_IDX_MAX) last; past that, further chains get no
- * tag, said once.  Records (struct at_chain and its frames) live in the
+ * the tag index space (AT_IDX_MAX) last; past that, further chains get a
+ * tag without an index (charged nothing; registration.c says so once).  Records (struct at_chain and its frames) live in the
  * sites' pool (site_names.h) and are never freed; indexes are never
  * released.  A thread-local flag makes creation non-reentrant: an
  * allocation made while its thread creates a chain (by dladdr, by a signal
- * handler) gets no tag.
+ * handler) gets no tag, and so does one whose thread holds the registry
+ * lock (a report writing to a stream that allocates): its chain is made at
+ * its next call.
  */
 #ifndef AT_CHAINS_H
 #define AT_CHAINS_H
