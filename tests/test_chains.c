@@ -185,7 +185,7 @@ static __attribute__((noipa)) void *untagged_site(size_t n)
 }
 
 struct found {
-	uint64_t bytes, calls;
+	uint64_t bytes, calls, all_bytes, all_calls;
 	int chains;
 };
 
@@ -197,6 +197,8 @@ static void find_untagged(const struct at_chain_view *v, void *ctx)
 	if (fr && !strcmp(fr->tag.function, "untagged_site")) {
 		f->bytes += v->live_bytes;
 		f->calls += v->live_calls;
+		f->all_bytes += v->alloc_bytes;
+		f->all_calls += v->alloc_calls;
 		f->chains++;
 	}
 }
@@ -209,27 +211,31 @@ static void untagged(void)
 		p[i] = untagged_site(300);
 		usable += at_usable_size(p[i]);
 	}
-	struct found f = {0, 0, 0};
+	struct found f = {0};
 	at_sites_each(find_untagged, &f);
 	CHECK_EQ(f.chains, 1);
 	CHECK_EQ(f.calls, 3);
 	CHECK_EQ(f.bytes, usable);
+	CHECK_EQ(f.all_calls, 3);
+	CHECK_EQ(f.all_bytes, usable);
 	/* a current tag wins: no chain */
 	DEFINE_ALLOC_TAG(t);
 	struct alloc_tag *old = alloctag_save(&t);
 	void *q = untagged_site(300);
 	alloctag_restore(&t, old);
 	CHECK_EQ(alloctag_read(&t).calls, 1);
-	f = (struct found){0, 0, 0};
+	f = (struct found){0};
 	at_sites_each(find_untagged, &f);
 	CHECK_EQ(f.calls, 3);
 	for (int i = 0; i < 3; i++)
 		at_free(p[i]);
 	at_free(q);
-	f = (struct found){0, 0, 0};
+	f = (struct found){0};
 	at_sites_each(find_untagged, &f);
 	CHECK_EQ(f.calls, 0);
 	CHECK_EQ(f.bytes, 0);
+	CHECK_EQ(f.all_calls, 3); /* cumulative: never decreased */
+	CHECK_EQ(f.all_bytes, usable);
 	printf("untagged: ok\n");
 }
 

@@ -281,6 +281,13 @@ AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 	return tag;
 }
 
+void at_chain_made(struct alloc_tag *t, void *p)
+{
+	uint32_t i = t && p ? AT_LOAD_RELAXED(&t->idx) : 0;
+	if (i >= AT_IDX_FIRST)
+		at_cum_add(i, (int64_t)at_usable_size(p));
+}
+
 uint32_t at_chain_count(void)
 {
 	return AT_LOAD_RELAXED(&nr_chains);

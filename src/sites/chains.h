@@ -144,6 +144,10 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 
+/* Block p (NULL: none) was made for tag t (NULL: none): counted in t's
+ * cumulative counters if t has an index. */
+AT_HIDDEN void at_chain_made(struct alloc_tag *t, void *p);
+
 /* Chains created so far; the bytes their records and tables take. */
 AT_HIDDEN uint32_t at_chain_count(void);
 AT_HIDDEN size_t at_chain_memory(void);
