@@ -29,6 +29,16 @@ if not os.path.exists(pre):
 reps = int(os.environ.get("REPS", "3"))
 workloads = os.environ.get("WORKLOADS", "sqlite3 cxx").split()
 configs = os.environ.get("CONFIGS", "glibc d1 d4 d8 d16 heaptrack jemalloc").split()
+import shutil
+for c in configs:
+    if c not in ("glibc", "heaptrack", "jemalloc") and not (c[:1] == "d" and c[1:].isdigit()):
+        sys.exit("run.py: unknown configuration %s (glibc, dN, heaptrack, jemalloc)" % c)
+jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+for c, ok, pkg in (("heaptrack", shutil.which("heaptrack"), "heaptrack"),
+                   ("jemalloc", os.path.exists(jemalloc), "libjemalloc2")):
+    if c in configs and not ok:
+        print("run.py: %s not installed (Debian package %s): skipped" % (c, pkg))
+        configs.remove(c)
 base_pre = os.environ.get("BASE_PRELOAD")
 if base_pre and "base" not in configs:
     configs.insert(1, "base")
@@ -50,7 +60,6 @@ cxx = os.path.join(tmp, "containers")
 subprocess.run(["g++", "-O2", "-g", "-o", cxx, os.path.join(here, "containers.cc")], check=True)
 
 cmds = {"sqlite3": (["sqlite3", ":memory:"], sql), "cxx": ([cxx], None)}
-jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 
 
 def command(cfg, argv):
