@@ -7,6 +7,7 @@
  * be, one line per function that must be named as the site:
  *     expect <function> <bytes> <calls>
  * (bytes: the sum of malloc_usable_size of the blocks, what is charged).
+ * Signal handlers run on the thread's stack and on an alternate one.
  * argv[1] = "pool": pool_get/pool_raw must be skipped (ALLOCTAG_WRAPPERS
  * set by the script), else pool_raw is the site.
  */
@@ -129,6 +130,32 @@ __attribute__((noipa)) void on_signal(int sig)
 	sig_bytes += malloc_usable_size(p);
 }
 
+static volatile size_t alt_bytes;
+
+/* The same on an alternate signal stack (sigaltstack, SA_ONSTACK). */
+__attribute__((noipa)) void on_alt_signal(int sig)
+{
+	(void)sig;
+	void *p = malloc(200);
+	KEEP(p);
+	kept[nkept++] = p;
+	alt_bytes += malloc_usable_size(p);
+}
+
+static void alt_stack_signals(void)
+{
+	static char altstack[1 << 16];
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alt_signal;
+	sa.sa_flags = SA_ONSTACK;
+	if (sigaltstack(&ss, NULL) || sigaction(SIGUSR2, &sa, NULL))
+		exit(2);
+	for (int i = 0; i < 4; i++)
+		raise(SIGUSR2);
+}
+
 /* chain_noci.S: no CFI at all; CFI that lies */
 void *noci_alloc(size_t n);
 void *noci_call(void *(*fn)(size_t), size_t n);
@@ -226,6 +253,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		raise(SIGUSR1);
 	printf("expect on_signal %zu 5\n", (size_t)sig_bytes);
+	alt_stack_signals();
+	printf("expect on_alt_signal %zu 4\n", (size_t)alt_bytes);
 	b = via_asm();
 	printf("expect noci_alloc %zu 6\n", b);
 	b = via_asm_call();
