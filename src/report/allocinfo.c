@@ -11,7 +11,8 @@
  *
  * Lines come in index order; a tag's line is formatted into a stack buffer
  * (no malloc), then written out.  Call-chain tags (sites/chains.h) are not
- * printed one by one: each site gets one line, after the other tags, named
+ * printed one by one: each site gets one line, after the other tags (in the
+ * order the sites were first met), named
  * after its frame, with the counters of every chain it names summed.
  */
 #include <errno.h>

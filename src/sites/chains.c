@@ -134,9 +134,10 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	}
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
-	if (!named->chains) {
-		named->next_named = at_named_frames;
-		AT_STORE(&at_named_frames, named);
+	if (!named->chains) { /* appended: allocinfo lists sites in order of creation */
+		static struct at_frame **tail = &at_named_frames;
+		AT_STORE(tail, named);
+		tail = &named->next_named;
 	}
 	c->next_named = named->chains;
 	AT_STORE(&named->chains, c);

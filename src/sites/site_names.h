@@ -71,7 +71,7 @@ struct at_frame {
 	uintptr_t addr;             /* run-time return address */
 	unsigned char layer;        /* in the allocation layer */
 	struct at_chain *chains;    /* chains named after this frame */
-	struct at_frame *next_named; /* frames that name a chain, newest first */
+	struct at_frame *next_named; /* frames that name a chain, oldest first */
 	int64_t acc_bytes, acc_calls; /* allocinfo's sums (registry lock) */
 };
 
