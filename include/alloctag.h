@@ -246,6 +246,20 @@ ALLOCTAG_API size_t alloctag_top_users(struct alloctag_usage *out, size_t n);
 /* Writes "file:line func:name" (or "file:line [module] func:name"). */
 ALLOCTAG_API int alloctag_tag_name(const struct alloc_tag *tag, char *buf, size_t len);
 
+/*
+ * Call chains of untagged allocations (the preload library): how many
+ * distinct chains were made, and the bytes profiling spends on them (chain
+ * and frame records with their names, the chain and frame tables, the
+ * unwinder's rule cache, and the chains' live and cumulative counters: 32
+ * bytes per chain per CPU and one more, counted as committed).  0, or
+ * -EPERM when profiling was never set up.
+ */
+struct alloctag_chain_stats {
+	size_t chains;
+	size_t bytes;
+};
+ALLOCTAG_API int alloctag_chain_stats(struct alloctag_chain_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Dynamic tags of the preload library (src/dyn_tags.h) and ALLOCTAG_ALLOCINFO
+# Call-chain tags of the preload library at depth 1 (src/sites/chains.h) and ALLOCTAG_ALLOCINFO
 # (src/exit_report.c), with unmodified programs.
 # usage: dyn_tags.sh /path/liballoctag-preload.so /path/dyn_prog
 set -eu
@@ -43,6 +43,10 @@ check_sites() {
 header='allocinfo - version: 2.0
 #     <size>  <calls> <tag info>'
 
+# Sections 1-4 check depth 1 (one frame per chain: the malloc call's own
+# return address); chains.sh checks deeper chains.
+export ALLOCTAG_DEPTH=1
+
 # 1. The test program's sites, exact, in both stores.
 for mode in 1,compressed 1,uncompressed; do
     out=$(ALLOCTAG=$mode ALLOCTAG_ALLOCINFO="$T/ai" LD_PRELOAD=$PRE "$PROG" 2>"$T/err") ||
@@ -84,8 +88,9 @@ bad "" 'alloctag: ALLOCTAG_ALLOCINFO is empty; expected a file path or "-" (stan
 [ ! -e "$T/no-such-dir" ] || fail "created $T/no-such-dir"
 echo "bad values: ok"
 
-# 5. Real programs from Debian packages: well-formed allocinfo, non-zero
-# lines naming the program or libc, output unchanged.
+# 5. Real programs from Debian packages, at the default depth: well-formed
+# allocinfo, non-zero lines naming the program or libc, output unchanged.
+unset ALLOCTAG_DEPTH
 wellformed() { # FILE NAME_PATTERN
     [ "$(head -n2 "$1")" = "$header" ] || fail "$1: header"
     tail -n +3 "$1" | grep -vE '^[ 0-9-]{11}[0-9] [ 0-9]{7}[0-9] [^ ]+:[0-9]+ ([[][^]]+[]] )?func:[^ ]+( [a-z]+:[a-z]+)* $' >"$T/bad" &&

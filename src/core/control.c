@@ -7,6 +7,9 @@
 
 #include "core/message.h"
 #include "pages/page.h"
+#include "store/tag_ref.h"
+#include "sites/chains.h"
+#include "sites/site_names.h"
 
 unsigned char at_state = AT_STATE_EARLY;
 unsigned char at_profiling_on;
@@ -105,6 +108,18 @@ void at_config_read(struct at_config *cfg)
 	if ((s = getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
 		at_msg("ignoring ALLOCTAG_DEBUG=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
 		       "true/false); debug checks stay off", s);
+	if ((s = getenv("ALLOCTAG_DEPTH"))) {
+		size_t v;
+		if (at_parse_size(s, &v) || v < 1 || v > AT_CHAIN_MAX || s[strlen(s) - 1] > '9')
+			at_msg("ignoring ALLOCTAG_DEPTH=\"%s\": expected a number of frames from 1 to %u; "
+			       "using %u", s, AT_CHAIN_MAX, AT_CHAIN_DEFAULT_DEPTH);
+		else
+			at_chain_depth = (unsigned int)v;
+	}
+	if ((s = getenv("ALLOCTAG_WRAPPERS")) && at_set_wrappers(s))
+		at_msg("ignoring ALLOCTAG_WRAPPERS=\"%s\": expected comma-separated function names "
+		       "or shell globs, none empty, 4095 bytes in all; only the built-in wrappers "
+		       "are skipped", s);
 	if ((s = getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
 		cfg->heap_max = 0;
 		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "

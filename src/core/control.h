@@ -6,6 +6,9 @@
  * ALLOCTAG_TAG_BITS = 1..N: cap the flag bits for compressed references.
  * ALLOCTAG_DEBUG = boolean: debug checks.
  * ALLOCTAG_HEAP_MAX = bytes[K|M|G]: cap on the page heap's committed memory.
+ * ALLOCTAG_DEPTH = 1..AT_CHAIN_MAX: frames per call chain (sites/chains.h).
+ * ALLOCTAG_WRAPPERS = pattern[,pattern...]: functions of the allocation
+ *   layer besides the built-in ones (sites/site_names.h).
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
  *

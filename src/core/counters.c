@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 char *at_counters_base;
+char *at_cum_base;
 long at_rseq_offset;
 unsigned int at_counters_ncpu;
 
@@ -18,6 +19,13 @@ int at_counters_init(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
+	void *q = mmap(NULL, stride * ((size_t)n + 1), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q == MAP_FAILED) {
+		munmap(p, stride * ((size_t)n + 1));
+		return -1;
+	}
+	at_cum_base = q;
 	at_rseq_offset = (long)__rseq_offset;
 	at_counters_ncpu = (unsigned int)n;
 	AT_STORE(&at_counters_base, (char *)p);
@@ -35,10 +43,9 @@ void at_counters_add_slow(int64_t *slot0, int64_t v)
 	__atomic_fetch_add(slot, v, __ATOMIC_RELAXED);
 }
 
-struct alloctag_counters at_counters_read(uint32_t idx)
+static struct alloctag_counters sum(char *p)
 {
 	struct alloctag_counters r = {0, 0};
-	char *p = (char *)at_counter0(idx);
 
 	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
 		struct at_counter *c = (struct at_counter *)p;
@@ -48,6 +55,16 @@ struct alloctag_counters at_counters_read(uint32_t idx)
 	return r;
 }
 
+struct alloctag_counters at_counters_read(uint32_t idx)
+{
+	return sum((char *)at_counter0(idx));
+}
+
+struct alloctag_counters at_cum_read(uint32_t idx)
+{
+	return sum((char *)((struct at_counter *)at_cum_base + idx));
+}
+
 /* Zero a tag's slots; only for an index being (re)assigned with no users. */
 void at_counters_reset(uint32_t idx)
 {
@@ -55,6 +72,9 @@ void at_counters_reset(uint32_t idx)
 
 	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
 		struct at_counter *c = (struct at_counter *)p;
+		AT_STORE_RELAXED(&c->bytes, 0);
+		AT_STORE_RELAXED(&c->calls, 0);
+		c = (struct at_counter *)((char *)c - at_counters_base + at_cum_base);
 		AT_STORE_RELAXED(&c->bytes, 0);
 		AT_STORE_RELAXED(&c->calls, 0);
 	}

@@ -18,6 +18,11 @@
  * Small objects' charges to the main executable's and run-time tags are
  * first kept in the thread caches' bins and folded in here later; readers
  * add them (bin_charge.h).
+ *
+ * Cumulative counters (bytes and calls allocated since start, never
+ * decreased): a second region of the same layout at at_cum_base, charged
+ * by the same rseq sequence; kept for call-chain tags (sites/chains.h),
+ * where the preload library charges them at each allocation.
  */
 #ifndef AT_COUNTERS_H
 #define AT_COUNTERS_H
@@ -41,6 +46,7 @@ struct at_counter {
 _Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * 16, "stride is one array");
 
 extern AT_HIDDEN char *at_counters_base;
+extern AT_HIDDEN char *at_cum_base;
 extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
 extern AT_HIDDEN unsigned int at_counters_ncpu;
 
@@ -48,6 +54,7 @@ AT_HIDDEN int at_counters_init(void);
 AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
 AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
 AT_HIDDEN void at_counters_reset(uint32_t idx);
+AT_HIDDEN struct alloctag_counters at_cum_read(uint32_t idx);
 
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -117,6 +124,12 @@ static inline struct at_counter *at_counter0(uint32_t idx)
 static inline void at_counters_charge(uint32_t idx, int64_t bytes)
 {
 	at_percpu_add2(at_counter0(idx), bytes, 1);
+}
+
+/* One allocation of `bytes` to tag idx, in its cumulative counters. */
+static inline void at_cum_add(uint32_t idx, int64_t bytes)
+{
+	at_percpu_add2((struct at_counter *)at_cum_base + idx, bytes, 1);
 }
 
 static inline void at_counters_uncharge(uint32_t idx, int64_t bytes)

@@ -21,10 +21,10 @@
  * a fresh mapping of the object starts with NULL), so the one copy of the
  * constructor/destructor per translation unit acts once.
  *
- * Run-time tags (dyn_tags.c: one per caller address, made while the program
+ * Run-time tags (sites/chains.c: one per call chain, made while the program
  * runs) get their indexes from chunks of AT_RT_CHUNK tag-area slots, so that
  * index <-> slot stays exact for the shared-object tags around them; the
- * slots themselves stay unused (the tags live in dyn_tags.c's pool).  A chunk
+ * slots themselves stay unused (the tags live in the sites' pool).  A chunk
  * is taken under the registry lock, indexes inside it lock-free.  Run-time
  * tags are never released.
  */

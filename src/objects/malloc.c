@@ -39,11 +39,11 @@
 
 #include "store/charge.h"
 #include "store/debug.h"
-#include "sites/dyn_tags.h"
 #include "pages/huge.h"
 #include "core/message.h"
 #include "objects/malloc_fast.h"
 #include "objects/tcache.h"
+#include "sites/chains.h"
 
 static inline at_ref_t alloc_ref(void)
 {
@@ -298,19 +298,33 @@ static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct 
 }
 
 #define UNPAREN(...) __VA_ARGS__
-/* at_X_noprof(params) and the tag-passing at_X_tag_noprof(tag, params)
- * (charge.h AT_TAG_ENTRY), both over X_with(args, tag). */
-#define ENTRIES(ret, X, params, args)                                          \
+/*
+ * at_X_noprof(params) and the tag-passing at_X_tag_noprof(tag, params)
+ * (charge.h AT_TAG_ENTRY), both over X_with(args, tag).  An at_X_noprof
+ * call with no current tag while profiling is on (an untagged call) is
+ * charged to its call chain (sites/chains.h), as the preload library
+ * charges an unmodified program's malloc, and the block it made (`made`,
+ * an expression of its result _r) is counted in the chain's cumulative
+ * counters.  The CFA and return address are the entry's own.
+ */
+#define ENTRIES(ret, X, params, args, made)                                    \
 	ret at_##X##_noprof(UNPAREN params)                                    \
 	{                                                                      \
-		return X##_with(UNPAREN args, cur_tag());                      \
+		struct alloc_tag *_t = cur_tag();                              \
+		if (at_likely(_t != NULL) || !AT_LOAD_RELAXED(&at_profiling_on)) \
+			return X##_with(UNPAREN args, _t);                     \
+		_t = at_chain_here((uintptr_t)__builtin_dwarf_cfa(),           \
+				   __builtin_return_address(0));               \
+		ret _r = X##_with(UNPAREN args, _t);                           \
+		at_chain_made(_t, (made));                                     \
+		return _r;                                                     \
 	}                                                                      \
 	ret at_##X##_tag_noprof(struct alloc_tag *tag, UNPAREN params)         \
 	{                                                                      \
 		return AT_TAG_ENTRY(tag, X##_with, at_##X##_noprof, UNPAREN args); \
 	}
 
-ENTRIES(void *, malloc, (size_t n), (n))
+ENTRIES(void *, malloc, (size_t n), (n), _r)
 
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
 AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
@@ -460,7 +474,7 @@ static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 	return p;
 }
 
-ENTRIES(void *, calloc, (size_t n, size_t size), (n, size))
+ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
 
 /*
  * realloc growing large block p (old usable bytes) to n > old: absorb free
@@ -513,7 +527,7 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 	return q;
 }
 
-ENTRIES(void *, realloc, (void *p, size_t n), (p, n))
+ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
 
 /* align: a power of two. */
 static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
@@ -544,7 +558,7 @@ static void *aligned_alloc_with(size_t align, size_t n, struct alloc_tag *tag)
 	}
 	return aligned_with(align, n, tag);
 }
-ENTRIES(void *, aligned_alloc, (size_t align, size_t n), (align, n))
+ENTRIES(void *, aligned_alloc, (size_t align, size_t n), (align, n), _r)
 
 static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -559,7 +573,8 @@ static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_
 	*out = p;
 	return 0;
 }
-ENTRIES(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n))
+ENTRIES(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n),
+	_r ? NULL : *out)
 
 static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -571,13 +586,13 @@ static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 		align = align < 2 ? 1 : (size_t)1 << (64 - __builtin_clzll(align - 1));
 	return aligned_with(align, n, tag);
 }
-ENTRIES(void *, memalign, (size_t align, size_t n), (align, n))
+ENTRIES(void *, memalign, (size_t align, size_t n), (align, n), _r)
 
 static void *valloc_with(size_t n, struct alloc_tag *tag)
 {
 	return aligned_with(AT_PAGE_SIZE, n, tag);
 }
-ENTRIES(void *, valloc, (size_t n), (n))
+ENTRIES(void *, valloc, (size_t n), (n), _r)
 
 static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 {
@@ -588,7 +603,7 @@ static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 	}
 	return aligned_with(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE, tag);
 }
-ENTRIES(void *, pvalloc, (size_t n), (n))
+ENTRIES(void *, pvalloc, (size_t n), (n), _r)
 
 static char *strdup_with(const char *s, struct alloc_tag *tag)
 {
@@ -598,7 +613,7 @@ static char *strdup_with(const char *s, struct alloc_tag *tag)
 		memcpy(p, s, n);
 	return p;
 }
-ENTRIES(char *, strdup, (const char *s), (s))
+ENTRIES(char *, strdup, (const char *s), (s), _r)
 
 static char *strndup_with(const char *s, size_t max, struct alloc_tag *tag)
 {
@@ -610,4 +625,4 @@ static char *strndup_with(const char *s, size_t max, struct alloc_tag *tag)
 	}
 	return p;
 }
-ENTRIES(char *, strndup, (const char *s, size_t max), (s, max))
+ENTRIES(char *, strndup, (const char *s, size_t max), (s, max), _r)

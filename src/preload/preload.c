@@ -6,9 +6,10 @@
  * selects the store as for any alloctag program.
  *
  * Tags: an allocation is charged to the caller's current tag if it set one
- * (alloc_hooks); otherwise, when profiling is on, to the dynamic tag of its
- * call site, the return address of the malloc (calloc, realloc, ...) call
- * (dyn_tags.h: one tag per address, made on first use).  Before
+ * (alloc_hooks); otherwise, when profiling is on, to the tag of its call
+ * chain (chains.h: the return addresses of up to ALLOCTAG_DEPTH frames,
+ * from malloc's caller outwards, one tag per chain made on first use;
+ * depth 1: the return address of the malloc call alone).  Before
  * alloctag_init (the loader's and libc's start-up allocations) nothing is
  * charged.  ALLOCTAG_ALLOCINFO=<path> writes allocinfo at exit
  * (exit_report.c).  liballoctag.so itself exports none of these names.
@@ -17,32 +18,64 @@
 #include <stdlib.h>
 
 #include "core/control.h"
-#include "sites/dyn_tags.h"
+#include "sites/chains.h"
 #include "objects/malloc_fast.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 /*
- * Run alloc with the call site's dynamic tag current, unless a tag is
- * current already or nothing would be charged.  A macro: the return
- * address must be taken in the exported function itself.
+ * Run alloc with the call site's chain tag current, unless a tag is
+ * current already or nothing would be charged; the block it made (the
+ * expression made, which may use _r) is counted in the chain's cumulative
+ * counters.  A macro: the return address and CFA must be taken in the
+ * exported function itself.
  */
-#define WITH_SITE_TAG(alloc)                                                            \
+#define WITH_SITE_TAG(alloc, made)                                                      \
 	({                                                                              \
 		__typeof__(alloc) _r;                                                   \
 		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
 		    at_likely(!alloctag_current_tag)) {                                 \
-			alloctag_current_tag = at_dyn_tag(__builtin_return_address(0)); \
+			struct alloc_tag *_t = site_tag((uintptr_t)__builtin_dwarf_cfa(), \
+							__builtin_return_address(0));   \
+			alloctag_current_tag = _t;                                      \
 			_r = alloc;                                                     \
 			alloctag_current_tag = NULL;                                    \
+			void *_p = (made);                                              \
+			if (_p)                                                         \
+				cum(_t, at_usable_size(_p));                            \
 		} else {                                                                \
 			_r = alloc;                                                     \
 		}                                                                       \
 		_r;                                                                     \
 	})
 
+/* One allocation of `bytes` made for chain tag t (NULL: none). */
+static inline void cum(struct alloc_tag *t, size_t bytes)
+{
+	uint32_t i = tag_idx(t);
+	if (at_likely(i >= AT_IDX_FIRST))
+		at_cum_add(i, (int64_t)bytes);
+}
+
+/* The tag of the chain whose innermost frame returns to ra at stack
+ * pointer from (the entry's CFA). */
+static inline struct alloc_tag *site_tag(uintptr_t from, const void *ra)
+{
+	if (at_likely(at_chain_depth == 1)) {
+		uintptr_t f = (uintptr_t)ra;
+		return at_chain_tag(&f, 1);
+	}
+	return at_chain_here(from, ra);
+}
+
+static inline struct alloc_tag *site_tag1(const void *ra)
+{
+	uintptr_t f = (uintptr_t)ra;
+	return at_chain_tag(&f, 1);
+}
+
 /*
- * Site keys: a bin remembers one call site whose dynamic tag is the bin's
+ * Site keys (depth 1): a bin remembers one call site whose dynamic tag is the bin's
  * tag, as the key (return address << 16 | tag index) in at_bin.site.  A
  * malloc from the site whose bin's key matches, built from the bin's
  * current tag, takes the bin's top object with no table lookup (the
@@ -67,8 +100,10 @@ static inline uint64_t site_key(const void *ra, uint32_t ti)
  */
 static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 {
-	struct alloc_tag *tag = at_dyn_tag(ra);
+	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
+	if (p)
+		cum(tag, at_class_size[cls]);
 	struct at_theap *h = at_tls_heap;
 	uint32_t ti = tag_idx(tag);
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
@@ -79,12 +114,39 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
 static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 {
-	return at_small_alloc(cls, at_dyn_tag(ra));
+	struct alloc_tag *tag = site_tag1(ra);
+	void *p = at_small_alloc(cls, tag);
+	if (p)
+		cum(tag, at_class_size[cls]);
+	return p;
 }
 
 static AT_NOINLINE void *site_large(size_t n, const void *ra)
 {
-	return at_large_malloc(n, at_dyn_tag(ra));
+	struct alloc_tag *tag = site_tag1(ra);
+	void *p = at_large_malloc(n, tag);
+	if (p)
+		cum(tag, at_usable_size(p));
+	return p;
+}
+
+/* Depth > 1: the chain, then the allocation (reached by a tail call from
+ * malloc, so that `from` is the CFA of both). */
+static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+{
+	struct alloc_tag *tag = at_chain_here(from, ra);
+	void *p;
+	if (at_likely(n <= AT_SMALL_MAX)) {
+		unsigned int cls = at_size_class(n);
+		p = at_small_alloc(cls, tag);
+		if (at_likely(p != NULL))
+			cum(tag, at_class_size[cls]);
+		return p;
+	}
+	p = at_large_malloc(n, tag);
+	if (p)
+		cum(tag, at_usable_size(p));
+	return p;
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -96,6 +158,8 @@ EXPORT void *malloc(size_t n)
 		tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
+			if (at_unlikely(at_chain_depth != 1))
+				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
 			if (at_unlikely(n > AT_SMALL_MAX))
 				return site_large(n, ra);
 			unsigned int cls = at_size_class(n);
@@ -104,8 +168,10 @@ EXPORT void *malloc(size_t n)
 				struct at_bin *b = &h->bins[cls];
 				uint64_t w = b->word;
 				unsigned int c = at_bin_count(w);
-				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w))))
+				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
+					at_cum_add(at_bin_tag(w), at_class_size[cls]);
 					return at_bin_take(b, w, c, at_bin_tag(w));
+				}
 				return site_miss(cls, ra);
 			}
 			return site_small(cls, ra);
@@ -124,37 +190,37 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-	return WITH_SITE_TAG(at_calloc_noprof(n, size));
+	return WITH_SITE_TAG(at_calloc_noprof(n, size), _r);
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	return WITH_SITE_TAG(at_realloc_noprof(p, n));
+	return WITH_SITE_TAG(at_realloc_noprof(p, n), _r);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n));
+	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n), _r ? NULL : *out);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n));
+	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n), _r);
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	return WITH_SITE_TAG(at_memalign_noprof(align, n));
+	return WITH_SITE_TAG(at_memalign_noprof(align, n), _r);
 }
 
 EXPORT void *valloc(size_t n)
 {
-	return WITH_SITE_TAG(at_valloc_noprof(n));
+	return WITH_SITE_TAG(at_valloc_noprof(n), _r);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	return WITH_SITE_TAG(at_pvalloc_noprof(n));
+	return WITH_SITE_TAG(at_pvalloc_noprof(n), _r);
 }
 
 EXPORT size_t malloc_usable_size(void *p)

@@ -10,7 +10,10 @@
  * the tag's counters reach zero).
  *
  * Lines come in index order; a tag's line is formatted into a stack buffer
- * (no malloc), then written out.
+ * (no malloc), then written out.  Call-chain tags (sites/chains.h) are not
+ * printed one by one: each site gets one line, after the other tags (in the
+ * order the sites were first met), named
+ * after its frame, with the counters of every chain it names summed.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,6 +23,8 @@
 #include "core/control.h"
 #include "startup/init.h"
 #include "core/tag_registry.h"
+#include "sites/chains.h"
+#include "sites/site_names.h"
 
 struct alloctag_counters alloctag_read(const struct alloc_tag *tag)
 {
@@ -95,9 +100,21 @@ static int each_line(emit_fn emit, void *ctx)
 		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
 		if (!t || err)
 			continue;
+		struct at_chain *ch = at_chain_of(t);
+		if (ch) { /* summed into its site's line below */
+			ch->named->acc_bytes += c.bytes;
+			ch->named->acc_calls += c.calls;
+			continue;
+		}
 		if ((AT_LOAD_RELAXED(&t->flags) & ALLOCTAG_FLAG_UNLOADED) && !c.bytes && !c.calls)
 			continue; /* unloaded and no longer holding anything */
 		err = emit(ctx, buf, format_line(t, c, buf, sizeof(buf)));
+	}
+	for (struct at_frame *f = at_named_frames; f; f = f->next_named) {
+		struct alloctag_counters c = {f->acc_bytes, f->acc_calls};
+		f->acc_bytes = f->acc_calls = 0;
+		if (!err)
+			err = emit(ctx, buf, format_line(&f->tag, c, buf, sizeof(buf)));
 	}
 	pthread_mutex_unlock(&at_registry_lock);
 	return err;
@@ -138,6 +155,27 @@ int alloctag_write_allocinfo_fd(int fd)
 	return each_line(emit_fd, &fd);
 }
 
+/* Insert (t, c) into the n-long sorted out[0 .. *have). */
+static void top_insert(struct alloctag_usage *out, size_t n, size_t *have,
+		       const struct alloc_tag *t, struct alloctag_counters c)
+{
+	if (c.bytes <= 0 && c.calls <= 0)
+		return;
+	size_t pos = *have;
+	while (pos > 0 && out[pos - 1].counters.bytes < c.bytes)
+		pos--;
+	if (pos >= n)
+		return;
+	size_t last = *have < n ? *have : n - 1;
+	memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(*out));
+	out[pos].tag = t;
+	out[pos].counters = c;
+	if (*have < n)
+		(*have)++;
+}
+
+/* Call chains count as their sites, as in allocinfo (the tag given is the
+ * site frame's, named like the line). */
 size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 {
 	size_t have = 0;
@@ -150,19 +188,20 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
 		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
 		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
-		if (!t || (c.bytes <= 0 && c.calls <= 0))
+		if (!t)
 			continue;
-		size_t pos = have;
-		while (pos > 0 && out[pos - 1].counters.bytes < c.bytes)
-			pos--;
-		if (pos >= n)
+		struct at_chain *ch = at_chain_of(t);
+		if (ch) {
+			ch->named->acc_bytes += c.bytes;
+			ch->named->acc_calls += c.calls;
 			continue;
-		size_t last = have < n ? have : n - 1;
-		memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(*out));
-		out[pos].tag = t;
-		out[pos].counters = c;
-		if (have < n)
-			have++;
+		}
+		top_insert(out, n, &have, t, c);
+	}
+	for (struct at_frame *f = at_named_frames; f; f = f->next_named) {
+		struct alloctag_counters c = {f->acc_bytes, f->acc_calls};
+		f->acc_bytes = f->acc_calls = 0;
+		top_insert(out, n, &have, &f->tag, c);
 	}
 	pthread_mutex_unlock(&at_registry_lock);
 	return have;

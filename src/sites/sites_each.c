@@ -1,48 +1,41 @@
 /*
- * at_sites_each over the one-address dynamic tags (dyn_tags.h): each tag is
- * a chain of one frame, its caller's return address, which is also its site
- * frame; cumulative counts are not kept (0).
- *
- * The walk is allocinfo's (allocinfo.c): registry lock held, every index
- * from AT_IDX_FIRST read with the bins' part gathered once; an index whose
- * tag is neither a core tag (in the main executable's section) nor a
- * shared-object tag (modname set) is a dynamic tag, the first member of its
- * struct at_dyn_tag record.  fn runs under the registry lock.
+ * at_sites_each: every chain that ever allocated, newest first (the list
+ * of all chains, chains.h), with its live counters (per-CPU sum plus the
+ * thread caches' part, bin_charge.h) and its cumulative counters
+ * (counters.h).  The list is only ever prepended to, records are never
+ * freed and are complete before they are published, so the walk takes no
+ * lock; counters read while other threads allocate are as exact as
+ * summing CPUs is.  A chain without an index (none was left) counts
+ * nothing and is not visited.
  */
 #include "sites/sites_each.h"
 
-#include <stddef.h>
-
 #include "core/control.h"
-#include "core/tag_registry.h"
+#include "core/counters.h"
 #include "objects/bin_charge.h"
-#include "sites/dyn_tags.h"
-#include "startup/init.h"
+#include "sites/chains.h"
 
 void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *ctx)
 {
-	alloctag_init();
 	if (AT_LOAD(&at_state) != AT_STATE_READY)
 		return;
-	pthread_mutex_lock(&at_registry_lock);
-	uint32_t end = AT_LOAD(&at_nr_idx);
-	at_bin_charges_gather(end);
-	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
-		struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
-		struct alloctag_counters c = at_counters_read(i), b = at_bin_charges_take(i);
-		if (!t || t->modname || (t >= at_core_start && t < at_core_stop))
+	for (struct at_chain *c = AT_LOAD(&at_chain_all); c; c = c->next_all) {
+		const struct alloc_tag *t = AT_LOAD(&c->tag.canon);
+		if (!t)
 			continue;
-		const struct at_dyn_tag *d = (const struct at_dyn_tag *)((char *)t -
-									 offsetof(struct at_dyn_tag, tag));
-		uintptr_t frame = (uintptr_t)d->addr;
+		struct alloctag_counters live = at_counters_read(t->idx), b = at_bin_charges_of(t->idx);
+		struct alloctag_counters cum = at_cum_read(t->idx);
+		if (!cum.calls && !live.calls && !b.calls)
+			continue; /* made, never charged (a failed allocation) */
 		struct at_chain_view v = {
-			.frames = &frame,
-			.nr_frames = 1,
-			.site = 1,
-			.live_bytes = (uint64_t)(c.bytes + b.bytes),
-			.live_calls = (uint64_t)(c.calls + b.calls),
+			.frames = c->frames,
+			.nr_frames = c->nr,
+			.site = c->site,
+			.live_bytes = (uint64_t)(live.bytes + b.bytes),
+			.live_calls = (uint64_t)(live.calls + b.calls),
+			.alloc_bytes = (uint64_t)cum.bytes,
+			.alloc_calls = (uint64_t)cum.calls,
 		};
 		fn(&v, ctx);
 	}
-	pthread_mutex_unlock(&at_registry_lock);
 }

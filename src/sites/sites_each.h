@@ -1,8 +1,7 @@
 /*
- * The call chains of the dynamic tags, for the raw profile (report/profile.c)
- * and anything else that reports chains.  at_sites_each() calls fn once per
- * chain that has a tag index, with a view valid only during the call; it
- * never allocates through malloc.
+ * Every call chain with its counters, for the reports that need the chains
+ * themselves (the raw profile, report/profile.c).  allocinfo sums chains
+ * by site instead (report/allocinfo.c).
  */
 #ifndef AT_SITES_EACH_H
 #define AT_SITES_EACH_H
@@ -18,6 +17,7 @@ struct at_chain_view {
 	uint64_t live_bytes, live_calls;   /* live now */
 	uint64_t alloc_bytes, alloc_calls; /* cumulative since start (0 if not kept) */
 };
+/* Visit every chain that ever allocated; safe while other threads allocate; never calls malloc. */
 AT_HIDDEN void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *ctx);
 
 #endif

@@ -1,0 +1,158 @@
+/*
+ * Call-chain tags: one dynamic tag per call chain, for allocations made
+ * without alloctag's macros (the preload library, preload.c; at_*_noprof
+ * calls with no current tag, malloc.c).
+ *
+ * A chain is the return addresses of up to at_chain_depth frames
+ * (ALLOCTAG_DEPTH, default AT_CHAIN_DEFAULT_DEPTH, chosen by measurement:
+ * BENCHMARKS.md, "Preload library: call chains"; at most AT_CHAIN_MAX),
+ * innermost (malloc's caller) first, unwound from .eh_frame (unwind.h);
+ * depth 1 is the caller's return address alone.  Each chain is a tag of its
+ * own (an index, per-CPU live counters, cumulative counters); its name is
+ * its *site*'s (site_names.h): the first frame that is not part of the
+ * allocation layer, or the outermost frame kept when every frame is.
+ * allocinfo prints one line per site, the chains' counters summed; the
+ * chains themselves go to the raw profile (sites_each.h).
+ *
+ * Table: an array of 2^shift record pointers, open addressing with linear
+ * probing on the chain's 64-bit hash; a slot goes NULL -> record once and
+ * never changes.  Lookups take no lock: a hit is the hash, the slot load,
+ * and the record's hash, length and frames compared.  Inserts hold the
+ * registry lock; when the table would pass half full, a table twice the
+ * size is built, the records are rehashed into it and it is published; the
+ * old one stays mapped (a reader may still be probing it; a miss there
+ * retries under the lock in the new one), so the tables' memory is at most
+ * twice the current one's.  No cap: the table grows as long as memory and
+ * the tag index space (AT_IDX_MAX) last; past that, further chains get a
+ * tag without an index (charged nothing; registration.c says so once).  Records (struct at_chain and its frames) live in the
+ * sites' pool (site_names.h) and are never freed; indexes are never
+ * released.  A thread-local flag makes creation non-reentrant: an
+ * allocation made while its thread creates a chain (by dladdr, by a signal
+ * handler) gets no tag, and so does one whose thread holds the registry
+ * lock (a report writing to a stream that allocates): its chain is made at
+ * its next call.
+ */
+#ifndef AT_CHAINS_H
+#define AT_CHAINS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+#define AT_CHAIN_MAX 64u
+#define AT_CHAIN_DEFAULT_DEPTH 8u
+/* A chain's tag has this flag (bits 8..15 of flags are internal; debug.c
+ * uses 8..10). */
+#define AT_TAG_CHAIN 0x8000u
+
+struct at_frame;
+
+struct at_chain {
+	struct alloc_tag tag;       /* function, filename: the site's strings */
+	struct at_frame *named;     /* the frame that names it (the site, or the last) */
+	struct at_chain *next_named; /* the named frame's chains */
+	struct at_chain *next_all;  /* every chain, newest first */
+	uint64_t hash;
+	uint32_t nr;                /* frames[0 .. nr) */
+	uint32_t site;              /* 1-based index of the site frame, 0 = none */
+	uintptr_t frames[];
+};
+
+struct at_chain_table {
+	uint32_t shift;
+	uint32_t pad;
+	struct at_chain *slots[];
+};
+
+#define AT_MEMO_SETS 32u
+#define AT_MEMO_WAYS 4u
+#define AT_MEMO_WORDS 16u
+
+struct at_memo_entry {
+	uintptr_t ra, sp;           /* the key; ra 0: empty (or being written) */
+	struct alloc_tag *tag;
+	unsigned short n;           /* words sp + off[0 .. n) hold val[0 .. n) */
+	unsigned short depth;       /* at_chain_depth when made */
+	uint32_t off[AT_MEMO_WORDS];
+	uintptr_t val[AT_MEMO_WORDS];
+};
+
+struct at_chain_memo {
+	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
+	unsigned char next_way[AT_MEMO_SETS];
+	struct at_chain_memo *next; /* free list */
+};
+
+extern AT_HIDDEN unsigned int at_chain_depth;
+extern AT_HIDDEN struct at_chain_table *at_chain_table;
+extern AT_HIDDEN struct at_chain *at_chain_all;
+
+static inline uint64_t at_chain_hash(const uintptr_t *f, unsigned int n)
+{
+	uint64_t h = n;
+	for (unsigned int i = 0; i < n; i++) {
+		h = (h ^ f[i]) * 0x9E3779B97F4A7C15ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t h,
+					      const uintptr_t *f, unsigned int n)
+{
+	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
+	for (;; i = (i + 1) & mask) {
+		struct at_chain *e = AT_LOAD(&t->slots[i]);
+		if (!e)
+			return NULL;
+		if (e->hash == h && e->nr == n) {
+			unsigned int k = 0;
+			while (k < n && e->frames[k] == f[k])
+				k++;
+			if (k == n)
+				return e;
+		}
+	}
+}
+
+/* Create (or find, after a race) chain f[0..n): its tag, or NULL. */
+AT_HIDDEN struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h);
+
+/*
+ * The tag of chain f[0..n) (1 <= n <= AT_CHAIN_MAX), made on first use;
+ * NULL when none can be had (re-entered, out of memory or indexes).  A tag
+ * whose canon is NULL (no index left) is charged nothing.  Only when
+ * at_state == AT_STATE_READY.
+ */
+static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
+{
+	uint64_t h = at_chain_hash(f, n);
+	struct at_chain_table *t = AT_LOAD(&at_chain_table);
+	if (at_likely(t != NULL)) {
+		struct at_chain *e = at_chain_probe(t, h, f, n);
+		if (at_likely(e != NULL))
+			return &e->tag;
+	}
+	return at_chain_tag_slow(f, n, h);
+}
+
+/*
+ * The calling function's caller's chain, at the configured depth: `from`
+ * is the calling function's __builtin_dwarf_cfa(), `ra` its return address
+ * (the chain of one frame when the stack cannot be unwound there).
+ */
+AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
+
+/* Block p (NULL: none) was made for tag t (NULL: none): counted in t's
+ * cumulative counters if t has an index. */
+AT_HIDDEN void at_chain_made(struct alloc_tag *t, void *p);
+
+/* Chains created so far; the bytes their records and tables take. */
+AT_HIDDEN uint32_t at_chain_count(void);
+AT_HIDDEN size_t at_chain_memory(void);
+
+/* The chain a tag belongs to, or NULL (a compile-time tag). */
+AT_HIDDEN struct at_chain *at_chain_of(const struct alloc_tag *tag);
+
+#endif

@@ -1,0 +1,523 @@
+/*
+ * Frames, objects, symbols and wrappers (names, layout and invariants:
+ * site_names.h).
+ */
+#define _GNU_SOURCE /* dladdr1 */
+#include "sites/site_names.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/message.h"
+#include "core/tag_registry.h"
+
+struct at_frame *at_named_frames;
+
+/* ---- pool: bump allocation in mmap'd blocks -------------------------- */
+
+#define POOL_BLOCK (1u << 20)
+
+struct pool_block {
+	size_t used; /* bytes handed out from data[], may run past the end */
+	char data[];
+};
+
+static struct pool_block *pool_cur;
+static size_t pool_bytes, table_bytes;
+
+void *at_sites_pool_alloc(size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (n > POOL_BLOCK - sizeof(struct pool_block))
+		return NULL;
+	for (;;) {
+		struct pool_block *b = AT_LOAD(&pool_cur);
+		if (b) {
+			size_t off = __atomic_fetch_add(&b->used, n, __ATOMIC_RELAXED);
+			if (off + n <= POOL_BLOCK - sizeof(*b))
+				return b->data + off;
+		}
+		struct pool_block *nb = mmap(NULL, POOL_BLOCK, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (nb == MAP_FAILED)
+			return NULL;
+		nb->used = 0;
+		if (!__atomic_compare_exchange_n(&pool_cur, &b, nb, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			munmap(nb, POOL_BLOCK); /* another thread installed one */
+		else
+			__atomic_fetch_add(&pool_bytes, POOL_BLOCK, __ATOMIC_RELAXED);
+	}
+}
+
+static char *pool_strdup(const char *s)
+{
+	size_t n = strlen(s);
+	char *c = at_sites_pool_alloc(n + 1);
+	if (c)
+		memcpy(c, s, n + 1);
+	return c;
+}
+
+/* ---- wrappers -------------------------------------------------------- */
+
+static char user_wrappers[4096];
+
+int at_glob_match(const char *pat, size_t plen, const char *s)
+{
+	const char *pe = pat + plen;
+	while (pat < pe) {
+		char c = *pat++;
+		if (c == '*') {
+			for (;;) {
+				if (at_glob_match(pat, (size_t)(pe - pat), s))
+					return 1;
+				if (!*s)
+					return 0;
+				s++;
+			}
+		}
+		if (!*s)
+			return 0;
+		if (c == '[') {
+			int neg = pat < pe && (*pat == '!' || *pat == '^'), hit = 0;
+			const char *q = pat + neg;
+			const char *close = q < pe ? memchr(q + 1, ']', (size_t)(pe - q - 1)) : NULL;
+			if (!close) { /* no closing bracket: a plain '[' */
+				if (*s != '[')
+					return 0;
+				s++;
+				continue;
+			}
+			for (; q < close; q++) {
+				if (q + 2 < close && q[1] == '-') {
+					if (*s >= q[0] && *s <= q[2])
+						hit = 1;
+					q += 2;
+				} else if (*q == *s) {
+					hit = 1;
+				}
+			}
+			if (hit == neg)
+				return 0;
+			pat = close + 1;
+			s++;
+			continue;
+		}
+		if (c != '?' && c != *s)
+			return 0;
+		s++;
+	}
+	return !*s;
+}
+
+static int match_list(const char *list, const char *name)
+{
+	while (*list) {
+		const char *comma = strchr(list, ',');
+		size_t n = comma ? (size_t)(comma - list) : strlen(list);
+		if (n && at_glob_match(list, n, name))
+			return 1;
+		list += n + (comma != NULL);
+	}
+	return 0;
+}
+
+int at_set_wrappers(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n >= sizeof(user_wrappers))
+		return -EINVAL;
+	for (const char *p = s;; p++) { /* no empty pattern */
+		if ((*p == ',' || !*p) && (p == s || p[-1] == ','))
+			return -EINVAL;
+		if (!*p)
+			break;
+	}
+	memcpy(user_wrappers, s, n + 1);
+	return 0;
+}
+
+static int is_wrapper(const char *sym)
+{
+	return sym && (match_list(AT_BUILTIN_WRAPPERS, sym) || match_list(user_wrappers, sym));
+}
+
+/* ---- objects --------------------------------------------------------- */
+
+struct at_object {
+	struct at_object *next;
+	const void *lm;
+	uintptr_t l_addr;
+	const char *path;
+	unsigned char layer;
+	const ElfW(Sym) *syms; /* .symtab, from a mapping of the file */
+	size_t nsyms;
+	const char *strtab;
+	size_t strsz;
+	struct fsym *funcs;    /* its defined functions, by address */
+	size_t nfuncs;
+};
+
+/* A function of .symtab: [start, end), its name's offset in .strtab. */
+struct fsym {
+	uintptr_t start, end;
+	uint32_t name;
+	uint32_t global;
+};
+
+static struct at_object *objects; /* registry lock */
+
+static const char *const layer_names[] = {
+	"libc.so", "libstdc++.so", "libgcc_s.so", "libc++.so", "libc++abi.so",
+	"ld-linux", "ld64.so", "liballoctag",
+};
+
+static int layer_object(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	for (size_t i = 0; i < AT_ARRAY_SIZE(layer_names); i++)
+		if (!strncmp(base, layer_names[i], strlen(layer_names[i])))
+			return 1;
+	return 0;
+}
+
+static void index_funcs(struct at_object *o);
+
+/* Map path's .symtab and its string table into o (nothing if it has none). */
+static void load_symtab(struct at_object *o, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	void *map = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(ElfW(Ehdr)))
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	size_t size = (size_t)st.st_size;
+	const unsigned char *b = map;
+	const ElfW(Ehdr) *eh = map;
+	if (memcmp(b, ELFMAG, SELFMAG) || b[EI_CLASS] != ELFCLASS64 || !eh->e_shoff ||
+	    eh->e_shentsize != sizeof(ElfW(Shdr)) || eh->e_shoff > size ||
+	    (size - eh->e_shoff) / sizeof(ElfW(Shdr)) < eh->e_shnum)
+		goto none;
+	const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(b + eh->e_shoff);
+	for (unsigned int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+			continue;
+		const ElfW(Shdr) *str = &sh[sh[i].sh_link];
+		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
+		    str->sh_offset > size || str->sh_size > size - str->sh_offset || !str->sh_size)
+			goto none;
+		o->syms = (const ElfW(Sym) *)(b + sh[i].sh_offset);
+		o->nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
+		o->strtab = (const char *)(b + str->sh_offset);
+		o->strsz = str->sh_size;
+		index_funcs(o);
+		return; /* the mapping stays for the process's lifetime */
+	}
+none:
+	munmap(map, size);
+}
+
+static int fsym_before(const struct fsym *a, const struct fsym *b)
+{
+	return a->start < b->start || (a->start == b->start && a->global > b->global);
+}
+
+static void sift(struct fsym *v, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && fsym_before(&v[c], &v[c + 1]))
+			c++;
+		if (!fsym_before(&v[i], &v[c]))
+			return;
+		struct fsym t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+/* o's functions sorted by address (heapsort: qsort may call malloc);
+ * at an address, a global name comes first (aliases). */
+static void index_funcs(struct at_object *o)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < o->nsyms; i++) {
+		const ElfW(Sym) *sy = &o->syms[i];
+		if (ELF64_ST_TYPE(sy->st_info) == STT_FUNC && sy->st_shndx != SHN_UNDEF &&
+		    sy->st_name < o->strsz && sy->st_size)
+			n++;
+	}
+	if (!n)
+		return;
+	size_t bytes = n * sizeof(struct fsym);
+	struct fsym *v = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return;
+	__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
+	size_t k = 0;
+	for (size_t i = 0; i < o->nsyms && k < n; i++) {
+		const ElfW(Sym) *sy = &o->syms[i];
+		if (ELF64_ST_TYPE(sy->st_info) != STT_FUNC || sy->st_shndx == SHN_UNDEF ||
+		    sy->st_name >= o->strsz || !sy->st_size)
+			continue;
+		v[k].start = sy->st_value;
+		v[k].end = sy->st_value + sy->st_size;
+		v[k].name = (uint32_t)sy->st_name;
+		v[k].global = ELF64_ST_BIND(sy->st_info) != STB_LOCAL;
+		k++;
+	}
+	for (size_t i = n / 2; i-- > 0;)
+		sift(v, i, n);
+	for (size_t e = n; e-- > 1;) {
+		struct fsym t = v[0];
+		v[0] = v[e];
+		v[e] = t;
+		sift(v, 0, e);
+	}
+	o->funcs = v;
+	o->nfuncs = n;
+}
+
+/* The function of o holding file address off, or NULL. */
+static const char *symtab_name(const struct at_object *o, uintptr_t off)
+{
+	size_t lo = 0, hi = o->nfuncs; /* first start > off */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->funcs[mid].start <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* the nearest starts at or below off; an enclosing one may lie further
+	 * down (nested symbols are rare: look a few back) */
+	for (size_t i = lo, tries = 0; i-- > 0 && tries < 8; tries++) {
+		const struct fsym *f = &o->funcs[i];
+		if (off >= f->start && off < f->end) {
+			while (i > 0 && o->funcs[i - 1].start == f->start && o->funcs[i - 1].global)
+				f = &o->funcs[--i]; /* the global alias first in order */
+			const char *nm = o->strtab + f->name;
+			return memchr(nm, 0, o->strsz - f->name) ? nm : NULL;
+		}
+	}
+	return NULL;
+}
+
+static const char *exe_path; /* the main executable's path, once read */
+
+static const char *main_exe_path(void)
+{
+	const char *p = AT_LOAD(&exe_path);
+	if (p)
+		return p;
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	char *copy = pool_strdup(buf);
+	if (!copy)
+		return NULL;
+	const char *none = NULL;
+	if (!__atomic_compare_exchange_n(&exe_path, &none, copy, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return none;
+	return copy;
+}
+
+/* The object record of link map lm (path as named), created on first use. */
+static struct at_object *object_get(const struct link_map *lm, const char *path)
+{
+	if (pthread_mutex_lock(&at_registry_lock))
+		return NULL;
+	struct at_object *o;
+	for (o = objects; o; o = o->next)
+		if (o->lm == lm && o->l_addr == lm->l_addr && !strcmp(o->path, path))
+			break;
+	pthread_mutex_unlock(&at_registry_lock);
+	if (o)
+		return o;
+
+	struct at_object *n = at_sites_pool_alloc(sizeof(*n));
+	if (!n)
+		return NULL;
+	n->lm = lm;
+	n->l_addr = lm->l_addr;
+	n->path = pool_strdup(path);
+	if (!n->path)
+		return NULL;
+	n->layer = (unsigned char)layer_object(path);
+	if (!n->layer)
+		load_symtab(n, path); /* layer objects are named by file alone */
+	if (pthread_mutex_lock(&at_registry_lock))
+		return n; /* used once, not listed */
+	n->next = objects;
+	objects = n;
+	pthread_mutex_unlock(&at_registry_lock);
+	return n;
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+struct frame_table {
+	uint32_t shift, count;
+	struct at_frame *slots[];
+};
+
+static struct frame_table *frames; /* registry lock */
+
+static inline uint32_t frame_slot(const struct frame_table *t, uintptr_t addr)
+{
+	return (uint32_t)(((uint64_t)addr * 0x9E3779B97F4A7C15ull) >> (64 - t->shift));
+}
+
+static struct at_frame *frame_find(struct frame_table *t, uintptr_t addr, uint32_t *slot)
+{
+	uint32_t mask = (1u << t->shift) - 1, i = frame_slot(t, addr);
+	for (;; i = (i + 1) & mask) {
+		struct at_frame *f = t->slots[i];
+		if (!f || f->addr == addr) {
+			*slot = i;
+			return f;
+		}
+	}
+}
+
+static struct frame_table *frame_table_new(uint32_t shift)
+{
+	size_t bytes = sizeof(struct frame_table) + ((size_t)1 << shift) * sizeof(struct at_frame *);
+	struct frame_table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	t->shift = shift;
+	__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
+	return t;
+}
+
+/* Insert f (registry lock held); 0 or -ENOMEM. */
+static int frame_insert(struct at_frame *f)
+{
+	uint32_t i;
+	if (!frames && !(frames = frame_table_new(12)))
+		return -ENOMEM;
+	if ((frames->count + 1) * 2 > (1u << frames->shift)) {
+		struct frame_table *nt = frame_table_new(frames->shift + 1);
+		if (!nt)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < (1u << frames->shift); k++)
+			if (frames->slots[k]) {
+				frame_find(nt, frames->slots[k]->addr, &i);
+				nt->slots[i] = frames->slots[k];
+			}
+		nt->count = frames->count;
+		size_t old = sizeof(struct frame_table) + ((size_t)1 << frames->shift) * sizeof(void *);
+		munmap(frames, old); /* only ever read under the lock */
+		__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
+		frames = nt;
+	}
+	frame_find(frames, f->addr, &i);
+	frames->slots[i] = f;
+	frames->count++;
+	return 0;
+}
+
+/* A new record naming addr (no lock held). */
+static struct at_frame *frame_make(uintptr_t addr)
+{
+	Dl_info info;
+	struct link_map *lm = NULL;
+	const char *obj = "?", *sym = NULL;
+	uintptr_t off = addr;
+	unsigned char layer = 0;
+
+	if (dladdr1((void *)addr, &info, (void **)&lm, RTLD_DL_LINKMAP) && lm) {
+		off = addr - (uintptr_t)lm->l_addr;
+		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
+		if (!obj)
+			obj = info.dli_fname && info.dli_fname[0] ? info.dli_fname : "?";
+		struct at_object *o = object_get(lm, obj);
+		if (o) {
+			layer = o->layer;
+			if (o->nfuncs)
+				sym = symtab_name(o, off - 1); /* the call, not the next instruction */
+		}
+		if (!sym)
+			sym = info.dli_sname;
+		if (!layer && (is_wrapper(sym) || (info.dli_sname && is_wrapper(info.dli_sname))))
+			layer = 1; /* either name: .symtab's, or .dynsym's (an alias) */
+	}
+	char file[4200], func[1040];
+	int nf = snprintf(file, sizeof(file), "%s+0x%lx", obj, (unsigned long)off);
+	int ns = sym ? snprintf(func, sizeof(func), "%s", sym)
+		     : snprintf(func, sizeof(func), "0x%lx", (unsigned long)off);
+	if (nf < 0 || ns < 0)
+		return NULL;
+	if ((size_t)nf >= sizeof(file))
+		nf = sizeof(file) - 1;
+	if ((size_t)ns >= sizeof(func))
+		ns = sizeof(func) - 1;
+	struct at_frame *f = at_sites_pool_alloc(sizeof(*f) + (size_t)nf + 1 + (size_t)ns + 1);
+	if (!f)
+		return NULL;
+	char *s = (char *)(f + 1);
+	memcpy(s, file, (size_t)nf);
+	s[nf] = '\0';
+	memcpy(s + nf + 1, func, (size_t)ns);
+	s[nf + 1 + ns] = '\0';
+	f->tag.filename = s;
+	f->tag.function = s + nf + 1;
+	f->addr = addr;
+	f->layer = layer;
+	return f;
+}
+
+struct at_frame *at_frame_get(uintptr_t addr, int *err)
+{
+	uint32_t i;
+	struct at_frame *f = NULL;
+	*err = -EDEADLK;
+	if (pthread_mutex_lock(&at_registry_lock))
+		return NULL;
+	if (frames)
+		f = frame_find(frames, addr, &i);
+	pthread_mutex_unlock(&at_registry_lock);
+	if (f)
+		return f;
+	struct at_frame *n = frame_make(addr);
+	*err = -ENOMEM;
+	if (!n)
+		return NULL;
+	if (pthread_mutex_lock(&at_registry_lock)) {
+		*err = -EDEADLK;
+		return NULL;
+	}
+	f = frames ? frame_find(frames, addr, &i) : NULL;
+	if (!f && !frame_insert(n))
+		f = n;
+	pthread_mutex_unlock(&at_registry_lock);
+	return f;
+}
+
+size_t at_sites_memory(void)
+{
+	return AT_LOAD_RELAXED(&pool_bytes) + AT_LOAD_RELAXED(&table_bytes);
+}

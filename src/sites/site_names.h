@@ -1,0 +1,96 @@
+/*
+ * Frames and the sites a user reads: what each return address of a chain
+ * is called, and whether it belongs to the allocation layer.
+ *
+ * A frame's name (allocinfo's "file:line func:name" of a chain's tag):
+ *
+ *     <object>+0x<offset>:0 func:<symbol>
+ *     <object>+0x<offset>:0 func:0x<offset>      (no symbol covers it)
+ *
+ *   <object>  the ELF object holding the return address, as the loader
+ *             knows it (the main executable's path from /proc/self/exe);
+ *             "?" when no object holds it, and <offset> is then absolute;
+ *   <offset>  the return address as an address of the object's ELF file
+ *             (run-time address - load bias): `addr2line -f -e <object>
+ *             0x<offset - 1>` names the calling line;
+ *   <symbol>  the function whose extent holds the address: from the
+ *             object's .symtab when its file has one (read from a private
+ *             read-only mapping of the file, never through malloc), else
+ *             its .dynsym (dladdr).  No line: DWARF is the tools' job.
+ *
+ * The allocation layer: frames in libc, libstdc++, libgcc_s, libc++, the
+ * dynamic loader and alloctag itself (by the object's file name), and
+ * frames in functions whose symbol matches a wrapper pattern: the built-in
+ * ones (AT_BUILTIN_WRAPPERS below: common C wrapper families, and the C++
+ * standard library's templates instantiated in the program itself, by
+ * their mangled names: namespace std and __gnu_cxx, operator new) and
+ * ALLOCTAG_WRAPPERS, comma-separated names or shell globs (*, ?, [...]),
+ * matched against the symbol as the object names it (mangled for C++).
+ * A chain's site is its first frame outside the layer.
+ *
+ * Records: one struct at_frame per distinct return address met in a chain
+ * (the name and the layer bit are computed once, at the frame's first
+ * chain), in a table keyed by address (open addressing, grown by doubling
+ * like the chain table; registry lock held for lookups and inserts,
+ * naming done without it: dladdr takes the loader's lock).  Objects: one
+ * struct at_object per loaded object met (path, layer bit, its .symtab
+ * mapping and an index of its functions sorted by address, for a binary
+ * search).  Strings and records come from the pool (mmap'd blocks, bump
+ * allocation, never freed).  A frame of an object unloaded by dlclose
+ * keeps its name; an object loaded later at the same address would be
+ * named after the old one.
+ */
+#ifndef AT_SITE_NAMES_H
+#define AT_SITE_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+#define AT_BUILTIN_WRAPPERS                                                          \
+	"xmalloc,xcalloc,xzalloc,xrealloc,xreallocarray,xnmalloc,xnrealloc,x2realloc,"  \
+	"x2nrealloc,xcharalloc,xmemdup,xstrdup,xstrndup,ximemdup*,"                   \
+	"g_malloc*,g_try_malloc*,g_realloc*,g_try_realloc*,g_strdup*,g_strndup,"       \
+	"g_memdup*,g_slice_alloc*,Perl_safesys*,Perl_newSV*,"                          \
+	"sqlite3Malloc*,sqlite3_malloc*,sqlite3Realloc,sqlite3_realloc*,"              \
+	"sqlite3DbMalloc*,sqlite3DbRealloc*,sqlite3DbStrDup,sqlite3DbStrNDup,"         \
+	"sqlite3MemMalloc,sqlite3MemRealloc,PyMem_*,_PyMem_*,PyObject_Malloc,"         \
+	"PyObject_Calloc,PyObject_Realloc,_PyObject_Malloc*,xmlMalloc*,xmlRealloc*,"   \
+	"xmlStrdup,xmlStrndup,OPENSSL_malloc,CRYPTO_malloc,CRYPTO_zalloc,"             \
+	"CRYPTO_realloc,CRYPTO_strdup,CRYPTO_strndup,apr_palloc,apr_pcalloc,"          \
+	"je_malloc,emalloc,erealloc,ecalloc,_emalloc*,_erealloc*,_ecalloc*,"           \
+	"safe_malloc,safe_realloc,zmalloc,zcalloc,zrealloc,"                          \
+	"_Znw*,_Zna*,_ZNSt*,_ZNKSt*,_ZSt*,_ZNSa*,_ZNKSa*,_ZNSs*,_ZNKSs*,"             \
+	"_ZN9__gnu_cxx*,_ZNK9__gnu_cxx*"
+
+struct at_chain;
+
+struct at_frame {
+	struct alloc_tag tag;       /* function, filename: the frame's name */
+	uintptr_t addr;             /* run-time return address */
+	unsigned char layer;        /* in the allocation layer */
+	struct at_chain *chains;    /* chains named after this frame */
+	struct at_frame *next_named; /* frames that name a chain, oldest first */
+	int64_t acc_bytes, acc_calls; /* allocinfo's sums (registry lock) */
+};
+
+extern AT_HIDDEN struct at_frame *at_named_frames;
+
+/* Frame addr's record, made on first use (registry lock NOT held); NULL
+ * with *err = -ENOMEM (out of memory) or -EDEADLK (this thread holds the
+ * registry lock: a report that allocates). */
+AT_HIDDEN struct at_frame *at_frame_get(uintptr_t addr, int *err);
+
+/* Pool allocation (16-byte aligned, zeroed, never freed); NULL on ENOMEM. */
+AT_HIDDEN void *at_sites_pool_alloc(size_t n);
+/* Bytes of the pool and the frame table. */
+AT_HIDDEN size_t at_sites_memory(void);
+
+/* ALLOCTAG_WRAPPERS: 0, or -EINVAL (an empty pattern, or longer than the
+ * room kept for it: 4095 bytes). */
+AT_HIDDEN int at_set_wrappers(const char *s);
+/* Glob match (*, ?, [...], [!...]); the tests use it. */
+AT_HIDDEN int at_glob_match(const char *pat, size_t plen, const char *s);
+
+#endif

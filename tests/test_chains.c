@@ -1,0 +1,320 @@
+/*
+ * Call-chain tags (src/sites/chains.h), called directly:
+ *   basic    a real code address is named "<exe>+0x<offset>:0 func:<symbol>"
+ *            with offset = address - load bias (from dl_iterate_phdr) and the
+ *            symbol from .symtab (the function is not exported); an
+ *            unmapped address "?+0x<address>"; the same chain gives the same
+ *            tag, indexed and listed; charging through it is exact
+ *   deep     chains that differ only in an outer frame are distinct tags
+ *            named after the same frame; a chain whose frames are all in
+ *            the allocation layer is named after its last frame, site 0
+ *   untagged an at_malloc_noprof call with no current tag is charged to its
+ *            chain, whose site is the calling function; with a current
+ *            tag, to that tag
+ *   threads  4 threads create the tags of the same 2000 chains in
+ *            different orders: one tag per chain, every index distinct
+ *   grow     100,000 chains (the table starts at 4,096 slots): each
+ *            found again afterwards, the table grown, no message
+ *   noidx    a shared object takes almost the whole index space: the
+ *            dynamic tags that still get an index are charged, the next
+ *            site's tag has none (charged nothing) and one message says so
+ * The runner forks itself for full and noidx (they use up a resource).
+ */
+#define _GNU_SOURCE
+#include <link.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "check.h"
+#include "child.h"
+#include "core/control.h"
+#include "sites/chains.h"
+#include "sites/site_names.h"
+#include "sites/sites_each.h"
+#include "startup/init.h"
+#include "core/tag_registry.h"
+
+/* A fake, unmapped code address (dladdr finds no object). */
+#define FAKE(i) ((const void *)(0x10000ul + 16ul * (unsigned long)(i)))
+
+static struct alloc_tag *at_dyn_tag(const void *addr)
+{
+	uintptr_t f = (uintptr_t)addr;
+	return at_chain_tag(&f, 1);
+}
+
+static void check_listed(struct alloc_tag *t)
+{
+	CHECK(t != NULL);
+	CHECK(t->canon == t);
+	CHECK(t->idx >= AT_IDX_FIRST && t->idx < at_nr_idx);
+	CHECK(at_tag_by_idx[t->idx] == t);
+}
+
+static int find_bias(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (info->dlpi_name[0] == '\0') { /* the main executable: first entry */
+		*(uintptr_t *)arg = info->dlpi_addr;
+		return 1;
+	}
+	return 0;
+}
+
+static __attribute__((noinline)) void code_here(void) { __asm__ volatile(""); }
+
+static void basic(void)
+{
+	const void *addr = (const char *)(uintptr_t)code_here + 1;
+	uintptr_t bias = 0;
+	dl_iterate_phdr(find_bias, &bias);
+	char exe[4096], want[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CHECK(n > 0);
+	exe[n] = 0;
+
+	struct alloc_tag *t = at_dyn_tag(addr);
+	check_listed(t);
+	snprintf(want, sizeof(want), "%s+0x%lx", exe, (unsigned long)((uintptr_t)addr - bias));
+	CHECK_STREQ(t->filename, want);
+	CHECK_STREQ(t->function, "code_here"); /* not exported: from .symtab */
+	CHECK_EQ(t->lineno, 0);
+	CHECK(t->modname == NULL);
+	CHECK(at_dyn_tag(addr) == t);
+
+	struct alloc_tag *f = at_dyn_tag(FAKE(1));
+	check_listed(f);
+	CHECK_STREQ(f->filename, "?+0x10010");
+	CHECK_STREQ(f->function, "0x10010");
+	CHECK(f != t && f->idx != t->idx);
+	CHECK_EQ(at_chain_count(), 2);
+
+	char line[256];
+	alloctag_tag_name(f, line, sizeof(line));
+	CHECK_STREQ(line, "?+0x10010:0 func:0x10010");
+
+	/* charged like any tag: its usable size and one call, uncharged at free */
+	struct alloc_tag *old = alloctag_save(f);
+	void *p = at_malloc_noprof(1000);
+	alloctag_restore(f, old);
+	struct alloctag_counters c = alloctag_read(f);
+	CHECK_EQ(c.bytes, (long long)at_usable_size(p));
+	CHECK_EQ(c.calls, 1);
+	at_free(p);
+	c = alloctag_read(f);
+	CHECK_EQ(c.bytes, 0);
+	CHECK_EQ(c.calls, 0);
+	printf("basic: ok\n");
+}
+
+#define NT 4
+#define NADDR 2000
+static struct alloc_tag *seen[NT][NADDR];
+
+static void *creator(void *arg)
+{
+	int id = (int)(long)arg;
+	for (int k = 0; k < NADDR; k++) {
+		int i = id & 1 ? NADDR - 1 - k : k; /* half the threads go backwards */
+		seen[id][i] = at_dyn_tag(FAKE(100 + i));
+	}
+	return NULL;
+}
+
+static void threads(void)
+{
+	pthread_t th[NT];
+	uint32_t before = at_chain_count();
+	for (long i = 0; i < NT; i++)
+		CHECK(pthread_create(&th[i], NULL, creator, (void *)i) == 0);
+	for (int i = 0; i < NT; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ(at_chain_count() - before, NADDR);
+	static unsigned char used[AT_IDX_MAX];
+	for (int i = 0; i < NADDR; i++) {
+		struct alloc_tag *t = seen[0][i];
+		check_listed(t);
+		for (int k = 1; k < NT; k++)
+			CHECK(seen[k][i] == t);
+		CHECK(!used[t->idx]);
+		used[t->idx] = 1;
+		char want[64];
+		snprintf(want, sizeof(want), "?+0x%lx", (unsigned long)(uintptr_t)FAKE(100 + i));
+		CHECK_STREQ(t->filename, want);
+	}
+	printf("threads: ok\n");
+}
+
+static void deep(void)
+{
+	uintptr_t a[3] = {(uintptr_t)FAKE(5000), (uintptr_t)FAKE(5001), (uintptr_t)FAKE(5002)};
+	uintptr_t b[3] = {(uintptr_t)FAKE(5000), (uintptr_t)FAKE(5001), (uintptr_t)FAKE(5003)};
+	struct alloc_tag *ta = at_chain_tag(a, 3), *tb = at_chain_tag(b, 3);
+	check_listed(ta);
+	check_listed(tb);
+	CHECK(ta != tb && ta->idx != tb->idx);
+	CHECK(at_chain_tag(a, 2) != ta); /* a prefix is a chain of its own */
+	CHECK(at_chain_tag(a, 3) == ta);
+	struct at_chain *ca = at_chain_of(ta), *cb = at_chain_of(tb);
+	CHECK(ca && cb && ca->named == cb->named);
+	CHECK_EQ(ca->site, 1);
+	CHECK_EQ(ca->nr, 3);
+	CHECK_STREQ(ta->filename, "?+0x23880");
+	/* every frame in the layer (libc's malloc, by its object's name):
+	 * named after the last frame, no site */
+	uintptr_t l[2] = {(uintptr_t)malloc + 1, (uintptr_t)free + 1};
+	struct at_chain *cl = at_chain_of(at_chain_tag(l, 2));
+	CHECK(cl != NULL);
+	CHECK_EQ(cl->site, 0);
+	CHECK(cl->named->addr == l[1]);
+	CHECK(at_chain_of(&cl->named->tag) == NULL); /* a frame's tag is no chain */
+	/* a wrapper pattern */
+	CHECK(at_glob_match("pool_[gr]*", 10, "pool_get"));
+	CHECK(!at_glob_match("pool_[gr]*", 10, "pool_put"));
+	CHECK(at_glob_match("x?", 2, "xy") && !at_glob_match("x?", 2, "x"));
+	CHECK(at_glob_match("[!a]b", 5, "cb") && !at_glob_match("[!a]b", 5, "ab"));
+	printf("deep: ok\n");
+}
+
+/* An untagged call of the at_* functions: charged to its call chain. */
+static __attribute__((noipa)) void *untagged_site(size_t n)
+{
+	void *p = at_malloc_noprof(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+struct found {
+	uint64_t bytes, calls, all_bytes, all_calls;
+	int chains;
+};
+
+static void find_untagged(const struct at_chain_view *v, void *ctx)
+{
+	struct found *f = ctx;
+	int err;
+	struct at_frame *fr = v->site ? at_frame_get(v->frames[v->site - 1], &err) : NULL;
+	if (fr && !strcmp(fr->tag.function, "untagged_site")) {
+		f->bytes += v->live_bytes;
+		f->calls += v->live_calls;
+		f->all_bytes += v->alloc_bytes;
+		f->all_calls += v->alloc_calls;
+		f->chains++;
+	}
+}
+
+static void untagged(void)
+{
+	void *p[3];
+	size_t usable = 0;
+	for (int i = 0; i < 3; i++) {
+		p[i] = untagged_site(300);
+		usable += at_usable_size(p[i]);
+	}
+	struct found f = {0};
+	at_sites_each(find_untagged, &f);
+	CHECK_EQ(f.chains, 1);
+	CHECK_EQ(f.calls, 3);
+	CHECK_EQ(f.bytes, usable);
+	CHECK_EQ(f.all_calls, 3);
+	CHECK_EQ(f.all_bytes, usable);
+	/* a current tag wins: no chain */
+	DEFINE_ALLOC_TAG(t);
+	struct alloc_tag *old = alloctag_save(&t);
+	void *q = untagged_site(300);
+	alloctag_restore(&t, old);
+	CHECK_EQ(alloctag_read(&t).calls, 1);
+	f = (struct found){0};
+	at_sites_each(find_untagged, &f);
+	CHECK_EQ(f.calls, 3);
+	for (int i = 0; i < 3; i++)
+		at_free(p[i]);
+	at_free(q);
+	f = (struct found){0};
+	at_sites_each(find_untagged, &f);
+	CHECK_EQ(f.calls, 0);
+	CHECK_EQ(f.bytes, 0);
+	CHECK_EQ(f.all_calls, 3); /* cumulative: never decreased */
+	CHECK_EQ(f.all_bytes, usable);
+	printf("untagged: ok\n");
+}
+
+static void grow(void)
+{
+	enum { N = 100000 };
+	uint32_t before = at_chain_count();
+	for (uint32_t i = 0; i < N; i++)
+		CHECK(at_dyn_tag(FAKE(20000 + i)) != NULL);
+	CHECK_EQ(at_chain_count() - before, N);
+	for (uint32_t i = 0; i < N; i++) {
+		struct alloc_tag *t = at_dyn_tag(FAKE(20000 + i));
+		CHECK(at_chain_of(t)->frames[0] == (uintptr_t)FAKE(20000 + i));
+	}
+	CHECK(at_chain_table->shift >= 18); /* kept at most half full */
+	struct alloctag_chain_stats st;
+	CHECK_EQ(alloctag_chain_stats(&st), 0);
+	CHECK_EQ(st.chains, at_chain_count());
+	CHECK(st.bytes > st.chains * 100);
+}
+
+static void noidx(void)
+{
+	/* a fake shared object whose tags leave 300 indexes free */
+	uint32_t n = (AT_IDX_MAX - at_nr_idx - 300) & ~3u;
+	struct alloc_tag *tags = mmap(NULL, (size_t)n * sizeof(*tags), PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(tags != MAP_FAILED);
+	for (uint32_t k = 0; k < n; k++) {
+		tags[k].function = "f";
+		tags[k].filename = "big.c";
+		tags[k].lineno = k + 1;
+	}
+	alloctag_register_image(tags, tags + n);
+	CHECK(tags[0].canon != NULL);
+	uint32_t got = 0;
+	struct alloc_tag *t;
+	for (;; got++) {
+		t = at_dyn_tag(FAKE(got));
+		CHECK(t != NULL);
+		if (!t->canon)
+			break;
+		check_listed(t);
+	}
+	/* one chunk of 256 fits in the 300 left, the next does not */
+	CHECK_EQ(got, 256);
+	CHECK(at_dyn_tag(FAKE(got)) == t); /* kept: looked up, not retried */
+	CHECK(at_dyn_tag(FAKE(got + 1))->canon == NULL);
+	struct alloc_tag *old = alloctag_save(t);
+	void *p = at_malloc_noprof(100);
+	alloctag_restore(t, old);
+	CHECK(p != NULL);
+	CHECK_EQ(alloctag_read(t).calls, 0);
+	at_free(p);
+}
+
+int main(int argc, char **argv)
+{
+	alloctag_init();
+	CHECK(at_state == AT_STATE_READY);
+	if (argc > 1 && strcmp(argv[1], "noidx") == 0) {
+		noidx();
+		return 0;
+	}
+	basic();
+	deep();
+	untagged();
+	threads();
+
+	grow();
+	printf("grow: ok\n");
+
+	struct child_result r;
+
+	const char *noidx_args[] = {"noidx", NULL};
+	run_child(&r, NULL, noidx_args);
+	CHECK_STREQ(r.err, "alloctag: no index left for run-time allocation tags; allocations "
+			   "from further call sites will not be counted\n");
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	printf("noidx: ok\n");
+	return 0;
+}

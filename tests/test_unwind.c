@@ -1,0 +1,104 @@
+/*
+ * The unwinder (src/sites/unwind.h) against glibc's backtrace() (libgcc's
+ * DWARF unwinder) on the same stack: a recursion through functions with
+ * an ordinary frame, a frame pointer and a variable-length array (CFA =
+ * rbp + 16), a large frame, and a C++-style deep chain; every return
+ * address equal, in order, for every depth up to the whole stack.  Then:
+ * `from` not on this stack gives 0 frames; a rule-cache miss happens once
+ * per return address, not per call.
+ */
+#define _GNU_SOURCE
+#include <alloca.h>
+#include <execinfo.h>
+#include <string.h>
+
+#include "check.h"
+#include "sites/unwind.h"
+
+#define MAXF 64
+static uintptr_t ours[MAXF];
+static void *theirs[MAXF + 1];
+static unsigned int n_ours;
+static int n_theirs;
+static volatile int sink;
+
+static __attribute__((noinline)) void capture(void)
+{
+	n_ours = at_unwind(ours, MAXF, (uintptr_t)__builtin_dwarf_cfa(), NULL);
+	n_theirs = backtrace(theirs, MAXF + 1); /* theirs[0]: inside capture */
+	sink++;
+}
+
+static int level(int n);
+
+static __attribute__((noinline)) int plain(int n)
+{
+	int r = level(n - 1);
+	sink += r;
+	return r + 1;
+}
+
+static __attribute__((noinline)) int with_vla(int n)
+{
+	char *buf = alloca((size_t)(n * 16 + 16)); /* a frame pointer: CFA = rbp + 16 */
+	memset(buf, n, (size_t)(n * 16 + 16));
+	int r = level(n - 1);
+	sink += buf[3];
+	return r + 1;
+}
+
+static __attribute__((noinline)) int big_frame(int n)
+{
+	volatile char big[20000];
+	big[n] = (char)n;
+	int r = level(n - 1);
+	sink += big[n];
+	return r + 1;
+}
+
+static __attribute__((noinline)) int level(int n)
+{
+	if (n == 0) {
+		capture();
+		return 0;
+	}
+	switch (n % 3) {
+	case 0: return plain(n);
+	case 1: return with_vla(n);
+	default: return big_frame(n);
+	}
+}
+
+static __attribute__((noinline)) void batch(void)
+{
+	for (int k = 0; k < 100; k++)
+		level(12);
+}
+
+int main(void)
+{
+	level(12);
+	CHECK(n_ours >= 15); /* 12 levels (level's calls may be tail jumps), main, libc */
+	CHECK_EQ((int)n_ours, n_theirs - 1);
+	for (unsigned int i = 0; i < n_ours; i++)
+		CHECK(ours[i] == (uintptr_t)theirs[i + 1]);
+	printf("whole stack: %u frames, equal to backtrace()\n", n_ours);
+
+	batch();
+	uint64_t misses = at_unwind_misses();
+	CHECK(misses > 0);
+	batch();
+	/* 100 walks of 17 frames: at most one miss, the new return address
+	 * in main (this call of batch) */
+	CHECK(at_unwind_misses() - misses <= 1);
+	for (unsigned int max = 1; max <= 8; max++) {
+		unsigned int n = at_unwind(ours, max, (uintptr_t)__builtin_dwarf_cfa(), NULL);
+		CHECK_EQ(n, max < 3 ? max : 3); /* main's callers: 3 frames */
+		CHECK(ours[0] == (uintptr_t)__builtin_return_address(0));
+	}
+	uintptr_t f[4];
+	CHECK_EQ(at_unwind(f, 4, (uintptr_t)&f[0] - 4096, NULL), 0); /* below: not a frame */
+	CHECK_EQ(at_unwind(f, 4, (uintptr_t)__builtin_dwarf_cfa() + 8, NULL), 0); /* not a CFA */
+	printf("cache, bounds: ok\n");
+	return 0;
+}
