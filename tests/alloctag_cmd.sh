@@ -37,7 +37,7 @@ expect_err 2 "alloctag: report: --min-bytes 'lots': expected a byte count such a
     "$AT" report --min-bytes lots p
 expect_err 2 "alloctag: run: no command given (alloctag run [OPTIONS] -- CMD [ARGS...]) (see alloctag run --help)" \
     "$AT" run --
-expect_err 2 "alloctag: run: --depth '0': expected a number of frames, 1 to 1024 (see alloctag run --help)" \
+expect_err 2 "alloctag: run: --depth '0': expected a number of frames, 1 to 64 (see alloctag run --help)" \
     "$AT" run --depth 0 -- true
 expect_err 2 "alloctag: diff: expected two snapshots, OLD and NEW; got 1 (see alloctag diff --help)" \
     "$AT" diff a
@@ -66,7 +66,7 @@ has_line() { grep -qxF "$2" "$1" || { cat "$1" >&2; fail "no line '$2' in $1"; }
 out=$("$AT" run --top 3 -o "$T/c.prof" -- "$T/prog" 5 2>"$T/run.err")
 set -- $out
 [ "$1" = usable ] || fail "prog output: $out"
-UA=$2 UB=$3
+UA=$2 UB=$3 UC=$4
 [ "$UA" -ge 100 ] && [ "$UB" -ge 5000 ] || fail "usable sizes $UA $UB"
 [ -s "$T/c.prof" ] || fail "no profile at -o $T/c.prof"
 [ "$(sed -n 1p "$T/run.err")" = "alloctag: top allocation sites of $T/prog (pid $(awk '$1 == "pid" {print $2}' "$T/c.prof")) at exit:" ] ||
@@ -82,9 +82,12 @@ has_line "$T/c.ai" "$(ai_line 0 0 "$T/prog.c:$LC func:site_c")"
 # JSON: the same numbers, and the chain's frame
 "$AT" report --format json -o "$T/c.json" "$T/c.prof"
 [ "$(stat -c %a "$T/c.json")" = 600 ] || fail "report -o: mode $(stat -c %a "$T/c.json"), want 600"
-python3 - "$T/c.json" "$T/prog.c" "$LA" "$((5 * UA))" "$T/prog" <<'PY' || fail "json"
+python3 - "$T/c.json" "$T/prog.c" "$LA" "$((5 * UA))" "$T/prog" "$((4 * UC))" <<'PY' || fail "json"
 import json, sys
 d = json.load(open(sys.argv[1]))
+c = [x for x in d["sites"] if x["function"] == "site_c"]
+assert len(c) == 1 and (c[0]["live_bytes"], c[0]["live_calls"], c[0]["alloc_bytes"],
+                        c[0]["alloc_calls"]) == (0, 0, int(sys.argv[6]), 4), c
 s = [x for x in d["sites"] if x["function"] == "site_a"]
 assert len(s) == 1, s
 s = s[0]
@@ -105,10 +108,10 @@ echo "run, allocinfo, json, filters: ok"
 
 # top: a table, largest first, human sizes, a total line
 "$AT" report --format top --match '^site_' "$T/c.prof" >"$T/c.top"
-[ "$(sed -n 1p "$T/c.top" | tr -s ' ')" = " live calls site" ] || fail "top header: $(sed -n 1p "$T/c.top")"
+[ "$(sed -n 1p "$T/c.top" | tr -s ' ')" = " live calls allocated calls site" ] || fail "top header: $(sed -n 1p "$T/c.top")"
 sed -n 2p "$T/c.top" | grep -q "  site_b at $T/prog.c:$LB\$" || { cat "$T/c.top" >&2; fail "top: site_b first"; }
 [ "$(tail -n1 "$T/c.top" | tr -s ' ')" = "$(printf '%s' " $(python3 -c "
-b = $((UB + 5 * UA)); print(f'{b / 1024:.1f} KiB')") 6 total, 2 of 3 sites")" ] ||
+b = $((UB + 5 * UA)); a = b + $((4 * UC)); print(f'{b / 1024:.1f} KiB 6 {a / 1024:.1f} KiB 10')") total, 2 of 3 sites")" ] ||
     { cat "$T/c.top" >&2; fail "top: total line"; }
 echo "top: ok"
 

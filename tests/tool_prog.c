@@ -5,7 +5,7 @@
  * finds the line with grep and the return address with objdump.
  *   prog N          site_a: malloc(100) x N, kept; site_b: malloc(5000) x 1,
  *                   kept; site_c: malloc(200) x 4, freed.  Prints
- *                   "usable A B" (the sizes charged) and exits with status 0
+ *                   "usable A B C" (the sizes charged) and exits with status 0
  *   prog exit S     as `prog 3`, then exit(S)
  *   prog _exit S    as `prog 3`, then _exit(S): no profile
  *   prog segv       as `prog 3`, then dies by SIGSEGV: no profile
@@ -52,9 +52,13 @@ static void work(int n)
 	for (int i = 0; i < n; i++)
 		kept[i] = site_a(100);
 	kept[n] = site_b(5000);
-	for (int i = 0; i < 4; i++)
-		free(site_c(200));
-	printf("usable %zu %zu\n", malloc_usable_size(kept[0]), malloc_usable_size(kept[n]));
+	size_t uc = 0;
+	for (int i = 0; i < 4; i++) {
+		void *c = site_c(200);
+		uc = malloc_usable_size(c);
+		free(c);
+	}
+	printf("usable %zu %zu %zu\n", malloc_usable_size(kept[0]), malloc_usable_size(kept[n]), uc);
 	fflush(stdout);
 }
 

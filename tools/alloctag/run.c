@@ -181,8 +181,8 @@ int cmd_run(int argc, char **argv)
 		case 'd': {
 			char *end;
 			long d = strtol(optarg, &end, 10);
-			if (!*optarg || *end || d < 1 || d > 1024)
-				usage_error("run", "--depth '%s': expected a number of frames, 1 to 1024", optarg);
+			if (!*optarg || *end || d < 1 || d > 64)
+				usage_error("run", "--depth '%s': expected a number of frames, 1 to 64", optarg);
 			depth = optarg;
 			break;
 		}
