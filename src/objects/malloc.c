@@ -47,7 +47,7 @@
 
 static inline at_ref_t alloc_ref(void)
 {
-	unsigned char st = at_state;
+	unsigned char st = at_alloc_state(); /* start-up's window counts as early */
 	if (at_likely(st == AT_STATE_READY))
 		return at_current_ref();
 	if (st == AT_STATE_EARLY && alloctag_current_tag)
@@ -81,7 +81,7 @@ static inline at_ref_t block_ref(void)
  */
 static inline int obj_untagged_empty(void)
 {
-	return at_state == AT_STATE_EARLY || debug_ready();
+	return at_alloc_state() == AT_STATE_EARLY || debug_ready();
 }
 
 /* A small object's tag index with the rule above; during the early state
@@ -91,7 +91,7 @@ static inline uint32_t obj_idx(struct alloc_tag *tag)
 	uint32_t idx = tag_idx(tag);
 	if (at_likely(idx))
 		return idx;
-	if (at_state == AT_STATE_EARLY && alloctag_current_tag)
+	if (at_alloc_state() == AT_STATE_EARLY && alloctag_current_tag)
 		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
 				  __ATOMIC_RELAXED);
 	return obj_untagged_empty() ? AT_IDX_EMPTY : AT_IDX_NULL;

@@ -286,9 +286,14 @@ static int grow(unsigned int seen)
 }
 
 /* at_page_alloc_raw, the reference given: what the block records and is
- * charged to if the state is READY (else unused). */
+ * charged to if the state is READY (else unused).  With `current`, the
+ * reference is the current tag's, taken after the one read of the state
+ * (at_alloc_state) that decides whether the block is early or charged: a
+ * second read could see a later state than the first and leave the block
+ * neither early nor charged. */
 static inline __attribute__((always_inline)) void *page_alloc(unsigned int order,
-							     uint64_t extra_flags, at_ref_t ref)
+							     uint64_t extra_flags, at_ref_t ref,
+							     int current)
 {
 	if (at_unlikely(order > AT_MAX_ORDER)) {
 		errno = EINVAL;
@@ -298,7 +303,14 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		errno = ENOMEM;
 		return NULL;
 	}
-	unsigned char state = at_state;
+	unsigned char state;
+	if (current) {
+		state = at_alloc_state();
+		if (state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
+			ref = at_current_ref();
+	} else {
+		state = AT_LOAD_RELAXED(&at_state);
+	}
 
 	unsigned int n = AT_LOAD(&nr_arenas);
 	for (unsigned int id = 0;; id++) {
@@ -334,10 +346,7 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 
 void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 {
-	at_ref_t ref = AT_REF_NONE;
-	if (at_state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
-		ref = at_current_ref();
-	return page_alloc(order, extra_flags, ref);
+	return page_alloc(order, extra_flags, AT_REF_NONE, 1);
 }
 
 struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
@@ -470,7 +479,7 @@ void *at_alloc_pages_noprof(unsigned int order)
 static inline __attribute__((always_inline)) void *pages_with(unsigned int order,
 							     struct alloc_tag *tag)
 {
-	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE);
+	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE, 0);
 }
 
 void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)

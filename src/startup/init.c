@@ -16,6 +16,7 @@
 #include "objects/slab.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+void (*at_init_test_hook)(void);
 
 /* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
 static void set_state(unsigned char st)
@@ -49,8 +50,13 @@ static void do_init(void)
 	}
 	if (cfg.debug) /* before the fast path opens: see slab.h */
 		__atomic_fetch_or(&at_small_slow, AT_SLOW_DEBUG, __ATOMIC_SEQ_CST);
-	set_state(AT_STATE_READY);
+	/* READY, then profiling on, then malloc's fast path: an allocation in
+	 * between acts as an early one (at_alloc_state, charge.h). */
+	AT_STORE(&at_state, AT_STATE_READY);
+	if (at_init_test_hook)
+		at_init_test_hook();
 	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
+	__atomic_fetch_and(&at_small_slow, (unsigned char)~AT_SLOW_EARLY, __ATOMIC_SEQ_CST);
 	at_early_handover(1);
 }
 
