@@ -10,7 +10,10 @@
  * the tag's counters reach zero).
  *
  * Lines come in index order; a tag's line is formatted into a stack buffer
- * (no malloc), then written out.
+ * (no malloc), then written out.  Index order is the order of the tags in
+ * each image's section, which the compiler chooses (source order at -O0,
+ * mostly reversed at -O2): as in the kernel's /proc/allocinfo, the order of
+ * the lines is not part of the format, and readers that need one sort.
  */
 #include <errno.h>
 #include <string.h>
