@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 
 #include "core/message.h"
 #include "pages/page.h"
@@ -14,6 +15,20 @@ unsigned char at_profiling_on;
 __thread struct alloc_tag *alloctag_current_tag;
 unsigned char alloctag_hooks_key = 1;
 unsigned char alloctag_debug_key;
+
+int at_secure_test = -1;
+
+int at_secure(void)
+{
+	if (at_secure_test >= 0)
+		return at_secure_test;
+	return getauxval(AT_SECURE) != 0;
+}
+
+const char *at_getenv(const char *name)
+{
+	return at_secure() ? NULL : getenv(name);
+}
 
 int at_parse_bool(const char *s, int *val)
 {
@@ -91,11 +106,11 @@ void at_config_read(struct at_config *cfg)
 	cfg->debug = 0;
 	cfg->heap_max = 0;
 
-	if ((s = getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
+	if ((s = at_getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
 		at_msg("ignoring ALLOCTAG=\"%s\": expected 0, 1 or never, optionally followed by "
 		       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
 		       "using 1,compressed", s);
-	if ((s = getenv("ALLOCTAG_TAG_BITS"))) {
+	if ((s = at_getenv("ALLOCTAG_TAG_BITS"))) {
 		size_t v;
 		if (at_parse_size(s, &v) || v < 1 || v > AT_NR_SPARE_BITS || s[strlen(s) - 1] > '9')
 			at_msg("ignoring ALLOCTAG_TAG_BITS=\"%s\": expected a number of bits from 1 to %d",
@@ -103,10 +118,10 @@ void at_config_read(struct at_config *cfg)
 		else
 			cfg->tag_bits_cap = (unsigned int)v;
 	}
-	if ((s = getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
+	if ((s = at_getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
 		at_msg("ignoring ALLOCTAG_DEBUG=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
 		       "true/false); debug checks stay off", s);
-	if ((s = getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
+	if ((s = at_getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
 		cfg->heap_max = 0;
 		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "
 		       "optionally with K, M or G; the heap is not capped", s);

@@ -8,6 +8,10 @@
  * ALLOCTAG_HEAP_MAX = bytes[K|M|G]: cap on the page heap's committed memory.
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
+ * Secure execution (getauxval(AT_SECURE): setuid or setgid, file
+ * capabilities, an LSM transition): every ALLOCTAG* variable is ignored,
+ * silently, as glibc ignores its own MALLOC_* settings; the defaults hold.
+ * Every read of an ALLOCTAG* variable goes through at_getenv().
  *
  * State machine (at_state, read on every allocation and free):
  *   AT_STATE_EARLY  before alloctag_init(): pages are recorded as early pages
@@ -39,6 +43,13 @@ struct at_config {
 };
 
 AT_HIDDEN void at_config_read(struct at_config *cfg);
+/* Whether the process runs in secure execution (AT_SECURE). */
+AT_HIDDEN int at_secure(void);
+/* getenv(name), or NULL in secure execution: for every ALLOCTAG* variable. */
+AT_HIDDEN const char *at_getenv(const char *name);
+/* Test-only: -1 (default) reads AT_SECURE; 0 or 1 overrides it.  Hidden,
+ * so only a test linked with the runtime itself can set it. */
+extern AT_HIDDEN int at_secure_test;
 /* Parsers, exposed for the tests' sake: 0 if accepted. */
 AT_HIDDEN int at_parse_alloctag(const char *s, int *mode, int *compressed);
 AT_HIDDEN int at_parse_bool(const char *s, int *val);
