@@ -64,7 +64,7 @@ static inline at_ref_t alloc_ref(void)
  */
 static inline int debug_ready(void)
 {
-	return alloctag_debug_key && at_state == AT_STATE_READY;
+	return AT_LOAD_RELAXED(&alloctag_debug_key) && AT_LOAD_RELAXED(&at_state) == AT_STATE_READY;
 }
 
 static inline at_ref_t block_ref(void)
@@ -168,7 +168,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	uint32_t ti = obj_idx(tag);
 	void *p;
 	if (!h) {
-		if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
+		if (!at_slab_refill(cls, &p, 1, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE))
 			return NULL;
 		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
 			return small_alloc_overflow(p, cls, tag);
@@ -377,7 +377,7 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 {
 	/* In debug mode no bin's tag is AT_IDX_NULL (bin_charge.h): such a free
 	 * always comes here. */
-	if (at_unlikely(ti == AT_IDX_NULL) && alloctag_debug_key)
+	if (at_unlikely(ti == AT_IDX_NULL) && AT_LOAD_RELAXED(&alloctag_debug_key))
 		at_debug_obj_free(p);
 	struct at_theap *h = at_tls_heap;
 	if (!h)
@@ -477,7 +477,7 @@ static int large_grow(void *p, size_t old, size_t n)
 	unsigned int new_order = order_of(n);
 	if (!at_page_grow(p, order_of(old), new_order))
 		return 0;
-	if (at_state == AT_STATE_READY) {
+	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY) {
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_ref_t was = at_page_ref_get(pfn), ref = block_ref();
 		if (was != ref)

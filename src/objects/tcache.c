@@ -141,7 +141,7 @@ static void theap_destroy(void *arg)
 int at_bin_refill(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
-	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, at_store_mode == AT_STORE_SIDE);
+	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE);
 	if (n)
 		at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
 	return n != 0;

@@ -57,7 +57,7 @@ void *at_huge_alloc(size_t size, size_t align)
 	}
 	char *addr = (char *)(((uintptr_t)map + align - 1) & ~(uintptr_t)(align - 1));
 	at_ref_t ref = AT_REF_NONE;
-	if (at_state == AT_STATE_READY)
+	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
 		ref = at_current_ref();
 
 	pthread_mutex_lock(&huge_lock);

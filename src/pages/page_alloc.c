@@ -202,7 +202,7 @@ int at_heap_init(void)
 
 void at_heap_set_limit(size_t bytes)
 {
-	heap_limit = bytes;
+	AT_STORE_RELAXED(&heap_limit, bytes);
 }
 
 size_t at_heap_committed(void)
@@ -220,7 +220,8 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 			continue;
 		size_t now = __atomic_add_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
-		if ((heap_limit && now > heap_limit) ||
+		size_t limit = AT_LOAD_RELAXED(&heap_limit);
+		if ((limit && now > limit) ||
 		    mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE)) {
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
@@ -239,7 +240,7 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 	AT_STORE_RELAXED(&at_pages[pfn].flags, 0);
 	while (order < AT_MAX_ORDER) {
 		uint32_t b = pfn ^ (1u << order);
-		uint64_t f = at_pages[b].flags;
+		uint64_t f = AT_LOAD_RELAXED(&at_pages[b].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
 			break;
 		dirty |= free_list_del(a, b, order);
@@ -299,7 +300,7 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		errno = EINVAL;
 		return NULL;
 	}
-	if (at_unlikely(at_heap_base == AT_HEAP_UNSET) && at_heap_init()) {
+	if (at_unlikely(AT_LOAD(&at_heap_base) == AT_HEAP_UNSET) && at_heap_init()) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -328,7 +329,7 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		}
 		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
 				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
-		if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+		if (at_unlikely(AT_LOAD_RELAXED(&alloctag_debug_key)) && state == AT_STATE_READY)
 			ref = at_debug_page_alloc(pfn, ref, extra_flags);
 		if (state)
 			flags |= at_page_ref_init(pfn, ref);
@@ -384,7 +385,7 @@ static void purge(struct arena *a, unsigned int id, uint32_t now)
 			uint32_t p = a->free_head[k];
 			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
 				uint32_t next = at_pages[p].next;
-				if (at_pages[p].flags & AT_PG_DIRTY) {
+				if (AT_LOAD_RELAXED(&at_pages[p].flags) & AT_PG_DIRTY) {
 					free_list_del(a, p, k);
 					pfn[n] = p;
 					ord[n++] = k;
@@ -410,12 +411,12 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	uint32_t idx = AT_IDX_NULL;
 
 	pthread_mutex_lock(&a->lock);
-	uint64_t f = at_pages[pfn].flags;
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
 	if (at_unlikely(!(f & AT_PG_HEAD))) {
 		pthread_mutex_unlock(&a->lock);
 		at_fatal("at_free_pages(%p): double free (freed concurrently)", addr);
 	}
-	unsigned char state = at_state;
+	unsigned char state = AT_LOAD_RELAXED(&at_state);
 	if (state)
 		idx = at_page_ref_take_idx(pfn, f);
 	buddy_put(a, id, pfn, order, dirty);
@@ -425,7 +426,7 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 			purge(a, id, now);
 	}
 	pthread_mutex_unlock(&a->lock);
-	if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+	if (at_unlikely(AT_LOAD_RELAXED(&alloctag_debug_key)) && state == AT_STATE_READY)
 		at_debug_page_free(addr, f, at_idx_to_ref(idx));
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
 }
@@ -450,7 +451,7 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	int ok = 0;
 	pthread_mutex_lock(&a->lock);
 	for (unsigned int k = order; k < new_order; k++) {
-		uint64_t f = at_pages[pfn + (1u << k)].flags;
+		uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn + (1u << k)].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != k)
 			goto out;
 	}

@@ -33,7 +33,7 @@ static void do_init(void)
 	at_heap_set_limit(cfg.heap_max);
 	if (at_heap_init())
 		at_msg("cannot reserve the page heap; page allocations will fail");
-	alloctag_debug_key = (unsigned char)cfg.debug;
+	AT_STORE_RELAXED(&alloctag_debug_key, (unsigned char)cfg.debug);
 
 	if (cfg.mode < 0) {
 		AT_STORE(&alloctag_hooks_key, 0);
@@ -75,7 +75,7 @@ __attribute__((constructor(101))) static void alloctag_ctor(void)
 int alloctag_set_profiling(bool on)
 {
 	alloctag_init();
-	if (at_state != AT_STATE_READY)
+	if (AT_LOAD(&at_state) != AT_STATE_READY)
 		return -EPERM;
 	AT_STORE(&at_profiling_on, on ? 1 : 0);
 	return 0;
@@ -84,5 +84,5 @@ int alloctag_set_profiling(bool on)
 bool alloctag_profiling(void)
 {
 	alloctag_init();
-	return at_state == AT_STATE_READY && at_profiling_on;
+	return AT_LOAD(&at_state) == AT_STATE_READY && AT_LOAD_RELAXED(&at_profiling_on);
 }

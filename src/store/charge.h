@@ -18,7 +18,7 @@
 static inline at_ref_t at_current_ref(void)
 {
 	struct alloc_tag *tag = alloctag_current_tag;
-	if (!tag || !at_profiling_on)
+	if (!tag || !AT_LOAD_RELAXED(&at_profiling_on))
 		return AT_REF_NONE;
 	return tag->canon;
 }
@@ -77,7 +77,7 @@ static inline unsigned char at_alloc_state(void)
 static inline uint32_t at_current_idx(void)
 {
 	struct alloc_tag *tag = alloctag_current_tag;
-	if (!at_profiling_on || !tag)
+	if (!AT_LOAD_RELAXED(&at_profiling_on) || !tag)
 		return AT_IDX_NULL;
 	return AT_LOAD_RELAXED(&tag->idx);
 }
