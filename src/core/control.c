@@ -96,9 +96,44 @@ int at_parse_size(const char *s, size_t *val)
 	return 0;
 }
 
+/*
+ * A value as messages show it: printable ASCII as it is, every other byte
+ * (newlines, escapes, UTF-8) as \xNN, and '"' and '\\' escaped, cut at
+ * 64 bytes with "..." - so that a hostile value cannot forge or garble lines
+ * of stderr.
+ */
+const char *at_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i = 0;
+	for (; s[i] && i < 64; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (o + 5 >= len)
+			break;
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			buf[o++] = (char)c;
+		} else if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	if (s[i] && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = 0;
+	return buf;
+}
+
 void at_config_read(struct at_config *cfg)
 {
 	const char *s;
+	char q[300];
 
 	cfg->mode = 1;
 	cfg->compressed = 1;
@@ -109,21 +144,21 @@ void at_config_read(struct at_config *cfg)
 	if ((s = at_getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
 		at_msg("ignoring ALLOCTAG=\"%s\": expected 0, 1 or never, optionally followed by "
 		       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
-		       "using 1,compressed", s);
+		       "using 1,compressed", at_quote(s, q, sizeof(q)));
 	if ((s = at_getenv("ALLOCTAG_TAG_BITS"))) {
 		size_t v;
 		if (at_parse_size(s, &v) || v < 1 || v > AT_NR_SPARE_BITS || s[strlen(s) - 1] > '9')
 			at_msg("ignoring ALLOCTAG_TAG_BITS=\"%s\": expected a number of bits from 1 to %d",
-			       s, AT_NR_SPARE_BITS);
+			       at_quote(s, q, sizeof(q)), AT_NR_SPARE_BITS);
 		else
 			cfg->tag_bits_cap = (unsigned int)v;
 	}
 	if ((s = at_getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
 		at_msg("ignoring ALLOCTAG_DEBUG=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
-		       "true/false); debug checks stay off", s);
+		       "true/false); debug checks stay off", at_quote(s, q, sizeof(q)));
 	if ((s = at_getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
 		cfg->heap_max = 0;
 		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "
-		       "optionally with K, M or G; the heap is not capped", s);
+		       "optionally with K, M or G; the heap is not capped", at_quote(s, q, sizeof(q)));
 	}
 }

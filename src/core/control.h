@@ -54,5 +54,7 @@ extern AT_HIDDEN int at_secure_test;
 AT_HIDDEN int at_parse_alloctag(const char *s, int *mode, int *compressed);
 AT_HIDDEN int at_parse_bool(const char *s, int *val);
 AT_HIDDEN int at_parse_size(const char *s, size_t *val);
+/* s as a message shows it (escaped, cut at 64 bytes) in buf; returns buf. */
+AT_HIDDEN const char *at_quote(const char *s, char *buf, size_t len);
 
 #endif
