@@ -78,7 +78,7 @@ int at_parse_alloctag(const char *s, int *mode, int *compressed)
 int at_parse_size(const char *s, size_t *val)
 {
 	char *end;
-	if (!*s || *s == '-')
+	if (*s < '0' || *s > '9') /* strtoull would take " -1" as 2^64 - 1 */
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);

@@ -1,9 +1,12 @@
 /*
  * A hostile ALLOCTAG* value cannot forge or garble stderr lines: the message
  * shows it escaped (control bytes and non-ASCII as \xNN, quotes and
- * backslashes escaped) and cut at 64 bytes, on exactly one line.
+ * backslashes escaped) and cut at 64 bytes, on exactly one line.  Sizes are
+ * digits and a suffix only: no white space or sign that strtoull would
+ * take (" -1" would be 2^64 - 1, found by fuzz/fuzz_size_env.c).
  */
 #include <alloctag.h>
+#include <errno.h>
 
 #include "check.h"
 #include "child.h"
@@ -27,6 +30,14 @@ int main(int argc, char **argv)
 		printf("profiling=%d\n", alloctag_profiling());
 		return 0;
 	}
+	size_t v = 7;
+	CHECK(at_parse_size("\n\n-1", &v) == -EINVAL);
+	CHECK(at_parse_size(" -1", &v) == -EINVAL);
+	CHECK(at_parse_size(" 1", &v) == -EINVAL);
+	CHECK(at_parse_size("+5", &v) == -EINVAL);
+	CHECK_EQ(v, 7);
+	CHECK(at_parse_size("5K", &v) == 0);
+	CHECK_EQ(v, 5120);
 	char q[300];
 	CHECK_STREQ(at_quote("on", q, sizeof(q)), "on");
 	CHECK_STREQ(at_quote("a\nb\"c\\d\x1b\xc3\xa9", q, sizeof(q)), "a\\x0ab\\\"c\\\\d\\x1b\\xc3\\xa9");
