@@ -112,12 +112,20 @@ static inline int is_wide(uintptr_t off)
 		AT_PG_WIDE) != 0;
 }
 
+/* An allocation that could not get memory: NULL with errno ENOMEM, whichever
+ * of the slab, thread-cache or heap set-up calls failed on the way. */
+static AT_NOINLINE void *no_memory(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
 /* The tag index does not fit p's narrow slab: take an object from a wide one. */
 static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 {
 	void *p;
 	if (!at_slab_refill(cls, &p, 1, 2))
-		return NULL;
+		return no_memory();
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	at_obj_set(off, at_obj_index(off, cls), 1, ref);
 	at_charge(ref, at_class_size[cls]);
@@ -169,7 +177,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	void *p;
 	if (!h) {
 		if (!at_slab_refill(cls, &p, 1, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE))
-			return NULL;
+			return no_memory();
 		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
 			return small_alloc_overflow(p, cls, tag);
 		at_charge_idx(small_record(p, cls, ti, tag), at_class_size[cls]);
@@ -177,7 +185,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	}
 	struct at_bin *b = &h->bins[cls];
 	if (!at_bin_count(b->word) && !at_bin_refill(h, cls))
-		return NULL;
+		return no_memory();
 	p = b->slots[at_bin_count(b->word) - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)

@@ -51,6 +51,7 @@
 #include "core/message.h"
 #include "pages/page.h"
 #include "store/store_migrate.h"
+#include "core/retry_once.h"
 
 #define CHUNK_SHIFT 21
 #define CHUNK_SIZE (1ul << CHUNK_SHIFT)
@@ -72,8 +73,7 @@ static struct arena arenas[AT_NR_ARENAS];
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
-static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
-static int heap_err;
+static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
 
 static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
 			   uint64_t dirty)
@@ -162,14 +162,13 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 	}
 }
 
-static void heap_setup(void)
+/* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
+static int heap_setup(void)
 {
 	size_t len = AT_HEAP_SIZE + AT_ARENA_SIZE;
 	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
-		heap_err = ENOMEM;
-		return;
-	}
+	if (p == MAP_FAILED)
+		return ENOMEM;
 	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
 	if (base > p)
 		munmap(p, base - p);
@@ -179,8 +178,7 @@ static void heap_setup(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
 		munmap(base, AT_HEAP_SIZE);
-		heap_err = ENOMEM;
-		return;
+		return ENOMEM;
 	}
 	at_pages = d;
 	arena_setup(0);
@@ -192,12 +190,12 @@ static void heap_setup(void)
 	};
 	at_store_set_pages(&ops);
 	AT_STORE(&at_heap_base, base);
+	return 0;
 }
 
 int at_heap_init(void)
 {
-	pthread_once(&heap_once, heap_setup);
-	return heap_err ? -heap_err : 0;
+	return at_retry_once(&heap_once, heap_setup);
 }
 
 void at_heap_set_limit(size_t bytes)

@@ -32,7 +32,7 @@ static void do_init(void)
 	at_config_read(&cfg);
 	at_heap_set_limit(cfg.heap_max);
 	if (at_heap_init())
-		at_msg("cannot reserve the page heap; page allocations will fail");
+		at_msg("cannot reserve the page heap; page allocations fail until it can be reserved");
 	AT_STORE_RELAXED(&alloctag_debug_key, (unsigned char)cfg.debug);
 
 	if (cfg.mode < 0) {
