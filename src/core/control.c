@@ -12,6 +12,7 @@
 
 unsigned char at_state = AT_STATE_EARLY;
 unsigned char at_profiling_on;
+unsigned char at_secure_heap;
 __thread struct alloc_tag *alloctag_current_tag;
 unsigned char alloctag_hooks_key = 1;
 unsigned char alloctag_debug_key;
@@ -140,6 +141,7 @@ void at_config_read(struct at_config *cfg)
 	cfg->tag_bits_cap = 0;
 	cfg->debug = 0;
 	cfg->heap_max = 0;
+	cfg->secure = 0;
 
 	if ((s = at_getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
 		at_msg("ignoring ALLOCTAG=\"%s\": expected 0, 1 or never, optionally followed by "
@@ -161,4 +163,7 @@ void at_config_read(struct at_config *cfg)
 		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "
 		       "optionally with K, M or G; the heap is not capped", at_quote(s, q, sizeof(q)));
 	}
+	if ((s = at_getenv("ALLOCTAG_SECURE")) && at_parse_bool(s, &cfg->secure))
+		at_msg("ignoring ALLOCTAG_SECURE=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
+		       "true/false); the stricter heap stays off", at_quote(s, q, sizeof(q)));
 }

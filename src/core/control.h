@@ -6,6 +6,8 @@
  * ALLOCTAG_TAG_BITS = 1..N: cap the flag bits for compressed references.
  * ALLOCTAG_DEBUG = boolean: debug checks.
  * ALLOCTAG_HEAP_MAX = bytes[K|M|G]: cap on the page heap's committed memory.
+ * ALLOCTAG_SECURE = boolean: the stricter heap (huge.h: blocks from 128 KiB
+ *   mapped between guard pages).
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
  * Secure execution (getauxval(AT_SECURE): setuid or setgid, file
@@ -33,6 +35,8 @@ enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
 
 extern AT_HIDDEN unsigned char at_state;
 extern AT_HIDDEN unsigned char at_profiling_on;
+/* ALLOCTAG_SECURE=1 (set by start-up; read by malloc.c's large path). */
+extern AT_HIDDEN unsigned char at_secure_heap;
 
 struct at_config {
 	int mode;       /* 0, 1, or -1 for never */
@@ -40,6 +44,7 @@ struct at_config {
 	unsigned int tag_bits_cap; /* 0 = no cap */
 	int debug;
 	size_t heap_max; /* 0 = no limit */
+	int secure;      /* ALLOCTAG_SECURE */
 };
 
 AT_HIDDEN void at_config_read(struct at_config *cfg);

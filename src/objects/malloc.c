@@ -246,6 +246,11 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 		order = order_of(align);
 	if (order > AT_MAX_ORDER)
 		return at_huge_alloc(n, align);
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n >= AT_SECURE_MAP_MIN) {
+		void *p = at_huge_alloc(n, align); /* between guard pages (huge.h) */
+		if (p)
+			return p;
+	}
 	struct at_theap *h = at_tls_heap;
 	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
 		void *p = h->lc[order].blk[--h->lc[order].count];

@@ -1,4 +1,4 @@
-/* Huge blocks: direct mmap (see huge.h). */
+/* Huge blocks: direct mmap, between two guard pages (see huge.h). */
 #include "pages/huge.h"
 
 #include <errno.h>
@@ -45,7 +45,7 @@ void *at_huge_alloc(size_t size, size_t align)
 	if (align < AT_PAGE_SIZE)
 		align = AT_PAGE_SIZE;
 	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
-	size_t map_len = len + align - AT_PAGE_SIZE;
+	size_t map_len = len + align + AT_PAGE_SIZE; /* room for the guards */
 	if (len < size || map_len < len || map_len > PTRDIFF_MAX) {
 		errno = ENOMEM;
 		return NULL;
@@ -55,7 +55,11 @@ void *at_huge_alloc(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	char *addr = (char *)(((uintptr_t)map + align - 1) & ~(uintptr_t)(align - 1));
+	char *addr = (char *)(((uintptr_t)map + AT_PAGE_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+	/* Guards: an underflow or overflow reaching past the block faults.  If
+	 * the kernel refuses (out of mappings), the block goes without. */
+	mprotect(addr - AT_PAGE_SIZE, AT_PAGE_SIZE, PROT_NONE);
+	mprotect(addr + len, AT_PAGE_SIZE, PROT_NONE);
 	at_ref_t ref = AT_REF_NONE;
 	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
 		ref = at_current_ref();

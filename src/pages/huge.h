@@ -4,7 +4,10 @@
  * {address, length, mapping, reference} (AT_HUGE_MAX entries, mmap'd on first
  * use) under one mutex; huge allocations are rare and each is over 1 GiB.
  * A huge block is charged its length rounded up to whole pages (its usable
- * size).
+ * size).  The page before and the page after each block are PROT_NONE
+ * guards inside its mapping, so that an overflow or underflow past the
+ * block faults.  Under ALLOCTAG_SECURE=1 the malloc family also maps blocks
+ * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards.
  */
 #ifndef AT_HUGE_H
 #define AT_HUGE_H
@@ -14,6 +17,9 @@
 #include "core/compiler.h"
 
 #define AT_HUGE_MAX 4096u
+/* ALLOCTAG_SECURE=1: blocks from this size on are mapped with guards (as
+ * glibc maps blocks from its mmap threshold on). */
+#define AT_SECURE_MAP_MIN (128u << 10)
 
 /* size bytes aligned to align (a power of two); NULL with errno = ENOMEM. */
 AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);

@@ -34,6 +34,7 @@ static void do_init(void)
 	if (at_heap_init())
 		at_msg("cannot reserve the page heap; page allocations fail until it can be reserved");
 	AT_STORE_RELAXED(&alloctag_debug_key, (unsigned char)cfg.debug);
+	AT_STORE_RELAXED(&at_secure_heap, (unsigned char)cfg.secure);
 
 	if (cfg.mode < 0) {
 		AT_STORE(&alloctag_hooks_key, 0);
