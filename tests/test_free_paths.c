@@ -223,7 +223,7 @@ int main(void)
 		{"large_double_released", large_double_released, "double free"},
 		{"large_interior", large_interior, "not the start of a block"},
 		{"large_interior_unaligned", large_interior_unaligned, "not the start of a block"},
-		{"huge_double", huge_double, "not a block alloctag handed out"},
+		{"huge_double", huge_double, "double free (the huge block is already free)"},
 		{"huge_interior", huge_interior, "not a block alloctag handed out"},
 		{"aligned_small_double", aligned_small_double, "double free"},
 		{"aligned_small_interior", aligned_small_interior, "not the start of an object"},

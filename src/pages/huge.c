@@ -19,6 +19,19 @@ struct huge {
 
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
+/* The last RECENT blocks freed (huge_lock held), so that freeing one again
+ * is called a double free rather than a foreign pointer. */
+#define RECENT 64
+static char *recent[RECENT];
+static unsigned int recent_next;
+
+static int freed_recently(const void *p)
+{
+	for (unsigned int i = 0; i < RECENT; i++)
+		if (p && recent[i] == p)
+			return 1;
+	return 0;
+}
 
 void at_huge_lock(void)
 {
@@ -72,6 +85,9 @@ void *at_huge_alloc(size_t size, size_t align)
 			table = t;
 	}
 	struct huge *h = find(NULL);
+	for (unsigned int i = 0; i < RECENT; i++)
+		if (recent[i] == addr)
+			recent[i] = NULL;
 	if (h) {
 		h->addr = addr;
 		h->len = len;
@@ -94,11 +110,15 @@ void at_huge_free(void *p, const char *what)
 	pthread_mutex_lock(&huge_lock);
 	struct huge *h = find(p);
 	if (!h || !p) {
+		int again = freed_recently(p);
 		pthread_mutex_unlock(&huge_lock);
+		if (again)
+			at_fatal("%s(%p): double free (the huge block is already free)", what, p);
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	}
 	struct huge e = *h;
 	h->addr = NULL;
+	recent[recent_next++ % RECENT] = e.addr;
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
 	munmap(e.map, e.map_len);
