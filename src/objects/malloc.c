@@ -247,7 +247,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	if (order > AT_MAX_ORDER)
 		return at_huge_alloc(n, align);
 	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n >= AT_SECURE_MAP_MIN) {
-		void *p = at_huge_alloc(n, align); /* between guard pages (huge.h) */
+		void *p = at_huge_alloc_guarded(n, align); /* between guard pages (huge.h) */
 		if (p)
 			return p;
 	}

@@ -1,4 +1,16 @@
-/* Huge blocks: direct mmap, between two guard pages (see huge.h). */
+/*
+ * Huge blocks: direct mmap, between two guard pages (see huge.h).
+ *
+ * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded}, mmap'd
+ * on first use, entries [0, table_hi) scanned under huge_lock.
+ * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded) have a length
+ * rounded to one of four sizes per power of two; when freed, up to
+ * CACHE_MAX of them (CACHE_BYTES in all) are kept mapped, guards in place,
+ * and handed out again to a request of the same length: no system call and
+ * no page fault then, which is what keeps the stricter heap affordable.
+ * recent[]: the last RECENT blocks freed (or cached), so that a second free
+ * is named a double free rather than a foreign pointer.
+ */
 #include "pages/huge.h"
 
 #include <errno.h>
@@ -15,23 +27,26 @@ struct huge {
 	char *map;
 	size_t map_len;
 	at_ref_t ref;
+	int guarded; /* from at_huge_alloc_guarded: may be cached when freed */
 };
+
+struct cached {
+	char *addr, *map;
+	size_t len, map_len;
+};
+
+#define RECENT 64
+#define CACHE_MAX 128
+#define CACHE_BYTES ((size_t)128 << 20)
 
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
-/* The last RECENT blocks freed (huge_lock held), so that freeing one again
- * is called a double free rather than a foreign pointer. */
-#define RECENT 64
+static unsigned int table_hi;
 static char *recent[RECENT];
 static unsigned int recent_next;
-
-static int freed_recently(const void *p)
-{
-	for (unsigned int i = 0; i < RECENT; i++)
-		if (p && recent[i] == p)
-			return 1;
-	return 0;
-}
+static struct cached cache[CACHE_MAX];
+static unsigned int cache_n;
+static size_t cache_bytes;
 
 void at_huge_lock(void)
 {
@@ -47,62 +62,144 @@ static struct huge *find(const void *p)
 {
 	if (!table)
 		return NULL;
-	for (unsigned int i = 0; i < AT_HUGE_MAX; i++)
+	for (unsigned int i = 0; i < table_hi; i++)
 		if (table[i].addr == p)
 			return &table[i];
 	return NULL;
 }
 
-void *at_huge_alloc(size_t size, size_t align)
+static struct huge *find_free(void)
 {
-	if (align < AT_PAGE_SIZE)
-		align = AT_PAGE_SIZE;
-	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (!table) {
+		void *t = mmap(NULL, AT_HUGE_MAX * sizeof(struct huge), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t == MAP_FAILED)
+			return NULL;
+		table = t;
+	}
+	struct huge *h = find(NULL);
+	if (!h && table_hi < AT_HUGE_MAX)
+		h = &table[table_hi++];
+	return h;
+}
+
+static int freed_recently(const void *p)
+{
+	for (unsigned int i = 0; i < RECENT; i++)
+		if (p && recent[i] == p)
+			return 1;
+	return 0;
+}
+
+static void forget_recent(const void *p)
+{
+	for (unsigned int i = 0; i < RECENT; i++)
+		if (recent[i] == p)
+			recent[i] = NULL;
+}
+
+/* Record a block (lock held); 0 if the table is full. */
+static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+{
+	struct huge *h = find_free();
+	if (!h)
+		return 0;
+	h->addr = addr;
+	h->len = len;
+	h->map = map;
+	h->map_len = map_len;
+	h->ref = ref;
+	h->guarded = guarded;
+	forget_recent(addr);
+	return 1;
+}
+
+static at_ref_t current_ref(void)
+{
+	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
+		return at_current_ref();
+	return AT_REF_NONE;
+}
+
+/* Map len bytes aligned to align between two guard pages; NULL on failure. */
+static char *map_guarded(size_t len, size_t align, char **map_out, size_t *map_len_out)
+{
 	size_t map_len = len + align + AT_PAGE_SIZE; /* room for the guards */
-	if (len < size || map_len < len || map_len > PTRDIFF_MAX) {
-		errno = ENOMEM;
+	if (map_len < len || map_len > PTRDIFF_MAX)
 		return NULL;
-	}
 	char *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED) {
-		errno = ENOMEM;
+	if (map == MAP_FAILED)
 		return NULL;
-	}
 	char *addr = (char *)(((uintptr_t)map + AT_PAGE_SIZE + align - 1) & ~(uintptr_t)(align - 1));
 	/* Guards: an underflow or overflow reaching past the block faults.  If
 	 * the kernel refuses (out of mappings), the block goes without. */
 	mprotect(addr - AT_PAGE_SIZE, AT_PAGE_SIZE, PROT_NONE);
 	mprotect(addr + len, AT_PAGE_SIZE, PROT_NONE);
-	at_ref_t ref = AT_REF_NONE;
-	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
-		ref = at_current_ref();
+	*map_out = map;
+	*map_len_out = map_len;
+	return addr;
+}
 
+static void *huge_alloc(size_t size, size_t align, int guarded)
+{
+	if (align < AT_PAGE_SIZE)
+		align = AT_PAGE_SIZE;
+	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (len < size || len > PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	at_ref_t ref = current_ref();
+	if (guarded && align == AT_PAGE_SIZE) { /* a cached block of this length */
+		pthread_mutex_lock(&huge_lock);
+		for (unsigned int i = 0; i < cache_n; i++) {
+			if (cache[i].len != len)
+				continue;
+			struct cached c = cache[i];
+			if (!install(c.addr, c.len, c.map, c.map_len, ref, 1))
+				break;
+			cache[i] = cache[--cache_n];
+			cache_bytes -= c.len;
+			pthread_mutex_unlock(&huge_lock);
+			at_charge(ref, (int64_t)len);
+			return c.addr;
+		}
+		pthread_mutex_unlock(&huge_lock);
+	}
+	char *map;
+	size_t map_len;
+	char *addr = map_guarded(len, align, &map, &map_len);
+	if (!addr) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	pthread_mutex_lock(&huge_lock);
-	if (!table) {
-		void *t = mmap(NULL, AT_HUGE_MAX * sizeof(struct huge), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (t != MAP_FAILED)
-			table = t;
-	}
-	struct huge *h = find(NULL);
-	for (unsigned int i = 0; i < RECENT; i++)
-		if (recent[i] == addr)
-			recent[i] = NULL;
-	if (h) {
-		h->addr = addr;
-		h->len = len;
-		h->map = map;
-		h->map_len = map_len;
-		h->ref = ref;
-	}
+	int ok = install(addr, len, map, map_len, ref, guarded);
 	pthread_mutex_unlock(&huge_lock);
-	if (!h) {
+	if (!ok) {
 		munmap(map, map_len);
 		errno = ENOMEM;
 		return NULL;
 	}
 	at_charge(ref, (int64_t)len);
 	return addr;
+}
+
+void *at_huge_alloc(size_t size, size_t align)
+{
+	return huge_alloc(size, align, 0);
+}
+
+void *at_huge_alloc_guarded(size_t size, size_t align)
+{
+	/* four lengths per power of two, so that freed blocks can be reused */
+	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (len >= AT_PAGE_SIZE * 4 && len < ((size_t)1 << 62)) {
+		unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
+		size_t step = (size_t)1 << (b - 2);
+		len = (len + step - 1) & ~(step - 1);
+	}
+	return huge_alloc(len, align, 1);
 }
 
 void at_huge_free(void *p, const char *what)
@@ -118,10 +215,19 @@ void at_huge_free(void *p, const char *what)
 	}
 	struct huge e = *h;
 	h->addr = NULL;
+	while (table_hi && !table[table_hi - 1].addr)
+		table_hi--;
 	recent[recent_next++ % RECENT] = e.addr;
+	int keep = e.guarded && (size_t)(e.addr - e.map) == AT_PAGE_SIZE &&
+		   cache_n < CACHE_MAX && cache_bytes + e.len <= CACHE_BYTES;
+	if (keep) {
+		cache[cache_n++] = (struct cached){e.addr, e.map, e.len, e.map_len};
+		cache_bytes += e.len;
+	}
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
-	munmap(e.map, e.map_len);
+	if (!keep)
+		munmap(e.map, e.map_len);
 }
 
 size_t at_huge_size(const void *p, const char *what)
