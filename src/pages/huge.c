@@ -3,11 +3,11 @@
  *
  * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded}, mmap'd
  * on first use, entries [0, table_hi) scanned under huge_lock.
- * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded) have a length
- * rounded to one of four sizes per power of two; when freed, up to
- * CACHE_MAX of them (CACHE_BYTES in all) are kept mapped, guards in place,
- * and handed out again to a request of the same length: no system call and
- * no page fault then, which is what keeps the stricter heap affordable.
+ * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded, below) sit in
+ * mappings of one of four lengths per power of two; when freed, up to
+ * CACHE_MAX mappings (CACHE_BYTES in all) are kept and handed out again to
+ * a block of the same class: at most one mprotect and no page faults, which
+ * is what keeps the stricter heap affordable.
  * recent[]: the last RECENT blocks freed (or cached), so that a second free
  * is named a double free rather than a foreign pointer.
  */
@@ -31,8 +31,9 @@ struct huge {
 };
 
 struct cached {
-	char *addr, *map;
-	size_t len, map_len;
+	char *map;
+	size_t map_len;
+	char *rw; /* [rw, map + map_len - page) is read-write */
 };
 
 #define RECENT 64
@@ -140,7 +141,7 @@ static char *map_guarded(size_t len, size_t align, char **map_out, size_t *map_l
 	return addr;
 }
 
-static void *huge_alloc(size_t size, size_t align, int guarded)
+static void *huge_alloc(size_t size, size_t align)
 {
 	if (align < AT_PAGE_SIZE)
 		align = AT_PAGE_SIZE;
@@ -150,22 +151,6 @@ static void *huge_alloc(size_t size, size_t align, int guarded)
 		return NULL;
 	}
 	at_ref_t ref = current_ref();
-	if (guarded && align == AT_PAGE_SIZE) { /* a cached block of this length */
-		pthread_mutex_lock(&huge_lock);
-		for (unsigned int i = 0; i < cache_n; i++) {
-			if (cache[i].len != len)
-				continue;
-			struct cached c = cache[i];
-			if (!install(c.addr, c.len, c.map, c.map_len, ref, 1))
-				break;
-			cache[i] = cache[--cache_n];
-			cache_bytes -= c.len;
-			pthread_mutex_unlock(&huge_lock);
-			at_charge(ref, (int64_t)len);
-			return c.addr;
-		}
-		pthread_mutex_unlock(&huge_lock);
-	}
 	char *map;
 	size_t map_len;
 	char *addr = map_guarded(len, align, &map, &map_len);
@@ -174,7 +159,7 @@ static void *huge_alloc(size_t size, size_t align, int guarded)
 		return NULL;
 	}
 	pthread_mutex_lock(&huge_lock);
-	int ok = install(addr, len, map, map_len, ref, guarded);
+	int ok = install(addr, len, map, map_len, ref, 0);
 	pthread_mutex_unlock(&huge_lock);
 	if (!ok) {
 		munmap(map, map_len);
@@ -187,19 +172,84 @@ static void *huge_alloc(size_t size, size_t align, int guarded)
 
 void *at_huge_alloc(size_t size, size_t align)
 {
-	return huge_alloc(size, align, 0);
+	return huge_alloc(size, align);
 }
 
+/*
+ * A guarded block: a mapping of class_len + 2 pages (class_len: four
+ * lengths per power of two), PROT_NONE except the block, which ends where
+ * the last page begins: [map, addr) and [addr + len, map + map_len) fault,
+ * so an overflow of one page or an underflow of one byte past the
+ * page-rounded length does.  Freed, the mapping is kept as it is (cache[])
+ * for the next block of the same class, whose start moves the front guard
+ * (one mprotect of the difference, none if the length is the same): no page
+ * faults.  A write to a freed block that is kept does not fault.
+ */
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {
-	/* four lengths per power of two, so that freed blocks can be reused */
+	if (align > AT_PAGE_SIZE)
+		return huge_alloc(size, align);
 	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
-	if (len >= AT_PAGE_SIZE * 4 && len < ((size_t)1 << 62)) {
+	if (len < size || len >= ((size_t)1 << 62)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t class_len = len;
+	if (len >= AT_PAGE_SIZE * 4) {
 		unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
 		size_t step = (size_t)1 << (b - 2);
-		len = (len + step - 1) & ~(step - 1);
+		class_len = (len + step - 1) & ~(step - 1);
 	}
-	return huge_alloc(len, align, 1);
+	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
+	at_ref_t ref = current_ref();
+	char *map = NULL, *rw = NULL;
+	pthread_mutex_lock(&huge_lock);
+	for (unsigned int i = 0; i < cache_n; i++) {
+		if (cache[i].map_len != map_len)
+			continue;
+		map = cache[i].map;
+		rw = cache[i].rw;
+		cache[i] = cache[--cache_n];
+		cache_bytes -= class_len;
+		break;
+	}
+	pthread_mutex_unlock(&huge_lock);
+	char *addr;
+	if (map) { /* move the front guard to the new start */
+		addr = map + AT_PAGE_SIZE + class_len - len;
+		int err = 0;
+		if (addr < rw)
+			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
+		else if (addr > rw)
+			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
+		if (err) {
+			munmap(map, map_len);
+			map = NULL;
+		}
+	}
+	if (!map) {
+		map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map == MAP_FAILED) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		addr = map + AT_PAGE_SIZE + class_len - len;
+		if (mprotect(addr, len, PROT_READ | PROT_WRITE)) {
+			munmap(map, map_len);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	pthread_mutex_lock(&huge_lock);
+	int ok = install(addr, len, map, map_len, ref, 1);
+	pthread_mutex_unlock(&huge_lock);
+	if (!ok) {
+		munmap(map, map_len);
+		errno = ENOMEM;
+		return NULL;
+	}
+	at_charge(ref, (int64_t)len);
+	return addr;
 }
 
 void at_huge_free(void *p, const char *what)
@@ -218,11 +268,11 @@ void at_huge_free(void *p, const char *what)
 	while (table_hi && !table[table_hi - 1].addr)
 		table_hi--;
 	recent[recent_next++ % RECENT] = e.addr;
-	int keep = e.guarded && (size_t)(e.addr - e.map) == AT_PAGE_SIZE &&
-		   cache_n < CACHE_MAX && cache_bytes + e.len <= CACHE_BYTES;
+	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
+	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
 	if (keep) {
-		cache[cache_n++] = (struct cached){e.addr, e.map, e.len, e.map_len};
-		cache_bytes += e.len;
+		cache[cache_n++] = (struct cached){e.map, e.map_len, e.addr};
+		cache_bytes += class_len;
 	}
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
