@@ -77,6 +77,28 @@ int madvise(void *addr, size_t len, int advice)
 	return (int)syscall(SYS_madvise, addr, len, advice);
 }
 
+/* write(2) on one descriptor: the wfail_at-th call fails with ENOSPC
+ * (wmode 0), is interrupted (EINTR, 1), or writes half (2). */
+static int wfd = -1, wmode;
+static long wcalls, wfail_at;
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (fd == wfd && ++wcalls == wfail_at) {
+		if (wmode == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		if (wmode == 1) {
+			errno = EINTR;
+			return -1;
+		}
+		if (n > 1)
+			n /= 2;
+	}
+	return syscall(SYS_write, fd, buf, n);
+}
+
 __attribute__((constructor(100))) static void arm(void)
 {
 	const char *at = getenv("FAULT_AT"), *mode = getenv("FAULT_MODE");
@@ -288,10 +310,65 @@ static void run_child(struct run *r, long at, const char *mode)
 	}
 }
 
+/* The allocinfo text into a memfd, with the armed write fault. */
+static int allocinfo_with_fault(char *out, size_t len, size_t *got)
+{
+	int fd = memfd_create("allocinfo", 0);
+	CHECK(fd >= 0);
+	wfd = fd;
+	wcalls = 0;
+	int r = alloctag_write_allocinfo_fd(fd);
+	wfd = -1;
+	ssize_t n = pread(fd, out, len - 1, 0);
+	CHECK(n >= 0);
+	out[n] = 0;
+	*got = (size_t)n;
+	close(fd);
+	return r;
+}
+
+/* Every write of a report fails in turn, or is interrupted, or is short. */
+static long report_faults(void)
+{
+	static char want[1 << 16], text[1 << 16];
+	void *keep[40];
+	for (int i = 0; i < 40; i++) /* some lines with counters */
+		keep[i] = site_call(i % 3, NULL, 100 + (size_t)i * 1000);
+	size_t n, m;
+	wfail_at = 0;
+	CHECK_EQ(allocinfo_with_fault(want, sizeof(want), &n), 0);
+	long writes = wcalls, faults = 0;
+	CHECK(writes >= 2); /* the header, one line per tag */
+	for (int mode = 0; mode < 3; mode++) {
+		for (long i = 1; i <= writes; i++) {
+			wmode = mode;
+			wfail_at = i;
+			int r = allocinfo_with_fault(text, sizeof(text), &m);
+			faults++;
+			if (mode == 0) {
+				CHECK_EQ(r, -ENOSPC);
+				CHECK(m < n && !memcmp(text, want, m)); /* a prefix, no garbage */
+			} else {
+				CHECK_EQ(r, 0);
+				CHECK_STREQ(text, want);
+			}
+			wfail_at = 0; /* and the next report is whole */
+			CHECK_EQ(allocinfo_with_fault(text, sizeof(text), &m), 0);
+			CHECK_STREQ(text, want);
+		}
+	}
+	for (int i = 0; i < 40; i++)
+		at_free(keep[i]);
+	printf("report writes: %ld writes failed, interrupted and cut short in turn (%ld faults): "
+	       "the error returned, or the whole text written\n", writes, faults);
+	return faults;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--child"))
 		return child();
+	report_faults();
 	struct run r;
 	run_child(&r, 0, "one"); /* no fault: how many calls */
 	CHECK_EQ(r.injected, 0);
