@@ -77,7 +77,8 @@ static inline struct alloc_tag *alloctag_save(struct alloc_tag *tag)
 
 static inline void alloctag_restore(struct alloc_tag *tag, struct alloc_tag *old)
 {
-	if (__builtin_expect(alloctag_debug_key, 0) && alloctag_current_tag != tag)
+	if (__builtin_expect(__atomic_load_n(&alloctag_debug_key, __ATOMIC_RELAXED), 0) &&
+	    alloctag_current_tag != tag)
 		alloctag_debug_restore(tag);
 	alloctag_current_tag = old;
 }

@@ -13,6 +13,8 @@ pkgs="cmake gcc g++ make pkg-config binutils libdw-dev libelf-dev libprotobuf-c-
 protobuf-c-compiler zlib1g-dev libunwind-dev golang-go sqlite3 python3 clang
 libclang-rt-14-dev
 llvm"
+# tests/real_programs.sh: real Debian programs under the preload library
+pkgs="$pkgs perl git xz-utils bash coreutils"
 [ $# -gt 0 ] && pkgs="$pkgs $*"
 missing=""
 for p in $pkgs; do

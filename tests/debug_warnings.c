@@ -33,14 +33,14 @@ static void *page(struct alloc_tag **site)
 {
 	DEFINE_ALLOC_TAG(t);
 	if (site)
-		*site = &t;
+		__atomic_store_n(site, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 
 static void *page2(struct alloc_tag **site)
 {
 	DEFINE_ALLOC_TAG(t);
-	*site = &t;
+	__atomic_store_n(site, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 
@@ -231,7 +231,7 @@ static void scenario_changed(void)
 static void *obj(struct alloc_tag **site)
 {
 	DEFINE_ALLOC_TAG(t);
-	*site = &t;
+	__atomic_store_n(site, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(40));
 }
 

@@ -21,7 +21,7 @@ static void *early_obj[3], *early_page;
 	static void *name(void)             \
 	{                                   \
 		DEFINE_ALLOC_TAG(t);        \
-		tp = &t;                    \
+		__atomic_store_n(&tp, &t, __ATOMIC_RELAXED);                    \
 		return call;                \
 	}
 PASS_SITE(small_site, tag_small, at_malloc_tag_noprof(&t, 100))
@@ -33,14 +33,14 @@ PASS_SITE(late_site, tag_late, at_malloc_tag_noprof(&t, 100))
 static void *alloc_a(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
+	__atomic_store_n(&tag_a, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 
 static void *alloc_b(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_b = &t;
+	__atomic_store_n(&tag_b, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 

@@ -27,7 +27,7 @@ static long started;
 static void *alloc_tagged(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag = &t;
+	__atomic_store_n(&tag, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 

@@ -30,21 +30,21 @@ static struct alloc_tag *tag_early, *tag_ready, *tag_retag;
 static void *alloc_early(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_early = &t;
+	__atomic_store_n(&tag_early, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 
 static void *alloc_ready(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_ready = &t;
+	__atomic_store_n(&tag_ready, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_alloc_pages_noprof(0));
 }
 
 static void retag_site(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_retag = &t;
+	__atomic_store_n(&tag_retag, &t, __ATOMIC_RELAXED);
 }
 
 struct worker {

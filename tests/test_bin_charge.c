@@ -20,14 +20,14 @@ static struct alloc_tag *tag_a, *tag_b;
 static __attribute__((noinline)) void *site_a(size_t n)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
+	__atomic_store_n(&tag_a, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(n));
 }
 
 static __attribute__((noinline)) void *site_b(size_t n)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_b = &t;
+	__atomic_store_n(&tag_b, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(n));
 }
 

@@ -24,21 +24,21 @@ static pthread_barrier_t bar;
 static __attribute__((noinline)) void *site_a(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
+	__atomic_store_n(&tag_a, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(32));
 }
 
 static __attribute__((noinline)) void *site_b(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_b = &t;
+	__atomic_store_n(&tag_b, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(32));
 }
 
 static __attribute__((noinline)) void *site_c(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_c = &t;
+	__atomic_store_n(&tag_c, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(32));
 }
 

@@ -25,7 +25,7 @@ static size_t opaque(size_t n)
 	static void *name proto                                    \
 	{                                                          \
 		DEFINE_ALLOC_TAG(t);                               \
-		last_tag = &t;                                     \
+		__atomic_store_n(&last_tag, &t, __ATOMIC_RELAXED);                                     \
 		return alloc_hooks_tag(t, call);                   \
 	}
 SITE(m_site, (size_t n), at_malloc_noprof(n))

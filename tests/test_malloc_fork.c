@@ -25,7 +25,7 @@ static struct alloc_tag *churn_tag;
 static void *churn_alloc(size_t n)
 {
 	DEFINE_ALLOC_TAG(t);
-	churn_tag = &t;
+	__atomic_store_n(&churn_tag, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(n));
 }
 

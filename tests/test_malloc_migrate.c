@@ -23,7 +23,7 @@ static pthread_barrier_t bar;
 static __attribute__((noinline)) void *site_a(void)
 {
 	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
+	__atomic_store_n(&tag_a, &t, __ATOMIC_RELAXED);
 	return alloc_hooks_tag(t, at_malloc_noprof(40));
 }
 

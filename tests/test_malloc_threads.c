@@ -34,7 +34,7 @@ static pthread_barrier_t bar;
 #define SITE(k, call)                                          \
 	{                                                      \
 		DEFINE_ALLOC_TAG(t);                           \
-		tags[k] = &t;                                  \
+		__atomic_store_n(&tags[k], &t, __ATOMIC_RELAXED); \
 		return alloc_hooks_tag(t, call);               \
 	}
 static void *site_alloc(unsigned int k, void *old, size_t n)

@@ -4,18 +4,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 
 #include "core/message.h"
 #include "pages/page.h"
-#include "store/tag_ref.h"
-#include "sites/chains.h"
-#include "sites/site_names.h"
 
 unsigned char at_state = AT_STATE_EARLY;
 unsigned char at_profiling_on;
+unsigned char at_secure_heap;
 __thread struct alloc_tag *alloctag_current_tag;
 unsigned char alloctag_hooks_key = 1;
 unsigned char alloctag_debug_key;
+
+int at_secure_test = -1;
+
+int at_secure(void)
+{
+	if (at_secure_test >= 0)
+		return at_secure_test;
+	return getauxval(AT_SECURE) != 0;
+}
+
+const char *at_getenv(const char *name)
+{
+	return at_secure() ? NULL : getenv(name);
+}
 
 int at_parse_bool(const char *s, int *val)
 {
@@ -65,7 +78,7 @@ int at_parse_alloctag(const char *s, int *mode, int *compressed)
 int at_parse_size(const char *s, size_t *val)
 {
 	char *end;
-	if (!*s || *s == '-')
+	if (*s < '0' || *s > '9') /* strtoull would take " -1" as 2^64 - 1 */
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -83,46 +96,83 @@ int at_parse_size(const char *s, size_t *val)
 	return 0;
 }
 
+/*
+ * A value as messages show it: printable ASCII as it is, every other byte
+ * (newlines, escapes, UTF-8) as \xNN, and '"' and '\\' escaped, cut at
+ * 64 bytes with "..." - so that a hostile value cannot forge or garble lines
+ * of stderr.
+ */
+const char *at_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i = 0;
+	for (; s[i] && i < 64; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (o + 5 >= len)
+			break;
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			buf[o++] = (char)c;
+		} else if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	if (s[i] && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = 0;
+	return buf;
+}
+
 void at_config_read(struct at_config *cfg)
 {
 	const char *s;
+	char q[300];
 
 	cfg->mode = 1;
 	cfg->compressed = 1;
 	cfg->tag_bits_cap = 0;
 	cfg->debug = 0;
 	cfg->heap_max = 0;
+	cfg->secure = 0;
 
-	if ((s = getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
+	if ((s = at_getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
 		at_msg("ignoring ALLOCTAG=\"%s\": expected 0, 1 or never, optionally followed by "
 		       ",compressed or ,uncompressed (booleans: 1/0 y/n yes/no on/off true/false); "
-		       "using 1,compressed", s);
-	if ((s = getenv("ALLOCTAG_TAG_BITS"))) {
+		       "using 1,compressed", at_quote(s, q, sizeof(q)));
+	if ((s = at_getenv("ALLOCTAG_TAG_BITS"))) {
 		size_t v;
 		if (at_parse_size(s, &v) || v < 1 || v > AT_NR_SPARE_BITS || s[strlen(s) - 1] > '9')
 			at_msg("ignoring ALLOCTAG_TAG_BITS=\"%s\": expected a number of bits from 1 to %d",
-			       s, AT_NR_SPARE_BITS);
+			       at_quote(s, q, sizeof(q)), AT_NR_SPARE_BITS);
 		else
 			cfg->tag_bits_cap = (unsigned int)v;
 	}
-	if ((s = getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
+	if ((s = at_getenv("ALLOCTAG_DEBUG")) && at_parse_bool(s, &cfg->debug))
 		at_msg("ignoring ALLOCTAG_DEBUG=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
-		       "true/false); debug checks stay off", s);
-	if ((s = getenv("ALLOCTAG_DEPTH"))) {
+		       "true/false); debug checks stay off", at_quote(s, q, sizeof(q)));
+	if ((s = at_getenv("ALLOCTAG_DEPTH"))) {
 		size_t v;
-		if (at_parse_size(s, &v) || v < 1 || v > AT_CHAIN_MAX || s[strlen(s) - 1] > '9')
+		if (at_parse_size(s, &v) || v < 1 || v > AT_DEPTH_MAX || s[strlen(s) - 1] > '9')
 			at_msg("ignoring ALLOCTAG_DEPTH=\"%s\": expected a number of frames from 1 to %u; "
-			       "using %u", s, AT_CHAIN_MAX, AT_CHAIN_DEFAULT_DEPTH);
+			       "using %u", at_quote(s, q, sizeof(q)), AT_DEPTH_MAX, AT_DEPTH_DEFAULT);
 		else
-			at_chain_depth = (unsigned int)v;
+			cfg->depth = (unsigned int)v;
 	}
-	if ((s = getenv("ALLOCTAG_WRAPPERS")) && at_set_wrappers(s))
-		at_msg("ignoring ALLOCTAG_WRAPPERS=\"%s\": expected comma-separated function names "
-		       "or shell globs, none empty, 4095 bytes in all; only the built-in wrappers "
-		       "are skipped", s);
-	if ((s = getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
+	/* checked where the patterns are compiled (startup/init.c, sites/site_names.c) */
+	cfg->wrappers = at_getenv("ALLOCTAG_WRAPPERS");
+	if ((s = at_getenv("ALLOCTAG_HEAP_MAX")) && (at_parse_size(s, &cfg->heap_max) || !cfg->heap_max)) {
 		cfg->heap_max = 0;
 		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "
-		       "optionally with K, M or G; the heap is not capped", s);
+		       "optionally with K, M or G; the heap is not capped", at_quote(s, q, sizeof(q)));
 	}
+	if ((s = at_getenv("ALLOCTAG_SECURE")) && at_parse_bool(s, &cfg->secure))
+		at_msg("ignoring ALLOCTAG_SECURE=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
+		       "true/false); the stricter heap stays off", at_quote(s, q, sizeof(q)));
 }

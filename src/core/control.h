@@ -6,11 +6,17 @@
  * ALLOCTAG_TAG_BITS = 1..N: cap the flag bits for compressed references.
  * ALLOCTAG_DEBUG = boolean: debug checks.
  * ALLOCTAG_HEAP_MAX = bytes[K|M|G]: cap on the page heap's committed memory.
- * ALLOCTAG_DEPTH = 1..AT_CHAIN_MAX: frames per call chain (sites/chains.h).
+ * ALLOCTAG_DEPTH = 1..AT_DEPTH_MAX: frames per call chain (sites/chains.h).
  * ALLOCTAG_WRAPPERS = pattern[,pattern...]: functions of the allocation
  *   layer besides the built-in ones (sites/site_names.h).
+ * ALLOCTAG_SECURE = boolean: the stricter heap (huge.h: blocks from 128 KiB
+ *   mapped between guard pages).
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
+ * Secure execution (getauxval(AT_SECURE): setuid or setgid, file
+ * capabilities, an LSM transition): every ALLOCTAG* variable is ignored,
+ * silently, as glibc ignores its own MALLOC_* settings; the defaults hold.
+ * Every read of an ALLOCTAG* variable goes through at_getenv().
  *
  * State machine (at_state, read on every allocation and free):
  *   AT_STATE_EARLY  before alloctag_init(): pages are recorded as early pages
@@ -32,6 +38,8 @@ enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
 
 extern AT_HIDDEN unsigned char at_state;
 extern AT_HIDDEN unsigned char at_profiling_on;
+/* ALLOCTAG_SECURE=1 (set by start-up; read by malloc.c's large path). */
+extern AT_HIDDEN unsigned char at_secure_heap;
 
 struct at_config {
 	int mode;       /* 0, 1, or -1 for never */
@@ -39,12 +47,28 @@ struct at_config {
 	unsigned int tag_bits_cap; /* 0 = no cap */
 	int debug;
 	size_t heap_max; /* 0 = no limit */
+	int secure;      /* ALLOCTAG_SECURE */
+	unsigned int depth;   /* ALLOCTAG_DEPTH; 0 = AT_DEPTH_DEFAULT */
+	const char *wrappers; /* ALLOCTAG_WRAPPERS as given, or NULL */
 };
 
+/* Frames per call chain: the most a chain keeps, and the default. */
+#define AT_DEPTH_MAX 64u
+#define AT_DEPTH_DEFAULT 8u
+
 AT_HIDDEN void at_config_read(struct at_config *cfg);
+/* Whether the process runs in secure execution (AT_SECURE). */
+AT_HIDDEN int at_secure(void);
+/* getenv(name), or NULL in secure execution: for every ALLOCTAG* variable. */
+AT_HIDDEN const char *at_getenv(const char *name);
+/* Test-only: -1 (default) reads AT_SECURE; 0 or 1 overrides it.  Hidden,
+ * so only a test linked with the runtime itself can set it. */
+extern AT_HIDDEN int at_secure_test;
 /* Parsers, exposed for the tests' sake: 0 if accepted. */
 AT_HIDDEN int at_parse_alloctag(const char *s, int *mode, int *compressed);
 AT_HIDDEN int at_parse_bool(const char *s, int *val);
 AT_HIDDEN int at_parse_size(const char *s, size_t *val);
+/* s as a message shows it (escaped, cut at 64 bytes) in buf; returns buf. */
+AT_HIDDEN const char *at_quote(const char *s, char *buf, size_t len);
 
 #endif

@@ -19,10 +19,10 @@ void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_
 	uint32_t idx = first;
 	for (struct alloc_tag *t = start, *c = canon_start; t < stop; t++, c++, idx++) {
 		at_counters_reset(idx);
-		c->idx = idx;
-		c->canon = c;
+		AT_STORE_RELAXED(&c->idx, idx);
+		AT_STORE_RELAXED(&c->canon, c);
 		AT_STORE(&at_tag_by_idx[idx], c);
-		t->idx = idx;
+		AT_STORE_RELAXED(&t->idx, idx);
 		/* last: a call site that sees canon sees an indexed tag */
 		AT_STORE(&t->canon, c);
 	}

@@ -22,11 +22,8 @@
  * constructor/destructor per translation unit acts once.
  *
  * Run-time tags (sites/chains.c: one per call chain, made while the program
- * runs) get their indexes from chunks of AT_RT_CHUNK tag-area slots, so that
- * index <-> slot stays exact for the shared-object tags around them; the
- * slots themselves stay unused (the tags live in the sites' pool).  A chunk
- * is taken under the registry lock, indexes inside it lock-free.  Run-time
- * tags are never released.
+ * runs) get their indexes from chunks of tag-area slots
+ * (sites/runtime_index.h) and are never released.
  */
 #ifndef AT_TAG_REGISTRY_H
 #define AT_TAG_REGISTRY_H

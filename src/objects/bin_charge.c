@@ -73,7 +73,7 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 	if (at_bin_tag(w) == ti)
 		nw = w + 1;
 	else if (!at_bin_pend(w) && (ti < AT_IDX_FIRST || permanent(ti)) &&
-		 !(ti == AT_IDX_NULL && alloctag_debug_key)) /* debug mode: bin_charge.h */
+		 !(ti == AT_IDX_NULL && AT_LOAD_RELAXED(&alloctag_debug_key))) /* debug mode: bin_charge.h */
 		nw = retag(w, ti) + 1;
 	else {
 		if (ti >= AT_IDX_FIRST)

@@ -47,7 +47,7 @@
 
 static inline at_ref_t alloc_ref(void)
 {
-	unsigned char st = at_state;
+	unsigned char st = at_alloc_state(); /* start-up's window counts as early */
 	if (at_likely(st == AT_STATE_READY))
 		return at_current_ref();
 	if (st == AT_STATE_EARLY && alloctag_current_tag)
@@ -64,7 +64,7 @@ static inline at_ref_t alloc_ref(void)
  */
 static inline int debug_ready(void)
 {
-	return alloctag_debug_key && at_state == AT_STATE_READY;
+	return AT_LOAD_RELAXED(&alloctag_debug_key) && AT_LOAD_RELAXED(&at_state) == AT_STATE_READY;
 }
 
 static inline at_ref_t block_ref(void)
@@ -81,7 +81,7 @@ static inline at_ref_t block_ref(void)
  */
 static inline int obj_untagged_empty(void)
 {
-	return at_state == AT_STATE_EARLY || debug_ready();
+	return at_alloc_state() == AT_STATE_EARLY || debug_ready();
 }
 
 /* A small object's tag index with the rule above; during the early state
@@ -91,7 +91,7 @@ static inline uint32_t obj_idx(struct alloc_tag *tag)
 	uint32_t idx = tag_idx(tag);
 	if (at_likely(idx))
 		return idx;
-	if (at_state == AT_STATE_EARLY && alloctag_current_tag)
+	if (at_alloc_state() == AT_STATE_EARLY && alloctag_current_tag)
 		__atomic_fetch_or(&alloctag_current_tag->flags, ALLOCTAG_FLAG_INACCURATE,
 				  __ATOMIC_RELAXED);
 	return obj_untagged_empty() ? AT_IDX_EMPTY : AT_IDX_NULL;
@@ -112,12 +112,20 @@ static inline int is_wide(uintptr_t off)
 		AT_PG_WIDE) != 0;
 }
 
+/* An allocation that could not get memory: NULL with errno ENOMEM, whichever
+ * of the slab, thread-cache or heap set-up calls failed on the way. */
+static AT_NOINLINE void *no_memory(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
 /* The tag index does not fit p's narrow slab: take an object from a wide one. */
 static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 {
 	void *p;
 	if (!at_slab_refill(cls, &p, 1, 2))
-		return NULL;
+		return no_memory();
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	at_obj_set(off, at_obj_index(off, cls), 1, ref);
 	at_charge(ref, at_class_size[cls]);
@@ -168,8 +176,8 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	uint32_t ti = obj_idx(tag);
 	void *p;
 	if (!h) {
-		if (!at_slab_refill(cls, &p, 1, at_store_mode == AT_STORE_SIDE))
-			return NULL;
+		if (!at_slab_refill(cls, &p, 1, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE))
+			return no_memory();
 		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
 			return small_alloc_overflow(p, cls, tag);
 		at_charge_idx(small_record(p, cls, ti, tag), at_class_size[cls]);
@@ -177,7 +185,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	}
 	struct at_bin *b = &h->bins[cls];
 	if (!at_bin_count(b->word) && !at_bin_refill(h, cls))
-		return NULL;
+		return no_memory();
 	p = b->slots[at_bin_count(b->word) - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)
@@ -238,6 +246,11 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 		order = order_of(align);
 	if (order > AT_MAX_ORDER)
 		return at_huge_alloc(n, align);
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n >= AT_SECURE_MAP_MIN) {
+		void *p = at_huge_alloc_guarded(n, align); /* between guard pages (huge.h) */
+		if (p)
+			return p;
+	}
 	struct at_theap *h = at_tls_heap;
 	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
 		void *p = h->lc[order].blk[--h->lc[order].count];
@@ -391,7 +404,7 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 {
 	/* In debug mode no bin's tag is AT_IDX_NULL (bin_charge.h): such a free
 	 * always comes here. */
-	if (at_unlikely(ti == AT_IDX_NULL) && alloctag_debug_key)
+	if (at_unlikely(ti == AT_IDX_NULL) && AT_LOAD_RELAXED(&alloctag_debug_key))
 		at_debug_obj_free(p);
 	struct at_theap *h = at_tls_heap;
 	if (!h)
@@ -491,7 +504,7 @@ static int large_grow(void *p, size_t old, size_t n)
 	unsigned int new_order = order_of(n);
 	if (!at_page_grow(p, order_of(old), new_order))
 		return 0;
-	if (at_state == AT_STATE_READY) {
+	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY) {
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_ref_t was = at_page_ref_get(pfn), ref = block_ref();
 		if (was != ref)

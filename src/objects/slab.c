@@ -10,6 +10,7 @@
  * window, and the slab back to the page allocator with at_page_release (it
  * is purged there, page_alloc.c), so RSS follows live data.
  */
+#include "core/retry_once.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -44,35 +45,33 @@ struct central {
 } __attribute__((aligned(64)));
 
 static struct central centrals[AT_NR_CLASSES];
-static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
-static int slab_err;
+static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
+static unsigned char classes_set;
 
-static void slab_setup(void)
+/* Run until it succeeds (retry_once.h); the class tables are set once. */
+static int slab_setup(void)
 {
-	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+	for (unsigned int c = 1; !classes_set && c < AT_NR_CLASSES; c++) {
 		unsigned int s = at_class_size[c];
 		at_class_magic[c] = (uint32_t)(0xFFFFFFFFull / s + 1); /* ceil(2^32 / s) */
 		at_class_nobj[c] = (uint16_t)(AT_SLAB_SIZE / s);
 		pthread_mutex_init(&centrals[c].lock, NULL);
 	}
-	if (at_heap_init()) {
-		slab_err = ENOMEM;
-		return;
-	}
+	classes_set = 1;
+	if (at_heap_init())
+		return ENOMEM;
 	void *m = mmap(NULL, AT_HEAP_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED) {
-		slab_err = ENOMEM;
-		return;
-	}
+	if (m == MAP_FAILED)
+		return ENOMEM;
 	at_meta_delta = (char *)m - at_heap_base;
 	AT_STORE(&at_meta_base, (char *)m);
+	return 0;
 }
 
 int at_slab_init(void)
 {
-	pthread_once(&slab_once, slab_setup);
-	return slab_err ? -slab_err : 0;
+	return at_retry_once(&slab_once, slab_setup);
 }
 
 static void list_add(struct central *c, struct at_slab *s)

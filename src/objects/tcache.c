@@ -19,6 +19,7 @@
 #include "pages/huge.h"
 #include "core/message.h"
 #include "objects/tcache.h"
+#include "core/retry_once.h"
 
 __thread struct at_theap *at_tls_heap;
 struct at_theap *at_all_heaps;
@@ -26,8 +27,7 @@ struct at_theap *at_all_heaps;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_theap *pool;
 static pthread_key_t heap_key;
-static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
-static int malloc_err;
+static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;
 static size_t heap_bytes;
 
 static unsigned int bin_cap(unsigned int cls)
@@ -57,28 +57,25 @@ static void atfork_release(void)
 static void theap_destroy(void *arg);
 static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k);
 
-static void malloc_setup(void)
+/* Run until it succeeds (retry_once.h). */
+static int malloc_setup(void)
 {
-	if (at_slab_init()) {
-		malloc_err = ENOMEM;
-		return;
-	}
+	if (at_slab_init())
+		return ENOMEM;
 	size_t n = sizeof(struct at_theap);
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
 		n += bin_cap(c) * sizeof(void *);
 	heap_bytes = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
-	if (pthread_key_create(&heap_key, theap_destroy)) {
-		malloc_err = EAGAIN;
-		return;
-	}
+	if (pthread_key_create(&heap_key, theap_destroy))
+		return EAGAIN;
 	/* After the page allocator's (at_slab_init -> at_heap_init): see above. */
 	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	return 0;
 }
 
 int at_malloc_init(void)
 {
-	pthread_once(&malloc_once, malloc_setup);
-	return malloc_err ? -malloc_err : 0;
+	return at_retry_once(&malloc_once, malloc_setup);
 }
 
 struct at_theap *at_theap_get(void)
@@ -141,7 +138,7 @@ static void theap_destroy(void *arg)
 int at_bin_refill(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
-	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, at_store_mode == AT_STORE_SIDE);
+	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE);
 	if (n)
 		at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
 	return n != 0;

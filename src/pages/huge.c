@@ -1,4 +1,16 @@
-/* Huge blocks: direct mmap (see huge.h). */
+/*
+ * Huge blocks: direct mmap, between two guard pages (see huge.h).
+ *
+ * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded}, mmap'd
+ * on first use, entries [0, table_hi) scanned under huge_lock.
+ * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded, below) sit in
+ * mappings of one of four lengths per power of two; when freed, up to
+ * CACHE_MAX mappings (CACHE_BYTES in all) are kept and handed out again to
+ * a block of the same class: at most one mprotect and no page faults, which
+ * is what keeps the stricter heap affordable.
+ * recent[]: the last RECENT blocks freed (or cached), so that a second free
+ * is named a double free rather than a foreign pointer.
+ */
 #include "pages/huge.h"
 
 #include <errno.h>
@@ -15,10 +27,27 @@ struct huge {
 	char *map;
 	size_t map_len;
 	at_ref_t ref;
+	int guarded; /* from at_huge_alloc_guarded: may be cached when freed */
 };
+
+struct cached {
+	char *map;
+	size_t map_len;
+	char *rw; /* [rw, map + map_len - page) is read-write */
+};
+
+#define RECENT 64
+#define CACHE_MAX 128
+#define CACHE_BYTES ((size_t)128 << 20)
 
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
+static unsigned int table_hi;
+static char *recent[RECENT];
+static unsigned int recent_next;
+static struct cached cache[CACHE_MAX];
+static unsigned int cache_n;
+static size_t cache_bytes;
 
 void at_huge_lock(void)
 {
@@ -34,49 +63,187 @@ static struct huge *find(const void *p)
 {
 	if (!table)
 		return NULL;
-	for (unsigned int i = 0; i < AT_HUGE_MAX; i++)
+	for (unsigned int i = 0; i < table_hi; i++)
 		if (table[i].addr == p)
 			return &table[i];
 	return NULL;
 }
 
-void *at_huge_alloc(size_t size, size_t align)
+static struct huge *find_free(void)
+{
+	if (!table) {
+		void *t = mmap(NULL, AT_HUGE_MAX * sizeof(struct huge), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t == MAP_FAILED)
+			return NULL;
+		table = t;
+	}
+	struct huge *h = find(NULL);
+	if (!h && table_hi < AT_HUGE_MAX)
+		h = &table[table_hi++];
+	return h;
+}
+
+static int freed_recently(const void *p)
+{
+	for (unsigned int i = 0; i < RECENT; i++)
+		if (p && recent[i] == p)
+			return 1;
+	return 0;
+}
+
+static void forget_recent(const void *p)
+{
+	for (unsigned int i = 0; i < RECENT; i++)
+		if (recent[i] == p)
+			recent[i] = NULL;
+}
+
+/* Record a block (lock held); 0 if the table is full. */
+static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+{
+	struct huge *h = find_free();
+	if (!h)
+		return 0;
+	h->addr = addr;
+	h->len = len;
+	h->map = map;
+	h->map_len = map_len;
+	h->ref = ref;
+	h->guarded = guarded;
+	forget_recent(addr);
+	return 1;
+}
+
+static at_ref_t current_ref(void)
+{
+	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
+		return at_current_ref();
+	return AT_REF_NONE;
+}
+
+/* Map len bytes aligned to align between two guard pages; NULL on failure. */
+static char *map_guarded(size_t len, size_t align, char **map_out, size_t *map_len_out)
+{
+	size_t map_len = len + align + AT_PAGE_SIZE; /* room for the guards */
+	if (map_len < len || map_len > PTRDIFF_MAX)
+		return NULL;
+	char *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	char *addr = (char *)(((uintptr_t)map + AT_PAGE_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+	/* Guards: an underflow or overflow reaching past the block faults.  If
+	 * the kernel refuses (out of mappings), the block goes without. */
+	mprotect(addr - AT_PAGE_SIZE, AT_PAGE_SIZE, PROT_NONE);
+	mprotect(addr + len, AT_PAGE_SIZE, PROT_NONE);
+	*map_out = map;
+	*map_len_out = map_len;
+	return addr;
+}
+
+static void *huge_alloc(size_t size, size_t align)
 {
 	if (align < AT_PAGE_SIZE)
 		align = AT_PAGE_SIZE;
 	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
-	size_t map_len = len + align - AT_PAGE_SIZE;
-	if (len < size || map_len < len || map_len > PTRDIFF_MAX) {
+	if (len < size || len > PTRDIFF_MAX) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	char *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED) {
+	at_ref_t ref = current_ref();
+	char *map;
+	size_t map_len;
+	char *addr = map_guarded(len, align, &map, &map_len);
+	if (!addr) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	char *addr = (char *)(((uintptr_t)map + align - 1) & ~(uintptr_t)(align - 1));
-	at_ref_t ref = AT_REF_NONE;
-	if (at_state == AT_STATE_READY)
-		ref = at_current_ref();
-
 	pthread_mutex_lock(&huge_lock);
-	if (!table) {
-		void *t = mmap(NULL, AT_HUGE_MAX * sizeof(struct huge), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (t != MAP_FAILED)
-			table = t;
+	int ok = install(addr, len, map, map_len, ref, 0);
+	pthread_mutex_unlock(&huge_lock);
+	if (!ok) {
+		munmap(map, map_len);
+		errno = ENOMEM;
+		return NULL;
 	}
-	struct huge *h = find(NULL);
-	if (h) {
-		h->addr = addr;
-		h->len = len;
-		h->map = map;
-		h->map_len = map_len;
-		h->ref = ref;
+	at_charge(ref, (int64_t)len);
+	return addr;
+}
+
+void *at_huge_alloc(size_t size, size_t align)
+{
+	return huge_alloc(size, align);
+}
+
+/*
+ * A guarded block: a mapping of class_len + 2 pages (class_len: four
+ * lengths per power of two), PROT_NONE except the block, which ends where
+ * the last page begins: [map, addr) and [addr + len, map + map_len) fault,
+ * so an overflow of one page or an underflow of one byte past the
+ * page-rounded length does.  Freed, the mapping is kept as it is (cache[])
+ * for the next block of the same class, whose start moves the front guard
+ * (one mprotect of the difference, none if the length is the same): no page
+ * faults.  A write to a freed block that is kept does not fault.
+ */
+void *at_huge_alloc_guarded(size_t size, size_t align)
+{
+	if (align > AT_PAGE_SIZE)
+		return huge_alloc(size, align);
+	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (len < size || len >= ((size_t)1 << 62)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t class_len = len;
+	if (len >= AT_PAGE_SIZE * 4) {
+		unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
+		size_t step = (size_t)1 << (b - 2);
+		class_len = (len + step - 1) & ~(step - 1);
+	}
+	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
+	at_ref_t ref = current_ref();
+	char *map = NULL, *rw = NULL;
+	pthread_mutex_lock(&huge_lock);
+	for (unsigned int i = 0; i < cache_n; i++) {
+		if (cache[i].map_len != map_len)
+			continue;
+		map = cache[i].map;
+		rw = cache[i].rw;
+		cache[i] = cache[--cache_n];
+		cache_bytes -= class_len;
+		break;
 	}
 	pthread_mutex_unlock(&huge_lock);
-	if (!h) {
+	char *addr;
+	if (map) { /* move the front guard to the new start */
+		addr = map + AT_PAGE_SIZE + class_len - len;
+		int err = 0;
+		if (addr < rw)
+			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
+		else if (addr > rw)
+			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
+		if (err) {
+			munmap(map, map_len);
+			map = NULL;
+		}
+	}
+	if (!map) {
+		map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map == MAP_FAILED) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		addr = map + AT_PAGE_SIZE + class_len - len;
+		if (mprotect(addr, len, PROT_READ | PROT_WRITE)) {
+			munmap(map, map_len);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	pthread_mutex_lock(&huge_lock);
+	int ok = install(addr, len, map, map_len, ref, 1);
+	pthread_mutex_unlock(&huge_lock);
+	if (!ok) {
 		munmap(map, map_len);
 		errno = ENOMEM;
 		return NULL;
@@ -90,14 +257,27 @@ void at_huge_free(void *p, const char *what)
 	pthread_mutex_lock(&huge_lock);
 	struct huge *h = find(p);
 	if (!h || !p) {
+		int again = freed_recently(p);
 		pthread_mutex_unlock(&huge_lock);
+		if (again)
+			at_fatal("%s(%p): double free (the huge block is already free)", what, p);
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	}
 	struct huge e = *h;
 	h->addr = NULL;
+	while (table_hi && !table[table_hi - 1].addr)
+		table_hi--;
+	recent[recent_next++ % RECENT] = e.addr;
+	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
+	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
+	if (keep) {
+		cache[cache_n++] = (struct cached){e.map, e.map_len, e.addr};
+		cache_bytes += class_len;
+	}
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
-	munmap(e.map, e.map_len);
+	if (!keep)
+		munmap(e.map, e.map_len);
 }
 
 size_t at_huge_size(const void *p, const char *what)

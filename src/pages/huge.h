@@ -4,7 +4,11 @@
  * {address, length, mapping, reference} (AT_HUGE_MAX entries, mmap'd on first
  * use) under one mutex; huge allocations are rare and each is over 1 GiB.
  * A huge block is charged its length rounded up to whole pages (its usable
- * size).
+ * size).  The page before and the page after each block are PROT_NONE
+ * guards inside its mapping, so that an overflow or underflow past the
+ * block faults.  Under ALLOCTAG_SECURE=1 the malloc family also maps blocks
+ * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards; huge.c
+ * keeps some of those mapped when they are freed, for reuse.
  */
 #ifndef AT_HUGE_H
 #define AT_HUGE_H
@@ -14,9 +18,15 @@
 #include "core/compiler.h"
 
 #define AT_HUGE_MAX 4096u
+/* ALLOCTAG_SECURE=1: blocks from this size on are mapped with guards (as
+ * glibc maps blocks from its mmap threshold on). */
+#define AT_SECURE_MAP_MIN (128u << 10)
 
 /* size bytes aligned to align (a power of two); NULL with errno = ENOMEM. */
 AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);
+/* ALLOCTAG_SECURE's blocks: size rounded to one of four lengths per power
+ * of two; freed ones are kept (a few, guards in place) for reuse. */
+AT_HIDDEN void *at_huge_alloc_guarded(size_t size, size_t align);
 /* Free p if it is a huge block; abort naming p (what) if it is not. */
 AT_HIDDEN void at_huge_free(void *p, const char *what);
 /* Usable size of huge block p; abort naming p (what) if it is not one. */

@@ -51,6 +51,7 @@
 #include "core/message.h"
 #include "pages/page.h"
 #include "store/store_migrate.h"
+#include "core/retry_once.h"
 
 #define CHUNK_SHIFT 21
 #define CHUNK_SIZE (1ul << CHUNK_SHIFT)
@@ -72,8 +73,7 @@ static struct arena arenas[AT_NR_ARENAS];
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
-static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
-static int heap_err;
+static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
 
 static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
 			   uint64_t dirty)
@@ -162,14 +162,13 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 	}
 }
 
-static void heap_setup(void)
+/* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
+static int heap_setup(void)
 {
 	size_t len = AT_HEAP_SIZE + AT_ARENA_SIZE;
 	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
-		heap_err = ENOMEM;
-		return;
-	}
+	if (p == MAP_FAILED)
+		return ENOMEM;
 	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
 	if (base > p)
 		munmap(p, base - p);
@@ -179,8 +178,7 @@ static void heap_setup(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
 		munmap(base, AT_HEAP_SIZE);
-		heap_err = ENOMEM;
-		return;
+		return ENOMEM;
 	}
 	at_pages = d;
 	arena_setup(0);
@@ -192,17 +190,17 @@ static void heap_setup(void)
 	};
 	at_store_set_pages(&ops);
 	AT_STORE(&at_heap_base, base);
+	return 0;
 }
 
 int at_heap_init(void)
 {
-	pthread_once(&heap_once, heap_setup);
-	return heap_err ? -heap_err : 0;
+	return at_retry_once(&heap_once, heap_setup);
 }
 
 void at_heap_set_limit(size_t bytes)
 {
-	heap_limit = bytes;
+	AT_STORE_RELAXED(&heap_limit, bytes);
 }
 
 size_t at_heap_committed(void)
@@ -220,7 +218,8 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 			continue;
 		size_t now = __atomic_add_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
-		if ((heap_limit && now > heap_limit) ||
+		size_t limit = AT_LOAD_RELAXED(&heap_limit);
+		if ((limit && now > limit) ||
 		    mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE)) {
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
@@ -239,7 +238,7 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 	AT_STORE_RELAXED(&at_pages[pfn].flags, 0);
 	while (order < AT_MAX_ORDER) {
 		uint32_t b = pfn ^ (1u << order);
-		uint64_t f = at_pages[b].flags;
+		uint64_t f = AT_LOAD_RELAXED(&at_pages[b].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
 			break;
 		dirty |= free_list_del(a, b, order);
@@ -286,19 +285,31 @@ static int grow(unsigned int seen)
 }
 
 /* at_page_alloc_raw, the reference given: what the block records and is
- * charged to if the state is READY (else unused). */
+ * charged to if the state is READY (else unused).  With `current`, the
+ * reference is the current tag's, taken after the one read of the state
+ * (at_alloc_state) that decides whether the block is early or charged: a
+ * second read could see a later state than the first and leave the block
+ * neither early nor charged. */
 static inline __attribute__((always_inline)) void *page_alloc(unsigned int order,
-							     uint64_t extra_flags, at_ref_t ref)
+							     uint64_t extra_flags, at_ref_t ref,
+							     int current)
 {
 	if (at_unlikely(order > AT_MAX_ORDER)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (at_unlikely(at_heap_base == AT_HEAP_UNSET) && at_heap_init()) {
+	if (at_unlikely(AT_LOAD(&at_heap_base) == AT_HEAP_UNSET) && at_heap_init()) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	unsigned char state = at_state;
+	unsigned char state;
+	if (current) {
+		state = at_alloc_state();
+		if (state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
+			ref = at_current_ref();
+	} else {
+		state = AT_LOAD_RELAXED(&at_state);
+	}
 
 	unsigned int n = AT_LOAD(&nr_arenas);
 	for (unsigned int id = 0;; id++) {
@@ -316,7 +327,7 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		}
 		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
 				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
-		if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+		if (at_unlikely(AT_LOAD_RELAXED(&alloctag_debug_key)) && state == AT_STATE_READY)
 			ref = at_debug_page_alloc(pfn, ref, extra_flags);
 		if (state)
 			flags |= at_page_ref_init(pfn, ref);
@@ -334,10 +345,7 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 
 void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 {
-	at_ref_t ref = AT_REF_NONE;
-	if (at_state == AT_STATE_READY && !(extra_flags & AT_PG_NO_CODETAG))
-		ref = at_current_ref();
-	return page_alloc(order, extra_flags, ref);
+	return page_alloc(order, extra_flags, AT_REF_NONE, 1);
 }
 
 struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
@@ -375,7 +383,7 @@ static void purge(struct arena *a, unsigned int id, uint32_t now)
 			uint32_t p = a->free_head[k];
 			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
 				uint32_t next = at_pages[p].next;
-				if (at_pages[p].flags & AT_PG_DIRTY) {
+				if (AT_LOAD_RELAXED(&at_pages[p].flags) & AT_PG_DIRTY) {
 					free_list_del(a, p, k);
 					pfn[n] = p;
 					ord[n++] = k;
@@ -401,12 +409,12 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	uint32_t idx = AT_IDX_NULL;
 
 	pthread_mutex_lock(&a->lock);
-	uint64_t f = at_pages[pfn].flags;
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
 	if (at_unlikely(!(f & AT_PG_HEAD))) {
 		pthread_mutex_unlock(&a->lock);
 		at_fatal("at_free_pages(%p): double free (freed concurrently)", addr);
 	}
-	unsigned char state = at_state;
+	unsigned char state = AT_LOAD_RELAXED(&at_state);
 	if (state)
 		idx = at_page_ref_take_idx(pfn, f);
 	buddy_put(a, id, pfn, order, dirty);
@@ -416,7 +424,7 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 			purge(a, id, now);
 	}
 	pthread_mutex_unlock(&a->lock);
-	if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
+	if (at_unlikely(AT_LOAD_RELAXED(&alloctag_debug_key)) && state == AT_STATE_READY)
 		at_debug_page_free(addr, f, at_idx_to_ref(idx));
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
 }
@@ -441,7 +449,7 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	int ok = 0;
 	pthread_mutex_lock(&a->lock);
 	for (unsigned int k = order; k < new_order; k++) {
-		uint64_t f = at_pages[pfn + (1u << k)].flags;
+		uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn + (1u << k)].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != k)
 			goto out;
 	}
@@ -470,7 +478,7 @@ void *at_alloc_pages_noprof(unsigned int order)
 static inline __attribute__((always_inline)) void *pages_with(unsigned int order,
 							     struct alloc_tag *tag)
 {
-	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE);
+	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE, 0);
 }
 
 void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)

@@ -10,10 +10,14 @@
  * the tag's counters reach zero).
  *
  * Lines come in index order; a tag's line is formatted into a stack buffer
- * (no malloc), then written out.  Call-chain tags (sites/chains.h) are not
- * printed one by one: each site gets one line, after the other tags (in the
- * order the sites were first met), named
- * after its frame, with the counters of every chain it names summed.
+ * (no malloc), then written out.  Index order is the order of the tags in
+ * each image's section, which the compiler chooses (source order at -O0,
+ * mostly reversed at -O2): as in the kernel's /proc/allocinfo, the order of
+ * the lines is not part of the format, and readers that need one sort.
+ * Call-chain tags (sites/chains.h) are not printed one by one: each site
+ * gets one line, after the other tags (in the order the sites were first
+ * met), named after its frame, with the counters of every chain it names
+ * summed.
  */
 #include <errno.h>
 #include <string.h>

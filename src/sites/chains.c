@@ -41,7 +41,7 @@
 #include "core/counters.h"
 #include "core/message.h"
 #include "core/tag_registry.h"
-#include "modules/registration.h"
+#include "sites/runtime_index.h"
 #include "sites/site_names.h"
 #include "sites/unwind.h"
 

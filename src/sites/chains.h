@@ -39,9 +39,11 @@
 #include <stdint.h>
 
 #include "core/compiler.h"
+#include "core/control.h"
 
-#define AT_CHAIN_MAX 64u
-#define AT_CHAIN_DEFAULT_DEPTH 8u
+/* ALLOCTAG_DEPTH's bounds (parsed in core/control.c, applied at start-up) */
+#define AT_CHAIN_MAX AT_DEPTH_MAX
+#define AT_CHAIN_DEFAULT_DEPTH AT_DEPTH_DEFAULT
 /* A chain's tag has this flag (bits 8..15 of flags are internal; debug.c
  * uses 8..10). */
 #define AT_TAG_CHAIN 0x8000u

@@ -14,8 +14,11 @@
 #include "pages/early.h"
 #include "core/message.h"
 #include "objects/slab.h"
+#include "sites/chains.h"
+#include "sites/site_names.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+void (*at_init_test_hook)(void);
 
 /* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
 static void set_state(unsigned char st)
@@ -29,10 +32,19 @@ static void do_init(void)
 	struct at_config cfg;
 
 	at_config_read(&cfg);
+	if (cfg.depth)
+		at_chain_depth = cfg.depth;
+	if (cfg.wrappers && at_set_wrappers(cfg.wrappers)) {
+		char q[300];
+		at_msg("ignoring ALLOCTAG_WRAPPERS=\"%s\": expected comma-separated function names "
+		       "or shell globs, none empty, 4095 bytes in all; only the built-in wrappers "
+		       "are skipped", at_quote(cfg.wrappers, q, sizeof(q)));
+	}
 	at_heap_set_limit(cfg.heap_max);
 	if (at_heap_init())
-		at_msg("cannot reserve the page heap; page allocations will fail");
-	alloctag_debug_key = (unsigned char)cfg.debug;
+		at_msg("cannot reserve the page heap; page allocations fail until it can be reserved");
+	AT_STORE_RELAXED(&alloctag_debug_key, (unsigned char)cfg.debug);
+	AT_STORE_RELAXED(&at_secure_heap, (unsigned char)cfg.secure);
 
 	if (cfg.mode < 0) {
 		AT_STORE(&alloctag_hooks_key, 0);
@@ -49,8 +61,13 @@ static void do_init(void)
 	}
 	if (cfg.debug) /* before the fast path opens: see slab.h */
 		__atomic_fetch_or(&at_small_slow, AT_SLOW_DEBUG, __ATOMIC_SEQ_CST);
-	set_state(AT_STATE_READY);
+	/* READY, then profiling on, then malloc's fast path: an allocation in
+	 * between acts as an early one (at_alloc_state, charge.h). */
+	AT_STORE(&at_state, AT_STATE_READY);
+	if (at_init_test_hook)
+		at_init_test_hook();
 	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
+	__atomic_fetch_and(&at_small_slow, (unsigned char)~AT_SLOW_EARLY, __ATOMIC_SEQ_CST);
 	at_early_handover(1);
 }
 
@@ -69,7 +86,7 @@ __attribute__((constructor(101))) static void alloctag_ctor(void)
 int alloctag_set_profiling(bool on)
 {
 	alloctag_init();
-	if (at_state != AT_STATE_READY)
+	if (AT_LOAD(&at_state) != AT_STATE_READY)
 		return -EPERM;
 	AT_STORE(&at_profiling_on, on ? 1 : 0);
 	return 0;
@@ -78,5 +95,5 @@ int alloctag_set_profiling(bool on)
 bool alloctag_profiling(void)
 {
 	alloctag_init();
-	return at_state == AT_STATE_READY && at_profiling_on;
+	return AT_LOAD(&at_state) == AT_STATE_READY && AT_LOAD_RELAXED(&at_profiling_on);
 }

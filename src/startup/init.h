@@ -10,4 +10,12 @@
 
 AT_HIDDEN void alloctag_init(void);
 
+/*
+ * Test hook: if set, called by start-up between making the state READY and
+ * storing the configured at_profiling_on, so that a test can hold that
+ * window open while other threads allocate (tests/early_window.c).
+ * Internal.
+ */
+extern AT_HIDDEN void (*at_init_test_hook)(void);
+
 #endif

@@ -18,9 +18,30 @@
 static inline at_ref_t at_current_ref(void)
 {
 	struct alloc_tag *tag = alloctag_current_tag;
-	if (!tag || !at_profiling_on)
+	if (!tag || !AT_LOAD_RELAXED(&at_profiling_on))
 		return AT_REF_NONE;
 	return tag->canon;
+}
+
+/*
+ * The state an allocation that reads its tag from the thread (the current
+ * tag) must act on, from one read of at_state.  Start-up (init.c) makes the
+ * state READY and then stores the configured at_profiling_on; an allocation
+ * that saw READY and profiling still off before the early-page hand-over has
+ * finished may be in that window, where profiling is configured on but not
+ * yet turned on: it is made an early page/object (AT_STATE_EARLY: marked
+ * inaccurate, recorded or given the empty reference, never charged) rather
+ * than being left with no reference while the program asked for profiling.
+ * at_early_handed_over is read first: once it is set, at_profiling_on holds
+ * start-up's value or a later switch's.
+ */
+static inline unsigned char at_alloc_state(void)
+{
+	unsigned char st = AT_LOAD(&at_state);
+	if (st == AT_STATE_READY && at_unlikely(!AT_LOAD(&at_early_handed_over)) &&
+	    !AT_LOAD(&at_profiling_on))
+		return AT_STATE_EARLY;
+	return st;
 }
 
 /*
@@ -56,7 +77,7 @@ static inline at_ref_t at_current_ref(void)
 static inline uint32_t at_current_idx(void)
 {
 	struct alloc_tag *tag = alloctag_current_tag;
-	if (!at_profiling_on || !tag)
+	if (!AT_LOAD_RELAXED(&at_profiling_on) || !tag)
 		return AT_IDX_NULL;
 	return AT_LOAD_RELAXED(&tag->idx);
 }

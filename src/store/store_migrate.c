@@ -53,7 +53,7 @@ void at_page_ref_update_slow(uint32_t pfn, at_ref_t ref)
 
 int at_store_migrate(uint32_t idx_end)
 {
-	if (at_store_mode != AT_STORE_COMPRESSED)
+	if (AT_LOAD_RELAXED(&at_store_mode) != AT_STORE_COMPRESSED)
 		return 0;
 	int err = at_side_table_map();
 	if (err)
@@ -85,7 +85,7 @@ int at_store_migrate(uint32_t idx_end)
 
 int at_store_reserve(uint32_t idx_end)
 {
-	if (at_store_mode != AT_STORE_COMPRESSED)
+	if (AT_LOAD_RELAXED(&at_store_mode) != AT_STORE_COMPRESSED)
 		return 0;
 	int fits = (uint64_t)idx_end <= (1ull << at_tag_bits);
 	for (struct at_store_migrator *m = migrators; m; m = m->next)

@@ -50,7 +50,7 @@ int at_store_init(int want_compressed, unsigned int bits_cap)
 		if (needed <= (1ull << bits)) {
 			at_tag_bits = bits;
 			at_tag_mask = ((1ull << bits) - 1) << AT_SPARE_SHIFT;
-			at_store_mode = AT_STORE_COMPRESSED;
+			AT_STORE(&at_store_mode, AT_STORE_COMPRESSED);
 			return 0;
 		}
 		at_msg("%u allocation tags (plus 2 reserved ids) do not fit in %u page flag bits; "
@@ -60,18 +60,18 @@ int at_store_init(int want_compressed, unsigned int bits_cap)
 	int err = at_side_table_map();
 	if (err)
 		return err;
-	at_store_mode = AT_STORE_SIDE;
+	AT_STORE(&at_store_mode, AT_STORE_SIDE);
 	return 0;
 }
 
 bool alloctag_compressed(void)
 {
-	return at_store_mode == AT_STORE_COMPRESSED;
+	return AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_COMPRESSED;
 }
 
 unsigned int alloctag_tag_bits(void)
 {
-	return at_store_mode == AT_STORE_COMPRESSED ? at_tag_bits : 0;
+	return AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_COMPRESSED ? at_tag_bits : 0;
 }
 
 size_t alloctag_side_table_bytes(void)

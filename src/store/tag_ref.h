@@ -87,9 +87,10 @@ static inline uint64_t at_ref_to_flags(at_ref_t ref)
 /* A block being allocated: record ref; returns bits for the head's flags. */
 static inline uint64_t at_page_ref_init(uint32_t pfn, at_ref_t ref)
 {
-	if (at_store_mode == AT_STORE_COMPRESSED)
+	unsigned char mode = AT_LOAD(&at_store_mode);
+	if (mode == AT_STORE_COMPRESSED)
 		return at_ref_to_flags(ref);
-	if (at_store_mode == AT_STORE_SIDE)
+	if (mode == AT_STORE_SIDE)
 		at_side_table[pfn] = ref;
 	return 0;
 }
@@ -97,9 +98,10 @@ static inline uint64_t at_page_ref_init(uint32_t pfn, at_ref_t ref)
 /* A block being freed, flags = its head's flags: its tag index, dropped. */
 static inline uint32_t at_page_ref_take_idx(uint32_t pfn, uint64_t flags)
 {
-	if (at_store_mode == AT_STORE_COMPRESSED)
+	unsigned char mode = AT_LOAD(&at_store_mode);
+	if (mode == AT_STORE_COMPRESSED)
 		return (uint32_t)((flags & at_tag_mask) >> AT_SPARE_SHIFT);
-	if (at_store_mode == AT_STORE_SIDE) {
+	if (mode == AT_STORE_SIDE) {
 		at_ref_t r = at_side_table[pfn];
 		at_side_table[pfn] = AT_REF_NONE;
 		return at_ref_to_idx(r);
