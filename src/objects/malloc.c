@@ -44,6 +44,7 @@
 #include "core/message.h"
 #include "objects/malloc_fast.h"
 #include "objects/tcache.h"
+#include "live/peak.h"
 
 static inline at_ref_t alloc_ref(void)
 {
@@ -242,6 +243,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
 		void *p = h->lc[order].blk[--h->lc[order].count];
 		h->lbytes -= AT_PAGE_SIZE << order;
+		at_peak_add((int64_t)AT_PAGE_SIZE << order);
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);
 		at_ref_t ref = block_ref();

@@ -8,6 +8,7 @@
 
 #include "store/charge.h"
 #include "core/message.h"
+#include "live/peak.h"
 
 struct huge {
 	char *addr; /* NULL: entry unused */
@@ -82,6 +83,7 @@ void *at_huge_alloc(size_t size, size_t align)
 		return NULL;
 	}
 	at_charge(ref, (int64_t)len);
+	at_peak_add((int64_t)len);
 	return addr;
 }
 
@@ -97,6 +99,7 @@ void at_huge_free(void *p, const char *what)
 	h->addr = NULL;
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
+	at_peak_add(-(int64_t)e.len);
 	munmap(e.map, e.map_len);
 }
 

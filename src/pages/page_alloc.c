@@ -50,6 +50,7 @@
 #include "pages/early.h"
 #include "core/message.h"
 #include "pages/page.h"
+#include "live/peak.h"
 #include "store/store_migrate.h"
 
 #define CHUNK_SHIFT 21
@@ -322,6 +323,8 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 			flags |= at_page_ref_init(pfn, ref);
 		AT_STORE(&at_pages[pfn].flags, flags);
 		pthread_mutex_unlock(&a->lock);
+		if (!(extra_flags & AT_PG_NO_CODETAG))
+			at_peak_add((int64_t)AT_PAGE_SIZE << order);
 		if (state == AT_STATE_READY)
 			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
 		else if (state == AT_STATE_EARLY)
@@ -419,6 +422,8 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	if (at_unlikely(alloctag_debug_key) && state == AT_STATE_READY)
 		at_debug_page_free(addr, f, at_idx_to_ref(idx));
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
+	if (!(f & AT_PG_NO_CODETAG))
+		at_peak_add(-((int64_t)AT_PAGE_SIZE << order));
 }
 
 void at_page_free_raw(void *addr, unsigned int order)
@@ -458,6 +463,8 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	ok = 1;
 out:
 	pthread_mutex_unlock(&a->lock);
+	if (ok)
+		at_peak_add((int64_t)(AT_PAGE_SIZE << new_order) - (int64_t)(AT_PAGE_SIZE << order));
 	return ok;
 }
 

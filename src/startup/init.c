@@ -14,6 +14,7 @@
 #include "pages/early.h"
 #include "core/message.h"
 #include "objects/slab.h"
+#include "live/live_read.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -64,6 +65,7 @@ void alloctag_init(void)
 __attribute__((constructor(101))) static void alloctag_ctor(void)
 {
 	alloctag_init();
+	at_live_start(); /* live/live_read.h: the read handler; peak, series, endpoint if asked */
 }
 
 int alloctag_set_profiling(bool on)
