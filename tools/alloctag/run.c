@@ -1,0 +1,285 @@
+/*
+ * alloctag run: run a program with liballoctag-preload.so as its malloc,
+ * then report.
+ *
+ * The preload library is found relative to this executable (no path to
+ * type): first where `cmake --install` puts it (AT_PRELOAD_INSTALL_REL,
+ * e.g. ../lib/liballoctag-preload.so from bin/), then where the build tree
+ * has it (AT_PRELOAD_BUILD_REL).
+ *
+ * Profiles: with the target T (-o, default ./alloctag.<cmd>.<pid>.prof,
+ * <pid> alloctag's own, with .1, .2 ... added if taken), the program runs
+ * with ALLOCTAG_PROFILE=T.%p, so every process of its fork/exec tree writes
+ * its own T.<its pid> at exit (an exec keeps the pid; the image that exits
+ * writes).  The program's own (the child's pid) is then renamed to T
+ * without replacing anything (link + unlink); the others are listed.  With
+ * --format the program's profile becomes a report at T instead (default
+ * ./alloctag.<cmd>.<pid>.<ext>).
+ *
+ * While the program runs, SIGINT and SIGQUIT are ignored here (the terminal
+ * sends them to the program, as system() does), SIGTERM and SIGHUP are
+ * passed on to it.  The exit status is the program's; if it died by a
+ * signal, this process dies by the same signal (without a core dump of its
+ * own) after reporting.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/common.h"
+#include "commands.h"
+
+static const char usage[] =
+	"usage: alloctag run [OPTIONS] -- CMD [ARGS...]\n"
+	"\n"
+	"Run CMD with alloctag as its malloc (liballoctag-preload.so) and the environment\n"
+	"passed through.  When CMD exits, print its top allocation sites (symbolized) on\n"
+	"standard error and write its profile.  Every process of CMD's fork/exec tree\n"
+	"writes its own profile.  The exit status is CMD's (a death by signal is passed on).\n"
+	"\n"
+	"options:\n"
+	"  -o, --output PATH   the profile (default: ./alloctag.CMD.PID.prof, never\n"
+	"                      overwriting an earlier one); other processes' profiles are\n"
+	"                      PATH.PID\n"
+	"  --format FMT        write a report in FMT (allocinfo, top, json, pprof) to PATH\n"
+	"                      instead of the raw profile\n"
+	"  --depth D           return addresses kept per call chain (ALLOCTAG_DEPTH)\n"
+	"  --wrappers LIST     functions to see through, comma-separated names or globs\n"
+	"                      (ALLOCTAG_WRAPPERS)\n"
+	"  --never             no profiling at all (ALLOCTAG=never)\n"
+	"  --uncompressed      tag references in a side table (ALLOCTAG=1,uncompressed)\n"
+	"  --top N             sites printed at exit (default 10; 0: none)\n"
+	"  -h, --help          this text\n";
+
+static const char *const exts[] = {"allocinfo", "txt", "json", "pb.gz"};
+
+/* The preload library next to this executable; exits 1 if there is none. */
+static char *find_preload(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		tool_die(1, "run: cannot find this executable (/proc/self/exe): %s", strerror(errno));
+	self[n] = '\0';
+	char *dir = dirname(self);
+	const char *rel[] = {AT_PRELOAD_INSTALL_REL, AT_PRELOAD_BUILD_REL};
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char *p = xasprintf("%s/%s", dir, rel[i]);
+		char *real = realpath(p, NULL);
+		free(p);
+		if (real && access(real, R_OK) == 0)
+			return real;
+		free(real);
+	}
+	tool_die(1, "run: liballoctag-preload.so not found at %s/%s or %s/%s", dir,
+		 AT_PRELOAD_INSTALL_REL, dir, AT_PRELOAD_BUILD_REL);
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void pass_on(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/* T.PID files of other processes of this run (modified since start). */
+static void list_others(const char *target, pid_t main_pid, time_t start)
+{
+	char *copy = xstrdup(target), *copy2 = xstrdup(target);
+	const char *dir = dirname(copy), *base = basename(copy2);
+	size_t bl = strlen(base);
+	DIR *d = opendir(dir);
+	int count = 0;
+	if (!d)
+		goto out;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *s = e->d_name;
+		if (strncmp(s, base, bl) != 0 || s[bl] != '.' || !s[bl + 1] ||
+		    strspn(s + bl + 1, "0123456789") != strlen(s + bl + 1) ||
+		    atol(s + bl + 1) == (long)main_pid)
+			continue;
+		char *path = xasprintf("%s/%s", dir, s);
+		struct stat st;
+		if (stat(path, &st) == 0 && st.st_mtime >= start) {
+			if (!count++)
+				tool_msg("profiles of other processes of the run:");
+			fprintf(stderr, "  %s\n", path);
+		}
+		free(path);
+	}
+	closedir(d);
+out:
+	free(copy);
+	free(copy2);
+}
+
+static char *default_target(const char *cmd, int fmt)
+{
+	char *c = xstrdup(cmd), *b = basename(c);
+	const char *ext = fmt < 0 ? "prof" : exts[fmt];
+	char *t = xasprintf("alloctag.%s.%ld.%s", b, (long)getpid(), ext);
+	for (int i = 1; access(t, F_OK) == 0; i++) {
+		free(t);
+		t = xasprintf("alloctag.%s.%ld.%d.%s", b, (long)getpid(), i, ext);
+	}
+	free(c);
+	return t;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'f'},
+		{"depth", required_argument, NULL, 'd'},  {"wrappers", required_argument, NULL, 'w'},
+		{"never", no_argument, NULL, 'n'},        {"uncompressed", no_argument, NULL, 'u'},
+		{"top", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *out = NULL, *depth = NULL, *wrappers = NULL, *mode = NULL;
+	int fmt = -1, c;
+	int64_t top = 10;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'f': fmt = (int)parse_format("run", optarg); break;
+		case 'd': {
+			char *end;
+			long d = strtol(optarg, &end, 10);
+			if (!*optarg || *end || d < 1 || d > 1024)
+				usage_error("run", "--depth '%s': expected a number of frames, 1 to 1024", optarg);
+			depth = optarg;
+			break;
+		}
+		case 'w': wrappers = optarg; break;
+		case 'n': mode = "never"; break;
+		case 'u': mode = "1,uncompressed"; break;
+		case 't':
+			if (parse_bytes(optarg, &top))
+				usage_error("run", "--top '%s': expected a number", optarg);
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		default:
+			if (optopt)
+				usage_error("run", "option '-%c' %s", optopt,
+					    optopt == 'o' ? "needs a value" : "is unknown");
+			usage_error("run", "option '%s' is unknown or needs a value", argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		usage_error("run", "no command given (alloctag run [OPTIONS] -- CMD [ARGS...])");
+	char **cmd = argv + optind;
+	char *preload = find_preload();
+	char *target = out ? xstrdup(out) : default_target(cmd[0], fmt);
+	char *pattern = xasprintf("%s.%%p", target);
+	time_t start = time(NULL);
+
+	struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = pass_on}, old_int,
+			 old_quit;
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	sigaction(SIGTERM, &fwd, NULL);
+	sigaction(SIGHUP, &fwd, NULL);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		tool_die(1, "run: cannot fork: %s", strerror(errno));
+	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		const char *lp = getenv("LD_PRELOAD");
+		char *v = lp && *lp ? xasprintf("%s:%s", preload, lp) : xstrdup(preload);
+		setenv("LD_PRELOAD", v, 1);
+		setenv("ALLOCTAG_PROFILE", pattern, 1);
+		if (depth)
+			setenv("ALLOCTAG_DEPTH", depth, 1);
+		if (wrappers)
+			setenv("ALLOCTAG_WRAPPERS", wrappers, 1);
+		if (mode)
+			setenv("ALLOCTAG", mode, 1);
+		execvp(cmd[0], cmd);
+		int err = errno;
+		tool_msg("run: cannot run %s: %s", cmd[0], strerror(err));
+		_exit(err == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			tool_die(1, "run: waitpid: %s", strerror(errno));
+	child_pid = 0;
+
+	char *mine = xasprintf("%s.%ld", target, (long)pid);
+	struct stat st;
+	int rc = 0;
+	if (stat(mine, &st) != 0) {
+		if (WIFSIGNALED(status))
+			tool_msg("run: %s was killed by signal %d (%s) and wrote no profile", cmd[0],
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else if (!(WIFEXITED(status) && (WEXITSTATUS(status) == 127 || WEXITSTATUS(status) == 126)))
+			tool_msg("run: %s wrote no profile (it ended through _exit, or could not "
+				 "write %s)", cmd[0], mine);
+	} else {
+		struct profile p;
+		if (profile_read(mine, &p)) {
+			rc = 1;
+		} else {
+			if (top > 0) {
+				fflush(stdout);
+				tool_msg("top allocation sites of %s (pid %ld) at exit:", cmd[0], (long)pid);
+				report_write_to(&p, FMT_TOP, NULL, stderr, (size_t)top);
+			}
+			if (fmt >= 0) {
+				if (report_write(&p, (enum report_format)fmt, NULL, target, 0) == 0) {
+					unlink(mine);
+					tool_msg("report: %s", target);
+				} else {
+					rc = 1;
+				}
+			} else if (link(mine, target) == 0 || (errno == EEXIST && out &&
+							       rename(mine, target) == 0)) {
+				unlink(mine);
+				tool_msg("profile: %s", target);
+			} else {
+				tool_msg("run: cannot name the profile %s: %s; it stays at %s", target,
+					 strerror(errno), mine);
+			}
+			profile_free(&p);
+		}
+	}
+	list_others(target, pid, start);
+	free(mine);
+	free(pattern);
+	free(target);
+	free(preload);
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(sig, SIG_DFL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	(void)rc; /* a profile that could not be read was said; the status stays CMD's */
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}

@@ -1,0 +1,61 @@
+/*
+ * top: the sites holding the most live memory, largest first.
+ *
+ *       live    calls  site
+ *    1.5 MiB     1000  load_names(int) at /src/cxx.cc:6
+ *      512 B        2  /usr/bin/prog+0x11b9 (no debug information)
+ *    1.5 MiB     1002  total, 2 of 2 sites
+ *
+ * "allocated" columns (cumulative bytes and calls) are added when the
+ * profile has cumulative counts.  A site's text: "FUNC at FILE:LINE", or
+ * FUNC (symbol name) and the object, or the object alone.
+ */
+#include "report.h"
+
+#include <inttypes.h>
+
+#include "../common/common.h"
+
+static void site_text(FILE *out, const struct site *x)
+{
+	if (x->tag >= 0)
+		fprintf(out, "%s at %s:%u%s%s%s", x->func, x->file, x->line,
+			x->object[0] != '-' ? " [" : "", x->object[0] != '-' ? x->object : "",
+			x->object[0] != '-' ? "]" : "");
+	else if (x->file)
+		fprintf(out, "%s at %s:%u", x->func ? x->func : "??", x->file, x->line);
+	else if (x->func)
+		fprintf(out, "%s in %s", x->func, x->object);
+	else
+		fprintf(out, "%s", x->object);
+}
+
+int report_top(FILE *out, struct sites *s, size_t n)
+{
+	char b1[32], b2[32];
+	int cumulative = s->alloc_calls != 0;
+	sites_sort_by_bytes(s);
+	if (!n || n > s->nr)
+		n = s->nr;
+	if (cumulative)
+		fprintf(out, "%10s %9s %10s %9s  %s\n", "live", "calls", "allocated", "calls", "site");
+	else
+		fprintf(out, "%10s %9s  %s\n", "live", "calls", "site");
+	for (size_t i = 0; i < n; i++) {
+		const struct site *x = &s->v[i];
+		fprintf(out, "%10s %9" PRId64, human_bytes(x->live_bytes, b1, sizeof(b1)),
+			x->live_calls);
+		if (cumulative)
+			fprintf(out, " %10s %9" PRId64, human_bytes(x->alloc_bytes, b2, sizeof(b2)),
+				x->alloc_calls);
+		fputs("  ", out);
+		site_text(out, x);
+		fputc('\n', out);
+	}
+	fprintf(out, "%10s %9" PRId64, human_bytes(s->live_bytes, b1, sizeof(b1)), s->live_calls);
+	if (cumulative)
+		fprintf(out, " %10s %9" PRId64, human_bytes(s->alloc_bytes, b2, sizeof(b2)),
+			s->alloc_calls);
+	fprintf(out, "  total, %zu of %zu sites\n", n, s->nr);
+	return 0;
+}

@@ -1,0 +1,91 @@
+/*
+ * report_write: symbolize, build the sites, write one format (report.h).
+ * A file is written to "<out>.tmp.<pid>" (created exclusively, mode 0644
+ * less the umask) and renamed over <out> when complete, so a failure never
+ * leaves a partial report under the name asked for.
+ */
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/common.h"
+
+int report_format_parse(const char *s)
+{
+	static const char *names[] = {"allocinfo", "top", "json", "pprof"};
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int write_format(FILE *fp, const struct profile *p, enum report_format fmt,
+			const struct filter *f, size_t top_n)
+{
+	struct symbolizer *sym = sym_new(p);
+	struct sites s;
+	int rc;
+	sites_build(&s, p, sym, f);
+	switch (fmt) {
+	case FMT_ALLOCINFO: rc = report_allocinfo(fp, &s); break;
+	case FMT_TOP: rc = report_top(fp, &s, top_n); break;
+	case FMT_JSON: rc = report_json(fp, p, sym, &s); break;
+	default: rc = report_pprof(fp, p, sym, &s); break;
+	}
+	sites_free(&s);
+	sym_free(sym);
+	return rc;
+}
+
+int report_write_to(const struct profile *p, enum report_format fmt, const struct filter *f,
+		    FILE *fp, size_t top_n)
+{
+	int rc = write_format(fp, p, fmt, f, top_n);
+	if (fflush(fp) && !rc) {
+		tool_msg("cannot write the report: %s", strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+int report_write(const struct profile *p, enum report_format fmt, const struct filter *f,
+		 const char *out, size_t top_n)
+{
+	FILE *fp = stdout;
+	char *tmp = NULL;
+	if (out && strcmp(out, "-") != 0) {
+		tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!fp) {
+			tool_msg("%s: cannot create: %s", tmp, strerror(errno));
+			free(tmp);
+			return -1;
+		}
+	}
+	int rc = write_format(fp, p, fmt, f, top_n);
+	if (fflush(fp) || ferror(fp)) {
+		if (!rc)
+			tool_msg("%s: cannot write: %s", tmp ? out : "standard output", strerror(errno));
+		rc = -1;
+	}
+	if (tmp) {
+		if (fclose(fp) && !rc) {
+			tool_msg("%s: cannot write: %s", out, strerror(errno));
+			rc = -1;
+		}
+		if (!rc && rename(tmp, out)) {
+			tool_msg("%s: cannot rename %s to it: %s", out, tmp, strerror(errno));
+			rc = -1;
+		}
+		if (rc)
+			unlink(tmp);
+		free(tmp);
+	}
+	return rc;
+}

@@ -1,0 +1,298 @@
+/*
+ * The symbolizer over elfutils' libdwfl (symbols.h).
+ *
+ * One Dwfl session per map of the profile, opened on first use: the
+ * object's file is reported at its own link-time addresses, and separate
+ * debug files are found the standard way (dwfl_standard_find_debuginfo:
+ * /usr/lib/debug/.build-id/xx/yyyy.debug by build ID, then .gnu_debuglink).
+ * Locations are cached in a hash table keyed by (map, address), so a
+ * profile's 100k chains cost one lookup per distinct return address.
+ */
+#define _GNU_SOURCE
+#include "symbols.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/common.h"
+
+char *__cxa_demangle(const char *mangled, char *buf, size_t *n, int *status);
+
+struct map_state {
+	int opened; /* 0 not yet, 1 usable, -1 not usable (said once) */
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	GElf_Addr bias; /* module address = bias + file address */
+};
+
+struct entry {
+	int map;
+	uint64_t addr;
+	struct sym_loc *loc;
+};
+
+struct symbolizer {
+	const struct profile *p;
+	struct map_state *maps;
+	struct entry *tab;
+	size_t cap, used; /* power of two; used <= cap / 2 */
+};
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+struct symbolizer *sym_new(const struct profile *p)
+{
+	struct symbolizer *s = xcalloc(1, sizeof(*s));
+	s->p = p;
+	s->maps = xcalloc(p->nr_maps + 1, sizeof(*s->maps));
+	s->cap = 1024;
+	s->tab = xcalloc(s->cap, sizeof(*s->tab));
+	return s;
+}
+
+static void hexid(const unsigned char *b, int n, char *out)
+{
+	for (int i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	out[2 * n] = '\0';
+}
+
+static struct map_state *open_map(struct symbolizer *s, int map)
+{
+	struct map_state *m = &s->maps[map];
+	const struct prof_map *pm = &s->p->maps[map];
+	if (m->opened)
+		return m->opened > 0 ? m : NULL;
+	m->opened = -1;
+	m->dwfl = dwfl_begin(&callbacks);
+	if (!m->dwfl)
+		return NULL;
+	dwfl_report_begin(m->dwfl);
+	m->mod = dwfl_report_elf(m->dwfl, pm->path, pm->path, -1, 0, false);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (!m->mod) {
+		if (pm->path[0] == '/' || pm->path[0] == '.') /* not "[vdso]"-like names */
+			tool_msg("%s: cannot read: %s; its frames are shown as object+offset",
+				 pm->path, dwfl_errmsg(-1));
+		return NULL;
+	}
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(m->mod, &bits, &vaddr);
+	if (pm->build_id) {
+		char have[2 * 64 + 1] = "";
+		if (n > 0 && n <= 64)
+			hexid(bits, n, have);
+		if (strcmp(have, pm->build_id) != 0) {
+			tool_msg("%s: build ID %s differs from the profile's %s (the file changed "
+				 "since the profile was written); its frames are not symbolized",
+				 pm->path, have[0] ? have : "(none)", pm->build_id);
+			return NULL;
+		}
+	}
+	if (!dwfl_module_getelf(m->mod, &m->bias))
+		return NULL;
+	m->opened = 1;
+	return m;
+}
+
+static char *demangle(const char *name)
+{
+	if (!name)
+		return NULL;
+	if (name[0] == '_' && name[1] == 'Z') {
+		int status;
+		char *d = __cxa_demangle(name, NULL, NULL, &status);
+		if (d && status == 0)
+			return d;
+		free(d);
+	}
+	return xstrdup(name);
+}
+
+/* A subprogram or inlined subroutine's name: linkage name demangled, else DW_AT_name. */
+static char *die_func(Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	const char *n = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
+		n = dwarf_formstring(&a);
+	if (!n && dwarf_attr_integrate(die, DW_AT_name, &a))
+		n = dwarf_formstring(&a);
+	return demangle(n);
+}
+
+static void add_frame(struct sym_loc *l, size_t *cap, char *func, const char *file,
+		      unsigned int line)
+{
+	GROW(l->frames, *cap, l->nr_frames + 1);
+	l->frames[l->nr_frames].func = func;
+	l->frames[l->nr_frames].file = file ? xstrdup(file) : NULL;
+	l->frames[l->nr_frames].line = line;
+	l->nr_frames++;
+}
+
+/* DWARF frames of module address a (the call instruction); 0 if none found. */
+static int dwarf_frames(struct map_state *m, GElf_Addr a, struct sym_loc *l, size_t *cap)
+{
+	Dwfl_Line *dl = dwfl_module_getsrc(m->mod, a);
+	if (!dl)
+		return 0;
+	int lineno = 0;
+	const char *file = dwfl_lineinfo(dl, NULL, &lineno, NULL, NULL, NULL);
+	if (!file)
+		return 0;
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, a, &bias);
+	Dwarf_Die *scopes = NULL;
+	int n = cu ? dwarf_getscopes(cu, a - bias, &scopes) : 0;
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	char *cur_file = xstrdup(file);
+	unsigned int cur_line = (unsigned int)lineno;
+	for (int i = 0; i < n; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine &&
+		    tag != DW_TAG_entry_point)
+			continue;
+		add_frame(l, cap, die_func(&scopes[i]), cur_file, cur_line);
+		if (tag != DW_TAG_inlined_subroutine)
+			break;
+		Dwarf_Attribute at;
+		Dwarf_Word fidx = 0, cline = 0;
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &at), &fidx) ||
+		    dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &at), &cline))
+			break;
+		if (!files && dwarf_getsrcfiles(cu, &files, &nfiles))
+			break;
+		const char *cf = fidx < nfiles ? dwarf_filesrc(files, fidx, NULL, NULL) : NULL;
+		free(cur_file);
+		cur_file = xstrdup(cf ? cf : "??");
+		cur_line = (unsigned int)cline;
+	}
+	if (l->nr_frames == 0) /* line info but no scope: the symbol's name */
+		add_frame(l, cap, NULL, cur_file, cur_line);
+	free(cur_file);
+	free(scopes);
+	return 1;
+}
+
+static struct sym_loc *symbolize(struct symbolizer *s, int map, uint64_t addr)
+{
+	struct sym_loc *l = xcalloc(1, sizeof(*l));
+	size_t cap = 0;
+	const struct prof_map *pm = map >= 0 ? &s->p->maps[map] : NULL;
+	l->object = xasprintf("%s+0x%" PRIx64, pm ? pm->path : "?", addr);
+	struct map_state *m = pm ? open_map(s, map) : NULL;
+	if (m && addr > 0) {
+		GElf_Addr a = m->bias + addr - 1, off = 0;
+		GElf_Sym sym;
+		const char *name = dwfl_module_addrinfo(m->mod, a, &off, &sym, NULL, NULL, NULL);
+		if (name)
+			l->fn_start = addr - 1 - off;
+		if (dwarf_frames(m, a, l, &cap)) {
+			if (!l->frames[0].func && name) /* no scope: the symbol names it */
+				l->frames[0].func = demangle(name);
+		} else if (name) {
+			char *d = demangle(name);
+			add_frame(l, &cap, xasprintf("%s+0x%" PRIx64, d, (uint64_t)off + 1), NULL, 0);
+			free(d);
+		}
+	}
+	if (l->nr_frames == 0)
+		add_frame(l, &cap, NULL, NULL, 0);
+	return l;
+}
+
+static size_t hash(int map, uint64_t addr)
+{
+	return (size_t)(((uint64_t)(map + 1) * 0x9E3779B97F4A7C15ull ^ addr) * 0xff51afd7ed558ccdull >> 17);
+}
+
+const struct sym_loc *sym_get(struct symbolizer *s, int map, uint64_t addr)
+{
+	size_t i = hash(map, addr) & (s->cap - 1);
+	for (; s->tab[i].loc; i = (i + 1) & (s->cap - 1))
+		if (s->tab[i].map == map && s->tab[i].addr == addr)
+			return s->tab[i].loc;
+	struct sym_loc *l = symbolize(s, map, addr);
+	s->tab[i] = (struct entry){map, addr, l};
+	if (++s->used > s->cap / 2) { /* rehash into twice the slots */
+		struct entry *old = s->tab;
+		size_t ocap = s->cap;
+		s->cap *= 2;
+		s->tab = xcalloc(s->cap, sizeof(*s->tab));
+		for (size_t k = 0; k < ocap; k++) {
+			if (!old[k].loc)
+				continue;
+			size_t j = hash(old[k].map, old[k].addr) & (s->cap - 1);
+			while (s->tab[j].loc)
+				j = (j + 1) & (s->cap - 1);
+			s->tab[j] = old[k];
+		}
+		free(old);
+	}
+	return l;
+}
+
+void sym_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->cap; i++) {
+		struct sym_loc *l = s->tab[i].loc;
+		if (!l)
+			continue;
+		for (unsigned int k = 0; k < l->nr_frames; k++) {
+			free(l->frames[k].func);
+			free(l->frames[k].file);
+		}
+		free(l->frames);
+		free(l->object);
+		free(l);
+	}
+	for (size_t i = 0; i < s->p->nr_maps; i++)
+		if (s->maps[i].dwfl)
+			dwfl_end(s->maps[i].dwfl);
+	free(s->maps);
+	free(s->tab);
+	free(s);
+}
+
+int sym_system_file(const char *file)
+{
+	return file && (strncmp(file, "/usr/include/", 13) == 0 ||
+			strncmp(file, "/usr/lib/gcc/", 13) == 0 ||
+			strncmp(file, "/usr/local/include/", 19) == 0);
+}
+
+char *sym_short_name(const char *func)
+{
+	size_t n = strlen(func);
+	char *out = xmalloc(n + 1), *o = out;
+	int depth = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = func[i];
+		if (c == '<')
+			depth++;
+		else if (c == '>' && depth > 0)
+			depth--;
+		else if (c == '(' && depth == 0 && i > 0 &&
+			 !(i >= 8 && strncmp(func + i - 8, "operator", 8) == 0))
+			break;
+		if (c != ' ')
+			*o++ = c;
+	}
+	*o = '\0';
+	return out;
+}
