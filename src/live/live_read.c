@@ -96,6 +96,8 @@
 #include "report/profile.h"
 
 static unsigned char busy;
+static pid_t target_pid; /* set in the handler; nonzero in S only once S runs */
+static unsigned char in_snapshot;
 /* The intermediate's stack (shared with the target), and so S's (copied). */
 static char snap_stack[128 << 10] __attribute__((aligned(64)));
 
@@ -140,6 +142,7 @@ static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 	    (cr.uid != 0 && cr.uid != r && cr.uid != e && cr.uid != s))
 		_exit(1); /* someone else's socket: write nothing */
 	at_live_child_reset();
+	in_snapshot = 1;
 	_exit(at_profile_write_fd(fd) ? 1 : 0);
 }
 
@@ -161,6 +164,7 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	if (!__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) {
 		uint32_t nonce = (uint32_t)si->si_value.sival_int;
+		target_pid = getpid();
 		pid_t pid = clone(intermediate, snap_stack + sizeof(snap_stack), CLONE_VM | CLONE_VFORK,
 				  (void *)(uintptr_t)nonce);
 		if (pid > 0)
@@ -192,6 +196,11 @@ static void install_handler(void)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
 	sigaction(AT_LIVE_SIGNAL, &sa, NULL);
+}
+
+pid_t at_live_pid(void)
+{
+	return in_snapshot ? target_pid : getpid();
 }
 
 void at_live_start(void)

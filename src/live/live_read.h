@@ -8,6 +8,7 @@
 #define AT_LIVE_READ_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include "core/compiler.h"
 
@@ -23,6 +24,9 @@
  * handler unless ALLOCTAG_LIVE=0; start the peak recorder, the interval
  * sampler and the HTTP endpoint if their variables ask for them. */
 AT_HIDDEN void at_live_start(void);
+
+/* The process id a profile names: the target's in a snapshot process. */
+AT_HIDDEN pid_t at_live_pid(void);
 
 /* In a snapshot process (alone in a copy of the target): make the locks
  * that threads which do not exist here may have held usable again. */

@@ -41,6 +41,7 @@ void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *c
 			.site = 1,
 			.live_bytes = (uint64_t)(c.bytes + b.bytes),
 			.live_calls = (uint64_t)(c.calls + b.calls),
+			.idx = i,
 		};
 		fn(&v, ctx);
 	}

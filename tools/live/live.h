@@ -23,5 +23,7 @@ int live_read(pid_t pid, char **text, size_t *len);
 
 int cmd_snapshot(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+/* "PID" (command cmd): the number, or a usage error. */
+pid_t live_parse_pid(const char *cmd, const char *s);
 
 #endif

@@ -1,0 +1,66 @@
+/*
+ * A program for the live-read tests (live.sh): known live allocations from
+ * three lines, then "ready" on stdout, then it waits until its standard
+ * input ends (or a signal ends it).
+ *   live_target            48 B x 1000 (line A), 1 MiB x 10 (line B),
+ *                          4096 B x 3 allocated and freed (line C)
+ *   live_target peak       100 MiB (1 KiB objects, line P1) freed, then
+ *                          10 MiB (line P2); prints "ready" after each phase
+ *   live_target ramp MS    1 MiB more every MS milliseconds, 10 times
+ *                          (line R), then waits
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *keep[200000];
+
+static void wait_stdin(void)
+{
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+}
+
+static void ready(const char *what)
+{
+	printf("%s\n", what);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "peak")) {
+		for (int i = 0; i < 102400; i++)
+			keep[i] = malloc(1024); /* line P1 */
+		for (int i = 0; i < 102400; i++)
+			free(keep[i]);
+		for (int i = 0; i < 10240; i++)
+			keep[i] = malloc(1024); /* line P2 */
+		ready("ready");
+		wait_stdin();
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[1], "ramp")) {
+		struct timespec ts = {0, atol(argv[2]) * 1000000L};
+		for (int i = 0; i < 10; i++) {
+			keep[i] = malloc(1 << 20); /* line R */
+			memset(keep[i], 1, 1 << 20);
+			nanosleep(&ts, NULL);
+		}
+		ready("ready");
+		wait_stdin();
+		return 0;
+	}
+	for (int i = 0; i < 1000; i++)
+		keep[i] = malloc(48); /* line A */
+	for (int i = 0; i < 10; i++)
+		keep[1000 + i] = malloc(1 << 20); /* line B */
+	for (int i = 0; i < 3; i++)
+		free(malloc(4096)); /* line C */
+	ready("ready");
+	wait_stdin();
+	return 0;
+}
