@@ -23,6 +23,11 @@ int live_read(pid_t pid, char **text, size_t *len);
 
 int cmd_snapshot(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+/* "100ms", "0.5s", "2" (seconds): nanoseconds, or -1 (the runtime's
+ * ALLOCTAG_INTERVAL grammar, src/live/sampler.c). */
+long long live_parse_interval(const char *s);
+/* Set ALLOCTAG_TOOL to this executable's path (for the HTTP endpoint). */
+void live_set_tool_env(void);
 /* "PID" (command cmd): the number, or a usage error. */
 pid_t live_parse_pid(const char *cmd, const char *s);
 

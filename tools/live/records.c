@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
+#include "../common/common.h"
 
 static int bad(const char *name, size_t line, const char *what)
 {
@@ -183,4 +183,23 @@ long *live_site_of_idx(const struct live_records *r, const struct sites *s, size
 		}
 	}
 	return m;
+}
+
+int live_records_attach(const char *name, const char *text, size_t len, struct profile *p)
+{
+	struct live_records r;
+	if (live_records_parse(name, text, len, &r))
+		return -1;
+	p->live = xmalloc(sizeof(r));
+	*p->live = r;
+	return 0;
+}
+
+void live_records_detach(struct profile *p)
+{
+	if (!p->live)
+		return;
+	live_records_free(p->live);
+	free(p->live);
+	p->live = NULL;
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "report/sites.h"
+#include "../report/sites.h"
 
 struct peak_site {
 	uint32_t idx;
@@ -47,6 +47,11 @@ int live_records_parse(const char *name, const char *text, size_t len, struct li
 /* The same, reading the file. */
 int live_records_read(const char *path, struct live_records *r);
 void live_records_free(struct live_records *r);
+
+/* The profile reader's hooks (profile/read.c): p->live from the text (0, or
+ * -1 after one line), and its release. */
+int live_records_attach(const char *name, const char *text, size_t len, struct profile *p);
+void live_records_detach(struct profile *p);
 
 /* For each tag index, the index of its site in s (-1: none); returns an
  * array of `*n` entries (malloc'd). */

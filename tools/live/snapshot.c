@@ -113,3 +113,31 @@ int cmd_snapshot(int argc, char **argv)
 	free(text);
 	return rc ? 1 : 0;
 }
+
+long long live_parse_interval(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v != v)
+		return -1;
+	double mul = 1e9;
+	if (!strcmp(end, "ms"))
+		mul = 1e6;
+	else if (strcmp(end, "s") && *end)
+		return -1;
+	double ns = v * mul;
+	if (ns < 1e6 || ns > 3600e9)
+		return -1;
+	return (long long)ns;
+}
+
+void live_set_tool_env(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		setenv("ALLOCTAG_TOOL", self, 0);
+	}
+}

@@ -1,0 +1,73 @@
+#!/bin/sh
+# The peak (alloctag run --peak) of a program that allocates 100 MiB, frees
+# it and allocates 10 MiB; the interval series (alloctag run --interval) of
+# a program with a known ramp (1 MiB more every 100 ms, 10 times).
+# usage: live_profile.sh ALLOCTAG LIVE_TARGET LIVE_TARGET_SOURCE
+set -eu
+AT=$1
+TGT=$2
+SRC=$3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+line() { grep -n "/\* line $1 \*/" "$SRC" | cut -d: -f1; }
+LP1=$(line P1)
+LP2=$(line P2)
+cd "$T"
+
+# 1. peak: ~100 MiB at line P1 (within 1%: the recorder's tolerance), at a
+# time inside the run; the end state is 10 MiB at line P2
+before=$(date +%s)
+"$AT" run --peak --top 0 -o "$T/peak.prof" -- "$TGT" peak </dev/null >/dev/null 2>"$T/err" || fail "run --peak: $(cat "$T/err")"
+after=$(date +%s)
+"$AT" report "$T/peak.prof" >"$T/top" || fail "report of the peak profile"
+total=$(awk '$1 == "peak" { print $3 }' "$T/peak.prof")
+ptime=$(awk '$1 == "peak" { print int($2) }' "$T/peak.prof")
+[ -n "$total" ] || fail "no peak record: $(cat "$T/peak.prof")"
+# 100 MiB of 1 KiB objects: 104857600 bytes; the recorder keeps at least 1/1.01 of it
+[ "$total" -le 104857600 ] && [ "$total" -ge 103819406 ] || fail "peak total $total is not within 1% of 100 MiB"
+[ "$ptime" -ge "$before" ] && [ "$ptime" -le "$after" ] || fail "peak time $ptime outside the run ($before..$after)"
+# the peak's sites: line P1 holds the peak (all of it but the stdout buffer), line P2 nothing
+sed -n '/site at the peak$/,$p' "$T/top" >"$T/peaksites"
+grep -Eq "^ +(99\.[0-9]|100\.0) MiB +10[0-9]{4}  main at .*live_target\.c:$LP1\$" "$T/peaksites" || fail "peak sites: $(cat "$T/top")"
+! grep -q "live_target\.c:$LP2\$" "$T/peaksites" || fail "line P2 at the peak: $(cat "$T/top")"
+grep -Eq "^peak: (99\.[0-9]|100\.0) MiB at [0-9-]+ [0-9:.]+ UTC \([0-9.]+ s before the profile\)\$" "$T/top" || fail "peak line: $(cat "$T/top")"
+# the end state, exact
+grep -Eq "^ +10\.0 MiB +10240  main at .*live_target\.c:$LP2\$" "$T/top" || fail "end state: $(cat "$T/top")"
+grep -Eq "^ +0 B +0  main at .*live_target\.c:$LP1\$" "$T/top" || fail "end state P1: $(cat "$T/top")"
+echo "peak: ok ($total bytes)"
+
+# 2. series: samples every 50 ms; the ramp site holds k MiB, k = 0..10,
+# never decreasing; the last sample has all 10 MiB
+"$AT" run --interval 50ms --top 0 -o "$T/ramp.prof" -- "$TGT" ramp 100 </dev/null >/dev/null 2>"$T/err" || fail "run --interval: $(cat "$T/err")"
+grep -qx "interval 50000000" "$T/ramp.prof" || fail "no interval record"
+# the ramp chain's index: the chain record whose frame is line R's return address
+"$AT" report --format json "$T/ramp.prof" >/dev/null || fail "json of the series profile"
+idx=$(awk '$1 == "chain" && $2 == 10485760 { getline; if ($1 == "index") print $2 }' "$T/ramp.prof")
+[ -n "$idx" ] || fail "no index record after the ramp's chain"
+awk -v idx="$idx" '
+    $1 == "sample" {
+        n++; k = 0
+        for (i = 4; i <= NF; i++) { split($i, f, ":"); if (f[1] == idx) k = f[2] }
+        if (k % 1048576) { print "sample " n ": " k " is not a whole number of MiB"; bad = 1 }
+        if (k < prev) { print "sample " n ": " k " < " prev; bad = 1 }
+        if ($3 < k) { print "sample " n ": total " $3 " < site " k; bad = 1 }
+        if (!seen[k]++) distinct++
+        prev = k; last = k
+    }
+    END {
+        if (n < 10) { print "only " n " samples"; bad = 1 }
+        if (last != 10485760) { print "last sample " last; bad = 1 }
+        if (distinct < 6) { print "only " distinct " distinct values"; bad = 1 }
+        exit bad
+    }' "$T/ramp.prof" >"$T/why" || fail "series: $(cat "$T/why")"
+"$AT" report "$T/ramp.prof" | grep -Eq "^series: [0-9]+ samples every 50 ms over [0-9.]+ s, highest 10\.0 MiB at " || fail "series line: $("$AT" report "$T/ramp.prof")"
+echo "series: ok"
+
+# 3. bad values: one line each, the program runs
+out=$(ALLOCTAG_INTERVAL=fast ALLOCTAG_PEAK=maybe "$AT" run --top 0 -o "$T/bad.prof" -- "$TGT" </dev/null 2>&1 >/dev/null) || fail "bad values ended the program"
+echo "$out" | grep -qx 'alloctag: ignoring ALLOCTAG_INTERVAL="fast": expected a time from 1ms to 3600s (e.g. 100ms, 0.5s, 2); no series is recorded' || fail "bad interval: $out"
+echo "$out" | grep -qx 'alloctag: ignoring ALLOCTAG_PEAK="maybe": expected 1 or 0 (or y/n, yes/no, on/off, true/false); no peak is recorded' || fail "bad peak: $out"
+if "$AT" run --interval 0 -- true 2>"$T/err"; then fail "run --interval 0 accepted"; fi
+grep -q "^alloctag: run: --interval '0': expected a time from 1ms to 3600s" "$T/err" || fail "run --interval 0: $(cat "$T/err")"
+echo "bad values: ok"
