@@ -14,14 +14,22 @@
  *    (EPERM: not the owner, not root)       signal PID: its owner or root
  *                                         handler, on T (si_code SI_QUEUE
  *                                         only; a plain kill is ignored):
- *                                           clone(CLONE_VM|CLONE_VFORK) an
- *                                           intermediate I on a static stack;
- *                                           I forks (raw clone, no exit
- *                                           signal) the snapshot process S
- *                                           and exits; T reaps I (waitpid
- *                                           __WALL) and returns.
- *                                         S (alone in a copy-on-write copy of
- *                                         the target as it was at the fork):
+ *                                           unless a previous read's I still
+ *                                           runs, clone a bare thread I
+ *                                           (CLONE_THREAD, a static stack,
+ *                                           every signal blocked, the
+ *                                           kernel clears i_tid when it
+ *                                           ends) and return.
+ *                                         I (raw system calls only, no
+ *                                         errno, no glibc state):
+ *                                           fork S (no exit signal), wait
+ *                                           for it (__WALL), exit.
+ *                                         S: fork S2, exit (so S2 has no
+ *                                           parent in the target: init, or
+ *                                           the nearest subreaper, reaps it)
+ *                                         S2, alone in a copy-on-write copy
+ *                                         of the process as it was at I's
+ *                                         fork:
  *                                           blocks every signal but SIGALRM,
  *                                           SIGALRM default, alarm(TIMEOUT),
  *                                           closes inherited descriptors,
@@ -32,39 +40,41 @@
  *                                           the locks of threads that do not
  *                                           exist in it, writes the raw
  *                                           profile, exits.
- *  accept; SO_PEERCRED of S: same uid
- *    as the target (or root); read to
+ *  accept; SO_PEERCRED of S2: the
+ *    target's uid (or root); read to
  *    EOF, check the `end` record
  *  target gone (kill(PID, 0) ESRCH)?
  *    say so in one line
  *
- * Why a fork: the handler may interrupt T anywhere, inside malloc with a
- * class or arena lock held, inside the loader (dl_iterate_phdr's lock),
- * inside stdio.  Nothing that takes such a lock or allocates may run in the
- * handler.  The handler only calls clone, waitpid and errno (all
- * async-signal-safe); the profile is written by S, which is not in a
- * handler and sees a frozen copy, so its counts are those of one instant
- * (a quiescent read: exact, bin_charge.h).  Locks held at the fork by other
- * threads stay held in S: the registry lock and the readers' scratch table
- * are reset (at_live_child_reset: only a thread that S does not have could
- * hold them); anything else (the loader's lock, held by a thread inside
- * dlopen or an unwind) would block S, and the alarm ends it: the tool then
- * says the read was cut off and may retry.
+ * Why so: the handler may interrupt T anywhere, inside malloc with a class
+ * or arena lock held, inside the loader (dl_iterate_phdr's lock), inside
+ * stdio.  Nothing that takes such a lock or allocates may run in the
+ * handler, nor in I, which shares T's thread-local storage (it has no TCB
+ * of its own: it makes raw system calls only, so it never writes errno).
+ * The profile is written by S2, which runs no handler and sees a frozen
+ * copy, so its counts are those of one instant (a quiescent read: exact,
+ * bin_charge.h).  Locks held at the fork by any thread stay held in S2:
+ * the registry lock, the readers' scratch table and src/live's own locks
+ * are reset (at_live_child_reset: only a thread that S2 does not have
+ * could hold them); anything else (the loader's lock, held by a thread
+ * inside dlopen or an unwind) would block S2, and the alarm ends it: the
+ * tool then says the read was cut off and may retry.
  *
- * Bounded stall: T stops for the handler only, i.e. two clones and one
- * exit.  Their cost is that of fork (copying page tables: proportional to
- * the target's mapped memory, not to its number of call sites); other
- * threads go on allocating (they wait only if they fault a page while the
- * kernel copies the address space).  bench/bench_live_read.c measures it
- * with 100k call sites.
+ * Bounded stall: T stops for one clone of a thread (tens of microseconds,
+ * whatever the number of call sites).  The forks run in I and S: copying
+ * page tables, proportional to the process's mapped memory; meanwhile
+ * other threads wait only if they fault a page or map memory while the
+ * kernel copies the address space (mmap lock), and afterwards each first
+ * write to a page copies it.  bench/bench_live_read.c measures both with
+ * 100k call sites.
  *
  * Nothing left behind: the socket is abstract (no file; it disappears with
- * the tool's descriptor); I is reaped by T before the handler returns; S is
- * reparented to init (or the nearest subreaper) when I exits and reaped
- * there.  If the target dies while S writes, S still finishes: its snapshot
- * is of an instant before the target died, and the tool says the target
- * has exited.  If the target dies before answering, no S exists and the tool
- * says so.
+ * the tool's descriptor); I is a thread (no zombie); S is reaped by I; S2
+ * is reparented to init (or the nearest subreaper) when S exits and reaped
+ * there.  If the target dies while S2 writes, S2 still finishes: its
+ * snapshot is of an instant before the target died, and the tool says the
+ * target has exited.  If the target dies before answering, no S2 exists
+ * and the tool says so.
  *
  * Only one request at a time per process (a second one while the handler
  * runs is dropped; the tool times out and says so).  A program that already
@@ -83,7 +93,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/control.h"
@@ -96,9 +105,10 @@
 #include "report/profile.h"
 
 static unsigned char busy;
-static pid_t target_pid; /* set in the handler; nonzero in S only once S runs */
+static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
+static pid_t target_pid; /* set in the handler; used in S2 only */
 static unsigned char in_snapshot;
-/* The intermediate's stack (shared with the target), and so S's (copied). */
+/* I's stack (in the target), and so S's and S2's (copied). */
 static char snap_stack[128 << 10] __attribute__((aligned(64)));
 
 void at_live_child_reset(void)
@@ -110,7 +120,7 @@ void at_live_child_reset(void)
 	at_sampler_child_reset();
 }
 
-/* S: connect to the tool, check it, write the profile. */
+/* S2: connect to the tool, check it, write the profile. */
 static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 {
 	sigset_t mask;
@@ -123,7 +133,7 @@ static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 	sigaction(SIGALRM, &dfl, NULL);
 	alarm(AT_LIVE_TIMEOUT);
 	prctl(PR_SET_NAME, "alloctag-read", 0, 0, 0);
-	close_range(3, ~0u, 0); /* the target's descriptors: not S's business */
+	close_range(3, ~0u, 0); /* the target's descriptors: not S2's business */
 
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
@@ -133,7 +143,8 @@ static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 	for (int i = 7; i >= 0; i--)
 		sa.sun_path[n++] = "0123456789abcdef"[(nonce >> (4 * i)) & 15];
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)))
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa,
+			      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)))
 		_exit(1);
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -146,13 +157,41 @@ static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 	_exit(at_profile_write_fd(fd) ? 1 : 0);
 }
 
-/* I: runs on snap_stack, sharing the target's memory; T waits (vfork). */
+#if defined(__x86_64__)
+/* A system call that never touches errno (I shares T's). */
+static inline long raw_syscall4(long nr, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ __volatile__("syscall"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+#define RAW_FORK() raw_syscall4(SYS_clone, 0, 0, 0, 0) /* no exit signal */
+#define RAW_WAIT(pid) raw_syscall4(SYS_wait4, (pid), 0, __WALL, 0)
+#define RAW_EXIT_GROUP(v) raw_syscall4(SYS_exit_group, (v), 0, 0, 0)
+#else
+#define RAW_FORK() syscall(SYS_clone, 0L, 0L, 0L, 0L, 0L)
+#define RAW_WAIT(pid) syscall(SYS_wait4, (long)(pid), 0L, (long)__WALL, 0L)
+#define RAW_EXIT_GROUP(v) syscall(SYS_exit_group, (long)(v))
+#endif
+
+/* I: a bare thread of the target on snap_stack; raw system calls only. */
 static int intermediate(void *arg)
 {
-	long pid = syscall(SYS_clone, 0L, 0L, 0L, 0L, 0L); /* fork; no exit signal */
-	if (pid == 0)
-		snapshot((uint32_t)(uintptr_t)arg);
-	return 0;
+	long s = RAW_FORK();
+	if (s == 0) { /* S */
+		long s2 = RAW_FORK();
+		if (s2 == 0)
+			snapshot((uint32_t)(uintptr_t)arg); /* S2 */
+		RAW_EXIT_GROUP(0);
+	}
+	if (s > 0)
+		while (RAW_WAIT(s) == -EINTR)
+			;
+	return 0; /* clone's wrapper: exit(2) of this thread; the kernel clears i_tid */
 }
 
 static void on_request(int sig, siginfo_t *si, void *uc)
@@ -163,13 +202,14 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 		return;
 	int saved = errno;
 	if (!__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) {
-		uint32_t nonce = (uint32_t)si->si_value.sival_int;
-		target_pid = getpid();
-		pid_t pid = clone(intermediate, snap_stack + sizeof(snap_stack), CLONE_VM | CLONE_VFORK,
-				  (void *)(uintptr_t)nonce);
-		if (pid > 0)
-			while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-				;
+		if (!AT_LOAD(&i_tid)) { /* else the previous read's I still runs: dropped */
+			target_pid = getpid();
+			clone(intermediate, snap_stack + sizeof(snap_stack),
+			      CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+				      CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID,
+			      (void *)(uintptr_t)(uint32_t)si->si_value.sival_int, &i_tid, NULL,
+			      &i_tid);
+		}
 		__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
 	}
 	errno = saved;

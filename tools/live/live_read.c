@@ -26,6 +26,7 @@
 #define SOCK_PREFIX "alloctag-live."
 #define ANSWER_MS 10000 /* for the snapshot process to connect */
 #define READ_MS 60000   /* for the whole profile */
+#define RESEND_MS 1000  /* ask again after this long without an answer */
 
 /* /proc/PID/status: the caught-signal mask and the uids; 0, or -1 (gone). */
 static int proc_status(pid_t pid, unsigned long long *caught, uid_t uids[3], char *state)
@@ -140,7 +141,7 @@ int live_read(pid_t pid, char **text, size_t *len)
 
 	/* wait for the snapshot process, watching the target */
 	int cfd = -1;
-	long long start = now_ms();
+	long long start = now_ms(), last_ask = start;
 	for (;;) {
 		struct pollfd p = {lfd, POLLIN, 0};
 		int r = poll(&p, 1, 100);
@@ -163,6 +164,12 @@ int live_read(pid_t pid, char **text, size_t *len)
 			close(lfd);
 			tool_msg("process %ld exited before it could be read", (long)pid);
 			return -1;
+		}
+		if (now_ms() - last_ask > RESEND_MS) {
+			/* dropped while a previous read's thread still ran: ask again;
+			 * a late second answer finds the socket closed */
+			last_ask = now_ms();
+			sigqueue(pid, LIVE_SIGNAL, v);
 		}
 		if (now_ms() - start > ANSWER_MS) {
 			close(lfd);
