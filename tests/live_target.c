@@ -8,6 +8,10 @@
  *                          10 MiB (line P2); prints "ready" after each phase
  *   live_target ramp MS    1 MiB more every MS milliseconds, 10 times
  *                          (line R), then waits
+ *   live_target wave MS    the same ramp, then every MS: one of its blocks
+ *                          freed, 8 times, then 512 KiB more, 6 times, from
+ *                          a helper function (line W); the peak (10 MiB)
+ *                          is in the middle of the run
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,13 @@
 #include <unistd.h>
 
 static void *keep[200000];
+
+static __attribute__((noinline)) void *helper(size_t n)
+{
+	void *p = malloc(n); /* line W */
+	memset(p, 2, n);
+	return p;
+}
 
 static void wait_stdin(void)
 {
@@ -39,6 +50,25 @@ int main(int argc, char **argv)
 			free(keep[i]);
 		for (int i = 0; i < 10240; i++)
 			keep[i] = malloc(1024); /* line P2 */
+		ready("ready");
+		wait_stdin();
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[1], "wave")) {
+		struct timespec ts = {0, atol(argv[2]) * 1000000L};
+		for (int i = 0; i < 10; i++) {
+			keep[i] = malloc(1 << 20); /* line R */
+			memset(keep[i], 1, 1 << 20);
+			nanosleep(&ts, NULL);
+		}
+		for (int i = 0; i < 8; i++) {
+			free(keep[i]);
+			nanosleep(&ts, NULL);
+		}
+		for (int i = 0; i < 6; i++) {
+			keep[20 + i] = helper(512 << 10);
+			nanosleep(&ts, NULL);
+		}
 		ready("ready");
 		wait_stdin();
 		return 0;

@@ -243,7 +243,6 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
 		void *p = h->lc[order].blk[--h->lc[order].count];
 		h->lbytes -= AT_PAGE_SIZE << order;
-		at_peak_add((int64_t)AT_PAGE_SIZE << order);
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);
 		at_ref_t ref = block_ref();
@@ -251,6 +250,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 			at_page_ref_update(pfn, ref);
 			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
 		}
+		at_peak_add((int64_t)AT_PAGE_SIZE << order); /* after the charge */
 		return p;
 	}
 	if (at_unlikely(!at_meta_base) && at_malloc_init()) {

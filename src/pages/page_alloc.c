@@ -323,12 +323,12 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 			flags |= at_page_ref_init(pfn, ref);
 		AT_STORE(&at_pages[pfn].flags, flags);
 		pthread_mutex_unlock(&a->lock);
-		if (!(extra_flags & AT_PG_NO_CODETAG))
-			at_peak_add((int64_t)AT_PAGE_SIZE << order);
 		if (state == AT_STATE_READY)
 			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
 		else if (state == AT_STATE_EARLY)
 			at_early_page(pfn, flags);
+		if (!(extra_flags & AT_PG_NO_CODETAG)) /* after the charge: a recording sees it */
+			at_peak_add((int64_t)AT_PAGE_SIZE << order);
 		return at_pfn_to_addr(pfn);
 	}
 	errno = ENOMEM;

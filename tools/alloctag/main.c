@@ -68,7 +68,7 @@ enum report_format parse_format(const char *cmd, const char *s)
 {
 	int f = report_format_parse(s);
 	if (f < 0)
-		usage_error(cmd, "unknown format '%s'; expected allocinfo, top, json or pprof", s);
+		usage_error(cmd, "unknown format '%s'; expected allocinfo, top, json, pprof or html", s);
 	return (enum report_format)f;
 }
 

@@ -68,7 +68,7 @@ static const char usage[] =
 	"                      0.5s, 2; ALLOCTAG_INTERVAL)\n"
 	"  -h, --help          this text\n";
 
-static const char *const exts[] = {"allocinfo", "txt", "json", "pb.gz"};
+static const char *const exts[] = {"allocinfo", "txt", "json", "pb.gz", "html"};
 
 /* The preload library next to this executable; exits 1 if there is none. */
 static char *find_preload(void)

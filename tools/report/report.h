@@ -15,7 +15,7 @@
 
 #include "sites.h"
 
-enum report_format { FMT_ALLOCINFO, FMT_TOP, FMT_JSON, FMT_PPROF };
+enum report_format { FMT_ALLOCINFO, FMT_TOP, FMT_JSON, FMT_PPROF, FMT_HTML /* tools/live/html.c */ };
 
 /* "allocinfo" ... "pprof" -> format; -1 for anything else. */
 int report_format_parse(const char *s);
