@@ -34,7 +34,7 @@ grep -Eq "^ +(99\.[0-9]|100\.0) MiB +10[0-9]{4}  main at .*live_target\.c:$LP1\$
 grep -Eq "^peak: (99\.[0-9]|100\.0) MiB at [0-9-]+ [0-9:.]+ UTC \([0-9.]+ s before the profile\)\$" "$T/top" || fail "peak line: $(cat "$T/top")"
 # the end state, exact
 grep -Eq "^ +10\.0 MiB +10240  main at .*live_target\.c:$LP2\$" "$T/top" || fail "end state: $(cat "$T/top")"
-grep -Eq "^ +0 B +0  main at .*live_target\.c:$LP1\$" "$T/top" || fail "end state P1: $(cat "$T/top")"
+"$AT" report --format allocinfo "$T/peak.prof" | grep -Eq "^ +0 +0 .*live_target\.c:$LP1 func:main \$" || fail "end state P1: $("$AT" report --format allocinfo "$T/peak.prof")"
 echo "peak: ok ($total bytes)"
 
 # 2. series: samples every 50 ms; the ramp site holds k MiB, k = 0..10,

@@ -402,9 +402,10 @@ int at_profile_write_fd(int fd)
 	for (size_t off = 0, n = 0; n < ch.count; n++) {
 		struct chain_rec *r = (struct chain_rec *)(ch.a.p + off);
 		const uintptr_t *f = (const uintptr_t *)(r + 1);
-		out_fmt(&o, "chain %llu %llu %llu %llu %u", (unsigned long long)r->lb,
-			(unsigned long long)r->lc, (unsigned long long)r->ab,
-			(unsigned long long)r->ac, r->site);
+		/* signed: a live count read while other threads allocate may be
+		 * transiently negative (counters.h) */
+		out_fmt(&o, "chain %lld %lld %lld %lld %u", (long long)r->lb, (long long)r->lc,
+			(long long)r->ab, (long long)r->ac, r->site);
 		for (uint32_t j = 0; j < r->nr; j++) {
 			struct seg *s = seg_of(segs, nsegs, f[j]);
 			if (s)

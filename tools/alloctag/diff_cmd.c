@@ -68,7 +68,7 @@ int cmd_diff(int argc, char **argv)
 	char *tmp = NULL;
 	if (out && strcmp(out, "-") != 0) {
 		tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		fp = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!fp)
 			tool_die(1, "%s: cannot create: %s", tmp, strerror(errno));

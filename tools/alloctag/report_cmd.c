@@ -12,7 +12,8 @@ static const char usage[] =
 	"usage: alloctag report [OPTIONS] PROFILE\n"
 	"\n"
 	"Symbolize a raw profile (written by `alloctag run` or ALLOCTAG_PROFILE) and write\n"
-	"a report of its allocation sites.\n"
+	"a report of its allocation sites.  PROFILE may also be an allocinfo 2.0 text\n"
+	"(/proc/allocinfo, ALLOCTAG_ALLOCINFO): its lines are the sites.\n"
 	"\n"
 	"options:\n"
 	"  --format FMT      allocinfo (the kernel's allocinfo 2.0 text), top (a table,\n"
@@ -27,7 +28,6 @@ static const char usage[] =
 	"  --top N           top: at most N sites (default: all)\n"
 	"  -h, --help        this text\n";
 
-/* Parse a command's options: the ones all reporting commands share. */
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -68,7 +68,7 @@ int cmd_report(int argc, char **argv)
 	if (argc - optind > 1)
 		usage_error("report", "one profile at a time ('%s' is extra)", argv[optind + 1]);
 	struct profile p;
-	if (profile_read(argv[optind], &p))
+	if (profile_read_any(argv[optind], &p))
 		return 1;
 	int rc = report_write(&p, fmt, &f, out, (size_t)top);
 	profile_free(&p);

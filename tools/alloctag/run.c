@@ -100,14 +100,20 @@ static void pass_on(int sig)
 		kill(child_pid, sig);
 }
 
-/* T.PID files of other processes of this run (modified since start). */
-static void list_others(const char *target, pid_t main_pid, time_t start)
+/*
+ * T.PID files of other processes of this run (modified since it started),
+ * listed on stderr.  When the program itself wrote none (a shell that ends
+ * through _exit, say), the top sites of the first few are printed instead
+ * of a bare list.
+ */
+static void list_others(const char *target, pid_t main_pid, time_t start, int main_wrote,
+			size_t top)
 {
 	char *copy = xstrdup(target), *copy2 = xstrdup(target);
 	const char *dir = dirname(copy), *base = basename(copy2);
-	size_t bl = strlen(base);
+	size_t bl = strlen(base), n = 0, cap = 0;
+	char **paths = NULL;
 	DIR *d = opendir(dir);
-	int count = 0;
 	if (!d)
 		goto out;
 	struct dirent *e;
@@ -117,16 +123,31 @@ static void list_others(const char *target, pid_t main_pid, time_t start)
 		    strspn(s + bl + 1, "0123456789") != strlen(s + bl + 1) ||
 		    atol(s + bl + 1) == (long)main_pid)
 			continue;
-		char *path = xasprintf("%s/%s", dir, s);
+		char *path = strcmp(dir, ".") ? xasprintf("%s/%s", dir, s) : xstrdup(s);
 		struct stat st;
 		if (stat(path, &st) == 0 && st.st_mtime >= start) {
-			if (!count++)
-				tool_msg("profiles of other processes of the run:");
-			fprintf(stderr, "  %s\n", path);
+			GROW(paths, cap, n + 1);
+			paths[n++] = path;
+		} else {
+			free(path);
 		}
-		free(path);
 	}
 	closedir(d);
+	if (n)
+		tool_msg("profiles of other processes of the run:");
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  %s\n", paths[i]);
+	for (size_t i = 0; !main_wrote && top && i < n && i < 3; i++) {
+		struct profile p;
+		if (profile_read(paths[i], &p))
+			continue;
+		tool_msg("top allocation sites of %s (pid %ld) at exit:", p.exe ? p.exe : "?", p.pid);
+		report_write_to(&p, FMT_TOP, NULL, stderr, top);
+		profile_free(&p);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
 out:
 	free(copy);
 	free(copy2);
@@ -247,8 +268,8 @@ int cmd_run(int argc, char **argv)
 
 	char *mine = xasprintf("%s.%ld", target, (long)pid);
 	struct stat st;
-	int rc = 0;
-	if (stat(mine, &st) != 0) {
+	int rc = 0, main_wrote = stat(mine, &st) == 0;
+	if (!main_wrote) {
 		if (WIFSIGNALED(status))
 			tool_msg("run: %s was killed by signal %d (%s) and wrote no profile", cmd[0],
 				 WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -283,7 +304,7 @@ int cmd_run(int argc, char **argv)
 			profile_free(&p);
 		}
 	}
-	list_others(target, pid, start);
+	list_others(target, pid, start, main_wrote, (size_t)top);
 	free(mine);
 	free(pattern);
 	free(target);

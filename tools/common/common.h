@@ -27,6 +27,19 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void grow(void *pp, size_t *cap, size_t n, size_t sz);
 #define GROW(arr, cap, n) grow(&(arr), &(cap), (n), sizeof(*(arr)))
 
+/* a + b and a - b, clamped to the int64_t range (counters of a corrupt or
+ * hostile profile must not overflow). */
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+static inline int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 /* Human size: "512 B", "1.5 KiB", "3.2 MiB", "-4.0 GiB" into buf. */
 const char *human_bytes(int64_t v, char *buf, size_t len);
 

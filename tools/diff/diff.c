@@ -95,16 +95,16 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 		struct row r = {c <= 0 ? a[i] : NULL, c >= 0 ? b[j] : NULL, 0, 0};
 		i += c <= 0;
 		j += c >= 0;
-		r.db = (r.n ? r.n->live_bytes : 0) - (r.o ? r.o->live_bytes : 0);
-		r.dc = (r.n ? r.n->live_calls : 0) - (r.o ? r.o->live_calls : 0);
+		r.db = sat_sub(r.n ? r.n->live_bytes : 0, r.o ? r.o->live_bytes : 0);
+		r.dc = sat_sub(r.n ? r.n->live_calls : 0, r.o ? r.o->live_calls : 0);
 		if (!r.db && !r.dc) {
 			unchanged++;
 			continue;
 		}
-		if ((r.db < 0 ? -r.db : r.db) < min)
+		if (r.db < min && r.db > -min)
 			continue;
-		tb += r.db;
-		tc += r.dc;
+		tb = sat_add(tb, r.db);
+		tc = sat_add(tc, r.dc);
 		rows[nr++] = r;
 	}
 	qsort(rows, nr, sizeof(*rows), by_growth);

@@ -50,7 +50,7 @@ static int sp(const char **p)
 	return 0;
 }
 
-int live_records_parse(const char *name, const char *text, size_t len, struct live_records *r)
+static int parse(const char *name, const char *text, size_t len, struct live_records *r)
 {
 	size_t cap_c = 0, cap_t = 0, cap_p = 0, cap_s = 0, line = 0;
 	int last = 0; /* 1 chain, 2 tag, 0 other */
@@ -127,6 +127,14 @@ int live_records_parse(const char *name, const char *text, size_t len, struct li
 		p = e + 1;
 	}
 	return 0;
+}
+
+int live_records_parse(const char *name, const char *text, size_t len, struct live_records *r)
+{
+	int rc = parse(name, text, len, r);
+	if (rc)
+		live_records_free(r);
+	return rc;
 }
 
 int live_records_read(const char *path, struct live_records *r)

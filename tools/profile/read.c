@@ -258,7 +258,18 @@ static int parse_header(struct parser *ps, struct profile *p, const char *rec, i
 											    : &p->store;
 		if (*dst)
 			return fail(ps, "malformed %s record (repeated)", rec);
-		return get_rest(ps, rec, rec, dst);
+		if (get_rest(ps, rec, rec, dst))
+			return -1;
+		if (dst == &p->time) { /* SECONDS[.FRACTION], seconds of 1 to 10 digits below
+					* 9e9 (their nanoseconds fit an int64) */
+			const char *t = p->time;
+			size_t sec = strspn(t, "0123456789"), frac = 0;
+			if (t[sec] == '.')
+				frac = strspn(t + sec + 1, "0123456789") + 1;
+			if (sec < 1 || sec > 10 || (sec == 10 && t[0] == '9') || frac == 1 ||
+			    frac > 10 || t[sec + frac])
+				return fail(ps, "malformed time record (expected SECONDS.MICROS)");
+		}
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
  *   mapping        one per object (path, build ID): its executable
  *                  segment's run-time range and file offset; has_* set when
  *                  its DWARF was read
- *   location       one per (object, return address): the run-time return
+ *   location       one per (map, return address): the run-time return
  *                  address, and one Line per frame of the symbolizer,
  *                  innermost inlined first (pprof's order)
  *   function       one per (name, file)
@@ -103,7 +103,10 @@ static void table_free(struct table *t)
 
 struct builder {
 	PProfile prof;
-	struct table strings, functions, mappings, locations;
+	struct table strings, functions, mappings, tag_locations;
+	const void **loc_keys; /* see loc_slot() */
+	uint64_t *loc_ids;
+	size_t nr_locs, cap_locs;
 	size_t cap_str, cap_fn, cap_map, cap_loc, cap_sample;
 };
 
@@ -185,19 +188,50 @@ static void add_line(PLocation *l, uint64_t fn, int64_t line)
 	l->line[l->n_line++] = ln;
 }
 
+/* Locations by symbolized location (sym_get returns one sym_loc per (map,
+ * address) of a profile): pointer -> location id. */
+static uint64_t *loc_slot(struct builder *b, const void *key)
+{
+	if ((b->nr_locs + 1) * 2 > b->cap_locs) {
+		size_t ncap = b->cap_locs ? b->cap_locs * 2 : 4096;
+		const void **nk = xcalloc(ncap, sizeof(*nk));
+		uint64_t *ni = xcalloc(ncap, sizeof(*ni));
+		for (size_t i = 0; i < b->cap_locs; i++) {
+			if (!b->loc_keys[i])
+				continue;
+			size_t j = ((uintptr_t)b->loc_keys[i] * 0x9E3779B97F4A7C15ull >> 20) & (ncap - 1);
+			while (nk[j])
+				j = (j + 1) & (ncap - 1);
+			nk[j] = b->loc_keys[i];
+			ni[j] = b->loc_ids[i];
+		}
+		free(b->loc_keys);
+		free(b->loc_ids);
+		b->loc_keys = nk;
+		b->loc_ids = ni;
+		b->cap_locs = ncap;
+	}
+	size_t j = ((uintptr_t)key * 0x9E3779B97F4A7C15ull >> 20) & (b->cap_locs - 1);
+	while (b->loc_keys[j] && b->loc_keys[j] != key)
+		j = (j + 1) & (b->cap_locs - 1);
+	if (!b->loc_keys[j]) {
+		b->loc_keys[j] = key;
+		b->loc_ids[j] = 0;
+		b->nr_locs++;
+	}
+	return &b->loc_ids[j];
+}
+
 static uint64_t location_id(struct builder *b, const struct profile *p, struct symbolizer *sym,
 			    const struct prof_frame *f)
 {
-	const struct prof_map *m = f->map >= 0 ? &p->maps[f->map] : NULL;
-	char *key = xasprintf("%s\n%s\n%" PRIx64, m ? m->path : "", m && m->build_id ? m->build_id : "",
-			      f->addr);
-	int added;
-	uint64_t id = table_id(&b->locations, key, b->prof.n_location + 1, &added);
-	free(key);
-	if (!added)
-		return id;
 	const struct sym_loc *sl = sym_get(sym, f->map, f->addr);
-	PLocation *l = new_location(b, id);
+	uint64_t *slot = loc_slot(b, sl);
+	if (*slot)
+		return *slot;
+	const struct prof_map *m = f->map >= 0 ? &p->maps[f->map] : NULL;
+	PLocation *l = new_location(b, b->prof.n_location + 1);
+	*slot = l->id;
 	if (m) {
 		l->mapping_id = mapping_id(b, m, sl->frames[0].file != NULL);
 		l->address = m->bias + f->addr;
@@ -208,7 +242,7 @@ static uint64_t location_id(struct builder *b, const struct profile *p, struct s
 		const struct sym_frame *fr = &sl->frames[i];
 		add_line(l, function_id(b, fr->func ? fr->func : sl->object, fr->file), fr->line);
 	}
-	return id;
+	return l->id;
 }
 
 static void add_sample(struct builder *b, size_t nloc, int64_t v[4], const char *site)
@@ -231,17 +265,23 @@ static void add_sample(struct builder *b, size_t nloc, int64_t v[4], const char 
 	b->prof.sample[b->prof.n_sample++] = s;
 }
 
+/* v or -v (a diff's base), clamped: -INT64_MIN does not exist. */
+static int64_t signed_value(int sign, int64_t v)
+{
+	return sign > 0 ? v : sat_sub(0, v);
+}
+
 static void add_profile(struct builder *b, const struct profile *p, struct symbolizer *sym,
 			const struct sites *s, int sign)
 {
 	for (size_t i = 0; i < s->nr; i++) {
 		const struct site *x = &s->v[i];
 		if (x->tag >= 0) {
-			int64_t v[4] = {sign * x->live_calls, sign * x->live_bytes,
-					sign * x->alloc_calls, sign * x->alloc_bytes};
+			int64_t v[4] = {signed_value(sign, x->live_calls), signed_value(sign, x->live_bytes),
+					signed_value(sign, x->alloc_calls), signed_value(sign, x->alloc_bytes)};
 			char *key = xasprintf("tag\n%s", x->name);
 			int added;
-			uint64_t id = table_id(&b->locations, key, b->prof.n_location + 1, &added);
+			uint64_t id = table_id(&b->tag_locations, key, b->prof.n_location + 1, &added);
 			free(key);
 			if (added) {
 				PLocation *l = new_location(b, id);
@@ -256,8 +296,8 @@ static void add_profile(struct builder *b, const struct profile *p, struct symbo
 		}
 		for (size_t k = 0; k < x->nr_chains; k++) {
 			const struct prof_chain *c = &p->chains[x->chains[k]];
-			int64_t v[4] = {sign * c->live_calls, sign * c->live_bytes,
-					sign * c->alloc_calls, sign * c->alloc_bytes};
+			int64_t v[4] = {signed_value(sign, c->live_calls), signed_value(sign, c->live_bytes),
+					signed_value(sign, c->alloc_calls), signed_value(sign, c->alloc_bytes)};
 			add_sample(b, c->nr_frames, v, x->name);
 			PSample *smp = b->prof.sample[b->prof.n_sample - 1];
 			for (unsigned int j = 0; j < c->nr_frames; j++)
@@ -337,7 +377,9 @@ static void free_builder(struct builder *b)
 	table_free(&b->strings);
 	table_free(&b->functions);
 	table_free(&b->mappings);
-	table_free(&b->locations);
+	table_free(&b->tag_locations);
+	free(b->loc_keys);
+	free(b->loc_ids);
 }
 
 int report_pprof_diff(FILE *out, const struct profile *p, struct symbolizer *sym,
@@ -358,9 +400,13 @@ int report_pprof_diff(FILE *out, const struct profile *p, struct symbolizer *sym
 	b.prof.period_type = value_type(&b, "space", "bytes");
 	b.prof.period = 1;
 	b.prof.default_sample_type = str_id(&b, "inuse_space");
-	if (p->time) {
-		double t = strtod(p->time, NULL);
-		b.prof.time_nanos = (int64_t)(t * 1e9);
+	if (p->time) { /* SECONDS[.FRACTION] (the reader checked it: below 9e9 s) */
+		char *frac;
+		int64_t ns = (int64_t)strtoll(p->time, &frac, 10) * 1000000000;
+		int64_t scale = 100000000;
+		for (const char *f = *frac == '.' ? frac + 1 : ""; *f && scale; f++, scale /= 10)
+			ns += (*f - '0') * scale;
+		b.prof.time_nanos = ns;
 	}
 	add_profile(&b, p, sym, s, 1);
 	if (base)

@@ -16,6 +16,15 @@ const struct sym_frame *site_frame(const struct sym_loc *l)
 	return &l->frames[l->nr_frames - 1];
 }
 
+/* Every frame of l is in a system header (and l has DWARF). */
+static int all_system(const struct sym_loc *l)
+{
+	for (unsigned int i = 0; i < l->nr_frames; i++)
+		if (!sym_system_file(l->frames[i].file))
+			return 0;
+	return 1;
+}
+
 struct index {
 	size_t *slot; /* site index + 1, 0 = empty */
 	size_t cap;
@@ -104,15 +113,22 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 			s->line = t->line;
 			s->object = xstrdup(t->module ? t->module : "-");
 		}
-		s->live_bytes += t->live_bytes;
-		s->live_calls += t->live_calls;
-		s->alloc_bytes += t->alloc_bytes;
-		s->alloc_calls += t->alloc_calls;
+		s->live_bytes = sat_add(s->live_bytes, t->live_bytes);
+		s->live_calls = sat_add(s->live_calls, t->live_calls);
+		s->alloc_bytes = sat_add(s->alloc_bytes, t->alloc_bytes);
+		s->alloc_calls = sat_add(s->alloc_calls, t->alloc_calls);
 	}
 	for (size_t i = 0; i < p->nr_chains; i++) {
 		const struct prof_chain *c = &p->chains[i];
 		const struct prof_frame *fr = &c->frames[c->site ? c->site - 1 : 0];
 		const struct sym_loc *l = sym_get(sym, fr->map, fr->addr);
+		/* a site frame entirely in system headers (a template instantiated
+		 * out of line in the program, e.g. std::vector::_M_realloc_insert):
+		 * its caller, while the chain goes on */
+		for (unsigned int k = c->site ? c->site : 1; k < c->nr_frames && all_system(l); k++) {
+			fr = &c->frames[k];
+			l = sym_get(sym, fr->map, fr->addr);
+		}
 		const struct sym_frame *sf = site_frame(l);
 		char *name;
 		if (sf->file) {
@@ -134,10 +150,10 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 			s->line = sf->line;
 			s->object = xstrdup(l->object);
 		}
-		s->live_bytes += c->live_bytes;
-		s->live_calls += c->live_calls;
-		s->alloc_bytes += c->alloc_bytes;
-		s->alloc_calls += c->alloc_calls;
+		s->live_bytes = sat_add(s->live_bytes, c->live_bytes);
+		s->live_calls = sat_add(s->live_calls, c->live_calls);
+		s->alloc_bytes = sat_add(s->alloc_bytes, c->alloc_bytes);
+		s->alloc_calls = sat_add(s->alloc_calls, c->alloc_calls);
 		GROW(s->chains, s->cap_chains, s->nr_chains + 1);
 		s->chains[s->nr_chains++] = i;
 	}
@@ -149,10 +165,10 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 			site_clear(s);
 			continue;
 		}
-		out->live_bytes += s->live_bytes;
-		out->live_calls += s->live_calls;
-		out->alloc_bytes += s->alloc_bytes;
-		out->alloc_calls += s->alloc_calls;
+		out->live_bytes = sat_add(out->live_bytes, s->live_bytes);
+		out->live_calls = sat_add(out->live_calls, s->live_calls);
+		out->alloc_bytes = sat_add(out->alloc_bytes, s->alloc_bytes);
+		out->alloc_calls = sat_add(out->alloc_calls, s->alloc_calls);
 		out->v[kept++] = *s;
 	}
 	out->nr = kept;

@@ -3,7 +3,10 @@
  * (the first frame outside the allocation layer, chosen by the runtime),
  * symbolized; where DWARF says that frame's line is inlined from a system
  * header (/usr/include/..., e.g. std::__new_allocator::allocate), the site
- * is the innermost inlined frame in the program's own source.  Chains with
+ * is the innermost inlined frame in the program's own source; where every
+ * frame there is in a system header (a template instantiated out of line
+ * in the program, e.g. std::vector::_M_realloc_insert), the site is found
+ * the same way in the next frame of the chain, if it has one.  Chains with
  * the same site are one site (counters summed; the chains stay listed for
  * the reports that show chains).  Each compile-time tag of the profile is a
  * site of its own name.

@@ -6,6 +6,8 @@
  *      512 B        2  /usr/bin/prog+0x11b9 (no debug information)
  *    1.5 MiB     1002  total, 2 of 2 sites
  *
+ * Sites holding nothing (0 bytes, 0 calls) are left out of the rows; the
+ * total line counts the rows shown and every site.
  * "allocated" columns (cumulative bytes and calls) are added when the
  * profile has cumulative counts.  A site's text: "FUNC at FILE:LINE", or
  * FUNC (symbol name) and the object, or the object alone.
@@ -41,8 +43,12 @@ int report_top(FILE *out, struct sites *s, size_t n)
 		fprintf(out, "%10s %9s %10s %9s  %s\n", "live", "calls", "allocated", "calls", "site");
 	else
 		fprintf(out, "%10s %9s  %s\n", "live", "calls", "site");
+	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct site *x = &s->v[i];
+		if (!x->live_bytes && !x->live_calls)
+			continue; /* holds nothing (sorted last among the non-negative) */
+		shown++;
 		fprintf(out, "%10s %9" PRId64, human_bytes(x->live_bytes, b1, sizeof(b1)),
 			x->live_calls);
 		if (cumulative)
@@ -56,6 +62,6 @@ int report_top(FILE *out, struct sites *s, size_t n)
 	if (cumulative)
 		fprintf(out, " %10s %9" PRId64, human_bytes(s->alloc_bytes, b2, sizeof(b2)),
 			s->alloc_calls);
-	fprintf(out, "  total, %zu of %zu sites\n", n, s->nr);
+	fprintf(out, "  total, %zu of %zu sites\n", shown, s->nr);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * report_write: symbolize, build the sites, write one format (report.h).
- * A file is written to "<out>.tmp.<pid>" (created exclusively, mode 0644
- * less the umask) and renamed over <out> when complete, so a failure never
+ * A file is written to "<out>.tmp.<pid>" (created exclusively, never through
+ * a symlink, mode 0600: owner-only, as everything alloctag writes) and
+ * renamed over <out> when complete, so a failure never
  * leaves a partial report under the name asked for.
  */
 #define _GNU_SOURCE
@@ -65,7 +66,7 @@ int report_write(const struct profile *p, enum report_format fmt, const struct f
 	char *tmp = NULL;
 	if (out && strcmp(out, "-") != 0) {
 		tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		fp = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!fp) {
 			tool_msg("%s: cannot create: %s", tmp, strerror(errno));

@@ -29,7 +29,6 @@ struct sym_loc {
 	unsigned int nr_frames; /* >= 1 */
 	struct sym_frame *frames;
 	char *object; /* "object+0xADDR" (ADDR: the file address) */
-	uint64_t fn_start; /* the function's start (file address), 0 unknown */
 };
 
 struct symbolizer;
@@ -41,7 +40,8 @@ void sym_free(struct symbolizer *s);
 
 /* True for a source file of the system's headers (/usr/include/...). */
 int sym_system_file(const char *file);
-/* The name for allocinfo's func: field: no parameter list, no spaces. */
+/* The name for allocinfo's func: field: no parameter list, no spaces (a space
+ * between two identifier characters becomes "_": "operator_new"). */
 char *sym_short_name(const char *func);
 
 #endif
