@@ -16,7 +16,8 @@
  *
  *   GET /debug/allocinfo     the allocinfo 2.0 text (report/allocinfo.c)
  *   GET /debug/pprof/heap    the pprof profile: the raw profile piped into
- *                            `alloctag report --format pprof --unsymbolized -`
+ *                            `alloctag report --format pprof --unsymbolized
+ *                            /dev/stdin`
  *                            (the installed tool: ALLOCTAG_TOOL if set, else
  *                            `alloctag` in PATH), whose output is sent with
  *                            its length; unsymbolized, with mappings and
@@ -124,7 +125,7 @@ static int listen_unix(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	mode_t old = umask(077);
+	mode_t old = umask(0177); /* srw------- */
 	int err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (err || listen(fd, 16)) {
@@ -279,7 +280,7 @@ static void serve_pprof(int client)
 		if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "ALLOCTAG", 8))
 			envp[ne++] = *e;
 	envp[ne] = NULL;
-	char *argv[] = {tool, "report", "--format", "pprof", "--unsymbolized", "-", NULL};
+	char *argv[] = {tool, "report", "--format", "pprof", "--unsymbolized", "/dev/stdin", NULL};
 	int in[2], out[2], err[2];
 	if (pipe2(in, O_CLOEXEC)) {
 		reply_text(client, "500 Internal Server Error", "alloctag: cannot make a pipe\n");
