@@ -183,3 +183,17 @@ esac
 grep -Eq "^ +46\.9 KiB +0 +1000 +0  main at .*live_target\.c:$LA\$" "$T/tops" || fail "top's second table: $(cat "$T/tops")"
 no_leftovers "top"
 echo "top: ok"
+
+# 8. top in a terminal: changes between refreshes, q quits (the process runs on)
+if command -v script >/dev/null; then
+    start 7 "$TGT" ramp 300
+    (sleep 2; printf q) | timeout 30 script -qec "'$AT' top -d 0.4 $PID" /dev/null >"$T/tty" 2>&1 ||
+        fail "top in a terminal: $(cat -v "$T/tty")"
+    kill -0 "$PID" || fail "the process ended with top"
+    tr -d '\r' <"$T/tty" | grep -Eq "^ +[0-9.]+ MiB +\+[0-9]\.0 MiB +[0-9]+ +[1-9]  main at .*live_target\.c:$(line R)\$" ||
+        fail "top shows no change of whole MiB: $(cat -v "$T/tty")"
+    exec 7>&-
+    echo "top in a terminal: ok"
+else
+    echo "top in a terminal: skipped (no script command)"
+fi

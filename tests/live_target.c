@@ -6,9 +6,9 @@
  *                          4096 B x 3 allocated and freed (line C)
  *   live_target peak       100 MiB (1 KiB objects, line P1) freed, then
  *                          10 MiB (line P2); prints "ready" after each phase
- *   live_target ramp MS    1 MiB more every MS milliseconds, 10 times
- *                          (line R), then waits
- *   live_target wave MS    the same ramp, then every MS: one of its blocks
+ *   live_target ramp MS    "ready", then 1 MiB more every MS milliseconds,
+ *                          10 times (line R), then waits
+ *   live_target wave MS    the same ramp (line V), then every MS: one of its blocks
  *                          freed, 8 times, then 512 KiB more, 6 times, from
  *                          a helper function (line W); the peak (10 MiB)
  *                          is in the middle of the run
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "wave")) {
 		struct timespec ts = {0, atol(argv[2]) * 1000000L};
 		for (int i = 0; i < 10; i++) {
-			keep[i] = malloc(1 << 20); /* line R */
+			keep[i] = malloc(1 << 20); /* line V */
 			memset(keep[i], 1, 1 << 20);
 			nanosleep(&ts, NULL);
 		}
@@ -75,12 +75,12 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[1], "ramp")) {
 		struct timespec ts = {0, atol(argv[2]) * 1000000L};
+		ready("ready");
 		for (int i = 0; i < 10; i++) {
 			keep[i] = malloc(1 << 20); /* line R */
 			memset(keep[i], 1, 1 << 20);
 			nanosleep(&ts, NULL);
 		}
-		ready("ready");
 		wait_stdin();
 		return 0;
 	}

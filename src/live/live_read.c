@@ -76,6 +76,12 @@
  * target has exited.  If the target dies before answering, no S2 exists
  * and the tool says so.
  *
+ * Who may read: whoever may signal the process (its owner or root, checked
+ * by the kernel), and only if the process is dumpable (prctl
+ * PR_SET_DUMPABLE 0, as ssh-agent sets it, refuses reads, as it refuses
+ * ptrace; the request is ignored).  A process in secure execution (setuid,
+ * AT_SECURE) installs no handler: its real user could signal it.
+ *
  * Only one request at a time per process (a second one while the handler
  * runs is dropped; the tool times out and says so).  A program that already
  * handles AT_LIVE_SIGNAL at start-up keeps its handler, and its process
@@ -89,6 +95,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -201,6 +208,10 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 	if (si->si_code != SI_QUEUE)
 		return;
 	int saved = errno;
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) { /* not readable: as ptrace */
+		errno = saved;
+		return;
+	}
 	if (!__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) {
 		if (!AT_LOAD(&i_tid)) { /* else the previous read's I still runs: dropped */
 			target_pid = getpid();
@@ -217,6 +228,8 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 
 static void install_handler(void)
 {
+	if (getauxval(AT_SECURE))
+		return;
 	const char *s = getenv("ALLOCTAG_LIVE");
 	int on = 1;
 	if (s && at_parse_bool(s, &on)) {
