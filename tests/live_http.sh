@@ -70,9 +70,13 @@ if command -v go >/dev/null; then
     grep -Eq '^ +1000 +48000 +0 +0: ' "$T/raw" || fail "pprof: 1000 x 48000: $(cat "$T/raw")"
     grep -Eq '^ +10 +10485760 +0 +0: ' "$T/raw" || fail "pprof: 10 x 10485760"
     grep -Eq "^[0-9]+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ .*/live_target [0-9a-f]{40}" "$T/raw" || fail "pprof: no mapping with a build ID for the program: $(cat "$T/raw")"
-    # unsymbolized: go tool pprof symbolizes the program from its file
-    HOME="$T/home" GOCACHE="$T/home/cache" go tool pprof -top -sample_index=inuse_space "$T/heap.pb.gz" >"$T/top" 2>"$T/perr" || fail "go tool pprof -top: $(cat "$T/perr")"
+    # scraped by URL, as a profiler does: unsymbolized, go tool pprof
+    # symbolizes the program from its file (and asks /debug/pprof/symbol)
+    HOME="$T/home" GOCACHE="$T/home/cache" go tool pprof -top -sample_index=inuse_space "http://127.0.0.1:$PORT/debug/pprof/heap" >"$T/top" 2>"$T/perr" || fail "go tool pprof -top URL: $(cat "$T/perr")"
     grep -Eq '^ *10(\.[0-9]+)?MB .* main$' "$T/top" || fail "pprof -top: $(cat "$T/top")"
+    grep -qx "File: $(basename "$TGT")" "$T/top" || fail "pprof's main binary: $(head -3 "$T/top")"
+    grep -Eqx 'Build ID: [0-9a-f]{40}' "$T/top" || fail "pprof: no build ID: $(head -3 "$T/top")"
+    [ "$(curl -s "http://127.0.0.1:$PORT/debug/pprof/symbol")" = "num_symbols: 0" ] || fail "/debug/pprof/symbol"
     echo "go tool pprof: ok"
 else
     echo "go tool pprof: skipped (no go)"

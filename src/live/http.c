@@ -25,6 +25,11 @@
  *                            symbolize by build ID).  The runtime holds no
  *                            protobuf encoder: the tool's (protobuf-c) is used.
  *   GET /debug/alloctag/profile  the raw profile (docs/PROFILE_FORMAT.md)
+ *   GET|POST /debug/pprof/symbol  Go's symbol service, answered "no symbols"
+ *                            (num_symbols: 0; a POST's addresses get no
+ *                            names): `go tool pprof URL` asks it for
+ *                            addresses it could not symbolize locally and
+ *                            fails on an error, so it is told there is none
  *   anything else            404 (405 for another method)
  *
  * The tool runs as a child started by clone(CLONE_VM|CLONE_VFORK) on a
@@ -334,6 +339,29 @@ static void serve_pprof(int client)
 		munmap(msg, mcap);
 }
 
+/* Read and drop a request's body (Content-Length bytes, at most 1 MiB):
+ * head = the text after the request line, have = bytes of it read. */
+static void drain_body(int client, const char *head, ptrdiff_t have)
+{
+	const char *end = strstr(head, "\r\n\r\n");
+	const char *cl = strcasestr(head, "\ncontent-length:");
+	if (!end || !cl || cl > end)
+		return;
+	long long want = atoll(cl + 16);
+	long long got = have - (end + 4 - head);
+	char buf[4096];
+	if (want > (1 << 20))
+		want = 1 << 20;
+	while (got < want) {
+		ssize_t r = read(client, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += r;
+	}
+}
+
 static void serve(int client)
 {
 	char req[8192];
@@ -360,6 +388,12 @@ static void serve(int client)
 	char *path = sp1 + 1, *q = strchr(path, '?');
 	if (q)
 		*q = '\0';
+	if (!strcmp(path, "/debug/pprof/symbol")) {
+		if (!strcmp(req, "POST"))
+			drain_body(client, sp2 + 1, req + n - (sp2 + 1));
+		reply_text(client, "200 OK", strcmp(req, "POST") ? "num_symbols: 0\n" : "");
+		return;
+	}
 	if (strcmp(req, "GET")) {
 		reply_text(client, "405 Method Not Allowed", "alloctag: only GET is served\n");
 		return;

@@ -412,6 +412,11 @@ int report_pprof_diff(FILE *out, const struct profile *p, struct symbolizer *sym
 			ns += (*f - '0') * scale;
 		b.prof.time_nanos = ns;
 	}
+	for (size_t i = 0; p->exe && i < p->nr_maps; i++) /* pprof's main binary: mapping 1 */
+		if (!strcmp(p->maps[i].path, p->exe)) {
+			mapping_id(&b, &p->maps[i], 0);
+			break;
+		}
 	add_profile(&b, p, sym, s, 1);
 	if (base)
 		add_profile(&b, base, base_sym, base_sites, -1);
