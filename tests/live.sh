@@ -4,12 +4,13 @@
 # does not run alloctag, of another user's process (refused), of a process
 # that exits before answering and of one killed while being read (one line
 # each, nothing left behind).
-# usage: live.sh ALLOCTAG PRELOAD LIVE_TARGET LIVE_TARGET_SOURCE
+# usage: live.sh ALLOCTAG PRELOAD LIVE_TARGET LIVE_TARGET_SOURCE LIVE_TAGGED
 set -eu
 AT=$1
 PRE=$2
 TGT=$3
 SRC=$4
+TAGGED=$5
 T=$(mktemp -d)
 chmod 755 "$T"
 PIDS=""
@@ -197,3 +198,23 @@ if command -v script >/dev/null; then
 else
     echo "top in a terminal: skipped (no script command)"
 fi
+
+# 9. a program linked with liballoctag (no preload): its compile-time tags
+TSRC=$(dirname "$SRC")/live_tagged.c
+LT1=$(grep -n '/\* line T1 \*/' "$TSRC" | cut -d: -f1)
+LT2=$(grep -n '/\* line T2 \*/' "$TSRC" | cut -d: -f1)
+rm -f "$T/in7" "$T/out7"
+mkfifo "$T/in7"
+"$TAGGED" <"$T/in7" >"$T/out7" &
+PID=$!
+PIDS="$PIDS $PID"
+exec 7>"$T/in7"
+i=0
+until grep -q ready "$T/out7" 2>/dev/null; do i=$((i + 1)); [ $i -lt 200 ] || fail "live_tagged did not start"; sleep 0.05; done
+"$AT" snapshot "$PID" -o "$T/tagged.prof" 2>"$T/err" || fail "snapshot of a linked program: $(cat "$T/err")"
+"$AT" report --format allocinfo "$T/tagged.prof" >"$T/ai"
+# 100 bytes are charged their size class's 112; order-2 pages are 16 KiB
+grep -Eq "^ +22400 +200 tests/live_tagged\.c:$LT1 func:main \$" "$T/ai" || fail "tagged T1: $(cat "$T/ai")"
+grep -Eq "^ +49152 +3 tests/live_tagged\.c:$LT2 func:main \$" "$T/ai" || fail "tagged T2: $(cat "$T/ai")"
+exec 7>&-
+echo "linked program: ok"

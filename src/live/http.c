@@ -8,7 +8,9 @@
  *                                    exit; a stale socket of ours (nobody
  *                                    listening) is replaced, anything else
  *                                    at the path is refused
- * Only what the user writes is listened on; the default is loopback.
+ * Only what the user writes is listened on; the default is loopback.  Once
+ * listening, the variable is removed from the environment: the program's
+ * children would only fail to listen on the same address.
  *
  * One thread, started at start-up when the variable is set (signals
  * blocked), serves one request at a time (HTTP/1.0, Connection: close;
@@ -471,4 +473,5 @@ void at_http_start(void)
 		return;
 	}
 	pthread_setname_np(th, "alloctag-http");
+	unsetenv("ALLOCTAG_HTTP"); /* children would only fail to listen on the same address */
 }
