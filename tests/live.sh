@@ -218,3 +218,32 @@ grep -Eq "^ +22400 +200 tests/live_tagged\.c:$LT1 func:main \$" "$T/ai" || fail 
 grep -Eq "^ +49152 +3 tests/live_tagged\.c:$LT2 func:main \$" "$T/ai" || fail "tagged T2: $(cat "$T/ai")"
 exec 7>&-
 echo "linked program: ok"
+
+# 10. not readable: ALLOCTAG_LIVE=0, a process that is not dumpable
+start 7 env ALLOCTAG_LIVE=0 "$TGT"
+if "$AT" top --once "$PID" >"$T/out" 2>"$T/err"; then fail "ALLOCTAG_LIVE=0 was read"; fi
+grep -qx "alloctag: process $PID does not answer reads: it does not run alloctag (liballoctag or liballoctag-preload.so), or ALLOCTAG_LIVE=0" "$T/err" || fail "ALLOCTAG_LIVE=0: $(cat "$T/err")"
+exec 7>&-
+# not dumpable: its owner is refused, root reads it (as ptrace)
+if [ "$(id -u)" = 0 ]; then
+    rm -f "$T/in8" "$T/out8"
+    mkfifo "$T/in8"
+    chmod 644 "$T/in8"
+    runuser -u "$U" -- env LD_PRELOAD="$T/$(basename "$PRE")" "$T/$(basename "$TGT")" nodump <"$T/in8" >"$T/out8" &
+    exec 8>"$T/in8"
+    i=0
+    until grep -q ready "$T/out8" 2>/dev/null; do
+        i=$((i + 1)); [ $i -lt 200 ] || fail "the nodump target did not start"; sleep 0.05
+    done
+    OP=$(pgrep -u "$U" -n -f "$(basename "$TGT") nodump")
+    PIDS="$PIDS $OP"
+    if runuser -u "$U" -- "$T/$(basename "$AT")" snapshot "$OP" -o - >"$T/nodump.prof" 2>"$T/err"; then
+        fail "the owner read a process that is not dumpable"
+    fi
+    [ "$(cat "$T/err")" = "alloctag: process $OP is not dumpable (PR_SET_DUMPABLE 0): it cannot be read" ] || fail "nodump: $(cat "$T/err")"
+    "$AT" top --once "$OP" >"$T/top" 2>"$T/err" || fail "root cannot read a process that is not dumpable: $(cat "$T/err")"
+    grep -Eq "^ +46\.9 KiB +1000  main at " "$T/top" || fail "root's top of nodump: $(cat "$T/top")"
+    exec 8>&-
+fi
+no_leftovers "not readable"
+echo "not readable: ok"

@@ -71,3 +71,13 @@ echo "$out" | grep -qx 'alloctag: ignoring ALLOCTAG_PEAK="maybe": expected 1 or 
 if "$AT" run --interval 0 -- true 2>"$T/err"; then fail "run --interval 0 accepted"; fi
 grep -q "^alloctag: run: --interval '0': expected a time from 1ms to 3600s" "$T/err" || fail "run --interval 0: $(cat "$T/err")"
 echo "bad values: ok"
+
+# 4. a malformed peak or series record: one line, status 1
+awk '{ print } $1 == "peak" { print "peak-site 2 12x 1" }' "$T/peak.prof" >"$T/badpeak.prof"
+line=$(grep -n '^peak-site 2 12x 1$' "$T/badpeak.prof" | cut -d: -f1)
+if "$AT" report "$T/badpeak.prof" >/dev/null 2>"$T/err"; then fail "a malformed peak-site record was accepted"; fi
+[ "$(cat "$T/err")" = "alloctag: $T/badpeak.prof: line $line: malformed peak-site record" ] || fail "bad peak-site: $(cat "$T/err")"
+sed 's/^sample \([0-9.]*\) /sample \1 x/' "$T/ramp.prof" >"$T/badsample.prof"
+if "$AT" report "$T/badsample.prof" >/dev/null 2>"$T/err"; then fail "a malformed sample record was accepted"; fi
+grep -Eqx "alloctag: $T/badsample.prof: line [0-9]+: malformed sample record" "$T/err" || fail "bad sample: $(cat "$T/err")"
+echo "malformed records: ok"

@@ -8,12 +8,14 @@
  *                          10 MiB (line P2); prints "ready" after each phase
  *   live_target ramp MS    "ready", then 1 MiB more every MS milliseconds,
  *                          10 times (line R), then waits
+ *   live_target nodump     the first program, not dumpable (PR_SET_DUMPABLE 0)
  *   live_target wave MS    the same ramp (line V), then every MS: one of its blocks
  *                          freed, 8 times, then 512 KiB more, 6 times, from
  *                          a helper function (line W); the peak (10 MiB)
  *                          is in the middle of the run
  */
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,6 +86,8 @@ int main(int argc, char **argv)
 		wait_stdin();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "nodump"))
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (int i = 0; i < 1000; i++)
 		keep[i] = malloc(48); /* line A */
 	for (int i = 0; i < 10; i++)

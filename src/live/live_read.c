@@ -77,10 +77,12 @@
  * and the tool says so.
  *
  * Who may read: whoever may signal the process (its owner or root, checked
- * by the kernel), and only if the process is dumpable (prctl
- * PR_SET_DUMPABLE 0, as ssh-agent sets it, refuses reads, as it refuses
- * ptrace; the request is ignored).  A process in secure execution (setuid,
- * AT_SECURE) installs no handler: its real user could signal it.
+ * by the kernel) and listens with that uid (SO_PEERCRED, checked by S2);
+ * a process that is not dumpable (prctl PR_SET_DUMPABLE 0, as ssh-agent
+ * sets it) is read by root only, as ptrace allows (S2 writes nothing to
+ * anyone else; the tool says so first: the kernel makes such a process's
+ * /proc files root's).  A process in secure execution (setuid, AT_SECURE)
+ * installs no handler: its real user could signal it.
  *
  * Only one request at a time per process (a second one while the handler
  * runs is dropped; the tool times out and says so).  A program that already
@@ -159,6 +161,8 @@ static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || getresuid(&r, &e, &s) ||
 	    (cr.uid != 0 && cr.uid != r && cr.uid != e && cr.uid != s))
 		_exit(1); /* someone else's socket: write nothing */
+	if (cr.uid != 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		_exit(1); /* not dumpable: root only, as for ptrace */
 	at_live_child_reset();
 	in_snapshot = 1;
 	_exit(at_profile_write_fd(fd) ? 1 : 0);
@@ -208,10 +212,6 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 	if (si->si_code != SI_QUEUE)
 		return;
 	int saved = errno;
-	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) { /* not readable: as ptrace */
-		errno = saved;
-		return;
-	}
 	if (!__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) {
 		if (!AT_LOAD(&i_tid)) { /* else the previous read's I still runs: dropped */
 			target_pid = getpid();

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +94,15 @@ int live_read(pid_t pid, char **text, size_t *len)
 	}
 	if (kill(pid, 0) && errno == EPERM) {
 		tool_msg("process %ld belongs to another user: only its owner or root can read it",
+			 (long)pid);
+		return -1;
+	}
+	char dir[64];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "/proc/%ld/status", (long)pid);
+	/* not dumpable: the kernel makes its /proc files root's; only root reads it */
+	if (geteuid() != 0 && stat(dir, &st) == 0 && st.st_uid == 0 && uids[1] != 0) {
+		tool_msg("process %ld is not dumpable (PR_SET_DUMPABLE 0): it cannot be read",
 			 (long)pid);
 		return -1;
 	}
