@@ -93,6 +93,7 @@
 #include "live/live_read.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -226,6 +227,14 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+/* A fork's child: no I of its own may be running (its i_tid copy would
+ * refuse every read). */
+static void forked_child(void)
+{
+	i_tid = 0;
+	busy = 0;
+}
+
 static void install_handler(void)
 {
 	if (getauxval(AT_SECURE))
@@ -248,7 +257,8 @@ static void install_handler(void)
 	sa.sa_sigaction = on_request;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
-	sigaction(AT_LIVE_SIGNAL, &sa, NULL);
+	if (sigaction(AT_LIVE_SIGNAL, &sa, NULL) == 0)
+		pthread_atfork(NULL, NULL, forked_child);
 }
 
 pid_t at_live_pid(void)

@@ -28,15 +28,9 @@ const char *live_time_text(double t, char *buf, size_t len)
 	return buf;
 }
 
-struct at_peak {
-	long site; /* index in sites, -1: not in the profile */
-	uint32_t idx;
-	int64_t bytes, calls;
-};
-
 static int by_bytes(const void *a, const void *b)
 {
-	const struct at_peak *x = a, *y = b;
+	const struct at_peak_site *x = a, *y = b;
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
@@ -45,7 +39,7 @@ size_t live_peak_sites(const struct profile *p, const struct sites *s, struct at
 	const struct live_records *r = p->live;
 	size_t nmap, n = 0;
 	long *map = live_site_of_idx(r, s, &nmap);
-	struct at_peak *v = xcalloc(r->nr_peak + 1, sizeof(*v));
+	struct at_peak_site *v = xcalloc(r->nr_peak + 1, sizeof(*v));
 	for (size_t i = 0; i < r->nr_peak; i++) {
 		const struct peak_site *ps = &r->peak[i];
 		long site = ps->idx < nmap ? map[ps->idx] : -1;
@@ -53,16 +47,13 @@ size_t live_peak_sites(const struct profile *p, const struct sites *s, struct at
 		while (j < n && !(site >= 0 && v[j].site == site))
 			j++;
 		if (j == n)
-			v[n++] = (struct at_peak){site, ps->idx, 0, 0};
+			v[n++] = (struct at_peak_site){site, ps->idx, 0, 0};
 		v[j].bytes += ps->bytes;
 		v[j].calls += ps->calls;
 	}
 	qsort(v, n, sizeof(*v), by_bytes);
 	free(map);
-	*out = xcalloc(n + 1, sizeof(**out));
-	for (size_t i = 0; i < n; i++)
-		(*out)[i] = (struct at_peak_site){v[i].site, v[i].idx, v[i].bytes, v[i].calls};
-	free(v);
+	*out = v;
 	return n;
 }
 

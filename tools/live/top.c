@@ -26,6 +26,7 @@
 #include "common/common.h"
 #include "live.h"
 #include "report/report.h"
+#include "report_live.h"
 
 static const char usage[] =
 	"usage: alloctag top [OPTIONS] PID\n"
@@ -68,19 +69,6 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static void site_text(const struct site *x, char *buf, size_t len)
-{
-	if (x->tag >= 0)
-		snprintf(buf, len, "%s at %s:%u", x->func ? x->func : "??", x->file ? x->file : "?",
-			 x->line);
-	else if (x->file)
-		snprintf(buf, len, "%s at %s:%u", x->func ? x->func : "??", x->file, x->line);
-	else if (x->func)
-		snprintf(buf, len, "%s in %s", x->func, x->object);
-	else
-		snprintf(buf, len, "%s", x->object);
-}
-
 static const char *signed_bytes(int64_t v, char *buf, size_t len)
 {
 	char h[32];
@@ -112,7 +100,7 @@ static void show(pid_t pid, const struct profile *p, struct sites *s, struct pre
 		if (*prev)
 			old = bsearch(&key, *prev, *nprev, sizeof(key), by_name);
 		if (i < n) {
-			site_text(x, name, sizeof(name));
+			live_site_text(x, name, sizeof(name));
 			printf("%10s %10s %9" PRId64 " %9" PRId64 "  %s\n",
 			       human_bytes(x->live_bytes, b1, sizeof(b1)),
 			       old ? signed_bytes(x->live_bytes - old->bytes, b2, sizeof(b2)) : "new",
