@@ -120,6 +120,9 @@ void at_peak_start(void)
 	}
 	best = a;
 	work = (struct alloctag_counters *)((char *)a + len);
+	/* a fork's child must not inherit the lock held by a recording thread
+	 * it does not have (its exit writer would wait for it forever) */
+	pthread_atfork(NULL, NULL, at_peak_child_reset);
 	AT_STORE(&at_peak_on, 1);
 }
 

@@ -129,6 +129,7 @@ void at_sampler_start(void)
 		return;
 	}
 	interval_ns = ns;
+	pthread_atfork(NULL, NULL, at_sampler_child_reset); /* as peak.c */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
