@@ -14,7 +14,9 @@
  *
  * One thread, started at start-up when the variable is set (signals
  * blocked), serves one request at a time (HTTP/1.0, Connection: close;
- * 10 s timeouts on each connection):
+ * 10 s timeouts on each connection).  Each report is written whole into
+ * an anonymous memory file (memfd) and then sent, so no lock of the
+ * runtime is held while a client reads:
  *
  *   GET /debug/allocinfo     the allocinfo 2.0 text (report/allocinfo.c)
  *   GET /debug/pprof/heap    the pprof profile: the raw profile piped into
@@ -55,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -341,6 +344,33 @@ static void serve_pprof(int client)
 		munmap(msg, mcap);
 }
 
+/*
+ * A report written whole into an anonymous memory file first, then sent:
+ * the writers hold the registry lock while they write, and a client that
+ * reads slowly must not hold up the program's new call sites.
+ */
+static void serve_buffered(int client, int (*write_fn)(int fd))
+{
+	int m = memfd_create("alloctag-http", MFD_CLOEXEC);
+	struct stat st;
+	if (m < 0 || write_fn(m) || fstat(m, &st)) {
+		if (m >= 0)
+			close(m);
+		reply_text(client, "500 Internal Server Error", "alloctag: cannot write the report\n");
+		return;
+	}
+	reply_head(client, "200 OK", "text/plain; charset=utf-8", (long long)st.st_size);
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t k = sendfile(client, m, &off, (size_t)(st.st_size - off));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+	}
+	close(m);
+}
+
 /* Read and drop a request's body (Content-Length bytes, at most 1 MiB):
  * head = the text after the request line, have = bytes of it read. */
 static void drain_body(int client, const char *head, ptrdiff_t have)
@@ -401,11 +431,9 @@ static void serve(int client)
 		return;
 	}
 	if (!strcmp(path, "/debug/allocinfo")) {
-		reply_head(client, "200 OK", "text/plain; charset=utf-8", -1);
-		alloctag_write_allocinfo_fd(client);
+		serve_buffered(client, alloctag_write_allocinfo_fd);
 	} else if (!strcmp(path, "/debug/alloctag/profile")) {
-		reply_head(client, "200 OK", "text/plain; charset=utf-8", -1);
-		at_profile_write_fd(client);
+		serve_buffered(client, at_profile_write_fd);
 	} else if (!strcmp(path, "/debug/pprof/heap")) {
 		serve_pprof(client);
 	} else {
