@@ -40,8 +40,8 @@
  * static stack (no malloc, no fork handlers) with no exit signal (the
  * program's wait() never sees it), its environment the program's without
  * LD_PRELOAD and ALLOCTAG* (so it is not profiled and serves nothing); this
- * thread reaps it.  Its output is read into an mmap'd buffer, unmapped after
- * the reply.  A tool that fails gives a 500 reply with its message.
+ * thread reaps it.  Its input, output and messages are memory files.  A
+ * tool that fails gives a 500 reply with its message.
  */
 #define _GNU_SOURCE
 #include "live/http.h"
@@ -246,34 +246,17 @@ static int find_tool(char *buf, size_t len)
 	return -1;
 }
 
-/* Read fd to EOF into an mmap'd buffer of *capp bytes; *len set;
- * MAP_FAILED on failure. */
-static char *slurp(int fd, size_t *len, size_t *capp)
+/* Send the first size bytes of file fd to the client. */
+static void send_file(int client, int fd, off_t size)
 {
-	size_t cap = 1 << 20, n = 0;
-	char *b = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b == MAP_FAILED)
-		return b;
-	for (;;) {
-		if (n == cap) {
-			char *nb = mremap(b, cap, cap * 2, MREMAP_MAYMOVE);
-			if (nb == MAP_FAILED) {
-				munmap(b, cap);
-				return MAP_FAILED;
-			}
-			b = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, b + n, cap - n);
-		if (r < 0 && errno == EINTR)
+	off_t off = 0;
+	while (off < size) {
+		ssize_t k = sendfile(client, fd, &off, (size_t)(size - off));
+		if (k < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (k <= 0)
 			break;
-		n += (size_t)r;
 	}
-	*len = n;
-	*capp = cap;
-	return b;
 }
 
 static void serve_pprof(int client)
@@ -291,57 +274,39 @@ static void serve_pprof(int client)
 			envp[ne++] = *e;
 	envp[ne] = NULL;
 	char *argv[] = {tool, "report", "--format", "pprof", "--unsymbolized", "/dev/stdin", NULL};
-	int in[2], out[2], err[2];
-	if (pipe2(in, O_CLOEXEC)) {
-		reply_text(client, "500 Internal Server Error", "alloctag: cannot make a pipe\n");
-		return;
+	/* the profile, the tool's output and its messages: memory files (no
+	 * pipe to fill, no lock held while the tool runs) */
+	int in = memfd_create("alloctag-profile", MFD_CLOEXEC);
+	int out = memfd_create("alloctag-pprof", MFD_CLOEXEC);
+	int err = memfd_create("alloctag-messages", MFD_CLOEXEC);
+	pid_t pid = -1;
+	if (in >= 0 && out >= 0 && err >= 0 && at_profile_write_fd(in) == 0 &&
+	    lseek(in, 0, SEEK_SET) == 0) {
+		struct spawn sp = {tool, argv, envp, in, out, err};
+		pid = clone(spawned, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK, &sp);
 	}
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		reply_text(client, "500 Internal Server Error", "alloctag: cannot make a pipe\n");
-		return;
-	}
-	if (pipe2(err, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		reply_text(client, "500 Internal Server Error", "alloctag: cannot make a pipe\n");
-		return;
-	}
-	struct spawn sp = {tool, argv, envp, in[0], out[1], err[1]};
-	pid_t pid = clone(spawned, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK, &sp);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	if (pid > 0)
-		at_profile_write_fd(in[1]);
-	close(in[1]);
-	size_t n = 0, en = 0, bcap = 0, mcap = 0;
-	char *body = slurp(out[0], &n, &bcap);
-	char *msg = slurp(err[0], &en, &mcap);
-	close(out[0]);
-	close(err[0]);
 	int status = 1;
 	if (pid > 0)
 		while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
 			;
-	if (pid > 0 && body != MAP_FAILED && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		reply_head(client, "200 OK", "application/octet-stream", (long long)n);
-		write_all(client, body, n);
-	} else if (msg != MAP_FAILED && en) {
+	struct stat so, se;
+	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fstat(out, &so) == 0) {
+		reply_head(client, "200 OK", "application/octet-stream", (long long)so.st_size);
+		send_file(client, out, so.st_size);
+	} else if (pid > 0 && fstat(err, &se) == 0 && se.st_size > 0) {
 		reply_head(client, "500 Internal Server Error", "text/plain; charset=utf-8",
-			   (long long)en);
-		write_all(client, msg, en);
+			   (long long)se.st_size);
+		send_file(client, err, se.st_size);
 	} else {
 		reply_text(client, "500 Internal Server Error",
 			   "alloctag: the alloctag tool failed\n");
 	}
-	if (body != MAP_FAILED)
-		munmap(body, bcap);
-	if (msg != MAP_FAILED)
-		munmap(msg, mcap);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
 }
 
 /*
@@ -360,14 +325,7 @@ static void serve_buffered(int client, int (*write_fn)(int fd))
 		return;
 	}
 	reply_head(client, "200 OK", "text/plain; charset=utf-8", (long long)st.st_size);
-	off_t off = 0;
-	while (off < st.st_size) {
-		ssize_t k = sendfile(client, m, &off, (size_t)(st.st_size - off));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-	}
+	send_file(client, m, st.st_size);
 	close(m);
 }
 
