@@ -18,14 +18,15 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is not installed: skipped"; exit 77; }
 
-# start FD ENV...: the target with the given environment, stdin a fifo held
+# start FD ENV...: the target with the given environment (ALLOCTAG_TOOL is
+# the alloctag under test unless given), stdin a fifo held
 # open on fd FD; sets PID
 start() {
     fd=$1
     shift
     rm -f "$T/in$fd" "$T/out$fd"
     mkfifo "$T/in$fd"
-    env "$@" LD_PRELOAD="$PRE" ALLOCTAG_TOOL="$AT" "$TGT" <"$T/in$fd" >"$T/out$fd" 2>"$T/err$fd" &
+    env LD_PRELOAD="$PRE" ALLOCTAG_TOOL="$AT" "$@" "$TGT" <"$T/in$fd" >"$T/out$fd" 2>"$T/err$fd" &
     PID=$!
     PIDS="$PIDS $PID"
     eval "exec $fd>\"$T/in$fd\""
@@ -100,3 +101,22 @@ start 7 ALLOCTAG_HTTP=localhost:http
 [ "$(threads "$PID")" = 1 ] || fail "a thread after a bad value"
 exec 7>&-
 echo "bad value: ok"
+
+# 5. a tool that fails, a tool that is missing: 500 with one line
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rm -f "$T/in9" "$T/out9"
+mkfifo "$T/in9"
+env ALLOCTAG_HTTP="$PORT" LD_PRELOAD="$PRE" ALLOCTAG_TOOL=/bin/false "$TGT" <"$T/in9" >"$T/out9" 2>"$T/err9" &
+PID=$!
+PIDS="$PIDS $PID"
+exec 9>"$T/in9"
+i=0
+until grep -q ready "$T/out9" 2>/dev/null; do i=$((i + 1)); [ $i -lt 200 ] || fail "target did not start"; sleep 0.05; done
+code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/debug/pprof/heap")
+[ "$code:$(cat "$T/body")" = "500:alloctag: the alloctag tool failed" ] || fail "failing tool: $code $(cat "$T/body")"
+exec 9>&-
+start 9 ALLOCTAG_HTTP="$T/b.sock" ALLOCTAG_TOOL="$T/no-such-tool"
+code=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$T/b.sock" http://x/debug/pprof/heap)
+[ "$code:$(cat "$T/body")" = "500:alloctag: the alloctag tool was not found (set ALLOCTAG_TOOL or PATH)" ] || fail "missing tool: $code $(cat "$T/body")"
+exec 9>&-
+echo "tool failures: ok"
