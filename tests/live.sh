@@ -14,8 +14,10 @@ TAGGED=$5
 T=$(mktemp -d)
 chmod 755 "$T"
 PIDS=""
+MADE_USER=""
 cleanup() {
     for p in $PIDS; do kill -KILL "$p" 2>/dev/null || true; done
+    [ -z "$MADE_USER" ] || { sleep 0.2; userdel "$MADE_USER" 2>/dev/null || true; }
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -100,8 +102,10 @@ if [ "$(id -u)" != 0 ]; then
     echo "another user: skipped (needs root to create a second user)"
 else
     U=alloctag-live-test
-    id -u "$U" >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin "$U" ||
-        fail "useradd $U"
+    if ! id -u "$U" >/dev/null 2>&1; then
+        useradd -M -r -s /usr/sbin/nologin "$U" || fail "useradd $U"
+        MADE_USER=$U
+    fi
     cp "$TGT" "$PRE" "$AT" "$T/"
     chmod 755 "$T/$(basename "$TGT")" "$T/$(basename "$PRE")" "$T/$(basename "$AT")"
     rm -f "$T/in8" "$T/out8"
