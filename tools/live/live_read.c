@@ -83,7 +83,18 @@ static int has_end(const char *t, size_t n)
 	return strncmp(t + i, "end ", 4) == 0;
 }
 
+/* One request; -2 (nothing said yet) when the read was cut off while the
+ * process lives: the snapshot process may have been stopped by a lock that
+ * a thread held at the fork (src/live/live_read.c), worth one more try. */
+static int read_once(pid_t pid, char **text, size_t *len, int last);
+
 int live_read(pid_t pid, char **text, size_t *len)
+{
+	int r = read_once(pid, text, len, 0);
+	return r == -2 ? read_once(pid, text, len, 1) : r;
+}
+
+static int read_once(pid_t pid, char **text, size_t *len, int last)
 {
 	unsigned long long caught;
 	uid_t uids[3] = {0, 0, 0};
@@ -217,8 +228,10 @@ int live_read(pid_t pid, char **text, size_t *len)
 		free(buf);
 		if (gone(pid))
 			tool_msg("process %ld exited while being read", (long)pid);
+		else if (!last)
+			return -2;
 		else
-			tool_msg("process %ld: the read was cut off (the snapshot process ended "
+			tool_msg("process %ld: the read was cut off twice (the snapshot process ended "
 				 "before the end record)", (long)pid);
 		return -1;
 	}
