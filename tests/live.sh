@@ -169,6 +169,24 @@ for n in 1 2 3 4 5; do
     rm -f "$T/mid.prof"
 done
 no_leftovers "killed mid-read"
+# deterministic: killed once its snapshot process runs (300k sites: a long
+# write); the snapshot is whole and exact, and the tool says the process exited
+start 9 "$TGT" sites 300000
+"$AT" snapshot "$PID" -o "$T/mid.prof" 2>"$T/err" 9>&- &
+SN=$!
+i=0
+until pgrep -x alloctag-read >/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 3000 ] || fail "no snapshot process appeared"
+done
+kill -KILL "$PID"
+rc=0
+wait "$SN" || rc=$?
+[ "$rc:$(cat "$T/err")" = "0:alloctag: process $PID exited during the read; the snapshot is of a moment before" ] ||
+    fail "killed during the read: status $rc: $(cat "$T/err")"
+[ "$(grep -c '^tag 64 1 0 0 ' "$T/mid.prof")" = 300000 ] || fail "the snapshot of a killed process is not whole"
+exec 9>&-
+no_leftovers "killed during the read"
 echo "killed while being read: ok"
 
 # 7. top refreshing (not a terminal: no keys), until the process ends

@@ -9,11 +9,16 @@
  *   live_target ramp MS    "ready", then 1 MiB more every MS milliseconds,
  *                          10 times (line R), then waits
  *   live_target nodump     the first program, not dumpable (PR_SET_DUMPABLE 0)
+ *   live_target sites N    N sites: tags registered at run time through the
+ *                          preload library's API, one 64-byte object each
+ *                          (a large profile, so that a read takes a while)
  *   live_target wave MS    the same ramp (line V), then every MS: one of its blocks
  *                          freed, 8 times, then 512 KiB more, 6 times, from
  *                          a helper function (line W); the peak (10 MiB)
  *                          is in the middle of the run
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <stdlib.h>
@@ -83,6 +88,34 @@ int main(int argc, char **argv)
 			memset(keep[i], 1, 1 << 20);
 			nanosleep(&ts, NULL);
 		}
+		wait_stdin();
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[1], "sites")) {
+		/* struct alloc_tag's layout (include/alloctag.h), without the header:
+		 * this program is not built against alloctag */
+		struct tag {
+			const char *function, *filename, *modname;
+			unsigned int lineno, flags, idx, reserved;
+			void *canon;
+		};
+		void (*reg)(struct tag *, struct tag *) = (void (*)(struct tag *, struct tag *))dlsym(
+			RTLD_DEFAULT, "alloctag_register_image");
+		void *(*tagged)(struct tag *, size_t) =
+			(void *(*)(struct tag *, size_t))dlsym(RTLD_DEFAULT, "at_malloc_tag_noprof");
+		long n = atol(argv[2]);
+		struct tag *t = calloc((size_t)n, sizeof(*t));
+		if (!reg || !tagged || !t)
+			return 1;
+		for (long i = 0; i < n; i++) {
+			t[i].function = "site";
+			t[i].filename = "live_target_sites.c";
+			t[i].lineno = (unsigned int)(i + 1);
+		}
+		reg(t, t + n);
+		for (long i = 0; i < n; i++)
+			tagged(&t[i], 64);
+		ready("ready");
 		wait_stdin();
 		return 0;
 	}
