@@ -81,3 +81,19 @@ sed 's/^sample \([0-9.]*\) /sample \1 x/' "$T/ramp.prof" >"$T/badsample.prof"
 if "$AT" report "$T/badsample.prof" >/dev/null 2>"$T/err"; then fail "a malformed sample record was accepted"; fi
 grep -Eqx "alloctag: $T/badsample.prof: line [0-9]+: malformed sample record" "$T/err" || fail "bad sample: $(cat "$T/err")"
 echo "malformed records: ok"
+
+# 5. the peak so far, read live (top --once of a process run with --peak)
+rm -f "$T/in" "$T/out"
+mkfifo "$T/in"
+"$AT" run --peak --top 0 -o "$T/live.prof" -- "$TGT" peak <"$T/in" >"$T/out" 2>/dev/null &
+RP=$!
+exec 7>"$T/in"
+i=0
+until grep -q ready "$T/out" 2>/dev/null; do i=$((i + 1)); [ $i -lt 400 ] || fail "peak target did not start"; sleep 0.05; done
+PID=$(pgrep -P "$RP")
+"$AT" top --once "$PID" >"$T/ltop" 2>"$T/err" || fail "top --once of the peak target: $(cat "$T/err")"
+grep -Eq "^peak: (99\.[0-9]|100\.0) MiB at [0-9-]+ [0-9:.]+ UTC \([0-9.]+ s before the profile\)\$" "$T/ltop" || fail "live peak line: $(cat "$T/ltop")"
+sed -n '/site at the peak$/,$p' "$T/ltop" | grep -Eq "^ +(99\.[0-9]|100\.0) MiB +10[0-9]{4}  main at .*live_target\.c:$LP1\$" || fail "live peak sites: $(cat "$T/ltop")"
+exec 7>&-
+wait "$RP" || fail "run --peak of the live target"
+echo "live peak: ok"

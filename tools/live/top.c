@@ -3,7 +3,8 @@
  * allocation sites, largest live bytes first, with each site's change since
  * the previous refresh; `q` quits (standard input in a terminal), as does
  * the end of the process (one line says so).  --once prints the table once,
- * in the format of `alloctag report --format top`.
+ * in the format of `alloctag report --format top` (with the peak so far
+ * when the process records one, ALLOCTAG_PEAK).
  *
  * Each refresh is one live read (live_read.c): the process is not stopped;
  * the snapshot is of one instant.
@@ -110,6 +111,11 @@ static void show(pid_t pid, const struct profile *p, struct sites *s, struct pre
 	}
 	printf("%10s %10s %9" PRId64 " %9s  total, %zu of %zu sites\n",
 	       human_bytes(s->live_bytes, b1, sizeof(b1)), "", s->live_calls, "", n, s->nr);
+	if (p->live && p->live->has_peak) {
+		char tb[64];
+		printf("peak so far: %s at %s\n", human_bytes(p->live->peak_total, b1, sizeof(b1)),
+		       live_time_text(p->live->peak_time, tb, sizeof(tb)));
+	}
 	fflush(stdout);
 	for (size_t i = 0; i < *nprev; i++)
 		free((*prev)[i].name);
@@ -140,6 +146,7 @@ static int refresh(pid_t pid, int once, size_t top, double delay, struct prev **
 	sites_build(&s, &p, sym, NULL);
 	if (once) {
 		report_top(stdout, &s, top);
+		live_report_top(stdout, &p, &s, top); /* the peak so far, the series, if recorded */
 		fflush(stdout);
 	} else {
 		size_t rows = top;
