@@ -12,6 +12,8 @@
 void at_live_index_record(uint32_t idx, at_put_fn put, void *ctx)
 {
 	char line[32];
+	if (idx < 2) /* AT_IDX_FIRST: a walk that gave no index; nothing to name */
+		return;
 	snprintf(line, sizeof(line), "index %u\n", idx);
 	put(ctx, line);
 }
