@@ -8,7 +8,8 @@
  *                                    exit; a stale socket of ours (nobody
  *                                    listening) is replaced, anything else
  *                                    at the path is refused
- * Only what the user writes is listened on; the default is loopback.  Once
+ * Only what the user writes is listened on; the default is loopback.  A
+ * TCP port is open to every local user; the UNIX socket to the owner only.  Once
  * listening, the variable is removed from the environment: the program's
  * children would only fail to listen on the same address.
  *
