@@ -8,11 +8,14 @@
 #   tests:   golang-go (go tool pprof reads our pprof), sqlite3, python3,
 #            clang and libclang-rt-14-dev (fuzzers, sanitizers)
 #   tool tests: llvm (llvm-symbolizer, compared with alloctag's symbolizer)
+#   live tests: chromium (the HTML report, headless), curl (the HTTP
+#            endpoint), util-linux and bsdutils (runuser, setpriv, script)
 set -eu
 pkgs="cmake gcc g++ make pkg-config binutils libdw-dev libelf-dev libprotobuf-c-dev
 protobuf-c-compiler zlib1g-dev libunwind-dev golang-go sqlite3 python3 clang
 libclang-rt-14-dev
-llvm"
+llvm
+chromium curl util-linux bsdutils"
 # tests/real_programs.sh: real Debian programs under the preload library
 pkgs="$pkgs perl git xz-utils bash coreutils"
 [ $# -gt 0 ] && pkgs="$pkgs $*"

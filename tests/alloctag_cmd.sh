@@ -29,7 +29,7 @@ expect_err() {
 expect_err 2 "alloctag: unknown command 'frob' (see alloctag --help)" "$AT" frob
 expect_err 2 "alloctag: no command given (see alloctag --help)" "$AT"
 expect_err 2 "alloctag: report: no profile given (see alloctag report --help)" "$AT" report
-expect_err 2 "alloctag: report: unknown format 'xml'; expected allocinfo, top, json or pprof (see alloctag report --help)" \
+expect_err 2 "alloctag: report: unknown format 'xml'; expected allocinfo, top, json, pprof or html (see alloctag report --help)" \
     "$AT" report --format xml p
 expect_err 2 "alloctag: report: option '--bogus' is unknown or needs a value (see alloctag report --help)" \
     "$AT" report --bogus p

@@ -19,6 +19,7 @@ if ! "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all 
     -I"$TOOLS" -I"$PB" -o "$T/fuzz" "$SRC/tests/fuzz_profile.c" \
     "$TOOLS"/common/common.c "$TOOLS"/profile/read.c "$TOOLS"/profile/allocinfo_read.c \
     "$TOOLS"/symbols/dwfl.c "$TOOLS"/report/*.c "$PB"/profile.pb-c.c \
+    "$TOOLS"/live/records.c "$TOOLS"/live/peak_report.c "$TOOLS"/live/html.c \
     -ldw -lelf -lprotobuf-c -lz -lstdc++ 2>"$T/cc.err"; then
     grep -q 'libclang_rt.fuzzer\|fuzzer' "$T/cc.err" && { echo "no libFuzzer runtime: skipped"; exit 77; }
     cat "$T/cc.err" >&2

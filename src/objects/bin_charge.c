@@ -1,6 +1,7 @@
 /* Bin charges: the slow operations and the readers' walk (see bin_charge.h). */
 #include "objects/bin_charge.h"
 
+#include <string.h>
 #include <sys/mman.h>
 
 #include "objects/tcache.h"
@@ -166,4 +167,10 @@ struct alloctag_counters at_bin_charges_take(uint32_t idx)
 	if (r.bytes || r.calls)
 		scratch[idx] = (struct alloctag_counters){0, 0};
 	return r;
+}
+
+void at_bin_charges_forget(void)
+{
+	if (scratch && scratch_end > AT_IDX_FIRST)
+		memset(scratch + AT_IDX_FIRST, 0, (scratch_end - AT_IDX_FIRST) * sizeof(*scratch));
 }

@@ -128,5 +128,8 @@ AT_HIDDEN struct alloctag_counters at_bin_charges_of(uint32_t idx);
  */
 AT_HIDDEN void at_bin_charges_gather(uint32_t end);
 AT_HIDDEN struct alloctag_counters at_bin_charges_take(uint32_t idx);
+/* A snapshot process (live/live_read.c) whose copy may hold a walk's
+ * half-taken table: zero it (below the last walk's end). */
+AT_HIDDEN void at_bin_charges_forget(void);
 
 #endif

@@ -44,6 +44,7 @@
 #include "objects/malloc_fast.h"
 #include "objects/tcache.h"
 #include "sites/chains.h"
+#include "live/peak.h"
 
 static inline at_ref_t alloc_ref(void)
 {
@@ -262,6 +263,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 			at_page_ref_update(pfn, ref);
 			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
 		}
+		at_peak_add((int64_t)AT_PAGE_SIZE << order); /* after the charge */
 		return p;
 	}
 	if (at_unlikely(!at_meta_base) && at_malloc_init()) {

@@ -17,6 +17,7 @@
 
 #include "core/message.h"
 #include "objects/slab.h"
+#include "live/peak.h"
 
 #define KEEP_EMPTY 2
 
@@ -156,6 +157,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	pthread_mutex_unlock(&c->lock);
 	if (!n)
 		errno = ENOMEM;
+	at_peak_add((int64_t)n * (int64_t)size);
 	return n;
 }
 
@@ -173,6 +175,8 @@ void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
 	uint32_t size = at_class_size[cls];
 	struct at_slab *dead[64];
 	unsigned int ndead = 0;
+
+	at_peak_add(-(int64_t)n * size);
 
 	while (n) {
 		unsigned int batch = n < 64 ? n : 64;

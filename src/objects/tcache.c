@@ -20,6 +20,7 @@
 #include "core/message.h"
 #include "objects/tcache.h"
 #include "core/retry_once.h"
+#include "live/peak.h"
 
 __thread struct at_theap *at_tls_heap;
 struct at_theap *at_all_heaps;
@@ -166,6 +167,7 @@ static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k)
 	struct at_lcache *lc = &h->lc[o];
 	for (unsigned int i = 0; i < k; i++) {
 		at_page_clear_flags(&at_pages[at_addr_to_pfn(lc->blk[i])], AT_PG_OWNER1);
+		at_peak_add((int64_t)AT_PAGE_SIZE << o); /* the release takes it off again */
 		at_page_release(lc->blk[i], o);
 	}
 	lc->count -= k;
@@ -198,4 +200,5 @@ void at_lcache_put(struct at_theap *h, void *p, unsigned int order)
 	lc->blk[lc->count] = p;
 	lc->when[lc->count++] = now;
 	h->lbytes += bytes;
+	at_peak_add(-(int64_t)bytes);
 }

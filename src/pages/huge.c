@@ -20,6 +20,7 @@
 
 #include "store/charge.h"
 #include "core/message.h"
+#include "live/peak.h"
 
 struct huge {
 	char *addr; /* NULL: entry unused */
@@ -167,6 +168,7 @@ static void *huge_alloc(size_t size, size_t align)
 		return NULL;
 	}
 	at_charge(ref, (int64_t)len);
+	at_peak_add((int64_t)len);
 	return addr;
 }
 
@@ -249,6 +251,7 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 		return NULL;
 	}
 	at_charge(ref, (int64_t)len);
+	at_peak_add((int64_t)len);
 	return addr;
 }
 
@@ -276,6 +279,7 @@ void at_huge_free(void *p, const char *what)
 	}
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
+	at_peak_add(-(int64_t)e.len);
 	if (!keep)
 		munmap(e.map, e.map_len);
 }

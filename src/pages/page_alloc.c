@@ -50,6 +50,7 @@
 #include "pages/early.h"
 #include "core/message.h"
 #include "pages/page.h"
+#include "live/peak.h"
 #include "store/store_migrate.h"
 #include "core/retry_once.h"
 
@@ -337,6 +338,8 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
 		else if (state == AT_STATE_EARLY)
 			at_early_page(pfn, flags);
+		if (!(extra_flags & AT_PG_NO_CODETAG)) /* after the charge: a recording sees it */
+			at_peak_add((int64_t)AT_PAGE_SIZE << order);
 		return at_pfn_to_addr(pfn);
 	}
 	errno = ENOMEM;
@@ -427,6 +430,8 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	if (at_unlikely(AT_LOAD_RELAXED(&alloctag_debug_key)) && state == AT_STATE_READY)
 		at_debug_page_free(addr, f, at_idx_to_ref(idx));
 	at_uncharge_idx(idx, (int64_t)AT_PAGE_SIZE << order);
+	if (!(f & AT_PG_NO_CODETAG))
+		at_peak_add(-((int64_t)AT_PAGE_SIZE << order));
 }
 
 void at_page_free_raw(void *addr, unsigned int order)
@@ -466,6 +471,8 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	ok = 1;
 out:
 	pthread_mutex_unlock(&a->lock);
+	if (ok)
+		at_peak_add((int64_t)(AT_PAGE_SIZE << new_order) - (int64_t)(AT_PAGE_SIZE << order));
 	return ok;
 }
 

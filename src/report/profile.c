@@ -36,6 +36,8 @@
 #include "objects/bin_charge.h"
 #include "sites/sites_each.h"
 #include "startup/init.h"
+#include "live/live_read.h"
+#include "live/profile_records.h"
 
 /* ---- arenas: growable mmap'd byte arrays ----------------------------- */
 
@@ -79,6 +81,7 @@ static void arena_free(struct arena *a)
 struct chain_rec { /* followed by nr frames (uintptr_t) */
 	uint64_t lb, lc, ab, ac;
 	uint32_t nr, site;
+	uint32_t idx; /* live/profile_records.h: the "index" record */
 };
 
 struct chains {
@@ -99,6 +102,7 @@ static void copy_chain(const struct at_chain_view *v, void *ctx)
 	r->ac = v->alloc_calls;
 	r->nr = v->nr_frames;
 	r->site = v->site;
+	r->idx = v->idx;
 	memcpy(r + 1, v->frames, v->nr_frames * sizeof(uintptr_t));
 	c->count++;
 	if (v->nr_frames > c->depth)
@@ -279,6 +283,21 @@ static void out_str(struct out *o, const char *s)
 	}
 }
 
+/* A whole line for live/profile_records.h. */
+static void put_line(void *ctx, const char *line)
+{
+	char l[1024];
+	size_t n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		n--;
+	if (n >= sizeof(l))
+		n = sizeof(l) - 1;
+	memcpy(l, line, n);
+	l[n] = '\0';
+	out_str(ctx, l);
+	out_fmt(ctx, "\n");
+}
+
 static void write_tags(struct out *o, size_t *records)
 {
 	if (AT_LOAD(&at_state) != AT_STATE_READY)
@@ -313,6 +332,7 @@ static void write_tags(struct out *o, size_t *records)
 			out_str(o, " loaded:no");
 		out_fmt(o, "\n");
 		++*records;
+		at_live_index_record(i, put_line, o);
 	}
 	pthread_mutex_unlock(&at_registry_lock);
 }
@@ -357,7 +377,7 @@ int at_profile_write_fd(int fd)
 	char exe[4096];
 	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[k > 0 ? k : 0] = '\0';
-	out_fmt(&o, "alloctag-profile 1\npid %ld\nexe ", (long)getpid());
+	out_fmt(&o, "alloctag-profile 1\npid %ld\nexe ", (long)at_live_pid());
 	out_str(&o, k > 0 ? exe : "?");
 	out_fmt(&o, "\ntime %lld.%06ld\ndepth %u\nstore %s\n", (long long)ts.tv_sec,
 		ts.tv_nsec / 1000, ch.depth,
@@ -395,9 +415,11 @@ int at_profile_write_fd(int fd)
 		}
 		out_fmt(&o, "\n");
 		records++;
+		at_live_index_record(r->idx, put_line, &o);
 		off += sizeof(*r) + r->nr * sizeof(uintptr_t);
 	}
 	write_tags(&o, &records);
+	at_live_records(put_line, &o); /* peak and series: not counted in end */
 	out_fmt(&o, "end %zu\n", records);
 	out_flush(&o);
 	err = o.err;

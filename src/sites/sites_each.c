@@ -35,6 +35,7 @@ void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *c
 			.live_calls = (uint64_t)(live.calls + b.calls),
 			.alloc_bytes = (uint64_t)cum.bytes,
 			.alloc_calls = (uint64_t)cum.calls,
+			.idx = t->idx,
 		};
 		fn(&v, ctx);
 	}

@@ -16,6 +16,7 @@ struct at_chain_view {
 	unsigned int site;         /* 1-based index in frames of the site frame (first outside the allocation layer), 0 = none */
 	uint64_t live_bytes, live_calls;   /* live now */
 	uint64_t alloc_bytes, alloc_calls; /* cumulative since start (0 if not kept) */
+	uint32_t idx;                      /* the chain's tag index (the profile's "index" record) */
 };
 /* Visit every chain that ever allocated; safe while other threads allocate; never calls malloc. */
 AT_HIDDEN void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *ctx);

@@ -16,6 +16,7 @@
 #include "objects/slab.h"
 #include "sites/chains.h"
 #include "sites/site_names.h"
+#include "live/live_read.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 void (*at_init_test_hook)(void);
@@ -81,6 +82,7 @@ void alloctag_init(void)
 __attribute__((constructor(101))) static void alloctag_ctor(void)
 {
 	alloctag_init();
+	at_live_start(); /* live/live_read.h: the read handler; peak, series, endpoint if asked */
 }
 
 int alloctag_set_profiling(bool on)

@@ -11,6 +11,7 @@
 
 #include "../common/common.h"
 #include "commands.h"
+#include "live/live.h"
 
 static const char usage[] =
 	"usage: alloctag COMMAND [ARGS...]\n"
@@ -24,6 +25,8 @@ static const char usage[] =
 	"                                   pprof)\n"
 	"  diff [OPTIONS] OLD NEW           per-site change between two profiles or allocinfo\n"
 	"                                   texts, largest growth first\n"
+	"  top [OPTIONS] PID                a running process's sites, refreshed, with changes\n"
+	"  snapshot PID -o FILE             write a running process's profile to FILE\n"
 	"  help [COMMAND]                   this text, or a command's usage\n"
 	"\n"
 	"`alloctag COMMAND --help` prints a command's options.\n";
@@ -65,7 +68,7 @@ enum report_format parse_format(const char *cmd, const char *s)
 {
 	int f = report_format_parse(s);
 	if (f < 0)
-		usage_error(cmd, "unknown format '%s'; expected allocinfo, top, json or pprof", s);
+		usage_error(cmd, "unknown format '%s'; expected allocinfo, top, json, pprof or html", s);
 	return (enum report_format)f;
 }
 
@@ -89,6 +92,10 @@ static int dispatch(int argc, char **argv)
 		return cmd_report(argc, argv);
 	if (strcmp(cmd, "diff") == 0)
 		return cmd_diff(argc, argv);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(argc, argv);
+	if (strcmp(cmd, "snapshot") == 0)
+		return cmd_snapshot(argc, argv);
 	usage_error(NULL, "unknown command '%s'", cmd);
 }
 

@@ -18,8 +18,12 @@ static const char usage[] =
 	"options:\n"
 	"  --format FMT      allocinfo (the kernel's allocinfo 2.0 text), top (a table,\n"
 	"                    largest first; the default), json, pprof (gzipped profile.proto\n"
-	"                    for go tool pprof and continuous profilers)\n"
+	"                    for go tool pprof and continuous profilers), html (one\n"
+	"                    self-contained page: live bytes over time, the peak, a flame\n"
+	"                    graph, the top sites)\n"
 	"  -o, --output OUT  write to OUT (default: standard output)\n"
+	"  --unsymbolized    pprof: addresses with their mappings and build IDs only, for\n"
+	"                    profilers that symbolize themselves\n"
 	"  --min-bytes N     only sites holding at least N live bytes (suffix K, M, G)\n"
 	"  --match REGEX     only sites whose file, function or object matches REGEX\n"
 	"                    (POSIX extended)\n"
@@ -32,6 +36,7 @@ int cmd_report(int argc, char **argv)
 		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
 		{"min-bytes", required_argument, NULL, 'm'}, {"match", required_argument, NULL, 'r'},
 		{"top", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
+		{"unsymbolized", no_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0}};
 	enum report_format fmt = FMT_TOP;
 	const char *out = NULL;
@@ -54,6 +59,7 @@ int cmd_report(int argc, char **argv)
 				usage_error("report", "--top '%s': expected a number", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return 0;
+		case 'U': report_unsymbolized = 1; break;
 		default:
 			if (optopt)
 				usage_error("report", "option '-%c' %s", optopt,

@@ -40,6 +40,7 @@
 
 #include "../common/common.h"
 #include "commands.h"
+#include "../live/live.h"
 
 static const char usage[] =
 	"usage: alloctag run [OPTIONS] -- CMD [ARGS...]\n"
@@ -61,9 +62,13 @@ static const char usage[] =
 	"  --never             no profiling at all (ALLOCTAG=never)\n"
 	"  --uncompressed      tag references in a side table (ALLOCTAG=1,uncompressed)\n"
 	"  --top N             sites printed at exit (default 10; 0: none)\n"
+	"  --peak              also record every site at the moment live bytes were highest\n"
+	"                      (ALLOCTAG_PEAK=1)\n"
+	"  --interval T        record total live bytes and the top sites every T (100ms,\n"
+	"                      0.5s, 2; ALLOCTAG_INTERVAL)\n"
 	"  -h, --help          this text\n";
 
-static const char *const exts[] = {"allocinfo", "txt", "json", "pb.gz"};
+static const char *const exts[] = {"allocinfo", "txt", "json", "pb.gz", "html"};
 
 /* The preload library next to this executable; exits 1 if there is none. */
 static char *find_preload(void)
@@ -168,7 +173,10 @@ int cmd_run(int argc, char **argv)
 		{"depth", required_argument, NULL, 'd'},  {"wrappers", required_argument, NULL, 'w'},
 		{"never", no_argument, NULL, 'n'},        {"uncompressed", no_argument, NULL, 'u'},
 		{"top", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
+		{"peak", no_argument, NULL, 'P'},         {"interval", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0}};
+	const char *interval = NULL; /* --peak, --interval: tools/live */
+	int peak = 0;
 	const char *out = NULL, *depth = NULL, *wrappers = NULL, *mode = NULL;
 	int fmt = -1, c;
 	int64_t top = 10;
@@ -194,6 +202,13 @@ int cmd_run(int argc, char **argv)
 				usage_error("run", "--top '%s': expected a number", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return 0;
+		case 'P': peak = 1; break;
+		case 'I':
+			if (live_parse_interval(optarg) < 0)
+				usage_error("run", "--interval '%s': expected a time from 1ms to 3600s "
+					    "(e.g. 100ms, 0.5s, 2)", optarg);
+			interval = optarg;
+			break;
 		default:
 			if (optopt)
 				usage_error("run", "option '-%c' %s", optopt,
@@ -234,6 +249,11 @@ int cmd_run(int argc, char **argv)
 			setenv("ALLOCTAG_WRAPPERS", wrappers, 1);
 		if (mode)
 			setenv("ALLOCTAG", mode, 1);
+		if (peak)
+			setenv("ALLOCTAG_PEAK", "1", 1);
+		if (interval)
+			setenv("ALLOCTAG_INTERVAL", interval, 1);
+		live_set_tool_env(); /* ALLOCTAG_TOOL: this executable, for ALLOCTAG_HTTP */
 		execvp(cmd[0], cmd);
 		int err = errno;
 		tool_msg("run: cannot run %s: %s", cmd[0], strerror(err));

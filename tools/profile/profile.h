@@ -50,6 +50,7 @@ struct profile {
 	size_t nr_chains;
 	struct prof_tag *tags;
 	size_t nr_tags;
+	struct live_records *live; /* peak and series (tools/live/records.h); NULL if none */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../common/common.h"
+#include "../live/records.h"
 
 struct parser {
 	const char *name;
@@ -384,7 +385,7 @@ int profile_parse(const char *name, const char *text, size_t len, struct profile
 	else if (!ended)
 		tool_msg("%s: truncated (no end record)", name);
 	else
-		rc = 0;
+		rc = live_records_attach(name, text, len, p);
 out:
 	free(line);
 	if (rc)
@@ -441,5 +442,6 @@ void profile_free(struct profile *p)
 	free(p->time);
 	free(p->store);
 	free(p->path);
+	live_records_detach(p);
 	memset(p, 0, sizeof(*p));
 }

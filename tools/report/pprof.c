@@ -34,6 +34,8 @@
 #include "../common/common.h"
 #include "profile.pb-c.h"
 
+int report_unsymbolized;
+
 typedef Perftools__Profiles__Profile PProfile;
 typedef Perftools__Profiles__Sample PSample;
 typedef Perftools__Profiles__Location PLocation;
@@ -233,11 +235,13 @@ static uint64_t location_id(struct builder *b, const struct profile *p, struct s
 	PLocation *l = new_location(b, b->prof.n_location + 1);
 	*slot = l->id;
 	if (m) {
-		l->mapping_id = mapping_id(b, m, sl->frames[0].file != NULL);
+		l->mapping_id = mapping_id(b, m, !report_unsymbolized && sl->frames[0].file != NULL);
 		l->address = m->bias + f->addr;
 	} else {
 		l->address = f->addr;
 	}
+	if (report_unsymbolized) /* the profiler symbolizes by build ID */
+		return l->id;
 	for (unsigned int i = 0; i < sl->nr_frames; i++) {
 		const struct sym_frame *fr = &sl->frames[i];
 		add_line(l, function_id(b, fr->func ? fr->func : sl->object, fr->file), fr->line);
@@ -408,6 +412,11 @@ int report_pprof_diff(FILE *out, const struct profile *p, struct symbolizer *sym
 			ns += (*f - '0') * scale;
 		b.prof.time_nanos = ns;
 	}
+	for (size_t i = 0; p->exe && i < p->nr_maps; i++) /* pprof's main binary: mapping 1 */
+		if (!strcmp(p->maps[i].path, p->exe)) {
+			mapping_id(&b, &p->maps[i], 0);
+			break;
+		}
 	add_profile(&b, p, sym, s, 1);
 	if (base)
 		add_profile(&b, base, base_sym, base_sites, -1);

@@ -15,10 +15,14 @@
 
 #include "sites.h"
 
-enum report_format { FMT_ALLOCINFO, FMT_TOP, FMT_JSON, FMT_PPROF };
+enum report_format { FMT_ALLOCINFO, FMT_TOP, FMT_JSON, FMT_PPROF, FMT_HTML /* tools/live/html.c */ };
 
 /* "allocinfo" ... "pprof" -> format; -1 for anything else. */
 int report_format_parse(const char *s);
+
+/* pprof: locations carry addresses, mappings and build IDs only, no lines
+ * (report --unsymbolized; the HTTP endpoint's /debug/pprof/heap). */
+extern int report_unsymbolized;
 
 int report_allocinfo(FILE *out, const struct sites *s);
 /* At most n sites (0: all); sorts s. */

@@ -15,10 +15,11 @@
 #include <unistd.h>
 
 #include "../common/common.h"
+#include "../live/report_live.h"
 
 int report_format_parse(const char *s)
 {
-	static const char *names[] = {"allocinfo", "top", "json", "pprof"};
+	static const char *names[] = {"allocinfo", "top", "json", "pprof", "html"};
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (strcmp(s, names[i]) == 0)
 			return i;
@@ -34,8 +35,12 @@ static int write_format(FILE *fp, const struct profile *p, enum report_format fm
 	sites_build(&s, p, sym, f);
 	switch (fmt) {
 	case FMT_ALLOCINFO: rc = report_allocinfo(fp, &s); break;
-	case FMT_TOP: rc = report_top(fp, &s, top_n); break;
+	case FMT_TOP:
+		rc = report_top(fp, &s, top_n);
+		live_report_top(fp, p, &s, top_n); /* peak and series, if recorded */
+		break;
 	case FMT_JSON: rc = report_json(fp, p, sym, &s); break;
+	case FMT_HTML: rc = report_html(fp, p, sym, &s); break;
 	default: rc = report_pprof(fp, p, sym, &s); break;
 	}
 	sites_free(&s);
