@@ -59,13 +59,12 @@ static void slab_setup(void)
 		slab_err = ENOMEM;
 		return;
 	}
-	void *m = mmap(NULL, AT_HEAP_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED) {
+	char *m;
+	if (at_heap_add_shadow(&m)) {
 		slab_err = ENOMEM;
 		return;
 	}
-	at_meta_delta = (char *)m - at_heap_base;
+	at_meta_delta = m - at_heap_base;
 	AT_STORE(&at_meta_base, (char *)m);
 }
 

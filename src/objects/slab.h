@@ -16,8 +16,9 @@
  * heap address is found with no search: the head page of its 64 KiB unit,
  * at_pages[(off >> 16) << 4], has AT_PG_SLAB iff the unit is a slab.
  *
- * Metadata, out of band: a separate reservation (at_meta_base, as large as
- * the heap, committed by the kernel on first touch) holds one 64 KiB window
+ * Metadata, out of band: a separate reservation (at_meta_base, the heap's
+ * shadow: as large as the heap's and grown with it, committed by the kernel
+ * on first touch, page.h at_heap_add_shadow) holds one 64 KiB window
  * per 64 KiB heap unit, at the same offset.  A slab's window:
  *
  *   +0      struct at_slab header (central lists, counts; central lock)

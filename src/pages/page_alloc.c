@@ -42,7 +42,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "store/charge.h"
@@ -67,6 +69,7 @@ struct arena {
 };
 
 char *at_heap_base = AT_HEAP_UNSET;
+size_t at_heap_span;
 struct at_page *at_pages;
 static struct arena arenas[AT_NR_ARENAS];
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
@@ -162,23 +165,90 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 	}
 }
 
+/*
+ * Reservation.  The heap, its descriptors and the shadow (at_heap_add_shadow)
+ * are placed, when the address is free, in a window at a random 64 GiB-aligned
+ * address between 16 and 80 TiB (AT_RANDOM bytes: no system call), far below
+ * where the kernel puts mappings (top-down from near 128 TiB) and the
+ * executable: the heap at the window's start, the shadow AT_HEAP_SIZE above
+ * it, each free to grow upward.  Without an address-space limit
+ * (RLIMIT_AS) all AT_HEAP_SIZE bytes of the heap and of the shadow are
+ * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory).  Under a
+ * limit, one arena of each (2 GiB in all) is reserved at first, and grow()
+ * reserves the next arena of both (MAP_FIXED_NOREPLACE) when every arena is
+ * full; the descriptors are reserved for as many arenas as the limit could
+ * ever hold.  When growing fails (the limit, or the address taken),
+ * at_heap_full() says so and large blocks are mapped directly (huge.c).
+ */
+#define WINDOW_LOW (16ull << 40)
+#define WINDOW_SLOTS 1024u /* 64 GiB slots: up to 80 TiB */
+
+static char *shadow_base; /* 0: no shadow yet */
+static int heap_as_full;
+static size_t span_max; /* what the descriptors cover */
+
+/* mmap at exactly addr, or MAP_FAILED (no replacing, no moving). */
+static void *map_at(void *addr, size_t len, int prot)
+{
+	void *p = mmap(addr, len, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p != MAP_FAILED && p != addr) { /* a kernel that took it as a hint */
+		munmap(p, len);
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+/* len bytes (a multiple of the arena size) aligned to the arena size. */
+static char *map_aligned(size_t len)
+{
+	char *want = NULL;
+	const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+	if (rnd) {
+		unsigned int r = (rnd[14] | (unsigned int)rnd[15] << 8) % WINDOW_SLOTS;
+		want = (char *)(uintptr_t)(WINDOW_LOW + ((uint64_t)r << 36));
+		void *p = map_at(want, len, PROT_NONE);
+		if (p != MAP_FAILED)
+			return p;
+	}
+	size_t big = len + AT_ARENA_SIZE;
+	char *p = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) /* a limit that leaves room for len only */
+		p = mmap(NULL, big = len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
+	if (base + len > p + big) { /* the small retry was not aligned: give up */
+		munmap(p, big);
+		return NULL;
+	}
+	if (base > p)
+		munmap(p, base - p);
+	if (p + big > base + len)
+		munmap(base + len, (p + big) - (base + len));
+	return base;
+}
+
 static void heap_setup(void)
 {
-	size_t len = AT_HEAP_SIZE + AT_ARENA_SIZE;
-	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
+	struct rlimit rl;
+	size_t span = AT_HEAP_SIZE;
+	span_max = AT_HEAP_SIZE;
+	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		size_t n = (rl.rlim_cur + AT_ARENA_SIZE - 1) / AT_ARENA_SIZE;
+		span = AT_ARENA_SIZE;
+		span_max = n < AT_NR_ARENAS ? n * AT_ARENA_SIZE : AT_HEAP_SIZE;
+	}
+	char *base = map_aligned(span);
+	if (!base) {
 		heap_err = ENOMEM;
 		return;
 	}
-	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
-	if (base > p)
-		munmap(p, base - p);
-	munmap(base + AT_HEAP_SIZE, (p + len) - (base + AT_HEAP_SIZE));
-
-	void *d = mmap(NULL, AT_HEAP_PAGES * sizeof(struct at_page), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *d = mmap(NULL, (span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
-		munmap(base, AT_HEAP_SIZE);
+		munmap(base, span);
 		heap_err = ENOMEM;
 		return;
 	}
@@ -191,7 +261,58 @@ static void heap_setup(void)
 		at_page_each_head,
 	};
 	at_store_set_pages(&ops);
+	AT_STORE(&at_heap_span, span);
 	AT_STORE(&at_heap_base, base);
+}
+
+int at_heap_add_shadow(char **basep)
+{
+	int err = 0;
+	if (at_heap_init())
+		return -ENOMEM;
+	pthread_mutex_lock(&grow_lock);
+	if (!shadow_base) {
+		size_t span = at_heap_span;
+		char *want = at_heap_base + AT_HEAP_SIZE;
+		char *p = map_at(want, span, PROT_READ | PROT_WRITE);
+		if (p == MAP_FAILED) /* no room to grow then: heap_grow fails */
+			p = mmap(NULL, span, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			err = -ENOMEM;
+		else
+			shadow_base = p;
+	}
+	if (!err) {
+		AT_STORE(basep, shadow_base);
+	}
+	pthread_mutex_unlock(&grow_lock);
+	return err;
+}
+
+int at_heap_full(void)
+{
+	return AT_LOAD_RELAXED(&heap_as_full);
+}
+
+/* Reserve one more arena of heap and shadow.  grow_lock held. */
+static int heap_grow(void)
+{
+	size_t span = at_heap_span;
+	if (span + AT_ARENA_SIZE > span_max)
+		goto full;
+	if (map_at(at_heap_base + span, AT_ARENA_SIZE, PROT_NONE) == MAP_FAILED)
+		goto full;
+	if (shadow_base &&
+	    map_at(shadow_base + span, AT_ARENA_SIZE, PROT_READ | PROT_WRITE) == MAP_FAILED) {
+		munmap(at_heap_base + span, AT_ARENA_SIZE);
+		goto full;
+	}
+	AT_STORE(&at_heap_span, span + AT_ARENA_SIZE);
+	return 1;
+full:
+	AT_STORE(&heap_as_full, 1);
+	return 0;
 }
 
 int at_heap_init(void)
@@ -276,7 +397,8 @@ static int grow(unsigned int seen)
 	pthread_mutex_lock(&grow_lock);
 	if (nr_arenas > seen) {
 		ok = 1;
-	} else if (nr_arenas < AT_NR_ARENAS) {
+	} else if (nr_arenas < AT_NR_ARENAS &&
+		   ((size_t)(nr_arenas + 1) * AT_ARENA_SIZE <= at_heap_span || heap_grow())) {
 		arena_setup(nr_arenas);
 		AT_STORE(&nr_arenas, nr_arenas + 1);
 		ok = 1;
