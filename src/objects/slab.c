@@ -213,3 +213,33 @@ void at_slab_unlock_all(void)
 	for (unsigned int c = AT_NR_CLASSES; --c > 0;)
 		pthread_mutex_unlock(&centrals[c].lock);
 }
+
+size_t at_slab_trim(void)
+{
+	size_t bytes = 0;
+	for (unsigned int cls = 1; cls < AT_NR_CLASSES; cls++) {
+		struct central *c = &centrals[cls];
+		struct at_slab *dead = NULL;
+		pthread_mutex_lock(&c->lock);
+		for (int w = 0; w < 2; w++) {
+			struct at_slab *s = c->partial[w], *next;
+			for (; s; s = next) {
+				next = s->next;
+				if (s->used)
+					continue;
+				list_del(c, s);
+				c->nempty--;
+				s->next = dead; /* unlisted: the link is free */
+				dead = s;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+		while (dead) {
+			struct at_slab *next = dead->next;
+			slab_release(dead);
+			bytes += AT_SLAB_SIZE;
+			dead = next;
+		}
+	}
+	return bytes;
+}

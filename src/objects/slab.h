@@ -224,6 +224,8 @@ AT_HIDDEN int at_slab_init(void);
 AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
 /* Return n free objects of class cls to their slabs. */
 AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
+/* Release every entirely free slab (malloc_trim); returns their bytes. */
+AT_HIDDEN size_t at_slab_trim(void);
 AT_HIDDEN void at_slab_lock_all(void);
 AT_HIDDEN void at_slab_unlock_all(void);
 

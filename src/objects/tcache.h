@@ -84,5 +84,9 @@ AT_HIDDEN int at_malloc_init(void);
 /* Cache large block p of order o (free, uncharged, AT_PG_OWNER1 set). */
 AT_HIDDEN void at_lcache_put(struct at_theap *h, void *p, unsigned int order);
 AT_HIDDEN uint32_t at_now_ms(void);
+/* Give the calling thread's cached objects (to their slabs) and large
+ * blocks (to the page allocator) back (malloc_trim); returns the blocks'
+ * bytes. */
+AT_HIDDEN size_t at_theap_trim(void);
 
 #endif

@@ -19,6 +19,7 @@ struct huge {
 
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
+static size_t nr_live, live_bytes, max_live, max_bytes; /* under huge_lock */
 
 void at_huge_lock(void)
 {
@@ -74,6 +75,12 @@ void *at_huge_alloc(size_t size, size_t align)
 		h->map = map;
 		h->map_len = map_len;
 		h->ref = ref;
+		nr_live++;
+		live_bytes += len;
+		if (nr_live > max_live)
+			max_live = nr_live;
+		if (live_bytes > max_bytes)
+			max_bytes = live_bytes;
 	}
 	pthread_mutex_unlock(&huge_lock);
 	if (!h) {
@@ -95,6 +102,8 @@ void at_huge_free(void *p, const char *what)
 	}
 	struct huge e = *h;
 	h->addr = NULL;
+	nr_live--;
+	live_bytes -= e.len;
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
 	munmap(e.map, e.map_len);
@@ -109,4 +118,14 @@ size_t at_huge_size(const void *p, const char *what)
 	if (!len)
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	return len;
+}
+
+void at_huge_stats(struct at_huge_stats *st)
+{
+	pthread_mutex_lock(&huge_lock);
+	st->count = nr_live;
+	st->bytes = live_bytes;
+	st->max_count = max_live;
+	st->max_bytes = max_bytes;
+	pthread_mutex_unlock(&huge_lock);
 }

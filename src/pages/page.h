@@ -192,4 +192,15 @@ AT_HIDDEN void at_page_lock_pfn(uint32_t pfn);
 AT_HIDDEN void at_page_unlock_pfn(uint32_t pfn);
 AT_HIDDEN void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx);
 
+/*
+ * Introspection (the malloc family's mallinfo2, malloc_trim, mallopt):
+ * the free blocks and the dirty bytes among them (every lock held, as for
+ * at_page_each_head); purge every dirty free block now, returning the bytes
+ * purged; the dirty pages an arena may hold before a release purges it
+ * (AT_PURGE_PAGES until changed).
+ */
+AT_HIDDEN void at_page_free_stats(size_t *nblocks, size_t *dirty_bytes);
+AT_HIDDEN size_t at_page_trim(void);
+AT_HIDDEN void at_page_set_purge_threshold(size_t bytes);
+
 #endif

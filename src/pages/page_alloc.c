@@ -76,6 +76,7 @@ static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+static uint32_t purge_pages = AT_PURGE_PAGES;
 static int heap_err;
 
 static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
@@ -534,7 +535,7 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	buddy_put(a, id, pfn, order, dirty);
 	if (dirty) {
 		uint32_t now = now_ms();
-		if (a->dirty > AT_PURGE_PAGES || now - a->last_purge > AT_PURGE_MS)
+		if (a->dirty > AT_LOAD_RELAXED(&purge_pages) || now - a->last_purge > AT_PURGE_MS)
 			purge(a, id, now);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -605,4 +606,43 @@ void at_free_pages(void *addr, unsigned int order)
 	if (!addr)
 		return;
 	at_page_free_raw(addr, order);
+}
+
+/* Introspection (objects/malloc_info.c): every lock held. */
+void at_page_free_stats(size_t *nblocks, size_t *dirty_bytes)
+{
+	size_t n = 0, d = 0;
+	for (unsigned int id = 0; id < nr_arenas; id++) {
+		for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
+			for (uint32_t p = arenas[id].free_head[k]; p != AT_PFN_NIL; p = at_pages[p].next)
+				n++;
+		d += (size_t)arenas[id].dirty << AT_PAGE_SHIFT;
+	}
+	*nblocks = n;
+	*dirty_bytes = d;
+}
+
+size_t at_page_trim(void)
+{
+	size_t done = 0;
+	unsigned int n = AT_LOAD(&nr_arenas);
+	for (unsigned int id = 0; id < n; id++) {
+		struct arena *a = &arenas[id];
+		pthread_mutex_lock(&a->lock);
+		while (a->dirty) {
+			uint32_t before = a->dirty;
+			purge(a, id, now_ms());
+			done += (size_t)(before - a->dirty) << AT_PAGE_SHIFT;
+			if (a->dirty >= before)
+				break;
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	return done;
+}
+
+void at_page_set_purge_threshold(size_t bytes)
+{
+	size_t pages = bytes >> AT_PAGE_SHIFT;
+	AT_STORE_RELAXED(&purge_pages, pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages);
 }
