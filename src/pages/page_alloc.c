@@ -18,11 +18,13 @@
  *
  * Memory: the heap is reserved PROT_NONE; an arena's 2 MiB chunks are made
  * read-write (committed) the first time a block in them is handed out,
- * counting against ALLOCTAG_HEAP_MAX.  A committed chunk is advised
- * MADV_HUGEPAGE (chunks are 2 MiB-aligned), so with the system's THP setting
- * at `madvise` or `always` the small-object slabs of a chunk share one TLB
- * entry: +5-7% on bench/malloc churn (BENCHMARKS.md).  Purging a block
- * inside a huge page splits it; the kernel may collapse it again later.
+ * counting against ALLOCTAG_HEAP_MAX.  A chunk committed for a block of
+ * 2 MiB or more (whole chunks, the user's alone) is advised MADV_HUGEPAGE;
+ * one committed for smaller blocks (slabs) is not: a huge page there is
+ * resident whole from the first touch of any of its slabs (a small program
+ * paid 2 MiB for 76 KiB touched, sqlite3 and git 8-35% of their peak RSS),
+ * its first fault zeroes 2 MiB, and purging a block inside it splits it
+ * (BENCHMARKS.md, "Start, fork and small programs").
  * Descriptors live out of band (at_pages[]), where a user's overflow cannot
  * reach them.
  *
@@ -347,8 +349,9 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}
-		/* Transparent huge pages where the system allows them (see above). */
-		madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
+		/* Transparent huge pages for a block of whole chunks (see above). */
+		if (order >= CHUNK_SHIFT - AT_PAGE_SHIFT)
+			madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
 		a->committed[c / 64] |= 1ull << (c % 64);
 	}
 	return 0;
