@@ -150,7 +150,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		if (!s->used)
 			c->nempty--;
 		char *base = slab_base(s);
-		uint16_t *stack = (uint16_t *)((char *)s + AT_META_STACK);
+		uint16_t *stack = at_slab_stack(s);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
 			out[n + k++] = base + stack[--s->nfree] * size;
@@ -170,7 +170,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 static void slab_release(struct at_slab *s)
 {
 	char *base = slab_base(s);
-	size_t meta_len = AT_META_REFS + (size_t)s->nobj * (s->wide ? 8 : 2);
+	size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
 	madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
 	at_page_release(base, AT_SLAB_ORDER);
 }
@@ -188,7 +188,7 @@ void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
 			struct at_slab *s = at_slab_meta(off);
-			uint16_t *stack = (uint16_t *)((char *)s + AT_META_STACK);
+			uint16_t *stack = at_slab_stack(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);

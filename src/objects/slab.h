@@ -24,8 +24,13 @@
  * per 64 KiB heap unit, at the same offset.  A slab's window:
  *
  *   +0      struct at_slab header (central lists, counts; central lock)
- *   +64     uint16_t free stack: indexes of objects returned to the slab
- *   +8256   per-object references, nobj entries (AT_META_REFS)
+ *   +64     per-object references, nobj + 1 entries (AT_META_REFS), room
+ *           for wide ones (8 bytes each) whatever the slab's width
+ *   +64 + 8 * (nobj + 1)   uint16_t free stack: indexes of objects
+ *           returned to the slab (at_slab_stack; only slab.c uses it)
+ * so that a slab of large objects touches one page of its window (header,
+ * references and stack together: 4608-byte objects take 176 bytes), and
+ * only the smallest classes' windows reach past the first page.
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -43,8 +48,9 @@
  * (malloc.c, narrow_overflow).
  *
  * Entry 0 means "free", which is what fresh (or MADV_DONTNEED'd) memory reads
- * as; the entries of indexes nobj .. AT_MAX_OBJS - 1 (past the slab's last
- * object) exist and are never written, so free() needs no bound check;
+ * as; the entry of index nobj (the one object start a slab's tail can hold,
+ * past its last object: off % 64 KiB / size <= 65535 / size <= nobj) exists
+ * and is never written, so free() needs no bound check;
  * every object is free when its slab is released, so windows never need
  * clearing.  free() reads the entry before it writes anything: an entry of 0
  * is a double free (or a pointer to a never-allocated slot).
@@ -70,15 +76,15 @@
 #define AT_SMALL_MAX 16384u
 #define AT_MIN_SIZE 16u
 #define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
-#define AT_META_STACK 64u
-#define AT_META_REFS (AT_META_STACK + 2u * AT_MAX_OBJS)
+#define AT_META_REFS 64u
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_OBJ_LIVE (1ull << 63)
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
 #define AT_OBJ_NARROW_MAX 0xFFFEu
 #endif
 
-_Static_assert(AT_META_REFS + 8u * AT_MAX_OBJS <= AT_SLAB_SIZE, "metadata window too small");
+_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS <= AT_SLAB_SIZE,
+	       "metadata window too small");
 
 struct at_slab {
 	struct at_slab *next, *prev; /* partial list of the class, if listed */
@@ -122,6 +128,12 @@ static inline unsigned int at_size_class(size_t n)
 static inline struct at_slab *at_slab_meta(uintptr_t off)
 {
 	return (struct at_slab *)(at_meta_base + (off & ~(AT_SLAB_SIZE - 1)));
+}
+
+/* The slab's free stack, after its references (see the window above). */
+static inline uint16_t *at_slab_stack(struct at_slab *s)
+{
+	return (uint16_t *)((char *)s + AT_META_REFS + 8u * (s->nobj + 1u));
 }
 
 static inline unsigned int at_page_class(uint64_t flags)
