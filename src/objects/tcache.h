@@ -39,7 +39,7 @@
 #define AT_LC_MIN 3u
 #define AT_LC_MAX 10u /* 4 MiB */
 #define AT_LC_N 16u
-#define AT_LC_BYTES (32ul << 20)
+#define AT_LC_BYTES (4ul << 20) /* sqlite3: 6 MB of its peak sat here at 32 MiB */
 #define AT_LC_DECAY_MS 1000u
 #define AT_THEAP_DEAD ((struct at_theap *)1)
 
