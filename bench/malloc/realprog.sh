@@ -16,8 +16,9 @@
 # (Debian's libmimalloc2.0, libjemalloc2, libgoogle-perftools4 or
 # libtcmalloc-minimal4, skipped if absent).  Each round runs every workload
 # under every configuration, in an order rotated each round.  Printed per
-# workload and configuration: median wall seconds and peak RSS (MB), and
-# the median over rounds of each round's ratio to glibc's run.
+# workload and configuration: median wall and CPU (user + system) seconds,
+# peak RSS (MB) and minor page faults, and the median over rounds of each
+# round's ratio to glibc's run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 PRE=${1:?usage: realprog.sh PRELOAD_LIB [ROUNDS]}
@@ -92,7 +93,7 @@ run() { # config-index workload round
     [ "$w" != gcc ] || objdump -d "$W/gen.$i.o" | tail -n +4 | md5sum >"$out"
     if [ "$i" -eq 0 ]; then cp "$out" "$W/want.$w"; fi
     set -- $line
-    echo "$r $w ${NAMES[$i]} ${1#wall_s=} ${2#maxrss_kb=}" >>"$W/res"
+    echo "$r $w ${NAMES[$i]} ${1#wall_s=} ${3#maxrss_kb=} ${2#cpu_s=} ${4#minflt=}" >>"$W/res"
 }
 N=${#NAMES[@]}
 for r in $(seq 1 "$ROUNDS"); do
@@ -105,16 +106,17 @@ for r in $(seq 1 "$ROUNDS"); do
         done
     done
 done
-echo "realprog rounds=$ROUNDS (median wall s, median peak RSS MB, median of per-round ratios to glibc)"
+echo "realprog rounds=$ROUNDS (medians: wall s, cpu (user+sys) s, peak RSS MB, minor faults; and of per-round ratios to glibc)"
 for w in sqlite gcc git sort; do
     for c in "${NAMES[@]}"; do
         awk -v w="$w" -v c="$c" '
             function med(a, n,   i, j, t) { for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                 return n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2 }
-            $2 == w && $3 == "glibc" { gw[$1] = $4; gr[$1] = $5 }
-            $2 == w && $3 == c { cw[$1] = $4; cr[$1] = $5 }
-            END { n = 0; for (r in cw) { a[n] = cw[r]; b[n] = cr[r]; x[n] = cw[r] / gw[r]; y[n] = cr[r] / gr[r]; n++ }
-                printf "%-7s %-15s wall_s=%.3f peak_mb=%.1f wall_vs_glibc=%.3f rss_vs_glibc=%.3f\n",
-                    w, c, med(a, n), med(b, n) / 1024, med(x, n), med(y, n) }' "$W/res"
+            $2 == w && $3 == "glibc" { gw[$1] = $4; gr[$1] = $5; gc[$1] = $6 }
+            $2 == w && $3 == c { cw[$1] = $4; cr[$1] = $5; cc[$1] = $6; cf[$1] = $7 }
+            END { n = 0; for (r in cw) { a[n] = cw[r]; b[n] = cr[r]; d[n] = cc[r]; f[n] = cf[r]
+                    x[n] = cw[r] / gw[r]; y[n] = cr[r] / gr[r]; z[n] = cc[r] / gc[r]; n++ }
+                printf "%-7s %-15s wall_s=%.3f cpu_s=%.3f peak_mb=%.1f minflt=%d wall_vs_glibc=%.3f cpu_vs_glibc=%.3f rss_vs_glibc=%.3f\n",
+                    w, c, med(a, n), med(d, n), med(b, n) / 1024, med(f, n), med(x, n), med(z, n), med(y, n) }' "$W/res"
     done
 done
