@@ -41,6 +41,11 @@ void at_malloc_info(struct at_malloc_info *mi)
 	at_page_lock_all();
 	at_page_each_head(head, &w);
 	at_page_free_stats(&mi->free_blocks, &mi->dirty);
+	size_t xn, xb;
+	at_slab_xfer_stats(&xn, &xb); /* free, out of their slabs: cached */
+	w.small -= xb;
+	w.cached_count += xn;
+	w.cached_bytes += xb;
 	mi->committed = at_heap_committed();
 	at_page_unlock_all();
 	at_slab_unlock_all();

@@ -7,10 +7,11 @@
  * frees during the call, as unsynchronised as the counters otherwise):
  *   committed     heap memory made usable (page_alloc.c's committed chunks)
  *   small_in_use  small objects the program holds: the objects out of their
- *                 slabs less those held in thread caches, at their usable
- *                 (size class) size
+ *                 slabs less those held in thread caches and transfer
+ *                 slots, at their usable (size class) size
  *   large_in_use  page-allocator blocks the program holds (usable size)
  *   cached_count, cached_bytes  free objects and blocks in thread caches
+ *                 and in the classes' transfer slots (slab.c)
  *   free_blocks   free blocks of the page allocator (buddy lists)
  *   dirty         free heap memory that may still be resident, that
  *                 malloc_trim (or the next purge) gives back: an upper

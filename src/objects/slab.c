@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "core/message.h"
@@ -45,10 +46,30 @@ char *at_meta_base;
 ptrdiff_t at_meta_delta;
 unsigned char at_small_slow = AT_SLOW_EARLY;
 
+/*
+ * Transfer slots: a batch a thread cache gave back (at_slab_flush of at
+ * most XFER_MAX objects) is kept whole, under the class lock, and handed
+ * whole to the next cache that asks (at_slab_refill), instead of being
+ * pushed object by object onto its slabs' stacks and popped off again: a
+ * producer/consumer pair's objects travel consumer -> producer for a
+ * memcpy.  Objects in a slot are free (entries 0) and out of their slabs
+ * (counted in their slabs' used), as objects in a bin are.  At most
+ * XFER_SLOTS batches per class (each at most 32 KiB: a bin's half).
+ */
+#define XFER_SLOTS 4
+#define XFER_MAX (AT_BIN_HALF_MAX)
+
+struct xfer {
+	unsigned int n;
+	void *objs[XFER_MAX];
+};
+
 struct central {
 	pthread_mutex_t lock;
 	struct at_slab *partial[2]; /* by width */
 	unsigned int nempty;
+	unsigned int nxfer;
+	struct xfer xfer[XFER_SLOTS];
 } __attribute__((aligned(64)));
 
 static struct central centrals[AT_NR_CLASSES];
@@ -141,6 +162,13 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		return 0;
 	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
+	if (c->nxfer && wide < 2 && c->xfer[c->nxfer - 1].n <= want) {
+		struct xfer *x = &c->xfer[--c->nxfer];
+		memcpy(out, x->objs, x->n * sizeof(void *));
+		n = x->n;
+		pthread_mutex_unlock(&c->lock);
+		return n;
+	}
 	while (n < want) {
 		struct at_slab *s = c->partial[w];
 		if (!s && wide < 2)
@@ -182,6 +210,18 @@ void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
 	struct at_slab *dead[64];
 	unsigned int ndead = 0;
 
+	if (n > 1 && n <= XFER_MAX) {
+		pthread_mutex_lock(&c->lock);
+		if (c->nxfer < XFER_SLOTS) {
+			struct xfer *x = &c->xfer[c->nxfer++];
+			x->n = n;
+			memcpy(x->objs, objs, n * sizeof(void *));
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+
 	while (n) {
 		unsigned int batch = n < 64 ? n : 64;
 		pthread_mutex_lock(&c->lock);
@@ -222,12 +262,43 @@ void at_slab_unlock_all(void)
 		pthread_mutex_unlock(&centrals[c].lock);
 }
 
+/* Give class cls's transfer slots back to their slabs. */
+static void xfer_drain(unsigned int cls)
+{
+	struct central *c = &centrals[cls];
+	for (;;) {
+		struct xfer x;
+		pthread_mutex_lock(&c->lock);
+		if (!c->nxfer) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		x = c->xfer[--c->nxfer];
+		pthread_mutex_unlock(&c->lock);
+		for (unsigned int i = 0; i < x.n; i++) /* one at a time: never into a slot */
+			at_slab_flush(cls, &x.objs[i], 1);
+	}
+}
+
+void at_slab_xfer_stats(size_t *count, size_t *bytes)
+{
+	size_t n = 0, b = 0;
+	for (unsigned int cls = 1; cls < AT_NR_CLASSES; cls++)
+		for (unsigned int k = 0; k < centrals[cls].nxfer; k++) {
+			n += centrals[cls].xfer[k].n;
+			b += (size_t)centrals[cls].xfer[k].n * at_class_size[cls];
+		}
+	*count = n;
+	*bytes = b;
+}
+
 size_t at_slab_trim(void)
 {
 	size_t bytes = 0;
 	for (unsigned int cls = 1; cls < AT_NR_CLASSES; cls++) {
 		struct central *c = &centrals[cls];
 		struct at_slab *dead = NULL;
+		xfer_drain(cls);
 		pthread_mutex_lock(&c->lock);
 		for (int w = 0; w < 2; w++) {
 			struct at_slab *s = c->partial[w], *next;

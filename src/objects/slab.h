@@ -55,9 +55,10 @@
  * clearing.  free() reads the entry before it writes anything: an entry of 0
  * is a double free (or a pointer to a never-allocated slot).
  *
- * Central lists (slab.c): per class, a mutex and the partial slabs (some
- * object not handed out), split by width; thread caches (tcache.c) take and
- * return objects in batches.  The header's counts are changed only under the
+ * Central lists (slab.c): per class, a mutex, the partial slabs (some
+ * object not handed out), split by width, and a few whole batches in
+ * transfer slots; thread caches (tcache.c) take and return objects in
+ * batches.  The header's counts are changed only under the
  * class's lock.
  */
 #ifndef AT_SLAB_H
@@ -75,6 +76,7 @@
 #define AT_NR_CLASSES 42 /* classes 1..41 */
 #define AT_SMALL_MAX 16384u
 #define AT_MIN_SIZE 16u
+#define AT_BIN_HALF_MAX 64u /* the most objects a thread cache moves at once (tcache.h) */
 #define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
 #define AT_META_REFS 64u
 #define AT_PG_WIDE AT_PG_OWNER2
@@ -238,7 +240,11 @@ AT_HIDDEN int at_slab_init(void);
 AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
 /* Return n free objects of class cls to their slabs. */
 AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
-/* Release every entirely free slab (malloc_trim); returns their bytes. */
+/* The objects (and their bytes) held in the classes' transfer slots
+ * (slab.c); every class lock held. */
+AT_HIDDEN void at_slab_xfer_stats(size_t *count, size_t *bytes);
+/* Release every entirely free slab, after emptying the transfer slots
+ * (malloc_trim); returns their bytes. */
 AT_HIDDEN size_t at_slab_trim(void);
 AT_HIDDEN void at_slab_lock_all(void);
 AT_HIDDEN void at_slab_unlock_all(void);

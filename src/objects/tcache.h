@@ -36,6 +36,7 @@
 #include "objects/slab.h"
 
 #define AT_BIN_MAX 128u
+_Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer slot");
 #define AT_LC_MIN 3u
 #define AT_LC_MAX 10u /* 4 MiB */
 #define AT_LC_N 16u
