@@ -4,12 +4,13 @@
  *
  *   spawn [rounds] [starts] [forks] name=[/path/lib.so][:ENV=VAL...] ...
  *
- * start: posix_spawn of /bin/true, `starts` times per round (wall per
- *        start; the children's minor page faults per start);
+ * start: posix_spawn of /bin/true, `starts` times per round (wall and the
+ *        children's CPU time (user + system) per start; their minor page
+ *        faults per start);
  * fork:  a process of the configuration (spawned with its LD_PRELOAD) that
  *        holds 2000 small blocks (a shell's heap, more or less) forks
  *        `forks` times; each child checks a block, allocates and frees,
- *        and exits; wall per fork, and minor page faults per fork (the
+ *        and exits; wall, CPU time and minor page faults per fork (the
  *        parent's and the children's).
  * Configurations take turns within each round, the first one rotating.
  * One line per configuration: medians over rounds, and the median of each
@@ -38,6 +39,7 @@ struct cfg {
 	const char *name;
 	char *env[16];
 	double start_ms[MAXROUNDS], start_flt[MAXROUNDS], fork_ms[MAXROUNDS], fork_flt[MAXROUNDS];
+	double start_cpu[MAXROUNDS], fork_cpu[MAXROUNDS];
 };
 
 static int cmp_d(const void *a, const void *b)
@@ -103,6 +105,7 @@ static void run_starts(struct cfg *c, int r, int starts)
 {
 	char *argv[] = {"/bin/true", NULL};
 	long flt = 0;
+	double cpu = 0;
 	double t0 = now_sec();
 	for (int i = 0; i < starts; i++) {
 		int st;
@@ -113,7 +116,10 @@ static void run_starts(struct cfg *c, int r, int starts)
 			exit(1);
 		}
 		flt += ru.ru_minflt;
+		cpu += (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 	}
+	c->start_cpu[r] = cpu * 1e3 / starts;
 	c->start_ms[r] = (now_sec() - t0) * 1e3 / starts;
 	c->start_flt[r] = (double)flt / starts;
 }
@@ -140,7 +146,8 @@ static void run_forks(struct cfg *c, int r, const char *self, int forks)
 	}
 	char *end;
 	c->fork_ms[r] = strtod(buf, &end);
-	c->fork_flt[r] = strtod(end, NULL);
+	c->fork_flt[r] = strtod(end, &end);
+	c->fork_cpu[r] = strtod(end, NULL);
 }
 
 /* The fork loop, in a process of the configuration. */
@@ -177,8 +184,12 @@ static int forkloop(int forks)
 	struct rusage self, kids;
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_CHILDREN, &kids);
-	printf("%.6f %.1f\n", (now_sec() - t0) * 1e3 / forks,
-	       (double)(self.ru_minflt + kids.ru_minflt) / forks);
+	double cpu = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+			      kids.ru_stime.tv_sec) +
+		     (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+			      kids.ru_stime.tv_usec) * 1e-6;
+	printf("%.6f %.1f %.6f\n", (now_sec() - t0) * 1e3 / forks,
+	       (double)(self.ru_minflt + kids.ru_minflt) / forks, cpu * 1e3 / forks);
 	for (int i = 0; i < NBLOCKS; i++)
 		free(blk[i]);
 	return 0;
@@ -216,17 +227,22 @@ int main(int argc, char **argv)
 			run_forks(c, r, self, forks);
 		}
 	for (int i = 0; i < ncfg; i++) {
-		double rs[MAXROUNDS], rf[MAXROUNDS];
+		double rs[MAXROUNDS], rf[MAXROUNDS], rsc[MAXROUNDS], rfc[MAXROUNDS];
 		for (int r = 0; r < rounds; r++) {
 			rs[r] = cfg[i].start_ms[r] / cfg[0].start_ms[r];
 			rf[r] = cfg[i].fork_ms[r] / cfg[0].fork_ms[r];
+			rsc[r] = cfg[i].start_cpu[r] / cfg[0].start_cpu[r];
+			rfc[r] = cfg[i].fork_cpu[r] / cfg[0].fork_cpu[r];
 		}
-		printf("spawn config=%s rounds=%d start_ms=%.3f start_faults=%.0f fork_ms=%.3f "
-		       "fork_faults=%.1f start_vs_%s=%.3f fork_vs_%s=%.3f\n",
+		printf("spawn config=%s rounds=%d start_ms=%.3f start_cpu_ms=%.3f start_faults=%.0f "
+		       "fork_ms=%.3f fork_cpu_ms=%.3f fork_faults=%.1f start_vs_%s=%.3f "
+		       "start_cpu_vs_%s=%.3f fork_vs_%s=%.3f fork_cpu_vs_%s=%.3f\n",
 		       cfg[i].name, rounds, median(cfg[i].start_ms, rounds),
-		       median(cfg[i].start_flt, rounds), median(cfg[i].fork_ms, rounds),
-		       median(cfg[i].fork_flt, rounds), cfg[0].name,
-		       median(rs, rounds), cfg[0].name, median(rf, rounds));
+		       median(cfg[i].start_cpu, rounds), median(cfg[i].start_flt, rounds),
+		       median(cfg[i].fork_ms, rounds), median(cfg[i].fork_cpu, rounds),
+		       median(cfg[i].fork_flt, rounds), cfg[0].name, median(rs, rounds), cfg[0].name,
+		       median(rsc, rounds), cfg[0].name, median(rf, rounds), cfg[0].name,
+		       median(rfc, rounds));
 	}
 	return 0;
 }

@@ -64,13 +64,19 @@ struct xfer {
 	void *objs[XFER_MAX];
 };
 
+/* The class's lock and lists in one cache line, the lines of all classes
+ * together: fork's handlers lock and unlock every class, and each page they
+ * write costs the parent and the child a copy-on-write fault per fork (the
+ * slots inside this struct made it 21 pages: 45 more faults per fork). */
 struct central {
 	pthread_mutex_t lock;
 	struct at_slab *partial[2]; /* by width */
 	unsigned int nempty;
-	unsigned int nxfer;
-	struct xfer xfer[XFER_SLOTS];
+	unsigned int nxfer; /* xfers[class][0 .. nxfer) hold batches */
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(struct central) == 64, "a class's central state is one line");
+
+static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
 
 static struct central centrals[AT_NR_CLASSES];
 static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
@@ -162,8 +168,8 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		return 0;
 	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
-	if (c->nxfer && wide < 2 && c->xfer[c->nxfer - 1].n <= want) {
-		struct xfer *x = &c->xfer[--c->nxfer];
+	if (c->nxfer && wide < 2 && xfers[cls][c->nxfer - 1].n <= want) {
+		struct xfer *x = &xfers[cls][--c->nxfer];
 		memcpy(out, x->objs, x->n * sizeof(void *));
 		n = x->n;
 		pthread_mutex_unlock(&c->lock);
@@ -213,7 +219,7 @@ void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
 	if (n > 1 && n <= XFER_MAX) {
 		pthread_mutex_lock(&c->lock);
 		if (c->nxfer < XFER_SLOTS) {
-			struct xfer *x = &c->xfer[c->nxfer++];
+			struct xfer *x = &xfers[cls][c->nxfer++];
 			x->n = n;
 			memcpy(x->objs, objs, n * sizeof(void *));
 			pthread_mutex_unlock(&c->lock);
@@ -273,7 +279,7 @@ static void xfer_drain(unsigned int cls)
 			pthread_mutex_unlock(&c->lock);
 			return;
 		}
-		x = c->xfer[--c->nxfer];
+		x = xfers[cls][--c->nxfer];
 		pthread_mutex_unlock(&c->lock);
 		for (unsigned int i = 0; i < x.n; i++) /* one at a time: never into a slot */
 			at_slab_flush(cls, &x.objs[i], 1);
@@ -285,8 +291,8 @@ void at_slab_xfer_stats(size_t *count, size_t *bytes)
 	size_t n = 0, b = 0;
 	for (unsigned int cls = 1; cls < AT_NR_CLASSES; cls++)
 		for (unsigned int k = 0; k < centrals[cls].nxfer; k++) {
-			n += centrals[cls].xfer[k].n;
-			b += (size_t)centrals[cls].xfer[k].n * at_class_size[cls];
+			n += xfers[cls][k].n;
+			b += (size_t)xfers[cls][k].n * at_class_size[cls];
 		}
 	*count = n;
 	*bytes = b;
