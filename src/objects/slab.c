@@ -78,7 +78,7 @@ _Static_assert(sizeof(struct central) == 64, "a class's central state is one lin
 
 static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
 
-static struct central centrals[AT_NR_CLASSES];
+static struct central centrals[AT_NR_CLASSES] __attribute__((aligned(4096))); /* one page */
 static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
 static int slab_err;
 
