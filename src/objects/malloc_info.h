@@ -13,10 +13,9 @@
  *   cached_count, cached_bytes  free objects and blocks in thread caches
  *                 and in the classes' transfer slots (slab.c)
  *   free_blocks   free blocks of the page allocator (buddy lists)
- *   dirty         free heap memory that may still be resident, that
- *                 malloc_trim (or the next purge) gives back: an upper
- *                 bound (a dirty block merged with a clean buddy counts
- *                 whole, page_alloc.c)
+ *   dirty         heap memory released since the last purge and not
+ *                 handed out again: resident free memory that malloc_trim
+ *                 (or the next purge) gives back (page_alloc.c, "Purging")
  *   own           heap pages alloctag uses itself (not slabs: early-page
  *                 tracking and the like)
  *   huge          directly mapped blocks (huge.h)
