@@ -69,7 +69,7 @@
 #define AT_PG_OWNER2 (1ull << 6)
 #define AT_PG_DIRTY (1ull << 7)
 /* Purging dirty free blocks (page_alloc.c): size and time rules. */
-#define AT_PURGE_PAGES 8192u /* 32 MiB per arena */
+#define AT_PURGE_PAGES 8192u /* 32 MiB per arena, or half the committed heap if more */
 #define AT_PURGE_MS 1000u
 #define AT_NR_PAGEFLAGS 8
 
@@ -194,10 +194,11 @@ AT_HIDDEN void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *
 
 /*
  * Introspection (the malloc family's mallinfo2, malloc_trim, mallopt):
- * the free blocks and the dirty bytes among them (every lock held, as for
- * at_page_each_head); purge every dirty free block now, returning the bytes
- * purged; the dirty pages an arena may hold before a release purges it
- * (AT_PURGE_PAGES until changed).
+ * the free blocks and the dirty bytes (released, not yet purged nor
+ * handed out again; every lock held, as for at_page_each_head); purge
+ * every dirty free block now, returning the bytes purged; the dirty bytes
+ * an arena may hold before a release purges it (page_alloc.c purge_limit
+ * until set).
  */
 AT_HIDDEN void at_page_free_stats(size_t *nblocks, size_t *dirty_bytes);
 AT_HIDDEN size_t at_page_trim(void);
