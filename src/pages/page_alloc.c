@@ -50,7 +50,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -187,9 +186,10 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 }
 
 /*
- * Reservation.  The heap, its descriptors and the shadow (at_heap_add_shadow)
- * are placed, when the address is free, in a window at a random 64 GiB-aligned
- * address between 16 and 80 TiB (AT_RANDOM bytes: no system call), far below
+ * Reservation.  The heap and the shadow (at_heap_add_shadow) are placed,
+ * when the address is free, in a window at a random 1 GiB-aligned address
+ * between 16 and 80 TiB (16 bits from the stack's and this library's
+ * placement and the time stamp counter: no system call), far below
  * where the kernel puts mappings (top-down from near 128 TiB) and the
  * executable: the heap at the window's start, the shadow AT_HEAP_SIZE above
  * it, each free to grow upward.  Without an address-space limit
@@ -202,11 +202,11 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * at_heap_full() says so and large blocks are mapped directly (huge.c).
  */
 #define WINDOW_LOW (16ull << 40)
-#define WINDOW_SLOTS 1024u /* 64 GiB slots: up to 80 TiB */
+#define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
-static size_t span_max; /* what the descriptors cover */
+static size_t heap_span_max; /* what the descriptors cover */
 
 /* mmap at exactly addr, or MAP_FAILED (no replacing, no moving). */
 static void *map_at(void *addr, size_t len, int prot)
@@ -223,15 +223,21 @@ static void *map_at(void *addr, size_t len, int prot)
 /* len bytes (a multiple of the arena size) aligned to the arena size. */
 static char *map_aligned(size_t len)
 {
-	char *want = NULL;
-	const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
-	if (rnd) {
-		unsigned int r = (rnd[14] | (unsigned int)rnd[15] << 8) % WINDOW_SLOTS;
-		want = (char *)(uintptr_t)(WINDOW_LOW + ((uint64_t)r << 36));
-		void *p = map_at(want, len, PROT_NONE);
-		if (p != MAP_FAILED)
-			return p;
-	}
+	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
+	 * the heap's address must not tell them.  The kernel's own placement
+	 * of the stack and of this library, and the time stamp counter, mixed. */
+	int local;
+	uint64_t x = (uint64_t)(uintptr_t)&local ^ ((uint64_t)(uintptr_t)&heap_span_max << 17);
+#if defined(__x86_64__)
+	x ^= __builtin_ia32_rdtsc();
+#endif
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull; /* murmur3's finalizer */
+	x ^= x >> 33;
+	char *want = (char *)(uintptr_t)(WINDOW_LOW + ((x % WINDOW_SLOTS) << AT_ARENA_SHIFT));
+	void *p0 = map_at(want, len, PROT_NONE);
+	if (p0 != MAP_FAILED)
+		return p0;
 	size_t big = len + AT_ARENA_SIZE;
 	char *p = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) /* a limit that leaves room for len only */
@@ -255,18 +261,18 @@ static void heap_setup(void)
 {
 	struct rlimit rl;
 	size_t span = AT_HEAP_SIZE;
-	span_max = AT_HEAP_SIZE;
+	heap_span_max = AT_HEAP_SIZE;
 	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY) {
 		size_t n = (rl.rlim_cur + AT_ARENA_SIZE - 1) / AT_ARENA_SIZE;
 		span = AT_ARENA_SIZE;
-		span_max = n < AT_NR_ARENAS ? n * AT_ARENA_SIZE : AT_HEAP_SIZE;
+		heap_span_max = n < AT_NR_ARENAS ? n * AT_ARENA_SIZE : AT_HEAP_SIZE;
 	}
 	char *base = map_aligned(span);
 	if (!base) {
 		heap_err = ENOMEM;
 		return;
 	}
-	void *d = mmap(NULL, (span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
+	void *d = mmap(NULL, (heap_span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
 		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
 		munmap(base, span);
@@ -320,7 +326,7 @@ int at_heap_full(void)
 static int heap_grow(void)
 {
 	size_t span = at_heap_span;
-	if (span + AT_ARENA_SIZE > span_max)
+	if (span + AT_ARENA_SIZE > heap_span_max)
 		goto full;
 	if (map_at(at_heap_base + span, AT_ARENA_SIZE, PROT_NONE) == MAP_FAILED)
 		goto full;
