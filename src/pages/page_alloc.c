@@ -35,7 +35,9 @@
  * idle slabs, large blocks) become free blocks marked AT_PG_DIRTY, still
  * resident, so that reusing them soon costs no page faults.  A merge or a
  * split of a dirty block is dirty.  a->dirty counts the pages released
- * since the last purge, less those handed out again from dirty blocks (not
+ * since the last purge, less those handed out again from dirty blocks
+ * (at_page_grow's absorbed buddies included: uncounted, realloc's growth
+ * kept the count high and the purges coming) (not
  * the dirty blocks' sizes: a 64 KiB slab released beside a free, never
  * touched 512 MiB buddy made the count jump by 512 MiB, and a purge of
  * everything followed nearly every release: bench/malloc mixed took 300000
@@ -609,7 +611,8 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	if (commit(a, pfn, new_order))
 		goto out;
 	for (unsigned int k = order; k < new_order; k++)
-		free_list_del(a, pfn + (1u << k), k); /* dirty or not: in use now */
+		if (free_list_del(a, pfn + (1u << k), k)) /* released pages reused */
+			a->dirty -= a->dirty < (1u << k) ? a->dirty : (1u << k);
 	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
 	do {
 		nf = (old & ~AT_ORDER_MASK) |
