@@ -1,7 +1,8 @@
 /*
  * Memory given back to the system: freed large blocks stay resident as
  * dirty free blocks (no page fault on reuse) until the arena holds more
- * than AT_PURGE_PAGES of them, or AT_PURGE_MS passed since the last purge;
+ * than AT_PURGE_PAGES of them (or half the heap's committed memory, here
+ * no more), or AT_PURGE_MS passed since the last purge;
  * then every dirty free block is purged (page_alloc.c, "Purging").  (The
  * reuse without faults is a speed matter: bench/malloc mixed.)
  * Residency is read with mincore().

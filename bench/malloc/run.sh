@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Allocator comparison: runs every workload (churn, larson, prodcons, mixed)
+# Allocator comparison: runs every workload (churn, larson, prodcons, mixed,
+# shbench, gmthread, realloc, bigblocks)
 # under glibc malloc, jemalloc, mimalloc, tcmalloc (LD_PRELOAD) and any extra
 # configurations, and prints one table per workload.
 #
@@ -11,7 +12,7 @@
 #                     ENV=VAL pairs may be separated by ':' or spaces (so values
 #                     cannot contain ':' or spaces); an empty path means no
 #                     preload (e.g. "glibc-1arena=:MALLOC_ARENA_MAX=1").
-#   WORKLOADS         subset/order of workloads     (default: churn larson prodcons mixed)
+#   WORKLOADS         subset/order of workloads     (default: all eight)
 #   ARGS_<workload>   arguments for one workload, e.g. ARGS_larson="4 2000000"
 #   CC                compiler                      (default: gcc)
 #   RUN_TIMEOUT       seconds before a run is killed (default: 300)
@@ -24,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-$HERE/build}
 REPS=${REPS:-3}
 CC=${CC:-gcc}
-WORKLOADS=${WORKLOADS:-churn larson prodcons mixed}
+WORKLOADS=${WORKLOADS:-churn larson prodcons mixed shbench gmthread realloc bigblocks}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 CFLAGS="-std=gnu11 -Wall -Wextra -O2 -pthread"
 
@@ -41,7 +42,7 @@ for w in $WORKLOADS; do
     [ -f "$HERE/$w.c" ] || die "unknown workload '$w' (no $HERE/$w.c)"
     log "build: $CC $CFLAGS -o $BUILD/$w $HERE/$w.c"
     # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$BUILD/$w" "$HERE/$w.c"
+    $CC $CFLAGS -o "$BUILD/$w" "$HERE/$w.c" -lm
 done
 
 # ---------------------------------------------------------------- peer allocators
@@ -163,6 +164,10 @@ describe() {
     larson) echo "larson-like server: per-thread slot arrays, 8..1000 B, arrays rotate between threads (cross-thread frees)" ;;
     prodcons) echo "producer/consumer pairs over SPSC rings, 32..512 B messages, all frees cross-thread" ;;
     mixed) echo "mixed 16 B..1 MiB log-uniform sizes, 1/4 of ops realloc-grow, per-thread 128 live slots" ;;
+    shbench) echo "sh6bench/sh8bench shape: batches of 2000 blocks of 8 B..8 KiB, half freed by the owner in reverse, half by the next thread in random order" ;;
+    gmthread) echo "glibc bench-malloc-thread shape: 1024-block working set per thread, sizes 4..32768 B ~ 1/size" ;;
+    realloc) echo "single-thread realloc growth: 256 buffers grown 1..64 B per realloc up to 1..64 KiB" ;;
+    bigblocks) echo "blocks of 64 KiB..2 MiB log-uniform, 16 live slots per thread, one byte per page written" ;;
     *) echo "$1" ;;
     esac
 }

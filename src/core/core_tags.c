@@ -6,7 +6,8 @@
  * so the runtime reads the section table of /proc/self/exe itself (section
  * headers survive `strip`) and adds the executable's load bias, found from
  * the program headers the kernel passed in the auxiliary vector.  No malloc:
- * pread into stack buffers.
+ * pread into stack buffers (at_find_core_tags: a few reads, not one per
+ * section).
  */
 #include <elf.h>
 #include <fcntl.h>
@@ -36,6 +37,16 @@ static uintptr_t load_bias(void)
 	return 0;
 }
 
+/*
+ * Section headers are read SHDR_BATCH at a time and the section-name
+ * string table whole when it fits NAMES_MAX bytes (so a typical
+ * executable costs open, three preads and close); a name beyond that is
+ * read on its own.  Only an allocated PROGBITS section with an address can
+ * be the tags'.
+ */
+#define SHDR_BATCH 32
+#define NAMES_MAX 4096
+
 int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 {
 	static const char want[] = "alloc_tags";
@@ -44,27 +55,40 @@ int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 		return -1;
 	int ret = -1;
 	Elf64_Ehdr eh;
-	Elf64_Shdr strsec, sh;
+	Elf64_Shdr strsec, sh[SHDR_BATCH];
+	char names[NAMES_MAX];
 	if (read_at(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) ||
 	    eh.e_shstrndx >= eh.e_shnum)
 		goto out;
-	if (read_at(fd, &strsec, sizeof(strsec), eh.e_shoff + (off_t)eh.e_shstrndx * sizeof(sh)))
+	if (read_at(fd, &strsec, sizeof(strsec), eh.e_shoff + (off_t)eh.e_shstrndx * sizeof(sh[0])))
 		goto out;
-	for (unsigned int i = 0; i < eh.e_shnum; i++) {
-		char name[sizeof(want)];
-		if (read_at(fd, &sh, sizeof(sh), eh.e_shoff + (off_t)i * sizeof(sh)))
+	int have_names = strsec.sh_size <= NAMES_MAX &&
+			 !read_at(fd, names, strsec.sh_size, strsec.sh_offset);
+	for (unsigned int i = 0; i < eh.e_shnum; i += SHDR_BATCH) {
+		unsigned int n = eh.e_shnum - i < SHDR_BATCH ? eh.e_shnum - i : SHDR_BATCH;
+		if (read_at(fd, sh, n * sizeof(sh[0]), eh.e_shoff + (off_t)i * sizeof(sh[0])))
 			goto out;
-		if (sh.sh_name >= strsec.sh_size ||
-		    read_at(fd, name, sizeof(name), strsec.sh_offset + sh.sh_name))
-			continue;
-		if (memcmp(name, want, sizeof(want)) || !sh.sh_addr)
-			continue;
-		uintptr_t bias = eh.e_type == ET_DYN ? load_bias() : 0;
-		*start = (struct alloc_tag *)(bias + sh.sh_addr);
-		*stop = (struct alloc_tag *)(bias + sh.sh_addr + sh.sh_size);
-		ret = 0;
-		break;
+		for (unsigned int j = 0; j < n; j++) {
+			const Elf64_Shdr *s = &sh[j];
+			char name[sizeof(want)];
+			if (s->sh_type != SHT_PROGBITS || !(s->sh_flags & SHF_ALLOC) || !s->sh_addr ||
+			    s->sh_name >= strsec.sh_size)
+				continue;
+			if (have_names) {
+				if (strsec.sh_size - s->sh_name < sizeof(want) ||
+				    memcmp(names + s->sh_name, want, sizeof(want)))
+					continue;
+			} else if (read_at(fd, name, sizeof(name), strsec.sh_offset + s->sh_name) ||
+				   memcmp(name, want, sizeof(want))) {
+				continue;
+			}
+			uintptr_t bias = eh.e_type == ET_DYN ? load_bias() : 0;
+			*start = (struct alloc_tag *)(bias + s->sh_addr);
+			*stop = (struct alloc_tag *)(bias + s->sh_addr + s->sh_size);
+			ret = 0;
+			goto out;
+		}
 	}
 out:
 	close(fd);

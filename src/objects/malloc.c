@@ -5,7 +5,9 @@
  *
  * Sizes: 0..16 KiB from a size class (slab.h) through the thread cache
  * (tcache.h); up to 1 GiB a block of the page allocator (a power of two of
- * pages, aligned to its size); beyond, a direct mapping (huge.h).
+ * pages, aligned to its size); beyond, a direct mapping (huge.h), as is a
+ * large block the heap has no room for once its reservation cannot grow
+ * (an address-space limit: page_alloc.c, "Reservation").
  *
  * Charging (allocinfo is true to it): an allocation is charged its *usable
  * size*, what at_usable_size() returns: the size class's size for a small
@@ -270,7 +272,10 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return at_page_alloc_raw(order, 0); /* charges the current tag itself */
+	void *p = at_page_alloc_raw(order, 0); /* charges the current tag itself */
+	if (at_unlikely(!p) && at_heap_full()) /* no address space left for the heap */
+		p = at_huge_alloc(n, align);
+	return p;
 }
 
 /*
@@ -452,7 +457,7 @@ void at_free(void *p)
 static size_t usable_checked(const void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
-	if (off >= AT_HEAP_SIZE)
+	if (off >= AT_LOAD_RELAXED(&at_heap_span))
 		return at_huge_size(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (f & AT_PG_SLAB) {
@@ -500,7 +505,7 @@ ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
 static int large_grow(void *p, size_t old, size_t n)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (off >= AT_HEAP_SIZE || n > (AT_PAGE_SIZE << AT_MAX_ORDER) ||
+	if (off >= AT_LOAD_RELAXED(&at_heap_span) || n > (AT_PAGE_SIZE << AT_MAX_ORDER) ||
 	    (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) & AT_PG_SLAB))
 		return 0;
 	unsigned int new_order = order_of(n);

@@ -111,7 +111,7 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 static inline __attribute__((always_inline)) void at_free_fast(void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(off >= AT_HEAP_SIZE))
+	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
 		return at_free_outside(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (at_unlikely(!(f & AT_PG_SLAB)))

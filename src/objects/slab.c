@@ -13,6 +13,7 @@
 #include "core/retry_once.h"
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "core/message.h"
@@ -23,8 +24,9 @@
 
 #define CLASS_SIZES                                                                      \
 	0, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, \
-		768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120,     \
-		6144, 7168, 8192, 10240, 12288, 14336, 16384
+		768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 4352,     \
+		4608, 5120, 5632, 6144, 6656, 7168, 7680, 8192, 10240, 12288, 14336,      \
+		16384
 
 const uint16_t at_class_size[AT_NR_CLASSES] = {CLASS_SIZES};
 const uint8_t at_class_small[65] = {
@@ -33,19 +35,52 @@ const uint8_t at_class_small[65] = {
 	17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18,     /* ..768 */
 	19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20,     /* ..1024 */
 };
+/* (n - 1) >> 8 -> class, 1024 < n <= 16384 (every class there is a multiple of 256) */
+const uint8_t at_class_mid[64] = {
+	 0,  0,  0,  0, 21, 22, 23, 24, 25, 25, 26, 26, 27, 27, 28, 28,
+	29, 30, 31, 31, 32, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37,
+	38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39,
+	40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41,
+};
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
 ptrdiff_t at_meta_delta;
 unsigned char at_small_slow = AT_SLOW_EARLY;
 
+/*
+ * Transfer slots: a batch a thread cache gave back (at_slab_flush of at
+ * most XFER_MAX objects) is kept whole, under the class lock, and handed
+ * whole to the next cache that asks (at_slab_refill), instead of being
+ * pushed object by object onto its slabs' stacks and popped off again: a
+ * producer/consumer pair's objects travel consumer -> producer for a
+ * memcpy.  Objects in a slot are free (entries 0) and out of their slabs
+ * (counted in their slabs' used), as objects in a bin are.  At most
+ * XFER_SLOTS batches per class (each at most 32 KiB: a bin's half).
+ */
+#define XFER_SLOTS 4
+#define XFER_MAX (AT_BIN_HALF_MAX)
+
+struct xfer {
+	unsigned int n;
+	void *objs[XFER_MAX];
+};
+
+/* The class's lock and lists in one cache line, the lines of all classes
+ * together: fork's handlers lock and unlock every class, and each page they
+ * write costs the parent and the child a copy-on-write fault per fork (the
+ * slots inside this struct made it 21 pages: 45 more faults per fork). */
 struct central {
 	pthread_mutex_t lock;
 	struct at_slab *partial[2]; /* by width */
 	unsigned int nempty;
+	unsigned int nxfer; /* xfers[class][0 .. nxfer) hold batches */
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(struct central) == 64, "a class's central state is one line");
 
-static struct central centrals[AT_NR_CLASSES];
+static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
+
+static struct central centrals[AT_NR_CLASSES] __attribute__((aligned(4096))); /* one page */
 static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
 static unsigned char classes_set;
 
@@ -61,11 +96,10 @@ static int slab_setup(void)
 	classes_set = 1;
 	if (at_heap_init())
 		return ENOMEM;
-	void *m = mmap(NULL, AT_HEAP_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
+	char *m;
+	if (at_heap_add_shadow(&m))
 		return ENOMEM;
-	at_meta_delta = (char *)m - at_heap_base;
+	at_meta_delta = m - at_heap_base;
 	AT_STORE(&at_meta_base, (char *)m);
 	return 0;
 }
@@ -134,6 +168,14 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		return 0;
 	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
+	if (c->nxfer && wide < 2 && xfers[cls][c->nxfer - 1].n <= want) {
+		struct xfer *x = &xfers[cls][--c->nxfer];
+		memcpy(out, x->objs, x->n * sizeof(void *));
+		n = x->n;
+		pthread_mutex_unlock(&c->lock);
+		at_peak_add((int64_t)n * (int64_t)size);
+		return n;
+	}
 	while (n < want) {
 		struct at_slab *s = c->partial[w];
 		if (!s && wide < 2)
@@ -143,7 +185,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		if (!s->used)
 			c->nempty--;
 		char *base = slab_base(s);
-		uint16_t *stack = (uint16_t *)((char *)s + AT_META_STACK);
+		uint16_t *stack = at_slab_stack(s);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
 			out[n + k++] = base + stack[--s->nfree] * size;
@@ -164,19 +206,18 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 static void slab_release(struct at_slab *s)
 {
 	char *base = slab_base(s);
-	size_t meta_len = AT_META_REFS + (size_t)s->nobj * (s->wide ? 8 : 2);
+	size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
 	madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
 	at_page_release(base, AT_SLAB_ORDER);
 }
 
-void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
+/* Objects back to their slabs (class lock taken per batch of 64). */
+static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 {
 	struct central *c = &centrals[cls];
 	uint32_t size = at_class_size[cls];
 	struct at_slab *dead[64];
 	unsigned int ndead = 0;
-
-	at_peak_add(-(int64_t)n * size);
 
 	while (n) {
 		unsigned int batch = n < 64 ? n : 64;
@@ -184,7 +225,7 @@ void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
 			struct at_slab *s = at_slab_meta(off);
-			uint16_t *stack = (uint16_t *)((char *)s + AT_META_STACK);
+			uint16_t *stack = at_slab_stack(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);
@@ -206,6 +247,26 @@ void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
 	}
 }
 
+void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)
+{
+	struct central *c = &centrals[cls];
+	uint32_t size = at_class_size[cls];
+
+	at_peak_add(-(int64_t)n * size);
+	if (n > 1 && n <= XFER_MAX) {
+		pthread_mutex_lock(&c->lock);
+		if (c->nxfer < XFER_SLOTS) {
+			struct xfer *x = &xfers[cls][c->nxfer++];
+			x->n = n;
+			memcpy(x->objs, objs, n * sizeof(void *));
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	slabs_put(cls, objs, n);
+}
+
 void at_slab_lock_all(void)
 {
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
@@ -216,4 +277,65 @@ void at_slab_unlock_all(void)
 {
 	for (unsigned int c = AT_NR_CLASSES; --c > 0;)
 		pthread_mutex_unlock(&centrals[c].lock);
+}
+
+/* Give class cls's transfer slots back to their slabs. */
+static void xfer_drain(unsigned int cls)
+{
+	struct central *c = &centrals[cls];
+	for (;;) {
+		struct xfer x;
+		pthread_mutex_lock(&c->lock);
+		if (!c->nxfer) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		x = xfers[cls][--c->nxfer];
+		pthread_mutex_unlock(&c->lock);
+		for (unsigned int i = 0; i < x.n; i++) /* one at a time: never into a slot */
+			slabs_put(cls, &x.objs[i], 1);
+	}
+}
+
+void at_slab_xfer_stats(size_t *count, size_t *bytes)
+{
+	size_t n = 0, b = 0;
+	for (unsigned int cls = 1; cls < AT_NR_CLASSES; cls++)
+		for (unsigned int k = 0; k < centrals[cls].nxfer; k++) {
+			n += xfers[cls][k].n;
+			b += (size_t)xfers[cls][k].n * at_class_size[cls];
+		}
+	*count = n;
+	*bytes = b;
+}
+
+size_t at_slab_trim(void)
+{
+	size_t bytes = 0;
+	for (unsigned int cls = 1; cls < AT_NR_CLASSES; cls++) {
+		struct central *c = &centrals[cls];
+		struct at_slab *dead = NULL;
+		xfer_drain(cls);
+		pthread_mutex_lock(&c->lock);
+		for (int w = 0; w < 2; w++) {
+			struct at_slab *s = c->partial[w], *next;
+			for (; s; s = next) {
+				next = s->next;
+				if (s->used)
+					continue;
+				list_del(c, s);
+				c->nempty--;
+				s->next = dead; /* unlisted: the link is free */
+				dead = s;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+		while (dead) {
+			struct at_slab *next = dead->next;
+			slab_release(dead);
+			bytes += AT_SLAB_SIZE;
+			dead = next;
+		}
+	}
+	return bytes;
 }

@@ -3,8 +3,10 @@
  * metadata, per-object tag references.
  *
  * Size classes (AT_NR_CLASSES - 1 of them, class 0 unused): 16..128 in steps
- * of 16, then four per doubling (160 192 224 256, 320 .. 512, ..., 10240
- * 12288 14336 16384).  Every class size is a multiple of 16 (malloc's
+ * of 16, then four per doubling (160 192 224 256, 320 .. 512, ..., 3584
+ * 4096), then steps of 256 and 512 up to 8192 (4352 4608 5120 5632 6144 6656
+ * 7168 7680 8192: SQLite's frequent 4104- and 4368-byte requests waste 6%,
+ * not 25%), then four per doubling again (10240 .. 16384).  Every class size is a multiple of 16 (malloc's
  * alignment), and every power of two from 16 to 16384 is a class, so an
  * aligned request finds a class whose objects are aligned (malloc.c).
  *
@@ -16,13 +18,19 @@
  * heap address is found with no search: the head page of its 64 KiB unit,
  * at_pages[(off >> 16) << 4], has AT_PG_SLAB iff the unit is a slab.
  *
- * Metadata, out of band: a separate reservation (at_meta_base, as large as
- * the heap, committed by the kernel on first touch) holds one 64 KiB window
+ * Metadata, out of band: a separate reservation (at_meta_base, the heap's
+ * shadow: as large as the heap's and grown with it, committed by the kernel
+ * on first touch, page.h at_heap_add_shadow) holds one 64 KiB window
  * per 64 KiB heap unit, at the same offset.  A slab's window:
  *
  *   +0      struct at_slab header (central lists, counts; central lock)
- *   +64     uint16_t free stack: indexes of objects returned to the slab
- *   +8256   per-object references, nobj entries (AT_META_REFS)
+ *   +64     per-object references, nobj + 1 entries (AT_META_REFS), room
+ *           for wide ones (8 bytes each) whatever the slab's width
+ *   +64 + 8 * (nobj + 1)   uint16_t free stack: indexes of objects
+ *           returned to the slab (at_slab_stack; only slab.c uses it)
+ * so that a slab of large objects touches one page of its window (header,
+ * references and stack together: 4608-byte objects take 176 bytes), and
+ * only the smallest classes' windows reach past the first page.
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -40,15 +48,17 @@
  * (malloc.c, narrow_overflow).
  *
  * Entry 0 means "free", which is what fresh (or MADV_DONTNEED'd) memory reads
- * as; the entries of indexes nobj .. AT_MAX_OBJS - 1 (past the slab's last
- * object) exist and are never written, so free() needs no bound check;
+ * as; the entry of index nobj (the one object start a slab's tail can hold,
+ * past its last object: off % 64 KiB / size <= 65535 / size <= nobj) exists
+ * and is never written, so free() needs no bound check;
  * every object is free when its slab is released, so windows never need
  * clearing.  free() reads the entry before it writes anything: an entry of 0
  * is a double free (or a pointer to a never-allocated slot).
  *
- * Central lists (slab.c): per class, a mutex and the partial slabs (some
- * object not handed out), split by width; thread caches (tcache.c) take and
- * return objects in batches.  The header's counts are changed only under the
+ * Central lists (slab.c): per class, a mutex, the partial slabs (some
+ * object not handed out), split by width, and a few whole batches in
+ * transfer slots; thread caches (tcache.c) take and return objects in
+ * batches.  The header's counts are changed only under the
  * class's lock.
  */
 #ifndef AT_SLAB_H
@@ -63,19 +73,20 @@
 #define AT_SLAB_SHIFT 16
 #define AT_SLAB_SIZE (1ul << AT_SLAB_SHIFT)
 #define AT_SLAB_ORDER (AT_SLAB_SHIFT - AT_PAGE_SHIFT)
-#define AT_NR_CLASSES 37 /* classes 1..36 */
+#define AT_NR_CLASSES 42 /* classes 1..41 */
 #define AT_SMALL_MAX 16384u
 #define AT_MIN_SIZE 16u
+#define AT_BIN_HALF_MAX 64u /* the most objects a thread cache moves at once (tcache.h) */
 #define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
-#define AT_META_STACK 64u
-#define AT_META_REFS (AT_META_STACK + 2u * AT_MAX_OBJS)
+#define AT_META_REFS 64u
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_OBJ_LIVE (1ull << 63)
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
 #define AT_OBJ_NARROW_MAX 0xFFFEu
 #endif
 
-_Static_assert(AT_META_REFS + 8u * AT_MAX_OBJS <= AT_SLAB_SIZE, "metadata window too small");
+_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS <= AT_SLAB_SIZE,
+	       "metadata window too small");
 
 struct at_slab {
 	struct at_slab *next, *prev; /* partial list of the class, if listed */
@@ -104,6 +115,7 @@ extern AT_HIDDEN ptrdiff_t at_meta_delta;
 extern AT_HIDDEN unsigned char at_small_slow;
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 extern AT_HIDDEN const uint8_t at_class_small[65]; /* (n + 15) / 16 -> class, n <= 1024 (0 too) */
+extern AT_HIDDEN const uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 1024 < n <= 16384 */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 
@@ -112,13 +124,18 @@ static inline unsigned int at_size_class(size_t n)
 {
 	if (n <= 1024)
 		return at_class_small[(n + 15) >> 4];
-	unsigned int b = 63u - (unsigned int)__builtin_clzll(n - 1);
-	return 8u + (b - 7u) * 4u + (unsigned int)((n - 1) >> (b - 2)) - 3u;
+	return at_class_mid[(n - 1) >> 8];
 }
 
 static inline struct at_slab *at_slab_meta(uintptr_t off)
 {
 	return (struct at_slab *)(at_meta_base + (off & ~(AT_SLAB_SIZE - 1)));
+}
+
+/* The slab's free stack, after its references (see the window above). */
+static inline uint16_t *at_slab_stack(struct at_slab *s)
+{
+	return (uint16_t *)((char *)s + AT_META_REFS + 8u * (s->nobj + 1u));
 }
 
 static inline unsigned int at_page_class(uint64_t flags)
@@ -223,6 +240,12 @@ AT_HIDDEN int at_slab_init(void);
 AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
 /* Return n free objects of class cls to their slabs. */
 AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
+/* The objects (and their bytes) held in the classes' transfer slots
+ * (slab.c); every class lock held. */
+AT_HIDDEN void at_slab_xfer_stats(size_t *count, size_t *bytes);
+/* Release every entirely free slab, after emptying the transfer slots
+ * (malloc_trim); returns their bytes. */
+AT_HIDDEN size_t at_slab_trim(void);
 AT_HIDDEN void at_slab_lock_all(void);
 AT_HIDDEN void at_slab_unlock_all(void);
 

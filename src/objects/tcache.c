@@ -202,3 +202,23 @@ void at_lcache_put(struct at_theap *h, void *p, unsigned int order)
 	h->lbytes += bytes;
 	at_peak_add(-(int64_t)bytes);
 }
+
+size_t at_theap_trim(void)
+{
+	struct at_theap *h = at_tls_heap;
+	size_t bytes = 0;
+	if ((uintptr_t)h <= 1)
+		return 0;
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		struct at_bin *b = &h->bins[c];
+		unsigned int n = at_bin_count(b->word);
+		if (n) {
+			at_slab_flush(c, b->slots, n);
+			at_bin_fill(&b->word, c, -(int)n);
+		}
+	}
+	bytes = h->lbytes;
+	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
+		lcache_drop(h, o, h->lc[o].count);
+	return bytes;
+}

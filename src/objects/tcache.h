@@ -36,10 +36,11 @@
 #include "objects/slab.h"
 
 #define AT_BIN_MAX 128u
+_Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer slot");
 #define AT_LC_MIN 3u
 #define AT_LC_MAX 10u /* 4 MiB */
 #define AT_LC_N 16u
-#define AT_LC_BYTES (32ul << 20)
+#define AT_LC_BYTES (4ul << 20) /* sqlite3: 6 MB of its peak sat here at 32 MiB */
 #define AT_LC_DECAY_MS 1000u
 #define AT_THEAP_DEAD ((struct at_theap *)1)
 
@@ -84,5 +85,9 @@ AT_HIDDEN int at_malloc_init(void);
 /* Cache large block p of order o (free, uncharged, AT_PG_OWNER1 set). */
 AT_HIDDEN void at_lcache_put(struct at_theap *h, void *p, unsigned int order);
 AT_HIDDEN uint32_t at_now_ms(void);
+/* Give the calling thread's cached objects (to their slabs) and large
+ * blocks (to the page allocator) back (malloc_trim); returns the blocks'
+ * bytes. */
+AT_HIDDEN size_t at_theap_trim(void);
 
 #endif

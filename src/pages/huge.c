@@ -49,6 +49,7 @@ static unsigned int recent_next;
 static struct cached cache[CACHE_MAX];
 static unsigned int cache_n;
 static size_t cache_bytes;
+static size_t nr_live, live_bytes, max_live, max_bytes; /* under huge_lock */
 
 void at_huge_lock(void)
 {
@@ -113,6 +114,12 @@ static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t r
 	h->ref = ref;
 	h->guarded = guarded;
 	forget_recent(addr);
+	nr_live++;
+	live_bytes += len;
+	if (nr_live > max_live)
+		max_live = nr_live;
+	if (live_bytes > max_bytes)
+		max_bytes = live_bytes;
 	return 1;
 }
 
@@ -277,6 +284,8 @@ void at_huge_free(void *p, const char *what)
 		cache[cache_n++] = (struct cached){e.map, e.map_len, e.addr};
 		cache_bytes += class_len;
 	}
+	nr_live--;
+	live_bytes -= e.len;
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
 	at_peak_add(-(int64_t)e.len);
@@ -293,4 +302,14 @@ size_t at_huge_size(const void *p, const char *what)
 	if (!len)
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	return len;
+}
+
+void at_huge_stats(struct at_huge_stats *st)
+{
+	pthread_mutex_lock(&huge_lock);
+	st->count = nr_live;
+	st->bytes = live_bytes;
+	st->max_count = max_live;
+	st->max_bytes = max_bytes;
+	pthread_mutex_unlock(&huge_lock);
 }

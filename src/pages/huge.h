@@ -1,8 +1,9 @@
 /*
  * Huge blocks: allocations larger than the page allocator's largest block
- * (1 GiB), mapped directly with mmap.  Bookkeeping out of band: a table of
+ * (1 GiB), or large ones the heap has no address space left for (page.h,
+ * at_heap_full), mapped directly with mmap.  Bookkeeping out of band: a table of
  * {address, length, mapping, reference} (AT_HUGE_MAX entries, mmap'd on first
- * use) under one mutex; huge allocations are rare and each is over 1 GiB.
+ * use) under one mutex; such allocations are rare.
  * A huge block is charged its length rounded up to whole pages (its usable
  * size).  The page before and the page after each block are PROT_NONE
  * guards inside its mapping, so that an overflow or underflow past the
@@ -31,6 +32,12 @@ AT_HIDDEN void *at_huge_alloc_guarded(size_t size, size_t align);
 AT_HIDDEN void at_huge_free(void *p, const char *what);
 /* Usable size of huge block p; abort naming p (what) if it is not one. */
 AT_HIDDEN size_t at_huge_size(const void *p, const char *what);
+/* Live direct blocks and their bytes (page-rounded lengths), now and at
+ * their highest. */
+struct at_huge_stats {
+	size_t count, bytes, max_count, max_bytes;
+};
+AT_HIDDEN void at_huge_stats(struct at_huge_stats *st);
 AT_HIDDEN void at_huge_lock(void);
 AT_HIDDEN void at_huge_unlock(void);
 

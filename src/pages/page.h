@@ -1,12 +1,16 @@
 /*
  * The page heap and its per-page descriptors.
  *
- * The heap is one reserved virtual range of AT_HEAP_SIZE bytes (PROT_NONE
+ * The heap is one virtual range of at most AT_HEAP_SIZE bytes (PROT_NONE
  * until used), cut into AT_NR_ARENAS arenas of AT_ARENA_SIZE bytes, each a
- * buddy allocator of its own (page_alloc.c).  A page is 4096 bytes; its page
- * frame number (pfn) is its offset from the heap base divided by 4096, and
- * indexes the descriptor array at_pages[] (reserved alongside, 16 bytes per
- * page, committed by the kernel on first touch).
+ * buddy allocator of its own (page_alloc.c).  Of it, [at_heap_base,
+ * at_heap_base + at_heap_span) is reserved: all AT_HEAP_SIZE bytes when the
+ * address space is not limited, else one arena at first and one more each
+ * time the arenas are full and the limit allows (page_alloc.c,
+ * "Reservation").  A page is 4096 bytes; its page frame number (pfn) is its
+ * offset from the heap base divided by 4096, and indexes the descriptor
+ * array at_pages[] (reserved alongside, 16 bytes per page, committed by the
+ * kernel on first touch).
  *
  * Descriptor flags word (64 bits), the kernel's page->flags in miniature:
  *
@@ -65,7 +69,7 @@
 #define AT_PG_OWNER2 (1ull << 6)
 #define AT_PG_DIRTY (1ull << 7)
 /* Purging dirty free blocks (page_alloc.c): size and time rules. */
-#define AT_PURGE_PAGES 8192u /* 32 MiB per arena */
+#define AT_PURGE_PAGES 8192u /* 32 MiB per arena, or half the committed heap if more */
 #define AT_PURGE_MS 1000u
 #define AT_NR_PAGEFLAGS 8
 
@@ -95,12 +99,14 @@ struct at_page {
 
 /*
  * at_heap_base before the heap is reserved (or if it could not be): an
- * address no user pointer lies within AT_HEAP_SIZE above, so that
- * `(uintptr_t)p - (uintptr_t)at_heap_base < AT_HEAP_SIZE` alone tells a heap
- * pointer, with no separate "is there a heap" test.
+ * address no user pointer lies within AT_HEAP_SIZE above.  at_heap_span is
+ * 0 until then and only grows, so that
+ * `(uintptr_t)p - (uintptr_t)at_heap_base < at_heap_span` alone tells a
+ * heap pointer, with no separate "is there a heap" test.
  */
 #define AT_HEAP_UNSET ((char *)(1ull << 63))
 extern AT_HIDDEN char *at_heap_base;
+extern AT_HIDDEN size_t at_heap_span;
 extern AT_HIDDEN struct at_page *at_pages;
 
 static inline unsigned int at_page_order(uint64_t flags)
@@ -112,7 +118,7 @@ static inline unsigned int at_page_order(uint64_t flags)
 static inline uint32_t at_addr_to_pfn(const void *addr)
 {
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)at_heap_base;
-	if (off >= AT_HEAP_SIZE)
+	if (off >= AT_LOAD_RELAXED(&at_heap_span))
 		return AT_PFN_NIL;
 	return (uint32_t)(off >> AT_PAGE_SHIFT);
 }
@@ -164,6 +170,16 @@ AT_HIDDEN void at_page_release(void *addr, unsigned int order);
 AT_HIDDEN int at_page_grow(void *addr, unsigned int order, unsigned int new_order);
 /* The allocated block head of addr, or abort with a message naming addr. */
 AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what);
+/*
+ * A reservation parallel to the heap (the small-object metadata windows):
+ * as large as the heap's, read-write, committed on first touch, reserved
+ * now for the current span and grown with it.  *basep is set before any
+ * block of a new arena is handed out.  0, or -ENOMEM.
+ */
+AT_HIDDEN int at_heap_add_shadow(char **basep);
+/* Nonzero once the heap could not grow for lack of address space: large
+ * blocks are then mapped directly (malloc.c). */
+AT_HIDDEN int at_heap_full(void);
 /* Bytes the heap may commit (ALLOCTAG_HEAP_MAX), 0 = no limit. */
 AT_HIDDEN void at_heap_set_limit(size_t bytes);
 AT_HIDDEN size_t at_heap_committed(void);
@@ -175,5 +191,17 @@ AT_HIDDEN void at_page_unlock_all(void);
 AT_HIDDEN void at_page_lock_pfn(uint32_t pfn);
 AT_HIDDEN void at_page_unlock_pfn(uint32_t pfn);
 AT_HIDDEN void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx);
+
+/*
+ * Introspection (the malloc family's mallinfo2, malloc_trim, mallopt):
+ * the free blocks and the dirty bytes (released, not yet purged nor
+ * handed out again; every lock held, as for at_page_each_head); purge
+ * every dirty free block now, returning the bytes purged; the dirty bytes
+ * an arena may hold before a release purges it (page_alloc.c purge_limit
+ * until set).
+ */
+AT_HIDDEN void at_page_free_stats(size_t *nblocks, size_t *dirty_bytes);
+AT_HIDDEN size_t at_page_trim(void);
+AT_HIDDEN void at_page_set_purge_threshold(size_t bytes);
 
 #endif

@@ -18,11 +18,13 @@
  *
  * Memory: the heap is reserved PROT_NONE; an arena's 2 MiB chunks are made
  * read-write (committed) the first time a block in them is handed out,
- * counting against ALLOCTAG_HEAP_MAX.  A committed chunk is advised
- * MADV_HUGEPAGE (chunks are 2 MiB-aligned), so with the system's THP setting
- * at `madvise` or `always` the small-object slabs of a chunk share one TLB
- * entry: +5-7% on bench/malloc churn (BENCHMARKS.md).  Purging a block
- * inside a huge page splits it; the kernel may collapse it again later.
+ * counting against ALLOCTAG_HEAP_MAX.  A chunk committed for a block of
+ * 2 MiB or more (whole chunks, the user's alone) is advised MADV_HUGEPAGE;
+ * one committed for smaller blocks (slabs) is not: a huge page there is
+ * resident whole from the first touch of any of its slabs (a small program
+ * paid 2 MiB for 76 KiB touched, sqlite3 and git 8-35% of their peak RSS),
+ * its first fault zeroes 2 MiB, and purging a block inside it splits it
+ * (BENCHMARKS.md, "Start, fork and small programs").
  * Descriptors live out of band (at_pages[]), where a user's overflow cannot
  * reach them.
  *
@@ -32,17 +34,26 @@
  * Purging: blocks the allocators give back to the system (at_page_release:
  * idle slabs, large blocks) become free blocks marked AT_PG_DIRTY, still
  * resident, so that reusing them soon costs no page faults.  A merge or a
- * split of a dirty block is dirty; a->dirty counts the pages of the arena's
- * dirty free blocks.  When it passes AT_PURGE_PAGES, or AT_PURGE_MS after the
- * last purge, the releasing thread purges the arena: takes every dirty free
- * block off its list (so no one can be handed it), drops the lock,
- * MADV_DONTNEEDs them, and frees them back clean.  RSS thus follows live
- * data within AT_PURGE_PAGES per arena, or within AT_PURGE_MS of the next
- * release.
+ * split of a dirty block is dirty.  a->dirty counts the pages released
+ * since the last purge, less those handed out again from dirty blocks
+ * (at_page_grow's absorbed buddies included: uncounted, realloc's growth
+ * kept the count high and the purges coming) (not
+ * the dirty blocks' sizes: a 64 KiB slab released beside a free, never
+ * touched 512 MiB buddy made the count jump by 512 MiB, and a purge of
+ * everything followed nearly every release: bench/malloc mixed took 300000
+ * page faults where mimalloc took 25000).  When it passes purge_limit()
+ * (AT_PURGE_PAGES or half the heap's committed memory, whichever is larger;
+ * mallopt's M_TRIM_THRESHOLD if set), or AT_PURGE_MS after the last purge, the
+ * releasing thread purges the arena: takes every dirty free block off its
+ * list (so no one can be handed it), drops the lock, MADV_DONTNEEDs them,
+ * and frees them back clean, until none is left.  RSS thus follows live
+ * data within about purge_limit() per arena, or within AT_PURGE_MS of the
+ * next release.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "store/charge.h"
@@ -58,6 +69,7 @@
 #define CHUNK_SIZE (1ul << CHUNK_SHIFT)
 #define CHUNKS_PER_ARENA (AT_ARENA_SIZE / CHUNK_SIZE)
 #define PURGE_BATCH 64
+#define PURGE_ROUNDS 64
 
 struct arena {
 	pthread_mutex_t lock;
@@ -69,12 +81,29 @@ struct arena {
 };
 
 char *at_heap_base = AT_HEAP_UNSET;
+size_t at_heap_span;
 struct at_page *at_pages;
 static struct arena arenas[AT_NR_ARENAS];
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
 static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
+static uint32_t purge_pages; /* mallopt's M_TRIM_THRESHOLD, in pages, once purge_set */
+static unsigned char purge_set;
+
+/* Dirty pages an arena may hold before a release purges it: the larger of
+ * AT_PURGE_PAGES and half the heap's committed memory, unless mallopt set
+ * it.  (A fixed 32 MiB purged bench/malloc mixed's 90 MB working set over
+ * and over: 1.7 GB advised away, 250000 faults; with half the heap, 35000
+ * faults, RSS +5%.) */
+static inline uint32_t purge_limit(void)
+{
+	if (AT_LOAD_RELAXED(&purge_set))
+		return AT_LOAD_RELAXED(&purge_pages);
+	size_t half = AT_LOAD_RELAXED(&heap_committed) >> (AT_PAGE_SHIFT + 1);
+	return half > AT_PURGE_PAGES ? (half > UINT32_MAX ? UINT32_MAX : (uint32_t)half)
+				     : AT_PURGE_PAGES;
+}
 
 static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
 			   uint64_t dirty)
@@ -86,8 +115,6 @@ static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, un
 	if (head != AT_PFN_NIL)
 		at_pages[head].prev = pfn;
 	a->free_head[order] = pfn;
-	if (dirty)
-		a->dirty += 1u << order;
 	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | dirty | ((uint64_t)order << AT_ORDER_SHIFT) |
 					     ((uint64_t)id << AT_ARENA_ID_SHIFT));
 }
@@ -97,8 +124,6 @@ static uint64_t free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
 {
 	struct at_page *pg = &at_pages[pfn];
 	uint64_t dirty = pg->flags & AT_PG_DIRTY;
-	if (dirty)
-		a->dirty -= 1u << order;
 	if (pg->prev != AT_PFN_NIL)
 		at_pages[pg->prev].next = pg->next;
 	else
@@ -163,22 +188,97 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 	}
 }
 
+/*
+ * Reservation.  The heap and the shadow (at_heap_add_shadow) are placed,
+ * when the address is free, in a window at a random 1 GiB-aligned address
+ * between 16 and 80 TiB (16 bits from the stack's and this library's
+ * placement and the time stamp counter: no system call), far below
+ * where the kernel puts mappings (top-down from near 128 TiB) and the
+ * executable: the heap at the window's start, the shadow AT_HEAP_SIZE above
+ * it, each free to grow upward.  Without an address-space limit
+ * (RLIMIT_AS) all AT_HEAP_SIZE bytes of the heap and of the shadow are
+ * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory).  Under a
+ * limit, one arena of each (2 GiB in all) is reserved at first, and grow()
+ * reserves the next arena of both (MAP_FIXED_NOREPLACE) when every arena is
+ * full; the descriptors are reserved for as many arenas as the limit could
+ * ever hold.  When growing fails (the limit, or the address taken),
+ * at_heap_full() says so and large blocks are mapped directly (huge.c).
+ */
+#define WINDOW_LOW (16ull << 40)
+#define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
+
+static char *shadow_base; /* 0: no shadow yet */
+static int heap_as_full;
+static size_t heap_span_max; /* what the descriptors cover */
+
+/* mmap at exactly addr, or MAP_FAILED (no replacing, no moving). */
+static void *map_at(void *addr, size_t len, int prot)
+{
+	void *p = mmap(addr, len, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p != MAP_FAILED && p != addr) { /* a kernel that took it as a hint */
+		munmap(p, len);
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+/* len bytes (a multiple of the arena size) aligned to the arena size. */
+static char *map_aligned(size_t len)
+{
+	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
+	 * the heap's address must not tell them.  The kernel's own placement
+	 * of the stack and of this library, and the time stamp counter, mixed. */
+	int local;
+	uint64_t x = (uint64_t)(uintptr_t)&local ^ ((uint64_t)(uintptr_t)&heap_span_max << 17);
+#if defined(__x86_64__)
+	x ^= __builtin_ia32_rdtsc();
+#endif
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull; /* murmur3's finalizer */
+	x ^= x >> 33;
+	char *want = (char *)(uintptr_t)(WINDOW_LOW + ((x % WINDOW_SLOTS) << AT_ARENA_SHIFT));
+	void *p0 = map_at(want, len, PROT_NONE);
+	if (p0 != MAP_FAILED)
+		return p0;
+	size_t big = len + AT_ARENA_SIZE;
+	char *p = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) /* a limit that leaves room for len only */
+		p = mmap(NULL, big = len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
+	if (base + len > p + big) { /* the small retry was not aligned: give up */
+		munmap(p, big);
+		return NULL;
+	}
+	if (base > p)
+		munmap(p, base - p);
+	if (p + big > base + len)
+		munmap(base + len, (p + big) - (base + len));
+	return base;
+}
+
 /* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
 static int heap_setup(void)
 {
-	size_t len = AT_HEAP_SIZE + AT_ARENA_SIZE;
-	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	struct rlimit rl;
+	size_t span = AT_HEAP_SIZE;
+	heap_span_max = AT_HEAP_SIZE;
+	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		size_t n = (rl.rlim_cur + AT_ARENA_SIZE - 1) / AT_ARENA_SIZE;
+		span = AT_ARENA_SIZE;
+		heap_span_max = n < AT_NR_ARENAS ? n * AT_ARENA_SIZE : AT_HEAP_SIZE;
+	}
+	char *base = map_aligned(span);
+	if (!base) {
 		return ENOMEM;
-	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
-	if (base > p)
-		munmap(p, base - p);
-	munmap(base + AT_HEAP_SIZE, (p + len) - (base + AT_HEAP_SIZE));
-
-	void *d = mmap(NULL, AT_HEAP_PAGES * sizeof(struct at_page), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	}
+	void *d = mmap(NULL, (heap_span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
-		munmap(base, AT_HEAP_SIZE);
+		munmap(base, span);
 		return ENOMEM;
 	}
 	at_pages = d;
@@ -190,7 +290,58 @@ static int heap_setup(void)
 		at_page_each_head,
 	};
 	at_store_set_pages(&ops);
+	AT_STORE(&at_heap_span, span);
 	AT_STORE(&at_heap_base, base);
+	return 0;
+}
+
+int at_heap_add_shadow(char **basep)
+{
+	int err = 0;
+	if (at_heap_init())
+		return -ENOMEM;
+	pthread_mutex_lock(&grow_lock);
+	if (!shadow_base) {
+		size_t span = at_heap_span;
+		char *want = at_heap_base + AT_HEAP_SIZE;
+		char *p = map_at(want, span, PROT_READ | PROT_WRITE);
+		if (p == MAP_FAILED) /* no room to grow then: heap_grow fails */
+			p = mmap(NULL, span, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			err = -ENOMEM;
+		else
+			shadow_base = p;
+	}
+	if (!err) {
+		AT_STORE(basep, shadow_base);
+	}
+	pthread_mutex_unlock(&grow_lock);
+	return err;
+}
+
+int at_heap_full(void)
+{
+	return AT_LOAD_RELAXED(&heap_as_full);
+}
+
+/* Reserve one more arena of heap and shadow.  grow_lock held. */
+static int heap_grow(void)
+{
+	size_t span = at_heap_span;
+	if (span + AT_ARENA_SIZE > heap_span_max)
+		goto full;
+	if (map_at(at_heap_base + span, AT_ARENA_SIZE, PROT_NONE) == MAP_FAILED)
+		goto full;
+	if (shadow_base &&
+	    map_at(shadow_base + span, AT_ARENA_SIZE, PROT_READ | PROT_WRITE) == MAP_FAILED) {
+		munmap(at_heap_base + span, AT_ARENA_SIZE);
+		goto full;
+	}
+	AT_STORE(&at_heap_span, span + AT_ARENA_SIZE);
+	return 1;
+full:
+	AT_STORE(&heap_as_full, 1);
 	return 0;
 }
 
@@ -225,8 +376,9 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}
-		/* Transparent huge pages where the system allows them (see above). */
-		madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
+		/* Transparent huge pages for a block of whole chunks (see above). */
+		if (order >= CHUNK_SHIFT - AT_PAGE_SHIFT)
+			madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
 		a->committed[c / 64] |= 1ull << (c % 64);
 	}
 	return 0;
@@ -263,6 +415,8 @@ static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order)
 		k--;
 		free_list_push(a, pfn + (1u << k), k, id, dirty);
 	}
+	if (dirty) /* released pages reused: fewer left to purge */
+		a->dirty -= a->dirty < (1u << order) ? a->dirty : (1u << order);
 	if (at_unlikely(commit(a, pfn, order))) {
 		buddy_put(a, id, pfn, order, dirty);
 		return AT_PFN_NIL;
@@ -276,7 +430,8 @@ static int grow(unsigned int seen)
 	pthread_mutex_lock(&grow_lock);
 	if (nr_arenas > seen) {
 		ok = 1;
-	} else if (nr_arenas < AT_NR_ARENAS) {
+	} else if (nr_arenas < AT_NR_ARENAS &&
+		   ((size_t)(nr_arenas + 1) * AT_ARENA_SIZE <= at_heap_span || heap_grow())) {
 		arena_setup(nr_arenas);
 		AT_STORE(&nr_arenas, nr_arenas + 1);
 		ok = 1;
@@ -376,10 +531,11 @@ static uint32_t now_ms(void)
 }
 
 /* Purge arena a (lock held; dropped and retaken): see "Purging" above. */
-static void purge(struct arena *a, unsigned int id, uint32_t now)
+static size_t purge(struct arena *a, unsigned int id, uint32_t now)
 {
+	size_t done = 0;
 	a->last_purge = now;
-	for (int round = 0; a->dirty && round < 8; round++) {
+	for (int round = 0; round < PURGE_ROUNDS; round++) {
 		uint32_t pfn[PURGE_BATCH];
 		unsigned int ord[PURGE_BATCH], n = 0;
 		for (unsigned int k = 0; k <= AT_MAX_ORDER && n < PURGE_BATCH; k++) {
@@ -394,13 +550,20 @@ static void purge(struct arena *a, unsigned int id, uint32_t now)
 				p = next;
 			}
 		}
+		if (!n) { /* no dirty free block left */
+			a->dirty = 0;
+			break;
+		}
 		pthread_mutex_unlock(&a->lock);
 		for (unsigned int i = 0; i < n; i++)
 			madvise(at_pfn_to_addr(pfn[i]), AT_PAGE_SIZE << ord[i], MADV_DONTNEED);
 		pthread_mutex_lock(&a->lock);
-		for (unsigned int i = 0; i < n; i++)
+		for (unsigned int i = 0; i < n; i++) {
 			buddy_put(a, id, pfn[i], ord[i], 0);
+			done += (size_t)1 << ord[i];
+		}
 	}
+	return done;
 }
 
 static void free_block(void *addr, unsigned int order, uint64_t dirty)
@@ -423,7 +586,8 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	buddy_put(a, id, pfn, order, dirty);
 	if (dirty) {
 		uint32_t now = now_ms();
-		if (a->dirty > AT_PURGE_PAGES || now - a->last_purge > AT_PURGE_MS)
+		a->dirty += 1u << order;
+		if (a->dirty > purge_limit() || now - a->last_purge > AT_PURGE_MS)
 			purge(a, id, now);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -461,7 +625,8 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	if (commit(a, pfn, new_order))
 		goto out;
 	for (unsigned int k = order; k < new_order; k++)
-		free_list_del(a, pfn + (1u << k), k); /* dirty or not: in use now */
+		if (free_list_del(a, pfn + (1u << k), k)) /* released pages reused */
+			a->dirty -= a->dirty < (1u << k) ? a->dirty : (1u << k);
 	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
 	do {
 		nf = (old & ~AT_ORDER_MASK) |
@@ -498,4 +663,38 @@ void at_free_pages(void *addr, unsigned int order)
 	if (!addr)
 		return;
 	at_page_free_raw(addr, order);
+}
+
+/* Introspection (objects/malloc_info.c): every lock held. */
+void at_page_free_stats(size_t *nblocks, size_t *dirty_bytes)
+{
+	size_t n = 0, d = 0;
+	for (unsigned int id = 0; id < nr_arenas; id++) {
+		for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
+			for (uint32_t p = arenas[id].free_head[k]; p != AT_PFN_NIL; p = at_pages[p].next)
+				n++;
+		d += (size_t)arenas[id].dirty << AT_PAGE_SHIFT;
+	}
+	*nblocks = n;
+	*dirty_bytes = d;
+}
+
+size_t at_page_trim(void)
+{
+	size_t done = 0;
+	unsigned int n = AT_LOAD(&nr_arenas);
+	for (unsigned int id = 0; id < n; id++) {
+		struct arena *a = &arenas[id];
+		pthread_mutex_lock(&a->lock);
+		done += purge(a, id, now_ms()) << AT_PAGE_SHIFT;
+		pthread_mutex_unlock(&a->lock);
+	}
+	return done;
+}
+
+void at_page_set_purge_threshold(size_t bytes)
+{
+	size_t pages = bytes >> AT_PAGE_SHIFT;
+	AT_STORE_RELAXED(&purge_pages, pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages);
+	AT_STORE_RELAXED(&purge_set, 1);
 }

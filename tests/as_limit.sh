@@ -1,0 +1,38 @@
+#!/bin/sh
+# Debian programs under the preload library with `ulimit -v 4000000` (the
+# address-space limit batch schedulers and CI runners set): outputs
+# compared with the same runs under glibc malloc, with and without
+# profiling.  usage: as_limit.sh /path/liballoctag-preload.so
+set -eu
+PRE=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ulimit -v 4000000
+
+awk 'BEGIN { srand(11); for (i = 0; i < 100000; i++) printf "%d w%x\n", int(rand() * 1e9), i * 31 }' >"$T/in"
+PY='
+import threading
+d = {i: str(i) * (i % 7) for i in range(200000)}
+big = [bytearray(1 << 20) for _ in range(300)]
+out = []
+def work(k): out.append(sum(len(v) for v in d.values()) + k)
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(sorted(out), len(big))
+'
+sort -n "$T/in" >"$T/want.sort"
+python3 -c "$PY" >"$T/want.py"
+for mode in 1 never 1,uncompressed; do
+    ALLOCTAG=$mode LD_PRELOAD=$PRE sort -n "$T/in" >"$T/got.sort" 2>"$T/err" || fail "sort under ulimit -v 4000000, ALLOCTAG=$mode: $(cat "$T/err")"
+    cmp -s "$T/want.sort" "$T/got.sort" || fail "sort output differs (ALLOCTAG=$mode)"
+    ALLOCTAG=$mode LD_PRELOAD=$PRE python3 -c "$PY" >"$T/got.py" 2>"$T/err" || fail "python3 under ulimit -v 4000000, ALLOCTAG=$mode: $(cat "$T/err")"
+    cmp -s "$T/want.py" "$T/got.py" || fail "python3 output differs (ALLOCTAG=$mode)"
+    [ ! -s "$T/err" ] || fail "stderr under ALLOCTAG=$mode: $(cat "$T/err")"
+done
+if command -v sqlite3 >/dev/null; then
+    printf 'create table t(a,b); with recursive c(x) as (select 1 union all select x+1 from c where x<50000) insert into t select x, hex(randomblob(20)) from c; select count(*), sum(a) from t;\n' >"$T/q.sql"
+    LD_PRELOAD=$PRE sqlite3 <"$T/q.sql" >"$T/got.sq" 2>"$T/err" || fail "sqlite3 under ulimit -v 4000000: $(cat "$T/err")"
+    [ "$(cat "$T/got.sq")" = "50000|1250025000" ] || fail "sqlite3 output: $(cat "$T/got.sq")"
+fi
+echo "ulimit -v 4000000: ok"

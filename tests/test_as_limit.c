@@ -1,0 +1,99 @@
+/*
+ * The heap under an address-space limit (RLIMIT_AS, `ulimit -v`): it
+ * reserves one arena at first, grows by an arena when every arena is full
+ * and the limit leaves room, and, when it cannot grow, large blocks are
+ * mapped directly; charges stay exact throughout.
+ *
+ * The test runs itself twice (fork, setrlimit, exec: the limit must be in
+ * force before the heap is reserved): under 4000000 KiB (`ulimit -v
+ * 4000000`), where the second arena (1 GiB of heap and 1 GiB of metadata
+ * shadow) does not fit, and under 12 GiB, where it does.
+ */
+#include <alloctag.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pages/page.h"
+
+#define BLOCK (64ul << 20)
+#define NBLOCKS 24 /* 1.5 GiB: more than one arena */
+
+static void child(int grows)
+{
+	DEFINE_ALLOC_TAG(tag);
+	void *small = at_malloc(100); /* the heap and the shadow reserved */
+	CHECK(small);
+	CHECK_EQ(at_heap_span, AT_ARENA_SIZE);
+	CHECK_EQ(at_heap_full(), 0);
+
+	void *blk[NBLOCKS];
+	unsigned int outside = 0;
+	for (unsigned int i = 0; i < NBLOCKS; i++) {
+		blk[i] = alloc_hooks_tag(tag, at_malloc_noprof(BLOCK));
+		CHECK(blk[i]);
+		memset((char *)blk[i] + BLOCK - 4096, 0x5a, 4096);
+		((char *)blk[i])[0] = (char)i;
+		CHECK_EQ(at_usable_size(blk[i]), BLOCK);
+		outside += at_addr_to_pfn(blk[i]) == AT_PFN_NIL;
+	}
+	struct alloctag_counters c = alloctag_read(&tag);
+	CHECK_EQ(c.bytes, (long long)NBLOCKS * BLOCK);
+	CHECK_EQ(c.calls, NBLOCKS);
+	if (grows) {
+		CHECK_EQ(at_heap_span, 2 * AT_ARENA_SIZE);
+		CHECK_EQ(at_heap_full(), 0);
+		CHECK_EQ(outside, 0);
+	} else {
+		CHECK_EQ(at_heap_span, AT_ARENA_SIZE);
+		CHECK_EQ(at_heap_full(), 1);
+		/* an arena holds 16 such blocks, less what the small objects took */
+		CHECK(outside >= NBLOCKS - 15 && outside <= NBLOCKS - 14);
+	}
+	/* a direct block grows and shrinks through realloc like any other */
+	blk[NBLOCKS - 1] = alloc_hooks_tag(tag, at_realloc_noprof(blk[NBLOCKS - 1], 2 * BLOCK));
+	CHECK(blk[NBLOCKS - 1]);
+	CHECK_EQ(((char *)blk[NBLOCKS - 1])[0], NBLOCKS - 1);
+	CHECK_EQ(((unsigned char *)blk[NBLOCKS - 1])[BLOCK - 1], 0x5a);
+	c = alloctag_read(&tag);
+	CHECK_EQ(c.bytes, (long long)(NBLOCKS + 1) * BLOCK);
+	for (unsigned int i = 0; i < NBLOCKS; i++) {
+		CHECK_EQ(((char *)blk[i])[0], (char)i);
+		at_free(blk[i]);
+	}
+	c = alloctag_read(&tag);
+	CHECK_EQ(c.bytes, 0);
+	CHECK_EQ(c.calls, 0);
+	at_free(small);
+	printf("%s: ok\n", grows ? "12 GiB, grows" : "4000000 KiB, direct blocks");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2) {
+		child(argv[1][0] == 'g');
+		return 0;
+	}
+	static const struct {
+		rlim_t limit;
+		const char *arg;
+	} runs[] = {{4000000ull << 10, "full"}, {12ull << 30, "grows"}};
+	for (unsigned int i = 0; i < 2; i++) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (!pid) {
+			struct rlimit rl = {runs[i].limit, runs[i].limit};
+			if (setrlimit(RLIMIT_AS, &rl))
+				_exit(3);
+			execl("/proc/self/exe", argv[0], runs[i].arg, (char *)NULL);
+			_exit(4);
+		}
+		int st;
+		CHECK(waitpid(pid, &st, 0) == pid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	return 0;
+}
