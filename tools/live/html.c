@@ -82,7 +82,8 @@ static int by_bytes(const void *a, const void *b)
 
 static void emit_node(FILE *out, struct node *n)
 {
-	qsort(n->kids, n->nr, sizeof(*n->kids), by_bytes);
+	if (n->nr) /* no children: kids may be NULL */
+		qsort(n->kids, n->nr, sizeof(*n->kids), by_bytes);
 	fputc('[', out);
 	jstr(out, n->name);
 	fprintf(out, ",%" PRId64 ",%" PRId64 ",[", n->bytes, n->calls);
