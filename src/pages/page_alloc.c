@@ -189,19 +189,21 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 }
 
 /*
- * Reservation.  The heap and the shadow (at_heap_add_shadow) are placed,
- * when the address is free, in a window at a random 1 GiB-aligned address
+ * Reservation.  Without an address-space limit (RLIMIT_AS) all
+ * AT_HEAP_SIZE bytes of the heap and of the shadow (at_heap_add_shadow) are
+ * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory), wherever
+ * the kernel places them: a fixed address could fall in a range that a
+ * sanitizer's runtime or another allocator reserves for itself.  Under a
+ * limit, one arena of each (2 GiB in all) is reserved at first, placed, when
+ * the address is free, in a window at a random 1 GiB-aligned address
  * between 16 and 80 TiB (16 bits from the stack's and this library's
- * placement and the time stamp counter: no system call), far below
- * where the kernel puts mappings (top-down from near 128 TiB) and the
- * executable: the heap at the window's start, the shadow AT_HEAP_SIZE above
- * it, each free to grow upward.  Without an address-space limit
- * (RLIMIT_AS) all AT_HEAP_SIZE bytes of the heap and of the shadow are
- * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory).  Under a
- * limit, one arena of each (2 GiB in all) is reserved at first, and grow()
- * reserves the next arena of both (MAP_FIXED_NOREPLACE) when every arena is
- * full; the descriptors are reserved for as many arenas as the limit could
- * ever hold.  When growing fails (the limit, or the address taken),
+ * placement and the time stamp counter: no system call), far below where
+ * the kernel puts mappings (top-down from near 128 TiB) and the executable:
+ * the heap at the window's start, the shadow AT_HEAP_SIZE above it, each
+ * free to grow upward; grow() reserves the next arena of both
+ * (MAP_FIXED_NOREPLACE) when every arena is full; the descriptors are
+ * reserved for as many arenas as the limit could ever hold.  When growing
+ * fails (the limit, or the address taken),
  * at_heap_full() says so and large blocks are mapped directly (huge.c).
  */
 #define WINDOW_LOW (16ull << 40)
@@ -210,6 +212,7 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
 static size_t heap_span_max; /* what the descriptors cover */
+static int heap_limited;     /* RLIMIT_AS set: the heap grows an arena at a time */
 
 /* mmap at exactly addr, or MAP_FAILED (no replacing, no moving). */
 static void *map_at(void *addr, size_t len, int prot)
@@ -224,8 +227,10 @@ static void *map_at(void *addr, size_t len, int prot)
 }
 
 /* len bytes (a multiple of the arena size) aligned to the arena size. */
-static char *map_aligned(size_t len)
+static char *map_aligned(size_t len, int limited)
 {
+	if (!limited) /* nothing to grow into: where the kernel likes */
+		goto anywhere;
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
 	 * the heap's address must not tell them.  The kernel's own placement
 	 * of the stack and of this library, and the time stamp counter, mixed. */
@@ -241,6 +246,7 @@ static char *map_aligned(size_t len)
 	void *p0 = map_at(want, len, PROT_NONE);
 	if (p0 != MAP_FAILED)
 		return p0;
+anywhere:;
 	size_t big = len + AT_ARENA_SIZE;
 	char *p = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) /* a limit that leaves room for len only */
@@ -271,7 +277,8 @@ static int heap_setup(void)
 		span = AT_ARENA_SIZE;
 		heap_span_max = n < AT_NR_ARENAS ? n * AT_ARENA_SIZE : AT_HEAP_SIZE;
 	}
-	char *base = map_aligned(span);
+	heap_limited = span < AT_HEAP_SIZE;
+	char *base = map_aligned(span, heap_limited);
 	if (!base) {
 		return ENOMEM;
 	}
@@ -304,7 +311,7 @@ int at_heap_add_shadow(char **basep)
 	if (!shadow_base) {
 		size_t span = at_heap_span;
 		char *want = at_heap_base + AT_HEAP_SIZE;
-		char *p = map_at(want, span, PROT_READ | PROT_WRITE);
+		char *p = heap_limited ? map_at(want, span, PROT_READ | PROT_WRITE) : MAP_FAILED;
 		if (p == MAP_FAILED) /* no room to grow then: heap_grow fails */
 			p = mmap(NULL, span, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
