@@ -9,7 +9,6 @@
 #include "core/message.h"
 #include "pages/page.h"
 
-unsigned char at_state = AT_STATE_EARLY;
 unsigned char at_profiling_on;
 unsigned char at_secure_heap;
 __thread struct alloc_tag *alloctag_current_tag;

@@ -18,6 +18,13 @@
 #include "sites/site_names.h"
 #include "live/live_read.h"
 
+/*
+ * The state machine's variable (control.h) lives here, with the only code
+ * that moves it: whatever reads the state links start-up, and with it the
+ * constructor below, into a program built against the static library.
+ */
+unsigned char at_state = AT_STATE_EARLY;
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 void (*at_init_test_hook)(void);
 
