@@ -72,6 +72,9 @@ UA=$2 UB=$3 UC=$4
 [ "$(sed -n 1p "$T/run.err")" = "alloctag: top allocation sites of $T/prog (pid $(awk '$1 == "pid" {print $2}' "$T/c.prof")) at exit:" ] ||
     { cat "$T/run.err" >&2; fail "run: first stderr line"; }
 grep -q "site_a at $T/prog.c:$LA\$" "$T/run.err" || { cat "$T/run.err" >&2; fail "run: top lacks site_a at $T/prog.c:$LA"; }
+N=$(awk '$1 == "chains" {print $2}' "$T/c.prof") B=$(awk '$1 == "chains" {print $3}' "$T/c.prof")
+grep -qx "alloctag: profiling memory: $N call chains, $(python3 -c "print(f'{$B / 1048576:.1f}')") MiB" "$T/run.err" ||
+    { cat "$T/run.err" >&2; fail "run: profiling memory line"; }
 [ "$(tail -n1 "$T/run.err")" = "alloctag: profile: $T/c.prof" ] || { cat "$T/run.err" >&2; fail "run: last line"; }
 "$AT" report --format allocinfo "$T/c.prof" >"$T/c.ai"
 [ "$(head -n2 "$T/c.ai")" = "allocinfo - version: 2.0
@@ -85,6 +88,8 @@ has_line "$T/c.ai" "$(ai_line 0 0 "$T/prog.c:$LC func:site_c")"
 python3 - "$T/c.json" "$T/prog.c" "$LA" "$((5 * UA))" "$T/prog" "$((4 * UC))" <<'PY' || fail "json"
 import json, sys
 d = json.load(open(sys.argv[1]))
+# the call-chain table's size: one chain per site of the program (and libc's)
+assert d["profiling_memory"]["chains"] >= 3 and d["profiling_memory"]["bytes"] > 0, d
 c = [x for x in d["sites"] if x["function"] == "site_c"]
 assert len(c) == 1 and (c[0]["live_bytes"], c[0]["live_calls"], c[0]["alloc_bytes"],
                         c[0]["alloc_calls"]) == (0, 0, int(sys.argv[6]), 4), c

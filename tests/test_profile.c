@@ -99,7 +99,8 @@ int main(void)
 				    ? "uncompressed" : "compressed";
 	snprintf(want, sizeof(want), "alloctag-profile 1\npid %ld\nexe %s\n", (long)getpid(), exe);
 	CHECK(strncmp(text, want, strlen(want)) == 0);
-	snprintf(want, sizeof(want), "\ndepth 1\nstore %s\nmap 0 0x", store);
+	snprintf(want, sizeof(want), "\ndepth 1\nstore %s\nchains %u %zu\nmap 0 0x", store,
+		 at_chain_count(), at_chain_memory());
 	CHECK(strstr(text, want));
 	/* the map: this executable's text segment, its bias, a 40-digit build ID */
 	char *m = strstr(text, "\nmap 0 ");

@@ -34,6 +34,7 @@
 #include "core/control.h"
 #include "core/tag_registry.h"
 #include "objects/bin_charge.h"
+#include "sites/chains.h"
 #include "sites/sites_each.h"
 #include "startup/init.h"
 #include "live/live_read.h"
@@ -384,6 +385,9 @@ int at_profile_write_fd(int fd)
 		AT_LOAD(&at_state) != AT_STATE_READY ? "never"
 		: alloctag_compressed()		      ? "compressed"
 						      : "uncompressed");
+	/* what the call-chain table itself takes (sites/chains.h) */
+	if (AT_LOAD(&at_state) == AT_STATE_READY)
+		out_fmt(&o, "chains %u %zu\n", at_chain_count(), at_chain_memory());
 	size_t records = 0;
 	for (int id = 0; id < nmaps; id++) {
 		for (size_t i = 0; i < nsegs; i++) {

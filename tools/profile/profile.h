@@ -44,6 +44,10 @@ struct profile {
 	long pid;   /* -1 if not recorded */
 	char *exe, *time, *store;
 	unsigned int depth;
+	/* the call-chain table of the profiled process: chains made and the
+	 * bytes the table and its records take (the "chains" record); -1 if
+	 * not recorded */
+	int64_t nr_runtime_chains, chain_memory;
 	struct prof_map *maps;
 	size_t nr_maps;
 	struct prof_chain *chains;

@@ -247,6 +247,17 @@ static int parse_header(struct parser *ps, struct profile *p, const char *rec, i
 		if (get_u64(ps, rec, "process id", &v) || at_end(ps, rec))
 			return -1;
 		p->pid = (long)v;
+	} else if (strcmp(rec, "chains") == 0) {
+		uint64_t bytes;
+		if (p->nr_runtime_chains >= 0)
+			return fail(ps, "malformed chains record (repeated)");
+		if (get_u64(ps, rec, "number of chains", &v) ||
+		    get_u64(ps, rec, "bytes", &bytes) || at_end(ps, rec))
+			return -1;
+		if (v > INT64_MAX || bytes > INT64_MAX)
+			return fail(ps, "malformed chains record (out of range)");
+		p->nr_runtime_chains = (int64_t)v;
+		p->chain_memory = (int64_t)bytes;
 	} else if (strcmp(rec, "depth") == 0) {
 		if (get_u64(ps, rec, "depth", &v) || at_end(ps, rec))
 			return -1;
@@ -284,6 +295,7 @@ int profile_parse(const char *name, const char *text, size_t len, struct profile
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
+	p->nr_runtime_chains = p->chain_memory = -1;
 	p->path = xstrdup(name);
 	if (len == 0) {
 		tool_msg("%s: empty file", name);
@@ -374,7 +386,7 @@ int profile_parse(const char *name, const char *text, size_t len, struct profile
 			ended = 1;
 		} else if (strcmp(rec, "pid") == 0 || strcmp(rec, "exe") == 0 ||
 			   strcmp(rec, "time") == 0 || strcmp(rec, "depth") == 0 ||
-			   strcmp(rec, "store") == 0) {
+			   strcmp(rec, "store") == 0 || strcmp(rec, "chains") == 0) {
 			err = parse_header(&ps, p, rec, &seen_map);
 		} /* else: a record of a later writer of this version: skipped */
 		if (err)

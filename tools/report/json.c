@@ -63,6 +63,9 @@ int report_json(FILE *out, const struct profile *p, struct symbolizer *sym,
 	str(out, p->time);
 	fprintf(out, ", \"depth\": %u, \"store\": ", p->depth);
 	str(out, p->store);
+	if (p->nr_runtime_chains >= 0)
+		fprintf(out, ", \"profiling_memory\": {\"chains\": %" PRId64 ", \"bytes\": %" PRId64 "}",
+			p->nr_runtime_chains, p->chain_memory);
 	fputs(",\n \"total\": {", out);
 	counters(out, s->live_bytes, s->live_calls, s->alloc_bytes, s->alloc_calls);
 	fputs("},\n \"sites\": [", out);
