@@ -39,12 +39,13 @@
 
 #include "core/control.h"
 #include "core/message.h"
+#include "core/peak_hook.h"
 #include "core/tag_registry.h"
 #include "objects/bin_charge.h"
 
 #define AT_PEAK_FLOOR (1ll << 20)
 
-unsigned char at_peak_on;
+static unsigned char at_peak_on;
 static int64_t total;
 static int64_t next = AT_PEAK_FLOOR;
 static pthread_mutex_t peak_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -83,7 +84,7 @@ static void record(int force)
 	}
 }
 
-void at_peak_add_slow(int64_t bytes)
+static void peak_add(int64_t bytes)
 {
 	int64_t t = __atomic_add_fetch(&total, bytes, __ATOMIC_RELAXED);
 	if (bytes <= 0 || t <= AT_LOAD_RELAXED(&next) || AT_LOAD_RELAXED(&at_state) != AT_STATE_READY)
@@ -124,6 +125,7 @@ void at_peak_start(void)
 	 * it does not have (its exit writer would wait for it forever) */
 	pthread_atfork(NULL, NULL, at_peak_child_reset);
 	AT_STORE(&at_peak_on, 1);
+	AT_STORE(&at_peak_sink, peak_add);
 }
 
 void at_peak_child_reset(void)

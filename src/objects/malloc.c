@@ -46,7 +46,7 @@
 #include "objects/malloc_fast.h"
 #include "objects/tcache.h"
 #include "sites/chains.h"
-#include "live/peak.h"
+#include "core/peak_hook.h"
 
 static inline at_ref_t alloc_ref(void)
 {

@@ -18,7 +18,7 @@
 
 #include "core/message.h"
 #include "objects/slab.h"
-#include "live/peak.h"
+#include "core/peak_hook.h"
 
 #define KEEP_EMPTY 2
 

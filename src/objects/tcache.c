@@ -20,7 +20,7 @@
 #include "core/message.h"
 #include "objects/tcache.h"
 #include "core/retry_once.h"
-#include "live/peak.h"
+#include "core/peak_hook.h"
 
 __thread struct at_theap *at_tls_heap;
 struct at_theap *at_all_heaps;

@@ -20,7 +20,7 @@
 
 #include "store/charge.h"
 #include "core/message.h"
-#include "live/peak.h"
+#include "core/peak_hook.h"
 
 struct huge {
 	char *addr; /* NULL: entry unused */

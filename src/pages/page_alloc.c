@@ -61,7 +61,7 @@
 #include "pages/early.h"
 #include "core/message.h"
 #include "pages/page.h"
-#include "live/peak.h"
+#include "core/peak_hook.h"
 #include "store/store_migrate.h"
 #include "core/retry_once.h"
 
