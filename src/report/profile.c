@@ -36,7 +36,6 @@
 #include "objects/bin_charge.h"
 #include "sites/chains.h"
 #include "sites/sites_each.h"
-#include "startup/init.h"
 #include "live/live_read.h"
 #include "live/profile_records.h"
 
@@ -350,7 +349,8 @@ int at_profile_write_fd(int fd)
 	o.err = 0;
 	o.n = 0;
 
-	alloctag_init();
+	/* every caller runs after start-up (the exit report, a live read, the
+	 * endpoint); before it, the profile says store never and holds no chain */
 	at_sites_each(copy_chain, &ch);
 	dl_iterate_phdr(list_segment, &ob);
 	int err = ch.a.err ? ch.a.err : ob.segs.err ? ob.segs.err : ob.names.err;

@@ -24,7 +24,7 @@
  * retries under the lock in the new one), so the tables' memory is at most
  * twice the current one's.  No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
- * tag without an index (charged nothing; registration.c says so once).  Records (struct at_chain and its frames) live in the
+ * tag without an index (charged nothing; runtime_index.c says so once).  Records (struct at_chain and its frames) live in the
  * sites' pool (site_names.h) and are never freed; indexes are never
  * released.  A thread-local flag makes creation non-reentrant: an
  * allocation made while its thread creates a chain (by dladdr, by a signal
