@@ -176,6 +176,13 @@ grep -qxF "  $T/fk.prof.$child" "$T/fk.err" || fail "fork: child's profile not l
 has_line "$T/p.ai" "$(ai_line $((3 * UA)) 3 "$T/prog.c:$LA func:site_a")"
 has_line "$T/ch.ai" "$(ai_line $((7 * UA)) 7 "$T/prog.c:$LA func:site_a")"
 # the program ends through _exit, its child wrote a profile: the child's top
+# a relative -o names a file of the run's directory, even when the program
+# changes its own (git -C, make -C)
+mkdir "$T/cd"
+(cd "$T/cd" && "$AT" run --top 0 -o rel.prof -- "$T/prog" chdir >/dev/null 2>"$T/cd.err") ||
+    { cat "$T/cd.err" >&2; fail "run of a program that changes its directory"; }
+[ -s "$T/cd/rel.prof" ] && [ ! -e /rel.prof ] && [ -z "$(ls / | grep '^rel\.prof')" ] ||
+    { cat "$T/cd.err" >&2; fail "chdir: the profile is not in the run's directory"; }
 out=$("$AT" run --top 5 -o "$T/fx.prof" -- "$T/prog" fork_exit 2>"$T/fx.err")
 child=$(echo "$out" | awk '$1 == "child" {print $2}')
 [ ! -e "$T/fx.prof" ] && [ -s "$T/fx.prof.$child" ] || fail "fork_exit: profiles $(ls "$T" | grep fx)"

@@ -12,6 +12,7 @@
  *   prog fork       as `prog 3`; forks a child that execs `prog 7`, waits
  *                   for it, prints "child PID"
  *   prog fork_exit  the same, then _exit(0): only the child writes a profile
+ *   prog chdir      as `prog 3`, then changes its directory to / and exits
  */
 #include <malloc.h>
 #include <signal.h>
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
 		work(3);
 	else
 		work(atoi(mode) > 0 && atoi(mode) < 4000 ? atoi(mode) : 3);
+	if (strcmp(mode, "chdir") == 0 && chdir("/") != 0)
+		return 1;
 	if (strcmp(mode, "exit") == 0)
 		exit(atoi(argv[2]));
 	if (strcmp(mode, "_exit") == 0)

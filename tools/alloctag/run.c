@@ -222,7 +222,11 @@ int cmd_run(int argc, char **argv)
 	char **cmd = argv + optind;
 	char *preload = find_preload();
 	char *target = out ? xstrdup(out) : default_target(cmd[0], fmt);
-	char *pattern = xasprintf("%s.%%p", target);
+	/* absolute: the program may change its directory (git -C, make -C) */
+	char cwd[PATH_MAX];
+	char *pattern = target[0] == '/' || !getcwd(cwd, sizeof(cwd))
+				? xasprintf("%s.%%p", target)
+				: xasprintf("%s/%s.%%p", cwd, target);
 	time_t start = time(NULL);
 
 	struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = pass_on}, old_int,
