@@ -120,12 +120,15 @@ void sites_build(struct sites *out, const struct profile *p, struct symbolizer *
 	}
 	for (size_t i = 0; i < p->nr_chains; i++) {
 		const struct prof_chain *c = &p->chains[i];
-		const struct prof_frame *fr = &c->frames[c->site ? c->site - 1 : 0];
+		/* no site (every frame kept is in the allocation layer): the
+		 * outermost frame kept, as the runtime's allocinfo names it */
+		unsigned int at = c->site ? c->site - 1 : (c->nr_frames ? c->nr_frames - 1 : 0);
+		const struct prof_frame *fr = &c->frames[at];
 		const struct sym_loc *l = sym_get(sym, fr->map, fr->addr);
 		/* a site frame entirely in system headers (a template instantiated
 		 * out of line in the program, e.g. std::vector::_M_realloc_insert):
 		 * its caller, while the chain goes on */
-		for (unsigned int k = c->site ? c->site : 1; k < c->nr_frames && all_system(l); k++) {
+		for (unsigned int k = at + 1; k < c->nr_frames && all_system(l); k++) {
 			fr = &c->frames[k];
 			l = sym_get(sym, fr->map, fr->addr);
 		}
