@@ -1,6 +1,7 @@
 #!/bin/sh
 # The shadow-model soak (tests/soak.c) for a long time: alternates the
-# compressed store, the side table and debug mode, in runs of RUN seconds,
+# compressed store, the side table, debug mode and ALLOCTAG_SECURE=1, in runs
+# of RUN seconds,
 # until HOURS have passed; prints each run's figures and the totals.
 # usage: sh scripts/soak.sh [hours] [threads] [build dir]
 #   e.g. sh scripts/soak.sh 4 4          (RUN=600 by default)
@@ -16,10 +17,11 @@ end=$(( $(date +%s) + $(awk "BEGIN { printf \"%d\", $hours * 3600 }") ))
 ops=0 checks=0 bytes=0 runs=0 secs=0 forks=0 dl=0
 i=0
 while [ "$(date +%s)" -lt "$end" ]; do
-	case $((i % 3)) in
+	case $((i % 4)) in
 	0) env="ALLOCTAG=1,compressed" ;;
 	1) env="ALLOCTAG=1,uncompressed" ;;
 	2) env="ALLOCTAG=1 ALLOCTAG_DEBUG=1" ;;
+	3) env="ALLOCTAG=1 ALLOCTAG_SECURE=1" ;;
 	esac
 	left=$(( end - $(date +%s) ))
 	t=$(( left < run ? left : run ))

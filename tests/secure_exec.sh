@@ -41,6 +41,15 @@ trap 'rm -rf "$dir"' EXIT
 cp "$prog" "$dir/test_secure"
 chown nobody "$dir/test_secure" && chmod 4755 "$dir/test_secure" || fail "cannot make it setuid"
 chmod 755 "$dir"
+probe=$("$dir/test_secure" 2>/dev/null)
+case $probe in
+secure=0*)
+	# setuid bits are ignored on a nosuid file system: nothing to test here
+	if findmnt -n -o OPTIONS -T "$dir" 2>/dev/null | grep -q nosuid; then
+		echo "$dir is on a nosuid file system: no setuid copy"; exit 77
+	fi
+	fail "the setuid copy did not run in secure execution: $probe" ;;
+esac
 out=$(env $env_all "$dir/test_secure" 2>"$dir/err") || fail "setuid run exited"
 check_default "$out" "$(cat "$dir/err")" 1
 out=$(env $bad "$dir/test_secure" 2>"$dir/err") || fail "setuid run exited"
