@@ -65,6 +65,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/control.h"
 #include "core/message.h"
 #include "report/profile.h"
 
@@ -225,7 +226,7 @@ static int spawned(void *arg)
 /* The tool's path into buf: ALLOCTAG_TOOL, else `alloctag` in PATH; 0 or -1. */
 static int find_tool(char *buf, size_t len)
 {
-	const char *t = secure_getenv("ALLOCTAG_TOOL");
+	const char *t = at_getenv("ALLOCTAG_TOOL");
 	if (t && *t) {
 		snprintf(buf, len, "%s", t);
 		return access(buf, X_OK);
@@ -429,7 +430,7 @@ __attribute__((destructor)) static void http_stop(void)
 
 void at_http_start(void)
 {
-	const char *s = secure_getenv("ALLOCTAG_HTTP");
+	const char *s = at_getenv("ALLOCTAG_HTTP");
 	if (!s)
 		return;
 	listen_fd = s[0] == '/' ? listen_unix(s) : listen_inet(s);

@@ -239,7 +239,7 @@ static void install_handler(void)
 {
 	if (getauxval(AT_SECURE))
 		return;
-	const char *s = getenv("ALLOCTAG_LIVE");
+	const char *s = at_getenv("ALLOCTAG_LIVE");
 	int on = 1;
 	if (s && at_parse_bool(s, &on)) {
 		at_msg("ignoring ALLOCTAG_LIVE=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "

@@ -101,7 +101,7 @@ static void peak_add(int64_t bytes)
 
 void at_peak_start(void)
 {
-	const char *s = secure_getenv("ALLOCTAG_PEAK");
+	const char *s = at_getenv("ALLOCTAG_PEAK");
 	int on = 0;
 	if (!s)
 		return;

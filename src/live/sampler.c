@@ -119,7 +119,7 @@ static void *run(void *arg)
 
 void at_sampler_start(void)
 {
-	const char *s = secure_getenv("ALLOCTAG_INTERVAL");
+	const char *s = at_getenv("ALLOCTAG_INTERVAL");
 	if (!s)
 		return;
 	long long ns = parse_interval(s);

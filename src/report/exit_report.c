@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/control.h"
 #include "core/message.h"
 #include "report/profile.h"
 
@@ -118,7 +119,7 @@ static int check_path(const char *path)
 
 static void start(struct report *r)
 {
-	const char *path = getenv(r->var);
+	const char *path = at_getenv(r->var);
 	if (!path)
 		return;
 	if (!path[0]) {
@@ -163,7 +164,7 @@ static int stderr_fd(const struct report *r)
 
 static void finish(struct report *r)
 {
-	const char *path = getenv(r->var);
+	const char *path = at_getenv(r->var);
 	if (r->mode == OFF || !path)
 		return;
 	if (r->mode == TO_STDERR) {
