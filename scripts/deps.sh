@@ -17,7 +17,7 @@ libclang-rt-14-dev
 llvm
 chromium curl util-linux bsdutils"
 # tests/real_programs.sh: real Debian programs under the preload library
-pkgs="$pkgs perl git xz-utils bash coreutils"
+pkgs="$pkgs perl git xz-utils bash coreutils valgrind"
 [ $# -gt 0 ] && pkgs="$pkgs $*"
 missing=""
 for p in $pkgs; do

@@ -194,7 +194,7 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory), wherever
  * the kernel places them: a fixed address could fall in a range that a
  * sanitizer's runtime or another allocator reserves for itself.  Under a
- * limit, one arena of each (2 GiB in all) is reserved at first, placed, when
+ * limit, or where the whole reservation is refused (valgrind), one arena of each (2 GiB in all) is reserved at first, placed, when
  * the address is free, in a window at a random 1 GiB-aligned address
  * between 16 and 80 TiB (16 bits from the stack's and this library's
  * placement and the time stamp counter: no system call), far below where
@@ -279,9 +279,16 @@ static int heap_setup(void)
 	}
 	heap_limited = span < AT_HEAP_SIZE;
 	char *base = map_aligned(span, heap_limited);
-	if (!base) {
-		return ENOMEM;
+	if (!base && !heap_limited) {
+		/* no room for the whole reservation at once (valgrind's address
+		 * space, a kernel with a small map count or overcommit rules):
+		 * an arena now, the next ones as they are needed */
+		heap_limited = 1;
+		span = AT_ARENA_SIZE;
+		base = map_aligned(span, 1);
 	}
+	if (!base)
+		return ENOMEM;
 	void *d = mmap(NULL, (heap_span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
 		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
