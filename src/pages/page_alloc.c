@@ -205,6 +205,9 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * reserved for as many arenas as the limit could ever hold.  When growing
  * fails (the limit, or the address taken),
  * at_heap_full() says so and large blocks are mapped directly (huge.c).
+ * A reservation of AT_HEAP_SIZE refused with no limit set (valgrind's
+ * address-space manager refuses it) is handled as under a limit: one arena
+ * at first, grown one at a time.
  */
 #define WINDOW_LOW (16ull << 40)
 #define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
@@ -279,9 +282,14 @@ static int heap_setup(void)
 	}
 	heap_limited = span < AT_HEAP_SIZE;
 	char *base = map_aligned(span, heap_limited);
-	if (!base) {
-		return ENOMEM;
+	if (!base && !heap_limited) { /* refused whole (valgrind's address-space
+				       * manager): one arena, grown as under a limit */
+		span = AT_ARENA_SIZE;
+		heap_limited = 1;
+		base = map_aligned(span, 1);
 	}
+	if (!base)
+		return ENOMEM;
 	void *d = mmap(NULL, (heap_span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
 		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d == MAP_FAILED) {
