@@ -192,7 +192,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	size_t size = at_class_size[cls];
 	unsigned int n = 0;
 
-	if (at_unlikely(!at_meta_base) && at_slab_init())
+	if (at_unlikely(!AT_LOAD(&at_meta_base)) && at_slab_init())
 		return 0;
 	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
