@@ -118,7 +118,7 @@ int main(void)
 	CHECK_EQ(m6.hblks, m4.hblks);
 	CHECK_EQ(m6.hblkhd, m4.hblkhd);
 
-	/* malloc_trim: 64 MiB touched and freed (4 MiB cached, the rest
+	/* malloc_trim: 64 MiB touched and freed (2 MiB cached, the rest
 	 * released: dirty free blocks until purged) is given back */
 	static char *big[64];
 	malloc_trim(0); /* the thread's caches empty */
@@ -138,9 +138,9 @@ int main(void)
 	long before = resident_pages();
 	struct mallinfo2 m8 = mallinfo2();
 	CHECK_EQ(m8.uordblks, m6.uordblks);
-	/* the thread's cache keeps the last 4 MiB of blocks (tcache.h) */
-	CHECK_EQ(m8.fsmblks - m6.fsmblks, 4 * MIB);
-	CHECK_EQ(m8.smblks - m6.smblks, 4);
+	/* the thread's cache keeps the last 2 MiB of blocks (tcache.h) */
+	CHECK_EQ(m8.fsmblks - m6.fsmblks, 2 * MIB);
+	CHECK_EQ(m8.smblks - m6.smblks, 2);
 	CHECK_EQ(malloc_trim(0), 1);
 	CHECK_EQ(malloc_trim(0), 0); /* nothing left to give back */
 	struct mallinfo2 m9 = mallinfo2();

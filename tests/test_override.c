@@ -61,7 +61,7 @@ int main(void)
 	read_allocinfo();
 	expect(112, 1, la, "main");
 	expect(48, 1, lb, "main");
-	expect(5120, 1, lc, "main");
+	expect(5040, 1, lc, "main");
 	expect(16, 1, copy_line, "copy_name");
 	expect(16, 1, le, "main");
 	expect(256, 1, lf, "main");

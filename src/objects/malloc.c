@@ -268,7 +268,7 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 		at_peak_add((int64_t)AT_PAGE_SIZE << order); /* after the charge */
 		return p;
 	}
-	if (at_unlikely(!at_meta_base) && at_malloc_init()) {
+	if (at_unlikely(!AT_LOAD(&at_meta_base)) && at_malloc_init()) {
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -38,9 +38,9 @@
 #define AT_BIN_MAX 128u
 _Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer slot");
 #define AT_LC_MIN 3u
-#define AT_LC_MAX 10u /* 4 MiB */
+#define AT_LC_MAX 9u /* 2 MiB: no cached block is larger than AT_LC_BYTES */
 #define AT_LC_N 16u
-#define AT_LC_BYTES (4ul << 20) /* sqlite3: 6 MB of its peak sat here at 32 MiB */
+#define AT_LC_BYTES (2ul << 20) /* sqlite3: 6 MB of its peak sat here at 32 MiB, 2.4 MB at 4 MiB, none at 2 */
 #define AT_LC_DECAY_MS 1000u
 #define AT_THEAP_DEAD ((struct at_theap *)1)
 

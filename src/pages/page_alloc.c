@@ -194,16 +194,17 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory), wherever
  * the kernel places them: a fixed address could fall in a range that a
  * sanitizer's runtime or another allocator reserves for itself.  Under a
- * limit, or where the whole reservation is refused (valgrind), one arena of each (2 GiB in all) is reserved at first, placed, when
- * the address is free, in a window at a random 1 GiB-aligned address
- * between 16 and 80 TiB (16 bits from the stack's and this library's
- * placement and the time stamp counter: no system call), far below where
- * the kernel puts mappings (top-down from near 128 TiB) and the executable:
- * the heap at the window's start, the shadow AT_HEAP_SIZE above it, each
- * free to grow upward; grow() reserves the next arena of both
- * (MAP_FIXED_NOREPLACE) when every arena is full; the descriptors are
- * reserved for as many arenas as the limit could ever hold.  When growing
- * fails (the limit, or the address taken),
+ * limit, or where the whole reservation is refused (valgrind's
+ * address-space manager refuses it), one arena of each (2 GiB in all) is
+ * reserved at first, placed, when the address is free, in a window at a
+ * random 1 GiB-aligned address between 16 and 80 TiB (16 bits from the
+ * stack's and this library's placement and the time stamp counter: no
+ * system call), far below where the kernel puts mappings (top-down from
+ * near 128 TiB) and the executable: the heap at the window's start, the
+ * shadow AT_HEAP_SIZE above it, each free to grow upward; grow() reserves
+ * the next arena of both (MAP_FIXED_NOREPLACE) when every arena is full;
+ * the descriptors are reserved for as many arenas as the limit could ever
+ * hold.  When growing fails (the limit, or the address taken),
  * at_heap_full() says so and large blocks are mapped directly (huge.c).
  */
 #define WINDOW_LOW (16ull << 40)
