@@ -30,25 +30,6 @@ static int by_name(const void *a, const void *b)
 	return strcmp((*x)->name, (*y)->name);
 }
 
-static void json_str(FILE *out, const char *s)
-{
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void site_text(FILE *out, const struct site *x)
 {
 	if (x->file)
@@ -118,9 +99,9 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 		}
 	} else if (fmt == FMT_JSON) {
 		fputs("{\"version\": 1, \"old\": ", out);
-		json_str(out, old_p->path);
+		report_json_str(out, old_p->path, 0);
 		fputs(", \"new\": ", out);
-		json_str(out, new_p->path);
+		report_json_str(out, new_p->path, 0);
 		fprintf(out, ",\n \"total\": {\"delta_bytes\": %" PRId64 ", \"delta_calls\": %" PRId64
 			     "},\n \"sites\": [",
 			tb, tc);
@@ -128,11 +109,11 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 			const struct row *r = &rows[k];
 			const struct site *x = r->n ? r->n : r->o;
 			fputs(k ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
-			json_str(out, x->name);
+			report_json_str(out, x->name, 0);
 			fputs(", \"function\": ", out);
-			json_str(out, x->func);
+			report_json_str(out, x->func, 0);
 			fputs(", \"file\": ", out);
-			json_str(out, x->file);
+			report_json_str(out, x->file, 0);
 			fprintf(out,
 				", \"line\": %u, \"old_bytes\": %" PRId64 ", \"old_calls\": %" PRId64
 				", \"new_bytes\": %" PRId64 ", \"new_calls\": %" PRId64

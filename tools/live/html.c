@@ -36,21 +36,7 @@
 /* A JSON string, safe inside <script>: '<' '>' '&' as \u escapes. */
 static void jstr(FILE *out, const char *s)
 {
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == '<' || c == '>' || c == '&')
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
+	report_json_str(out, s, 1);
 }
 
 /* ---- the flame tree --------------------------------------------------- */

@@ -81,31 +81,13 @@ bad:
 
 int profile_read_any(const char *path, struct profile *p)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		tool_msg("%s: cannot open: %s", path, strerror(errno));
+	size_t len;
+	char *buf = profile_slurp(path, &len);
+	if (!buf)
 		return -1;
-	}
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	for (;;) {
-		GROW(buf, cap, len + 65536);
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	int err = ferror(f);
-	fclose(f);
-	int rc;
-	if (err) {
-		tool_msg("%s: cannot read", path);
-		rc = -1;
-	} else if (len >= 9 && memcmp(buf, "allocinfo", 9) == 0) {
-		rc = profile_parse_allocinfo(path, buf, len, p);
-	} else {
-		rc = profile_parse(path, buf, len, p);
-	}
+	int rc = len >= 9 && memcmp(buf, "allocinfo", 9) == 0
+			 ? profile_parse_allocinfo(path, buf, len, p)
+			 : profile_parse(path, buf, len, p);
 	free(buf);
 	return rc;
 }

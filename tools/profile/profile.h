@@ -63,6 +63,9 @@ struct profile {
  * an undeclared map, truncated).
  */
 int profile_read(const char *path, struct profile *p);
+/* A whole file in a malloc'd buffer (*len bytes), or NULL after one
+ * "alloctag: PATH: cannot open/read" line. */
+char *profile_slurp(const char *path, size_t *len);
 /* Parse profile text held in memory (len bytes); name is used in messages. */
 int profile_parse(const char *name, const char *text, size_t len, struct profile *p);
 void profile_free(struct profile *p);

@@ -405,12 +405,12 @@ out:
 	return rc;
 }
 
-int profile_read(const char *path, struct profile *p)
+char *profile_slurp(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		tool_msg("%s: cannot open: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
@@ -426,8 +426,18 @@ int profile_read(const char *path, struct profile *p)
 	if (err) {
 		free(buf);
 		tool_msg("%s: cannot read: %s", path, strerror(EIO));
-		return -1;
+		return NULL;
 	}
+	*lenp = len;
+	return buf;
+}
+
+int profile_read(const char *path, struct profile *p)
+{
+	size_t len;
+	char *buf = profile_slurp(path, &len);
+	if (!buf)
+		return -1;
 	int rc = profile_parse(path, buf, len, p);
 	free(buf);
 	return rc;

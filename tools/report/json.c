@@ -7,7 +7,7 @@
 
 #include <inttypes.h>
 
-static void str(FILE *out, const char *s)
+void report_json_str(FILE *out, const char *s, int in_html)
 {
 	if (!s) {
 		fputs("null", out);
@@ -18,12 +18,17 @@ static void str(FILE *out, const char *s)
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
 			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || (in_html && (c == '<' || c == '>' || c == '&')))
 			fprintf(out, "\\u%04x", c);
 		else
 			fputc(c, out);
 	}
 	fputc('"', out);
+}
+
+static void str(FILE *out, const char *s)
+{
+	report_json_str(out, s, 0);
 }
 
 static void counters(FILE *out, int64_t lb, int64_t lc, int64_t ab, int64_t ac)

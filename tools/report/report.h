@@ -19,6 +19,9 @@ enum report_format { FMT_ALLOCINFO, FMT_TOP, FMT_JSON, FMT_PPROF, FMT_HTML /* to
 
 /* "allocinfo" ... "pprof" -> format; -1 for anything else. */
 int report_format_parse(const char *s);
+/* s as a JSON string (NULL: null); in_html also escapes < > & for a
+ * script element. */
+void report_json_str(FILE *out, const char *s, int in_html);
 
 /* pprof: locations carry addresses, mappings and build IDs only, no lines
  * (report --unsymbolized; the HTTP endpoint's /debug/pprof/heap). */
