@@ -22,7 +22,9 @@ cd "$T"
 # exact numbers: the peak and the end state, in bytes
 peak=$(awk '$1 == "peak" { print $3 }' "$T/w.prof")
 grep -q "peak [0-9.]* MiB ($peak bytes)" "$T/w.html" || fail "the header does not give the peak's bytes ($peak)"
-grep -q '<td class="n" title="3145728 bytes">3.0 MiB</td><td class="n">6</td><td>helper at ' "$T/w.html" || fail "top table: helper's 3 MiB"
+grep -q '<td class="n" title="3145728 bytes">3.0 MiB</td><td class="n">6</td><td class="n" title="3145728 bytes">3.0 MiB</td><td class="n">6</td><td>helper at ' "$T/w.html" || fail "top table: helper's 3 MiB"
+# line V: 10 blocks of 1 MiB allocated, 8 of them freed
+grep -q '<td class="n" title="2097152 bytes">2.0 MiB</td><td class="n">2</td><td class="n" title="10485760 bytes">10.0 MiB</td><td class="n">10</td><td>main at ' "$T/w.html" || fail "top table: line V's 2 MiB live of 10 allocated"
 
 chrome() {
     D=$(mktemp -d "$T/profile.XXXXXX")

@@ -292,12 +292,25 @@ static void html_text(FILE *out, const char *s)
 		fprintf(out, strchr("<>&\"", *s) ? "&#%d;" : "%c", *s);
 }
 
-static void site_row(FILE *out, const struct site *x, int64_t bytes, int64_t calls)
+/* bytes and calls as two cells, the exact bytes on hover */
+static void count_cells(FILE *out, int64_t bytes, int64_t calls)
 {
-	char b[32], name[512];
+	char b[32];
+	fprintf(out, "<td class=\"n\" title=\"%" PRId64 " bytes\">%s</td><td class=\"n\">%" PRId64
+		     "</td>", bytes, human_bytes(bytes, b, sizeof(b)), calls);
+}
+
+/* one site's row: live bytes and calls, then (with_alloc) the bytes and
+ * calls allocated since start */
+static void site_row(FILE *out, const struct site *x, int64_t bytes, int64_t calls, int with_alloc)
+{
+	char name[512];
 	live_site_text(x, name, sizeof(name));
-	fprintf(out, "<tr><td class=\"n\" title=\"%" PRId64 " bytes\">%s</td><td class=\"n\">%" PRId64
-		     "</td><td>", bytes, human_bytes(bytes, b, sizeof(b)), calls);
+	fputs("<tr>", out);
+	count_cells(out, bytes, calls);
+	if (with_alloc)
+		count_cells(out, x->alloc_bytes, x->alloc_calls);
+	fputs("<td>", out);
 	html_text(out, name);
 	fputs("</td></tr>\n", out);
 }
@@ -352,7 +365,7 @@ int report_html(FILE *out, const struct profile *p, struct symbolizer *sym, stru
 			live_time_text(r->peak_time, tb, sizeof(tb)));
 		for (size_t i = 0; i < n && i < AT_TABLE_ROWS; i++) {
 			if (v[i].site >= 0) {
-				site_row(out, &s->v[v[i].site], v[i].bytes, v[i].calls);
+				site_row(out, &s->v[v[i].site], v[i].bytes, v[i].calls, 0);
 			} else {
 				char b[32];
 				fprintf(out, "<tr><td class=\"n\">%s</td><td class=\"n\">%" PRId64
@@ -365,12 +378,12 @@ int report_html(FILE *out, const struct profile *p, struct symbolizer *sym, stru
 	}
 
 	fputs("<h2>Top sites</h2>\n<table id=\"top\"><tr><th class=\"n\">live</th><th class=\"n\">"
-	      "calls</th><th>site</th></tr>\n",
+	      "calls</th><th class=\"n\">allocated</th><th class=\"n\">calls</th><th>site</th></tr>\n",
 	      out);
 	for (size_t i = 0; i < s->nr && i < AT_TABLE_ROWS; i++)
-		site_row(out, &s->v[i], s->v[i].live_bytes, s->v[i].live_calls);
+		site_row(out, &s->v[i], s->v[i].live_bytes, s->v[i].live_calls, 1);
 	if (s->nr > AT_TABLE_ROWS)
-		fprintf(out, "<tr><td colspan=\"3\" class=\"note\">%zu more sites (alloctag report "
+		fprintf(out, "<tr><td colspan=\"5\" class=\"note\">%zu more sites (alloctag report "
 			     "--format top lists them all)</td></tr>\n", s->nr - AT_TABLE_ROWS);
 	fputs("</table>\n", out);
 
