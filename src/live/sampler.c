@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "live/sampler.h"
+#include "live/interval.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,25 +33,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_sample *samples;
 static size_t nr, cap;
 static unsigned char full_said;
-
-/* "100ms", "0.5s", "2": nanoseconds, or -1. */
-static long long parse_interval(const char *s)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v != v)
-		return -1;
-	double mul = 1e9;
-	if (!strcmp(end, "ms"))
-		mul = 1e6;
-	else if (strcmp(end, "s") && *end)
-		return -1;
-	double ns = v * mul;
-	if (ns < 1e6 || ns > 3600e9)
-		return -1;
-	return (long long)ns;
-}
 
 static void take(void)
 {
@@ -122,7 +104,7 @@ void at_sampler_start(void)
 	const char *s = at_getenv("ALLOCTAG_INTERVAL");
 	if (!s)
 		return;
-	long long ns = parse_interval(s);
+	long long ns = at_parse_interval(s);
 	if (ns < 0) {
 		at_msg("ignoring ALLOCTAG_INTERVAL=\"%s\": expected a time from 1ms to 3600s "
 		       "(e.g. 100ms, 0.5s, 2); no series is recorded", s);

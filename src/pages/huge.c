@@ -123,6 +123,23 @@ static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t r
 	return 1;
 }
 
+/* A mapped block made live: listed, charged, counted for the peak; or
+ * unmapped and NULL with ENOMEM when the table is full. */
+static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+{
+	pthread_mutex_lock(&huge_lock);
+	int ok = install(addr, len, map, map_len, ref, guarded);
+	pthread_mutex_unlock(&huge_lock);
+	if (!ok) {
+		munmap(map, map_len);
+		errno = ENOMEM;
+		return NULL;
+	}
+	at_charge(ref, (int64_t)len);
+	at_peak_add((int64_t)len);
+	return addr;
+}
+
 static at_ref_t current_ref(void)
 {
 	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
@@ -149,7 +166,7 @@ static char *map_guarded(size_t len, size_t align, char **map_out, size_t *map_l
 	return addr;
 }
 
-static void *huge_alloc(size_t size, size_t align)
+void *at_huge_alloc(size_t size, size_t align)
 {
 	if (align < AT_PAGE_SIZE)
 		align = AT_PAGE_SIZE;
@@ -166,22 +183,7 @@ static void *huge_alloc(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_mutex_lock(&huge_lock);
-	int ok = install(addr, len, map, map_len, ref, 0);
-	pthread_mutex_unlock(&huge_lock);
-	if (!ok) {
-		munmap(map, map_len);
-		errno = ENOMEM;
-		return NULL;
-	}
-	at_charge(ref, (int64_t)len);
-	at_peak_add((int64_t)len);
-	return addr;
-}
-
-void *at_huge_alloc(size_t size, size_t align)
-{
-	return huge_alloc(size, align);
+	return publish(addr, len, map, map_len, ref, 0);
 }
 
 /*
@@ -197,7 +199,7 @@ void *at_huge_alloc(size_t size, size_t align)
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {
 	if (align > AT_PAGE_SIZE)
-		return huge_alloc(size, align);
+		return at_huge_alloc(size, align);
 	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
 	if (len < size || len >= ((size_t)1 << 62)) {
 		errno = ENOMEM;
@@ -249,17 +251,7 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 			return NULL;
 		}
 	}
-	pthread_mutex_lock(&huge_lock);
-	int ok = install(addr, len, map, map_len, ref, 1);
-	pthread_mutex_unlock(&huge_lock);
-	if (!ok) {
-		munmap(map, map_len);
-		errno = ENOMEM;
-		return NULL;
-	}
-	at_charge(ref, (int64_t)len);
-	at_peak_add((int64_t)len);
-	return addr;
+	return publish(addr, len, map, map_len, ref, 1);
 }
 
 void at_huge_free(void *p, const char *what)

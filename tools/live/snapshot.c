@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live/interval.h" /* src/live: the runtime's grammar */
 #include "alloctag/commands.h"
 #include "common/common.h"
 #include "live.h"
@@ -116,20 +117,7 @@ int cmd_snapshot(int argc, char **argv)
 
 long long live_parse_interval(const char *s)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v != v)
-		return -1;
-	double mul = 1e9;
-	if (!strcmp(end, "ms"))
-		mul = 1e6;
-	else if (strcmp(end, "s") && *end)
-		return -1;
-	double ns = v * mul;
-	if (ns < 1e6 || ns > 3600e9)
-		return -1;
-	return (long long)ns;
+	return at_parse_interval(s);
 }
 
 void live_set_tool_env(void)
