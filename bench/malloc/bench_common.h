@@ -3,6 +3,7 @@
 #define BENCH_COMMON_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,26 @@ static void report(const char *name, long threads, uint64_t ops, double secs)
     printf("%s threads=%ld ops=%llu seconds=%.3f ops_per_sec=%.0f peak_rss_kb=%ld\n",
            name, threads, (unsigned long long)ops, secs, (double)ops / secs, peak_rss_kb());
     fflush(stdout);
+}
+
+/* Run fn(thread number) on `threads` threads and wait for them: the seconds
+ * it took, or a negative value (after a message) if a thread could not
+ * start. */
+static inline double run_threads(const char *name, long threads, void *(*fn)(void *))
+{
+    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    if (!th)
+        return -1;
+    double t0 = now_sec();
+    for (long t = 0; t < threads; t++)
+        if (pthread_create(&th[t], NULL, fn, (void *)(uintptr_t)t)) {
+            fprintf(stderr, "%s: pthread_create failed\n", name);
+            return -1;
+        }
+    for (long t = 0; t < threads; t++)
+        pthread_join(th[t], NULL);
+    free(th);
+    return now_sec() - t0;
 }
 
 #endif

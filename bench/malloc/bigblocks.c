@@ -42,17 +42,9 @@ int main(int argc, char **argv)
     long threads = 1;
     niters = 50000;
     parse_args(argc, argv, &threads, &niters);
-    pthread_t *th = calloc((size_t)threads, sizeof *th);
-    if (!th)
+    double secs = run_threads("bigblocks", threads, run);
+    if (secs < 0)
         return 2;
-    double t0 = now_sec();
-    for (long t = 0; t < threads; t++)
-        if (pthread_create(&th[t], NULL, run, (void *)(uintptr_t)t)) {
-            fprintf(stderr, "bigblocks: pthread_create failed\n");
-            return 2;
-        }
-    for (long t = 0; t < threads; t++)
-        pthread_join(th[t], NULL);
-    report("bigblocks", threads, (uint64_t)threads * (uint64_t)niters, now_sec() - t0);
+    report("bigblocks", threads, (uint64_t)threads * (uint64_t)niters, secs);
     return 0;
 }

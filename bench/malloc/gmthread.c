@@ -50,17 +50,9 @@ int main(int argc, char **argv)
     /* inverse transform of p(x) ~ 1/x on [MIN_SZ, MAX_SZ] */
     for (unsigned k = 0; k < NSIZES; k++)
         sizes[k] = (size_t)(MIN_SZ * pow((double)MAX_SZ / MIN_SZ, (k + 0.5) / NSIZES));
-    pthread_t *th = calloc((size_t)threads, sizeof *th);
-    if (!th)
+    double secs = run_threads("gmthread", threads, run);
+    if (secs < 0)
         return 2;
-    double t0 = now_sec();
-    for (long t = 0; t < threads; t++)
-        if (pthread_create(&th[t], NULL, run, (void *)(uintptr_t)t)) {
-            fprintf(stderr, "gmthread: pthread_create failed\n");
-            return 2;
-        }
-    for (long t = 0; t < threads; t++)
-        pthread_join(th[t], NULL);
-    report("gmthread", threads, (uint64_t)threads * (uint64_t)niters, now_sec() - t0);
+    report("gmthread", threads, (uint64_t)threads * (uint64_t)niters, secs);
     return 0;
 }
