@@ -46,6 +46,7 @@
  */
 #define _GNU_SOURCE
 #include "live/http.h"
+#include "live/thread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -441,16 +442,7 @@ void at_http_start(void)
 		       s, d ? d : "unknown error");
 		return;
 	}
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_t th;
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	int err = pthread_create(&th, &at, run, NULL);
-	pthread_attr_destroy(&at);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = at_live_thread_start(run, "alloctag-http");
 	if (err) {
 		at_msg("ALLOCTAG_HTTP=%s: cannot start the endpoint's thread; no endpoint", s);
 		close(listen_fd);
@@ -460,6 +452,5 @@ void at_http_start(void)
 		unix_path[0] = '\0';
 		return;
 	}
-	pthread_setname_np(th, "alloctag-http");
 	unsetenv("ALLOCTAG_HTTP"); /* children would only fail to listen on the same address */
 }

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "live/sampler.h"
+#include "live/thread.h"
 #include "live/interval.h"
 
 #include <errno.h>
@@ -112,22 +113,12 @@ void at_sampler_start(void)
 	}
 	interval_ns = ns;
 	pthread_atfork(NULL, NULL, at_sampler_child_reset); /* as peak.c */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_t th;
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	int err = pthread_create(&th, &at, run, NULL);
-	pthread_attr_destroy(&at);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = at_live_thread_start(run, "alloctag-sample");
 	if (err) {
 		interval_ns = 0;
 		at_msg("ALLOCTAG_INTERVAL: cannot start the sampling thread; no series is recorded");
 		return;
 	}
-	pthread_setname_np(th, "alloctag-sample");
 }
 
 void at_sampler_child_reset(void)

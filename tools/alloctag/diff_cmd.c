@@ -64,31 +64,9 @@ int cmd_diff(int argc, char **argv)
 		profile_free(&o);
 		return 1;
 	}
-	FILE *fp = stdout;
-	char *tmp = NULL;
-	if (out && strcmp(out, "-") != 0) {
-		tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!fp)
-			tool_die(1, "%s: cannot create: %s", tmp, strerror(errno));
-	}
-	int rc = diff_write(fp, fmt, &o, &n, &f);
-	if ((fflush(fp) || ferror(fp)) && !rc) {
-		tool_msg("%s: cannot write: %s", tmp ? out : "standard output", strerror(errno));
-		rc = -1;
-	}
-	if (tmp) {
-		if (fclose(fp) && !rc)
-			rc = -1;
-		if (!rc && rename(tmp, out)) {
-			tool_msg("%s: cannot rename %s to it: %s", out, tmp, strerror(errno));
-			rc = -1;
-		}
-		if (rc)
-			unlink(tmp);
-		free(tmp);
-	}
+	char *tmp;
+	FILE *fp = report_out_open(out, &tmp);
+	int rc = fp ? report_out_close(fp, out, tmp, diff_write(fp, fmt, &o, &n, &f)) : -1;
 	profile_free(&o);
 	profile_free(&n);
 	if (f.has_match)

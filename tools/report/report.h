@@ -22,6 +22,12 @@ int report_format_parse(const char *s);
 /* s as a JSON string (NULL: null); in_html also escapes < > & for a
  * script element. */
 void report_json_str(FILE *out, const char *s, int in_html);
+/* An output file written whole or not at all: out ("-" or NULL: standard
+ * output) is created as OUT.tmp.PID (O_EXCL, O_NOFOLLOW, mode 0600) and
+ * renamed over out when closed with rc == 0, removed otherwise.  open:
+ * NULL after one message; close: rc, or -1 after one message. */
+FILE *report_out_open(const char *out, char **tmp);
+int report_out_close(FILE *fp, const char *out, char *tmp, int rc);
 
 /* pprof: locations carry addresses, mappings and build IDs only, no lines
  * (report --unsymbolized; the HTTP endpoint's /debug/pprof/heap). */

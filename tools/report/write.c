@@ -59,22 +59,24 @@ int report_write_to(const struct profile *p, enum report_format fmt, const struc
 	return rc;
 }
 
-int report_write(const struct profile *p, enum report_format fmt, const struct filter *f,
-		 const char *out, size_t top_n)
+FILE *report_out_open(const char *out, char **tmp)
 {
-	FILE *fp = stdout;
-	char *tmp = NULL;
-	if (out && strcmp(out, "-") != 0) {
-		tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-		if (!fp) {
-			tool_msg("%s: cannot create: %s", tmp, strerror(errno));
-			free(tmp);
-			return -1;
-		}
+	*tmp = NULL;
+	if (!out || strcmp(out, "-") == 0)
+		return stdout;
+	*tmp = xasprintf("%s.tmp.%ld", out, (long)getpid());
+	int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!fp) {
+		tool_msg("%s: cannot create: %s", *tmp, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
 	}
-	int rc = write_format(fp, p, fmt, f, top_n);
+	return fp;
+}
+
+int report_out_close(FILE *fp, const char *out, char *tmp, int rc)
+{
 	if (fflush(fp) || ferror(fp)) {
 		if (!rc)
 			tool_msg("%s: cannot write: %s", tmp ? out : "standard output", strerror(errno));
@@ -94,4 +96,14 @@ int report_write(const struct profile *p, enum report_format fmt, const struct f
 		free(tmp);
 	}
 	return rc;
+}
+
+int report_write(const struct profile *p, enum report_format fmt, const struct filter *f,
+		 const char *out, size_t top_n)
+{
+	char *tmp;
+	FILE *fp = report_out_open(out, &tmp);
+	if (!fp)
+		return -1;
+	return report_out_close(fp, out, tmp, write_format(fp, p, fmt, f, top_n));
 }
