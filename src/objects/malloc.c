@@ -44,6 +44,7 @@
 #include "pages/huge.h"
 #include "core/message.h"
 #include "objects/malloc_fast.h"
+#include "objects/secure.h"
 #include "objects/tcache.h"
 #include "sites/chains.h"
 #include "core/peak_hook.h"
@@ -173,8 +174,10 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
  * bin, the early state, a wide slab somewhere, or a tag that is not the
  * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
  */
-AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
+AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag, size_t n)
 {
+	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_SECURE))
+		return at_secure_alloc(cls, n, obj_ref(tag));
 	struct at_theap *h = at_theap_get();
 	uint32_t ti = obj_idx(tag);
 	void *p;
@@ -223,7 +226,7 @@ AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti))
-		return at_small_alloc_slow(cls, tag);
+		return at_small_alloc_slow(cls, tag, at_class_size[cls]); /* not secure: unused */
 	void *p = b->slots[c - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t idx = at_obj_index_m(off, b->magic);
@@ -232,7 +235,7 @@ AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 	else if (ti <= AT_OBJ_NARROW_MAX)
 		at_obj_set_narrow(off, idx, ti);
 	else
-		return at_small_alloc_slow(cls, tag);
+		return at_small_alloc_slow(cls, tag, at_class_size[cls]);
 	AT_STORE_RELAXED(&b->word, w - 1);
 	return p;
 }
@@ -313,7 +316,7 @@ AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
 static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag);
+		return at_small_alloc(at_size_class(n), tag, n);
 	return at_large_malloc(n, tag);
 }
 
@@ -440,6 +443,8 @@ AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t
 	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && at_secure_free(p, off, cls, idx, e, what))
+		return;
 	at_obj_clear(off, idx, 1);
 	uint32_t ti = at_obj_decode_idx(e, 1);
 	if (at_likely(at_bin_put(cls, p, ti)))
@@ -468,6 +473,8 @@ static size_t usable_checked(const void *p, const char *what)
 			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 		if (!at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
 			at_fatal("%s(%p): the object is free", what, p);
+		if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
+			return at_secure_usable(off, idx, cls);
 		return at_class_size[cls];
 	}
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
@@ -531,13 +538,15 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 		return NULL;
 	}
 	size_t old = usable_checked(p, "realloc");
-	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE))
+	/* The stricter heap moves every block (its canary follows the size). */
+	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE) && !AT_LOAD_RELAXED(&at_secure_heap))
 		return p;
 	if (n > PTRDIFF_MAX) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
+	if (n > old && old >= AT_PAGE_SIZE && !AT_LOAD_RELAXED(&at_secure_heap) &&
+	    WITH_CURRENT(tag, large_grow(p, old, n)))
 		return p;
 	void *q = malloc_with(n, tag);
 	if (!q)
@@ -558,12 +567,14 @@ static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n <= AT_SMALL_MAX && align <= AT_SMALL_MAX) {
-		unsigned int cls = at_size_class(n < align ? align : n);
+	/* the stricter heap: a byte more, for the canary (secure.h) */
+	size_t want = n < align ? align : n + AT_LOAD_RELAXED(&at_secure_heap);
+	if (want <= AT_SMALL_MAX && align <= AT_SMALL_MAX) {
+		unsigned int cls = at_size_class(want);
 		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
 			cls++;
 		if (cls < AT_NR_CLASSES)
-			return at_small_alloc(cls, tag);
+			return at_small_alloc(cls, tag, n);
 	}
 	return WITH_CURRENT(tag, large_alloc(n, align));
 }

@@ -68,6 +68,7 @@ struct at_theap {
 	uint32_t last_decay;
 	struct at_theap *next_free;
 	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
+	void *secure_q; /* ALLOCTAG_SECURE's quarantine (secure.c), NULL until used */
 	void *slots[];
 };
 

@@ -21,6 +21,7 @@
 #include "store/charge.h"
 #include "core/message.h"
 #include "core/peak_hook.h"
+#include "objects/secure.h"
 
 struct huge {
 	char *addr; /* NULL: entry unused */
@@ -188,13 +189,15 @@ void *at_huge_alloc(size_t size, size_t align)
 
 /*
  * A guarded block: a mapping of class_len + 2 pages (class_len: four
- * lengths per power of two), PROT_NONE except the block, which ends where
- * the last page begins: [map, addr) and [addr + len, map + map_len) fault,
- * so an overflow of one page or an underflow of one byte past the
- * page-rounded length does.  Freed, the mapping is kept as it is (cache[])
- * for the next block of the same class, whose start moves the front guard
- * (one mprotect of the difference, none if the length is the same): no page
- * faults.  A write to a freed block that is kept does not fault.
+ * lengths per power of two), PROT_NONE except the pages of the block, which
+ * ends where the last page begins: the block is the size asked rounded up to
+ * its alignment (16 bytes at least), its usable size, so an overflow of one
+ * byte past it faults; the front slack, from the page boundary below the
+ * block to its start, holds a canary (secure.h), checked at free, and the
+ * page below faults.  Freed, the mapping is made PROT_NONE whole and kept
+ * (cache[]) for the next block of the same class, made read-write again
+ * then (one mprotect each way, no page faults): a write to a freed block
+ * that is kept faults.
  */
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {
@@ -205,6 +208,8 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
+	size_t a = align < 16 ? 16 : align;
+	size_t blen = (size + a - 1) & ~(a - 1); /* the block ends at the back guard */
 	size_t class_len = len;
 	if (len >= AT_PAGE_SIZE * 4) {
 		unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
@@ -251,7 +256,8 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 			return NULL;
 		}
 	}
-	return publish(addr, len, map, map_len, ref, 1);
+	at_secure_fill(addr, addr + (len - blen));
+	return publish(addr + (len - blen), blen, map, map_len, ref, 1);
 }
 
 void at_huge_free(void *p, const char *what)
@@ -266,15 +272,23 @@ void at_huge_free(void *p, const char *what)
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	}
 	struct huge e = *h;
+	char *rw = (char *)((uintptr_t)e.addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
+	if (e.guarded && !at_secure_intact(rw, e.addr)) {
+		pthread_mutex_unlock(&huge_lock);
+		at_fatal("heap underflow before a %zu-byte block at %p; found by %s", e.len, p, what);
+	}
 	h->addr = NULL;
 	while (table_hi && !table[table_hi - 1].addr)
 		table_hi--;
 	recent[recent_next++ % RECENT] = e.addr;
 	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
 	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
-	if (keep) {
-		cache[cache_n++] = (struct cached){e.map, e.map_len, e.addr};
+	char *end = e.map + e.map_len - AT_PAGE_SIZE;
+	if (keep && !mprotect(rw, (size_t)(end - rw), PROT_NONE)) { /* a write after free faults */
+		cache[cache_n++] = (struct cached){e.map, e.map_len, end};
 		cache_bytes += class_len;
+	} else {
+		keep = 0;
 	}
 	nr_live--;
 	live_bytes -= e.len;

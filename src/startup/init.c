@@ -14,6 +14,7 @@
 #include "pages/early.h"
 #include "core/message.h"
 #include "objects/slab.h"
+#include "objects/secure.h"
 #include "sites/chains.h"
 #include "sites/site_names.h"
 #include "live/live_read.h"
@@ -53,6 +54,8 @@ static void do_init(void)
 		at_msg("cannot reserve the page heap; page allocations fail until it can be reserved");
 	AT_STORE_RELAXED(&alloctag_debug_key, (unsigned char)cfg.debug);
 	AT_STORE_RELAXED(&at_secure_heap, (unsigned char)cfg.secure);
+	if (cfg.secure) /* before the fast path opens */
+		at_secure_init();
 
 	if (cfg.mode < 0) {
 		AT_STORE(&alloctag_hooks_key, 0);

@@ -1,0 +1,269 @@
+/*
+ * The stricter heap's small objects: canaries, poison, quarantine (layouts
+ * and invariants in secure.h).
+ */
+#include "objects/secure.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/control.h"
+#include "core/message.h"
+#include "objects/tcache.h"
+#include "store/charge.h"
+
+struct quarantine {
+	unsigned int head, count; /* oldest at e[head] */
+	unsigned int pad[2];
+	struct {
+		char *p;
+		uint32_t n;   /* requested size */
+		uint32_t cls;
+	} e[AT_SECURE_Q];
+};
+_Static_assert(sizeof(struct quarantine) <= 4096, "a quarantine fits a page");
+
+static uint64_t canary_word, poison_word;
+
+/* A secret with every byte non-zero. */
+static uint64_t nonzero_bytes(uint64_t w)
+{
+	for (unsigned int i = 0; i < 8; i++)
+		if (!(uint8_t)(w >> (8 * i)))
+			w |= (uint64_t)0x5a << (8 * i);
+	return w;
+}
+
+void at_secure_init(void)
+{
+	uint64_t r[2];
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts;
+		r[1] = r[0] * 0xbf58476d1ce4e5b9ull ^ (uint64_t)ts.tv_sec;
+	}
+	canary_word = nonzero_bytes(r[0]);
+	poison_word = nonzero_bytes(r[1]);
+	if (poison_word == canary_word)
+		poison_word = ~canary_word | 0x0101010101010101ull;
+	__atomic_fetch_or(&at_small_slow, AT_SLOW_SECURE, __ATOMIC_SEQ_CST);
+}
+
+static inline char pattern_byte(uint64_t word, const char *a)
+{
+	return (char)(word >> (8 * ((uintptr_t)a & 7)));
+}
+
+/* [from, to) := the pattern of word (byte a & 7 at address a). */
+static void fill(char *from, char *to, uint64_t word)
+{
+	for (; from < to && ((uintptr_t)from & 7); from++)
+		*from = pattern_byte(word, from);
+	for (; from + 8 <= to; from += 8)
+		memcpy(from, &word, 8);
+	for (; from < to; from++)
+		*from = pattern_byte(word, from);
+}
+
+static int intact(const char *from, const char *to, uint64_t word)
+{
+	for (; from < to && ((uintptr_t)from & 7); from++)
+		if (*from != pattern_byte(word, from))
+			return 0;
+	for (; from + 8 <= to; from += 8) {
+		uint64_t v;
+		memcpy(&v, from, 8);
+		if (v != word)
+			return 0;
+	}
+	for (; from < to; from++)
+		if (*from != pattern_byte(word, from))
+			return 0;
+	return 1;
+}
+
+void at_secure_fill(char *from, char *to)
+{
+	fill(from, to, canary_word);
+}
+
+int at_secure_intact(const char *from, const char *to)
+{
+	return intact(from, to, canary_word);
+}
+
+static inline uint16_t *rec_of(uintptr_t off, uint32_t idx)
+{
+	return (uint16_t *)((char *)at_slab_meta(off) + AT_SECURE_REC_OFF) + idx;
+}
+
+static void *no_memory(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* A free object of class cls from a wide slab: the thread's bin (objects of
+ * narrow slabs, freed there by the ordinary path, go back to their slabs),
+ * refilled from wide slabs only; or, with no heap, the central list. */
+static void *take(unsigned int cls)
+{
+	struct at_theap *h = at_theap_get();
+	void *p;
+	if (!h)
+		return at_slab_refill(cls, &p, 1, 2) ? p : NULL;
+	struct at_bin *b = &h->bins[cls];
+	for (;;) {
+		unsigned int c = at_bin_count(b->word);
+		if (!c) {
+			c = at_slab_refill(cls, b->slots, b->cap / 2u, 2);
+			if (!c)
+				return NULL;
+			at_bin_fill(&b->word, cls, (int)c);
+		}
+		p = b->slots[c - 1];
+		at_bin_fill(&b->word, cls, -1);
+		uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+		if (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) &
+		    AT_PG_WIDE)
+			return p;
+		at_slab_flush(cls, &p, 1);
+	}
+}
+
+void *at_secure_alloc(unsigned int cls, size_t n, at_ref_t ref)
+{
+	if (at_class_size[cls] <= n && cls + 1 < AT_NR_CLASSES)
+		cls++; /* room for the canary */
+	char *p = take(cls);
+	if (!p)
+		return no_memory();
+	uintptr_t off = (uintptr_t)(p - at_heap_base);
+	uint32_t idx = at_obj_index(off, cls);
+	fill(p + n, p + at_class_size[cls], canary_word);
+	AT_STORE_RELAXED(rec_of(off, idx), (uint16_t)(n + 1));
+	at_obj_set(off, idx, 1, ref);
+	at_charge(ref, (int64_t)n);
+	return p;
+}
+
+size_t at_secure_usable(uintptr_t off, uint32_t idx, unsigned int cls)
+{
+	uint32_t r = AT_LOAD_RELAXED(rec_of(off, idx));
+	return r && r != AT_SECURE_QUARANTINED ? r - 1 : at_class_size[cls];
+}
+
+/* Whether the slot at q (class size size) with record r is as its record
+ * says: a live object's canary, a quarantined object's poison. */
+static int slot_intact(const char *q, size_t size, uint32_t r)
+{
+	if (r == AT_SECURE_QUARANTINED)
+		return intact(q, q + size, poison_word);
+	return intact(q + r - 1, q + size, canary_word);
+}
+
+/* The object before p in its slab (index idx - 1), if the stricter heap
+ * tracks it, must be intact. */
+static void check_before(char *p, uintptr_t off, unsigned int cls, uint32_t idx, size_t n,
+			 const char *what)
+{
+	size_t size = at_class_size[cls];
+	uint16_t *r = rec_of(off - size, idx - 1);
+	uint32_t was = AT_LOAD(r);
+	if (!was || slot_intact(p - size, size, was))
+		return;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (AT_LOAD(r) != was) /* freed or handed out meanwhile: its bytes were changing */
+		return;
+	at_fatal("heap underflow before a %zu-byte object at %p (or an overflow past the "
+		 "%s object before it, at %p); found by %s", n, (void *)p,
+		 was == AT_SECURE_QUARANTINED ? "freed" : "live", (void *)(p - size), what);
+}
+
+/* Object p (class cls) leaves the quarantine: still poisoned, or it was
+ * written after its free. */
+static void release(struct at_theap *h, char *p, uint32_t n, unsigned int cls)
+{
+	size_t size = at_class_size[cls];
+	uintptr_t off = (uintptr_t)(p - at_heap_base);
+	if (!intact(p, p + size, poison_word))
+		at_fatal("write after free to a %u-byte object at %p (found when it left the "
+			 "quarantine)", n, (void *)p);
+	AT_STORE_RELAXED(rec_of(off, at_obj_index(off, cls)), 0);
+	struct at_bin *b = &h->bins[cls];
+	if (at_bin_count(b->word) == b->cap)
+		at_bin_flush(h, cls);
+	b->slots[at_bin_count(b->word)] = p;
+	at_bin_fill(&b->word, cls, 1);
+}
+
+static struct quarantine *quarantine_of(struct at_theap *h)
+{
+	if (at_likely(h->secure_q != NULL))
+		return h->secure_q;
+	void *q = mmap(NULL, sizeof(struct quarantine), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		return NULL;
+	h->secure_q = q;
+	return q;
+}
+
+/* At exit, the objects still in the exiting thread's quarantine are checked
+ * too (a write after free shortly before the end). */
+__attribute__((destructor)) static void check_at_exit(void)
+{
+	struct at_theap *h = at_tls_heap;
+	if (!AT_LOAD_RELAXED(&at_secure_heap) || (uintptr_t)h <= 1 || !h->secure_q)
+		return;
+	struct quarantine *q = h->secure_q;
+	while (q->count) {
+		unsigned int o = q->head;
+		q->head = (o + 1) % AT_SECURE_Q;
+		q->count--;
+		release(h, q->e[o].p, q->e[o].n, q->e[o].cls);
+	}
+}
+
+int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t e,
+		   const char *what)
+{
+	char *p = ptr;
+	uint16_t *r = rec_of(off, idx);
+	uint32_t rec = AT_LOAD_RELAXED(r);
+	if (!rec || rec == AT_SECURE_QUARANTINED)
+		return 0;
+	size_t n = rec - 1, size = at_class_size[cls];
+	if (!intact(p + n, p + size, canary_word))
+		at_fatal("heap overflow past a %zu-byte object at %p; found by %s", n, ptr, what);
+	if (idx)
+		check_before(p, off, cls, idx, n, what);
+	at_obj_clear(off, idx, 1);
+	at_uncharge((at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE), (int64_t)n);
+	fill(p, p + size, poison_word);
+	struct at_theap *h = at_tls_heap;
+	if ((uintptr_t)h <= 1)
+		h = at_theap_get();
+	struct quarantine *q = h ? quarantine_of(h) : NULL;
+	if (!q) { /* a thread with no heap (exiting): straight back */
+		AT_STORE_RELAXED(r, 0);
+		at_slab_flush(cls, &ptr, 1);
+		return 1;
+	}
+	AT_STORE_RELAXED(r, AT_SECURE_QUARANTINED);
+	if (q->count == AT_SECURE_Q) {
+		unsigned int o = q->head;
+		q->head = (o + 1) % AT_SECURE_Q;
+		q->count--;
+		release(h, q->e[o].p, q->e[o].n, q->e[o].cls);
+	}
+	unsigned int t = (q->head + q->count++) % AT_SECURE_Q;
+	q->e[t].p = p;
+	q->e[t].n = (uint32_t)n;
+	q->e[t].cls = cls;
+	return 1;
+}
