@@ -28,12 +28,14 @@ _Static_assert(sizeof(struct quarantine) <= 4096, "a quarantine fits a page");
 
 static uint64_t canary_word, poison_word;
 
-/* A secret with every byte non-zero. */
-static uint64_t nonzero_bytes(uint64_t w)
+/* A secret whose bytes are all from 0x80 to 0xfe: none is 0, -1 or ASCII,
+ * the bytes overflows of strings and memsets write most. */
+static uint64_t pattern_of(uint64_t w)
 {
+	w |= 0x8080808080808080ull;
 	for (unsigned int i = 0; i < 8; i++)
-		if (!(uint8_t)(w >> (8 * i)))
-			w |= (uint64_t)0x5a << (8 * i);
+		if ((uint8_t)(w >> (8 * i)) == 0xff)
+			w ^= (uint64_t)1 << (8 * i);
 	return w;
 }
 
@@ -46,44 +48,66 @@ void at_secure_init(void)
 		r[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts;
 		r[1] = r[0] * 0xbf58476d1ce4e5b9ull ^ (uint64_t)ts.tv_sec;
 	}
-	canary_word = nonzero_bytes(r[0]);
-	poison_word = nonzero_bytes(r[1]);
+	canary_word = pattern_of(r[0]);
+	poison_word = pattern_of(r[1]);
 	if (poison_word == canary_word)
-		poison_word = ~canary_word | 0x0101010101010101ull;
+		poison_word ^= 0x0101010101010101ull;
 	__atomic_fetch_or(&at_small_slow, AT_SLOW_SECURE, __ATOMIC_SEQ_CST);
 }
 
-static inline char pattern_byte(uint64_t word, const char *a)
+/* The 8 bytes of the pattern of word from address a on (byte a & 7 of
+ * word at a): an unaligned load or store of it. */
+static inline uint64_t at_addr(uint64_t word, const void *a)
 {
-	return (char)(word >> (8 * ((uintptr_t)a & 7)));
+	unsigned int s = 8u * ((uintptr_t)a & 7);
+	return s ? word >> s | word << (64 - s) : word;
 }
 
-/* [from, to) := the pattern of word (byte a & 7 at address a). */
+/* [from, to) := the pattern of word.  Ranges of 8 bytes or more: an
+ * unaligned word at each end, aligned words between (two per step). */
 static void fill(char *from, char *to, uint64_t word)
 {
-	for (; from < to && ((uintptr_t)from & 7); from++)
-		*from = pattern_byte(word, from);
-	for (; from + 8 <= to; from += 8)
-		memcpy(from, &word, 8);
-	for (; from < to; from++)
-		*from = pattern_byte(word, from);
+	if (to - from < 8) {
+		for (; from < to; from++)
+			*from = (char)(word >> (8 * ((uintptr_t)from & 7)));
+		return;
+	}
+	uint64_t v = at_addr(word, from);
+	memcpy(from, &v, 8);
+	v = at_addr(word, to - 8);
+	memcpy(to - 8, &v, 8);
+	char *a = (char *)(((uintptr_t)from + 8) & ~(uintptr_t)7);
+	for (; a + 16 <= to; a += 16) {
+		memcpy(a, &word, 8);
+		memcpy(a + 8, &word, 8);
+	}
+	if (a + 8 <= to)
+		memcpy(a, &word, 8);
 }
 
 static int intact(const char *from, const char *to, uint64_t word)
 {
-	for (; from < to && ((uintptr_t)from & 7); from++)
-		if (*from != pattern_byte(word, from))
-			return 0;
-	for (; from + 8 <= to; from += 8) {
-		uint64_t v;
-		memcpy(&v, from, 8);
-		if (v != word)
-			return 0;
+	if (to - from < 8) {
+		for (; from < to; from++)
+			if (*from != (char)(word >> (8 * ((uintptr_t)from & 7))))
+				return 0;
+		return 1;
 	}
-	for (; from < to; from++)
-		if (*from != pattern_byte(word, from))
-			return 0;
-	return 1;
+	uint64_t x, y, diff;
+	memcpy(&x, from, 8);
+	memcpy(&y, to - 8, 8);
+	diff = (x ^ at_addr(word, from)) | (y ^ at_addr(word, to - 8));
+	const char *a = (const char *)(((uintptr_t)from + 8) & ~(uintptr_t)7);
+	for (; a + 16 <= to; a += 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, a + 8, 8);
+		diff |= (x ^ word) | (y ^ word);
+	}
+	if (a + 8 <= to) {
+		memcpy(&x, a, 8);
+		diff |= x ^ word;
+	}
+	return !diff;
 }
 
 void at_secure_fill(char *from, char *to)
@@ -96,9 +120,32 @@ int at_secure_intact(const char *from, const char *to)
 	return intact(from, to, canary_word);
 }
 
-static inline uint16_t *rec_of(uintptr_t off, uint32_t idx)
+/* Object idx's record: after the slab's free stack (secure.h). */
+/* A freed slot's poison: its first AT_SECURE_POISON bytes and its last
+ * AT_SECURE_BEFORE (secure.h). */
+static void poison(char *p, size_t size)
 {
-	return (uint16_t *)((char *)at_slab_meta(off) + AT_SECURE_REC_OFF) + idx;
+	if (size <= AT_SECURE_POISON + AT_SECURE_BEFORE) {
+		fill(p, p + size, poison_word);
+		return;
+	}
+	fill(p, p + AT_SECURE_POISON, poison_word);
+	fill(p + size - AT_SECURE_BEFORE, p + size, poison_word);
+}
+
+static int poisoned(const char *p, size_t size)
+{
+	if (size <= AT_SECURE_POISON + AT_SECURE_BEFORE)
+		return intact(p, p + size, poison_word);
+	return intact(p, p + AT_SECURE_POISON, poison_word) &&
+	       intact(p + size - AT_SECURE_BEFORE, p + size, poison_word);
+}
+
+static inline uint16_t *rec_of(uintptr_t off, unsigned int cls, uint32_t idx)
+{
+	uint32_t nobj = at_class_nobj[cls];
+	return (uint16_t *)((char *)at_slab_meta(off) + AT_META_REFS + 8u * (nobj + 1) + 2u * nobj) +
+	       idx;
 }
 
 static void *no_memory(void)
@@ -145,7 +192,7 @@ void *at_secure_alloc(unsigned int cls, size_t n, at_ref_t ref)
 	uintptr_t off = (uintptr_t)(p - at_heap_base);
 	uint32_t idx = at_obj_index(off, cls);
 	fill(p + n, p + at_class_size[cls], canary_word);
-	AT_STORE_RELAXED(rec_of(off, idx), (uint16_t)(n + 1));
+	AT_STORE(rec_of(off, cls, idx), (uint16_t)(n + 1)); /* after the canary */
 	at_obj_set(off, idx, 1, ref);
 	at_charge(ref, (int64_t)n);
 	return p;
@@ -153,17 +200,22 @@ void *at_secure_alloc(unsigned int cls, size_t n, at_ref_t ref)
 
 size_t at_secure_usable(uintptr_t off, uint32_t idx, unsigned int cls)
 {
-	uint32_t r = AT_LOAD_RELAXED(rec_of(off, idx));
+	uint32_t r = AT_LOAD_RELAXED(rec_of(off, cls, idx));
 	return r && r != AT_SECURE_QUARANTINED ? r - 1 : at_class_size[cls];
 }
 
-/* Whether the slot at q (class size size) with record r is as its record
- * says: a live object's canary, a quarantined object's poison. */
-static int slot_intact(const char *q, size_t size, uint32_t r)
+/* Whether the last bytes of the slot at q (class size size) with record r
+ * are as its record says (the bytes an underflow of the next slot reaches
+ * first, up to AT_SECURE_BEFORE of them): a live object's canary, a
+ * quarantined object's poison. */
+static int slot_end_intact(const char *q, size_t size, uint32_t r)
 {
+	const char *from = q + size - AT_SECURE_BEFORE;
 	if (r == AT_SECURE_QUARANTINED)
-		return intact(q, q + size, poison_word);
-	return intact(q + r - 1, q + size, canary_word);
+		return intact(from, q + size, poison_word);
+	if (from < q + r - 1)
+		from = q + r - 1;
+	return intact(from, q + size, canary_word);
 }
 
 /* The object before p in its slab (index idx - 1), if the stricter heap
@@ -172,12 +224,16 @@ static void check_before(char *p, uintptr_t off, unsigned int cls, uint32_t idx,
 			 const char *what)
 {
 	size_t size = at_class_size[cls];
-	uint16_t *r = rec_of(off - size, idx - 1);
+	uint16_t *r = rec_of(off - size, cls, idx - 1);
 	uint32_t was = AT_LOAD(r);
-	if (!was || slot_intact(p - size, size, was))
+	if (!was || slot_end_intact(p - size, size, was))
 		return;
+	/* The allocator changes an object's bytes only while its record is 0
+	 * (at_secure_alloc, at_secure_free, release), and a record is set after
+	 * the bytes it describes: read again after them, an unchanged record
+	 * means no allocator wrote them in between. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (AT_LOAD(r) != was) /* freed or handed out meanwhile: its bytes were changing */
+	if (AT_LOAD_RELAXED(r) != was)
 		return;
 	at_fatal("heap underflow before a %zu-byte object at %p (or an overflow past the "
 		 "%s object before it, at %p); found by %s", n, (void *)p,
@@ -190,10 +246,10 @@ static void release(struct at_theap *h, char *p, uint32_t n, unsigned int cls)
 {
 	size_t size = at_class_size[cls];
 	uintptr_t off = (uintptr_t)(p - at_heap_base);
-	if (!intact(p, p + size, poison_word))
+	if (!poisoned(p, size))
 		at_fatal("write after free to a %u-byte object at %p (found when it left the "
 			 "quarantine)", n, (void *)p);
-	AT_STORE_RELAXED(rec_of(off, at_obj_index(off, cls)), 0);
+	AT_STORE(rec_of(off, cls, at_obj_index(off, cls)), 0); /* before any new bytes */
 	struct at_bin *b = &h->bins[cls];
 	if (at_bin_count(b->word) == b->cap)
 		at_bin_flush(h, cls);
@@ -233,7 +289,7 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 		   const char *what)
 {
 	char *p = ptr;
-	uint16_t *r = rec_of(off, idx);
+	uint16_t *r = rec_of(off, cls, idx);
 	uint32_t rec = AT_LOAD_RELAXED(r);
 	if (!rec || rec == AT_SECURE_QUARANTINED)
 		return 0;
@@ -244,7 +300,6 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 		check_before(p, off, cls, idx, n, what);
 	at_obj_clear(off, idx, 1);
 	at_uncharge((at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE), (int64_t)n);
-	fill(p, p + size, poison_word);
 	struct at_theap *h = at_tls_heap;
 	if ((uintptr_t)h <= 1)
 		h = at_theap_get();
@@ -254,7 +309,11 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 		at_slab_flush(cls, &ptr, 1);
 		return 1;
 	}
-	AT_STORE_RELAXED(r, AT_SECURE_QUARANTINED);
+	/* The bytes change only while the record is 0 (check_before). */
+	AT_STORE_RELAXED(r, 0);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	poison(p, size);
+	AT_STORE(r, AT_SECURE_QUARANTINED);
 	if (q->count == AT_SECURE_Q) {
 		unsigned int o = q->head;
 		q->head = (o + 1) % AT_SECURE_Q;

@@ -28,7 +28,8 @@
  * matches it.
  *
  * Per-object records, out of band, in the slab's metadata window (slab.h)
- * at AT_SECURE_REC_OFF, one uint16_t per object index:
+ * right after the free stack (so on the page of the references but for the
+ * smallest classes), one uint16_t per object index, nobj + 1 of them:
  *   0                       not the stricter heap's, or free and not tracked
  *   1 .. AT_SMALL_MAX + 1   live, requested size + 1
  *   AT_SECURE_QUARANTINED   free, poisoned, in a quarantine
@@ -41,9 +42,10 @@
  *
  * At free, before any metadata is written:
  *   - the object's canary must be intact: else "heap overflow past";
- *   - the object before it in its slab (the lower address), if live, must
- *     have its canary intact, or if quarantined its poison: else "heap
- *     underflow before" (the only writes that reach there from above);
+ *   - the last AT_SECURE_BEFORE bytes of the object before it in its slab
+ *     (the lower address), if live, must be intact canary (those that are
+ *     canary), or if quarantined intact poison: else "heap underflow
+ *     before" (an underflow writes them first);
  * then the slot is poisoned whole and put in the freeing thread's
  * quarantine (AT_SECURE_Q objects, oldest out first; kept in the thread's
  * heap, struct at_theap, so it outlives the thread with the heap).  An
@@ -71,12 +73,13 @@
 #include "objects/slab.h"
 
 #define AT_SLOW_SECURE 8u /* in at_small_slow (slab.h) */
-#define AT_SECURE_Q 255u
+#define AT_SECURE_Q 64u
+#define AT_SECURE_BEFORE 16u /* bytes of the object before checked at free */
+#define AT_SECURE_POISON 64u /* a freed object's first bytes poisoned */
+_Static_assert(AT_MIN_SIZE == AT_SECURE_BEFORE, "a slot holds the bytes checked");
 #define AT_SECURE_QUARANTINED 0xFFFFu
-#define AT_SECURE_REC_OFF 49152u
-_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS <= AT_SECURE_REC_OFF,
-	       "records after the slab's references and free stack");
-_Static_assert(AT_SECURE_REC_OFF + 2u * (AT_MAX_OBJS + 1) <= AT_SLAB_SIZE,
+_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 2u * (AT_MAX_OBJS + 1) <=
+		       AT_SLAB_SIZE,
 	       "records inside the metadata window");
 _Static_assert(AT_SMALL_MAX + 1 < AT_SECURE_QUARANTINED, "a record holds a size + 1");
 

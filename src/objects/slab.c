@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/control.h"
 #include "core/message.h"
 #include "objects/slab.h"
 #include "core/peak_hook.h"
@@ -196,7 +197,10 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		return 0;
 	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
-	if (c->nxfer && wide < 2 && xfers[cls][c->nxfer - 1].n <= want) {
+	/* (ALLOCTAG_SECURE takes wide objects only, and batches too: it gives
+	 * the odd narrow one back, secure.c) */
+	if (c->nxfer && (wide < 2 || AT_LOAD_RELAXED(&at_secure_heap)) &&
+	    xfers[cls][c->nxfer - 1].n <= want) {
 		struct xfer *x = &xfers[cls][--c->nxfer];
 		memcpy(out, x->objs, x->n * sizeof(void *));
 		n = x->n;

@@ -194,10 +194,11 @@ void *at_huge_alloc(size_t size, size_t align)
  * its alignment (16 bytes at least), its usable size, so an overflow of one
  * byte past it faults; the front slack, from the page boundary below the
  * block to its start, holds a canary (secure.h), checked at free, and the
- * page below faults.  Freed, the mapping is made PROT_NONE whole and kept
- * (cache[]) for the next block of the same class, made read-write again
- * then (one mprotect each way, no page faults): a write to a freed block
- * that is kept faults.
+ * page below faults.  Freed, the block's first page is made PROT_NONE (the
+ * front guard grows by it) and the mapping kept (cache[]) for the next
+ * block of the same class, whose start moves the front guard (one mprotect
+ * of the difference; no page faults): a write after free to the first page
+ * of a block that is kept faults, further in it does not.
  */
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {
@@ -283,9 +284,8 @@ void at_huge_free(void *p, const char *what)
 	recent[recent_next++ % RECENT] = e.addr;
 	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
 	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
-	char *end = e.map + e.map_len - AT_PAGE_SIZE;
-	if (keep && !mprotect(rw, (size_t)(end - rw), PROT_NONE)) { /* a write after free faults */
-		cache[cache_n++] = (struct cached){e.map, e.map_len, end};
+	if (keep && !mprotect(rw, AT_PAGE_SIZE, PROT_NONE)) { /* a write after free faults */
+		cache[cache_n++] = (struct cached){e.map, e.map_len, rw + AT_PAGE_SIZE};
 		cache_bytes += class_len;
 	} else {
 		keep = 0;
