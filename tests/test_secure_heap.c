@@ -1,0 +1,307 @@
+/*
+ * The stricter heap (ALLOCTAG_SECURE=1; run with it set: src/objects/secure.h,
+ * src/pages/huge.c): each detection in a child, which writes the exact line
+ * it expects on stderr ("want=<line>") before its misuse; the child must
+ * then end by SIGABRT with exactly that line after it (or by SIGSEGV and no
+ * line, for the guard pages).  Then, in the test itself: requested sizes,
+ * exact counters, realloc, the quarantine's delay, and two threads freeing
+ * each other's neighbours (no false report: the records' protocol).
+ */
+#include <alloctag.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static void want(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void want(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(buf, sizeof(buf), "want=");
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	CHECK(write(2, buf, (size_t)n) == n);
+}
+
+/* Two objects of n bytes, adjacent: *lo right below *hi in their slab. */
+static void adjacent(size_t n, char **lo, char **hi)
+{
+	char *v[64];
+	for (int i = 0; i < 64; i++)
+		v[i] = at_malloc(n);
+	for (int i = 0; i < 64; i++)
+		for (int j = 0; j < 64; j++)
+			if (v[j] > v[i] && (size_t)(v[j] - v[i]) <= 2 * n + 16 && j != i) {
+				int next = 1; /* no object between them */
+				for (int k = 0; k < 64; k++)
+					if (v[k] > v[i] && v[k] < v[j])
+						next = 0;
+				if (!next)
+					continue;
+				*lo = v[i];
+				*hi = v[j];
+				return;
+			}
+	CHECK(!"two adjacent objects");
+}
+
+static void small_overflow(void)
+{
+	char *p = at_malloc(24);
+	want("alloctag: heap overflow past a 24-byte object at %p; found by free", (void *)p);
+	p[24] = 'X';
+	at_free(p);
+}
+
+static void small_overflow_16(void)
+{
+	char *p = at_malloc(100);
+	want("alloctag: heap overflow past a 100-byte object at %p; found by free", (void *)p);
+	memset(p + 100, 0, 16);
+	at_free(p);
+}
+
+static void aligned_overflow(void)
+{
+	char *p = at_aligned_alloc(64, 64);
+	CHECK(!((uintptr_t)p & 63));
+	want("alloctag: heap overflow past a 64-byte object at %p; found by free", (void *)p);
+	p[64] = 0;
+	at_free(p);
+}
+
+static void realloc_overflow(void)
+{
+	char *p = at_malloc(40);
+	want("alloctag: heap overflow past a 40-byte object at %p; found by realloc", (void *)p);
+	p[40] = 1;
+	p = at_realloc(p, 400);
+}
+
+static void small_underflow_live(void)
+{
+	char *lo, *hi;
+	adjacent(48, &lo, &hi);
+	want("alloctag: heap underflow before a 48-byte object at %p (or an overflow past the "
+	     "live object before it, at %p); found by free", (void *)hi, (void *)lo);
+	hi[-1] = 'X';
+	at_free(hi);
+}
+
+static void small_underflow_freed(void)
+{
+	char *lo, *hi;
+	adjacent(48, &lo, &hi);
+	at_free(lo);
+	want("alloctag: heap underflow before a 48-byte object at %p (or an overflow past the "
+	     "freed object before it, at %p); found by free", (void *)hi, (void *)lo);
+	memset(hi - 16, 'X', 16);
+	at_free(hi);
+}
+
+static void write_after_free(void)
+{
+	char *p = at_malloc(32);
+	at_free(p);
+	want("alloctag: write after free to a 32-byte object at %p (found when it left the "
+	     "quarantine)", (void *)p);
+	p[8] = 1;
+	for (int i = 0; i < 70; i++) /* the quarantine's length and more */
+		at_free(at_malloc(32));
+}
+
+static void write_after_free_at_exit(void)
+{
+	char *p = at_malloc(200);
+	at_free(p);
+	want("alloctag: write after free to a 200-byte object at %p (found when it left the "
+	     "quarantine)", (void *)p);
+	p[0] = 1;
+	exit(0);
+}
+
+static void double_free_quarantined(void)
+{
+	char *p = at_malloc(32);
+	at_free(p);
+	want("alloctag: free(%p): double free (the slot is free: freed before, or never handed "
+	     "out)", (void *)p);
+	at_free(p);
+}
+
+static void large_underflow(void)
+{
+	char *p = at_malloc(200000);
+	want("alloctag: heap underflow before a 200000-byte block at %p; found by free", (void *)p);
+	p[-1] = 'X';
+	at_free(p);
+}
+
+static void large_overflow(void) /* the back guard */
+{
+	char *p = at_malloc(200000);
+	want("%s", "");
+	p[200000] = 1;
+	at_free(p);
+}
+
+static void large_underflow_page(void) /* the front guard */
+{
+	char *p = at_malloc(300000);
+	want("%s", "");
+	p[-4096 - 1] = 1;
+	at_free(p);
+}
+
+static void large_write_after_free(void)
+{
+	char *p = at_malloc(200000);
+	at_free(p);
+	want("%s", "");
+	p[100] = 1;
+}
+
+static void run(const char *name, void (*fn)(void), int sig)
+{
+	int fds[2];
+	CHECK(!pipe(fds));
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		signal(SIGABRT, SIG_DFL);
+		fn();
+		_exit(1); /* not stopped */
+	}
+	close(fds[1]);
+	char buf[2048];
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(buf) - 1 && (k = read(fds[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	buf[n] = 0;
+	close(fds[0]);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != sig) {
+		fprintf(stderr, "FAIL %s: want signal %d, status %#x; stderr:\n%s", name, sig, st, buf);
+		exit(1);
+	}
+	CHECK(!strncmp(buf, "want=", 5));
+	char *nl = strchr(buf, '\n');
+	CHECK(nl);
+	*nl = 0;
+	char expect[600];
+	snprintf(expect, sizeof(expect), "%s%s", buf + 5, buf[5] ? "\n" : "");
+	if (strcmp(nl + 1, expect)) {
+		fprintf(stderr, "FAIL %s: stderr\n%s--- want:\n%s", name, nl + 1, expect);
+		exit(1);
+	}
+	printf("%s: %s%s", name, sig == SIGSEGV ? "SIGSEGV" : "", expect[0] ? expect : "\n");
+}
+
+static struct alloc_tag *site;
+
+static void *site_malloc(size_t n)
+{
+	DEFINE_ALLOC_TAG(t);
+	site = &t;
+	return alloc_hooks_tag(t, at_malloc_noprof(n));
+}
+
+/* Two threads allocating and freeing objects of one class, half of each
+ * other's: neighbours change under every free's check. */
+#define SLOTS 512
+static char *volatile shared[SLOTS];
+
+static void *churn(void *arg)
+{
+	uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		unsigned int j = (unsigned int)(x % SLOTS);
+		size_t n = 40 + (size_t)(x >> 40) % 8; /* one class, several requested sizes */
+		char *p = __atomic_exchange_n(&shared[j], NULL, __ATOMIC_ACQ_REL);
+		if (p)
+			at_free(p);
+		p = at_malloc(n);
+		CHECK(p && at_usable_size(p) == n);
+		memset(p, 0x41, n);
+		p = __atomic_exchange_n(&shared[j], p, __ATOMIC_ACQ_REL);
+		if (p)
+			at_free(p);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	/* requested sizes and exact counters */
+	char *p = site_malloc(24);
+	CHECK_EQ(at_usable_size(p), 24); /* ALLOCTAG_SECURE=1 must be set */
+	struct alloctag_counters c = alloctag_read(site);
+	CHECK_EQ(c.bytes, 24);
+	CHECK_EQ(c.calls, 1);
+	memset(p, 7, 24);
+	char *q = at_realloc(p, 20); /* moves: the canary follows the size */
+	CHECK(q != p && at_usable_size(q) == 20 && q[19] == 7);
+	at_free(q);
+	char *z = at_calloc(3, 5);
+	CHECK(at_usable_size(z) == 15 && !z[14]);
+	at_free(z);
+	p = site_malloc(16384); /* the largest class: no room for a canary */
+	CHECK_EQ(at_usable_size(p), 16384);
+	at_free(p);
+	p = site_malloc(200000);
+	CHECK_EQ(at_usable_size(p), 200000);
+	c = alloctag_read(site);
+	CHECK_EQ(c.bytes, 200000);
+	CHECK_EQ(c.calls, 1);
+	at_free(p);
+	c = alloctag_read(site);
+	CHECK_EQ(c.bytes, 0);
+	CHECK_EQ(c.calls, 0);
+	/* the quarantine: a freed object is not handed out again soon */
+	p = at_malloc(72);
+	at_free(p);
+	char *v[60];
+	for (int i = 0; i < 60; i++) {
+		v[i] = at_malloc(72);
+		CHECK(v[i] != p);
+	}
+	for (int i = 0; i < 60; i++)
+		at_free(v[i]);
+
+	run("small_overflow", small_overflow, SIGABRT);
+	run("small_overflow_16", small_overflow_16, SIGABRT);
+	run("aligned_overflow", aligned_overflow, SIGABRT);
+	run("realloc_overflow", realloc_overflow, SIGABRT);
+	run("small_underflow_live", small_underflow_live, SIGABRT);
+	run("small_underflow_freed", small_underflow_freed, SIGABRT);
+	run("write_after_free", write_after_free, SIGABRT);
+	run("write_after_free_at_exit", write_after_free_at_exit, SIGABRT);
+	run("double_free_quarantined", double_free_quarantined, SIGABRT);
+	run("large_underflow", large_underflow, SIGABRT);
+	run("large_overflow", large_overflow, SIGSEGV);
+	run("large_underflow_page", large_underflow_page, SIGSEGV);
+	run("large_write_after_free", large_write_after_free, SIGSEGV);
+
+	pthread_t t[2];
+	for (uintptr_t i = 0; i < 2; i++)
+		CHECK(!pthread_create(&t[i], NULL, churn, (void *)(i + 1)));
+	for (int i = 0; i < 2; i++)
+		CHECK(!pthread_join(t[i], NULL));
+	for (int j = 0; j < SLOTS; j++)
+		at_free(shared[j]);
+	printf("threads: 800000 cross-thread allocations and frees, no report\n");
+	return 0;
+}
