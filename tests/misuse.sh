@@ -1,20 +1,30 @@
 #!/bin/sh
-# The heap-misuse suite (tests/misuse.c): every case under glibc's malloc and
-# under the preload library in each mode; prints a table and the number of
-# cases each stopped (ended by a signal before the program went on).
+# The heap-misuse suite (tests/misuse.c): every case under glibc's malloc,
+# mimalloc and jemalloc (Debian's libmimalloc2.0 and libjemalloc2, when
+# installed: "n/a" otherwise) and under the preload library in each mode;
+# prints a table and the number of cases each stopped (ended by a signal
+# before the program went on).
 # With an expected list (and its _secure twin for ALLOCTAG_SECURE=1), fails
 # unless alloctag stops exactly the cases listed there - so a defence that
-# stops working fails the test, and one that starts working is written down.
+# stops working fails the test, and one that starts working is written down -
+# and unless ALLOCTAG_SECURE=1 stops more cases than glibc.
 # usage: misuse.sh <misuse> <liballoctag-preload.so> [expected-list]
 set -u
 bin=$1
 lib=$2
 expected=${3:-}
 ulimit -c 0
-modes="glibc alloctag never debug secure"
+modes="glibc mimalloc jemalloc alloctag never debug secure"
+libdir=/usr/lib/x86_64-linux-gnu
+mimalloc=${MIMALLOC:-$libdir/libmimalloc.so.2}
+jemalloc=${JEMALLOC:-$libdir/libjemalloc.so.2}
 run_case() { # mode case -> S (stopped) / - (not stopped) / H (hung)
 	case $1 in
 	glibc) timeout 20 "$bin" "$2" >/dev/null 2>&1 ;;
+	mimalloc | jemalloc)
+		eval "other=\$$1"
+		[ -e "$other" ] || { echo n/a; return; }
+		LD_PRELOAD=$other timeout 20 "$bin" "$2" >/dev/null 2>&1 ;;
 	alloctag) LD_PRELOAD=$lib timeout 20 "$bin" "$2" >/dev/null 2>&1 ;;
 	never) ALLOCTAG=never LD_PRELOAD=$lib timeout 20 "$bin" "$2" >/dev/null 2>&1 ;;
 	debug) ALLOCTAG_DEBUG=1 LD_PRELOAD=$lib timeout 20 "$bin" "$2" >/dev/null 2>&1 ;;
@@ -30,9 +40,9 @@ run_case() { # mode case -> S (stopped) / - (not stopped) / H (hung)
 stopped_file=$(mktemp)
 secure_file=$(mktemp)
 trap 'rm -f "$stopped_file" "$secure_file"' EXIT
-printf '%-28s %8s %8s %8s %8s %8s\n' case $modes
+printf '%-28s %8s %8s %8s %8s %8s %8s %8s\n' case $modes
 total=0
-g=0 a=0 n=0 d=0 s=0
+g=0 mi=0 je=0 a=0 n=0 d=0 s=0
 for c in $("$bin" --list); do
 	line=$(printf '%-28s' "$c")
 	for m in $modes; do
@@ -41,6 +51,8 @@ for c in $("$bin" --list); do
 		if [ "$r" = S ]; then
 			case $m in
 			glibc) g=$((g + 1)) ;;
+			mimalloc) mi=$((mi + 1)) ;;
+			jemalloc) je=$((je + 1)) ;;
 			alloctag) a=$((a + 1)); echo "$c" >>"$stopped_file" ;;
 			never) n=$((n + 1)) ;;
 			debug) d=$((d + 1)) ;;
@@ -51,7 +63,7 @@ for c in $("$bin" --list); do
 	echo "$line"
 	total=$((total + 1))
 done
-echo "stopped of $total: glibc $g, alloctag $a, alloctag never $n, alloctag debug $d, alloctag secure $s"
+echo "stopped of $total: glibc $g, mimalloc $mi, jemalloc $je, alloctag $a, alloctag never $n, alloctag debug $d, alloctag secure $s"
 if [ -n "$expected" ]; then
 	if ! diff -u "$expected" "$stopped_file"; then
 		echo "FAIL: alloctag stops a different set of cases than $expected lists" >&2
@@ -60,6 +72,10 @@ if [ -n "$expected" ]; then
 	secure_expected=${expected%.txt}_secure.txt
 	if ! diff -u "$secure_expected" "$secure_file"; then
 		echo "FAIL: ALLOCTAG_SECURE=1 stops a different set of cases than $secure_expected lists" >&2
+		exit 1
+	fi
+	if [ "$s" -le "$g" ]; then
+		echo "FAIL: ALLOCTAG_SECURE=1 stops $s cases, glibc $g: not more" >&2
 		exit 1
 	fi
 fi
