@@ -3,7 +3,7 @@
  * src/pages/huge.c): each detection in a child, which writes the exact line
  * it expects on stderr ("want=<line>") before its misuse; the child must
  * then end by SIGABRT with exactly that line after it (or by SIGSEGV and no
- * line, for the guard pages).  Then, in the test itself: requested sizes,
+ * line, for the guard pages).  Then, in the test itself: usable sizes,
  * exact counters, realloc, the quarantine's delay, and two threads freeing
  * each other's neighbours (no false report: the records' protocol).
  */
@@ -55,17 +55,17 @@ static void adjacent(size_t n, char **lo, char **hi)
 
 static void small_overflow(void)
 {
-	char *p = at_malloc(24);
-	want("alloctag: heap overflow past a 24-byte object at %p; found by free", (void *)p);
-	p[24] = 'X';
+	char *p = at_malloc(24); /* usable size 32, as in the default mode */
+	want("alloctag: heap overflow past a 32-byte object at %p; found by free", (void *)p);
+	p[32] = 'X';
 	at_free(p);
 }
 
 static void small_overflow_16(void)
 {
-	char *p = at_malloc(100);
-	want("alloctag: heap overflow past a 100-byte object at %p; found by free", (void *)p);
-	memset(p + 100, 0, 16);
+	char *p = at_malloc(112);
+	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
+	memset(p + 112, 0, 16);
 	at_free(p);
 }
 
@@ -80,9 +80,9 @@ static void aligned_overflow(void)
 
 static void realloc_overflow(void)
 {
-	char *p = at_malloc(40);
-	want("alloctag: heap overflow past a 40-byte object at %p; found by realloc", (void *)p);
-	p[40] = 1;
+	char *p = at_malloc(48);
+	want("alloctag: heap overflow past a 48-byte object at %p; found by realloc", (void *)p);
+	p[48] = 1;
 	p = at_realloc(p, 400);
 }
 
@@ -120,9 +120,9 @@ static void write_after_free(void)
 
 static void write_after_free_at_exit(void)
 {
-	char *p = at_malloc(200);
+	char *p = at_malloc(192);
 	at_free(p);
-	want("alloctag: write after free to a 200-byte object at %p (found when it left the "
+	want("alloctag: write after free to a 192-byte object at %p (found when it left the "
 	     "quarantine)", (void *)p);
 	p[0] = 1;
 	exit(0);
@@ -229,12 +229,12 @@ static void *churn(void *arg)
 	for (int i = 0; i < 200000; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		unsigned int j = (unsigned int)(x % SLOTS);
-		size_t n = 40 + (size_t)(x >> 40) % 8; /* one class, several requested sizes */
+		size_t n = 33 + (size_t)(x >> 40) % 16; /* one class, several requested sizes */
 		char *p = __atomic_exchange_n(&shared[j], NULL, __ATOMIC_ACQ_REL);
 		if (p)
 			at_free(p);
 		p = at_malloc(n);
-		CHECK(p && at_usable_size(p) == n);
+		CHECK(p && at_usable_size(p) == 48);
 		memset(p, 0x41, n);
 		p = __atomic_exchange_n(&shared[j], p, __ATOMIC_ACQ_REL);
 		if (p)
@@ -245,23 +245,25 @@ static void *churn(void *arg)
 
 int main(void)
 {
-	/* requested sizes and exact counters */
+	/* usable sizes (those of the default mode) and exact counters */
 	char *p = site_malloc(24);
-	CHECK_EQ(at_usable_size(p), 24); /* ALLOCTAG_SECURE=1 must be set */
+	CHECK_EQ(at_usable_size(p), 32);
 	struct alloctag_counters c = alloctag_read(site);
-	CHECK_EQ(c.bytes, 24);
+	CHECK_EQ(c.bytes, 32);
 	CHECK_EQ(c.calls, 1);
-	memset(p, 7, 24);
-	char *q = at_realloc(p, 20); /* moves: the canary follows the size */
-	CHECK(q != p && at_usable_size(q) == 20 && q[19] == 7);
+	memset(p, 7, 32);
+	char *q = at_realloc(p, 20); /* in place: the canary is past the usable size */
+	CHECK(q == p && at_usable_size(q) == 32);
+	q = at_realloc(p, 100); /* moves */
+	CHECK(q != p && at_usable_size(q) == 112 && q[31] == 7);
 	at_free(q);
 	char *z = at_calloc(3, 5);
-	CHECK(at_usable_size(z) == 15 && !z[14]);
+	CHECK(at_usable_size(z) == 16 && !z[14]);
 	at_free(z);
 	p = site_malloc(16384); /* the largest class: no room for a canary */
 	CHECK_EQ(at_usable_size(p), 16384);
 	at_free(p);
-	p = site_malloc(200000);
+	p = site_malloc(200000); /* between guard pages: its size rounded to 16 */
 	CHECK_EQ(at_usable_size(p), 200000);
 	c = alloctag_read(site);
 	CHECK_EQ(c.bytes, 200000);

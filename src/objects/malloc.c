@@ -174,10 +174,10 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
  * bin, the early state, a wide slab somewhere, or a tag that is not the
  * bin's.  Charged in the bin (bin_charge.h) or, with no bin, per CPU.
  */
-AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag, size_t n)
+AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 {
 	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_SECURE))
-		return at_secure_alloc(cls, n, obj_ref(tag));
+		return at_secure_alloc(cls, AT_MIN_SIZE, obj_ref(tag));
 	struct at_theap *h = at_theap_get();
 	uint32_t ti = obj_idx(tag);
 	void *p;
@@ -226,7 +226,7 @@ AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti))
-		return at_small_alloc_slow(cls, tag, at_class_size[cls]); /* not secure: unused */
+		return at_small_alloc_slow(cls, tag);
 	void *p = b->slots[c - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint32_t idx = at_obj_index_m(off, b->magic);
@@ -235,7 +235,7 @@ AT_NOINLINE void *at_small_alloc_wide(struct at_theap *h, unsigned int cls,
 	else if (ti <= AT_OBJ_NARROW_MAX)
 		at_obj_set_narrow(off, idx, ti);
 	else
-		return at_small_alloc_slow(cls, tag, at_class_size[cls]);
+		return at_small_alloc_slow(cls, tag);
 	AT_STORE_RELAXED(&b->word, w - 1);
 	return p;
 }
@@ -316,7 +316,7 @@ AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
 static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
 {
 	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag, n);
+		return at_small_alloc(at_size_class(n), tag);
 	return at_large_malloc(n, tag);
 }
 
@@ -538,15 +538,13 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 		return NULL;
 	}
 	size_t old = usable_checked(p, "realloc");
-	/* The stricter heap moves every block (its canary follows the size). */
-	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE) && !AT_LOAD_RELAXED(&at_secure_heap))
+	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE))
 		return p;
 	if (n > PTRDIFF_MAX) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n > old && old >= AT_PAGE_SIZE && !AT_LOAD_RELAXED(&at_secure_heap) &&
-	    WITH_CURRENT(tag, large_grow(p, old, n)))
+	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
 		return p;
 	void *q = malloc_with(n, tag);
 	if (!q)
@@ -567,14 +565,14 @@ static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* the stricter heap: a byte more, for the canary (secure.h) */
-	size_t want = n < align ? align : n + AT_LOAD_RELAXED(&at_secure_heap);
-	if (want <= AT_SMALL_MAX && align <= AT_SMALL_MAX) {
-		unsigned int cls = at_size_class(want);
+	if (n <= AT_SMALL_MAX && align <= AT_SMALL_MAX) {
+		unsigned int cls = at_size_class(n < align ? align : n);
 		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
 			cls++;
+		if (cls < AT_NR_CLASSES && at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
+			return at_secure_alloc(cls, align, obj_ref(tag)); /* its slot: aligned too */
 		if (cls < AT_NR_CLASSES)
-			return at_small_alloc(cls, tag, n);
+			return at_small_alloc(cls, tag);
 	}
 	return WITH_CURRENT(tag, large_alloc(n, align));
 }

@@ -12,7 +12,7 @@
 #include "objects/tcache.h"
 
 /* malloc.c: the slow paths */
-AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag, size_t n);
+AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
@@ -82,25 +82,24 @@ static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, vo
  * frame): a narrow slab's object from a non-empty bin whose tag is the
  * current tag's index (under `never`: both 0), its entry written; the
  * bin's count is all there is to update (bin_charge.h).  Anything else goes
- * to at_small_alloc_slow.  n: the requested size (the stricter heap's,
- * secure.h), at most cls's size.
+ * to at_small_alloc_slow.
  */
 static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
-								    struct alloc_tag *tag, size_t n)
+								    struct alloc_tag *tag)
 {
 	struct at_theap *h = at_tls_heap;
 	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
 	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
 			return at_small_alloc_wide(h, cls, tag);
-		return at_small_alloc_slow(cls, tag, n);
+		return at_small_alloc_slow(cls, tag);
 	}
 	uint32_t ti = tag_idx(tag);
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
-		return at_small_alloc_slow(cls, tag, n);
+		return at_small_alloc_slow(cls, tag);
 	return at_bin_take(b, w, c, ti);
 }
 

@@ -182,10 +182,14 @@ static void *take(unsigned int cls)
 	}
 }
 
-void *at_secure_alloc(unsigned int cls, size_t n, at_ref_t ref)
+void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref)
 {
-	if (at_class_size[cls] <= n && cls + 1 < AT_NR_CLASSES)
-		cls++; /* room for the canary */
+	size_t n = at_class_size[cls];
+	unsigned int slot = cls + 1; /* room for the canary, as aligned */
+	while (slot < AT_NR_CLASSES && (at_class_size[slot] & (align - 1)))
+		slot++;
+	if (slot < AT_NR_CLASSES)
+		cls = slot;
 	char *p = take(cls);
 	if (!p)
 		return no_memory();

@@ -85,9 +85,12 @@ _Static_assert(AT_SMALL_MAX + 1 < AT_SECURE_QUARANTINED, "a record holds a size 
 
 /* Start-up, before malloc's fast path opens: the secrets, AT_SLOW_SECURE. */
 AT_HIDDEN void at_secure_init(void);
-/* A small object for a request of n bytes (class cls fits n), entry set to
- * ref and charged n; NULL with errno = ENOMEM. */
-AT_HIDDEN void *at_secure_alloc(unsigned int cls, size_t n, at_ref_t ref);
+/* A small object for a request of class cls (its usable size, the class's
+ * size, as in the default mode), aligned to align (a power of two, at least
+ * AT_MIN_SIZE, that the class's size is a multiple of), from the next class
+ * with room for a canary so aligned; entry set to ref and charged the
+ * usable size.  NULL with errno = ENOMEM. */
+AT_HIDDEN void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref);
 /* Object p (heap offset off, class cls, index idx, wide entry e != 0) is
  * being freed: checked and, if the stricter heap handed it out, freed
  * (1); 0 if it is not its (made before start-up): the ordinary path. */

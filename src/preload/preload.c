@@ -101,7 +101,7 @@ static inline uint64_t site_key(const void *ra, uint32_t ti)
 static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 {
 	struct alloc_tag *tag = site_tag1(ra);
-	void *p = at_small_alloc(cls, tag, at_class_size[cls]); /* not the stricter heap */
+	void *p = at_small_alloc(cls, tag);
 	if (p)
 		cum(tag, at_class_size[cls]);
 	struct at_theap *h = at_tls_heap;
@@ -112,10 +112,10 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 }
 
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
-static AT_NOINLINE void *site_small(unsigned int cls, size_t n, const void *ra)
+static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 {
 	struct alloc_tag *tag = site_tag1(ra);
-	void *p = at_small_alloc(cls, tag, n);
+	void *p = at_small_alloc(cls, tag);
 	if (p)
 		cum(tag, at_class_size[cls]);
 	return p;
@@ -138,7 +138,7 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 	void *p;
 	if (at_likely(n <= AT_SMALL_MAX)) {
 		unsigned int cls = at_size_class(n);
-		p = at_small_alloc(cls, tag, n);
+		p = at_small_alloc(cls, tag);
 		if (at_likely(p != NULL))
 			cum(tag, at_class_size[cls]);
 		return p;
@@ -174,11 +174,11 @@ EXPORT void *malloc(size_t n)
 				}
 				return site_miss(cls, ra);
 			}
-			return site_small(cls, n, ra);
+			return site_small(cls, ra);
 		}
 	}
 	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag, n);
+		return at_small_alloc(at_size_class(n), tag);
 	return at_large_malloc(n, tag);
 }
 
