@@ -120,27 +120,60 @@ int at_secure_intact(const char *from, const char *to)
 	return intact(from, to, canary_word);
 }
 
-/* Object idx's record: after the slab's free stack (secure.h). */
-/* A freed slot's poison: its first AT_SECURE_POISON bytes and its last
- * AT_SECURE_BEFORE (secure.h). */
-static void poison(char *p, size_t size)
+/*
+ * Small objects' patterns come in aligned 16-byte pieces (slots, usable
+ * sizes and the pieces below are multiples of 16): a piece is the pattern
+ * word twice.  put16 writes one, diff16 is 0 if one is intact.
+ */
+static inline void put16(char *a, uint64_t w)
 {
-	if (size <= AT_SECURE_POISON + AT_SECURE_BEFORE) {
-		fill(p, p + size, poison_word);
-		return;
+	memcpy(a, &w, 8);
+	memcpy(a + 8, &w, 8);
+}
+
+static inline uint64_t diff16(const char *a, uint64_t w)
+{
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, a + 8, 8);
+	return (x ^ w) | (y ^ w);
+}
+
+/* A live slot's canary (secure.h): the 16 bytes past its usable size n and
+ * the slot's last 16 (the same when the slot is 16 bytes larger). */
+static inline void canary(char *p, size_t n, size_t size)
+{
+	if (n < size) {
+		put16(p + n, canary_word);
+		put16(p + size - 16, canary_word);
 	}
-	fill(p, p + AT_SECURE_POISON, poison_word);
-	fill(p + size - AT_SECURE_BEFORE, p + size, poison_word);
 }
 
-static int poisoned(const char *p, size_t size)
+static inline int canary_intact(const char *p, size_t n, size_t size)
 {
-	if (size <= AT_SECURE_POISON + AT_SECURE_BEFORE)
-		return intact(p, p + size, poison_word);
-	return intact(p, p + AT_SECURE_POISON, poison_word) &&
-	       intact(p + size - AT_SECURE_BEFORE, p + size, poison_word);
+	return n >= size || !(diff16(p + n, canary_word) | diff16(p + size - 16, canary_word));
 }
 
+/* A freed slot's poison: its first AT_SECURE_POISON bytes (or all of it)
+ * and its last 16. */
+static inline void poison(char *p, size_t size)
+{
+	size_t head = size < AT_SECURE_POISON ? size : AT_SECURE_POISON;
+	for (size_t i = 0; i < head; i += 16)
+		put16(p + i, poison_word);
+	put16(p + size - 16, poison_word);
+}
+
+static inline int poisoned(const char *p, size_t size)
+{
+	size_t head = size < AT_SECURE_POISON ? size : AT_SECURE_POISON;
+	uint64_t d = diff16(p + size - 16, poison_word);
+	for (size_t i = 0; i < head; i += 16)
+		d |= diff16(p + i, poison_word);
+	return !d;
+}
+
+/* Object idx's record: after the slab's free stack (secure.h). */
 static inline uint16_t *rec_of(uintptr_t off, unsigned int cls, uint32_t idx)
 {
 	uint32_t nobj = at_class_nobj[cls];
@@ -195,7 +228,7 @@ void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref)
 		return no_memory();
 	uintptr_t off = (uintptr_t)(p - at_heap_base);
 	uint32_t idx = at_obj_index(off, cls);
-	fill(p + n, p + at_class_size[cls], canary_word);
+	canary(p, n, at_class_size[cls]);
 	AT_STORE(rec_of(off, cls, idx), (uint16_t)(n + 1)); /* after the canary */
 	at_obj_set(off, idx, 1, ref);
 	at_charge(ref, (int64_t)n);
@@ -214,12 +247,9 @@ size_t at_secure_usable(uintptr_t off, uint32_t idx, unsigned int cls)
  * quarantined object's poison. */
 static int slot_end_intact(const char *q, size_t size, uint32_t r)
 {
-	const char *from = q + size - AT_SECURE_BEFORE;
 	if (r == AT_SECURE_QUARANTINED)
-		return intact(from, q + size, poison_word);
-	if (from < q + r - 1)
-		from = q + r - 1;
-	return intact(from, q + size, canary_word);
+		return !diff16(q + size - 16, poison_word);
+	return r - 1 >= size || !diff16(q + size - 16, canary_word);
 }
 
 /* The object before p in its slab (index idx - 1), if the stricter heap
@@ -298,7 +328,7 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 	if (!rec || rec == AT_SECURE_QUARANTINED)
 		return 0;
 	size_t n = rec - 1, size = at_class_size[cls];
-	if (!intact(p + n, p + size, canary_word))
+	if (!canary_intact(p, n, size))
 		at_fatal("heap overflow past a %zu-byte object at %p; found by %s", n, ptr, what);
 	if (idx)
 		check_before(p, off, cls, idx, n, what);

@@ -74,9 +74,8 @@
 
 #define AT_SLOW_SECURE 8u /* in at_small_slow (slab.h) */
 #define AT_SECURE_Q 64u
-#define AT_SECURE_BEFORE 16u /* bytes of the object before checked at free */
 #define AT_SECURE_POISON 64u /* a freed object's first bytes poisoned */
-_Static_assert(AT_MIN_SIZE == AT_SECURE_BEFORE, "a slot holds the bytes checked");
+_Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 #define AT_SECURE_QUARANTINED 0xFFFFu
 _Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 2u * (AT_MAX_OBJS + 1) <=
 		       AT_SLAB_SIZE,
