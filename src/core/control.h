@@ -10,7 +10,8 @@
  * ALLOCTAG_WRAPPERS = pattern[,pattern...]: functions of the allocation
  *   layer besides the built-in ones (sites/site_names.h).
  * ALLOCTAG_SECURE = boolean: the stricter heap (huge.h: blocks from 128 KiB
- *   mapped between guard pages).
+ *   mapped between guard pages; objects/secure.h: small objects' canaries,
+ *   poison and quarantine).
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
  * Secure execution (getauxval(AT_SECURE): setuid or setgid, file
@@ -38,7 +39,8 @@ enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
 
 extern AT_HIDDEN unsigned char at_state;
 extern AT_HIDDEN unsigned char at_profiling_on;
-/* ALLOCTAG_SECURE=1 (set by start-up; read by malloc.c's large path). */
+/* ALLOCTAG_SECURE=1 (set by start-up; read off the fast paths: malloc.c,
+ * slab.c, secure.c). */
 extern AT_HIDDEN unsigned char at_secure_heap;
 
 struct at_config {

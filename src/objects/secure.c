@@ -1,6 +1,7 @@
 /*
  * The stricter heap's small objects: canaries, poison, quarantine (layouts
- * and invariants in secure.h).
+ * and invariants in secure.h), and the pattern of a guarded large block's
+ * front slack (huge.c).
  */
 #include "objects/secure.h"
 
@@ -241,10 +242,10 @@ size_t at_secure_usable(uintptr_t off, uint32_t idx, unsigned int cls)
 	return r && r != AT_SECURE_QUARANTINED ? r - 1 : at_class_size[cls];
 }
 
-/* Whether the last bytes of the slot at q (class size size) with record r
- * are as its record says (the bytes an underflow of the next slot reaches
- * first, up to AT_SECURE_BEFORE of them): a live object's canary, a
- * quarantined object's poison. */
+/* Whether the last 16 bytes of the slot at q (class size size) with record
+ * r, the bytes an underflow of the next slot reaches first, are as the
+ * record says: a live object's canary (if it has one), a quarantined
+ * object's poison. */
 static int slot_end_intact(const char *q, size_t size, uint32_t r)
 {
 	if (r == AT_SECURE_QUARANTINED)

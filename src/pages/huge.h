@@ -8,8 +8,9 @@
  * size).  The page before and the page after each block are PROT_NONE
  * guards inside its mapping, so that an overflow or underflow past the
  * block faults.  Under ALLOCTAG_SECURE=1 the malloc family also maps blocks
- * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards; huge.c
- * keeps some of those mapped when they are freed, for reuse.
+ * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards, each
+ * ending at its back guard; huge.c keeps some of those mapped when they are
+ * freed, for reuse, their first page PROT_NONE.
  */
 #ifndef AT_HUGE_H
 #define AT_HUGE_H
