@@ -30,7 +30,7 @@ static void child_slurp(int fd, char *buf, size_t len)
 }
 
 /* env: NULL-terminated "NAME=value" list ("NAME" alone unsets); args after argv[0]. */
-static void run_child(struct child_result *r, const char *const *env, const char *const *args)
+static __attribute__((unused)) void run_child(struct child_result *r, const char *const *env, const char *const *args)
 {
 	int po[2], pe[2];
 	if (pipe(po) || pipe(pe))
@@ -62,6 +62,31 @@ static void run_child(struct child_result *r, const char *const *env, const char
 	child_slurp(po[0], r->out, sizeof(r->out));
 	child_slurp(pe[0], r->err, sizeof(r->err));
 	waitpid(pid, &r->status, 0);
+}
+
+/* Run fn in a forked child whose stderr is captured into err (len bytes);
+ * the child _exits 1 if fn returns.  Returns the raw wait status. */
+static __attribute__((unused)) int fork_stderr(void (*fn)(void), char *err, size_t len)
+{
+	int pe[2];
+	if (pipe(pe))
+		abort();
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		dup2(pe[1], 2);
+		close(pe[0]);
+		fn();
+		_exit(1);
+	}
+	close(pe[1]);
+	child_slurp(pe[0], err, len);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		abort();
+	return st;
 }
 
 #endif

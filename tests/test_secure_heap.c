@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "child.h"
 
 static void want(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void want(const char *fmt, ...)
@@ -86,46 +87,53 @@ static void realloc_overflow(void)
 	p = at_realloc(p, 400);
 }
 
-static void small_underflow_live(void)
+/* An underflow of by bytes into the object below, live or freed. */
+static void underflow(size_t by, int freed)
 {
 	char *lo, *hi;
 	adjacent(48, &lo, &hi);
+	if (freed)
+		at_free(lo);
 	want("alloctag: heap underflow before a 48-byte object at %p (or an overflow past the "
-	     "live object before it, at %p); found by free", (void *)hi, (void *)lo);
-	hi[-1] = 'X';
+	     "%s object before it, at %p); found by free", (void *)hi, freed ? "freed" : "live",
+	     (void *)lo);
+	memset(hi - by, 'X', by);
 	at_free(hi);
+}
+
+static void small_underflow_live(void)
+{
+	underflow(1, 0);
 }
 
 static void small_underflow_freed(void)
 {
-	char *lo, *hi;
-	adjacent(48, &lo, &hi);
-	at_free(lo);
-	want("alloctag: heap underflow before a 48-byte object at %p (or an overflow past the "
-	     "freed object before it, at %p); found by free", (void *)hi, (void *)lo);
-	memset(hi - 16, 'X', 16);
-	at_free(hi);
+	underflow(16, 1);
 }
 
-static void write_after_free(void)
+/* A write at offset at of a freed n-byte object; found after `later` more
+ * frees (the child then _exits: no check at exit), or at exit. */
+static void write_after_free(size_t n, size_t at, int later)
 {
-	char *p = at_malloc(32);
+	char *p = at_malloc(n);
 	at_free(p);
-	want("alloctag: write after free to a 32-byte object at %p (found when it left the "
-	     "quarantine)", (void *)p);
-	p[8] = 1;
-	for (int i = 0; i < 70; i++) /* the quarantine's length and more */
-		at_free(at_malloc(32));
+	want("alloctag: write after free to a %zu-byte object at %p (found when it left the "
+	     "quarantine)", n, (void *)p);
+	p[at] = 1;
+	for (int i = 0; i < later; i++)
+		at_free(at_malloc(n));
+	if (!later)
+		exit(0); /* destructors run: the check at exit */
+}
+
+static void small_write_after_free(void)
+{
+	write_after_free(32, 8, 70); /* the quarantine's length and more */
 }
 
 static void write_after_free_at_exit(void)
 {
-	char *p = at_malloc(192);
-	at_free(p);
-	want("alloctag: write after free to a 192-byte object at %p (found when it left the "
-	     "quarantine)", (void *)p);
-	p[0] = 1;
-	exit(0);
+	write_after_free(192, 0, 0);
 }
 
 static void double_free_quarantined(void)
@@ -171,27 +179,8 @@ static void large_write_after_free(void)
 
 static void run(const char *name, void (*fn)(void), int sig)
 {
-	int fds[2];
-	CHECK(!pipe(fds));
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (!pid) {
-		dup2(fds[1], 2);
-		close(fds[0]);
-		signal(SIGABRT, SIG_DFL);
-		fn();
-		_exit(1); /* not stopped */
-	}
-	close(fds[1]);
 	char buf[2048];
-	size_t n = 0;
-	ssize_t k;
-	while (n < sizeof(buf) - 1 && (k = read(fds[0], buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)k;
-	buf[n] = 0;
-	close(fds[0]);
-	int st;
-	CHECK(waitpid(pid, &st, 0) == pid);
+	int st = fork_stderr(fn, buf, sizeof(buf));
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != sig) {
 		fprintf(stderr, "FAIL %s: want signal %d, status %#x; stderr:\n%s", name, sig, st, buf);
 		exit(1);
@@ -289,7 +278,7 @@ int main(void)
 	run("realloc_overflow", realloc_overflow, SIGABRT);
 	run("small_underflow_live", small_underflow_live, SIGABRT);
 	run("small_underflow_freed", small_underflow_freed, SIGABRT);
-	run("write_after_free", write_after_free, SIGABRT);
+	run("write_after_free", small_write_after_free, SIGABRT);
 	run("write_after_free_at_exit", write_after_free_at_exit, SIGABRT);
 	run("double_free_quarantined", double_free_quarantined, SIGABRT);
 	run("large_underflow", large_underflow, SIGABRT);

@@ -193,7 +193,9 @@ static void *no_memory(void)
  * refilled from wide slabs only; or, with no heap, the central list. */
 static void *take(unsigned int cls)
 {
-	struct at_theap *h = at_theap_get();
+	struct at_theap *h = at_tls_heap;
+	if (at_unlikely((uintptr_t)h <= 1))
+		h = at_theap_get();
 	void *p;
 	if (!h)
 		return at_slab_refill(cls, &p, 1, 2) ? p : NULL;
