@@ -272,19 +272,27 @@ int main(void)
 	for (int i = 0; i < 60; i++)
 		at_free(v[i]);
 
-	run("small_overflow", small_overflow, SIGABRT);
-	run("small_overflow_16", small_overflow_16, SIGABRT);
-	run("aligned_overflow", aligned_overflow, SIGABRT);
-	run("realloc_overflow", realloc_overflow, SIGABRT);
-	run("small_underflow_live", small_underflow_live, SIGABRT);
-	run("small_underflow_freed", small_underflow_freed, SIGABRT);
-	run("write_after_free", small_write_after_free, SIGABRT);
-	run("write_after_free_at_exit", write_after_free_at_exit, SIGABRT);
-	run("double_free_quarantined", double_free_quarantined, SIGABRT);
-	run("large_underflow", large_underflow, SIGABRT);
-	run("large_overflow", large_overflow, SIGSEGV);
-	run("large_underflow_page", large_underflow_page, SIGSEGV);
-	run("large_write_after_free", large_write_after_free, SIGSEGV);
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+		int sig;
+	} cases[] = {
+		{"small_overflow", small_overflow, SIGABRT},
+		{"small_overflow_16", small_overflow_16, SIGABRT},
+		{"aligned_overflow", aligned_overflow, SIGABRT},
+		{"realloc_overflow", realloc_overflow, SIGABRT},
+		{"small_underflow_live", small_underflow_live, SIGABRT},
+		{"small_underflow_freed", small_underflow_freed, SIGABRT},
+		{"write_after_free", small_write_after_free, SIGABRT},
+		{"write_after_free_at_exit", write_after_free_at_exit, SIGABRT},
+		{"double_free_quarantined", double_free_quarantined, SIGABRT},
+		{"large_underflow", large_underflow, SIGABRT},
+		{"large_overflow", large_overflow, SIGSEGV},
+		{"large_underflow_page", large_underflow_page, SIGSEGV},
+		{"large_write_after_free", large_write_after_free, SIGSEGV},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run(cases[i].name, cases[i].fn, cases[i].sig);
 
 	pthread_t t[2];
 	for (uintptr_t i = 0; i < 2; i++)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The cost of ALLOCTAG_SECURE=1 (blocks from 128 KiB between guard pages):
+# The cost of ALLOCTAG_SECURE=1 (the stricter heap: blocks from 128 KiB
+# between guard pages; small objects' canaries, poison and quarantine):
 # the malloc workloads, unmodified, under liballoctag-preload.so with the
 # default settings and with ALLOCTAG_SECURE=1, and under glibc.  Prints the
 # median ops/s, its ratio to the default mode's median, the median of the
