@@ -34,11 +34,11 @@ for s in $which; do
 			"-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread" \
 			"-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread" \
 			"-DCMAKE_MODULE_LINKER_FLAGS=-fsanitize=thread" >/dev/null
-		tsan_tests='^(debug_warnings|early_.*|bin_charge.*|bin_overflow|compressed|counters_.*|chain_tags|chain_tags_uncompressed|malloc_errors|malloc_fork|malloc_migrate|malloc_threads.*|module_migrate|module_side_table|soak_ci.*|secure_heap.*)$'
+		tsan_tests='^(debug_warnings|early_.*|bin_charge.*|bin_overflow|compressed|counters_.*|chain_tags|chain_tags_uncompressed|malloc_errors|malloc_fork|malloc_migrate|malloc_threads.*|module_migrate|module_side_table|soak_ci.*)$'
 		cmake --build build-tsan -j"$jobs" --target early_tracking early_concurrent \
 			early_window early_accurate debug_warnings test_bin_charge test_bin_overflow \
 			test_compressed test_counters test_chains test_malloc_errors \
-			test_malloc_fork test_malloc_migrate test_malloc_threads test_module_migrate test_secure_heap \
+			test_malloc_fork test_malloc_migrate test_malloc_threads test_module_migrate \
 			$(grep -q 'soak_ci' tests/CMakeLists.txt && echo soak)
 		# die_after_fork=0: malloc_fork starts a thread in the child of a
 		# threaded parent, which TSan does not model (see RELIABILITY.md).
