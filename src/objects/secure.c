@@ -21,7 +21,7 @@ struct quarantine {
 	unsigned int pad[2];
 	struct {
 		char *p;
-		uint32_t n;   /* requested size */
+		uint32_t n;   /* usable size */
 		uint32_t cls;
 	} e[AT_SECURE_Q];
 };
@@ -295,6 +295,14 @@ static void release(struct at_theap *h, char *p, uint32_t n, unsigned int cls)
 	at_bin_fill(&b->word, cls, 1);
 }
 
+static void release_oldest(struct at_theap *h, struct quarantine *q)
+{
+	unsigned int o = q->head;
+	q->head = (o + 1) % AT_SECURE_Q;
+	q->count--;
+	release(h, q->e[o].p, q->e[o].n, q->e[o].cls);
+}
+
 static struct quarantine *quarantine_of(struct at_theap *h)
 {
 	if (at_likely(h->secure_q != NULL))
@@ -315,12 +323,8 @@ __attribute__((destructor)) static void check_at_exit(void)
 	if (!AT_LOAD_RELAXED(&at_secure_heap) || (uintptr_t)h <= 1 || !h->secure_q)
 		return;
 	struct quarantine *q = h->secure_q;
-	while (q->count) {
-		unsigned int o = q->head;
-		q->head = (o + 1) % AT_SECURE_Q;
-		q->count--;
-		release(h, q->e[o].p, q->e[o].n, q->e[o].cls);
-	}
+	while (q->count)
+		release_oldest(h, q);
 }
 
 int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t e,
@@ -352,12 +356,8 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	poison(p, size);
 	AT_STORE(r, AT_SECURE_QUARANTINED);
-	if (q->count == AT_SECURE_Q) {
-		unsigned int o = q->head;
-		q->head = (o + 1) % AT_SECURE_Q;
-		q->count--;
-		release(h, q->e[o].p, q->e[o].n, q->e[o].cls);
-	}
+	if (q->count == AT_SECURE_Q)
+		release_oldest(h, q);
 	unsigned int t = (q->head + q->count++) % AT_SECURE_Q;
 	q->e[t].p = p;
 	q->e[t].n = (uint32_t)n;
