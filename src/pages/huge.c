@@ -6,8 +6,9 @@
  * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded, below) sit in
  * mappings of one of four lengths per power of two; when freed, up to
  * CACHE_MAX mappings (CACHE_BYTES in all) are kept and handed out again to
- * a block of the same class: at most one mprotect and no page faults, which
- * is what keeps the stricter heap affordable.
+ * a block of the same class: one mprotect at free (the first page made
+ * PROT_NONE) and one when handed out again, no page faults, which is what
+ * keeps the stricter heap affordable.
  * recent[]: the last RECENT blocks freed (or cached), so that a second free
  * is named a double free rather than a foreign pointer.
  */
