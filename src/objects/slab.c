@@ -159,11 +159,6 @@ static void list_del(struct central *c, struct at_slab *s)
 	s->listed = 0;
 }
 
-static inline char *slab_base(struct at_slab *s)
-{
-	return at_heap_base + ((char *)s - at_meta_base);
-}
-
 /* A new empty slab of class cls, listed.  Class lock held. */
 static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 {
@@ -172,7 +167,8 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl);
 	if (!p)
 		return NULL;
-	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base));
+	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
+	s->base = p;
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
 	s->used = 0;
@@ -212,7 +208,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 			break;
 		if (!s->used)
 			c->nempty--;
-		char *base = slab_base(s);
+		char *base = s->base;
 		uint16_t *stack = at_slab_stack(s);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
@@ -231,11 +227,14 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	return n;
 }
 
+/* A compact window shares its page (slab.h): its entries are 0 already. */
 static void slab_release(struct at_slab *s)
 {
-	char *base = slab_base(s);
-	size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
-	madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
+	char *base = s->base;
+	if (s->cls < AT_COMPACT_CLS) {
+		size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
+		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
+	}
 	at_page_release(base, AT_SLAB_ORDER);
 }
 
@@ -252,7 +251,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		pthread_mutex_lock(&c->lock);
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
-			struct at_slab *s = at_slab_meta(off);
+			struct at_slab *s = at_slab_meta(off, cls);
 			uint16_t *stack = at_slab_stack(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
