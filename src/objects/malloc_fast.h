@@ -114,7 +114,8 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
 		return at_free_outside(p, what);
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
+	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	if (at_unlikely(!(f & AT_PG_SLAB)))
 		return at_large_free(p, off, what);
 	unsigned int cls = at_page_class(f);
@@ -125,7 +126,8 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & AT_PG_WIDE))
 		return at_wide_free(p, off, cls, idx, what);
-	uint16_t *ent = (uint16_t *)at_obj_entry_c(off, cls) + idx;
+	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
+	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);

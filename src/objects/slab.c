@@ -169,6 +169,7 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 		return NULL;
 	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
 	s->base = p;
+	at_pages[at_addr_to_pfn(p)].win = at_win_off((uintptr_t)(p - at_heap_base), cls);
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
 	s->used = 0;

@@ -52,6 +52,11 @@
  * (1.5 MB of sqlite3's peak).  A released slab's window is zero where it
  * matters (its entries; slab_new writes the header), so a compact window
  * is never cleared; a big window's pages are given back (MADV_DONTNEED).
+ * The window's offset in the shadow is also kept in the slab's head page
+ * descriptor (`win`, over the free-list links an allocated block has no
+ * use for: page.h),
+ * where free, which reads the head's flags anyway, takes it with no class
+ * compare; malloc, with the class at hand, computes it (at_win_off).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -167,7 +172,7 @@ static inline unsigned int at_size_class(size_t n)
  * the heap being arena-aligned, heap address) off, of class cls. */
 static inline uintptr_t at_win_off(uintptr_t off, unsigned int cls)
 {
-	if (cls < AT_COMPACT_CLS)
+	if (at_likely(cls < AT_COMPACT_CLS))
 		return off & ~(AT_SLAB_SIZE - 1);
 	return (off & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT +
 	       ((off >> (AT_SLAB_SHIFT - 10)) & (15ul << 10));
