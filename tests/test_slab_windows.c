@@ -5,8 +5,10 @@
  * window each.  Two tags interleave their objects in the same slabs, of
  * small and compact classes side by side in the same 1 MiB groups; another
  * thread frees half of them; the slabs are released and their units reused
- * by other classes.  Every object's entry names its own tag, no two
- * windows overlap, and every tag's counters are exact throughout.
+ * by other classes.  Every object's entry names its own tag, every slot
+ * never handed out reads free (whatever the unit's last slab left in its
+ * window), no two windows overlap, and every tag's counters are exact
+ * throughout.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #define NSIZES 4
 
 static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384}; /* classes 16, 1024, 4368, 16384 */
+static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000}; /* the second round's: 32, 768, 1088, 8192 */
 static struct alloc_tag *tag_a, *tag_b;
 static void *objs[2][NSIZES][N];
 
@@ -81,6 +84,11 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 		CHECK(*end - *first <= AT_WIN_COMPACT);
 	else
 		CHECK((*first & (AT_SLAB_SIZE - 1)) == 0);
+	/* objects never handed out (and the tail's entry) read free, whatever
+	 * an earlier slab of the unit left in the window */
+	void *ents = at_obj_entry_c(off, cls);
+	for (uint32_t i = s->fresh; i <= s->nobj; i++)
+		CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
 }
 
 struct win {
@@ -94,7 +102,7 @@ static int cmp_win(const void *a, const void *b)
 }
 
 /* The windows of every slab holding a live object: no two overlap. */
-static void windows_disjoint(void)
+static void windows_disjoint(size_t min_slabs)
 {
 	static struct win w[2 * NSIZES * N];
 	size_t n = 0;
@@ -117,13 +125,15 @@ static void windows_disjoint(void)
 		CHECK(w[i].first >= w[i - 1].end);
 		compact_pages_shared += (w[i].first >> 12) == (w[i - 1].first >> 12);
 	}
-	CHECK(distinct > 100);
+	CHECK(distinct >= min_slabs);
 	CHECK(compact_pages_shared > 0); /* compact windows do share pages */
 }
 
+static int round;
+
 static int64_t usable(int k)
 {
-	return at_class_size[at_size_class(sizes[k])];
+	return at_class_size[at_size_class(round ? sizes2[k] : sizes[k])];
 }
 
 static void want_both(int64_t live_a[NSIZES], int64_t live_b[NSIZES])
@@ -159,12 +169,12 @@ int main(void)
 	CHECK(at_size_class(16) < AT_COMPACT_CLS && at_size_class(1000) >= AT_COMPACT_CLS);
 
 	int64_t la[NSIZES] = {0}, lb[NSIZES] = {0};
-	for (int round = 0; round < 2; round++) {
+	for (round = 0; round < 2; round++) {
 		/* interleaved: a, b, a, b ... in every size, sizes interleaved too */
 		for (int i = 0; i < N; i++)
 			for (int k = 0; k < NSIZES; k++) {
-				CHECK(objs[0][k][i] = site_a(sizes[k]));
-				CHECK(objs[1][k][i] = site_b(sizes[k]));
+				CHECK(objs[0][k][i] = site_a(round ? sizes2[k] : sizes[k]));
+				CHECK(objs[1][k][i] = site_b(round ? sizes2[k] : sizes[k]));
 				la[k]++;
 				lb[k]++;
 			}
@@ -174,7 +184,7 @@ int main(void)
 				CHECK_EQ(entry_idx(objs[0][k][i]), tag_a->idx);
 				CHECK_EQ(entry_idx(objs[1][k][i]), tag_b->idx);
 			}
-		windows_disjoint();
+		windows_disjoint(200);
 
 		pthread_t th;
 		CHECK_EQ(pthread_create(&th, NULL, free_half_b, NULL), 0);
@@ -204,10 +214,12 @@ int main(void)
 	}
 	/* a released compact slab's entries read free: a slab made in its unit
 	 * again hands every object out once, with no double free seen */
+	round = 0;
 	for (int i = 0; i < N; i++)
 		CHECK(objs[0][1][i] = site_a(sizes[1]));
 	la[1] = N;
 	want_both(la, lb);
+	windows_disjoint(30);
 	for (int i = 0; i < N; i++)
 		at_free(objs[0][1][i]);
 	la[1] = 0;

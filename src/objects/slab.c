@@ -228,13 +228,20 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	return n;
 }
 
-/* A compact window shares its page (slab.h): its entries are 0 already. */
+/*
+ * A big window's pages are given back (zero when next touched).  A compact
+ * window shares its page (slab.h): its entries are 0 already, and its free
+ * stack is cleared, as it may lie where the entries of the unit's next
+ * slab, of another class or width, will be.
+ */
 static void slab_release(struct at_slab *s)
 {
 	char *base = s->base;
 	if (s->cls < AT_COMPACT_CLS) {
 		size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
 		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
+	} else {
+		memset(at_slab_stack(s), 0, s->nobj * sizeof(uint16_t));
 	}
 	at_page_release(base, AT_SLAB_ORDER);
 }

@@ -49,9 +49,10 @@
  * (the first unit's own window, if it is a slab of a small class, ends
  * below 48 KiB).  So four slabs of large objects share one page of
  * metadata, where each touched a page of its own: 1/16 of their memory
- * (1.5 MB of sqlite3's peak).  A released slab's window is zero where it
- * matters (its entries; slab_new writes the header), so a compact window
- * is never cleared; a big window's pages are given back (MADV_DONTNEED).
+ * (1.5 MB of sqlite3's peak).  A released slab's entries are all 0 and
+ * slab_new writes the header, so all a released compact window needs is
+ * its free stack cleared (it may lie under the next slab's entries); a big
+ * window's pages are given back (MADV_DONTNEED).
  * The window's offset in the shadow is also kept in the slab's head page
  * descriptor (`win`, over the free-list links an allocated block has no
  * use for: page.h),
