@@ -230,11 +230,11 @@ static inline void *at_obj_entry_c(uintptr_t off, unsigned int cls)
 	return (char *)at_slab_meta(off, cls) + AT_META_REFS;
 }
 
-/* The same, the class read from the slab's head page. */
+/* The same, the window's offset read from the slab's head page. */
 static inline void *at_obj_entry(uintptr_t off)
 {
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	return at_obj_entry_c(off, at_page_class(f));
+	uint64_t win = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win);
+	return at_meta_base + win + AT_META_REFS;
 }
 
 /* The narrow entry of object idx at address p (a heap address) of class cls. */
