@@ -237,11 +237,26 @@ static inline void *at_obj_entry(uintptr_t off)
 	return at_meta_base + win + AT_META_REFS;
 }
 
-/* The narrow entry of object idx at address p (a heap address) of class cls. */
+/*
+ * The narrow entry of object idx at address p (a heap address) of class
+ * cls: at_win_off's two windows, one chosen by a conditional move, not a
+ * branch (malloc's fast path, where mixed sizes mispredict a branch on the
+ * class: larson, sizes 8..1000, took 1.11x base's CPU with one).
+ */
 static inline uint16_t *at_obj_entry_of(void *p, unsigned int cls, uint32_t idx)
 {
-	char *w = (char *)at_win_off((uintptr_t)p, cls) + at_meta_delta;
-	return (uint16_t *)(w + AT_META_REFS) + idx;
+	uintptr_t a = (uintptr_t)p;
+	uintptr_t big = a & ~(AT_SLAB_SIZE - 1);
+	uintptr_t compact = (a & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT +
+			    ((a >> (AT_SLAB_SHIFT - 10)) & (15ul << 10));
+	uintptr_t w = big;
+#if defined(__x86_64__) /* gcc makes it a branch */
+	__asm__("cmpl %2, %1\n\tcmovae %3, %0" : "+r"(w) : "r"(cls), "i"(AT_COMPACT_CLS), "r"(compact) : "cc");
+#else
+	w = cls >= AT_COMPACT_CLS ? compact : big;
+#endif
+	w += (uintptr_t)at_meta_delta;
+	return (uint16_t *)((char *)w + AT_META_REFS) + idx;
 }
 
 /* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
