@@ -7,8 +7,9 @@
  * allocator's arena lock (a new slab is allocated under the class lock).
  * A slab whose last object comes back is kept while the class has fewer than
  * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
- * window, and the slab back to the page allocator with at_page_release (it
- * is purged there, page_alloc.c), so RSS follows live data.
+ * window (a big one; a compact one, sharing its page, has its free stack
+ * cleared), and the slab back to the page allocator with at_page_release
+ * (it is purged there, page_alloc.c), so RSS follows live data.
  */
 #include "core/retry_once.h"
 #include <errno.h>
