@@ -12,7 +12,10 @@
 #           gc, fsck (each git command is its own process; peak of them all)
 #   sort    sort of 2000000 generated lines (-S 200M: in memory)
 # Configurations: glibc (no preload), alloctag (PRELOAD_LIB, default
-# ALLOCTAG), alloctag-never (ALLOCTAG=never), mimalloc, jemalloc, tcmalloc
+# ALLOCTAG), alloctag-depth1 (profiling on, one tag per caller address:
+# ALLOCTAG_DEPTH=1; against the default it shows what call chains cost,
+# against never what tagging itself costs), alloctag-never
+# (ALLOCTAG=never), mimalloc, jemalloc, tcmalloc
 # (Debian's libmimalloc2.0, libjemalloc2, libgoogle-perftools4 or
 # libtcmalloc-minimal4, skipped if absent).  Each round runs every workload
 # under every configuration, in an order rotated each round.  Printed per
@@ -29,9 +32,9 @@ trap 'rm -rf "$W"' EXIT
 gcc -O2 -o "$W/measure" "$HERE/measure.c"
 
 so_of() { dpkg -L "$1" 2>/dev/null | grep -E "/$2\.so\.[0-9]+$" | head -n1 || true; }
-NAMES=(glibc alloctag alloctag-never)
-LIBS=("" "$PRE" "$PRE")
-ENVS=("" "" "ALLOCTAG=never")
+NAMES=(glibc alloctag alloctag-depth1 alloctag-never)
+LIBS=("" "$PRE" "$PRE" "$PRE")
+ENVS=("" "" "ALLOCTAG_DEPTH=1" "ALLOCTAG=never")
 for spec in "mimalloc libmimalloc2.0 libmimalloc" "jemalloc libjemalloc2 libjemalloc" \
     "tcmalloc libgoogle-perftools4 libtcmalloc" "tcmalloc libtcmalloc-minimal4 libtcmalloc_minimal"; do
     set -- $spec

@@ -43,16 +43,17 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 }
 
 /*
- * Take bin b's top object (b's word w, its count c >= 1, its tag ti), for
+ * Take bin b's top object (bin b of class cls, b's word w, its count c >= 1, its tag ti), for
  * an allocation charged to ti (charged by the count's update), the slab
  * narrow (no AT_SLOW_WIDE): its entry is written.
  */
-static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uint64_t w,
-								unsigned int c, uint32_t ti)
+static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, unsigned int cls,
+								uint64_t w, unsigned int c,
+								uint32_t ti)
 {
 	void *p = b->slots[c - 1];
 	AT_STORE_RELAXED(&b->word, w - 1);
-	AT_STORE_RELAXED(at_obj_entry_of(p, at_obj_index_m((uintptr_t)p, b->magic)),
+	AT_STORE_RELAXED(at_obj_entry_of(p, cls, at_obj_index_m((uintptr_t)p, b->magic)),
 			 (uint16_t)(ti + 1));
 	return p;
 }
@@ -100,7 +101,7 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
 		return at_small_alloc_slow(cls, tag);
-	return at_bin_take(b, w, c, ti);
+	return at_bin_take(b, cls, w, c, ti);
 }
 
 /*
@@ -113,7 +114,8 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
 		return at_free_outside(p, what);
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
+	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	if (at_unlikely(!(f & AT_PG_SLAB)))
 		return at_large_free(p, off, what);
 	unsigned int cls = at_page_class(f);
@@ -124,7 +126,8 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & AT_PG_WIDE))
 		return at_wide_free(p, off, cls, idx, what);
-	uint16_t *ent = (uint16_t *)at_obj_entry(off) + idx;
+	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
+	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);

@@ -7,8 +7,9 @@
  * allocator's arena lock (a new slab is allocated under the class lock).
  * A slab whose last object comes back is kept while the class has fewer than
  * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
- * window, and the slab back to the page allocator with at_page_release (it
- * is purged there, page_alloc.c), so RSS follows live data.
+ * window (a big one; a compact one, sharing its page, has its free stack
+ * cleared), and the slab back to the page allocator with at_page_release
+ * (it is purged there, page_alloc.c), so RSS follows live data.
  */
 #include "core/retry_once.h"
 #include <errno.h>
@@ -160,11 +161,6 @@ static void list_del(struct central *c, struct at_slab *s)
 	s->listed = 0;
 }
 
-static inline char *slab_base(struct at_slab *s)
-{
-	return at_heap_base + ((char *)s - at_meta_base);
-}
-
 /* A new empty slab of class cls, listed.  Class lock held. */
 static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 {
@@ -173,7 +169,9 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl);
 	if (!p)
 		return NULL;
-	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base));
+	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
+	s->base = p;
+	at_pages[at_addr_to_pfn(p)].win = at_win_off((uintptr_t)(p - at_heap_base), cls);
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
 	s->used = 0;
@@ -216,7 +214,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 			break;
 		if (!s->used)
 			c->nempty--;
-		char *base = slab_base(s);
+		char *base = s->base;
 		uint16_t *stack = at_slab_stack(s);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
@@ -235,11 +233,21 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	return n;
 }
 
+/*
+ * A big window's pages are given back (zero when next touched).  A compact
+ * window shares its page (slab.h): its entries are 0 already, and its free
+ * stack is cleared, as it may lie where the entries of the unit's next
+ * slab, of another class or width, will be.
+ */
 static void slab_release(struct at_slab *s)
 {
-	char *base = slab_base(s);
-	size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
-	madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
+	char *base = s->base;
+	if (s->cls < AT_COMPACT_CLS) {
+		size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
+		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
+	} else {
+		memset(at_slab_stack(s), 0, s->nobj * sizeof(uint16_t));
+	}
 	at_page_release(base, AT_SLAB_ORDER);
 }
 
@@ -256,7 +264,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		pthread_mutex_lock(&c->lock);
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
-			struct at_slab *s = at_slab_meta(off);
+			struct at_slab *s = at_slab_meta(off, cls);
 			uint16_t *stack = at_slab_stack(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)

@@ -36,9 +36,28 @@
  *           for wide ones (8 bytes each) whatever the slab's width
  *   +64 + 8 * (nobj + 1)   uint16_t free stack: indexes of objects
  *           returned to the slab (at_slab_stack; only slab.c uses it)
- * so that a slab of large objects touches one page of its window (header,
- * references and stack together: 4608-byte objects take 176 bytes), and
- * only the smallest classes' windows reach past the first page.
+ * for the classes below AT_COMPACT_SIZE (at most 41032 bytes: the smallest
+ * class, wide).  A slab of the classes from AT_COMPACT_SIZE up (at most 85
+ * objects: 64 + 8 * 86 + 2 * 85 = 922 bytes) has a compact window instead,
+ * 1 KiB, and the compact windows of 16 consecutive units share the last
+ * 16 KiB of the first unit's 64 KiB window:
+ *
+ *   unit u, class < AT_COMPACT_CLS:  shadow + u * 64 KiB
+ *   unit u, class >= AT_COMPACT_CLS: shadow + (u & ~15) * 64 KiB + 48 KiB
+ *                                    + (u & 15) * 1 KiB
+ *
+ * (the first unit's own window, if it is a slab of a small class, ends
+ * below 48 KiB).  So four slabs of large objects share one page of
+ * metadata, where each touched a page of its own: 1/16 of their memory
+ * (1.5 MB of sqlite3's peak).  A released slab's entries are all 0 and
+ * slab_new writes the header, so all a released compact window needs is
+ * its free stack cleared (it may lie under the next slab's entries); a big
+ * window's pages are given back (MADV_DONTNEED).
+ * The window's offset in the shadow is also kept in the slab's head page
+ * descriptor (`win`, over the free-list links an allocated block has no
+ * use for: page.h),
+ * where free, which reads the head's flags anyway, takes it with no class
+ * compare; malloc, with the class at hand, computes it (at_win_off).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -87,14 +106,27 @@
 #define AT_BIN_HALF_MAX 64u /* the most objects a thread cache moves at once (tcache.h) */
 #define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
 #define AT_META_REFS 64u
+#define AT_COMPACT_CLS 18u    /* at_class_size[18] = AT_COMPACT_SIZE */
+#define AT_COMPACT_SIZE 768u
+#define AT_WIN_COMPACT 1024u  /* a compact window */
+#define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
+#define AT_WIN_COMPACT_AT (48u << 10)
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_OBJ_LIVE (1ull << 63)
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
 #define AT_OBJ_NARROW_MAX 0xFFFEu
 #endif
 
-_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS <= AT_SLAB_SIZE,
+/* a big window's pages (released whole) end below the compact windows */
+_Static_assert(((AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 4095u) & ~4095u) <=
+		       AT_WIN_COMPACT_AT,
 	       "metadata window too small");
+_Static_assert(AT_META_REFS + 8u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) +
+			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE) <= AT_WIN_COMPACT,
+	       "compact window too small");
+_Static_assert(AT_WIN_COMPACT_AT + (16u * AT_WIN_COMPACT) <= AT_SLAB_SIZE &&
+		       (1u << (AT_WIN_GROUP_SHIFT - AT_SLAB_SHIFT)) == 16u,
+	       "16 compact windows in a unit's window");
 
 struct at_slab {
 	struct at_slab *next, *prev; /* partial list of the class, if listed */
@@ -105,7 +137,9 @@ struct at_slab {
 	uint16_t fresh; /* objects [fresh, nobj) were never handed out */
 	uint8_t wide;
 	uint8_t listed;
+	char *base; /* the slab's address */
 };
+_Static_assert(sizeof(struct at_slab) <= AT_META_REFS, "slab header size");
 
 extern AT_HIDDEN char *at_meta_base;
 /* at_meta_base - at_heap_base: an object's window from its address alone. */
@@ -135,9 +169,19 @@ static inline unsigned int at_size_class(size_t n)
 	return at_class_mid[(n - 1) >> 8];
 }
 
-static inline struct at_slab *at_slab_meta(uintptr_t off)
+/* The offset in the shadow of the window of the slab at heap offset (or,
+ * the heap being arena-aligned, heap address) off, of class cls. */
+static inline uintptr_t at_win_off(uintptr_t off, unsigned int cls)
 {
-	return (struct at_slab *)(at_meta_base + (off & ~(AT_SLAB_SIZE - 1)));
+	if (at_likely(cls < AT_COMPACT_CLS))
+		return off & ~(AT_SLAB_SIZE - 1);
+	return (off & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT +
+	       ((off >> (AT_SLAB_SHIFT - 10)) & (15ul << 10));
+}
+
+static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
+{
+	return (struct at_slab *)(at_meta_base + at_win_off(off, cls));
 }
 
 /* The slab's free stack, after its references (see the window above). */
@@ -180,16 +224,39 @@ static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
 	return (uint32_t)prod < magic;
 }
 
-static inline void *at_obj_entry(uintptr_t off)
+/* The entries of the slab at heap offset off, of class cls. */
+static inline void *at_obj_entry_c(uintptr_t off, unsigned int cls)
 {
-	return (char *)at_slab_meta(off) + AT_META_REFS;
+	return (char *)at_slab_meta(off, cls) + AT_META_REFS;
 }
 
-/* The narrow entry of object idx at address p (a heap address). */
-static inline uint16_t *at_obj_entry_of(void *p, uint32_t idx)
+/* The same, the window's offset read from the slab's head page. */
+static inline void *at_obj_entry(uintptr_t off)
 {
-	char *w = (char *)((uintptr_t)p & ~(AT_SLAB_SIZE - 1)) + at_meta_delta;
-	return (uint16_t *)(w + AT_META_REFS) + idx;
+	uint64_t win = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win);
+	return at_meta_base + win + AT_META_REFS;
+}
+
+/*
+ * The narrow entry of object idx at address p (a heap address) of class
+ * cls: at_win_off's two windows, one chosen by a conditional move, not a
+ * branch (malloc's fast path, where mixed sizes mispredict a branch on the
+ * class: larson, sizes 8..1000, took 1.11x base's CPU with one).
+ */
+static inline uint16_t *at_obj_entry_of(void *p, unsigned int cls, uint32_t idx)
+{
+	uintptr_t a = (uintptr_t)p;
+	uintptr_t big = a & ~(AT_SLAB_SIZE - 1);
+	uintptr_t compact = (a & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT +
+			    ((a >> (AT_SLAB_SHIFT - 10)) & (15ul << 10));
+	uintptr_t w = big;
+#if defined(__x86_64__) /* gcc makes it a branch */
+	__asm__("cmpl %2, %1\n\tcmovae %3, %0" : "+r"(w) : "r"(cls), "i"(AT_COMPACT_CLS), "r"(compact) : "cc");
+#else
+	w = cls >= AT_COMPACT_CLS ? compact : big;
+#endif
+	w += (uintptr_t)at_meta_delta;
+	return (uint16_t *)((char *)w + AT_META_REFS) + idx;
 }
 
 /* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */

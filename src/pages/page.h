@@ -92,7 +92,13 @@ _Static_assert(AT_NR_SPARE_BITS > 0, "no spare bits left");
 
 struct at_page {
 	uint64_t flags;
-	uint32_t next, prev; /* free list links (pfns), valid with AT_PG_BUDDY */
+	union {
+		struct {
+			uint32_t next, prev; /* free list links (pfns), valid with AT_PG_BUDDY */
+		};
+		uint64_t win; /* a slab's head page: its metadata window's offset
+				 in the shadow (objects/slab.h) */
+	};
 };
 
 #define AT_PFN_NIL UINT32_MAX

@@ -170,7 +170,7 @@ EXPORT void *malloc(size_t n)
 				unsigned int c = at_bin_count(w);
 				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
 					at_cum_add(at_bin_tag(w), at_class_size[cls]);
-					return at_bin_take(b, w, c, at_bin_tag(w));
+					return at_bin_take(b, cls, w, c, at_bin_tag(w));
 				}
 				return site_miss(cls, ra);
 			}

@@ -1,0 +1,228 @@
+/*
+ * Slab metadata windows (src/objects/slab.h): the classes from
+ * AT_COMPACT_SIZE up have 1 KiB compact windows, 16 units' windows in the
+ * last 16 KiB of the first unit's window; the smaller classes a 64 KiB
+ * window each.  Two tags interleave their objects in the same slabs, of
+ * small and compact classes side by side in the same 1 MiB groups; another
+ * thread frees half of them; the slabs are released and their units reused
+ * by other classes.  Every object's entry names its own tag, every slot
+ * never handed out reads free (whatever the unit's last slab left in its
+ * window), no two windows overlap, and every tag's counters are exact
+ * throughout.
+ */
+#include <alloctag.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "objects/malloc_info.h"
+#include "objects/slab.h"
+
+#define N 2400 /* per tag and size: about 40 slabs of 1088-byte objects */
+#define NSIZES 4
+
+static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384}; /* classes 16, 1024, 4368, 16384 */
+static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000}; /* the second round's: 32, 768, 1088, 8192 */
+static struct alloc_tag *tag_a, *tag_b;
+static void *objs[2][NSIZES][N];
+
+static __attribute__((noinline)) void *site_a(size_t n)
+{
+	DEFINE_ALLOC_TAG(t);
+	tag_a = &t;
+	return alloc_hooks_tag(t, at_malloc_noprof(n));
+}
+
+static __attribute__((noinline)) void *site_b(size_t n)
+{
+	DEFINE_ALLOC_TAG(t);
+	tag_b = &t;
+	return alloc_hooks_tag(t, at_malloc_noprof(n));
+}
+
+static void want(const struct alloc_tag *t, int64_t bytes, int64_t calls)
+{
+	struct alloctag_counters c = alloctag_read(t);
+	CHECK_EQ(c.bytes, bytes);
+	CHECK_EQ(c.calls, calls);
+}
+
+/* The tag index p's entry holds, read both ways (class given, and from
+ * the head page's flags); the window's header describes p's slab. */
+static uint32_t entry_idx(void *p)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	uint64_t f = at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags;
+	CHECK(f & AT_PG_SLAB);
+	unsigned int cls = at_page_class(f);
+	int w = (f & AT_PG_WIDE) != 0;
+	struct at_slab *s = at_slab_meta(off, cls);
+	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
+	CHECK_EQ(s->cls, cls);
+	CHECK_EQ(s->nobj, at_class_nobj[cls]);
+	CHECK(at_obj_entry_c(off, cls) == at_obj_entry(off));
+	/* free's way to the window: the head page's descriptor */
+	CHECK_EQ(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win, at_win_off(off, cls));
+	uint32_t idx = at_obj_index(off, cls);
+	if (!w) /* the fast paths' address, from the object's address */
+		CHECK(at_obj_entry_of(p, cls, idx) == (uint16_t *)at_obj_entry(off) + idx);
+	uint64_t e = at_obj_get(off, idx, w);
+	CHECK(e != 0);
+	return at_obj_decode_idx(e, w);
+}
+
+/* [first, end) of the window bytes the slab of p uses (slab.h's layout). */
+static void window_of(void *p, uintptr_t *first, uintptr_t *end)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	unsigned int cls = at_page_class(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	struct at_slab *s = at_slab_meta(off, cls);
+	*first = (uintptr_t)s;
+	*end = (uintptr_t)(at_slab_stack(s) + s->nobj);
+	if (cls >= AT_COMPACT_CLS)
+		CHECK(*end - *first <= AT_WIN_COMPACT);
+	else
+		CHECK((*first & (AT_SLAB_SIZE - 1)) == 0);
+	/* objects never handed out (and the tail's entry) read free, whatever
+	 * an earlier slab of the unit left in the window */
+	void *ents = at_obj_entry_c(off, cls);
+	for (uint32_t i = s->fresh; i <= s->nobj; i++)
+		CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
+}
+
+struct win {
+	uintptr_t first, end;
+};
+
+static int cmp_win(const void *a, const void *b)
+{
+	const struct win *x = a, *y = b;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* The windows of every slab holding a live object: no two overlap. */
+static void windows_disjoint(size_t min_slabs)
+{
+	static struct win w[2 * NSIZES * N];
+	size_t n = 0;
+	for (int t = 0; t < 2; t++)
+		for (int k = 0; k < NSIZES; k++)
+			for (int i = 0; i < N; i++) {
+				if (!objs[t][k][i])
+					continue;
+				window_of(objs[t][k][i], &w[n].first, &w[n].end);
+				n++;
+			}
+	qsort(w, n, sizeof(*w), cmp_win);
+	size_t distinct = 0, compact_pages_shared = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (w[i].first == w[i - 1].first) { /* the same slab */
+			CHECK_EQ(w[i].end, w[i - 1].end);
+			continue;
+		}
+		distinct++;
+		CHECK(w[i].first >= w[i - 1].end);
+		compact_pages_shared += (w[i].first >> 12) == (w[i - 1].first >> 12);
+	}
+	CHECK(distinct >= min_slabs);
+	CHECK(compact_pages_shared > 0); /* compact windows do share pages */
+}
+
+static int round;
+
+static int64_t usable(int k)
+{
+	return at_class_size[at_size_class(round ? sizes2[k] : sizes[k])];
+}
+
+static void want_both(int64_t live_a[NSIZES], int64_t live_b[NSIZES])
+{
+	int64_t ba = 0, ca = 0, bb = 0, cb = 0;
+	for (int k = 0; k < NSIZES; k++) {
+		ba += live_a[k] * usable(k);
+		ca += live_a[k];
+		bb += live_b[k] * usable(k);
+		cb += live_b[k];
+	}
+	want(tag_a, ba, ca);
+	want(tag_b, bb, cb);
+}
+
+/* Another thread frees every other object of tag b (cross-thread frees). */
+static void *free_half_b(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < NSIZES; k++)
+		for (int i = 0; i < N; i += 2) {
+			at_free(objs[1][k][i]);
+			objs[1][k][i] = NULL;
+		}
+	return NULL;
+}
+
+int main(void)
+{
+	CHECK(alloctag_profiling());
+	_Static_assert(AT_COMPACT_CLS < AT_NR_CLASSES, "compact classes exist");
+	CHECK_EQ(at_class_size[AT_COMPACT_CLS], AT_COMPACT_SIZE);
+	CHECK(at_size_class(16) < AT_COMPACT_CLS && at_size_class(1000) >= AT_COMPACT_CLS);
+
+	int64_t la[NSIZES] = {0}, lb[NSIZES] = {0};
+	for (round = 0; round < 2; round++) {
+		/* interleaved: a, b, a, b ... in every size, sizes interleaved too */
+		for (int i = 0; i < N; i++)
+			for (int k = 0; k < NSIZES; k++) {
+				CHECK(objs[0][k][i] = site_a(round ? sizes2[k] : sizes[k]));
+				CHECK(objs[1][k][i] = site_b(round ? sizes2[k] : sizes[k]));
+				la[k]++;
+				lb[k]++;
+			}
+		want_both(la, lb);
+		for (int k = 0; k < NSIZES; k++)
+			for (int i = 0; i < N; i++) {
+				CHECK_EQ(entry_idx(objs[0][k][i]), tag_a->idx);
+				CHECK_EQ(entry_idx(objs[1][k][i]), tag_b->idx);
+			}
+		windows_disjoint(200);
+
+		pthread_t th;
+		CHECK_EQ(pthread_create(&th, NULL, free_half_b, NULL), 0);
+		CHECK_EQ(pthread_join(th, NULL), 0);
+		for (int k = 0; k < NSIZES; k++)
+			lb[k] -= N / 2;
+		want_both(la, lb);
+		for (int k = 0; k < NSIZES; k++)
+			for (int i = 1; i < N; i += 2)
+				CHECK_EQ(entry_idx(objs[1][k][i]), tag_b->idx);
+
+		/* everything back, the empty slabs released: their units are
+		 * reused by the next round, in other classes' places */
+		for (int t = 0; t < 2; t++)
+			for (int k = 0; k < NSIZES; k++)
+				for (int i = 0; i < N; i++) {
+					at_free(objs[t][k][i]);
+					objs[t][k][i] = NULL;
+				}
+		for (int k = 0; k < NSIZES; k++)
+			la[k] = lb[k] = 0;
+		want_both(la, lb);
+		CHECK_EQ(at_malloc_trim(0), 1); /* empty slabs released */
+		struct at_malloc_info mi;
+		at_malloc_info(&mi);
+		CHECK_EQ(mi.small_in_use, 0);
+	}
+	/* a released compact slab's entries read free: a slab made in its unit
+	 * again hands every object out once, with no double free seen */
+	round = 0;
+	for (int i = 0; i < N; i++)
+		CHECK(objs[0][1][i] = site_a(sizes[1]));
+	la[1] = N;
+	want_both(la, lb);
+	windows_disjoint(30);
+	for (int i = 0; i < N; i++)
+		at_free(objs[0][1][i]);
+	la[1] = 0;
+	want_both(la, lb);
+	return 0;
+}
