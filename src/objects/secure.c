@@ -179,7 +179,7 @@ static inline int poisoned(const char *p, size_t size)
 static inline uint16_t *rec_of(uintptr_t off, unsigned int cls, uint32_t idx)
 {
 	uint32_t nobj = at_class_nobj[cls];
-	return (uint16_t *)((char *)at_slab_meta(off) + AT_META_REFS + 8u * (nobj + 1) + 2u * nobj) +
+	return (uint16_t *)((char *)at_slab_meta(off, cls) + AT_META_REFS + 8u * (nobj + 1) + 2u * nobj) +
 	       idx;
 }
 

@@ -37,8 +37,9 @@
  *   +64 + 8 * (nobj + 1)   uint16_t free stack: indexes of objects
  *           returned to the slab (at_slab_stack; only slab.c uses it)
  * for the classes below AT_COMPACT_SIZE (at most 41032 bytes: the smallest
- * class, wide).  A slab of the classes from AT_COMPACT_SIZE up (at most 85
- * objects: 64 + 8 * 86 + 2 * 85 = 922 bytes) has a compact window instead,
+ * class, wide).  A slab of the classes from AT_COMPACT_SIZE up (at most 73
+ * objects: 64 + 8 * 74 + 2 * 73 = 802 bytes, 950 with the stricter heap's
+ * records, secure.h) has a compact window instead,
  * 1 KiB, and the compact windows of 16 consecutive units share the last
  * 16 KiB of the first unit's 64 KiB window:
  *
@@ -106,8 +107,8 @@
 #define AT_BIN_HALF_MAX 64u /* the most objects a thread cache moves at once (tcache.h) */
 #define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
 #define AT_META_REFS 64u
-#define AT_COMPACT_CLS 18u    /* at_class_size[18] = AT_COMPACT_SIZE */
-#define AT_COMPACT_SIZE 768u
+#define AT_COMPACT_CLS 19u    /* at_class_size[19] = AT_COMPACT_SIZE */
+#define AT_COMPACT_SIZE 896u
 #define AT_WIN_COMPACT 1024u  /* a compact window */
 #define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
 #define AT_WIN_COMPACT_AT (48u << 10)
@@ -122,7 +123,8 @@ _Static_assert(((AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 4095
 		       AT_WIN_COMPACT_AT,
 	       "metadata window too small");
 _Static_assert(AT_META_REFS + 8u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) +
-			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE) <= AT_WIN_COMPACT,
+			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE) +
+			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) <= AT_WIN_COMPACT,
 	       "compact window too small");
 _Static_assert(AT_WIN_COMPACT_AT + (16u * AT_WIN_COMPACT) <= AT_SLAB_SIZE &&
 		       (1u << (AT_WIN_GROUP_SHIFT - AT_SLAB_SHIFT)) == 16u,
