@@ -38,6 +38,7 @@
 #ifndef AT_UNWIND_H
 #define AT_UNWIND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/compiler.h"
@@ -75,6 +76,23 @@ struct at_unwind_trace {
  */
 AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 				 struct at_unwind_trace *tr);
+
+/*
+ * The rule of call address pc (bits 32..63 of the word above; the stop bit
+ * when there is none) from the .eh_frame_hdr at hdr and the .eh_frame it
+ * indexes, reading nothing outside [data, data + size): a rule-cache miss
+ * passes the readable span of the object holding pc.  Returns 0, or
+ * AT_EH_STOP (the CFI cannot be followed there: no FDE, an encoding,
+ * instruction or frame the rules do not express), or AT_EH_CORRUPT (a
+ * record cut short, a length or offset outside the span, a wrong version
+ * or id): then the object's CFI is ignored, said once per object
+ * ("alloctag: NAME: corrupt .eh_frame_hdr or .eh_frame; ...").  Never
+ * loops longer than the span's bytes.
+ */
+#define AT_EH_STOP 1
+#define AT_EH_CORRUPT (-1)
+AT_HIDDEN int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,
+			 uint64_t *rule);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
