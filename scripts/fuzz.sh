@@ -16,10 +16,18 @@ mkdir -p "$out"
 CC=${CC:-clang}
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc"
 # Each target and the runtime sources its parser needs.
-targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env"
+targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env fuzz_eh_frame"
 sources_of() {
 	case $1 in
 	fuzz_alloctag_env|fuzz_size_env|fuzz_config_env) echo src/core/control.c src/core/message.c ;;
+	fuzz_eh_frame) echo src/sites/unwind.c src/core/message.c ;;
+	esac
+}
+# Longest input: the ELF targets' seeds are whole small objects.
+max_len() { # target, default
+	case $1 in
+	fuzz_eh_frame) echo 4096 ;;
+	*) echo "$2" ;;
 	esac
 }
 for t in $targets; do
@@ -44,7 +52,7 @@ ci)
 	for t in $targets; do
 		run "$t" -runs=0 "fuzz/corpus/$t" # replay: every input still passes
 		mkdir -p "$out/corpus/$t"
-		run "$t" -max_total_time="$secs" -max_len=256 "$out/corpus/$t" "fuzz/corpus/$t"
+		run "$t" -max_total_time="$secs" -max_len="$(max_len "$t" 256)" "$out/corpus/$t" "fuzz/corpus/$t"
 	done
 	;;
 long)
@@ -52,7 +60,7 @@ long)
 	secs=$(awk "BEGIN { printf \"%d\", $hours * 3600 }")
 	for t in $targets; do
 		mkdir -p "$out/corpus/$t"
-		run "$t" -max_total_time="$secs" -max_len=1024 -jobs=1 "$out/corpus/$t" "fuzz/corpus/$t"
+		run "$t" -max_total_time="$secs" -max_len="$(max_len "$t" 1024)" -jobs=1 "$out/corpus/$t" "fuzz/corpus/$t"
 	done
 	;;
 *) echo "usage: $0 ci [seconds] | long [hours]" >&2; exit 2 ;;
