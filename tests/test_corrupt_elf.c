@@ -9,19 +9,39 @@
  * corrupt object is named exactly once on stderr, however many of its
  * addresses are looked up and across an unrelated dlclose (which clears the
  * unwinder's caches).
+ *
+ * tags_core: copies of this program with corrupt section headers (a table
+ * past the end of the file; the alloc_tags header pointing at .text; a size
+ * that is not a whole number of tags) are run: each says exactly one line
+ * and its tags are registered by its constructor instead (as a shared
+ * object's: a copy in the tag area), which counts its allocation exactly,
+ * as the intact copy does with its core tags.
+ *
+ * tags_module: copies of a real tagged object (at_testmod.so) with a tag's
+ * canon filled in, or a tag's function name relocated outside the object,
+ * are dlopened: exactly one line each (for two translation units'
+ * constructors and any number of allocations), its tags cleared, its
+ * allocations work and charge nothing, and it unloads cleanly.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <alloctag.h>
+
 #include "check.h"
+#include "core/tag_registry.h"
+#include "module_util.h"
 #include "sites/unwind.h"
+#include "tag_lookup.h"
 
 static char dir[] = "/tmp/at_corrupt_elfXXXXXX";
 static int saved_err = -1;
@@ -182,12 +202,173 @@ static void test_cfi(void)
 	printf("cfi: 4 corrupt objects ignored, each named once\n");
 }
 
+/* ---- tags ---------------------------------------------------------- */
+
+static Elf64_Shdr *section(unsigned char *b, const char *name)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)b;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(b + eh->e_shoff);
+	const char *names = (const char *)b + sh[eh->e_shstrndx].sh_offset;
+	for (int i = 0; i < eh->e_shnum; i++)
+		if (!strcmp(names + sh[i].sh_name, name))
+			return &sh[i];
+	CHECK(!"no such section");
+	return NULL;
+}
+
+/* The child: one tagged allocation, counted exactly, by the core tags
+ * (`core`) or by the constructor's registration. */
+static int core_child(int core)
+{
+	void *p = at_alloc_pages(0); const unsigned int line = __LINE__;
+	CHECK(p);
+	const struct alloc_tag *t = tag_at_line(line);
+	CHECK(t && t->canon);
+	if (core)
+		CHECK(at_core_start != NULL && t->canon == t);
+	else
+		CHECK(at_core_start == NULL && t->canon != t);
+	struct alloctag_counters c = at_counters_read(t->canon->idx);
+	CHECK_EQ(c.bytes, 4096);
+	CHECK_EQ(c.calls, 1);
+	at_free_pages(p, 0);
+	return 0;
+}
+
+enum core_bad { CORE_NONE, CORE_SHOFF, CORE_TAGS_TEXT, CORE_TAGS_SIZE };
+
+/* Run a copy of this program corrupted as `bad` says; its stderr. */
+static const char *run_core_copy(const char *name, enum core_bad bad)
+{
+	size_t size;
+	unsigned char *b = read_file("/proc/self/exe", &size);
+	Elf64_Shdr *tags = section(b, "alloc_tags");
+	if (bad == CORE_SHOFF)
+		((Elf64_Ehdr *)b)->e_shoff = size + 4096;
+	else if (bad == CORE_TAGS_TEXT)
+		tags->sh_addr = section(b, ".text")->sh_addr;
+	else if (bad == CORE_TAGS_SIZE)
+		tags->sh_size -= 8;
+	char path[4200], cmd[8600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	write_file(path, b, size);
+	free(b);
+	CHECK(chmod(path, 0700) == 0);
+	snprintf(cmd, sizeof(cmd), "%s %s 2>%s", path, bad ? "core_child" : "core_child_counted",
+		 err_path);
+	int rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "%s: %s", name, stderr_text());
+	CHECK_EQ(rc, 0);
+	return stderr_text();
+}
+
+static void test_tags_core(void)
+{
+	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+	CHECK_STREQ(run_core_copy("good", CORE_NONE), "");
+	char want[8192];
+	snprintf(want, sizeof(want),
+		 "alloctag: %s/shoff: corrupt section headers; the main program's tags are "
+		 "left to its constructor\n",
+		 dir);
+	CHECK_STREQ(run_core_copy("shoff", CORE_SHOFF), want);
+	snprintf(want, sizeof(want),
+		 "alloctag: %s/tags-text: corrupt alloc_tags section (outside the writable "
+		 "segments); the main program's tags are left to its constructor\n",
+		 dir);
+	CHECK_STREQ(run_core_copy("tags-text", CORE_TAGS_TEXT), want);
+	snprintf(want, sizeof(want),
+		 "alloctag: %s/tags-size: corrupt alloc_tags section (not a whole number of "
+		 "aligned tags); the main program's tags are left to its constructor\n",
+		 dir);
+	CHECK_STREQ(run_core_copy("tags-size", CORE_TAGS_SIZE), want);
+	printf("tags_core: 3 corrupt executables said once each and counted by their "
+	       "constructor; the intact one by its core tags\n");
+}
+
+enum mod_bad { MOD_CANON, MOD_NAME };
+
+static void test_tags_module_one(const char *name, enum mod_bad bad, const char *why)
+{
+	size_t size;
+	unsigned char *b = read_file(TESTMOD, &size);
+	Elf64_Shdr *tags = section(b, "alloc_tags");
+	if (bad == MOD_CANON) {
+		/* the first tag's canon (no relocation writes it) */
+		uint64_t v = 0x1234;
+		memcpy(b + tags->sh_offset + offsetof(struct alloc_tag, canon), &v, 8);
+	} else {
+		/* the relocation that writes the first tag's function pointer */
+		Elf64_Shdr *rela = section(b, ".rela.dyn");
+		Elf64_Rela *r = (Elf64_Rela *)(b + rela->sh_offset);
+		size_t n = rela->sh_size / sizeof(*r), k;
+		for (k = 0; k < n; k++)
+			if (r[k].r_offset == tags->sh_addr + offsetof(struct alloc_tag, function))
+				break;
+		CHECK(k < n && ELF64_R_TYPE(r[k].r_info) == R_X86_64_RELATIVE);
+		r[k].r_addend = 0x7ff000000;
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	write_file(path, b, size);
+	free(b);
+	stderr_capture();
+	void *h = must_open(path);
+	void *(*a)(unsigned int) = (void *(*)(unsigned int))must_sym(h, "mod_alloc_a");
+	void (*fr)(void *, unsigned int) = (void (*)(void *, unsigned int))must_sym(h, "mod_free");
+	void (*sect)(struct alloc_tag **, struct alloc_tag **) =
+		(void (*)(struct alloc_tag **, struct alloc_tag **))must_sym(h, "mod_section");
+	struct alloc_tag *start, *stop;
+	sect(&start, &stop);
+	CHECK(stop > start);
+	for (struct alloc_tag *t = start; t < stop; t++)
+		CHECK(t->canon == NULL);
+	uint32_t nr = at_nr_idx;
+	for (int i = 0; i < 3; i++) {
+		void *p = a(1);
+		CHECK(p);
+		memset(p, 1, 8192);
+		fr(p, 1);
+	}
+	CHECK_EQ(at_nr_idx, nr); /* nothing registered */
+	unload(h, path);
+	dup2(saved_err, 2);
+	close(saved_err);
+	char want[8192];
+	snprintf(want, sizeof(want),
+		 "alloctag: %s: corrupt alloc_tags section (%s); its allocations are not counted\n",
+		 name, why);
+	CHECK_STREQ(stderr_text(), want);
+}
+
+static void test_tags_module(void)
+{
+	/* the intact object registers (its tags get copies) */
+	struct testmod m = testmod_load();
+	CHECK(m.start->canon != NULL && m.start->canon != m.start);
+	unload(m.h, TESTMOD);
+	test_tags_module_one("canon.so", MOD_CANON, "a tag is filled in already");
+	test_tags_module_one("name.so", MOD_NAME, "a name outside the object");
+	printf("tags_module: 2 corrupt objects said once each, not counted, unloaded\n");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "core_child"))
+		return core_child(0);
+	if (argc > 1 && !strcmp(argv[1], "core_child_counted"))
+		return core_child(1);
 	CHECK(mkdtemp(dir));
 	const char *what = argc > 1 ? argv[1] : "cfi";
 	if (!strcmp(what, "cfi"))
 		test_cfi();
+	else if (!strcmp(what, "tags_core"))
+		test_tags_core();
+	else if (!strcmp(what, "tags_module"))
+		test_tags_module();
+	else
+		CHECK(!"unknown test");
 	char cmd[4200];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;

@@ -9,7 +9,9 @@
  * pread into stack buffers (the reading and the checks: tag_section.h).  A
  * section header table that cannot be read, or a section that is not a
  * sound tag array of the loaded executable, is said once and the main
- * program's tags are not registered (its allocations are not charged).
+ * program's tags are not indexed at start-up: the constructor alloctag.h
+ * emits registers them like a shared object's (with the linker's bounds),
+ * and allocations before it runs are not charged.
  */
 #include <elf.h>
 #include <fcntl.h>
@@ -58,8 +60,8 @@ int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 	ssize_t k = readlink("/proc/self/exe", path, sizeof(path) - 1);
 	path[k > 0 ? k : 0] = '\0';
 	if (rc) {
-		at_msg("%s: corrupt section headers; the main program's allocations are not "
-		       "counted",
+		at_msg("%s: corrupt section headers; the main program's tags are left to its "
+		       "constructor",
 		       path);
 		return -1;
 	}
@@ -73,8 +75,8 @@ int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 				  ? "outside the address space"
 				  : at_tags_check(spans, n, bias + addr, bias + addr + size, &placed);
 	if (why) {
-		at_msg("%s: corrupt alloc_tags section (%s); the main program's allocations are "
-		       "not counted",
+		at_msg("%s: corrupt alloc_tags section (%s); the main program's tags are left to "
+		       "its constructor",
 		       path, why);
 		return -1;
 	}
