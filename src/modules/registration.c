@@ -76,12 +76,15 @@ static int spans_cb(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /* What is wrong with the tags [start, stop) of the object holding them, or
- * NULL; *placed as at_tags_check's.  Before the registry lock (the
- * loader's lock: see image_name). */
+ * NULL; *placed as at_tags_check's.  Tags outside every loaded object
+ * (made at run time by the caller) were not read from a file: not checked.
+ * Before the registry lock (the loader's lock: see image_name). */
 static const char *image_check(struct alloc_tag *start, struct alloc_tag *stop, int *placed)
 {
 	struct image_spans im = {(uintptr_t)start, {{0, 0, 0}}, 0};
-	dl_iterate_phdr(spans_cb, &im);
+	*placed = 0;
+	if (!dl_iterate_phdr(spans_cb, &im))
+		return NULL;
 	return at_tags_check(im.spans, im.n, (uintptr_t)start, (uintptr_t)stop, placed);
 }
 
