@@ -23,17 +23,20 @@ SRC = os.path.dirname(HERE)
 def build(tmp):
     c = os.path.join(HERE, "seed_obj.c")
     inc = "-I" + os.path.join(SRC, "include")
+    # names relative to the source tree, wherever it is
+    c = os.path.relpath(c, SRC)
+    pm = "-ffile-prefix-map=%s=." % SRC
     out = {}
     so = os.path.join(tmp, "seed.so")
-    subprocess.check_call(["cc", "-O1", "-g", "-shared", "-fPIC", inc, "-Wl,-z,noseparate-code",
-                           "-o", so, c])
+    subprocess.check_call(["cc", "-O1", "-g", "-shared", "-fPIC", inc, pm, "-Wl,-z,noseparate-code",
+                           "-o", so, c], cwd=SRC)
     out["so"] = so
     st = os.path.join(tmp, "seed_stripped.so")
     subprocess.check_call(["strip", "-o", st, so])
     out["stripped"] = st
     exe = os.path.join(tmp, "seed_exe")
-    subprocess.check_call(["cc", "-O1", "-no-pie", inc, "-Wl,-z,noseparate-code",
-                           "-Wl,--unresolved-symbols=ignore-all", "-o", exe, c])
+    subprocess.check_call(["cc", "-O1", "-no-pie", inc, pm, "-Wl,-z,noseparate-code",
+                           "-Wl,--unresolved-symbols=ignore-all", "-o", exe, c], cwd=SRC)
     out["exe"] = exe
     return {k: open(v, "rb").read() for k, v in out.items()}
 

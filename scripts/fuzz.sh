@@ -16,17 +16,20 @@ mkdir -p "$out"
 CC=${CC:-clang}
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc"
 # Each target and the runtime sources its parser needs.
-targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env fuzz_eh_frame"
+targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env fuzz_eh_frame fuzz_elf_image fuzz_symbolize"
 sources_of() {
 	case $1 in
 	fuzz_alloctag_env|fuzz_size_env|fuzz_config_env) echo src/core/control.c src/core/message.c ;;
 	fuzz_eh_frame) echo src/sites/unwind.c src/core/message.c ;;
+	fuzz_elf_image) echo src/core/tag_section.c src/sites/symtab.c ;;
+	fuzz_symbolize) echo -Itools tools/symbols/dwfl.c tools/common/common.c -ldw -lelf -lstdc++ ;;
 	esac
 }
 # Longest input: the ELF targets' seeds are whole small objects.
 max_len() { # target, default
 	case $1 in
 	fuzz_eh_frame) echo 4096 ;;
+	fuzz_elf_image|fuzz_symbolize) echo 20000 ;;
 	*) echo "$2" ;;
 	esac
 }
