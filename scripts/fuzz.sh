@@ -3,9 +3,11 @@
 # Debian's clang (-fsanitize=fuzzer,address,undefined) in build-fuzz/.
 #   sh scripts/fuzz.sh ci [seconds]    replay fuzz/corpus/<target>/ and fuzz
 #                                      each target for a few seconds (5)
-#   sh scripts/fuzz.sh long [hours]    fuzz each target in turn for hours (1
-#                                      per target), adding new inputs to a
-#                                      working corpus in build-fuzz/corpus/
+#   sh scripts/fuzz.sh long [hours] [target...]
+#                                      fuzz each target (all: every one) in
+#                                      turn for hours (1 per target), adding
+#                                      new inputs to a working corpus in
+#                                      build-fuzz/corpus/
 # Prints each target's executions ("fuzz: <target>: N executions, ...").
 # A crash or a hang (-timeout=5) fails with the input saved in build-fuzz/.
 set -eu
@@ -61,6 +63,7 @@ ci)
 long)
 	hours=${2:-1}
 	secs=$(awk "BEGIN { printf \"%d\", $hours * 3600 }")
+	[ $# -gt 2 ] && shift 2 && targets=$*
 	for t in $targets; do
 		mkdir -p "$out/corpus/$t"
 		run "$t" -max_total_time="$secs" -max_len="$(max_len "$t" 1024)" -jobs=1 "$out/corpus/$t" "fuzz/corpus/$t"

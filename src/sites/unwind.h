@@ -15,12 +15,15 @@
  *  bit 31 set: the word is valid; "stop": the frame cannot be unwound (no
  *  FDE: JIT code, assembly without CFI; a signal frame; a rule the cache
  *  cannot express: a CFA expression, a CFA in another register, a return
- *  address not at CFA - 8, a frame larger than 64 KiB); "rbp?": the CFA is
+ *  address not at CFA - 8, a frame larger than 64 KiB; an object whose CFI
+ *  is corrupt, at_eh_rule below); "rbp?": the CFA is
  *  rbp + offset, else rsp + offset.  ra >> 16 and the slot give back ra
  *  (user-space addresses are below 2^47).  A miss computes the rule at
  *  ra - 1 (the call instruction) inside dl_iterate_phdr's callback, which
- *  holds the loader's lock, so the object cannot be unmapped meanwhile, and
- *  stores the word (a racing store of the same address's rule is equal).
+ *  holds the loader's lock, so the object cannot be unmapped meanwhile,
+ *  reading only the readable span of the object around its .eh_frame_hdr
+ *  (its readable PT_LOAD segments with no gap between them), and stores the
+ *  word (a racing store of the same address's rule is equal).
  *  When the loader reports an object unloaded (dlpi_subs changed) the cache
  *  is cleared at the next miss; until then a stale rule can only give a
  *  wrong chain, never a fault (the walk's bounds below).
