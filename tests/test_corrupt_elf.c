@@ -359,16 +359,17 @@ int main(int argc, char **argv)
 		return core_child(0);
 	if (argc > 1 && !strcmp(argv[1], "core_child_counted"))
 		return core_child(1);
-	CHECK(mkdtemp(dir));
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} tests[] = {{"cfi", test_cfi}, {"tags_core", test_tags_core}, {"tags_module", test_tags_module}};
 	const char *what = argc > 1 ? argv[1] : "cfi";
-	if (!strcmp(what, "cfi"))
-		test_cfi();
-	else if (!strcmp(what, "tags_core"))
-		test_tags_core();
-	else if (!strcmp(what, "tags_module"))
-		test_tags_module();
-	else
-		CHECK(!"unknown test");
+	size_t i = 0;
+	while (i < sizeof(tests) / sizeof(tests[0]) && strcmp(tests[i].name, what))
+		i++;
+	CHECK(i < sizeof(tests) / sizeof(tests[0]));
+	CHECK(mkdtemp(dir));
+	tests[i].run();
 	char cmd[4200];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;
