@@ -120,11 +120,16 @@ static const struct at_span *span_of(const struct at_span *spans, unsigned int n
 	return NULL;
 }
 
-/* A string that ends inside the readable span holding it. */
-static int string_ok(const struct at_span *spans, unsigned int n, const char *p)
+/* A string that ends inside the readable span holding it; *last: the span
+ * the previous string was in (names of one object share one or two). */
+static int string_ok(const struct at_span *spans, unsigned int n, const char *p,
+		     const struct at_span **last)
 {
-	const struct at_span *s = span_of(spans, n, (uintptr_t)p, 1, AT_SPAN_R);
-	return s && memchr(p, 0, s->end - (uintptr_t)p);
+	uintptr_t a = (uintptr_t)p;
+	const struct at_span *s = *last;
+	if (!s || a < s->start || a >= s->end)
+		s = *last = span_of(spans, n, a, 1, AT_SPAN_R);
+	return s && memchr(p, 0, s->end - a);
 }
 
 const char *at_tags_check(const struct at_span *spans, unsigned int n, uintptr_t start,
@@ -142,12 +147,15 @@ const char *at_tags_check(const struct at_span *spans, unsigned int n, uintptr_t
 		    stop > spans[i].start)
 			return "in the read-only-after-relocation range";
 	*placed = 1;
+	const struct at_span *last = NULL;
+	const char *fn = NULL, *file = NULL; /* checked already (runs share them) */
 	for (const struct alloc_tag *t = (const struct alloc_tag *)start;
 	     t < (const struct alloc_tag *)stop; t++) {
 		if (t->canon)
 			return "a tag is filled in already";
-		if (!string_ok(spans, n, t->function) || !string_ok(spans, n, t->filename) ||
-		    (t->modname && !string_ok(spans, n, t->modname)))
+		if ((t->function != fn && !string_ok(spans, n, fn = t->function, &last)) ||
+		    (t->filename != file && !string_ok(spans, n, file = t->filename, &last)) ||
+		    (t->modname && !string_ok(spans, n, t->modname, &last)))
 			return "a name outside the object";
 	}
 	return NULL;

@@ -21,18 +21,24 @@
 #include "startup/init.h"
 
 /*
- * The object's name: the base name of the file it was loaded from.  dladdr
- * does not allocate; it takes the loader's lock, so it is called before the
- * registry lock (a dlopen holds the loader's lock when it runs constructors
- * that take the registry lock).
+ * The object's name: the base name of the file it was loaded from (the
+ * loader's name from dl_iterate_phdr; dladdr's for the main program, which
+ * the loader calls "").  Neither allocates; both take the loader's lock, so
+ * they are called before the registry lock (a dlopen holds the loader's
+ * lock when it runs constructors that take the registry lock).
  */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
 static const char *image_name(const struct alloc_tag *start)
 {
 	Dl_info info;
 	if (!dladdr(start, &info) || !info.dli_fname || !info.dli_fname[0])
 		return "?";
-	const char *slash = strrchr(info.dli_fname, '/');
-	return slash ? slash + 1 : info.dli_fname;
+	return base_name(info.dli_fname);
 }
 
 /*
@@ -52,15 +58,18 @@ static int refused_find(const struct alloc_tag *start)
 	return -1;
 }
 
-struct image_spans {
+/* The loaded object holding addr: its segments and the loader's name for
+ * it ("" for the main program). */
+struct image {
 	uintptr_t addr;
+	const char *name;
 	struct at_span spans[AT_SPANS_MAX];
 	unsigned int n;
 };
 
-static int spans_cb(struct dl_phdr_info *info, size_t size, void *data)
+static int image_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
-	struct image_spans *im = data;
+	struct image *im = data;
 	(void)size;
 	struct at_span s[AT_SPANS_MAX];
 	unsigned int n = at_spans_of_phdrs(info->dlpi_phdr, info->dlpi_phnum, info->dlpi_addr, s,
@@ -69,23 +78,11 @@ static int spans_cb(struct dl_phdr_info *info, size_t size, void *data)
 		if (s[i].flags != AT_SPAN_RELRO && im->addr >= s[i].start && im->addr < s[i].end) {
 			memcpy(im->spans, s, n * sizeof(s[0]));
 			im->n = n;
+			im->name = info->dlpi_name;
 			return 1;
 		}
 	}
 	return 0;
-}
-
-/* What is wrong with the tags [start, stop) of the object holding them, or
- * NULL; *placed as at_tags_check's.  Tags outside every loaded object
- * (made at run time by the caller) were not read from a file: not checked.
- * Before the registry lock (the loader's lock: see image_name). */
-static const char *image_check(struct alloc_tag *start, struct alloc_tag *stop, int *placed)
-{
-	struct image_spans im = {(uintptr_t)start, {{0, 0, 0}}, 0};
-	*placed = 0;
-	if (!dl_iterate_phdr(spans_cb, &im))
-		return NULL;
-	return at_tags_check(im.spans, im.n, (uintptr_t)start, (uintptr_t)stop, placed);
 }
 
 void alloctag_register_image(struct alloc_tag *start, struct alloc_tag *stop)
@@ -103,9 +100,18 @@ void alloctag_register_image(struct alloc_tag *start, struct alloc_tag *stop)
 	pthread_mutex_unlock(&at_registry_lock);
 	if (was_refused)
 		return;
-	const char *name = image_name(start);
-	int placed;
-	const char *why = image_check(start, stop, &placed);
+	/* Before the registry lock (the loader's lock: see base_name).  Tags
+	 * outside every loaded object (made at run time by the caller) were
+	 * not read from a file: not checked. */
+	struct image im = {(uintptr_t)start, NULL, {{0, 0, 0}}, 0};
+	int placed = 0;
+	const char *why = NULL, *name;
+	if (dl_iterate_phdr(image_cb, &im)) {
+		why = at_tags_check(im.spans, im.n, (uintptr_t)start, (uintptr_t)stop, &placed);
+		name = im.name && im.name[0] ? base_name(im.name) : image_name(start);
+	} else {
+		name = image_name(start);
+	}
 	pthread_mutex_lock(&at_registry_lock);
 	if (why) {
 		int i = refused_find(NULL);
