@@ -20,8 +20,14 @@
 
 #include "symbols/symbols.h"
 
-static char path[64];
+static char dir[] = "/tmp/fuzz_symbolize.XXXXXX", path[64];
 static FILE *msgs; /* the tool's stderr */
+
+static void cleanup(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
 
 static const uint64_t addrs[] = {
 	0x1,	  0x9d1,    0xa1a,    0xa52,    0xa60,    0xacd,	0xb00,	  0xb55,
@@ -34,10 +40,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	unsetenv("DEBUGINFOD_URLS"); /* never ask the network */
-	char dir[] = "/tmp/fuzz_symbolize.XXXXXX";
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(path, sizeof(path), "%s/obj", dir);
+	atexit(cleanup);
 	msgs = tmpfile();
 	if (!msgs)
 		abort();
