@@ -22,6 +22,11 @@
  * are dlopened: exactly one line each (for two translation units'
  * constructors and any number of allocations), its tags cleared, its
  * allocations work and charge nothing, and it unloads cleanly.
+ *
+ * symtab: a copy of the callback object whose .symtab is misaligned in the
+ * file: its frames are named from its dynamic symbols, with exactly one
+ * line for the object however many of its frames are named; the intact
+ * copy's frames are named from its .symtab, silently.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -40,6 +45,7 @@
 #include "check.h"
 #include "core/tag_registry.h"
 #include "module_util.h"
+#include "sites/site_names.h"
 #include "sites/unwind.h"
 #include "tag_lookup.h"
 
@@ -100,7 +106,9 @@ static __attribute__((noinline)) int capture(void)
 	return 1;
 }
 
-enum cfi_bad { CFI_NONE, CFI_VERSION, CFI_FDE_OUTSIDE, CFI_FDE_LEN, CFI_CIE_LEN };
+enum cfi_bad { CFI_NONE, CFI_VERSION, CFI_FDE_OUTSIDE, CFI_FDE_LEN, CFI_CIE_LEN, SYMTAB_MISALIGNED };
+
+static Elf64_Shdr *section(unsigned char *b, const char *name);
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -142,6 +150,8 @@ static void *load_cfi_copy(const char *name, enum cfi_bad bad)
 	}
 	if (bad == CFI_VERSION)
 		b[h] = 2;
+	if (bad == SYMTAB_MISALIGNED)
+		section(b, ".symtab")->sh_offset += 4;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	write_file(path, b, size);
@@ -353,6 +363,37 @@ static void test_tags_module(void)
 	printf("tags_module: 2 corrupt objects said once each, not counted, unloaded\n");
 }
 
+/* ---- symtab -------------------------------------------------------- */
+
+/* The name of the frame that returns into f. */
+static const char *frame_name(void *dl, const char *f)
+{
+	CHECK_EQ(frames_through(dl, f) >= 1, 1);
+	int err;
+	struct at_frame *fr = at_frame_get(frames[0], &err);
+	CHECK(fr);
+	return fr->tag.function;
+}
+
+static void test_symtab(void)
+{
+	stderr_capture();
+	void *good = load_cfi_copy("good.so", CFI_NONE);
+	CHECK_STREQ(frame_name(good, "cb_a"), "cb_a");
+	void *bad = load_cfi_copy("symtab.so", SYMTAB_MISALIGNED);
+	CHECK_STREQ(frame_name(bad, "cb_a"), "cb_a");
+	CHECK_STREQ(frame_name(bad, "cb_b"), "cb_b");
+	CHECK_STREQ(frame_name(good, "cb_b"), "cb_b");
+	char want[4096];
+	snprintf(want, sizeof(want),
+		 "alloctag: %s/symtab.so: corrupt symbol table; its frames are named from its "
+		 "dynamic symbols\n",
+		 dir);
+	CHECK_STREQ(stderr_text(), want);
+	dup2(saved_err, 2);
+	printf("symtab: a misaligned .symtab said once, frames named from .dynsym\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "core_child"))
@@ -362,7 +403,8 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		void (*run)(void);
-	} tests[] = {{"cfi", test_cfi}, {"tags_core", test_tags_core}, {"tags_module", test_tags_module}};
+	} tests[] = {{"cfi", test_cfi}, {"tags_core", test_tags_core}, {"tags_module", test_tags_module},
+		   {"symtab", test_symtab}};
 	const char *what = argc > 1 ? argv[1] : "cfi";
 	size_t i = 0;
 	while (i < sizeof(tests) / sizeof(tests[0]) && strcmp(tests[i].name, what))
