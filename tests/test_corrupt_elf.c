@@ -18,7 +18,8 @@
  * as the intact copy does with its core tags.
  *
  * tags_module: copies of a real tagged object (at_testmod.so) with a tag's
- * canon filled in, or a tag's function name relocated outside the object,
+ * canon filled in, a tag's function name relocated outside the object, or
+ * left NULL (found by fuzz_elf_image),
  * are dlopened: exactly one line each (for two translation units'
  * constructors and any number of allocations), its tags cleared, its
  * allocations work and charge nothing, and it unloads cleanly.
@@ -297,7 +298,7 @@ static void test_tags_core(void)
 	       "constructor; the intact one by its core tags\n");
 }
 
-enum mod_bad { MOD_CANON, MOD_NAME };
+enum mod_bad { MOD_CANON, MOD_NAME, MOD_NULL_NAME };
 
 static void test_tags_module_one(const char *name, enum mod_bad bad, const char *why)
 {
@@ -317,7 +318,12 @@ static void test_tags_module_one(const char *name, enum mod_bad bad, const char 
 			if (r[k].r_offset == tags->sh_addr + offsetof(struct alloc_tag, function))
 				break;
 		CHECK(k < n && ELF64_R_TYPE(r[k].r_info) == R_X86_64_RELATIVE);
-		r[k].r_addend = 0x7ff000000;
+		if (bad == MOD_NAME) {
+			r[k].r_addend = 0x7ff000000;
+		} else { /* the pointer left NULL: its relocation writes lineno and flags */
+			r[k].r_offset += offsetof(struct alloc_tag, lineno);
+			memset(b + tags->sh_offset + offsetof(struct alloc_tag, function), 0, 8);
+		}
 	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -360,7 +366,8 @@ static void test_tags_module(void)
 	unload(m.h, TESTMOD);
 	test_tags_module_one("canon.so", MOD_CANON, "a tag is filled in already");
 	test_tags_module_one("name.so", MOD_NAME, "a name outside the object");
-	printf("tags_module: 2 corrupt objects said once each, not counted, unloaded\n");
+	test_tags_module_one("null-name.so", MOD_NULL_NAME, "a name outside the object");
+	printf("tags_module: 3 corrupt objects said once each, not counted, unloaded\n");
 }
 
 /* ---- symtab -------------------------------------------------------- */

@@ -153,8 +153,10 @@ const char *at_tags_check(const struct at_span *spans, unsigned int n, uintptr_t
 	     t < (const struct alloc_tag *)stop; t++) {
 		if (t->canon)
 			return "a tag is filled in already";
-		if ((t->function != fn && !string_ok(spans, n, fn = t->function, &last)) ||
-		    (t->filename != file && !string_ok(spans, n, file = t->filename, &last)) ||
+		int first = t == (const struct alloc_tag *)start;
+		if (((first || t->function != fn) && !string_ok(spans, n, fn = t->function, &last)) ||
+		    ((first || t->filename != file) &&
+		     !string_ok(spans, n, file = t->filename, &last)) ||
 		    (t->modname && !string_ok(spans, n, t->modname, &last)))
 			return "a name outside the object";
 	}
