@@ -3,9 +3,11 @@
 # Debian's clang (-fsanitize=fuzzer,address,undefined) in build-fuzz/.
 #   sh scripts/fuzz.sh ci [seconds]    replay fuzz/corpus/<target>/ and fuzz
 #                                      each target for a few seconds (5)
-#   sh scripts/fuzz.sh long [hours]    fuzz each target in turn for hours (1
-#                                      per target), adding new inputs to a
-#                                      working corpus in build-fuzz/corpus/
+#   sh scripts/fuzz.sh long [hours] [target...]
+#                                      fuzz each target (all: every one) in
+#                                      turn for hours (1 per target), adding
+#                                      new inputs to a working corpus in
+#                                      build-fuzz/corpus/
 # Prints each target's executions ("fuzz: <target>: N executions, ...").
 # A crash or a hang (-timeout=5) fails with the input saved in build-fuzz/.
 set -eu
@@ -16,10 +18,21 @@ mkdir -p "$out"
 CC=${CC:-clang}
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc"
 # Each target and the runtime sources its parser needs.
-targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env"
+targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env fuzz_eh_frame fuzz_elf_image fuzz_symbolize"
 sources_of() {
 	case $1 in
 	fuzz_alloctag_env|fuzz_size_env|fuzz_config_env) echo src/core/control.c src/core/message.c ;;
+	fuzz_eh_frame) echo src/sites/unwind.c src/core/message.c ;;
+	fuzz_elf_image) echo src/core/tag_section.c src/sites/symtab.c ;;
+	fuzz_symbolize) echo -Itools tools/symbols/dwfl.c tools/common/common.c -ldw -lelf -lstdc++ ;;
+	esac
+}
+# Longest input: the ELF targets' seeds are whole small objects.
+max_len() { # target, default
+	case $1 in
+	fuzz_eh_frame) echo 4096 ;;
+	fuzz_elf_image|fuzz_symbolize) echo 20000 ;;
+	*) echo "$2" ;;
 	esac
 }
 for t in $targets; do
@@ -44,15 +57,16 @@ ci)
 	for t in $targets; do
 		run "$t" -runs=0 "fuzz/corpus/$t" # replay: every input still passes
 		mkdir -p "$out/corpus/$t"
-		run "$t" -max_total_time="$secs" -max_len=256 "$out/corpus/$t" "fuzz/corpus/$t"
+		run "$t" -max_total_time="$secs" -max_len="$(max_len "$t" 256)" "$out/corpus/$t" "fuzz/corpus/$t"
 	done
 	;;
 long)
 	hours=${2:-1}
 	secs=$(awk "BEGIN { printf \"%d\", $hours * 3600 }")
+	[ $# -gt 2 ] && shift 2 && targets=$*
 	for t in $targets; do
 		mkdir -p "$out/corpus/$t"
-		run "$t" -max_total_time="$secs" -max_len=1024 -jobs=1 "$out/corpus/$t" "fuzz/corpus/$t"
+		run "$t" -max_total_time="$secs" -max_len="$(max_len "$t" 1024)" -jobs=1 "$out/corpus/$t" "fuzz/corpus/$t"
 	done
 	;;
 *) echo "usage: $0 ci [seconds] | long [hours]" >&2; exit 2 ;;

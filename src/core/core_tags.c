@@ -6,8 +6,12 @@
  * so the runtime reads the section table of /proc/self/exe itself (section
  * headers survive `strip`) and adds the executable's load bias, found from
  * the program headers the kernel passed in the auxiliary vector.  No malloc:
- * pread into stack buffers (at_find_core_tags: a few reads, not one per
- * section).
+ * pread into stack buffers (the reading and the checks: tag_section.h).  A
+ * section header table that cannot be read, or a section that is not a
+ * sound tag array of the loaded executable, is said once and the main
+ * program's tags are not indexed at start-up: the constructor alloctag.h
+ * emits registers them like a shared object's (with the linker's bounds),
+ * and allocations before it runs are not charged.
  */
 #include <elf.h>
 #include <fcntl.h>
@@ -15,13 +19,9 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "core/message.h"
 #include "core/tag_registry.h"
-
-static int read_at(int fd, void *buf, size_t len, off_t off)
-{
-	ssize_t n = pread(fd, buf, len, off);
-	return n == (ssize_t)len ? 0 : -1;
-}
+#include "core/tag_section.h"
 
 static uintptr_t load_bias(void)
 {
@@ -37,60 +37,50 @@ static uintptr_t load_bias(void)
 	return 0;
 }
 
-/*
- * Section headers are read SHDR_BATCH at a time and the section-name
- * string table whole when it fits NAMES_MAX bytes (so a typical
- * executable costs open, three preads and close); a name beyond that is
- * read on its own.  Only an allocated PROGBITS section with an address can
- * be the tags'.
- */
-#define SHDR_BATCH 32
-#define NAMES_MAX 4096
+static int pread_fn(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	if (off > INT64_MAX)
+		return -1;
+	ssize_t n = pread(*(int *)ctx, buf, len, (off_t)off);
+	return n == (ssize_t)len ? 0 : -1;
+}
 
 int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 {
-	static const char want[] = "alloc_tags";
 	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	int ret = -1;
-	Elf64_Ehdr eh;
-	Elf64_Shdr strsec, sh[SHDR_BATCH];
-	char names[NAMES_MAX];
-	if (read_at(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) ||
-	    eh.e_shstrndx >= eh.e_shnum)
-		goto out;
-	if (read_at(fd, &strsec, sizeof(strsec), eh.e_shoff + (off_t)eh.e_shstrndx * sizeof(sh[0])))
-		goto out;
-	int have_names = strsec.sh_size <= NAMES_MAX &&
-			 !read_at(fd, names, strsec.sh_size, strsec.sh_offset);
-	for (unsigned int i = 0; i < eh.e_shnum; i += SHDR_BATCH) {
-		unsigned int n = eh.e_shnum - i < SHDR_BATCH ? eh.e_shnum - i : SHDR_BATCH;
-		if (read_at(fd, sh, n * sizeof(sh[0]), eh.e_shoff + (off_t)i * sizeof(sh[0])))
-			goto out;
-		for (unsigned int j = 0; j < n; j++) {
-			const Elf64_Shdr *s = &sh[j];
-			char name[sizeof(want)];
-			if (s->sh_type != SHT_PROGBITS || !(s->sh_flags & SHF_ALLOC) || !s->sh_addr ||
-			    s->sh_name >= strsec.sh_size)
-				continue;
-			if (have_names) {
-				if (strsec.sh_size - s->sh_name < sizeof(want) ||
-				    memcmp(names + s->sh_name, want, sizeof(want)))
-					continue;
-			} else if (read_at(fd, name, sizeof(name), strsec.sh_offset + s->sh_name) ||
-				   memcmp(name, want, sizeof(want))) {
-				continue;
-			}
-			uintptr_t bias = eh.e_type == ET_DYN ? load_bias() : 0;
-			*start = (struct alloc_tag *)(bias + s->sh_addr);
-			*stop = (struct alloc_tag *)(bias + s->sh_addr + s->sh_size);
-			ret = 0;
-			goto out;
-		}
-	}
-out:
+	uint64_t addr, size;
+	int dyn;
+	int rc = at_elf_find_tags(pread_fn, &fd, &addr, &size, &dyn);
 	close(fd);
-	return ret;
+	if (rc == 1)
+		return -1; /* no tags */
+	char path[256];
+	ssize_t k = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	path[k > 0 ? k : 0] = '\0';
+	if (rc) {
+		at_msg("%s: corrupt section headers; the main program's tags are left to its "
+		       "constructor",
+		       path);
+		return -1;
+	}
+	uintptr_t bias = dyn ? load_bias() : 0;
+	struct at_span spans[AT_SPANS_MAX];
+	unsigned int n = at_spans_of_phdrs((const void *)getauxval(AT_PHDR),
+					   (unsigned int)getauxval(AT_PHNUM), bias, spans,
+					   AT_SPANS_MAX);
+	int placed;
+	const char *why = addr > UINTPTR_MAX - bias || size > UINTPTR_MAX - bias - addr
+				  ? "outside the address space"
+				  : at_tags_check(spans, n, bias + addr, bias + addr + size, &placed);
+	if (why) {
+		at_msg("%s: corrupt alloc_tags section (%s); the main program's tags are left to "
+		       "its constructor",
+		       path, why);
+		return -1;
+	}
+	*start = (struct alloc_tag *)(bias + addr);
+	*stop = (struct alloc_tag *)(bias + addr + size);
+	return 0;
 }

@@ -34,13 +34,13 @@ static int reserve(void)
 	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
-	area_base = p;
-	tags.base = area_base;
+	tags.base = p;
 	tags.size = AT_AREA_TAG_BYTES;
-	strs.base = area_base + AT_AREA_TAG_BYTES;
+	strs.base = (char *)p + AT_AREA_TAG_BYTES;
 	strs.size = AT_AREA_STR_BYTES;
 	at_rmap_init(&tags.map, AT_AREA_SLOTS);
 	at_rmap_init(&strs.map, AT_AREA_STR_BYTES);
+	AT_STORE(&area_base, (char *)p); /* last: at_area_holds reads it without the lock */
 	return 0;
 }
 
@@ -111,6 +111,12 @@ void *at_area_owner(const struct alloc_tag *t)
 		return NULL;
 	unsigned long s = (unsigned long)(t - (const struct alloc_tag *)tags.base);
 	return at_rmap_lookup(&tags.map, s, &e) ? NULL : e.owner;
+}
+
+int at_area_holds(const struct alloc_tag *t)
+{
+	const char *base = AT_LOAD(&area_base);
+	return base && (const char *)t >= base && (const char *)t < base + AT_AREA_TAG_BYTES;
 }
 
 struct alloc_tag *at_area_slot(unsigned long s)

@@ -68,6 +68,9 @@ AT_HIDDEN void at_area_release(struct at_area_span sp);
 /* The record of the object whose slot range holds tag copy t, or NULL. */
 AT_HIDDEN void *at_area_owner(const struct alloc_tag *t);
 
+/* Whether t lies in the reserved tag slots (no lock: a registered copy). */
+AT_HIDDEN int at_area_holds(const struct alloc_tag *t);
+
 /* Slot s and string offset off as addresses (the area must be reserved). */
 AT_HIDDEN struct alloc_tag *at_area_slot(unsigned long s);
 AT_HIDDEN char *at_area_str(unsigned long off);

@@ -136,17 +136,30 @@ static void find_build_id(const struct dl_phdr_info *info, char *out)
 	out[0] = '\0';
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
+		if (ph->p_type != PT_NOTE || ph->p_vaddr % 4)
 			continue;
-		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *e = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= e) {
+		/* the notes as far as a loaded segment holds them (a corrupt
+		 * object's PT_NOTE may point anywhere) */
+		uint64_t end = ph->p_vaddr;
+		for (int k = 0; k < info->dlpi_phnum; k++) {
+			const ElfW(Phdr) *l = &info->dlpi_phdr[k];
+			if (l->p_type == PT_LOAD && ph->p_vaddr >= l->p_vaddr &&
+			    ph->p_vaddr - l->p_vaddr < l->p_filesz)
+				end = l->p_vaddr + l->p_filesz;
+		}
+		if (ph->p_memsz < end - ph->p_vaddr)
+			end = ph->p_vaddr + ph->p_memsz;
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		const char *e = p + (end - ph->p_vaddr);
+		while ((size_t)(e - p) >= sizeof(ElfW(Nhdr))) {
 			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
 			const char *name = p + sizeof(*nh);
-			const unsigned char *desc =
-				(const unsigned char *)name + ((nh->n_namesz + 3) & ~3u);
-			const char *next = (const char *)desc + ((nh->n_descsz + 3) & ~3u);
-			if (next > e)
+			size_t nsz = ((size_t)nh->n_namesz + 3) & ~(size_t)3;
+			size_t dsz = ((size_t)nh->n_descsz + 3) & ~(size_t)3;
+			if (nsz > (size_t)(e - name) || dsz > (size_t)(e - name) - nsz)
 				break;
+			const unsigned char *desc = (const unsigned char *)name + nsz;
+			const char *next = (const char *)desc + dsz;
 			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
 			    memcmp(name, "GNU", 4) == 0 && nh->n_descsz > 0 && nh->n_descsz <= 20) {
 				for (unsigned int k = 0; k < nh->n_descsz; k++) {

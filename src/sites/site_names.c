@@ -18,6 +18,7 @@
 
 #include "core/message.h"
 #include "core/tag_registry.h"
+#include "sites/symtab.h"
 
 struct at_frame *at_named_frames;
 
@@ -159,19 +160,7 @@ struct at_object {
 	uintptr_t l_addr;
 	const char *path;
 	unsigned char layer;
-	const ElfW(Sym) *syms; /* .symtab, from a mapping of the file */
-	size_t nsyms;
-	const char *strtab;
-	size_t strsz;
-	struct fsym *funcs;    /* its defined functions, by address */
-	size_t nfuncs;
-};
-
-/* A function of .symtab: [start, end), its name's offset in .strtab. */
-struct fsym {
-	uintptr_t start, end;
-	uint32_t name;
-	uint32_t global;
+	struct at_symtab sym; /* from a mapping of the file */
 };
 
 static struct at_object *objects; /* registry lock */
@@ -191,8 +180,6 @@ static int layer_object(const char *path)
 	return 0;
 }
 
-static void index_funcs(struct at_object *o);
-
 /* Map path's .symtab and its string table into o (nothing if it has none). */
 static void load_symtab(struct at_object *o, const char *path)
 {
@@ -201,124 +188,20 @@ static void load_symtab(struct at_object *o, const char *path)
 		return;
 	struct stat st;
 	void *map = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(ElfW(Ehdr)))
+	if (fstat(fd, &st) == 0 && st.st_size > 0)
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return;
-	size_t size = (size_t)st.st_size;
-	const unsigned char *b = map;
-	const ElfW(Ehdr) *eh = map;
-	if (memcmp(b, ELFMAG, SELFMAG) || b[EI_CLASS] != ELFCLASS64 || !eh->e_shoff ||
-	    eh->e_shentsize != sizeof(ElfW(Shdr)) || eh->e_shoff > size ||
-	    (size - eh->e_shoff) / sizeof(ElfW(Shdr)) < eh->e_shnum)
-		goto none;
-	const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(b + eh->e_shoff);
-	for (unsigned int i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
-			continue;
-		const ElfW(Shdr) *str = &sh[sh[i].sh_link];
-		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
-		    str->sh_offset > size || str->sh_size > size - str->sh_offset || !str->sh_size)
-			goto none;
-		o->syms = (const ElfW(Sym) *)(b + sh[i].sh_offset);
-		o->nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
-		o->strtab = (const char *)(b + str->sh_offset);
-		o->strsz = str->sh_size;
-		index_funcs(o);
+	int rc = at_symtab_read(map, (size_t)st.st_size, &o->sym);
+	if (rc == 0) {
+		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
 		return; /* the mapping stays for the process's lifetime */
 	}
-none:
-	munmap(map, size);
-}
-
-static int fsym_before(const struct fsym *a, const struct fsym *b)
-{
-	return a->start < b->start || (a->start == b->start && a->global > b->global);
-}
-
-static void sift(struct fsym *v, size_t i, size_t n)
-{
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && fsym_before(&v[c], &v[c + 1]))
-			c++;
-		if (!fsym_before(&v[i], &v[c]))
-			return;
-		struct fsym t = v[i];
-		v[i] = v[c];
-		v[c] = t;
-		i = c;
-	}
-}
-
-/* o's functions sorted by address (heapsort: qsort may call malloc);
- * at an address, a global name comes first (aliases). */
-static void index_funcs(struct at_object *o)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < o->nsyms; i++) {
-		const ElfW(Sym) *sy = &o->syms[i];
-		if (ELF64_ST_TYPE(sy->st_info) == STT_FUNC && sy->st_shndx != SHN_UNDEF &&
-		    sy->st_name < o->strsz && sy->st_size)
-			n++;
-	}
-	if (!n)
-		return;
-	size_t bytes = n * sizeof(struct fsym);
-	struct fsym *v = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (v == MAP_FAILED)
-		return;
-	__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
-	size_t k = 0;
-	for (size_t i = 0; i < o->nsyms && k < n; i++) {
-		const ElfW(Sym) *sy = &o->syms[i];
-		if (ELF64_ST_TYPE(sy->st_info) != STT_FUNC || sy->st_shndx == SHN_UNDEF ||
-		    sy->st_name >= o->strsz || !sy->st_size)
-			continue;
-		v[k].start = sy->st_value;
-		v[k].end = sy->st_value + sy->st_size;
-		v[k].name = (uint32_t)sy->st_name;
-		v[k].global = ELF64_ST_BIND(sy->st_info) != STB_LOCAL;
-		k++;
-	}
-	for (size_t i = n / 2; i-- > 0;)
-		sift(v, i, n);
-	for (size_t e = n; e-- > 1;) {
-		struct fsym t = v[0];
-		v[0] = v[e];
-		v[e] = t;
-		sift(v, 0, e);
-	}
-	o->funcs = v;
-	o->nfuncs = n;
-}
-
-/* The function of o holding file address off, or NULL. */
-static const char *symtab_name(const struct at_object *o, uintptr_t off)
-{
-	size_t lo = 0, hi = o->nfuncs; /* first start > off */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (o->funcs[mid].start <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* the nearest starts at or below off; an enclosing one may lie further
-	 * down (nested symbols are rare: look a few back) */
-	for (size_t i = lo, tries = 0; i-- > 0 && tries < 8; tries++) {
-		const struct fsym *f = &o->funcs[i];
-		if (off >= f->start && off < f->end) {
-			while (i > 0 && o->funcs[i - 1].start == f->start && o->funcs[i - 1].global)
-				f = &o->funcs[--i]; /* the global alias first in order */
-			const char *nm = o->strtab + f->name;
-			return memchr(nm, 0, o->strsz - f->name) ? nm : NULL;
-		}
-	}
-	return NULL;
+	if (rc == AT_SYMTAB_CORRUPT)
+		at_msg("%s: corrupt symbol table; its frames are named from its dynamic symbols",
+		       path);
+	munmap(map, (size_t)st.st_size);
 }
 
 static const char *exe_path; /* the main executable's path, once read */
@@ -457,8 +340,8 @@ static struct at_frame *frame_make(uintptr_t addr)
 		struct at_object *o = object_get(lm, obj);
 		if (o) {
 			layer = o->layer;
-			if (o->nfuncs)
-				sym = symtab_name(o, off - 1); /* the call, not the next instruction */
+			if (o->sym.nfuncs) /* the call, not the next instruction */
+				sym = at_symtab_name(&o->sym, off - 1);
 		}
 		if (!sym)
 			sym = info.dli_sname;

@@ -14,7 +14,7 @@
  *             (run-time address - load bias): `addr2line -f -e <object>
  *             0x<offset - 1>` names the calling line;
  *   <symbol>  the function whose extent holds the address: from the
- *             object's .symtab when its file has one (read from a private
+ *             object's .symtab when its file has one (symtab.h: read from a private
  *             read-only mapping of the file, never through malloc), else
  *             its .dynsym (dladdr).  No line: DWARF is the tools' job.
  *

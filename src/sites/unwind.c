@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/message.h"
+
 #if defined(__x86_64__)
 
 static uint64_t *rules;
@@ -62,22 +64,28 @@ static uint64_t uleb(struct cursor *c)
 
 static int64_t sleb(struct cursor *c)
 {
-	int64_t v = 0;
+	uint64_t v = 0;
 	unsigned int shift = 0;
 	uint8_t b = 0;
 	while (c->p < c->end) {
 		b = *c->p++;
 		if (shift < 64)
-			v |= (int64_t)(b & 0x7f) << shift;
+			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80)) {
 			if (shift < 64 && (b & 0x40))
-				v |= -((int64_t)1 << shift);
-			return v;
+				v |= ~0ull << shift;
+			return (int64_t)v;
 		}
 	}
 	c->bad = 1;
 	return 0;
+}
+
+/* x * y as two's complement (corrupt CFI may overflow; no UB) */
+static inline int64_t mul(int64_t x, int64_t y)
+{
+	return (int64_t)((uint64_t)x * (uint64_t)y);
 }
 
 #define GET(c, type)                                                           \
@@ -141,26 +149,29 @@ struct cie {
 	const uint8_t *insns, *end;
 };
 
+/* The CIE at p, read inside [p, limit): 0, AT_EH_STOP when it uses what
+ * the rules cannot (64-bit DWARF, old augmentations, a signal frame), or
+ * AT_EH_CORRUPT. */
 static int parse_cie(const uint8_t *p, const uint8_t *limit, struct cie *cie)
 {
 	struct cursor c = {p, limit, 0};
 	uint64_t len = GET(&c, uint32_t);
 	if (len == 0xffffffffu)
-		return -1; /* 64-bit DWARF: not emitted for x86-64 user code */
-	if (len > (size_t)(limit - c.p))
-		return -1;
+		return AT_EH_STOP; /* 64-bit DWARF: not emitted for x86-64 user code */
+	if (c.bad || len > (size_t)(limit - c.p))
+		return AT_EH_CORRUPT;
 	c.end = c.p + len;
 	if (GET(&c, uint32_t) != 0)
-		return -1;
+		return AT_EH_CORRUPT; /* not a CIE */
 	uint8_t version = GET(&c, uint8_t);
 	const char *aug = (const char *)c.p;
 	while (c.p < c.end && *c.p)
 		c.p++;
 	if (c.p >= c.end)
-		return -1;
+		return AT_EH_CORRUPT;
 	c.p++;
 	if (aug[0] && aug[0] != 'z')
-		return -1; /* "eh" and other old forms */
+		return AT_EH_STOP; /* "eh" and other old forms */
 	cie->code_align = uleb(&c);
 	cie->data_align = sleb(&c);
 	if (version == 1)
@@ -172,9 +183,9 @@ static int parse_cie(const uint8_t *p, const uint8_t *limit, struct cie *cie)
 	cie->signal = 0;
 	if (cie->aug_z) {
 		uint64_t alen = uleb(&c);
+		if (c.bad || alen > (size_t)(c.end - c.p))
+			return AT_EH_CORRUPT;
 		const uint8_t *aend = c.p + alen;
-		if (alen > (size_t)(c.end - c.p))
-			return -1;
 		for (const char *a = aug + 1; *a; a++) {
 			if (*a == 'R') {
 				cie->fde_enc = GET(&c, uint8_t);
@@ -193,13 +204,15 @@ static int parse_cie(const uint8_t *p, const uint8_t *limit, struct cie *cie)
 	}
 	cie->insns = c.p;
 	cie->end = c.end;
-	return c.bad ? -1 : 0;
+	if (c.bad)
+		return AT_EH_CORRUPT;
+	return cie->signal ? AT_EH_STOP : 0;
 }
 
 #define MAX_REMEMBER 8
 
-/* Run a CFA program until loc passes pc (or the end); 0, or -1 on an
- * instruction it cannot follow. */
+/* Run a CFA program until loc passes pc (or the end); 0, AT_EH_STOP on an
+ * instruction it cannot follow, AT_EH_CORRUPT on one cut short. */
 static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
 		   struct cfa_state *st, const struct cfa_state *init)
 {
@@ -216,7 +229,7 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 			goto advance;
 		case 0x80:
 			reg = op & 0x3f;
-			off = (int64_t)uleb(c) * cie->data_align;
+			off = mul((int64_t)uleb(c), cie->data_align);
 			goto offset;
 		case 0xc0:
 			reg = op & 0x3f;
@@ -236,7 +249,7 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 		case 0x04: adv = GET(c, uint32_t) * cie->code_align; goto advance;
 		case 0x05:
 			reg = uleb(c);
-			off = (int64_t)uleb(c) * cie->data_align;
+			off = mul((int64_t)uleb(c), cie->data_align);
 			goto offset;
 		case 0x06:
 			reg = uleb(c);
@@ -261,12 +274,12 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 			goto unsupported_reg;
 		case 0x0a:
 			if (depth == MAX_REMEMBER)
-				return -1;
+				return AT_EH_STOP;
 			stack[depth++] = *st;
 			continue;
 		case 0x0b:
 			if (!depth)
-				return -1;
+				return AT_EH_STOP;
 			*st = stack[--depth];
 			continue;
 		case 0x0c:
@@ -284,7 +297,7 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 		case 0x0f: { /* def_cfa_expression */
 			uint64_t n = uleb(c);
 			if (n > (size_t)(c->end - c->p))
-				return -1;
+				return AT_EH_CORRUPT;
 			c->p += n;
 			st->cfa_expr = 1;
 			continue;
@@ -294,21 +307,21 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 			reg = uleb(c);
 			uint64_t n = uleb(c);
 			if (n > (size_t)(c->end - c->p))
-				return -1;
+				return AT_EH_CORRUPT;
 			c->p += n;
 			goto unsupported_reg;
 		}
 		case 0x11:
 			reg = uleb(c);
-			off = sleb(c) * cie->data_align;
+			off = mul(sleb(c), cie->data_align);
 			goto offset;
 		case 0x12:
 			st->cfa_reg = (int)uleb(c);
-			st->cfa_off = sleb(c) * cie->data_align;
+			st->cfa_off = mul(sleb(c), cie->data_align);
 			st->cfa_expr = 0;
 			continue;
 		case 0x13:
-			st->cfa_off = sleb(c) * cie->data_align;
+			st->cfa_off = mul(sleb(c), cie->data_align);
 			continue;
 		case 0x14: /* val_offset */
 			reg = uleb(c);
@@ -323,10 +336,10 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 			continue;
 		case 0x2f:
 			reg = uleb(c);
-			off = -(int64_t)uleb(c) * cie->data_align;
+			off = mul((int64_t)(0 - uleb(c)), cie->data_align);
 			goto offset;
 		default:
-			return -1;
+			return AT_EH_STOP;
 		}
 	advance:
 		if (loc + adv > pc)
@@ -344,7 +357,7 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 		continue;
 	restore:
 		if (!init)
-			return -1;
+			return AT_EH_STOP;
 		if (reg == 6) {
 			st->rbp_kind = init->rbp_kind;
 			st->rbp_off = init->rbp_off;
@@ -360,77 +373,99 @@ static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintp
 			st->ra_kind = 2;
 		continue;
 	}
-	return c->bad ? -1 : 0;
+	return c->bad ? AT_EH_CORRUPT : 0;
 }
 
-/* The rule word (without key) for call address pc, in an object whose
- * .eh_frame_hdr is at hdr; R_STOP when none. */
-static uint64_t rule_from_hdr(const uint8_t *hdr, uintptr_t pc)
+static inline int32_t load32(const uint8_t *p) /* unaligned in corrupt objects */
 {
-	struct cursor c = {hdr, hdr + 4096, 0}; /* the header's fixed part */
+	int32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,
+	       uint64_t *rule)
+{
+	*rule = R_STOP;
+	const uint8_t *end = data + size;
+	if (hdr < data || hdr >= end)
+		return AT_EH_CORRUPT;
+	struct cursor c = {hdr, end, 0};
 	if (GET(&c, uint8_t) != 1)
-		return R_STOP;
+		return AT_EH_CORRUPT;
 	uint8_t ptr_enc = GET(&c, uint8_t), cnt_enc = GET(&c, uint8_t), tab_enc = GET(&c, uint8_t);
 	(void)read_enc(&c, ptr_enc, (uintptr_t)hdr);
 	uintptr_t count = read_enc(&c, cnt_enc, (uintptr_t)hdr);
-	if (c.bad || tab_enc != 0x3b || !count)
-		return R_STOP; /* only the datarel sdata4 table that ld writes */
-	const int32_t *tab = (const int32_t *)c.p;
-	intptr_t rel = (intptr_t)(pc - (uintptr_t)hdr);
-	if (rel < tab[0])
-		return R_STOP;
+	if (c.bad)
+		return AT_EH_CORRUPT;
+	if (tab_enc != 0x3b || !count)
+		return AT_EH_STOP; /* only the datarel sdata4 table that ld writes */
+	if (count > (size_t)(end - c.p) / 8)
+		return AT_EH_CORRUPT;
+	const uint8_t *tab = c.p; /* count pairs (start, FDE), relative to hdr */
+	int64_t rel = (int64_t)(pc - (uintptr_t)hdr);
+	if (rel < load32(tab))
+		return AT_EH_STOP;
 	size_t lo = 0, hi = count; /* last entry with start <= pc */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (tab[2 * mid] <= rel)
+		if (load32(tab + 8 * mid) <= rel)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	const uint8_t *fde = hdr + tab[2 * lo + 1];
 	/* The FDE */
+	int64_t fde_off = (hdr - data) + (int64_t)load32(tab + 8 * lo + 4);
+	if (fde_off < 0 || fde_off > (int64_t)size - 8)
+		return AT_EH_CORRUPT;
+	const uint8_t *fde = data + fde_off;
 	struct cursor f = {fde, fde + 8, 0};
 	uint32_t len = GET(&f, uint32_t);
-	if (len == 0xffffffffu || len < 8)
-		return R_STOP;
+	if (len == 0xffffffffu)
+		return AT_EH_STOP;
+	if (len < 8 || len - 4 > (size_t)(end - f.end))
+		return AT_EH_CORRUPT;
 	f.end = fde + 4 + len;
 	const uint8_t *cie_ptr_at = f.p;
 	uint32_t cie_off = GET(&f, uint32_t);
-	if (!cie_off)
-		return R_STOP; /* a CIE, not an FDE */
+	if (!cie_off || cie_off > (size_t)(cie_ptr_at - data))
+		return AT_EH_CORRUPT; /* a CIE, not an FDE; or outside */
 	struct cie cie;
-	const uint8_t *cie_at = cie_ptr_at - cie_off;
-	if (parse_cie(cie_at, cie_at + (1u << 20), &cie) || cie.signal)
-		return R_STOP;
+	int r = parse_cie(cie_ptr_at - cie_off, end, &cie);
+	if (r)
+		return r;
 	uintptr_t start = read_enc(&f, cie.fde_enc, 0);
 	uintptr_t range = read_enc(&f, cie.fde_enc & 0x0f, 0);
-	if (f.bad || pc < start || pc - start >= range)
-		return R_STOP;
+	if (f.bad)
+		return AT_EH_CORRUPT;
+	if (pc < start || pc - start >= range)
+		return AT_EH_STOP;
 	if (cie.aug_z) {
 		uint64_t alen = uleb(&f);
-		if (alen > (size_t)(f.end - f.p))
-			return R_STOP;
+		if (f.bad || alen > (size_t)(f.end - f.p))
+			return AT_EH_CORRUPT;
 		f.p += alen;
 	}
 	struct cfa_state st = {7, 8, 0, 0, 1, -8, 0}, init;
 	struct cursor ci = {cie.insns, cie.end, 0};
-	if (run_cfa(&ci, &cie, 0, (uintptr_t)-1, &st, NULL))
-		return R_STOP;
+	if ((r = run_cfa(&ci, &cie, 0, (uintptr_t)-1, &st, NULL)))
+		return r;
 	init = st;
-	if (run_cfa(&f, &cie, start, pc, &st, &init))
-		return R_STOP;
+	if ((r = run_cfa(&f, &cie, start, pc, &st, &init)))
+		return r;
 	if (st.cfa_expr || (st.cfa_reg != 7 && st.cfa_reg != 6) || st.cfa_off < 0 ||
 	    st.cfa_off > 0xffff || st.ra_kind != 1 || st.ra_off != -8 || st.rbp_kind == 2)
-		return R_STOP; /* ra undefined (outermost frame) is a stop too */
+		return AT_EH_STOP; /* ra undefined (outermost frame) is a stop too */
 	uint64_t w = (uint64_t)st.cfa_off << R_CFA_OFF_SHIFT;
 	if (st.cfa_reg == 6)
 		w |= R_CFA_RBP;
 	if (st.rbp_kind == 1) {
-		if (st.rbp_off >= 0 || (-st.rbp_off & 7) || -st.rbp_off / 8 > 0xfff)
-			return R_STOP;
+		if (st.rbp_off >= 0 || st.rbp_off < -8 * 0xfff || (-st.rbp_off & 7))
+			return AT_EH_STOP;
 		w |= R_RBP_SAVED | (uint64_t)(-st.rbp_off / 8) << R_RBP_SHIFT;
 	}
-	return w;
+	*rule = w;
+	return 0;
 }
 
 struct find {
@@ -438,6 +473,50 @@ struct find {
 	uint64_t rule;
 	unsigned long long subs;
 };
+
+/*
+ * Objects whose CFI was found corrupt: ignored (every frame in them is a
+ * stop) until an object is unloaded (the rule cache is cleared then too),
+ * and said once each (by .eh_frame_hdr address, kept after an unload).
+ * Written inside dl_iterate_phdr's callback, under the loader's lock.
+ */
+#define BAD_OBJECTS 16
+static struct {
+	const uint8_t *hdr;
+	int ignored;
+} bad_objects[BAD_OBJECTS];
+static int bad_objects_full;
+
+static int bad_object_ignored(const uint8_t *hdr)
+{
+	for (int i = 0; i < BAD_OBJECTS; i++)
+		if (AT_LOAD_RELAXED(&bad_objects[i].hdr) == hdr)
+			return AT_LOAD_RELAXED(&bad_objects[i].ignored);
+	return 0;
+}
+
+static void bad_object(const uint8_t *hdr, const char *name)
+{
+	for (int i = 0; i < BAD_OBJECTS; i++) {
+		const uint8_t *h = AT_LOAD_RELAXED(&bad_objects[i].hdr);
+		if (h == hdr || !h) {
+			AT_STORE_RELAXED(&bad_objects[i].hdr, hdr);
+			AT_STORE_RELAXED(&bad_objects[i].ignored, 1);
+			if (!h)
+				at_msg("%s: corrupt .eh_frame_hdr or .eh_frame; call chains end at "
+				       "its frames",
+				       name && name[0] ? name : "the main program");
+			return;
+		}
+	}
+	at_msg_once(bad_objects_full, "more objects with corrupt .eh_frame; not named");
+}
+
+static void bad_objects_forget(void)
+{
+	for (int i = 0; i < BAD_OBJECTS; i++)
+		AT_STORE_RELAXED(&bad_objects[i].ignored, 0);
+}
 
 static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -458,8 +537,37 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 	}
 	if (!inside)
 		return 0;
-	fd->rule = eh ? rule_from_hdr((const uint8_t *)(info->dlpi_addr + eh->p_vaddr), fd->pc)
-		      : R_STOP;
+	fd->rule = R_STOP;
+	if (!eh)
+		return 1;
+	const uint8_t *hdr = (const uint8_t *)(info->dlpi_addr + eh->p_vaddr);
+	if (AT_LOAD_RELAXED(&seen_subs) != info->dlpi_subs)
+		bad_objects_forget(); /* the cache is cleared too (rule_miss) */
+	else if (bad_object_ignored(hdr))
+		return 1;
+	/* The readable span around hdr: the readable PT_LOAD segment holding
+	 * it (in whole pages), and those adjacent to it (no gap between). */
+	uintptr_t lo = 0, hi = 0;
+	for (int pass = 0, grown = 1; grown; pass++) {
+		grown = 0;
+		for (int i = 0; i < info->dlpi_phnum; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+			if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R))
+				continue;
+			uintptr_t s = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
+			uintptr_t e = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) &
+				      ~(uintptr_t)4095;
+			if (!pass ? s <= (uintptr_t)hdr && (uintptr_t)hdr < e && !hi
+				  : s <= hi && e >= lo && (s < lo || e > hi)) {
+				lo = !pass || s < lo ? s : lo;
+				hi = !pass || e > hi ? e : hi;
+				grown = 1;
+			}
+		}
+	}
+	if (lo == hi || at_eh_rule((const uint8_t *)lo, hi - lo, hdr, fd->pc, &fd->rule) ==
+				AT_EH_CORRUPT)
+		bad_object(hdr, info->dlpi_name);
 	return 1;
 }
 

@@ -15,12 +15,15 @@
  *  bit 31 set: the word is valid; "stop": the frame cannot be unwound (no
  *  FDE: JIT code, assembly without CFI; a signal frame; a rule the cache
  *  cannot express: a CFA expression, a CFA in another register, a return
- *  address not at CFA - 8, a frame larger than 64 KiB); "rbp?": the CFA is
+ *  address not at CFA - 8, a frame larger than 64 KiB; an object whose CFI
+ *  is corrupt, at_eh_rule below); "rbp?": the CFA is
  *  rbp + offset, else rsp + offset.  ra >> 16 and the slot give back ra
  *  (user-space addresses are below 2^47).  A miss computes the rule at
  *  ra - 1 (the call instruction) inside dl_iterate_phdr's callback, which
- *  holds the loader's lock, so the object cannot be unmapped meanwhile, and
- *  stores the word (a racing store of the same address's rule is equal).
+ *  holds the loader's lock, so the object cannot be unmapped meanwhile,
+ *  reading only the readable span of the object around its .eh_frame_hdr
+ *  (its readable PT_LOAD segments with no gap between them), and stores the
+ *  word (a racing store of the same address's rule is equal).
  *  When the loader reports an object unloaded (dlpi_subs changed) the cache
  *  is cleared at the next miss; until then a stale rule can only give a
  *  wrong chain, never a fault (the walk's bounds below).
@@ -38,6 +41,7 @@
 #ifndef AT_UNWIND_H
 #define AT_UNWIND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/compiler.h"
@@ -75,6 +79,23 @@ struct at_unwind_trace {
  */
 AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 				 struct at_unwind_trace *tr);
+
+/*
+ * The rule of call address pc (bits 32..63 of the word above; the stop bit
+ * when there is none) from the .eh_frame_hdr at hdr and the .eh_frame it
+ * indexes, reading nothing outside [data, data + size): a rule-cache miss
+ * passes the readable span of the object holding pc.  Returns 0, or
+ * AT_EH_STOP (the CFI cannot be followed there: no FDE, an encoding,
+ * instruction or frame the rules do not express), or AT_EH_CORRUPT (a
+ * record cut short, a length or offset outside the span, a wrong version
+ * or id): then the object's CFI is ignored, said once per object
+ * ("alloctag: NAME: corrupt .eh_frame_hdr or .eh_frame; ...").  Never
+ * loops longer than the span's bytes.
+ */
+#define AT_EH_STOP 1
+#define AT_EH_CORRUPT (-1)
+AT_HIDDEN int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,
+			 uint64_t *rule);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);

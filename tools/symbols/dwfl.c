@@ -50,6 +50,7 @@ struct map_state {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	GElf_Addr bias; /* module address = bias + file address */
+	Dwarf_Addr low, high; /* the module's addresses: nothing outside is named */
 	struct cu_index *cus; /* hash table by CU offset, cap_cus slots */
 	size_t nr_cus, cap_cus;
 };
@@ -125,6 +126,7 @@ static struct map_state *open_map(struct symbolizer *s, int map)
 	}
 	if (!dwfl_module_getelf(m->mod, &m->bias))
 		return NULL;
+	dwfl_module_info(m->mod, NULL, &m->low, &m->high, NULL, NULL, NULL, NULL);
 	m->opened = 1;
 	return m;
 }
@@ -161,9 +163,16 @@ static char *die_func(Dwarf_Die *die)
 	return demangle(n);
 }
 
+/* Empty names (corrupt DWARF) are unknown ones. */
 static void add_frame(struct sym_loc *l, size_t *cap, char *func, const char *file,
 		      unsigned int line)
 {
+	if (func && !func[0]) {
+		free(func);
+		func = NULL;
+	}
+	if (file && !file[0])
+		file = NULL;
 	GROW(l->frames, *cap, l->nr_frames + 1);
 	l->frames[l->nr_frames].func = func;
 	l->frames[l->nr_frames].file = file ? xstrdup(file) : NULL;
@@ -370,7 +379,9 @@ static struct sym_loc *symbolize(struct symbolizer *s, int map, uint64_t addr)
 	const struct prof_map *pm = map >= 0 ? &s->p->maps[map] : NULL;
 	l->object = xasprintf("%s+0x%" PRIx64, pm ? pm->path : "?", addr);
 	struct map_state *m = pm ? open_map(s, map) : NULL;
-	if (m && addr > 0) {
+	/* An address outside the object (a profile of another build, a
+	 * truncated file): no name, rather than the nearest symbol's. */
+	if (m && addr > 0 && m->bias + addr - 1 >= m->low && m->bias + addr - 1 < m->high) {
 		/* The symbol table only when DWARF does not name the function:
 		 * libdwfl's symbol lookup scans every symbol. */
 		GElf_Addr a = m->bias + addr - 1, off = 0;
@@ -379,6 +390,8 @@ static struct sym_loc *symbolize(struct symbolizer *s, int map, uint64_t addr)
 		const char *name = dw && l->frames[0].func
 					   ? NULL
 					   : dwfl_module_addrinfo(m->mod, a, &off, &sym, NULL, NULL, NULL);
+		if (name && !name[0])
+			name = NULL; /* a corrupt symbol table's empty name */
 		if (dw) {
 			if (!l->frames[0].func && name) /* no scope: the symbol names it */
 				l->frames[0].func = demangle(name);
