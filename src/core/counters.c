@@ -65,17 +65,24 @@ struct alloctag_counters at_cum_read(uint32_t idx)
 	return sum((char *)((struct at_counter *)at_cum_base + idx));
 }
 
+static void zero(struct at_counter *c)
+{
+	/* An index never used before reads zero: no store, so the page of a
+	 * CPU that never charges it is not made resident (nor copied in a
+	 * forked child). */
+	if (AT_LOAD_RELAXED(&c->bytes) | AT_LOAD_RELAXED(&c->calls)) {
+		AT_STORE_RELAXED(&c->bytes, 0);
+		AT_STORE_RELAXED(&c->calls, 0);
+	}
+}
+
 /* Zero a tag's slots; only for an index being (re)assigned with no users. */
 void at_counters_reset(uint32_t idx)
 {
 	char *p = (char *)at_counter0(idx);
 
 	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
-		struct at_counter *c = (struct at_counter *)p;
-		AT_STORE_RELAXED(&c->bytes, 0);
-		AT_STORE_RELAXED(&c->calls, 0);
-		c = (struct at_counter *)((char *)c - at_counters_base + at_cum_base);
-		AT_STORE_RELAXED(&c->bytes, 0);
-		AT_STORE_RELAXED(&c->calls, 0);
+		zero((struct at_counter *)p);
+		zero((struct at_counter *)(p - at_counters_base + at_cum_base));
 	}
 }

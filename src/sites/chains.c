@@ -78,7 +78,8 @@ static int insert(struct at_chain *c)
 {
 	struct at_chain_table *t = at_chain_table;
 	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
-		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 12);
+		/* the first table: header and 256 slots in one page */
+		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
 		if (!nt)
 			return -ENOMEM;
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all)

@@ -29,12 +29,12 @@ extern void *__libc_stack_end;
 
 static inline uint32_t rule_slot(uintptr_t ra)
 {
-	return (uint32_t)((ra ^ (ra >> 16)) & (AT_RULE_SLOTS - 1));
+	return (uint32_t)((ra >> 3) & (AT_RULE_SLOTS - 1));
 }
 
 static inline uint64_t rule_key(uintptr_t ra)
 {
-	return ((uint64_t)ra >> 16) & 0x7fffffffull;
+	return ((((uint64_t)ra >> (AT_RULE_SLOTS_SHIFT + 3)) << 3) | (ra & 7)) & 0x7fffffffull;
 }
 
 /* ---- reading .eh_frame --------------------------------------------- */
@@ -489,8 +489,8 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		return fd.rule;
 	if (fd.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an object was unloaded */
 		AT_STORE_RELAXED(&seen_subs, fd.subs);
-		for (uint32_t i = 0; i < AT_RULE_SLOTS; i++)
-			AT_STORE_RELAXED(&tab[i], 0);
+		/* zero pages, not zero stores: a store would make every page resident */
+		madvise(tab, AT_RULE_SLOTS * sizeof(*tab), MADV_DONTNEED);
 	}
 	AT_STORE_RELAXED(&tab[rule_slot(ra)], fd.rule | R_VALID | rule_key(ra));
 	return fd.rule;

@@ -3,20 +3,23 @@
  * from .eh_frame CFI, with a cache of per-address unwind rules (x86-64).
  *
  * Rule cache: AT_RULE_SLOTS 64-bit words, direct-mapped on the return
- * address (slot = (ra ^ ra >> 16) mod AT_RULE_SLOTS), mmap'd at first use,
- * never freed.  One word holds both the key and the rule, so a reader's one
+ * address (slot = (ra >> 3) mod AT_RULE_SLOTS: return addresses within
+ * the same 4 KiB of code share a page of the cache, so a program that
+ * unwinds through few code pages touches few cache pages), mmap'd at first
+ * use, never freed.  One word holds both the key and the rule, so a reader's one
  * load is never torn and needs no lock:
  *
  *   63        52 51 50 49          34 33  32  31  30              0
  *  +------------+-----+--------------+----+----+----+----------------+
- *  | rbp slot/8 | rbp | CFA offset   |rbp?|stop| 1  | ra >> 16       |
+ *  | rbp slot/8 | rbp | CFA offset   |rbp?|stop| 1  | key            |
  *  +------------+-----+--------------+----+----+----+----------------+
  *    CFA - 8*v   0 same, 1 saved at CFA - 8*(bits 52..63)
  *  bit 31 set: the word is valid; "stop": the frame cannot be unwound (no
  *  FDE: JIT code, assembly without CFI; a signal frame; a rule the cache
  *  cannot express: a CFA expression, a CFA in another register, a return
  *  address not at CFA - 8, a frame larger than 64 KiB); "rbp?": the CFA is
- *  rbp + offset, else rsp + offset.  ra >> 16 and the slot give back ra
+ *  rbp + offset, else rsp + offset.  key = (ra >> 19) << 3 | (ra & 7):
+ *  with the slot (bits 3..18) it gives back ra
  *  (user-space addresses are below 2^47).  A miss computes the rule at
  *  ra - 1 (the call instruction) inside dl_iterate_phdr's callback, which
  *  holds the loader's lock, so the object cannot be unmapped meanwhile, and
