@@ -22,4 +22,12 @@
 
 #define AT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * A lock that the fork handlers take and release: every page such a
+ * handler writes is copied on write after fork() in the parent and in the
+ * child, so these locks share one section (one page, each in a cache line
+ * of its own) instead of one page per file.
+ */
+#define AT_FORK_LOCK __attribute__((section("at_fork_locks"), aligned(64)))
+
 #endif

@@ -231,8 +231,11 @@ static void on_request(int sig, siginfo_t *si, void *uc)
  * refuse every read). */
 static void forked_child(void)
 {
-	i_tid = 0;
-	busy = 0;
+	/* stores only when set: an unwritten page is not copied into the child */
+	if (i_tid)
+		i_tid = 0;
+	if (busy)
+		busy = 0;
 }
 
 static void install_handler(void)
