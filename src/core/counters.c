@@ -1,5 +1,6 @@
 #include "core/counters.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -8,9 +9,46 @@ char *at_counters_base;
 long at_rseq_offset;
 unsigned int at_counters_ncpu;
 
+/*
+ * The number of CPU ids the kernel can give (one more than the highest
+ * possible CPU), from /sys/devices/system/cpu/possible ("0-1", "0,2-5"):
+ * what sysconf(_SC_NPROCESSORS_CONF) reads, parsed here so that start-up
+ * does not page in libc's sysconf and strtoul code and tables.  -1 when
+ * the file cannot be read.
+ */
+static long possible_cpus(void)
+{
+	char buf[256];
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	long max = -1, v = -1;
+	for (const char *p = buf;; p++) {
+		if (*p >= '0' && *p <= '9') {
+			v = (v < 0 ? 0 : v * 10) + (*p - '0');
+			if (v > 1 << 20)
+				return -1;
+			continue;
+		}
+		if (v > max)
+			max = v;
+		v = -1;
+		if (*p != '-' && *p != ',')
+			break;
+	}
+	return max + 1 > 0 ? max + 1 : -1;
+}
+
 int at_counters_init(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_CONF);
+	long n = possible_cpus();
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_CONF);
 	if (n < 1)
 		n = 1;
 	void *p = mmap(NULL, AT_COUNTERS_STRIDE * ((size_t)n + 1), PROT_READ | PROT_WRITE,
