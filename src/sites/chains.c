@@ -298,8 +298,7 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
-	       AT_LOAD_RELAXED(&memo_bytes) +
-	       (size_t)AT_RULE_SLOTS * sizeof(uint64_t);
+	       AT_LOAD_RELAXED(&memo_bytes) + at_unwind_memory();
 }
 
 int alloctag_chain_stats(struct alloctag_chain_stats *out)
