@@ -36,21 +36,19 @@ extern void *__libc_stack_end;
 #define R_RBP_SAVED (1ull << 50)
 #define R_RBP_SHIFT 52
 
-/* ra's set in a table of 2^shift sets: the top bits of ra * an odd
- * constant (a bijection), the next 31 bits its key. */
-static inline uint64_t rule_hash(uintptr_t ra)
+/* ra's set: bits 3 .. 3 + shift of ra (one and/shift on the walk's
+ * critical path: the key's multiply runs beside the set's load). */
+static inline uint64_t *rule_set(const struct rule_table *t, uintptr_t ra)
 {
-	return (uint64_t)ra * 0x9E3779B97F4A7C15ull;
+	return (uint64_t *)&t->w[((ra >> 3) & ((1u << t->shift) - 1)) * AT_RULE_WAYS];
 }
 
-static inline uint64_t *rule_set(const struct rule_table *t, uint64_t h)
+/* ra's key: the top 31 bits of (the bits of ra its set does not give) *
+ * an odd constant. */
+static inline uint32_t rule_key(const struct rule_table *t, uintptr_t ra)
 {
-	return (uint64_t *)&t->w[(h >> (64 - t->shift)) * AT_RULE_WAYS];
-}
-
-static inline uint32_t rule_key(const struct rule_table *t, uint64_t h)
-{
-	return (uint32_t)(R_VALID | ((h >> (33 - t->shift)) & 0x7fffffffull));
+	uint64_t rest = (ra & 7) | ((uint64_t)(ra >> (3 + t->shift)) << 3);
+	return (uint32_t)(R_VALID | ((rest * 0x9E3779B97F4A7C15ull) >> 33));
 }
 
 /* ---- reading .eh_frame --------------------------------------------- */
@@ -518,34 +516,38 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		madvise(t->w, table_size(t->shift) - sizeof(*t), MADV_DONTNEED);
 		AT_STORE_RELAXED(&t->fill, 0);
 	}
-	uint64_t h = rule_hash(ra), *set = rule_set(t, h);
+	uint64_t *set = rule_set(t, ra);
 	unsigned int way = AT_RULE_WAYS;
 	for (unsigned int i = 0; i < AT_RULE_WAYS && way == AT_RULE_WAYS; i++)
 		if (!(AT_LOAD_RELAXED(&set[i]) & R_VALID))
 			way = i;
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
-		way = (unsigned int)(h >> 20) % AT_RULE_WAYS;
+		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
 	} else if (__atomic_add_fetch(&t->fill, 1, __ATOMIC_RELAXED) > (AT_RULE_WAYS << t->shift) / 2 &&
 		   t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX) {
 		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
 	}
-	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(t, h));
+	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(t, ra));
 	return fd.rule;
 }
 
-static inline uint64_t rule_of(uintptr_t ra)
+/* ra's rule from *tp, the table the walk loaded once (reloaded after a
+ * miss, which may have made or replaced it). */
+static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
 {
-	const struct rule_table *t = AT_LOAD(&rules);
+	const struct rule_table *t = *tp;
 	if (at_likely(t != NULL)) {
-		uint64_t h = rule_hash(ra), *set = rule_set(t, h);
-		uint32_t key = rule_key(t, h);
+		const uint64_t *set = rule_set(t, ra);
+		uint32_t key = rule_key(t, ra);
 		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
 			uint64_t w = AT_LOAD_RELAXED(&set[i]);
 			if (at_likely((uint32_t)w == key))
 				return w;
 		}
 	}
-	return rule_miss(ra);
+	uint64_t r = rule_miss(ra);
+	*tp = AT_LOAD(&rules);
+	return r;
 }
 
 /* The top of the calling thread's stack (exclusive), 0 if unknown. */
@@ -587,6 +589,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	tr->unusable = 0;
 	if (!hi || from < sp || from > hi)
 		return 0;
+	const struct rule_table *tab = AT_LOAD(&rules);
 	for (;;) {
 		if (n || sp == from) {
 			frames[n++] = pc;
@@ -595,7 +598,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		} else if (sp > from || ++own > 16) {
 			return 0; /* `from` is not a frame of this stack */
 		}
-		uint64_t r = rule_of(pc);
+		uint64_t r = rule_of(&tab, pc);
 		if (r & R_STOP)
 			return n;
 		if ((r & R_CFA_RBP) && n) {

@@ -3,8 +3,8 @@
  * from .eh_frame CFI, with a cache of per-address unwind rules (x86-64).
  *
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
- * mmap'd at first use; a return address's set is the top `shift` bits of
- * ra * an odd constant (a bijection of ra), its 31-bit key the next bits.
+ * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
+ * ra, its 31-bit key the top bits of ra's other bits times an odd constant.
  * The first table has 2^AT_RULE_SHIFT_FIRST sets (32 KiB: a small program
  * touches a few pages, where a table indexed by the address touched one
  * page per code page it unwound through); when more than half its words
@@ -22,10 +22,9 @@
  *  FDE: JIT code, assembly without CFI; a signal frame; a rule the cache
  *  cannot express: a CFA expression, a CFA in another register, a return
  *  address not at CFA - 8, a frame larger than 64 KiB); "rbp?": the CFA is
- *  rbp + offset, else rsp + offset.  Set and key are the top shift + 31
- *  bits of the bijection: two return addresses of one process share both
- *  with a probability of about 2^-(shift + 31) per pair, and the cost of it
- *  would be one wrong chain, never a fault (the walk's bounds below).  A
+ *  rbp + offset, else rsp + offset.  Two return addresses of one set
+ *  share a key with a probability of about 2^-31, and the cost of it would
+ *  be one wrong chain, never a fault (the walk's bounds below).  A
  *  miss computes the rule at ra - 1 (the call instruction) inside
  *  dl_iterate_phdr's callback, which holds the loader's lock, so the object
  *  cannot be unmapped meanwhile, and stores the word in a free way of the
