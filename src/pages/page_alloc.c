@@ -83,7 +83,7 @@ struct arena {
 char *at_heap_base = AT_HEAP_UNSET;
 size_t at_heap_span;
 struct at_page *at_pages;
-static struct arena arenas[AT_NR_ARENAS];
+AT_FORK_LOCK static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with the others */
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 AT_FORK_LOCK static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
