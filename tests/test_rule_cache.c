@@ -8,26 +8,10 @@
  * all again misses only on the one new return address (the loop's call).
  */
 #define _GNU_SOURCE
-#include <execinfo.h>
-
 #include "check.h"
-#include "sites/unwind.h"
+#include "unwind_capture.h"
 
-#define MAXF 16
 #define SITES 4096
-
-static uintptr_t ours[MAXF];
-static void *theirs[MAXF + 1];
-static unsigned int n_ours;
-static int n_theirs;
-static volatile int sink;
-
-static __attribute__((noinline)) void capture(void)
-{
-	n_ours = at_unwind(ours, MAXF, (uintptr_t)__builtin_dwarf_cfa(), NULL);
-	n_theirs = backtrace(theirs, MAXF + 1); /* theirs[0]: inside capture */
-	sink++;
-}
 
 /* SITES call sites of capture(), one per case: unoptimised, so that no
  * two cases share their call (cross-jumping would merge them). */

@@ -15,19 +15,12 @@
 # program: the median over rounds of each configuration's peak RSS (KiB) and
 # faults, then the medians of each round's difference alloctag - glibc (KiB)
 # and ratio alloctag / never.
-set -eu
-HERE=$(cd "$(dirname "$0")" && pwd)
-PRE=${1:?usage: smallrss.sh PRELOAD_LIB [ROUNDS]}
-ROUNDS=${2:-5}
-PRE=$(cd "$(dirname "$PRE")" && pwd)/$(basename "$PRE")
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-gcc -O2 -o "$W/measure" "$HERE/measure.c"
+. "$(dirname "$0")/prelude.sh" smallrss.sh 5 "$@"
 
 NAMES=(glibc alloctag never)
 LIBS=("" "$PRE" "$PRE")
 ENVS=("" "" "ALLOCTAG=never")
-MI=$(dpkg -L libmimalloc2.0 2>/dev/null | grep -E '/libmimalloc\.so\.[0-9]+$' | head -n1 || true)
+MI=$(so_of libmimalloc2.0 libmimalloc)
 [ -z "$MI" ] || { NAMES+=(mimalloc); LIBS+=("$MI"); ENVS+=(""); }
 
 NPROGS=6
