@@ -64,6 +64,28 @@ static uintptr_t dyn_addr(uintptr_t v, uintptr_t bias)
 }
 
 /*
+ * The number of dynamic symbols a DT_GNU_HASH table covers: past the
+ * highest bucket's first symbol, its chain to the entry with the end bit.
+ * (Undefined symbols mostly come first, unhashed, below symoffset, but an
+ * undefined function whose address the executable takes is hashed.)
+ */
+static uint32_t gnu_symbols(const uint32_t *gnu)
+{
+	uint32_t nbuckets = gnu[0], symoffset = gnu[1], bloom_words = gnu[2];
+	const uint32_t *buckets = gnu + 4 + 2 * (size_t)bloom_words; /* 64-bit bloom words */
+	const uint32_t *chain = buckets + nbuckets;
+	uint32_t last = 0;
+	for (uint32_t b = 0; b < nbuckets; b++)
+		if (buckets[b] > last)
+			last = buckets[b];
+	if (last < symoffset)
+		return symoffset;
+	while (!(chain[last - symoffset] & 1))
+		last++;
+	return last + 1;
+}
+
+/*
  * 0 when the executable cannot have tags the runtime is handed: the runtime
  * is not inside it and its dynamic symbol table imports none of the
  * runtime's symbols.  1 when it may (or when that cannot be told).
@@ -96,9 +118,7 @@ static int may_have_tags(void)
 	}
 	if (!sym || !str || (!gnu && !hash))
 		return 1;
-	/* A GNU hash table leaves the undefined symbols out, first: below its
-	 * symoffset; DT_HASH counts every symbol. */
-	uint32_t nsym = gnu ? gnu[1] : hash[1];
+	uint32_t nsym = gnu ? gnu_symbols(gnu) : hash[1];
 	for (uint32_t i = 1; i < nsym; i++)
 		if (sym[i].st_shndx == SHN_UNDEF && runtime_name(str + sym[i].st_name))
 			return 1;
