@@ -9,25 +9,10 @@
  */
 #define _GNU_SOURCE
 #include <alloca.h>
-#include <execinfo.h>
 #include <string.h>
 
 #include "check.h"
-#include "sites/unwind.h"
-
-#define MAXF 64
-static uintptr_t ours[MAXF];
-static void *theirs[MAXF + 1];
-static unsigned int n_ours;
-static int n_theirs;
-static volatile int sink;
-
-static __attribute__((noinline)) void capture(void)
-{
-	n_ours = at_unwind(ours, MAXF, (uintptr_t)__builtin_dwarf_cfa(), NULL);
-	n_theirs = backtrace(theirs, MAXF + 1); /* theirs[0]: inside capture */
-	sink++;
-}
+#include "unwind_capture.h"
 
 static int level(int n);
 

@@ -22,16 +22,7 @@
 # workload and configuration: median wall and CPU (user + system) seconds,
 # peak RSS (MB) and minor page faults, and the median over rounds of each
 # round's ratio to glibc's run.
-set -eu
-HERE=$(cd "$(dirname "$0")" && pwd)
-PRE=${1:?usage: realprog.sh PRELOAD_LIB [ROUNDS]}
-ROUNDS=${2:-3}
-PRE=$(cd "$(dirname "$PRE")" && pwd)/$(basename "$PRE")
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-gcc -O2 -o "$W/measure" "$HERE/measure.c"
-
-so_of() { dpkg -L "$1" 2>/dev/null | grep -E "/$2\.so\.[0-9]+$" | head -n1 || true; }
+. "$(dirname "$0")/prelude.sh" realprog.sh 3 "$@"
 NAMES=(glibc alloctag alloctag-depth1 alloctag-never)
 LIBS=("" "$PRE" "$PRE" "$PRE")
 ENVS=("" "" "ALLOCTAG_DEPTH=1" "ALLOCTAG=never")

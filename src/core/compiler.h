@@ -22,4 +22,15 @@
 
 #define AT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * A lock that the fork handlers take and release (or an array of structures
+ * that start with one): every page such a handler writes is copied on write
+ * after fork() in the parent and in the child, so these share one section,
+ * each in cache lines of its own, instead of a page per file.  The section
+ * starts a page (its first, at_registry_lock, is page-aligned: tag_registry.c
+ * is linked before the others) and the locks the handlers take fit in it:
+ * two copy-on-write faults per fork for all of them.
+ */
+#define AT_FORK_LOCK __attribute__((section("at_fork_locks"), aligned(64)))
+
 #endif

@@ -140,6 +140,8 @@ void at_config_read(struct at_config *cfg)
 	cfg->debug = 0;
 	cfg->heap_max = 0;
 	cfg->secure = 0;
+	cfg->depth = 0;
+	cfg->wrappers = NULL;
 
 	if ((s = at_getenv("ALLOCTAG")) && at_parse_alloctag(s, &cfg->mode, &cfg->compressed))
 		at_msg("ignoring ALLOCTAG=\"%s\": expected 0, 1 or never, optionally followed by "

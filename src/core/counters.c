@@ -1,31 +1,60 @@
 #include "core/counters.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 char *at_counters_base;
-char *at_cum_base;
 long at_rseq_offset;
 unsigned int at_counters_ncpu;
 
+/*
+ * The number of CPU ids the kernel can give (one more than the highest
+ * possible CPU), from /sys/devices/system/cpu/possible ("0-1", "0,2-5"):
+ * what sysconf(_SC_NPROCESSORS_CONF) reads, parsed here so that start-up
+ * does not page in libc's sysconf and strtoul code and tables.  -1 when
+ * the file cannot be read.
+ */
+static long possible_cpus(void)
+{
+	char buf[256];
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	long max = -1, v = -1;
+	for (const char *p = buf;; p++) {
+		if (*p >= '0' && *p <= '9') {
+			v = (v < 0 ? 0 : v * 10) + (*p - '0');
+			if (v > 1 << 20)
+				return -1;
+			continue;
+		}
+		if (v > max)
+			max = v;
+		v = -1;
+		if (*p != '-' && *p != ',')
+			break;
+	}
+	return max + 1 > 0 ? max + 1 : -1;
+}
+
 int at_counters_init(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_CONF);
+	long n = possible_cpus();
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_CONF);
 	if (n < 1)
 		n = 1;
-	size_t stride = AT_COUNTERS_STRIDE;
-	void *p = mmap(NULL, stride * ((size_t)n + 1), PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, AT_COUNTERS_STRIDE * ((size_t)n + 1), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	void *q = mmap(NULL, stride * ((size_t)n + 1), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (q == MAP_FAILED) {
-		munmap(p, stride * ((size_t)n + 1));
-		return -1;
-	}
-	at_cum_base = q;
 	at_rseq_offset = (long)__rseq_offset;
 	at_counters_ncpu = (unsigned int)n;
 	AT_STORE(&at_counters_base, (char *)p);
@@ -62,20 +91,40 @@ struct alloctag_counters at_counters_read(uint32_t idx)
 
 struct alloctag_counters at_cum_read(uint32_t idx)
 {
-	return sum((char *)((struct at_counter *)at_cum_base + idx));
+	return sum((char *)at_cum0(idx));
+}
+
+/*
+ * One more than the highest index ever reset.  Every index is reset when it
+ * is assigned, before anything charges it, so the slots of an index at or
+ * above the mark have never been written: they are zero already, and
+ * resetting them would only make each CPU's page of them resident (and
+ * copied by every fork) for a tag that may never run on that CPU.
+ */
+static uint32_t reset_mark;
+
+static void zero(struct at_counter *c)
+{
+	if (AT_LOAD_RELAXED(&c->bytes) | AT_LOAD_RELAXED(&c->calls)) {
+		AT_STORE_RELAXED(&c->bytes, 0);
+		AT_STORE_RELAXED(&c->calls, 0);
+	}
 }
 
 /* Zero a tag's slots; only for an index being (re)assigned with no users. */
 void at_counters_reset(uint32_t idx)
 {
+	uint32_t mark = AT_LOAD_RELAXED(&reset_mark);
+	if (idx >= mark) {
+		while (mark <= idx && !__atomic_compare_exchange_n(&reset_mark, &mark, idx + 1, 1,
+								    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+		return;
+	}
 	char *p = (char *)at_counter0(idx);
 
 	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
-		struct at_counter *c = (struct at_counter *)p;
-		AT_STORE_RELAXED(&c->bytes, 0);
-		AT_STORE_RELAXED(&c->calls, 0);
-		c = (struct at_counter *)((char *)c - at_counters_base + at_cum_base);
-		AT_STORE_RELAXED(&c->bytes, 0);
-		AT_STORE_RELAXED(&c->calls, 0);
+		zero((struct at_counter *)p);
+		zero((struct at_counter *)p + 1);
 	}
 }

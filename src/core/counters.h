@@ -1,10 +1,14 @@
 /*
- * Per-CPU live counters, indexed by tag index.
+ * Per-CPU live and cumulative counters, indexed by tag index.
  *
- * Layout: one reserved region per CPU, each an array of struct at_counter
- * indexed by tag index (AT_IDX_MAX entries, 16 bytes each, committed by the
- * kernel on first touch).  CPU c's array starts at at_counters_base +
- * c * AT_COUNTERS_STRIDE, so CPUs never share a cache line for any tag.
+ * Layout: one reserved region per CPU (one mapping for all of them,
+ * committed by the kernel on first touch), each an array of AT_IDX_MAX
+ * pairs {live, cumulative} of struct at_counter (16 bytes each, 32 per
+ * pair) indexed by tag index.  CPU c's array starts at at_counters_base +
+ * c * AT_COUNTERS_STRIDE, so CPUs never share a cache line for any tag;
+ * a tag's live and cumulative counters share a line, so a program with
+ * few tags touches one page per CPU that charges them (and a forked child
+ * copies no more).
  *
  * Exactness: a thread adds to the slot of the CPU it runs on inside a
  * restartable sequence (rseq, registered by glibc): one 16-byte store of
@@ -20,9 +24,9 @@
  * add them (bin_charge.h).
  *
  * Cumulative counters (bytes and calls allocated since start, never
- * decreased): a second region of the same layout at at_cum_base, charged
- * by the same rseq sequence; kept for call-chain tags (sites/chains.h),
- * where the preload library charges them at each allocation.
+ * decreased): the second half of each pair, charged by the same rseq
+ * sequence; kept for call-chain tags (sites/chains.h), where the preload
+ * library charges them at each allocation.
  */
 #ifndef AT_COUNTERS_H
 #define AT_COUNTERS_H
@@ -40,13 +44,13 @@ struct at_counter {
 	int64_t calls;
 } __attribute__((aligned(16)));
 
-/* Bytes between two CPUs' arrays: AT_IDX_MAX counters. */
-#define AT_COUNTERS_SHIFT 24
+/* Bytes between two CPUs' arrays: AT_IDX_MAX pairs. */
+#define AT_COUNTERS_SHIFT 25
 #define AT_COUNTERS_STRIDE ((size_t)1 << AT_COUNTERS_SHIFT)
-_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * 16, "stride is one array");
+#define AT_COUNTERS_PAIR 32 /* {live, cumulative} */
+_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * AT_COUNTERS_PAIR, "stride is one array");
 
 extern AT_HIDDEN char *at_counters_base;
-extern AT_HIDDEN char *at_cum_base;
 extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
 extern AT_HIDDEN unsigned int at_counters_ncpu;
 
@@ -118,7 +122,13 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 
 static inline struct at_counter *at_counter0(uint32_t idx)
 {
-	return (struct at_counter *)at_counters_base + idx;
+	return (struct at_counter *)(at_counters_base + (size_t)idx * AT_COUNTERS_PAIR);
+}
+
+/* CPU 0's cumulative counter of tag idx: the second half of its pair. */
+static inline struct at_counter *at_cum0(uint32_t idx)
+{
+	return at_counter0(idx) + 1;
 }
 
 static inline void at_counters_charge(uint32_t idx, int64_t bytes)
@@ -129,7 +139,7 @@ static inline void at_counters_charge(uint32_t idx, int64_t bytes)
 /* One allocation of `bytes` to tag idx, in its cumulative counters. */
 static inline void at_cum_add(uint32_t idx, int64_t bytes)
 {
-	at_percpu_add2((struct at_counter *)at_cum_base + idx, bytes, 1);
+	at_percpu_add2(at_cum0(idx), bytes, 1);
 }
 
 static inline void at_counters_uncharge(uint32_t idx, int64_t bytes)

@@ -11,7 +11,9 @@ uint32_t at_nr_idx = AT_IDX_FIRST;
 struct alloc_tag *at_core_start, *at_core_stop;
 /* error-checking: a thread that holds it and mallocs gets -EDEADLK from
  * at_registry_add_runtime() instead of hanging */
-pthread_mutex_t at_registry_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+/* the first of the fork locks (link order: compiler.h): it starts their page */
+AT_FORK_LOCK __attribute__((aligned(4096))) pthread_mutex_t at_registry_lock =
+	PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_t first,
 			struct alloc_tag *canon_start)

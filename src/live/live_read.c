@@ -231,8 +231,11 @@ static void on_request(int sig, siginfo_t *si, void *uc)
  * refuse every read). */
 static void forked_child(void)
 {
-	i_tid = 0;
-	busy = 0;
+	/* stores only when set: an unwritten page is not copied into the child */
+	if (i_tid)
+		i_tid = 0;
+	if (busy)
+		busy = 0;
 }
 
 static void install_handler(void)
@@ -248,17 +251,21 @@ static void install_handler(void)
 	}
 	if (!on)
 		return;
+	/* Installed and the old disposition read in one call (the usual case:
+	 * the default); anything else is the program's own (or an inherited
+	 * SIG_IGN): put back at once. */
 	struct sigaction old, sa;
-	if (sigaction(AT_LIVE_SIGNAL, NULL, &old))
-		return;
-	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
-		return; /* the program's own: leave it */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_request;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(AT_LIVE_SIGNAL, &sa, NULL) == 0)
-		pthread_atfork(NULL, NULL, forked_child);
+	if (sigaction(AT_LIVE_SIGNAL, &sa, &old))
+		return;
+	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+		sigaction(AT_LIVE_SIGNAL, &old, NULL);
+		return; /* the program's own: leave it */
+	}
+	pthread_atfork(NULL, NULL, forked_child);
 }
 
 pid_t at_live_pid(void)

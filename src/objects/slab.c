@@ -110,7 +110,7 @@ _Static_assert(sizeof(struct central) == 64, "a class's central state is one lin
 
 static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
 
-static struct central centrals[AT_NR_CLASSES] __attribute__((aligned(4096))); /* one page */
+AT_FORK_LOCK static struct central centrals[AT_NR_CLASSES]; /* in the fork locks' page */
 static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
 static unsigned char classes_set;
 

@@ -25,7 +25,7 @@
 __thread struct at_theap *at_tls_heap;
 struct at_theap *at_all_heaps;
 
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+AT_FORK_LOCK static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_theap *pool;
 static pthread_key_t heap_key;
 static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;

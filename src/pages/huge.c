@@ -43,7 +43,7 @@ struct cached {
 #define CACHE_MAX 128
 #define CACHE_BYTES ((size_t)128 << 20)
 
-static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
+AT_FORK_LOCK static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
 static unsigned int table_hi;
 static char *recent[RECENT];

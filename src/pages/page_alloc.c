@@ -83,9 +83,9 @@ struct arena {
 char *at_heap_base = AT_HEAP_UNSET;
 size_t at_heap_span;
 struct at_page *at_pages;
-static struct arena arenas[AT_NR_ARENAS];
+AT_FORK_LOCK static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with the others */
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
-static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+AT_FORK_LOCK static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
 static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
 static uint32_t purge_pages; /* mallopt's M_TRIM_THRESHOLD, in pages, once purge_set */

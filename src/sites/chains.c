@@ -78,7 +78,8 @@ static int insert(struct at_chain *c)
 {
 	struct at_chain_table *t = at_chain_table;
 	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
-		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 12);
+		/* the first table: header and 256 slots in one page */
+		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
 		if (!nt)
 			return -ENOMEM;
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all)
@@ -297,8 +298,7 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
-	       AT_LOAD_RELAXED(&memo_bytes) +
-	       (size_t)AT_RULE_SLOTS * sizeof(uint64_t);
+	       AT_LOAD_RELAXED(&memo_bytes) + at_unwind_memory();
 }
 
 int alloctag_chain_stats(struct alloctag_chain_stats *out)

@@ -300,7 +300,7 @@ static struct frame_table *frame_table_new(uint32_t shift)
 static int frame_insert(struct at_frame *f)
 {
 	uint32_t i;
-	if (!frames && !(frames = frame_table_new(12)))
+	if (!frames && !(frames = frame_table_new(8))) /* header and slots in one page */
 		return -ENOMEM;
 	if ((frames->count + 1) * 2 > (1u << frames->shift)) {
 		struct frame_table *nt = frame_table_new(frames->shift + 1);

@@ -16,7 +16,16 @@
 
 #if defined(__x86_64__)
 
-static uint64_t *rules;
+/* The rule cache (unwind.h): the current table; tables it replaced stay
+ * mapped (a reader may still hold one) and are counted in rule_bytes. */
+struct rule_table {
+	uint32_t shift; /* 2^shift sets of AT_RULE_WAYS words */
+	uint32_t fill;  /* words made valid since the table was made or cleared */
+	uint64_t pad[7];
+	uint64_t w[];
+};
+static struct rule_table *rules;
+static size_t rule_bytes;
 static uint64_t misses;
 static unsigned long long seen_subs;
 
@@ -29,14 +38,19 @@ extern void *__libc_stack_end;
 #define R_RBP_SAVED (1ull << 50)
 #define R_RBP_SHIFT 52
 
-static inline uint32_t rule_slot(uintptr_t ra)
+/* ra's set: bits 3 .. 3 + shift of ra (one and/shift on the walk's
+ * critical path: the key's multiply runs beside the set's load). */
+static inline uint64_t *rule_set(const struct rule_table *t, uintptr_t ra)
 {
-	return (uint32_t)((ra ^ (ra >> 16)) & (AT_RULE_SLOTS - 1));
+	return (uint64_t *)&t->w[((ra >> 3) & ((1u << t->shift) - 1)) * AT_RULE_WAYS];
 }
 
-static inline uint64_t rule_key(uintptr_t ra)
+/* ra's key: the top 31 bits of (the bits of ra its set does not give) *
+ * an odd constant. */
+static inline uint32_t rule_key(const struct rule_table *t, uintptr_t ra)
 {
-	return ((uint64_t)ra >> 16) & 0x7fffffffull;
+	uint64_t rest = (ra & 7) | ((uint64_t)(ra >> (3 + t->shift)) << 3);
+	return (uint32_t)(R_VALID | ((rest * 0x9E3779B97F4A7C15ull) >> 33));
 }
 
 /* ---- reading .eh_frame --------------------------------------------- */
@@ -571,48 +585,77 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
-static uint64_t *rules_get(void)
+static size_t table_size(uint32_t shift)
 {
-	uint64_t *r = AT_LOAD(&rules);
-	if (r)
-		return r;
-	uint64_t *n = mmap(NULL, AT_RULE_SLOTS * sizeof(*n), PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return sizeof(struct rule_table) + ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
+}
+
+/* Publish a new, empty table of 2^shift sets in place of old (NULL: the
+ * first); the one published (ours or a racing thread's), NULL without
+ * memory. */
+static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
+{
+	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (n == MAP_FAILED)
-		return NULL;
-	if (!__atomic_compare_exchange_n(&rules, &r, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		munmap(n, AT_RULE_SLOTS * sizeof(*n));
-		return r;
+		return old;
+	n->shift = shift;
+	if (!__atomic_compare_exchange_n(&rules, &old, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		munmap(n, table_size(shift));
+		return old;
 	}
+	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	return n;
 }
 
 static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 {
-	uint64_t *tab = rules_get();
+	struct rule_table *t = AT_LOAD(&rules);
+	if (!t)
+		t = table_grow(NULL, AT_RULE_SHIFT_FIRST);
 	struct find fd = {ra - 1, R_STOP, 0};
 	__atomic_fetch_add(&misses, 1, __ATOMIC_RELAXED);
 	dl_iterate_phdr(find_cb, &fd);
-	if (!tab)
+	if (!t)
 		return fd.rule;
 	if (fd.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an object was unloaded */
 		AT_STORE_RELAXED(&seen_subs, fd.subs);
-		for (uint32_t i = 0; i < AT_RULE_SLOTS; i++)
-			AT_STORE_RELAXED(&tab[i], 0);
+		/* zero pages, not zero stores: a store would make every page resident */
+		madvise(t->w, table_size(t->shift) - sizeof(*t), MADV_DONTNEED);
+		AT_STORE_RELAXED(&t->fill, 0);
 	}
-	AT_STORE_RELAXED(&tab[rule_slot(ra)], fd.rule | R_VALID | rule_key(ra));
+	uint64_t *set = rule_set(t, ra);
+	unsigned int way = AT_RULE_WAYS;
+	for (unsigned int i = 0; i < AT_RULE_WAYS && way == AT_RULE_WAYS; i++)
+		if (!(AT_LOAD_RELAXED(&set[i]) & R_VALID))
+			way = i;
+	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
+		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
+	} else if (__atomic_add_fetch(&t->fill, 1, __ATOMIC_RELAXED) > (AT_RULE_WAYS << t->shift) / 2 &&
+		   t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX) {
+		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
+	}
+	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(t, ra));
 	return fd.rule;
 }
 
-static inline uint64_t rule_of(uintptr_t ra)
+/* ra's rule from *tp, the table the walk loaded once (reloaded after a
+ * miss, which may have made or replaced it). */
+static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
 {
-	uint64_t *tab = AT_LOAD_RELAXED(&rules);
-	if (at_likely(tab != NULL)) {
-		uint64_t w = AT_LOAD_RELAXED(&tab[rule_slot(ra)]);
-		if (at_likely((uint32_t)w == (R_VALID | rule_key(ra))))
-			return w;
+	const struct rule_table *t = *tp;
+	if (at_likely(t != NULL)) {
+		const uint64_t *set = rule_set(t, ra);
+		uint32_t key = rule_key(t, ra);
+		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
+			uint64_t w = AT_LOAD_RELAXED(&set[i]);
+			if (at_likely((uint32_t)w == key))
+				return w;
+		}
 	}
-	return rule_miss(ra);
+	uint64_t r = rule_miss(ra);
+	*tp = AT_LOAD(&rules);
+	return r;
 }
 
 /* The top of the calling thread's stack (exclusive), 0 if unknown. */
@@ -654,6 +697,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	tr->unusable = 0;
 	if (!hi || from < sp || from > hi)
 		return 0;
+	const struct rule_table *tab = AT_LOAD(&rules);
 	for (;;) {
 		if (n || sp == from) {
 			frames[n++] = pc;
@@ -662,7 +706,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		} else if (sp > from || ++own > 16) {
 			return 0; /* `from` is not a frame of this stack */
 		}
-		uint64_t r = rule_of(pc);
+		uint64_t r = rule_of(&tab, pc);
 		if (r & R_STOP)
 			return n;
 		if ((r & R_CFA_RBP) && n) {
@@ -720,6 +764,11 @@ uint64_t at_unwind_misses(void)
 	return AT_LOAD_RELAXED(&misses);
 }
 
+size_t at_unwind_memory(void)
+{
+	return AT_LOAD_RELAXED(&rule_bytes);
+}
+
 #else /* no unwinder for this architecture: chains of one frame */
 
 unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
@@ -733,6 +782,11 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 }
 
 uint64_t at_unwind_misses(void)
+{
+	return 0;
+}
+
+size_t at_unwind_memory(void)
 {
 	return 0;
 }

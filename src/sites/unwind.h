@@ -2,14 +2,20 @@
  * The call-chain unwinder: return addresses of the calling thread's frames,
  * from .eh_frame CFI, with a cache of per-address unwind rules (x86-64).
  *
- * Rule cache: AT_RULE_SLOTS 64-bit words, direct-mapped on the return
- * address (slot = (ra ^ ra >> 16) mod AT_RULE_SLOTS), mmap'd at first use,
- * never freed.  One word holds both the key and the rule, so a reader's one
- * load is never torn and needs no lock:
+ * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
+ * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
+ * ra, its 31-bit key the top bits of ra's other bits times an odd constant.
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (32 KiB: a small program
+ * touches a few pages, where a table indexed by the address touched one
+ * page per code page it unwound through); when more than half its words
+ * are in use a table 2^AT_RULE_SHIFT_STEP times larger replaces it (empty:
+ * it is a cache, misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Tables
+ * replaced stay mapped (a reader may hold one).  One word holds both the
+ * key and the rule, so a reader's one load is never torn and needs no lock:
  *
  *   63        52 51 50 49          34 33  32  31  30              0
  *  +------------+-----+--------------+----+----+----+----------------+
- *  | rbp slot/8 | rbp | CFA offset   |rbp?|stop| 1  | ra >> 16       |
+ *  | rbp slot/8 | rbp | CFA offset   |rbp?|stop| 1  | key            |
  *  +------------+-----+--------------+----+----+----+----------------+
  *    CFA - 8*v   0 same, 1 saved at CFA - 8*(bits 52..63)
  *  bit 31 set: the word is valid; "stop": the frame cannot be unwound (no
@@ -17,16 +23,19 @@
  *  cannot express: a CFA expression, a CFA in another register, a return
  *  address not at CFA - 8, a frame larger than 64 KiB; an object whose CFI
  *  is corrupt, at_eh_rule below); "rbp?": the CFA is
- *  rbp + offset, else rsp + offset.  ra >> 16 and the slot give back ra
- *  (user-space addresses are below 2^47).  A miss computes the rule at
- *  ra - 1 (the call instruction) inside dl_iterate_phdr's callback, which
- *  holds the loader's lock, so the object cannot be unmapped meanwhile,
- *  reading only the readable span of the object around its .eh_frame_hdr
- *  (its readable PT_LOAD segments with no gap between them), and stores the
- *  word (a racing store of the same address's rule is equal).
- *  When the loader reports an object unloaded (dlpi_subs changed) the cache
- *  is cleared at the next miss; until then a stale rule can only give a
- *  wrong chain, never a fault (the walk's bounds below).
+ *  rbp + offset, else rsp + offset.  Two return addresses of one set
+ *  share a key with a probability of about 2^-31, and the cost of it would
+ *  be one wrong chain, never a fault (the walk's bounds below).  A
+ *  miss computes the rule at ra - 1 (the call instruction) inside
+ *  dl_iterate_phdr's callback, which holds the loader's lock, so the object
+ *  cannot be unmapped meanwhile, reading only the readable span of the
+ *  object around its .eh_frame_hdr (its readable PT_LOAD segments with no
+ *  gap between them), and stores the word in a free way of the set, else
+ *  in one chosen by the hash (a racing store of the same address's rule is
+ *  equal).  When the loader reports an object unloaded (dlpi_subs changed)
+ *  the table is cleared at the next miss (its pages dropped,
+ *  MADV_DONTNEED); until then a stale rule can only give a wrong chain,
+ *  never a fault.
  *
  * The walk (at_unwind): from the state captured at the call of at_unwind
  * (pc, rsp, rbp), frame after frame: CFA = rule's register + offset, return
@@ -46,8 +55,10 @@
 
 #include "core/compiler.h"
 
-#define AT_RULE_SLOTS_SHIFT 16
-#define AT_RULE_SLOTS (1u << AT_RULE_SLOTS_SHIFT)
+#define AT_RULE_WAYS 2u
+#define AT_RULE_SHIFT_FIRST 11 /* 2048 sets, 32 KiB */
+#define AT_RULE_SHIFT_STEP 2
+#define AT_RULE_SHIFT_MAX 15   /* 512 KiB */
 
 /*
  * What a walk read from the stack once it reached `from`: each word it
@@ -99,5 +110,7 @@ AT_HIDDEN int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, u
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
+/* Bytes of rule-cache tables mapped (chains' memory report). */
+AT_HIDDEN size_t at_unwind_memory(void);
 
 #endif

@@ -26,7 +26,10 @@
  */
 unsigned char at_state = AT_STATE_EARLY;
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Start-up runs once, under this lock (not pthread_once: its slow path
+ * always ends in a futex wake system call, waiters or not). */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char init_done;
 void (*at_init_test_hook)(void);
 
 /* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
@@ -86,7 +89,12 @@ void alloctag_init(void)
 {
 	if (at_likely(AT_LOAD(&at_state) != AT_STATE_EARLY))
 		return;
-	pthread_once(&init_once, do_init);
+	pthread_mutex_lock(&init_lock);
+	if (!init_done) {
+		do_init();
+		AT_STORE(&init_done, 1);
+	}
+	pthread_mutex_unlock(&init_lock);
 }
 
 __attribute__((constructor(101))) static void alloctag_ctor(void)
