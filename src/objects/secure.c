@@ -158,20 +158,30 @@ static inline int canary_intact(const char *p, size_t n, size_t size)
 
 /* A freed slot's poison: its first AT_SECURE_POISON bytes (or all of it)
  * and its last 16. */
+_Static_assert(AT_SECURE_POISON == 64, "poison: four pieces, unrolled");
 static inline void poison(char *p, size_t size)
 {
-	size_t head = size < AT_SECURE_POISON ? size : AT_SECURE_POISON;
-	for (size_t i = 0; i < head; i += 16)
-		put16(p + i, poison_word);
-	put16(p + size - 16, poison_word);
+	uint64_t w = poison_word;
+	if (at_likely(size >= AT_SECURE_POISON)) {
+		put16(p, w);
+		put16(p + 16, w);
+		put16(p + 32, w);
+		put16(p + 48, w);
+	} else {
+		for (size_t i = 0; i < size; i += 16)
+			put16(p + i, w);
+	}
+	put16(p + size - 16, w);
 }
 
 static inline int poisoned(const char *p, size_t size)
 {
-	size_t head = size < AT_SECURE_POISON ? size : AT_SECURE_POISON;
-	uint64_t d = diff16(p + size - 16, poison_word);
-	for (size_t i = 0; i < head; i += 16)
-		d |= diff16(p + i, poison_word);
+	uint64_t w = poison_word, d = diff16(p + size - 16, w);
+	if (at_likely(size >= AT_SECURE_POISON))
+		d |= diff16(p, w) | diff16(p + 16, w) | diff16(p + 32, w) | diff16(p + 48, w);
+	else
+		for (size_t i = 0; i < size; i += 16)
+			d |= diff16(p + i, w);
 	return !d;
 }
 
@@ -181,6 +191,20 @@ static inline uint16_t *rec_of(uintptr_t off, unsigned int cls, uint32_t idx)
 	uint32_t nobj = at_class_nobj[cls];
 	return (uint16_t *)((char *)at_slab_meta(off) + AT_META_REFS + 8u * (nobj + 1) + 2u * nobj) +
 	       idx;
+}
+
+/* Bin b (class cls) takes n objects in (n > 0) or gives -n out, leaving its
+ * charges alone.  The stricter heap charges per CPU, so its bins' tags stay
+ * below AT_IDX_FIRST, counting nothing (bin_charge.h): the count alone
+ * changes; a bin with a counting tag (a free of an object made before
+ * start-up can set one) moves its offset with it (at_bin_fill). */
+static inline void bin_move(struct at_bin *b, unsigned int cls, int n)
+{
+	uint64_t w = b->word;
+	if (at_likely(at_bin_tag(w) < AT_IDX_FIRST))
+		AT_STORE_RELAXED(&b->word, w + (uint64_t)(int64_t)n);
+	else
+		at_bin_fill(&b->word, cls, n);
 }
 
 static void *no_memory(void)
@@ -207,10 +231,10 @@ static void *take(unsigned int cls)
 			c = at_slab_refill(cls, b->slots, b->cap / 2u, 2);
 			if (!c)
 				return NULL;
-			at_bin_fill(&b->word, cls, (int)c);
+			bin_move(b, cls, (int)c);
 		}
 		p = b->slots[c - 1];
-		at_bin_fill(&b->word, cls, -1);
+		bin_move(b, cls, -1);
 		uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 		if (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) &
 		    AT_PG_WIDE)
@@ -292,7 +316,7 @@ static void release(struct at_theap *h, char *p, uint32_t n, unsigned int cls)
 	if (at_bin_count(b->word) == b->cap)
 		at_bin_flush(h, cls);
 	b->slots[at_bin_count(b->word)] = p;
-	at_bin_fill(&b->word, cls, 1);
+	bin_move(b, cls, 1);
 }
 
 static void release_oldest(struct at_theap *h, struct quarantine *q)
