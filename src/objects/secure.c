@@ -16,15 +16,19 @@
 #include "objects/tcache.h"
 #include "store/charge.h"
 
+/* A ring: a free pushes its object at e[next] and releases the one it
+ * replaces (the oldest); an empty entry's p is NULL. */
 struct quarantine {
-	unsigned int head, count; /* oldest at e[head] */
-	unsigned int pad[2];
+	unsigned int next;
+	unsigned int pad[3];
 	struct {
 		char *p;
-		uint32_t n;   /* usable size */
+		uint16_t *rec; /* its record */
+		uint32_t n;    /* usable size */
 		uint32_t cls;
 	} e[AT_SECURE_Q];
 };
+_Static_assert(!(AT_SECURE_Q & (AT_SECURE_Q - 1)), "a ring of a power of two");
 _Static_assert(sizeof(struct quarantine) <= 4096, "a quarantine fits a page");
 
 static uint64_t canary_word, poison_word;
@@ -125,7 +129,7 @@ int at_secure_intact(const char *from, const char *to)
  * Small objects' patterns come in aligned 16-byte pieces (slots, usable
  * sizes and the pieces below are multiples of 16): a piece is the pattern
  * word twice.  put16 writes one, diff16 is 0 if one is intact.  Relaxed
- * atomic words (plain moves on x86-64): another thread's check_before may
+ * atomic words (plain moves on x86-64): another thread's neighbour check may
  * read a piece while it is written, and says so to ThreadSanitizer.
  */
 static inline void put16(char *a, uint64_t w)
@@ -216,7 +220,7 @@ static void *no_memory(void)
 /* A free object of class cls from a wide slab: the thread's bin (objects of
  * narrow slabs, freed there by the ordinary path, go back to their slabs),
  * refilled from wide slabs only; or, with no heap, the central list. */
-static void *take(unsigned int cls)
+static AT_NOINLINE void *take_slow(unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
 	if (at_unlikely((uintptr_t)h <= 1))
@@ -243,16 +247,39 @@ static void *take(unsigned int cls)
 	}
 }
 
+/* take_slow's common case: the thread's bin holds a wide slab's object. */
+static inline char *take(unsigned int cls)
+{
+	struct at_theap *h = at_tls_heap;
+	if (at_likely((uintptr_t)h > 1)) {
+		struct at_bin *b = &h->bins[cls];
+		uint64_t w = b->word;
+		unsigned int c = at_bin_count(w);
+		if (at_likely(c && at_bin_tag(w) < AT_IDX_FIRST)) {
+			char *p = b->slots[c - 1];
+			uintptr_t off = (uintptr_t)(p - at_heap_base);
+			if (at_likely(AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]
+							   .flags) &
+				      AT_PG_WIDE)) {
+				AT_STORE_RELAXED(&b->word, w - 1);
+				return p;
+			}
+		}
+	}
+	return take_slow(cls);
+}
+
 void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref)
 {
 	size_t n = at_class_size[cls];
 	unsigned int slot = cls + 1; /* room for the canary, as aligned */
-	while (slot < AT_NR_CLASSES && (at_class_size[slot] & (align - 1)))
-		slot++;
-	if (slot < AT_NR_CLASSES)
+	if (at_unlikely(align > AT_MIN_SIZE))
+		while (slot < AT_NR_CLASSES && (at_class_size[slot] & (align - 1)))
+			slot++;
+	if (at_likely(slot < AT_NR_CLASSES))
 		cls = slot;
 	char *p = take(cls);
-	if (!p)
+	if (at_unlikely(!p))
 		return no_memory();
 	uintptr_t off = (uintptr_t)(p - at_heap_base);
 	uint32_t idx = at_obj_index(off, cls);
@@ -280,38 +307,38 @@ static int slot_end_intact(const char *q, size_t size, uint32_t r)
 	return r - 1 >= size || !diff16(q + size - 16, canary_word);
 }
 
-/* The object before p in its slab (index idx - 1), if the stricter heap
- * tracks it, must be intact. */
-static void check_before(char *p, uintptr_t off, unsigned int cls, uint32_t idx, size_t n,
-			 const char *what)
+/* The neighbour's bytes (slot q, record r, read as was) did not match its
+ * record: an underflow, unless an allocator changed them meanwhile.  The
+ * allocator changes an object's bytes only while its record is 0
+ * (at_secure_alloc, at_secure_free, release), and a record is set after the
+ * bytes it describes: read again after them, an unchanged record means no
+ * allocator wrote them in between. */
+static AT_COLD void underflow_seen(char *p, const char *q, const uint16_t *r, uint32_t was,
+				   size_t n, const char *what)
 {
-	size_t size = at_class_size[cls];
-	uint16_t *r = rec_of(off - size, cls, idx - 1);
-	uint32_t was = AT_LOAD(r);
-	if (!was || slot_end_intact(p - size, size, was))
-		return;
-	/* The allocator changes an object's bytes only while its record is 0
-	 * (at_secure_alloc, at_secure_free, release), and a record is set after
-	 * the bytes it describes: read again after them, an unchanged record
-	 * means no allocator wrote them in between. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (AT_LOAD_RELAXED(r) != was)
 		return;
 	at_fatal("heap underflow before a %zu-byte object at %p (or an overflow past the "
 		 "%s object before it, at %p); found by %s", n, (void *)p,
-		 was == AT_SECURE_QUARANTINED ? "freed" : "live", (void *)(p - size), what);
+		 was == AT_SECURE_QUARANTINED ? "freed" : "live", (void *)q, what);
 }
 
-/* Object p (class cls) leaves the quarantine: still poisoned, or it was
- * written after its free. */
-static void release(struct at_theap *h, char *p, uint32_t n, unsigned int cls)
+static AT_COLD void overflow_seen(void *p, size_t n, const char *what)
 {
-	size_t size = at_class_size[cls];
-	uintptr_t off = (uintptr_t)(p - at_heap_base);
-	if (!poisoned(p, size))
-		at_fatal("write after free to a %u-byte object at %p (found when it left the "
-			 "quarantine)", n, (void *)p);
-	AT_STORE(rec_of(off, cls, at_obj_index(off, cls)), 0); /* before any new bytes */
+	at_fatal("heap overflow past a %zu-byte object at %p; found by %s", n, p, what);
+}
+
+static AT_COLD void written_after_free(char *p, uint32_t n)
+{
+	at_fatal("write after free to a %u-byte object at %p (found when it left the "
+		 "quarantine)", n, (void *)p);
+}
+
+/* Object p (class cls) leaves the quarantine into the full bin b, or one
+ * whose tag counts (bin_move). */
+static AT_NOINLINE void release_slow(struct at_theap *h, char *p, unsigned int cls)
+{
 	struct at_bin *b = &h->bins[cls];
 	if (at_bin_count(b->word) == b->cap)
 		at_bin_flush(h, cls);
@@ -319,18 +346,28 @@ static void release(struct at_theap *h, char *p, uint32_t n, unsigned int cls)
 	bin_move(b, cls, 1);
 }
 
-static void release_oldest(struct at_theap *h, struct quarantine *q)
+/* Object p (class cls, record rec, usable size n) leaves the quarantine:
+ * still poisoned, or it was written after its free; then to the bin. */
+static inline __attribute__((always_inline)) void release(struct at_theap *h, char *p,
+							    uint16_t *rec, uint32_t n,
+							    unsigned int cls)
 {
-	unsigned int o = q->head;
-	q->head = (o + 1) % AT_SECURE_Q;
-	q->count--;
-	release(h, q->e[o].p, q->e[o].n, q->e[o].cls);
+	if (at_unlikely(!poisoned(p, at_class_size[cls])))
+		written_after_free(p, n);
+	AT_STORE(rec, 0); /* before any new bytes */
+	struct at_bin *b = &h->bins[cls];
+	uint64_t w = b->word;
+	unsigned int c = at_bin_count(w);
+	if (at_likely(c < b->cap && at_bin_tag(w) < AT_IDX_FIRST)) {
+		b->slots[c] = p;
+		AT_STORE_RELAXED(&b->word, w + 1);
+		return;
+	}
+	release_slow(h, p, cls);
 }
 
-static struct quarantine *quarantine_of(struct at_theap *h)
+static AT_NOINLINE struct quarantine *quarantine_new(struct at_theap *h)
 {
-	if (at_likely(h->secure_q != NULL))
-		return h->secure_q;
 	void *q = mmap(NULL, sizeof(struct quarantine), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (q == MAP_FAILED)
@@ -340,15 +377,34 @@ static struct quarantine *quarantine_of(struct at_theap *h)
 }
 
 /* At exit, the objects still in the exiting thread's quarantine are checked
- * too (a write after free shortly before the end). */
+ * too (a write after free shortly before the end), oldest first. */
 __attribute__((destructor)) static void check_at_exit(void)
 {
 	struct at_theap *h = at_tls_heap;
 	if (!AT_LOAD_RELAXED(&at_secure_heap) || (uintptr_t)h <= 1 || !h->secure_q)
 		return;
 	struct quarantine *q = h->secure_q;
-	while (q->count)
-		release_oldest(h, q);
+	for (unsigned int i = 0; i < AT_SECURE_Q; i++) {
+		unsigned int t = (q->next + i) % AT_SECURE_Q;
+		char *p = q->e[t].p;
+		if (p) {
+			q->e[t].p = NULL;
+			release(h, p, q->e[t].rec, q->e[t].n, q->e[t].cls);
+		}
+	}
+}
+
+/* A thread with no heap (exiting) or no quarantine yet: the quarantine made,
+ * or the object straight back to its slab. */
+static AT_NOINLINE struct quarantine *quarantine_slow(struct at_theap **hp)
+{
+	struct at_theap *h = at_tls_heap;
+	if ((uintptr_t)h <= 1)
+		h = at_theap_get();
+	*hp = h;
+	if (!h)
+		return NULL;
+	return h->secure_q ? h->secure_q : quarantine_new(h);
 }
 
 int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t e,
@@ -357,34 +413,42 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 	char *p = ptr;
 	uint16_t *r = rec_of(off, cls, idx);
 	uint32_t rec = AT_LOAD_RELAXED(r);
-	if (!rec || rec == AT_SECURE_QUARANTINED)
+	if (at_unlikely(!rec || rec == AT_SECURE_QUARANTINED))
 		return 0;
 	size_t n = rec - 1, size = at_class_size[cls];
-	if (!canary_intact(p, n, size))
-		at_fatal("heap overflow past a %zu-byte object at %p; found by %s", n, ptr, what);
-	if (idx)
-		check_before(p, off, cls, idx, n, what);
+	if (at_unlikely(!canary_intact(p, n, size)))
+		overflow_seen(ptr, n, what);
+	/* The object before p in its slab (index idx - 1, record r - 1), if
+	 * the stricter heap tracks it, must be intact. */
+	if (idx) {
+		uint32_t was = AT_LOAD(r - 1);
+		if (was && at_unlikely(!slot_end_intact(p - size, size, was)))
+			underflow_seen(p, p - size, r - 1, was, n, what);
+	}
 	at_obj_clear(off, idx, 1);
 	at_uncharge((at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE), (int64_t)n);
 	struct at_theap *h = at_tls_heap;
-	if ((uintptr_t)h <= 1)
-		h = at_theap_get();
-	struct quarantine *q = h ? quarantine_of(h) : NULL;
-	if (!q) { /* a thread with no heap (exiting): straight back */
-		AT_STORE_RELAXED(r, 0);
+	struct quarantine *q;
+	if (at_unlikely((uintptr_t)h <= 1 || !(q = h->secure_q)) && !(q = quarantine_slow(&h))) {
+		AT_STORE_RELAXED(r, 0); /* straight back */
 		at_slab_flush(cls, &ptr, 1);
 		return 1;
 	}
-	/* The bytes change only while the record is 0 (check_before). */
+	/* The bytes change only while the record is 0 (underflow_seen). */
 	AT_STORE_RELAXED(r, 0);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	poison(p, size);
 	AT_STORE(r, AT_SECURE_QUARANTINED);
-	if (q->count == AT_SECURE_Q)
-		release_oldest(h, q);
-	unsigned int t = (q->head + q->count++) % AT_SECURE_Q;
+	unsigned int t = q->next;
+	char *old = q->e[t].p;
+	uint16_t *orec = q->e[t].rec;
+	uint32_t on = q->e[t].n, ocls = q->e[t].cls;
 	q->e[t].p = p;
+	q->e[t].rec = r;
 	q->e[t].n = (uint32_t)n;
 	q->e[t].cls = cls;
+	q->next = (t + 1) % AT_SECURE_Q;
+	if (old)
+		release(h, old, orec, on, ocls);
 	return 1;
 }
