@@ -197,18 +197,82 @@ static inline uint16_t *rec_of(uintptr_t off, unsigned int cls, uint32_t idx)
 	       idx;
 }
 
+/*
+ * Bin words (bin_charge.h).  The stricter heap's bins hold objects of their
+ * class as slots, and charge objects of their class as usable size: an
+ * object of usable size n in a slot of class s is charged through bin c,
+ * the class of size n (c < s but for the largest class), its pend counting
+ * it (off + 1) and its free (off - 1), with count left alone; taking an
+ * object out of bin s, or putting one in, moves count and off together
+ * (pend unchanged).  Both are one add to the word while off stays well
+ * inside its field; near its ends at_bin_fill (which folds) or the per-CPU
+ * counters take over.
+ */
+#define OFF_NEAR (AT_BIN_OFF_MAX / 2)
+
+/* w with doff added to off and dcount to count (off is signed: a plain add
+ * to the word would borrow from the tag). */
+static inline uint64_t word_add(uint64_t w, int doff, int dcount)
+{
+	return at_bin_word(at_bin_tag(w), at_bin_off(w) + doff,
+			   (unsigned int)((int)at_bin_count(w) + dcount));
+}
+
+static inline int off_far_from_ends(uint64_t w)
+{
+	int64_t off = at_bin_off(w);
+	return off < OFF_NEAR && off > -OFF_NEAR;
+}
+
 /* Bin b (class cls) takes n objects in (n > 0) or gives -n out, leaving its
- * charges alone.  The stricter heap charges per CPU, so its bins' tags stay
- * below AT_IDX_FIRST, counting nothing (bin_charge.h): the count alone
- * changes; a bin with a counting tag (a free of an object made before
- * start-up can set one) moves its offset with it (at_bin_fill). */
+ * charges alone. */
 static inline void bin_move(struct at_bin *b, unsigned int cls, int n)
 {
 	uint64_t w = b->word;
-	if (at_likely(at_bin_tag(w) < AT_IDX_FIRST))
-		AT_STORE_RELAXED(&b->word, w + (uint64_t)(int64_t)n);
+	if (at_likely(off_far_from_ends(w)))
+		AT_STORE_RELAXED(&b->word, word_add(w, n, n));
 	else
 		at_bin_fill(&b->word, cls, n);
+}
+
+/* bin_charge's other cases: the bin's tag is not ti (at_bin_pop and
+ * at_bin_push switch or fold as for any malloc and free, then count is put
+ * back, off moving with it), or off is near its ends (per CPU). */
+static AT_NOINLINE void bin_charge_slow(struct at_bin *b, unsigned int c, uint32_t ti,
+					at_ref_t ref, int d)
+{
+	uint64_t w = b->word;
+	unsigned int count = at_bin_count(w);
+	if (off_far_from_ends(w)) {
+		if (d > 0 && count) {
+			at_bin_pop(&b->word, c, ti);
+			AT_STORE_RELAXED(&b->word, word_add(b->word, 1, 1));
+			return;
+		}
+		if (d < 0 && count < b->cap) {
+			at_bin_push(&b->word, c, ti);
+			AT_STORE_RELAXED(&b->word, word_add(b->word, -1, -1));
+			return;
+		}
+	}
+	if (d > 0)
+		at_charge(ref, at_class_size[c]);
+	else
+		at_uncharge(ref, at_class_size[c]);
+}
+
+/* Charge (d = 1) or uncharge (d = -1) one object of class c's size to ref
+ * (tag index ti) through the thread's bin c. */
+static inline void bin_charge(struct at_theap *h, unsigned int c, uint32_t ti, at_ref_t ref,
+			      int d)
+{
+	struct at_bin *b = &h->bins[c];
+	uint64_t w = b->word;
+	if (at_likely(at_bin_tag(w) == ti && off_far_from_ends(w))) {
+		AT_STORE_RELAXED(&b->word, word_add(w, d, 0));
+		return;
+	}
+	bin_charge_slow(b, c, ti, ref, d);
 }
 
 static void *no_memory(void)
@@ -255,13 +319,13 @@ static inline char *take(unsigned int cls)
 		struct at_bin *b = &h->bins[cls];
 		uint64_t w = b->word;
 		unsigned int c = at_bin_count(w);
-		if (at_likely(c && at_bin_tag(w) < AT_IDX_FIRST)) {
+		if (at_likely(c && off_far_from_ends(w))) {
 			char *p = b->slots[c - 1];
 			uintptr_t off = (uintptr_t)(p - at_heap_base);
 			if (at_likely(AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]
 							   .flags) &
 				      AT_PG_WIDE)) {
-				AT_STORE_RELAXED(&b->word, w - 1);
+				AT_STORE_RELAXED(&b->word, word_add(w, -1, -1));
 				return p;
 			}
 		}
@@ -272,7 +336,7 @@ static inline char *take(unsigned int cls)
 void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref)
 {
 	size_t n = at_class_size[cls];
-	unsigned int slot = cls + 1; /* room for the canary, as aligned */
+	unsigned int c = cls, slot = cls + 1; /* room for the canary, as aligned */
 	if (at_unlikely(align > AT_MIN_SIZE))
 		while (slot < AT_NR_CLASSES && (at_class_size[slot] & (align - 1)))
 			slot++;
@@ -286,7 +350,11 @@ void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref)
 	canary(p, n, at_class_size[cls]);
 	AT_STORE(rec_of(off, cls, idx), (uint16_t)(n + 1)); /* after the canary */
 	at_obj_set(off, idx, 1, ref);
-	at_charge(ref, (int64_t)n);
+	struct at_theap *h = at_tls_heap;
+	if (at_likely((uintptr_t)h > 1))
+		bin_charge(h, c, at_ref_to_idx(ref), ref, 1);
+	else
+		at_charge(ref, (int64_t)n);
 	return p;
 }
 
@@ -358,9 +426,9 @@ static inline __attribute__((always_inline)) void release(struct at_theap *h, ch
 	struct at_bin *b = &h->bins[cls];
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
-	if (at_likely(c < b->cap && at_bin_tag(w) < AT_IDX_FIRST)) {
+	if (at_likely(c < b->cap && off_far_from_ends(w))) {
 		b->slots[c] = p;
-		AT_STORE_RELAXED(&b->word, w + 1);
+		AT_STORE_RELAXED(&b->word, word_add(w, 1, 1));
 		return;
 	}
 	release_slow(h, p, cls);
@@ -426,8 +494,14 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uin
 			underflow_seen(p, p - size, r - 1, was, n, what);
 	}
 	at_obj_clear(off, idx, 1);
-	at_uncharge((at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE), (int64_t)n);
+	at_ref_t ref = (at_ref_t)(uintptr_t)(e & ~AT_OBJ_LIVE);
 	struct at_theap *h = at_tls_heap;
+	/* charged through the bin of its usable size's class (bin_charge) */
+	unsigned int c = cls == AT_NR_CLASSES - 1 && n == size ? cls : cls - 1;
+	if (at_likely((uintptr_t)h > 1) && at_likely(at_class_size[c] == n))
+		bin_charge(h, c, at_obj_decode_idx(e, 1), ref, -1);
+	else
+		at_uncharge(ref, (int64_t)n);
 	struct quarantine *q;
 	if (at_unlikely((uintptr_t)h <= 1 || !(q = h->secure_q)) && !(q = quarantine_slow(&h))) {
 		AT_STORE_RELAXED(r, 0); /* straight back */
