@@ -210,18 +210,19 @@ static inline uint16_t *rec_of(uintptr_t off, unsigned int cls, uint32_t idx)
  */
 #define OFF_NEAR (AT_BIN_OFF_MAX / 2)
 
-/* w with doff added to off and dcount to count (off is signed: a plain add
- * to the word would borrow from the tag). */
+/* w with doff added to off and dcount to count (count stays in its field:
+ * a bin holds from 0 to cap objects); off is signed, so the add's carry or
+ * borrow out of its field is dropped, the tag kept. */
 static inline uint64_t word_add(uint64_t w, int doff, int dcount)
 {
-	return at_bin_word(at_bin_tag(w), at_bin_off(w) + doff,
-			   (unsigned int)((int)at_bin_count(w) + dcount));
+	const uint64_t tag = ~0ull << AT_BIN_TAG_SHIFT;
+	uint64_t nw = w + (uint64_t)(int64_t)dcount + ((uint64_t)(int64_t)doff << 16);
+	return (nw & ~tag) | (w & tag);
 }
 
 static inline int off_far_from_ends(uint64_t w)
 {
-	int64_t off = at_bin_off(w);
-	return off < OFF_NEAR && off > -OFF_NEAR;
+	return (uint64_t)(at_bin_off(w) + OFF_NEAR) < 2 * OFF_NEAR;
 }
 
 /* Bin b (class cls) takes n objects in (n > 0) or gives -n out, leaving its
