@@ -352,7 +352,7 @@ void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref)
 	AT_STORE(rec_of(off, cls, idx), (uint16_t)(n + 1)); /* after the canary */
 	at_obj_set(off, idx, 1, ref);
 	struct at_theap *h = at_tls_heap;
-	if (at_likely((uintptr_t)h > 1))
+	if (at_likely((uintptr_t)h > 1) && at_likely(cls - c <= 1)) /* as at_secure_free finds c */
 		bin_charge(h, c, at_ref_to_idx(ref), ref, 1);
 	else
 		at_charge(ref, (int64_t)n);
