@@ -2,7 +2,10 @@
  * The stricter heap (ALLOCTAG_SECURE=1) for small objects: canaries,
  * poison and a quarantine, checked at free.  Off by default; the only hooks
  * in the ordinary paths are one branch on a flag each, none on a fast path
- * (malloc's and free's fast paths are unchanged):
+ * (malloc's and free's fast paths are unchanged).  at_secure_alloc and
+ * at_secure_free are the stricter heap's own fast paths (the thread's bin,
+ * its charges, the quarantine's ring inline; everything else in functions
+ * of their own, out of line):
  *   malloc: AT_SLOW_SECURE in at_small_slow (slab.h), set at start-up
  *           before the fast path opens, sends every small allocation to
  *           at_small_alloc_slow, which calls at_secure_alloc;
@@ -43,9 +46,16 @@
  * A slab is released only when every object is free, and every record of a
  * free object is 0 once it leaves the quarantine, so a record is never
  * stale.  The allocator changes an object's bytes only while its record is
- * 0, and sets a record after the bytes it describes.  Charges go per CPU,
- * not through the bin's count (at_bin_fill moves objects in and out of a
- * bin leaving its charges alone: bin_charge.h).
+ * 0, and sets a record after the bytes it describes.
+ *
+ * Charges go through the thread's bins, as in the default mode, but by
+ * usable size: an object of usable size n (class c's size) in a slot of
+ * class s is charged to bin c's pend (bin_charge.h: off + 1 at malloc,
+ * off - 1 at free, count unchanged, the bin's tag switched or folded as
+ * at_bin_pop / at_bin_push do), while bin s holds it as a free slot (count
+ * and off moved together, pend unchanged).  A bin that cannot (no heap,
+ * off near the ends of its field, an aligned object whose usable size is
+ * not the class below its slot's) charges per CPU instead.
  *
  * At free, before any metadata is written:
  *   - the object's canary must be intact: else "heap overflow past";
@@ -56,9 +66,10 @@
  *     record (the neighbour freed or handed out meanwhile by another
  *     thread) cancels the report, so threads never cause a false one;
  * then the slot is poisoned (its first AT_SECURE_POISON bytes and its last
- * 16) and put in the freeing thread's quarantine (AT_SECURE_Q objects,
- * oldest out first; kept in the thread's heap, struct at_theap, so it
- * outlives the thread with the heap).  An object leaving the quarantine
+ * 16) and put in the freeing thread's quarantine (a ring of AT_SECURE_Q
+ * objects: each free puts one in and takes the oldest out; kept in the
+ * thread's heap, struct at_theap, so it outlives the thread with the
+ * heap).  An object leaving the quarantine
  * must still be poisoned: else "write after free".  It then goes to the
  * thread's bin, as any freed object.  The quarantine of the thread that
  * ends the process is checked at exit.  A double free of a quarantined
