@@ -113,6 +113,8 @@ struct at_chain_table {
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 #define AT_MEMO_ONLY_SP 0xffffffffu
+#define AT_MEMO2_SHIFT 7
+#define AT_MEMO2_SETS (1u << AT_MEMO2_SHIFT)
 
 struct at_memo_entry {
 	uintptr_t key;
@@ -128,7 +130,9 @@ struct at_memo_entry {
 
 struct at_chain_memo {
 	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
+	struct at_memo_entry e2[AT_MEMO2_SETS][AT_MEMO_WAYS];
 	unsigned char next_way[AT_MEMO_SETS];
+	unsigned char next_way2[AT_MEMO2_SETS];
 	struct at_chain_memo *next;     /* free list */
 	struct at_chain_memo *next_all; /* every memo ever made */
 };
@@ -146,13 +150,12 @@ static inline uintptr_t at_memo_key(uintptr_t ra, unsigned int depth)
 	return ra | (uintptr_t)depth << 48;
 }
 
-/* The entry of memo m that proves the chain of a call returning to ra
- * with caller stack pointer `from` at depth `depth`, or NULL. */
-static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
-						 uintptr_t from, unsigned int depth)
+/* The entry of set `set` (AT_MEMO_WAYS entries) that proves the chain of
+ * a call with key `key` (at_memo_key) and caller stack pointer `from`, or
+ * NULL. */
+static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uintptr_t key,
+						    uintptr_t from)
 {
-	uintptr_t key = at_memo_key(ra, depth);
-	struct at_memo_entry *e = m->e[at_memo_set(ra)];
 	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
 		if (e->key != key)
 			continue;
@@ -170,6 +173,14 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
 			return e;
 	}
 	return NULL;
+}
+
+/* The same in memo m's first level, for a call returning to ra at depth
+ * `depth`. */
+static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
+						 uintptr_t from, unsigned int depth)
+{
+	return at_memo_find_in(m->e[at_memo_set(ra)], at_memo_key(ra, depth), from);
 }
 
 /* One allocation of `bytes` through entry e, in its cumulative counts:

@@ -2,7 +2,7 @@
  * Frames, objects, symbols and wrappers (names, layout and invariants:
  * site_names.h).
  */
-#define _GNU_SOURCE /* dladdr1 */
+#define _GNU_SOURCE /* dladdr, _dl_find_object */
 #include "sites/site_names.h"
 
 #include <dlfcn.h>
@@ -159,7 +159,7 @@ struct at_object {
 	uintptr_t l_addr;
 	const char *path;
 	unsigned char layer;
-	const ElfW(Sym) *syms; /* .symtab, from a mapping of the file */
+	const ElfW(Sym) *syms; /* .symtab (else .dynsym), from a mapping of the file */
 	size_t nsyms;
 	const char *strtab;
 	size_t strsz;
@@ -193,7 +193,8 @@ static int layer_object(const char *path)
 
 static void index_funcs(struct at_object *o);
 
-/* Map path's .symtab and its string table into o (nothing if it has none). */
+/* Map path's .symtab (else its .dynsym) and its string table into o
+ * (nothing if it has neither). */
 static void load_symtab(struct at_object *o, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -214,15 +215,18 @@ static void load_symtab(struct at_object *o, const char *path)
 	    (size - eh->e_shoff) / sizeof(ElfW(Shdr)) < eh->e_shnum)
 		goto none;
 	const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(b + eh->e_shoff);
-	for (unsigned int i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
-			continue;
-		const ElfW(Shdr) *str = &sh[sh[i].sh_link];
-		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
+	unsigned int pick = eh->e_shnum; /* .symtab, else .dynsym (a stripped file) */
+	for (unsigned int i = 0; i < eh->e_shnum; i++)
+		if (sh[i].sh_type == SHT_SYMTAB ||
+		    (sh[i].sh_type == SHT_DYNSYM && pick == eh->e_shnum))
+			pick = i;
+	if (pick < eh->e_shnum && sh[pick].sh_link < eh->e_shnum) {
+		const ElfW(Shdr) *sym = &sh[pick], *str = &sh[sym->sh_link];
+		if (sym->sh_offset > size || sym->sh_size > size - sym->sh_offset ||
 		    str->sh_offset > size || str->sh_size > size - str->sh_offset || !str->sh_size)
 			goto none;
-		o->syms = (const ElfW(Sym) *)(b + sh[i].sh_offset);
-		o->nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
+		o->syms = (const ElfW(Sym) *)(b + sym->sh_offset);
+		o->nsyms = sym->sh_size / sizeof(ElfW(Sym));
 		o->strtab = (const char *)(b + str->sh_offset);
 		o->strsz = str->sh_size;
 		index_funcs(o);
@@ -296,8 +300,9 @@ static void index_funcs(struct at_object *o)
 	o->nfuncs = n;
 }
 
-/* The function of o holding file address off, or NULL. */
-static const char *symtab_name(const struct at_object *o, uintptr_t off)
+/* The function of o holding file address off (its index in funcs in
+ * *fi), or NULL. */
+static const char *symtab_name(const struct at_object *o, uintptr_t off, size_t *fi)
 {
 	size_t lo = 0, hi = o->nfuncs; /* first start > off */
 	while (lo < hi) {
@@ -315,6 +320,7 @@ static const char *symtab_name(const struct at_object *o, uintptr_t off)
 			while (i > 0 && o->funcs[i - 1].start == f->start && o->funcs[i - 1].global)
 				f = &o->funcs[--i]; /* the global alias first in order */
 			const char *nm = o->strtab + f->name;
+			*fi = i;
 			return memchr(nm, 0, o->strsz - f->name) ? nm : NULL;
 		}
 	}
@@ -440,30 +446,55 @@ static int frame_insert(struct at_frame *f)
 	return 0;
 }
 
-/* A new record naming addr (no lock held). */
+/* Whether a function of o starting where funcs[i] does (an alias) is a
+ * wrapper. */
+static int alias_wrapper(const struct at_object *o, size_t i)
+{
+	size_t k = i;
+	while (k > 0 && o->funcs[k - 1].start == o->funcs[i].start)
+		k--;
+	for (; k < o->nfuncs && o->funcs[k].start == o->funcs[i].start; k++) {
+		const char *nm = o->strtab + o->funcs[k].name;
+		if (memchr(nm, 0, o->strsz - o->funcs[k].name) && is_wrapper(nm))
+			return 1;
+	}
+	return 0;
+}
+
+/* A new record naming addr (no lock held).  The object from
+ * _dl_find_object (no lock, no symbol search); the function from its index
+ * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read,
+ * the allocation layer's objects). */
 static struct at_frame *frame_make(uintptr_t addr)
 {
-	Dl_info info;
+	struct dl_find_object fo;
 	struct link_map *lm = NULL;
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
 
-	if (dladdr1((void *)addr, &info, (void **)&lm, RTLD_DL_LINKMAP) && lm) {
+	if (!_dl_find_object((void *)(addr - 1), &fo) && (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
 		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
 		if (!obj)
-			obj = info.dli_fname && info.dli_fname[0] ? info.dli_fname : "?";
+			obj = "?";
 		struct at_object *o = object_get(lm, obj);
+		size_t fi = 0;
 		if (o) {
 			layer = o->layer;
 			if (o->nfuncs)
-				sym = symtab_name(o, off - 1); /* the call, not the next instruction */
+				sym = symtab_name(o, off - 1, &fi); /* the call, not the next instruction */
 		}
-		if (!sym)
-			sym = info.dli_sname;
-		if (!layer && (is_wrapper(sym) || (info.dli_sname && is_wrapper(info.dli_sname))))
-			layer = 1; /* either name: .symtab's, or .dynsym's (an alias) */
+		if (sym) {
+			if (!layer && alias_wrapper(o, fi))
+				layer = 1; /* any of its names */
+		} else if (!o || !o->nfuncs) { /* no index: dladdr searches .dynsym */
+			Dl_info info;
+			if (dladdr((void *)addr, &info))
+				sym = info.dli_sname;
+			if (!layer && is_wrapper(sym))
+				layer = 1;
+		}
 	}
 	char file[4200], func[1040];
 	int nf = snprintf(file, sizeof(file), "%s+0x%lx", obj, (unsigned long)off);
