@@ -182,7 +182,6 @@ static void memo_release(void *arg)
 			AT_STORE_RELAXED(&m->e[s][w].key, 0);
 			memo_fold(&m->e[s][w]);
 		}
-	memset(m->e2, 0, sizeof(m->e2)); /* never counts */
 	if (pthread_mutex_lock(&at_registry_lock))
 		return; /* kept by no one: a page lost */
 	m->next = memo_free;
@@ -255,25 +254,6 @@ static void memo_word(struct at_memo_entry *e, unsigned int k, const struct at_u
 	e->val[k] = (tr->rbp >> i) & 1 ? tr->val[i] - from : tr->val[i];
 }
 
-/*
- * The second level: a call site with more chains than a set has ways (a
- * wrapper called from many places, such as xmalloc's call of malloc)
- * keeps missing the first level, whose set is chosen by ra alone.  The
- * second level's set is chosen by ra and the caller's return address (the
- * word at from + at_unwind_ra_slot(ra), if below the stack top), looked up
- * after a miss in the first, before unwinding; every chain kept goes to
- * both levels.
- */
-static unsigned int memo_set2(uintptr_t ra, uintptr_t from)
-{
-	long slot = at_unwind_ra_slot(ra);
-	uintptr_t r1 = 0;
-	if (slot >= 0 && from + (uintptr_t)slot + 8 <= at_stack_top(from))
-		r1 = *(const uintptr_t *)(from + (uintptr_t)slot);
-	return (unsigned int)(((ra ^ r1 * 0x2545F4914F6CDD1Dull) * 0x9E3779B97F4A7C15ull) >>
-			      (64 - AT_MEMO2_SHIFT));
-}
-
 static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded);
 
@@ -296,11 +276,10 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	unsigned int padded = (nabs + 3) & ~3u;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
-	unsigned int set = at_memo_set(ra), set2 = memo_set2(ra, from);
+	unsigned int set = at_memo_set(ra);
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_busy = 1;
 	__asm__ volatile("" ::: "memory");
-	memo_write(&m->e2[set2][m->next_way2[set2]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded);
 	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded);
 	__asm__ volatile("" ::: "memory");
 	at_memo_busy = 0;
@@ -333,17 +312,6 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls;
-	if (m && !at_memo_busy) {
-		at_memo_busy = 1;
-		__asm__ volatile("" ::: "memory");
-		struct at_memo_entry *e = at_memo_find_in(m->e2[memo_set2((uintptr_t)ra, from)],
-							  at_memo_key((uintptr_t)ra, at_chain_depth), from);
-		struct alloc_tag *t = e ? e->tag : NULL;
-		__asm__ volatile("" ::: "memory");
-		at_memo_busy = 0;
-		if (t)
-			return t;
-	}
 	uintptr_t f[AT_CHAIN_MAX];
 	struct at_unwind_trace tr;
 	unsigned int n = at_unwind(f, at_chain_depth, from, &tr);

@@ -113,8 +113,6 @@ struct at_chain_table {
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 #define AT_MEMO_ONLY_SP 0xffffffffu
-#define AT_MEMO2_SHIFT 7
-#define AT_MEMO2_SETS (1u << AT_MEMO2_SHIFT)
 
 struct at_memo_entry {
 	uintptr_t key;
@@ -130,9 +128,7 @@ struct at_memo_entry {
 
 struct at_chain_memo {
 	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
-	struct at_memo_entry e2[AT_MEMO2_SETS][AT_MEMO_WAYS];
 	unsigned char next_way[AT_MEMO_SETS];
-	unsigned char next_way2[AT_MEMO2_SETS];
 	struct at_chain_memo *next;     /* free list */
 	struct at_chain_memo *next_all; /* every memo ever made */
 };

@@ -611,14 +611,6 @@ uint64_t at_unwind_misses(void)
 	return AT_LOAD_RELAXED(&misses);
 }
 
-long at_unwind_ra_slot(uintptr_t ra)
-{
-	uint64_t r = rule_of(ra);
-	if (r & (R_STOP | R_CFA_RBP))
-		return -1;
-	return (long)((r >> R_CFA_OFF_SHIFT) & 0xffff) - 8;
-}
-
 #else /* no unwinder for this architecture: chains of one frame */
 
 unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
@@ -634,12 +626,6 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 uint64_t at_unwind_misses(void)
 {
 	return 0;
-}
-
-long at_unwind_ra_slot(uintptr_t ra)
-{
-	(void)ra;
-	return -1;
 }
 
 #endif

@@ -100,11 +100,6 @@ static inline uintptr_t at_stack_top(uintptr_t sp)
 AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 				 struct at_unwind_trace *tr);
 
-/* Where the frame returning to ra keeps its own return address: the
- * offset from the stack pointer at that return (`from`) of its CFA - 8,
- * or -1 when its CFA is not rsp + offset (or it cannot be unwound). */
-AT_HIDDEN long at_unwind_ra_slot(uintptr_t ra);
-
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
 
