@@ -7,9 +7,10 @@
  * per-CPU counts plus the memo entries' own) as leaf counted for it, and
  * together as many as leaf made.  Scenarios that could make the memo take
  * one chain for another:
- *   callers    leaf reached from 8 callers of identical code (same return
- *              address in leaf, same stack depth), round robin: more
- *              chains per return address than a memo set has ways
+ *   callers    leaf reached through 5 identical levels from 4, then 8
+ *              callers of identical code (same return address in leaf,
+ *              same stack depth, chains that differ from their 6th frame
+ *              on), round robin: then more chains than a memo set has ways
  *   recursion  leaf at the bottom of a recursion 1, 2, 5 or 6 deep, then
  *              0 to 24 deep (the same call site at every stack depth:
  *              entries proved at one stack pointer are used at another;
@@ -83,10 +84,20 @@ __attribute__((noinline)) void leaf(struct truth *t)
 	t->made++;
 }
 
+/* Five identical levels between leaf and the callers: chains that differ
+ * only from their 6th frame on, all at the same stack depth. */
+#define MID(k, next)                                                           \
+	__attribute__((noipa)) void mid##k(struct truth *t)                    \
+	{                                                                      \
+		next(t);                                                       \
+		__asm__ volatile("" ::: "memory");                             \
+	}
+MID(1, leaf) MID(2, mid1) MID(3, mid2) MID(4, mid3) MID(5, mid4)
+
 #define CALLER(k)                                                              \
 	__attribute__((noipa)) void caller##k(struct truth *t)                 \
 	{                                                                      \
-		leaf(t);                                                       \
+		mid5(t);                                                       \
 		__asm__ volatile("" ::: "memory");                             \
 	}
 CALLER(0) CALLER(1) CALLER(2) CALLER(3) CALLER(4) CALLER(5) CALLER(6) CALLER(7)
@@ -117,12 +128,15 @@ __attribute__((noipa)) void dive(struct truth *t, int d)
 	__asm__ volatile("" ::: "memory");
 }
 
-/* Callers round robin; recursion at 4 depths (as many chains as a memo
+/* 4 then 8 callers round robin (as many chains as a memo set has ways at
+ * one stack depth, then more); recursion at 4 depths (as many chains as a memo
  * set has ways: they stay in it) that differ in their 6th to 8th frames;
  * then recursion at every depth to 24 with the callers. */
 static void callers_and_recursion(struct truth *t, int rounds)
 {
 	static const int depths[4] = {1, 2, 5, 6};
+	for (int r = 0; r < rounds; r++)
+		callers[r % 4](t);
 	for (int r = 0; r < rounds; r++)
 		callers[r % 8](t);
 	for (int r = 0; r < rounds; r++)

@@ -276,7 +276,7 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	unsigned int padded = (nabs + 3) & ~3u;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
-	unsigned int set = at_memo_set(ra);
+	unsigned int set = at_memo_set(ra, from);
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_busy = 1;
 	__asm__ volatile("" ::: "memory");

@@ -73,7 +73,10 @@ struct at_chain_table {
  * The memo (chains.c): a thread's recent chains, each proved again at a
  * later call by the stack words its walk read (unwind.h's trace), so that
  * a repeated chain needs no unwinding and no hashing.  AT_MEMO_SETS sets
- * of AT_MEMO_WAYS entries, the set chosen by the return address alone.
+ * of AT_MEMO_WAYS entries, the set chosen by the return address and the
+ * stack pointer at the caller: one call site (a wrapper's call of malloc,
+ * such as sqlite3MemMalloc's) often has more chains than a set has ways,
+ * mostly at different stack depths.
  *
  * An entry: its key (the return address ra | the depth it was made at
  * << 48; 0: empty, or being written), its chain's tag and the tag's index,
@@ -85,8 +88,9 @@ struct at_chain_table {
  * `from`.  A call with the same ra whose words all match has the entry's
  * chain: its walk would read the same values at the same places relative
  * to `from` (unwind.h).  At the `from` the entry was made at (sp) that is
- * all; at another `from` (the same call site deeper or shallower in the
- * stack: recursion) every CFA must also stay at or below the stack top,
+ * all; at another `from` whose set is the same (the same call site deeper
+ * or shallower in the stack) every CFA must also stay at or below the
+ * stack top,
  * so the entry keeps `span`, its highest CFA's offset from `from`
  * (AT_MEMO_ONLY_SP: the walk ended at a bound, so the entry holds only at
  * sp).  Offsets are below 2^16: walks that read farther are not kept, nor
@@ -136,9 +140,10 @@ struct at_chain_memo {
 extern AT_HIDDEN __thread struct at_chain_memo *at_memo_tls __attribute__((tls_model("initial-exec")));
 extern AT_HIDDEN __thread unsigned char at_memo_busy __attribute__((tls_model("initial-exec")));
 
-static inline unsigned int at_memo_set(uintptr_t ra)
+static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return (unsigned int)((ra * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
+	return (unsigned int)(((ra ^ from * 0x2545F4914F6CDD1Dull) * 0x9E3779B97F4A7C15ull) >>
+			      (64 - AT_MEMO_SHIFT));
 }
 
 static inline uintptr_t at_memo_key(uintptr_t ra, unsigned int depth)
@@ -176,7 +181,7 @@ static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uin
 static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
 						 uintptr_t from, unsigned int depth)
 {
-	return at_memo_find_in(m->e[at_memo_set(ra)], at_memo_key(ra, depth), from);
+	return at_memo_find_in(m->e[at_memo_set(ra, from)], at_memo_key(ra, depth), from);
 }
 
 /* One allocation of `bytes` through entry e, in its cumulative counts:
