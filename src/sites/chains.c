@@ -254,8 +254,29 @@ static void memo_word(struct at_memo_entry *e, unsigned int k, const struct at_u
 	e->val[k] = (tr->rbp >> i) & 1 ? tr->val[i] - from : tr->val[i];
 }
 
+/* Entry e made the chain of (ra, from) (see memo_put). */
 static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
-		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded);
+		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded)
+{
+	AT_STORE_RELAXED(&e->key, 0);
+	__asm__ volatile("" ::: "memory");
+	memo_fold(e);
+	e->tag = tag;
+	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
+	e->sp = from;
+	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
+	unsigned int k = 0, r = padded;
+	for (unsigned int i = 0; i < tr->n; i++)
+		memo_word(e, (tr->rbp >> i) & 1 ? r++ : k++, tr, i, from);
+	for (; k < padded; k++) { /* the last return address again */
+		e->off[k] = e->off[k - 1];
+		e->val[k] = e->val[k - 1];
+	}
+	e->nabs = (unsigned char)padded;
+	e->n = (unsigned char)r;
+	__asm__ volatile("" ::: "memory");
+	AT_STORE_RELAXED(&e->key, at_memo_key(ra, at_chain_depth));
+}
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
  * its words fit (see chains.h). */
@@ -283,30 +304,6 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded);
 	__asm__ volatile("" ::: "memory");
 	at_memo_busy = 0;
-}
-
-/* Entry e made the chain of (ra, from) (see memo_put). */
-static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
-		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded)
-{
-	AT_STORE_RELAXED(&e->key, 0);
-	__asm__ volatile("" ::: "memory");
-	memo_fold(e);
-	e->tag = tag;
-	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
-	e->sp = from;
-	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
-	unsigned int k = 0, r = padded;
-	for (unsigned int i = 0; i < tr->n; i++)
-		memo_word(e, (tr->rbp >> i) & 1 ? r++ : k++, tr, i, from);
-	for (; k < padded; k++) { /* the last return address again */
-		e->off[k] = e->off[k - 1];
-		e->val[k] = e->val[k - 1];
-	}
-	e->nabs = (unsigned char)padded;
-	e->n = (unsigned char)r;
-	__asm__ volatile("" ::: "memory");
-	AT_STORE_RELAXED(&e->key, at_memo_key(ra, at_chain_depth));
 }
 
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
