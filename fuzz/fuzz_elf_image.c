@@ -98,16 +98,17 @@ static void check_tags(const uint8_t *data, size_t size, const Elf64_Phdr *ph, u
 static void check_symtab(const uint8_t *data, size_t size)
 {
 	struct at_symtab t;
+	size_t fi = 0;
 	if (at_symtab_read(data, size, &t) != 0)
 		return;
 	for (size_t i = 0; i < t.nfuncs && i < 64; i++) {
-		const char *nm = at_symtab_name(&t, t.funcs[i].start + i % 3);
-		if (nm && (nm < t.strtab || nm >= t.strtab + t.strsz ||
+		const char *nm = at_symtab_name(&t, t.funcs[i].start + i % 3, &fi);
+		if (nm && (fi >= t.nfuncs || nm < t.strtab || nm >= t.strtab + t.strsz ||
 			   !memchr(nm, 0, (size_t)(t.strtab + t.strsz - nm))))
 			abort();
 	}
-	(void)at_symtab_name(&t, 0);
-	(void)at_symtab_name(&t, UINTPTR_MAX);
+	(void)at_symtab_name(&t, 0, &fi);
+	(void)at_symtab_name(&t, UINTPTR_MAX, &fi);
 	at_symtab_release(&t);
 }
 

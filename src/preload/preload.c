@@ -130,11 +130,13 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	return p;
 }
 
-/* Depth > 1: the chain, then the allocation (reached by a tail call from
- * malloc, so that `from` is the CFA of both). */
-static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+/* Depth > 1 after a memo miss (e NULL), or a hit that the bin could not
+ * serve: the chain, then the allocation. */
+static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, const void *ra,
+				    struct alloc_tag *tag)
 {
-	struct alloc_tag *tag = at_chain_here(from, ra);
+	if (!tag)
+		tag = at_chain_walk(from, ra);
 	void *p;
 	if (at_likely(n <= AT_SMALL_MAX)) {
 		unsigned int cls = at_size_class(n);
@@ -149,8 +151,68 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 	return p;
 }
 
+/*
+ * Depth > 1 (reached by a tail call from malloc, so that `from` is the CFA
+ * of both): the chain from the thread's memo (chains.h), and a small
+ * object from the bin if its tag is the chain's, counted in the entry's
+ * cumulative counts; no call on that path, so no stack frame.  Anything
+ * else goes to chain_slow.
+ */
+static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+{
+	struct at_chain_memo *m = at_memo_tls;
+	struct alloc_tag *tag = NULL;
+	if (at_likely(m != NULL)) {
+		at_memo_busy++;
+		__asm__ volatile("" ::: "memory");
+		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from, at_chain_depth);
+		if (at_likely(e != NULL)) {
+			tag = e->tag;
+			struct at_theap *h = at_tls_heap;
+			if (at_likely(n <= AT_SMALL_MAX && (uintptr_t)h > 1 &&
+				      !AT_LOAD_RELAXED(&at_small_slow))) {
+				unsigned int cls = at_size_class(n);
+				struct at_bin *b = &h->bins[cls];
+				uint64_t w = b->word;
+				unsigned int c = at_bin_count(w);
+				if (at_likely(c && at_bin_tag(w) == e->idx)) {
+					void *p = at_bin_take(b, cls, w, c, e->idx);
+					at_memo_count(e, at_class_size[cls]);
+					__asm__ volatile("" ::: "memory");
+					at_memo_busy--;
+					return p;
+				}
+			}
+		}
+		__asm__ volatile("" ::: "memory");
+		at_memo_busy--;
+	}
+	return chain_slow(n, from, ra, tag);
+}
+
+/* Depth 1: the bin's site key, else the table lookup (site_miss). */
+static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
+{
+	if (at_unlikely(n > AT_SMALL_MAX))
+		return site_large(n, ra);
+	unsigned int cls = at_size_class(n);
+	struct at_theap *h = at_tls_heap;
+	if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
+		struct at_bin *b = &h->bins[cls];
+		uint64_t w = b->word;
+		unsigned int c = at_bin_count(w);
+		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
+			at_cum_add(at_bin_tag(w), at_class_size[cls]);
+			return at_bin_take(b, cls, w, c, at_bin_tag(w));
+		}
+		return site_miss(cls, ra);
+	}
+	return site_small(cls, ra);
+}
+
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
- * call site's tag is passed, not made current. */
+ * call site's tag is passed, not made current.  With profiling on, malloc
+ * itself only picks the path (no stack frame). */
 EXPORT void *malloc(size_t n)
 {
 	struct alloc_tag *tag = NULL;
@@ -158,23 +220,9 @@ EXPORT void *malloc(size_t n)
 		tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
-			if (at_unlikely(at_chain_depth != 1))
+			if (at_chain_depth != 1)
 				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
-			if (at_unlikely(n > AT_SMALL_MAX))
-				return site_large(n, ra);
-			unsigned int cls = at_size_class(n);
-			struct at_theap *h = at_tls_heap;
-			if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
-				struct at_bin *b = &h->bins[cls];
-				uint64_t w = b->word;
-				unsigned int c = at_bin_count(w);
-				if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
-					at_cum_add(at_bin_tag(w), at_class_size[cls]);
-					return at_bin_take(b, cls, w, c, at_bin_tag(w));
-				}
-				return site_miss(cls, ra);
-			}
-			return site_small(cls, ra);
+			return site_malloc(n, ra);
 		}
 	}
 	if (at_likely(n <= AT_SMALL_MAX))

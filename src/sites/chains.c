@@ -15,20 +15,11 @@
  *      grows first if it would pass half full), linked to its named frame's
  *      list and the list of all chains, and listed in at_tag_by_idx[].
  *
- * The memo (at_chain_here): each thread keeps AT_MEMO_SETS x AT_MEMO_WAYS
- * recent chains, set-associative on (return address, stack pointer at the
- * caller), replaced round-robin within a set, each with the words its walk
- * read from the stack (unwind.h's trace, as offsets from that stack
- * pointer; chains whose walk read more than AT_MEMO_WORDS are not kept).
- * Several chains often share a key (one wrapper called from several
- * callers at the same stack depth), hence the ways.  A
- * malloc whose return address and stack pointer match an entry, and whose
- * stack still holds those words at those addresses, has that chain (the
- * walk is a function of them): its tag comes with no unwinding and no
- * hashing.  Entries whose walk used the caller's rbp are not kept.  A
- * thread's memo (one mmap'd block, 28 KiB) is recycled when
- * the thread exits (a pthread key's destructor); a flag keeps a signal
- * handler's malloc from using the memo while its thread writes an entry.
+ * The memo (layout and invariants: chains.h): at_chain_here looks the
+ * call up in its thread's memo; on a miss at_chain_walk unwinds, finds the
+ * chain's tag, and writes the walk's words over the next way of the set
+ * (round robin).  A thread's memo (one mmap'd block) is made at its first
+ * miss and recycled when the thread exits (a pthread key's destructor).
  */
 #include "sites/chains.h"
 
@@ -168,14 +159,30 @@ struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t
 static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
-static __thread struct at_chain_memo *memo_tls __attribute__((tls_model("initial-exec")));
-static __thread unsigned char memo_busy __attribute__((tls_model("initial-exec")));
+static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
+__thread struct at_chain_memo *at_memo_tls __attribute__((tls_model("initial-exec")));
+__thread unsigned char at_memo_busy __attribute__((tls_model("initial-exec")));
+
+/* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
+ * its thread's). */
+static void memo_fold(struct at_memo_entry *e)
+{
+	int64_t b = AT_LOAD_RELAXED(&e->cum_bytes), c = AT_LOAD_RELAXED(&e->cum_calls);
+	if (c && e->idx >= AT_IDX_FIRST)
+		at_percpu_add2(at_cum0(e->idx), b, c);
+	AT_STORE_RELAXED(&e->cum_bytes, 0);
+	AT_STORE_RELAXED(&e->cum_calls, 0);
+}
 
 static void memo_release(void *arg)
 {
 	struct at_chain_memo *m = arg;
-	memo_tls = NULL;
-	memset(m->e, 0, sizeof(m->e));
+	at_memo_tls = NULL;
+	for (unsigned int s = 0; s < AT_MEMO_SETS; s++)
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
+			AT_STORE_RELAXED(&m->e[s][w].key, 0);
+			memo_fold(&m->e[s][w]);
+		}
 	if (pthread_mutex_lock(&at_registry_lock))
 		return; /* kept by no one: a page lost */
 	m->next = memo_free;
@@ -195,61 +202,114 @@ static struct at_chain_memo *memo_get(void)
 	pthread_once(&memo_once, memo_key_make);
 	if (memo_key == (pthread_key_t)-1)
 		return NULL;
-	if (!pthread_mutex_lock(&at_registry_lock)) {
-		if ((m = memo_free))
-			memo_free = m->next;
-		pthread_mutex_unlock(&at_registry_lock);
-	}
+	if (pthread_mutex_lock(&at_registry_lock))
+		return NULL;
+	if ((m = memo_free))
+		memo_free = m->next;
+	pthread_mutex_unlock(&at_registry_lock);
 	if (!m) {
 		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
 			return NULL;
+		m->next_all = memo_all;
+		AT_STORE(&memo_all, m);
+		pthread_mutex_unlock(&at_registry_lock);
 		__atomic_fetch_add(&memo_bytes, sizeof(*m), __ATOMIC_RELAXED);
 	}
 	/* pthread_setspecific may calloc (keys past the first 32): that malloc
 	 * must not come back here */
-	memo_busy = 1;
+	at_memo_busy = 1;
 	int err = pthread_setspecific(memo_key, m);
-	memo_busy = 0;
+	at_memo_busy = 0;
 	if (err) {
 		memo_release(m);
 		return NULL;
 	}
-	memo_tls = m;
+	at_memo_tls = m;
 	return m;
 }
 
-static inline unsigned int memo_set(uintptr_t ra, uintptr_t sp)
+/* Add every memo entry's cumulative counts to sums[its index] (sums: one
+ * counter per index), or, with sums NULL, those of index idx to *one. */
+void at_memo_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_counters *one)
 {
-	return (unsigned int)((ra ^ ra >> 12 ^ sp >> 4) & (AT_MEMO_SETS - 1));
+	for (struct at_chain_memo *m = AT_LOAD(&memo_all); m; m = m->next_all)
+		for (unsigned int s = 0; s < AT_MEMO_SETS; s++)
+			for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
+				struct at_memo_entry *e = &m->e[s][w];
+				uint32_t i = AT_LOAD_RELAXED(&e->idx);
+				int64_t c = AT_LOAD_RELAXED(&e->cum_calls);
+				if (!c || i < AT_IDX_FIRST || i >= AT_IDX_MAX || (!sums && i != idx))
+					continue;
+				struct alloctag_counters *to = sums ? &sums[i] : one;
+				to->bytes += AT_LOAD_RELAXED(&e->cum_bytes);
+				to->calls += c;
+			}
 }
 
-/* The tag of the entry of set s that proves the chain, or NULL. */
-static inline struct alloc_tag *memo_find(struct at_chain_memo *m, unsigned int s, uintptr_t ra,
-					  uintptr_t sp)
+/* Word i of walk tr kept (a saved rbp: as an offset from `from`). */
+static void memo_word(struct at_memo_entry *e, unsigned int k, const struct at_unwind_trace *tr,
+		      unsigned int i, uintptr_t from)
 {
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
-		struct at_memo_entry *e = &m->e[s][w];
-		if (e->ra != ra || e->sp != sp || e->depth != at_chain_depth)
-			continue;
-		unsigned int i = 0;
-		while (i < e->n && *(const uintptr_t *)(sp + e->off[i]) == e->val[i])
-			i++;
-		if (i == e->n)
-			return e->tag;
-	}
-	return NULL;
+	e->off[k] = (uint16_t)(tr->addr[i] - from);
+	e->val[k] = (tr->rbp >> i) & 1 ? tr->val[i] - from : tr->val[i];
 }
 
-AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
+/* Entry e made the chain of (ra, from) (see memo_put). */
+static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
+		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded)
 {
-	struct at_chain_memo *m = memo_tls;
-	unsigned int set = memo_set((uintptr_t)ra, from);
-	if (at_likely(m != NULL) && at_likely(!memo_busy)) {
-		struct alloc_tag *t = memo_find(m, set, (uintptr_t)ra, from);
-		if (at_likely(t != NULL))
-			return t;
+	AT_STORE_RELAXED(&e->key, 0);
+	__asm__ volatile("" ::: "memory");
+	memo_fold(e);
+	e->tag = tag;
+	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
+	e->sp = from;
+	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
+	unsigned int k = 0, r = padded;
+	for (unsigned int i = 0; i < tr->n; i++)
+		memo_word(e, (tr->rbp >> i) & 1 ? r++ : k++, tr, i, from);
+	for (; k < padded; k++) { /* the last return address again */
+		e->off[k] = e->off[k - 1];
+		e->val[k] = e->val[k - 1];
 	}
+	e->nabs = (unsigned char)padded;
+	e->n = (unsigned char)r;
+	__asm__ volatile("" ::: "memory");
+	AT_STORE_RELAXED(&e->key, at_memo_key(ra, at_chain_depth));
+}
+
+/* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
+ * its words fit (see chains.h). */
+static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
+		     struct alloc_tag *tag, const struct at_unwind_trace *tr)
+{
+	unsigned int nabs = 0, nrbp = 0;
+	if (tr->unusable || tr->top - from > UINT16_MAX)
+		return;
+	for (unsigned int i = 0; i < tr->n; i++) {
+		if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
+			return;
+		if ((tr->rbp >> i) & 1)
+			nrbp++;
+		else
+			nabs++;
+	}
+	unsigned int padded = (nabs + 3) & ~3u;
+	if (padded + nrbp > AT_MEMO_WORDS)
+		return;
+	unsigned int set = at_memo_set(ra, from);
+	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
+	at_memo_busy = 1;
+	__asm__ volatile("" ::: "memory");
+	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded);
+	__asm__ volatile("" ::: "memory");
+	at_memo_busy = 0;
+}
+
+struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
+{
+	struct at_chain_memo *m = at_memo_tls;
 	uintptr_t f[AT_CHAIN_MAX];
 	struct at_unwind_trace tr;
 	unsigned int n = at_unwind(f, at_chain_depth, from, &tr);
@@ -259,28 +319,28 @@ AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 		tr.unusable = 1;
 	}
 	struct alloc_tag *tag = at_chain_tag(f, n);
-	if (!tag || tr.unusable || tr.n > AT_MEMO_WORDS || memo_busy ||
-	    (tr.n && tr.addr[tr.n - 1] - from > UINT32_MAX))
+	if (!tag || at_memo_busy || tr.unusable)
 		return tag;
 	if (!m && !(m = memo_get()))
 		return tag;
-	/* a signal handler's malloc meanwhile neither reads nor writes it */
-	memo_busy = 1;
-	__asm__ volatile("" ::: "memory");
-	struct at_memo_entry *e = &m->e[set][m->next_way[set]++ % AT_MEMO_WAYS];
-	e->ra = 0;
-	e->sp = from;
-	e->depth = (unsigned short)at_chain_depth;
-	e->tag = tag;
-	e->n = (unsigned short)tr.n;
-	for (unsigned int i = 0; i < tr.n; i++) {
-		e->off[i] = (uint32_t)(tr.addr[i] - from);
-		e->val[i] = tr.val[i];
-	}
-	e->ra = (uintptr_t)ra;
-	__asm__ volatile("" ::: "memory");
-	memo_busy = 0;
+	memo_put(m, (uintptr_t)ra, from, tag, &tr);
 	return tag;
+}
+
+AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
+{
+	struct at_chain_memo *m = at_memo_tls;
+	if (at_likely(m != NULL)) {
+		at_memo_busy++;
+		__asm__ volatile("" ::: "memory");
+		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from, at_chain_depth);
+		struct alloc_tag *t = e ? e->tag : NULL;
+		__asm__ volatile("" ::: "memory");
+		at_memo_busy--;
+		if (at_likely(t != NULL))
+			return t;
+	}
+	return at_chain_walk(from, ra);
 }
 
 void at_chain_made(struct alloc_tag *t, void *p)

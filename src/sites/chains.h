@@ -40,6 +40,8 @@
 
 #include "core/compiler.h"
 #include "core/control.h"
+#include "core/counters.h"
+#include "sites/unwind.h"
 
 /* ALLOCTAG_DEPTH's bounds (parsed in core/control.c, applied at start-up) */
 #define AT_CHAIN_MAX AT_DEPTH_MAX
@@ -67,24 +69,133 @@ struct at_chain_table {
 	struct at_chain *slots[];
 };
 
-#define AT_MEMO_SETS 32u
+/*
+ * The memo (chains.c): a thread's recent chains, each proved again at a
+ * later call by the stack words its walk read (unwind.h's trace), so that
+ * a repeated chain needs no unwinding and no hashing.  AT_MEMO_SETS sets
+ * of AT_MEMO_WAYS entries, the set chosen by the return address and the
+ * stack pointer at the caller: one call site (a wrapper's call of malloc,
+ * such as sqlite3MemMalloc's) often has more chains than a set has ways,
+ * mostly at different stack depths.
+ *
+ * An entry: its key (the return address ra | the depth it was made at
+ * << 48; 0: empty, or being written), its chain's tag and the tag's index,
+ * and the walk's words: word i lies at from + off[i], where `from` is the
+ * stack pointer at the caller (the CFA of malloc).  Words [0, nabs) are
+ * return addresses, compared as they are, nabs a multiple of 4 (the last
+ * one repeated: the check is unrolled by 4); words [nabs, n) are saved
+ * rbp values that a CFA was computed from, compared as offsets from
+ * `from`.  A call with the same ra whose words all match has the entry's
+ * chain: its walk would read the same values at the same places relative
+ * to `from` (unwind.h).  At the `from` the entry was made at (sp) that is
+ * all; at another `from` whose set is the same (the same call site deeper
+ * or shallower in the stack) every CFA must also stay at or below the
+ * stack top,
+ * so the entry keeps `span`, its highest CFA's offset from `from`
+ * (AT_MEMO_ONLY_SP: the walk ended at a bound, so the entry holds only at
+ * sp).  Offsets are below 2^16: walks that read farther are not kept, nor
+ * those that read more than AT_MEMO_WORDS words (padding included) or
+ * used rbp's value at `from`.
+ *
+ * Cumulative counts: the preload library's malloc adds an allocation it
+ * makes through an entry to the entry's cum_bytes and cum_calls (one
+ * add instruction each), not to the tag's per-CPU cumulative counters; an
+ * entry's counts are added to those when the entry is replaced and when
+ * its thread exits, and readers add the counts still in entries
+ * (at_memo_cum).  A read racing with them is as exact as summing CPUs is;
+ * a quiescent read is exact.
+ *
+ * Signals: a writer stores key = 0 first and the key last (compiler
+ * barriers; one thread), and writes only while `at_memo_busy` is 0, which
+ * readers raise around their lookup and their use of the entry found: a
+ * signal handler's malloc may read the memo while its thread writes an
+ * entry (it finds key 0 there), and never writes while its thread reads
+ * or writes one.
+ */
+#define AT_MEMO_SHIFT 6
+#define AT_MEMO_SETS (1u << AT_MEMO_SHIFT)
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
+#define AT_MEMO_ONLY_SP 0xffffffffu
 
 struct at_memo_entry {
-	uintptr_t ra, sp;           /* the key; ra 0: empty (or being written) */
+	uintptr_t key;
+	uintptr_t sp;
 	struct alloc_tag *tag;
-	unsigned short n;           /* words sp + off[0 .. n) hold val[0 .. n) */
-	unsigned short depth;       /* at_chain_depth when made */
-	uint32_t off[AT_MEMO_WORDS];
+	int64_t cum_bytes, cum_calls;
+	uint32_t span;
+	uint32_t idx;
+	unsigned char n, nabs;
+	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
 };
 
 struct at_chain_memo {
 	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
 	unsigned char next_way[AT_MEMO_SETS];
-	struct at_chain_memo *next; /* free list */
+	struct at_chain_memo *next;     /* free list */
+	struct at_chain_memo *next_all; /* every memo ever made */
 };
+
+extern AT_HIDDEN __thread struct at_chain_memo *at_memo_tls __attribute__((tls_model("initial-exec")));
+extern AT_HIDDEN __thread unsigned char at_memo_busy __attribute__((tls_model("initial-exec")));
+
+static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
+{
+	return (unsigned int)(((ra ^ from * 0x2545F4914F6CDD1Dull) * 0x9E3779B97F4A7C15ull) >>
+			      (64 - AT_MEMO_SHIFT));
+}
+
+static inline uintptr_t at_memo_key(uintptr_t ra, unsigned int depth)
+{
+	return ra | (uintptr_t)depth << 48;
+}
+
+/* The entry of set `set` (AT_MEMO_WAYS entries) that proves the chain of
+ * a call with key `key` (at_memo_key) and caller stack pointer `from`, or
+ * NULL. */
+static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uintptr_t key,
+						    uintptr_t from)
+{
+	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+		if (e->key != key)
+			continue;
+		if (at_unlikely(e->sp != from) && from + e->span > at_stack_top(from))
+			continue; /* the walk's bound (unwind.h) */
+		uintptr_t diff = 0;
+		unsigned int i = 0;
+#define W(k) (*(const uintptr_t *)(from + e->off[i + k]) ^ e->val[i + k])
+		for (; i < e->nabs; i += 4)
+			diff |= W(0) | W(1) | W(2) | W(3);
+#undef W
+		for (; at_unlikely(i < e->n); i++)
+			diff |= (*(const uintptr_t *)(from + e->off[i]) - from) ^ e->val[i];
+		if (at_likely(!diff))
+			return e;
+	}
+	return NULL;
+}
+
+/* The same in memo m's first level, for a call returning to ra at depth
+ * `depth`. */
+static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
+						 uintptr_t from, unsigned int depth)
+{
+	return at_memo_find_in(m->e[at_memo_set(ra, from)], at_memo_key(ra, depth), from);
+}
+
+/* One allocation of `bytes` through entry e, in its cumulative counts:
+ * each an add to memory, whole before a signal handler can run. */
+static inline void at_memo_count(struct at_memo_entry *e, uint64_t bytes)
+{
+	__asm__ volatile("addq %1, %0" : "+m"(e->cum_bytes) : "r"(bytes));
+	__asm__ volatile("addq $1, %0" : "+m"(e->cum_calls));
+}
+
+/* The cumulative counts still in the memos: every index's added to
+ * sums[index] (AT_IDX_MAX counters), or with sums NULL, index idx's to *one. */
+AT_HIDDEN void at_memo_cum(struct alloctag_counters *sums, uint32_t idx,
+			   struct alloctag_counters *one);
 
 extern AT_HIDDEN unsigned int at_chain_depth;
 extern AT_HIDDEN struct at_chain_table *at_chain_table;
@@ -143,8 +254,12 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  * The calling function's caller's chain, at the configured depth: `from`
  * is the calling function's __builtin_dwarf_cfa(), `ra` its return address
  * (the chain of one frame when the stack cannot be unwound there).
+ * at_chain_walk is the same after a memo miss: it unwinds, and keeps the
+ * chain in the thread's memo.
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
+AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
+
 
 /* Block p (NULL: none) was made for tag t (NULL: none): counted in t's
  * cumulative counters if t has an index. */

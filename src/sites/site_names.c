@@ -2,7 +2,7 @@
  * Frames, objects, symbols and wrappers (names, layout and invariants:
  * site_names.h).
  */
-#define _GNU_SOURCE /* dladdr1 */
+#define _GNU_SOURCE /* dladdr, _dl_find_object */
 #include "sites/site_names.h"
 
 #include <dlfcn.h>
@@ -160,7 +160,7 @@ struct at_object {
 	uintptr_t l_addr;
 	const char *path;
 	unsigned char layer;
-	struct at_symtab sym; /* from a mapping of the file */
+	struct at_symtab sym; /* .symtab, else .dynsym, from a mapping of the file */
 };
 
 static struct at_object *objects; /* registry lock */
@@ -180,7 +180,8 @@ static int layer_object(const char *path)
 	return 0;
 }
 
-/* Map path's .symtab and its string table into o (nothing if it has none). */
+/* Map path's .symtab (else its .dynsym) and its string table into o
+ * (nothing if it has neither). */
 static void load_symtab(struct at_object *o, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -323,30 +324,56 @@ static int frame_insert(struct at_frame *f)
 	return 0;
 }
 
-/* A new record naming addr (no lock held). */
+/* Whether a function of o starting where funcs[i] does (an alias) is a
+ * wrapper. */
+static int alias_wrapper(const struct at_object *o, size_t i)
+{
+	const struct at_symtab *t = &o->sym;
+	size_t k = i;
+	while (k > 0 && t->funcs[k - 1].start == t->funcs[i].start)
+		k--;
+	for (; k < t->nfuncs && t->funcs[k].start == t->funcs[i].start; k++) {
+		const char *nm = t->strtab + t->funcs[k].name;
+		if (memchr(nm, 0, t->strsz - t->funcs[k].name) && is_wrapper(nm))
+			return 1;
+	}
+	return 0;
+}
+
+/* A new record naming addr (no lock held).  The object from
+ * _dl_find_object (no lock, no symbol search); the function from its index
+ * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read,
+ * the allocation layer's objects). */
 static struct at_frame *frame_make(uintptr_t addr)
 {
-	Dl_info info;
+	struct dl_find_object fo;
 	struct link_map *lm = NULL;
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
 
-	if (dladdr1((void *)addr, &info, (void **)&lm, RTLD_DL_LINKMAP) && lm) {
+	if (!_dl_find_object((void *)(addr - 1), &fo) && (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
 		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
 		if (!obj)
-			obj = info.dli_fname && info.dli_fname[0] ? info.dli_fname : "?";
+			obj = "?";
 		struct at_object *o = object_get(lm, obj);
+		size_t fi = 0;
 		if (o) {
 			layer = o->layer;
 			if (o->sym.nfuncs) /* the call, not the next instruction */
-				sym = at_symtab_name(&o->sym, off - 1);
+				sym = at_symtab_name(&o->sym, off - 1, &fi);
 		}
-		if (!sym)
-			sym = info.dli_sname;
-		if (!layer && (is_wrapper(sym) || (info.dli_sname && is_wrapper(info.dli_sname))))
-			layer = 1; /* either name: .symtab's, or .dynsym's (an alias) */
+		if (sym) {
+			if (!layer && alias_wrapper(o, fi))
+				layer = 1; /* any of its names */
+		} else if (!o || !o->sym.nfuncs) { /* no index: dladdr searches .dynsym */
+			Dl_info info;
+			if (dladdr((void *)addr, &info))
+				sym = info.dli_sname;
+			if (!layer && is_wrapper(sym))
+				layer = 1;
+		}
 	}
 	char file[4200], func[1040];
 	int nf = snprintf(file, sizeof(file), "%s+0x%lx", obj, (unsigned long)off);

@@ -40,21 +40,24 @@ int at_symtab_read(const void *data, size_t size, struct at_symtab *t)
 	    (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
 		return AT_SYMTAB_CORRUPT;
 	const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff);
-	for (unsigned int i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_type != SHT_SYMTAB)
-			continue;
-		if (sh[i].sh_link >= eh->e_shnum)
+	unsigned int pick = eh->e_shnum; /* .symtab, else .dynsym (a stripped file) */
+	for (unsigned int i = 0; i < eh->e_shnum; i++)
+		if (sh[i].sh_type == SHT_SYMTAB ||
+		    (sh[i].sh_type == SHT_DYNSYM && pick == eh->e_shnum))
+			pick = i;
+	if (pick < eh->e_shnum) {
+		const Elf64_Shdr *sym = &sh[pick];
+		if (sym->sh_link >= eh->e_shnum)
 			return AT_SYMTAB_CORRUPT;
-		const Elf64_Shdr *str = &sh[sh[i].sh_link];
-		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
-		    sh[i].sh_offset % 8 || str->sh_offset > size ||
+		const Elf64_Shdr *str = &sh[sym->sh_link];
+		if (sym->sh_offset > size || sym->sh_size > size - sym->sh_offset ||
+		    sym->sh_offset % 8 || str->sh_offset > size ||
 		    str->sh_size > size - str->sh_offset || !str->sh_size)
 			return AT_SYMTAB_CORRUPT;
-		t->syms = (const Elf64_Sym *)(b + sh[i].sh_offset);
-		t->nsyms = sh[i].sh_size / sizeof(Elf64_Sym);
+		t->syms = (const Elf64_Sym *)(b + sym->sh_offset);
+		t->nsyms = sym->sh_size / sizeof(Elf64_Sym);
 		t->strtab = (const char *)(b + str->sh_offset);
 		t->strsz = str->sh_size;
-		break;
 	}
 	if (!t->syms)
 		return 1;
@@ -99,7 +102,7 @@ int at_symtab_read(const void *data, size_t size, struct at_symtab *t)
 	return 0;
 }
 
-const char *at_symtab_name(const struct at_symtab *t, uintptr_t off)
+const char *at_symtab_name(const struct at_symtab *t, uintptr_t off, size_t *fi)
 {
 	size_t lo = 0, hi = t->nfuncs; /* first start > off */
 	while (lo < hi) {
@@ -117,6 +120,7 @@ const char *at_symtab_name(const struct at_symtab *t, uintptr_t off)
 			while (i > 0 && t->funcs[i - 1].start == f->start && t->funcs[i - 1].global)
 				f = &t->funcs[--i]; /* the global alias first in order */
 			const char *nm = t->strtab + f->name;
+			*fi = i;
 			return memchr(nm, 0, t->strsz - f->name) ? nm : NULL;
 		}
 	}

@@ -29,8 +29,6 @@ static size_t rule_bytes;
 static uint64_t misses;
 static unsigned long long seen_subs;
 
-extern void *__libc_stack_end;
-
 #define R_VALID (1ull << 31)
 #define R_STOP (1ull << 32)
 #define R_CFA_RBP (1ull << 33)
@@ -658,28 +656,18 @@ static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
 	return r;
 }
 
-/* The top of the calling thread's stack (exclusive), 0 if unknown. */
-static inline uintptr_t stack_top(uintptr_t sp)
-{
-	uintptr_t tp;
-	__asm__("movq %%fs:0, %0" : "=r"(tp));
-	if (tp > sp)
-		return tp;
-	uintptr_t end = (uintptr_t)__libc_stack_end;
-	return end > sp ? end : 0;
-}
-
 AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
 				      uintptr_t bp);
 
 /* Record a word the walk read (once past `from`). */
-static inline void trace(struct at_unwind_trace *tr, uintptr_t addr, uintptr_t val)
+static inline void trace(struct at_unwind_trace *tr, uintptr_t addr, uintptr_t val, int rbp)
 {
 	if (tr->n == AT_TRACE_MAX) {
 		tr->unusable = 1;
 		return;
 	}
+	tr->rbp |= (uint32_t)rbp << tr->n;
 	tr->addr[tr->n] = addr;
 	tr->val[tr->n++] = val;
 }
@@ -687,7 +675,7 @@ static inline void trace(struct at_unwind_trace *tr, uintptr_t addr, uintptr_t v
 unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
-	const uintptr_t lo = sp, hi = stack_top(sp);
+	const uintptr_t lo = sp, hi = at_stack_top(sp);
 	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0;
 	uintptr_t pend_at = 0;
 	struct at_unwind_trace dummy;
@@ -695,6 +683,9 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		tr = &dummy;
 	tr->n = 0;
 	tr->unusable = 0;
+	tr->bounded = 0;
+	tr->rbp = 0;
+	tr->top = from;
 	if (!hi || from < sp || from > hi)
 		return 0;
 	const struct rule_table *tab = AT_LOAD(&rules);
@@ -713,16 +704,24 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			if (!bp_fresh)
 				tr->unusable = 1; /* the result depends on rbp at `from` */
 			else if (pend) /* on the saved rbp used: record it */
-				trace(tr, pend_at, bp);
+				trace(tr, pend_at, bp, 1);
 			pend = 0;
 		}
 		uintptr_t cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
-		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo)
+		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo) {
+			tr->bounded = 1;
 			return n;
+		}
+		if (n && cfa > tr->top)
+			tr->top = cfa;
 		if (r & R_RBP_SAVED) {
 			uintptr_t at = cfa - 8 * (r >> R_RBP_SHIFT);
-			if (at < lo || at > hi - 8)
+			if (at < lo || at > hi - 8) {
+				tr->bounded = 1;
 				return n;
+			}
+			if (n && at < from)
+				tr->bounded = 1; /* lying CFI: a slot below `from` */
 			bp = *(const uintptr_t *)at;
 			if (n) { /* recorded only if a CFA is computed from it */
 				pend_at = at;
@@ -731,7 +730,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		}
 		pc = *(const uintptr_t *)(cfa - 8);
 		if (n)
-			trace(tr, cfa - 8, pc);
+			trace(tr, cfa - 8, pc, 0);
 		sp = cfa;
 		if (pc < 4096)
 			return n;

@@ -64,20 +64,44 @@
  * What a walk read from the stack once it reached `from`: each word it
  * loaded and used (a return address; a saved rbp that a later frame's CFA
  * was computed from: most hold data, as rbp is an ordinary register in
- * code without frame pointers), in order, and whether it used the rbp
+ * code without frame pointers), in order, with bit i of `rbp` set when
+ * word i is a saved rbp; `top`, the highest CFA it computed (every word it
+ * read lies below); `bounded`, whether it ended at one of the bounds below
+ * (the stack top, a CFA out of range) rather than at a frame's rule, a
+ * null return address or the depth asked for; and whether it used the rbp
  * value it had at `from` (a CFA of rbp + offset before rbp was reloaded
- * from the stack) or read more than AT_TRACE_MAX words.  Given the same
- * return address at the same `from`, the same words at the same addresses
- * and rbp unused, a walk yields the same frames: the chains' memo
- * (chains.c) checks these words instead of unwinding again.
+ * from the stack) or read more than AT_TRACE_MAX words.  A walk is a
+ * function of the return address at `from`, these words and the bounds:
+ * given the same return address at the same `from`, the same words at the
+ * same addresses and rbp unused, it yields the same frames; and at another
+ * `from` too, every address and every saved rbp moved by the same amount,
+ * as long as it did not end at a bound and no CFA passes the new stack top.
+ * The chains' memo (chains.c) checks these words instead of unwinding again.
  */
 #define AT_TRACE_MAX 32u
 struct at_unwind_trace {
 	unsigned int n;
 	unsigned int unusable; /* rbp at `from` used, or too many words */
+	unsigned int bounded;  /* ended at a bound */
+	uint32_t rbp;          /* bit i: word i is a saved rbp */
+	uintptr_t top;         /* the highest CFA computed past `from` */
 	uintptr_t addr[AT_TRACE_MAX];
 	uintptr_t val[AT_TRACE_MAX];
 };
+
+/* The top of the calling thread's stack (exclusive) as a walk from sp
+ * sees it: the thread pointer when above sp (a thread made by glibc),
+ * else __libc_stack_end when above sp (the main thread), else 0. */
+static inline uintptr_t at_stack_top(uintptr_t sp)
+{
+	extern void *__libc_stack_end;
+	uintptr_t tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	if (tp > sp)
+		return tp;
+	uintptr_t end = (uintptr_t)__libc_stack_end;
+	return end > sp ? end : 0;
+}
 
 /*
  * Fill frames[0 .. max) with return addresses, innermost first, starting

@@ -1,0 +1,254 @@
+/*
+ * The chains' memo (src/sites/chains.h) through the preload library's
+ * malloc, linked into this program: every allocation is made by leaf(),
+ * which first unwinds its own callers (at_unwind, no memo) and counts one
+ * call for that exact chain; at the end every chain whose first frame is
+ * in leaf must have exactly as many cumulative calls (at_sites_each: the
+ * per-CPU counts plus the memo entries' own) as leaf counted for it, and
+ * together as many as leaf made.  Scenarios that could make the memo take
+ * one chain for another:
+ *   callers    leaf reached through 5 identical levels from 4, then 8
+ *              callers of identical code (same return address in leaf,
+ *              same stack depth, chains that differ from their 6th frame
+ *              on), round robin: then more chains than a memo set has ways
+ *   recursion  leaf at the bottom of a recursion 1, 2, 5 or 6 deep, then
+ *              0 to 24 deep (the same call site at every stack depth:
+ *              entries proved at one stack pointer are used at another;
+ *              chains that differ only in their outer frames)
+ *   longjmp    leaf called from deep inside a recursion left by longjmp,
+ *              then from a caller at the same stack depth
+ *   signal     a timer's handler (every 200 us) looks its own chain up
+ *              (at_chain_here, as malloc would: malloc itself is not
+ *              async-signal-safe) while the main thread does all of the
+ *              above, interrupting memo lookups and writes: the tag's
+ *              chain must be the one unwound without the memo
+ *   threads    4 threads run callers and recursion at once
+ * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/time.h>
+
+#include "check.h"
+#include "core/control.h"
+#include "sites/chains.h"
+#include "sites/site_names.h"
+#include "sites/sites_each.h"
+#include "sites/unwind.h"
+#include "startup/init.h"
+
+#define MAXC 512
+
+struct truth {
+	unsigned int nc;
+	struct {
+		uintptr_t f[AT_CHAIN_MAX];
+		unsigned int n;
+		uint64_t calls;
+	} c[MAXC];
+	uint64_t made;
+};
+
+static struct truth main_truth, thread_truth[4];
+
+/* Count one call for chain f[0..n) in t. */
+static void count(struct truth *t, const uintptr_t *f, unsigned int n)
+{
+	for (unsigned int i = 0; i < t->nc; i++)
+		if (t->c[i].n == n && !memcmp(t->c[i].f, f, n * sizeof(*f))) {
+			t->c[i].calls++;
+			return;
+		}
+	CHECK(t->nc < MAXC);
+	memcpy(t->c[t->nc].f, f, n * sizeof(*f));
+	t->c[t->nc].n = n;
+	t->c[t->nc++].calls = 1;
+}
+
+/* The chain of its malloc without the malloc's own return address: the
+ * walk from leaf's caller, one frame fewer. */
+__attribute__((noinline)) void leaf(struct truth *t)
+{
+	uintptr_t f[AT_CHAIN_MAX];
+	unsigned int n = at_chain_depth > 1 ? at_unwind(f, at_chain_depth - 1,
+							(uintptr_t)__builtin_dwarf_cfa(), NULL)
+					    : 0;
+	count(t, f, n);
+	void *p = malloc(48);
+	CHECK(p != NULL);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	free(p);
+	t->made++;
+}
+
+/* Five identical levels between leaf and the callers: chains that differ
+ * only from their 6th frame on, all at the same stack depth. */
+#define MID(k, next)                                                           \
+	__attribute__((noipa)) void mid##k(struct truth *t)                    \
+	{                                                                      \
+		next(t);                                                       \
+		__asm__ volatile("" ::: "memory");                             \
+	}
+MID(1, leaf) MID(2, mid1) MID(3, mid2) MID(4, mid3) MID(5, mid4)
+
+#define CALLER(k)                                                              \
+	__attribute__((noipa)) void caller##k(struct truth *t)                 \
+	{                                                                      \
+		mid5(t);                                                       \
+		__asm__ volatile("" ::: "memory");                             \
+	}
+CALLER(0) CALLER(1) CALLER(2) CALLER(3) CALLER(4) CALLER(5) CALLER(6) CALLER(7)
+static void (*const callers[8])(struct truth *) = {caller0, caller1, caller2, caller3,
+						   caller4, caller5, caller6, caller7};
+
+__attribute__((noipa)) void recurse(struct truth *t, int d)
+{
+	if (d > 0)
+		recurse(t, d - 1);
+	else
+		leaf(t);
+	__asm__ volatile("" ::: "memory");
+}
+
+static jmp_buf jb;
+static volatile int jump = 1;
+
+__attribute__((noipa)) void dive(struct truth *t, int d)
+{
+	if (d <= 0) {
+		leaf(t);
+		if (jump)
+			longjmp(jb, 1);
+		return;
+	}
+	dive(t, d - 1);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* 4 then 8 callers round robin (as many chains as a memo set has ways at
+ * one stack depth, then more); recursion at 4 depths (as many chains as a memo
+ * set has ways: they stay in it) that differ in their 6th to 8th frames;
+ * then recursion at every depth to 24 with the callers. */
+static void callers_and_recursion(struct truth *t, int rounds)
+{
+	static const int depths[4] = {1, 2, 5, 6};
+	for (int r = 0; r < rounds; r++)
+		callers[r % 4](t);
+	for (int r = 0; r < rounds; r++)
+		callers[r % 8](t);
+	for (int r = 0; r < rounds; r++)
+		recurse(t, depths[r % 4]);
+	for (int r = 0; r < rounds; r++) {
+		callers[r % 8](t);
+		recurse(t, r % 25);
+	}
+}
+
+/* The chain of this call (at_chain_here) and its return address. */
+__attribute__((noinline)) struct alloc_tag *probe(uintptr_t *ra)
+{
+	*ra = (uintptr_t)__builtin_return_address(0);
+	return at_chain_here((uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0));
+}
+
+static volatile sig_atomic_t sig_calls, sig_wrong;
+
+__attribute__((noinline)) void sig_leaf(void)
+{
+	uintptr_t f[AT_CHAIN_MAX + 1], ra;
+	unsigned int n = at_unwind(f + 1, at_chain_depth - 1, (uintptr_t)__builtin_dwarf_cfa(), NULL);
+	struct alloc_tag *t = probe(&ra);
+	f[0] = ra;
+	struct at_chain *c = at_chain_of(t);
+	if (!c || c->nr != n + 1 || memcmp(c->frames, f, (n + 1) * sizeof(uintptr_t)))
+		sig_wrong++;
+	sig_calls++;
+}
+
+__attribute__((noipa)) void sig_mid(int k)
+{
+	if (k)
+		sig_mid(k - 1);
+	else
+		sig_leaf();
+	__asm__ volatile("" ::: "memory");
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	sig_mid(sig_calls % 3);
+}
+
+static void *worker(void *arg)
+{
+	callers_and_recursion(arg, 1500);
+	return NULL;
+}
+
+/* Leaf's chains, found by the site of their first frame. */
+static uint64_t seen_calls;
+
+static void check_chain(const struct at_chain_view *v, void *ctx)
+{
+	(void)ctx;
+	int err;
+	struct at_frame *fr = at_frame_get(v->frames[0], &err);
+	CHECK(fr != NULL);
+	if (strcmp(fr->tag.function, "leaf"))
+		return;
+	uint64_t want = 0;
+	struct truth *all[] = {&main_truth, &thread_truth[0], &thread_truth[1],
+			       &thread_truth[2], &thread_truth[3]};
+	for (unsigned int k = 0; k < AT_ARRAY_SIZE(all); k++)
+		for (unsigned int i = 0; i < all[k]->nc; i++)
+			if (all[k]->c[i].n == v->nr_frames - 1 &&
+			    !memcmp(all[k]->c[i].f, v->frames + 1, (v->nr_frames - 1) * sizeof(uintptr_t)))
+				want += all[k]->c[i].calls;
+	if (v->alloc_calls != want)
+		fprintf(stderr, "chain of %u frames: %lu calls, want %lu\n", v->nr_frames,
+			(unsigned long)v->alloc_calls, (unsigned long)want);
+	CHECK_EQ(v->alloc_calls, want);
+	seen_calls += v->alloc_calls;
+}
+
+int main(void)
+{
+	alloctag_init();
+	CHECK(at_state == AT_STATE_READY && at_profiling_on);
+
+	struct sigaction sa = {.sa_handler = on_alarm};
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	for (int k = 0; k < 3; k++) /* the handler's chains made first: a chain */
+		raise(SIGALRM);     /* made in a handler may get no tag (chains.h) */
+	struct itimerval it = {{0, 200}, {0, 200}};
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
+	callers_and_recursion(&main_truth, 3000);
+	for (int r = 0; r < 400; r++) {
+		if (!setjmp(jb))
+			dive(&main_truth, r % 12);
+		callers[r % 8](&main_truth);
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_join(th[i], NULL) == 0);
+	struct itimerval off = {{0, 0}, {0, 0}};
+	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+
+	at_sites_each(check_chain, NULL);
+	CHECK_EQ(sig_wrong, 0);
+	CHECK(sig_calls > 3);
+	uint64_t made = main_truth.made;
+	for (int i = 0; i < 4; i++)
+		made += thread_truth[i].made;
+	CHECK_EQ(seen_calls, made);
+	printf("chain memo: ok (%lu mallocs, %d lookups in a signal handler, %u chains in main)\n",
+	       (unsigned long)made, (int)sig_calls, main_truth.nc);
+	return 0;
+}
