@@ -15,6 +15,9 @@
 # program: the median over rounds of each configuration's peak RSS (KiB) and
 # faults, then the medians of each round's difference alloctag - glibc (KiB)
 # and ratio alloctag / never.
+# BEFORE=LIB adds LIB (another build of the preload library) in both modes,
+# as `before` and `before-never`, to the same rounds, and a second table:
+# each configuration's median per-round difference to glibc (KiB).
 . "$(dirname "$0")/prelude.sh" smallrss.sh 5 "$@"
 
 NAMES=(glibc alloctag never)
@@ -22,6 +25,7 @@ LIBS=("" "$PRE" "$PRE")
 ENVS=("" "" "ALLOCTAG=never")
 MI=$(so_of libmimalloc2.0 libmimalloc)
 [ -z "$MI" ] || { NAMES+=(mimalloc); LIBS+=("$MI"); ENVS+=(""); }
+[ -z "${BEFORE:-}" ] || { NAMES+=(before before-never); LIBS+=("$BEFORE" "$BEFORE"); ENVS+=("" "ALLOCTAG=never"); }
 
 NPROGS=6
 prog() {
@@ -69,4 +73,10 @@ for p, name in enumerate(progs):
     diff = statistics.median(d[(p, "alloctag", r)][0] - d[(p, "glibc", r)][0] for r in rounds)
     ratio = statistics.median(d[(p, "alloctag", r)][0] / d[(p, "never", r)][0] for r in rounds)
     print(f"{name} | " + " | ".join(cells) + f" | {diff:+.0f} | {ratio:.3f}")
+if "before" in names:
+    others = [n for n in names if n != "glibc"]
+    print("\nprogram | " + " | ".join(f"{n} - glibc KiB" for n in others))
+    for p, name in enumerate(progs):
+        print(f"{name} | " + " | ".join("%+.0f" % statistics.median(
+            d[(p, n, r)][0] - d[(p, "glibc", r)][0] for r in rounds) for n in others))
 EOF

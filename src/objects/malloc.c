@@ -245,8 +245,12 @@ static inline unsigned int order_of(size_t n)
 	return n <= AT_PAGE_SIZE ? 0 : 64u - (unsigned int)__builtin_clzll(n - 1) - AT_PAGE_SHIFT;
 }
 
-static AT_NOINLINE void *large_alloc(size_t n, size_t align)
+/* A large block; zero, if not NULL, gets 1 when its bytes are known to be 0
+ * (a block fresh from the page allocator's AT_PG_ZERO blocks), else 0. */
+static AT_NOINLINE void *large_alloc(size_t n, size_t align, int *zero)
 {
+	if (zero)
+		*zero = 0;
 	unsigned int order = order_of(n);
 	if (align > AT_PAGE_SIZE && order < order_of(align))
 		order = order_of(align);
@@ -275,7 +279,8 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = at_page_alloc_raw(order, 0); /* charges the current tag itself */
+	void *p = zero ? at_page_alloc_zeroed(order, zero) /* charges the current tag itself */
+		       : at_page_alloc_raw(order, 0);
 	if (at_unlikely(!p) && at_heap_full()) /* no address space left for the heap */
 		p = at_huge_alloc(n, align);
 	return p;
@@ -310,7 +315,23 @@ AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return WITH_CURRENT(tag, large_alloc(n, 0));
+	return WITH_CURRENT(tag, large_alloc(n, 0, NULL));
+}
+
+/* calloc of n > AT_SMALL_MAX bytes: no memset of a block known to be 0,
+ * whose pages, never touched or purged, stay unfaulted until the program
+ * writes them (a sparse table costs only what is written of it). */
+static AT_NOINLINE void *at_large_calloc(size_t n, struct alloc_tag *tag)
+{
+	if (at_unlikely(n > PTRDIFF_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int zero;
+	void *p = WITH_CURRENT(tag, large_alloc(n, 0, &zero));
+	if (p && !zero)
+		memset(p, 0, n);
+	return p;
 }
 
 static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
@@ -495,10 +516,13 @@ static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = malloc_with(total, tag);
-	if (p)
-		memset(p, 0, total);
-	return p;
+	if (at_likely(total <= AT_SMALL_MAX)) {
+		void *p = at_small_alloc(at_size_class(total), tag);
+		if (p)
+			memset(p, 0, total);
+		return p;
+	}
+	return at_large_calloc(total, tag);
 }
 
 ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
@@ -574,7 +598,7 @@ static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
 		if (cls < AT_NR_CLASSES)
 			return at_small_alloc(cls, tag);
 	}
-	return WITH_CURRENT(tag, large_alloc(n, align));
+	return WITH_CURRENT(tag, large_alloc(n, align, NULL));
 }
 
 #define POW2(a) ((a) && !((a) & ((a) - 1)))

@@ -29,6 +29,12 @@
  *         AT_PG_OWNER1, AT_PG_OWNER2  for the block's owner
  *         AT_PG_DIRTY  (with BUDDY) the free block's memory may still be
  *                      resident: released by at_page_release, not yet purged
+ *         AT_PG_ZERO   (with BUDDY; the bit of AT_PG_OWNER1, which only an
+ *                      allocated block uses) every byte of the free block is
+ *                      0: never handed out since its chunk was committed, or
+ *                      purged since (MADV_DONTNEED); a merge keeps it only if
+ *                      both halves have it, a split gives it to both.  What
+ *                      calloc of a large block skips the memset for
  * order:  log2 of the block's size in pages (valid with BUDDY or HEAD)
  * arena:  the arena the page belongs to
  * class:  owner data (the small-object allocator's size class)
@@ -68,6 +74,7 @@
 #define AT_PG_OWNER1 (1ull << 5)
 #define AT_PG_OWNER2 (1ull << 6)
 #define AT_PG_DIRTY (1ull << 7)
+#define AT_PG_ZERO AT_PG_OWNER1 /* with AT_PG_BUDDY only */
 /* Purging dirty free blocks (page_alloc.c): size and time rules. */
 #define AT_PURGE_PAGES 8192u /* 32 MiB per arena, or half the committed heap if more */
 #define AT_PURGE_MS 1000u
@@ -159,6 +166,9 @@ static inline void at_page_set_class(struct at_page *pg, unsigned int cls)
 AT_HIDDEN int at_heap_init(void);
 /* Allocate a block; extra_flags are ORed into the head's flags (AT_PG_*). */
 AT_HIDDEN void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags);
+/* at_page_alloc_raw(order, 0), *zero set to 1 if every byte of the block is
+ * known to be 0 (AT_PG_ZERO: calloc needs no memset), else 0. */
+AT_HIDDEN void *at_page_alloc_zeroed(unsigned int order, int *zero);
 AT_HIDDEN void at_page_free_raw(void *addr, unsigned int order);
 /*
  * at_page_free_raw for memory to give back to the system: the block becomes

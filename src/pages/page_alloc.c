@@ -119,11 +119,11 @@ static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, un
 					     ((uint64_t)id << AT_ARENA_ID_SHIFT));
 }
 
-/* Take free block pfn off its list; returns its AT_PG_DIRTY bit. */
+/* Take free block pfn off its list; returns its AT_PG_DIRTY and AT_PG_ZERO bits. */
 static uint64_t free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
 {
 	struct at_page *pg = &at_pages[pfn];
-	uint64_t dirty = pg->flags & AT_PG_DIRTY;
+	uint64_t dirty = pg->flags & (AT_PG_DIRTY | AT_PG_ZERO);
 	if (pg->prev != AT_PFN_NIL)
 		at_pages[pg->prev].next = pg->next;
 	else
@@ -141,7 +141,7 @@ static void arena_setup(unsigned int id)
 	a->first_pfn = id << AT_MAX_ORDER;
 	for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
 		a->free_head[k] = AT_PFN_NIL;
-	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id, 0);
+	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id, AT_PG_ZERO); /* never committed */
 }
 
 /* Every lock (grow lock first, then arenas in order): fork, store switch. */
@@ -399,7 +399,8 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 	return 0;
 }
 
-/* Free [pfn, pfn + 2^order) into its arena, merging buddies.  Lock held. */
+/* Free [pfn, pfn + 2^order) into its arena, merging buddies; `dirty` its
+ * AT_PG_DIRTY and AT_PG_ZERO bits.  Lock held. */
 static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned int order,
 		      uint64_t dirty)
 {
@@ -409,15 +410,17 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 		uint64_t f = AT_LOAD_RELAXED(&at_pages[b].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
 			break;
-		dirty |= free_list_del(a, b, order);
+		uint64_t bd = free_list_del(a, b, order);
+		dirty = ((dirty | bd) & AT_PG_DIRTY) | (dirty & bd & AT_PG_ZERO);
 		pfn &= ~(1u << order);
 		order++;
 	}
 	free_list_push(a, pfn, order, id, dirty);
 }
 
-/* Take a block of `order` from the arena, splitting.  Lock held. */
-static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order)
+/* Take a block of `order` from the arena, splitting; *bits gets its
+ * AT_PG_DIRTY and AT_PG_ZERO bits.  Lock held. */
+static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order, uint64_t *bits)
 {
 	unsigned int k = order;
 	while (k <= AT_MAX_ORDER && a->free_head[k] == AT_PFN_NIL)
@@ -430,7 +433,8 @@ static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order)
 		k--;
 		free_list_push(a, pfn + (1u << k), k, id, dirty);
 	}
-	if (dirty) /* released pages reused: fewer left to purge */
+	*bits = dirty;
+	if (dirty & AT_PG_DIRTY) /* released pages reused: fewer left to purge */
 		a->dirty -= a->dirty < (1u << order) ? a->dirty : (1u << order);
 	if (at_unlikely(commit(a, pfn, order))) {
 		buddy_put(a, id, pfn, order, dirty);
@@ -460,10 +464,11 @@ static int grow(unsigned int seen)
  * reference is the current tag's, taken after the one read of the state
  * (at_alloc_state) that decides whether the block is early or charged: a
  * second read could see a later state than the first and leave the block
- * neither early nor charged. */
+ * neither early nor charged.  zero, if not NULL, gets 1 when every byte of
+ * the block is known to be 0 (AT_PG_ZERO), else 0. */
 static inline __attribute__((always_inline)) void *page_alloc(unsigned int order,
 							     uint64_t extra_flags, at_ref_t ref,
-							     int current)
+							     int current, int *zero)
 {
 	if (at_unlikely(order > AT_MAX_ORDER)) {
 		errno = EINVAL;
@@ -491,7 +496,8 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		}
 		struct arena *a = &arenas[id];
 		pthread_mutex_lock(&a->lock);
-		uint32_t pfn = buddy_take(a, id, order);
+		uint64_t bits;
+		uint32_t pfn = buddy_take(a, id, order, &bits);
 		if (pfn == AT_PFN_NIL) {
 			pthread_mutex_unlock(&a->lock);
 			continue;
@@ -510,6 +516,8 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 			at_early_page(pfn, flags);
 		if (!(extra_flags & AT_PG_NO_CODETAG)) /* after the charge: a recording sees it */
 			at_peak_add((int64_t)AT_PAGE_SIZE << order);
+		if (zero)
+			*zero = !!(bits & AT_PG_ZERO);
 		return at_pfn_to_addr(pfn);
 	}
 	errno = ENOMEM;
@@ -518,7 +526,12 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 
 void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 {
-	return page_alloc(order, extra_flags, AT_REF_NONE, 1);
+	return page_alloc(order, extra_flags, AT_REF_NONE, 1, NULL);
+}
+
+void *at_page_alloc_zeroed(unsigned int order, int *zero)
+{
+	return page_alloc(order, 0, AT_REF_NONE, 1, zero);
 }
 
 struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
@@ -553,6 +566,7 @@ static size_t purge(struct arena *a, unsigned int id, uint32_t now)
 	for (int round = 0; round < PURGE_ROUNDS; round++) {
 		uint32_t pfn[PURGE_BATCH];
 		unsigned int ord[PURGE_BATCH], n = 0;
+		uint64_t zero[PURGE_BATCH];
 		for (unsigned int k = 0; k <= AT_MAX_ORDER && n < PURGE_BATCH; k++) {
 			uint32_t p = a->free_head[k];
 			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
@@ -570,11 +584,12 @@ static size_t purge(struct arena *a, unsigned int id, uint32_t now)
 			break;
 		}
 		pthread_mutex_unlock(&a->lock);
-		for (unsigned int i = 0; i < n; i++)
-			madvise(at_pfn_to_addr(pfn[i]), AT_PAGE_SIZE << ord[i], MADV_DONTNEED);
+		for (unsigned int i = 0; i < n; i++) /* 0 once the pages are dropped */
+			zero[i] = madvise(at_pfn_to_addr(pfn[i]), AT_PAGE_SIZE << ord[i],
+					  MADV_DONTNEED) ? 0 : AT_PG_ZERO;
 		pthread_mutex_lock(&a->lock);
 		for (unsigned int i = 0; i < n; i++) {
-			buddy_put(a, id, pfn[i], ord[i], 0);
+			buddy_put(a, id, pfn[i], ord[i], zero[i]);
 			done += (size_t)1 << ord[i];
 		}
 	}
@@ -640,7 +655,7 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	if (commit(a, pfn, new_order))
 		goto out;
 	for (unsigned int k = order; k < new_order; k++)
-		if (free_list_del(a, pfn + (1u << k), k)) /* released pages reused */
+		if (free_list_del(a, pfn + (1u << k), k) & AT_PG_DIRTY) /* released pages reused */
 			a->dirty -= a->dirty < (1u << k) ? a->dirty : (1u << k);
 	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
 	do {
@@ -665,7 +680,7 @@ void *at_alloc_pages_noprof(unsigned int order)
 static inline __attribute__((always_inline)) void *pages_with(unsigned int order,
 							     struct alloc_tag *tag)
 {
-	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE, 0);
+	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE, 0, NULL);
 }
 
 void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)
