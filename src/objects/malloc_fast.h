@@ -124,7 +124,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uint32_t idx;
 	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
 		return at_bad_object(p, what); /* tail calls: no frame here */
-	if (at_unlikely(f & AT_PG_WIDE))
+	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
 		return at_wide_free(p, off, cls, idx, what);
 	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
 	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;

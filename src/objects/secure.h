@@ -90,32 +90,19 @@
 
 #include "objects/slab.h"
 
-#define AT_SLOW_SECURE 8u /* in at_small_slow (slab.h) */
-#define AT_SECURE_Q 64u
+#define AT_SECURE_Q 16u	     /* a quarantine's objects per class */
 #define AT_SECURE_POISON 64u /* a freed object's first bytes poisoned */
 _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
-#define AT_SECURE_QUARANTINED 0xFFFFu
-_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 2u * (AT_MAX_OBJS + 1) <=
-		       AT_SLAB_SIZE,
-	       "records inside the metadata window");
-_Static_assert(AT_SMALL_MAX + 1 < AT_SECURE_QUARANTINED, "a record holds a size + 1");
 
-/* Start-up, before malloc's fast path opens: the secrets, AT_SLOW_SECURE. */
+/* Start-up, before the first allocation of a slab: the secrets, the
+ * request-to-class tables moved one canary up. */
 AT_HIDDEN void at_secure_init(void);
-/* A small object for a request of class cls (its usable size, the class's
- * size, as in the default mode), aligned to align (a power of two, at least
- * AT_MIN_SIZE, that the class's size is a multiple of), from the next class
- * with room for a canary so aligned; entry set to ref and charged the
- * usable size.  NULL with errno = ENOMEM. */
-AT_HIDDEN void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref);
-/* Object p (heap offset off, class cls, index idx, wide entry e != 0) is
- * being freed: checked and, if the stricter heap handed it out, freed
- * (1); 0 if it is not its (made before start-up): the ordinary path. */
-AT_HIDDEN int at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t e,
+/* slab.c: a new slab's canaries (at base, class cls; it has AT_PG_SECURE). */
+AT_HIDDEN void at_secure_slab_new(char *base, unsigned int cls);
+/* Object p (heap offset off, class cls, index idx) is being freed: checked
+ * and freed (1) if its slab has AT_PG_SECURE, else 0: the ordinary path. */
+AT_HIDDEN int at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 			     const char *what);
-/* Usable size of live object idx (class cls: its slot's): the one recorded
- * if the stricter heap handed it out, else the class's size. */
-AT_HIDDEN size_t at_secure_usable(uintptr_t off, uint32_t idx, unsigned int cls);
 /* The canary over [from, to) (huge.c: a guarded block's front slack), and
  * whether it is intact. */
 AT_HIDDEN void at_secure_fill(char *from, char *to);
