@@ -435,11 +435,10 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 
 /* A wide slab's object (the side-table form): checked, cleared, freed; the
  * bin's fast case (its tag's object, room left) as in at_free_fast. */
-AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-				  const char *what)
+static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t off,
+								 unsigned int cls, uint32_t idx,
+								 const char *what)
 {
-	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && at_secure_free(p, off, cls, idx, what))
-		return;
 	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
@@ -448,6 +447,20 @@ AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t
 	if (at_likely(at_bin_put(cls, p, ti)))
 		return;
 	return at_small_free_slow(p, cls, ti);
+}
+
+AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				  const char *what)
+{
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
+		return at_secure_free(p, off, cls, idx, what); /* a slab of its own, or wide */
+	return wide_free(p, off, cls, idx, what);
+}
+
+AT_NOINLINE void at_wide_free_plain(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				    const char *what)
+{
+	return wide_free(p, off, cls, idx, what);
 }
 
 void at_free(void *p)

@@ -64,10 +64,10 @@ void at_secure_init(void)
 	/* A request of n bytes takes the class of n + 16 (the largest class
 	 * for what no class holds with its canary). */
 	for (unsigned int i = 0; i < 513; i++)
-		at_class_small[i] = (uint8_t)class_above(16u * i + 16u);
+		at_class_small[i] = (uint8_t)class_above(16u * (i ? i : 1u) + 16u);
 	for (unsigned int i = 0; i < 64; i++)
 		at_class_mid[i] = (uint8_t)class_above(8192u + 256u * (i + 1u) + 16u);
-	for (unsigned int c = 1; c < AT_NR_CLASSES - 1; c++)
+	for (unsigned int c = 2; c < AT_NR_CLASSES - 1; c++)
 		at_class_charge[c] = (uint16_t)(at_class_size[c] - 16u);
 }
 
@@ -170,24 +170,21 @@ void at_secure_slab_new(char *base, unsigned int cls)
 		put16(base + i * size + size - 16, canary_word);
 }
 
-/* A freed slot's poison: its first bytes up to the canary, at most
- * AT_SECURE_POISON. */
-static inline size_t poison_len(size_t size)
-{
-	return size - 16 < AT_SECURE_POISON ? size - 16 : AT_SECURE_POISON;
-}
-
+/* A freed slot's poison: its first AT_SECURE_POISON bytes (the first 16
+ * in a 32-byte slot, the smallest the stricter heap hands out). */
+_Static_assert(AT_SECURE_POISON == 32, "poison: two pieces, unrolled");
 static inline void poison(char *p, size_t size)
 {
-	for (size_t i = 0, n = poison_len(size); i < n; i += 16)
-		put16(p + i, poison_word);
+	put16(p, poison_word);
+	if (at_likely(size > 32))
+		put16(p + 16, poison_word);
 }
 
 static inline int poisoned(const char *p, size_t size)
 {
-	uint64_t d = 0;
-	for (size_t i = 0, n = poison_len(size); i < n; i += 16)
-		d |= diff16(p + i, poison_word);
+	uint64_t d = diff16(p, poison_word);
+	if (at_likely(size > 32))
+		d |= diff16(p + 16, poison_word);
 	return !d;
 }
 
@@ -241,11 +238,11 @@ __attribute__((destructor)) static void check_at_exit(void)
 				check_released(q->e[c][i], at_class_size[c]);
 }
 
-int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, const char *what)
+void at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, const char *what)
 {
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	if (!(f & AT_PG_SECURE))
-		return 0;
+	if (at_unlikely(!(f & AT_PG_SECURE)))
+		return at_wide_free_plain(ptr, off, cls, idx, what);
 	char *p = ptr;
 	int wide = (f & AT_PG_WIDE) != 0;
 	uint64_t e = at_obj_get(off, idx, wide);
@@ -264,10 +261,8 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, con
 	struct at_theap *h = at_tls_heap;
 	struct quarantine *q;
 	if (at_unlikely((uintptr_t)h <= 1 || !(q = h->secure_q))) {
-		if ((uintptr_t)h <= 1 || !(q = quarantine_new(h))) {
-			at_small_free_slow(p, cls, ti); /* straight back */
-			return 1;
-		}
+		if ((uintptr_t)h <= 1 || !(q = quarantine_new(h)))
+			return at_small_free_slow(p, cls, ti); /* straight back */
 	}
 	/* p takes the place of its class's oldest, which goes to the bin with
 	 * p's tag: its count's update uncharges p (bin_charge.h). */
@@ -275,13 +270,10 @@ int at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, con
 	char *old = q->e[cls][t];
 	q->e[cls][t] = p;
 	q->next[cls] = (unsigned char)((t + 1) % AT_SECURE_Q);
-	if (at_unlikely(!old)) {
-		at_uncharge_idx(ti, (int64_t)at_class_charge[cls]);
-		return 1;
-	}
+	if (at_unlikely(!old))
+		return at_uncharge_idx(ti, (int64_t)at_class_charge[cls]);
 	check_released(old, size);
 	if (at_likely(at_bin_put(cls, old, ti)))
-		return 1;
-	at_small_free_slow(old, cls, ti);
-	return 1;
+		return;
+	return at_small_free_slow(old, cls, ti);
 }

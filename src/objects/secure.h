@@ -91,7 +91,7 @@
 #include "objects/slab.h"
 
 #define AT_SECURE_Q 16u	     /* a quarantine's objects per class */
-#define AT_SECURE_POISON 64u /* a freed object's first bytes poisoned */
+#define AT_SECURE_POISON 32u /* a freed object's first bytes poisoned */
 _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 
 /* Start-up, before the first allocation of a slab: the secrets, the
@@ -99,9 +99,10 @@ _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 AT_HIDDEN void at_secure_init(void);
 /* slab.c: a new slab's canaries (at base, class cls; it has AT_PG_SECURE). */
 AT_HIDDEN void at_secure_slab_new(char *base, unsigned int cls);
-/* Object p (heap offset off, class cls, index idx) is being freed: checked
- * and freed (1) if its slab has AT_PG_SECURE, else 0: the ordinary path. */
-AT_HIDDEN int at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+/* at_wide_free with the stricter heap on: object p (heap offset off, class
+ * cls, index idx) is checked and freed if its slab has AT_PG_SECURE, else
+ * freed by at_wide_free_plain (malloc_fast.h). */
+AT_HIDDEN void at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 			     const char *what);
 /* The canary over [from, to) (huge.c: a guarded block's front slack), and
  * whether it is intact. */

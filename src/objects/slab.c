@@ -168,7 +168,7 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 {
 	uint64_t fl = AT_PG_SLAB | AT_PG_NO_CODETAG | ((uint64_t)cls << AT_CLASS_SHIFT) |
 		      (wide ? AT_PG_WIDE : 0);
-	int secure = AT_LOAD_RELAXED(&at_secure_heap) && cls < AT_NR_CLASSES - 1;
+	int secure = AT_LOAD_RELAXED(&at_secure_heap) && cls > 1 && cls < AT_NR_CLASSES - 1;
 	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl | (secure ? AT_PG_SECURE : 0));
 	if (!p)
 		return NULL;
