@@ -5,7 +5,7 @@
  * then end by SIGABRT with exactly that line after it (or by SIGSEGV and no
  * line, for the guard pages).  Then, in the test itself: usable sizes,
  * exact counters, realloc, the quarantine's delay, and two threads freeing
- * each other's neighbours (no false report: the records' protocol).
+ * each other's neighbours (no false report).
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -56,7 +56,7 @@ static void adjacent(size_t n, char **lo, char **hi)
 
 static void small_overflow(void)
 {
-	char *p = at_malloc(24); /* usable size 32, as in the default mode */
+	char *p = at_malloc(24); /* the class of 40 (48), less the canary */
 	want("alloctag: heap overflow past a 32-byte object at %p; found by free", (void *)p);
 	p[32] = 'X';
 	at_free(p);

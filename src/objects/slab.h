@@ -38,8 +38,7 @@
  *           returned to the slab (at_slab_stack; only slab.c uses it)
  * for the classes below AT_COMPACT_SIZE (at most 41032 bytes: the smallest
  * class, wide).  A slab of the classes from AT_COMPACT_SIZE up (at most 73
- * objects: 64 + 8 * 74 + 2 * 73 = 802 bytes, 950 with the stricter heap's
- * records, secure.h) has a compact window instead,
+ * objects: 64 + 8 * 74 + 2 * 73 = 802 bytes) has a compact window instead,
  * 1 KiB, and the compact windows of 16 consecutive units share the last
  * 16 KiB of the first unit's 64 KiB window:
  *
