@@ -5,7 +5,7 @@
  * then end by SIGABRT with exactly that line after it (or by SIGSEGV and no
  * line, for the guard pages).  Then, in the test itself: usable sizes,
  * exact counters, realloc, the quarantine's delay, and two threads freeing
- * each other's neighbours (no false report: the records' protocol).
+ * each other's neighbours (no false report).
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -56,7 +56,7 @@ static void adjacent(size_t n, char **lo, char **hi)
 
 static void small_overflow(void)
 {
-	char *p = at_malloc(24); /* usable size 32, as in the default mode */
+	char *p = at_malloc(24); /* the class of 40 (48), less the canary */
 	want("alloctag: heap overflow past a 32-byte object at %p; found by free", (void *)p);
 	p[32] = 'X';
 	at_free(p);
@@ -74,8 +74,11 @@ static void aligned_overflow(void)
 {
 	char *p = at_aligned_alloc(64, 64);
 	CHECK(!((uintptr_t)p & 63));
-	want("alloctag: heap overflow past a 64-byte object at %p; found by free", (void *)p);
-	p[64] = 0;
+	/* its slot: the next class with room for the canary that is a
+	 * multiple of 64 (128), less the canary */
+	CHECK_EQ(at_usable_size(p), 112);
+	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
+	p[112] = 0;
 	at_free(p);
 }
 
@@ -116,9 +119,10 @@ static void small_underflow_freed(void)
 static void write_after_free(size_t n, size_t at, int later)
 {
 	char *p = at_malloc(n);
+	size_t u = at_usable_size(p); /* n's class is that of n + 16: 192 in 224 */
 	at_free(p);
 	want("alloctag: write after free to a %zu-byte object at %p (found when it left the "
-	     "quarantine)", n, (void *)p);
+	     "quarantine)", u, (void *)p);
 	p[at] = 1;
 	for (int i = 0; i < later; i++)
 		at_free(at_malloc(n));

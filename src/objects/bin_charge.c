@@ -13,7 +13,7 @@ static uint64_t fold_word(uint64_t w, unsigned int cls)
 	int64_t n = at_bin_pend(w);
 	uint32_t tag = at_bin_tag(w);
 	if (n && tag >= AT_IDX_FIRST)
-		at_percpu_add2(at_counter0(tag), n * (int64_t)at_class_size[cls], n);
+		at_percpu_add2(at_counter0(tag), n * (int64_t)at_class_charge[cls], n);
 	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
 }
 
@@ -62,7 +62,7 @@ void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti)
 	else if (permanent(ti))
 		nw = retag(fold_word(w, cls), ti) - 1;
 	else {
-		at_counters_charge(ti, at_class_size[cls]);
+		at_counters_charge(ti, at_class_charge[cls]);
 		nw = move(w, cls, -1);
 	}
 	AT_STORE_RELAXED(word, nw);
@@ -78,7 +78,7 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 		nw = retag(w, ti) + 1;
 	else {
 		if (ti >= AT_IDX_FIRST)
-			at_uncharge_idx(ti, at_class_size[cls]);
+			at_uncharge_idx(ti, at_class_charge[cls]);
 		nw = move(w, cls, 1);
 	}
 	AT_STORE_RELAXED(word, nw);
@@ -112,7 +112,7 @@ static void add_one(uint32_t idx, int64_t n, unsigned int cls, void *ctx)
 {
 	struct one *o = ctx;
 	if (idx == o->idx) {
-		o->sum.bytes += n * (int64_t)at_class_size[cls];
+		o->sum.bytes += n * (int64_t)at_class_charge[cls];
 		o->sum.calls += n;
 	}
 }
@@ -138,7 +138,7 @@ static void add_scratch(uint32_t idx, int64_t n, unsigned int cls, void *ctx)
 {
 	(void)ctx;
 	if (idx < scratch_end) {
-		scratch[idx].bytes += n * (int64_t)at_class_size[cls];
+		scratch[idx].bytes += n * (int64_t)at_class_charge[cls];
 		scratch[idx].calls += n;
 	}
 }

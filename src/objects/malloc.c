@@ -132,7 +132,7 @@ static AT_NOINLINE void *narrow_overflow(unsigned int cls, at_ref_t ref)
 		return no_memory();
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	at_obj_set(off, at_obj_index(off, cls), 1, ref);
-	at_charge(ref, at_class_size[cls]);
+	at_charge(ref, at_class_charge[cls]);
 	return p;
 }
 
@@ -176,8 +176,6 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
  */
 AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 {
-	if (at_unlikely(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_SECURE))
-		return at_secure_alloc(cls, AT_MIN_SIZE, obj_ref(tag));
 	struct at_theap *h = at_theap_get();
 	uint32_t ti = obj_idx(tag);
 	void *p;
@@ -186,7 +184,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 			return no_memory();
 		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
 			return small_alloc_overflow(p, cls, tag);
-		at_charge_idx(small_record(p, cls, ti, tag), at_class_size[cls]);
+		at_charge_idx(small_record(p, cls, ti, tag), at_class_charge[cls]);
 		return p;
 	}
 	struct at_bin *b = &h->bins[cls];
@@ -452,25 +450,38 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 			at_bin_push(&b->word, cls, ti);
 		return;
 	}
-	at_uncharge_idx(ti, at_class_size[cls]);
+	at_uncharge_idx(ti, at_class_charge[cls]);
 	at_slab_flush(cls, &p, 1);
 }
 
 /* A wide slab's object (the side-table form): checked, cleared, freed; the
  * bin's fast case (its tag's object, room left) as in at_free_fast. */
-AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-				  const char *what)
+static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t off,
+								 unsigned int cls, uint32_t idx,
+								 const char *what)
 {
 	uint64_t e = at_obj_get(off, idx, 1);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
-	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && at_secure_free(p, off, cls, idx, e, what))
-		return;
 	at_obj_clear(off, idx, 1);
 	uint32_t ti = at_obj_decode_idx(e, 1);
 	if (at_likely(at_bin_put(cls, p, ti)))
 		return;
 	return at_small_free_slow(p, cls, ti);
+}
+
+AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				  const char *what)
+{
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
+		return at_secure_free(p, off, cls, idx, what); /* a slab of its own, or wide */
+	return wide_free(p, off, cls, idx, what);
+}
+
+AT_NOINLINE void at_wide_free_plain(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				    const char *what)
+{
+	return wide_free(p, off, cls, idx, what);
 }
 
 void at_free(void *p)
@@ -494,9 +505,7 @@ static size_t usable_checked(const void *p, const char *what)
 			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 		if (!at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
 			at_fatal("%s(%p): the object is free", what, p);
-		if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
-			return at_secure_usable(off, idx, cls);
-		return at_class_size[cls];
+		return at_class_charge[cls];
 	}
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
 	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
@@ -593,8 +602,6 @@ static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
 		unsigned int cls = at_size_class(n < align ? align : n);
 		while (cls < AT_NR_CLASSES && (at_class_size[cls] & (align - 1)))
 			cls++;
-		if (cls < AT_NR_CLASSES && at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
-			return at_secure_alloc(cls, align, obj_ref(tag)); /* its slot: aligned too */
 		if (cls < AT_NR_CLASSES)
 			return at_small_alloc(cls, tag);
 	}

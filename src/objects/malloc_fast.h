@@ -16,6 +16,8 @@ AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
+AT_HIDDEN void at_wide_free_plain(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+				  const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
 AT_HIDDEN void at_free_outside(void *p, const char *what);
 /* A large (or huge) block charged to tag (as cur_tag() gives it), which is
@@ -124,7 +126,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uint32_t idx;
 	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
 		return at_bad_object(p, what); /* tail calls: no frame here */
-	if (at_unlikely(f & AT_PG_WIDE))
+	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
 		return at_wide_free(p, off, cls, idx, what);
 	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
 	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;

@@ -1,86 +1,62 @@
 /*
- * The stricter heap (ALLOCTAG_SECURE=1) for small objects: canaries,
- * poison and a quarantine, checked at free.  Off by default; the only hooks
- * in the ordinary paths are one branch on a flag each, none on a fast path
- * (malloc's and free's fast paths are unchanged).  at_secure_alloc and
- * at_secure_free are the stricter heap's own fast paths (the thread's bin,
- * its charges, the quarantine's ring inline; everything else in functions
- * of their own, out of line):
- *   malloc: AT_SLOW_SECURE in at_small_slow (slab.h), set at start-up
- *           before the fast path opens, sends every small allocation to
- *           at_small_alloc_slow, which calls at_secure_alloc;
- *   free:   every object the stricter heap hands out is in a wide slab
- *           (AT_PG_WIDE), so free's fast path sends it to at_wide_free,
- *           which calls at_secure_free when at_secure_heap is set;
- *   malloc_usable_size and aligned allocations: malloc.c; the slabs'
- *           transfer batches: slab.c.
- * Large blocks of AT_SECURE_MAP_MIN bytes and more sit between guard pages
- * (huge.c, at_huge_alloc_guarded); the canary of their front slack is
- * written and checked with at_secure_fill / at_secure_intact.
+ * The stricter heap (ALLOCTAG_SECURE=1) for small objects: a canary at the
+ * end of every slot, poison and a quarantine, checked at free.  Off by
+ * default; malloc's fast paths are the default mode's, unchanged, and free's
+ * fast path sends a stricter slab's object on with the test it makes anyway
+ * (AT_PG_WIDE | AT_PG_SECURE: at_wide_free, then at_secure_free).
  *
- * Sizes are the default mode's: a request of class c (usable size u, c's
- * size) is charged u and malloc_usable_size says u, so the canary lies past
- * the usable size: the object takes a slot of the next class (the next
- * whose size is a multiple of the alignment asked, for aligned requests;
- * none past the largest class, 16 KiB, which goes without):
+ * Sizes: at start-up (before any slab is made) at_secure_init moves the
+ * request-to-class tables (slab.h) so that a request of n bytes takes the
+ * class of n + 16, and lowers at_class_charge (what an object is charged
+ * and its usable size) by 16 for every class but the smallest (16 bytes,
+ * never handed out then but for what was made before) and the largest (16
+ * KiB: requests from 14321 bytes, no room for a canary; charged and usable
+ * 16384).  An aligned request takes the first class, from that of its size
+ * on, whose size is a multiple of the alignment (malloc.c), so the same.
  *
- *   p              p + u            p + size - 16     p + size
- *   | u bytes: the | canary, 16      | (not checked)  | canary, 16 |
- *   | program's    | bytes           |                | bytes      |
+ * Slabs made with the stricter heap on, of the classes from 32 bytes up to
+ * the one below the largest, have AT_PG_SECURE in their head page's flags
+ * and a canary in the last 16 bytes of every slot, written when the slab is
+ * made (at_secure_slab_new) and never written again by the allocator:
  *
- * (the two canary pieces are one when the slot is 16 bytes larger, as for
- * every class up to 128 bytes).  Patterns come in aligned 16-byte pieces:
- * a piece is a 64-bit secret twice (at_secure_init: getrandom; the canary's
- * and the poison's differ; every byte from 0x80 to 0xfe, so no ASCII text,
- * no 0 and no -1 written past an object matches it, and a program cannot
- * learn it from its input).  The general at_secure_fill (huge.c's unaligned
- * slack) writes the same bytes: byte a & 7 of the secret at address a.
+ *   p                        p + size - 16     p + size
+ *   | usable: size - 16      | canary, 16 bytes |
  *
- * Per-object records, out of band, in the slab's metadata window (slab.h)
- * right after the free stack (on the page of the references but for the
- * smallest classes), one uint16_t per object index, nobj + 1 of them:
- *   0                       not the stricter heap's, or free and not
- *                           tracked, or changing (below)
- *   1 .. AT_SMALL_MAX + 1   live, usable size + 1
- *   AT_SECURE_QUARANTINED   free, poisoned, in a quarantine
- * A slab is released only when every object is free, and every record of a
- * free object is 0 once it leaves the quarantine, so a record is never
- * stale.  The allocator changes an object's bytes only while its record is
- * 0, and sets a record after the bytes it describes.
+ * so it needs no per-object record, holds whether the slot is live, free,
+ * in a bin or in a quarantine, and a neighbour's canary can be read with no
+ * race.  A pattern is a 64-bit secret twice per 16 bytes (at_secure_init:
+ * getrandom; the canary's and the poison's differ; every byte from 0x80 to
+ * 0xfe, so no ASCII text, no 0 and no -1 written past an object matches it,
+ * and a program cannot learn it from its input).  The general
+ * at_secure_fill (huge.c's unaligned slack) writes the same bytes: byte
+ * a & 7 of the secret at address a.
  *
- * Charges go through the thread's bins, as in the default mode, but by
- * usable size: an object of usable size n (class c's size) in a slot of
- * class s is charged to bin c's pend (bin_charge.h: off + 1 at malloc,
- * off - 1 at free, count unchanged, the bin's tag switched or folded as
- * at_bin_pop / at_bin_push do), while bin s holds it as a free slot (count
- * and off moved together, pend unchanged).  A bin that cannot (no heap,
- * off near the ends of its field, an aligned object whose usable size is
- * not the class below its slot's) charges per CPU instead.
+ * At free of a stricter slab's object, before any metadata is written:
+ *   - its entry must say live (else the ordinary "double free");
+ *   - its canary must be intact: else "heap overflow past";
+ *   - the canary of the slot before it in its slab (the lower address), an
+ *     underflow's first bytes, must be intact: else "heap underflow
+ *     before" (naming that slot live or freed, from its entry);
+ * then its entry is cleared, its first AT_SECURE_POISON bytes (16 in a
+ * 32-byte slot) are poisoned, and it takes the place of the oldest object
+ * of its class in the freeing thread's quarantine (a ring of AT_SECURE_Q
+ * objects per class, in the thread's heap, struct at_theap, so it outlives
+ * the thread with the heap).  The object that leaves must still be
+ * poisoned and its canary intact: else "write after free"; it goes to the
+ * thread's bin with the freed object's tag, whose count's update
+ * uncharges the freed object (bin_charge.h: the objects of a class are
+ * interchangeable there), or, while the ring is filling, the freed object
+ * is uncharged per CPU.  The quarantine of the thread that ends the
+ * process is checked at exit.  A double free of a quarantined object is
+ * seen by the ordinary check (its entry is 0), and a free of a pointer
+ * freed and handed out again is delayed by the quarantine's length.
  *
- * At free, before any metadata is written:
- *   - the object's canary must be intact: else "heap overflow past";
- *   - the last 16 bytes of the slot before it in its slab (the lower
- *     address), if the record says live (canary) or quarantined (poison),
- *     must be intact: else "heap underflow before" (an underflow writes
- *     them first).  The record is read again after the bytes: a changed
- *     record (the neighbour freed or handed out meanwhile by another
- *     thread) cancels the report, so threads never cause a false one;
- * then the slot is poisoned (its first AT_SECURE_POISON bytes and its last
- * 16) and put in the freeing thread's quarantine (a ring of AT_SECURE_Q
- * objects: each free puts one in and takes the oldest out; kept in the
- * thread's heap, struct at_theap, so it outlives the thread with the
- * heap).  An object leaving the quarantine
- * must still be poisoned: else "write after free".  It then goes to the
- * thread's bin, as any freed object.  The quarantine of the thread that
- * ends the process is checked at exit.  A double free of a quarantined
- * object is seen by the ordinary check (its entry is 0), and a free of a
- * pointer freed and handed out again is delayed by the quarantine's length.
- *
- * Not caught: writes past the usable size that skip the canary pieces (into
- * the unchecked middle of a large slot's slack, or beyond the slot leaving
- * the canary alone); writes after free past the poisoned bytes, or after
- * the object left the quarantine; reads of any kind; an underflow below the
- * first object of a slab (no object before it in the slab).
+ * Not caught: writes past the usable size that skip the canary (beyond the
+ * slot leaving it alone); writes after free past the poisoned bytes, or
+ * after the object left the quarantine; reads of any kind; an underflow
+ * below the first object of a slab (no slot before it in the slab);
+ * anything in an object of the largest class or of a slab made before
+ * start-up (no canary: the ordinary checks only).
  */
 #ifndef AT_SECURE_H
 #define AT_SECURE_H
@@ -90,32 +66,20 @@
 
 #include "objects/slab.h"
 
-#define AT_SLOW_SECURE 8u /* in at_small_slow (slab.h) */
-#define AT_SECURE_Q 64u
-#define AT_SECURE_POISON 64u /* a freed object's first bytes poisoned */
+#define AT_SECURE_Q 16u      /* a quarantine's objects per class */
+#define AT_SECURE_POISON 32u /* a freed object's first bytes poisoned */
 _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
-#define AT_SECURE_QUARANTINED 0xFFFFu
-_Static_assert(AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 2u * (AT_MAX_OBJS + 1) <=
-		       AT_SLAB_SIZE,
-	       "records inside the metadata window");
-_Static_assert(AT_SMALL_MAX + 1 < AT_SECURE_QUARANTINED, "a record holds a size + 1");
 
-/* Start-up, before malloc's fast path opens: the secrets, AT_SLOW_SECURE. */
+/* Start-up, before the first allocation of a slab: the secrets, the
+ * request-to-class tables moved one canary up. */
 AT_HIDDEN void at_secure_init(void);
-/* A small object for a request of class cls (its usable size, the class's
- * size, as in the default mode), aligned to align (a power of two, at least
- * AT_MIN_SIZE, that the class's size is a multiple of), from the next class
- * with room for a canary so aligned; entry set to ref and charged the
- * usable size.  NULL with errno = ENOMEM. */
-AT_HIDDEN void *at_secure_alloc(unsigned int cls, size_t align, at_ref_t ref);
-/* Object p (heap offset off, class cls, index idx, wide entry e != 0) is
- * being freed: checked and, if the stricter heap handed it out, freed
- * (1); 0 if it is not its (made before start-up): the ordinary path. */
-AT_HIDDEN int at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t e,
+/* slab.c: a new slab's canaries (at base, class cls; it has AT_PG_SECURE). */
+AT_HIDDEN void at_secure_slab_new(char *base, unsigned int cls);
+/* at_wide_free with the stricter heap on: object p (heap offset off, class
+ * cls, index idx) is checked and freed if its slab has AT_PG_SECURE, else
+ * freed by at_wide_free_plain (malloc_fast.h). */
+AT_HIDDEN void at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 			     const char *what);
-/* Usable size of live object idx (class cls: its slot's): the one recorded
- * if the stricter heap handed it out, else the class's size. */
-AT_HIDDEN size_t at_secure_usable(uintptr_t off, uint32_t idx, unsigned int cls);
 /* The canary over [from, to) (huge.c: a guarded block's front slack), and
  * whether it is intact. */
 AT_HIDDEN void at_secure_fill(char *from, char *to);

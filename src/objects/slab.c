@@ -20,6 +20,7 @@
 #include "core/control.h"
 #include "core/message.h"
 #include "objects/slab.h"
+#include "objects/secure.h"
 #include "core/peak_hook.h"
 
 #define KEEP_EMPTY 2
@@ -30,7 +31,8 @@
 	4672, 5040, 5456, 5952, 6544, 7280, 8192, 10240, 12288, 14336, 16384
 
 const uint16_t at_class_size[AT_NR_CLASSES] = {CLASS_SIZES};
-const uint8_t at_class_small[513] = {
+uint16_t at_class_charge[AT_NR_CLASSES] = {CLASS_SIZES};
+uint8_t at_class_small[513] = { /* secure.c moves them at start-up */
 	 1,  1,  2,  3,  4,  5,  6,  7,  8,  9,  9, 10, 10, 11, 11, 12, /* ..240 */
 	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, /* ..496 */
 	16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, /* ..752 */
@@ -66,7 +68,7 @@ const uint8_t at_class_small[513] = {
 	37, /* ..8192 */
 };
 /* (n - 1) >> 8 -> class, 8192 < n <= 16384 (every class there is a multiple of 256) */
-const uint8_t at_class_mid[64] = {
+uint8_t at_class_mid[64] = {
 	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
 	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
 	38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39,
@@ -166,9 +168,12 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 {
 	uint64_t fl = AT_PG_SLAB | AT_PG_NO_CODETAG | ((uint64_t)cls << AT_CLASS_SHIFT) |
 		      (wide ? AT_PG_WIDE : 0);
-	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl);
+	int secure = AT_LOAD_RELAXED(&at_secure_heap) && cls > 1 && cls < AT_NR_CLASSES - 1;
+	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl | (secure ? AT_PG_SECURE : 0));
 	if (!p)
 		return NULL;
+	if (secure)
+		at_secure_slab_new(p, cls);
 	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
 	s->base = p;
 	at_pages[at_addr_to_pfn(p)].win = at_win_off((uintptr_t)(p - at_heap_base), cls);
@@ -195,9 +200,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		return 0;
 	int w = wide != 0; /* the kind preferred (2: the only one) */
 	pthread_mutex_lock(&c->lock);
-	/* (ALLOCTAG_SECURE takes wide objects only, and batches too: it gives
-	 * the odd narrow one back, secure.c) */
-	if (c->nxfer && (wide < 2 || AT_LOAD_RELAXED(&at_secure_heap)) &&
+	if (c->nxfer && wide < 2 &&
 	    xfers[cls][c->nxfer - 1].n <= want) {
 		struct xfer *x = &xfers[cls][--c->nxfer];
 		memcpy(out, x->objs, x->n * sizeof(void *));

@@ -38,8 +38,7 @@
  *           returned to the slab (at_slab_stack; only slab.c uses it)
  * for the classes below AT_COMPACT_SIZE (at most 41032 bytes: the smallest
  * class, wide).  A slab of the classes from AT_COMPACT_SIZE up (at most 73
- * objects: 64 + 8 * 74 + 2 * 73 = 802 bytes, 950 with the stricter heap's
- * records, secure.h) has a compact window instead,
+ * objects: 64 + 8 * 74 + 2 * 73 = 802 bytes) has a compact window instead,
  * 1 KiB, and the compact windows of 16 consecutive units share the last
  * 16 KiB of the first unit's 64 KiB window:
  *
@@ -113,6 +112,7 @@
 #define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
 #define AT_WIN_COMPACT_AT (48u << 10)
 #define AT_PG_WIDE AT_PG_OWNER2
+#define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
 #define AT_OBJ_LIVE (1ull << 63)
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
 #define AT_OBJ_NARROW_MAX 0xFFFEu
@@ -158,8 +158,11 @@ extern AT_HIDDEN ptrdiff_t at_meta_delta;
 #define AT_SLOW_DEBUG 4u
 extern AT_HIDDEN unsigned char at_small_slow;
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
-extern AT_HIDDEN const uint8_t at_class_small[513]; /* (n + 15) / 16 -> class, n <= 8192 (0 too) */
-extern AT_HIDDEN const uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
+/* What an object of a class is charged and its usable size: its size, but
+ * with the stricter heap (secure.h) 16 bytes less below the largest. */
+extern AT_HIDDEN uint16_t at_class_charge[AT_NR_CLASSES];
+extern AT_HIDDEN uint8_t at_class_small[513]; /* (n + 15) / 16 -> class, n <= 8192 (0 too) */
+extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 

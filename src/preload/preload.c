@@ -103,7 +103,7 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
 	if (p)
-		cum(tag, at_class_size[cls]);
+		cum(tag, at_class_charge[cls]);
 	struct at_theap *h = at_tls_heap;
 	uint32_t ti = tag_idx(tag);
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
@@ -117,7 +117,7 @@ static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
 	if (p)
-		cum(tag, at_class_size[cls]);
+		cum(tag, at_class_charge[cls]);
 	return p;
 }
 
@@ -142,7 +142,7 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, const void *ra,
 		unsigned int cls = at_size_class(n);
 		p = at_small_alloc(cls, tag);
 		if (at_likely(p != NULL))
-			cum(tag, at_class_size[cls]);
+			cum(tag, at_class_charge[cls]);
 		return p;
 	}
 	p = at_large_malloc(n, tag);
@@ -177,7 +177,7 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 				unsigned int c = at_bin_count(w);
 				if (at_likely(c && at_bin_tag(w) == e->idx)) {
 					void *p = at_bin_take(b, cls, w, c, e->idx);
-					at_memo_count(e, at_class_size[cls]);
+					at_memo_count(e, at_class_charge[cls]);
 					__asm__ volatile("" ::: "memory");
 					at_memo_busy--;
 					return p;
@@ -202,7 +202,7 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 		uint64_t w = b->word;
 		unsigned int c = at_bin_count(w);
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
-			at_cum_add(at_bin_tag(w), at_class_size[cls]);
+			at_cum_add(at_bin_tag(w), at_class_charge[cls]);
 			return at_bin_take(b, cls, w, c, at_bin_tag(w));
 		}
 		return site_miss(cls, ra);
