@@ -312,7 +312,7 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 	struct at_chain_memo *m = at_memo_tls;
 	uintptr_t f[AT_CHAIN_MAX];
 	struct at_unwind_trace tr;
-	unsigned int n = at_unwind(f, at_chain_depth, from, &tr);
+	unsigned int n = at_unwind_from(f, at_chain_depth, from, (uintptr_t)ra, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
 		n = 1;

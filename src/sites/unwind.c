@@ -684,6 +684,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	tr->n = 0;
 	tr->unusable = 0;
 	tr->bounded = 0;
+	tr->rbp_from = 0;
 	tr->rbp = 0;
 	tr->top = from;
 	if (!hi || from < sp || from > hi)
@@ -701,8 +702,8 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		if (r & R_STOP)
 			return n;
 		if ((r & R_CFA_RBP) && n) {
-			if (!bp_fresh)
-				tr->unusable = 1; /* the result depends on rbp at `from` */
+			if (!bp_fresh) /* the result depends on rbp at `from` */
+				tr->unusable = tr->rbp_from = 1;
 			else if (pend) /* on the saved rbp used: record it */
 				trace(tr, pend_at, bp, 1);
 			pend = 0;
@@ -758,6 +759,18 @@ __asm__(".text\n"
 	".cfi_endproc\n"
 	".size at_unwind, .-at_unwind\n");
 
+unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
+			    struct at_unwind_trace *tr)
+{
+	struct at_unwind_trace dummy;
+	if (!tr)
+		tr = &dummy;
+	unsigned int n = at_unwind_walk(frames, max, from, tr, ra, from, 0);
+	if (at_likely(!tr->rbp_from))
+		return n;
+	return at_unwind(frames, max, from, tr);
+}
+
 uint64_t at_unwind_misses(void)
 {
 	return AT_LOAD_RELAXED(&misses);
@@ -778,6 +791,12 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 	(void)from;
 	(void)tr;
 	return 0;
+}
+
+unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
+			    struct at_unwind_trace *tr)
+{
+	return at_unwind(frames, max, from, tr);
 }
 
 uint64_t at_unwind_misses(void)
