@@ -284,17 +284,13 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		     struct alloc_tag *tag, const struct at_unwind_trace *tr)
 {
-	unsigned int nabs = 0, nrbp = 0;
 	if (tr->unusable || tr->top - from > UINT16_MAX)
 		return;
-	for (unsigned int i = 0; i < tr->n; i++) {
-		if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
-			return;
-		if ((tr->rbp >> i) & 1)
-			nrbp++;
-		else
-			nabs++;
-	}
+	if (tr->bounded) /* a word may lie outside [from, top] (unwind.h) */
+		for (unsigned int i = 0; i < tr->n; i++)
+			if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
+				return;
+	unsigned int nrbp = (unsigned int)__builtin_popcount(tr->rbp), nabs = tr->n - nrbp;
 	unsigned int padded = (nabs + 3) & ~3u;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;

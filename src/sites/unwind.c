@@ -730,8 +730,11 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			}
 		}
 		pc = *(const uintptr_t *)(cfa - 8);
-		if (n)
+		if (n) {
+			if (cfa - 8 < from)
+				tr->bounded = 1; /* lying CFI: a slot below `from` */
 			trace(tr, cfa - 8, pc, 0);
+		}
 		sp = cfa;
 		if (pc < 4096)
 			return n;

@@ -68,7 +68,9 @@
  * word i is a saved rbp; `top`, the highest CFA it computed (every word it
  * read lies below); `bounded`, whether it ended at one of the bounds below
  * (the stack top, a CFA out of range) rather than at a frame's rule, a
- * null return address or the depth asked for; and whether it used the rbp
+ * null return address or the depth asked for, or read a word below `from`
+ * (CFI that lies): when it is 0, every word read lies in [from, top];
+ * and whether it used the rbp
  * value it had at `from` (a CFA of rbp + offset before rbp was reloaded
  * from the stack) or read more than AT_TRACE_MAX words.  A walk is a
  * function of the return address at `from`, these words and the bounds:
