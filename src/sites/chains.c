@@ -38,8 +38,8 @@
 
 unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
-struct at_chain *at_chain_all;
-static uint32_t nr_chains;     /* registry lock for writes */
+AT_CHAIN_HOT struct at_chain *at_chain_all;
+AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
 static size_t memo_bytes;      /* the threads' memos */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
@@ -127,7 +127,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
 	if (!named->chains) { /* appended: allocinfo lists sites in order of creation */
-		static struct at_frame **tail = &at_named_frames;
+		AT_CHAIN_HOT static struct at_frame **tail = &at_named_frames;
 		AT_STORE(tail, named);
 		tail = &named->next_named;
 	}
