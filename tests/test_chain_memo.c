@@ -23,6 +23,9 @@
  *              above, interrupting memo lookups and writes: the tag's
  *              chain must be the one unwound without the memo
  *   threads    4 threads run callers and recursion at once
+ *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
+ *              fp_caller (rbp-based) calling leaf: walks that need rbp's
+ *              value at malloc's CFA
  * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
  */
 #define _GNU_SOURCE
@@ -70,18 +73,41 @@ static void count(struct truth *t, const uintptr_t *f, unsigned int n)
 
 /* The chain of its malloc without the malloc's own return address: the
  * walk from leaf's caller, one frame fewer. */
+#define LEAF_BODY(t)                                                           \
+	uintptr_t f[AT_CHAIN_MAX];                                             \
+	unsigned int n = at_chain_depth > 1 ? at_unwind(f, at_chain_depth - 1, \
+							(uintptr_t)__builtin_dwarf_cfa(), NULL) \
+					    : 0;                               \
+	count(t, f, n);                                                        \
+	void *p = malloc(48);                                                  \
+	CHECK(p != NULL);                                                      \
+	__asm__ volatile("" : : "r"(p) : "memory");                            \
+	free(p);                                                               \
+	t->made++;
+
 __attribute__((noinline)) void leaf(struct truth *t)
 {
-	uintptr_t f[AT_CHAIN_MAX];
-	unsigned int n = at_chain_depth > 1 ? at_unwind(f, at_chain_depth - 1,
-							(uintptr_t)__builtin_dwarf_cfa(), NULL)
-					    : 0;
-	count(t, f, n);
-	void *p = malloc(48);
-	CHECK(p != NULL);
-	__asm__ volatile("" : : "r"(p) : "memory");
-	free(p);
-	t->made++;
+	LEAF_BODY(t)
+}
+
+/* Frame pointers: leaf_fp's CFA at its malloc call is rbp + 16 (a
+ * variable-sized alloca keeps rbp as its frame pointer), so the walk from
+ * malloc's CFA needs rbp's value there: the preload library's walk that
+ * starts at that CFA must unwind again from its own frame (unwind.h,
+ * at_unwind_from).  fp_caller's is rbp-based too, one frame further out. */
+__attribute__((noinline)) void leaf_fp(struct truth *t, int k)
+{
+	volatile char *pad = __builtin_alloca(16 + (size_t)(k & 7) * 16);
+	pad[0] = 1;
+	LEAF_BODY(t)
+}
+
+__attribute__((noipa)) void fp_caller(struct truth *t, int k)
+{
+	volatile char *pad = __builtin_alloca(16 + (size_t)(k & 7) * 16);
+	pad[0] = 1;
+	leaf(t);
+	__asm__ volatile("" ::: "memory");
 }
 
 /* Five identical levels between leaf and the callers: chains that differ
@@ -198,7 +224,7 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 	int err;
 	struct at_frame *fr = at_frame_get(v->frames[0], &err);
 	CHECK(fr != NULL);
-	if (strcmp(fr->tag.function, "leaf"))
+	if (strcmp(fr->tag.function, "leaf") && strcmp(fr->tag.function, "leaf_fp"))
 		return;
 	uint64_t want = 0;
 	struct truth *all[] = {&main_truth, &thread_truth[0], &thread_truth[1],
@@ -234,6 +260,11 @@ int main(void)
 	for (int r = 0; r < 400; r++) {
 		if (!setjmp(jb))
 			dive(&main_truth, r % 12);
+		callers[r % 8](&main_truth);
+	}
+	for (int r = 0; r < 400; r++) {
+		leaf_fp(&main_truth, r);
+		fp_caller(&main_truth, r);
 		callers[r % 8](&main_truth);
 	}
 	for (int i = 0; i < 4; i++)

@@ -33,4 +33,10 @@
  */
 #define AT_FORK_LOCK __attribute__((section("at_fork_locks"), aligned(64)))
 
+/* A static that making a call chain's tag writes (sites/: the chains'
+ * count and list, the run-time indexes, the rule cache's counts): these
+ * share one small section, so that a forked child making its first chain
+ * copies one page of them rather than one per file's .bss. */
+#define AT_CHAIN_HOT __attribute__((section("at_chain_hot"), aligned(64)))
+
 #endif

@@ -38,8 +38,8 @@
 
 unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
-struct at_chain *at_chain_all;
-static uint32_t nr_chains;     /* registry lock for writes */
+AT_CHAIN_HOT struct at_chain *at_chain_all;
+AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
 static size_t memo_bytes;      /* the threads' memos */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
@@ -127,7 +127,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
 	if (!named->chains) { /* appended: allocinfo lists sites in order of creation */
-		static struct at_frame **tail = &at_named_frames;
+		AT_CHAIN_HOT static struct at_frame **tail = &at_named_frames;
 		AT_STORE(tail, named);
 		tail = &named->next_named;
 	}
@@ -284,17 +284,13 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		     struct alloc_tag *tag, const struct at_unwind_trace *tr)
 {
-	unsigned int nabs = 0, nrbp = 0;
 	if (tr->unusable || tr->top - from > UINT16_MAX)
 		return;
-	for (unsigned int i = 0; i < tr->n; i++) {
-		if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
-			return;
-		if ((tr->rbp >> i) & 1)
-			nrbp++;
-		else
-			nabs++;
-	}
+	if (tr->bounded) /* a word may lie outside [from, top] (unwind.h) */
+		for (unsigned int i = 0; i < tr->n; i++)
+			if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
+				return;
+	unsigned int nrbp = (unsigned int)__builtin_popcount(tr->rbp), nabs = tr->n - nrbp;
 	unsigned int padded = (nabs + 3) & ~3u;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
@@ -312,7 +308,7 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 	struct at_chain_memo *m = at_memo_tls;
 	uintptr_t f[AT_CHAIN_MAX];
 	struct at_unwind_trace tr;
-	unsigned int n = at_unwind(f, at_chain_depth, from, &tr);
+	unsigned int n = at_unwind_from(f, at_chain_depth, from, (uintptr_t)ra, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
 		n = 1;

@@ -8,7 +8,7 @@
 #include "store/store_migrate.h"
 
 #define AT_RT_CHUNK 256u
-static uint64_t rt_chunk;   /* free run-time indexes [next, end): next << 32 | end */
+AT_CHAIN_HOT static uint64_t rt_chunk;   /* free run-time indexes [next, end): next << 32 | end */
 static int rt_exhausted;
 
 /* A new chunk of run-time indexes, registry lock held.  0 or -ENOSPC. */

@@ -340,6 +340,28 @@ static int alias_wrapper(const struct at_object *o, size_t i)
 	return 0;
 }
 
+/* s appended to buf[0 .. at) (size bytes, the last kept for a NUL): the
+ * new length, the string cut at the end. */
+static size_t put_str(char *buf, size_t size, size_t at, const char *s)
+{
+	while (*s && at < size - 1)
+		buf[at++] = *s++;
+	return at;
+}
+
+/* v in lower-case hex, no leading zeros, appended as put_str does. */
+static size_t put_hex(char *buf, size_t size, size_t at, uintptr_t v)
+{
+	char d[16];
+	unsigned int n = 0;
+	do
+		d[n++] = "0123456789abcdef"[v & 15];
+	while (v >>= 4);
+	while (n && at < size - 1)
+		buf[at++] = d[--n];
+	return at;
+}
+
 /* A new record naming addr (no lock held).  The object from
  * _dl_find_object (no lock, no symbol search); the function from its index
  * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read,
@@ -375,23 +397,21 @@ static struct at_frame *frame_make(uintptr_t addr)
 				layer = 1;
 		}
 	}
+	/* formatted here, not by snprintf: a forked child naming its first
+	 * frame would page in libc's printf code (a fault per page) */
 	char file[4200], func[1040];
-	int nf = snprintf(file, sizeof(file), "%s+0x%lx", obj, (unsigned long)off);
-	int ns = sym ? snprintf(func, sizeof(func), "%s", sym)
-		     : snprintf(func, sizeof(func), "0x%lx", (unsigned long)off);
-	if (nf < 0 || ns < 0)
-		return NULL;
-	if ((size_t)nf >= sizeof(file))
-		nf = sizeof(file) - 1;
-	if ((size_t)ns >= sizeof(func))
-		ns = sizeof(func) - 1;
-	struct at_frame *f = at_sites_pool_alloc(sizeof(*f) + (size_t)nf + 1 + (size_t)ns + 1);
+	size_t nf = put_str(file, sizeof(file), 0, obj);
+	nf = put_str(file, sizeof(file), nf, "+0x");
+	nf = put_hex(file, sizeof(file), nf, off);
+	size_t ns = sym ? put_str(func, sizeof(func), 0, sym)
+			: put_hex(func, sizeof(func), put_str(func, sizeof(func), 0, "0x"), off);
+	struct at_frame *f = at_sites_pool_alloc(sizeof(*f) + nf + 1 + ns + 1);
 	if (!f)
 		return NULL;
 	char *s = (char *)(f + 1);
-	memcpy(s, file, (size_t)nf);
+	memcpy(s, file, nf);
 	s[nf] = '\0';
-	memcpy(s + nf + 1, func, (size_t)ns);
+	memcpy(s + nf + 1, func, ns);
 	s[nf + 1 + ns] = '\0';
 	f->tag.filename = s;
 	f->tag.function = s + nf + 1;

@@ -20,13 +20,17 @@
  * mapped (a reader may still hold one) and are counted in rule_bytes. */
 struct rule_table {
 	uint32_t shift; /* 2^shift sets of AT_RULE_WAYS words */
-	uint32_t fill;  /* words made valid since the table was made or cleared */
 	uint64_t pad[7];
 	uint64_t w[];
 };
 static struct rule_table *rules;
 static size_t rule_bytes;
-static uint64_t misses;
+/* misses: rule-cache misses so far; fill: words made valid in the current
+ * table since it was made or cleared */
+AT_CHAIN_HOT static struct {
+	uint64_t misses;
+	uint32_t fill;
+} rule_counts;
 static unsigned long long seen_subs;
 
 #define R_VALID (1ull << 31)
@@ -603,6 +607,7 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 		return old;
 	}
 	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
+	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	return n;
 }
 
@@ -612,7 +617,7 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	if (!t)
 		t = table_grow(NULL, AT_RULE_SHIFT_FIRST);
 	struct find fd = {ra - 1, R_STOP, 0};
-	__atomic_fetch_add(&misses, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&rule_counts.misses, 1, __ATOMIC_RELAXED);
 	dl_iterate_phdr(find_cb, &fd);
 	if (!t)
 		return fd.rule;
@@ -620,7 +625,7 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		AT_STORE_RELAXED(&seen_subs, fd.subs);
 		/* zero pages, not zero stores: a store would make every page resident */
 		madvise(t->w, table_size(t->shift) - sizeof(*t), MADV_DONTNEED);
-		AT_STORE_RELAXED(&t->fill, 0);
+		AT_STORE_RELAXED(&rule_counts.fill, 0);
 	}
 	uint64_t *set = rule_set(t, ra);
 	unsigned int way = AT_RULE_WAYS;
@@ -629,7 +634,7 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 			way = i;
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
 		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
-	} else if (__atomic_add_fetch(&t->fill, 1, __ATOMIC_RELAXED) > (AT_RULE_WAYS << t->shift) / 2 &&
+	} else if (__atomic_add_fetch(&rule_counts.fill, 1, __ATOMIC_RELAXED) > (AT_RULE_WAYS << t->shift) / 2 &&
 		   t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX) {
 		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
 	}
@@ -684,6 +689,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	tr->n = 0;
 	tr->unusable = 0;
 	tr->bounded = 0;
+	tr->rbp_from = 0;
 	tr->rbp = 0;
 	tr->top = from;
 	if (!hi || from < sp || from > hi)
@@ -701,8 +707,8 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		if (r & R_STOP)
 			return n;
 		if ((r & R_CFA_RBP) && n) {
-			if (!bp_fresh)
-				tr->unusable = 1; /* the result depends on rbp at `from` */
+			if (!bp_fresh) /* the result depends on rbp at `from` */
+				tr->unusable = tr->rbp_from = 1;
 			else if (pend) /* on the saved rbp used: record it */
 				trace(tr, pend_at, bp, 1);
 			pend = 0;
@@ -729,8 +735,11 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			}
 		}
 		pc = *(const uintptr_t *)(cfa - 8);
-		if (n)
+		if (n) {
+			if (cfa - 8 < from)
+				tr->bounded = 1; /* lying CFI: a slot below `from` */
 			trace(tr, cfa - 8, pc, 0);
+		}
 		sp = cfa;
 		if (pc < 4096)
 			return n;
@@ -758,9 +767,21 @@ __asm__(".text\n"
 	".cfi_endproc\n"
 	".size at_unwind, .-at_unwind\n");
 
+unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
+			    struct at_unwind_trace *tr)
+{
+	struct at_unwind_trace dummy;
+	if (!tr)
+		tr = &dummy;
+	unsigned int n = at_unwind_walk(frames, max, from, tr, ra, from, 0);
+	if (at_likely(!tr->rbp_from))
+		return n;
+	return at_unwind(frames, max, from, tr);
+}
+
 uint64_t at_unwind_misses(void)
 {
-	return AT_LOAD_RELAXED(&misses);
+	return AT_LOAD_RELAXED(&rule_counts.misses);
 }
 
 size_t at_unwind_memory(void)
@@ -778,6 +799,12 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 	(void)from;
 	(void)tr;
 	return 0;
+}
+
+unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
+			    struct at_unwind_trace *tr)
+{
+	return at_unwind(frames, max, from, tr);
 }
 
 uint64_t at_unwind_misses(void)

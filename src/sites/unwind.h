@@ -68,7 +68,9 @@
  * word i is a saved rbp; `top`, the highest CFA it computed (every word it
  * read lies below); `bounded`, whether it ended at one of the bounds below
  * (the stack top, a CFA out of range) rather than at a frame's rule, a
- * null return address or the depth asked for; and whether it used the rbp
+ * null return address or the depth asked for, or read a word below `from`
+ * (CFI that lies): when it is 0, every word read lies in [from, top];
+ * and whether it used the rbp
  * value it had at `from` (a CFA of rbp + offset before rbp was reloaded
  * from the stack) or read more than AT_TRACE_MAX words.  A walk is a
  * function of the return address at `from`, these words and the bounds:
@@ -83,6 +85,7 @@ struct at_unwind_trace {
 	unsigned int n;
 	unsigned int unusable; /* rbp at `from` used, or too many words */
 	unsigned int bounded;  /* ended at a bound */
+	unsigned int rbp_from; /* used rbp's value at `from` (then unusable too) */
 	uint32_t rbp;          /* bit i: word i is a saved rbp */
 	uintptr_t top;         /* the highest CFA computed past `from` */
 	uintptr_t addr[AT_TRACE_MAX];
@@ -114,6 +117,20 @@ static inline uintptr_t at_stack_top(uintptr_t sp)
  */
 AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 				 struct at_unwind_trace *tr);
+
+/*
+ * The same, unwinding only from `from` on: ra is the return address at
+ * from - 8 (the frame at `from` returns to it).  The frames between the
+ * caller and `from` (the allocator's own) are not unwound: the walk starts
+ * at pc = ra, rsp = from, with rbp unknown; if the walk used rbp's value
+ * at `from` (a CFA computed from it before it was reloaded from the
+ * stack) the chain is unwound again by at_unwind, whose rbp is the real
+ * one.  Otherwise the frames and trace are at_unwind's, but for a lower
+ * bound of `from` rather than the caller's stack pointer (CFI that puts a
+ * slot below `from` ends the walk there).
+ */
+AT_HIDDEN unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
+				      uintptr_t ra, struct at_unwind_trace *tr);
 
 /*
  * The rule of call address pc (bits 32..63 of the word above; the stop bit
