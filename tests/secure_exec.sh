@@ -28,7 +28,7 @@ out=$(env ALLOCTAG=1 ALLOCTAG_TAG_BITS=3 TEST_SECURE_OVERRIDE=1 "$prog" 2>/dev/n
 [ "$out" != "secure=1 mode=1 compressed=1 tag_bits=3 debug=0 order9=1" ] ||
 	fail "override run obeyed ALLOCTAG_TAG_BITS"
 # Bad values too are ignored without a word in secure execution.
-bad="ALLOCTAG=bogus ALLOCTAG_TAG_BITS=x ALLOCTAG_DEBUG=maybe ALLOCTAG_HEAP_MAX=-1"
+bad="ALLOCTAG=bogus ALLOCTAG_TAG_BITS=x ALLOCTAG_DEBUG=maybe ALLOCTAG_HEAP_MAX=-1 ALLOCTAG_SECURE=3"
 out=$(env TEST_SECURE_OVERRIDE=1 $env_all "$prog" 2>/tmp/secure_err.$$) || fail "override run exited"
 check_default "$out" "$(cat /tmp/secure_err.$$)" 1
 out=$(env TEST_SECURE_OVERRIDE=1 $bad "$prog" 2>/tmp/secure_err.$$) || fail "override run exited"

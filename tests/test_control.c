@@ -36,14 +36,27 @@ static void state_child(void)
 	       alloctag_compressed(), set, alloctag_profiling(), alloctag_tag_bits());
 }
 
-static void expect(const char *const *env, const char *out, const char *err)
+static void expect_args(const char *const *args, const char *const *env, const char *out,
+			const char *err)
 {
-	static const char *const args[] = {"--state", NULL};
 	struct child_result r;
 	run_child(&r, env, args);
 	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
 	CHECK_STREQ(r.out, out);
 	CHECK_STREQ(r.err, err);
+}
+
+static void expect(const char *const *env, const char *out, const char *err)
+{
+	static const char *const args[] = {"--state", NULL};
+	expect_args(args, env, out, err);
+}
+
+/* The stricter heap's level the runtime took from ALLOCTAG_SECURE. */
+static void expect_secure(const char *const *env, const char *out, const char *err)
+{
+	static const char *const args[] = {"--secure", NULL};
+	expect_args(args, env, out, err);
 }
 
 #define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -52,6 +65,11 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--state")) {
 		state_child();
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--secure")) {
+		free(malloc(1)); /* started up */
+		printf("secure heap=%u\n", (unsigned int)at_secure_heap);
 		return 0;
 	}
 
@@ -114,6 +132,20 @@ int main(int argc, char **argv)
 	expect(ENV("ALLOCTAG_HEAP_MAX=12Q"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",
 	       "alloctag: ignoring ALLOCTAG_HEAP_MAX=\"12Q\": expected a positive size in bytes, "
 	       "optionally with K, M or G; the heap is not capped\n");
+	expect_secure(ENV("ALLOCTAG=1"), "secure heap=0\n", "");
+	expect_secure(ENV("ALLOCTAG_SECURE=0"), "secure heap=0\n", "");
+	expect_secure(ENV("ALLOCTAG_SECURE=1"), "secure heap=1\n", "");
+	expect_secure(ENV("ALLOCTAG_SECURE=2"), "secure heap=2\n", "");
+	const char *bad_levels[] = {"3", "yes", "12", "", "-1", "1 "};
+	for (size_t i = 0; i < sizeof(bad_levels) / sizeof(*bad_levels); i++) {
+		char env[64], err[256];
+		snprintf(env, sizeof(env), "ALLOCTAG_SECURE=%s", bad_levels[i]);
+		snprintf(err, sizeof(err),
+			 "alloctag: ignoring ALLOCTAG_SECURE=\"%s\": expected 0, 1 (canaries, "
+			 "neighbour checks, guard pages) or 2 (also poison and quarantine); "
+			 "the stricter heap stays off\n", bad_levels[i]);
+		expect_secure(ENV(env), "secure heap=0\n", err);
+	}
 	/* two bad values: one line each, nothing else */
 	expect(ENV("ALLOCTAG=", "ALLOCTAG_TAG_BITS=-3"),
 	       "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n",

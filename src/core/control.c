@@ -173,7 +173,12 @@ void at_config_read(struct at_config *cfg)
 		at_msg("ignoring ALLOCTAG_HEAP_MAX=\"%s\": expected a positive size in bytes, "
 		       "optionally with K, M or G; the heap is not capped", at_quote(s, q, sizeof(q)));
 	}
-	if ((s = at_getenv("ALLOCTAG_SECURE")) && at_parse_bool(s, &cfg->secure))
-		at_msg("ignoring ALLOCTAG_SECURE=\"%s\": expected 1 or 0 (or y/n, yes/no, on/off, "
-		       "true/false); the stricter heap stays off", at_quote(s, q, sizeof(q)));
+	if ((s = at_getenv("ALLOCTAG_SECURE"))) {
+		if (s[0] >= '0' && s[0] <= '2' && !s[1])
+			cfg->secure = s[0] - '0';
+		else
+			at_msg("ignoring ALLOCTAG_SECURE=\"%s\": expected 0, 1 (canaries, "
+			       "neighbour checks, guard pages) or 2 (also poison and quarantine); "
+			       "the stricter heap stays off", at_quote(s, q, sizeof(q)));
+	}
 }

@@ -9,9 +9,10 @@
  * ALLOCTAG_DEPTH = 1..AT_DEPTH_MAX: frames per call chain (sites/chains.h).
  * ALLOCTAG_WRAPPERS = pattern[,pattern...]: functions of the allocation
  *   layer besides the built-in ones (sites/site_names.h).
- * ALLOCTAG_SECURE = boolean: the stricter heap (huge.h: blocks from 128 KiB
- *   mapped between guard pages; objects/secure.h: small objects' canaries,
- *   poison and quarantine).
+ * ALLOCTAG_SECURE = 0, 1 or 2: the stricter heap's level.  1: blocks from
+ *   128 KiB mapped between guard pages (huge.h), small objects' canaries and
+ *   neighbour checks (objects/secure.h); 2: also small objects' poison and
+ *   quarantine.  0 (unset): off.
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
  * Secure execution (getauxval(AT_SECURE): setuid or setgid, file
@@ -39,8 +40,8 @@ enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
 
 extern AT_HIDDEN unsigned char at_state;
 extern AT_HIDDEN unsigned char at_profiling_on;
-/* ALLOCTAG_SECURE=1 (set by start-up; read off the fast paths: malloc.c,
- * slab.c, secure.c). */
+/* ALLOCTAG_SECURE's level, 0 to 2 (set by start-up; read off the fast
+ * paths: malloc.c, slab.c, secure.c). */
 extern AT_HIDDEN unsigned char at_secure_heap;
 
 struct at_config {
@@ -49,7 +50,7 @@ struct at_config {
 	unsigned int tag_bits_cap; /* 0 = no cap */
 	int debug;
 	size_t heap_max; /* 0 = no limit */
-	int secure;      /* ALLOCTAG_SECURE */
+	int secure;      /* ALLOCTAG_SECURE: 0, 1 or 2 */
 	unsigned int depth;   /* ALLOCTAG_DEPTH; 0 = AT_DEPTH_DEFAULT */
 	const char *wrappers; /* ALLOCTAG_WRAPPERS as given, or NULL */
 };

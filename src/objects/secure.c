@@ -257,9 +257,14 @@ void at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, co
 			       what);
 	at_obj_clear(off, idx, wide);
 	uint32_t ti = at_obj_decode_idx(e, wide);
-	poison(p, size);
 	struct at_theap *h = at_tls_heap;
 	struct quarantine *q;
+	if (AT_LOAD_RELAXED(&at_secure_heap) < 2) { /* level 1: straight back */
+		if (at_likely(at_bin_put(cls, p, ti)))
+			return;
+		return at_small_free_slow(p, cls, ti);
+	}
+	poison(p, size);
 	if (at_unlikely((uintptr_t)h <= 1 || !(q = h->secure_q))) {
 		if ((uintptr_t)h <= 1 || !(q = quarantine_new(h)))
 			return at_small_free_slow(p, cls, ti); /* straight back */

@@ -1,6 +1,7 @@
 /*
- * The stricter heap (ALLOCTAG_SECURE=1) for small objects: a canary at the
- * end of every slot, poison and a quarantine, checked at free.  Off by
+ * The stricter heap (ALLOCTAG_SECURE=1 or 2) for small objects: a canary at
+ * the end of every slot, checked with the slot before it at free (level 1);
+ * at level 2 also poison and a quarantine.  Off by
  * default; malloc's fast paths are the default mode's, unchanged, and free's
  * fast path sends a stricter slab's object on with the test it makes anyway
  * (AT_PG_WIDE | AT_PG_SECURE: at_wide_free, then at_secure_free).
@@ -37,7 +38,8 @@
  *   - the canary of the slot before it in its slab (the lower address), an
  *     underflow's first bytes, must be intact: else "heap underflow
  *     before" (naming that slot live or freed, from its entry);
- * then its entry is cleared, its first AT_SECURE_POISON bytes (16 in a
+ * then its entry is cleared.  Level 1: it goes to the thread's bin as in
+ * the default mode.  Level 2: its first AT_SECURE_POISON bytes (16 in a
  * 32-byte slot) are poisoned, and it takes the place of the oldest object
  * of its class in the freeing thread's quarantine (a ring of AT_SECURE_Q
  * objects per class, in the thread's heap, struct at_theap, so it outlives
@@ -52,7 +54,8 @@
  * freed and handed out again is delayed by the quarantine's length.
  *
  * Not caught: writes past the usable size that skip the canary (beyond the
- * slot leaving it alone); writes after free past the poisoned bytes, or
+ * slot leaving it alone); at level 1 any write after free and the reuse of a
+ * freed pointer handed out again; writes after free past the poisoned bytes, or
  * after the object left the quarantine; reads of any kind; an underflow
  * below the first object of a slab (no slot before it in the slab);
  * anything in an object of the largest class or of a slab made before
