@@ -1,6 +1,6 @@
 #!/bin/sh
 # The shadow-model soak (tests/soak.c) for a long time: alternates the
-# compressed store, the side table, debug mode and ALLOCTAG_SECURE=1, in runs
+# compressed store, the side table, debug mode and ALLOCTAG_SECURE=2, in runs
 # of RUN seconds,
 # until HOURS have passed; prints each run's figures and the totals.
 # usage: sh scripts/soak.sh [hours] [threads] [build dir]
@@ -21,7 +21,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	0) env="ALLOCTAG=1,compressed" ;;
 	1) env="ALLOCTAG=1,uncompressed" ;;
 	2) env="ALLOCTAG=1 ALLOCTAG_DEBUG=1" ;;
-	3) env="ALLOCTAG=1 ALLOCTAG_SECURE=1" ;;
+	3) env="ALLOCTAG=1 ALLOCTAG_SECURE=2" ;;
 	esac
 	left=$(( end - $(date +%s) ))
 	t=$(( left < run ? left : run ))

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Real Debian programs under liballoctag-preload.so in each ALLOCTAG mode, in
-# debug mode and in the stricter heap (ALLOCTAG_SECURE=1), each output compared byte for byte with a plain run (glibc
+# debug mode and in the stricter heap (ALLOCTAG_SECURE=2), each output compared byte for byte with a plain run (glibc
 # malloc), exit status too, and nothing on stderr from alloctag.
 #   python3 (threads), perl, sort (a large file), sqlite3, gcc compiling a
 #   file, git (init, add, commit, log, gc), xz -T2, bash forking many times.
@@ -74,7 +74,7 @@ run() { # mode, name, command: prints the output file
 	case $mode in
 	plain) (cd "$T/work" && env HOME="$T" sh -c "$*") >"$out" 2>"$out.err" ;;
 	debug) (cd "$T/work" && env HOME="$T" ALLOCTAG_DEBUG=1 LD_PRELOAD="$PRE" sh -c "$*") >"$out" 2>"$out.err" ;;
-	secure) (cd "$T/work" && env HOME="$T" ALLOCTAG_SECURE=1 LD_PRELOAD="$PRE" sh -c "$*") >"$out" 2>"$out.err" ;;
+	secure) (cd "$T/work" && env HOME="$T" ALLOCTAG_SECURE=2 LD_PRELOAD="$PRE" sh -c "$*") >"$out" 2>"$out.err" ;;
 	*) (cd "$T/work" && env HOME="$T" ALLOCTAG="$mode" LD_PRELOAD="$PRE" sh -c "$*") >"$out" 2>"$out.err" ;;
 	esac
 	echo "exit $?" >>"$out"

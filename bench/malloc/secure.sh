@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The cost of ALLOCTAG_SECURE=1 (the stricter heap: blocks from 128 KiB
-# between guard pages; small objects' canaries, poison and quarantine):
-# the malloc workloads, unmodified, under liballoctag-preload.so with the
-# default settings and with ALLOCTAG_SECURE=1, and under glibc.  Prints the
+# The cost of each level of ALLOCTAG_SECURE (the stricter heap; 1: blocks
+# from 128 KiB between guard pages, small objects' canaries and neighbour
+# checks; 2: also small objects' poison and quarantine): the malloc
+# workloads, unmodified, under liballoctag-preload.so with the default
+# settings, with ALLOCTAG_SECURE=1 and with ALLOCTAG_SECURE=2, and under
+# glibc.  Prints the
 # median ops/s, its ratio to the default mode's median, the median of the
 # per-round ratios to the default run of the same round ("paired"), and the
 # largest peak RSS.
@@ -18,15 +20,15 @@ mkdir -p "$OUT"
 for w in $WORKLOADS; do
     gcc -std=gnu11 -O2 -pthread -o "$OUT/$w" "$HERE/$w.c"
 done
-MODES=(default secure glibc)
+MODES=(default secure1 secure2 glibc)
 run() { # mode workload
     case $1 in
     default) LD_PRELOAD=$PRE "$OUT/$2" ;;
-    secure) ALLOCTAG_SECURE=1 LD_PRELOAD=$PRE "$OUT/$2" ;;
+    secure1 | secure2) ALLOCTAG_SECURE=${1#secure} LD_PRELOAD=$PRE "$OUT/$2" ;;
     glibc) "$OUT/$2" ;;
     esac
 }
-echo "ALLOCTAG_SECURE=1 against the default mode (preload library), median of $REPS runs; modes take turns"
+echo "ALLOCTAG_SECURE=1 and =2 against the default mode (preload library), median of $REPS runs; modes take turns"
 printf '%-10s %-8s %14s %11s %8s %12s\n' workload mode ops/s "x default" paired peak_rss_kb
 for w in $WORKLOADS; do
     for mode in "${MODES[@]}"; do : >"$OUT/$w.$mode"; done
