@@ -7,7 +7,7 @@
  * A huge block is charged its length rounded up to whole pages (its usable
  * size).  The page before and the page after each block are PROT_NONE
  * guards inside its mapping, so that an overflow or underflow past the
- * block faults.  Under ALLOCTAG_SECURE=1 the malloc family also maps blocks
+ * block faults.  Under ALLOCTAG_SECURE (1 or 2) the malloc family also maps blocks
  * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards, each
  * ending at its back guard; huge.c keeps some of those mapped when they are
  * freed, for reuse, their first page PROT_NONE.
@@ -20,7 +20,7 @@
 #include "core/compiler.h"
 
 #define AT_HUGE_MAX 4096u
-/* ALLOCTAG_SECURE=1: blocks from this size on are mapped with guards (as
+/* ALLOCTAG_SECURE (1 or 2): blocks from this size on are mapped with guards (as
  * glibc maps blocks from its mmap threshold on). */
 #define AT_SECURE_MAP_MIN (128u << 10)
 
