@@ -470,17 +470,14 @@ static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t o
 	return at_small_free_slow(p, cls, ti);
 }
 
+/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE: the stricter heap's
+ * slabs carry the latter (secure.h), every other one is wide. */
 AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
 				  const char *what)
 {
-	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)))
-		return at_secure_free(p, off, cls, idx, what); /* a slab of its own, or wide */
-	return wide_free(p, off, cls, idx, what);
-}
-
-AT_NOINLINE void at_wide_free_plain(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-				    const char *what)
-{
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (at_unlikely(f & AT_PG_SECURE))
+		return at_secure_free(p, off, cls, idx, f, what);
 	return wide_free(p, off, cls, idx, what);
 }
 

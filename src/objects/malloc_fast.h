@@ -16,8 +16,6 @@ AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
-AT_HIDDEN void at_wide_free_plain(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-				  const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
 AT_HIDDEN void at_free_outside(void *p, const char *what);
 /* A large (or huge) block charged to tag (as cur_tag() gives it), which is

@@ -238,11 +238,9 @@ __attribute__((destructor)) static void check_at_exit(void)
 				check_released(q->e[c][i], at_class_size[c]);
 }
 
-void at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, const char *what)
+void at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t f,
+		    const char *what)
 {
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	if (at_unlikely(!(f & AT_PG_SECURE)))
-		return at_wide_free_plain(ptr, off, cls, idx, what);
 	char *p = ptr;
 	int wide = (f & AT_PG_WIDE) != 0;
 	uint64_t e = at_obj_get(off, idx, wide);

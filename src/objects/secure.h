@@ -78,10 +78,9 @@ _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 AT_HIDDEN void at_secure_init(void);
 /* slab.c: a new slab's canaries (at base, class cls; it has AT_PG_SECURE). */
 AT_HIDDEN void at_secure_slab_new(char *base, unsigned int cls);
-/* at_wide_free with the stricter heap on: object p (heap offset off, class
- * cls, index idx) is checked and freed if its slab has AT_PG_SECURE, else
- * freed by at_wide_free_plain (malloc_fast.h). */
-AT_HIDDEN void at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+/* at_wide_free of object p (heap offset off, class cls, index idx) in a
+ * slab whose head flags f have AT_PG_SECURE: checked, then freed. */
+AT_HIDDEN void at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t f,
 			     const char *what);
 /* The canary over [from, to) (huge.c: a guarded block's front slack), and
  * whether it is intact. */
