@@ -66,7 +66,8 @@ static __attribute__((noinline)) unsigned int one(int method, unsigned int d)
 		sink = (uintptr_t)at_chain_tag(f, n);
 		break;
 	case MEMO:
-		at_chain_depth = d;
+		if (at_chain_depth != d)
+			at_chain_set_depth(d);
 		sink = (uintptr_t)at_chain_here((uintptr_t)__builtin_dwarf_cfa(),
 						__builtin_return_address(0));
 		f[0] = 1;

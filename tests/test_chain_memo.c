@@ -85,7 +85,7 @@ static void count(struct truth *t, const uintptr_t *f, unsigned int n)
 	free(p);                                                               \
 	t->made++;
 
-__attribute__((noinline)) void leaf(struct truth *t)
+__attribute__((noipa)) void leaf(struct truth *t)
 {
 	LEAF_BODY(t)
 }
@@ -95,7 +95,7 @@ __attribute__((noinline)) void leaf(struct truth *t)
  * malloc's CFA needs rbp's value there: the preload library's walk that
  * starts at that CFA must unwind again from its own frame (unwind.h,
  * at_unwind_from).  fp_caller's is rbp-based too, one frame further out. */
-__attribute__((noinline)) void leaf_fp(struct truth *t, int k)
+__attribute__((noipa)) void leaf_fp(struct truth *t, int k)
 {
 	volatile char *pad = __builtin_alloca(16 + (size_t)(k & 7) * 16);
 	pad[0] = 1;

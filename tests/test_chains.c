@@ -178,7 +178,7 @@ static void deep(void)
 }
 
 /* An untagged call of the at_* functions: charged to its call chain. */
-static __attribute__((noinline, used)) void *untagged_site(size_t n) /* a frame of its own with gcc and clang */
+static __attribute__((noipa, used)) void *untagged_site(size_t n) /* a frame of its own with gcc and clang */
 {
 	void *p = at_malloc_noprof(n);
 	__asm__ volatile("" : : "r"(p) : "memory");

@@ -160,12 +160,13 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, const void *ra,
  */
 static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
-	struct at_chain_memo *m = at_memo_tls;
+	struct at_memo_tls *mt = &at_memo_tls;
+	struct at_chain_memo *m = mt->m;
 	struct alloc_tag *tag = NULL;
 	if (at_likely(m != NULL)) {
-		at_memo_busy++;
+		mt->busy++;
 		__asm__ volatile("" ::: "memory");
-		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from, at_chain_depth);
+		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from);
 		if (at_likely(e != NULL)) {
 			tag = e->tag;
 			struct at_theap *h = at_tls_heap;
@@ -179,13 +180,13 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 					void *p = at_bin_take(b, cls, w, c, e->idx);
 					at_memo_count(e, at_class_charge[cls]);
 					__asm__ volatile("" ::: "memory");
-					at_memo_busy--;
+					mt->busy--;
 					return p;
 				}
 			}
 		}
 		__asm__ volatile("" ::: "memory");
-		at_memo_busy--;
+		mt->busy--;
 	}
 	return chain_slow(n, from, ra, tag);
 }

@@ -160,8 +160,7 @@ static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
 static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
-__thread struct at_chain_memo *at_memo_tls __attribute__((tls_model("initial-exec")));
-__thread unsigned char at_memo_busy __attribute__((tls_model("initial-exec")));
+__thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
  * its thread's). */
@@ -174,15 +173,22 @@ static void memo_fold(struct at_memo_entry *e)
 	AT_STORE_RELAXED(&e->cum_calls, 0);
 }
 
-static void memo_release(void *arg)
+/* Empty every entry of m (its thread's, or no thread's). */
+static void memo_forget(struct at_chain_memo *m)
 {
-	struct at_chain_memo *m = arg;
-	at_memo_tls = NULL;
 	for (unsigned int s = 0; s < AT_MEMO_SETS; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 			AT_STORE_RELAXED(&m->e[s][w].key, 0);
+			__asm__ volatile("" ::: "memory");
 			memo_fold(&m->e[s][w]);
 		}
+}
+
+static void memo_release(void *arg)
+{
+	struct at_chain_memo *m = arg;
+	at_memo_tls.m = NULL;
+	memo_forget(m);
 	if (pthread_mutex_lock(&at_registry_lock))
 		return; /* kept by no one: a page lost */
 	m->next = memo_free;
@@ -218,14 +224,14 @@ static struct at_chain_memo *memo_get(void)
 	}
 	/* pthread_setspecific may calloc (keys past the first 32): that malloc
 	 * must not come back here */
-	at_memo_busy = 1;
+	at_memo_tls.busy = 1;
 	int err = pthread_setspecific(memo_key, m);
-	at_memo_busy = 0;
+	at_memo_tls.busy = 0;
 	if (err) {
 		memo_release(m);
 		return NULL;
 	}
-	at_memo_tls = m;
+	at_memo_tls.m = m;
 	return m;
 }
 
@@ -257,7 +263,8 @@ static void memo_word(struct at_memo_entry *e, unsigned int k, const struct at_u
 
 /* Entry e made the chain of (ra, from) (see memo_put). */
 static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
-		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded)
+		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded,
+		       unsigned int more)
 {
 	AT_STORE_RELAXED(&e->key, 0);
 	__asm__ volatile("" ::: "memory");
@@ -275,8 +282,9 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	}
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
+	e->more = (unsigned char)more;
 	__asm__ volatile("" ::: "memory");
-	AT_STORE_RELAXED(&e->key, at_memo_key(ra, at_chain_depth));
+	AT_STORE_RELAXED(&e->key, ra);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -291,21 +299,32 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 			if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
 				return;
 	unsigned int nrbp = (unsigned int)__builtin_popcount(tr->rbp), nabs = tr->n - nrbp;
-	unsigned int padded = (nabs + 3) & ~3u;
+	/* the inline check's shapes (chains.h): 4 or 8 return addresses */
+	unsigned int more = nrbp || !nabs || nabs > 8 ? 2 : nabs > 4;
+	unsigned int padded = more == 2 ? nabs : more ? 8 : 4;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
 	unsigned int set = at_memo_set(ra, from);
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
-	at_memo_busy = 1;
+	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded);
+	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded,
+		   more);
 	__asm__ volatile("" ::: "memory");
-	at_memo_busy = 0;
+	at_memo_tls.busy = 0;
+}
+
+void at_chain_set_depth(unsigned int depth)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	at_chain_depth = depth;
+	if (m && !at_memo_tls.busy)
+		memo_forget(m);
 }
 
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
-	struct at_chain_memo *m = at_memo_tls;
+	struct at_chain_memo *m = at_memo_tls.m;
 	uintptr_t f[AT_CHAIN_MAX];
 	struct at_unwind_trace tr;
 	unsigned int n = at_unwind_from(f, at_chain_depth, from, (uintptr_t)ra, &tr);
@@ -315,7 +334,7 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 		tr.unusable = 1;
 	}
 	struct alloc_tag *tag = at_chain_tag(f, n);
-	if (!tag || at_memo_busy || tr.unusable)
+	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (!m && !(m = memo_get()))
 		return tag;
@@ -325,14 +344,14 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
-	struct at_chain_memo *m = at_memo_tls;
+	struct at_chain_memo *m = at_memo_tls.m;
 	if (at_likely(m != NULL)) {
-		at_memo_busy++;
+		at_memo_tls.busy++;
 		__asm__ volatile("" ::: "memory");
-		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from, at_chain_depth);
+		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from);
 		struct alloc_tag *t = e ? e->tag : NULL;
 		__asm__ volatile("" ::: "memory");
-		at_memo_busy--;
+		at_memo_tls.busy--;
 		if (at_likely(t != NULL))
 			return t;
 	}

@@ -78,39 +78,45 @@ struct at_chain_table {
  * such as sqlite3MemMalloc's) often has more chains than a set has ways,
  * mostly at different stack depths.
  *
- * An entry: its key (the return address ra | the depth it was made at
- * << 48; 0: empty, or being written), its chain's tag and the tag's index,
- * and the walk's words: word i lies at from + off[i], where `from` is the
- * stack pointer at the caller (the CFA of malloc).  Words [0, nabs) are
- * return addresses, compared as they are, nabs a multiple of 4 (the last
- * one repeated: the check is unrolled by 4); words [nabs, n) are saved
- * rbp values that a CFA was computed from, compared as offsets from
- * `from`.  A call with the same ra whose words all match has the entry's
- * chain: its walk would read the same values at the same places relative
- * to `from` (unwind.h).  At the `from` the entry was made at (sp) that is
- * all; at another `from` whose set is the same (the same call site deeper
- * or shallower in the stack) every CFA must also stay at or below the
- * stack top,
- * so the entry keeps `span`, its highest CFA's offset from `from`
- * (AT_MEMO_ONLY_SP: the walk ended at a bound, so the entry holds only at
- * sp).  Offsets are below 2^16: walks that read farther are not kept, nor
- * those that read more than AT_MEMO_WORDS words (padding included) or
- * used rbp's value at `from`.
+ * An entry: its key (the return address ra; 0: empty, or being
+ * written), its chain's tag and the tag's index, and the walk's words:
+ * word i lies at from + off[i], where `from` is the stack pointer at the
+ * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
+ * compared as they are, nabs 4 or 8 (the last one repeated); words
+ * [nabs, n) are saved rbp values that a CFA was computed from, compared
+ * as offsets from `from`.  `more` says how much the inline check covers:
+ * 0, words 0..3 are all (nabs 4, no rbp word); 1, words 0..7 are all
+ * (nabs 8, no rbp word); 2, anything else (rbp words, no word at all):
+ * at_memo_differ checks the words one by one.  Word 0 is checked first
+ * and alone: entries of one set and key differ most often there (a
+ * wrapper called from several places at one stack depth).  A call with
+ * the same ra whose words all match has the entry's chain: its walk
+ * would read the same values at the same places relative to `from`
+ * (unwind.h).  At the `from` the entry was made at (sp) that is all; at
+ * another `from` whose set is the same (the same call site deeper or
+ * shallower in the stack) every CFA must also stay at or below the stack
+ * top, so the entry keeps `span`, its highest CFA's offset from `from`
+ * (AT_MEMO_ONLY_SP: the walk ended at a bound, so the entry holds only
+ * at sp).  Offsets are below 2^16: walks that read farther are not kept,
+ * nor those that read more than AT_MEMO_WORDS words (padding included)
+ * or used rbp's value at `from`.  The depth is not in the key: it is set
+ * once, before the first chain (at_chain_set_depth forgets the calling
+ * thread's entries when it changes it).
  *
- * Cumulative counts: the preload library's malloc adds an allocation it
- * makes through an entry to the entry's cum_bytes and cum_calls (one
- * add instruction each), not to the tag's per-CPU cumulative counters; an
+ * Cumulative counts: the preload library's allocations made through an
+ * entry are added to the entry's cum_bytes and cum_calls (one add
+ * instruction each), not to the tag's per-CPU cumulative counters; an
  * entry's counts are added to those when the entry is replaced and when
  * its thread exits, and readers add the counts still in entries
  * (at_memo_cum).  A read racing with them is as exact as summing CPUs is;
  * a quiescent read is exact.
  *
  * Signals: a writer stores key = 0 first and the key last (compiler
- * barriers; one thread), and writes only while `at_memo_busy` is 0, which
- * readers raise around their lookup and their use of the entry found: a
- * signal handler's malloc may read the memo while its thread writes an
- * entry (it finds key 0 there), and never writes while its thread reads
- * or writes one.
+ * barriers; one thread), and writes only while the thread's `busy` is 0,
+ * which readers raise around their lookup and their use of the entry
+ * found: a signal handler's malloc may read the memo while its thread
+ * writes an entry (it finds key 0 there), and never writes while its
+ * thread reads or writes one.
  */
 #define AT_MEMO_SHIFT 6
 #define AT_MEMO_SETS (1u << AT_MEMO_SHIFT)
@@ -125,7 +131,7 @@ struct at_memo_entry {
 	int64_t cum_bytes, cum_calls;
 	uint32_t span;
 	uint32_t idx;
-	unsigned char n, nabs;
+	unsigned char n, nabs, more;
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
 };
@@ -137,52 +143,70 @@ struct at_chain_memo {
 	struct at_chain_memo *next_all; /* every memo ever made */
 };
 
-extern AT_HIDDEN __thread struct at_chain_memo *at_memo_tls __attribute__((tls_model("initial-exec")));
-extern AT_HIDDEN __thread unsigned char at_memo_busy __attribute__((tls_model("initial-exec")));
+/* A thread's memo and its busy count, one thread-local block (one
+ * address to find on the hot path). */
+struct at_memo_tls {
+	struct at_chain_memo *m;
+	unsigned char busy;
+};
+extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
 
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return (unsigned int)(((ra ^ from * 0x2545F4914F6CDD1Dull) * 0x9E3779B97F4A7C15ull) >>
-			      (64 - AT_MEMO_SHIFT));
+	return (unsigned int)(((ra ^ from) * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
 }
 
-static inline uintptr_t at_memo_key(uintptr_t ra, unsigned int depth)
+/* Nonzero when a word of entry e (more == 2) differs at `from`. */
+static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
-	return ra | (uintptr_t)depth << 48;
+	uintptr_t diff = 0;
+	unsigned int i = 0;
+	for (; i < e->nabs; i++)
+		diff |= *(const uintptr_t *)(from + e->off[i]) ^ e->val[i];
+	for (; i < e->n; i++)
+		diff |= (*(const uintptr_t *)(from + e->off[i]) - from) ^ e->val[i];
+	return diff;
 }
 
 /* The entry of set `set` (AT_MEMO_WAYS entries) that proves the chain of
- * a call with key `key` (at_memo_key) and caller stack pointer `from`, or
- * NULL. */
-static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uintptr_t key,
+ * a call returning to ra with caller stack pointer `from`, or NULL. */
+static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uintptr_t ra,
 						    uintptr_t from)
 {
 	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
-		if (e->key != key)
+		if (e->key != ra)
 			continue;
 		if (at_unlikely(e->sp != from) && from + e->span > at_stack_top(from))
 			continue; /* the walk's bound (unwind.h) */
-		uintptr_t diff = 0;
-		unsigned int i = 0;
-#define W(k) (*(const uintptr_t *)(from + e->off[i + k]) ^ e->val[i + k])
-		for (; i < e->nabs; i += 4)
-			diff |= W(0) | W(1) | W(2) | W(3);
+#define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
+		unsigned int more = e->more;
+		uintptr_t diff;
+		if (at_likely(more <= 1)) {
+			if (W(0))
+				continue;
+			diff = W(1) | W(2) | W(3);
+			if (more)
+				diff |= W(4) | W(5) | W(6) | W(7);
+		} else {
+			diff = at_memo_diff(e, from);
+		}
 #undef W
-		for (; at_unlikely(i < e->n); i++)
-			diff |= (*(const uintptr_t *)(from + e->off[i]) - from) ^ e->val[i];
 		if (at_likely(!diff))
 			return e;
 	}
 	return NULL;
 }
 
-/* The same in memo m's first level, for a call returning to ra at depth
- * `depth`. */
+/* The same in memo m, for a call returning to ra. */
 static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
-						 uintptr_t from, unsigned int depth)
+						 uintptr_t from)
 {
-	return at_memo_find_in(m->e[at_memo_set(ra, from)], at_memo_key(ra, depth), from);
+	return at_memo_find_in(m->e[at_memo_set(ra, from)], ra, from);
 }
+
+/* Set ALLOCTAG_DEPTH's value (start-up; benchmarks): the calling thread's
+ * memo entries, made at the old depth, are forgotten. */
+AT_HIDDEN void at_chain_set_depth(unsigned int depth);
 
 /* One allocation of `bytes` through entry e, in its cumulative counts:
  * each an add to memory, whole before a signal handler can run. */

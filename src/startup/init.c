@@ -45,7 +45,7 @@ static void do_init(void)
 
 	at_config_read(&cfg);
 	if (cfg.depth)
-		at_chain_depth = cfg.depth;
+		at_chain_set_depth(cfg.depth);
 	if (cfg.wrappers && at_set_wrappers(cfg.wrappers)) {
 		char q[300];
 		at_msg("ignoring ALLOCTAG_WRAPPERS=\"%s\": expected comma-separated function names "
