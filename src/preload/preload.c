@@ -130,13 +130,14 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	return p;
 }
 
-/* Depth > 1 after a memo miss (e NULL), or a hit that the bin could not
- * serve: the chain, then the allocation. */
-static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, const void *ra,
-				    struct alloc_tag *tag)
+/* Depth > 1 after a memo miss (tag NULL), or a hit that the bin could not
+ * serve: the chain, then the allocation.  The caller's return address is
+ * the word below `from` (malloc's return address): not passed, so that
+ * chain_malloc need not keep it. */
+static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, struct alloc_tag *tag)
 {
 	if (!tag)
-		tag = at_chain_walk(from, ra);
+		tag = at_chain_walk(from, *(const void *const *)(from - 8));
 	void *p;
 	if (at_likely(n <= AT_SMALL_MAX)) {
 		unsigned int cls = at_size_class(n);
@@ -152,43 +153,70 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, const void *ra,
 }
 
 /*
+ * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
+ * from the bin if its tag is the chain's, counted in the entry's
+ * cumulative counts; else chain_slow.  A function of its own, reached by
+ * a tail call, so that neither it nor chain_malloc needs a stack frame.
+ */
+static AT_NOINLINE void *chain_bin(size_t n, uintptr_t from, struct at_memo_entry *e)
+{
+	struct at_theap *h = at_tls_heap;
+	if (at_likely(n <= AT_SMALL_MAX && (uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
+		unsigned int cls = at_size_class(n);
+		struct at_bin *b = &h->bins[cls];
+		uint64_t w = b->word;
+		unsigned int c = at_bin_count(w);
+		if (at_likely(c && at_bin_tag(w) == e->idx)) {
+			void *p = at_bin_take(b, cls, w, c, e->idx);
+			at_memo_count(e, at_class_charge[cls]);
+			__asm__ volatile("" ::: "memory");
+			at_memo_tls.busy--;
+			return p;
+		}
+	}
+	struct alloc_tag *tag = e->tag;
+	__asm__ volatile("" ::: "memory");
+	at_memo_tls.busy--;
+	return chain_slow(n, from, tag);
+}
+
+/* chain_malloc's lookup met an entry its fast check does not cover
+ * (at_memo_fast): the whole lookup (memo m busy). */
+static AT_NOINLINE void *chain_general(size_t n, uintptr_t from, struct at_chain_memo *m)
+{
+	struct at_memo_entry *e = at_memo_find(m, *(const uintptr_t *)(from - 8), from);
+	if (at_likely(e != NULL))
+		return chain_bin(n, from, e);
+	__asm__ volatile("" ::: "memory");
+	at_memo_tls.busy--;
+	return chain_slow(n, from, NULL);
+}
+
+/*
  * Depth > 1 (reached by a tail call from malloc, so that `from` is the CFA
- * of both): the chain from the thread's memo (chains.h), and a small
- * object from the bin if its tag is the chain's, counted in the entry's
- * cumulative counts; no call on that path, so no stack frame.  Anything
- * else goes to chain_slow.
+ * of both): the chain from the thread's memo (chains.h), then chain_bin;
+ * a miss goes to chain_slow.
  */
 static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
-	struct at_memo_tls *mt = &at_memo_tls;
-	struct at_chain_memo *m = mt->m;
-	struct alloc_tag *tag = NULL;
+	struct at_chain_memo *m = at_memo_tls.m;
 	if (at_likely(m != NULL)) {
-		mt->busy++;
+		at_memo_tls.busy++;
 		__asm__ volatile("" ::: "memory");
-		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from);
-		if (at_likely(e != NULL)) {
-			tag = e->tag;
-			struct at_theap *h = at_tls_heap;
-			if (at_likely(n <= AT_SMALL_MAX && (uintptr_t)h > 1 &&
-				      !AT_LOAD_RELAXED(&at_small_slow))) {
-				unsigned int cls = at_size_class(n);
-				struct at_bin *b = &h->bins[cls];
-				uint64_t w = b->word;
-				unsigned int c = at_bin_count(w);
-				if (at_likely(c && at_bin_tag(w) == e->idx)) {
-					void *p = at_bin_take(b, cls, w, c, e->idx);
-					at_memo_count(e, at_class_charge[cls]);
-					__asm__ volatile("" ::: "memory");
-					mt->busy--;
-					return p;
-				}
-			}
+		struct at_memo_entry *e = m->e[at_memo_set((uintptr_t)ra, from)];
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+			if (e->key != (uintptr_t)ra)
+				continue;
+			int r = at_memo_fast(e, from);
+			if (at_likely(r > 0))
+				return chain_bin(n, from, e);
+			if (r < 0)
+				return chain_general(n, from, m);
 		}
 		__asm__ volatile("" ::: "memory");
-		mt->busy--;
+		at_memo_tls.busy--;
 	}
-	return chain_slow(n, from, ra, tag);
+	return chain_slow(n, from, NULL);
 }
 
 /* Depth 1: the bin's site key, else the table lookup (site_miss). */

@@ -153,7 +153,9 @@ extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_mode
 
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return (unsigned int)(((ra ^ from) * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
+	/* a multiplier that fits an instruction's 32-bit immediate */
+	return (unsigned int)(((ra ^ from) * (uint64_t)(int64_t)(int32_t)0x9E3779B1u) >>
+			      (64 - AT_MEMO_SHIFT));
 }
 
 /* Nonzero when a word of entry e (more == 2) differs at `from`. */
@@ -202,6 +204,28 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
 						 uintptr_t from)
 {
 	return at_memo_find_in(m->e[at_memo_set(ra, from)], ra, from);
+}
+
+/*
+ * at_memo_find's common case alone, for the malloc fast path (few
+ * registers, no loop but the ways'): entries made at this `from` whose
+ * shape is 4 or 8 return addresses.  Entry e (a way of ra's set) proves
+ * the call's chain: 1; it does not: 0; neither (another `from`, another
+ * shape): -1, and the caller asks at_memo_find.
+ */
+static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
+{
+	unsigned int more = e->more;
+	if (at_unlikely(e->sp != from || more > 1))
+		return -1;
+#define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
+	if (W(0))
+		return 0;
+	uintptr_t diff = W(1) | W(2) | W(3);
+	if (more)
+		diff |= W(4) | W(5) | W(6) | W(7);
+#undef W
+	return !diff;
 }
 
 /* Set ALLOCTAG_DEPTH's value (start-up; benchmarks): the calling thread's
