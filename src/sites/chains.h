@@ -153,9 +153,7 @@ extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_mode
 
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	/* a multiplier that fits an instruction's 32-bit immediate */
-	return (unsigned int)(((ra ^ from) * (uint64_t)(int64_t)(int32_t)0x9E3779B1u) >>
-			      (64 - AT_MEMO_SHIFT));
+	return (unsigned int)(((ra ^ from) * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
 }
 
 /* Nonzero when a word of entry e (more == 2) differs at `from`. */
