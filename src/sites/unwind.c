@@ -20,7 +20,8 @@
  * mapped (a reader may still hold one) and are counted in rule_bytes. */
 struct rule_table {
 	uint32_t shift; /* 2^shift sets of AT_RULE_WAYS words */
-	uint64_t pad[7];
+	uint64_t mask;  /* 2^shift - 1 */
+	uint64_t pad[6];
 	uint64_t w[];
 };
 static struct rule_table *rules;
@@ -40,19 +41,18 @@ static unsigned long long seen_subs;
 #define R_RBP_SAVED (1ull << 50)
 #define R_RBP_SHIFT 52
 
-/* ra's set: bits 3 .. 3 + shift of ra (one and/shift on the walk's
- * critical path: the key's multiply runs beside the set's load). */
+/* ra's set: bits 3 .. 3 + shift of ra (one shift and one and on the
+ * walk's critical path: the key's multiply runs beside the set's load). */
 static inline uint64_t *rule_set(const struct rule_table *t, uintptr_t ra)
 {
-	return (uint64_t *)&t->w[((ra >> 3) & ((1u << t->shift) - 1)) * AT_RULE_WAYS];
+	return (uint64_t *)&t->w[((ra >> 3) & t->mask) * AT_RULE_WAYS];
 }
 
-/* ra's key: the top 31 bits of (the bits of ra its set does not give) *
- * an odd constant. */
-static inline uint32_t rule_key(const struct rule_table *t, uintptr_t ra)
+/* ra's key: the top 31 bits of ra times an odd constant (the same in
+ * every table: no shift to load). */
+static inline uint32_t rule_key(uintptr_t ra)
 {
-	uint64_t rest = (ra & 7) | ((uint64_t)(ra >> (3 + t->shift)) << 3);
-	return (uint32_t)(R_VALID | ((rest * 0x9E3779B97F4A7C15ull) >> 33));
+	return (uint32_t)(R_VALID | ((ra * 0x9E3779B97F4A7C15ull) >> 33));
 }
 
 /* ---- reading .eh_frame --------------------------------------------- */
@@ -602,6 +602,7 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	if (n == MAP_FAILED)
 		return old;
 	n->shift = shift;
+	n->mask = ((uint64_t)1 << shift) - 1;
 	if (!__atomic_compare_exchange_n(&rules, &old, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		munmap(n, table_size(shift));
 		return old;
@@ -638,7 +639,7 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		   t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX) {
 		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
 	}
-	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(t, ra));
+	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
 	return fd.rule;
 }
 
@@ -649,7 +650,7 @@ static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
 	const struct rule_table *t = *tp;
 	if (at_likely(t != NULL)) {
 		const uint64_t *set = rule_set(t, ra);
-		uint32_t key = rule_key(t, ra);
+		uint32_t key = rule_key(ra);
 		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
 			uint64_t w = AT_LOAD_RELAXED(&set[i]);
 			if (at_likely((uint32_t)w == key))
@@ -662,6 +663,10 @@ static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
 }
 
 AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
+				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
+				      uintptr_t bp);
+
+unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
 				      uintptr_t bp);
 
@@ -681,69 +686,104 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
 	const uintptr_t lo = sp, hi = at_stack_top(sp);
-	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0;
-	uintptr_t pend_at = 0;
+	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0, tn = 0, bounded = 0, rbp_from = 0;
+	uint32_t rbp_bits = 0;
+	uintptr_t pend_at = 0, top = from;
 	struct at_unwind_trace dummy;
 	if (!tr)
 		tr = &dummy;
-	tr->n = 0;
-	tr->unusable = 0;
-	tr->bounded = 0;
-	tr->rbp_from = 0;
-	tr->rbp = 0;
-	tr->top = from;
 	if (!hi || from < sp || from > hi)
-		return 0;
+		goto out;
 	const struct rule_table *tab = AT_LOAD(&rules);
-	for (;;) {
-		if (n || sp == from) {
-			frames[n++] = pc;
-			if (n == max)
-				return n;
-		} else if (sp > from || ++own > 16) {
-			return 0; /* `from` is not a frame of this stack */
-		}
-		uint64_t r = rule_of(&tab, pc);
+	uint64_t r;
+	uintptr_t cfa;
+	/* The frames below `from` (at_unwind's own and its callers'): unwound,
+	 * not kept, nothing traced. */
+	while (sp != from) {
+		if (sp > from || ++own > 16)
+			goto out; /* `from` is not a frame of this stack */
+		r = rule_of(&tab, pc);
 		if (r & R_STOP)
-			return n;
-		if ((r & R_CFA_RBP) && n) {
-			if (!bp_fresh) /* the result depends on rbp at `from` */
-				tr->unusable = tr->rbp_from = 1;
-			else if (pend) /* on the saved rbp used: record it */
-				trace(tr, pend_at, bp, 1);
-			pend = 0;
-		}
-		uintptr_t cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
+			goto out;
+		cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
 		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo) {
-			tr->bounded = 1;
-			return n;
+			bounded = 1;
+			goto out;
 		}
-		if (n && cfa > tr->top)
-			tr->top = cfa;
 		if (r & R_RBP_SAVED) {
 			uintptr_t at = cfa - 8 * (r >> R_RBP_SHIFT);
 			if (at < lo || at > hi - 8) {
-				tr->bounded = 1;
-				return n;
+				bounded = 1;
+				goto out;
 			}
-			if (n && at < from)
-				tr->bounded = 1; /* lying CFI: a slot below `from` */
 			bp = *(const uintptr_t *)at;
-			if (n) { /* recorded only if a CFA is computed from it */
-				pend_at = at;
-				pend = bp_fresh = 1;
-			}
 		}
 		pc = *(const uintptr_t *)(cfa - 8);
-		if (n) {
-			if (cfa - 8 < from)
-				tr->bounded = 1; /* lying CFI: a slot below `from` */
-			trace(tr, cfa - 8, pc, 0);
-		}
 		sp = cfa;
 		if (pc < 4096)
-			return n;
+			goto out;
 	}
+	/* From `from` on: every frame kept, every word used traced (a saved
+	 * rbp only once a CFA is computed from it). */
+	for (;;) {
+		frames[n++] = pc;
+		if (n == max)
+			goto out;
+		r = rule_of(&tab, pc);
+		if (r & R_STOP)
+			goto out;
+		if (r & R_CFA_RBP) {
+			if (!bp_fresh) { /* the result depends on rbp at `from` */
+				rbp_from = 1;
+			} else if (pend) { /* on the saved rbp used: record it */
+				if (at_likely(tn < AT_TRACE_MAX)) {
+					rbp_bits |= 1u << tn;
+					tr->addr[tn] = pend_at;
+					tr->val[tn] = bp;
+				}
+				tn++;
+			}
+			pend = 0;
+		}
+		cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
+		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo) {
+			bounded = 1;
+			goto out;
+		}
+		if (cfa > top)
+			top = cfa;
+		if (r & R_RBP_SAVED) {
+			uintptr_t at = cfa - 8 * (r >> R_RBP_SHIFT);
+			if (at < lo || at > hi - 8) {
+				bounded = 1;
+				goto out;
+			}
+			if (at < from)
+				bounded = 1; /* lying CFI: a slot below `from` */
+			bp = *(const uintptr_t *)at;
+			pend_at = at; /* recorded only if a CFA is computed from it */
+			pend = bp_fresh = 1;
+		}
+		pc = *(const uintptr_t *)(cfa - 8);
+		if (cfa - 8 < from)
+			bounded = 1; /* lying CFI: a slot below `from` */
+		if (at_likely(tn < AT_TRACE_MAX)) {
+			tr->addr[tn] = cfa - 8;
+			tr->val[tn] = pc;
+		}
+		tn++;
+		sp = cfa;
+		if (pc < 4096)
+			goto out;
+	}
+out:
+	tr->n = tn > AT_TRACE_MAX ? AT_TRACE_MAX : tn;
+	tr->unusable = rbp_from || tn > AT_TRACE_MAX;
+	tr->bounded = bounded;
+	tr->rbp_from = rbp_from;
+	tr->rbp = rbp_bits;
+	tr->top = top;
+	return n;
 }
 
 /* The state at the return from at_unwind: pc = its return address,

@@ -4,7 +4,7 @@
  *
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
  * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
- * ra, its 31-bit key the top bits of ra's other bits times an odd constant.
+ * ra, its 31-bit key the top 31 bits of ra times an odd constant.
  * The first table has 2^AT_RULE_SHIFT_FIRST sets (32 KiB: a small program
  * touches a few pages, where a table indexed by the address touched one
  * page per code page it unwound through); when more than half its words
