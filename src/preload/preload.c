@@ -27,22 +27,31 @@
  * Run alloc with the call site's chain tag current, unless a tag is
  * current already or nothing would be charged; the block it made (the
  * expression made, which may use _r) is counted in the chain's cumulative
- * counters.  A macro: the return address and CFA must be taken in the
- * exported function itself.
+ * counters: in the memo entry that proved the chain (held busy meanwhile:
+ * chains.h), else in the tag's per-CPU counters.  A macro: the return
+ * address and CFA must be taken in the exported function itself.
  */
 #define WITH_SITE_TAG(alloc, made)                                                      \
 	({                                                                              \
 		__typeof__(alloc) _r;                                                   \
 		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
 		    at_likely(!alloctag_current_tag)) {                                 \
-			struct alloc_tag *_t = site_tag((uintptr_t)__builtin_dwarf_cfa(), \
-							__builtin_return_address(0));   \
+			uintptr_t _from = (uintptr_t)__builtin_dwarf_cfa();             \
+			const void *_ra = __builtin_return_address(0);                  \
+			struct at_memo_entry *_e =                                      \
+				at_chain_depth != 1 ? at_chain_entry(_from, _ra) : NULL; \
+			struct alloc_tag *_t = _e ? _e->tag : site_tag(_from, _ra);     \
 			alloctag_current_tag = _t;                                      \
 			_r = alloc;                                                     \
 			alloctag_current_tag = NULL;                                    \
 			void *_p = (made);                                              \
-			if (_p)                                                         \
+			if (_e) {                                                       \
+				if (_p)                                                 \
+					at_memo_count(_e, at_usable_size(_p));          \
+				at_chain_entry_done();                                  \
+			} else if (_p) {                                                \
 				cum(_t, at_usable_size(_p));                            \
+			}                                                               \
 		} else {                                                                \
 			_r = alloc;                                                     \
 		}                                                                       \
@@ -58,14 +67,14 @@ static inline void cum(struct alloc_tag *t, size_t bytes)
 }
 
 /* The tag of the chain whose innermost frame returns to ra at stack
- * pointer from (the entry's CFA). */
+ * pointer from (the entry's CFA), its memo entry not found. */
 static inline struct alloc_tag *site_tag(uintptr_t from, const void *ra)
 {
 	if (at_likely(at_chain_depth == 1)) {
 		uintptr_t f = (uintptr_t)ra;
 		return at_chain_tag(&f, 1);
 	}
-	return at_chain_here(from, ra);
+	return at_chain_walk(from, ra);
 }
 
 static inline struct alloc_tag *site_tag1(const void *ra)
@@ -169,26 +178,23 @@ static AT_NOINLINE void *chain_bin(size_t n, uintptr_t from, struct at_memo_entr
 		if (at_likely(c && at_bin_tag(w) == e->idx)) {
 			void *p = at_bin_take(b, cls, w, c, e->idx);
 			at_memo_count(e, at_class_charge[cls]);
-			__asm__ volatile("" ::: "memory");
-			at_memo_tls.busy--;
+			at_chain_entry_done();
 			return p;
 		}
 	}
 	struct alloc_tag *tag = e->tag;
-	__asm__ volatile("" ::: "memory");
-	at_memo_tls.busy--;
+	at_chain_entry_done();
 	return chain_slow(n, from, tag);
 }
 
-/* chain_malloc's lookup met an entry its fast check does not cover
- * (at_memo_fast): the whole lookup (memo m busy). */
-static AT_NOINLINE void *chain_general(size_t n, uintptr_t from, struct at_chain_memo *m)
+/* chain_malloc's lookup met an entry at_memo_fast does not cover (memo
+ * busy): the whole lookup. */
+static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 {
-	struct at_memo_entry *e = at_memo_find(m, *(const uintptr_t *)(from - 8), from);
+	struct at_memo_entry *e =
+		at_memo_lookup(at_memo_tls.m, *(const uintptr_t *)(from - 8), from);
 	if (at_likely(e != NULL))
 		return chain_bin(n, from, e);
-	__asm__ volatile("" ::: "memory");
-	at_memo_tls.busy--;
 	return chain_slow(n, from, NULL);
 }
 
@@ -199,23 +205,11 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from, struct at_chain
  */
 static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
-	struct at_chain_memo *m = at_memo_tls.m;
-	if (at_likely(m != NULL)) {
-		at_memo_tls.busy++;
-		__asm__ volatile("" ::: "memory");
-		struct at_memo_entry *e = m->e[at_memo_set((uintptr_t)ra, from)];
-		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
-			if (e->key != (uintptr_t)ra)
-				continue;
-			int r = at_memo_fast(e, from);
-			if (at_likely(r > 0))
-				return chain_bin(n, from, e);
-			if (r < 0)
-				return chain_general(n, from, m);
-		}
-		__asm__ volatile("" ::: "memory");
-		at_memo_tls.busy--;
-	}
+	struct at_memo_entry *e = at_chain_entry_fast(from, ra);
+	if (at_likely(e > AT_MEMO_GENERAL))
+		return chain_bin(n, from, e);
+	if (e)
+		return chain_general(n, from);
 	return chain_slow(n, from, NULL);
 }
 

@@ -274,8 +274,15 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	e->sp = from;
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;
-	for (unsigned int i = 0; i < tr->n; i++)
-		memo_word(e, (tr->rbp >> i) & 1 ? r++ : k++, tr, i, from);
+	if (at_likely(!tr->rbp)) { /* return addresses only */
+		for (; k < tr->n; k++) {
+			e->off[k] = (uint16_t)(tr->addr[k] - from);
+			e->val[k] = tr->val[k];
+		}
+	} else {
+		for (unsigned int i = 0; i < tr->n; i++)
+			memo_word(e, (tr->rbp >> i) & 1 ? r++ : k++, tr, i, from);
+	}
 	for (; k < padded; k++) { /* the last return address again */
 		e->off[k] = e->off[k - 1];
 		e->val[k] = e->val[k - 1];
@@ -298,7 +305,10 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		for (unsigned int i = 0; i < tr->n; i++)
 			if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
 				return;
-	unsigned int nrbp = (unsigned int)__builtin_popcount(tr->rbp), nabs = tr->n - nrbp;
+	unsigned int nrbp = 0, nabs;
+	for (uint32_t b = tr->rbp; b; b &= b - 1) /* few bits, most often none */
+		nrbp++;
+	nabs = tr->n - nrbp;
 	/* the inline check's shapes (chains.h): 4 or 8 return addresses */
 	unsigned int more = nrbp || !nabs || nabs > 8 ? 2 : nabs > 4;
 	unsigned int padded = more == 2 ? nabs : more ? 8 : 4;
@@ -342,18 +352,21 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 	return tag;
 }
 
+struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uintptr_t from)
+{
+	struct at_memo_entry *e = at_memo_find(m, ra, from);
+	if (!e)
+		at_chain_entry_done();
+	return e;
+}
+
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
-	struct at_chain_memo *m = at_memo_tls.m;
-	if (at_likely(m != NULL)) {
-		at_memo_tls.busy++;
-		__asm__ volatile("" ::: "memory");
-		struct at_memo_entry *e = at_memo_find(m, (uintptr_t)ra, from);
-		struct alloc_tag *t = e ? e->tag : NULL;
-		__asm__ volatile("" ::: "memory");
-		at_memo_tls.busy--;
-		if (at_likely(t != NULL))
-			return t;
+	struct at_memo_entry *e = at_chain_entry(from, ra);
+	if (at_likely(e != NULL)) {
+		struct alloc_tag *t = e->tag;
+		at_chain_entry_done();
+		return t;
 	}
 	return at_chain_walk(from, ra);
 }

@@ -226,6 +226,59 @@ static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 	return !diff;
 }
 
+/* at_chain_entry's lookup after an entry at_memo_fast does not cover:
+ * the whole lookup in m (busy); the entry found (busy kept), or NULL
+ * (busy dropped). */
+AT_HIDDEN struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra,
+					       uintptr_t from);
+
+/*
+ * The thread's memo entry that proves the chain of a call returning to ra
+ * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()):
+ * with the memo busy, until the caller is done with the entry
+ * (at_chain_entry_done); NULL (not busy) when there is none;
+ * AT_MEMO_GENERAL (busy) when an entry needs the whole lookup
+ * (at_memo_lookup), left to the caller so that the fast path makes no
+ * call.
+ */
+#define AT_MEMO_GENERAL ((struct at_memo_entry *)1)
+static inline struct at_memo_entry *at_chain_entry_fast(uintptr_t from, const void *ra)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	if (at_unlikely(m == NULL))
+		return NULL;
+	at_memo_tls.busy++;
+	__asm__ volatile("" ::: "memory");
+	struct at_memo_entry *e = m->e[at_memo_set((uintptr_t)ra, from)];
+	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+		if (e->key != (uintptr_t)ra)
+			continue;
+		int r = at_memo_fast(e, from);
+		if (at_likely(r > 0))
+			return e;
+		if (r < 0)
+			return AT_MEMO_GENERAL;
+	}
+	__asm__ volatile("" ::: "memory");
+	at_memo_tls.busy--;
+	return NULL;
+}
+
+/* The same, the whole lookup made: the entry (busy) or NULL. */
+static inline struct at_memo_entry *at_chain_entry(uintptr_t from, const void *ra)
+{
+	struct at_memo_entry *e = at_chain_entry_fast(from, ra);
+	if (at_unlikely(e == AT_MEMO_GENERAL))
+		return at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);
+	return e;
+}
+
+static inline void at_chain_entry_done(void)
+{
+	__asm__ volatile("" ::: "memory");
+	at_memo_tls.busy--;
+}
+
 /* Set ALLOCTAG_DEPTH's value (start-up; benchmarks): the calling thread's
  * memo entries, made at the old depth, are forgotten. */
 AT_HIDDEN void at_chain_set_depth(unsigned int depth);
