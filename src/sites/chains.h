@@ -249,7 +249,13 @@ static inline struct at_memo_entry *at_chain_entry_fast(uintptr_t from, const vo
 		return NULL;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
-	struct at_memo_entry *e = m->e[at_memo_set((uintptr_t)ra, from)];
+	uintptr_t off = at_memo_set((uintptr_t)ra, from);
+#if defined(__x86_64__) /* one multiply, where the compiler would use three instructions */
+	__asm__("imulq %1, %0, %0" : "+r"(off) : "i"(sizeof(m->e[0])));
+#else
+	off *= sizeof(m->e[0]);
+#endif
+	struct at_memo_entry *e = (struct at_memo_entry *)((char *)m->e + off);
 	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
 		if (e->key != (uintptr_t)ra)
 			continue;
