@@ -40,6 +40,13 @@ static unsigned long long seen_subs;
 #define R_CFA_OFF_SHIFT 34
 #define R_RBP_SAVED (1ull << 50)
 #define R_RBP_SHIFT 52
+/* The same in the word's high half (rule_of's result): one shift, then
+ * tests with small immediates on the walk's path. */
+#define H_STOP (uint32_t)(R_STOP >> 32)
+#define H_CFA_RBP (uint32_t)(R_CFA_RBP >> 32)
+#define H_CFA_OFF_SHIFT (R_CFA_OFF_SHIFT - 32)
+#define H_RBP_SAVED (uint32_t)(R_RBP_SAVED >> 32)
+#define H_RBP_SHIFT (R_RBP_SHIFT - 32)
 
 /* ra's set: bits 3 .. 3 + shift of ra (one shift and one and on the
  * walk's critical path: the key's multiply runs beside the set's load). */
@@ -643,9 +650,9 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	return fd.rule;
 }
 
-/* ra's rule from *tp, the table the walk loaded once (reloaded after a
+/* ra's rule (the word's high half) from *tp, the table the walk loaded once (reloaded after a
  * miss, which may have made or replaced it). */
-static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
+static inline uint32_t rule_of(const struct rule_table **tp, uintptr_t ra)
 {
 	const struct rule_table *t = *tp;
 	if (at_likely(t != NULL)) {
@@ -654,12 +661,12 @@ static inline uint64_t rule_of(const struct rule_table **tp, uintptr_t ra)
 		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
 			uint64_t w = AT_LOAD_RELAXED(&set[i]);
 			if (at_likely((uint32_t)w == key))
-				return w;
+				return (uint32_t)(w >> 32);
 		}
 	}
 	uint64_t r = rule_miss(ra);
 	*tp = AT_LOAD(&rules);
-	return r;
+	return (uint32_t)(r >> 32);
 }
 
 AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
@@ -695,7 +702,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	if (!hi || from < sp || from > hi)
 		goto out;
 	const struct rule_table *tab = AT_LOAD(&rules);
-	uint64_t r;
+	uint32_t r;
 	uintptr_t cfa;
 	/* The frames below `from` (at_unwind's own and its callers'): unwound,
 	 * not kept, nothing traced. */
@@ -703,15 +710,15 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		if (sp > from || ++own > 16)
 			goto out; /* `from` is not a frame of this stack */
 		r = rule_of(&tab, pc);
-		if (r & R_STOP)
+		if (r & H_STOP)
 			goto out;
-		cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
-		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo) {
+		cfa = ((r & H_CFA_RBP) ? bp : sp) + ((r >> H_CFA_OFF_SHIFT) & 0xffff);
+		if (cfa - sp - 8 > (1u << 20) - 8 || cfa > hi) {
 			bounded = 1;
 			goto out;
 		}
-		if (r & R_RBP_SAVED) {
-			uintptr_t at = cfa - 8 * (r >> R_RBP_SHIFT);
+		if (r & H_RBP_SAVED) {
+			uintptr_t at = cfa - 8 * (r >> H_RBP_SHIFT);
 			if (at < lo || at > hi - 8) {
 				bounded = 1;
 				goto out;
@@ -730,9 +737,9 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		if (n == max)
 			goto out;
 		r = rule_of(&tab, pc);
-		if (r & R_STOP)
+		if (r & H_STOP)
 			goto out;
-		if (r & R_CFA_RBP) {
+		if (r & H_CFA_RBP) {
 			if (!bp_fresh) { /* the result depends on rbp at `from` */
 				rbp_from = 1;
 			} else if (pend) { /* on the saved rbp used: record it */
@@ -745,15 +752,15 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			}
 			pend = 0;
 		}
-		cfa = ((r & R_CFA_RBP) ? bp : sp) + ((r >> R_CFA_OFF_SHIFT) & 0xffff);
-		if (cfa <= sp || cfa > hi || cfa - sp > (1u << 20) || cfa - 8 < lo) {
+		cfa = ((r & H_CFA_RBP) ? bp : sp) + ((r >> H_CFA_OFF_SHIFT) & 0xffff);
+		if (cfa - sp - 8 > (1u << 20) - 8 || cfa > hi) {
 			bounded = 1;
 			goto out;
 		}
 		if (cfa > top)
 			top = cfa;
-		if (r & R_RBP_SAVED) {
-			uintptr_t at = cfa - 8 * (r >> R_RBP_SHIFT);
+		if (r & H_RBP_SAVED) {
+			uintptr_t at = cfa - 8 * (r >> H_RBP_SHIFT);
 			if (at < lo || at > hi - 8) {
 				bounded = 1;
 				goto out;

@@ -42,8 +42,9 @@
  * address at CFA - 8, rbp reloaded if saved, rsp = CFA.  Every load is
  * inside [rsp at the start, stack top) where the stack top is the thread
  * pointer for threads made by glibc (their TCB sits above their stack) and
- * __libc_stack_end for the main thread; each CFA must be above the one
- * before and at most 64 KiB + its offset above it.  The walk stops at a
+ * __libc_stack_end for the main thread; each CFA must be at least 8 bytes
+ * (a return address) and at most 1 MiB above the one before (the stack
+ * pointer the walk started from, first).  The walk stops at a
  * "stop" rule, a return address of 0 (the outermost frame's CFI marks it
  * undefined), or any bound broken: it never faults and never allocates.
  */
