@@ -205,10 +205,11 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
  */
 static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
-	struct at_memo_entry *e = at_chain_entry_fast(from, ra);
-	if (at_likely(e > AT_MEMO_GENERAL))
+	struct at_memo_entry *e;
+	int r = at_chain_entry_fast(from, ra, &e);
+	if (at_likely(r > 0))
 		return chain_bin(n, from, e);
-	if (e)
+	if (r < 0)
 		return chain_general(n, from);
 	return chain_slow(n, from, NULL);
 }

@@ -271,7 +271,7 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	memo_fold(e);
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
-	e->sp = from;
+	e->spx = from | (more == 2 ? AT_MEMO_SHAPE_ANY : more ? AT_MEMO_SHAPE8 : 0);
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;
 	if (at_likely(!tr->rbp)) { /* return addresses only */
@@ -289,7 +289,6 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	}
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
-	e->more = (unsigned char)more;
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&e->key, ra);
 }

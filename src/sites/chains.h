@@ -84,10 +84,13 @@ struct at_chain_table {
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
  * compared as they are, nabs 4 or 8 (the last one repeated); words
  * [nabs, n) are saved rbp values that a CFA was computed from, compared
- * as offsets from `from`.  `more` says how much the inline check covers:
- * 0, words 0..3 are all (nabs 4, no rbp word); 1, words 0..7 are all
- * (nabs 8, no rbp word); 2, anything else (rbp words, no word at all):
- * at_memo_differ checks the words one by one.  Word 0 is checked first
+ * as offsets from `from`.  The entry's shape, kept in the top bits of
+ * its `spx` (its sp, below), says what the inline check covers: none,
+ * words 0..3 are all (nabs 4, no rbp word); AT_MEMO_SHAPE8, words 0..7
+ * are all (nabs 8, no rbp word); AT_MEMO_SHAPE_ANY, anything else (rbp
+ * words, no word at all): at_memo_diff checks the words one by one, so
+ * one compare of spx with `from` tests both the stack pointer and the
+ * shape.  Word 0 is checked first
  * and alone: entries of one set and key differ most often there (a
  * wrapper called from several places at one stack depth).  A call with
  * the same ra whose words all match has the entry's chain: its walk
@@ -123,15 +126,20 @@ struct at_chain_table {
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 #define AT_MEMO_ONLY_SP 0xffffffffu
+/* spx: the entry's sp, and its shape in bits the stack pointer of a user
+ * address space never has */
+#define AT_MEMO_SHAPE8 ((uintptr_t)1 << 63)    /* 8 return addresses */
+#define AT_MEMO_SHAPE_ANY ((uintptr_t)1 << 62) /* another: at_memo_diff */
+#define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE_ANY - 1))
 
 struct at_memo_entry {
 	uintptr_t key;
-	uintptr_t sp;
+	uintptr_t spx;
 	struct alloc_tag *tag;
 	int64_t cum_bytes, cum_calls;
 	uint32_t span;
 	uint32_t idx;
-	unsigned char n, nabs, more;
+	unsigned char n, nabs;
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
 };
@@ -156,7 +164,7 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return (unsigned int)(((ra ^ from) * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
 }
 
-/* Nonzero when a word of entry e (more == 2) differs at `from`. */
+/* Nonzero when a word of entry e differs at `from` (any shape). */
 static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
 	uintptr_t diff = 0;
@@ -176,22 +184,9 @@ static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uin
 	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
 		if (e->key != ra)
 			continue;
-		if (at_unlikely(e->sp != from) && from + e->span > at_stack_top(from))
+		if (AT_MEMO_SP(e) != from && from + e->span > at_stack_top(from))
 			continue; /* the walk's bound (unwind.h) */
-#define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
-		unsigned int more = e->more;
-		uintptr_t diff;
-		if (at_likely(more <= 1)) {
-			if (W(0))
-				continue;
-			diff = W(1) | W(2) | W(3);
-			if (more)
-				diff |= W(4) | W(5) | W(6) | W(7);
-		} else {
-			diff = at_memo_diff(e, from);
-		}
-#undef W
-		if (at_likely(!diff))
+		if (!at_memo_diff(e, from))
 			return e;
 	}
 	return NULL;
@@ -213,17 +208,20 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
  */
 static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 {
-	unsigned int more = e->more;
-	if (at_unlikely(e->sp != from || more > 1))
-		return -1;
+	uintptr_t d = e->spx ^ from; /* 0: 4 words; AT_MEMO_SHAPE8: 8 */
 #define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
-	if (W(0))
-		return 0;
-	uintptr_t diff = W(1) | W(2) | W(3);
-	if (more)
-		diff |= W(4) | W(5) | W(6) | W(7);
+	if (at_likely(d == 0)) {
+		if (W(0))
+			return 0;
+		return !(W(1) | W(2) | W(3));
+	}
+	if (d == AT_MEMO_SHAPE8) {
+		if (W(0))
+			return 0;
+		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6) | W(7));
+	}
 #undef W
-	return !diff;
+	return -1;
 }
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:
@@ -234,19 +232,17 @@ AT_HIDDEN struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_
 
 /*
  * The thread's memo entry that proves the chain of a call returning to ra
- * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()):
- * with the memo busy, until the caller is done with the entry
- * (at_chain_entry_done); NULL (not busy) when there is none;
- * AT_MEMO_GENERAL (busy) when an entry needs the whole lookup
- * (at_memo_lookup), left to the caller so that the fast path makes no
- * call.
+ * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()),
+ * in *ep: 1, with the memo busy until the caller is done with the entry
+ * (at_chain_entry_done); 0 (not busy) when there is none; -1 (busy) when
+ * an entry needs the whole lookup (at_memo_lookup), left to the caller so
+ * that the fast path makes no call.
  */
-#define AT_MEMO_GENERAL ((struct at_memo_entry *)1)
-static inline struct at_memo_entry *at_chain_entry_fast(uintptr_t from, const void *ra)
+static inline int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	if (at_unlikely(m == NULL))
-		return NULL;
+		return 0;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
 	uintptr_t off = at_memo_set((uintptr_t)ra, from);
@@ -260,23 +256,28 @@ static inline struct at_memo_entry *at_chain_entry_fast(uintptr_t from, const vo
 		if (e->key != (uintptr_t)ra)
 			continue;
 		int r = at_memo_fast(e, from);
-		if (at_likely(r > 0))
-			return e;
+		if (at_likely(r > 0)) {
+			*ep = e;
+			return 1;
+		}
 		if (r < 0)
-			return AT_MEMO_GENERAL;
+			return -1;
 	}
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy--;
-	return NULL;
+	return 0;
 }
 
 /* The same, the whole lookup made: the entry (busy) or NULL. */
 static inline struct at_memo_entry *at_chain_entry(uintptr_t from, const void *ra)
 {
-	struct at_memo_entry *e = at_chain_entry_fast(from, ra);
-	if (at_unlikely(e == AT_MEMO_GENERAL))
+	struct at_memo_entry *e;
+	int r = at_chain_entry_fast(from, ra, &e);
+	if (at_likely(r > 0))
+		return e;
+	if (r < 0)
 		return at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);
-	return e;
+	return NULL;
 }
 
 static inline void at_chain_entry_done(void)
