@@ -139,14 +139,10 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	return p;
 }
 
-/* Depth > 1 after a memo miss (tag NULL), or a hit that the bin could not
- * serve: the chain, then the allocation.  The caller's return address is
- * the word below `from` (malloc's return address): not passed, so that
- * chain_malloc need not keep it. */
-static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, struct alloc_tag *tag)
+/* Depth > 1, the chain's tag known (a memo hit that the bin could not
+ * serve, or after a walk): the allocation. */
+static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 {
-	if (!tag)
-		tag = at_chain_walk(from, *(const void *const *)(from - 8));
 	void *p;
 	if (at_likely(n <= AT_SMALL_MAX)) {
 		unsigned int cls = at_size_class(n);
@@ -161,13 +157,21 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from, struct alloc_tag *
 	return p;
 }
 
+/* Depth > 1 after a memo miss: the walk, then the allocation.  The
+ * caller's return address is the word below `from` (malloc's return
+ * address): not passed, so that chain_malloc need not keep it. */
+static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
+{
+	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
+}
+
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
  * from the bin if its tag is the chain's, counted in the entry's
- * cumulative counts; else chain_slow.  A function of its own, reached by
+ * cumulative counts; else chain_tagged.  A function of its own, reached by
  * a tail call, so that neither it nor chain_malloc needs a stack frame.
  */
-static AT_NOINLINE void *chain_bin(size_t n, uintptr_t from, struct at_memo_entry *e)
+static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 {
 	struct at_theap *h = at_tls_heap;
 	if (at_likely(n <= AT_SMALL_MAX && (uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
@@ -184,7 +188,7 @@ static AT_NOINLINE void *chain_bin(size_t n, uintptr_t from, struct at_memo_entr
 	}
 	struct alloc_tag *tag = e->tag;
 	at_chain_entry_done();
-	return chain_slow(n, from, tag);
+	return chain_tagged(n, tag);
 }
 
 /* chain_malloc's lookup met an entry at_memo_fast does not cover (memo
@@ -194,8 +198,8 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 	struct at_memo_entry *e =
 		at_memo_lookup(at_memo_tls.m, *(const uintptr_t *)(from - 8), from);
 	if (at_likely(e != NULL))
-		return chain_bin(n, from, e);
-	return chain_slow(n, from, NULL);
+		return chain_bin(n, e);
+	return chain_slow(n, from);
 }
 
 /*
@@ -208,10 +212,10 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 	struct at_memo_entry *e;
 	int r = at_chain_entry_fast(from, ra, &e);
 	if (at_likely(r > 0))
-		return chain_bin(n, from, e);
+		return chain_bin(n, e);
 	if (r < 0)
 		return chain_general(n, from);
-	return chain_slow(n, from, NULL);
+	return chain_slow(n, from);
 }
 
 /* Depth 1: the bin's site key, else the table lookup (site_miss). */

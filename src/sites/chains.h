@@ -82,7 +82,8 @@ struct at_chain_table {
  * written), its chain's tag and the tag's index, and the walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
- * compared as they are, nabs 4 or 8 (the last one repeated); words
+ * compared as they are, nabs 4 or 8 in the inline shapes below (the
+ * last one repeated), as many as the walk read in the others; words
  * [nabs, n) are saved rbp values that a CFA was computed from, compared
  * as offsets from `from`.  The entry's shape, kept in the top bits of
  * its `spx` (its sp, below), says what the inline check covers: none,
