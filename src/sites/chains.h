@@ -293,8 +293,9 @@ static inline void at_chain_entry_done(void)
 	at_memo_tls.busy--;
 }
 
-/* Set ALLOCTAG_DEPTH's value (start-up; benchmarks): the calling thread's
- * memo entries, made at the old depth, are forgotten. */
+/* Set ALLOCTAG_DEPTH's value (start-up, before any memo; a benchmark's
+ * only thread): the calling thread's memo entries, made at the old depth,
+ * are forgotten; other threads' are not. */
 AT_HIDDEN void at_chain_set_depth(unsigned int depth);
 
 /* One allocation of `bytes` through entry e, in its cumulative counts:
