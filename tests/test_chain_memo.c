@@ -26,6 +26,12 @@
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
  *              value at malloc's CFA
+ *   saved rbp  leaf called by saver (which saves rbp) from fp_outer
+ *              (rbp-based CFA): past depth 3 the walk uses the rbp value
+ *              saver saved, an entry of the memo's general shape
+ *              (chains.h), which must be in the memo afterwards
+ *   depth      at_chain_set_depth to another depth and back, with the
+ *              callers: entries made at one depth must not serve the other
  * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
  */
 #define _GNU_SOURCE
@@ -108,6 +114,34 @@ __attribute__((noipa)) void fp_caller(struct truth *t, int k)
 	pad[0] = 1;
 	leaf(t);
 	__asm__ volatile("" ::: "memory");
+}
+
+/* saver keeps rbp in its frame (clobbered below), so fp_outer's CFA, rbp
+ * + 16, is computed from the value saver saved. */
+__attribute__((noipa)) void saver(struct truth *t)
+{
+	__asm__ volatile("xorl %%ebp, %%ebp" ::: "rbp", "memory");
+	leaf(t);
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noipa)) void fp_outer(struct truth *t, int k)
+{
+	volatile char *pad = __builtin_alloca(16 + (size_t)(k & 7) * 16);
+	pad[0] = 1;
+	saver(t);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Whether the calling thread's memo holds an entry of the general shape. */
+static int memo_has_general(void)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	for (unsigned int s = 0; m && s < AT_MEMO_SETS; s++)
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
+			if (m->e[s][w].key && (m->e[s][w].spx & AT_MEMO_SHAPE_ANY))
+				return 1;
+	return 0;
 }
 
 /* Five identical levels between leaf and the callers: chains that differ
@@ -267,10 +301,26 @@ int main(void)
 		fp_caller(&main_truth, r);
 		callers[r % 8](&main_truth);
 	}
+	at_chain_set_depth(at_chain_depth); /* this thread's memo emptied */
+	CHECK(!memo_has_general());
+	for (int r = 0; r < 400; r++) {
+		fp_outer(&main_truth, r & 1); /* two stack pointers for leaf */
+		callers[r % 4](&main_truth);
+	}
+	for (int r = 0; r < 400; r++)
+		fp_outer(&main_truth, r & 1);
+	CHECK_EQ(memo_has_general(), at_chain_depth > 3);
 	for (int i = 0; i < 4; i++)
 		CHECK(pthread_join(th[i], NULL) == 0);
 	struct itimerval off = {{0, 0}, {0, 0}};
 	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+	/* one thread left, no timer: another depth and back */
+	unsigned int d0 = at_chain_depth, d1 = d0 == 3 ? 5 : 3;
+	for (int k = 0; k < 2; k++) {
+		at_chain_set_depth(k ? d0 : d1);
+		for (int r = 0; r < 400; r++)
+			callers[r % 8](&main_truth);
+	}
 
 	at_sites_each(check_chain, NULL);
 	CHECK_EQ(sig_wrong, 0);
