@@ -15,8 +15,10 @@
  *      grows first if it would pass half full), linked to its named frame's
  *      list and the list of all chains, and listed in at_tag_by_idx[].
  *
- * The memo (layout and invariants: chains.h): at_chain_here looks the
- * call up in its thread's memo; on a miss at_chain_walk unwinds, finds the
+ * The memo (layout and invariants: chains.h): at_chain_entry (inline, the
+ * preload library's entries) and at_chain_here look the call up in its
+ * thread's memo, at_memo_lookup for the shapes the inline check leaves;
+ * on a miss at_chain_walk unwinds, finds the
  * chain's tag, and writes the walk's words over the next way of the set
  * (round robin).  A thread's memo (one mmap'd block) is made at its first
  * miss and recycled when the thread exits (a pthread key's destructor).
