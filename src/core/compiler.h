@@ -33,6 +33,13 @@
  */
 #define AT_FORK_LOCK __attribute__((section("at_fork_locks"), aligned(64)))
 
+/* A static that a fork child handler reads, zero until some rare event
+ * writes it: placed in .data, whose page the allocator's fast path reads
+ * (at_state, at_small_slow), so the child finds it present; a zero
+ * static would sit in .bss, on a page nothing else may have touched, and
+ * the child's read would fault the zero page in. */
+#define AT_FORK_READ __attribute__((section(".data")))
+
 /* A static that making a call chain's tag writes (sites/: the chains'
  * count and list, the run-time indexes, the rule cache's counts): these
  * share one small section, so that a forked child making its first chain

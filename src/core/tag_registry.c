@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "core/fork_locks.h"
 #include "core/message.h"
 
 struct alloc_tag **at_tag_by_idx;
@@ -32,21 +33,26 @@ void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_
 		AT_STORE(&at_nr_idx, idx);
 }
 
-/* fork(): the child gets the lock free (run-time tags take it inside malloc) */
+/* fork(): the child gets the lock free (run-time tags take it inside
+ * malloc); taken only when the process has had threads (fork_locks.h) */
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&at_registry_lock);
+	if (at_fork_locking())
+		pthread_mutex_lock(&at_registry_lock);
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&at_registry_lock);
+	if (at_fork_locking())
+		pthread_mutex_unlock(&at_registry_lock);
 }
 
 static void fork_child(void)
 {
-	/* an error-checking mutex names its owner's thread id, which fork changed */
-	at_registry_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+	/* an error-checking mutex names its owner's thread id, which fork
+	 * changed: put back, not unlocked */
+	static const pthread_mutex_t init = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+	at_fork_child_reset(&at_registry_lock, &init);
 }
 
 int at_registry_init(void)

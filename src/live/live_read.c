@@ -114,8 +114,8 @@
 #include "objects/bin_charge.h"
 #include "report/profile.h"
 
-static unsigned char busy;
-static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
+AT_FORK_READ static unsigned char busy;
+AT_FORK_READ static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
 static pid_t target_pid; /* set in the handler; used in S2 only */
 static unsigned char in_snapshot;
 /* I's stack (in the target), and so S's and S2's (copied). */

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "core/control.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "objects/slab.h"
 #include "objects/secure.h"
@@ -320,6 +321,13 @@ void at_slab_unlock_all(void)
 {
 	for (unsigned int c = AT_NR_CLASSES; --c > 0;)
 		pthread_mutex_unlock(&centrals[c].lock);
+}
+
+void at_slab_fork_child(void)
+{
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
+		at_fork_child_reset(&centrals[c].lock, &init);
 }
 
 /* Give class cls's transfer slots back to their slabs. */

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "store/charge.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "core/peak_hook.h"
 #include "objects/secure.h"
@@ -61,6 +62,12 @@ void at_huge_lock(void)
 void at_huge_unlock(void)
 {
 	pthread_mutex_unlock(&huge_lock);
+}
+
+void at_huge_fork_child(void)
+{
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+	at_fork_child_reset(&huge_lock, &init);
 }
 
 static struct huge *find(const void *p)

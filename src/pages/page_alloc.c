@@ -59,6 +59,7 @@
 #include "store/charge.h"
 #include "store/debug.h"
 #include "pages/early.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "pages/page.h"
 #include "core/peak_hook.h"
@@ -157,6 +158,27 @@ void at_page_unlock_all(void)
 	for (unsigned int i = nr_arenas; i-- > 0;)
 		pthread_mutex_unlock(&arenas[i].lock);
 	pthread_mutex_unlock(&grow_lock);
+}
+
+/* fork(): the locks, when the process has had threads (core/fork_locks.h) */
+static void fork_prepare(void)
+{
+	if (at_fork_locking())
+		at_page_lock_all();
+}
+
+static void fork_parent(void)
+{
+	if (at_fork_locking())
+		at_page_unlock_all();
+}
+
+static void fork_child(void)
+{
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+	at_fork_child_reset(&grow_lock, &init);
+	for (unsigned int i = 0; i < nr_arenas; i++)
+		at_fork_child_reset(&arenas[i].lock, &init);
 }
 
 void at_page_lock_pfn(uint32_t pfn)
@@ -299,7 +321,7 @@ static int heap_setup(void)
 	at_pages = d;
 	arena_setup(0);
 	nr_arenas = 1;
-	pthread_atfork(at_page_lock_all, at_page_unlock_all, at_page_unlock_all);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	static const struct at_store_pages ops = {
 		at_page_lock_all, at_page_unlock_all, at_page_lock_pfn, at_page_unlock_pfn,
 		at_page_each_head,
