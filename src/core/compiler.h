@@ -23,15 +23,32 @@
 #define AT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
- * A lock that the fork handlers take and release (or an array of structures
- * that start with one): every page such a handler writes is copied on write
- * after fork() in the parent and in the child, so these share one section,
- * each in cache lines of its own, instead of a page per file.  The section
- * starts a page (its first, at_registry_lock, is page-aligned: tag_registry.c
- * is linked before the others) and the locks the handlers take fit in it:
- * two copy-on-write faults per fork for all of them.
+ * The fork page: the statics a fork writes, each in cache lines of its own,
+ * in one page rather than a page per file (every page written after fork()
+ * is copied on write, in the parent and in the child).  It holds:
+ *  - AT_FORK_LOCK: a lock the fork handlers take and release in a process
+ *    that has had threads (core/fork_locks.h);
+ *  - AT_CHAIN_HOT: a static that making a call chain's tag writes (sites/:
+ *    the chains' count and list, the run-time indexes, the rule cache's
+ *    counts), with the registry lock that making it takes: a forked child
+ *    making its first chain copies this one page of them;
+ *  - AT_FORK_TAIL: an array of structures that start with a lock (the page
+ *    arenas), in a section of its own that the linker places right after
+ *    the page's (sections new to the link go in the order first seen), so
+ *    the first entries' locks still fall in the page.
+ * The page starts with at_registry_lock, page-aligned (tag_registry.c is
+ * linked before the others); the locks and statics take about 3.3 KiB of it.
  */
-#define AT_FORK_LOCK __attribute__((section("at_fork_locks"), aligned(64)))
+#define AT_FORK_LOCK __attribute__((section("at_fork_page"), aligned(64)))
+#define AT_CHAIN_HOT AT_FORK_LOCK
+#define AT_FORK_TAIL __attribute__((section("at_fork_tail"), aligned(64)))
+
+/* A fork child handler: in .text.hot, which the linker puts in the first
+ * 64 KiB of the text with malloc and free, so that a child runs its
+ * handlers without faulting in (by fault-around, 64 KiB at a time) a text
+ * range that it would not run otherwise (a file mapping's pages are not
+ * copied by fork). */
+#define AT_FORK_TEXT __attribute__((hot, noinline))
 
 /* A static that a fork child handler reads, zero until some rare event
  * writes it: placed in .data, whose page the allocator's fast path reads
@@ -39,11 +56,5 @@
  * static would sit in .bss, on a page nothing else may have touched, and
  * the child's read would fault the zero page in. */
 #define AT_FORK_READ __attribute__((section(".data")))
-
-/* A static that making a call chain's tag writes (sites/: the chains'
- * count and list, the run-time indexes, the rule cache's counts): these
- * share one small section, so that a forked child making its first chain
- * copies one page of them rather than one per file's .bss. */
-#define AT_CHAIN_HOT __attribute__((section("at_chain_hot"), aligned(64)))
 
 #endif

@@ -47,7 +47,7 @@ static void fork_parent(void)
 		pthread_mutex_unlock(&at_registry_lock);
 }
 
-static void fork_child(void)
+AT_FORK_TEXT static void fork_child(void)
 {
 	/* an error-checking mutex names its owner's thread id, which fork
 	 * changed: put back, not unlocked */

@@ -229,7 +229,7 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 
 /* A fork's child: no I of its own may be running (its i_tid copy would
  * refuse every read). */
-static void forked_child(void)
+AT_FORK_TEXT static void forked_child(void)
 {
 	/* stores only when set: an unwritten page is not copied into the child */
 	if (i_tid)

@@ -323,7 +323,7 @@ void at_slab_unlock_all(void)
 		pthread_mutex_unlock(&centrals[c].lock);
 }
 
-void at_slab_fork_child(void)
+AT_FORK_TEXT void at_slab_fork_child(void)
 {
 	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)

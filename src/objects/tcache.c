@@ -61,7 +61,7 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-static void atfork_child(void)
+AT_FORK_TEXT static void atfork_child(void)
 {
 	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
 	at_slab_fork_child();

@@ -64,7 +64,7 @@ void at_huge_unlock(void)
 	pthread_mutex_unlock(&huge_lock);
 }
 
-void at_huge_fork_child(void)
+AT_FORK_TEXT void at_huge_fork_child(void)
 {
 	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
 	at_fork_child_reset(&huge_lock, &init);

@@ -84,7 +84,7 @@ struct arena {
 char *at_heap_base = AT_HEAP_UNSET;
 size_t at_heap_span;
 struct at_page *at_pages;
-AT_FORK_LOCK static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with the others */
+AT_FORK_TAIL static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with the others */
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 AT_FORK_LOCK static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
@@ -173,7 +173,7 @@ static void fork_parent(void)
 		at_page_unlock_all();
 }
 
-static void fork_child(void)
+AT_FORK_TEXT static void fork_child(void)
 {
 	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
 	at_fork_child_reset(&grow_lock, &init);
