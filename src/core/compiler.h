@@ -36,8 +36,9 @@
  *    arenas), in a section of its own that the linker places right after
  *    the page's (sections new to the link go in the order first seen), so
  *    the first entries' locks still fall in the page.
- * The page starts with at_registry_lock, page-aligned (tag_registry.c is
- * linked before the others); the locks and statics take about 3.3 KiB of it.
+ * The page starts with counters.c's reset_mark, page-aligned (counters.c is
+ * linked before the other files with statics here: CMakeLists.txt); the
+ * locks and statics take about 3.3 KiB of it.
  */
 #define AT_FORK_LOCK __attribute__((section("at_fork_page"), aligned(64)))
 #define AT_CHAIN_HOT AT_FORK_LOCK

@@ -34,15 +34,18 @@ static inline bool at_fork_locking(void)
 }
 
 /* The child's handlers: put lock m back to init, writing only if it
- * differs (word by word: a memcmp call would page in libc's text). */
-static inline void at_fork_child_reset(pthread_mutex_t *m, const pthread_mutex_t *init)
+ * differs.  Word by word, init by value (always inlined): neither a
+ * memcmp call (libc's text) nor a constant initializer in .rodata, pages
+ * the child would fault in for this alone. */
+static inline __attribute__((always_inline)) void at_fork_child_reset(pthread_mutex_t *m,
+								       pthread_mutex_t init)
 {
 	typedef unsigned long __attribute__((may_alias)) word;
 	_Static_assert(sizeof(pthread_mutex_t) % sizeof(word) == 0, "a mutex is whole words");
-	const word *a = (const word *)m, *b = (const word *)init;
+	const word *a = (const word *)m, *b = (const word *)&init;
 	for (unsigned int i = 0; i < sizeof(*m) / sizeof(word); i++)
 		if (a[i] != b[i]) {
-			*m = *init;
+			*m = init;
 			return;
 		}
 }

@@ -325,9 +325,8 @@ void at_slab_unlock_all(void)
 
 AT_FORK_TEXT void at_slab_fork_child(void)
 {
-	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
-		at_fork_child_reset(&centrals[c].lock, &init);
+		at_fork_child_reset(&centrals[c].lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 }
 
 /* Give class cls's transfer slots back to their slabs. */

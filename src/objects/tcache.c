@@ -63,9 +63,8 @@ static void atfork_parent(void)
 
 AT_FORK_TEXT static void atfork_child(void)
 {
-	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
 	at_slab_fork_child();
-	at_fork_child_reset(&pool_lock, &init);
+	at_fork_child_reset(&pool_lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 	at_huge_fork_child();
 }
 

@@ -66,8 +66,7 @@ void at_huge_unlock(void)
 
 AT_FORK_TEXT void at_huge_fork_child(void)
 {
-	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
-	at_fork_child_reset(&huge_lock, &init);
+	at_fork_child_reset(&huge_lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 }
 
 static struct huge *find(const void *p)

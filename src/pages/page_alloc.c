@@ -175,10 +175,9 @@ static void fork_parent(void)
 
 AT_FORK_TEXT static void fork_child(void)
 {
-	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
-	at_fork_child_reset(&grow_lock, &init);
+	at_fork_child_reset(&grow_lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 	for (unsigned int i = 0; i < nr_arenas; i++)
-		at_fork_child_reset(&arenas[i].lock, &init);
+		at_fork_child_reset(&arenas[i].lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 }
 
 void at_page_lock_pfn(uint32_t pfn)
