@@ -2,6 +2,7 @@
 """Which pages a fork costs, fault by fault (load-insensitive).
 
     forkfaults.py SPAWN [forks] name=[lib][:ENV=VAL...] ...
+    forkfaults.py --start PROGRAM name=[lib][:ENV=VAL...] ...
 
 For each configuration, runs `SPAWN --forkloop forks` (spawn.c's fork loop)
 under `perf record -d -e exceptions:page_fault_user` and prints every page
@@ -10,7 +11,8 @@ between the first and last quarter of the forks, each with its kind
 (cow: a write to a page shared since the fork; write, read: a page not
 present; exec: text, 64 KiB by fault-around), where (file and page, or an
 anonymous mapping and page; our library's statics by name) and the
-function that faulted.  Needs perf (root, or perf_event_paranoid <= 1).
+function that faulted.  With --start: every fault of PROGRAM (no
+arguments) from its exec to its exit.  Needs perf (root, or perf_event_paranoid <= 1).
 """
 import bisect, collections, functools, os, re, subprocess, sys, tempfile
 
@@ -24,7 +26,7 @@ class Trace:
         out = subprocess.run(['perf', 'script', '-i', data, '--show-mmap-events',
                               '--show-task-events', '-F', 'pid,time,ip,trace'],
                              capture_output=True, text=True, check=True).stdout
-        self.maps, self.paths, self.forks = [], {}, []
+        self.maps, self.paths, self.forks, self.execs = [], {}, [], {}
         self.faults = collections.defaultdict(list)
         for line in out.splitlines():
             if 'PERF_RECORD_MMAP' in line:
@@ -36,6 +38,10 @@ class Trace:
                     self.maps.append((lo, lo + int(m.group(2), 16), int(m.group(3), 16), name))
                     if name.startswith('/'):
                         self.paths[name] = 1
+            elif 'PERF_RECORD_COMM exec' in line:
+                m = re.search(r'([\d.]+): PERF_RECORD_COMM exec: \S+:(\d+)', line)
+                if m:
+                    self.execs[int(m.group(2))] = float(m.group(1))
             elif 'PERF_RECORD_FORK' in line:
                 m = re.search(r'([\d.]+): PERF_RECORD_FORK\((\d+):', line)
                 self.forks.append((float(m.group(1)), int(m.group(2))))
@@ -96,7 +102,7 @@ class Trace:
         return f'{kind(e):5} {where} {what}'.ljust(60) + f' by {fn[1] or fn[0]}'
 
 
-def run(spawn, forks, cfg):
+def config_env(cfg):
     name, _, rest = cfg.partition('=')
     parts = rest.split(':')
     env = dict(os.environ)
@@ -107,11 +113,30 @@ def run(spawn, forks, cfg):
     for kv in parts[1:]:
         k, _, v = kv.partition('=')
         env[k] = v
+    return name, env
+
+
+def record(argv, env):
     with tempfile.NamedTemporaryFile(suffix='.data') as data:
         subprocess.run(['perf', 'record', '-q', '-d', '-o', data.name, '-e', 'exceptions:page_fault_user',
-                        '--', spawn, '--forkloop', str(forks)], env=env, check=True,
+                        '--'] + argv, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        tr = Trace(data.name)
+        return Trace(data.name)
+
+
+def run_start(prog, cfg):
+    name, env = config_env(cfg)
+    tr = record([prog], env)
+    pid, t0 = max(tr.execs.items(), key=lambda kv: kv[1])
+    faults = [f for f in tr.faults[pid] if f[0] >= t0]
+    print(f'== {name}: {prog} {len(faults)} faults')
+    for l, c in collections.Counter(tr.line(f) for f in faults).most_common():
+        print(f'  {c} x {l}')
+
+
+def run(spawn, forks, cfg):
+    name, env = config_env(cfg)
+    tr = record([spawn, '--forkloop', str(forks)], env)
     kids = [pid for t, pid in tr.forks if pid in tr.faults]
     parent = max((p for p in tr.faults if p not in kids), key=lambda p: len(tr.faults[p]))
     child = kids[len(kids) // 2]
@@ -129,6 +154,10 @@ def run(spawn, forks, cfg):
 
 def main():
     args = sys.argv[1:]
+    if args and args[0] == '--start' and len(args) > 2:
+        for cfg in args[2:]:
+            run_start(args[1], cfg)
+        return
     if not args or '=' in args[0]:
         sys.exit('usage: forkfaults.py SPAWN [forks] name=[lib][:ENV=VAL...] ...')
     spawn, args = args[0], args[1:]
@@ -137,4 +166,5 @@ def main():
         run(spawn, forks, cfg)
 
 
-main()
+if __name__ == '__main__':
+    main()

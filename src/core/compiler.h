@@ -51,11 +51,17 @@
  * copied by fork). */
 #define AT_FORK_TEXT __attribute__((hot, noinline))
 
-/* A static that a fork child handler reads, zero until some rare event
- * writes it: placed in .data, whose page the allocator's fast path reads
- * (at_state, at_small_slow), so the child finds it present; a zero
- * static would sit in .bss, on a page nothing else may have touched, and
- * the child's read would fault the zero page in. */
-#define AT_FORK_READ __attribute__((section(".data")))
+/*
+ * A static kept in .data even when it starts zero, on the page that every
+ * process has present and private from its start: the loader's relocations
+ * write it, malloc's fast path reads it (at_state, at_small_slow).  For a
+ * static that start-up writes (a .bss page it writes costs a fault, two when
+ * the first access reads: pthread_mutex_lock reads its mutex first, and a
+ * read maps the zero page that the write then replaces), and for one that a
+ * fork child handler reads (in .bss it may sit on a page nothing else
+ * touched, which the child's read would fault in).  .data holds about 1.2
+ * KiB, in one page.
+ */
+#define AT_DATA_PAGE __attribute__((section(".data")))
 
 #endif

@@ -114,8 +114,8 @@
 #include "objects/bin_charge.h"
 #include "report/profile.h"
 
-AT_FORK_READ static unsigned char busy;
-AT_FORK_READ static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
+AT_DATA_PAGE static unsigned char busy;
+AT_DATA_PAGE static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
 static pid_t target_pid; /* set in the handler; used in S2 only */
 static unsigned char in_snapshot;
 /* I's stack (in the target), and so S's and S2's (copied). */
@@ -275,7 +275,7 @@ pid_t at_live_pid(void)
 
 void at_live_start(void)
 {
-	static unsigned char started;
+	AT_DATA_PAGE static unsigned char started;
 	if (__atomic_exchange_n(&started, 1, __ATOMIC_RELAXED))
 		return;
 	install_handler();

@@ -127,7 +127,11 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
 	if (!named->chains) { /* appended: allocinfo lists sites in order of creation */
-		AT_CHAIN_HOT static struct at_frame **tail = &at_named_frames;
+		/* no initializer: its relocation would make the loader write
+		 * the fork page at every start */
+		AT_CHAIN_HOT static struct at_frame **tail;
+		if (!tail)
+			tail = &at_named_frames;
 		AT_STORE(tail, named);
 		tail = &named->next_named;
 	}
