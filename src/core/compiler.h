@@ -52,6 +52,15 @@
 #define AT_FORK_TEXT __attribute__((hot, noinline))
 
 /*
+ * A large zero static (an array of 256 bytes or more): in .lbss, which the
+ * linker places after .bss, so that the small statics (about 2.5 KiB in
+ * all) share one or two pages instead of lying between the arrays on
+ * eight (each page that start-up or a first malloc touches costs a fault,
+ * two when it is read first).
+ */
+#define AT_BIG_BSS __attribute__((section(".lbss")))
+
+/*
  * A static kept in .data even when it starts zero, on the page that every
  * process has present and private from its start: the loader's relocations
  * write it, malloc's fast path reads it (at_state, at_small_slow).  For a

@@ -206,7 +206,7 @@ static void reply_text(int fd, const char *status, const char *text)
 
 /* ---- the tool as a child ---------------------------------------------- */
 
-static char spawn_stack[64 << 10] __attribute__((aligned(64)));
+AT_BIG_BSS static char spawn_stack[64 << 10] __attribute__((aligned(64)));
 
 struct spawn {
 	const char *path;

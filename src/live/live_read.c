@@ -119,7 +119,7 @@ AT_DATA_PAGE static pid_t i_tid; /* I's thread id while it runs; the kernel clea
 static pid_t target_pid; /* set in the handler; used in S2 only */
 static unsigned char in_snapshot;
 /* I's stack (in the target), and so S's and S2's (copied). */
-static char snap_stack[128 << 10] __attribute__((aligned(64)));
+AT_BIG_BSS static char snap_stack[128 << 10] __attribute__((aligned(64)));
 
 void at_live_child_reset(void)
 {

@@ -111,10 +111,10 @@ struct central {
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct central) == 64, "a class's central state is one line");
 
-static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
+AT_BIG_BSS static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
 
 AT_FORK_LOCK static struct central centrals[AT_NR_CLASSES]; /* in the fork locks' page */
-static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
+AT_DATA_PAGE static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
 static unsigned char classes_set;
 
 /* Run until it succeeds (retry_once.h); the class tables are set once. */

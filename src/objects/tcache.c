@@ -30,7 +30,7 @@ struct at_theap *at_all_heaps;
 AT_FORK_LOCK static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_theap *pool;
 static pthread_key_t heap_key;
-static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;
+AT_DATA_PAGE static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;
 static size_t heap_bytes;
 
 static unsigned int bin_cap(unsigned int cls)

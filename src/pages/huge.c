@@ -47,9 +47,9 @@ struct cached {
 AT_FORK_LOCK static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
 static unsigned int table_hi;
-static char *recent[RECENT];
+AT_BIG_BSS static char *recent[RECENT];
 static unsigned int recent_next;
-static struct cached cache[CACHE_MAX];
+AT_BIG_BSS static struct cached cache[CACHE_MAX];
 static unsigned int cache_n;
 static size_t cache_bytes;
 static size_t nr_live, live_bytes, max_live, max_bytes; /* under huge_lock */

@@ -88,7 +88,7 @@ AT_FORK_TAIL static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with th
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 AT_FORK_LOCK static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
-static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
+AT_DATA_PAGE static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
 static uint32_t purge_pages; /* mallopt's M_TRIM_THRESHOLD, in pages, once purge_set */
 static unsigned char purge_set;
 

@@ -70,7 +70,7 @@ static char *pool_strdup(const char *s)
 
 /* ---- wrappers -------------------------------------------------------- */
 
-static char user_wrappers[4096];
+AT_BIG_BSS static char user_wrappers[4096];
 
 int at_glob_match(const char *pat, size_t plen, const char *s)
 {
