@@ -141,6 +141,8 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	if (!err)
 		at_registry_list(&c->tag);
 	pthread_mutex_unlock(&at_registry_lock);
+	if (!err)
+		at_counters_touch(c->tag.idx);
 	return &c->tag;
 nomem:
 	at_msg_once(mem_once, "cannot map memory for a call chain; allocations from "
