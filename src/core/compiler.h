@@ -53,7 +53,7 @@
 
 /*
  * A large zero static (an array of 256 bytes or more): in .lbss, which the
- * linker places after .bss, so that the small statics (about 2.5 KiB in
+ * linker places after .bss, so that the small statics (about 1.8 KiB in
  * all) share one or two pages instead of lying between the arrays on
  * eight (each page that start-up or a first malloc touches costs a fault,
  * two when it is read first).
@@ -68,7 +68,7 @@
  * the first access reads: pthread_mutex_lock reads its mutex first, and a
  * read maps the zero page that the write then replaces), and for one that a
  * fork child handler reads (in .bss it may sit on a page nothing else
- * touched, which the child's read would fault in).  .data holds about 1.2
+ * touched, which the child's read would fault in).  .data holds about 1.4
  * KiB, in one page.
  */
 #define AT_DATA_PAGE __attribute__((section(".data")))
