@@ -23,20 +23,54 @@
 #define AT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
- * A lock that the fork handlers take and release (or an array of structures
- * that start with one): every page such a handler writes is copied on write
- * after fork() in the parent and in the child, so these share one section,
- * each in cache lines of its own, instead of a page per file.  The section
- * starts a page (its first, at_registry_lock, is page-aligned: tag_registry.c
- * is linked before the others) and the locks the handlers take fit in it:
- * two copy-on-write faults per fork for all of them.
+ * The fork page: the statics a fork writes, each in cache lines of its own,
+ * in one page rather than a page per file (every page written after fork()
+ * is copied on write, in the parent and in the child).  It holds:
+ *  - AT_FORK_LOCK: a lock the fork handlers take and release in a process
+ *    that has had threads (core/fork_locks.h);
+ *  - AT_CHAIN_HOT: a static that making a call chain's tag writes (sites/:
+ *    the chains' count and list, the run-time indexes, the rule cache's
+ *    counts), with the registry lock that making it takes: a forked child
+ *    making its first chain copies this one page of them;
+ *  - AT_FORK_TAIL: an array of structures that start with a lock (the page
+ *    arenas), in a section of its own that the linker places right after
+ *    the page's (sections new to the link go in the order first seen), so
+ *    the first entries' locks still fall in the page.
+ * The page starts with counters.c's reset_mark, page-aligned (counters.c is
+ * linked before the other files with statics here: CMakeLists.txt); the
+ * locks and statics take about 3.3 KiB of it.
  */
-#define AT_FORK_LOCK __attribute__((section("at_fork_locks"), aligned(64)))
+#define AT_FORK_LOCK __attribute__((section("at_fork_page"), aligned(64)))
+#define AT_CHAIN_HOT AT_FORK_LOCK
+#define AT_FORK_TAIL __attribute__((section("at_fork_tail"), aligned(64)))
 
-/* A static that making a call chain's tag writes (sites/: the chains'
- * count and list, the run-time indexes, the rule cache's counts): these
- * share one small section, so that a forked child making its first chain
- * copies one page of them rather than one per file's .bss. */
-#define AT_CHAIN_HOT __attribute__((section("at_chain_hot"), aligned(64)))
+/* A fork child handler: in .text.hot, which the linker puts in the first
+ * 64 KiB of the text with malloc and free, so that a child runs its
+ * handlers without faulting in (by fault-around, 64 KiB at a time) a text
+ * range that it would not run otherwise (a file mapping's pages are not
+ * copied by fork). */
+#define AT_FORK_TEXT __attribute__((hot, noinline))
+
+/*
+ * A large zero static (an array of 256 bytes or more): in .lbss, which the
+ * linker places after .bss, so that the small statics (about 1.8 KiB in
+ * all) share one or two pages instead of lying between the arrays on
+ * eight (each page that start-up or a first malloc touches costs a fault,
+ * two when it is read first).
+ */
+#define AT_BIG_BSS __attribute__((section(".lbss")))
+
+/*
+ * A static kept in .data even when it starts zero, on the page that every
+ * process has present and private from its start: the loader's relocations
+ * write it, malloc's fast path reads it (at_state, at_small_slow).  For a
+ * static that start-up writes (a .bss page it writes costs a fault, two when
+ * the first access reads: pthread_mutex_lock reads its mutex first, and a
+ * read maps the zero page that the write then replaces), and for one that a
+ * fork child handler reads (in .bss it may sit on a page nothing else
+ * touched, which the child's read would fault in).  .data holds about 1.4
+ * KiB, in one page.
+ */
+#define AT_DATA_PAGE __attribute__((section(".data")))
 
 #endif

@@ -101,7 +101,9 @@ struct alloctag_counters at_cum_read(uint32_t idx)
  * resetting them would only make each CPU's page of them resident (and
  * copied by every fork) for a tag that may never run on that CPU.
  */
-static uint32_t reset_mark;
+/* written by making a chain's tag; the first of the fork page, page-aligned
+ * (core/compiler.h) */
+AT_CHAIN_HOT __attribute__((aligned(4096))) static uint32_t reset_mark;
 
 static void zero(struct at_counter *c)
 {

@@ -125,6 +125,29 @@ static inline struct at_counter *at_counter0(uint32_t idx)
 	return (struct at_counter *)(at_counters_base + (size_t)idx * AT_COUNTERS_PAIR);
 }
 
+/*
+ * Tag idx is about to be charged for the first time on the calling CPU
+ * (a call chain's tag, made by the allocation it charges): write its slot
+ * there first, with an atomic add of 0.  The charge's sequence loads the
+ * pair before it stores it, and when the slot's page was never touched on
+ * this CPU the load maps the zero page and the store faults again: two
+ * faults where one does.  Adding 0 changes nothing, so it may race with
+ * the plain adds of the CPU's sequences (even after a migration).
+ */
+static inline void at_counters_touch(uint32_t idx)
+{
+#if defined(__x86_64__)
+	int cpu = *(volatile int *)((char *)__builtin_thread_pointer() + at_rseq_offset +
+				    offsetof(struct rseq, cpu_id));
+	if (cpu >= 0 && (unsigned int)cpu < at_counters_ncpu)
+		__atomic_fetch_add(&at_counter0(idx)[(size_t)cpu * (AT_COUNTERS_STRIDE /
+							 sizeof(struct at_counter))].bytes,
+				   0, __ATOMIC_RELAXED);
+#else
+	(void)idx;
+#endif
+}
+
 /* CPU 0's cumulative counter of tag idx: the second half of its pair. */
 static inline struct at_counter *at_cum0(uint32_t idx)
 {

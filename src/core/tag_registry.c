@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "core/fork_locks.h"
 #include "core/message.h"
 
 struct alloc_tag **at_tag_by_idx;
@@ -11,8 +12,8 @@ uint32_t at_nr_idx = AT_IDX_FIRST;
 struct alloc_tag *at_core_start, *at_core_stop;
 /* error-checking: a thread that holds it and mallocs gets -EDEADLK from
  * at_registry_add_runtime() instead of hanging */
-/* the first of the fork locks (link order: compiler.h): it starts their page */
-AT_FORK_LOCK __attribute__((aligned(4096))) pthread_mutex_t at_registry_lock =
+/* in the fork page (compiler.h): making a chain's tag takes it */
+AT_FORK_LOCK pthread_mutex_t at_registry_lock =
 	PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_t first,
@@ -32,21 +33,25 @@ void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_
 		AT_STORE(&at_nr_idx, idx);
 }
 
-/* fork(): the child gets the lock free (run-time tags take it inside malloc) */
+/* fork(): the child gets the lock free (run-time tags take it inside
+ * malloc); taken only when the process has had threads (fork_locks.h) */
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&at_registry_lock);
+	if (at_fork_locking())
+		pthread_mutex_lock(&at_registry_lock);
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&at_registry_lock);
+	if (at_fork_locking())
+		pthread_mutex_unlock(&at_registry_lock);
 }
 
-static void fork_child(void)
+AT_FORK_TEXT static void fork_child(void)
 {
-	/* an error-checking mutex names its owner's thread id, which fork changed */
-	at_registry_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+	/* an error-checking mutex names its owner's thread id, which fork
+	 * changed: put back, not unlocked */
+	at_fork_child_reset(&at_registry_lock, (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP);
 }
 
 int at_registry_init(void)

@@ -206,7 +206,7 @@ static void reply_text(int fd, const char *status, const char *text)
 
 /* ---- the tool as a child ---------------------------------------------- */
 
-static char spawn_stack[64 << 10] __attribute__((aligned(64)));
+AT_BIG_BSS static char spawn_stack[64 << 10] __attribute__((aligned(64)));
 
 struct spawn {
 	const char *path;
@@ -425,7 +425,9 @@ static void *run(void *arg)
 
 __attribute__((destructor)) static void http_stop(void)
 {
-	if (unix_path[0])
+	/* listen_fd first: it is in .data, unix_path on a .bss page that a
+	 * process without an endpoint never touched (its read would fault) */
+	if (listen_fd >= 0 && unix_path[0])
 		unlink(unix_path);
 }
 

@@ -114,12 +114,12 @@
 #include "objects/bin_charge.h"
 #include "report/profile.h"
 
-static unsigned char busy;
-static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
+AT_DATA_PAGE static unsigned char busy;
+AT_DATA_PAGE static pid_t i_tid; /* I's thread id while it runs; the kernel clears it */
 static pid_t target_pid; /* set in the handler; used in S2 only */
 static unsigned char in_snapshot;
 /* I's stack (in the target), and so S's and S2's (copied). */
-static char snap_stack[128 << 10] __attribute__((aligned(64)));
+AT_BIG_BSS static char snap_stack[128 << 10] __attribute__((aligned(64)));
 
 void at_live_child_reset(void)
 {
@@ -229,7 +229,7 @@ static void on_request(int sig, siginfo_t *si, void *uc)
 
 /* A fork's child: no I of its own may be running (its i_tid copy would
  * refuse every read). */
-static void forked_child(void)
+AT_FORK_TEXT static void forked_child(void)
 {
 	/* stores only when set: an unwritten page is not copied into the child */
 	if (i_tid)
@@ -275,7 +275,7 @@ pid_t at_live_pid(void)
 
 void at_live_start(void)
 {
-	static unsigned char started;
+	AT_DATA_PAGE static unsigned char started;
 	if (__atomic_exchange_n(&started, 1, __ATOMIC_RELAXED))
 		return;
 	install_handler();

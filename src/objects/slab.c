@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "core/control.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "objects/slab.h"
 #include "objects/secure.h"
@@ -110,10 +111,10 @@ struct central {
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct central) == 64, "a class's central state is one line");
 
-static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
+AT_BIG_BSS static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
 
 AT_FORK_LOCK static struct central centrals[AT_NR_CLASSES]; /* in the fork locks' page */
-static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
+AT_DATA_PAGE static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
 static unsigned char classes_set;
 
 /* Run until it succeeds (retry_once.h); the class tables are set once. */
@@ -320,6 +321,12 @@ void at_slab_unlock_all(void)
 {
 	for (unsigned int c = AT_NR_CLASSES; --c > 0;)
 		pthread_mutex_unlock(&centrals[c].lock);
+}
+
+AT_FORK_TEXT void at_slab_fork_child(void)
+{
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
+		at_fork_child_reset(&centrals[c].lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 }
 
 /* Give class cls's transfer slots back to their slabs. */

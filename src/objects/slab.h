@@ -328,5 +328,6 @@ AT_HIDDEN void at_slab_xfer_stats(size_t *count, size_t *bytes);
 AT_HIDDEN size_t at_slab_trim(void);
 AT_HIDDEN void at_slab_lock_all(void);
 AT_HIDDEN void at_slab_unlock_all(void);
+AT_HIDDEN void at_slab_fork_child(void); /* fork's child: the locks put back (fork_locks.h) */
 
 #endif

@@ -8,7 +8,8 @@
  * fork(): pthread_atfork handlers take every class lock and the heap-pool
  * lock (the page allocator's handlers, registered earlier, run after ours in
  * prepare and take its arena locks), so the child starts with consistent
- * lists; caches of threads that do not exist in the child are leaked.
+ * lists, unless the process has only ever had one thread (core/fork_locks.h);
+ * caches of threads that do not exist in the child are leaked.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "pages/huge.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "objects/tcache.h"
 #include "core/retry_once.h"
@@ -28,7 +30,7 @@ struct at_theap *at_all_heaps;
 AT_FORK_LOCK static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_theap *pool;
 static pthread_key_t heap_key;
-static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;
+AT_DATA_PAGE static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;
 static size_t heap_bytes;
 
 static unsigned int bin_cap(unsigned int cls)
@@ -43,16 +45,27 @@ static unsigned int bin_cap(unsigned int cls)
 
 static void atfork_prepare(void)
 {
+	if (!at_fork_locking())
+		return;
 	pthread_mutex_lock(&pool_lock);
 	at_huge_lock();
 	at_slab_lock_all();
 }
 
-static void atfork_release(void)
+static void atfork_parent(void)
 {
+	if (!at_fork_locking())
+		return;
 	at_slab_unlock_all();
 	at_huge_unlock();
 	pthread_mutex_unlock(&pool_lock);
+}
+
+AT_FORK_TEXT static void atfork_child(void)
+{
+	at_slab_fork_child();
+	at_fork_child_reset(&pool_lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
+	at_huge_fork_child();
 }
 
 static void theap_destroy(void *arg);
@@ -70,7 +83,7 @@ static int malloc_setup(void)
 	if (pthread_key_create(&heap_key, theap_destroy))
 		return EAGAIN;
 	/* After the page allocator's (at_slab_init -> at_heap_init): see above. */
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	return 0;
 }
 

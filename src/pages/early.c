@@ -61,11 +61,12 @@ _Static_assert(sizeof(struct tracking_page) <= AT_PAGE_SIZE, "tracking page too 
 
 #define GATE_CLOSED (1ul << 63)
 
-static struct tracking_page *current_page;
-static unsigned long gate;
-static unsigned char clear_late; /* recorders that see CLOSED clear their page */
+/* the hand-over's statics: start-up writes them (core/compiler.h) */
+AT_DATA_PAGE static struct tracking_page *current_page;
+AT_DATA_PAGE static unsigned long gate;
+AT_DATA_PAGE static unsigned char clear_late; /* recorders that see CLOSED clear their page */
 struct at_early_stats at_early_stats;
-void (*at_early_test_hook)(void);
+AT_DATA_PAGE void (*at_early_test_hook)(void);
 
 static void mark_inaccurate(void)
 {

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "store/charge.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "core/peak_hook.h"
 #include "objects/secure.h"
@@ -46,9 +47,9 @@ struct cached {
 AT_FORK_LOCK static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct huge *table;
 static unsigned int table_hi;
-static char *recent[RECENT];
+AT_BIG_BSS static char *recent[RECENT];
 static unsigned int recent_next;
-static struct cached cache[CACHE_MAX];
+AT_BIG_BSS static struct cached cache[CACHE_MAX];
 static unsigned int cache_n;
 static size_t cache_bytes;
 static size_t nr_live, live_bytes, max_live, max_bytes; /* under huge_lock */
@@ -61,6 +62,11 @@ void at_huge_lock(void)
 void at_huge_unlock(void)
 {
 	pthread_mutex_unlock(&huge_lock);
+}
+
+AT_FORK_TEXT void at_huge_fork_child(void)
+{
+	at_fork_child_reset(&huge_lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 }
 
 static struct huge *find(const void *p)

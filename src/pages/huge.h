@@ -41,5 +41,6 @@ struct at_huge_stats {
 AT_HIDDEN void at_huge_stats(struct at_huge_stats *st);
 AT_HIDDEN void at_huge_lock(void);
 AT_HIDDEN void at_huge_unlock(void);
+AT_HIDDEN void at_huge_fork_child(void); /* fork's child: the lock put back (fork_locks.h) */
 
 #endif

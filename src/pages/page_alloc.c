@@ -59,6 +59,7 @@
 #include "store/charge.h"
 #include "store/debug.h"
 #include "pages/early.h"
+#include "core/fork_locks.h"
 #include "core/message.h"
 #include "pages/page.h"
 #include "core/peak_hook.h"
@@ -83,11 +84,11 @@ struct arena {
 char *at_heap_base = AT_HEAP_UNSET;
 size_t at_heap_span;
 struct at_page *at_pages;
-AT_FORK_LOCK static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with the others */
+AT_FORK_TAIL static struct arena arenas[AT_NR_ARENAS]; /* arena 0's lock with the others */
 static unsigned int nr_arenas; /* arenas [0, nr_arenas) are set up */
 AT_FORK_LOCK static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t heap_limit, heap_committed;
-static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
+AT_DATA_PAGE static struct at_retry_once heap_once = AT_RETRY_ONCE_INIT;
 static uint32_t purge_pages; /* mallopt's M_TRIM_THRESHOLD, in pages, once purge_set */
 static unsigned char purge_set;
 
@@ -157,6 +158,26 @@ void at_page_unlock_all(void)
 	for (unsigned int i = nr_arenas; i-- > 0;)
 		pthread_mutex_unlock(&arenas[i].lock);
 	pthread_mutex_unlock(&grow_lock);
+}
+
+/* fork(): the locks, when the process has had threads (core/fork_locks.h) */
+static void fork_prepare(void)
+{
+	if (at_fork_locking())
+		at_page_lock_all();
+}
+
+static void fork_parent(void)
+{
+	if (at_fork_locking())
+		at_page_unlock_all();
+}
+
+AT_FORK_TEXT static void fork_child(void)
+{
+	at_fork_child_reset(&grow_lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
+	for (unsigned int i = 0; i < nr_arenas; i++)
+		at_fork_child_reset(&arenas[i].lock, (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER);
 }
 
 void at_page_lock_pfn(uint32_t pfn)
@@ -299,7 +320,7 @@ static int heap_setup(void)
 	at_pages = d;
 	arena_setup(0);
 	nr_arenas = 1;
-	pthread_atfork(at_page_lock_all, at_page_unlock_all, at_page_unlock_all);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	static const struct at_store_pages ops = {
 		at_page_lock_all, at_page_unlock_all, at_page_lock_pfn, at_page_unlock_pfn,
 		at_page_each_head,

@@ -354,7 +354,7 @@ int at_profile_write_fd(int fd)
 {
 	struct chains ch = {0};
 	struct objects ob = {0};
-	static struct out o; /* 8 KiB: off the stack of a destructor */
+	AT_BIG_BSS static struct out o; /* 8 KiB: off the stack of a destructor */
 	static int busy;
 	if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
 		return -EBUSY;

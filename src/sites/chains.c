@@ -129,7 +129,11 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
 	if (!named->chains) { /* appended: allocinfo lists sites in order of creation */
-		AT_CHAIN_HOT static struct at_frame **tail = &at_named_frames;
+		/* no initializer: its relocation would make the loader write
+		 * the fork page at every start */
+		AT_CHAIN_HOT static struct at_frame **tail;
+		if (!tail)
+			tail = &at_named_frames;
 		AT_STORE(tail, named);
 		tail = &named->next_named;
 	}
@@ -139,6 +143,8 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	if (!err)
 		at_registry_list(&c->tag);
 	pthread_mutex_unlock(&at_registry_lock);
+	if (!err)
+		at_counters_touch(c->tag.idx);
 	return &c->tag;
 nomem:
 	at_msg_once(mem_once, "cannot map memory for a call chain; allocations from "

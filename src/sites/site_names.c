@@ -70,7 +70,7 @@ static char *pool_strdup(const char *s)
 
 /* ---- wrappers -------------------------------------------------------- */
 
-static char user_wrappers[4096];
+AT_BIG_BSS static char user_wrappers[4096];
 
 int at_glob_match(const char *pat, size_t plen, const char *s)
 {
@@ -349,6 +349,24 @@ static size_t put_str(char *buf, size_t size, size_t at, const char *s)
 	return at;
 }
 
+/* The length of s, at most max (no libc call: see frame_make). */
+static size_t str_len_max(const char *s, size_t max)
+{
+	size_t n = 0;
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
+/* The digits of v in hex, no leading zeros. */
+static size_t hex_len(uintptr_t v)
+{
+	size_t n = 1;
+	while (v >>= 4)
+		n++;
+	return n;
+}
+
 /* v in lower-case hex, no leading zeros, appended as put_str does. */
 static size_t put_hex(char *buf, size_t size, size_t at, uintptr_t v)
 {
@@ -361,6 +379,10 @@ static size_t put_hex(char *buf, size_t size, size_t at, uintptr_t v)
 		buf[at++] = d[--n];
 	return at;
 }
+
+/* A frame's names are cut to these lengths. */
+#define FILE_MAX 4199
+#define FUNC_MAX 1039
 
 /* A new record naming addr (no lock held).  The object from
  * _dl_find_object (no lock, no symbol search); the function from its index
@@ -398,21 +420,26 @@ static struct at_frame *frame_make(uintptr_t addr)
 		}
 	}
 	/* formatted here, not by snprintf: a forked child naming its first
-	 * frame would page in libc's printf code (a fault per page) */
-	char file[4200], func[1040];
-	size_t nf = put_str(file, sizeof(file), 0, obj);
-	nf = put_str(file, sizeof(file), nf, "+0x");
-	nf = put_hex(file, sizeof(file), nf, off);
-	size_t ns = sym ? put_str(func, sizeof(func), 0, sym)
-			: put_hex(func, sizeof(func), put_str(func, sizeof(func), 0, "0x"), off);
+	 * frame would page in libc's printf code (a fault per page); straight
+	 * into the record, its lengths counted first: buffers on the stack
+	 * (5 KiB) made a child's chain touch one more stack page */
+	size_t nf = str_len_max(obj, FILE_MAX) + 3 + hex_len(off);
+	if (nf > FILE_MAX)
+		nf = FILE_MAX;
+	size_t ns = sym ? str_len_max(sym, FUNC_MAX) : 2 + hex_len(off);
+	if (ns > FUNC_MAX)
+		ns = FUNC_MAX;
 	struct at_frame *f = at_sites_pool_alloc(sizeof(*f) + nf + 1 + ns + 1);
 	if (!f)
 		return NULL;
-	char *s = (char *)(f + 1);
-	memcpy(s, file, nf);
+	char *s = (char *)(f + 1), *fn = s + nf + 1;
+	put_hex(s, nf + 1, put_str(s, nf + 1, put_str(s, nf + 1, 0, obj), "+0x"), off);
 	s[nf] = '\0';
-	memcpy(s + nf + 1, func, ns);
-	s[nf + 1 + ns] = '\0';
+	if (sym)
+		put_str(fn, ns + 1, 0, sym);
+	else
+		put_hex(fn, ns + 1, put_str(fn, ns + 1, 0, "0x"), off);
+	fn[ns] = '\0';
 	f->tag.filename = s;
 	f->tag.function = s + nf + 1;
 	f->addr = addr;

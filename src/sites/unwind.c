@@ -504,7 +504,7 @@ struct find {
  * Written inside dl_iterate_phdr's callback, under the loader's lock.
  */
 #define BAD_OBJECTS 16
-static struct {
+static struct { /* in .bss, not AT_BIG_BSS: every new object's walk reads it */
 	const uint8_t *hdr;
 	int ignored;
 } bad_objects[BAD_OBJECTS];

@@ -28,9 +28,9 @@ unsigned char at_state = AT_STATE_EARLY;
 
 /* Start-up runs once, under this lock (not pthread_once: its slow path
  * always ends in a futex wake system call, waiters or not). */
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char init_done;
-void (*at_init_test_hook)(void);
+AT_DATA_PAGE static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+AT_DATA_PAGE static unsigned char init_done;
+AT_DATA_PAGE void (*at_init_test_hook)(void);
 
 /* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
 static void set_state(unsigned char st)
