@@ -45,25 +45,29 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 /*
  * Take bin b's top object (bin b of class cls, b's word w, its count c >= 1, its tag ti), for
  * an allocation charged to ti (charged by the count's update), the slab
- * narrow (no AT_SLOW_WIDE): its entry is written.
+ * narrow (no AT_SLOW_WIDE): its entry, whose address the bin keeps
+ * (tcache.h at_bin_ents), is written.
  */
 static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, unsigned int cls,
 								uint64_t w, unsigned int c,
 								uint32_t ti)
 {
+	(void)cls;
 	void *p = b->slots[c - 1];
+	uint16_t *ent = at_bin_ents(b->slots)[c - 1];
 	AT_STORE_RELAXED(&b->word, w - 1);
-	AT_STORE_RELAXED(at_obj_entry_of(p, cls, at_obj_index_m((uintptr_t)p, b->magic)),
-			 (uint16_t)(ti + 1));
+	AT_STORE_RELAXED(ent, (uint16_t)(ti + 1));
 	return p;
 }
 
 /*
  * Free's common case: the thread has a heap, bin cls has room, and its tag
- * is ti, the freed object's: p is pushed, uncharged by the count's own
- * update (bin_charge.h).  0 (nothing done) otherwise.
+ * is ti, the freed object's: p is pushed with its entry's address ent,
+ * uncharged by the count's own update (bin_charge.h).  0 (nothing done)
+ * otherwise.
  */
-static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, void *p, uint32_t ti)
+static inline __attribute__((always_inline)) int at_bin_put_ent(unsigned int cls, void *p,
+								 uint16_t *ent, uint32_t ti)
 {
 	struct at_theap *h = at_tls_heap;
 	if (at_unlikely((uintptr_t)h <= 1))
@@ -74,8 +78,16 @@ static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, vo
 	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
 		return 0;
 	b->slots[c] = p;
+	at_bin_ents(b->slots)[c] = ent;
 	AT_STORE_RELAXED(&b->word, w + 1);
 	return 1;
+}
+
+/* The same, the entry's address computed from p. */
+static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, void *p, uint32_t ti)
+{
+	return at_bin_put_ent(cls, p,
+			      at_obj_entry_of(p, cls, at_obj_index((uintptr_t)p, cls)), ti);
 }
 
 /*
@@ -135,7 +147,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uint32_t ti = e - 1;
 	/* Only at_bin_put's branch waits for the entry (often a cache miss),
 	 * not its stores. */
-	if (at_likely(at_bin_put(cls, p, ti)))
+	if (at_likely(at_bin_put_ent(cls, p, ent, ti)))
 		return;
 	return at_small_free_slow(p, cls, ti);
 }

@@ -46,8 +46,9 @@ _Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer 
 
 struct at_bin {
 	uint64_t word; /* count of objects held, and the bin's charges (bin_charge.h) */
-	void **slots;  /* slots[0 .. count) */
-	uint32_t magic; /* at_class_magic[class]: malloc's index without a table */
+	void **slots;  /* slots[0 .. count), each object's narrow entry at
+			  at_bin_ents(slots)[i] */
+	uint32_t magic; /* at_class_magic[class] */
 	uint16_t cap;
 	uint16_t pad16;
 	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
@@ -69,8 +70,26 @@ struct at_theap {
 	struct at_theap *next_free;
 	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
 	void *secure_q; /* ALLOCTAG_SECURE's quarantine (secure.c), NULL until used */
-	void *slots[];
+	void *slots[]; /* the bins' slots, AT_BIN_ENTS of them at most, then
+			  as many entry addresses (at_bin_ents) */
 };
+
+/*
+ * Entry addresses: next to each object in a bin, the address of its narrow
+ * reference entry (slab.h at_obj_entry_of, whatever the slab's width), kept
+ * AT_BIN_ENTS slots above the object's own slot, so that malloc's fast path
+ * writes the entry with no index or window computation (one load, at a
+ * constant displacement from the object's): free computes the address to
+ * check the entry anyway, a refill computes its batch's.  A wide slab's
+ * object is never taken by the fast paths (AT_SLOW_WIDE), so its entry
+ * address is never used.
+ */
+#define AT_BIN_ENTS (AT_NR_CLASSES * AT_BIN_MAX)
+
+static inline uint16_t **at_bin_ents(void **slots)
+{
+	return (uint16_t **)(slots + AT_BIN_ENTS);
+}
 
 extern AT_HIDDEN struct at_theap *at_all_heaps;
 
