@@ -334,9 +334,7 @@ static AT_NOINLINE void *at_large_calloc(size_t n, struct alloc_tag *tag)
 
 static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
 {
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag);
-	return at_large_malloc(n, tag);
+	return at_malloc_fast(n, tag);
 }
 
 #define UNPAREN(...) __VA_ARGS__

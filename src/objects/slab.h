@@ -166,7 +166,8 @@ extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n 
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 
-/* Class of a request of n <= AT_SMALL_MAX bytes. */
+/* Class of a request of n <= AT_SMALL_MAX bytes (malloc_fast.h
+ * at_malloc_fast the same). */
 static inline unsigned int at_size_class(size_t n)
 {
 	if (n <= 8192)

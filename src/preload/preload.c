@@ -215,19 +215,17 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
  * itself only picks the path (no stack frame). */
 EXPORT void *malloc(size_t n)
 {
-	struct alloc_tag *tag = NULL;
 	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) { /* implies READY */
-		tag = alloctag_current_tag;
+		struct alloc_tag *tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
 			if (at_chain_depth != 1)
 				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
 			return site_malloc(n, ra);
 		}
+		return at_malloc_fast(n, tag);
 	}
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag);
-	return at_large_malloc(n, tag);
+	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
 }
 
 EXPORT void free(void *p)
