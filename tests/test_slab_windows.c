@@ -62,8 +62,9 @@ static uint32_t entry_idx(void *p)
 	CHECK_EQ(s->cls, cls);
 	CHECK_EQ(s->nobj, at_class_nobj[cls]);
 	CHECK(at_obj_entry_c(off, cls) == at_obj_entry(off));
-	/* free's way to the window: the head page's descriptor */
-	CHECK_EQ(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win, at_win_off(off, cls));
+	/* free's way to the entries: the head page's descriptor */
+	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents ==
+	      at_meta_base + at_win_off(off, cls) + AT_META_REFS);
 	uint32_t idx = at_obj_index(off, cls);
 	if (!w) /* the fast paths' address, from the object's address */
 		CHECK(at_obj_entry_of(p, cls, idx) == (uint16_t *)at_obj_entry(off) + idx);

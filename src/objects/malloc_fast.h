@@ -152,8 +152,8 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
 		return at_wide_free(p, off, cls, idx, what);
-	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
-	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;
+	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
+	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);

@@ -53,11 +53,12 @@
  * slab_new writes the header, so all a released compact window needs is
  * its free stack cleared (it may lie under the next slab's entries); a big
  * window's pages are given back (MADV_DONTNEED).
- * The window's offset in the shadow is also kept in the slab's head page
- * descriptor (`win`, over the free-list links an allocated block has no
- * use for: page.h),
- * where free, which reads the head's flags anyway, takes it with no class
- * compare; malloc, with the class at hand, computes it (at_win_off).
+ * The address of the window's entries (window + AT_META_REFS) is also kept
+ * in the slab's head page descriptor (`ents`, over the free-list links an
+ * allocated block has no use for: page.h), where free, which reads the
+ * head's flags anyway, takes it with no class compare and no addition;
+ * a refill, with the class at hand, computes it (at_win_off), and a thread
+ * cache keeps each cached object's entry address (tcache.h).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -236,11 +237,10 @@ static inline void *at_obj_entry_c(uintptr_t off, unsigned int cls)
 	return (char *)at_slab_meta(off, cls) + AT_META_REFS;
 }
 
-/* The same, the window's offset read from the slab's head page. */
+/* The same, read from the slab's head page. */
 static inline void *at_obj_entry(uintptr_t off)
 {
-	uint64_t win = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win);
-	return at_meta_base + win + AT_META_REFS;
+	return AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents);
 }
 
 /*
