@@ -27,6 +27,36 @@ AT_HIDDEN void at_bad_object(void *p, const char *what);
 AT_HIDDEN void at_double_free(void *p, const char *what);
 
 /*
+ * Relaxed reads of the fast paths' globals made the operand of their
+ * compare: GCC never folds an atomic load into a compare (a load, then a
+ * compare of registers: one instruction more each).  On x86-64 an aligned
+ * load is what a relaxed atomic load compiles to, so the compare reads the
+ * variable itself.
+ */
+static inline int at_byte_set(const unsigned char *v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int set;
+	__asm__("cmpb $0, %1" : "=@ccne"(set) : "m"(*v));
+	return set;
+#else
+	return AT_LOAD_RELAXED(v) != 0;
+#endif
+}
+
+/* x < *v */
+static inline int at_below(uintptr_t x, const size_t *v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int below;
+	__asm__("cmpq %2, %1" : "=@ccb"(below) : "r"(x), "m"(*v));
+	return below;
+#else
+	return x < AT_LOAD_RELAXED(v);
+#endif
+}
+
+/*
  * The tag a small allocation is charged to: the current tag while profiling
  * is on (at_profiling_on implies AT_STATE_READY), else none.  The preload
  * library passes its call site's dynamic tag instead, the tag-passing
@@ -69,16 +99,14 @@ static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b,
 static inline __attribute__((always_inline)) int at_bin_put_ent(unsigned int cls, void *p,
 								 uint16_t *ent, uint32_t ti)
 {
-	struct at_theap *h = at_tls_heap;
-	if (at_unlikely((uintptr_t)h <= 1))
-		return 0;
-	struct at_bin *b = &h->bins[cls];
+	struct at_bin *b = &at_tls_bins[cls]; /* no heap: cap 0 */
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
 		return 0;
-	b->slots[c] = p;
-	at_bin_ents(b->slots)[c] = ent;
+	void **slots = b->slots;
+	slots[c] = p;
+	at_bin_ents(slots)[c] = ent;
 	AT_STORE_RELAXED(&b->word, w + 1);
 	return 1;
 }
@@ -100,15 +128,15 @@ static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, vo
 static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
 								    struct alloc_tag *tag)
 {
-	struct at_theap *h = at_tls_heap;
-	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
-	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
+	if (at_unlikely(at_byte_set(&at_small_slow))) {
+		unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
+		struct at_theap *h = at_tls_heap;
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
 			return at_small_alloc_wide(h, cls, tag);
 		return at_small_alloc_slow(cls, tag);
 	}
 	uint32_t ti = tag_idx(tag);
-	struct at_bin *b = &h->bins[cls];
+	struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 	uint64_t w = b->word;
 	uintptr_t c = at_bin_count(w);
 	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
@@ -130,28 +158,46 @@ static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, stru
 	return at_large_malloc(n, tag);
 }
 
+/* Tail calls of at_free_fast's rare cases (the class from the head's flags). */
+static AT_NOINLINE void at_free_wide_of(void *p, uintptr_t off, uint64_t f, uint32_t idx,
+					const char *what)
+{
+	return at_wide_free(p, off, at_page_class(f), idx, what);
+}
+
+static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	return at_small_free_slow(p, at_slab_class_of(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]), ti);
+}
+
 /*
  * free(), with every call a tail call (no stack frame on the fast path).  The checks come before anything is
  * written: p must be the start of an object of a slab (the slab's class
- * from its head page's flags), and its entry must say allocated.
+ * from its head page's flags), and its entry must say allocated.  The
+ * class's magic number and bin come from the slab's second page
+ * descriptor (slab.h), in the head's cache line: written before the slab's
+ * first object is handed out, read with plain loads (a compare takes them
+ * as its operand).
  */
 static inline __attribute__((always_inline)) void at_free_fast(void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
+	if (at_unlikely(!at_below(off, &at_heap_span)))
 		return at_free_outside(p, what);
 	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
 	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	if (at_unlikely(!(f & AT_PG_SLAB)))
 		return at_large_free(p, off, what);
-	unsigned int cls = at_page_class(f);
 	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
-	uint32_t idx;
-	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
+	uint32_t magic = head[1].cls.magic;
+	uint64_t prod = (uint64_t)(uint16_t)off * magic; /* at_obj_locate */
+	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what); /* tail calls: no frame here */
+	uint32_t idx = (uint32_t)(prod >> 32);
 	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
-		return at_wide_free(p, off, cls, idx, what);
+		return at_free_wide_of(p, off, f, idx, what);
 	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
 	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
@@ -159,11 +205,17 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 		return at_double_free(p, what);
 	AT_STORE_RELAXED(ent, 0);
 	uint32_t ti = e - 1;
-	/* Only at_bin_put's branch waits for the entry (often a cache miss),
-	 * not its stores. */
-	if (at_likely(at_bin_put_ent(cls, p, ent, ti)))
-		return;
-	return at_small_free_slow(p, cls, ti);
+	/* Only the bin's checks wait for the entry (often a cache miss), not
+	 * its stores. */
+	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
+	uint64_t w = b->word;
+	uintptr_t c = at_bin_count(w);
+	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
+		return at_free_slow_of(p, ti);
+	void **slots = b->slots;
+	slots[c] = p;
+	at_bin_ents(slots)[c] = ent;
+	AT_STORE_RELAXED(&b->word, w + 1);
 }
 
 #endif

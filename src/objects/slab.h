@@ -58,7 +58,12 @@
  * allocated block has no use for: page.h), where free, which reads the
  * head's flags anyway, takes it with no class compare and no addition;
  * a refill, with the class at hand, computes it (at_win_off), and a thread
- * cache keeps each cached object's entry address (tcache.h).
+ * cache keeps each cached object's entry address (tcache.h).  The descriptor
+ * after the head (the slab's second page: the same cache line, its links
+ * as unused) holds what free needs of the class (`cls`): the class's magic
+ * number (at_obj_locate) and its bin's byte offset in a thread cache's bins
+ * (cls * sizeof(struct at_bin), tcache.h), so that free reads them with no
+ * table lookup (at_slab_class_of).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -195,6 +200,14 @@ static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
 static inline uint16_t *at_slab_stack(struct at_slab *s)
 {
 	return (uint16_t *)((char *)s + AT_META_REFS + 8u * (s->nobj + 1u));
+}
+
+#define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
+
+/* A slab's class from its head page descriptor (the second page's). */
+static inline unsigned int at_slab_class_of(const struct at_page *head)
+{
+	return head[1].cls.bin / AT_BIN_BYTES;
 }
 
 static inline unsigned int at_page_class(uint64_t flags)

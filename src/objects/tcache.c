@@ -23,6 +23,8 @@
 #include "core/peak_hook.h"
 
 __thread struct at_theap *at_tls_heap;
+const struct at_bin at_bins_none[AT_NR_CLASSES];
+__thread struct at_bin *at_tls_bins = (struct at_bin *)at_bins_none;
 struct at_theap *at_all_heaps;
 
 AT_FORK_LOCK static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,6 +111,7 @@ struct at_theap *at_theap_get(void)
 	h->next_free = NULL;
 	/* Set before pthread_setspecific, which may itself call calloc. */
 	at_tls_heap = h;
+	at_tls_bins = h->bins;
 	pthread_setspecific(heap_key, h);
 	return h;
 }
@@ -117,6 +120,7 @@ static void theap_destroy(void *arg)
 {
 	struct at_theap *h = arg;
 	at_tls_heap = AT_THEAP_DEAD;
+	at_tls_bins = (struct at_bin *)at_bins_none;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 		struct at_bin *b = &h->bins[c];
 		unsigned int n = at_bin_count(b->word);

@@ -54,7 +54,7 @@ struct at_bin {
 	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
 			  all: a bin never straddles two cache lines */
 };
-_Static_assert(sizeof(struct at_bin) == 32, "bin size");
+_Static_assert(sizeof(struct at_bin) == 32 && sizeof(struct at_bin) == AT_BIN_BYTES, "bin size");
 
 struct at_lcache {
 	unsigned int count;
@@ -94,6 +94,14 @@ static inline uint16_t **at_bin_ents(void **slots)
 extern AT_HIDDEN struct at_theap *at_all_heaps;
 
 extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model("initial-exec")));
+/*
+ * The fast paths' view of the same: at_tls_heap's bins while the thread has
+ * a heap, else (before its first small allocation, after its exit) the
+ * empty bins at_bins_none (read-only: count 0, cap 0), where a malloc finds
+ * no object and a free no room, so that neither tests for a heap.
+ */
+extern AT_HIDDEN __thread struct at_bin *at_tls_bins __attribute__((tls_model("initial-exec")));
+extern AT_HIDDEN const struct at_bin at_bins_none[AT_NR_CLASSES];
 
 /* The calling thread's heap, creating it; NULL if dead or out of memory. */
 AT_HIDDEN struct at_theap *at_theap_get(void);

@@ -105,6 +105,10 @@ struct at_page {
 		};
 		uint16_t *ents; /* a slab's head page: the address of its objects'
 				   reference entries (objects/slab.h) */
+		struct {
+			uint32_t magic, bin; /* a slab's second page: its class's
+						(objects/slab.h) */
+		} cls;
 	};
 };
 

@@ -196,11 +196,10 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 	if (at_unlikely(n > AT_SMALL_MAX))
 		return site_large(n, ra);
 	unsigned int cls = at_size_class(n);
-	struct at_theap *h = at_tls_heap;
-	if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
-		struct at_bin *b = &h->bins[cls];
+	if (at_likely(!at_byte_set(&at_small_slow))) {
+		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uint64_t w = b->word;
-		unsigned int c = at_bin_count(w);
+		uintptr_t c = at_bin_count(w);
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
 			at_cum_add(at_bin_tag(w), at_class_charge[cls]);
 			return at_bin_take(b, cls, w, c, at_bin_tag(w));
@@ -215,7 +214,7 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
  * itself only picks the path (no stack frame). */
 EXPORT void *malloc(size_t n)
 {
-	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) { /* implies READY */
+	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
 		struct alloc_tag *tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
