@@ -83,9 +83,11 @@ static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b,
 								uint32_t ti)
 {
 	(void)cls;
-	void *p = b->slots[c - 1];
-	uint16_t *ent = at_bin_ents(b->slots)[c - 1];
-	AT_STORE_RELAXED(&b->word, w - 1);
+	(void)w; /* the count is updated in place */
+	void **slots = b->slots;
+	void *p = slots[c - 1];
+	uint16_t *ent = at_bin_ents(slots)[c - 1];
+	at_bin_word_add(&b->word, -1);
 	AT_STORE_RELAXED(ent, (uint16_t)(ti + 1));
 	return p;
 }
@@ -138,9 +140,16 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	uint32_t ti = tag_idx(tag);
 	struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 	uint64_t w = b->word;
-	uintptr_t c = at_bin_count(w);
-	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
+	uintptr_t c = at_bin_count_at(&b->word);
+	if (at_unlikely(!c))
 		return at_small_alloc_slow(cls, tag);
+	/* a bin tag fits a narrow entry; an untagged call's ti is constant */
+	if (__builtin_constant_p(ti) && ti <= 0xFFFFu) {
+		if (at_unlikely(!at_bin_tag_is_narrow(&b->word, ti)))
+			return at_small_alloc_slow(cls, tag);
+	} else if (at_unlikely(at_bin_tag(w) != ti)) {
+		return at_small_alloc_slow(cls, tag);
+	}
 	return at_bin_take(b, cls, w, c, ti);
 }
 
@@ -208,14 +217,13 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	/* Only the bin's checks wait for the entry (often a cache miss), not
 	 * its stores. */
 	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
-	uint64_t w = b->word;
-	uintptr_t c = at_bin_count(w);
-	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
+	uintptr_t c = at_bin_count_at(&b->word);
+	if (at_unlikely((uint16_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
 		return at_free_slow_of(p, ti);
 	void **slots = b->slots;
 	slots[c] = p;
 	at_bin_ents(slots)[c] = ent;
-	AT_STORE_RELAXED(&b->word, w + 1);
+	at_bin_word_add(&b->word, 1);
 }
 
 #endif
