@@ -409,7 +409,8 @@ AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 
 AT_NOINLINE void at_free_outside(void *p, const char *what)
 {
-	at_huge_free(p, what);
+	if (p) /* NULL lies below the heap: free(NULL) comes here */
+		at_huge_free(p, what);
 }
 
 /* Not declared noreturn (they do not return): so that free's fast path can
@@ -483,8 +484,7 @@ AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t
 
 void at_free(void *p)
 {
-	if (p)
-		at_free_fast(p, "free");
+	at_free_fast(p, "free");
 }
 
 /* Usable size of live block p; aborts (naming what) on a bad pointer. */

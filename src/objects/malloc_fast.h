@@ -17,6 +17,7 @@ AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
+/* A pointer outside the heap: a huge block's, or NULL (ignored). */
 AT_HIDDEN void at_free_outside(void *p, const char *what);
 /* A large (or huge) block charged to tag (as cur_tag() gives it), which is
  * made current around the page allocator's call if it is not. */
@@ -84,9 +85,9 @@ static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b,
 {
 	(void)cls;
 	(void)w; /* the count is updated in place */
-	void **slots = b->slots;
-	void *p = slots[c - 1];
-	uint16_t *ent = at_bin_ents(slots)[c - 1];
+	void **top = b->slots + c - 1;
+	void *p = *top;
+	uint16_t *ent = *at_bin_ents(top);
 	at_bin_word_add(&b->word, -1);
 	AT_STORE_RELAXED(ent, (uint16_t)(ti + 1));
 	return p;
@@ -120,6 +121,13 @@ static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, vo
 			      at_obj_entry_of(p, cls, at_obj_index((uintptr_t)p, cls)), ti);
 }
 
+/* at_small_alloc_slow for bin b of the thread's bins (or of at_bins_none):
+ * the class from b, so that the fast path keeps no copy of it. */
+static AT_NOINLINE void *at_small_alloc_slow_bin(struct at_bin *b, struct alloc_tag *tag)
+{
+	return at_small_alloc_slow((unsigned int)(b - at_tls_bins), tag);
+}
+
 /*
  * The fast path, written so that every call in it is a tail call (no stack
  * frame): a narrow slab's object from a non-empty bin whose tag is the
@@ -142,13 +150,13 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	uint64_t w = b->word;
 	uintptr_t c = at_bin_count_at(&b->word);
 	if (at_unlikely(!c))
-		return at_small_alloc_slow(cls, tag);
+		return at_small_alloc_slow_bin(b, tag);
 	/* a bin tag fits a narrow entry; an untagged call's ti is constant */
 	if (__builtin_constant_p(ti) && ti <= 0xFFFFu) {
 		if (at_unlikely(!at_bin_tag_is_narrow(&b->word, ti)))
-			return at_small_alloc_slow(cls, tag);
+			return at_small_alloc_slow_bin(b, tag);
 	} else if (at_unlikely(at_bin_tag(w) != ti)) {
-		return at_small_alloc_slow(cls, tag);
+		return at_small_alloc_slow_bin(b, tag);
 	}
 	return at_bin_take(b, cls, w, c, ti);
 }
@@ -191,7 +199,8 @@ static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
  */
 static inline __attribute__((always_inline)) void at_free_fast(void *p, const char *what)
 {
-	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	/* NULL too is outside: at_free_outside ignores it (no test here) */
+	uintptr_t off = (uintptr_t)p - (uintptr_t)at_heap_base;
 	if (at_unlikely(!at_below(off, &at_heap_span)))
 		return at_free_outside(p, what);
 	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];

@@ -229,8 +229,7 @@ EXPORT void *malloc(size_t n)
 
 EXPORT void free(void *p)
 {
-	if (at_likely(p != NULL))
-		at_free_fast(p, "free");
+	at_free_fast(p, "free"); /* NULL included */
 }
 
 EXPORT void *calloc(size_t n, size_t size)
