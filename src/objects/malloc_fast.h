@@ -175,11 +175,19 @@ static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, stru
 	return at_large_malloc(n, tag);
 }
 
-/* Tail calls of at_free_fast's rare cases (the class from the head's flags). */
-static AT_NOINLINE void at_free_wide_of(void *p, uintptr_t off, uint64_t f, uint32_t idx,
-					const char *what)
+/* Tail calls of at_free_fast's rare cases.  A heap pointer whose unit head
+ * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
+ * as at_free_fast checks) an object of a wide or secure slab. */
+static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const char *what)
 {
-	return at_wide_free(p, off, at_page_class(f), idx, what);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (!(f & AT_PG_SLAB))
+		return at_large_free(p, off, what);
+	unsigned int cls = at_page_class(f);
+	uint32_t idx;
+	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
+		return at_bad_object(p, what);
+	return at_wide_free(p, off, cls, idx, what);
 }
 
 static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
@@ -205,8 +213,9 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 		return at_free_outside(p, what);
 	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
 	uint64_t f = AT_LOAD_RELAXED(&head->flags);
-	if (at_unlikely(!(f & AT_PG_SLAB)))
-		return at_large_free(p, off, what);
+	/* not a narrow, plain slab: a large block, or a wide or secure slab */
+	if (at_unlikely((f & (AT_PG_SLAB | AT_PG_WIDE | AT_PG_SECURE)) != AT_PG_SLAB))
+		return at_free_other(p, off, what);
 	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
 	uint32_t magic = head[1].cls.magic;
@@ -214,8 +223,6 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	uint32_t idx = (uint32_t)(prod >> 32);
-	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
-		return at_free_wide_of(p, off, f, idx, what);
 	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
 	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
