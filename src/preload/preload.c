@@ -201,8 +201,11 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 		uint64_t w = b->word;
 		uintptr_t c = at_bin_count(w);
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
+			/* taken first: only p lives across the count's slow
+			 * calls, so the frame is made on that path alone */
+			void *p = at_bin_take(b, cls, w, c, at_bin_tag(w));
 			at_cum_add(at_bin_tag(w), at_class_charge[cls]);
-			return at_bin_take(b, cls, w, c, at_bin_tag(w));
+			return p;
 		}
 		return site_miss(cls, ra);
 	}
