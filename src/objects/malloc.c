@@ -510,6 +510,17 @@ static size_t usable_checked(const void *p, const char *what)
 	return AT_PAGE_SIZE << at_page_order(f);
 }
 
+size_t at_usable_size_made(const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)at_heap_base;
+	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
+		return at_huge_size(p, "malloc_usable_size");
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (f & AT_PG_SLAB)
+		return at_class_charge[at_page_class(f)];
+	return AT_PAGE_SIZE << at_page_order(AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags));
+}
+
 size_t at_usable_size(const void *p)
 {
 	return p ? usable_checked(p, "malloc_usable_size") : 0;

@@ -22,6 +22,9 @@ AT_HIDDEN void at_free_outside(void *p, const char *what);
 /* A large (or huge) block charged to tag (as cur_tag() gives it), which is
  * made current around the page allocator's call if it is not. */
 AT_HIDDEN void *at_large_malloc(size_t n, struct alloc_tag *tag);
+/* The usable size of a block the allocator has just handed out (a live
+ * one: none of usable_checked's checks), for the cumulative counts. */
+AT_HIDDEN size_t at_usable_size_made(const void *p);
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);

@@ -42,7 +42,7 @@
 			alloctag_current_tag = NULL;                                    \
 			void *_p = (made);                                              \
 			if (_p)                                                         \
-				cum(_t, at_usable_size(_p));                            \
+				cum(_t, at_usable_size_made(_p));                       \
 		} else {                                                                \
 			_r = alloc;                                                     \
 		}                                                                       \
@@ -126,7 +126,7 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_large_malloc(n, tag);
 	if (p)
-		cum(tag, at_usable_size(p));
+		cum(tag, at_usable_size_made(p));
 	return p;
 }
 
