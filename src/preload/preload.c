@@ -193,9 +193,13 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 /* Depth 1: the bin's site key, else the table lookup (site_miss). */
 static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 {
-	if (at_unlikely(n > AT_SMALL_MAX))
+	unsigned int cls;
+	if (at_likely(n <= 8192)) /* at_size_class, the frequent sizes first */
+		cls = at_class_small[(n + 15) >> 4];
+	else if (n <= AT_SMALL_MAX)
+		cls = at_class_mid[(n - 1) >> 8];
+	else
 		return site_large(n, ra);
-	unsigned int cls = at_size_class(n);
 	if (at_likely(!at_byte_set(&at_small_slow))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uint64_t w = b->word;
