@@ -127,8 +127,10 @@ static inline void at_bin_word_add(uint64_t *word, int d)
 static inline int at_bin_tag_is_narrow(const uint64_t *word, uint32_t ti)
 {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && AT_BIN_TAG_SHIFT == 40
+	typedef uint16_t __attribute__((may_alias)) u16_alias;
 	int eq;
-	__asm__("cmpw %w1, 5+%2" : "=@cce"(eq) : "ri"(ti), "m"(*word));
+	__asm__("cmpw %w1, %2" : "=@cce"(eq)
+		: "ri"(ti), "m"(*(const u16_alias *)((const char *)word + 5)));
 	return eq;
 #else
 	return at_bin_tag(*word) == ti;
