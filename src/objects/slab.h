@@ -259,8 +259,8 @@ static inline void *at_obj_entry(uintptr_t off)
 /*
  * The narrow entry of object idx at address p (a heap address) of class
  * cls: at_win_off's two windows, one chosen by a conditional move, not a
- * branch (malloc's fast path, where mixed sizes mispredict a branch on the
- * class: larson, sizes 8..1000, took 1.11x base's CPU with one).
+ * branch (a refill's batch and a bin's push of a freed object, tcache.h
+ * at_bin_ents, mix classes: a branch on the class mispredicts).
  */
 static inline uint16_t *at_obj_entry_of(void *p, unsigned int cls, uint32_t idx)
 {
