@@ -7,7 +7,8 @@
  * thread frees half of them; the slabs are released and their units reused
  * by other classes.  Every object's entry names its own tag, every slot
  * never handed out reads free (whatever the unit's last slab left in its
- * window), no two windows overlap, and every tag's counters are exact
+ * window), no two windows overlap, every object a thread cache holds has
+ * its own entry's address beside it, and every tag's counters are exact
  * throughout.
  */
 #include <alloctag.h>
@@ -18,6 +19,7 @@
 #include "check.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
+#include "objects/tcache.h"
 
 #define N 2400 /* per tag and size: about 40 slabs of 1088-byte objects */
 #define NSIZES 4
@@ -62,8 +64,12 @@ static uint32_t entry_idx(void *p)
 	CHECK_EQ(s->cls, cls);
 	CHECK_EQ(s->nobj, at_class_nobj[cls]);
 	CHECK(at_obj_entry_c(off, cls) == at_obj_entry(off));
-	/* free's way to the window: the head page's descriptor */
-	CHECK_EQ(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win, at_win_off(off, cls));
+	/* free's way to the entries: the head page's descriptor */
+	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents ==
+	      at_meta_base + at_win_off(off, cls) + AT_META_REFS);
+	/* and free's class record, in the second descriptor */
+	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.magic, at_class_magic[cls]);
+	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.bin, cls * AT_BIN_BYTES);
 	uint32_t idx = at_obj_index(off, cls);
 	if (!w) /* the fast paths' address, from the object's address */
 		CHECK(at_obj_entry_of(p, cls, idx) == (uint16_t *)at_obj_entry(off) + idx);
@@ -89,6 +95,24 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 	void *ents = at_obj_entry_c(off, cls);
 	for (uint32_t i = s->fresh; i <= s->nobj; i++)
 		CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
+}
+
+/* Every object in the thread's bins is free (its entry 0) and has its own
+ * entry's address beside it (tcache.h at_bin_ents); returns how many. */
+static unsigned int bins_hold_their_entries(void)
+{
+	struct at_theap *h = at_tls_heap;
+	CHECK((uintptr_t)h > 1 && at_tls_bins == h->bins);
+	unsigned int n = 0;
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		struct at_bin *b = &h->bins[c];
+		for (unsigned int i = 0; i < at_bin_count(b->word); i++, n++) {
+			uintptr_t off = (uintptr_t)((char *)b->slots[i] - at_heap_base);
+			CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry_c(off, c) + at_obj_index(off, c));
+			CHECK_EQ(*at_bin_ents(b->slots)[i], 0);
+		}
+	}
+	return n;
 }
 
 struct win {
@@ -207,6 +231,7 @@ int main(void)
 		for (int k = 0; k < NSIZES; k++)
 			la[k] = lb[k] = 0;
 		want_both(la, lb);
+		CHECK(bins_hold_their_entries() > 0);
 		CHECK_EQ(at_malloc_trim(0), 1); /* empty slabs released */
 		struct at_malloc_info mi;
 		at_malloc_info(&mi);

@@ -93,6 +93,50 @@ static inline uint32_t at_bin_tag(uint64_t w)
 	return (uint32_t)(w >> AT_BIN_TAG_SHIFT);
 }
 
+/* The count of bin word *word, read alone (little-endian: its first two
+ * bytes), where the fast paths need it as an index: one load, not a copy of
+ * the word and a mask. */
+static inline uintptr_t at_bin_count_at(const uint64_t *word)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	typedef uint16_t __attribute__((may_alias)) u16_alias;
+	return *(const u16_alias *)word;
+#else
+	return at_bin_count(*word);
+#endif
+}
+
+/* The fast paths' count update, *word + d (only the bin's own thread
+ * writes it): on x86-64 one add to memory, which is what a relaxed store of
+ * a loaded word plus d compiles to there, less the load. */
+static inline void at_bin_word_add(uint64_t *word, int d)
+{
+#if defined(__x86_64__)
+	__asm__("addq %1, %0" : "+m"(*word) : "er"((int64_t)d));
+#else
+	AT_STORE_RELAXED(word, *word + (uint64_t)(int64_t)d);
+#endif
+}
+
+/*
+ * Whether the tag of bin word *word is ti <= 0xFFFF (a narrow entry's).  A
+ * bin tag fits a narrow entry (above), so its top 8 bits are 0 and its low
+ * 16 bits (the word's bytes 5 and 6, little-endian) decide: on x86-64 one
+ * compare of them in memory, not a load, shift and compare.
+ */
+static inline int at_bin_tag_is_narrow(const uint64_t *word, uint32_t ti)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && AT_BIN_TAG_SHIFT == 40
+	typedef uint16_t __attribute__((may_alias)) u16_alias;
+	int eq;
+	__asm__("cmpw %w1, %2" : "=@cce"(eq)
+		: "ri"(ti), "m"(*(const u16_alias *)((const char *)word + 5)));
+	return eq;
+#else
+	return at_bin_tag(*word) == ti;
+#endif
+}
+
 static inline int64_t at_bin_off(uint64_t w)
 {
 	return (int64_t)(w << (64 - AT_BIN_TAG_SHIFT)) >> (64 - AT_BIN_OFF_BITS);

@@ -334,9 +334,7 @@ static AT_NOINLINE void *at_large_calloc(size_t n, struct alloc_tag *tag)
 
 static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct alloc_tag *tag)
 {
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag);
-	return at_large_malloc(n, tag);
+	return at_malloc_fast(n, tag);
 }
 
 #define UNPAREN(...) __VA_ARGS__
@@ -411,7 +409,8 @@ AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 
 AT_NOINLINE void at_free_outside(void *p, const char *what)
 {
-	at_huge_free(p, what);
+	if (p) /* NULL lies below the heap: free(NULL) comes here */
+		at_huge_free(p, what);
 }
 
 /* Not declared noreturn (they do not return): so that free's fast path can
@@ -444,6 +443,8 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 			at_bin_flush(h, cls);
 		uint64_t w = b->word;
 		b->slots[at_bin_count(w)] = p;
+		at_bin_ents(b->slots)[at_bin_count(w)] =
+			at_obj_entry_of(p, cls, at_obj_index((uintptr_t)p, cls));
 		if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
 			AT_STORE_RELAXED(&b->word, w + 1);
 		else
@@ -483,8 +484,7 @@ AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t
 
 void at_free(void *p)
 {
-	if (p)
-		at_free_fast(p, "free");
+	at_free_fast(p, "free");
 }
 
 /* Usable size of live block p; aborts (naming what) on a bad pointer. */
@@ -508,6 +508,17 @@ static size_t usable_checked(const void *p, const char *what)
 	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
 		at_fatal("%s(%p): not a live block alloctag handed out", what, p);
 	return AT_PAGE_SIZE << at_page_order(f);
+}
+
+size_t at_usable_size_made(const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)at_heap_base;
+	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
+		return at_huge_size(p, "malloc_usable_size");
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (f & AT_PG_SLAB)
+		return at_class_charge[at_page_class(f)];
+	return AT_PAGE_SIZE << at_page_order(AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags));
 }
 
 size_t at_usable_size(const void *p)

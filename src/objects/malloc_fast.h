@@ -17,14 +17,48 @@ AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
+/* A pointer outside the heap: a huge block's, or NULL (ignored). */
 AT_HIDDEN void at_free_outside(void *p, const char *what);
 /* A large (or huge) block charged to tag (as cur_tag() gives it), which is
  * made current around the page allocator's call if it is not. */
 AT_HIDDEN void *at_large_malloc(size_t n, struct alloc_tag *tag);
+/* The usable size of a block the allocator has just handed out (a live
+ * one: none of usable_checked's checks), for the cumulative counts. */
+AT_HIDDEN size_t at_usable_size_made(const void *p);
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);
 AT_HIDDEN void at_double_free(void *p, const char *what);
+
+/*
+ * Relaxed reads of the fast paths' globals made the operand of their
+ * compare: GCC never folds an atomic load into a compare (a load, then a
+ * compare of registers: one instruction more each).  On x86-64 an aligned
+ * load is what a relaxed atomic load compiles to, so the compare reads the
+ * variable itself.
+ */
+static inline int at_byte_set(const unsigned char *v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int set;
+	__asm__("cmpb $0, %1" : "=@ccne"(set) : "m"(*v));
+	return set;
+#else
+	return AT_LOAD_RELAXED(v) != 0;
+#endif
+}
+
+/* x < *v */
+static inline int at_below(uintptr_t x, const size_t *v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int below;
+	__asm__("cmpq %2, %1" : "=@ccb"(below) : "r"(x), "m"(*v));
+	return below;
+#else
+	return x < AT_LOAD_RELAXED(v);
+#endif
+}
 
 /*
  * The tag a small allocation is charged to: the current tag while profiling
@@ -45,37 +79,56 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 /*
  * Take bin b's top object (bin b of class cls, b's word w, its count c >= 1, its tag ti), for
  * an allocation charged to ti (charged by the count's update), the slab
- * narrow (no AT_SLOW_WIDE): its entry is written.
+ * narrow (no AT_SLOW_WIDE): its entry, whose address the bin keeps
+ * (tcache.h at_bin_ents), is written.
  */
 static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, unsigned int cls,
-								uint64_t w, unsigned int c,
+								uint64_t w, uintptr_t c,
 								uint32_t ti)
 {
-	void *p = b->slots[c - 1];
-	AT_STORE_RELAXED(&b->word, w - 1);
-	AT_STORE_RELAXED(at_obj_entry_of(p, cls, at_obj_index_m((uintptr_t)p, b->magic)),
-			 (uint16_t)(ti + 1));
+	(void)cls;
+	(void)w; /* the count is updated in place */
+	void **top = b->slots + c - 1;
+	void *p = *top;
+	uint16_t *ent = *at_bin_ents(top);
+	at_bin_word_add(&b->word, -1);
+	AT_STORE_RELAXED(ent, (uint16_t)(ti + 1));
 	return p;
 }
 
 /*
  * Free's common case: the thread has a heap, bin cls has room, and its tag
- * is ti, the freed object's: p is pushed, uncharged by the count's own
- * update (bin_charge.h).  0 (nothing done) otherwise.
+ * is ti, the freed object's: p is pushed with its entry's address ent,
+ * uncharged by the count's own update (bin_charge.h).  0 (nothing done)
+ * otherwise.
  */
-static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, void *p, uint32_t ti)
+static inline __attribute__((always_inline)) int at_bin_put_ent(unsigned int cls, void *p,
+								 uint16_t *ent, uint32_t ti)
 {
-	struct at_theap *h = at_tls_heap;
-	if (at_unlikely((uintptr_t)h <= 1))
-		return 0;
-	struct at_bin *b = &h->bins[cls];
+	struct at_bin *b = &at_tls_bins[cls]; /* no heap: cap 0 */
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
 	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
 		return 0;
-	b->slots[c] = p;
+	void **slots = b->slots;
+	slots[c] = p;
+	at_bin_ents(slots)[c] = ent;
 	AT_STORE_RELAXED(&b->word, w + 1);
 	return 1;
+}
+
+/* The same, the entry's address computed from p. */
+static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, void *p, uint32_t ti)
+{
+	return at_bin_put_ent(cls, p,
+			      at_obj_entry_of(p, cls, at_obj_index((uintptr_t)p, cls)), ti);
+}
+
+/* at_small_alloc_slow for bin b of the thread's bins (or of at_bins_none):
+ * the class from b, so that the fast path keeps no copy of it. */
+static AT_NOINLINE void *at_small_alloc_slow_bin(struct at_bin *b, struct alloc_tag *tag)
+{
+	return at_small_alloc_slow((unsigned int)(b - at_tls_bins), tag);
 }
 
 /*
@@ -88,56 +141,108 @@ static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, vo
 static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
 								    struct alloc_tag *tag)
 {
-	struct at_theap *h = at_tls_heap;
-	unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
-	if (at_unlikely((uintptr_t)h <= 1 || slow)) {
+	if (at_unlikely(at_byte_set(&at_small_slow))) {
+		unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
+		struct at_theap *h = at_tls_heap;
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
 			return at_small_alloc_wide(h, cls, tag);
 		return at_small_alloc_slow(cls, tag);
 	}
 	uint32_t ti = tag_idx(tag);
-	struct at_bin *b = &h->bins[cls];
+	struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 	uint64_t w = b->word;
-	unsigned int c = at_bin_count(w);
-	if (at_unlikely(!c || at_bin_tag(w) != ti)) /* a bin tag fits a narrow entry */
-		return at_small_alloc_slow(cls, tag);
+	uintptr_t c = at_bin_count_at(&b->word);
+	if (at_unlikely(!c))
+		return at_small_alloc_slow_bin(b, tag);
+	/* a bin tag fits a narrow entry; an untagged call's ti is constant */
+	if (__builtin_constant_p(ti) && ti <= 0xFFFFu) {
+		if (at_unlikely(!at_bin_tag_is_narrow(&b->word, ti)))
+			return at_small_alloc_slow_bin(b, tag);
+	} else if (at_unlikely(at_bin_tag(w) != ti)) {
+		return at_small_alloc_slow_bin(b, tag);
+	}
 	return at_bin_take(b, cls, w, c, ti);
+}
+
+/*
+ * malloc(n) charged to tag (as cur_tag() gives it): the sizes up to 8 KiB,
+ * the most frequent, take one compare to their class.  Inlined with a
+ * constant NULL tag, the tag's compares fold away (`never`).
+ */
+static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, struct alloc_tag *tag)
+{
+	if (at_likely(n <= 8192))
+		return at_small_alloc(at_class_small[(n + 15) >> 4], tag);
+	if (at_likely(n <= AT_SMALL_MAX))
+		return at_small_alloc(at_class_mid[(n - 1) >> 8], tag);
+	return at_large_malloc(n, tag);
+}
+
+/* Tail calls of at_free_fast's rare cases.  A heap pointer whose unit head
+ * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
+ * as at_free_fast checks) an object of a wide or secure slab. */
+static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const char *what)
+{
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (!(f & AT_PG_SLAB))
+		return at_large_free(p, off, what);
+	unsigned int cls = at_page_class(f);
+	uint32_t idx;
+	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
+		return at_bad_object(p, what);
+	return at_wide_free(p, off, cls, idx, what);
+}
+
+static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
+{
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	return at_small_free_slow(p, at_slab_class_of(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]), ti);
 }
 
 /*
  * free(), with every call a tail call (no stack frame on the fast path).  The checks come before anything is
  * written: p must be the start of an object of a slab (the slab's class
- * from its head page's flags), and its entry must say allocated.
+ * from its head page's flags), and its entry must say allocated.  The
+ * class's magic number and bin come from the slab's second page
+ * descriptor (slab.h), in the head's cache line: written before the slab's
+ * first object is handed out, read with plain loads (a compare takes them
+ * as its operand).
  */
 static inline __attribute__((always_inline)) void at_free_fast(void *p, const char *what)
 {
-	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (at_unlikely(off >= AT_LOAD_RELAXED(&at_heap_span)))
+	/* NULL too is outside: at_free_outside ignores it (no test here) */
+	uintptr_t off = (uintptr_t)p - (uintptr_t)at_heap_base;
+	if (at_unlikely(!at_below(off, &at_heap_span)))
 		return at_free_outside(p, what);
 	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
 	uint64_t f = AT_LOAD_RELAXED(&head->flags);
-	if (at_unlikely(!(f & AT_PG_SLAB)))
-		return at_large_free(p, off, what);
-	unsigned int cls = at_page_class(f);
+	/* not a narrow, plain slab: a large block, or a wide or secure slab */
+	if (at_unlikely((f & (AT_PG_SLAB | AT_PG_WIDE | AT_PG_SECURE)) != AT_PG_SLAB))
+		return at_free_other(p, off, what);
 	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
-	uint32_t idx;
-	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
+	uint32_t magic = head[1].cls.magic;
+	uint64_t prod = (uint64_t)(uint16_t)off * magic; /* at_obj_locate */
+	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what); /* tail calls: no frame here */
-	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
-		return at_wide_free(p, off, cls, idx, what);
-	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
-	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;
+	uint32_t idx = (uint32_t)(prod >> 32);
+	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
+	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
 	if (at_unlikely(!e))
 		return at_double_free(p, what);
 	AT_STORE_RELAXED(ent, 0);
 	uint32_t ti = e - 1;
-	/* Only at_bin_put's branch waits for the entry (often a cache miss),
-	 * not its stores. */
-	if (at_likely(at_bin_put(cls, p, ti)))
-		return;
-	return at_small_free_slow(p, cls, ti);
+	/* Only the bin's checks wait for the entry (often a cache miss), not
+	 * its stores. */
+	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
+	uintptr_t c = at_bin_count_at(&b->word);
+	if (at_unlikely((uint16_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
+		return at_free_slow_of(p, ti);
+	void **slots = b->slots;
+	slots[c] = p;
+	at_bin_ents(slots)[c] = ent;
+	at_bin_word_add(&b->word, 1);
 }
 
 #endif

@@ -177,7 +177,10 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 		at_secure_slab_new(p, cls);
 	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
 	s->base = p;
-	at_pages[at_addr_to_pfn(p)].win = at_win_off((uintptr_t)(p - at_heap_base), cls);
+	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
+	head->ents = (uint16_t *)((char *)s + AT_META_REFS);
+	head[1].cls.magic = at_class_magic[cls];
+	head[1].cls.bin = cls * AT_BIN_BYTES;
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
 	s->used = 0;

@@ -53,11 +53,17 @@
  * slab_new writes the header, so all a released compact window needs is
  * its free stack cleared (it may lie under the next slab's entries); a big
  * window's pages are given back (MADV_DONTNEED).
- * The window's offset in the shadow is also kept in the slab's head page
- * descriptor (`win`, over the free-list links an allocated block has no
- * use for: page.h),
- * where free, which reads the head's flags anyway, takes it with no class
- * compare; malloc, with the class at hand, computes it (at_win_off).
+ * The address of the window's entries (window + AT_META_REFS) is also kept
+ * in the slab's head page descriptor (`ents`, over the free-list links an
+ * allocated block has no use for: page.h), where free, which reads the
+ * head's flags anyway, takes it with no class compare and no addition;
+ * a refill, with the class at hand, computes it (at_win_off), and a thread
+ * cache keeps each cached object's entry address (tcache.h).  The descriptor
+ * after the head (the slab's second page: the same cache line, its links
+ * as unused) holds what free needs of the class (`cls`): the class's magic
+ * number (at_obj_locate) and its bin's byte offset in a thread cache's bins
+ * (cls * sizeof(struct at_bin), tcache.h), so that free reads them with no
+ * table lookup (at_slab_class_of).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -166,7 +172,8 @@ extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n 
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 
-/* Class of a request of n <= AT_SMALL_MAX bytes. */
+/* Class of a request of n <= AT_SMALL_MAX bytes (malloc_fast.h
+ * at_malloc_fast the same). */
 static inline unsigned int at_size_class(size_t n)
 {
 	if (n <= 8192)
@@ -193,6 +200,14 @@ static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
 static inline uint16_t *at_slab_stack(struct at_slab *s)
 {
 	return (uint16_t *)((char *)s + AT_META_REFS + 8u * (s->nobj + 1u));
+}
+
+#define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
+
+/* A slab's class from its head page descriptor (the second page's). */
+static inline unsigned int at_slab_class_of(const struct at_page *head)
+{
+	return head[1].cls.bin / AT_BIN_BYTES;
 }
 
 static inline unsigned int at_page_class(uint64_t flags)
@@ -235,18 +250,17 @@ static inline void *at_obj_entry_c(uintptr_t off, unsigned int cls)
 	return (char *)at_slab_meta(off, cls) + AT_META_REFS;
 }
 
-/* The same, the window's offset read from the slab's head page. */
+/* The same, read from the slab's head page. */
 static inline void *at_obj_entry(uintptr_t off)
 {
-	uint64_t win = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].win);
-	return at_meta_base + win + AT_META_REFS;
+	return AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents);
 }
 
 /*
  * The narrow entry of object idx at address p (a heap address) of class
  * cls: at_win_off's two windows, one chosen by a conditional move, not a
- * branch (malloc's fast path, where mixed sizes mispredict a branch on the
- * class: larson, sizes 8..1000, took 1.11x base's CPU with one).
+ * branch (a refill's batch and a bin's push of a freed object, tcache.h
+ * at_bin_ents, mix classes: a branch on the class mispredicts).
  */
 static inline uint16_t *at_obj_entry_of(void *p, unsigned int cls, uint32_t idx)
 {

@@ -25,6 +25,8 @@
 #include "core/peak_hook.h"
 
 __thread struct at_theap *at_tls_heap;
+const struct at_bin at_bins_none[AT_NR_CLASSES];
+__thread struct at_bin *at_tls_bins = (struct at_bin *)at_bins_none;
 struct at_theap *at_all_heaps;
 
 AT_FORK_LOCK static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,9 +78,7 @@ static int malloc_setup(void)
 {
 	if (at_slab_init())
 		return ENOMEM;
-	size_t n = sizeof(struct at_theap);
-	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
-		n += bin_cap(c) * sizeof(void *);
+	size_t n = sizeof(struct at_theap) + 2 * AT_BIN_ENTS * sizeof(void *);
 	heap_bytes = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
 	if (pthread_key_create(&heap_key, theap_destroy))
 		return EAGAIN;
@@ -124,6 +124,7 @@ struct at_theap *at_theap_get(void)
 	h->next_free = NULL;
 	/* Set before pthread_setspecific, which may itself call calloc. */
 	at_tls_heap = h;
+	at_tls_bins = h->bins;
 	pthread_setspecific(heap_key, h);
 	return h;
 }
@@ -132,6 +133,7 @@ static void theap_destroy(void *arg)
 {
 	struct at_theap *h = arg;
 	at_tls_heap = AT_THEAP_DEAD;
+	at_tls_bins = (struct at_bin *)at_bins_none;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 		struct at_bin *b = &h->bins[c];
 		unsigned int n = at_bin_count(b->word);
@@ -153,9 +155,13 @@ int at_bin_refill(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
 	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE);
-	if (n)
-		at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
-	return n != 0;
+	if (!n)
+		return 0;
+	uint16_t **ents = at_bin_ents(b->slots);
+	for (unsigned int i = 0; i < n; i++)
+		ents[i] = at_obj_entry_of(b->slots[i], cls, at_obj_index_m((uintptr_t)b->slots[i], b->magic));
+	at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
+	return 1;
 }
 
 void at_bin_flush(struct at_theap *h, unsigned int cls)
@@ -164,6 +170,7 @@ void at_bin_flush(struct at_theap *h, unsigned int cls)
 	unsigned int half = b->cap / 2, n = at_bin_count(b->word);
 	at_slab_flush(cls, b->slots, half);
 	memmove(b->slots, b->slots + half, (n - half) * sizeof(void *));
+	memmove(at_bin_ents(b->slots), at_bin_ents(b->slots) + half, (n - half) * sizeof(void *));
 	at_bin_fill(&b->word, cls, -(int)half);
 }
 

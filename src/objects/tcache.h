@@ -46,14 +46,15 @@ _Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer 
 
 struct at_bin {
 	uint64_t word; /* count of objects held, and the bin's charges (bin_charge.h) */
-	void **slots;  /* slots[0 .. count) */
-	uint32_t magic; /* at_class_magic[class]: malloc's index without a table */
+	void **slots;  /* slots[0 .. count), each object's narrow entry at
+			  at_bin_ents(slots)[i] */
+	uint32_t magic; /* at_class_magic[class] */
 	uint16_t cap;
 	uint16_t pad16;
 	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
 			  all: a bin never straddles two cache lines */
 };
-_Static_assert(sizeof(struct at_bin) == 32, "bin size");
+_Static_assert(sizeof(struct at_bin) == 32 && sizeof(struct at_bin) == AT_BIN_BYTES, "bin size");
 
 struct at_lcache {
 	unsigned int count;
@@ -69,12 +70,38 @@ struct at_theap {
 	struct at_theap *next_free;
 	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
 	void *secure_q; /* ALLOCTAG_SECURE's quarantine (secure.c), NULL until used */
-	void *slots[];
+	void *slots[]; /* the bins' slots, AT_BIN_ENTS of them at most, then
+			  as many entry addresses (at_bin_ents) */
 };
+
+/*
+ * Entry addresses: next to each object in a bin, the address of its narrow
+ * reference entry (slab.h at_obj_entry_of, whatever the slab's width), kept
+ * AT_BIN_ENTS slots above the object's own slot, so that malloc's fast path
+ * writes the entry with no index or window computation (one load, at a
+ * constant displacement from the object's): free computes the address to
+ * check the entry anyway, a refill computes its batch's.  A wide slab's
+ * object is never taken by the fast paths (AT_SLOW_WIDE), so its entry
+ * address is never used.
+ */
+#define AT_BIN_ENTS (AT_NR_CLASSES * AT_BIN_MAX)
+
+static inline uint16_t **at_bin_ents(void **slots)
+{
+	return (uint16_t **)(slots + AT_BIN_ENTS);
+}
 
 extern AT_HIDDEN struct at_theap *at_all_heaps;
 
 extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model("initial-exec")));
+/*
+ * The fast paths' view of the same: at_tls_heap's bins while the thread has
+ * a heap, else (before its first small allocation, after its exit) the
+ * empty bins at_bins_none (read-only: count 0, cap 0), where a malloc finds
+ * no object and a free no room, so that neither tests for a heap.
+ */
+extern AT_HIDDEN __thread struct at_bin *at_tls_bins __attribute__((tls_model("initial-exec")));
+extern AT_HIDDEN const struct at_bin at_bins_none[AT_NR_CLASSES];
 
 /* The calling thread's heap, creating it; NULL if dead or out of memory. */
 AT_HIDDEN struct at_theap *at_theap_get(void);

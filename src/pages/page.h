@@ -103,8 +103,12 @@ struct at_page {
 		struct {
 			uint32_t next, prev; /* free list links (pfns), valid with AT_PG_BUDDY */
 		};
-		uint64_t win; /* a slab's head page: its metadata window's offset
-				 in the shadow (objects/slab.h) */
+		uint16_t *ents; /* a slab's head page: the address of its objects'
+				   reference entries (objects/slab.h) */
+		struct {
+			uint32_t magic, bin; /* a slab's second page: its class's
+						(objects/slab.h) */
+		} cls;
 	};
 };
 

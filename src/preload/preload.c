@@ -47,10 +47,10 @@
 			void *_p = (made);                                              \
 			if (_e) {                                                       \
 				if (_p)                                                 \
-					at_memo_count(_e, at_usable_size(_p));          \
+					at_memo_count(_e, at_usable_size_made(_p));          \
 				at_chain_entry_done();                                  \
 			} else if (_p) {                                                \
-				cum(_t, at_usable_size(_p));                            \
+				cum(_t, at_usable_size_made(_p));                            \
 			}                                                               \
 		} else {                                                                \
 			_r = alloc;                                                     \
@@ -135,7 +135,7 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_large_malloc(n, tag);
 	if (p)
-		cum(tag, at_usable_size(p));
+		cum(tag, at_usable_size_made(p));
 	return p;
 }
 
@@ -221,17 +221,23 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 /* Depth 1: the bin's site key, else the table lookup (site_miss). */
 static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 {
-	if (at_unlikely(n > AT_SMALL_MAX))
+	unsigned int cls;
+	if (at_likely(n <= 8192)) /* at_size_class, the frequent sizes first */
+		cls = at_class_small[(n + 15) >> 4];
+	else if (n <= AT_SMALL_MAX)
+		cls = at_class_mid[(n - 1) >> 8];
+	else
 		return site_large(n, ra);
-	unsigned int cls = at_size_class(n);
-	struct at_theap *h = at_tls_heap;
-	if (at_likely((uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
-		struct at_bin *b = &h->bins[cls];
+	if (at_likely(!at_byte_set(&at_small_slow))) {
+		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uint64_t w = b->word;
-		unsigned int c = at_bin_count(w);
+		uintptr_t c = at_bin_count(w);
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
+			/* taken first: only p lives across the count's slow
+			 * calls, so the frame is made on that path alone */
+			void *p = at_bin_take(b, cls, w, c, at_bin_tag(w));
 			at_cum_add(at_bin_tag(w), at_class_charge[cls]);
-			return at_bin_take(b, cls, w, c, at_bin_tag(w));
+			return p;
 		}
 		return site_miss(cls, ra);
 	}
@@ -243,25 +249,22 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
  * itself only picks the path (no stack frame). */
 EXPORT void *malloc(size_t n)
 {
-	struct alloc_tag *tag = NULL;
-	if (at_likely(AT_LOAD_RELAXED(&at_profiling_on))) { /* implies READY */
-		tag = alloctag_current_tag;
+	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
+		struct alloc_tag *tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
 			const void *ra = __builtin_return_address(0);
 			if (at_chain_depth != 1)
 				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
 			return site_malloc(n, ra);
 		}
+		return at_malloc_fast(n, tag);
 	}
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_size_class(n), tag);
-	return at_large_malloc(n, tag);
+	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
 }
 
 EXPORT void free(void *p)
 {
-	if (at_likely(p != NULL))
-		at_free_fast(p, "free");
+	at_free_fast(p, "free"); /* NULL included */
 }
 
 EXPORT void *calloc(size_t n, size_t size)
