@@ -6,8 +6,9 @@
  * line, for the guard pages).  Then, in the test itself: usable sizes,
  * exact counters, realloc, the quarantine's delay (level 2) or a freed
  * object handed out again at once (level 1), and two threads freeing each
- * other's neighbours (no false report).  The writes after free are cases at
- * level 2 only; at level 1 the same child ends normally, unreported.
+ * other's neighbours (no false report).  The writes after free and a write
+ * to a canary's second half only are cases at level 2 only; at level 1 the
+ * same child ends normally, unreported.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -71,6 +72,18 @@ static void small_overflow_16(void)
 	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
 	memset(p + 112, 0, 16);
 	at_free(p);
+}
+
+/* A write to the canary's second 8 bytes only, skipping the first: level
+ * 2's check reads all 16, level 1's (free's fast path) the first 8, where
+ * every overflow running on from the object starts. */
+static void small_overflow_skipping(void)
+{
+	char *p = at_malloc(112);
+	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
+	p[112 + 8] = 'X';
+	at_free(p);
+	_exit(0); /* unreported (level 1) */
 }
 
 static void aligned_overflow(void)
@@ -304,6 +317,7 @@ int main(void)
 	} cases[] = {
 		{"small_overflow", small_overflow, SIGABRT},
 		{"small_overflow_16", small_overflow_16, SIGABRT},
+		{"small_overflow_skipping", small_overflow_skipping, 0},
 		{"aligned_overflow", aligned_overflow, SIGABRT},
 		{"realloc_overflow", realloc_overflow, SIGABRT},
 		{"small_underflow_live", small_underflow_live, SIGABRT},

@@ -15,7 +15,8 @@
 AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
-AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
+AT_HIDDEN void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
+			       uint64_t f, const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
 AT_HIDDEN void at_free_outside(void *p, const char *what);
 /* A large (or huge) block charged to tag (as cur_tag() gives it), which is
@@ -105,6 +106,30 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 }
 
 /*
+ * The rest of free's fast path for object idx (class cls) of a narrow slab
+ * whose head page is head, checked to be an object's start: its entry
+ * must say allocated; it is cleared and p goes to its bin.  at_free_fast's
+ * and, past the stricter heap's checks, at_wide_free's (secure.h).
+ */
+static inline __attribute__((always_inline)) void at_narrow_free(void *p, const struct at_page *head,
+								  unsigned int cls, uint32_t idx,
+								  const char *what)
+{
+	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
+	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;
+	uint32_t e = AT_LOAD_RELAXED(ent);
+	if (at_unlikely(!e))
+		return at_double_free(p, what);
+	AT_STORE_RELAXED(ent, 0);
+	uint32_t ti = e - 1;
+	/* Only at_bin_put's branch waits for the entry (often a cache miss),
+	 * not its stores. */
+	if (at_likely(at_bin_put(cls, p, ti)))
+		return;
+	return at_small_free_slow(p, cls, ti);
+}
+
+/*
  * free(), with every call a tail call (no stack frame on the fast path).  The checks come before anything is
  * written: p must be the start of an object of a slab (the slab's class
  * from its head page's flags), and its entry must say allocated.
@@ -125,19 +150,8 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	if (at_unlikely(f & (AT_PG_WIDE | AT_PG_SECURE)))
-		return at_wide_free(p, off, cls, idx, what);
-	/* the window from the head page (slab.h), as at_obj_entry_c(off, cls) */
-	uint16_t *ent = (uint16_t *)(at_meta_base + AT_LOAD_RELAXED(&head->win) + AT_META_REFS) + idx;
-	uint32_t e = AT_LOAD_RELAXED(ent);
-	if (at_unlikely(!e))
-		return at_double_free(p, what);
-	AT_STORE_RELAXED(ent, 0);
-	uint32_t ti = e - 1;
-	/* Only at_bin_put's branch waits for the entry (often a cache miss),
-	 * not its stores. */
-	if (at_likely(at_bin_put(cls, p, ti)))
-		return;
-	return at_small_free_slow(p, cls, ti);
+		return at_wide_free(p, head, cls, idx, f, what);
+	return at_narrow_free(p, head, cls, idx, what);
 }
 
 #endif
