@@ -139,6 +139,16 @@ int at_secure_intact(const char *from, const char *to)
 	return intact(from, to, canary_word);
 }
 
+void at_secure_poison(char *from, char *to)
+{
+	fill(from, to, poison_word);
+}
+
+int at_secure_poisoned(const char *from, const char *to)
+{
+	return intact(from, to, poison_word);
+}
+
 /*
  * Small objects' patterns come in aligned 16-byte pieces (slots, usable
  * sizes and the pieces below are multiples of 16): a piece is the pattern

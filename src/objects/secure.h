@@ -124,5 +124,9 @@ AT_HIDDEN void at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t
  * whether it is intact. */
 AT_HIDDEN void at_secure_fill(char *from, char *to);
 AT_HIDDEN int at_secure_intact(const char *from, const char *to);
+/* The same with the poison's pattern (huge.c: a freed guarded block's
+ * first bytes, at level 1). */
+AT_HIDDEN void at_secure_poison(char *from, char *to);
+AT_HIDDEN int at_secure_poisoned(const char *from, const char *to);
 
 #endif

@@ -37,6 +37,8 @@ struct cached {
 	char *map;
 	size_t map_len;
 	char *rw; /* [rw, map + map_len - page) is read-write */
+	char *was; /* the freed block (level 1: its first bytes poisoned) */
+	size_t was_len;
 };
 
 #define RECENT 64
@@ -49,7 +51,7 @@ static unsigned int table_hi;
 static char *recent[RECENT];
 static unsigned int recent_next;
 static struct cached cache[CACHE_MAX];
-static unsigned int cache_n;
+static unsigned int cache_n, cache_pending; /* pending: level 2's, being protected */
 static size_t cache_bytes;
 static size_t nr_live, live_bytes, max_live, max_bytes; /* under huge_lock */
 
@@ -142,6 +144,23 @@ static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t
 	return addr;
 }
 
+/* A guarded mapping's length but its two guards, for a block of len bytes
+ * (whole pages): four lengths per power of two. */
+static size_t class_of(size_t len)
+{
+	if (len < AT_PAGE_SIZE * 4)
+		return len;
+	unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
+	size_t step = (size_t)1 << (b - 2);
+	return (len + step - 1) & ~(step - 1);
+}
+
+/* The poisoned start of a freed guarded block of len bytes (level 1). */
+static size_t poison_len(size_t len)
+{
+	return len < AT_SECURE_LARGE_POISON ? len : AT_SECURE_LARGE_POISON;
+}
+
 static at_ref_t current_ref(void)
 {
 	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY)
@@ -189,6 +208,61 @@ void *at_huge_alloc(size_t size, size_t align)
 }
 
 /*
+ * A guarded mapping: class_len + 2 pages, read-write [its end - page - len,
+ * its end - page) (len: whole pages), PROT_NONE before and after.  One of
+ * the cache's of that length, preferring one whose front guard is where it
+ * must be (level 1: the poison of the block freed in it checked first), its
+ * front guard moved (one mprotect); else a new one.  NULL if none can be
+ * had.
+ */
+static char *guarded_mapping(size_t class_len, size_t len)
+{
+	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
+	size_t at = AT_PAGE_SIZE + class_len - len; /* the first read-write page */
+	struct cached got = {0};
+	pthread_mutex_lock(&huge_lock);
+	unsigned int pick = cache_n;
+	for (unsigned int i = 0; i < cache_n; i++) {
+		if (cache[i].map_len != map_len)
+			continue;
+		if (pick == cache_n)
+			pick = i;
+		if (cache[i].rw == cache[i].map + at) { /* its front guard where it must be */
+			pick = i;
+			break;
+		}
+	}
+	if (pick < cache_n) {
+		got = cache[pick];
+		cache[pick] = cache[--cache_n];
+		cache_bytes -= class_len;
+	}
+	pthread_mutex_unlock(&huge_lock);
+	char *map = got.map, *rw = got.rw, *addr = map + at;
+	if (map && got.was_len && !at_secure_poisoned(got.was, got.was + poison_len(got.was_len)))
+		at_fatal("write after free to a %zu-byte block at %p (found when it was handed out "
+			 "again)", got.was_len, (void *)got.was);
+	if (map) { /* move the front guard to the new start */
+		int err = 0;
+		if (addr < rw)
+			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
+		else if (addr > rw)
+			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
+		if (!err)
+			return map;
+		munmap(map, map_len);
+	}
+	map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map + at, len, PROT_READ | PROT_WRITE)) {
+		munmap(map, map_len);
+		return NULL;
+	}
+	return map;
+}
+
+/*
  * A guarded block: a mapping of class_len + 2 pages (class_len: four
  * lengths per power of two), PROT_NONE except the pages of the block, which
  * ends where the last page begins: the block is the size asked rounded up to
@@ -212,52 +286,15 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 	}
 	size_t a = align < 16 ? 16 : align;
 	size_t blen = (size + a - 1) & ~(a - 1); /* the block ends at the back guard */
-	size_t class_len = len;
-	if (len >= AT_PAGE_SIZE * 4) {
-		unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
-		size_t step = (size_t)1 << (b - 2);
-		class_len = (len + step - 1) & ~(step - 1);
-	}
+	size_t class_len = class_of(len);
 	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
 	at_ref_t ref = current_ref();
-	char *map = NULL, *rw = NULL;
-	pthread_mutex_lock(&huge_lock);
-	for (unsigned int i = 0; i < cache_n; i++) {
-		if (cache[i].map_len != map_len)
-			continue;
-		map = cache[i].map;
-		rw = cache[i].rw;
-		cache[i] = cache[--cache_n];
-		cache_bytes -= class_len;
-		break;
-	}
-	pthread_mutex_unlock(&huge_lock);
-	char *addr;
-	if (map) { /* move the front guard to the new start */
-		addr = map + AT_PAGE_SIZE + class_len - len;
-		int err = 0;
-		if (addr < rw)
-			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
-		else if (addr > rw)
-			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
-		if (err) {
-			munmap(map, map_len);
-			map = NULL;
-		}
-	}
+	char *map = guarded_mapping(class_len, len);
 	if (!map) {
-		map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (map == MAP_FAILED) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		addr = map + AT_PAGE_SIZE + class_len - len;
-		if (mprotect(addr, len, PROT_READ | PROT_WRITE)) {
-			munmap(map, map_len);
-			errno = ENOMEM;
-			return NULL;
-		}
+		errno = ENOMEM;
+		return NULL;
 	}
+	char *addr = map + AT_PAGE_SIZE + class_len - len;
 	at_secure_fill(addr, addr + (len - blen));
 	return publish(addr + (len - blen), blen, map, map_len, ref, 1);
 }
@@ -285,17 +322,35 @@ void at_huge_free(void *p, const char *what)
 	recent[recent_next++ % RECENT] = e.addr;
 	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
 	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
-	if (keep && !mprotect(rw, AT_PAGE_SIZE, PROT_NONE)) { /* a write after free faults */
-		cache[cache_n++] = (struct cached){e.map, e.map_len, rw + AT_PAGE_SIZE};
+	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
+	keep = keep && cache_n + cache_pending < CACHE_MAX;
+	if (keep) {
 		cache_bytes += class_len;
-	} else {
-		keep = 0;
+		if (!level2) { /* poisoned: checked when handed out again */
+			at_secure_poison(e.addr, e.addr + poison_len(e.len));
+			cache[cache_n++] = (struct cached){e.map, e.map_len, rw, e.addr, e.len};
+		} else {
+			cache_pending++; /* its room, filled below */
+		}
 	}
 	nr_live--;
 	live_bytes -= e.len;
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
 	at_peak_add(-(int64_t)e.len);
+	/* Level 2: its first page PROT_NONE (a write after free faults), out
+	 * of the lock; the mapping enters the cache once that is done. */
+	if (keep && level2) {
+		int ok = !mprotect(rw, AT_PAGE_SIZE, PROT_NONE);
+		pthread_mutex_lock(&huge_lock);
+		cache_pending--;
+		if (ok)
+			cache[cache_n++] = (struct cached){e.map, e.map_len, rw + AT_PAGE_SIZE, NULL, 0};
+		else
+			cache_bytes -= class_len;
+		pthread_mutex_unlock(&huge_lock);
+		keep = ok;
+	}
 	if (!keep)
 		munmap(e.map, e.map_len);
 }

@@ -23,6 +23,9 @@
 /* ALLOCTAG_SECURE (1 or 2): blocks from this size on are mapped with guards (as
  * glibc maps blocks from its mmap threshold on). */
 #define AT_SECURE_MAP_MIN (128u << 10)
+/* ALLOCTAG_SECURE=1: a freed guarded block's first bytes poisoned, checked
+ * when its mapping is handed out again. */
+#define AT_SECURE_LARGE_POISON 256u
 
 /* size bytes aligned to align (a power of two); NULL with errno = ENOMEM. */
 AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);
