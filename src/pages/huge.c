@@ -31,6 +31,7 @@ struct huge {
 	size_t map_len;
 	at_ref_t ref;
 	int guarded; /* from at_huge_alloc_guarded: may be cached when freed */
+	char *rw;    /* guarded: [rw, map + map_len - page) is read-write */
 };
 
 struct cached {
@@ -106,7 +107,7 @@ static void forget_recent(const void *p)
 }
 
 /* Record a block (lock held); 0 if the table is full. */
-static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, char *rw)
 {
 	struct huge *h = find_free();
 	if (!h)
@@ -116,7 +117,8 @@ static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t r
 	h->map = map;
 	h->map_len = map_len;
 	h->ref = ref;
-	h->guarded = guarded;
+	h->guarded = rw != NULL;
+	h->rw = rw;
 	forget_recent(addr);
 	nr_live++;
 	live_bytes += len;
@@ -129,10 +131,10 @@ static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t r
 
 /* A mapped block made live: listed, charged, counted for the peak; or
  * unmapped and NULL with ENOMEM when the table is full. */
-static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, char *rw)
 {
 	pthread_mutex_lock(&huge_lock);
-	int ok = install(addr, len, map, map_len, ref, guarded);
+	int ok = install(addr, len, map, map_len, ref, rw);
 	pthread_mutex_unlock(&huge_lock);
 	if (!ok) {
 		munmap(map, map_len);
@@ -204,7 +206,7 @@ void *at_huge_alloc(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return publish(addr, len, map, map_len, ref, 0);
+	return publish(addr, len, map, map_len, ref, NULL);
 }
 
 /*
@@ -215,10 +217,11 @@ void *at_huge_alloc(size_t size, size_t align)
  * front guard moved (one mprotect); else a new one.  NULL if none can be
  * had.
  */
-static char *guarded_mapping(size_t class_len, size_t len)
+static char *guarded_mapping(size_t class_len, size_t len, char **rw_out)
 {
 	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
-	size_t at = AT_PAGE_SIZE + class_len - len; /* the first read-write page */
+	size_t at = AT_PAGE_SIZE + class_len - len; /* the block's first page */
+	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
 	struct cached got = {0};
 	pthread_mutex_lock(&huge_lock);
 	unsigned int pick = cache_n;
@@ -227,7 +230,8 @@ static char *guarded_mapping(size_t class_len, size_t len)
 			continue;
 		if (pick == cache_n)
 			pick = i;
-		if (cache[i].rw == cache[i].map + at) { /* its front guard where it must be */
+		char *need = cache[i].map + at; /* no mprotect needed: */
+		if (level2 ? cache[i].rw == need : cache[i].rw <= need) {
 			pick = i;
 			break;
 		}
@@ -242,14 +246,16 @@ static char *guarded_mapping(size_t class_len, size_t len)
 	if (map && got.was_len && !at_secure_poisoned(got.was, got.was + poison_len(got.was_len)))
 		at_fatal("write after free to a %zu-byte block at %p (found when it was handed out "
 			 "again)", got.was_len, (void *)got.was);
-	if (map) { /* move the front guard to the new start */
+	if (map) { /* the front guard moved down (level 2: up, too) */
 		int err = 0;
 		if (addr < rw)
 			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
-		else if (addr > rw)
+		else if (addr > rw && level2)
 			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
-		if (!err)
+		if (!err) {
+			*rw_out = addr < rw || level2 ? addr : rw;
 			return map;
+		}
 		munmap(map, map_len);
 	}
 	map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -259,7 +265,16 @@ static char *guarded_mapping(size_t class_len, size_t len)
 		munmap(map, map_len);
 		return NULL;
 	}
+	*rw_out = map + at;
 	return map;
+}
+
+/* A guarded block's front slack, checked at free: from the page below its
+ * first page (if read-write, level 1's left-over pages) to its start. */
+static char *slack_from(const char *addr, char *rw)
+{
+	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
+	return page - rw >= (ptrdiff_t)AT_PAGE_SIZE ? page - AT_PAGE_SIZE : rw;
 }
 
 /*
@@ -289,14 +304,14 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 	size_t class_len = class_of(len);
 	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
 	at_ref_t ref = current_ref();
-	char *map = guarded_mapping(class_len, len);
+	char *rw, *map = guarded_mapping(class_len, len, &rw);
 	if (!map) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	char *addr = map + AT_PAGE_SIZE + class_len - len;
-	at_secure_fill(addr, addr + (len - blen));
-	return publish(addr + (len - blen), blen, map, map_len, ref, 1);
+	char *addr = map + AT_PAGE_SIZE + class_len - len + (len - blen);
+	at_secure_fill(slack_from(addr, rw), addr);
+	return publish(addr, blen, map, map_len, ref, rw);
 }
 
 void at_huge_free(void *p, const char *what)
@@ -311,8 +326,8 @@ void at_huge_free(void *p, const char *what)
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	}
 	struct huge e = *h;
-	char *rw = (char *)((uintptr_t)e.addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
-	if (e.guarded && !at_secure_intact(rw, e.addr)) {
+	char *page = (char *)((uintptr_t)e.addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
+	if (e.guarded && !at_secure_intact(slack_from(e.addr, e.rw), e.addr)) {
 		pthread_mutex_unlock(&huge_lock);
 		at_fatal("heap underflow before a %zu-byte block at %p; found by %s", e.len, p, what);
 	}
@@ -328,7 +343,7 @@ void at_huge_free(void *p, const char *what)
 		cache_bytes += class_len;
 		if (!level2) { /* poisoned: checked when handed out again */
 			at_secure_poison(e.addr, e.addr + poison_len(e.len));
-			cache[cache_n++] = (struct cached){e.map, e.map_len, rw, e.addr, e.len};
+			cache[cache_n++] = (struct cached){e.map, e.map_len, e.rw, e.addr, e.len};
 		} else {
 			cache_pending++; /* its room, filled below */
 		}
@@ -341,11 +356,11 @@ void at_huge_free(void *p, const char *what)
 	/* Level 2: its first page PROT_NONE (a write after free faults), out
 	 * of the lock; the mapping enters the cache once that is done. */
 	if (keep && level2) {
-		int ok = !mprotect(rw, AT_PAGE_SIZE, PROT_NONE);
+		int ok = !mprotect(page, AT_PAGE_SIZE, PROT_NONE); /* page == e.rw */
 		pthread_mutex_lock(&huge_lock);
 		cache_pending--;
 		if (ok)
-			cache[cache_n++] = (struct cached){e.map, e.map_len, rw + AT_PAGE_SIZE, NULL, 0};
+			cache[cache_n++] = (struct cached){e.map, e.map_len, page + AT_PAGE_SIZE, NULL, 0};
 		else
 			cache_bytes -= class_len;
 		pthread_mutex_unlock(&huge_lock);
