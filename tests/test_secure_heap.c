@@ -207,6 +207,17 @@ static void large_write_after_free(void)
 	at_free(at_malloc(200000));
 }
 
+/* A guarded block grown by realloc: it ends at its back guard still. */
+static void large_grown_overflow(void)
+{
+	char *p = at_malloc(200000);
+	p = at_realloc(p, 300000);
+	size_t u = at_usable_size(p);
+	want("%s", "");
+	p[u] = 1;
+	at_free(p);
+}
+
 /* A misuse level 1 does not catch: the child ends normally, its stderr
  * only the line it wrote. */
 static void run_unreported(const char *name, void (*fn)(void))
@@ -249,6 +260,15 @@ static void *site_malloc(size_t n)
 	DEFINE_ALLOC_TAG(t);
 	site = &t;
 	return alloc_hooks_tag(t, at_malloc_noprof(n));
+}
+
+static struct alloc_tag *rsite;
+
+static void *site_realloc(void *p, size_t n)
+{
+	DEFINE_ALLOC_TAG(t);
+	rsite = &t;
+	return alloc_hooks_tag(t, at_realloc_noprof(p, n));
 }
 
 /* Two threads allocating and freeing objects of one class, half of each
@@ -307,6 +327,31 @@ int main(void)
 	CHECK_EQ(c.calls, 0);
 	const char *lv = getenv("ALLOCTAG_SECURE");
 	level = lv && !strcmp(lv, "2") ? 2 : 1;
+	/* realloc of a guarded block grows it in place, its back guard moved
+	 * up: the size rounded up to end at a page boundary (200000 = 48
+	 * pages and 3392 bytes: 300000 -> 302400, 73 pages and 3392), charged
+	 * as a move to the realloc's tag */
+	p = site_malloc(200000);
+	for (int i = 0; i < 200000; i += 997)
+		p[i] = (char)i;
+	q = site_realloc(p, 300000);
+	CHECK(q == p);
+	CHECK_EQ(at_usable_size(q), 302400);
+	for (int i = 0; i < 200000; i += 997)
+		CHECK(q[i] == (char)i);
+	memset(q + 200000, 1, 102400);
+	c = alloctag_read(site);
+	CHECK_EQ(c.bytes, 0);
+	CHECK_EQ(c.calls, 0);
+	c = alloctag_read(rsite);
+	CHECK_EQ(c.bytes, 302400);
+	CHECK_EQ(c.calls, 1);
+	q = at_realloc(p, 1u << 20); /* past its mapping's room (2 x 229376): moves */
+	CHECK(q != p && at_usable_size(q) == 1u << 20 && q[997] == (char)997);
+	c = alloctag_read(rsite);
+	CHECK_EQ(c.bytes, 0);
+	CHECK_EQ(c.calls, 0);
+	at_free(q);
 	/* level 2's quarantine: a freed object is not handed out again soon;
 	 * level 1: it is the next of its class handed out, as by default */
 	p = at_malloc(72);
@@ -338,6 +383,7 @@ int main(void)
 		{"large_overflow", large_overflow, SIGSEGV},
 		{"large_underflow_page", large_underflow_page, SIGSEGV},
 		{"large_write_after_free", large_write_after_free, SIGSEGV},
+		{"large_grown_overflow", large_grown_overflow, SIGSEGV},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (cases[i].fn == large_write_after_free && level == 1)

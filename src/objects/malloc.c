@@ -591,6 +591,9 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 	}
 	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
 		return p;
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old && old >= AT_SECURE_MAP_MIN &&
+	    WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))
+		return p; /* its back guard moved up (huge.h) */
 	void *q = malloc_with(n, tag);
 	if (!q)
 		return NULL;

@@ -1,14 +1,29 @@
 /*
  * Huge blocks: direct mmap, between two guard pages (see huge.h).
  *
- * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded}, mmap'd
- * on first use, entries [0, table_hi) scanned under huge_lock.
- * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded, below) sit in
- * mappings of one of four lengths per power of two; when freed, up to
- * CACHE_MAX mappings (CACHE_BYTES in all) are kept and handed out again to
- * a block of the same class: one mprotect at free (the first page made
- * PROT_NONE) and one when handed out again, no page faults, which is what
- * keeps the stricter heap affordable.
+ * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded, rw},
+ * mmap'd on first use, entries [0, table_hi) scanned under huge_lock.
+ *
+ * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded): a mapping of
+ * 2 * class_len + 2 pages (class_len: four lengths per power of two, from
+ * the block's whole pages), PROT_NONE but for [rw, hi), where the block
+ * ends (hi, its back guard: the page at hi is PROT_NONE):
+ *
+ *   map   front guard    rw ... block's first page ... hi   back guard, room to grow
+ *   | page | PROT_NONE  | read-write: front slack, block |  PROT_NONE ... | page |
+ *
+ * A fresh mapping has hi = map + page + class_len.  realloc grows a block
+ * in place (at_huge_grow_guarded) by moving hi up into the room above (one
+ * mprotect adding pages, no copy), up to the mapping's last page.  When
+ * freed, up to CACHE_MAX mappings (CACHE_BYTES of read-write pages in all) are
+ * kept and handed out again to a block of the same class, which ends at the
+ * kept mapping's hi: its first page at or above rw costs no mprotect
+ * (level 1 leaves the pages between rw and it read-write; the page below
+ * the block then holds the front slack's canary too), below rw one adding
+ * pages; no page faults.  Level 2 keeps the page below a block PROT_NONE
+ * (an mprotect taking pages away, if need be) and makes a freed block's
+ * first page PROT_NONE; level 1 poisons a freed block's first bytes
+ * instead, checked when its mapping is handed out again.
  * recent[]: the last RECENT blocks freed (or cached), so that a second free
  * is named a double free rather than a foreign pointer.
  */
@@ -31,14 +46,14 @@ struct huge {
 	size_t map_len;
 	at_ref_t ref;
 	int guarded; /* from at_huge_alloc_guarded: may be cached when freed */
-	char *rw;    /* guarded: [rw, map + map_len - page) is read-write */
+	char *rw;    /* guarded: [rw, addr + len) is read-write */
 };
 
 struct cached {
 	char *map;
 	size_t map_len;
-	char *rw; /* [rw, map + map_len - page) is read-write */
-	char *was; /* the freed block (level 1: its first bytes poisoned) */
+	char *rw, *hi; /* [rw, hi) is read-write */
+	char *was;     /* the freed block (level 1: its first bytes poisoned) */
 	size_t was_len;
 };
 
@@ -210,17 +225,15 @@ void *at_huge_alloc(size_t size, size_t align)
 }
 
 /*
- * A guarded mapping: class_len + 2 pages, read-write [its end - page - len,
- * its end - page) (len: whole pages), PROT_NONE before and after.  One of
- * the cache's of that length, preferring one whose front guard is where it
- * must be (level 1: the poison of the block freed in it checked first), its
- * front guard moved (one mprotect); else a new one.  NULL if none can be
- * had.
+ * A guarded mapping of class class_len for a block of len bytes (whole
+ * pages): the mapping, and *rw_out and *hi_out (the layout above) with
+ * [hi - len, hi) read-write.  One of the cache's of that class, preferring
+ * one that needs no mprotect (level 1: the write-after-free check made),
+ * else a new one; NULL if none can be had.
  */
-static char *guarded_mapping(size_t class_len, size_t len, char **rw_out)
+static char *guarded_mapping(size_t class_len, size_t len, char **rw_out, char **hi_out)
 {
-	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
-	size_t at = AT_PAGE_SIZE + class_len - len; /* the block's first page */
+	size_t map_len = 2 * class_len + 2 * AT_PAGE_SIZE;
 	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
 	struct cached got = {0};
 	pthread_mutex_lock(&huge_lock);
@@ -230,7 +243,7 @@ static char *guarded_mapping(size_t class_len, size_t len, char **rw_out)
 			continue;
 		if (pick == cache_n)
 			pick = i;
-		char *need = cache[i].map + at; /* no mprotect needed: */
+		char *need = cache[i].hi - len; /* no mprotect needed: */
 		if (level2 ? cache[i].rw == need : cache[i].rw <= need) {
 			pick = i;
 			break;
@@ -239,10 +252,10 @@ static char *guarded_mapping(size_t class_len, size_t len, char **rw_out)
 	if (pick < cache_n) {
 		got = cache[pick];
 		cache[pick] = cache[--cache_n];
-		cache_bytes -= class_len;
+		cache_bytes -= (size_t)(got.hi - got.rw);
 	}
 	pthread_mutex_unlock(&huge_lock);
-	char *map = got.map, *rw = got.rw, *addr = map + at;
+	char *map = got.map, *rw = got.rw, *addr = got.hi - len;
 	if (map && got.was_len && !at_secure_poisoned(got.was, got.was + poison_len(got.was_len)))
 		at_fatal("write after free to a %zu-byte block at %p (found when it was handed out "
 			 "again)", got.was_len, (void *)got.was);
@@ -254,6 +267,7 @@ static char *guarded_mapping(size_t class_len, size_t len, char **rw_out)
 			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
 		if (!err) {
 			*rw_out = addr < rw || level2 ? addr : rw;
+			*hi_out = got.hi;
 			return map;
 		}
 		munmap(map, map_len);
@@ -261,11 +275,13 @@ static char *guarded_mapping(size_t class_len, size_t len, char **rw_out)
 	map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return NULL;
-	if (mprotect(map + at, len, PROT_READ | PROT_WRITE)) {
+	char *hi = map + AT_PAGE_SIZE + class_len;
+	if (mprotect(hi - len, len, PROT_READ | PROT_WRITE)) {
 		munmap(map, map_len);
 		return NULL;
 	}
-	*rw_out = map + at;
+	*rw_out = hi - len;
+	*hi_out = hi;
 	return map;
 }
 
@@ -278,40 +294,69 @@ static char *slack_from(const char *addr, char *rw)
 }
 
 /*
- * A guarded block: a mapping of class_len + 2 pages (class_len: four
- * lengths per power of two), PROT_NONE except the pages of the block, which
- * ends where the last page begins: the block is the size asked rounded up to
- * its alignment (16 bytes at least), its usable size, so an overflow of one
- * byte past it faults; the front slack, from the page boundary below the
- * block to its start, holds a canary (secure.h), checked at free, and the
- * page below faults.  Freed, the block's first page is made PROT_NONE (the
- * front guard grows by it) and the mapping kept (cache[]) for the next
- * block of the same class, whose start moves the front guard (one mprotect
- * of the difference; no page faults): a write after free to the first page
- * of a block that is kept faults, further in it does not.
+ * A guarded block (layout above): the size asked rounded up to its
+ * alignment (16 bytes at least), its usable size, ending at the back guard,
+ * so an overflow of one byte past it faults; the front slack, from the page
+ * boundary below the block (or the page below that: slack_from) to its
+ * start, holds a canary (secure.h), checked at free.
  */
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {
 	if (align > AT_PAGE_SIZE)
 		return at_huge_alloc(size, align);
 	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
-	if (len < size || len >= ((size_t)1 << 62)) {
+	if (len < size || len >= ((size_t)1 << 60)) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	size_t a = align < 16 ? 16 : align;
 	size_t blen = (size + a - 1) & ~(a - 1); /* the block ends at the back guard */
 	size_t class_len = class_of(len);
-	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
 	at_ref_t ref = current_ref();
-	char *rw, *map = guarded_mapping(class_len, len, &rw);
+	char *rw, *hi, *map = guarded_mapping(class_len, len, &rw, &hi);
 	if (!map) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	char *addr = map + AT_PAGE_SIZE + class_len - len + (len - blen);
+	char *addr = hi - blen;
 	at_secure_fill(slack_from(addr, rw), addr);
-	return publish(addr, blen, map, map_len, ref, rw);
+	return publish(addr, blen, map, 2 * class_len + 2 * AT_PAGE_SIZE, ref, rw);
+}
+
+/*
+ * realloc growing guarded block p to n bytes in place: its back guard moves
+ * up into its mapping's room (one mprotect adding pages), so the block's
+ * new size is n rounded up to end at a page boundary (less than a page
+ * more than n: its usable size), and it still ends right at its back guard.
+ * Charged as a move (the old size uncharged from its reference, the new one
+ * charged to the current reference).  0 (nothing changed) if p is not a
+ * live guarded block, the room is too small or the kernel refuses: the
+ * caller then moves it by copying.
+ */
+int at_huge_grow_guarded(void *p, size_t n)
+{
+	pthread_mutex_lock(&huge_lock);
+	struct huge *h = find(p);
+	struct huge e = h && p ? *h : (struct huge){0};
+	pthread_mutex_unlock(&huge_lock);
+	char *hi = e.addr + e.len;
+	if (!e.guarded || n <= e.len || n > (size_t)(e.map + e.map_len - AT_PAGE_SIZE - e.addr))
+		return 0;
+	size_t add = (n - e.len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (mprotect(hi, add, PROT_READ | PROT_WRITE))
+		return 0;
+	at_ref_t ref = current_ref();
+	pthread_mutex_lock(&huge_lock);
+	h->len = e.len + add;
+	h->ref = ref;
+	live_bytes += add;
+	if (live_bytes > max_bytes)
+		max_bytes = live_bytes;
+	pthread_mutex_unlock(&huge_lock);
+	at_uncharge(e.ref, (int64_t)e.len);
+	at_charge(ref, (int64_t)(e.len + add));
+	at_peak_add((int64_t)add);
+	return 1;
 }
 
 void at_huge_free(void *p, const char *what)
@@ -335,15 +380,17 @@ void at_huge_free(void *p, const char *what)
 	while (table_hi && !table[table_hi - 1].addr)
 		table_hi--;
 	recent[recent_next++ % RECENT] = e.addr;
-	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
-	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
 	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
-	keep = keep && cache_n + cache_pending < CACHE_MAX;
+	/* what it keeps: its read-write pages (level 2: less the first) */
+	size_t kept = (size_t)(e.addr + e.len - e.rw) - (level2 ? AT_PAGE_SIZE : 0);
+	int keep = e.guarded && cache_n + cache_pending < CACHE_MAX &&
+		   cache_bytes + kept <= CACHE_BYTES;
 	if (keep) {
-		cache_bytes += class_len;
+		cache_bytes += kept;
 		if (!level2) { /* poisoned: checked when handed out again */
 			at_secure_poison(e.addr, e.addr + poison_len(e.len));
-			cache[cache_n++] = (struct cached){e.map, e.map_len, e.rw, e.addr, e.len};
+			cache[cache_n++] =
+				(struct cached){e.map, e.map_len, e.rw, e.addr + e.len, e.addr, e.len};
 		} else {
 			cache_pending++; /* its room, filled below */
 		}
@@ -360,9 +407,10 @@ void at_huge_free(void *p, const char *what)
 		pthread_mutex_lock(&huge_lock);
 		cache_pending--;
 		if (ok)
-			cache[cache_n++] = (struct cached){e.map, e.map_len, page + AT_PAGE_SIZE, NULL, 0};
+			cache[cache_n++] = (struct cached){e.map, e.map_len, page + AT_PAGE_SIZE,
+							   e.addr + e.len, NULL, 0};
 		else
-			cache_bytes -= class_len;
+			cache_bytes -= kept;
 		pthread_mutex_unlock(&huge_lock);
 		keep = ok;
 	}

@@ -32,6 +32,9 @@ AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);
 /* ALLOCTAG_SECURE's blocks: size rounded to one of four lengths per power
  * of two; freed ones are kept (a few, guards in place) for reuse. */
 AT_HIDDEN void *at_huge_alloc_guarded(size_t size, size_t align);
+/* realloc of guarded block p to n > its size, in place: 1 if done (its
+ * usable size is then n rounded up to end at a page boundary), else 0. */
+AT_HIDDEN int at_huge_grow_guarded(void *p, size_t n);
 /* Free p if it is a huge block; abort naming p (what) if it is not. */
 AT_HIDDEN void at_huge_free(void *p, const char *what);
 /* Usable size of huge block p; abort naming p (what) if it is not one. */
