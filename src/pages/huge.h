@@ -9,8 +9,9 @@
  * guards inside its mapping, so that an overflow or underflow past the
  * block faults.  Under ALLOCTAG_SECURE (1 or 2) the malloc family also maps blocks
  * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards, each
- * ending at its back guard; huge.c keeps some of those mapped when they are
- * freed, for reuse, their first page PROT_NONE.
+ * ending at its back guard, with room above it to grow in place (realloc);
+ * huge.c keeps some of those mapped when they are freed, for reuse (layout
+ * and reuse in huge.c).
  */
 #ifndef AT_HUGE_H
 #define AT_HUGE_H
