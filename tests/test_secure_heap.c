@@ -271,6 +271,13 @@ static void *site_realloc(void *p, size_t n)
 	return alloc_hooks_tag(t, at_realloc_noprof(p, n));
 }
 
+static void counts_are(struct alloc_tag *t, int64_t bytes, int64_t calls)
+{
+	struct alloctag_counters c = alloctag_read(t);
+	CHECK_EQ(c.bytes, bytes);
+	CHECK_EQ(c.calls, calls);
+}
+
 /* Two threads allocating and freeing objects of one class, half of each
  * other's: neighbours change under every free's check. */
 #define SLOTS 512
@@ -340,17 +347,11 @@ int main(void)
 	for (int i = 0; i < 200000; i += 997)
 		CHECK(q[i] == (char)i);
 	memset(q + 200000, 1, 102400);
-	c = alloctag_read(site);
-	CHECK_EQ(c.bytes, 0);
-	CHECK_EQ(c.calls, 0);
-	c = alloctag_read(rsite);
-	CHECK_EQ(c.bytes, 302400);
-	CHECK_EQ(c.calls, 1);
+	counts_are(site, 0, 0);
+	counts_are(rsite, 302400, 1);
 	q = at_realloc(p, 1u << 20); /* past its mapping's room (2 x 229376): moves */
 	CHECK(q != p && at_usable_size(q) == 1u << 20 && q[997] == (char)997);
-	c = alloctag_read(rsite);
-	CHECK_EQ(c.bytes, 0);
-	CHECK_EQ(c.calls, 0);
+	counts_are(rsite, 0, 0);
 	at_free(q);
 	/* level 2's quarantine: a freed object is not handed out again soon;
 	 * level 1: it is the next of its class handed out, as by default */
