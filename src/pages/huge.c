@@ -18,9 +18,9 @@
  * freed, up to CACHE_MAX mappings (CACHE_BYTES of read-write pages in all) are
  * kept and handed out again to a block of the same class, which ends at the
  * kept mapping's hi: its first page at or above rw costs no mprotect
- * (level 1 leaves the pages between rw and it read-write; the page below
- * the block then holds the front slack's canary too), below rw one adding
- * pages; no page faults.  Level 2 keeps the page below a block PROT_NONE
+ * (level 1 leaves the pages between rw and it read-write; the front
+ * slack's canary then reaches AT_SECURE_LARGE_BELOW bytes below the block
+ * at least), below rw one adding pages; no page faults.  Level 2 keeps the page below a block PROT_NONE
  * (an mprotect taking pages away, if need be) and makes a freed block's
  * first page PROT_NONE; level 1 poisons a freed block's first bytes
  * instead, checked when its mapping is handed out again.
@@ -285,20 +285,24 @@ static char *guarded_mapping(size_t class_len, size_t len, char **rw_out, char *
 	return map;
 }
 
-/* A guarded block's front slack, checked at free: from the page below its
- * first page (if read-write, level 1's left-over pages) to its start. */
-static char *slack_from(const char *addr, char *rw)
+/* A guarded block's front slack, checked at free: from its first page's
+ * start, or, the page below read-write (level 1's left-over pages), from
+ * AT_SECURE_LARGE_BELOW bytes below the block if that is lower, to the
+ * block's start. */
+static char *slack_from(char *addr, char *rw)
 {
 	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
-	return page - rw >= (ptrdiff_t)AT_PAGE_SIZE ? page - AT_PAGE_SIZE : rw;
+	if (page == rw || (size_t)(addr - page) >= AT_SECURE_LARGE_BELOW)
+		return page;
+	return addr - AT_SECURE_LARGE_BELOW;
 }
 
 /*
  * A guarded block (layout above): the size asked rounded up to its
  * alignment (16 bytes at least), its usable size, ending at the back guard,
  * so an overflow of one byte past it faults; the front slack, from the page
- * boundary below the block (or the page below that: slack_from) to its
- * start, holds a canary (secure.h), checked at free.
+ * boundary below the block (or lower: slack_from) to its start, holds a
+ * canary (secure.h), checked at free.
  */
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {

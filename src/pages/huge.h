@@ -27,6 +27,9 @@
 /* ALLOCTAG_SECURE=1: a freed guarded block's first bytes poisoned, checked
  * when its mapping is handed out again. */
 #define AT_SECURE_LARGE_POISON 256u
+/* ALLOCTAG_SECURE=1: the front slack's canary reaches at least this far
+ * below a guarded block whose page below is read-write (huge.c). */
+#define AT_SECURE_LARGE_BELOW 256u
 
 /* size bytes aligned to align (a power of two); NULL with errno = ENOMEM. */
 AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);
