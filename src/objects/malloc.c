@@ -483,10 +483,11 @@ static AT_NOINLINE void wide_or_secure_free(void *p, uintptr_t off, unsigned int
 	return wide_free(p, off, cls, idx, what);
 }
 
-/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE (head page head, its flags f): the
- * stricter heap's slabs carry the latter, every other one is wide.  A
- * narrow stricter slab's object whose canaries level 1's checks find intact
- * is freed as at_free_fast frees a default slab's (tail calls, no frame). */
+/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE (its head page head,
+ * whose flags are f): the stricter heap's slabs carry the latter, every
+ * other one is wide.  A narrow stricter slab's object whose canaries level
+ * 1's checks find intact is freed as at_free_fast frees a default slab's
+ * (tail calls, no frame). */
 AT_NOINLINE void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
 			      uint64_t f, const char *what)
 {

@@ -15,15 +15,16 @@
  * A fresh mapping has hi = map + page + class_len.  realloc grows a block
  * in place (at_huge_grow_guarded) by moving hi up into the room above (one
  * mprotect adding pages, no copy), up to the mapping's last page.  When
- * freed, up to CACHE_MAX mappings (CACHE_BYTES of read-write pages in all) are
- * kept and handed out again to a block of the same class, which ends at the
- * kept mapping's hi: its first page at or above rw costs no mprotect
- * (level 1 leaves the pages between rw and it read-write; the front
- * slack's canary then reaches AT_SECURE_LARGE_BELOW bytes below the block
- * at least), below rw one adding pages; no page faults.  Level 2 keeps the page below a block PROT_NONE
- * (an mprotect taking pages away, if need be) and makes a freed block's
- * first page PROT_NONE; level 1 poisons a freed block's first bytes
- * instead, checked when its mapping is handed out again.
+ * freed, up to CACHE_MAX mappings (CACHE_BYTES of read-write pages in all)
+ * are kept and handed out again to a block of the same class, which ends
+ * at the kept mapping's hi: its first page at or above rw costs no
+ * mprotect (level 1 leaves the pages between rw and it read-write; the
+ * front slack's canary then reaches AT_SECURE_LARGE_BELOW bytes below the
+ * block at least), below rw one adding pages; no page faults.  Level 2
+ * keeps the page below a block PROT_NONE (an mprotect taking pages away,
+ * if need be) and makes a freed block's first page PROT_NONE; level 1
+ * poisons a freed block's first bytes instead, checked when its mapping is
+ * handed out again.
  * recent[]: the last RECENT blocks freed (or cached), so that a second free
  * is named a double free rather than a foreign pointer.
  */
