@@ -256,7 +256,7 @@ static char *guarded_mapping(size_t class_len, size_t len, char **rw_out, char *
 		cache_bytes -= (size_t)(got.hi - got.rw);
 	}
 	pthread_mutex_unlock(&huge_lock);
-	char *map = got.map, *rw = got.rw, *addr = got.hi - len;
+	char *map = got.map, *rw = got.rw, *addr = map ? got.hi - len : NULL;
 	if (map && got.was_len && !at_secure_poisoned(got.was, got.was + poison_len(got.was_len)))
 		at_fatal("write after free to a %zu-byte block at %p (found when it was handed out "
 			 "again)", got.was_len, (void *)got.was);
@@ -344,9 +344,9 @@ int at_huge_grow_guarded(void *p, size_t n)
 	struct huge *h = find(p);
 	struct huge e = h && p ? *h : (struct huge){0};
 	pthread_mutex_unlock(&huge_lock);
-	char *hi = e.addr + e.len;
 	if (!e.guarded || n <= e.len || n > (size_t)(e.map + e.map_len - AT_PAGE_SIZE - e.addr))
 		return 0;
+	char *hi = e.addr + e.len;
 	size_t add = (n - e.len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
 	if (mprotect(hi, add, PROT_READ | PROT_WRITE))
 		return 0;
