@@ -6,8 +6,9 @@
  * line, for the guard pages).  Then, in the test itself: usable sizes,
  * exact counters, realloc, the quarantine's delay (level 2) or a freed
  * object handed out again at once (level 1), and two threads freeing each
- * other's neighbours (no false report).  The writes after free are cases at
- * level 2 only; at level 1 the same child ends normally, unreported.
+ * other's neighbours (no false report).  The writes after free and a write
+ * to a canary's second half only are cases at level 2 only; at level 1 the
+ * same child ends normally, unreported.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -71,6 +72,18 @@ static void small_overflow_16(void)
 	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
 	memset(p + 112, 0, 16);
 	at_free(p);
+}
+
+/* A write to the canary's second 8 bytes only, skipping the first: level
+ * 2's check reads all 16, level 1's (free's fast path) the first 8, where
+ * every overflow running on from the object starts. */
+static void small_overflow_skipping(void)
+{
+	char *p = at_malloc(112);
+	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
+	p[112 + 8] = 'X';
+	at_free(p);
+	_exit(0); /* unreported (level 1) */
 }
 
 static void aligned_overflow(void)
@@ -177,12 +190,32 @@ static void large_underflow_page(void) /* the front guard */
 	at_free(p);
 }
 
+static int level;
+
+/* Level 2: the freed block's first page faults.  Level 1: its first bytes'
+ * poison is found changed when its mapping is handed out again. */
 static void large_write_after_free(void)
 {
 	char *p = at_malloc(200000);
 	at_free(p);
-	want("%s", "");
+	if (level == 1)
+		want("alloctag: write after free to a 200000-byte block at %p (found when it was "
+		     "handed out again)", (void *)p);
+	else
+		want("%s", "");
 	p[100] = 1;
+	at_free(at_malloc(200000));
+}
+
+/* A guarded block grown by realloc: it ends at its back guard still. */
+static void large_grown_overflow(void)
+{
+	char *p = at_malloc(200000);
+	p = at_realloc(p, 300000);
+	size_t u = at_usable_size(p);
+	want("%s", "");
+	p[u] = 1;
+	at_free(p);
 }
 
 /* A misuse level 1 does not catch: the child ends normally, its stderr
@@ -227,6 +260,22 @@ static void *site_malloc(size_t n)
 	DEFINE_ALLOC_TAG(t);
 	site = &t;
 	return alloc_hooks_tag(t, at_malloc_noprof(n));
+}
+
+static struct alloc_tag *rsite;
+
+static void *site_realloc(void *p, size_t n)
+{
+	DEFINE_ALLOC_TAG(t);
+	rsite = &t;
+	return alloc_hooks_tag(t, at_realloc_noprof(p, n));
+}
+
+static void counts_are(struct alloc_tag *t, int64_t bytes, int64_t calls)
+{
+	struct alloctag_counters c = alloctag_read(t);
+	CHECK_EQ(c.bytes, bytes);
+	CHECK_EQ(c.calls, calls);
 }
 
 /* Two threads allocating and freeing objects of one class, half of each
@@ -284,7 +333,26 @@ int main(void)
 	CHECK_EQ(c.bytes, 0);
 	CHECK_EQ(c.calls, 0);
 	const char *lv = getenv("ALLOCTAG_SECURE");
-	int level = lv && !strcmp(lv, "2") ? 2 : 1;
+	level = lv && !strcmp(lv, "2") ? 2 : 1;
+	/* realloc of a guarded block grows it in place, its back guard moved
+	 * up: the size rounded up to end at a page boundary (200000 = 48
+	 * pages and 3392 bytes: 300000 -> 302400, 73 pages and 3392), charged
+	 * as a move to the realloc's tag */
+	p = site_malloc(200000);
+	for (int i = 0; i < 200000; i += 997)
+		p[i] = (char)i;
+	q = site_realloc(p, 300000);
+	CHECK(q == p);
+	CHECK_EQ(at_usable_size(q), 302400);
+	for (int i = 0; i < 200000; i += 997)
+		CHECK(q[i] == (char)i);
+	memset(q + 200000, 1, 102400);
+	counts_are(site, 0, 0);
+	counts_are(rsite, 302400, 1);
+	q = at_realloc(p, 1u << 20); /* past its mapping's room (2 x 229376): moves */
+	CHECK(q != p && at_usable_size(q) == 1u << 20 && q[997] == (char)997);
+	counts_are(rsite, 0, 0);
+	at_free(q);
 	/* level 2's quarantine: a freed object is not handed out again soon;
 	 * level 1: it is the next of its class handed out, as by default */
 	p = at_malloc(72);
@@ -304,6 +372,7 @@ int main(void)
 	} cases[] = {
 		{"small_overflow", small_overflow, SIGABRT},
 		{"small_overflow_16", small_overflow_16, SIGABRT},
+		{"small_overflow_skipping", small_overflow_skipping, 0},
 		{"aligned_overflow", aligned_overflow, SIGABRT},
 		{"realloc_overflow", realloc_overflow, SIGABRT},
 		{"small_underflow_live", small_underflow_live, SIGABRT},
@@ -315,9 +384,12 @@ int main(void)
 		{"large_overflow", large_overflow, SIGSEGV},
 		{"large_underflow_page", large_underflow_page, SIGSEGV},
 		{"large_write_after_free", large_write_after_free, SIGSEGV},
+		{"large_grown_overflow", large_grown_overflow, SIGSEGV},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (cases[i].sig)
+		if (cases[i].fn == large_write_after_free && level == 1)
+			run(cases[i].name, cases[i].fn, SIGABRT);
+		else if (cases[i].sig)
 			run(cases[i].name, cases[i].fn, cases[i].sig);
 		else if (level == 2)
 			run(cases[i].name, cases[i].fn, SIGABRT);

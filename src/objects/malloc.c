@@ -414,13 +414,15 @@ AT_NOINLINE void at_free_outside(void *p, const char *what)
 }
 
 /* Not declared noreturn (they do not return): so that free's fast path can
- * reach them by a tail jump, with no stack frame of its own. */
-AT_COLD void at_bad_object(void *p, const char *what)
+ * reach them by a tail jump, with no stack frame of its own; noipa, so that
+ * the compiler does not find it out for the callers in this file either
+ * (at_wide_free's tail jumps). */
+AT_COLD __attribute__((noipa)) void at_bad_object(void *p, const char *what)
 {
 	at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 }
 
-AT_COLD void at_double_free(void *p, const char *what)
+AT_COLD __attribute__((noipa)) void at_double_free(void *p, const char *what)
 {
 	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 }
@@ -471,15 +473,29 @@ static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t o
 	return at_small_free_slow(p, cls, ti);
 }
 
-/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE: the stricter heap's
- * slabs carry the latter (secure.h), every other one is wide. */
-AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-				  const char *what)
+/* A wide slab's object, or a stricter slab's (secure.h) that level 1's
+ * inline checks did not let through. */
+static AT_NOINLINE void wide_or_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
+					    const char *what)
 {
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (at_unlikely(f & AT_PG_SECURE))
 		return at_secure_free(p, off, cls, idx, f, what);
 	return wide_free(p, off, cls, idx, what);
+}
+
+/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE (its head page head,
+ * whose flags are f): the stricter heap's slabs carry the latter, every
+ * other one is wide.  A narrow stricter slab's object whose canaries level
+ * 1's checks find intact is freed as at_free_fast frees a default slab's
+ * (tail calls, no frame). */
+AT_NOINLINE void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
+			      uint64_t f, const char *what)
+{
+	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
+	    at_likely(at_secure_free_ok(p, cls, idx)))
+		return at_narrow_free(p, head, idx, what);
+	return wide_or_secure_free(p, (uintptr_t)((char *)p - at_heap_base), cls, idx, what);
 }
 
 void at_free(void *p)
@@ -587,6 +603,9 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 	}
 	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
 		return p;
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old && old >= AT_SECURE_MAP_MIN &&
+	    WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))
+		return p; /* its back guard moved up (huge.h) */
 	void *q = malloc_with(n, tag);
 	if (!q)
 		return NULL;

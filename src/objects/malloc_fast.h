@@ -15,7 +15,8 @@
 AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
-AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, const char *what);
+AT_HIDDEN void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
+			       uint64_t f, const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
 /* A pointer outside the heap: a huge block's, or NULL (ignored). */
 AT_HIDDEN void at_free_outside(void *p, const char *what);
@@ -190,13 +191,42 @@ static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const char *what)
 	uint32_t idx;
 	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
 		return at_bad_object(p, what);
-	return at_wide_free(p, off, cls, idx, what);
+	return at_wide_free(p, &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER], cls, idx, f, what);
 }
 
 static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	return at_small_free_slow(p, at_slab_class_of(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]), ti);
+}
+
+/*
+ * The rest of free's fast path for object idx of a narrow slab whose head
+ * page is head, checked to be an object's start: its entry must say
+ * allocated; it is cleared and p goes to its bin, with its entry's address
+ * beside it.  at_free_fast's and, past the stricter heap's checks,
+ * at_wide_free's (secure.h).
+ */
+static inline __attribute__((always_inline)) void at_narrow_free(void *p, const struct at_page *head,
+								  uint32_t idx, const char *what)
+{
+	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
+	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
+	uint32_t e = AT_LOAD_RELAXED(ent);
+	if (at_unlikely(!e))
+		return at_double_free(p, what);
+	AT_STORE_RELAXED(ent, 0);
+	uint32_t ti = e - 1;
+	/* Only the bin's checks wait for the entry (often a cache miss), not
+	 * its stores. */
+	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
+	uintptr_t c = at_bin_count_at(&b->word);
+	if (at_unlikely((uint16_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
+		return at_free_slow_of(p, ti);
+	void **slots = b->slots;
+	slots[c] = p;
+	at_bin_ents(slots)[c] = ent;
+	at_bin_word_add(&b->word, 1);
 }
 
 /*
@@ -226,23 +256,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what); /* tail calls: no frame here */
 	uint32_t idx = (uint32_t)(prod >> 32);
-	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
-	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
-	uint32_t e = AT_LOAD_RELAXED(ent);
-	if (at_unlikely(!e))
-		return at_double_free(p, what);
-	AT_STORE_RELAXED(ent, 0);
-	uint32_t ti = e - 1;
-	/* Only the bin's checks wait for the entry (often a cache miss), not
-	 * its stores. */
-	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
-	uintptr_t c = at_bin_count_at(&b->word);
-	if (at_unlikely((uint16_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
-		return at_free_slow_of(p, ti);
-	void **slots = b->slots;
-	slots[c] = p;
-	at_bin_ents(slots)[c] = ent;
-	at_bin_word_add(&b->word, 1);
+	return at_narrow_free(p, head, idx, what);
 }
 
 #endif

@@ -27,6 +27,7 @@ struct quarantine {
 _Static_assert(!(AT_SECURE_Q & (AT_SECURE_Q - 1)), "a ring of a power of two");
 
 static uint64_t canary_word, poison_word;
+uint64_t at_secure_fast_word;
 
 /* A secret whose bytes are all from 0x80 to 0xfe: none is 0, -1 or ASCII,
  * the bytes overflows of strings and memsets write most. */
@@ -61,6 +62,8 @@ void at_secure_init(void)
 	poison_word = pattern_of(r[1]);
 	if (poison_word == canary_word)
 		poison_word ^= 0x0101010101010101ull;
+	AT_STORE_RELAXED(&at_secure_fast_word,
+			 AT_LOAD_RELAXED(&at_secure_heap) >= 2 ? canary_word ^ 1 : canary_word);
 	/* A request of n bytes takes the class of n + 16 (the largest class
 	 * for what no class holds with its canary). */
 	for (unsigned int i = 0; i < 513; i++)
@@ -134,6 +137,16 @@ void at_secure_fill(char *from, char *to)
 int at_secure_intact(const char *from, const char *to)
 {
 	return intact(from, to, canary_word);
+}
+
+void at_secure_poison(char *from, char *to)
+{
+	fill(from, to, poison_word);
+}
+
+int at_secure_poisoned(const char *from, const char *to)
+{
+	return intact(from, to, poison_word);
 }
 
 /*

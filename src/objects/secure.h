@@ -2,9 +2,13 @@
  * The stricter heap (ALLOCTAG_SECURE=1 or 2) for small objects: a canary at
  * the end of every slot, checked with the slot before it at free (level 1);
  * at level 2 also poison and a quarantine.  Off by
- * default; malloc's fast paths are the default mode's, unchanged, and free's
- * fast path sends a stricter slab's object on with the test it makes anyway
- * (AT_PG_WIDE | AT_PG_SECURE: at_wide_free, then at_secure_free).
+ * default; malloc's fast paths are the default mode's, unchanged.  Free's
+ * fast path sends a stricter slab's object on with the test it makes
+ * anyway (AT_PG_WIDE | AT_PG_SECURE: a tail jump to at_wide_free), which,
+ * for a narrow slab at level 1, makes the two canary checks inline
+ * (at_secure_free_ok) and frees it as the default mode's fast path does
+ * (at_narrow_free, malloc_fast.h); anything else (a failed check, level 2,
+ * a wide stricter slab) goes on to at_secure_free.
  *
  * Sizes: at start-up (before any slab is made) at_secure_init moves the
  * request-to-class tables (slab.h) so that a request of n bytes takes the
@@ -38,7 +42,12 @@
  *   - the canary of the slot before it in its slab (the lower address), an
  *     underflow's first bytes, must be intact: else "heap underflow
  *     before" (naming that slot live or freed, from its entry);
- * then its entry is cleared.  Level 1: it goes to the thread's bin as in
+ * then its entry is cleared.  Level 1's checks on free's fast path
+ * (at_secure_free_ok) read 8 bytes of each canary: the first of its own
+ * (where an overflow running on from the object starts) and the last of
+ * the slot before (where an underflow running down from p starts); only
+ * if one differs does at_secure_free read all 16 of both and report.
+ * Level 2 reads all 16 at every free.  Level 1: it goes to the thread's bin as in
  * the default mode.  Level 2: its first AT_SECURE_POISON bytes (16 in a
  * 32-byte slot) are poisoned, and it takes the place of the oldest object
  * of its class in the freeing thread's quarantine (a ring of AT_SECURE_Q
@@ -54,7 +63,8 @@
  * freed and handed out again is delayed by the quarantine's length.
  *
  * Not caught: writes past the usable size that skip the canary (beyond the
- * slot leaving it alone); at level 1 any write after free and the reuse of a
+ * slot leaving it alone), or at level 1 its first 8 bytes (the slot before
+ * p: its last 8); at level 1 any write after free and the reuse of a
  * freed pointer handed out again; writes after free past the poisoned bytes, or
  * after the object left the quarantine; reads of any kind; an underflow
  * below the first object of a slab (no slot before it in the slab);
@@ -73,6 +83,34 @@
 #define AT_SECURE_POISON 32u /* a freed object's first bytes poisoned */
 _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 
+/* The word free's fast path compares canaries with (at_secure_free_ok):
+ * the canary's pattern at level 1; at level 2 the same with its lowest bit
+ * flipped, which no intact canary matches, so that every free of a
+ * stricter slab's object goes on to at_secure_free (poison, quarantine). */
+extern AT_HIDDEN uint64_t at_secure_fast_word;
+
+/*
+ * Level 1's checks, inlined into at_wide_free (malloc.c) for an
+ * object p (class cls, index idx in its slab) of a narrow stricter slab:
+ * 1 if its canary's first 8 bytes and the last 8 of the slot before it
+ * (idx > 0; for the first, its own first 8 again) are intact, so that it
+ * is freed as the default mode's; 0 sends it to at_secure_free, which
+ * reads both canaries whole and says which check failed (or quarantines
+ * it, at level 2).  Two words read, no branch but the result's.
+ */
+static inline __attribute__((always_inline)) int at_secure_free_ok(const char *p, unsigned int cls,
+								   uint32_t idx)
+{
+	uint64_t w = AT_LOAD_RELAXED(&at_secure_fast_word), x, y;
+	intptr_t c = (intptr_t)at_class_size[cls] - 16;
+	intptr_t n = idx ? -8 : c;
+	/* Plain loads (one instruction each with its xor): a canary is
+	 * written only before its slab is handed out (at_secure_slab_new). */
+	__builtin_memcpy(&x, p + c, 8);
+	__builtin_memcpy(&y, p + n, 8);
+	return !((x ^ w) | (y ^ w));
+}
+
 /* Start-up, before the first allocation of a slab: the secrets, the
  * request-to-class tables moved one canary up. */
 AT_HIDDEN void at_secure_init(void);
@@ -86,5 +124,9 @@ AT_HIDDEN void at_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t
  * whether it is intact. */
 AT_HIDDEN void at_secure_fill(char *from, char *to);
 AT_HIDDEN int at_secure_intact(const char *from, const char *to);
+/* The same with the poison's pattern (huge.c: a freed guarded block's
+ * first bytes, at level 1). */
+AT_HIDDEN void at_secure_poison(char *from, char *to);
+AT_HIDDEN int at_secure_poisoned(const char *from, const char *to);
 
 #endif

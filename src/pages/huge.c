@@ -1,14 +1,30 @@
 /*
  * Huge blocks: direct mmap, between two guard pages (see huge.h).
  *
- * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded}, mmap'd
- * on first use, entries [0, table_hi) scanned under huge_lock.
- * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded, below) sit in
- * mappings of one of four lengths per power of two; when freed, up to
- * CACHE_MAX mappings (CACHE_BYTES in all) are kept and handed out again to
- * a block of the same class: one mprotect at free (the first page made
- * PROT_NONE) and one when handed out again, no page faults, which is what
- * keeps the stricter heap affordable.
+ * Table: AT_HUGE_MAX entries {addr, len, map, map_len, ref, guarded, rw},
+ * mmap'd on first use, entries [0, table_hi) scanned under huge_lock.
+ *
+ * Guarded blocks (ALLOCTAG_SECURE's, at_huge_alloc_guarded): a mapping of
+ * 2 * class_len + 2 pages (class_len: four lengths per power of two, from
+ * the block's whole pages), PROT_NONE but for [rw, hi), where the block
+ * ends (hi, its back guard: the page at hi is PROT_NONE):
+ *
+ *   map   front guard    rw ... block's first page ... hi   back guard, room to grow
+ *   | page | PROT_NONE  | read-write: front slack, block |  PROT_NONE ... | page |
+ *
+ * A fresh mapping has hi = map + page + class_len.  realloc grows a block
+ * in place (at_huge_grow_guarded) by moving hi up into the room above (one
+ * mprotect adding pages, no copy), up to the mapping's last page.  When
+ * freed, up to CACHE_MAX mappings (CACHE_BYTES of read-write pages in all)
+ * are kept and handed out again to a block of the same class, which ends
+ * at the kept mapping's hi: its first page at or above rw costs no
+ * mprotect (level 1 leaves the pages between rw and it read-write; the
+ * front slack's canary then reaches AT_SECURE_LARGE_BELOW bytes below the
+ * block at least), below rw one adding pages; no page faults.  Level 2
+ * keeps the page below a block PROT_NONE (an mprotect taking pages away,
+ * if need be) and makes a freed block's first page PROT_NONE; level 1
+ * poisons a freed block's first bytes instead, checked when its mapping is
+ * handed out again.
  * recent[]: the last RECENT blocks freed (or cached), so that a second free
  * is named a double free rather than a foreign pointer.
  */
@@ -32,12 +48,15 @@ struct huge {
 	size_t map_len;
 	at_ref_t ref;
 	int guarded; /* from at_huge_alloc_guarded: may be cached when freed */
+	char *rw;    /* guarded: [rw, addr + len) is read-write */
 };
 
 struct cached {
 	char *map;
 	size_t map_len;
-	char *rw; /* [rw, map + map_len - page) is read-write */
+	char *rw, *hi; /* [rw, hi) is read-write */
+	char *was;     /* the freed block (level 1: its first bytes poisoned) */
+	size_t was_len;
 };
 
 #define RECENT 64
@@ -50,7 +69,7 @@ static unsigned int table_hi;
 AT_BIG_BSS static char *recent[RECENT];
 static unsigned int recent_next;
 AT_BIG_BSS static struct cached cache[CACHE_MAX];
-static unsigned int cache_n;
+static unsigned int cache_n, cache_pending; /* pending: level 2's, being protected */
 static size_t cache_bytes;
 static size_t nr_live, live_bytes, max_live, max_bytes; /* under huge_lock */
 
@@ -110,7 +129,7 @@ static void forget_recent(const void *p)
 }
 
 /* Record a block (lock held); 0 if the table is full. */
-static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, char *rw)
 {
 	struct huge *h = find_free();
 	if (!h)
@@ -120,7 +139,8 @@ static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t r
 	h->map = map;
 	h->map_len = map_len;
 	h->ref = ref;
-	h->guarded = guarded;
+	h->guarded = rw != NULL;
+	h->rw = rw;
 	forget_recent(addr);
 	nr_live++;
 	live_bytes += len;
@@ -133,10 +153,10 @@ static int install(char *addr, size_t len, char *map, size_t map_len, at_ref_t r
 
 /* A mapped block made live: listed, charged, counted for the peak; or
  * unmapped and NULL with ENOMEM when the table is full. */
-static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, int guarded)
+static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t ref, char *rw)
 {
 	pthread_mutex_lock(&huge_lock);
-	int ok = install(addr, len, map, map_len, ref, guarded);
+	int ok = install(addr, len, map, map_len, ref, rw);
 	pthread_mutex_unlock(&huge_lock);
 	if (!ok) {
 		munmap(map, map_len);
@@ -146,6 +166,23 @@ static void *publish(char *addr, size_t len, char *map, size_t map_len, at_ref_t
 	at_charge(ref, (int64_t)len);
 	at_peak_add((int64_t)len);
 	return addr;
+}
+
+/* A guarded mapping's length but its two guards, for a block of len bytes
+ * (whole pages): four lengths per power of two. */
+static size_t class_of(size_t len)
+{
+	if (len < AT_PAGE_SIZE * 4)
+		return len;
+	unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
+	size_t step = (size_t)1 << (b - 2);
+	return (len + step - 1) & ~(step - 1);
+}
+
+/* The poisoned start of a freed guarded block of len bytes (level 1). */
+static size_t poison_len(size_t len)
+{
+	return len < AT_SECURE_LARGE_POISON ? len : AT_SECURE_LARGE_POISON;
 }
 
 static at_ref_t current_ref(void)
@@ -191,81 +228,146 @@ void *at_huge_alloc(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return publish(addr, len, map, map_len, ref, 0);
+	return publish(addr, len, map, map_len, ref, NULL);
 }
 
 /*
- * A guarded block: a mapping of class_len + 2 pages (class_len: four
- * lengths per power of two), PROT_NONE except the pages of the block, which
- * ends where the last page begins: the block is the size asked rounded up to
- * its alignment (16 bytes at least), its usable size, so an overflow of one
- * byte past it faults; the front slack, from the page boundary below the
- * block to its start, holds a canary (secure.h), checked at free, and the
- * page below faults.  Freed, the block's first page is made PROT_NONE (the
- * front guard grows by it) and the mapping kept (cache[]) for the next
- * block of the same class, whose start moves the front guard (one mprotect
- * of the difference; no page faults): a write after free to the first page
- * of a block that is kept faults, further in it does not.
+ * A guarded mapping of class class_len for a block of len bytes (whole
+ * pages): the mapping, and *rw_out and *hi_out (the layout above) with
+ * [hi - len, hi) read-write.  One of the cache's of that class, preferring
+ * one that needs no mprotect (level 1: the write-after-free check made),
+ * else a new one; NULL if none can be had.
+ */
+static char *guarded_mapping(size_t class_len, size_t len, char **rw_out, char **hi_out)
+{
+	size_t map_len = 2 * class_len + 2 * AT_PAGE_SIZE;
+	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
+	struct cached got = {0};
+	pthread_mutex_lock(&huge_lock);
+	unsigned int pick = cache_n;
+	for (unsigned int i = 0; i < cache_n; i++) {
+		if (cache[i].map_len != map_len)
+			continue;
+		if (pick == cache_n)
+			pick = i;
+		char *need = cache[i].hi - len; /* no mprotect needed: */
+		if (level2 ? cache[i].rw == need : cache[i].rw <= need) {
+			pick = i;
+			break;
+		}
+	}
+	if (pick < cache_n) {
+		got = cache[pick];
+		cache[pick] = cache[--cache_n];
+		cache_bytes -= (size_t)(got.hi - got.rw);
+	}
+	pthread_mutex_unlock(&huge_lock);
+	char *map = got.map, *rw = got.rw, *addr = map ? got.hi - len : NULL;
+	if (map && got.was_len && !at_secure_poisoned(got.was, got.was + poison_len(got.was_len)))
+		at_fatal("write after free to a %zu-byte block at %p (found when it was handed out "
+			 "again)", got.was_len, (void *)got.was);
+	if (map) { /* the front guard moved down (level 2: up, too) */
+		int err = 0;
+		if (addr < rw)
+			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
+		else if (addr > rw && level2)
+			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
+		if (!err) {
+			*rw_out = addr < rw || level2 ? addr : rw;
+			*hi_out = got.hi;
+			return map;
+		}
+		munmap(map, map_len);
+	}
+	map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	char *hi = map + AT_PAGE_SIZE + class_len;
+	if (mprotect(hi - len, len, PROT_READ | PROT_WRITE)) {
+		munmap(map, map_len);
+		return NULL;
+	}
+	*rw_out = hi - len;
+	*hi_out = hi;
+	return map;
+}
+
+/* A guarded block's front slack, checked at free: from its first page's
+ * start, or, the page below read-write (level 1's left-over pages), from
+ * AT_SECURE_LARGE_BELOW bytes below the block if that is lower, to the
+ * block's start. */
+static char *slack_from(char *addr, char *rw)
+{
+	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
+	if (page == rw || (size_t)(addr - page) >= AT_SECURE_LARGE_BELOW)
+		return page;
+	return addr - AT_SECURE_LARGE_BELOW;
+}
+
+/*
+ * A guarded block (layout above): the size asked rounded up to its
+ * alignment (16 bytes at least), its usable size, ending at the back guard,
+ * so an overflow of one byte past it faults; the front slack, from the page
+ * boundary below the block (or lower: slack_from) to its start, holds a
+ * canary (secure.h), checked at free.
  */
 void *at_huge_alloc_guarded(size_t size, size_t align)
 {
 	if (align > AT_PAGE_SIZE)
 		return at_huge_alloc(size, align);
 	size_t len = (size + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
-	if (len < size || len >= ((size_t)1 << 62)) {
+	if (len < size || len >= ((size_t)1 << 60)) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	size_t a = align < 16 ? 16 : align;
 	size_t blen = (size + a - 1) & ~(a - 1); /* the block ends at the back guard */
-	size_t class_len = len;
-	if (len >= AT_PAGE_SIZE * 4) {
-		unsigned int b = 63u - (unsigned int)__builtin_clzll(len);
-		size_t step = (size_t)1 << (b - 2);
-		class_len = (len + step - 1) & ~(step - 1);
-	}
-	size_t map_len = class_len + 2 * AT_PAGE_SIZE;
+	size_t class_len = class_of(len);
 	at_ref_t ref = current_ref();
-	char *map = NULL, *rw = NULL;
-	pthread_mutex_lock(&huge_lock);
-	for (unsigned int i = 0; i < cache_n; i++) {
-		if (cache[i].map_len != map_len)
-			continue;
-		map = cache[i].map;
-		rw = cache[i].rw;
-		cache[i] = cache[--cache_n];
-		cache_bytes -= class_len;
-		break;
-	}
-	pthread_mutex_unlock(&huge_lock);
-	char *addr;
-	if (map) { /* move the front guard to the new start */
-		addr = map + AT_PAGE_SIZE + class_len - len;
-		int err = 0;
-		if (addr < rw)
-			err = mprotect(addr, (size_t)(rw - addr), PROT_READ | PROT_WRITE);
-		else if (addr > rw)
-			err = mprotect(rw, (size_t)(addr - rw), PROT_NONE);
-		if (err) {
-			munmap(map, map_len);
-			map = NULL;
-		}
-	}
+	char *rw, *hi, *map = guarded_mapping(class_len, len, &rw, &hi);
 	if (!map) {
-		map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (map == MAP_FAILED) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		addr = map + AT_PAGE_SIZE + class_len - len;
-		if (mprotect(addr, len, PROT_READ | PROT_WRITE)) {
-			munmap(map, map_len);
-			errno = ENOMEM;
-			return NULL;
-		}
+		errno = ENOMEM;
+		return NULL;
 	}
-	at_secure_fill(addr, addr + (len - blen));
-	return publish(addr + (len - blen), blen, map, map_len, ref, 1);
+	char *addr = hi - blen;
+	at_secure_fill(slack_from(addr, rw), addr);
+	return publish(addr, blen, map, 2 * class_len + 2 * AT_PAGE_SIZE, ref, rw);
+}
+
+/*
+ * realloc growing guarded block p to n bytes in place: its back guard moves
+ * up into its mapping's room (one mprotect adding pages), so the block's
+ * new size is n rounded up to end at a page boundary (less than a page
+ * more than n: its usable size), and it still ends right at its back guard.
+ * Charged as a move (the old size uncharged from its reference, the new one
+ * charged to the current reference).  0 (nothing changed) if p is not a
+ * live guarded block, the room is too small or the kernel refuses: the
+ * caller then moves it by copying.
+ */
+int at_huge_grow_guarded(void *p, size_t n)
+{
+	pthread_mutex_lock(&huge_lock);
+	struct huge *h = find(p);
+	struct huge e = h && p ? *h : (struct huge){0};
+	pthread_mutex_unlock(&huge_lock);
+	if (!e.guarded || n <= e.len || n > (size_t)(e.map + e.map_len - AT_PAGE_SIZE - e.addr))
+		return 0;
+	char *hi = e.addr + e.len;
+	size_t add = (n - e.len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	if (mprotect(hi, add, PROT_READ | PROT_WRITE))
+		return 0;
+	at_ref_t ref = current_ref();
+	pthread_mutex_lock(&huge_lock);
+	h->len = e.len + add;
+	h->ref = ref;
+	live_bytes += add;
+	if (live_bytes > max_bytes)
+		max_bytes = live_bytes;
+	pthread_mutex_unlock(&huge_lock);
+	at_uncharge(e.ref, (int64_t)e.len);
+	at_charge(ref, (int64_t)(e.len + add));
+	at_peak_add((int64_t)add);
+	return 1;
 }
 
 void at_huge_free(void *p, const char *what)
@@ -280,8 +382,8 @@ void at_huge_free(void *p, const char *what)
 		at_fatal("%s(%p): not a block alloctag handed out", what, p);
 	}
 	struct huge e = *h;
-	char *rw = (char *)((uintptr_t)e.addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
-	if (e.guarded && !at_secure_intact(rw, e.addr)) {
+	char *page = (char *)((uintptr_t)e.addr & ~(uintptr_t)(AT_PAGE_SIZE - 1));
+	if (e.guarded && !at_secure_intact(slack_from(e.addr, e.rw), e.addr)) {
 		pthread_mutex_unlock(&huge_lock);
 		at_fatal("heap underflow before a %zu-byte block at %p; found by %s", e.len, p, what);
 	}
@@ -289,19 +391,40 @@ void at_huge_free(void *p, const char *what)
 	while (table_hi && !table[table_hi - 1].addr)
 		table_hi--;
 	recent[recent_next++ % RECENT] = e.addr;
-	size_t class_len = e.map_len - 2 * AT_PAGE_SIZE;
-	int keep = e.guarded && cache_n < CACHE_MAX && cache_bytes + class_len <= CACHE_BYTES;
-	if (keep && !mprotect(rw, AT_PAGE_SIZE, PROT_NONE)) { /* a write after free faults */
-		cache[cache_n++] = (struct cached){e.map, e.map_len, rw + AT_PAGE_SIZE};
-		cache_bytes += class_len;
-	} else {
-		keep = 0;
+	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
+	/* what it keeps: its read-write pages (level 2: less the first) */
+	size_t kept = (size_t)(e.addr + e.len - e.rw) - (level2 ? AT_PAGE_SIZE : 0);
+	int keep = e.guarded && cache_n + cache_pending < CACHE_MAX &&
+		   cache_bytes + kept <= CACHE_BYTES;
+	if (keep) {
+		cache_bytes += kept;
+		if (!level2) { /* poisoned: checked when handed out again */
+			at_secure_poison(e.addr, e.addr + poison_len(e.len));
+			cache[cache_n++] =
+				(struct cached){e.map, e.map_len, e.rw, e.addr + e.len, e.addr, e.len};
+		} else {
+			cache_pending++; /* its room, filled below */
+		}
 	}
 	nr_live--;
 	live_bytes -= e.len;
 	pthread_mutex_unlock(&huge_lock);
 	at_uncharge(e.ref, (int64_t)e.len);
 	at_peak_add(-(int64_t)e.len);
+	/* Level 2: its first page PROT_NONE (a write after free faults), out
+	 * of the lock; the mapping enters the cache once that is done. */
+	if (keep && level2) {
+		int ok = !mprotect(page, AT_PAGE_SIZE, PROT_NONE); /* page == e.rw */
+		pthread_mutex_lock(&huge_lock);
+		cache_pending--;
+		if (ok)
+			cache[cache_n++] = (struct cached){e.map, e.map_len, page + AT_PAGE_SIZE,
+							   e.addr + e.len, NULL, 0};
+		else
+			cache_bytes -= kept;
+		pthread_mutex_unlock(&huge_lock);
+		keep = ok;
+	}
 	if (!keep)
 		munmap(e.map, e.map_len);
 }

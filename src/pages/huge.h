@@ -9,8 +9,9 @@
  * guards inside its mapping, so that an overflow or underflow past the
  * block faults.  Under ALLOCTAG_SECURE (1 or 2) the malloc family also maps blocks
  * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards, each
- * ending at its back guard; huge.c keeps some of those mapped when they are
- * freed, for reuse, their first page PROT_NONE.
+ * ending at its back guard, with room above it to grow in place (realloc);
+ * huge.c keeps some of those mapped when they are freed, for reuse (layout
+ * and reuse in huge.c).
  */
 #ifndef AT_HUGE_H
 #define AT_HUGE_H
@@ -23,12 +24,21 @@
 /* ALLOCTAG_SECURE (1 or 2): blocks from this size on are mapped with guards (as
  * glibc maps blocks from its mmap threshold on). */
 #define AT_SECURE_MAP_MIN (128u << 10)
+/* ALLOCTAG_SECURE=1: a freed guarded block's first bytes poisoned, checked
+ * when its mapping is handed out again. */
+#define AT_SECURE_LARGE_POISON 256u
+/* ALLOCTAG_SECURE=1: the front slack's canary reaches at least this far
+ * below a guarded block whose page below is read-write (huge.c). */
+#define AT_SECURE_LARGE_BELOW 256u
 
 /* size bytes aligned to align (a power of two); NULL with errno = ENOMEM. */
 AT_HIDDEN void *at_huge_alloc(size_t size, size_t align);
 /* ALLOCTAG_SECURE's blocks: size rounded to one of four lengths per power
  * of two; freed ones are kept (a few, guards in place) for reuse. */
 AT_HIDDEN void *at_huge_alloc_guarded(size_t size, size_t align);
+/* realloc of guarded block p to n > its size, in place: 1 if done (its
+ * usable size is then n rounded up to end at a page boundary), else 0. */
+AT_HIDDEN int at_huge_grow_guarded(void *p, size_t n);
 /* Free p if it is a huge block; abort naming p (what) if it is not. */
 AT_HIDDEN void at_huge_free(void *p, const char *what);
 /* Usable size of huge block p; abort naming p (what) if it is not one. */
