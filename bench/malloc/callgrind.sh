@@ -19,9 +19,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 so_of() { dpkg -L "$1" 2>/dev/null | grep -E "/$2\.so\.[0-9]+$" | head -n1 || true; }
-NAMES=(mimalloc glibc alloctag alloctag-never)
-LIBS=("$(so_of libmimalloc2.0 libmimalloc)" "" "$PRE" "$PRE")
-ENVS=("" "" "" "ALLOCTAG=never")
+NAMES=(mimalloc glibc alloctag alloctag-depth1 alloctag-never)
+LIBS=("$(so_of libmimalloc2.0 libmimalloc)" "" "$PRE" "$PRE" "$PRE")
+ENVS=("" "" "" "ALLOCTAG_DEPTH=1" "ALLOCTAG=never")
 for spec in "jemalloc libjemalloc2 libjemalloc" "tcmalloc libtcmalloc-minimal4 libtcmalloc_minimal"; do
     set -- $spec
     so=$(so_of "$2" "$3")

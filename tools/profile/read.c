@@ -140,7 +140,7 @@ static int parse_map(struct parser *ps, struct profile *p)
 	size_t n = field(ps, &f);
 	if (n == 0 || (strspn(f, "0123456789abcdef") != n && !(n == 1 && f[0] == '-')))
 		return fail(ps, "malformed map record (build ID)");
-	char *path;
+	char *path = NULL;
 	if (get_rest(ps, "map", "path", &path))
 		return -1;
 	m.build_id = f[0] == '-' ? NULL : xstrndup(f, n);
@@ -210,7 +210,7 @@ static int parse_tag(struct parser *ps, struct profile *p, size_t *cap)
 {
 	struct prof_tag t = {0};
 	const char *f;
-	char *rest;
+	char *rest = NULL;
 	if (get_i64(ps, "tag", "live bytes", &t.live_bytes) ||
 	    get_i64(ps, "tag", "live calls", &t.live_calls) ||
 	    get_i64(ps, "tag", "allocated bytes", &t.alloc_bytes) ||
