@@ -56,6 +56,19 @@ static struct at_chain_table *table_new(uint32_t shift)
 	return t;
 }
 
+/* Table t, replaced: its slots read as empty from now on (a reader still
+ * probing it misses and looks again under the lock in the current one),
+ * its pages given back.  The header (shift) stays: a reader may load it. */
+static void table_drop(struct at_chain_table *t)
+{
+	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
+	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
+		AT_STORE_RELAXED(s, NULL);
+	if ((uintptr_t)t + bytes > first)
+		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
+}
+
 static void table_put(struct at_chain_table *t, struct at_chain *c)
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(c->hash >> (64 - t->shift));
@@ -76,6 +89,8 @@ static int insert(struct at_chain *c)
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all)
 			table_put(nt, e);
 		AT_STORE(&at_chain_table, nt); /* t stays mapped: see chains.h */
+		if (t)
+			table_drop(t);
 		t = nt;
 	}
 	table_put(t, c);
@@ -146,12 +161,17 @@ nomem:
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
 {
+	/* a miss in a table replaced meanwhile (its slots read empty) */
+	struct at_chain_table *t = AT_LOAD(&at_chain_table);
+	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
+	if (e)
+		return &e->tag;
 	if (creating)
 		return NULL;
 	creating = 1;
-	struct alloc_tag *t = create(f, n, h);
+	struct alloc_tag *tag = create(f, n, h);
 	creating = 0;
-	return t;
+	return tag;
 }
 
 /* ---- the memo: a thread's recent chains, proved by their stack words -- */

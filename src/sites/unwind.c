@@ -592,6 +592,19 @@ static size_t table_size(uint32_t shift)
 	return sizeof(struct rule_table) + ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
 }
 
+/* Empty table t (a reader may still use it: it finds no key, and misses):
+ * the words in the header's page stored 0, the pages after it dropped
+ * (zero pages, not zero stores: a store would make every page resident). */
+static void table_clear(struct rule_table *t)
+{
+	uintptr_t end = (uintptr_t)t + table_size(t->shift);
+	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	for (uint64_t *w = t->w; (uintptr_t)w < first && (uintptr_t)w < end; w++)
+		AT_STORE_RELAXED(w, 0);
+	if (end > first)
+		madvise((void *)first, end - first, MADV_DONTNEED);
+}
+
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
  * first); the one published (ours or a racing thread's), NULL without
  * memory. */
@@ -608,6 +621,8 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	}
 	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
+	if (old) /* replaced: its words read as misses, its pages given back */
+		table_clear(old);
 	return n;
 }
 
@@ -623,8 +638,7 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		return fd.rule;
 	if (fd.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an object was unloaded */
 		AT_STORE_RELAXED(&seen_subs, fd.subs);
-		/* zero pages, not zero stores: a store would make every page resident */
-		madvise(t->w, table_size(t->shift) - sizeof(*t), MADV_DONTNEED);
+		table_clear(t);
 		AT_STORE_RELAXED(&rule_counts.fill, 0);
 	}
 	uint64_t *set = rule_set(t, ra);

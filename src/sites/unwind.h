@@ -10,7 +10,9 @@
  * page per code page it unwound through); when more than half its words
  * are in use a table 2^AT_RULE_SHIFT_STEP times larger replaces it (empty:
  * it is a cache, misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Tables
- * replaced stay mapped (a reader may hold one).  One word holds both the
+ * replaced stay mapped (a reader may hold one) but empty: the words in the
+ * header's page stored 0, the other pages dropped (MADV_DONTNEED), so that
+ * a reader finds no key there and misses.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
  *   63        52 51 50 49          34 33  32  31  30              0
@@ -33,8 +35,7 @@
  *  gap between them), and stores the word in a free way of the set, else
  *  in one chosen by the hash (a racing store of the same address's rule is
  *  equal).  When the loader reports an object unloaded (dlpi_subs changed)
- *  the table is cleared at the next miss (its pages dropped,
- *  MADV_DONTNEED); until then a stale rule can only give a wrong chain,
+ *  the table is emptied the same way at the next miss; until then a stale rule can only give a wrong chain,
  *  never a fault.
  *
  * The walk (at_unwind): from the state captured at the call of at_unwind
