@@ -17,6 +17,7 @@
 
 #define CIE_MAX 256u
 #define FDE_MAX 2048u
+#define AT_EH_FDE_BIG (1u << 20) /* longer FDEs are read in place */
 #define READ_FAILED 3 /* a read came short: the descriptor is checked */
 
 struct eh_obj {
@@ -177,6 +178,9 @@ static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const
 	}
 }
 
+static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
+		    uint64_t fde_off, uintptr_t pc, uint64_t *rule);
+
 /* pc's rule from o's file: at_eh_rule's results, AT_EH_MEMORY, or
  * READ_FAILED. */
 static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
@@ -210,11 +214,35 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	if (got < 8)
 		return READ_FAILED;
 	uint32_t len = (uint32_t)load32(fde), cie_id = (uint32_t)load32(fde + 4);
-	if (len != 0xffffffffu && len >= 8 && (uint64_t)len + 4 > (uint64_t)got)
-		return AT_EH_MEMORY; /* longer than the buffer (or the segment) */
 	if (!cie_id || cie_id > (uint64_t)fde_off + 4 - o->seg_off)
 		return AT_EH_MEMORY;
 	uint64_t cie_off = (uint64_t)fde_off + 4 - cie_id;
+	uint8_t *big = NULL; /* an FDE longer than buf: a mapping of its own, for this miss */
+	size_t big_n = (size_t)len + 4;
+	if (len != 0xffffffffu && len >= 8 && big_n > (uint64_t)got) {
+		if (big_n > o->seg_end - (uint64_t)fde_off || big_n > AT_EH_FDE_BIG)
+			return AT_EH_MEMORY; /* past the segment: the mapping's reader says what */
+		big = mmap(NULL, big_n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (big == MAP_FAILED)
+			return AT_EH_MEMORY;
+		if (pread_all(o->fd, big, big_n, (uint64_t)fde_off) != (ssize_t)big_n) {
+			munmap(big, big_n);
+			return READ_FAILED;
+		}
+		fde = big;
+		got = (ssize_t)big_n;
+	}
+	int r = cie_rule(o, cie_off, fde, (size_t)got, (uint64_t)fde_off, pc, rule);
+	if (big)
+		munmap(big, big_n);
+	return r;
+}
+
+/* pc's rule from the FDE at fde[0 .. n) (file offset fde_off) and the CIE
+ * at file offset cie_off (o's cached one, or read now). */
+static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
+		    uint64_t fde_off, uintptr_t pc, uint64_t *rule)
+{
 	if (o->cie_off != cie_off) {
 		uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
 		o->cie_off = 0;
@@ -226,8 +254,8 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint32_t clen = (uint32_t)load32(o->cie);
 	if (clen != 0xffffffffu && (uint64_t)clen + 4 > o->cie_n)
 		return AT_EH_MEMORY;
-	return at_eh_fde_rule(fde, (size_t)got, o->seg_addr + ((uint64_t)fde_off - o->seg_off),
-			      o->cie, o->cie_n, o->seg_addr + (cie_off - o->seg_off), pc, rule);
+	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), o->cie, o->cie_n,
+			      o->seg_addr + (cie_off - o->seg_off), pc, rule);
 }
 
 static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,

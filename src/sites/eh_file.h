@@ -24,8 +24,10 @@
  *     stretch of AT_EH_STRIDE entries;
  *   - the last CIE read (most objects have one or two).
  * Anything else (no file, another file, a writable or relocated segment,
- * more than 64 program headers, the records or the arena full, an FDE or
- * CIE longer than the buffers) is read in place as before.
+ * more than 64 program headers, the records or the arena full, a CIE
+ * longer than 256 bytes or an FDE longer than 1 MiB, a record that lies
+ * outside the segment) is read in place as before.  An FDE longer than the
+ * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
  * A miss: one pread of table entries, one of the FDE (and one of the CIE
  * when it is not the cached one).  A descriptor the program closed or
