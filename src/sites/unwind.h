@@ -5,11 +5,9 @@
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
  * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
  * ra, its 31-bit key the top bits of ra's other bits times an odd constant.
- * The first table has 2^AT_RULE_SHIFT_FIRST sets (8 KiB: the rules of a
- * small program spread over every page of its table, and `sort` of a small
- * file misses 71 rules, which made all of a first table of 32 KiB
- * resident; a table indexed by the address touched one page per code page
- * it unwound through); when more than half its words
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (32 KiB: a small program
+ * touches a few pages, where a table indexed by the address touched one
+ * page per code page it unwound through); when more than half its words
  * are in use a table 2^AT_RULE_SHIFT_STEP times larger replaces it (empty:
  * it is a cache, misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Tables
  * replaced stay mapped (a reader may hold one) but empty: the words in the
@@ -59,7 +57,7 @@
 #include "core/compiler.h"
 
 #define AT_RULE_WAYS 2u
-#define AT_RULE_SHIFT_FIRST 9 /* 512 sets, 8 KiB */
+#define AT_RULE_SHIFT_FIRST 11 /* 2048 sets, 32 KiB */
 #define AT_RULE_SHIFT_STEP 2
 #define AT_RULE_SHIFT_MAX 15   /* 512 KiB */
 
