@@ -96,32 +96,18 @@ static void check_tags(const uint8_t *data, size_t size, const Elf64_Phdr *ph, u
 	}
 }
 
-struct image {
-	const uint8_t *data;
-	size_t size;
-};
-
-static int read_image(void *ctx, void *buf, size_t len, uint64_t off)
-{
-	const struct image *im = ctx;
-	if (off > im->size || len > im->size - off)
-		return -1;
-	memcpy(buf, im->data + off, len);
-	return 0;
-}
-
 static void check_symtab(const uint8_t *data, size_t size)
 {
-	struct image im = {data, size};
+	struct at_elf_mem im = {data, size};
 	struct at_symtab t;
 	char name[64];
-	if (at_symtab_read(read_image, &im, size, &t) != 0)
+	if (at_symtab_read(at_elf_mem_read, &im, size, &t) != 0)
 		return;
 	for (size_t i = 0; i < t.nfuncs && i < 64; i++) {
 		long fi = at_symtab_find(&t, t.funcs[i].start + i % 3);
 		if (fi < -1 || fi >= (long)t.nfuncs)
 			abort();
-		const char *nm = fi < 0 ? NULL : at_symtab_name(&t, read_image, &im, (size_t)fi, name,
+		const char *nm = fi < 0 ? NULL : at_symtab_name(&t, at_elf_mem_read, &im, (size_t)fi, name,
 								 sizeof(name));
 		if (nm && (nm != name || !memchr(name, 0, sizeof(name))))
 			abort();
