@@ -72,16 +72,16 @@ static void table_drop(struct at_chain_table *t)
 		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
 }
 
-static void table_put(struct at_chain_table *t, struct at_chain *c)
+static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
 {
-	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(c->hash >> (64 - t->shift));
+	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	while (t->slots[i])
 		i = (i + 1) & mask;
 	AT_STORE(&t->slots[i], c);
 }
 
-/* Insert c (registry lock held); 0 or -ENOMEM. */
-static int insert(struct at_chain *c)
+/* Insert c, whose hash is h (registry lock held); 0 or -ENOMEM. */
+static int insert(struct at_chain *c, uint64_t h)
 {
 	struct at_chain_table *t = at_chain_table;
 	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
@@ -90,13 +90,13 @@ static int insert(struct at_chain *c)
 		if (!nt)
 			return -ENOMEM;
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all)
-			table_put(nt, e);
+			table_put(nt, e, at_chain_hash(e->frames, e->nr));
 		AT_STORE(&at_chain_table, nt); /* t stays mapped: see chains.h */
 		if (t)
 			table_drop(t);
 		t = nt;
 	}
-	table_put(t, c);
+	table_put(t, c, h);
 	return 0;
 }
 
@@ -125,7 +125,6 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->tag.function = named->tag.function;
 	c->tag.flags = AT_TAG_CHAIN;
 	c->named = named;
-	c->hash = h;
 	c->nr = n;
 	c->site = site;
 	memcpy(c->frames, f, n * sizeof(uintptr_t));
@@ -140,7 +139,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 		pthread_mutex_unlock(&at_registry_lock);
 		return &e->tag;
 	}
-	if (insert(c)) {
+	if (insert(c, h)) {
 		pthread_mutex_unlock(&at_registry_lock);
 		goto nomem;
 	}

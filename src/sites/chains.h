@@ -17,7 +17,8 @@
  * Table: an array of 2^shift record pointers, open addressing with linear
  * probing on the chain's 64-bit hash; a slot goes NULL -> record once and
  * never changes.  Lookups take no lock: a hit is the hash, the slot load,
- * and the record's hash, length and frames compared.  Inserts hold the
+ * and the record's length and frames compared (its first frame first;
+ * the record keeps no hash: growing the table hashes its frames again).  Inserts hold the
  * registry lock; when the table would pass half full, a table twice the
  * size is built, the records are rehashed into it and it is published; the
  * old one stays mapped (a reader may still be probing it; a miss there
@@ -57,8 +58,7 @@ struct at_chain {
 	struct at_frame *named;     /* the frame that names it (the site, or the last) */
 	struct at_chain *next_named; /* the named frame's chains */
 	struct at_chain *next_all;  /* every chain, newest first */
-	uint64_t hash;
-	uint32_t nr;                /* frames[0 .. nr) */
+	uint32_t nr;                /* frames[0 .. nr) (no hash kept: 144 bytes at depth 8, not 160) */
 	uint32_t site;              /* 1-based index of the site frame, 0 = none */
 	uintptr_t frames[];
 };
@@ -219,8 +219,8 @@ static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t
 		struct at_chain *e = AT_LOAD(&t->slots[i]);
 		if (!e)
 			return NULL;
-		if (e->hash == h && e->nr == n) {
-			unsigned int k = 0;
+		if (e->nr == n && e->frames[0] == f[0]) {
+			unsigned int k = 1;
 			while (k < n && e->frames[k] == f[k])
 				k++;
 			if (k == n)
