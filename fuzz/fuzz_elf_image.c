@@ -11,7 +11,8 @@
  * that fall in a segment are relocated to its buffer (as R_X86_64_RELATIVE
  * relocations are).  Properties: an accepted tag array is used as
  * registration uses it (every name read whole, idx and canon written) with
- * no report; every name at_symtab_name gives lies in the string table;
+ * no report; every index at_symtab_find gives is in the index and every
+ * name at_symtab_name gives is a string in the buffer given;
  * never a crash, a hang or UB.
  */
 #include <elf.h>
@@ -97,18 +98,22 @@ static void check_tags(const uint8_t *data, size_t size, const Elf64_Phdr *ph, u
 
 static void check_symtab(const uint8_t *data, size_t size)
 {
+	struct at_elf_mem im = {data, size};
 	struct at_symtab t;
-	size_t fi = 0;
-	if (at_symtab_read(data, size, &t) != 0)
+	char name[64];
+	if (at_symtab_read(at_elf_mem_read, &im, size, &t) != 0)
 		return;
 	for (size_t i = 0; i < t.nfuncs && i < 64; i++) {
-		const char *nm = at_symtab_name(&t, t.funcs[i].start + i % 3, &fi);
-		if (nm && (fi >= t.nfuncs || nm < t.strtab || nm >= t.strtab + t.strsz ||
-			   !memchr(nm, 0, (size_t)(t.strtab + t.strsz - nm))))
+		long fi = at_symtab_find(&t, t.funcs[i].start + i % 3);
+		if (fi < -1 || fi >= (long)t.nfuncs)
+			abort();
+		const char *nm = fi < 0 ? NULL : at_symtab_name(&t, at_elf_mem_read, &im, (size_t)fi, name,
+								 sizeof(name));
+		if (nm && (nm != name || !memchr(name, 0, sizeof(name))))
 			abort();
 	}
-	(void)at_symtab_name(&t, 0, &fi);
-	(void)at_symtab_name(&t, UINTPTR_MAX, &fi);
+	(void)at_symtab_find(&t, 0);
+	(void)at_symtab_find(&t, UINTPTR_MAX);
 	at_symtab_release(&t);
 }
 

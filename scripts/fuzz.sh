@@ -22,7 +22,7 @@ targets="fuzz_alloctag_env fuzz_size_env fuzz_config_env fuzz_eh_frame fuzz_elf_
 sources_of() {
 	case $1 in
 	fuzz_alloctag_env|fuzz_size_env|fuzz_config_env) echo src/core/control.c src/core/message.c ;;
-	fuzz_eh_frame) echo src/sites/unwind.c src/core/message.c ;;
+	fuzz_eh_frame) echo src/sites/unwind.c src/sites/eh_file.c src/core/message.c ;;
 	fuzz_elf_image) echo src/core/tag_section.c src/sites/symtab.c ;;
 	fuzz_symbolize) echo -Itools tools/symbols/dwfl.c tools/common/common.c -ldw -lelf -lstdc++ ;;
 	esac

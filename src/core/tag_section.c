@@ -67,25 +67,20 @@ int at_elf_find_tags(at_elf_read_fn rd, void *ctx, uint64_t *addr, uint64_t *siz
 	return 1;
 }
 
-struct mem {
-	const unsigned char *data;
-	size_t size;
-};
-
-static int mem_read(void *ctx, void *buf, size_t len, uint64_t off)
+int at_elf_mem_read(void *ctx, void *buf, size_t len, uint64_t off)
 {
-	const struct mem *m = ctx;
+	const struct at_elf_mem *m = ctx;
 	if (off > m->size || len > m->size - off)
 		return -1;
-	memcpy(buf, m->data + off, len);
+	memcpy(buf, (const unsigned char *)m->data + off, len);
 	return 0;
 }
 
 int at_elf_find_tags_mem(const void *data, size_t size, uint64_t *addr, uint64_t *tsize,
 			 int *dyn)
 {
-	struct mem m = {data, size};
-	return at_elf_find_tags(mem_read, &m, addr, tsize, dyn);
+	struct at_elf_mem m = {data, size};
+	return at_elf_find_tags(at_elf_mem_read, &m, addr, tsize, dyn);
 }
 
 unsigned int at_spans_of_phdrs(const void *phdrs, unsigned int phnum, uintptr_t bias,

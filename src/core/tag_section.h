@@ -27,6 +27,13 @@
 /* Read len bytes at file offset off into buf: 0, or -1 (short, error). */
 typedef int (*at_elf_read_fn)(void *ctx, void *buf, size_t len, uint64_t off);
 
+/* A file held in memory, and the read function over it (ctx: the struct). */
+struct at_elf_mem {
+	const void *data;
+	size_t size;
+};
+AT_HIDDEN int at_elf_mem_read(void *ctx, void *buf, size_t len, uint64_t off);
+
 /*
  * The address and size of section "alloc_tags" (an allocated PROGBITS
  * section with an address) in the ELF file read through rd; *dyn is

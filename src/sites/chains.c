@@ -4,7 +4,10 @@
  *
  * Creation (at_chain_tag_slow, first use of a chain, state READY):
  *   1. each frame's record (site_names.c: name, layer bit), made without
- *      any lock of ours held;
+ *      any lock of ours held, up to the site: the frames past it need no
+ *      name (a chain is named by its site) and no record (each costs
+ *      about 200 bytes and reads of the object's file: cc1 made 5124
+ *      records for its 6000 chains);
  *   2. the site: the first frame outside the layer; the named frame is the
  *      site, or the outermost frame when every frame is in the layer;
  *   3. the record, in the pool; the registry gives its tag an index
@@ -58,16 +61,29 @@ static struct at_chain_table *table_new(uint32_t shift)
 	return t;
 }
 
-static void table_put(struct at_chain_table *t, struct at_chain *c)
+/* Table t, replaced: its slots read as empty from now on (a reader still
+ * probing it misses and looks again under the lock in the current one),
+ * its pages given back.  The header (shift) stays: a reader may load it. */
+static void table_drop(struct at_chain_table *t)
 {
-	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(c->hash >> (64 - t->shift));
+	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
+	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
+		AT_STORE_RELAXED(s, NULL);
+	if ((uintptr_t)t + bytes > first)
+		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
+}
+
+static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
+{
+	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	while (t->slots[i])
 		i = (i + 1) & mask;
 	AT_STORE(&t->slots[i], c);
 }
 
-/* Insert c (registry lock held); 0 or -ENOMEM. */
-static int insert(struct at_chain *c)
+/* Insert c, whose hash is h (registry lock held); 0 or -ENOMEM. */
+static int insert(struct at_chain *c, uint64_t h)
 {
 	struct at_chain_table *t = at_chain_table;
 	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
@@ -76,11 +92,13 @@ static int insert(struct at_chain *c)
 		if (!nt)
 			return -ENOMEM;
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all)
-			table_put(nt, e);
+			table_put(nt, e, at_chain_hash(e->frames, e->nr));
 		AT_STORE(&at_chain_table, nt); /* t stays mapped: see chains.h */
+		if (t)
+			table_drop(t);
 		t = nt;
 	}
-	table_put(t, c);
+	table_put(t, c, h);
 	return 0;
 }
 
@@ -96,8 +114,10 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 				return NULL; /* try again at the next call */
 			goto nomem;
 		}
-		if (!site && !fr[i]->layer)
+		if (!fr[i]->layer) {
 			site = i + 1;
+			break; /* the frames past the site are neither named nor tested */
+		}
 	}
 	struct at_frame *named = fr[site ? site - 1 : n - 1];
 	struct at_chain *c = at_sites_pool_alloc(sizeof(*c) + n * sizeof(uintptr_t));
@@ -107,7 +127,6 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->tag.function = named->tag.function;
 	c->tag.flags = AT_TAG_CHAIN;
 	c->named = named;
-	c->hash = h;
 	c->nr = n;
 	c->site = site;
 	memcpy(c->frames, f, n * sizeof(uintptr_t));
@@ -122,7 +141,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 		pthread_mutex_unlock(&at_registry_lock);
 		return &e->tag;
 	}
-	if (insert(c)) {
+	if (insert(c, h)) {
 		pthread_mutex_unlock(&at_registry_lock);
 		goto nomem;
 	}
@@ -154,12 +173,17 @@ nomem:
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
 {
+	/* a miss in a table replaced meanwhile (its slots read empty) */
+	struct at_chain_table *t = AT_LOAD(&at_chain_table);
+	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
+	if (e)
+		return &e->tag;
 	if (creating)
 		return NULL;
 	creating = 1;
-	struct alloc_tag *t = create(f, n, h);
+	struct alloc_tag *tag = create(f, n, h);
 	creating = 0;
-	return t;
+	return tag;
 }
 
 /* ---- the memo: a thread's recent chains, proved by their stack words -- */

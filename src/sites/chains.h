@@ -17,14 +17,19 @@
  * Table: an array of 2^shift record pointers, open addressing with linear
  * probing on the chain's 64-bit hash; a slot goes NULL -> record once and
  * never changes.  Lookups take no lock: a hit is the hash, the slot load,
- * and the record's hash, length and frames compared.  Inserts hold the
- * registry lock; when the table would pass half full, a table twice the
- * size is built, the records are rehashed into it and it is published; the
- * old one stays mapped (a reader may still be probing it; a miss there
- * retries under the lock in the new one), so the tables' memory is at most
- * twice the current one's.  No cap: the table grows as long as memory and
+ * and the record's length and frames compared (its first frame first;
+ * the record keeps no hash: growing the table hashes its frames again).
+ * Inserts hold the registry lock; when the table would pass half full, a
+ * table twice the size is built, the records are rehashed into it and it
+ * is published; the old one stays mapped (a reader may still be probing
+ * it) but empty: its slots in the header's page stored NULL, its other
+ * pages dropped (MADV_DONTNEED, reading as zero), so that a reader
+ * probing it misses and looks again in the current one
+ * (at_chain_tag_slow) before creating anything.  Resident: the current
+ * table and a page of each old one.  No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
- * tag without an index (charged nothing; runtime_index.c says so once).  Records (struct at_chain and its frames) live in the
+ * tag without an index (charged nothing; runtime_index.c says so once).
+ * Records (struct at_chain and its frames) live in the
  * sites' pool (site_names.h) and are never freed; indexes are never
  * released.  A thread-local flag makes creation non-reentrant: an
  * allocation made while its thread creates a chain (by dladdr, by a signal
@@ -57,8 +62,7 @@ struct at_chain {
 	struct at_frame *named;     /* the frame that names it (the site, or the last) */
 	struct at_chain *next_named; /* the named frame's chains */
 	struct at_chain *next_all;  /* every chain, newest first */
-	uint64_t hash;
-	uint32_t nr;                /* frames[0 .. nr) */
+	uint32_t nr;                /* frames[0 .. nr) (no hash: 144 bytes at depth 8) */
 	uint32_t site;              /* 1-based index of the site frame, 0 = none */
 	uintptr_t frames[];
 };
@@ -333,8 +337,8 @@ static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t
 		struct at_chain *e = AT_LOAD(&t->slots[i]);
 		if (!e)
 			return NULL;
-		if (e->hash == h && e->nr == n) {
-			unsigned int k = 0;
+		if (e->nr == n && e->frames[0] == f[0]) {
+			unsigned int k = 1;
 			while (k < n && e->frames[k] == f[k])
 				k++;
 			if (k == n)

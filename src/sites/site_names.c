@@ -20,6 +20,8 @@
 #include "core/tag_registry.h"
 #include "sites/symtab.h"
 
+#define AT_NAMES_FD_MIN 512
+
 struct at_frame *at_named_frames;
 
 /* ---- pool: bump allocation in mmap'd blocks -------------------------- */
@@ -160,7 +162,10 @@ struct at_object {
 	uintptr_t l_addr;
 	const char *path;
 	unsigned char layer;
-	struct at_symtab sym; /* .symtab, else .dynsym, from a mapping of the file */
+	struct at_symtab sym; /* .symtab, else .dynsym, read from the file */
+	int fd;               /* the file, kept open for its names (-1: none) */
+	dev_t dev;
+	ino_t ino;
 };
 
 static struct at_object *objects; /* registry lock */
@@ -180,29 +185,63 @@ static int layer_object(const char *path)
 	return 0;
 }
 
-/* Map path's .symtab (else its .dynsym) and its string table into o
- * (nothing if it has neither). */
+/* Index path's .symtab (else its .dynsym) into o, keeping the file open
+ * for the names (nothing if it has neither). */
 static void load_symtab(struct at_object *o, const char *path)
 {
+	o->fd = -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	struct stat st;
-	void *map = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && st.st_size > 0)
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return;
-	int rc = at_symtab_read(map, (size_t)st.st_size, &o->sym);
+	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+			 ? at_symtab_read(at_symtab_pread, &fd, (uint64_t)st.st_size, &o->sym)
+			 : 1;
 	if (rc == 0) {
 		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
-		return; /* the mapping stays for the process's lifetime */
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, AT_NAMES_FD_MIN);
+		if (hi >= 0) { /* away from the numbers a program expects open() to give */
+			close(fd);
+			fd = hi;
+		}
+		o->fd = fd;
+		o->dev = st.st_dev;
+		o->ino = st.st_ino;
+		return; /* index and descriptor stay for the process's lifetime */
 	}
 	if (rc == AT_SYMTAB_CORRUPT)
 		at_msg("%s: corrupt symbol table; its frames are named from its dynamic symbols",
 		       path);
-	munmap(map, (size_t)st.st_size);
+	close(fd);
+}
+
+/* o's descriptor, checked to be still its file (a program may close or
+ * replace descriptors it did not open): opened again when not; -1 when
+ * the file is gone or another. */
+static int object_fd(struct at_object *o)
+{
+	struct stat st;
+	int fd = AT_LOAD(&o->fd);
+	if (fd < 0 || (!fstat(fd, &st) && st.st_dev == o->dev && st.st_ino == o->ino))
+		return fd;
+	int nfd = open(o->path, O_RDONLY | O_CLOEXEC);
+	if (nfd >= 0 && (fstat(nfd, &st) || st.st_dev != o->dev || st.st_ino != o->ino)) {
+		close(nfd);
+		nfd = -1;
+	}
+	if (!__atomic_compare_exchange_n(&o->fd, &fd, nfd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (nfd >= 0)
+			close(nfd); /* another thread's is in place */
+		return fd;
+	}
+	return nfd;
+}
+
+/* The name of o's function fi in buf (size bytes), or NULL. */
+static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t size)
+{
+	int fd = object_fd(o);
+	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_symtab_pread, &fd, fi, buf, size);
 }
 
 static const char *exe_path; /* the main executable's path, once read */
@@ -249,6 +288,7 @@ static struct at_object *object_get(const struct link_map *lm, const char *path)
 	if (!n->path)
 		return NULL;
 	n->layer = (unsigned char)layer_object(path);
+	n->fd = -1;
 	if (!n->layer)
 		load_symtab(n, path); /* layer objects are named by file alone */
 	if (pthread_mutex_lock(&at_registry_lock))
@@ -326,17 +366,16 @@ static int frame_insert(struct at_frame *f)
 
 /* Whether a function of o starting where funcs[i] does (an alias) is a
  * wrapper. */
-static int alias_wrapper(const struct at_object *o, size_t i)
+static int alias_wrapper(struct at_object *o, size_t i)
 {
 	const struct at_symtab *t = &o->sym;
+	char name[1040];
 	size_t k = i;
 	while (k > 0 && t->funcs[k - 1].start == t->funcs[i].start)
 		k--;
-	for (; k < t->nfuncs && t->funcs[k].start == t->funcs[i].start; k++) {
-		const char *nm = t->strtab + t->funcs[k].name;
-		if (memchr(nm, 0, t->strsz - t->funcs[k].name) && is_wrapper(nm))
+	for (; k < t->nfuncs && t->funcs[k].start == t->funcs[i].start; k++)
+		if (is_wrapper(object_name(o, k, name, sizeof(name))))
 			return 1;
-	}
 	return 0;
 }
 
@@ -395,6 +434,7 @@ static struct at_frame *frame_make(uintptr_t addr)
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
+	char name[1040];
 
 	if (!_dl_find_object((void *)(addr - 1), &fo) && (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
@@ -402,16 +442,18 @@ static struct at_frame *frame_make(uintptr_t addr)
 		if (!obj)
 			obj = "?";
 		struct at_object *o = object_get(lm, obj);
-		size_t fi = 0;
+		long fi = -1;
 		if (o) {
 			layer = o->layer;
-			if (o->sym.nfuncs) /* the call, not the next instruction */
-				sym = at_symtab_name(&o->sym, off - 1, &fi);
+			if (o->sym.nfuncs && /* the call, not the next instruction */
+			    (fi = at_symtab_find(&o->sym, off - 1)) >= 0)
+				sym = object_name(o, (size_t)fi, name, sizeof(name));
 		}
 		if (sym) {
-			if (!layer && alias_wrapper(o, fi))
+			if (!layer && alias_wrapper(o, (size_t)fi))
 				layer = 1; /* any of its names */
-		} else if (!o || !o->sym.nfuncs) { /* no index: dladdr searches .dynsym */
+		} else if (!o || !o->sym.nfuncs || fi >= 0) {
+			/* no index, or its name unreadable: dladdr searches .dynsym */
 			Dl_info info;
 			if (dladdr((void *)addr, &info))
 				sym = info.dli_sname;

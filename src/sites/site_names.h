@@ -15,11 +15,16 @@
  *             0x<offset - 1>` names the calling line;
  *   <symbol>  the function whose extent holds the address: from the
  *             object's .symtab when its file has one, else from its
- *             .dynsym (either read from a private read-only mapping of the
- *             file, never through malloc, and indexed by address once:
- *             symtab.h),
- *             else dladdr's (a file that cannot be read; the allocation
- *             layer's objects, which are not indexed).  No line: DWARF is
+ *             .dynsym (either read from the file with pread, never
+ *             through malloc, and indexed by address once: symtab.h; the
+ *             name itself read from the file when the frame is named,
+ *             through a descriptor kept open, O_CLOEXEC, numbered from
+ *             512 when the limit allows, checked by device and inode
+ *             before each read and opened again when the program closed
+ *             or replaced it),
+ *             else dladdr's (a file that cannot be read, a name that
+ *             cannot be read; the allocation layer's objects, which are
+ *             not indexed).  No line: DWARF is
  *             the tools' job.  The object comes from _dl_find_object (no
  *             lock, no symbol search: dladdr's search of a large .dynsym,
  *             such as cc1's 29,000 symbols, costs about 0.9 M
@@ -41,9 +46,9 @@
  * like the chain table; registry lock held for lookups and inserts,
  * naming done without it: dladdr takes the loader's lock).  A function is
  * a wrapper if any of its names (the symbols starting where it does) is.  Objects: one
- * struct at_object per loaded object met (path, layer bit, its .symtab
- * mapping and an index of its functions sorted by address, for a binary
- * search).  Strings and records come from the pool (mmap'd blocks, bump
+ * struct at_object per loaded object met (path, layer bit, an index of
+ * its functions sorted by address, for a binary search, and its file's
+ * descriptor).  Strings and records come from the pool (mmap'd blocks, bump
  * allocation, never freed).  A frame of an object unloaded by dlclose
  * keeps its name; an object loaded later at the same address would be
  * named after the old one.

@@ -3,12 +3,17 @@
  */
 #include "sites/symtab.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
 
 static int fsym_before(const struct at_fsym *a, const struct at_fsym *b)
 {
-	return a->start < b->start || (a->start == b->start && a->global > b->global);
+	return a->start < b->start ||
+	       (a->start == b->start && (a->name & AT_FSYM_GLOBAL) > (b->name & AT_FSYM_GLOBAL));
 }
 
 static void sift(struct at_fsym *v, size_t i, size_t n)
@@ -28,81 +33,104 @@ static void sift(struct at_fsym *v, size_t i, size_t n)
 	}
 }
 
-int at_symtab_read(const void *data, size_t size, struct at_symtab *t)
+/* Whether sy is a function the index keeps (string table of strsz bytes). */
+static int kept(const Elf64_Sym *sy, uint64_t strsz)
 {
-	const unsigned char *b = data;
-	const Elf64_Ehdr *eh = data;
-	memset(t, 0, sizeof(*t));
-	if (size < sizeof(*eh) || memcmp(b, ELFMAG, SELFMAG) || b[EI_CLASS] != ELFCLASS64 ||
-	    !eh->e_shoff)
-		return 1;
-	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > size || eh->e_shoff % 8 ||
-	    (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
-		return AT_SYMTAB_CORRUPT;
-	const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff);
-	unsigned int pick = eh->e_shnum; /* .symtab, else .dynsym (a stripped file) */
-	for (unsigned int i = 0; i < eh->e_shnum; i++)
-		if (sh[i].sh_type == SHT_SYMTAB ||
-		    (sh[i].sh_type == SHT_DYNSYM && pick == eh->e_shnum))
-			pick = i;
-	if (pick < eh->e_shnum) {
-		const Elf64_Shdr *sym = &sh[pick];
-		if (sym->sh_link >= eh->e_shnum)
-			return AT_SYMTAB_CORRUPT;
-		const Elf64_Shdr *str = &sh[sym->sh_link];
-		if (sym->sh_offset > size || sym->sh_size > size - sym->sh_offset ||
-		    sym->sh_offset % 8 || str->sh_offset > size ||
-		    str->sh_size > size - str->sh_offset || !str->sh_size)
-			return AT_SYMTAB_CORRUPT;
-		t->syms = (const Elf64_Sym *)(b + sym->sh_offset);
-		t->nsyms = sym->sh_size / sizeof(Elf64_Sym);
-		t->strtab = (const char *)(b + str->sh_offset);
-		t->strsz = str->sh_size;
-	}
-	if (!t->syms)
-		return 1;
+	return ELF64_ST_TYPE(sy->st_info) == STT_FUNC && sy->st_shndx != SHN_UNDEF &&
+	       sy->st_name < strsz && sy->st_size && sy->st_value <= UINT32_MAX &&
+	       sy->st_size <= UINT32_MAX - sy->st_value;
+}
 
-	size_t n = 0;
-	for (size_t i = 0; i < t->nsyms; i++) {
-		const Elf64_Sym *sy = &t->syms[i];
-		if (ELF64_ST_TYPE(sy->st_info) == STT_FUNC && sy->st_shndx != SHN_UNDEF &&
-		    sy->st_name < t->strsz && sy->st_size)
-			n++;
+/* The functions of nsyms symbols at file offset off: counted (v NULL) or
+ * stored in v[0 .. max); their number, or -1 when a read fails. */
+static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint64_t strsz,
+		 struct at_fsym *v, size_t max)
+{
+	Elf64_Sym s[SYMS_PER_READ];
+	size_t k = 0;
+	for (size_t i = 0; i < nsyms; i += SYMS_PER_READ) {
+		size_t n = nsyms - i < SYMS_PER_READ ? nsyms - i : SYMS_PER_READ;
+		if (rd(ctx, s, n * sizeof(s[0]), off + i * sizeof(s[0])))
+			return -1;
+		for (size_t j = 0; j < n; j++) {
+			if (!kept(&s[j], strsz))
+				continue;
+			if (v && k < max) {
+				v[k].start = (uint32_t)s[j].st_value;
+				v[k].size = (uint32_t)s[j].st_size;
+				v[k].name = (uint32_t)s[j].st_name |
+					    (ELF64_ST_BIND(s[j].st_info) != STB_LOCAL ? AT_FSYM_GLOBAL : 0);
+			}
+			k++;
+		}
 	}
-	if (!n)
+	return (long)k;
+}
+
+int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t)
+{
+	Elf64_Ehdr eh;
+	memset(t, 0, sizeof(*t));
+	if (size < sizeof(eh) || rd(ctx, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || !eh.e_shoff)
 		return 1;
-	size_t bytes = n * sizeof(struct at_fsym);
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > size || eh.e_shoff % 8 ||
+	    (size - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum)
+		return AT_SYMTAB_CORRUPT;
+	/* .symtab, else .dynsym (a stripped file): 32 headers a read */
+	Elf64_Shdr sh[32], sym = {0}, str;
+	unsigned int pick = eh.e_shnum;
+	for (unsigned int i = 0; i < eh.e_shnum; i += 32) {
+		unsigned int n = eh.e_shnum - i < 32 ? eh.e_shnum - i : 32;
+		if (rd(ctx, sh, n * sizeof(sh[0]), eh.e_shoff + (uint64_t)i * sizeof(sh[0])))
+			return AT_SYMTAB_CORRUPT;
+		for (unsigned int j = 0; j < n; j++)
+			if (sh[j].sh_type == SHT_SYMTAB ||
+			    (sh[j].sh_type == SHT_DYNSYM && pick == eh.e_shnum)) {
+				pick = i + j;
+				sym = sh[j];
+			}
+	}
+	if (pick == eh.e_shnum)
+		return 1;
+	if (sym.sh_link >= eh.e_shnum ||
+	    rd(ctx, &str, sizeof(str), eh.e_shoff + (uint64_t)sym.sh_link * sizeof(str)))
+		return AT_SYMTAB_CORRUPT;
+	if (sym.sh_offset > size || sym.sh_size > size - sym.sh_offset || sym.sh_offset % 8 ||
+	    str.sh_offset > size || str.sh_size > size - str.sh_offset || !str.sh_size)
+		return AT_SYMTAB_CORRUPT;
+	if (str.sh_size >= AT_FSYM_GLOBAL)
+		return 1;
+	size_t nsyms = sym.sh_size / sizeof(Elf64_Sym);
+	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, NULL, 0);
+	if (n <= 0)
+		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
+	size_t bytes = (size_t)n * sizeof(struct at_fsym);
 	struct at_fsym *v =
 		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v == MAP_FAILED)
 		return 1;
-	size_t k = 0;
-	for (size_t i = 0; i < t->nsyms && k < n; i++) {
-		const Elf64_Sym *sy = &t->syms[i];
-		if (ELF64_ST_TYPE(sy->st_info) != STT_FUNC || sy->st_shndx == SHN_UNDEF ||
-		    sy->st_name >= t->strsz || !sy->st_size)
-			continue;
-		v[k].start = sy->st_value;
-		v[k].end = sy->st_value + sy->st_size;
-		v[k].name = (uint32_t)sy->st_name;
-		v[k].global = ELF64_ST_BIND(sy->st_info) != STB_LOCAL;
-		k++;
+	if (scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, (size_t)n) != n) {
+		munmap(v, bytes); /* the file changed under us */
+		return 1;
 	}
-	for (size_t i = n / 2; i-- > 0;)
-		sift(v, i, n);
-	for (size_t e = n; e-- > 1;) {
+	for (size_t i = (size_t)n / 2; i-- > 0;)
+		sift(v, i, (size_t)n);
+	for (size_t e = (size_t)n; e-- > 1;) {
 		struct at_fsym x = v[0];
 		v[0] = v[e];
 		v[e] = x;
 		sift(v, 0, e);
 	}
+	t->stroff = str.sh_offset;
+	t->strsz = (uint32_t)str.sh_size;
 	t->funcs = v;
-	t->nfuncs = n;
+	t->nfuncs = (size_t)n;
 	t->bytes = bytes;
 	return 0;
 }
 
-const char *at_symtab_name(const struct at_symtab *t, uintptr_t off, size_t *fi)
+long at_symtab_find(const struct at_symtab *t, uintptr_t off)
 {
 	size_t lo = 0, hi = t->nfuncs; /* first start > off */
 	while (lo < hi) {
@@ -116,15 +144,47 @@ const char *at_symtab_name(const struct at_symtab *t, uintptr_t off, size_t *fi)
 	 * down (nested symbols are rare: look a few back) */
 	for (size_t i = lo, tries = 0; i-- > 0 && tries < 8; tries++) {
 		const struct at_fsym *f = &t->funcs[i];
-		if (off >= f->start && off < f->end) {
-			while (i > 0 && t->funcs[i - 1].start == f->start && t->funcs[i - 1].global)
+		if (off >= f->start && off - f->start < f->size) {
+			while (i > 0 && t->funcs[i - 1].start == f->start &&
+			       (t->funcs[i - 1].name & AT_FSYM_GLOBAL))
 				f = &t->funcs[--i]; /* the global alias first in order */
-			const char *nm = t->strtab + f->name;
-			*fi = i;
-			return memchr(nm, 0, t->strsz - f->name) ? nm : NULL;
+			return (long)i;
 		}
 	}
-	return NULL;
+	return -1;
+}
+
+const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
+			   char *buf, size_t size)
+{
+	uint32_t off = t->funcs[fi].name & ~AT_FSYM_GLOBAL;
+	if (size < 2 || off >= t->strsz)
+		return NULL;
+	size_t n = t->strsz - off < size - 1 ? t->strsz - off : size - 1;
+	if (rd(ctx, buf, n, t->stroff + off))
+		return NULL;
+	if (memchr(buf, 0, n))
+		return buf;
+	if (n == t->strsz - off)
+		return NULL; /* not ended inside the string table */
+	buf[n] = '\0'; /* longer than buf: cut */
+	return buf;
+}
+
+int at_symtab_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	if (off > INT64_MAX - len)
+		return -1;
+	while (got < len) {
+		ssize_t r = pread(*(int *)ctx, (char *)buf + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
 }
 
 void at_symtab_release(struct at_symtab *t)

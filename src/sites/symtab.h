@@ -1,18 +1,25 @@
 /*
- * An object's .symtab (else its .dynsym: a stripped file) as outside input: its functions indexed by address,
- * read from a file held in memory (the runtime: a private read-only
- * mapping of the object's file, kept for the process's lifetime; the
- * fuzzer: a buffer).  Never through malloc.
+ * An object's .symtab (else its .dynsym: a stripped file) as outside
+ * input: its functions indexed by address, read through a read function
+ * (core/tag_section.h's at_elf_read_fn: the runtime preads the object's
+ * file, the fuzzer reads a buffer), in pieces: nothing of the file is
+ * mapped, so none of it counts in the process's RSS (a mapping of cc1's
+ * file kept its 2 MB of .dynsym and .dynstr resident).  Never through
+ * malloc.
  *
  * The index: the defined functions with a size (STT_FUNC, st_shndx !=
- * SHN_UNDEF, st_size > 0, a name inside the string table), sorted by start
- * address (heapsort: qsort may call malloc), a global name first among
- * aliases at one address, in an mmap'd array.
+ * SHN_UNDEF, st_size > 0, a name inside the string table) whose extent
+ * lies below 4 GiB (file addresses), 12 bytes each (start, size, name
+ * offset with the binding in bit 31), sorted by start address (heapsort:
+ * qsort may call malloc), a global name first among aliases at one
+ * address, in an mmap'd array.  Names are read from the string table when
+ * asked for (at_symtab_name).
  *
- * A file that is not a 64-bit ELF file, or has neither table, has no
- * index.  A corrupt one (the section header table or the table or its string table
- * outside the file or misaligned, a string table link out of range) has
- * none either, and at_symtab_read says so, for its caller to say once.
+ * A file that is not a 64-bit ELF file, or has neither table, or a string
+ * table of 2 GiB or more, has no index.  A corrupt one (the section header
+ * table or the table or its string table outside the file or misaligned, a
+ * string table link out of range) has none either, and at_symtab_read says
+ * so, for its caller to say once.
  */
 #ifndef AT_SYMTAB_H
 #define AT_SYMTAB_H
@@ -22,19 +29,20 @@
 #include <stdint.h>
 
 #include "core/compiler.h"
+#include "core/tag_section.h"
 
-/* A function of .symtab: [start, end), its name's offset in .strtab. */
+#define AT_FSYM_GLOBAL 0x80000000u
+
+/* A function: [start, start + size), its name's offset in the string
+ * table | AT_FSYM_GLOBAL when it is not local. */
 struct at_fsym {
-	uintptr_t start, end;
+	uint32_t start, size;
 	uint32_t name;
-	uint32_t global;
 };
 
 struct at_symtab {
-	const Elf64_Sym *syms;
-	size_t nsyms;
-	const char *strtab;
-	size_t strsz;
+	uint64_t stroff;       /* the string table's file offset */
+	uint32_t strsz;        /* and size */
 	struct at_fsym *funcs; /* its defined functions, by address */
 	size_t nfuncs;
 	size_t bytes; /* of the funcs array */
@@ -42,13 +50,20 @@ struct at_symtab {
 
 #define AT_SYMTAB_CORRUPT (-1)
 
-/* Index the .symtab of the ELF file [data, data + size) into t (which keeps
- * pointers into the data): 0; 1 when there is none (or no memory for the
- * index); AT_SYMTAB_CORRUPT. */
-AT_HIDDEN int at_symtab_read(const void *data, size_t size, struct at_symtab *t);
-/* The function of t holding file address off (its index in funcs in *fi:
- * aliases are its neighbours of the same start), or NULL. */
-AT_HIDDEN const char *at_symtab_name(const struct at_symtab *t, uintptr_t off, size_t *fi);
+/* Index the .symtab (else .dynsym) of the ELF file of `size` bytes read
+ * through rd into t: 0; 1 when there is none (or no memory for the index);
+ * AT_SYMTAB_CORRUPT. */
+AT_HIDDEN int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t);
+/* The function of t holding file address off (the global alias first):
+ * its index in funcs (aliases are its neighbours of the same start), or
+ * -1. */
+AT_HIDDEN long at_symtab_find(const struct at_symtab *t, uintptr_t off);
+/* Function fi's name, read through rd into buf (size bytes, cut to fit),
+ * or NULL (unreadable, or not ended inside the string table). */
+AT_HIDDEN const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
+				     size_t fi, char *buf, size_t size);
+/* at_elf_read_fn over a file descriptor (ctx: the int): pread, whole. */
+AT_HIDDEN int at_symtab_pread(void *ctx, void *buf, size_t len, uint64_t off);
 /* Unmap t's index (the runtime keeps every index for good). */
 AT_HIDDEN void at_symtab_release(struct at_symtab *t);
 

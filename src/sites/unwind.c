@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include "core/message.h"
+#include "sites/eh_file.h"
 
 #if defined(__x86_64__)
 
@@ -67,6 +68,7 @@ static inline uint32_t rule_key(uintptr_t ra)
 struct cursor {
 	const uint8_t *p, *end;
 	int bad;
+	uintptr_t bias; /* run-time address of a byte = its pointer + bias */
 };
 
 static uint64_t uleb(struct cursor *c)
@@ -144,7 +146,7 @@ static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
 	}
 	switch (enc & 0x70) {
 	case 0x00: break;
-	case 0x10: v += (uintptr_t)at; break;
+	case 0x10: v += (uintptr_t)at + c->bias; break;
 	case 0x30: v += data; break;
 	default: c->bad = 1; return 0;
 	}
@@ -175,9 +177,9 @@ struct cie {
 /* The CIE at p, read inside [p, limit): 0, AT_EH_STOP when it uses what
  * the rules cannot (64-bit DWARF, old augmentations, a signal frame), or
  * AT_EH_CORRUPT. */
-static int parse_cie(const uint8_t *p, const uint8_t *limit, struct cie *cie)
+static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
 {
-	struct cursor c = {p, limit, 0};
+	struct cursor c = {p, limit, 0, bias};
 	uint64_t len = GET(&c, uint32_t);
 	if (len == 0xffffffffu)
 		return AT_EH_STOP; /* 64-bit DWARF: not emitted for x86-64 user code */
@@ -406,30 +408,25 @@ static inline int32_t load32(const uint8_t *p) /* unaligned in corrupt objects *
 	return v;
 }
 
-int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,
-	       uint64_t *rule)
+int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
 {
-	*rule = R_STOP;
-	const uint8_t *end = data + size;
-	if (hdr < data || hdr >= end)
-		return AT_EH_CORRUPT;
-	struct cursor c = {hdr, end, 0};
+	struct cursor c = {p, p + n, 0, addr - (uintptr_t)p};
 	if (GET(&c, uint8_t) != 1)
 		return AT_EH_CORRUPT;
 	uint8_t ptr_enc = GET(&c, uint8_t), cnt_enc = GET(&c, uint8_t), tab_enc = GET(&c, uint8_t);
-	(void)read_enc(&c, ptr_enc, (uintptr_t)hdr);
-	uintptr_t count = read_enc(&c, cnt_enc, (uintptr_t)hdr);
+	(void)read_enc(&c, ptr_enc, addr);
+	*count = read_enc(&c, cnt_enc, addr);
+	*table = (size_t)(c.p - p);
 	if (c.bad)
 		return AT_EH_CORRUPT;
-	if (tab_enc != 0x3b || !count)
+	if (tab_enc != 0x3b || !*count)
 		return AT_EH_STOP; /* only the datarel sdata4 table that ld writes */
-	if (count > (size_t)(end - c.p) / 8)
-		return AT_EH_CORRUPT;
-	const uint8_t *tab = c.p; /* count pairs (start, FDE), relative to hdr */
-	int64_t rel = (int64_t)(pc - (uintptr_t)hdr);
-	if (rel < load32(tab))
-		return AT_EH_STOP;
-	size_t lo = 0, hi = count; /* last entry with start <= pc */
+	return 0;
+}
+
+size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
+{
+	size_t lo = 0, hi = count; /* last entry with start <= rel */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (load32(tab + 8 * mid) <= rel)
@@ -437,24 +434,27 @@ int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t p
 		else
 			hi = mid;
 	}
-	/* The FDE */
-	int64_t fde_off = (hdr - data) + (int64_t)load32(tab + 8 * lo + 4);
-	if (fde_off < 0 || fde_off > (int64_t)size - 8)
+	return lo;
+}
+
+int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
+		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
+{
+	*rule = R_STOP;
+	if (fde_n < 8)
 		return AT_EH_CORRUPT;
-	const uint8_t *fde = data + fde_off;
-	struct cursor f = {fde, fde + 8, 0};
+	struct cursor f = {fde, fde + 8, 0, fde_addr - (uintptr_t)fde};
 	uint32_t len = GET(&f, uint32_t);
 	if (len == 0xffffffffu)
 		return AT_EH_STOP;
-	if (len < 8 || len - 4 > (size_t)(end - f.end))
+	if (len < 8 || len - 4 > fde_n - 8)
 		return AT_EH_CORRUPT;
 	f.end = fde + 4 + len;
-	const uint8_t *cie_ptr_at = f.p;
 	uint32_t cie_off = GET(&f, uint32_t);
-	if (!cie_off || cie_off > (size_t)(cie_ptr_at - data))
-		return AT_EH_CORRUPT; /* a CIE, not an FDE; or outside */
+	if (!cie_off || fde_addr + 4 - cie_off != cie_addr)
+		return AT_EH_CORRUPT; /* a CIE, not an FDE; or not the CIE given */
 	struct cie cie;
-	int r = parse_cie(cie_ptr_at - cie_off, end, &cie);
+	int r = parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie);
 	if (r)
 		return r;
 	uintptr_t start = read_enc(&f, cie.fde_enc, 0);
@@ -470,7 +470,7 @@ int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t p
 		f.p += alen;
 	}
 	struct cfa_state st = {7, 8, 0, 0, 1, -8, 0}, init;
-	struct cursor ci = {cie.insns, cie.end, 0};
+	struct cursor ci = {cie.insns, cie.end, 0, cie_addr - (uintptr_t)cie_p};
 	if ((r = run_cfa(&ci, &cie, 0, (uintptr_t)-1, &st, NULL)))
 		return r;
 	init = st;
@@ -489,6 +489,43 @@ int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t p
 	}
 	*rule = w;
 	return 0;
+}
+
+int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,
+	       uint64_t *rule)
+{
+	*rule = R_STOP;
+	const uint8_t *end = data + size;
+	if (hdr < data || hdr >= end)
+		return AT_EH_CORRUPT;
+	uint64_t count;
+	size_t at;
+	int r = at_eh_hdr(hdr, (size_t)(end - hdr), (uintptr_t)hdr, &count, &at);
+	if (r)
+		return r;
+	const uint8_t *tab = hdr + at; /* count pairs (start, FDE), relative to hdr */
+	if (count > (size_t)(end - tab) / 8)
+		return AT_EH_CORRUPT;
+	int64_t rel = (int64_t)(pc - (uintptr_t)hdr);
+	if (rel < load32(tab))
+		return AT_EH_STOP;
+	size_t lo = at_eh_search(tab, count, rel);
+	/* The FDE and its CIE */
+	int64_t fde_off = (hdr - data) + (int64_t)load32(tab + 8 * lo + 4);
+	if (fde_off < 0 || fde_off > (int64_t)size - 8)
+		return AT_EH_CORRUPT;
+	const uint8_t *fde = data + fde_off;
+	uint32_t len = (uint32_t)load32(fde);
+	if (len == 0xffffffffu)
+		return AT_EH_STOP;
+	if (len < 8 || len - 4 > (size_t)(end - fde) - 8)
+		return AT_EH_CORRUPT;
+	uint32_t cie_off = (uint32_t)load32(fde + 4);
+	if (!cie_off || cie_off > (size_t)(fde + 4 - data))
+		return AT_EH_CORRUPT; /* a CIE, not an FDE; or outside */
+	const uint8_t *cie = fde + 4 - cie_off;
+	return at_eh_fde_rule(fde, (size_t)(end - fde), (uintptr_t)fde, cie, (size_t)(end - cie),
+			      (uintptr_t)cie, pc, rule);
 }
 
 struct find {
@@ -564,10 +601,18 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 	if (!eh)
 		return 1;
 	const uint8_t *hdr = (const uint8_t *)(info->dlpi_addr + eh->p_vaddr);
-	if (AT_LOAD_RELAXED(&seen_subs) != info->dlpi_subs)
+	if (AT_LOAD_RELAXED(&seen_subs) != info->dlpi_subs) {
 		bad_objects_forget(); /* the cache is cleared too (rule_miss) */
-	else if (bad_object_ignored(hdr))
+		at_eh_file_forget();
+	} else if (bad_object_ignored(hdr)) {
 		return 1;
+	}
+	int r = at_eh_file_rule(info, hdr, fd->pc, &fd->rule);
+	if (r != AT_EH_MEMORY) {
+		if (r == AT_EH_CORRUPT)
+			bad_object(hdr, info->dlpi_name);
+		return 1;
+	}
 	/* The readable span around hdr: the readable PT_LOAD segment holding
 	 * it (in whole pages), and those adjacent to it (no gap between). */
 	uintptr_t lo = 0, hi = 0;
@@ -599,6 +644,19 @@ static size_t table_size(uint32_t shift)
 	return sizeof(struct rule_table) + ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
 }
 
+/* Empty table t (a reader may still use it: it finds no key, and misses):
+ * the words in the header's page stored 0, the pages after it dropped
+ * (zero pages, not zero stores: a store would make every page resident). */
+static void table_clear(struct rule_table *t)
+{
+	uintptr_t end = (uintptr_t)t + table_size(t->shift);
+	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	for (uint64_t *w = t->w; (uintptr_t)w < first && (uintptr_t)w < end; w++)
+		AT_STORE_RELAXED(w, 0);
+	if (end > first)
+		madvise((void *)first, end - first, MADV_DONTNEED);
+}
+
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
  * first); the one published (ours or a racing thread's), NULL without
  * memory. */
@@ -616,6 +674,8 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	}
 	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
+	if (old) /* replaced: its words read as misses, its pages given back */
+		table_clear(old);
 	return n;
 }
 
@@ -631,8 +691,7 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		return fd.rule;
 	if (fd.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an object was unloaded */
 		AT_STORE_RELAXED(&seen_subs, fd.subs);
-		/* zero pages, not zero stores: a store would make every page resident */
-		madvise(t->w, table_size(t->shift) - sizeof(*t), MADV_DONTNEED);
+		table_clear(t);
 		AT_STORE_RELAXED(&rule_counts.fill, 0);
 	}
 	uint64_t *set = rule_set(t, ra);

@@ -10,7 +10,9 @@
  * page per code page it unwound through); when more than half its words
  * are in use a table 2^AT_RULE_SHIFT_STEP times larger replaces it (empty:
  * it is a cache, misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Tables
- * replaced stay mapped (a reader may hold one).  One word holds both the
+ * replaced stay mapped (a reader may hold one) but empty: the words in the
+ * header's page stored 0, the other pages dropped (MADV_DONTNEED), so that
+ * a reader finds no key there and misses.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
  *   63        52 51 50 49          34 33  32  31  30              0
@@ -33,8 +35,7 @@
  *  gap between them), and stores the word in a free way of the set, else
  *  in one chosen by the hash (a racing store of the same address's rule is
  *  equal).  When the loader reports an object unloaded (dlpi_subs changed)
- *  the table is cleared at the next miss (its pages dropped,
- *  MADV_DONTNEED); until then a stale rule can only give a wrong chain,
+ *  the table is emptied the same way at the next miss; until then a stale rule can only give a wrong chain,
  *  never a fault.
  *
  * The walk (at_unwind): from the state captured at the call of at_unwind
@@ -149,6 +150,25 @@ AT_HIDDEN unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintp
 #define AT_EH_CORRUPT (-1)
 AT_HIDDEN int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,
 			 uint64_t *rule);
+
+/*
+ * The pieces of at_eh_rule, for a reader that holds parts of the object in
+ * buffers (eh_file.h): `addr` arguments are the run-time addresses of the
+ * buffers' first bytes (pointer-relative encodings are computed from them).
+ * at_eh_hdr: the .eh_frame_hdr header in p[0 .. n): its table's entry count
+ * and the table's offset from p; 0, AT_EH_STOP (a table other than ld's
+ * datarel sdata4 one, or none) or AT_EH_CORRUPT.  at_eh_search: the last of
+ * `count` table entries at tab whose start (relative to the header) is at
+ * most rel (0 when none is).  at_eh_fde_rule: the rule of pc from the FDE
+ * in fde[0 .. fde_n) and the CIE in cie[0 .. cie_n) (the one the FDE names:
+ * else AT_EH_CORRUPT), as at_eh_rule.
+ */
+AT_HIDDEN int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count,
+			size_t *table);
+AT_HIDDEN size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel);
+AT_HIDDEN int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr,
+			     const uint8_t *cie, size_t cie_n, uintptr_t cie_addr, uintptr_t pc,
+			     uint64_t *rule);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);

@@ -1,0 +1,329 @@
+/*
+ * The unwinder's CFI read from the object's file (records, descriptors,
+ * the sparse index: eh_file.h).
+ */
+#define _GNU_SOURCE /* dl_iterate_phdr's types, F_DUPFD_CLOEXEC */
+#include "sites/eh_file.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sites/unwind.h"
+
+#define CIE_MAX 256u
+#define FDE_MAX 2048u
+#define AT_EH_FDE_BIG (1u << 20) /* longer FDEs are read in place */
+#define READ_FAILED 3 /* a read came short: the descriptor is checked */
+
+struct eh_obj {
+	const uint8_t *hdr; /* key: the .eh_frame_hdr's run-time address */
+	int fd;             /* -1: read in place */
+	dev_t dev;
+	ino_t ino;
+	const char *path;   /* the loader's name for it (valid until it is unloaded) */
+	uint64_t seg_off, seg_end; /* the segment's bytes in the file */
+	uintptr_t seg_addr;        /* run-time address of seg_off */
+	uint64_t hdr_off, tab_off; /* file offsets of the header and its table */
+	uint64_t count;            /* table entries */
+	const int32_t *sparse;     /* entry k * AT_EH_STRIDE's start; NULL: one stretch */
+	uint64_t cie_off;          /* the CIE in cie[] (0: none) */
+	uint32_t cie_n;
+	uint8_t cie[CIE_MAX];
+};
+
+/* Written inside dl_iterate_phdr's callback only (the loader's lock). */
+static struct eh_obj objs[AT_EH_OBJECTS];
+static unsigned int nobjs;
+static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
+static size_t arena_used; /* entries */
+static uint8_t buf[512 + FDE_MAX]; /* a stretch of the table, then an FDE */
+static __thread unsigned char busy __attribute__((tls_model("initial-exec")));
+static int forget_pending; /* an unload seen by a miss that interrupted ours */
+
+static inline int32_t load32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* n bytes at off, or fewer at the end of the file; -1 on an error. */
+static ssize_t pread_all(int fd, void *to, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)to + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* path opened, if it is the object of info (its program headers equal the
+ * loaded ones); its descriptor (moved up when possible) and *st, or -1. */
+static int open_object(const char *path, const struct dl_phdr_info *info, struct stat *st)
+{
+	ElfW(Ehdr) eh;
+	ElfW(Phdr) ph[64];
+	size_t n = (size_t)info->dlpi_phnum * sizeof(ElfW(Phdr));
+	if (info->dlpi_phnum > 64)
+		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) ||
+	    pread_all(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_phnum != info->dlpi_phnum ||
+	    eh.e_phentsize != sizeof(ElfW(Phdr)) ||
+	    pread_all(fd, ph, n, eh.e_phoff) != (ssize_t)n || memcmp(ph, info->dlpi_phdr, n)) {
+		close(fd);
+		return -1;
+	}
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, AT_EH_FD_MIN);
+	if (hi >= 0) {
+		close(fd);
+		fd = hi;
+	}
+	return fd;
+}
+
+/* Whether o's descriptor is still the file it opened. */
+static int still_ours(const struct eh_obj *o)
+{
+	struct stat st;
+	return o->fd >= 0 && !fstat(o->fd, &st) && st.st_dev == o->dev && st.st_ino == o->ino;
+}
+
+/* The sparse index of o (count > AT_EH_STRIDE), read from its table; 0 or
+ * -1 (no room, a read failed: o is read in place). */
+static int index_table(struct eh_obj *o)
+{
+	size_t k = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
+	if (!arena) {
+		void *a = mmap(NULL, AT_EH_ARENA, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (a == MAP_FAILED)
+			return -1;
+		arena = a;
+	}
+	if (k > AT_EH_ARENA / sizeof(int32_t) - arena_used)
+		return -1;
+	int32_t *idx = arena + arena_used;
+	const uint64_t per = sizeof(buf) / 8; /* entries a read brings */
+	for (uint64_t e = 0; e < o->count; e += per) {
+		uint64_t n = o->count - e < per ? o->count - e : per;
+		if (pread_all(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
+			return -1;
+		for (uint64_t i = (AT_EH_STRIDE - e % AT_EH_STRIDE) % AT_EH_STRIDE; i < n;
+		     i += AT_EH_STRIDE)
+			idx[(e + i) / AT_EH_STRIDE] = load32(buf + 8 * i);
+	}
+	arena_used += k;
+	o->sparse = idx;
+	return 0;
+}
+
+/* Fill o for the object of info: its file, segment, table and index; its
+ * fd stays -1 when it is to be read in place. */
+static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const uint8_t *hdr)
+{
+	memset(o, 0, sizeof(*o));
+	o->hdr = hdr;
+	o->fd = -1;
+	uintptr_t h = (uintptr_t)hdr;
+	const ElfW(Phdr) *seg = NULL, *relro = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && h >= s && h - s < ph->p_filesz)
+			seg = ph;
+		else if (ph->p_type == PT_GNU_RELRO)
+			relro = ph;
+	}
+	if (!seg || (seg->p_flags & PF_W) ||
+	    (relro && relro->p_vaddr < seg->p_vaddr + seg->p_memsz &&
+	     seg->p_vaddr < relro->p_vaddr + relro->p_memsz))
+		return; /* may have been relocated: the memory is not the file */
+	struct stat st;
+	o->path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : "/proc/self/exe";
+	int fd = open_object(o->path, info, &st);
+	if (fd < 0)
+		return;
+	o->fd = fd;
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+	o->seg_off = seg->p_offset;
+	o->seg_end = seg->p_offset + seg->p_filesz;
+	o->seg_addr = info->dlpi_addr + seg->p_vaddr;
+	o->hdr_off = o->seg_off + (h - o->seg_addr);
+	uint8_t b[64];
+	size_t n = o->seg_end - o->hdr_off < sizeof(b) ? o->seg_end - o->hdr_off : sizeof(b);
+	size_t at;
+	if (pread_all(fd, b, n, o->hdr_off) != (ssize_t)n ||
+	    at_eh_hdr(b, n, h, &o->count, &at) || /* the mapping's reader says what */
+	    o->count > (o->seg_end - o->hdr_off - at) / 8 ||
+	    (o->tab_off = o->hdr_off + at, o->count > AT_EH_STRIDE && index_table(o))) {
+		close(fd);
+		o->fd = -1;
+	}
+}
+
+static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
+		    uint64_t fde_off, uintptr_t pc, uint64_t *rule);
+
+/* pc's rule from o's file: at_eh_rule's results, AT_EH_MEMORY, or
+ * READ_FAILED. */
+static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
+{
+	int64_t rel = (int64_t)(pc - (uintptr_t)o->hdr);
+	uint64_t first = 0, n = o->count;
+	if (o->sparse) {
+		size_t k = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE), lo = 0, hi = k;
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (o->sparse[mid] <= rel)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		first = (uint64_t)lo * AT_EH_STRIDE;
+		n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
+	}
+	if (pread_all(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
+		return READ_FAILED;
+	if (rel < load32(buf))
+		return AT_EH_STOP; /* before the first function: no FDE */
+	size_t i = at_eh_search(buf, n, rel);
+	int64_t fde_off = (int64_t)o->hdr_off + load32(buf + 8 * i + 4);
+	if (fde_off < (int64_t)o->seg_off || (uint64_t)fde_off + 8 > o->seg_end)
+		return AT_EH_MEMORY; /* outside the segment: the mapping's reader says what */
+	uint64_t want = o->seg_end - (uint64_t)fde_off < FDE_MAX ? o->seg_end - (uint64_t)fde_off
+								  : FDE_MAX;
+	uint8_t *fde = buf + 512;
+	ssize_t got = pread_all(o->fd, fde, want, (uint64_t)fde_off);
+	if (got < 8)
+		return READ_FAILED;
+	uint32_t len = (uint32_t)load32(fde), cie_id = (uint32_t)load32(fde + 4);
+	if (!cie_id || cie_id > (uint64_t)fde_off + 4 - o->seg_off)
+		return AT_EH_MEMORY;
+	uint64_t cie_off = (uint64_t)fde_off + 4 - cie_id;
+	uint8_t *big = NULL; /* an FDE longer than buf: a mapping of its own, for this miss */
+	size_t big_n = (size_t)len + 4;
+	if (len != 0xffffffffu && len >= 8 && big_n > (uint64_t)got) {
+		if (big_n > o->seg_end - (uint64_t)fde_off || big_n > AT_EH_FDE_BIG)
+			return AT_EH_MEMORY; /* past the segment: the mapping's reader says what */
+		big = mmap(NULL, big_n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (big == MAP_FAILED)
+			return AT_EH_MEMORY;
+		if (pread_all(o->fd, big, big_n, (uint64_t)fde_off) != (ssize_t)big_n) {
+			munmap(big, big_n);
+			return READ_FAILED;
+		}
+		fde = big;
+		got = (ssize_t)big_n;
+	}
+	int r = cie_rule(o, cie_off, fde, (size_t)got, (uint64_t)fde_off, pc, rule);
+	if (big)
+		munmap(big, big_n);
+	return r;
+}
+
+/* pc's rule from the FDE at fde[0 .. n) (file offset fde_off) and the CIE
+ * at file offset cie_off (o's cached one, or read now). */
+static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
+		    uint64_t fde_off, uintptr_t pc, uint64_t *rule)
+{
+	if (o->cie_off != cie_off) {
+		uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
+		o->cie_off = 0;
+		if (cn < 4 || pread_all(o->fd, o->cie, cn, cie_off) != (ssize_t)cn)
+			return READ_FAILED;
+		o->cie_off = cie_off;
+		o->cie_n = (uint32_t)cn;
+	}
+	uint32_t clen = (uint32_t)load32(o->cie);
+	if (clen != 0xffffffffu && (uint64_t)clen + 4 > o->cie_n)
+		return AT_EH_MEMORY;
+	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), o->cie, o->cie_n,
+			      o->seg_addr + (cie_off - o->seg_off), pc, rule);
+}
+
+static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
+		     uint64_t *rule)
+{
+	struct eh_obj *o = NULL;
+	for (unsigned int i = 0; i < nobjs && !o; i++)
+		if (objs[i].hdr == hdr)
+			o = &objs[i];
+	if (!o) {
+		if (nobjs == AT_EH_OBJECTS)
+			return AT_EH_MEMORY;
+		o = &objs[nobjs++];
+		object_make(o, info, hdr);
+	}
+	if (o->fd < 0)
+		return AT_EH_MEMORY;
+	int r = lookup(o, pc, rule);
+	if (r == 0 || r == AT_EH_MEMORY || still_ours(o))
+		return r == READ_FAILED ? AT_EH_MEMORY : r;
+	/* the program closed or replaced our descriptor: open the file again */
+	struct stat st;
+	int fd = open_object(o->path, info, &st);
+	o->fd = fd;
+	o->cie_off = 0;
+	if (fd < 0 || st.st_dev != o->dev || st.st_ino != o->ino) {
+		if (fd >= 0)
+			close(fd);
+		o->fd = -1;
+		return AT_EH_MEMORY;
+	}
+	r = lookup(o, pc, rule);
+	return r == READ_FAILED ? AT_EH_MEMORY : r;
+}
+
+int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
+		    uint64_t *rule)
+{
+	if (busy)
+		return AT_EH_MEMORY; /* a signal handler's miss inside ours */
+	busy = 1;
+	__asm__ volatile("" ::: "memory");
+	int r = file_rule(info, hdr, pc, rule);
+	__asm__ volatile("" ::: "memory");
+	busy = 0;
+	if (forget_pending)
+		at_eh_file_forget();
+	return r;
+}
+
+void at_eh_file_forget(void)
+{
+	if (busy) {
+		forget_pending = 1;
+		return;
+	}
+	forget_pending = 0;
+	for (unsigned int i = 0; i < nobjs; i++)
+		if (still_ours(&objs[i]))
+			close(objs[i].fd);
+	nobjs = 0;
+	arena_used = 0;
+}
+
+unsigned int at_eh_file_objects(void)
+{
+	unsigned int n = 0;
+	for (unsigned int i = 0; i < nobjs; i++)
+		n += objs[i].fd >= 0;
+	return n;
+}

@@ -1,0 +1,68 @@
+/*
+ * The unwinder's CFI read from the object's file (pread) rather than from
+ * its mapping.  A byte of the mapping that is read becomes resident, and
+ * the kernel maps a whole window around each page faulted in
+ * (fault-around: up to 16 pages), so reading .eh_frame_hdr and .eh_frame
+ * in place made most of them part of the process's RSS (cc1: 2 MB of its
+ * 2.6 MB of unwind tables); pages read by pread are in the page cache,
+ * not in the process.
+ *
+ * Objects: one record per object met in a rule-cache miss (at most
+ * AT_EH_OBJECTS; later ones are read in place), keyed by its
+ * .eh_frame_hdr's run-time address, made at its first miss:
+ *   - its file: the loader's name, /proc/self/exe for the main program;
+ *     opened O_RDONLY | O_CLOEXEC and kept open (moved to a descriptor
+ *     number of at least AT_EH_FD_MIN when the limit allows, away from the
+ *     numbers a program expects open() to give); it is the mapped file
+ *     only if its program headers equal the loaded ones byte for byte;
+ *   - the PT_LOAD segment holding .eh_frame_hdr, read-only and outside
+ *     PT_GNU_RELRO (never relocated: the file's bytes are the memory's),
+ *     whose file bytes bound every read;
+ *   - the search table's entry count and a sparse index: the start of
+ *     every AT_EH_STRIDE-th entry (4 bytes each, in one mmap'd arena of
+ *     AT_EH_ARENA bytes shared by all records), so that a miss reads one
+ *     stretch of AT_EH_STRIDE entries;
+ *   - the last CIE read (most objects have one or two).
+ * Anything else (no file, another file, a writable or relocated segment,
+ * more than 64 program headers, the records or the arena full, a CIE
+ * longer than 256 bytes or an FDE longer than 1 MiB, a record that lies
+ * outside the segment) is read in place as before.  An FDE longer than the
+ * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
+ *
+ * A miss: one pread of table entries, one of the FDE (and one of the CIE
+ * when it is not the cached one).  A descriptor the program closed or
+ * replaced (a read fails, or gives a stop or corrupt record) is checked
+ * (fstat: its device and inode) and opened again once; a record whose file
+ * no longer matches is read in place from then on.  When the loader
+ * reports an object unloaded every record is dropped (its descriptor
+ * closed if it is still ours) and made again at the next miss.
+ *
+ * Called inside dl_iterate_phdr's callback (the loader's lock serialises
+ * callers); a signal handler's miss that interrupts one (a thread-local
+ * flag) reads in place.  Never allocates through malloc.
+ */
+#ifndef AT_EH_FILE_H
+#define AT_EH_FILE_H
+
+#include <link.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+#define AT_EH_OBJECTS 64
+#define AT_EH_STRIDE 64u
+#define AT_EH_ARENA (64u << 10)
+#define AT_EH_FD_MIN 512
+/* not read from the file: read the mapping */
+#define AT_EH_MEMORY 2
+
+/* The rule of pc (in the object of info, whose .eh_frame_hdr is at hdr)
+ * from the object's file: at_eh_rule's results, or AT_EH_MEMORY. */
+AT_HIDDEN int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
+			      uint64_t *rule);
+/* An object was unloaded: drop every record (inside the callback). */
+AT_HIDDEN void at_eh_file_forget(void);
+/* Objects read from their files so far (tests). */
+AT_HIDDEN unsigned int at_eh_file_objects(void);
+
+#endif
