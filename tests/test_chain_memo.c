@@ -116,9 +116,10 @@ __attribute__((noipa)) void fp_caller(struct truth *t, int k)
 	__asm__ volatile("" ::: "memory");
 }
 
-/* saver keeps rbp in its frame (clobbered below), so fp_outer's CFA, rbp
+/* saver keeps rbp in its frame (clobbered below; no frame pointer of its
+ * own, whatever the build asks, so rbp is free to clobber), so fp_outer's CFA, rbp
  * + 16, is computed from the value saver saved. */
-__attribute__((noipa)) void saver(struct truth *t)
+__attribute__((noipa, optimize("omit-frame-pointer"))) void saver(struct truth *t)
 {
 	__asm__ volatile("xorl %%ebp, %%ebp" ::: "rbp", "memory");
 	leaf(t);
@@ -309,7 +310,12 @@ int main(void)
 	}
 	for (int r = 0; r < 400; r++)
 		fp_outer(&main_truth, r & 1);
+#ifdef __OPTIMIZE__
+	/* An unoptimised build (the sanitizers') keeps rbp as every function's
+	 * frame pointer, the library's own included: its walks take other
+	 * shapes.  The exact counts at the end are checked in every build. */
 	CHECK_EQ(memo_has_general(), at_chain_depth > 3);
+#endif
 	for (int i = 0; i < 4; i++)
 		CHECK(pthread_join(th[i], NULL) == 0);
 	struct itimerval off = {{0, 0}, {0, 0}};
