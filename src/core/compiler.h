@@ -14,6 +14,14 @@
 #define at_unlikely(x) __builtin_expect(!!(x), 0)
 #define AT_NOINLINE __attribute__((noinline))
 #define AT_COLD __attribute__((cold, noinline))
+/* No inter-procedural analysis of the function by its callers (gcc's
+ * noipa: they cannot learn it does not return); clang has no such
+ * attribute and does not draw that conclusion from noinline code. */
+#ifdef __clang__
+#define AT_NOIPA __attribute__((noinline))
+#else
+#define AT_NOIPA __attribute__((noipa))
+#endif
 
 #define AT_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define AT_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)

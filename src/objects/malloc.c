@@ -417,12 +417,12 @@ AT_NOINLINE void at_free_outside(void *p, const char *what)
  * reach them by a tail jump, with no stack frame of its own; noipa, so that
  * the compiler does not find it out for the callers in this file either
  * (at_wide_free's tail jumps). */
-AT_COLD __attribute__((noipa)) void at_bad_object(void *p, const char *what)
+AT_COLD AT_NOIPA void at_bad_object(void *p, const char *what)
 {
 	at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 }
 
-AT_COLD __attribute__((noipa)) void at_double_free(void *p, const char *what)
+AT_COLD AT_NOIPA void at_double_free(void *p, const char *what)
 {
 	at_fatal("%s(%p): double free (the slot is free: freed before, or never handed out)", what, p);
 }

@@ -736,18 +736,6 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
 				      uintptr_t bp);
 
-/* Record a word the walk read (once past `from`). */
-static inline void trace(struct at_unwind_trace *tr, uintptr_t addr, uintptr_t val, int rbp)
-{
-	if (tr->n == AT_TRACE_MAX) {
-		tr->unusable = 1;
-		return;
-	}
-	tr->rbp |= (uint32_t)rbp << tr->n;
-	tr->addr[tr->n] = addr;
-	tr->val[tr->n++] = val;
-}
-
 unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
