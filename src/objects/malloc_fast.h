@@ -182,16 +182,16 @@ static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, stru
 /* Tail calls of at_free_fast's rare cases.  A heap pointer whose unit head
  * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
  * as at_free_fast checks) an object of a wide or secure slab. */
-static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const char *what)
+static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_page *head,
+				      uint64_t f, const char *what)
 {
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (!(f & AT_PG_SLAB))
 		return at_large_free(p, off, what);
-	unsigned int cls = at_page_class(f);
-	uint32_t idx;
-	if (at_unlikely(!at_obj_locate(off, at_class_magic[cls], &idx)))
+	uint32_t magic = head[1].cls.magic;
+	uint64_t prod = (uint64_t)(uint16_t)off * magic; /* at_obj_locate */
+	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what);
-	return at_wide_free(p, &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER], cls, idx, f, what);
+	return at_wide_free(p, head, at_page_class(f), (uint32_t)(prod >> 32), f, what);
 }
 
 static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
@@ -248,7 +248,7 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	/* not a narrow, plain slab: a large block, or a wide or secure slab */
 	if (at_unlikely((f & (AT_PG_SLAB | AT_PG_WIDE | AT_PG_SECURE)) != AT_PG_SLAB))
-		return at_free_other(p, off, what);
+		return at_free_other(p, off, head, f, what);
 	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
 	uint32_t magic = head[1].cls.magic;
