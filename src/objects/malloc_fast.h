@@ -78,17 +78,14 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 }
 
 /*
- * Take bin b's top object (bin b of class cls, b's word w, its count c >= 1, its tag ti), for
+ * Take bin b's top object (its count c >= 1, its tag ti), for
  * an allocation charged to ti (charged by the count's update), the slab
  * narrow (no AT_SLOW_WIDE): its entry, whose address the bin keeps
  * (tcache.h at_bin_ents), is written.
  */
-static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, unsigned int cls,
-								uint64_t w, uintptr_t c,
+static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uintptr_t c,
 								uint32_t ti)
 {
-	(void)cls;
-	(void)w; /* the count is updated in place */
 	void **top = b->slots + c - 1;
 	void *p = *top;
 	uint16_t *ent = *at_bin_ents(top);
@@ -162,7 +159,7 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	} else if (at_unlikely(at_bin_tag(w) != ti)) {
 		return at_small_alloc_slow_bin(b, tag);
 	}
-	return at_bin_take(b, cls, w, c, ti);
+	return at_bin_take(b, c, ti);
 }
 
 /*
@@ -172,10 +169,9 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
  */
 static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, struct alloc_tag *tag)
 {
-	if (at_likely(n <= 8192))
-		return at_small_alloc(at_class_small[(n + 15) >> 4], tag);
-	if (at_likely(n <= AT_SMALL_MAX))
-		return at_small_alloc(at_class_mid[(n - 1) >> 8], tag);
+	unsigned int cls;
+	if (at_likely(at_small_class(n, &cls)))
+		return at_small_alloc(cls, tag);
 	return at_large_malloc(n, tag);
 }
 
@@ -183,15 +179,16 @@ static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, stru
  * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
  * as at_free_fast checks) an object of a wide or secure slab. */
 static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_page *head,
-				      uint64_t f, const char *what)
+				      const char *what)
 {
+	/* read again: passing free's copy would cost its fast path a move */
+	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	if (!(f & AT_PG_SLAB))
 		return at_large_free(p, off, what);
-	uint32_t magic = head[1].cls.magic;
-	uint64_t prod = (uint64_t)(uint16_t)off * magic; /* at_obj_locate */
-	if (at_unlikely((uint32_t)prod >= magic))
+	uint32_t idx;
+	if (at_unlikely(!at_obj_locate(off, head[1].cls.magic, &idx)))
 		return at_bad_object(p, what);
-	return at_wide_free(p, head, at_page_class(f), (uint32_t)(prod >> 32), f, what);
+	return at_wide_free(p, head, at_page_class(f), idx, f, what);
 }
 
 static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
@@ -248,15 +245,16 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	/* not a narrow, plain slab: a large block, or a wide or secure slab */
 	if (at_unlikely((f & (AT_PG_SLAB | AT_PG_WIDE | AT_PG_SECURE)) != AT_PG_SLAB))
-		return at_free_other(p, off, head, f, what);
+		return at_free_other(p, off, head, what);
 	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
+	/* at_obj_locate, written out: through its idx pointer gcc spends two
+	 * register moves more here */
 	uint32_t magic = head[1].cls.magic;
-	uint64_t prod = (uint64_t)(uint16_t)off * magic; /* at_obj_locate */
+	uint64_t prod = (uint64_t)(uint16_t)off * magic;
 	if (at_unlikely((uint32_t)prod >= magic))
 		return at_bad_object(p, what); /* tail calls: no frame here */
-	uint32_t idx = (uint32_t)(prod >> 32);
-	return at_narrow_free(p, head, idx, what);
+	return at_narrow_free(p, head, (uint32_t)(prod >> 32), what);
 }
 
 #endif

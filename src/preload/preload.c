@@ -144,8 +144,8 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 {
 	void *p;
-	if (at_likely(n <= AT_SMALL_MAX)) {
-		unsigned int cls = at_size_class(n);
+	unsigned int cls;
+	if (at_likely(at_small_class(n, &cls))) {
 		p = at_small_alloc(cls, tag);
 		if (at_likely(p != NULL))
 			cum(tag, at_class_charge[cls]);
@@ -153,7 +153,7 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 	}
 	p = at_large_malloc(n, tag);
 	if (p)
-		cum(tag, at_usable_size(p));
+		cum(tag, at_usable_size_made(p));
 	return p;
 }
 
@@ -173,14 +173,13 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
  */
 static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 {
-	struct at_theap *h = at_tls_heap;
-	if (at_likely(n <= AT_SMALL_MAX && (uintptr_t)h > 1 && !AT_LOAD_RELAXED(&at_small_slow))) {
-		unsigned int cls = at_size_class(n);
-		struct at_bin *b = &h->bins[cls];
+	unsigned int cls;
+	if (at_likely(at_small_class(n, &cls) && !at_byte_set(&at_small_slow))) {
+		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uint64_t w = b->word;
-		unsigned int c = at_bin_count(w);
+		uintptr_t c = at_bin_count(w);
 		if (at_likely(c && at_bin_tag(w) == e->idx)) {
-			void *p = at_bin_take(b, cls, w, c, e->idx);
+			void *p = at_bin_take(b, c, e->idx);
 			at_memo_count(e, at_class_charge[cls]);
 			at_chain_entry_done();
 			return p;
@@ -222,11 +221,7 @@ static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 {
 	unsigned int cls;
-	if (at_likely(n <= 8192)) /* at_size_class, the frequent sizes first */
-		cls = at_class_small[(n + 15) >> 4];
-	else if (n <= AT_SMALL_MAX)
-		cls = at_class_mid[(n - 1) >> 8];
-	else
+	if (at_unlikely(!at_small_class(n, &cls)))
 		return site_large(n, ra);
 	if (at_likely(!at_byte_set(&at_small_slow))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
@@ -235,7 +230,7 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
 			/* taken first: only p lives across the count's slow
 			 * calls, so the frame is made on that path alone */
-			void *p = at_bin_take(b, cls, w, c, at_bin_tag(w));
+			void *p = at_bin_take(b, c, at_bin_tag(w));
 			at_cum_add(at_bin_tag(w), at_class_charge[cls]);
 			return p;
 		}
