@@ -179,6 +179,12 @@ static size_t class_of(size_t len)
 	return (len + step - 1) & ~(step - 1);
 }
 
+/* The length of a guarded mapping of class class_len (the layout above). */
+static size_t guarded_map_len(size_t class_len)
+{
+	return 2 * class_len + 2 * AT_PAGE_SIZE;
+}
+
 /* The poisoned start of a freed guarded block of len bytes (level 1). */
 static size_t poison_len(size_t len)
 {
@@ -240,7 +246,7 @@ void *at_huge_alloc(size_t size, size_t align)
  */
 static char *guarded_mapping(size_t class_len, size_t len, char **rw_out, char **hi_out)
 {
-	size_t map_len = 2 * class_len + 2 * AT_PAGE_SIZE;
+	size_t map_len = guarded_map_len(class_len);
 	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
 	struct cached got = {0};
 	pthread_mutex_lock(&huge_lock);
@@ -331,7 +337,7 @@ void *at_huge_alloc_guarded(size_t size, size_t align)
 	}
 	char *addr = hi - blen;
 	at_secure_fill(slack_from(addr, rw), addr);
-	return publish(addr, blen, map, 2 * class_len + 2 * AT_PAGE_SIZE, ref, rw);
+	return publish(addr, blen, map, guarded_map_len(class_len), ref, rw);
 }
 
 /*
