@@ -11,6 +11,12 @@
  *            with the sums of their chains
  *   threads  4 threads each malloc 1000 blocks from worker and free half:
  *            exact live and cumulative totals
+ *   wrap     70000 mallocs and frees from one chain, each served by its
+ *            bin (whose 16-bit cumulative count wraps once): exactly
+ *            70000 calls; then 3000 from each of two chains alternating
+ *            in one size class (the bin's tag changes at each malloc, its
+ *            count folded each time), and 70000 in a thread that exits:
+ *            exact cumulative totals
  *   report   allocinfo written to a stream that allocates on each write,
  *            while the registry lock is held: no message, the report whole
  * Runs at the default depth and, by the second test, ALLOCTAG_DEPTH=1.
@@ -130,6 +136,49 @@ __attribute__((noipa)) void *worker(void *arg)
 	return NULL;
 }
 
+#define WRAP 70000
+
+__attribute__((noipa)) void delta(void)
+{
+	for (int i = 0; i < WRAP; i++) {
+		void *p = malloc(48);
+		KEEP(p);
+		free(p);
+	}
+}
+
+__attribute__((noipa)) void *one_of(int which)
+{
+	return which ? malloc(48) : malloc(40);
+}
+
+__attribute__((noipa)) void epsilon(int n)
+{
+	for (int i = 0; i < n; i++) {
+		void *a = one_of(0), *b = one_of(1);
+		KEEP(a);
+		KEEP(b);
+		free(a);
+		free(b);
+	}
+}
+
+static void *delta_thread(void *arg)
+{
+	(void)arg;
+	delta();
+	return NULL;
+}
+
+/* The cumulative calls and bytes of the chains whose site is fn. */
+static void cum_of(const char *fn, uint64_t *calls, uint64_t *bytes)
+{
+	struct sum w[] = {{.fn = fn}, {.fn = NULL}};
+	at_sites_each(add, w);
+	*calls = w[0].ac;
+	*bytes = w[0].ab;
+}
+
 int main(void)
 {
 	alloctag_init();
@@ -187,6 +236,25 @@ int main(void)
 	CHECK_EQ(w[0].ac, NT * PER);
 	CHECK_EQ(w[0].ab, NT * PER * one);
 	printf("threads: ok\n");
+
+	size_t u48 = malloc_usable_size(kept[0] = malloc(48));
+	free(kept[0]);
+	uint64_t calls, bytes;
+	delta();
+	cum_of("delta", &calls, &bytes);
+	CHECK_EQ(calls, WRAP);
+	CHECK_EQ(bytes, (uint64_t)WRAP * u48);
+	epsilon(3000);
+	cum_of("epsilon", &calls, &bytes); /* one_of tail-calls malloc */
+	CHECK_EQ(calls, 6000);
+	CHECK_EQ(bytes, 6000 * (uint64_t)u48);
+	pthread_t dt;
+	CHECK(pthread_create(&dt, NULL, delta_thread, NULL) == 0);
+	pthread_join(dt, NULL);
+	cum_of("delta", &calls, &bytes);
+	CHECK_EQ(calls, 2 * WRAP);
+	CHECK_EQ(bytes, 2 * (uint64_t)WRAP * u48);
+	printf("wrap: ok\n");
 
 	/* A report written to a stream that allocates as it writes (a
 	 * cookie stream, unbuffered: each line reaches report_write while the
