@@ -114,7 +114,9 @@ struct at_chain_table {
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
- * instruction each), not to the tag's per-CPU cumulative counters; an
+ * instruction each), not to the tag's per-CPU cumulative counters (those
+ * a bin of the chain's tag serves go to the bin's count instead:
+ * bin_charge.h); an
  * entry's counts are added to those when the entry is replaced and when
  * its thread exits, and readers add the counts still in entries
  * (at_memo_cum).  A read racing with them is as exact as summing CPUs is;
