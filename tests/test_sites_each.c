@@ -17,6 +17,11 @@
  *            in one size class (the bin's tag changes at each malloc, its
  *            count folded each time), and 70000 in a thread that exits:
  *            exact cumulative totals
+ *   racing   2 threads alternate two chains in one class (the bin's tag
+ *            changing at each malloc) and then exit while a third reads
+ *            the chains over and over: every read at most the final total
+ *            plus what the writers' bins may hold mid-fold, the final read
+ *            exact
  *   report   allocinfo written to a stream that allocates on each write,
  *            while the registry lock is held: no message, the report whole
  * Runs at the default depth and, by the second test, ALLOCTAG_DEPTH=1.
@@ -170,6 +175,33 @@ static void *delta_thread(void *arg)
 	return NULL;
 }
 
+#define RACE 20000
+
+static volatile int racing, reading;
+
+static void *epsilon_thread(void *arg)
+{
+	(void)arg;
+	while (!reading) /* the reader's walks overlap the run */
+		;
+	epsilon(RACE);
+	return NULL;
+}
+
+static void *reader_thread(void *arg)
+{
+	uint64_t *reads = arg;
+	while (racing) {
+		reading = 1;
+		struct sum w[] = {{.fn = "epsilon"}, {.fn = NULL}};
+		at_sites_each(add, w);
+		/* a fold seen from both sides counts one bin's count twice */
+		CHECK(w[0].ac <= 6000 + 4 * RACE + 2 * 65535);
+		(*reads)++;
+	}
+	return NULL;
+}
+
 /* The cumulative calls and bytes of the chains whose site is fn. */
 static void cum_of(const char *fn, uint64_t *calls, uint64_t *bytes)
 {
@@ -255,6 +287,22 @@ int main(void)
 	CHECK_EQ(calls, 2 * WRAP);
 	CHECK_EQ(bytes, 2 * (uint64_t)WRAP * u48);
 	printf("wrap: ok\n");
+
+	pthread_t rt, et[2];
+	uint64_t reads = 0;
+	racing = 1;
+	CHECK(pthread_create(&rt, NULL, reader_thread, &reads) == 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&et[i], NULL, epsilon_thread, NULL) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(et[i], NULL);
+	racing = 0;
+	pthread_join(rt, NULL);
+	CHECK(reads > 0);
+	cum_of("epsilon", &calls, &bytes);
+	CHECK_EQ(calls, 6000 + 4 * RACE);
+	CHECK_EQ(bytes, (6000 + 4 * (uint64_t)RACE) * u48);
+	printf("racing: ok (%llu reads)\n", (unsigned long long)reads);
 
 	/* A report written to a stream that allocates as it writes (a
 	 * cookie stream, unbuffered: each line reaches report_write while the
