@@ -193,6 +193,32 @@ static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
 	return p;
 }
 
+/*
+ * Depth > 1, a memo hit (entry e, the memo busy) whose bin of class cls
+ * holds c >= 1 objects under another tag, in a heap of narrow slabs only
+ * (at_small_slow clear): if e's index fits a narrow entry, the top object,
+ * its entry written, the bin's tag switched or the malloc charged per CPU
+ * by at_bin_pop (bin_charge.h): what at_small_alloc_slow would do, without
+ * finding the heap, the object's entry and the slab's width again (a real
+ * program's mallocs from interleaving chains change the bin's tag on most
+ * calls); else chain_entry_alloc.  Counted in the entry; the memo's busy
+ * count dropped.
+ */
+static AT_NOINLINE void *chain_retag(size_t n, struct at_memo_entry *e, struct at_bin *b,
+				     unsigned int cls, uintptr_t c)
+{
+	uint32_t ti = e->idx;
+	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
+		return chain_entry_alloc(n, e);
+	void **top = b->slots + c - 1;
+	void *p = *top;
+	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
+	at_bin_pop(&b->word, cls, ti);
+	at_memo_count(e, at_class_charge[cls]);
+	at_chain_entry_done();
+	return p;
+}
+
 /* p, taken from bin b of class cls, whose cumulative count just wrapped
  * (bin_charge.h): a tail call, so that the fast paths need no frame. */
 static AT_NOINLINE void *cum_wrapped(struct at_bin *b, unsigned int cls, void *p)
@@ -204,7 +230,8 @@ static AT_NOINLINE void *cum_wrapped(struct at_bin *b, unsigned int cls, void *p
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
  * from the bin if its tag is the chain's, counted in the bin's cumulative
- * count (bin_charge.h); else chain_entry_alloc.  A function of its own,
+ * count (bin_charge.h); else from the bin under another tag, chain_retag,
+ * or chain_entry_alloc.  A function of its own,
  * reached by a tail call, so that neither it nor chain_malloc needs a
  * stack frame.
  */
@@ -222,6 +249,8 @@ static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 				return cum_wrapped(b, cls, p);
 			return p;
 		}
+		if (c)
+			return chain_retag(n, e, b, cls, c);
 	}
 	return chain_entry_alloc(n, e);
 }
