@@ -15,7 +15,8 @@
  *            bin (whose 16-bit cumulative count wraps once): exactly
  *            70000 calls; then 3000 from each of two chains alternating
  *            in one size class (the bin's tag changes at each malloc, its
- *            count folded each time), and 70000 in a thread that exits:
+ *            count folded each time: each chain exact, nothing live), and
+ *            70000 in a thread that exits:
  *            exact cumulative totals
  *   racing   2 threads alternate two chains in one class (the bin's tag
  *            changing at each malloc) and then exit while a third reads
@@ -199,6 +200,23 @@ static void *reader_thread(void *arg)
 	return NULL;
 }
 
+/* Every chain whose site is fn: each made 3000 blocks, all freed. */
+struct each_chain {
+	const char *fn;
+	unsigned int chains, bad;
+};
+
+static void each_chain_check(const struct at_chain_view *v, void *ctx)
+{
+	struct each_chain *c = ctx;
+	int err;
+	if (!v->site || strcmp(at_frame_get(v->frames[v->site - 1], &err)->tag.function, c->fn))
+		return;
+	c->chains++;
+	if (v->live_calls || v->live_bytes || v->alloc_calls != 3000)
+		c->bad++;
+}
+
 /* The cumulative calls and bytes of the chains whose site is fn. */
 static void cum_of(const char *fn, uint64_t *calls, uint64_t *bytes)
 {
@@ -277,6 +295,10 @@ int main(void)
 	cum_of("epsilon", &calls, &bytes);
 	CHECK_EQ(calls, 6000);
 	CHECK_EQ(bytes, 6000 * (uint64_t)u48);
+	struct each_chain ec = {"epsilon", 0, 0};
+	at_sites_each(each_chain_check, &ec);
+	CHECK_EQ(ec.chains, 2);
+	CHECK_EQ(ec.bad, 0);
 	pthread_t dt;
 	CHECK(pthread_create(&dt, NULL, delta_thread, NULL) == 0);
 	pthread_join(dt, NULL);
