@@ -11,6 +11,18 @@
  *            with the sums of their chains
  *   threads  4 threads each malloc 1000 blocks from worker and free half:
  *            exact live and cumulative totals
+ *   wrap     70000 mallocs and frees from one chain, each served by its
+ *            bin (whose 16-bit cumulative count wraps once): exactly
+ *            70000 calls; then 3000 from each of two chains alternating
+ *            in one size class (the bin's tag changes at each malloc, its
+ *            count folded each time: each chain exact, nothing live), and
+ *            70000 in a thread that exits:
+ *            exact cumulative totals
+ *   racing   2 threads alternate two chains in one class (the bin's tag
+ *            changing at each malloc) and then exit while a third reads
+ *            the chains over and over: every read at most the final total
+ *            plus what the writers' bins may hold mid-fold, the final read
+ *            exact
  *   report   allocinfo written to a stream that allocates on each write,
  *            while the registry lock is held: no message, the report whole
  * Runs at the default depth and, by the second test, ALLOCTAG_DEPTH=1.
@@ -130,6 +142,90 @@ __attribute__((noipa)) void *worker(void *arg)
 	return NULL;
 }
 
+#define WRAP 70000
+
+__attribute__((noipa)) void delta(void)
+{
+	for (int i = 0; i < WRAP; i++) {
+		void *p = malloc(48);
+		KEEP(p);
+		free(p);
+	}
+}
+
+__attribute__((noipa)) void epsilon(int n)
+{
+	for (int i = 0; i < n; i++) {
+		void *a = malloc(40); /* two chains, one class */
+		KEEP(a);
+		void *b = malloc(48);
+		KEEP(a);
+		KEEP(b);
+		free(a);
+		free(b);
+	}
+}
+
+static void *delta_thread(void *arg)
+{
+	(void)arg;
+	delta();
+	return NULL;
+}
+
+#define RACE 20000
+
+static volatile int racing, reading;
+
+static void *epsilon_thread(void *arg)
+{
+	(void)arg;
+	while (!reading) /* the reader's walks overlap the run */
+		;
+	epsilon(RACE);
+	return NULL;
+}
+
+static void *reader_thread(void *arg)
+{
+	uint64_t *reads = arg;
+	while (racing) {
+		reading = 1;
+		struct sum w[] = {{.fn = "epsilon"}, {.fn = NULL}};
+		at_sites_each(add, w);
+		/* a fold seen from both sides counts one bin's count twice */
+		CHECK(w[0].ac <= 6000 + 4 * RACE + 2 * 65535);
+		(*reads)++;
+	}
+	return NULL;
+}
+
+/* Every chain whose site is fn: each made 3000 blocks, all freed. */
+struct each_chain {
+	const char *fn;
+	unsigned int chains, bad;
+};
+
+static void each_chain_check(const struct at_chain_view *v, void *ctx)
+{
+	struct each_chain *c = ctx;
+	int err;
+	if (!v->site || strcmp(at_frame_get(v->frames[v->site - 1], &err)->tag.function, c->fn))
+		return;
+	c->chains++;
+	if (v->live_calls || v->live_bytes || v->alloc_calls != 3000)
+		c->bad++;
+}
+
+/* The cumulative calls and bytes of the chains whose site is fn. */
+static void cum_of(const char *fn, uint64_t *calls, uint64_t *bytes)
+{
+	struct sum w[] = {{.fn = fn}, {.fn = NULL}};
+	at_sites_each(add, w);
+	*calls = w[0].ac;
+	*bytes = w[0].ab;
+}
+
 int main(void)
 {
 	alloctag_init();
@@ -187,6 +283,45 @@ int main(void)
 	CHECK_EQ(w[0].ac, NT * PER);
 	CHECK_EQ(w[0].ab, NT * PER * one);
 	printf("threads: ok\n");
+
+	size_t u48 = malloc_usable_size(kept[0] = malloc(48));
+	free(kept[0]);
+	uint64_t calls, bytes;
+	delta();
+	cum_of("delta", &calls, &bytes);
+	CHECK_EQ(calls, WRAP);
+	CHECK_EQ(bytes, (uint64_t)WRAP * u48);
+	epsilon(3000);
+	cum_of("epsilon", &calls, &bytes);
+	CHECK_EQ(calls, 6000);
+	CHECK_EQ(bytes, 6000 * (uint64_t)u48);
+	struct each_chain ec = {"epsilon", 0, 0};
+	at_sites_each(each_chain_check, &ec);
+	CHECK_EQ(ec.chains, 2);
+	CHECK_EQ(ec.bad, 0);
+	pthread_t dt;
+	CHECK(pthread_create(&dt, NULL, delta_thread, NULL) == 0);
+	pthread_join(dt, NULL);
+	cum_of("delta", &calls, &bytes);
+	CHECK_EQ(calls, 2 * WRAP);
+	CHECK_EQ(bytes, 2 * (uint64_t)WRAP * u48);
+	printf("wrap: ok\n");
+
+	pthread_t rt, et[2];
+	uint64_t reads = 0;
+	racing = 1;
+	CHECK(pthread_create(&rt, NULL, reader_thread, &reads) == 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&et[i], NULL, epsilon_thread, NULL) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(et[i], NULL);
+	racing = 0;
+	pthread_join(rt, NULL);
+	CHECK(reads > 0);
+	cum_of("epsilon", &calls, &bytes);
+	CHECK_EQ(calls, 6000 + 4 * RACE);
+	CHECK_EQ(bytes, (6000 + 4 * (uint64_t)RACE) * u48);
+	printf("racing: ok (%llu reads)\n", (unsigned long long)reads);
 
 	/* A report written to a stream that allocates as it writes (a
 	 * cookie stream, unbuffered: each line reaches report_write while the

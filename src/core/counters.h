@@ -26,7 +26,9 @@
  * Cumulative counters (bytes and calls allocated since start, never
  * decreased): the second half of each pair, charged by the same rseq
  * sequence; kept for call-chain tags (sites/chains.h), where the preload
- * library charges them at each allocation.
+ * library charges them at each allocation: most of them first in a
+ * thread's memo entries (chains.h) or its bins' cumulative counts
+ * (bin_charge.h), folded in here later; readers add those parts.
  */
 #ifndef AT_COUNTERS_H
 #define AT_COUNTERS_H

@@ -1,6 +1,7 @@
 /* Bin charges: the slow operations and the readers' walk (see bin_charge.h). */
 #include "objects/bin_charge.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -17,8 +18,38 @@ static uint64_t fold_word(uint64_t w, unsigned int cls)
 	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
 }
 
+static struct at_bin *bin_of(uint64_t *word)
+{
+	return (struct at_bin *)((char *)word - offsetof(struct at_bin, word));
+}
+
+/* calls mallocs of class cls to tag (counted in a bin), into its per-CPU
+ * cumulative counters */
+static void cum_add(uint32_t tag, unsigned int cls, int64_t calls)
+{
+	if (calls && tag >= AT_IDX_FIRST)
+		at_percpu_add2(at_cum0(tag), calls * (int64_t)at_class_charge[cls], calls);
+}
+
+/* The bin's cumulative count, of tag `tag` (its tag until now), folded. */
+static void cum_fold(uint64_t *word, uint32_t tag, unsigned int cls)
+{
+	uint16_t *cum = &bin_of(word)->cum;
+	uint16_t c = AT_LOAD_RELAXED(cum);
+	if (c) {
+		cum_add(tag, cls, c);
+		AT_STORE_RELAXED(cum, 0);
+	}
+}
+
+void at_bin_cum_wrap(uint64_t *word, unsigned int cls)
+{
+	cum_add(at_bin_tag(*word), cls, (int64_t)1 << 16);
+}
+
 void at_bin_fold(uint64_t *word, unsigned int cls)
 {
+	cum_fold(word, at_bin_tag(*word), cls);
 	AT_STORE_RELAXED(word, fold_word(*word, cls));
 }
 
@@ -65,6 +96,8 @@ void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti)
 		at_counters_charge(ti, at_class_charge[cls]);
 		nw = move(w, cls, -1);
 	}
+	if (at_bin_tag(nw) != at_bin_tag(w))
+		cum_fold(word, at_bin_tag(w), cls);
 	AT_STORE_RELAXED(word, nw);
 }
 
@@ -81,6 +114,8 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 			at_uncharge_idx(ti, at_class_charge[cls]);
 		nw = move(w, cls, 1);
 	}
+	if (at_bin_tag(nw) != at_bin_tag(w))
+		cum_fold(word, at_bin_tag(w), cls);
 	AT_STORE_RELAXED(word, nw);
 }
 
@@ -99,6 +134,21 @@ static void each_bin(void (*fn)(uint32_t, int64_t, unsigned int, void *), void *
 			uint32_t idx = at_bin_tag(w);
 			if (n && idx >= AT_IDX_FIRST)
 				fn(idx, n, c, ctx);
+		}
+	}
+}
+
+void at_bin_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_counters *one)
+{
+	for (struct at_theap *h = AT_LOAD(&at_all_heaps); h; h = AT_LOAD(&h->next_all)) {
+		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+			int64_t n = AT_LOAD_RELAXED(&h->bins[c].cum);
+			uint32_t i = at_bin_tag(AT_LOAD_RELAXED(&h->bins[c].word));
+			if (!n || i < AT_IDX_FIRST || i >= AT_IDX_MAX || (!sums && i != idx))
+				continue;
+			struct alloctag_counters *to = sums ? &sums[i] : one;
+			to->bytes += n * (int64_t)at_class_charge[c];
+			to->calls += n;
 		}
 	}
 }

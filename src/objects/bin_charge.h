@@ -63,6 +63,23 @@
  *    so that a free of an object with no reference always reaches the slow
  *    path and its check (debug.c).
  *
+ * Cumulative counts (a call-chain tag's bytes and calls allocated since
+ * start, counters.h): the preload library's mallocs served by a bin whose
+ * tag is their chain's add one to the bin's 16-bit `cum` (at_bin_cum_inc:
+ * one add to memory, no per-CPU sequence), so that
+ *
+ *     a tag's cumulative (bytes, calls) = its per-CPU cumulative sum
+ *         + over every bin whose bin tag it is: (cum * class size, cum)
+ *         + what the call chains' memos hold (chains.h)
+ *
+ * cum counts only mallocs charged to the bin's current tag; it is folded
+ * into the tag's per-CPU cumulative counters (and zeroed) before the bin's
+ * tag changes (at_bin_pop, at_bin_push), when it wraps (65536 calls at
+ * once, at_bin_cum_wrap) and when the thread exits (at_bin_fold).  Readers
+ * (sites_each.c) add the bins' part (at_bin_cum); a read racing with a
+ * fold may see a count twice or not at all, as a read racing with the
+ * memos' folds may; a quiescent read is exact.
+ *
  * Heaps are never unmapped (tcache.c recycles them), and every heap ever made
  * is on the at_all_heaps list, so a reader may walk them at any time.
  */
@@ -152,6 +169,32 @@ static inline uint64_t at_bin_word(uint32_t tag, int64_t off, unsigned int count
 	return (uint64_t)tag << AT_BIN_TAG_SHIFT | ((uint64_t)off & AT_BIN_OFF_MASK) << 16 | count;
 }
 
+/*
+ * One malloc charged to the bin's tag, in the bin's cumulative count *cum
+ * (the bin's own thread; an add to memory, whole before a signal handler
+ * can run): nonzero when it wrapped, and the caller calls at_bin_cum_wrap.
+ */
+static inline int at_bin_cum_inc(uint16_t *cum)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int wrapped;
+	__asm__("addw $1, %0" : "+m"(*cum), "=@ccc"(wrapped));
+	return wrapped;
+#else
+	uint16_t c = (uint16_t)(AT_LOAD_RELAXED(cum) + 1);
+	AT_STORE_RELAXED(cum, c);
+	return c == 0;
+#endif
+}
+
+/* The cumulative count of bin *word wrapped: 65536 calls to its tag's
+ * per-CPU cumulative counters. */
+AT_HIDDEN void at_bin_cum_wrap(uint64_t *word, unsigned int cls);
+/* Add every bin's cumulative count to sums[its tag] (sums: one counter per
+ * index), or, with sums NULL, those of tag idx to *one. */
+AT_HIDDEN void at_bin_cum(struct alloctag_counters *sums, uint32_t idx,
+			  struct alloctag_counters *one);
+
 /* A malloc from bin *word (count >= 1) charged to ti, any case but the
  * bin tag's (which is *word - 1). */
 AT_HIDDEN void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti);
@@ -159,7 +202,8 @@ AT_HIDDEN void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti);
 AT_HIDDEN void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti);
 /* n free objects came into the bin (refill, n > 0) or left it (flush, n < 0). */
 AT_HIDDEN void at_bin_fill(uint64_t *word, unsigned int cls, int n);
-/* Fold the bin's pend into the per-CPU counters; the bin keeps its tag. */
+/* Fold the bin's pend and cumulative count into the per-CPU counters; the
+ * bin keeps its tag. */
 AT_HIDDEN void at_bin_fold(uint64_t *word, unsigned int cls);
 /* The bins' part of tag idx's counters (walks every heap). */
 AT_HIDDEN struct alloctag_counters at_bin_charges_of(uint32_t idx);

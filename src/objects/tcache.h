@@ -50,7 +50,7 @@ struct at_bin {
 			  at_bin_ents(slots)[i] */
 	uint32_t magic; /* at_class_magic[class] */
 	uint16_t cap;
-	uint16_t pad16;
+	uint16_t cum;   /* the bin tag's cumulative count (bin_charge.h) */
 	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
 			  all: a bin never straddles two cache lines */
 };

@@ -24,6 +24,12 @@
 #define EXPORT __attribute__((visibility("default")))
 
 /*
+ * Cumulative counts (counters.h) of a chain's allocations: a malloc served
+ * by a bin whose tag is the chain's, in the bin's count (bin_charge.h);
+ * any other allocation proved by a memo entry, in the entry's counts
+ * (chains.h); only those after a walk (the chain's first calls, or a memo
+ * miss) and at depth 1 outside a bin, in the tag's per-CPU counters.
+ *
  * Run alloc with the call site's chain tag current, unless a tag is
  * current already or nothing would be charged; the block it made (the
  * expression made, which may use _r) is counted in the chain's cumulative
@@ -89,7 +95,8 @@ static inline struct alloc_tag *site_tag1(const void *ra)
  * malloc from the site whose bin's key matches, built from the bin's
  * current tag, takes the bin's top object with no table lookup (the
  * lookup's hash and two dependent loads were most of a small malloc's
- * profiling cost).  The key holds its tag, so a bin whose tag changed since
+ * profiling cost), counted in the bin's cumulative count (bin_charge.h).
+ * The key holds its tag, so a bin whose tag changed since
  * (bin_charge.h) no longer matches: no invalidation is needed.  A bin tag
  * is at most AT_OBJ_NARROW_MAX and a user-space address is below 2^47, so
  * the key is exact.  Dynamic tags are permanent: a site's tag never changes.
@@ -165,11 +172,68 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
 }
 
+/* Depth > 1, a memo hit (entry e, the memo busy) that the bin could not
+ * serve: the allocation, counted in the entry's cumulative counts (no
+ * per-CPU add); the memo's busy count dropped. */
+static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
+{
+	struct alloc_tag *tag = e->tag;
+	unsigned int cls;
+	void *p;
+	if (at_likely(at_small_class(n, &cls))) {
+		p = at_small_alloc(cls, tag);
+		if (at_likely(p != NULL))
+			at_memo_count(e, at_class_charge[cls]);
+	} else {
+		p = at_large_malloc(n, tag);
+		if (p)
+			at_memo_count(e, at_usable_size_made(p));
+	}
+	at_chain_entry_done();
+	return p;
+}
+
+/*
+ * Depth > 1, a memo hit (entry e, the memo busy) whose bin of class cls
+ * holds c >= 1 objects under another tag, in a heap of narrow slabs only
+ * (at_small_slow clear): if e's index fits a narrow entry, the top object,
+ * its entry written, the bin's tag switched or the malloc charged per CPU
+ * by at_bin_pop (bin_charge.h): what at_small_alloc_slow would do, without
+ * finding the heap, the object's entry and the slab's width again (a real
+ * program's mallocs from interleaving chains change the bin's tag on most
+ * calls); else chain_entry_alloc.  Counted in the entry; the memo's busy
+ * count dropped.
+ */
+static AT_NOINLINE void *chain_retag(size_t n, struct at_memo_entry *e, struct at_bin *b,
+				     unsigned int cls, uintptr_t c)
+{
+	uint32_t ti = e->idx;
+	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
+		return chain_entry_alloc(n, e);
+	void **top = b->slots + c - 1;
+	void *p = *top;
+	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
+	at_bin_pop(&b->word, cls, ti);
+	at_memo_count(e, at_class_charge[cls]);
+	at_chain_entry_done();
+	return p;
+}
+
+/* p, taken from bin b of class cls, whose cumulative count just wrapped
+ * (bin_charge.h): a tail call, so that the fast paths need no frame. */
+static AT_NOINLINE void *cum_wrapped(struct at_bin *b, unsigned int cls, void *p)
+{
+	at_bin_cum_wrap(&b->word, cls);
+	return p;
+}
+
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
- * from the bin if its tag is the chain's, counted in the entry's
- * cumulative counts; else chain_tagged.  A function of its own, reached by
- * a tail call, so that neither it nor chain_malloc needs a stack frame.
+ * from the bin if its tag is the chain's, counted in the bin's cumulative
+ * count (bin_charge.h); else from the bin under another tag, chain_retag,
+ * or chain_entry_alloc.  A function of its own,
+ * reached by a tail call, so that neither it nor chain_malloc needs a
+ * stack frame.
  */
 static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 {
@@ -179,15 +243,16 @@ static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 		uint64_t w = b->word;
 		uintptr_t c = at_bin_count(w);
 		if (at_likely(c && at_bin_tag(w) == e->idx)) {
-			void *p = at_bin_take(b, c, e->idx);
-			at_memo_count(e, at_class_charge[cls]);
+			void *p = at_bin_take(b, c, at_bin_tag(w));
 			at_chain_entry_done();
+			if (at_unlikely(at_bin_cum_inc(&b->cum)))
+				return cum_wrapped(b, cls, p);
 			return p;
 		}
+		if (c)
+			return chain_retag(n, e, b, cls, c);
 	}
-	struct alloc_tag *tag = e->tag;
-	at_chain_entry_done();
-	return chain_tagged(n, tag);
+	return chain_entry_alloc(n, e);
 }
 
 /* chain_malloc's lookup met an entry at_memo_fast does not cover (memo
@@ -228,10 +293,9 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 		uint64_t w = b->word;
 		uintptr_t c = at_bin_count(w);
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
-			/* taken first: only p lives across the count's slow
-			 * calls, so the frame is made on that path alone */
 			void *p = at_bin_take(b, c, at_bin_tag(w));
-			at_cum_add(at_bin_tag(w), at_class_charge[cls]);
+			if (at_unlikely(at_bin_cum_inc(&b->cum)))
+				return cum_wrapped(b, cls, p);
 			return p;
 		}
 		return site_miss(cls, ra);

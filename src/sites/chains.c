@@ -303,7 +303,7 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	memo_fold(e);
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
-	e->spx = from | (more == 2 ? AT_MEMO_SHAPE_ANY : more ? AT_MEMO_SHAPE8 : 0);
+	e->spx = from | (more == 2 ? AT_MEMO_SHAPE_ANY : more ? AT_MEMO_SHAPE7 : 0);
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;
 	if (at_likely(!tr->rbp)) { /* return addresses only */
@@ -340,9 +340,9 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	for (uint32_t b = tr->rbp; b; b &= b - 1) /* few bits, most often none */
 		nrbp++;
 	nabs = tr->n - nrbp;
-	/* the inline check's shapes (chains.h): 4 or 8 return addresses */
-	unsigned int more = nrbp || !nabs || nabs > 8 ? 2 : nabs > 4;
-	unsigned int padded = more == 2 ? nabs : more ? 8 : 4;
+	/* the inline check's shapes (chains.h): 4 or 7 return addresses */
+	unsigned int more = nrbp || !nabs || nabs > 7 ? 2 : nabs > 4;
+	unsigned int padded = more == 2 ? nabs : more ? 7 : 4;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
 	unsigned int set = at_memo_set(ra, from);

@@ -86,13 +86,14 @@ struct at_chain_table {
  * written), its chain's tag and the tag's index, and the walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
- * compared as they are, nabs 4 or 8 in the inline shapes below (the
+ * compared as they are, nabs 4 or 7 in the inline shapes below (the
  * last one repeated), as many as the walk read in the others; words
  * [nabs, n) are saved rbp values that a CFA was computed from, compared
  * as offsets from `from`.  The entry's shape, kept in the top bits of
  * its `spx` (its sp, below), says what the inline check covers: none,
- * words 0..3 are all (nabs 4, no rbp word); AT_MEMO_SHAPE8, words 0..7
- * are all (nabs 8, no rbp word); AT_MEMO_SHAPE_ANY, anything else (rbp
+ * words 0..3 are all (nabs 4, no rbp word); AT_MEMO_SHAPE7, words 0..6
+ * are all (nabs 7, no rbp word: the default depth's whole chain, ra and 7
+ * return addresses, with no padding); AT_MEMO_SHAPE_ANY, anything else (rbp
  * words, no word at all): at_memo_diff checks the words one by one, so
  * one compare of spx with `from` tests both the stack pointer and the
  * shape.  Word 0 is checked first
@@ -113,7 +114,9 @@ struct at_chain_table {
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
- * instruction each), not to the tag's per-CPU cumulative counters; an
+ * instruction each), not to the tag's per-CPU cumulative counters (those
+ * a bin of the chain's tag serves go to the bin's count instead:
+ * bin_charge.h); an
  * entry's counts are added to those when the entry is replaced and when
  * its thread exits, and readers add the counts still in entries
  * (at_memo_cum).  A read racing with them is as exact as summing CPUs is;
@@ -133,7 +136,7 @@ struct at_chain_table {
 #define AT_MEMO_ONLY_SP 0xffffffffu
 /* spx: the entry's sp, and its shape in bits the stack pointer of a user
  * address space never has */
-#define AT_MEMO_SHAPE8 ((uintptr_t)1 << 63)    /* 8 return addresses */
+#define AT_MEMO_SHAPE7 ((uintptr_t)1 << 63)    /* 7 return addresses */
 #define AT_MEMO_SHAPE_ANY ((uintptr_t)1 << 62) /* another: at_memo_diff */
 #define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE_ANY - 1))
 
@@ -209,7 +212,7 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
 /*
  * at_memo_find's common case alone, for the malloc fast path (few
  * registers, no loop but the ways'): entries made at this `from` whose
- * shape is 4 or 8 return addresses.  Entry e (a way of ra's set) proves
+ * shape is 4 or 7 return addresses.  Entry e (a way of ra's set) proves
  * the call's chain: 1; it does not, or was made at another `from`: 0
  * (an entry of another `from` is in this set only when the two hash
  * alike, and holds the chain only when it is the same chain deeper or
@@ -219,17 +222,17 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
  */
 static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 {
-	uintptr_t d = e->spx ^ from; /* 0: 4 words; AT_MEMO_SHAPE8: 8 */
+	uintptr_t d = e->spx ^ from; /* 0: 4 words; AT_MEMO_SHAPE7: 7 */
 #define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
 	if (at_likely(d == 0)) {
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
 	}
-	if (d == AT_MEMO_SHAPE8) {
+	if (d << 1 == 0) { /* d == AT_MEMO_SHAPE7 (d is not 0): no 64-bit constant */
 		if (W(0))
 			return 0;
-		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6) | W(7));
+		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6));
 	}
 #undef W
 	return d == AT_MEMO_SHAPE_ANY ? -1 : 0;

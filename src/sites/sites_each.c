@@ -2,7 +2,8 @@
  * at_sites_each: every chain that ever allocated, newest first (the list
  * of all chains, chains.h), with its live counters (per-CPU sum plus the
  * thread caches' part, bin_charge.h) and its cumulative counters
- * (counters.h, plus what the threads' memos hold: chains.h).  The list is only ever prepended to, records are never
+ * (counters.h, plus what the threads' memos hold, chains.h, and the
+ * bins' cumulative counts, bin_charge.h).  The list is only ever prepended to, records are never
  * freed and are complete before they are published, so the walk takes no
  * lock; counters read while other threads allocate are as exact as
  * summing CPUs is.  A chain without an index (none was left) counts
@@ -27,8 +28,10 @@ void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *c
 					      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (memo == MAP_FAILED)
 		memo = NULL; /* then looked up chain by chain */
-	else
+	else {
 		at_memo_cum(memo, 0, NULL);
+		at_bin_cum(memo, 0, NULL);
+	}
 	for (struct at_chain *c = AT_LOAD(&at_chain_all); c; c = c->next_all) {
 		const struct alloc_tag *t = AT_LOAD(&c->tag.canon);
 		if (!t)
@@ -37,8 +40,10 @@ void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *c
 		struct alloctag_counters cum = at_cum_read(t->idx), mc = {0, 0};
 		if (memo)
 			mc = memo[t->idx];
-		else
+		else {
 			at_memo_cum(NULL, t->idx, &mc);
+			at_bin_cum(NULL, t->idx, &mc);
+		}
 		cum.bytes += mc.bytes;
 		cum.calls += mc.calls;
 		if (!cum.calls && !live.calls && !b.calls)
