@@ -111,6 +111,20 @@ struct at_chain_table {
  * once, before the first chain (at_chain_set_depth forgets the calling
  * thread's entries when it changes it).
  *
+ * Size: a memo is one mapping of AT_MEMO_SETS sets, of which only sets
+ * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
+ * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
+ * thread that allocates from a few call sites keeps one page (the whole
+ * memo is 14 pages, 56 KiB).  When a miss would replace an entry (its
+ * set's next way holds one) and fewer than AT_MEMO_SETS sets are used,
+ * the memo grows in place 2^AT_MEMO_SHIFT_STEP times first: each entry
+ * of a set s whose set under the new mask is b != s (b > the old mask,
+ * b & old mask == s: at most AT_MEMO_WAYS entries come to b, all from s)
+ * moves there, its cumulative counts folded first.  An entry proves its
+ * chain in whichever set it is found: a lookup (a signal handler's)
+ * racing with the move finds the entry or misses.  A memo keeps its size
+ * when its thread exits and another thread takes it.
+ *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
  * instruction each), not to the tag's per-CPU cumulative counters; an
@@ -128,6 +142,8 @@ struct at_chain_table {
  */
 #define AT_MEMO_SHIFT 6
 #define AT_MEMO_SETS (1u << AT_MEMO_SHIFT)
+#define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
+#define AT_MEMO_SHIFT_STEP 2  /* 4, 16, 64 sets */
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 #define AT_MEMO_ONLY_SP 0xffffffffu
@@ -150,10 +166,11 @@ struct at_memo_entry {
 };
 
 struct at_chain_memo {
-	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
-	unsigned char next_way[AT_MEMO_SETS];
+	uintptr_t mask;                 /* the sets in use, 0 .. mask */
 	struct at_chain_memo *next;     /* free list */
 	struct at_chain_memo *next_all; /* every memo ever made */
+	unsigned char next_way[AT_MEMO_SETS];
+	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
 };
 
 /* A thread's memo and its busy count, one thread-local block (one
@@ -203,7 +220,7 @@ static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uin
 static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
 						 uintptr_t from)
 {
-	return at_memo_find_in(m->e[at_memo_set(ra, from)], ra, from);
+	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from);
 }
 
 /*
@@ -256,7 +273,7 @@ static inline int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_
 		return 0;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
-	uintptr_t off = at_memo_set((uintptr_t)ra, from);
+	uintptr_t off = at_memo_set((uintptr_t)ra, from) & m->mask;
 #if defined(__x86_64__) /* one multiply, where the compiler would use three instructions */
 	__asm__("imulq %1, %0, %0" : "+r"(off) : "i"(sizeof(m->e[0])));
 #else
