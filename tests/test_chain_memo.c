@@ -24,9 +24,10 @@
  *              chain must be the one unwound without the memo
  *   threads    4 threads run callers and recursion at once
  *   size       a thread whose allocations come from 4 chains keeps its
- *              memo's first sets (no growth); the main thread's hundreds
- *              of chains grow its memo to every set, entries moved while
- *              the timer's handler looks chains up (the counts above)
+ *              memo's first sets (no growth); the main thread's chains
+ *              (the 8 callers' in one set) grow its memo to every set,
+ *              entries moved while the timer's handler looks chains up
+ *              (the counts above)
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
  *              value at malloc's CFA
@@ -254,8 +255,9 @@ static void *few(void *arg)
 	for (int r = 0; r < 400; r++)
 		callers[r % 4](arg);
 	struct at_chain_memo *m = at_memo_tls.m;
-	CHECK(m != NULL);
-	CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
+	CHECK(m != NULL || at_chain_depth == 1); /* depth 1 keeps no memo */
+	if (m)
+		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 	return NULL;
 }
 
@@ -309,7 +311,10 @@ int main(void)
 	for (int i = 0; i < 4; i++)
 		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
 	callers_and_recursion(&main_truth, 3000);
-	CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
+	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
+	 * stack pointer, one set whatever the mask, so it grew twice */
+	if (at_chain_depth >= 7)
+		CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
 	for (int r = 0; r < 400; r++) {
 		if (!setjmp(jb))
 			dive(&main_truth, r % 12);
