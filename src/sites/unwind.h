@@ -14,9 +14,10 @@
  * 2^AT_RULE_SHIFT_STEP times larger replaces it (empty: it is a cache,
  * misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  The addresses of a
  * large program crowd a few sets of a small table long before it is half
- * full: cc1 on gen.c (BENCHMARKS.md) made 18866 misses where the first
- * table grew only when half full, 13350 with the evictions' rule, 13946
- * with a 32 KiB first table; the evictions' rule on the 128 KiB table too
+ * full: cc1 on gen.c (BENCHMARKS.md) made 19150 misses where the tables
+ * grew only when half full (18866 with the evictions' rule on the 8 KiB
+ * table alone), 13350 with this rule, 13946 with a 32 KiB first table
+ * growing when half full; the evictions' rule on the 128 KiB table too
  * took cc1 to the 512 KiB one, most of its pages touched.  Tables
  * replaced stay mapped (a reader may hold one) but empty: the words in the
  * header's page stored 0, the other pages dropped (MADV_DONTNEED), so that
