@@ -22,9 +22,10 @@
  * preload library's entries) and at_chain_here look the call up in its
  * thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss at_chain_walk unwinds, finds the
- * chain's tag, and writes the walk's words over the next way of the set
- * (round robin), the memo growing first rather than replacing one while
- * it can.  A thread's memo (one mmap'd block) is made at its first miss
+ * chain's tag, and writes the walk's words in way 0 of the set, the
+ * older entries moved one way on (the oldest dropped when the set is full
+ * and the memo cannot grow: chains.h), so that a lookup meets the newest
+ * first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
  * and recycled when the thread exits (a pthread key's destructor).
  */
 #include "sites/chains.h"
@@ -333,26 +334,42 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
-/* Use AT_MEMO_SHIFT_STEP more bits of the set (chains.h: Size; busy). */
+/* Entry e (a key) to entry `to` (empty), its counts folded. */
+static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
+{
+	uintptr_t key = e->key;
+	AT_STORE_RELAXED(&e->key, 0);
+	__asm__ volatile("" ::: "memory");
+	memo_fold(e);
+	*to = *e; /* key 0, no counts */
+	__asm__ volatile("" ::: "memory");
+	AT_STORE_RELAXED(&to->key, key);
+}
+
+/* Use AT_MEMO_SHIFT_STEP more bits of the set (chains.h: Size; busy):
+ * the entries that stay in their set moved to its first ways, so that a
+ * lookup finds them as soon as before. */
 static void memo_grow(struct at_chain_memo *m)
 {
 	uintptr_t old = m->mask, mask = ((old + 1) << AT_MEMO_SHIFT_STEP) - 1;
 	AT_STORE_RELAXED(&m->mask, mask);
-	for (unsigned int s = 0; s <= old; s++)
+	for (unsigned int s = 0; s <= old; s++) {
+		unsigned int stay = 0; /* the entries that stay, in ways 0 .. stay */
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 			struct at_memo_entry *e = &m->e[s][w];
 			uintptr_t key = e->key;
-			unsigned int b = key ? (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask) : s;
-			if (b == s)
+			if (!key)
 				continue;
-			struct at_memo_entry *to = &m->e[b][m->next_way[b]++ % AT_MEMO_WAYS];
-			AT_STORE_RELAXED(&e->key, 0);
-			__asm__ volatile("" ::: "memory");
-			memo_fold(e);
-			*to = *e; /* key 0, no counts */
-			__asm__ volatile("" ::: "memory");
-			AT_STORE_RELAXED(&to->key, key);
+			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
+			if (b == s && w == stay++)
+				continue;
+			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
+			if (b != s)
+				while (m->e[b][to].key)
+					to++;
+			memo_move(&m->e[b][b == s ? stay - 1 : to], e);
 		}
+	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
 }
 
@@ -380,11 +397,20 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	if (m->e[set][m->next_way[set] % AT_MEMO_WAYS].key && m->mask < AT_MEMO_SETS - 1) {
+	while (m->e[set][AT_MEMO_WAYS - 1].key && m->mask < AT_MEMO_SETS - 1) {
 		memo_grow(m); /* rather than replace an entry */
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
-	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded,
+	struct at_memo_entry *e = m->e[set];
+	if (e[AT_MEMO_WAYS - 1].key) { /* the oldest dropped */
+		AT_STORE_RELAXED(&e[AT_MEMO_WAYS - 1].key, 0);
+		__asm__ volatile("" ::: "memory");
+		memo_fold(&e[AT_MEMO_WAYS - 1]);
+	}
+	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
+		if (e[w].key)
+			memo_move(&e[w + 1], &e[w]);
+	memo_write(&e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy = 0;

@@ -115,12 +115,19 @@ struct at_chain_table {
  * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
  * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
  * thread that allocates from a few call sites keeps one page (the whole
- * memo is 14 pages, 56 KiB).  When a miss would replace an entry (its
- * set's next way holds one) and fewer than AT_MEMO_SETS sets are used,
- * the memo grows in place 2^AT_MEMO_SHIFT_STEP times first: each entry
- * of a set s whose set under the new mask is b != s (b > the old mask,
- * b & old mask == s: at most AT_MEMO_WAYS entries come to b, all from s)
- * moves there, its cumulative counts folded first.  An entry proves its
+ * memo is 14 pages, 56 KiB).  A set's entries fill its ways from way 0,
+ * newest first: a miss writes way 0 and moves the others one way on,
+ * dropping the last one's when the set is full (first-in first-out, as
+ * round robin was, but a lookup meets the newest first: a program's
+ * steady loop makes its chains after its start-up's, and bench/malloc
+ * churn's hot chain, the last of 6 in a 4-set memo, cost two ways' checks
+ * more per malloc where it was written behind the others).  When a miss
+ * finds its set full and fewer than AT_MEMO_SETS sets are used, the memo
+ * grows in place 2^AT_MEMO_SHIFT_STEP times first (until the set has
+ * room): each entry of a set s whose set under the new mask is b != s
+ * (b > the old mask, b & old mask == s: at most AT_MEMO_WAYS entries come
+ * to b, all from s) moves there, those that stay move to s's first ways,
+ * both in their order, counts folded first.  An entry proves its
  * chain in whichever set it is found: a lookup (a signal handler's)
  * racing with the move finds the entry or misses.  A memo keeps its size
  * when its thread exits and another thread takes it.
@@ -169,7 +176,6 @@ struct at_chain_memo {
 	uintptr_t mask;                 /* the sets in use, 0 .. mask */
 	struct at_chain_memo *next;     /* free list */
 	struct at_chain_memo *next_all; /* every memo ever made */
-	unsigned char next_way[AT_MEMO_SETS];
 	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
 };
 
@@ -266,7 +272,7 @@ AT_HIDDEN struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_
  * an entry needs the whole lookup (at_memo_lookup), left to the caller so
  * that the fast path makes no call.
  */
-static inline int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
+static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	if (at_unlikely(m == NULL))
