@@ -255,7 +255,9 @@ static void *few(void *arg)
 	for (int r = 0; r < 400; r++)
 		callers[r % 4](arg);
 	struct at_chain_memo *m = at_memo_tls.m;
+#ifdef __OPTIMIZE__ /* unoptimised, the library's walks keep nothing: see main */
 	CHECK(m != NULL || at_chain_depth == 1); /* depth 1 keeps no memo */
+#endif
 	if (m)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 	return NULL;
@@ -313,8 +315,10 @@ int main(void)
 	callers_and_recursion(&main_truth, 3000);
 	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
 	 * stack pointer, one set whatever the mask, so it grew twice */
+#ifdef __OPTIMIZE__
 	if (at_chain_depth >= 7)
 		CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
+#endif
 	for (int r = 0; r < 400; r++) {
 		if (!setjmp(jb))
 			dive(&main_truth, r % 12);
