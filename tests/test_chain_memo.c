@@ -255,7 +255,7 @@ static void *few(void *arg)
 	for (int r = 0; r < 400; r++)
 		callers[r % 4](arg);
 	struct at_chain_memo *m = at_memo_tls.m;
-#ifdef __OPTIMIZE__ /* unoptimised, the library's walks keep nothing: see main */
+#ifdef __OPTIMIZE__ /* unoptimised, the library's walks are seldom kept: see main */
 	CHECK(m != NULL || at_chain_depth == 1); /* depth 1 keeps no memo */
 #endif
 	if (m)
