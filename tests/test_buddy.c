@@ -28,15 +28,22 @@ static void split_and_coalesce(void)
 	CHECK_EQ(pfn, 0); /* a fresh heap: the first block of arena 0 */
 	CHECK(flags_of(pfn) & AT_PG_HEAD);
 	CHECK_EQ(at_page_order(flags_of(pfn)), 0);
-	/* splitting the order-18 block left one free buddy at every order */
+	/* carved at the arena's top: no descriptor above it written (a split
+	 * of the order-18 block wrote a free buddy at every order) */
 	for (unsigned int k = 0; k < AT_MAX_ORDER; k++)
-		CHECK(is_free_block(1u << k, k));
+		CHECK_EQ(flags_of(1u << k), 0);
 
-	char *q = at_alloc_pages(0); /* the buddy of p */
+	char *q = at_alloc_pages(0); /* the next page, p's buddy */
 	CHECK(q == p + 4096);
-	char *r = at_alloc_pages(3); /* 8 pages at pfn 8 */
+	char *r = at_alloc_pages(3); /* 8 pages at pfn 8: pfns 2-7 skipped */
 	CHECK(r == p + 8 * 4096);
 	CHECK(((uintptr_t)r & (8 * 4096 - 1)) == 0);
+	CHECK(is_free_block(2, 1)); /* the pages skipped, free blocks */
+	CHECK(is_free_block(4, 2));
+	CHECK_EQ(flags_of(16), 0); /* above the top */
+	char *t = at_alloc_pages(1); /* a free block serves before the top */
+	CHECK(t == p + 2 * 4096);
+	at_free_pages(t, 1);
 	CHECK(is_free_block(2, 1));
 
 	at_free_pages(q, 0);
@@ -45,7 +52,7 @@ static void split_and_coalesce(void)
 	CHECK(is_free_block(0, 3)); /* 0,1 merged with 2-3 and 4-7; 8-15 is r */
 	CHECK_EQ(flags_of(1), 0);
 	at_free_pages(r, 3);
-	CHECK(is_free_block(0, AT_MAX_ORDER)); /* all the way back to one block */
+	CHECK(is_free_block(0, 4)); /* all the way back to one block: all carved */
 	for (uint32_t i = 1; i < 64; i++)
 		CHECK_EQ(flags_of(i), 0);
 
@@ -53,7 +60,7 @@ static void split_and_coalesce(void)
 	char *s = at_alloc_pages(4);
 	CHECK(s == p);
 	at_free_pages(s, 4);
-	CHECK(is_free_block(0, AT_MAX_ORDER));
+	CHECK(is_free_block(0, 4));
 
 	/* large orders are aligned to their size */
 	char *big = at_alloc_pages(10);

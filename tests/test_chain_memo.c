@@ -23,6 +23,11 @@
  *              above, interrupting memo lookups and writes: the tag's
  *              chain must be the one unwound without the memo
  *   threads    4 threads run callers and recursion at once
+ *   size       a thread whose allocations come from 4 chains keeps its
+ *              memo's first sets (no growth); the main thread's chains
+ *              (the 8 callers' in one set) grow its memo to every set,
+ *              entries moved while the timer's handler looks chains up
+ *              (the counts above)
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
  *              value at malloc's CFA
@@ -61,7 +66,7 @@ struct truth {
 	uint64_t made;
 };
 
-static struct truth main_truth, thread_truth[4];
+static struct truth main_truth, thread_truth[5];
 
 /* Count one call for chain f[0..n) in t. */
 static void count(struct truth *t, const uintptr_t *f, unsigned int n)
@@ -244,6 +249,20 @@ static void on_alarm(int sig)
 	sig_mid(sig_calls % 3);
 }
 
+/* 4 chains (callers 0..3): the memo keeps its first sets. */
+static void *few(void *arg)
+{
+	for (int r = 0; r < 400; r++)
+		callers[r % 4](arg);
+	struct at_chain_memo *m = at_memo_tls.m;
+#ifdef __OPTIMIZE__ /* unoptimised, the library's walks are seldom kept: see main */
+	CHECK(m != NULL || at_chain_depth == 1); /* depth 1 keeps no memo */
+#endif
+	if (m)
+		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
+	return NULL;
+}
+
 static void *worker(void *arg)
 {
 	callers_and_recursion(arg, 1500);
@@ -263,7 +282,7 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 		return;
 	uint64_t want = 0;
 	struct truth *all[] = {&main_truth, &thread_truth[0], &thread_truth[1],
-			       &thread_truth[2], &thread_truth[3]};
+			       &thread_truth[2], &thread_truth[3], &thread_truth[4]};
 	for (unsigned int k = 0; k < AT_ARRAY_SIZE(all); k++)
 		for (unsigned int i = 0; i < all[k]->nc; i++)
 			if (all[k]->c[i].n == v->nr_frames - 1 &&
@@ -280,6 +299,9 @@ int main(void)
 {
 	alloctag_init();
 	CHECK(at_state == AT_STATE_READY && at_profiling_on);
+	pthread_t th[4]; /* no timer yet: its handler could run in few's thread */
+	CHECK(pthread_create(&th[0], NULL, few, &thread_truth[4]) == 0);
+	CHECK(pthread_join(th[0], NULL) == 0);
 
 	struct sigaction sa = {.sa_handler = on_alarm};
 	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
@@ -288,10 +310,15 @@ int main(void)
 	struct itimerval it = {{0, 200}, {0, 200}};
 	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
 
-	pthread_t th[4];
 	for (int i = 0; i < 4; i++)
 		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
 	callers_and_recursion(&main_truth, 3000);
+	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
+	 * stack pointer, one set whatever the mask, so it grew twice */
+#ifdef __OPTIMIZE__
+	if (at_chain_depth >= 7)
+		CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
+#endif
 	for (int r = 0; r < 400; r++) {
 		if (!setjmp(jb))
 			dive(&main_truth, r % 12);
@@ -332,7 +359,7 @@ int main(void)
 	CHECK_EQ(sig_wrong, 0);
 	CHECK(sig_calls > 3);
 	uint64_t made = main_truth.made;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		made += thread_truth[i].made;
 	CHECK_EQ(seen_calls, made);
 	printf("chain memo: ok (%lu mallocs, %d lookups in a signal handler, %u chains in main)\n",

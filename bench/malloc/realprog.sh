@@ -22,6 +22,8 @@
 # workload and configuration: median wall and CPU (user + system) seconds,
 # peak RSS (MB) and minor page faults, and the median over rounds of each
 # round's ratio to glibc's run.
+# BEFORE=LIB adds LIB (another build of the preload library) in both modes,
+# as before and before-never, to the same rounds.
 . "$(dirname "$0")/prelude.sh" realprog.sh 3 "$@"
 NAMES=(glibc alloctag alloctag-depth1 alloctag-never)
 LIBS=("" "$PRE" "$PRE" "$PRE")
@@ -33,6 +35,7 @@ for spec in "mimalloc libmimalloc2.0 libmimalloc" "jemalloc libjemalloc2 libjema
     so=$(so_of "$2" "$3")
     [ -z "$so" ] || { NAMES+=("$1"); LIBS+=("$so"); ENVS+=(""); }
 done
+[ -z "${BEFORE:-}" ] || { NAMES+=(before before-never); LIBS+=("$BEFORE" "$BEFORE"); ENVS+=("" "ALLOCTAG=never"); }
 
 # ---- inputs
 awk 'BEGIN { srand(42); print "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, val REAL, grp INTEGER);"

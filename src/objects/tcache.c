@@ -35,6 +35,10 @@ static pthread_key_t heap_key;
 AT_DATA_PAGE static struct at_retry_once malloc_once = AT_RETRY_ONCE_INIT;
 static size_t heap_bytes;
 
+/* Each class's own region, in slots from the heap's slots (tcache.h: the
+ * first regions before them); set up with the heap size. */
+static uint32_t full_at[AT_NR_CLASSES];
+
 static unsigned int bin_cap(unsigned int cls)
 {
 	unsigned int cap = (unsigned int)(AT_SLAB_SIZE / at_class_size[cls]);
@@ -78,6 +82,13 @@ static int malloc_setup(void)
 {
 	if (at_slab_init())
 		return ENOMEM;
+	uint32_t at = AT_NR_CLASSES * AT_BIN_FIRST;
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		full_at[c] = at;
+		at += bin_cap(c) > AT_BIN_FIRST ? bin_cap(c) : 0;
+	}
+	if (at > AT_BIN_ENTS) /* every region below the entry addresses */
+		return ENOMEM;
 	size_t n = sizeof(struct at_theap) + 2 * AT_BIN_ENTS * sizeof(void *);
 	heap_bytes = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
 	if (pthread_key_create(&heap_key, theap_destroy))
@@ -108,13 +119,12 @@ struct at_theap *at_theap_get(void)
 		h = mmap(NULL, heap_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (h == MAP_FAILED)
 			return NULL;
-		void **slots = h->slots;
 		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
-			h->bins[c].cap = (uint16_t)bin_cap(c);
+			unsigned int cap = bin_cap(c);
+			h->bins[c].cap = (uint8_t)(cap < AT_BIN_FIRST ? cap : AT_BIN_FIRST);
 			h->bins[c].magic = at_class_magic[c];
 			h->bins[c].word = at_bin_word(AT_IDX_EMPTY, 0, 0); /* bin_charge.h */
-			h->bins[c].slots = slots;
-			slots += h->bins[c].cap;
+			h->bins[c].slots = h->slots + c * AT_BIN_FIRST;
 		}
 		pthread_mutex_lock(&pool_lock);
 		h->next_all = at_all_heaps;
@@ -151,9 +161,27 @@ static void theap_destroy(void *arg)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+/* Move bin cls from its first region to its own, if it is not there yet
+ * (tcache.h); whether it moved. */
+static int bin_grow(struct at_theap *h, unsigned int cls)
+{
+	struct at_bin *b = &h->bins[cls];
+	unsigned int cap = bin_cap(cls), n = at_bin_count(b->word);
+	if (b->cap == cap)
+		return 0;
+	void **to = h->slots + full_at[cls];
+	memcpy(to, b->slots, n * sizeof(void *));
+	memcpy(at_bin_ents(to), at_bin_ents(b->slots), n * sizeof(void *));
+	b->slots = to;
+	b->cap = (uint8_t)cap;
+	return 1;
+}
+
 int at_bin_refill(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
+	if (b->refills < AT_BIN_GROW_REFILLS && ++b->refills == AT_BIN_GROW_REFILLS)
+		bin_grow(h, cls);
 	unsigned int n = at_slab_refill(cls, b->slots, b->cap / 2, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE);
 	if (!n)
 		return 0;
@@ -167,6 +195,8 @@ int at_bin_refill(struct at_theap *h, unsigned int cls)
 void at_bin_flush(struct at_theap *h, unsigned int cls)
 {
 	struct at_bin *b = &h->bins[cls];
+	if (bin_grow(h, cls))
+		return; /* room now */
 	unsigned int half = b->cap / 2, n = at_bin_count(b->word);
 	at_slab_flush(cls, b->slots, half);
 	memmove(b->slots, b->slots + half, (n - half) * sizeof(void *));

@@ -25,6 +25,17 @@
  * Caches are bounded (cap objects of at most 64 KiB per bin in all), and
  * flushed when the thread exits.
  *
+ * A bin's first region: a new heap's bins start with AT_BIN_FIRST slots
+ * each (cap AT_BIN_FIRST, or the class's whole cap when that is smaller),
+ * all bins' first regions together at the start of the slots (with their
+ * entry addresses: 4 pages in all), so that a thread that allocates a few
+ * objects of many classes touches those, not a page of slots and one of
+ * entry addresses per class (a small program's heap: 13 of its 22 pages).
+ * A bin moves to its own region of the class's whole cap (after the first
+ * regions, in class order; its objects and entry addresses copied, `slots`
+ * and `cap` changed by its thread, which alone reads them) when it would
+ * flush a full first region, or at its AT_BIN_GROW_REFILLS-th refill.
+ *
  * A bin's count shares a word with the charges of its class's objects to
  * one tag, folded into the per-CPU counters later (bin_charge.h): every
  * change of the count is one of the word operations that file lists.
@@ -36,7 +47,10 @@
 #include "objects/slab.h"
 
 #define AT_BIN_MAX 128u
+#define AT_BIN_FIRST 16u
+#define AT_BIN_GROW_REFILLS 4u
 _Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer slot");
+_Static_assert(AT_BIN_MAX <= 255, "a bin's cap fits its byte");
 #define AT_LC_MIN 3u
 #define AT_LC_MAX 9u /* 2 MiB: no cached block is larger than AT_LC_BYTES */
 #define AT_LC_N 16u
@@ -49,8 +63,9 @@ struct at_bin {
 	void **slots;  /* slots[0 .. count), each object's narrow entry at
 			  at_bin_ents(slots)[i] */
 	uint32_t magic; /* at_class_magic[class] */
-	uint16_t cap;
-	uint16_t cum;   /* the bin tag's cumulative count (bin_charge.h) */
+	uint8_t cap;     /* at most AT_BIN_MAX */
+	uint8_t refills; /* refills made in its first region (see above) */
+	uint16_t cum;    /* the bin tag's cumulative count (bin_charge.h) */
 	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in
 			  all: a bin never straddles two cache lines */
 };

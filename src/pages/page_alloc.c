@@ -5,7 +5,17 @@
  * 1 GiB), starts at a pfn that is a multiple of 2^k, and, since the heap
  * base is aligned to AT_ARENA_SIZE, at an address aligned to its size.
  *
+ * The top: an arena's pages from `top` to its end were never handed out
+ * and have no block (their descriptors are 0, never written); a request no
+ * free block can serve is carved there (carve: at top rounded up to its
+ * size, the pages skipped freed as blocks), so that a process touches the
+ * descriptors of what it uses.  (Splitting the arena's one order-18 block
+ * wrote the head of a free buddy at pfn 2^k for every k: ten descriptor
+ * pages, 40 KiB resident in every process, 256 pages apart.)  A freed
+ * block never merges across the top; the top never moves down.
+ *
  * Invariants (arena lock held to change any of them):
+ *  - [first_pfn, top) is tiled by blocks, free or allocated;
  *  - every free block's head has AT_PG_BUDDY and its order in its flags and
  *    is on exactly one list, free_head[order] of its arena; every other page
  *    of a free block has flags 0;
@@ -75,6 +85,7 @@
 struct arena {
 	pthread_mutex_t lock;
 	uint32_t first_pfn;
+	uint32_t top; /* pages from here to the arena's end: never carved */
 	uint32_t free_head[AT_MAX_ORDER + 1];
 	uint32_t dirty;      /* pages in dirty free blocks */
 	uint32_t last_purge; /* now_ms() of the last purge */
@@ -142,7 +153,7 @@ static void arena_setup(unsigned int id)
 	a->first_pfn = id << AT_MAX_ORDER;
 	for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
 		a->free_head[k] = AT_PFN_NIL;
-	free_list_push(a, a->first_pfn, AT_MAX_ORDER, id, AT_PG_ZERO); /* never committed */
+	a->top = a->first_pfn; /* every page never committed: AT_PG_ZERO when carved */
 }
 
 /* Every lock (grow lock first, then arenas in order): fork, store switch. */
@@ -192,14 +203,14 @@ void at_page_unlock_pfn(uint32_t pfn)
 
 /*
  * Every allocated block's head, with every lock held (at_page_lock_all):
- * each arena is tiled by blocks, each starting with a head that says BUDDY
- * (free) or HEAD (allocated) and gives the order, so the walk hops block to
- * block.
+ * each arena is tiled by blocks up to its top, each starting with a head
+ * that says BUDDY (free) or HEAD (allocated) and gives the order, so the
+ * walk hops block to block.
  */
 void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void *ctx)
 {
 	for (unsigned int id = 0; id < nr_arenas; id++) {
-		uint32_t pfn = arenas[id].first_pfn, end = pfn + (1u << AT_MAX_ORDER);
+		uint32_t pfn = arenas[id].first_pfn, end = arenas[id].top;
 		while (pfn < end) {
 			uint64_t f = at_pages[pfn].flags;
 			if (f & AT_PG_HEAD)
@@ -439,17 +450,45 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 	free_list_push(a, pfn, order, id, dirty);
 }
 
-/* Take a block of `order` from the arena, splitting; *bits gets its
- * AT_PG_DIRTY and AT_PG_ZERO bits.  Lock held. */
+/* A block of `order` at the top (rounded up to its size), the pages
+ * skipped given to the free lists (merging with free blocks below); the
+ * block's pfn, or AT_PFN_NIL when the arena has no room.  Lock held. */
+static uint32_t carve(struct arena *a, unsigned int id, unsigned int order)
+{
+	uint32_t size = 1u << order, end = a->first_pfn + (1u << AT_MAX_ORDER);
+	uint32_t pfn = (a->top + size - 1) & ~(size - 1);
+	if (pfn >= end || end - pfn < size)
+		return AT_PFN_NIL;
+	while (a->top < pfn) {
+		unsigned int k = (unsigned int)__builtin_ctz(a->top); /* top < pfn <= end: not 0 */
+		while (a->top + (1u << k) > pfn)
+			k--;
+		uint32_t b = a->top;
+		a->top += 1u << k;
+		buddy_put(a, id, b, k, AT_PG_ZERO);
+	}
+	a->top = pfn + size;
+	return pfn;
+}
+
+/* Take a block of `order` from the arena, splitting, or carving it at the
+ * top; *bits gets its AT_PG_DIRTY and AT_PG_ZERO bits.  Lock held. */
 static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order, uint64_t *bits)
 {
 	unsigned int k = order;
 	while (k <= AT_MAX_ORDER && a->free_head[k] == AT_PFN_NIL)
 		k++;
-	if (k > AT_MAX_ORDER)
-		return AT_PFN_NIL;
-	uint32_t pfn = a->free_head[k];
-	uint64_t dirty = free_list_del(a, pfn, k);
+	uint32_t pfn;
+	uint64_t dirty;
+	if (k > AT_MAX_ORDER) {
+		if ((pfn = carve(a, id, order)) == AT_PFN_NIL)
+			return AT_PFN_NIL;
+		k = order;
+		dirty = AT_PG_ZERO;
+	} else {
+		pfn = a->free_head[k];
+		dirty = free_list_del(a, pfn, k);
+	}
 	while (k > order) {
 		k--;
 		free_list_push(a, pfn + (1u << k), k, id, dirty);
@@ -668,16 +707,19 @@ int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 	struct arena *a = &arenas[id];
 	int ok = 0;
 	pthread_mutex_lock(&a->lock);
-	for (unsigned int k = order; k < new_order; k++) {
+	/* the buddies to absorb: free blocks, up to the top (past it: none) */
+	for (unsigned int k = order; k < new_order && pfn + (1u << k) < a->top; k++) {
 		uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn + (1u << k)].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != k)
 			goto out;
 	}
 	if (commit(a, pfn, new_order))
 		goto out;
-	for (unsigned int k = order; k < new_order; k++)
+	for (unsigned int k = order; k < new_order && pfn + (1u << k) < a->top; k++)
 		if (free_list_del(a, pfn + (1u << k), k) & AT_PG_DIRTY) /* released pages reused */
 			a->dirty -= a->dirty < (1u << k) ? a->dirty : (1u << k);
+	if (a->top < pfn + (1u << new_order))
+		a->top = pfn + (1u << new_order);
 	uint64_t old = AT_LOAD_RELAXED(&at_pages[pfn].flags), nf;
 	do {
 		nf = (old & ~AT_ORDER_MASK) |

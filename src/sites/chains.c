@@ -22,9 +22,11 @@
  * preload library's entries) and at_chain_here look the call up in its
  * thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss at_chain_walk unwinds, finds the
- * chain's tag, and writes the walk's words over the next way of the set
- * (round robin).  A thread's memo (one mmap'd block) is made at its first
- * miss and recycled when the thread exits (a pthread key's destructor).
+ * chain's tag, and writes the walk's words in way 0 of the set, the
+ * older entries moved one way on (the oldest dropped when the set is full
+ * and the memo cannot grow: chains.h), so that a lookup meets the newest
+ * first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
+ * and recycled when the thread exits (a pthread key's destructor).
  */
 #include "sites/chains.h"
 
@@ -208,7 +210,7 @@ static void memo_fold(struct at_memo_entry *e)
 /* Empty every entry of m (its thread's, or no thread's). */
 static void memo_forget(struct at_chain_memo *m)
 {
-	for (unsigned int s = 0; s < AT_MEMO_SETS; s++)
+	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 			AT_STORE_RELAXED(&m->e[s][w].key, 0);
 			__asm__ volatile("" ::: "memory");
@@ -234,6 +236,12 @@ static void memo_key_make(void)
 		memo_key = (pthread_key_t)-1;
 }
 
+/* The bytes of a memo that uses sets 0 .. mask. */
+static size_t memo_used(uintptr_t mask)
+{
+	return offsetof(struct at_chain_memo, e) + (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
+}
+
 static struct at_chain_memo *memo_get(void)
 {
 	struct at_chain_memo *m = NULL;
@@ -249,10 +257,11 @@ static struct at_chain_memo *memo_get(void)
 		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
 			return NULL;
+		m->mask = (1u << AT_MEMO_SHIFT_FIRST) - 1;
 		m->next_all = memo_all;
 		AT_STORE(&memo_all, m);
 		pthread_mutex_unlock(&at_registry_lock);
-		__atomic_fetch_add(&memo_bytes, sizeof(*m), __ATOMIC_RELAXED);
+		__atomic_fetch_add(&memo_bytes, memo_used(m->mask), __ATOMIC_RELAXED);
 	}
 	/* pthread_setspecific may calloc (keys past the first 32): that malloc
 	 * must not come back here */
@@ -272,7 +281,7 @@ static struct at_chain_memo *memo_get(void)
 void at_memo_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_counters *one)
 {
 	for (struct at_chain_memo *m = AT_LOAD(&memo_all); m; m = m->next_all)
-		for (unsigned int s = 0; s < AT_MEMO_SETS; s++)
+		for (unsigned int s = 0, n = (unsigned int)AT_LOAD_RELAXED(&m->mask); s <= n; s++)
 			for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 				struct at_memo_entry *e = &m->e[s][w];
 				uint32_t i = AT_LOAD_RELAXED(&e->idx);
@@ -325,6 +334,45 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
+/* Entry e (a key) to entry `to` (empty), its counts folded. */
+static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
+{
+	uintptr_t key = e->key;
+	AT_STORE_RELAXED(&e->key, 0);
+	__asm__ volatile("" ::: "memory");
+	memo_fold(e);
+	*to = *e; /* key 0, no counts */
+	__asm__ volatile("" ::: "memory");
+	AT_STORE_RELAXED(&to->key, key);
+}
+
+/* Use AT_MEMO_SHIFT_STEP more bits of the set (chains.h: Size; busy):
+ * the entries that stay in their set moved to its first ways, so that a
+ * lookup finds them as soon as before. */
+static void memo_grow(struct at_chain_memo *m)
+{
+	uintptr_t old = m->mask, mask = ((old + 1) << AT_MEMO_SHIFT_STEP) - 1;
+	AT_STORE_RELAXED(&m->mask, mask);
+	for (unsigned int s = 0; s <= old; s++) {
+		unsigned int stay = 0; /* the entries that stay, in ways 0 .. stay */
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
+			struct at_memo_entry *e = &m->e[s][w];
+			uintptr_t key = e->key;
+			if (!key)
+				continue;
+			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
+			if (b == s && w == stay++)
+				continue;
+			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
+			if (b != s)
+				while (m->e[b][to].key)
+					to++;
+			memo_move(&m->e[b][b == s ? stay - 1 : to], e);
+		}
+	}
+	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
+}
+
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
  * its words fit (see chains.h). */
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
@@ -345,11 +393,24 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	unsigned int padded = more == 2 ? nabs : more ? 7 : 4;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
-	unsigned int set = at_memo_set(ra, from);
+	unsigned int set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	memo_write(&m->e[set][m->next_way[set]++ % AT_MEMO_WAYS], ra, from, tag, tr, padded,
+	while (m->e[set][AT_MEMO_WAYS - 1].key && m->mask < AT_MEMO_SETS - 1) {
+		memo_grow(m); /* rather than replace an entry */
+		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
+	}
+	struct at_memo_entry *e = m->e[set];
+	if (e[AT_MEMO_WAYS - 1].key) { /* the oldest dropped */
+		AT_STORE_RELAXED(&e[AT_MEMO_WAYS - 1].key, 0);
+		__asm__ volatile("" ::: "memory");
+		memo_fold(&e[AT_MEMO_WAYS - 1]);
+	}
+	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
+		if (e[w].key)
+			memo_move(&e[w + 1], &e[w]);
+	memo_write(&e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy = 0;

@@ -112,6 +112,27 @@ struct at_chain_table {
  * once, before the first chain (at_chain_set_depth forgets the calling
  * thread's entries when it changes it).
  *
+ * Size: a memo is one mapping of AT_MEMO_SETS sets, of which only sets
+ * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
+ * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
+ * thread that allocates from a few call sites keeps one page (the whole
+ * memo is 14 pages, 56 KiB).  A set's entries fill its ways from way 0,
+ * newest first: a miss writes way 0 and moves the others one way on,
+ * dropping the last one's when the set is full (first-in first-out, as
+ * round robin was, but a lookup meets the newest first: a program's
+ * steady loop makes its chains after its start-up's, and bench/malloc
+ * churn's hot chain, the last of 6 in a 4-set memo, cost two ways' checks
+ * more per malloc where it was written behind the others).  When a miss
+ * finds its set full and fewer than AT_MEMO_SETS sets are used, the memo
+ * grows in place 2^AT_MEMO_SHIFT_STEP times first (until the set has
+ * room): each entry of a set s whose set under the new mask is b != s
+ * (b > the old mask, b & old mask == s: at most AT_MEMO_WAYS entries come
+ * to b, all from s) moves there, those that stay move to s's first ways,
+ * both in their order, counts folded first.  An entry proves its
+ * chain in whichever set it is found: a lookup (a signal handler's)
+ * racing with the move finds the entry or misses.  A memo keeps its size
+ * when its thread exits and another thread takes it.
+ *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
  * instruction each), not to the tag's per-CPU cumulative counters (those
@@ -131,6 +152,8 @@ struct at_chain_table {
  */
 #define AT_MEMO_SHIFT 6
 #define AT_MEMO_SETS (1u << AT_MEMO_SHIFT)
+#define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
+#define AT_MEMO_SHIFT_STEP 2  /* 4, 16, 64 sets */
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 #define AT_MEMO_ONLY_SP 0xffffffffu
@@ -153,10 +176,10 @@ struct at_memo_entry {
 };
 
 struct at_chain_memo {
-	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
-	unsigned char next_way[AT_MEMO_SETS];
+	uintptr_t mask;                 /* the sets in use, 0 .. mask */
 	struct at_chain_memo *next;     /* free list */
 	struct at_chain_memo *next_all; /* every memo ever made */
+	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
 };
 
 /* A thread's memo and its busy count, one thread-local block (one
@@ -206,7 +229,7 @@ static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uin
 static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
 						 uintptr_t from)
 {
-	return at_memo_find_in(m->e[at_memo_set(ra, from)], ra, from);
+	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from);
 }
 
 /*
@@ -252,14 +275,14 @@ AT_HIDDEN struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_
  * an entry needs the whole lookup (at_memo_lookup), left to the caller so
  * that the fast path makes no call.
  */
-static inline int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
+static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	if (at_unlikely(m == NULL))
 		return 0;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
-	uintptr_t off = at_memo_set((uintptr_t)ra, from);
+	uintptr_t off = at_memo_set((uintptr_t)ra, from) & m->mask;
 #if defined(__x86_64__) /* one multiply, where the compiler would use three instructions */
 	__asm__("imulq %1, %0, %0" : "+r"(off) : "i"(sizeof(m->e[0])));
 #else

@@ -28,10 +28,11 @@ struct rule_table {
 static struct rule_table *rules;
 static size_t rule_bytes;
 /* misses: rule-cache misses so far; fill: words made valid in the current
- * table since it was made or cleared */
+ * table since it was made or cleared; evicted: valid words replaced in it
+ * since then */
 AT_CHAIN_HOT static struct {
 	uint64_t misses;
-	uint32_t fill;
+	uint32_t fill, evicted;
 } rule_counts;
 static unsigned long long seen_subs;
 
@@ -674,6 +675,7 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	}
 	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
+	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) /* replaced: its words read as misses, its pages given back */
 		table_clear(old);
 	return n;
@@ -693,18 +695,25 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		AT_STORE_RELAXED(&seen_subs, fd.subs);
 		table_clear(t);
 		AT_STORE_RELAXED(&rule_counts.fill, 0);
+		AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	}
 	uint64_t *set = rule_set(t, ra);
 	unsigned int way = AT_RULE_WAYS;
 	for (unsigned int i = 0; i < AT_RULE_WAYS && way == AT_RULE_WAYS; i++)
 		if (!(AT_LOAD_RELAXED(&set[i]) & R_VALID))
 			way = i;
+	uint32_t grow;
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
 		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
-	} else if (__atomic_add_fetch(&rule_counts.fill, 1, __ATOMIC_RELAXED) > (AT_RULE_WAYS << t->shift) / 2 &&
-		   t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX) {
-		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
+		grow = __atomic_add_fetch(&rule_counts.evicted, 1, __ATOMIC_RELAXED) >
+			       (1u << t->shift) >> AT_RULE_EVICT_SHIFT &&
+		       t->shift < AT_RULE_EVICT_BELOW;
+	} else {
+		grow = __atomic_add_fetch(&rule_counts.fill, 1, __ATOMIC_RELAXED) >
+		       (AT_RULE_WAYS << t->shift) / 2;
 	}
+	if (grow && t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX)
+		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
 	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
 	return fd.rule;
 }

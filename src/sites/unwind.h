@@ -5,11 +5,20 @@
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
  * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
  * ra, its 31-bit key the top 31 bits of ra times an odd constant.
- * The first table has 2^AT_RULE_SHIFT_FIRST sets (32 KiB: a small program
- * touches a few pages, where a table indexed by the address touched one
- * page per code page it unwound through); when more than half its words
- * are in use a table 2^AT_RULE_SHIFT_STEP times larger replaces it (empty:
- * it is a cache, misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Tables
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (8 KiB: `cat` makes 48
+ * misses, `git --version` 127, each a page or two of a table indexed by
+ * the address, which touched a page per code page it unwound through);
+ * when more than half its words are in use, or (a table of fewer than
+ * 2^AT_RULE_EVICT_BELOW sets, up to 32 KiB) more than
+ * 2^(shift - AT_RULE_EVICT_SHIFT) valid words were replaced in it, a table
+ * 2^AT_RULE_SHIFT_STEP times larger replaces it (empty: it is a cache,
+ * misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  The addresses of a
+ * large program crowd a few sets of a small table long before it is half
+ * full: cc1 on gen.c (BENCHMARKS.md) made 19150 misses where the tables
+ * grew only when half full (18866 with the evictions' rule on the 8 KiB
+ * table alone), 13350 with this rule, 13946 with a 32 KiB first table
+ * growing when half full; the evictions' rule on the 128 KiB table too
+ * took cc1 to the 512 KiB one, most of its pages touched.  Tables
  * replaced stay mapped (a reader may hold one) but empty: the words in the
  * header's page stored 0, the other pages dropped (MADV_DONTNEED), so that
  * a reader finds no key there and misses.  One word holds both the
@@ -58,9 +67,11 @@
 #include "core/compiler.h"
 
 #define AT_RULE_WAYS 2u
-#define AT_RULE_SHIFT_FIRST 11 /* 2048 sets, 32 KiB */
+#define AT_RULE_SHIFT_FIRST 9 /* 512 sets, 8 KiB */
 #define AT_RULE_SHIFT_STEP 2
 #define AT_RULE_SHIFT_MAX 15   /* 512 KiB */
+#define AT_RULE_EVICT_SHIFT 3  /* grow after 2^shift / 8 evictions ... */
+#define AT_RULE_EVICT_BELOW 13 /* ... in a table of fewer than 8192 sets */
 
 /*
  * What a walk read from the stack once it reached `from`: each word it
