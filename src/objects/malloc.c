@@ -474,28 +474,16 @@ static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t o
 }
 
 /* A wide slab's object, or a stricter slab's (secure.h) that level 1's
- * inline checks did not let through. */
-static AT_NOINLINE void wide_or_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-					    const char *what)
-{
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	if (at_unlikely(f & AT_PG_SECURE))
-		return at_secure_free(p, off, cls, idx, f, what);
-	return wide_free(p, off, cls, idx, what);
-}
-
-/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE (its head page head,
- * whose flags are f): the stricter heap's slabs carry the latter, every
- * other one is wide.  A narrow stricter slab's object whose canaries level
- * 1's checks find intact is freed as at_free_fast frees a default slab's
- * (tail calls, no frame). */
+ * inline check (at_free_other) did not let through: f, its head page's
+ * flags, has AT_PG_WIDE or AT_PG_SECURE. */
 AT_NOINLINE void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
 			      uint64_t f, const char *what)
 {
-	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
-	    at_likely(at_secure_free_ok(p, cls, idx)))
-		return at_narrow_free(p, head, idx, what);
-	return wide_or_secure_free(p, (uintptr_t)((char *)p - at_heap_base), cls, idx, what);
+	(void)head;
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (at_unlikely(f & AT_PG_SECURE))
+		return at_secure_free(p, off, cls, idx, f, what);
+	return wide_free(p, off, cls, idx, what);
 }
 
 void at_free(void *p)

@@ -90,25 +90,24 @@ _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 extern AT_HIDDEN uint64_t at_secure_fast_word;
 
 /*
- * Level 1's checks, inlined into at_wide_free (malloc.c) for an
- * object p (class cls, index idx in its slab) of a narrow stricter slab:
- * 1 if its canary's first 8 bytes and the last 8 of the slot before it
- * (idx > 0; for the first, its own first 8 again) are intact, so that it
- * is freed as the default mode's; 0 sends it to at_secure_free, which
- * reads both canaries whole and says which check failed (or quarantines
- * it, at level 2).  Two words read, no branch but the result's.
+ * Level 1's check, inlined into at_free_other (malloc_fast.h) for an
+ * object p of class cls of a narrow stricter slab: 1 if its canary is
+ * intact (both words: the first, where an overflow running on from the
+ * object starts, and the last, where an underflow running down from the
+ * slot above starts), so that it is freed as the default mode's; 0 sends
+ * it to at_secure_free, which reads its canary and the slot below's and
+ * says which check failed (or quarantines it, at level 2).  Two compares
+ * with the word in memory.
  */
-static inline __attribute__((always_inline)) int at_secure_free_ok(const char *p, unsigned int cls,
-								   uint32_t idx)
+static inline __attribute__((always_inline)) int at_secure_free_ok(const char *p, unsigned int cls)
 {
 	uint64_t w = AT_LOAD_RELAXED(&at_secure_fast_word), x, y;
-	intptr_t c = (intptr_t)at_class_size[cls] - 16;
-	intptr_t n = idx ? -8 : c;
-	/* Plain loads (one instruction each with its xor): a canary is
-	 * written only before its slab is handed out (at_secure_slab_new). */
-	__builtin_memcpy(&x, p + c, 8);
-	__builtin_memcpy(&y, p + n, 8);
-	return !((x ^ w) | (y ^ w));
+	const char *c = p + at_class_size[cls] - 16;
+	/* Plain loads: a canary is written only before its slab is handed
+	 * out (at_secure_slab_new). */
+	__builtin_memcpy(&x, c, 8);
+	__builtin_memcpy(&y, c + 8, 8);
+	return x == w && y == w;
 }
 
 /* Start-up, before the first allocation of a slab: the secrets, the
