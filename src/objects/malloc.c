@@ -292,12 +292,9 @@ static AT_NOINLINE void *secure_large_alloc(size_t n, size_t align, unsigned int
 			return p;
 		return block_alloc(order, n, align, zero);
 	}
-	unsigned int o = order_of(at_secure_block_need(n));
-	if (o > AT_MAX_ORDER)
-		return at_huge_alloc(n, align);
-	char *p = block_alloc(o, n, align, zero);
+	char *p = block_alloc(order, n, align, zero);
 	if (p && at_addr_to_pfn(p) != AT_PFN_NIL)
-		at_secure_block_made(p, o, n);
+		at_secure_block_made(p, order, n);
 	return p;
 }
 
@@ -604,14 +601,14 @@ static int large_grow(void *p, size_t n)
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
 	int secure = (f & AT_PG_SECURE_BLOCK) != 0; /* its canaries move (secure_block.h) */
 	unsigned int order = at_page_order(f);
-	unsigned int new_order = order_of(secure ? at_secure_block_need(n) : n);
+	unsigned int new_order = order_of(n);
 	if (secure && new_order < order) /* within its own block */
 		new_order = order;
 	if (new_order > order && !at_page_grow(p, order, new_order))
 		return 0;
 	/* what is charged: a stricter block's usable size, else the block's */
 	size_t was_bytes = secure ? at_secure_block_usable(pfn) : AT_PAGE_SIZE << order;
-	size_t bytes = secure ? at_secure_block_need(n) - 16 : AT_PAGE_SIZE << new_order;
+	size_t bytes = secure ? at_secure_block_usable_of(n) : AT_PAGE_SIZE << new_order;
 	if (secure)
 		at_secure_block_resize(p, new_order, n);
 	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY) {

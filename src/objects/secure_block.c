@@ -47,7 +47,7 @@ static void put_canaries(char *b, size_t u, size_t s)
 void at_secure_block_made(char *b, unsigned int order, size_t n)
 {
 	uint32_t pfn = at_addr_to_pfn(b);
-	size_t u = at_secure_block_need(n) - 16;
+	size_t u = at_secure_block_usable_of(n);
 	AT_STORE_RELAXED(&at_pages[pfn + 1].next, (uint32_t)u);
 	at_page_set_flags(&at_pages[pfn], AT_PG_SECURE_BLOCK);
 	put_canaries(b, u, AT_PAGE_SIZE << order);
@@ -62,7 +62,7 @@ size_t at_secure_block_usable(uint32_t pfn)
 void at_secure_block_resize(char *b, unsigned int order, size_t n)
 {
 	uint32_t pfn = at_addr_to_pfn(b);
-	size_t u = at_secure_block_need(n) - 16;
+	size_t u = at_secure_block_usable_of(n);
 	AT_STORE_RELAXED(&at_pages[pfn + 1].next, (uint32_t)u);
 	put_canaries(b, u, AT_PAGE_SIZE << order);
 }

@@ -9,12 +9,13 @@
  *   b                 b + u          b + u + 256    b + S - 256      b + S
  *   | usable: u bytes | tail canary  ...untouched... | end canary  |
  *
- * S: the block's size; u: the request rounded up to 16, its usable size
- * (malloc_usable_size); the block's order is that of u + 16, so that the
- * tail canary has 16 bytes at least.  The tail canary runs from b + u for
+ * S: the block's size, the default mode's for the request (the same
+ * order: no more memory); u: the request rounded up to 16, its usable size
+ * (malloc_usable_size).  The tail canary runs from b + u for
  * AT_SECURE_BLOCK_CANARY bytes (or to the block's end); the end canary is
  * the block's last AT_SECURE_BLOCK_CANARY bytes, where an underflow from
- * the block above it lands (if the two meet, they are one).  The block is
+ * the block above it lands (if the two meet, they are one; a request
+ * within 16 bytes of S leaves no room for either).  The block is
  * charged its usable size u, as every allocation is: the page allocator
  * charges S to the block's reference, at_secure_block_made takes S - u off
  * the bytes (not the calls) and at_secure_block_free puts them back before
@@ -61,11 +62,10 @@
  * two mprotects, is then small against the block's pages). */
 #define AT_SECURE_GUARD_MIN ((size_t)4 << 20)
 
-/* The bytes a block needs for a request of n: n rounded to 16, and the tail
- * canary's first 16. */
-static inline size_t at_secure_block_need(size_t n)
+/* The usable size of a block for a request of n bytes: n rounded to 16. */
+static inline size_t at_secure_block_usable_of(size_t n)
 {
-	return ((n + 15) & ~(size_t)15) + 16;
+	return (n + 15) & ~(size_t)15;
 }
 
 /* A block of order order at b (in the heap) made for n bytes: flag, usable
@@ -73,7 +73,7 @@ static inline size_t at_secure_block_need(size_t n)
 AT_HIDDEN void at_secure_block_made(char *b, unsigned int order, size_t n);
 /* Its usable size (head page pfn with AT_PG_SECURE_BLOCK). */
 AT_HIDDEN size_t at_secure_block_usable(uint32_t pfn);
-/* realloc in place to n (at_secure_block_need(n) fits the block's order,
+/* realloc in place to n (n fits the block's order,
  * grown already if need be): usable size and canaries moved (the caller
  * charges the move). */
 AT_HIDDEN void at_secure_block_resize(char *b, unsigned int order, size_t n);
