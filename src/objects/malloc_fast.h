@@ -225,6 +225,8 @@ static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_pa
 	if (!(f & AT_PG_SLAB))
 		return at_large_free(p, off, what);
 	uint32_t idx;
+	/* p must be an object's start before its canary is read: an interior
+	 * pointer's "canary" could lie past the heap's committed memory */
 	if (at_unlikely(!at_obj_locate(off, head[1].cls.magic, &idx)))
 		return at_bad_object(p, what);
 	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
