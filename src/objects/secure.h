@@ -39,12 +39,13 @@
  * At free of a stricter slab's object, before any metadata is written:
  *   - its entry must say live (else the ordinary "double free");
  *   - its canary must be intact: else "heap overflow past";
- *   - the canary of the slot before it in its slab (the lower address), an
- *     underflow's first bytes, must be intact: else "heap underflow
- *     before" (naming that slot live or freed, from its entry);
+ *   - level 2: the canary of the slot before it in its slab (the lower
+ *     address), an underflow's first bytes, must be intact: else "heap
+ *     underflow before" (naming that slot live or freed, from its entry);
  * then its entry is cleared.  Level 1's check on free's fast path
  * (at_secure_free_ok) reads the object's own canary, both words; only if
- * one differs does at_secure_free make the three checks above and report.
+ * one differs (or the slab is wide) does at_secure_free make the checks
+ * above and report.
  * The slot below is not read at level 1: an underflow into it (its
  * canary's last bytes) is found when that slot's object is freed, as an
  * overflow past it, if it is live; into a free slot, not at all.  Level 2
