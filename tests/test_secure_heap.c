@@ -1,14 +1,17 @@
 /*
  * The stricter heap (run with ALLOCTAG_SECURE=1 or 2 set: src/objects/secure.h,
- * src/pages/huge.c): each detection in a child, which writes the exact line
- * it expects on stderr ("want=<line>") before its misuse; the child must
- * then end by SIGABRT with exactly that line after it (or by SIGSEGV and no
- * line, for the guard pages).  Then, in the test itself: usable sizes,
- * exact counters, realloc, the quarantine's delay (level 2) or a freed
- * object handed out again at once (level 1), and two threads freeing each
- * other's neighbours (no false report).  The writes after free and a write
- * to a canary's second half only are cases at level 2 only; at level 1 the
- * same child ends normally, unreported.
+ * src/objects/secure_block.h, src/pages/huge.c): each detection in a
+ * child, which writes the exact line it expects on stderr ("want=<line>")
+ * before its misuse; the child must then end by SIGABRT with exactly that
+ * line after it (or by SIGSEGV and no line, for the guard pages).  Then, in
+ * the test itself: usable sizes, exact counters, realloc, the quarantine's
+ * delay (level 2) or a freed object handed out again at once (level 1), and
+ * two threads freeing each other's neighbours (no false report).  The
+ * writes after free of small objects and an underflow into a freed object
+ * are cases at level 2 only; at level 1 the same child ends normally,
+ * unreported.  Level 1's large blocks below 4 MiB have canaries (an
+ * overflow, an underflow, a write after free end by SIGABRT), level 2's
+ * guard pages (SIGSEGV).
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -74,16 +77,14 @@ static void small_overflow_16(void)
 	at_free(p);
 }
 
-/* A write to the canary's second 8 bytes only, skipping the first: level
- * 2's check reads all 16, level 1's (free's fast path) the first 8, where
- * every overflow running on from the object starts. */
+/* A write to the canary's second 8 bytes only, skipping the first: both
+ * levels read all 16 at free. */
 static void small_overflow_skipping(void)
 {
 	char *p = at_malloc(112);
 	want("alloctag: heap overflow past a 112-byte object at %p; found by free", (void *)p);
 	p[112 + 8] = 'X';
 	at_free(p);
-	_exit(0); /* unreported (level 1) */
 }
 
 static void aligned_overflow(void)
@@ -106,18 +107,30 @@ static void realloc_overflow(void)
 	p = at_realloc(p, 400);
 }
 
-/* An underflow of by bytes into the object below, live or freed. */
+static int level;
+
+/* An underflow of by bytes into the object below, live or freed.  Level 2
+ * finds it at the free of the object above (its check of the slot below);
+ * level 1 checks only the freed object's own canary, so it finds the live
+ * one at the free of the object below, as an overflow past that one, and
+ * the freed one not at all (the child then _exits, unreported). */
 static void underflow(size_t by, int freed)
 {
 	char *lo, *hi;
 	adjacent(48, &lo, &hi);
 	if (freed)
 		at_free(lo);
-	want("alloctag: heap underflow before a 48-byte object at %p (or an overflow past the "
-	     "%s object before it, at %p); found by free", (void *)hi, freed ? "freed" : "live",
-	     (void *)lo);
+	if (level == 2)
+		want("alloctag: heap underflow before a 48-byte object at %p (or an overflow past "
+		     "the %s object before it, at %p); found by free", (void *)hi,
+		     freed ? "freed" : "live", (void *)lo);
+	else
+		want("alloctag: heap overflow past a 48-byte object at %p; found by free", (void *)lo);
 	memset(hi - by, 'X', by);
 	at_free(hi);
+	if (!freed)
+		at_free(lo);
+	_exit(0);
 }
 
 static void small_underflow_live(void)
@@ -166,23 +179,57 @@ static void double_free_quarantined(void)
 	at_free(p);
 }
 
+/* Level 2: the canary in the front slack of a guarded block's page.
+ * Level 1: the end canary of the block below, found at its free (two
+ * adjacent blocks of 256 KiB, the order of 200000 + 16 bytes). */
 static void large_underflow(void)
 {
-	char *p = at_malloc(200000);
-	want("alloctag: heap underflow before a 200000-byte block at %p; found by free", (void *)p);
-	p[-1] = 'X';
-	at_free(p);
+	if (level == 2) {
+		char *p = at_malloc(200000);
+		want("alloctag: heap underflow before a 200000-byte block at %p; found by free",
+		     (void *)p);
+		p[-1] = 'X';
+		at_free(p);
+		return;
+	}
+	char *v[8], *lo = NULL, *hi = NULL;
+	for (int i = 0; i < 8; i++)
+		v[i] = at_malloc(200000);
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 8; j++)
+			if (v[j] == v[i] + (256u << 10))
+				lo = v[i], hi = v[j];
+	CHECK(lo && hi);
+	want("alloctag: heap underflow before the block at %p, into the end of the 200000-byte "
+	     "block at %p below it; found by free", (void *)hi, (void *)lo);
+	hi[-1] = 'X';
+	at_free(hi);
+	at_free(lo);
 }
 
-static void large_overflow(void) /* the back guard */
+/* Level 2: the back guard.  Level 1: the tail canary. */
+static void large_overflow(void)
 {
 	char *p = at_malloc(200000);
-	want("%s", "");
+	if (level == 1)
+		want("alloctag: heap overflow past a 200000-byte block at %p; found by free",
+		     (void *)p);
+	else
+		want("%s", "");
 	p[200000] = 1;
 	at_free(p);
 }
 
-static void large_underflow_page(void) /* the front guard */
+/* Level 1: a block of AT_SECURE_GUARD_MIN (4 MiB) or more is guarded too. */
+static void large_overflow_guarded(void)
+{
+	char *p = at_malloc(5u << 20);
+	want("%s", "");
+	p[5u << 20] = 1;
+	at_free(p);
+}
+
+static void large_underflow_page(void) /* level 2: the front guard */
 {
 	char *p = at_malloc(300000);
 	want("%s", "");
@@ -190,10 +237,8 @@ static void large_underflow_page(void) /* the front guard */
 	at_free(p);
 }
 
-static int level;
-
 /* Level 2: the freed block's first page faults.  Level 1: its first bytes'
- * poison is found changed when its mapping is handed out again. */
+ * poison is found changed when it is handed out again. */
 static void large_write_after_free(void)
 {
 	char *p = at_malloc(200000);
@@ -207,13 +252,18 @@ static void large_write_after_free(void)
 	at_free(at_malloc(200000));
 }
 
-/* A guarded block grown by realloc: it ends at its back guard still. */
+/* A block grown by realloc: it ends at its back guard (level 2) or its tail
+ * canary (level 1) still. */
 static void large_grown_overflow(void)
 {
 	char *p = at_malloc(200000);
 	p = at_realloc(p, 300000);
 	size_t u = at_usable_size(p);
-	want("%s", "");
+	if (level == 1)
+		want("alloctag: heap overflow past a %zu-byte block at %p; found by free", u,
+		     (void *)p);
+	else
+		want("%s", "");
 	p[u] = 1;
 	at_free(p);
 }
@@ -334,23 +384,28 @@ int main(void)
 	CHECK_EQ(c.calls, 0);
 	const char *lv = getenv("ALLOCTAG_SECURE");
 	level = lv && !strcmp(lv, "2") ? 2 : 1;
-	/* realloc of a guarded block grows it in place, its back guard moved
-	 * up: the size rounded up to end at a page boundary (200000 = 48
-	 * pages and 3392 bytes: 300000 -> 302400, 73 pages and 3392), charged
-	 * as a move to the realloc's tag */
+	/* realloc of a large block grows it in place.  Level 2: its back guard
+	 * moved up, the size rounded up to end at a page boundary (200000 =
+	 * 48 pages and 3392 bytes: 300000 -> 302400, 73 pages and 3392).
+	 * Level 1: within its block of 256 KiB (250000 + 16 fits), its canary
+	 * moved: the size rounded to 16.  Charged as a move to the realloc's
+	 * tag. */
 	p = site_malloc(200000);
 	for (int i = 0; i < 200000; i += 997)
 		p[i] = (char)i;
-	q = site_realloc(p, 300000);
+	size_t grown = level == 2 ? 300000 : 250000;
+	q = site_realloc(p, grown);
 	CHECK(q == p);
-	CHECK_EQ(at_usable_size(q), 302400);
+	CHECK_EQ(at_usable_size(q), level == 2 ? 302400 : 250000);
 	for (int i = 0; i < 200000; i += 997)
 		CHECK(q[i] == (char)i);
-	memset(q + 200000, 1, 102400);
+	memset(q + 200000, 1, at_usable_size(q) - 200000);
 	counts_are(site, 0, 0);
-	counts_are(rsite, 302400, 1);
-	q = at_realloc(p, 1u << 20); /* past its mapping's room (2 x 229376): moves */
-	CHECK(q != p && at_usable_size(q) == 1u << 20 && q[997] == (char)997);
+	counts_are(rsite, level == 2 ? 302400 : 250000, 1);
+	/* level 2: past its mapping's room (2 x 229376): moves; level 1: moves
+	 * or grows by its buddies */
+	q = at_realloc(p, 1u << 20);
+	CHECK((q != p || level == 1) && at_usable_size(q) == 1u << 20 && q[997] == (char)997);
 	counts_are(rsite, 0, 0);
 	at_free(q);
 	/* level 2's quarantine: a freed object is not handed out again soon;
@@ -368,33 +423,32 @@ int main(void)
 	static const struct {
 		const char *name;
 		void (*fn)(void);
-		int sig; /* 0: level 2 only, SIGABRT */
+		int sig1, sig2; /* the end at each level: 0 unreported, -1 not run */
 	} cases[] = {
-		{"small_overflow", small_overflow, SIGABRT},
-		{"small_overflow_16", small_overflow_16, SIGABRT},
-		{"small_overflow_skipping", small_overflow_skipping, 0},
-		{"aligned_overflow", aligned_overflow, SIGABRT},
-		{"realloc_overflow", realloc_overflow, SIGABRT},
-		{"small_underflow_live", small_underflow_live, SIGABRT},
-		{"small_underflow_freed", small_underflow_freed, SIGABRT},
-		{"write_after_free", small_write_after_free, 0},
-		{"write_after_free_at_exit", write_after_free_at_exit, 0},
-		{"double_free_quarantined", double_free_quarantined, SIGABRT},
-		{"large_underflow", large_underflow, SIGABRT},
-		{"large_overflow", large_overflow, SIGSEGV},
-		{"large_underflow_page", large_underflow_page, SIGSEGV},
-		{"large_write_after_free", large_write_after_free, SIGSEGV},
-		{"large_grown_overflow", large_grown_overflow, SIGSEGV},
+		{"small_overflow", small_overflow, SIGABRT, SIGABRT},
+		{"small_overflow_16", small_overflow_16, SIGABRT, SIGABRT},
+		{"small_overflow_skipping", small_overflow_skipping, SIGABRT, SIGABRT},
+		{"aligned_overflow", aligned_overflow, SIGABRT, SIGABRT},
+		{"realloc_overflow", realloc_overflow, SIGABRT, SIGABRT},
+		{"small_underflow_live", small_underflow_live, SIGABRT, SIGABRT},
+		{"small_underflow_freed", small_underflow_freed, 0, SIGABRT},
+		{"write_after_free", small_write_after_free, 0, SIGABRT},
+		{"write_after_free_at_exit", write_after_free_at_exit, 0, SIGABRT},
+		{"double_free_quarantined", double_free_quarantined, SIGABRT, SIGABRT},
+		{"large_underflow", large_underflow, SIGABRT, SIGABRT},
+		{"large_overflow", large_overflow, SIGABRT, SIGSEGV},
+		{"large_overflow_guarded", large_overflow_guarded, SIGSEGV, SIGSEGV},
+		{"large_underflow_page", large_underflow_page, -1, SIGSEGV},
+		{"large_write_after_free", large_write_after_free, SIGABRT, SIGSEGV},
+		{"large_grown_overflow", large_grown_overflow, SIGABRT, SIGSEGV},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (cases[i].fn == large_write_after_free && level == 1)
-			run(cases[i].name, cases[i].fn, SIGABRT);
-		else if (cases[i].sig)
-			run(cases[i].name, cases[i].fn, cases[i].sig);
-		else if (level == 2)
-			run(cases[i].name, cases[i].fn, SIGABRT);
-		else
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int sig = level == 1 ? cases[i].sig1 : cases[i].sig2;
+		if (sig > 0)
+			run(cases[i].name, cases[i].fn, sig);
+		else if (!sig)
 			run_unreported(cases[i].name, cases[i].fn);
+	}
 
 	pthread_t t[2];
 	for (uintptr_t i = 0; i < 2; i++)

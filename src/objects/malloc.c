@@ -45,6 +45,7 @@
 #include "core/message.h"
 #include "objects/malloc_fast.h"
 #include "objects/secure.h"
+#include "objects/secure_block.h"
 #include "objects/tcache.h"
 #include "sites/chains.h"
 #include "core/peak_hook.h"
@@ -243,28 +244,22 @@ static inline unsigned int order_of(size_t n)
 	return n <= AT_PAGE_SIZE ? 0 : 64u - (unsigned int)__builtin_clzll(n - 1) - AT_PAGE_SHIFT;
 }
 
-/* A large block; zero, if not NULL, gets 1 when its bytes are known to be 0
- * (a block fresh from the page allocator's AT_PG_ZERO blocks), else 0. */
-static AT_NOINLINE void *large_alloc(size_t n, size_t align, int *zero)
+/* A block of order order (<= AT_MAX_ORDER) for a large request of n bytes
+ * aligned to align: the thread's cache's, else the page allocator's; zero,
+ * if not NULL, gets 1 when its bytes are known to be 0 (a block fresh from
+ * the page allocator's AT_PG_ZERO blocks), else 0. */
+static inline void *block_alloc(unsigned int order, size_t n, size_t align, int *zero)
 {
 	if (zero)
 		*zero = 0;
-	unsigned int order = order_of(n);
-	if (align > AT_PAGE_SIZE && order < order_of(align))
-		order = order_of(align);
-	if (order > AT_MAX_ORDER)
-		return at_huge_alloc(n, align);
-	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n >= AT_SECURE_MAP_MIN) {
-		void *p = at_huge_alloc_guarded(n, align); /* between guard pages (huge.h) */
-		if (p)
-			return p;
-	}
 	struct at_theap *h = at_tls_heap;
 	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
 		void *p = h->lc[order].blk[--h->lc[order].count];
 		h->lbytes -= AT_PAGE_SIZE << order;
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);
+		if (at_unlikely(AT_LOAD_RELAXED(&at_pages[pfn].flags) & AT_PG_SECURE_BLOCK))
+			at_secure_block_reused(p); /* its poison checked */
 		at_ref_t ref = block_ref();
 		if (ref) { /* a cached block's reference is none (tcache.h) */
 			at_page_ref_update(pfn, ref);
@@ -282,6 +277,40 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align, int *zero)
 	if (at_unlikely(!p) && at_heap_full()) /* no address space left for the heap */
 		p = at_huge_alloc(n, align);
 	return p;
+}
+
+/* The stricter heap's large block of n >= AT_SECURE_MAP_MIN bytes (order:
+ * the default mode's for n and align): a guarded mapping (huge.h) at level
+ * 2 or from AT_SECURE_GUARD_MIN bytes, else a block with canaries
+ * (secure_block.h). */
+static AT_NOINLINE void *secure_large_alloc(size_t n, size_t align, unsigned int order, int *zero)
+{
+	if (AT_LOAD_RELAXED(&at_secure_heap) >= 2 || n >= AT_SECURE_GUARD_MIN ||
+	    align > AT_PAGE_SIZE) {
+		void *p = at_huge_alloc_guarded(n, align); /* between guard pages (huge.h) */
+		if (p)
+			return p;
+		return block_alloc(order, n, align, zero);
+	}
+	char *p = block_alloc(order, n, align, zero);
+	if (p && at_addr_to_pfn(p) != AT_PFN_NIL)
+		at_secure_block_made(p, order, n);
+	return p;
+}
+
+/* A large block; zero as block_alloc's. */
+static AT_NOINLINE void *large_alloc(size_t n, size_t align, int *zero)
+{
+	if (zero)
+		*zero = 0;
+	unsigned int order = order_of(n);
+	if (align > AT_PAGE_SIZE && order < order_of(align))
+		order = order_of(align);
+	if (order > AT_MAX_ORDER)
+		return at_huge_alloc(n, align);
+	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n >= AT_SECURE_MAP_MIN)
+		return secure_large_alloc(n, align, order, zero);
+	return block_alloc(order, n, align, zero);
 }
 
 /*
@@ -380,6 +409,8 @@ AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 	if (at_unlikely(f & AT_PG_OWNER1))
 		at_fatal("%s(%p): double free (the block is already free)", what, p);
 	unsigned int order = at_page_order(f);
+	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
+		at_secure_block_free(p, order, what); /* checked, poisoned */
 	struct at_theap *h = at_tls_heap;
 	if (!h)
 		h = at_theap_get();
@@ -474,28 +505,16 @@ static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t o
 }
 
 /* A wide slab's object, or a stricter slab's (secure.h) that level 1's
- * inline checks did not let through. */
-static AT_NOINLINE void wide_or_secure_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx,
-					    const char *what)
-{
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	if (at_unlikely(f & AT_PG_SECURE))
-		return at_secure_free(p, off, cls, idx, f, what);
-	return wide_free(p, off, cls, idx, what);
-}
-
-/* A slab at_free_fast found AT_PG_WIDE or AT_PG_SECURE (its head page head,
- * whose flags are f): the stricter heap's slabs carry the latter, every
- * other one is wide.  A narrow stricter slab's object whose canaries level
- * 1's checks find intact is freed as at_free_fast frees a default slab's
- * (tail calls, no frame). */
+ * inline check (at_free_other) did not let through: f, its head page's
+ * flags, has AT_PG_WIDE or AT_PG_SECURE. */
 AT_NOINLINE void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
 			      uint64_t f, const char *what)
 {
-	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
-	    at_likely(at_secure_free_ok(p, cls, idx)))
-		return at_narrow_free(p, head, idx, what);
-	return wide_or_secure_free(p, (uintptr_t)((char *)p - at_heap_base), cls, idx, what);
+	(void)head;
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
+	if (at_unlikely(f & AT_PG_SECURE))
+		return at_secure_free(p, off, cls, idx, f, what);
+	return wide_free(p, off, cls, idx, what);
 }
 
 void at_free(void *p)
@@ -523,6 +542,8 @@ static size_t usable_checked(const void *p, const char *what)
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
 	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
 		at_fatal("%s(%p): not a live block alloctag handed out", what, p);
+	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
+		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
 	return AT_PAGE_SIZE << at_page_order(f);
 }
 
@@ -534,7 +555,10 @@ size_t at_usable_size_made(const void *p)
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (f & AT_PG_SLAB)
 		return at_class_charge[at_page_class(f)];
-	return AT_PAGE_SIZE << at_page_order(AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags));
+	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
+	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
+		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
+	return AT_PAGE_SIZE << at_page_order(f);
 }
 
 size_t at_usable_size(const void *p)
@@ -561,27 +585,38 @@ static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
 
 /*
- * realloc growing large block p (old usable bytes) to n > old: absorb free
+ * realloc growing large block p to n > its usable size: absorb free
  * buddies instead of copying where the buddy allocator allows (page.h).
  * Charged like a move: the old size uncharged from the block's tag, the new
- * one charged to the realloc call's tag.
+ * one charged to the realloc call's tag.  A stricter heap's block
+ * (secure_block.h) first grows within its own block, its canaries moved.
  */
-static int large_grow(void *p, size_t old, size_t n)
+static int large_grow(void *p, size_t n)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (off >= AT_LOAD_RELAXED(&at_heap_span) || n > (AT_PAGE_SIZE << AT_MAX_ORDER) ||
 	    (AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags) & AT_PG_SLAB))
 		return 0;
+	uint32_t pfn = (uint32_t)(off >> AT_PAGE_SHIFT);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
+	int secure = (f & AT_PG_SECURE_BLOCK) != 0; /* its canaries move (secure_block.h) */
+	unsigned int order = at_page_order(f);
 	unsigned int new_order = order_of(n);
-	if (!at_page_grow(p, order_of(old), new_order))
+	if (secure && new_order < order) /* within its own block */
+		new_order = order;
+	if (new_order > order && !at_page_grow(p, order, new_order))
 		return 0;
+	/* what is charged: a stricter block's usable size, else the block's */
+	size_t was_bytes = secure ? at_secure_block_usable(pfn) : AT_PAGE_SIZE << order;
+	size_t bytes = secure ? at_secure_block_usable_of(n) : AT_PAGE_SIZE << new_order;
+	if (secure)
+		at_secure_block_resize(p, new_order, n);
 	if (AT_LOAD_RELAXED(&at_state) == AT_STATE_READY) {
-		uint32_t pfn = at_addr_to_pfn(p);
 		at_ref_t was = at_page_ref_get(pfn), ref = block_ref();
 		if (was != ref)
 			at_page_ref_update(pfn, ref);
-		at_uncharge(was, (int64_t)old);
-		at_charge(ref, (int64_t)AT_PAGE_SIZE << new_order);
+		at_uncharge(was, (int64_t)was_bytes);
+		at_charge(ref, (int64_t)bytes);
 	}
 	return 1;
 }
@@ -601,7 +636,7 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, old, n)))
+	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, n)))
 		return p;
 	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old && old >= AT_SECURE_MAP_MIN &&
 	    WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))

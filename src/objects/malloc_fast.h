@@ -9,6 +9,7 @@
 #define AT_MALLOC_FAST_H
 
 #include "store/charge.h"
+#include "objects/secure.h"
 #include "objects/tcache.h"
 
 /* malloc.c: the slow paths */
@@ -175,22 +176,6 @@ static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, stru
 	return at_large_malloc(n, tag);
 }
 
-/* Tail calls of at_free_fast's rare cases.  A heap pointer whose unit head
- * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
- * as at_free_fast checks) an object of a wide or secure slab. */
-static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_page *head,
-				      const char *what)
-{
-	/* read again: passing free's copy would cost its fast path a move */
-	uint64_t f = AT_LOAD_RELAXED(&head->flags);
-	if (!(f & AT_PG_SLAB))
-		return at_large_free(p, off, what);
-	uint32_t idx;
-	if (at_unlikely(!at_obj_locate(off, head[1].cls.magic, &idx)))
-		return at_bad_object(p, what);
-	return at_wide_free(p, head, at_page_class(f), idx, f, what);
-}
-
 static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
@@ -224,6 +209,30 @@ static inline __attribute__((always_inline)) void at_narrow_free(void *p, const 
 	slots[c] = p;
 	at_bin_ents(slots)[c] = ent;
 	at_bin_word_add(&b->word, 1);
+}
+
+/* Tail calls of at_free_fast's rare cases.  A heap pointer whose unit head
+ * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
+ * as at_free_fast checks) an object of a wide or secure slab.  A narrow
+ * stricter slab's object whose canary level 1's check finds intact
+ * (at_secure_free_ok, secure.h) is freed here as at_free_fast frees a
+ * default slab's; anything else goes on to at_wide_free. */
+static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_page *head,
+				      const char *what)
+{
+	/* read again: passing free's copy would cost its fast path a move */
+	uint64_t f = AT_LOAD_RELAXED(&head->flags);
+	if (!(f & AT_PG_SLAB))
+		return at_large_free(p, off, what);
+	uint32_t idx;
+	/* p must be an object's start before its canary is read: an interior
+	 * pointer's "canary" could lie past the heap's committed memory */
+	if (at_unlikely(!at_obj_locate(off, head[1].cls.magic, &idx)))
+		return at_bad_object(p, what);
+	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
+	    at_likely(at_secure_free_ok(p, at_page_class(f))))
+		return at_narrow_free(p, head, idx, what);
+	return at_wide_free(p, head, at_page_class(f), idx, f, what);
 }
 
 /*

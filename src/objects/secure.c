@@ -262,15 +262,17 @@ void at_secure_free(void *ptr, uintptr_t off, unsigned int cls, uint32_t idx, ui
 	size_t size = at_class_size[cls];
 	if (at_unlikely(!canary_intact(p, size)))
 		overflow_seen(ptr, size - 16, what);
-	/* The slot before p in its slab: its canary, whatever its state. */
-	if (idx && at_unlikely(!canary_intact(p - size, size)))
+	int level2 = AT_LOAD_RELAXED(&at_secure_heap) >= 2;
+	/* Level 2: the slot before p in its slab: its canary, whatever its
+	 * state. */
+	if (level2 && idx && at_unlikely(!canary_intact(p - size, size)))
 		underflow_seen(p, size - 16, p - size, at_obj_get(off - size, idx - 1, wide) != 0,
 			       what);
 	at_obj_clear(off, idx, wide);
 	uint32_t ti = at_obj_decode_idx(e, wide);
 	struct at_theap *h = at_tls_heap;
 	struct quarantine *q;
-	if (AT_LOAD_RELAXED(&at_secure_heap) < 2) { /* level 1: straight back */
+	if (!level2) { /* level 1: straight back */
 		if (at_likely(at_bin_put(cls, p, ti)))
 			return;
 		return at_small_free_slow(p, cls, ti);

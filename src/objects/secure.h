@@ -4,11 +4,11 @@
  * at level 2 also poison and a quarantine.  Off by
  * default; malloc's fast paths are the default mode's, unchanged.  Free's
  * fast path sends a stricter slab's object on with the test it makes
- * anyway (AT_PG_WIDE | AT_PG_SECURE: a tail jump to at_wide_free), which,
- * for a narrow slab at level 1, makes the two canary checks inline
- * (at_secure_free_ok) and frees it as the default mode's fast path does
- * (at_narrow_free, malloc_fast.h); anything else (a failed check, level 2,
- * a wide stricter slab) goes on to at_secure_free.
+ * anyway (AT_PG_WIDE | AT_PG_SECURE: a tail jump to at_free_other,
+ * malloc_fast.h), which, for a narrow slab at level 1, checks the object's
+ * own canary inline (at_secure_free_ok) and frees it as the default mode's
+ * fast path does (at_narrow_free); anything else (a failed check, level 2,
+ * a wide stricter slab) goes on through at_wide_free to at_secure_free.
  *
  * Sizes: at start-up (before any slab is made) at_secure_init moves the
  * request-to-class tables (slab.h) so that a request of n bytes takes the
@@ -39,15 +39,17 @@
  * At free of a stricter slab's object, before any metadata is written:
  *   - its entry must say live (else the ordinary "double free");
  *   - its canary must be intact: else "heap overflow past";
- *   - the canary of the slot before it in its slab (the lower address), an
- *     underflow's first bytes, must be intact: else "heap underflow
- *     before" (naming that slot live or freed, from its entry);
- * then its entry is cleared.  Level 1's checks on free's fast path
- * (at_secure_free_ok) read 8 bytes of each canary: the first of its own
- * (where an overflow running on from the object starts) and the last of
- * the slot before (where an underflow running down from p starts); only
- * if one differs does at_secure_free read all 16 of both and report.
- * Level 2 reads all 16 at every free.  Level 1: it goes to the thread's bin as in
+ *   - level 2: the canary of the slot before it in its slab (the lower
+ *     address), an underflow's first bytes, must be intact: else "heap
+ *     underflow before" (naming that slot live or freed, from its entry);
+ * then its entry is cleared.  Level 1's check on free's fast path
+ * (at_secure_free_ok) reads the object's own canary, both words; only if
+ * one differs (or the slab is wide) does at_secure_free make the checks
+ * above and report.
+ * The slot below is not read at level 1: an underflow into it (its
+ * canary's last bytes) is found when that slot's object is freed, as an
+ * overflow past it, if it is live; into a free slot, not at all.  Level 2
+ * makes all three checks at every free.  Level 1: it goes to the thread's bin as in
  * the default mode.  Level 2: its first AT_SECURE_POISON bytes (16 in a
  * 32-byte slot) are poisoned, and it takes the place of the oldest object
  * of its class in the freeing thread's quarantine (a ring of AT_SECURE_Q
@@ -63,8 +65,8 @@
  * freed and handed out again is delayed by the quarantine's length.
  *
  * Not caught: writes past the usable size that skip the canary (beyond the
- * slot leaving it alone), or at level 1 its first 8 bytes (the slot before
- * p: its last 8); at level 1 any write after free and the reuse of a
+ * slot leaving it alone); at level 1 an underflow into a free slot, any
+ * write after free and the reuse of a
  * freed pointer handed out again; writes after free past the poisoned bytes, or
  * after the object left the quarantine; reads of any kind; an underflow
  * below the first object of a slab (no slot before it in the slab);
@@ -90,25 +92,24 @@ _Static_assert(AT_MIN_SIZE == 16, "patterns come in 16-byte pieces");
 extern AT_HIDDEN uint64_t at_secure_fast_word;
 
 /*
- * Level 1's checks, inlined into at_wide_free (malloc.c) for an
- * object p (class cls, index idx in its slab) of a narrow stricter slab:
- * 1 if its canary's first 8 bytes and the last 8 of the slot before it
- * (idx > 0; for the first, its own first 8 again) are intact, so that it
- * is freed as the default mode's; 0 sends it to at_secure_free, which
- * reads both canaries whole and says which check failed (or quarantines
- * it, at level 2).  Two words read, no branch but the result's.
+ * Level 1's check, inlined into at_free_other (malloc_fast.h) for an
+ * object p of class cls of a narrow stricter slab: 1 if its canary is
+ * intact (both words: the first, where an overflow running on from the
+ * object starts, and the last, where an underflow running down from the
+ * slot above starts), so that it is freed as the default mode's; 0 sends
+ * it to at_secure_free, which reads its canary and the slot below's and
+ * says which check failed (or quarantines it, at level 2).  Two compares
+ * with the word in memory.
  */
-static inline __attribute__((always_inline)) int at_secure_free_ok(const char *p, unsigned int cls,
-								   uint32_t idx)
+static inline __attribute__((always_inline)) int at_secure_free_ok(const char *p, unsigned int cls)
 {
 	uint64_t w = AT_LOAD_RELAXED(&at_secure_fast_word), x, y;
-	intptr_t c = (intptr_t)at_class_size[cls] - 16;
-	intptr_t n = idx ? -8 : c;
-	/* Plain loads (one instruction each with its xor): a canary is
-	 * written only before its slab is handed out (at_secure_slab_new). */
-	__builtin_memcpy(&x, p + c, 8);
-	__builtin_memcpy(&y, p + n, 8);
-	return !((x ^ w) | (y ^ w));
+	const char *c = p + at_class_size[cls] - 16;
+	/* Plain loads: a canary is written only before its slab is handed
+	 * out (at_secure_slab_new). */
+	__builtin_memcpy(&x, c, 8);
+	__builtin_memcpy(&y, c + 8, 8);
+	return x == w && y == w;
 }
 
 /* Start-up, before the first allocation of a slab: the secrets, the

@@ -7,8 +7,10 @@
  * A huge block is charged its length rounded up to whole pages (its usable
  * size).  The page before and the page after each block are PROT_NONE
  * guards inside its mapping, so that an overflow or underflow past the
- * block faults.  Under ALLOCTAG_SECURE (1 or 2) the malloc family also maps blocks
- * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), for the guards, each
+ * block faults.  Under ALLOCTAG_SECURE=2 the malloc family also maps blocks
+ * of AT_SECURE_MAP_MIN bytes or more here (malloc.c), under
+ * ALLOCTAG_SECURE=1 those of AT_SECURE_GUARD_MIN or more (secure_block.h:
+ * smaller ones have canaries in the heap), for the guards, each
  * ending at its back guard, with room above it to grow in place (realloc);
  * huge.c keeps some of those mapped when they are freed, for reuse (layout
  * and reuse in huge.c).
@@ -21,8 +23,9 @@
 #include "core/compiler.h"
 
 #define AT_HUGE_MAX 4096u
-/* ALLOCTAG_SECURE (1 or 2): blocks from this size on are mapped with guards (as
- * glibc maps blocks from its mmap threshold on). */
+/* ALLOCTAG_SECURE=2: blocks from this size on are mapped with guards (as
+ * glibc maps blocks from its mmap threshold on); level 1 gives them
+ * canaries instead (secure_block.h) up to AT_SECURE_GUARD_MIN. */
 #define AT_SECURE_MAP_MIN (128u << 10)
 /* ALLOCTAG_SECURE=1: a freed guarded block's first bytes poisoned, checked
  * when its mapping is handed out again. */
