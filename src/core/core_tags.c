@@ -28,7 +28,6 @@
  */
 #include <elf.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -58,10 +57,21 @@ static int pread_fn(void *ctx, void *buf, size_t len, uint64_t off)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-/* Whether name is one of the runtime's public symbols. */
+/* Whether name is one of the runtime's public symbols.  Byte by byte, no
+ * strncmp: this runs on every undefined symbol of every executable at
+ * start-up, and most names fail at their first byte (a libc call would be
+ * bound by the loader and its text paged in for this alone). */
 static int runtime_name(const char *name)
 {
-	return !strncmp(name, "alloctag_", 9) || !strncmp(name, "at_", 3);
+	static const char pre[] = "alloctag_";
+	if (name[0] != 'a')
+		return 0;
+	if (name[1] == 't' && name[2] == '_')
+		return 1;
+	for (unsigned int i = 1; i < sizeof(pre) - 1; i++)
+		if (name[i] != pre[i])
+			return 0;
+	return 1;
 }
 
 /* A dynamic entry's address: glibc's loader relocates the main executable's
