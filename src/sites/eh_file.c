@@ -110,8 +110,11 @@ static int index_table(struct eh_obj *o)
 {
 	size_t k = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
 	if (!arena) {
+		/* the flags of the allocator's other small mappings (no
+		 * MAP_NORESERVE), so that the kernel merges it with a neighbour:
+		 * every mapping is one more for each fork to copy */
 		void *a = mmap(NULL, AT_EH_ARENA, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (a == MAP_FAILED)
 			return -1;
 		arena = a;
