@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/message.h"
+#include "core/read_at.h"
 #include "core/tag_registry.h"
 #include "core/tag_section.h"
 
@@ -51,10 +52,7 @@ static uintptr_t load_bias(void)
 
 static int pread_fn(void *ctx, void *buf, size_t len, uint64_t off)
 {
-	if (off > INT64_MAX)
-		return -1;
-	ssize_t n = pread(*(int *)ctx, buf, len, (off_t)off);
-	return n == (ssize_t)len ? 0 : -1;
+	return at_read_at(*(int *)ctx, buf, len, off) == (ssize_t)len ? 0 : -1;
 }
 
 /* Whether name is one of the runtime's public symbols.  Byte by byte, no
