@@ -9,7 +9,8 @@ lib=$1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-LD_DEBUG=bindings LD_PRELOAD="$lib" /bin/true 2>"$out"
+# An empty environment: the default configuration (no ALLOCTAG* set).
+env -i LD_DEBUG=bindings LD_PRELOAD="$lib" /bin/true 2>"$out"
 # The bindings made from our library while its constructor runs: after
 # "calling init: <lib>", before the program's own initialization.
 got=$(sed -n "\|calling init: .*$(basename "$lib")|,/initialize program/p" "$out" |
