@@ -11,13 +11,16 @@
  *        holds 2000 small blocks (a shell's heap, more or less) forks
  *        `forks` times; each child checks a block, allocates and frees,
  *        and exits; wall, CPU time and minor page faults per fork (the
- *        parent's and the children's).
+ *        parent's and the children's), and what each fork copies: the
+ *        parent's page tables (VmPTE, KiB) and its mappings (lines of
+ *        /proc/self/maps), read before the first fork.
  * Configurations take turns within each round, the first one rotating.
  * One line per configuration: medians over rounds, and the median of each
  * round's ratio to the first configuration's run of the same round.
  * An empty library path means no preload (glibc).
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +43,7 @@ struct cfg {
 	char *env[16];
 	double start_ms[MAXROUNDS], start_flt[MAXROUNDS], fork_ms[MAXROUNDS], fork_flt[MAXROUNDS];
 	double start_cpu[MAXROUNDS], fork_cpu[MAXROUNDS];
+	double fork_pte[MAXROUNDS], fork_maps[MAXROUNDS];
 };
 
 static int cmp_d(const void *a, const void *b)
@@ -136,7 +140,7 @@ static void run_forks(struct cfg *c, int r, const char *self, int forks)
 	}
 	pid_t pid = spawn(argv, c->env, fd[1]);
 	close(fd[1]);
-	char buf[64] = {0};
+	char buf[128] = {0};
 	ssize_t k = read(fd[0], buf, sizeof(buf) - 1);
 	close(fd[0]);
 	int st;
@@ -147,7 +151,9 @@ static void run_forks(struct cfg *c, int r, const char *self, int forks)
 	char *end;
 	c->fork_ms[r] = strtod(buf, &end);
 	c->fork_flt[r] = strtod(end, &end);
-	c->fork_cpu[r] = strtod(end, NULL);
+	c->fork_cpu[r] = strtod(end, &end);
+	c->fork_pte[r] = strtod(end, &end);
+	c->fork_maps[r] = strtod(end, NULL);
 }
 
 /* Every block of the fork loop comes from this one call site, the
@@ -157,6 +163,36 @@ static void run_forks(struct cfg *c, int r, const char *self, int forks)
 static __attribute__((noinline)) char *blk_new(size_t n)
 {
 	return xmalloc(n);
+}
+
+/* The bytes of /proc/self/FILE into buf (no stdio: its buffer would come
+ * from the allocator under test); the length, 0 if unreadable. */
+static size_t read_proc(const char *file, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t k;
+	while (fd >= 0 && got < size - 1 && (k = read(fd, buf + got, size - 1 - got)) > 0)
+		got += (size_t)k;
+	if (fd >= 0)
+		close(fd);
+	buf[got] = 0;
+	return got;
+}
+
+/* What a fork copies: the page tables' KiB (VmPTE) and the mappings. */
+static void fork_copies(long *pte_kib, long *maps)
+{
+	static char buf[1 << 16];
+	size_t n = read_proc("status", buf, sizeof(buf));
+	char *v = n ? strstr(buf, "VmPTE:") : NULL;
+	*pte_kib = v ? strtol(v + 6, NULL, 10) : -1;
+	n = read_proc("maps", buf, sizeof(buf));
+	*maps = 0;
+	for (size_t i = 0; i < n; i++)
+		*maps += buf[i] == '\n';
 }
 
 /* The fork loop, in a process of the configuration. */
@@ -169,6 +205,8 @@ static int forkloop(int forks)
 		blk[i] = blk_new(n);
 		memset(blk[i], (unsigned char)i, n);
 	}
+	long pte_kib, maps;
+	fork_copies(&pte_kib, &maps);
 	double t0 = now_sec();
 	for (int i = 0; i < forks; i++) {
 		pid_t pid = fork();
@@ -197,8 +235,8 @@ static int forkloop(int forks)
 			      kids.ru_stime.tv_sec) +
 		     (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
 			      kids.ru_stime.tv_usec) * 1e-6;
-	printf("%.6f %.1f %.6f\n", (now_sec() - t0) * 1e3 / forks,
-	       (double)(self.ru_minflt + kids.ru_minflt) / forks, cpu * 1e3 / forks);
+	printf("%.6f %.1f %.6f %ld %ld\n", (now_sec() - t0) * 1e3 / forks,
+	       (double)(self.ru_minflt + kids.ru_minflt) / forks, cpu * 1e3 / forks, pte_kib, maps);
 	for (int i = 0; i < NBLOCKS; i++)
 		free(blk[i]);
 	return 0;
@@ -244,12 +282,14 @@ int main(int argc, char **argv)
 			rfc[r] = cfg[i].fork_cpu[r] / cfg[0].fork_cpu[r];
 		}
 		printf("spawn config=%s rounds=%d start_ms=%.3f start_cpu_ms=%.3f start_faults=%.0f "
-		       "fork_ms=%.3f fork_cpu_ms=%.3f fork_faults=%.1f start_vs_%s=%.3f "
+		       "fork_ms=%.3f fork_cpu_ms=%.3f fork_faults=%.1f fork_pte_kib=%.0f fork_maps=%.0f "
+		       "start_vs_%s=%.3f "
 		       "start_cpu_vs_%s=%.3f fork_vs_%s=%.3f fork_cpu_vs_%s=%.3f\n",
 		       cfg[i].name, rounds, median(cfg[i].start_ms, rounds),
 		       median(cfg[i].start_cpu, rounds), median(cfg[i].start_flt, rounds),
 		       median(cfg[i].fork_ms, rounds), median(cfg[i].fork_cpu, rounds),
-		       median(cfg[i].fork_flt, rounds), cfg[0].name, median(rs, rounds), cfg[0].name,
+		       median(cfg[i].fork_flt, rounds), median(cfg[i].fork_pte, rounds),
+		       median(cfg[i].fork_maps, rounds), cfg[0].name, median(rs, rounds), cfg[0].name,
 		       median(rsc, rounds), cfg[0].name, median(rf, rounds), cfg[0].name,
 		       median(rfc, rounds));
 	}

@@ -24,9 +24,30 @@ int at_secure(void)
 	return getauxval(AT_SECURE) != 0;
 }
 
+/* getenv's search over environ, without libc's getenv: start-up reads a
+ * dozen variables, and calling it would have the loader bind it and page
+ * in its text in every process. */
+extern char **environ;
+
 const char *at_getenv(const char *name)
 {
-	return at_secure() ? NULL : getenv(name);
+	if (at_secure())
+		return NULL;
+	char **e = environ;
+	if (!e || !name[0])
+		return NULL;
+	for (const char *v; (v = *e); e++) {
+		if (v[0] != name[0]) /* most variables: one byte */
+			continue;
+		const char *n = name;
+		do {
+			v++;
+			n++;
+		} while (*n && *v == *n);
+		if (!*n && *v == '=')
+			return v + 1;
+	}
+	return NULL;
 }
 
 int at_parse_bool(const char *s, int *val)

@@ -28,11 +28,11 @@
  */
 #include <elf.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
 #include "core/message.h"
+#include "core/read_at.h"
 #include "core/tag_registry.h"
 #include "core/tag_section.h"
 
@@ -52,16 +52,24 @@ static uintptr_t load_bias(void)
 
 static int pread_fn(void *ctx, void *buf, size_t len, uint64_t off)
 {
-	if (off > INT64_MAX)
-		return -1;
-	ssize_t n = pread(*(int *)ctx, buf, len, (off_t)off);
-	return n == (ssize_t)len ? 0 : -1;
+	return at_read_at(*(int *)ctx, buf, len, off) == (ssize_t)len ? 0 : -1;
 }
 
-/* Whether name is one of the runtime's public symbols. */
+/* Whether name is one of the runtime's public symbols.  Byte by byte, no
+ * strncmp: this runs on every undefined symbol of every executable at
+ * start-up, and most names fail at their first byte (a libc call would be
+ * bound by the loader and its text paged in for this alone). */
 static int runtime_name(const char *name)
 {
-	return !strncmp(name, "alloctag_", 9) || !strncmp(name, "at_", 3);
+	static const char pre[] = "alloctag_";
+	if (name[0] != 'a')
+		return 0;
+	if (name[1] == 't' && name[2] == '_')
+		return 1;
+	for (unsigned int i = 1; i < sizeof(pre) - 1; i++)
+		if (name[i] != pre[i])
+			return 0;
+	return 1;
 }
 
 /* A dynamic entry's address: glibc's loader relocates the main executable's

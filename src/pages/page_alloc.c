@@ -149,7 +149,7 @@ static uint64_t free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
 static void arena_setup(unsigned int id)
 {
 	struct arena *a = &arenas[id];
-	pthread_mutex_init(&a->lock, NULL);
+	a->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* no libc call at start-up */
 	a->first_pfn = id << AT_MAX_ORDER;
 	for (unsigned int k = 0; k <= AT_MAX_ORDER; k++)
 		a->free_head[k] = AT_PFN_NIL;

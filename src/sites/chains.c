@@ -131,7 +131,8 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	c->named = named;
 	c->nr = n;
 	c->site = site;
-	memcpy(c->frames, f, n * sizeof(uintptr_t));
+	for (unsigned int i = 0; i < n; i++) /* not memcpy: libc's text, a fault in a fork child */
+		AT_STORE_RELAXED(&c->frames[i], f[i]);
 	int err = at_registry_add_runtime(&c->tag);
 	if (err == -EDEADLK)
 		return NULL; /* try again at the next call */

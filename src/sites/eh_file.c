@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/read_at.h"
 #include "sites/unwind.h"
 
 #define CIE_MAX 256u
@@ -52,23 +53,6 @@ static inline int32_t load32(const uint8_t *p)
 	return v;
 }
 
-/* n bytes at off, or fewer at the end of the file; -1 on an error. */
-static ssize_t pread_all(int fd, void *to, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)to + got, n - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* path opened, if it is the object of info (its program headers equal the
  * loaded ones); its descriptor (moved up when possible) and *st, or -1. */
 static int open_object(const char *path, const struct dl_phdr_info *info, struct stat *st)
@@ -82,10 +66,10 @@ static int open_object(const char *path, const struct dl_phdr_info *info, struct
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) || !S_ISREG(st->st_mode) ||
-	    pread_all(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    at_read_at(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_phnum != info->dlpi_phnum ||
 	    eh.e_phentsize != sizeof(ElfW(Phdr)) ||
-	    pread_all(fd, ph, n, eh.e_phoff) != (ssize_t)n || memcmp(ph, info->dlpi_phdr, n)) {
+	    at_read_at(fd, ph, n, eh.e_phoff) != (ssize_t)n || memcmp(ph, info->dlpi_phdr, n)) {
 		close(fd);
 		return -1;
 	}
@@ -110,8 +94,11 @@ static int index_table(struct eh_obj *o)
 {
 	size_t k = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
 	if (!arena) {
+		/* the flags of the allocator's other small mappings (no
+		 * MAP_NORESERVE), so that the kernel merges it with a neighbour:
+		 * every mapping is one more for each fork to copy */
 		void *a = mmap(NULL, AT_EH_ARENA, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (a == MAP_FAILED)
 			return -1;
 		arena = a;
@@ -122,7 +109,7 @@ static int index_table(struct eh_obj *o)
 	const uint64_t per = sizeof(buf) / 8; /* entries a read brings */
 	for (uint64_t e = 0; e < o->count; e += per) {
 		uint64_t n = o->count - e < per ? o->count - e : per;
-		if (pread_all(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
+		if (at_read_at(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
 			return -1;
 		for (uint64_t i = (AT_EH_STRIDE - e % AT_EH_STRIDE) % AT_EH_STRIDE; i < n;
 		     i += AT_EH_STRIDE)
@@ -169,7 +156,7 @@ static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const
 	uint8_t b[64];
 	size_t n = o->seg_end - o->hdr_off < sizeof(b) ? o->seg_end - o->hdr_off : sizeof(b);
 	size_t at;
-	if (pread_all(fd, b, n, o->hdr_off) != (ssize_t)n ||
+	if (at_read_at(fd, b, n, o->hdr_off) != (ssize_t)n ||
 	    at_eh_hdr(b, n, h, &o->count, &at) || /* the mapping's reader says what */
 	    o->count > (o->seg_end - o->hdr_off - at) / 8 ||
 	    (o->tab_off = o->hdr_off + at, o->count > AT_EH_STRIDE && index_table(o))) {
@@ -199,7 +186,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		first = (uint64_t)lo * AT_EH_STRIDE;
 		n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
 	}
-	if (pread_all(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
+	if (at_read_at(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
 		return READ_FAILED;
 	if (rel < load32(buf))
 		return AT_EH_STOP; /* before the first function: no FDE */
@@ -210,7 +197,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint64_t want = o->seg_end - (uint64_t)fde_off < FDE_MAX ? o->seg_end - (uint64_t)fde_off
 								  : FDE_MAX;
 	uint8_t *fde = buf + 512;
-	ssize_t got = pread_all(o->fd, fde, want, (uint64_t)fde_off);
+	ssize_t got = at_read_at(o->fd, fde, want, (uint64_t)fde_off);
 	if (got < 8)
 		return READ_FAILED;
 	uint32_t len = (uint32_t)load32(fde), cie_id = (uint32_t)load32(fde + 4);
@@ -225,7 +212,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		big = mmap(NULL, big_n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (big == MAP_FAILED)
 			return AT_EH_MEMORY;
-		if (pread_all(o->fd, big, big_n, (uint64_t)fde_off) != (ssize_t)big_n) {
+		if (at_read_at(o->fd, big, big_n, (uint64_t)fde_off) != (ssize_t)big_n) {
 			munmap(big, big_n);
 			return READ_FAILED;
 		}
@@ -246,7 +233,7 @@ static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size
 	if (o->cie_off != cie_off) {
 		uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
 		o->cie_off = 0;
-		if (cn < 4 || pread_all(o->fd, o->cie, cn, cie_off) != (ssize_t)cn)
+		if (cn < 4 || at_read_at(o->fd, o->cie, cn, cie_off) != (ssize_t)cn)
 			return READ_FAILED;
 		o->cie_off = cie_off;
 		o->cie_n = (uint32_t)cn;

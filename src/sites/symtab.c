@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/read_at.h"
+
 #define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
 
 static int fsym_before(const struct at_fsym *a, const struct at_fsym *b)
@@ -173,18 +175,7 @@ const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *c
 
 int at_symtab_pread(void *ctx, void *buf, size_t len, uint64_t off)
 {
-	size_t got = 0;
-	if (off > INT64_MAX - len)
-		return -1;
-	while (got < len) {
-		ssize_t r = pread(*(int *)ctx, (char *)buf + got, len - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
+	return at_read_at(*(int *)ctx, buf, len, off) == (ssize_t)len ? 0 : -1;
 }
 
 void at_symtab_release(struct at_symtab *t)

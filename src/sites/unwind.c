@@ -663,8 +663,12 @@ static void table_clear(struct rule_table *t)
  * memory. */
 static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 {
+	/* The first table with the flags of the allocator's other small
+	 * mappings, so that the kernel merges it with a neighbour (one
+	 * mapping fewer for each fork to copy); the larger ones reserve. */
+	int reserve = shift > AT_RULE_SHIFT_FIRST ? MAP_NORESERVE : 0;
 	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+				    MAP_PRIVATE | MAP_ANONYMOUS | reserve, -1, 0);
 	if (n == MAP_FAILED)
 		return old;
 	n->shift = shift;

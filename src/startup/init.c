@@ -6,10 +6,10 @@
  * run-time switch lives here too: it must run start-up first.
  */
 #include <errno.h>
-#include <pthread.h>
 
 #include "startup/init.h"
 
+#include "core/retry_once.h"
 #include "store/charge.h"
 #include "pages/early.h"
 #include "core/message.h"
@@ -26,10 +26,10 @@
  */
 unsigned char at_state = AT_STATE_EARLY;
 
-/* Start-up runs once, under this lock (not pthread_once: its slow path
- * always ends in a futex wake system call, waiters or not). */
-AT_DATA_PAGE static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-AT_DATA_PAGE static unsigned char init_done;
+/* Start-up runs once (retry_once.h's state byte: not pthread_once, whose
+ * slow path always ends in a futex wake system call, waiters or not, nor a
+ * mutex, which the loader would bind and page in for this alone). */
+AT_DATA_PAGE static unsigned char init_once = AT_ONCE_IDLE;
 AT_DATA_PAGE void (*at_init_test_hook)(void);
 
 /* Leave AT_STATE_EARLY: malloc's fast path may be taken from now on (slab.h). */
@@ -89,12 +89,10 @@ void alloctag_init(void)
 {
 	if (at_likely(AT_LOAD(&at_state) != AT_STATE_EARLY))
 		return;
-	pthread_mutex_lock(&init_lock);
-	if (!init_done) {
+	if (at_once_begin(&init_once)) {
 		do_init();
-		AT_STORE(&init_done, 1);
+		at_once_end(&init_once, 1);
 	}
-	pthread_mutex_unlock(&init_lock);
 }
 
 __attribute__((constructor(101))) static void alloctag_ctor(void)

@@ -1,0 +1,64 @@
+/*
+ * Reading a range of a file completely (short reads and EINTR retried),
+ * with the pread64 system call made here rather than through libc.
+ *
+ * The unwinder and the symbol index read object files when a new call
+ * chain is made.  A fork child's page tables hold none of libc's text (a
+ * file mapping's entries are not copied by fork), so libc's pread would
+ * cost the child a page fault for its 64 KiB text window, on top of the
+ * chain's own; the system call instruction here is in our text, which the
+ * child's malloc has mapped already.  errno is left alone.
+ */
+#ifndef AT_READ_AT_H
+#define AT_READ_AT_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+/* One pread64: the bytes read, or -errno. */
+static inline ssize_t at_pread_once(int fd, void *buf, size_t n, uint64_t off)
+{
+#if defined(__x86_64__) && defined(__linux__)
+	long r;
+	register long r10 __asm__("r10") = (long)off;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"((long)SYS_pread64), "D"((long)fd), "S"(buf), "d"(n), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return (ssize_t)r;
+#else
+	int saved = errno;
+	ssize_t r = pread(fd, buf, n, (off_t)off);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+#endif
+}
+
+/* n bytes at off into buf, fewer only at the end of the file; -1 on an
+ * error (or an offset past what off_t holds). */
+static inline ssize_t at_read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	if (off > (uint64_t)INT64_MAX - n)
+		return -1;
+	while (got < n) {
+		ssize_t r = at_pread_once(fd, (char *)buf + got, n - got, off + got);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * Start-up's own pieces, which run before main in every process: the
+ * ALLOCTAG* variable lookup (at_getenv: its own search of environ, exact
+ * names only) and the run-until-success set-up (retry_once.h: one state
+ * byte, no mutex), run by many threads at once.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "check.h"
+#include "core/control.h"
+#include "core/retry_once.h"
+
+extern char **environ;
+
+static void getenv_exact(void)
+{
+	/* Names that share a prefix with each other, in both orders. */
+	CHECK(!setenv("ALLOCTAG_DEPTHX", "7", 1));
+	CHECK(!setenv("ALLOCTAG_DEPTH", "5", 1));
+	CHECK(!setenv("ALLOCTAG_DEP", "3", 1));
+	CHECK(!setenv("ALLOCTAG", "0,uncompressed", 1));
+	CHECK(!setenv("ALLOCTAG_PEAK", "", 1));
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "5");
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEP"), "3");
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTHX"), "7");
+	CHECK_STREQ(at_getenv("ALLOCTAG"), "0,uncompressed");
+	CHECK_STREQ(at_getenv("ALLOCTAG_PEAK"), "");
+	CHECK(at_getenv("ALLOCTAG_DE") == NULL);
+	CHECK(at_getenv("ALLOCTAG_DEPTHXY") == NULL);
+	CHECK(at_getenv("") == NULL);
+	/* A value with '=' in it: the first '=' ends the name. */
+	CHECK(!setenv("ALLOCTAG_WRAPPERS", "a=b", 1));
+	CHECK_STREQ(at_getenv("ALLOCTAG_WRAPPERS"), "a=b");
+	/* Changed and removed at run time: the lookup reads environ each call. */
+	CHECK(!setenv("ALLOCTAG_DEPTH", "12", 1));
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "12");
+	CHECK(!unsetenv("ALLOCTAG_DEPTH"));
+	CHECK(at_getenv("ALLOCTAG_DEPTH") == NULL);
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTHX"), "7");
+	/* Secure execution: nothing is read. */
+	at_secure_test = 1;
+	CHECK(at_getenv("ALLOCTAG_DEPTHX") == NULL);
+	at_secure_test = -1;
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTHX"), "7");
+	/* No environment at all. */
+	char **saved = environ;
+	environ = NULL;
+	CHECK(at_getenv("ALLOCTAG") == NULL);
+	environ = saved;
+}
+
+#define THREADS 8
+
+static struct at_retry_once once = AT_RETRY_ONCE_INIT;
+static int runs, fails_left, inside, overlapped, set_up;
+static int go, ready;
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Fails fails_left times, then succeeds; slow, so that the others wait. */
+static int setup(void)
+{
+	if (__atomic_fetch_add(&inside, 1, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&overlapped, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&runs, 1, __ATOMIC_SEQ_CST);
+	pause_ms(20);
+	int fail = fails_left > 0;
+	if (fail)
+		fails_left--;
+	else
+		set_up = 1;
+	__atomic_fetch_sub(&inside, 1, __ATOMIC_SEQ_CST);
+	return fail ? EAGAIN : 0;
+}
+
+static int results[THREADS];
+
+static void *caller(void *arg)
+{
+	int i = (int)(long)arg;
+	__atomic_fetch_add(&ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+		;
+	int rc;
+	/* Each thread keeps calling until the set-up is done, as an
+	 * allocation retried after ENOMEM would. */
+	while ((rc = at_retry_once(&once, setup)) == -EAGAIN)
+		;
+	results[i] = rc;
+	CHECK(set_up); /* no caller returns 0 before the set-up has finished */
+	return NULL;
+}
+
+static void retry_once_threads(void)
+{
+	/* One thread: a failure is returned and the next call runs it again. */
+	struct at_retry_once one = AT_RETRY_ONCE_INIT;
+	fails_left = 1;
+	CHECK_EQ(at_retry_once(&one, setup), -EAGAIN);
+	CHECK_EQ(runs, 1);
+	CHECK_EQ(one.state, AT_ONCE_IDLE);
+	CHECK_EQ(at_retry_once(&one, setup), 0);
+	CHECK_EQ(runs, 2);
+	CHECK_EQ(at_retry_once(&one, setup), 0);
+	CHECK_EQ(runs, 2); /* done: not run again */
+
+	/* Many threads: never two set-ups at once, two failures then one
+	 * success, every thread ends with 0. */
+	runs = 0;
+	set_up = 0;
+	fails_left = 2;
+	pthread_t th[THREADS];
+	for (long i = 0; i < THREADS; i++)
+		CHECK(!pthread_create(&th[i], NULL, caller, (void *)i));
+	while (__atomic_load_n(&ready, __ATOMIC_SEQ_CST) < THREADS)
+		;
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < THREADS; i++)
+		CHECK(!pthread_join(th[i], NULL));
+	for (int i = 0; i < THREADS; i++)
+		CHECK_EQ(results[i], 0);
+	CHECK_EQ(runs, 3);
+	CHECK_EQ(overlapped, 0);
+	CHECK_EQ(once.state, AT_ONCE_DONE);
+}
+
+int main(void)
+{
+	getenv_exact();
+	retry_once_threads();
+	printf("startup: ok\n");
+	return 0;
+}
