@@ -50,11 +50,6 @@ static uintptr_t load_bias(void)
 	return 0;
 }
 
-static int pread_fn(void *ctx, void *buf, size_t len, uint64_t off)
-{
-	return at_read_at(*(int *)ctx, buf, len, off) == (ssize_t)len ? 0 : -1;
-}
-
 /* Whether name is one of the runtime's public symbols.  Byte by byte, no
  * strncmp: this runs on every undefined symbol of every executable at
  * start-up, and most names fail at their first byte (a libc call would be
@@ -149,7 +144,7 @@ int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 		return -1;
 	uint64_t addr, size;
 	int dyn;
-	int rc = at_elf_find_tags(pread_fn, &fd, &addr, &size, &dyn);
+	int rc = at_elf_find_tags(at_read_fd, &fd, &addr, &size, &dyn);
 	close(fd);
 	if (rc == 1)
 		return -1; /* no tags */

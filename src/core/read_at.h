@@ -61,4 +61,11 @@ static inline ssize_t at_read_at(int fd, void *buf, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
+/* The ELF readers' callback (at_elf_read_fn: tag_section.h, symtab.h):
+ * exactly len bytes at off from descriptor *(int *)ctx; 0, else -1. */
+static inline int at_read_fd(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	return at_read_at(*(int *)ctx, buf, len, off) == (ssize_t)len ? 0 : -1;
+}
+
 #endif

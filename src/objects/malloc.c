@@ -505,13 +505,11 @@ static inline __attribute__((always_inline)) void wide_free(void *p, uintptr_t o
 }
 
 /* A wide slab's object, or a stricter slab's (secure.h) that level 1's
- * inline check (at_free_other) did not let through: f, its head page's
- * flags, has AT_PG_WIDE or AT_PG_SECURE. */
-AT_NOINLINE void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
-			      uint64_t f, const char *what)
+ * inline check (at_free_other) did not let through (heap offset off): f,
+ * its head page's flags, has AT_PG_WIDE or AT_PG_SECURE. */
+AT_NOINLINE void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t f,
+			      const char *what)
 {
-	(void)head;
-	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (at_unlikely(f & AT_PG_SECURE))
 		return at_secure_free(p, off, cls, idx, f, what);
 	return wide_free(p, off, cls, idx, what);

@@ -16,8 +16,8 @@
 AT_HIDDEN void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void *at_small_alloc_wide(struct at_theap *h, unsigned int cls, struct alloc_tag *tag);
 AT_HIDDEN void at_small_free_slow(void *p, unsigned int cls, uint32_t ti);
-AT_HIDDEN void at_wide_free(void *p, const struct at_page *head, unsigned int cls, uint32_t idx,
-			       uint64_t f, const char *what);
+AT_HIDDEN void at_wide_free(void *p, uintptr_t off, unsigned int cls, uint32_t idx, uint64_t f,
+			       const char *what);
 AT_HIDDEN void at_large_free(void *p, uintptr_t off, const char *what);
 /* A pointer outside the heap: a huge block's, or NULL (ignored). */
 AT_HIDDEN void at_free_outside(void *p, const char *what);
@@ -107,7 +107,7 @@ static inline __attribute__((always_inline)) int at_bin_put_ent(unsigned int cls
 	struct at_bin *b = &at_tls_bins[cls]; /* no heap: cap 0 */
 	uint64_t w = b->word;
 	unsigned int c = at_bin_count(w);
-	if (at_unlikely(c == b->cap || at_bin_tag(w) != ti))
+	if (at_unlikely((uint8_t)c == b->cap || at_bin_tag(w) != ti))
 		return 0;
 	void **slots = b->slots;
 	slots[c] = p;
@@ -203,7 +203,7 @@ static inline __attribute__((always_inline)) void at_narrow_free(void *p, const 
 	 * its stores. */
 	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
 	uintptr_t c = at_bin_count_at(&b->word);
-	if (at_unlikely((uint16_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
+	if (at_unlikely((uint8_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
 		return at_free_slow_of(p, ti);
 	void **slots = b->slots;
 	slots[c] = p;
@@ -232,7 +232,7 @@ static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_pa
 	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
 	    at_likely(at_secure_free_ok(p, at_page_class(f))))
 		return at_narrow_free(p, head, idx, what);
-	return at_wide_free(p, head, at_page_class(f), idx, f, what);
+	return at_wide_free(p, off, at_page_class(f), idx, f, what);
 }
 
 /*

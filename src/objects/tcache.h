@@ -63,7 +63,7 @@ struct at_bin {
 	void **slots;  /* slots[0 .. count), each object's narrow entry at
 			  at_bin_ents(slots)[i] */
 	uint32_t magic; /* at_class_magic[class] */
-	uint8_t cap;     /* at most AT_BIN_MAX */
+	uint8_t cap;     /* at most AT_BIN_MAX: a count compares with it as a byte */
 	uint8_t refills; /* refills made in its first region (see above) */
 	uint16_t cum;    /* the bin tag's cumulative count (bin_charge.h) */
 	uint64_t site; /* the preload library's site key (preload.c); 32 bytes in

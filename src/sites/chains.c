@@ -208,15 +208,20 @@ static void memo_fold(struct at_memo_entry *e)
 	AT_STORE_RELAXED(&e->cum_calls, 0);
 }
 
+/* Empty entry e (a lookup meanwhile misses it), its counts folded. */
+static void memo_clear(struct at_memo_entry *e)
+{
+	AT_STORE_RELAXED(&e->key, 0);
+	__asm__ volatile("" ::: "memory");
+	memo_fold(e);
+}
+
 /* Empty every entry of m (its thread's, or no thread's). */
 static void memo_forget(struct at_chain_memo *m)
 {
 	for (unsigned int s = 0; s <= m->mask; s++)
-		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
-			AT_STORE_RELAXED(&m->e[s][w].key, 0);
-			__asm__ volatile("" ::: "memory");
-			memo_fold(&m->e[s][w]);
-		}
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
+			memo_clear(&m->e[s][w]);
 }
 
 static void memo_release(void *arg)
@@ -339,9 +344,7 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
 {
 	uintptr_t key = e->key;
-	AT_STORE_RELAXED(&e->key, 0);
-	__asm__ volatile("" ::: "memory");
-	memo_fold(e);
+	memo_clear(e);
 	*to = *e; /* key 0, no counts */
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
@@ -403,11 +406,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
 	struct at_memo_entry *e = m->e[set];
-	if (e[AT_MEMO_WAYS - 1].key) { /* the oldest dropped */
-		AT_STORE_RELAXED(&e[AT_MEMO_WAYS - 1].key, 0);
-		__asm__ volatile("" ::: "memory");
-		memo_fold(&e[AT_MEMO_WAYS - 1]);
-	}
+	if (e[AT_MEMO_WAYS - 1].key) /* the oldest dropped */
+		memo_clear(&e[AT_MEMO_WAYS - 1]);
 	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
 			memo_move(&e[w + 1], &e[w]);

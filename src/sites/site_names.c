@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/message.h"
+#include "core/read_at.h"
 #include "core/tag_registry.h"
 #include "sites/symtab.h"
 
@@ -195,7 +196,7 @@ static void load_symtab(struct at_object *o, const char *path)
 		return;
 	struct stat st;
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
-			 ? at_symtab_read(at_symtab_pread, &fd, (uint64_t)st.st_size, &o->sym)
+			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
 			 : 1;
 	if (rc == 0) {
 		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
@@ -241,7 +242,7 @@ static int object_fd(struct at_object *o)
 static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t size)
 {
 	int fd = object_fd(o);
-	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_symtab_pread, &fd, fi, buf, size);
+	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_read_fd, &fd, fi, buf, size);
 }
 
 static const char *exe_path; /* the main executable's path, once read */

@@ -3,12 +3,10 @@
  */
 #include "sites/symtab.h"
 
-#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/read_at.h"
 
 #define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
 
@@ -171,11 +169,6 @@ const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *c
 		return NULL; /* not ended inside the string table */
 	buf[n] = '\0'; /* longer than buf: cut */
 	return buf;
-}
-
-int at_symtab_pread(void *ctx, void *buf, size_t len, uint64_t off)
-{
-	return at_read_at(*(int *)ctx, buf, len, off) == (ssize_t)len ? 0 : -1;
 }
 
 void at_symtab_release(struct at_symtab *t)

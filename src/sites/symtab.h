@@ -62,8 +62,6 @@ AT_HIDDEN long at_symtab_find(const struct at_symtab *t, uintptr_t off);
  * or NULL (unreadable, or not ended inside the string table). */
 AT_HIDDEN const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
 				     size_t fi, char *buf, size_t size);
-/* at_elf_read_fn over a file descriptor (ctx: the int): pread, whole. */
-AT_HIDDEN int at_symtab_pread(void *ctx, void *buf, size_t len, uint64_t off);
 /* Unmap t's index (the runtime keeps every index for good). */
 AT_HIDDEN void at_symtab_release(struct at_symtab *t);
 
