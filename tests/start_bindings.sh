@@ -1,8 +1,9 @@
 #!/bin/sh
 # What every process pays for the preload library at start-up, checked
 # exactly: the libc functions its constructor calls (each one the loader
-# binds lazily, and whose text it pages in), and its segments (each one a
-# mapping the loader makes).  A program that does not allocate: /bin/true.
+# binds lazily, and whose text it pages in), its segments (each one a
+# mapping the loader makes), its exported symbols and the symbols its
+# relocations look up.  A program that does not allocate: /bin/true.
 #   start_bindings.sh liballoctag-preload.so
 set -eu
 lib=$1
@@ -18,14 +19,15 @@ got=$(sed -n "\|calling init: .*$(basename "$lib")|,/initialize program/p" "$out
 	sort | tr '\n' ' ')
 # Calls that may stay: the configuration's secure-execution check
 # (getauxval), the heap's reservation under the address-space limit
-# (getrlimit, mmap, munmap), the fork handlers (__register_atfork), the CPU
-# count for the counters' layout (open, read, close), the live reader's
-# signal (sigfillset, __libc_current_sigrtmax, sigaction), and memset and
-# memcpy, which a compiler may emit for a structure (at -O0).  (A set-up an
-# earlier constructor's allocation ran, as a sanitizer runtime's, binds its
-# calls before ours.)  Never getenv, strncmp, strlen or a pthread mutex or
-# once: start-up does those itself.
-allowed=" __libc_current_sigrtmax __register_atfork close getauxval getrlimit mmap munmap open read sigaction sigfillset memset memcpy "
+# (getrlimit, mmap, munmap), the fork handlers (__register_atfork), the live
+# reader's signal (sigaction), and memset and memcpy, which a compiler may
+# emit for a structure (at -O0).  (A set-up an earlier constructor's
+# allocation ran, as a sanitizer runtime's, binds its calls before ours.)
+# Never getenv, strncmp, strlen or a pthread mutex or once, nor open, read
+# and close (the CPU list is read by system calls made in our text),
+# sigfillset or __libc_current_sigrtmax (the live reader's mask and signal
+# are its own): start-up does those itself.
+allowed=" __register_atfork getauxval getrlimit mmap munmap sigaction memset memcpy "
 for f in $got; do
 	case "$allowed" in
 	*" $f "*) ;;
@@ -37,7 +39,7 @@ for f in $got; do
 done
 # A build without a sanitizer runtime (no earlier constructor allocates):
 # exactly these.
-want="__libc_current_sigrtmax __register_atfork close getauxval getrlimit mmap munmap open read sigaction sigfillset "
+want="__register_atfork getauxval getrlimit mmap munmap sigaction "
 if ! readelf -dW "$lib" | grep -q 'NEEDED.*lib[a-z]*san\.so' && [ "$got" != "$want" ]; then
 	echo "FAIL: start-up binds: $got"
 	echo "      expected:       $want"
@@ -49,6 +51,53 @@ fi
 loads=$(readelf -lW "$lib" | grep -c '^ *LOAD')
 if [ "$loads" != 2 ]; then
 	echo "FAIL: $lib has $loads PT_LOAD segments, expected 2"
+	exit 1
+fi
+# What the loader processes for the library at every start.  Its exports:
+# the malloc family, glibc's malloc introspection and the public API
+# (include/alloctag.h), nothing else: every other symbol is hidden, and an
+# export added by accident makes every lookup of that name in every object
+# find ours.
+exports=$(readelf --dyn-syms -W "$lib" | awk 'NR > 3 && $7 != "UND" && $8 != "" { print $8 }' | sort | tr '\n' ' ')
+want_exports="aligned_alloc alloctag_chain_stats alloctag_compressed alloctag_current_tag \
+alloctag_debug_key alloctag_debug_restore alloctag_hooks_key alloctag_profiling alloctag_read \
+alloctag_register_image alloctag_set_profiling alloctag_side_table_bytes alloctag_tag_bits \
+alloctag_tag_name alloctag_top_users alloctag_unregister_image alloctag_write_allocinfo \
+alloctag_write_allocinfo_fd at_aligned_alloc_noprof at_aligned_alloc_tag_noprof \
+at_alloc_pages_noprof at_alloc_pages_tag_noprof at_calloc_noprof at_calloc_tag_noprof at_free \
+at_free_pages at_malloc_noprof at_malloc_tag_noprof at_memalign_noprof at_memalign_tag_noprof \
+at_posix_memalign_noprof at_posix_memalign_tag_noprof at_pvalloc_noprof at_pvalloc_tag_noprof \
+at_realloc_noprof at_realloc_tag_noprof at_strdup_noprof at_strdup_tag_noprof at_strndup_noprof \
+at_strndup_tag_noprof at_usable_size at_valloc_noprof at_valloc_tag_noprof calloc free mallinfo \
+mallinfo2 malloc malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign \
+pvalloc realloc valloc "
+if [ "$exports" != "$want_exports" ]; then
+	echo "FAIL: $lib exports: $exports"
+	echo "      expected:     $want_exports"
+	exit 1
+fi
+
+# The symbols its relocations make the loader look up at start (each a
+# search of the whole lookup scope; the calls are bound lazily, at a first
+# call): the libc variables it reads and the public API's data, which a
+# program's copy relocation may move.  None for the C start files'
+# transactional-memory, gprof or __cxa_finalize hooks (-nostartfiles).
+looked_up=$(readelf -rW "$lib" | awk '$3 ~ /GLOB_DAT|TPOFF64|R_X86_64_64/ && $5 != "" { sub(/@.*/, "", $5); print $5 }' | sort | tr '\n' ' ')
+want_looked_up="__libc_single_threaded __libc_stack_end __rseq_offset alloctag_current_tag alloctag_debug_key alloctag_hooks_key environ "
+if ! readelf -dW "$lib" | grep -q 'NEEDED.*lib[a-z]*san\.so' && [ "$looked_up" != "$want_looked_up" ]; then
+	echo "FAIL: $lib's relocations look up: $looked_up"
+	echo "      expected:                     $want_looked_up"
+	exit 1
+fi
+# Bound lazily (-z now would look up all of its libc imports at every
+# start), never unloaded (-z nodelete: what the start files' destructor
+# did at an unload is never needed).
+if readelf -dW "$lib" | grep -q 'BIND_NOW\|FLAGS.*NOW'; then
+	echo "FAIL: $lib is linked -z now"
+	exit 1
+fi
+if ! readelf -dW "$lib" | grep -q 'FLAGS_1.*NODELETE'; then
+	echo "FAIL: $lib is not linked -z nodelete"
 	exit 1
 fi
 echo "start_bindings: ok"

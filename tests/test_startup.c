@@ -1,17 +1,21 @@
 /*
  * Start-up's own pieces, which run before main in every process: the
  * ALLOCTAG* variable lookup (at_getenv: its own search of environ, exact
- * names only) and the run-until-success set-up (retry_once.h: one state
- * byte, no mutex), run by many threads at once.
+ * names only; the constructor's one-pass snapshot of the ALLOCTAG* entries),
+ * the live reader's signal and mask (set without libc's calls), and the
+ * run-until-success set-up (retry_once.h: one state byte, no mutex), run by
+ * many threads at once.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "check.h"
 #include "core/control.h"
 #include "core/retry_once.h"
+#include "live/live_read.h"
 
 extern char **environ;
 
@@ -50,6 +54,99 @@ static void getenv_exact(void)
 	environ = NULL;
 	CHECK(at_getenv("ALLOCTAG") == NULL);
 	environ = saved;
+}
+
+/* The index in environ of the entry that begins with prefix */
+static int env_index(const char *prefix)
+{
+	for (int i = 0; environ[i]; i++)
+		if (!strncmp(environ[i], prefix, strlen(prefix)))
+			return i;
+	return -1;
+}
+
+static void getenv_snapshot(void)
+{
+	CHECK(!setenv("ALLOCTAG", "1", 1));
+	CHECK(!setenv("ALLOCTAG_DEPTH", "4", 1));
+	CHECK(!setenv("ALLOCTAGX", "9", 1));
+	CHECK(!unsetenv("ALLOCTAG_PEAK"));
+	CHECK(!unsetenv("ALLOCTAG_DEP"));
+	at_env_snapshot();
+	CHECK_STREQ(at_getenv("ALLOCTAG"), "1");
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "4");
+	CHECK_STREQ(at_getenv("ALLOCTAGX"), "9");
+	CHECK_STREQ(at_getenv("ALLOCTAG_WRAPPERS"), "a=b");
+	CHECK(at_getenv("ALLOCTAG_PEAK") == NULL);
+	CHECK(at_getenv("ALLOCTAG_DEP") == NULL);
+	/* What is searched is the snapshot: an entry replaced in place in the
+	 * same array is not seen until the snapshot is released. */
+	int i = env_index("ALLOCTAG_DEPTH=");
+	CHECK(i >= 0);
+	char *old = environ[i];
+	environ[i] = "ALLOCTAG_DEPTH=11";
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "4");
+	at_secure_test = 1; /* secure execution: nothing, snapshot or not */
+	CHECK(at_getenv("ALLOCTAG_DEPTH") == NULL);
+	at_secure_test = -1;
+	at_env_release();
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "11");
+	environ[i] = old;
+	/* environ moved (another array): walked, snapshot or not. */
+	at_env_snapshot();
+	char *moved[] = {"ALLOCTAG_DEPTH=2", "PATH=/bin", NULL};
+	char **saved = environ;
+	environ = moved;
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "2");
+	CHECK(at_getenv("ALLOCTAG") == NULL);
+	environ = saved;
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "4");
+	at_env_release();
+	/* More ALLOCTAG* entries than a snapshot holds (32): no snapshot, every
+	 * entry found, an in-place change seen at once. */
+	char name[32];
+	for (int k = 0; k < 33; k++) {
+		snprintf(name, sizeof(name), "ALLOCTAG_T%d", k);
+		CHECK(!setenv(name, "v", 1));
+	}
+	CHECK(!setenv("ALLOCTAG_T32", "last", 1));
+	at_env_snapshot();
+	CHECK_STREQ(at_getenv("ALLOCTAG_T32"), "last");
+	CHECK_STREQ(at_getenv("ALLOCTAG_T0"), "v");
+	i = env_index("ALLOCTAG_DEPTH=");
+	old = environ[i];
+	environ[i] = "ALLOCTAG_DEPTH=12";
+	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "12");
+	environ[i] = old;
+	at_env_release();
+	for (int k = 0; k < 33; k++) {
+		snprintf(name, sizeof(name), "ALLOCTAG_T%d", k);
+		CHECK(!unsetenv(name));
+	}
+}
+
+/* The live reader's handler, as start-up installs it: on SIGRTMAX - 3,
+ * blocking what sigfillset's mask blocks (as the kernel keeps it: without
+ * SIGKILL and SIGSTOP). */
+static void live_signal(void)
+{
+	CHECK_EQ(AT_LIVE_SIGNAL, SIGRTMAX - 3);
+	at_live_start();
+	struct sigaction cur;
+	CHECK(!sigaction(AT_LIVE_SIGNAL, NULL, &cur));
+	CHECK(cur.sa_flags & SA_SIGINFO);
+	CHECK(cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN);
+	sigset_t want;
+	sigfillset(&want);
+	sigdelset(&want, SIGKILL);
+	sigdelset(&want, SIGSTOP);
+	unsigned long got_w, want_w;
+	memcpy(&got_w, &cur.sa_mask, sizeof(got_w));
+	memcpy(&want_w, &want, sizeof(want_w));
+	CHECK_EQ(got_w, want_w);
+	CHECK(!sigismember(&cur.sa_mask, 32)); /* glibc's SIGCANCEL */
+	CHECK(!sigismember(&cur.sa_mask, 33)); /* and SIGSETXID */
+	CHECK(sigismember(&cur.sa_mask, SIGINT) == 1);
 }
 
 #define THREADS 8
@@ -134,6 +231,8 @@ static void retry_once_threads(void)
 int main(void)
 {
 	getenv_exact();
+	getenv_snapshot();
+	live_signal();
 	retry_once_threads();
 	printf("startup: ok\n");
 	return 0;

@@ -17,17 +17,79 @@ unsigned char alloctag_debug_key;
 
 int at_secure_test = -1;
 
+/* AT_SECURE cannot change while the process runs: asked of libc once. */
+static signed char secure_aux = -1;
+
 int at_secure(void)
 {
 	if (at_secure_test >= 0)
 		return at_secure_test;
-	return getauxval(AT_SECURE) != 0;
+	int s = AT_LOAD_RELAXED(&secure_aux);
+	if (s < 0) {
+		s = getauxval(AT_SECURE) != 0;
+		AT_STORE_RELAXED(&secure_aux, (signed char)s);
+	}
+	return s;
 }
 
 /* getenv's search over environ, without libc's getenv: start-up reads a
  * dozen variables, and calling it would have the loader bind it and page
  * in its text in every process. */
 extern char **environ;
+
+/*
+ * Start-up's view of the environment: the entries of environ that begin
+ * with "ALLOCTAG", found in one pass (at_env_snapshot), so that the dozen
+ * reads start-up makes compare a handful of entries rather than walking the
+ * whole environment a dozen times.  Taken and released by the constructor
+ * (init.c), between which no other code runs to change the environment;
+ * used only while environ is still the array it was taken from.  Otherwise,
+ * and with more than AT_ENV_SNAP_MAX such entries, at_getenv walks environ.
+ */
+#define AT_ENV_SNAP_MAX 32
+static struct {
+	char **env; /* environ when taken; NULL: no snapshot */
+	unsigned int n;
+	const char *v[AT_ENV_SNAP_MAX];
+} env_snap;
+
+void at_env_snapshot(void)
+{
+	char **e = environ;
+	unsigned int n = 0;
+
+	env_snap.env = NULL;
+	if (!e)
+		return;
+	for (const char *v; (v = *e); e++) {
+		if (v[0] != 'A' || v[1] != 'L' || v[2] != 'L' || v[3] != 'O' || v[4] != 'C' ||
+		    v[5] != 'T' || v[6] != 'A' || v[7] != 'G')
+			continue;
+		if (n == AT_ENV_SNAP_MAX)
+			return;
+		env_snap.v[n++] = v;
+	}
+	env_snap.n = n;
+	env_snap.env = environ;
+}
+
+void at_env_release(void)
+{
+	env_snap.env = NULL;
+}
+
+/* name's value in the entry v ("NAME=value"), or NULL */
+static const char *env_match(const char *v, const char *name)
+{
+	const char *n = name;
+	if (v[0] != n[0]) /* most variables: one byte */
+		return NULL;
+	do {
+		v++;
+		n++;
+	} while (*n && *v == *n);
+	return !*n && *v == '=' ? v + 1 : NULL;
+}
 
 const char *at_getenv(const char *name)
 {
@@ -36,17 +98,16 @@ const char *at_getenv(const char *name)
 	char **e = environ;
 	if (!e || !name[0])
 		return NULL;
-	for (const char *v; (v = *e); e++) {
-		if (v[0] != name[0]) /* most variables: one byte */
-			continue;
-		const char *n = name;
-		do {
-			v++;
-			n++;
-		} while (*n && *v == *n);
-		if (!*n && *v == '=')
-			return v + 1;
+	const char *r;
+	if (e == env_snap.env) {
+		for (unsigned int i = 0; i < env_snap.n; i++)
+			if ((r = env_match(env_snap.v[i], name)))
+				return r;
+		return NULL;
 	}
+	for (const char *v; (v = *e); e++)
+		if ((r = env_match(v, name)))
+			return r;
 	return NULL;
 }
 

@@ -64,6 +64,11 @@ AT_HIDDEN void at_config_read(struct at_config *cfg);
 AT_HIDDEN int at_secure(void);
 /* getenv(name), or NULL in secure execution: for every ALLOCTAG* variable. */
 AT_HIDDEN const char *at_getenv(const char *name);
+/* Start-up (the constructor): take the ALLOCTAG* entries of environ in one
+ * pass, which at_getenv then searches instead of environ, until released.
+ * A name at_getenv is asked for must begin with "ALLOCTAG". */
+AT_HIDDEN void at_env_snapshot(void);
+AT_HIDDEN void at_env_release(void);
 /* Test-only: -1 (default) reads AT_SECURE; 0 or 1 overrides it.  Hidden,
  * so only a test linked with the runtime itself can set it. */
 extern AT_HIDDEN int at_secure_test;

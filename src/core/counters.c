@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/read_at.h"
+
 char *at_counters_base;
 long at_rseq_offset;
 unsigned int at_counters_ncpu;
@@ -13,17 +15,19 @@ unsigned int at_counters_ncpu;
  * The number of CPU ids the kernel can give (one more than the highest
  * possible CPU), from /sys/devices/system/cpu/possible ("0-1", "0,2-5"):
  * what sysconf(_SC_NPROCESSORS_CONF) reads, parsed here so that start-up
- * does not page in libc's sysconf and strtoul code and tables.  -1 when
- * the file cannot be read.
+ * does not page in libc's sysconf and strtoul code and tables, and read
+ * with the system calls made here (read_at.h), so that the loader binds
+ * none of libc's open, read and close for it.  -1 when the file cannot be
+ * read.
  */
 static long possible_cpus(void)
 {
 	char buf[256];
-	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	int fd = at_open_rdonly("/sys/devices/system/cpu/possible");
 	if (fd < 0)
 		return -1;
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	ssize_t len = at_read_at(fd, buf, sizeof(buf) - 1, 0);
+	at_close(fd);
 	if (len <= 0)
 		return -1;
 	buf[len] = 0;

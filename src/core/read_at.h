@@ -1,6 +1,7 @@
 /*
  * Reading a range of a file completely (short reads and EINTR retried),
- * with the pread64 system call made here rather than through libc.
+ * with the pread64 system call made here rather than through libc (and
+ * opening and closing a file start-up reads, the same way).
  *
  * The unwinder and the symbol index read object files when a new call
  * chain is made.  A fork child's page tables hold none of libc's text (a
@@ -13,6 +14,7 @@
 #define AT_READ_AT_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -38,6 +40,47 @@ static inline ssize_t at_pread_once(int fd, void *buf, size_t n, uint64_t off)
 		r = -errno;
 	errno = saved;
 	return r;
+#endif
+}
+
+/* open(path, O_RDONLY | O_CLOEXEC) and close(fd), the system calls made
+ * here too, for a file start-up reads (counters.c: the CPU list): libc's
+ * open and close would each cost every process start a lazy binding by the
+ * loader (about 700 instructions).  open: the descriptor, or -errno. */
+static inline int at_open_rdonly(const char *path)
+{
+#if defined(__x86_64__) && defined(__linux__)
+	long r;
+	register long r10 __asm__("r10") = 0;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"((long)SYS_openat), "D"((long)AT_FDCWD), "S"(path),
+			   "d"((long)(O_RDONLY | O_CLOEXEC)), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return (int)r;
+#else
+	int saved = errno;
+	int r = open(path, O_RDONLY | O_CLOEXEC);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+#endif
+}
+
+static inline void at_close(int fd)
+{
+#if defined(__x86_64__) && defined(__linux__)
+	long r;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"((long)SYS_close), "D"((long)fd)
+			 : "rcx", "r11", "memory");
+	(void)r;
+#else
+	int saved = errno;
+	close(fd);
+	errno = saved;
 #endif
 }
 

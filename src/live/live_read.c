@@ -98,7 +98,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -238,9 +237,18 @@ AT_FORK_TEXT static void forked_child(void)
 		busy = 0;
 }
 
+/* sigfillset(set) without the call (a lazy binding by the loader at every
+ * process start): every signal but glibc's two internal ones (SIGCANCEL,
+ * 32, and SIGSETXID, 33), which its sigfillset leaves out. */
+static void fill_mask(sigset_t *set)
+{
+	memset(set, 0xff, sizeof(*set));
+	((unsigned long *)set)[0] &= ~(3ul << 31);
+}
+
 static void install_handler(void)
 {
-	if (getauxval(AT_SECURE))
+	if (at_secure())
 		return;
 	const char *s = at_getenv("ALLOCTAG_LIVE");
 	int on = 1;
@@ -258,7 +266,7 @@ static void install_handler(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_request;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-	sigfillset(&sa.sa_mask);
+	fill_mask(&sa.sa_mask);
 	if (sigaction(AT_LIVE_SIGNAL, &sa, &old))
 		return;
 	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {

@@ -12,8 +12,13 @@
 
 #include "core/compiler.h"
 
-/* The request signal: SIGRTMAX - 3 (61 on Linux x86-64). */
-#define AT_LIVE_SIGNAL (SIGRTMAX - 3)
+/* The request signal: SIGRTMAX - 3 (61 on Linux x86-64), the command's
+ * (tools/live/live_read.c).  glibc's SIGRTMAX is a call
+ * (__libc_current_sigrtmax) that answers _NSIG - 1 until a program takes
+ * real-time signals with __libc_allocate_rtsig, which none can have done
+ * before start-up installs the handler: the constant spares every process
+ * start the loader's binding of that call. */
+#define AT_LIVE_SIGNAL (_NSIG - 4)
 /* Abstract UNIX socket name, "\0" + this prefix + 8 lower-case hex digits
  * of the request's nonce (the sigqueue value). */
 #define AT_LIVE_SOCK_PREFIX "alloctag-live."

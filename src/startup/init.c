@@ -97,8 +97,10 @@ void alloctag_init(void)
 
 __attribute__((constructor(101))) static void alloctag_ctor(void)
 {
+	at_env_snapshot(); /* one pass over environ for the dozen reads below */
 	alloctag_init();
 	at_live_start(); /* live/live_read.h: the read handler; peak, series, endpoint if asked */
+	at_env_release();
 }
 
 int alloctag_set_profiling(bool on)
