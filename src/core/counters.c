@@ -26,7 +26,7 @@ static long possible_cpus(void)
 	int fd = at_open_rdonly("/sys/devices/system/cpu/possible");
 	if (fd < 0)
 		return -1;
-	ssize_t len = at_read_at(fd, buf, sizeof(buf) - 1, 0);
+	ssize_t len = at_pread_once(fd, buf, sizeof(buf) - 1, 0); /* all of it, at once */
 	at_close(fd);
 	if (len <= 0)
 		return -1;
