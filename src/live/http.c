@@ -62,6 +62,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -262,6 +263,20 @@ static void send_file(int client, int fd, off_t size)
 	}
 }
 
+/* memfd_create(name, MFD_CLOEXEC) and accept4(fd, NULL, NULL, SOCK_CLOEXEC)
+ * by syscall(): libc's wrappers carry symbol versions (GLIBC_2.27, 2.10) of
+ * their own, each one more version the loader checks at every process
+ * start (BENCHMARKS.md, "Start: the loader and the constructor"). */
+static int memfd(const char *name)
+{
+	return (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+}
+
+static int accept_cloexec(int fd)
+{
+	return (int)syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
 static void serve_pprof(int client)
 {
 	char tool[4096];
@@ -279,9 +294,9 @@ static void serve_pprof(int client)
 	char *argv[] = {tool, "report", "--format", "pprof", "--unsymbolized", "/dev/stdin", NULL};
 	/* the profile, the tool's output and its messages: memory files (no
 	 * pipe to fill, no lock held while the tool runs) */
-	int in = memfd_create("alloctag-profile", MFD_CLOEXEC);
-	int out = memfd_create("alloctag-pprof", MFD_CLOEXEC);
-	int err = memfd_create("alloctag-messages", MFD_CLOEXEC);
+	int in = memfd("alloctag-profile");
+	int out = memfd("alloctag-pprof");
+	int err = memfd("alloctag-messages");
 	pid_t pid = -1;
 	if (in >= 0 && out >= 0 && err >= 0 && at_profile_write_fd(in) == 0 &&
 	    lseek(in, 0, SEEK_SET) == 0) {
@@ -319,7 +334,7 @@ static void serve_pprof(int client)
  */
 static void serve_buffered(int client, int (*write_fn)(int fd))
 {
-	int m = memfd_create("alloctag-http", MFD_CLOEXEC);
+	int m = memfd("alloctag-http");
 	struct stat st;
 	if (m < 0 || write_fn(m) || fstat(m, &st)) {
 		if (m >= 0)
@@ -408,7 +423,7 @@ static void *run(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		int c = accept_cloexec(listen_fd);
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
 				continue;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/control.h"
@@ -52,7 +54,9 @@ static unsigned int class_above(size_t n)
 void at_secure_init(void)
 {
 	uint64_t r[2];
-	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+	/* getrandom by syscall(): libc's carries a symbol version (GLIBC_2.25)
+	 * of its own, one more for the loader to check at every process start */
+	if (syscall(SYS_getrandom, r, sizeof(r), GRND_NONBLOCK) != (long)sizeof(r)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		r[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts;
