@@ -53,6 +53,15 @@ if [ "$loads" != 2 ]; then
 	echo "FAIL: $lib has $loads PT_LOAD segments, expected 2"
 	exit 1
 fi
+# The data segment's file-backed part ends on a page boundary
+# (src/preload/data_end.ld): the loader zeroes no partial page of it.
+rw=$(readelf -lW "$lib" | awk '$1 == "LOAD" && $7 ~ /W/ { print $3, $5 }')
+end=$(($(echo "$rw" | cut -d' ' -f1) + $(echo "$rw" | cut -d' ' -f2)))
+if [ -z "$rw" ] || [ $((end % 4096)) != 0 ]; then
+	echo "FAIL: $lib's file-backed data ends at $end, not on a page boundary"
+	exit 1
+fi
+
 # What the loader processes for the library at every start.  Its exports:
 # the malloc family, glibc's malloc introspection and the public API
 # (include/alloctag.h), nothing else: every other symbol is hidden, and an
