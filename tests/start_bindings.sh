@@ -10,13 +10,21 @@ lib=$1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# An empty environment: the default configuration (no ALLOCTAG* set).
-env -i LD_DEBUG=bindings LD_PRELOAD="$lib" /bin/true 2>"$out"
-# The bindings made from our library while its constructor runs: after
-# "calling init: <lib>", before the program's own initialization.
-got=$(sed -n "\|calling init: .*$(basename "$lib")|,/initialize program/p" "$out" |
-	sed -n "s|.*binding file [^ ]*$(basename "$lib") \[0\] to [^ ]*libc.so.6 \[0\]: normal symbol \`\([^']*\)'.*|\1|p" |
-	sort | tr '\n' ' ')
+san=0
+if readelf -dW "$lib" | grep -q 'NEEDED.*lib[a-z]*san\.so'; then
+	san=1
+fi
+
+# The libc functions bound from our library while its constructor runs
+# (after "calling init: <lib>", before the program's own initialization),
+# under the environment given: a list sorted, space-separated.
+bindings() {
+	env -i LD_DEBUG=bindings LD_PRELOAD="$lib" "$@" /bin/true 2>"$out"
+	sed -n "\|calling init: .*$(basename "$lib")|,/initialize program/p" "$out" |
+		sed -n "s|.*binding file [^ ]*$(basename "$lib") \[0\] to [^ ]*libc.so.6 \[0\]: normal symbol \`\([^']*\)'.*|\1|p" |
+		sort | tr '\n' ' '
+}
+
 # Calls that may stay: the configuration's secure-execution check
 # (getauxval), the heap's reservation under the address-space limit
 # (getrlimit, mmap, munmap), the fork handlers (__register_atfork), the live
@@ -26,25 +34,33 @@ got=$(sed -n "\|calling init: .*$(basename "$lib")|,/initialize program/p" "$out
 # Never getenv, strncmp, strlen or a pthread mutex or once, nor open, read
 # and close (the CPU list is read by system calls made in our text),
 # sigfillset or __libc_current_sigrtmax (the live reader's mask and signal
-# are its own): start-up does those itself.
+# are its own), nor, with ALLOCTAG* variables set, strcasecmp, strchr,
+# strlen or strtoull (the parsers compare and convert by themselves):
+# start-up does those itself.
 allowed=" __register_atfork getauxval getrlimit mmap munmap sigaction memset memcpy "
-for f in $got; do
-	case "$allowed" in
-	*" $f "*) ;;
-	*)
-		echo "FAIL: start-up binds $f (all: $got)"
-		exit 1
-		;;
-	esac
-done
 # A build without a sanitizer runtime (no earlier constructor allocates):
-# exactly these.
+# exactly these, whether the configuration is the default (an empty
+# environment), set by variables, or never (no counters, no store).
 want="__register_atfork getauxval getrlimit mmap munmap sigaction "
-if ! readelf -dW "$lib" | grep -q 'NEEDED.*lib[a-z]*san\.so' && [ "$got" != "$want" ]; then
-	echo "FAIL: start-up binds: $got"
-	echo "      expected:       $want"
-	exit 1
-fi
+for config in "" "ALLOCTAG=On,Uncompressed ALLOCTAG_DEPTH=4 ALLOCTAG_HEAP_MAX=1G ALLOCTAG_LIVE=yes" \
+	"ALLOCTAG=never"; do
+	# shellcheck disable=SC2086 # the configuration's words are variables
+	got=$(bindings $config)
+	for f in $got; do
+		case "$allowed" in
+		*" $f "*) ;;
+		*)
+			echo "FAIL: start-up under '$config' binds $f (all: $got)"
+			exit 1
+			;;
+		esac
+	done
+	if [ $san = 0 ] && [ "$got" != "$want" ]; then
+		echo "FAIL: start-up under '$config' binds: $got"
+		echo "      expected:       $want"
+		exit 1
+	fi
+done
 
 # Two loadable segments (-z noseparate-code): headers, read-only data and
 # text in one; data and .bss in the other.
@@ -93,7 +109,7 @@ fi
 # transactional-memory, gprof or __cxa_finalize hooks (-nostartfiles).
 looked_up=$(readelf -rW "$lib" | awk '$3 ~ /GLOB_DAT|TPOFF64|R_X86_64_64/ && $5 != "" { sub(/@.*/, "", $5); print $5 }' | sort | tr '\n' ' ')
 want_looked_up="__libc_single_threaded __libc_stack_end __rseq_offset alloctag_current_tag alloctag_debug_key alloctag_hooks_key environ "
-if ! readelf -dW "$lib" | grep -q 'NEEDED.*lib[a-z]*san\.so' && [ "$looked_up" != "$want_looked_up" ]; then
+if [ $san = 0 ] && [ "$looked_up" != "$want_looked_up" ]; then
 	echo "FAIL: $lib's relocations look up: $looked_up"
 	echo "      expected:                     $want_looked_up"
 	exit 1
@@ -105,7 +121,7 @@ versions=$(readelf -VW "$lib" | sed -n '/version_r/,$p' | awk '/File:/ { f = $5 
 want_versions="ld-linux-x86-64.so.2:GLIBC_2.2.5 ld-linux-x86-64.so.2:GLIBC_2.35 libc.so.6:GLIBC_2.14 \
 libc.so.6:GLIBC_2.16 libc.so.6:GLIBC_2.17 libc.so.6:GLIBC_2.2.5 libc.so.6:GLIBC_2.3.2 \
 libc.so.6:GLIBC_2.32 libc.so.6:GLIBC_2.33 libc.so.6:GLIBC_2.34 libc.so.6:GLIBC_2.35 "
-if ! readelf -dW "$lib" | grep -q 'NEEDED.*lib[a-z]*san\.so' && [ "$versions" != "$want_versions" ]; then
+if [ $san = 0 ] && [ "$versions" != "$want_versions" ]; then
 	echo "FAIL: $lib needs versions: $versions"
 	echo "      expected:           $want_versions"
 	exit 1

@@ -91,6 +91,19 @@ int main(int argc, char **argv)
 			     "1,COMPRESSEDX"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		refused(bad[i]);
+	/* Case folded by the parser itself (ASCII), over the whole word only. */
+	accepted("NeVeR,UnCompressed", -1, 0);
+	accepted("TRUE,COMPRESSED", 1, 1);
+	accepted("fAlSe", 0, 1);
+	const char *bad2[] = {"never,", "yess", "truex", "of", "never,uncompressed,", "ye",
+			      "nevernevernevernever", "\xc3\xbf", "1,compressed\n"};
+	for (size_t i = 0; i < sizeof(bad2) / sizeof(*bad2); i++)
+		refused(bad2[i]);
+	int b = 7;
+	CHECK(at_parse_bool("Off", &b) == 0 && b == 0);
+	CHECK(at_parse_bool("oN", &b) == 0 && b == 1);
+	CHECK(at_parse_bool("onx", &b) == -EINVAL && b == 1);
+	CHECK(at_parse_bool("", &b) == -EINVAL);
 
 	size_t sz;
 	CHECK(at_parse_size("4096", &sz) == 0 && sz == 4096);
@@ -101,6 +114,15 @@ int main(int argc, char **argv)
 	CHECK(at_parse_size("-4", &sz) == -EINVAL);
 	CHECK(at_parse_size("4KB", &sz) == -EINVAL);
 	CHECK(at_parse_size("99999999999999999999", &sz) == -EINVAL);
+	/* The largest value, one more, and suffixes that overflow. */
+	CHECK(at_parse_size("18446744073709551615", &sz) == 0 && sz == ~(size_t)0);
+	CHECK(at_parse_size("18446744073709551616", &sz) == -EINVAL);
+	CHECK(at_parse_size("17179869183G", &sz) == 0 && sz == 17179869183ull << 30);
+	CHECK(at_parse_size("17179869184G", &sz) == -EINVAL);
+	CHECK(at_parse_size(" 4", &sz) == -EINVAL);
+	CHECK(at_parse_size("+4", &sz) == -EINVAL);
+	CHECK(at_parse_size("4 ", &sz) == -EINVAL);
+	CHECK(at_parse_size("007k", &sz) == 0 && sz == 7 << 10);
 
 	/* The process-level behaviour, in child processes. */
 	expect(ENV("ALLOCTAG"), "profiling=1 compressed=1 set_on=0 on=1 tag_bits=20\n", "");

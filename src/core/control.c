@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/auxv.h>
 
 #include "core/message.h"
@@ -111,16 +110,50 @@ const char *at_getenv(const char *name)
 	return NULL;
 }
 
-int at_parse_bool(const char *s, int *val)
+/*
+ * The parsers compare and convert by themselves, ASCII only (the words are
+ * ASCII; start-up runs in the C locale anyway): libc's strcasecmp, strchr,
+ * strlen, memcpy and strtoull would each cost every process that sets an
+ * ALLOCTAG* variable a lazy binding by the loader (about 800 instructions
+ * apiece).  The words are arrays of characters, not pointers: no
+ * relocation for the loader to apply either.  No loop that only measures a
+ * string: the compiler turns one into a call of strlen.
+ */
+/* The last byte of s (0 if s is empty).  (Not a length computed by a loop:
+ * the compiler would make that loop a call of strlen.) */
+static char last_byte(const char *s)
 {
-	static const char *const yes[] = {"1", "y", "yes", "t", "true", "on"};
-	static const char *const no[] = {"0", "n", "no", "f", "false", "off"};
+	char c = 0;
+	for (; *s; s++)
+		c = *s;
+	return c;
+}
+
+/* s, up to its end or the byte stop, is word (lower case), ignoring ASCII
+ * case */
+static int word_is(const char *s, char stop, const char *word)
+{
+	size_t i = 0;
+	for (; word[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		if (c != (unsigned char)word[i])
+			return 0;
+	}
+	return !s[i] || s[i] == stop;
+}
+
+static int parse_bool_to(const char *s, char stop, int *val)
+{
+	static const char yes[][5] = {"1", "y", "yes", "t", "true", "on"};
+	static const char no[][6] = {"0", "n", "no", "f", "false", "off"};
 	for (size_t i = 0; i < AT_ARRAY_SIZE(yes); i++) {
-		if (!strcasecmp(s, yes[i])) {
+		if (word_is(s, stop, yes[i])) {
 			*val = 1;
 			return 0;
 		}
-		if (!strcasecmp(s, no[i])) {
+		if (word_is(s, stop, no[i])) {
 			*val = 0;
 			return 0;
 		}
@@ -128,25 +161,28 @@ int at_parse_bool(const char *s, int *val)
 	return -EINVAL;
 }
 
+int at_parse_bool(const char *s, int *val)
+{
+	return parse_bool_to(s, '\0', val);
+}
+
 int at_parse_alloctag(const char *s, int *mode, int *compressed)
 {
-	char word[16];
-	const char *comma = strchr(s, ',');
-	size_t n = comma ? (size_t)(comma - s) : strlen(s);
+	size_t n = 0;
 	int m, c = 1;
 
-	if (n == 0 || n >= sizeof(word))
+	while (s[n] && s[n] != ',')
+		n++;
+	if (n == 0 || n >= 16)
 		return -EINVAL;
-	memcpy(word, s, n);
-	word[n] = 0;
-	if (!strcasecmp(word, "never"))
+	if (word_is(s, ',', "never"))
 		m = -1;
-	else if (at_parse_bool(word, &m))
+	else if (parse_bool_to(s, ',', &m))
 		return -EINVAL;
-	if (comma) {
-		if (!strcasecmp(comma + 1, "compressed"))
+	if (s[n] == ',') {
+		if (word_is(s + n + 1, '\0', "compressed"))
 			c = 1;
-		else if (!strcasecmp(comma + 1, "uncompressed"))
+		else if (word_is(s + n + 1, '\0', "uncompressed"))
 			c = 0;
 		else
 			return -EINVAL;
@@ -158,13 +194,16 @@ int at_parse_alloctag(const char *s, int *mode, int *compressed)
 
 int at_parse_size(const char *s, size_t *val)
 {
-	char *end;
-	if (*s < '0' || *s > '9') /* strtoull would take " -1" as 2^64 - 1 */
+	unsigned long long v = 0;
+	const char *end = s;
+	if (*s < '0' || *s > '9') /* no sign, no space */
 		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
+	for (; *end >= '0' && *end <= '9'; end++) {
+		unsigned int d = (unsigned int)(*end - '0');
+		if (v > (~0ull - d) / 10)
+			return -EINVAL; /* overflows */
+		v = v * 10 + d;
+	}
 	unsigned int shift = 0;
 	switch (*end) {
 	case 'k': case 'K': shift = 10; end++; break;
@@ -231,7 +270,7 @@ void at_config_read(struct at_config *cfg)
 		       "using 1,compressed", at_quote(s, q, sizeof(q)));
 	if ((s = at_getenv("ALLOCTAG_TAG_BITS"))) {
 		size_t v;
-		if (at_parse_size(s, &v) || v < 1 || v > AT_NR_SPARE_BITS || s[strlen(s) - 1] > '9')
+		if (at_parse_size(s, &v) || v < 1 || v > AT_NR_SPARE_BITS || last_byte(s) > '9')
 			at_msg("ignoring ALLOCTAG_TAG_BITS=\"%s\": expected a number of bits from 1 to %d",
 			       at_quote(s, q, sizeof(q)), AT_NR_SPARE_BITS);
 		else
@@ -242,7 +281,7 @@ void at_config_read(struct at_config *cfg)
 		       "true/false); debug checks stay off", at_quote(s, q, sizeof(q)));
 	if ((s = at_getenv("ALLOCTAG_DEPTH"))) {
 		size_t v;
-		if (at_parse_size(s, &v) || v < 1 || v > AT_DEPTH_MAX || s[strlen(s) - 1] > '9')
+		if (at_parse_size(s, &v) || v < 1 || v > AT_DEPTH_MAX || last_byte(s) > '9')
 			at_msg("ignoring ALLOCTAG_DEPTH=\"%s\": expected a number of frames from 1 to %u; "
 			       "using %u", at_quote(s, q, sizeof(q)), AT_DEPTH_MAX, AT_DEPTH_DEFAULT);
 		else
