@@ -119,8 +119,7 @@ const char *at_getenv(const char *name)
  * relocation for the loader to apply either.  No loop that only measures a
  * string: the compiler turns one into a call of strlen.
  */
-/* The last byte of s (0 if s is empty).  (Not a length computed by a loop:
- * the compiler would make that loop a call of strlen.) */
+/* The last byte of s (0 if s is empty) */
 static char last_byte(const char *s)
 {
 	char c = 0;

@@ -240,8 +240,7 @@ AT_FORK_TEXT static void forked_child(void)
 /*
  * The handler is installed by the rt_sigaction system call made here, not
  * by libc's sigaction: that call would cost every process start a lazy
- * binding by the loader (about 750 instructions) and a page fault for its
- * 64 KiB window of libc's text.  Its mask: every signal but glibc's two
+ * binding by the loader (about 750 instructions).  Its mask: every signal but glibc's two
  * internal ones (SIGCANCEL, 32, and SIGSETXID, 33), which sigfillset leaves
  * out.  The handler returns through at_sigreturn, the same two
  * instructions as glibc's __restore_rt, byte for byte: debuggers and
