@@ -25,6 +25,17 @@
  * ALLOCTAG_NO_AUTO_REGISTER that hands its tags only to another library's
  * functions, registers them itself (alloctag_register_image).  Anything
  * this check cannot read reads the file.
+ *
+ * The check costs a test per dynamic symbol, and large executables export
+ * thousands (bash 2578, python3 2211: 27k instructions at every start).
+ * Undefined symbols sit below DT_GNU_HASH's symoffset, unhashed, except an
+ * undefined function whose address a non-PIC executable takes (it is
+ * hashed, for pointer equality).  So with a GNU hash table of more than
+ * AT_SCAN_BUCKETS buckets, the unhashed symbols are tested one by one and
+ * the hashed ones are searched for the runtime's own public names, looked
+ * up in the executable's table: the runtime's exported symbols (its own
+ * dynamic symbol table, through _DYNAMIC), with the hashes its own table
+ * keeps for them.
  */
 #include <elf.h>
 #include <fcntl.h>
@@ -96,6 +107,106 @@ static uint32_t gnu_symbols(const uint32_t *gnu)
 	return last + 1;
 }
 
+/* The dynamic tables of an image: symbols, names, GNU hash (NULL if none),
+ * SysV hash (NULL if none). */
+struct dyn_tables {
+	const Elf64_Sym *sym;
+	const char *str;
+	const uint32_t *gnu, *hash;
+};
+
+static void dyn_tables(const Elf64_Dyn *dyn, uintptr_t bias, struct dyn_tables *t)
+{
+	t->sym = NULL;
+	t->str = NULL;
+	t->gnu = t->hash = NULL;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
+		switch (dyn->d_tag) {
+		case DT_SYMTAB: t->sym = (const Elf64_Sym *)v; break;
+		case DT_STRTAB: t->str = (const char *)v; break;
+		case DT_HASH: t->hash = (const uint32_t *)v; break;
+		case DT_GNU_HASH: t->gnu = (const uint32_t *)v; break;
+		}
+	}
+}
+
+/* Symbols [from, to) of t include an undefined runtime name. */
+static int undefined_runtime(const struct dyn_tables *t, uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++)
+		if (t->sym[i].st_shndx == SHN_UNDEF && runtime_name(t->str + t->sym[i].st_name))
+			return 1;
+	return 0;
+}
+
+static int same_name(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+/* name, whose GNU hash is h, is an undefined symbol of t's hashed ones. */
+static int gnu_undefined(const struct dyn_tables *t, const char *name, uint32_t h)
+{
+	const uint32_t *gnu = t->gnu;
+	uint32_t nbuckets = gnu[0], symoffset = gnu[1], words = gnu[2], shift = gnu[3];
+	const uint64_t *bloom = (const uint64_t *)(gnu + 4);
+	uint64_t w = bloom[(h / 64) % words];
+	if (!((w >> (h % 64)) & (w >> ((h >> shift) % 64)) & 1))
+		return 0;
+	const uint32_t *buckets = (const uint32_t *)(bloom + words), *chain = buckets + nbuckets;
+	uint32_t i = buckets[h % nbuckets];
+	if (i < symoffset)
+		return 0; /* an empty bucket */
+	for (;; i++) {
+		uint32_t c = chain[i - symoffset];
+		if ((c | 1) == (h | 1) && t->sym[i].st_shndx == SHN_UNDEF &&
+		    same_name(t->str + t->sym[i].st_name, name))
+			return 1;
+		if (c & 1)
+			return 0;
+	}
+}
+
+/* Set by the linker in every image that has them; weak: a static program
+ * has no _DYNAMIC (and links the runtime in: never asked). */
+extern const Elf64_Dyn _DYNAMIC[] __attribute__((weak, visibility("hidden")));
+extern const char __ehdr_start[] __attribute__((weak, visibility("hidden")));
+
+/*
+ * Whether a public name of the runtime is among exe's hashed undefined
+ * symbols: 1 or 0, or -1 when the runtime's own tables cannot be read.
+ * The runtime's GNU hash chain keeps each name's hash but for its lowest
+ * bit (the chain's end mark): both values are tried.
+ */
+static int hashed_runtime_names(const struct dyn_tables *exe)
+{
+	if (!_DYNAMIC || !__ehdr_start)
+		return -1;
+	struct dyn_tables own;
+	dyn_tables(_DYNAMIC, (uintptr_t)__ehdr_start, &own);
+	if (!own.sym || !own.str || !own.gnu)
+		return -1;
+	uint32_t symoffset = own.gnu[1], nsym = gnu_symbols(own.gnu);
+	const uint32_t *chain = own.gnu + 4 + 2 * (size_t)own.gnu[2] + own.gnu[0];
+	for (uint32_t i = symoffset; i < nsym; i++) {
+		const char *name = own.str + own.sym[i].st_name;
+		if (own.sym[i].st_shndx == SHN_UNDEF || !runtime_name(name))
+			continue;
+		uint32_t h = chain[i - symoffset] & ~1u;
+		if (gnu_undefined(exe, name, h) || gnu_undefined(exe, name, h | 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* Above this many buckets, hashed symbols are looked up, not tested. */
+#define AT_SCAN_BUCKETS 64
+
 /*
  * 0 when the executable cannot have tags the runtime is handed: the runtime
  * is not inside it and its dynamic symbol table imports none of the
@@ -115,25 +226,18 @@ static int may_have_tags(void)
 	}
 	if (!dyn)
 		return 1; /* static: only with the runtime linked in, checked above */
-	const Elf64_Sym *sym = NULL;
-	const char *str = NULL;
-	const uint32_t *hash = NULL, *gnu = NULL;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
-		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
-		switch (dyn->d_tag) {
-		case DT_SYMTAB: sym = (const Elf64_Sym *)v; break;
-		case DT_STRTAB: str = (const char *)v; break;
-		case DT_HASH: hash = (const uint32_t *)v; break;
-		case DT_GNU_HASH: gnu = (const uint32_t *)v; break;
-		}
-	}
-	if (!sym || !str || (!gnu && !hash))
+	struct dyn_tables t;
+	dyn_tables(dyn, bias, &t);
+	if (!t.sym || !t.str || (!t.gnu && !t.hash))
 		return 1;
-	uint32_t nsym = gnu ? gnu_symbols(gnu) : hash[1];
-	for (uint32_t i = 1; i < nsym; i++)
-		if (sym[i].st_shndx == SHN_UNDEF && runtime_name(str + sym[i].st_name))
+	if (t.gnu && t.gnu[0] > AT_SCAN_BUCKETS && t.gnu[2]) {
+		if (undefined_runtime(&t, 1, t.gnu[1]))
 			return 1;
-	return 0;
+		int r = hashed_runtime_names(&t);
+		if (r >= 0)
+			return r;
+	}
+	return undefined_runtime(&t, 1, t.gnu ? gnu_symbols(t.gnu) : t.hash[1]);
 }
 int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 {
