@@ -298,9 +298,14 @@ static void *map_at(void *addr, size_t len, int prot)
 
 /* [base - lead, base + len) with base aligned to the arena size (lead and
  * len multiples of the page size), the lead read-write, the rest
- * PROT_NONE; base, or NULL. */
+ * PROT_NONE; base, or NULL.  Not limited, the alignment's slack stays
+ * mapped (no munmap: two system calls in all): up to an arena below the
+ * lead, read-write and never touched, and above the heap, PROT_NONE, each
+ * joining its neighbour's mapping. */
 static char *map_aligned(size_t lead, size_t len, int limited)
 {
+	char *lo, *base;
+	size_t big;
 	if (!limited) /* nothing to grow into: where the kernel likes */
 		goto anywhere;
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
@@ -314,35 +319,40 @@ static char *map_aligned(size_t lead, size_t len, int limited)
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdull; /* murmur3's finalizer */
 	x ^= x >> 33;
-	char *want = (char *)(uintptr_t)(WINDOW_LOW + ((x % WINDOW_SLOTS) << AT_ARENA_SHIFT));
-	if (map_at(want - lead, lead + len, PROT_NONE) != MAP_FAILED)
+	base = (char *)(uintptr_t)(WINDOW_LOW + ((x % WINDOW_SLOTS) << AT_ARENA_SHIFT));
+	lo = base - lead;
+	big = lead + len;
+	if (map_at(lo, big, PROT_NONE) != MAP_FAILED)
 		goto lead_rw;
-anywhere:;
-	size_t need = lead + len, big = need + AT_ARENA_SIZE;
-	char *p = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) /* a limit that leaves room for need only */
-		p = mmap(NULL, big = need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			 -1, 0);
-	if (p == MAP_FAILED)
+anywhere:
+	big = lead + len + AT_ARENA_SIZE;
+	lo = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (lo == MAP_FAILED) /* a limit that leaves room for lead + len only */
+		lo = mmap(NULL, big = lead + len, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (lo == MAP_FAILED)
 		return NULL;
-	char *base = (char *)(((uintptr_t)p + lead + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
-	if (base + len > p + big) { /* the small retry was not aligned: give up */
-		munmap(p, big);
+	base = (char *)(((uintptr_t)lo + lead + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
+	if (base + len > lo + big) { /* the small retry was not aligned: give up */
+		munmap(lo, big);
 		return NULL;
 	}
-	if (base - lead > p)
-		munmap(p, (size_t)(base - lead - p));
-	if (p + big > base + len)
-		munmap(base + len, (size_t)((p + big) - (base + len)));
-	want = base;
+	if (limited) { /* the heap grows into what lies above it */
+		if (base - lead > lo)
+			munmap(lo, (size_t)(base - lead - lo));
+		if (lo + big > base + len)
+			munmap(base + len, (size_t)((lo + big) - (base + len)));
+		lo = base - lead;
+		big = lead + len;
+	}
 lead_rw:
 	/* over our own PROT_NONE range (mmap: no other libc call to bind) */
-	if (lead && mmap(want - lead, lead, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
-		munmap(want - lead, lead + len);
+	if (mmap(lo, (size_t)(base - lo), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(lo, big);
 		return NULL;
 	}
-	return want;
+	return base;
 }
 
 static size_t align_up(size_t n, size_t a)
