@@ -243,9 +243,11 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * heap's committed chunks, read-write and MAP_NORESERVE too, extend that
  * mapping upward (the kernel merges them), the rest of the heap is a
  * second one.  Without an address-space limit (RLIMIT_AS) all of it is
- * reserved at once, wherever the kernel places it (a fixed address could
- * fall in a range that a sanitizer's runtime or another allocator reserves
- * for itself): meta at a 1 GiB boundary and the shadow right after it, so
+ * reserved at once, its end NEAR_GAP below this library when that range is
+ * free (MAP_FIXED_NOREPLACE: two system calls in all, no alignment slack),
+ * else wherever the kernel places it (never over a range another mapping
+ * holds, as a sanitizer's runtime or another allocator may reserve for
+ * itself): meta at a 1 GiB boundary and the shadow right after it, so
  * the first pages of all the metadata lie in one 1 GiB region (one
  * page-middle-directory page), then the heap at the next arena boundary
  * AT_HEAP_SIZE on.  Under a limit, or where the whole reservation is
@@ -265,6 +267,12 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 #define WINDOW_LOW (16ull << 40)
 #define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
 #define META_ALIGN (64ul << 10)
+/* Without a limit the heap ends at least this far below this library (the
+ * libraries the loader mapped after it, libc's, lie in between): the small
+ * mappings made later (the preload library's tables, thread caches) find
+ * room right below the libraries, in their page-table pages, rather than
+ * below the reservation. */
+#define NEAR_GAP (64ul << 20)
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
@@ -306,8 +314,16 @@ static char *map_aligned(size_t lead, size_t len, int limited)
 {
 	char *lo, *base;
 	size_t big;
-	if (!limited) /* nothing to grow into: where the kernel likes */
-		goto anywhere;
+	if (!limited) { /* nothing to grow into: below this library */
+		uintptr_t near = ((uintptr_t)&heap_span_max - NEAR_GAP - len) & ~(AT_ARENA_SIZE - 1);
+		base = (char *)near;
+		lo = base - lead;
+		big = lead + len;
+		if (near > lead + NEAR_GAP && near < (uintptr_t)&heap_span_max &&
+		    map_at(lo, big, PROT_NONE) != MAP_FAILED)
+			goto lead_rw;
+		goto anywhere; /* taken: where the kernel likes */
+	}
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
 	 * the heap's address must not tell them.  The kernel's own placement
 	 * of the stack and of this library, and the time stamp counter, mixed. */
