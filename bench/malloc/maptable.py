@@ -2,6 +2,7 @@
 """Every mapping of a small process and the page-table pages it costs.
 
     maptable.py SPAWN start|fork name=[lib][:ENV=VAL...] ...
+    maptable.py --runs N SPAWN start|fork name=[lib][:ENV=VAL...] ...
 
 For each configuration, starts `SPAWN --stop start` (a process that never
 allocates, as /bin/true) or `SPAWN --stop fork` (spawn.c's fork-loop
@@ -15,8 +16,12 @@ of it present (pagemap), counting each region once, at the first mapping
 that touches it.  A fork copies every mapping and every one of those
 pages.  The last line per configuration: mappings, the pages by level,
 their KiB against the kernel's VmPTE (which counts the same three levels).
+With --runs N: N rounds, the configurations taking turns, and only one
+line per configuration: the mappings seen, the page-table KiB (median,
+range) and the mean pages per level (where ASLR puts the libraries, the
+stack and the reservations decides which regions they share).
 """
-import os, signal, subprocess, sys
+import os, signal, statistics, subprocess, sys
 
 LEVELS = ((21, 'pte'), (30, 'pmd'), (39, 'pud'))
 TOUCHED = bytes(1 if b & 0xC0 else 0 for b in range(256))  # present or swapped
@@ -70,7 +75,7 @@ def size(n):
     return str(n)
 
 
-def table(spawn, mode, name, spec):
+def table(spawn, mode, name, spec, quiet=False):
     lib, *envs = spec.split(':')
     env = {'PATH': '/usr/bin:/bin'}
     if lib:
@@ -85,9 +90,10 @@ def table(spawn, mode, name, spec):
     seen = {shift: set() for shift, _ in LEVELS}
     total = {shift: 0 for shift, _ in LEVELS}
     maps = mappings(p.pid)
-    print('== %s (%s): %d mappings' % (name, mode, len(maps)))
-    print('%-29s %7s %4s %2s %7s %-3s %-3s %-3s %s' %
-          ('range', 'size', 'prot', 'nr', 'rss_kib', 'pte', 'pmd', 'pud', 'name'))
+    out = print if not quiet else (lambda *a: None)
+    out('== %s (%s): %d mappings' % (name, mode, len(maps)))
+    out('%-29s %7s %4s %2s %7s %-3s %-3s %-3s %s' %
+        ('range', 'size', 'prot', 'nr', 'rss_kib', 'pte', 'pmd', 'pud', 'name'))
     for m in maps:
         pages = present_pages(p.pid, m['lo'], m['hi']) if m['rss'] or 'stack' in m['name'] else []
         new = {}
@@ -96,23 +102,46 @@ def table(spawn, mode, name, spec):
             seen[shift] |= regions
             new[shift] = len(regions)
             total[shift] += len(regions)
-        print('%012x-%012x %7s %4s %2s %7d %3d %3d %3d %s' %
-              (m['lo'], m['hi'], size(m['hi'] - m['lo']), m['prot'], 'nr' if m['nr'] else '',
-               m['rss'], new[21], new[30], new[39], m['name']))
+        out('%012x-%012x %7s %4s %2s %7d %3d %3d %3d %s' %
+            (m['lo'], m['hi'], size(m['hi'] - m['lo']), m['prot'], 'nr' if m['nr'] else '',
+             m['rss'], new[21], new[30], new[39], m['name']))
     vmpte = status_kib(p.pid, 'VmPTE')
     os.kill(p.pid, signal.SIGCONT)
     p.wait()
     pages = sum(total.values())
-    print('maptable config=%s mode=%s mappings=%d pte=%d pmd=%d pud=%d pt_kib=%d vmpte_kib=%d' %
-          (name, mode, len(maps), total[21], total[30], total[39], pages * 4, vmpte))
+    out('maptable config=%s mode=%s mappings=%d pte=%d pmd=%d pud=%d pt_kib=%d vmpte_kib=%d' %
+        (name, mode, len(maps), total[21], total[30], total[39], pages * 4, vmpte))
+    if pages * 4 != vmpte:
+        sys.exit('maptable: %d KiB of page tables counted, the kernel says %d' % (pages * 4, vmpte))
+    return len(maps), total[21], total[30], total[39]
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[2] not in ('start', 'fork'):
+    args = sys.argv[1:]
+    runs = 0
+    if args[:1] == ['--runs'] and len(args) > 1:
+        runs = int(args[1])
+        args = args[2:]
+    if len(args) < 3 or args[1] not in ('start', 'fork') or runs < 0:
         sys.exit(__doc__)
-    for cfg in sys.argv[3:]:
-        name, _, spec = cfg.partition('=')
-        table(sys.argv[1], sys.argv[2], name, spec)
+    cfgs = [c.partition('=') for c in args[2:]]
+    if not runs:
+        for name, _, spec in cfgs:
+            table(args[0], args[1], name, spec)
+        return
+    seen = {name: [] for name, _, _ in cfgs}
+    for r in range(runs):
+        for i in range(len(cfgs)):
+            name, _, spec = cfgs[(i + r) % len(cfgs)]
+            seen[name].append(table(args[0], args[1], name, spec, quiet=True))
+    for name, _, _ in cfgs:
+        v = seen[name]
+        kib = sorted(4 * (m[1] + m[2] + m[3]) for m in v)
+        print('maptable config=%s mode=%s runs=%d mappings=%s pt_kib_median=%g pt_kib_range=%d-%d '
+              'pte_mean=%.2f pmd_mean=%.2f pud_mean=%.2f' %
+              (name, args[1], runs, ','.join(str(x) for x in sorted({m[0] for m in v})),
+               statistics.median(kib), kib[0], kib[-1], statistics.mean(m[1] for m in v),
+               statistics.mean(m[2] for m in v), statistics.mean(m[3] for m in v)))
 
 
 if __name__ == '__main__':
