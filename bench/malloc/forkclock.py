@@ -13,17 +13,12 @@ machine, ratios within a round move less than the figures).
 """
 import statistics, subprocess, sys
 
+from maptable import config_env
+
 
 def once(spawn, forks, spec):
-    lib, *envs = spec.split(':')
-    env = {'PATH': '/usr/bin:/bin'}
-    if lib:
-        env['LD_PRELOAD'] = lib
-    for e in envs:
-        k, v = e.split('=', 1)
-        env[k] = v
     r = subprocess.run(['perf', 'stat', '-x,', '-e', 'task-clock', spawn, '--forkloop', str(forks)],
-                       env=env, capture_output=True, text=True)
+                       env=config_env(spec), capture_output=True, text=True)
     if r.returncode:
         sys.exit('forkclock: the fork loop failed under %s: %s' % (spec, r.stderr.strip()))
     for line in r.stderr.splitlines():

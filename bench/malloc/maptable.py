@@ -75,7 +75,8 @@ def size(n):
     return str(n)
 
 
-def table(spawn, mode, name, spec, quiet=False):
+def config_env(spec):
+    """The environment of a configuration `[lib][:ENV=VAL...]` (spawn.c's)."""
     lib, *envs = spec.split(':')
     env = {'PATH': '/usr/bin:/bin'}
     if lib:
@@ -83,7 +84,11 @@ def table(spawn, mode, name, spec, quiet=False):
     for e in envs:
         k, v = e.split('=', 1)
         env[k] = v
-    p = subprocess.Popen([spawn, '--stop', mode], env=env)
+    return env
+
+
+def table(spawn, mode, name, spec, quiet=False):
+    p = subprocess.Popen([spawn, '--stop', mode], env=config_env(spec))
     _, st = os.waitpid(p.pid, os.WUNTRACED)
     if not os.WIFSTOPPED(st):
         sys.exit('maptable: %s did not stop under %s' % (spawn, name))
