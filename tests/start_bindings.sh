@@ -27,7 +27,7 @@ bindings() {
 
 # Calls that may stay: the configuration's secure-execution check
 # (getauxval), the heap's reservation under the address-space limit
-# (getrlimit, mmap, munmap), the fork handlers (__register_atfork), and
+# (getrlimit, mmap; munmap only under a limit), the fork handlers (__register_atfork), and
 # memset and memcpy, which a compiler may emit for a structure (at -O0).  (A set-up an earlier constructor's
 # allocation ran, as a sanitizer runtime's, binds its calls before ours.)
 # Never getenv, strncmp, strlen or a pthread mutex or once, nor open, read
@@ -40,7 +40,7 @@ allowed=" __register_atfork getauxval getrlimit mmap munmap memset memcpy "
 # A build without a sanitizer runtime (no earlier constructor allocates):
 # exactly these, whether the configuration is the default (an empty
 # environment), set by variables, or never (no counters, no store).
-want="__register_atfork getauxval getrlimit mmap munmap "
+want="__register_atfork getauxval getrlimit mmap "
 for config in "" "ALLOCTAG=On,Uncompressed ALLOCTAG_DEPTH=4 ALLOCTAG_HEAP_MAX=1G ALLOCTAG_LIVE=yes" \
 	"ALLOCTAG=never"; do
 	# shellcheck disable=SC2086 # the configuration's words are variables

@@ -14,6 +14,9 @@
  *        parent's and the children's), and what each fork copies: the
  *        parent's page tables (VmPTE, KiB) and its mappings (lines of
  *        /proc/self/maps), read before the first fork.
+ * `spawn --stop fork` (that parent, holding its blocks) and `spawn --stop
+ * start` (a process that never allocates, as /bin/true) stop themselves
+ * (SIGSTOP) for maptable.py to read their mappings, and exit when continued.
  * Configurations take turns within each round, the first one rotating.
  * One line per configuration: medians over rounds, and the median of each
  * round's ratio to the first configuration's run of the same round.
@@ -21,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,16 +199,23 @@ static void fork_copies(long *pte_kib, long *maps)
 		*maps += buf[i] == '\n';
 }
 
-/* The fork loop, in a process of the configuration. */
-static int forkloop(int forks)
+static char *blk[NBLOCKS];
+
+/* The fork loop's parent's heap: NBLOCKS small blocks of one call site. */
+static void blocks_new(void)
 {
-	static char *blk[NBLOCKS];
 	uint64_t s = xs_seed(0);
 	for (int i = 0; i < NBLOCKS; i++) {
 		size_t n = 16 + xs_below(&s, 240);
 		blk[i] = blk_new(n);
 		memset(blk[i], (unsigned char)i, n);
 	}
+}
+
+/* The fork loop, in a process of the configuration. */
+static int forkloop(int forks)
+{
+	blocks_new();
 	long pte_kib, maps;
 	fork_copies(&pte_kib, &maps);
 	double t0 = now_sec();
@@ -246,6 +257,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--forkloop"))
 		return forkloop(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "--stop")) {
+		if (!strcmp(argv[2], "fork"))
+			blocks_new();
+		raise(SIGSTOP);
+		return 0;
+	}
 	int a = 1, rounds = 5, starts = 200, forks = 300;
 	if (a < argc && strchr(argv[a], '=') == NULL)
 		rounds = (int)parse_pos(argv[0], "rounds", argv[a++]);

@@ -1,4 +1,5 @@
 #include "core/counters.h"
+#include "pages/page.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -48,19 +49,38 @@ static long possible_cpus(void)
 	return max + 1 > 0 ? max + 1 : -1;
 }
 
-int at_counters_init(void)
+static unsigned int ncpu_once; /* 0 until read */
+
+static unsigned int ncpu(void)
 {
+	unsigned int got = AT_LOAD_RELAXED(&ncpu_once);
+	if (got)
+		return got;
 	long n = possible_cpus();
 	if (n < 1)
 		n = sysconf(_SC_NPROCESSORS_CONF);
 	if (n < 1)
 		n = 1;
-	void *p = mmap(NULL, AT_COUNTERS_STRIDE * ((size_t)n + 1), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	AT_STORE_RELAXED(&ncpu_once, (unsigned int)n); /* any reader reads the same */
+	return (unsigned int)n;
+}
+
+size_t at_counters_bytes(void)
+{
+	return AT_COUNTERS_STRIDE * ((size_t)ncpu() + 1);
+}
+
+int at_counters_init(void)
+{
+	unsigned int n = ncpu();
+	void *p = at_heap_meta(AT_META_COUNTERS, at_counters_bytes());
+	if (!p)
+		p = mmap(NULL, at_counters_bytes(), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	at_rseq_offset = (long)__rseq_offset;
-	at_counters_ncpu = (unsigned int)n;
+	at_counters_ncpu = n;
 	AT_STORE(&at_counters_base, (char *)p);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * Per-CPU live and cumulative counters, indexed by tag index.
  *
- * Layout: one reserved region per CPU (one mapping for all of them,
+ * Layout: one reserved region per CPU (all in the heap's reservation, page.h
+ * at_heap_meta, or one mapping of their own,
  * committed by the kernel on first touch), each an array of AT_IDX_MAX
  * pairs {live, cumulative} of struct at_counter (16 bytes each, 32 per
  * pair) indexed by tag index.  CPU c's array starts at at_counters_base +
@@ -57,6 +58,10 @@ extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
 extern AT_HIDDEN unsigned int at_counters_ncpu;
 
 AT_HIDDEN int at_counters_init(void);
+/* The arrays' bytes: AT_COUNTERS_STRIDE per possible CPU and one shared
+ * (the CPU count read once); carved from the heap's reservation when it
+ * made room (page.h at_heap_meta). */
+AT_HIDDEN size_t at_counters_bytes(void);
 AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
 AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
 AT_HIDDEN void at_counters_reset(uint32_t idx);

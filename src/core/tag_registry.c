@@ -6,6 +6,7 @@
 
 #include "core/fork_locks.h"
 #include "core/message.h"
+#include "pages/page.h"
 
 struct alloc_tag **at_tag_by_idx;
 uint32_t at_nr_idx = AT_IDX_FIRST;
@@ -54,10 +55,17 @@ AT_FORK_TEXT static void fork_child(void)
 	at_fork_child_reset(&at_registry_lock, (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP);
 }
 
+size_t at_registry_bytes(void)
+{
+	return AT_IDX_MAX * sizeof(*at_tag_by_idx);
+}
+
 int at_registry_init(void)
 {
-	void *p = mmap(NULL, AT_IDX_MAX * sizeof(*at_tag_by_idx), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = at_heap_meta(AT_META_REGISTRY, at_registry_bytes());
+	if (!p)
+		p = mmap(NULL, at_registry_bytes(), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	at_tag_by_idx = p;

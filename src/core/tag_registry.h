@@ -7,7 +7,8 @@
  *   2  AT_IDX_FIRST  the main executable's ("core") tags, in section order,
  *                    then shared-object tags as they are registered.
  * tag -> index: tag->idx (filled at registration).  index -> tag:
- * at_tag_by_idx[idx], a table reserved for AT_IDX_MAX entries and committed
+ * at_tag_by_idx[idx], a table reserved for AT_IDX_MAX entries (in the heap's
+ * reservation, page.h at_heap_meta, or a mapping of its own) and committed
  * as it grows; entries of released indexes are NULL.  An index is valid in
  * [AT_IDX_FIRST, at_nr_idx).
  *
@@ -44,6 +45,9 @@ extern AT_HIDDEN struct alloc_tag *at_core_start, *at_core_stop;
 extern AT_HIDDEN pthread_mutex_t at_registry_lock;
 
 AT_HIDDEN int at_registry_init(void);
+/* The table's bytes (at_tag_by_idx: AT_IDX_MAX entries), carved from the
+ * heap's reservation when it made room (page.h at_heap_meta). */
+AT_HIDDEN size_t at_registry_bytes(void);
 /* Give [start, stop) the indexes [first, first + n); registry lock held. */
 AT_HIDDEN void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_t first,
 				  struct alloc_tag *canon_start);

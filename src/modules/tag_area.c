@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "modules/range_map.h"
+#include "pages/page.h"
 
 #define PAGE 4096ul
 
@@ -30,8 +31,10 @@ static int reserve(void)
 {
 	if (area_base)
 		return 0;
-	size_t len = AT_AREA_TAG_BYTES + AT_AREA_STR_BYTES;
-	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = at_heap_meta(AT_META_AREA, at_area_bytes());
+	if (!p)
+		p = mmap(NULL, at_area_bytes(), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	tags.base = p;
@@ -44,15 +47,18 @@ static int reserve(void)
 	return 0;
 }
 
-/* Make [0, end) of the part usable (populate on demand). */
+size_t at_area_bytes(void)
+{
+	return AT_AREA_TAG_BYTES + AT_AREA_STR_BYTES;
+}
+
+/* Count [0, end) of the part as in use (the kernel populates a page at
+ * its first touch). */
 static int commit(struct part *p, size_t end)
 {
 	end = page_up(end);
-	if (end <= p->committed)
-		return 0;
-	if (mprotect(p->base + p->committed, end - p->committed, PROT_READ | PROT_WRITE))
-		return -ENOMEM;
-	p->committed = end;
+	if (end > p->committed)
+		p->committed = end;
 	return 0;
 }
 
@@ -62,9 +68,8 @@ static void trim(struct part *p, size_t used_end)
 	size_t keep = page_up(used_end);
 	if (p->committed <= keep + AT_AREA_SLACK)
 		return;
-	/* a fresh PROT_NONE mapping drops the pages and their contents */
-	if (mmap(p->base + keep, p->committed - keep, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED)
+	/* the pages and their contents dropped; they read as zero again */
+	if (!madvise(p->base + keep, p->committed - keep, MADV_DONTNEED))
 		p->committed = keep;
 }
 

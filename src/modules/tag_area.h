@@ -3,7 +3,9 @@
  * of every shared object's tags and of their strings (the kernel's module
  * tag area, managed there by a maple tree and here by two range maps).
  *
- * Layout (reserved PROT_NONE at the first shared-object registration):
+ * Layout (reserved read-write, MAP_NORESERVE, in the heap's reservation
+ * (page.h at_heap_meta) or a mapping of its own at the first shared-object
+ * registration):
  *
  *   base                         base + AT_AREA_TAG_BYTES            + AT_AREA_STR_BYTES
  *   | tag slots                  | string space                            |
@@ -26,10 +28,12 @@
  * one range per object: the object's record (module_tags.c) followed by the
  * strings its copies point to.  Nothing in the area points into an object.
  *
- * Memory: pages of each part are made read-write only up to the part's used
- * end (the highest range's end, at_rmap_used_end(), kept O(1) by the map),
- * rounded up to a page, and given back (remapped PROT_NONE) when the used end
- * falls more than AT_AREA_SLACK below what is committed.  Released ranges in
+ * Memory: the kernel populates a page at its first touch; each part counts
+ * as committed up to its used end (the highest range's end,
+ * at_rmap_used_end(), kept O(1) by the map), rounded up to a page, and
+ * gives its pages back (MADV_DONTNEED) when the used end falls more than
+ * AT_AREA_SLACK below what is committed.  (Nothing is mprotect'ed: the
+ * area stays one mapping with the heap's, not a mapping per part.)  Released ranges in
  * the middle are reused by later registrations (lowest fit first), so
  * load/unload cycles do not grow the area.
  *
@@ -86,5 +90,8 @@ AT_HIDDEN unsigned long at_area_slots_end(void);
 AT_HIDDEN unsigned long at_area_objects(void);
 /* Bytes of the area currently committed (both parts). */
 AT_HIDDEN size_t at_area_committed(void);
+/* The area's bytes (both parts), carved from the heap's reservation when
+ * it made room (page.h at_heap_meta). */
+AT_HIDDEN size_t at_area_bytes(void);
 
 #endif

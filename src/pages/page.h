@@ -197,6 +197,18 @@ AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, 
  * block of a new arena is handed out.  0, or -ENOMEM.
  */
 AT_HIDDEN int at_heap_add_shadow(char **basep);
+/*
+ * The runtime metadata carved from the heap's reservation (page_alloc.c,
+ * Reservation): the page descriptors, and, unless at_heap_plan(0) was
+ * called before at_heap_init, the tag registry's table, the counters and
+ * the shared-object tag area.
+ * at_heap_meta gives a part's memory (read-write, zero, committed on first
+ * touch) when the reservation made room for it with exactly `bytes`, else
+ * NULL (its owner maps its own).
+ */
+enum { AT_META_PAGES, AT_META_REGISTRY, AT_META_COUNTERS, AT_META_AREA, AT_META_KINDS };
+AT_HIDDEN void at_heap_plan(int profiling);
+AT_HIDDEN void *at_heap_meta(unsigned int which, size_t bytes);
 /* Nonzero once the heap could not grow for lack of address space: large
  * blocks are then mapped directly (malloc.c). */
 AT_HIDDEN int at_heap_full(void);

@@ -26,9 +26,12 @@
  * fits in a free block is refused, and splitting costs at most AT_MAX_ORDER
  * steps, coalescing likewise.
  *
- * Memory: the heap is reserved PROT_NONE; an arena's 2 MiB chunks are made
- * read-write (committed) the first time a block in them is handed out,
- * counting against ALLOCTAG_HEAP_MAX.  A chunk committed for a block of
+ * Memory: the heap is reserved PROT_NONE (Reservation, below); an arena's
+ * 2 MiB chunks are made read-write (committed) the first time a block in
+ * them is handed out, counting against ALLOCTAG_HEAP_MAX.  (A stray write
+ * past what was ever handed out faults.  Chunks are committed upward from
+ * the arena's start, as blocks are carved, so the committed ones join one
+ * mapping with the metadata below them.)  A chunk committed for a block of
  * 2 MiB or more (whole chunks, the user's alone) is advised MADV_HUGEPAGE;
  * one committed for smaller blocks (slabs) is not: a huge page there is
  * resident whole from the first touch of any of its slabs (a small program
@@ -70,7 +73,10 @@
 #include "store/debug.h"
 #include "pages/early.h"
 #include "core/fork_locks.h"
+#include "core/counters.h"
 #include "core/message.h"
+#include "core/tag_registry.h"
+#include "modules/tag_area.h"
 #include "pages/page.h"
 #include "core/peak_hook.h"
 #include "store/store_migrate.h"
@@ -221,31 +227,70 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 }
 
 /*
- * Reservation.  Without an address-space limit (RLIMIT_AS) all
- * AT_HEAP_SIZE bytes of the heap and of the shadow (at_heap_add_shadow) are
- * reserved at once (PROT_NONE and MAP_NORESERVE cost no memory), wherever
- * the kernel places them: a fixed address could fall in a range that a
- * sanitizer's runtime or another allocator reserves for itself.  Under a
- * limit, or where the whole reservation is refused (valgrind's
- * address-space manager refuses it), one arena of each (2 GiB in all) is
- * reserved at first, placed, when the address is free, in a window at a
- * random 1 GiB-aligned address between 16 and 80 TiB (16 bits from the
- * stack's and this library's placement and the time stamp counter: no
- * system call), far below where the kernel puts mappings (top-down from
- * near 128 TiB) and the executable: the heap at the window's start, the
- * shadow AT_HEAP_SIZE above it, each free to grow upward; grow() reserves
- * the next arena of both (MAP_FIXED_NOREPLACE) when every arena is full;
- * the descriptors are reserved for as many arenas as the limit could ever
- * hold.  When growing fails (the limit, or the address taken),
- * at_heap_full() says so and large blocks are mapped directly (huge.c).
+ * Reservation: one mapping for the runtime metadata and the heap, so that
+ * a fork copies few mappings and the metadata's first pages share
+ * page-table pages:
+ *
+ *   meta:   page descriptors (at_pages[], for heap_span_max)
+ *           | the tag registry's table | the counters (per CPU)
+ *           | the shared-object tag area   (the last three only when
+ *           start-up plans profiling: at_heap_plan)
+ *   shadow: the small-object metadata windows (at_heap_add_shadow)
+ *   heap:   the arenas, aligned to AT_ARENA_SIZE, PROT_NONE until committed
+ *
+ * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
+ * a page at its first touch; nothing of theirs is mprotect'ed later); the
+ * heap's committed chunks, read-write and MAP_NORESERVE too, extend that
+ * mapping upward (the kernel merges them), the rest of the heap is a
+ * second one.  Without an address-space limit (RLIMIT_AS) all of it is
+ * reserved at once, its end NEAR_GAP below this library when that range is
+ * free (MAP_FIXED_NOREPLACE: two system calls in all, no alignment slack),
+ * else wherever the kernel places it (never over a range another mapping
+ * holds, as a sanitizer's runtime or another allocator may reserve for
+ * itself): meta at a 1 GiB boundary and the shadow right after it, so
+ * the first pages of all the metadata lie in one 1 GiB region (one
+ * page-middle-directory page), then the heap at the next arena boundary
+ * AT_HEAP_SIZE on.  Under a limit, or where the whole reservation is
+ * refused (valgrind's address-space manager refuses it), the meta and one
+ * arena are reserved at first, placed, when the address is free, in a
+ * window at a random 1 GiB-aligned address between 16 and 80 TiB (16 bits
+ * from the stack's and this library's placement and the time stamp
+ * counter: no system call), far below where the kernel puts mappings
+ * (top-down from near 128 TiB) and the executable: meta right below the
+ * heap, the shadow AT_HEAP_SIZE above the heap (mapped at the first slab),
+ * each free to grow upward; grow() maps the next arena of both
+ * (MAP_FIXED_NOREPLACE) when every arena is full; the descriptors cover as
+ * many arenas as the limit could ever hold.  When growing fails (the
+ * limit, or the address taken), at_heap_full() says so and large blocks
+ * are mapped directly (huge.c).
  */
 #define WINDOW_LOW (16ull << 40)
 #define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
+#define META_ALIGN (64ul << 10)
+/* Without a limit the heap ends at least this far below this library (the
+ * libraries the loader mapped after it, libc's, lie in between): the small
+ * mappings made later (the preload library's tables, thread caches) find
+ * room right below the libraries, in their page-table pages, rather than
+ * below the reservation. */
+#define NEAR_GAP (64ul << 20)
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
 static size_t heap_span_max; /* what the descriptors cover */
 static int heap_limited;     /* RLIMIT_AS set: the heap grows an arena at a time */
+static unsigned char heap_no_profiling; /* at_heap_plan(0): no registry nor counters */
+static char *meta_ptr[AT_META_KINDS];
+static size_t meta_len[AT_META_KINDS];
+
+void at_heap_plan(int profiling)
+{
+	heap_no_profiling = !profiling;
+}
+
+void *at_heap_meta(unsigned int which, size_t bytes)
+{
+	return which < AT_META_KINDS && meta_len[which] == bytes ? meta_ptr[which] : NULL;
+}
 
 /* mmap at exactly addr, or MAP_FAILED (no replacing, no moving). */
 static void *map_at(void *addr, size_t len, int prot)
@@ -259,11 +304,26 @@ static void *map_at(void *addr, size_t len, int prot)
 	return p;
 }
 
-/* len bytes (a multiple of the arena size) aligned to the arena size. */
-static char *map_aligned(size_t len, int limited)
+/* [base - lead, base + len) with base aligned to the arena size (lead and
+ * len multiples of the page size), the lead read-write, the rest
+ * PROT_NONE; base, or NULL.  Not limited, the alignment's slack stays
+ * mapped (no munmap: two system calls in all): up to an arena below the
+ * lead, read-write and never touched, and above the heap, PROT_NONE, each
+ * joining its neighbour's mapping. */
+static char *map_aligned(size_t lead, size_t len, int limited)
 {
-	if (!limited) /* nothing to grow into: where the kernel likes */
-		goto anywhere;
+	char *lo, *base;
+	size_t big;
+	if (!limited) { /* nothing to grow into: below this library */
+		uintptr_t near = ((uintptr_t)&heap_span_max - NEAR_GAP - len) & ~(AT_ARENA_SIZE - 1);
+		base = (char *)near;
+		lo = base - lead;
+		big = lead + len;
+		if (near > lead + NEAR_GAP && near < (uintptr_t)&heap_span_max &&
+		    map_at(lo, big, PROT_NONE) != MAP_FAILED)
+			goto lead_rw;
+		goto anywhere; /* taken: where the kernel likes */
+	}
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
 	 * the heap's address must not tell them.  The kernel's own placement
 	 * of the stack and of this library, and the time stamp counter, mixed. */
@@ -275,28 +335,45 @@ static char *map_aligned(size_t len, int limited)
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdull; /* murmur3's finalizer */
 	x ^= x >> 33;
-	char *want = (char *)(uintptr_t)(WINDOW_LOW + ((x % WINDOW_SLOTS) << AT_ARENA_SHIFT));
-	void *p0 = map_at(want, len, PROT_NONE);
-	if (p0 != MAP_FAILED)
-		return p0;
-anywhere:;
-	size_t big = len + AT_ARENA_SIZE;
-	char *p = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) /* a limit that leaves room for len only */
-		p = mmap(NULL, big = len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			 -1, 0);
-	if (p == MAP_FAILED)
+	base = (char *)(uintptr_t)(WINDOW_LOW + ((x % WINDOW_SLOTS) << AT_ARENA_SHIFT));
+	lo = base - lead;
+	big = lead + len;
+	if (map_at(lo, big, PROT_NONE) != MAP_FAILED)
+		goto lead_rw;
+anywhere:
+	big = lead + len + AT_ARENA_SIZE;
+	lo = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (lo == MAP_FAILED) /* a limit that leaves room for lead + len only */
+		lo = mmap(NULL, big = lead + len, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (lo == MAP_FAILED)
 		return NULL;
-	char *base = (char *)(((uintptr_t)p + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
-	if (base + len > p + big) { /* the small retry was not aligned: give up */
-		munmap(p, big);
+	base = (char *)(((uintptr_t)lo + lead + AT_ARENA_SIZE - 1) & ~(AT_ARENA_SIZE - 1));
+	if (base + len > lo + big) { /* the small retry was not aligned: give up */
+		munmap(lo, big);
 		return NULL;
 	}
-	if (base > p)
-		munmap(p, base - p);
-	if (p + big > base + len)
-		munmap(base + len, (p + big) - (base + len));
+	if (limited) { /* the heap grows into what lies above it */
+		if (base - lead > lo)
+			munmap(lo, (size_t)(base - lead - lo));
+		if (lo + big > base + len)
+			munmap(base + len, (size_t)((lo + big) - (base + len)));
+		lo = base - lead;
+		big = lead + len;
+	}
+lead_rw:
+	/* over our own PROT_NONE range (mmap: no other libc call to bind) */
+	if (mmap(lo, (size_t)(base - lo), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(lo, big);
+		return NULL;
+	}
 	return base;
+}
+
+static size_t align_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
 }
 
 /* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
@@ -310,25 +387,40 @@ static int heap_setup(void)
 		span = AT_ARENA_SIZE;
 		heap_span_max = n < AT_NR_ARENAS ? n * AT_ARENA_SIZE : AT_HEAP_SIZE;
 	}
+	size_t len[AT_META_KINDS] = {(heap_span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page)};
+	if (!heap_no_profiling) {
+		len[AT_META_REGISTRY] = at_registry_bytes();
+		len[AT_META_COUNTERS] = at_counters_bytes();
+		len[AT_META_AREA] = at_area_bytes();
+	}
+	size_t meta = 0;
+	for (unsigned int k = 0; k < AT_META_KINDS; k++)
+		meta += len[k];
+	meta = align_up(meta, META_ALIGN);
+	/* unlimited: meta, the shadow, the heap at the next arena boundary */
+	size_t lead = align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE);
 	heap_limited = span < AT_HEAP_SIZE;
-	char *base = map_aligned(span, heap_limited);
-	if (!base && !heap_limited) {
-		/* no room for the whole reservation at once (valgrind's address
-		 * space, a kernel with a small map count or overcommit rules):
-		 * an arena now, the next ones as they are needed */
+	char *base = heap_limited ? NULL : map_aligned(lead, span, 0);
+	if (base) {
+		shadow_base = base - lead + meta;
+	} else {
+		/* under the limit, or no room for the whole reservation at once
+		 * (valgrind's address space, a kernel with a small map count or
+		 * overcommit rules): meta and an arena now, the next arenas as
+		 * they are needed */
 		heap_limited = 1;
 		span = AT_ARENA_SIZE;
-		base = map_aligned(span, 1);
+		base = map_aligned(lead = meta, span, 1);
 	}
 	if (!base)
 		return ENOMEM;
-	void *d = mmap(NULL, (heap_span_max >> AT_PAGE_SHIFT) * sizeof(struct at_page),
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (d == MAP_FAILED) {
-		munmap(base, span);
-		return ENOMEM;
+	char *m = base - lead;
+	for (unsigned int k = 0; k < AT_META_KINDS; k++) {
+		meta_ptr[k] = len[k] ? m : NULL;
+		meta_len[k] = len[k];
+		m += len[k];
 	}
-	at_pages = d;
+	at_pages = (struct at_page *)(void *)meta_ptr[AT_META_PAGES];
 	arena_setup(0);
 	nr_arenas = 1;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -348,10 +440,9 @@ int at_heap_add_shadow(char **basep)
 	if (at_heap_init())
 		return -ENOMEM;
 	pthread_mutex_lock(&grow_lock);
-	if (!shadow_base) {
+	if (!shadow_base) { /* limited: AT_HEAP_SIZE above the heap, growing with it */
 		size_t span = at_heap_span;
-		char *want = at_heap_base + AT_HEAP_SIZE;
-		char *p = heap_limited ? map_at(want, span, PROT_READ | PROT_WRITE) : MAP_FAILED;
+		char *p = map_at(at_heap_base + AT_HEAP_SIZE, span, PROT_READ | PROT_WRITE);
 		if (p == MAP_FAILED) /* no room to grow then: heap_grow fails */
 			p = mmap(NULL, span, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

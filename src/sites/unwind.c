@@ -665,8 +665,12 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 {
 	/* The first table with the flags of the allocator's other small
 	 * mappings, so that the kernel merges it with a neighbour (one
-	 * mapping fewer for each fork to copy); the larger ones reserve. */
-	int reserve = shift > AT_RULE_SHIFT_FIRST ? MAP_NORESERVE : 0;
+	 * mapping fewer for each fork to copy), and populated (3 pages): a
+	 * forked child's first lookup of a new return address reads a page
+	 * and writes it, which, were the page never touched, is two faults
+	 * (the zero page, then a copy of it), one when it is present; the
+	 * larger ones reserve. */
+	int reserve = shift > AT_RULE_SHIFT_FIRST ? MAP_NORESERVE : MAP_POPULATE;
 	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | reserve, -1, 0);
 	if (n == MAP_FAILED)

@@ -53,6 +53,7 @@ static void do_init(void)
 		       "are skipped", at_quote(cfg.wrappers, q, sizeof(q)));
 	}
 	at_heap_set_limit(cfg.heap_max);
+	at_heap_plan(cfg.mode >= 0); /* no room for the registry and counters under never */
 	if (at_heap_init())
 		at_msg("cannot reserve the page heap; page allocations fail until it can be reserved");
 	AT_STORE_RELAXED(&alloctag_debug_key, (unsigned char)cfg.debug);

@@ -1,0 +1,156 @@
+/*
+ * The heap and the runtime metadata are one mapping (src/pages/page_alloc.c,
+ * Reservation): after small and large allocations, a shared-object tag area
+ * and slab metadata, the page descriptors, the shadow, the heap's
+ * committed first chunk and (profiling planned) the registry's table, the
+ * counters and the tag area all lie in one read-write line of
+ * /proc/self/maps, placed exactly as the layout says, and the rest of the
+ * heap is one PROT_NONE line after it: two lines in all.
+ *   test_one_reservation            whatever ALLOCTAG says (ctest runs it
+ *                                   with profiling on and with never)
+ *   test_one_reservation --limit    re-executes itself under an
+ *                                   address-space limit (--limited): meta
+ *                                   and one arena, then, when the arena is
+ *                                   full, the next arena joins the same
+ *                                   mapping
+ */
+#include <alloctag.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/counters.h"
+#include "core/tag_registry.h"
+#include "modules/tag_area.h"
+#include "pages/page.h"
+
+/* The lines of /proc/self/maps overlapping [lo, hi), at most 8: their
+ * ranges and protections; how many. */
+struct line {
+	uintptr_t lo, hi;
+	char prot[8];
+};
+
+static int lines_in(uintptr_t lo, uintptr_t hi, struct line *l)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	CHECK(f);
+	char buf[512];
+	int n = 0;
+	while (fgets(buf, sizeof buf, f) && n < 8)
+		if (sscanf(buf, "%lx-%lx %4s", &l[n].lo, &l[n].hi, l[n].prot) == 3 && l[n].lo < hi &&
+		    lo < l[n].hi)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void in(uintptr_t lo, uintptr_t hi, const void *p, const char *what)
+{
+	if ((uintptr_t)p < lo || (uintptr_t)p >= hi) {
+		fprintf(stderr, "FAIL: %s at %p outside the reservation %#lx-%#lx\n", what, p,
+			(unsigned long)lo, (unsigned long)hi);
+		exit(1);
+	}
+}
+
+static size_t align_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
+int main(int argc, char **argv)
+{
+	int limited = argc > 1 && !strcmp(argv[1], "--limited");
+	if (argc > 1 && !strcmp(argv[1], "--limit")) { /* re-executed under a limit */
+		struct rlimit rl = {8000000ul << 10, 8000000ul << 10}; /* 8 arenas */
+		CHECK(!setrlimit(RLIMIT_AS, &rl));
+		execl("/proc/self/exe", argv[0], "--limited", (char *)NULL);
+		perror("execl");
+		return 1;
+	}
+	char *small = at_malloc(100), *large = at_malloc(1 << 20);
+	CHECK(small && large);
+	small[0] = large[0] = 1;
+	char *shadow = NULL;
+	CHECK_EQ(at_heap_add_shadow(&shadow), 0);
+	int profiling = alloctag_profiling();
+	struct at_area_span sp;
+	if (profiling) {
+		pthread_mutex_lock(&at_registry_lock);
+		CHECK_EQ(at_area_alloc(4, 64, &sp), 0);
+		pthread_mutex_unlock(&at_registry_lock);
+	}
+
+	/* meta, the shadow and the heap's first chunk read-write (the small
+	 * and the large block are in it); the rest of the heap PROT_NONE */
+	struct line l[8];
+	uintptr_t end = (uintptr_t)at_heap_base + at_heap_span;
+	CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 2);
+	CHECK_STREQ(l[0].prot, "rw-p");
+	uintptr_t lo = l[0].lo, hi = l[0].hi;
+	CHECK_EQ(hi, (uintptr_t)at_heap_base + (2u << 20));
+	CHECK_EQ(l[1].lo, hi);
+	CHECK_STREQ(l[1].prot, "---p");
+	if (limited) { /* the alignment's slack unmapped: the heap grows into it */
+		CHECK_EQ(lo, (uintptr_t)at_pages);
+		CHECK_EQ(l[1].hi, end);
+	} else { /* none when placed below the library, else an arena's worth
+		  * kept: on either side, joining its neighbour */
+		CHECK(lo <= (uintptr_t)at_pages && (uintptr_t)at_pages - lo < AT_ARENA_SIZE);
+		CHECK(l[1].hi >= end && l[1].hi - end < AT_ARENA_SIZE);
+		size_t slack = ((uintptr_t)at_pages - lo) + (l[1].hi - end);
+		CHECK(slack == 0 || slack == AT_ARENA_SIZE);
+	}
+	in(lo, hi, small, "a small block");
+	in(lo, hi, large, "a large block");
+	size_t meta = (limited ? (size_t)8 << 30 : AT_HEAP_SIZE) / AT_PAGE_SIZE * sizeof(struct at_page);
+	CHECK(at_heap_meta(AT_META_PAGES, meta) == at_pages);
+	if (profiling) {
+		in(lo, hi, at_counters_base, "the counters");
+		in(lo, hi, at_tag_by_idx, "the registry's table");
+		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
+		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
+		meta += at_registry_bytes() + at_counters_bytes() + at_area_bytes();
+		pthread_mutex_lock(&at_registry_lock);
+		at_area_release(sp);
+		pthread_mutex_unlock(&at_registry_lock);
+	} else {
+		CHECK(!at_heap_meta(AT_META_COUNTERS, at_counters_bytes()));
+	}
+	meta = align_up(meta, 64 << 10);
+	if (!limited) {
+		in(lo, hi, shadow, "the shadow");
+		CHECK_EQ(shadow, (char *)at_pages + meta);
+		CHECK_EQ(at_heap_base - (char *)at_pages,
+			 align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE));
+	} else {
+		/* meta right below one arena; the shadow AT_HEAP_SIZE above */
+		CHECK_EQ(at_heap_span, AT_ARENA_SIZE);
+		CHECK_EQ(at_heap_base - (char *)at_pages, meta);
+		CHECK_EQ(shadow, at_heap_base + AT_HEAP_SIZE);
+		/* fill the first arena (a 512 MiB block in its upper half): the
+		 * heap grows into the next one, whose blocks join the same
+		 * mapping as the first arena's upper half */
+		void *b[3];
+		for (int i = 0; i < 3; i++)
+			CHECK(b[i] = at_malloc(400u << 20));
+		CHECK_EQ(at_heap_span, 2 * AT_ARENA_SIZE);
+		end = (uintptr_t)at_heap_base + at_heap_span;
+		CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 3);
+		CHECK_EQ(l[0].hi, (uintptr_t)at_heap_base + (2u << 20));
+		CHECK_STREQ(l[1].prot, "---p");
+		CHECK_EQ(l[2].lo, (uintptr_t)at_heap_base + (512u << 20));
+		CHECK_EQ(l[2].hi, end);
+		CHECK_STREQ(l[2].prot, "rw-p");
+		for (int i = 0; i < 3; i++)
+			at_free(b[i]);
+	}
+	at_free(small);
+	at_free(large);
+	printf("one reservation: %#lx bytes read-write%s%s\n", (unsigned long)(hi - (uintptr_t)at_pages),
+	       profiling ? "" : ", no profiling", limited ? ", under a limit" : "");
+	return 0;
+}
