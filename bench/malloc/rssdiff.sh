@@ -7,6 +7,14 @@
 # file mappings by object and permissions, anonymous ones by size.
 #
 #   bench/malloc/rssdiff.sh PRELOAD_LIB CMD [ARG...]
+#   RSSDIFF_MODES="glibc never" bench/malloc/rssdiff.sh PRELOAD_LIB CMD [ARG...]
+#
+# RSSDIFF_MODES names the two runs compared, first against second, of:
+# glibc (no preload library), never (ALLOCTAG=never), default (the default
+# ALLOCTAG); "never default" unless set.  RSSDIFF_ALL=1 prints the
+# comparison for every process of the two runs paired in the order they
+# exited, not only the largest (CMD's processes must then be the same in
+# both runs, as a script's are).
 #
 # At exit, not at the peak (peakmap.py samples the peak; for the programs
 # measured here the structures in question only grow, so exit is their
@@ -39,10 +47,19 @@ __attribute__((destructor(101))) static void dump(void)
 }
 C
 gcc -O2 -shared -fPIC -o "$W/dump.so" "$W/dump.c"
-mkdir "$W/never" "$W/default"
-RSSDIFF_OUT="$W/never/s" ALLOCTAG=never LD_PRELOAD="$PRE $W/dump.so" "$@" >/dev/null
-RSSDIFF_OUT="$W/default/s" LD_PRELOAD="$PRE $W/dump.so" "$@" >/dev/null
-python3 - "$W" <<'PY'
+set -- ${RSSDIFF_MODES:-never default} "$@"
+A=$1 B=$2
+shift 2
+for m in "$A" "$B"; do
+	mkdir "$W/$m"
+	case $m in
+	glibc) RSSDIFF_OUT="$W/$m/s" LD_PRELOAD="$W/dump.so" "$@" >/dev/null ;;
+	never) RSSDIFF_OUT="$W/$m/s" ALLOCTAG=never LD_PRELOAD="$PRE $W/dump.so" "$@" >/dev/null ;;
+	default) RSSDIFF_OUT="$W/$m/s" LD_PRELOAD="$PRE $W/dump.so" "$@" >/dev/null ;;
+	*) echo "rssdiff: unknown mode $m (glibc, never, default)" >&2; exit 2 ;;
+	esac
+done
+python3 - "$W" "$A" "$B" "${RSSDIFF_ALL:-0}" <<'PY'
 import collections, glob, os, re, sys
 def load(fn):
     d = collections.defaultdict(lambda: [0, 0]); name = None; prog = None
@@ -56,17 +73,23 @@ def load(fn):
         elif line.startswith("Rss:"):
             cur[0] += int(line.split()[1])
     return d
-def biggest(dir):
-    best = None
-    for f in glob.glob(dir + "/s.*"):
-        d = load(f); t = sum(v[0] for v in d.values())
-        if best is None or t > best[0]: best = (t, d)
-    return best
-tn, n = biggest(sys.argv[1] + "/never"); td, d = biggest(sys.argv[1] + "/default")
-print("RSS at exit, KiB: never %d, default %d, difference %+d" % (tn, td, td - tn))
-rows = sorted(set(n) | set(d), key=lambda k: -abs(d.get(k, [0])[0] - n.get(k, [0])[0]))
-for k in rows:
-    a, b = n.get(k, [0])[0], d.get(k, [0])[0]
-    if a != b:
-        print("%-40s %-5s %8d %8d %+8d" % (k[0][:40], k[1], a, b, b - a))
+def procs(dir): # (total, mappings, command), in the order they exited
+    out = []
+    for f in sorted(glob.glob(dir + "/s.*"), key=os.path.getmtime):
+        d = load(f); out.append((sum(v[0] for v in d.values()), d))
+    return out
+def show(title, tn, n, td, d):
+    print("%sRSS at exit, KiB: %s %d, %s %d, difference %+d" % (title, A, tn, B, td, td - tn))
+    rows = sorted(set(n) | set(d), key=lambda k: -abs(d.get(k, [0])[0] - n.get(k, [0])[0]))
+    for k in rows:
+        a, b = n.get(k, [0])[0], d.get(k, [0])[0]
+        if a != b:
+            print("%-40s %-5s %8d %8d %+8d" % (k[0][:40], k[1], a, b, b - a))
+A, B = sys.argv[2], sys.argv[3]
+pa, pb = procs(sys.argv[1] + "/" + A), procs(sys.argv[1] + "/" + B)
+if sys.argv[4] == "1":
+    for i, (x, y) in enumerate(zip(pa, pb)):
+        show("process %d: " % i, x[0], x[1], y[0], y[1])
+else:
+    show("", *max(pa, key=lambda t: t[0]), *max(pb, key=lambda t: t[0]))
 PY

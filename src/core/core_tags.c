@@ -21,7 +21,8 @@
  * executable with tags either links the runtime in (this code is then
  * inside the executable) or imports one of its symbols: an undefined
  * "alloctag_*" or "at_*" entry of its dynamic symbol table, which is
- * mapped (no system call).  The one exception, an executable built with
+ * mapped (no system call for a small table; a large one's exports are
+ * read from the file: at_imports_runtime below).  The one exception, an executable built with
  * ALLOCTAG_NO_AUTO_REGISTER that hands its tags only to another library's
  * functions, registers them itself (alloctag_register_image).  Anything
  * this check cannot read reads the file.
@@ -31,6 +32,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "core/core_tags.h"
 #include "core/message.h"
 #include "core/read_at.h"
 #include "core/tag_registry.h"
@@ -75,20 +77,87 @@ static uintptr_t dyn_addr(uintptr_t v, uintptr_t bias)
 }
 
 /*
+ * Reading the dynamic symbol table without paging it in.  The undefined
+ * symbols of a GNU-hashed table mostly come first, unhashed, below its
+ * symoffset: the loader reads them (and their names) to bind them, so they
+ * are read in place.  The hashed part is the executable's exports (an
+ * executable linked with -rdynamic, like gcc's cc1, exports 28,000
+ * symbols: 680 KB of .dynsym and 100 KB of buckets) with, here and there,
+ * an undefined function whose address the executable takes (60 of cc1's
+ * 498).  Read in place, every 64 KiB window of it fault-around touches
+ * would stay mapped for the process's life (cc1: +384 KiB); past
+ * AT_DYNSYM_IN_PLACE bytes it is read from /proc/self/exe instead, in
+ * DYNSYM_CHUNK pieces into a stack buffer (the file offset from the
+ * PT_LOAD that maps it), and only an undefined entry's name is read in
+ * place (the loader bound it at start-up: its page is in already).
+ */
+#define DYNSYM_CHUNK 8192u
+
+struct dynscan {
+	const Elf64_Phdr *ph;
+	unsigned long phnum;
+	uintptr_t bias;
+	int fd; /* /proc/self/exe once opened, -1 before, -2 when it cannot be */
+};
+
+/* The file offset of len bytes at run-time address a, if one PT_LOAD maps
+ * them from the file; 0 if none does. */
+static int file_off(const struct dynscan *d, uintptr_t a, size_t len, uint64_t *off)
+{
+	for (unsigned long i = 0; i < d->phnum; i++) {
+		const Elf64_Phdr *p = &d->ph[i];
+		uintptr_t v = d->bias + p->p_vaddr;
+		if (p->p_type == PT_LOAD && a >= v && a - v <= p->p_filesz && len <= p->p_filesz - (a - v)) {
+			*off = p->p_offset + (a - v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* len bytes at run-time address a, read from the file; 0, else -1. */
+static int read_mapped(struct dynscan *d, void *buf, uintptr_t a, size_t len)
+{
+	uint64_t off;
+	if (!file_off(d, a, len, &off))
+		return -1;
+	if (d->fd == -1)
+		d->fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (d->fd < 0) {
+		d->fd = -2;
+		return -1;
+	}
+	return at_read_fd(&d->fd, buf, len, off);
+}
+
+/*
  * The number of dynamic symbols a DT_GNU_HASH table covers: past the
  * highest bucket's first symbol, its chain to the entry with the end bit.
- * (Undefined symbols mostly come first, unhashed, below symoffset, but an
- * undefined function whose address the executable takes is hashed.)
+ * Buckets of more than AT_DYNSYM_IN_PLACE bytes are read from the file;
+ * 0 if they cannot be.
  */
-static uint32_t gnu_symbols(const uint32_t *gnu)
+static uint32_t gnu_symbols(struct dynscan *d, const uint32_t *gnu, size_t in_place)
 {
 	uint32_t nbuckets = gnu[0], symoffset = gnu[1], bloom_words = gnu[2];
 	const uint32_t *buckets = gnu + 4 + 2 * (size_t)bloom_words; /* 64-bit bloom words */
 	const uint32_t *chain = buckets + nbuckets;
 	uint32_t last = 0;
-	for (uint32_t b = 0; b < nbuckets; b++)
-		if (buckets[b] > last)
-			last = buckets[b];
+	if ((size_t)nbuckets * 4 <= in_place) {
+		for (uint32_t b = 0; b < nbuckets; b++)
+			if (buckets[b] > last)
+				last = buckets[b];
+	} else {
+		uint32_t buf[DYNSYM_CHUNK / 4];
+		for (uint32_t b = 0; b < nbuckets;) {
+			uint32_t k = nbuckets - b < DYNSYM_CHUNK / 4 ? nbuckets - b : DYNSYM_CHUNK / 4;
+			if (read_mapped(d, buf, (uintptr_t)(buckets + b), (size_t)k * 4))
+				return 0;
+			for (uint32_t i = 0; i < k; i++)
+				if (buf[i] > last)
+					last = buf[i];
+			b += k;
+		}
+	}
 	if (last < symoffset)
 		return symoffset;
 	while (!(chain[last - symoffset] & 1))
@@ -96,25 +165,20 @@ static uint32_t gnu_symbols(const uint32_t *gnu)
 	return last + 1;
 }
 
-/*
- * 0 when the executable cannot have tags the runtime is handed: the runtime
- * is not inside it and its dynamic symbol table imports none of the
- * runtime's symbols.  1 when it may (or when that cannot be told).
- */
-static int may_have_tags(void)
+static int runtime_import(const Elf64_Sym *s, const char *str)
 {
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
-	unsigned long n = getauxval(AT_PHNUM);
-	uintptr_t bias = load_bias(), self = (uintptr_t)&may_have_tags;
+	return s->st_shndx == SHN_UNDEF && runtime_name(str + s->st_name);
+}
+
+int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias, size_t in_place)
+{
+	struct dynscan d = {ph, phnum, bias, -1};
 	const Elf64_Dyn *dyn = NULL;
-	for (unsigned long i = 0; ph && i < n; i++) {
-		if (ph[i].p_type == PT_LOAD && self - (bias + ph[i].p_vaddr) < ph[i].p_memsz)
-			return 1; /* linked into the executable */
+	for (unsigned long i = 0; ph && i < phnum; i++)
 		if (ph[i].p_type == PT_DYNAMIC)
 			dyn = (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
-	}
 	if (!dyn)
-		return 1; /* static: only with the runtime linked in, checked above */
+		return 1; /* static: only with the runtime linked in */
 	const Elf64_Sym *sym = NULL;
 	const char *str = NULL;
 	const uint32_t *hash = NULL, *gnu = NULL;
@@ -129,11 +193,48 @@ static int may_have_tags(void)
 	}
 	if (!sym || !str || (!gnu && !hash))
 		return 1;
-	uint32_t nsym = gnu ? gnu_symbols(gnu) : hash[1];
-	for (uint32_t i = 1; i < nsym; i++)
-		if (sym[i].st_shndx == SHN_UNDEF && runtime_name(str + sym[i].st_name))
-			return 1;
-	return 0;
+	uint32_t nsym = gnu ? gnu_symbols(&d, gnu, in_place) : hash[1];
+	uint32_t i = 1, unhashed = gnu ? gnu[1] : 1;
+	int found = 0;
+	if (!nsym)
+		found = 1; /* cannot be told */
+	for (; !found && i < nsym && i < unhashed; i++)
+		found = runtime_import(&sym[i], str);
+	if ((size_t)(nsym - i) * sizeof(Elf64_Sym) <= in_place) {
+		for (; !found && i < nsym; i++)
+			found = runtime_import(&sym[i], str);
+	}
+	while (!found && i < nsym) {
+		Elf64_Sym buf[DYNSYM_CHUNK / sizeof(Elf64_Sym)];
+		uint32_t k = nsym - i < DYNSYM_CHUNK / sizeof(Elf64_Sym) ? nsym - i
+									  : DYNSYM_CHUNK / sizeof(Elf64_Sym);
+		if (read_mapped(&d, buf, (uintptr_t)&sym[i], (size_t)k * sizeof(Elf64_Sym))) {
+			found = 1; /* cannot be told */
+			break;
+		}
+		for (uint32_t j = 0; !found && j < k; j++)
+			found = runtime_import(&buf[j], str);
+		i += k;
+	}
+	if (d.fd >= 0)
+		close(d.fd);
+	return found;
+}
+
+/*
+ * 0 when the executable cannot have tags the runtime is handed: the runtime
+ * is not inside it and its dynamic symbol table imports none of the
+ * runtime's symbols.  1 when it may (or when that cannot be told).
+ */
+static int may_have_tags(void)
+{
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
+	unsigned long n = getauxval(AT_PHNUM);
+	uintptr_t bias = load_bias(), self = (uintptr_t)&may_have_tags;
+	for (unsigned long i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_LOAD && self - (bias + ph[i].p_vaddr) < ph[i].p_memsz)
+			return 1; /* linked into the executable */
+	return at_imports_runtime(ph, n, bias, AT_DYNSYM_IN_PLACE);
 }
 int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 {
