@@ -88,8 +88,7 @@ static uintptr_t dyn_addr(uintptr_t v, uintptr_t bias)
  * would stay mapped for the process's life (cc1: +384 KiB); past
  * AT_DYNSYM_IN_PLACE bytes it is read from /proc/self/exe instead, in
  * DYNSYM_CHUNK pieces into a stack buffer (the file offset from the
- * PT_LOAD that maps it), and only an undefined entry's name is read in
- * place (the loader bound it at start-up: its page is in already).
+ * PT_LOAD that maps it), with the names of all its undefined entries.
  */
 #define DYNSYM_CHUNK 8192u
 
@@ -165,9 +164,29 @@ static uint32_t gnu_symbols(struct dynscan *d, const uint32_t *gnu, size_t in_pl
 	return last + 1;
 }
 
-static int runtime_import(const Elf64_Sym *s, const char *str)
+/*
+ * Whether dynamic symbol s is an import of the runtime's.  Its name is read
+ * in place, or from the file (from_file): in a large table the undefined
+ * entries' names are spread over the string table (cc1's 498 over its 1.3
+ * MB), and in place each would map a 64 KiB window the loader did not read
+ * (weak imports never bound, functions bound lazily and never called: four
+ * windows of cc1's).  -1 when the name cannot be read.
+ */
+static int runtime_import(struct dynscan *d, const Elf64_Sym *s, const char *str, int from_file)
 {
-	return s->st_shndx == SHN_UNDEF && runtime_name(str + s->st_name);
+	if (s->st_shndx != SHN_UNDEF)
+		return 0;
+	if (!from_file)
+		return runtime_name(str + s->st_name);
+	char name[sizeof("alloctag_")];
+	uintptr_t a = (uintptr_t)(str + s->st_name);
+	size_t len = sizeof(name);
+	while (len > 1 && read_mapped(d, name, a, len))
+		len /= 2; /* the end of the segment */
+	if (len <= 1)
+		return -1;
+	name[len - 1] = '\0'; /* a shorter name ends in the buffer */
+	return runtime_name(name);
 }
 
 int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias, size_t in_place)
@@ -194,31 +213,33 @@ int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias
 	if (!sym || !str || (!gnu && !hash))
 		return 1;
 	uint32_t nsym = gnu ? gnu_symbols(&d, gnu, in_place) : hash[1];
-	uint32_t i = 1, unhashed = gnu ? gnu[1] : 1;
-	int found = 0;
+	uint32_t i = 1, unhashed = !gnu ? 1 : gnu[1] < nsym ? gnu[1] : nsym;
 	if (!nsym)
-		found = 1; /* cannot be told */
-	for (; !found && i < nsym && i < unhashed; i++)
-		found = runtime_import(&sym[i], str);
-	if ((size_t)(nsym - i) * sizeof(Elf64_Sym) <= in_place) {
-		for (; !found && i < nsym; i++)
-			found = runtime_import(&sym[i], str);
-	}
+		return 1; /* cannot be told */
+	/* The entries the loader reads (a GNU table's unhashed imports) in
+	 * place; the exports and the names of a large table from the file. */
+	int from_file = (size_t)(nsym - unhashed) * sizeof(Elf64_Sym) > in_place ||
+			(gnu && (size_t)gnu[0] * 4 > in_place);
+	int found = 0;
+	for (; !found && i < unhashed; i++)
+		found = runtime_import(&d, &sym[i], str, from_file);
+	for (; !found && !from_file && i < nsym; i++)
+		found = runtime_import(&d, &sym[i], str, 0);
 	while (!found && i < nsym) {
 		Elf64_Sym buf[DYNSYM_CHUNK / sizeof(Elf64_Sym)];
 		uint32_t k = nsym - i < DYNSYM_CHUNK / sizeof(Elf64_Sym) ? nsym - i
 									  : DYNSYM_CHUNK / sizeof(Elf64_Sym);
 		if (read_mapped(&d, buf, (uintptr_t)&sym[i], (size_t)k * sizeof(Elf64_Sym))) {
-			found = 1; /* cannot be told */
+			found = -1;
 			break;
 		}
 		for (uint32_t j = 0; !found && j < k; j++)
-			found = runtime_import(&buf[j], str);
+			found = runtime_import(&d, &buf[j], str, 1);
 		i += k;
 	}
 	if (d.fd >= 0)
 		close(d.fd);
-	return found;
+	return found != 0; /* -1: cannot be told */
 }
 
 /*
