@@ -1,8 +1,9 @@
 /*
  * Slab metadata windows (src/objects/slab.h): the classes from
  * AT_COMPACT_SIZE up have 1 KiB compact windows, 16 units' windows in the
- * last 16 KiB of the first unit's window; the smaller classes a 64 KiB
- * window each.  Two tags interleave their objects in the same slabs, of
+ * last 16 KiB of the first unit's window; narrow slabs of the classes from
+ * AT_INBAND_CLS an in-band window over their first objects; the rest a
+ * 64 KiB window each.  Two tags interleave their objects in the same slabs, of
  * small and compact classes side by side in the same 1 MiB groups; another
  * thread frees half of them; the slabs are released and their units reused
  * by other classes.  Every object's entry names its own tag, every slot
@@ -22,10 +23,12 @@
 #include "objects/tcache.h"
 
 #define N 2400 /* per tag and size: about 40 slabs of 1088-byte objects */
-#define NSIZES 4
+#define NSIZES 5
 
-static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384}; /* classes 16, 1024, 4368, 16384 */
-static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000}; /* the second round's: 32, 768, 1088, 8192 */
+/* classes 16, 1024, 4368, 16384, 48 (in-band when narrow) */
+static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384, 40};
+/* the second round's: 32, 768 (in-band), 1088, 8192, 224 (in-band) */
+static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000, 200};
 static struct alloc_tag *tag_a, *tag_b;
 static void *objs[2][NSIZES][N];
 
@@ -59,20 +62,26 @@ static uint32_t entry_idx(void *p)
 	CHECK(f & AT_PG_SLAB);
 	unsigned int cls = at_page_class(f);
 	int w = (f & AT_PG_WIDE) != 0;
-	struct at_slab *s = at_slab_meta(off, cls);
+	struct at_slab *s = at_slab_of(off);
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, cls);
 	CHECK_EQ(s->nobj, at_class_nobj[cls]);
-	CHECK(at_obj_entry_c(off, cls) == at_obj_entry(off));
+	/* the window: in-band for the narrow slabs of the classes between
+	 * AT_INBAND_CLS and AT_COMPACT_CLS, else in the shadow */
+	int inband = !w && cls >= AT_INBAND_CLS && cls < AT_COMPACT_CLS;
+	CHECK_EQ(s->first, inband ? at_class_first[cls] : 0);
+	CHECK((char *)s == (inband ? s->base : at_meta_base + at_win_off(off, cls)));
+	/* its stack in the shadow, at the window's offset */
+	CHECK(s->stack == at_win_stack(at_slab_meta(off, cls), s->nobj));
 	/* free's way to the entries: the head page's descriptor */
-	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents ==
-	      at_meta_base + at_win_off(off, cls) + AT_META_REFS);
+	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
 	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.magic, at_class_magic[cls]);
 	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.bin, cls * AT_BIN_BYTES);
 	uint32_t idx = at_obj_index(off, cls);
+	CHECK(idx >= s->first && idx < s->nobj); /* never over the window */
 	if (!w) /* the fast paths' address, from the object's address */
-		CHECK(at_obj_entry_of(p, cls, idx) == (uint16_t *)at_obj_entry(off) + idx);
+		CHECK(at_obj_entry_of(p, idx) == (uint16_t *)at_obj_entry(off) + idx);
 	uint64_t e = at_obj_get(off, idx, w);
 	CHECK(e != 0);
 	return at_obj_decode_idx(e, w);
@@ -83,18 +92,24 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	unsigned int cls = at_page_class(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	struct at_slab *s = at_slab_meta(off, cls);
+	struct at_slab *s = at_slab_of(off);
 	*first = (uintptr_t)s;
 	*end = (uintptr_t)(at_slab_stack(s) + s->nobj);
-	if (cls >= AT_COMPACT_CLS)
+	if (s->first) { /* in-band: header and entries below the first object handed out */
+		*end = (uintptr_t)((uint16_t *)((char *)s + AT_META_REFS) + s->nobj + 1);
+		CHECK(*end <= (uintptr_t)s->base + (uintptr_t)s->first * at_class_size[cls]);
+		CHECK(*end > (uintptr_t)s->base + (uintptr_t)(s->first - 1) * at_class_size[cls]);
+	} else if (cls >= AT_COMPACT_CLS) {
 		CHECK(*end - *first <= AT_WIN_COMPACT);
-	else
+	} else {
 		CHECK((*first & (AT_SLAB_SIZE - 1)) == 0);
+	}
 	/* objects never handed out (and the tail's entry) read free, whatever
-	 * an earlier slab of the unit left in the window */
-	void *ents = at_obj_entry_c(off, cls);
-	for (uint32_t i = s->fresh; i <= s->nobj; i++)
-		CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
+	 * an earlier slab or block of the unit left in the window */
+	void *ents = at_obj_entry(off);
+	for (uint32_t i = 0; i <= s->nobj; i++)
+		if (i < s->first || i >= s->fresh)
+			CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
 }
 
 /* Every object in the thread's bins is free (its entry 0) and has its own
@@ -108,7 +123,7 @@ static unsigned int bins_hold_their_entries(void)
 		struct at_bin *b = &h->bins[c];
 		for (unsigned int i = 0; i < at_bin_count(b->word); i++, n++) {
 			uintptr_t off = (uintptr_t)((char *)b->slots[i] - at_heap_base);
-			CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry_c(off, c) + at_obj_index(off, c));
+			CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry(off) + at_obj_index(off, c));
 			CHECK_EQ(*at_bin_ents(b->slots)[i], 0);
 		}
 	}

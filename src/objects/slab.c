@@ -77,8 +77,8 @@ uint8_t at_class_mid[64] = {
 };
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
+uint16_t at_class_first[AT_NR_CLASSES];
 char *at_meta_base;
-ptrdiff_t at_meta_delta;
 unsigned char at_small_slow = AT_SLOW_EARLY;
 
 /*
@@ -124,6 +124,8 @@ static int slab_setup(void)
 		unsigned int s = at_class_size[c];
 		at_class_magic[c] = (uint32_t)(0xFFFFFFFFull / s + 1); /* ceil(2^32 / s) */
 		at_class_nobj[c] = (uint16_t)(AT_SLAB_SIZE / s);
+		if (c >= AT_INBAND_CLS && c < AT_COMPACT_CLS)
+			at_class_first[c] = (uint16_t)((AT_META_REFS + 2u * (at_class_nobj[c] + 1u) + s - 1) / s);
 		pthread_mutex_init(&centrals[c].lock, NULL);
 	}
 	classes_set = 1;
@@ -132,7 +134,6 @@ static int slab_setup(void)
 	char *m;
 	if (at_heap_add_shadow(&m))
 		return ENOMEM;
-	at_meta_delta = m - at_heap_base;
 	AT_STORE(&at_meta_base, (char *)m);
 	return 0;
 }
@@ -175,17 +176,24 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 		return NULL;
 	if (secure)
 		at_secure_slab_new(p, cls);
-	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
+	unsigned int nobj = at_class_nobj[cls], first = wide || secure ? 0 : at_class_first[cls];
+	struct at_slab *w = at_slab_meta((uintptr_t)(p - at_heap_base), cls), *s = w;
+	if (first) { /* in-band (slab.h): the unit's memory was anything */
+		s = (struct at_slab *)p;
+		memset((char *)s + AT_META_REFS, 0, 2u * (nobj + 1u));
+	}
+	s->stack = at_win_stack(w, nobj);
+	s->first = (uint16_t)first;
 	s->base = p;
 	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
 	head->ents = (uint16_t *)((char *)s + AT_META_REFS);
 	head[1].cls.magic = at_class_magic[cls];
 	head[1].cls.bin = cls * AT_BIN_BYTES;
 	s->cls = (uint16_t)cls;
-	s->nobj = at_class_nobj[cls];
+	s->nobj = (uint16_t)nobj;
 	s->used = 0;
 	s->nfree = 0;
-	s->fresh = 0;
+	s->fresh = (uint16_t)first;
 	s->wide = (uint8_t)wide;
 	if (wide && !(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_WIDE))
 		__atomic_fetch_or(&at_small_slow, AT_SLOW_WIDE, __ATOMIC_SEQ_CST);
@@ -226,11 +234,20 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
 			out[n + k++] = base + stack[--s->nfree] * size;
-		while (n + k < want && s->fresh < s->nobj)
-			out[n + k++] = base + (size_t)s->fresh++ * size;
+		/* Fresh objects in descending order: a bin pops its last slot
+		 * first, so the lowest is handed out first, on the page the
+		 * slab's in-band window has touched already (slab.h), and the
+		 * next ones after it, a page at a time. */
+		unsigned int m = s->nobj - s->fresh;
+		if (m > want - n - k)
+			m = want - n - k;
+		for (unsigned int j = 0; j < m; j++)
+			out[n + k + j] = base + (size_t)(s->fresh + m - 1 - j) * size;
+		s->fresh = (uint16_t)(s->fresh + m);
+		k += m;
 		s->used = (uint16_t)(s->used + k);
 		n += k;
-		if (s->used == s->nobj)
+		if (s->used == s->nobj - s->first)
 			list_del(c, s);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -249,7 +266,11 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 static void slab_release(struct at_slab *s)
 {
 	char *base = s->base;
-	if (s->cls < AT_COMPACT_CLS) {
+	if (s->first) { /* in-band: the stack's shadow pages */
+		uintptr_t a = (uintptr_t)s->stack & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+		uintptr_t e = ((uintptr_t)(s->stack + s->nobj) + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+		madvise((void *)a, e - a, MADV_DONTNEED);
+	} else if (s->cls < AT_COMPACT_CLS) {
 		size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
 		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
 	} else {
@@ -271,7 +292,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		pthread_mutex_lock(&c->lock);
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
-			struct at_slab *s = at_slab_meta(off, cls);
+			struct at_slab *s = at_slab_of(off);
 			uint16_t *stack = at_slab_stack(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)

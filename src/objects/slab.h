@@ -47,18 +47,35 @@
  *                                    + (u & 15) * 1 KiB
  *
  * (the first unit's own window, if it is a slab of a small class, ends
- * below 48 KiB).  So four slabs of large objects share one page of
+ * below 48 KiB).
+ *
+ * In-band windows: a narrow slab of the classes from AT_INBAND_CLS (48
+ * bytes) below AT_COMPACT_CLS (not the stricter heap's) has its header and
+ * entries at the start of the slab itself, over its first `first` objects
+ * (at_class_first: the fewest whose bytes hold 64 + 2 * (nobj + 1); 59 of
+ * 1365 for 48 bytes, 34 of 1024 for 64, 9 of 512 for 128, 1 of 85 for
+ * 768), which are never handed out: their entries stay 0, so a free of one
+ * is a free of a never-allocated slot, as anywhere else.  The header, the
+ * entries and the first objects handed out share the slab's first page,
+ * where a shadow window cost every such slab a page of its own (a small
+ * program's 14 classes from 48 to 768 bytes: 14 pages).  Its free stack,
+ * written only when objects come back to the slab, stays in the unit's
+ * shadow window, at the big window's offset (at_slab_stack: the header's
+ * `stack`).  A new in-band slab clears its entries (the unit's memory was
+ * anything before); a released one has its stack's shadow pages given back.
+ * Everything that needs a slab's window reads it from the head page
+ * descriptor (`ents` below, at_slab_of), not from the class.  So four slabs of large objects share one page of
  * metadata, where each touched a page of its own: 1/16 of their memory
  * (1.5 MB of sqlite3's peak).  A released slab's entries are all 0 and
  * slab_new writes the header, so all a released compact window needs is
  * its free stack cleared (it may lie under the next slab's entries); a big
  * window's pages are given back (MADV_DONTNEED).
- * The address of the window's entries (window + AT_META_REFS) is also kept
- * in the slab's head page descriptor (`ents`, over the free-list links an
+ * The address of the window's entries (window + AT_META_REFS) is kept in
+ * the slab's head page descriptor (`ents`, over the free-list links an
  * allocated block has no use for: page.h), where free, which reads the
- * head's flags anyway, takes it with no class compare and no addition;
- * a refill, with the class at hand, computes it (at_win_off), and a thread
- * cache keeps each cached object's entry address (tcache.h).  The descriptor
+ * head's flags anyway, takes it with no class compare and no addition, as
+ * a refill does for its batch (at_obj_entry_of); a thread cache keeps each
+ * cached object's entry address (tcache.h).  The descriptor
  * after the head (the slab's second page: the same cache line, its links
  * as unused) holds what free needs of the class (`cls`): the class's magic
  * number (at_obj_locate) and its bin's byte offset in a thread cache's bins
@@ -117,6 +134,7 @@
 #define AT_WIN_COMPACT 1024u  /* a compact window */
 #define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
 #define AT_WIN_COMPACT_AT (48u << 10)
+#define AT_INBAND_CLS 3u      /* at_class_size[3] = 48: in-band windows from here */
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
 #define AT_OBJ_LIVE (1ull << 63)
@@ -143,15 +161,15 @@ struct at_slab {
 	uint16_t used;  /* objects out of the slab (in caches or live) */
 	uint16_t nfree; /* entries on the free stack */
 	uint16_t fresh; /* objects [fresh, nobj) were never handed out */
+	uint16_t first; /* objects [0, first) hold the in-band window: never handed out */
 	uint8_t wide;
 	uint8_t listed;
-	char *base; /* the slab's address */
+	char *base;      /* the slab's address */
+	uint16_t *stack; /* the free stack (at_slab_stack) */
 };
 _Static_assert(sizeof(struct at_slab) <= AT_META_REFS, "slab header size");
 
 extern AT_HIDDEN char *at_meta_base;
-/* at_meta_base - at_heap_base: an object's window from its address alone. */
-extern AT_HIDDEN ptrdiff_t at_meta_delta;
 /*
  * Why malloc's fast path (malloc.c) may not be taken, bits changed
  * atomically: AT_SLOW_EARLY while at_state is AT_STATE_EARLY (an allocation
@@ -171,6 +189,9 @@ extern AT_HIDDEN uint8_t at_class_small[513]; /* (n + 15) / 16 -> class, n <= 81
 extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
+/* The objects an in-band window takes (0 below AT_INBAND_CLS and from
+ * AT_COMPACT_CLS: those windows are in the shadow). */
+extern AT_HIDDEN uint16_t at_class_first[AT_NR_CLASSES];
 
 /* Whether a request of n bytes is a small object's, with its class in
  * *cls: the sizes up to 8 KiB, the most frequent, with one compare. */
@@ -212,15 +233,24 @@ static inline uintptr_t at_win_off(uintptr_t off, unsigned int cls)
 	return at_win_compact(off);
 }
 
+/* The shadow window of the slab at heap offset off, of class cls (where
+ * an in-band slab keeps only its free stack). */
 static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
 {
 	return (struct at_slab *)(at_meta_base + at_win_off(off, cls));
 }
 
-/* The slab's free stack, after its references (see the window above). */
+/* The shadow window's free stack, after room for wide references (see the
+ * window above). */
+static inline uint16_t *at_win_stack(struct at_slab *w, unsigned int nobj)
+{
+	return (uint16_t *)((char *)w + AT_META_REFS + 8u * (nobj + 1u));
+}
+
+/* The slab's free stack. */
 static inline uint16_t *at_slab_stack(struct at_slab *s)
 {
-	return (uint16_t *)((char *)s + AT_META_REFS + 8u * (s->nobj + 1u));
+	return s->stack;
 }
 
 #define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
@@ -265,37 +295,26 @@ static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
 	return (uint32_t)prod < magic;
 }
 
-/* The entries of the slab at heap offset off, of class cls. */
-static inline void *at_obj_entry_c(uintptr_t off, unsigned int cls)
-{
-	return (char *)at_slab_meta(off, cls) + AT_META_REFS;
-}
-
-/* The same, read from the slab's head page. */
+/* The entries of the slab at heap offset off, read from its head page. */
 static inline void *at_obj_entry(uintptr_t off)
 {
 	return AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents);
 }
 
-/*
- * The narrow entry of object idx at address p (a heap address) of class
- * cls: at_win_off's two windows, one chosen by a conditional move, not a
- * branch (a refill's batch and a bin's push of a freed object, tcache.h
- * at_bin_ents, mix classes: a branch on the class mispredicts).
- */
-static inline uint16_t *at_obj_entry_of(void *p, unsigned int cls, uint32_t idx)
+/* The header of the slab at heap offset off (its window, wherever it is). */
+static inline struct at_slab *at_slab_of(uintptr_t off)
 {
-	uintptr_t a = (uintptr_t)p;
-	uintptr_t big = a & ~(AT_SLAB_SIZE - 1);
-	uintptr_t compact = at_win_compact(a);
-	uintptr_t w = big;
-#if defined(__x86_64__) /* gcc makes it a branch */
-	__asm__("cmpl %2, %1\n\tcmovae %3, %0" : "+r"(w) : "r"(cls), "i"(AT_COMPACT_CLS), "r"(compact) : "cc");
-#else
-	w = cls >= AT_COMPACT_CLS ? compact : big;
-#endif
-	w += (uintptr_t)at_meta_delta;
-	return (uint16_t *)((char *)w + AT_META_REFS) + idx;
+	return (struct at_slab *)((char *)at_obj_entry(off) - AT_META_REFS);
+}
+
+/*
+ * The narrow entry of object idx at address p (a heap address), from the
+ * head page (a refill's batch and a bin's push of a freed object, tcache.h
+ * at_bin_ents: with no branch on the class or the window's kind).
+ */
+static inline uint16_t *at_obj_entry_of(void *p, uint32_t idx)
+{
+	return (uint16_t *)at_obj_entry((uintptr_t)((char *)p - at_heap_base)) + idx;
 }
 
 /* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */
