@@ -14,7 +14,11 @@
 # ALLOCTAG); "never default" unless set.  RSSDIFF_ALL=1 prints the
 # comparison for every process of the two runs paired in the order they
 # exited, not only the largest (CMD's processes must then be the same in
-# both runs, as a script's are).
+# both runs, as a script's are).  RSSDIFF_UNITS=1 adds, for the largest
+# anonymous mapping of each (the preload library's heap reservation: its
+# slabs and their metadata; glibc's is the [heap] line), how many of its
+# 64 KiB units have 1, 2, ... 16 pages resident (mincore at exit): a
+# small program's size classes show as units with a page or two each.
 #
 # At exit, not at the peak (peakmap.py samples the peak; for the programs
 # measured here the structures in question only grow, so exit is their
@@ -29,7 +33,42 @@ cat >"$W/dump.c" <<'C'
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
+/* Per 64 KiB unit of the largest anonymous mapping, its resident pages:
+ * "offset pages" lines to path.units. */
+static void units(const char *path)
+{
+	static char line[1024], name[600];
+	static unsigned char vec[1u << 20];
+	unsigned long lo = 0, hi = 0;
+	FILE *m = fopen("/proc/self/maps", "r");
+	while (m && fgets(line, sizeof(line), m)) {
+		unsigned long a, b;
+		int n = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &n) >= 2 &&
+		    (line[n] == '\n' || !line[n]) && b - a > hi - lo)
+			lo = a, hi = b;
+	}
+	if (m)
+		fclose(m);
+	snprintf(name, sizeof(name), "%s.units", path);
+	FILE *out = fopen(name, "w");
+	for (unsigned long a = lo; out && a < hi; a += sizeof(vec) << 12) {
+		unsigned long len = hi - a < (sizeof(vec) << 12) ? hi - a : sizeof(vec) << 12;
+		if (mincore((void *)a, len, vec))
+			continue;
+		for (unsigned long u = 0; u < len >> 12; u += 16) {
+			int c = 0;
+			for (unsigned long k = u; k < u + 16 && k < len >> 12; k++)
+				c += vec[k] & 1;
+			if (c)
+				fprintf(out, "%lx %d\n", a - lo + (u << 12), c);
+		}
+	}
+	if (out)
+		fclose(out);
+}
 __attribute__((destructor(101))) static void dump(void)
 {
 	const char *o = getenv("RSSDIFF_OUT");
@@ -44,6 +83,8 @@ __attribute__((destructor(101))) static void dump(void)
 			break;
 	close(in);
 	close(out);
+	if (getenv("RSSDIFF_UNITS"))
+		units(path);
 }
 C
 gcc -O2 -shared -fPIC -o "$W/dump.so" "$W/dump.c"
@@ -75,11 +116,22 @@ def load(fn):
     return d
 def procs(dir): # (total, mappings, command), in the order they exited
     out = []
-    for f in sorted(glob.glob(dir + "/s.*"), key=os.path.getmtime):
-        d = load(f); out.append((sum(v[0] for v in d.values()), d))
+    for f in sorted(glob.glob(dir + "/s.*[0-9]"), key=os.path.getmtime):
+        d = load(f); out.append((sum(v[0] for v in d.values()), d, f))
     return out
-def show(title, tn, n, td, d):
+def units(f):
+    try:
+        c = [int(l.split()[1]) for l in open(f + ".units")]
+    except OSError:
+        return ""
+    h = collections.Counter(c)
+    return "%d KiB in %d units; units by pages resident: %s" % (4 * sum(c), len(c), " ".join("%d:%d" % (k, h[k]) for k in sorted(h)))
+def show(title, tn, n, fn, td, d, fd):
     print("%sRSS at exit, KiB: %s %d, %s %d, difference %+d" % (title, A, tn, B, td, td - tn))
+    for m, f in ((A, fn), (B, fd)):
+        u = units(f)
+        if u:
+            print("largest anonymous mapping, %s: %s" % (m, u))
     rows = sorted(set(n) | set(d), key=lambda k: -abs(d.get(k, [0])[0] - n.get(k, [0])[0]))
     for k in rows:
         a, b = n.get(k, [0])[0], d.get(k, [0])[0]
@@ -89,7 +141,7 @@ A, B = sys.argv[2], sys.argv[3]
 pa, pb = procs(sys.argv[1] + "/" + A), procs(sys.argv[1] + "/" + B)
 if sys.argv[4] == "1":
     for i, (x, y) in enumerate(zip(pa, pb)):
-        show("process %d: " % i, x[0], x[1], y[0], y[1])
+        show("process %d: " % i, *x, *y)
 else:
     show("", *max(pa, key=lambda t: t[0]), *max(pb, key=lambda t: t[0]))
 PY
