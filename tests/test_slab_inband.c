@@ -16,27 +16,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "two_sites.h"
 #include "child.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
 
 #define PER 2600 /* objects a tag and class: two slabs of 48 bytes, 650 of 16 KiB */
-static struct alloc_tag *tag_a, *tag_b;
 static void *objs[2][AT_NR_CLASSES][PER];
-
-static __attribute__((noinline)) void *site_a(size_t n)
-{
-	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
-	return alloc_hooks_tag(t, at_malloc_noprof(n));
-}
-
-static __attribute__((noinline)) void *site_b(size_t n)
-{
-	DEFINE_ALLOC_TAG(t);
-	tag_b = &t;
-	return alloc_hooks_tag(t, at_malloc_noprof(n));
-}
 
 static int64_t live[2][AT_NR_CLASSES];
 

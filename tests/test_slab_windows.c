@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "two_sites.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
 #include "objects/tcache.h"
@@ -29,22 +30,7 @@
 static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384, 40};
 /* the second round's: 32, 768 (in-band), 1088, 8192, 224 (in-band) */
 static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000, 200};
-static struct alloc_tag *tag_a, *tag_b;
 static void *objs[2][NSIZES][N];
-
-static __attribute__((noinline)) void *site_a(size_t n)
-{
-	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
-	return alloc_hooks_tag(t, at_malloc_noprof(n));
-}
-
-static __attribute__((noinline)) void *site_b(size_t n)
-{
-	DEFINE_ALLOC_TAG(t);
-	tag_b = &t;
-	return alloc_hooks_tag(t, at_malloc_noprof(n));
-}
 
 static void want(const struct alloc_tag *t, int64_t bytes, int64_t calls)
 {
