@@ -20,6 +20,9 @@
 # 64 KiB units have 1, 2, ... 16 pages resident (mincore at exit): a
 # small program's size classes show as units with a page or two each.
 #
+# The header lines give each run's RSS and its anonymous part (the sum of
+# smaps' Anonymous: lines), which fault-around's text windows do not move.
+#
 # At exit, not at the peak (peakmap.py samples the peak; for the programs
 # measured here the structures in question only grow, so exit is their
 # peak).  Fault-around maps text in 64 KiB windows whose placement moves
@@ -119,6 +122,8 @@ def procs(dir): # (total, mappings, command), in the order they exited
     for f in sorted(glob.glob(dir + "/s.*[0-9]"), key=os.path.getmtime):
         d = load(f); out.append((sum(v[0] for v in d.values()), d, f))
     return out
+def anon(f):
+    return sum(int(l.split()[1]) for l in open(f) if l.startswith("Anonymous:"))
 def units(f):
     try:
         c = [int(l.split()[1]) for l in open(f + ".units")]
@@ -128,6 +133,8 @@ def units(f):
     return "%d KiB in %d units; units by pages resident: %s" % (4 * sum(c), len(c), " ".join("%d:%d" % (k, h[k]) for k in sorted(h)))
 def show(title, tn, n, fn, td, d, fd):
     print("%sRSS at exit, KiB: %s %d, %s %d, difference %+d" % (title, A, tn, B, td, td - tn))
+    an, ad = anon(fn), anon(fd) # what fault-around's file windows do not move
+    print("%sanonymous at exit, KiB: %s %d, %s %d, difference %+d" % (title, A, an, B, ad, ad - an))
     for m, f in ((A, fn), (B, fd)):
         u = units(f)
         if u:
