@@ -7,7 +7,8 @@
  * its first objects, which are never handed out; every object has its tag
  * in its entry; the fresh objects of a refill are handed out lowest first.
  * A free of the slot under an in-band header is refused with one line
- * (child process), as any never-allocated slot's.
+ * (child process), as any never-allocated slot's; a header overwritten is
+ * found at the next refill from its slab, with one line.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -90,11 +91,28 @@ static void bad_free(void)
 	_exit(0);
 }
 
+/* A stray write over an in-band header (its count of objects handed out
+ * set back, as if to hand live objects out again): the next refill from
+ * the slab stops, naming it. */
+static void corrupt_header(void)
+{
+	void *p = at_malloc_noprof(40);
+	char *base = (char *)((uintptr_t)p & ~(AT_SLAB_SIZE - 1));
+	printf("%p\n", (void *)base);
+	fflush(stdout);
+	((struct at_slab *)base)->fresh = 0;
+	for (int i = 0; i < 1000; i++)
+		CHECK(at_malloc_noprof(40));
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	CHECK(alloctag_profiling());
 	if (argc > 1 && !strcmp(argv[1], "bad_free"))
 		bad_free();
+	if (argc > 1 && !strcmp(argv[1], "corrupt_header"))
+		corrupt_header();
 	for (int round = 0; round < 2; round++) {
 		/* the classes in the opposite order in the second round: units
 		 * released by one class are reused by another */
@@ -151,6 +169,15 @@ int main(int argc, char **argv)
 		CHECK_EQ(sscanf(r.out, "%63s", base), 1);
 		snprintf(line, sizeof(line),
 			 "alloctag: free(%s): double free (the slot is free: freed before, or never handed out)\n",
+			 base);
+		CHECK_STREQ(r.err, line);
+		const char *const args2[] = {"corrupt_header", NULL};
+		run_child(&r, NULL, args2);
+		CHECK(WIFSIGNALED(r.status) || (WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0));
+		CHECK_EQ(sscanf(r.out, "%63s", base), 1);
+		snprintf(line, sizeof(line),
+			 "alloctag: the metadata of a slab at %s is corrupt (a heap underflow or stray "
+			 "write?)\n",
 			 base);
 		CHECK_STREQ(r.err, line);
 	}

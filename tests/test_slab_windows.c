@@ -57,8 +57,6 @@ static uint32_t entry_idx(void *p)
 	int inband = !w && cls >= AT_INBAND_CLS && cls < AT_COMPACT_CLS;
 	CHECK_EQ(s->first, inband ? at_class_first[cls] : 0);
 	CHECK((char *)s == (inband ? s->base : at_meta_base + at_win_off(off, cls)));
-	/* its stack in the shadow, at the window's offset */
-	CHECK(s->stack == at_win_stack(at_slab_meta(off, cls), s->nobj));
 	/* free's way to the entries: the head page's descriptor */
 	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
@@ -80,7 +78,7 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 	unsigned int cls = at_page_class(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	struct at_slab *s = at_slab_of(off);
 	*first = (uintptr_t)s;
-	*end = (uintptr_t)(at_slab_stack(s) + s->nobj);
+	*end = (uintptr_t)(at_slab_stack(off, cls) + s->nobj);
 	if (s->first) { /* in-band: header and entries below the first object handed out */
 		*end = (uintptr_t)((uint16_t *)((char *)s + AT_META_REFS) + s->nobj + 1);
 		CHECK(*end <= (uintptr_t)s->base + (uintptr_t)s->first * at_class_size[cls]);

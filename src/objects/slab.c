@@ -154,8 +154,40 @@ static void list_add(struct central *c, struct at_slab *s)
 	s->listed = 1;
 }
 
+/* A header that does not describe the slab its head page points to it
+ * for (an in-band one overwritten: slab.h). */
+static AT_COLD __attribute__((noreturn)) void slab_corrupt(const struct at_slab *s)
+{
+	at_fatal("the metadata of a slab at %p is corrupt (a heap underflow or stray write?)",
+		 (const void *)s);
+}
+
+/*
+ * Check header s of class cls against what is out of band: its base is a
+ * heap unit whose head page points to s and says a slab of cls, its
+ * counts are within the class's; returns its heap offset.  Before a refill
+ * hands out objects by it and before a trim releases it.
+ */
+static uintptr_t slab_check(const struct at_slab *s, unsigned int cls)
+{
+	uintptr_t off = (uintptr_t)(s->base - at_heap_base);
+	if (off >= AT_LOAD_RELAXED(&at_heap_span) || (off & (AT_SLAB_SIZE - 1)) || at_slab_of(off) != s)
+		slab_corrupt(s);
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
+	unsigned int nobj = at_class_nobj[cls];
+	unsigned int first = (f & (AT_PG_WIDE | AT_PG_SECURE)) ? 0 : at_class_first[cls];
+	if (!(f & AT_PG_SLAB) || at_page_class(f) != cls || s->cls != cls || s->nobj != nobj ||
+	    s->first != first || s->wide != !!(f & AT_PG_WIDE) || s->fresh < first || s->fresh > nobj ||
+	    s->nfree > nobj || s->used > nobj - first)
+		slab_corrupt(s);
+	return off;
+}
+
 static void list_del(struct central *c, struct at_slab *s)
 {
+	if ((s->prev ? s->prev->next != s : c->partial[s->wide & 1] != s) ||
+	    (s->next && s->next->prev != s))
+		slab_corrupt(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -182,7 +214,6 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 		s = (struct at_slab *)p;
 		memset((char *)s + AT_META_REFS, 0, 2u * (nobj + 1u));
 	}
-	s->stack = at_win_stack(w, nobj);
 	s->first = (uint16_t)first;
 	s->base = p;
 	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
@@ -227,10 +258,11 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 			s = c->partial[!w];
 		if (!s && !(s = slab_new(c, cls, w)))
 			break;
+		uintptr_t off = slab_check(s, cls);
 		if (!s->used)
 			c->nempty--;
 		char *base = s->base;
-		uint16_t *stack = at_slab_stack(s);
+		uint16_t *stack = at_slab_stack(off, cls);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
 			out[n + k++] = base + stack[--s->nfree] * size;
@@ -263,18 +295,20 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
  * stack is cleared, as it may lie where the entries of the unit's next
  * slab, of another class or width, will be.
  */
-static void slab_release(struct at_slab *s)
+static void slab_release(struct at_slab *s, unsigned int cls, uintptr_t off)
 {
-	char *base = s->base;
-	if (s->first) { /* in-band: the stack's shadow pages */
-		uintptr_t a = (uintptr_t)s->stack & ~(uintptr_t)(AT_PAGE_SIZE - 1);
-		uintptr_t e = ((uintptr_t)(s->stack + s->nobj) + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	char *base = at_heap_base + off;
+	unsigned int nobj = at_class_nobj[cls];
+	uint16_t *stack = at_slab_stack(off, cls);
+	if ((char *)s == base) { /* in-band: the stack's shadow pages */
+		uintptr_t a = (uintptr_t)stack & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+		uintptr_t e = ((uintptr_t)(stack + nobj) + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
 		madvise((void *)a, e - a, MADV_DONTNEED);
-	} else if (s->cls < AT_COMPACT_CLS) {
-		size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
+	} else if (cls < AT_COMPACT_CLS) {
+		size_t meta_len = (size_t)((char *)(stack + nobj) - (char *)s);
 		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
 	} else {
-		memset(at_slab_stack(s), 0, s->nobj * sizeof(uint16_t));
+		memset(stack, 0, nobj * sizeof(uint16_t));
 	}
 	at_page_release(base, AT_SLAB_ORDER);
 }
@@ -285,6 +319,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 	struct central *c = &centrals[cls];
 	uint32_t size = at_class_size[cls];
 	struct at_slab *dead[64];
+	uintptr_t dead_off[64];
 	unsigned int ndead = 0;
 
 	while (n) {
@@ -293,7 +328,9 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
 			struct at_slab *s = at_slab_of(off);
-			uint16_t *stack = at_slab_stack(s);
+			uint16_t *stack = at_slab_stack(off, cls);
+			if (at_unlikely(s->nfree >= s->nobj - s->first || !s->used))
+				slab_corrupt(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);
@@ -303,12 +340,13 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 				c->nempty++;
 			} else {
 				list_del(c, s);
+				dead_off[ndead] = off & ~(uintptr_t)(AT_SLAB_SIZE - 1);
 				dead[ndead++] = s;
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
 		for (unsigned int i = 0; i < ndead; i++)
-			slab_release(dead[i]);
+			slab_release(dead[i], cls, dead_off[i]);
 		ndead = 0;
 		objs += batch;
 		n -= batch;
@@ -394,6 +432,7 @@ size_t at_slab_trim(void)
 		for (int w = 0; w < 2; w++) {
 			struct at_slab *s = c->partial[w], *next;
 			for (; s; s = next) {
+				slab_check(s, cls);
 				next = s->next;
 				if (s->used)
 					continue;
@@ -406,7 +445,7 @@ size_t at_slab_trim(void)
 		pthread_mutex_unlock(&c->lock);
 		while (dead) {
 			struct at_slab *next = dead->next;
-			slab_release(dead);
+			slab_release(dead, cls, (uintptr_t)(dead->base - at_heap_base));
 			bytes += AT_SLAB_SIZE;
 			dead = next;
 		}

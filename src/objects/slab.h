@@ -58,10 +58,17 @@
  * is a free of a never-allocated slot, as anywhere else.  The header, the
  * entries and the first objects handed out share the slab's first page,
  * where a shadow window cost every such slab a page of its own (a small
- * program's 14 classes from 48 to 768 bytes: 14 pages).  Its free stack,
+ * `git status` uses 13 of the classes from 48 to 768 bytes: 13 pages).  Its free stack,
  * written only when objects come back to the slab, stays in the unit's
- * shadow window, at the big window's offset (at_slab_stack: the header's
- * `stack`).  A new in-band slab clears its entries (the unit's memory was
+ * shadow window, at the big window's offset (at_slab_stack).  An in-band
+ * header is within reach of a heap underflow of the slab's first object
+ * handed out, or of a stray write, where a shadow window is not: slab.c
+ * checks a header against the head page descriptor (out of band) and the
+ * class before it hands out an object by it, unlinks a slab from a list
+ * only if its neighbours point back to it, and takes no pointer from it
+ * to write through (the free stack's address is computed); a forged
+ * entry or count within the slab is not detected (docs/SECURITY.md).  The
+ * stricter heap's slabs (ALLOCTAG_SECURE) are never in-band.  A new in-band slab clears its entries (the unit's memory was
  * anything before); a released one has its stack's shadow pages given back.
  * Everything that needs a slab's window reads it from the head page
  * descriptor (`ents` below, at_slab_of), not from the class.  So four slabs of large objects share one page of
@@ -164,8 +171,7 @@ struct at_slab {
 	uint16_t first; /* objects [0, first) hold the in-band window: never handed out */
 	uint8_t wide;
 	uint8_t listed;
-	char *base;      /* the slab's address */
-	uint16_t *stack; /* the free stack (at_slab_stack) */
+	char *base; /* the slab's address */
 };
 _Static_assert(sizeof(struct at_slab) <= AT_META_REFS, "slab header size");
 
@@ -247,10 +253,12 @@ static inline uint16_t *at_win_stack(struct at_slab *w, unsigned int nobj)
 	return (uint16_t *)((char *)w + AT_META_REFS + 8u * (nobj + 1u));
 }
 
-/* The slab's free stack. */
-static inline uint16_t *at_slab_stack(struct at_slab *s)
+/* The free stack of the slab at heap offset off, of class cls: from the
+ * offset and the class, never from the header (an in-band header is in
+ * reach of a heap underflow; slab.c checks it against the head page). */
+static inline uint16_t *at_slab_stack(uintptr_t off, unsigned int cls)
 {
-	return s->stack;
+	return at_win_stack(at_slab_meta(off, cls), at_class_nobj[cls]);
 }
 
 #define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
