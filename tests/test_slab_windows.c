@@ -2,7 +2,7 @@
  * Slab metadata windows (src/objects/slab.h): the classes from
  * AT_COMPACT_SIZE up have 1 KiB compact windows, 16 units' windows in the
  * last 16 KiB of the first unit's window; narrow slabs of the classes from
- * AT_INBAND_CLS an in-band window over their first objects; the rest a
+ * AT_SLOT_CLS their unit's compact window (a slot window); the rest a
  * 64 KiB window each.  Two tags interleave their objects in the same slabs, of
  * small and compact classes side by side in the same 1 MiB groups; another
  * thread frees half of them; the slabs are released and their units reused
@@ -26,9 +26,9 @@
 #define N 2400 /* per tag and size: about 40 slabs of 1088-byte objects */
 #define NSIZES 5
 
-/* classes 16, 1024, 4368, 16384, 48 (in-band when narrow) */
+/* classes 16, 1024, 4368, 16384, 48 */
 static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384, 40};
-/* the second round's: 32, 768 (in-band), 1088, 8192, 224 (in-band) */
+/* the second round's: 32, 768 (a slot window when narrow), 1088, 8192, 224 (the same) */
 static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000, 200};
 static void *objs[2][NSIZES][N];
 
@@ -52,18 +52,17 @@ static uint32_t entry_idx(void *p)
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, cls);
 	CHECK_EQ(s->nobj, at_class_nobj[cls]);
-	/* the window: in-band for the narrow slabs of the classes between
-	 * AT_INBAND_CLS and AT_COMPACT_CLS, else in the shadow */
-	int inband = !w && cls >= AT_INBAND_CLS && cls < AT_COMPACT_CLS;
-	CHECK_EQ(s->first, inband ? at_class_first[cls] : 0);
-	CHECK((char *)s == (inband ? s->base : at_meta_base + at_win_off(off, cls)));
+	/* the window: the unit's compact one for the compact classes and for
+	 * the narrow slabs from AT_SLOT_CLS, else its big one */
+	int slot = !w && cls >= AT_SLOT_CLS && cls < AT_COMPACT_CLS;
+	CHECK((char *)s == at_meta_base + (slot ? at_win_compact(off) : at_win_off(off, cls)));
 	/* free's way to the entries: the head page's descriptor */
 	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
 	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.magic, at_class_magic[cls]);
 	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.bin, cls * AT_BIN_BYTES);
 	uint32_t idx = at_obj_index(off, cls);
-	CHECK(idx >= s->first && idx < s->nobj); /* never over the window */
+	CHECK(idx < s->nobj);
 	if (!w) /* the fast paths' address, from the object's address */
 		CHECK(at_obj_entry_of(p, idx) == (uint16_t *)at_obj_entry(off) + idx);
 	uint64_t e = at_obj_get(off, idx, w);
@@ -79,10 +78,12 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 	struct at_slab *s = at_slab_of(off);
 	*first = (uintptr_t)s;
 	*end = (uintptr_t)(at_slab_stack(off, cls) + s->nobj);
-	if (s->first) { /* in-band: header and entries below the first object handed out */
+	if (cls < AT_COMPACT_CLS && (char *)s == at_meta_base + at_win_compact(off)) {
+		/* a slot window: header and entries; the stack in the big window */
 		*end = (uintptr_t)((uint16_t *)((char *)s + AT_META_REFS) + s->nobj + 1);
-		CHECK(*end <= (uintptr_t)s->base + (uintptr_t)s->first * at_class_size[cls]);
-		CHECK(*end > (uintptr_t)s->base + (uintptr_t)(s->first - 1) * at_class_size[cls]);
+		CHECK(*end - *first <= AT_WIN_COMPACT);
+		CHECK((uintptr_t)at_slab_stack(off, cls) == (uintptr_t)at_meta_base + (off & ~(AT_SLAB_SIZE - 1)) + AT_META_REFS +
+			      8u * (s->nobj + 1u));
 	} else if (cls >= AT_COMPACT_CLS) {
 		CHECK(*end - *first <= AT_WIN_COMPACT);
 	} else {
@@ -91,9 +92,8 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 	/* objects never handed out (and the tail's entry) read free, whatever
 	 * an earlier slab or block of the unit left in the window */
 	void *ents = at_obj_entry(off);
-	for (uint32_t i = 0; i <= s->nobj; i++)
-		if (i < s->first || i >= s->fresh)
-			CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
+	for (uint32_t i = s->fresh; i <= s->nobj; i++)
+		CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
 }
 
 /* Every object in the thread's bins is free (its entry 0) and has its own

@@ -77,7 +77,6 @@ uint8_t at_class_mid[64] = {
 };
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
-uint16_t at_class_first[AT_NR_CLASSES];
 char *at_meta_base;
 unsigned char at_small_slow = AT_SLOW_EARLY;
 
@@ -124,8 +123,6 @@ static int slab_setup(void)
 		unsigned int s = at_class_size[c];
 		at_class_magic[c] = (uint32_t)(0xFFFFFFFFull / s + 1); /* ceil(2^32 / s) */
 		at_class_nobj[c] = (uint16_t)(AT_SLAB_SIZE / s);
-		if (c >= AT_INBAND_CLS && c < AT_COMPACT_CLS)
-			at_class_first[c] = (uint16_t)((AT_META_REFS + 2u * (at_class_nobj[c] + 1u) + s - 1) / s);
 		pthread_mutex_init(&centrals[c].lock, NULL);
 	}
 	classes_set = 1;
@@ -154,40 +151,8 @@ static void list_add(struct central *c, struct at_slab *s)
 	s->listed = 1;
 }
 
-/* A header that does not describe the slab its head page points to it
- * for (an in-band one overwritten: slab.h). */
-static AT_COLD __attribute__((noreturn)) void slab_corrupt(const struct at_slab *s)
-{
-	at_fatal("the metadata of a slab at %p is corrupt (a heap underflow or stray write?)",
-		 (const void *)s);
-}
-
-/*
- * Check header s of class cls against what is out of band: its base is a
- * heap unit whose head page points to s and says a slab of cls, its
- * counts are within the class's; returns its heap offset.  Before a refill
- * hands out objects by it and before a trim releases it.
- */
-static uintptr_t slab_check(const struct at_slab *s, unsigned int cls)
-{
-	uintptr_t off = (uintptr_t)(s->base - at_heap_base);
-	if (off >= AT_LOAD_RELAXED(&at_heap_span) || (off & (AT_SLAB_SIZE - 1)) || at_slab_of(off) != s)
-		slab_corrupt(s);
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
-	unsigned int nobj = at_class_nobj[cls];
-	unsigned int first = (f & (AT_PG_WIDE | AT_PG_SECURE)) ? 0 : at_class_first[cls];
-	if (!(f & AT_PG_SLAB) || at_page_class(f) != cls || s->cls != cls || s->nobj != nobj ||
-	    s->first != first || s->wide != !!(f & AT_PG_WIDE) || s->fresh < first || s->fresh > nobj ||
-	    s->nfree > nobj || s->used > nobj - first)
-		slab_corrupt(s);
-	return off;
-}
-
 static void list_del(struct central *c, struct at_slab *s)
 {
-	if ((s->prev ? s->prev->next != s : c->partial[s->wide & 1] != s) ||
-	    (s->next && s->next->prev != s))
-		slab_corrupt(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -208,23 +173,20 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 		return NULL;
 	if (secure)
 		at_secure_slab_new(p, cls);
-	unsigned int nobj = at_class_nobj[cls], first = wide || secure ? 0 : at_class_first[cls];
-	struct at_slab *w = at_slab_meta((uintptr_t)(p - at_heap_base), cls), *s = w;
-	if (first) { /* in-band (slab.h): the unit's memory was anything */
-		s = (struct at_slab *)p;
-		memset((char *)s + AT_META_REFS, 0, 2u * (nobj + 1u));
-	}
-	s->first = (uint16_t)first;
+	uintptr_t off = (uintptr_t)(p - at_heap_base);
+	struct at_slab *s = at_slab_meta(off, cls);
+	if (!wide && !secure && cls >= AT_SLOT_CLS && cls < AT_COMPACT_CLS)
+		s = (struct at_slab *)(at_meta_base + at_win_compact(off)); /* its unit's slot (slab.h) */
 	s->base = p;
 	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
 	head->ents = (uint16_t *)((char *)s + AT_META_REFS);
 	head[1].cls.magic = at_class_magic[cls];
 	head[1].cls.bin = cls * AT_BIN_BYTES;
 	s->cls = (uint16_t)cls;
-	s->nobj = (uint16_t)nobj;
+	s->nobj = at_class_nobj[cls];
 	s->used = 0;
 	s->nfree = 0;
-	s->fresh = (uint16_t)first;
+	s->fresh = 0;
 	s->wide = (uint8_t)wide;
 	if (wide && !(AT_LOAD_RELAXED(&at_small_slow) & AT_SLOW_WIDE))
 		__atomic_fetch_or(&at_small_slow, AT_SLOW_WIDE, __ATOMIC_SEQ_CST);
@@ -258,17 +220,16 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 			s = c->partial[!w];
 		if (!s && !(s = slab_new(c, cls, w)))
 			break;
-		uintptr_t off = slab_check(s, cls);
 		if (!s->used)
 			c->nempty--;
 		char *base = s->base;
-		uint16_t *stack = at_slab_stack(off, cls);
+		uint16_t *stack = at_slab_stack((uintptr_t)(base - at_heap_base), cls);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
 			out[n + k++] = base + stack[--s->nfree] * size;
 		/* Fresh objects in descending order: a bin pops its last slot
-		 * first, so the lowest is handed out first, on the page the
-		 * slab's in-band window has touched already (slab.h), and the
+		 * first, so the lowest is handed out first (a class's first
+		 * object on the slab's first page, not 8 objects in), and the
 		 * next ones after it, a page at a time. */
 		unsigned int m = s->nobj - s->fresh;
 		if (m > want - n - k)
@@ -279,7 +240,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		k += m;
 		s->used = (uint16_t)(s->used + k);
 		n += k;
-		if (s->used == s->nobj - s->first)
+		if (s->used == s->nobj)
 			list_del(c, s);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -300,7 +261,8 @@ static void slab_release(struct at_slab *s, unsigned int cls, uintptr_t off)
 	char *base = at_heap_base + off;
 	unsigned int nobj = at_class_nobj[cls];
 	uint16_t *stack = at_slab_stack(off, cls);
-	if ((char *)s == base) { /* in-band: the stack's shadow pages */
+	if (cls < AT_COMPACT_CLS && (char *)s == at_meta_base + at_win_compact(off)) {
+		/* a slot window: the stack's pages in the unit's own window */
 		uintptr_t a = (uintptr_t)stack & ~(uintptr_t)(AT_PAGE_SIZE - 1);
 		uintptr_t e = ((uintptr_t)(stack + nobj) + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
 		madvise((void *)a, e - a, MADV_DONTNEED);
@@ -329,8 +291,6 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
 			struct at_slab *s = at_slab_of(off);
 			uint16_t *stack = at_slab_stack(off, cls);
-			if (at_unlikely(s->nfree >= s->nobj - s->first || !s->used))
-				slab_corrupt(s);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);
@@ -432,7 +392,6 @@ size_t at_slab_trim(void)
 		for (int w = 0; w < 2; w++) {
 			struct at_slab *s = c->partial[w], *next;
 			for (; s; s = next) {
-				slab_check(s, cls);
 				next = s->next;
 				if (s->used)
 					continue;

@@ -49,29 +49,22 @@
  * (the first unit's own window, if it is a slab of a small class, ends
  * below 48 KiB).
  *
- * In-band windows: a narrow slab of the classes from AT_INBAND_CLS (48
- * bytes) below AT_COMPACT_CLS (not the stricter heap's) has its header and
- * entries at the start of the slab itself, over its first `first` objects
- * (at_class_first: the fewest whose bytes hold 64 + 2 * (nobj + 1); 59 of
- * 1365 for 48 bytes, 34 of 1024 for 64, 9 of 512 for 128, 1 of 85 for
- * 768), which are never handed out: their entries stay 0, so a free of one
- * is a free of a never-allocated slot, as anywhere else.  The header, the
- * entries and the first objects handed out share the slab's first page,
- * where a shadow window cost every such slab a page of its own (a small
- * `git status` uses 13 of the classes from 48 to 768 bytes: 13 pages).  Its free stack,
- * written only when objects come back to the slab, stays in the unit's
- * shadow window, at the big window's offset (at_slab_stack).  An in-band
- * header is within reach of a heap underflow of the slab's first object
- * handed out, or of a stray write, where a shadow window is not: slab.c
- * checks a header against the head page descriptor (out of band) and the
- * class before it hands out an object by it, unlinks a slab from a list
- * only if its neighbours point back to it, and takes no pointer from it
- * to write through (the free stack's address is computed); a forged
- * entry or count within the slab is not detected (docs/SECURITY.md).  The
- * stricter heap's slabs (ALLOCTAG_SECURE) are never in-band.  A new in-band slab clears its entries (the unit's memory was
- * anything before); a released one has its stack's shadow pages given back.
+ * Slot windows: a narrow slab of the classes from AT_SLOT_CLS (160 bytes)
+ * below AT_COMPACT_CLS (not the stricter heap's) has its header and
+ * entries in its unit's compact window (at_win_compact), which a unit of
+ * those classes does not otherwise use: 64 + 2 * (nobj + 1) bytes, at
+ * most 884, fit its 1 KiB.  Four slabs' headers and entries share a page
+ * of metadata, where each touched a page of its own 64 KiB window (a small
+ * program's first slab of each class: 8 of `git status`'s 23 pages of
+ * metadata).  Its free stack, written only when objects come back to the
+ * slab, stays at the big window's offset in the unit's own window
+ * (at_slab_stack, from the offset and the class); a released slot
+ * window's entries are all 0, and its stack's pages are given back.  The
+ * classes below 160 bytes have more entries than a slot holds (128
+ * bytes: 1090 bytes of header and entries) and keep their big windows.
  * Everything that needs a slab's window reads it from the head page
- * descriptor (`ents` below, at_slab_of), not from the class.  So four slabs of large objects share one page of
+ * descriptor (`ents` below, at_slab_of), not from the class: which
+ * window a slab of the slot classes has depends on its width.  So four slabs of large objects share one page of
  * metadata, where each touched a page of its own: 1/16 of their memory
  * (1.5 MB of sqlite3's peak).  A released slab's entries are all 0 and
  * slab_new writes the header, so all a released compact window needs is
@@ -141,7 +134,7 @@
 #define AT_WIN_COMPACT 1024u  /* a compact window */
 #define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
 #define AT_WIN_COMPACT_AT (48u << 10)
-#define AT_INBAND_CLS 3u      /* at_class_size[3] = 48: in-band windows from here */
+#define AT_SLOT_CLS 9u        /* at_class_size[9] = 160: slot windows from here */
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
 #define AT_OBJ_LIVE (1ull << 63)
@@ -157,6 +150,9 @@ _Static_assert(AT_META_REFS + 8u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) +
 			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE) +
 			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) <= AT_WIN_COMPACT,
 	       "compact window too small");
+_Static_assert(AT_META_REFS + 2u * (AT_SLAB_SIZE / 160u + 1) <= AT_WIN_COMPACT &&
+		       AT_META_REFS + 2u * (AT_SLAB_SIZE / 128u + 1) > AT_WIN_COMPACT,
+	       "a slot window holds the narrow header and entries from 160 bytes, not 128");
 _Static_assert(AT_WIN_COMPACT_AT + (16u * AT_WIN_COMPACT) <= AT_SLAB_SIZE &&
 		       (1u << (AT_WIN_GROUP_SHIFT - AT_SLAB_SHIFT)) == 16u,
 	       "16 compact windows in a unit's window");
@@ -168,7 +164,6 @@ struct at_slab {
 	uint16_t used;  /* objects out of the slab (in caches or live) */
 	uint16_t nfree; /* entries on the free stack */
 	uint16_t fresh; /* objects [fresh, nobj) were never handed out */
-	uint16_t first; /* objects [0, first) hold the in-band window: never handed out */
 	uint8_t wide;
 	uint8_t listed;
 	char *base; /* the slab's address */
@@ -195,9 +190,6 @@ extern AT_HIDDEN uint8_t at_class_small[513]; /* (n + 15) / 16 -> class, n <= 81
 extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
-/* The objects an in-band window takes (0 below AT_INBAND_CLS and from
- * AT_COMPACT_CLS: those windows are in the shadow). */
-extern AT_HIDDEN uint16_t at_class_first[AT_NR_CLASSES];
 
 /* Whether a request of n bytes is a small object's, with its class in
  * *cls: the sizes up to 8 KiB, the most frequent, with one compare. */
@@ -239,8 +231,9 @@ static inline uintptr_t at_win_off(uintptr_t off, unsigned int cls)
 	return at_win_compact(off);
 }
 
-/* The shadow window of the slab at heap offset off, of class cls (where
- * an in-band slab keeps only its free stack). */
+/* The window of a slab at heap offset off, of class cls, by the class
+ * alone: big or compact (a slot window's slab keeps only its free stack in
+ * the big one). */
 static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
 {
 	return (struct at_slab *)(at_meta_base + at_win_off(off, cls));
@@ -253,9 +246,9 @@ static inline uint16_t *at_win_stack(struct at_slab *w, unsigned int nobj)
 	return (uint16_t *)((char *)w + AT_META_REFS + 8u * (nobj + 1u));
 }
 
-/* The free stack of the slab at heap offset off, of class cls: from the
- * offset and the class, never from the header (an in-band header is in
- * reach of a heap underflow; slab.c checks it against the head page). */
+/* The free stack of the slab at heap offset off, of class cls (in the
+ * compact window for the compact classes, else at the big window's offset,
+ * a slot window's slab's too). */
 static inline uint16_t *at_slab_stack(uintptr_t off, unsigned int cls)
 {
 	return at_win_stack(at_slab_meta(off, cls), at_class_nobj[cls]);
