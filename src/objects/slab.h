@@ -55,7 +55,7 @@
  * those classes does not otherwise use: 64 + 2 * (nobj + 1) bytes, at
  * most 884, fit its 1 KiB.  Four slabs' headers and entries share a page
  * of metadata, where each touched a page of its own 64 KiB window (a small
- * program's first slab of each class: 8 of `git status`'s 23 pages of
+ * program's first slab of each class: 7 of `git status`'s 23 pages of
  * metadata).  Its free stack, written only when objects come back to the
  * slab, stays at the big window's offset in the unit's own window
  * (at_slab_stack, from the offset and the class); a released slot
