@@ -29,7 +29,7 @@ static void bin_holds_its_entries(const struct at_bin *b, unsigned int c)
 {
 	for (unsigned int i = 0; i < at_bin_count(b->word); i++) {
 		uintptr_t off = (uintptr_t)((char *)b->slots[i] - at_heap_base);
-		CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry_c(off, c) + at_obj_index(off, c));
+		CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry(off) + at_obj_index(off, c));
 		if (AT_LOAD_RELAXED(&at_store_mode) != AT_STORE_SIDE) /* wide entries: unused */
 			CHECK_EQ(*at_bin_ents(b->slots)[i], 0);
 	}

@@ -1,8 +1,9 @@
 /*
  * Slab metadata windows (src/objects/slab.h): the classes from
  * AT_COMPACT_SIZE up have 1 KiB compact windows, 16 units' windows in the
- * last 16 KiB of the first unit's window; the smaller classes a 64 KiB
- * window each.  Two tags interleave their objects in the same slabs, of
+ * last 16 KiB of the first unit's window; narrow slabs of the classes from
+ * AT_SLOT_CLS their unit's compact window (a slot window); the rest a
+ * 64 KiB window each.  Two tags interleave their objects in the same slabs, of
  * small and compact classes side by side in the same 1 MiB groups; another
  * thread frees half of them; the slabs are released and their units reused
  * by other classes.  Every object's entry names its own tag, every slot
@@ -17,31 +18,19 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "two_sites.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
 #include "objects/tcache.h"
 
 #define N 2400 /* per tag and size: about 40 slabs of 1088-byte objects */
-#define NSIZES 4
+#define NSIZES 5
 
-static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384}; /* classes 16, 1024, 4368, 16384 */
-static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000}; /* the second round's: 32, 768, 1088, 8192 */
-static struct alloc_tag *tag_a, *tag_b;
+/* classes 16, 1024, 4368, 16384, 48 */
+static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384, 40};
+/* the second round's: 32, 768 (a slot window when narrow), 1088, 8192, 224 (the same) */
+static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000, 200};
 static void *objs[2][NSIZES][N];
-
-static __attribute__((noinline)) void *site_a(size_t n)
-{
-	DEFINE_ALLOC_TAG(t);
-	tag_a = &t;
-	return alloc_hooks_tag(t, at_malloc_noprof(n));
-}
-
-static __attribute__((noinline)) void *site_b(size_t n)
-{
-	DEFINE_ALLOC_TAG(t);
-	tag_b = &t;
-	return alloc_hooks_tag(t, at_malloc_noprof(n));
-}
 
 static void want(const struct alloc_tag *t, int64_t bytes, int64_t calls)
 {
@@ -59,20 +48,23 @@ static uint32_t entry_idx(void *p)
 	CHECK(f & AT_PG_SLAB);
 	unsigned int cls = at_page_class(f);
 	int w = (f & AT_PG_WIDE) != 0;
-	struct at_slab *s = at_slab_meta(off, cls);
+	struct at_slab *s = at_slab_of(off);
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, cls);
 	CHECK_EQ(s->nobj, at_class_nobj[cls]);
-	CHECK(at_obj_entry_c(off, cls) == at_obj_entry(off));
+	/* the window: the unit's compact one for the compact classes and for
+	 * the narrow slabs from AT_SLOT_CLS, else its big one */
+	int slot = !w && cls >= AT_SLOT_CLS && cls < AT_COMPACT_CLS;
+	CHECK((char *)s == at_meta_base + (slot ? at_win_compact(off) : at_win_off(off, cls)));
 	/* free's way to the entries: the head page's descriptor */
-	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents ==
-	      at_meta_base + at_win_off(off, cls) + AT_META_REFS);
+	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
 	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.magic, at_class_magic[cls]);
 	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.bin, cls * AT_BIN_BYTES);
 	uint32_t idx = at_obj_index(off, cls);
+	CHECK(idx < s->nobj);
 	if (!w) /* the fast paths' address, from the object's address */
-		CHECK(at_obj_entry_of(p, cls, idx) == (uint16_t *)at_obj_entry(off) + idx);
+		CHECK(at_obj_entry_of(p, idx) == (uint16_t *)at_obj_entry(off) + idx);
 	uint64_t e = at_obj_get(off, idx, w);
 	CHECK(e != 0);
 	return at_obj_decode_idx(e, w);
@@ -83,16 +75,23 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	unsigned int cls = at_page_class(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
-	struct at_slab *s = at_slab_meta(off, cls);
+	struct at_slab *s = at_slab_of(off);
 	*first = (uintptr_t)s;
-	*end = (uintptr_t)(at_slab_stack(s) + s->nobj);
-	if (cls >= AT_COMPACT_CLS)
+	*end = (uintptr_t)(at_slab_stack(off, cls) + s->nobj);
+	if (cls < AT_COMPACT_CLS && (char *)s == at_meta_base + at_win_compact(off)) {
+		/* a slot window: header and entries; the stack in the big window */
+		*end = (uintptr_t)((uint16_t *)((char *)s + AT_META_REFS) + s->nobj + 1);
 		CHECK(*end - *first <= AT_WIN_COMPACT);
-	else
+		CHECK((uintptr_t)at_slab_stack(off, cls) == (uintptr_t)at_meta_base + (off & ~(AT_SLAB_SIZE - 1)) + AT_META_REFS +
+			      8u * (s->nobj + 1u));
+	} else if (cls >= AT_COMPACT_CLS) {
+		CHECK(*end - *first <= AT_WIN_COMPACT);
+	} else {
 		CHECK((*first & (AT_SLAB_SIZE - 1)) == 0);
+	}
 	/* objects never handed out (and the tail's entry) read free, whatever
-	 * an earlier slab of the unit left in the window */
-	void *ents = at_obj_entry_c(off, cls);
+	 * an earlier slab or block of the unit left in the window */
+	void *ents = at_obj_entry(off);
 	for (uint32_t i = s->fresh; i <= s->nobj; i++)
 		CHECK_EQ(s->wide ? ((uint64_t *)ents)[i] : ((uint16_t *)ents)[i], 0);
 }
@@ -108,7 +107,7 @@ static unsigned int bins_hold_their_entries(void)
 		struct at_bin *b = &h->bins[c];
 		for (unsigned int i = 0; i < at_bin_count(b->word); i++, n++) {
 			uintptr_t off = (uintptr_t)((char *)b->slots[i] - at_heap_base);
-			CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry_c(off, c) + at_obj_index(off, c));
+			CHECK(at_bin_ents(b->slots)[i] == (uint16_t *)at_obj_entry(off) + at_obj_index(off, c));
 			CHECK_EQ(*at_bin_ents(b->slots)[i], 0);
 		}
 	}

@@ -21,7 +21,8 @@
  * executable with tags either links the runtime in (this code is then
  * inside the executable) or imports one of its symbols: an undefined
  * "alloctag_*" or "at_*" entry of its dynamic symbol table, which is
- * mapped (no system call).  The one exception, an executable built with
+ * mapped (no system call for a small table; a large one's exports are
+ * read from the file: at_imports_runtime below).  The one exception, an executable built with
  * ALLOCTAG_NO_AUTO_REGISTER that hands its tags only to another library's
  * functions, registers them itself (alloctag_register_image).  Anything
  * this check cannot read reads the file.
@@ -31,17 +32,21 @@
  * Undefined symbols sit below DT_GNU_HASH's symoffset, unhashed, except an
  * undefined function whose address a non-PIC executable takes (it is
  * hashed, for pointer equality).  So with a GNU hash table of more than
- * AT_SCAN_BUCKETS buckets, the unhashed symbols are tested one by one and
- * the hashed ones are searched for the runtime's own public names, looked
- * up in the executable's table: the runtime's exported symbols (its own
- * dynamic symbol table, through _DYNAMIC), with the hashes its own table
- * keeps for them.
+ * AT_SCAN_BUCKETS buckets, start-up tests the unhashed symbols one by one
+ * (their names from the file when the table is large, as below) and
+ * searches the hashed ones for the runtime's own public names, looked up
+ * in the executable's table (its bloom filter, then a bucket: a few words
+ * read in place): the runtime's exported symbols (its own dynamic symbol
+ * table, through _DYNAMIC), with the hashes its own table keeps for them.
+ * at_imports_runtime, the test of every symbol, is the fallback.
  */
 #include <elf.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "core/core_tags.h"
 #include "core/message.h"
 #include "core/read_at.h"
 #include "core/tag_registry.h"
@@ -86,25 +91,169 @@ static uintptr_t dyn_addr(uintptr_t v, uintptr_t bias)
 }
 
 /*
+ * Reading the dynamic symbol table without paging it in.  The undefined
+ * symbols of a GNU-hashed table mostly come first, unhashed, below its
+ * symoffset: the loader reads them (and their names) to bind them, so they
+ * are read in place.  The hashed part is the executable's exports (an
+ * executable linked with -rdynamic, like gcc's cc1, exports 28,000
+ * symbols: 680 KB of .dynsym and 100 KB of buckets) with, here and there,
+ * an undefined function whose address the executable takes (60 of cc1's
+ * 498).  Read in place, every 64 KiB window of it fault-around touches
+ * would stay mapped for the process's life (cc1: +384 KiB); past
+ * AT_DYNSYM_IN_PLACE bytes it is read from /proc/self/exe instead, in
+ * DYNSYM_CHUNK pieces into a stack buffer (the file offset from the
+ * PT_LOAD that maps it), with the names of all its undefined entries.
+ */
+#define DYNSYM_CHUNK 8192u
+
+struct dynscan {
+	const Elf64_Phdr *ph;
+	unsigned long phnum;
+	uintptr_t bias;
+	int fd; /* /proc/self/exe once opened, -1 before, -2 when it cannot be */
+};
+
+/* The file offset of len bytes at run-time address a, if one PT_LOAD maps
+ * them from the file; 0 if none does. */
+static int file_off(const struct dynscan *d, uintptr_t a, size_t len, uint64_t *off)
+{
+	for (unsigned long i = 0; i < d->phnum; i++) {
+		const Elf64_Phdr *p = &d->ph[i];
+		uintptr_t v = d->bias + p->p_vaddr;
+		if (p->p_type == PT_LOAD && a >= v && a - v <= p->p_filesz && len <= p->p_filesz - (a - v)) {
+			*off = p->p_offset + (a - v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* len bytes at run-time address a, read from the file; 0, else -1. */
+static int read_mapped(struct dynscan *d, void *buf, uintptr_t a, size_t len)
+{
+	uint64_t off;
+	if (!file_off(d, a, len, &off))
+		return -1;
+	if (d->fd == -1)
+		d->fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (d->fd < 0) {
+		d->fd = -2;
+		return -1;
+	}
+	return at_read_fd(&d->fd, buf, len, off);
+}
+
+/*
  * The number of dynamic symbols a DT_GNU_HASH table covers: past the
  * highest bucket's first symbol, its chain to the entry with the end bit.
- * (Undefined symbols mostly come first, unhashed, below symoffset, but an
- * undefined function whose address the executable takes is hashed.)
+ * Buckets of more than AT_DYNSYM_IN_PLACE bytes are read from the file;
+ * 0 if they cannot be.
  */
-static uint32_t gnu_symbols(const uint32_t *gnu)
+static uint32_t gnu_symbols(struct dynscan *d, const uint32_t *gnu, size_t in_place)
 {
 	uint32_t nbuckets = gnu[0], symoffset = gnu[1], bloom_words = gnu[2];
 	const uint32_t *buckets = gnu + 4 + 2 * (size_t)bloom_words; /* 64-bit bloom words */
 	const uint32_t *chain = buckets + nbuckets;
 	uint32_t last = 0;
-	for (uint32_t b = 0; b < nbuckets; b++)
-		if (buckets[b] > last)
-			last = buckets[b];
+	if ((size_t)nbuckets * 4 <= in_place) {
+		for (uint32_t b = 0; b < nbuckets; b++)
+			if (buckets[b] > last)
+				last = buckets[b];
+	} else {
+		uint32_t buf[DYNSYM_CHUNK / 4];
+		for (uint32_t b = 0; b < nbuckets;) {
+			uint32_t k = nbuckets - b < DYNSYM_CHUNK / 4 ? nbuckets - b : DYNSYM_CHUNK / 4;
+			if (read_mapped(d, buf, (uintptr_t)(buckets + b), (size_t)k * 4))
+				return 0;
+			for (uint32_t i = 0; i < k; i++)
+				if (buf[i] > last)
+					last = buf[i];
+			b += k;
+		}
+	}
 	if (last < symoffset)
 		return symoffset;
 	while (!(chain[last - symoffset] & 1))
 		last++;
 	return last + 1;
+}
+
+/*
+ * Whether dynamic symbol s is an import of the runtime's.  Its name is read
+ * in place, or from the file (from_file): in a large table the undefined
+ * entries' names are spread over the string table (cc1's 498 over its 1.3
+ * MB), and in place each would map a 64 KiB window the loader did not read
+ * (weak imports never bound, functions bound lazily and never called: four
+ * windows of cc1's).  -1 when the name cannot be read.
+ */
+static int runtime_import(struct dynscan *d, const Elf64_Sym *s, const char *str, int from_file)
+{
+	if (s->st_shndx != SHN_UNDEF)
+		return 0;
+	if (!from_file)
+		return runtime_name(str + s->st_name);
+	char name[sizeof("alloctag_")];
+	uintptr_t a = (uintptr_t)(str + s->st_name);
+	size_t len = sizeof(name);
+	while (len > 1 && read_mapped(d, name, a, len))
+		len /= 2; /* the end of the segment */
+	if (len <= 1)
+		return -1;
+	name[len - 1] = '\0'; /* a shorter name ends in the buffer */
+	return runtime_name(name);
+}
+
+int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias, size_t in_place)
+{
+	struct dynscan d = {ph, phnum, bias, -1};
+	const Elf64_Dyn *dyn = NULL;
+	for (unsigned long i = 0; ph && i < phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dyn = (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
+	if (!dyn)
+		return 1; /* static: only with the runtime linked in */
+	const Elf64_Sym *sym = NULL;
+	const char *str = NULL;
+	const uint32_t *hash = NULL, *gnu = NULL;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
+		switch (dyn->d_tag) {
+		case DT_SYMTAB: sym = (const Elf64_Sym *)v; break;
+		case DT_STRTAB: str = (const char *)v; break;
+		case DT_HASH: hash = (const uint32_t *)v; break;
+		case DT_GNU_HASH: gnu = (const uint32_t *)v; break;
+		}
+	}
+	if (!sym || !str || (!gnu && !hash))
+		return 1;
+	uint32_t nsym = gnu ? gnu_symbols(&d, gnu, in_place) : hash[1];
+	uint32_t i = 1, unhashed = !gnu ? 1 : gnu[1] < nsym ? gnu[1] : nsym;
+	if (!nsym)
+		return 1; /* cannot be told */
+	/* The entries the loader reads (a GNU table's unhashed imports) in
+	 * place; the exports and the names of a large table from the file. */
+	int from_file = (size_t)(nsym - unhashed) * sizeof(Elf64_Sym) > in_place ||
+			(gnu && (size_t)gnu[0] * 4 > in_place);
+	int found = 0;
+	for (; !found && i < unhashed; i++)
+		found = runtime_import(&d, &sym[i], str, from_file);
+	for (; !found && !from_file && i < nsym; i++)
+		found = runtime_import(&d, &sym[i], str, 0);
+	while (!found && i < nsym) {
+		Elf64_Sym buf[DYNSYM_CHUNK / sizeof(Elf64_Sym)];
+		uint32_t k = nsym - i < DYNSYM_CHUNK / sizeof(Elf64_Sym) ? nsym - i
+									  : DYNSYM_CHUNK / sizeof(Elf64_Sym);
+		if (read_mapped(&d, buf, (uintptr_t)&sym[i], (size_t)k * sizeof(Elf64_Sym))) {
+			found = -1;
+			break;
+		}
+		for (uint32_t j = 0; !found && j < k; j++)
+			found = runtime_import(&d, &buf[j], str, 1);
+		i += k;
+	}
+	if (d.fd >= 0)
+		close(d.fd);
+	return found != 0; /* -1: cannot be told */
 }
 
 /* The dynamic tables of an image: symbols, names, GNU hash (NULL if none),
@@ -129,15 +278,6 @@ static void dyn_tables(const Elf64_Dyn *dyn, uintptr_t bias, struct dyn_tables *
 		case DT_GNU_HASH: t->gnu = (const uint32_t *)v; break;
 		}
 	}
-}
-
-/* Symbols [from, to) of t include an undefined runtime name. */
-static int undefined_runtime(const struct dyn_tables *t, uint32_t from, uint32_t to)
-{
-	for (uint32_t i = from; i < to; i++)
-		if (t->sym[i].st_shndx == SHN_UNDEF && runtime_name(t->str + t->sym[i].st_name))
-			return 1;
-	return 0;
 }
 
 static int same_name(const char *a, const char *b)
@@ -191,7 +331,8 @@ static int hashed_runtime_names(const struct dyn_tables *exe)
 	dyn_tables(_DYNAMIC, (uintptr_t)__ehdr_start, &own);
 	if (!own.sym || !own.str || !own.gnu)
 		return -1;
-	uint32_t symoffset = own.gnu[1], nsym = gnu_symbols(own.gnu);
+	struct dynscan none = {NULL, 0, 0, -2}; /* in place: never read from a file */
+	uint32_t symoffset = own.gnu[1], nsym = gnu_symbols(&none, own.gnu, SIZE_MAX);
 	const uint32_t *chain = own.gnu + 4 + 2 * (size_t)own.gnu[2] + own.gnu[0];
 	for (uint32_t i = symoffset; i < nsym; i++) {
 		const char *name = own.str + own.sym[i].st_name;
@@ -208,6 +349,34 @@ static int hashed_runtime_names(const struct dyn_tables *exe)
 #define AT_SCAN_BUCKETS 64
 
 /*
+ * Start-up's check of a large GNU-hashed table: its unhashed symbols tested
+ * one by one, its hashed ones searched for the runtime's names.  1 or 0;
+ * -1 for a table this does not apply to or that cannot be read (then
+ * at_imports_runtime tests every symbol).
+ */
+static int hashed_imports(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias)
+{
+	const Elf64_Dyn *dyn = NULL;
+	for (unsigned long i = 0; ph && i < phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dyn = (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
+	if (!dyn)
+		return -1;
+	struct dyn_tables t;
+	dyn_tables(dyn, bias, &t);
+	if (!t.sym || !t.str || !t.gnu || t.gnu[0] <= AT_SCAN_BUCKETS || !t.gnu[2])
+		return -1;
+	struct dynscan d = {ph, phnum, bias, -1};
+	int from_file = (size_t)t.gnu[0] * 4 > AT_DYNSYM_IN_PLACE;
+	int found = 0;
+	for (uint32_t i = 1; !found && i < t.gnu[1]; i++)
+		found = runtime_import(&d, &t.sym[i], t.str, from_file);
+	if (d.fd >= 0)
+		close(d.fd);
+	return found ? found : hashed_runtime_names(&t);
+}
+
+/*
  * 0 when the executable cannot have tags the runtime is handed: the runtime
  * is not inside it and its dynamic symbol table imports none of the
  * runtime's symbols.  1 when it may (or when that cannot be told).
@@ -217,27 +386,11 @@ static int may_have_tags(void)
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
 	unsigned long n = getauxval(AT_PHNUM);
 	uintptr_t bias = load_bias(), self = (uintptr_t)&may_have_tags;
-	const Elf64_Dyn *dyn = NULL;
-	for (unsigned long i = 0; ph && i < n; i++) {
+	for (unsigned long i = 0; ph && i < n; i++)
 		if (ph[i].p_type == PT_LOAD && self - (bias + ph[i].p_vaddr) < ph[i].p_memsz)
 			return 1; /* linked into the executable */
-		if (ph[i].p_type == PT_DYNAMIC)
-			dyn = (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
-	}
-	if (!dyn)
-		return 1; /* static: only with the runtime linked in, checked above */
-	struct dyn_tables t;
-	dyn_tables(dyn, bias, &t);
-	if (!t.sym || !t.str || (!t.gnu && !t.hash))
-		return 1;
-	if (t.gnu && t.gnu[0] > AT_SCAN_BUCKETS && t.gnu[2]) {
-		if (undefined_runtime(&t, 1, t.gnu[1]))
-			return 1;
-		int r = hashed_runtime_names(&t);
-		if (r >= 0)
-			return r;
-	}
-	return undefined_runtime(&t, 1, t.gnu ? gnu_symbols(t.gnu) : t.hash[1]);
+	int r = hashed_imports(ph, n, bias);
+	return r >= 0 ? r : at_imports_runtime(ph, n, bias, AT_DYNSYM_IN_PLACE);
 }
 int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 {

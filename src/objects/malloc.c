@@ -477,7 +477,7 @@ AT_NOINLINE void at_small_free_slow(void *p, unsigned int cls, uint32_t ti)
 		uint64_t w = b->word;
 		b->slots[at_bin_count(w)] = p;
 		at_bin_ents(b->slots)[at_bin_count(w)] =
-			at_obj_entry_of(p, cls, at_obj_index((uintptr_t)p, cls));
+			at_obj_entry_of(p, at_obj_index((uintptr_t)p, cls));
 		if (at_likely(at_bin_tag(w) == ti)) /* side table: the common case */
 			AT_STORE_RELAXED(&b->word, w + 1);
 		else

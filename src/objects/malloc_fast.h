@@ -120,7 +120,7 @@ static inline __attribute__((always_inline)) int at_bin_put_ent(unsigned int cls
 static inline __attribute__((always_inline)) int at_bin_put(unsigned int cls, void *p, uint32_t ti)
 {
 	return at_bin_put_ent(cls, p,
-			      at_obj_entry_of(p, cls, at_obj_index((uintptr_t)p, cls)), ti);
+			      at_obj_entry_of(p, at_obj_index((uintptr_t)p, cls)), ti);
 }
 
 /* at_small_alloc_slow for bin b of the thread's bins (or of at_bins_none):

@@ -16,7 +16,7 @@ static void head(uint32_t pfn, uint64_t flags, void *ctx)
 	size_t bytes = AT_PAGE_SIZE << at_page_order(flags);
 	if (flags & AT_PG_SLAB) {
 		unsigned int cls = at_page_class(flags);
-		struct at_slab *s = at_slab_meta((uintptr_t)pfn << AT_PAGE_SHIFT, cls);
+		struct at_slab *s = at_slab_of((uintptr_t)pfn << AT_PAGE_SHIFT);
 		w->small += (size_t)s->used * at_class_size[cls];
 	} else if (flags & AT_PG_NO_CODETAG) {
 		w->own += bytes;

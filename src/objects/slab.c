@@ -78,7 +78,6 @@ uint8_t at_class_mid[64] = {
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
-ptrdiff_t at_meta_delta;
 unsigned char at_small_slow = AT_SLOW_EARLY;
 
 /*
@@ -132,7 +131,6 @@ static int slab_setup(void)
 	char *m;
 	if (at_heap_add_shadow(&m))
 		return ENOMEM;
-	at_meta_delta = m - at_heap_base;
 	AT_STORE(&at_meta_base, (char *)m);
 	return 0;
 }
@@ -175,7 +173,10 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 		return NULL;
 	if (secure)
 		at_secure_slab_new(p, cls);
-	struct at_slab *s = at_slab_meta((uintptr_t)(p - at_heap_base), cls);
+	uintptr_t off = (uintptr_t)(p - at_heap_base);
+	struct at_slab *s = at_slab_meta(off, cls);
+	if (!wide && !secure && cls >= AT_SLOT_CLS && cls < AT_COMPACT_CLS)
+		s = (struct at_slab *)(at_meta_base + at_win_compact(off)); /* its unit's slot (slab.h) */
 	s->base = p;
 	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
 	head->ents = (uint16_t *)((char *)s + AT_META_REFS);
@@ -222,12 +223,21 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		if (!s->used)
 			c->nempty--;
 		char *base = s->base;
-		uint16_t *stack = at_slab_stack(s);
+		uint16_t *stack = at_slab_stack((uintptr_t)(base - at_heap_base), cls);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
 			out[n + k++] = base + stack[--s->nfree] * size;
-		while (n + k < want && s->fresh < s->nobj)
-			out[n + k++] = base + (size_t)s->fresh++ * size;
+		/* Fresh objects in descending order: a bin pops its last slot
+		 * first, so the lowest is handed out first (a class's first
+		 * object on the slab's first page, not 8 objects in), and the
+		 * next ones after it, a page at a time. */
+		unsigned int m = s->nobj - s->fresh;
+		if (m > want - n - k)
+			m = want - n - k;
+		for (unsigned int j = 0; j < m; j++)
+			out[n + k + j] = base + (size_t)(s->fresh + m - 1 - j) * size;
+		s->fresh = (uint16_t)(s->fresh + m);
+		k += m;
 		s->used = (uint16_t)(s->used + k);
 		n += k;
 		if (s->used == s->nobj)
@@ -246,14 +256,21 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
  * stack is cleared, as it may lie where the entries of the unit's next
  * slab, of another class or width, will be.
  */
-static void slab_release(struct at_slab *s)
+static void slab_release(struct at_slab *s, unsigned int cls, uintptr_t off)
 {
-	char *base = s->base;
-	if (s->cls < AT_COMPACT_CLS) {
-		size_t meta_len = (size_t)((char *)(at_slab_stack(s) + s->nobj) - (char *)s);
+	char *base = at_heap_base + off;
+	unsigned int nobj = at_class_nobj[cls];
+	uint16_t *stack = at_slab_stack(off, cls);
+	if (cls < AT_COMPACT_CLS && (char *)s == at_meta_base + at_win_compact(off)) {
+		/* a slot window: the stack's pages in the unit's own window */
+		uintptr_t a = (uintptr_t)stack & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+		uintptr_t e = ((uintptr_t)(stack + nobj) + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+		madvise((void *)a, e - a, MADV_DONTNEED);
+	} else if (cls < AT_COMPACT_CLS) {
+		size_t meta_len = (size_t)((char *)(stack + nobj) - (char *)s);
 		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
 	} else {
-		memset(at_slab_stack(s), 0, s->nobj * sizeof(uint16_t));
+		memset(stack, 0, nobj * sizeof(uint16_t));
 	}
 	at_page_release(base, AT_SLAB_ORDER);
 }
@@ -264,6 +281,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 	struct central *c = &centrals[cls];
 	uint32_t size = at_class_size[cls];
 	struct at_slab *dead[64];
+	uintptr_t dead_off[64];
 	unsigned int ndead = 0;
 
 	while (n) {
@@ -271,8 +289,8 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		pthread_mutex_lock(&c->lock);
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
-			struct at_slab *s = at_slab_meta(off, cls);
-			uint16_t *stack = at_slab_stack(s);
+			struct at_slab *s = at_slab_of(off);
+			uint16_t *stack = at_slab_stack(off, cls);
 			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);
@@ -282,12 +300,13 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 				c->nempty++;
 			} else {
 				list_del(c, s);
+				dead_off[ndead] = off & ~(uintptr_t)(AT_SLAB_SIZE - 1);
 				dead[ndead++] = s;
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
 		for (unsigned int i = 0; i < ndead; i++)
-			slab_release(dead[i]);
+			slab_release(dead[i], cls, dead_off[i]);
 		ndead = 0;
 		objs += batch;
 		n -= batch;
@@ -385,7 +404,7 @@ size_t at_slab_trim(void)
 		pthread_mutex_unlock(&c->lock);
 		while (dead) {
 			struct at_slab *next = dead->next;
-			slab_release(dead);
+			slab_release(dead, cls, (uintptr_t)(dead->base - at_heap_base));
 			bytes += AT_SLAB_SIZE;
 			dead = next;
 		}

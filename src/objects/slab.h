@@ -47,18 +47,35 @@
  *                                    + (u & 15) * 1 KiB
  *
  * (the first unit's own window, if it is a slab of a small class, ends
- * below 48 KiB).  So four slabs of large objects share one page of
+ * below 48 KiB).
+ *
+ * Slot windows: a narrow slab of the classes from AT_SLOT_CLS (160 bytes)
+ * below AT_COMPACT_CLS (not the stricter heap's) has its header and
+ * entries in its unit's compact window (at_win_compact), which a unit of
+ * those classes does not otherwise use: 64 + 2 * (nobj + 1) bytes, at
+ * most 884, fit its 1 KiB.  Four slabs' headers and entries share a page
+ * of metadata, where each touched a page of its own 64 KiB window (a small
+ * program's first slab of each class: 7 of `git status`'s 23 pages of
+ * metadata).  Its free stack, written only when objects come back to the
+ * slab, stays at the big window's offset in the unit's own window
+ * (at_slab_stack, from the offset and the class); a released slot
+ * window's entries are all 0, and its stack's pages are given back.  The
+ * classes below 160 bytes have more entries than a slot holds (128
+ * bytes: 1090 bytes of header and entries) and keep their big windows.
+ * Everything that needs a slab's window reads it from the head page
+ * descriptor (`ents` below, at_slab_of), not from the class: which
+ * window a slab of the slot classes has depends on its width.  So four slabs of large objects share one page of
  * metadata, where each touched a page of its own: 1/16 of their memory
  * (1.5 MB of sqlite3's peak).  A released slab's entries are all 0 and
  * slab_new writes the header, so all a released compact window needs is
  * its free stack cleared (it may lie under the next slab's entries); a big
  * window's pages are given back (MADV_DONTNEED).
- * The address of the window's entries (window + AT_META_REFS) is also kept
- * in the slab's head page descriptor (`ents`, over the free-list links an
+ * The address of the window's entries (window + AT_META_REFS) is kept in
+ * the slab's head page descriptor (`ents`, over the free-list links an
  * allocated block has no use for: page.h), where free, which reads the
- * head's flags anyway, takes it with no class compare and no addition;
- * a refill, with the class at hand, computes it (at_win_off), and a thread
- * cache keeps each cached object's entry address (tcache.h).  The descriptor
+ * head's flags anyway, takes it with no class compare and no addition, as
+ * a refill does for its batch (at_obj_entry_of); a thread cache keeps each
+ * cached object's entry address (tcache.h).  The descriptor
  * after the head (the slab's second page: the same cache line, its links
  * as unused) holds what free needs of the class (`cls`): the class's magic
  * number (at_obj_locate) and its bin's byte offset in a thread cache's bins
@@ -117,6 +134,7 @@
 #define AT_WIN_COMPACT 1024u  /* a compact window */
 #define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
 #define AT_WIN_COMPACT_AT (48u << 10)
+#define AT_SLOT_CLS 9u        /* at_class_size[9] = 160: slot windows from here */
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
 #define AT_OBJ_LIVE (1ull << 63)
@@ -132,6 +150,9 @@ _Static_assert(AT_META_REFS + 8u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) +
 			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE) +
 			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) <= AT_WIN_COMPACT,
 	       "compact window too small");
+_Static_assert(AT_META_REFS + 2u * (AT_SLAB_SIZE / 160u + 1) <= AT_WIN_COMPACT &&
+		       AT_META_REFS + 2u * (AT_SLAB_SIZE / 128u + 1) > AT_WIN_COMPACT,
+	       "a slot window holds the narrow header and entries from 160 bytes, not 128");
 _Static_assert(AT_WIN_COMPACT_AT + (16u * AT_WIN_COMPACT) <= AT_SLAB_SIZE &&
 		       (1u << (AT_WIN_GROUP_SHIFT - AT_SLAB_SHIFT)) == 16u,
 	       "16 compact windows in a unit's window");
@@ -150,8 +171,6 @@ struct at_slab {
 _Static_assert(sizeof(struct at_slab) <= AT_META_REFS, "slab header size");
 
 extern AT_HIDDEN char *at_meta_base;
-/* at_meta_base - at_heap_base: an object's window from its address alone. */
-extern AT_HIDDEN ptrdiff_t at_meta_delta;
 /*
  * Why malloc's fast path (malloc.c) may not be taken, bits changed
  * atomically: AT_SLOW_EARLY while at_state is AT_STATE_EARLY (an allocation
@@ -212,15 +231,27 @@ static inline uintptr_t at_win_off(uintptr_t off, unsigned int cls)
 	return at_win_compact(off);
 }
 
+/* The window of a slab at heap offset off, of class cls, by the class
+ * alone: big or compact (a slot window's slab keeps only its free stack in
+ * the big one). */
 static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
 {
 	return (struct at_slab *)(at_meta_base + at_win_off(off, cls));
 }
 
-/* The slab's free stack, after its references (see the window above). */
-static inline uint16_t *at_slab_stack(struct at_slab *s)
+/* The shadow window's free stack, after room for wide references (see the
+ * window above). */
+static inline uint16_t *at_win_stack(struct at_slab *w, unsigned int nobj)
 {
-	return (uint16_t *)((char *)s + AT_META_REFS + 8u * (s->nobj + 1u));
+	return (uint16_t *)((char *)w + AT_META_REFS + 8u * (nobj + 1u));
+}
+
+/* The free stack of the slab at heap offset off, of class cls (in the
+ * compact window for the compact classes, else at the big window's offset,
+ * a slot window's slab's too). */
+static inline uint16_t *at_slab_stack(uintptr_t off, unsigned int cls)
+{
+	return at_win_stack(at_slab_meta(off, cls), at_class_nobj[cls]);
 }
 
 #define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
@@ -265,37 +296,26 @@ static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
 	return (uint32_t)prod < magic;
 }
 
-/* The entries of the slab at heap offset off, of class cls. */
-static inline void *at_obj_entry_c(uintptr_t off, unsigned int cls)
-{
-	return (char *)at_slab_meta(off, cls) + AT_META_REFS;
-}
-
-/* The same, read from the slab's head page. */
+/* The entries of the slab at heap offset off, read from its head page. */
 static inline void *at_obj_entry(uintptr_t off)
 {
 	return AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents);
 }
 
-/*
- * The narrow entry of object idx at address p (a heap address) of class
- * cls: at_win_off's two windows, one chosen by a conditional move, not a
- * branch (a refill's batch and a bin's push of a freed object, tcache.h
- * at_bin_ents, mix classes: a branch on the class mispredicts).
- */
-static inline uint16_t *at_obj_entry_of(void *p, unsigned int cls, uint32_t idx)
+/* The header of the slab at heap offset off (its window, wherever it is). */
+static inline struct at_slab *at_slab_of(uintptr_t off)
 {
-	uintptr_t a = (uintptr_t)p;
-	uintptr_t big = a & ~(AT_SLAB_SIZE - 1);
-	uintptr_t compact = at_win_compact(a);
-	uintptr_t w = big;
-#if defined(__x86_64__) /* gcc makes it a branch */
-	__asm__("cmpl %2, %1\n\tcmovae %3, %0" : "+r"(w) : "r"(cls), "i"(AT_COMPACT_CLS), "r"(compact) : "cc");
-#else
-	w = cls >= AT_COMPACT_CLS ? compact : big;
-#endif
-	w += (uintptr_t)at_meta_delta;
-	return (uint16_t *)((char *)w + AT_META_REFS) + idx;
+	return (struct at_slab *)((char *)at_obj_entry(off) - AT_META_REFS);
+}
+
+/*
+ * The narrow entry of object idx at address p (a heap address), from the
+ * head page (a refill's batch and a bin's push of a freed object, tcache.h
+ * at_bin_ents: with no branch on the class or the window's kind).
+ */
+static inline uint16_t *at_obj_entry_of(void *p, uint32_t idx)
+{
+	return (uint16_t *)at_obj_entry((uintptr_t)((char *)p - at_heap_base)) + idx;
 }
 
 /* Mark object idx of a narrow slab allocated with tag index ti <= AT_OBJ_NARROW_MAX. */

@@ -187,7 +187,7 @@ int at_bin_refill(struct at_theap *h, unsigned int cls)
 		return 0;
 	uint16_t **ents = at_bin_ents(b->slots);
 	for (unsigned int i = 0; i < n; i++)
-		ents[i] = at_obj_entry_of(b->slots[i], cls, at_obj_index_m((uintptr_t)b->slots[i], b->magic));
+		ents[i] = at_obj_entry_of(b->slots[i], at_obj_index_m((uintptr_t)b->slots[i], b->magic));
 	at_bin_fill(&b->word, cls, (int)n); /* the bin was empty */
 	return 1;
 }
