@@ -227,32 +227,41 @@ static AT_NOINLINE void *cum_wrapped(struct at_bin *b, unsigned int cls, void *p
 	return p;
 }
 
+_Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's bidx compares with a bin's tag");
+
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
- * from the bin if its tag is the chain's, counted in the bin's cumulative
- * count (bin_charge.h); else from the bin under another tag, chain_retag,
- * or chain_entry_alloc.  A function of its own,
- * reached by a tail call, so that neither it nor chain_malloc needs a
- * stack frame.
+ * from the bin if its tag is the chain's (e's bidx against the bin tag's
+ * 16 bits: at_bin_tag_is_narrow), counted in the bin's cumulative count
+ * (bin_charge.h); else from the bin under another tag, chain_retag, or
+ * chain_entry_alloc.  Every call a tail call: inlined into chain_malloc,
+ * neither needs a stack frame.
  */
-static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
+static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
+								   struct at_memo_entry *e)
 {
 	unsigned int cls;
 	if (at_likely(at_small_class(n, &cls) && !at_byte_set(&at_small_slow))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
-		uint64_t w = b->word;
-		uintptr_t c = at_bin_count(w);
-		if (at_likely(c && at_bin_tag(w) == e->idx)) {
-			void *p = at_bin_take(b, c, at_bin_tag(w));
-			at_chain_entry_done();
-			if (at_unlikely(at_bin_cum_inc(&b->cum)))
-				return cum_wrapped(b, cls, p);
-			return p;
-		}
-		if (c)
+		uintptr_t c = at_bin_count_at(&b->word);
+		if (at_likely(c)) {
+			uint32_t ti = e->bidx;
+			if (at_likely(at_bin_tag_is_narrow(&b->word, ti))) {
+				void *p = at_bin_take(b, c, ti);
+				at_chain_entry_done();
+				if (at_unlikely(at_bin_cum_inc(&b->cum)))
+					return cum_wrapped(b, cls, p);
+				return p;
+			}
 			return chain_retag(n, e, b, cls, c);
+		}
 	}
 	return chain_entry_alloc(n, e);
+}
+
+static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
+{
+	return chain_bin_take(n, e);
 }
 
 /* chain_malloc's lookup met an entry at_memo_fast does not cover (memo
@@ -271,12 +280,15 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
  * of both): the chain from the thread's memo (chains.h), then chain_bin;
  * a miss goes to chain_slow.
  */
-static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e;
+	/* a register like any other (GCC otherwise takes the CFA's low 32
+	 * bits for the set through a store and a load) */
+	__asm__("" : "+r"(from));
 	int r = at_chain_entry_fast(from, ra, &e);
 	if (at_likely(r > 0))
-		return chain_bin(n, e);
+		return chain_bin_take(n, e);
 	if (r < 0)
 		return chain_general(n, from);
 	return chain_slow(n, from);

@@ -83,7 +83,8 @@ struct at_chain_table {
  * mostly at different stack depths.
  *
  * An entry: its key (the return address ra; 0: empty, or being
- * written), its chain's tag and the tag's index, and the walk's words:
+ * written), its chain's tag and the tag's index (and in 16 bits, bidx,
+ * for the compare with a bin's tag), and the walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
  * compared as they are, nabs 4 or 7 in the inline shapes below (the
@@ -162,6 +163,10 @@ struct at_chain_table {
 #define AT_MEMO_SHAPE7 ((uintptr_t)1 << 63)    /* 7 return addresses */
 #define AT_MEMO_SHAPE_ANY ((uintptr_t)1 << 62) /* another: at_memo_diff */
 #define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE_ANY - 1))
+/* bidx of an entry whose index no bin's tag can be (bin tags are at most
+ * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h), so that the malloc fast path
+ * compares a bin's tag with 16 bits */
+#define AT_MEMO_BIDX_NONE 0xFFFFu
 
 struct at_memo_entry {
 	uintptr_t key;
@@ -171,6 +176,7 @@ struct at_memo_entry {
 	uint32_t span;
 	uint32_t idx;
 	unsigned char n, nabs;
+	uint16_t bidx; /* idx if a bin's tag can be it (<= AT_MEMO_BIDX_NONE - 1), else that */
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
 };
@@ -190,9 +196,25 @@ struct at_memo_tls {
 };
 extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
 
+/* The set of (ra, from): Fibonacci hashing of their low 32 bits (where
+ * call sites and stack depths differ), a 32-bit multiply by an immediate
+ * (no 64-bit constant to load on the malloc fast path). */
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return (unsigned int)(((ra ^ from) * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
+	return ((uint32_t)(ra ^ from) * 0x9E3779B1u) >> (32 - AT_MEMO_SHIFT);
+}
+
+/* x == *v, the compare reading *v as its operand (GCC loads a word it
+ * reads again into a register first: one instruction more). */
+static inline int at_word_is(uintptr_t x, const uintptr_t *v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int eq;
+	__asm__("cmpq %2, %1" : "=@cce"(eq) : "r"(x), "m"(*v));
+	return eq;
+#else
+	return x == *v;
+#endif
 }
 
 /* Nonzero when a word of entry e differs at `from` (any shape). */
@@ -245,13 +267,13 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
  */
 static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 {
-	uintptr_t d = e->spx ^ from; /* 0: 4 words; AT_MEMO_SHAPE7: 7 */
 #define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
-	if (at_likely(d == 0)) {
+	if (at_likely(at_word_is(from, &e->spx))) { /* 4 words */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
 	}
+	uintptr_t d = e->spx ^ from; /* AT_MEMO_SHAPE7: 7 words */
 	if (d << 1 == 0) { /* d == AT_MEMO_SHAPE7 (d is not 0): no 64-bit constant */
 		if (W(0))
 			return 0;
@@ -289,6 +311,7 @@ static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t f
 	off *= sizeof(m->e[0]);
 #endif
 	struct at_memo_entry *e = (struct at_memo_entry *)((char *)m->e + off);
+#pragma GCC unroll 4 /* no loop bound to compute: way 0 is the common hit */
 	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
 		if (e->key != (uintptr_t)ra)
 			continue;
