@@ -619,35 +619,60 @@ static int large_grow(void *p, size_t n)
 	return 1;
 }
 
-static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
+/* realloc charged to tag; with `made` (not NULL), the usable size of the
+ * block returned, if any, in *made: a block left in place has the size
+ * usable_checked found, without at_usable_size_made's second lookup. */
+static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t n,
+								 struct alloc_tag *tag,
+								 size_t *made)
 {
-	if (!p)
-		return malloc_with(n, tag);
+	void *q;
+	if (!p) {
+		q = malloc_with(n, tag);
+		goto moved;
+	}
 	if (!n) {
 		at_free_fast(p, "realloc");
 		return NULL;
 	}
 	size_t old = usable_checked(p, "realloc");
-	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE))
+	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE)) {
+		if (made)
+			*made = old;
 		return p;
+	}
 	if (n > PTRDIFF_MAX) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, n)))
-		return p;
-	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old && old >= AT_SECURE_MAP_MIN &&
-	    WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))
-		return p; /* its back guard moved up (huge.h) */
-	void *q = malloc_with(n, tag);
+	if ((n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, n))) ||
+	    (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old &&
+	     old >= AT_SECURE_MAP_MIN && WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))) {
+		q = p; /* grown in place (a guarded block: its back guard moved up, huge.h) */
+		goto moved;
+	}
+	q = malloc_with(n, tag);
 	if (!q)
 		return NULL;
 	memcpy(q, p, n < old ? n : old);
 	at_free_fast(p, "realloc");
+moved:
+	if (made && q)
+		*made = at_usable_size_made(q);
 	return q;
 }
 
+static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
+{
+	return realloc_made(p, n, tag, NULL);
+}
+
 ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
+
+void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made)
+{
+	return realloc_made(p, n, tag, made);
+}
 
 /* align: a power of two. */
 static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)

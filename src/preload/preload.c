@@ -343,9 +343,62 @@ EXPORT void *calloc(size_t n, size_t size)
 	return WITH_SITE_TAG(at_calloc_noprof(n, size), _r);
 }
 
+/* realloc through memo entry e (the memo busy): charged to e's chain,
+ * counted in e with the usable size at_realloc_made gives (a block left
+ * in place: the size its checks found); the busy count dropped. */
+static AT_NOINLINE void *chain_realloc_in(void *p, size_t n, struct at_memo_entry *e)
+{
+	size_t made;
+	void *q = at_realloc_made(p, n, e->tag, &made);
+	if (q)
+		at_memo_count(e, made);
+	at_chain_entry_done();
+	return q;
+}
+
+/* chain_realloc's memo had no entry (general: one at_memo_fast does not
+ * cover, the memo busy): the whole lookup, else the walk (depth 1: the
+ * caller's tag), counted per CPU. */
+static AT_NOINLINE void *chain_realloc_slow(void *p, size_t n, uintptr_t from, const void *ra,
+					    int general)
+{
+	struct at_memo_entry *e =
+		general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL;
+	if (e)
+		return chain_realloc_in(p, n, e);
+	struct alloc_tag *t = site_tag(from, ra);
+	size_t made;
+	void *q = at_realloc_made(p, n, t, &made);
+	if (q)
+		cum(t, made);
+	return q;
+}
+
+/*
+ * realloc with profiling on and no current tag (reached by a tail call
+ * from realloc: `from` and ra are realloc's): the chain proved once by
+ * the memo, as malloc proves it, then chain_realloc_in; every call a tail
+ * call (no stack frame).
+ */
+static AT_NOINLINE void *chain_realloc(void *p, size_t n, uintptr_t from, const void *ra)
+{
+	struct at_memo_entry *e;
+	int r = 0;
+	if (at_likely(at_chain_depth != 1)) {
+		r = at_chain_entry_fast(from, ra, &e);
+		if (at_likely(r > 0))
+			return chain_realloc_in(p, n, e);
+	}
+	return chain_realloc_slow(p, n, from, ra, r < 0);
+}
+
 EXPORT void *realloc(void *p, size_t n)
 {
-	return WITH_SITE_TAG(at_realloc_noprof(p, n), _r);
+	if (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */
+	    at_likely(!alloctag_current_tag))
+		return chain_realloc(p, n, (uintptr_t)__builtin_dwarf_cfa(),
+				     __builtin_return_address(0));
+	return at_realloc_noprof(p, n);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
