@@ -172,23 +172,29 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
 }
 
-/* Depth > 1, a memo hit (entry e, the memo busy) that the bin could not
- * serve: the allocation, counted in the entry's cumulative counts (no
- * per-CPU add); the memo's busy count dropped. */
+/* Depth > 1, a memo hit (entry e, the memo busy) whose small object of
+ * class cls the bin could not serve: the allocation, counted in the
+ * entry's cumulative counts (no per-CPU add); the memo's busy count
+ * dropped.  Takes the class, not the size, so that malloc need not keep
+ * the size past it (no register copy on its fast paths). */
+static AT_NOINLINE void *chain_entry_small(unsigned int cls, struct at_memo_entry *e)
+{
+	void *p = at_small_alloc(cls, e->tag);
+	if (at_likely(p != NULL))
+		at_memo_count(e, at_class_charge[cls]);
+	at_chain_entry_done();
+	return p;
+}
+
+/* The same for any size n. */
 static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
 {
-	struct alloc_tag *tag = e->tag;
 	unsigned int cls;
-	void *p;
-	if (at_likely(at_small_class(n, &cls))) {
-		p = at_small_alloc(cls, tag);
-		if (at_likely(p != NULL))
-			at_memo_count(e, at_class_charge[cls]);
-	} else {
-		p = at_large_malloc(n, tag);
-		if (p)
-			at_memo_count(e, at_usable_size_made(p));
-	}
+	if (at_likely(at_small_class(n, &cls)))
+		return chain_entry_small(cls, e);
+	void *p = at_large_malloc(n, e->tag);
+	if (p)
+		at_memo_count(e, at_usable_size_made(p));
 	at_chain_entry_done();
 	return p;
 }
@@ -201,15 +207,15 @@ static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
  * by at_bin_pop (bin_charge.h): what at_small_alloc_slow would do, without
  * finding the heap, the object's entry and the slab's width again (a real
  * program's mallocs from interleaving chains change the bin's tag on most
- * calls); else chain_entry_alloc.  Counted in the entry; the memo's busy
+ * calls); else chain_entry_small.  Counted in the entry; the memo's busy
  * count dropped.
  */
-static AT_NOINLINE void *chain_retag(size_t n, struct at_memo_entry *e, struct at_bin *b,
+static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b,
 				     unsigned int cls, uintptr_t c)
 {
 	uint32_t ti = e->idx;
 	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
-		return chain_entry_alloc(n, e);
+		return chain_entry_small(cls, e);
 	void **top = b->slots + c - 1;
 	void *p = *top;
 	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
@@ -253,8 +259,9 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 					return cum_wrapped(b, cls, p);
 				return p;
 			}
-			return chain_retag(n, e, b, cls, c);
+			return chain_retag(e, b, cls, c);
 		}
+		return chain_entry_small(cls, e);
 	}
 	return chain_entry_alloc(n, e);
 }
@@ -275,17 +282,33 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 	return chain_slow(n, from);
 }
 
+static AT_NOINLINE void *site_malloc(size_t n, const void *ra);
+
+/* A thread without a memo: depth 1 (whose chains need none: site_malloc),
+ * or its first chain, or a memo that could not be mapped (the walk). */
+static AT_NOINLINE void *chain_nomemo(size_t n, uintptr_t from, const void *ra)
+{
+	if (at_chain_depth == 1)
+		return site_malloc(n, ra);
+	return chain_slow(n, from);
+}
+
 /*
- * Depth > 1 (reached by a tail call from malloc, so that `from` is the CFA
- * of both): the chain from the thread's memo (chains.h), then chain_bin;
- * a miss goes to chain_slow.
+ * malloc's chain (inlined into it: `from` is its CFA, ra its return
+ * address): the chain from the thread's memo (chains.h), then the bin
+ * (chain_bin_take); a miss goes to chain_slow.  No memo: chain_nomemo,
+ * which also takes depth 1 (a thread makes its memo at its first walk,
+ * and at depth 1 malloc makes no walk), so that malloc compares no
+ * depth.
  */
 static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e;
 	/* a register like any other (GCC otherwise takes the CFA's low 32
 	 * bits for the set through a store and a load) */
-	__asm__("" : "+r"(from));
+	__asm__("" : "+r"(from), "+D"(n));
+	if (at_unlikely(at_memo_tls.m == NULL))
+		return chain_nomemo(n, from, ra);
 	int r = at_chain_entry_fast(from, ra, &e);
 	if (at_likely(r > 0))
 		return chain_bin_take(n, e);
@@ -322,12 +345,9 @@ EXPORT void *malloc(size_t n)
 {
 	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
 		struct alloc_tag *tag = alloctag_current_tag;
-		if (at_likely(!tag)) {
-			const void *ra = __builtin_return_address(0);
-			if (at_chain_depth != 1)
-				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
-			return site_malloc(n, ra);
-		}
+		if (at_likely(!tag))
+			return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
+					    __builtin_return_address(0));
 		return at_malloc_fast(n, tag);
 	}
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */

@@ -311,7 +311,6 @@ static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t f
 	off *= sizeof(m->e[0]);
 #endif
 	struct at_memo_entry *e = (struct at_memo_entry *)((char *)m->e + off);
-#pragma GCC unroll 4 /* no loop bound to compute: way 0 is the common hit */
 	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
 		if (e->key != (uintptr_t)ra)
 			continue;
