@@ -83,20 +83,27 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 }
 
 /*
- * Take bin b's top object (its count c >= 1, its tag ti), for
- * an allocation charged to ti (charged by the count's update), the slab
- * narrow (no AT_SLOW_WIDE): its entry, whose address the bin keeps
- * (tcache.h at_bin_ents), is written.
+ * Take bin b's top object (its count c >= 1), for an allocation charged
+ * to the bin's tag (charged by the count's update), the slab narrow (no
+ * AT_SLOW_WIDE): its entry, whose address the bin keeps (tcache.h
+ * at_bin_ents), is written nent, the tag's narrow entry.
  */
-static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uintptr_t c,
-								uint32_t ti)
+static inline __attribute__((always_inline)) void *at_bin_take_ent(struct at_bin *b, uintptr_t c,
+								    uint16_t nent)
 {
 	void **top = b->slots + c - 1;
 	void *p = *top;
 	uint16_t *ent = *at_bin_ents(top);
 	at_bin_word_add(&b->word, -1);
-	AT_STORE_RELAXED(ent, (uint16_t)(ti + 1));
+	AT_STORE_RELAXED(ent, nent);
 	return p;
+}
+
+/* The same, the entry written being ti's (ti + 1: a narrow entry). */
+static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uintptr_t c,
+								uint32_t ti)
+{
+	return at_bin_take_ent(b, c, (uint16_t)(ti + 1));
 }
 
 /*

@@ -172,6 +172,14 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
 }
 
+/* The class of bin b of the thread's bins (or of the empty ones of a
+ * thread without a heap): the slow paths find it from b, so that the fast
+ * paths keep no copy of it (as at_small_alloc_slow_bin). */
+static inline unsigned int bin_class(const struct at_bin *b)
+{
+	return (unsigned int)(b - at_tls_bins);
+}
+
 /* Depth > 1, a memo hit (entry e, the memo busy) whose small object of
  * class cls the bin could not serve: the allocation, counted in the
  * entry's cumulative counts (no per-CPU add); the memo's busy count
@@ -200,7 +208,7 @@ static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
 }
 
 /*
- * Depth > 1, a memo hit (entry e, the memo busy) whose bin of class cls
+ * Depth > 1, a memo hit (entry e, the memo busy) whose bin b
  * holds c >= 1 objects under another tag, in a heap of narrow slabs only
  * (at_small_slow clear): if e's index fits a narrow entry, the top object,
  * its entry written, the bin's tag switched or the malloc charged per CPU
@@ -210,9 +218,9 @@ static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
  * calls); else chain_entry_small.  Counted in the entry; the memo's busy
  * count dropped.
  */
-static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b,
-				     unsigned int cls, uintptr_t c)
+static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, uintptr_t c)
 {
+	unsigned int cls = bin_class(b);
 	uint32_t ti = e->idx;
 	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
 		return chain_entry_small(cls, e);
@@ -225,12 +233,18 @@ static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b,
 	return p;
 }
 
-/* p, taken from bin b of class cls, whose cumulative count just wrapped
+/* p, taken from bin b, whose cumulative count just wrapped
  * (bin_charge.h): a tail call, so that the fast paths need no frame. */
-static AT_NOINLINE void *cum_wrapped(struct at_bin *b, unsigned int cls, void *p)
+static AT_NOINLINE void *cum_wrapped(struct at_bin *b, void *p)
 {
-	at_bin_cum_wrap(&b->word, cls);
+	at_bin_cum_wrap(&b->word, bin_class(b));
 	return p;
+}
+
+/* chain_entry_small for the class of bin b, which is empty. */
+static AT_NOINLINE void *chain_entry_bin(struct at_bin *b, struct at_memo_entry *e)
+{
+	return chain_entry_small(bin_class(b), e);
 }
 
 _Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's bidx compares with a bin's tag");
@@ -247,21 +261,21 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 								   struct at_memo_entry *e)
 {
 	unsigned int cls;
-	if (at_likely(at_small_class(n, &cls) && !at_byte_set(&at_small_slow))) {
+	/* the slow byte first: past the class, the size is not needed */
+	if (at_likely(!at_byte_set(&at_small_slow) && at_small_class(n, &cls))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
-			uint32_t ti = e->bidx;
-			if (at_likely(at_bin_tag_is_narrow(&b->word, ti))) {
-				void *p = at_bin_take(b, c, ti);
+			if (at_likely(at_bin_tag_is_narrow(&b->word, e->bidx))) {
+				void *p = at_bin_take_ent(b, c, e->nent);
 				at_chain_entry_done();
 				if (at_unlikely(at_bin_cum_inc(&b->cum)))
-					return cum_wrapped(b, cls, p);
+					return cum_wrapped(b, p);
 				return p;
 			}
-			return chain_retag(e, b, cls, c);
+			return chain_retag(e, b, c);
 		}
-		return chain_entry_small(cls, e);
+		return chain_entry_bin(b, e);
 	}
 	return chain_entry_alloc(n, e);
 }
@@ -330,7 +344,7 @@ static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
 		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
 			void *p = at_bin_take(b, c, at_bin_tag(w));
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
-				return cum_wrapped(b, cls, p);
+				return cum_wrapped(b, p);
 			return p;
 		}
 		return site_miss(cls, ra);

@@ -84,7 +84,8 @@ struct at_chain_table {
  *
  * An entry: its key (the return address ra; 0: empty, or being
  * written), its chain's tag and the tag's index (and in 16 bits, bidx,
- * for the compare with a bin's tag), and the walk's words:
+ * for the compare with a bin's tag, and nent, the narrow entry the malloc
+ * fast path writes), and the walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
  * compared as they are, nabs 4 or 7 in the inline shapes below (the
@@ -177,6 +178,7 @@ struct at_memo_entry {
 	uint32_t idx;
 	unsigned char n, nabs;
 	uint16_t bidx; /* idx if a bin's tag can be it (<= AT_MEMO_BIDX_NONE - 1), else that */
+	uint16_t nent; /* bidx + 1: an object's narrow entry for idx (slab.h) */
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
 };
