@@ -2,8 +2,8 @@
  * at_sites_each (src/sites/sites_each.h) and the cumulative counters, with
  * the preload library's entry points linked into this program (so that its
  * malloc is alloctag's, as under LD_PRELOAD):
- *   each     allocations from alpha (10 mallocs, 4 freed), beta (3 callocs)
- *            and gamma (realloc growing one block 4 times, each a move,
+ *   each     allocations from alpha (10 mallocs, 4 freed), beta (3 callocs
+ *            and a large one) and gamma (realloc growing one block 4 times, each a move,
  *            then 2 reallocs left in place, then 2 of a large block, grown
  *            in place or moved):
  *            the chains whose site frame is in each function have exactly
@@ -89,8 +89,8 @@ __attribute__((noipa)) void alpha(size_t *live, size_t *all)
 
 __attribute__((noipa)) void beta(size_t *live)
 {
-	for (int i = 0; i < 3; i++) {
-		kept[20 + i] = calloc(2, 50);
+	for (int i = 0; i < 4; i++) { /* the last a large block */
+		kept[20 + i] = i < 3 ? calloc(2, 50) : calloc(3, 30000);
 		KEEP(kept[20 + i]);
 		*live += malloc_usable_size(kept[20 + i]);
 	}
@@ -247,9 +247,9 @@ int main(void)
 	CHECK_EQ(s[0].ab, aall);
 	CHECK_EQ(s[0].ac, 10);
 	CHECK_EQ(s[1].lb, blive);
-	CHECK_EQ(s[1].lc, 3);
+	CHECK_EQ(s[1].lc, 4);
 	CHECK_EQ(s[1].ab, blive);
-	CHECK_EQ(s[1].ac, 3);
+	CHECK_EQ(s[1].ac, 4);
 	CHECK_EQ(s[2].lb, glive);
 	CHECK_EQ(s[2].lc, 1);
 	CHECK_EQ(s[2].ab, gall);

@@ -564,7 +564,11 @@ size_t at_usable_size(const void *p)
 	return p ? usable_checked(p, "malloc_usable_size") : 0;
 }
 
-static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
+/* calloc charged to tag; with `made` (not NULL), the usable size of the
+ * block returned, if any, in *made: a small object's is its class's. */
+static inline __attribute__((always_inline)) void *calloc_made(size_t n, size_t size,
+								struct alloc_tag *tag,
+								size_t *made)
 {
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
@@ -572,15 +576,32 @@ static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 		return NULL;
 	}
 	if (at_likely(total <= AT_SMALL_MAX)) {
-		void *p = at_small_alloc(at_size_class(total), tag);
-		if (p)
+		unsigned int cls = at_size_class(total);
+		void *p = at_small_alloc(cls, tag);
+		if (p) {
 			memset(p, 0, total);
+			if (made)
+				*made = at_class_charge[cls];
+		}
 		return p;
 	}
-	return at_large_calloc(total, tag);
+	void *p = at_large_calloc(total, tag);
+	if (made && p)
+		*made = at_usable_size_made(p);
+	return p;
+}
+
+static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
+{
+	return calloc_made(n, size, tag, NULL);
 }
 
 ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
+
+void *at_calloc_made(size_t n, size_t size, struct alloc_tag *tag, size_t *made)
+{
+	return calloc_made(n, size, tag, made);
+}
 
 /*
  * realloc growing large block p to n > its usable size: absorb free

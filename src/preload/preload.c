@@ -372,66 +372,75 @@ EXPORT void free(void *p)
 	at_free_fast(p, "free"); /* NULL included */
 }
 
+#define UNPAREN(...) __VA_ARGS__
+/*
+ * chain_X(params, from, ra): X (realloc, calloc) with profiling on and no
+ * current tag, reached by a tail call from the exported X (`from` and ra
+ * are its): the chain proved once by the memo, as malloc proves it, then
+ * chain_X_in: X charged to the entry's chain (at_X_made) and counted in
+ * the entry with the usable size at_X_made gives (a block realloc left in
+ * place: the size its checks found; a small calloc: its class's), the
+ * memo's busy count dropped; no entry the fast check covers:
+ * chain_X_slow, the whole lookup, else the walk (depth 1: the caller's
+ * tag), counted per CPU.  chain_X makes only tail calls (no stack frame).
+ */
+#define CHAIN_ENTRY(X, params, args)                                                     \
+	static AT_NOINLINE void *chain_##X##_in(UNPAREN params, struct at_memo_entry *e) \
+	{                                                                                \
+		size_t made;                                                             \
+		void *q = at_##X##_made(UNPAREN args, e->tag, &made);                    \
+		if (q)                                                                   \
+			at_memo_count(e, made);                                          \
+		at_chain_entry_done();                                                   \
+		return q;                                                                \
+	}                                                                                \
+	static AT_NOINLINE void *chain_##X##_slow(UNPAREN params, uintptr_t from,        \
+						  const void *ra, int general)           \
+	{                                                                                \
+		struct at_memo_entry *e =                                                \
+			general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
+		if (e)                                                                   \
+			return chain_##X##_in(UNPAREN args, e);                          \
+		struct alloc_tag *t = site_tag(from, ra);                                \
+		size_t made;                                                             \
+		void *q = at_##X##_made(UNPAREN args, t, &made);                         \
+		if (q)                                                                   \
+			cum(t, made);                                                    \
+		return q;                                                                \
+	}                                                                                \
+	static AT_NOINLINE void *chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
+	{                                                                                \
+		struct at_memo_entry *e;                                                 \
+		int r = 0;                                                               \
+		if (at_likely(at_chain_depth != 1)) {                                    \
+			r = at_chain_entry_fast(from, ra, &e);                           \
+			if (at_likely(r > 0))                                            \
+				return chain_##X##_in(UNPAREN args, e);                  \
+		}                                                                        \
+		return chain_##X##_slow(UNPAREN args, from, ra, r < 0);                  \
+	}
+
+CHAIN_ENTRY(realloc, (void *p, size_t n), (p, n))
+CHAIN_ENTRY(calloc, (size_t n, size_t size), (n, size))
+
+/* Profiling on and no current tag: an exported entry's call goes to its
+ * chain_X (a tail call, `from` and ra the entry's). */
+#define PROFILED() (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */ \
+		    at_likely(!alloctag_current_tag))
+#define CHAIN_CALL(X, ...) \
+	chain_##X(__VA_ARGS__, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0))
+
 EXPORT void *calloc(size_t n, size_t size)
 {
-	return WITH_SITE_TAG(at_calloc_noprof(n, size), _r);
-}
-
-/* realloc through memo entry e (the memo busy): charged to e's chain,
- * counted in e with the usable size at_realloc_made gives (a block left
- * in place: the size its checks found); the busy count dropped. */
-static AT_NOINLINE void *chain_realloc_in(void *p, size_t n, struct at_memo_entry *e)
-{
-	size_t made;
-	void *q = at_realloc_made(p, n, e->tag, &made);
-	if (q)
-		at_memo_count(e, made);
-	at_chain_entry_done();
-	return q;
-}
-
-/* chain_realloc's memo had no entry (general: one at_memo_fast does not
- * cover, the memo busy): the whole lookup, else the walk (depth 1: the
- * caller's tag), counted per CPU. */
-static AT_NOINLINE void *chain_realloc_slow(void *p, size_t n, uintptr_t from, const void *ra,
-					    int general)
-{
-	struct at_memo_entry *e =
-		general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL;
-	if (e)
-		return chain_realloc_in(p, n, e);
-	struct alloc_tag *t = site_tag(from, ra);
-	size_t made;
-	void *q = at_realloc_made(p, n, t, &made);
-	if (q)
-		cum(t, made);
-	return q;
-}
-
-/*
- * realloc with profiling on and no current tag (reached by a tail call
- * from realloc: `from` and ra are realloc's): the chain proved once by
- * the memo, as malloc proves it, then chain_realloc_in; every call a tail
- * call (no stack frame).
- */
-static AT_NOINLINE void *chain_realloc(void *p, size_t n, uintptr_t from, const void *ra)
-{
-	struct at_memo_entry *e;
-	int r = 0;
-	if (at_likely(at_chain_depth != 1)) {
-		r = at_chain_entry_fast(from, ra, &e);
-		if (at_likely(r > 0))
-			return chain_realloc_in(p, n, e);
-	}
-	return chain_realloc_slow(p, n, from, ra, r < 0);
+	if (PROFILED())
+		return CHAIN_CALL(calloc, n, size);
+	return at_calloc_noprof(n, size);
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	if (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */
-	    at_likely(!alloctag_current_tag))
-		return chain_realloc(p, n, (uintptr_t)__builtin_dwarf_cfa(),
-				     __builtin_return_address(0));
+	if (PROFILED())
+		return CHAIN_CALL(realloc, p, n);
 	return at_realloc_noprof(p, n);
 }
 
