@@ -206,19 +206,6 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return ((uint32_t)(ra ^ from) * 0x9E3779B1u) >> (32 - AT_MEMO_SHIFT);
 }
 
-/* x == *v, the compare reading *v as its operand (GCC loads a word it
- * reads again into a register first: one instruction more). */
-static inline int at_word_is(uintptr_t x, const uintptr_t *v)
-{
-#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
-	int eq;
-	__asm__("cmpq %2, %1" : "=@cce"(eq) : "r"(x), "m"(*v));
-	return eq;
-#else
-	return x == *v;
-#endif
-}
-
 /* Nonzero when a word of entry e differs at `from` (any shape). */
 static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
@@ -270,12 +257,14 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
 static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 {
 #define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
-	if (at_likely(at_word_is(from, &e->spx))) { /* 4 words */
+	if (at_likely(e->spx == from)) { /* 4 words */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
 	}
-	uintptr_t d = e->spx ^ from; /* AT_MEMO_SHAPE7: 7 words */
+	/* read again (GCC keeps a word it reads twice in a register, where
+	 * the compare above can read it as its operand) */
+	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from; /* AT_MEMO_SHAPE7: 7 words */
 	if (d << 1 == 0) { /* d == AT_MEMO_SHAPE7 (d is not 0): no 64-bit constant */
 		if (W(0))
 			return 0;
