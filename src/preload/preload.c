@@ -127,6 +127,14 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 	return p;
 }
 
+static inline unsigned int bin_class(const struct at_bin *b);
+
+/* site_miss for the class of bin b. */
+static AT_NOINLINE void *site_miss_bin(struct at_bin *b, const void *ra)
+{
+	return site_miss(bin_class(b), ra);
+}
+
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
 static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 {
@@ -296,24 +304,10 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 	return chain_slow(n, from);
 }
 
-static AT_NOINLINE void *site_malloc(size_t n, const void *ra);
-
-/* A thread without a memo: depth 1 (whose chains need none: site_malloc),
- * or its first chain, or a memo that could not be mapped (the walk). */
-static AT_NOINLINE void *chain_nomemo(size_t n, uintptr_t from, const void *ra)
-{
-	if (at_chain_depth == 1)
-		return site_malloc(n, ra);
-	return chain_slow(n, from);
-}
-
 /*
- * malloc's chain (inlined into it: `from` is its CFA, ra its return
- * address): the chain from the thread's memo (chains.h), then the bin
- * (chain_bin_take); a miss goes to chain_slow.  No memo: chain_nomemo,
- * which also takes depth 1 (a thread makes its memo at its first walk,
- * and at depth 1 malloc makes no walk), so that malloc compares no
- * depth.
+ * Depth > 1, malloc's chain (inlined into it: `from` is its CFA, ra its
+ * return address): the chain from the thread's memo (chains.h), then the
+ * bin (chain_bin_take); a miss, or no memo yet, goes to chain_slow.
  */
 static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
@@ -321,8 +315,6 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	/* a register like any other (GCC otherwise takes the CFA's low 32
 	 * bits for the set through a store and a load) */
 	__asm__("" : "+r"(from), "+D"(n));
-	if (at_unlikely(at_memo_tls.m == NULL))
-		return chain_nomemo(n, from, ra);
 	int r = at_chain_entry_fast(from, ra, &e);
 	if (at_likely(r > 0))
 		return chain_bin_take(n, e);
@@ -331,25 +323,36 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	return chain_slow(n, from);
 }
 
-/* Depth 1: the bin's site key, else the table lookup (site_miss). */
-static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
+/* Depth 1: the bin's site key, else the table lookup (site_miss).  The
+ * slow byte first and the class from the bin on the slow paths, so that
+ * neither the size nor the class is kept past the bin's address. */
+static inline __attribute__((always_inline)) void *site_malloc(size_t n, const void *ra)
 {
 	unsigned int cls;
-	if (at_unlikely(!at_small_class(n, &cls)))
-		return site_large(n, ra);
 	if (at_likely(!at_byte_set(&at_small_slow))) {
+		if (at_unlikely(!at_small_class(n, &cls)))
+			return site_large(n, ra);
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
-		uint64_t w = b->word;
-		uintptr_t c = at_bin_count(w);
-		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
-			void *p = at_bin_take(b, c, at_bin_tag(w));
+		uintptr_t c = at_bin_count_at(&b->word);
+		uint32_t ti = at_bin_tag_narrow_at(&b->word);
+		if (at_likely(c && b->site == site_key(ra, ti))) {
+			void *p = at_bin_take(b, c, ti);
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
 				return cum_wrapped(b, p);
 			return p;
 		}
-		return site_miss(cls, ra);
+		return site_miss_bin(b, ra);
 	}
+	if (at_unlikely(!at_small_class(n, &cls)))
+		return site_large(n, ra);
 	return site_small(cls, ra);
+}
+
+/* Depth 1: site_malloc, a function of its own (malloc's registers stay
+ * as the chains' path wants them). */
+static AT_NOINLINE void *site_malloc_call(size_t n, const void *ra)
+{
+	return site_malloc(n, ra);
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -359,9 +362,12 @@ EXPORT void *malloc(size_t n)
 {
 	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
 		struct alloc_tag *tag = alloctag_current_tag;
-		if (at_likely(!tag))
+		if (at_likely(!tag)) {
+			if (at_chain_depth == 1)
+				return site_malloc_call(n, __builtin_return_address(0));
 			return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
 					    __builtin_return_address(0));
+		}
 		return at_malloc_fast(n, tag);
 	}
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
