@@ -198,12 +198,13 @@ struct at_memo_tls {
 };
 extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
 
-/* The set of (ra, from): Fibonacci hashing of their low 32 bits (where
- * call sites and stack depths differ), a 32-bit multiply by an immediate
- * (no 64-bit constant to load on the malloc fast path). */
+/* The set of (ra, from): Fibonacci hashing of the low 32 bits of ra +
+ * 2 from (where call sites and stack depths differ; one lea), a 32-bit
+ * multiply by an immediate (no 64-bit constant to load on the malloc fast
+ * path). */
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return ((uint32_t)(ra ^ from) * 0x9E3779B1u) >> (32 - AT_MEMO_SHIFT);
+	return ((uint32_t)(ra + 2 * from) * 0x9E3779B1u) >> (32 - AT_MEMO_SHIFT);
 }
 
 /* Nonzero when a word of entry e differs at `from` (any shape). */
