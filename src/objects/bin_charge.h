@@ -129,8 +129,8 @@ static inline uintptr_t at_bin_count_at(const uint64_t *word)
 static inline uint32_t at_bin_tag_narrow_at(const uint64_t *word)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && AT_BIN_TAG_SHIFT == 40
-	typedef uint16_t __attribute__((may_alias)) u16_alias;
-	return *(const u16_alias *)((const char *)word + 5);
+	typedef uint16_t __attribute__((may_alias, aligned(1))) u16_unaligned;
+	return *(const u16_unaligned *)((const char *)word + 5);
 #else
 	return at_bin_tag(*word);
 #endif
