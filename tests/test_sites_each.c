@@ -2,8 +2,10 @@
  * at_sites_each (src/sites/sites_each.h) and the cumulative counters, with
  * the preload library's entry points linked into this program (so that its
  * malloc is alloctag's, as under LD_PRELOAD):
- *   each     allocations from alpha (10 mallocs, 4 freed), beta (3 callocs)
- *            and gamma (realloc growing one block 4 times, each a move):
+ *   each     allocations from alpha (10 mallocs, 4 freed), beta (3 callocs
+ *            and a large one) and gamma (realloc growing one block 4 times, each a move,
+ *            then 2 reallocs left in place, then 2 of a large block, grown
+ *            in place or moved):
  *            the chains whose site frame is in each function have exactly
  *            the live and cumulative bytes and calls made there; every
  *            chain's site frame is inside a function of this program, the
@@ -87,8 +89,8 @@ __attribute__((noipa)) void alpha(size_t *live, size_t *all)
 
 __attribute__((noipa)) void beta(size_t *live)
 {
-	for (int i = 0; i < 3; i++) {
-		kept[20 + i] = calloc(2, 50);
+	for (int i = 0; i < 4; i++) { /* the last a large block */
+		kept[20 + i] = i < 3 ? calloc(2, 50) : calloc(3, 30000);
 		KEEP(kept[20 + i]);
 		*live += malloc_usable_size(kept[20 + i]);
 	}
@@ -97,9 +99,12 @@ __attribute__((noipa)) void beta(size_t *live)
 __attribute__((noipa)) void gamma_(size_t *live, size_t *all)
 {
 	void *p = NULL;
-	for (size_t n = 1000; n <= 8000; n *= 2) {
-		p = realloc(p, n);
+	static const size_t sizes[] = {1000, 2000, 4000, 8000, 7000, 7500, 40000, 60000};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		void *was = p;
+		p = realloc(p, sizes[i]);
 		KEEP(p);
+		CHECK(i < 4 || i >= 6 || p == was); /* 7000, 7500: in place */
 		*all += malloc_usable_size(p);
 	}
 	*live = malloc_usable_size(p);
@@ -242,13 +247,13 @@ int main(void)
 	CHECK_EQ(s[0].ab, aall);
 	CHECK_EQ(s[0].ac, 10);
 	CHECK_EQ(s[1].lb, blive);
-	CHECK_EQ(s[1].lc, 3);
+	CHECK_EQ(s[1].lc, 4);
 	CHECK_EQ(s[1].ab, blive);
-	CHECK_EQ(s[1].ac, 3);
+	CHECK_EQ(s[1].ac, 4);
 	CHECK_EQ(s[2].lb, glive);
 	CHECK_EQ(s[2].lc, 1);
 	CHECK_EQ(s[2].ab, gall);
-	CHECK_EQ(s[2].ac, 4);
+	CHECK_EQ(s[2].ac, 8);
 	/* top users: chains count as their sites, named like allocinfo's lines */
 	struct alloctag_usage u[64];
 	size_t nu = alloctag_top_users(u, 64);

@@ -123,6 +123,19 @@ static inline uintptr_t at_bin_count_at(const uint64_t *word)
 #endif
 }
 
+/* The tag of bin word *word, read alone: a bin tag fits a narrow entry
+ * (its top 8 bits are 0: below), so its low 16 bits (little-endian: the
+ * word's bytes 5 and 6) are all of it; one load, not a copy and a shift. */
+static inline uint32_t at_bin_tag_narrow_at(const uint64_t *word)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && AT_BIN_TAG_SHIFT == 40
+	typedef uint16_t __attribute__((may_alias, aligned(1))) u16_unaligned;
+	return *(const u16_unaligned *)((const char *)word + 5);
+#else
+	return at_bin_tag(*word);
+#endif
+}
+
 /* The fast paths' count update, *word + d (only the bin's own thread
  * writes it): on x86-64 one add to memory, which is what a relaxed store of
  * a loaded word plus d compiles to there, less the load. */

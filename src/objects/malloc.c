@@ -564,7 +564,11 @@ size_t at_usable_size(const void *p)
 	return p ? usable_checked(p, "malloc_usable_size") : 0;
 }
 
-static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
+/* calloc charged to tag; with `made` (not NULL), the usable size of the
+ * block returned, if any, in *made: a small object's is its class's. */
+static inline __attribute__((always_inline)) void *calloc_made(size_t n, size_t size,
+								struct alloc_tag *tag,
+								size_t *made)
 {
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
@@ -572,15 +576,32 @@ static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 		return NULL;
 	}
 	if (at_likely(total <= AT_SMALL_MAX)) {
-		void *p = at_small_alloc(at_size_class(total), tag);
-		if (p)
+		unsigned int cls = at_size_class(total);
+		void *p = at_small_alloc(cls, tag);
+		if (p) {
 			memset(p, 0, total);
+			if (made)
+				*made = at_class_charge[cls];
+		}
 		return p;
 	}
-	return at_large_calloc(total, tag);
+	void *p = at_large_calloc(total, tag);
+	if (made && p)
+		*made = at_usable_size_made(p);
+	return p;
+}
+
+static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
+{
+	return calloc_made(n, size, tag, NULL);
 }
 
 ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
+
+void *at_calloc_made(size_t n, size_t size, struct alloc_tag *tag, size_t *made)
+{
+	return calloc_made(n, size, tag, made);
+}
 
 /*
  * realloc growing large block p to n > its usable size: absorb free
@@ -619,35 +640,60 @@ static int large_grow(void *p, size_t n)
 	return 1;
 }
 
-static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
+/* realloc charged to tag; with `made` (not NULL), the usable size of the
+ * block returned, if any, in *made: a block left in place has the size
+ * usable_checked found, without at_usable_size_made's second lookup. */
+static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t n,
+								 struct alloc_tag *tag,
+								 size_t *made)
 {
-	if (!p)
-		return malloc_with(n, tag);
+	void *q;
+	if (!p) {
+		q = malloc_with(n, tag);
+		goto moved;
+	}
 	if (!n) {
 		at_free_fast(p, "realloc");
 		return NULL;
 	}
 	size_t old = usable_checked(p, "realloc");
-	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE))
+	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE)) {
+		if (made)
+			*made = old;
 		return p;
+	}
 	if (n > PTRDIFF_MAX) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, n)))
-		return p;
-	if (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old && old >= AT_SECURE_MAP_MIN &&
-	    WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))
-		return p; /* its back guard moved up (huge.h) */
-	void *q = malloc_with(n, tag);
+	if ((n > old && old >= AT_PAGE_SIZE && WITH_CURRENT(tag, large_grow(p, n))) ||
+	    (at_unlikely(AT_LOAD_RELAXED(&at_secure_heap)) && n > old &&
+	     old >= AT_SECURE_MAP_MIN && WITH_CURRENT(tag, at_huge_grow_guarded(p, n)))) {
+		q = p; /* grown in place (a guarded block: its back guard moved up, huge.h) */
+		goto moved;
+	}
+	q = malloc_with(n, tag);
 	if (!q)
 		return NULL;
 	memcpy(q, p, n < old ? n : old);
 	at_free_fast(p, "realloc");
+moved:
+	if (made && q)
+		*made = at_usable_size_made(q);
 	return q;
 }
 
+static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
+{
+	return realloc_made(p, n, tag, NULL);
+}
+
 ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
+
+void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made)
+{
+	return realloc_made(p, n, tag, made);
+}
 
 /* align: a power of two. */
 static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)

@@ -27,6 +27,11 @@ AT_HIDDEN void *at_large_malloc(size_t n, struct alloc_tag *tag);
 /* The usable size of a block the allocator has just handed out (a live
  * one: none of usable_checked's checks), for the cumulative counts. */
 AT_HIDDEN size_t at_usable_size_made(const void *p);
+/* realloc(p, n) and calloc(n, size) charged to tag (as cur_tag() gives
+ * it), the usable size of the block returned (if not NULL) in *made, for
+ * the preload library's cumulative counts. */
+AT_HIDDEN void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made);
+AT_HIDDEN void *at_calloc_made(size_t n, size_t size, struct alloc_tag *tag, size_t *made);
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);
@@ -79,20 +84,27 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 }
 
 /*
- * Take bin b's top object (its count c >= 1, its tag ti), for
- * an allocation charged to ti (charged by the count's update), the slab
- * narrow (no AT_SLOW_WIDE): its entry, whose address the bin keeps
- * (tcache.h at_bin_ents), is written.
+ * Take bin b's top object (its count c >= 1), for an allocation charged
+ * to the bin's tag (charged by the count's update), the slab narrow (no
+ * AT_SLOW_WIDE): its entry, whose address the bin keeps (tcache.h
+ * at_bin_ents), is written nent, the tag's narrow entry.
  */
-static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uintptr_t c,
-								uint32_t ti)
+static inline __attribute__((always_inline)) void *at_bin_take_ent(struct at_bin *b, uintptr_t c,
+								    uint16_t nent)
 {
 	void **top = b->slots + c - 1;
 	void *p = *top;
 	uint16_t *ent = *at_bin_ents(top);
 	at_bin_word_add(&b->word, -1);
-	AT_STORE_RELAXED(ent, (uint16_t)(ti + 1));
+	AT_STORE_RELAXED(ent, nent);
 	return p;
+}
+
+/* The same, the entry written being ti's (ti + 1: a narrow entry). */
+static inline __attribute__((always_inline)) void *at_bin_take(struct at_bin *b, uintptr_t c,
+								uint32_t ti)
+{
+	return at_bin_take_ent(b, c, (uint16_t)(ti + 1));
 }
 
 /*

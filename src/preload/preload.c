@@ -127,6 +127,14 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 	return p;
 }
 
+static inline unsigned int bin_class(const struct at_bin *b);
+
+/* site_miss for the class of bin b. */
+static AT_NOINLINE void *site_miss_bin(struct at_bin *b, const void *ra)
+{
+	return site_miss(bin_class(b), ra);
+}
+
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
 static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 {
@@ -172,44 +180,58 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
 }
 
-/* Depth > 1, a memo hit (entry e, the memo busy) that the bin could not
- * serve: the allocation, counted in the entry's cumulative counts (no
- * per-CPU add); the memo's busy count dropped. */
+/* The class of bin b of the thread's bins (or of the empty ones of a
+ * thread without a heap): the slow paths find it from b, so that the fast
+ * paths keep no copy of it (as at_small_alloc_slow_bin). */
+static inline unsigned int bin_class(const struct at_bin *b)
+{
+	return (unsigned int)(b - at_tls_bins);
+}
+
+/* Depth > 1, a memo hit (entry e, the memo busy) whose small object of
+ * class cls the bin could not serve: the allocation, counted in the
+ * entry's cumulative counts (no per-CPU add); the memo's busy count
+ * dropped.  Takes the class, not the size, so that malloc need not keep
+ * the size past it (no register copy on its fast paths). */
+static AT_NOINLINE void *chain_entry_small(unsigned int cls, struct at_memo_entry *e)
+{
+	void *p = at_small_alloc(cls, e->tag);
+	if (at_likely(p != NULL))
+		at_memo_count(e, at_class_charge[cls]);
+	at_chain_entry_done();
+	return p;
+}
+
+/* The same for any size n. */
 static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
 {
-	struct alloc_tag *tag = e->tag;
 	unsigned int cls;
-	void *p;
-	if (at_likely(at_small_class(n, &cls))) {
-		p = at_small_alloc(cls, tag);
-		if (at_likely(p != NULL))
-			at_memo_count(e, at_class_charge[cls]);
-	} else {
-		p = at_large_malloc(n, tag);
-		if (p)
-			at_memo_count(e, at_usable_size_made(p));
-	}
+	if (at_likely(at_small_class(n, &cls)))
+		return chain_entry_small(cls, e);
+	void *p = at_large_malloc(n, e->tag);
+	if (p)
+		at_memo_count(e, at_usable_size_made(p));
 	at_chain_entry_done();
 	return p;
 }
 
 /*
- * Depth > 1, a memo hit (entry e, the memo busy) whose bin of class cls
+ * Depth > 1, a memo hit (entry e, the memo busy) whose bin b
  * holds c >= 1 objects under another tag, in a heap of narrow slabs only
  * (at_small_slow clear): if e's index fits a narrow entry, the top object,
  * its entry written, the bin's tag switched or the malloc charged per CPU
  * by at_bin_pop (bin_charge.h): what at_small_alloc_slow would do, without
  * finding the heap, the object's entry and the slab's width again (a real
  * program's mallocs from interleaving chains change the bin's tag on most
- * calls); else chain_entry_alloc.  Counted in the entry; the memo's busy
+ * calls); else chain_entry_small.  Counted in the entry; the memo's busy
  * count dropped.
  */
-static AT_NOINLINE void *chain_retag(size_t n, struct at_memo_entry *e, struct at_bin *b,
-				     unsigned int cls, uintptr_t c)
+static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, uintptr_t c)
 {
+	unsigned int cls = bin_class(b);
 	uint32_t ti = e->idx;
 	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
-		return chain_entry_alloc(n, e);
+		return chain_entry_small(cls, e);
 	void **top = b->slots + c - 1;
 	void *p = *top;
 	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
@@ -219,40 +241,56 @@ static AT_NOINLINE void *chain_retag(size_t n, struct at_memo_entry *e, struct a
 	return p;
 }
 
-/* p, taken from bin b of class cls, whose cumulative count just wrapped
+/* p, taken from bin b, whose cumulative count just wrapped
  * (bin_charge.h): a tail call, so that the fast paths need no frame. */
-static AT_NOINLINE void *cum_wrapped(struct at_bin *b, unsigned int cls, void *p)
+static AT_NOINLINE void *cum_wrapped(struct at_bin *b, void *p)
 {
-	at_bin_cum_wrap(&b->word, cls);
+	at_bin_cum_wrap(&b->word, bin_class(b));
 	return p;
 }
 
+/* chain_entry_small for the class of bin b, which is empty. */
+static AT_NOINLINE void *chain_entry_bin(struct at_bin *b, struct at_memo_entry *e)
+{
+	return chain_entry_small(bin_class(b), e);
+}
+
+_Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's bidx compares with a bin's tag");
+
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
- * from the bin if its tag is the chain's, counted in the bin's cumulative
- * count (bin_charge.h); else from the bin under another tag, chain_retag,
- * or chain_entry_alloc.  A function of its own,
- * reached by a tail call, so that neither it nor chain_malloc needs a
- * stack frame.
+ * from the bin if its tag is the chain's (e's bidx against the bin tag's
+ * 16 bits: at_bin_tag_is_narrow), counted in the bin's cumulative count
+ * (bin_charge.h); else from the bin under another tag, chain_retag, or
+ * chain_entry_alloc.  Every call a tail call: inlined into chain_malloc,
+ * neither needs a stack frame.
  */
-static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
+static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
+								   struct at_memo_entry *e)
 {
 	unsigned int cls;
-	if (at_likely(at_small_class(n, &cls) && !at_byte_set(&at_small_slow))) {
+	/* the slow byte first: past the class, the size is not needed */
+	if (at_likely(!at_byte_set(&at_small_slow) && at_small_class(n, &cls))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
-		uint64_t w = b->word;
-		uintptr_t c = at_bin_count(w);
-		if (at_likely(c && at_bin_tag(w) == e->idx)) {
-			void *p = at_bin_take(b, c, at_bin_tag(w));
-			at_chain_entry_done();
-			if (at_unlikely(at_bin_cum_inc(&b->cum)))
-				return cum_wrapped(b, cls, p);
-			return p;
+		uintptr_t c = at_bin_count_at(&b->word);
+		if (at_likely(c)) {
+			if (at_likely(at_bin_tag_is_narrow(&b->word, e->bidx))) {
+				void *p = at_bin_take_ent(b, c, e->nent);
+				at_chain_entry_done();
+				if (at_unlikely(at_bin_cum_inc(&b->cum)))
+					return cum_wrapped(b, p);
+				return p;
+			}
+			return chain_retag(e, b, c);
 		}
-		if (c)
-			return chain_retag(n, e, b, cls, c);
+		return chain_entry_bin(b, e);
 	}
 	return chain_entry_alloc(n, e);
+}
+
+static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
+{
+	return chain_bin_take(n, e);
 }
 
 /* chain_malloc's lookup met an entry at_memo_fast does not cover (memo
@@ -267,40 +305,54 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 }
 
 /*
- * Depth > 1 (reached by a tail call from malloc, so that `from` is the CFA
- * of both): the chain from the thread's memo (chains.h), then chain_bin;
- * a miss goes to chain_slow.
+ * Depth > 1, malloc's chain (inlined into it: `from` is its CFA, ra its
+ * return address): the chain from the thread's memo (chains.h), then the
+ * bin (chain_bin_take); a miss, or no memo yet, goes to chain_slow.
  */
-static AT_NOINLINE void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e;
+	/* a register like any other (GCC otherwise takes the CFA's low 32
+	 * bits for the set through a store and a load) */
+	__asm__("" : "+r"(from), "+D"(n));
 	int r = at_chain_entry_fast(from, ra, &e);
 	if (at_likely(r > 0))
-		return chain_bin(n, e);
+		return chain_bin_take(n, e);
 	if (r < 0)
 		return chain_general(n, from);
 	return chain_slow(n, from);
 }
 
-/* Depth 1: the bin's site key, else the table lookup (site_miss). */
-static AT_NOINLINE void *site_malloc(size_t n, const void *ra)
+/* Depth 1: the bin's site key, else the table lookup (site_miss).  The
+ * slow byte first and the class from the bin on the slow paths, so that
+ * neither the size nor the class is kept past the bin's address. */
+static inline __attribute__((always_inline)) void *site_malloc(size_t n, const void *ra)
 {
 	unsigned int cls;
-	if (at_unlikely(!at_small_class(n, &cls)))
-		return site_large(n, ra);
 	if (at_likely(!at_byte_set(&at_small_slow))) {
+		if (at_unlikely(!at_small_class(n, &cls)))
+			return site_large(n, ra);
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
-		uint64_t w = b->word;
-		uintptr_t c = at_bin_count(w);
-		if (at_likely(c && b->site == site_key(ra, at_bin_tag(w)))) {
-			void *p = at_bin_take(b, c, at_bin_tag(w));
+		uintptr_t c = at_bin_count_at(&b->word);
+		uint32_t ti = at_bin_tag_narrow_at(&b->word);
+		if (at_likely(c && b->site == site_key(ra, ti))) {
+			void *p = at_bin_take(b, c, ti);
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
-				return cum_wrapped(b, cls, p);
+				return cum_wrapped(b, p);
 			return p;
 		}
-		return site_miss(cls, ra);
+		return site_miss_bin(b, ra);
 	}
+	if (at_unlikely(!at_small_class(n, &cls)))
+		return site_large(n, ra);
 	return site_small(cls, ra);
+}
+
+/* Depth 1: site_malloc, a function of its own (malloc's registers stay
+ * as the chains' path wants them). */
+static AT_NOINLINE void *site_malloc_call(size_t n, const void *ra)
+{
+	return site_malloc(n, ra);
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -311,10 +363,10 @@ EXPORT void *malloc(size_t n)
 	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
 		struct alloc_tag *tag = alloctag_current_tag;
 		if (at_likely(!tag)) {
-			const void *ra = __builtin_return_address(0);
-			if (at_chain_depth != 1)
-				return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), ra);
-			return site_malloc(n, ra);
+			if (at_chain_depth == 1)
+				return site_malloc_call(n, __builtin_return_address(0));
+			return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
+					    __builtin_return_address(0));
 		}
 		return at_malloc_fast(n, tag);
 	}
@@ -326,14 +378,76 @@ EXPORT void free(void *p)
 	at_free_fast(p, "free"); /* NULL included */
 }
 
+#define UNPAREN(...) __VA_ARGS__
+/*
+ * chain_X(params, from, ra): X (realloc, calloc) with profiling on and no
+ * current tag, reached by a tail call from the exported X (`from` and ra
+ * are its): the chain proved once by the memo, as malloc proves it, then
+ * chain_X_in: X charged to the entry's chain (at_X_made) and counted in
+ * the entry with the usable size at_X_made gives (a block realloc left in
+ * place: the size its checks found; a small calloc: its class's), the
+ * memo's busy count dropped; no entry the fast check covers:
+ * chain_X_slow, the whole lookup, else the walk (depth 1: the caller's
+ * tag), counted per CPU.  chain_X makes only tail calls (no stack frame).
+ */
+#define CHAIN_ENTRY(X, params, args)                                                     \
+	static AT_NOINLINE void *chain_##X##_in(UNPAREN params, struct at_memo_entry *e) \
+	{                                                                                \
+		size_t made;                                                             \
+		void *q = at_##X##_made(UNPAREN args, e->tag, &made);                    \
+		if (q)                                                                   \
+			at_memo_count(e, made);                                          \
+		at_chain_entry_done();                                                   \
+		return q;                                                                \
+	}                                                                                \
+	static AT_NOINLINE void *chain_##X##_slow(UNPAREN params, uintptr_t from,        \
+						  const void *ra, int general)           \
+	{                                                                                \
+		struct at_memo_entry *e =                                                \
+			general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
+		if (e)                                                                   \
+			return chain_##X##_in(UNPAREN args, e);                          \
+		struct alloc_tag *t = site_tag(from, ra);                                \
+		size_t made;                                                             \
+		void *q = at_##X##_made(UNPAREN args, t, &made);                         \
+		if (q)                                                                   \
+			cum(t, made);                                                    \
+		return q;                                                                \
+	}                                                                                \
+	static AT_NOINLINE void *chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
+	{                                                                                \
+		struct at_memo_entry *e;                                                 \
+		int r = 0;                                                               \
+		if (at_likely(at_chain_depth != 1)) {                                    \
+			r = at_chain_entry_fast(from, ra, &e);                           \
+			if (at_likely(r > 0))                                            \
+				return chain_##X##_in(UNPAREN args, e);                  \
+		}                                                                        \
+		return chain_##X##_slow(UNPAREN args, from, ra, r < 0);                  \
+	}
+
+CHAIN_ENTRY(realloc, (void *p, size_t n), (p, n))
+CHAIN_ENTRY(calloc, (size_t n, size_t size), (n, size))
+
+/* Profiling on and no current tag: an exported entry's call goes to its
+ * chain_X (a tail call, `from` and ra the entry's). */
+#define PROFILED() (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */ \
+		    at_likely(!alloctag_current_tag))
+#define CHAIN_CALL(X, ...) \
+	chain_##X(__VA_ARGS__, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0))
+
 EXPORT void *calloc(size_t n, size_t size)
 {
-	return WITH_SITE_TAG(at_calloc_noprof(n, size), _r);
+	if (PROFILED())
+		return CHAIN_CALL(calloc, n, size);
+	return at_calloc_noprof(n, size);
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	return WITH_SITE_TAG(at_realloc_noprof(p, n), _r);
+	if (PROFILED())
+		return CHAIN_CALL(realloc, p, n);
+	return at_realloc_noprof(p, n);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)

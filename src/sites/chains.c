@@ -318,6 +318,8 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	memo_fold(e);
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
+	e->bidx = (uint16_t)(e->idx < AT_MEMO_BIDX_NONE ? e->idx : AT_MEMO_BIDX_NONE);
+	e->nent = (uint16_t)(e->bidx + 1);
 	e->spx = from | (more == 2 ? AT_MEMO_SHAPE_ANY : more ? AT_MEMO_SHAPE7 : 0);
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;

@@ -83,7 +83,9 @@ struct at_chain_table {
  * mostly at different stack depths.
  *
  * An entry: its key (the return address ra; 0: empty, or being
- * written), its chain's tag and the tag's index, and the walk's words:
+ * written), its chain's tag and the tag's index (and in 16 bits, bidx,
+ * for the compare with a bin's tag, and nent, the narrow entry the malloc
+ * fast path writes), and the walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
  * compared as they are, nabs 4 or 7 in the inline shapes below (the
@@ -162,6 +164,10 @@ struct at_chain_table {
 #define AT_MEMO_SHAPE7 ((uintptr_t)1 << 63)    /* 7 return addresses */
 #define AT_MEMO_SHAPE_ANY ((uintptr_t)1 << 62) /* another: at_memo_diff */
 #define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE_ANY - 1))
+/* bidx of an entry whose index no bin's tag can be (bin tags are at most
+ * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h), so that the malloc fast path
+ * compares a bin's tag with 16 bits */
+#define AT_MEMO_BIDX_NONE 0xFFFFu
 
 struct at_memo_entry {
 	uintptr_t key;
@@ -171,6 +177,8 @@ struct at_memo_entry {
 	uint32_t span;
 	uint32_t idx;
 	unsigned char n, nabs;
+	uint16_t bidx; /* idx if a bin's tag can be it (<= AT_MEMO_BIDX_NONE - 1), else that */
+	uint16_t nent; /* bidx + 1: an object's narrow entry for idx (slab.h) */
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
 };
@@ -190,9 +198,13 @@ struct at_memo_tls {
 };
 extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
 
+/* The set of (ra, from): Fibonacci hashing of the low 32 bits of ra +
+ * 2 from (where call sites and stack depths differ; one lea), a 32-bit
+ * multiply by an immediate (no 64-bit constant to load on the malloc fast
+ * path). */
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return (unsigned int)(((ra ^ from) * 0x9E3779B97F4A7C15ull) >> (64 - AT_MEMO_SHIFT));
+	return ((uint32_t)(ra + 2 * from) * 0x9E3779B1u) >> (32 - AT_MEMO_SHIFT);
 }
 
 /* Nonzero when a word of entry e differs at `from` (any shape). */
@@ -245,13 +257,15 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
  */
 static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 {
-	uintptr_t d = e->spx ^ from; /* 0: 4 words; AT_MEMO_SHAPE7: 7 */
 #define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
-	if (at_likely(d == 0)) {
+	if (at_likely(e->spx == from)) { /* 4 words */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
 	}
+	/* read again (GCC keeps a word it reads twice in a register, where
+	 * the compare above can read it as its operand) */
+	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from; /* AT_MEMO_SHAPE7: 7 words */
 	if (d << 1 == 0) { /* d == AT_MEMO_SHAPE7 (d is not 0): no 64-bit constant */
 		if (W(0))
 			return 0;
