@@ -1,0 +1,195 @@
+/*
+ * A loaded object's dynamic symbols indexed by address (dynsym_index.h).
+ */
+#include "sites/dynsym_index.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sites/site_names.h"
+
+struct walk {
+	const Elf64_Sym *syms;
+	uint64_t strsz;
+	const uint32_t *gnu; /* DT_GNU_HASH, else */
+	const uint32_t *sysv; /* DT_HASH */
+};
+
+/* Whether dladdr considers sym; its end in *end (0: not indexable). */
+static int considered(const struct walk *w, uint32_t i, uint64_t *end)
+{
+	const Elf64_Sym *s = &w->syms[i];
+	if ((s->st_shndx == SHN_UNDEF && !s->st_value) || s->st_shndx == SHN_ABS ||
+	    ELF64_ST_TYPE(s->st_info) == STT_TLS || s->st_name >= w->strsz)
+		return 0;
+	*end = s->st_value + ((s->st_shndx == SHN_UNDEF || !s->st_size) ? 1 : s->st_size);
+	return 1;
+}
+
+/* The symbols dladdr considers, in the order it meets them, stored as
+ * value << 32 | number in out (NULL: counted only); their number, or -1
+ * (an end at or above 4 GiB). */
+static long walk_syms(const struct walk *w, uint64_t *out)
+{
+	long n = 0;
+	uint64_t end;
+	if (w->gnu) {
+		uint32_t nb = w->gnu[0], off = w->gnu[1], bloom = w->gnu[2];
+		const uint32_t *buckets = w->gnu + 4 + 2 * (size_t)bloom;
+		const uint32_t *chain = buckets + nb;
+		for (uint32_t b = 0; b < nb; b++) {
+			uint32_t i = buckets[b];
+			if (!i)
+				continue;
+			for (;; i++) {
+				if (considered(w, i, &end)) {
+					if (end > UINT32_MAX || end <= w->syms[i].st_value)
+						return -1;
+					if (out)
+						out[n] = (uint64_t)w->syms[i].st_value << 32 | i;
+					n++;
+				}
+				if (chain[i - off] & 1)
+					break;
+			}
+		}
+	} else {
+		for (uint32_t i = 0; i < w->sysv[1]; i++)
+			if (considered(w, i, &end)) {
+				if (end > UINT32_MAX || end <= w->syms[i].st_value)
+					return -1;
+				if (out)
+					out[n] = (uint64_t)w->syms[i].st_value << 32 | i;
+				n++;
+			}
+	}
+	return n;
+}
+
+/* v[0 .. n) sorted by their high 32 bits, stably (LSD radix, a byte a
+ * pass, passes where every key has the same byte skipped), tmp as
+ * scratch; the sorted keys end in v. */
+static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
+{
+	uint64_t *src = v, *dst = tmp;
+	for (unsigned int shift = 32; shift < 64; shift += 8) {
+		uint32_t count[256] = {0};
+		for (size_t i = 0; i < n; i++)
+			count[(src[i] >> shift) & 255]++;
+		if (count[(src[0] >> shift) & 255] == n)
+			continue;
+		uint32_t sum = 0;
+		for (unsigned int b = 0; b < 256; b++) {
+			uint32_t c = count[b];
+			count[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 255]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+/* A dynamic-section pointer as a run-time address inside [start, end)
+ * (the loader has relocated most objects' entries, not a read-only
+ * section's), or 0. */
+static uintptr_t dyn_ptr(uint64_t p, uintptr_t l_addr, uintptr_t start, uintptr_t end)
+{
+	if (p >= start && p < end)
+		return (uintptr_t)p;
+	p += l_addr;
+	return p >= start && p < end ? (uintptr_t)p : 0;
+}
+
+int at_dynsym_index(struct at_dynsym *d, uintptr_t l_addr, const Elf64_Dyn *dyn,
+		    uintptr_t start, uintptr_t end)
+{
+	struct walk w = {0};
+	uintptr_t strs = 0;
+	if (!dyn)
+		return -1;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		switch (dyn->d_tag) {
+		case DT_SYMTAB:
+			w.syms = (const Elf64_Sym *)dyn_ptr(dyn->d_un.d_ptr, l_addr, start, end);
+			break;
+		case DT_STRTAB:
+			strs = dyn_ptr(dyn->d_un.d_ptr, l_addr, start, end);
+			break;
+		case DT_STRSZ:
+			w.strsz = dyn->d_un.d_val;
+			break;
+		case DT_GNU_HASH:
+			w.gnu = (const uint32_t *)dyn_ptr(dyn->d_un.d_ptr, l_addr, start, end);
+			break;
+		case DT_HASH:
+			w.sysv = (const uint32_t *)dyn_ptr(dyn->d_un.d_ptr, l_addr, start, end);
+			break;
+		}
+	}
+	if (!w.syms || !strs || (!w.gnu && !w.sysv))
+		return -1;
+	if (w.gnu)
+		w.sysv = NULL; /* dladdr prefers it */
+	long n = walk_syms(&w, NULL);
+	if (n <= 0)
+		return -1;
+	size_t bytes = (size_t)n * sizeof(uint64_t);
+	uint64_t *keys = at_sites_pool_alloc(bytes);
+	if (!keys)
+		return -1;
+	uint64_t *tmp = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp == MAP_FAILED)
+		return -1;
+	walk_syms(&w, keys);
+	sort_keys(keys, tmp, (size_t)n);
+	munmap(tmp, bytes);
+	/* in place: each key becomes its entry (same size) */
+	struct at_dynsym_entry *v = (struct at_dynsym_entry *)keys;
+	uint32_t maxend = 0;
+	for (long i = 0; i < n; i++) {
+		uint32_t sym = (uint32_t)keys[i];
+		const Elf64_Sym *s = &w.syms[sym];
+		uint64_t e = s->st_value + ((s->st_shndx == SHN_UNDEF || !s->st_size) ? 1 : s->st_size);
+		if (e > maxend)
+			maxend = (uint32_t)e;
+		v[i].sym = sym;
+		v[i].maxend = maxend;
+	}
+	d->syms = w.syms;
+	d->strs = (const char *)strs;
+	d->v = v;
+	d->n = (uint32_t)n;
+	return 0;
+}
+
+const char *at_dynsym_find(const struct at_dynsym *d, uintptr_t l_addr, uintptr_t a)
+{
+	uintptr_t rel = a - l_addr;
+	if (a < l_addr || rel > UINT32_MAX)
+		return NULL;
+	size_t lo = 0, hi = d->n; /* first entry whose value > rel */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (d->syms[d->v[mid].sym].st_value <= rel)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const Elf64_Sym *best = NULL;
+	for (size_t j = lo; j-- > 0 && d->v[j].maxend > rel;) {
+		const Elf64_Sym *s = &d->syms[d->v[j].sym];
+		if (best && s->st_value < best->st_value)
+			break; /* the highest value holding rel is found */
+		int holds = (s->st_shndx == SHN_UNDEF || !s->st_size)
+				    ? rel == s->st_value
+				    : rel - s->st_value < s->st_size;
+		if (holds)
+			best = s; /* walking back: the first met among equal values */
+	}
+	return best ? d->strs + best->st_name : NULL;
+}
