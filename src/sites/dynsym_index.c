@@ -15,77 +15,95 @@ struct walk {
 	const uint32_t *sysv; /* DT_HASH */
 };
 
-/* Whether dladdr considers sym; its end in *end (0: not indexable). */
-static int considered(const struct walk *w, uint32_t i, uint64_t *end)
+/* At most how many symbols walk_syms stores: the hash table's symbols. */
+static size_t walk_bound(const struct walk *w)
+{
+	if (!w->gnu)
+		return w->sysv[1];
+	uint32_t nb = w->gnu[0], off = w->gnu[1], last = 0;
+	const uint32_t *buckets = w->gnu + 4 + 2 * (size_t)w->gnu[2];
+	const uint32_t *chain = buckets + nb;
+	for (uint32_t b = 0; b < nb; b++)
+		if (buckets[b] > last)
+			last = buckets[b];
+	if (!last)
+		return 0;
+	while (!(chain[last - off] & 1)) /* the last chain's end */
+		last++;
+	return (size_t)last + 1 - off;
+}
+
+/* Symbol i, stored as value << 32 | i at out[*n] when dladdr considers it;
+ * -1 when its end is at or above 4 GiB. */
+static inline int keep(const struct walk *w, uint32_t i, uint64_t *out, size_t *n)
 {
 	const Elf64_Sym *s = &w->syms[i];
 	if ((s->st_shndx == SHN_UNDEF && !s->st_value) || s->st_shndx == SHN_ABS ||
 	    ELF64_ST_TYPE(s->st_info) == STT_TLS || s->st_name >= w->strsz)
 		return 0;
-	*end = s->st_value + ((s->st_shndx == SHN_UNDEF || !s->st_size) ? 1 : s->st_size);
-	return 1;
+	uint64_t end = s->st_value + ((s->st_shndx == SHN_UNDEF || !s->st_size) ? 1 : s->st_size);
+	if (end > UINT32_MAX || end <= s->st_value)
+		return -1;
+	out[(*n)++] = s->st_value << 32 | i;
+	return 0;
 }
 
-/* The symbols dladdr considers, in the order it meets them, stored as
- * value << 32 | number in out (NULL: counted only); their number, or -1
- * (an end at or above 4 GiB). */
+/* The symbols dladdr considers, in the order it meets them, in out (room
+ * for walk_bound's number); their number, or -1 (an end at or above
+ * 4 GiB). */
 static long walk_syms(const struct walk *w, uint64_t *out)
 {
-	long n = 0;
-	uint64_t end;
+	size_t n = 0;
 	if (w->gnu) {
-		uint32_t nb = w->gnu[0], off = w->gnu[1], bloom = w->gnu[2];
-		const uint32_t *buckets = w->gnu + 4 + 2 * (size_t)bloom;
+		uint32_t nb = w->gnu[0], off = w->gnu[1];
+		const uint32_t *buckets = w->gnu + 4 + 2 * (size_t)w->gnu[2];
 		const uint32_t *chain = buckets + nb;
 		for (uint32_t b = 0; b < nb; b++) {
 			uint32_t i = buckets[b];
 			if (!i)
 				continue;
 			for (;; i++) {
-				if (considered(w, i, &end)) {
-					if (end > UINT32_MAX || end <= w->syms[i].st_value)
-						return -1;
-					if (out)
-						out[n] = (uint64_t)w->syms[i].st_value << 32 | i;
-					n++;
-				}
+				if (keep(w, i, out, &n))
+					return -1;
 				if (chain[i - off] & 1)
 					break;
 			}
 		}
 	} else {
 		for (uint32_t i = 0; i < w->sysv[1]; i++)
-			if (considered(w, i, &end)) {
-				if (end > UINT32_MAX || end <= w->syms[i].st_value)
-					return -1;
-				if (out)
-					out[n] = (uint64_t)w->syms[i].st_value << 32 | i;
-				n++;
-			}
+			if (keep(w, i, out, &n))
+				return -1;
 	}
-	return n;
+	return (long)n;
 }
 
 /* v[0 .. n) sorted by their high 32 bits, stably (LSD radix, a byte a
- * pass, passes where every key has the same byte skipped), tmp as
- * scratch; the sorted keys end in v. */
+ * pass, every byte counted in one pass first, bytes the same in every key
+ * skipped), tmp as scratch; the sorted keys end in v. */
 static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 {
+	uint32_t count[4][256];
 	uint64_t *src = v, *dst = tmp;
-	for (unsigned int shift = 32; shift < 64; shift += 8) {
-		uint32_t count[256] = {0};
-		for (size_t i = 0; i < n; i++)
-			count[(src[i] >> shift) & 255]++;
-		if (count[(src[0] >> shift) & 255] == n)
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = (uint32_t)(v[i] >> 32);
+		count[0][k & 255]++;
+		count[1][(k >> 8) & 255]++;
+		count[2][(k >> 16) & 255]++;
+		count[3][k >> 24]++;
+	}
+	for (unsigned int d = 0; d < 4; d++) {
+		unsigned int shift = 32 + 8 * d;
+		if (count[d][(v[0] >> shift) & 255] == n)
 			continue;
 		uint32_t sum = 0;
 		for (unsigned int b = 0; b < 256; b++) {
-			uint32_t c = count[b];
-			count[b] = sum;
+			uint32_t c = count[d][b];
+			count[d][b] = sum;
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i] >> shift) & 255]++] = src[i];
+			dst[count[d][(src[i] >> shift) & 255]++] = src[i];
 		uint64_t *t = src;
 		src = dst;
 		dst = t;
@@ -135,17 +153,19 @@ int at_dynsym_index(struct at_dynsym *d, uintptr_t l_addr, const Elf64_Dyn *dyn,
 		return -1;
 	if (w.gnu)
 		w.sysv = NULL; /* dladdr prefers it */
-	long n = walk_syms(&w, NULL);
-	if (n <= 0)
+	size_t max = walk_bound(&w);
+	if (!max)
 		return -1;
-	size_t bytes = (size_t)n * sizeof(uint64_t);
+	size_t bytes = max * sizeof(uint64_t);
 	uint64_t *keys = at_sites_pool_alloc(bytes);
 	if (!keys)
 		return -1;
+	long n = walk_syms(&w, keys);
+	if (n <= 0)
+		return -1; /* the pool's bytes stay: rare, never a second time */
 	uint64_t *tmp = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp == MAP_FAILED)
 		return -1;
-	walk_syms(&w, keys);
 	sort_keys(keys, tmp, (size_t)n);
 	munmap(tmp, bytes);
 	/* in place: each key becomes its entry (same size) */

@@ -16,20 +16,26 @@ static int fsym_before(const struct at_fsym *a, const struct at_fsym *b)
 	       (a->start == b->start && (a->name & AT_FSYM_GLOBAL) > (b->name & AT_FSYM_GLOBAL));
 }
 
+/* v[i] sifted down the heap v[0 .. n) (its subtrees heaps): bottom-up,
+ * down the larger children to a leaf, then back up to where v[i] belongs
+ * (about half the comparisons of sifting top-down, the same order: the
+ * path's elements only decrease, so both stop at the same place). */
 static void sift(struct at_fsym *v, size_t i, size_t n)
 {
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			return;
+	struct at_fsym x = v[i];
+	size_t j = i;
+	for (size_t c; (c = 2 * j + 1) < n; j = c)
 		if (c + 1 < n && fsym_before(&v[c], &v[c + 1]))
 			c++;
-		if (!fsym_before(&v[i], &v[c]))
-			return;
-		struct at_fsym t = v[i];
-		v[i] = v[c];
-		v[c] = t;
-		i = c;
+	while (j > i && !fsym_before(&x, &v[j]))
+		j = (j - 1) / 2;
+	struct at_fsym t = v[j];
+	v[j] = x;
+	while (j > i) {
+		j = (j - 1) / 2;
+		struct at_fsym u = v[j];
+		v[j] = t;
+		t = u;
 	}
 }
 
