@@ -10,33 +10,58 @@
 
 #define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
 
-static int fsym_before(const struct at_fsym *a, const struct at_fsym *b)
+/* A function's sort key: start, then a global name before a local one,
+ * above its place in the array (low 32 bits, not compared). */
+static inline uint64_t fsym_key(const struct at_fsym *f, uint32_t at)
 {
-	return a->start < b->start ||
-	       (a->start == b->start && (a->name & AT_FSYM_GLOBAL) > (b->name & AT_FSYM_GLOBAL));
+	return ((uint64_t)f->start << 33 | (uint64_t)!(f->name & AT_FSYM_GLOBAL) << 32) | at;
 }
+
+#define KEY_BEFORE(a, b) ((a) >> 32 < (b) >> 32)
 
 /* v[i] sifted down the heap v[0 .. n) (its subtrees heaps): bottom-up,
  * down the larger children to a leaf, then back up to where v[i] belongs
  * (about half the comparisons of sifting top-down, the same order: the
- * path's elements only decrease, so both stop at the same place). */
-static void sift(struct at_fsym *v, size_t i, size_t n)
+ * path's keys only decrease, so both stop at the same place). */
+static void sift(uint64_t *v, size_t i, size_t n)
 {
-	struct at_fsym x = v[i];
+	uint64_t x = v[i];
 	size_t j = i;
 	for (size_t c; (c = 2 * j + 1) < n; j = c)
-		if (c + 1 < n && fsym_before(&v[c], &v[c + 1]))
+		if (c + 1 < n && KEY_BEFORE(v[c], v[c + 1]))
 			c++;
-	while (j > i && !fsym_before(&x, &v[j]))
+	while (j > i && !KEY_BEFORE(x, v[j]))
 		j = (j - 1) / 2;
-	struct at_fsym t = v[j];
+	uint64_t t = v[j];
 	v[j] = x;
 	while (j > i) {
 		j = (j - 1) / 2;
-		struct at_fsym u = v[j];
+		uint64_t u = v[j];
 		v[j] = t;
 		t = u;
 	}
+}
+
+/* v[0 .. n) sorted by start, a global name first among equal starts (the
+ * order among equal keys that of this heapsort: names among aliases
+ * depend on it), through keys in scratch (n * 20 bytes). */
+static void fsym_sort(struct at_fsym *v, size_t n, void *scratch)
+{
+	uint64_t *k = scratch;
+	struct at_fsym *copy = (struct at_fsym *)(k + n);
+	for (size_t i = 0; i < n; i++)
+		k[i] = fsym_key(&v[i], (uint32_t)i);
+	memcpy(copy, v, n * sizeof(*v));
+	for (size_t i = n / 2; i-- > 0;)
+		sift(k, i, n);
+	for (size_t e = n; e-- > 1;) {
+		uint64_t x = k[0];
+		k[0] = k[e];
+		k[e] = x;
+		sift(k, 0, e);
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = copy[(uint32_t)k[i]];
 }
 
 /* Whether sy is a function the index keeps (string table of strsz bytes). */
@@ -120,14 +145,14 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		munmap(v, bytes); /* the file changed under us */
 		return 1;
 	}
-	for (size_t i = (size_t)n / 2; i-- > 0;)
-		sift(v, i, (size_t)n);
-	for (size_t e = (size_t)n; e-- > 1;) {
-		struct at_fsym x = v[0];
-		v[0] = v[e];
-		v[e] = x;
-		sift(v, 0, e);
+	size_t sbytes = (size_t)n * (sizeof(uint64_t) + sizeof(struct at_fsym));
+	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch == MAP_FAILED) {
+		munmap(v, bytes);
+		return 1;
 	}
+	fsym_sort(v, (size_t)n, scratch);
+	munmap(scratch, sbytes);
 	t->stroff = str.sh_offset;
 	t->strsz = (uint32_t)str.sh_size;
 	t->funcs = v;
