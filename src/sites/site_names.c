@@ -129,7 +129,11 @@ static int match_list(const char *list, const char *name)
 	while (*list) {
 		const char *comma = strchr(list, ',');
 		size_t n = comma ? (size_t)(comma - list) : strlen(list);
-		if (n && at_glob_match(list, n, name))
+		/* a pattern starting with a plain character that name does not
+		 * start with cannot match (most of the list: no glob call) */
+		char c = list[0];
+		if (n && (c == *name || c == '*' || c == '?' || c == '[') &&
+		    at_glob_match(list, n, name))
 			return 1;
 		list += n + (comma != NULL);
 	}
