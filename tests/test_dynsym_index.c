@@ -48,7 +48,7 @@ static int each(struct dl_phdr_info *info, size_t size, void *arg)
 	CHECK(at_dynsym_index(&d, lm->l_addr, lm->l_ld, (uintptr_t)fo.dlfo_map_start,
 			      (uintptr_t)fo.dlfo_map_end) == 0);
 	for (uint32_t i = 0; i < d.n; i++) {
-		const Elf64_Sym *s = &d.syms[d.v[i].sym];
+		const Elf64_Sym *s = &d.syms[d.v[i]];
 		uintptr_t v = lm->l_addr + s->st_value;
 		for (uintptr_t a = v - 1; a <= v + 1; a++)
 			same(&d, lm, a);

@@ -33,9 +33,9 @@ static size_t walk_bound(const struct walk *w)
 	return (size_t)last + 1 - off;
 }
 
-/* Symbol i, stored as value << 32 | i at out[*n] when dladdr considers it;
- * -1 when its end is at or above 4 GiB. */
-static inline int keep(const struct walk *w, uint32_t i, uint64_t *out, size_t *n)
+/* Symbol i, stored at out[*n] when dladdr considers it; -1 when its end is
+ * at or above 4 GiB. */
+static inline int keep(const struct walk *w, uint32_t i, uint32_t *out, size_t *n)
 {
 	const Elf64_Sym *s = &w->syms[i];
 	if ((s->st_shndx == SHN_UNDEF && !s->st_value) || s->st_shndx == SHN_ABS ||
@@ -44,14 +44,14 @@ static inline int keep(const struct walk *w, uint32_t i, uint64_t *out, size_t *
 	uint64_t end = s->st_value + ((s->st_shndx == SHN_UNDEF || !s->st_size) ? 1 : s->st_size);
 	if (end > UINT32_MAX || end <= s->st_value)
 		return -1;
-	out[(*n)++] = s->st_value << 32 | i;
+	out[(*n)++] = i;
 	return 0;
 }
 
 /* The symbols dladdr considers, in the order it meets them, in out (room
  * for walk_bound's number); their number, or -1 (an end at or above
  * 4 GiB). */
-static long walk_syms(const struct walk *w, uint64_t *out)
+static long walk_syms(const struct walk *w, uint32_t *out)
 {
 	size_t n = 0;
 	if (w->gnu) {
@@ -77,24 +77,24 @@ static long walk_syms(const struct walk *w, uint64_t *out)
 	return (long)n;
 }
 
-/* v[0 .. n) sorted by their high 32 bits, stably (LSD radix, a byte a
- * pass, every byte counted in one pass first, bytes the same in every key
- * skipped), tmp as scratch; the sorted keys end in v. */
-static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
+/* Symbols v[0 .. n) of syms sorted by value, stably (LSD radix, a byte
+ * a pass, every byte counted in one pass first, bytes the same in every
+ * value skipped), tmp as scratch; the sorted numbers end in v. */
+static void sort_syms(uint32_t *v, uint32_t *tmp, size_t n, const Elf64_Sym *syms)
 {
 	uint32_t count[4][256];
-	uint64_t *src = v, *dst = tmp;
+	uint32_t *src = v, *dst = tmp;
 	memset(count, 0, sizeof(count));
 	for (size_t i = 0; i < n; i++) {
-		uint32_t k = (uint32_t)(v[i] >> 32);
+		uint32_t k = (uint32_t)syms[v[i]].st_value;
 		count[0][k & 255]++;
 		count[1][(k >> 8) & 255]++;
 		count[2][(k >> 16) & 255]++;
 		count[3][k >> 24]++;
 	}
 	for (unsigned int d = 0; d < 4; d++) {
-		unsigned int shift = 32 + 8 * d;
-		if (count[d][(v[0] >> shift) & 255] == n)
+		unsigned int shift = 8 * d;
+		if (count[d][((uint32_t)syms[v[0]].st_value >> shift) & 255] == n)
 			continue;
 		uint32_t sum = 0;
 		for (unsigned int b = 0; b < 256; b++) {
@@ -103,8 +103,8 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			dst[count[d][(src[i] >> shift) & 255]++] = src[i];
-		uint64_t *t = src;
+			dst[count[d][((uint32_t)syms[src[i]].st_value >> shift) & 255]++] = src[i];
+		uint32_t *t = src;
 		src = dst;
 		dst = t;
 	}
@@ -156,30 +156,28 @@ int at_dynsym_index(struct at_dynsym *d, uintptr_t l_addr, const Elf64_Dyn *dyn,
 	size_t max = walk_bound(&w);
 	if (!max)
 		return -1;
-	size_t bytes = max * sizeof(uint64_t);
-	uint64_t *keys = at_sites_pool_alloc(bytes);
-	if (!keys)
+	size_t nblk = (max + AT_DYNSYM_BLOCK - 1) / AT_DYNSYM_BLOCK;
+	uint32_t *v = at_sites_pool_alloc((max + nblk) * sizeof(uint32_t));
+	if (!v)
 		return -1;
-	long n = walk_syms(&w, keys);
+	long n = walk_syms(&w, v);
 	if (n <= 0)
 		return -1; /* the pool's bytes stay: rare, never a second time */
-	uint64_t *tmp = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t bytes = (size_t)n * sizeof(uint32_t);
+	uint32_t *tmp = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp == MAP_FAILED)
 		return -1;
-	sort_keys(keys, tmp, (size_t)n);
+	sort_syms(v, tmp, (size_t)n, w.syms);
 	munmap(tmp, bytes);
-	/* in place: each key becomes its entry (same size) */
-	struct at_dynsym_entry *v = (struct at_dynsym_entry *)keys;
-	uint32_t maxend = 0;
+	uint32_t *blk = v + n, maxend = 0;
 	for (long i = 0; i < n; i++) {
-		uint32_t sym = (uint32_t)keys[i];
-		const Elf64_Sym *s = &w.syms[sym];
+		const Elf64_Sym *s = &w.syms[v[i]];
 		uint64_t e = s->st_value + ((s->st_shndx == SHN_UNDEF || !s->st_size) ? 1 : s->st_size);
 		if (e > maxend)
 			maxend = (uint32_t)e;
-		v[i].sym = sym;
-		v[i].maxend = maxend;
+		blk[i / AT_DYNSYM_BLOCK] = maxend;
 	}
+	d->blk = blk;
 	d->syms = w.syms;
 	d->strs = (const char *)strs;
 	d->v = v;
@@ -195,14 +193,14 @@ const char *at_dynsym_find(const struct at_dynsym *d, uintptr_t l_addr, uintptr_
 	size_t lo = 0, hi = d->n; /* first entry whose value > rel */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (d->syms[d->v[mid].sym].st_value <= rel)
+		if (d->syms[d->v[mid]].st_value <= rel)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	const Elf64_Sym *best = NULL;
-	for (size_t j = lo; j-- > 0 && d->v[j].maxend > rel;) {
-		const Elf64_Sym *s = &d->syms[d->v[j].sym];
+	for (size_t j = lo; j-- > 0 && d->blk[j / AT_DYNSYM_BLOCK] > rel;) {
+		const Elf64_Sym *s = &d->syms[d->v[j]];
 		if (best && s->st_value < best->st_value)
 			break; /* the highest value holding rel is found */
 		int holds = (s->st_shndx == SHN_UNDEF || !s->st_size)

@@ -14,14 +14,15 @@
  * the size is 0 or the symbol undefined.  Of those, the one with the
  * highest value; among equal values the first met.
  *
- * The index: one 8-byte entry per such symbol (its number in .dynsym, and
- * the highest end, value + size or value + 1, of it and every entry before
- * it), sorted by value, equal values in the order dladdr meets them (a
- * stable radix sort by value), in the sites pool (never freed: the object's
- * frames are named once).  A lookup binary-searches the last value <= a and
- * walks back while an earlier entry could still hold a (the running
- * highest end).  Values, sizes and names are read from the object's mapped
- * .dynsym and .dynstr, which is what dladdr reads.
+ * The index: each such symbol's number in .dynsym (4 bytes), sorted by
+ * value, equal values in the order dladdr meets them (a stable radix sort
+ * by value), and for each block of AT_DYNSYM_BLOCK entries the highest end
+ * (value + size, or value + 1) of the entries up to the block's last, in
+ * the sites pool (never freed: the object's frames are named once; libc's
+ * 3,000 symbols take 12 KiB).  A lookup binary-searches the last value <=
+ * a and walks back while an entry at or before it could still hold a (its
+ * block's highest end is above a).  Values, sizes and names are read from
+ * the object's mapped .dynsym and .dynstr, which is what dladdr reads.
  *
  * No index (the caller falls back to dladdr): no dynamic section, symbol
  * or string table or hash table; an end at or above 4 GiB (file
@@ -36,15 +37,13 @@
 
 #include "core/compiler.h"
 
-struct at_dynsym_entry {
-	uint32_t sym;    /* its number in .dynsym */
-	uint32_t maxend; /* the highest end of entries 0 .. this one */
-};
+#define AT_DYNSYM_BLOCK 16
 
 struct at_dynsym {
 	const Elf64_Sym *syms; /* the mapped .dynsym */
 	const char *strs;      /* and .dynstr */
-	struct at_dynsym_entry *v; /* by value */
+	uint32_t *v;           /* symbol numbers by value */
+	uint32_t *blk;         /* each block's highest end so far */
 	uint32_t n;
 };
 

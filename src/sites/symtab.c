@@ -11,13 +11,14 @@
 #define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
 
 /* A function's sort key: start, then a global name before a local one,
- * above its place in the array (low 32 bits, not compared). */
+ * above its place in the array (bits 0-30, not compared). */
+#define KEY_AT 0x7fffffffull
 static inline uint64_t fsym_key(const struct at_fsym *f, uint32_t at)
 {
-	return ((uint64_t)f->start << 33 | (uint64_t)!(f->name & AT_FSYM_GLOBAL) << 32) | at;
+	return ((uint64_t)f->start << 32 | (uint64_t)!(f->name & AT_FSYM_GLOBAL) << 31) | at;
 }
 
-#define KEY_BEFORE(a, b) ((a) >> 32 < (b) >> 32)
+#define KEY_BEFORE(a, b) ((a) >> 31 < (b) >> 31)
 
 /* v[i] sifted down the heap v[0 .. n) (its subtrees heaps): bottom-up,
  * down the larger children to a leaf, then back up to where v[i] belongs
@@ -42,16 +43,14 @@ static void sift(uint64_t *v, size_t i, size_t n)
 	}
 }
 
-/* v[0 .. n) sorted by start, a global name first among equal starts (the
- * order among equal keys that of this heapsort: names among aliases
- * depend on it), through keys in scratch (n * 20 bytes). */
-static void fsym_sort(struct at_fsym *v, size_t n, void *scratch)
+/* v[0 .. n) (n <= KEY_AT) sorted by start, a global name first among
+ * equal starts (the order among equal keys that of this heapsort: names
+ * among aliases depend on it), through keys in k (n words), the records
+ * then moved in place, cycle by cycle. */
+static void fsym_sort(struct at_fsym *v, size_t n, uint64_t *k)
 {
-	uint64_t *k = scratch;
-	struct at_fsym *copy = (struct at_fsym *)(k + n);
 	for (size_t i = 0; i < n; i++)
 		k[i] = fsym_key(&v[i], (uint32_t)i);
-	memcpy(copy, v, n * sizeof(*v));
 	for (size_t i = n / 2; i-- > 0;)
 		sift(k, i, n);
 	for (size_t e = n; e-- > 1;) {
@@ -60,8 +59,22 @@ static void fsym_sort(struct at_fsym *v, size_t n, void *scratch)
 		k[e] = x;
 		sift(k, 0, e);
 	}
-	for (size_t i = 0; i < n; i++)
-		v[i] = copy[(uint32_t)k[i]];
+	for (size_t i = 0; i < n; i++) { /* v[j] = old v[k[j]'s place] */
+		if ((k[i] & KEY_AT) == i)
+			continue;
+		struct at_fsym t = v[i];
+		size_t j = i;
+		for (;;) {
+			size_t from = (size_t)(k[j] & KEY_AT);
+			k[j] = (k[j] & ~KEY_AT) | j; /* done */
+			if (from == i) {
+				v[j] = t;
+				break;
+			}
+			v[j] = v[from];
+			j = from;
+		}
+	}
 }
 
 /* Whether sy is a function the index keeps (string table of strsz bytes). */
@@ -134,6 +147,8 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return 1;
 	size_t nsyms = sym.sh_size / sizeof(Elf64_Sym);
 	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, NULL, 0);
+	if (n > (long)KEY_AT)
+		return 1;
 	if (n <= 0)
 		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
 	size_t bytes = (size_t)n * sizeof(struct at_fsym);
@@ -145,7 +160,7 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		munmap(v, bytes); /* the file changed under us */
 		return 1;
 	}
-	size_t sbytes = (size_t)n * (sizeof(uint64_t) + sizeof(struct at_fsym));
+	size_t sbytes = (size_t)n * sizeof(uint64_t);
 	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (scratch == MAP_FAILED) {
 		munmap(v, bytes);
