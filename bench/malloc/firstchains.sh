@@ -10,10 +10,11 @@
 # OTHER_LIB (optional): another build of the preload library measured in the
 # same run (e.g. the one before a change).  One line per program and
 # configuration: total instructions, then for the call-chain configurations
-# the inclusive instructions of dladdr, the symbol index (at_symtab_read),
-# the layer objects' dynamic-symbol index (at_dynsym_*), naming a frame
-# (frame_make), rule building (rule_miss), chain insert (create), and the
-# sites pool's mmap (at_sites_pool_alloc).
+# the inclusive instructions of dladdr, the symbol index of an object's
+# file (at_symtab_read), the layer objects' dynamic-symbol index
+# (at_dynsym_index), wrapper matching (match_list), naming a frame in all
+# (frame_make), building an address's unwind rule (rule_miss), and making a
+# chain in all (create: frames named, chain inserted).
 set -eu
 PRE=${1:?usage: firstchains.sh PRELOAD_LIB [OTHER_LIB]}
 OTHER=${2:-}
@@ -23,7 +24,7 @@ trap 'rm -rf "$W"' EXIT
 PROGS=("sqlite3 -version" "bash -c true" "python3 -c pass" "git --version")
 CONFS=(glibc never default)
 [ -z "$OTHER" ] || CONFS+=(other)
-PARTS="dladdr at_symtab_read at_dynsym_index at_dynsym_find frame_make rule_miss create at_sites_pool_alloc"
+PARTS="dladdr at_symtab_read at_dynsym_index match_list frame_make rule_miss create"
 for prog in "${PROGS[@]}"; do
     for conf in "${CONFS[@]}"; do
         out=$W/cg.out
@@ -38,7 +39,7 @@ for prog in "${PROGS[@]}"; do
         line="firstchains prog=\"$prog\" conf=$conf instr=$total"
         if [ "$conf" = default ] || [ "$conf" = other ]; then
             for p in $PARTS; do
-                v=$(awk -v f="$p" '$2 ~ /^\(/ { n=$3; sub(/^.*:/,"",n); sub(/@.*/,"",n); sub(/'"'"'[0-9]+$/,"",n); if (n==f) { gsub(",","",$1); if ($1+0 > s) s=$1+0 } } END { print s+0 }' $W/ann)
+                v=$(awk -v f="$p" 'match($0, /%\) +/) { n = substr($0, RSTART + RLENGTH); sub(/ \[.*$/, "", n); sub(/^.*:/, "", n); sub(/@.*/, "", n); sub(/'"'"'[0-9]+$/, "", n); if (n == f) { x = $1; gsub(",", "", x); if (x + 0 > s) s = x + 0 } } END { print s + 0 }' $W/ann)
                 line="$line $p=$v"
             done
         fi
