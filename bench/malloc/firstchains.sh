@@ -21,7 +21,7 @@ OTHER=${2:-}
 command -v valgrind >/dev/null || { echo "firstchains.sh: valgrind is needed" >&2; exit 1; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-PROGS=("sqlite3 -version" "bash -c true" "python3 -c pass" "git --version")
+PROGS=("/usr/bin/sqlite3 -version" "/usr/bin/bash -c true" "/usr/bin/python3 -c pass" "/usr/bin/git --version")
 CONFS=(glibc never default)
 [ -z "$OTHER" ] || CONFS+=(other)
 PARTS="dladdr at_symtab_read at_dynsym_index match_list frame_make rule_miss create"
