@@ -56,6 +56,10 @@ for mode in 1,compressed 1,uncompressed; do
     ALLOCTAG=$mode ALLOCTAG_WRAPPERS='other,pool_[gr]*' run "$T/cp" "$C" pool
     check "$T/cp.ai" "$C" "$T/cp.out"
     ! grep -q "func:pool_" "$T/cp.ai" || fail "a pool_ frame named under ALLOCTAG_WRAPPERS"
+    # patterns starting with a glob character (not skipped by their first)
+    ALLOCTAG=$mode ALLOCTAG_WRAPPERS='other,?ool_get,[p]ool_raw' run "$T/cq" "$C" pool
+    check "$T/cq.ai" "$C" "$T/cq.out"
+    ! grep -q "func:pool_" "$T/cq.ai" || fail "a pool_ frame named under ?ool_get,[p]ool_raw"
 done
 # generated code: no object, named by its absolute address
 read -r w jit <<EOF2

@@ -43,6 +43,18 @@ static unsigned int nobjs;
 static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
 static size_t arena_used; /* entries */
 static uint8_t buf[512 + FDE_MAX]; /* a stretch of the table, then an FDE */
+/* What buf holds, for the next miss to skip its reads when it needs the
+ * same (a function's return addresses share its FDE, neighbours a
+ * stretch): the stretch of the table of tab_obj (NULL: none) from entry
+ * tab_first, tab_n entries; fde_got bytes at fde_off of fde_obj's file. */
+static const struct eh_obj *tab_obj, *fde_obj;
+static uint64_t tab_first, tab_n, fde_at;
+static ssize_t fde_got;
+
+static void buf_forget(void)
+{
+	tab_obj = fde_obj = NULL;
+}
 static __thread unsigned char busy __attribute__((tls_model("initial-exec")));
 static int forget_pending; /* an unload seen by a miss that interrupted ours */
 
@@ -124,6 +136,7 @@ static int index_table(struct eh_obj *o)
  * fd stays -1 when it is to be read in place. */
 static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const uint8_t *hdr)
 {
+	buf_forget(); /* o may have been another object's record; buf is reused */
 	memset(o, 0, sizeof(*o));
 	o->hdr = hdr;
 	o->fd = -1;
@@ -186,8 +199,14 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		first = (uint64_t)lo * AT_EH_STRIDE;
 		n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
 	}
-	if (at_read_at(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
-		return READ_FAILED;
+	if (tab_obj != o || tab_first != first || tab_n != n) {
+		tab_obj = NULL;
+		if (at_read_at(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
+			return READ_FAILED;
+		tab_obj = o;
+		tab_first = first;
+		tab_n = n;
+	}
 	if (rel < load32(buf))
 		return AT_EH_STOP; /* before the first function: no FDE */
 	size_t i = at_eh_search(buf, n, rel);
@@ -197,9 +216,16 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint64_t want = o->seg_end - (uint64_t)fde_off < FDE_MAX ? o->seg_end - (uint64_t)fde_off
 								  : FDE_MAX;
 	uint8_t *fde = buf + 512;
-	ssize_t got = at_read_at(o->fd, fde, want, (uint64_t)fde_off);
-	if (got < 8)
-		return READ_FAILED;
+	ssize_t got = fde_got;
+	if (fde_obj != o || fde_at != (uint64_t)fde_off) {
+		fde_obj = NULL;
+		got = at_read_at(o->fd, fde, want, (uint64_t)fde_off);
+		if (got < 8)
+			return READ_FAILED;
+		fde_obj = o;
+		fde_at = (uint64_t)fde_off;
+		fde_got = got;
+	}
 	uint32_t len = (uint32_t)load32(fde), cie_id = (uint32_t)load32(fde + 4);
 	if (!cie_id || cie_id > (uint64_t)fde_off + 4 - o->seg_off)
 		return AT_EH_MEMORY;
@@ -264,6 +290,7 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 	if (r == 0 || r == AT_EH_MEMORY || still_ours(o))
 		return r == READ_FAILED ? AT_EH_MEMORY : r;
 	/* the program closed or replaced our descriptor: open the file again */
+	buf_forget();
 	struct stat st;
 	int fd = open_object(o->path, info, &st);
 	o->fd = fd;
@@ -300,6 +327,7 @@ void at_eh_file_forget(void)
 		return;
 	}
 	forget_pending = 0;
+	buf_forget();
 	for (unsigned int i = 0; i < nobjs; i++)
 		if (still_ours(&objs[i]))
 			close(objs[i].fd);

@@ -30,7 +30,9 @@
  * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
  * A miss: one pread of table entries, one of the FDE (and one of the CIE
- * when it is not the cached one).  A descriptor the program closed or
+ * when it is not the cached one), each skipped when the previous miss read
+ * the same (the same stretch of the table; the same FDE: another return
+ * address of the same function).  A descriptor the program closed or
  * replaced (a read fails, or gives a stop or corrupt record) is checked
  * (fstat: its device and inode) and opened again once; a record whose file
  * no longer matches is read in place from then on.  When the loader

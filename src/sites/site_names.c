@@ -19,6 +19,7 @@
 #include "core/message.h"
 #include "core/read_at.h"
 #include "core/tag_registry.h"
+#include "sites/dynsym_index.h"
 #include "sites/symtab.h"
 
 #define AT_NAMES_FD_MIN 512
@@ -128,7 +129,11 @@ static int match_list(const char *list, const char *name)
 	while (*list) {
 		const char *comma = strchr(list, ',');
 		size_t n = comma ? (size_t)(comma - list) : strlen(list);
-		if (n && at_glob_match(list, n, name))
+		/* a pattern starting with a plain character that name does not
+		 * start with cannot match (most of the list: no glob call) */
+		char c = list[0];
+		if (n && (c == *name || c == '*' || c == '?' || c == '[') &&
+		    at_glob_match(list, n, name))
 			return 1;
 		list += n + (comma != NULL);
 	}
@@ -163,7 +168,9 @@ struct at_object {
 	uintptr_t l_addr;
 	const char *path;
 	unsigned char layer;
+	unsigned char dyn_ok; /* dyn is built (a layer object) */
 	struct at_symtab sym; /* .symtab, else .dynsym, read from the file */
+	struct at_dynsym dyn; /* a layer object's mapped .dynsym, by address */
 	int fd;               /* the file, kept open for its names (-1: none) */
 	dev_t dev;
 	ino_t ino;
@@ -267,8 +274,10 @@ static const char *main_exe_path(void)
 	return copy;
 }
 
-/* The object record of link map lm (path as named), created on first use. */
-static struct at_object *object_get(const struct link_map *lm, const char *path)
+/* The object record of link map lm (path as named, mapped at
+ * [start, end)), created on first use. */
+static struct at_object *object_get(const struct link_map *lm, const char *path,
+				    uintptr_t start, uintptr_t end)
 {
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
@@ -291,7 +300,9 @@ static struct at_object *object_get(const struct link_map *lm, const char *path)
 	n->layer = (unsigned char)layer_object(path);
 	n->fd = -1;
 	if (!n->layer)
-		load_symtab(n, path); /* layer objects are named by file alone */
+		load_symtab(n, path); /* layer objects are named as dladdr names them */
+	else
+		n->dyn_ok = !at_dynsym_index(&n->dyn, lm->l_addr, lm->l_ld, start, end);
 	if (pthread_mutex_lock(&at_registry_lock))
 		return n; /* used once, not listed */
 	n->next = objects;
@@ -442,7 +453,8 @@ static struct at_frame *frame_make(uintptr_t addr)
 		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
 		if (!obj)
 			obj = "?";
-		struct at_object *o = object_get(lm, obj);
+		struct at_object *o = object_get(lm, obj, (uintptr_t)fo.dlfo_map_start,
+						 (uintptr_t)fo.dlfo_map_end);
 		long fi = -1;
 		if (o) {
 			layer = o->layer;
@@ -453,6 +465,8 @@ static struct at_frame *frame_make(uintptr_t addr)
 		if (sym) {
 			if (!layer && alias_wrapper(o, (size_t)fi))
 				layer = 1; /* any of its names */
+		} else if (o && o->dyn_ok) {
+			sym = at_dynsym_find(&o->dyn, (uintptr_t)lm->l_addr, addr);
 		} else if (!o || !o->sym.nfuncs || fi >= 0) {
 			/* no index, or its name unreadable: dladdr searches .dynsym */
 			Dl_info info;

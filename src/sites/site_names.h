@@ -22,9 +22,12 @@
  *             512 when the limit allows, checked by device and inode
  *             before each read and opened again when the program closed
  *             or replaced it),
+ *             the allocation layer's objects (whose files are not
+ *             read) from an address index of their mapped .dynsym that
+ *             names an address exactly as dladdr does, built at the
+ *             object's first frame (dynsym_index.h),
  *             else dladdr's (a file that cannot be read, a name that
- *             cannot be read; the allocation layer's objects, which are
- *             not indexed).  No line: DWARF is
+ *             cannot be read, a layer object without that index).  No line: DWARF is
  *             the tools' job.  The object comes from _dl_find_object (no
  *             lock, no symbol search: dladdr's search of a large .dynsym,
  *             such as cc1's 29,000 symbols, costs about 0.9 M
@@ -45,10 +48,11 @@
  * chain), in a table keyed by address (open addressing, grown by doubling
  * like the chain table; registry lock held for lookups and inserts,
  * naming done without it: dladdr takes the loader's lock).  A function is
- * a wrapper if any of its names (the symbols starting where it does) is.  Objects: one
- * struct at_object per loaded object met (path, layer bit, an index of
- * its functions sorted by address, for a binary search, and its file's
- * descriptor).  Strings and records come from the pool (mmap'd blocks, bump
+ * a wrapper if any of its names (the symbols starting where it does) is.
+ * Objects: one struct at_object per loaded object met (path, layer bit,
+ * an index of its functions sorted by address, for a binary search, and
+ * its file's descriptor; or a layer object's dynamic-symbol index).
+ * Strings and records come from the pool (mmap'd blocks, bump
  * allocation, never freed).  A frame of an object unloaded by dlclose
  * keeps its name; an object loaded later at the same address would be
  * named after the old one.

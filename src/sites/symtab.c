@@ -10,26 +10,70 @@
 
 #define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
 
-static int fsym_before(const struct at_fsym *a, const struct at_fsym *b)
+/* A function's sort key: start, then a global name before a local one,
+ * above its place in the array (bits 0-30, not compared). */
+#define KEY_AT 0x7fffffffull
+static inline uint64_t fsym_key(const struct at_fsym *f, uint32_t at)
 {
-	return a->start < b->start ||
-	       (a->start == b->start && (a->name & AT_FSYM_GLOBAL) > (b->name & AT_FSYM_GLOBAL));
+	return ((uint64_t)f->start << 32 | (uint64_t)!(f->name & AT_FSYM_GLOBAL) << 31) | at;
 }
 
-static void sift(struct at_fsym *v, size_t i, size_t n)
+#define KEY_BEFORE(a, b) ((a) >> 31 < (b) >> 31)
+
+/* v[i] sifted down the heap v[0 .. n) (its subtrees heaps): bottom-up,
+ * down the larger children to a leaf, then back up to where v[i] belongs
+ * (about half the comparisons of sifting top-down, the same order: the
+ * path's keys only decrease, so both stop at the same place). */
+static void sift(uint64_t *v, size_t i, size_t n)
 {
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && fsym_before(&v[c], &v[c + 1]))
+	uint64_t x = v[i];
+	size_t j = i;
+	for (size_t c; (c = 2 * j + 1) < n; j = c)
+		if (c + 1 < n && KEY_BEFORE(v[c], v[c + 1]))
 			c++;
-		if (!fsym_before(&v[i], &v[c]))
-			return;
+	while (j > i && !KEY_BEFORE(x, v[j]))
+		j = (j - 1) / 2;
+	uint64_t t = v[j];
+	v[j] = x;
+	while (j > i) {
+		j = (j - 1) / 2;
+		uint64_t u = v[j];
+		v[j] = t;
+		t = u;
+	}
+}
+
+/* v[0 .. n) (n <= KEY_AT) sorted by start, a global name first among
+ * equal starts (the order among equal keys that of this heapsort: names
+ * among aliases depend on it), through keys in k (n words), the records
+ * then moved in place, cycle by cycle. */
+static void fsym_sort(struct at_fsym *v, size_t n, uint64_t *k)
+{
+	for (size_t i = 0; i < n; i++)
+		k[i] = fsym_key(&v[i], (uint32_t)i);
+	for (size_t i = n / 2; i-- > 0;)
+		sift(k, i, n);
+	for (size_t e = n; e-- > 1;) {
+		uint64_t x = k[0];
+		k[0] = k[e];
+		k[e] = x;
+		sift(k, 0, e);
+	}
+	for (size_t i = 0; i < n; i++) { /* v[j] = old v[k[j]'s place] */
+		if ((k[i] & KEY_AT) == i)
+			continue;
 		struct at_fsym t = v[i];
-		v[i] = v[c];
-		v[c] = t;
-		i = c;
+		size_t j = i;
+		for (;;) {
+			size_t from = (size_t)(k[j] & KEY_AT);
+			k[j] = (k[j] & ~KEY_AT) | j; /* done */
+			if (from == i) {
+				v[j] = t;
+				break;
+			}
+			v[j] = v[from];
+			j = from;
+		}
 	}
 }
 
@@ -103,6 +147,8 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return 1;
 	size_t nsyms = sym.sh_size / sizeof(Elf64_Sym);
 	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, NULL, 0);
+	if (n > (long)KEY_AT)
+		return 1;
 	if (n <= 0)
 		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
 	size_t bytes = (size_t)n * sizeof(struct at_fsym);
@@ -114,14 +160,14 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		munmap(v, bytes); /* the file changed under us */
 		return 1;
 	}
-	for (size_t i = (size_t)n / 2; i-- > 0;)
-		sift(v, i, (size_t)n);
-	for (size_t e = (size_t)n; e-- > 1;) {
-		struct at_fsym x = v[0];
-		v[0] = v[e];
-		v[e] = x;
-		sift(v, 0, e);
+	size_t sbytes = (size_t)n * sizeof(uint64_t);
+	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch == MAP_FAILED) {
+		munmap(v, bytes);
+		return 1;
 	}
+	fsym_sort(v, (size_t)n, scratch);
+	munmap(scratch, sbytes);
 	t->stroff = str.sh_offset;
 	t->strsz = (uint32_t)str.sh_size;
 	t->funcs = v;
