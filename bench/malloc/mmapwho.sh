@@ -18,9 +18,7 @@
 # `RSSDIFF_UNITS=1 bench/malloc/rssdiff.sh`.  A mapping the kernel merged
 # with a neighbour is still counted by the range its mmap returned.
 set -eu
-PRE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-shift
-W=$(mktemp -d)
+lib=$(realpath "$1") W=$(mktemp -d) && shift
 trap 'rm -rf "$W"' EXIT
 cat >"$W/resident.c" <<'C'
 #include <stdio.h>
@@ -54,7 +52,7 @@ __attribute__((destructor(101))) static void resident(void)
 C
 gcc -O2 -shared -fPIC -o "$W/resident.so" "$W/resident.c"
 strace -f -k -e trace=mmap,munmap,clone,clone3 -o "$W/trace" \
-	env MMAPWHO_OUT="$W/res" LD_PRELOAD="$PRE $W/resident.so" "$@" >/dev/null
+	env MMAPWHO_OUT="$W/res" LD_PRELOAD="$lib $W/resident.so" "$@" >/dev/null
 python3 - "$W" <<'PY'
 import glob, re, sys
 w = sys.argv[1]
