@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "core/core_tags.h"
+#include "core/gnu_hash.h"
 #include "core/message.h"
 #include "core/read_at.h"
 #include "core/tag_registry.h"
@@ -151,31 +152,21 @@ static int read_mapped(struct dynscan *d, void *buf, uintptr_t a, size_t len)
  */
 static uint32_t gnu_symbols(struct dynscan *d, const uint32_t *gnu, size_t in_place)
 {
-	uint32_t nbuckets = gnu[0], symoffset = gnu[1], bloom_words = gnu[2];
-	const uint32_t *buckets = gnu + 4 + 2 * (size_t)bloom_words; /* 64-bit bloom words */
-	const uint32_t *chain = buckets + nbuckets;
-	uint32_t last = 0;
-	if ((size_t)nbuckets * 4 <= in_place) {
-		for (uint32_t b = 0; b < nbuckets; b++)
-			if (buckets[b] > last)
-				last = buckets[b];
-	} else {
-		uint32_t buf[DYNSYM_CHUNK / 4];
-		for (uint32_t b = 0; b < nbuckets;) {
-			uint32_t k = nbuckets - b < DYNSYM_CHUNK / 4 ? nbuckets - b : DYNSYM_CHUNK / 4;
-			if (read_mapped(d, buf, (uintptr_t)(buckets + b), (size_t)k * 4))
-				return 0;
-			for (uint32_t i = 0; i < k; i++)
-				if (buf[i] > last)
-					last = buf[i];
-			b += k;
-		}
+	uint32_t nbuckets = gnu[0];
+	if ((size_t)nbuckets * 4 <= in_place)
+		return at_gnu_end(gnu);
+	const uint32_t *buckets = at_gnu_buckets(gnu);
+	uint32_t buf[DYNSYM_CHUNK / 4], last = 0;
+	for (uint32_t b = 0; b < nbuckets;) {
+		uint32_t k = nbuckets - b < DYNSYM_CHUNK / 4 ? nbuckets - b : DYNSYM_CHUNK / 4;
+		if (read_mapped(d, buf, (uintptr_t)(buckets + b), (size_t)k * 4))
+			return 0;
+		for (uint32_t i = 0; i < k; i++)
+			if (buf[i] > last)
+				last = buf[i];
+		b += k;
 	}
-	if (last < symoffset)
-		return symoffset;
-	while (!(chain[last - symoffset] & 1))
-		last++;
-	return last + 1;
+	return at_gnu_end_from(gnu, last);
 }
 
 /*
@@ -203,27 +194,51 @@ static int runtime_import(struct dynscan *d, const Elf64_Sym *s, const char *str
 	return runtime_name(name);
 }
 
-int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias, size_t in_place)
+/* The dynamic tables of an image: symbols, names, GNU hash (NULL if none),
+ * SysV hash (NULL if none). */
+struct dyn_tables {
+	const Elf64_Sym *sym;
+	const char *str;
+	const uint32_t *gnu, *hash;
+};
+
+static void dyn_tables(const Elf64_Dyn *dyn, uintptr_t bias, struct dyn_tables *t)
 {
-	struct dynscan d = {ph, phnum, bias, -1};
-	const Elf64_Dyn *dyn = NULL;
-	for (unsigned long i = 0; ph && i < phnum; i++)
-		if (ph[i].p_type == PT_DYNAMIC)
-			dyn = (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
-	if (!dyn)
-		return 1; /* static: only with the runtime linked in */
-	const Elf64_Sym *sym = NULL;
-	const char *str = NULL;
-	const uint32_t *hash = NULL, *gnu = NULL;
+	t->sym = NULL;
+	t->str = NULL;
+	t->gnu = t->hash = NULL;
 	for (; dyn->d_tag != DT_NULL; dyn++) {
 		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
 		switch (dyn->d_tag) {
-		case DT_SYMTAB: sym = (const Elf64_Sym *)v; break;
-		case DT_STRTAB: str = (const char *)v; break;
-		case DT_HASH: hash = (const uint32_t *)v; break;
-		case DT_GNU_HASH: gnu = (const uint32_t *)v; break;
+		case DT_SYMTAB: t->sym = (const Elf64_Sym *)v; break;
+		case DT_STRTAB: t->str = (const char *)v; break;
+		case DT_HASH: t->hash = (const uint32_t *)v; break;
+		case DT_GNU_HASH: t->gnu = (const uint32_t *)v; break;
 		}
 	}
+}
+
+/* The dynamic section of the image whose program headers are ph (at load
+ * bias bias), or NULL (a static image). */
+static const Elf64_Dyn *dynamic_of(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias)
+{
+	for (unsigned long i = 0; ph && i < phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			return (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
+	return NULL;
+}
+
+int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias, size_t in_place)
+{
+	struct dynscan d = {ph, phnum, bias, -1};
+	const Elf64_Dyn *dyn = dynamic_of(ph, phnum, bias);
+	if (!dyn)
+		return 1; /* static: only with the runtime linked in */
+	struct dyn_tables t;
+	dyn_tables(dyn, bias, &t);
+	const Elf64_Sym *sym = t.sym;
+	const char *str = t.str;
+	const uint32_t *hash = t.hash, *gnu = t.gnu;
 	if (!sym || !str || (!gnu && !hash))
 		return 1;
 	uint32_t nsym = gnu ? gnu_symbols(&d, gnu, in_place) : hash[1];
@@ -256,30 +271,6 @@ int at_imports_runtime(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias
 	return found != 0; /* -1: cannot be told */
 }
 
-/* The dynamic tables of an image: symbols, names, GNU hash (NULL if none),
- * SysV hash (NULL if none). */
-struct dyn_tables {
-	const Elf64_Sym *sym;
-	const char *str;
-	const uint32_t *gnu, *hash;
-};
-
-static void dyn_tables(const Elf64_Dyn *dyn, uintptr_t bias, struct dyn_tables *t)
-{
-	t->sym = NULL;
-	t->str = NULL;
-	t->gnu = t->hash = NULL;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
-		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
-		switch (dyn->d_tag) {
-		case DT_SYMTAB: t->sym = (const Elf64_Sym *)v; break;
-		case DT_STRTAB: t->str = (const char *)v; break;
-		case DT_HASH: t->hash = (const uint32_t *)v; break;
-		case DT_GNU_HASH: t->gnu = (const uint32_t *)v; break;
-		}
-	}
-}
-
 static int same_name(const char *a, const char *b)
 {
 	while (*a && *a == *b) {
@@ -298,7 +289,7 @@ static int gnu_undefined(const struct dyn_tables *t, const char *name, uint32_t 
 	uint64_t w = bloom[(h / 64) % words];
 	if (!((w >> (h % 64)) & (w >> ((h >> shift) % 64)) & 1))
 		return 0;
-	const uint32_t *buckets = (const uint32_t *)(bloom + words), *chain = buckets + nbuckets;
+	const uint32_t *buckets = at_gnu_buckets(gnu), *chain = at_gnu_chain(gnu);
 	uint32_t i = buckets[h % nbuckets];
 	if (i < symoffset)
 		return 0; /* an empty bucket */
@@ -331,9 +322,8 @@ static int hashed_runtime_names(const struct dyn_tables *exe)
 	dyn_tables(_DYNAMIC, (uintptr_t)__ehdr_start, &own);
 	if (!own.sym || !own.str || !own.gnu)
 		return -1;
-	struct dynscan none = {NULL, 0, 0, -2}; /* in place: never read from a file */
-	uint32_t symoffset = own.gnu[1], nsym = gnu_symbols(&none, own.gnu, SIZE_MAX);
-	const uint32_t *chain = own.gnu + 4 + 2 * (size_t)own.gnu[2] + own.gnu[0];
+	uint32_t symoffset = own.gnu[1], nsym = at_gnu_end(own.gnu);
+	const uint32_t *chain = at_gnu_chain(own.gnu);
 	for (uint32_t i = symoffset; i < nsym; i++) {
 		const char *name = own.str + own.sym[i].st_name;
 		if (own.sym[i].st_shndx == SHN_UNDEF || !runtime_name(name))
@@ -356,10 +346,7 @@ static int hashed_runtime_names(const struct dyn_tables *exe)
  */
 static int hashed_imports(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t bias)
 {
-	const Elf64_Dyn *dyn = NULL;
-	for (unsigned long i = 0; ph && i < phnum; i++)
-		if (ph[i].p_type == PT_DYNAMIC)
-			dyn = (const Elf64_Dyn *)(bias + ph[i].p_vaddr);
+	const Elf64_Dyn *dyn = dynamic_of(ph, phnum, bias);
 	if (!dyn)
 		return -1;
 	struct dyn_tables t;

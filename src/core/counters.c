@@ -73,10 +73,7 @@ size_t at_counters_bytes(void)
 int at_counters_init(void)
 {
 	unsigned int n = ncpu();
-	void *p = at_heap_meta(AT_META_COUNTERS, at_counters_bytes());
-	if (!p)
-		p = mmap(NULL, at_counters_bytes(), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = at_meta_map(AT_META_COUNTERS, at_counters_bytes());
 	if (p == MAP_FAILED)
 		return -1;
 	at_rseq_offset = (long)__rseq_offset;

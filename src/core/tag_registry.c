@@ -62,10 +62,7 @@ size_t at_registry_bytes(void)
 
 int at_registry_init(void)
 {
-	void *p = at_heap_meta(AT_META_REGISTRY, at_registry_bytes());
-	if (!p)
-		p = mmap(NULL, at_registry_bytes(), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = at_meta_map(AT_META_REGISTRY, at_registry_bytes());
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	at_tag_by_idx = p;

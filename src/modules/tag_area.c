@@ -31,10 +31,7 @@ static int reserve(void)
 {
 	if (area_base)
 		return 0;
-	void *p = at_heap_meta(AT_META_AREA, at_area_bytes());
-	if (!p)
-		p = mmap(NULL, at_area_bytes(), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = at_meta_map(AT_META_AREA, at_area_bytes());
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	tags.base = p;

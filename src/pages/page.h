@@ -209,6 +209,9 @@ AT_HIDDEN int at_heap_add_shadow(char **basep);
 enum { AT_META_PAGES, AT_META_REGISTRY, AT_META_COUNTERS, AT_META_AREA, AT_META_KINDS };
 AT_HIDDEN void at_heap_plan(int profiling);
 AT_HIDDEN void *at_heap_meta(unsigned int which, size_t bytes);
+/* The part's memory: at_heap_meta's, else a mapping of its own (read-write,
+ * MAP_NORESERVE); MAP_FAILED when neither can be had. */
+AT_HIDDEN void *at_meta_map(unsigned int which, size_t bytes);
 /* Nonzero once the heap could not grow for lack of address space: large
  * blocks are then mapped directly (malloc.c). */
 AT_HIDDEN int at_heap_full(void);

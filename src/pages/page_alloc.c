@@ -292,6 +292,14 @@ void *at_heap_meta(unsigned int which, size_t bytes)
 	return which < AT_META_KINDS && meta_len[which] == bytes ? meta_ptr[which] : NULL;
 }
 
+void *at_meta_map(unsigned int which, size_t bytes)
+{
+	void *p = at_heap_meta(which, bytes);
+	return p ? p
+		 : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
 /* mmap at exactly addr, or MAP_FAILED (no replacing, no moving). */
 static void *map_at(void *addr, size_t len, int prot)
 {

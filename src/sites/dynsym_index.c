@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/gnu_hash.h"
 #include "sites/site_names.h"
 
 struct walk {
@@ -20,17 +21,7 @@ static size_t walk_bound(const struct walk *w)
 {
 	if (!w->gnu)
 		return w->sysv[1];
-	uint32_t nb = w->gnu[0], off = w->gnu[1], last = 0;
-	const uint32_t *buckets = w->gnu + 4 + 2 * (size_t)w->gnu[2];
-	const uint32_t *chain = buckets + nb;
-	for (uint32_t b = 0; b < nb; b++)
-		if (buckets[b] > last)
-			last = buckets[b];
-	if (!last)
-		return 0;
-	while (!(chain[last - off] & 1)) /* the last chain's end */
-		last++;
-	return (size_t)last + 1 - off;
+	return at_gnu_end(w->gnu) - w->gnu[1];
 }
 
 /* Symbol i, stored at out[*n] when dladdr considers it; -1 when its end is
@@ -56,8 +47,7 @@ static long walk_syms(const struct walk *w, uint32_t *out)
 	size_t n = 0;
 	if (w->gnu) {
 		uint32_t nb = w->gnu[0], off = w->gnu[1];
-		const uint32_t *buckets = w->gnu + 4 + 2 * (size_t)w->gnu[2];
-		const uint32_t *chain = buckets + nb;
+		const uint32_t *buckets = at_gnu_buckets(w->gnu), *chain = at_gnu_chain(w->gnu);
 		for (uint32_t b = 0; b < nb; b++) {
 			uint32_t i = buckets[b];
 			if (!i)
