@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cold_object.h"
 #include "two_sites.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
@@ -41,6 +42,11 @@ static void want(void)
 /* p's slab: its window where slab.h says, p past it, p's entry its tag. */
 static void check_obj(void *p, unsigned int c, const struct alloc_tag *t)
 {
+	uint32_t cold_idx;
+	if (cold_object(p, c, NULL, &cold_idx)) { /* a cold class's: no slab */
+		CHECK_EQ(cold_idx, t->idx);
+		return;
+	}
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint64_t f = at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags;
 	CHECK(f & AT_PG_SLAB);

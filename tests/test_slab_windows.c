@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "cold_object.h"
 #include "two_sites.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
@@ -43,6 +44,9 @@ static void want(const struct alloc_tag *t, int64_t bytes, int64_t calls)
  * the head page's flags); the window's header describes p's slab. */
 static uint32_t entry_idx(void *p)
 {
+	uint32_t cold_idx;
+	if (cold_object(p, 0, NULL, &cold_idx)) /* a cold class's: no slab */
+		return cold_idx;
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint64_t f = at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags;
 	CHECK(f & AT_PG_SLAB);
@@ -132,7 +136,7 @@ static void windows_disjoint(size_t min_slabs)
 	for (int t = 0; t < 2; t++)
 		for (int k = 0; k < NSIZES; k++)
 			for (int i = 0; i < N; i++) {
-				if (!objs[t][k][i])
+				if (!objs[t][k][i] || cold_object(objs[t][k][i], 0, NULL, NULL))
 					continue;
 				window_of(objs[t][k][i], &w[n].first, &w[n].end);
 				n++;

@@ -170,6 +170,8 @@ static inline uint32_t small_record(void *p, unsigned int cls, uint32_t ti,
 	return wide_set(cls, off, tag);
 }
 
+static void *cold_alloc(unsigned int cls, struct alloc_tag *tag);
+
 /*
  * small_alloc's slow half: no heap yet (or the thread's is gone), an empty
  * bin, the early state, a wide slab somewhere, or a tag that is not the
@@ -181,6 +183,8 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	uint32_t ti = obj_idx(tag);
 	void *p;
 	if (!h) {
+		if (at_unlikely(cls >= AT_COLD_CLS) && (p = cold_alloc(cls, tag)))
+			return p;
 		if (!at_slab_refill(cls, &p, 1, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE))
 			return no_memory();
 		if (!is_wide((uintptr_t)((char *)p - at_heap_base)) && ti > AT_OBJ_NARROW_MAX)
@@ -189,8 +193,12 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 		return p;
 	}
 	struct at_bin *b = &h->bins[cls];
-	if (!at_bin_count(b->word) && !at_bin_refill(h, cls))
-		return no_memory();
+	if (!at_bin_count(b->word)) {
+		if (at_unlikely(cls >= AT_COLD_CLS) && (p = cold_alloc(cls, tag)))
+			return p;
+		if (!at_bin_refill(h, cls))
+			return no_memory();
+	}
 	p = b->slots[at_bin_count(b->word) - 1];
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	if (!is_wide(off) && ti > AT_OBJ_NARROW_MAX)
@@ -336,6 +344,14 @@ static AT_NOINLINE void *large_alloc(size_t n, size_t align, int *zero)
 		_r;                                                                 \
 	})
 
+/* A cold class's object (slab.h), charged to tag; NULL: take a slab's. */
+static AT_NOINLINE void *cold_alloc(unsigned int cls, struct alloc_tag *tag)
+{
+	if (at_unlikely(!AT_LOAD(&at_meta_base)) && at_malloc_init())
+		return NULL;
+	return WITH_CURRENT(tag, at_cold_alloc(cls));
+}
+
 AT_NOINLINE void *at_large_malloc(size_t n, struct alloc_tag *tag)
 {
 	if (at_unlikely(n > PTRDIFF_MAX)) {
@@ -435,6 +451,8 @@ AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 		at_lcache_put(h, p, order);
 		return;
 	}
+	if (at_block_class(f))
+		at_cold_free(pfn, f); /* a cold class's object: charged its class's size */
 	at_page_release(p, order); /* uncharges */
 }
 
@@ -542,6 +560,8 @@ static size_t usable_checked(const void *p, const char *what)
 		at_fatal("%s(%p): not a live block alloctag handed out", what, p);
 	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
 		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
+	if (at_block_class(f))
+		return at_class_charge[at_block_class(f)];
 	return AT_PAGE_SIZE << at_page_order(f);
 }
 
@@ -556,6 +576,8 @@ size_t at_usable_size_made(const void *p)
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
 	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
 		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
+	if (at_block_class(f))
+		return at_class_charge[at_block_class(f)];
 	return AT_PAGE_SIZE << at_page_order(f);
 }
 
@@ -618,6 +640,8 @@ static int large_grow(void *p, size_t n)
 		return 0;
 	uint32_t pfn = (uint32_t)(off >> AT_PAGE_SHIFT);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[pfn].flags);
+	if (at_block_class(f)) /* a cold class's object moves, as a slab's (slab.h) */
+		return 0;
 	int secure = (f & AT_PG_SECURE_BLOCK) != 0; /* its canaries move (secure_block.h) */
 	unsigned int order = at_page_order(f);
 	unsigned int new_order = order_of(n);

@@ -18,6 +18,8 @@ static void head(uint32_t pfn, uint64_t flags, void *ctx)
 		unsigned int cls = at_page_class(flags);
 		struct at_slab *s = at_slab_of((uintptr_t)pfn << AT_PAGE_SHIFT);
 		w->small += (size_t)s->used * at_class_size[cls];
+	} else if (at_block_class(flags)) { /* a cold class's object (slab.h) */
+		w->small += at_class_size[at_block_class(flags)];
 	} else if (flags & AT_PG_NO_CODETAG) {
 		w->own += bytes;
 	} else if (flags & AT_PG_OWNER1) { /* in a thread's large-block cache */

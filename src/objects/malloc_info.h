@@ -8,7 +8,8 @@
  *   committed     heap memory made usable (page_alloc.c's committed chunks)
  *   small_in_use  small objects the program holds: the objects out of their
  *                 slabs less those held in thread caches and transfer
- *                 slots, at their usable (size class) size
+ *                 slots, at their usable (size class) size, and the cold
+ *                 classes' objects (blocks of the page allocator, slab.h)
  *   large_in_use  page-allocator blocks the program holds (usable size)
  *   cached_count, cached_bytes  free objects and blocks in thread caches
  *                 and in the classes' transfer slots (slab.c)

@@ -7,6 +7,7 @@
 #include "core/counters.h"
 #include "core/message.h"
 #include "objects/secure.h"
+#include "objects/slab.h"
 #include "store/tag_ref.h"
 
 static inline size_t min_size(size_t a, size_t b)
@@ -28,16 +29,6 @@ static char *end_from(char *b, size_t u, size_t s)
 	return e > t ? e : t;
 }
 
-/* The block's charge moved by d bytes (its calls unchanged): the page
- * allocator charges and uncharges the block's size, the block is charged
- * its usable size. */
-static void recharge(uint32_t pfn, int64_t d)
-{
-	at_ref_t ref = at_page_ref_get(pfn);
-	if (at_ref_is_tag(ref))
-		at_percpu_add2(at_counter0(ref->idx), d, 0);
-}
-
 static void put_canaries(char *b, size_t u, size_t s)
 {
 	at_secure_fill(b + u, tail_end(b, u, s));
@@ -51,7 +42,8 @@ void at_secure_block_made(char *b, unsigned int order, size_t n)
 	AT_STORE_RELAXED(&at_pages[pfn + 1].next, (uint32_t)u);
 	at_page_set_flags(&at_pages[pfn], AT_PG_SECURE_BLOCK);
 	put_canaries(b, u, AT_PAGE_SIZE << order);
-	recharge(pfn, -(int64_t)((AT_PAGE_SIZE << order) - u));
+	/* charged its usable size: the page allocator charged the block's */
+	at_block_recharge(pfn, -(int64_t)((AT_PAGE_SIZE << order) - u));
 }
 
 size_t at_secure_block_usable(uint32_t pfn)
@@ -78,7 +70,7 @@ void at_secure_block_free(char *b, unsigned int order, const char *what)
 			 "block at %p below it; found by %s",
 			 (void *)(b + s), u, (void *)b, what);
 	at_secure_poison(b, b + min_size(u, AT_SECURE_BLOCK_POISON));
-	recharge(at_addr_to_pfn(b), (int64_t)(s - u)); /* the free uncharges s */
+	at_block_recharge(at_addr_to_pfn(b), (int64_t)(s - u)); /* the free uncharges s */
 }
 
 void at_secure_block_reused(char *b)

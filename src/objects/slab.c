@@ -23,6 +23,8 @@
 #include "objects/slab.h"
 #include "objects/secure.h"
 #include "core/peak_hook.h"
+#include "core/counters.h"
+#include "store/tag_ref.h"
 
 #define KEEP_EMPTY 2
 
@@ -248,6 +250,44 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		errno = ENOMEM;
 	at_peak_add((int64_t)n * (int64_t)size);
 	return n;
+}
+
+/* Objects each cold class may still take from the page allocator (slab.h,
+ * "Cold classes"); at 0 or below the class is warm for good. */
+static int cold_left[AT_NR_CLASSES] = {
+	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = AT_COLD_MAX,
+};
+
+static unsigned int cold_order(unsigned int cls)
+{
+	unsigned int pages = (at_class_size[cls] + AT_PAGE_SIZE - 1) >> AT_PAGE_SHIFT;
+	return pages <= 1 ? 0 : 32u - (unsigned int)__builtin_clz(pages - 1);
+}
+
+void at_block_recharge(uint32_t pfn, int64_t d)
+{
+	at_ref_t ref = at_page_ref_get(pfn);
+	if (at_ref_is_tag(ref))
+		at_percpu_add2(at_counter0(ref->idx), d, 0);
+}
+
+void *at_cold_alloc(unsigned int cls)
+{
+	if (AT_LOAD_RELAXED(&cold_left[cls]) <= 0 || AT_LOAD_RELAXED(&at_secure_heap) ||
+	    __atomic_sub_fetch(&cold_left[cls], 1, __ATOMIC_RELAXED) < 0)
+		return NULL;
+	unsigned int order = cold_order(cls);
+	char *p = at_page_alloc_raw(order, (uint64_t)cls << AT_CLASS_SHIFT);
+	if (p)
+		at_block_recharge(at_addr_to_pfn(p),
+				  -(int64_t)((AT_PAGE_SIZE << order) - at_class_charge[cls]));
+	return p;
+}
+
+void at_cold_free(uint32_t pfn, uint64_t f)
+{
+	at_block_recharge(pfn, (int64_t)((AT_PAGE_SIZE << at_page_order(f)) -
+					 at_class_charge[at_block_class(f)]));
 }
 
 /*

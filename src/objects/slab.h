@@ -105,6 +105,31 @@
  * clearing.  free() reads the entry before it writes anything: an entry of 0
  * is a double free (or a pointer to a never-allocated slot).
  *
+ * Cold classes: a class of AT_COLD_SIZE (4096) bytes or more takes its
+ * first AT_COLD_MAX objects (in the whole process) from the page allocator,
+ * not from a slab: each a block of the smallest order that holds the class
+ * size (4096: one page; 4368 to 8192: two; 10240 to 16384: four), aligned
+ * to its size, whose head page has the class in its class field and no
+ * AT_PG_SLAB (a plain large block's class field is 0).  A small program's
+ * few objects of these classes (python3's buffers of 4 to 16 KiB, each a
+ * different size) then share the free blocks of the page allocator, which
+ * merges and reuses them across sizes, where one slab per class kept each
+ * class's own pages: python3 starting a thread touched 192 KiB of slabs
+ * of these classes for what needs 136 KiB at its peak when pooled
+ * (BENCHMARKS.md, "Small programs' peak RSS").  Such an object is what its
+ * class's slab object would be: usable size and charge the class's
+ * (at_class_charge; the page allocator charges the block's size to the
+ * block's reference, at_cold_alloc takes the difference off the bytes, not
+ * the calls, and at_cold_free puts it back before the block is released),
+ * found by free as a large block (at_large_free: the unit head is not a
+ * slab), never grown in place by realloc, never cached by a thread (its
+ * order is below AT_LC_MIN).  The stricter heap (ALLOCTAG_SECURE) takes
+ * every object from slabs.  The count is a sticky budget: a class that
+ * allocates more than AT_COLD_MAX objects has them from slabs thereafter,
+ * so a program that uses a class hard pays at most AT_COLD_MAX objects'
+ * page rounding (4368 bytes in two pages, against 15 to a slab: at most
+ * 240 KiB for that class, SQLite's most frequent large request).
+ *
  * Central lists (slab.c): per class, a mutex, the partial slabs (some
  * object not handed out), split by width, and a few whole batches in
  * transfer slots; thread caches (tcache.c) take and return objects in
@@ -137,6 +162,10 @@
 #define AT_SLOT_CLS 9u        /* at_class_size[9] = 160: slot windows from here */
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
+#define AT_COLD_CLS 29u    /* at_class_size[29] = AT_COLD_SIZE */
+#define AT_COLD_SIZE 4096u
+#define AT_COLD_MAX 64
+#define AT_COLD_MAX_ORDER 2u /* 16384 bytes: below a thread cache's AT_LC_MIN */
 #define AT_OBJ_LIVE (1ull << 63)
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
 #define AT_OBJ_NARROW_MAX 0xFFFEu
@@ -365,8 +394,29 @@ static inline void at_obj_clear(uintptr_t off, uint32_t idx, int wide)
 		AT_STORE_RELAXED((uint16_t *)at_obj_entry(off) + idx, 0);
 }
 
+/* The class of a large block's head flags f: a cold class's object (above),
+ * or 0 for a plain large block. */
+static inline unsigned int at_block_class(uint64_t f)
+{
+	return at_page_class(f);
+}
+
 /* slab.c */
 AT_HIDDEN int at_slab_init(void);
+/*
+ * An object of cold class cls (AT_COLD_CLS and up) from the page allocator,
+ * charged to the current tag as the page allocator charges, its class's
+ * charge; NULL if the class is warm (its AT_COLD_MAX objects taken), in the
+ * stricter heap, or if the page allocator has no block (the caller then
+ * takes a slab's object).
+ */
+AT_HIDDEN void *at_cold_alloc(unsigned int cls);
+/* Cold object p (head page pfn, flags f) is about to be released by the
+ * page allocator, which uncharges its block's size: its charge made that. */
+AT_HIDDEN void at_cold_free(uint32_t pfn, uint64_t f);
+/* The bytes (not the calls) charged to the reference of the block whose head
+ * page is pfn moved by d: a block charged less than its size. */
+AT_HIDDEN void at_block_recharge(uint32_t pfn, int64_t d);
 /*
  * Take up to want free objects of class cls (entries already 0); how many
  * (0: errno = ENOMEM).  wide: 0 prefer narrow slabs, 1 prefer wide, 2 wide only.

@@ -52,6 +52,7 @@
 _Static_assert(AT_BIN_MAX / 2 == AT_BIN_HALF_MAX, "a bin's half fits a transfer slot");
 _Static_assert(AT_BIN_MAX <= 255, "a bin's cap fits its byte");
 #define AT_LC_MIN 3u
+_Static_assert(AT_COLD_MAX_ORDER < AT_LC_MIN, "no thread caches a cold object's block (slab.h)");
 #define AT_LC_MAX 9u /* 2 MiB: no cached block is larger than AT_LC_BYTES */
 #define AT_LC_N 16u
 #define AT_LC_BYTES (2ul << 20) /* sqlite3: 6 MB of its peak sat here at 32 MiB, 2.4 MB at 4 MiB, none at 2 */
