@@ -8,8 +8,9 @@
  * one's block is the next block of its order another class gets (the
  * sizes share freed pages); a free from another thread uncharges it
  * exactly; realloc keeps one in place within its class and moves it
- * otherwise, charging the move; calloc clears a reused one; the class's
- * (AT_COLD_MAX + 1)-th object comes from a slab.  With `--secure` (run
+ * otherwise, charging the move; calloc clears a reused one; with
+ * AT_COLD_LIVE of a class live the next comes from a slab, and after
+ * AT_COLD_MAX in all every one does.  With `--secure` (run
  * under ALLOCTAG_SECURE=1) every object comes from a slab.  Exact counters
  * throughout.
  */
@@ -145,17 +146,35 @@ int main(int argc, char **argv)
 	at_free(z);
 	want(tag_r, 0, 0);
 
-	/* Class 40 (14336): its first object above, then AT_COLD_MAX - 1 more
-	 * from the page allocator, then slabs. */
-	static void *more[AT_COLD_MAX + 1];
-	for (int i = 0; i < AT_COLD_MAX + 1; i++) {
+	/* Class 40 (14336): its first object above, then AT_COLD_LIVE - 1
+	 * more from the page allocator, then (AT_COLD_LIVE live) slabs'. */
+	static void *more[AT_COLD_LIVE + 1];
+	for (int i = 0; i < AT_COLD_LIVE; i++) {
 		CHECK(more[i] = site_b(14000));
-		CHECK_EQ(cold_object(more[i], 40, NULL, NULL), !secure && i < AT_COLD_MAX - 1);
+		CHECK_EQ(cold_object(more[i], 40, NULL, NULL), !secure && i < AT_COLD_LIVE - 1);
 	}
-	want(tag_b, at_class_charge[at_size_class(6000)] + (int64_t)(AT_COLD_MAX + 1) * at_class_charge[at_size_class(14000)],
-	     AT_COLD_MAX + 2);
-	for (int i = 0; i < AT_COLD_MAX + 1; i++)
+	want(tag_b, at_class_charge[at_size_class(6000)] + (int64_t)AT_COLD_LIVE * at_class_charge[at_size_class(14000)],
+	     AT_COLD_LIVE + 1);
+	CHECK(more[AT_COLD_LIVE] = site_b(14000));
+	CHECK_EQ(cold_object(more[AT_COLD_LIVE], 40, NULL, NULL), 0);
+	want(tag_b, at_class_charge[at_size_class(6000)] + (int64_t)(AT_COLD_LIVE + 1) * at_class_charge[at_size_class(14000)],
+	     AT_COLD_LIVE + 2);
+	for (int i = 0; i < AT_COLD_LIVE + 1; i++)
 		at_free(more[i]);
+
+	/* Class 39 (12288): AT_COLD_MAX objects from the page allocator in
+	 * all (its first above), one at a time, then slabs for good. */
+	for (int i = 1; i < AT_COLD_MAX; i++) {
+		void *x = site_b(12000);
+		CHECK_EQ(cold_object(x, 39, NULL, NULL), !secure);
+		at_free(x);
+	}
+	at_free(first[39]);
+	first[39] = NULL;
+	void *w = site_b(12000);
+	CHECK_EQ(cold_object(w, 39, NULL, NULL), 0);
+	want(tag_b, at_class_charge[at_size_class(6000)] + at_class_charge[at_size_class(12000)], 2);
+	at_free(w);
 	at_free(r);
 	want(tag_b, 0, 0);
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)

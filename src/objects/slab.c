@@ -252,10 +252,13 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	return n;
 }
 
-/* Objects each cold class may still take from the page allocator (slab.h,
- * "Cold classes"); at 0 or below the class is warm for good. */
-static int cold_left[AT_NR_CLASSES] = {
-	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = AT_COLD_MAX,
+/* Per cold class (slab.h, "Cold classes"): its objects from the page
+ * allocator now live (at most AT_COLD_LIVE), and how many it may still take
+ * (at 0 or below the class is warm for good). */
+static struct {
+	int live, left;
+} cold[AT_NR_CLASSES] = {
+	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = {0, AT_COLD_MAX},
 };
 
 static unsigned int cold_order(unsigned int cls)
@@ -273,21 +276,29 @@ void at_block_recharge(uint32_t pfn, int64_t d)
 
 void *at_cold_alloc(unsigned int cls)
 {
-	if (AT_LOAD_RELAXED(&cold_left[cls]) <= 0 || AT_LOAD_RELAXED(&at_secure_heap) ||
-	    __atomic_sub_fetch(&cold_left[cls], 1, __ATOMIC_RELAXED) < 0)
+	if (AT_LOAD_RELAXED(&cold[cls].left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap) ||
+	    AT_LOAD_RELAXED(&cold[cls].live) >= AT_COLD_LIVE)
 		return NULL;
+	if (__atomic_add_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED) > AT_COLD_LIVE ||
+	    __atomic_sub_fetch(&cold[cls].left, 1, __ATOMIC_RELAXED) < 0) {
+		__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
 	unsigned int order = cold_order(cls);
 	char *p = at_page_alloc_raw(order, (uint64_t)cls << AT_CLASS_SHIFT);
-	if (p)
-		at_block_recharge(at_addr_to_pfn(p),
-				  -(int64_t)((AT_PAGE_SIZE << order) - at_class_charge[cls]));
+	if (!p) {
+		__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	at_block_recharge(at_addr_to_pfn(p), -(int64_t)((AT_PAGE_SIZE << order) - at_class_charge[cls]));
 	return p;
 }
 
 void at_cold_free(uint32_t pfn, uint64_t f)
 {
-	at_block_recharge(pfn, (int64_t)((AT_PAGE_SIZE << at_page_order(f)) -
-					 at_class_charge[at_block_class(f)]));
+	unsigned int cls = at_block_class(f);
+	at_block_recharge(pfn, (int64_t)((AT_PAGE_SIZE << at_page_order(f)) - at_class_charge[cls]));
+	__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
 }
 
 /*
