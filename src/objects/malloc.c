@@ -183,7 +183,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	uint32_t ti = obj_idx(tag);
 	void *p;
 	if (!h) {
-		if (at_unlikely(cls >= AT_COLD_CLS) && (p = cold_alloc(cls, tag)))
+		if (at_unlikely(AT_LOAD_RELAXED(&at_class_cold[cls])) && (p = cold_alloc(cls, tag)))
 			return p;
 		if (!at_slab_refill(cls, &p, 1, AT_LOAD_RELAXED(&at_store_mode) == AT_STORE_SIDE))
 			return no_memory();
@@ -194,7 +194,7 @@ AT_NOINLINE void *at_small_alloc_slow(unsigned int cls, struct alloc_tag *tag)
 	}
 	struct at_bin *b = &h->bins[cls];
 	if (!at_bin_count(b->word)) {
-		if (at_unlikely(cls >= AT_COLD_CLS) && (p = cold_alloc(cls, tag)))
+		if (at_unlikely(AT_LOAD_RELAXED(&at_class_cold[cls])) && (p = cold_alloc(cls, tag)))
 			return p;
 		if (!at_bin_refill(h, cls))
 			return no_memory();

@@ -260,6 +260,9 @@ static struct {
 } cold[AT_NR_CLASSES] = {
 	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = {0, AT_COLD_MAX},
 };
+unsigned char at_class_cold[AT_NR_CLASSES] = {
+	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = 1,
+};
 
 static unsigned int cold_order(unsigned int cls)
 {
@@ -276,8 +279,11 @@ void at_block_recharge(uint32_t pfn, int64_t d)
 
 void *at_cold_alloc(unsigned int cls)
 {
-	if (AT_LOAD_RELAXED(&cold[cls].left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap) ||
-	    AT_LOAD_RELAXED(&cold[cls].live) >= AT_COLD_LIVE)
+	if (AT_LOAD_RELAXED(&cold[cls].left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap)) {
+		AT_STORE_RELAXED(&at_class_cold[cls], 0); /* warm for good */
+		return NULL;
+	}
+	if (AT_LOAD_RELAXED(&cold[cls].live) >= AT_COLD_LIVE)
 		return NULL;
 	if (__atomic_add_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED) > AT_COLD_LIVE ||
 	    __atomic_sub_fetch(&cold[cls].left, 1, __ATOMIC_RELAXED) < 0) {

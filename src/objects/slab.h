@@ -170,7 +170,7 @@
 #define AT_COLD_CLS 29u    /* at_class_size[29] = AT_COLD_SIZE */
 #define AT_COLD_SIZE 4096u
 #define AT_COLD_LIVE 16
-#define AT_COLD_MAX 256
+#define AT_COLD_MAX 32
 #define AT_COLD_MAX_ORDER 2u /* 16384 bytes: below a thread cache's AT_LC_MIN */
 #define AT_OBJ_LIVE (1ull << 63)
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
@@ -406,6 +406,10 @@ static inline unsigned int at_block_class(uint64_t f)
 {
 	return at_page_class(f);
 }
+
+/* Whether class c may still take objects from the page allocator (a cold
+ * class not warm yet: slab.h "Cold classes"); cleared for good. */
+extern AT_HIDDEN unsigned char at_class_cold[AT_NR_CLASSES];
 
 /* slab.c */
 AT_HIDDEN int at_slab_init(void);
