@@ -128,12 +128,11 @@
  * order is below AT_LC_MIN).  The stricter heap (ALLOCTAG_SECURE) takes
  * every object from slabs.  The bounds: a program that uses a class hard
  * pays at most AT_COLD_LIVE objects' page rounding (4368 bytes in two
- * pages, against 15 to a slab: 60 KiB for SQLite's most frequent large
+ * pages, against 15 to a slab: 30 KiB for SQLite's most frequent large
  * request; with its first 64 from pages sqlite3's peak grew by 0.3 MB),
- * and a class that
- * allocates more than AT_COLD_MAX objects takes them from slabs for good,
- * so that its objects' mallocs stop taking the page allocator's lock
- * (AT_COLD_MAX of them per class at most).
+ * and a class that allocates more than AT_COLD_MAX objects takes them from
+ * slabs for good, so that its objects' mallocs stop taking the page
+ * allocator's lock (AT_COLD_MAX of them per class at most).
  *
  * Central lists (slab.c): per class, a mutex, the partial slabs (some
  * object not handed out), split by width, and a few whole batches in
@@ -169,7 +168,7 @@
 #define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
 #define AT_COLD_CLS 29u    /* at_class_size[29] = AT_COLD_SIZE */
 #define AT_COLD_SIZE 4096u
-#define AT_COLD_LIVE 16
+#define AT_COLD_LIVE 8
 #define AT_COLD_MAX 32
 #define AT_COLD_MAX_ORDER 2u /* 16384 bytes: below a thread cache's AT_LC_MIN */
 #define AT_OBJ_LIVE (1ull << 63)
