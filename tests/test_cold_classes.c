@@ -1,6 +1,7 @@
 /*
  * Cold classes (src/objects/slab.h): a class from AT_COLD_SIZE (4096) up
- * takes its first AT_COLD_MAX objects from the page allocator.  Checked
+ * takes its objects from the page allocator while fewer than AT_COLD_LIVE
+ * are live and fewer than AT_COLD_MAX were taken.  Checked
  * exactly: the first object of every such class is a block of the smallest
  * order that holds the class (4096: one page; 4368 to 8192: two; 10240 to
  * 16384: four), page-aligned, its head's class field its class, its tag in
