@@ -695,6 +695,23 @@ void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made)
 	return realloc_made(p, n, tag, made);
 }
 
+/*
+ * at_X_made(params, tag, made) for the aligned family: X charged to tag
+ * (as cur_tag() gives it), the usable size of the block it made (`block`,
+ * an expression of its result _r; NULL: none) in *made, which is left
+ * alone when it made none: for the preload library's call chains
+ * (preload.c CHAIN_ENTRY), as at_realloc_made and at_calloc_made.
+ */
+#define MADE(ret, X, params, args, block)                                       \
+	ret at_##X##_made(UNPAREN params, struct alloc_tag *tag, size_t *made) \
+	{                                                                      \
+		ret _r = X##_with(UNPAREN args, tag);                          \
+		const void *_p = (block);                                      \
+		if (_p)                                                        \
+			*made = at_usable_size_made(_p);                       \
+		return _r;                                                     \
+	}
+
 /* align: a power of two. */
 static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -725,6 +742,7 @@ static void *aligned_alloc_with(size_t align, size_t n, struct alloc_tag *tag)
 	return aligned_with(align, n, tag);
 }
 ENTRIES(void *, aligned_alloc, (size_t align, size_t n), (align, n), _r)
+MADE(void *, aligned_alloc, (size_t align, size_t n), (align, n), _r)
 
 static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -741,6 +759,7 @@ static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_
 }
 ENTRIES(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n),
 	_r ? NULL : *out)
+MADE(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n), _r ? NULL : *out)
 
 static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -753,12 +772,14 @@ static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 	return aligned_with(align, n, tag);
 }
 ENTRIES(void *, memalign, (size_t align, size_t n), (align, n), _r)
+MADE(void *, memalign, (size_t align, size_t n), (align, n), _r)
 
 static void *valloc_with(size_t n, struct alloc_tag *tag)
 {
 	return aligned_with(AT_PAGE_SIZE, n, tag);
 }
 ENTRIES(void *, valloc, (size_t n), (n), _r)
+MADE(void *, valloc, (size_t n), (n), _r)
 
 static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 {
@@ -770,6 +791,7 @@ static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 	return aligned_with(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE, tag);
 }
 ENTRIES(void *, pvalloc, (size_t n), (n), _r)
+MADE(void *, pvalloc, (size_t n), (n), _r)
 
 static char *strdup_with(const char *s, struct alloc_tag *tag)
 {

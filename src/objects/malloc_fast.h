@@ -27,11 +27,18 @@ AT_HIDDEN void *at_large_malloc(size_t n, struct alloc_tag *tag);
 /* The usable size of a block the allocator has just handed out (a live
  * one: none of usable_checked's checks), for the cumulative counts. */
 AT_HIDDEN size_t at_usable_size_made(const void *p);
-/* realloc(p, n) and calloc(n, size) charged to tag (as cur_tag() gives
- * it), the usable size of the block returned (if not NULL) in *made, for
- * the preload library's cumulative counts. */
+/* realloc(p, n), calloc(n, size) and the aligned family charged to tag
+ * (as cur_tag() gives it), the usable size of the block made (if any) in
+ * *made, which is left alone when none was: for the preload library's
+ * cumulative counts. */
 AT_HIDDEN void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made);
 AT_HIDDEN void *at_calloc_made(size_t n, size_t size, struct alloc_tag *tag, size_t *made);
+AT_HIDDEN int at_posix_memalign_made(void **out, size_t align, size_t n, struct alloc_tag *tag,
+				     size_t *made);
+AT_HIDDEN void *at_aligned_alloc_made(size_t align, size_t n, struct alloc_tag *tag, size_t *made);
+AT_HIDDEN void *at_memalign_made(size_t align, size_t n, struct alloc_tag *tag, size_t *made);
+AT_HIDDEN void *at_valloc_made(size_t n, struct alloc_tag *tag, size_t *made);
+AT_HIDDEN void *at_pvalloc_made(size_t n, struct alloc_tag *tag, size_t *made);
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);

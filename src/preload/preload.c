@@ -29,40 +29,7 @@
  * any other allocation proved by a memo entry, in the entry's counts
  * (chains.h); only those after a walk (the chain's first calls, or a memo
  * miss) and at depth 1 outside a bin, in the tag's per-CPU counters.
- *
- * Run alloc with the call site's chain tag current, unless a tag is
- * current already or nothing would be charged; the block it made (the
- * expression made, which may use _r) is counted in the chain's cumulative
- * counters: in the memo entry that proved the chain (held busy meanwhile:
- * chains.h), else in the tag's per-CPU counters.  A macro: the return
- * address and CFA must be taken in the exported function itself.
  */
-#define WITH_SITE_TAG(alloc, made)                                                      \
-	({                                                                              \
-		__typeof__(alloc) _r;                                                   \
-		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
-		    at_likely(!alloctag_current_tag)) {                                 \
-			uintptr_t _from = (uintptr_t)__builtin_dwarf_cfa();             \
-			const void *_ra = __builtin_return_address(0);                  \
-			struct at_memo_entry *_e =                                      \
-				at_chain_depth != 1 ? at_chain_entry(_from, _ra) : NULL; \
-			struct alloc_tag *_t = _e ? _e->tag : site_tag(_from, _ra);     \
-			alloctag_current_tag = _t;                                      \
-			_r = alloc;                                                     \
-			alloctag_current_tag = NULL;                                    \
-			void *_p = (made);                                              \
-			if (_e) {                                                       \
-				if (_p)                                                 \
-					at_memo_count(_e, at_usable_size_made(_p));          \
-				at_chain_entry_done();                                  \
-			} else if (_p) {                                                \
-				cum(_t, at_usable_size_made(_p));                            \
-			}                                                               \
-		} else {                                                                \
-			_r = alloc;                                                     \
-		}                                                                       \
-		_r;                                                                     \
-	})
 
 /* One allocation of `bytes` made for chain tag t (NULL: none). */
 static inline void cum(struct alloc_tag *t, size_t bytes)
@@ -379,29 +346,35 @@ EXPORT void free(void *p)
 }
 
 #define UNPAREN(...) __VA_ARGS__
+/* Profiling on and no current tag. */
+#define PROFILED() (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */ \
+		    at_likely(!alloctag_current_tag))
 /*
- * chain_X(params, from, ra): X (realloc, calloc) with profiling on and no
- * current tag, reached by a tail call from the exported X (`from` and ra
- * are its): the chain proved once by the memo, as malloc proves it, then
- * chain_X_in: X charged to the entry's chain (at_X_made) and counted in
- * the entry with the usable size at_X_made gives (a block realloc left in
- * place: the size its checks found; a small calloc: its class's), the
- * memo's busy count dropped; no entry the fast check covers:
+ * The exported X (every entry but malloc and free): with profiling on and
+ * no current tag, a tail call of chain_X(params, from, ra) (`from` and ra
+ * the exported X's), which proves the chain once by the memo, as malloc
+ * proves it, and tail-calls chain_X_in: X charged to the entry's chain
+ * (at_X_made, malloc.c) and counted in the entry with the usable size
+ * at_X_made gives (a block realloc left in place: the size its checks
+ * found; a small calloc: its class's; the aligned family: the block's),
+ * the memo's busy count dropped; no entry the fast check covers:
  * chain_X_slow, the whole lookup, else the walk (depth 1: the caller's
  * tag), counted per CPU.  chain_X makes only tail calls (no stack frame).
+ * Otherwise at_X_noprof, charged to the current tag if any.  `ok`, an
+ * expression of X's result q: X made a block (its usable size in made).
  */
-#define CHAIN_ENTRY(X, params, args)                                                     \
-	static AT_NOINLINE void *chain_##X##_in(UNPAREN params, struct at_memo_entry *e) \
+#define CHAIN_ENTRY(ret, X, params, args, ok)                                            \
+	static AT_NOINLINE ret chain_##X##_in(UNPAREN params, struct at_memo_entry *e)   \
 	{                                                                                \
 		size_t made;                                                             \
-		void *q = at_##X##_made(UNPAREN args, e->tag, &made);                    \
-		if (q)                                                                   \
+		ret q = at_##X##_made(UNPAREN args, e->tag, &made);                      \
+		if (ok)                                                                  \
 			at_memo_count(e, made);                                          \
 		at_chain_entry_done();                                                   \
 		return q;                                                                \
 	}                                                                                \
-	static AT_NOINLINE void *chain_##X##_slow(UNPAREN params, uintptr_t from,        \
-						  const void *ra, int general)           \
+	static AT_NOINLINE ret chain_##X##_slow(UNPAREN params, uintptr_t from,          \
+						const void *ra, int general)             \
 	{                                                                                \
 		struct at_memo_entry *e =                                                \
 			general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
@@ -409,12 +382,12 @@ EXPORT void free(void *p)
 			return chain_##X##_in(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \
 		size_t made;                                                             \
-		void *q = at_##X##_made(UNPAREN args, t, &made);                         \
-		if (q)                                                                   \
+		ret q = at_##X##_made(UNPAREN args, t, &made);                           \
+		if (ok)                                                                  \
 			cum(t, made);                                                    \
 		return q;                                                                \
 	}                                                                                \
-	static AT_NOINLINE void *chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
+	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
 		struct at_memo_entry *e;                                                 \
 		int r = 0;                                                               \
@@ -424,56 +397,22 @@ EXPORT void free(void *p)
 				return chain_##X##_in(UNPAREN args, e);                  \
 		}                                                                        \
 		return chain_##X##_slow(UNPAREN args, from, ra, r < 0);                  \
+	}                                                                                \
+	EXPORT ret X(UNPAREN params)                                                     \
+	{                                                                                \
+		if (PROFILED())                                                          \
+			return chain_##X(UNPAREN args, (uintptr_t)__builtin_dwarf_cfa(), \
+					 __builtin_return_address(0));                   \
+		return at_##X##_noprof(UNPAREN args);                                    \
 	}
 
-CHAIN_ENTRY(realloc, (void *p, size_t n), (p, n))
-CHAIN_ENTRY(calloc, (size_t n, size_t size), (n, size))
-
-/* Profiling on and no current tag: an exported entry's call goes to its
- * chain_X (a tail call, `from` and ra the entry's). */
-#define PROFILED() (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */ \
-		    at_likely(!alloctag_current_tag))
-#define CHAIN_CALL(X, ...) \
-	chain_##X(__VA_ARGS__, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0))
-
-EXPORT void *calloc(size_t n, size_t size)
-{
-	if (PROFILED())
-		return CHAIN_CALL(calloc, n, size);
-	return at_calloc_noprof(n, size);
-}
-
-EXPORT void *realloc(void *p, size_t n)
-{
-	if (PROFILED())
-		return CHAIN_CALL(realloc, p, n);
-	return at_realloc_noprof(p, n);
-}
-
-EXPORT int posix_memalign(void **out, size_t align, size_t n)
-{
-	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n), _r ? NULL : *out);
-}
-
-EXPORT void *aligned_alloc(size_t align, size_t n)
-{
-	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n), _r);
-}
-
-EXPORT void *memalign(size_t align, size_t n)
-{
-	return WITH_SITE_TAG(at_memalign_noprof(align, n), _r);
-}
-
-EXPORT void *valloc(size_t n)
-{
-	return WITH_SITE_TAG(at_valloc_noprof(n), _r);
-}
-
-EXPORT void *pvalloc(size_t n)
-{
-	return WITH_SITE_TAG(at_pvalloc_noprof(n), _r);
-}
+CHAIN_ENTRY(void *, calloc, (size_t n, size_t size), (n, size), q)
+CHAIN_ENTRY(void *, realloc, (void *p, size_t n), (p, n), q)
+CHAIN_ENTRY(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n), !q)
+CHAIN_ENTRY(void *, aligned_alloc, (size_t align, size_t n), (align, n), q)
+CHAIN_ENTRY(void *, memalign, (size_t align, size_t n), (align, n), q)
+CHAIN_ENTRY(void *, valloc, (size_t n), (n), q)
+CHAIN_ENTRY(void *, pvalloc, (size_t n), (n), q)
 
 EXPORT size_t malloc_usable_size(void *p)
 {
