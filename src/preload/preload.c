@@ -139,12 +139,18 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 	return p;
 }
 
-/* Depth > 1 after a memo miss: the walk, then the allocation.  The
- * caller's return address is the word below `from` (malloc's return
- * address): not passed, so that chain_malloc need not keep it. */
+static inline __attribute__((always_inline)) void *site_malloc(size_t n, const void *ra);
+
+/* A memo miss, or no memo: at depth 1, site_malloc; else the walk, then
+ * the allocation.  The caller's return address is the word below `from`
+ * (malloc's return address): not passed, so that chain_malloc need not
+ * keep it. */
 static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 {
-	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
+	const void *ra = *(const void *const *)(from - 8);
+	if (at_likely(at_chain_depth == 1))
+		return site_malloc(n, ra);
+	return chain_tagged(n, at_chain_walk(from, ra));
 }
 
 /* The class of bin b of the thread's bins (or of the empty ones of a
@@ -271,23 +277,45 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 	return chain_slow(n, from);
 }
 
-/*
- * Depth > 1, malloc's chain (inlined into it: `from` is its CFA, ra its
- * return address): the chain from the thread's memo (chains.h), then the
- * bin (chain_bin_take); a miss, or no memo yet, goes to chain_slow.
- */
-static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+/* chain_malloc's way 0 did not prove the chain (the memo busy; e is the
+ * set's way 0): its other ways, then as chain_malloc. */
+static AT_NOINLINE void *chain_ways(size_t n, uintptr_t from, struct at_memo_entry *e)
 {
-	struct at_memo_entry *e;
-	/* a register like any other (GCC otherwise takes the CFA's low 32
-	 * bits for the set through a store and a load) */
-	__asm__("" : "+r"(from), "+D"(n));
-	int r = at_chain_entry_fast(from, ra, &e);
+	uintptr_t ra = *(const uintptr_t *)(from - 8);
+	int r = at_memo_ways(e + 1, e + AT_MEMO_WAYS, ra, from, &e);
 	if (at_likely(r > 0))
 		return chain_bin_take(n, e);
 	if (r < 0)
 		return chain_general(n, from);
 	return chain_slow(n, from);
+}
+
+/*
+ * malloc's chain (inlined into it: `from` is its CFA, ra its return
+ * address): the chain from the thread's memo (chains.h), then the bin
+ * (chain_bin_take).  The set's way 0 (its newest entry: a steady loop's
+ * chain) is checked here, the others by chain_ways (no end of the ways
+ * computed, no loop in malloc); an entry at_memo_fast does not cover goes
+ * to chain_general; a miss, or no memo, to chain_slow.  The depth is not
+ * compared here: a thread at depth 1 has no memo (chains.c makes one only
+ * for a walk, which depth 1 makes only for an at_*_noprof call with no
+ * current tag, whose entries prove the one-frame chain), so that it
+ * reaches site_malloc by chain_slow.
+ */
+static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+{
+	/* a register like any other (GCC otherwise takes the CFA's low 32
+	 * bits for the set through a store and a load) */
+	__asm__("" : "+r"(from), "+D"(n));
+	struct at_memo_entry *e = at_memo_set_busy(from, ra);
+	if (at_unlikely(e == NULL))
+		return chain_slow(n, from);
+	int r = at_memo_way(e, (uintptr_t)ra, from);
+	if (at_likely(r > 0))
+		return chain_bin_take(n, e);
+	if (r < 0)
+		return chain_general(n, from);
+	return chain_ways(n, from, e);
 }
 
 /* Depth 1: the bin's site key, else the table lookup (site_miss).  The
@@ -315,13 +343,6 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
 	return site_small(cls, ra);
 }
 
-/* Depth 1: site_malloc, a function of its own (malloc's registers stay
- * as the chains' path wants them). */
-static AT_NOINLINE void *site_malloc_call(size_t n, const void *ra)
-{
-	return site_malloc(n, ra);
-}
-
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current.  With profiling on, malloc
  * itself only picks the path (no stack frame). */
@@ -329,12 +350,9 @@ EXPORT void *malloc(size_t n)
 {
 	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
 		struct alloc_tag *tag = alloctag_current_tag;
-		if (at_likely(!tag)) {
-			if (at_chain_depth == 1)
-				return site_malloc_call(n, __builtin_return_address(0));
+		if (at_likely(!tag))
 			return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
 					    __builtin_return_address(0));
-		}
 		return at_malloc_fast(n, tag);
 	}
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
@@ -390,12 +408,9 @@ EXPORT void free(void *p)
 	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
 		struct at_memo_entry *e;                                                 \
-		int r = 0;                                                               \
-		if (at_likely(at_chain_depth != 1)) {                                    \
-			r = at_chain_entry_fast(from, ra, &e);                           \
-			if (at_likely(r > 0))                                            \
-				return chain_##X##_in(UNPAREN args, e);                  \
-		}                                                                        \
+		int r = at_chain_entry_fast(from, ra, &e); /* depth 1: no memo */        \
+		if (at_likely(r > 0))                                                    \
+			return chain_##X##_in(UNPAREN args, e);                          \
 		return chain_##X##_slow(UNPAREN args, from, ra, r < 0);                  \
 	}                                                                                \
 	EXPORT ret X(UNPAREN params)                                                     \

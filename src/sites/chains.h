@@ -281,19 +281,23 @@ static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 AT_HIDDEN struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra,
 					       uintptr_t from);
 
-/*
- * The thread's memo entry that proves the chain of a call returning to ra
- * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()),
- * in *ep: 1, with the memo busy until the caller is done with the entry
- * (at_chain_entry_done); 0 (not busy) when there is none; -1 (busy) when
- * an entry needs the whole lookup (at_memo_lookup), left to the caller so
- * that the fast path makes no call.
- */
-static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
+/* at_memo_fast of way e for a call returning to ra: 0 when its key is
+ * another. */
+static inline __attribute__((always_inline)) int at_memo_way(const struct at_memo_entry *e,
+							     uintptr_t ra, uintptr_t from)
+{
+	return e->key == ra ? at_memo_fast(e, from) : 0;
+}
+
+/* The first way of the set of a call returning to ra with caller stack
+ * pointer `from` in the thread's memo, the memo busy; NULL (not busy)
+ * when the thread has no memo. */
+static inline __attribute__((always_inline)) struct at_memo_entry *at_memo_set_busy(uintptr_t from,
+										    const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	if (at_unlikely(m == NULL))
-		return 0;
+		return NULL;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
 	uintptr_t off = at_memo_set((uintptr_t)ra, from) & m->mask;
@@ -302,11 +306,18 @@ static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t f
 #else
 	off *= sizeof(m->e[0]);
 #endif
-	struct at_memo_entry *e = (struct at_memo_entry *)((char *)m->e + off);
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
-		if (e->key != (uintptr_t)ra)
-			continue;
-		int r = at_memo_fast(e, from);
+	return (struct at_memo_entry *)((char *)m->e + off);
+}
+
+/* Ways e .. end (excluded) of a set, the memo busy: as at_chain_entry_fast
+ * below. */
+static inline __attribute__((always_inline)) int at_memo_ways(struct at_memo_entry *e,
+							      const struct at_memo_entry *end,
+							      uintptr_t ra, uintptr_t from,
+							      struct at_memo_entry **ep)
+{
+	for (; e != end; e++) {
+		int r = at_memo_way(e, ra, from);
 		if (at_likely(r > 0)) {
 			*ep = e;
 			return 1;
@@ -317,6 +328,23 @@ static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t f
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy--;
 	return 0;
+}
+
+/*
+ * The thread's memo entry that proves the chain of a call returning to ra
+ * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()),
+ * in *ep: 1, with the memo busy until the caller is done with the entry
+ * (at_chain_entry_done); 0 (not busy) when there is none; -1 (busy) when
+ * an entry needs the whole lookup (at_memo_lookup), left to the caller so
+ * that the fast path makes no call.  (The malloc fast path, preload.c,
+ * checks way 0 on its own and the other ways in a function of their own.)
+ */
+static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
+{
+	struct at_memo_entry *e = at_memo_set_busy(from, ra);
+	if (at_unlikely(e == NULL))
+		return 0;
+	return at_memo_ways(e, e + AT_MEMO_WAYS, (uintptr_t)ra, from, ep);
 }
 
 /* The same, the whole lookup made: the entry (busy) or NULL. */
