@@ -370,34 +370,25 @@ EXPORT void free(void *p)
 /*
  * The exported X (every entry but malloc and free): with profiling on and
  * no current tag, a tail call of chain_X(params, from, ra) (`from` and ra
- * the exported X's), which proves the chain once by the memo, as malloc
- * proves it, and tail-calls chain_X_in: X charged to the entry's chain
- * (at_X_made, malloc.c) and counted in the entry with the usable size
- * at_X_made gives (a block realloc left in place: the size its checks
- * found; a small calloc: its class's; the aligned family: the block's),
- * the memo's busy count dropped; no entry the fast check covers:
- * chain_X_slow, the whole lookup, else the walk (depth 1: the caller's
- * tag), counted per CPU.  chain_X makes only tail calls (no stack frame).
+ * the exported X's), which proves the chain once by the memo's way 0, as
+ * malloc does, and tail-calls at_X_entry (malloc.c): X charged to the
+ * entry's chain and counted in the entry with the usable size X knows (a
+ * block realloc left in place: the size its checks found; a small calloc:
+ * its class's; the aligned family: the block's), the memo's busy count
+ * dropped; else chain_X_slow: the whole lookup in the set's ways (the memo
+ * busy), else the walk (depth 1, no memo: the caller's tag), at_X_made
+ * counted per CPU.  chain_X makes only tail calls (no stack frame).
  * Otherwise at_X_noprof, charged to the current tag if any.  `ok`, an
  * expression of X's result q: X made a block (its usable size in made).
  */
 #define CHAIN_ENTRY(ret, X, params, args, ok)                                            \
-	static AT_NOINLINE ret chain_##X##_in(UNPAREN params, struct at_memo_entry *e)   \
-	{                                                                                \
-		size_t made;                                                             \
-		ret q = at_##X##_made(UNPAREN args, e->tag, &made);                      \
-		if (ok)                                                                  \
-			at_memo_count(e, made);                                          \
-		at_chain_entry_done();                                                   \
-		return q;                                                                \
-	}                                                                                \
 	static AT_NOINLINE ret chain_##X##_slow(UNPAREN params, uintptr_t from,          \
 						const void *ra, int general)             \
 	{                                                                                \
 		struct at_memo_entry *e =                                                \
 			general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
 		if (e)                                                                   \
-			return chain_##X##_in(UNPAREN args, e);                          \
+			return at_##X##_entry(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \
 		size_t made;                                                             \
 		ret q = at_##X##_made(UNPAREN args, t, &made);                           \
@@ -407,11 +398,13 @@ EXPORT void free(void *p)
 	}                                                                                \
 	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
-		struct at_memo_entry *e;                                                 \
-		int r = at_chain_entry_fast(from, ra, &e); /* depth 1: no memo */        \
-		if (at_likely(r > 0))                                                    \
-			return chain_##X##_in(UNPAREN args, e);                          \
-		return chain_##X##_slow(UNPAREN args, from, ra, r < 0);                  \
+		__asm__("" : "+r"(from));                                                \
+		struct at_memo_entry *e = at_memo_set_busy(from, ra); /* depth 1: none */ \
+		if (at_unlikely(e == NULL))                                              \
+			return chain_##X##_slow(UNPAREN args, from, ra, 0);              \
+		if (at_likely(at_memo_way(e, (uintptr_t)ra, from) > 0))                  \
+			return at_##X##_entry(UNPAREN args, e);                          \
+		return chain_##X##_slow(UNPAREN args, from, ra, 1);                      \
 	}                                                                                \
 	EXPORT ret X(UNPAREN params)                                                     \
 	{                                                                                \
