@@ -139,18 +139,12 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 	return p;
 }
 
-static inline __attribute__((always_inline)) void *site_malloc(size_t n, const void *ra);
-
-/* A memo miss, or no memo: at depth 1, site_malloc; else the walk, then
- * the allocation.  The caller's return address is the word below `from`
- * (malloc's return address): not passed, so that chain_malloc need not
- * keep it. */
+/* Depth > 1 after a memo miss: the walk, then the allocation.  The
+ * caller's return address is the word below `from` (malloc's return
+ * address): not passed, so that chain_malloc need not keep it. */
 static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 {
-	const void *ra = *(const void *const *)(from - 8);
-	if (at_likely(at_chain_depth == 1))
-		return site_malloc(n, ra);
-	return chain_tagged(n, at_chain_walk(from, ra));
+	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
 }
 
 /* The class of bin b of the thread's bins (or of the empty ones of a
@@ -291,16 +285,12 @@ static AT_NOINLINE void *chain_ways(size_t n, uintptr_t from, struct at_memo_ent
 }
 
 /*
- * malloc's chain (inlined into it: `from` is its CFA, ra its return
+ * Depth > 1, malloc's chain (inlined into it: `from` is its CFA, ra its return
  * address): the chain from the thread's memo (chains.h), then the bin
  * (chain_bin_take).  The set's way 0 (its newest entry: a steady loop's
  * chain) is checked here, the others by chain_ways (no end of the ways
  * computed, no loop in malloc); an entry at_memo_fast does not cover goes
- * to chain_general; a miss, or no memo, to chain_slow.  The depth is not
- * compared here: a thread at depth 1 has no memo (chains.c makes one only
- * for a walk, which depth 1 makes only for an at_*_noprof call with no
- * current tag, whose entries prove the one-frame chain), so that it
- * reaches site_malloc by chain_slow.
+ * to chain_general; a miss, or no memo, to chain_slow.
  */
 static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
@@ -343,18 +333,44 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
 	return site_small(cls, ra);
 }
 
+/* malloc at depth 1 (ra its return address): the current tag's, else
+ * site_malloc. */
+static AT_NOINLINE void *site_entry(size_t n, const void *ra)
+{
+	struct alloc_tag *tag = alloctag_current_tag;
+	if (at_unlikely(tag != NULL))
+		return at_malloc_fast(n, tag);
+	return site_malloc(n, ra);
+}
+
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current.  With profiling on, malloc
- * itself only picks the path (no stack frame). */
+ * itself only picks the path (no stack frame): at_profiling_on
+ * (control.h) compared once with AT_PROFILING_CHAINS, its flags telling
+ * off, depth 1 (site_entry) and call chains apart. */
 EXPORT void *malloc(size_t n)
 {
-	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
+#if defined(__x86_64__)
+	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"
+		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites);
+#else
+	unsigned char on = AT_LOAD_RELAXED(&at_profiling_on);
+	if (at_unlikely(on < AT_PROFILING_CHAINS))
+		goto off;
+	if (at_unlikely(on > AT_PROFILING_CHAINS))
+		goto sites;
+#endif
+	{
+		/* call chains (READY) */
 		struct alloc_tag *tag = alloctag_current_tag;
-		if (at_likely(!tag))
-			return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
-					    __builtin_return_address(0));
-		return at_malloc_fast(n, tag);
+		if (at_unlikely(tag != NULL))
+			return at_malloc_fast(n, tag);
+		return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
+				    __builtin_return_address(0));
 	}
+sites:
+	return site_entry(n, __builtin_return_address(0));
+off:
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
 }
 

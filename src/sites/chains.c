@@ -423,6 +423,8 @@ void at_chain_set_depth(unsigned int depth)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	at_chain_depth = depth;
+	if (AT_LOAD_RELAXED(&at_profiling_on))
+		AT_STORE(&at_profiling_on, at_chain_profiling());
 	if (m && !at_memo_tls.busy)
 		memo_forget(m);
 }

@@ -367,7 +367,8 @@ static inline void at_chain_entry_done(void)
 
 /* Set ALLOCTAG_DEPTH's value (start-up, before any memo; a benchmark's
  * only thread): the calling thread's memo entries, made at the old depth,
- * are forgotten; other threads' are not. */
+ * are forgotten; other threads' are not.  at_profiling_on, if set, is
+ * set to the depth's at_chain_profiling(). */
 AT_HIDDEN void at_chain_set_depth(unsigned int depth);
 
 /* One allocation of `bytes` through entry e, in its cumulative counts:
@@ -386,6 +387,13 @@ AT_HIDDEN void at_memo_cum(struct alloctag_counters *sums, uint32_t idx,
 extern AT_HIDDEN unsigned int at_chain_depth;
 extern AT_HIDDEN struct at_chain_table *at_chain_table;
 extern AT_HIDDEN struct at_chain *at_chain_all;
+
+/* at_profiling_on's value for profiling on at the current depth
+ * (control.h). */
+static inline unsigned char at_chain_profiling(void)
+{
+	return at_chain_depth == 1 ? AT_PROFILING_SITES : AT_PROFILING_CHAINS;
+}
 
 static inline uint64_t at_chain_hash(const uintptr_t *f, unsigned int n)
 {
