@@ -298,8 +298,6 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	 * bits for the set through a store and a load) */
 	__asm__("" : "+r"(from), "+D"(n));
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
-	if (at_unlikely(e == NULL))
-		return chain_slow(n, from);
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
 		return chain_bin_take(n, e);
@@ -345,21 +343,27 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current.  With profiling on, malloc
- * itself only picks the path (no stack frame): at_profiling_on
+ * itself only picks the path (no stack frame): PROFILING_MODE, at_profiling_on
  * (control.h) compared once with AT_PROFILING_CHAINS, its flags telling
- * off, depth 1 (site_entry) and call chains apart. */
+ * off (goto off), depth 1 (goto sites: site_entry) and call chains apart. */
+#if defined(__x86_64__)
+#define PROFILING_MODE()                                                                 \
+	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"                         \
+		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites)
+#else
+#define PROFILING_MODE()                                                      \
+	do {                                                                  \
+		unsigned char on_ = AT_LOAD_RELAXED(&at_profiling_on);        \
+		if (at_unlikely(on_ < AT_PROFILING_CHAINS))                   \
+			goto off;                                             \
+		if (at_unlikely(on_ > AT_PROFILING_CHAINS))                   \
+			goto sites;                                           \
+	} while (0)
+#endif
+
 EXPORT void *malloc(size_t n)
 {
-#if defined(__x86_64__)
-	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"
-		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites);
-#else
-	unsigned char on = AT_LOAD_RELAXED(&at_profiling_on);
-	if (at_unlikely(on < AT_PROFILING_CHAINS))
-		goto off;
-	if (at_unlikely(on > AT_PROFILING_CHAINS))
-		goto sites;
-#endif
+	PROFILING_MODE();
 	{
 		/* call chains (READY) */
 		struct alloc_tag *tag = alloctag_current_tag;
@@ -380,9 +384,6 @@ EXPORT void free(void *p)
 }
 
 #define UNPAREN(...) __VA_ARGS__
-/* Profiling on and no current tag. */
-#define PROFILED() (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */ \
-		    at_likely(!alloctag_current_tag))
 /*
  * The exported X (every entry but malloc and free): with profiling on and
  * no current tag, a tail call of chain_X(params, from, ra) (`from` and ra
@@ -392,17 +393,18 @@ EXPORT void free(void *p)
  * block realloc left in place: the size its checks found; a small calloc:
  * its class's; the aligned family: the block's), the memo's busy count
  * dropped; else chain_X_slow: the whole lookup in the set's ways (the memo
- * busy), else the walk (depth 1, no memo: the caller's tag), at_X_made
- * counted per CPU.  chain_X makes only tail calls (no stack frame).
- * Otherwise at_X_noprof, charged to the current tag if any.  `ok`, an
+ * busy), else the walk, at_X_made counted per CPU.  chain_X makes only
+ * tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
+ * the caller's tag.  Otherwise at_X_noprof, charged to the current tag if
+ * any.  `ok`, an
  * expression of X's result q: X made a block (its usable size in made).
  */
 #define CHAIN_ENTRY(ret, X, params, args, ok)                                            \
 	static AT_NOINLINE ret chain_##X##_slow(UNPAREN params, uintptr_t from,          \
-						const void *ra, int general)             \
+						const void *ra, int lookup)              \
 	{                                                                                \
 		struct at_memo_entry *e =                                                \
-			general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
+			lookup ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
 		if (e)                                                                   \
 			return at_##X##_entry(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \
@@ -415,18 +417,24 @@ EXPORT void free(void *p)
 	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
 		__asm__("" : "+r"(from));                                                \
-		struct at_memo_entry *e = at_memo_set_busy(from, ra); /* depth 1: none */ \
-		if (at_unlikely(e == NULL))                                              \
-			return chain_##X##_slow(UNPAREN args, from, ra, 0);              \
+		struct at_memo_entry *e = at_memo_set_busy(from, ra);                   \
 		if (at_likely(at_memo_way(e, (uintptr_t)ra, from) > 0))                  \
 			return at_##X##_entry(UNPAREN args, e);                          \
 		return chain_##X##_slow(UNPAREN args, from, ra, 1);                      \
 	}                                                                                \
 	EXPORT ret X(UNPAREN params)                                                     \
 	{                                                                                \
-		if (PROFILED())                                                          \
+		PROFILING_MODE();                                                        \
+		if (at_likely(!alloctag_current_tag))                                    \
 			return chain_##X(UNPAREN args, (uintptr_t)__builtin_dwarf_cfa(), \
 					 __builtin_return_address(0));                   \
+		goto off;                                                                \
+	sites:                                                                           \
+		if (at_likely(!alloctag_current_tag))                                    \
+			return chain_##X##_slow(UNPAREN args,                            \
+						(uintptr_t)__builtin_dwarf_cfa(),        \
+						__builtin_return_address(0), 0);         \
+	off:                                                                             \
 		return at_##X##_noprof(UNPAREN args);                                    \
 	}
 

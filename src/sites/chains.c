@@ -195,7 +195,9 @@ static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
 static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
-__thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
+__thread struct at_memo_tls at_memo_tls
+	__attribute__((tls_model("initial-exec"))) = {.m = AT_MEMO_NONE};
+struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
  * its thread's). */
@@ -227,7 +229,7 @@ static void memo_forget(struct at_chain_memo *m)
 static void memo_release(void *arg)
 {
 	struct at_chain_memo *m = arg;
-	at_memo_tls.m = NULL;
+	at_memo_tls.m = AT_MEMO_NONE;
 	memo_forget(m);
 	if (pthread_mutex_lock(&at_registry_lock))
 		return; /* kept by no one: a page lost */
@@ -425,7 +427,7 @@ void at_chain_set_depth(unsigned int depth)
 	at_chain_depth = depth;
 	if (AT_LOAD_RELAXED(&at_profiling_on))
 		AT_STORE(&at_profiling_on, at_chain_profiling());
-	if (m && !at_memo_tls.busy)
+	if (m != AT_MEMO_NONE && !at_memo_tls.busy)
 		memo_forget(m);
 }
 
@@ -443,7 +445,7 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 	struct alloc_tag *tag = at_chain_tag(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
-	if (!m && !(m = memo_get()))
+	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
 	memo_put(m, (uintptr_t)ra, from, tag, &tr);
 	return tag;

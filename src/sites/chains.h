@@ -191,12 +191,18 @@ struct at_chain_memo {
 };
 
 /* A thread's memo and its busy count, one thread-local block (one
- * address to find on the hot path). */
+ * address to find on the hot path).  A thread without a memo of its own
+ * has at_memo_none (AT_MEMO_NONE), whose entries are all empty and never
+ * written (and only its set 0 is ever read, one page): the hit path needs
+ * no test for it, a lookup there misses, and its walk makes the thread's
+ * memo. */
 struct at_memo_tls {
 	struct at_chain_memo *m;
 	unsigned char busy;
 };
 extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
+extern AT_HIDDEN struct at_chain_memo at_memo_none;
+#define AT_MEMO_NONE (&at_memo_none)
 
 /* The set of (ra, from): Fibonacci hashing of the low 32 bits of ra +
  * 2 from (where call sites and stack depths differ; one lea), a 32-bit
@@ -290,14 +296,12 @@ static inline __attribute__((always_inline)) int at_memo_way(const struct at_mem
 }
 
 /* The first way of the set of a call returning to ra with caller stack
- * pointer `from` in the thread's memo, the memo busy; NULL (not busy)
- * when the thread has no memo. */
+ * pointer `from` in the thread's memo (AT_MEMO_NONE's: empty), the memo
+ * busy. */
 static inline __attribute__((always_inline)) struct at_memo_entry *at_memo_set_busy(uintptr_t from,
 										    const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	if (at_unlikely(m == NULL))
-		return NULL;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
 	uintptr_t off = at_memo_set((uintptr_t)ra, from) & m->mask;
@@ -342,8 +346,6 @@ static inline __attribute__((always_inline)) int at_memo_ways(struct at_memo_ent
 static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
 {
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
-	if (at_unlikely(e == NULL))
-		return 0;
 	return at_memo_ways(e, e + AT_MEMO_WAYS, (uintptr_t)ra, from, ep);
 }
 
