@@ -247,7 +247,7 @@ static void memo_key_make(void)
 /* The bytes of a memo that uses sets 0 .. mask. */
 static size_t memo_used(uintptr_t mask)
 {
-	return offsetof(struct at_chain_memo, e) + (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
+	return (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
 }
 
 static struct at_chain_memo *memo_get(void)
@@ -266,6 +266,7 @@ static struct at_chain_memo *memo_get(void)
 		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
 			return NULL;
 		m->mask = (1u << AT_MEMO_SHIFT_FIRST) - 1;
+		m->omask = m->mask << AT_MEMO_SET_SHIFT;
 		m->next_all = memo_all;
 		AT_STORE(&memo_all, m);
 		pthread_mutex_unlock(&at_registry_lock);
@@ -347,9 +348,11 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 /* Entry e (a key) to entry `to` (empty), its counts folded. */
 static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
 {
+	typedef uintptr_t word __attribute__((may_alias));
 	uintptr_t key = e->key;
 	memo_clear(e);
-	*to = *e; /* key 0, no counts */
+	for (size_t i = 0; i < AT_MEMO_ENTRY_COPY / sizeof(word); i++) /* key 0, no counts */
+		((word *)to)[i] = ((const word *)e)[i];
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
 }
@@ -361,6 +364,7 @@ static void memo_grow(struct at_chain_memo *m)
 {
 	uintptr_t old = m->mask, mask = ((old + 1) << AT_MEMO_SHIFT_STEP) - 1;
 	AT_STORE_RELAXED(&m->mask, mask);
+	AT_STORE_RELAXED(&m->omask, mask << AT_MEMO_SET_SHIFT);
 	for (unsigned int s = 0; s <= old; s++) {
 		unsigned int stay = 0; /* the entries that stay, in ways 0 .. stay */
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
