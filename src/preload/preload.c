@@ -290,7 +290,8 @@ static AT_NOINLINE void *chain_ways(size_t n, uintptr_t from, struct at_memo_ent
  * (chain_bin_take).  The set's way 0 (its newest entry: a steady loop's
  * chain) is checked here, the others by chain_ways (no end of the ways
  * computed, no loop in malloc); an entry at_memo_fast does not cover goes
- * to chain_general; a miss, or no memo, to chain_slow.
+ * to chain_general; a miss (at_memo_none's included: the thread has no
+ * memo yet) to chain_slow.
  */
 static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
 {
