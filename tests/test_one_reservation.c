@@ -10,9 +10,10 @@
  *                                   with profiling on and with never)
  *   test_one_reservation --limit    re-executes itself under an
  *                                   address-space limit (--limited): meta
- *                                   and one arena, then, when the arena is
- *                                   full, the next arena joins the same
- *                                   mapping
+ *                                   and AT_HEAP_GROW_STEP of heap, grown
+ *                                   as blocks need it into the same
+ *                                   mapping, a second arena included; the
+ *                                   shadow mapped only where slabs are
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -127,17 +128,27 @@ int main(int argc, char **argv)
 		CHECK_EQ(at_heap_base - (char *)at_pages,
 			 align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE));
 	} else {
-		/* meta right below one arena; the shadow AT_HEAP_SIZE above */
-		CHECK_EQ(at_heap_span, AT_ARENA_SIZE);
+		/* meta right below a step of heap; the shadow AT_HEAP_SIZE
+		 * above, mapped only at the windows of the slabs handed out:
+		 * the small block's slab (112 bytes: a big window), in the
+		 * heap's first 64 KiB units */
+		CHECK_EQ(at_heap_span, AT_HEAP_GROW_STEP);
 		CHECK_EQ(at_heap_base - (char *)at_pages, meta);
 		CHECK_EQ(shadow, at_heap_base + AT_HEAP_SIZE);
-		/* fill the first arena (a 512 MiB block in its upper half): the
-		 * heap grows into the next one, whose blocks join the same
-		 * mapping as the first arena's upper half */
+		uintptr_t w = (uintptr_t)shadow + ((uintptr_t)(small - at_heap_base) & ~0xfffful);
+		CHECK_EQ(lines_in(w, w + (64u << 10), l), 1);
+		CHECK_STREQ(l[0].prot, "rw-p");
+		CHECK(l[0].lo <= w && l[0].hi >= w + (64u << 10) && l[0].hi - l[0].lo <= (1u << 20));
+		CHECK_EQ(lines_in((uintptr_t)shadow + (2u << 20), (uintptr_t)shadow + AT_HEAP_SIZE, l), 0);
+		/* three 512 MiB blocks: the first at the first arena's upper
+		 * half (the reservation grows to 1 GiB), the next two fill a
+		 * second arena (1.5, then 2 GiB), all joining the mapping of
+		 * the first arena's upper half */
 		void *b[3];
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 3; i++) {
 			CHECK(b[i] = at_malloc(400u << 20));
-		CHECK_EQ(at_heap_span, 2 * AT_ARENA_SIZE);
+			CHECK_EQ(at_heap_span, (size_t)(i + 2) << 29);
+		}
 		end = (uintptr_t)at_heap_base + at_heap_span;
 		CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 3);
 		CHECK_EQ(l[0].hi, (uintptr_t)at_heap_base + (2u << 20));
