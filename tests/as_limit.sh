@@ -49,4 +49,14 @@ for mode in 1 never 1,uncompressed; do
         echo "as_fill $shape ALLOCTAG=$mode: $bytes bytes"
     done
 done
+# A limit with no room for profiling's tables (320 MiB of tag area, 32 MiB
+# of counters a CPU): the heap is reserved without them and sort works,
+# profiling on, with at most one line on stderr.
+(
+    ulimit -v 400000
+    LD_PRELOAD=$PRE sort -n "$T/in" >"$T/got.sort" 2>"$T/err"
+) || fail "sort under ulimit -v 400000: $(cat "$T/err")"
+cmp -s "$T/want.sort" "$T/got.sort" || fail "sort output differs under ulimit -v 400000"
+[ "$(wc -l <"$T/err")" -le 1 ] || fail "stderr under ulimit -v 400000: $(cat "$T/err")"
+if [ -s "$T/err" ]; then grep -q '^alloctag: ' "$T/err" || fail "stderr under ulimit -v 400000: $(cat "$T/err")"; fi
 echo "ulimit -v 4000000: ok"

@@ -438,6 +438,14 @@ static int heap_setup(void)
 		 * it is needed */
 		span = AT_HEAP_GROW_STEP;
 		base = map_aligned(lead = meta, span, 1);
+		if (!base && len[AT_META_REGISTRY]) {
+			/* a limit with no room for profiling's parts (the
+			 * counters are 32 MiB a CPU): the heap without them,
+			 * their owners map their own if they can */
+			len[AT_META_REGISTRY] = len[AT_META_COUNTERS] = len[AT_META_AREA] = 0;
+			base = map_aligned(lead = meta = align_up(len[AT_META_PAGES], META_ALIGN),
+					   span, 1);
+		}
 	}
 	if (!base)
 		return ENOMEM;
