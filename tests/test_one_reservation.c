@@ -13,7 +13,8 @@
  *                                   and AT_HEAP_GROW_STEP of heap, grown
  *                                   as blocks need it into the same
  *                                   mapping, a second arena included; the
- *                                   shadow mapped only where slabs are
+ *                                   shadow mapped only where slabs are, the
+ *                                   tag area only where it is used
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -112,9 +113,24 @@ int main(int argc, char **argv)
 	if (profiling) {
 		in(lo, hi, at_counters_base, "the counters");
 		in(lo, hi, at_tag_by_idx, "the registry's table");
-		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
-		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
-		meta += at_registry_bytes() + at_counters_bytes() + at_area_bytes();
+		meta += at_registry_bytes() + at_counters_bytes();
+		if (!limited) {
+			in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
+			in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
+			meta += at_area_bytes();
+		} else { /* the area sparse, 2 * AT_HEAP_SIZE above the heap:
+			  * the 64 KiB of its tag slots and of its strings in use */
+			uintptr_t a = (uintptr_t)at_heap_base + 2 * AT_HEAP_SIZE;
+			CHECK(at_heap_meta(AT_META_AREA, at_area_bytes()) == (void *)a);
+			in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
+			in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
+			   at_area_str(sp.str_off), "the tag area's strings");
+			CHECK_EQ(lines_in(a, a + at_area_bytes(), l), 2);
+			CHECK(l[0].lo == a && l[0].hi == a + (64u << 10));
+			CHECK(l[1].lo == a + AT_AREA_TAG_BYTES && l[1].hi == l[1].lo + (64u << 10));
+			CHECK_STREQ(l[0].prot, "rw-p");
+			CHECK_STREQ(l[1].prot, "rw-p");
+		}
 		pthread_mutex_lock(&at_registry_lock);
 		at_area_release(sp);
 		pthread_mutex_unlock(&at_registry_lock);

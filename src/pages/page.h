@@ -217,6 +217,10 @@ AT_HIDDEN void *at_heap_meta(unsigned int which, size_t bytes);
 /* The part's memory: at_heap_meta's, else a mapping of its own (read-write,
  * MAP_NORESERVE); MAP_FAILED when neither can be had. */
 AT_HIDDEN void *at_meta_map(unsigned int which, size_t bytes);
+/* [p, p + len) of a part usable before it is touched: under an
+ * address-space limit the tag area's part is mapped as it is used
+ * (page_alloc.c, Reservation); 0, or -ENOMEM.  at_registry_lock held. */
+AT_HIDDEN int at_meta_cover(const void *p, size_t len);
 /* Nonzero once the heap's reservation could not grow (the address-space
  * limit, or the range above it taken): large blocks the heap refuses are
  * then mapped directly (malloc.c). */

@@ -299,6 +299,13 @@ static size_t heap_span_max; /* what the descriptors cover */
 static uint64_t *shadow_mapped;
 /* Taken only under an arena lock, and nothing is taken under it. */
 static pthread_mutex_t shadow_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Limited, profiling planned: the tag area is sparse too, AREA_GRAIN at a
+ * time (at_meta_cover, with at_registry_lock held). */
+#define AREA_GRAIN_SHIFT 16
+#define AREA_MAX (512ul << 20)
+static int area_sparse;
+static uint64_t area_mapped[(AREA_MAX >> AREA_GRAIN_SHIFT) / 64];
+_Static_assert(AT_AREA_TAG_BYTES + AT_AREA_STR_BYTES <= AREA_MAX, "the sparse area's map");
 static unsigned char heap_no_profiling; /* at_heap_plan(0): no registry nor counters */
 static char *meta_ptr[AT_META_KINDS];
 static size_t meta_len[AT_META_KINDS];
@@ -437,7 +444,17 @@ static int heap_setup(void)
 		 * overcommit rules): meta and AT_HEAP_GROW_STEP of heap now, more as
 		 * it is needed */
 		span = AT_HEAP_GROW_STEP;
+		/* the tag area (320 MiB) sparse, 2 * AT_HEAP_SIZE above the
+		 * heap (above the shadow): mapped as it is used */
+		size_t area = len[AT_META_AREA];
+		meta = align_up(meta - area, META_ALIGN);
 		base = map_aligned(lead = meta, span, 1);
+		if (base && area) {
+			area_sparse = 1;
+			meta_ptr[AT_META_AREA] = base + 2 * AT_HEAP_SIZE;
+			meta_len[AT_META_AREA] = area;
+			len[AT_META_AREA] = 0; /* not carved from meta below */
+		}
 		if (!base && len[AT_META_REGISTRY]) {
 			/* a limit with no room for profiling's parts (the
 			 * counters are 32 MiB a CPU): the heap without them,
@@ -451,6 +468,8 @@ static int heap_setup(void)
 		return ENOMEM;
 	char *m = base - lead;
 	for (unsigned int k = 0; k < AT_META_KINDS; k++) {
+		if (k == AT_META_AREA && area_sparse)
+			continue;
 		meta_ptr[k] = len[k] ? m : NULL;
 		meta_len[k] = len[k];
 		m += len[k];
@@ -492,9 +511,43 @@ int at_heap_add_shadow(char **basep)
 	return err;
 }
 
+/* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
+ * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
+ * (the limit, or the address taken).  lock, if not NULL, is taken to map
+ * (callers may race); nothing is taken under it. */
+static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift,
+			pthread_mutex_t *lock)
+{
+	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;
+	int locked = !lock, err = 0;
+	for (; g < e; g++) {
+		if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
+			continue;
+		if (!locked) {
+			pthread_mutex_lock(lock);
+			locked = 1;
+			if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
+				continue;
+		}
+		size_t r = g + 1; /* [g, r): a run not mapped */
+		while (r < e && !(map[r / 64] & (1ull << (r % 64))))
+			r++;
+		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED) {
+			err = -ENOMEM;
+			break;
+		}
+		for (; g < r; g++)
+			__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
+		g--;
+	}
+	if (lock && locked)
+		pthread_mutex_unlock(lock);
+	return err;
+}
+
 /* The shadow's parts a new slab of the class in `flags` at pfn uses
  * (slab.h at_slab_shadow_parts) mapped, when the shadow is sparse: 0, or
- * -ENOMEM (the limit, or the address taken).  Arena lock held. */
+ * -ENOMEM.  Arena lock held. */
 static int shadow_cover(uint32_t pfn, uint64_t flags)
 {
 	uintptr_t lo[2];
@@ -503,34 +556,19 @@ static int shadow_cover(uint32_t pfn, uint64_t flags)
 					      (unsigned int)AT_FIELD(flags, AT_CLASS_SHIFT, AT_CLASS_BITS),
 					      lo, len);
 	uint64_t *map = AT_LOAD_RELAXED(&shadow_mapped);
-	int locked = 0, err = 0;
-	for (unsigned int i = 0; i < n && !err; i++) {
-		size_t g = lo[i] >> SHADOW_GRAIN_SHIFT, e = (lo[i] + len[i]) >> SHADOW_GRAIN_SHIFT;
-		for (; g < e; g++) {
-			if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
-				continue;
-			if (!locked) {
-				pthread_mutex_lock(&shadow_lock);
-				locked = 1;
-				if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
-					continue;
-			}
-			size_t r = g + 1; /* [g, r): a run not mapped */
-			while (r < e && !(map[r / 64] & (1ull << (r % 64))))
-				r++;
-			if (map_at(shadow_base + (g << SHADOW_GRAIN_SHIFT), (r - g) << SHADOW_GRAIN_SHIFT,
-				   PROT_READ | PROT_WRITE) == MAP_FAILED) {
-				err = -ENOMEM;
-				break;
-			}
-			for (; g < r; g++)
-				__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
-			g--;
-		}
-	}
-	if (locked)
-		pthread_mutex_unlock(&shadow_lock);
+	int err = 0;
+	for (unsigned int i = 0; i < n && !err; i++)
+		err = sparse_cover(shadow_base, map, lo[i], len[i], SHADOW_GRAIN_SHIFT, &shadow_lock);
 	return err;
+}
+
+int at_meta_cover(const void *p, size_t len)
+{
+	char *area = meta_ptr[AT_META_AREA];
+	if (!area_sparse || (const char *)p < area || (const char *)p + len > area + meta_len[AT_META_AREA])
+		return 0;
+	return sparse_cover(area, area_mapped, (uintptr_t)((const char *)p - area), len,
+			    AREA_GRAIN_SHIFT, NULL);
 }
 
 int at_heap_full(void)
