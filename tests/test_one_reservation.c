@@ -28,7 +28,7 @@
 #include "modules/tag_area.h"
 #include "pages/page.h"
 
-/* The lines of /proc/self/maps overlapping [lo, hi), at most 8: their
+/* The lines of /proc/self/maps overlapping [lo, hi), at most 64: their
  * ranges and protections; how many. */
 struct line {
 	uintptr_t lo, hi;
@@ -41,7 +41,7 @@ static int lines_in(uintptr_t lo, uintptr_t hi, struct line *l)
 	CHECK(f);
 	char buf[512];
 	int n = 0;
-	while (fgets(buf, sizeof buf, f) && n < 8)
+	while (fgets(buf, sizeof buf, f) && n < 64)
 		if (sscanf(buf, "%lx-%lx %4s", &l[n].lo, &l[n].hi, l[n].prot) == 3 && l[n].lo < hi &&
 		    lo < l[n].hi)
 			n++;
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 
 	/* meta, the shadow and the heap's first chunk read-write (the small
 	 * and the large block are in it); the rest of the heap PROT_NONE */
-	struct line l[8];
+	struct line l[64];
 	uintptr_t end = (uintptr_t)at_heap_base + at_heap_span;
 	CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 2);
 	CHECK_STREQ(l[0].prot, "rw-p");
@@ -110,27 +110,43 @@ int main(int argc, char **argv)
 	in(lo, hi, large, "a large block");
 	size_t meta = (limited ? (size_t)8 << 30 : AT_HEAP_SIZE) / AT_PAGE_SIZE * sizeof(struct at_page);
 	CHECK(at_heap_meta(AT_META_PAGES, meta) == at_pages);
-	if (profiling) {
+	if (profiling && !limited) {
 		in(lo, hi, at_counters_base, "the counters");
 		in(lo, hi, at_tag_by_idx, "the registry's table");
-		meta += at_registry_bytes() + at_counters_bytes();
-		if (!limited) {
-			in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
-			in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
-			meta += at_area_bytes();
-		} else { /* the area sparse, 2 * AT_HEAP_SIZE above the heap:
-			  * the 64 KiB of its tag slots and of its strings in use */
-			uintptr_t a = (uintptr_t)at_heap_base + 2 * AT_HEAP_SIZE;
-			CHECK(at_heap_meta(AT_META_AREA, at_area_bytes()) == (void *)a);
-			in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
-			in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
-			   at_area_str(sp.str_off), "the tag area's strings");
-			CHECK_EQ(lines_in(a, a + at_area_bytes(), l), 2);
-			CHECK(l[0].lo == a && l[0].hi == a + (64u << 10));
-			CHECK(l[1].lo == a + AT_AREA_TAG_BYTES && l[1].hi == l[1].lo + (64u << 10));
-			CHECK_STREQ(l[0].prot, "rw-p");
-			CHECK_STREQ(l[1].prot, "rw-p");
+		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
+		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
+		meta += at_registry_bytes() + at_counters_bytes() + at_area_bytes();
+	} else if (profiling) {
+		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
+		 * (tag area, registry, counters, each 64 KiB-aligned), mapped
+		 * 64 KiB at a time where used: the tag slots' and the strings'
+		 * first 64 KiB, the registry's and each CPU's counters' for
+		 * the first 2048 indexes (64 KiB of counters) */
+		uintptr_t a = (uintptr_t)at_heap_base + 2 * AT_HEAP_SIZE;
+		uintptr_t r = a + align_up(at_area_bytes(), 64 << 10);
+		uintptr_t k = r + align_up(at_registry_bytes(), 64 << 10);
+		CHECK(at_heap_meta(AT_META_AREA, at_area_bytes()) == (void *)a);
+		CHECK(at_heap_meta(AT_META_REGISTRY, at_registry_bytes()) == (void *)r);
+		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
+		CHECK_EQ((uintptr_t)at_tag_by_idx, r);
+		CHECK_EQ((uintptr_t)at_counters_base, k);
+		in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
+		in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
+		   at_area_str(sp.str_off), "the tag area's strings");
+		unsigned int ncnt = (unsigned int)(at_counters_bytes() / AT_COUNTERS_STRIDE);
+		struct line sl[64];
+		CHECK(ncnt + 3 <= 64);
+		CHECK_EQ(lines_in(a, k + at_counters_bytes(), sl), (int)ncnt + 3);
+		uintptr_t want[64] = {a, a + AT_AREA_TAG_BYTES, r};
+		for (unsigned int c = 0; c < ncnt; c++)
+			want[3 + c] = k + c * AT_COUNTERS_STRIDE;
+		for (unsigned int i = 0; i < ncnt + 3; i++) {
+			CHECK_EQ(sl[i].lo, want[i]);
+			CHECK_EQ(sl[i].hi, want[i] + (64u << 10));
+			CHECK_STREQ(sl[i].prot, "rw-p");
 		}
+	}
+	if (profiling) {
 		pthread_mutex_lock(&at_registry_lock);
 		at_area_release(sp);
 		pthread_mutex_unlock(&at_registry_lock);

@@ -217,10 +217,14 @@ AT_HIDDEN void *at_heap_meta(unsigned int which, size_t bytes);
 /* The part's memory: at_heap_meta's, else a mapping of its own (read-write,
  * MAP_NORESERVE); MAP_FAILED when neither can be had. */
 AT_HIDDEN void *at_meta_map(unsigned int which, size_t bytes);
-/* [p, p + len) of a part usable before it is touched: under an
- * address-space limit the tag area's part is mapped as it is used
- * (page_alloc.c, Reservation); 0, or -ENOMEM.  at_registry_lock held. */
+/* [p, p + len) of a part made usable before it is touched, and the
+ * registry entries and counters of tag indexes [0, end): under an
+ * address-space limit the tag area, the registry's table and the counters
+ * are mapped as they are used (page_alloc.c, Reservation); the tag area
+ * covers its slots' indexes itself.  0, or -ENOMEM.  at_registry_lock
+ * held. */
 AT_HIDDEN int at_meta_cover(const void *p, size_t len);
+AT_HIDDEN int at_meta_cover_idx(uint32_t end);
 /* Nonzero once the heap's reservation could not grow (the address-space
  * limit, or the range above it taken): large blocks the heap refuses are
  * then mapped directly (malloc.c). */

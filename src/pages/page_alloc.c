@@ -299,13 +299,15 @@ static size_t heap_span_max; /* what the descriptors cover */
 static uint64_t *shadow_mapped;
 /* Taken only under an arena lock, and nothing is taken under it. */
 static pthread_mutex_t shadow_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Limited, profiling planned: the tag area is sparse too, AREA_GRAIN at a
- * time (at_meta_cover, with at_registry_lock held). */
-#define AREA_GRAIN_SHIFT 16
-#define AREA_MAX (512ul << 20)
-static int area_sparse;
-static uint64_t area_mapped[(AREA_MAX >> AREA_GRAIN_SHIFT) / 64];
-_Static_assert(AT_AREA_TAG_BYTES + AT_AREA_STR_BYTES <= AREA_MAX, "the sparse area's map");
+/* Limited, profiling planned: the tag area, the registry's table and the
+ * counters sparse, 2 * AT_HEAP_SIZE above the heap, mapped SPARSE_GRAIN at
+ * a time (at_meta_cover, at_meta_cover_idx; at_registry_lock held). */
+#define SPARSE_GRAIN_SHIFT 16
+#define SPARSE_FIRST_IDX 2048u /* indexes covered from the start */
+static char *sparse_base; /* NULL: the parts are in meta (or their own) */
+static size_t sparse_len;
+static uint64_t *sparse_mapped;
+static uint32_t sparse_idx; /* indexes [0, sparse_idx) covered */
 static unsigned char heap_no_profiling; /* at_heap_plan(0): no registry nor counters */
 static char *meta_ptr[AT_META_KINDS];
 static size_t meta_len[AT_META_KINDS];
@@ -412,6 +414,8 @@ static size_t align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
+static int sparse_setup(char *at, const size_t *len);
+
 /* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
 static int heap_setup(void)
 {
@@ -444,35 +448,25 @@ static int heap_setup(void)
 		 * overcommit rules): meta and AT_HEAP_GROW_STEP of heap now, more as
 		 * it is needed */
 		span = AT_HEAP_GROW_STEP;
-		/* the tag area (320 MiB) sparse, 2 * AT_HEAP_SIZE above the
-		 * heap (above the shadow): mapped as it is used */
-		size_t area = len[AT_META_AREA];
-		meta = align_up(meta - area, META_ALIGN);
-		base = map_aligned(lead = meta, span, 1);
-		if (base && area) {
-			area_sparse = 1;
-			meta_ptr[AT_META_AREA] = base + 2 * AT_HEAP_SIZE;
-			meta_len[AT_META_AREA] = area;
-			len[AT_META_AREA] = 0; /* not carved from meta below */
-		}
-		if (!base && len[AT_META_REGISTRY]) {
-			/* a limit with no room for profiling's parts (the
-			 * counters are 32 MiB a CPU): the heap without them,
-			 * their owners map their own if they can */
-			len[AT_META_REGISTRY] = len[AT_META_COUNTERS] = len[AT_META_AREA] = 0;
-			base = map_aligned(lead = meta = align_up(len[AT_META_PAGES], META_ALIGN),
-					   span, 1);
-		}
+		base = map_aligned(lead = meta = align_up(len[AT_META_PAGES], META_ALIGN), span, 1);
+		if (!base)
+			return ENOMEM;
+		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
+		 * (above the shadow's range), else their owners' own */
+		if (len[AT_META_REGISTRY])
+			sparse_setup(base + 2 * AT_HEAP_SIZE, len);
+		meta_ptr[AT_META_PAGES] = base - lead;
+		meta_len[AT_META_PAGES] = len[AT_META_PAGES];
 	}
 	if (!base)
 		return ENOMEM;
-	char *m = base - lead;
-	for (unsigned int k = 0; k < AT_META_KINDS; k++) {
-		if (k == AT_META_AREA && area_sparse)
-			continue;
-		meta_ptr[k] = len[k] ? m : NULL;
-		meta_len[k] = len[k];
-		m += len[k];
+	if (!sparse_base && span == AT_HEAP_SIZE) {
+		char *m = base - lead;
+		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
+			meta_ptr[k] = len[k] ? m : NULL;
+			meta_len[k] = len[k];
+			m += len[k];
+		}
 	}
 	at_pages = (struct at_page *)(void *)meta_ptr[AT_META_PAGES];
 	arena_setup(0);
@@ -562,13 +556,69 @@ static int shadow_cover(uint32_t pfn, uint64_t flags)
 	return err;
 }
 
+int at_meta_cover_idx(uint32_t end)
+{
+	if (!sparse_base || end <= sparse_idx)
+		return 0;
+	char *reg = meta_ptr[AT_META_REGISTRY], *cnt = meta_ptr[AT_META_COUNTERS];
+	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(reg - sparse_base),
+			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT, NULL))
+		return -ENOMEM;
+	for (size_t c = 0; c < meta_len[AT_META_COUNTERS] / AT_COUNTERS_STRIDE; c++)
+		if (sparse_cover(sparse_base, sparse_mapped,
+				 (uintptr_t)(cnt - sparse_base) + c * AT_COUNTERS_STRIDE,
+				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT, NULL))
+			return -ENOMEM;
+	sparse_idx = end;
+	return 0;
+}
+
 int at_meta_cover(const void *p, size_t len)
 {
-	char *area = meta_ptr[AT_META_AREA];
-	if (!area_sparse || (const char *)p < area || (const char *)p + len > area + meta_len[AT_META_AREA])
+	const char *c = p, *area = meta_ptr[AT_META_AREA];
+	if (!sparse_base || c < sparse_base || c + len > sparse_base + sparse_len)
 		return 0;
-	return sparse_cover(area, area_mapped, (uintptr_t)((const char *)p - area), len,
-			    AREA_GRAIN_SHIFT, NULL);
+	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(c - sparse_base), len,
+			 SPARSE_GRAIN_SHIFT, NULL))
+		return -ENOMEM;
+	/* tag slots: their indexes' registry entries and counters too */
+	size_t end = (size_t)(c + len - area);
+	if (c >= area && end <= AT_AREA_TAG_BYTES)
+		return at_meta_cover_idx(at_area_slot_idx(
+			(end + sizeof(struct alloc_tag) - 1) / sizeof(struct alloc_tag)));
+	return 0;
+}
+
+/* Limited: profiling's parts (len[], the sizes at_heap_plan asked for)
+ * placed, sparse, at `at` (area, registry, counters), the first indexes
+ * covered.  0, or -ENOMEM (the parts then left to their owners). */
+static int sparse_setup(char *at, const size_t *len)
+{
+	static const unsigned char order[] = {AT_META_AREA, AT_META_REGISTRY, AT_META_COUNTERS};
+	size_t total = 0;
+	for (unsigned int i = 0; i < sizeof order; i++)
+		total += align_up(len[order[i]], 1ul << SPARSE_GRAIN_SHIFT);
+	size_t bytes = align_up(((total >> SPARSE_GRAIN_SHIFT) + 63) / 64 * 8, AT_PAGE_SIZE);
+	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	sparse_mapped = m;
+	sparse_len = total;
+	char *p = at;
+	for (unsigned int i = 0; i < sizeof order; i++) {
+		meta_ptr[order[i]] = p;
+		meta_len[order[i]] = len[order[i]];
+		p += align_up(len[order[i]], 1ul << SPARSE_GRAIN_SHIFT);
+	}
+	sparse_base = at;
+	if (at_meta_cover_idx(SPARSE_FIRST_IDX)) {
+		sparse_base = NULL;
+		for (unsigned int i = 0; i < sizeof order; i++)
+			meta_ptr[order[i]] = NULL, meta_len[order[i]] = 0;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int at_heap_full(void)
