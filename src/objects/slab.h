@@ -367,8 +367,8 @@ static inline void at_obj_clear(uintptr_t off, uint32_t idx, int wide)
 
 /*
  * The parts of the shadow a slab of class cls at heap offset off may use
- * (the layout above), for a shadow mapped piece by piece (page.h,
- * at_heap_shadow_cover: under an address-space limit): below
+ * (the layout above), for a shadow mapped piece by piece (under an
+ * address-space limit: page.h at_heap_add_shadow, page_alloc.c): below
  * AT_COMPACT_CLS its unit's own 64 KiB window (a big window, or a slot
  * window's free stack), from AT_SLOT_CLS its group's 16 compact windows.
  * So a slab of the large classes needs 16 KiB per MiB of heap, not 64 KiB

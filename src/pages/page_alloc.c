@@ -276,9 +276,15 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * below 896 bytes, 16 KiB per MiB for the larger ones), in page_alloc
  * under the arena lock (shadow_lock taken under it).  A shadow as large
  * as the heap, reserved with it, held the heap to one 1 GiB arena under
- * `ulimit -v 4000000`.  When growing fails (the limit, or the address
- * taken), at_heap_full() says so and large blocks are mapped directly
- * (huge.c); a slab whose windows cannot be mapped is not handed out.
+ * `ulimit -v 4000000`.  Profiling's parts (tag area 320 MiB, registry
+ * 8 MiB, counters 32 MiB a CPU), reserved whole they took 424 MiB of it on
+ * 2 CPUs, are sparse too, 2 * AT_HEAP_SIZE above the heap (sparse_setup):
+ * mapped 64 KiB at a time as the tag area commits its slots and strings
+ * (at_meta_cover) and as tag indexes are covered (at_meta_cover_idx: the
+ * area's slots' indexes, the core tags' at registry start-up).  When
+ * growing fails (the limit, or the address taken), at_heap_full() says so
+ * and large blocks are mapped directly (huge.c); a slab whose windows
+ * cannot be mapped is not handed out.
  */
 #define WINDOW_LOW (16ull << 40)
 #define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
