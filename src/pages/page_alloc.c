@@ -774,16 +774,20 @@ static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order,
 	return pfn;
 }
 
-/* Room for a block of `order` when every arena refused it: another
- * thread's growth since the caller looked (`seen` arenas, span `span`),
- * else the last arena's reservation extended to hold it at its top, else
- * a new arena.  1: try again from the last arena; 0: no room. */
-static int grow(unsigned int seen, size_t span, unsigned int order)
+/* Room for a block of `order` when every arena refused it: a new arena
+ * since the caller looked (`seen` arenas), else the last arena's
+ * reservation extended to hold the block at its top, else a new arena.
+ * 1: grown, try again from the last arena; 0: no room; 2: the last
+ * arena's reservation holds the block already (another thread grew it
+ * since the caller's try, or the commit failed: ALLOCTAG_HEAP_MAX): the
+ * caller tries again at most GROW_RETRIES times. */
+#define GROW_RETRIES 64
+static int grow(unsigned int seen, unsigned int order)
 {
 	int ok = 0;
 	pthread_mutex_lock(&grow_lock);
 	unsigned int n = nr_arenas;
-	if (n > seen || at_heap_span > span) {
+	if (n > seen) {
 		ok = 1;
 	} else {
 		uint32_t size = 1u << order, end = n << AT_MAX_ORDER;
@@ -791,7 +795,8 @@ static int grow(unsigned int seen, size_t span, unsigned int order)
 		uint32_t at = (arenas[n - 1].top + size - 1) & ~(size - 1);
 		pthread_mutex_unlock(&arenas[n - 1].lock);
 		if (at + size <= end) {
-			ok = reserve_to((size_t)(at + size) << AT_PAGE_SHIFT) > 0;
+			int r = reserve_to((size_t)(at + size) << AT_PAGE_SHIFT);
+			ok = r > 0 ? 1 : r == 0 ? 2 : 0;
 		} else if (n < AT_NR_ARENAS && reserve_to((size_t)(end + size) << AT_PAGE_SHIFT) >= 0) {
 			arena_setup(n);
 			AT_STORE(&nr_arenas, n + 1);
@@ -830,15 +835,14 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		state = AT_LOAD_RELAXED(&at_state);
 	}
 
-	unsigned int n = AT_LOAD(&nr_arenas);
-	size_t span = AT_LOAD(&at_heap_span);
+	unsigned int n = AT_LOAD(&nr_arenas), fits = 0;
 	for (unsigned int id = 0;; id++) {
 		if (id == n) {
-			if (!grow(n, span, order))
+			int g = grow(n, order);
+			if (!g || (g == 2 && ++fits > GROW_RETRIES))
 				break;
 			id = n - 1; /* its reservation may have grown; then any new one */
 			n = AT_LOAD(&nr_arenas);
-			span = AT_LOAD(&at_heap_span);
 		}
 		struct arena *a = &arenas[id];
 		pthread_mutex_lock(&a->lock);
@@ -848,8 +852,8 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 			pthread_mutex_unlock(&a->lock);
 			continue;
 		}
-		if (at_unlikely(AT_LOAD_RELAXED(&shadow_mapped) != NULL) &&
-		    (extra_flags & AT_PG_SLAB) && shadow_cover(pfn, extra_flags)) {
+		if ((extra_flags & AT_PG_SLAB) && at_unlikely(AT_LOAD_RELAXED(&shadow_mapped) != NULL) &&
+		    shadow_cover(pfn, extra_flags)) {
 			buddy_put(a, id, pfn, order, bits); /* no slab without its windows */
 			pthread_mutex_unlock(&a->lock);
 			break;
