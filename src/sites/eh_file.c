@@ -37,7 +37,7 @@ struct eh_obj {
 	uint8_t cie[CIE_MAX];
 };
 
-/* Written inside dl_iterate_phdr's callback only (the loader's lock). */
+/* Written with busy held (below). */
 static struct eh_obj objs[AT_EH_OBJECTS];
 static unsigned int nobjs;
 static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
@@ -55,8 +55,11 @@ static void buf_forget(void)
 {
 	tab_obj = fde_obj = NULL;
 }
-static __thread unsigned char busy __attribute__((tls_model("initial-exec")));
-static int forget_pending; /* an unload seen by a miss that interrupted ours */
+/* The records' lock, taken by exchange and never waited for: a miss that
+ * finds it taken (another thread's; the one a signal handler interrupted)
+ * reads in place.  An unload seen meanwhile is done by the next taker. */
+static int busy;
+static int forget_pending;
 
 static inline int32_t load32(const uint8_t *p)
 {
@@ -305,28 +308,38 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 	return r == READ_FAILED ? AT_EH_MEMORY : r;
 }
 
+static void forget_now(void);
+
+/* busy taken: an unload asked for done first */
+static int take(void)
+{
+	if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+		return 0;
+	if (AT_LOAD_RELAXED(&forget_pending))
+		forget_now();
+	return 1;
+}
+
 int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
 		    uint64_t *rule)
 {
-	if (busy)
-		return AT_EH_MEMORY; /* a signal handler's miss inside ours */
-	busy = 1;
-	__asm__ volatile("" ::: "memory");
+	if (!take())
+		return AT_EH_MEMORY;
 	int r = file_rule(info, hdr, pc, rule);
-	__asm__ volatile("" ::: "memory");
-	busy = 0;
-	if (forget_pending)
-		at_eh_file_forget();
+	__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
 	return r;
 }
 
 void at_eh_file_forget(void)
 {
-	if (busy) {
-		forget_pending = 1;
-		return;
-	}
-	forget_pending = 0;
+	AT_STORE(&forget_pending, 1);
+	if (take())
+		__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+}
+
+static void forget_now(void)
+{
+	AT_STORE_RELAXED(&forget_pending, 0);
 	buf_forget();
 	for (unsigned int i = 0; i < nobjs; i++)
 		if (still_ours(&objs[i]))

@@ -39,9 +39,11 @@
  * reports an object unloaded every record is dropped (its descriptor
  * closed if it is still ours) and made again at the next miss.
  *
- * Called inside dl_iterate_phdr's callback (the loader's lock serialises
- * callers); a signal handler's miss that interrupts one (a thread-local
- * flag) reads in place.  Never allocates through malloc.
+ * Callers are serialised by a lock of its own, taken by exchange and never
+ * waited for: a miss that finds it taken (another thread's miss, or the
+ * one a signal handler interrupted) reads in place; an unload reported
+ * meanwhile is done by the next miss to take it.  Never allocates through
+ * malloc.
  */
 #ifndef AT_EH_FILE_H
 #define AT_EH_FILE_H
@@ -62,7 +64,8 @@
  * from the object's file: at_eh_rule's results, or AT_EH_MEMORY. */
 AT_HIDDEN int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
 			      uint64_t *rule);
-/* An object was unloaded: drop every record (inside the callback). */
+/* An object was unloaded: drop every record (now, or at the next miss
+ * when one is under way). */
 AT_HIDDEN void at_eh_file_forget(void);
 /* Objects read from their files so far (tests). */
 AT_HIDDEN unsigned int at_eh_file_objects(void);
