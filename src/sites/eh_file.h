@@ -18,10 +18,11 @@
  *   - the PT_LOAD segment holding .eh_frame_hdr, read-only and outside
  *     PT_GNU_RELRO (never relocated: the file's bytes are the memory's),
  *     whose file bytes bound every read;
- *   - the search table's entry count and a sparse index: the start of
- *     every AT_EH_STRIDE-th entry (4 bytes each, in one mmap'd arena of
- *     AT_EH_ARENA bytes shared by all records), so that a miss reads one
- *     stretch of AT_EH_STRIDE entries;
+ *   - the search table's entry count and a sparse index: the start and
+ *     FDE offset of every AT_EH_STRIDE-th entry (8 bytes each, in one
+ *     mmap'd arena of AT_EH_ARENA bytes shared by all records), which
+ *     bound a stride's FDEs in .eh_frame (ld writes them in the table's
+ *     order: about 45 bytes each);
  *   - the last CIE read (most objects have one or two).
  * Anything else (no file, another file, a writable or relocated segment,
  * more than 64 program headers, the records or the arena full, a CIE
@@ -29,10 +30,13 @@
  * outside the segment) is read in place as before.  An FDE longer than the
  * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
- * A miss: one pread of table entries, one of the FDE (and one of the CIE
- * when it is not the cached one), each skipped when the previous miss read
- * the same (the same stretch of the table; the same FDE: another return
- * address of the same function).  A descriptor the program closed or
+ * A miss: one pread of its stride's FDEs (up to 4 KiB), scanned for the
+ * one whose range holds the address (and one of the CIE when it is not the
+ * cached one), skipped when the previous miss read the same stride.  When
+ * the scan cannot say (FDEs out of the table's order, a stride longer than
+ * 4 KiB, a CIE whose FDE encoding is not ld's pc-relative 4 bytes, an
+ * address no FDE covers): one pread of the stride's table entries, one of
+ * the FDE, each skipped when the previous miss read the same.  A descriptor the program closed or
  * replaced (a read fails, or gives a stop or corrupt record) is checked
  * (fstat: its device and inode) and opened again once; a record whose file
  * no longer matches is read in place from then on.  When the loader
@@ -54,7 +58,7 @@
 #include "core/compiler.h"
 
 #define AT_EH_OBJECTS 64
-#define AT_EH_STRIDE 64u
+#define AT_EH_STRIDE 16u
 #define AT_EH_ARENA (64u << 10)
 #define AT_EH_FD_MIN 512
 /* not read from the file: read the mapping */

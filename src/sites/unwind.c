@@ -438,6 +438,13 @@ size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
 	return lo;
 }
 
+int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
+{
+	struct cie cie;
+	return parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie) ? -1
+										  : cie.fde_enc;
+}
+
 int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
 		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
 {

@@ -184,6 +184,9 @@ AT_HIDDEN size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel);
 AT_HIDDEN int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr,
 			     const uint8_t *cie, size_t cie_n, uintptr_t cie_addr, uintptr_t pc,
 			     uint64_t *rule);
+/* The FDE pointer encoding the CIE in cie[0 .. cie_n) (at run-time
+ * address cie_addr) gives its FDEs, or -1 (a CIE the rules cannot use). */
+AT_HIDDEN int at_eh_cie_fde_enc(const uint8_t *cie, size_t cie_n, uintptr_t cie_addr);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
