@@ -50,22 +50,28 @@ static uint8_t buf[WIN_MAX]; /* a stride's FDEs; or a stretch of the table, then
  * same (a function's return addresses share its FDE, neighbours a
  * stretch): the stretch of the table of tab_obj (NULL: none) from entry
  * tab_first, tab_n entries; fde_got bytes at fde_off of fde_obj's file. */
-static const struct eh_obj *tab_obj, *fde_obj;
-static uint64_t tab_first, tab_n, fde_at;
-static ssize_t fde_got;
-/* or the FDEs of stride win_k of win_obj's table, win_n bytes */
-static const struct eh_obj *win_obj;
-static uint64_t win_k, win_n;
+
+/* What a miss writes besides the record it reads, in the fork page
+ * (core/compiler.h), which a forked child's first chain writes anyway:
+ * busy, the records' lock, taken by exchange and never waited for (a miss
+ * that finds it taken, another thread's or the one a signal handler
+ * interrupted, reads in place; an unload seen meanwhile is done by the
+ * next taker); and what buf holds.  */
+AT_CHAIN_HOT static struct {
+	int busy, forget_pending;
+	const struct eh_obj *tab_obj, *fde_obj;
+	uint64_t tab_first, tab_n, fde_at;
+	ssize_t fde_got;
+	/* or the FDEs of stride win_k of win_obj's table, win_n bytes */
+	const struct eh_obj *win_obj;
+	uint64_t win_k, win_n;
+} hot;
 
 static void buf_forget(void)
 {
-	tab_obj = fde_obj = win_obj = NULL;
+	hot.tab_obj = hot.fde_obj = hot.win_obj = NULL;
 }
-/* The records' lock, taken by exchange and never waited for: a miss that
- * finds it taken (another thread's; the one a signal handler interrupted)
- * reads in place.  An unload seen meanwhile is done by the next taker. */
-static int busy;
-static int forget_pending;
+
 
 static inline int32_t load32(const uint8_t *p)
 {
@@ -209,18 +215,18 @@ static int window_rule(struct eh_obj *o, size_t k, size_t strides, uintptr_t pc,
 		hi = (int64_t)o->seg_end;
 	if (lo < (int64_t)o->seg_off || hi <= lo || hi - lo > (int64_t)WIN_MAX)
 		return NOT_FOUND;
-	if (win_obj != o || win_k != k) {
+	if (hot.win_obj != o || hot.win_k != k) {
 		buf_forget();
 		if (at_read_at(o->fd, buf, (size_t)(hi - lo), (uint64_t)lo) != hi - lo)
 			return READ_FAILED;
-		win_obj = o;
-		win_k = k;
-		win_n = (uint64_t)(hi - lo);
+		hot.win_obj = o;
+		hot.win_k = k;
+		hot.win_n = (uint64_t)(hi - lo);
 	}
 	uintptr_t base = o->seg_addr + (uint64_t)lo - o->seg_off; /* buf[0]'s address */
-	for (uint64_t p = 0; p + 16 <= win_n;) {
+	for (uint64_t p = 0; p + 16 <= hot.win_n;) {
 		uint32_t len = (uint32_t)load32(buf + p), id = (uint32_t)load32(buf + p + 4);
-		if (!len || len == 0xffffffffu || len > win_n - p - 4)
+		if (!len || len == 0xffffffffu || len > hot.win_n - p - 4)
 			break; /* the end, 64-bit DWARF, or cut short */
 		uintptr_t start = base + p + 8 + (uintptr_t)(intptr_t)load32(buf + p + 8);
 		if (id && len >= 12 && pc - start < (uint32_t)load32(buf + p + 12)) {
@@ -260,13 +266,13 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		return w;
 	uint64_t first = (uint64_t)lo * AT_EH_STRIDE;
 	uint64_t n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
-	if (tab_obj != o || tab_first != first || tab_n != n) {
-		tab_obj = win_obj = NULL; /* the FDE after it stays */
+	if (hot.tab_obj != o || hot.tab_first != first || hot.tab_n != n) {
+		hot.tab_obj = hot.win_obj = NULL; /* the FDE after it stays */
 		if (at_read_at(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
 			return READ_FAILED;
-		tab_obj = o;
-		tab_first = first;
-		tab_n = n;
+		hot.tab_obj = o;
+		hot.tab_first = first;
+		hot.tab_n = n;
 	}
 	if (rel < load32(buf))
 		return AT_EH_STOP; /* before the first function: no FDE */
@@ -277,15 +283,15 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint64_t want = o->seg_end - (uint64_t)fde_off < FDE_MAX ? o->seg_end - (uint64_t)fde_off
 								  : FDE_MAX;
 	uint8_t *fde = buf + 512;
-	ssize_t got = fde_got;
-	if (fde_obj != o || fde_at != (uint64_t)fde_off) {
-		fde_obj = win_obj = NULL;
+	ssize_t got = hot.fde_got;
+	if (hot.fde_obj != o || hot.fde_at != (uint64_t)fde_off) {
+		hot.fde_obj = hot.win_obj = NULL;
 		got = at_read_at(o->fd, fde, want, (uint64_t)fde_off);
 		if (got < 8)
 			return READ_FAILED;
-		fde_obj = o;
-		fde_at = (uint64_t)fde_off;
-		fde_got = got;
+		hot.fde_obj = o;
+		hot.fde_at = (uint64_t)fde_off;
+		hot.fde_got = got;
 	}
 	uint32_t len = (uint32_t)load32(fde), cie_id = (uint32_t)load32(fde + 4);
 	if (!cie_id || cie_id > (uint64_t)fde_off + 4 - o->seg_off)
@@ -379,12 +385,12 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 
 static void forget_now(void);
 
-/* busy taken: an unload asked for done first */
+/* hot.busy taken: an unload asked for done first */
 static int take(void)
 {
-	if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+	if (__atomic_exchange_n(&hot.busy, 1, __ATOMIC_ACQUIRE))
 		return 0;
-	if (AT_LOAD_RELAXED(&forget_pending))
+	if (AT_LOAD_RELAXED(&hot.forget_pending))
 		forget_now();
 	return 1;
 }
@@ -395,20 +401,20 @@ int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr
 	if (!take())
 		return AT_EH_MEMORY;
 	int r = file_rule(info, hdr, pc, rule);
-	__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&hot.busy, 0, __ATOMIC_RELEASE);
 	return r;
 }
 
 void at_eh_file_forget(void)
 {
-	AT_STORE(&forget_pending, 1);
+	AT_STORE(&hot.forget_pending, 1);
 	if (take())
-		__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&hot.busy, 0, __ATOMIC_RELEASE);
 }
 
 static void forget_now(void)
 {
-	AT_STORE_RELAXED(&forget_pending, 0);
+	AT_STORE_RELAXED(&hot.forget_pending, 0);
 	buf_forget();
 	for (unsigned int i = 0; i < nobjs; i++)
 		if (still_ours(&objs[i]))

@@ -675,7 +675,7 @@ static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr,
  * first miss (which also sees dlpi_subs: an unload forgets the caches as
  * in find_cb).  A record is used only while _dl_find_object reports the
  * same link map, mapping and .eh_frame_hdr; the records are dropped when
- * the table is full or an unload was seen by either path.  miss_lock
+ * the table is full or an unload was seen by either path.  miss.lock
  * (taken by exchange, never waited for) guards them: a miss that finds it
  * taken (another thread's, or the one a signal handler interrupted) takes
  * dl_iterate_phdr's path.  pc's object is live (pc is a return address of
@@ -685,16 +685,22 @@ static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr,
 #define MISS_OBJS 32
 struct miss_obj {
 	const void *lm, *start, *end, *eh; /* _dl_find_object's */
+	const uint8_t *hdr;                /* its .eh_frame_hdr by its program headers */
 	struct dl_phdr_info info;
 };
 static struct miss_obj miss_objs[MISS_OBJS];
-static unsigned int miss_nobjs, miss_gen, forget_gen;
-static int miss_lock;
+static unsigned int forget_gen;
+/* in the fork page (core/compiler.h): a forked child's miss writes the lock */
+AT_CHAIN_HOT static struct {
+	int lock;
+	unsigned int nobjs, gen;
+} miss;
 
 struct collect {
 	uintptr_t pc;
 	unsigned long long subs;
 	struct dl_phdr_info *info; /* filled when an object holds pc */
+	const uint8_t *hdr;        /* and its .eh_frame_hdr */
 	int found;
 };
 
@@ -705,34 +711,35 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 	c->subs = info->dlpi_subs;
 	if (!object_holds(info, c->pc, &hdr))
 		return 0;
+	c->hdr = hdr;
 	memset(c->info, 0, sizeof(*c->info));
 	memcpy(c->info, info, size < sizeof(*info) ? size : sizeof(*info));
 	c->found = 1;
 	return 1;
 }
 
-/* fd->pc's rule through _dl_find_object (miss_lock held): 1, or 0 when the
+/* fd->pc's rule through _dl_find_object (miss.lock held): 1, or 0 when the
  * object is not known to it (fd untouched but for subs). */
 static int fast_rule(struct find *fd)
 {
 	struct dl_find_object fo;
 	if (_dl_find_object((void *)fd->pc, &fo) || !fo.dlfo_link_map)
 		return 0;
-	if (miss_gen != AT_LOAD_RELAXED(&forget_gen)) {
-		miss_gen = AT_LOAD_RELAXED(&forget_gen);
-		miss_nobjs = 0;
+	if (miss.gen != AT_LOAD_RELAXED(&forget_gen)) {
+		miss.gen = AT_LOAD_RELAXED(&forget_gen);
+		miss.nobjs = 0;
 	}
 	struct miss_obj *o = NULL;
-	for (unsigned int i = 0; i < miss_nobjs && !o; i++)
+	for (unsigned int i = 0; i < miss.nobjs && !o; i++)
 		if (miss_objs[i].lm == fo.dlfo_link_map && miss_objs[i].start == fo.dlfo_map_start &&
 		    miss_objs[i].end == fo.dlfo_map_end && miss_objs[i].eh == fo.dlfo_eh_frame &&
 		    miss_objs[i].info.dlpi_addr == fo.dlfo_link_map->l_addr)
 			o = &miss_objs[i];
 	if (!o) {
-		if (miss_nobjs == MISS_OBJS)
-			miss_nobjs = 0;
-		o = &miss_objs[miss_nobjs];
-		struct collect c = {fd->pc, 0, &o->info, 0};
+		if (miss.nobjs == MISS_OBJS)
+			miss.nobjs = 0;
+		o = &miss_objs[miss.nobjs];
+		struct collect c = {fd->pc, 0, &o->info, NULL, 0};
 		dl_iterate_phdr(collect_cb, &c);
 		fd->subs = c.subs;
 		if (c.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an unload: records dropped */
@@ -740,7 +747,7 @@ static int fast_rule(struct find *fd)
 			if (o != miss_objs)
 				miss_objs[0].info = o->info;
 			o = miss_objs;
-			miss_nobjs = 0;
+			miss.nobjs = 0;
 		}
 		if (!c.found)
 			return 0;
@@ -748,12 +755,12 @@ static int fast_rule(struct find *fd)
 		o->start = fo.dlfo_map_start;
 		o->end = fo.dlfo_map_end;
 		o->eh = fo.dlfo_eh_frame;
-		miss_nobjs++;
+		o->hdr = c.hdr;
+		miss.nobjs++;
 	}
-	const uint8_t *hdr;
-	if (!object_holds(&o->info, fd->pc, &hdr))
-		return 0;
-	fd->rule = object_rule(&o->info, hdr, fd->pc);
+	/* pc lies in the object's mapping: in one of its segments, as a return
+	 * address does (else in no FDE: a stop, as dl_iterate_phdr's path says) */
+	fd->rule = object_rule(&o->info, o->hdr, fd->pc);
 	return 1;
 }
 
@@ -814,9 +821,9 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	struct find fd = {ra - 1, R_STOP, AT_LOAD_RELAXED(&seen_subs)};
 	__atomic_fetch_add(&rule_counts.misses, 1, __ATOMIC_RELAXED);
 	int done = 0;
-	if (!__atomic_exchange_n(&miss_lock, 1, __ATOMIC_ACQUIRE)) {
+	if (!__atomic_exchange_n(&miss.lock, 1, __ATOMIC_ACQUIRE)) {
 		done = fast_rule(&fd);
-		__atomic_store_n(&miss_lock, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&miss.lock, 0, __ATOMIC_RELEASE);
 	}
 	if (!done)
 		dl_iterate_phdr(find_cb, &fd);
