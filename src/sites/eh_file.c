@@ -34,10 +34,13 @@ struct eh_obj {
 	uint64_t hdr_off, tab_off; /* file offsets of the header and its table */
 	uint64_t count;            /* table entries */
 	const int32_t *sparse;     /* entry k * AT_EH_STRIDE's start and FDE, in pairs */
-	uint64_t cie_off;          /* the CIE in cie[] (0: none) */
-	uint32_t cie_n;
-	int cie_enc;               /* its FDEs' pointer encoding (-1: not usable) */
-	uint8_t cie[CIE_MAX];
+	struct eh_cie {            /* the last two CIEs read */
+		uint64_t off;      /* its file offset (0: none) */
+		uint32_t n;
+		int enc;           /* its FDEs' pointer encoding (-1: not usable) */
+		uint8_t b[CIE_MAX];
+	} cie[2];
+	unsigned int cie_next;     /* the one a CIE read replaces */
 };
 
 /* Written with busy held (below). */
@@ -197,7 +200,7 @@ static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const
 
 static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
 		    uint64_t fde_off, uintptr_t pc, uint64_t *rule);
-static int cie_load(struct eh_obj *o, uint64_t cie_off);
+static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *err);
 
 /* pc's rule from the FDEs of stride k of o's table, read in one piece:
  * from the stride's first FDE to the next stride's (the last stride: up
@@ -234,10 +237,11 @@ static int window_rule(struct eh_obj *o, size_t k, size_t strides, uintptr_t pc,
 			if (id > fde_off + 4 - o->seg_off)
 				return NOT_FOUND;
 			uint64_t cie_off = fde_off + 4 - id;
-			int r = cie_load(o, cie_off);
-			if (r)
+			int r;
+			const struct eh_cie *c = cie_load(o, cie_off, &r);
+			if (!c)
 				return r;
-			if (o->cie_enc != 0x1b)
+			if (c->enc != 0x1b)
 				return NOT_FOUND;
 			return cie_rule(o, cie_off, buf + p, (size_t)len + 4, fde_off, pc, rule);
 		}
@@ -318,23 +322,28 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	return r;
 }
 
-/* The CIE at file offset cie_off in o->cie (cached, or read now): 0,
- * READ_FAILED, or AT_EH_MEMORY (longer than CIE_MAX). */
-static int cie_load(struct eh_obj *o, uint64_t cie_off)
+/* The CIE at file offset cie_off (cached, or read now), or NULL with
+ * *err READ_FAILED or AT_EH_MEMORY (longer than CIE_MAX). */
+static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *err)
 {
-	if (o->cie_off != cie_off) {
-		uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
-		o->cie_off = 0;
-		if (cn < 4 || at_read_at(o->fd, o->cie, cn, cie_off) != (ssize_t)cn)
-			return READ_FAILED;
-		uint32_t clen = (uint32_t)load32(o->cie);
-		if (clen != 0xffffffffu && (uint64_t)clen + 4 > cn)
-			return AT_EH_MEMORY;
-		o->cie_off = cie_off;
-		o->cie_n = (uint32_t)cn;
-		o->cie_enc = at_eh_cie_fde_enc(o->cie, cn, o->seg_addr + (cie_off - o->seg_off));
-	}
-	return 0;
+	for (unsigned int i = 0; i < 2; i++)
+		if (o->cie[i].off == cie_off)
+			return &o->cie[i];
+	struct eh_cie *c = &o->cie[o->cie_next];
+	o->cie_next ^= 1;
+	uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
+	c->off = 0;
+	*err = READ_FAILED;
+	if (cn < 4 || at_read_at(o->fd, c->b, cn, cie_off) != (ssize_t)cn)
+		return NULL;
+	uint32_t clen = (uint32_t)load32(c->b);
+	*err = AT_EH_MEMORY;
+	if (clen != 0xffffffffu && (uint64_t)clen + 4 > cn)
+		return NULL;
+	c->off = cie_off;
+	c->n = (uint32_t)cn;
+	c->enc = at_eh_cie_fde_enc(c->b, cn, o->seg_addr + (cie_off - o->seg_off));
+	return c;
 }
 
 /* pc's rule from the FDE at fde[0 .. n) (file offset fde_off) and the CIE
@@ -342,10 +351,11 @@ static int cie_load(struct eh_obj *o, uint64_t cie_off)
 static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
 		    uint64_t fde_off, uintptr_t pc, uint64_t *rule)
 {
-	int r = cie_load(o, cie_off);
-	if (r)
+	int r;
+	const struct eh_cie *c = cie_load(o, cie_off, &r);
+	if (!c)
 		return r;
-	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), o->cie, o->cie_n,
+	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), c->b, c->n,
 			      o->seg_addr + (cie_off - o->seg_off), pc, rule);
 }
 
@@ -372,7 +382,7 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 	struct stat st;
 	int fd = open_object(o->path, info, &st);
 	o->fd = fd;
-	o->cie_off = 0;
+	o->cie[0].off = o->cie[1].off = 0;
 	if (fd < 0 || st.st_dev != o->dev || st.st_ino != o->ino) {
 		if (fd >= 0)
 			close(fd);
