@@ -45,9 +45,9 @@
  *
  * Callers are serialised by a lock of its own, taken by exchange and never
  * waited for: a miss that finds it taken (another thread's miss, or the
- * one a signal handler interrupted) reads in place; an unload reported
- * meanwhile is done by the next miss to take it.  Never allocates through
- * malloc.
+ * one a signal handler interrupted; every miss of a child forked while
+ * another thread held it) reads in place; an unload reported meanwhile is
+ * done by the next miss to take it.  Never allocates through malloc.
  */
 #ifndef AT_EH_FILE_H
 #define AT_EH_FILE_H

@@ -678,7 +678,8 @@ static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr,
  * the table is full or an unload was seen by either path.  miss.lock
  * (taken by exchange, never waited for) guards them: a miss that finds it
  * taken (another thread's, or the one a signal handler interrupted) takes
- * dl_iterate_phdr's path.  pc's object is live (pc is a return address of
+ * dl_iterate_phdr's path (so does every miss of a child forked while
+ * another thread held it).  pc's object is live (pc is a return address of
  * the calling thread's stack), so its mapping is read without the loader's
  * lock.
  */
