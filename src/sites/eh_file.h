@@ -22,7 +22,7 @@
  *     FDE offset of every AT_EH_STRIDE-th entry (8 bytes each, in one
  *     mmap'd arena of AT_EH_ARENA bytes shared by all records), which
  *     bound a stride's FDEs in .eh_frame (ld writes them in the table's
- *     order: about 45 bytes each);
+ *     order, as a rule: about 45 bytes each);
  *   - the last two CIEs read (most objects have one to three).
  * Anything else (no file, another file, a writable or relocated segment,
  * more than 64 program headers, the records or the arena full, a CIE
@@ -30,15 +30,17 @@
  * outside the segment) is read in place as before.  An FDE longer than the
  * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
- * A miss: one pread of its stride's FDEs (up to 4 KiB), scanned for the
- * one whose range holds the address (and one of the CIE when it is not the
- * cached one), skipped when the previous miss read the same stride.  When
- * the scan cannot say (FDEs out of the table's order, a stride longer than
- * 4 KiB, a CIE whose FDE encoding is not ld's pc-relative 4 bytes, an
- * address no FDE covers): one pread of the stride's table entries, one of
- * the FDE, each skipped when the previous miss read the same.  A descriptor the program closed or
- * replaced (a read fails, or gives a stop or corrupt record) is checked
- * (fstat: its device and inode) and opened again once; a record whose file
+ * A miss: one pread of its stride's FDEs (from its first FDE to the next
+ * stride's, up to 8 KiB), scanned for the one whose range holds the
+ * address (and one of the CIE when neither cached one is it), skipped when
+ * the previous miss read the same stride.  When the scan cannot say (FDEs
+ * out of the table's order, as a compiler's hot and cold parts leave them;
+ * a stride longer than 8 KiB; a CIE whose FDE encoding is not ld's
+ * pc-relative 4 bytes; an address no FDE covers): one pread of the
+ * stride's table entries, one of the FDE, each skipped when the previous
+ * miss read the same.  A descriptor the program closed or replaced (a
+ * read fails, or gives a stop or corrupt record) is checked (fstat: its
+ * device and inode) and opened again once; a record whose file
  * no longer matches is read in place from then on.  When the loader
  * reports an object unloaded every record is dropped (its descriptor
  * closed if it is still ours) and made again at the next miss.
@@ -59,7 +61,7 @@
 
 #define AT_EH_OBJECTS 64
 #define AT_EH_STRIDE 16u
-#define AT_EH_ARENA (64u << 10)
+#define AT_EH_ARENA (256u << 10) /* 8 bytes a stride: 524,288 FDEs in all */
 #define AT_EH_FD_MIN 512
 /* not read from the file: read the mapping */
 #define AT_EH_MEMORY 2
