@@ -7,7 +7,8 @@
  *      any lock of ours held, up to the site: the frames past it need no
  *      name (a chain is named by its site) and no record (each costs
  *      about 200 bytes and reads of the object's file: cc1 made 5124
- *      records for its 6000 chains);
+ *      records for its 6000 chains); a frame in a layer object (libc...)
+ *      gets its function's name only if the chain is named after it;
  *   2. the site: the first frame outside the layer; the named frame is the
  *      site, or the outermost frame when every frame is in the layer;
  *   3. the record, in the pool; the registry gives its tag an index
@@ -111,7 +112,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	unsigned int site = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		int err;
-		if (!(fr[i] = at_frame_get(f[i], &err))) {
+		if (!(fr[i] = at_frame_lookup(f[i], &err))) {
 			if (err == -EDEADLK)
 				return NULL; /* try again at the next call */
 			goto nomem;
@@ -122,6 +123,8 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 		}
 	}
 	struct at_frame *named = fr[site ? site - 1 : n - 1];
+	if (at_frame_name(named)) /* a layer frame's function: named now */
+		goto nomem;
 	struct at_chain *c = at_sites_pool_alloc(sizeof(*c) + n * sizeof(uintptr_t));
 	if (!c)
 		goto nomem;
