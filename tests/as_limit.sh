@@ -2,9 +2,13 @@
 # Debian programs under the preload library with `ulimit -v 4000000` (the
 # address-space limit batch schedulers and CI runners set): outputs
 # compared with the same runs under glibc malloc, with and without
-# profiling.  usage: as_limit.sh /path/liballoctag-preload.so
+# profiling; and a program allocating until malloc returns NULL (as_fill:
+# small objects of 16 bytes to 4 KiB in turn, then blocks of 64 KiB to
+# 2 MiB) must get at least 3 GB of either, then ENOMEM, with nothing on
+# stderr.  usage: as_limit.sh /path/liballoctag-preload.so /path/as_fill
 set -eu
 PRE=$1
+FILL=$2
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -35,4 +39,26 @@ if command -v sqlite3 >/dev/null; then
     LD_PRELOAD=$PRE sqlite3 <"$T/q.sql" >"$T/got.sq" 2>"$T/err" || fail "sqlite3 under ulimit -v 4000000: $(cat "$T/err")"
     [ "$(cat "$T/got.sq")" = "50000|1250025000" ] || fail "sqlite3 output: $(cat "$T/got.sq")"
 fi
+for mode in 1 never 1,uncompressed; do
+    for shape in small large; do
+        ALLOCTAG=$mode LD_PRELOAD=$PRE "$FILL" $shape >"$T/fill" 2>"$T/err" || fail "as_fill $shape (ALLOCTAG=$mode): $(cat "$T/err")"
+        [ ! -s "$T/err" ] || fail "as_fill $shape, stderr (ALLOCTAG=$mode): $(head -c 300 "$T/err")"
+        read -r bytes why <"$T/fill"
+        [ "$why" = ENOMEM ] || fail "as_fill $shape (ALLOCTAG=$mode): malloc failed with $why"
+        [ "$bytes" -ge 3000000000 ] || fail "as_fill $shape (ALLOCTAG=$mode): $bytes bytes before NULL, want >= 3 GB"
+        echo "as_fill $shape ALLOCTAG=$mode: $bytes bytes"
+    done
+done
+# A small limit: profiling's tables (320 MiB of tag area, 32 MiB of counters
+# a CPU) are mapped as they are used, so sort works with profiling on and
+# its allocinfo counts its sites.
+(
+    ulimit -v 400000
+    ALLOCTAG_ALLOCINFO=$T/ai LD_PRELOAD=$PRE sort -n "$T/in" >"$T/got.sort" 2>"$T/err"
+) || fail "sort under ulimit -v 400000: $(cat "$T/err")"
+cmp -s "$T/want.sort" "$T/got.sort" || fail "sort output differs under ulimit -v 400000"
+[ ! -s "$T/err" ] || fail "stderr under ulimit -v 400000: $(cat "$T/err")"
+grep -q '^allocinfo - version: 2.0$' "$T/ai" || fail "no allocinfo under ulimit -v 400000"
+awk 'NR > 2 && $1 > 0 && $2 > 0 { n++ } END { exit !(n > 0) }' "$T/ai" ||
+    fail "allocinfo under ulimit -v 400000 counts nothing: $(head -5 "$T/ai")"
 echo "ulimit -v 4000000: ok"

@@ -143,7 +143,7 @@ __attribute__((noipa)) void fp_outer(struct truth *t, int k)
 static int memo_has_general(void)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	for (unsigned int s = 0; m && s < AT_MEMO_SETS; s++)
+	for (unsigned int s = 0; m != AT_MEMO_NONE && s < AT_MEMO_SETS; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
 			if (m->e[s][w].key && (m->e[s][w].spx & AT_MEMO_SHAPE_ANY))
 				return 1;
@@ -256,9 +256,9 @@ static void *few(void *arg)
 		callers[r % 4](arg);
 	struct at_chain_memo *m = at_memo_tls.m;
 #ifdef __OPTIMIZE__ /* unoptimised, the library's walks are seldom kept: see main */
-	CHECK(m != NULL || at_chain_depth == 1); /* depth 1 keeps no memo */
+	CHECK(m != AT_MEMO_NONE || at_chain_depth == 1); /* depth 1 keeps no memo */
 #endif
-	if (m)
+	if (m != AT_MEMO_NONE)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 	return NULL;
 }

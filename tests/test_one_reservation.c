@@ -10,9 +10,11 @@
  *                                   with profiling on and with never)
  *   test_one_reservation --limit    re-executes itself under an
  *                                   address-space limit (--limited): meta
- *                                   and one arena, then, when the arena is
- *                                   full, the next arena joins the same
- *                                   mapping
+ *                                   and AT_HEAP_GROW_STEP of heap, grown
+ *                                   as blocks need it into the same
+ *                                   mapping, a second arena included; the
+ *                                   shadow mapped only where slabs are, the
+ *                                   tag area only where it is used
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -26,7 +28,7 @@
 #include "modules/tag_area.h"
 #include "pages/page.h"
 
-/* The lines of /proc/self/maps overlapping [lo, hi), at most 8: their
+/* The lines of /proc/self/maps overlapping [lo, hi), at most 64: their
  * ranges and protections; how many. */
 struct line {
 	uintptr_t lo, hi;
@@ -39,7 +41,7 @@ static int lines_in(uintptr_t lo, uintptr_t hi, struct line *l)
 	CHECK(f);
 	char buf[512];
 	int n = 0;
-	while (fgets(buf, sizeof buf, f) && n < 8)
+	while (fgets(buf, sizeof buf, f) && n < 64)
 		if (sscanf(buf, "%lx-%lx %4s", &l[n].lo, &l[n].hi, l[n].prot) == 3 && l[n].lo < hi &&
 		    lo < l[n].hi)
 			n++;
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
 
 	/* meta, the shadow and the heap's first chunk read-write (the small
 	 * and the large block are in it); the rest of the heap PROT_NONE */
-	struct line l[8];
+	struct line l[64];
 	uintptr_t end = (uintptr_t)at_heap_base + at_heap_span;
 	CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 2);
 	CHECK_STREQ(l[0].prot, "rw-p");
@@ -108,12 +110,43 @@ int main(int argc, char **argv)
 	in(lo, hi, large, "a large block");
 	size_t meta = (limited ? (size_t)8 << 30 : AT_HEAP_SIZE) / AT_PAGE_SIZE * sizeof(struct at_page);
 	CHECK(at_heap_meta(AT_META_PAGES, meta) == at_pages);
-	if (profiling) {
+	if (profiling && !limited) {
 		in(lo, hi, at_counters_base, "the counters");
 		in(lo, hi, at_tag_by_idx, "the registry's table");
 		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
 		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
 		meta += at_registry_bytes() + at_counters_bytes() + at_area_bytes();
+	} else if (profiling) {
+		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
+		 * (tag area, registry, counters, each 64 KiB-aligned), mapped
+		 * 64 KiB at a time where used: the tag slots' and the strings'
+		 * first 64 KiB, the registry's and each CPU's counters' for
+		 * the first 2048 indexes (64 KiB of counters) */
+		uintptr_t a = (uintptr_t)at_heap_base + 2 * AT_HEAP_SIZE;
+		uintptr_t r = a + align_up(at_area_bytes(), 64 << 10);
+		uintptr_t k = r + align_up(at_registry_bytes(), 64 << 10);
+		CHECK(at_heap_meta(AT_META_AREA, at_area_bytes()) == (void *)a);
+		CHECK(at_heap_meta(AT_META_REGISTRY, at_registry_bytes()) == (void *)r);
+		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
+		CHECK_EQ((uintptr_t)at_tag_by_idx, r);
+		CHECK_EQ((uintptr_t)at_counters_base, k);
+		in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
+		in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
+		   at_area_str(sp.str_off), "the tag area's strings");
+		unsigned int ncnt = (unsigned int)(at_counters_bytes() / AT_COUNTERS_STRIDE);
+		struct line sl[64];
+		CHECK(ncnt + 3 <= 64);
+		CHECK_EQ(lines_in(a, k + at_counters_bytes(), sl), (int)ncnt + 3);
+		uintptr_t want[64] = {a, a + AT_AREA_TAG_BYTES, r};
+		for (unsigned int c = 0; c < ncnt; c++)
+			want[3 + c] = k + c * AT_COUNTERS_STRIDE;
+		for (unsigned int i = 0; i < ncnt + 3; i++) {
+			CHECK_EQ(sl[i].lo, want[i]);
+			CHECK_EQ(sl[i].hi, want[i] + (64u << 10));
+			CHECK_STREQ(sl[i].prot, "rw-p");
+		}
+	}
+	if (profiling) {
 		pthread_mutex_lock(&at_registry_lock);
 		at_area_release(sp);
 		pthread_mutex_unlock(&at_registry_lock);
@@ -127,17 +160,27 @@ int main(int argc, char **argv)
 		CHECK_EQ(at_heap_base - (char *)at_pages,
 			 align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE));
 	} else {
-		/* meta right below one arena; the shadow AT_HEAP_SIZE above */
-		CHECK_EQ(at_heap_span, AT_ARENA_SIZE);
+		/* meta right below a step of heap; the shadow AT_HEAP_SIZE
+		 * above, mapped only at the windows of the slabs handed out:
+		 * the small block's slab (112 bytes: a big window), in the
+		 * heap's first 64 KiB units */
+		CHECK_EQ(at_heap_span, AT_HEAP_GROW_STEP);
 		CHECK_EQ(at_heap_base - (char *)at_pages, meta);
 		CHECK_EQ(shadow, at_heap_base + AT_HEAP_SIZE);
-		/* fill the first arena (a 512 MiB block in its upper half): the
-		 * heap grows into the next one, whose blocks join the same
-		 * mapping as the first arena's upper half */
+		uintptr_t w = (uintptr_t)shadow + ((uintptr_t)(small - at_heap_base) & ~0xfffful);
+		CHECK_EQ(lines_in(w, w + (64u << 10), l), 1);
+		CHECK_STREQ(l[0].prot, "rw-p");
+		CHECK(l[0].lo <= w && l[0].hi >= w + (64u << 10) && l[0].hi - l[0].lo <= (1u << 20));
+		CHECK_EQ(lines_in((uintptr_t)shadow + (2u << 20), (uintptr_t)shadow + AT_HEAP_SIZE, l), 0);
+		/* three 512 MiB blocks: the first at the first arena's upper
+		 * half (the reservation grows to 1 GiB), the next two fill a
+		 * second arena (1.5, then 2 GiB), all joining the mapping of
+		 * the first arena's upper half */
 		void *b[3];
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 3; i++) {
 			CHECK(b[i] = at_malloc(400u << 20));
-		CHECK_EQ(at_heap_span, 2 * AT_ARENA_SIZE);
+			CHECK_EQ(at_heap_span, (size_t)(i + 2) << 29);
+		}
 		end = (uintptr_t)at_heap_base + at_heap_span;
 		CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 3);
 		CHECK_EQ(l[0].hi, (uintptr_t)at_heap_base + (2u << 20));

@@ -5,7 +5,10 @@
  *   each     allocations from alpha (10 mallocs, 4 freed), beta (3 callocs
  *            and a large one) and gamma (realloc growing one block 4 times, each a move,
  *            then 2 reallocs left in place, then 2 of a large block, grown
- *            in place or moved):
+ *            in place or moved) and zeta (the aligned family, 3 rounds
+ *            of posix_memalign, aligned_alloc, memalign, valloc and
+ *            pvalloc, small and large, the first round's blocks freed,
+ *            and calls refused with EINVAL, which count nothing):
  *            the chains whose site frame is in each function have exactly
  *            the live and cumulative bytes and calls made there; every
  *            chain's site frame is inside a function of this program, the
@@ -30,6 +33,7 @@
  * Runs at the default depth and, by the second test, ALLOCTAG_DEPTH=1.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -109,6 +113,41 @@ __attribute__((noipa)) void gamma_(size_t *live, size_t *all)
 	}
 	*live = malloc_usable_size(p);
 	kept[30] = p;
+}
+
+/* Each call site's block of each round: the first round's made after
+ * a walk, the others' proved by the memo. */
+__attribute__((noipa)) void zeta(size_t *live, size_t *all)
+{
+	void *p[3][6];
+	for (int r = 0; r < 3; r++) {
+		CHECK_EQ(posix_memalign(&p[r][0], 64, 100), 0);
+		CHECK_EQ(posix_memalign(&p[r][1], 4096, 20000), 0);
+		p[r][2] = aligned_alloc(128, 256);
+		p[r][3] = memalign(256, 1000);
+		p[r][4] = valloc(100);
+		p[r][5] = pvalloc(5000);
+		void *bad = (void *)1;
+		CHECK_EQ(posix_memalign(&bad, 24, 100), EINVAL); /* not a power of two */
+		CHECK(bad == (void *)1);
+		errno = 0;
+		CHECK(aligned_alloc(3, 100) == NULL && errno == EINVAL);
+		for (int i = 0; i < 6; i++) {
+			CHECK(p[r][i] != NULL);
+			KEEP(p[r][i]);
+			*all += malloc_usable_size(p[r][i]);
+			if (r)
+				*live += malloc_usable_size(p[r][i]);
+		}
+		CHECK(((uintptr_t)p[r][0] & 63) == 0 && ((uintptr_t)p[r][1] & 4095) == 0);
+		CHECK(((uintptr_t)p[r][2] & 127) == 0 && ((uintptr_t)p[r][3] & 255) == 0);
+		CHECK(((uintptr_t)p[r][4] & 4095) == 0 && ((uintptr_t)p[r][5] & 4095) == 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		free(p[0][i]);
+		kept[40 + i] = p[1][i];
+		kept[46 + i] = p[2][i];
+	}
 }
 
 /* The report stream: appends to report[], allocating a scratch block per
@@ -235,12 +274,14 @@ int main(void)
 {
 	alloctag_init();
 	CHECK(at_state == AT_STATE_READY && at_profiling_on);
-	size_t alive = 0, aall = 0, blive = 0, glive = 0, gall = 0;
+	size_t alive = 0, aall = 0, blive = 0, glive = 0, gall = 0, zlive = 0, zall = 0;
 	alpha(&alive, &aall);
 	beta(&blive);
 	gamma_(&glive, &gall);
+	zeta(&zlive, &zall);
 
-	struct sum s[] = {{.fn = "alpha"}, {.fn = "beta"}, {.fn = "gamma_"}, {.fn = NULL}};
+	struct sum s[] = {{.fn = "alpha"}, {.fn = "beta"}, {.fn = "gamma_"}, {.fn = "zeta"},
+			  {.fn = NULL}};
 	at_sites_each(add, s);
 	CHECK_EQ(s[0].lb, alive);
 	CHECK_EQ(s[0].lc, 6);
@@ -254,6 +295,11 @@ int main(void)
 	CHECK_EQ(s[2].lc, 1);
 	CHECK_EQ(s[2].ab, gall);
 	CHECK_EQ(s[2].ac, 8);
+	CHECK_EQ(s[3].lb, zlive);
+	CHECK_EQ(s[3].lc, 12);
+	CHECK_EQ(s[3].ab, zall);
+	CHECK_EQ(s[3].ac, 18);
+	CHECK_EQ(s[3].chains, 6);
 	/* top users: chains count as their sites, named like allocinfo's lines */
 	struct alloctag_usage u[64];
 	size_t nu = alloctag_top_users(u, 64);

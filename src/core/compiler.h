@@ -38,7 +38,8 @@
  *    that has had threads (core/fork_locks.h);
  *  - AT_CHAIN_HOT: a static that making a call chain's tag writes (sites/:
  *    the chains' count and list, the run-time indexes, the rule cache's
- *    counts), with the registry lock that making it takes: a forked child
+ *    counts, a rule miss's locks and buffer state), with the registry lock
+ *    that making it takes: a forked child
  *    making its first chain copies this one page of them;
  *  - AT_FORK_TAIL: an array of structures that start with a lock (the page
  *    arenas), in a section of its own that the linker places right after
@@ -46,7 +47,7 @@
  *    the first entries' locks still fall in the page.
  * The page starts with counters.c's reset_mark, page-aligned (counters.c is
  * linked before the other files with statics here: CMakeLists.txt); the
- * locks and statics take about 3.3 KiB of it.
+ * locks and statics take about 3.5 KiB of it.
  */
 #define AT_FORK_LOCK __attribute__((section("at_fork_page"), aligned(64)))
 #define AT_CHAIN_HOT AT_FORK_LOCK

@@ -26,8 +26,13 @@
  *   AT_STATE_READY  store set up; at_profiling_on says whether new
  *                   allocations are charged (frees always uncharge)
  * at_profiling_on is set only once at_state is READY (init.c stores it after
- * the state), so a hot path that reads at_profiling_on == 1 needs no check of
- * at_state.
+ * the state), so a hot path that reads it nonzero needs no check of
+ * at_state.  Nonzero, it also says how an untagged allocation is charged:
+ * AT_PROFILING_CHAINS, to its call chain (ALLOCTAG_DEPTH above 1: the
+ * default), AT_PROFILING_SITES, to its caller's address (ALLOCTAG_DEPTH=1;
+ * sites/chains.h keeps it in step with the depth), so that the preload
+ * library's malloc tells off, chains and depth 1 apart by one compare;
+ * every other reader takes it as a boolean.
  */
 #ifndef AT_CONTROL_H
 #define AT_CONTROL_H
@@ -37,6 +42,7 @@
 #include "core/compiler.h"
 
 enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
+enum { AT_PROFILING_CHAINS = 1, AT_PROFILING_SITES = 2 };
 
 extern AT_HIDDEN unsigned char at_state;
 extern AT_HIDDEN unsigned char at_profiling_on;

@@ -76,9 +76,15 @@ int at_registry_init(void)
 			       (size_t)(stop - start), AT_IDX_MAX);
 			return 0;
 		}
+		pthread_mutex_lock(&at_registry_lock);
+		if (at_meta_cover_idx(AT_IDX_FIRST + (uint32_t)(stop - start))) { /* page.h */
+			pthread_mutex_unlock(&at_registry_lock);
+			at_msg("no room under the address-space limit for %zu core allocation "
+			       "tags; they will not be counted", (size_t)(stop - start));
+			return 0;
+		}
 		at_core_start = start;
 		at_core_stop = stop;
-		pthread_mutex_lock(&at_registry_lock);
 		at_registry_assign(start, stop, AT_IDX_FIRST, start);
 		pthread_mutex_unlock(&at_registry_lock);
 	}

@@ -54,6 +54,8 @@ size_t at_area_bytes(void)
 static int commit(struct part *p, size_t end)
 {
 	end = page_up(end);
+	if (at_meta_cover(p->base, end)) /* under a limit, mapped as used */
+		return -ENOMEM;
 	if (end > p->committed)
 		p->committed = end;
 	return 0;

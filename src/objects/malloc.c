@@ -411,6 +411,35 @@ static inline __attribute__((always_inline)) void *malloc_with(size_t n, struct 
 
 ENTRIES(void *, malloc, (size_t n), (n), _r)
 
+/*
+ * For the preload library's call chains (preload.c CHAIN_ENTRY), X's
+ * twins over X_made(args, tag, made) (X charged to tag, as cur_tag()
+ * gives it; the usable size of the block it made in *made, left alone
+ * when it made none, which `ok`, an expression of its result q, tells):
+ * at_X_made(params, tag, made), and at_X_entry(params, e), X charged to
+ * the chain of memo entry e (its thread's memo busy), counted in e, the
+ * memo's busy count dropped, X_made inlined into it (the hit path's one
+ * function).
+ */
+#define MADE_FN(ret, X, params, args)                                          \
+	ret at_##X##_made(UNPAREN params, struct alloc_tag *tag, size_t *made) \
+	{                                                                      \
+		return X##_made(UNPAREN args, tag, made);                      \
+	}
+#define ENTRY_FN(ret, name, X, params, args, ok)                               \
+	ret name(UNPAREN params, struct at_memo_entry *e)                      \
+	{                                                                      \
+		size_t made;                                                   \
+		ret q = X##_made(UNPAREN args, e->tag, &made);                 \
+		if (ok)                                                        \
+			at_memo_count(e, made);                                \
+		at_chain_entry_done();                                         \
+		return q;                                                      \
+	}
+#define MADE_ENTRIES(ret, X, params, args, ok) \
+	MADE_FN(ret, X, params, args)          \
+	ENTRY_FN(ret, at_##X##_entry, X, params, args, ok)
+
 /* Large block p (heap offset off) being freed; f = its unit head's flags. */
 AT_NOINLINE void at_large_free(void *p, uintptr_t off, const char *what)
 {
@@ -538,8 +567,28 @@ void at_free(void *p)
 	at_free_fast(p, "free");
 }
 
-/* Usable size of live block p; aborts (naming what) on a bad pointer. */
-static size_t usable_checked(const void *p, const char *what)
+/* The usable size of p when it is a live object of a slab (its class's),
+ * else 0 (not in a slab, not an object's start, free: usable_checked
+ * tells which); no call, so that realloc's in-place case needs no frame. */
+static inline __attribute__((always_inline)) size_t slab_live_size(const void *p)
+{
+	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
+	if (off >= AT_LOAD_RELAXED(&at_heap_span))
+		return 0;
+	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	if (!(f & AT_PG_SLAB))
+		return 0;
+	unsigned int cls = at_page_class(f);
+	uint32_t idx = at_obj_index(off, cls);
+	if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
+	    idx >= at_class_nobj[cls] || !at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
+		return 0;
+	return at_class_charge[cls];
+}
+
+/* Usable size of live block p, not a live slab object (slab_live_size
+ * 0); aborts (naming what) on a bad pointer. */
+static AT_NOINLINE size_t usable_not_slab(const void *p, const char *what)
 {
 	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
 	if (off >= AT_LOAD_RELAXED(&at_heap_span))
@@ -551,9 +600,7 @@ static size_t usable_checked(const void *p, const char *what)
 		if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
 		    idx >= at_class_nobj[cls])
 			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
-		if (!at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
-			at_fatal("%s(%p): the object is free", what, p);
-		return at_class_charge[cls];
+		at_fatal("%s(%p): the object is free", what, p);
 	}
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
 	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
@@ -563,6 +610,15 @@ static size_t usable_checked(const void *p, const char *what)
 	if (at_block_class(f))
 		return at_class_charge[at_block_class(f)];
 	return AT_PAGE_SIZE << at_page_order(f);
+}
+
+/* Usable size of live block p; aborts (naming what) on a bad pointer. */
+static inline __attribute__((always_inline)) size_t usable_checked(const void *p, const char *what)
+{
+	size_t n = slab_live_size(p);
+	if (at_likely(n != 0))
+		return n;
+	return usable_not_slab(p, what);
 }
 
 size_t at_usable_size_made(const void *p)
@@ -620,10 +676,7 @@ static inline void *calloc_with(size_t n, size_t size, struct alloc_tag *tag)
 
 ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), _r)
 
-void *at_calloc_made(size_t n, size_t size, struct alloc_tag *tag, size_t *made)
-{
-	return calloc_made(n, size, tag, made);
-}
+MADE_ENTRIES(void *, calloc, (size_t n, size_t size), (n, size), q)
 
 /*
  * realloc growing large block p to n > its usable size: absorb free
@@ -664,6 +717,12 @@ static int large_grow(void *p, size_t n)
 	return 1;
 }
 
+/* A block of usable size old realloc'ed to n (not 0) stays where it is. */
+static inline int stays(size_t n, size_t old)
+{
+	return n <= old && (n > old / 2 || old <= AT_MIN_SIZE);
+}
+
 /* realloc charged to tag; with `made` (not NULL), the usable size of the
  * block returned, if any, in *made: a block left in place has the size
  * usable_checked found, without at_usable_size_made's second lookup. */
@@ -681,7 +740,7 @@ static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t 
 		return NULL;
 	}
 	size_t old = usable_checked(p, "realloc");
-	if (n <= old && (n > old / 2 || old <= AT_MIN_SIZE)) {
+	if (stays(n, old)) {
 		if (made)
 			*made = old;
 		return p;
@@ -714,10 +773,35 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 
 ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
 
-void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made)
+MADE_FN(void *, realloc, (void *p, size_t n), (p, n))
+static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc, (void *p, size_t n), (p, n), q)
+
+/* realloc's at_X_entry: a live slab object that stays where it is first,
+ * with no frame and no call (the most frequent realloc, growing a buffer
+ * a little in its object's slack), else realloc_entry_all. */
+void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
-	return realloc_made(p, n, tag, made);
+	size_t old;
+	if (at_likely(p && n) && at_likely((old = slab_live_size(p)) != 0) && stays(n, old)) {
+		at_memo_count(e, old);
+		at_chain_entry_done();
+		return p;
+	}
+	return realloc_entry_all(p, n, e);
 }
+
+/* X_made for the aligned family: X_with, then the usable size of the
+ * block (an expression of q and params) it made. */
+#define ALIGNED_MADE(ret, X, params, args, ok, block)                          \
+	static inline __attribute__((always_inline)) ret X##_made(             \
+		UNPAREN params, struct alloc_tag *tag, size_t *made)           \
+	{                                                                      \
+		ret q = X##_with(UNPAREN args, tag);                           \
+		if (ok)                                                        \
+			*made = at_usable_size_made(block);                    \
+		return q;                                                      \
+	}                                                                      \
+	MADE_ENTRIES(ret, X, params, args, ok)
 
 /* align: a power of two. */
 static void *aligned_with(size_t align, size_t n, struct alloc_tag *tag)
@@ -749,6 +833,7 @@ static void *aligned_alloc_with(size_t align, size_t n, struct alloc_tag *tag)
 	return aligned_with(align, n, tag);
 }
 ENTRIES(void *, aligned_alloc, (size_t align, size_t n), (align, n), _r)
+ALIGNED_MADE(void *, aligned_alloc, (size_t align, size_t n), (align, n), q, q)
 
 static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -765,6 +850,8 @@ static int posix_memalign_with(void **out, size_t align, size_t n, struct alloc_
 }
 ENTRIES(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n),
 	_r ? NULL : *out)
+ALIGNED_MADE(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n), !q,
+	     *out)
 
 static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 {
@@ -777,12 +864,14 @@ static void *memalign_with(size_t align, size_t n, struct alloc_tag *tag)
 	return aligned_with(align, n, tag);
 }
 ENTRIES(void *, memalign, (size_t align, size_t n), (align, n), _r)
+ALIGNED_MADE(void *, memalign, (size_t align, size_t n), (align, n), q, q)
 
 static void *valloc_with(size_t n, struct alloc_tag *tag)
 {
 	return aligned_with(AT_PAGE_SIZE, n, tag);
 }
 ENTRIES(void *, valloc, (size_t n), (n), _r)
+ALIGNED_MADE(void *, valloc, (size_t n), (n), q, q)
 
 static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 {
@@ -794,6 +883,7 @@ static void *pvalloc_with(size_t n, struct alloc_tag *tag)
 	return aligned_with(AT_PAGE_SIZE, r ? r : AT_PAGE_SIZE, tag);
 }
 ENTRIES(void *, pvalloc, (size_t n), (n), _r)
+ALIGNED_MADE(void *, pvalloc, (size_t n), (n), q, q)
 
 static char *strdup_with(const char *s, struct alloc_tag *tag)
 {

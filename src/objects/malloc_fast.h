@@ -27,11 +27,24 @@ AT_HIDDEN void *at_large_malloc(size_t n, struct alloc_tag *tag);
 /* The usable size of a block the allocator has just handed out (a live
  * one: none of usable_checked's checks), for the cumulative counts. */
 AT_HIDDEN size_t at_usable_size_made(const void *p);
-/* realloc(p, n) and calloc(n, size) charged to tag (as cur_tag() gives
- * it), the usable size of the block returned (if not NULL) in *made, for
- * the preload library's cumulative counts. */
-AT_HIDDEN void *at_realloc_made(void *p, size_t n, struct alloc_tag *tag, size_t *made);
-AT_HIDDEN void *at_calloc_made(size_t n, size_t size, struct alloc_tag *tag, size_t *made);
+/* realloc(p, n), calloc(n, size) and the aligned family charged to tag
+ * (as cur_tag() gives it), the usable size of the block made (if any) in
+ * *made, which is left alone when none was; at_X_entry: the same charged
+ * to the chain of memo entry e (the thread's memo busy), counted in e, the
+ * memo's busy count dropped (malloc.c MADE_ENTRIES): for the preload
+ * library's call chains. */
+struct at_memo_entry;
+#define AT_MADE_ENTRIES(ret, X, ...)                                                   \
+	AT_HIDDEN ret at_##X##_made(__VA_ARGS__, struct alloc_tag *tag, size_t *made); \
+	AT_HIDDEN ret at_##X##_entry(__VA_ARGS__, struct at_memo_entry *e)
+AT_MADE_ENTRIES(void *, realloc, void *p, size_t n);
+AT_MADE_ENTRIES(void *, calloc, size_t n, size_t size);
+AT_MADE_ENTRIES(int, posix_memalign, void **out, size_t align, size_t n);
+AT_MADE_ENTRIES(void *, aligned_alloc, size_t align, size_t n);
+AT_MADE_ENTRIES(void *, memalign, size_t align, size_t n);
+AT_MADE_ENTRIES(void *, valloc, size_t n);
+AT_MADE_ENTRIES(void *, pvalloc, size_t n);
+#undef AT_MADE_ENTRIES
 /* They end the program (at_fatal), naming p; not declared noreturn, so that
  * the fast path reaches them by a tail jump. */
 AT_HIDDEN void at_bad_object(void *p, const char *what);

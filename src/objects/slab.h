@@ -410,6 +410,30 @@ static inline unsigned int at_block_class(uint64_t f)
  * class not warm yet: slab.h "Cold classes"); cleared for good. */
 extern AT_HIDDEN unsigned char at_class_cold[AT_NR_CLASSES];
 
+/*
+ * The parts of the shadow a slab of class cls at heap offset off may use
+ * (the layout above), for a shadow mapped piece by piece (under an
+ * address-space limit: page.h at_heap_add_shadow, page_alloc.c): below
+ * AT_COMPACT_CLS its unit's own 64 KiB window (a big window, or a slot
+ * window's free stack), from AT_SLOT_CLS its group's 16 compact windows.
+ * So a slab of the large classes needs 16 KiB per MiB of heap, not 64 KiB
+ * per 64 KiB.  The number of parts, 1 or 2, in lo[] and len[].
+ */
+static inline unsigned int at_slab_shadow_parts(uintptr_t off, unsigned int cls, uintptr_t lo[2],
+						size_t len[2])
+{
+	unsigned int n = 0;
+	if (cls < AT_COMPACT_CLS) {
+		lo[n] = off & ~(AT_SLAB_SIZE - 1);
+		len[n++] = AT_SLAB_SIZE;
+	}
+	if (cls >= AT_SLOT_CLS) {
+		lo[n] = (off & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT;
+		len[n++] = AT_WIN_COMPACT * 16u;
+	}
+	return n;
+}
+
 /* slab.c */
 AT_HIDDEN int at_slab_init(void);
 /*

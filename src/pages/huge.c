@@ -208,6 +208,17 @@ static char *map_guarded(size_t len, size_t align, char **map_out, size_t *map_l
 	if (map == MAP_FAILED)
 		return NULL;
 	char *addr = (char *)(((uintptr_t)map + AT_PAGE_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+	/* The alignment's slack given back (under an address-space limit it
+	 * counts: a 2 GiB-aligned block held 2 GiB); kept if the kernel
+	 * refuses. */
+	size_t head = (size_t)(addr - AT_PAGE_SIZE - map);
+	size_t tail = map_len - head - len - 2 * AT_PAGE_SIZE;
+	if (head && !munmap(map, head)) {
+		map += head;
+		map_len -= head;
+	}
+	if (tail && !munmap(addr + len + AT_PAGE_SIZE, tail))
+		map_len -= tail;
 	/* Guards: an underflow or overflow reaching past the block faults.  If
 	 * the kernel refuses (out of mappings), the block goes without. */
 	mprotect(addr - AT_PAGE_SIZE, AT_PAGE_SIZE, PROT_NONE);

@@ -5,9 +5,10 @@
  * until used), cut into AT_NR_ARENAS arenas of AT_ARENA_SIZE bytes, each a
  * buddy allocator of its own (page_alloc.c).  Of it, [at_heap_base,
  * at_heap_base + at_heap_span) is reserved: all AT_HEAP_SIZE bytes when the
- * address space is not limited, else one arena at first and one more each
- * time the arenas are full and the limit allows (page_alloc.c,
- * "Reservation").  A page is 4096 bytes; its page frame number (pfn) is its
+ * address space is not limited, else AT_HEAP_GROW_STEP at first and more,
+ * a step or what a block needs at a time, whenever the arenas are full and
+ * the limit allows (page_alloc.c, "Reservation"); an arena's blocks lie
+ * below the span's end.  A page is 4096 bytes; its page frame number (pfn) is its
  * offset from the heap base divided by 4096, and indexes the descriptor
  * array at_pages[] (reserved alongside, 16 bytes per page, committed by the
  * kernel on first touch).
@@ -65,6 +66,9 @@
 #define AT_NR_ARENAS (1u << AT_NR_ARENAS_BITS)
 #define AT_HEAP_SIZE (AT_ARENA_SIZE * AT_NR_ARENAS) /* 64 GiB of address space */
 #define AT_HEAP_PAGES (AT_HEAP_SIZE >> AT_PAGE_SHIFT)
+/* Under an address-space limit the heap's reservation grows by this much
+ * at a time, or by what a block needs (page_alloc.c, Reservation). */
+#define AT_HEAP_GROW_STEP (64ul << 20)
 
 #define AT_PG_BUDDY (1ull << 0)
 #define AT_PG_HEAD (1ull << 1)
@@ -192,9 +196,10 @@ AT_HIDDEN int at_page_grow(void *addr, unsigned int order, unsigned int new_orde
 AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what);
 /*
  * A reservation parallel to the heap (the small-object metadata windows):
- * as large as the heap's, read-write, committed on first touch, reserved
- * now for the current span and grown with it.  *basep is set before any
- * block of a new arena is handed out.  0, or -ENOMEM.
+ * as large as the heap's, read-write, committed on first touch.  Without a
+ * limit, reserved whole with the heap; under one, mapped in parts: the
+ * windows a slab uses (objects/slab.h at_slab_shadow_parts), when the
+ * slab is handed out (page_alloc.c, Reservation).  0, or -ENOMEM.
  */
 AT_HIDDEN int at_heap_add_shadow(char **basep);
 /*
@@ -212,8 +217,17 @@ AT_HIDDEN void *at_heap_meta(unsigned int which, size_t bytes);
 /* The part's memory: at_heap_meta's, else a mapping of its own (read-write,
  * MAP_NORESERVE); MAP_FAILED when neither can be had. */
 AT_HIDDEN void *at_meta_map(unsigned int which, size_t bytes);
-/* Nonzero once the heap could not grow for lack of address space: large
- * blocks are then mapped directly (malloc.c). */
+/* [p, p + len) of a part made usable before it is touched, and the
+ * registry entries and counters of tag indexes [0, end): under an
+ * address-space limit the tag area, the registry's table and the counters
+ * are mapped as they are used (page_alloc.c, Reservation); the tag area
+ * covers its slots' indexes itself.  0, or -ENOMEM.  at_registry_lock
+ * held. */
+AT_HIDDEN int at_meta_cover(const void *p, size_t len);
+AT_HIDDEN int at_meta_cover_idx(uint32_t end);
+/* Nonzero once the heap's reservation could not grow (the address-space
+ * limit, or the range above it taken): large blocks the heap refuses are
+ * then mapped directly (malloc.c). */
 AT_HIDDEN int at_heap_full(void);
 /* Bytes the heap may commit (ALLOCTAG_HEAP_MAX), 0 = no limit. */
 AT_HIDDEN void at_heap_set_limit(size_t bytes);

@@ -78,6 +78,7 @@
 #include "core/tag_registry.h"
 #include "modules/tag_area.h"
 #include "pages/page.h"
+#include "objects/slab.h"
 #include "core/peak_hook.h"
 #include "store/store_migrate.h"
 #include "core/retry_once.h"
@@ -250,19 +251,40 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * itself): meta at a 1 GiB boundary and the shadow right after it, so
  * the first pages of all the metadata lie in one 1 GiB region (one
  * page-middle-directory page), then the heap at the next arena boundary
- * AT_HEAP_SIZE on.  Under a limit, or where the whole reservation is
- * refused (valgrind's address-space manager refuses it), the meta and one
- * arena are reserved at first, placed, when the address is free, in a
- * window at a random 1 GiB-aligned address between 16 and 80 TiB (16 bits
- * from the stack's and this library's placement and the time stamp
- * counter: no system call), far below where the kernel puts mappings
- * (top-down from near 128 TiB) and the executable: meta right below the
- * heap, the shadow AT_HEAP_SIZE above the heap (mapped at the first slab),
- * each free to grow upward; grow() maps the next arena of both
- * (MAP_FIXED_NOREPLACE) when every arena is full; the descriptors cover as
- * many arenas as the limit could ever hold.  When growing fails (the
- * limit, or the address taken), at_heap_full() says so and large blocks
- * are mapped directly (huge.c).
+ * AT_HEAP_SIZE on.
+ *
+ * Under a limit, or where the whole reservation is refused (valgrind's
+ * address-space manager refuses it), every reserved byte counts against
+ * the limit, PROT_NONE or not, so nothing is reserved ahead of need
+ * beyond a step: meta and AT_HEAP_GROW_STEP of heap at first, placed,
+ * when the address is free, in a window at a random 1 GiB-aligned address
+ * between 16 and 80 TiB (16 bits from the stack's and this library's
+ * placement and the time stamp counter: no system call), far below where
+ * the kernel puts mappings (top-down from near 128 TiB) and the
+ * executable: meta right below the heap, free to grow upward.  When every
+ * arena refuses a block, grow() extends the reservation (reserve_to, one
+ * MAP_FIXED_NOREPLACE mapping joining the last) by AT_HEAP_GROW_STEP or
+ * what the block needs at the last arena's top, halving the step down to
+ * that when the limit refuses it, and starts a new arena when the last is
+ * full; so the heap takes address space as it is used until the limit is
+ * reached, leaving the rest to the program's other mappings.  The
+ * descriptors cover as many arenas as the limit could ever hold (16 bytes
+ * a page: 16 MiB under 4 GB).  The shadow lies AT_HEAP_SIZE above the
+ * heap and is sparse: mapped (MAP_FIXED_NOREPLACE, 16 KiB grains, a bitmap
+ * of what is) only where a slab handed out needs its windows (objects/
+ * slab.h at_slab_shadow_parts: a 64 KiB window per slab of the classes
+ * below 896 bytes, 16 KiB per MiB for the larger ones), in page_alloc
+ * under the arena lock (shadow_lock taken under it).  A shadow as large
+ * as the heap, reserved with it, held the heap to one 1 GiB arena under
+ * `ulimit -v 4000000`.  Profiling's parts (tag area 320 MiB, registry
+ * 8 MiB, counters 32 MiB a CPU), reserved whole they took 424 MiB of it on
+ * 2 CPUs, are sparse too, 2 * AT_HEAP_SIZE above the heap (sparse_setup):
+ * mapped 64 KiB at a time as the tag area commits its slots and strings
+ * (at_meta_cover) and as tag indexes are covered (at_meta_cover_idx: the
+ * area's slots' indexes, the core tags' at registry start-up).  When
+ * growing fails (the limit, or the address taken), at_heap_full() says so
+ * and large blocks are mapped directly (huge.c); a slab whose windows
+ * cannot be mapped is not handed out.
  */
 #define WINDOW_LOW (16ull << 40)
 #define WINDOW_SLOTS 65536u /* 1 GiB steps (16 random bits): up to 80 TiB */
@@ -273,11 +295,25 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * room right below the libraries, in their page-table pages, rather than
  * below the reservation. */
 #define NEAR_GAP (64ul << 20)
+#define SHADOW_GRAIN_SHIFT 14 /* limited: the shadow is mapped in 16 KiB grains */
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
 static size_t heap_span_max; /* what the descriptors cover */
-static int heap_limited;     /* RLIMIT_AS set: the heap grows an arena at a time */
+/* The sparse shadow's map (limited): a bit per SHADOW_GRAIN bytes of it,
+ * set once they are mapped; NULL when the shadow is mapped whole. */
+static uint64_t *shadow_mapped;
+/* Taken only under an arena lock, and nothing is taken under it. */
+static pthread_mutex_t shadow_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Limited, profiling planned: the tag area, the registry's table and the
+ * counters sparse, 2 * AT_HEAP_SIZE above the heap, mapped SPARSE_GRAIN at
+ * a time (at_meta_cover, at_meta_cover_idx; at_registry_lock held). */
+#define SPARSE_GRAIN_SHIFT 16
+#define SPARSE_FIRST_IDX 2048u /* indexes covered from the start */
+static char *sparse_base; /* NULL: the parts are in meta (or their own) */
+static size_t sparse_len;
+static uint64_t *sparse_mapped;
+static uint32_t sparse_idx; /* indexes [0, sparse_idx) covered */
 static unsigned char heap_no_profiling; /* at_heap_plan(0): no registry nor counters */
 static char *meta_ptr[AT_META_KINDS];
 static size_t meta_len[AT_META_KINDS];
@@ -384,6 +420,8 @@ static size_t align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
+static int sparse_setup(char *at, const size_t *len);
+
 /* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
 static int heap_setup(void)
 {
@@ -407,26 +445,34 @@ static int heap_setup(void)
 	meta = align_up(meta, META_ALIGN);
 	/* unlimited: meta, the shadow, the heap at the next arena boundary */
 	size_t lead = align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE);
-	heap_limited = span < AT_HEAP_SIZE;
-	char *base = heap_limited ? NULL : map_aligned(lead, span, 0);
+	char *base = span < AT_HEAP_SIZE ? NULL : map_aligned(lead, span, 0);
 	if (base) {
 		shadow_base = base - lead + meta;
 	} else {
 		/* under the limit, or no room for the whole reservation at once
 		 * (valgrind's address space, a kernel with a small map count or
-		 * overcommit rules): meta and an arena now, the next arenas as
-		 * they are needed */
-		heap_limited = 1;
-		span = AT_ARENA_SIZE;
-		base = map_aligned(lead = meta, span, 1);
+		 * overcommit rules): meta and AT_HEAP_GROW_STEP of heap now, more as
+		 * it is needed */
+		span = AT_HEAP_GROW_STEP;
+		base = map_aligned(lead = meta = align_up(len[AT_META_PAGES], META_ALIGN), span, 1);
+		if (!base)
+			return ENOMEM;
+		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
+		 * (above the shadow's range), else their owners' own */
+		if (len[AT_META_REGISTRY])
+			sparse_setup(base + 2 * AT_HEAP_SIZE, len);
+		meta_ptr[AT_META_PAGES] = base - lead;
+		meta_len[AT_META_PAGES] = len[AT_META_PAGES];
 	}
 	if (!base)
 		return ENOMEM;
-	char *m = base - lead;
-	for (unsigned int k = 0; k < AT_META_KINDS; k++) {
-		meta_ptr[k] = len[k] ? m : NULL;
-		meta_len[k] = len[k];
-		m += len[k];
+	if (!sparse_base && span == AT_HEAP_SIZE) {
+		char *m = base - lead;
+		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
+			meta_ptr[k] = len[k] ? m : NULL;
+			meta_len[k] = len[k];
+			m += len[k];
+		}
 	}
 	at_pages = (struct at_page *)(void *)meta_ptr[AT_META_PAGES];
 	arena_setup(0);
@@ -448,16 +494,15 @@ int at_heap_add_shadow(char **basep)
 	if (at_heap_init())
 		return -ENOMEM;
 	pthread_mutex_lock(&grow_lock);
-	if (!shadow_base) { /* limited: AT_HEAP_SIZE above the heap, growing with it */
-		size_t span = at_heap_span;
-		char *p = map_at(at_heap_base + AT_HEAP_SIZE, span, PROT_READ | PROT_WRITE);
-		if (p == MAP_FAILED) /* no room to grow then: heap_grow fails */
-			p = mmap(NULL, span, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
+	if (!shadow_base) { /* limited: AT_HEAP_SIZE above the heap, mapped in parts */
+		void *m = mmap(NULL, heap_span_max >> (SHADOW_GRAIN_SHIFT + 3), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED) {
 			err = -ENOMEM;
-		else
-			shadow_base = p;
+		} else {
+			AT_STORE(&shadow_mapped, (uint64_t *)m);
+			shadow_base = at_heap_base + AT_HEAP_SIZE;
+		}
 	}
 	if (!err) {
 		AT_STORE(basep, shadow_base);
@@ -466,29 +511,153 @@ int at_heap_add_shadow(char **basep)
 	return err;
 }
 
+/* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
+ * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
+ * (the limit, or the address taken).  lock, if not NULL, is taken to map
+ * (callers may race); nothing is taken under it. */
+static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift,
+			pthread_mutex_t *lock)
+{
+	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;
+	int locked = !lock, err = 0;
+	for (; g < e; g++) {
+		if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
+			continue;
+		if (!locked) {
+			pthread_mutex_lock(lock);
+			locked = 1;
+			if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
+				continue;
+		}
+		size_t r = g + 1; /* [g, r): a run not mapped */
+		while (r < e && !(map[r / 64] & (1ull << (r % 64))))
+			r++;
+		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED) {
+			err = -ENOMEM;
+			break;
+		}
+		for (; g < r; g++)
+			__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
+		g--;
+	}
+	if (lock && locked)
+		pthread_mutex_unlock(lock);
+	return err;
+}
+
+/* The shadow's parts a new slab of the class in `flags` at pfn uses
+ * (slab.h at_slab_shadow_parts) mapped, when the shadow is sparse: 0, or
+ * -ENOMEM.  Arena lock held. */
+static int shadow_cover(uint32_t pfn, uint64_t flags)
+{
+	uintptr_t lo[2];
+	size_t len[2];
+	unsigned int n = at_slab_shadow_parts((uintptr_t)pfn << AT_PAGE_SHIFT,
+					      (unsigned int)AT_FIELD(flags, AT_CLASS_SHIFT, AT_CLASS_BITS),
+					      lo, len);
+	uint64_t *map = AT_LOAD_RELAXED(&shadow_mapped);
+	int err = 0;
+	for (unsigned int i = 0; i < n && !err; i++)
+		err = sparse_cover(shadow_base, map, lo[i], len[i], SHADOW_GRAIN_SHIFT, &shadow_lock);
+	return err;
+}
+
+int at_meta_cover_idx(uint32_t end)
+{
+	if (!sparse_base || end <= sparse_idx)
+		return 0;
+	char *reg = meta_ptr[AT_META_REGISTRY], *cnt = meta_ptr[AT_META_COUNTERS];
+	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(reg - sparse_base),
+			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT, NULL))
+		return -ENOMEM;
+	for (size_t c = 0; c < meta_len[AT_META_COUNTERS] / AT_COUNTERS_STRIDE; c++)
+		if (sparse_cover(sparse_base, sparse_mapped,
+				 (uintptr_t)(cnt - sparse_base) + c * AT_COUNTERS_STRIDE,
+				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT, NULL))
+			return -ENOMEM;
+	sparse_idx = end;
+	return 0;
+}
+
+int at_meta_cover(const void *p, size_t len)
+{
+	const char *c = p, *area = meta_ptr[AT_META_AREA];
+	if (!sparse_base || c < sparse_base || c + len > sparse_base + sparse_len)
+		return 0;
+	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(c - sparse_base), len,
+			 SPARSE_GRAIN_SHIFT, NULL))
+		return -ENOMEM;
+	/* tag slots: their indexes' registry entries and counters too */
+	size_t end = (size_t)(c + len - area);
+	if (c >= area && end <= AT_AREA_TAG_BYTES)
+		return at_meta_cover_idx(at_area_slot_idx(
+			(end + sizeof(struct alloc_tag) - 1) / sizeof(struct alloc_tag)));
+	return 0;
+}
+
+/* Limited: profiling's parts (len[], the sizes at_heap_plan asked for)
+ * placed, sparse, at `at` (area, registry, counters), the first indexes
+ * covered.  0, or -ENOMEM (the parts then left to their owners). */
+static int sparse_setup(char *at, const size_t *len)
+{
+	static const unsigned char order[] = {AT_META_AREA, AT_META_REGISTRY, AT_META_COUNTERS};
+	size_t total = 0;
+	for (unsigned int i = 0; i < sizeof order; i++)
+		total += align_up(len[order[i]], 1ul << SPARSE_GRAIN_SHIFT);
+	size_t bytes = align_up(((total >> SPARSE_GRAIN_SHIFT) + 63) / 64 * 8, AT_PAGE_SIZE);
+	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	sparse_mapped = m;
+	sparse_len = total;
+	char *p = at;
+	for (unsigned int i = 0; i < sizeof order; i++) {
+		meta_ptr[order[i]] = p;
+		meta_len[order[i]] = len[order[i]];
+		p += align_up(len[order[i]], 1ul << SPARSE_GRAIN_SHIFT);
+	}
+	sparse_base = at;
+	if (at_meta_cover_idx(SPARSE_FIRST_IDX)) {
+		sparse_base = NULL;
+		for (unsigned int i = 0; i < sizeof order; i++)
+			meta_ptr[order[i]] = NULL, meta_len[order[i]] = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int at_heap_full(void)
 {
 	return AT_LOAD_RELAXED(&heap_as_full);
 }
 
-/* Reserve one more arena of heap and shadow.  grow_lock held. */
-static int heap_grow(void)
+/* The heap's reservation extended to at least `bytes` from its base (AT_HEAP_GROW_STEP
+ * or more at a time, down to what is needed if that is refused): 1 grown,
+ * 0 it was already, -1 refused (the limit, or the address above taken:
+ * at_heap_full).  grow_lock held. */
+static int reserve_to(size_t bytes)
 {
 	size_t span = at_heap_span;
-	if (span + AT_ARENA_SIZE > heap_span_max)
-		goto full;
-	if (map_at(at_heap_base + span, AT_ARENA_SIZE, PROT_NONE) == MAP_FAILED)
-		goto full;
-	if (shadow_base &&
-	    map_at(shadow_base + span, AT_ARENA_SIZE, PROT_READ | PROT_WRITE) == MAP_FAILED) {
-		munmap(at_heap_base + span, AT_ARENA_SIZE);
-		goto full;
+	if (bytes <= span)
+		return 0;
+	if (bytes <= heap_span_max) {
+		size_t want = align_up(bytes - span, CHUNK_SIZE);
+		size_t step = want < AT_HEAP_GROW_STEP ? AT_HEAP_GROW_STEP : want;
+		if (step > heap_span_max - span)
+			step = heap_span_max - span;
+		for (;;) {
+			if (map_at(at_heap_base + span, step, PROT_NONE) != MAP_FAILED) {
+				AT_STORE(&at_heap_span, span + step);
+				return 1;
+			}
+			if (step == want)
+				break;
+			step = step / 2 > want ? align_up(step / 2, CHUNK_SIZE) : want;
+		}
 	}
-	AT_STORE(&at_heap_span, span + AT_ARENA_SIZE);
-	return 1;
-full:
 	AT_STORE(&heap_as_full, 1);
-	return 0;
+	return -1;
 }
 
 int at_heap_init(void)
@@ -555,6 +724,9 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 static uint32_t carve(struct arena *a, unsigned int id, unsigned int order)
 {
 	uint32_t size = 1u << order, end = a->first_pfn + (1u << AT_MAX_ORDER);
+	size_t reserved = AT_LOAD_RELAXED(&at_heap_span) >> AT_PAGE_SHIFT;
+	if (end > reserved) /* under a limit: the arena reserved up to here */
+		end = (uint32_t)reserved;
 	uint32_t pfn = (a->top + size - 1) & ~(size - 1);
 	if (pfn >= end || end - pfn < size)
 		return AT_PFN_NIL;
@@ -602,17 +774,34 @@ static uint32_t buddy_take(struct arena *a, unsigned int id, unsigned int order,
 	return pfn;
 }
 
-static int grow(unsigned int seen)
+/* Room for a block of `order` when every arena refused it: a new arena
+ * since the caller looked (`seen` arenas), else the last arena's
+ * reservation extended to hold the block at its top, else a new arena.
+ * 1: grown, try again from the last arena; 0: no room; 2: the last
+ * arena's reservation holds the block already (another thread grew it
+ * since the caller's try, or the commit failed: ALLOCTAG_HEAP_MAX): the
+ * caller tries again at most GROW_RETRIES times. */
+#define GROW_RETRIES 64
+static int grow(unsigned int seen, unsigned int order)
 {
 	int ok = 0;
 	pthread_mutex_lock(&grow_lock);
-	if (nr_arenas > seen) {
+	unsigned int n = nr_arenas;
+	if (n > seen) {
 		ok = 1;
-	} else if (nr_arenas < AT_NR_ARENAS &&
-		   ((size_t)(nr_arenas + 1) * AT_ARENA_SIZE <= at_heap_span || heap_grow())) {
-		arena_setup(nr_arenas);
-		AT_STORE(&nr_arenas, nr_arenas + 1);
-		ok = 1;
+	} else {
+		uint32_t size = 1u << order, end = n << AT_MAX_ORDER;
+		pthread_mutex_lock(&arenas[n - 1].lock);
+		uint32_t at = (arenas[n - 1].top + size - 1) & ~(size - 1);
+		pthread_mutex_unlock(&arenas[n - 1].lock);
+		if (at + size <= end) {
+			int r = reserve_to((size_t)(at + size) << AT_PAGE_SHIFT);
+			ok = r > 0 ? 1 : r == 0 ? 2 : 0;
+		} else if (n < AT_NR_ARENAS && reserve_to((size_t)(end + size) << AT_PAGE_SHIFT) >= 0) {
+			arena_setup(n);
+			AT_STORE(&nr_arenas, n + 1);
+			ok = 1;
+		}
 	}
 	pthread_mutex_unlock(&grow_lock);
 	return ok;
@@ -646,11 +835,13 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		state = AT_LOAD_RELAXED(&at_state);
 	}
 
-	unsigned int n = AT_LOAD(&nr_arenas);
+	unsigned int n = AT_LOAD(&nr_arenas), fits = 0;
 	for (unsigned int id = 0;; id++) {
 		if (id == n) {
-			if (!grow(n))
+			int g = grow(n, order);
+			if (!g || (g == 2 && ++fits > GROW_RETRIES))
 				break;
+			id = n - 1; /* its reservation may have grown; then any new one */
 			n = AT_LOAD(&nr_arenas);
 		}
 		struct arena *a = &arenas[id];
@@ -660,6 +851,12 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		if (pfn == AT_PFN_NIL) {
 			pthread_mutex_unlock(&a->lock);
 			continue;
+		}
+		if ((extra_flags & AT_PG_SLAB) && at_unlikely(AT_LOAD_RELAXED(&shadow_mapped) != NULL) &&
+		    shadow_cover(pfn, extra_flags)) {
+			buddy_put(a, id, pfn, order, bits); /* no slab without its windows */
+			pthread_mutex_unlock(&a->lock);
+			break;
 		}
 		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
 				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
@@ -800,7 +997,8 @@ void at_page_release(void *addr, unsigned int order)
 int at_page_grow(void *addr, unsigned int order, unsigned int new_order)
 {
 	uint32_t pfn = at_addr_to_pfn(addr);
-	if (new_order > AT_MAX_ORDER || new_order <= order || (pfn & ((1u << new_order) - 1)))
+	if (new_order > AT_MAX_ORDER || new_order <= order || (pfn & ((1u << new_order) - 1)) ||
+	    pfn + (1u << new_order) > AT_LOAD_RELAXED(&at_heap_span) >> AT_PAGE_SHIFT)
 		return 0;
 	unsigned int id = pfn >> AT_MAX_ORDER;
 	struct arena *a = &arenas[id];

@@ -29,40 +29,7 @@
  * any other allocation proved by a memo entry, in the entry's counts
  * (chains.h); only those after a walk (the chain's first calls, or a memo
  * miss) and at depth 1 outside a bin, in the tag's per-CPU counters.
- *
- * Run alloc with the call site's chain tag current, unless a tag is
- * current already or nothing would be charged; the block it made (the
- * expression made, which may use _r) is counted in the chain's cumulative
- * counters: in the memo entry that proved the chain (held busy meanwhile:
- * chains.h), else in the tag's per-CPU counters.  A macro: the return
- * address and CFA must be taken in the exported function itself.
  */
-#define WITH_SITE_TAG(alloc, made)                                                      \
-	({                                                                              \
-		__typeof__(alloc) _r;                                                   \
-		if (at_likely(AT_LOAD_RELAXED(&at_profiling_on)) && /* implies READY */ \
-		    at_likely(!alloctag_current_tag)) {                                 \
-			uintptr_t _from = (uintptr_t)__builtin_dwarf_cfa();             \
-			const void *_ra = __builtin_return_address(0);                  \
-			struct at_memo_entry *_e =                                      \
-				at_chain_depth != 1 ? at_chain_entry(_from, _ra) : NULL; \
-			struct alloc_tag *_t = _e ? _e->tag : site_tag(_from, _ra);     \
-			alloctag_current_tag = _t;                                      \
-			_r = alloc;                                                     \
-			alloctag_current_tag = NULL;                                    \
-			void *_p = (made);                                              \
-			if (_e) {                                                       \
-				if (_p)                                                 \
-					at_memo_count(_e, at_usable_size_made(_p));          \
-				at_chain_entry_done();                                  \
-			} else if (_p) {                                                \
-				cum(_t, at_usable_size_made(_p));                            \
-			}                                                               \
-		} else {                                                                \
-			_r = alloc;                                                     \
-		}                                                                       \
-		_r;                                                                     \
-	})
 
 /* One allocation of `bytes` made for chain tag t (NULL: none). */
 static inline void cum(struct alloc_tag *t, size_t bytes)
@@ -304,23 +271,40 @@ static AT_NOINLINE void *chain_general(size_t n, uintptr_t from)
 	return chain_slow(n, from);
 }
 
-/*
- * Depth > 1, malloc's chain (inlined into it: `from` is its CFA, ra its
- * return address): the chain from the thread's memo (chains.h), then the
- * bin (chain_bin_take); a miss, or no memo yet, goes to chain_slow.
- */
-static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+/* chain_malloc's way 0 did not prove the chain (the memo busy; e is the
+ * set's way 0): its other ways, then as chain_malloc. */
+static AT_NOINLINE void *chain_ways(size_t n, uintptr_t from, struct at_memo_entry *e)
 {
-	struct at_memo_entry *e;
-	/* a register like any other (GCC otherwise takes the CFA's low 32
-	 * bits for the set through a store and a load) */
-	__asm__("" : "+r"(from), "+D"(n));
-	int r = at_chain_entry_fast(from, ra, &e);
+	uintptr_t ra = *(const uintptr_t *)(from - 8);
+	int r = at_memo_ways(e + 1, e + AT_MEMO_WAYS, ra, from, &e);
 	if (at_likely(r > 0))
 		return chain_bin_take(n, e);
 	if (r < 0)
 		return chain_general(n, from);
 	return chain_slow(n, from);
+}
+
+/*
+ * Depth > 1, malloc's chain (inlined into it: `from` is its CFA, ra its return
+ * address): the chain from the thread's memo (chains.h), then the bin
+ * (chain_bin_take).  The set's way 0 (its newest entry: a steady loop's
+ * chain) is checked here, the others by chain_ways (no end of the ways
+ * computed, no loop in malloc); an entry at_memo_fast does not cover goes
+ * to chain_general; a miss (at_memo_none's included: the thread has no
+ * memo yet) to chain_slow.
+ */
+static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+{
+	/* a register like any other (GCC otherwise takes the CFA's low 32
+	 * bits for the set through a store and a load) */
+	__asm__("" : "+r"(from), "+D"(n));
+	struct at_memo_entry *e = at_memo_set_busy(from, ra);
+	int r = at_memo_way(e, (uintptr_t)ra, from);
+	if (at_likely(r > 0))
+		return chain_bin_take(n, e);
+	if (r < 0)
+		return chain_general(n, from);
+	return chain_ways(n, from, e);
 }
 
 /* Depth 1: the bin's site key, else the table lookup (site_miss).  The
@@ -348,28 +332,50 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
 	return site_small(cls, ra);
 }
 
-/* Depth 1: site_malloc, a function of its own (malloc's registers stay
- * as the chains' path wants them). */
-static AT_NOINLINE void *site_malloc_call(size_t n, const void *ra)
+/* malloc at depth 1 (ra its return address): the current tag's, else
+ * site_malloc. */
+static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 {
+	struct alloc_tag *tag = alloctag_current_tag;
+	if (at_unlikely(tag != NULL))
+		return at_malloc_fast(n, tag);
 	return site_malloc(n, ra);
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current.  With profiling on, malloc
- * itself only picks the path (no stack frame). */
+ * itself only picks the path (no stack frame): PROFILING_MODE, at_profiling_on
+ * (control.h) compared once with AT_PROFILING_CHAINS, its flags telling
+ * off (goto off), depth 1 (goto sites: site_entry) and call chains apart. */
+#if defined(__x86_64__)
+#define PROFILING_MODE()                                                                 \
+	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"                         \
+		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites)
+#else
+#define PROFILING_MODE()                                                      \
+	do {                                                                  \
+		unsigned char on_ = AT_LOAD_RELAXED(&at_profiling_on);        \
+		if (at_unlikely(on_ < AT_PROFILING_CHAINS))                   \
+			goto off;                                             \
+		if (at_unlikely(on_ > AT_PROFILING_CHAINS))                   \
+			goto sites;                                           \
+	} while (0)
+#endif
+
 EXPORT void *malloc(size_t n)
 {
-	if (at_likely(at_byte_set(&at_profiling_on))) { /* implies READY */
+	PROFILING_MODE();
+	{
+		/* call chains (READY) */
 		struct alloc_tag *tag = alloctag_current_tag;
-		if (at_likely(!tag)) {
-			if (at_chain_depth == 1)
-				return site_malloc_call(n, __builtin_return_address(0));
-			return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
-					    __builtin_return_address(0));
-		}
-		return at_malloc_fast(n, tag);
+		if (at_unlikely(tag != NULL))
+			return at_malloc_fast(n, tag);
+		return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
+				    __builtin_return_address(0));
 	}
+sites:
+	return site_entry(n, __builtin_return_address(0));
+off:
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
 }
 
@@ -380,100 +386,66 @@ EXPORT void free(void *p)
 
 #define UNPAREN(...) __VA_ARGS__
 /*
- * chain_X(params, from, ra): X (realloc, calloc) with profiling on and no
- * current tag, reached by a tail call from the exported X (`from` and ra
- * are its): the chain proved once by the memo, as malloc proves it, then
- * chain_X_in: X charged to the entry's chain (at_X_made) and counted in
- * the entry with the usable size at_X_made gives (a block realloc left in
- * place: the size its checks found; a small calloc: its class's), the
- * memo's busy count dropped; no entry the fast check covers:
- * chain_X_slow, the whole lookup, else the walk (depth 1: the caller's
- * tag), counted per CPU.  chain_X makes only tail calls (no stack frame).
+ * The exported X (every entry but malloc and free): with profiling on and
+ * no current tag, a tail call of chain_X(params, from, ra) (`from` and ra
+ * the exported X's), which proves the chain once by the memo's way 0, as
+ * malloc does, and tail-calls at_X_entry (malloc.c): X charged to the
+ * entry's chain and counted in the entry with the usable size X knows (a
+ * block realloc left in place: the size its checks found; a small calloc:
+ * its class's; the aligned family: the block's), the memo's busy count
+ * dropped; else chain_X_slow: the whole lookup in the set's ways (the memo
+ * busy), else the walk, at_X_made counted per CPU.  chain_X makes only
+ * tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
+ * the caller's tag.  Otherwise at_X_noprof, charged to the current tag if
+ * any.  `ok`, an
+ * expression of X's result q: X made a block (its usable size in made).
  */
-#define CHAIN_ENTRY(X, params, args)                                                     \
-	static AT_NOINLINE void *chain_##X##_in(UNPAREN params, struct at_memo_entry *e) \
-	{                                                                                \
-		size_t made;                                                             \
-		void *q = at_##X##_made(UNPAREN args, e->tag, &made);                    \
-		if (q)                                                                   \
-			at_memo_count(e, made);                                          \
-		at_chain_entry_done();                                                   \
-		return q;                                                                \
-	}                                                                                \
-	static AT_NOINLINE void *chain_##X##_slow(UNPAREN params, uintptr_t from,        \
-						  const void *ra, int general)           \
+#define CHAIN_ENTRY(ret, X, params, args, ok)                                            \
+	static AT_NOINLINE ret chain_##X##_slow(UNPAREN params, uintptr_t from,          \
+						const void *ra, int lookup)              \
 	{                                                                                \
 		struct at_memo_entry *e =                                                \
-			general ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
+			lookup ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
 		if (e)                                                                   \
-			return chain_##X##_in(UNPAREN args, e);                          \
+			return at_##X##_entry(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \
 		size_t made;                                                             \
-		void *q = at_##X##_made(UNPAREN args, t, &made);                         \
-		if (q)                                                                   \
+		ret q = at_##X##_made(UNPAREN args, t, &made);                           \
+		if (ok)                                                                  \
 			cum(t, made);                                                    \
 		return q;                                                                \
 	}                                                                                \
-	static AT_NOINLINE void *chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
+	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
-		struct at_memo_entry *e;                                                 \
-		int r = 0;                                                               \
-		if (at_likely(at_chain_depth != 1)) {                                    \
-			r = at_chain_entry_fast(from, ra, &e);                           \
-			if (at_likely(r > 0))                                            \
-				return chain_##X##_in(UNPAREN args, e);                  \
-		}                                                                        \
-		return chain_##X##_slow(UNPAREN args, from, ra, r < 0);                  \
+		__asm__("" : "+r"(from));                                                \
+		struct at_memo_entry *e = at_memo_set_busy(from, ra);                   \
+		if (at_likely(at_memo_way(e, (uintptr_t)ra, from) > 0))                  \
+			return at_##X##_entry(UNPAREN args, e);                          \
+		return chain_##X##_slow(UNPAREN args, from, ra, 1);                      \
+	}                                                                                \
+	EXPORT ret X(UNPAREN params)                                                     \
+	{                                                                                \
+		PROFILING_MODE();                                                        \
+		if (at_likely(!alloctag_current_tag))                                    \
+			return chain_##X(UNPAREN args, (uintptr_t)__builtin_dwarf_cfa(), \
+					 __builtin_return_address(0));                   \
+		goto off;                                                                \
+	sites:                                                                           \
+		if (at_likely(!alloctag_current_tag))                                    \
+			return chain_##X##_slow(UNPAREN args,                            \
+						(uintptr_t)__builtin_dwarf_cfa(),        \
+						__builtin_return_address(0), 0);         \
+	off:                                                                             \
+		return at_##X##_noprof(UNPAREN args);                                    \
 	}
 
-CHAIN_ENTRY(realloc, (void *p, size_t n), (p, n))
-CHAIN_ENTRY(calloc, (size_t n, size_t size), (n, size))
-
-/* Profiling on and no current tag: an exported entry's call goes to its
- * chain_X (a tail call, `from` and ra the entry's). */
-#define PROFILED() (at_likely(at_byte_set(&at_profiling_on)) && /* implies READY */ \
-		    at_likely(!alloctag_current_tag))
-#define CHAIN_CALL(X, ...) \
-	chain_##X(__VA_ARGS__, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0))
-
-EXPORT void *calloc(size_t n, size_t size)
-{
-	if (PROFILED())
-		return CHAIN_CALL(calloc, n, size);
-	return at_calloc_noprof(n, size);
-}
-
-EXPORT void *realloc(void *p, size_t n)
-{
-	if (PROFILED())
-		return CHAIN_CALL(realloc, p, n);
-	return at_realloc_noprof(p, n);
-}
-
-EXPORT int posix_memalign(void **out, size_t align, size_t n)
-{
-	return WITH_SITE_TAG(at_posix_memalign_noprof(out, align, n), _r ? NULL : *out);
-}
-
-EXPORT void *aligned_alloc(size_t align, size_t n)
-{
-	return WITH_SITE_TAG(at_aligned_alloc_noprof(align, n), _r);
-}
-
-EXPORT void *memalign(size_t align, size_t n)
-{
-	return WITH_SITE_TAG(at_memalign_noprof(align, n), _r);
-}
-
-EXPORT void *valloc(size_t n)
-{
-	return WITH_SITE_TAG(at_valloc_noprof(n), _r);
-}
-
-EXPORT void *pvalloc(size_t n)
-{
-	return WITH_SITE_TAG(at_pvalloc_noprof(n), _r);
-}
+CHAIN_ENTRY(void *, calloc, (size_t n, size_t size), (n, size), q)
+CHAIN_ENTRY(void *, realloc, (void *p, size_t n), (p, n), q)
+CHAIN_ENTRY(int, posix_memalign, (void **out, size_t align, size_t n), (out, align, n), !q)
+CHAIN_ENTRY(void *, aligned_alloc, (size_t align, size_t n), (align, n), q)
+CHAIN_ENTRY(void *, memalign, (size_t align, size_t n), (align, n), q)
+CHAIN_ENTRY(void *, valloc, (size_t n), (n), q)
+CHAIN_ENTRY(void *, pvalloc, (size_t n), (n), q)
 
 EXPORT size_t malloc_usable_size(void *p)
 {

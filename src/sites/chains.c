@@ -7,7 +7,8 @@
  *      any lock of ours held, up to the site: the frames past it need no
  *      name (a chain is named by its site) and no record (each costs
  *      about 200 bytes and reads of the object's file: cc1 made 5124
- *      records for its 6000 chains);
+ *      records for its 6000 chains); a frame in a layer object (libc...)
+ *      gets its function's name only if the chain is named after it;
  *   2. the site: the first frame outside the layer; the named frame is the
  *      site, or the outermost frame when every frame is in the layer;
  *   3. the record, in the pool; the registry gives its tag an index
@@ -111,7 +112,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	unsigned int site = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		int err;
-		if (!(fr[i] = at_frame_get(f[i], &err))) {
+		if (!(fr[i] = at_frame_lookup(f[i], &err))) {
 			if (err == -EDEADLK)
 				return NULL; /* try again at the next call */
 			goto nomem;
@@ -122,6 +123,8 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 		}
 	}
 	struct at_frame *named = fr[site ? site - 1 : n - 1];
+	if (at_frame_name(named)) /* a layer frame's function: named now */
+		goto nomem;
 	struct at_chain *c = at_sites_pool_alloc(sizeof(*c) + n * sizeof(uintptr_t));
 	if (!c)
 		goto nomem;
@@ -195,7 +198,9 @@ static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
 static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
-__thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
+__thread struct at_memo_tls at_memo_tls
+	__attribute__((tls_model("initial-exec"))) = {.m = AT_MEMO_NONE};
+struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
  * its thread's). */
@@ -227,7 +232,7 @@ static void memo_forget(struct at_chain_memo *m)
 static void memo_release(void *arg)
 {
 	struct at_chain_memo *m = arg;
-	at_memo_tls.m = NULL;
+	at_memo_tls.m = AT_MEMO_NONE;
 	memo_forget(m);
 	if (pthread_mutex_lock(&at_registry_lock))
 		return; /* kept by no one: a page lost */
@@ -245,7 +250,7 @@ static void memo_key_make(void)
 /* The bytes of a memo that uses sets 0 .. mask. */
 static size_t memo_used(uintptr_t mask)
 {
-	return offsetof(struct at_chain_memo, e) + (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
+	return (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
 }
 
 static struct at_chain_memo *memo_get(void)
@@ -264,6 +269,7 @@ static struct at_chain_memo *memo_get(void)
 		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
 			return NULL;
 		m->mask = (1u << AT_MEMO_SHIFT_FIRST) - 1;
+		m->omask = m->mask << AT_MEMO_SET_SHIFT;
 		m->next_all = memo_all;
 		AT_STORE(&memo_all, m);
 		pthread_mutex_unlock(&at_registry_lock);
@@ -345,9 +351,11 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 /* Entry e (a key) to entry `to` (empty), its counts folded. */
 static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
 {
+	typedef uintptr_t word __attribute__((may_alias));
 	uintptr_t key = e->key;
 	memo_clear(e);
-	*to = *e; /* key 0, no counts */
+	for (size_t i = 0; i < AT_MEMO_ENTRY_COPY / sizeof(word); i++) /* key 0, no counts */
+		((word *)to)[i] = ((const word *)e)[i];
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
 }
@@ -359,6 +367,7 @@ static void memo_grow(struct at_chain_memo *m)
 {
 	uintptr_t old = m->mask, mask = ((old + 1) << AT_MEMO_SHIFT_STEP) - 1;
 	AT_STORE_RELAXED(&m->mask, mask);
+	AT_STORE_RELAXED(&m->omask, mask << AT_MEMO_SET_SHIFT);
 	for (unsigned int s = 0; s <= old; s++) {
 		unsigned int stay = 0; /* the entries that stay, in ways 0 .. stay */
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
@@ -423,7 +432,9 @@ void at_chain_set_depth(unsigned int depth)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	at_chain_depth = depth;
-	if (m && !at_memo_tls.busy)
+	if (AT_LOAD_RELAXED(&at_profiling_on))
+		AT_STORE(&at_profiling_on, at_chain_profiling());
+	if (m != AT_MEMO_NONE && !at_memo_tls.busy)
 		memo_forget(m);
 }
 
@@ -441,7 +452,7 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 	struct alloc_tag *tag = at_chain_tag(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
-	if (!m && !(m = memo_get()))
+	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
 	memo_put(m, (uintptr_t)ra, from, tag, &tr);
 	return tag;

@@ -118,7 +118,11 @@ struct at_chain_table {
  * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
  * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
  * thread that allocates from a few call sites keeps one page (the whole
- * memo is 14 pages, 56 KiB).  A set's entries fill its ways from way 0,
+ * memo is 16 pages, 64 KiB).  An entry is 256 bytes and a set 1 KiB, so
+ * that a set's offset is the hash's bits masked in place (at_memo_set_busy:
+ * no shift, no multiply); the memo's header (mask, omask, the lists) is
+ * kept in the padding of set 0's way 0 (`rest`, which moving an entry
+ * leaves alone), so that a new memo's 4 sets fill its first page.  A set's entries fill its ways from way 0,
  * newest first: a miss writes way 0 and moves the others one way on,
  * dropping the last one's when the set is full (first-in first-out, as
  * round robin was, but a lookup meets the newest first: a program's
@@ -181,30 +185,57 @@ struct at_memo_entry {
 	uint16_t nent; /* bidx + 1: an object's narrow entry for idx (slab.h) */
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t val[AT_MEMO_WORDS];
+	uintptr_t rest[5]; /* to 256 bytes; set 0's way 0: the memo's header */
 };
+_Static_assert(sizeof(struct at_memo_entry) == 256, "a memo entry is 256 bytes");
+/* an entry's bytes that moving it copies */
+#define AT_MEMO_ENTRY_COPY offsetof(struct at_memo_entry, rest)
+#define AT_MEMO_SET_SHIFT 10 /* log2 of a set's bytes */
 
 struct at_chain_memo {
-	uintptr_t mask;                 /* the sets in use, 0 .. mask */
-	struct at_chain_memo *next;     /* free list */
-	struct at_chain_memo *next_all; /* every memo ever made */
-	struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
+	union {
+		struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
+		struct { /* in e[0][0].rest */
+			char way0[AT_MEMO_ENTRY_COPY];
+			uintptr_t mask;                 /* the sets in use, 0 .. mask */
+			uintptr_t omask;                /* mask << AT_MEMO_SET_SHIFT */
+			struct at_chain_memo *next;     /* free list */
+			struct at_chain_memo *next_all; /* every memo ever made */
+		};
+	};
 };
+_Static_assert(sizeof(((struct at_chain_memo *)0)->e[0]) == 1u << AT_MEMO_SET_SHIFT, "a set's bytes");
 
 /* A thread's memo and its busy count, one thread-local block (one
- * address to find on the hot path). */
+ * address to find on the hot path).  A thread without a memo of its own
+ * has at_memo_none (AT_MEMO_NONE), whose entries are all empty and never
+ * written (and only its set 0 is ever read, one page): the hit path needs
+ * no test for it, a lookup there misses, and its walk makes the thread's
+ * memo. */
 struct at_memo_tls {
 	struct at_chain_memo *m;
 	unsigned char busy;
 };
 extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
+extern AT_HIDDEN struct at_chain_memo at_memo_none;
+#define AT_MEMO_NONE (&at_memo_none)
 
-/* The set of (ra, from): Fibonacci hashing of the low 32 bits of ra +
+/* The hash of (ra, from): Fibonacci hashing of the low 32 bits of ra +
  * 2 from (where call sites and stack depths differ; one lea), a 32-bit
  * multiply by an immediate (no 64-bit constant to load on the malloc fast
- * path). */
+ * path).  Its bits from AT_MEMO_SET_SHIFT up are the set (those of a
+ * product that depend on the low 16 bits of ra + 2 from alone, where call
+ * sites and stack depths differ), masked in place they are the set's
+ * offset. */
+static inline uint32_t at_memo_hash(uintptr_t ra, uintptr_t from)
+{
+	return (uint32_t)(ra + 2 * from) * 0x9E3779B1u;
+}
+
+/* The set of (ra, from), before the memo's mask. */
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
-	return ((uint32_t)(ra + 2 * from) * 0x9E3779B1u) >> (32 - AT_MEMO_SHIFT);
+	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
 }
 
 /* Nonzero when a word of entry e differs at `from` (any shape). */
@@ -281,32 +312,36 @@ static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
 AT_HIDDEN struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra,
 					       uintptr_t from);
 
-/*
- * The thread's memo entry that proves the chain of a call returning to ra
- * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()),
- * in *ep: 1, with the memo busy until the caller is done with the entry
- * (at_chain_entry_done); 0 (not busy) when there is none; -1 (busy) when
- * an entry needs the whole lookup (at_memo_lookup), left to the caller so
- * that the fast path makes no call.
- */
-static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
+/* at_memo_fast of way e for a call returning to ra: 0 when its key is
+ * another. */
+static inline __attribute__((always_inline)) int at_memo_way(const struct at_memo_entry *e,
+							     uintptr_t ra, uintptr_t from)
+{
+	return e->key == ra ? at_memo_fast(e, from) : 0;
+}
+
+/* The first way of the set of a call returning to ra with caller stack
+ * pointer `from` in the thread's memo (AT_MEMO_NONE's: empty), the memo
+ * busy. */
+static inline __attribute__((always_inline)) struct at_memo_entry *at_memo_set_busy(uintptr_t from,
+										    const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	if (at_unlikely(m == NULL))
-		return 0;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
-	uintptr_t off = at_memo_set((uintptr_t)ra, from) & m->mask;
-#if defined(__x86_64__) /* one multiply, where the compiler would use three instructions */
-	__asm__("imulq %1, %0, %0" : "+r"(off) : "i"(sizeof(m->e[0])));
-#else
-	off *= sizeof(m->e[0]);
-#endif
-	struct at_memo_entry *e = (struct at_memo_entry *)((char *)m->e + off);
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
-		if (e->key != (uintptr_t)ra)
-			continue;
-		int r = at_memo_fast(e, from);
+	uintptr_t off = at_memo_hash((uintptr_t)ra, from) & m->omask;
+	return (struct at_memo_entry *)((char *)m->e + off);
+}
+
+/* Ways e .. end (excluded) of a set, the memo busy: as at_chain_entry_fast
+ * below. */
+static inline __attribute__((always_inline)) int at_memo_ways(struct at_memo_entry *e,
+							      const struct at_memo_entry *end,
+							      uintptr_t ra, uintptr_t from,
+							      struct at_memo_entry **ep)
+{
+	for (; e != end; e++) {
+		int r = at_memo_way(e, ra, from);
 		if (at_likely(r > 0)) {
 			*ep = e;
 			return 1;
@@ -317,6 +352,21 @@ static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t f
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy--;
 	return 0;
+}
+
+/*
+ * The thread's memo entry that proves the chain of a call returning to ra
+ * with caller stack pointer `from` (its caller's __builtin_dwarf_cfa()),
+ * in *ep: 1, with the memo busy until the caller is done with the entry
+ * (at_chain_entry_done); 0 (not busy) when there is none; -1 (busy) when
+ * an entry needs the whole lookup (at_memo_lookup), left to the caller so
+ * that the fast path makes no call.  (The malloc fast path, preload.c,
+ * checks way 0 on its own and the other ways in a function of their own.)
+ */
+static inline __attribute__((always_inline)) int at_chain_entry_fast(uintptr_t from, const void *ra, struct at_memo_entry **ep)
+{
+	struct at_memo_entry *e = at_memo_set_busy(from, ra);
+	return at_memo_ways(e, e + AT_MEMO_WAYS, (uintptr_t)ra, from, ep);
 }
 
 /* The same, the whole lookup made: the entry (busy) or NULL. */
@@ -339,7 +389,8 @@ static inline void at_chain_entry_done(void)
 
 /* Set ALLOCTAG_DEPTH's value (start-up, before any memo; a benchmark's
  * only thread): the calling thread's memo entries, made at the old depth,
- * are forgotten; other threads' are not. */
+ * are forgotten; other threads' are not.  at_profiling_on, if set, is
+ * set to the depth's at_chain_profiling(). */
 AT_HIDDEN void at_chain_set_depth(unsigned int depth);
 
 /* One allocation of `bytes` through entry e, in its cumulative counts:
@@ -358,6 +409,13 @@ AT_HIDDEN void at_memo_cum(struct alloctag_counters *sums, uint32_t idx,
 extern AT_HIDDEN unsigned int at_chain_depth;
 extern AT_HIDDEN struct at_chain_table *at_chain_table;
 extern AT_HIDDEN struct at_chain *at_chain_all;
+
+/* at_profiling_on's value for profiling on at the current depth
+ * (control.h). */
+static inline unsigned char at_chain_profiling(void)
+{
+	return at_chain_depth == 1 ? AT_PROFILING_SITES : AT_PROFILING_CHAINS;
+}
 
 static inline uint64_t at_chain_hash(const uintptr_t *f, unsigned int n)
 {

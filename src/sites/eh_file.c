@@ -18,6 +18,8 @@
 
 #define CIE_MAX 256u
 #define FDE_MAX 2048u
+#define WIN_MAX 8192u /* a stride's FDEs read at once (ld's: about 45 bytes each) */
+#define NOT_FOUND 4   /* not in the stride's window: the table says */
 #define AT_EH_FDE_BIG (1u << 20) /* longer FDEs are read in place */
 #define READ_FAILED 3 /* a read came short: the descriptor is checked */
 
@@ -31,32 +33,48 @@ struct eh_obj {
 	uintptr_t seg_addr;        /* run-time address of seg_off */
 	uint64_t hdr_off, tab_off; /* file offsets of the header and its table */
 	uint64_t count;            /* table entries */
-	const int32_t *sparse;     /* entry k * AT_EH_STRIDE's start; NULL: one stretch */
-	uint64_t cie_off;          /* the CIE in cie[] (0: none) */
-	uint32_t cie_n;
-	uint8_t cie[CIE_MAX];
+	const int32_t *sparse;     /* entry k * AT_EH_STRIDE's start and FDE, in pairs */
+	struct eh_cie {            /* the last two CIEs read */
+		uint64_t off;      /* its file offset (0: none) */
+		uint32_t n;
+		int enc;           /* its FDEs' pointer encoding (-1: not usable) */
+		uint8_t b[CIE_MAX];
+	} cie[2];
+	unsigned int cie_next;     /* the one a CIE read replaces */
 };
 
-/* Written inside dl_iterate_phdr's callback only (the loader's lock). */
+/* Written with busy held (below). */
 static struct eh_obj objs[AT_EH_OBJECTS];
 static unsigned int nobjs;
 static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
 static size_t arena_used; /* entries */
-static uint8_t buf[512 + FDE_MAX]; /* a stretch of the table, then an FDE */
+static uint8_t buf[WIN_MAX]; /* a stride's FDEs; or a stretch of the table, then an FDE */
 /* What buf holds, for the next miss to skip its reads when it needs the
  * same (a function's return addresses share its FDE, neighbours a
  * stretch): the stretch of the table of tab_obj (NULL: none) from entry
  * tab_first, tab_n entries; fde_got bytes at fde_off of fde_obj's file. */
-static const struct eh_obj *tab_obj, *fde_obj;
-static uint64_t tab_first, tab_n, fde_at;
-static ssize_t fde_got;
+
+/* What a miss writes besides the record it reads, in the fork page
+ * (core/compiler.h), which a forked child's first chain writes anyway:
+ * busy, the records' lock, taken by exchange and never waited for (a miss
+ * that finds it taken, another thread's or the one a signal handler
+ * interrupted, reads in place; an unload seen meanwhile is done by the
+ * next taker); and what buf holds.  */
+AT_CHAIN_HOT static struct {
+	int busy, forget_pending;
+	const struct eh_obj *tab_obj, *fde_obj;
+	uint64_t tab_first, tab_n, fde_at;
+	ssize_t fde_got;
+	/* or the FDEs of stride win_k of win_obj's table, win_n bytes */
+	const struct eh_obj *win_obj;
+	uint64_t win_k, win_n;
+} hot;
 
 static void buf_forget(void)
 {
-	tab_obj = fde_obj = NULL;
+	hot.tab_obj = hot.fde_obj = hot.win_obj = NULL;
 }
-static __thread unsigned char busy __attribute__((tls_model("initial-exec")));
-static int forget_pending; /* an unload seen by a miss that interrupted ours */
+
 
 static inline int32_t load32(const uint8_t *p)
 {
@@ -100,11 +118,11 @@ static int still_ours(const struct eh_obj *o)
 	return o->fd >= 0 && !fstat(o->fd, &st) && st.st_dev == o->dev && st.st_ino == o->ino;
 }
 
-/* The sparse index of o (count > AT_EH_STRIDE), read from its table; 0 or
- * -1 (no room, a read failed: o is read in place). */
+/* The sparse index of o, read from its table; 0 or -1 (no room, a read
+ * failed: o is read in place). */
 static int index_table(struct eh_obj *o)
 {
-	size_t k = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
+	size_t k = 2 * (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
 	if (!arena) {
 		/* the flags of the allocator's other small mappings (no
 		 * MAP_NORESERVE), so that the kernel merges it with a neighbour:
@@ -124,8 +142,10 @@ static int index_table(struct eh_obj *o)
 		if (at_read_at(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
 			return -1;
 		for (uint64_t i = (AT_EH_STRIDE - e % AT_EH_STRIDE) % AT_EH_STRIDE; i < n;
-		     i += AT_EH_STRIDE)
-			idx[(e + i) / AT_EH_STRIDE] = load32(buf + 8 * i);
+		     i += AT_EH_STRIDE) {
+			idx[2 * ((e + i) / AT_EH_STRIDE)] = load32(buf + 8 * i);
+			idx[2 * ((e + i) / AT_EH_STRIDE) + 1] = load32(buf + 8 * i + 4);
+		}
 	}
 	arena_used += k;
 	o->sparse = idx;
@@ -172,7 +192,7 @@ static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const
 	if (at_read_at(fd, b, n, o->hdr_off) != (ssize_t)n ||
 	    at_eh_hdr(b, n, h, &o->count, &at) || /* the mapping's reader says what */
 	    o->count > (o->seg_end - o->hdr_off - at) / 8 ||
-	    (o->tab_off = o->hdr_off + at, o->count > AT_EH_STRIDE && index_table(o))) {
+	    (o->tab_off = o->hdr_off + at, index_table(o))) {
 		close(fd);
 		o->fd = -1;
 	}
@@ -180,32 +200,83 @@ static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const
 
 static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
 		    uint64_t fde_off, uintptr_t pc, uint64_t *rule);
+static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *err);
+
+/* pc's rule from the FDEs of stride k of o's table, read in one piece:
+ * from the stride's first FDE to the next stride's (the last stride: up
+ * to WIN_MAX bytes), when ld wrote them in the table's order.  The FDE
+ * whose range holds pc, if its CIE encodes addresses as ld does (pc-relative
+ * 4 bytes: the one encoding the scan assumes); NOT_FOUND when none does
+ * (or the window is out of order, larger than WIN_MAX, or cut short): the
+ * table's stretch is read then. */
+static int window_rule(struct eh_obj *o, size_t k, size_t strides, uintptr_t pc, uint64_t *rule)
+{
+	int64_t lo = (int64_t)o->hdr_off + o->sparse[2 * k + 1];
+	int64_t hi = k + 1 < strides ? (int64_t)o->hdr_off + o->sparse[2 * k + 3]
+				     : lo + (int64_t)WIN_MAX;
+	if (hi > (int64_t)o->seg_end)
+		hi = (int64_t)o->seg_end;
+	if (lo < (int64_t)o->seg_off || hi <= lo || hi - lo > (int64_t)WIN_MAX)
+		return NOT_FOUND;
+	if (hot.win_obj != o || hot.win_k != k) {
+		buf_forget();
+		if (at_read_at(o->fd, buf, (size_t)(hi - lo), (uint64_t)lo) != hi - lo)
+			return READ_FAILED;
+		hot.win_obj = o;
+		hot.win_k = k;
+		hot.win_n = (uint64_t)(hi - lo);
+	}
+	uintptr_t base = o->seg_addr + (uint64_t)lo - o->seg_off; /* buf[0]'s address */
+	for (uint64_t p = 0; p + 16 <= hot.win_n;) {
+		uint32_t len = (uint32_t)load32(buf + p), id = (uint32_t)load32(buf + p + 4);
+		if (!len || len == 0xffffffffu || len > hot.win_n - p - 4)
+			break; /* the end, 64-bit DWARF, or cut short */
+		uintptr_t start = base + p + 8 + (uintptr_t)(intptr_t)load32(buf + p + 8);
+		if (id && len >= 12 && pc - start < (uint32_t)load32(buf + p + 12)) {
+			uint64_t fde_off = (uint64_t)lo + p;
+			if (id > fde_off + 4 - o->seg_off)
+				return NOT_FOUND;
+			uint64_t cie_off = fde_off + 4 - id;
+			int r;
+			const struct eh_cie *c = cie_load(o, cie_off, &r);
+			if (!c)
+				return r;
+			if (c->enc != 0x1b)
+				return NOT_FOUND;
+			return cie_rule(o, cie_off, buf + p, (size_t)len + 4, fde_off, pc, rule);
+		}
+		p += (uint64_t)len + 4;
+	}
+	return NOT_FOUND;
+}
 
 /* pc's rule from o's file: at_eh_rule's results, AT_EH_MEMORY, or
  * READ_FAILED. */
 static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 {
 	int64_t rel = (int64_t)(pc - (uintptr_t)o->hdr);
-	uint64_t first = 0, n = o->count;
-	if (o->sparse) {
-		size_t k = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE), lo = 0, hi = k;
-		while (hi - lo > 1) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (o->sparse[mid] <= rel)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		first = (uint64_t)lo * AT_EH_STRIDE;
-		n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
+	size_t strides = (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE), lo = 0, hi = strides;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->sparse[2 * mid] <= rel)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	if (tab_obj != o || tab_first != first || tab_n != n) {
-		tab_obj = NULL;
+	if (rel < o->sparse[0])
+		return AT_EH_STOP; /* before the first function: no FDE */
+	int w = window_rule(o, lo, strides, pc, rule);
+	if (w != NOT_FOUND)
+		return w;
+	uint64_t first = (uint64_t)lo * AT_EH_STRIDE;
+	uint64_t n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
+	if (hot.tab_obj != o || hot.tab_first != first || hot.tab_n != n) {
+		hot.tab_obj = hot.win_obj = NULL; /* the FDE after it stays */
 		if (at_read_at(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
 			return READ_FAILED;
-		tab_obj = o;
-		tab_first = first;
-		tab_n = n;
+		hot.tab_obj = o;
+		hot.tab_first = first;
+		hot.tab_n = n;
 	}
 	if (rel < load32(buf))
 		return AT_EH_STOP; /* before the first function: no FDE */
@@ -216,15 +287,15 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint64_t want = o->seg_end - (uint64_t)fde_off < FDE_MAX ? o->seg_end - (uint64_t)fde_off
 								  : FDE_MAX;
 	uint8_t *fde = buf + 512;
-	ssize_t got = fde_got;
-	if (fde_obj != o || fde_at != (uint64_t)fde_off) {
-		fde_obj = NULL;
+	ssize_t got = hot.fde_got;
+	if (hot.fde_obj != o || hot.fde_at != (uint64_t)fde_off) {
+		hot.fde_obj = hot.win_obj = NULL;
 		got = at_read_at(o->fd, fde, want, (uint64_t)fde_off);
 		if (got < 8)
 			return READ_FAILED;
-		fde_obj = o;
-		fde_at = (uint64_t)fde_off;
-		fde_got = got;
+		hot.fde_obj = o;
+		hot.fde_at = (uint64_t)fde_off;
+		hot.fde_got = got;
 	}
 	uint32_t len = (uint32_t)load32(fde), cie_id = (uint32_t)load32(fde + 4);
 	if (!cie_id || cie_id > (uint64_t)fde_off + 4 - o->seg_off)
@@ -251,23 +322,40 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	return r;
 }
 
+/* The CIE at file offset cie_off (cached, or read now), or NULL with
+ * *err READ_FAILED or AT_EH_MEMORY (longer than CIE_MAX). */
+static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *err)
+{
+	for (unsigned int i = 0; i < 2; i++)
+		if (o->cie[i].off == cie_off)
+			return &o->cie[i];
+	struct eh_cie *c = &o->cie[o->cie_next];
+	o->cie_next ^= 1;
+	uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
+	c->off = 0;
+	*err = READ_FAILED;
+	if (cn < 4 || at_read_at(o->fd, c->b, cn, cie_off) != (ssize_t)cn)
+		return NULL;
+	uint32_t clen = (uint32_t)load32(c->b);
+	*err = AT_EH_MEMORY;
+	if (clen != 0xffffffffu && (uint64_t)clen + 4 > cn)
+		return NULL;
+	c->off = cie_off;
+	c->n = (uint32_t)cn;
+	c->enc = at_eh_cie_fde_enc(c->b, cn, o->seg_addr + (cie_off - o->seg_off));
+	return c;
+}
+
 /* pc's rule from the FDE at fde[0 .. n) (file offset fde_off) and the CIE
  * at file offset cie_off (o's cached one, or read now). */
 static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size_t n,
 		    uint64_t fde_off, uintptr_t pc, uint64_t *rule)
 {
-	if (o->cie_off != cie_off) {
-		uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
-		o->cie_off = 0;
-		if (cn < 4 || at_read_at(o->fd, o->cie, cn, cie_off) != (ssize_t)cn)
-			return READ_FAILED;
-		o->cie_off = cie_off;
-		o->cie_n = (uint32_t)cn;
-	}
-	uint32_t clen = (uint32_t)load32(o->cie);
-	if (clen != 0xffffffffu && (uint64_t)clen + 4 > o->cie_n)
-		return AT_EH_MEMORY;
-	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), o->cie, o->cie_n,
+	int r;
+	const struct eh_cie *c = cie_load(o, cie_off, &r);
+	if (!c)
+		return r;
+	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), c->b, c->n,
 			      o->seg_addr + (cie_off - o->seg_off), pc, rule);
 }
 
@@ -294,7 +382,7 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 	struct stat st;
 	int fd = open_object(o->path, info, &st);
 	o->fd = fd;
-	o->cie_off = 0;
+	o->cie[0].off = o->cie[1].off = 0;
 	if (fd < 0 || st.st_dev != o->dev || st.st_ino != o->ino) {
 		if (fd >= 0)
 			close(fd);
@@ -305,28 +393,38 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 	return r == READ_FAILED ? AT_EH_MEMORY : r;
 }
 
+static void forget_now(void);
+
+/* hot.busy taken: an unload asked for done first */
+static int take(void)
+{
+	if (__atomic_exchange_n(&hot.busy, 1, __ATOMIC_ACQUIRE))
+		return 0;
+	if (AT_LOAD_RELAXED(&hot.forget_pending))
+		forget_now();
+	return 1;
+}
+
 int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
 		    uint64_t *rule)
 {
-	if (busy)
-		return AT_EH_MEMORY; /* a signal handler's miss inside ours */
-	busy = 1;
-	__asm__ volatile("" ::: "memory");
+	if (!take())
+		return AT_EH_MEMORY;
 	int r = file_rule(info, hdr, pc, rule);
-	__asm__ volatile("" ::: "memory");
-	busy = 0;
-	if (forget_pending)
-		at_eh_file_forget();
+	__atomic_store_n(&hot.busy, 0, __ATOMIC_RELEASE);
 	return r;
 }
 
 void at_eh_file_forget(void)
 {
-	if (busy) {
-		forget_pending = 1;
-		return;
-	}
-	forget_pending = 0;
+	AT_STORE(&hot.forget_pending, 1);
+	if (take())
+		__atomic_store_n(&hot.busy, 0, __ATOMIC_RELEASE);
+}
+
+static void forget_now(void)
+{
+	AT_STORE_RELAXED(&hot.forget_pending, 0);
 	buf_forget();
 	for (unsigned int i = 0; i < nobjs; i++)
 		if (still_ours(&objs[i]))

@@ -18,30 +18,38 @@
  *   - the PT_LOAD segment holding .eh_frame_hdr, read-only and outside
  *     PT_GNU_RELRO (never relocated: the file's bytes are the memory's),
  *     whose file bytes bound every read;
- *   - the search table's entry count and a sparse index: the start of
- *     every AT_EH_STRIDE-th entry (4 bytes each, in one mmap'd arena of
- *     AT_EH_ARENA bytes shared by all records), so that a miss reads one
- *     stretch of AT_EH_STRIDE entries;
- *   - the last CIE read (most objects have one or two).
+ *   - the search table's entry count and a sparse index: the start and
+ *     FDE offset of every AT_EH_STRIDE-th entry (8 bytes each, in one
+ *     mmap'd arena of AT_EH_ARENA bytes shared by all records), which
+ *     bound a stride's FDEs in .eh_frame (ld writes them in the table's
+ *     order, as a rule: about 45 bytes each);
+ *   - the last two CIEs read (most objects have one to three).
  * Anything else (no file, another file, a writable or relocated segment,
  * more than 64 program headers, the records or the arena full, a CIE
  * longer than 256 bytes or an FDE longer than 1 MiB, a record that lies
  * outside the segment) is read in place as before.  An FDE longer than the
  * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
- * A miss: one pread of table entries, one of the FDE (and one of the CIE
- * when it is not the cached one), each skipped when the previous miss read
- * the same (the same stretch of the table; the same FDE: another return
- * address of the same function).  A descriptor the program closed or
- * replaced (a read fails, or gives a stop or corrupt record) is checked
- * (fstat: its device and inode) and opened again once; a record whose file
+ * A miss: one pread of its stride's FDEs (from its first FDE to the next
+ * stride's, up to 8 KiB), scanned for the one whose range holds the
+ * address (and one of the CIE when neither cached one is it), skipped when
+ * the previous miss read the same stride.  When the scan cannot say (FDEs
+ * out of the table's order, as a compiler's hot and cold parts leave them;
+ * a stride longer than 8 KiB; a CIE whose FDE encoding is not ld's
+ * pc-relative 4 bytes; an address no FDE covers): one pread of the
+ * stride's table entries, one of the FDE, each skipped when the previous
+ * miss read the same.  A descriptor the program closed or replaced (a
+ * read fails, or gives a stop or corrupt record) is checked (fstat: its
+ * device and inode) and opened again once; a record whose file
  * no longer matches is read in place from then on.  When the loader
  * reports an object unloaded every record is dropped (its descriptor
  * closed if it is still ours) and made again at the next miss.
  *
- * Called inside dl_iterate_phdr's callback (the loader's lock serialises
- * callers); a signal handler's miss that interrupts one (a thread-local
- * flag) reads in place.  Never allocates through malloc.
+ * Callers are serialised by a lock of its own, taken by exchange and never
+ * waited for: a miss that finds it taken (another thread's miss, or the
+ * one a signal handler interrupted; every miss of a child forked while
+ * another thread held it) reads in place; an unload reported meanwhile is
+ * done by the next miss to take it.  Never allocates through malloc.
  */
 #ifndef AT_EH_FILE_H
 #define AT_EH_FILE_H
@@ -52,8 +60,8 @@
 #include "core/compiler.h"
 
 #define AT_EH_OBJECTS 64
-#define AT_EH_STRIDE 64u
-#define AT_EH_ARENA (64u << 10)
+#define AT_EH_STRIDE 16u
+#define AT_EH_ARENA (256u << 10) /* 8 bytes a stride: 524,288 FDEs in all */
 #define AT_EH_FD_MIN 512
 /* not read from the file: read the mapping */
 #define AT_EH_MEMORY 2
@@ -62,7 +70,8 @@
  * from the object's file: at_eh_rule's results, or AT_EH_MEMORY. */
 AT_HIDDEN int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
 			      uint64_t *rule);
-/* An object was unloaded: drop every record (inside the callback). */
+/* An object was unloaded: drop every record (now, or at the next miss
+ * when one is under way). */
 AT_HIDDEN void at_eh_file_forget(void);
 /* Objects read from their files so far (tests). */
 AT_HIDDEN unsigned int at_eh_file_objects(void);

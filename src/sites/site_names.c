@@ -168,7 +168,10 @@ struct at_object {
 	uintptr_t l_addr;
 	const char *path;
 	unsigned char layer;
-	unsigned char dyn_ok; /* dyn is built (a layer object) */
+	unsigned char dyn_state; /* a layer object's dyn: DYN_NONE ... DYN_FAILED */
+	unsigned int dl_names;   /* its names asked for before dyn was built */
+	const ElfW(Dyn) *ld;     /* its dynamic section */
+	uintptr_t start, end;    /* and where it is mapped */
 	struct at_symtab sym; /* .symtab, else .dynsym, read from the file */
 	struct at_dynsym dyn; /* a layer object's mapped .dynsym, by address */
 	int fd;               /* the file, kept open for its names (-1: none) */
@@ -177,6 +180,8 @@ struct at_object {
 };
 
 static struct at_object *objects; /* registry lock */
+
+enum { DYN_NONE, DYN_BUILDING, DYN_OK, DYN_FAILED };
 
 static const char *const layer_names[] = {
 	"libc.so", "libstdc++.so", "libgcc_s.so", "libc++.so", "libc++abi.so",
@@ -299,10 +304,11 @@ static struct at_object *object_get(const struct link_map *lm, const char *path,
 		return NULL;
 	n->layer = (unsigned char)layer_object(path);
 	n->fd = -1;
+	n->ld = lm->l_ld;
+	n->start = start;
+	n->end = end;
 	if (!n->layer)
 		load_symtab(n, path); /* layer objects are named as dladdr names them */
-	else
-		n->dyn_ok = !at_dynsym_index(&n->dyn, lm->l_addr, lm->l_ld, start, end);
 	if (pthread_mutex_lock(&at_registry_lock))
 		return n; /* used once, not listed */
 	n->next = objects;
@@ -435,14 +441,75 @@ static size_t put_hex(char *buf, size_t size, size_t at, uintptr_t v)
 #define FILE_MAX 4199
 #define FUNC_MAX 1039
 
+/* The length of a function's name: sym's, else "0x<off>"'s. */
+static size_t func_len(const char *sym, uintptr_t off)
+{
+	size_t ns = sym ? str_len_max(sym, FUNC_MAX) : 2 + hex_len(off);
+	return ns > FUNC_MAX ? FUNC_MAX : ns;
+}
+
+/* That name in fn[0 .. ns], ns its func_len. */
+static void func_put(char *fn, size_t ns, const char *sym, uintptr_t off)
+{
+	if (sym)
+		put_str(fn, ns + 1, 0, sym);
+	else
+		put_hex(fn, ns + 1, put_str(fn, ns + 1, 0, "0x"), off);
+	fn[ns] = '\0';
+}
+
+/* The name dladdr gives addr in layer object o: dladdr's for its first
+ * AT_LAYER_DLADDR names, then its dynamic-symbol index's (built by the
+ * thread that passes the count; the others meanwhile ask dladdr). */
+static const char *layer_sym(struct at_object *o, uintptr_t addr)
+{
+	unsigned char st = AT_LOAD(&o->dyn_state);
+	if (st == DYN_NONE &&
+	    __atomic_add_fetch(&o->dl_names, 1, __ATOMIC_RELAXED) > AT_LAYER_DLADDR &&
+	    __atomic_compare_exchange_n(&o->dyn_state, &st, DYN_BUILDING, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		st = at_dynsym_index(&o->dyn, o->l_addr, o->ld, o->start, o->end) ? DYN_FAILED
+										   : DYN_OK;
+		AT_STORE(&o->dyn_state, st);
+	}
+	if (st == DYN_OK)
+		return at_dynsym_find(&o->dyn, o->l_addr, addr);
+	Dl_info info;
+	return dladdr((void *)addr, &info) ? info.dli_sname : NULL;
+}
+
+int at_frame_name(struct at_frame *f)
+{
+	if (AT_LOAD(&f->tag.function))
+		return 0;
+	struct at_object *o = f->obj;
+	struct dl_find_object fo;
+	const char *sym = NULL;
+	uintptr_t off = f->addr - o->l_addr;
+	/* still the object the frame was made in (else: unloaded, "0x<off>") */
+	if (!_dl_find_object((void *)(f->addr - 1), &fo) && fo.dlfo_link_map == o->lm &&
+	    fo.dlfo_link_map->l_addr == o->l_addr)
+		sym = layer_sym(o, f->addr);
+	size_t ns = func_len(sym, off);
+	char *fn = at_sites_pool_alloc(ns + 1);
+	if (!fn)
+		return -ENOMEM;
+	func_put(fn, ns, sym, off);
+	const char *none = NULL; /* a racing thread's name is the same */
+	__atomic_compare_exchange_n(&f->tag.function, &none, fn, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	return 0;
+}
+
 /* A new record naming addr (no lock held).  The object from
  * _dl_find_object (no lock, no symbol search); the function from its index
- * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read,
- * the allocation layer's objects). */
+ * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read);
+ * a layer object's frame is left for at_frame_name. */
 static struct at_frame *frame_make(uintptr_t addr)
 {
 	struct dl_find_object fo;
 	struct link_map *lm = NULL;
+	struct at_object *later = NULL;
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
@@ -456,24 +523,19 @@ static struct at_frame *frame_make(uintptr_t addr)
 		struct at_object *o = object_get(lm, obj, (uintptr_t)fo.dlfo_map_start,
 						 (uintptr_t)fo.dlfo_map_end);
 		long fi = -1;
-		if (o) {
-			layer = o->layer;
-			if (o->sym.nfuncs && /* the call, not the next instruction */
-			    (fi = at_symtab_find(&o->sym, off - 1)) >= 0)
-				sym = object_name(o, (size_t)fi, name, sizeof(name));
-		}
-		if (sym) {
-			if (!layer && alias_wrapper(o, (size_t)fi))
-				layer = 1; /* any of its names */
-		} else if (o && o->dyn_ok) {
-			sym = at_dynsym_find(&o->dyn, (uintptr_t)lm->l_addr, addr);
+		if (o && o->layer) {
+			later = o; /* named when a chain is named after it */
+			layer = 1;
+		} else if (o && o->sym.nfuncs && /* the call, not the next instruction */
+			   (fi = at_symtab_find(&o->sym, off - 1)) >= 0 &&
+			   (sym = object_name(o, (size_t)fi, name, sizeof(name)))) {
+			layer = (unsigned char)alias_wrapper(o, (size_t)fi); /* any of its names */
 		} else if (!o || !o->sym.nfuncs || fi >= 0) {
 			/* no index, or its name unreadable: dladdr searches .dynsym */
 			Dl_info info;
 			if (dladdr((void *)addr, &info))
 				sym = info.dli_sname;
-			if (!layer && is_wrapper(sym))
-				layer = 1;
+			layer = (unsigned char)is_wrapper(sym);
 		}
 	}
 	/* formatted here, not by snprintf: a forked child naming its first
@@ -483,28 +545,25 @@ static struct at_frame *frame_make(uintptr_t addr)
 	size_t nf = str_len_max(obj, FILE_MAX) + 3 + hex_len(off);
 	if (nf > FILE_MAX)
 		nf = FILE_MAX;
-	size_t ns = sym ? str_len_max(sym, FUNC_MAX) : 2 + hex_len(off);
-	if (ns > FUNC_MAX)
-		ns = FUNC_MAX;
-	struct at_frame *f = at_sites_pool_alloc(sizeof(*f) + nf + 1 + ns + 1);
+	size_t ns = later ? 0 : func_len(sym, off);
+	struct at_frame *f = at_sites_pool_alloc(sizeof(*f) + nf + 1 + (later ? 0 : ns + 1));
 	if (!f)
 		return NULL;
-	char *s = (char *)(f + 1), *fn = s + nf + 1;
+	char *s = (char *)(f + 1);
 	put_hex(s, nf + 1, put_str(s, nf + 1, put_str(s, nf + 1, 0, obj), "+0x"), off);
 	s[nf] = '\0';
-	if (sym)
-		put_str(fn, ns + 1, 0, sym);
-	else
-		put_hex(fn, ns + 1, put_str(fn, ns + 1, 0, "0x"), off);
-	fn[ns] = '\0';
 	f->tag.filename = s;
-	f->tag.function = s + nf + 1;
+	if (!later) {
+		func_put(s + nf + 1, ns, sym, off);
+		f->tag.function = s + nf + 1;
+	}
+	f->obj = later;
 	f->addr = addr;
 	f->layer = layer;
 	return f;
 }
 
-struct at_frame *at_frame_get(uintptr_t addr, int *err)
+struct at_frame *at_frame_lookup(uintptr_t addr, int *err)
 {
 	uint32_t i;
 	struct at_frame *f = NULL;
@@ -528,6 +587,16 @@ struct at_frame *at_frame_get(uintptr_t addr, int *err)
 	if (!f && !frame_insert(n))
 		f = n;
 	pthread_mutex_unlock(&at_registry_lock);
+	return f;
+}
+
+struct at_frame *at_frame_get(uintptr_t addr, int *err)
+{
+	struct at_frame *f = at_frame_lookup(addr, err);
+	if (f && at_frame_name(f)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	return f;
 }
 

@@ -23,9 +23,10 @@
  *             before each read and opened again when the program closed
  *             or replaced it),
  *             the allocation layer's objects (whose files are not
- *             read) from an address index of their mapped .dynsym that
- *             names an address exactly as dladdr does, built at the
- *             object's first frame (dynsym_index.h),
+ *             read) as dladdr names them: through dladdr for an
+ *             object's first AT_LAYER_DLADDR names, then from an address
+ *             index of its mapped .dynsym that names an address exactly
+ *             as dladdr does, built at the next (dynsym_index.h),
  *             else dladdr's (a file that cannot be read, a name that
  *             cannot be read, a layer object without that index).  No line: DWARF is
  *             the tools' job.  The object comes from _dl_find_object (no
@@ -45,7 +46,10 @@
  *
  * Records: one struct at_frame per distinct return address met in a chain
  * (the name and the layer bit are computed once, at the frame's first
- * chain), in a table keyed by address (open addressing, grown by doubling
+ * chain; but the function of a frame in a layer object, layer by its file
+ * name, is named only when a chain is named after it: every frame of the
+ * chain in the layer, at_frame_name; until then tag.function is NULL),
+ * in a table keyed by address (open addressing, grown by doubling
  * like the chain table; registry lock held for lookups and inserts,
  * naming done without it: dladdr takes the loader's lock).  A function is
  * a wrapper if any of its names (the symbols starting where it does) is.
@@ -54,8 +58,9 @@
  * its file's descriptor; or a layer object's dynamic-symbol index).
  * Strings and records come from the pool (mmap'd blocks, bump
  * allocation, never freed).  A frame of an object unloaded by dlclose
- * keeps its name; an object loaded later at the same address would be
- * named after the old one.
+ * keeps its name (a layer frame not yet named is named "0x<offset>"
+ * then); an object loaded later at the same address would be named after
+ * the old one.
  */
 #ifndef AT_SITE_NAMES_H
 #define AT_SITE_NAMES_H
@@ -81,11 +86,15 @@
 	"_Znw*,_Zna*,_ZNSt*,_ZNKSt*,_ZSt*,_ZNSa*,_ZNKSa*,_ZNSs*,_ZNKSs*,"             \
 	"_ZN9__gnu_cxx*,_ZNK9__gnu_cxx*"
 
+#define AT_LAYER_DLADDR 8 /* a layer object's names through dladdr before its index */
+
 struct at_chain;
+struct at_object;
 
 struct at_frame {
 	struct alloc_tag tag;       /* function, filename: the frame's name */
 	uintptr_t addr;             /* run-time return address */
+	struct at_object *obj;      /* a layer frame's object, to name it later */
 	unsigned char layer;        /* in the allocation layer */
 	struct at_chain *chains;    /* chains named after this frame */
 	struct at_frame *next_named; /* frames that name a chain, oldest first */
@@ -94,10 +103,16 @@ struct at_frame {
 
 extern AT_HIDDEN struct at_frame *at_named_frames;
 
-/* Frame addr's record, made on first use (registry lock NOT held); NULL
- * with *err = -ENOMEM (out of memory) or -EDEADLK (this thread holds the
- * registry lock: a report that allocates). */
+/* Frame addr's record, made on first use (registry lock NOT held), its
+ * function named; NULL with *err = -ENOMEM (out of memory) or -EDEADLK
+ * (this thread holds the registry lock: a report that allocates). */
 AT_HIDDEN struct at_frame *at_frame_get(uintptr_t addr, int *err);
+/* The same, a layer frame's function left unnamed (NULL) when it is
+ * new. */
+AT_HIDDEN struct at_frame *at_frame_lookup(uintptr_t addr, int *err);
+/* f's function named if it is not yet (registry lock NOT held): 0, or
+ * -ENOMEM. */
+AT_HIDDEN int at_frame_name(struct at_frame *f);
 
 /* Pool allocation (16-byte aligned, zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);

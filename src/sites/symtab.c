@@ -85,10 +85,10 @@ static int kept(const Elf64_Sym *sy, uint64_t strsz)
 	       sy->st_size <= UINT32_MAX - sy->st_value;
 }
 
-/* The functions of nsyms symbols at file offset off: counted (v NULL) or
- * stored in v[0 .. max); their number, or -1 when a read fails. */
+/* The functions of nsyms symbols at file offset off, stored in v (room
+ * for nsyms); their number, or -1 when a read fails. */
 static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint64_t strsz,
-		 struct at_fsym *v, size_t max)
+		 struct at_fsym *v)
 {
 	Elf64_Sym s[SYMS_PER_READ];
 	size_t k = 0;
@@ -99,12 +99,10 @@ static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint6
 		for (size_t j = 0; j < n; j++) {
 			if (!kept(&s[j], strsz))
 				continue;
-			if (v && k < max) {
-				v[k].start = (uint32_t)s[j].st_value;
-				v[k].size = (uint32_t)s[j].st_size;
-				v[k].name = (uint32_t)s[j].st_name |
-					    (ELF64_ST_BIND(s[j].st_info) != STB_LOCAL ? AT_FSYM_GLOBAL : 0);
-			}
+			v[k].start = (uint32_t)s[j].st_value;
+			v[k].size = (uint32_t)s[j].st_size;
+			v[k].name = (uint32_t)s[j].st_name |
+				    (ELF64_ST_BIND(s[j].st_info) != STB_LOCAL ? AT_FSYM_GLOBAL : 0);
 			k++;
 		}
 	}
@@ -146,19 +144,24 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	if (str.sh_size >= AT_FSYM_GLOBAL)
 		return 1;
 	size_t nsyms = sym.sh_size / sizeof(Elf64_Sym);
-	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, NULL, 0);
-	if (n > (long)KEY_AT)
+	if (!nsyms)
 		return 1;
-	if (n <= 0)
-		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
-	size_t bytes = (size_t)n * sizeof(struct at_fsym);
+	/* one read of the table: room for every symbol, the pages the
+	 * functions did not reach given back */
+	size_t bytes = (nsyms * sizeof(struct at_fsym) + 4095) & ~(size_t)4095;
 	struct at_fsym *v =
 		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v == MAP_FAILED)
 		return 1;
-	if (scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, (size_t)n) != n) {
-		munmap(v, bytes); /* the file changed under us */
-		return 1;
+	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v);
+	if (n <= 0 || n > (long)KEY_AT) {
+		munmap(v, bytes);
+		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
+	}
+	size_t used = ((size_t)n * sizeof(struct at_fsym) + 4095) & ~(size_t)4095;
+	if (used < bytes) {
+		munmap((char *)v + used, bytes - used);
+		bytes = used;
 	}
 	size_t sbytes = (size_t)n * sizeof(uint64_t);
 	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -438,6 +438,13 @@ size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
 	return lo;
 }
 
+int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
+{
+	struct cie cie;
+	return parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie) ? -1
+										  : cie.fde_enc;
+}
+
 int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
 		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
 {
@@ -579,40 +586,61 @@ static void bad_objects_forget(void)
 		AT_STORE_RELAXED(&bad_objects[i].ignored, 0);
 }
 
+/* Whether pc lies in a PT_LOAD segment of info's object; its
+ * .eh_frame_hdr's address in *hdr (NULL: none). */
+static int object_holds(const struct dl_phdr_info *info, uintptr_t pc, const uint8_t **hdr)
+{
+	int inside = 0;
+	*hdr = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD) {
+			uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+			if (pc >= s && pc < s + ph->p_memsz)
+				inside = 1;
+		} else if (ph->p_type == PT_GNU_EH_FRAME) {
+			*hdr = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		}
+	}
+	return inside;
+}
+
+/* pc's rule in the object of info, whose .eh_frame_hdr is at hdr: from its
+ * file, else from its mapping. */
+static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc);
+
+/* An object was unloaded (the loader's dlpi_subs changed): what the
+ * caches know of objects forgotten (the rule cache: rule_miss). */
+static void objects_forget(void)
+{
+	bad_objects_forget();
+	at_eh_file_forget();
+}
+
 static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct find *fd = data;
 	(void)size;
 	fd->subs = info->dlpi_subs;
-	const ElfW(Phdr) *eh = NULL;
-	int inside = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD) {
-			uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-			if (fd->pc >= s && fd->pc < s + ph->p_memsz)
-				inside = 1;
-		} else if (ph->p_type == PT_GNU_EH_FRAME) {
-			eh = ph;
-		}
-	}
-	if (!inside)
+	const uint8_t *hdr;
+	if (!object_holds(info, fd->pc, &hdr))
 		return 0;
-	fd->rule = R_STOP;
-	if (!eh)
-		return 1;
-	const uint8_t *hdr = (const uint8_t *)(info->dlpi_addr + eh->p_vaddr);
-	if (AT_LOAD_RELAXED(&seen_subs) != info->dlpi_subs) {
-		bad_objects_forget(); /* the cache is cleared too (rule_miss) */
-		at_eh_file_forget();
-	} else if (bad_object_ignored(hdr)) {
-		return 1;
-	}
-	int r = at_eh_file_rule(info, hdr, fd->pc, &fd->rule);
+	if (AT_LOAD_RELAXED(&seen_subs) != info->dlpi_subs)
+		objects_forget();
+	fd->rule = object_rule(info, hdr, fd->pc);
+	return 1;
+}
+
+static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
+{
+	uint64_t rule = R_STOP;
+	if (!hdr || bad_object_ignored(hdr))
+		return R_STOP;
+	int r = at_eh_file_rule(info, hdr, pc, &rule);
 	if (r != AT_EH_MEMORY) {
 		if (r == AT_EH_CORRUPT)
 			bad_object(hdr, info->dlpi_name);
-		return 1;
+		return rule;
 	}
 	/* The readable span around hdr: the readable PT_LOAD segment holding
 	 * it (in whole pages), and those adjacent to it (no gap between). */
@@ -634,9 +662,106 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 			}
 		}
 	}
-	if (lo == hi || at_eh_rule((const uint8_t *)lo, hi - lo, hdr, fd->pc, &fd->rule) ==
-				AT_EH_CORRUPT)
+	if (lo == hi || at_eh_rule((const uint8_t *)lo, hi - lo, hdr, pc, &rule) == AT_EH_CORRUPT)
 		bad_object(hdr, info->dlpi_name);
+	return rule;
+}
+
+/*
+ * The objects of rule misses, so that a miss finds its object without
+ * dl_iterate_phdr (the loader's lock, a callback per object before it):
+ * _dl_find_object (lock-free) gives the object of pc, and its record here
+ * the loader's dl_phdr_info for it, copied by one dl_iterate_phdr at its
+ * first miss (which also sees dlpi_subs: an unload forgets the caches as
+ * in find_cb).  A record is used only while _dl_find_object reports the
+ * same link map, mapping and .eh_frame_hdr; the records are dropped when
+ * the table is full or an unload was seen by either path.  miss.lock
+ * (taken by exchange, never waited for) guards them: a miss that finds it
+ * taken (another thread's, or the one a signal handler interrupted) takes
+ * dl_iterate_phdr's path (so does every miss of a child forked while
+ * another thread held it).  pc's object is live (pc is a return address of
+ * the calling thread's stack), so its mapping is read without the loader's
+ * lock.
+ */
+#define MISS_OBJS 32
+struct miss_obj {
+	const void *lm, *start, *end, *eh; /* _dl_find_object's */
+	const uint8_t *hdr;                /* its .eh_frame_hdr by its program headers */
+	struct dl_phdr_info info;
+};
+static struct miss_obj miss_objs[MISS_OBJS];
+static unsigned int forget_gen;
+/* in the fork page (core/compiler.h): a forked child's miss writes the lock */
+AT_CHAIN_HOT static struct {
+	int lock;
+	unsigned int nobjs, gen;
+} miss;
+
+struct collect {
+	uintptr_t pc;
+	unsigned long long subs;
+	struct dl_phdr_info *info; /* filled when an object holds pc */
+	const uint8_t *hdr;        /* and its .eh_frame_hdr */
+	int found;
+};
+
+static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct collect *c = data;
+	const uint8_t *hdr;
+	c->subs = info->dlpi_subs;
+	if (!object_holds(info, c->pc, &hdr))
+		return 0;
+	c->hdr = hdr;
+	memset(c->info, 0, sizeof(*c->info));
+	memcpy(c->info, info, size < sizeof(*info) ? size : sizeof(*info));
+	c->found = 1;
+	return 1;
+}
+
+/* fd->pc's rule through _dl_find_object (miss.lock held): 1, or 0 when the
+ * object is not known to it (fd untouched but for subs). */
+static int fast_rule(struct find *fd)
+{
+	struct dl_find_object fo;
+	if (_dl_find_object((void *)fd->pc, &fo) || !fo.dlfo_link_map)
+		return 0;
+	if (miss.gen != AT_LOAD_RELAXED(&forget_gen)) {
+		miss.gen = AT_LOAD_RELAXED(&forget_gen);
+		miss.nobjs = 0;
+	}
+	struct miss_obj *o = NULL;
+	for (unsigned int i = 0; i < miss.nobjs && !o; i++)
+		if (miss_objs[i].lm == fo.dlfo_link_map && miss_objs[i].start == fo.dlfo_map_start &&
+		    miss_objs[i].end == fo.dlfo_map_end && miss_objs[i].eh == fo.dlfo_eh_frame &&
+		    miss_objs[i].info.dlpi_addr == fo.dlfo_link_map->l_addr)
+			o = &miss_objs[i];
+	if (!o) {
+		if (miss.nobjs == MISS_OBJS)
+			miss.nobjs = 0;
+		o = &miss_objs[miss.nobjs];
+		struct collect c = {fd->pc, 0, &o->info, NULL, 0};
+		dl_iterate_phdr(collect_cb, &c);
+		fd->subs = c.subs;
+		if (c.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an unload: records dropped */
+			objects_forget();
+			if (o != miss_objs)
+				miss_objs[0].info = o->info;
+			o = miss_objs;
+			miss.nobjs = 0;
+		}
+		if (!c.found)
+			return 0;
+		o->lm = fo.dlfo_link_map;
+		o->start = fo.dlfo_map_start;
+		o->end = fo.dlfo_map_end;
+		o->eh = fo.dlfo_eh_frame;
+		o->hdr = c.hdr;
+		miss.nobjs++;
+	}
+	/* pc lies in the object's mapping: in one of its segments, as a return
+	 * address does (else in no FDE: a stop, as dl_iterate_phdr's path says) */
+	fd->rule = object_rule(&o->info, o->hdr, fd->pc);
 	return 1;
 }
 
@@ -694,13 +819,23 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	struct rule_table *t = AT_LOAD(&rules);
 	if (!t)
 		t = table_grow(NULL, AT_RULE_SHIFT_FIRST);
-	struct find fd = {ra - 1, R_STOP, 0};
+	struct find fd = {ra - 1, R_STOP, AT_LOAD_RELAXED(&seen_subs)};
 	__atomic_fetch_add(&rule_counts.misses, 1, __ATOMIC_RELAXED);
-	dl_iterate_phdr(find_cb, &fd);
+	int done = 0;
+	if (!__atomic_exchange_n(&miss.lock, 1, __ATOMIC_ACQUIRE)) {
+		done = fast_rule(&fd);
+		__atomic_store_n(&miss.lock, 0, __ATOMIC_RELEASE);
+	}
+	if (!done)
+		dl_iterate_phdr(find_cb, &fd);
+	int unloaded = fd.subs != AT_LOAD_RELAXED(&seen_subs);
+	if (unloaded) { /* an object was unloaded */
+		AT_STORE_RELAXED(&seen_subs, fd.subs);
+		__atomic_fetch_add(&forget_gen, 1, __ATOMIC_RELAXED); /* miss_objs too */
+	}
 	if (!t)
 		return fd.rule;
-	if (fd.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an object was unloaded */
-		AT_STORE_RELAXED(&seen_subs, fd.subs);
+	if (unloaded) {
 		table_clear(t);
 		AT_STORE_RELAXED(&rule_counts.fill, 0);
 		AT_STORE_RELAXED(&rule_counts.evicted, 0);

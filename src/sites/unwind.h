@@ -37,15 +37,19 @@
  *  rbp + offset, else rsp + offset.  Two return addresses of one set
  *  share a key with a probability of about 2^-31, and the cost of it would
  *  be one wrong chain, never a fault (the walk's bounds below).  A
- *  miss computes the rule at ra - 1 (the call instruction) inside
- *  dl_iterate_phdr's callback, which holds the loader's lock, so the object
- *  cannot be unmapped meanwhile, reading only the readable span of the
+ *  miss computes the rule at ra - 1 (the call instruction) in the object
+ *  _dl_find_object names (lock-free; the object's program headers, copied
+ *  at its first miss from dl_iterate_phdr, kept in a small table: unwind.c),
+ *  else inside dl_iterate_phdr's callback (the loader's lock: another
+ *  thread's miss holds the table), from its file (eh_file.h) or else
+ *  reading only the readable span of the
  *  object around its .eh_frame_hdr (its readable PT_LOAD segments with no
  *  gap between them), and stores the word in a free way of the set, else
  *  in one chosen by the hash (a racing store of the same address's rule is
- *  equal).  When the loader reports an object unloaded (dlpi_subs changed)
- *  the table is emptied the same way at the next miss; until then a stale rule can only give a wrong chain,
- *  never a fault.
+ *  equal).  When the loader reports an object unloaded (dlpi_subs changed,
+ *  seen by a miss in an object not met before, or by a miss through
+ *  dl_iterate_phdr) the table is emptied the same way; until then a stale
+ *  rule can only give a wrong chain, never a fault.
  *
  * The walk (at_unwind): from the state captured at the call of at_unwind
  * (pc, rsp, rbp), frame after frame: CFA = rule's register + offset, return
@@ -180,6 +184,9 @@ AT_HIDDEN size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel);
 AT_HIDDEN int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr,
 			     const uint8_t *cie, size_t cie_n, uintptr_t cie_addr, uintptr_t pc,
 			     uint64_t *rule);
+/* The FDE pointer encoding the CIE in cie[0 .. cie_n) (at run-time
+ * address cie_addr) gives its FDEs, or -1 (a CIE the rules cannot use). */
+AT_HIDDEN int at_eh_cie_fde_enc(const uint8_t *cie, size_t cie_n, uintptr_t cie_addr);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);

@@ -81,7 +81,7 @@ static void do_init(void)
 	AT_STORE(&at_state, AT_STATE_READY);
 	if (at_init_test_hook)
 		at_init_test_hook();
-	AT_STORE(&at_profiling_on, cfg.mode == 1); /* after READY: control.h */
+	AT_STORE(&at_profiling_on, cfg.mode == 1 ? at_chain_profiling() : 0); /* after READY: control.h */
 	__atomic_fetch_and(&at_small_slow, (unsigned char)~AT_SLOW_EARLY, __ATOMIC_SEQ_CST);
 	at_early_handover(1);
 }
@@ -109,7 +109,7 @@ int alloctag_set_profiling(bool on)
 	alloctag_init();
 	if (AT_LOAD(&at_state) != AT_STATE_READY)
 		return -EPERM;
-	AT_STORE(&at_profiling_on, on ? 1 : 0);
+	AT_STORE(&at_profiling_on, on ? at_chain_profiling() : 0);
 	return 0;
 }
 

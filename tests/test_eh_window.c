@@ -1,0 +1,83 @@
+/*
+ * Rules read from an object's file (src/sites/eh_file.h: a stride's FDEs
+ * read in one piece and scanned, else the table's stretch and the FDE)
+ * equal the rules read in place from its mapping (at_eh_rule), for every
+ * FDE of every loaded object (this program, libc, the loader, libstdc++,
+ * libgcc_s and libm opened for it: C and C++ CFI, personality and LSDA
+ * augmentations), at each function's first byte, middle and last byte
+ * and the byte after it (often no FDE: a stop).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#include "check.h"
+#include "sites/eh_file.h"
+#include "sites/unwind.h"
+
+static unsigned long compared, stops, objects;
+
+static int each(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	const ElfW(Phdr) *eh = NULL, *seg = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+			eh = &info->dlpi_phdr[i];
+	if (!eh || !info->dlpi_name || strstr(info->dlpi_name, "vdso"))
+		return 0;
+	uintptr_t hdr = info->dlpi_addr + eh->p_vaddr;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && hdr >= info->dlpi_addr + ph->p_vaddr &&
+		    hdr < info->dlpi_addr + ph->p_vaddr + ph->p_memsz)
+			seg = ph;
+	}
+	CHECK(seg != NULL);
+	uintptr_t lo = (info->dlpi_addr + seg->p_vaddr) & ~4095ul;
+	uintptr_t hi = info->dlpi_addr + seg->p_vaddr + seg->p_memsz;
+	const uint8_t *h = (const uint8_t *)hdr;
+	CHECK_EQ(h[0], 1);
+	CHECK_EQ(h[3], 0x3b); /* the table ld writes: datarel sdata4 pairs */
+	uint32_t count;
+	memcpy(&count, h + 8, 4);
+	const int32_t *tab = (const int32_t *)(h + 12);
+	objects++;
+	for (uint32_t e = 0; e < count; e++) {
+		uintptr_t start = hdr + (intptr_t)tab[2 * e];
+		uintptr_t next = e + 1 < count ? hdr + (intptr_t)tab[2 * e + 2] : start + 1;
+		uintptr_t pcs[4] = {start, start + (next - start) / 2, next - 1, next};
+		for (int k = 0; k < 4; k++) {
+			uint64_t in_place, from_file;
+			int a = at_eh_rule((const uint8_t *)lo, hi - lo, h, pcs[k], &in_place);
+			int b = at_eh_file_rule(info, h, pcs[k], &from_file);
+			CHECK(b != AT_EH_MEMORY); /* read from the file */
+			if (a != b || (!a && in_place != from_file)) {
+				fprintf(stderr, "%s+0x%lx: in place %d %#llx, file %d %#llx\n",
+					info->dlpi_name, (unsigned long)(pcs[k] - info->dlpi_addr), a,
+					(unsigned long long)in_place, b, (unsigned long long)from_file);
+				CHECK(0);
+			}
+			compared++;
+			stops += a != 0;
+		}
+	}
+	return 0;
+}
+
+int main(void)
+{
+	const char *libs[] = {"libstdc++.so.6", "libgcc_s.so.1", "libm.so.6"};
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++)
+		CHECK(dlopen(libs[i], RTLD_NOW) != NULL);
+	dl_iterate_phdr(each, NULL);
+	CHECK(objects >= 6);
+	CHECK(compared > 30000);
+	CHECK(stops > 0 && stops < compared);
+	CHECK(at_eh_file_objects() >= 6);
+	printf("eh_window: %lu addresses of %lu objects, %lu stops, the same rules\n", compared,
+	       objects, stops);
+	return 0;
+}
