@@ -108,31 +108,30 @@
  * Cold classes: a class of AT_COLD_SIZE (4096) bytes or more takes its
  * objects from the page allocator, not from a slab, while fewer than
  * AT_COLD_LIVE of them are live and it has taken fewer than AT_COLD_MAX so
- * (in the whole process): each a block of the smallest order that holds the class
- * size (4096: one page; 4368 to 8192: two; 10240 to 16384: four), aligned
- * to its size, whose head page has the class in its class field and no
- * AT_PG_SLAB (a plain large block's class field is 0).  A small program's
+ * (in the whole process): each a block of the smallest order that holds the
+ * class size (4096: one page; 4368 to 8192: two; 10240 to 16384: four),
+ * aligned to its size, whose head page has the class in its class field and
+ * no AT_PG_SLAB (a plain large block's class field is 0).  A small program's
  * few objects of these classes (python3's buffers of 4 to 16 KiB, each a
  * different size) then share the free blocks of the page allocator, which
  * merges and reuses them across sizes, where one slab per class kept each
- * class's own pages (python3 starting a thread: slabs of these classes
- * would touch 204 KiB for what needs 144 KiB pooled in pages;
+ * class's own pages (python3 starting a thread: slabs of these classes would
+ * touch 204 KiB for what needs 144 KiB pooled in pages;
  * bench/malloc/classpeaks.sh, BENCHMARKS.md "Small programs' peak RSS").
- * Such an object is what its
- * class's slab object would be: usable size and charge the class's
- * (at_class_charge; the page allocator charges the block's size to the
- * block's reference, at_cold_alloc takes the difference off the bytes, not
- * the calls, and at_cold_free puts it back before the block is released),
- * found by free as a large block (at_large_free: the unit head is not a
- * slab), never grown in place by realloc, never cached by a thread (its
- * order is below AT_LC_MIN).  The stricter heap (ALLOCTAG_SECURE) takes
- * every object from slabs.  The bounds: a program that uses a class hard
- * pays at most AT_COLD_LIVE objects' page rounding (4368 bytes in two
- * pages, against 15 to a slab: 30 KiB for SQLite's most frequent large
- * request; with its first 64 from pages sqlite3's peak grew by 0.3 MB),
- * and a class that allocates more than AT_COLD_MAX objects takes them from
- * slabs for good, so that its objects' mallocs stop taking the page
- * allocator's lock (AT_COLD_MAX of them per class at most).
+ * Such an object is what its class's slab object would be: usable size and
+ * charge the class's (at_class_charge; the page allocator charges the
+ * block's size to the block's reference, at_cold_alloc takes the difference
+ * off the bytes, not the calls, and at_cold_free puts it back before the
+ * block is released), found by free as a large block (at_large_free: the
+ * unit head is not a slab), never grown in place by realloc, never cached by
+ * a thread (its order is below AT_LC_MIN).  The stricter heap
+ * (ALLOCTAG_SECURE) takes every object from slabs.  The bounds: a program
+ * that uses a class hard pays at most AT_COLD_LIVE objects' page rounding
+ * (4368 bytes in two pages, against 15 to a slab: 30 KiB for SQLite's most
+ * frequent large request; with its first 64 from pages sqlite3's peak grew
+ * by 0.3 MB), and a class that allocates more than AT_COLD_MAX objects takes
+ * them from slabs for good, so that its objects' mallocs stop taking the
+ * page allocator's lock (AT_COLD_MAX of them per class at most).
  *
  * Central lists (slab.c): per class, a mutex, the partial slabs (some
  * object not handed out), split by width, and a few whole batches in
