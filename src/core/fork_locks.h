@@ -38,7 +38,7 @@ static inline bool at_fork_locking(void)
  * is not 0, and a free one equals its initializer (unlocking puts back
  * the owner and the users' count before the lock word), so one word is
  * read per lock (the slabs' 41 locks cost a child about 120 instructions,
- * not the 1.2k of comparing every word of each); init by value (always
+ * where comparing every word of each costs 1.2k); init by value (always
  * inlined): no constant initializer in .rodata, a page the child would
  * fault in for this alone. */
 static inline __attribute__((always_inline)) void at_fork_child_reset(pthread_mutex_t *m,
