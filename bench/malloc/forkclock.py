@@ -3,13 +3,15 @@
 
     forkclock.py SPAWN rounds forks name=[lib][:ENV=VAL...] ...
 
-Each round runs `perf stat -e task-clock SPAWN --forkloop forks` (spawn.c's
-fork loop: the process, its forks and their children, its own start
-included) once per configuration, the first configuration rotating, with
-that LD_PRELOAD and environment.  One line per configuration: the median
-microseconds per fork and their range, and the median of each round's
-ratio to the first configuration and to the second (on a shared, noisy
-machine, ratios within a round move less than the figures).
+Each round runs `perf stat -e task-clock,page-faults SPAWN --forkloop
+forks` (spawn.c's fork loop: the process, its forks and their children,
+its own start included) once per configuration, the first configuration
+rotating, with that LD_PRELOAD and environment.  One line per
+configuration: the median microseconds per fork and their range, the
+median of each round's ratio to the first configuration and to the
+second (on a shared, noisy machine, ratios within a round move less than
+the figures), and the page faults per fork (parent and child; the same
+in every round but for the loop's start, which is spread over it).
 """
 import statistics, subprocess, sys
 
@@ -17,15 +19,18 @@ from maptable import config_env
 
 
 def once(spawn, forks, spec):
-    r = subprocess.run(['perf', 'stat', '-x,', '-e', 'task-clock', spawn, '--forkloop', str(forks)],
-                       env=config_env(spec), capture_output=True, text=True)
+    r = subprocess.run(['perf', 'stat', '-x,', '-e', 'task-clock,page-faults', spawn, '--forkloop',
+                        str(forks)], env=config_env(spec), capture_output=True, text=True)
     if r.returncode:
         sys.exit('forkclock: the fork loop failed under %s: %s' % (spec, r.stderr.strip()))
+    got = {}
     for line in r.stderr.splitlines():
         f = line.split(',')
-        if len(f) > 2 and f[2].startswith('task-clock'):
-            return float(f[0]) * 1000 / forks  # ms -> us per fork
-    sys.exit('forkclock: no task-clock from perf under %s' % spec)
+        if len(f) > 2 and f[2] in ('task-clock', 'page-faults'):
+            got[f[2]] = float(f[0])
+    if len(got) < 2:
+        sys.exit('forkclock: no task-clock or page-faults from perf under %s' % spec)
+    return got['task-clock'] * 1000 / forks, got['page-faults'] / forks  # ms -> us per fork
 
 
 def main():
@@ -34,17 +39,20 @@ def main():
     spawn, rounds, forks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     cfgs = [c.partition('=') for c in sys.argv[4:]]
     us = {name: [0.0] * rounds for name, _, _ in cfgs}
+    faults = {name: [0.0] * rounds for name, _, _ in cfgs}
     for r in range(rounds):
         for i in range(len(cfgs)):
             name, _, spec = cfgs[(i + r) % len(cfgs)]
-            us[name][r] = once(spawn, forks, spec)
+            us[name][r], faults[name][r] = once(spawn, forks, spec)
     first, second = cfgs[0][0], cfgs[min(1, len(cfgs) - 1)][0]
     for name, _, _ in cfgs:
         v = us[name]
-        print('forkclock config=%s rounds=%d us_per_fork=%.1f range=%.1f-%.1f vs_%s=%.3f vs_%s=%.3f' %
+        print('forkclock config=%s rounds=%d us_per_fork=%.1f range=%.1f-%.1f vs_%s=%.3f vs_%s=%.3f '
+              'faults_per_fork=%.1f' %
               (name, rounds, statistics.median(v), min(v), max(v), first,
                statistics.median(a / b for a, b in zip(v, us[first])), second,
-               statistics.median(a / b for a, b in zip(v, us[second]))))
+               statistics.median(a / b for a, b in zip(v, us[second])),
+               statistics.median(faults[name])))
 
 
 if __name__ == '__main__':

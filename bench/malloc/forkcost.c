@@ -17,7 +17,15 @@
  *   maps+page the same, the read-write page of each written (all within
  *             1 MiB: no page-table page added);
  *   ptpages   n pages written in one mapping, each 2 MiB from the next
- *             (one page-table page each).
+ *             (one page-table page each);
+ *   cow       n pages written in one mapping (within 1 MiB), each written
+ *             again by the child: a copy-on-write fault each (the page
+ *             copied, and freed at the child's exit);
+ *   filewin   a file of n 64 KiB windows mapped read-only (in the page
+ *             cache), one byte of each read by the child: a fault each
+ *             that maps the window's 16 pages (fault-around), as a child
+ *             running text in a window its parent ran pays (fork copies
+ *             no page entry of a file mapping without private pages).
  * Each shape runs in a child of its own that forks `forks` times (the
  * grandchildren exit at once); CPU time per fork (parent and children),
  * median over rounds, and the cost per added item against base in the
@@ -33,8 +41,9 @@
 #include <unistd.h>
 
 #define MAXROUNDS 64
-enum { BASE, MAPS, MAPS_PAGE, PTPAGES, NSHAPES };
-static const char *const names[NSHAPES] = {"base", "maps", "maps+page", "ptpages"};
+enum { BASE, MAPS, MAPS_PAGE, PTPAGES, COW, FILEWIN, NSHAPES };
+static const char *const names[NSHAPES] = {"base", "maps", "maps+page", "ptpages", "cow",
+						"filewin"};
 
 static double cpu_sec(int who)
 {
@@ -42,6 +51,27 @@ static double cpu_sec(int who)
 	getrusage(who, &ru);
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+/* n 64 KiB windows of a file, written (in the page cache), mapped
+ * read-only; the file unlinked.  Exits on error. */
+static char *file_windows(int n)
+{
+	char path[] = "/tmp/forkcostXXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		_exit(2);
+	unlink(path);
+	static char buf[1 << 16];
+	memset(buf, 1, sizeof(buf));
+	for (int i = 0; i < n; i++)
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			_exit(2);
+	char *w = mmap(NULL, (size_t)n << 16, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (w == MAP_FAILED)
+		_exit(2);
+	return w;
 }
 
 /* In a child: set up the shape, fork `forks` times; CPU us per fork. */
@@ -59,9 +89,14 @@ static double run(int shape, int forks, int n)
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			_exit(2);
-		for (int i = 0; shape != BASE && i < n; i++) {
+		volatile char *win = shape == FILEWIN ? file_windows(n) : NULL;
+		for (int i = 0; shape != BASE && shape != FILEWIN && i < n; i++) {
 			if (shape == PTPAGES) {
 				p[(size_t)i << 21] = 1;
+				continue;
+			}
+			if (shape == COW) {
+				p[(size_t)i << 12] = 1;
 				continue;
 			}
 			if (shape == MAPS_PAGE)
@@ -74,8 +109,13 @@ static double run(int shape, int forks, int n)
 			pid_t c = fork();
 			if (c < 0)
 				_exit(2);
-			if (!c)
+			if (!c) {
+				for (int j = 0; shape == COW && j < n; j++)
+					p[(size_t)j << 12] = 2;
+				for (int j = 0; win && j < n; j++)
+					(void)win[(size_t)j << 16];
 				_exit(0);
+			}
 			if (waitpid(c, NULL, 0) != c)
 				_exit(2);
 		}
