@@ -46,6 +46,7 @@
 #include "core/compiler.h"
 #include "core/control.h"
 #include "core/counters.h"
+#include "core/thread_block.h"
 #include "sites/unwind.h"
 
 /* ALLOCTAG_DEPTH's bounds (parsed in core/control.c, applied at start-up) */
@@ -211,17 +212,12 @@ struct at_chain_memo {
 };
 _Static_assert(sizeof(((struct at_chain_memo *)0)->e[0]) == 1u << AT_MEMO_SET_SHIFT, "a set's bytes");
 
-/* A thread's memo and its busy count, one thread-local block (one
- * address to find on the hot path).  A thread without a memo of its own
- * has at_memo_none (AT_MEMO_NONE), whose entries are all empty and never
- * written (and only its set 0 is ever read, one page): the hit path needs
- * no test for it, a lookup there misses, and its walk makes the thread's
- * memo. */
-struct at_memo_tls {
-	struct at_chain_memo *m;
-	unsigned char busy;
-};
-extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
+/* A thread's memo and its busy count: at_memo_tls, a part of the thread
+ * block (core/thread_block.h: one address to find on the hot path).  A
+ * thread without a memo of its own has at_memo_none (AT_MEMO_NONE), whose
+ * entries are all empty and never written (and only its set 0 is ever
+ * read, one page): the hit path needs no test for it, a lookup there
+ * misses, and its walk makes the thread's memo. */
 extern AT_HIDDEN struct at_chain_memo at_memo_none;
 #define AT_MEMO_NONE (&at_memo_none)
 
