@@ -15,4 +15,9 @@ __thread struct at_thread at_thread __attribute__((tls_model("initial-exec"))) =
 	.memo = {.m = AT_MEMO_NONE},
 };
 
-extern __thread struct alloc_tag *alloctag_current_tag __attribute__((alias("at_thread")));
+/* alloctag_current_tag: the block's first word, a pointer's size (an
+ * alias by attribute would take the whole block's) */
+__asm__(".globl alloctag_current_tag\n\t"
+	".type alloctag_current_tag, STT_TLS\n\t"
+	".set alloctag_current_tag, at_thread\n\t"
+	".size alloctag_current_tag, 8");
