@@ -298,19 +298,23 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 	}
 	/* read again (GCC keeps a word it reads twice in a register, where
 	 * the compare above can read it as its operand) */
-	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from; /* AT_MEMO_SHAPE7: 7 words */
-	if (d << 1 == 0) { /* d == AT_MEMO_SHAPE7 (d is not 0): no 64-bit constant */
+	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from;
+	/* rotated by 3, each shape's d is a small constant (no 64-bit one to
+	 * load); opaque, so that GCC compares the rotated word */
+	d = d << 3 | d >> 61;
+	__asm__("" : "+r"(d));
+	if (d == AT_MEMO_SHAPE7 >> 61) { /* 7 words */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6));
 	}
-	if (d == AT_MEMO_SHAPE4) { /* 4 words */
+	if (d == AT_MEMO_SHAPE4 >> 61) { /* 4 words */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
 	}
 #undef W
-	return d == AT_MEMO_SHAPE_ANY ? -1 : 0;
+	return d == AT_MEMO_SHAPE_ANY >> 61 ? -1 : 0;
 }
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:
