@@ -99,7 +99,7 @@ struct at_chain_table {
  * cheapest to prove); AT_MEMO_SHAPE7, words 0..6 are all (nabs 7, no rbp
  * word: the default depth's whole chain, ra and 7 return addresses, with
  * no padding); AT_MEMO_SHAPE4, words 0..3 are all (nabs 4, the walk read
- * 4 words: tested last of the three, 8 instructions more than the first);
+ * 4 words: tested last of the three, 7 instructions more than the first);
  * AT_MEMO_SHAPE_ANY, anything else (rbp
  * words, no word at all): at_memo_diff checks the words one by one, so
  * one compare of spx with `from` tests both the stack pointer and the
