@@ -30,6 +30,10 @@
  *            exact
  *   report   allocinfo written to a stream that allocates on each write,
  *            while the registry lock is held: no message, the report whole
+ *   current  a current tag set by its public name (alloctag_save), in the
+ *            main thread and in another: theta's malloc, calloc and
+ *            realloc charged to it exactly (theta has no chain), and after
+ *            alloctag_restore one malloc from theta counted by its chain
  * Runs at the default depth and, by the second test, ALLOCTAG_DEPTH=1.
  */
 #define _GNU_SOURCE
@@ -250,6 +254,35 @@ struct each_chain {
 	unsigned int chains, bad;
 };
 
+/* Under the current tag t (nothing live): 3 blocks (malloc, calloc, a
+ * realloc that moves), t's live counters exactly theirs; freed, nothing;
+ * then without it, one malloc of theta's own chain (in *out). */
+__attribute__((noipa)) void theta(struct alloc_tag *t, void **out)
+{
+	struct alloc_tag *old = alloctag_save(t);
+	void *a = malloc(100), *b = calloc(3, 40), *c = realloc(malloc(16), 5000);
+	alloctag_restore(t, old);
+	CHECK(a && b && c);
+	struct alloctag_counters v = alloctag_read(t);
+	CHECK_EQ(v.calls, 3);
+	CHECK_EQ(v.bytes, (long long)(malloc_usable_size(a) + malloc_usable_size(b) +
+				      malloc_usable_size(c)));
+	free(a);
+	free(b);
+	free(c);
+	v = alloctag_read(t);
+	CHECK_EQ(v.calls, 0);
+	CHECK_EQ(v.bytes, 0);
+	*out = malloc(64);
+}
+
+static void *theta_thread(void *arg)
+{
+	DEFINE_ALLOC_TAG(theta_tag);
+	theta(&theta_tag, arg);
+	return NULL;
+}
+
 static void each_chain_check(const struct at_chain_view *v, void *ctx)
 {
 	struct each_chain *c = ctx;
@@ -394,5 +427,17 @@ int main(void)
 	CHECK(strstr(report, " func:worker \n") != NULL);
 	CHECK(report_allocs > 2);
 	printf("report: ok\n");
+
+	void *own[2];
+	theta_thread(&own[0]);
+	pthread_t tt;
+	CHECK(pthread_create(&tt, NULL, theta_thread, &own[1]) == 0);
+	pthread_join(tt, NULL);
+	struct sum ts[] = {{.fn = "theta"}, {.fn = NULL}};
+	at_sites_each(add, ts);
+	CHECK_EQ(ts[0].lc, 2);
+	CHECK_EQ(ts[0].ac, 2);
+	CHECK_EQ(ts[0].lb, malloc_usable_size(own[0]) + malloc_usable_size(own[1]));
+	printf("current: ok\n");
 	return 0;
 }

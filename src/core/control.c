@@ -10,7 +10,6 @@
 
 unsigned char at_profiling_on;
 unsigned char at_secure_heap;
-__thread struct alloc_tag *alloctag_current_tag;
 unsigned char alloctag_hooks_key = 1;
 unsigned char alloctag_debug_key;
 

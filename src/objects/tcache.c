@@ -26,7 +26,6 @@
 
 __thread struct at_theap *at_tls_heap;
 const struct at_bin at_bins_none[AT_NR_CLASSES];
-__thread struct at_bin *at_tls_bins = (struct at_bin *)at_bins_none;
 struct at_theap *at_all_heaps;
 
 AT_FORK_LOCK static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -43,6 +43,7 @@
 #ifndef AT_TCACHE_H
 #define AT_TCACHE_H
 
+#include "core/thread_block.h"
 #include "objects/bin_charge.h"
 #include "objects/slab.h"
 
@@ -114,9 +115,9 @@ extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model(
  * The fast paths' view of the same: at_tls_heap's bins while the thread has
  * a heap, else (before its first small allocation, after its exit) the
  * empty bins at_bins_none (read-only: count 0, cap 0), where a malloc finds
- * no object and a free no room, so that neither tests for a heap.
+ * no object and a free no room, so that neither tests for a heap: at_tls_bins,
+ * a word of the thread block (core/thread_block.h).
  */
-extern AT_HIDDEN __thread struct at_bin *at_tls_bins __attribute__((tls_model("initial-exec")));
 extern AT_HIDDEN const struct at_bin at_bins_none[AT_NR_CLASSES];
 
 /* The calling thread's heap, creating it; NULL if dead or out of memory. */

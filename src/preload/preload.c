@@ -336,7 +336,7 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
  * site_malloc. */
 static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 {
-	struct alloc_tag *tag = alloctag_current_tag;
+	struct alloc_tag *tag = at_current_tag;
 	if (at_unlikely(tag != NULL))
 		return at_malloc_fast(n, tag);
 	return site_malloc(n, ra);
@@ -351,6 +351,11 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 #define PROFILING_MODE()                                                                 \
 	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"                         \
 		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites)
+/* The current tag compared in place (the thread block's word, one
+ * instruction: its value is read again on the rare path that uses it). */
+#define IF_CURRENT_TAG(tagged)                                                           \
+	__asm__ goto("cmpq $0, %0\n\tjne %l[" #tagged "]"                                  \
+		     : : "m"(at_current_tag) : "cc" : tagged)
 #else
 #define PROFILING_MODE()                                                      \
 	do {                                                                  \
@@ -360,19 +365,21 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 		if (at_unlikely(on_ > AT_PROFILING_CHAINS))                   \
 			goto sites;                                           \
 	} while (0)
+#define IF_CURRENT_TAG(tagged)                                                \
+	do {                                                                  \
+		if (at_unlikely(at_current_tag != NULL))                      \
+			goto tagged;                                          \
+	} while (0)
 #endif
 
 EXPORT void *malloc(size_t n)
 {
 	PROFILING_MODE();
-	{
-		/* call chains (READY) */
-		struct alloc_tag *tag = alloctag_current_tag;
-		if (at_unlikely(tag != NULL))
-			return at_malloc_fast(n, tag);
-		return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(),
-				    __builtin_return_address(0));
-	}
+	/* call chains (READY) */
+	IF_CURRENT_TAG(tagged);
+	return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0));
+tagged:
+	return at_malloc_fast(n, at_current_tag);
 sites:
 	return site_entry(n, __builtin_return_address(0));
 off:
@@ -426,12 +433,12 @@ EXPORT void free(void *p)
 	EXPORT ret X(UNPAREN params)                                                     \
 	{                                                                                \
 		PROFILING_MODE();                                                        \
-		if (at_likely(!alloctag_current_tag))                                    \
+		if (at_likely(!at_current_tag))                                          \
 			return chain_##X(UNPAREN args, (uintptr_t)__builtin_dwarf_cfa(), \
 					 __builtin_return_address(0));                   \
 		goto off;                                                                \
 	sites:                                                                           \
-		if (at_likely(!alloctag_current_tag))                                    \
+		if (at_likely(!at_current_tag))                                          \
 			return chain_##X##_slow(UNPAREN args,                            \
 						(uintptr_t)__builtin_dwarf_cfa(),        \
 						__builtin_return_address(0), 0);         \

@@ -198,8 +198,6 @@ static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
 static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
-__thread struct at_memo_tls at_memo_tls
-	__attribute__((tls_model("initial-exec"))) = {.m = AT_MEMO_NONE};
 struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
@@ -326,7 +324,7 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
 	e->bidx = (uint16_t)(e->idx < AT_MEMO_BIDX_NONE ? e->idx : AT_MEMO_BIDX_NONE);
 	e->nent = (uint16_t)(e->bidx + 1);
-	e->spx = from | (more == 2 ? AT_MEMO_SHAPE_ANY : more ? AT_MEMO_SHAPE7 : 0);
+	e->spx = from | (more == 3 ? AT_MEMO_SHAPE_ANY : more == 2 ? AT_MEMO_SHAPE7 : more ? AT_MEMO_SHAPE4 : 0);
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;
 	if (at_likely(!tr->rbp)) { /* return addresses only */
@@ -403,9 +401,9 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	for (uint32_t b = tr->rbp; b; b &= b - 1) /* few bits, most often none */
 		nrbp++;
 	nabs = tr->n - nrbp;
-	/* the inline check's shapes (chains.h): 4 or 7 return addresses */
-	unsigned int more = nrbp || !nabs || nabs > 7 ? 2 : nabs > 4;
-	unsigned int padded = more == 2 ? nabs : more ? 7 : 4;
+	/* the inline check's shapes (chains.h): 3, 4 or 7 return addresses */
+	unsigned int more = nrbp || !nabs || nabs > 7 ? 3 : nabs > 4 ? 2 : nabs == 4;
+	unsigned int padded = more == 3 ? nabs : more == 2 ? 7 : more ? 4 : 3;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
 	unsigned int set = (unsigned int)(at_memo_set(ra, from) & m->mask);

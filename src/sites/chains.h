@@ -46,6 +46,7 @@
 #include "core/compiler.h"
 #include "core/control.h"
 #include "core/counters.h"
+#include "core/thread_block.h"
 #include "sites/unwind.h"
 
 /* ALLOCTAG_DEPTH's bounds (parsed in core/control.c, applied at start-up) */
@@ -88,14 +89,18 @@ struct at_chain_table {
  * fast path writes), and the walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
- * compared as they are, nabs 4 or 7 in the inline shapes below (the
+ * compared as they are, nabs 3, 4 or 7 in the inline shapes below (the
  * last one repeated), as many as the walk read in the others; words
  * [nabs, n) are saved rbp values that a CFA was computed from, compared
  * as offsets from `from`.  The entry's shape, kept in the top bits of
  * its `spx` (its sp, below), says what the inline check covers: none,
- * words 0..3 are all (nabs 4, no rbp word); AT_MEMO_SHAPE7, words 0..6
- * are all (nabs 7, no rbp word: the default depth's whole chain, ra and 7
- * return addresses, with no padding); AT_MEMO_SHAPE_ANY, anything else (rbp
+ * words 0..2 are all (nabs 3, no rbp word: a chain from a thread's or
+ * main's own function, whose walk ends after 3 words or fewer, is the
+ * cheapest to prove); AT_MEMO_SHAPE7, words 0..6 are all (nabs 7, no rbp
+ * word: the default depth's whole chain, ra and 7 return addresses, with
+ * no padding); AT_MEMO_SHAPE4, words 0..3 are all (nabs 4, the walk read
+ * 4 words: tested last of the three, 7 instructions more than the first);
+ * AT_MEMO_SHAPE_ANY, anything else (rbp
  * words, no word at all): at_memo_diff checks the words one by one, so
  * one compare of spx with `from` tests both the stack pointer and the
  * shape.  Word 0 is checked first
@@ -167,7 +172,8 @@ struct at_chain_table {
  * address space never has */
 #define AT_MEMO_SHAPE7 ((uintptr_t)1 << 63)    /* 7 return addresses */
 #define AT_MEMO_SHAPE_ANY ((uintptr_t)1 << 62) /* another: at_memo_diff */
-#define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE_ANY - 1))
+#define AT_MEMO_SHAPE4 ((uintptr_t)1 << 61)    /* 4 return addresses */
+#define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE4 - 1))
 /* bidx of an entry whose index no bin's tag can be (bin tags are at most
  * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h), so that the malloc fast path
  * compares a bin's tag with 16 bits */
@@ -206,17 +212,12 @@ struct at_chain_memo {
 };
 _Static_assert(sizeof(((struct at_chain_memo *)0)->e[0]) == 1u << AT_MEMO_SET_SHIFT, "a set's bytes");
 
-/* A thread's memo and its busy count, one thread-local block (one
- * address to find on the hot path).  A thread without a memo of its own
- * has at_memo_none (AT_MEMO_NONE), whose entries are all empty and never
- * written (and only its set 0 is ever read, one page): the hit path needs
- * no test for it, a lookup there misses, and its walk makes the thread's
- * memo. */
-struct at_memo_tls {
-	struct at_chain_memo *m;
-	unsigned char busy;
-};
-extern AT_HIDDEN __thread struct at_memo_tls at_memo_tls __attribute__((tls_model("initial-exec")));
+/* A thread's memo and its busy count: at_memo_tls, a part of the thread
+ * block (core/thread_block.h: one address to find on the hot path).  A
+ * thread without a memo of its own has at_memo_none (AT_MEMO_NONE), whose
+ * entries are all empty and never written (and only its set 0 is ever
+ * read, one page): the hit path needs no test for it, a lookup there
+ * misses, and its walk makes the thread's memo. */
 extern AT_HIDDEN struct at_chain_memo at_memo_none;
 #define AT_MEMO_NONE (&at_memo_none)
 
@@ -278,7 +279,7 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
 /*
  * at_memo_find's common case alone, for the malloc fast path (few
  * registers, no loop but the ways'): entries made at this `from` whose
- * shape is 4 or 7 return addresses.  Entry e (a way of ra's set) proves
+ * shape is 3, 4 or 7 return addresses.  Entry e (a way of ra's set) proves
  * the call's chain: 1; it does not, or was made at another `from`: 0
  * (an entry of another `from` is in this set only when the two hash
  * alike, and holds the chain only when it is the same chain deeper or
@@ -286,24 +287,34 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
  * anywhere in the memo); another shape: -1, and the caller asks
  * at_memo_find.
  */
-static inline int at_memo_fast(const struct at_memo_entry *e, uintptr_t from)
+static inline __attribute__((always_inline)) int at_memo_fast(const struct at_memo_entry *e,
+							     uintptr_t from)
 {
 #define W(k) (*(const uintptr_t *)(from + e->off[k]) ^ e->val[k])
-	if (at_likely(e->spx == from)) { /* 4 words */
+	if (at_likely(e->spx == from)) { /* 3 words */
 		if (W(0))
 			return 0;
-		return !(W(1) | W(2) | W(3));
+		return !(W(1) | W(2));
 	}
 	/* read again (GCC keeps a word it reads twice in a register, where
 	 * the compare above can read it as its operand) */
-	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from; /* AT_MEMO_SHAPE7: 7 words */
-	if (d << 1 == 0) { /* d == AT_MEMO_SHAPE7 (d is not 0): no 64-bit constant */
+	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from;
+	/* rotated by 3, each shape's d is a small constant (no 64-bit one to
+	 * load); opaque, so that GCC compares the rotated word */
+	d = d << 3 | d >> 61;
+	__asm__("" : "+r"(d));
+	if (d == AT_MEMO_SHAPE7 >> 61) { /* 7 words */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6));
 	}
+	if (d == AT_MEMO_SHAPE4 >> 61) { /* 4 words */
+		if (W(0))
+			return 0;
+		return !(W(1) | W(2) | W(3));
+	}
 #undef W
-	return d == AT_MEMO_SHAPE_ANY ? -1 : 0;
+	return d == AT_MEMO_SHAPE_ANY >> 61 ? -1 : 0;
 }
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:
