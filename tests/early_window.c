@@ -45,7 +45,7 @@ static void *work(void *arg)
 			break;
 		pages[me][k] = alloc_tagged();
 		CHECK(pages[me][k] != NULL);
-		n_pages[me] = k + 1;
+		__atomic_store_n(&n_pages[me], k + 1, __ATOMIC_RELEASE);
 		if (k == 200)
 			__atomic_fetch_add(&started, 1, __ATOMIC_RELEASE);
 		for (volatile int spin = 0; spin < 20000; spin++) /* some microseconds */
@@ -88,7 +88,15 @@ __attribute__((constructor(100))) static void early_ctor(void)
 int main(void)
 {
 	CHECK_EQ(in_window, 1);
-	pause_ms(20); /* some charged allocations after the hand-over */
+	/* some charged allocations after the hand-over: each thread makes 20
+	 * more pages (however long a loaded machine takes to run them) */
+	int at_main[THREADS];
+	for (int i = 0; i < THREADS; i++)
+		at_main[i] = __atomic_load_n(&n_pages[i], __ATOMIC_ACQUIRE);
+	for (int i = 0; i < THREADS; i++)
+		while (__atomic_load_n(&n_pages[i], __ATOMIC_ACQUIRE) < at_main[i] + 20 &&
+		       at_main[i] + 20 < MAX_PAGES)
+			pause_ms(1);
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < THREADS; i++)
 		CHECK(pthread_join(th[i], NULL) == 0);
