@@ -118,7 +118,7 @@ echo "plain process: ok"
 if [ "$(id -u)" != 0 ]; then
     echo "another user: skipped (needs root to create a second user)"
 else
-    U=alloctag-live-test
+    U=alloctag-live-$$ # one per run: runs side by side do not share (or delete) it
     if ! id -u "$U" >/dev/null 2>&1; then
         useradd -M -r -s /usr/sbin/nologin "$U" || fail "useradd $U"
         MADE_USER=$U
