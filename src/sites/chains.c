@@ -389,7 +389,7 @@ static void memo_grow(struct at_chain_memo *m)
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
  * its words fit (see chains.h). */
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
-		     struct alloc_tag *tag, const struct at_unwind_trace *tr)
+		     struct alloc_tag *tag, const struct at_unwind_trace *tr, int known)
 {
 	if (tr->unusable || tr->top - from > UINT16_MAX)
 		return;
@@ -410,7 +410,10 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	while (m->e[set][AT_MEMO_WAYS - 1].key && m->mask < AT_MEMO_SETS - 1) {
+	/* grown when full sets drop chains that come back (chains.h: Size) */
+	if (m->e[set][AT_MEMO_WAYS - 1].key && known && m->mask < AT_MEMO_SETS - 1 &&
+	    ++m->again >= (m->mask + 1) * AT_MEMO_WAYS) {
+		m->again = 0;
 		memo_grow(m); /* rather than replace an entry */
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
@@ -447,12 +450,13 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 		n = 1;
 		tr.unusable = 1;
 	}
+	uint32_t made = AT_LOAD_RELAXED(&nr_chains);
 	struct alloc_tag *tag = at_chain_tag(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
-	memo_put(m, (uintptr_t)ra, from, tag, &tr);
+	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&nr_chains) == made);
 	return tag;
 }
 
