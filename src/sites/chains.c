@@ -55,12 +55,18 @@ static __thread unsigned char creating __attribute__((tls_model("initial-exec"))
 static struct at_chain_table *table_new(uint32_t shift)
 {
 	size_t bytes = sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
-	struct at_chain_table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		return NULL;
+	struct at_chain_table *t;
+	if (bytes <= AT_SITES_SMALL) { /* the first: in the sites' pool */
+		if (!(t = at_sites_pool_alloc(bytes)))
+			return NULL;
+		t->pooled = 1;
+	} else {
+		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t == MAP_FAILED)
+			return NULL;
+		chain_table_bytes += bytes;
+	}
 	t->shift = shift;
-	chain_table_bytes += bytes;
 	return t;
 }
 
@@ -70,10 +76,10 @@ static struct at_chain_table *table_new(uint32_t shift)
 static void table_drop(struct at_chain_table *t)
 {
 	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
-	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	uintptr_t first = t->pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
 	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
 		AT_STORE_RELAXED(s, NULL);
-	if ((uintptr_t)t + bytes > first)
+	if (!t->pooled && (uintptr_t)t + bytes > first)
 		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
 }
 
@@ -90,7 +96,7 @@ static int insert(struct at_chain *c, uint64_t h)
 {
 	struct at_chain_table *t = at_chain_table;
 	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
-		/* the first table: header and 256 slots in one page */
+		/* the first table: header and 256 slots, in the pool */
 		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
 		if (!nt)
 			return -ENOMEM;

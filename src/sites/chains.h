@@ -25,8 +25,9 @@
  * it) but empty: its slots in the header's page stored NULL, its other
  * pages dropped (MADV_DONTNEED, reading as zero), so that a reader
  * probing it misses and looks again in the current one
- * (at_chain_tag_slow) before creating anything.  Resident: the current
- * table and a page of each old one.  No cap: the table grows as long as memory and
+ * (at_chain_tag_slow) before creating anything (the first table, 256
+ * slots, lives in the sites' pool: its slots are all stored NULL).
+ * Resident: the current table and a page of each old one.  No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
  * tag without an index (charged nothing; runtime_index.c says so once).
  * Records (struct at_chain and its frames) live in the
@@ -70,7 +71,7 @@ struct at_chain {
 
 struct at_chain_table {
 	uint32_t shift;
-	uint32_t pad;
+	uint32_t pooled; /* in the sites' pool (the first): never given back */
 	struct at_chain *slots[];
 };
 

@@ -245,6 +245,18 @@ static void load_symtab(struct at_object *o, const char *path)
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
 			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
 			 : 1;
+	if (rc == 0 && o->sym.nfuncs * sizeof(struct at_fsym) <= AT_SITES_SMALL) {
+		/* a small index in the pool, beside the records, not in a page
+		 * of its own (the pool is never given back, nor is an index) */
+		size_t n = o->sym.nfuncs * sizeof(struct at_fsym);
+		struct at_fsym *v = at_sites_pool_alloc(n);
+		if (v) {
+			memcpy(v, o->sym.funcs, n);
+			munmap(o->sym.funcs, o->sym.bytes);
+			o->sym.funcs = v;
+			o->sym.bytes = 0; /* counted in the pool's */
+		}
+	}
 	if (rc == 0) {
 		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
 		int hi = fcntl(fd, F_DUPFD_CLOEXEC, AT_NAMES_FD_MIN);
@@ -381,12 +393,17 @@ static struct at_frame *frame_find(struct frame_table *t, uintptr_t addr, uint32
 static struct frame_table *frame_table_new(uint32_t shift)
 {
 	size_t bytes = sizeof(struct frame_table) + ((size_t)1 << shift) * sizeof(struct at_frame *);
-	struct frame_table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		return NULL;
+	struct frame_table *t;
+	if (bytes <= AT_SITES_SMALL) { /* the first: in the pool, never given back */
+		if (!(t = at_sites_pool_alloc(bytes)))
+			return NULL;
+	} else {
+		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t == MAP_FAILED)
+			return NULL;
+		__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
+	}
 	t->shift = shift;
-	__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
 	return t;
 }
 
@@ -394,7 +411,7 @@ static struct frame_table *frame_table_new(uint32_t shift)
 static int frame_insert(struct at_frame *f)
 {
 	uint32_t i;
-	if (!frames && !(frames = frame_table_new(8))) /* header and slots in one page */
+	if (!frames && !(frames = frame_table_new(8))) /* header and slots: in the pool */
 		return -ENOMEM;
 	if ((frames->count + 1) * 2 > (1u << frames->shift)) {
 		struct frame_table *nt = frame_table_new(frames->shift + 1);
@@ -407,8 +424,10 @@ static int frame_insert(struct at_frame *f)
 			}
 		nt->count = frames->count;
 		size_t old = sizeof(struct frame_table) + ((size_t)1 << frames->shift) * sizeof(void *);
-		munmap(frames, old); /* only ever read under the lock */
-		__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
+		if (old > AT_SITES_SMALL) { /* (a pool one stays) */
+			munmap(frames, old); /* only ever read under the lock */
+			__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
+		}
 		frames = nt;
 	}
 	frame_find(frames, f->addr, &i);
