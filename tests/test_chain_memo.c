@@ -28,6 +28,11 @@
  *              (the 8 callers' in one set) grow its memo to every set,
  *              entries moved while the timer's handler looks chains up
  *              (the counts above)
+ *   once       a thread makes 32 chains (leaf called from 32 callers,
+ *              one key and stack pointer: one set) once each: its memo
+ *              keeps its first sets (chains made once do not grow it);
+ *              then calls them round robin: the chains dropped come back,
+ *              and the memo grows to every set
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
  *              value at malloc's CFA
@@ -66,7 +71,7 @@ struct truth {
 	uint64_t made;
 };
 
-static struct truth main_truth, thread_truth[5];
+static struct truth main_truth, thread_truth[6];
 
 /* Count one call for chain f[0..n) in t. */
 static void count(struct truth *t, const uintptr_t *f, unsigned int n)
@@ -263,6 +268,36 @@ static void *few(void *arg)
 	return NULL;
 }
 
+#define ONCE(k)                                                                \
+	__attribute__((noipa)) void once##k(struct truth *t)                   \
+	{                                                                      \
+		leaf(t);                                                       \
+		__asm__ volatile("" ::: "memory");                             \
+	}
+#define ONCE8(k) ONCE(k##0) ONCE(k##1) ONCE(k##2) ONCE(k##3) ONCE(k##4) ONCE(k##5) ONCE(k##6) ONCE(k##7)
+ONCE8(1) ONCE8(2) ONCE8(3) ONCE8(4)
+#define ONCE8P(k) once##k##0, once##k##1, once##k##2, once##k##3, once##k##4, once##k##5, once##k##6, once##k##7
+static void (*const onces[32])(struct truth *) = {ONCE8P(1), ONCE8P(2), ONCE8P(3), ONCE8P(4)};
+
+/* 32 new chains once each: no growth; then again and again: growth. */
+static void *once(void *arg)
+{
+	for (int r = 0; r < 32; r++)
+		onces[r](arg);
+	struct at_chain_memo *m = at_memo_tls.m;
+#ifdef __OPTIMIZE__
+	if (at_chain_depth >= 2)
+		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
+#endif
+	for (int r = 0; r < 32 * 8; r++)
+		onces[r % 32](arg);
+#ifdef __OPTIMIZE__
+	if (at_chain_depth >= 2)
+		CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
+#endif
+	return NULL;
+}
+
 static void *worker(void *arg)
 {
 	callers_and_recursion(arg, 1500);
@@ -282,7 +317,8 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 		return;
 	uint64_t want = 0;
 	struct truth *all[] = {&main_truth, &thread_truth[0], &thread_truth[1],
-			       &thread_truth[2], &thread_truth[3], &thread_truth[4]};
+			       &thread_truth[2], &thread_truth[3], &thread_truth[4],
+			       &thread_truth[5]};
 	for (unsigned int k = 0; k < AT_ARRAY_SIZE(all); k++)
 		for (unsigned int i = 0; i < all[k]->nc; i++)
 			if (all[k]->c[i].n == v->nr_frames - 1 &&
@@ -301,6 +337,8 @@ int main(void)
 	CHECK(at_state == AT_STATE_READY && at_profiling_on);
 	pthread_t th[4]; /* no timer yet: its handler could run in few's thread */
 	CHECK(pthread_create(&th[0], NULL, few, &thread_truth[4]) == 0);
+	CHECK(pthread_join(th[0], NULL) == 0);
+	CHECK(pthread_create(&th[0], NULL, once, &thread_truth[5]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
 
 	struct sigaction sa = {.sa_handler = on_alarm};
@@ -359,7 +397,7 @@ int main(void)
 	CHECK_EQ(sig_wrong, 0);
 	CHECK(sig_calls > 3);
 	uint64_t made = main_truth.made;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		made += thread_truth[i].made;
 	CHECK_EQ(seen_calls, made);
 	printf("chain memo: ok (%lu mallocs, %d lookups in a signal handler, %u chains in main)\n",

@@ -55,12 +55,18 @@ static __thread unsigned char creating __attribute__((tls_model("initial-exec"))
 static struct at_chain_table *table_new(uint32_t shift)
 {
 	size_t bytes = sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
-	struct at_chain_table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		return NULL;
+	struct at_chain_table *t;
+	if (bytes <= AT_SITES_SMALL) { /* the first: in the sites' pool */
+		if (!(t = at_sites_pool_alloc(bytes)))
+			return NULL;
+		t->pooled = 1;
+	} else {
+		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t == MAP_FAILED)
+			return NULL;
+		chain_table_bytes += bytes;
+	}
 	t->shift = shift;
-	chain_table_bytes += bytes;
 	return t;
 }
 
@@ -70,10 +76,10 @@ static struct at_chain_table *table_new(uint32_t shift)
 static void table_drop(struct at_chain_table *t)
 {
 	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
-	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	uintptr_t first = t->pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
 	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
 		AT_STORE_RELAXED(s, NULL);
-	if ((uintptr_t)t + bytes > first)
+	if (!t->pooled && (uintptr_t)t + bytes > first)
 		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
 }
 
@@ -90,7 +96,7 @@ static int insert(struct at_chain *c, uint64_t h)
 {
 	struct at_chain_table *t = at_chain_table;
 	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
-		/* the first table: header and 256 slots in one page */
+		/* the first table: header and 256 slots, in the pool */
 		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
 		if (!nt)
 			return -ENOMEM;
@@ -389,7 +395,7 @@ static void memo_grow(struct at_chain_memo *m)
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
  * its words fit (see chains.h). */
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
-		     struct alloc_tag *tag, const struct at_unwind_trace *tr)
+		     struct alloc_tag *tag, const struct at_unwind_trace *tr, int known)
 {
 	if (tr->unusable || tr->top - from > UINT16_MAX)
 		return;
@@ -410,7 +416,10 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	while (m->e[set][AT_MEMO_WAYS - 1].key && m->mask < AT_MEMO_SETS - 1) {
+	/* grown when full sets drop chains that come back (chains.h: Size) */
+	if (m->e[set][AT_MEMO_WAYS - 1].key && known && m->mask < AT_MEMO_SETS - 1 &&
+	    ++m->again >= (m->mask + 1) * AT_MEMO_WAYS) {
+		m->again = 0;
 		memo_grow(m); /* rather than replace an entry */
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
@@ -447,12 +456,13 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 		n = 1;
 		tr.unusable = 1;
 	}
+	uint32_t made = AT_LOAD_RELAXED(&nr_chains);
 	struct alloc_tag *tag = at_chain_tag(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
-	memo_put(m, (uintptr_t)ra, from, tag, &tr);
+	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&nr_chains) == made);
 	return tag;
 }
 

@@ -25,8 +25,9 @@
  * it) but empty: its slots in the header's page stored NULL, its other
  * pages dropped (MADV_DONTNEED, reading as zero), so that a reader
  * probing it misses and looks again in the current one
- * (at_chain_tag_slow) before creating anything.  Resident: the current
- * table and a page of each old one.  No cap: the table grows as long as memory and
+ * (at_chain_tag_slow) before creating anything (the first table, 256
+ * slots, lives in the sites' pool: its slots are all stored NULL).
+ * Resident: the current table and a page of each old one.  No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
  * tag without an index (charged nothing; runtime_index.c says so once).
  * Records (struct at_chain and its frames) live in the
@@ -70,7 +71,7 @@ struct at_chain {
 
 struct at_chain_table {
 	uint32_t shift;
-	uint32_t pad;
+	uint32_t pooled; /* in the sites' pool (the first): never given back */
 	struct at_chain *slots[];
 };
 
@@ -134,9 +135,12 @@ struct at_chain_table {
  * steady loop makes its chains after its start-up's, and bench/malloc
  * churn's hot chain, the last of 6 in a 4-set memo, cost two ways' checks
  * more per malloc where it was written behind the others).  When a miss
- * finds its set full and fewer than AT_MEMO_SETS sets are used, the memo
- * grows in place 2^AT_MEMO_SHIFT_STEP times first (until the set has
- * room): each entry of a set s whose set under the new mask is b != s
+ * finds its set full, fewer than AT_MEMO_SETS sets are used and the memo
+ * has counted (`again`) as many such misses of chains that already existed
+ * (a chain dropped that came back, not one made now: a start-up's chains,
+ * each walked once, never grow a memo) as it has entries, the memo grows
+ * in place 2^AT_MEMO_SHIFT_STEP times first (once; again = 0): each entry of a
+ * set s whose set under the new mask is b != s
  * (b > the old mask, b & old mask == s: at most AT_MEMO_WAYS entries come
  * to b, all from s) moves there, those that stay move to s's first ways,
  * both in their order, counts folded first.  An entry proves its
@@ -207,6 +211,7 @@ struct at_chain_memo {
 			uintptr_t omask;                /* mask << AT_MEMO_SET_SHIFT */
 			struct at_chain_memo *next;     /* free list */
 			struct at_chain_memo *next_all; /* every memo ever made */
+			uintptr_t again; /* walks of known chains into a full set since it grew */
 		};
 	};
 };

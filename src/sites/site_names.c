@@ -24,6 +24,35 @@
 
 #define AT_NAMES_FD_MIN 512
 
+/* ---- strings: loops of our own, not libc's string functions ---------- */
+/* libc's vector string functions lie in text pages that a small program
+ * may never touch: each first call there maps a 64 KiB window of libc's
+ * text (fault-around) into the process for naming alone. */
+
+static size_t name_len(const char *s)
+{
+	const char *p = s;
+	while (*p)
+		p++;
+	return (size_t)(p - s);
+}
+
+/* The first c in s[0 .. n), or NULL; with n SIZE_MAX, up to s's end. */
+static const char *name_chr(const char *s, char c, size_t n)
+{
+	for (size_t i = 0; i < n && s[i]; i++)
+		if (s[i] == c)
+			return s + i;
+	return NULL;
+}
+
+static int name_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
 struct at_frame *at_named_frames;
 
 /* ---- pool: bump allocation in mmap'd blocks -------------------------- */
@@ -65,7 +94,7 @@ void *at_sites_pool_alloc(size_t n)
 
 static char *pool_strdup(const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = name_len(s);
 	char *c = at_sites_pool_alloc(n + 1);
 	if (c)
 		memcpy(c, s, n + 1);
@@ -95,7 +124,7 @@ int at_glob_match(const char *pat, size_t plen, const char *s)
 		if (c == '[') {
 			int neg = pat < pe && (*pat == '!' || *pat == '^'), hit = 0;
 			const char *q = pat + neg;
-			const char *close = q < pe ? memchr(q + 1, ']', (size_t)(pe - q - 1)) : NULL;
+			const char *close = q < pe ? name_chr(q + 1, ']', (size_t)(pe - q - 1)) : NULL;
 			if (!close) { /* no closing bracket: a plain '[' */
 				if (*s != '[')
 					return 0;
@@ -127,8 +156,8 @@ int at_glob_match(const char *pat, size_t plen, const char *s)
 static int match_list(const char *list, const char *name)
 {
 	while (*list) {
-		const char *comma = strchr(list, ',');
-		size_t n = comma ? (size_t)(comma - list) : strlen(list);
+		const char *comma = name_chr(list, ',', SIZE_MAX);
+		size_t n = comma ? (size_t)(comma - list) : name_len(list);
 		/* a pattern starting with a plain character that name does not
 		 * start with cannot match (most of the list: no glob call) */
 		char c = list[0];
@@ -190,11 +219,17 @@ static const char *const layer_names[] = {
 
 static int layer_object(const char *path)
 {
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	for (size_t i = 0; i < AT_ARRAY_SIZE(layer_names); i++)
-		if (!strncmp(base, layer_names[i], strlen(layer_names[i])))
+	const char *base = path;
+	for (const char *p = path; *p; p++)
+		if (*p == '/')
+			base = p + 1;
+	for (size_t i = 0; i < AT_ARRAY_SIZE(layer_names); i++) {
+		const char *a = base, *b = layer_names[i];
+		while (*b && *a == *b)
+			a++, b++;
+		if (!*b)
 			return 1;
+	}
 	return 0;
 }
 
@@ -210,6 +245,18 @@ static void load_symtab(struct at_object *o, const char *path)
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
 			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
 			 : 1;
+	if (rc == 0 && o->sym.nfuncs * sizeof(struct at_fsym) <= AT_SITES_SMALL) {
+		/* a small index in the pool, beside the records, not in a page
+		 * of its own (the pool is never given back, nor is an index) */
+		size_t n = o->sym.nfuncs * sizeof(struct at_fsym);
+		struct at_fsym *v = at_sites_pool_alloc(n);
+		if (v) {
+			memcpy(v, o->sym.funcs, n);
+			munmap(o->sym.funcs, o->sym.bytes);
+			o->sym.funcs = v;
+			o->sym.bytes = 0; /* counted in the pool's */
+		}
+	}
 	if (rc == 0) {
 		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
 		int hi = fcntl(fd, F_DUPFD_CLOEXEC, AT_NAMES_FD_MIN);
@@ -288,7 +335,7 @@ static struct at_object *object_get(const struct link_map *lm, const char *path,
 		return NULL;
 	struct at_object *o;
 	for (o = objects; o; o = o->next)
-		if (o->lm == lm && o->l_addr == lm->l_addr && !strcmp(o->path, path))
+		if (o->lm == lm && o->l_addr == lm->l_addr && name_eq(o->path, path))
 			break;
 	pthread_mutex_unlock(&at_registry_lock);
 	if (o)
@@ -346,12 +393,17 @@ static struct at_frame *frame_find(struct frame_table *t, uintptr_t addr, uint32
 static struct frame_table *frame_table_new(uint32_t shift)
 {
 	size_t bytes = sizeof(struct frame_table) + ((size_t)1 << shift) * sizeof(struct at_frame *);
-	struct frame_table *t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		return NULL;
+	struct frame_table *t;
+	if (bytes <= AT_SITES_SMALL) { /* the first: in the pool, never given back */
+		if (!(t = at_sites_pool_alloc(bytes)))
+			return NULL;
+	} else {
+		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t == MAP_FAILED)
+			return NULL;
+		__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
+	}
 	t->shift = shift;
-	__atomic_fetch_add(&table_bytes, bytes, __ATOMIC_RELAXED);
 	return t;
 }
 
@@ -359,7 +411,7 @@ static struct frame_table *frame_table_new(uint32_t shift)
 static int frame_insert(struct at_frame *f)
 {
 	uint32_t i;
-	if (!frames && !(frames = frame_table_new(8))) /* header and slots in one page */
+	if (!frames && !(frames = frame_table_new(8))) /* header and slots: in the pool */
 		return -ENOMEM;
 	if ((frames->count + 1) * 2 > (1u << frames->shift)) {
 		struct frame_table *nt = frame_table_new(frames->shift + 1);
@@ -372,8 +424,10 @@ static int frame_insert(struct at_frame *f)
 			}
 		nt->count = frames->count;
 		size_t old = sizeof(struct frame_table) + ((size_t)1 << frames->shift) * sizeof(void *);
-		munmap(frames, old); /* only ever read under the lock */
-		__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
+		if (old > AT_SITES_SMALL) { /* (a pool one stays) */
+			munmap(frames, old); /* only ever read under the lock */
+			__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
+		}
 		frames = nt;
 	}
 	frame_find(frames, f->addr, &i);

@@ -57,7 +57,12 @@
  * an index of its functions sorted by address, for a binary search, and
  * its file's descriptor; or a layer object's dynamic-symbol index).
  * Strings and records come from the pool (mmap'd blocks, bump
- * allocation, never freed).  A frame of an object unloaded by dlclose
+ * allocation, never freed), and so do the small tables (AT_SITES_SMALL
+ * bytes or fewer: the first frame and chain tables, an object's function
+ * index of up to 172 functions), so that a program with few call chains
+ * shares their pages with its records rather than touching a page for
+ * each (the pool's part is never given back: a replaced table's
+ * AT_SITES_SMALL bytes stay).  A frame of an object unloaded by dlclose
  * keeps its name (a layer frame not yet named is named "0x<offset>"
  * then); an object loaded later at the same address would be named after
  * the old one.
@@ -114,6 +119,8 @@ AT_HIDDEN struct at_frame *at_frame_lookup(uintptr_t addr, int *err);
  * -ENOMEM. */
 AT_HIDDEN int at_frame_name(struct at_frame *f);
 
+/* The largest table kept in the pool (header and 256 slots). */
+#define AT_SITES_SMALL 2064u
 /* Pool allocation (16-byte aligned, zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
 /* Bytes of the pool and the frame table. */

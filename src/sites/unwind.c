@@ -790,16 +790,19 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 {
 	/* The first table with the flags of the allocator's other small
 	 * mappings, so that the kernel merges it with a neighbour (one
-	 * mapping fewer for each fork to copy), and populated (3 pages): a
-	 * forked child's first lookup of a new return address reads a page
+	 * mapping fewer for each fork to copy), and its whole pages written
+	 * now (2 of its 3: the third holds the last set's second word alone):
+	 * a forked child's first lookup of a new return address reads a page
 	 * and writes it, which, were the page never touched, is two faults
 	 * (the zero page, then a copy of it), one when it is present; the
 	 * larger ones reserve. */
-	int reserve = shift > AT_RULE_SHIFT_FIRST ? MAP_NORESERVE : MAP_POPULATE;
+	int first = shift <= AT_RULE_SHIFT_FIRST;
 	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | reserve, -1, 0);
+				    MAP_PRIVATE | MAP_ANONYMOUS | (first ? 0 : MAP_NORESERVE), -1, 0);
 	if (n == MAP_FAILED)
 		return old;
+	for (size_t off = 0; first && off + 4096 <= table_size(shift); off += 4096)
+		((volatile char *)n)[off] = 0;
 	n->shift = shift;
 	n->mask = ((uint64_t)1 << shift) - 1;
 	if (!__atomic_compare_exchange_n(&rules, &old, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
