@@ -586,6 +586,18 @@ static inline __attribute__((always_inline)) size_t slab_live_size(const void *p
 	return at_class_charge[cls];
 }
 
+/* The usable size of the live page block at heap offset off, f its head
+ * page's flags: a secure block's, a cold class's object's (its class's),
+ * else the block's pages. */
+static inline size_t block_usable(uintptr_t off, uint64_t f)
+{
+	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
+		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
+	if (at_block_class(f))
+		return at_class_charge[at_block_class(f)];
+	return AT_PAGE_SIZE << at_page_order(f);
+}
+
 /* Usable size of live block p, not a live slab object (slab_live_size
  * 0); aborts (naming what) on a bad pointer. */
 static AT_NOINLINE size_t usable_not_slab(const void *p, const char *what)
@@ -605,11 +617,7 @@ static AT_NOINLINE size_t usable_not_slab(const void *p, const char *what)
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
 	if ((off & (AT_PAGE_SIZE - 1)) || !(f & AT_PG_HEAD) || (f & AT_PG_OWNER1))
 		at_fatal("%s(%p): not a live block alloctag handed out", what, p);
-	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
-		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
-	if (at_block_class(f))
-		return at_class_charge[at_block_class(f)];
-	return AT_PAGE_SIZE << at_page_order(f);
+	return block_usable(off, f);
 }
 
 /* Usable size of live block p; aborts (naming what) on a bad pointer. */
@@ -630,11 +638,7 @@ size_t at_usable_size_made(const void *p)
 	if (f & AT_PG_SLAB)
 		return at_class_charge[at_page_class(f)];
 	f = AT_LOAD_RELAXED(&at_pages[off >> AT_PAGE_SHIFT].flags);
-	if (at_unlikely(f & AT_PG_SECURE_BLOCK))
-		return at_secure_block_usable((uint32_t)(off >> AT_PAGE_SHIFT));
-	if (at_block_class(f))
-		return at_class_charge[at_block_class(f)];
-	return AT_PAGE_SIZE << at_page_order(f);
+	return block_usable(off, f);
 }
 
 size_t at_usable_size(const void *p)
