@@ -63,9 +63,20 @@ static uint32_t entry_idx(void *p)
 	/* free's way to the entries: the head page's descriptor */
 	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
-	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.magic, at_class_magic[cls]);
-	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.bin, cls * AT_BIN_BYTES);
+	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
+	CHECK_EQ(at_slab_magic(head), at_class_magic[cls]);
+	CHECK_EQ(at_slab_bin(head), cls * AT_BIN_BYTES);
+	CHECK_EQ(at_slab_class_of(head), cls);
+	/* free's kind test: the flags' low byte alone tells a narrow slab */
+	CHECK_EQ(at_slab_head_narrow(head), !w && !(f & AT_PG_SECURE));
+	CHECK_EQ((uint8_t)f, AT_SLAB_NARROW_HEAD | (w ? AT_PG_WIDE : 0) | (f & AT_PG_SECURE));
 	uint32_t idx = at_obj_index(off, cls);
+	/* free's object-start check and index from the second descriptor's word */
+	uintptr_t fidx = 0;
+	CHECK(at_obj_locate_cls((uint16_t)off, &head[1].cls, &fidx));
+	CHECK_EQ(fidx, idx);
+	for (unsigned int d = 1; d < 16; d += 7)
+		CHECK(!at_obj_locate_cls((uint16_t)(off + d), &head[1].cls, &fidx));
 	CHECK(idx < s->nobj);
 	if (!w) /* the fast paths' address, from the object's address */
 		CHECK(at_obj_entry_of(p, idx) == (uint16_t *)at_obj_entry(off) + idx);

@@ -182,8 +182,7 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 	s->base = p;
 	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
 	head->ents = (uint16_t *)((char *)s + AT_META_REFS);
-	head[1].cls.magic = at_class_magic[cls];
-	head[1].cls.bin = cls * AT_BIN_BYTES;
+	head[1].cls = at_slab_cls(cls);
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
 	s->used = 0;

@@ -77,10 +77,21 @@
  * a refill does for its batch (at_obj_entry_of); a thread cache keeps each
  * cached object's entry address (tcache.h).  The descriptor
  * after the head (the slab's second page: the same cache line, its links
- * as unused) holds what free needs of the class (`cls`): the class's magic
- * number (at_obj_locate) and its bin's byte offset in a thread cache's bins
- * (cls * sizeof(struct at_bin), tcache.h), so that free reads them with no
- * table lookup (at_slab_class_of).
+ * as unused) holds what free needs of the class in one word (`cls`,
+ * at_slab_cls): the class's magic number in its high 32 bits, its bin's
+ * byte offset in a thread cache's bins (cls * sizeof(struct at_bin),
+ * tcache.h) in its low 32, so that free reads them with no table lookup
+ * (at_slab_class_of), and one product of the offset with the whole word
+ * gives the object's index and the object-start check (at_obj_locate_cls).
+ *
+ * A slab's head flags: the page allocator writes AT_PG_HEAD and the flags
+ * slab_new asks for (AT_PG_SLAB | AT_PG_NO_CODETAG, AT_PG_WIDE or
+ * AT_PG_SECURE), the class and the rest above the low byte; AT_PG_EARLY
+ * never comes with AT_PG_NO_CODETAG, AT_PG_BUDDY, AT_PG_DIRTY and the
+ * owner bits of a large block's head never on a slab's.  So the low byte
+ * of a narrow slab's head outside the stricter heap is exactly
+ * AT_SLAB_NARROW_HEAD, which no other unit head's is: free tells such a
+ * slab by one compare of that byte (at_slab_head_narrow).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -289,10 +300,52 @@ static inline uint16_t *at_slab_stack(uintptr_t off, unsigned int cls)
 
 #define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
 
+/* The second page descriptor's word of a slab of class cls (above). */
+static inline uint64_t at_slab_cls(unsigned int cls)
+{
+	return (uint64_t)at_class_magic[cls] << 32 | cls * AT_BIN_BYTES;
+}
+
 /* A slab's class from its head page descriptor (the second page's). */
 static inline unsigned int at_slab_class_of(const struct at_page *head)
 {
-	return head[1].cls.bin / AT_BIN_BYTES;
+	return (uint32_t)head[1].cls / AT_BIN_BYTES;
+}
+
+/* A slab's bin offset and its class's magic number (its head's second
+ * descriptor's word). */
+static inline uint32_t at_slab_bin(const struct at_page *head)
+{
+	return (uint32_t)head[1].cls;
+}
+
+static inline uint32_t at_slab_magic(const struct at_page *head)
+{
+	return (uint32_t)(head[1].cls >> 32);
+}
+
+_Static_assert(AT_NR_CLASSES * AT_BIN_BYTES <= (1u << 11), "a bin offset fits 11 bits (at_obj_locate_cls)");
+_Static_assert(AT_OBJ_NARROW_MAX < 0xFFFFu, "no bin tag's low 16 bits are a free entry's less one");
+
+#define AT_SLAB_NARROW_HEAD (AT_PG_HEAD | AT_PG_SLAB | AT_PG_NO_CODETAG)
+_Static_assert(((AT_SLAB_NARROW_HEAD | AT_PG_WIDE | AT_PG_SECURE | AT_PG_EARLY) & ~0xFFull) == 0 &&
+		       AT_CLASS_SHIFT >= 8 && AT_ORDER_SHIFT >= 8,
+	       "the slab kind's flags are the flags word's low byte");
+
+/* Whether unit head page head is a narrow slab's outside the stricter heap:
+ * its flags' low byte (little-endian: the word's first) compared in memory
+ * (above). */
+static inline int at_slab_head_narrow(const struct at_page *head)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	typedef unsigned char __attribute__((may_alias)) byte_alias;
+	int eq;
+	__asm__("cmpb %2, %1" : "=@cce"(eq)
+		: "m"(*(const byte_alias *)&head->flags), "i"((unsigned char)AT_SLAB_NARROW_HEAD));
+	return eq;
+#else
+	return (uint8_t)AT_LOAD_RELAXED(&head->flags) == AT_SLAB_NARROW_HEAD;
+#endif
 }
 
 static inline unsigned int at_page_class(uint64_t flags)
@@ -327,6 +380,38 @@ static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
 	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
 	*idx = (uint32_t)(prod >> 32);
 	return (uint32_t)prod < magic;
+}
+
+/*
+ * The same from the second descriptor's whole word *cls (magic << 32 | bin,
+ * bin < 2^11), r = off % 64 KiB: the 128-bit product r * cls is
+ * (r * magic) * 2^32 + r * bin, where r * bin < 2^27 adds below the low 32
+ * bits' place of r * magic and carries nowhere.  So its high 64 bits are
+ * r * magic >> 32, the index, and its low 64 bits are the low 32 bits of r
+ * * magic shifted up, plus r * bin: an object's start (low 32 bits below
+ * 65536 <= magic - 1) makes them below (magic - 1) * 2^32 + 2^27 < *cls;
+ * any other offset (low 32 bits >= magic, r >= 1) at least magic * 2^32 +
+ * bin = *cls.  One multiply (x86-64: `mul` by the word in memory, the
+ * index in %rdx) and one compare with the same word, for every class and
+ * bin offset (checked exhaustively: every multiple of 16 up to 16384, every
+ * offset below 64 KiB).
+ */
+static inline int at_obj_locate_cls(uint32_t r, const uint64_t *cls, uintptr_t *idx)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	uint64_t lo, hi;
+	int start;
+	__asm__("mulq %3\n\tcmpq %3, %%rax" : "=a"(lo), "=d"(hi), "=@ccb"(start)
+		: "m"(*cls), "0"((uint64_t)r));
+	(void)lo;
+	*idx = hi;
+	return start;
+#else
+	uint64_t w = *cls;
+	unsigned __int128 prod = (unsigned __int128)r * w;
+	*idx = (uintptr_t)(prod >> 64);
+	return (uint64_t)prod < w;
+#endif
 }
 
 /* The entries of the slab at heap offset off, read from its head page. */

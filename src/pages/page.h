@@ -109,10 +109,8 @@ struct at_page {
 		};
 		uint16_t *ents; /* a slab's head page: the address of its objects'
 				   reference entries (objects/slab.h) */
-		struct {
-			uint32_t magic, bin; /* a slab's second page: its class's
-						(objects/slab.h) */
-		} cls;
+		uint64_t cls; /* a slab's second page: its class's magic number
+				 and bin offset in one word (objects/slab.h) */
 	};
 };
 
