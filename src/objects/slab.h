@@ -401,7 +401,8 @@ static inline int at_obj_locate_cls(uint32_t r, const uint64_t *cls, uintptr_t *
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
 	uint64_t lo, hi;
 	int start;
-	__asm__("mulq %3\n\tcmpq %3, %%rax" : "=a"(lo), "=d"(hi), "=@ccb"(start)
+	/* %rdx early-clobbered: the word's address must not be in it */
+	__asm__("mulq %3\n\tcmpq %3, %%rax" : "=a"(lo), "=&d"(hi), "=@ccb"(start)
 		: "m"(*cls), "0"((uint64_t)r));
 	(void)lo;
 	*idx = hi;
