@@ -205,6 +205,20 @@ int main(void)
 	_Static_assert(AT_COMPACT_CLS < AT_NR_CLASSES, "compact classes exist");
 	CHECK_EQ(at_class_size[AT_COMPACT_CLS], AT_COMPACT_SIZE);
 	CHECK(at_size_class(16) < AT_COMPACT_CLS && at_size_class(1000) >= AT_COMPACT_CLS);
+	/* free's tag compare takes an object's entry as read: a bin word's tag
+	 * field is the narrow entry's form, and a free slot's 0 is no bin's */
+	const uint32_t tags[] = {AT_IDX_NULL, AT_IDX_EMPTY, AT_IDX_FIRST, AT_OBJ_NARROW_MAX};
+	for (unsigned int i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		uint64_t w = at_bin_word(tags[i], -3, 7);
+		CHECK_EQ(at_bin_tag(w), tags[i]);
+		CHECK_EQ(at_bin_count(w), 7);
+		CHECK_EQ(at_bin_pend(w), -10);
+		CHECK_EQ(at_bin_tag_narrow_at(&w), tags[i]);
+		CHECK(at_bin_nent_is(&w, tags[i] + 1));
+		CHECK(at_bin_tag_is_narrow(&w, tags[i]));
+		CHECK(!at_bin_nent_is(&w, 0));
+		CHECK(!at_bin_nent_is(&w, tags[i] + 2));
+	}
 
 	int64_t la[NSIZES] = {0}, lb[NSIZES] = {0};
 	for (round = 0; round < 2; round++) {

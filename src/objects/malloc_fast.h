@@ -246,20 +246,20 @@ static AT_NOINLINE void at_narrow_free_slow(void *p, uint16_t *ent, const char *
  * allocated; it is cleared and p goes to its bin, with its entry's address
  * beside it.  at_free_fast's and, past the stricter heap's checks,
  * at_wide_free's (secure.h).  The entry's test for a double free is the
- * bin's tag compare: a free slot's entry (0) less one has low 16 bits
- * 0xFFFF, which no bin tag has (a bin tag fits a narrow entry: at most
- * AT_OBJ_NARROW_MAX, slab.h), so it goes to at_narrow_free_slow, which
- * tells it apart before anything is written.
+ * bin's tag compare: the bin keeps its tag as a narrow entry would hold it
+ * (bin_charge.h at_bin_nent_is), never as a free slot's 0, so a free slot
+ * goes to at_narrow_free_slow, which tells it apart before anything is
+ * written.
  */
 static inline __attribute__((always_inline)) void at_narrow_free(void *p, const struct at_page *head,
 								  uintptr_t idx, const char *what)
 {
 	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
 	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
-	uint32_t ti = (uint32_t)AT_LOAD_RELAXED(ent) - 1;
+	uint32_t e = AT_LOAD_RELAXED(ent);
 	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + at_slab_bin(head)); /* no heap: cap 0 */
 	uintptr_t c = at_bin_count_at(&b->word);
-	if (at_unlikely((uint8_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
+	if (at_unlikely((uint8_t)c == b->cap || !at_bin_nent_is(&b->word, e)))
 		return at_narrow_free_slow(p, ent, what);
 	AT_STORE_RELAXED(ent, 0);
 	void **slots = b->slots;

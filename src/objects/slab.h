@@ -325,7 +325,7 @@ static inline uint32_t at_slab_magic(const struct at_page *head)
 }
 
 _Static_assert(AT_NR_CLASSES * AT_BIN_BYTES <= (1u << 11), "a bin offset fits 11 bits (at_obj_locate_cls)");
-_Static_assert(AT_OBJ_NARROW_MAX < 0xFFFFu, "no bin tag's low 16 bits are a free entry's less one");
+_Static_assert(AT_OBJ_NARROW_MAX < 0xFFFFu, "a bin's tag field (the index plus one) fits 16 bits");
 
 #define AT_SLAB_NARROW_HEAD (AT_PG_HEAD | AT_PG_SLAB | AT_PG_NO_CODETAG)
 _Static_assert(((AT_SLAB_NARROW_HEAD | AT_PG_WIDE | AT_PG_SECURE | AT_PG_EARLY) & ~0xFFull) == 0 &&

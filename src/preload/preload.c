@@ -226,8 +226,9 @@ _Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's bidx compares 
 
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
- * from the bin if its tag is the chain's (e's bidx against the bin tag's
- * 16 bits: at_bin_tag_is_narrow), counted in the bin's cumulative count
+ * from the bin if its tag is the chain's (e's nent, the narrow entry it
+ * writes, against the bin tag's 16-bit field: at_bin_nent_is; an index no
+ * bin tag can be has nent 0, which no field is), counted in the bin's cumulative count
  * (bin_charge.h); else from the bin under another tag, chain_retag, or
  * chain_entry_alloc.  Every call a tail call: inlined into chain_malloc,
  * neither needs a stack frame.
@@ -241,7 +242,7 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
-			if (at_likely(at_bin_tag_is_narrow(&b->word, e->bidx))) {
+			if (at_likely(at_bin_nent_is(&b->word, e->nent))) {
 				void *p = at_bin_take_ent(b, c, e->nent);
 				at_chain_entry_done();
 				if (at_unlikely(at_bin_cum_inc(&b->cum)))
