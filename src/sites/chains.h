@@ -86,8 +86,9 @@ struct at_chain_table {
  *
  * An entry: its key (the return address ra; 0: empty, or being
  * written), its chain's tag and the tag's index (and in 16 bits, bidx,
- * for the compare with a bin's tag, and nent, the narrow entry the malloc
- * fast path writes), and the walk's words:
+ * the index a bin's tag can be, and nent = bidx + 1, the narrow entry the
+ * malloc fast path compares with a bin's tag field and writes), and the
+ * walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
  * compared as they are, nabs 3, 4 or 7 in the inline shapes below (the
@@ -179,8 +180,9 @@ struct at_chain_table {
 #define AT_MEMO_SHAPE4 ((uintptr_t)1 << 61)    /* 4 return addresses */
 #define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE4 - 1))
 /* bidx of an entry whose index no bin's tag can be (bin tags are at most
- * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h), so that the malloc fast path
- * compares a bin's tag with 16 bits */
+ * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h): its nent is 0, which no bin's
+ * tag field is (at_bin_nent_is), so that the malloc fast path compares 16
+ * bits */
 #define AT_MEMO_BIDX_NONE 0xFFFFu
 
 struct at_memo_entry {
