@@ -56,7 +56,8 @@ static void check_obj(void *p, unsigned int c, const struct alloc_tag *t)
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, c);
 	CHECK((char *)s >= at_meta_base && ((uintptr_t)s & 63) == 0);
-	CHECK((char *)(s->stack + s->nobj) <= (char *)s + at_win_bytes(c, wide));
+	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - at_win_below(c));
+	CHECK(at_win_bytes(c, wide) == at_win_below(c) + AT_META_REFS + (wide ? 8u : 2u) * (s->nobj + 1u));
 	uint32_t idx = at_obj_index(off, c);
 	CHECK(idx < s->nobj);
 	uint64_t e = at_obj_get(off, idx, wide);

@@ -180,14 +180,15 @@ static struct at_slab *win_get(unsigned int cls, int wide)
 		win_free[cls][wide] = s->next;
 		return s;
 	}
-	size_t len = at_win_bytes(cls, wide);
-	uintptr_t top = AT_LOAD_RELAXED(&win_top);
-	do {
-		if (at_heap_shadow_cover(top + len))
+	size_t below = at_win_below(cls), above = at_win_bytes(cls, wide) - below;
+	uintptr_t top = AT_LOAD_RELAXED(&win_top), h;
+	do { /* the header 64-byte aligned, the stack below it */
+		h = (top + below + 63) & ~(uintptr_t)63;
+		if (at_heap_shadow_cover(h + above))
 			return NULL;
-	} while (!__atomic_compare_exchange_n(&win_top, &top, top + len, 0, __ATOMIC_RELAXED,
+	} while (!__atomic_compare_exchange_n(&win_top, &top, h + above, 0, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
-	return (struct at_slab *)(at_meta_base + top);
+	return (struct at_slab *)(at_meta_base + h);
 }
 
 /* Released slab s's window (its entries all 0) to its free list, its whole
@@ -195,8 +196,9 @@ static struct at_slab *win_get(unsigned int cls, int wide)
 static void win_put(struct central *c, struct at_slab *s, unsigned int cls)
 {
 	int wide = s->wide;
-	uintptr_t a = ((uintptr_t)s + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
-	uintptr_t e = ((uintptr_t)s + at_win_bytes(cls, wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	uintptr_t lo = (uintptr_t)s - at_win_below(cls);
+	uintptr_t a = (lo + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	uintptr_t e = (lo + at_win_bytes(cls, wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
 	if (e > a)
 		madvise((void *)a, e - a, MADV_DONTNEED);
 	pthread_mutex_lock(&c->lock);
@@ -229,7 +231,6 @@ static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 	head[1].cls.bin = cls * AT_BIN_BYTES;
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
-	s->stack = (uint16_t *)((char *)head->ents + (wide ? 8u : 2u) * (s->nobj + 1u));
 	s->used = 0;
 	s->nfree = 0;
 	s->fresh = 0;
@@ -269,10 +270,9 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		if (!s->used)
 			c->nempty--;
 		char *base = s->base;
-		uint16_t *stack = s->stack;
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
-			out[n + k++] = base + stack[--s->nfree] * size;
+			out[n + k++] = base + *at_slab_stack_slot(s, --s->nfree) * size;
 		/* Fresh objects in descending order: a bin pops its last slot
 		 * first, so the lowest is handed out first (a class's first
 		 * object on the slab's first page, not 8 objects in), and the
@@ -373,7 +373,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
 			struct at_slab *s = at_slab_of(off);
-			s->stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
+			*at_slab_stack_slot(s, s->nfree++) = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);
 			if (--s->used)

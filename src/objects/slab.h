@@ -30,27 +30,32 @@
  * (at_meta_base, the heap's shadow: page.h at_heap_add_shadow, committed
  * by the kernel on first touch), sized to what its objects need:
  *
- *   +0      struct at_slab header (central lists, counts; central lock)
- *   +64     per-object references, nobj + 1 entries (AT_META_REFS), of the
- *           slab's width: 2 bytes narrow, 8 wide
- *   then    uint16_t free stack, nobj entries: indexes of objects returned
- *           to the slab (the header's `stack`; only slab.c uses it)
+ *   -2 * nobj  uint16_t free stack: indexes of objects returned to the
+ *              slab, growing down from the header (the k-th pushed at
+ *              header - 2 * (k + 1); only slab.c uses it)
+ *   +0         struct at_slab header (central lists, counts; central
+ *              lock), 64-byte aligned
+ *   +64        per-object references, nobj + 1 entries (AT_META_REFS), of
+ *              the slab's width: 2 bytes narrow, 8 wide
  *
- * at_win_bytes(cls, wide), rounded up to 64 bytes: 16512 bytes for the
- * 16-byte class narrow (41088 wide), 1152 for 256 bytes, 384 for 896,
- * 128 for 16384; a quarter of the slab at most narrow, 5/8 wide.  Windows
- * are handed out in the order slabs are made, one after the other from
- * the shadow's start (slab.c win_get: a bump offset, then a free list per
- * class and width), so the windows of a small program's first slabs share
- * pages, and under an address-space limit the shadow is mapped as one
- * growing prefix (page.h at_heap_shadow_cover): a class of 256-byte
- * objects takes 1.8% of its slabs' address space in windows, the 16-byte
- * class 25%.  A released slab's window goes on its class and width's free
- * list, its whole pages given back (MADV_DONTNEED), and is reused only by a
- * slab of the same class and width: its entries are all 0 (every object
- * was free) and its layout the same, so a window never needs clearing.
- * The shadow thus holds, per class and width, the most slabs it had at
- * once.
+ * at_win_bytes(cls, wide) in all: 16450 bytes for the 16-byte class
+ * narrow (41032 wide), 1090 for 256 bytes, 358 for 896, 82 for 16384; a
+ * quarter of the slab at most narrow, 5/8 wide.  The stack's top, the
+ * header and the first objects' entries (fresh objects are handed out
+ * lowest first) lie together, so a slab with few objects out touches one
+ * or two pages of its window whatever its class.  Windows are handed out
+ * in the order slabs are made, one after the other from the shadow's start
+ * (slab.c win_get: a bump offset, the header aligned up to 64 bytes; then
+ * a free list per class and width), so the windows of a small program's
+ * first slabs share pages, and under an address-space limit the shadow is
+ * mapped as one growing prefix (page.h at_heap_shadow_cover): a class of
+ * 256-byte objects takes 1.7-1.8% of its slabs' address space in windows,
+ * the 16-byte class 25%.  A released slab's window goes on its class and
+ * width's free list, its whole pages given back (MADV_DONTNEED), and is
+ * reused only by a slab of the same class and width: its entries are all 0
+ * (every object was free) and its layout the same, so a window never needs
+ * clearing.  The shadow thus holds, per class and width, the most slabs it
+ * had at once.
  * Everything that needs a slab's window reads it from the head page
  * descriptor (`ents` below, at_slab_of), never from the slab's address.
  * The address of the window's entries (window + AT_META_REFS) is kept in
@@ -161,8 +166,7 @@ struct at_slab {
 	uint16_t fresh; /* objects [fresh, nobj) were never handed out */
 	uint8_t wide;
 	uint8_t listed;
-	char *base;      /* the slab's address */
-	uint16_t *stack; /* its free stack, after the entries */
+	char *base; /* the slab's address */
 };
 _Static_assert(sizeof(struct at_slab) <= AT_META_REFS, "slab header size");
 
@@ -210,12 +214,24 @@ static inline unsigned int at_size_class(size_t n)
 	return at_class_mid[(n - 1) >> 8];
 }
 
-/* The bytes of a window of a slab of class cls and width wide (the layout
- * above), a multiple of 64. */
+/* The bytes below a slab's header in its window: its free stack (the
+ * layout above). */
+static inline size_t at_win_below(unsigned int cls)
+{
+	return 2u * at_class_nobj[cls];
+}
+
+/* The bytes of a window of a slab of class cls and width wide, from its
+ * stack's bottom to its last entry's end (the layout above). */
 static inline size_t at_win_bytes(unsigned int cls, int wide)
 {
-	unsigned int n = at_class_nobj[cls];
-	return (AT_META_REFS + (wide ? 8u : 2u) * (n + 1u) + 2u * n + 63u) & ~(size_t)63;
+	return at_win_below(cls) + AT_META_REFS + (wide ? 8u : 2u) * (at_class_nobj[cls] + 1u);
+}
+
+/* Entry k of the free stack of the slab whose header is s (k < nfree). */
+static inline uint16_t *at_slab_stack_slot(struct at_slab *s, unsigned int k)
+{
+	return (uint16_t *)(void *)s - 1 - k;
 }
 
 #define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
