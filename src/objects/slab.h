@@ -90,8 +90,9 @@
  * past its last object: off % 64 KiB / size <= 65535 / size <= nobj) exists
  * and is never written, so free() needs no bound check;
  * every object is free when its slab is released, so windows never need
- * clearing (a window is reused by its class and width only).  free() reads the entry before it writes anything: an entry of 0
- * is a double free (or a pointer to a never-allocated slot).
+ * clearing (a window is reused by its class and width only).  free()
+ * reads the entry before it writes anything: an entry of 0 is a double
+ * free (or a pointer to a never-allocated slot).
  *
  * Cold classes: a class of AT_COLD_SIZE (4096) bytes or more takes its
  * objects from the page allocator, not from a slab, while fewer than
