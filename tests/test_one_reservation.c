@@ -13,8 +13,9 @@
  *                                   and AT_HEAP_GROW_STEP of heap, grown
  *                                   as blocks need it into the same
  *                                   mapping, a second arena included; the
- *                                   shadow mapped only where slabs are, the
- *                                   tag area only where it is used
+ *                                   shadow mapped as a prefix as slabs'
+ *                                   windows take it, the tag area only
+ *                                   where it is used
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@
 #include "core/counters.h"
 #include "core/tag_registry.h"
 #include "modules/tag_area.h"
+#include "objects/slab.h"
 #include "pages/page.h"
 
 /* The lines of /proc/self/maps overlapping [lo, hi), at most 64: their
@@ -161,17 +163,18 @@ int main(int argc, char **argv)
 			 align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE));
 	} else {
 		/* meta right below a step of heap; the shadow AT_HEAP_SIZE
-		 * above, mapped only at the windows of the slabs handed out:
-		 * the small block's slab (112 bytes: a big window), in the
-		 * heap's first 64 KiB units */
+		 * above, mapped as one prefix as the slabs' windows are handed
+		 * out, 256 KiB ahead (page_alloc.c): the small block's slab's
+		 * window (112 bytes) among the first */
 		CHECK_EQ(at_heap_span, AT_HEAP_GROW_STEP);
 		CHECK_EQ(at_heap_base - (char *)at_pages, meta);
 		CHECK_EQ(shadow, at_heap_base + AT_HEAP_SIZE);
-		uintptr_t w = (uintptr_t)shadow + ((uintptr_t)(small - at_heap_base) & ~0xfffful);
-		CHECK_EQ(lines_in(w, w + (64u << 10), l), 1);
+		uintptr_t w = (uintptr_t)at_slab_of((uintptr_t)(small - at_heap_base));
+		CHECK_EQ(lines_in((uintptr_t)shadow, (uintptr_t)shadow + (256u << 10), l), 1);
 		CHECK_STREQ(l[0].prot, "rw-p");
-		CHECK(l[0].lo <= w && l[0].hi >= w + (64u << 10) && l[0].hi - l[0].lo <= (1u << 20));
-		CHECK_EQ(lines_in((uintptr_t)shadow + (2u << 20), (uintptr_t)shadow + AT_HEAP_SIZE, l), 0);
+		CHECK(l[0].lo == (uintptr_t)shadow && l[0].hi == (uintptr_t)shadow + (256u << 10));
+		CHECK(w >= l[0].lo && w + AT_META_REFS <= l[0].hi);
+		CHECK_EQ(lines_in((uintptr_t)shadow + (256u << 10), (uintptr_t)shadow + AT_HEAP_SIZE, l), 0);
 		/* three 512 MiB blocks: the first at the first arena's upper
 		 * half (the reservation grows to 1 GiB), the next two fill a
 		 * second arena (1.5, then 2 GiB), all joining the mapping of

@@ -270,11 +270,11 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * reached, leaving the rest to the program's other mappings.  The
  * descriptors cover as many arenas as the limit could ever hold (16 bytes
  * a page: 16 MiB under 4 GB).  The shadow lies AT_HEAP_SIZE above the
- * heap and is sparse: mapped (MAP_FIXED_NOREPLACE, 16 KiB grains, a bitmap
- * of what is) only where a slab handed out needs its windows (objects/
- * slab.h at_slab_shadow_parts: a 64 KiB window per slab of the classes
- * below 896 bytes, 16 KiB per MiB for the larger ones), in page_alloc
- * under the arena lock (shadow_lock taken under it).  A shadow as large
+ * heap and is mapped as a growing prefix (MAP_FIXED_NOREPLACE, SHADOW_STEP
+ * ahead, or just what is asked when the limit refuses that): the slabs'
+ * windows are handed out from its start one after the other, sized to
+ * their objects (objects/slab.h; at_heap_shadow_cover, under a class lock,
+ * shadow_lock taken under it).  A shadow as large
  * as the heap, reserved with it, held the heap to one 1 GiB arena under
  * `ulimit -v 4000000`.  Profiling's parts (tag area 320 MiB, registry
  * 8 MiB, counters 32 MiB a CPU), reserved whole they took 424 MiB of it on
@@ -295,15 +295,14 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * room right below the libraries, in their page-table pages, rather than
  * below the reservation. */
 #define NEAR_GAP (64ul << 20)
-#define SHADOW_GRAIN_SHIFT 14 /* limited: the shadow is mapped in 16 KiB grains */
+#define SHADOW_STEP (256ul << 10) /* limited: the shadow is mapped this far ahead */
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
 static size_t heap_span_max; /* what the descriptors cover */
-/* The sparse shadow's map (limited): a bit per SHADOW_GRAIN bytes of it,
- * set once they are mapped; NULL when the shadow is mapped whole. */
-static uint64_t *shadow_mapped;
-/* Taken only under an arena lock, and nothing is taken under it. */
+/* The shadow's bytes mapped, a prefix of it (all of it without a limit). */
+static size_t shadow_top;
+/* Taken only under a class lock (slab.c), and nothing is taken under it. */
 static pthread_mutex_t shadow_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Limited, profiling planned: the tag area, the registry's table and the
  * counters sparse, 2 * AT_HEAP_SIZE above the heap, mapped SPARSE_GRAIN at
@@ -448,6 +447,7 @@ static int heap_setup(void)
 	char *base = span < AT_HEAP_SIZE ? NULL : map_aligned(lead, span, 0);
 	if (base) {
 		shadow_base = base - lead + meta;
+		shadow_top = AT_HEAP_SIZE;
 	} else {
 		/* under the limit, or no room for the whole reservation at once
 		 * (valgrind's address space, a kernel with a small map count or
@@ -494,72 +494,56 @@ int at_heap_add_shadow(char **basep)
 	if (at_heap_init())
 		return -ENOMEM;
 	pthread_mutex_lock(&grow_lock);
-	if (!shadow_base) { /* limited: AT_HEAP_SIZE above the heap, mapped in parts */
-		void *m = mmap(NULL, heap_span_max >> (SHADOW_GRAIN_SHIFT + 3), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED) {
-			err = -ENOMEM;
-		} else {
-			AT_STORE(&shadow_mapped, (uint64_t *)m);
-			shadow_base = at_heap_base + AT_HEAP_SIZE;
-		}
-	}
-	if (!err) {
-		AT_STORE(basep, shadow_base);
-	}
+	if (!shadow_base) /* limited: AT_HEAP_SIZE above the heap, mapped as it is used */
+		shadow_base = at_heap_base + AT_HEAP_SIZE;
+	AT_STORE(basep, shadow_base);
 	pthread_mutex_unlock(&grow_lock);
+	return err;
+}
+
+int at_heap_shadow_cover(size_t end)
+{
+	if (at_likely(end <= AT_LOAD_RELAXED(&shadow_top)))
+		return 0;
+	if (end > AT_HEAP_SIZE)
+		return -ENOMEM;
+	int err = 0;
+	pthread_mutex_lock(&shadow_lock);
+	size_t top = shadow_top, want = align_up(end, AT_PAGE_SIZE);
+	if (end > top) {
+		size_t to = top + SHADOW_STEP > want ? top + SHADOW_STEP : want;
+		if (to > AT_HEAP_SIZE)
+			to = want;
+		if (map_at(shadow_base + top, to - top, PROT_READ | PROT_WRITE) == MAP_FAILED &&
+		    (to == want || map_at(shadow_base + top, (to = want) - top,
+					   PROT_READ | PROT_WRITE) == MAP_FAILED))
+			err = -ENOMEM;
+		else
+			AT_STORE(&shadow_top, to);
+	}
+	pthread_mutex_unlock(&shadow_lock);
 	return err;
 }
 
 /* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
  * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
- * (the limit, or the address taken).  lock, if not NULL, is taken to map
- * (callers may race); nothing is taken under it. */
-static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift,
-			pthread_mutex_t *lock)
+ * (the limit, or the address taken).  The caller serialises. */
+static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift)
 {
 	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;
-	int locked = !lock, err = 0;
 	for (; g < e; g++) {
 		if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
 			continue;
-		if (!locked) {
-			pthread_mutex_lock(lock);
-			locked = 1;
-			if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
-				continue;
-		}
 		size_t r = g + 1; /* [g, r): a run not mapped */
 		while (r < e && !(map[r / 64] & (1ull << (r % 64))))
 			r++;
-		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED) {
-			err = -ENOMEM;
-			break;
-		}
+		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED)
+			return -ENOMEM;
 		for (; g < r; g++)
 			__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
 		g--;
 	}
-	if (lock && locked)
-		pthread_mutex_unlock(lock);
-	return err;
-}
-
-/* The shadow's parts a new slab of the class in `flags` at pfn uses
- * (slab.h at_slab_shadow_parts) mapped, when the shadow is sparse: 0, or
- * -ENOMEM.  Arena lock held. */
-static int shadow_cover(uint32_t pfn, uint64_t flags)
-{
-	uintptr_t lo[2];
-	size_t len[2];
-	unsigned int n = at_slab_shadow_parts((uintptr_t)pfn << AT_PAGE_SHIFT,
-					      (unsigned int)AT_FIELD(flags, AT_CLASS_SHIFT, AT_CLASS_BITS),
-					      lo, len);
-	uint64_t *map = AT_LOAD_RELAXED(&shadow_mapped);
-	int err = 0;
-	for (unsigned int i = 0; i < n && !err; i++)
-		err = sparse_cover(shadow_base, map, lo[i], len[i], SHADOW_GRAIN_SHIFT, &shadow_lock);
-	return err;
+	return 0;
 }
 
 int at_meta_cover_idx(uint32_t end)
@@ -568,12 +552,12 @@ int at_meta_cover_idx(uint32_t end)
 		return 0;
 	char *reg = meta_ptr[AT_META_REGISTRY], *cnt = meta_ptr[AT_META_COUNTERS];
 	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(reg - sparse_base),
-			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT, NULL))
+			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT))
 		return -ENOMEM;
 	for (size_t c = 0; c < meta_len[AT_META_COUNTERS] / AT_COUNTERS_STRIDE; c++)
 		if (sparse_cover(sparse_base, sparse_mapped,
 				 (uintptr_t)(cnt - sparse_base) + c * AT_COUNTERS_STRIDE,
-				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT, NULL))
+				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT))
 			return -ENOMEM;
 	sparse_idx = end;
 	return 0;
@@ -585,7 +569,7 @@ int at_meta_cover(const void *p, size_t len)
 	if (!sparse_base || c < sparse_base || c + len > sparse_base + sparse_len)
 		return 0;
 	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(c - sparse_base), len,
-			 SPARSE_GRAIN_SHIFT, NULL))
+			 SPARSE_GRAIN_SHIFT))
 		return -ENOMEM;
 	/* tag slots: their indexes' registry entries and counters too */
 	size_t end = (size_t)(c + len - area);
@@ -851,12 +835,6 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		if (pfn == AT_PFN_NIL) {
 			pthread_mutex_unlock(&a->lock);
 			continue;
-		}
-		if ((extra_flags & AT_PG_SLAB) && at_unlikely(AT_LOAD_RELAXED(&shadow_mapped) != NULL) &&
-		    shadow_cover(pfn, extra_flags)) {
-			buddy_put(a, id, pfn, order, bits); /* no slab without its windows */
-			pthread_mutex_unlock(&a->lock);
-			break;
 		}
 		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
 				 ((uint64_t)id << AT_ARENA_ID_SHIFT);
