@@ -134,8 +134,10 @@ int main(int argc, char **argv)
 		CHECK(at_heap_meta(AT_META_REGISTRY, at_registry_bytes()) ==
 		      (void *)(top - at_registry_bytes()));
 		CHECK_EQ((uintptr_t)shadow, top);
-		/* the first entries' and pairs' regions shared */
+		/* the first entries' and pairs' regions shared, every CPU's */
 		CHECK_EQ((uintptr_t)at_counter0(AT_IDX_FIRST) >> 21, (uintptr_t)at_pages >> 21);
+		CHECK_EQ(((uintptr_t)at_counter0(AT_IDX_FIRST) + at_counters_ncpu * AT_COUNTERS_STRIDE) >> 21,
+			 (uintptr_t)at_pages >> 21);
 		CHECK_EQ((uintptr_t)at_tag_slot(AT_IDX_FIRST) >> 21, (uintptr_t)shadow >> 21);
 		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
 		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
@@ -144,8 +146,8 @@ int main(int argc, char **argv)
 		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
 		 * (tag area, registry, counters, each 64 KiB-aligned), mapped
 		 * 64 KiB at a time where used: the tag slots' and the strings'
-		 * first 64 KiB, the registry's and each CPU's counters' for
-		 * the first 2048 indexes (64 KiB of counters) */
+		 * first 64 KiB, the registry's and the counters' for the
+		 * first 2048 indexes (64 KiB of counters a CPU) */
 		uintptr_t a = (uintptr_t)at_heap_base + 2 * AT_HEAP_SIZE;
 		uintptr_t r = a + align_up(at_area_bytes(), 64 << 10);
 		uintptr_t k = r + align_up(at_registry_bytes(), 64 << 10);
@@ -157,18 +159,18 @@ int main(int argc, char **argv)
 		in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
 		in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
 		   at_area_str(sp.str_off), "the tag area's strings");
-		unsigned int ncnt = (unsigned int)(at_counters_bytes() / AT_COUNTERS_STRIDE);
+		/* the registry and the counters used from their ends down: the
+		 * counters' first 16 groups (a page per CPU and a shared one
+		 * each), in 64 KiB grains */
+		size_t cnt = align_up(16 * at_counters_group, 64 << 10);
+		CHECK_EQ(at_counters_group, (at_counters_ncpu + 1) * AT_COUNTERS_STRIDE);
 		struct line sl[64];
-		CHECK(ncnt + 3 <= 64);
-		CHECK_EQ(lines_in(a, k + at_counters_bytes(), sl), (int)ncnt + 3);
-		/* the registry and the counters used from their ends down */
-		uintptr_t want[64] = {a, a + AT_AREA_TAG_BYTES,
-				      r + at_registry_bytes() - (64u << 10)};
-		for (unsigned int c = 0; c < ncnt; c++)
-			want[3 + c] = k + (c + 1) * AT_COUNTERS_STRIDE - (64u << 10);
-		for (unsigned int i = 0; i < ncnt + 3; i++) {
+		CHECK_EQ(lines_in(a, k + at_counters_bytes(), sl), 4);
+		uintptr_t want[4] = {a, a + AT_AREA_TAG_BYTES, r + at_registry_bytes() - (64u << 10),
+				     k + at_counters_bytes() - cnt};
+		for (unsigned int i = 0; i < 4; i++) {
 			CHECK_EQ(sl[i].lo, want[i]);
-			CHECK_EQ(sl[i].hi, want[i] + (64u << 10));
+			CHECK_EQ(sl[i].hi, i < 3 ? want[i] + (64u << 10) : k + at_counters_bytes());
 			CHECK_STREQ(sl[i].prot, "rw-p");
 		}
 	}

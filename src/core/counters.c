@@ -9,6 +9,7 @@
 #include "core/read_at.h"
 
 char *at_counters_base;
+size_t at_counters_group;
 long at_rseq_offset;
 unsigned int at_counters_ncpu;
 
@@ -67,7 +68,7 @@ static unsigned int ncpu(void)
 
 size_t at_counters_bytes(void)
 {
-	return AT_COUNTERS_STRIDE * ((size_t)ncpu() + 1);
+	return (size_t)(AT_IDX_MAX / AT_COUNTERS_GROUP) * AT_COUNTERS_STRIDE * ((size_t)ncpu() + 1);
 }
 
 int at_counters_init(void)
@@ -78,18 +79,19 @@ int at_counters_init(void)
 		return -1;
 	at_rseq_offset = (long)__rseq_offset;
 	at_counters_ncpu = n;
+	at_counters_group = AT_COUNTERS_STRIDE * ((size_t)n + 1);
 	AT_STORE(&at_counters_base, (char *)p + at_counters_bytes());
 	return 0;
 }
 
 /*
- * No rseq (or the sequence aborted): add atomically to the shared array below
- * the last CPU's.  rseq writers update their CPU's slot with a plain add, so a
+ * No rseq (or the sequence aborted): add atomically to the shared array, the
+ * page after the last CPU's in each group.  rseq writers update their CPU's slot with a plain add, so a
  * thread that is not inside a sequence must never touch those slots.
  */
 void at_counters_add_slow(int64_t *slot0, int64_t v)
 {
-	int64_t *slot = (int64_t *)((char *)slot0 - (size_t)at_counters_ncpu * AT_COUNTERS_STRIDE);
+	int64_t *slot = (int64_t *)((char *)slot0 + (size_t)at_counters_ncpu * AT_COUNTERS_STRIDE);
 	__atomic_fetch_add(slot, v, __ATOMIC_RELAXED);
 }
 
@@ -97,7 +99,7 @@ static struct alloctag_counters sum(char *p)
 {
 	struct alloctag_counters r = {0, 0};
 
-	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p -= AT_COUNTERS_STRIDE) {
+	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
 		struct at_counter *c = (struct at_counter *)p;
 		r.bytes += AT_LOAD_RELAXED(&c->bytes);
 		r.calls += AT_LOAD_RELAXED(&c->calls);
@@ -146,7 +148,7 @@ void at_counters_reset(uint32_t idx)
 	}
 	char *p = (char *)at_counter0(idx);
 
-	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p -= AT_COUNTERS_STRIDE) {
+	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
 		zero((struct at_counter *)p);
 		zero((struct at_counter *)p + 1);
 	}

@@ -5,15 +5,21 @@
  * at_heap_meta, or one mapping of their own,
  * committed by the kernel on first touch), each an array of AT_IDX_MAX
  * pairs {live, cumulative} of struct at_counter (16 bytes each, 32 per
- * pair) indexed by tag index, used from its end down: CPU c's pair of tag
- * idx is at at_counters_base - c * AT_COUNTERS_STRIDE - (idx + 1) *
- * AT_COUNTERS_PAIR (at_counters_base: the end of CPU 0's array, the
- * highest of them), so CPUs never share a cache line for any tag; a tag's
- * live and cumulative counters share a line, so a program with few tags
- * touches one page per CPU that charges them (and a forked child copies no
- * more).  Used downward, CPU 0's first pairs end where the page
- * descriptors begin, in one 2 MiB region (one page-table page: page_alloc.c,
- * Reservation).
+ * pair) indexed by tag index, interleaved a page at a time: the indexes
+ * come in groups of AT_COUNTERS_GROUP (128, a page of pairs), and group g
+ * is one page per CPU and one for the shared array (below),
+ * at_counters_group bytes, lying at at_counters_base - (g + 1) *
+ * at_counters_group (at_counters_base: the end of the counters' memory, so
+ * that the groups are used from the end down); CPU c's page is the group's
+ * c-th, c * AT_COUNTERS_STRIDE (4 KiB) above CPU 0's, and tag idx's pair
+ * is (idx % 128) * AT_COUNTERS_PAIR into it.  So CPUs never share a cache
+ * line for any tag; a tag's live and cumulative counters share a line; a
+ * program with few tags touches one page per CPU that charges them (and a
+ * forked child copies no more), and, below 256 CPUs, the first pages of
+ * every CPU lie in one 2 MiB region (one page-table page, which every fork
+ * copies), where the page descriptors begin (page_alloc.c, Reservation):
+ * with an array per CPU, 32 MiB apart, each CPU a process ran on cost a
+ * page-table page of its own.
  *
  * Exactness: a thread adds to the slot of the CPU it runs on inside a
  * restartable sequence (rseq, registered by glibc): one 16-byte store of
@@ -21,7 +27,7 @@
  * signalled before it, the kernel sends it to the abort handler, which adds
  * to the atomic array instead.  Nothing is ever applied twice or lost.
  * Without rseq (e.g. under valgrind) or after an abort, the add goes to one
- * extra shared array (below the last CPU's) with an atomic add: slower,
+ * extra shared array (the last page of each group) with an atomic add: slower,
  * equally exact, and never mixed with the plain adds of the per-CPU slots.
  * Slots may go negative (a free on another CPU); only the sum is meaningful.
  * Small objects' charges to the main executable's and run-time tags are
@@ -51,22 +57,26 @@ struct at_counter {
 	int64_t calls;
 } __attribute__((aligned(16)));
 
-/* Bytes between two CPUs' arrays: AT_IDX_MAX pairs; CPU c's lies c strides
- * below CPU 0's. */
-#define AT_COUNTERS_SHIFT 25
+/* Bytes between two CPUs' pages of a group: a page of pairs. */
+#define AT_COUNTERS_SHIFT 12
 #define AT_COUNTERS_STRIDE ((size_t)1 << AT_COUNTERS_SHIFT)
 #define AT_COUNTERS_PAIR 32 /* {live, cumulative} */
-_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * AT_COUNTERS_PAIR, "stride is one array");
+#define AT_COUNTERS_GROUP_SHIFT 7
+#define AT_COUNTERS_GROUP (1u << AT_COUNTERS_GROUP_SHIFT) /* indexes a group */
+_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_COUNTERS_GROUP * AT_COUNTERS_PAIR,
+	       "a CPU's part of a group is one page");
+_Static_assert(AT_IDX_MAX % AT_COUNTERS_GROUP == 0, "whole groups");
 
 extern AT_HIDDEN char *at_counters_base;
+extern AT_HIDDEN size_t at_counters_group; /* (CPUs + 1) * AT_COUNTERS_STRIDE */
 extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
 extern AT_HIDDEN unsigned int at_counters_ncpu;
 
 AT_HIDDEN int at_counters_init(void);
-/* The arrays' bytes: AT_COUNTERS_STRIDE per possible CPU and one shared
- * (the CPU count read once); carved from the heap's reservation when it
- * made room (page.h at_heap_meta): at_counters_base is the end of what is
- * carved. */
+/* The counters' bytes: AT_IDX_MAX / AT_COUNTERS_GROUP groups of a page per
+ * possible CPU and one shared (the CPU count read once); carved from the
+ * heap's reservation when it made room (page.h at_heap_meta):
+ * at_counters_base is the end of what is carved. */
 AT_HIDDEN size_t at_counters_bytes(void);
 AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
 AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
@@ -85,8 +95,8 @@ AT_HIDDEN struct alloctag_counters at_cum_read(uint32_t idx);
  * rseq area is not registered reads a negative cpu_id and leaves the
  * sequence for the atomic array too.  The rseq area is addressed %fs-relative
  * through a private copy of glibc's __rseq_offset (one load, no GOT), and the
- * CPU's array by a shift and a negation (AT_COUNTERS_STRIDE is a power of
- * two; CPU c's array lies c strides below CPU 0's).
+ * CPU's page of the group by a shift (AT_COUNTERS_STRIDE is a power of
+ * two).
  */
 static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
 {
@@ -106,7 +116,6 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 		"testq %%rax, %%rax\n\t"
 		"js %l[abort]\n\t"
 		"shlq %[shift], %%rax\n\t"
-		"negq %%rax\n\t"
 		"movdqa (%[slot],%%rax), %%xmm15\n\t"
 		"paddq %[delta], %%xmm15\n\t"
 		"movdqa %%xmm15, (%[slot],%%rax)\n\t"
@@ -137,7 +146,9 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 
 static inline struct at_counter *at_counter0(uint32_t idx)
 {
-	return (struct at_counter *)(at_counters_base - ((size_t)idx + 1) * AT_COUNTERS_PAIR);
+	return (struct at_counter *)(at_counters_base -
+				     ((size_t)(idx >> AT_COUNTERS_GROUP_SHIFT) + 1) * at_counters_group +
+				     (size_t)(idx & (AT_COUNTERS_GROUP - 1)) * AT_COUNTERS_PAIR);
 }
 
 /*
@@ -155,7 +166,7 @@ static inline void at_counters_touch(uint32_t idx)
 	int cpu = *(volatile int *)((char *)__builtin_thread_pointer() + at_rseq_offset +
 				    offsetof(struct rseq, cpu_id));
 	if (cpu >= 0 && (unsigned int)cpu < at_counters_ncpu)
-		__atomic_fetch_add(&at_counter0(idx)[-(ptrdiff_t)cpu * (ptrdiff_t)(AT_COUNTERS_STRIDE /
+		__atomic_fetch_add(&at_counter0(idx)[(size_t)cpu * (AT_COUNTERS_STRIDE /
 							 sizeof(struct at_counter))].bytes,
 				   0, __ATOMIC_RELAXED);
 #else

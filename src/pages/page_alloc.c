@@ -244,9 +244,9 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * descriptors, the shadow and the heap at their starts (pfn, heap offset),
  * the counters and the registry at the end where their first tag indexes
  * are (counters.h, tag_registry.h).  Each 2 MiB region a process touches
- * costs a page-table page, copied by every fork, so the ends meet: CPU 0's
- * counters end FIRST_SPLIT into a 2 MiB region where the descriptors
- * begin, and the registry ends REGISTRY_FIRST into the one where the
+ * costs a page-table page, copied by every fork, so the ends meet: the
+ * counters' first group (a page per CPU) ends FIRST_SPLIT into a 2 MiB
+ * region where the descriptors begin, and the registry ends REGISTRY_FIRST into the one where the
  * shadow begins (meta_layout).  A small process's metadata thus takes two
  * page-table pages, not four; all of it and the shadow's start lie in one
  * 1 GiB region (one page-middle-directory page) below 64 CPUs or so.
@@ -307,8 +307,9 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 #define NEAR_GAP (64ul << 20)
 #define SHADOW_GRAIN_SHIFT 14 /* limited: the shadow is mapped in 16 KiB grains */
 /* Unlimited, profiling planned: the 2 MiB region (one page-table page) the
- * counters' first pairs share with the descriptors' first (FIRST_SPLIT of
- * each: 32768 tag indexes, 256 MiB of heap), and the one the registry's
+ * counters' first groups share with the descriptors' first (FIRST_SPLIT of
+ * each: 256 pages of counter groups, the first group's every CPU below 255
+ * CPUs; 256 MiB of heap), and the one the registry's
  * first entries share with the shadow's first windows (REGISTRY_FIRST of
  * entries: 8192 tag indexes; the windows of the heap's first 2 MiB less
  * that). */
@@ -600,19 +601,18 @@ int at_meta_cover_idx(uint32_t end)
 {
 	if (!sparse_base || end <= sparse_idx)
 		return 0;
-	/* both used from their ends down (tag_registry.h, counters.h) */
+	/* both used from their ends down (tag_registry.h; counters.h: whole
+	 * groups of every CPU's) */
 	char *reg = meta_ptr[AT_META_REGISTRY] + meta_len[AT_META_REGISTRY];
 	char *cnt = meta_ptr[AT_META_COUNTERS] + meta_len[AT_META_COUNTERS];
+	size_t cnt_len = (size_t)((end + AT_COUNTERS_GROUP - 1) / AT_COUNTERS_GROUP) *
+			 (meta_len[AT_META_COUNTERS] / (AT_IDX_MAX / AT_COUNTERS_GROUP));
 	if (sparse_cover(sparse_base, sparse_mapped,
 			 (uintptr_t)(reg - sparse_base) - (size_t)end * sizeof(void *),
-			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT, NULL))
+			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT, NULL) ||
+	    sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(cnt - sparse_base) - cnt_len,
+			 cnt_len, SPARSE_GRAIN_SHIFT, NULL))
 		return -ENOMEM;
-	for (size_t c = 1; c <= meta_len[AT_META_COUNTERS] / AT_COUNTERS_STRIDE; c++)
-		if (sparse_cover(sparse_base, sparse_mapped,
-				 (uintptr_t)(cnt - sparse_base) - (c - 1) * AT_COUNTERS_STRIDE -
-					 (size_t)end * AT_COUNTERS_PAIR,
-				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT, NULL))
-			return -ENOMEM;
 	sparse_idx = end;
 	return 0;
 }
