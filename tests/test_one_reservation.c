@@ -126,8 +126,8 @@ int main(int argc, char **argv)
 		 * into one */
 		uintptr_t k = start + align_up(at_area_bytes(), 2u << 20) + (1u << 20);
 		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
-		CHECK_EQ((uintptr_t)at_counters_base, k + at_counters_bytes());
-		CHECK_EQ((uintptr_t)at_pages, (uintptr_t)at_counters_base);
+		CHECK_EQ((uintptr_t)at_counters_base + at_counters_group, k + at_counters_bytes());
+		CHECK_EQ((uintptr_t)at_pages, k + at_counters_bytes());
 		uintptr_t top = align_up((uintptr_t)at_pages + meta + at_registry_bytes(), 2u << 20) +
 				(64u << 10);
 		CHECK_EQ((uintptr_t)at_tag_top, top);
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 		CHECK(at_heap_meta(AT_META_REGISTRY, at_registry_bytes()) == (void *)r);
 		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
 		CHECK_EQ((uintptr_t)at_tag_top, r + at_registry_bytes());
-		CHECK_EQ((uintptr_t)at_counters_base, k + at_counters_bytes());
+		CHECK_EQ((uintptr_t)at_counters_base + at_counters_group, k + at_counters_bytes());
 		in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
 		in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
 		   at_area_str(sp.str_off), "the tag area's strings");

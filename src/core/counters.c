@@ -80,7 +80,8 @@ int at_counters_init(void)
 	at_rseq_offset = (long)__rseq_offset;
 	at_counters_ncpu = n;
 	at_counters_group = AT_COUNTERS_STRIDE * ((size_t)n + 1);
-	AT_STORE(&at_counters_base, (char *)p + at_counters_bytes());
+	/* group 0: the last */
+	AT_STORE(&at_counters_base, (char *)p + at_counters_bytes() - at_counters_group);
 	return 0;
 }
 

@@ -8,9 +8,10 @@
  * pair) indexed by tag index, interleaved a page at a time: the indexes
  * come in groups of AT_COUNTERS_GROUP (128, a page of pairs), and group g
  * is one page per CPU and one for the shared array (below),
- * at_counters_group bytes, lying at at_counters_base - (g + 1) *
- * at_counters_group (at_counters_base: the end of the counters' memory, so
- * that the groups are used from the end down); CPU c's page is the group's
+ * at_counters_group bytes, lying at at_counters_base - g *
+ * at_counters_group (at_counters_base: group 0's, the last in the
+ * counters' memory, so that the groups are used from the end down); CPU
+ * c's page is the group's
  * c-th, c * AT_COUNTERS_STRIDE (4 KiB) above CPU 0's, and tag idx's pair
  * is (idx % 128) * AT_COUNTERS_PAIR into it.  So CPUs never share a cache
  * line for any tag; a tag's live and cumulative counters share a line; a
@@ -75,8 +76,8 @@ extern AT_HIDDEN unsigned int at_counters_ncpu;
 AT_HIDDEN int at_counters_init(void);
 /* The counters' bytes: AT_IDX_MAX / AT_COUNTERS_GROUP groups of a page per
  * possible CPU and one shared (the CPU count read once); carved from the
- * heap's reservation when it made room (page.h at_heap_meta):
- * at_counters_base is the end of what is carved. */
+ * heap's reservation when it made room (page.h at_heap_meta): group 0
+ * (at_counters_base) is the last of what is carved. */
 AT_HIDDEN size_t at_counters_bytes(void);
 AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
 AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
@@ -147,7 +148,7 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 static inline struct at_counter *at_counter0(uint32_t idx)
 {
 	return (struct at_counter *)(at_counters_base -
-				     ((size_t)(idx >> AT_COUNTERS_GROUP_SHIFT) + 1) * at_counters_group +
+				     (size_t)(idx >> AT_COUNTERS_GROUP_SHIFT) * at_counters_group +
 				     (size_t)(idx & (AT_COUNTERS_GROUP - 1)) * AT_COUNTERS_PAIR);
 }
 
