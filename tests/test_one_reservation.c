@@ -122,9 +122,11 @@ int main(int argc, char **argv)
 	CHECK(at_heap_meta(AT_META_PAGES, meta) == at_pages);
 	if (profiling && !limited) {
 		/* tag area | counters | descriptors | registry | shadow, the
-		 * counters ending 1 MiB into a 2 MiB region, the registry 64 KiB
-		 * into one */
-		uintptr_t k = start + align_up(at_area_bytes(), 2u << 20) + (1u << 20);
+		 * counters ending 1 MiB past a 1 GiB boundary, the registry 64
+		 * KiB into a 2 MiB region */
+		uintptr_t k = start +
+			      align_up(at_area_bytes() + at_counters_bytes() + (1u << 20), AT_ARENA_SIZE) +
+			      (1u << 20) - at_counters_bytes();
 		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
 		CHECK_EQ((uintptr_t)at_counters_base + at_counters_group, k + at_counters_bytes());
 		CHECK_EQ((uintptr_t)at_pages, k + at_counters_bytes());
@@ -139,6 +141,7 @@ int main(int argc, char **argv)
 		CHECK_EQ(((uintptr_t)at_counter0(AT_IDX_FIRST) + at_counters_ncpu * AT_COUNTERS_STRIDE) >> 21,
 			 (uintptr_t)at_pages >> 21);
 		CHECK_EQ((uintptr_t)at_tag_slot(AT_IDX_FIRST) >> 21, (uintptr_t)shadow >> 21);
+		CHECK_EQ((uintptr_t)at_counter0(AT_IDX_FIRST) >> 30, (uintptr_t)shadow >> 30);
 		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
 		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
 		meta = top - start;

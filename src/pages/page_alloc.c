@@ -246,10 +246,14 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * are (counters.h, tag_registry.h).  Each 2 MiB region a process touches
  * costs a page-table page, copied by every fork, so the ends meet: the
  * counters' first group (a page per CPU) ends FIRST_SPLIT into a 2 MiB
- * region where the descriptors begin, and the registry ends REGISTRY_FIRST into the one where the
- * shadow begins (meta_layout).  A small process's metadata thus takes two
- * page-table pages, not four; all of it and the shadow's start lie in one
- * 1 GiB region (one page-middle-directory page) below 64 CPUs or so.
+ * region where the descriptors begin, and the registry ends
+ * REGISTRY_FIRST into the one where the shadow begins (meta_layout).  A
+ * small process's metadata thus takes two page-table pages however many
+ * CPUs it ran on (it took three, and one more for each further CPU), and
+ * those two and the shadow's start lie in one 1 GiB region (one
+ * page-middle-directory page): the descriptors begin FIRST_SPLIT past a
+ * 1 GiB boundary, the tag area and the counters below it (what lies
+ * between their end and the area's start is never touched).
  *
  * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
  * a page at its first touch; nothing of theirs is mprotect'ed later); the
@@ -443,14 +447,18 @@ static size_t align_up(size_t n, size_t a)
 static int sparse_setup(char *at, const size_t *len);
 
 /* Unlimited: where each part of meta (len[], 0 for a part not planned)
- * lies, off[] from the reservation's start, and the shadow's offset, which
- * is returned (Reservation: the parts used downward end where a part used
- * upward, or the shadow, begins, FIRST_SPLIT into a 2 MiB region). */
+ * lies, off[] from the reservation's start (a 1 GiB boundary), and the
+ * shadow's offset, which is returned (Reservation: the parts used downward
+ * end where a part used upward, or the shadow, begins, inside one 2 MiB
+ * region). */
 static size_t meta_layout(const size_t *len, size_t *off)
 {
 	off[AT_META_AREA] = 0;
-	off[AT_META_COUNTERS] = align_up(len[AT_META_AREA], PT_REGION) + FIRST_SPLIT;
-	off[AT_META_PAGES] = len[AT_META_COUNTERS] ? off[AT_META_COUNTERS] + len[AT_META_COUNTERS] : 0;
+	off[AT_META_PAGES] = 0;
+	if (len[AT_META_COUNTERS])
+		off[AT_META_PAGES] = align_up(len[AT_META_AREA] + len[AT_META_COUNTERS] + FIRST_SPLIT,
+					      AT_ARENA_SIZE) + FIRST_SPLIT;
+	off[AT_META_COUNTERS] = off[AT_META_PAGES] - len[AT_META_COUNTERS];
 	size_t end = off[AT_META_PAGES] + len[AT_META_PAGES];
 	if (!len[AT_META_REGISTRY]) {
 		off[AT_META_REGISTRY] = end;
