@@ -1,26 +1,26 @@
 /*
  * Per-CPU live and cumulative counters, indexed by tag index.
  *
- * Layout: one reserved region per CPU (all in the heap's reservation, page.h
- * at_heap_meta, or one mapping of their own,
- * committed by the kernel on first touch), each an array of AT_IDX_MAX
- * pairs {live, cumulative} of struct at_counter (16 bytes each, 32 per
- * pair) indexed by tag index, interleaved a page at a time: the indexes
- * come in groups of AT_COUNTERS_GROUP (128, a page of pairs), and group g
- * is one page per CPU and one for the shared array (below),
- * at_counters_group bytes, lying at at_counters_base - g *
- * at_counters_group (at_counters_base: group 0's, the last in the
- * counters' memory, so that the groups are used from the end down); CPU
- * c's page is the group's
- * c-th, c * AT_COUNTERS_STRIDE (4 KiB) above CPU 0's, and tag idx's pair
- * is (idx % 128) * AT_COUNTERS_PAIR into it.  So CPUs never share a cache
- * line for any tag; a tag's live and cumulative counters share a line; a
- * program with few tags touches one page per CPU that charges them (and a
- * forked child copies no more), and, below 256 CPUs, the first pages of
- * every CPU lie in one 2 MiB region (one page-table page, which every fork
- * copies), where the page descriptors begin (page_alloc.c, Reservation):
- * with an array per CPU, 32 MiB apart, each CPU a process ran on cost a
- * page-table page of its own.
+ * Layout: one reserved region (in the heap's reservation, page.h
+ * at_heap_meta, or a mapping of its own; committed by the kernel on first
+ * touch) of pairs {live, cumulative} of struct at_counter (16 bytes each,
+ * 32 a pair), a pair per tag index and CPU, interleaved a page at a time:
+ * the indexes come in groups of AT_COUNTERS_GROUP (128: a page of pairs),
+ * and group g is a page per possible CPU and one for the shared array
+ * (below), at_counters_group bytes, at at_counters_base - g *
+ * at_counters_group (at_counters_base: group 0, the last in the region,
+ * so that the groups are used from the end down).  CPU c's page is the
+ * group's c-th, c * AT_COUNTERS_STRIDE (4 KiB) above CPU 0's; tag idx's
+ * pair is (idx % 128) * AT_COUNTERS_PAIR into it.  So CPUs never share a
+ * cache line for any tag; a tag's live and cumulative counters share a
+ * line; a program with few tags touches one page per CPU that charges
+ * them (and a forked child copies no more); and, below 256 CPUs, every
+ * CPU's first page lies in one 2 MiB region (one page-table page, which
+ * every fork copies), the one where the page descriptors begin
+ * (page_alloc.c, Reservation), where an array per CPU would cost a
+ * page-table page for each CPU a process ran on.  The price: finding a
+ * pair takes a multiply by the group's size (the CPU count is known at
+ * run time).
  *
  * Exactness: a thread adds to the slot of the CPU it runs on inside a
  * restartable sequence (rseq, registered by glibc): one 16-byte store of
@@ -28,8 +28,8 @@
  * signalled before it, the kernel sends it to the abort handler, which adds
  * to the atomic array instead.  Nothing is ever applied twice or lost.
  * Without rseq (e.g. under valgrind) or after an abort, the add goes to one
- * extra shared array (the last page of each group) with an atomic add: slower,
- * equally exact, and never mixed with the plain adds of the per-CPU slots.
+ * extra shared array (the last page of each group) with an atomic add:
+ * slower, equally exact, and never mixed with the plain adds of the per-CPU slots.
  * Slots may go negative (a free on another CPU); only the sum is meaningful.
  * Small objects' charges to the main executable's and run-time tags are
  * first kept in the thread caches' bins and folded in here later; readers
