@@ -232,12 +232,28 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * a fork copies few mappings and the metadata's first pages share
  * page-table pages:
  *
- *   meta:   page descriptors (at_pages[], for heap_span_max)
- *           | the tag registry's table | the counters (per CPU)
- *           | the shared-object tag area   (the last three only when
- *           start-up plans profiling: at_heap_plan)
+ *   meta:   the shared-object tag area | the counters (per CPU, used
+ *           downward) | page descriptors (at_pages[], for heap_span_max)
+ *           | the tag registry's table (used downward)   (the area, the
+ *           counters and the registry only when start-up plans
+ *           profiling: at_heap_plan)
  *   shadow: the small-object metadata windows (at_heap_add_shadow)
  *   heap:   the arenas, aligned to AT_ARENA_SIZE, PROT_NONE until committed
+ *
+ * A process touches each of these large arrays at one end: the
+ * descriptors, the shadow and the heap at their starts (pfn, heap offset),
+ * the counters and the registry at the end where their first tag indexes
+ * are (counters.h, tag_registry.h).  Each 2 MiB region a process touches
+ * costs a page-table page, copied by every fork, so the ends meet: the
+ * counters' first group (a page per CPU) ends FIRST_SPLIT into a 2 MiB
+ * region where the descriptors begin, and the registry ends
+ * REGISTRY_FIRST into the one where the shadow begins (meta_layout).  A
+ * small process's metadata thus takes two page-table pages however many
+ * CPUs it ran on (it took three, and one more for each further CPU), and
+ * those two and the shadow's start lie in one 1 GiB region (one
+ * page-middle-directory page): the descriptors begin FIRST_SPLIT past a
+ * 1 GiB boundary, the tag area and the counters below it (what lies
+ * between their end and the area's start is never touched).
  *
  * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
  * a page at its first touch; nothing of theirs is mprotect'ed later); the
@@ -248,10 +264,8 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * free (MAP_FIXED_NOREPLACE: two system calls in all, no alignment slack),
  * else wherever the kernel places it (never over a range another mapping
  * holds, as a sanitizer's runtime or another allocator may reserve for
- * itself): meta at a 1 GiB boundary and the shadow right after it, so
- * the first pages of all the metadata lie in one 1 GiB region (one
- * page-middle-directory page), then the heap at the next arena boundary
- * AT_HEAP_SIZE on.
+ * itself): meta at a 1 GiB boundary and the shadow right after it, then
+ * the heap at the next arena boundary AT_HEAP_SIZE on.
  *
  * Under a limit, or where the whole reservation is refused (valgrind's
  * address-space manager refuses it), every reserved byte counts against
@@ -296,6 +310,16 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * below the reservation. */
 #define NEAR_GAP (64ul << 20)
 #define SHADOW_STEP (256ul << 10) /* limited: the shadow is mapped this far ahead */
+/* Unlimited, profiling planned: the 2 MiB region (one page-table page) the
+ * counters' first groups share with the descriptors' first (FIRST_SPLIT of
+ * each: 256 pages of counter groups, the first group's every CPU below 255
+ * CPUs; 256 MiB of heap), and the one the registry's
+ * first entries share with the shadow's first windows (REGISTRY_FIRST of
+ * entries: 8192 tag indexes; the windows of the heap's first 2 MiB less
+ * that). */
+#define PT_REGION (2ul << 20)
+#define FIRST_SPLIT (1ul << 20)
+#define REGISTRY_FIRST (64ul << 10)
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
@@ -421,6 +445,29 @@ static size_t align_up(size_t n, size_t a)
 
 static int sparse_setup(char *at, const size_t *len);
 
+/* Unlimited: where each part of meta (len[], 0 for a part not planned)
+ * lies, off[] from the reservation's start (a 1 GiB boundary), and the
+ * shadow's offset, which is returned (Reservation: the parts used downward
+ * end where a part used upward, or the shadow, begins, inside one 2 MiB
+ * region). */
+static size_t meta_layout(const size_t *len, size_t *off)
+{
+	off[AT_META_AREA] = 0;
+	off[AT_META_PAGES] = 0;
+	if (len[AT_META_COUNTERS])
+		off[AT_META_PAGES] = align_up(len[AT_META_AREA] + len[AT_META_COUNTERS] + FIRST_SPLIT,
+					      AT_ARENA_SIZE) + FIRST_SPLIT;
+	off[AT_META_COUNTERS] = off[AT_META_PAGES] - len[AT_META_COUNTERS];
+	size_t end = off[AT_META_PAGES] + len[AT_META_PAGES];
+	if (!len[AT_META_REGISTRY]) {
+		off[AT_META_REGISTRY] = end;
+		return align_up(end, META_ALIGN);
+	}
+	size_t shadow = align_up(end + len[AT_META_REGISTRY], PT_REGION) + REGISTRY_FIRST;
+	off[AT_META_REGISTRY] = shadow - len[AT_META_REGISTRY];
+	return shadow;
+}
+
 /* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
 static int heap_setup(void)
 {
@@ -438,11 +485,9 @@ static int heap_setup(void)
 		len[AT_META_COUNTERS] = at_counters_bytes();
 		len[AT_META_AREA] = at_area_bytes();
 	}
-	size_t meta = 0;
-	for (unsigned int k = 0; k < AT_META_KINDS; k++)
-		meta += len[k];
-	meta = align_up(meta, META_ALIGN);
 	/* unlimited: meta, the shadow, the heap at the next arena boundary */
+	size_t off[AT_META_KINDS];
+	size_t meta = meta_layout(len, off);
 	size_t lead = align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE);
 	char *base = span < AT_HEAP_SIZE ? NULL : map_aligned(lead, span, 0);
 	if (base) {
@@ -467,11 +512,9 @@ static int heap_setup(void)
 	if (!base)
 		return ENOMEM;
 	if (!sparse_base && span == AT_HEAP_SIZE) {
-		char *m = base - lead;
 		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
-			meta_ptr[k] = len[k] ? m : NULL;
+			meta_ptr[k] = len[k] ? base - lead + off[k] : NULL;
 			meta_len[k] = len[k];
-			m += len[k];
 		}
 	}
 	at_pages = (struct at_page *)(void *)meta_ptr[AT_META_PAGES];
@@ -550,15 +593,18 @@ int at_meta_cover_idx(uint32_t end)
 {
 	if (!sparse_base || end <= sparse_idx)
 		return 0;
-	char *reg = meta_ptr[AT_META_REGISTRY], *cnt = meta_ptr[AT_META_COUNTERS];
-	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(reg - sparse_base),
-			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT))
+	/* both used from their ends down (tag_registry.h; counters.h: whole
+	 * groups of every CPU's) */
+	char *reg = meta_ptr[AT_META_REGISTRY] + meta_len[AT_META_REGISTRY];
+	char *cnt = meta_ptr[AT_META_COUNTERS] + meta_len[AT_META_COUNTERS];
+	size_t cnt_len = (size_t)((end + AT_COUNTERS_GROUP - 1) / AT_COUNTERS_GROUP) *
+			 (meta_len[AT_META_COUNTERS] / (AT_IDX_MAX / AT_COUNTERS_GROUP));
+	if (sparse_cover(sparse_base, sparse_mapped,
+			 (uintptr_t)(reg - sparse_base) - (size_t)end * sizeof(void *),
+			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT) ||
+	    sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(cnt - sparse_base) - cnt_len,
+			 cnt_len, SPARSE_GRAIN_SHIFT))
 		return -ENOMEM;
-	for (size_t c = 0; c < meta_len[AT_META_COUNTERS] / AT_COUNTERS_STRIDE; c++)
-		if (sparse_cover(sparse_base, sparse_mapped,
-				 (uintptr_t)(cnt - sparse_base) + c * AT_COUNTERS_STRIDE,
-				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT))
-			return -ENOMEM;
 	sparse_idx = end;
 	return 0;
 }

@@ -17,7 +17,7 @@
  *   4. under the registry lock: looked up again (another thread may have
  *      made it: its record is used, ours stays unused), inserted (the table
  *      grows first if it would pass half full), linked to its named frame's
- *      list and the list of all chains, and listed in at_tag_by_idx[].
+ *      list and the list of all chains, and listed in the registry's table.
  *
  * The memo (layout and invariants: chains.h): at_chain_entry (inline, the
  * preload library's entries) and at_chain_here look the call up in its
