@@ -232,12 +232,13 @@ _Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's bidx compares 
  * chain_entry_alloc.  Every call a tail call: inlined into chain_malloc,
  * neither needs a stack frame.
  */
-static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
-								   struct at_memo_entry *e)
+static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
+								      struct at_memo_entry *e,
+								      int slow_clear)
 {
 	unsigned int cls;
 	/* the slow byte first: past the class, the size is not needed */
-	if (at_likely(!at_byte_set(&at_small_slow) && at_small_class(n, &cls))) {
+	if (at_likely((slow_clear || !at_byte_set(&at_small_slow)) && at_small_class(n, &cls))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
@@ -253,6 +254,13 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 		return chain_entry_bin(b, e);
 	}
 	return chain_entry_alloc(n, e);
+}
+
+/* The same, the slow byte tested. */
+static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
+								   struct at_memo_entry *e)
+{
+	return chain_bin_take_if(n, e, 0);
 }
 
 static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
@@ -291,9 +299,12 @@ static AT_NOINLINE void *chain_ways(size_t n, uintptr_t from, struct at_memo_ent
  * chain) is checked here, the others by chain_ways (no end of the ways
  * computed, no loop in malloc); an entry at_memo_fast does not cover goes
  * to chain_general; a miss (at_memo_none's included: the thread has no
- * memo yet) to chain_slow.
+ * memo yet) to chain_slow.  slow_clear: the caller read at_small_slow
+ * clear in this call (malloc's MODES), so that way 0's hit does not test
+ * it again.
  */
-static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from,
+								 const void *ra, int slow_clear)
 {
 	/* a register like any other (GCC otherwise takes the CFA's low 32
 	 * bits for the set through a store and a load) */
@@ -301,7 +312,7 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
-		return chain_bin_take(n, e);
+		return chain_bin_take_if(n, e, slow_clear);
 	if (r < 0)
 		return chain_general(n, from);
 	return chain_ways(n, from, e);
@@ -344,10 +355,19 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current.  With profiling on, malloc
- * itself only picks the path (no stack frame): PROFILING_MODE, at_profiling_on
- * (control.h) compared once with AT_PROFILING_CHAINS, its flags telling
- * off (goto off), depth 1 (goto sites: site_entry) and call chains apart. */
+ * itself only picks the path (no stack frame): MODES, at_modes' word
+ * (control.h: at_profiling_on in its low byte, at_small_slow in its high
+ * one) compared once with AT_PROFILING_CHAINS, its flags telling off
+ * with the slow byte clear (goto off), call chains with the slow byte
+ * clear (the way 0 hit takes the bin with no test of the slow byte) and
+ * everything else (goto other: depth 1, or a slow byte set) apart; the
+ * other entries' PROFILING_MODE, at_profiling_on alone compared, its
+ * flags telling off (goto off), depth 1 (goto sites) and call chains
+ * apart. */
 #if defined(__x86_64__)
+#define MODES(off, other)                                                                \
+	__asm__ goto("cmpw %1, %0\n\tjb %l[" #off "]\n\tja %l[" #other "]"                \
+		     : : "m"(at_modes.word), "i"(AT_PROFILING_CHAINS) : "cc" : off, other)
 #define PROFILING_MODE()                                                                 \
 	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"                         \
 		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites)
@@ -357,6 +377,15 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 	__asm__ goto("cmpq $0, %0\n\tjne %l[" #tagged "]"                                  \
 		     : : "m"(at_current_tag) : "cc" : tagged)
 #else
+#define MODES(off, other)                                                     \
+	do {                                                                  \
+		union at_modes m_;                                            \
+		m_.word = AT_LOAD_RELAXED(&at_modes.word);                    \
+		if (at_unlikely(m_.small_slow || m_.profiling_on > AT_PROFILING_CHAINS)) \
+			goto other;                                           \
+		if (at_unlikely(m_.profiling_on < AT_PROFILING_CHAINS))       \
+			goto off;                                             \
+	} while (0)
 #define PROFILING_MODE()                                                      \
 	do {                                                                  \
 		unsigned char on_ = AT_LOAD_RELAXED(&at_profiling_on);        \
@@ -372,16 +401,47 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 	} while (0)
 #endif
 
-EXPORT void *malloc(size_t n)
+/* *v == k, compared in memory (as at_byte_set) */
+static inline int byte_is(const unsigned char *v, unsigned char k)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int eq;
+	__asm__("cmpb %2, %1" : "=@cce"(eq) : "m"(*v), "i"(k));
+	return eq;
+#else
+	return AT_LOAD_RELAXED(v) == k;
+#endif
+}
+
+/* malloc's MODES other than call chains or off with the slow byte clear
+ * (`from` malloc's CFA): at_profiling_on alone, then as malloc, the slow
+ * byte tested. */
+static AT_NOINLINE void *malloc_modes(size_t n, uintptr_t from)
 {
 	PROFILING_MODE();
-	/* call chains (READY) */
 	IF_CURRENT_TAG(tagged);
-	return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0));
+	return chain_malloc(n, from, *(const void *const *)(from - 8), 0);
 tagged:
 	return at_malloc_fast(n, at_current_tag);
 sites:
-	return site_entry(n, __builtin_return_address(0));
+	return site_entry(n, *(const void *const *)(from - 8));
+off:
+	return at_malloc_fast(n, NULL);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	MODES(off, other);
+	/* call chains (READY), the slow byte clear */
+	IF_CURRENT_TAG(tagged);
+	return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0), 1);
+tagged:
+	return at_malloc_fast(n, at_current_tag);
+other:
+	/* depth 1 without a call; the rest (a slow byte set) by malloc_modes */
+	if (at_likely(byte_is(&at_profiling_on, AT_PROFILING_SITES)))
+		return site_entry(n, __builtin_return_address(0));
+	return malloc_modes(n, (uintptr_t)__builtin_dwarf_cfa());
 off:
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
 }
