@@ -243,8 +243,11 @@ static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
 			if (at_likely(at_bin_tag_is_narrow(&b->word, e->bidx))) {
-				void *p = at_bin_take_ent(b, c, e->nent);
+				/* done with the entry before the pop: the
+				 * object's register is then the return value's */
+				uint16_t nent = e->nent;
 				at_chain_entry_done();
+				void *p = at_bin_take_ent(b, c, nent);
 				if (at_unlikely(at_bin_cum_inc(&b->cum)))
 					return cum_wrapped(b, p);
 				return p;
