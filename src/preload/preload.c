@@ -464,8 +464,9 @@ EXPORT void free(void *p)
  * block realloc left in place: the size its checks found; a small calloc:
  * its class's; the aligned family: the block's), the memo's busy count
  * dropped; else chain_X_slow: the whole lookup in the set's ways (the memo
- * busy), else the walk, at_X_made counted per CPU.  chain_X makes only
- * tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
+ * busy), else the walk, at_X_made counted per CPU.  chain_X is inlined
+ * into X (one GOT load, no jump and no argument moved between them) and
+ * makes only tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
  * the caller's tag.  Otherwise at_X_noprof, charged to the current tag if
  * any.  `ok`, an
  * expression of X's result q: X made a block (its usable size in made).
@@ -485,7 +486,7 @@ EXPORT void free(void *p)
 			cum(t, made);                                                    \
 		return q;                                                                \
 	}                                                                                \
-	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
+	static inline __attribute__((always_inline)) ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
 		__asm__("" : "+r"(from));                                                \
 		struct at_memo_entry *e = at_memo_set_busy(from, ra);                   \
