@@ -15,6 +15,7 @@
  * (exit_report.c).  liballoctag.so itself exports none of these names.
  */
 #include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/control.h"
@@ -368,6 +369,9 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
  * flags telling off (goto off), depth 1 (goto sites) and call chains
  * apart. */
 #if defined(__x86_64__)
+_Static_assert(offsetof(union at_modes, profiling_on) == 0 &&
+		       offsetof(union at_modes, small_slow) == 1,
+	       "MODES compares at_profiling_on in the word's low byte, the slow byte clear");
 #define MODES(off, other)                                                                \
 	__asm__ goto("cmpw %1, %0\n\tjb %l[" #off "]\n\tja %l[" #other "]"                \
 		     : : "m"(at_modes.word), "i"(AT_PROFILING_CHAINS) : "cc" : off, other)
