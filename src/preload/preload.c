@@ -413,7 +413,7 @@ static inline int byte_is(const unsigned char *v, unsigned char k)
 {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
 	int eq;
-	__asm__("cmpb %2, %1" : "=@cce"(eq) : "m"(*v), "i"(k));
+	__asm__("cmpb %2, %1" : "=@cce"(eq) : "m"(*v), "iq"(k));
 	return eq;
 #else
 	return AT_LOAD_RELAXED(v) == k;
