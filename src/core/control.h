@@ -38,6 +38,7 @@
 #define AT_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/compiler.h"
 
@@ -54,7 +55,6 @@ extern AT_HIDDEN unsigned char at_state;
  * own name; the word is only read.  small_slow starts at AT_MODES_EARLY
  * (AT_SLOW_EARLY).
  */
-#include <stdint.h>
 union at_modes {
 	uint16_t word;
 	struct {
