@@ -80,7 +80,6 @@ uint8_t at_class_mid[64] = {
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
-unsigned char at_small_slow = AT_SLOW_EARLY;
 
 /*
  * Transfer slots: a batch a thread cache gave back (at_slab_flush of at

@@ -145,6 +145,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/control.h"
 #include "pages/page.h"
 #include "store/tag_ref.h"
 
@@ -193,7 +194,9 @@ extern AT_HIDDEN char *at_meta_base;
 #define AT_SLOW_EARLY 1u
 #define AT_SLOW_WIDE 2u
 #define AT_SLOW_DEBUG 4u
-extern AT_HIDDEN unsigned char at_small_slow;
+/* a byte of at_modes (core/control.h), starting at AT_SLOW_EARLY */
+#define at_small_slow (at_modes.small_slow)
+_Static_assert(AT_SLOW_EARLY == AT_MODES_EARLY, "at_small_slow starts EARLY");
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 /* What an object of a class is charged and its usable size: its size, but
  * with the stricter heap (secure.h) 16 bytes less below the largest. */
