@@ -26,7 +26,7 @@ bindings() {
 }
 
 # Calls that may stay: the configuration's secure-execution check
-# (getauxval), the fork handlers (__register_atfork), the heap's
+# (getauxval), the fork handlers (pthread_atfork), the heap's
 # reservation where libc's calls are used (getrlimit, mmap; munmap only
 # under a limit: the preload library makes them as system calls,
 # src/preload/libc_local.c), and
@@ -38,11 +38,11 @@ bindings() {
 # handler is installed by a system call made in our text), nor, with ALLOCTAG* variables set, strcasecmp, strchr,
 # strlen or strtoull (the parsers compare and convert by themselves):
 # start-up does those itself.
-allowed=" __register_atfork getauxval getrlimit mmap munmap memset memcpy "
+allowed=" pthread_atfork getauxval getrlimit mmap munmap memset memcpy "
 # A build without a sanitizer runtime (no earlier constructor allocates):
 # exactly these, whether the configuration is the default (an empty
 # environment), set by variables, or never (no counters, no store).
-want="__register_atfork getauxval "
+want="getauxval pthread_atfork "
 for config in "" "ALLOCTAG=On,Uncompressed ALLOCTAG_DEPTH=4 ALLOCTAG_HEAP_MAX=1G ALLOCTAG_LIVE=yes" \
 	"ALLOCTAG=never"; do
 	# shellcheck disable=SC2086 # the configuration's words are variables
@@ -121,15 +121,16 @@ fi
 # defining object's at every start (about 300 instructions each).
 # memfd_create, accept4 and getrandom are called by syscall() for this;
 # memcpy (GLIBC_2.14), stat, lstat, fstat (GLIBC_2.33), clock_gettime and
-# clock_nanosleep (GLIBC_2.17) are defined in the library
+# clock_nanosleep (GLIBC_2.17), pthread_atfork (libc_nonshared.a's, which
+# calls __register_atfork, GLIBC_2.3.2) are defined in the library
 # (src/preload/libc_local.c).  What stays: ld.so's __libc_stack_end
 # (GLIBC_2.2.5) and __rseq_offset (GLIBC_2.35); libc's getauxval (2.16),
-# __register_atfork (2.3.2), __libc_single_threaded, pthread_sigmask and
+# __libc_single_threaded, pthread_sigmask and
 # strerrordesc_np (2.32), the threads' functions (2.34), _dl_find_object
 # (2.35), the rest (2.2.5).
 versions=$(readelf -VW "$lib" | sed -n '/version_r/,$p' | awk '/File:/ { f = $5 } /Name:/ { print f ":" $3 }' | sort | tr '\n' ' ')
 want_versions="ld-linux-x86-64.so.2:GLIBC_2.2.5 ld-linux-x86-64.so.2:GLIBC_2.35 \
-libc.so.6:GLIBC_2.16 libc.so.6:GLIBC_2.2.5 libc.so.6:GLIBC_2.3.2 \
+libc.so.6:GLIBC_2.16 libc.so.6:GLIBC_2.2.5 \
 libc.so.6:GLIBC_2.32 libc.so.6:GLIBC_2.34 libc.so.6:GLIBC_2.35 "
 if [ $san = 0 ] && [ "$versions" != "$want_versions" ]; then
 	echo "FAIL: $lib needs versions: $versions"

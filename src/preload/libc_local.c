@@ -16,7 +16,9 @@
  *   x86-64 string functions), GLIBC_2.33 (stat, lstat, fstat: the system
  *   calls made here; the kernel's struct stat is glibc's on x86-64), and
  *   GLIBC_2.17 (clock_gettime, clock_nanosleep: bound to their
- *   GLIBC_2.2.5 definitions, the same functions libc kept from librt);
+ *   GLIBC_2.2.5 definitions, the same functions libc kept from librt),
+ *   GLIBC_2.3.2 (pthread_atfork bound to libc's GLIBC_2.2.5 definition
+ *   rather than libc_nonshared.a's call of __register_atfork);
  * - bindings start-up no longer makes: mmap and getrlimit, the heap's
  *   reservation (page_alloc.c), made here as the same system calls libc
  *   makes (mmap, prlimit64).
@@ -27,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -107,8 +110,18 @@ AT_LOCAL void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 /* libc's GLIBC_2.2.5 definitions of these (the same functions). */
 extern int at_clock_gettime_225(clockid_t, struct timespec *);
 extern int at_clock_nanosleep_225(clockid_t, int, const struct timespec *, struct timespec *);
+extern int at_pthread_atfork_225(void (*)(void), void (*)(void), void (*)(void));
 __asm__(".symver at_clock_gettime_225, clock_gettime@GLIBC_2.2.5");
 __asm__(".symver at_clock_nanosleep_225, clock_nanosleep@GLIBC_2.2.5");
+__asm__(".symver at_pthread_atfork_225, pthread_atfork@GLIBC_2.2.5");
+
+/* In place of libc_nonshared.a's, which calls __register_atfork
+ * (GLIBC_2.3.2) with the library's DSO handle, used only to drop the
+ * handlers when the object is unloaded: this one never is (-z nodelete). */
+AT_LOCAL int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	return at_pthread_atfork_225(prepare, parent, child);
+}
 
 AT_LOCAL int clock_gettime(clockid_t c, struct timespec *ts)
 {
