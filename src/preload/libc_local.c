@@ -38,20 +38,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "core/raw_syscall.h"
+
 #if defined(__x86_64__) && defined(__linux__)
 
 #define AT_LOCAL __attribute__((visibility("hidden")))
-
-static long sys4(long nr, long a, long b, long c, long d)
-{
-	long r;
-	register long r10 __asm__("r10") = d;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return r;
-}
 
 /* A system call's result as libc returns it: -1 and errno on failure. */
 static long ret(long r)
@@ -74,23 +65,23 @@ AT_LOCAL void *memcpy(void *restrict d, const void *restrict s, size_t n)
 
 AT_LOCAL int stat(const char *restrict path, struct stat *restrict st)
 {
-	return (int)ret(sys4(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, 0));
+	return (int)ret(at_raw_syscall4(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, 0));
 }
 
 AT_LOCAL int lstat(const char *restrict path, struct stat *restrict st)
 {
-	return (int)ret(sys4(SYS_newfstatat, AT_FDCWD, (long)path, (long)st,
+	return (int)ret(at_raw_syscall4(SYS_newfstatat, AT_FDCWD, (long)path, (long)st,
 			     AT_SYMLINK_NOFOLLOW));
 }
 
 AT_LOCAL int fstat(int fd, struct stat *st)
 {
-	return (int)ret(sys4(SYS_fstat, fd, (long)st, 0, 0));
+	return (int)ret(at_raw_syscall4(SYS_fstat, fd, (long)st, 0, 0));
 }
 
 AT_LOCAL int getrlimit(__rlimit_resource_t res, struct rlimit *lim)
 {
-	return (int)ret(sys4(SYS_prlimit64, 0, res, 0, (long)lim));
+	return (int)ret(at_raw_syscall4(SYS_prlimit64, 0, res, 0, (long)lim));
 }
 
 AT_LOCAL void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
