@@ -9,9 +9,9 @@
 #
 #   bench/malloc/libpages.sh PRELOAD_LIB [ROUNDS]
 #
-# Programs: /bin/true, cat /etc/passwd, sort /etc/services, git
-# --version, git status in a small repository (5 files, one changed),
-# /usr/bin/python3 -c pass, /usr/bin/python3 starting and joining a thread.
+# Programs: smallrss.sh's (smallprogs.sh: /bin/true, cat, sort, git
+# --version, python3 with and without a thread), then git status in a
+# small repository (5 files, one changed).
 # Configurations: alloctag (PRELOAD_LIB, default ALLOCTAG) and never
 # (ALLOCTAG=never); BEFORE=LIB adds LIB (another build of the library,
 # the same file name) in both modes as before and before-never.  Each
@@ -39,40 +39,16 @@ git -C "$REPO" add .
 git -C "$REPO" -c user.email=b@example.org -c user.name=bench commit -qm files
 echo changed >"$REPO/f1"
 
+. "$HERE/smallprogs.sh"
 NPROGS=7
-prog() {
-    case $1 in
-    0) cmd=(/bin/true) ;;
-    1) cmd=(cat /etc/passwd) ;;
-    2) cmd=(sort /etc/services) ;;
-    3) cmd=(git --version) ;;
-    4) cmd=(git -C "$REPO" status) ;;
-    5) cmd=(/usr/bin/python3 -c pass) ;;
-    6) cmd=(/usr/bin/python3 -c 'import threading; t = threading.Thread(target=print); t.start(); t.join()') ;;
-    esac
-}
-N=${#NAMES[@]}
-for ((r = 0; r < ROUNDS; r++)); do
-    for ((k = 0; k < N; k++)); do
-        c=$(((k + r) % N))
-        for ((p = 0; p < NPROGS; p++)); do
-            prog $p
-            line=$(env ${ENVS[$c]} LD_PRELOAD="${LIBS[$c]}" "$W/libpages" "$NAME" "${cmd[@]}")
-            case $line in *" rc=0") ;; *) echo "libpages: ${cmd[*]} failed under ${NAMES[$c]}: $line" >&2; exit 1 ;; esac
-            t=${line#text_kib=}; t=${t%% *}
-            d=${line#*data_kib=}; d=${d%% *}
-            rx=${line#*rx=}; rx=${rx%% *}
-            echo "$p ${NAMES[$c]} $r $t $d $rx" >>"$W/data"
-        done
-    done
-done
+prog() { if [ "$1" -eq 6 ]; then cmd=(git -C "$REPO" status); else small_prog "$1"; fi; }
+each_run "$W/libpages $NAME" text_kib data_kib rx
 
-python3 - "$W/data" "$(stat -c %s "$PRE")" "${NAMES[@]}" <<'EOF'
+python3 - "$W/data" "$SMALL_PROGS|git status" "${NAMES[@]}" <<'EOF'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1])]
+progs = sys.argv[2].split("|")
 names = sys.argv[3:]
-progs = ["/bin/true", "cat /etc/passwd", "sort /etc/services", "git --version",
-         "git status", "python3 -c pass", "python3, one thread"]
 d = {}
 for p, n, r, t, dk, rx in rows:
     d[(int(p), n, int(r))] = (int(t), int(dk), [] if rx == "-" else [int(x) for x in rx.split(",")])
