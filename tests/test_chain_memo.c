@@ -234,7 +234,8 @@ __attribute__((noinline)) void sig_leaf(void)
 	struct alloc_tag *t = probe(&ra);
 	f[0] = ra;
 	struct at_chain *c = at_chain_of(t);
-	if (!c || c->nr != n + 1 || memcmp(c->frames, f, (n + 1) * sizeof(uintptr_t)))
+	uintptr_t cf[AT_CHAIN_MAX];
+	if (!c || at_chain_frames(c, cf) != n + 1 || memcmp(cf, f, (n + 1) * sizeof(uintptr_t)))
 		sig_wrong++;
 	sig_calls++;
 }
