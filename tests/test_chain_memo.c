@@ -290,7 +290,8 @@ static void *once(void *arg)
 	if (at_chain_depth >= 2)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 #endif
-	for (int r = 0; r < 32 * 8; r++)
+	/* doubling from 4 sets to 64 takes 16 + 32 + 64 + 128 such misses */
+	for (int r = 0; r < 32 * 12; r++)
 		onces[r % 32](arg);
 #ifdef __OPTIMIZE__
 	if (at_chain_depth >= 2)

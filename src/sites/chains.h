@@ -114,6 +114,28 @@ static inline unsigned int at_chain_frames(const struct at_chain *c, uintptr_t *
 	return n;
 }
 
+/* Whether c, whose nr is n and whose w[0] is f[0]'s low half, is chain
+ * f[0 .. n): its words compared with f's halves (no frame rebuilt; a
+ * frame at or above 2^48 differs from every narrow record's). */
+static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, unsigned int n)
+{
+	unsigned int k;
+	if (at_unlikely(c->tag.reserved & AT_CHAIN_WIDE)) {
+		for (k = 0; k < n; k++)
+			if (at_chain_frame(c, k) != f[k])
+				return 0;
+		return 1;
+	}
+	for (k = 1; k < n; k++)
+		if (c->w[k] != (uint32_t)f[k])
+			return 0;
+	const uint32_t *h = c->w + n;
+	for (k = 0; k + 1 < n; k += 2, h++)
+		if (((f[k] >> 32) ^ (*h & 0xffffu)) | ((f[k + 1] >> 32) ^ (*h >> 16)))
+			return 0;
+	return !(n & 1) || (f[n - 1] >> 32) == *h; /* the last word's high half is 0 */
+}
+
 /* The bytes of a record of frames f[0 .. n) (its format: *wide). */
 static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, int *wide)
 {
@@ -179,7 +201,9 @@ struct at_chain_table {
  * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
  * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
  * thread that allocates from a few call sites keeps one page (the whole
- * memo is 16 pages, 64 KiB).  An entry is 256 bytes and a set 1 KiB, so
+ * memo is 16 pages, 64 KiB; it grows by doubling, so that python3
+ * starting a thread keeps 32 sets where steps of four took it to 64: 32
+ * KiB less, with as many walks on cc1).  An entry is 256 bytes and a set 1 KiB, so
  * that a set's offset is the hash's bits masked in place (at_memo_set_busy:
  * no shift, no multiply); the memo's header (mask, omask, the lists) is
  * kept in the padding of set 0's way 0 (`rest`, which moving an entry
@@ -223,7 +247,7 @@ struct at_chain_table {
 #define AT_MEMO_SHIFT 6
 #define AT_MEMO_SETS (1u << AT_MEMO_SHIFT)
 #define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
-#define AT_MEMO_SHIFT_STEP 2  /* 4, 16, 64 sets */
+#define AT_MEMO_SHIFT_STEP 1  /* 4, 8, 16, 32, 64 sets */
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_WORDS 16u
 #define AT_MEMO_ONLY_SP 0xffffffffu
@@ -506,13 +530,8 @@ static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t
 		struct at_chain *e = AT_LOAD(&t->slots[i]);
 		if (!e)
 			return NULL;
-		if (at_chain_nr(e) == n && at_chain_frame(e, 0) == f[0]) {
-			unsigned int k = 1;
-			while (k < n && at_chain_frame(e, k) == f[k])
-				k++;
-			if (k == n)
-				return e;
-		}
+		if (at_chain_nr(e) == n && e->w[0] == (uint32_t)f[0] && at_chain_same(e, f, n))
+			return e;
 	}
 }
 

@@ -121,7 +121,8 @@ AT_HIDDEN int at_frame_name(struct at_frame *f);
 
 /* The largest table kept in the pool (header and 256 slots). */
 #define AT_SITES_SMALL 2064u
-/* Pool allocation (16-byte aligned, zeroed, never freed); NULL on ENOMEM. */
+/* Pool allocation (8-byte aligned, as records, tables and strings need:
+ * no padding to 16; zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
 /* Bytes of the pool and the frame table. */
 AT_HIDDEN size_t at_sites_memory(void);
