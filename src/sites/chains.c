@@ -171,7 +171,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	}
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
-	if (!named->chains) { /* its first: appended (allocinfo lists sites in order of creation) */
+	if (!named->names) { /* its first: appended (allocinfo lists sites in order of creation) */
 		/* no initializer: its relocation would make the loader write
 		 * the fork page at every start */
 		AT_CHAIN_HOT static struct at_frame **tail;
@@ -179,7 +179,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 			tail = &at_named_frames;
 		AT_STORE(tail, named);
 		tail = &named->next_named;
-		AT_STORE(&named->chains, c);
+		named->names = 1;
 	}
 	nr_chains++;
 	if (!err)

@@ -101,7 +101,7 @@ struct at_frame {
 	uintptr_t addr;             /* run-time return address */
 	struct at_object *obj;      /* a layer frame's object, to name it later */
 	unsigned char layer;        /* in the allocation layer */
-	struct at_chain *chains;    /* the first chain named after it (NULL: none) */
+	unsigned char names;        /* a chain is named after it (registry lock) */
 	struct at_frame *next_named; /* frames that name a chain, oldest first */
 	int64_t acc_bytes, acc_calls; /* allocinfo's sums (registry lock) */
 };

@@ -5,9 +5,11 @@
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
  * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
  * ra, its 31-bit key the top 31 bits of ra times an odd constant.
- * The first table has 2^AT_RULE_SHIFT_FIRST sets (8 KiB: `cat` makes 48
- * misses, `git --version` 127, each a page or two of a table indexed by
- * the address, which touched a page per code page it unwound through);
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB and its header:
+ * `cat` makes 48 misses, `git --version` 127, neither grows it, and each
+ * keeps 4 KiB less than with 8 KiB; python3 grows it either way; each a
+ * page or two of a table indexed by the address, which touched a page per
+ * code page it unwound through);
  * when more than half its words are in use, or (a table of fewer than
  * 2^AT_RULE_EVICT_BELOW sets, up to 64 KiB) more than
  * 2^(shift - AT_RULE_EVICT_SHIFT) valid words were replaced in it, a table
@@ -75,7 +77,7 @@
 #include "core/compiler.h"
 
 #define AT_RULE_WAYS 2u
-#define AT_RULE_SHIFT_FIRST 9 /* 512 sets, 8 KiB */
+#define AT_RULE_SHIFT_FIRST 8 /* 256 sets, 4 KiB */
 #define AT_RULE_SHIFT_STEP 1
 #define AT_RULE_SHIFT_MAX 15   /* 512 KiB */
 #define AT_RULE_EVICT_SHIFT 3  /* grow after 2^shift / 8 evictions ... */
