@@ -17,10 +17,10 @@
  * misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Twice as large, not
  * four times: python3 starting a thread stops at 16 KiB where a 4x step
  * took it to 32 (12 KiB less resident), for 11% more misses on cc1
- * (15305 against 13738: a table emptied more often on the way to the
- * same 128 KiB, about 0.1% of its instructions).  The addresses of a
+ * (15289 against 13738: a table emptied more often on the way to the
+ * same 128 KiB, under 0.1% of its instructions).  The addresses of a
  * large program crowd a few sets of a small table long before it is half
- * full: cc1 on gen.c (BENCHMARKS.md) made 19150 misses where the tables
+ * full: with steps of four from 8 KiB, cc1 on gen.c (BENCHMARKS.md) made 19150 misses where the tables
  * grew only when half full (18866 with the evictions' rule on the 8 KiB
  * table alone), 13350 with this rule, 13946 with a 32 KiB first table
  * growing when half full; the evictions' rule on the 128 KiB table too
