@@ -56,9 +56,16 @@ struct alloc_tag {
 	struct alloc_tag *canon;
 };
 
-/* The thread's current tag (initial-exec TLS: usable from inside malloc). */
+/* The thread's current tag (initial-exec TLS: usable from inside malloc).
+ * The library's own code names the same word by a hidden symbol
+ * (core/thread_block.c), so that the loader looks up no symbol for it. */
+#ifdef ALLOCTAG_BUILDING_LIBRARY
+extern __thread struct alloc_tag *alloctag_current_tag __asm__("at_current_tag_word")
+	__attribute__((visibility("hidden"), tls_model("initial-exec")));
+#else
 extern ALLOCTAG_API __thread struct alloc_tag *alloctag_current_tag
 	__attribute__((tls_model("initial-exec")));
+#endif
 /* Nonzero when hooks should set the current tag (profiling not "never"). */
 extern ALLOCTAG_API unsigned char alloctag_hooks_key;
 /* Nonzero in debug mode (ALLOCTAG_DEBUG=1). */

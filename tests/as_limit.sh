@@ -4,8 +4,11 @@
 # compared with the same runs under glibc malloc, with and without
 # profiling; and a program allocating until malloc returns NULL (as_fill:
 # small objects of 16 bytes to 4 KiB in turn, then blocks of 64 KiB to
-# 2 MiB) must get at least 3 GB of either, then ENOMEM, with nothing on
-# stderr.  usage: as_limit.sh /path/liballoctag-preload.so /path/as_fill
+# 2 MiB) must get at least 3 GB of either, and at least 3.3 GB of objects
+# of one class below 896 bytes (256 bytes in every mode, 48 profiling on:
+# each slab's metadata window is sized to its objects, objects/slab.h),
+# then ENOMEM, with nothing on stderr.
+# usage: as_limit.sh /path/liballoctag-preload.so /path/as_fill
 set -eu
 PRE=$1
 FILL=$2
@@ -39,16 +42,21 @@ if command -v sqlite3 >/dev/null; then
     LD_PRELOAD=$PRE sqlite3 <"$T/q.sql" >"$T/got.sq" 2>"$T/err" || fail "sqlite3 under ulimit -v 4000000: $(cat "$T/err")"
     [ "$(cat "$T/got.sq")" = "50000|1250025000" ] || fail "sqlite3 output: $(cat "$T/got.sq")"
 fi
+# as_fill SHAPE MODE MIN: at least MIN bytes before NULL, then ENOMEM
+fill() {
+    ALLOCTAG=$2 LD_PRELOAD=$PRE "$FILL" $1 >"$T/fill" 2>"$T/err" || fail "as_fill $1 (ALLOCTAG=$2): $(cat "$T/err")"
+    [ ! -s "$T/err" ] || fail "as_fill $1, stderr (ALLOCTAG=$2): $(head -c 300 "$T/err")"
+    read -r bytes why <"$T/fill"
+    [ "$why" = ENOMEM ] || fail "as_fill $1 (ALLOCTAG=$2): malloc failed with $why"
+    [ "$bytes" -ge "$3" ] || fail "as_fill $1 (ALLOCTAG=$2): $bytes bytes before NULL, want >= $3"
+    echo "as_fill $1 ALLOCTAG=$2: $bytes bytes"
+}
 for mode in 1 never 1,uncompressed; do
-    for shape in small large; do
-        ALLOCTAG=$mode LD_PRELOAD=$PRE "$FILL" $shape >"$T/fill" 2>"$T/err" || fail "as_fill $shape (ALLOCTAG=$mode): $(cat "$T/err")"
-        [ ! -s "$T/err" ] || fail "as_fill $shape, stderr (ALLOCTAG=$mode): $(head -c 300 "$T/err")"
-        read -r bytes why <"$T/fill"
-        [ "$why" = ENOMEM ] || fail "as_fill $shape (ALLOCTAG=$mode): malloc failed with $why"
-        [ "$bytes" -ge 3000000000 ] || fail "as_fill $shape (ALLOCTAG=$mode): $bytes bytes before NULL, want >= 3 GB"
-        echo "as_fill $shape ALLOCTAG=$mode: $bytes bytes"
-    done
+    fill small $mode 3000000000
+    fill large $mode 3000000000
+    fill 256 $mode 3300000000
 done
+fill 48 1 3300000000
 # A small limit: profiling's tables (320 MiB of tag area, 32 MiB of counters
 # a CPU) are mapped as they are used, so sort works with profiling on and
 # its allocinfo counts its sites.

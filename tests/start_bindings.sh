@@ -26,8 +26,10 @@ bindings() {
 }
 
 # Calls that may stay: the configuration's secure-execution check
-# (getauxval), the heap's reservation under the address-space limit
-# (getrlimit, mmap; munmap only under a limit), the fork handlers (__register_atfork), and
+# (getauxval), the fork handlers (pthread_atfork), the heap's
+# reservation where libc's calls are used (getrlimit, mmap; munmap only
+# under a limit: the preload library makes them as system calls,
+# src/preload/libc_local.c), and
 # memset and memcpy, which a compiler may emit for a structure (at -O0).  (A set-up an earlier constructor's
 # allocation ran, as a sanitizer runtime's, binds its calls before ours.)
 # Never getenv, strncmp, strlen or a pthread mutex or once, nor open, read
@@ -36,11 +38,11 @@ bindings() {
 # handler is installed by a system call made in our text), nor, with ALLOCTAG* variables set, strcasecmp, strchr,
 # strlen or strtoull (the parsers compare and convert by themselves):
 # start-up does those itself.
-allowed=" __register_atfork getauxval getrlimit mmap munmap memset memcpy "
+allowed=" pthread_atfork getauxval getrlimit mmap munmap memset memcpy "
 # A build without a sanitizer runtime (no earlier constructor allocates):
 # exactly these, whether the configuration is the default (an empty
 # environment), set by variables, or never (no counters, no store).
-want="__register_atfork getauxval getrlimit mmap "
+want="getauxval pthread_atfork "
 for config in "" "ALLOCTAG=On,Uncompressed ALLOCTAG_DEPTH=4 ALLOCTAG_HEAP_MAX=1G ALLOCTAG_LIVE=yes" \
 	"ALLOCTAG=never"; do
 	# shellcheck disable=SC2086 # the configuration's words are variables
@@ -105,9 +107,12 @@ fi
 # search of the whole lookup scope; the calls are bound lazily, at a first
 # call): the libc variables it reads and the public API's data, which a
 # program's copy relocation may move.  None for the C start files'
-# transactional-memory, gprof or __cxa_finalize hooks (-nostartfiles).
+# transactional-memory, gprof or __cxa_finalize hooks (-nostartfiles), nor
+# for alloctag_current_tag, which the library's code names by a hidden
+# symbol (core/thread_block.c), nor for __libc_stack_end: the main
+# thread's stack top is taken from the constructor's argv (startup/init.c).
 looked_up=$(readelf -rW "$lib" | awk '$3 ~ /GLOB_DAT|TPOFF64|R_X86_64_64/ && $5 != "" { sub(/@.*/, "", $5); print $5 }' | sort | tr '\n' ' ')
-want_looked_up="__libc_single_threaded __libc_stack_end __rseq_offset alloctag_current_tag alloctag_debug_key alloctag_hooks_key environ "
+want_looked_up="__libc_single_threaded __rseq_offset alloctag_debug_key alloctag_hooks_key environ "
 if [ $san = 0 ] && [ "$looked_up" != "$want_looked_up" ]; then
 	echo "FAIL: $lib's relocations look up: $looked_up"
 	echo "      expected:                     $want_looked_up"
@@ -115,11 +120,20 @@ if [ $san = 0 ] && [ "$looked_up" != "$want_looked_up" ]; then
 fi
 # The symbol versions it needs: each one the loader checks against the
 # defining object's at every start (about 300 instructions each).
-# memfd_create, accept4 and getrandom are called by syscall() for this.
+# memfd_create, accept4 and getrandom are called by syscall() for this;
+# memcpy (GLIBC_2.14), stat, lstat, fstat (GLIBC_2.33), clock_gettime and
+# clock_nanosleep (GLIBC_2.17), pthread_atfork (libc_nonshared.a's, which
+# calls __register_atfork, GLIBC_2.3.2) are defined in the library
+# (src/preload/libc_local.c); __libc_stack_end (ld.so's GLIBC_2.2.5) is
+# not read.  What stays: ld.so's __rseq_offset (GLIBC_2.35); libc's
+# getauxval (2.16),
+# __libc_single_threaded, pthread_sigmask and
+# strerrordesc_np (2.32), the threads' functions (2.34), _dl_find_object
+# (2.35), the rest (2.2.5).
 versions=$(readelf -VW "$lib" | sed -n '/version_r/,$p' | awk '/File:/ { f = $5 } /Name:/ { print f ":" $3 }' | sort | tr '\n' ' ')
-want_versions="ld-linux-x86-64.so.2:GLIBC_2.2.5 ld-linux-x86-64.so.2:GLIBC_2.35 libc.so.6:GLIBC_2.14 \
-libc.so.6:GLIBC_2.16 libc.so.6:GLIBC_2.17 libc.so.6:GLIBC_2.2.5 libc.so.6:GLIBC_2.3.2 \
-libc.so.6:GLIBC_2.32 libc.so.6:GLIBC_2.33 libc.so.6:GLIBC_2.34 libc.so.6:GLIBC_2.35 "
+want_versions="ld-linux-x86-64.so.2:GLIBC_2.35 \
+libc.so.6:GLIBC_2.16 libc.so.6:GLIBC_2.2.5 \
+libc.so.6:GLIBC_2.32 libc.so.6:GLIBC_2.34 libc.so.6:GLIBC_2.35 "
 if [ $san = 0 ] && [ "$versions" != "$want_versions" ]; then
 	echo "FAIL: $lib needs versions: $versions"
 	echo "      expected:           $want_versions"

@@ -54,7 +54,7 @@ static void check_listed(struct alloc_tag *t)
 	CHECK(t != NULL);
 	CHECK(t->canon == t);
 	CHECK(t->idx >= AT_IDX_FIRST && t->idx < at_nr_idx);
-	CHECK(at_tag_by_idx[t->idx] == t);
+	CHECK(*at_tag_slot(t->idx) == t);
 }
 
 static int find_bias(struct dl_phdr_info *info, size_t size, void *arg)

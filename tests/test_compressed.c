@@ -65,9 +65,9 @@ static void where_the_index_lives(void)
 	uint64_t f = at_pages[pfn].flags;
 	uint32_t idx = (uint32_t)((f & at_tag_mask) >> AT_SPARE_SHIFT);
 	CHECK(idx >= AT_IDX_FIRST);
-	CHECK(at_tag_by_idx[idx] != NULL);
-	CHECK_STREQ(at_tag_by_idx[idx]->function, "site3");
-	CHECK(at_page_ref_get(pfn) == at_tag_by_idx[idx]);
+	CHECK(*at_tag_slot(idx) != NULL);
+	CHECK_STREQ((*at_tag_slot(idx))->function, "site3");
+	CHECK(at_page_ref_get(pfn) == *at_tag_slot(idx));
 	at_free_pages(p, 0);
 }
 

@@ -75,7 +75,7 @@ static void check_copies(struct testmod *m)
 		CHECK(at_area_owner(c) != NULL);
 		CHECK(c->canon == c);
 		CHECK_EQ(c->idx, t->idx);
-		CHECK(at_tag_by_idx[t->idx] == c);
+		CHECK(*at_tag_slot(t->idx) == c);
 		/* the exact index scheme: first index after the core tags + slot */
 		CHECK_EQ(c->idx, at_area_slot_idx((unsigned long)(c - at_area_slot(0))));
 		CHECK_EQ(c - c0, t - m->start);
@@ -209,7 +209,7 @@ static void basic(void)
 	CHECK_STREQ(allocinfo_grep(MOD), wanted());
 	CHECK_EQ(at_module_unloaded_count(), 0);
 	CHECK_EQ(at_area_objects(), 1);
-	CHECK(at_tag_by_idx[old_a_idx] == NULL); /* its indexes are free */
+	CHECK(*at_tag_slot(old_a_idx) == NULL); /* its indexes are free */
 	CHECK_EQ(at_area_slots_end(), 2 * AT_AREA_SLOT_ALIGN); /* m2 is still at slot 4 */
 
 	/* unload with nothing live: reclaimed at once; the area is empty again */

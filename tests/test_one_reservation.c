@@ -6,6 +6,10 @@
  * counters and the tag area all lie in one read-write line of
  * /proc/self/maps, placed exactly as the layout says, and the rest of the
  * heap is one PROT_NONE line after it: two lines in all.
+ * Without a limit, the ends of the arrays a process touches first meet
+ * in shared 2 MiB regions: CPU 0's counters (used downward) end where the
+ * descriptors begin, the registry's table (used downward) ends where the
+ * shadow begins.
  *   test_one_reservation            whatever ALLOCTAG says (ctest runs it
  *                                   with profiling on and with never)
  *   test_one_reservation --limit    re-executes itself under an
@@ -13,8 +17,9 @@
  *                                   and AT_HEAP_GROW_STEP of heap, grown
  *                                   as blocks need it into the same
  *                                   mapping, a second arena included; the
- *                                   shadow mapped only where slabs are, the
- *                                   tag area only where it is used
+ *                                   shadow mapped as a prefix as slabs'
+ *                                   windows take it, the tag area only
+ *                                   where it is used
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -26,6 +31,7 @@
 #include "core/counters.h"
 #include "core/tag_registry.h"
 #include "modules/tag_area.h"
+#include "objects/slab.h"
 #include "pages/page.h"
 
 /* The lines of /proc/self/maps overlapping [lo, hi), at most 64: their
@@ -93,6 +99,11 @@ int main(int argc, char **argv)
 	CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 2);
 	CHECK_STREQ(l[0].prot, "rw-p");
 	uintptr_t lo = l[0].lo, hi = l[0].hi;
+	/* the reservation's start: the tag area, with profiling, else the
+	 * descriptors */
+	uintptr_t start = (uintptr_t)at_pages;
+	if (profiling && !limited)
+		start = (uintptr_t)at_heap_meta(AT_META_AREA, at_area_bytes());
 	CHECK_EQ(hi, (uintptr_t)at_heap_base + (2u << 20));
 	CHECK_EQ(l[1].lo, hi);
 	CHECK_STREQ(l[1].prot, "---p");
@@ -101,9 +112,10 @@ int main(int argc, char **argv)
 		CHECK_EQ(l[1].hi, end);
 	} else { /* none when placed below the library, else an arena's worth
 		  * kept: on either side, joining its neighbour */
-		CHECK(lo <= (uintptr_t)at_pages && (uintptr_t)at_pages - lo < AT_ARENA_SIZE);
+		CHECK(lo <= start && start - lo < AT_ARENA_SIZE);
+		CHECK_EQ(start % AT_ARENA_SIZE, 0);
 		CHECK(l[1].hi >= end && l[1].hi - end < AT_ARENA_SIZE);
-		size_t slack = ((uintptr_t)at_pages - lo) + (l[1].hi - end);
+		size_t slack = (start - lo) + (l[1].hi - end);
 		CHECK(slack == 0 || slack == AT_ARENA_SIZE);
 	}
 	in(lo, hi, small, "a small block");
@@ -111,38 +123,59 @@ int main(int argc, char **argv)
 	size_t meta = (limited ? (size_t)8 << 30 : AT_HEAP_SIZE) / AT_PAGE_SIZE * sizeof(struct at_page);
 	CHECK(at_heap_meta(AT_META_PAGES, meta) == at_pages);
 	if (profiling && !limited) {
-		in(lo, hi, at_counters_base, "the counters");
-		in(lo, hi, at_tag_by_idx, "the registry's table");
+		/* tag area | counters | descriptors | registry | shadow, the
+		 * counters ending 1 MiB past a 1 GiB boundary, the registry 64
+		 * KiB into a 2 MiB region */
+		uintptr_t k = start +
+			      align_up(at_area_bytes() + at_counters_bytes() + (1u << 20), AT_ARENA_SIZE) +
+			      (1u << 20) - at_counters_bytes();
+		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
+		CHECK_EQ((uintptr_t)at_counters_base + at_counters_group, k + at_counters_bytes());
+		CHECK_EQ((uintptr_t)at_pages, k + at_counters_bytes());
+		uintptr_t top = align_up((uintptr_t)at_pages + meta + at_registry_bytes(), 2u << 20) +
+				(64u << 10);
+		CHECK_EQ((uintptr_t)at_tag_top, top);
+		CHECK(at_heap_meta(AT_META_REGISTRY, at_registry_bytes()) ==
+		      (void *)(top - at_registry_bytes()));
+		CHECK_EQ((uintptr_t)shadow, top);
+		/* the first entries' and pairs' regions shared, every CPU's */
+		CHECK_EQ((uintptr_t)at_counter0(AT_IDX_FIRST) >> 21, (uintptr_t)at_pages >> 21);
+		CHECK_EQ(((uintptr_t)at_counter0(AT_IDX_FIRST) + at_counters_ncpu * AT_COUNTERS_STRIDE) >> 21,
+			 (uintptr_t)at_pages >> 21);
+		CHECK_EQ((uintptr_t)at_tag_slot(AT_IDX_FIRST) >> 21, (uintptr_t)shadow >> 21);
+		CHECK_EQ((uintptr_t)at_counter0(AT_IDX_FIRST) >> 30, (uintptr_t)shadow >> 30);
 		in(lo, hi, at_area_slot(sp.slot), "a tag area slot");
 		in(lo, hi, at_area_str(sp.str_off), "the tag area's strings");
-		meta += at_registry_bytes() + at_counters_bytes() + at_area_bytes();
+		meta = top - start;
 	} else if (profiling) {
 		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
 		 * (tag area, registry, counters, each 64 KiB-aligned), mapped
 		 * 64 KiB at a time where used: the tag slots' and the strings'
-		 * first 64 KiB, the registry's and each CPU's counters' for
-		 * the first 2048 indexes (64 KiB of counters) */
+		 * first 64 KiB, the registry's and the counters' for the
+		 * first 2048 indexes (64 KiB of counters a CPU) */
 		uintptr_t a = (uintptr_t)at_heap_base + 2 * AT_HEAP_SIZE;
 		uintptr_t r = a + align_up(at_area_bytes(), 64 << 10);
 		uintptr_t k = r + align_up(at_registry_bytes(), 64 << 10);
 		CHECK(at_heap_meta(AT_META_AREA, at_area_bytes()) == (void *)a);
 		CHECK(at_heap_meta(AT_META_REGISTRY, at_registry_bytes()) == (void *)r);
 		CHECK(at_heap_meta(AT_META_COUNTERS, at_counters_bytes()) == (void *)k);
-		CHECK_EQ((uintptr_t)at_tag_by_idx, r);
-		CHECK_EQ((uintptr_t)at_counters_base, k);
+		CHECK_EQ((uintptr_t)at_tag_top, r + at_registry_bytes());
+		CHECK_EQ((uintptr_t)at_counters_base + at_counters_group, k + at_counters_bytes());
 		in(a, a + (64u << 10), at_area_slot(sp.slot), "a tag area slot");
 		in(a + AT_AREA_TAG_BYTES, a + AT_AREA_TAG_BYTES + (64u << 10),
 		   at_area_str(sp.str_off), "the tag area's strings");
-		unsigned int ncnt = (unsigned int)(at_counters_bytes() / AT_COUNTERS_STRIDE);
+		/* the registry and the counters used from their ends down: the
+		 * counters' first 16 groups (a page per CPU and a shared one
+		 * each), in 64 KiB grains */
+		size_t cnt = align_up(16 * at_counters_group, 64 << 10);
+		CHECK_EQ(at_counters_group, (at_counters_ncpu + 1) * AT_COUNTERS_STRIDE);
 		struct line sl[64];
-		CHECK(ncnt + 3 <= 64);
-		CHECK_EQ(lines_in(a, k + at_counters_bytes(), sl), (int)ncnt + 3);
-		uintptr_t want[64] = {a, a + AT_AREA_TAG_BYTES, r};
-		for (unsigned int c = 0; c < ncnt; c++)
-			want[3 + c] = k + c * AT_COUNTERS_STRIDE;
-		for (unsigned int i = 0; i < ncnt + 3; i++) {
+		CHECK_EQ(lines_in(a, k + at_counters_bytes(), sl), 4);
+		uintptr_t want[4] = {a, a + AT_AREA_TAG_BYTES, r + at_registry_bytes() - (64u << 10),
+				     k + at_counters_bytes() - cnt};
+		for (unsigned int i = 0; i < 4; i++) {
 			CHECK_EQ(sl[i].lo, want[i]);
-			CHECK_EQ(sl[i].hi, want[i] + (64u << 10));
+			CHECK_EQ(sl[i].hi, i < 3 ? want[i] + (64u << 10) : k + at_counters_bytes());
 			CHECK_STREQ(sl[i].prot, "rw-p");
 		}
 	}
@@ -156,22 +189,22 @@ int main(int argc, char **argv)
 	meta = align_up(meta, 64 << 10);
 	if (!limited) {
 		in(lo, hi, shadow, "the shadow");
-		CHECK_EQ(shadow, (char *)at_pages + meta);
-		CHECK_EQ(at_heap_base - (char *)at_pages,
-			 align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE));
+		CHECK_EQ(shadow, (char *)start + meta);
+		CHECK_EQ(at_heap_base - (char *)start, align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE));
 	} else {
 		/* meta right below a step of heap; the shadow AT_HEAP_SIZE
-		 * above, mapped only at the windows of the slabs handed out:
-		 * the small block's slab (112 bytes: a big window), in the
-		 * heap's first 64 KiB units */
+		 * above, mapped as one prefix as the slabs' windows are handed
+		 * out, 256 KiB ahead (page_alloc.c): the small block's slab's
+		 * window (112 bytes) among the first */
 		CHECK_EQ(at_heap_span, AT_HEAP_GROW_STEP);
 		CHECK_EQ(at_heap_base - (char *)at_pages, meta);
 		CHECK_EQ(shadow, at_heap_base + AT_HEAP_SIZE);
-		uintptr_t w = (uintptr_t)shadow + ((uintptr_t)(small - at_heap_base) & ~0xfffful);
-		CHECK_EQ(lines_in(w, w + (64u << 10), l), 1);
+		uintptr_t w = (uintptr_t)at_slab_of((uintptr_t)(small - at_heap_base));
+		CHECK_EQ(lines_in((uintptr_t)shadow, (uintptr_t)shadow + (256u << 10), l), 1);
 		CHECK_STREQ(l[0].prot, "rw-p");
-		CHECK(l[0].lo <= w && l[0].hi >= w + (64u << 10) && l[0].hi - l[0].lo <= (1u << 20));
-		CHECK_EQ(lines_in((uintptr_t)shadow + (2u << 20), (uintptr_t)shadow + AT_HEAP_SIZE, l), 0);
+		CHECK(l[0].lo == (uintptr_t)shadow && l[0].hi == (uintptr_t)shadow + (256u << 10));
+		CHECK(w >= l[0].lo && w + AT_META_REFS <= l[0].hi);
+		CHECK_EQ(lines_in((uintptr_t)shadow + (256u << 10), (uintptr_t)shadow + AT_HEAP_SIZE, l), 0);
 		/* three 512 MiB blocks: the first at the first arena's upper
 		 * half (the reservation grows to 1 GiB), the next two fill a
 		 * second arena (1.5, then 2 GiB), all joining the mapping of
@@ -193,7 +226,7 @@ int main(int argc, char **argv)
 	}
 	at_free(small);
 	at_free(large);
-	printf("one reservation: %#lx bytes read-write%s%s\n", (unsigned long)(hi - (uintptr_t)at_pages),
+	printf("one reservation: %#lx bytes read-write%s%s\n", (unsigned long)(hi - start),
 	       profiling ? "" : ", no profiling", limited ? ", under a limit" : "");
 	return 0;
 }

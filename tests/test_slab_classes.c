@@ -3,8 +3,8 @@
  * of two tags interleaved over several slabs a class, half of one tag's
  * freed by another thread, everything freed and the slabs released and
  * reused by other classes (the classes in the opposite order).  Exact
- * counters throughout; each slab's window where its class and width put it
- * (a narrow slab from AT_SLOT_CLS in its unit's compact window); every
+ * counters throughout; each slab's window in the shadow, as large as its
+ * class and width need (at_win_bytes); every
  * object has its tag in its entry; every slot never handed out reads free;
  * the fresh objects of a refill are handed out lowest first.
  */
@@ -55,11 +55,9 @@ static void check_obj(void *p, unsigned int c, const struct alloc_tag *t)
 	struct at_slab *s = at_slab_of(off);
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, c);
-	int slot = !wide && c >= AT_SLOT_CLS && c < AT_COMPACT_CLS;
-	uintptr_t win = slot || c >= AT_COMPACT_CLS ? at_win_compact(off) : off & ~(AT_SLAB_SIZE - 1);
-	CHECK((char *)s == at_meta_base + win);
-	if (slot) /* header and entries in the slot */
-		CHECK(AT_META_REFS + 2u * (s->nobj + 1u) <= AT_WIN_COMPACT);
+	CHECK((char *)s >= at_meta_base && ((uintptr_t)s & 63) == 0);
+	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - at_win_below(c));
+	CHECK(at_win_bytes(c, wide) == at_win_below(c) + AT_META_REFS + (wide ? 8u : 2u) * (s->nobj + 1u));
 	uint32_t idx = at_obj_index(off, c);
 	CHECK(idx < s->nobj);
 	uint64_t e = at_obj_get(off, idx, wide);

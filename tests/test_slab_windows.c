@@ -1,10 +1,10 @@
 /*
- * Slab metadata windows (src/objects/slab.h): the classes from
- * AT_COMPACT_SIZE up have 1 KiB compact windows, 16 units' windows in the
- * last 16 KiB of the first unit's window; narrow slabs of the classes from
- * AT_SLOT_CLS their unit's compact window (a slot window); the rest a
- * 64 KiB window each.  Two tags interleave their objects in the same slabs, of
- * small and compact classes side by side in the same 1 MiB groups; another
+ * Slab metadata windows (src/objects/slab.h): each slab's window sized to
+ * its class and width (at_win_bytes: its free stack below the header, the
+ * entries above), handed out one after the other in the shadow, a released one
+ * reused by its class and width.  Two tags interleave their objects in
+ * the same slabs, small and large classes' windows side by side in the
+ * shadow; another
  * thread frees half of them; the slabs are released and their units reused
  * by other classes.  Every object's entry names its own tag, every slot
  * never handed out reads free (whatever the unit's last slab left in its
@@ -29,7 +29,7 @@
 
 /* classes 16, 1024, 4368, 16384, 48 */
 static const size_t sizes[NSIZES] = {16, 1000, 4104, 16384, 40};
-/* the second round's: 32, 768 (a slot window when narrow), 1088, 8192, 224 (the same) */
+/* the second round's: 32, 768, 1088, 8192, 224 */
 static const size_t sizes2[NSIZES] = {32, 700, 1088, 8000, 200};
 static void *objs[2][NSIZES][N];
 
@@ -56,16 +56,28 @@ static uint32_t entry_idx(void *p)
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, cls);
 	CHECK_EQ(s->nobj, at_class_nobj[cls]);
-	/* the window: the unit's compact one for the compact classes and for
-	 * the narrow slabs from AT_SLOT_CLS, else its big one */
-	int slot = !w && cls >= AT_SLOT_CLS && cls < AT_COMPACT_CLS;
-	CHECK((char *)s == at_meta_base + (slot ? at_win_compact(off) : at_win_off(off, cls)));
+	/* the window: in the shadow, the header 64-byte aligned, the stack
+	 * below it */
+	CHECK((char *)s >= at_meta_base && ((uintptr_t)s & 63) == 0);
+	CHECK_EQ(s->wide, w);
+	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - at_win_below(cls));
 	/* free's way to the entries: the head page's descriptor */
 	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
-	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.magic, at_class_magic[cls]);
-	CHECK_EQ(at_pages[((off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER) + 1].cls.bin, cls * AT_BIN_BYTES);
+	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
+	CHECK_EQ(at_slab_magic(head), at_class_magic[cls]);
+	CHECK_EQ(at_slab_bin(head), cls * AT_BIN_BYTES);
+	CHECK_EQ(at_slab_class_of(head), cls);
+	/* free's kind test: the flags' low byte alone tells a narrow slab */
+	CHECK_EQ(at_slab_head_narrow(head), !w && !(f & AT_PG_SECURE));
+	CHECK_EQ((uint8_t)f, AT_SLAB_NARROW_HEAD | (w ? AT_PG_WIDE : 0) | (f & AT_PG_SECURE));
 	uint32_t idx = at_obj_index(off, cls);
+	/* free's object-start check and index from the second descriptor's word */
+	uintptr_t fidx = 0;
+	CHECK(at_obj_locate_cls((uint16_t)off, &head[1].cls, &fidx));
+	CHECK_EQ(fidx, idx);
+	for (unsigned int d = 1; d < 16; d += 7)
+		CHECK(!at_obj_locate_cls((uint16_t)(off + d), &head[1].cls, &fidx));
 	CHECK(idx < s->nobj);
 	if (!w) /* the fast paths' address, from the object's address */
 		CHECK(at_obj_entry_of(p, idx) == (uint16_t *)at_obj_entry(off) + idx);
@@ -80,19 +92,9 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	unsigned int cls = at_page_class(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	struct at_slab *s = at_slab_of(off);
-	*first = (uintptr_t)s;
-	*end = (uintptr_t)(at_slab_stack(off, cls) + s->nobj);
-	if (cls < AT_COMPACT_CLS && (char *)s == at_meta_base + at_win_compact(off)) {
-		/* a slot window: header and entries; the stack in the big window */
-		*end = (uintptr_t)((uint16_t *)((char *)s + AT_META_REFS) + s->nobj + 1);
-		CHECK(*end - *first <= AT_WIN_COMPACT);
-		CHECK((uintptr_t)at_slab_stack(off, cls) == (uintptr_t)at_meta_base + (off & ~(AT_SLAB_SIZE - 1)) + AT_META_REFS +
-			      8u * (s->nobj + 1u));
-	} else if (cls >= AT_COMPACT_CLS) {
-		CHECK(*end - *first <= AT_WIN_COMPACT);
-	} else {
-		CHECK((*first & (AT_SLAB_SIZE - 1)) == 0);
-	}
+	*first = (uintptr_t)s - at_win_below(cls);
+	*end = *first + at_win_bytes(cls, s->wide);
+	CHECK(*end == (uintptr_t)((char *)at_obj_entry(off) + (s->wide ? 8u : 2u) * (s->nobj + 1u)));
 	/* objects never handed out (and the tail's entry) read free, whatever
 	 * an earlier slab or block of the unit left in the window */
 	void *ents = at_obj_entry(off);
@@ -128,8 +130,10 @@ static int cmp_win(const void *a, const void *b)
 	return (x->first > y->first) - (x->first < y->first);
 }
 
-/* The windows of every slab holding a live object: no two overlap. */
-static void windows_disjoint(size_t min_slabs)
+/* The windows of every slab holding a live object: no two overlap; and,
+ * if shared, some small ones share a page (windows made one after the
+ * other, not taken from a free list). */
+static void windows_disjoint(size_t min_slabs, int shared)
 {
 	static struct win w[2 * NSIZES * N];
 	size_t n = 0;
@@ -142,7 +146,7 @@ static void windows_disjoint(size_t min_slabs)
 				n++;
 			}
 	qsort(w, n, sizeof(*w), cmp_win);
-	size_t distinct = 0, compact_pages_shared = 0;
+	size_t distinct = 0, pages_shared = 0;
 	for (size_t i = 1; i < n; i++) {
 		if (w[i].first == w[i - 1].first) { /* the same slab */
 			CHECK_EQ(w[i].end, w[i - 1].end);
@@ -150,10 +154,10 @@ static void windows_disjoint(size_t min_slabs)
 		}
 		distinct++;
 		CHECK(w[i].first >= w[i - 1].end);
-		compact_pages_shared += (w[i].first >> 12) == (w[i - 1].first >> 12);
+		pages_shared += (w[i].first >> 12) == (w[i - 1].first >> 12);
 	}
 	CHECK(distinct >= min_slabs);
-	CHECK(compact_pages_shared > 0); /* compact windows do share pages */
+	CHECK(!shared || pages_shared > 0);
 }
 
 static int round;
@@ -191,9 +195,20 @@ static void *free_half_b(void *arg)
 int main(void)
 {
 	CHECK(alloctag_profiling());
-	_Static_assert(AT_COMPACT_CLS < AT_NR_CLASSES, "compact classes exist");
-	CHECK_EQ(at_class_size[AT_COMPACT_CLS], AT_COMPACT_SIZE);
-	CHECK(at_size_class(16) < AT_COMPACT_CLS && at_size_class(1000) >= AT_COMPACT_CLS);
+	/* free's tag compare takes an object's entry as read: a bin word's tag
+	 * field is the narrow entry's form, and a free slot's 0 is no bin's */
+	const uint32_t tags[] = {AT_IDX_NULL, AT_IDX_EMPTY, AT_IDX_FIRST, AT_OBJ_NARROW_MAX};
+	for (unsigned int i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		uint64_t w = at_bin_word(tags[i], -3, 7);
+		CHECK_EQ(at_bin_tag(w), tags[i]);
+		CHECK_EQ(at_bin_count(w), 7);
+		CHECK_EQ(at_bin_pend(w), -10);
+		CHECK_EQ(at_bin_tag_narrow_at(&w), tags[i]);
+		CHECK(at_bin_nent_is(&w, tags[i] + 1));
+		CHECK(at_bin_tag_is_narrow(&w, tags[i]));
+		CHECK(!at_bin_nent_is(&w, 0));
+		CHECK(!at_bin_nent_is(&w, tags[i] + 2));
+	}
 
 	int64_t la[NSIZES] = {0}, lb[NSIZES] = {0};
 	for (round = 0; round < 2; round++) {
@@ -205,13 +220,19 @@ int main(void)
 				la[k]++;
 				lb[k]++;
 			}
+		/* the layout's sizes (slab.h): stack, header, entries */
+		CHECK_EQ(at_win_bytes(at_size_class(16), 0), 16450);
+		CHECK_EQ(at_win_bytes(at_size_class(16), 1), 41032);
+		CHECK_EQ(at_win_bytes(at_size_class(256), 0), 1090);
+		CHECK_EQ(at_win_bytes(at_size_class(896), 0), 358);
+		CHECK_EQ(at_win_bytes(at_size_class(16384), 0), 82);
 		want_both(la, lb);
 		for (int k = 0; k < NSIZES; k++)
 			for (int i = 0; i < N; i++) {
 				CHECK_EQ(entry_idx(objs[0][k][i]), tag_a->idx);
 				CHECK_EQ(entry_idx(objs[1][k][i]), tag_b->idx);
 			}
-		windows_disjoint(200);
+		windows_disjoint(200, round == 0);
 
 		pthread_t th;
 		CHECK_EQ(pthread_create(&th, NULL, free_half_b, NULL), 0);
@@ -240,14 +261,15 @@ int main(void)
 		at_malloc_info(&mi);
 		CHECK_EQ(mi.small_in_use, 0);
 	}
-	/* a released compact slab's entries read free: a slab made in its unit
-	 * again hands every object out once, with no double free seen */
+	/* a released slab's window reads free: a slab of its class made again
+	 * in a reused window hands every object out once, with no double free
+	 * seen */
 	round = 0;
 	for (int i = 0; i < N; i++)
 		CHECK(objs[0][1][i] = site_a(sizes[1]));
 	la[1] = N;
 	want_both(la, lb);
-	windows_disjoint(30);
+	windows_disjoint(30, 0);
 	for (int i = 0; i < N; i++)
 		at_free(objs[0][1][i]);
 	la[1] = 0;

@@ -3,6 +3,7 @@
 
     maptable.py SPAWN start|fork name=[lib][:ENV=VAL...] ...
     maptable.py --runs N SPAWN start|fork name=[lib][:ENV=VAL...] ...
+    maptable.py --regions SPAWN start|fork name=[lib][:ENV=VAL...] ...
 
 For each configuration, starts `SPAWN --stop start` (a process that never
 allocates, as /bin/true) or `SPAWN --stop fork` (spawn.c's fork-loop
@@ -20,6 +21,9 @@ With --runs N: N rounds, the configurations taking turns, and only one
 line per configuration: the mappings seen, the page-table KiB (median,
 range) and the mean pages per level (where ASLR puts the libraries, the
 stack and the reservations decides which regions they share).
+With --regions: under each mapping, the 2 MiB regions it holds present
+pages in, as offsets from the mapping's start, with their present KiB
+(what each page-table page of the mapping holds).
 """
 import os, signal, statistics, subprocess, sys
 
@@ -87,7 +91,7 @@ def config_env(spec):
     return env
 
 
-def table(spawn, mode, name, spec, quiet=False):
+def table(spawn, mode, name, spec, quiet=False, regions=False):
     p = subprocess.Popen([spawn, '--stop', mode], env=config_env(spec))
     _, st = os.waitpid(p.pid, os.WUNTRACED)
     if not os.WIFSTOPPED(st):
@@ -110,6 +114,13 @@ def table(spawn, mode, name, spec, quiet=False):
         out('%012x-%012x %7s %4s %2s %7d %3d %3d %3d %s' %
             (m['lo'], m['hi'], size(m['hi'] - m['lo']), m['prot'], 'nr' if m['nr'] else '',
              m['rss'], new[21], new[30], new[39], m['name']))
+        if regions and pages:
+            count = {}
+            for pg in pages:
+                count[pg >> 9] = count.get(pg >> 9, 0) + 1
+            out('    2 MiB regions: ' + ', '.join(
+                '+%s %dK' % (size(max(r << 21, m['lo']) - m['lo']) if (r << 21) > m['lo'] else '0',
+                             4 * n) for r, n in sorted(count.items())))
     vmpte = status_kib(p.pid, 'VmPTE')
     os.kill(p.pid, signal.SIGCONT)
     p.wait()
@@ -124,6 +135,9 @@ def table(spawn, mode, name, spec, quiet=False):
 def main():
     args = sys.argv[1:]
     runs = 0
+    regions = args[:1] == ['--regions']
+    if regions:
+        args = args[1:]
     if args[:1] == ['--runs'] and len(args) > 1:
         runs = int(args[1])
         args = args[2:]
@@ -132,7 +146,7 @@ def main():
     cfgs = [c.partition('=') for c in args[2:]]
     if not runs:
         for name, _, spec in cfgs:
-            table(args[0], args[1], name, spec)
+            table(args[0], args[1], name, spec, regions=regions)
         return
     seen = {name: [] for name, _, _ in cfgs}
     for r in range(runs):

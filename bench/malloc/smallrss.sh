@@ -27,38 +27,14 @@ MI=$(so_of libmimalloc2.0 libmimalloc)
 [ -z "$MI" ] || { NAMES+=(mimalloc); LIBS+=("$MI"); ENVS+=(""); }
 [ -z "${BEFORE:-}" ] || { NAMES+=(before before-never); LIBS+=("$BEFORE" "$BEFORE"); ENVS+=("" "ALLOCTAG=never"); }
 
-NPROGS=6
-prog() {
-    case $1 in
-    0) cmd=(/bin/true) ;;
-    1) cmd=(cat /etc/passwd) ;;
-    2) cmd=(sort /etc/services) ;;
-    3) cmd=(git --version) ;;
-    4) cmd=(/usr/bin/python3 -c pass) ;;
-    5) cmd=(/usr/bin/python3 -c 'import threading; t = threading.Thread(target=print); t.start(); t.join()') ;;
-    esac
-}
-N=${#NAMES[@]}
-for ((r = 0; r < ROUNDS; r++)); do
-    for ((k = 0; k < N; k++)); do
-        c=$(((k + r) % N))
-        for ((p = 0; p < NPROGS; p++)); do
-            prog $p
-            line=$(env ${ENVS[$c]} ${LIBS[$c]:+LD_PRELOAD=${LIBS[$c]}} "$W/measure" "${cmd[@]}")
-            case $line in *" rc=0"*) ;; *) echo "smallrss: ${cmd[*]} failed under ${NAMES[$c]}: $line" >&2; exit 1 ;; esac
-            rss=${line#*maxrss_kb=}; rss=${rss%% *}
-            flt=${line#*minflt=}; flt=${flt%% *}
-            echo "$p ${NAMES[$c]} $r $rss $flt" >>"$W/data"
-        done
-    done
-done
+. "$HERE/smallprogs.sh"
+each_run "$W/measure" maxrss_kb minflt
 
-python3 - "$W/data" "${NAMES[@]}" <<'EOF'
+python3 - "$W/data" "$SMALL_PROGS" "${NAMES[@]}" <<'EOF'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1])]
-names = sys.argv[2:]
-progs = ["/bin/true", "cat /etc/passwd", "sort /etc/services", "git --version",
-         "python3 -c pass", "python3, one thread"]
+progs = sys.argv[2].split("|")
+names = sys.argv[3:]
 d = {}
 for p, n, r, rss, flt in rows:
     d[(int(p), n, int(r))] = (int(rss), int(flt))

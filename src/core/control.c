@@ -8,7 +8,7 @@
 #include "core/message.h"
 #include "pages/page.h"
 
-unsigned char at_profiling_on;
+union at_modes at_modes = {.small_slow = AT_MODES_EARLY};
 unsigned char at_secure_heap;
 unsigned char alloctag_hooks_key = 1;
 unsigned char alloctag_debug_key;

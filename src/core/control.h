@@ -38,6 +38,7 @@
 #define AT_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/compiler.h"
 
@@ -45,7 +46,25 @@ enum { AT_STATE_NEVER = 0, AT_STATE_EARLY = 1, AT_STATE_READY = 2 };
 enum { AT_PROFILING_CHAINS = 1, AT_PROFILING_SITES = 2 };
 
 extern AT_HIDDEN unsigned char at_state;
-extern AT_HIDDEN unsigned char at_profiling_on;
+/*
+ * at_profiling_on and the small objects' slow byte (objects/slab.h:
+ * at_small_slow, owned there) are the two bytes of one 16-bit word, so
+ * that the preload library's malloc tells off, call chains with the
+ * slow byte clear, and everything else apart by one compare of the word
+ * (preload.c: MODES).  Each byte is read and written as a byte by its
+ * own name; the word is only read.  small_slow starts at AT_MODES_EARLY
+ * (AT_SLOW_EARLY).
+ */
+union at_modes {
+	uint16_t word;
+	struct {
+		unsigned char profiling_on; /* the word's low byte */
+		unsigned char small_slow;
+	};
+};
+#define AT_MODES_EARLY 1u
+extern AT_HIDDEN union at_modes at_modes;
+#define at_profiling_on (at_modes.profiling_on)
 /* ALLOCTAG_SECURE's level, 0 to 2 (set by start-up; read off the fast
  * paths: malloc.c, slab.c, secure.c). */
 extern AT_HIDDEN unsigned char at_secure_heap;

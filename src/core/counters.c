@@ -9,6 +9,7 @@
 #include "core/read_at.h"
 
 char *at_counters_base;
+size_t at_counters_group;
 long at_rseq_offset;
 unsigned int at_counters_ncpu;
 
@@ -67,7 +68,7 @@ static unsigned int ncpu(void)
 
 size_t at_counters_bytes(void)
 {
-	return AT_COUNTERS_STRIDE * ((size_t)ncpu() + 1);
+	return (size_t)(AT_IDX_MAX / AT_COUNTERS_GROUP) * AT_COUNTERS_STRIDE * ((size_t)ncpu() + 1);
 }
 
 int at_counters_init(void)
@@ -78,13 +79,15 @@ int at_counters_init(void)
 		return -1;
 	at_rseq_offset = (long)__rseq_offset;
 	at_counters_ncpu = n;
-	AT_STORE(&at_counters_base, (char *)p);
+	at_counters_group = AT_COUNTERS_STRIDE * ((size_t)n + 1);
+	/* group 0: the last */
+	AT_STORE(&at_counters_base, (char *)p + at_counters_bytes() - at_counters_group);
 	return 0;
 }
 
 /*
- * No rseq (or the sequence aborted): add atomically to the shared array after
- * the last CPU's.  rseq writers update their CPU's slot with a plain add, so a
+ * No rseq (or the sequence aborted): add atomically to the shared array, the
+ * page after the last CPU's in each group.  rseq writers update their CPU's slot with a plain add, so a
  * thread that is not inside a sequence must never touch those slots.
  */
 void at_counters_add_slow(int64_t *slot0, int64_t v)

@@ -1,15 +1,26 @@
 /*
  * Per-CPU live and cumulative counters, indexed by tag index.
  *
- * Layout: one reserved region per CPU (all in the heap's reservation, page.h
- * at_heap_meta, or one mapping of their own,
- * committed by the kernel on first touch), each an array of AT_IDX_MAX
- * pairs {live, cumulative} of struct at_counter (16 bytes each, 32 per
- * pair) indexed by tag index.  CPU c's array starts at at_counters_base +
- * c * AT_COUNTERS_STRIDE, so CPUs never share a cache line for any tag;
- * a tag's live and cumulative counters share a line, so a program with
- * few tags touches one page per CPU that charges them (and a forked child
- * copies no more).
+ * Layout: one reserved region (in the heap's reservation, page.h
+ * at_heap_meta, or a mapping of its own; committed by the kernel on first
+ * touch) of pairs {live, cumulative} of struct at_counter (16 bytes each,
+ * 32 a pair), a pair per tag index and CPU, interleaved a page at a time:
+ * the indexes come in groups of AT_COUNTERS_GROUP (128: a page of pairs),
+ * and group g is a page per possible CPU and one for the shared array
+ * (below), at_counters_group bytes, at at_counters_base - g *
+ * at_counters_group (at_counters_base: group 0, the last in the region,
+ * so that the groups are used from the end down).  CPU c's page is the
+ * group's c-th, c * AT_COUNTERS_STRIDE (4 KiB) above CPU 0's; tag idx's
+ * pair is (idx % 128) * AT_COUNTERS_PAIR into it.  So CPUs never share a
+ * cache line for any tag; a tag's live and cumulative counters share a
+ * line; a program with few tags touches one page per CPU that charges
+ * them (and a forked child copies no more); and, below 256 CPUs, every
+ * CPU's first page lies in one 2 MiB region (one page-table page, which
+ * every fork copies), the one where the page descriptors begin
+ * (page_alloc.c, Reservation), where an array per CPU would cost a
+ * page-table page for each CPU a process ran on.  The price: finding a
+ * pair takes a multiply by the group's size (the CPU count is known at
+ * run time).
  *
  * Exactness: a thread adds to the slot of the CPU it runs on inside a
  * restartable sequence (rseq, registered by glibc): one 16-byte store of
@@ -17,8 +28,8 @@
  * signalled before it, the kernel sends it to the abort handler, which adds
  * to the atomic array instead.  Nothing is ever applied twice or lost.
  * Without rseq (e.g. under valgrind) or after an abort, the add goes to one
- * extra shared array (after the last CPU's) with an atomic add: slower,
- * equally exact, and never mixed with the plain adds of the per-CPU slots.
+ * extra shared array (the last page of each group) with an atomic add:
+ * slower, equally exact, and never mixed with the plain adds of the per-CPU slots.
  * Slots may go negative (a free on another CPU); only the sum is meaningful.
  * Small objects' charges to the main executable's and run-time tags are
  * first kept in the thread caches' bins and folded in here later; readers
@@ -47,20 +58,26 @@ struct at_counter {
 	int64_t calls;
 } __attribute__((aligned(16)));
 
-/* Bytes between two CPUs' arrays: AT_IDX_MAX pairs. */
-#define AT_COUNTERS_SHIFT 25
+/* Bytes between two CPUs' pages of a group: a page of pairs. */
+#define AT_COUNTERS_SHIFT 12
 #define AT_COUNTERS_STRIDE ((size_t)1 << AT_COUNTERS_SHIFT)
 #define AT_COUNTERS_PAIR 32 /* {live, cumulative} */
-_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_IDX_MAX * AT_COUNTERS_PAIR, "stride is one array");
+#define AT_COUNTERS_GROUP_SHIFT 7
+#define AT_COUNTERS_GROUP (1u << AT_COUNTERS_GROUP_SHIFT) /* indexes a group */
+_Static_assert(AT_COUNTERS_STRIDE == (size_t)AT_COUNTERS_GROUP * AT_COUNTERS_PAIR,
+	       "a CPU's part of a group is one page");
+_Static_assert(AT_IDX_MAX % AT_COUNTERS_GROUP == 0, "whole groups");
 
 extern AT_HIDDEN char *at_counters_base;
+extern AT_HIDDEN size_t at_counters_group; /* (CPUs + 1) * AT_COUNTERS_STRIDE */
 extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
 extern AT_HIDDEN unsigned int at_counters_ncpu;
 
 AT_HIDDEN int at_counters_init(void);
-/* The arrays' bytes: AT_COUNTERS_STRIDE per possible CPU and one shared
- * (the CPU count read once); carved from the heap's reservation when it
- * made room (page.h at_heap_meta). */
+/* The counters' bytes: AT_IDX_MAX / AT_COUNTERS_GROUP groups of a page per
+ * possible CPU and one shared (the CPU count read once); carved from the
+ * heap's reservation when it made room (page.h at_heap_meta): group 0
+ * (at_counters_base) is the last of what is carved. */
 AT_HIDDEN size_t at_counters_bytes(void);
 AT_HIDDEN void at_counters_add_slow(int64_t *slot0, int64_t v);
 AT_HIDDEN struct alloctag_counters at_counters_read(uint32_t idx);
@@ -79,7 +96,8 @@ AT_HIDDEN struct alloctag_counters at_cum_read(uint32_t idx);
  * rseq area is not registered reads a negative cpu_id and leaves the
  * sequence for the atomic array too.  The rseq area is addressed %fs-relative
  * through a private copy of glibc's __rseq_offset (one load, no GOT), and the
- * CPU's array by a shift (AT_COUNTERS_STRIDE is a power of two).
+ * CPU's page of the group by a shift (AT_COUNTERS_STRIDE is a power of
+ * two).
  */
 static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t calls)
 {
@@ -129,7 +147,9 @@ static inline void at_percpu_add2(struct at_counter *c0, int64_t bytes, int64_t 
 
 static inline struct at_counter *at_counter0(uint32_t idx)
 {
-	return (struct at_counter *)(at_counters_base + (size_t)idx * AT_COUNTERS_PAIR);
+	return (struct at_counter *)(at_counters_base -
+				     (size_t)(idx >> AT_COUNTERS_GROUP_SHIFT) * at_counters_group +
+				     (size_t)(idx & (AT_COUNTERS_GROUP - 1)) * AT_COUNTERS_PAIR);
 }
 
 /*

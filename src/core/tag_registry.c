@@ -8,7 +8,7 @@
 #include "core/message.h"
 #include "pages/page.h"
 
-struct alloc_tag **at_tag_by_idx;
+struct alloc_tag **at_tag_top;
 uint32_t at_nr_idx = AT_IDX_FIRST;
 struct alloc_tag *at_core_start, *at_core_stop;
 /* error-checking: a thread that holds it and mallocs gets -EDEADLK from
@@ -25,7 +25,7 @@ void at_registry_assign(struct alloc_tag *start, struct alloc_tag *stop, uint32_
 		at_counters_reset(idx);
 		AT_STORE_RELAXED(&c->idx, idx);
 		AT_STORE_RELAXED(&c->canon, c);
-		AT_STORE(&at_tag_by_idx[idx], c);
+		AT_STORE(at_tag_slot(idx), c);
 		AT_STORE_RELAXED(&t->idx, idx);
 		/* last: a call site that sees canon sees an indexed tag */
 		AT_STORE(&t->canon, c);
@@ -57,7 +57,7 @@ AT_FORK_TEXT static void fork_child(void)
 
 size_t at_registry_bytes(void)
 {
-	return AT_IDX_MAX * sizeof(*at_tag_by_idx);
+	return AT_IDX_MAX * sizeof(*at_tag_top);
 }
 
 int at_registry_init(void)
@@ -65,7 +65,7 @@ int at_registry_init(void)
 	void *p = at_meta_map(AT_META_REGISTRY, at_registry_bytes());
 	if (p == MAP_FAILED)
 		return -ENOMEM;
-	at_tag_by_idx = p;
+	at_tag_top = (struct alloc_tag **)p + AT_IDX_MAX;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 
 	struct alloc_tag *start = NULL, *stop = NULL;

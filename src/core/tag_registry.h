@@ -7,10 +7,13 @@
  *   2  AT_IDX_FIRST  the main executable's ("core") tags, in section order,
  *                    then shared-object tags as they are registered.
  * tag -> index: tag->idx (filled at registration).  index -> tag:
- * at_tag_by_idx[idx], a table reserved for AT_IDX_MAX entries (in the heap's
+ *at_tag_slot(idx), a table reserved for AT_IDX_MAX entries (in the heap's
  * reservation, page.h at_heap_meta, or a mapping of its own) and committed
  * as it grows; entries of released indexes are NULL.  An index is valid in
- * [AT_IDX_FIRST, at_nr_idx).
+ * [AT_IDX_FIRST, at_nr_idx).  The table is used from its end down: entry
+ * idx is at at_tag_top - 1 - idx, so that its first entries lie at the top
+ * of its reservation, in the 2 MiB region (one page-table page) where the
+ * small-object shadow's first windows begin (page_alloc.c, Reservation).
  *
  * Registration is per ELF image: the main executable's tags are found at
  * start-up (core_tags.c, from /proc/self/exe's section headers, so that they
@@ -39,13 +42,13 @@
 #define AT_IDX_EMPTY 1u
 #define AT_IDX_FIRST 2u
 
-extern AT_HIDDEN struct alloc_tag **at_tag_by_idx;
+extern AT_HIDDEN struct alloc_tag **at_tag_top; /* the table's end: entry 0 is its last */
 extern AT_HIDDEN uint32_t at_nr_idx;
 extern AT_HIDDEN struct alloc_tag *at_core_start, *at_core_stop;
 extern AT_HIDDEN pthread_mutex_t at_registry_lock;
 
 AT_HIDDEN int at_registry_init(void);
-/* The table's bytes (at_tag_by_idx: AT_IDX_MAX entries), carved from the
+/* The table's bytes (AT_IDX_MAX entries), carved from the
  * heap's reservation when it made room (page.h at_heap_meta). */
 AT_HIDDEN size_t at_registry_bytes(void);
 /* Give [start, stop) the indexes [first, first + n); registry lock held. */
@@ -59,9 +62,14 @@ AT_HIDDEN void at_module_register(struct alloc_tag *start, struct alloc_tag *sto
 AT_HIDDEN void at_module_unregister(struct alloc_tag *start, struct alloc_tag *stop);
 /* Reclaim unloaded objects whose tags are all zero. */
 AT_HIDDEN void at_module_reclaim(void);
+/* The table's entry for idx: index -> tag. */
+static inline struct alloc_tag **at_tag_slot(uint32_t idx)
+{
+	return at_tag_top - 1 - idx;
+}
 static inline void at_registry_list(struct alloc_tag *t)
 {
-	AT_STORE(&at_tag_by_idx[t->idx], t);
+	AT_STORE(at_tag_slot(t->idx), t);
 }
 /* Unloaded objects whose tags still hold live allocations. */
 AT_HIDDEN unsigned long at_module_unloaded_count(void);

@@ -16,8 +16,16 @@ __thread struct at_thread at_thread __attribute__((tls_model("initial-exec"))) =
 };
 
 /* alloctag_current_tag: the block's first word, a pointer's size (an
- * alias by attribute would take the whole block's) */
+ * alias by attribute would take the whole block's); at_current_tag_word,
+ * the same word's hidden name the library's own code uses (alloctag.h:
+ * a TLS reference to an exported symbol costs the loader a lookup at
+ * every start, -Bsymbolic or not) */
 __asm__(".globl alloctag_current_tag\n\t"
 	".type alloctag_current_tag, STT_TLS\n\t"
 	".set alloctag_current_tag, at_thread\n\t"
-	".size alloctag_current_tag, 8");
+	".size alloctag_current_tag, 8\n\t"
+	".globl at_current_tag_word\n\t"
+	".hidden at_current_tag_word\n\t"
+	".type at_current_tag_word, STT_TLS\n\t"
+	".set at_current_tag_word, at_thread\n\t"
+	".size at_current_tag_word, 8");

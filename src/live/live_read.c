@@ -106,6 +106,7 @@
 
 #include "core/control.h"
 #include "core/message.h"
+#include "core/raw_syscall.h"
 #include "core/tag_registry.h"
 #include "live/http.h"
 #include "live/sampler.h"
@@ -169,20 +170,9 @@ static __attribute__((noreturn)) void snapshot(uint32_t nonce)
 }
 
 #if defined(__x86_64__)
-/* A system call that never touches errno (I shares T's). */
-static inline long raw_syscall4(long nr, long a, long b, long c, long d)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	__asm__ __volatile__("syscall"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-			     : "rcx", "r11", "memory");
-	return ret;
-}
-#define RAW_FORK() raw_syscall4(SYS_clone, 0, 0, 0, 0) /* no exit signal */
-#define RAW_WAIT(pid) raw_syscall4(SYS_wait4, (pid), 0, __WALL, 0)
-#define RAW_EXIT_GROUP(v) raw_syscall4(SYS_exit_group, (v), 0, 0, 0)
+#define RAW_FORK() at_raw_syscall4(SYS_clone, 0, 0, 0, 0) /* no exit signal */
+#define RAW_WAIT(pid) at_raw_syscall4(SYS_wait4, (pid), 0, __WALL, 0)
+#define RAW_EXIT_GROUP(v) at_raw_syscall4(SYS_exit_group, (v), 0, 0, 0)
 #else
 #define RAW_FORK() syscall(SYS_clone, 0L, 0L, 0L, 0L, 0L)
 #define RAW_WAIT(pid) syscall(SYS_wait4, (long)(pid), 0L, (long)__WALL, 0L)

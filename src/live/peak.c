@@ -68,7 +68,7 @@ static void record(int force)
 		struct alloctag_counters c = at_counters_read(i), b = at_bin_charges_take(i);
 		c.bytes += b.bytes;
 		c.calls += b.calls;
-		if (!AT_LOAD(&at_tag_by_idx[i]))
+		if (!AT_LOAD(at_tag_slot(i)))
 			c.bytes = c.calls = 0;
 		work[i] = c;
 		sum += c.bytes;

@@ -45,7 +45,7 @@ static void take(void)
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
 		struct alloctag_counters c = at_counters_read(i), b = at_bin_charges_take(i);
 		int64_t v = c.bytes + b.bytes;
-		if (!AT_LOAD(&at_tag_by_idx[i]) || v <= 0)
+		if (!AT_LOAD(at_tag_slot(i)) || v <= 0)
 			continue;
 		s.total += v;
 		uint32_t pos = s.nr;

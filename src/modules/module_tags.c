@@ -7,7 +7,7 @@
  *   the object's record and every string its tags use (object name,
  *   functions, files; a string is stored once per run of tags sharing it)
  *   go to the string space, the tags to slots of the tag area (tag_area.h).
- *   Each copy gets idx = at_area_slot_idx(slot), at_tag_by_idx[idx] = copy,
+ *   Each copy gets idx = at_area_slot_idx(slot), *at_tag_slot(idx) = copy,
  *   canon = itself; the section tag gets the same idx and canon = the copy,
  *   so a call site reaches its copy with one load.  If the new indexes do not
  *   fit the compressed store, the store switches first (store_migrate.h).
@@ -25,7 +25,7 @@
  *   are not zero with " loaded:no".
  *
  * Reclaim (at_module_reclaim): an unloaded object whose copies are all zero
- * gives its indexes (at_tag_by_idx[] entries cleared) and ranges back.  It
+ * gives its indexes (their registry entries cleared) and ranges back.  It
  * runs at every load and unload and at the start of every allocinfo walk,
  * so the free path pays nothing.  Zero is final: after unload nothing can
  * charge these copies (no call site reaches them), each counter slot only
@@ -93,7 +93,7 @@ static void update_nr_idx(void)
 static void release(struct at_module *m)
 {
 	for (uint32_t i = 0; i < m->ntags; i++)
-		AT_STORE(&at_tag_by_idx[m->copies[i].idx], NULL);
+		AT_STORE(at_tag_slot(m->copies[i].idx), NULL);
 	at_area_release(m->span); /* m lives there: span passed by value */
 	update_nr_idx();
 }

@@ -88,7 +88,7 @@ static int image_cb(struct dl_phdr_info *info, size_t size, void *data)
 void alloctag_register_image(struct alloc_tag *start, struct alloc_tag *stop)
 {
 	alloctag_init();
-	if (!start || stop <= start || !at_tag_by_idx)
+	if (!start || stop <= start || !at_tag_top)
 		return;
 	if (start >= at_core_start && start < at_core_stop)
 		return; /* the main executable: indexed at start-up */
@@ -129,7 +129,7 @@ void alloctag_register_image(struct alloc_tag *start, struct alloc_tag *stop)
 
 void alloctag_unregister_image(struct alloc_tag *start, struct alloc_tag *stop)
 {
-	if (!start || stop <= start || !at_tag_by_idx)
+	if (!start || stop <= start || !at_tag_top)
 		return;
 	if (start >= at_core_start && start < at_core_stop)
 		return; /* core tags are never unloaded */

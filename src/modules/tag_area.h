@@ -14,7 +14,7 @@
  *
  * Tag slots.  Slot s holds one tag copy; its index is exact and fixed:
  *     idx = AT_IDX_FIRST + at_core_count() + s        (at_area_slot_idx)
- * so idx <-> slot is O(1) both ways and at_tag_by_idx[] is filled from it.
+ * so idx <-> slot is O(1) both ways and the registry's table is filled from it.
  * The slot map (a range map in slot units) holds one range per registered
  * object.  An object's range starts at a multiple of AT_AREA_SLOT_ALIGN
  * slots (4 slots = 192 bytes, three cache lines: every object's tags start on
@@ -22,7 +22,7 @@
  * the alignment padding after its last tag belongs to the object's range, so
  * every slot is either in exactly one range or free, free gaps are whole
  * multiples of the alignment, and padding slots are indexes nobody else can
- * get (their at_tag_by_idx[] entries stay NULL).
+ * get (their registry entries stay NULL).
  *
  * String space.  The string map (a range map in bytes, 16-byte aligned) holds
  * one range per object: the object's record (module_tags.c) followed by the

@@ -73,7 +73,7 @@ static int permanent(uint32_t idx)
 {
 	if (idx > AT_OBJ_NARROW_MAX)
 		return 0;
-	const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[idx]);
+	const struct alloc_tag *t = AT_LOAD(at_tag_slot(idx));
 	return t && !t->modname;
 }
 

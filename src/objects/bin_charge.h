@@ -15,9 +15,14 @@
  *   63                  S S-1                   16 15             0
  *  +---------------------+-------------------------+---------------+
  *  | tag: the bin tag's  | off: signed,            | count: free   |
- *  | index               | AT_BIN_OFF_BITS bits     | objects held  |
+ *  | index plus one      | AT_BIN_OFF_BITS bits     | objects held  |
  *  +---------------------+-------------------------+---------------+
  *   (S = AT_BIN_TAG_SHIFT = 16 + AT_BIN_OFF_BITS)
+ *
+ * The tag field holds the index plus one: a narrow entry's form (slab.h),
+ * so that free compares an object's entry with the bin's field as it is
+ * (at_bin_nent_is), a free slot's entry (0) matching no bin, and the
+ * preload library's chain compares the narrow entry it writes.
  *
  * The net number of objects of the bin's class charged to the bin tag
  * through this bin (mallocs minus frees, from any thread's objects) is
@@ -97,7 +102,7 @@
 #define AT_BIN_TAG_SHIFT (16 + AT_BIN_OFF_BITS)
 #define AT_BIN_OFF_MAX ((1ll << (AT_BIN_OFF_BITS - 1)) - 1)
 #define AT_BIN_OFF_MASK ((1ull << AT_BIN_OFF_BITS) - 1)
-_Static_assert(AT_IDX_MAX <= (1ull << (64 - AT_BIN_TAG_SHIFT)), "tag index must fit the word");
+_Static_assert(AT_IDX_MAX < (1ull << (64 - AT_BIN_TAG_SHIFT)), "tag index plus one must fit the word");
 _Static_assert(AT_BIN_OFF_MAX >= 256, "off must hold a full bin's count");
 
 static inline unsigned int at_bin_count(uint64_t w)
@@ -107,7 +112,7 @@ static inline unsigned int at_bin_count(uint64_t w)
 
 static inline uint32_t at_bin_tag(uint64_t w)
 {
-	return (uint32_t)(w >> AT_BIN_TAG_SHIFT);
+	return (uint32_t)(w >> AT_BIN_TAG_SHIFT) - 1;
 }
 
 /* The count of bin word *word, read alone (little-endian: its first two
@@ -124,13 +129,14 @@ static inline uintptr_t at_bin_count_at(const uint64_t *word)
 }
 
 /* The tag of bin word *word, read alone: a bin tag fits a narrow entry
- * (its top 8 bits are 0: below), so its low 16 bits (little-endian: the
- * word's bytes 5 and 6) are all of it; one load, not a copy and a shift. */
+ * (its field's top 8 bits are 0: below), so its field's low 16 bits
+ * (little-endian: the word's bytes 5 and 6) are all of it; one load, not a
+ * copy and a shift. */
 static inline uint32_t at_bin_tag_narrow_at(const uint64_t *word)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && AT_BIN_TAG_SHIFT == 40
 	typedef uint16_t __attribute__((may_alias, aligned(1))) u16_unaligned;
-	return *(const u16_unaligned *)((const char *)word + 5);
+	return (uint32_t)*(const u16_unaligned *)((const char *)word + 5) - 1;
 #else
 	return at_bin_tag(*word);
 #endif
@@ -149,22 +155,30 @@ static inline void at_bin_word_add(uint64_t *word, int d)
 }
 
 /*
- * Whether the tag of bin word *word is ti <= 0xFFFF (a narrow entry's).  A
- * bin tag fits a narrow entry (above), so its top 8 bits are 0 and its low
- * 16 bits (the word's bytes 5 and 6, little-endian) decide: on x86-64 one
- * compare of them in memory, not a load, shift and compare.
+ * Whether the tag of bin word *word is the one narrow entry nent (an
+ * object's entry: the tag index plus one, 0 for a free slot) is charged
+ * to.  A bin tag fits a narrow entry (above), so its field's top 8 bits
+ * are 0 and its low 16 bits (the word's bytes 5 and 6, little-endian)
+ * decide: on x86-64 one compare of them in memory, not a load, shift and
+ * compare.  No bin's field is 0: a free slot's entry matches none.
  */
-static inline int at_bin_tag_is_narrow(const uint64_t *word, uint32_t ti)
+static inline int at_bin_nent_is(const uint64_t *word, uint32_t nent)
 {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && AT_BIN_TAG_SHIFT == 40
 	typedef uint16_t __attribute__((may_alias)) u16_alias;
 	int eq;
 	__asm__("cmpw %w1, %2" : "=@cce"(eq)
-		: "ri"(ti), "m"(*(const u16_alias *)((const char *)word + 5)));
+		: "ri"(nent), "m"(*(const u16_alias *)((const char *)word + 5)));
 	return eq;
 #else
-	return at_bin_tag(*word) == ti;
+	return at_bin_tag(*word) + 1 == nent;
 #endif
+}
+
+/* Whether the tag of bin word *word is ti <= AT_OBJ_NARROW_MAX. */
+static inline int at_bin_tag_is_narrow(const uint64_t *word, uint32_t ti)
+{
+	return at_bin_nent_is(word, ti + 1);
 }
 
 static inline int64_t at_bin_off(uint64_t w)
@@ -179,7 +193,7 @@ static inline int64_t at_bin_pend(uint64_t w)
 
 static inline uint64_t at_bin_word(uint32_t tag, int64_t off, unsigned int count)
 {
-	return (uint64_t)tag << AT_BIN_TAG_SHIFT | ((uint64_t)off & AT_BIN_OFF_MASK) << 16 | count;
+	return (uint64_t)(tag + 1) << AT_BIN_TAG_SHIFT | ((uint64_t)off & AT_BIN_OFF_MASK) << 16 | count;
 }
 
 /*

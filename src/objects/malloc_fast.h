@@ -97,6 +97,29 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 }
 
 /*
+ * Slot c - 1 of slots and its entry address (*ent): two loads indexed from
+ * the slots.  On x86-64 in one asm statement, so that the object may take
+ * the count's register (malloc's return value): gcc otherwise computes the
+ * top slot's address in it and moves the object there last.
+ */
+static inline __attribute__((always_inline)) void *at_bin_top(void **slots, uintptr_t c,
+							       uint16_t **ent)
+{
+#if defined(__x86_64__)
+	void *p;
+	__asm__("movq %c[e]-8(%[s],%[c],8), %[ent]\n\t"
+		"movq -8(%[s],%[c],8), %[p]"
+		: [p] "=r"(p), [ent] "=&r"(*ent)
+		: [s] "r"(slots), [c] "r"(c), [e] "i"(AT_BIN_ENTS * sizeof(void *)), "m"(slots[c - 1]),
+		  "m"(at_bin_ents(slots)[c - 1]));
+	return p;
+#else
+	*ent = at_bin_ents(slots)[c - 1];
+	return slots[c - 1];
+#endif
+}
+
+/*
  * Take bin b's top object (its count c >= 1), for an allocation charged
  * to the bin's tag (charged by the count's update), the slab narrow (no
  * AT_SLOW_WIDE): its entry, whose address the bin keeps (tcache.h
@@ -105,9 +128,8 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 static inline __attribute__((always_inline)) void *at_bin_take_ent(struct at_bin *b, uintptr_t c,
 								    uint16_t nent)
 {
-	void **top = b->slots + c - 1;
-	void *p = *top;
-	uint16_t *ent = *at_bin_ents(top);
+	uint16_t *ent;
+	void *p = at_bin_top(b->slots, c, &ent);
 	at_bin_word_add(&b->word, -1);
 	AT_STORE_RELAXED(ent, nent);
 	return p;
@@ -201,10 +223,21 @@ static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, stru
 	return at_large_malloc(n, tag);
 }
 
-static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
+/*
+ * at_narrow_free's cases the bin does not take (its entry ent read as e): a
+ * free slot (e = 0, a double free); else the entry is cleared and the bin,
+ * full or of another tag, or the thread's lack of a heap, are the slow
+ * path's (at_small_free_slow).
+ */
+static AT_NOINLINE void at_narrow_free_slow(void *p, uint16_t *ent, const char *what)
 {
+	uint32_t e = AT_LOAD_RELAXED(ent);
+	if (at_unlikely(!e))
+		return at_double_free(p, what);
+	AT_STORE_RELAXED(ent, 0);
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	return at_small_free_slow(p, at_slab_class_of(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]), ti);
+	return at_small_free_slow(p, at_slab_class_of(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER]),
+				  e - 1);
 }
 
 /*
@@ -212,24 +245,23 @@ static AT_NOINLINE void at_free_slow_of(void *p, uint32_t ti)
  * page is head, checked to be an object's start: its entry must say
  * allocated; it is cleared and p goes to its bin, with its entry's address
  * beside it.  at_free_fast's and, past the stricter heap's checks,
- * at_wide_free's (secure.h).
+ * at_wide_free's (secure.h).  The entry's test for a double free is the
+ * bin's tag compare: the bin keeps its tag as a narrow entry would hold it
+ * (bin_charge.h at_bin_nent_is), never as a free slot's 0, so a free slot
+ * goes to at_narrow_free_slow, which tells it apart before anything is
+ * written.
  */
 static inline __attribute__((always_inline)) void at_narrow_free(void *p, const struct at_page *head,
-								  uint32_t idx, const char *what)
+								  uintptr_t idx, const char *what)
 {
 	/* the entries from the head page (slab.h), as at_obj_entry_c(off, cls) */
 	uint16_t *ent = AT_LOAD_RELAXED(&head->ents) + idx;
 	uint32_t e = AT_LOAD_RELAXED(ent);
-	if (at_unlikely(!e))
-		return at_double_free(p, what);
-	AT_STORE_RELAXED(ent, 0);
-	uint32_t ti = e - 1;
-	/* Only the bin's checks wait for the entry (often a cache miss), not
-	 * its stores. */
-	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + head[1].cls.bin); /* no heap: cap 0 */
+	struct at_bin *b = (struct at_bin *)((char *)at_tls_bins + at_slab_bin(head)); /* no heap: cap 0 */
 	uintptr_t c = at_bin_count_at(&b->word);
-	if (at_unlikely((uint8_t)c == b->cap || !at_bin_tag_is_narrow(&b->word, ti)))
-		return at_free_slow_of(p, ti);
+	if (at_unlikely((uint8_t)c == b->cap || !at_bin_nent_is(&b->word, e)))
+		return at_narrow_free_slow(p, ent, what);
+	AT_STORE_RELAXED(ent, 0);
 	void **slots = b->slots;
 	slots[c] = p;
 	at_bin_ents(slots)[c] = ent;
@@ -237,22 +269,22 @@ static inline __attribute__((always_inline)) void at_narrow_free(void *p, const 
 }
 
 /* Tail calls of at_free_fast's rare cases.  A heap pointer whose unit head
- * is not a narrow slab's without AT_PG_SECURE: a large block, or (checked
- * as at_free_fast checks) an object of a wide or secure slab.  A narrow
- * stricter slab's object whose canary level 1's check finds intact
+ * (head) is not a narrow slab's outside the stricter heap: a large block,
+ * or (checked as at_free_fast checks) an object of a wide or secure slab.
+ * A narrow stricter slab's object whose canary level 1's check finds intact
  * (at_secure_free_ok, secure.h) is freed here as at_free_fast frees a
  * default slab's; anything else goes on to at_wide_free. */
-static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_page *head,
-				      const char *what)
+static AT_NOINLINE void at_free_other(void *p, const struct at_page *head, const char *what)
 {
-	/* read again: passing free's copy would cost its fast path a move */
+	/* computed again: keeping free's copy would cost its fast path a move */
+	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	if (!(f & AT_PG_SLAB))
 		return at_large_free(p, off, what);
 	uint32_t idx;
 	/* p must be an object's start before its canary is read: an interior
 	 * pointer's "canary" could lie past the heap's committed memory */
-	if (at_unlikely(!at_obj_locate(off, head[1].cls.magic, &idx)))
+	if (at_unlikely(!at_obj_locate(off, at_slab_magic(head), &idx)))
 		return at_bad_object(p, what);
 	if (at_likely((f & (AT_PG_WIDE | AT_PG_SECURE)) == AT_PG_SECURE) &&
 	    at_likely(at_secure_free_ok(p, at_page_class(f))))
@@ -262,12 +294,14 @@ static AT_NOINLINE void at_free_other(void *p, uintptr_t off, const struct at_pa
 
 /*
  * free(), with every call a tail call (no stack frame on the fast path).  The checks come before anything is
- * written: p must be the start of an object of a slab (the slab's class
- * from its head page's flags), and its entry must say allocated.  The
- * class's magic number and bin come from the slab's second page
- * descriptor (slab.h), in the head's cache line: written before the slab's
- * first object is handed out, read with plain loads (a compare takes them
- * as its operand).
+ * written: p must be the start of an object of a slab (a narrow slab's unit
+ * head by one compare of its flags' low byte, slab.h), and its entry must
+ * say allocated.  The class's magic number and bin come from the slab's
+ * second page descriptor's word (slab.h), in the head's cache line:
+ * written before the slab's first object is handed out, read with plain
+ * loads (the multiply and the compare take it as their operand).  The
+ * offset in the slab is p's low 16 bits (the heap's base is 64 KiB
+ * aligned), so the heap offset itself is free for the unit's index.
  */
 static inline __attribute__((always_inline)) void at_free_fast(void *p, const char *what)
 {
@@ -276,19 +310,15 @@ static inline __attribute__((always_inline)) void at_free_fast(void *p, const ch
 	if (at_unlikely(!at_below(off, &at_heap_span)))
 		return at_free_outside(p, what);
 	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
-	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	/* not a narrow, plain slab: a large block, or a wide or secure slab */
-	if (at_unlikely((f & (AT_PG_SLAB | AT_PG_WIDE | AT_PG_SECURE)) != AT_PG_SLAB))
-		return at_free_other(p, off, head, what);
+	if (at_unlikely(!at_slab_head_narrow(head)))
+		return at_free_other(p, head, what);
 	/* An object start past the slab's last object (its tail) has an entry
 	 * too, never written: it reads as a never handed out slot. */
-	/* at_obj_locate, written out: through its idx pointer gcc spends two
-	 * register moves more here */
-	uint32_t magic = head[1].cls.magic;
-	uint64_t prod = (uint64_t)(uint16_t)off * magic;
-	if (at_unlikely((uint32_t)prod >= magic))
+	uintptr_t idx;
+	if (at_unlikely(!at_obj_locate_cls((uint16_t)(uintptr_t)p, &head[1].cls, &idx)))
 		return at_bad_object(p, what); /* tail calls: no frame here */
-	return at_narrow_free(p, head, (uint32_t)(prod >> 32), what);
+	return at_narrow_free(p, head, idx, what);
 }
 
 #endif

@@ -7,8 +7,8 @@
  * allocator's arena lock (a new slab is allocated under the class lock).
  * A slab whose last object comes back is kept while the class has fewer than
  * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
- * window (a big one; a compact one, sharing its page, has its free stack
- * cleared), and the slab back to the page allocator with at_page_release
+ * window's whole pages, the window on its class and width's free list
+ * (win_put), and the slab back to the page allocator with at_page_release
  * (it is purged there, page_alloc.c), so RSS follows live data.
  */
 #include "core/retry_once.h"
@@ -80,7 +80,6 @@ uint8_t at_class_mid[64] = {
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
-unsigned char at_small_slow = AT_SLOW_EARLY;
 
 /*
  * Transfer slots: a batch a thread cache gave back (at_slab_flush of at
@@ -113,6 +112,12 @@ struct central {
 _Static_assert(sizeof(struct central) == 64, "a class's central state is one line");
 
 AT_BIG_BSS static struct xfer xfers[AT_NR_CLASSES][XFER_SLOTS];
+/* The windows of released slabs, per class and width (slab.h), linked by
+ * their headers' `next`; the class lock held. */
+static struct at_slab *win_free[AT_NR_CLASSES][2];
+/* The shadow's bytes handed out as windows (slab.h): a bump offset,
+ * advanced by compare-and-swap once at_heap_shadow_cover has mapped it. */
+static uintptr_t win_top;
 
 AT_FORK_LOCK static struct central centrals[AT_NR_CLASSES]; /* in the fork locks' page */
 AT_DATA_PAGE static struct at_retry_once slab_once = AT_RETRY_ONCE_INIT;
@@ -164,26 +169,64 @@ static void list_del(struct central *c, struct at_slab *s)
 	s->listed = 0;
 }
 
+/* A window for a new slab of class cls and width wide (slab.h): a
+ * released one of the same class and width, else the next bytes of the
+ * shadow; NULL when the shadow cannot grow.  Class lock held. */
+static struct at_slab *win_get(unsigned int cls, int wide)
+{
+	struct at_slab *s = win_free[cls][wide];
+	if (s) {
+		win_free[cls][wide] = s->next;
+		return s;
+	}
+	size_t below = at_win_below(cls), above = at_win_bytes(cls, wide) - below;
+	uintptr_t top = AT_LOAD_RELAXED(&win_top), h;
+	do { /* the header 64-byte aligned, the stack below it */
+		h = (top + below + 63) & ~(uintptr_t)63;
+		if (at_heap_shadow_cover(h + above))
+			return NULL;
+	} while (!__atomic_compare_exchange_n(&win_top, &top, h + above, 0, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return (struct at_slab *)(at_meta_base + h);
+}
+
+/* Released slab s's window (its entries all 0) to its free list, its whole
+ * pages given back first. */
+static void win_put(struct central *c, struct at_slab *s, unsigned int cls)
+{
+	int wide = s->wide;
+	uintptr_t lo = (uintptr_t)s - at_win_below(cls);
+	uintptr_t a = (lo + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	uintptr_t e = (lo + at_win_bytes(cls, wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	if (e > a)
+		madvise((void *)a, e - a, MADV_DONTNEED);
+	pthread_mutex_lock(&c->lock);
+	s->next = win_free[cls][wide];
+	win_free[cls][wide] = s;
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* A new empty slab of class cls, listed.  Class lock held. */
 static struct at_slab *slab_new(struct central *c, unsigned int cls, int wide)
 {
 	uint64_t fl = AT_PG_SLAB | AT_PG_NO_CODETAG | ((uint64_t)cls << AT_CLASS_SHIFT) |
 		      (wide ? AT_PG_WIDE : 0);
 	int secure = AT_LOAD_RELAXED(&at_secure_heap) && cls > 1 && cls < AT_NR_CLASSES - 1;
-	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl | (secure ? AT_PG_SECURE : 0));
-	if (!p)
+	struct at_slab *s = win_get(cls, wide);
+	if (!s)
 		return NULL;
+	char *p = at_page_alloc_raw(AT_SLAB_ORDER, fl | (secure ? AT_PG_SECURE : 0));
+	if (!p) {
+		s->next = win_free[cls][wide];
+		win_free[cls][wide] = s;
+		return NULL;
+	}
 	if (secure)
 		at_secure_slab_new(p, cls);
-	uintptr_t off = (uintptr_t)(p - at_heap_base);
-	struct at_slab *s = at_slab_meta(off, cls);
-	if (!wide && !secure && cls >= AT_SLOT_CLS && cls < AT_COMPACT_CLS)
-		s = (struct at_slab *)(at_meta_base + at_win_compact(off)); /* its unit's slot (slab.h) */
 	s->base = p;
 	struct at_page *head = &at_pages[at_addr_to_pfn(p)];
 	head->ents = (uint16_t *)((char *)s + AT_META_REFS);
-	head[1].cls.magic = at_class_magic[cls];
-	head[1].cls.bin = cls * AT_BIN_BYTES;
+	head[1].cls = at_slab_cls(cls);
 	s->cls = (uint16_t)cls;
 	s->nobj = at_class_nobj[cls];
 	s->used = 0;
@@ -225,10 +268,9 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 		if (!s->used)
 			c->nempty--;
 		char *base = s->base;
-		uint16_t *stack = at_slab_stack((uintptr_t)(base - at_heap_base), cls);
 		unsigned int k = 0;
 		while (n + k < want && s->nfree)
-			out[n + k++] = base + stack[--s->nfree] * size;
+			out[n + k++] = base + *at_slab_stack_slot(s, --s->nfree) * size;
 		/* Fresh objects in descending order: a bin pops its last slot
 		 * first, so the lowest is handed out first (a class's first
 		 * object on the slab's first page, not 8 objects in), and the
@@ -307,29 +349,12 @@ void at_cold_free(uint32_t pfn, uint64_t f)
 	__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
 }
 
-/*
- * A big window's pages are given back (zero when next touched).  A compact
- * window shares its page (slab.h): its entries are 0 already, and its free
- * stack is cleared, as it may lie where the entries of the unit's next
- * slab, of another class or width, will be.
- */
-static void slab_release(struct at_slab *s, unsigned int cls, uintptr_t off)
+/* The slab of window s, of class cls, to the page allocator, its window
+ * to its free list. */
+static void slab_release(struct at_slab *s, unsigned int cls)
 {
-	char *base = at_heap_base + off;
-	unsigned int nobj = at_class_nobj[cls];
-	uint16_t *stack = at_slab_stack(off, cls);
-	if (cls < AT_COMPACT_CLS && (char *)s == at_meta_base + at_win_compact(off)) {
-		/* a slot window: the stack's pages in the unit's own window */
-		uintptr_t a = (uintptr_t)stack & ~(uintptr_t)(AT_PAGE_SIZE - 1);
-		uintptr_t e = ((uintptr_t)(stack + nobj) + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
-		madvise((void *)a, e - a, MADV_DONTNEED);
-	} else if (cls < AT_COMPACT_CLS) {
-		size_t meta_len = (size_t)((char *)(stack + nobj) - (char *)s);
-		madvise(s, (meta_len + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1), MADV_DONTNEED);
-	} else {
-		memset(stack, 0, nobj * sizeof(uint16_t));
-	}
-	at_page_release(base, AT_SLAB_ORDER);
+	at_page_release(s->base, AT_SLAB_ORDER);
+	win_put(&centrals[cls], s, cls);
 }
 
 /* Objects back to their slabs (class lock taken per batch of 64). */
@@ -338,7 +363,6 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 	struct central *c = &centrals[cls];
 	uint32_t size = at_class_size[cls];
 	struct at_slab *dead[64];
-	uintptr_t dead_off[64];
 	unsigned int ndead = 0;
 
 	while (n) {
@@ -347,8 +371,7 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 		for (unsigned int i = 0; i < batch; i++) {
 			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
 			struct at_slab *s = at_slab_of(off);
-			uint16_t *stack = at_slab_stack(off, cls);
-			stack[s->nfree++] = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
+			*at_slab_stack_slot(s, s->nfree++) = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
 			if (!s->listed)
 				list_add(c, s);
 			if (--s->used)
@@ -357,13 +380,12 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 				c->nempty++;
 			} else {
 				list_del(c, s);
-				dead_off[ndead] = off & ~(uintptr_t)(AT_SLAB_SIZE - 1);
 				dead[ndead++] = s;
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
 		for (unsigned int i = 0; i < ndead; i++)
-			slab_release(dead[i], cls, dead_off[i]);
+			slab_release(dead[i], cls);
 		ndead = 0;
 		objs += batch;
 		n -= batch;
@@ -461,7 +483,7 @@ size_t at_slab_trim(void)
 		pthread_mutex_unlock(&c->lock);
 		while (dead) {
 			struct at_slab *next = dead->next;
-			slab_release(dead, cls, (uintptr_t)(dead->base - at_heap_base));
+			slab_release(dead, cls);
 			bytes += AT_SLAB_SIZE;
 			dead = next;
 		}

@@ -26,50 +26,38 @@
  * heap address is found with no search: the head page of its 64 KiB unit,
  * at_pages[(off >> 16) << 4], has AT_PG_SLAB iff the unit is a slab.
  *
- * Metadata, out of band: a separate reservation (at_meta_base, the heap's
- * shadow: as large as the heap's and grown with it, committed by the kernel
- * on first touch, page.h at_heap_add_shadow) holds one 64 KiB window
- * per 64 KiB heap unit, at the same offset.  A slab's window:
+ * Metadata, out of band: each slab has a window in a separate reservation
+ * (at_meta_base, the heap's shadow: page.h at_heap_add_shadow, committed
+ * by the kernel on first touch), sized to what its objects need:
  *
- *   +0      struct at_slab header (central lists, counts; central lock)
- *   +64     per-object references, nobj + 1 entries (AT_META_REFS), room
- *           for wide ones (8 bytes each) whatever the slab's width
- *   +64 + 8 * (nobj + 1)   uint16_t free stack: indexes of objects
- *           returned to the slab (at_slab_stack; only slab.c uses it)
- * for the classes below AT_COMPACT_SIZE (at most 41032 bytes: the smallest
- * class, wide).  A slab of the classes from AT_COMPACT_SIZE up (at most 73
- * objects: 64 + 8 * 74 + 2 * 73 = 802 bytes) has a compact window instead,
- * 1 KiB, and the compact windows of 16 consecutive units share the last
- * 16 KiB of the first unit's 64 KiB window:
+ *   -2 * nobj  uint16_t free stack: indexes of objects returned to the
+ *              slab, growing down from the header (the k-th pushed at
+ *              header - 2 * (k + 1); only slab.c uses it)
+ *   +0         struct at_slab header (central lists, counts; central
+ *              lock), 64-byte aligned
+ *   +64        per-object references, nobj + 1 entries (AT_META_REFS), of
+ *              the slab's width: 2 bytes narrow, 8 wide
  *
- *   unit u, class < AT_COMPACT_CLS:  shadow + u * 64 KiB
- *   unit u, class >= AT_COMPACT_CLS: shadow + (u & ~15) * 64 KiB + 48 KiB
- *                                    + (u & 15) * 1 KiB
- *
- * (the first unit's own window, if it is a slab of a small class, ends
- * below 48 KiB).
- *
- * Slot windows: a narrow slab of the classes from AT_SLOT_CLS (160 bytes)
- * below AT_COMPACT_CLS (not the stricter heap's) has its header and
- * entries in its unit's compact window (at_win_compact), which a unit of
- * those classes does not otherwise use: 64 + 2 * (nobj + 1) bytes, at
- * most 884, fit its 1 KiB.  Four slabs' headers and entries share a page
- * of metadata, where each touched a page of its own 64 KiB window (a small
- * program's first slab of each class: 7 of `git status`'s 23 pages of
- * metadata).  Its free stack, written only when objects come back to the
- * slab, stays at the big window's offset in the unit's own window
- * (at_slab_stack, from the offset and the class); a released slot
- * window's entries are all 0, and its stack's pages are given back.  The
- * classes below 160 bytes have more entries than a slot holds (128
- * bytes: 1090 bytes of header and entries) and keep their big windows.
+ * at_win_bytes(cls, wide) in all: 16450 bytes for the 16-byte class
+ * narrow (41032 wide), 1090 for 256 bytes, 358 for 896, 82 for 16384; a
+ * quarter of the slab at most narrow, 5/8 wide.  The stack's top, the
+ * header and the first objects' entries (fresh objects are handed out
+ * lowest first) lie together, so a slab with few objects out touches one
+ * or two pages of its window whatever its class.  Windows are handed out
+ * in the order slabs are made, one after the other from the shadow's start
+ * (slab.c win_get: a bump offset, the header aligned up to 64 bytes; then
+ * a free list per class and width), so the windows of a small program's
+ * first slabs share pages, and under an address-space limit the shadow is
+ * mapped as one growing prefix (page.h at_heap_shadow_cover): a class of
+ * 256-byte objects takes 1.7-1.8% of its slabs' address space in windows,
+ * the 16-byte class 25%.  A released slab's window goes on its class and
+ * width's free list, its whole pages given back (MADV_DONTNEED), and is
+ * reused only by a slab of the same class and width: its entries are all 0
+ * (every object was free) and its layout the same, so a window never needs
+ * clearing.  The shadow thus holds, per class and width, the most slabs it
+ * had at once.
  * Everything that needs a slab's window reads it from the head page
- * descriptor (`ents` below, at_slab_of), not from the class: which
- * window a slab of the slot classes has depends on its width.  So four slabs of large objects share one page of
- * metadata, where each touched a page of its own: 1/16 of their memory
- * (1.5 MB of sqlite3's peak).  A released slab's entries are all 0 and
- * slab_new writes the header, so all a released compact window needs is
- * its free stack cleared (it may lie under the next slab's entries); a big
- * window's pages are given back (MADV_DONTNEED).
+ * descriptor (`ents` below, at_slab_of), never from the slab's address.
  * The address of the window's entries (window + AT_META_REFS) is kept in
  * the slab's head page descriptor (`ents`, over the free-list links an
  * allocated block has no use for: page.h), where free, which reads the
@@ -77,10 +65,21 @@
  * a refill does for its batch (at_obj_entry_of); a thread cache keeps each
  * cached object's entry address (tcache.h).  The descriptor
  * after the head (the slab's second page: the same cache line, its links
- * as unused) holds what free needs of the class (`cls`): the class's magic
- * number (at_obj_locate) and its bin's byte offset in a thread cache's bins
- * (cls * sizeof(struct at_bin), tcache.h), so that free reads them with no
- * table lookup (at_slab_class_of).
+ * as unused) holds what free needs of the class in one word (`cls`,
+ * at_slab_cls): the class's magic number in its high 32 bits, its bin's
+ * byte offset in a thread cache's bins (cls * sizeof(struct at_bin),
+ * tcache.h) in its low 32, so that free reads them with no table lookup
+ * (at_slab_class_of), and one product of the offset with the whole word
+ * gives the object's index and the object-start check (at_obj_locate_cls).
+ *
+ * A slab's head flags: the page allocator writes AT_PG_HEAD and the flags
+ * slab_new asks for (AT_PG_SLAB | AT_PG_NO_CODETAG, AT_PG_WIDE or
+ * AT_PG_SECURE), the class and the rest above the low byte; AT_PG_EARLY
+ * never comes with AT_PG_NO_CODETAG, AT_PG_BUDDY, AT_PG_DIRTY and the
+ * owner bits of a large block's head never on a slab's.  So the low byte
+ * of a narrow slab's head outside the stricter heap is exactly
+ * AT_SLAB_NARROW_HEAD, which no other unit head's is: free tells such a
+ * slab by one compare of that byte (at_slab_head_narrow).
  *
  * Per-object reference entries (one per object, also the object's state):
  *   narrow (uint16_t, 2 bytes): 0 = slot free, v > 0 = allocated, tag index
@@ -102,8 +101,9 @@
  * past its last object: off % 64 KiB / size <= 65535 / size <= nobj) exists
  * and is never written, so free() needs no bound check;
  * every object is free when its slab is released, so windows never need
- * clearing.  free() reads the entry before it writes anything: an entry of 0
- * is a double free (or a pointer to a never-allocated slot).
+ * clearing (a window is reused by its class and width only).  free()
+ * reads the entry before it writes anything: an entry of 0 is a double
+ * free (or a pointer to a never-allocated slot).
  *
  * Cold classes: a class of AT_COLD_SIZE (4096) bytes or more takes its
  * objects from the page allocator, not from a slab, while fewer than
@@ -145,6 +145,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/control.h"
 #include "pages/page.h"
 #include "store/tag_ref.h"
 
@@ -157,12 +158,6 @@
 #define AT_BIN_HALF_MAX 64u /* the most objects a thread cache moves at once (tcache.h) */
 #define AT_MAX_OBJS (AT_SLAB_SIZE / AT_MIN_SIZE)
 #define AT_META_REFS 64u
-#define AT_COMPACT_CLS 19u    /* at_class_size[19] = AT_COMPACT_SIZE */
-#define AT_COMPACT_SIZE 896u
-#define AT_WIN_COMPACT 1024u  /* a compact window */
-#define AT_WIN_GROUP_SHIFT 20 /* 16 units share their compact windows */
-#define AT_WIN_COMPACT_AT (48u << 10)
-#define AT_SLOT_CLS 9u        /* at_class_size[9] = 160: slot windows from here */
 #define AT_PG_WIDE AT_PG_OWNER2
 #define AT_PG_SECURE AT_PG_OWNER1 /* the stricter heap's slab (secure.h) */
 #define AT_COLD_CLS 29u    /* at_class_size[29] = AT_COLD_SIZE */
@@ -174,21 +169,6 @@
 #ifndef AT_OBJ_NARROW_MAX /* a test build lowers it to reach the overflow */
 #define AT_OBJ_NARROW_MAX 0xFFFEu
 #endif
-
-/* a big window's pages (released whole) end below the compact windows */
-_Static_assert(((AT_META_REFS + 8u * (AT_MAX_OBJS + 1) + 2u * AT_MAX_OBJS + 4095u) & ~4095u) <=
-		       AT_WIN_COMPACT_AT,
-	       "metadata window too small");
-_Static_assert(AT_META_REFS + 8u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) +
-			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE) +
-			       2u * (AT_SLAB_SIZE / AT_COMPACT_SIZE + 1) <= AT_WIN_COMPACT,
-	       "compact window too small");
-_Static_assert(AT_META_REFS + 2u * (AT_SLAB_SIZE / 160u + 1) <= AT_WIN_COMPACT &&
-		       AT_META_REFS + 2u * (AT_SLAB_SIZE / 128u + 1) > AT_WIN_COMPACT,
-	       "a slot window holds the narrow header and entries from 160 bytes, not 128");
-_Static_assert(AT_WIN_COMPACT_AT + (16u * AT_WIN_COMPACT) <= AT_SLAB_SIZE &&
-		       (1u << (AT_WIN_GROUP_SHIFT - AT_SLAB_SHIFT)) == 16u,
-	       "16 compact windows in a unit's window");
 
 struct at_slab {
 	struct at_slab *next, *prev; /* partial list of the class, if listed */
@@ -214,7 +194,9 @@ extern AT_HIDDEN char *at_meta_base;
 #define AT_SLOW_EARLY 1u
 #define AT_SLOW_WIDE 2u
 #define AT_SLOW_DEBUG 4u
-extern AT_HIDDEN unsigned char at_small_slow;
+/* a byte of at_modes (core/control.h), starting at AT_SLOW_EARLY */
+#define at_small_slow (at_modes.small_slow)
+_Static_assert(AT_SLOW_EARLY == AT_MODES_EARLY, "at_small_slow starts EARLY");
 extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 /* What an object of a class is charged and its usable size: its size, but
  * with the stricter heap (secure.h) 16 bytes less below the largest. */
@@ -247,52 +229,74 @@ static inline unsigned int at_size_class(size_t n)
 	return at_class_mid[(n - 1) >> 8];
 }
 
-/* The offset in the shadow of the window of the slab at heap offset (or,
- * the heap being arena-aligned, heap address) off, of class cls. */
-/* The compact window's offset of the unit at heap offset (or address) off
- * (the layout above). */
-static inline uintptr_t at_win_compact(uintptr_t off)
+/* The bytes below a slab's header in its window: its free stack (the
+ * layout above). */
+static inline size_t at_win_below(unsigned int cls)
 {
-	return (off & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT +
-	       ((off >> (AT_SLAB_SHIFT - 10)) & (15ul << 10));
+	return 2u * at_class_nobj[cls];
 }
 
-static inline uintptr_t at_win_off(uintptr_t off, unsigned int cls)
+/* The bytes of a window of a slab of class cls and width wide, from its
+ * stack's bottom to its last entry's end (the layout above). */
+static inline size_t at_win_bytes(unsigned int cls, int wide)
 {
-	if (at_likely(cls < AT_COMPACT_CLS))
-		return off & ~(AT_SLAB_SIZE - 1);
-	return at_win_compact(off);
+	return at_win_below(cls) + AT_META_REFS + (wide ? 8u : 2u) * (at_class_nobj[cls] + 1u);
 }
 
-/* The window of a slab at heap offset off, of class cls, by the class
- * alone: big or compact (a slot window's slab keeps only its free stack in
- * the big one). */
-static inline struct at_slab *at_slab_meta(uintptr_t off, unsigned int cls)
+/* Entry k of the free stack of the slab whose header is s (k < nfree). */
+static inline uint16_t *at_slab_stack_slot(struct at_slab *s, unsigned int k)
 {
-	return (struct at_slab *)(at_meta_base + at_win_off(off, cls));
-}
-
-/* The shadow window's free stack, after room for wide references (see the
- * window above). */
-static inline uint16_t *at_win_stack(struct at_slab *w, unsigned int nobj)
-{
-	return (uint16_t *)((char *)w + AT_META_REFS + 8u * (nobj + 1u));
-}
-
-/* The free stack of the slab at heap offset off, of class cls (in the
- * compact window for the compact classes, else at the big window's offset,
- * a slot window's slab's too). */
-static inline uint16_t *at_slab_stack(uintptr_t off, unsigned int cls)
-{
-	return at_win_stack(at_slab_meta(off, cls), at_class_nobj[cls]);
+	return (uint16_t *)(void *)s - 1 - k;
 }
 
 #define AT_BIN_BYTES 32u /* sizeof(struct at_bin), tcache.h */
 
+/* The second page descriptor's word of a slab of class cls (above). */
+static inline uint64_t at_slab_cls(unsigned int cls)
+{
+	return (uint64_t)at_class_magic[cls] << 32 | cls * AT_BIN_BYTES;
+}
+
 /* A slab's class from its head page descriptor (the second page's). */
 static inline unsigned int at_slab_class_of(const struct at_page *head)
 {
-	return head[1].cls.bin / AT_BIN_BYTES;
+	return (uint32_t)head[1].cls / AT_BIN_BYTES;
+}
+
+/* A slab's bin offset and its class's magic number (its head's second
+ * descriptor's word). */
+static inline uint32_t at_slab_bin(const struct at_page *head)
+{
+	return (uint32_t)head[1].cls;
+}
+
+static inline uint32_t at_slab_magic(const struct at_page *head)
+{
+	return (uint32_t)(head[1].cls >> 32);
+}
+
+_Static_assert(AT_NR_CLASSES * AT_BIN_BYTES <= (1u << 11), "a bin offset fits 11 bits (at_obj_locate_cls)");
+_Static_assert(AT_OBJ_NARROW_MAX < 0xFFFFu, "a bin's tag field (the index plus one) fits 16 bits");
+
+#define AT_SLAB_NARROW_HEAD (AT_PG_HEAD | AT_PG_SLAB | AT_PG_NO_CODETAG)
+_Static_assert(((AT_SLAB_NARROW_HEAD | AT_PG_WIDE | AT_PG_SECURE | AT_PG_EARLY) & ~0xFFull) == 0 &&
+		       AT_CLASS_SHIFT >= 8 && AT_ORDER_SHIFT >= 8,
+	       "the slab kind's flags are the flags word's low byte");
+
+/* Whether unit head page head is a narrow slab's outside the stricter heap:
+ * its flags' low byte (little-endian: the word's first) compared in memory
+ * (above). */
+static inline int at_slab_head_narrow(const struct at_page *head)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	typedef unsigned char __attribute__((may_alias)) byte_alias;
+	int eq;
+	__asm__("cmpb %2, %1" : "=@cce"(eq)
+		: "m"(*(const byte_alias *)&head->flags), "i"((unsigned char)AT_SLAB_NARROW_HEAD));
+	return eq;
+#else
+	return (uint8_t)AT_LOAD_RELAXED(&head->flags) == AT_SLAB_NARROW_HEAD;
+#endif
 }
 
 static inline unsigned int at_page_class(uint64_t flags)
@@ -327,6 +331,39 @@ static inline int at_obj_locate(uintptr_t off, uint32_t magic, uint32_t *idx)
 	uint64_t prod = (off & (AT_SLAB_SIZE - 1)) * (uint64_t)magic;
 	*idx = (uint32_t)(prod >> 32);
 	return (uint32_t)prod < magic;
+}
+
+/*
+ * The same from the second descriptor's whole word *cls (magic << 32 | bin,
+ * bin < 2^11), r = off % 64 KiB: the 128-bit product r * cls is
+ * (r * magic) * 2^32 + r * bin, where r * bin < 2^27 adds below the low 32
+ * bits' place of r * magic and carries nowhere.  So its high 64 bits are
+ * r * magic >> 32, the index, and its low 64 bits are the low 32 bits of r
+ * * magic shifted up, plus r * bin: an object's start (low 32 bits below
+ * 65536 <= magic - 1) makes them below (magic - 1) * 2^32 + 2^27 < *cls;
+ * any other offset (low 32 bits >= magic, r >= 1) at least magic * 2^32 +
+ * bin = *cls.  One multiply (x86-64: `mul` by the word in memory, the
+ * index in %rdx) and one compare with the same word, for every class and
+ * bin offset (checked exhaustively: every multiple of 16 up to 16384, every
+ * offset below 64 KiB).
+ */
+static inline int at_obj_locate_cls(uint32_t r, const uint64_t *cls, uintptr_t *idx)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	uint64_t lo, hi;
+	int start;
+	/* %rdx early-clobbered: the word's address must not be in it */
+	__asm__("mulq %3\n\tcmpq %3, %%rax" : "=a"(lo), "=&d"(hi), "=@ccb"(start)
+		: "m"(*cls), "0"((uint64_t)r));
+	(void)lo;
+	*idx = hi;
+	return start;
+#else
+	uint64_t w = *cls;
+	unsigned __int128 prod = (unsigned __int128)r * w;
+	*idx = (uintptr_t)(prod >> 64);
+	return (uint64_t)prod < w;
+#endif
 }
 
 /* The entries of the slab at heap offset off, read from its head page. */
@@ -408,30 +445,6 @@ static inline unsigned int at_block_class(uint64_t f)
 /* Whether class c may still take objects from the page allocator (a cold
  * class not warm yet: slab.h "Cold classes"); cleared for good. */
 extern AT_HIDDEN unsigned char at_class_cold[AT_NR_CLASSES];
-
-/*
- * The parts of the shadow a slab of class cls at heap offset off may use
- * (the layout above), for a shadow mapped piece by piece (under an
- * address-space limit: page.h at_heap_add_shadow, page_alloc.c): below
- * AT_COMPACT_CLS its unit's own 64 KiB window (a big window, or a slot
- * window's free stack), from AT_SLOT_CLS its group's 16 compact windows.
- * So a slab of the large classes needs 16 KiB per MiB of heap, not 64 KiB
- * per 64 KiB.  The number of parts, 1 or 2, in lo[] and len[].
- */
-static inline unsigned int at_slab_shadow_parts(uintptr_t off, unsigned int cls, uintptr_t lo[2],
-						size_t len[2])
-{
-	unsigned int n = 0;
-	if (cls < AT_COMPACT_CLS) {
-		lo[n] = off & ~(AT_SLAB_SIZE - 1);
-		len[n++] = AT_SLAB_SIZE;
-	}
-	if (cls >= AT_SLOT_CLS) {
-		lo[n] = (off & ~((1ul << AT_WIN_GROUP_SHIFT) - 1)) + AT_WIN_COMPACT_AT;
-		len[n++] = AT_WIN_COMPACT * 16u;
-	}
-	return n;
-}
 
 /* slab.c */
 AT_HIDDEN int at_slab_init(void);

@@ -109,10 +109,8 @@ struct at_page {
 		};
 		uint16_t *ents; /* a slab's head page: the address of its objects'
 				   reference entries (objects/slab.h) */
-		struct {
-			uint32_t magic, bin; /* a slab's second page: its class's
-						(objects/slab.h) */
-		} cls;
+		uint64_t cls; /* a slab's second page: its class's magic number
+				 and bin offset in one word (objects/slab.h) */
 	};
 };
 
@@ -195,13 +193,17 @@ AT_HIDDEN int at_page_grow(void *addr, unsigned int order, unsigned int new_orde
 /* The allocated block head of addr, or abort with a message naming addr. */
 AT_HIDDEN struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what);
 /*
- * A reservation parallel to the heap (the small-object metadata windows):
- * as large as the heap's, read-write, committed on first touch.  Without a
- * limit, reserved whole with the heap; under one, mapped in parts: the
- * windows a slab uses (objects/slab.h at_slab_shadow_parts), when the
- * slab is handed out (page_alloc.c, Reservation).  0, or -ENOMEM.
+ * A reservation beside the heap, as large as the heap's, for the
+ * small-object metadata windows (objects/slab.h), read-write, committed on
+ * first touch.  Without a limit, reserved whole with the heap; under one,
+ * mapped as a prefix as the windows take it (at_heap_shadow_cover,
+ * page_alloc.c, Reservation).  0, or -ENOMEM.
  */
 AT_HIDDEN int at_heap_add_shadow(char **basep);
+/* The shadow's first end bytes mapped (at once without a limit): 0, or
+ * -ENOMEM (the limit, or past the shadow's size).  Under a class lock
+ * (slab.c). */
+AT_HIDDEN int at_heap_shadow_cover(size_t end);
 /*
  * The runtime metadata carved from the heap's reservation (page_alloc.c,
  * Reservation): the page descriptors, and, unless at_heap_plan(0) was

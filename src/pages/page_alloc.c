@@ -232,12 +232,28 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * a fork copies few mappings and the metadata's first pages share
  * page-table pages:
  *
- *   meta:   page descriptors (at_pages[], for heap_span_max)
- *           | the tag registry's table | the counters (per CPU)
- *           | the shared-object tag area   (the last three only when
- *           start-up plans profiling: at_heap_plan)
+ *   meta:   the shared-object tag area | the counters (per CPU, used
+ *           downward) | page descriptors (at_pages[], for heap_span_max)
+ *           | the tag registry's table (used downward)   (the area, the
+ *           counters and the registry only when start-up plans
+ *           profiling: at_heap_plan)
  *   shadow: the small-object metadata windows (at_heap_add_shadow)
  *   heap:   the arenas, aligned to AT_ARENA_SIZE, PROT_NONE until committed
+ *
+ * A process touches each of these large arrays at one end: the
+ * descriptors, the shadow and the heap at their starts (pfn, heap offset),
+ * the counters and the registry at the end where their first tag indexes
+ * are (counters.h, tag_registry.h).  Each 2 MiB region a process touches
+ * costs a page-table page, copied by every fork, so the ends meet: the
+ * counters' first group (a page per CPU) ends FIRST_SPLIT into a 2 MiB
+ * region where the descriptors begin, and the registry ends
+ * REGISTRY_FIRST into the one where the shadow begins (meta_layout).  A
+ * small process's metadata thus takes two page-table pages however many
+ * CPUs it ran on (it took three, and one more for each further CPU), and
+ * those two and the shadow's start lie in one 1 GiB region (one
+ * page-middle-directory page): the descriptors begin FIRST_SPLIT past a
+ * 1 GiB boundary, the tag area and the counters below it (what lies
+ * between their end and the area's start is never touched).
  *
  * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
  * a page at its first touch; nothing of theirs is mprotect'ed later); the
@@ -248,10 +264,8 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * free (MAP_FIXED_NOREPLACE: two system calls in all, no alignment slack),
  * else wherever the kernel places it (never over a range another mapping
  * holds, as a sanitizer's runtime or another allocator may reserve for
- * itself): meta at a 1 GiB boundary and the shadow right after it, so
- * the first pages of all the metadata lie in one 1 GiB region (one
- * page-middle-directory page), then the heap at the next arena boundary
- * AT_HEAP_SIZE on.
+ * itself): meta at a 1 GiB boundary and the shadow right after it, then
+ * the heap at the next arena boundary AT_HEAP_SIZE on.
  *
  * Under a limit, or where the whole reservation is refused (valgrind's
  * address-space manager refuses it), every reserved byte counts against
@@ -270,11 +284,11 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * reached, leaving the rest to the program's other mappings.  The
  * descriptors cover as many arenas as the limit could ever hold (16 bytes
  * a page: 16 MiB under 4 GB).  The shadow lies AT_HEAP_SIZE above the
- * heap and is sparse: mapped (MAP_FIXED_NOREPLACE, 16 KiB grains, a bitmap
- * of what is) only where a slab handed out needs its windows (objects/
- * slab.h at_slab_shadow_parts: a 64 KiB window per slab of the classes
- * below 896 bytes, 16 KiB per MiB for the larger ones), in page_alloc
- * under the arena lock (shadow_lock taken under it).  A shadow as large
+ * heap and is mapped as a growing prefix (MAP_FIXED_NOREPLACE, SHADOW_STEP
+ * ahead, or just what is asked when the limit refuses that): the slabs'
+ * windows are handed out from its start one after the other, sized to
+ * their objects (objects/slab.h; at_heap_shadow_cover, under a class lock,
+ * shadow_lock taken under it).  A shadow as large
  * as the heap, reserved with it, held the heap to one 1 GiB arena under
  * `ulimit -v 4000000`.  Profiling's parts (tag area 320 MiB, registry
  * 8 MiB, counters 32 MiB a CPU), reserved whole they took 424 MiB of it on
@@ -295,15 +309,24 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * room right below the libraries, in their page-table pages, rather than
  * below the reservation. */
 #define NEAR_GAP (64ul << 20)
-#define SHADOW_GRAIN_SHIFT 14 /* limited: the shadow is mapped in 16 KiB grains */
+#define SHADOW_STEP (256ul << 10) /* limited: the shadow is mapped this far ahead */
+/* Unlimited, profiling planned: the 2 MiB region (one page-table page) the
+ * counters' first groups share with the descriptors' first (FIRST_SPLIT of
+ * each: 256 pages of counter groups, the first group's every CPU below 255
+ * CPUs; 256 MiB of heap), and the one the registry's
+ * first entries share with the shadow's first windows (REGISTRY_FIRST of
+ * entries: 8192 tag indexes; the windows of the heap's first 2 MiB less
+ * that). */
+#define PT_REGION (2ul << 20)
+#define FIRST_SPLIT (1ul << 20)
+#define REGISTRY_FIRST (64ul << 10)
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
 static size_t heap_span_max; /* what the descriptors cover */
-/* The sparse shadow's map (limited): a bit per SHADOW_GRAIN bytes of it,
- * set once they are mapped; NULL when the shadow is mapped whole. */
-static uint64_t *shadow_mapped;
-/* Taken only under an arena lock, and nothing is taken under it. */
+/* The shadow's bytes mapped, a prefix of it (all of it without a limit). */
+static size_t shadow_top;
+/* Taken only under a class lock (slab.c), and nothing is taken under it. */
 static pthread_mutex_t shadow_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Limited, profiling planned: the tag area, the registry's table and the
  * counters sparse, 2 * AT_HEAP_SIZE above the heap, mapped SPARSE_GRAIN at
@@ -422,6 +445,29 @@ static size_t align_up(size_t n, size_t a)
 
 static int sparse_setup(char *at, const size_t *len);
 
+/* Unlimited: where each part of meta (len[], 0 for a part not planned)
+ * lies, off[] from the reservation's start (a 1 GiB boundary), and the
+ * shadow's offset, which is returned (Reservation: the parts used downward
+ * end where a part used upward, or the shadow, begins, inside one 2 MiB
+ * region). */
+static size_t meta_layout(const size_t *len, size_t *off)
+{
+	off[AT_META_AREA] = 0;
+	off[AT_META_PAGES] = 0;
+	if (len[AT_META_COUNTERS])
+		off[AT_META_PAGES] = align_up(len[AT_META_AREA] + len[AT_META_COUNTERS] + FIRST_SPLIT,
+					      AT_ARENA_SIZE) + FIRST_SPLIT;
+	off[AT_META_COUNTERS] = off[AT_META_PAGES] - len[AT_META_COUNTERS];
+	size_t end = off[AT_META_PAGES] + len[AT_META_PAGES];
+	if (!len[AT_META_REGISTRY]) {
+		off[AT_META_REGISTRY] = end;
+		return align_up(end, META_ALIGN);
+	}
+	size_t shadow = align_up(end + len[AT_META_REGISTRY], PT_REGION) + REGISTRY_FIRST;
+	off[AT_META_REGISTRY] = shadow - len[AT_META_REGISTRY];
+	return shadow;
+}
+
 /* Run until it succeeds (retry_once.h): a failure leaves nothing mapped. */
 static int heap_setup(void)
 {
@@ -439,15 +485,14 @@ static int heap_setup(void)
 		len[AT_META_COUNTERS] = at_counters_bytes();
 		len[AT_META_AREA] = at_area_bytes();
 	}
-	size_t meta = 0;
-	for (unsigned int k = 0; k < AT_META_KINDS; k++)
-		meta += len[k];
-	meta = align_up(meta, META_ALIGN);
 	/* unlimited: meta, the shadow, the heap at the next arena boundary */
+	size_t off[AT_META_KINDS];
+	size_t meta = meta_layout(len, off);
 	size_t lead = align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE);
 	char *base = span < AT_HEAP_SIZE ? NULL : map_aligned(lead, span, 0);
 	if (base) {
 		shadow_base = base - lead + meta;
+		shadow_top = AT_HEAP_SIZE;
 	} else {
 		/* under the limit, or no room for the whole reservation at once
 		 * (valgrind's address space, a kernel with a small map count or
@@ -467,11 +512,9 @@ static int heap_setup(void)
 	if (!base)
 		return ENOMEM;
 	if (!sparse_base && span == AT_HEAP_SIZE) {
-		char *m = base - lead;
 		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
-			meta_ptr[k] = len[k] ? m : NULL;
+			meta_ptr[k] = len[k] ? base - lead + off[k] : NULL;
 			meta_len[k] = len[k];
-			m += len[k];
 		}
 	}
 	at_pages = (struct at_page *)(void *)meta_ptr[AT_META_PAGES];
@@ -494,87 +537,74 @@ int at_heap_add_shadow(char **basep)
 	if (at_heap_init())
 		return -ENOMEM;
 	pthread_mutex_lock(&grow_lock);
-	if (!shadow_base) { /* limited: AT_HEAP_SIZE above the heap, mapped in parts */
-		void *m = mmap(NULL, heap_span_max >> (SHADOW_GRAIN_SHIFT + 3), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED) {
-			err = -ENOMEM;
-		} else {
-			AT_STORE(&shadow_mapped, (uint64_t *)m);
-			shadow_base = at_heap_base + AT_HEAP_SIZE;
-		}
-	}
-	if (!err) {
-		AT_STORE(basep, shadow_base);
-	}
+	if (!shadow_base) /* limited: AT_HEAP_SIZE above the heap, mapped as it is used */
+		shadow_base = at_heap_base + AT_HEAP_SIZE;
+	AT_STORE(basep, shadow_base);
 	pthread_mutex_unlock(&grow_lock);
+	return err;
+}
+
+int at_heap_shadow_cover(size_t end)
+{
+	if (at_likely(end <= AT_LOAD_RELAXED(&shadow_top)))
+		return 0;
+	if (end > AT_HEAP_SIZE)
+		return -ENOMEM;
+	int err = 0;
+	pthread_mutex_lock(&shadow_lock);
+	size_t top = shadow_top, want = align_up(end, AT_PAGE_SIZE);
+	if (end > top) {
+		size_t to = top + SHADOW_STEP > want ? top + SHADOW_STEP : want;
+		if (to > AT_HEAP_SIZE)
+			to = want;
+		if (map_at(shadow_base + top, to - top, PROT_READ | PROT_WRITE) == MAP_FAILED &&
+		    (to == want || map_at(shadow_base + top, (to = want) - top,
+					   PROT_READ | PROT_WRITE) == MAP_FAILED))
+			err = -ENOMEM;
+		else
+			AT_STORE(&shadow_top, to);
+	}
+	pthread_mutex_unlock(&shadow_lock);
 	return err;
 }
 
 /* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
  * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
- * (the limit, or the address taken).  lock, if not NULL, is taken to map
- * (callers may race); nothing is taken under it. */
-static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift,
-			pthread_mutex_t *lock)
+ * (the limit, or the address taken).  The caller serialises. */
+static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift)
 {
 	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;
-	int locked = !lock, err = 0;
 	for (; g < e; g++) {
 		if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
 			continue;
-		if (!locked) {
-			pthread_mutex_lock(lock);
-			locked = 1;
-			if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
-				continue;
-		}
 		size_t r = g + 1; /* [g, r): a run not mapped */
 		while (r < e && !(map[r / 64] & (1ull << (r % 64))))
 			r++;
-		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED) {
-			err = -ENOMEM;
-			break;
-		}
+		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED)
+			return -ENOMEM;
 		for (; g < r; g++)
 			__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
 		g--;
 	}
-	if (lock && locked)
-		pthread_mutex_unlock(lock);
-	return err;
-}
-
-/* The shadow's parts a new slab of the class in `flags` at pfn uses
- * (slab.h at_slab_shadow_parts) mapped, when the shadow is sparse: 0, or
- * -ENOMEM.  Arena lock held. */
-static int shadow_cover(uint32_t pfn, uint64_t flags)
-{
-	uintptr_t lo[2];
-	size_t len[2];
-	unsigned int n = at_slab_shadow_parts((uintptr_t)pfn << AT_PAGE_SHIFT,
-					      (unsigned int)AT_FIELD(flags, AT_CLASS_SHIFT, AT_CLASS_BITS),
-					      lo, len);
-	uint64_t *map = AT_LOAD_RELAXED(&shadow_mapped);
-	int err = 0;
-	for (unsigned int i = 0; i < n && !err; i++)
-		err = sparse_cover(shadow_base, map, lo[i], len[i], SHADOW_GRAIN_SHIFT, &shadow_lock);
-	return err;
+	return 0;
 }
 
 int at_meta_cover_idx(uint32_t end)
 {
 	if (!sparse_base || end <= sparse_idx)
 		return 0;
-	char *reg = meta_ptr[AT_META_REGISTRY], *cnt = meta_ptr[AT_META_COUNTERS];
-	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(reg - sparse_base),
-			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT, NULL))
+	/* both used from their ends down (tag_registry.h; counters.h: whole
+	 * groups of every CPU's) */
+	char *reg = meta_ptr[AT_META_REGISTRY] + meta_len[AT_META_REGISTRY];
+	char *cnt = meta_ptr[AT_META_COUNTERS] + meta_len[AT_META_COUNTERS];
+	size_t cnt_len = (size_t)((end + AT_COUNTERS_GROUP - 1) / AT_COUNTERS_GROUP) *
+			 (meta_len[AT_META_COUNTERS] / (AT_IDX_MAX / AT_COUNTERS_GROUP));
+	if (sparse_cover(sparse_base, sparse_mapped,
+			 (uintptr_t)(reg - sparse_base) - (size_t)end * sizeof(void *),
+			 (size_t)end * sizeof(void *), SPARSE_GRAIN_SHIFT) ||
+	    sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(cnt - sparse_base) - cnt_len,
+			 cnt_len, SPARSE_GRAIN_SHIFT))
 		return -ENOMEM;
-	for (size_t c = 0; c < meta_len[AT_META_COUNTERS] / AT_COUNTERS_STRIDE; c++)
-		if (sparse_cover(sparse_base, sparse_mapped,
-				 (uintptr_t)(cnt - sparse_base) + c * AT_COUNTERS_STRIDE,
-				 (size_t)end * AT_COUNTERS_PAIR, SPARSE_GRAIN_SHIFT, NULL))
-			return -ENOMEM;
 	sparse_idx = end;
 	return 0;
 }
@@ -585,7 +615,7 @@ int at_meta_cover(const void *p, size_t len)
 	if (!sparse_base || c < sparse_base || c + len > sparse_base + sparse_len)
 		return 0;
 	if (sparse_cover(sparse_base, sparse_mapped, (uintptr_t)(c - sparse_base), len,
-			 SPARSE_GRAIN_SHIFT, NULL))
+			 SPARSE_GRAIN_SHIFT))
 		return -ENOMEM;
 	/* tag slots: their indexes' registry entries and counters too */
 	size_t end = (size_t)(c + len - area);
@@ -851,12 +881,6 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 		if (pfn == AT_PFN_NIL) {
 			pthread_mutex_unlock(&a->lock);
 			continue;
-		}
-		if ((extra_flags & AT_PG_SLAB) && at_unlikely(AT_LOAD_RELAXED(&shadow_mapped) != NULL) &&
-		    shadow_cover(pfn, extra_flags)) {
-			buddy_put(a, id, pfn, order, bits); /* no slab without its windows */
-			pthread_mutex_unlock(&a->lock);
-			break;
 		}
 		uint64_t flags = AT_PG_HEAD | extra_flags | ((uint64_t)order << AT_ORDER_SHIFT) |
 				 ((uint64_t)id << AT_ARENA_ID_SHIFT);

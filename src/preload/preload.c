@@ -15,6 +15,7 @@
  * (exit_report.c).  liballoctag.so itself exports none of these names.
  */
 #include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/control.h"
@@ -222,28 +223,33 @@ static AT_NOINLINE void *chain_entry_bin(struct at_bin *b, struct at_memo_entry 
 	return chain_entry_small(bin_class(b), e);
 }
 
-_Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's bidx compares with a bin's tag");
+_Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's nent compares with a bin's tag field");
 
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object
- * from the bin if its tag is the chain's (e's bidx against the bin tag's
- * 16 bits: at_bin_tag_is_narrow), counted in the bin's cumulative count
+ * from the bin if its tag is the chain's (e's nent, the narrow entry it
+ * writes, against the bin tag's 16-bit field: at_bin_nent_is; an index no
+ * bin tag can be has nent 0, which no field is), counted in the bin's cumulative count
  * (bin_charge.h); else from the bin under another tag, chain_retag, or
  * chain_entry_alloc.  Every call a tail call: inlined into chain_malloc,
  * neither needs a stack frame.
  */
-static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
-								   struct at_memo_entry *e)
+static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
+								      struct at_memo_entry *e,
+								      int slow_clear)
 {
 	unsigned int cls;
 	/* the slow byte first: past the class, the size is not needed */
-	if (at_likely(!at_byte_set(&at_small_slow) && at_small_class(n, &cls))) {
+	if (at_likely((slow_clear || !at_byte_set(&at_small_slow)) && at_small_class(n, &cls))) {
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
-			if (at_likely(at_bin_tag_is_narrow(&b->word, e->bidx))) {
-				void *p = at_bin_take_ent(b, c, e->nent);
+			if (at_likely(at_bin_nent_is(&b->word, e->nent))) {
+				/* done with the entry before the pop: the
+				 * object's register is then the return value's */
+				uint16_t nent = e->nent;
 				at_chain_entry_done();
+				void *p = at_bin_take_ent(b, c, nent);
 				if (at_unlikely(at_bin_cum_inc(&b->cum)))
 					return cum_wrapped(b, p);
 				return p;
@@ -253,6 +259,13 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 		return chain_entry_bin(b, e);
 	}
 	return chain_entry_alloc(n, e);
+}
+
+/* The same, the slow byte tested. */
+static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
+								   struct at_memo_entry *e)
+{
+	return chain_bin_take_if(n, e, 0);
 }
 
 static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
@@ -291,9 +304,12 @@ static AT_NOINLINE void *chain_ways(size_t n, uintptr_t from, struct at_memo_ent
  * chain) is checked here, the others by chain_ways (no end of the ways
  * computed, no loop in malloc); an entry at_memo_fast does not cover goes
  * to chain_general; a miss (at_memo_none's included: the thread has no
- * memo yet) to chain_slow.
+ * memo yet) to chain_slow.  slow_clear: the caller read at_small_slow
+ * clear in this call (malloc's MODES), so that way 0's hit does not test
+ * it again.
  */
-static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from, const void *ra)
+static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintptr_t from,
+								 const void *ra, int slow_clear)
 {
 	/* a register like any other (GCC otherwise takes the CFA's low 32
 	 * bits for the set through a store and a load) */
@@ -301,7 +317,7 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
-		return chain_bin_take(n, e);
+		return chain_bin_take_if(n, e, slow_clear);
 	if (r < 0)
 		return chain_general(n, from);
 	return chain_ways(n, from, e);
@@ -344,10 +360,22 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
  * call site's tag is passed, not made current.  With profiling on, malloc
- * itself only picks the path (no stack frame): PROFILING_MODE, at_profiling_on
- * (control.h) compared once with AT_PROFILING_CHAINS, its flags telling
- * off (goto off), depth 1 (goto sites: site_entry) and call chains apart. */
+ * itself only picks the path (no stack frame): MODES, at_modes' word
+ * (control.h: at_profiling_on in its low byte, at_small_slow in its high
+ * one) compared once with AT_PROFILING_CHAINS, its flags telling off
+ * with the slow byte clear (goto off), call chains with the slow byte
+ * clear (the way 0 hit takes the bin with no test of the slow byte) and
+ * everything else (goto other: depth 1, or a slow byte set) apart; the
+ * other entries' PROFILING_MODE, at_profiling_on alone compared, its
+ * flags telling off (goto off), depth 1 (goto sites) and call chains
+ * apart. */
 #if defined(__x86_64__)
+_Static_assert(offsetof(union at_modes, profiling_on) == 0 &&
+		       offsetof(union at_modes, small_slow) == 1,
+	       "MODES compares at_profiling_on in the word's low byte, the slow byte clear");
+#define MODES(off, other)                                                                \
+	__asm__ goto("cmpw %1, %0\n\tjb %l[" #off "]\n\tja %l[" #other "]"                \
+		     : : "m"(at_modes.word), "i"(AT_PROFILING_CHAINS) : "cc" : off, other)
 #define PROFILING_MODE()                                                                 \
 	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"                         \
 		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites)
@@ -357,6 +385,15 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 	__asm__ goto("cmpq $0, %0\n\tjne %l[" #tagged "]"                                  \
 		     : : "m"(at_current_tag) : "cc" : tagged)
 #else
+#define MODES(off, other)                                                     \
+	do {                                                                  \
+		union at_modes m_;                                            \
+		m_.word = AT_LOAD_RELAXED(&at_modes.word);                    \
+		if (at_unlikely(m_.small_slow || m_.profiling_on > AT_PROFILING_CHAINS)) \
+			goto other;                                           \
+		if (at_unlikely(m_.profiling_on < AT_PROFILING_CHAINS))       \
+			goto off;                                             \
+	} while (0)
 #define PROFILING_MODE()                                                      \
 	do {                                                                  \
 		unsigned char on_ = AT_LOAD_RELAXED(&at_profiling_on);        \
@@ -372,16 +409,47 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
 	} while (0)
 #endif
 
-EXPORT void *malloc(size_t n)
+/* *v == k, compared in memory (as at_byte_set) */
+static inline int byte_is(const unsigned char *v, unsigned char k)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int eq;
+	__asm__("cmpb %2, %1" : "=@cce"(eq) : "m"(*v), "iq"(k));
+	return eq;
+#else
+	return AT_LOAD_RELAXED(v) == k;
+#endif
+}
+
+/* malloc's MODES other than call chains or off with the slow byte clear
+ * (`from` malloc's CFA): at_profiling_on alone, then as malloc, the slow
+ * byte tested. */
+static AT_NOINLINE void *malloc_modes(size_t n, uintptr_t from)
 {
 	PROFILING_MODE();
-	/* call chains (READY) */
 	IF_CURRENT_TAG(tagged);
-	return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0));
+	return chain_malloc(n, from, *(const void *const *)(from - 8), 0);
 tagged:
 	return at_malloc_fast(n, at_current_tag);
 sites:
-	return site_entry(n, __builtin_return_address(0));
+	return site_entry(n, *(const void *const *)(from - 8));
+off:
+	return at_malloc_fast(n, NULL);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	MODES(off, other);
+	/* call chains (READY), the slow byte clear */
+	IF_CURRENT_TAG(tagged);
+	return chain_malloc(n, (uintptr_t)__builtin_dwarf_cfa(), __builtin_return_address(0), 1);
+tagged:
+	return at_malloc_fast(n, at_current_tag);
+other:
+	/* depth 1 without a call; the rest (a slow byte set) by malloc_modes */
+	if (at_likely(byte_is(&at_profiling_on, AT_PROFILING_SITES)))
+		return site_entry(n, __builtin_return_address(0));
+	return malloc_modes(n, (uintptr_t)__builtin_dwarf_cfa());
 off:
 	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
 }
@@ -401,8 +469,9 @@ EXPORT void free(void *p)
  * block realloc left in place: the size its checks found; a small calloc:
  * its class's; the aligned family: the block's), the memo's busy count
  * dropped; else chain_X_slow: the whole lookup in the set's ways (the memo
- * busy), else the walk, at_X_made counted per CPU.  chain_X makes only
- * tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
+ * busy), else the walk, at_X_made counted per CPU.  chain_X is inlined
+ * into X (one GOT load, no jump and no argument moved between them) and
+ * makes only tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
  * the caller's tag.  Otherwise at_X_noprof, charged to the current tag if
  * any.  `ok`, an
  * expression of X's result q: X made a block (its usable size in made).
@@ -422,7 +491,7 @@ EXPORT void free(void *p)
 			cum(t, made);                                                    \
 		return q;                                                                \
 	}                                                                                \
-	static AT_NOINLINE ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
+	static inline __attribute__((always_inline)) ret chain_##X(UNPAREN params, uintptr_t from, const void *ra) \
 	{                                                                                \
 		__asm__("" : "+r"(from));                                                \
 		struct at_memo_entry *e = at_memo_set_busy(from, ra);                   \

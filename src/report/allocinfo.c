@@ -100,7 +100,7 @@ static int each_line(emit_fn emit, void *ctx)
 	uint32_t end = AT_LOAD(&at_nr_idx);
 	at_bin_charges_gather(end);
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
-		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
+		const struct alloc_tag *t = AT_LOAD(at_tag_slot(i));
 		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
 		if (!t || err)
 			continue;
@@ -190,7 +190,7 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 	uint32_t end = AT_LOAD(&at_nr_idx);
 	at_bin_charges_gather(end);
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
-		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
+		const struct alloc_tag *t = AT_LOAD(at_tag_slot(i));
 		struct alloctag_counters c = walk_read(i); /* every i: see bin_charge.h */
 		if (!t)
 			continue;

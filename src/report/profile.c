@@ -319,7 +319,7 @@ static void write_tags(struct out *o, size_t *records)
 	uint32_t end = AT_LOAD(&at_nr_idx);
 	at_bin_charges_gather(end);
 	for (uint32_t i = AT_IDX_FIRST; i < end; i++) {
-		const struct alloc_tag *t = AT_LOAD(&at_tag_by_idx[i]);
+		const struct alloc_tag *t = AT_LOAD(at_tag_slot(i));
 		struct alloctag_counters c = at_counters_read(i), b = at_bin_charges_take(i);
 		c.bytes += b.bytes;
 		c.calls += b.calls;

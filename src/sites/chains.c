@@ -17,7 +17,7 @@
  *   4. under the registry lock: looked up again (another thread may have
  *      made it: its record is used, ours stays unused), inserted (the table
  *      grows first if it would pass half full), linked to its named frame's
- *      list and the list of all chains, and listed in at_tag_by_idx[].
+ *      list and the list of all chains, and listed in the registry's table.
  *
  * The memo (layout and invariants: chains.h): at_chain_entry (inline, the
  * preload library's entries) and at_chain_here look the call up in its
@@ -342,6 +342,7 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	e->bidx = (uint16_t)(e->idx < AT_MEMO_BIDX_NONE ? e->idx : AT_MEMO_BIDX_NONE);
 	e->nent = (uint16_t)(e->bidx + 1);
 	e->spx = from | (more == 3 ? AT_MEMO_SHAPE_ANY : more == 2 ? AT_MEMO_SHAPE7 : more ? AT_MEMO_SHAPE4 : 0);
+	e->spy = more == 1 ? from : e->spx | AT_MEMO_SHAPE4;
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;
 	if (at_likely(!tr->rbp)) { /* return addresses only */

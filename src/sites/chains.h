@@ -163,8 +163,9 @@ struct at_chain_table {
  *
  * An entry: its key (the return address ra; 0: empty, or being
  * written), its chain's tag and the tag's index (and in 16 bits, bidx,
- * for the compare with a bin's tag, and nent, the narrow entry the malloc
- * fast path writes), and the walk's words:
+ * the index a bin's tag can be, and nent = bidx + 1, the narrow entry the
+ * malloc fast path compares with a bin's tag field and writes), and the
+ * walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
  * compared as they are, nabs 3, 4 or 7 in the inline shapes below (the
@@ -177,11 +178,15 @@ struct at_chain_table {
  * cheapest to prove); AT_MEMO_SHAPE7, words 0..6 are all (nabs 7, no rbp
  * word: the default depth's whole chain, ra and 7 return addresses, with
  * no padding); AT_MEMO_SHAPE4, words 0..3 are all (nabs 4, the walk read
- * 4 words: tested last of the three, 7 instructions more than the first);
- * AT_MEMO_SHAPE_ANY, anything else (rbp
- * words, no word at all): at_memo_diff checks the words one by one, so
- * one compare of spx with `from` tests both the stack pointer and the
- * shape.  Word 0 is checked first
+ * 4 words); AT_MEMO_SHAPE_ANY, anything else (rbp words, no word at all):
+ * at_memo_diff checks the words one by one, so one compare of spx with
+ * `from` tests both the stack pointer and the shape.  The 4-word shape
+ * has a compare of its own: `spy` holds its sp (and for any other shape
+ * spx | AT_MEMO_SHAPE4, which no stack pointer is), compared with `from`
+ * second, after spx, so that its check costs one compare more than the
+ * 3-word shape's, not a decode of spx's bits; the 7-word shape is third
+ * (`from` with its bit set, compared with spx), then AT_MEMO_SHAPE_ANY.
+ * Word 0 is checked first
  * and alone: entries of one set and key differ most often there (a
  * wrapper called from several places at one stack depth).  A call with
  * the same ra whose words all match has the entry's chain: its walk
@@ -249,7 +254,10 @@ struct at_chain_table {
 #define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
 #define AT_MEMO_SHIFT_STEP 1  /* 4, 8, 16, 32, 64 sets */
 #define AT_MEMO_WAYS 4u
-#define AT_MEMO_WORDS 16u
+/* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
+ * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
+ * one at depth 16 15 return addresses */
+#define AT_MEMO_WORDS 15u
 #define AT_MEMO_ONLY_SP 0xffffffffu
 /* spx: the entry's sp, and its shape in bits the stack pointer of a user
  * address space never has */
@@ -258,8 +266,9 @@ struct at_chain_table {
 #define AT_MEMO_SHAPE4 ((uintptr_t)1 << 61)    /* 4 return addresses */
 #define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE4 - 1))
 /* bidx of an entry whose index no bin's tag can be (bin tags are at most
- * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h), so that the malloc fast path
- * compares a bin's tag with 16 bits */
+ * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h): its nent is 0, which no bin's
+ * tag field is (at_bin_nent_is), so that the malloc fast path compares 16
+ * bits */
 #define AT_MEMO_BIDX_NONE 0xFFFFu
 
 struct at_memo_entry {
@@ -273,6 +282,7 @@ struct at_memo_entry {
 	uint16_t bidx; /* idx if a bin's tag can be it (<= AT_MEMO_BIDX_NONE - 1), else that */
 	uint16_t nent; /* bidx + 1: an object's narrow entry for idx (slab.h) */
 	uint16_t off[AT_MEMO_WORDS];
+	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
 	uintptr_t rest[5]; /* to 256 bytes; set 0's way 0: the memo's header */
 };
@@ -360,6 +370,20 @@ static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintpt
 	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from);
 }
 
+/* *w == v, one compare in memory (the word is read where it is compared:
+ * GCC otherwise keeps a word read twice in a register, one load more on
+ * the first compare's path) */
+static inline int at_memo_word_is(const uintptr_t *w, uintptr_t v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int eq;
+	__asm__("cmpq %1, %2" : "=@cce"(eq) : "r"(v), "m"(*w));
+	return eq;
+#else
+	return AT_LOAD_RELAXED(w) == v;
+#endif
+}
+
 /*
  * at_memo_find's common case alone, for the malloc fast path (few
  * registers, no loop but the ways'): entries made at this `from` whose
@@ -380,25 +404,19 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 			return 0;
 		return !(W(1) | W(2));
 	}
-	/* read again (GCC keeps a word it reads twice in a register, where
-	 * the compare above can read it as its operand) */
-	uintptr_t d = AT_LOAD_RELAXED(&e->spx) ^ from;
-	/* rotated by 3, each shape's d is a small constant (no 64-bit one to
-	 * load); opaque, so that GCC compares the rotated word */
-	d = d << 3 | d >> 61;
-	__asm__("" : "+r"(d));
-	if (d == AT_MEMO_SHAPE7 >> 61) { /* 7 words */
-		if (W(0))
-			return 0;
-		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6));
-	}
-	if (d == AT_MEMO_SHAPE4 >> 61) { /* 4 words */
+	if (at_likely(e->spy == from)) { /* 4 words: one compare of its own */
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
 	}
+	/* from with the shape's bit set (bts), compared in memory */
+	if (at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE7)) { /* 7 words */
+		if (W(0))
+			return 0;
+		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6));
+	}
 #undef W
-	return d == AT_MEMO_SHAPE_ANY >> 61 ? -1 : 0;
+	return at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE_ANY) ? -1 : 0;
 }
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:

@@ -15,7 +15,7 @@
 
 /*
  * Run-time tag t (not in any section): a fresh index, counters zeroed,
- * t->idx and t->canon = t set; not yet listed in at_tag_by_idx[] (the caller
+ * t->idx and t->canon = t set; not yet listed in the registry's table (the caller
  * lists it with at_registry_list() once it has published t).  0; -EDEADLK if
  * this thread holds the registry lock (try again later); -ENOSPC if the
  * index space or the tag area is exhausted (for good).  Registry lock not

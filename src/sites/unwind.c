@@ -998,7 +998,7 @@ out:
 /* The state at the return from at_unwind: pc = its return address,
  * sp = past it, rbp as it is; then the walk (its seventh argument, rbp,
  * on the stack). */
-__asm__(".text\n"
+__asm__(".pushsection .text.at_unwind, \"ax\", @progbits\n"
 	".globl at_unwind\n"
 	".hidden at_unwind\n"
 	".type at_unwind, @function\n"
@@ -1014,7 +1014,8 @@ __asm__(".text\n"
 	".cfi_adjust_cfa_offset -24\n"
 	"ret\n"
 	".cfi_endproc\n"
-	".size at_unwind, .-at_unwind\n");
+	".size at_unwind, .-at_unwind\n"
+	".popsection\n");
 
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)

@@ -62,7 +62,7 @@
  * address at CFA - 8, rbp reloaded if saved, rsp = CFA.  Every load is
  * inside [rsp at the start, stack top) where the stack top is the thread
  * pointer for threads made by glibc (their TCB sits above their stack) and
- * __libc_stack_end for the main thread; each CFA must be at least 8 bytes
+ * at_main_stack_end for the main thread; each CFA must be at least 8 bytes
  * (a return address) and at most 1 MiB above the one before (the stack
  * pointer the walk started from, first).  The walk stops at a
  * "stop" rule, a return address of 0 (the outermost frame's CFI marks it
@@ -115,17 +115,22 @@ struct at_unwind_trace {
 	uintptr_t val[AT_TRACE_MAX];
 };
 
+/* The main thread's stack top: the address of argc on the initial stack,
+ * the word below argv (what the loader's __libc_stack_end holds, without
+ * its symbol lookup and version check at every process start); set by the
+ * constructor (startup/init.c) from the argv it is called with, 0 before. */
+extern AT_HIDDEN uintptr_t at_main_stack_end;
+
 /* The top of the calling thread's stack (exclusive) as a walk from sp
  * sees it: the thread pointer when above sp (a thread made by glibc),
- * else __libc_stack_end when above sp (the main thread), else 0. */
+ * else at_main_stack_end when above sp (the main thread), else 0. */
 static inline uintptr_t at_stack_top(uintptr_t sp)
 {
-	extern void *__libc_stack_end;
 	uintptr_t tp;
 	__asm__("movq %%fs:0, %0" : "=r"(tp));
 	if (tp > sp)
 		return tp;
-	uintptr_t end = (uintptr_t)__libc_stack_end;
+	uintptr_t end = at_main_stack_end;
 	return end > sp ? end : 0;
 }
 

@@ -18,6 +18,7 @@
 #include "sites/chains.h"
 #include "sites/site_names.h"
 #include "live/live_read.h"
+#include "sites/unwind.h"
 
 /*
  * The state machine's variable (control.h) lives here, with the only code
@@ -96,8 +97,17 @@ void alloctag_init(void)
 	}
 }
 
-__attribute__((constructor(101))) static void alloctag_ctor(void)
+AT_DATA_PAGE uintptr_t at_main_stack_end;
+
+/* Called, as every constructor, with main's arguments (the loader's
+ * _dl_init, or libc's start for a static program's); argv's word below is
+ * argc's, the main thread's stack top (sites/unwind.h). */
+__attribute__((constructor(101))) static void alloctag_ctor(int argc, char **argv, char **envp)
 {
+	(void)argc;
+	(void)envp;
+	if (argv)
+		AT_STORE_RELAXED(&at_main_stack_end, (uintptr_t)(argv - 1));
 	at_env_snapshot(); /* one pass over environ for the dozen reads below */
 	alloctag_init();
 	at_live_start(); /* live/live_read.h: the read handler; peak, series, endpoint if asked */

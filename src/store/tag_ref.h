@@ -76,7 +76,7 @@ static inline at_ref_t at_idx_to_ref(uint32_t idx)
 		return AT_REF_NONE;
 	if (idx == AT_IDX_EMPTY)
 		return AT_REF_EMPTY;
-	return at_tag_by_idx[idx];
+	return *at_tag_slot(idx);
 }
 
 static inline uint64_t at_ref_to_flags(at_ref_t ref)
