@@ -234,7 +234,8 @@ __attribute__((noinline)) void sig_leaf(void)
 	struct alloc_tag *t = probe(&ra);
 	f[0] = ra;
 	struct at_chain *c = at_chain_of(t);
-	if (!c || c->nr != n + 1 || memcmp(c->frames, f, (n + 1) * sizeof(uintptr_t)))
+	uintptr_t cf[AT_CHAIN_MAX];
+	if (!c || at_chain_frames(c, cf) != n + 1 || memcmp(cf, f, (n + 1) * sizeof(uintptr_t)))
 		sig_wrong++;
 	sig_calls++;
 }
@@ -289,7 +290,8 @@ static void *once(void *arg)
 	if (at_chain_depth >= 2)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 #endif
-	for (int r = 0; r < 32 * 8; r++)
+	/* doubling from 4 sets to 64 takes 16 + 32 + 64 + 128 such misses */
+	for (int r = 0; r < 32 * 12; r++)
 		onces[r % 32](arg);
 #ifdef __OPTIMIZE__
 	if (at_chain_depth >= 2)

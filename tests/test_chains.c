@@ -13,6 +13,12 @@
  *            tag, to that tag
  *   threads  4 threads create the tags of the same 2000 chains in
  *            different orders: one tag per chain, every index distinct
+ *   records  chains of 1 to 9 frames whose addresses use every part of
+ *            the 48 bits (and the high half-word's top bit) read back exact
+ *            from their 32-bit-word records, 112 bytes at 8 frames and 72
+ *            at 1; a frame at or above 2^48 makes a wide record, read back
+ *            exact, and a distinct chain from the one with the same low 48
+ *            bits
  *   grow     100,000 chains (the table starts at 4,096 slots): each
  *            found again afterwards, the table grown, no message
  *   noidx    a shared object takes almost the whole index space: the
@@ -157,8 +163,8 @@ static void deep(void)
 	CHECK(at_chain_tag(a, 3) == ta);
 	struct at_chain *ca = at_chain_of(ta), *cb = at_chain_of(tb);
 	CHECK(ca && cb && ca->named == cb->named);
-	CHECK_EQ(ca->site, 1);
-	CHECK_EQ(ca->nr, 3);
+	CHECK_EQ(at_chain_site(ca), 1);
+	CHECK_EQ(at_chain_nr(ca), 3);
 	CHECK_STREQ(ta->filename, "?+0x23880");
 	/* every frame in the layer (libc, by its object's name): named after
 	 * the last frame, no site.  Functions no sanitizer intercepts, so that
@@ -166,7 +172,7 @@ static void deep(void)
 	uintptr_t l[2] = {(uintptr_t)labs + 1, (uintptr_t)llabs + 1};
 	struct at_chain *cl = at_chain_of(at_chain_tag(l, 2));
 	CHECK(cl != NULL);
-	CHECK_EQ(cl->site, 0);
+	CHECK_EQ(at_chain_site(cl), 0);
 	CHECK(cl->named->addr == l[1]);
 	CHECK(at_chain_of(&cl->named->tag) == NULL); /* a frame's tag is no chain */
 	/* a wrapper pattern */
@@ -249,6 +255,51 @@ static void untagged(void)
 	printf("untagged: ok\n");
 }
 
+/* A chain of n frames made from f, found again, and read back exact. */
+static struct at_chain *record_of(const uintptr_t *f, unsigned int n)
+{
+	struct alloc_tag *t = at_chain_tag(f, n);
+	CHECK(t != NULL);
+	CHECK(at_chain_tag(f, n) == t);
+	struct at_chain *c = at_chain_of(t);
+	uintptr_t back[AT_CHAIN_MAX];
+	CHECK(c != NULL);
+	CHECK_EQ(at_chain_nr(c), n);
+	CHECK_EQ(at_chain_frames(c, back), n);
+	for (unsigned int k = 0; k < n; k++) {
+		CHECK_EQ(at_chain_frame(c, k), f[k]);
+		CHECK_EQ(back[k], f[k]);
+	}
+	CHECK_EQ(at_chain_site(c), 1); /* the first frame: no object, not in the layer */
+	return c;
+}
+
+static void records(void)
+{
+	static const uintptr_t high[] = {0x0000, 0x0001, 0x5555, 0x7fff, 0x8000, 0xabcd, 0xffff};
+	uintptr_t f[9];
+	int wide;
+	for (unsigned int n = 1; n <= 9; n++) {
+		for (unsigned int k = 0; k < n; k++)
+			f[k] = high[(n + k) % 7] << 32 | (0xfffffff0u - 0x01010100u * k) | n;
+		f[0] = 0x7ffe00000000ul | 0x12340000u | n << 4; /* distinct from every FAKE() */
+		record_of(f, n);
+		CHECK_EQ(at_chain_bytes(f, n, &wide), n == 8 ? 112 : n == 1 ? 72 : 64 + 4 * n + 4 * ((n + 1) / 2));
+		CHECK_EQ(wide, 0);
+	}
+	/* f[0 .. 3) as above, then frame 2 with bit 48 set: another chain */
+	struct at_chain *narrow = record_of(f, 3);
+	f[2] |= (uintptr_t)1 << 48;
+	CHECK_EQ(at_chain_bytes(f, 3, &wide), 64 + 8 * 3);
+	CHECK_EQ(wide, 1);
+	struct at_chain *w = record_of(f, 3);
+	CHECK(w != narrow && w->tag.idx != narrow->tag.idx);
+	CHECK(w->tag.reserved & AT_CHAIN_WIDE);
+	CHECK(!(narrow->tag.reserved & AT_CHAIN_WIDE));
+	f[1] = UINTPTR_MAX - 15;
+	record_of(f, 3);
+}
+
 static void grow(void)
 {
 	enum { N = 100000 };
@@ -258,7 +309,7 @@ static void grow(void)
 	CHECK_EQ(at_chain_count() - before, N);
 	for (uint32_t i = 0; i < N; i++) {
 		struct alloc_tag *t = at_dyn_tag(FAKE(20000 + i));
-		CHECK(at_chain_of(t)->frames[0] == (uintptr_t)FAKE(20000 + i));
+		CHECK(at_chain_frame(at_chain_of(t), 0) == (uintptr_t)FAKE(20000 + i));
 	}
 	CHECK(at_chain_table->shift >= 18); /* kept at most half full */
 	struct alloctag_chain_stats st;
@@ -313,6 +364,7 @@ int main(int argc, char **argv)
 	basic();
 	deep();
 	untagged();
+	records();
 	threads();
 
 	grow();

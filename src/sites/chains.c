@@ -100,8 +100,11 @@ static int insert(struct at_chain *c, uint64_t h)
 		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
 		if (!nt)
 			return -ENOMEM;
-		for (struct at_chain *e = at_chain_all; e; e = e->next_all)
-			table_put(nt, e, at_chain_hash(e->frames, e->nr));
+		for (struct at_chain *e = at_chain_all; e; e = e->next_all) {
+			uintptr_t f[AT_CHAIN_MAX];
+			unsigned int n = at_chain_frames(e, f);
+			table_put(nt, e, at_chain_hash(f, n));
+		}
 		AT_STORE(&at_chain_table, nt); /* t stays mapped: see chains.h */
 		if (t)
 			table_drop(t);
@@ -131,17 +134,26 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	struct at_frame *named = fr[site ? site - 1 : n - 1];
 	if (at_frame_name(named)) /* a layer frame's function: named now */
 		goto nomem;
-	struct at_chain *c = at_sites_pool_alloc(sizeof(*c) + n * sizeof(uintptr_t));
+	int wide;
+	struct at_chain *c = at_sites_pool_alloc(at_chain_bytes(f, n, &wide));
 	if (!c)
 		goto nomem;
 	c->tag.filename = named->tag.filename;
 	c->tag.function = named->tag.function;
 	c->tag.flags = AT_TAG_CHAIN;
+	c->tag.reserved = n | site << 8 | (wide ? AT_CHAIN_WIDE : 0);
 	c->named = named;
-	c->nr = n;
-	c->site = site;
-	for (unsigned int i = 0; i < n; i++) /* not memcpy: libc's text, a fault in a fork child */
-		AT_STORE_RELAXED(&c->frames[i], f[i]);
+	/* the words one by one, not memcpy: libc's text, a fault in a fork
+	 * child (chains.h: the record's layout) */
+	for (unsigned int i = 0; i < n; i++) {
+		if (wide) {
+			AT_STORE_RELAXED(&c->w[2 * i], (uint32_t)f[i]);
+			AT_STORE_RELAXED(&c->w[2 * i + 1], (uint32_t)((uint64_t)f[i] >> 32));
+		} else {
+			AT_STORE_RELAXED(&c->w[i], (uint32_t)f[i]);
+			c->w[n + i / 2] |= (uint32_t)((uint64_t)f[i] >> 32) << (i & 1) * 16;
+		}
+	}
 	int err = at_registry_add_runtime(&c->tag);
 	if (err == -EDEADLK)
 		return NULL; /* try again at the next call */
@@ -159,7 +171,7 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 	}
 	c->next_all = at_chain_all;
 	AT_STORE(&at_chain_all, c);
-	if (!named->chains) { /* appended: allocinfo lists sites in order of creation */
+	if (!named->names) { /* its first: appended (allocinfo lists sites in order of creation) */
 		/* no initializer: its relocation would make the loader write
 		 * the fork page at every start */
 		AT_CHAIN_HOT static struct at_frame **tail;
@@ -167,9 +179,8 @@ static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 			tail = &at_named_frames;
 		AT_STORE(tail, named);
 		tail = &named->next_named;
+		named->names = 1;
 	}
-	c->next_named = named->chains;
-	AT_STORE(&named->chains, c);
 	nr_chains++;
 	if (!err)
 		at_registry_list(&c->tag);

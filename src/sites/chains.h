@@ -59,15 +59,92 @@
 
 struct at_frame;
 
+/*
+ * A chain's record: its tag, its named frame, the list of every chain,
+ * and its frames after them, in 32-bit words w[]:
+ *
+ *   narrow (every frame below 2^48, as user-space addresses are):
+ *     w[k]                 bits 0..31 of frame k, k < nr
+ *     w[nr + k / 2]        bits 32..47 of frame k, in its half
+ *                          (k even: low 16 bits; odd: high)
+ *   wide (AT_CHAIN_WIDE; a frame at or above 2^48):
+ *     w[2k], w[2k + 1]     bits 0..31 and 32..63 of frame k
+ *
+ * nr (1..AT_CHAIN_MAX), site and the format live in the tag's reserved
+ * word (bits 0..7 nr, 8..15 site, AT_CHAIN_WIDE), which no one else
+ * writes for a chain's tag.  A narrow record of the default depth's 8
+ * frames is 112 bytes (64-bit frames and the fields dropped since: 144),
+ * a record of one frame 72.  A record is written whole before it is
+ * published (the table's slot, stored with release) and never changes.
+ */
 struct at_chain {
 	struct alloc_tag tag;       /* function, filename: the site's strings */
 	struct at_frame *named;     /* the frame that names it (the site, or the last) */
-	struct at_chain *next_named; /* the named frame's chains */
 	struct at_chain *next_all;  /* every chain, newest first */
-	uint32_t nr;                /* frames[0 .. nr) (no hash: 144 bytes at depth 8) */
-	uint32_t site;              /* 1-based index of the site frame, 0 = none */
-	uintptr_t frames[];
+	uint32_t w[];               /* the frames, as above */
 };
+#define AT_CHAIN_WIDE (1u << 16)
+
+static inline unsigned int at_chain_nr(const struct at_chain *c)
+{
+	return c->tag.reserved & 0xffu;
+}
+
+/* 1-based index of the site frame, 0 = none */
+static inline unsigned int at_chain_site(const struct at_chain *c)
+{
+	return c->tag.reserved >> 8 & 0xffu;
+}
+
+/* Frame k of c (k < nr). */
+static inline uintptr_t at_chain_frame(const struct at_chain *c, unsigned int k)
+{
+	uint32_t r = c->tag.reserved;
+	if (at_unlikely(r & AT_CHAIN_WIDE))
+		return c->w[2 * k] | (uintptr_t)c->w[2 * k + 1] << 32;
+	return c->w[k] | (uintptr_t)(c->w[(r & 0xffu) + k / 2] >> (k & 1) * 16 & 0xffffu) << 32;
+}
+
+/* Every frame of c in f[0 .. nr); nr. */
+static inline unsigned int at_chain_frames(const struct at_chain *c, uintptr_t *f)
+{
+	unsigned int n = at_chain_nr(c);
+	for (unsigned int k = 0; k < n; k++)
+		f[k] = at_chain_frame(c, k);
+	return n;
+}
+
+/* Whether c, whose nr is n and whose w[0] is f[0]'s low half, is chain
+ * f[0 .. n): its words compared with f's halves (no frame rebuilt; a
+ * frame at or above 2^48 differs from every narrow record's). */
+static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, unsigned int n)
+{
+	unsigned int k;
+	if (at_unlikely(c->tag.reserved & AT_CHAIN_WIDE)) {
+		for (k = 0; k < n; k++)
+			if (at_chain_frame(c, k) != f[k])
+				return 0;
+		return 1;
+	}
+	for (k = 1; k < n; k++)
+		if (c->w[k] != (uint32_t)f[k])
+			return 0;
+	const uint32_t *h = c->w + n;
+	for (k = 0; k + 1 < n; k += 2, h++)
+		if (((f[k] >> 32) ^ (*h & 0xffffu)) | ((f[k + 1] >> 32) ^ (*h >> 16)))
+			return 0;
+	return !(n & 1) || (f[n - 1] >> 32) == *h; /* the last word's high half is 0 */
+}
+
+/* The bytes of a record of frames f[0 .. n) (its format: *wide). */
+static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, int *wide)
+{
+	uintptr_t high = 0;
+	for (unsigned int k = 0; k < n; k++)
+		high |= f[k];
+	*wide = (uint64_t)high >> 48 != 0;
+	return sizeof(struct at_chain) + (*wide ? 8 * n : 4 * n + 4 * ((n + 1) / 2));
+}
 
 struct at_chain_table {
 	uint32_t shift;
@@ -129,7 +206,9 @@ struct at_chain_table {
  * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
  * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
  * thread that allocates from a few call sites keeps one page (the whole
- * memo is 16 pages, 64 KiB).  An entry is 256 bytes and a set 1 KiB, so
+ * memo is 16 pages, 64 KiB; it grows by doubling, so that python3
+ * starting a thread keeps 32 sets where steps of four took it to 64: 32
+ * KiB less, with as many walks on cc1).  An entry is 256 bytes and a set 1 KiB, so
  * that a set's offset is the hash's bits masked in place (at_memo_set_busy:
  * no shift, no multiply); the memo's header (mask, omask, the lists) is
  * kept in the padding of set 0's way 0 (`rest`, which moving an entry
@@ -173,7 +252,7 @@ struct at_chain_table {
 #define AT_MEMO_SHIFT 6
 #define AT_MEMO_SETS (1u << AT_MEMO_SHIFT)
 #define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
-#define AT_MEMO_SHIFT_STEP 2  /* 4, 16, 64 sets */
+#define AT_MEMO_SHIFT_STEP 1  /* 4, 8, 16, 32, 64 sets */
 #define AT_MEMO_WAYS 4u
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
@@ -469,13 +548,8 @@ static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t
 		struct at_chain *e = AT_LOAD(&t->slots[i]);
 		if (!e)
 			return NULL;
-		if (e->nr == n && e->frames[0] == f[0]) {
-			unsigned int k = 1;
-			while (k < n && e->frames[k] == f[k])
-				k++;
-			if (k == n)
-				return e;
-		}
+		if (at_chain_nr(e) == n && e->w[0] == (uint32_t)f[0] && at_chain_same(e, f, n))
+			return e;
 	}
 }
 

@@ -69,7 +69,7 @@ static size_t pool_bytes, table_bytes;
 
 void *at_sites_pool_alloc(size_t n)
 {
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7;
 	if (n > POOL_BLOCK - sizeof(struct pool_block))
 		return NULL;
 	for (;;) {

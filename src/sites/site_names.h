@@ -101,7 +101,7 @@ struct at_frame {
 	uintptr_t addr;             /* run-time return address */
 	struct at_object *obj;      /* a layer frame's object, to name it later */
 	unsigned char layer;        /* in the allocation layer */
-	struct at_chain *chains;    /* chains named after this frame */
+	unsigned char names;        /* a chain is named after it (registry lock) */
 	struct at_frame *next_named; /* frames that name a chain, oldest first */
 	int64_t acc_bytes, acc_calls; /* allocinfo's sums (registry lock) */
 };
@@ -121,7 +121,8 @@ AT_HIDDEN int at_frame_name(struct at_frame *f);
 
 /* The largest table kept in the pool (header and 256 slots). */
 #define AT_SITES_SMALL 2064u
-/* Pool allocation (16-byte aligned, zeroed, never freed); NULL on ENOMEM. */
+/* Pool allocation (8-byte aligned, as records, tables and strings need:
+ * no padding to 16; zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
 /* Bytes of the pool and the frame table. */
 AT_HIDDEN size_t at_sites_memory(void);

@@ -48,10 +48,11 @@ void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *c
 		cum.calls += mc.calls;
 		if (!cum.calls && !live.calls && !b.calls)
 			continue; /* made, never charged (a failed allocation) */
+		uintptr_t f[AT_CHAIN_MAX];
 		struct at_chain_view v = {
-			.frames = c->frames,
-			.nr_frames = c->nr,
-			.site = c->site,
+			.frames = f,
+			.nr_frames = at_chain_frames(c, f),
+			.site = at_chain_site(c),
 			.live_bytes = (uint64_t)(live.bytes + b.bytes),
 			.live_calls = (uint64_t)(live.calls + b.calls),
 			.alloc_bytes = (uint64_t)cum.bytes,

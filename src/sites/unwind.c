@@ -791,7 +791,7 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	/* The first table with the flags of the allocator's other small
 	 * mappings, so that the kernel merges it with a neighbour (one
 	 * mapping fewer for each fork to copy), and its whole pages written
-	 * now (2 of its 3: the third holds the last set's second word alone):
+	 * now (the first of its 2: the second holds the last 4 sets alone):
 	 * a forked child's first lookup of a new return address reads a page
 	 * and writes it, which, were the page never touched, is two faults
 	 * (the zero page, then a copy of it), one when it is present; the

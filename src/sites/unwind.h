@@ -5,16 +5,22 @@
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
  * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
  * ra, its 31-bit key the top 31 bits of ra times an odd constant.
- * The first table has 2^AT_RULE_SHIFT_FIRST sets (8 KiB: `cat` makes 48
- * misses, `git --version` 127, each a page or two of a table indexed by
- * the address, which touched a page per code page it unwound through);
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB and its header:
+ * `cat` makes 48 misses, `git --version` 127, neither grows it, and each
+ * keeps 4 KiB less than with 8 KiB; python3 grows it either way; each a
+ * page or two of a table indexed by the address, which touched a page per
+ * code page it unwound through);
  * when more than half its words are in use, or (a table of fewer than
- * 2^AT_RULE_EVICT_BELOW sets, up to 32 KiB) more than
+ * 2^AT_RULE_EVICT_BELOW sets, up to 64 KiB) more than
  * 2^(shift - AT_RULE_EVICT_SHIFT) valid words were replaced in it, a table
  * 2^AT_RULE_SHIFT_STEP times larger replaces it (empty: it is a cache,
- * misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  The addresses of a
+ * misses fill it), up to 2^AT_RULE_SHIFT_MAX sets.  Twice as large, not
+ * four times: python3 starting a thread stops at 16 KiB where a 4x step
+ * took it to 32 (12 KiB less resident), for 11% more misses on cc1
+ * (15289 against 13738: a table emptied more often on the way to the
+ * same 128 KiB, under 0.1% of its instructions).  The addresses of a
  * large program crowd a few sets of a small table long before it is half
- * full: cc1 on gen.c (BENCHMARKS.md) made 19150 misses where the tables
+ * full: with steps of four from 8 KiB, cc1 on gen.c (BENCHMARKS.md) made 19150 misses where the tables
  * grew only when half full (18866 with the evictions' rule on the 8 KiB
  * table alone), 13350 with this rule, 13946 with a 32 KiB first table
  * growing when half full; the evictions' rule on the 128 KiB table too
@@ -71,8 +77,8 @@
 #include "core/compiler.h"
 
 #define AT_RULE_WAYS 2u
-#define AT_RULE_SHIFT_FIRST 9 /* 512 sets, 8 KiB */
-#define AT_RULE_SHIFT_STEP 2
+#define AT_RULE_SHIFT_FIRST 8 /* 256 sets, 4 KiB */
+#define AT_RULE_SHIFT_STEP 1
 #define AT_RULE_SHIFT_MAX 15   /* 512 KiB */
 #define AT_RULE_EVICT_SHIFT 3  /* grow after 2^shift / 8 evictions ... */
 #define AT_RULE_EVICT_BELOW 13 /* ... in a table of fewer than 8192 sets */
