@@ -15,6 +15,10 @@
 
 #define R_STOP (1ull << 32)
 
+/* The main thread's stack end, which the runtime's constructor sets
+ * (startup/init.c); unwind.c's walk reads it, this target never walks. */
+uintptr_t at_main_stack_end;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 8)
