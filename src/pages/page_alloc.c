@@ -253,7 +253,14 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * those two and the shadow's start lie in one 1 GiB region (one
  * page-middle-directory page): the descriptors begin FIRST_SPLIT past a
  * 1 GiB boundary, the tag area and the counters below it (what lies
- * between their end and the area's start is never touched).
+ * between their end and the area's start is never touched).  The heap's
+ * first pages take a third 2 MiB region and a second 1 GiB one: its base
+ * is aligned to AT_ARENA_SIZE (blocks aligned to their size, above), so
+ * nothing else lies in its first arena's 1 GiB region, and the three
+ * arrays used upward (descriptors, shadow, heap) cannot all begin where
+ * one used downward ends.  Sharing that region would need the metadata
+ * carved from the first arena's range and the shadow used downward from
+ * the descriptors' start.
  *
  * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
  * a page at its first touch; nothing of theirs is mprotect'ed later); the
