@@ -98,9 +98,10 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 
 /*
  * Slot c - 1 of slots and its entry address (*ent): two loads indexed from
- * the slots.  On x86-64 in one asm statement, so that the object may take
- * the count's register (malloc's return value): gcc otherwise computes the
- * top slot's address in it and moves the object there last.
+ * the slots.  On x86-64 in one asm statement, the object loaded into the
+ * return register (%rax): gcc otherwise computes the top slot's address in
+ * it and moves the object there last, or, on the chain's hit path, loads
+ * the object into the slots' register and moves it.
  */
 static inline __attribute__((always_inline)) void *at_bin_top(void **slots, uintptr_t c,
 							       uint16_t **ent)
@@ -109,7 +110,7 @@ static inline __attribute__((always_inline)) void *at_bin_top(void **slots, uint
 	void *p;
 	__asm__("movq %c[e]-8(%[s],%[c],8), %[ent]\n\t"
 		"movq -8(%[s],%[c],8), %[p]"
-		: [p] "=r"(p), [ent] "=&r"(*ent)
+		: [p] "=a"(p), [ent] "=&r"(*ent)
 		: [s] "r"(slots), [c] "r"(c), [e] "i"(AT_BIN_ENTS * sizeof(void *)), "m"(slots[c - 1]),
 		  "m"(at_bin_ents(slots)[c - 1]));
 	return p;

@@ -209,12 +209,17 @@ static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, 
 	return p;
 }
 
-/* p, taken from bin b, whose cumulative count just wrapped
- * (bin_charge.h): a tail call, so that the fast paths need no frame. */
-static AT_NOINLINE void *cum_wrapped(struct at_bin *b, void *p)
+/* The cumulative count of bin b (count c >= 1), whose tag is the
+ * allocation's, just wrapped (bin_charge.h): folded, then the bin's top
+ * object taken, its entry written with the bin's tag.  A tail call, so
+ * that the fast paths need no frame; they count before the pop, so that
+ * the object is loaded last, into the return register, and pass neither
+ * the object nor the entry it takes (no register copy on their path). */
+static AT_NOINLINE void *cum_wrapped(struct at_bin *b, uintptr_t c)
 {
+	uint32_t ti = at_bin_tag_narrow_at(&b->word);
 	at_bin_cum_wrap(&b->word, bin_class(b));
-	return p;
+	return at_bin_take(b, c, ti);
 }
 
 /* chain_entry_small for the class of bin b, which is empty. */
@@ -249,10 +254,9 @@ static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
 				 * object's register is then the return value's */
 				uint16_t nent = e->nent;
 				at_chain_entry_done();
-				void *p = at_bin_take_ent(b, c, nent);
 				if (at_unlikely(at_bin_cum_inc(&b->cum)))
-					return cum_wrapped(b, p);
-				return p;
+					return cum_wrapped(b, c);
+				return at_bin_take_ent(b, c, nent);
 			}
 			return chain_retag(e, b, c);
 		}
@@ -336,10 +340,9 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
 		uintptr_t c = at_bin_count_at(&b->word);
 		uint32_t ti = at_bin_tag_narrow_at(&b->word);
 		if (at_likely(c && b->site == site_key(ra, ti))) {
-			void *p = at_bin_take(b, c, ti);
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
-				return cum_wrapped(b, p);
-			return p;
+				return cum_wrapped(b, c);
+			return at_bin_take(b, c, ti);
 		}
 		return site_miss_bin(b, ra);
 	}
