@@ -179,24 +179,25 @@ static AT_NOINLINE void *at_small_alloc_slow_bin(struct at_bin *b, struct alloc_
 }
 
 /*
- * The fast path, written so that every call in it is a tail call (no stack
+ * The fast path for bin b of the thread's bins (at_tls_bins), written so
+ * that every call in it is a tail call (no stack
  * frame): a narrow slab's object from a non-empty bin whose tag is the
  * current tag's index (under `never`: both 0), its entry written; the
  * bin's count is all there is to update (bin_charge.h).  Anything else goes
  * to at_small_alloc_slow.
  */
-static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
-								    struct alloc_tag *tag)
+static inline __attribute__((always_inline)) void *at_small_alloc_bin(struct at_bin *b,
+									struct alloc_tag *tag)
 {
 	if (at_unlikely(at_byte_set(&at_small_slow))) {
 		unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
 		struct at_theap *h = at_tls_heap;
+		unsigned int cls = (unsigned int)(b - at_tls_bins);
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
 			return at_small_alloc_wide(h, cls, tag);
 		return at_small_alloc_slow(cls, tag);
 	}
 	uint32_t ti = tag_idx(tag);
-	struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 	uint64_t w = b->word;
 	uintptr_t c = at_bin_count_at(&b->word);
 	if (at_unlikely(!c))
@@ -211,6 +212,13 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	return at_bin_take(b, c, ti);
 }
 
+/* The same for class cls. */
+static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
+								    struct alloc_tag *tag)
+{
+	return at_small_alloc_bin(&at_tls_bins[cls], tag); /* no heap: count 0 */
+}
+
 /*
  * malloc(n) charged to tag (as cur_tag() gives it): the sizes up to 8 KiB,
  * the most frequent, take one compare to their class.  Inlined with a
@@ -218,9 +226,9 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
  */
 static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, struct alloc_tag *tag)
 {
-	unsigned int cls;
-	if (at_likely(at_small_class(n, &cls)))
-		return at_small_alloc(cls, tag);
+	struct at_bin *b;
+	if (at_likely(at_small_bin(n, &b)))
+		return at_small_alloc_bin(b, tag);
 	return at_large_malloc(n, tag);
 }
 

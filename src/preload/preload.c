@@ -243,10 +243,9 @@ static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
 								      struct at_memo_entry *e,
 								      int slow_clear)
 {
-	unsigned int cls;
-	/* the slow byte first: past the class, the size is not needed */
-	if (at_likely((slow_clear || !at_byte_set(&at_small_slow)) && at_small_class(n, &cls))) {
-		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
+	struct at_bin *b; /* no heap: count 0 */
+	/* the slow byte first: past the bin, the size is not needed */
+	if (at_likely((slow_clear || !at_byte_set(&at_small_slow)) && at_small_bin(n, &b))) {
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
 			if (at_likely(at_bin_nent_is(&b->word, e->nent))) {
@@ -316,8 +315,14 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 								 const void *ra, int slow_clear)
 {
 	/* a register like any other (GCC otherwise takes the CFA's low 32
-	 * bits for the set through a store and a load) */
-	__asm__("" : "+r"(from), "+D"(n));
+	 * bits for the set through a store and a load): on x86-64 the second
+	 * argument's, where chain_ways and chain_general take it (else a
+	 * move on the way to them) */
+#if defined(__x86_64__)
+	__asm__("" : "+S"(from), "+D"(n));
+#else
+	__asm__("" : "+r"(from), "+r"(n));
+#endif
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
@@ -334,9 +339,9 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
 {
 	unsigned int cls;
 	if (at_likely(!at_byte_set(&at_small_slow))) {
-		if (at_unlikely(!at_small_class(n, &cls)))
+		struct at_bin *b; /* no heap: count 0 */
+		if (at_unlikely(!at_small_bin(n, &b)))
 			return site_large(n, ra);
-		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
 		uint32_t ti = at_bin_tag_narrow_at(&b->word);
 		if (at_likely(c && b->site == site_key(ra, ti))) {
