@@ -186,10 +186,11 @@ static AT_NOINLINE void *at_small_alloc_slow_bin(struct at_bin *b, struct alloc_
  * bin's count is all there is to update (bin_charge.h).  Anything else goes
  * to at_small_alloc_slow.
  */
-static inline __attribute__((always_inline)) void *at_small_alloc_bin(struct at_bin *b,
-									struct alloc_tag *tag)
+static inline __attribute__((always_inline)) void *at_small_alloc_bin_if(struct at_bin *b,
+									   struct alloc_tag *tag,
+									   int slow_clear)
 {
-	if (at_unlikely(at_byte_set(&at_small_slow))) {
+	if (at_unlikely(!slow_clear && at_byte_set(&at_small_slow))) {
 		unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
 		struct at_theap *h = at_tls_heap;
 		unsigned int cls = (unsigned int)(b - at_tls_bins);
@@ -212,6 +213,13 @@ static inline __attribute__((always_inline)) void *at_small_alloc_bin(struct at_
 	return at_bin_take(b, c, ti);
 }
 
+/* The same, the slow byte tested. */
+static inline __attribute__((always_inline)) void *at_small_alloc_bin(struct at_bin *b,
+								       struct alloc_tag *tag)
+{
+	return at_small_alloc_bin_if(b, tag, 0);
+}
+
 /* The same for class cls. */
 static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
 								    struct alloc_tag *tag)
@@ -222,14 +230,23 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 /*
  * malloc(n) charged to tag (as cur_tag() gives it): the sizes up to 8 KiB,
  * the most frequent, take one compare to their class.  Inlined with a
- * constant NULL tag, the tag's compares fold away (`never`).
+ * constant NULL tag, the tag's compares fold away (`never`).  slow_clear:
+ * the caller read at_small_slow clear in this call (the preload library's
+ * malloc: at_modes' word 0), so that it is not tested again.
  */
-static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, struct alloc_tag *tag)
+static inline __attribute__((always_inline)) void *at_malloc_fast_if(size_t n, struct alloc_tag *tag,
+								       int slow_clear)
 {
 	struct at_bin *b;
 	if (at_likely(at_small_bin(n, &b)))
-		return at_small_alloc_bin(b, tag);
+		return at_small_alloc_bin_if(b, tag, slow_clear);
 	return at_large_malloc(n, tag);
+}
+
+/* The same, the slow byte tested. */
+static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, struct alloc_tag *tag)
+{
+	return at_malloc_fast_if(n, tag, 0);
 }
 
 /*

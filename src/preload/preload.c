@@ -459,7 +459,9 @@ other:
 		return site_entry(n, __builtin_return_address(0));
 	return malloc_modes(n, (uintptr_t)__builtin_dwarf_cfa());
 off:
-	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
+	/* its own copy: no tag to compare; the modes word was 0, the slow
+	 * byte clear */
+	return at_malloc_fast_if(n, NULL, 1);
 }
 
 EXPORT void free(void *p)
