@@ -3,12 +3,14 @@
  * class and every offset in a slab, at_obj_index and at_obj_locate (free's
  * check) give offset / size and at_obj_locate says whether the offset is a
  * multiple of the size; every request size maps to the smallest class that
- * holds it.
+ * holds it, and malloc's bin for it (at_small_bin, through the table of
+ * bin offsets) is that class's.
  */
 #include <alloctag.h>
 
 #include "check.h"
 #include "objects/slab.h"
+#include "objects/tcache.h"
 
 int main(void)
 {
@@ -35,7 +37,15 @@ int main(void)
 		CHECK(c >= 1 && c < AT_NR_CLASSES);
 		CHECK(at_class_size[c] >= n);
 		CHECK(c == 1 || at_class_size[c - 1] < n);
+		struct at_bin *b = NULL;
+		CHECK_EQ(at_small_bin(n, &b), 1);
+		if (b != &at_tls_bins[c])
+			CHECK_EQ(b - at_tls_bins, (long)c);
 	}
+	struct at_bin *b = NULL;
+	CHECK_EQ(at_small_bin(AT_SMALL_MAX + 1, &b), 0);
+	for (unsigned int i = 0; i < 513; i++)
+		CHECK_EQ(at_bin_small[i], at_class_small[i] * AT_BIN_BYTES);
 	printf("ok\n");
 	return 0;
 }

@@ -569,13 +569,25 @@ void at_free(void *p)
 
 /* The usable size of p when it is a live object of a slab (its class's),
  * else 0 (not in a slab, not an object's start, free: usable_checked
- * tells which); no call, so that realloc's in-place case needs no frame. */
+ * tells which); no call, so that realloc's in-place case needs no frame.
+ * A narrow slab outside the stricter heap is checked as at_free_fast
+ * checks it (its head's low byte, the object-start check and index in one
+ * product, the narrow entry: a start in the slab's tail reads 0), the
+ * class from the head's second descriptor; any other slab by its flags. */
 static inline __attribute__((always_inline)) size_t slab_live_size(const void *p)
 {
 	uintptr_t off = (uintptr_t)((const char *)p - at_heap_base);
 	if (off >= AT_LOAD_RELAXED(&at_heap_span))
 		return 0;
-	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
+	const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
+	if (at_likely(at_slab_head_narrow(head))) {
+		uintptr_t i;
+		if (!at_obj_locate_cls((uint16_t)(uintptr_t)p, &head[1].cls, &i) ||
+		    !AT_LOAD_RELAXED(AT_LOAD_RELAXED(&head->ents) + i))
+			return 0;
+		return at_class_charge[at_slab_class_of(head)];
+	}
+	uint64_t f = AT_LOAD_RELAXED(&head->flags);
 	if (!(f & AT_PG_SLAB))
 		return 0;
 	unsigned int cls = at_page_class(f);
@@ -782,11 +794,14 @@ static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc, (void *p, size_t
 
 /* realloc's at_X_entry: a live slab object that stays where it is first,
  * with no frame and no call (the most frequent realloc, growing a buffer
- * a little in its object's slack), else realloc_entry_all. */
+ * a little in its object's slack), else realloc_entry_all.  NULL is
+ * outside the heap (slab_live_size 0), and n - 1 < old is stays' n <= old
+ * with n = 0 (a free) excluded, so that neither p, n nor old is tested
+ * alone. */
 void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
-	size_t old;
-	if (at_likely(p && n) && at_likely((old = slab_live_size(p)) != 0) && stays(n, old)) {
+	size_t old = slab_live_size(p);
+	if (at_likely(n - 1 < old) && at_likely(n > old / 2 || old <= AT_MIN_SIZE)) {
 		at_memo_count(e, old);
 		at_chain_entry_done();
 		return p;

@@ -98,9 +98,10 @@ static inline uint32_t tag_idx(struct alloc_tag *tag)
 
 /*
  * Slot c - 1 of slots and its entry address (*ent): two loads indexed from
- * the slots.  On x86-64 in one asm statement, so that the object may take
- * the count's register (malloc's return value): gcc otherwise computes the
- * top slot's address in it and moves the object there last.
+ * the slots.  On x86-64 in one asm statement, the object loaded into the
+ * return register (%rax): gcc otherwise computes the top slot's address in
+ * it and moves the object there last, or, on the chain's hit path, loads
+ * the object into the slots' register and moves it.
  */
 static inline __attribute__((always_inline)) void *at_bin_top(void **slots, uintptr_t c,
 							       uint16_t **ent)
@@ -109,7 +110,7 @@ static inline __attribute__((always_inline)) void *at_bin_top(void **slots, uint
 	void *p;
 	__asm__("movq %c[e]-8(%[s],%[c],8), %[ent]\n\t"
 		"movq -8(%[s],%[c],8), %[p]"
-		: [p] "=r"(p), [ent] "=&r"(*ent)
+		: [p] "=a"(p), [ent] "=&r"(*ent)
 		: [s] "r"(slots), [c] "r"(c), [e] "i"(AT_BIN_ENTS * sizeof(void *)), "m"(slots[c - 1]),
 		  "m"(at_bin_ents(slots)[c - 1]));
 	return p;
@@ -178,24 +179,26 @@ static AT_NOINLINE void *at_small_alloc_slow_bin(struct at_bin *b, struct alloc_
 }
 
 /*
- * The fast path, written so that every call in it is a tail call (no stack
+ * The fast path for bin b of the thread's bins (at_tls_bins), written so
+ * that every call in it is a tail call (no stack
  * frame): a narrow slab's object from a non-empty bin whose tag is the
  * current tag's index (under `never`: both 0), its entry written; the
  * bin's count is all there is to update (bin_charge.h).  Anything else goes
  * to at_small_alloc_slow.
  */
-static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
-								    struct alloc_tag *tag)
+static inline __attribute__((always_inline)) void *at_small_alloc_bin_if(struct at_bin *b,
+									   struct alloc_tag *tag,
+									   int slow_clear)
 {
-	if (at_unlikely(at_byte_set(&at_small_slow))) {
+	if (at_unlikely(!slow_clear && at_byte_set(&at_small_slow))) {
 		unsigned char slow = AT_LOAD_RELAXED(&at_small_slow);
 		struct at_theap *h = at_tls_heap;
+		unsigned int cls = (unsigned int)(b - at_tls_bins);
 		if (slow == AT_SLOW_WIDE && (uintptr_t)h > 1)
 			return at_small_alloc_wide(h, cls, tag);
 		return at_small_alloc_slow(cls, tag);
 	}
 	uint32_t ti = tag_idx(tag);
-	struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 	uint64_t w = b->word;
 	uintptr_t c = at_bin_count_at(&b->word);
 	if (at_unlikely(!c))
@@ -210,17 +213,40 @@ static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int c
 	return at_bin_take(b, c, ti);
 }
 
+/* The same, the slow byte tested. */
+static inline __attribute__((always_inline)) void *at_small_alloc_bin(struct at_bin *b,
+								       struct alloc_tag *tag)
+{
+	return at_small_alloc_bin_if(b, tag, 0);
+}
+
+/* The same for class cls. */
+static inline __attribute__((always_inline)) void *at_small_alloc(unsigned int cls,
+								    struct alloc_tag *tag)
+{
+	return at_small_alloc_bin(&at_tls_bins[cls], tag); /* no heap: count 0 */
+}
+
 /*
  * malloc(n) charged to tag (as cur_tag() gives it): the sizes up to 8 KiB,
  * the most frequent, take one compare to their class.  Inlined with a
- * constant NULL tag, the tag's compares fold away (`never`).
+ * constant NULL tag, the tag's compares fold away (`never`).  slow_clear:
+ * the caller read at_small_slow clear in this call (the preload library's
+ * malloc: at_modes' word 0), so that it is not tested again.
  */
+static inline __attribute__((always_inline)) void *at_malloc_fast_if(size_t n, struct alloc_tag *tag,
+								       int slow_clear)
+{
+	struct at_bin *b;
+	if (at_likely(at_small_bin(n, &b)))
+		return at_small_alloc_bin_if(b, tag, slow_clear);
+	return at_large_malloc(n, tag);
+}
+
+/* The same, the slow byte tested. */
 static inline __attribute__((always_inline)) void *at_malloc_fast(size_t n, struct alloc_tag *tag)
 {
-	unsigned int cls;
-	if (at_likely(at_small_class(n, &cls)))
-		return at_small_alloc(cls, tag);
-	return at_large_malloc(n, tag);
+	return at_malloc_fast_if(n, tag, 0);
 }
 
 /*

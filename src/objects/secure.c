@@ -70,8 +70,10 @@ void at_secure_init(void)
 			 AT_LOAD_RELAXED(&at_secure_heap) >= 2 ? canary_word ^ 1 : canary_word);
 	/* A request of n bytes takes the class of n + 16 (the largest class
 	 * for what no class holds with its canary). */
-	for (unsigned int i = 0; i < 513; i++)
+	for (unsigned int i = 0; i < 513; i++) {
 		at_class_small[i] = (uint8_t)class_above(16u * (i ? i : 1u) + 16u);
+		at_bin_small[i] = (uint16_t)(at_class_small[i] * AT_BIN_BYTES);
+	}
 	for (unsigned int i = 0; i < 64; i++)
 		at_class_mid[i] = (uint8_t)class_above(8192u + 256u * (i + 1u) + 16u);
 	for (unsigned int c = 2; c < AT_NR_CLASSES - 1; c++)

@@ -203,6 +203,11 @@ extern AT_HIDDEN const uint16_t at_class_size[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_charge[AT_NR_CLASSES];
 extern AT_HIDDEN uint8_t at_class_small[513]; /* (n + 15) / 16 -> class, n <= 8192 (0 too) */
 extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
+/* (n + 15) / 16 -> class * AT_BIN_BYTES, the class's bin offset in a
+ * thread's bins (tcache.h at_small_bin), n <= 8192: at_class_small's, kept
+ * in step with it; a table of its own so that malloc's fast path needs no
+ * shift of the class */
+extern AT_HIDDEN uint16_t at_bin_small[513];
 extern AT_HIDDEN uint32_t at_class_magic[AT_NR_CLASSES];
 extern AT_HIDDEN uint16_t at_class_nobj[AT_NR_CLASSES];
 

@@ -120,6 +120,23 @@ extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model(
  */
 extern AT_HIDDEN const struct at_bin at_bins_none[AT_NR_CLASSES];
 
+/* Whether a request of n bytes is a small object's, with its class's bin
+ * of the thread's bins (at_tls_bins) in *b: the sizes up to 8 KiB, the most
+ * frequent, by one compare and at_bin_small's offset (no shift of the
+ * class); as at_small_class. */
+static inline __attribute__((always_inline)) int at_small_bin(size_t n, struct at_bin **b)
+{
+	if (__builtin_expect(n <= 8192, 1)) {
+		*b = (struct at_bin *)((char *)at_tls_bins + at_bin_small[(n + 15) >> 4]);
+		return 1;
+	}
+	if (__builtin_expect(n <= AT_SMALL_MAX, 1)) {
+		*b = &at_tls_bins[at_class_mid[(n - 1) >> 8]];
+		return 1;
+	}
+	return 0;
+}
+
 /* The calling thread's heap, creating it; NULL if dead or out of memory. */
 AT_HIDDEN struct at_theap *at_theap_get(void);
 /* Refill bin cls; 0 on ENOMEM. */

@@ -209,12 +209,17 @@ static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, 
 	return p;
 }
 
-/* p, taken from bin b, whose cumulative count just wrapped
- * (bin_charge.h): a tail call, so that the fast paths need no frame. */
-static AT_NOINLINE void *cum_wrapped(struct at_bin *b, void *p)
+/* The cumulative count of bin b (count c >= 1), whose tag is the
+ * allocation's, just wrapped (bin_charge.h): folded, then the bin's top
+ * object taken, its entry written with the bin's tag.  A tail call, so
+ * that the fast paths need no frame; they count before the pop, so that
+ * the object is loaded last, into the return register, and pass neither
+ * the object nor the entry it takes (no register copy on their path). */
+static AT_NOINLINE void *cum_wrapped(struct at_bin *b, uintptr_t c)
 {
+	uint32_t ti = at_bin_tag_narrow_at(&b->word);
 	at_bin_cum_wrap(&b->word, bin_class(b));
-	return p;
+	return at_bin_take(b, c, ti);
 }
 
 /* chain_entry_small for the class of bin b, which is empty. */
@@ -238,10 +243,9 @@ static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
 								      struct at_memo_entry *e,
 								      int slow_clear)
 {
-	unsigned int cls;
-	/* the slow byte first: past the class, the size is not needed */
-	if (at_likely((slow_clear || !at_byte_set(&at_small_slow)) && at_small_class(n, &cls))) {
-		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
+	struct at_bin *b; /* no heap: count 0 */
+	/* the slow byte first: past the bin, the size is not needed */
+	if (at_likely((slow_clear || !at_byte_set(&at_small_slow)) && at_small_bin(n, &b))) {
 		uintptr_t c = at_bin_count_at(&b->word);
 		if (at_likely(c)) {
 			if (at_likely(at_bin_nent_is(&b->word, e->nent))) {
@@ -249,10 +253,9 @@ static inline __attribute__((always_inline)) void *chain_bin_take_if(size_t n,
 				 * object's register is then the return value's */
 				uint16_t nent = e->nent;
 				at_chain_entry_done();
-				void *p = at_bin_take_ent(b, c, nent);
 				if (at_unlikely(at_bin_cum_inc(&b->cum)))
-					return cum_wrapped(b, p);
-				return p;
+					return cum_wrapped(b, c);
+				return at_bin_take_ent(b, c, nent);
 			}
 			return chain_retag(e, b, c);
 		}
@@ -312,8 +315,14 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 								 const void *ra, int slow_clear)
 {
 	/* a register like any other (GCC otherwise takes the CFA's low 32
-	 * bits for the set through a store and a load) */
-	__asm__("" : "+r"(from), "+D"(n));
+	 * bits for the set through a store and a load): on x86-64 the second
+	 * argument's, where chain_ways and chain_general take it (else a
+	 * move on the way to them) */
+#if defined(__x86_64__)
+	__asm__("" : "+S"(from), "+D"(n));
+#else
+	__asm__("" : "+r"(from), "+r"(n));
+#endif
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
@@ -330,16 +339,15 @@ static inline __attribute__((always_inline)) void *site_malloc(size_t n, const v
 {
 	unsigned int cls;
 	if (at_likely(!at_byte_set(&at_small_slow))) {
-		if (at_unlikely(!at_small_class(n, &cls)))
+		struct at_bin *b; /* no heap: count 0 */
+		if (at_unlikely(!at_small_bin(n, &b)))
 			return site_large(n, ra);
-		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
 		uint32_t ti = at_bin_tag_narrow_at(&b->word);
 		if (at_likely(c && b->site == site_key(ra, ti))) {
-			void *p = at_bin_take(b, c, ti);
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
-				return cum_wrapped(b, p);
-			return p;
+				return cum_wrapped(b, c);
+			return at_bin_take(b, c, ti);
 		}
 		return site_miss_bin(b, ra);
 	}
@@ -451,7 +459,9 @@ other:
 		return site_entry(n, __builtin_return_address(0));
 	return malloc_modes(n, (uintptr_t)__builtin_dwarf_cfa());
 off:
-	return at_malloc_fast(n, NULL); /* its own copy: no tag to compare */
+	/* its own copy: no tag to compare; the modes word was 0, the slow
+	 * byte clear */
+	return at_malloc_fast_if(n, NULL, 1);
 }
 
 EXPORT void free(void *p)
