@@ -11,7 +11,9 @@
 #
 # Programs: smallrss.sh's (smallprogs.sh: /bin/true, cat, sort, git
 # --version, python3 with and without a thread), then git status in a
-# small repository (5 files, one changed).
+# small repository (5 files, one changed), then bash running a command
+# and a builtin (/bin/bash -c '/bin/true; exit 0': one fork, the parent's
+# fork handlers; dash's vfork runs none, and a last command is exec'd).
 # Configurations: alloctag (PRELOAD_LIB, default ALLOCTAG) and never
 # (ALLOCTAG=never); BEFORE=LIB adds LIB (another build of the library,
 # the same file name) in both modes as before and before-never.  Each
@@ -40,11 +42,17 @@ git -C "$REPO" -c user.email=b@example.org -c user.name=bench commit -qm files
 echo changed >"$REPO/f1"
 
 . "$HERE/smallprogs.sh"
-NPROGS=7
-prog() { if [ "$1" -eq 6 ]; then cmd=(git -C "$REPO" status); else small_prog "$1"; fi; }
+NPROGS=8
+prog() {
+    case $1 in
+    6) cmd=(git -C "$REPO" status) ;;
+    7) cmd=(/bin/bash -c '/bin/true; exit 0') ;;
+    *) small_prog "$1" ;;
+    esac
+}
 each_run "$W/libpages $NAME" text_kib data_kib rx
 
-python3 - "$W/data" "$SMALL_PROGS|git status" "${NAMES[@]}" <<'EOF'
+python3 - "$W/data" "$SMALL_PROGS|git status|bash, one fork" "${NAMES[@]}" <<'EOF'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1])]
 progs = sys.argv[2].split("|")
