@@ -46,6 +46,8 @@ int main(void)
 	CHECK_EQ(at_small_bin(AT_SMALL_MAX + 1, &b), 0);
 	for (unsigned int i = 0; i < 513; i++)
 		CHECK_EQ(at_bin_small[i], at_class_small[i] * AT_BIN_BYTES);
+	for (unsigned int n = 0; n <= AT_BIN_DIRECT_MAX; n++)
+		CHECK_EQ(at_bin_direct[n], at_class_small[(n + 15) >> 4] * AT_BIN_BYTES);
 	printf("ok\n");
 	return 0;
 }
