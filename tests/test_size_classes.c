@@ -9,6 +9,7 @@
 #include <alloctag.h>
 
 #include "check.h"
+#include "core/control.h"
 #include "objects/slab.h"
 #include "objects/tcache.h"
 
@@ -32,6 +33,18 @@ int main(void)
 				CHECK_EQ(start, off % s == 0);
 		}
 	}
+	/* the stricter heap (ALLOCTAG_SECURE) moves every table to the class
+	 * of n + 16 at start-up: malloc's tables must move with it */
+	if (at_secure_heap) {
+		for (unsigned int n = 0; n <= AT_BIN_DIRECT_MAX; n++) {
+			struct at_bin *b = NULL;
+			CHECK_EQ(at_small_bin(n, &b), 1);
+			CHECK_EQ(b - at_tls_bins, (long)at_size_class(n));
+			CHECK(at_class_size[at_size_class(n)] >= n + 16);
+		}
+		printf("ok\n");
+		return 0;
+	}
 	for (size_t n = 0; n <= AT_SMALL_MAX; n++) {
 		unsigned int c = at_size_class(n);
 		CHECK(c >= 1 && c < AT_NR_CLASSES);
@@ -46,6 +59,8 @@ int main(void)
 	CHECK_EQ(at_small_bin(AT_SMALL_MAX + 1, &b), 0);
 	for (unsigned int i = 0; i < 513; i++)
 		CHECK_EQ(at_bin_small[i], at_class_small[i] * AT_BIN_BYTES);
+	for (unsigned int n = 0; n <= AT_BIN_DIRECT_MAX; n++)
+		CHECK_EQ(at_bin_direct[n], at_class_small[(n + 15) >> 4] * AT_BIN_BYTES);
 	printf("ok\n");
 	return 0;
 }

@@ -74,6 +74,8 @@ void at_secure_init(void)
 		at_class_small[i] = (uint8_t)class_above(16u * (i ? i : 1u) + 16u);
 		at_bin_small[i] = (uint16_t)(at_class_small[i] * AT_BIN_BYTES);
 	}
+	for (unsigned int n = 0; n <= AT_BIN_DIRECT_MAX; n++)
+		at_bin_direct[n] = at_bin_small[(n + 15) >> 4];
 	for (unsigned int i = 0; i < 64; i++)
 		at_class_mid[i] = (uint8_t)class_above(8192u + 256u * (i + 1u) + 16u);
 	for (unsigned int c = 2; c < AT_NR_CLASSES - 1; c++)

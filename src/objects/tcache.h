@@ -121,11 +121,16 @@ extern AT_HIDDEN __thread struct at_theap *at_tls_heap __attribute__((tls_model(
 extern AT_HIDDEN const struct at_bin at_bins_none[AT_NR_CLASSES];
 
 /* Whether a request of n bytes is a small object's, with its class's bin
- * of the thread's bins (at_tls_bins) in *b: the sizes up to 8 KiB, the most
- * frequent, by one compare and at_bin_small's offset (no shift of the
- * class); as at_small_class. */
+ * of the thread's bins (at_tls_bins) in *b: the sizes up to 1 KiB, the most
+ * frequent, by one compare and at_bin_direct's offset (no rounding of n, no
+ * shift of the class), those up to 8 KiB by a second compare and
+ * at_bin_small's; as at_small_class. */
 static inline __attribute__((always_inline)) int at_small_bin(size_t n, struct at_bin **b)
 {
+	if (__builtin_expect(n <= AT_BIN_DIRECT_MAX, 1)) {
+		*b = (struct at_bin *)((char *)at_tls_bins + at_bin_direct[n]);
+		return 1;
+	}
 	if (__builtin_expect(n <= 8192, 1)) {
 		*b = (struct at_bin *)((char *)at_tls_bins + at_bin_small[(n + 15) >> 4]);
 		return 1;

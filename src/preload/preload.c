@@ -373,20 +373,28 @@ static AT_NOINLINE void *site_entry(size_t n, const void *ra)
  * one) compared once with AT_PROFILING_CHAINS, its flags telling off
  * with the slow byte clear (goto off), call chains with the slow byte
  * clear (the way 0 hit takes the bin with no test of the slow byte) and
- * everything else (goto other: depth 1, or a slow byte set) apart; the
+ * everything else (goto other: depth 1, or a slow byte set) apart: call
+ * chains by one branch taken over the others (`je`), which follow it
+ * inline (`ja` to other on the same flags, else a jump to off: depth 1 pays
+ * the 3 instructions it paid with `jb` then `ja`, `never` 2 more, call
+ * chains 1 fewer), inside the function and its unwind information (a
+ * debugger or a sampling profiler stopped there still unwinds); the
  * other entries' PROFILING_MODE, at_profiling_on alone compared, its
  * flags telling off (goto off), depth 1 (goto sites) and call chains
- * apart. */
+ * apart, the same way. */
 #if defined(__x86_64__)
 _Static_assert(offsetof(union at_modes, profiling_on) == 0 &&
 		       offsetof(union at_modes, small_slow) == 1,
 	       "MODES compares at_profiling_on in the word's low byte, the slow byte clear");
-#define MODES(off, other)                                                                \
-	__asm__ goto("cmpw %1, %0\n\tjb %l[" #off "]\n\tja %l[" #other "]"                \
-		     : : "m"(at_modes.word), "i"(AT_PROFILING_CHAINS) : "cc" : off, other)
-#define PROFILING_MODE()                                                                 \
-	__asm__ goto("cmpb %1, %0\n\tjb %l[off]\n\tja %l[sites]"                         \
-		     : : "m"(at_profiling_on), "i"(AT_PROFILING_CHAINS) : "cc" : off, sites)
+/* insn (cmpb or cmpw) of *mem with k: equal jumps over the rest, two
+ * instructions in all; above and below are told apart after it (`ja` on
+ * the same flags, else a jump). */
+#define CMP_EQ_ELSE(insn, mem, k, above, below)                                           \
+	__asm__ goto(insn " %1, %0\n\tje 1f\n\t"                                             \
+		     "ja %l[" #above "]\n\tjmp %l[" #below "]\n1:"                             \
+		     : : "m"(mem), "i"(k) : "cc" : below, above)
+#define MODES(off, other) CMP_EQ_ELSE("cmpw", at_modes.word, AT_PROFILING_CHAINS, other, off)
+#define PROFILING_MODE() CMP_EQ_ELSE("cmpb", at_profiling_on, AT_PROFILING_CHAINS, sites, off)
 /* The current tag compared in place (the thread block's word, one
  * instruction: its value is read again on the rare path that uses it). */
 #define IF_CURRENT_TAG(tagged)                                                           \
