@@ -228,7 +228,7 @@ static AT_NOINLINE void *chain_entry_bin(struct at_bin *b, struct at_memo_entry 
 	return chain_entry_small(bin_class(b), e);
 }
 
-_Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_BIDX_NONE, "an entry's nent compares with a bin's tag field");
+_Static_assert(AT_OBJ_NARROW_MAX < AT_MEMO_NENT_NONE, "an entry's nent compares with a bin's tag field");
 
 /*
  * Depth > 1, a memo hit (entry e, the thread's memo busy): a small object

@@ -339,8 +339,7 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	memo_fold(e);
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
-	e->bidx = (uint16_t)(e->idx < AT_MEMO_BIDX_NONE ? e->idx : AT_MEMO_BIDX_NONE);
-	e->nent = (uint16_t)(e->bidx + 1);
+	e->nent = (uint16_t)(e->idx < AT_MEMO_NENT_NONE ? e->idx + 1 : 0);
 	e->spx = from | (more == 3 ? AT_MEMO_SHAPE_ANY : more == 2 ? AT_MEMO_SHAPE7 : more ? AT_MEMO_SHAPE4 : 0);
 	e->spy = more == 1 ? from : e->spx | AT_MEMO_SHAPE4;
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);

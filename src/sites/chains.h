@@ -162,9 +162,9 @@ struct at_chain_table {
  * mostly at different stack depths.
  *
  * An entry: its key (the return address ra; 0: empty, or being
- * written), its chain's tag and the tag's index (and in 16 bits, bidx,
- * the index a bin's tag can be, and nent = bidx + 1, the narrow entry the
- * malloc fast path compares with a bin's tag field and writes), and the
+ * written), its chain's tag and the tag's index (and in 16 bits nent,
+ * the index plus one when a bin's tag can be it, else 0: the narrow entry
+ * the malloc fast path compares with a bin's tag field and writes), and the
  * walk's words:
  * word i lies at from + off[i], where `from` is the stack pointer at the
  * caller (the CFA of malloc).  Words [0, nabs) are return addresses,
@@ -265,11 +265,11 @@ struct at_chain_table {
 #define AT_MEMO_SHAPE_ANY ((uintptr_t)1 << 62) /* another: at_memo_diff */
 #define AT_MEMO_SHAPE4 ((uintptr_t)1 << 61)    /* 4 return addresses */
 #define AT_MEMO_SP(e) ((e)->spx & (AT_MEMO_SHAPE4 - 1))
-/* bidx of an entry whose index no bin's tag can be (bin tags are at most
- * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h): its nent is 0, which no bin's
- * tag field is (at_bin_nent_is), so that the malloc fast path compares 16
- * bits */
-#define AT_MEMO_BIDX_NONE 0xFFFFu
+/* The indexes from this one no bin's tag can be (bin tags are at most
+ * AT_OBJ_NARROW_MAX, 0xFFFE: bin_charge.h): an entry of such an index has
+ * nent 0, which no bin's tag field is (at_bin_nent_is), so that the malloc
+ * fast path compares 16 bits */
+#define AT_MEMO_NENT_NONE 0xFFFFu
 
 struct at_memo_entry {
 	uintptr_t key;
@@ -279,8 +279,7 @@ struct at_memo_entry {
 	uint32_t span;
 	uint32_t idx;
 	unsigned char n, nabs;
-	uint16_t bidx; /* idx if a bin's tag can be it (<= AT_MEMO_BIDX_NONE - 1), else that */
-	uint16_t nent; /* bidx + 1: an object's narrow entry for idx (slab.h) */
+	uint16_t nent; /* idx + 1 (an object's narrow entry for idx, slab.h), 0 from AT_MEMO_NENT_NONE */
 	uint16_t off[AT_MEMO_WORDS];
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
