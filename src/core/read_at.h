@@ -20,19 +20,15 @@
 #include <unistd.h>
 #if defined(__x86_64__) && defined(__linux__)
 #include <sys/syscall.h>
+
+#include "core/raw_syscall.h"
 #endif
 
 /* One pread64: the bytes read, or -errno. */
 static inline ssize_t at_pread_once(int fd, void *buf, size_t n, uint64_t off)
 {
 #if defined(__x86_64__) && defined(__linux__)
-	long r;
-	register long r10 __asm__("r10") = (long)off;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "0"((long)SYS_pread64), "D"((long)fd), "S"(buf), "d"(n), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return (ssize_t)r;
+	return (ssize_t)at_raw_syscall4(SYS_pread64, fd, (long)buf, (long)n, (long)off);
 #else
 	int saved = errno;
 	ssize_t r = pread(fd, buf, n, (off_t)off);
@@ -50,14 +46,7 @@ static inline ssize_t at_pread_once(int fd, void *buf, size_t n, uint64_t off)
 static inline int at_open_rdonly(const char *path)
 {
 #if defined(__x86_64__) && defined(__linux__)
-	long r;
-	register long r10 __asm__("r10") = 0;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "0"((long)SYS_openat), "D"((long)AT_FDCWD), "S"(path),
-			   "d"((long)(O_RDONLY | O_CLOEXEC)), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return (int)r;
+	return (int)at_raw_syscall4(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
 #else
 	int saved = errno;
 	int r = open(path, O_RDONLY | O_CLOEXEC);
@@ -71,12 +60,7 @@ static inline int at_open_rdonly(const char *path)
 static inline void at_close(int fd)
 {
 #if defined(__x86_64__) && defined(__linux__)
-	long r;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "0"((long)SYS_close), "D"((long)fd)
-			 : "rcx", "r11", "memory");
-	(void)r;
+	at_raw_syscall4(SYS_close, fd, 0, 0, 0);
 #else
 	int saved = errno;
 	close(fd);

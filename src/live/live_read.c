@@ -262,13 +262,7 @@ __asm__(".text\n"
 /* 0, or -errno */
 static long rt_sigaction(int sig, const struct kernel_sigaction *sa, struct kernel_sigaction *old)
 {
-	long r;
-	register long r10 __asm__("r10") = sizeof(unsigned long);
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "0"((long)SYS_rt_sigaction), "D"((long)sig), "S"(sa), "d"(old), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return r;
+	return at_raw_syscall4(SYS_rt_sigaction, sig, (long)sa, (long)old, sizeof(unsigned long));
 }
 #endif
 

@@ -86,16 +86,7 @@ AT_LOCAL int getrlimit(__rlimit_resource_t res, struct rlimit *lim)
 
 AT_LOCAL void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	long r;
-	register long r10 __asm__("r10") = flags;
-	register long r8 __asm__("r8") = fd;
-	register long r9 __asm__("r9") = off;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "0"((long)SYS_mmap), "D"(addr), "S"(len), "d"((long)prot), "r"(r10),
-			   "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return (void *)ret(r);
+	return (void *)ret(at_raw_syscall6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off));
 }
 
 /* libc's GLIBC_2.2.5 definitions of these (the same functions). */
