@@ -486,20 +486,22 @@ EXPORT void free(void *p)
  * entry's chain and counted in the entry with the usable size X knows (a
  * block realloc left in place: the size its checks found; a small calloc:
  * its class's; the aligned family: the block's), the memo's busy count
- * dropped; else chain_X_slow: the whole lookup in the set's ways (the memo
- * busy), else the walk, at_X_made counted per CPU.  chain_X is inlined
+ * dropped; else chain_X_slow: the set's other ways as malloc's chain_ways
+ * checks them (the memo busy; the whole lookup for an entry they do not
+ * cover), else the walk, at_X_made counted per CPU.  chain_X is inlined
  * into X (one GOT load, no jump and no argument moved between them) and
- * makes only tail calls (no stack frame).  At depth 1, chain_X_slow with no lookup:
+ * makes only tail calls (no stack frame).  At depth 1, chain_X_slow with no set:
  * the caller's tag.  Otherwise at_X_noprof, charged to the current tag if
  * any.  `ok`, an
  * expression of X's result q: X made a block (its usable size in made).
  */
 #define CHAIN_ENTRY(ret, X, params, args, ok)                                            \
 	static AT_NOINLINE ret chain_##X##_slow(UNPAREN params, uintptr_t from,          \
-						const void *ra, int lookup)              \
+						const void *ra, struct at_memo_entry *w0)  \
 	{                                                                                \
-		struct at_memo_entry *e =                                                \
-			lookup ? at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from) : NULL; \
+		struct at_memo_entry *e = NULL;                                          \
+		if (w0 && at_memo_ways(w0 + 1, w0 + AT_MEMO_WAYS, (uintptr_t)ra, from, &e) < 0) \
+			e = at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);          \
 		if (e)                                                                   \
 			return at_##X##_entry(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \
@@ -515,7 +517,7 @@ EXPORT void free(void *p)
 		struct at_memo_entry *e = at_memo_set_busy(from, ra);                   \
 		if (at_likely(at_memo_way(e, (uintptr_t)ra, from) > 0))                  \
 			return at_##X##_entry(UNPAREN args, e);                          \
-		return chain_##X##_slow(UNPAREN args, from, ra, 1);                      \
+		return chain_##X##_slow(UNPAREN args, from, ra, e);                      \
 	}                                                                                \
 	EXPORT ret X(UNPAREN params)                                                     \
 	{                                                                                \
@@ -528,7 +530,7 @@ EXPORT void free(void *p)
 		if (at_likely(!at_current_tag))                                          \
 			return chain_##X##_slow(UNPAREN args,                            \
 						(uintptr_t)__builtin_dwarf_cfa(),        \
-						__builtin_return_address(0), 0);         \
+						__builtin_return_address(0), NULL);      \
 	off:                                                                             \
 		return at_##X##_noprof(UNPAREN args);                                    \
 	}
