@@ -78,7 +78,6 @@
 #include "core/tag_registry.h"
 #include "modules/tag_area.h"
 #include "pages/page.h"
-#include "objects/slab.h"
 #include "core/peak_hook.h"
 #include "store/store_migrate.h"
 #include "core/retry_once.h"
@@ -500,13 +499,17 @@ static int heap_setup(void)
 	if (base) {
 		shadow_base = base - lead + meta;
 		shadow_top = AT_HEAP_SIZE;
+		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
+			meta_ptr[k] = len[k] ? base - lead + off[k] : NULL;
+			meta_len[k] = len[k];
+		}
 	} else {
 		/* under the limit, or no room for the whole reservation at once
 		 * (valgrind's address space, a kernel with a small map count or
 		 * overcommit rules): meta and AT_HEAP_GROW_STEP of heap now, more as
 		 * it is needed */
 		span = AT_HEAP_GROW_STEP;
-		base = map_aligned(lead = meta = align_up(len[AT_META_PAGES], META_ALIGN), span, 1);
+		base = map_aligned(lead = align_up(len[AT_META_PAGES], META_ALIGN), span, 1);
 		if (!base)
 			return ENOMEM;
 		/* profiling's parts sparse, 2 * AT_HEAP_SIZE above the heap
@@ -515,14 +518,6 @@ static int heap_setup(void)
 			sparse_setup(base + 2 * AT_HEAP_SIZE, len);
 		meta_ptr[AT_META_PAGES] = base - lead;
 		meta_len[AT_META_PAGES] = len[AT_META_PAGES];
-	}
-	if (!base)
-		return ENOMEM;
-	if (!sparse_base && span == AT_HEAP_SIZE) {
-		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
-			meta_ptr[k] = len[k] ? base - lead + off[k] : NULL;
-			meta_len[k] = len[k];
-		}
 	}
 	at_pages = (struct at_page *)(void *)meta_ptr[AT_META_PAGES];
 	arena_setup(0);
@@ -540,7 +535,6 @@ static int heap_setup(void)
 
 int at_heap_add_shadow(char **basep)
 {
-	int err = 0;
 	if (at_heap_init())
 		return -ENOMEM;
 	pthread_mutex_lock(&grow_lock);
@@ -548,7 +542,7 @@ int at_heap_add_shadow(char **basep)
 		shadow_base = at_heap_base + AT_HEAP_SIZE;
 	AT_STORE(basep, shadow_base);
 	pthread_mutex_unlock(&grow_lock);
-	return err;
+	return 0;
 }
 
 int at_heap_shadow_cover(size_t end)
