@@ -274,8 +274,8 @@ static inline unsigned int at_slab_class_of(const struct at_page *head)
 	return (uint32_t)head[1].cls / AT_BIN_BYTES;
 }
 
-/* A slab's bin offset and its class's magic number (its head's second
- * descriptor's word). */
+/* A slab's bin offset (the low half of its head's second descriptor's
+ * word). */
 static inline uint32_t at_slab_bin(const struct at_page *head)
 {
 	return (uint32_t)head[1].cls;
@@ -392,7 +392,7 @@ static inline struct at_slab *at_slab_of(uintptr_t off)
 /*
  * The narrow entry of object idx at address p (a heap address), from the
  * head page (a refill's batch and a bin's push of a freed object, tcache.h
- * at_bin_ents: with no branch on the class or the window's kind).
+ * at_bin_ents: with no branch on the class).
  */
 static inline uint16_t *at_obj_entry_of(void *p, uint32_t idx)
 {

@@ -16,12 +16,12 @@
  *      canon = NULL, looked up once and charged nothing from then on;
  *   4. under the registry lock: looked up again (another thread may have
  *      made it: its record is used, ours stays unused), inserted (the table
- *      grows first if it would pass half full), linked to its named frame's
- *      list and the list of all chains, and listed in the registry's table.
+ *      grows first if it would pass half full), linked to the list of all
+ *      chains, and listed in the registry's table.
  *
- * The memo (layout and invariants: chains.h): at_chain_entry (inline, the
- * preload library's entries) and at_chain_here look the call up in its
- * thread's memo, at_memo_lookup for the shapes the inline check leaves;
+ * The memo (layout and invariants: chains.h): the preload library's
+ * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
+ * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss at_chain_walk unwinds, finds the
  * chain's tag, and writes the walk's words in way 0 of the set, the
  * older entries moved one way on (the oldest dropped when the set is full

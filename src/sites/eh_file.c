@@ -49,17 +49,17 @@ static unsigned int nobjs;
 static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
 static size_t arena_used; /* entries */
 static uint8_t buf[WIN_MAX]; /* a stride's FDEs; or a stretch of the table, then an FDE */
-/* What buf holds, for the next miss to skip its reads when it needs the
- * same (a function's return addresses share its FDE, neighbours a
- * stretch): the stretch of the table of tab_obj (NULL: none) from entry
- * tab_first, tab_n entries; fde_got bytes at fde_off of fde_obj's file. */
 
 /* What a miss writes besides the record it reads, in the fork page
  * (core/compiler.h), which a forked child's first chain writes anyway:
  * busy, the records' lock, taken by exchange and never waited for (a miss
  * that finds it taken, another thread's or the one a signal handler
  * interrupted, reads in place; an unload seen meanwhile is done by the
- * next taker); and what buf holds.  */
+ * next taker); and what buf holds, for the next miss to skip its reads
+ * when it needs the same (a function's return addresses share its FDE,
+ * neighbours a stretch): the stretch of the table of tab_obj (NULL: none)
+ * from entry tab_first, tab_n entries; fde_got bytes at fde_at of
+ * fde_obj's file. */
 AT_CHAIN_HOT static struct {
 	int busy, forget_pending;
 	const struct eh_obj *tab_obj, *fde_obj;
