@@ -9,6 +9,7 @@
 #include "sites/unwind.h"
 
 #include <link.h>
+#include <sys/single_threaded.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -697,12 +698,60 @@ AT_CHAIN_HOT static struct {
 	unsigned int nobjs, gen;
 } miss;
 
+/*
+ * Objects that are never unloaded while this library runs: the main
+ * program (dl_iterate_phdr's first), the object of our own code and libc,
+ * the object of the libc variable we read (__libc_single_threaded: no
+ * relocation more than fork_locks.h's; unloading either would unload us).
+ * A miss in one of them finds its record here, by the mapping's bounds
+ * alone, with no lock, no _dl_find_object and no program header read: a
+ * forked child's first new chain, made in code its parent ran, pages in
+ * none of the loader's text.  Entry i is written once, by a miss holding
+ * miss.lock, before nperm counts it (release); never dropped (an unload
+ * cannot be one of them).
+ */
+static AT_NOINLINE uint64_t rule_miss(uintptr_t ra);
+#define PERM_OBJS 3
+static struct miss_obj perm_objs[PERM_OBJS];
+static unsigned int nperm;
+
+/* fd->pc's rule from a record of perm_objs: 1, or 0 when none holds it. */
+static int perm_rule(struct find *fd)
+{
+	unsigned int n = AT_LOAD(&nperm);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct miss_obj *o = &perm_objs[i];
+		if (fd->pc >= (uintptr_t)o->start && fd->pc < (uintptr_t)o->end) {
+			fd->rule = object_rule(&o->info, o->hdr, fd->pc);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Record o in perm_objs if its object is never unloaded (miss.lock held):
+ * first, the main program's. */
+static void perm_add(const struct miss_obj *o, int first)
+{
+	unsigned int n = AT_LOAD_RELAXED(&nperm);
+	const uint8_t *hdr;
+	if (n == PERM_OBJS ||
+	    !(first || object_holds(&o->info, (uintptr_t)&rule_miss, &hdr) ||
+	      object_holds(&o->info, (uintptr_t)&__libc_single_threaded, &hdr)))
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		if (perm_objs[i].lm == o->lm)
+			return;
+	perm_objs[n] = *o;
+	AT_STORE(&nperm, n + 1);
+}
+
 struct collect {
 	uintptr_t pc;
 	unsigned long long subs;
 	struct dl_phdr_info *info; /* filled when an object holds pc */
 	const uint8_t *hdr;        /* and its .eh_frame_hdr */
-	int found;
+	int found, seen;           /* seen: objects passed over */
 };
 
 static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -710,8 +759,10 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 	struct collect *c = data;
 	const uint8_t *hdr;
 	c->subs = info->dlpi_subs;
-	if (!object_holds(info, c->pc, &hdr))
+	if (!object_holds(info, c->pc, &hdr)) {
+		c->seen++;
 		return 0;
+	}
 	c->hdr = hdr;
 	memset(c->info, 0, sizeof(*c->info));
 	memcpy(c->info, info, size < sizeof(*info) ? size : sizeof(*info));
@@ -740,7 +791,7 @@ static int fast_rule(struct find *fd)
 		if (miss.nobjs == MISS_OBJS)
 			miss.nobjs = 0;
 		o = &miss_objs[miss.nobjs];
-		struct collect c = {fd->pc, 0, &o->info, NULL, 0};
+		struct collect c = {fd->pc, 0, &o->info, NULL, 0, 0};
 		dl_iterate_phdr(collect_cb, &c);
 		fd->subs = c.subs;
 		if (c.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an unload: records dropped */
@@ -758,6 +809,7 @@ static int fast_rule(struct find *fd)
 		o->eh = fo.dlfo_eh_frame;
 		o->hdr = c.hdr;
 		miss.nobjs++;
+		perm_add(o, !c.seen);
 	}
 	/* pc lies in the object's mapping: in one of its segments, as a return
 	 * address does (else in no FDE: a stop, as dl_iterate_phdr's path says) */
@@ -824,8 +876,8 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 		t = table_grow(NULL, AT_RULE_SHIFT_FIRST);
 	struct find fd = {ra - 1, R_STOP, AT_LOAD_RELAXED(&seen_subs)};
 	__atomic_fetch_add(&rule_counts.misses, 1, __ATOMIC_RELAXED);
-	int done = 0;
-	if (!__atomic_exchange_n(&miss.lock, 1, __ATOMIC_ACQUIRE)) {
+	int done = perm_rule(&fd);
+	if (!done && !__atomic_exchange_n(&miss.lock, 1, __ATOMIC_ACQUIRE)) {
 		done = fast_rule(&fd);
 		__atomic_store_n(&miss.lock, 0, __ATOMIC_RELEASE);
 	}
