@@ -18,15 +18,13 @@
 
 #if defined(__x86_64__)
 
-/* The rule cache (unwind.h): the current table; tables it replaced stay
- * mapped (a reader may still hold one) and are counted in rule_bytes. */
-struct rule_table {
-	uint32_t shift; /* 2^shift sets of AT_RULE_WAYS words */
-	uint64_t mask;  /* 2^shift - 1 */
-	uint64_t pad[6];
-	uint64_t w[];
-};
-static struct rule_table *rules;
+/* The rule cache (unwind.h): the current table, a mapping of its own, as
+ * its address (page-aligned) with its shift (2^shift sets of AT_RULE_WAYS
+ * words) in the low bits: one load gives both, and no header shares the
+ * sets' pages (the first table's 256 sets are exactly its one page); tables
+ * it replaced stay mapped (a reader may still hold one) and are counted in
+ * rule_bytes. */
+static uintptr_t rules;
 static size_t rule_bytes;
 /* misses: rule-cache misses so far; fill: words made valid in the current
  * table since it was made or cleared; evicted: valid words replaced in it
@@ -53,9 +51,19 @@ static unsigned long long seen_subs;
 
 /* ra's set: bits 3 .. 3 + shift of ra (one shift and one and on the
  * walk's critical path: the key's multiply runs beside the set's load). */
-static inline uint64_t *rule_set(const struct rule_table *t, uintptr_t ra)
+static inline uint32_t tab_shift(uintptr_t t)
 {
-	return (uint64_t *)&t->w[((ra >> 3) & t->mask) * AT_RULE_WAYS];
+	return (uint32_t)(t & 4095);
+}
+
+static inline uint64_t *tab_words(uintptr_t t)
+{
+	return (uint64_t *)(t & ~(uintptr_t)4095);
+}
+
+static inline uint64_t *rule_set(uintptr_t t, uintptr_t ra)
+{
+	return tab_words(t) + ((ra >> 3) & (((uint64_t)1 << tab_shift(t)) - 1)) * AT_RULE_WAYS;
 }
 
 /* ra's key: the top 31 bits of ra times an odd constant (the same in
@@ -819,17 +827,18 @@ static int fast_rule(struct find *fd)
 
 static size_t table_size(uint32_t shift)
 {
-	return sizeof(struct rule_table) + ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
+	return ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
 }
 
 /* Empty table t (a reader may still use it: it finds no key, and misses):
- * the words in the header's page stored 0, the pages after it dropped
+ * the words of its first page stored 0, the pages after it dropped
  * (zero pages, not zero stores: a store would make every page resident). */
-static void table_clear(struct rule_table *t)
+static void table_clear(uintptr_t t)
 {
-	uintptr_t end = (uintptr_t)t + table_size(t->shift);
-	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
-	for (uint64_t *w = t->w; (uintptr_t)w < first && (uintptr_t)w < end; w++)
+	uint64_t *w = tab_words(t);
+	uintptr_t end = (uintptr_t)w + table_size(tab_shift(t));
+	uintptr_t first = (uintptr_t)w + 4096;
+	for (; (uintptr_t)w < first && (uintptr_t)w < end; w++)
 		AT_STORE_RELAXED(w, 0);
 	if (end > first)
 		madvise((void *)first, end - first, MADV_DONTNEED);
@@ -838,26 +847,24 @@ static void table_clear(struct rule_table *t)
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
  * first); the one published (ours or a racing thread's), NULL without
  * memory. */
-static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
+static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 {
 	/* The first table with the flags of the allocator's other small
 	 * mappings, so that the kernel merges it with a neighbour (one
-	 * mapping fewer for each fork to copy), and its whole pages written
-	 * now (the first of its 2: the second holds the last 4 sets alone):
-	 * a forked child's first lookup of a new return address reads a page
+	 * mapping fewer for each fork to copy), and its page written now: a
+	 * forked child's first lookup of a new return address reads the page
 	 * and writes it, which, were the page never touched, is two faults
 	 * (the zero page, then a copy of it), one when it is present; the
 	 * larger ones reserve. */
 	int first = shift <= AT_RULE_SHIFT_FIRST;
-	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | (first ? 0 : MAP_NORESERVE), -1, 0);
+	void *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | (first ? 0 : MAP_NORESERVE), -1, 0);
 	if (n == MAP_FAILED)
 		return old;
-	for (size_t off = 0; first && off + 4096 <= table_size(shift); off += 4096)
+	for (size_t off = 0; first && off < table_size(shift); off += 4096)
 		((volatile char *)n)[off] = 0;
-	n->shift = shift;
-	n->mask = ((uint64_t)1 << shift) - 1;
-	if (!__atomic_compare_exchange_n(&rules, &old, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+	if (!__atomic_compare_exchange_n(&rules, &old, (uintptr_t)n | shift, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
 		munmap(n, table_size(shift));
 		return old;
 	}
@@ -866,14 +873,14 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) /* replaced: its words read as misses, its pages given back */
 		table_clear(old);
-	return n;
+	return (uintptr_t)n | shift;
 }
 
 static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 {
-	struct rule_table *t = AT_LOAD(&rules);
+	uintptr_t t = AT_LOAD(&rules);
 	if (!t)
-		t = table_grow(NULL, AT_RULE_SHIFT_FIRST);
+		t = table_grow(0, AT_RULE_SHIFT_FIRST);
 	struct find fd = {ra - 1, R_STOP, AT_LOAD_RELAXED(&seen_subs)};
 	__atomic_fetch_add(&rule_counts.misses, 1, __ATOMIC_RELAXED);
 	int done = perm_rule(&fd);
@@ -904,24 +911,24 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
 		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
 		grow = __atomic_add_fetch(&rule_counts.evicted, 1, __ATOMIC_RELAXED) >
-			       (1u << t->shift) >> AT_RULE_EVICT_SHIFT &&
-		       t->shift < AT_RULE_EVICT_BELOW;
+			       (1u << tab_shift(t)) >> AT_RULE_EVICT_SHIFT &&
+		       tab_shift(t) < AT_RULE_EVICT_BELOW;
 	} else {
 		grow = __atomic_add_fetch(&rule_counts.fill, 1, __ATOMIC_RELAXED) >
-		       (AT_RULE_WAYS << t->shift) / 2;
+		       (AT_RULE_WAYS << tab_shift(t)) / 2;
 	}
-	if (grow && t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX)
-		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
+	if (grow && tab_shift(t) + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX)
+		table_grow(t, tab_shift(t) + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
 	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
 	return fd.rule;
 }
 
 /* ra's rule (the word's high half) from *tp, the table the walk loaded once (reloaded after a
  * miss, which may have made or replaced it). */
-static inline uint32_t rule_of(const struct rule_table **tp, uintptr_t ra)
+static inline uint32_t rule_of(uintptr_t *tp, uintptr_t ra)
 {
-	const struct rule_table *t = *tp;
-	if (at_likely(t != NULL)) {
+	uintptr_t t = *tp;
+	if (at_likely(t != 0)) {
 		const uint64_t *set = rule_set(t, ra);
 		uint32_t key = rule_key(ra);
 		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
@@ -955,7 +962,7 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 		tr = &dummy;
 	if (!hi || from < sp || from > hi)
 		goto out;
-	const struct rule_table *tab = AT_LOAD(&rules);
+	uintptr_t tab = AT_LOAD(&rules);
 	uint32_t r;
 	uintptr_t cfa;
 	/* The frames below `from` (at_unwind's own and its callers'): unwound,
