@@ -101,7 +101,10 @@ static int insert(struct at_chain *c, uint64_t h)
 		if (!nt)
 			return -ENOMEM;
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all) {
-			uintptr_t f[AT_CHAIN_MAX];
+			/* its own length: no AT_CHAIN_MAX words in create's frame
+			 * (a forked child's first chain writes every stack page it
+			 * reaches, a copy each) */
+			uintptr_t f[at_chain_nr(e)];
 			unsigned int n = at_chain_frames(e, f);
 			table_put(nt, e, at_chain_hash(f, n));
 		}
@@ -117,21 +120,20 @@ static int insert(struct at_chain *c, uint64_t h)
 static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 {
 	static int mem_once;
-	struct at_frame *fr[AT_CHAIN_MAX];
+	struct at_frame *named = NULL; /* the last looked up: the site, or frame n - 1 */
 	unsigned int site = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		int err;
-		if (!(fr[i] = at_frame_lookup(f[i], &err))) {
+		if (!(named = at_frame_lookup(f[i], &err))) {
 			if (err == -EDEADLK)
 				return NULL; /* try again at the next call */
 			goto nomem;
 		}
-		if (!fr[i]->layer) {
+		if (!named->layer) {
 			site = i + 1;
 			break; /* the frames past the site are neither named nor tested */
 		}
 	}
-	struct at_frame *named = fr[site ? site - 1 : n - 1];
 	if (at_frame_name(named)) /* a layer frame's function: named now */
 		goto nomem;
 	int wide;
@@ -459,9 +461,10 @@ void at_chain_set_depth(unsigned int depth)
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	uintptr_t f[AT_CHAIN_MAX];
+	unsigned int depth = at_chain_depth;
+	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
-	unsigned int n = at_unwind_from(f, at_chain_depth, from, (uintptr_t)ra, &tr);
+	unsigned int n = at_unwind_from(f, depth, from, (uintptr_t)ra, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
 		n = 1;

@@ -957,9 +957,6 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0, tn = 0, bounded = 0, rbp_from = 0;
 	uint32_t rbp_bits = 0;
 	uintptr_t pend_at = 0, top = from;
-	struct at_unwind_trace dummy;
-	if (!tr)
-		tr = &dummy;
 	if (!hi || from < sp || from > hi)
 		goto out;
 	uintptr_t tab = AT_LOAD(&rules);
@@ -1054,14 +1051,18 @@ out:
 	return n;
 }
 
-/* The state at the return from at_unwind: pc = its return address,
- * sp = past it, rbp as it is; then the walk (its seventh argument, rbp,
- * on the stack). */
+/* at_unwind with a trace (not NULL): the state at the return from it: pc
+ * = its return address, sp = past it, rbp as it is; then the walk (its
+ * seventh argument, rbp, on the stack).  The walks take a trace always:
+ * no unused one on the stack of a call chain's walk (a forked child's
+ * first chain writes every stack page its walk reaches, a copy each). */
+AT_HIDDEN unsigned int at_unwind_traced(uintptr_t *frames, unsigned int max, uintptr_t from,
+					struct at_unwind_trace *tr);
 __asm__(".pushsection .text.at_unwind, \"ax\", @progbits\n"
-	".globl at_unwind\n"
-	".hidden at_unwind\n"
-	".type at_unwind, @function\n"
-	"at_unwind:\n"
+	".globl at_unwind_traced\n"
+	".hidden at_unwind_traced\n"
+	".type at_unwind_traced, @function\n"
+	"at_unwind_traced:\n"
 	".cfi_startproc\n"
 	"subq $24, %rsp\n" /* 7th argument: rbp; 16-byte alignment at the call */
 	".cfi_adjust_cfa_offset 24\n"
@@ -1073,19 +1074,23 @@ __asm__(".pushsection .text.at_unwind, \"ax\", @progbits\n"
 	".cfi_adjust_cfa_offset -24\n"
 	"ret\n"
 	".cfi_endproc\n"
-	".size at_unwind, .-at_unwind\n"
+	".size at_unwind_traced, .-at_unwind_traced\n"
 	".popsection\n");
+
+unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
+		       struct at_unwind_trace *tr)
+{
+	struct at_unwind_trace dummy;
+	return at_unwind_traced(frames, max, from, tr ? tr : &dummy);
+}
 
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	struct at_unwind_trace dummy;
-	if (!tr)
-		tr = &dummy;
 	unsigned int n = at_unwind_walk(frames, max, from, tr, ra, from, 0);
 	if (at_likely(!tr->rbp_from))
 		return n;
-	return at_unwind(frames, max, from, tr);
+	return at_unwind_traced(frames, max, from, tr);
 }
 
 uint64_t at_unwind_misses(void)

@@ -158,7 +158,7 @@ AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t 
  * stack) the chain is unwound again by at_unwind, whose rbp is the real
  * one.  Otherwise the frames and trace are at_unwind's, but for a lower
  * bound of `from` rather than the caller's stack pointer (CFI that puts a
- * slot below `from` ends the walk there).
+ * slot below `from` ends the walk there).  tr must not be NULL.
  */
 AT_HIDDEN unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
 				      uintptr_t ra, struct at_unwind_trace *tr);
