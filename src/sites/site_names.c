@@ -306,11 +306,10 @@ static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t
 
 static const char *exe_path; /* the main executable's path, once read */
 
-static const char *main_exe_path(void)
+/* Not inlined: its buffer stays off frame_make's stack (a forked child
+ * naming a new frame writes every stack page it reaches, a copy each). */
+static AT_NOINLINE const char *exe_path_read(void)
 {
-	const char *p = AT_LOAD(&exe_path);
-	if (p)
-		return p;
 	char buf[4096];
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n <= 0)
@@ -326,6 +325,15 @@ static const char *main_exe_path(void)
 	return copy;
 }
 
+static const char *main_exe_path(void)
+{
+	const char *p = AT_LOAD(&exe_path);
+	return p ? p : exe_path_read();
+}
+
+static struct at_object *object_new(const struct link_map *lm, const char *path,
+				    uintptr_t start, uintptr_t end);
+
 /* The object record of link map lm (path as named, mapped at
  * [start, end)), created on first use. */
 static struct at_object *object_get(const struct link_map *lm, const char *path,
@@ -338,9 +346,14 @@ static struct at_object *object_get(const struct link_map *lm, const char *path,
 		if (o->lm == lm && o->l_addr == lm->l_addr && name_eq(o->path, path))
 			break;
 	pthread_mutex_unlock(&at_registry_lock);
-	if (o)
-		return o;
+	return o ? o : object_new(lm, path, start, end);
+}
 
+/* object_get's record made (not inlined: its reading of the file stays
+ * off frame_make's stack). */
+static AT_NOINLINE struct at_object *object_new(const struct link_map *lm, const char *path,
+						uintptr_t start, uintptr_t end)
+{
 	struct at_object *n = at_sites_pool_alloc(sizeof(*n));
 	if (!n)
 		return NULL;
