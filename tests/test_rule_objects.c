@@ -6,8 +6,8 @@
  * (_dl_find_object, interposed here, is not called), and the chain it
  * gives equals glibc's backtrace(): at once, after another object was
  * loaded and unloaded (a real dlopen and dlclose of zlib), and in a
- * forked child.  A miss in the unloaded-and-loaded-again object still asks
- * the loader.
+ * forked child; a new frame's record is named without asking it too.  A
+ * miss in the unloaded-and-loaded-again object still asks the loader.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "sites/site_names.h"
 #include "sites/unwind.h"
 
 static int (*real_find)(void *, struct dl_find_object *);
@@ -101,6 +102,16 @@ int main(void)
 	site(1, &misses, &looked);
 	CHECK_EQ(misses, 2); /* site's and main's new return addresses */
 	CHECK_EQ(looked, 0);
+
+	/* a frame of the main program named without the loader either: its
+	 * record's function is site's (from the executable's .symtab) */
+	int err, f0 = finds;
+	walking = 1;
+	struct at_frame *fr = at_frame_get(ours[0], &err);
+	walking = 0;
+	CHECK(fr != NULL);
+	CHECK_EQ(finds - f0, 0);
+	CHECK_STREQ(fr->tag.function, "site");
 
 	/* an object loaded and unloaded: the loader's count of unloads moves */
 	void *z = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);

@@ -21,6 +21,7 @@
 #include "core/tag_registry.h"
 #include "sites/dynsym_index.h"
 #include "sites/symtab.h"
+#include "sites/unwind.h"
 
 #define AT_NAMES_FD_MIN 512
 
@@ -554,7 +555,8 @@ int at_frame_name(struct at_frame *f)
 	const char *sym = NULL;
 	uintptr_t off = f->addr - o->l_addr;
 	/* still the object the frame was made in (else: unloaded, "0x<off>") */
-	if (!_dl_find_object((void *)(f->addr - 1), &fo) && fo.dlfo_link_map == o->lm &&
+	if ((!at_unwind_object(f->addr - 1, &fo) || !_dl_find_object((void *)(f->addr - 1), &fo)) &&
+	    fo.dlfo_link_map == o->lm &&
 	    fo.dlfo_link_map->l_addr == o->l_addr)
 		sym = layer_sym(o, f->addr);
 	size_t ns = func_len(sym, off);
@@ -568,8 +570,9 @@ int at_frame_name(struct at_frame *f)
 	return 0;
 }
 
-/* A new record naming addr (no lock held).  The object from
- * _dl_find_object (no lock, no symbol search); the function from its index
+/* A new record naming addr (no lock held).  The object from the
+ * unwinder's objects never unloaded, else _dl_find_object (no lock, no
+ * symbol search); the function from its index
  * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read);
  * a layer object's frame is left for at_frame_name. */
 static struct at_frame *frame_make(uintptr_t addr)
@@ -582,7 +585,8 @@ static struct at_frame *frame_make(uintptr_t addr)
 	unsigned char layer = 0;
 	char name[1040];
 
-	if (!_dl_find_object((void *)(addr - 1), &fo) && (lm = fo.dlfo_link_map)) {
+	if ((!at_unwind_object(addr - 1, &fo) || !_dl_find_object((void *)(addr - 1), &fo)) &&
+	    (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
 		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
 		if (!obj)

@@ -737,6 +737,23 @@ static int perm_rule(struct find *fd)
 	return 0;
 }
 
+int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
+{
+	unsigned int n = AT_LOAD(&nperm);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct miss_obj *o = &perm_objs[i];
+		if (pc >= (uintptr_t)o->start && pc < (uintptr_t)o->end) {
+			memset(fo, 0, sizeof(*fo));
+			fo->dlfo_map_start = (void *)o->start;
+			fo->dlfo_map_end = (void *)o->end;
+			fo->dlfo_link_map = (struct link_map *)o->lm;
+			fo->dlfo_eh_frame = (void *)o->eh;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* Record o in perm_objs if its object is never unloaded (miss.lock held):
  * first, the main program's. */
 static void perm_add(const struct miss_obj *o, int first)
@@ -1119,6 +1136,13 @@ unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr)
 {
 	return at_unwind(frames, max, from, tr);
+}
+
+int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
+{
+	(void)pc;
+	(void)fo;
+	return -1;
 }
 
 uint64_t at_unwind_misses(void)

@@ -204,6 +204,13 @@ AT_HIDDEN int at_eh_cie_fde_enc(const uint8_t *cie, size_t cie_n, uintptr_t cie_
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
+
+/* pc's object, as _dl_find_object gives it (*fo), when it is one that is
+ * never unloaded and a rule miss has met (the main program, libc, this
+ * library: unwind.c's perm_objs): 0, without asking the loader (a forked
+ * child naming a new frame runs none of its text); else -1. */
+struct dl_find_object;
+AT_HIDDEN int at_unwind_object(uintptr_t pc, struct dl_find_object *fo);
 /* Bytes of rule-cache tables mapped (chains' memory report). */
 AT_HIDDEN size_t at_unwind_memory(void);
 
