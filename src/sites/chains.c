@@ -48,7 +48,6 @@ unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
 AT_CHAIN_HOT struct at_chain *at_chain_all;
 AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
-static size_t memo_bytes;      /* the threads' memos */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
@@ -216,7 +215,9 @@ struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t
 static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
-static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
+/* written by a forked child's first memo, as a chain's making writes them */
+AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the registry lock */
+AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
 struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
@@ -258,10 +259,32 @@ static void memo_release(void *arg)
 	pthread_mutex_unlock(&at_registry_lock);
 }
 
+/*
+ * fork(): the child's thread leaves the memo it inherited, whose pages it
+ * shares with the parent (each one it writes, a copy: a shell's child
+ * walking a dozen chains its parent's memo no longer held wrote a dozen of
+ * them), for a new one made at its next miss (its first page zero-filled;
+ * one page while it stays small).  The one left keeps its entries and
+ * counts for the readers (at_memo_cum) and is written no more, as are
+ * the memos of the parent's exited threads (memo_free, left).  Nothing is
+ * stored when the thread had no memo.  Registered at the first memo's making (no allocation:
+ * glibc keeps its first handlers in place).
+ */
+AT_FORK_TEXT static void memo_fork_child(void)
+{
+	if (at_memo_tls.m != AT_MEMO_NONE) {
+		at_memo_tls.m = AT_MEMO_NONE;
+		if (memo_free) /* exited threads' memos: shared too, and grown */
+			memo_free = NULL;
+	}
+}
+
 static void memo_key_make(void)
 {
 	if (pthread_key_create(&memo_key, memo_release))
 		memo_key = (pthread_key_t)-1;
+	else
+		pthread_atfork(NULL, NULL, memo_fork_child);
 }
 
 /* The bytes of a memo that uses sets 0 .. mask. */
