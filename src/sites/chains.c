@@ -59,6 +59,13 @@ static struct at_chain_table *table_new(uint32_t shift)
 		if (!(t = at_sites_pool_alloc(bytes)))
 			return NULL;
 		t->pooled = 1;
+		/* every slot stored (NULL, as it is): the table's pages present,
+		 * so that a forked child's insert copies the page of its slot
+		 * where, in a page no chain had touched, it read the zero page
+		 * and then wrote it (two faults); the pool's next records take
+		 * what the table leaves of its last page */
+		for (uint32_t i = 0; i < 1u << shift; i++)
+			AT_STORE_RELAXED(&t->slots[i], NULL);
 	} else {
 		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (t == MAP_FAILED)
