@@ -2,6 +2,7 @@
 """The CPU time of a fork, exactly: the scheduler's task clock, paired.
 
     forkclock.py SPAWN rounds forks name=[lib][:ENV=VAL...] ...
+    forkclock.py --sh rounds forks name=[lib][:ENV=VAL...] ...
 
 Each round runs `perf stat -e task-clock,page-faults SPAWN --forkloop
 forks` (spawn.c's fork loop: the process, its forks and their children,
@@ -12,15 +13,23 @@ median of each round's ratio to the first configuration and to the
 second (on a shared, noisy machine, ratios within a round move less than
 the figures), and the page faults per fork (parent and child; the same
 in every round but for the loop's start, which is spread over it).
+With --sh the loop is a shell's instead: Debian's bash running `forks`
+command substitutions, `x=$(echo $i)` (a fork each: the child, a subshell,
+runs code its parent's loop does not, and exits), the shell's start spread
+over them.
 """
 import statistics, subprocess, sys
 
 from maptable import config_env
 
 
+SH_LOOP = 'i=0; while [ $i -lt $0 ]; do x=$(echo $i); i=$((i+1)); done'
+
+
 def once(spawn, forks, spec):
-    r = subprocess.run(['perf', 'stat', '-x,', '-e', 'task-clock,page-faults', spawn, '--forkloop',
-                        str(forks)], env=config_env(spec), capture_output=True, text=True)
+    cmd = ['bash', '-c', SH_LOOP, str(forks)] if spawn == '--sh' else [spawn, '--forkloop', str(forks)]
+    r = subprocess.run(['perf', 'stat', '-x,', '-e', 'task-clock,page-faults'] + cmd,
+                       env=config_env(spec), capture_output=True, text=True)
     if r.returncode:
         sys.exit('forkclock: the fork loop failed under %s: %s' % (spec, r.stderr.strip()))
     got = {}
