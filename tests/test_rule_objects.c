@@ -11,14 +11,12 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <execinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "check.h"
 #include "sites/site_names.h"
-#include "sites/unwind.h"
 
 static int (*real_find)(void *, struct dl_find_object *);
 static int finds; /* calls of _dl_find_object while the walk runs */
@@ -32,27 +30,32 @@ int _dl_find_object(void *pc, struct dl_find_object *r)
 	return real_find(pc, r);
 }
 
-#define MAXF 64
-static uintptr_t ours[MAXF];
-static void *theirs[MAXF + 1];
-static unsigned int n_ours;
-static int n_theirs;
-static volatile int sink;
+/* The walk's misses and the loader's lookups meanwhile (capture's
+ * hooks). */
+static uint64_t walk_misses;
+static int walk_finds;
+#define CAPTURE_BEFORE_WALK()                                                  \
+	do {                                                                   \
+		walk_misses = at_unwind_misses();                              \
+		walk_finds = finds;                                            \
+		walking = 1;                                                   \
+	} while (0)
+#define CAPTURE_AFTER_WALK()                                                   \
+	do {                                                                   \
+		walking = 0;                                                   \
+		walk_misses = at_unwind_misses() - walk_misses;                \
+		walk_finds = finds - walk_finds;                               \
+	} while (0)
+#include "unwind_capture.h"
 
-/* The walk from here; its misses and the loader's lookups in *misses,
- * *looked; then the check against backtrace(). */
-static __attribute__((noinline)) void capture(uint64_t *misses, int *looked)
+/* capture(), its counts in *misses and *looked, checked against
+ * backtrace(). */
+static __attribute__((noinline)) void captured(uint64_t *misses, int *looked)
 {
-	uint64_t m = at_unwind_misses();
-	int f = finds;
-	walking = 1;
-	n_ours = at_unwind(ours, MAXF, (uintptr_t)__builtin_dwarf_cfa(), NULL);
-	walking = 0;
-	*misses = at_unwind_misses() - m;
-	*looked = finds - f;
-	n_theirs = backtrace(theirs, MAXF + 1); /* theirs[0]: inside capture */
-	sink++;
-	CHECK(n_ours >= 3); /* capture's caller, main, libc */
+	capture();
+	*misses = walk_misses;
+	*looked = walk_finds;
+	CHECK(n_ours >= 4); /* capture, its caller, main, libc */
 	CHECK_EQ((int)n_ours, n_theirs - 1);
 	for (unsigned int k = 0; k < n_ours; k++)
 		CHECK(ours[k] == (uintptr_t)theirs[k + 1]);
@@ -64,10 +67,10 @@ static __attribute__((noinline)) void capture(uint64_t *misses, int *looked)
 static __attribute__((noinline, optimize("O0"))) void site(int i, uint64_t *misses, int *looked)
 {
 	switch (i) {
-	case 0: capture(misses, looked); break;
-	case 1: capture(misses, looked); break;
-	case 2: capture(misses, looked); break;
-	case 3: capture(misses, looked); break;
+	case 0: captured(misses, looked); break;
+	case 1: captured(misses, looked); break;
+	case 2: captured(misses, looked); break;
+	case 3: captured(misses, looked); break;
 	}
 }
 
@@ -79,7 +82,7 @@ static void *zalloc_cb(void *op, unsigned int items, unsigned int size)
 	uint64_t m;
 	int l;
 	(void)op;
-	capture(&m, &l);
+	captured(&m, &l);
 	z_misses += m;
 	z_looked += l;
 	z_calls++;
@@ -107,7 +110,7 @@ int main(void)
 	 * record's function is site's (from the executable's .symtab) */
 	int err, f0 = finds;
 	walking = 1;
-	struct at_frame *fr = at_frame_get(ours[0], &err);
+	struct at_frame *fr = at_frame_get(ours[1], &err); /* site's call of captured */
 	walking = 0;
 	CHECK(fr != NULL);
 	CHECK_EQ(finds - f0, 0);
