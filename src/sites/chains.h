@@ -230,7 +230,10 @@ struct at_chain_table {
  * both in their order, counts folded first.  An entry proves its
  * chain in whichever set it is found: a lookup (a signal handler's)
  * racing with the move finds the entry or misses.  A memo keeps its size
- * when its thread exits and another thread takes it.
+ * when its thread exits and another thread takes it; a forked child's
+ * thread does not keep its parent's (each page it wrote would be a copy):
+ * it makes a new one at its next walk (chains.c, memo_fork_child), and the
+ * one it left keeps its counts for the readers.
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
