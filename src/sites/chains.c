@@ -274,8 +274,8 @@ static void memo_release(void *arg)
  * one page while it stays small).  The one left keeps its entries and
  * counts for the readers (at_memo_cum) and is written no more, as are
  * the memos of the parent's exited threads (memo_free, left).  Nothing is
- * stored when the thread had no memo.  Registered at the first memo's making (no allocation:
- * glibc keeps its first handlers in place).
+ * stored when the thread had no memo.  Registered at the first memo's
+ * making (memo_get).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
@@ -290,8 +290,6 @@ static void memo_key_make(void)
 {
 	if (pthread_key_create(&memo_key, memo_release))
 		memo_key = (pthread_key_t)-1;
-	else
-		pthread_atfork(NULL, NULL, memo_fork_child);
 }
 
 /* The bytes of a memo that uses sets 0 .. mask. */
@@ -303,9 +301,17 @@ static size_t memo_used(uintptr_t mask)
 static struct at_chain_memo *memo_get(void)
 {
 	struct at_chain_memo *m = NULL;
+	static int atfork_made;
 	pthread_once(&memo_once, memo_key_make);
 	if (memo_key == (pthread_key_t)-1)
 		return NULL;
+	if (!AT_LOAD_RELAXED(&atfork_made) && !__atomic_exchange_n(&atfork_made, 1, __ATOMIC_RELAXED)) {
+		/* outside pthread_once, busy: glibc's list of handlers may
+		 * malloc when it grows, and that malloc must not come back here */
+		at_memo_tls.busy = 1;
+		pthread_atfork(NULL, NULL, memo_fork_child);
+		at_memo_tls.busy = 0;
+	}
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
 	if ((m = memo_free))
