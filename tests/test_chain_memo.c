@@ -419,7 +419,10 @@ int main(void)
 	if (!pid) {
 		CHECK(at_memo_tls.m == AT_MEMO_NONE);
 		callers_and_recursion(&main_truth, 200);
-		CHECK(at_memo_tls.m != AT_MEMO_NONE && at_memo_tls.m != old);
+		CHECK(at_memo_tls.m != old);
+#ifdef __OPTIMIZE__ /* unoptimised, leaf's walks use rbp at malloc's CFA: no entry */
+		CHECK(at_memo_tls.m != AT_MEMO_NONE);
+#endif
 		seen_calls = 0;
 		at_sites_each(check_chain, NULL);
 		CHECK_EQ(seen_calls, made + (main_truth.made - before));
