@@ -733,18 +733,23 @@ static int large_grow(void *p, size_t n)
 	return 1;
 }
 
-/* A block of usable size old realloc'ed to n (not 0) stays where it is. */
-static inline int stays(size_t n, size_t old)
+/* A block of usable size old realloc'ed to n stays where it is; n - 1 <
+ * old is n <= old with n = 0 (a free) excluded, so that neither n nor old
+ * is tested alone (old 0, no live slab object looked up, never stays). */
+static inline __attribute__((always_inline)) int stays(size_t n, size_t old)
 {
-	return n <= old && (n > old / 2 || old <= AT_MIN_SIZE);
+	return at_likely(n - 1 < old) && at_likely(n > old / 2 || old <= AT_MIN_SIZE);
 }
 
-/* realloc charged to tag; with `made` (not NULL), the usable size of the
- * block returned, if any, in *made: a block left in place has the size
- * usable_checked found, without at_usable_size_made's second lookup. */
-static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t n,
-								 struct alloc_tag *tag,
-								 size_t *made)
+/* realloc charged to tag, old = slab_live_size(p) (the caller's one
+ * lookup: p's usable size when it is a live slab object, else 0, when
+ * usable_not_slab checks it); with `made` (not NULL), the usable size of
+ * the block returned, if any, in *made: a block left in place has the
+ * size found, without at_usable_size_made's second lookup. */
+static inline __attribute__((always_inline)) void *realloc_looked_made(void *p, size_t n,
+									size_t old,
+									struct alloc_tag *tag,
+									size_t *made)
 {
 	void *q;
 	if (!p) {
@@ -755,7 +760,8 @@ static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t 
 		at_free_fast(p, "realloc");
 		return NULL;
 	}
-	size_t old = usable_checked(p, "realloc");
+	if (at_unlikely(!old))
+		old = usable_not_slab(p, "realloc");
 	if (stays(n, old)) {
 		if (made)
 			*made = old;
@@ -782,6 +788,14 @@ moved:
 	return q;
 }
 
+/* realloc charged to tag (*made: as realloc_looked_made). */
+static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t n,
+								 struct alloc_tag *tag,
+								 size_t *made)
+{
+	return realloc_looked_made(p, n, slab_live_size(p), tag, made);
+}
+
 static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 {
 	return realloc_made(p, n, tag, NULL);
@@ -790,23 +804,22 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
 
 MADE_FN(void *, realloc, (void *p, size_t n), (p, n))
-static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc, (void *p, size_t n), (p, n), q)
+static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc_looked, (void *p, size_t n, size_t old),
+			    (p, n, old), q)
 
 /* realloc's at_X_entry: a live slab object that stays where it is first,
  * with no frame and no call (the most frequent realloc, growing a buffer
- * a little in its object's slack), else realloc_entry_all.  NULL is
- * outside the heap (slab_live_size 0), and n - 1 < old is stays' n <= old
- * with n = 0 (a free) excluded, so that neither p, n nor old is tested
- * alone. */
+ * a little in its object's slack), else realloc_entry_all, given the
+ * lookup's result.  NULL is outside the heap (slab_live_size 0). */
 void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
 	size_t old = slab_live_size(p);
-	if (at_likely(n - 1 < old) && at_likely(n > old / 2 || old <= AT_MIN_SIZE)) {
+	if (stays(n, old)) {
 		at_memo_count(e, old);
 		at_chain_entry_done();
 		return p;
 	}
-	return realloc_entry_all(p, n, e);
+	return realloc_entry_all(p, n, old, e);
 }
 
 /* X_made for the aligned family: X_with, then the usable size of the
