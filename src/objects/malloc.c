@@ -567,6 +567,16 @@ void at_free(void *p)
 	at_free_fast(p, "free");
 }
 
+/* Whether heap offset off, in a slab of class cls, is the start of one of
+ * its objects (not of its tail), the object's index in *idx. */
+static inline __attribute__((always_inline)) int slab_obj_start(uintptr_t off, unsigned int cls,
+								 uint32_t *idx)
+{
+	*idx = at_obj_index(off, cls);
+	return *idx * (uint32_t)at_class_size[cls] == (off & (AT_SLAB_SIZE - 1)) &&
+	       *idx < at_class_nobj[cls];
+}
+
 /* The usable size of p when it is a live object of a slab (its class's),
  * else 0 (not in a slab, not an object's start, free: usable_checked
  * tells which); no call, so that realloc's in-place case needs no frame.
@@ -591,9 +601,8 @@ static inline __attribute__((always_inline)) size_t slab_live_size(const void *p
 	if (!(f & AT_PG_SLAB))
 		return 0;
 	unsigned int cls = at_page_class(f);
-	uint32_t idx = at_obj_index(off, cls);
-	if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
-	    idx >= at_class_nobj[cls] || !at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
+	uint32_t idx;
+	if (!slab_obj_start(off, cls, &idx) || !at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
 		return 0;
 	return at_class_charge[cls];
 }
@@ -619,10 +628,8 @@ static AT_NOINLINE size_t usable_not_slab(const void *p, const char *what)
 		return at_huge_size(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (f & AT_PG_SLAB) {
-		unsigned int cls = at_page_class(f);
-		uint32_t idx = at_obj_index(off, cls);
-		if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
-		    idx >= at_class_nobj[cls])
+		uint32_t idx;
+		if (!slab_obj_start(off, at_page_class(f), &idx))
 			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 		at_fatal("%s(%p): the object is free", what, p);
 	}
