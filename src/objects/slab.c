@@ -8,7 +8,8 @@
  * A slab whose last object comes back is kept while the class has fewer than
  * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
  * window's whole pages, the window on its class and width's free list
- * (win_put), and the slab back to the page allocator with at_page_release
+ * (slabs_release: the class lock taken once for a batch's released
+ * slabs), and the slab back to the page allocator with at_page_release
  * (it is purged there, page_alloc.c), so RSS follows live data.
  */
 #include "core/retry_once.h"
@@ -198,20 +199,15 @@ static struct at_slab *win_get(unsigned int cls, int wide)
 	return (struct at_slab *)(at_meta_base + h);
 }
 
-/* Released slab s's window (its entries all 0) to its free list, its whole
- * pages given back first. */
-static void win_put(struct central *c, struct at_slab *s, unsigned int cls)
+/* The whole pages of released slab s's window (its entries all 0) given
+ * back, before the window goes on its free list (slabs_release). */
+static void win_purge(struct at_slab *s, unsigned int cls)
 {
-	int wide = s->wide;
 	uintptr_t lo = (uintptr_t)s - at_win_below(cls);
 	uintptr_t a = (lo + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
-	uintptr_t e = (lo + at_win_bytes(cls, wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	uintptr_t e = (lo + at_win_bytes(cls, s->wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
 	if (e > a)
 		madvise((void *)a, e - a, MADV_DONTNEED);
-	pthread_mutex_lock(&c->lock);
-	s->next = win_free[cls][wide];
-	win_free[cls][wide] = s;
-	pthread_mutex_unlock(&c->lock);
 }
 
 /* A new empty slab of class cls, listed.  Class lock held. */
@@ -357,12 +353,27 @@ void at_cold_free(uint32_t pfn, uint64_t f)
 	__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
 }
 
-/* The slab of window s, of class cls, to the page allocator, its window
- * to its free list. */
-static void slab_release(struct at_slab *s, unsigned int cls)
+/* The slabs of class cls on list dead (unlisted, linked by their windows'
+ * `next`, which an unlisted slab has no use for; NULL: none) to the page
+ * allocator, their windows purged (win_purge), then every window to its
+ * class and width's free list, the class lock taken once for them all. */
+static void slabs_release(unsigned int cls, struct at_slab *dead)
 {
-	at_page_release(s->base, AT_SLAB_ORDER);
-	win_put(&centrals[cls], s, cls);
+	if (!dead)
+		return;
+	for (struct at_slab *s = dead; s; s = s->next) {
+		at_page_release(s->base, AT_SLAB_ORDER);
+		win_purge(s, cls);
+	}
+	struct central *c = &centrals[cls];
+	pthread_mutex_lock(&c->lock);
+	while (dead) {
+		struct at_slab *next = dead->next;
+		dead->next = win_free[cls][dead->wide];
+		win_free[cls][dead->wide] = dead;
+		dead = next;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Objects back to their slabs (class lock taken per batch of 64). */
@@ -370,10 +381,8 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 {
 	struct central *c = &centrals[cls];
 	uint32_t size = at_class_size[cls];
-	struct at_slab *dead[64];
-	unsigned int ndead = 0;
-
 	while (n) {
+		struct at_slab *dead = NULL;
 		unsigned int batch = n < 64 ? n : 64;
 		pthread_mutex_lock(&c->lock);
 		for (unsigned int i = 0; i < batch; i++) {
@@ -388,13 +397,12 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 				c->nempty++;
 			} else {
 				list_del(c, s);
-				dead[ndead++] = s;
+				s->next = dead; /* unlisted: the link is free */
+				dead = s;
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
-		for (unsigned int i = 0; i < ndead; i++)
-			slab_release(dead[i], cls);
-		ndead = 0;
+		slabs_release(cls, dead);
 		objs += batch;
 		n -= batch;
 	}
@@ -489,12 +497,9 @@ size_t at_slab_trim(void)
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
-		while (dead) {
-			struct at_slab *next = dead->next;
-			slab_release(dead, cls);
+		for (struct at_slab *s = dead; s; s = s->next)
 			bytes += AT_SLAB_SIZE;
-			dead = next;
-		}
+		slabs_release(cls, dead);
 	}
 	return bytes;
 }
