@@ -740,21 +740,21 @@ static int large_grow(void *p, size_t n)
 	return 1;
 }
 
-/* A block of usable size old realloc'ed to n stays where it is; n - 1 <
- * old is n <= old with n = 0 (a free) excluded, so that neither n nor old
- * is tested alone (old 0, no live slab object looked up, never stays). */
+/* A block of usable size old realloc'ed to n (not 0) stays where it is
+ * (never when old is 0: no live slab object looked up). */
 static inline __attribute__((always_inline)) int stays(size_t n, size_t old)
 {
-	return at_likely(n - 1 < old) && at_likely(n > old / 2 || old <= AT_MIN_SIZE);
+	return n <= old && (n > old / 2 || old <= AT_MIN_SIZE);
 }
 
-/* realloc charged to tag, old = slab_live_size(p) (the caller's one
- * lookup: p's usable size when it is a live slab object, else 0, when
- * usable_not_slab checks it); with `made` (not NULL), the usable size of
- * the block returned, if any, in *made: a block left in place has the
- * size found, without at_usable_size_made's second lookup. */
+/* realloc charged to tag, old = slab_live_size(p) when `looked` (the
+ * caller's one lookup, passed on), else looked up here once p and n are
+ * known to ask for it (p's usable size when it is a live slab object, else
+ * 0, when usable_not_slab checks it); with `made` (not NULL), the usable
+ * size of the block returned, if any, in *made: a block left in place has
+ * the size found, without at_usable_size_made's second lookup. */
 static inline __attribute__((always_inline)) void *realloc_looked_made(void *p, size_t n,
-									size_t old,
+									size_t old, int looked,
 									struct alloc_tag *tag,
 									size_t *made)
 {
@@ -767,6 +767,8 @@ static inline __attribute__((always_inline)) void *realloc_looked_made(void *p, 
 		at_free_fast(p, "realloc");
 		return NULL;
 	}
+	if (!looked)
+		old = slab_live_size(p);
 	if (at_unlikely(!old))
 		old = usable_not_slab(p, "realloc");
 	if (stays(n, old)) {
@@ -800,7 +802,7 @@ static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t 
 								 struct alloc_tag *tag,
 								 size_t *made)
 {
-	return realloc_looked_made(p, n, slab_live_size(p), tag, made);
+	return realloc_looked_made(p, n, 0, 0, tag, made);
 }
 
 static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
@@ -812,16 +814,18 @@ ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
 
 MADE_FN(void *, realloc, (void *p, size_t n), (p, n))
 static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc_looked, (void *p, size_t n, size_t old),
-			    (p, n, old), q)
+			    (p, n, old, 1), q)
 
 /* realloc's at_X_entry: a live slab object that stays where it is first,
  * with no frame and no call (the most frequent realloc, growing a buffer
  * a little in its object's slack), else realloc_entry_all, given the
- * lookup's result.  NULL is outside the heap (slab_live_size 0). */
+ * lookup's result.  NULL is outside the heap (slab_live_size 0); n = 0 is
+ * a free (the compiler makes n != 0 && n <= old one compare, n - 1 <
+ * old, so that neither n nor old is tested alone). */
 void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
 	size_t old = slab_live_size(p);
-	if (stays(n, old)) {
+	if (at_likely(n != 0) && at_likely(stays(n, old))) {
 		at_memo_count(e, old);
 		at_chain_entry_done();
 		return p;
