@@ -771,7 +771,7 @@ static inline __attribute__((always_inline)) void *realloc_looked_made(void *p, 
 		old = slab_live_size(p);
 	if (at_unlikely(!old))
 		old = usable_not_slab(p, "realloc");
-	if (stays(n, old)) {
+	if (at_likely(stays(n, old))) {
 		if (made)
 			*made = old;
 		return p;
