@@ -51,14 +51,28 @@ AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
+/* The bytes of a table of 2^shift slots. */
+static size_t table_bytes(uint32_t shift)
+{
+	return sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
+}
+
+/* Whether a table of 2^shift slots is in the sites' pool (never given
+ * back): table_new decides by this, from the shift alone, which a table
+ * keeps (so it tells any table's place, no flag needed); only the first
+ * (256 slots) is small enough. */
+static int table_pooled(uint32_t shift)
+{
+	return table_bytes(shift) <= AT_SITES_SMALL;
+}
+
 static struct at_chain_table *table_new(uint32_t shift)
 {
-	size_t bytes = sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
+	size_t bytes = table_bytes(shift);
 	struct at_chain_table *t;
-	if (bytes <= AT_SITES_SMALL) { /* the first: in the sites' pool */
+	if (table_pooled(shift)) { /* the first: in the sites' pool */
 		if (!(t = at_sites_pool_alloc(bytes)))
 			return NULL;
-		t->pooled = 1;
 		/* every slot stored (NULL, as it is): the table's pages present,
 		 * so that a forked child's insert copies the page of its slot
 		 * where, in a page no chain had touched, it read the zero page
@@ -81,11 +95,12 @@ static struct at_chain_table *table_new(uint32_t shift)
  * its pages given back.  The header (shift) stays: a reader may load it. */
 static void table_drop(struct at_chain_table *t)
 {
-	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
-	uintptr_t first = t->pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	size_t bytes = table_bytes(t->shift);
+	int pooled = table_pooled(t->shift);
+	uintptr_t first = pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
 	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
 		AT_STORE_RELAXED(s, NULL);
-	if (!t->pooled && (uintptr_t)t + bytes > first)
+	if (!pooled && (uintptr_t)t + bytes > first)
 		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
 }
 

@@ -147,8 +147,7 @@ static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, int *wid
 }
 
 struct at_chain_table {
-	uint32_t shift;
-	uint32_t pooled; /* in the sites' pool (the first): never given back */
+	uint32_t shift; /* 2^shift slots; the first table (256) is in the sites' pool (chains.c) */
 	struct at_chain *slots[];
 };
 

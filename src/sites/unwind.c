@@ -33,6 +33,10 @@ AT_CHAIN_HOT static struct {
 	uint64_t misses;
 	uint32_t fill, evicted;
 } rule_counts;
+/* The loader's count of unloads (dlpi_subs) the rule cache was last
+ * cleared for; it only grows (rule_miss raises it by compare-and-swap,
+ * and the loader's count only grows), so a reader that recorded it knows
+ * whether an unload was seen since by comparing it again. */
 static unsigned long long seen_subs;
 
 #define R_VALID (1ull << 31)
@@ -699,11 +703,13 @@ struct miss_obj {
 	struct dl_phdr_info info;
 };
 static struct miss_obj miss_objs[MISS_OBJS];
-static unsigned int forget_gen;
-/* in the fork page (core/compiler.h): a forked child's miss writes the lock */
+/* in the fork page (core/compiler.h): a forked child's miss writes the
+ * lock; subs: seen_subs when the records were started (dropped when it has
+ * grown since: an unload seen) */
 AT_CHAIN_HOT static struct {
 	int lock;
-	unsigned int nobjs, gen;
+	unsigned int nobjs;
+	unsigned long long subs;
 } miss;
 
 /*
@@ -802,8 +808,8 @@ static int fast_rule(struct find *fd)
 	struct dl_find_object fo;
 	if (_dl_find_object((void *)fd->pc, &fo) || !fo.dlfo_link_map)
 		return 0;
-	if (miss.gen != AT_LOAD_RELAXED(&forget_gen)) {
-		miss.gen = AT_LOAD_RELAXED(&forget_gen);
+	if (miss.subs != AT_LOAD_RELAXED(&seen_subs)) {
+		miss.subs = AT_LOAD_RELAXED(&seen_subs);
 		miss.nobjs = 0;
 	}
 	struct miss_obj *o = NULL;
@@ -907,11 +913,14 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	}
 	if (!done)
 		dl_iterate_phdr(find_cb, &fd);
-	int unloaded = fd.subs != AT_LOAD_RELAXED(&seen_subs);
-	if (unloaded) { /* an object was unloaded */
-		AT_STORE_RELAXED(&seen_subs, fd.subs);
-		__atomic_fetch_add(&forget_gen, 1, __ATOMIC_RELAXED); /* miss_objs too */
-	}
+	/* an object was unloaded since the count recorded: raised to the
+	 * count seen (by one thread; an older count seen, another thread's
+	 * walk raced an unload, raises nothing), which drops miss_objs too */
+	unsigned long long seen = AT_LOAD_RELAXED(&seen_subs);
+	while (fd.subs > seen && !__atomic_compare_exchange_n(&seen_subs, &seen, fd.subs, 0,
+							      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	int unloaded = fd.subs > seen;
 	if (!t)
 		return fd.rule;
 	if (unloaded) {
