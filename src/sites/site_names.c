@@ -306,17 +306,28 @@ static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t
 
 static const char *exe_path; /* the main executable's path, once read */
 
-static const char *main_exe_path(void)
+/* buf (size bytes) is the caller's scratch: the path is read into it and
+ * kept in the pool.  A path longer than buf is read again into a block of
+ * the pool of the kernel's limit (once a process). */
+static const char *main_exe_path(char *buf, size_t size)
 {
 	const char *p = AT_LOAD(&exe_path);
 	if (p)
 		return p;
-	char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	char *copy;
 	if (n <= 0)
 		return NULL;
-	buf[n] = '\0';
-	char *copy = pool_strdup(buf);
+	if ((size_t)n < size - 1) {
+		buf[n] = '\0';
+		copy = pool_strdup(buf);
+	} else { /* perhaps longer than buf */
+		copy = at_sites_pool_alloc(4096);
+		n = copy ? readlink("/proc/self/exe", copy, 4095) : -1;
+		if (n <= 0)
+			return NULL;
+		copy[n] = '\0';
+	}
 	if (!copy)
 		return NULL;
 	const char *none = NULL;
@@ -437,8 +448,10 @@ static int frame_insert(struct at_frame *f)
 }
 
 /* Whether a function of o starting where funcs[i] does (an alias) is a
- * wrapper. */
-static int alias_wrapper(struct at_object *o, size_t i)
+ * wrapper.  Not inlined: its buffer is on the stack only while it runs,
+ * not under the file reads frame_make's other calls make (every page of
+ * stack a chain's creation reaches stays resident). */
+static AT_NOINLINE int alias_wrapper(struct at_object *o, size_t i)
 {
 	const struct at_symtab *t = &o->sym;
 	char name[1040];
@@ -567,11 +580,11 @@ static struct at_frame *frame_make(uintptr_t addr)
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
-	char name[1040];
+	char name[1040]; /* the function's name; first the executable's path */
 
 	if (!_dl_find_object((void *)(addr - 1), &fo) && (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
-		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
+		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path(name, sizeof(name));
 		if (!obj)
 			obj = "?";
 		struct at_object *o = object_get(lm, obj, (uintptr_t)fo.dlfo_map_start,
