@@ -14,14 +14,17 @@
 
 #include "core/message.h"
 #include "sites/eh_file.h"
+#include "sites/site_names.h"
 
 #if defined(__x86_64__)
 
 /* The rule cache (unwind.h): the current table; tables it replaced stay
- * mapped (a reader may still hold one) and are counted in rule_bytes. */
+ * mapped (a reader may still hold one) and are counted in rule_bytes, but
+ * the first, which is in the sites' pool. */
 struct rule_table {
-	uint32_t shift; /* 2^shift sets of AT_RULE_WAYS words */
-	uint64_t mask;  /* 2^shift - 1 */
+	uint32_t shift;  /* 2^shift sets of AT_RULE_WAYS words */
+	uint32_t pooled; /* the first table: in the sites' pool */
+	uint64_t mask;   /* 2^shift - 1 */
 	uint64_t pad[6];
 	uint64_t w[];
 };
@@ -772,11 +775,12 @@ static size_t table_size(uint32_t shift)
 
 /* Empty table t (a reader may still use it: it finds no key, and misses):
  * the words in the header's page stored 0, the pages after it dropped
- * (zero pages, not zero stores: a store would make every page resident). */
+ * (zero pages, not zero stores: a store would make every page resident);
+ * the first table's words all stored 0 (the pool's pages are shared). */
 static void table_clear(struct rule_table *t)
 {
 	uintptr_t end = (uintptr_t)t + table_size(t->shift);
-	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	uintptr_t first = t->pooled ? end : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
 	for (uint64_t *w = t->w; (uintptr_t)w < first && (uintptr_t)w < end; w++)
 		AT_STORE_RELAXED(w, 0);
 	if (end > first)
@@ -788,28 +792,40 @@ static void table_clear(struct rule_table *t)
  * memory. */
 static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 {
-	/* The first table with the flags of the allocator's other small
-	 * mappings, so that the kernel merges it with a neighbour (one
-	 * mapping fewer for each fork to copy), and its whole pages written
-	 * now (the first of its 2: the second holds the last 4 sets alone):
-	 * a forked child's first lookup of a new return address reads a page
-	 * and writes it, which, were the page never touched, is two faults
-	 * (the zero page, then a copy of it), one when it is present; the
-	 * larger ones reserve. */
+	/* The first table (4 KiB and its header) in the sites' pool, where it
+	 * shares pages with the chains' records: in a mapping of its own it
+	 * kept two pages resident.  Its pages written now: a forked child's
+	 * first lookup of a new return address reads a page and writes it,
+	 * which, were the page never touched, is two faults (the zero page,
+	 * then a copy of it), one when it is present.  Its header on a cache
+	 * line of its own, its sets after it (the pool gives 8-byte units).
+	 * The larger ones are mappings of their own, reserved as used. */
 	int first = shift <= AT_RULE_SHIFT_FIRST;
-	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | (first ? 0 : MAP_NORESERVE), -1, 0);
-	if (n == MAP_FAILED)
-		return old;
-	for (size_t off = 0; first && off + 4096 <= table_size(shift); off += 4096)
-		((volatile char *)n)[off] = 0;
+	struct rule_table *n;
+	if (first) {
+		char *p = at_sites_pool_alloc(table_size(shift) + 56);
+		if (!p)
+			return old;
+		n = (struct rule_table *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+		for (size_t off = 0; off < table_size(shift); off += 4096)
+			((volatile char *)n)[off] = 0;
+		((volatile char *)n)[table_size(shift) - 1] = 0;
+		n->pooled = 1;
+	} else {
+		n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (n == MAP_FAILED)
+			return old;
+	}
 	n->shift = shift;
 	n->mask = ((uint64_t)1 << shift) - 1;
 	if (!__atomic_compare_exchange_n(&rules, &old, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		munmap(n, table_size(shift));
+		if (!first) /* a racing first table stays unused in the pool */
+			munmap(n, table_size(shift));
 		return old;
 	}
-	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
+	if (!first) /* the first is counted in the pool's bytes */
+		__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) /* replaced: its words read as misses, its pages given back */

@@ -3,8 +3,9 @@
  * from .eh_frame CFI, with a cache of per-address unwind rules (x86-64).
  *
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
- * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
- * ra, its 31-bit key the top 31 bits of ra times an odd constant.
+ * made at first use (the first in the sites' pool, larger ones mmap'd);
+ * a return address's set is bits 3 .. 3 + shift of ra, its 31-bit key
+ * the top 31 bits of ra times an odd constant.
  * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB and its header:
  * `cat` makes 48 misses, `git --version` 127, neither grows it, and each
  * keeps 4 KiB less than with 8 KiB; python3 grows it either way; each a
