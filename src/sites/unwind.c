@@ -91,7 +91,7 @@ static uint64_t uleb(struct cursor *c)
 	return 0;
 }
 
-static int64_t sleb(struct cursor *c)
+AT_ONCE_TEXT static int64_t sleb(struct cursor *c)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -130,7 +130,7 @@ static inline int64_t mul(int64_t x, int64_t y)
 	})
 
 /* A DW_EH_PE-encoded pointer; datarel is relative to `data`. */
-static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
+AT_ONCE_TEXT static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
 {
 	const uint8_t *at = c->p;
 	uintptr_t v;
@@ -181,7 +181,7 @@ struct cie {
 /* The CIE at p, read inside [p, limit): 0, AT_EH_STOP when it uses what
  * the rules cannot (64-bit DWARF, old augmentations, a signal frame), or
  * AT_EH_CORRUPT. */
-static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
+AT_ONCE_TEXT static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
 {
 	struct cursor c = {p, limit, 0, bias};
 	uint64_t len = GET(&c, uint32_t);
@@ -242,7 +242,7 @@ static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, str
 
 /* Run a CFA program until loc passes pc (or the end); 0, AT_EH_STOP on an
  * instruction it cannot follow, AT_EH_CORRUPT on one cut short. */
-static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
+AT_ONCE_TEXT static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
 		   struct cfa_state *st, const struct cfa_state *init)
 {
 	struct cfa_state stack[MAX_REMEMBER];
@@ -412,7 +412,7 @@ static inline int32_t load32(const uint8_t *p) /* unaligned in corrupt objects *
 	return v;
 }
 
-int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
+AT_ONCE_TEXT int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
 {
 	struct cursor c = {p, p + n, 0, addr - (uintptr_t)p};
 	if (GET(&c, uint8_t) != 1)
@@ -441,14 +441,14 @@ size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
 	return lo;
 }
 
-int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
+AT_ONCE_TEXT int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
 {
 	struct cie cie;
 	return parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie) ? -1
 										  : cie.fde_enc;
 }
 
-int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
+AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
 		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
 {
 	*rule = R_STOP;
@@ -620,7 +620,7 @@ static void objects_forget(void)
 	at_eh_file_forget();
 }
 
-static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
+AT_ONCE_TEXT static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct find *fd = data;
 	(void)size;
@@ -634,7 +634,7 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
-static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
+AT_ONCE_TEXT static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
 {
 	uint64_t rule = R_STOP;
 	if (!hdr || bad_object_ignored(hdr))
@@ -708,7 +708,7 @@ struct collect {
 	int found;
 };
 
-static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
+AT_ONCE_TEXT static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct collect *c = data;
 	const uint8_t *hdr;
@@ -724,7 +724,7 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* fd->pc's rule through _dl_find_object (miss.lock held): 1, or 0 when the
  * object is not known to it (fd untouched but for subs). */
-static int fast_rule(struct find *fd)
+AT_ONCE_TEXT static int fast_rule(struct find *fd)
 {
 	struct dl_find_object fo;
 	if (_dl_find_object((void *)fd->pc, &fo) || !fo.dlfo_link_map)
@@ -790,7 +790,7 @@ static void table_clear(struct rule_table *t)
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
  * first); the one published (ours or a racing thread's), NULL without
  * memory. */
-static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
+AT_ONCE_TEXT static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 {
 	/* The first table (4 KiB and its header) in the sites' pool, where it
 	 * shares pages with the chains' records: in a mapping of its own it
@@ -833,7 +833,7 @@ static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
 	return n;
 }
 
-static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
+static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 {
 	struct rule_table *t = AT_LOAD(&rules);
 	if (!t)
