@@ -138,7 +138,7 @@ static int insert(struct at_chain *c, uint64_t h)
 	return 0;
 }
 
-static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
+AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 {
 	static int mem_once;
 	struct at_frame *named = NULL; /* the last looked up: the site, or frame n - 1 */

@@ -307,16 +307,28 @@ static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t
 
 static const char *exe_path; /* the main executable's path, once read */
 
-/* Not inlined: its buffer stays off frame_make's stack (a forked child
- * naming a new frame writes every stack page it reaches, a copy each). */
-static AT_NOINLINE const char *exe_path_read(void)
+/* buf (size bytes) is the caller's scratch: the path is read into it and
+ * kept in the pool.  A path longer than buf is read again into a block of
+ * the pool of the kernel's limit (once a process). */
+static const char *main_exe_path(char *buf, size_t size)
 {
-	char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	const char *p = AT_LOAD(&exe_path);
+	if (p)
+		return p;
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	char *copy;
 	if (n <= 0)
 		return NULL;
-	buf[n] = '\0';
-	char *copy = pool_strdup(buf);
+	if ((size_t)n < size - 1) {
+		buf[n] = '\0';
+		copy = pool_strdup(buf);
+	} else { /* perhaps longer than buf */
+		copy = at_sites_pool_alloc(4096);
+		n = copy ? readlink("/proc/self/exe", copy, 4095) : -1;
+		if (n <= 0)
+			return NULL;
+		copy[n] = '\0';
+	}
 	if (!copy)
 		return NULL;
 	const char *none = NULL;
@@ -324,12 +336,6 @@ static AT_NOINLINE const char *exe_path_read(void)
 					 __ATOMIC_ACQUIRE))
 		return none;
 	return copy;
-}
-
-static const char *main_exe_path(void)
-{
-	const char *p = AT_LOAD(&exe_path);
-	return p ? p : exe_path_read();
 }
 
 static struct at_object *object_new(const struct link_map *lm, const char *path,
@@ -451,8 +457,10 @@ static int frame_insert(struct at_frame *f)
 }
 
 /* Whether a function of o starting where funcs[i] does (an alias) is a
- * wrapper. */
-static int alias_wrapper(struct at_object *o, size_t i)
+ * wrapper.  Not inlined: its buffer is on the stack only while it runs,
+ * not under the file reads frame_make's other calls make (every page of
+ * stack a chain's creation reaches stays resident). */
+static AT_NOINLINE int alias_wrapper(struct at_object *o, size_t i)
 {
 	const struct at_symtab *t = &o->sym;
 	char name[1040];
@@ -583,12 +591,12 @@ static struct at_frame *frame_make(uintptr_t addr)
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
-	char name[1040];
+	char name[1040]; /* the function's name; first the executable's path */
 
 	if ((!at_unwind_object(addr - 1, &fo) || !_dl_find_object((void *)(addr - 1), &fo)) &&
 	    (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
-		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
+		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path(name, sizeof(name));
 		if (!obj)
 			obj = "?";
 		struct at_object *o = object_get(lm, obj, (uintptr_t)fo.dlfo_map_start,

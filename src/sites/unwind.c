@@ -15,16 +15,17 @@
 
 #include "core/message.h"
 #include "sites/eh_file.h"
+#include "sites/site_names.h"
 
 #if defined(__x86_64__)
 
-/* The rule cache (unwind.h): the current table, a mapping of its own, as
- * its address (page-aligned) with its shift (2^shift sets of AT_RULE_WAYS
- * words) in the low bits: one load gives both, and no header shares the
- * sets' pages (the first table's 256 sets are exactly its one page); tables
- * it replaced stay mapped (a reader may still hold one) and are counted in
- * rule_bytes. */
+/* The rule cache (unwind.h): the current table, as its address (32-byte
+ * aligned) with its shift (2^shift sets of AT_RULE_WAYS words) in the low
+ * 5 bits: one load gives both, and no header; tables it replaced stay
+ * mapped (a reader may still hold one) and are counted in rule_bytes, but
+ * the first, which is in the sites' pool. */
 static uintptr_t rules;
+_Static_assert(AT_RULE_SHIFT_MAX < 32, "a table's shift fits its address's low 5 bits");
 static size_t rule_bytes;
 /* misses: rule-cache misses so far; fill: words made valid in the current
  * table since it was made or cleared; evicted: valid words replaced in it
@@ -57,12 +58,12 @@ static unsigned long long seen_subs;
  * walk's critical path: the key's multiply runs beside the set's load). */
 static inline uint32_t tab_shift(uintptr_t t)
 {
-	return (uint32_t)(t & 4095);
+	return (uint32_t)(t & 31);
 }
 
 static inline uint64_t *tab_words(uintptr_t t)
 {
-	return (uint64_t *)(t & ~(uintptr_t)4095);
+	return (uint64_t *)(t & ~(uintptr_t)31);
 }
 
 static inline uint64_t *rule_set(uintptr_t t, uintptr_t ra)
@@ -101,7 +102,7 @@ static uint64_t uleb(struct cursor *c)
 	return 0;
 }
 
-static int64_t sleb(struct cursor *c)
+AT_ONCE_TEXT static int64_t sleb(struct cursor *c)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -140,7 +141,7 @@ static inline int64_t mul(int64_t x, int64_t y)
 	})
 
 /* A DW_EH_PE-encoded pointer; datarel is relative to `data`. */
-static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
+AT_ONCE_TEXT static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
 {
 	const uint8_t *at = c->p;
 	uintptr_t v;
@@ -191,7 +192,7 @@ struct cie {
 /* The CIE at p, read inside [p, limit): 0, AT_EH_STOP when it uses what
  * the rules cannot (64-bit DWARF, old augmentations, a signal frame), or
  * AT_EH_CORRUPT. */
-static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
+AT_ONCE_TEXT static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
 {
 	struct cursor c = {p, limit, 0, bias};
 	uint64_t len = GET(&c, uint32_t);
@@ -252,7 +253,7 @@ static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, str
 
 /* Run a CFA program until loc passes pc (or the end); 0, AT_EH_STOP on an
  * instruction it cannot follow, AT_EH_CORRUPT on one cut short. */
-static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
+AT_ONCE_TEXT static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
 		   struct cfa_state *st, const struct cfa_state *init)
 {
 	struct cfa_state stack[MAX_REMEMBER];
@@ -422,7 +423,7 @@ static inline int32_t load32(const uint8_t *p) /* unaligned in corrupt objects *
 	return v;
 }
 
-int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
+AT_ONCE_TEXT int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
 {
 	struct cursor c = {p, p + n, 0, addr - (uintptr_t)p};
 	if (GET(&c, uint8_t) != 1)
@@ -451,14 +452,14 @@ size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
 	return lo;
 }
 
-int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
+AT_ONCE_TEXT int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
 {
 	struct cie cie;
 	return parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie) ? -1
 										  : cie.fde_enc;
 }
 
-int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
+AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
 		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
 {
 	*rule = R_STOP;
@@ -630,7 +631,7 @@ static void objects_forget(void)
 	at_eh_file_forget();
 }
 
-static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
+AT_ONCE_TEXT static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct find *fd = data;
 	(void)size;
@@ -644,7 +645,7 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
-static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
+AT_ONCE_TEXT static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
 {
 	uint64_t rule = R_STOP;
 	if (!hdr || bad_object_ignored(hdr))
@@ -785,7 +786,7 @@ struct collect {
 	int found, seen;           /* seen: objects passed over */
 };
 
-static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
+AT_ONCE_TEXT static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct collect *c = data;
 	const uint8_t *hdr;
@@ -803,7 +804,7 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* fd->pc's rule through _dl_find_object (miss.lock held): 1, or 0 when the
  * object is not known to it (fd untouched but for subs). */
-static int fast_rule(struct find *fd)
+AT_ONCE_TEXT static int fast_rule(struct find *fd)
 {
 	struct dl_find_object fo;
 	if (_dl_find_object((void *)fd->pc, &fo) || !fo.dlfo_link_map)
@@ -855,12 +856,14 @@ static size_t table_size(uint32_t shift)
 
 /* Empty table t (a reader may still use it: it finds no key, and misses):
  * the words of its first page stored 0, the pages after it dropped
- * (zero pages, not zero stores: a store would make every page resident). */
+ * (zero pages, not zero stores: a store would make every page resident);
+ * the first table's words all stored 0 (it is in the sites' pool, whose
+ * pages it shares). */
 static void table_clear(uintptr_t t)
 {
 	uint64_t *w = tab_words(t);
 	uintptr_t end = (uintptr_t)w + table_size(tab_shift(t));
-	uintptr_t first = (uintptr_t)w + 4096;
+	uintptr_t first = tab_shift(t) <= AT_RULE_SHIFT_FIRST ? end : (uintptr_t)w + 4096;
 	for (; (uintptr_t)w < first && (uintptr_t)w < end; w++)
 		AT_STORE_RELAXED(w, 0);
 	if (end > first)
@@ -870,28 +873,40 @@ static void table_clear(uintptr_t t)
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
  * first); the one published (ours or a racing thread's), NULL without
  * memory. */
-static uintptr_t table_grow(uintptr_t old, uint32_t shift)
+AT_ONCE_TEXT static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 {
-	/* The first table with the flags of the allocator's other small
-	 * mappings, so that the kernel merges it with a neighbour (one
-	 * mapping fewer for each fork to copy), and its page written now: a
-	 * forked child's first lookup of a new return address reads the page
-	 * and writes it, which, were the page never touched, is two faults
-	 * (the zero page, then a copy of it), one when it is present; the
-	 * larger ones reserve. */
+	/* The first table (4 KiB) in the sites' pool, where it shares pages
+	 * with the chains' records (in a mapping of its own it kept its own
+	 * page resident), 32-byte aligned for the shift in its address's low
+	 * bits; its pages written now: a forked child's first lookup of a new
+	 * return address reads a page and writes it, which, were the page
+	 * never touched, is two faults (the zero page, then a copy of it),
+	 * one when it is present.  The larger ones are mappings of their own
+	 * (page-aligned), reserved as used. */
 	int first = shift <= AT_RULE_SHIFT_FIRST;
-	void *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | (first ? 0 : MAP_NORESERVE), -1, 0);
-	if (n == MAP_FAILED)
-		return old;
-	for (size_t off = 0; first && off < table_size(shift); off += 4096)
-		((volatile char *)n)[off] = 0;
+	char *n;
+	if (first) {
+		char *p = at_sites_pool_alloc(table_size(shift) + 24);
+		if (!p)
+			return old;
+		n = (char *)(((uintptr_t)p + 31) & ~(uintptr_t)31);
+		for (size_t off = 0; off < table_size(shift); off += 4096)
+			((volatile char *)n)[off] = 0;
+		((volatile char *)n)[table_size(shift) - 1] = 0;
+	} else {
+		n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (n == MAP_FAILED)
+			return old;
+	}
 	if (!__atomic_compare_exchange_n(&rules, &old, (uintptr_t)n | shift, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
-		munmap(n, table_size(shift));
+		if (!first) /* a racing first table stays unused in the pool */
+			munmap(n, table_size(shift));
 		return old;
 	}
-	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
+	if (!first) /* the first is counted in the pool's bytes */
+		__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) /* replaced: its words read as misses, its pages given back */
@@ -899,7 +914,7 @@ static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 	return (uintptr_t)n | shift;
 }
 
-static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
+static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 {
 	uintptr_t t = AT_LOAD(&rules);
 	if (!t)

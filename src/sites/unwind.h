@@ -3,10 +3,11 @@
  * from .eh_frame CFI, with a cache of per-address unwind rules (x86-64).
  *
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
- * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
- * ra, its 31-bit key the top 31 bits of ra times an odd constant.
- * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB, one page: no
- * header, the table's shift is kept in the low bits of its address;
+ * made at first use (the first in the sites' pool, larger ones mmap'd);
+ * a return address's set is bits 3 .. 3 + shift of ra, its 31-bit key
+ * the top 31 bits of ra times an odd constant.
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB, no header: the
+ * table's shift is kept in the low bits of its address;
  * `cat` makes 48 misses, `git --version` 127, neither grows it, and each
  * keeps 4 KiB less than with 8 KiB; python3 grows it either way; each a
  * page or two of a table indexed by the address, which touched a page per
