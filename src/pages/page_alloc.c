@@ -26,12 +26,16 @@
  * fits in a free block is refused, and splitting costs at most AT_MAX_ORDER
  * steps, coalescing likewise.
  *
- * Memory: the heap is reserved PROT_NONE (Reservation, below); an arena's
- * 2 MiB chunks are made read-write (committed) the first time a block in
- * them is handed out, counting against ALLOCTAG_HEAP_MAX.  (A stray write
- * past what was ever handed out faults.  Chunks are committed upward from
- * the arena's start, as blocks are carved, so the committed ones join one
- * mapping with the metadata below them.)  A chunk committed for a block of
+ * Memory: an arena's 2 MiB chunks are committed the first time a block in
+ * them is handed out, counting against ALLOCTAG_HEAP_MAX.  Without an
+ * address-space limit the whole heap is mapped read-write (MAP_NORESERVE:
+ * the kernel gives a page at its first touch) with its metadata, in one
+ * system call (Reservation, below), and committing is only that count;
+ * under a limit the heap is reserved PROT_NONE and a chunk made read-write
+ * when committed (a stray write past what was ever handed out faults;
+ * chunks are committed upward from the arena's start, as blocks are
+ * carved, so the committed ones join one mapping with the metadata below
+ * them).  A chunk committed for a block of
  * 2 MiB or more (whole chunks, the user's alone) is advised MADV_HUGEPAGE;
  * one committed for smaller blocks (slabs) is not: a huge page there is
  * resident whole from the first touch of any of its slabs (a small program
@@ -262,13 +266,13 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * the descriptors' start.
  *
  * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
- * a page at its first touch; nothing of theirs is mprotect'ed later); the
- * heap's committed chunks, read-write and MAP_NORESERVE too, extend that
- * mapping upward (the kernel merges them), the rest of the heap is a
- * second one.  Without an address-space limit (RLIMIT_AS) all of it is
- * reserved at once, its end NEAR_GAP below this library when that range is
- * free (MAP_FIXED_NOREPLACE: two system calls in all, no alignment slack),
- * else wherever the kernel places it (never over a range another mapping
+ * a page at its first touch; nothing of theirs is mprotect'ed later).
+ * Without an address-space limit (RLIMIT_AS) all of it, the heap
+ * included, is mapped read-write at once, one mapping made by one system
+ * call (the heap reserved PROT_NONE and the metadata mapped read-write
+ * over it took two, about 3 us of every process start), its end NEAR_GAP
+ * below this library when that range is free (MAP_FIXED_NOREPLACE, no
+ * alignment slack), else wherever the kernel places it (never over a range another mapping
  * holds, as a sanitizer's runtime or another allocator may reserve for
  * itself): meta at a 1 GiB boundary and the shadow right after it, then
  * the heap at the next arena boundary AT_HEAP_SIZE on.
@@ -318,8 +322,8 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 #define SHADOW_STEP (256ul << 10) /* limited: the shadow is mapped this far ahead */
 /* Unlimited, profiling planned: the 2 MiB region (one page-table page) the
  * counters' first groups share with the descriptors' first (FIRST_SPLIT of
- * each: 256 pages of counter groups, the first group's every CPU below 255
- * CPUs; 256 MiB of heap), and the one the registry's
+ * each: 256 pages of counter groups, the first group's every CPU below 255 ids
+ * covered, counters.h; 256 MiB of heap), and the one the registry's
  * first entries share with the shadow's first windows (REGISTRY_FIRST of
  * entries: 8192 tag indexes; the windows of the heap's first 2 MiB less
  * that). */
@@ -329,6 +333,9 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
+/* The whole heap mapped read-write with its metadata (unlimited, map_aligned):
+ * commit makes no system call. */
+static unsigned char heap_rw;
 static size_t heap_span_max; /* what the descriptors cover */
 /* The shadow's bytes mapped, a prefix of it (all of it without a limit). */
 static size_t shadow_top;
@@ -378,23 +385,22 @@ static void *map_at(void *addr, size_t len, int prot)
 }
 
 /* [base - lead, base + len) with base aligned to the arena size (lead and
- * len multiples of the page size), the lead read-write, the rest
- * PROT_NONE; base, or NULL.  Not limited, the alignment's slack stays
- * mapped (no munmap: two system calls in all): up to an arena below the
- * lead, read-write and never touched, and above the heap, PROT_NONE, each
- * joining its neighbour's mapping. */
+ * len multiples of the page size); base, or NULL.  Not limited, all of it
+ * read-write in one mmap (heap_rw), and the alignment's slack stays mapped
+ * (no munmap): up to an arena below the lead and above the heap, each
+ * joining its neighbour.  Limited, the lead read-write and the rest
+ * PROT_NONE (commit makes chunks usable as they are handed out). */
 static char *map_aligned(size_t lead, size_t len, int limited)
 {
 	char *lo, *base;
 	size_t big;
+	int prot = limited ? PROT_NONE : PROT_READ | PROT_WRITE;
 	if (!limited) { /* nothing to grow into: below this library */
 		uintptr_t near = ((uintptr_t)&heap_span_max - NEAR_GAP - len) & ~(AT_ARENA_SIZE - 1);
 		base = (char *)near;
-		lo = base - lead;
-		big = lead + len;
 		if (near > lead + NEAR_GAP && near < (uintptr_t)&heap_span_max &&
-		    map_at(lo, big, PROT_NONE) != MAP_FAILED)
-			goto lead_rw;
+		    map_at(base - lead, lead + len, prot) != MAP_FAILED)
+			return base;
 		goto anywhere; /* taken: where the kernel likes */
 	}
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
@@ -415,9 +421,9 @@ static char *map_aligned(size_t lead, size_t len, int limited)
 		goto lead_rw;
 anywhere:
 	big = lead + len + AT_ARENA_SIZE;
-	lo = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	lo = mmap(NULL, big, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (lo == MAP_FAILED) /* a limit that leaves room for lead + len only */
-		lo = mmap(NULL, big = lead + len, PROT_NONE,
+		lo = mmap(NULL, big = lead + len, prot,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (lo == MAP_FAILED)
 		return NULL;
@@ -426,14 +432,15 @@ anywhere:
 		munmap(lo, big);
 		return NULL;
 	}
-	if (limited) { /* the heap grows into what lies above it */
-		if (base - lead > lo)
-			munmap(lo, (size_t)(base - lead - lo));
-		if (lo + big > base + len)
-			munmap(base + len, (size_t)((lo + big) - (base + len)));
-		lo = base - lead;
-		big = lead + len;
-	}
+	if (!limited)
+		return base;
+	/* the heap grows into what lies above it */
+	if (base - lead > lo)
+		munmap(lo, (size_t)(base - lead - lo));
+	if (lo + big > base + len)
+		munmap(base + len, (size_t)((lo + big) - (base + len)));
+	lo = base - lead;
+	big = lead + len;
 lead_rw:
 	/* over our own PROT_NONE range (mmap: no other libc call to bind) */
 	if (mmap(lo, (size_t)(base - lo), PROT_READ | PROT_WRITE,
@@ -497,6 +504,7 @@ static int heap_setup(void)
 	size_t lead = align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE);
 	char *base = span < AT_HEAP_SIZE ? NULL : map_aligned(lead, span, 0);
 	if (base) {
+		heap_rw = 1;
 		shadow_base = base - lead + meta;
 		shadow_top = AT_HEAP_SIZE;
 		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
@@ -718,7 +726,7 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
 		size_t limit = AT_LOAD_RELAXED(&heap_limit);
 		if ((limit && now > limit) ||
-		    mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE)) {
+		    (!heap_rw && mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE))) {
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}

@@ -520,7 +520,7 @@ int alloctag_chain_stats(struct alloctag_chain_stats *out)
 		return -EPERM;
 	out->chains = at_chain_count();
 	out->bytes = at_chain_memory() +
-		     out->chains * 2 * sizeof(struct at_counter) * (at_counters_ncpu + 1);
+		     out->chains * 2 * sizeof(struct at_counter) * (at_counters_nread() + 1);
 	return 0;
 }
 
