@@ -4,9 +4,8 @@
  * and slab metadata, the page descriptors, the shadow, the heap's
  * committed first chunk and (profiling planned) the registry's table, the
  * counters and the tag area all lie in one read-write line of
- * /proc/self/maps, placed exactly as the layout says; the rest of the
- * heap is in that line too without a limit (the whole reservation mapped
- * read-write by one system call), one PROT_NONE line after it under one.
+ * /proc/self/maps, placed exactly as the layout says, and the rest of the
+ * heap is one PROT_NONE line after it: two lines in all.
  * Without a limit, the ends of the arrays a process touches first meet
  * in shared 2 MiB regions: CPU 0's counters (used downward) end where the
  * descriptors begin, the registry's table (used downward) ends where the
@@ -94,11 +93,10 @@ int main(int argc, char **argv)
 	}
 
 	/* meta, the shadow and the heap's first chunk read-write (the small
-	 * and the large block are in it); under a limit the rest of the heap
-	 * PROT_NONE, else read-write in the same line */
+	 * and the large block are in it); the rest of the heap PROT_NONE */
 	struct line l[64];
 	uintptr_t end = (uintptr_t)at_heap_base + at_heap_span;
-	CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), limited ? 2 : 1);
+	CHECK_EQ(lines_in((uintptr_t)at_pages, end, l), 2);
 	CHECK_STREQ(l[0].prot, "rw-p");
 	uintptr_t lo = l[0].lo, hi = l[0].hi;
 	/* the reservation's start: the tag area, with profiling, else the
@@ -106,18 +104,18 @@ int main(int argc, char **argv)
 	uintptr_t start = (uintptr_t)at_pages;
 	if (profiling && !limited)
 		start = (uintptr_t)at_heap_meta(AT_META_AREA, at_area_bytes());
+	CHECK_EQ(hi, (uintptr_t)at_heap_base + (2u << 20));
+	CHECK_EQ(l[1].lo, hi);
+	CHECK_STREQ(l[1].prot, "---p");
 	if (limited) { /* the alignment's slack unmapped: the heap grows into it */
-		CHECK_EQ(hi, (uintptr_t)at_heap_base + (2u << 20));
-		CHECK_EQ(l[1].lo, hi);
-		CHECK_STREQ(l[1].prot, "---p");
 		CHECK_EQ(lo, (uintptr_t)at_pages);
 		CHECK_EQ(l[1].hi, end);
 	} else { /* none when placed below the library, else an arena's worth
 		  * kept: on either side, joining its neighbour */
 		CHECK(lo <= start && start - lo < AT_ARENA_SIZE);
 		CHECK_EQ(start % AT_ARENA_SIZE, 0);
-		CHECK(hi >= end && hi - end < AT_ARENA_SIZE);
-		size_t slack = (start - lo) + (hi - end);
+		CHECK(l[1].hi >= end && l[1].hi - end < AT_ARENA_SIZE);
+		size_t slack = (start - lo) + (l[1].hi - end);
 		CHECK(slack == 0 || slack == AT_ARENA_SIZE);
 	}
 	in(lo, hi, small, "a small block");

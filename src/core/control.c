@@ -15,7 +15,38 @@ unsigned char alloctag_debug_key;
 
 int at_secure_test = -1;
 
-/* AT_SECURE cannot change while the process runs: asked of libc once. */
+/*
+ * The auxiliary vector the kernel put on the stack right after the
+ * environment's terminating NULL, found by the constructor's pass over
+ * environ (at_env_snapshot) when environ is still that array; NULL
+ * otherwise.  Read here rather than by libc's getauxval, which the loader
+ * would bind at every start (about 1,000 instructions) for the three
+ * entries start-up reads (AT_SECURE; AT_PHDR and AT_PHNUM: core_tags.c).
+ * The stack array is the kernel's as long as nothing has removed an entry
+ * in place (unsetenv shifts the entries down, leaving a second NULL where
+ * the walk then stops: an empty vector), so it is taken only if its
+ * AT_PAGESZ is the page size and it holds AT_SECURE; an entry the vector
+ * lacks is asked of getauxval.
+ */
+static const unsigned long *auxv;
+
+static const unsigned long *aux_find(const unsigned long *a, unsigned long type)
+{
+	for (unsigned int i = 0; i < 256 && a[0] != AT_NULL; i++, a += 2)
+		if (a[0] == type)
+			return a;
+	return NULL;
+}
+
+unsigned long at_auxval(unsigned long type)
+{
+	const unsigned long *a = AT_LOAD_RELAXED(&auxv);
+	if (a && (a = aux_find(a, type)))
+		return a[1];
+	return getauxval(type);
+}
+
+/* AT_SECURE cannot change while the process runs: read once. */
 static signed char secure_aux = -1;
 
 int at_secure(void)
@@ -23,10 +54,18 @@ int at_secure(void)
 	if (at_secure_test >= 0)
 		return at_secure_test;
 	int s = AT_LOAD_RELAXED(&secure_aux);
-	if (s < 0) {
-		s = getauxval(AT_SECURE) != 0;
-		AT_STORE_RELAXED(&secure_aux, (signed char)s);
+	if (s >= 0)
+		return s;
+	const unsigned long *a = AT_LOAD_RELAXED(&auxv);
+	if (a && (a = aux_find(a, AT_SECURE))) {
+		s = a[1] != 0;
+	} else { /* not found (a vector that could not be read): secure */
+		int saved = errno;
+		errno = 0;
+		s = getauxval(AT_SECURE) != 0 || errno == ENOENT;
+		errno = saved;
 	}
+	AT_STORE_RELAXED(&secure_aux, (signed char)s);
 	return s;
 }
 
@@ -51,7 +90,7 @@ static struct {
 	const char *v[AT_ENV_SNAP_MAX];
 } env_snap;
 
-void at_env_snapshot(void)
+void at_env_snapshot(char **stack_env)
 {
 	char **e = environ;
 	unsigned int n = 0;
@@ -64,9 +103,17 @@ void at_env_snapshot(void)
 		    v[5] != 'T' || v[6] != 'A' || v[7] != 'G')
 			continue;
 		if (n == AT_ENV_SNAP_MAX)
-			return;
-		env_snap.v[n++] = v;
+			n = AT_ENV_SNAP_MAX + 1; /* too many: at_getenv walks environ */
+		else if (n < AT_ENV_SNAP_MAX)
+			env_snap.v[n++] = v;
 	}
+	if (stack_env && environ == stack_env && !AT_LOAD_RELAXED(&auxv)) {
+		const unsigned long *a = (const unsigned long *)(void *)(e + 1), *pg;
+		if ((pg = aux_find(a, AT_PAGESZ)) && pg[1] == AT_PAGE_SIZE && aux_find(a, AT_SECURE))
+			AT_STORE_RELAXED(&auxv, a);
+	}
+	if (n > AT_ENV_SNAP_MAX)
+		return;
 	env_snap.n = n;
 	env_snap.env = environ;
 }

@@ -26,16 +26,15 @@
  * fits in a free block is refused, and splitting costs at most AT_MAX_ORDER
  * steps, coalescing likewise.
  *
- * Memory: an arena's 2 MiB chunks are committed the first time a block in
- * them is handed out, counting against ALLOCTAG_HEAP_MAX.  Without an
- * address-space limit the whole heap is mapped read-write (MAP_NORESERVE:
- * the kernel gives a page at its first touch) with its metadata, in one
- * system call (Reservation, below), and committing is only that count;
- * under a limit the heap is reserved PROT_NONE and a chunk made read-write
- * when committed (a stray write past what was ever handed out faults;
- * chunks are committed upward from the arena's start, as blocks are
- * carved, so the committed ones join one mapping with the metadata below
- * them).  A chunk committed for a block of
+ * Memory: the heap is reserved PROT_NONE (Reservation, below); an arena's
+ * 2 MiB chunks are made read-write (committed) the first time a block in
+ * them is handed out, counting against ALLOCTAG_HEAP_MAX.  (A stray write
+ * past what was ever handed out faults.  Chunks are committed upward from
+ * the arena's start, as blocks are carved, so the committed ones join one
+ * mapping with the metadata below them.  Without an address-space limit
+ * the heap is mapped read-write with the metadata, one system call at
+ * start-up, and made PROT_NONE above the first block at its commit:
+ * commit.)  A chunk committed for a block of
  * 2 MiB or more (whole chunks, the user's alone) is advised MADV_HUGEPAGE;
  * one committed for smaller blocks (slabs) is not: a huge page there is
  * resident whole from the first touch of any of its slabs (a small program
@@ -270,7 +269,9 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * Without an address-space limit (RLIMIT_AS) all of it, the heap
  * included, is mapped read-write at once, one mapping made by one system
  * call (the heap reserved PROT_NONE and the metadata mapped read-write
- * over it took two, about 3 us of every process start), its end NEAR_GAP
+ * over it took two, about 3 us of every process start; the heap above its
+ * first block is made PROT_NONE when that block is committed, in place of
+ * the first chunk's mprotect), its end NEAR_GAP
  * below this library when that range is free (MAP_FIXED_NOREPLACE, no
  * alignment slack), else wherever the kernel places it (never over a range another mapping
  * holds, as a sanitizer's runtime or another allocator may reserve for
@@ -333,8 +334,8 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
-/* The whole heap mapped read-write with its metadata (unlimited, map_aligned):
- * commit makes no system call. */
+/* Unlimited: the whole heap still read-write, as map_aligned mapped it
+ * with its metadata, until the first commit (commit). */
 static unsigned char heap_rw;
 static size_t heap_span_max; /* what the descriptors cover */
 /* The shadow's bytes mapped, a prefix of it (all of it without a limit). */
@@ -714,11 +715,20 @@ size_t at_heap_committed(void)
 	return AT_LOAD_RELAXED(&heap_committed);
 }
 
-/* Make the chunks under [pfn, pfn + 2^order) usable.  Arena lock held. */
+/*
+ * Make the chunks under [pfn, pfn + 2^order) usable.  Arena lock held.
+ * Unlimited, the heap is mapped read-write (map_aligned: one system call
+ * at start-up, where a PROT_NONE reservation and the metadata mapped over
+ * it took two); the first commit, the first block ever handed out (arena
+ * 0 is the only arena until it is full: grow), makes the rest of the heap
+ * PROT_NONE in the call that made its first chunk read-write before, so
+ * that a stray write past what was handed out faults from then on.
+ */
 static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 {
 	size_t off = (size_t)(pfn - a->first_pfn) << AT_PAGE_SHIFT;
 	size_t end = off + (AT_PAGE_SIZE << order);
+	int rw = AT_LOAD_RELAXED(&heap_rw);
 	for (size_t c = off >> CHUNK_SHIFT; c < (end + CHUNK_SIZE - 1) >> CHUNK_SHIFT; c++) {
 		if (a->committed[c / 64] & (1ull << (c % 64)))
 			continue;
@@ -726,7 +736,7 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
 		size_t limit = AT_LOAD_RELAXED(&heap_limit);
 		if ((limit && now > limit) ||
-		    (!heap_rw && mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE))) {
+		    (!rw && mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE))) {
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}
@@ -734,6 +744,13 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 		if (order >= CHUNK_SHIFT - AT_PAGE_SHIFT)
 			madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
 		a->committed[c / 64] |= 1ull << (c % 64);
+	}
+	if (at_unlikely(rw)) {
+		char *from = at_pfn_to_addr(a->first_pfn) + align_up(end, CHUNK_SIZE);
+		char *to = at_heap_base + at_heap_span;
+		if (from < to) /* failing, the heap stays read-write: nothing lost */
+			mprotect(from, (size_t)(to - from), PROT_NONE);
+		AT_STORE_RELAXED(&heap_rw, 0);
 	}
 	return 0;
 }
