@@ -29,6 +29,8 @@ int at_secure_test = -1;
  * lacks is asked of getauxval.
  */
 static const unsigned long *auxv;
+/* Its entries start-up reads, taken in the one pass that checks it. */
+static unsigned long aux_secure, aux_phdr, aux_phnum;
 
 static const unsigned long *aux_find(const unsigned long *a, unsigned long type)
 {
@@ -38,12 +40,40 @@ static const unsigned long *aux_find(const unsigned long *a, unsigned long type)
 	return NULL;
 }
 
+/* The vector at a, if it is the kernel's (above), kept. */
+static void aux_take(const unsigned long *a)
+{
+	unsigned long page = 0, secure = 0, phdr = 0, phnum = 0, have = 0;
+	for (const unsigned long *v = a; v < a + 512 && v[0] != AT_NULL; v += 2) {
+		if (v[0] == AT_PAGESZ)
+			page = v[1];
+		else if (v[0] == AT_SECURE)
+			secure = v[1], have = 1;
+		else if (v[0] == AT_PHDR)
+			phdr = v[1];
+		else if (v[0] == AT_PHNUM)
+			phnum = v[1];
+	}
+	if (page != AT_PAGE_SIZE || !have)
+		return;
+	aux_secure = secure;
+	aux_phdr = phdr;
+	aux_phnum = phnum;
+	AT_STORE(&auxv, a);
+}
+
 unsigned long at_auxval(unsigned long type)
 {
-	const unsigned long *a = AT_LOAD_RELAXED(&auxv);
-	if (a && (a = aux_find(a, type)))
-		return a[1];
-	return getauxval(type);
+	const unsigned long *a = AT_LOAD(&auxv);
+	if (!a)
+		return getauxval(type);
+	if (type == AT_PHDR)
+		return aux_phdr;
+	if (type == AT_PHNUM)
+		return aux_phnum;
+	if (type == AT_SECURE)
+		return aux_secure;
+	return (a = aux_find(a, type)) ? a[1] : getauxval(type);
 }
 
 /* AT_SECURE cannot change while the process runs: read once. */
@@ -56,9 +86,8 @@ int at_secure(void)
 	int s = AT_LOAD_RELAXED(&secure_aux);
 	if (s >= 0)
 		return s;
-	const unsigned long *a = AT_LOAD_RELAXED(&auxv);
-	if (a && (a = aux_find(a, AT_SECURE))) {
-		s = a[1] != 0;
+	if (AT_LOAD(&auxv)) {
+		s = aux_secure != 0;
 	} else { /* not found (a vector that could not be read): secure */
 		int saved = errno;
 		errno = 0;
@@ -107,11 +136,8 @@ void at_env_snapshot(char **stack_env)
 		else if (n < AT_ENV_SNAP_MAX)
 			env_snap.v[n++] = v;
 	}
-	if (stack_env && environ == stack_env && !AT_LOAD_RELAXED(&auxv)) {
-		const unsigned long *a = (const unsigned long *)(void *)(e + 1), *pg;
-		if ((pg = aux_find(a, AT_PAGESZ)) && pg[1] == AT_PAGE_SIZE && aux_find(a, AT_SECURE))
-			AT_STORE_RELAXED(&auxv, a);
-	}
+	if (stack_env && environ == stack_env && !AT_LOAD_RELAXED(&auxv))
+		aux_take((const unsigned long *)(void *)(e + 1));
 	if (n > AT_ENV_SNAP_MAX)
 		return;
 	env_snap.n = n;

@@ -581,20 +581,34 @@ int at_heap_shadow_cover(size_t end)
 /* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
  * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
  * (the limit, or the address taken).  The caller serialises. */
+/* The first grain in [g, e) whose bit in map is `set` (0 or 1), or e:
+ * a word at a time (the counters' first groups are 65 grains a word of
+ * CPU ids covers, counters.h). */
+static size_t grain_find(const uint64_t *map, size_t g, size_t e, int set)
+{
+	while (g < e) {
+		uint64_t w = AT_LOAD(&map[g / 64]);
+		w = (set ? w : ~w) >> (g % 64);
+		if (w)
+			return g + (size_t)__builtin_ctzll(w) < e ? g + (size_t)__builtin_ctzll(w) : e;
+		g = (g / 64 + 1) * 64;
+	}
+	return e;
+}
+
 static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift)
 {
 	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;
-	for (; g < e; g++) {
-		if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
-			continue;
-		size_t r = g + 1; /* [g, r): a run not mapped */
-		while (r < e && !(map[r / 64] & (1ull << (r % 64))))
-			r++;
+	while ((g = grain_find(map, g, e, 0)) < e) {
+		size_t r = grain_find(map, g + 1, e, 1); /* [g, r): a run not mapped */
 		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED)
 			return -ENOMEM;
-		for (; g < r; g++)
-			__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
-		g--;
+		while (g < r) { /* their bits set, a word at a time */
+			size_t n = 64 - g % 64 < r - g ? 64 - g % 64 : r - g;
+			uint64_t m = (n == 64 ? ~0ull : (1ull << n) - 1) << (g % 64);
+			__atomic_fetch_or(&map[g / 64], m, __ATOMIC_RELEASE);
+			g += n;
+		}
 	}
 	return 0;
 }

@@ -215,7 +215,7 @@ static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
 static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
-struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
+AT_BIG_BSS struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
  * its thread's). */

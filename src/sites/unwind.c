@@ -689,7 +689,7 @@ struct miss_obj {
 	const uint8_t *hdr;                /* its .eh_frame_hdr by its program headers */
 	struct dl_phdr_info info;
 };
-static struct miss_obj miss_objs[MISS_OBJS];
+AT_BIG_BSS static struct miss_obj miss_objs[MISS_OBJS];
 static unsigned int forget_gen;
 /* in the fork page (core/compiler.h): a forked child's miss writes the lock */
 AT_CHAIN_HOT static struct {
