@@ -44,17 +44,17 @@ static const unsigned long *aux_find(const unsigned long *a, unsigned long type)
 static void aux_take(const unsigned long *a)
 {
 	unsigned long page = 0, secure = 0, phdr = 0, phnum = 0, have = 0;
-	for (const unsigned long *v = a; v < a + 512 && v[0] != AT_NULL; v += 2) {
+	for (const unsigned long *v = a; v < a + 512 && v[0] != AT_NULL && have < 15; v += 2) {
 		if (v[0] == AT_PAGESZ)
-			page = v[1];
+			page = v[1], have |= 1;
 		else if (v[0] == AT_SECURE)
-			secure = v[1], have = 1;
+			secure = v[1], have |= 2;
 		else if (v[0] == AT_PHDR)
-			phdr = v[1];
+			phdr = v[1], have |= 4;
 		else if (v[0] == AT_PHNUM)
-			phnum = v[1];
+			phnum = v[1], have |= 8;
 	}
-	if (page != AT_PAGE_SIZE || !have)
+	if (page != AT_PAGE_SIZE || !(have & 2))
 		return;
 	aux_secure = secure;
 	aux_phdr = phdr;

@@ -208,7 +208,9 @@ static void dyn_tables(const Elf64_Dyn *dyn, uintptr_t bias, struct dyn_tables *
 	t->sym = NULL;
 	t->str = NULL;
 	t->gnu = t->hash = NULL;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
+	/* DT_HASH is read only without DT_GNU_HASH: done when the other three
+	 * are found (most executables list them among their first entries) */
+	for (; dyn->d_tag != DT_NULL && !(t->sym && t->str && t->gnu); dyn++) {
 		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
 		switch (dyn->d_tag) {
 		case DT_SYMTAB: t->sym = (const Elf64_Sym *)v; break;
