@@ -335,8 +335,10 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
 /* Unlimited: the whole heap still read-write, as map_aligned mapped it
- * with its metadata, until the first commit (commit). */
+ * with its metadata, until the first commit (commit); rw_end: the end of
+ * that mapping (the heap's, or its alignment slack's). */
 static unsigned char heap_rw;
+static char *rw_end;
 static size_t heap_span_max; /* what the descriptors cover */
 /* The shadow's bytes mapped, a prefix of it (all of it without a limit). */
 static size_t shadow_top;
@@ -399,6 +401,7 @@ static char *map_aligned(size_t lead, size_t len, int limited)
 	if (!limited) { /* nothing to grow into: below this library */
 		uintptr_t near = ((uintptr_t)&heap_span_max - NEAR_GAP - len) & ~(AT_ARENA_SIZE - 1);
 		base = (char *)near;
+		rw_end = base + len;
 		if (near > lead + NEAR_GAP && near < (uintptr_t)&heap_span_max &&
 		    map_at(base - lead, lead + len, prot) != MAP_FAILED)
 			return base;
@@ -433,8 +436,10 @@ anywhere:
 		munmap(lo, big);
 		return NULL;
 	}
-	if (!limited)
+	if (!limited) {
+		rw_end = lo + big;
 		return base;
+	}
 	/* the heap grows into what lies above it */
 	if (base - lead > lo)
 		munmap(lo, (size_t)(base - lead - lo));
@@ -761,9 +766,8 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 	}
 	if (at_unlikely(rw)) {
 		char *from = at_pfn_to_addr(a->first_pfn) + align_up(end, CHUNK_SIZE);
-		char *to = at_heap_base + at_heap_span;
-		if (from < to) /* failing, the heap stays read-write: nothing lost */
-			mprotect(from, (size_t)(to - from), PROT_NONE);
+		if (from < rw_end) /* failing, the heap stays read-write: nothing lost */
+			mprotect(from, (size_t)(rw_end - from), PROT_NONE);
 		AT_STORE_RELAXED(&heap_rw, 0);
 	}
 	return 0;
