@@ -124,11 +124,10 @@ fi
 # memfd_create, accept4 and getrandom are called by syscall() for this;
 # memcpy (GLIBC_2.14), stat, lstat, fstat (GLIBC_2.33), clock_gettime and
 # clock_nanosleep (GLIBC_2.17), pthread_atfork (libc_nonshared.a's, which
-# calls __register_atfork, GLIBC_2.3.2)
-# and getauxval (GLIBC_2.16: the auxiliary vector read on the stack, or
-# from /proc/self/auxv) are defined in the library
+# calls __register_atfork, GLIBC_2.3.2) are defined in the library
 # (src/preload/libc_local.c); __libc_stack_end (ld.so's GLIBC_2.2.5) is
-# not read.  What stays: ld.so's __rseq_offset (GLIBC_2.35); libc's
+# not read, nor getauxval (GLIBC_2.16) called: the auxiliary vector is read
+# on the stack, or from /proc/self/auxv (src/core/control.c).  What stays: ld.so's __rseq_offset (GLIBC_2.35); libc's
 # __libc_single_threaded, pthread_sigmask and
 # strerrordesc_np (2.32), the threads' functions (2.34), _dl_find_object
 # (2.35), the rest (2.2.5).

@@ -249,8 +249,8 @@ static void retry_once_threads(void)
 	CHECK_EQ(once.state, AT_ONCE_DONE);
 }
 
-/* The constructor took the vector after the stack's environment: what
- * libc's getauxval says, entry by entry (not AT_HWCAP, which glibc on
+/* The constructor took the vector after the stack's environment, and
+ * /proc/self/auxv holds it too: what libc's getauxval says, entry by entry (not AT_HWCAP, which glibc on
  * x86-64 replaces with its own bits); 0 for a type the kernel never
  * gives.  The counters cover a whole number of 64-id words of CPU ids, at
  * least every possible CPU; readers sum the possible CPUs. */
@@ -258,9 +258,17 @@ static void auxv_and_cpus(void)
 {
 	static const unsigned long types[] = {AT_PHDR, AT_PHNUM, AT_PAGESZ, AT_ENTRY, AT_RANDOM,
 					      AT_SECURE, AT_UID, AT_EUID, AT_EXECFN};
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+	int found;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		CHECK_EQ(at_auxval(types[i]), getauxval(types[i]));
+		/* the file the runtime reads when the stack's vector is not
+		 * found: the same entries */
+		CHECK_EQ(at_auxv_file(types[i], &found), getauxval(types[i]));
+		CHECK_EQ(found, 1);
+	}
 	CHECK_EQ(at_auxval(9999), 0);
+	CHECK_EQ(at_auxv_file(9999, &found), 0);
+	CHECK_EQ(found, 0);
 	CHECK_EQ(at_secure(), 0);
 	if (!at_counters_base) /* ALLOCTAG=never: no counters */
 		return;

@@ -1,11 +1,14 @@
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "core/control.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
+#include <elf.h>
+#include <link.h>
 
 #include "core/message.h"
+#include "core/read_at.h"
 #include "pages/page.h"
 
 union at_modes at_modes = {.small_slow = AT_MODES_EARLY};
@@ -20,13 +23,18 @@ int at_secure_test = -1;
  * environment's terminating NULL, found by the constructor's pass over
  * environ (at_env_snapshot) when environ is still that array; NULL
  * otherwise.  Read here rather than by libc's getauxval, which the loader
- * would bind at every start (about 1,000 instructions) for the three
- * entries start-up reads (AT_SECURE; AT_PHDR and AT_PHNUM: core_tags.c).
- * The stack array is the kernel's as long as nothing has removed an entry
- * in place (unsetenv shifts the entries down, leaving a second NULL where
- * the walk then stops: an empty vector), so it is taken only if its
- * AT_PAGESZ is the page size and it holds AT_SECURE; an entry the vector
- * lacks is asked of getauxval.
+ * would bind at every start (about 1,000 instructions, and a symbol
+ * version) for the three entries start-up reads (AT_SECURE; AT_PHDR and
+ * AT_PHNUM: core_tags.c).  The stack array is the kernel's as long as
+ * nothing has removed an entry in place (unsetenv shifts the entries
+ * down, leaving a second NULL where the walk then stops: an empty
+ * vector), so it is taken only if its AT_PAGESZ is the page size and it
+ * holds AT_SECURE (and the NULLs such removals leave are skipped: the
+ * loader removes unsafe variables so in secure execution).  Without it (a
+ * runtime loaded after start-up moved environ), or for an entry it lacks,
+ * /proc/self/auxv is read (at_auxv_file), by system calls made here
+ * (read_at.h); where that file cannot be read (a setuid process's is
+ * root's), the main program's program headers are dl_iterate_phdr's.
  */
 static const unsigned long *auxv;
 /* Its entries start-up reads, taken in the one pass that checks it. */
@@ -62,18 +70,54 @@ static void aux_take(const unsigned long *a)
 	AT_STORE(&auxv, a);
 }
 
+unsigned long at_auxv_file(unsigned long type, int *found)
+{
+	unsigned long v[128]; /* the kernel's vector is some 30 entries */
+	int fd = at_open_rdonly("/proc/self/auxv");
+	ssize_t n = fd < 0 ? -1 : at_pread_once(fd, v, sizeof(v), 0);
+	if (fd >= 0)
+		at_close(fd);
+	for (ssize_t i = 0; i + 1 < n / (ssize_t)sizeof(long) && v[i] != AT_NULL; i += 2) {
+		if (v[i] == type) {
+			*found = 1;
+			return v[i + 1];
+		}
+	}
+	*found = 0;
+	return 0;
+}
+
+/* dl_iterate_phdr's first object, the main program: its program headers
+ * (AT_PHDR) or their number (AT_PHNUM) in *data. */
+static int main_phdrs(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	unsigned long *v = data;
+	v[1] = *v == AT_PHDR ? (unsigned long)(uintptr_t)info->dlpi_phdr : info->dlpi_phnum;
+	return 1;
+}
+
+static unsigned long aux_file(unsigned long type)
+{
+	int found;
+	unsigned long r = at_auxv_file(type, &found), v[2] = {type, 0};
+	if (!found && (type == AT_PHDR || type == AT_PHNUM) && dl_iterate_phdr(main_phdrs, v))
+		r = v[1];
+	return r;
+}
+
 unsigned long at_auxval(unsigned long type)
 {
 	const unsigned long *a = AT_LOAD(&auxv);
 	if (!a)
-		return getauxval(type);
+		return aux_file(type);
 	if (type == AT_PHDR)
 		return aux_phdr;
 	if (type == AT_PHNUM)
 		return aux_phnum;
 	if (type == AT_SECURE)
 		return aux_secure;
-	return (a = aux_find(a, type)) ? a[1] : getauxval(type);
+	return (a = aux_find(a, type)) ? a[1] : aux_file(type);
 }
 
 /* AT_SECURE cannot change while the process runs: read once. */
@@ -89,10 +133,8 @@ int at_secure(void)
 	if (AT_LOAD(&auxv)) {
 		s = aux_secure != 0;
 	} else { /* not found (a vector that could not be read): secure */
-		int saved = errno;
-		errno = 0;
-		s = getauxval(AT_SECURE) != 0 || errno == ENOENT;
-		errno = saved;
+		int found;
+		s = at_auxv_file(AT_SECURE, &found) != 0 || !found;
 	}
 	AT_STORE_RELAXED(&secure_aux, (signed char)s);
 	return s;
@@ -136,8 +178,14 @@ void at_env_snapshot(char **stack_env)
 		else if (n < AT_ENV_SNAP_MAX)
 			env_snap.v[n++] = v;
 	}
-	if (stack_env && environ == stack_env && !AT_LOAD_RELAXED(&auxv))
+	if (stack_env && environ == stack_env && !AT_LOAD_RELAXED(&auxv)) {
+		/* past the NULLs of entries removed in place (the loader's
+		 * unsetenv of unsafe variables in secure execution): the
+		 * vector's first type is never 0 */
+		while (!e[1])
+			e++;
 		aux_take((const unsigned long *)(void *)(e + 1));
+	}
 	if (n > AT_ENV_SNAP_MAX)
 		return;
 	env_snap.n = n;

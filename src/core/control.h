@@ -98,9 +98,12 @@ AT_HIDDEN const char *at_getenv(const char *name);
 AT_HIDDEN void at_env_snapshot(char **stack_env);
 /* The kernel's auxiliary vector entry of type (0 if none), read from the
  * vector at_env_snapshot found (no libc call at start-up), else from
- * libc's getauxval (which, unlike the kernel's vector, gives glibc's own
- * AT_HWCAP bits on x86-64). */
+ * /proc/self/auxv.  (libc's getauxval gives glibc's own AT_HWCAP bits on
+ * x86-64, not the kernel's.) */
 AT_HIDDEN unsigned long at_auxval(unsigned long type);
+/* type's entry of /proc/self/auxv; *found 0 (and 0 returned) when the file
+ * cannot be read or lacks it.  Secure execution is assumed then. */
+AT_HIDDEN unsigned long at_auxv_file(unsigned long type, int *found);
 AT_HIDDEN void at_env_release(void);
 /* Test-only: -1 (default) reads AT_SECURE; 0 or 1 overrides it.  Hidden,
  * so only a test linked with the runtime itself can set it. */

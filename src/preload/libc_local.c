@@ -21,10 +21,7 @@
  *   rather than libc_nonshared.a's call of __register_atfork);
  * - bindings start-up no longer makes: mmap and getrlimit, the heap's
  *   reservation (page_alloc.c), made here as the same system calls libc
- *   makes (mmap, prlimit64);
- * - getauxval (GLIBC_2.16, a version and a binding): start-up reads the
- *   auxiliary vector on the stack (core/control.h at_auxval); this one,
- *   for when it could not be found there, reads /proc/self/auxv.
+ *   makes (mmap, prlimit64).
  *
  * Each sets errno and returns as libc's does.  The static library and
  * liballoctag.so call libc's: their program links libc's definitions
@@ -35,7 +32,6 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -91,23 +87,6 @@ AT_LOCAL int getrlimit(__rlimit_resource_t res, struct rlimit *lim)
 AT_LOCAL void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	return (void *)ret(at_raw_syscall6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off));
-}
-
-/* The kernel's auxiliary vector, as the process started with it; type's
- * value, else 0 and errno ENOENT, as libc's (also when the file cannot be
- * read: core/control.c takes that as secure execution). */
-AT_LOCAL unsigned long getauxval(unsigned long type)
-{
-	unsigned long v[512];
-	long fd = at_raw_syscall4(SYS_openat, AT_FDCWD, (long)"/proc/self/auxv", O_RDONLY | O_CLOEXEC, 0);
-	long n = fd < 0 ? -1 : at_raw_syscall4(SYS_pread64, fd, (long)v, sizeof(v), 0);
-	if (fd >= 0)
-		at_raw_syscall4(SYS_close, fd, 0, 0, 0);
-	for (long i = 0; i + 1 < n / (long)sizeof(long) && v[i]; i += 2)
-		if (v[i] == type)
-			return v[i + 1];
-	errno = ENOENT;
-	return 0;
 }
 
 /* libc's GLIBC_2.2.5 definitions of these (the same functions). */
