@@ -401,10 +401,11 @@ static char *map_aligned(size_t lead, size_t len, int limited)
 	if (!limited) { /* nothing to grow into: below this library */
 		uintptr_t near = ((uintptr_t)&heap_span_max - NEAR_GAP - len) & ~(AT_ARENA_SIZE - 1);
 		base = (char *)near;
-		rw_end = base + len;
 		if (near > lead + NEAR_GAP && near < (uintptr_t)&heap_span_max &&
-		    map_at(base - lead, lead + len, prot) != MAP_FAILED)
+		    map_at(base - lead, lead + len, prot) != MAP_FAILED) {
+			rw_end = base + len;
 			return base;
+		}
 		goto anywhere; /* taken: where the kernel likes */
 	}
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
