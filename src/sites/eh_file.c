@@ -278,8 +278,16 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		hot.tab_first = first;
 		hot.tab_n = n;
 	}
-	if (rel < load32(buf))
-		return AT_EH_STOP; /* before the first function: no FDE */
+	/* No test of rel against buf's first start is needed: buf's first
+	 * entry is entry `first` = lo * AT_EH_STRIDE, read from the file
+	 * offset index_table read o->sparse[2 * lo] from (the stretch is used
+	 * only while hot says buf holds it; every other use of buf forgets
+	 * it), so its start is sparse[2 * lo], which is <= rel: by the test
+	 * above when lo = 0, by the search when lo > 0 (lo only takes a mid
+	 * whose start is <= rel).  at_eh_search thus finds the last entry
+	 * starting at or before rel.  Were the file rewritten in place since
+	 * (the same inode), the FDE read is checked all the same: a pc outside
+	 * its range is a stop (at_eh_fde_rule). */
 	size_t i = at_eh_search(buf, n, rel);
 	int64_t fde_off = (int64_t)o->hdr_off + load32(buf + 8 * i + 4);
 	if (fde_off < (int64_t)o->seg_off || (uint64_t)fde_off + 8 > o->seg_end)
