@@ -25,8 +25,7 @@ bindings() {
 		sort | tr '\n' ' '
 }
 
-# Calls that may stay: the configuration's secure-execution check
-# (getauxval), the fork handlers (pthread_atfork), the heap's
+# Calls that may stay: the fork handlers (pthread_atfork), the heap's
 # reservation where libc's calls are used (getrlimit, mmap; munmap only
 # under a limit: the preload library makes them as system calls,
 # src/preload/libc_local.c), and
@@ -36,13 +35,15 @@ bindings() {
 # and close (the CPU list is read by system calls made in our text),
 # sigaction, sigfillset or __libc_current_sigrtmax (the live reader's
 # handler is installed by a system call made in our text), nor, with ALLOCTAG* variables set, strcasecmp, strchr,
-# strlen or strtoull (the parsers compare and convert by themselves):
-# start-up does those itself.
-allowed=" pthread_atfork getauxval getrlimit mmap munmap memset memcpy "
+# strlen or strtoull (the parsers compare and convert by themselves), nor
+# getauxval (the secure-execution check and the executable's program
+# headers read the auxiliary vector after the environment on the stack,
+# core/control.c at_auxval): start-up does those itself.
+allowed=" pthread_atfork getrlimit mmap munmap memset memcpy "
 # A build without a sanitizer runtime (no earlier constructor allocates):
 # exactly these, whether the configuration is the default (an empty
 # environment), set by variables, or never (no counters, no store).
-want="getauxval pthread_atfork "
+want="pthread_atfork "
 for config in "" "ALLOCTAG=On,Uncompressed ALLOCTAG_DEPTH=4 ALLOCTAG_HEAP_MAX=1G ALLOCTAG_LIVE=yes" \
 	"ALLOCTAG=never"; do
 	# shellcheck disable=SC2086 # the configuration's words are variables
@@ -141,14 +142,14 @@ fi
 # clock_nanosleep (GLIBC_2.17), pthread_atfork (libc_nonshared.a's, which
 # calls __register_atfork, GLIBC_2.3.2) are defined in the library
 # (src/preload/libc_local.c); __libc_stack_end (ld.so's GLIBC_2.2.5) is
-# not read.  What stays: ld.so's __rseq_offset (GLIBC_2.35); libc's
-# getauxval (2.16),
+# not read, nor getauxval (GLIBC_2.16) called: the auxiliary vector is read
+# on the stack, or from /proc/self/auxv (src/core/control.c).  What stays: ld.so's __rseq_offset (GLIBC_2.35); libc's
 # __libc_single_threaded, pthread_sigmask and
 # strerrordesc_np (2.32), the threads' functions (2.34), _dl_find_object
 # (2.35), the rest (2.2.5).
 versions=$(readelf -VW "$lib" | sed -n '/version_r/,$p' | awk '/File:/ { f = $5 } /Name:/ { print f ":" $3 }' | sort | tr '\n' ' ')
 want_versions="ld-linux-x86-64.so.2:GLIBC_2.35 \
-libc.so.6:GLIBC_2.16 libc.so.6:GLIBC_2.2.5 \
+libc.so.6:GLIBC_2.2.5 \
 libc.so.6:GLIBC_2.32 libc.so.6:GLIBC_2.34 libc.so.6:GLIBC_2.35 "
 if [ $san = 0 ] && [ "$versions" != "$want_versions" ]; then
 	echo "FAIL: $lib needs versions: $versions"

@@ -5,7 +5,8 @@
  * committed first chunk and (profiling planned) the registry's table, the
  * counters and the tag area all lie in one read-write line of
  * /proc/self/maps, placed exactly as the layout says, and the rest of the
- * heap is one PROT_NONE line after it: two lines in all.
+ * heap is one PROT_NONE line after it: two lines in all (without a limit,
+ * before the first block, one read-write line holds the heap too).
  * Without a limit, the ends of the arrays a process touches first meet
  * in shared 2 MiB regions: CPU 0's counters (used downward) end where the
  * descriptors begin, the registry's table (used downward) ends where the
@@ -78,6 +79,22 @@ int main(int argc, char **argv)
 		execl("/proc/self/exe", argv[0], "--limited", (char *)NULL);
 		perror("execl");
 		return 1;
+	}
+	/* Before the first block (nothing committed): without a limit the
+	 * metadata and the whole heap are one read-write line, mapped by one
+	 * system call; the first commit makes the heap above it PROT_NONE
+	 * (below). */
+	struct line l0[64];
+	uintptr_t end0 = (uintptr_t)at_heap_base + at_heap_span;
+	CHECK_EQ(at_heap_committed(), 0);
+	if (!limited) {
+		CHECK_EQ(lines_in((uintptr_t)at_pages, end0, l0), 1);
+		CHECK_STREQ(l0[0].prot, "rw-p");
+		CHECK(l0[0].lo <= (uintptr_t)at_pages && l0[0].hi >= end0);
+	} else {
+		CHECK_EQ(lines_in((uintptr_t)at_pages, end0, l0), 2);
+		CHECK_EQ(l0[0].hi, (uintptr_t)at_heap_base);
+		CHECK_STREQ(l0[1].prot, "---p");
 	}
 	char *small = at_malloc(100), *large = at_malloc(1 << 20);
 	CHECK(small && large);

@@ -2,9 +2,11 @@
  * Start-up's own pieces, which run before main in every process: the
  * ALLOCTAG* variable lookup (at_getenv: its own search of environ, exact
  * names only; the constructor's one-pass snapshot of the ALLOCTAG* entries),
- * the live reader's signal and mask (set without libc's calls), and the
- * run-until-success set-up (retry_once.h: one state byte, no mutex), run by
- * many threads at once.
+ * the live reader's signal and mask (set without libc's calls), the
+ * auxiliary vector read after the environment (at_auxval), the counters'
+ * CPU-id bound (one sched_getaffinity) and the CPU count readers sum, and
+ * the run-until-success set-up (retry_once.h: one state byte, no mutex),
+ * run by many threads at once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,8 +14,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <sys/auxv.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "core/control.h"
+#include "core/counters.h"
 #include "core/retry_once.h"
 #include "live/live_read.h"
 
@@ -72,7 +78,7 @@ static void getenv_snapshot(void)
 	CHECK(!setenv("ALLOCTAGX", "9", 1));
 	CHECK(!unsetenv("ALLOCTAG_PEAK"));
 	CHECK(!unsetenv("ALLOCTAG_DEP"));
-	at_env_snapshot();
+	at_env_snapshot(NULL);
 	/* name, value (NULL: unset) */
 	static const char *const want[][2] = {
 		{"ALLOCTAG", "1"},	    {"ALLOCTAG_DEPTH", "4"}, {"ALLOCTAGX", "9"},
@@ -98,7 +104,7 @@ static void getenv_snapshot(void)
 	CHECK_STREQ(at_getenv("ALLOCTAG_DEPTH"), "11");
 	environ[i] = old;
 	/* environ moved (another array): walked, snapshot or not. */
-	at_env_snapshot();
+	at_env_snapshot(NULL);
 	char *moved[] = {"ALLOCTAG_DEPTH=2", "PATH=/bin", NULL};
 	char **saved = environ;
 	environ = moved;
@@ -115,7 +121,7 @@ static void getenv_snapshot(void)
 		CHECK(!setenv(name, "v", 1));
 	}
 	CHECK(!setenv("ALLOCTAG_T32", "last", 1));
-	at_env_snapshot();
+	at_env_snapshot(NULL);
 	CHECK_STREQ(at_getenv("ALLOCTAG_T32"), "last");
 	CHECK_STREQ(at_getenv("ALLOCTAG_T0"), "v");
 	i = env_index("ALLOCTAG_DEPTH=");
@@ -243,8 +249,40 @@ static void retry_once_threads(void)
 	CHECK_EQ(once.state, AT_ONCE_DONE);
 }
 
+/* The constructor took the vector after the stack's environment, and
+ * /proc/self/auxv holds it too: what libc's getauxval says, entry by entry (not AT_HWCAP, which glibc on
+ * x86-64 replaces with its own bits); 0 for a type the kernel never
+ * gives.  The counters cover a whole number of 64-id words of CPU ids, at
+ * least every possible CPU; readers sum the possible CPUs. */
+static void auxv_and_cpus(void)
+{
+	static const unsigned long types[] = {AT_PHDR, AT_PHNUM, AT_PAGESZ, AT_ENTRY, AT_RANDOM,
+					      AT_SECURE, AT_UID, AT_EUID, AT_EXECFN};
+	int found;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		CHECK_EQ(at_auxval(types[i]), getauxval(types[i]));
+		/* the file the runtime reads when the stack's vector is not
+		 * found: the same entries */
+		CHECK_EQ(at_auxv_file(types[i], &found), getauxval(types[i]));
+		CHECK_EQ(found, 1);
+	}
+	CHECK_EQ(at_auxval(9999), 0);
+	CHECK_EQ(at_auxv_file(9999, &found), 0);
+	CHECK_EQ(found, 0);
+	CHECK_EQ(at_secure(), 0);
+	if (!at_counters_base) /* ALLOCTAG=never: no counters */
+		return;
+	long conf = sysconf(_SC_NPROCESSORS_CONF);
+	CHECK(conf >= 1);
+	CHECK_EQ(at_counters_nread(), (unsigned int)conf);
+	CHECK(at_counters_ncpu >= (unsigned int)conf);
+	CHECK_EQ(at_counters_ncpu % 64, 0);
+	CHECK_EQ(at_counters_group, (at_counters_ncpu + 1) * AT_COUNTERS_STRIDE);
+}
+
 int main(void)
 {
+	auxv_and_cpus();
 	getenv_exact();
 	getenv_snapshot();
 	live_signal();

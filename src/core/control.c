@@ -1,11 +1,14 @@
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "core/control.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
+#include <elf.h>
+#include <link.h>
 
 #include "core/message.h"
+#include "core/read_at.h"
 #include "pages/page.h"
 
 union at_modes at_modes = {.small_slow = AT_MODES_EARLY};
@@ -15,7 +18,109 @@ unsigned char alloctag_debug_key;
 
 int at_secure_test = -1;
 
-/* AT_SECURE cannot change while the process runs: asked of libc once. */
+/*
+ * The auxiliary vector the kernel put on the stack right after the
+ * environment's terminating NULL, found by the constructor's pass over
+ * environ (at_env_snapshot) when environ is still that array; NULL
+ * otherwise.  Read here rather than by libc's getauxval, which the loader
+ * would bind at every start (about 1,000 instructions, and a symbol
+ * version) for the three entries start-up reads (AT_SECURE; AT_PHDR and
+ * AT_PHNUM: core_tags.c).  The stack array is the kernel's as long as
+ * nothing has removed an entry in place (unsetenv shifts the entries
+ * down, leaving a second NULL where the walk then stops: an empty
+ * vector), so it is taken only if its AT_PAGESZ is the page size and it
+ * holds AT_SECURE (and the NULLs such removals leave are skipped: the
+ * loader removes unsafe variables so in secure execution).  Without it (a
+ * runtime loaded after start-up moved environ), or for an entry it lacks,
+ * /proc/self/auxv is read (at_auxv_file), by system calls made here
+ * (read_at.h); where that file cannot be read (a setuid process's is
+ * root's), the main program's program headers are dl_iterate_phdr's.
+ */
+static const unsigned long *auxv;
+/* Its entries start-up reads, taken in the one pass that checks it. */
+static unsigned long aux_secure, aux_phdr, aux_phnum;
+
+static const unsigned long *aux_find(const unsigned long *a, unsigned long type)
+{
+	for (unsigned int i = 0; i < 256 && a[0] != AT_NULL; i++, a += 2)
+		if (a[0] == type)
+			return a;
+	return NULL;
+}
+
+/* The vector at a, if it is the kernel's (above), kept. */
+static void aux_take(const unsigned long *a)
+{
+	unsigned long page = 0, secure = 0, phdr = 0, phnum = 0, have = 0;
+	for (const unsigned long *v = a; v < a + 512 && v[0] != AT_NULL && have < 15; v += 2) {
+		if (v[0] == AT_PAGESZ)
+			page = v[1], have |= 1;
+		else if (v[0] == AT_SECURE)
+			secure = v[1], have |= 2;
+		else if (v[0] == AT_PHDR)
+			phdr = v[1], have |= 4;
+		else if (v[0] == AT_PHNUM)
+			phnum = v[1], have |= 8;
+	}
+	if (page != AT_PAGE_SIZE || !(have & 2))
+		return;
+	aux_secure = secure;
+	aux_phdr = phdr;
+	aux_phnum = phnum;
+	AT_STORE(&auxv, a);
+}
+
+unsigned long at_auxv_file(unsigned long type, int *found)
+{
+	unsigned long v[128]; /* the kernel's vector is some 30 entries */
+	int fd = at_open_rdonly("/proc/self/auxv");
+	ssize_t n = fd < 0 ? -1 : at_pread_once(fd, v, sizeof(v), 0);
+	if (fd >= 0)
+		at_close(fd);
+	for (ssize_t i = 0; i + 1 < n / (ssize_t)sizeof(long) && v[i] != AT_NULL; i += 2) {
+		if (v[i] == type) {
+			*found = 1;
+			return v[i + 1];
+		}
+	}
+	*found = 0;
+	return 0;
+}
+
+/* dl_iterate_phdr's first object, the main program: its program headers
+ * (AT_PHDR) or their number (AT_PHNUM) in *data. */
+static int main_phdrs(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	unsigned long *v = data;
+	v[1] = *v == AT_PHDR ? (unsigned long)(uintptr_t)info->dlpi_phdr : info->dlpi_phnum;
+	return 1;
+}
+
+static unsigned long aux_file(unsigned long type)
+{
+	int found;
+	unsigned long r = at_auxv_file(type, &found), v[2] = {type, 0};
+	if (!found && (type == AT_PHDR || type == AT_PHNUM) && dl_iterate_phdr(main_phdrs, v))
+		r = v[1];
+	return r;
+}
+
+unsigned long at_auxval(unsigned long type)
+{
+	const unsigned long *a = AT_LOAD(&auxv);
+	if (!a)
+		return aux_file(type);
+	if (type == AT_PHDR)
+		return aux_phdr;
+	if (type == AT_PHNUM)
+		return aux_phnum;
+	if (type == AT_SECURE)
+		return aux_secure;
+	return (a = aux_find(a, type)) ? a[1] : aux_file(type);
+}
+
+/* AT_SECURE cannot change while the process runs: read once. */
 static signed char secure_aux = -1;
 
 int at_secure(void)
@@ -23,10 +128,15 @@ int at_secure(void)
 	if (at_secure_test >= 0)
 		return at_secure_test;
 	int s = AT_LOAD_RELAXED(&secure_aux);
-	if (s < 0) {
-		s = getauxval(AT_SECURE) != 0;
-		AT_STORE_RELAXED(&secure_aux, (signed char)s);
+	if (s >= 0)
+		return s;
+	if (AT_LOAD(&auxv)) {
+		s = aux_secure != 0;
+	} else { /* not found (a vector that could not be read): secure */
+		int found;
+		s = at_auxv_file(AT_SECURE, &found) != 0 || !found;
 	}
+	AT_STORE_RELAXED(&secure_aux, (signed char)s);
 	return s;
 }
 
@@ -51,7 +161,7 @@ static struct {
 	const char *v[AT_ENV_SNAP_MAX];
 } env_snap;
 
-void at_env_snapshot(void)
+void at_env_snapshot(char **stack_env)
 {
 	char **e = environ;
 	unsigned int n = 0;
@@ -64,9 +174,20 @@ void at_env_snapshot(void)
 		    v[5] != 'T' || v[6] != 'A' || v[7] != 'G')
 			continue;
 		if (n == AT_ENV_SNAP_MAX)
-			return;
-		env_snap.v[n++] = v;
+			n = AT_ENV_SNAP_MAX + 1; /* too many: at_getenv walks environ */
+		else if (n < AT_ENV_SNAP_MAX)
+			env_snap.v[n++] = v;
 	}
+	if (stack_env && environ == stack_env && !AT_LOAD_RELAXED(&auxv)) {
+		/* past the NULLs of entries removed in place (the loader's
+		 * unsetenv of unsafe variables in secure execution): the
+		 * vector's first type is never 0 */
+		while (!e[1])
+			e++;
+		aux_take((const unsigned long *)(void *)(e + 1));
+	}
+	if (n > AT_ENV_SNAP_MAX)
+		return;
 	env_snap.n = n;
 	env_snap.env = environ;
 }

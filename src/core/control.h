@@ -15,7 +15,7 @@
  *   quarantine.  0 (unset): off.
  * A bad value: one "alloctag: " line naming it and what is accepted; the
  * default is used.
- * Secure execution (getauxval(AT_SECURE): setuid or setgid, file
+ * Secure execution (AT_SECURE, at_auxval: setuid or setgid, file
  * capabilities, an LSM transition): every ALLOCTAG* variable is ignored,
  * silently, as glibc ignores its own MALLOC_* settings; the defaults hold.
  * Every read of an ALLOCTAG* variable goes through at_getenv().
@@ -91,8 +91,19 @@ AT_HIDDEN int at_secure(void);
 AT_HIDDEN const char *at_getenv(const char *name);
 /* Start-up (the constructor): take the ALLOCTAG* entries of environ in one
  * pass, which at_getenv then searches instead of environ, until released.
- * A name at_getenv is asked for must begin with "ALLOCTAG". */
-AT_HIDDEN void at_env_snapshot(void);
+ * A name at_getenv is asked for must begin with "ALLOCTAG".  stack_env:
+ * the environment array the kernel put on the stack (the constructor's
+ * envp when it follows argv's NULL), or NULL: when environ is still that
+ * array, the auxiliary vector after it is kept for at_auxval. */
+AT_HIDDEN void at_env_snapshot(char **stack_env);
+/* The kernel's auxiliary vector entry of type (0 if none), read from the
+ * vector at_env_snapshot found (no libc call at start-up), else from
+ * /proc/self/auxv.  (libc's getauxval gives glibc's own AT_HWCAP bits on
+ * x86-64, not the kernel's.) */
+AT_HIDDEN unsigned long at_auxval(unsigned long type);
+/* type's entry of /proc/self/auxv; *found 0 (and 0 returned) when the file
+ * cannot be read or lacks it.  Secure execution is assumed then. */
+AT_HIDDEN unsigned long at_auxv_file(unsigned long type, int *found);
 AT_HIDDEN void at_env_release(void);
 /* Test-only: -1 (default) reads AT_SECURE; 0 or 1 overrides it.  Hidden,
  * so only a test linked with the runtime itself can set it. */

@@ -46,6 +46,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "core/control.h"
 #include "core/core_tags.h"
 #include "core/gnu_hash.h"
 #include "core/message.h"
@@ -55,8 +56,8 @@
 
 static uintptr_t load_bias(void)
 {
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
-	unsigned long n = getauxval(AT_PHNUM);
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)at_auxval(AT_PHDR);
+	unsigned long n = at_auxval(AT_PHNUM);
 	for (unsigned long i = 0; ph && i < n; i++)
 		if (ph[i].p_type == PT_PHDR)
 			return (uintptr_t)ph - ph[i].p_vaddr;
@@ -207,7 +208,9 @@ static void dyn_tables(const Elf64_Dyn *dyn, uintptr_t bias, struct dyn_tables *
 	t->sym = NULL;
 	t->str = NULL;
 	t->gnu = t->hash = NULL;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
+	/* DT_HASH is read only without DT_GNU_HASH: done when the other three
+	 * are found (most executables list them among their first entries) */
+	for (; dyn->d_tag != DT_NULL && !(t->sym && t->str && t->gnu); dyn++) {
 		uintptr_t v = dyn_addr(dyn->d_un.d_ptr, bias);
 		switch (dyn->d_tag) {
 		case DT_SYMTAB: t->sym = (const Elf64_Sym *)v; break;
@@ -370,8 +373,8 @@ static int hashed_imports(const Elf64_Phdr *ph, unsigned long phnum, uintptr_t b
  */
 static int may_have_tags(void)
 {
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
-	unsigned long n = getauxval(AT_PHNUM);
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)at_auxval(AT_PHDR);
+	unsigned long n = at_auxval(AT_PHNUM);
 	uintptr_t bias = load_bias(), self = (uintptr_t)&may_have_tags;
 	for (unsigned long i = 0; ph && i < n; i++)
 		if (ph[i].p_type == PT_LOAD && self - (bias + ph[i].p_vaddr) < ph[i].p_memsz)
@@ -403,8 +406,8 @@ int at_find_core_tags(struct alloc_tag **start, struct alloc_tag **stop)
 	}
 	uintptr_t bias = dyn ? load_bias() : 0;
 	struct at_span spans[AT_SPANS_MAX];
-	unsigned int n = at_spans_of_phdrs((const void *)getauxval(AT_PHDR),
-					   (unsigned int)getauxval(AT_PHNUM), bias, spans,
+	unsigned int n = at_spans_of_phdrs((const void *)at_auxval(AT_PHDR),
+					   (unsigned int)at_auxval(AT_PHNUM), bias, spans,
 					   AT_SPANS_MAX);
 	int placed;
 	const char *why = addr > UINTPTR_MAX - bias || size > UINTPTR_MAX - bias - addr

@@ -1,11 +1,13 @@
 #include "core/counters.h"
 #include "pages/page.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/raw_syscall.h"
 #include "core/read_at.h"
 
 char *at_counters_base;
@@ -16,11 +18,13 @@ unsigned int at_counters_ncpu;
 /*
  * The number of CPU ids the kernel can give (one more than the highest
  * possible CPU), from /sys/devices/system/cpu/possible ("0-1", "0,2-5"):
- * what sysconf(_SC_NPROCESSORS_CONF) reads, parsed here so that start-up
- * does not page in libc's sysconf and strtoul code and tables, and read
- * with the system calls made here (read_at.h), so that the loader binds
- * none of libc's open, read and close for it.  -1 when the file cannot be
- * read.
+ * what sysconf(_SC_NPROCESSORS_CONF) reads, parsed here so that nothing
+ * pages in libc's sysconf and strtoul code and tables, and read with the
+ * system calls made here (read_at.h), so that the loader binds none of
+ * libc's open, read and close for it.  -1 when the file cannot be read.
+ * Only readers need it (at_counters_nread), never start-up: opening a
+ * sysfs file took three system calls and about 7 us of every process
+ * start.
  */
 static long possible_cpus(void)
 {
@@ -50,6 +54,31 @@ static long possible_cpus(void)
 	return max + 1 > 0 ? max + 1 : -1;
 }
 
+/*
+ * The CPU ids the layout covers (at_counters_ncpu), at least the kernel's
+ * nr_cpu_ids, in one cheap system call: sched_getaffinity refuses a mask
+ * shorter than nr_cpu_ids bits (EINVAL), so the shortest length it accepts,
+ * in words, bounds every CPU id rseq can give: 64 on a machine of up to 64
+ * CPUs.  The bound costs address space only (a group is a page per id, and
+ * a CPU that never runs a charge never touches its page); readers sum the
+ * possible CPUs alone (at_counters_nread).  -1 when the call fails
+ * otherwise, or beyond 4096 CPUs.
+ */
+static long cpu_id_bound(void)
+{
+#if defined(__x86_64__) && defined(__linux__)
+	unsigned long mask[64];
+	for (size_t len = sizeof(unsigned long); len <= sizeof(mask); len *= 2) {
+		long r = at_raw_syscall4(SYS_sched_getaffinity, 0, (long)len, (long)mask, 0);
+		if (r > 0)
+			return (long)len * 8;
+		if (r != -EINVAL)
+			break;
+	}
+#endif
+	return -1;
+}
+
 static unsigned int ncpu_once; /* 0 until read */
 
 static unsigned int ncpu(void)
@@ -57,12 +86,28 @@ static unsigned int ncpu(void)
 	unsigned int got = AT_LOAD_RELAXED(&ncpu_once);
 	if (got)
 		return got;
-	long n = possible_cpus();
+	long n = cpu_id_bound();
+	if (n < 1)
+		n = possible_cpus();
 	if (n < 1)
 		n = sysconf(_SC_NPROCESSORS_CONF);
 	if (n < 1)
 		n = 1;
 	AT_STORE_RELAXED(&ncpu_once, (unsigned int)n); /* any reader reads the same */
+	return (unsigned int)n;
+}
+
+static unsigned int nread_once; /* 0 until read */
+
+unsigned int at_counters_nread(void)
+{
+	unsigned int got = AT_LOAD_RELAXED(&nread_once);
+	if (got)
+		return got;
+	long n = possible_cpus();
+	if (n < 1 || n > (long)at_counters_ncpu)
+		n = at_counters_ncpu;
+	AT_STORE_RELAXED(&nread_once, (unsigned int)n); /* any reader reads the same */
 	return (unsigned int)n;
 }
 
@@ -96,12 +141,20 @@ void at_counters_add_slow(int64_t *slot0, int64_t v)
 	__atomic_fetch_add(slot, v, __ATOMIC_RELAXED);
 }
 
+/* The slot of the n-th place a tag's count can be in: the possible CPUs'
+ * (0 .. at_counters_nread() - 1), then the shared one (at_counters_ncpu). */
+static char *slot_at(char *p0, unsigned int i, unsigned int nread)
+{
+	return p0 + (size_t)(i < nread ? i : at_counters_ncpu) * AT_COUNTERS_STRIDE;
+}
+
 static struct alloctag_counters sum(char *p)
 {
 	struct alloctag_counters r = {0, 0};
+	unsigned int n = at_counters_nread();
 
-	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
-		struct at_counter *c = (struct at_counter *)p;
+	for (unsigned int i = 0; i <= n; i++) {
+		struct at_counter *c = (struct at_counter *)slot_at(p, i, n);
 		r.bytes += AT_LOAD_RELAXED(&c->bytes);
 		r.calls += AT_LOAD_RELAXED(&c->calls);
 	}
@@ -147,10 +200,12 @@ void at_counters_reset(uint32_t idx)
 			;
 		return;
 	}
-	char *p = (char *)at_counter0(idx);
+	char *p0 = (char *)at_counter0(idx);
+	unsigned int n = at_counters_nread();
 
-	for (unsigned int cpu = 0; cpu <= at_counters_ncpu; cpu++, p += AT_COUNTERS_STRIDE) {
-		zero((struct at_counter *)p);
-		zero((struct at_counter *)p + 1);
+	for (unsigned int i = 0; i <= n; i++) {
+		struct at_counter *c = (struct at_counter *)slot_at(p0, i, n);
+		zero(c);
+		zero(c + 1);
 	}
 }

@@ -6,7 +6,9 @@
  * touch) of pairs {live, cumulative} of struct at_counter (16 bytes each,
  * 32 a pair), a pair per tag index and CPU, interleaved a page at a time:
  * the indexes come in groups of AT_COUNTERS_GROUP (128: a page of pairs),
- * and group g is a page per possible CPU and one for the shared array
+ * and group g is a page per CPU id the layout covers (at_counters_ncpu: at
+ * least the kernel's nr_cpu_ids, 64 on a machine of up to 64 CPUs,
+ * counters.c) and one for the shared array
  * (below), at_counters_group bytes, at at_counters_base - g *
  * at_counters_group (at_counters_base: group 0, the last in the region,
  * so that the groups are used from the end down).  CPU c's page is the
@@ -14,9 +16,10 @@
  * pair is (idx % 128) * AT_COUNTERS_PAIR into it.  So CPUs never share a
  * cache line for any tag; a tag's live and cumulative counters share a
  * line; a program with few tags touches one page per CPU that charges
- * them (and a forked child copies no more); and, below 256 CPUs, every
- * CPU's first page lies in one 2 MiB region (one page-table page, which
- * every fork copies), the one where the page descriptors begin
+ * them (and a forked child copies no more); and, with fewer than 256 ids
+ * covered (up to 192 CPUs), every CPU's first page lies in one 2 MiB
+ * region (one page-table page, which every fork copies), the one where
+ * the page descriptors begin
  * (page_alloc.c, Reservation), where an array per CPU would cost a
  * page-table page for each CPU a process ran on.  The price: finding a
  * pair takes a multiply by the group's size (the CPU count is known at
@@ -71,11 +74,15 @@ _Static_assert(AT_IDX_MAX % AT_COUNTERS_GROUP == 0, "whole groups");
 extern AT_HIDDEN char *at_counters_base;
 extern AT_HIDDEN size_t at_counters_group; /* (CPUs + 1) * AT_COUNTERS_STRIDE */
 extern AT_HIDDEN long at_rseq_offset; /* glibc's __rseq_offset */
-extern AT_HIDDEN unsigned int at_counters_ncpu;
+extern AT_HIDDEN unsigned int at_counters_ncpu; /* CPU ids the layout covers */
+
+/* The CPU ids that can hold counts (the possible CPUs, at most
+ * at_counters_ncpu), read at the first call: what readers sum. */
+AT_HIDDEN unsigned int at_counters_nread(void);
 
 AT_HIDDEN int at_counters_init(void);
 /* The counters' bytes: AT_IDX_MAX / AT_COUNTERS_GROUP groups of a page per
- * possible CPU and one shared (the CPU count read once); carved from the
+ * CPU id covered and one shared (the bound read once); carved from the
  * heap's reservation when it made room (page.h at_heap_meta): group 0
  * (at_counters_base) is the last of what is carved. */
 AT_HIDDEN size_t at_counters_bytes(void);

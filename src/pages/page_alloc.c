@@ -31,7 +31,10 @@
  * them is handed out, counting against ALLOCTAG_HEAP_MAX.  (A stray write
  * past what was ever handed out faults.  Chunks are committed upward from
  * the arena's start, as blocks are carved, so the committed ones join one
- * mapping with the metadata below them.)  A chunk committed for a block of
+ * mapping with the metadata below them.  Without an address-space limit
+ * the heap is mapped read-write with the metadata, one system call at
+ * start-up, and made PROT_NONE above the first block at its commit:
+ * commit.)  A chunk committed for a block of
  * 2 MiB or more (whole chunks, the user's alone) is advised MADV_HUGEPAGE;
  * one committed for smaller blocks (slabs) is not: a huge page there is
  * resident whole from the first touch of any of its slabs (a small program
@@ -262,13 +265,15 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
  * the descriptors' start.
  *
  * meta and the shadow are read-write and MAP_NORESERVE (the kernel commits
- * a page at its first touch; nothing of theirs is mprotect'ed later); the
- * heap's committed chunks, read-write and MAP_NORESERVE too, extend that
- * mapping upward (the kernel merges them), the rest of the heap is a
- * second one.  Without an address-space limit (RLIMIT_AS) all of it is
- * reserved at once, its end NEAR_GAP below this library when that range is
- * free (MAP_FIXED_NOREPLACE: two system calls in all, no alignment slack),
- * else wherever the kernel places it (never over a range another mapping
+ * a page at its first touch; nothing of theirs is mprotect'ed later).
+ * Without an address-space limit (RLIMIT_AS) all of it, the heap
+ * included, is mapped read-write at once, one mapping made by one system
+ * call (the heap reserved PROT_NONE and the metadata mapped read-write
+ * over it took two, about 3 us of every process start; the heap above its
+ * first block is made PROT_NONE when that block is committed, in place of
+ * the first chunk's mprotect), its end NEAR_GAP
+ * below this library when that range is free (MAP_FIXED_NOREPLACE, no
+ * alignment slack), else wherever the kernel places it (never over a range another mapping
  * holds, as a sanitizer's runtime or another allocator may reserve for
  * itself): meta at a 1 GiB boundary and the shadow right after it, then
  * the heap at the next arena boundary AT_HEAP_SIZE on.
@@ -318,8 +323,8 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 #define SHADOW_STEP (256ul << 10) /* limited: the shadow is mapped this far ahead */
 /* Unlimited, profiling planned: the 2 MiB region (one page-table page) the
  * counters' first groups share with the descriptors' first (FIRST_SPLIT of
- * each: 256 pages of counter groups, the first group's every CPU below 255
- * CPUs; 256 MiB of heap), and the one the registry's
+ * each: 256 pages of counter groups, the first group's every CPU below 255 ids
+ * covered, counters.h; 256 MiB of heap), and the one the registry's
  * first entries share with the shadow's first windows (REGISTRY_FIRST of
  * entries: 8192 tag indexes; the windows of the heap's first 2 MiB less
  * that). */
@@ -329,6 +334,11 @@ void at_page_each_head(void (*fn)(uint32_t pfn, uint64_t flags, void *ctx), void
 
 static char *shadow_base; /* 0: no shadow yet */
 static int heap_as_full;
+/* Unlimited: the whole heap still read-write, as map_aligned mapped it
+ * with its metadata, until the first commit (commit); rw_end: the end of
+ * that mapping (the heap's, or its alignment slack's). */
+static unsigned char heap_rw;
+static char *rw_end;
 static size_t heap_span_max; /* what the descriptors cover */
 /* The shadow's bytes mapped, a prefix of it (all of it without a limit). */
 static size_t shadow_top;
@@ -378,23 +388,24 @@ static void *map_at(void *addr, size_t len, int prot)
 }
 
 /* [base - lead, base + len) with base aligned to the arena size (lead and
- * len multiples of the page size), the lead read-write, the rest
- * PROT_NONE; base, or NULL.  Not limited, the alignment's slack stays
- * mapped (no munmap: two system calls in all): up to an arena below the
- * lead, read-write and never touched, and above the heap, PROT_NONE, each
- * joining its neighbour's mapping. */
+ * len multiples of the page size); base, or NULL.  Not limited, all of it
+ * read-write in one mmap (heap_rw), and the alignment's slack stays mapped
+ * (no munmap): up to an arena below the lead and above the heap, each
+ * joining its neighbour.  Limited, the lead read-write and the rest
+ * PROT_NONE (commit makes chunks usable as they are handed out). */
 static char *map_aligned(size_t lead, size_t len, int limited)
 {
 	char *lo, *base;
 	size_t big;
+	int prot = limited ? PROT_NONE : PROT_READ | PROT_WRITE;
 	if (!limited) { /* nothing to grow into: below this library */
 		uintptr_t near = ((uintptr_t)&heap_span_max - NEAR_GAP - len) & ~(AT_ARENA_SIZE - 1);
 		base = (char *)near;
-		lo = base - lead;
-		big = lead + len;
 		if (near > lead + NEAR_GAP && near < (uintptr_t)&heap_span_max &&
-		    map_at(lo, big, PROT_NONE) != MAP_FAILED)
-			goto lead_rw;
+		    map_at(base - lead, lead + len, prot) != MAP_FAILED) {
+			rw_end = base + len;
+			return base;
+		}
 		goto anywhere; /* taken: where the kernel likes */
 	}
 	/* Not AT_RANDOM: its bytes are libc's stack and pointer guards, and
@@ -415,9 +426,9 @@ static char *map_aligned(size_t lead, size_t len, int limited)
 		goto lead_rw;
 anywhere:
 	big = lead + len + AT_ARENA_SIZE;
-	lo = mmap(NULL, big, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	lo = mmap(NULL, big, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (lo == MAP_FAILED) /* a limit that leaves room for lead + len only */
-		lo = mmap(NULL, big = lead + len, PROT_NONE,
+		lo = mmap(NULL, big = lead + len, prot,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (lo == MAP_FAILED)
 		return NULL;
@@ -426,14 +437,17 @@ anywhere:
 		munmap(lo, big);
 		return NULL;
 	}
-	if (limited) { /* the heap grows into what lies above it */
-		if (base - lead > lo)
-			munmap(lo, (size_t)(base - lead - lo));
-		if (lo + big > base + len)
-			munmap(base + len, (size_t)((lo + big) - (base + len)));
-		lo = base - lead;
-		big = lead + len;
+	if (!limited) {
+		rw_end = lo + big;
+		return base;
 	}
+	/* the heap grows into what lies above it */
+	if (base - lead > lo)
+		munmap(lo, (size_t)(base - lead - lo));
+	if (lo + big > base + len)
+		munmap(base + len, (size_t)((lo + big) - (base + len)));
+	lo = base - lead;
+	big = lead + len;
 lead_rw:
 	/* over our own PROT_NONE range (mmap: no other libc call to bind) */
 	if (mmap(lo, (size_t)(base - lo), PROT_READ | PROT_WRITE,
@@ -497,6 +511,7 @@ static int heap_setup(void)
 	size_t lead = align_up(meta + AT_HEAP_SIZE, AT_ARENA_SIZE);
 	char *base = span < AT_HEAP_SIZE ? NULL : map_aligned(lead, span, 0);
 	if (base) {
+		heap_rw = 1;
 		shadow_base = base - lead + meta;
 		shadow_top = AT_HEAP_SIZE;
 		for (unsigned int k = 0; k < AT_META_KINDS; k++) {
@@ -572,20 +587,34 @@ int at_heap_shadow_cover(size_t end)
 /* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
  * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
  * (the limit, or the address taken).  The caller serialises. */
+/* The first grain in [g, e) whose bit in map is `set` (0 or 1), or e:
+ * a word at a time (the counters' first groups are 65 grains a word of
+ * CPU ids covers, counters.h). */
+static size_t grain_find(const uint64_t *map, size_t g, size_t e, int set)
+{
+	while (g < e) {
+		uint64_t w = AT_LOAD(&map[g / 64]);
+		w = (set ? w : ~w) >> (g % 64);
+		if (w)
+			return g + (size_t)__builtin_ctzll(w) < e ? g + (size_t)__builtin_ctzll(w) : e;
+		g = (g / 64 + 1) * 64;
+	}
+	return e;
+}
+
 static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift)
 {
 	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;
-	for (; g < e; g++) {
-		if (AT_LOAD(&map[g / 64]) & (1ull << (g % 64)))
-			continue;
-		size_t r = g + 1; /* [g, r): a run not mapped */
-		while (r < e && !(map[r / 64] & (1ull << (r % 64))))
-			r++;
+	while ((g = grain_find(map, g, e, 0)) < e) {
+		size_t r = grain_find(map, g + 1, e, 1); /* [g, r): a run not mapped */
 		if (map_at(base + (g << shift), (r - g) << shift, PROT_READ | PROT_WRITE) == MAP_FAILED)
 			return -ENOMEM;
-		for (; g < r; g++)
-			__atomic_fetch_or(&map[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
-		g--;
+		while (g < r) { /* their bits set, a word at a time */
+			size_t n = 64 - g % 64 < r - g ? 64 - g % 64 : r - g;
+			uint64_t m = (n == 64 ? ~0ull : (1ull << n) - 1) << (g % 64);
+			__atomic_fetch_or(&map[g / 64], m, __ATOMIC_RELEASE);
+			g += n;
+		}
 	}
 	return 0;
 }
@@ -706,11 +735,20 @@ size_t at_heap_committed(void)
 	return AT_LOAD_RELAXED(&heap_committed);
 }
 
-/* Make the chunks under [pfn, pfn + 2^order) usable.  Arena lock held. */
+/*
+ * Make the chunks under [pfn, pfn + 2^order) usable.  Arena lock held.
+ * Unlimited, the heap is mapped read-write (map_aligned: one system call
+ * at start-up, where a PROT_NONE reservation and the metadata mapped over
+ * it took two); the first commit, the first block ever handed out (arena
+ * 0 is the only arena until it is full: grow), makes the rest of the heap
+ * PROT_NONE in the call that made its first chunk read-write before, so
+ * that a stray write past what was handed out faults from then on.
+ */
 static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 {
 	size_t off = (size_t)(pfn - a->first_pfn) << AT_PAGE_SHIFT;
 	size_t end = off + (AT_PAGE_SIZE << order);
+	int rw = AT_LOAD_RELAXED(&heap_rw);
 	for (size_t c = off >> CHUNK_SHIFT; c < (end + CHUNK_SIZE - 1) >> CHUNK_SHIFT; c++) {
 		if (a->committed[c / 64] & (1ull << (c % 64)))
 			continue;
@@ -718,7 +756,7 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 		char *addr = at_pfn_to_addr(a->first_pfn) + (c << CHUNK_SHIFT);
 		size_t limit = AT_LOAD_RELAXED(&heap_limit);
 		if ((limit && now > limit) ||
-		    mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE)) {
+		    (!rw && mprotect(addr, CHUNK_SIZE, PROT_READ | PROT_WRITE))) {
 			__atomic_sub_fetch(&heap_committed, CHUNK_SIZE, __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}
@@ -726,6 +764,12 @@ static int commit(struct arena *a, uint32_t pfn, unsigned int order)
 		if (order >= CHUNK_SHIFT - AT_PAGE_SHIFT)
 			madvise(addr, CHUNK_SIZE, MADV_HUGEPAGE);
 		a->committed[c / 64] |= 1ull << (c % 64);
+	}
+	if (at_unlikely(rw)) {
+		char *from = at_pfn_to_addr(a->first_pfn) + align_up(end, CHUNK_SIZE);
+		if (from < rw_end) /* failing, the heap stays read-write: nothing lost */
+			mprotect(from, (size_t)(rw_end - from), PROT_NONE);
+		AT_STORE_RELAXED(&heap_rw, 0);
 	}
 	return 0;
 }

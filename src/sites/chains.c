@@ -240,7 +240,7 @@ static struct at_chain_memo *memo_free; /* registry lock */
 /* written by a forked child's first memo, as a chain's making writes them */
 AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the registry lock */
 AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
-struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
+AT_BIG_BSS struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
  * its thread's). */
@@ -574,7 +574,7 @@ int alloctag_chain_stats(struct alloctag_chain_stats *out)
 		return -EPERM;
 	out->chains = at_chain_count();
 	out->bytes = at_chain_memory() +
-		     out->chains * 2 * sizeof(struct at_counter) * (at_counters_ncpu + 1);
+		     out->chains * 2 * sizeof(struct at_counter) * (at_counters_nread() + 1);
 	return 0;
 }
 

@@ -703,7 +703,7 @@ struct miss_obj {
 	const uint8_t *hdr;                /* its .eh_frame_hdr by its program headers */
 	struct dl_phdr_info info;
 };
-static struct miss_obj miss_objs[MISS_OBJS];
+AT_BIG_BSS static struct miss_obj miss_objs[MISS_OBJS];
 /* in the fork page (core/compiler.h): a forked child's miss writes the
  * lock; subs: seen_subs when the records were started (dropped when it has
  * grown since: an unload seen) */

@@ -101,14 +101,15 @@ AT_DATA_PAGE uintptr_t at_main_stack_end;
 
 /* Called, as every constructor, with main's arguments (the loader's
  * _dl_init, or libc's start for a static program's); argv's word below is
- * argc's, the main thread's stack top (sites/unwind.h). */
+ * argc's, the main thread's stack top (sites/unwind.h), and the auxiliary
+ * vector follows the environment (core/control.h at_env_snapshot). */
 __attribute__((constructor(101))) static void alloctag_ctor(int argc, char **argv, char **envp)
 {
-	(void)argc;
-	(void)envp;
 	if (argv)
 		AT_STORE_RELAXED(&at_main_stack_end, (uintptr_t)(argv - 1));
-	at_env_snapshot(); /* one pass over environ for the dozen reads below */
+	/* one pass over environ for the dozen reads below; envp the kernel's
+	 * array (argv's NULL, then the environment) when it follows argv */
+	at_env_snapshot(argv && argc >= 0 && envp == argv + argc + 1 ? envp : NULL);
 	alloctag_init();
 	at_live_start(); /* live/live_read.h: the read handler; peak, series, endpoint if asked */
 	at_env_release();
