@@ -459,7 +459,7 @@ static inline int modes_are(const uint16_t *w, uint16_t k)
 {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
 	int eq;
-	__asm__("cmpw %2, %1" : "=@cce"(eq) : "m"(*w), "i"(k));
+	__asm__("cmpw %w2, %1" : "=@cce"(eq) : "m"(*w), "ri"(k));
 	return eq;
 #else
 	return AT_LOAD_RELAXED(w) == k;
