@@ -29,38 +29,21 @@ static double now(void)
 
 #define W(k) (*(const uint64_t *)(from + e->off[k]) ^ e->val[k])
 
-__attribute__((noinline)) static long scalar3(const struct ent *e, uintptr_t from, long n)
-{
-	long bad = 0;
-	for (long i = 0; i < n; i++) {
-		__asm__ volatile("" : "+r"(e), "+r"(from));
-		if (W(0) || (W(1) | W(2)))
-			bad++;
+/* the scalar proof of words 0 .. k: word 0 alone, then the others or'ed */
+#define SCALAR(name, rest)                                                               \
+	__attribute__((noinline)) static long name(const struct ent *e, uintptr_t from, long n) \
+	{                                                                                \
+		long bad = 0;                                                            \
+		for (long i = 0; i < n; i++) {                                           \
+			__asm__ volatile("" : "+r"(e), "+r"(from));                      \
+			if (W(0) || (rest))                                              \
+				bad++;                                                   \
+		}                                                                        \
+		return bad;                                                              \
 	}
-	return bad;
-}
-
-__attribute__((noinline)) static long scalar4(const struct ent *e, uintptr_t from, long n)
-{
-	long bad = 0;
-	for (long i = 0; i < n; i++) {
-		__asm__ volatile("" : "+r"(e), "+r"(from));
-		if (W(0) || (W(1) | W(2) | W(3)))
-			bad++;
-	}
-	return bad;
-}
-
-__attribute__((noinline)) static long scalar7(const struct ent *e, uintptr_t from, long n)
-{
-	long bad = 0;
-	for (long i = 0; i < n; i++) {
-		__asm__ volatile("" : "+r"(e), "+r"(from));
-		if (W(0) || (W(1) | W(2) | W(3) | W(4) | W(5) | W(6)))
-			bad++;
-	}
-	return bad;
-}
+SCALAR(scalar3, W(1) | W(2))
+SCALAR(scalar4, W(1) | W(2) | W(3))
+SCALAR(scalar7, W(1) | W(2) | W(3) | W(4) | W(5) | W(6))
 
 #define GATHER(o, v, idx, mask, dst)                                                     \
 	"vpmovzxwq " #o "(%[e]), %%ymm" #idx "\n\t"                                      \
