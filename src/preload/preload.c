@@ -367,6 +367,13 @@ static inline __attribute__((always_inline)) void *site_malloc_if(size_t n, cons
 			return site_large(n, ra);
 		uintptr_t c = at_bin_count_at(&b->word);
 		uintptr_t nent = at_bin_nent_at(&b->word);
+#if defined(__x86_64__)
+		{ /* not the register the pop's entry address takes (else a copy) */
+			register uintptr_t n8 __asm__("r8") = nent;
+			__asm__("" : "+r"(n8));
+			nent = n8;
+		}
+#endif
 		uint64_t key = site_key_in(ra, nent);
 		if (at_likely(c && b->site == key)) {
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
