@@ -63,11 +63,27 @@ for config in "" "ALLOCTAG=On,Uncompressed ALLOCTAG_DEPTH=4 ALLOCTAG_HEAP_MAX=1G
 	fi
 done
 
-# Two loadable segments (-z noseparate-code): headers, read-only data and
-# text in one; data and .bss in the other.
+# Four loadable segments (-z noseparate-code; src/preload/text_order.ld):
+# headers, read-only data and the text of start-up and the allocator in
+# one; profiling's text in the second, the rest of the text and .eh_frame
+# in the third (each its own mapping, which bounds fault-around); data and
+# .bss in the fourth.  Each segment's pages begin where the previous one's
+# end: the loader leaves no hole to protect (a mapping more).
 loads=$(readelf -lW "$lib" | grep -c '^ *LOAD')
-if [ "$loads" != 2 ]; then
-	echo "FAIL: $lib has $loads PT_LOAD segments, expected 2"
+if [ "$loads" != 4 ]; then
+	echo "FAIL: $lib has $loads PT_LOAD segments, expected 4"
+	exit 1
+fi
+holes=$(readelf -lW "$lib" | awk '$1 == "LOAD" { print $3, $5 }' | {
+	end=
+	while read -r vaddr filesz; do
+		start=$((vaddr / 4096 * 4096))
+		[ -z "$end" ] || [ "$start" = "$end" ] || printf '%x ' "$start"
+		end=$(((vaddr + filesz + 4095) / 4096 * 4096))
+	done
+})
+if [ -n "$holes" ]; then
+	echo "FAIL: $lib's segments leave a hole before $holes"
 	exit 1
 fi
 # The data segment's file-backed part ends on a page boundary

@@ -42,6 +42,9 @@
  *              (chains.h), which must be in the memo afterwards
  *   depth      at_chain_set_depth to another depth and back, with the
  *              callers: entries made at one depth must not serve the other
+ *   fork       a child runs the callers and recursion: its thread makes a
+ *              memo of its own (not the one it shares with the parent),
+ *              and every chain's count is the parent's and the child's
  *   shapes     on x86-64, the entries' shapes are the ones the CPU check
  *              chose: gathered with AVX2, else scalar; CHAIN_MEMO_SCALAR=1
  *              makes the test take the scalar ones as a CPU without AVX2
@@ -55,6 +58,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/control.h"
@@ -442,6 +447,29 @@ int main(void)
 	for (int i = 0; i < 6; i++)
 		made += thread_truth[i].made;
 	CHECK_EQ(seen_calls, made);
+
+	/* fork: the child's thread starts a memo of its own at its first walk
+	 * (not the parent's, whose pages it shares, nor an exited thread's);
+	 * the counts of the one it left stay in the readers' sums */
+	struct at_chain_memo *old = at_memo_tls.m;
+	CHECK(old != AT_MEMO_NONE);
+	uint64_t before = main_truth.made;
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		CHECK(at_memo_tls.m == AT_MEMO_NONE);
+		callers_and_recursion(&main_truth, 200);
+		CHECK(at_memo_tls.m != old);
+#ifdef __OPTIMIZE__ /* unoptimised, leaf's walks use rbp at malloc's CFA: no entry */
+		CHECK(at_memo_tls.m != AT_MEMO_NONE);
+#endif
+		seen_calls = 0;
+		at_sites_each(check_chain, NULL);
+		CHECK_EQ(seen_calls, made + (main_truth.made - before));
+		_exit(0);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	printf("chain memo: ok (%lu mallocs, %d lookups in a signal handler, %u chains in main)\n",
 	       (unsigned long)made, (int)sig_calls, main_truth.nc);
 	return 0;

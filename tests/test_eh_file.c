@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "eh_segment.h"
 #include "sites/eh_file.h"
 #include "sites/unwind.h"
 
@@ -73,15 +74,9 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 	(void)data;
 	if (info->dlpi_name && info->dlpi_name[0])
 		return 0; /* the main program comes first */
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
-			hdr = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && hdr >= s && hdr < s + ph->p_filesz)
-			seg_end = s + ph->p_filesz;
-	}
+	const ElfW(Phdr) *seg;
+	if (eh_segment(info, &hdr, &seg) && seg)
+		seg_end = info->dlpi_addr + seg->p_vaddr + seg->p_filesz;
 	return 1;
 }
 

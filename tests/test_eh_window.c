@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "eh_segment.h"
 #include "sites/eh_file.h"
 #include "sites/unwind.h"
 
@@ -22,19 +23,10 @@ static int each(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	(void)arg;
-	const ElfW(Phdr) *eh = NULL, *seg = NULL;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
-			eh = &info->dlpi_phdr[i];
-	if (!eh || !info->dlpi_name || strstr(info->dlpi_name, "vdso"))
+	uintptr_t hdr;
+	const ElfW(Phdr) *seg;
+	if (!eh_segment(info, &hdr, &seg) || !info->dlpi_name || strstr(info->dlpi_name, "vdso"))
 		return 0;
-	uintptr_t hdr = info->dlpi_addr + eh->p_vaddr;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && hdr >= info->dlpi_addr + ph->p_vaddr &&
-		    hdr < info->dlpi_addr + ph->p_vaddr + ph->p_memsz)
-			seg = ph;
-	}
 	CHECK(seg != NULL);
 	uintptr_t lo = (info->dlpi_addr + seg->p_vaddr) & ~4095ul;
 	uintptr_t hi = info->dlpi_addr + seg->p_vaddr + seg->p_memsz;

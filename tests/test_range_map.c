@@ -344,29 +344,41 @@ static int test_many(void)
 	return 0;
 }
 
+/* Cap the address space at current use plus extra bytes (the old limit
+ * in *old); 0, or 1 when that cannot be done (the test is skipped). */
+static int limit_as(unsigned long extra, struct rlimit *old, const char *test)
+{
+	struct rlimit lim;
+	char buf[64] = "";
+	unsigned long vm = 0;
+	int fd = open("/proc/self/statm", O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0 ||
+	    sscanf(buf, "%lu", &vm) != 1 || getrlimit(RLIMIT_AS, old)) {
+		printf("skip %s: no /proc/self/statm or rlimit\n", test);
+		return 1;
+	}
+	close(fd);
+	lim = *old;
+	lim.rlim_cur = vm * (unsigned long)sysconf(_SC_PAGESIZE) + extra;
+	if (setrlimit(RLIMIT_AS, &lim)) {
+		printf("skip %s: setrlimit failed\n", test);
+		return 1;
+	}
+	return 0;
+}
+
 /* Node memory exhaustion: cap the address space just above current use. */
 static int test_nomem(void)
 {
 	struct at_rmap m;
 	struct at_rmap_entry e;
-	struct rlimit old, lim;
-	char buf[64] = "";
-	unsigned long vm = 0, n, i;
-	int fd, r = 0;
+	struct rlimit old;
+	unsigned long n, i;
+	int r = 0;
 
-	fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0 ||
-	    sscanf(buf, "%lu", &vm) != 1 || getrlimit(RLIMIT_AS, &old)) {
-		printf("skip test_nomem: no /proc/self/statm or rlimit\n");
+	if (limit_as(4UL << 20, &old, "test_nomem"))
 		return 0;
-	}
-	close(fd);
-	lim = old;
-	lim.rlim_cur = vm * (unsigned long)sysconf(_SC_PAGESIZE) + (4UL << 20);
-	if (setrlimit(RLIMIT_AS, &lim)) {
-		printf("skip test_nomem: setrlimit failed\n");
-		return 0;
-	}
 	at_rmap_init(&m, ~0UL);
 	for (n = 0; n < (1UL << 20); n++)
 		if ((r = at_rmap_insert(&m, 2 * n, 1, P(n))))
@@ -382,12 +394,51 @@ static int test_nomem(void)
 	return 0;
 }
 
+/* A map given its first nodes (at_rmap_init_nodes) takes them before any
+ * chunk: with the address space limited to what is mapped now, its first
+ * three ranges are inserted (three 72-byte nodes, range_map.c), the fourth
+ * needs a chunk and fails; the bytes past the three nodes stay untouched;
+ * with the limit lifted the map goes on in chunks. */
+static int test_given_nodes(void)
+{
+	static unsigned long mem[64];
+	struct at_rmap m;
+	struct at_rmap_entry e;
+	struct rlimit old;
+	int r, i;
+
+	memset(mem, 0xa5, sizeof(mem));
+	CHECK(at_rmap_init_nodes(&m, 100, mem, 3 * 72) == 0);
+	if (limit_as(32UL << 10, &old, "test_given_nodes"))
+		return 0;
+	for (i = 0; i < 3; i++)
+		if ((r = at_rmap_insert(&m, 10 * i, 5, P(i))))
+			break;
+	int fourth = at_rmap_insert(&m, 50, 5, P(5));
+	setrlimit(RLIMIT_AS, &old);
+	CHECK(i == 3);
+	CHECK(fourth == -ENOMEM);
+	CHECK(at_rmap_count(&m) == 3);
+	for (i = 3 * 72 / 8; i < 64; i++)
+		CHECK(mem[i] == 0xa5a5a5a5a5a5a5a5UL);
+	CHECK(at_rmap_insert(&m, 50, 5, P(5)) == 0);
+	CHECK(at_rmap_count(&m) == 4);
+	for (i = 0; i < 3; i++)
+		CHECK(at_rmap_lookup(&m, 10 * i + 4, &e) == 0 && e.start == 10UL * i &&
+		      e.len == 5 && e.owner == P(i));
+	CHECK(at_rmap_lookup(&m, 52, &e) == 0 && e.owner == P(5));
+	at_rmap_destroy(&m);
+	CHECK(at_rmap_count(&m) == 0);
+	return 0;
+}
+
 int main(void)
 {
 	RUN(test_basic);
 	RUN(test_random);
 	RUN(test_many);
 	RUN(test_nomem);
+	RUN(test_given_nodes);
 	printf("all range map tests passed\n");
 	return 0;
 }

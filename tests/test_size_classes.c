@@ -42,6 +42,21 @@ int main(void)
 			CHECK_EQ(b - at_tls_bins, (long)at_size_class(n));
 			CHECK(at_class_size[at_size_class(n)] >= n + 16);
 		}
+		/* every size takes the smallest class that holds it and its
+		 * canary (the largest class when none does); above 8192 bytes
+		 * the table has one entry per 256 bytes: the class of the
+		 * entry's largest size and its canary */
+		uint32_t largest = at_class_size[AT_NR_CLASSES - 1];
+		for (size_t n = 1; n <= AT_SMALL_MAX; n++) {
+			size_t need = (n > 8192 ? (n + 255) & ~(size_t)255 : n) + 16;
+			unsigned int c = at_size_class(n), want = AT_NR_CLASSES - 1;
+			while (want > 1 && at_class_size[want - 1] >= need)
+				want--;
+			if (need > largest)
+				want = AT_NR_CLASSES - 1;
+			if (c != want)
+				CHECK_EQ(c, want);
+		}
 		printf("ok\n");
 		return 0;
 	}

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "cold_object.h"
 #include "two_sites.h"
+#include "window_sizes.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
 
@@ -56,8 +57,10 @@ static void check_obj(void *p, unsigned int c, const struct alloc_tag *t)
 	CHECK(s->base == at_heap_base + (off & ~(AT_SLAB_SIZE - 1)));
 	CHECK_EQ(s->cls, c);
 	CHECK((char *)s >= at_meta_base && ((uintptr_t)s & 63) == 0);
-	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - at_win_below(c));
-	CHECK(at_win_bytes(c, wide) == at_win_below(c) + AT_META_REFS + (wide ? 8u : 2u) * (s->nobj + 1u));
+	CHECK_EQ(window_sizes[c].size, at_class_size[c]);
+	CHECK_EQ(s->nobj, window_sizes[c].nobj);
+	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - window_sizes[c].below);
+	CHECK_EQ(at_win_bytes(c, wide), wide ? window_sizes[c].wide : window_sizes[c].narrow);
 	uint32_t idx = at_obj_index(off, c);
 	CHECK(idx < s->nobj);
 	uint64_t e = at_obj_get(off, idx, wide);

@@ -20,6 +20,7 @@
 #include "check.h"
 #include "cold_object.h"
 #include "two_sites.h"
+#include "window_sizes.h"
 #include "objects/malloc_info.h"
 #include "objects/slab.h"
 #include "objects/tcache.h"
@@ -60,7 +61,7 @@ static uint32_t entry_idx(void *p)
 	 * below it */
 	CHECK((char *)s >= at_meta_base && ((uintptr_t)s & 63) == 0);
 	CHECK_EQ(s->wide, w);
-	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - at_win_below(cls));
+	CHECK((char *)at_slab_stack_slot(s, s->nobj - 1) == (char *)s - window_sizes[cls].below);
 	/* free's way to the entries: the head page's descriptor */
 	CHECK((char *)at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].ents == (char *)s + AT_META_REFS);
 	/* and free's class record, in the second descriptor */
@@ -92,8 +93,8 @@ static void window_of(void *p, uintptr_t *first, uintptr_t *end)
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
 	unsigned int cls = at_page_class(at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	struct at_slab *s = at_slab_of(off);
-	*first = (uintptr_t)s - at_win_below(cls);
-	*end = *first + at_win_bytes(cls, s->wide);
+	*first = (uintptr_t)s - window_sizes[cls].below;
+	*end = *first + (s->wide ? window_sizes[cls].wide : window_sizes[cls].narrow);
 	CHECK(*end == (uintptr_t)((char *)at_obj_entry(off) + (s->wide ? 8u : 2u) * (s->nobj + 1u)));
 	/* objects never handed out (and the tail's entry) read free, whatever
 	 * an earlier slab or block of the unit left in the window */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The preload library's function placement (src/preload/text_order.ld):
-# every function of the library that small programs run lies in .text.hot,
-# and under ALLOCTAG=never in the file's first 64 KiB.  A function new on
+# every function of the library that small programs run lies in .text.hot
+# or, profiling's, in .text.prof, and under ALLOCTAG=never in the file's
+# first 64 KiB.  A function new on
 # those paths (or renamed) that the lists do not name falls to the rest of
 # the text, and every process then has one more 64 KiB block of the file
 # resident (fault-around); this names it.  The functions run are
@@ -36,13 +37,13 @@ for line in open(os.path.join(t, "nm")):
     f = line.split()
     if len(f) == 4 and f[2] in "tTwW":
         syms.setdefault(f[3], []).append((int(f[0], 16), int(f[1], 16)))
-hot = None
+hot = {}
 for line in open(os.path.join(t, "sections")):
-    m = re.search(r"\]\s+\.text\.hot\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+    m = re.search(r"\]\s+(\.text\.hot|\.text\.prof)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
     if m:
-        hot = (int(m.group(1), 16), int(m.group(1), 16) + int(m.group(2), 16))
-if hot is None:
-    sys.exit("FAIL: no .text.hot section in " + lib)
+        hot[m.group(1)] = (int(m.group(2), 16), int(m.group(2), 16) + int(m.group(3), 16))
+if len(hot) != 2:
+    sys.exit("FAIL: no .text.hot and .text.prof sections in " + lib)
 
 def run_functions(path):
     """Functions of the library with instructions in one callgrind output.
@@ -89,8 +90,8 @@ for mode in ("default", "never"):
                 ok = any(a + s <= 0x10000 for a, s in places)
                 where = "the file's first 64 KiB"
             else:
-                ok = any(hot[0] <= a and a + s <= hot[1] for a, s in places)
-                where = ".text.hot"
+                ok = any(lo <= a and a + s <= hi for a, s in places for lo, hi in hot.values())
+                where = ".text.hot and .text.prof"
             if not ok:
                 bad.append("%s (%s, %s) lies outside %s at %s" % (
                     fn, prog, mode, where, ",".join(hex(a) for a, s in places)))
@@ -99,5 +100,6 @@ if seen < 40:
 if bad:
     print("\n".join(sorted(set(bad))))
     sys.exit("FAIL: functions small programs run are not placed: add them to src/preload/text_order.ld")
-print("text order: %d function runs, all placed (.text.hot 0x%x-0x%x)" % (seen, hot[0], hot[1]))
+print("text order: %d function runs, all placed (.text.hot 0x%x-0x%x, .text.prof 0x%x-0x%x)" % (
+    (seen,) + hot[".text.hot"] + hot[".text.prof"]))
 EOF

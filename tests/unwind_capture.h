@@ -18,9 +18,17 @@ static unsigned int n_ours;
 static int n_theirs;
 static volatile int sink;
 
+/* A test may run code right before and after the walk (its own counts). */
+#ifndef CAPTURE_BEFORE_WALK
+#define CAPTURE_BEFORE_WALK()
+#define CAPTURE_AFTER_WALK()
+#endif
+
 static __attribute__((noinline)) void capture(void)
 {
+	CAPTURE_BEFORE_WALK();
 	n_ours = at_unwind(ours, MAXF, (uintptr_t)__builtin_dwarf_cfa(), NULL);
+	CAPTURE_AFTER_WALK();
 	n_theirs = backtrace(theirs, MAXF + 1); /* theirs[0]: inside capture */
 	sink++;
 }

@@ -5,9 +5,11 @@
  * in /NAME:
  *     text_kib=T data_kib=D rx=P,P,... rc=R
  * text is the resident KiB of the mappings not writable (text, read-only
- * data, .eh_frame: with -z noseparate-code one r-xp mapping), data of the
- * writable ones backed by the file; rx lists the resident pages of the
- * r-xp mapping as page numbers of the file (offset / 4096), the input to
+ * data, .eh_frame: with -z noseparate-code r-xp mappings, three for the
+ * preload library, src/preload/text_order.ld; the file page where one
+ * segment ends and the next begins is in both and counts in each), data
+ * of the writable ones backed by the file; rx lists the resident pages of
+ * the r-xp mappings as page numbers of the file (offset / 4096), the input to
  * libpages.sh's per-page and per-function tables.  Residency is the
  * present bit of /proc/PID/pagemap; pages fault-around mapped count, as
  * they count in the process's RSS.

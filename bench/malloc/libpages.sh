@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Which pages of the preload library's own file a small program has
-# resident when it exits: its text, read-only data and .eh_frame (one r-xp
-# mapping, -z noseparate-code) and its file-backed data.  A read fault on
-# a file page maps the whole 64 KiB window around it that is in the page
-# cache (fault-around), so the figure is set by how the functions a
+# resident when it exits: its text, read-only data and .eh_frame (three
+# r-xp mappings, -z noseparate-code, src/preload/text_order.ld) and its
+# file-backed data.  A read fault on a file page maps the whole 64 KiB
+# window around it that is in the page cache, within its mapping
+# (fault-around), so the figure is set by how the functions a
 # program runs are spread over the file, and it moves with the mapping's
 # address (ASLR places the windows' edges anywhere in the file).
 #

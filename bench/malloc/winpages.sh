@@ -10,7 +10,8 @@
 #   bench/malloc/winpages.sh SRC ROUNDS CMD [ARG...]
 #
 # Printed per mode: each round's pages/RssAnon KiB, CMD's processes'
-# summed.  Load
+# summed.  A command that fails (a crash, a non-zero exit) or whose
+# processes wrote no figures stops the script with a message, not a 0.  Load
 # moves nothing here: the same program makes the same slabs.  Two trees
 # (a change and the build before it) give a change's effect.
 set -eu
@@ -68,8 +69,18 @@ for mode in 1 never 1,uncompressed; do
     line="ALLOCTAG=$mode:"
     for r in $(seq "$ROUNDS"); do
         rm -f "$W/pages"
-        WINPAGES_FILE=$W/pages ALLOCTAG=$mode LD_PRELOAD=$LIB "$@" >/dev/null 2>&1 </dev/null || true
-        line="$line $(awk '{ s += $1; k += $2 } END { print s + 0 "/" k + 0 }' "$W/pages" 2>/dev/null || echo 0/0)"
+        rc=0
+        WINPAGES_FILE=$W/pages ALLOCTAG=$mode LD_PRELOAD=$LIB "$@" >/dev/null 2>"$W/err" </dev/null || rc=$?
+        if [ "$rc" -ne 0 ]; then
+            tail -5 "$W/err" >&2
+            echo "winpages.sh: '$*' failed under ALLOCTAG=$mode (exit status $rc): no figures" >&2
+            exit 1
+        fi
+        if [ ! -s "$W/pages" ]; then
+            echo "winpages.sh: '$*' wrote no figures under ALLOCTAG=$mode (no process of it exited normally under the library)" >&2
+            exit 1
+        fi
+        line="$line $(awk '{ s += $1; k += $2 } END { print s + 0 "/" k + 0 }' "$W/pages")"
     done
     echo "$line"
 done

@@ -14,6 +14,14 @@
 #define at_unlikely(x) __builtin_expect(!!(x), 0)
 #define AT_NOINLINE __attribute__((noinline))
 #define AT_COLD __attribute__((cold, noinline))
+/* Compiled for size: profiling's paths that run once per object, frame,
+ * CFI record or chain (their text is resident in every program that
+ * makes a chain; src/preload/text_order.ld). */
+#if defined(__clang__)
+#define AT_ONCE_TEXT __attribute__((minsize))
+#else
+#define AT_ONCE_TEXT __attribute__((optimize("Os")))
+#endif
 /* No inter-procedural analysis of the function by its callers (gcc's
  * noipa: they cannot learn it does not return); clang has no such
  * attribute and does not draw that conclusion from noinline code. */

@@ -19,7 +19,8 @@
  *   - h, lo, hi, gap of every node are as above for its current subtree;
  *   - count is the number of nodes; free lists erased nodes and
  *     [fresh, fresh_end) the never used tail of the newest chunk; all
- *     nodes live in the mmapped chunks listed from chunks.
+ *     nodes live in the mmapped chunks listed from chunks, or in the
+ *     caller's memory given at init (at_rmap_init_nodes), used first.
  *
  * Complexity (n ranges)
  *   insert, erase, lookup, first, last, next, prev: O(log n).
@@ -235,6 +236,14 @@ int at_rmap_init(struct at_rmap *m, unsigned long capacity)
 	m->chunks = 0;
 	m->capacity = capacity;
 	m->count = 0;
+	return 0;
+}
+
+int at_rmap_init_nodes(struct at_rmap *m, unsigned long capacity, void *mem, size_t bytes)
+{
+	at_rmap_init(m, capacity);
+	m->fresh = mem;
+	m->fresh_end = m->fresh + bytes / sizeof(node);
 	return 0;
 }
 

@@ -21,6 +21,10 @@ struct part {
 
 static char *area_base;
 static struct part tags, strs; /* tags.map in slots, strs.map in bytes */
+/* Both maps' first nodes (a program registers a few objects and runtime
+ * chunks: one node per span in each map), half each, in one page instead
+ * of a 64 KiB chunk each (two resident pages); zero until used. */
+AT_BIG_BSS static uint64_t first_nodes[512] __attribute__((aligned(4096)));
 
 static size_t page_up(size_t n)
 {
@@ -38,8 +42,9 @@ static int reserve(void)
 	tags.size = AT_AREA_TAG_BYTES;
 	strs.base = (char *)p + AT_AREA_TAG_BYTES;
 	strs.size = AT_AREA_STR_BYTES;
-	at_rmap_init(&tags.map, AT_AREA_SLOTS);
-	at_rmap_init(&strs.map, AT_AREA_STR_BYTES);
+	at_rmap_init_nodes(&tags.map, AT_AREA_SLOTS, first_nodes, sizeof(first_nodes) / 2);
+	at_rmap_init_nodes(&strs.map, AT_AREA_STR_BYTES, first_nodes + 256,
+			   sizeof(first_nodes) / 2);
 	AT_STORE(&area_base, (char *)p); /* last: at_area_holds reads it without the lock */
 	return 0;
 }

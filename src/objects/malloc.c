@@ -567,6 +567,16 @@ void at_free(void *p)
 	at_free_fast(p, "free");
 }
 
+/* Whether heap offset off, in a slab of class cls, is the start of one of
+ * its objects (not of its tail), the object's index in *idx. */
+static inline __attribute__((always_inline)) int slab_obj_start(uintptr_t off, unsigned int cls,
+								 uint32_t *idx)
+{
+	*idx = at_obj_index(off, cls);
+	return *idx * (uint32_t)at_class_size[cls] == (off & (AT_SLAB_SIZE - 1)) &&
+	       *idx < at_class_nobj[cls];
+}
+
 /* The usable size of p when it is a live object of a slab (its class's),
  * else 0 (not in a slab, not an object's start, free: usable_checked
  * tells which); no call, so that realloc's in-place case needs no frame.
@@ -591,9 +601,8 @@ static inline __attribute__((always_inline)) size_t slab_live_size(const void *p
 	if (!(f & AT_PG_SLAB))
 		return 0;
 	unsigned int cls = at_page_class(f);
-	uint32_t idx = at_obj_index(off, cls);
-	if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
-	    idx >= at_class_nobj[cls] || !at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
+	uint32_t idx;
+	if (!slab_obj_start(off, cls, &idx) || !at_obj_get(off, idx, (f & AT_PG_WIDE) != 0))
 		return 0;
 	return at_class_charge[cls];
 }
@@ -619,10 +628,8 @@ static AT_NOINLINE size_t usable_not_slab(const void *p, const char *what)
 		return at_huge_size(p, what);
 	uint64_t f = AT_LOAD_RELAXED(&at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER].flags);
 	if (f & AT_PG_SLAB) {
-		unsigned int cls = at_page_class(f);
-		uint32_t idx = at_obj_index(off, cls);
-		if (idx * (uint32_t)at_class_size[cls] != (off & (AT_SLAB_SIZE - 1)) ||
-		    idx >= at_class_nobj[cls])
+		uint32_t idx;
+		if (!slab_obj_start(off, at_page_class(f), &idx))
 			at_fatal("%s(%p): not the start of an object alloctag handed out", what, p);
 		at_fatal("%s(%p): the object is free", what, p);
 	}
@@ -733,18 +740,23 @@ static int large_grow(void *p, size_t n)
 	return 1;
 }
 
-/* A block of usable size old realloc'ed to n (not 0) stays where it is. */
-static inline int stays(size_t n, size_t old)
+/* A block of usable size old realloc'ed to n (not 0) stays where it is
+ * (never when old is 0: no live slab object looked up). */
+static inline __attribute__((always_inline)) int stays(size_t n, size_t old)
 {
 	return n <= old && (n > old / 2 || old <= AT_MIN_SIZE);
 }
 
-/* realloc charged to tag; with `made` (not NULL), the usable size of the
- * block returned, if any, in *made: a block left in place has the size
- * usable_checked found, without at_usable_size_made's second lookup. */
-static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t n,
-								 struct alloc_tag *tag,
-								 size_t *made)
+/* realloc charged to tag, old = slab_live_size(p) when `looked` (the
+ * caller's one lookup, passed on), else looked up here once p and n are
+ * known to ask for it (p's usable size when it is a live slab object, else
+ * 0, when usable_not_slab checks it); with `made` (not NULL), the usable
+ * size of the block returned, if any, in *made: a block left in place has
+ * the size found, without at_usable_size_made's second lookup. */
+static inline __attribute__((always_inline)) void *realloc_looked_made(void *p, size_t n,
+									size_t old, int looked,
+									struct alloc_tag *tag,
+									size_t *made)
 {
 	void *q;
 	if (!p) {
@@ -755,8 +767,11 @@ static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t 
 		at_free_fast(p, "realloc");
 		return NULL;
 	}
-	size_t old = usable_checked(p, "realloc");
-	if (stays(n, old)) {
+	if (!looked)
+		old = slab_live_size(p);
+	if (at_unlikely(!old))
+		old = usable_not_slab(p, "realloc");
+	if (at_likely(stays(n, old))) {
 		if (made)
 			*made = old;
 		return p;
@@ -782,6 +797,14 @@ moved:
 	return q;
 }
 
+/* realloc charged to tag (*made: as realloc_looked_made). */
+static inline __attribute__((always_inline)) void *realloc_made(void *p, size_t n,
+								 struct alloc_tag *tag,
+								 size_t *made)
+{
+	return realloc_looked_made(p, n, 0, 0, tag, made);
+}
+
 static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 {
 	return realloc_made(p, n, tag, NULL);
@@ -790,23 +813,24 @@ static void *realloc_with(void *p, size_t n, struct alloc_tag *tag)
 ENTRIES(void *, realloc, (void *p, size_t n), (p, n), _r)
 
 MADE_FN(void *, realloc, (void *p, size_t n), (p, n))
-static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc, (void *p, size_t n), (p, n), q)
+static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc_looked, (void *p, size_t n, size_t old),
+			    (p, n, old, 1), q)
 
 /* realloc's at_X_entry: a live slab object that stays where it is first,
  * with no frame and no call (the most frequent realloc, growing a buffer
- * a little in its object's slack), else realloc_entry_all.  NULL is
- * outside the heap (slab_live_size 0), and n - 1 < old is stays' n <= old
- * with n = 0 (a free) excluded, so that neither p, n nor old is tested
- * alone. */
+ * a little in its object's slack), else realloc_entry_all, given the
+ * lookup's result.  NULL is outside the heap (slab_live_size 0); n = 0 is
+ * a free (the compiler makes n != 0 && n <= old one compare, n - 1 <
+ * old, so that neither n nor old is tested alone). */
 void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
 	size_t old = slab_live_size(p);
-	if (at_likely(n - 1 < old) && at_likely(n > old / 2 || old <= AT_MIN_SIZE)) {
+	if (at_likely(n != 0) && at_likely(stays(n, old))) {
 		at_memo_count(e, old);
 		at_chain_entry_done();
 		return p;
 	}
-	return realloc_entry_all(p, n, e);
+	return realloc_entry_all(p, n, old, e);
 }
 
 /* X_made for the aligned family: X_with, then the usable size of the

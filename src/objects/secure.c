@@ -76,8 +76,8 @@ void at_secure_init(void)
 	}
 	for (unsigned int n = 0; n <= AT_BIN_DIRECT_MAX; n++)
 		at_bin_direct[n] = at_bin_small[(n + 15) >> 4];
-	for (unsigned int i = 0; i < 64; i++)
-		at_class_mid[i] = (uint8_t)class_above(8192u + 256u * (i + 1u) + 16u);
+	for (unsigned int i = 32; i < 64; i++) /* requests of 256 * i + 1 .. 256 * i + 256 */
+		at_class_mid[i] = (uint8_t)class_above(256u * i + 256u + 16u);
 	for (unsigned int c = 2; c < AT_NR_CLASSES - 1; c++)
 		at_class_charge[c] = (uint16_t)(at_class_size[c] - 16u);
 }

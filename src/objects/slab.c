@@ -8,7 +8,8 @@
  * A slab whose last object comes back is kept while the class has fewer than
  * KEEP_EMPTY empty slabs, otherwise released: MADV_DONTNEED on its metadata
  * window's whole pages, the window on its class and width's free list
- * (win_put), and the slab back to the page allocator with at_page_release
+ * (slabs_release: the class lock taken once for a batch's released
+ * slabs), and the slab back to the page allocator with at_page_release
  * (it is purged there, page_alloc.c), so RSS follows live data.
  */
 #include "core/retry_once.h"
@@ -28,163 +29,63 @@
 
 #define KEEP_EMPTY 2
 
-#define CLASS_SIZES \
-	0, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, \
-	640, 768, 896, 1024, 1088, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 4368, \
-	4672, 5040, 5456, 5952, 6544, 7280, 8192, 10240, 12288, 14336, 16384
+/*
+ * The size classes (slab.h), smallest first: every table below is made
+ * from this one list by the preprocessor, so that no table can disagree
+ * with it.  X(size, a) for each class 1 .. AT_NR_CLASSES - 1.
+ */
+#define CLASS_LIST(X, a)                                                                  \
+	X(16, a) X(32, a) X(48, a) X(64, a) X(80, a) X(96, a) X(112, a) X(128, a)          \
+	X(160, a) X(192, a) X(224, a) X(256, a) X(320, a) X(384, a) X(448, a) X(512, a)    \
+	X(640, a) X(768, a) X(896, a) X(1024, a) X(1088, a) X(1280, a) X(1536, a)          \
+	X(1792, a) X(2048, a) X(2560, a) X(3072, a) X(3584, a) X(4096, a) X(4368, a)       \
+	X(4672, a) X(5040, a) X(5456, a) X(5952, a) X(6544, a) X(7280, a) X(8192, a)       \
+	X(10240, a) X(12288, a) X(14336, a) X(16384, a)
+#define SIZE_OF(s, a) s,
+#define ONE(s, a) +1
+#define BELOW(s, n) +((s) < (n))
+/* The class of a request of n bytes, 0 <= n <= AT_SMALL_MAX: 1 + the
+ * number of classes smaller than n (a constant expression). */
+#define CLASS_OF(n) (1 CLASS_LIST(BELOW, n))
+_Static_assert(0 CLASS_LIST(ONE, ~) == AT_NR_CLASSES - 1, "AT_NR_CLASSES counts the list");
+_Static_assert(CLASS_OF(AT_COLD_SIZE) == AT_COLD_CLS && CLASS_OF(AT_SMALL_MAX) == AT_NR_CLASSES - 1,
+	       "AT_COLD_CLS and AT_SMALL_MAX are the list's");
+/* m(i) for i = b .. b + 15, b .. b + 255 */
+#define EACH16(m, b)                                                                       \
+	m((b) + 0) m((b) + 1) m((b) + 2) m((b) + 3) m((b) + 4) m((b) + 5) m((b) + 6)          \
+	m((b) + 7) m((b) + 8) m((b) + 9) m((b) + 10) m((b) + 11) m((b) + 12) m((b) + 13)      \
+	m((b) + 14) m((b) + 15)
+#define EACH256(m, b)                                                                      \
+	EACH16(m, (b) + 0) EACH16(m, (b) + 16) EACH16(m, (b) + 32) EACH16(m, (b) + 48)        \
+	EACH16(m, (b) + 64) EACH16(m, (b) + 80) EACH16(m, (b) + 96) EACH16(m, (b) + 112)      \
+	EACH16(m, (b) + 128) EACH16(m, (b) + 144) EACH16(m, (b) + 160) EACH16(m, (b) + 176)   \
+	EACH16(m, (b) + 192) EACH16(m, (b) + 208) EACH16(m, (b) + 224) EACH16(m, (b) + 240)
+/* entry i of at_class_small and at_bin_small: requests of 16 * i bytes
+ * and the 15 below (classes are multiples of 16: the same class) */
+#define SMALL_CLASS(i) CLASS_OF(16 * (i)),
+#define SMALL_BIN(i) CLASS_OF(16 * (i)) * AT_BIN_BYTES,
+/* entry n of at_bin_direct: requests of n bytes */
+#define DIRECT_BIN(n) CLASS_OF(n) * AT_BIN_BYTES,
+/* entry k of at_class_mid: requests of 256 * k + 1 .. 256 * k + 256 bytes
+ * (classes above 8192 are multiples of 256: the same class); 0 below */
+#define MID_CLASS(k) ((k) >= 32 ? CLASS_OF(256 * (k) + 256) : 0),
 
-const uint16_t at_class_size[AT_NR_CLASSES] = {CLASS_SIZES};
-uint16_t at_class_charge[AT_NR_CLASSES] = {CLASS_SIZES};
-uint8_t at_class_small[513] = { /* secure.c moves them at start-up */
-	 1,  1,  2,  3,  4,  5,  6,  7,  8,  9,  9, 10, 10, 11, 11, 12, /* ..240 */
-	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, /* ..496 */
-	16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, /* ..752 */
-	18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, /* ..1008 */
-	20, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, /* ..1264 */
-	22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, /* ..1520 */
-	23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, /* ..1776 */
-	24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, /* ..2032 */
-	25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, /* ..2288 */
-	26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, /* ..2544 */
-	26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, /* ..2800 */
-	27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, /* ..3056 */
-	27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, /* ..3312 */
-	28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, /* ..3568 */
-	28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, /* ..3824 */
-	29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, /* ..4080 */
-	29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, /* ..4336 */
-	30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, /* ..4592 */
-	31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, /* ..4848 */
-	32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, /* ..5104 */
-	33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, /* ..5360 */
-	33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, /* ..5616 */
-	34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, /* ..5872 */
-	34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, /* ..6128 */
-	35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, /* ..6384 */
-	35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, /* ..6640 */
-	36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, /* ..6896 */
-	36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, /* ..7152 */
-	36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, /* ..7408 */
-	37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, /* ..7664 */
-	37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, /* ..7920 */
-	37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, /* ..8176 */
-	37, /* ..8192 */
-};
+const uint16_t at_class_size[AT_NR_CLASSES] = {0, CLASS_LIST(SIZE_OF, ~)};
+uint16_t at_class_charge[AT_NR_CLASSES] = {0, CLASS_LIST(SIZE_OF, ~)};
+/* (n + 15) / 16 -> class, n <= 8192; secure.c moves them at start-up */
+uint8_t at_class_small[513] = {EACH256(SMALL_CLASS, 0) EACH256(SMALL_CLASS, 256) SMALL_CLASS(512)};
 /* (n + 15) / 16 -> the class's bin offset in a thread's bins (class *
- * AT_BIN_BYTES), n <= 8192: at_class_small's, kept in step with it */
-uint16_t at_bin_small[513] = { /* secure.c moves them at start-up */
-	  32,   32,   64,   96,  128,  160,  192,  224,  256,  288,  288,  320,  320,  352,  352,  384,
-	 384,  416,  416,  416,  416,  448,  448,  448,  448,  480,  480,  480,  480,  512,  512,  512,
-	 512,  544,  544,  544,  544,  544,  544,  544,  544,  576,  576,  576,  576,  576,  576,  576,
-	 576,  608,  608,  608,  608,  608,  608,  608,  608,  640,  640,  640,  640,  640,  640,  640,
-	 640,  672,  672,  672,  672,  704,  704,  704,  704,  704,  704,  704,  704,  704,  704,  704,
-	 704,  736,  736,  736,  736,  736,  736,  736,  736,  736,  736,  736,  736,  736,  736,  736,
-	 736,  768,  768,  768,  768,  768,  768,  768,  768,  768,  768,  768,  768,  768,  768,  768,
-	 768,  800,  800,  800,  800,  800,  800,  800,  800,  800,  800,  800,  800,  800,  800,  800,
-	 800,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,
-	 832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,  832,
-	 832,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,
-	 864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,  864,
-	 864,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,
-	 896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,  896,
-	 896,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,
-	 928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,  928,
-	 928,  960,  960,  960,  960,  960,  960,  960,  960,  960,  960,  960,  960,  960,  960,  960,
-	 960,  960,  992,  992,  992,  992,  992,  992,  992,  992,  992,  992,  992,  992,  992,  992,
-	 992,  992,  992,  992,  992, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024,
-	1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1056, 1056, 1056, 1056,
-	1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056, 1056,
-	1056, 1056, 1056, 1056, 1056, 1056, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088,
-	1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088, 1088,
-	1088, 1088, 1088, 1088, 1088, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120,
-	1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120,
-	1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1120, 1152, 1152, 1152, 1152, 1152, 1152,
-	1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152,
-	1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152,
-	1152, 1152, 1152, 1152, 1152, 1152, 1152, 1152, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184,
-	1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184,
-	1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184,
-	1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184, 1184,
-	1184,
-};
-/* n -> the class's bin offset, n <= AT_BIN_DIRECT_MAX: at_bin_small's,
- * indexed by n itself (no rounding) */
-#define AT_X16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-uint16_t at_bin_direct[AT_BIN_DIRECT_MAX + 1] = { /* secure.c moves them at start-up */
-	32, /* 0 */
-	AT_X16(32), /* ..16 */
-	AT_X16(64), /* ..32 */
-	AT_X16(96), /* ..48 */
-	AT_X16(128), /* ..64 */
-	AT_X16(160), /* ..80 */
-	AT_X16(192), /* ..96 */
-	AT_X16(224), /* ..112 */
-	AT_X16(256), /* ..128 */
-	AT_X16(288), /* ..144 */
-	AT_X16(288), /* ..160 */
-	AT_X16(320), /* ..176 */
-	AT_X16(320), /* ..192 */
-	AT_X16(352), /* ..208 */
-	AT_X16(352), /* ..224 */
-	AT_X16(384), /* ..240 */
-	AT_X16(384), /* ..256 */
-	AT_X16(416), /* ..272 */
-	AT_X16(416), /* ..288 */
-	AT_X16(416), /* ..304 */
-	AT_X16(416), /* ..320 */
-	AT_X16(448), /* ..336 */
-	AT_X16(448), /* ..352 */
-	AT_X16(448), /* ..368 */
-	AT_X16(448), /* ..384 */
-	AT_X16(480), /* ..400 */
-	AT_X16(480), /* ..416 */
-	AT_X16(480), /* ..432 */
-	AT_X16(480), /* ..448 */
-	AT_X16(512), /* ..464 */
-	AT_X16(512), /* ..480 */
-	AT_X16(512), /* ..496 */
-	AT_X16(512), /* ..512 */
-	AT_X16(544), /* ..528 */
-	AT_X16(544), /* ..544 */
-	AT_X16(544), /* ..560 */
-	AT_X16(544), /* ..576 */
-	AT_X16(544), /* ..592 */
-	AT_X16(544), /* ..608 */
-	AT_X16(544), /* ..624 */
-	AT_X16(544), /* ..640 */
-	AT_X16(576), /* ..656 */
-	AT_X16(576), /* ..672 */
-	AT_X16(576), /* ..688 */
-	AT_X16(576), /* ..704 */
-	AT_X16(576), /* ..720 */
-	AT_X16(576), /* ..736 */
-	AT_X16(576), /* ..752 */
-	AT_X16(576), /* ..768 */
-	AT_X16(608), /* ..784 */
-	AT_X16(608), /* ..800 */
-	AT_X16(608), /* ..816 */
-	AT_X16(608), /* ..832 */
-	AT_X16(608), /* ..848 */
-	AT_X16(608), /* ..864 */
-	AT_X16(608), /* ..880 */
-	AT_X16(608), /* ..896 */
-	AT_X16(640), /* ..912 */
-	AT_X16(640), /* ..928 */
-	AT_X16(640), /* ..944 */
-	AT_X16(640), /* ..960 */
-	AT_X16(640), /* ..976 */
-	AT_X16(640), /* ..992 */
-	AT_X16(640), /* ..1008 */
-	AT_X16(640), /* ..1024 */
-};
-#undef AT_X16
-/* (n - 1) >> 8 -> class, 8192 < n <= 16384 (every class there is a multiple of 256) */
-uint8_t at_class_mid[64] = {
-	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-	38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39,
-	40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41,
-};
+ * AT_BIN_BYTES), n <= 8192; secure.c moves them at start-up */
+uint16_t at_bin_small[513] = {EACH256(SMALL_BIN, 0) EACH256(SMALL_BIN, 256) SMALL_BIN(512)};
+/* n -> the class's bin offset, n <= AT_BIN_DIRECT_MAX (indexed by n
+ * itself: no rounding); secure.c moves them at start-up */
+_Static_assert(AT_BIN_DIRECT_MAX == 1024, "at_bin_direct's initializer: 1025 entries");
+uint16_t at_bin_direct[AT_BIN_DIRECT_MAX + 1] = {
+	EACH256(DIRECT_BIN, 0) EACH256(DIRECT_BIN, 256) EACH256(DIRECT_BIN, 512)
+	EACH256(DIRECT_BIN, 768) DIRECT_BIN(1024)};
+/* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
+uint8_t at_class_mid[64] = {EACH16(MID_CLASS, 0) EACH16(MID_CLASS, 16) EACH16(MID_CLASS, 32)
+				    EACH16(MID_CLASS, 48)};
 uint32_t at_class_magic[AT_NR_CLASSES];
 uint16_t at_class_nobj[AT_NR_CLASSES];
 char *at_meta_base;
@@ -298,20 +199,15 @@ static struct at_slab *win_get(unsigned int cls, int wide)
 	return (struct at_slab *)(at_meta_base + h);
 }
 
-/* Released slab s's window (its entries all 0) to its free list, its whole
- * pages given back first. */
-static void win_put(struct central *c, struct at_slab *s, unsigned int cls)
+/* The whole pages of released slab s's window (its entries all 0) given
+ * back, before the window goes on its free list (slabs_release). */
+static void win_purge(struct at_slab *s, unsigned int cls)
 {
-	int wide = s->wide;
 	uintptr_t lo = (uintptr_t)s - at_win_below(cls);
 	uintptr_t a = (lo + AT_PAGE_SIZE - 1) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
-	uintptr_t e = (lo + at_win_bytes(cls, wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
+	uintptr_t e = (lo + at_win_bytes(cls, s->wide)) & ~(uintptr_t)(AT_PAGE_SIZE - 1);
 	if (e > a)
 		madvise((void *)a, e - a, MADV_DONTNEED);
-	pthread_mutex_lock(&c->lock);
-	s->next = win_free[cls][wide];
-	win_free[cls][wide] = s;
-	pthread_mutex_unlock(&c->lock);
 }
 
 /* A new empty slab of class cls, listed.  Class lock held. */
@@ -457,12 +353,27 @@ void at_cold_free(uint32_t pfn, uint64_t f)
 	__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
 }
 
-/* The slab of window s, of class cls, to the page allocator, its window
- * to its free list. */
-static void slab_release(struct at_slab *s, unsigned int cls)
+/* The slabs of class cls on list dead (unlisted, linked by their windows'
+ * `next`, which an unlisted slab has no use for; NULL: none) to the page
+ * allocator, their windows purged (win_purge), then every window to its
+ * class and width's free list, the class lock taken once for them all. */
+static void slabs_release(unsigned int cls, struct at_slab *dead)
 {
-	at_page_release(s->base, AT_SLAB_ORDER);
-	win_put(&centrals[cls], s, cls);
+	if (!dead)
+		return;
+	for (struct at_slab *s = dead; s; s = s->next) {
+		at_page_release(s->base, AT_SLAB_ORDER);
+		win_purge(s, cls);
+	}
+	struct central *c = &centrals[cls];
+	pthread_mutex_lock(&c->lock);
+	while (dead) {
+		struct at_slab *next = dead->next;
+		dead->next = win_free[cls][dead->wide];
+		win_free[cls][dead->wide] = dead;
+		dead = next;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Objects back to their slabs (class lock taken per batch of 64). */
@@ -470,10 +381,8 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 {
 	struct central *c = &centrals[cls];
 	uint32_t size = at_class_size[cls];
-	struct at_slab *dead[64];
-	unsigned int ndead = 0;
-
 	while (n) {
+		struct at_slab *dead = NULL;
 		unsigned int batch = n < 64 ? n : 64;
 		pthread_mutex_lock(&c->lock);
 		for (unsigned int i = 0; i < batch; i++) {
@@ -488,13 +397,12 @@ static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 				c->nempty++;
 			} else {
 				list_del(c, s);
-				dead[ndead++] = s;
+				s->next = dead; /* unlisted: the link is free */
+				dead = s;
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
-		for (unsigned int i = 0; i < ndead; i++)
-			slab_release(dead[i], cls);
-		ndead = 0;
+		slabs_release(cls, dead);
 		objs += batch;
 		n -= batch;
 	}
@@ -589,12 +497,9 @@ size_t at_slab_trim(void)
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
-		while (dead) {
-			struct at_slab *next = dead->next;
-			slab_release(dead, cls);
+		for (struct at_slab *s = dead; s; s = s->next)
 			bytes += AT_SLAB_SIZE;
-			dead = next;
-		}
+		slabs_release(cls, dead);
 	}
 	return bytes;
 }

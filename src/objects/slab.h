@@ -204,9 +204,9 @@ extern AT_HIDDEN uint16_t at_class_charge[AT_NR_CLASSES];
 extern AT_HIDDEN uint8_t at_class_small[513]; /* (n + 15) / 16 -> class, n <= 8192 (0 too) */
 extern AT_HIDDEN uint8_t at_class_mid[64];   /* (n - 1) >> 8 -> class, 8192 < n <= 16384 */
 /* (n + 15) / 16 -> class * AT_BIN_BYTES, the class's bin offset in a
- * thread's bins (tcache.h at_small_bin), n <= 8192: at_class_small's, kept
- * in step with it; a table of its own so that malloc's fast path needs no
- * shift of the class */
+ * thread's bins (tcache.h at_small_bin), n <= 8192: at_class_small's (both
+ * made from slab.c's one list of classes at compile time); a table of its
+ * own so that malloc's fast path needs no shift of the class */
 extern AT_HIDDEN uint16_t at_bin_small[513];
 /* n -> the same bin offset for the most frequent sizes, n <=
  * AT_BIN_DIRECT_MAX: at_bin_small[(n + 15) / 16], indexed by n itself so

@@ -48,18 +48,38 @@ unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
 AT_CHAIN_HOT struct at_chain *at_chain_all;
 AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
-static size_t memo_bytes;      /* the threads' memos */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
+/* The bytes of a table of 2^shift slots. */
+static size_t table_bytes(uint32_t shift)
+{
+	return sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
+}
+
+/* Whether a table of 2^shift slots is in the sites' pool (never given
+ * back): table_new decides by this, from the shift alone, which a table
+ * keeps (so it tells any table's place, no flag needed); only the first
+ * (256 slots) is small enough. */
+static int table_pooled(uint32_t shift)
+{
+	return table_bytes(shift) <= AT_SITES_SMALL;
+}
+
 static struct at_chain_table *table_new(uint32_t shift)
 {
-	size_t bytes = sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
+	size_t bytes = table_bytes(shift);
 	struct at_chain_table *t;
-	if (bytes <= AT_SITES_SMALL) { /* the first: in the sites' pool */
+	if (table_pooled(shift)) { /* the first: in the sites' pool */
 		if (!(t = at_sites_pool_alloc(bytes)))
 			return NULL;
-		t->pooled = 1;
+		/* every slot stored (NULL, as it is): the table's pages present,
+		 * so that a forked child's insert copies the page of its slot
+		 * where, in a page no chain had touched, it read the zero page
+		 * and then wrote it (two faults); the pool's next records take
+		 * what the table leaves of its last page */
+		for (uint32_t i = 0; i < 1u << shift; i++)
+			AT_STORE_RELAXED(&t->slots[i], NULL);
 	} else {
 		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (t == MAP_FAILED)
@@ -75,11 +95,12 @@ static struct at_chain_table *table_new(uint32_t shift)
  * its pages given back.  The header (shift) stays: a reader may load it. */
 static void table_drop(struct at_chain_table *t)
 {
-	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
-	uintptr_t first = t->pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
+	size_t bytes = table_bytes(t->shift);
+	int pooled = table_pooled(t->shift);
+	uintptr_t first = pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
 	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
 		AT_STORE_RELAXED(s, NULL);
-	if (!t->pooled && (uintptr_t)t + bytes > first)
+	if (!pooled && (uintptr_t)t + bytes > first)
 		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
 }
 
@@ -101,7 +122,10 @@ static int insert(struct at_chain *c, uint64_t h)
 		if (!nt)
 			return -ENOMEM;
 		for (struct at_chain *e = at_chain_all; e; e = e->next_all) {
-			uintptr_t f[AT_CHAIN_MAX];
+			/* its own length: no AT_CHAIN_MAX words in create's frame
+			 * (a forked child's first chain writes every stack page it
+			 * reaches, a copy each) */
+			uintptr_t f[at_chain_nr(e)];
 			unsigned int n = at_chain_frames(e, f);
 			table_put(nt, e, at_chain_hash(f, n));
 		}
@@ -114,24 +138,23 @@ static int insert(struct at_chain *c, uint64_t h)
 	return 0;
 }
 
-static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
+AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 {
 	static int mem_once;
-	struct at_frame *fr[AT_CHAIN_MAX];
+	struct at_frame *named = NULL; /* the last looked up: the site, or frame n - 1 */
 	unsigned int site = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		int err;
-		if (!(fr[i] = at_frame_lookup(f[i], &err))) {
+		if (!(named = at_frame_lookup(f[i], &err))) {
 			if (err == -EDEADLK)
 				return NULL; /* try again at the next call */
 			goto nomem;
 		}
-		if (!fr[i]->layer) {
+		if (!named->layer) {
 			site = i + 1;
 			break; /* the frames past the site are neither named nor tested */
 		}
 	}
-	struct at_frame *named = fr[site ? site - 1 : n - 1];
 	if (at_frame_name(named)) /* a layer frame's function: named now */
 		goto nomem;
 	int wide;
@@ -214,7 +237,9 @@ struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t
 static pthread_key_t memo_key;
 static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
 static struct at_chain_memo *memo_free; /* registry lock */
-static struct at_chain_memo *memo_all;  /* prepended under the registry lock */
+/* written by a forked child's first memo, as a chain's making writes them */
+AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the registry lock */
+AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
 struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
 /* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
@@ -256,6 +281,26 @@ static void memo_release(void *arg)
 	pthread_mutex_unlock(&at_registry_lock);
 }
 
+/*
+ * fork(): the child's thread leaves the memo it inherited, whose pages it
+ * shares with the parent (each one it writes, a copy: a shell's child
+ * walking a dozen chains its parent's memo no longer held wrote a dozen of
+ * them), for a new one made at its next miss (its first page zero-filled;
+ * one page while it stays small).  The one left keeps its entries and
+ * counts for the readers (at_memo_cum) and is written no more, as are
+ * the memos of the parent's exited threads (memo_free, left).  Nothing is
+ * stored when the thread had no memo.  Registered at the first memo's
+ * making (memo_get).
+ */
+AT_FORK_TEXT static void memo_fork_child(void)
+{
+	if (at_memo_tls.m != AT_MEMO_NONE) {
+		at_memo_tls.m = AT_MEMO_NONE;
+		if (memo_free) /* exited threads' memos: shared too, and grown */
+			memo_free = NULL;
+	}
+}
+
 static void memo_key_make(void)
 {
 	if (pthread_key_create(&memo_key, memo_release))
@@ -271,9 +316,17 @@ static size_t memo_used(uintptr_t mask)
 static struct at_chain_memo *memo_get(void)
 {
 	struct at_chain_memo *m = NULL;
+	static int atfork_made;
 	pthread_once(&memo_once, memo_key_make);
 	if (memo_key == (pthread_key_t)-1)
 		return NULL;
+	if (!AT_LOAD_RELAXED(&atfork_made) && !__atomic_exchange_n(&atfork_made, 1, __ATOMIC_RELAXED)) {
+		/* outside pthread_once, busy: glibc's list of handlers may
+		 * malloc when it grows, and that malloc must not come back here */
+		at_memo_tls.busy = 1;
+		pthread_atfork(NULL, NULL, memo_fork_child);
+		at_memo_tls.busy = 0;
+	}
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
 	if ((m = memo_free))
@@ -457,9 +510,10 @@ void at_chain_set_depth(unsigned int depth)
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	uintptr_t f[AT_CHAIN_MAX];
+	unsigned int depth = at_chain_depth;
+	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
-	unsigned int n = at_unwind_from(f, at_chain_depth, from, (uintptr_t)ra, &tr);
+	unsigned int n = at_unwind_from(f, depth, from, (uintptr_t)ra, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
 		n = 1;

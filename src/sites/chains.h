@@ -147,8 +147,7 @@ static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, int *wid
 }
 
 struct at_chain_table {
-	uint32_t shift;
-	uint32_t pooled; /* in the sites' pool (the first): never given back */
+	uint32_t shift; /* 2^shift slots; the first table (256) is in the sites' pool (chains.c) */
 	struct at_chain *slots[];
 };
 
@@ -239,7 +238,10 @@ struct at_chain_table {
  * both in their order, counts folded first.  An entry proves its
  * chain in whichever set it is found: a lookup (a signal handler's)
  * racing with the move finds the entry or misses.  A memo keeps its size
- * when its thread exits and another thread takes it.
+ * when its thread exits and another thread takes it; a forked child's
+ * thread does not keep its parent's (each page it wrote would be a copy):
+ * it makes a new one at its next walk (chains.c, memo_fork_child), and the
+ * one it left keeps its counts for the readers.
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add

@@ -88,18 +88,24 @@ static inline int32_t load32(const uint8_t *p)
 static int open_object(const char *path, const struct dl_phdr_info *info, struct stat *st)
 {
 	ElfW(Ehdr) eh;
-	ElfW(Phdr) ph[64];
-	size_t n = (size_t)info->dlpi_phnum * sizeof(ElfW(Phdr));
+	ElfW(Phdr) ph[16]; /* 16 headers a read: a small stack frame (a chain's
+			    * first walk reaches it under the allocation's) */
 	if (info->dlpi_phnum > 64)
 		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, st) || !S_ISREG(st->st_mode) ||
-	    at_read_at(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_phnum != info->dlpi_phnum ||
-	    eh.e_phentsize != sizeof(ElfW(Phdr)) ||
-	    at_read_at(fd, ph, n, eh.e_phoff) != (ssize_t)n || memcmp(ph, info->dlpi_phdr, n)) {
+	int same = !fstat(fd, st) && S_ISREG(st->st_mode) &&
+		   at_read_at(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+		   !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_phnum == info->dlpi_phnum &&
+		   eh.e_phentsize == sizeof(ElfW(Phdr));
+	for (size_t i = 0; same && i < info->dlpi_phnum; i += 16) {
+		size_t k = info->dlpi_phnum - i < 16 ? info->dlpi_phnum - i : 16;
+		size_t n = k * sizeof(ElfW(Phdr));
+		same = at_read_at(fd, ph, n, eh.e_phoff + i * sizeof(ElfW(Phdr))) == (ssize_t)n &&
+		       !memcmp(ph, info->dlpi_phdr + i, n);
+	}
+	if (!same) {
 		close(fd);
 		return -1;
 	}
@@ -278,8 +284,16 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		hot.tab_first = first;
 		hot.tab_n = n;
 	}
-	if (rel < load32(buf))
-		return AT_EH_STOP; /* before the first function: no FDE */
+	/* No test of rel against buf's first start is needed: buf's first
+	 * entry is entry `first` = lo * AT_EH_STRIDE, read from the file
+	 * offset index_table read o->sparse[2 * lo] from (the stretch is used
+	 * only while hot says buf holds it; every other use of buf forgets
+	 * it), so its start is sparse[2 * lo], which is <= rel: by the test
+	 * above when lo = 0, by the search when lo > 0 (lo only takes a mid
+	 * whose start is <= rel).  at_eh_search thus finds the last entry
+	 * starting at or before rel.  Were the file rewritten in place since
+	 * (the same inode), the FDE read is checked all the same: a pc outside
+	 * its range is a stop (at_eh_fde_rule). */
 	size_t i = at_eh_search(buf, n, rel);
 	int64_t fde_off = (int64_t)o->hdr_off + load32(buf + 8 * i + 4);
 	if (fde_off < (int64_t)o->seg_off || (uint64_t)fde_off + 8 > o->seg_end)

@@ -21,6 +21,7 @@
 #include "core/tag_registry.h"
 #include "sites/dynsym_index.h"
 #include "sites/symtab.h"
+#include "sites/unwind.h"
 
 #define AT_NAMES_FD_MIN 512
 
@@ -306,17 +307,28 @@ static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t
 
 static const char *exe_path; /* the main executable's path, once read */
 
-static const char *main_exe_path(void)
+/* buf (size bytes) is the caller's scratch: the path is read into it and
+ * kept in the pool.  A path longer than buf is read again into a block of
+ * the pool of the kernel's limit (once a process). */
+static const char *main_exe_path(char *buf, size_t size)
 {
 	const char *p = AT_LOAD(&exe_path);
 	if (p)
 		return p;
-	char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	char *copy;
 	if (n <= 0)
 		return NULL;
-	buf[n] = '\0';
-	char *copy = pool_strdup(buf);
+	if ((size_t)n < size - 1) {
+		buf[n] = '\0';
+		copy = pool_strdup(buf);
+	} else { /* perhaps longer than buf */
+		copy = at_sites_pool_alloc(4096);
+		n = copy ? readlink("/proc/self/exe", copy, 4095) : -1;
+		if (n <= 0)
+			return NULL;
+		copy[n] = '\0';
+	}
 	if (!copy)
 		return NULL;
 	const char *none = NULL;
@@ -325,6 +337,9 @@ static const char *main_exe_path(void)
 		return none;
 	return copy;
 }
+
+static struct at_object *object_new(const struct link_map *lm, const char *path,
+				    uintptr_t start, uintptr_t end);
 
 /* The object record of link map lm (path as named, mapped at
  * [start, end)), created on first use. */
@@ -338,9 +353,14 @@ static struct at_object *object_get(const struct link_map *lm, const char *path,
 		if (o->lm == lm && o->l_addr == lm->l_addr && name_eq(o->path, path))
 			break;
 	pthread_mutex_unlock(&at_registry_lock);
-	if (o)
-		return o;
+	return o ? o : object_new(lm, path, start, end);
+}
 
+/* object_get's record made (not inlined: its reading of the file stays
+ * off frame_make's stack). */
+static AT_NOINLINE struct at_object *object_new(const struct link_map *lm, const char *path,
+						uintptr_t start, uintptr_t end)
+{
 	struct at_object *n = at_sites_pool_alloc(sizeof(*n));
 	if (!n)
 		return NULL;
@@ -437,8 +457,10 @@ static int frame_insert(struct at_frame *f)
 }
 
 /* Whether a function of o starting where funcs[i] does (an alias) is a
- * wrapper. */
-static int alias_wrapper(struct at_object *o, size_t i)
+ * wrapper.  Not inlined: its buffer is on the stack only while it runs,
+ * not under the file reads frame_make's other calls make (every page of
+ * stack a chain's creation reaches stays resident). */
+static AT_NOINLINE int alias_wrapper(struct at_object *o, size_t i)
 {
 	const struct at_symtab *t = &o->sym;
 	char name[1040];
@@ -541,7 +563,8 @@ int at_frame_name(struct at_frame *f)
 	const char *sym = NULL;
 	uintptr_t off = f->addr - o->l_addr;
 	/* still the object the frame was made in (else: unloaded, "0x<off>") */
-	if (!_dl_find_object((void *)(f->addr - 1), &fo) && fo.dlfo_link_map == o->lm &&
+	if ((!at_unwind_object(f->addr - 1, &fo) || !_dl_find_object((void *)(f->addr - 1), &fo)) &&
+	    fo.dlfo_link_map == o->lm &&
 	    fo.dlfo_link_map->l_addr == o->l_addr)
 		sym = layer_sym(o, f->addr);
 	size_t ns = func_len(sym, off);
@@ -555,8 +578,9 @@ int at_frame_name(struct at_frame *f)
 	return 0;
 }
 
-/* A new record naming addr (no lock held).  The object from
- * _dl_find_object (no lock, no symbol search); the function from its index
+/* A new record naming addr (no lock held).  The object from the
+ * unwinder's objects never unloaded, else _dl_find_object (no lock, no
+ * symbol search); the function from its index
  * (.symtab or .dynsym), else dladdr's symbol (a file that cannot be read);
  * a layer object's frame is left for at_frame_name. */
 static struct at_frame *frame_make(uintptr_t addr)
@@ -567,11 +591,12 @@ static struct at_frame *frame_make(uintptr_t addr)
 	const char *obj = "?", *sym = NULL;
 	uintptr_t off = addr;
 	unsigned char layer = 0;
-	char name[1040];
+	char name[1040]; /* the function's name; first the executable's path */
 
-	if (!_dl_find_object((void *)(addr - 1), &fo) && (lm = fo.dlfo_link_map)) {
+	if ((!at_unwind_object(addr - 1, &fo) || !_dl_find_object((void *)(addr - 1), &fo)) &&
+	    (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
-		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path();
+		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path(name, sizeof(name));
 		if (!obj)
 			obj = "?";
 		struct at_object *o = object_get(lm, obj, (uintptr_t)fo.dlfo_map_start,

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 
-#define SYMS_PER_READ 128u /* 3 KiB of symbols a read */
+#define SYMS_PER_READ 80u /* 1.9 KiB of symbols a read, within the headers' 2 */
 
 /* A function's sort key: start, then a global name before a local one,
  * above its place in the array (bits 0-30, not compared). */
@@ -86,11 +86,11 @@ static int kept(const Elf64_Sym *sy, uint64_t strsz)
 }
 
 /* The functions of nsyms symbols at file offset off, stored in v (room
- * for nsyms); their number, or -1 when a read fails. */
+ * for nsyms), read SYMS_PER_READ at a time into s; their number, or -1
+ * when a read fails. */
 static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint64_t strsz,
-		 struct at_fsym *v)
+		 struct at_fsym *v, Elf64_Sym *s)
 {
-	Elf64_Sym s[SYMS_PER_READ];
 	size_t k = 0;
 	for (size_t i = 0; i < nsyms; i += SYMS_PER_READ) {
 		size_t n = nsyms - i < SYMS_PER_READ ? nsyms - i : SYMS_PER_READ;
@@ -119,8 +119,15 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > size || eh.e_shoff % 8 ||
 	    (size - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum)
 		return AT_SYMTAB_CORRUPT;
-	/* .symtab, else .dynsym (a stripped file): 32 headers a read */
-	Elf64_Shdr sh[32], sym = {0}, str;
+	/* .symtab, else .dynsym (a stripped file): 32 headers a read; the
+	 * headers, then the symbols, in one buffer (a chain's first frame in
+	 * an object reads this under the allocation's stack: each page of
+	 * stack it reaches stays resident) */
+	union {
+		Elf64_Shdr sh[32];
+		Elf64_Sym s[SYMS_PER_READ];
+	} rbuf;
+	Elf64_Shdr *sh = rbuf.sh, sym = {0}, str;
 	unsigned int pick = eh.e_shnum;
 	for (unsigned int i = 0; i < eh.e_shnum; i += 32) {
 		unsigned int n = eh.e_shnum - i < 32 ? eh.e_shnum - i : 32;
@@ -153,7 +160,7 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v == MAP_FAILED)
 		return 1;
-	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v);
+	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, rbuf.s);
 	if (n <= 0 || n > (long)KEY_AT) {
 		munmap(v, bytes);
 		return n < 0 ? AT_SYMTAB_CORRUPT : 1;

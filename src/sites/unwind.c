@@ -9,23 +9,23 @@
 #include "sites/unwind.h"
 
 #include <link.h>
+#include <sys/single_threaded.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "core/message.h"
 #include "sites/eh_file.h"
+#include "sites/site_names.h"
 
 #if defined(__x86_64__)
 
-/* The rule cache (unwind.h): the current table; tables it replaced stay
- * mapped (a reader may still hold one) and are counted in rule_bytes. */
-struct rule_table {
-	uint32_t shift; /* 2^shift sets of AT_RULE_WAYS words */
-	uint64_t mask;  /* 2^shift - 1 */
-	uint64_t pad[6];
-	uint64_t w[];
-};
-static struct rule_table *rules;
+/* The rule cache (unwind.h): the current table, as its address (32-byte
+ * aligned) with its shift (2^shift sets of AT_RULE_WAYS words) in the low
+ * 5 bits: one load gives both, and no header; tables it replaced stay
+ * mapped (a reader may still hold one) and are counted in rule_bytes, but
+ * the first, which is in the sites' pool. */
+static uintptr_t rules;
+_Static_assert(AT_RULE_SHIFT_MAX < 32, "a table's shift fits its address's low 5 bits");
 static size_t rule_bytes;
 /* misses: rule-cache misses so far; fill: words made valid in the current
  * table since it was made or cleared; evicted: valid words replaced in it
@@ -34,6 +34,10 @@ AT_CHAIN_HOT static struct {
 	uint64_t misses;
 	uint32_t fill, evicted;
 } rule_counts;
+/* The loader's count of unloads (dlpi_subs) the rule cache was last
+ * cleared for; it only grows (rule_miss raises it by compare-and-swap,
+ * and the loader's count only grows), so a reader that recorded it knows
+ * whether an unload was seen since by comparing it again. */
 static unsigned long long seen_subs;
 
 #define R_VALID (1ull << 31)
@@ -52,9 +56,19 @@ static unsigned long long seen_subs;
 
 /* ra's set: bits 3 .. 3 + shift of ra (one shift and one and on the
  * walk's critical path: the key's multiply runs beside the set's load). */
-static inline uint64_t *rule_set(const struct rule_table *t, uintptr_t ra)
+static inline uint32_t tab_shift(uintptr_t t)
 {
-	return (uint64_t *)&t->w[((ra >> 3) & t->mask) * AT_RULE_WAYS];
+	return (uint32_t)(t & 31);
+}
+
+static inline uint64_t *tab_words(uintptr_t t)
+{
+	return (uint64_t *)(t & ~(uintptr_t)31);
+}
+
+static inline uint64_t *rule_set(uintptr_t t, uintptr_t ra)
+{
+	return tab_words(t) + ((ra >> 3) & (((uint64_t)1 << tab_shift(t)) - 1)) * AT_RULE_WAYS;
 }
 
 /* ra's key: the top 31 bits of ra times an odd constant (the same in
@@ -88,7 +102,7 @@ static uint64_t uleb(struct cursor *c)
 	return 0;
 }
 
-static int64_t sleb(struct cursor *c)
+AT_ONCE_TEXT static int64_t sleb(struct cursor *c)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -127,7 +141,7 @@ static inline int64_t mul(int64_t x, int64_t y)
 	})
 
 /* A DW_EH_PE-encoded pointer; datarel is relative to `data`. */
-static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
+AT_ONCE_TEXT static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t data)
 {
 	const uint8_t *at = c->p;
 	uintptr_t v;
@@ -178,7 +192,7 @@ struct cie {
 /* The CIE at p, read inside [p, limit): 0, AT_EH_STOP when it uses what
  * the rules cannot (64-bit DWARF, old augmentations, a signal frame), or
  * AT_EH_CORRUPT. */
-static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
+AT_ONCE_TEXT static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
 {
 	struct cursor c = {p, limit, 0, bias};
 	uint64_t len = GET(&c, uint32_t);
@@ -239,7 +253,7 @@ static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, str
 
 /* Run a CFA program until loc passes pc (or the end); 0, AT_EH_STOP on an
  * instruction it cannot follow, AT_EH_CORRUPT on one cut short. */
-static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
+AT_ONCE_TEXT static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
 		   struct cfa_state *st, const struct cfa_state *init)
 {
 	struct cfa_state stack[MAX_REMEMBER];
@@ -409,7 +423,7 @@ static inline int32_t load32(const uint8_t *p) /* unaligned in corrupt objects *
 	return v;
 }
 
-int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
+AT_ONCE_TEXT int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count, size_t *table)
 {
 	struct cursor c = {p, p + n, 0, addr - (uintptr_t)p};
 	if (GET(&c, uint8_t) != 1)
@@ -438,14 +452,14 @@ size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
 	return lo;
 }
 
-int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
+AT_ONCE_TEXT int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
 {
 	struct cie cie;
 	return parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie) ? -1
 										  : cie.fde_enc;
 }
 
-int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
+AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
 		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
 {
 	*rule = R_STOP;
@@ -617,7 +631,7 @@ static void objects_forget(void)
 	at_eh_file_forget();
 }
 
-static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
+AT_ONCE_TEXT static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct find *fd = data;
 	(void)size;
@@ -631,7 +645,7 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
-static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
+AT_ONCE_TEXT static uint64_t object_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc)
 {
 	uint64_t rule = R_STOP;
 	if (!hdr || bad_object_ignored(hdr))
@@ -690,28 +704,97 @@ struct miss_obj {
 	struct dl_phdr_info info;
 };
 static struct miss_obj miss_objs[MISS_OBJS];
-static unsigned int forget_gen;
-/* in the fork page (core/compiler.h): a forked child's miss writes the lock */
+/* in the fork page (core/compiler.h): a forked child's miss writes the
+ * lock; subs: seen_subs when the records were started (dropped when it has
+ * grown since: an unload seen) */
 AT_CHAIN_HOT static struct {
 	int lock;
-	unsigned int nobjs, gen;
+	unsigned int nobjs;
+	unsigned long long subs;
 } miss;
+
+/*
+ * Objects that are never unloaded while this library runs: the main
+ * program (dl_iterate_phdr's first), the object of our own code and libc,
+ * the object of the libc variable we read (__libc_single_threaded: no
+ * relocation more than fork_locks.h's; unloading either would unload us).
+ * A miss in one of them finds its record here, by the mapping's bounds
+ * alone, with no lock, no _dl_find_object and no program header read: a
+ * forked child's first new chain, made in code its parent ran, pages in
+ * none of the loader's text.  Entry i is written once, by a miss holding
+ * miss.lock, before nperm counts it (release); never dropped (an unload
+ * cannot be one of them).
+ */
+static AT_NOINLINE uint64_t rule_miss(uintptr_t ra);
+#define PERM_OBJS 3
+static struct miss_obj perm_objs[PERM_OBJS];
+static unsigned int nperm;
+
+/* fd->pc's rule from a record of perm_objs: 1, or 0 when none holds it. */
+static int perm_rule(struct find *fd)
+{
+	unsigned int n = AT_LOAD(&nperm);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct miss_obj *o = &perm_objs[i];
+		if (fd->pc >= (uintptr_t)o->start && fd->pc < (uintptr_t)o->end) {
+			fd->rule = object_rule(&o->info, o->hdr, fd->pc);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
+{
+	unsigned int n = AT_LOAD(&nperm);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct miss_obj *o = &perm_objs[i];
+		if (pc >= (uintptr_t)o->start && pc < (uintptr_t)o->end) {
+			memset(fo, 0, sizeof(*fo));
+			fo->dlfo_map_start = (void *)o->start;
+			fo->dlfo_map_end = (void *)o->end;
+			fo->dlfo_link_map = (struct link_map *)o->lm;
+			fo->dlfo_eh_frame = (void *)o->eh;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Record o in perm_objs if its object is never unloaded (miss.lock held):
+ * first, the main program's. */
+static void perm_add(const struct miss_obj *o, int first)
+{
+	unsigned int n = AT_LOAD_RELAXED(&nperm);
+	const uint8_t *hdr;
+	if (n == PERM_OBJS ||
+	    !(first || object_holds(&o->info, (uintptr_t)&rule_miss, &hdr) ||
+	      object_holds(&o->info, (uintptr_t)&__libc_single_threaded, &hdr)))
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		if (perm_objs[i].lm == o->lm)
+			return;
+	perm_objs[n] = *o;
+	AT_STORE(&nperm, n + 1);
+}
 
 struct collect {
 	uintptr_t pc;
 	unsigned long long subs;
 	struct dl_phdr_info *info; /* filled when an object holds pc */
 	const uint8_t *hdr;        /* and its .eh_frame_hdr */
-	int found;
+	int found, seen;           /* seen: objects passed over */
 };
 
-static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
+AT_ONCE_TEXT static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct collect *c = data;
 	const uint8_t *hdr;
 	c->subs = info->dlpi_subs;
-	if (!object_holds(info, c->pc, &hdr))
+	if (!object_holds(info, c->pc, &hdr)) {
+		c->seen++;
 		return 0;
+	}
 	c->hdr = hdr;
 	memset(c->info, 0, sizeof(*c->info));
 	memcpy(c->info, info, size < sizeof(*info) ? size : sizeof(*info));
@@ -721,13 +804,13 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* fd->pc's rule through _dl_find_object (miss.lock held): 1, or 0 when the
  * object is not known to it (fd untouched but for subs). */
-static int fast_rule(struct find *fd)
+AT_ONCE_TEXT static int fast_rule(struct find *fd)
 {
 	struct dl_find_object fo;
 	if (_dl_find_object((void *)fd->pc, &fo) || !fo.dlfo_link_map)
 		return 0;
-	if (miss.gen != AT_LOAD_RELAXED(&forget_gen)) {
-		miss.gen = AT_LOAD_RELAXED(&forget_gen);
+	if (miss.subs != AT_LOAD_RELAXED(&seen_subs)) {
+		miss.subs = AT_LOAD_RELAXED(&seen_subs);
 		miss.nobjs = 0;
 	}
 	struct miss_obj *o = NULL;
@@ -740,7 +823,7 @@ static int fast_rule(struct find *fd)
 		if (miss.nobjs == MISS_OBJS)
 			miss.nobjs = 0;
 		o = &miss_objs[miss.nobjs];
-		struct collect c = {fd->pc, 0, &o->info, NULL, 0};
+		struct collect c = {fd->pc, 0, &o->info, NULL, 0, 0};
 		dl_iterate_phdr(collect_cb, &c);
 		fd->subs = c.subs;
 		if (c.subs != AT_LOAD_RELAXED(&seen_subs)) { /* an unload: records dropped */
@@ -758,6 +841,7 @@ static int fast_rule(struct find *fd)
 		o->eh = fo.dlfo_eh_frame;
 		o->hdr = c.hdr;
 		miss.nobjs++;
+		perm_add(o, !c.seen);
 	}
 	/* pc lies in the object's mapping: in one of its segments, as a return
 	 * address does (else in no FDE: a stop, as dl_iterate_phdr's path says) */
@@ -767,17 +851,20 @@ static int fast_rule(struct find *fd)
 
 static size_t table_size(uint32_t shift)
 {
-	return sizeof(struct rule_table) + ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
+	return ((size_t)AT_RULE_WAYS << shift) * sizeof(uint64_t);
 }
 
 /* Empty table t (a reader may still use it: it finds no key, and misses):
- * the words in the header's page stored 0, the pages after it dropped
- * (zero pages, not zero stores: a store would make every page resident). */
-static void table_clear(struct rule_table *t)
+ * the words of its first page stored 0, the pages after it dropped
+ * (zero pages, not zero stores: a store would make every page resident);
+ * the first table's words all stored 0 (it is in the sites' pool, whose
+ * pages it shares). */
+static void table_clear(uintptr_t t)
 {
-	uintptr_t end = (uintptr_t)t + table_size(t->shift);
-	uintptr_t first = ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
-	for (uint64_t *w = t->w; (uintptr_t)w < first && (uintptr_t)w < end; w++)
+	uint64_t *w = tab_words(t);
+	uintptr_t end = (uintptr_t)w + table_size(tab_shift(t));
+	uintptr_t first = tab_shift(t) <= AT_RULE_SHIFT_FIRST ? end : (uintptr_t)w + 4096;
+	for (; (uintptr_t)w < first && (uintptr_t)w < end; w++)
 		AT_STORE_RELAXED(w, 0);
 	if (end > first)
 		madvise((void *)first, end - first, MADV_DONTNEED);
@@ -786,56 +873,69 @@ static void table_clear(struct rule_table *t)
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
  * first); the one published (ours or a racing thread's), NULL without
  * memory. */
-static struct rule_table *table_grow(struct rule_table *old, uint32_t shift)
+AT_ONCE_TEXT static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 {
-	/* The first table with the flags of the allocator's other small
-	 * mappings, so that the kernel merges it with a neighbour (one
-	 * mapping fewer for each fork to copy), and its whole pages written
-	 * now (the first of its 2: the second holds the last 4 sets alone):
-	 * a forked child's first lookup of a new return address reads a page
-	 * and writes it, which, were the page never touched, is two faults
-	 * (the zero page, then a copy of it), one when it is present; the
-	 * larger ones reserve. */
+	/* The first table (4 KiB) in the sites' pool, where it shares pages
+	 * with the chains' records (in a mapping of its own it kept its own
+	 * page resident), 32-byte aligned for the shift in its address's low
+	 * bits; its pages written now: a forked child's first lookup of a new
+	 * return address reads a page and writes it, which, were the page
+	 * never touched, is two faults (the zero page, then a copy of it),
+	 * one when it is present.  The larger ones are mappings of their own
+	 * (page-aligned), reserved as used. */
 	int first = shift <= AT_RULE_SHIFT_FIRST;
-	struct rule_table *n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | (first ? 0 : MAP_NORESERVE), -1, 0);
-	if (n == MAP_FAILED)
-		return old;
-	for (size_t off = 0; first && off + 4096 <= table_size(shift); off += 4096)
-		((volatile char *)n)[off] = 0;
-	n->shift = shift;
-	n->mask = ((uint64_t)1 << shift) - 1;
-	if (!__atomic_compare_exchange_n(&rules, &old, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		munmap(n, table_size(shift));
+	char *n;
+	if (first) {
+		char *p = at_sites_pool_alloc(table_size(shift) + 24);
+		if (!p)
+			return old;
+		n = (char *)(((uintptr_t)p + 31) & ~(uintptr_t)31);
+		for (size_t off = 0; off < table_size(shift); off += 4096)
+			((volatile char *)n)[off] = 0;
+		((volatile char *)n)[table_size(shift) - 1] = 0;
+	} else {
+		n = mmap(NULL, table_size(shift), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (n == MAP_FAILED)
+			return old;
+	}
+	if (!__atomic_compare_exchange_n(&rules, &old, (uintptr_t)n | shift, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		if (!first) /* a racing first table stays unused in the pool */
+			munmap(n, table_size(shift));
 		return old;
 	}
-	__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
+	if (!first) /* the first is counted in the pool's bytes */
+		__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) /* replaced: its words read as misses, its pages given back */
 		table_clear(old);
-	return n;
+	return (uintptr_t)n | shift;
 }
 
-static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
+static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 {
-	struct rule_table *t = AT_LOAD(&rules);
+	uintptr_t t = AT_LOAD(&rules);
 	if (!t)
-		t = table_grow(NULL, AT_RULE_SHIFT_FIRST);
+		t = table_grow(0, AT_RULE_SHIFT_FIRST);
 	struct find fd = {ra - 1, R_STOP, AT_LOAD_RELAXED(&seen_subs)};
 	__atomic_fetch_add(&rule_counts.misses, 1, __ATOMIC_RELAXED);
-	int done = 0;
-	if (!__atomic_exchange_n(&miss.lock, 1, __ATOMIC_ACQUIRE)) {
+	int done = perm_rule(&fd);
+	if (!done && !__atomic_exchange_n(&miss.lock, 1, __ATOMIC_ACQUIRE)) {
 		done = fast_rule(&fd);
 		__atomic_store_n(&miss.lock, 0, __ATOMIC_RELEASE);
 	}
 	if (!done)
 		dl_iterate_phdr(find_cb, &fd);
-	int unloaded = fd.subs != AT_LOAD_RELAXED(&seen_subs);
-	if (unloaded) { /* an object was unloaded */
-		AT_STORE_RELAXED(&seen_subs, fd.subs);
-		__atomic_fetch_add(&forget_gen, 1, __ATOMIC_RELAXED); /* miss_objs too */
-	}
+	/* an object was unloaded since the count recorded: raised to the
+	 * count seen (by one thread; an older count seen, another thread's
+	 * walk raced an unload, raises nothing), which drops miss_objs too */
+	unsigned long long seen = AT_LOAD_RELAXED(&seen_subs);
+	while (fd.subs > seen && !__atomic_compare_exchange_n(&seen_subs, &seen, fd.subs, 0,
+							      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	int unloaded = fd.subs > seen;
 	if (!t)
 		return fd.rule;
 	if (unloaded) {
@@ -852,24 +952,24 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra)
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
 		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
 		grow = __atomic_add_fetch(&rule_counts.evicted, 1, __ATOMIC_RELAXED) >
-			       (1u << t->shift) >> AT_RULE_EVICT_SHIFT &&
-		       t->shift < AT_RULE_EVICT_BELOW;
+			       (1u << tab_shift(t)) >> AT_RULE_EVICT_SHIFT &&
+		       tab_shift(t) < AT_RULE_EVICT_BELOW;
 	} else {
 		grow = __atomic_add_fetch(&rule_counts.fill, 1, __ATOMIC_RELAXED) >
-		       (AT_RULE_WAYS << t->shift) / 2;
+		       (AT_RULE_WAYS << tab_shift(t)) / 2;
 	}
-	if (grow && t->shift + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX)
-		table_grow(t, t->shift + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
+	if (grow && tab_shift(t) + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX)
+		table_grow(t, tab_shift(t) + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
 	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
 	return fd.rule;
 }
 
 /* ra's rule (the word's high half) from *tp, the table the walk loaded once (reloaded after a
  * miss, which may have made or replaced it). */
-static inline uint32_t rule_of(const struct rule_table **tp, uintptr_t ra)
+static inline uint32_t rule_of(uintptr_t *tp, uintptr_t ra)
 {
-	const struct rule_table *t = *tp;
-	if (at_likely(t != NULL)) {
+	uintptr_t t = *tp;
+	if (at_likely(t != 0)) {
 		const uint64_t *set = rule_set(t, ra);
 		uint32_t key = rule_key(ra);
 		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
@@ -898,12 +998,9 @@ unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0, tn = 0, bounded = 0, rbp_from = 0;
 	uint32_t rbp_bits = 0;
 	uintptr_t pend_at = 0, top = from;
-	struct at_unwind_trace dummy;
-	if (!tr)
-		tr = &dummy;
 	if (!hi || from < sp || from > hi)
 		goto out;
-	const struct rule_table *tab = AT_LOAD(&rules);
+	uintptr_t tab = AT_LOAD(&rules);
 	uint32_t r;
 	uintptr_t cfa;
 	/* The frames below `from` (at_unwind's own and its callers'): unwound,
@@ -995,14 +1092,18 @@ out:
 	return n;
 }
 
-/* The state at the return from at_unwind: pc = its return address,
- * sp = past it, rbp as it is; then the walk (its seventh argument, rbp,
- * on the stack). */
+/* at_unwind with a trace (not NULL): the state at the return from it: pc
+ * = its return address, sp = past it, rbp as it is; then the walk (its
+ * seventh argument, rbp, on the stack).  The walks take a trace always:
+ * no unused one on the stack of a call chain's walk (a forked child's
+ * first chain writes every stack page its walk reaches, a copy each). */
+AT_HIDDEN unsigned int at_unwind_traced(uintptr_t *frames, unsigned int max, uintptr_t from,
+					struct at_unwind_trace *tr);
 __asm__(".pushsection .text.at_unwind, \"ax\", @progbits\n"
-	".globl at_unwind\n"
-	".hidden at_unwind\n"
-	".type at_unwind, @function\n"
-	"at_unwind:\n"
+	".globl at_unwind_traced\n"
+	".hidden at_unwind_traced\n"
+	".type at_unwind_traced, @function\n"
+	"at_unwind_traced:\n"
 	".cfi_startproc\n"
 	"subq $24, %rsp\n" /* 7th argument: rbp; 16-byte alignment at the call */
 	".cfi_adjust_cfa_offset 24\n"
@@ -1014,19 +1115,23 @@ __asm__(".pushsection .text.at_unwind, \"ax\", @progbits\n"
 	".cfi_adjust_cfa_offset -24\n"
 	"ret\n"
 	".cfi_endproc\n"
-	".size at_unwind, .-at_unwind\n"
+	".size at_unwind_traced, .-at_unwind_traced\n"
 	".popsection\n");
+
+unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
+		       struct at_unwind_trace *tr)
+{
+	struct at_unwind_trace dummy;
+	return at_unwind_traced(frames, max, from, tr ? tr : &dummy);
+}
 
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	struct at_unwind_trace dummy;
-	if (!tr)
-		tr = &dummy;
 	unsigned int n = at_unwind_walk(frames, max, from, tr, ra, from, 0);
 	if (at_likely(!tr->rbp_from))
 		return n;
-	return at_unwind(frames, max, from, tr);
+	return at_unwind_traced(frames, max, from, tr);
 }
 
 uint64_t at_unwind_misses(void)
@@ -1055,6 +1160,13 @@ unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr)
 {
 	return at_unwind(frames, max, from, tr);
+}
+
+int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
+{
+	(void)pc;
+	(void)fo;
+	return -1;
 }
 
 uint64_t at_unwind_misses(void)

@@ -3,9 +3,11 @@
  * from .eh_frame CFI, with a cache of per-address unwind rules (x86-64).
  *
  * Rule cache: a table of 2^shift sets of AT_RULE_WAYS 64-bit words,
- * mmap'd at first use; a return address's set is bits 3 .. 3 + shift of
- * ra, its 31-bit key the top 31 bits of ra times an odd constant.
- * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB and its header:
+ * made at first use (the first in the sites' pool, larger ones mmap'd);
+ * a return address's set is bits 3 .. 3 + shift of ra, its 31-bit key
+ * the top 31 bits of ra times an odd constant.
+ * The first table has 2^AT_RULE_SHIFT_FIRST sets (4 KiB, no header: the
+ * table's shift is kept in the low bits of its address;
  * `cat` makes 48 misses, `git --version` 127, neither grows it, and each
  * keeps 4 KiB less than with 8 KiB; python3 grows it either way; each a
  * page or two of a table indexed by the address, which touched a page per
@@ -26,7 +28,7 @@
  * growing when half full; the evictions' rule on the 128 KiB table too
  * took cc1 to the 512 KiB one, most of its pages touched.  Tables
  * replaced stay mapped (a reader may hold one) but empty: the words in the
- * header's page stored 0, the other pages dropped (MADV_DONTNEED), so that
+ * first page stored 0, the other pages dropped (MADV_DONTNEED), so that
  * a reader finds no key there and misses.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
@@ -45,7 +47,9 @@
  *  be one wrong chain, never a fault (the walk's bounds below).  A
  *  miss computes the rule at ra - 1 (the call instruction) in the object
  *  _dl_find_object names (lock-free; the object's program headers, copied
- *  at its first miss from dl_iterate_phdr, kept in a small table: unwind.c),
+ *  at its first miss from dl_iterate_phdr, kept in a small table: unwind.c;
+ *  the main program's, libc's and the library's own records are kept for
+ *  good and found by address, without _dl_find_object),
  *  else inside dl_iterate_phdr's callback (the loader's lock: another
  *  thread's miss holds the table), from its file (eh_file.h) or else
  *  reading only the readable span of the
@@ -155,7 +159,7 @@ AT_HIDDEN unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t 
  * stack) the chain is unwound again by at_unwind, whose rbp is the real
  * one.  Otherwise the frames and trace are at_unwind's, but for a lower
  * bound of `from` rather than the caller's stack pointer (CFI that puts a
- * slot below `from` ends the walk there).
+ * slot below `from` ends the walk there).  tr must not be NULL.
  */
 AT_HIDDEN unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
 				      uintptr_t ra, struct at_unwind_trace *tr);
@@ -201,6 +205,13 @@ AT_HIDDEN int at_eh_cie_fde_enc(const uint8_t *cie, size_t cie_n, uintptr_t cie_
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
+
+/* pc's object, as _dl_find_object gives it (*fo), when it is one that is
+ * never unloaded and a rule miss has met (the main program, libc, this
+ * library: unwind.c's perm_objs): 0, without asking the loader (a forked
+ * child naming a new frame runs none of its text); else -1. */
+struct dl_find_object;
+AT_HIDDEN int at_unwind_object(uintptr_t pc, struct dl_find_object *fo);
 /* Bytes of rule-cache tables mapped (chains' memory report). */
 AT_HIDDEN size_t at_unwind_memory(void);
 
