@@ -128,18 +128,25 @@ static inline uintptr_t at_bin_count_at(const uint64_t *word)
 #endif
 }
 
-/* The tag of bin word *word, read alone: a bin tag fits a narrow entry
- * (its field's top 8 bits are 0: below), so its field's low 16 bits
+/* The tag field of bin word *word (the tag plus one: the narrow entry of
+ * the bin's objects), read alone: a bin tag fits a narrow entry (its
+ * field's top 8 bits are 0: below), so its field's low 16 bits
  * (little-endian: the word's bytes 5 and 6) are all of it; one load, not a
  * copy and a shift. */
-static inline uint32_t at_bin_tag_narrow_at(const uint64_t *word)
+static inline uint32_t at_bin_nent_at(const uint64_t *word)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && AT_BIN_TAG_SHIFT == 40
 	typedef uint16_t __attribute__((may_alias, aligned(1))) u16_unaligned;
-	return (uint32_t)*(const u16_unaligned *)((const char *)word + 5) - 1;
+	return *(const u16_unaligned *)((const char *)word + 5);
 #else
-	return at_bin_tag(*word);
+	return at_bin_tag(*word) + 1;
 #endif
+}
+
+/* The tag of bin word *word, read alone (at_bin_nent_at less one). */
+static inline uint32_t at_bin_tag_narrow_at(const uint64_t *word)
+{
+	return at_bin_nent_at(word) - 1;
 }
 
 /* The fast paths' count update, *word + d (only the bin's own thread

@@ -59,21 +59,36 @@ static inline struct alloc_tag *site_tag1(const void *ra)
 
 /*
  * Site keys (depth 1): a bin remembers one call site whose dynamic tag is the bin's
- * tag, as the key (return address << 16 | tag index) in at_bin.site.  A
+ * tag, as the key (return address << 16 | the tag's narrow entry, its
+ * index plus one) in at_bin.site.  A
  * malloc from the site whose bin's key matches, built from the bin's
- * current tag, takes the bin's top object with no table lookup (the
+ * current tag field as read (at_bin_nent_at: no decrement, and the same
+ * register is the entry the pop writes), takes the bin's top object with no table lookup (the
  * lookup's hash and two dependent loads were most of a small malloc's
  * profiling cost), counted in the bin's cumulative count (bin_charge.h).
  * The key holds its tag, so a bin whose tag changed since
  * (bin_charge.h) no longer matches: no invalidation is needed.  A bin tag
  * is at most AT_OBJ_NARROW_MAX and a user-space address is below 2^47, so
- * the key is exact.  Dynamic tags are permanent: a site's tag never changes.
+ * the key is exact; a key's low bits are at least AT_IDX_FIRST + 1, so no
+ * bin without a tag (field 0) matches one.  Dynamic tags are permanent: a site's tag never changes.
  */
-_Static_assert(AT_OBJ_NARROW_MAX < (1u << 16), "a bin tag fits a site key's low bits");
+_Static_assert(AT_OBJ_NARROW_MAX < 0xFFFFu, "a bin tag's narrow entry fits a site key's low bits");
 
-static inline uint64_t site_key(const void *ra, uint32_t ti)
+static inline uint64_t site_key(const void *ra, uint32_t nent)
 {
-	return (uint64_t)(uintptr_t)ra << 16 | ti;
+	return (uint64_t)(uintptr_t)ra << 16 | nent;
+}
+
+/* The same made in ra's register (GCC otherwise shifts a copy of ra) */
+static inline uint64_t site_key_in(const void *ra, uintptr_t nent)
+{
+#if defined(__x86_64__)
+	uint64_t k = (uintptr_t)ra;
+	__asm__("shlq $16, %0\n\torq %1, %0" : "+r"(k) : "r"(nent));
+	return k;
+#else
+	return site_key(ra, (uint32_t)nent);
+#endif
 }
 
 /*
@@ -91,16 +106,17 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 	struct at_theap *h = at_tls_heap;
 	uint32_t ti = tag_idx(tag);
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
-		h->bins[cls].site = site_key(ra, ti);
+		h->bins[cls].site = site_key(ra, ti + 1);
 	return p;
 }
 
 static inline unsigned int bin_class(const struct at_bin *b);
 
-/* site_miss for the class of bin b. */
-static AT_NOINLINE void *site_miss_bin(struct at_bin *b, const void *ra)
+/* site_miss for the class of bin b, from the site key the bin did not
+ * hold (ra in its high bits: the fast path shifts ra in place). */
+static AT_NOINLINE void *site_miss_bin(struct at_bin *b, uint64_t key)
 {
-	return site_miss(bin_class(b), ra);
+	return site_miss(bin_class(b), (const void *)(uintptr_t)(key >> 16));
 }
 
 /* The same with no narrow bin to key (wide slabs, or no heap yet). */
@@ -324,6 +340,11 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	__asm__("" : "+r"(from), "+r"(n));
 #endif
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
+#if defined(__x86_64__)
+	/* the entry in the return register, which the pop's object then
+	 * takes (GCC otherwise loads nent there and copies it out) */
+	__asm__("" : "+a"(e));
+#endif
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
 		return chain_bin_take_if(n, e, slow_clear);
@@ -333,37 +354,37 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 }
 
 /* Depth 1: the bin's site key, else the table lookup (site_miss).  The
- * slow byte first and the class from the bin on the slow paths, so that
+ * slow byte first (slow_clear: the caller read it clear in this call) and
+ * the class from the bin on the slow paths, so that
  * neither the size nor the class is kept past the bin's address. */
-static inline __attribute__((always_inline)) void *site_malloc(size_t n, const void *ra)
+static inline __attribute__((always_inline)) void *site_malloc_if(size_t n, const void *ra,
+								   int slow_clear)
 {
 	unsigned int cls;
-	if (at_likely(!at_byte_set(&at_small_slow))) {
+	if (at_likely(slow_clear || !at_byte_set(&at_small_slow))) {
 		struct at_bin *b; /* no heap: count 0 */
 		if (at_unlikely(!at_small_bin(n, &b)))
 			return site_large(n, ra);
 		uintptr_t c = at_bin_count_at(&b->word);
-		uint32_t ti = at_bin_tag_narrow_at(&b->word);
-		if (at_likely(c && b->site == site_key(ra, ti))) {
+		uintptr_t nent = at_bin_nent_at(&b->word);
+#if defined(__x86_64__)
+		{ /* not the register the pop's entry address takes (else a copy) */
+			register uintptr_t n8 __asm__("r8") = nent;
+			__asm__("" : "+r"(n8));
+			nent = n8;
+		}
+#endif
+		uint64_t key = site_key_in(ra, nent);
+		if (at_likely(c && b->site == key)) {
 			if (at_unlikely(at_bin_cum_inc(&b->cum)))
 				return cum_wrapped(b, c);
-			return at_bin_take(b, c, ti);
+			return at_bin_take_ent(b, c, (uint16_t)nent);
 		}
-		return site_miss_bin(b, ra);
+		return site_miss_bin(b, key);
 	}
 	if (at_unlikely(!at_small_class(n, &cls)))
 		return site_large(n, ra);
 	return site_small(cls, ra);
-}
-
-/* malloc at depth 1 (ra its return address): the current tag's, else
- * site_malloc. */
-static AT_NOINLINE void *site_entry(size_t n, const void *ra)
-{
-	struct alloc_tag *tag = at_current_tag;
-	if (at_unlikely(tag != NULL))
-		return at_malloc_fast(n, tag);
-	return site_malloc(n, ra);
 }
 
 /* The hottest entries: malloc.c's fast paths inlined (malloc_fast.h); the
@@ -425,15 +446,30 @@ _Static_assert(offsetof(union at_modes, profiling_on) == 0 &&
 	} while (0)
 #endif
 
-/* *v == k, compared in memory (as at_byte_set) */
-static inline int byte_is(const unsigned char *v, unsigned char k)
+/* malloc at depth 1 (ra its return address): the current tag's (compared
+ * in place), else site_malloc_if. */
+#define SITE_ENTRY(name, slow_clear)                                                     \
+	static AT_NOINLINE void *name(size_t n, const void *ra)                          \
+	{                                                                                \
+		IF_CURRENT_TAG(tagged);                                                  \
+		return site_malloc_if(n, ra, slow_clear);                                \
+	tagged:                                                                          \
+		return at_malloc_fast(n, at_current_tag);                                \
+	}
+/* malloc's, the modes word read as depth 1 with the slow byte clear */
+SITE_ENTRY(site_entry, 1)
+/* the others' (malloc_modes: a slow byte set) */
+SITE_ENTRY(site_entry_any, 0)
+
+/* *w == k, the modes word compared in memory (as at_byte_set) */
+static inline int modes_are(const uint16_t *w, uint16_t k)
 {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
 	int eq;
-	__asm__("cmpb %2, %1" : "=@cce"(eq) : "m"(*v), "iq"(k));
+	__asm__("cmpw %w2, %1" : "=@cce"(eq) : "m"(*w), "ri"(k));
 	return eq;
 #else
-	return AT_LOAD_RELAXED(v) == k;
+	return AT_LOAD_RELAXED(w) == k;
 #endif
 }
 
@@ -448,7 +484,7 @@ static AT_NOINLINE void *malloc_modes(size_t n, uintptr_t from)
 tagged:
 	return at_malloc_fast(n, at_current_tag);
 sites:
-	return site_entry(n, *(const void *const *)(from - 8));
+	return site_entry_any(n, *(const void *const *)(from - 8));
 off:
 	return at_malloc_fast(n, NULL);
 }
@@ -462,8 +498,9 @@ EXPORT void *malloc(size_t n)
 tagged:
 	return at_malloc_fast(n, at_current_tag);
 other:
-	/* depth 1 without a call; the rest (a slow byte set) by malloc_modes */
-	if (at_likely(byte_is(&at_profiling_on, AT_PROFILING_SITES)))
+	/* depth 1 with the slow byte clear (the whole word compared) without
+	 * a call; the rest (a slow byte set) by malloc_modes */
+	if (at_likely(modes_are(&at_modes.word, AT_PROFILING_SITES)))
 		return site_entry(n, __builtin_return_address(0));
 	return malloc_modes(n, (uintptr_t)__builtin_dwarf_cfa());
 off:

@@ -171,21 +171,30 @@ struct at_chain_table {
  * last one repeated), as many as the walk read in the others; words
  * [nabs, n) are saved rbp values that a CFA was computed from, compared
  * as offsets from `from`.  The entry's shape, kept in the top bits of
- * its `spx` (its sp, below), says what the inline check covers: none,
+ * its `spx` (its sp, below), says what the inline check covers (the
+ * shape is chosen when the entry is written: at_memo_shape): none,
  * words 0..2 are all (nabs 3, no rbp word: a chain from a thread's or
  * main's own function, whose walk ends after 3 words or fewer, is the
  * cheapest to prove); AT_MEMO_SHAPE7, words 0..6 are all (nabs 7, no rbp
  * word: the default depth's whole chain, ra and 7 return addresses, with
  * no padding); AT_MEMO_SHAPE4, words 0..3 are all (nabs 4, the walk read
- * 4 words); AT_MEMO_SHAPE_ANY, anything else (rbp words, no word at all):
+ * 4 words); AT_MEMO_SHAPE_ANY, anything else (rbp words, no word at all;
+ * on x86-64 without AVX2 also 4 words):
  * at_memo_diff checks the words one by one, so one compare of spx with
- * `from` tests both the stack pointer and the shape.  The 4-word shape
+ * `from` tests both the stack pointer and the shape.  On x86-64 (with
+ * AVX2: at_memo_gathers) the 4-word shape's words are loaded by one
+ * vpgatherqq from `from` at the offsets (one vpmovzxwq of the four 16-bit
+ * offsets) and compared with the entry's words by one vpxor and a vptest
+ * (at_memo_gather4: 6 instructions and the branch, where the scalar words
+ * cost 16); the 3- and 7-word shapes stay scalar: a gather of their words
+ * took more time than the scalar proof, where the 4 words' took as much
+ * (BENCHMARKS.md, "Instructions per operation (callgrind)").  The 4-word shape
  * has a compare of its own: `spy` holds its sp (and for any other shape
  * spx | AT_MEMO_SHAPE4, which no stack pointer is), compared with `from`
  * second, after spx, so that its check costs one compare more than the
  * 3-word shape's, not a decode of spx's bits; the 7-word shape is third
  * (`from` with its bit set, compared with spx), then AT_MEMO_SHAPE_ANY.
- * Word 0 is checked first
+ * The scalar checks compare word 0 first
  * and alone: entries of one set and key differ most often there (a
  * wrapper called from several places at one stack depth).  A call with
  * the same ra whose words all match has the entry's chain: its walk
@@ -334,6 +343,65 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
 }
 
+/*
+ * The memo gathers (the 4-word shape's words loaded by one vpgatherqq) on
+ * x86-64 when the CPU has AVX2 (memo_gather.c, asked once); elsewhere that
+ * shape is scalar, and on x86-64 without AVX2 not written (at_memo_diff's
+ * whole lookup).  at_memo_gather: 0 not
+ * asked yet, else AT_MEMO_GATHER_NO or _YES (a test may set NO before
+ * its thread's first chain, to run x86-64's scalar shapes).
+ */
+#if defined(__x86_64__)
+#define AT_MEMO_GATHER 1
+#else
+#define AT_MEMO_GATHER 0
+#endif
+#define AT_MEMO_GATHER_NO 1
+#define AT_MEMO_GATHER_YES 2
+#if AT_MEMO_GATHER
+extern AT_HIDDEN unsigned char at_memo_gather;
+AT_HIDDEN unsigned char at_memo_gather_check(void);
+#endif
+
+static inline int at_memo_gathers(void)
+{
+#if AT_MEMO_GATHER
+	unsigned char g = AT_LOAD_RELAXED(&at_memo_gather);
+	if (at_unlikely(!g))
+		g = at_memo_gather_check();
+	return g == AT_MEMO_GATHER_YES;
+#else
+	return 0;
+#endif
+}
+
+/* The shape (chains.c memo_write's `more`: 0 3 words, 1 AT_MEMO_SHAPE4,
+ * 2 AT_MEMO_SHAPE7, 3 AT_MEMO_SHAPE_ANY) of an entry of nabs return
+ * addresses and nrbp saved rbp words, and in *padded the words before its
+ * rbp words (the last return address repeated up to the shape's). */
+static inline unsigned int at_memo_shape(unsigned int nabs, unsigned int nrbp,
+					 unsigned int *padded)
+{
+	*padded = nabs;
+	if (nrbp || !nabs || nabs > 7)
+		return 3;
+	if (nabs != 4) {
+		*padded = nabs > 4 ? 7 : 3;
+		return nabs > 4 ? 2 : 0;
+	}
+	if (AT_MEMO_GATHER && !at_memo_gathers())
+		return 3; /* x86-64 without AVX2: 4 words by at_memo_diff */
+	*padded = 4;
+	return 1;
+}
+
+/* Entry e's spx and spy for shape `more` at `from` (at_memo_shape). */
+static inline void at_memo_shape_set(struct at_memo_entry *e, uintptr_t from, unsigned int more)
+{
+	e->spx = from | (more == 3 ? AT_MEMO_SHAPE_ANY : more == 2 ? AT_MEMO_SHAPE7 : more ? AT_MEMO_SHAPE4 : 0);
+	e->spy = more == 1 ? from : e->spx | AT_MEMO_SHAPE4;
+}
+
 /* Nonzero when a word of entry e differs at `from` (any shape). */
 static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
@@ -385,6 +453,36 @@ static inline int at_memo_word_is(const uintptr_t *w, uintptr_t v)
 #endif
 }
 
+#if AT_MEMO_GATHER
+/* Whether words 0 .. 3 of entry e (at_memo_gathers) are all at `from`:
+ * the 4 stack words loaded by one vpgatherqq at from + off[0 .. 3]
+ * (the mask register all ones, as vpgatherqq leaves it zero), xor'ed with
+ * the entry's words, the result tested.  The upper halves of the YMM registers
+ * are cleared before the branch (vzeroupper: the program's SSE code pays
+ * no transition after malloc); the branch is taken on a match, so that
+ * the hit path's next block (the bin's pop, shared with the other shapes)
+ * is its target, not a jump after it.  The stack words of an entry made at this
+ * `from` are all readable (the walk read them: unwind.h), whether word 0
+ * matches or not. */
+static inline __attribute__((always_inline)) int at_memo_gather4(const struct at_memo_entry *e,
+								  uintptr_t from)
+{
+	__asm__ goto("vpmovzxwq %c[o](%[e]), %%ymm0\n\t"
+		     "vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n\t"
+		     "vpgatherqq %%ymm1, (%[f],%%ymm0,1), %%ymm2\n\t"
+		     "vpxor %c[v](%[e]), %%ymm2, %%ymm2\n\t"
+		     "vptest %%ymm2, %%ymm2\n\t"
+		     "vzeroupper\n\t"
+		     "jz %l[same]"
+		     : : [e] "r"(e), [f] "r"(from), [o] "i"(offsetof(struct at_memo_entry, off)),
+		       [v] "i"(offsetof(struct at_memo_entry, val)), "m"(*e)
+		     : "cc", "xmm0", "xmm1", "xmm2" : same);
+	return 0;
+same:
+	return 1;
+}
+#endif
+
 /*
  * at_memo_find's common case alone, for the malloc fast path (few
  * registers, no loop but the ways'): entries made at this `from` whose
@@ -406,9 +504,13 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 		return !(W(1) | W(2));
 	}
 	if (at_likely(e->spy == from)) { /* 4 words: one compare of its own */
+#if AT_MEMO_GATHER
+		return at_memo_gather4(e, from);
+#else
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
+#endif
 	}
 	/* from with the shape's bit set (bts), compared in memory */
 	if (at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE7)) { /* 7 words */
