@@ -84,6 +84,20 @@ static void file_reader(const uint8_t *span, size_t n, size_t hdr_at, int32_t pc
  * (startup/init.c); unwind.c's walk reads it, this target never walks. */
 uintptr_t at_main_stack_end;
 
+/* The sites' pool (site_names.c), where unwind.c makes its first rule
+ * table: this target reads rules without the cache, so a fixed arena
+ * (NULL once spent, as the pool's is without memory) serves. */
+void *at_sites_pool_alloc(size_t n)
+{
+	static _Alignas(64) char arena[1 << 16];
+	static size_t used;
+	n = (n + 7) & ~(size_t)7;
+	if (n > sizeof(arena) - used)
+		return NULL;
+	used += n;
+	return arena + used - n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 8)
