@@ -1,9 +1,9 @@
 /*
  * Whether the memo's inline check gathers (chains.h: at_memo_gathers): on
- * x86-64, the stack words of a 4-word entry are loaded by AVX2's
+ * x86-64, the stack words of a 4- or 7-word entry are loaded by AVX2's
  * vpgatherqq and compared with the entry's in one vector compare when the
  * CPU has AVX2 and the OS keeps the YMM registers' state (XCR0's SSE and
- * AVX bits); else such an entry takes the general shape.  Asked once, when a
+ * AVX bits); else the entries take the scalar shapes.  Asked once, when a
  * thread first keeps a chain in its memo (a program that never makes a
  * chain executes no cpuid), and kept in at_memo_gather; racing threads
  * store the same answer.
