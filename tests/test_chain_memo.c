@@ -45,10 +45,6 @@
  *   fork       a child runs the callers and recursion: its thread makes a
  *              memo of its own (not the one it shares with the parent),
  *              and every chain's count is the parent's and the child's
- *   shapes     on x86-64, the entries' shapes are the ones the CPU check
- *              chose: gathered with AVX2, else scalar; CHAIN_MEMO_SCALAR=1
- *              makes the test take the scalar ones as a CPU without AVX2
- *              would (every scenario above then runs on them)
  * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
  */
 #define _GNU_SOURCE
@@ -56,7 +52,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,23 +158,6 @@ static int memo_has_general(void)
 			if (m->e[s][w].key && (m->e[s][w].spx & AT_MEMO_SHAPE_ANY))
 				return 1;
 	return 0;
-}
-
-/* The main thread's memo entries of the first shape, the 4-word one and
- * the 7-word one (chains.h). */
-static void memo_shapes(unsigned int *first, unsigned int *four, unsigned int *seven)
-{
-	struct at_chain_memo *m = at_memo_tls.m;
-	*first = *four = *seven = 0;
-	for (unsigned int s = 0; m != AT_MEMO_NONE && s < AT_MEMO_SETS; s++)
-		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
-			const struct at_memo_entry *e = &m->e[s][w];
-			if (!e->key)
-				continue;
-			*first += e->spx == AT_MEMO_SP(e);
-			*four += e->spy == AT_MEMO_SP(e);
-			*seven += (e->spx & AT_MEMO_SHAPE7) != 0;
-		}
 }
 
 /* Five identical levels between leaf and the callers: chains that differ
@@ -364,13 +342,6 @@ int main(void)
 {
 	alloctag_init();
 	CHECK(at_state == AT_STATE_READY && at_profiling_on);
-#if AT_MEMO_GATHER
-	/* x86-64's scalar shapes, as on a CPU without AVX2 (chains.h) */
-	if (getenv("CHAIN_MEMO_SCALAR")) {
-		at_memo_gather = AT_MEMO_GATHER_NO;
-		at_chain_set_depth(at_chain_depth); /* entries made before forgotten */
-	}
-#endif
 	pthread_t th[4]; /* no timer yet: its handler could run in few's thread */
 	CHECK(pthread_create(&th[0], NULL, few, &thread_truth[4]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
@@ -387,17 +358,6 @@ int main(void)
 	for (int i = 0; i < 4; i++)
 		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
 	callers_and_recursion(&main_truth, 3000);
-#if AT_MEMO_GATHER && defined(__OPTIMIZE__)
-	/* the shapes the CPU's check chose: the 4- and 7-word ones gathered,
-	 * or (scalar) none of them: 4 to 7 words the general shape */
-	unsigned int first, four, seven;
-	memo_shapes(&first, &four, &seven);
-	if (at_memo_gathers())
-		CHECK(at_chain_depth < 5 || four + seven > 0);
-	else
-		CHECK(four == 0 && seven == 0);
-	(void)first;
-#endif
 	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
 	 * stack pointer, one set whatever the mask, so it grew twice */
 #ifdef __OPTIMIZE__

@@ -340,11 +340,6 @@ static inline __attribute__((always_inline)) void *chain_malloc(size_t n, uintpt
 	__asm__("" : "+r"(from), "+r"(n));
 #endif
 	struct at_memo_entry *e = at_memo_set_busy(from, ra);
-#if defined(__x86_64__)
-	/* the entry in the return register, which the pop's object then
-	 * takes (GCC otherwise loads nent there and copies it out) */
-	__asm__("" : "+a"(e));
-#endif
 	int r = at_memo_way(e, (uintptr_t)ra, from);
 	if (at_likely(r > 0))
 		return chain_bin_take_if(n, e, slow_clear);

@@ -393,7 +393,8 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
 	e->nent = (uint16_t)(e->idx < AT_MEMO_NENT_NONE ? e->idx + 1 : 0);
-	at_memo_shape_set(e, from, more);
+	e->spx = from | (more == 3 ? AT_MEMO_SHAPE_ANY : more == 2 ? AT_MEMO_SHAPE7 : more ? AT_MEMO_SHAPE4 : 0);
+	e->spy = more == 1 ? from : e->spx | AT_MEMO_SHAPE4;
 	e->span = tr->bounded ? AT_MEMO_ONLY_SP : (uint32_t)(tr->top - from);
 	unsigned int k = 0, r = padded;
 	if (at_likely(!tr->rbp)) { /* return addresses only */
@@ -471,7 +472,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		nrbp++;
 	nabs = tr->n - nrbp;
 	/* the inline check's shapes (chains.h): 3, 4 or 7 return addresses */
-	unsigned int padded, more = at_memo_shape(nabs, nrbp, &padded);
+	unsigned int more = nrbp || !nabs || nabs > 7 ? 3 : nabs > 4 ? 2 : nabs == 4;
+	unsigned int padded = more == 3 ? nabs : more == 2 ? 7 : more ? 4 : 3;
 	if (padded + nrbp > AT_MEMO_WORDS)
 		return;
 	unsigned int set = (unsigned int)(at_memo_set(ra, from) & m->mask);

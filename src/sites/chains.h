@@ -171,30 +171,21 @@ struct at_chain_table {
  * last one repeated), as many as the walk read in the others; words
  * [nabs, n) are saved rbp values that a CFA was computed from, compared
  * as offsets from `from`.  The entry's shape, kept in the top bits of
- * its `spx` (its sp, below), says what the inline check covers (the
- * shape is chosen when the entry is written: at_memo_shape): none,
+ * its `spx` (its sp, below), says what the inline check covers: none,
  * words 0..2 are all (nabs 3, no rbp word: a chain from a thread's or
  * main's own function, whose walk ends after 3 words or fewer, is the
  * cheapest to prove); AT_MEMO_SHAPE7, words 0..6 are all (nabs 7, no rbp
  * word: the default depth's whole chain, ra and 7 return addresses, with
  * no padding); AT_MEMO_SHAPE4, words 0..3 are all (nabs 4, the walk read
- * 4 words); AT_MEMO_SHAPE_ANY, anything else (rbp words, no word at all;
- * on x86-64 without AVX2 also 4 to 7 words):
+ * 4 words); AT_MEMO_SHAPE_ANY, anything else (rbp words, no word at all):
  * at_memo_diff checks the words one by one, so one compare of spx with
- * `from` tests both the stack pointer and the shape.  On x86-64 (with
- * AVX2: at_memo_gathers) the 4- and 7-word shapes' words are loaded by
- * one vpgatherqq per 4 words from `from` at the offsets (one vpmovzxwq of
- * four 16-bit offsets) and compared with the entry's words by one vpxor
- * and a vptest (at_memo_gather4: 6 instructions and the branch for 4
- * words, where a scalar word costs 4); the 3-word shape stays scalar (its
- * 12 instructions took less time than a gather: BENCHMARKS.md,
- * "Instructions per operation").  The 4-word shape
+ * `from` tests both the stack pointer and the shape.  The 4-word shape
  * has a compare of its own: `spy` holds its sp (and for any other shape
  * spx | AT_MEMO_SHAPE4, which no stack pointer is), compared with `from`
  * second, after spx, so that its check costs one compare more than the
  * 3-word shape's, not a decode of spx's bits; the 7-word shape is third
  * (`from` with its bit set, compared with spx), then AT_MEMO_SHAPE_ANY.
- * The scalar checks compare word 0 first
+ * Word 0 is checked first
  * and alone: entries of one set and key differ most often there (a
  * wrapper called from several places at one stack depth).  A call with
  * the same ra whose words all match has the entry's chain: its walk
@@ -343,65 +334,6 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
 }
 
-/*
- * The memo gathers (the 4- and 7-word shapes' words loaded by one
- * vpgatherqq per 4 words) on x86-64 when the CPU has AVX2 (memo_gather.c,
- * asked once); elsewhere those shapes are scalar, and on x86-64 without
- * AVX2 not written (at_memo_diff's whole lookup).  at_memo_gather: 0 not
- * asked yet, else AT_MEMO_GATHER_NO or _YES (a test may set NO before
- * its thread's first chain, to run x86-64's scalar shapes).
- */
-#if defined(__x86_64__)
-#define AT_MEMO_GATHER 1
-#else
-#define AT_MEMO_GATHER 0
-#endif
-#define AT_MEMO_GATHER_NO 1
-#define AT_MEMO_GATHER_YES 2
-#if AT_MEMO_GATHER
-extern AT_HIDDEN unsigned char at_memo_gather;
-AT_HIDDEN unsigned char at_memo_gather_check(void);
-#endif
-
-static inline int at_memo_gathers(void)
-{
-#if AT_MEMO_GATHER
-	unsigned char g = AT_LOAD_RELAXED(&at_memo_gather);
-	if (at_unlikely(!g))
-		g = at_memo_gather_check();
-	return g == AT_MEMO_GATHER_YES;
-#else
-	return 0;
-#endif
-}
-
-/* The shape (chains.c memo_write's `more`: 0 3 words, 1 AT_MEMO_SHAPE4,
- * 2 AT_MEMO_SHAPE7, 3 AT_MEMO_SHAPE_ANY) of an entry of nabs return
- * addresses and nrbp saved rbp words, and in *padded the words before its
- * rbp words (the last return address repeated up to the shape's). */
-static inline unsigned int at_memo_shape(unsigned int nabs, unsigned int nrbp,
-					 unsigned int *padded)
-{
-	*padded = nabs;
-	if (nrbp || !nabs || nabs > 7)
-		return 3;
-	if (nabs <= 3) {
-		*padded = 3;
-		return 0;
-	}
-	if (AT_MEMO_GATHER && !at_memo_gathers())
-		return 3; /* x86-64 without AVX2: 4 to 7 words by at_memo_diff */
-	*padded = nabs > 4 ? 7 : 4;
-	return nabs > 4 ? 2 : 1;
-}
-
-/* Entry e's spx and spy for shape `more` at `from` (at_memo_shape). */
-static inline void at_memo_shape_set(struct at_memo_entry *e, uintptr_t from, unsigned int more)
-{
-	e->spx = from | (more == 3 ? AT_MEMO_SHAPE_ANY : more == 2 ? AT_MEMO_SHAPE7 : more ? AT_MEMO_SHAPE4 : 0);
-	e->spy = more == 1 ? from : e->spx | AT_MEMO_SHAPE4;
-}
-
 /* Nonzero when a word of entry e differs at `from` (any shape). */
 static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
@@ -453,59 +385,6 @@ static inline int at_memo_word_is(const uintptr_t *w, uintptr_t v)
 #endif
 }
 
-#if AT_MEMO_GATHER
-/* Whether words k .. k + 3 of entry e (at_memo_gathers) are all at `from`:
- * the 4 stack words loaded by one vpgatherqq at from + off[k .. k + 3]
- * (the mask register all ones, as vpgatherqq leaves it zero), xor'ed with
- * the entry's words, the result tested (at_memo_gather7: words 0..3 and
- * 3..6, or'ed before the test).  The upper halves of the YMM registers
- * are cleared before the branch (vzeroupper: the program's SSE code pays
- * no transition after malloc); the branch is taken on a match, so that
- * the hit path's next block (the bin's pop, shared with the 3-word shape)
- * is its target, not a jump after it.  The stack words of an entry made at this
- * `from` are all readable (the walk read them: unwind.h), whether word 0
- * matches or not. */
-#define AT_MEMO_GATHER_INSN(k, idx, mask, dst)                                           \
-	"vpmovzxwq %c[o" #k "](%[e]), %%ymm" #idx "\n\t"                                 \
-	"vpcmpeqd %%ymm" #mask ", %%ymm" #mask ", %%ymm" #mask "\n\t"                    \
-	"vpgatherqq %%ymm" #mask ", (%[f],%%ymm" #idx ",1), %%ymm" #dst "\n\t"           \
-	"vpxor %c[v" #k "](%[e]), %%ymm" #dst ", %%ymm" #dst "\n\t"
-
-static inline __attribute__((always_inline)) int at_memo_gather4(const struct at_memo_entry *e,
-								  uintptr_t from)
-{
-	__asm__ goto(AT_MEMO_GATHER_INSN(0, 0, 1, 2)
-		     "vptest %%ymm2, %%ymm2\n\t"
-		     "vzeroupper\n\t"
-		     "jz %l[same]"
-		     : : [e] "r"(e), [f] "r"(from), [o0] "i"(offsetof(struct at_memo_entry, off)),
-		       [v0] "i"(offsetof(struct at_memo_entry, val)), "m"(*e)
-		     : "cc", "xmm0", "xmm1", "xmm2" : same);
-	return 0;
-same:
-	return 1;
-}
-
-static inline __attribute__((always_inline)) int at_memo_gather7(const struct at_memo_entry *e,
-								  uintptr_t from)
-{
-	__asm__ goto(AT_MEMO_GATHER_INSN(0, 0, 1, 2)
-		     AT_MEMO_GATHER_INSN(3, 3, 4, 5)
-		     "vpor %%ymm5, %%ymm2, %%ymm2\n\t"
-		     "vptest %%ymm2, %%ymm2\n\t"
-		     "vzeroupper\n\t"
-		     "jz %l[same]"
-		     : : [e] "r"(e), [f] "r"(from), [o0] "i"(offsetof(struct at_memo_entry, off)),
-		       [v0] "i"(offsetof(struct at_memo_entry, val)),
-		       [o3] "i"(offsetof(struct at_memo_entry, off) + 3 * sizeof(uint16_t)),
-		       [v3] "i"(offsetof(struct at_memo_entry, val) + 3 * sizeof(uintptr_t)), "m"(*e)
-		     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5" : same);
-	return 0;
-same:
-	return 1;
-}
-#endif
-
 /*
  * at_memo_find's common case alone, for the malloc fast path (few
  * registers, no loop but the ways'): entries made at this `from` whose
@@ -527,23 +406,15 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 		return !(W(1) | W(2));
 	}
 	if (at_likely(e->spy == from)) { /* 4 words: one compare of its own */
-#if AT_MEMO_GATHER
-		return at_memo_gather4(e, from);
-#else
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3));
-#endif
 	}
 	/* from with the shape's bit set (bts), compared in memory */
 	if (at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE7)) { /* 7 words */
-#if AT_MEMO_GATHER
-		return at_memo_gather7(e, from);
-#else
 		if (W(0))
 			return 0;
 		return !(W(1) | W(2) | W(3) | W(4) | W(5) | W(6));
-#endif
 	}
 #undef W
 	return at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE_ANY) ? -1 : 0;
