@@ -584,9 +584,6 @@ int at_heap_shadow_cover(size_t end)
 	return err;
 }
 
-/* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
- * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
- * (the limit, or the address taken).  The caller serialises. */
 /* The first grain in [g, e) whose bit in map is `set` (0 or 1), or e:
  * a word at a time (the counters' first groups are 65 grains a word of
  * CPU ids covers, counters.h). */
@@ -602,6 +599,9 @@ static size_t grain_find(const uint64_t *map, size_t g, size_t e, int set)
 	return e;
 }
 
+/* [lo, lo + len) of a sparse range at base mapped read-write, in grains of
+ * 1 << shift bytes, map a bit per grain (set once mapped): 0, or -ENOMEM
+ * (the limit, or the address taken).  The caller serialises. */
 static int sparse_cover(char *base, uint64_t *map, uintptr_t lo, size_t len, unsigned int shift)
 {
 	size_t g = lo >> shift, e = (lo + len + (1ul << shift) - 1) >> shift;

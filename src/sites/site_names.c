@@ -305,6 +305,13 @@ static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t
 	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_read_fd, &fd, fi, buf, size);
 }
 
+/* The object holding pc (*fo): from the unwinder's objects never unloaded
+ * (no loader text run), else _dl_find_object's; 0, or -1 when none. */
+static int find_object(uintptr_t pc, struct dl_find_object *fo)
+{
+	return at_unwind_object(pc, fo) && _dl_find_object((void *)pc, fo) ? -1 : 0;
+}
+
 static const char *exe_path; /* the main executable's path, once read */
 
 /* buf (size bytes) is the caller's scratch: the path is read into it and
@@ -563,7 +570,7 @@ int at_frame_name(struct at_frame *f)
 	const char *sym = NULL;
 	uintptr_t off = f->addr - o->l_addr;
 	/* still the object the frame was made in (else: unloaded, "0x<off>") */
-	if ((!at_unwind_object(f->addr - 1, &fo) || !_dl_find_object((void *)(f->addr - 1), &fo)) &&
+	if (!find_object(f->addr - 1, &fo) &&
 	    fo.dlfo_link_map == o->lm &&
 	    fo.dlfo_link_map->l_addr == o->l_addr)
 		sym = layer_sym(o, f->addr);
@@ -593,7 +600,7 @@ static struct at_frame *frame_make(uintptr_t addr)
 	unsigned char layer = 0;
 	char name[1040]; /* the function's name; first the executable's path */
 
-	if ((!at_unwind_object(addr - 1, &fo) || !_dl_find_object((void *)(addr - 1), &fo)) &&
+	if (!find_object(addr - 1, &fo) &&
 	    (lm = fo.dlfo_link_map)) {
 		off = addr - (uintptr_t)lm->l_addr;
 		obj = lm->l_name && lm->l_name[0] ? lm->l_name : main_exe_path(name, sizeof(name));

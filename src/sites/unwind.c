@@ -730,35 +730,37 @@ static AT_NOINLINE uint64_t rule_miss(uintptr_t ra);
 static struct miss_obj perm_objs[PERM_OBJS];
 static unsigned int nperm;
 
+/* The record of perm_objs whose mapping holds pc, or NULL. */
+static const struct miss_obj *perm_find(uintptr_t pc)
+{
+	unsigned int n = AT_LOAD(&nperm);
+	for (unsigned int i = 0; i < n; i++)
+		if (pc >= (uintptr_t)perm_objs[i].start && pc < (uintptr_t)perm_objs[i].end)
+			return &perm_objs[i];
+	return NULL;
+}
+
 /* fd->pc's rule from a record of perm_objs: 1, or 0 when none holds it. */
 static int perm_rule(struct find *fd)
 {
-	unsigned int n = AT_LOAD(&nperm);
-	for (unsigned int i = 0; i < n; i++) {
-		const struct miss_obj *o = &perm_objs[i];
-		if (fd->pc >= (uintptr_t)o->start && fd->pc < (uintptr_t)o->end) {
-			fd->rule = object_rule(&o->info, o->hdr, fd->pc);
-			return 1;
-		}
-	}
-	return 0;
+	const struct miss_obj *o = perm_find(fd->pc);
+	if (!o)
+		return 0;
+	fd->rule = object_rule(&o->info, o->hdr, fd->pc);
+	return 1;
 }
 
 int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
 {
-	unsigned int n = AT_LOAD(&nperm);
-	for (unsigned int i = 0; i < n; i++) {
-		const struct miss_obj *o = &perm_objs[i];
-		if (pc >= (uintptr_t)o->start && pc < (uintptr_t)o->end) {
-			memset(fo, 0, sizeof(*fo));
-			fo->dlfo_map_start = (void *)o->start;
-			fo->dlfo_map_end = (void *)o->end;
-			fo->dlfo_link_map = (struct link_map *)o->lm;
-			fo->dlfo_eh_frame = (void *)o->eh;
-			return 0;
-		}
-	}
-	return -1;
+	const struct miss_obj *o = perm_find(pc);
+	if (!o)
+		return -1;
+	memset(fo, 0, sizeof(*fo));
+	fo->dlfo_map_start = (void *)o->start;
+	fo->dlfo_map_end = (void *)o->end;
+	fo->dlfo_link_map = (struct link_map *)o->lm;
+	fo->dlfo_eh_frame = (void *)o->eh;
+	return 0;
 }
 
 /* Record o in perm_objs if its object is never unloaded (miss.lock held):
