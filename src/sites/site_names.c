@@ -22,6 +22,7 @@
 #include "sites/dynsym_index.h"
 #include "sites/symtab.h"
 #include "sites/unwind.h"
+#include "sites/wrappers.h"
 
 #define AT_NAMES_FD_MIN 512
 
@@ -36,15 +37,6 @@ static size_t name_len(const char *s)
 	while (*p)
 		p++;
 	return (size_t)(p - s);
-}
-
-/* The first c in s[0 .. n), or NULL; with n SIZE_MAX, up to s's end. */
-static const char *name_chr(const char *s, char c, size_t n)
-{
-	for (size_t i = 0; i < n && s[i]; i++)
-		if (s[i] == c)
-			return s + i;
-	return NULL;
 }
 
 static int name_eq(const char *a, const char *b)
@@ -100,94 +92,6 @@ static char *pool_strdup(const char *s)
 	if (c)
 		memcpy(c, s, n + 1);
 	return c;
-}
-
-/* ---- wrappers -------------------------------------------------------- */
-
-AT_BIG_BSS static char user_wrappers[4096];
-
-int at_glob_match(const char *pat, size_t plen, const char *s)
-{
-	const char *pe = pat + plen;
-	while (pat < pe) {
-		char c = *pat++;
-		if (c == '*') {
-			for (;;) {
-				if (at_glob_match(pat, (size_t)(pe - pat), s))
-					return 1;
-				if (!*s)
-					return 0;
-				s++;
-			}
-		}
-		if (!*s)
-			return 0;
-		if (c == '[') {
-			int neg = pat < pe && (*pat == '!' || *pat == '^'), hit = 0;
-			const char *q = pat + neg;
-			const char *close = q < pe ? name_chr(q + 1, ']', (size_t)(pe - q - 1)) : NULL;
-			if (!close) { /* no closing bracket: a plain '[' */
-				if (*s != '[')
-					return 0;
-				s++;
-				continue;
-			}
-			for (; q < close; q++) {
-				if (q + 2 < close && q[1] == '-') {
-					if (*s >= q[0] && *s <= q[2])
-						hit = 1;
-					q += 2;
-				} else if (*q == *s) {
-					hit = 1;
-				}
-			}
-			if (hit == neg)
-				return 0;
-			pat = close + 1;
-			s++;
-			continue;
-		}
-		if (c != '?' && c != *s)
-			return 0;
-		s++;
-	}
-	return !*s;
-}
-
-static int match_list(const char *list, const char *name)
-{
-	while (*list) {
-		const char *comma = name_chr(list, ',', SIZE_MAX);
-		size_t n = comma ? (size_t)(comma - list) : name_len(list);
-		/* a pattern starting with a plain character that name does not
-		 * start with cannot match (most of the list: no glob call) */
-		char c = list[0];
-		if (n && (c == *name || c == '*' || c == '?' || c == '[') &&
-		    at_glob_match(list, n, name))
-			return 1;
-		list += n + (comma != NULL);
-	}
-	return 0;
-}
-
-int at_set_wrappers(const char *s)
-{
-	size_t n = strlen(s);
-	if (!n || n >= sizeof(user_wrappers))
-		return -EINVAL;
-	for (const char *p = s;; p++) { /* no empty pattern */
-		if ((*p == ',' || !*p) && (p == s || p[-1] == ','))
-			return -EINVAL;
-		if (!*p)
-			break;
-	}
-	memcpy(user_wrappers, s, n + 1);
-	return 0;
-}
-
-static int is_wrapper(const char *sym)
-{
-	return sym && (match_list(AT_BUILTIN_WRAPPERS, sym) || match_list(user_wrappers, sym));
 }
 
 /* ---- objects --------------------------------------------------------- */
@@ -475,7 +379,7 @@ static AT_NOINLINE int alias_wrapper(struct at_object *o, size_t i)
 	while (k > 0 && t->funcs[k - 1].start == t->funcs[i].start)
 		k--;
 	for (; k < t->nfuncs && t->funcs[k].start == t->funcs[i].start; k++)
-		if (is_wrapper(object_name(o, k, name, sizeof(name))))
+		if (at_is_wrapper(object_name(o, k, name, sizeof(name))))
 			return 1;
 	return 0;
 }
@@ -621,7 +525,7 @@ static struct at_frame *frame_make(uintptr_t addr)
 			Dl_info info;
 			if (dladdr((void *)addr, &info))
 				sym = info.dli_sname;
-			layer = (unsigned char)is_wrapper(sym);
+			layer = (unsigned char)at_is_wrapper(sym);
 		}
 	}
 	/* formatted here, not by snprintf: a forked child naming its first

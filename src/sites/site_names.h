@@ -74,6 +74,7 @@
 #include <stdint.h>
 
 #include "core/compiler.h"
+#include "sites/wrappers.h"
 
 #define AT_BUILTIN_WRAPPERS                                                          \
 	"xmalloc,xcalloc,xzalloc,xrealloc,xreallocarray,xnmalloc,xnrealloc,x2realloc,"  \
@@ -126,11 +127,5 @@ AT_HIDDEN int at_frame_name(struct at_frame *f);
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
 /* Bytes of the pool and the frame table. */
 AT_HIDDEN size_t at_sites_memory(void);
-
-/* ALLOCTAG_WRAPPERS: 0, or -EINVAL (an empty pattern, or longer than the
- * room kept for it: 4095 bytes). */
-AT_HIDDEN int at_set_wrappers(const char *s);
-/* Glob match (*, ?, [...], [!...]); the tests use it. */
-AT_HIDDEN int at_glob_match(const char *pat, size_t plen, const char *s);
 
 #endif
