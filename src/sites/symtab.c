@@ -43,14 +43,9 @@ static void sift(uint64_t *v, size_t i, size_t n)
 	}
 }
 
-/* v[0 .. n) (n <= KEY_AT) sorted by start, a global name first among
- * equal starts (the order among equal keys that of this heapsort: names
- * among aliases depend on it), through keys in k (n words), the records
- * then moved in place, cycle by cycle. */
-static void fsym_sort(struct at_fsym *v, size_t n, uint64_t *k)
+/* The keys' heapsort (the order among equal keys this heapsort's). */
+static void heap_sort(uint64_t *k, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		k[i] = fsym_key(&v[i], (uint32_t)i);
 	for (size_t i = n / 2; i-- > 0;)
 		sift(k, i, n);
 	for (size_t e = n; e-- > 1;) {
@@ -59,6 +54,89 @@ static void fsym_sort(struct at_fsym *v, size_t n, uint64_t *k)
 		k[e] = x;
 		sift(k, 0, e);
 	}
+}
+
+#define RADIX_SMALL 32 /* a bucket this small: by insertion */
+#define RADIX_ROOM (2 * 257) /* words of a level's bucket bounds */
+
+/* k[0 .. n) sorted by their keys' digits from bit `shift` of (key >> 31)
+ * - base down (the bits above shift + 8 equal within k), most significant
+ * first, in place (a bucket's keys moved into it cycle by cycle);
+ * st (RADIX_ROOM words a level below) holds the buckets' bounds.  Among
+ * equal keys, any order. */
+static void radix_sort(uint64_t *k, size_t n, uint64_t base, unsigned int shift, uint32_t *st)
+{
+	if (n <= RADIX_SMALL) {
+		for (size_t i = 1; i < n; i++) {
+			uint64_t x = k[i];
+			size_t j = i;
+			for (; j > 0 && KEY_BEFORE(x, k[j - 1]); j--)
+				k[j] = k[j - 1];
+			k[j] = x;
+		}
+		return;
+	}
+	uint32_t *next = st + 257;
+#define DIGIT(x) ((uint32_t)((((x) >> 31) - base) >> shift) & 255)
+	for (unsigned int b = 0; b < 257; b++)
+		st[b] = 0;
+	for (size_t i = 0; i < n; i++)
+		st[DIGIT(k[i]) + 1]++;
+	for (unsigned int b = 0; b < 256; b++) {
+		st[b + 1] += st[b];
+		next[b] = st[b];
+	}
+	for (unsigned int b = 0; b < 256; b++)
+		while (next[b] < st[b + 1]) {
+			uint64_t x = k[next[b]];
+			for (uint32_t d; (d = DIGIT(x)) != b;) {
+				uint64_t y = k[next[d]];
+				k[next[d]++] = x;
+				x = y;
+			}
+			k[next[b]++] = x;
+		}
+#undef DIGIT
+	if (!shift)
+		return;
+	for (unsigned int b = 0; b < 256; b++)
+		if (st[b + 1] - st[b] > 1)
+			radix_sort(k + st[b], st[b + 1] - st[b], base, shift > 8 ? shift - 8 : 0,
+				   st + RADIX_ROOM);
+}
+
+/* The words of scratch fsym_sort needs for n functions. */
+static size_t sort_scratch(size_t n)
+{
+	return n + 5 * RADIX_ROOM / 2; /* the keys, and five levels' bounds */
+}
+
+/* v[0 .. n) (n <= KEY_AT) sorted by start, a global name first among
+ * equal starts, through keys in k (sort_scratch(n) words), the records
+ * then moved in place, cycle by cycle.  The keys sorted by radix; if two
+ * have the same start and binding (aliases of one binding), sorted again
+ * from the start by the heapsort, whose order among them names the
+ * functions (with distinct keys every sort gives the one order). */
+static void fsym_sort(struct at_fsym *v, size_t n, uint64_t *k)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		k[i] = fsym_key(&v[i], (uint32_t)i);
+		lo = k[i] >> 31 < lo ? k[i] >> 31 : lo;
+		hi = k[i] >> 31 > hi ? k[i] >> 31 : hi;
+	}
+	unsigned int bits = 0;
+	while (bits < 64 && (hi - lo) >> bits)
+		bits++;
+	if (n)
+		radix_sort(k, n, lo, bits > 8 ? bits - 8 : 0, (uint32_t *)(k + n));
+	for (size_t i = 1; i < n; i++)
+		if (k[i] >> 31 == k[i - 1] >> 31) {
+			for (size_t j = 0; j < n; j++)
+				k[j] = fsym_key(&v[j], (uint32_t)j);
+			heap_sort(k, n);
+			break;
+		}
 	for (size_t i = 0; i < n; i++) { /* v[j] = old v[k[j]'s place] */
 		if ((k[i] & KEY_AT) == i)
 			continue;
@@ -170,7 +248,7 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		munmap((char *)v + used, bytes - used);
 		bytes = used;
 	}
-	size_t sbytes = (size_t)n * sizeof(uint64_t);
+	size_t sbytes = sort_scratch((size_t)n) * sizeof(uint64_t);
 	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (scratch == MAP_FAILED) {
 		munmap(v, bytes);

@@ -10,10 +10,14 @@
  * The index: the defined functions with a size (STT_FUNC, st_shndx !=
  * SHN_UNDEF, st_size > 0, a name inside the string table) whose extent
  * lies below 4 GiB (file addresses), 12 bytes each (start, size, name
- * offset with the binding in bit 31), sorted by start address (heapsort,
- * sifting bottom-up, of 8-byte keys: start, binding, place; qsort may call
- * malloc), a global name first among aliases at one address, in an mmap'd
- * array.  Names are read from the string table when
+ * offset with the binding in bit 31), sorted by start address, a global
+ * name first among aliases at one address, in an mmap'd array.  The sort
+ * (qsort may call malloc) is of 8-byte keys (start, binding, place) in an
+ * mmap'd scratch: a radix sort, most significant byte first, in place;
+ * when two keys have the same start and binding (aliases of one binding),
+ * a heapsort sifting bottom-up instead, whose order among them decides
+ * which alias names the function (so the order is always the heapsort's:
+ * with distinct keys there is only one).  Names are read from the string table when
  * asked for (at_symtab_name).
  *
  * A file that is not a 64-bit ELF file, or has neither table, or a string
