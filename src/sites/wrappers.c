@@ -21,8 +21,10 @@ static const char *name_chr(const char *s, char c, size_t n)
 
 AT_BIG_BSS static char user_wrappers[4096];
 
-static const char builtin_wrappers[] = AT_BUILTIN_WRAPPERS;
-_Static_assert(sizeof(builtin_wrappers) < (1u << 15), "an offset fits bits 16-30");
+/* the literal itself, not an array of its own (aligned to 32 bytes, it
+ * would move the read-only data that follows) */
+#define builtin_wrappers AT_BUILTIN_WRAPPERS
+_Static_assert(sizeof(AT_BUILTIN_WRAPPERS) < (1u << 15), "an offset fits bits 16-30");
 
 int at_glob_match(const char *pat, size_t plen, const char *s)
 {
