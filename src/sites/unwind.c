@@ -86,7 +86,8 @@ struct cursor {
 	uintptr_t bias; /* run-time address of a byte = its pointer + bias */
 };
 
-static uint64_t uleb(struct cursor *c)
+/* A ULEB128 of more than one byte (uleb's). */
+static uint64_t uleb_long(struct cursor *c)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -100,6 +101,15 @@ static uint64_t uleb(struct cursor *c)
 	}
 	c->bad = 1;
 	return 0;
+}
+
+/* A ULEB128: one byte in line (CFA programs' operands almost always are),
+ * longer ones by a call. */
+static inline __attribute__((always_inline)) uint64_t uleb(struct cursor *c)
+{
+	if (c->p < c->end && !(*c->p & 0x80))
+		return *c->p++;
+	return uleb_long(c);
 }
 
 AT_ONCE_TEXT static int64_t sleb(struct cursor *c)
