@@ -36,8 +36,8 @@ struct eh_obj {
 	const int32_t *sparse;     /* entry k * AT_EH_STRIDE's start and FDE, in pairs */
 	struct eh_cie {            /* the last two CIEs read */
 		uint64_t off;      /* its file offset (0: none) */
-		uint32_t n;
 		int enc;           /* its FDEs' pointer encoding (-1: not usable) */
+		struct at_eh_cie read; /* parsed, its initial instructions run */
 		uint8_t b[CIE_MAX];
 	} cie[2];
 	unsigned int cie_next;     /* the one a CIE read replaces */
@@ -355,8 +355,8 @@ static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *er
 	if (clen != 0xffffffffu && (uint64_t)clen + 4 > cn)
 		return NULL;
 	c->off = cie_off;
-	c->n = (uint32_t)cn;
-	c->enc = at_eh_cie_fde_enc(c->b, cn, o->seg_addr + (cie_off - o->seg_off));
+	at_eh_cie_read(c->b, cn, o->seg_addr + (cie_off - o->seg_off), &c->read);
+	c->enc = c->read.parsed ? -1 : c->read.cie.fde_enc;
 	return c;
 }
 
@@ -369,8 +369,8 @@ static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size
 	const struct eh_cie *c = cie_load(o, cie_off, &r);
 	if (!c)
 		return r;
-	return at_eh_fde_rule(fde, n, o->seg_addr + (fde_off - o->seg_off), c->b, c->n,
-			      o->seg_addr + (cie_off - o->seg_off), pc, rule);
+	return at_eh_fde_rule_cie(fde, n, o->seg_addr + (fde_off - o->seg_off), &c->read,
+				  o->seg_addr + (cie_off - o->seg_off), pc, rule);
 }
 
 static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,

@@ -23,7 +23,9 @@
  *     mmap'd arena of AT_EH_ARENA bytes shared by all records), which
  *     bound a stride's FDEs in .eh_frame (ld writes them in the table's
  *     order, as a rule: about 45 bytes each);
- *   - the last two CIEs read (most objects have one to three).
+ *   - the last two CIEs read (most objects have one to three), each
+ *     parsed and its initial instructions run when read, not at each
+ *     miss (at_eh_cie_read).
  * Anything else (no file, another file, a writable or relocated segment,
  * more than 64 program headers, the records or the arena full, a CIE
  * longer than 256 bytes or an FDE longer than 1 MiB, a record that lies

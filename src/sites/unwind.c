@@ -180,29 +180,10 @@ AT_ONCE_TEXT static uintptr_t read_enc(struct cursor *c, uint8_t enc, uintptr_t 
 	return v;
 }
 
-/* What the CFA program says at one address. */
-struct cfa_state {
-	int cfa_reg;     /* 7 rsp, 6 rbp, else unsupported */
-	int64_t cfa_off;
-	int rbp_kind;    /* 0 same value, 1 saved at CFA + rbp_off, 2 unsupported */
-	int64_t rbp_off;
-	int ra_kind;     /* 1 saved at CFA + ra_off, 0 undefined (outermost), 2 unsupported */
-	int64_t ra_off;
-	int cfa_expr;
-};
-
-struct cie {
-	int64_t data_align;
-	uint64_t code_align;
-	uint8_t fde_enc;
-	int aug_z, signal;
-	const uint8_t *insns, *end;
-};
-
 /* The CIE at p, read inside [p, limit): 0, AT_EH_STOP when it uses what
  * the rules cannot (64-bit DWARF, old augmentations, a signal frame), or
  * AT_EH_CORRUPT. */
-AT_ONCE_TEXT static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct cie *cie)
+AT_ONCE_TEXT static int parse_cie(const uint8_t *p, const uint8_t *limit, uintptr_t bias, struct at_cie *cie)
 {
 	struct cursor c = {p, limit, 0, bias};
 	uint64_t len = GET(&c, uint32_t);
@@ -263,10 +244,10 @@ AT_ONCE_TEXT static int parse_cie(const uint8_t *p, const uint8_t *limit, uintpt
 
 /* Run a CFA program until loc passes pc (or the end); 0, AT_EH_STOP on an
  * instruction it cannot follow, AT_EH_CORRUPT on one cut short. */
-AT_ONCE_TEXT static int run_cfa(struct cursor *c, const struct cie *cie, uintptr_t loc, uintptr_t pc,
-		   struct cfa_state *st, const struct cfa_state *init)
+AT_ONCE_TEXT static int run_cfa(struct cursor *c, const struct at_cie *cie, uintptr_t loc, uintptr_t pc,
+		   struct at_cfa_state *st, const struct at_cfa_state *init)
 {
-	struct cfa_state stack[MAX_REMEMBER];
+	struct at_cfa_state stack[MAX_REMEMBER];
 	int depth = 0;
 	while (c->p < c->end && !c->bad) {
 		uint8_t op = *c->p++;
@@ -462,15 +443,21 @@ size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel)
 	return lo;
 }
 
-AT_ONCE_TEXT int at_eh_cie_fde_enc(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr)
+AT_ONCE_TEXT void at_eh_cie_read(const uint8_t *cie_p, size_t cie_n, uintptr_t cie_addr,
+				struct at_eh_cie *c)
 {
-	struct cie cie;
-	return parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie) ? -1
-										  : cie.fde_enc;
+	c->init = (struct at_cfa_state){7, 8, 0, 0, 1, -8, 0};
+	c->ran = 0;
+	c->parsed = parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &c->cie);
+	if (c->parsed)
+		return;
+	struct cursor ci = {c->cie.insns, c->cie.end, 0, cie_addr - (uintptr_t)cie_p};
+	c->ran = run_cfa(&ci, &c->cie, 0, (uintptr_t)-1, &c->init, NULL);
 }
 
-AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
-		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
+AT_ONCE_TEXT int at_eh_fde_rule_cie(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr,
+				    const struct at_eh_cie *c, uintptr_t cie_addr, uintptr_t pc,
+				    uint64_t *rule)
 {
 	*rule = R_STOP;
 	if (fde_n < 8)
@@ -485,28 +472,25 @@ AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_
 	uint32_t cie_off = GET(&f, uint32_t);
 	if (!cie_off || fde_addr + 4 - cie_off != cie_addr)
 		return AT_EH_CORRUPT; /* a CIE, not an FDE; or not the CIE given */
-	struct cie cie;
-	int r = parse_cie(cie_p, cie_p + cie_n, cie_addr - (uintptr_t)cie_p, &cie);
-	if (r)
-		return r;
-	uintptr_t start = read_enc(&f, cie.fde_enc, 0);
-	uintptr_t range = read_enc(&f, cie.fde_enc & 0x0f, 0);
+	if (c->parsed)
+		return c->parsed;
+	uintptr_t start = read_enc(&f, c->cie.fde_enc, 0);
+	uintptr_t range = read_enc(&f, c->cie.fde_enc & 0x0f, 0);
 	if (f.bad)
 		return AT_EH_CORRUPT;
 	if (pc < start || pc - start >= range)
 		return AT_EH_STOP;
-	if (cie.aug_z) {
+	if (c->cie.aug_z) {
 		uint64_t alen = uleb(&f);
 		if (f.bad || alen > (size_t)(f.end - f.p))
 			return AT_EH_CORRUPT;
 		f.p += alen;
 	}
-	struct cfa_state st = {7, 8, 0, 0, 1, -8, 0}, init;
-	struct cursor ci = {cie.insns, cie.end, 0, cie_addr - (uintptr_t)cie_p};
-	if ((r = run_cfa(&ci, &cie, 0, (uintptr_t)-1, &st, NULL)))
-		return r;
-	init = st;
-	if ((r = run_cfa(&f, &cie, start, pc, &st, &init)))
+	if (c->ran)
+		return c->ran;
+	struct at_cfa_state st = c->init;
+	int r = run_cfa(&f, &c->cie, start, pc, &st, &c->init);
+	if (r)
 		return r;
 	if (st.cfa_expr || (st.cfa_reg != 7 && st.cfa_reg != 6) || st.cfa_off < 0 ||
 	    st.cfa_off > 0xffff || st.ra_kind != 1 || st.ra_off != -8 || st.rbp_kind == 2)
@@ -521,6 +505,14 @@ AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_
 	}
 	*rule = w;
 	return 0;
+}
+
+AT_ONCE_TEXT int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr, const uint8_t *cie_p,
+		   size_t cie_n, uintptr_t cie_addr, uintptr_t pc, uint64_t *rule)
+{
+	struct at_eh_cie c;
+	at_eh_cie_read(cie_p, cie_n, cie_addr, &c);
+	return at_eh_fde_rule_cie(fde, fde_n, fde_addr, &c, cie_addr, pc, rule);
 }
 
 int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, uintptr_t pc,

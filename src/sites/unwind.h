@@ -191,7 +191,10 @@ AT_HIDDEN int at_eh_rule(const uint8_t *data, size_t size, const uint8_t *hdr, u
  * `count` table entries at tab whose start (relative to the header) is at
  * most rel (0 when none is).  at_eh_fde_rule: the rule of pc from the FDE
  * in fde[0 .. fde_n) and the CIE in cie[0 .. cie_n) (the one the FDE names:
- * else AT_EH_CORRUPT), as at_eh_rule.
+ * else AT_EH_CORRUPT), as at_eh_rule: at_eh_cie_read, then
+ * at_eh_fde_rule_cie, which a reader that keeps CIEs calls with a CIE read
+ * once (the same results: the CIE's own ones given where at_eh_fde_rule
+ * meets them).
  */
 AT_HIDDEN int at_eh_hdr(const uint8_t *p, size_t n, uintptr_t addr, uint64_t *count,
 			size_t *table);
@@ -199,9 +202,41 @@ AT_HIDDEN size_t at_eh_search(const uint8_t *tab, size_t count, int64_t rel);
 AT_HIDDEN int at_eh_fde_rule(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr,
 			     const uint8_t *cie, size_t cie_n, uintptr_t cie_addr, uintptr_t pc,
 			     uint64_t *rule);
-/* The FDE pointer encoding the CIE in cie[0 .. cie_n) (at run-time
- * address cie_addr) gives its FDEs, or -1 (a CIE the rules cannot use). */
-AT_HIDDEN int at_eh_cie_fde_enc(const uint8_t *cie, size_t cie_n, uintptr_t cie_addr);
+
+/* What a CFA program says at one address. */
+struct at_cfa_state {
+	int cfa_reg; /* 7 rsp, 6 rbp, else unsupported */
+	int64_t cfa_off;
+	int rbp_kind; /* 0 same value, 1 saved at CFA + rbp_off, 2 unsupported */
+	int64_t rbp_off;
+	int ra_kind; /* 1 saved at CFA + ra_off, 0 undefined (outermost), 2 unsupported */
+	int64_t ra_off;
+	int cfa_expr;
+};
+
+struct at_cie {
+	int64_t data_align;
+	uint64_t code_align;
+	uint8_t fde_enc;
+	int aug_z, signal;
+	const uint8_t *insns, *end; /* its initial instructions (while read) */
+};
+
+/* A CIE read: parsed (0, AT_EH_STOP, AT_EH_CORRUPT), and when it parsed,
+ * its initial instructions run: their result and the state they leave
+ * (every FDE's start). */
+struct at_eh_cie {
+	int parsed, ran;
+	struct at_cie cie;
+	struct at_cfa_state init;
+};
+AT_HIDDEN void at_eh_cie_read(const uint8_t *cie, size_t cie_n, uintptr_t cie_addr,
+			      struct at_eh_cie *c);
+/* pc's rule from the FDE in fde[0 .. fde_n) and the CIE c (read at run-time
+ * address cie_addr), as at_eh_fde_rule. */
+AT_HIDDEN int at_eh_fde_rule_cie(const uint8_t *fde, size_t fde_n, uintptr_t fde_addr,
+				 const struct at_eh_cie *c, uintptr_t cie_addr, uintptr_t pc,
+				 uint64_t *rule);
 
 /* Rule-cache misses so far (benchmarks, tests). */
 AT_HIDDEN uint64_t at_unwind_misses(void);
