@@ -57,36 +57,41 @@ static void heap_sort(uint64_t *k, size_t n)
 }
 
 #define RADIX_SMALL 32 /* a bucket this small: by insertion */
-#define RADIX_ROOM (2 * 257) /* words of a level's bucket bounds */
+#define RADIX_TOP 9 /* the first level's digit at most: 512 buckets */
+#define RADIX_ROOM(w) (2 * (1u << (w)) + 1) /* words of a level's bucket bounds */
 
-/* k[0 .. n) sorted by their keys' digits from bit `shift` of (key >> 31)
- * - base down (the bits above shift + 8 equal within k), most significant
- * first, in place (a bucket's keys moved into it cycle by cycle);
- * st (RADIX_ROOM words a level below) holds the buckets' bounds.  Among
- * equal keys, any order. */
-static void radix_sort(uint64_t *k, size_t n, uint64_t base, unsigned int shift, uint32_t *st)
+/* k[0 .. n) by insertion (KEY_BEFORE's order). */
+static void insertion_sort(uint64_t *k, size_t n)
 {
-	if (n <= RADIX_SMALL) {
-		for (size_t i = 1; i < n; i++) {
-			uint64_t x = k[i];
-			size_t j = i;
-			for (; j > 0 && KEY_BEFORE(x, k[j - 1]); j--)
-				k[j] = k[j - 1];
-			k[j] = x;
-		}
-		return;
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = k[i];
+		size_t j = i;
+		for (; j > 0 && KEY_BEFORE(x, k[j - 1]); j--)
+			k[j] = k[j - 1];
+		k[j] = x;
 	}
-	uint32_t *next = st + 257;
-#define DIGIT(x) ((uint32_t)((((x) >> 31) - base) >> shift) & 255)
-	for (unsigned int b = 0; b < 257; b++)
+}
+
+/* k[0 .. n) (n > RADIX_SMALL) sorted by their keys' digits of w bits from
+ * bit `shift` of (key >> 31) - base down (the bits above shift + w equal
+ * within k), most significant first, in place (a bucket's keys moved into
+ * it cycle by cycle); st (RADIX_ROOM(w) words, then the levels below:
+ * RADIX_ROOM(8) each) holds the buckets' bounds.  Among equal keys, any
+ * order. */
+static void radix_sort(uint64_t *k, size_t n, uint64_t base, unsigned int shift, unsigned int w,
+		       uint32_t *st)
+{
+	uint32_t nb = 1u << w, *next = st + nb + 1;
+#define DIGIT(x) ((uint32_t)((((x) >> 31) - base) >> shift) & (nb - 1))
+	for (uint32_t b = 0; b <= nb; b++)
 		st[b] = 0;
 	for (size_t i = 0; i < n; i++)
 		st[DIGIT(k[i]) + 1]++;
-	for (unsigned int b = 0; b < 256; b++) {
+	for (uint32_t b = 0; b < nb; b++) {
 		st[b + 1] += st[b];
 		next[b] = st[b];
 	}
-	for (unsigned int b = 0; b < 256; b++)
+	for (uint32_t b = 0; b < nb; b++)
 		while (next[b] < st[b + 1]) {
 			uint64_t x = k[next[b]];
 			for (uint32_t d; (d = DIGIT(x)) != b;) {
@@ -99,16 +104,21 @@ static void radix_sort(uint64_t *k, size_t n, uint64_t base, unsigned int shift,
 #undef DIGIT
 	if (!shift)
 		return;
-	for (unsigned int b = 0; b < 256; b++)
-		if (st[b + 1] - st[b] > 1)
-			radix_sort(k + st[b], st[b + 1] - st[b], base, shift > 8 ? shift - 8 : 0,
-				   st + RADIX_ROOM);
+	for (uint32_t b = 0; b < nb; b++) {
+		size_t m = st[b + 1] - st[b];
+		if (m > RADIX_SMALL)
+			radix_sort(k + st[b], m, base, shift > 8 ? shift - 8 : 0, 8,
+				   st + RADIX_ROOM(w));
+		else if (m > 1)
+			insertion_sort(k + st[b], m);
+	}
 }
 
-/* The words of scratch fsym_sort needs for n functions. */
+/* The words of scratch fsym_sort needs for n functions: the keys, the
+ * first level's bounds and four more levels' (33 bits of key). */
 static size_t sort_scratch(size_t n)
 {
-	return n + 5 * RADIX_ROOM / 2; /* the keys, and five levels' bounds */
+	return n + (RADIX_ROOM(RADIX_TOP) + 4 * RADIX_ROOM(8) + 1) / 2;
 }
 
 /* v[0 .. n) (n <= KEY_AT) sorted by start, a global name first among
@@ -125,11 +135,15 @@ static void fsym_sort(struct at_fsym *v, size_t n, uint64_t *k)
 		lo = k[i] >> 31 < lo ? k[i] >> 31 : lo;
 		hi = k[i] >> 31 > hi ? k[i] >> 31 : hi;
 	}
-	unsigned int bits = 0;
+	unsigned int bits = 0, w = 8; /* the first digit: about a bucket a key */
 	while (bits < 64 && (hi - lo) >> bits)
 		bits++;
-	if (n)
-		radix_sort(k, n, lo, bits > 8 ? bits - 8 : 0, (uint32_t *)(k + n));
+	while (w < RADIX_TOP && (size_t)1 << w < n)
+		w++;
+	if (n <= RADIX_SMALL)
+		insertion_sort(k, n);
+	else
+		radix_sort(k, n, lo, bits > w ? bits - w : 0, w, (uint32_t *)(k + n));
 	for (size_t i = 1; i < n; i++)
 		if (k[i] >> 31 == k[i - 1] >> 31) {
 			for (size_t j = 0; j < n; j++)

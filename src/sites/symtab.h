@@ -13,7 +13,9 @@
  * offset with the binding in bit 31), sorted by start address, a global
  * name first among aliases at one address, in an mmap'd array.  The sort
  * (qsort may call malloc) is of 8-byte keys (start, binding, place) in an
- * mmap'd scratch: a radix sort, most significant byte first, in place;
+ * mmap'd scratch: a radix sort, most significant digit first (the first
+ * of up to 9 bits, about a bucket a key, then bytes), in place, buckets of
+ * 32 keys or fewer by insertion;
  * when two keys have the same start and binding (aliases of one binding),
  * a heapsort sifting bottom-up instead, whose order among them decides
  * which alias names the function (so the order is always the heapsort's:
