@@ -12,7 +12,9 @@
 # configuration: total instructions, then for the call-chain configurations
 # the inclusive instructions of dladdr, the symbol index of an object's
 # file (at_symtab_read), the layer objects' dynamic-symbol index
-# (at_dynsym_index), wrapper matching (match_list), naming a frame in all
+# (at_dynsym_index), wrapper matching (match_list, the scan of the
+# pattern lists, in builds before the index by first byte; at_is_wrapper
+# since), naming a frame in all
 # (frame_make), building an address's unwind rule (rule_miss), and making a
 # chain in all (create: frames named, chain inserted).
 set -eu
@@ -24,7 +26,7 @@ trap 'rm -rf "$W"' EXIT
 PROGS=("/usr/bin/sqlite3 -version" "/usr/bin/bash -c true" "/usr/bin/python3 -c pass" "/usr/bin/git --version")
 CONFS=(glibc never default)
 [ -z "$OTHER" ] || CONFS+=(other)
-PARTS="dladdr at_symtab_read at_dynsym_index match_list frame_make rule_miss create"
+PARTS="dladdr at_symtab_read at_dynsym_index match_list at_is_wrapper frame_make rule_miss create"
 for prog in "${PROGS[@]}"; do
     for conf in "${CONFS[@]}"; do
         out=$W/cg.out
