@@ -998,12 +998,9 @@ static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
 	return (uint32_t)(r >> 32);
 }
 
-AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
-				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
-				      uintptr_t bp);
-
 /*
- * The walk.  From `from` on, the CFAs only rise (each at least 8 bytes
+ * The walk (at_unwind_walk; inlined in at_unwind_from, where sp is `from`
+ * and no frame lies below it).  From `from` on, the CFAs only rise (each at least 8 bytes
  * above the stack pointer before it, which is the CFA before it, or
  * `from`): the return address's slot, CFA - 8, is never below `from`, and
  * the highest CFA is the last one computed.  A saved rbp's slot is at
@@ -1012,8 +1009,9 @@ AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintp
  * last loaded while no CFA was computed from it; 1 once rbp was loaded
  * and used; 0 while rbp is still the one at `from`.
  */
-unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
-			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
+static inline __attribute__((always_inline)) unsigned int
+walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace *tr, uintptr_t pc,
+     uintptr_t sp, uintptr_t bp)
 {
 	const uintptr_t lo = sp, hi = at_stack_top(sp);
 	uintptr_t *fp = frames, *const fend = frames + max;
@@ -1124,6 +1122,16 @@ out:
 	return (unsigned int)(fp - frames);
 }
 
+AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
+				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
+				      uintptr_t bp);
+
+unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
+			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
+{
+	return walk(frames, max, from, tr, pc, sp, bp);
+}
+
 /* at_unwind with a trace (not NULL): the state at the return from it: pc
  * = its return address, sp = past it, rbp as it is; then the walk (its
  * seventh argument, rbp, on the stack).  The walks take a trace always:
@@ -1160,7 +1168,7 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	unsigned int n = at_unwind_walk(frames, max, from, tr, ra, from, 0);
+	unsigned int n = walk(frames, max, from, tr, ra, from, 0);
 	if (at_likely(!tr->rbp_from))
 		return n;
 	return at_unwind_traced(frames, max, from, tr);
