@@ -534,13 +534,13 @@ static inline unsigned char at_chain_profiling(void)
 	return at_chain_depth == 1 ? AT_PROFILING_SITES : AT_PROFILING_CHAINS;
 }
 
+/* The hash of chain f[0 .. n): a multiply a frame; the table's index is
+ * its top bits, which every bit of every frame reaches. */
 static inline uint64_t at_chain_hash(const uintptr_t *f, unsigned int n)
 {
 	uint64_t h = n;
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n; i++)
 		h = (h ^ f[i]) * 0x9E3779B97F4A7C15ull;
-		h ^= h >> 29;
-	}
 	return h;
 }
 
