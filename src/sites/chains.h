@@ -544,8 +544,9 @@ static inline uint64_t at_chain_hash(const uintptr_t *f, unsigned int n)
 	return h;
 }
 
-static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t h,
-					      const uintptr_t *f, unsigned int n)
+static inline __attribute__((always_inline)) struct at_chain *
+at_chain_probe(struct at_chain_table *t, uint64_t h,
+	       const uintptr_t *f, unsigned int n)
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	for (;; i = (i + 1) & mask) {
