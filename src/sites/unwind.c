@@ -1000,14 +1000,15 @@ static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
 
 /*
  * The walk (at_unwind_walk; inlined in at_unwind_from, where sp is `from`
- * and no frame lies below it).  From `from` on, the CFAs only rise (each at least 8 bytes
- * above the stack pointer before it, which is the CFA before it, or
- * `from`): the return address's slot, CFA - 8, is never below `from`, and
- * the highest CFA is the last one computed.  A saved rbp's slot is at
- * least 8 bytes below its CFA (the rule's slot is not 0), so never past
- * the stack top when the CFA is not.  `pend_at`, the slot of the saved rbp
- * last loaded while no CFA was computed from it; 1 once rbp was loaded
- * and used; 0 while rbp is still the one at `from`.
+ * and no frame lies below it).  From `from` on, the CFAs only rise (each
+ * at least 8 bytes above the stack pointer before it, which is the CFA
+ * before it, or `from`): the return address's slot, CFA - 8, is never
+ * below `from`, and the highest CFA is the last one computed.  A saved
+ * rbp's slot is at least 8 bytes below its CFA (the rule's slot is not
+ * 0), so never past the stack top when the CFA is not.  `pend_at`: the
+ * slot of the saved rbp last loaded while no CFA was computed from it; 1
+ * when rbp was loaded from the stack and no later load waits; 0 while rbp
+ * is still the one at `from`.
  */
 static inline __attribute__((always_inline)) unsigned int
 walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace *tr, uintptr_t pc,
