@@ -5,7 +5,12 @@
  * rbp + 16), a large frame, and a C++-style deep chain; every return
  * address equal, in order, for every depth up to the whole stack.  Then:
  * `from` not on this stack gives 0 frames; a rule-cache miss happens once
- * per return address, not per call.
+ * per return address, not per call.  The walk's trace (unwind.h) at every
+ * depth: each word read is the stack's word at its address, between
+ * `from` and the highest CFA; the return addresses among them, in order,
+ * are the frames after the first (and the null one that ended the walk),
+ * their slots rising; saved rbp words are read (the frame-pointer
+ * frames' CFAs).
  */
 #define _GNU_SOURCE
 #include <alloca.h>
@@ -41,10 +46,45 @@ static __attribute__((noinline)) int big_frame(int n)
 	return r + 1;
 }
 
+static unsigned int traced_max, rbp_words;
+
+/* The trace of a walk of up to max frames from `from` checked. */
+static void trace_check(uintptr_t from, unsigned int max)
+{
+	uintptr_t f[MAXF];
+	struct at_unwind_trace tr;
+	unsigned int n = at_unwind(f, max, from, &tr);
+	CHECK(n >= 1 && n <= max);
+	CHECK(!tr.bounded);
+	CHECK(tr.rbp_from ? tr.unusable : 1);
+	CHECK(tr.n <= AT_TRACE_MAX);
+	unsigned int ras = 0;
+	uintptr_t last = from;
+	for (unsigned int i = 0; i < tr.n; i++) {
+		CHECK(tr.addr[i] >= from && tr.addr[i] + 8 <= tr.top);
+		CHECK_EQ(*(const uintptr_t *)tr.addr[i], tr.val[i]);
+		if (tr.rbp >> i & 1) {
+			rbp_words++;
+			continue;
+		}
+		CHECK(tr.addr[i] >= last); /* return addresses' slots rise */
+		last = tr.addr[i];
+		if (++ras < n)
+			CHECK_EQ(tr.val[i], f[ras]);
+		else
+			CHECK(tr.val[i] < 4096); /* the null return address that ended it */
+	}
+	if (!tr.unusable)
+		CHECK(ras == n - 1 || ras == n);
+	traced_max = max;
+}
+
 static __attribute__((noinline)) int level(int n)
 {
 	if (n == 0) {
 		capture();
+		for (unsigned int max = 1; max <= MAXF; max++)
+			trace_check((uintptr_t)__builtin_dwarf_cfa(), max);
 		return 0;
 	}
 	switch (n % 3) {
@@ -68,6 +108,9 @@ int main(void)
 	for (unsigned int i = 0; i < n_ours; i++)
 		CHECK(ours[i] == (uintptr_t)theirs[i + 1]);
 	printf("whole stack: %u frames, equal to backtrace()\n", n_ours);
+	CHECK_EQ(traced_max, MAXF);
+	CHECK(rbp_words > 0); /* with_vla's CFA is rbp + 16 */
+	printf("traces: every word read as the stack holds it, %u saved rbp words\n", rbp_words);
 
 	batch();
 	uint64_t misses = at_unwind_misses();

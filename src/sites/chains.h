@@ -115,10 +115,13 @@ static inline unsigned int at_chain_frames(const struct at_chain *c, uintptr_t *
 }
 
 /* Whether c, whose nr is n and whose w[0] is f[0]'s low half, is chain
- * f[0 .. n): its words compared with f's halves (no frame rebuilt; a
- * frame at or above 2^48 differs from every narrow record's). */
+ * f[0 .. n): its words compared with f's halves, a narrow record's high
+ * halves as 16-bit words (frame k's is the k-th of w + nr, in memory
+ * order on a little-endian machine): no frame rebuilt, and a frame at or
+ * above 2^48 differs from every narrow record's. */
 static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, unsigned int n)
 {
+	typedef uint16_t half __attribute__((may_alias));
 	unsigned int k;
 	if (at_unlikely(c->tag.reserved & AT_CHAIN_WIDE)) {
 		for (k = 0; k < n; k++)
@@ -126,14 +129,14 @@ static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, un
 				return 0;
 		return 1;
 	}
+	const half *hw = (const half *)(c->w + n);
+	const unsigned int swap = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
+	if (hw[swap] != f[0] >> 32)
+		return 0;
 	for (k = 1; k < n; k++)
-		if (c->w[k] != (uint32_t)f[k])
+		if (c->w[k] != (uint32_t)f[k] || hw[k ^ swap] != f[k] >> 32)
 			return 0;
-	const uint32_t *h = c->w + n;
-	for (k = 0; k + 1 < n; k += 2, h++)
-		if (((f[k] >> 32) ^ (*h & 0xffffu)) | ((f[k + 1] >> 32) ^ (*h >> 16)))
-			return 0;
-	return !(n & 1) || (f[n - 1] >> 32) == *h; /* the last word's high half is 0 */
+	return 1;
 }
 
 /* The bytes of a record of frames f[0 .. n) (its format: *wide). */
@@ -531,18 +534,19 @@ static inline unsigned char at_chain_profiling(void)
 	return at_chain_depth == 1 ? AT_PROFILING_SITES : AT_PROFILING_CHAINS;
 }
 
+/* The hash of chain f[0 .. n): a multiply a frame; the table's index is
+ * its top bits, which every bit of every frame reaches. */
 static inline uint64_t at_chain_hash(const uintptr_t *f, unsigned int n)
 {
 	uint64_t h = n;
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n; i++)
 		h = (h ^ f[i]) * 0x9E3779B97F4A7C15ull;
-		h ^= h >> 29;
-	}
 	return h;
 }
 
-static inline struct at_chain *at_chain_probe(struct at_chain_table *t, uint64_t h,
-					      const uintptr_t *f, unsigned int n)
+static inline __attribute__((always_inline)) struct at_chain *
+at_chain_probe(struct at_chain_table *t, uint64_t h,
+	       const uintptr_t *f, unsigned int n)
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	for (;; i = (i + 1) & mask) {

@@ -43,19 +43,17 @@ static unsigned long long seen_subs;
 #define R_VALID (1ull << 31)
 #define R_STOP (1ull << 32)
 #define R_CFA_RBP (1ull << 33)
-#define R_CFA_OFF_SHIFT 34
-#define R_RBP_SAVED (1ull << 50)
-#define R_RBP_SHIFT 52
-/* The same in the word's high half (rule_of's result): one shift, then
- * tests with small immediates on the walk's path. */
+#define R_RBP_SLOT_SHIFT 32 /* 8 * the slot, in bits 35..46 */
+#define R_CFA_OFF_SHIFT 48
+/* The same in the word's high half (rule_of's result): tests with small
+ * immediates, the slot's bytes by one and, the CFA offset by one shift. */
 #define H_STOP (uint32_t)(R_STOP >> 32)
 #define H_CFA_RBP (uint32_t)(R_CFA_RBP >> 32)
+#define H_RBP_SLOT 0x7ff8u
 #define H_CFA_OFF_SHIFT (R_CFA_OFF_SHIFT - 32)
-#define H_RBP_SAVED (uint32_t)(R_RBP_SAVED >> 32)
-#define H_RBP_SHIFT (R_RBP_SHIFT - 32)
 
-/* ra's set: bits 3 .. 3 + shift of ra (one shift and one and on the
- * walk's critical path: the key's multiply runs beside the set's load). */
+/* ra's set: bits 3 .. 3 + shift of ra (the walk computes its offset as
+ * rule_view says; the key's multiply runs beside the set's load). */
 static inline uint32_t tab_shift(uintptr_t t)
 {
 	return (uint32_t)(t & 31);
@@ -501,7 +499,7 @@ AT_ONCE_TEXT int at_eh_fde_rule_cie(const uint8_t *fde, size_t fde_n, uintptr_t 
 	if (st.rbp_kind == 1) {
 		if (st.rbp_off >= 0 || st.rbp_off < -8 * 0xfff || (-st.rbp_off & 7))
 			return AT_EH_STOP;
-		w |= R_RBP_SAVED | (uint64_t)(-st.rbp_off / 8) << R_RBP_SHIFT;
+		w |= (uint64_t)-st.rbp_off << R_RBP_SLOT_SHIFT; /* 8 .. 0x7ff8: not 0 */
 	}
 	*rule = w;
 	return 0;
@@ -968,23 +966,163 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 	return fd.rule;
 }
 
-/* ra's rule (the word's high half) from *tp, the table the walk loaded once (reloaded after a
- * miss, which may have made or replaced it). */
-static inline uint32_t rule_of(uintptr_t *tp, uintptr_t ra)
+/* The table a walk reads: its words and the mask of a set's byte offset
+ * (rule_set's index times 16, from ra * 2: one lea and one and per
+ * frame), loaded once a walk and again after a miss, which may have made
+ * or replaced it. */
+struct rule_view {
+	const char *words;
+	uintptr_t mask;
+};
+
+static const uint64_t no_table[AT_RULE_WAYS]; /* before the first: one set, no key */
+
+static inline void rule_view_load(struct rule_view *v)
 {
-	uintptr_t t = *tp;
-	if (at_likely(t != 0)) {
-		const uint64_t *set = rule_set(t, ra);
-		uint32_t key = rule_key(ra);
-		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
-			uint64_t w = AT_LOAD_RELAXED(&set[i]);
-			if (at_likely((uint32_t)w == key))
-				return (uint32_t)(w >> 32);
-		}
+	uintptr_t t = AT_LOAD(&rules);
+	_Static_assert(AT_RULE_WAYS * sizeof(uint64_t) == 16, "a set's bytes: 16");
+	v->words = t ? (const char *)tab_words(t) : (const char *)no_table;
+	v->mask = t ? (((uintptr_t)1 << tab_shift(t)) - 1) << 4 : 0;
+}
+
+/* ra's rule (the word's high half) from table v. */
+static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
+{
+	const uint64_t *set = (const uint64_t *)(v->words + ((ra * 2) & v->mask));
+	uint32_t key = rule_key(ra);
+	for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
+		uint64_t w = AT_LOAD_RELAXED(&set[i]);
+		if (at_likely((uint32_t)w == key))
+			return (uint32_t)(w >> 32);
 	}
 	uint64_t r = rule_miss(ra);
-	*tp = AT_LOAD(&rules);
+	rule_view_load(v);
 	return (uint32_t)(r >> 32);
+}
+
+/*
+ * The walk (at_unwind_walk; inlined in at_unwind_from, where sp is `from`
+ * and no frame lies below it).  From `from` on, the CFAs only rise (each
+ * at least 8 bytes above the stack pointer before it, which is the CFA
+ * before it, or `from`): the return address's slot, CFA - 8, is never
+ * below `from`, and the highest CFA is the last one computed.  A saved
+ * rbp's slot is at least 8 bytes below its CFA (the rule's slot is not
+ * 0), so never past the stack top when the CFA is not.  `pend_at`: the
+ * slot of the saved rbp last loaded while no CFA was computed from it; 1
+ * when rbp was loaded from the stack and no later load waits; 0 while rbp
+ * is still the one at `from`.
+ */
+static inline __attribute__((always_inline)) unsigned int
+walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace *tr, uintptr_t pc,
+     uintptr_t sp, uintptr_t bp)
+{
+	const uintptr_t lo = sp, hi = at_stack_top(sp);
+	uintptr_t *fp = frames, *const fend = frames + max;
+	uintptr_t *ta = tr->addr, *const tend = tr->addr + AT_TRACE_MAX;
+	unsigned int own = 0, bounded = 0, rbp_from = 0, over = 0;
+	uint32_t rbp_bits = 0;
+	uintptr_t pend_at = 0, top = from;
+	if (!hi || from < sp || from > hi)
+		goto out;
+	struct rule_view v;
+	rule_view_load(&v);
+	uint32_t r;
+	uintptr_t cfa, at;
+	/* The frames below `from` (at_unwind's own and its callers'): unwound,
+	 * not kept, nothing traced. */
+	while (sp != from) {
+		if (sp > from || ++own > 16)
+			goto out; /* `from` is not a frame of this stack */
+		r = rule_of(&v, pc);
+		if (r & H_STOP)
+			goto out;
+		cfa = ((r & H_CFA_RBP) ? bp : sp) + (r >> H_CFA_OFF_SHIFT);
+		if (cfa - sp - 8 > (1u << 20) - 8 || cfa > hi) {
+			bounded = 1;
+			goto out;
+		}
+		if (r & H_RBP_SLOT) {
+			at = cfa - (r & H_RBP_SLOT);
+			if (at < lo) {
+				bounded = 1;
+				goto out;
+			}
+			bp = *(const uintptr_t *)at;
+		}
+		pc = *(const uintptr_t *)(cfa - 8);
+		sp = cfa;
+		if (pc < 4096)
+			goto out;
+	}
+	top = sp;
+	/* From `from` on: every frame kept, every word used traced (a saved
+	 * rbp only once a CFA is computed from it). */
+	for (;;) {
+		*fp++ = pc;
+		if (fp == fend)
+			break;
+		r = rule_of(&v, pc);
+		if (at_likely(!(r & (H_STOP | H_CFA_RBP)))) {
+			/* CFA = rsp + offset: at least 8 bytes up, as below */
+			cfa = sp + (r >> H_CFA_OFF_SHIFT);
+			if (at_unlikely((r >> H_CFA_OFF_SHIFT) < 8 || cfa > hi)) {
+				bounded = 1;
+				break;
+			}
+		} else {
+			if (r & H_STOP)
+				break;
+			if (!pend_at) { /* the result depends on rbp at `from` */
+				rbp_from = 1;
+			} else if (pend_at != 1) { /* on the saved rbp used: record it */
+				if (at_likely(ta != tend)) {
+					rbp_bits |= 1u << (ta - tr->addr);
+					ta[0] = pend_at;
+					ta[AT_TRACE_MAX] = bp;
+					ta++;
+				} else {
+					over = 1;
+				}
+				pend_at = 1;
+			}
+			cfa = bp + (r >> H_CFA_OFF_SHIFT);
+			if (cfa - sp - 8 > (1u << 20) - 8 || cfa > hi) {
+				bounded = 1;
+				break;
+			}
+		}
+		if (r & H_RBP_SLOT) {
+			at = cfa - (r & H_RBP_SLOT);
+			if (at_unlikely(at < from)) {
+				top = cfa;
+				bounded = 1; /* lying CFI: a slot below `from` */
+				if (at < lo)
+					goto out;
+			}
+			bp = *(const uintptr_t *)at;
+			pend_at = at; /* recorded only if a CFA is computed from it */
+		}
+		pc = *(const uintptr_t *)(cfa - 8);
+		if (at_likely(ta != tend)) {
+			ta[0] = cfa - 8;
+			ta[AT_TRACE_MAX] = pc;
+			ta++;
+		} else {
+			over = 1;
+		}
+		sp = cfa;
+		if (pc < 4096)
+			break;
+	}
+	top = sp;
+out:
+	tr->n = (unsigned int)(ta - tr->addr);
+	tr->unusable = rbp_from || over;
+	tr->bounded = bounded;
+	tr->rbp_from = rbp_from;
+	tr->rbp = rbp_bits;
+	tr->top = top;
+	return (unsigned int)(fp - frames);
 }
 
 AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
@@ -992,108 +1130,9 @@ AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintp
 				      uintptr_t bp);
 
 unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
-				      struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp,
-				      uintptr_t bp);
-
-unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
-	const uintptr_t lo = sp, hi = at_stack_top(sp);
-	unsigned int n = 0, own = 0, bp_fresh = 0, pend = 0, tn = 0, bounded = 0, rbp_from = 0;
-	uint32_t rbp_bits = 0;
-	uintptr_t pend_at = 0, top = from;
-	if (!hi || from < sp || from > hi)
-		goto out;
-	uintptr_t tab = AT_LOAD(&rules);
-	uint32_t r;
-	uintptr_t cfa;
-	/* The frames below `from` (at_unwind's own and its callers'): unwound,
-	 * not kept, nothing traced. */
-	while (sp != from) {
-		if (sp > from || ++own > 16)
-			goto out; /* `from` is not a frame of this stack */
-		r = rule_of(&tab, pc);
-		if (r & H_STOP)
-			goto out;
-		cfa = ((r & H_CFA_RBP) ? bp : sp) + ((r >> H_CFA_OFF_SHIFT) & 0xffff);
-		if (cfa - sp - 8 > (1u << 20) - 8 || cfa > hi) {
-			bounded = 1;
-			goto out;
-		}
-		if (r & H_RBP_SAVED) {
-			uintptr_t at = cfa - 8 * (r >> H_RBP_SHIFT);
-			if (at < lo || at > hi - 8) {
-				bounded = 1;
-				goto out;
-			}
-			bp = *(const uintptr_t *)at;
-		}
-		pc = *(const uintptr_t *)(cfa - 8);
-		sp = cfa;
-		if (pc < 4096)
-			goto out;
-	}
-	/* From `from` on: every frame kept, every word used traced (a saved
-	 * rbp only once a CFA is computed from it). */
-	for (;;) {
-		frames[n++] = pc;
-		if (n == max)
-			goto out;
-		r = rule_of(&tab, pc);
-		if (r & H_STOP)
-			goto out;
-		if (r & H_CFA_RBP) {
-			if (!bp_fresh) { /* the result depends on rbp at `from` */
-				rbp_from = 1;
-			} else if (pend) { /* on the saved rbp used: record it */
-				if (at_likely(tn < AT_TRACE_MAX)) {
-					rbp_bits |= 1u << tn;
-					tr->addr[tn] = pend_at;
-					tr->val[tn] = bp;
-				}
-				tn++;
-			}
-			pend = 0;
-		}
-		cfa = ((r & H_CFA_RBP) ? bp : sp) + ((r >> H_CFA_OFF_SHIFT) & 0xffff);
-		if (cfa - sp - 8 > (1u << 20) - 8 || cfa > hi) {
-			bounded = 1;
-			goto out;
-		}
-		if (cfa > top)
-			top = cfa;
-		if (r & H_RBP_SAVED) {
-			uintptr_t at = cfa - 8 * (r >> H_RBP_SHIFT);
-			if (at < lo || at > hi - 8) {
-				bounded = 1;
-				goto out;
-			}
-			if (at < from)
-				bounded = 1; /* lying CFI: a slot below `from` */
-			bp = *(const uintptr_t *)at;
-			pend_at = at; /* recorded only if a CFA is computed from it */
-			pend = bp_fresh = 1;
-		}
-		pc = *(const uintptr_t *)(cfa - 8);
-		if (cfa - 8 < from)
-			bounded = 1; /* lying CFI: a slot below `from` */
-		if (at_likely(tn < AT_TRACE_MAX)) {
-			tr->addr[tn] = cfa - 8;
-			tr->val[tn] = pc;
-		}
-		tn++;
-		sp = cfa;
-		if (pc < 4096)
-			goto out;
-	}
-out:
-	tr->n = tn > AT_TRACE_MAX ? AT_TRACE_MAX : tn;
-	tr->unusable = rbp_from || tn > AT_TRACE_MAX;
-	tr->bounded = bounded;
-	tr->rbp_from = rbp_from;
-	tr->rbp = rbp_bits;
-	tr->top = top;
-	return n;
+	return walk(frames, max, from, tr, pc, sp, bp);
 }
 
 /* at_unwind with a trace (not NULL): the state at the return from it: pc
@@ -1132,7 +1171,7 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	unsigned int n = at_unwind_walk(frames, max, from, tr, ra, from, 0);
+	unsigned int n = walk(frames, max, from, tr, ra, from, 0);
 	if (at_likely(!tr->rbp_from))
 		return n;
 	return at_unwind_traced(frames, max, from, tr);

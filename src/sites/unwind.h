@@ -32,11 +32,12 @@
  * a reader finds no key there and misses.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
- *   63        52 51 50 49          34 33  32  31  30              0
- *  +------------+-----+--------------+----+----+----+----------------+
- *  | rbp slot/8 | rbp | CFA offset   |rbp?|stop| 1  | key            |
- *  +------------+-----+--------------+----+----+----+----------------+
- *    CFA - 8*v   0 same, 1 saved at CFA - 8*(bits 52..63)
+ *   63            48 47 46            35 34  33   32  31  30              0
+ *  +----------------+-----+---------------+---+----+----+----+----------------+
+ *  | CFA offset     |  0  | rbp slot      | 0 |rbp?|stop| 1  | key            |
+ *  +----------------+-----+---------------+---+----+----+----+----------------+
+ *    rbp slot: 0, rbp unchanged; else rbp saved at CFA - 8 * slot (1..0xfff:
+ *    bits 32..46 with 32..34 cleared are 8 * slot, the bytes below the CFA)
  *  bit 31 set: the word is valid; "stop": the frame cannot be unwound (no
  *  FDE: JIT code, assembly without CFI; a signal frame; a rule the cache
  *  cannot express: a CFA expression, a CFA in another register, a return
