@@ -156,14 +156,6 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 	return p;
 }
 
-/* Depth > 1 after a memo miss: the walk, then the allocation.  The
- * caller's return address is the word below `from` (malloc's return
- * address): not passed, so that chain_malloc need not keep it. */
-static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
-{
-	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
-}
-
 /* The class of bin b of the thread's bins (or of the empty ones of a
  * thread without a heap): the slow paths find it from b, so that the fast
  * paths keep no copy of it (as at_small_alloc_slow_bin). */
@@ -290,6 +282,19 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 {
 	return chain_bin_take(n, e);
+}
+
+/* Depth > 1 after a miss in the set: the chain's second choice (chains.h),
+ * else the walk, then the allocation.  The caller's return address is the
+ * word below `from` (malloc's return address): not passed, so that
+ * chain_malloc need not keep it. */
+static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
+{
+	const void *ra = *(const void *const *)(from - 8);
+	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
+	if (e)
+		return chain_bin(n, e);
+	return chain_tagged(n, at_chain_walk(from, ra));
 }
 
 /* chain_malloc's lookup met an entry at_memo_fast does not cover (memo
@@ -534,6 +539,8 @@ EXPORT void free(void *p)
 		struct at_memo_entry *e = NULL;                                          \
 		if (w0 && at_memo_ways(w0 + 1, w0 + AT_MEMO_WAYS, (uintptr_t)ra, from, &e) < 0) \
 			e = at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);          \
+		if (w0 && !e)                                                            \
+			e = at_memo_second((uintptr_t)ra, from);                         \
 		if (e)                                                                   \
 			return at_##X##_entry(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \

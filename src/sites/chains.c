@@ -50,6 +50,7 @@ AT_CHAIN_HOT struct at_chain *at_chain_all;
 AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
+static __thread uint64_t walks __attribute__((tls_model("initial-exec")));
 
 /* The bytes of a table of 2^shift slots. */
 static size_t table_bytes(uint32_t shift)
@@ -444,6 +445,10 @@ static void memo_grow(struct at_chain_memo *m)
 			if (!key)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
+			if ((b & old) != s) { /* in its second choice: dropped */
+				memo_clear(e);
+				continue;
+			}
 			if (b == s && w == stay++)
 				continue;
 			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
@@ -454,6 +459,26 @@ static void memo_grow(struct at_chain_memo *m)
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
+}
+
+/* Entry e, the last way of set `set` (full), leaves it for a new entry:
+ * to its second choice (chains.h) if it is in its first and has one, into
+ * the second set's first empty way or in place of its last; else
+ * dropped (busy). */
+static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo_entry *e)
+{
+	uintptr_t key = e->key, sp = AT_MEMO_SP(e);
+	if (!e->nabs || (at_memo_set(key, sp) & m->mask) != set) {
+		memo_clear(e);
+		return;
+	}
+	struct at_memo_entry *to = m->e[at_memo_second_set(m, key, sp, e->val[0])];
+	unsigned int w = 0;
+	while (w < AT_MEMO_WAYS - 1 && to[w].key)
+		w++;
+	if (to[w].key)
+		memo_clear(&to[w]);
+	memo_move(&to[w], e);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -488,8 +513,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
 	struct at_memo_entry *e = m->e[set];
-	if (e[AT_MEMO_WAYS - 1].key) /* the oldest dropped */
-		memo_clear(&e[AT_MEMO_WAYS - 1]);
+	if (e[AT_MEMO_WAYS - 1].key) /* the oldest to its second choice, or dropped */
+		memo_spill(m, set, &e[AT_MEMO_WAYS - 1]);
 	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
 			memo_move(&e[w + 1], &e[w]);
@@ -509,9 +534,36 @@ void at_chain_set_depth(unsigned int depth)
 		memo_forget(m);
 }
 
+struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	at_memo_tls.busy++;
+	__asm__ volatile("" ::: "memory");
+	unsigned int set = (unsigned int)(at_memo_set(ra, from) & m->mask);
+	struct at_memo_entry *e = m->e[set];
+	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+		if (AT_LOAD_RELAXED(&e->key) != ra || !AT_LOAD_RELAXED(&e->nabs))
+			continue;
+		/* the return address of ra's function (chains.h: The second choice) */
+		uintptr_t word = *(const uintptr_t *)(from + AT_LOAD_RELAXED(&e->off[0]));
+		e = at_memo_find_in(m->e[at_memo_second_set(m, ra, from, word)], ra, from);
+		if (e)
+			return e;
+		break;
+	}
+	at_chain_entry_done();
+	return NULL;
+}
+
+uint64_t at_chain_walks(void)
+{
+	return walks;
+}
+
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
+	walks++;
 	unsigned int depth = at_chain_depth;
 	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
@@ -542,6 +594,8 @@ struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uint
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e = at_chain_entry(from, ra);
+	if (!e)
+		e = at_memo_second((uintptr_t)ra, from);
 	if (at_likely(e != NULL)) {
 		struct alloc_tag *t = e->tag;
 		at_chain_entry_done();

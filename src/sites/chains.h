@@ -234,6 +234,29 @@ struct at_chain_table {
  * it makes a new one at its next walk (chains.c, memo_fork_child), and the
  * one it left keeps its counts for the readers.
  *
+ * The second choice: the chains of one call site (ra) are often more
+ * than a set holds, or share a set with the same ra's chains at another
+ * `from` (a wrapper such as bash's xmalloc, called from every depth of
+ * the stack: its steady loops walked 16 times an iteration while the
+ * whole memo held 20 entries).  So an entry that a new one pushes out of
+ * a full set, if it is in its own set (its first choice) and has a
+ * return-address word, moves to its second choice: the set of the hash
+ * of ra plus 3 times its word 0 (the return address of ra's function,
+ * which tells its callers apart) and its sp, or the set after it when
+ * that is its first (at_memo_second_set); into the set's first empty
+ * way, else in place of its last (the entry there is dropped: no
+ * cascade).  An entry dropped from a set that is not its first is
+ * dropped, as is every second-choice entry when the memo grows (the
+ * growth's at most AT_MEMO_WAYS entries from one set).  After a miss in
+ * its set, a lookup (at_memo_second) reads word 0 at the offset an
+ * entry of the same ra in that set keeps (ra's function's frame at ra is
+ * of one size: the word is its return address whatever `from` is, and
+ * lies within the stack; no such entry: no second lookup), and looks in
+ * that word's second choice.  A hit there is a hit: nothing is written
+ * or moved, so that a steady loop whose chains fill its set and spill
+ * makes no walk and writes no memo page.  The fast path is the same:
+ * the second lookup is made where the walk would be.
+ *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
  * instruction each), not to the tag's per-CPU cumulative counters (those
@@ -334,6 +357,16 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
 }
 
+/* The second choice (above) of the chain of (ra, from) whose word 0 is
+ * `word`, in memo m: never its first. */
+static inline unsigned int at_memo_second_set(const struct at_chain_memo *m, uintptr_t ra,
+					      uintptr_t from, uintptr_t word)
+{
+	unsigned int mask = (unsigned int)m->mask, first = at_memo_set(ra, from) & mask;
+	unsigned int s = at_memo_set(ra + 3 * word, from) & mask;
+	return s != first ? s : (s + 1) & mask;
+}
+
 /* Nonzero when a word of entry e differs at `from` (any shape). */
 static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
@@ -419,6 +452,11 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 #undef W
 	return at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE_ANY) ? -1 : 0;
 }
+
+/* After a miss in the set of (ra, from) in the calling thread's memo, the
+ * entry of its second choice that proves the chain (the memo busy until
+ * at_chain_entry_done), or NULL (not busy). */
+AT_HIDDEN struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from);
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:
  * the whole lookup in m (busy); the entry found (busy kept), or NULL
@@ -584,6 +622,9 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
+
+/* The calling thread's walks so far (at_chain_walk's calls). */
+AT_HIDDEN uint64_t at_chain_walks(void);
 
 
 /* Block p (NULL: none) was made for tag t (NULL: none): counted in t's
