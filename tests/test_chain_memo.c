@@ -323,7 +323,7 @@ __attribute__((noipa)) void spill_rounds(struct truth *t, int rounds)
  * pushed out are found in their second choices: no walk at all. */
 static void *spill(void *arg)
 {
-	uint64_t walks = 0;
+	uint32_t walks = 0;
 	for (volatile int k = 0; k < 2; k++) { /* one call site: the same chains */
 		if (k)
 			walks = at_chain_walks();

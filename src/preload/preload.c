@@ -48,7 +48,7 @@ static inline struct alloc_tag *site_tag(uintptr_t from, const void *ra)
 		uintptr_t f = (uintptr_t)ra;
 		return at_chain_tag(&f, 1);
 	}
-	return at_chain_walk(from, ra);
+	return at_chain_miss(from, ra);
 }
 
 static inline struct alloc_tag *site_tag1(const void *ra)
@@ -539,8 +539,6 @@ EXPORT void free(void *p)
 		struct at_memo_entry *e = NULL;                                          \
 		if (w0 && at_memo_ways(w0 + 1, w0 + AT_MEMO_WAYS, (uintptr_t)ra, from, &e) < 0) \
 			e = at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);          \
-		if (w0 && !e)                                                            \
-			e = at_memo_second((uintptr_t)ra, from);                         \
 		if (e)                                                                   \
 			return at_##X##_entry(UNPAREN args, e);                          \
 		struct alloc_tag *t = site_tag(from, ra);                                \

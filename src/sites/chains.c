@@ -50,7 +50,6 @@ AT_CHAIN_HOT struct at_chain *at_chain_all;
 AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
-static __thread uint64_t walks __attribute__((tls_model("initial-exec")));
 
 /* The bytes of a table of 2^shift slots. */
 static size_t table_bytes(uint32_t shift)
@@ -546,24 +545,33 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 			continue;
 		/* the return address of ra's function (chains.h: The second choice) */
 		uintptr_t word = *(const uintptr_t *)(from + AT_LOAD_RELAXED(&e->off[0]));
-		e = at_memo_find_in(m->e[at_memo_second_set(m, ra, from, word)], ra, from);
-		if (e)
-			return e;
+		e = m->e[at_memo_second_set(m, ra, from, word)];
+		for (w = 0; w < AT_MEMO_WAYS; w++, e++) {
+			if (e->key != ra)
+				continue;
+			/* the inline shapes at this `from` first, as malloc's */
+			int r = at_memo_fast(e, from);
+			if (r > 0)
+				return e;
+			if (r < 0 || AT_MEMO_SP(e) != from)
+				if (at_memo_find_in(e, ra, from, 1))
+					return e;
+		}
 		break;
 	}
 	at_chain_entry_done();
 	return NULL;
 }
 
-uint64_t at_chain_walks(void)
+uint32_t at_chain_walks(void)
 {
-	return walks;
+	return at_memo_tls.walks;
 }
 
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	walks++;
+	at_memo_tls.walks++;
 	unsigned int depth = at_chain_depth;
 	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
@@ -591,17 +599,26 @@ struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uint
 	return e;
 }
 
-AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
+struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra)
 {
-	struct at_memo_entry *e = at_chain_entry(from, ra);
-	if (!e)
-		e = at_memo_second((uintptr_t)ra, from);
-	if (at_likely(e != NULL)) {
+	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
+	if (e) {
 		struct alloc_tag *t = e->tag;
 		at_chain_entry_done();
 		return t;
 	}
 	return at_chain_walk(from, ra);
+}
+
+AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
+{
+	struct at_memo_entry *e = at_chain_entry(from, ra);
+	if (at_likely(e != NULL)) {
+		struct alloc_tag *t = e->tag;
+		at_chain_entry_done();
+		return t;
+	}
+	return at_chain_miss(from, ra);
 }
 
 void at_chain_made(struct alloc_tag *t, void *p)

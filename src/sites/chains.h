@@ -381,12 +381,13 @@ static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t fr
 	return diff;
 }
 
-/* The entry of set `set` (AT_MEMO_WAYS entries) that proves the chain of
- * a call returning to ra with caller stack pointer `from`, or NULL. */
+/* The entry of the `ways` entries from e (a set's, or one) that proves
+ * the chain of a call returning to ra with caller stack pointer `from`,
+ * or NULL. */
 static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uintptr_t ra,
-						    uintptr_t from)
+						    uintptr_t from, unsigned int ways)
 {
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+	for (unsigned int w = 0; w < ways; w++, e++) {
 		if (e->key != ra)
 			continue;
 		if (AT_MEMO_SP(e) != from && from + e->span > at_stack_top(from))
@@ -401,7 +402,7 @@ static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uin
 static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
 						 uintptr_t from)
 {
-	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from);
+	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from, AT_MEMO_WAYS);
 }
 
 /* *w == v, one compare in memory (the word is read where it is compared:
@@ -623,8 +624,13 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
 
-/* The calling thread's walks so far (at_chain_walk's calls). */
-AT_HIDDEN uint64_t at_chain_walks(void);
+/* After a miss in the set: the tag of the chain's second-choice entry
+ * (at_memo_second), else at_chain_walk's. */
+AT_HIDDEN struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra);
+
+/* The calling thread's walks so far (at_chain_walk's calls, modulo
+ * 2^32). */
+AT_HIDDEN uint32_t at_chain_walks(void);
 
 
 /* Block p (NULL: none) was made for tag t (NULL: none): counted in t's
