@@ -39,20 +39,30 @@ for line in open(sys.argv[1]):
 print(total, calls["malloc"], calls["at_chain_walk"])
 PY
 }
+FORKLOOP='i=0; while [ $i -lt $0 ]; do x=$(echo $i); i=$((i+1)); done'
+# the parent's output of a run whose outputs are $1.PID
+parent() { ls "$1".* | sort -t. -k2 -n | head -n1; }
 run() { # label, env...
     local label=$1; shift
     local a b
-    env "$@" valgrind --tool=callgrind --callgrind-out-file="$W/a" bash -c "$LOOP" "$N1" 2>/dev/null
-    env "$@" valgrind --tool=callgrind --callgrind-out-file="$W/b" bash -c "$LOOP" "$N2" 2>/dev/null
-    read -r ia ma wa < <(count "$W/a")
-    read -r ib mb wb < <(count "$W/b")
+    rm -f "$W"/a* "$W"/b*
+    env "$@" valgrind --tool=callgrind --callgrind-out-file="$W/a.%p" bash -c "$LOOP" "$N1" 2>/dev/null
+    env "$@" valgrind --tool=callgrind --callgrind-out-file="$W/b.%p" bash -c "$LOOP" "$N2" 2>/dev/null
+    read -r ia ma wa < <(count "$(parent "$W/a")")
+    read -r ib mb wb < <(count "$(parent "$W/b")")
     local d=$((N2 - N1))
     printf '%-40s instr/iter %7d  mallocs/iter %5.1f  walks/iter %5.2f\n' "$label" \
         $(((ib - ia) / d)) "$(echo "($mb - $ma) / $d" | bc -l)" "$(echo "($wb - $wa) / $d" | bc -l)"
 }
+table() {
+    run glibc -u LD_PRELOAD
+    for lib in "$@"; do
+        run "$lib" LD_PRELOAD="$lib"
+        run "$lib never" LD_PRELOAD="$lib" ALLOCTAG=never
+    done
+}
 echo "bash loop, callgrind, (N=$N2 minus N=$N1) / $((N2 - N1)) iterations"
-run glibc -u LD_PRELOAD
-for lib in "$@"; do
-    run "$lib" LD_PRELOAD="$lib"
-    run "$lib never" LD_PRELOAD="$lib" ALLOCTAG=never
-done
+table "$@"
+LOOP=$FORKLOOP
+echo "bash fork loop, the parent alone, callgrind, (N=$N2 minus N=$N1) / $((N2 - N1)) iterations"
+table "$@"

@@ -412,18 +412,21 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	}
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
+	e->level = 0;
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
-/* Entry e (a key) to entry `to` (empty), its counts folded. */
-static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
+/* Entry e (a key) to entry `to` (empty) at level `level`, its counts
+ * folded. */
+static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level)
 {
 	typedef uintptr_t word __attribute__((may_alias));
 	uintptr_t key = e->key;
 	memo_clear(e);
 	for (size_t i = 0; i < AT_MEMO_ENTRY_COPY / sizeof(word); i++) /* key 0, no counts */
 		((word *)to)[i] = ((const word *)e)[i];
+	to->level = (unsigned char)level;
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
 }
@@ -444,7 +447,7 @@ static void memo_grow(struct at_chain_memo *m)
 			if (!key)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
-			if ((b & old) != s) { /* in its second choice: dropped */
+			if (e->level || (b & old) != s) { /* past its first set: dropped */
 				memo_clear(e);
 				continue;
 			}
@@ -454,30 +457,45 @@ static void memo_grow(struct at_chain_memo *m)
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(&m->e[b][b == s ? stay - 1 : to], e);
+			memo_move(&m->e[b][b == s ? stay - 1 : to], e, 0);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
 }
 
 /* Entry e, the last way of set `set` (full), leaves it for a new entry:
- * to its second choice (chains.h) if it is in its first and has one, into
- * the second set's first empty way or in place of its last; else
- * dropped (busy). */
-static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo_entry *e)
+ * to its next level's set (chains.h: The second choice), into its first
+ * empty way, else in place of its last entry past its first set, which
+ * goes on the same way (`moves` more at most); else dropped (busy). */
+static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo_entry *e,
+		       unsigned int moves)
 {
-	uintptr_t key = e->key, sp = AT_MEMO_SP(e);
-	if (!e->nabs || (at_memo_set(key, sp) & m->mask) != set) {
+	uintptr_t key = e->key, sp = AT_MEMO_SP(e), h = key;
+	unsigned int level = e->level, first = at_memo_set(key, sp) & m->mask;
+	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && first != set)) {
 		memo_clear(e);
 		return;
 	}
-	struct at_memo_entry *to = m->e[at_memo_second_set(m, key, sp, e->val[0])];
-	unsigned int w = 0;
-	while (w < AT_MEMO_WAYS - 1 && to[w].key)
+	for (unsigned int i = 0; i <= level; i++)
+		h = at_memo_level_hash(h, e->val[i]);
+	unsigned int next = at_memo_level_set(m, h, sp, first), w = 0;
+	if (next == set) {
+		memo_clear(e);
+		return;
+	}
+	struct at_memo_entry *to = m->e[next];
+	while (w < AT_MEMO_WAYS && to[w].key)
 		w++;
-	if (to[w].key)
-		memo_clear(&to[w]);
-	memo_move(&to[w], e);
+	if (w == AT_MEMO_WAYS) { /* full: its last entry past its first set */
+		while (w > 0 && !to[w - 1].level)
+			w--;
+		if (!w--) {
+			memo_clear(e);
+			return;
+		}
+		memo_spill(m, next, &to[w], moves - 1);
+	}
+	memo_move(&to[w], e, level + 1);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -513,10 +531,10 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	}
 	struct at_memo_entry *e = m->e[set];
 	if (e[AT_MEMO_WAYS - 1].key) /* the oldest to its second choice, or dropped */
-		memo_spill(m, set, &e[AT_MEMO_WAYS - 1]);
+		memo_spill(m, set, &e[AT_MEMO_WAYS - 1], AT_MEMO_LEVELS);
 	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(&e[w + 1], &e[w]);
+			memo_move(&e[w + 1], &e[w], e[w].level);
 	memo_write(&e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
@@ -533,31 +551,62 @@ void at_chain_set_depth(unsigned int depth)
 		memo_forget(m);
 }
 
+/* The entry of the set at e that proves the chain of (ra, from): the
+ * inline shapes at this `from` first, as malloc's. */
+static struct at_memo_entry *memo_prove(struct at_memo_entry *e, uintptr_t ra, uintptr_t from)
+{
+	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+		if (e->key != ra)
+			continue;
+		int r = at_memo_fast(e, from);
+		if (r > 0)
+			return e;
+		if ((r < 0 || AT_MEMO_SP(e) != from) && at_memo_find_in(e, ra, from, 1))
+			return e;
+	}
+	return NULL;
+}
+
+/* Whether entry e (of the call's ra) read words 0 .. level - 1 of the
+ * call's chain (`words`, at `from`) and a word `level` past them: then
+ * that word lies where e's does (each slot's offset is fixed by the
+ * return addresses before it), read into *word. */
+static int memo_level_word(const struct at_memo_entry *e, unsigned int level, uintptr_t from,
+			   const uintptr_t *words, uintptr_t *word)
+{
+	if (e->nabs <= level)
+		return 0;
+	for (unsigned int i = 0; i < level; i++)
+		if (e->val[i] != words[i])
+			return 0;
+	uintptr_t at = from + e->off[level];
+	if (level && AT_MEMO_SP(e) != from && at + sizeof(uintptr_t) > at_stack_top(from))
+		return 0; /* the walk's bound (unwind.h) */
+	*word = *(const uintptr_t *)at;
+	return 1;
+}
+
 struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
-	unsigned int set = (unsigned int)(at_memo_set(ra, from) & m->mask);
-	struct at_memo_entry *e = m->e[set];
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
-		if (AT_LOAD_RELAXED(&e->key) != ra || !AT_LOAD_RELAXED(&e->nabs))
-			continue;
-		/* the return address of ra's function (chains.h: The second choice) */
-		uintptr_t word = *(const uintptr_t *)(from + AT_LOAD_RELAXED(&e->off[0]));
-		e = m->e[at_memo_second_set(m, ra, from, word)];
-		for (w = 0; w < AT_MEMO_WAYS; w++, e++) {
-			if (e->key != ra)
-				continue;
-			/* the inline shapes at this `from` first, as malloc's */
-			int r = at_memo_fast(e, from);
-			if (r > 0)
-				return e;
-			if (r < 0 || AT_MEMO_SP(e) != from)
-				if (at_memo_find_in(e, ra, from, 1))
-					return e;
-		}
-		break;
+	unsigned int first = (unsigned int)(at_memo_set(ra, from) & m->mask), set = first;
+	uintptr_t words[AT_MEMO_LEVELS], h = ra;
+	for (unsigned int level = 0; level < AT_MEMO_LEVELS; level++) {
+		struct at_memo_entry *e = m->e[set];
+		/* level 0: the return address of ra's function, whose slot
+		 * is at one offset from `from` for every entry of ra */
+		int found = 0;
+		for (unsigned int w = 0; !found && w < AT_MEMO_WAYS; w++)
+			if (e[w].key == ra)
+				found = memo_level_word(&e[w], level, from, words, &words[level]);
+		if (!found)
+			break;
+		h = at_memo_level_hash(h, words[level]);
+		set = at_memo_level_set(m, h, from, first);
+		if ((e = memo_prove(m->e[set], ra, from)))
+			return e;
 	}
 	at_chain_entry_done();
 	return NULL;

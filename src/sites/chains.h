@@ -279,6 +279,8 @@ struct at_chain_table {
 #define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
 #define AT_MEMO_SHIFT_STEP 1  /* 4, 8, 16, 32, 64 sets */
 #define AT_MEMO_WAYS 4u
+/* levels past the first set (The second choice, below) */
+#define AT_MEMO_LEVELS 3u
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
  * one at depth 16 15 return addresses */
@@ -306,6 +308,7 @@ struct at_memo_entry {
 	unsigned char n, nabs;
 	uint16_t nent; /* idx + 1 (an object's narrow entry for idx, slab.h), 0 from AT_MEMO_NENT_NONE */
 	uint16_t off[AT_MEMO_WORDS];
+	unsigned char level; /* 0: in its first set; L: in the set of its words 0 .. L - 1 */
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
 	uintptr_t rest[5]; /* to 256 bytes; set 0's way 0: the memo's header */
@@ -357,13 +360,19 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
 }
 
-/* The second choice (above) of the chain of (ra, from) whose word 0 is
- * `word`, in memo m: never its first. */
-static inline unsigned int at_memo_second_set(const struct at_chain_memo *m, uintptr_t ra,
-					      uintptr_t from, uintptr_t word)
+/* The hash of the next level (above) from h (ra at level 0) and the
+ * level's word. */
+static inline uintptr_t at_memo_level_hash(uintptr_t h, uintptr_t word)
 {
-	unsigned int mask = (unsigned int)m->mask, first = at_memo_set(ra, from) & mask;
-	unsigned int s = at_memo_set(ra + 3 * word, from) & mask;
+	return (uint32_t)(h + 3 * word) * 0x9E3779B1u;
+}
+
+/* The set of level hash h (above) for a call with caller stack pointer
+ * `from` whose first set is `first`, in memo m: never the first. */
+static inline unsigned int at_memo_level_set(const struct at_chain_memo *m, uintptr_t h,
+					     uintptr_t from, unsigned int first)
+{
+	unsigned int mask = (unsigned int)m->mask, s = at_memo_set(h, from) & mask;
 	return s != first ? s : (s + 1) & mask;
 }
 
