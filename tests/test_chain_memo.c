@@ -35,7 +35,7 @@
  *              and the memo grows to at least 8 sets
  *   spill      a thread calls 12 of those callers round robin (more
  *              chains than a set holds): after warm-up, the entries their
- *              set pushed out are found in their second choices, and no
+ *              set pushed out are found in later levels' sets, and no
  *              call walks the stack (at_chain_walks)
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
@@ -300,7 +300,7 @@ static void *once(void *arg)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 #endif
 	/* 4 sets hold 16 entries: the chains dropped come back until the
-	 * memo has grown to at least 8 sets (their set and second choices) */
+	 * memo has grown to at least 8 sets (their set and later levels) */
 	for (int r = 0; r < 32 * 12; r++)
 		onces[r % 32](arg);
 #ifdef __OPTIMIZE__
@@ -320,7 +320,7 @@ __attribute__((noipa)) void spill_rounds(struct truth *t, int rounds)
 
 /* 12 chains through one wrapper (leaf) at one stack pointer, more than a
  * set holds, round robin: once the memo has grown, the entries their set
- * pushed out are found in their second choices: no walk at all. */
+ * pushed out are found in later levels' sets (chains.h): no walk at all. */
 static void *spill(void *arg)
 {
 	uint32_t walks = 0;
@@ -392,7 +392,7 @@ int main(void)
 		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
 	callers_and_recursion(&main_truth, 3000);
 	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
-	 * stack pointer, one set and one second choice whatever the mask, with
+	 * stack pointer, one set whatever the mask (and later levels), with
 	 * the other chains: it grew */
 #ifdef __OPTIMIZE__
 	if (at_chain_depth >= 7)

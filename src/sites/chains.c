@@ -22,11 +22,12 @@
  * The memo (layout and invariants: chains.h): the preload library's
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
- * on a miss at_chain_walk unwinds, finds the
+ * on a miss in the set at_memo_second looks in the later levels' sets
+ * (chains.h: The second choice), and then at_chain_walk unwinds, finds the
  * chain's tag, and writes the walk's words in way 0 of the set, the
- * older entries moved one way on (the oldest dropped when the set is full
- * and the memo cannot grow: chains.h), so that a lookup meets the newest
- * first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
+ * older entries moved one way on (the oldest to its next level, or
+ * dropped, when the set is full and the memo cannot grow: chains.h), so
+ * that a lookup meets the newest first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
  * and recycled when the thread exits (a pthread key's destructor).
  */
 #include "sites/chains.h"
@@ -530,7 +531,7 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
 	struct at_memo_entry *e = m->e[set];
-	if (e[AT_MEMO_WAYS - 1].key) /* the oldest to its second choice, or dropped */
+	if (e[AT_MEMO_WAYS - 1].key) /* the oldest to its next level, or dropped */
 		memo_spill(m, set, &e[AT_MEMO_WAYS - 1], AT_MEMO_LEVELS);
 	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)

@@ -237,25 +237,31 @@ struct at_chain_table {
  * The second choice: the chains of one call site (ra) are often more
  * than a set holds, or share a set with the same ra's chains at another
  * `from` (a wrapper such as bash's xmalloc, called from every depth of
- * the stack: its steady loops walked 16 times an iteration while the
- * whole memo held 20 entries).  So an entry that a new one pushes out of
- * a full set, if it is in its own set (its first choice) and has a
- * return-address word, moves to its second choice: the set of the hash
- * of ra plus 3 times its word 0 (the return address of ra's function,
- * which tells its callers apart) and its sp, or the set after it when
- * that is its first (at_memo_second_set); into the set's first empty
- * way, else in place of its last (the entry there is dropped: no
- * cascade).  An entry dropped from a set that is not its first is
- * dropped, as is every second-choice entry when the memo grows (the
- * growth's at most AT_MEMO_WAYS entries from one set).  After a miss in
- * its set, a lookup (at_memo_second) reads word 0 at the offset an
- * entry of the same ra in that set keeps (ra's function's frame at ra is
- * of one size: the word is its return address whatever `from` is, and
- * lies within the stack; no such entry: no second lookup), and looks in
- * that word's second choice.  A hit there is a hit: nothing is written
- * or moved, so that a steady loop whose chains fill its set and spill
- * makes no walk and writes no memo page.  The fast path is the same:
- * the second lookup is made where the walk would be.
+ * the stack: its steady loop walked 16 times an iteration while the
+ * whole memo held 20 entries).  So the sets are also levels: the entry a
+ * new one pushes out of a full set (its level L: 0 in its first set, as
+ * written) moves on to the set of level L + 1, chosen by the hash of ra
+ * and its words 0 .. L (return addresses: at_memo_level_hash, then
+ * at_memo_set with its sp; never its first set: at_memo_level_set), the
+ * entry's `level` then L + 1: into that set's first empty way, else in
+ * place of its last entry past its first set (level > 0), which moves
+ * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
+ * dropped, as is an entry past level AT_MEMO_LEVELS, without a word L, or
+ * whose set is its next one; growth drops every entry past its first
+ * set (its at most AT_MEMO_WAYS entries from one set).  Word L's slot
+ * is at one offset from `from` for every chain whose words 0 .. L - 1
+ * are the same (each frame's size is fixed by the return address into
+ * it; word 0, ra's function's return address, for every chain of ra).
+ * After a miss in its set, a lookup (at_memo_second) takes level by
+ * level an entry of its ra in the level's set whose words 0 .. L - 1 are
+ * the call's (words read so far), reads word L at that entry's offset
+ * (past word 0, within the stack top when the entry was made at another
+ * `from`), and looks in the next level's set, where the entry found
+ * proves the chain as in any set; no such entry: the walk.  A hit there
+ * is a hit: nothing is written or moved, so that a steady loop whose
+ * chains overflow their set makes no walk and writes no memo page.  The
+ * malloc fast path is the same: the levels are looked up where the walk
+ * was.
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
@@ -464,7 +470,7 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 }
 
 /* After a miss in the set of (ra, from) in the calling thread's memo, the
- * entry of its second choice that proves the chain (the memo busy until
+ * entry of a later level (The second choice, above) that proves the chain (the memo busy until
  * at_chain_entry_done), or NULL (not busy). */
 AT_HIDDEN struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from);
 
