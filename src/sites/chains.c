@@ -419,8 +419,9 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 }
 
 /* Entry e (a key) to entry `to` (empty) at level `level`, its counts
- * folded. */
-static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level)
+ * folded; with sp nonzero, as made at sp (e proved its chain there). */
+static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level,
+		      uintptr_t sp)
 {
 	typedef uintptr_t word __attribute__((may_alias));
 	uintptr_t key = e->key;
@@ -428,6 +429,11 @@ static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigne
 	for (size_t i = 0; i < AT_MEMO_ENTRY_COPY / sizeof(word); i++) /* key 0, no counts */
 		((word *)to)[i] = ((const word *)e)[i];
 	to->level = (unsigned char)level;
+	if (sp) {
+		uintptr_t old = AT_MEMO_SP(to);
+		to->spx = sp | (to->spx & ~(AT_MEMO_SHAPE4 - 1));
+		to->spy = to->spy == old ? sp : to->spx | AT_MEMO_SHAPE4;
+	}
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
 }
@@ -458,7 +464,7 @@ static void memo_grow(struct at_chain_memo *m)
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(&m->e[b][b == s ? stay - 1 : to], e, 0);
+			memo_move(&m->e[b][b == s ? stay - 1 : to], e, 0, 0);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
@@ -496,7 +502,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 		}
 		memo_spill(m, next, &to[w], moves - 1);
 	}
-	memo_move(&to[w], e, level + 1);
+	memo_move(&to[w], e, level + 1, 0);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -531,11 +537,16 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
 	struct at_memo_entry *e = m->e[set];
-	if (e[AT_MEMO_WAYS - 1].key) /* the oldest to its next level, or dropped */
-		memo_spill(m, set, &e[AT_MEMO_WAYS - 1], AT_MEMO_LEVELS);
-	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
+	unsigned int last = AT_MEMO_WAYS - 1; /* the way emptied: the last past its first set's, */
+	while (last > 0 && e[last].key && !e[last].level)
+		last--;
+	if (!e[last].key || !e[last].level) /* else the oldest's */
+		last = AT_MEMO_WAYS - 1;
+	if (e[last].key) /* to its next level, or dropped */
+		memo_spill(m, set, &e[last], AT_MEMO_LEVELS);
+	for (unsigned int w = last; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(&e[w + 1], &e[w], e[w].level);
+			memo_move(&e[w + 1], &e[w], e[w].level, 0);
 	memo_write(&e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
@@ -606,8 +617,19 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 			break;
 		h = at_memo_level_hash(h, words[level]);
 		set = at_memo_level_set(m, h, from, first);
-		if ((e = memo_prove(m->e[set], ra, from)))
+		if ((e = memo_prove(m->e[set], ra, from))) {
+			/* back to a way its first set has free, as made at this
+			 * `from` (no reader or writer interrupted: as memo_put) */
+			struct at_memo_entry *f = m->e[first];
+			unsigned int w = 0;
+			while (w < AT_MEMO_WAYS && f[w].key)
+				w++;
+			if (w < AT_MEMO_WAYS && at_memo_tls.busy == 1) {
+				memo_move(&f[w], e, 0, from);
+				e = &f[w];
+			}
 			return e;
+		}
 	}
 	at_chain_entry_done();
 	return NULL;

@@ -239,8 +239,9 @@ struct at_chain_table {
  * `from` (a wrapper such as bash's xmalloc, called from every depth of
  * the stack: its steady loop walked 16 times an iteration while the
  * whole memo held 20 entries).  So the sets are also levels: the entry a
- * new one pushes out of a full set (its level L: 0 in its first set, as
- * written) moves on to the set of level L + 1, chosen by the hash of ra
+ * new one pushes out of a full set (the set's last entry of a later
+ * level, else its oldest; its level L: 0 in its first set, as written)
+ * moves on to the set of level L + 1, chosen by the hash of ra
  * and its words 0 .. L (return addresses: at_memo_level_hash, then
  * at_memo_set with its sp; never its first set: at_memo_level_set), the
  * entry's `level` then L + 1: into that set's first empty way, else in
@@ -258,7 +259,11 @@ struct at_chain_table {
  * (past word 0, within the stack top when the entry was made at another
  * `from`), and looks in the next level's set, where the entry found
  * proves the chain as in any set; no such entry: the walk.  A hit there
- * is a hit: nothing is written or moved, so that a steady loop whose
+ * moves the entry back to its first set only if that set has a free way
+ * (as made at this `from`, the lookup interrupting no reader or writer:
+ * a chain pushed out once must not cost a level lookup at every call
+ * when its set has since emptied: sqlite3 made 20k such lookups);
+ * otherwise nothing is written or moved, so that a steady loop whose
  * chains overflow their set makes no walk and writes no memo page.  The
  * malloc fast path is the same: the levels are looked up where the walk
  * was.
