@@ -25,14 +25,18 @@
  *   threads    4 threads run callers and recursion at once
  *   size       a thread whose allocations come from 4 chains keeps its
  *              memo's first sets (no growth); the main thread's chains
- *              (the 8 callers' in one set) grow its memo to every set,
- *              entries moved while the timer's handler looks chains up
- *              (the counts above)
+ *              (the 8 callers' in one set) grow its memo, entries
+ *              moved while the timer's handler looks chains up (the
+ *              counts above)
  *   once       a thread makes 32 chains (leaf called from 32 callers,
  *              one key and stack pointer: one set) once each: its memo
  *              keeps its first sets (chains made once do not grow it);
  *              then calls them round robin: the chains dropped come back,
- *              and the memo grows to every set
+ *              and the memo grows to at least 8 sets
+ *   spill      a thread calls 12 of those callers round robin (more
+ *              chains than a set holds): after warm-up, the entries their
+ *              set pushed out are found in later levels' sets, and no
+ *              call walks the stack (at_chain_walks)
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
  *              value at malloc's CFA
@@ -76,7 +80,7 @@ struct truth {
 	uint64_t made;
 };
 
-static struct truth main_truth, thread_truth[6];
+static struct truth main_truth, thread_truth[7];
 
 /* Count one call for chain f[0..n) in t. */
 static void count(struct truth *t, const uintptr_t *f, unsigned int n)
@@ -295,12 +299,39 @@ static void *once(void *arg)
 	if (at_chain_depth >= 2)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 #endif
-	/* doubling from 4 sets to 64 takes 16 + 32 + 64 + 128 such misses */
+	/* 4 sets hold 16 entries: the chains dropped come back until the
+	 * memo has grown to at least 8 sets (their set and later levels) */
 	for (int r = 0; r < 32 * 12; r++)
 		onces[r % 32](arg);
 #ifdef __OPTIMIZE__
 	if (at_chain_depth >= 2)
-		CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
+		CHECK(at_memo_tls.m->mask >= 7);
+#endif
+	return NULL;
+}
+
+/* Rounds of calls of the first 12 of the 32 (one function, so that each
+ * chain is the same in every round). */
+__attribute__((noipa)) void spill_rounds(struct truth *t, int rounds)
+{
+	for (int r = 0; r < 12 * rounds; r++)
+		onces[r % 12](t);
+}
+
+/* 12 chains through one wrapper (leaf) at one stack pointer, more than a
+ * set holds, round robin: once the memo has grown, the entries their set
+ * pushed out are found in later levels' sets (chains.h): no walk at all. */
+static void *spill(void *arg)
+{
+	uint32_t walks = 0;
+	for (volatile int k = 0; k < 2; k++) { /* one call site: the same chains */
+		if (k)
+			walks = at_chain_walks();
+		spill_rounds(arg, k ? 40 : 400);
+	}
+#ifdef __OPTIMIZE__
+	if (at_chain_depth >= 2)
+		CHECK_EQ(at_chain_walks() - walks, 0);
 #endif
 	return NULL;
 }
@@ -325,7 +356,7 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 	uint64_t want = 0;
 	struct truth *all[] = {&main_truth, &thread_truth[0], &thread_truth[1],
 			       &thread_truth[2], &thread_truth[3], &thread_truth[4],
-			       &thread_truth[5]};
+			       &thread_truth[5], &thread_truth[6]};
 	for (unsigned int k = 0; k < AT_ARRAY_SIZE(all); k++)
 		for (unsigned int i = 0; i < all[k]->nc; i++)
 			if (all[k]->c[i].n == v->nr_frames - 1 &&
@@ -347,6 +378,8 @@ int main(void)
 	CHECK(pthread_join(th[0], NULL) == 0);
 	CHECK(pthread_create(&th[0], NULL, once, &thread_truth[5]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
+	CHECK(pthread_create(&th[0], NULL, spill, &thread_truth[6]) == 0);
+	CHECK(pthread_join(th[0], NULL) == 0);
 
 	struct sigaction sa = {.sa_handler = on_alarm};
 	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
@@ -359,10 +392,11 @@ int main(void)
 		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
 	callers_and_recursion(&main_truth, 3000);
 	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
-	 * stack pointer, one set whatever the mask, so it grew twice */
+	 * stack pointer, one set whatever the mask (and later levels), with
+	 * the other chains: it grew */
 #ifdef __OPTIMIZE__
 	if (at_chain_depth >= 7)
-		CHECK_EQ(at_memo_tls.m->mask, AT_MEMO_SETS - 1);
+		CHECK(at_memo_tls.m->mask > (1u << AT_MEMO_SHIFT_FIRST) - 1);
 #endif
 	for (int r = 0; r < 400; r++) {
 		if (!setjmp(jb))
@@ -404,7 +438,7 @@ int main(void)
 	CHECK_EQ(sig_wrong, 0);
 	CHECK(sig_calls > 3);
 	uint64_t made = main_truth.made;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		made += thread_truth[i].made;
 	CHECK_EQ(seen_calls, made);
 

@@ -10,8 +10,8 @@
  * (thread_block.c): a program, a hook or the library setting the current
  * tag by that name writes the word the hit paths read as at_current_tag.
  * bins is the fast paths' view of the thread's bins (tcache.h:
- * at_tls_bins, its invariants there), memo the thread's memo and busy
- * count (chains.h: at_memo_tls, "The memo" and "Signals").  Each is still
+ * at_tls_bins, its invariants there), memo the thread's memo, busy
+ * count and walks (chains.h: at_memo_tls, "The memo" and "Signals").  Each is still
  * named by its owner's name, a macro for the block's member, and owned by
  * its component; only the place is shared.  Code that writes the current
  * tag uses alloctag_current_tag, and only code that does not (the preload
@@ -21,16 +21,20 @@
 #ifndef AT_THREAD_BLOCK_H
 #define AT_THREAD_BLOCK_H
 
+#include <stdint.h>
+
 #include "core/compiler.h"
 
 struct alloc_tag;
 struct at_bin;
 struct at_chain_memo;
 
-/* A thread's memo and its busy count (chains.h). */
+/* A thread's memo, its busy count and its walks (chains.h; the walks in
+ * the padding after busy). */
 struct at_memo_tls {
 	struct at_chain_memo *m;
 	unsigned char busy;
+	uint32_t walks;
 };
 
 struct at_thread {

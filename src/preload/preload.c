@@ -48,7 +48,7 @@ static inline struct alloc_tag *site_tag(uintptr_t from, const void *ra)
 		uintptr_t f = (uintptr_t)ra;
 		return at_chain_tag(&f, 1);
 	}
-	return at_chain_walk(from, ra);
+	return at_chain_miss(from, ra);
 }
 
 static inline struct alloc_tag *site_tag1(const void *ra)
@@ -154,14 +154,6 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 	if (p)
 		cum(tag, at_usable_size_made(p));
 	return p;
-}
-
-/* Depth > 1 after a memo miss: the walk, then the allocation.  The
- * caller's return address is the word below `from` (malloc's return
- * address): not passed, so that chain_malloc need not keep it. */
-static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
-{
-	return chain_tagged(n, at_chain_walk(from, *(const void *const *)(from - 8)));
 }
 
 /* The class of bin b of the thread's bins (or of the empty ones of a
@@ -290,6 +282,19 @@ static inline __attribute__((always_inline)) void *chain_bin_take(size_t n,
 static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 {
 	return chain_bin_take(n, e);
+}
+
+/* Depth > 1 after a miss in the set: the chain's second choice (chains.h),
+ * else the walk, then the allocation.  The caller's return address is the
+ * word below `from` (malloc's return address): not passed, so that
+ * chain_malloc need not keep it. */
+static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
+{
+	const void *ra = *(const void *const *)(from - 8);
+	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
+	if (e)
+		return chain_bin(n, e);
+	return chain_tagged(n, at_chain_walk(from, ra));
 }
 
 /* chain_malloc's lookup met an entry at_memo_fast does not cover (memo

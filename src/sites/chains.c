@@ -22,11 +22,12 @@
  * The memo (layout and invariants: chains.h): the preload library's
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
- * on a miss at_chain_walk unwinds, finds the
+ * on a miss in the set at_memo_second looks in the later levels' sets
+ * (chains.h: The second choice), and then at_chain_walk unwinds, finds the
  * chain's tag, and writes the walk's words in way 0 of the set, the
- * older entries moved one way on (the oldest dropped when the set is full
- * and the memo cannot grow: chains.h), so that a lookup meets the newest
- * first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
+ * older entries moved one way on (the oldest to its next level, or
+ * dropped, when the set is full and the memo cannot grow: chains.h), so
+ * that a lookup meets the newest first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
  * and recycled when the thread exits (a pthread key's destructor).
  */
 #include "sites/chains.h"
@@ -412,18 +413,27 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	}
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
+	e->level = 0;
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
-/* Entry e (a key) to entry `to` (empty), its counts folded. */
-static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e)
+/* Entry e (a key) to entry `to` (empty) at level `level`, its counts
+ * folded; with sp nonzero, as made at sp (e proved its chain there). */
+static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level,
+		      uintptr_t sp)
 {
 	typedef uintptr_t word __attribute__((may_alias));
 	uintptr_t key = e->key;
 	memo_clear(e);
 	for (size_t i = 0; i < AT_MEMO_ENTRY_COPY / sizeof(word); i++) /* key 0, no counts */
 		((word *)to)[i] = ((const word *)e)[i];
+	to->level = (unsigned char)level;
+	if (sp) {
+		uintptr_t old = AT_MEMO_SP(to);
+		to->spx = sp | (to->spx & ~(AT_MEMO_SHAPE4 - 1));
+		to->spy = to->spy == old ? sp : to->spx | AT_MEMO_SHAPE4;
+	}
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
 }
@@ -444,16 +454,55 @@ static void memo_grow(struct at_chain_memo *m)
 			if (!key)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
+			if (e->level || (b & old) != s) { /* past its first set: dropped */
+				memo_clear(e);
+				continue;
+			}
 			if (b == s && w == stay++)
 				continue;
 			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(&m->e[b][b == s ? stay - 1 : to], e);
+			memo_move(&m->e[b][b == s ? stay - 1 : to], e, 0, 0);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
+}
+
+/* Entry e, the last way of set `set` (full), leaves it for a new entry:
+ * to its next level's set (chains.h: The second choice), into its first
+ * empty way, else in place of its last entry past its first set, which
+ * goes on the same way (`moves` more at most); else dropped (busy). */
+static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo_entry *e,
+		       unsigned int moves)
+{
+	uintptr_t key = e->key, sp = AT_MEMO_SP(e), h = key;
+	unsigned int level = e->level, first = at_memo_set(key, sp) & m->mask;
+	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && first != set)) {
+		memo_clear(e);
+		return;
+	}
+	for (unsigned int i = 0; i <= level; i++)
+		h = at_memo_level_hash(h, e->val[i]);
+	unsigned int next = at_memo_level_set(m, h, sp, first), w = 0;
+	if (next == set) {
+		memo_clear(e);
+		return;
+	}
+	struct at_memo_entry *to = m->e[next];
+	while (w < AT_MEMO_WAYS && to[w].key)
+		w++;
+	if (w == AT_MEMO_WAYS) { /* full: its last entry past its first set */
+		while (w > 0 && !to[w - 1].level)
+			w--;
+		if (!w--) {
+			memo_clear(e);
+			return;
+		}
+		memo_spill(m, next, &to[w], moves - 1);
+	}
+	memo_move(&to[w], e, level + 1, 0);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -488,11 +537,16 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
 	struct at_memo_entry *e = m->e[set];
-	if (e[AT_MEMO_WAYS - 1].key) /* the oldest dropped */
-		memo_clear(&e[AT_MEMO_WAYS - 1]);
-	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
+	unsigned int last = AT_MEMO_WAYS - 1; /* the way emptied: the last past its first set's, */
+	while (last > 0 && e[last].key && !e[last].level)
+		last--;
+	if (!e[last].key || !e[last].level) /* else the oldest's */
+		last = AT_MEMO_WAYS - 1;
+	if (e[last].key) /* to its next level, or dropped */
+		memo_spill(m, set, &e[last], AT_MEMO_LEVELS);
+	for (unsigned int w = last; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(&e[w + 1], &e[w]);
+			memo_move(&e[w + 1], &e[w], e[w].level, 0);
 	memo_write(&e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
@@ -509,9 +563,87 @@ void at_chain_set_depth(unsigned int depth)
 		memo_forget(m);
 }
 
+/* The entry of the set at e that proves the chain of (ra, from): the
+ * inline shapes at this `from` first, as malloc's. */
+static struct at_memo_entry *memo_prove(struct at_memo_entry *e, uintptr_t ra, uintptr_t from)
+{
+	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+		if (e->key != ra)
+			continue;
+		int r = at_memo_fast(e, from);
+		if (r > 0)
+			return e;
+		if ((r < 0 || AT_MEMO_SP(e) != from) && at_memo_find_in(e, ra, from, 1))
+			return e;
+	}
+	return NULL;
+}
+
+/* Whether entry e (of the call's ra) read words 0 .. level - 1 of the
+ * call's chain (`words`, at `from`) and a word `level` past them: then
+ * that word lies where e's does (each slot's offset is fixed by the
+ * return addresses before it), read into *word. */
+static int memo_level_word(const struct at_memo_entry *e, unsigned int level, uintptr_t from,
+			   const uintptr_t *words, uintptr_t *word)
+{
+	if (e->nabs <= level)
+		return 0;
+	for (unsigned int i = 0; i < level; i++)
+		if (e->val[i] != words[i])
+			return 0;
+	uintptr_t at = from + e->off[level];
+	if (level && AT_MEMO_SP(e) != from && at + sizeof(uintptr_t) > at_stack_top(from))
+		return 0; /* the walk's bound (unwind.h) */
+	*word = *(const uintptr_t *)at;
+	return 1;
+}
+
+struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	at_memo_tls.busy++;
+	__asm__ volatile("" ::: "memory");
+	unsigned int first = (unsigned int)(at_memo_set(ra, from) & m->mask), set = first;
+	uintptr_t words[AT_MEMO_LEVELS], h = ra;
+	for (unsigned int level = 0; level < AT_MEMO_LEVELS; level++) {
+		struct at_memo_entry *e = m->e[set];
+		/* level 0: the return address of ra's function, whose slot
+		 * is at one offset from `from` for every entry of ra */
+		int found = 0;
+		for (unsigned int w = 0; !found && w < AT_MEMO_WAYS; w++)
+			if (e[w].key == ra)
+				found = memo_level_word(&e[w], level, from, words, &words[level]);
+		if (!found)
+			break;
+		h = at_memo_level_hash(h, words[level]);
+		set = at_memo_level_set(m, h, from, first);
+		if ((e = memo_prove(m->e[set], ra, from))) {
+			/* back to a way its first set has free, as made at this
+			 * `from` (no reader or writer interrupted: as memo_put) */
+			struct at_memo_entry *f = m->e[first];
+			unsigned int w = 0;
+			while (w < AT_MEMO_WAYS && f[w].key)
+				w++;
+			if (w < AT_MEMO_WAYS && at_memo_tls.busy == 1) {
+				memo_move(&f[w], e, 0, from);
+				e = &f[w];
+			}
+			return e;
+		}
+	}
+	at_chain_entry_done();
+	return NULL;
+}
+
+uint32_t at_chain_walks(void)
+{
+	return at_memo_tls.walks;
+}
+
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
+	at_memo_tls.walks++;
 	unsigned int depth = at_chain_depth;
 	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
@@ -539,6 +671,17 @@ struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uint
 	return e;
 }
 
+struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra)
+{
+	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
+	if (e) {
+		struct alloc_tag *t = e->tag;
+		at_chain_entry_done();
+		return t;
+	}
+	return at_chain_walk(from, ra);
+}
+
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e = at_chain_entry(from, ra);
@@ -547,7 +690,7 @@ AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 		at_chain_entry_done();
 		return t;
 	}
-	return at_chain_walk(from, ra);
+	return at_chain_miss(from, ra);
 }
 
 void at_chain_made(struct alloc_tag *t, void *p)

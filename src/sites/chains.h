@@ -237,6 +237,40 @@ struct at_chain_table {
  * it makes a new one at its next walk (chains.c, memo_fork_child), and the
  * one it left keeps its counts for the readers.
  *
+ * The second choice: the chains of one call site (ra) are often more
+ * than a set holds, or share a set with the same ra's chains at another
+ * `from` (a wrapper such as bash's xmalloc, called from every depth of
+ * the stack: its steady loop walked 16 times an iteration while the
+ * whole memo held 20 entries).  So the sets are also levels: the entry a
+ * new one pushes out of a full set (the set's last entry of a later
+ * level, else its oldest; its level L: 0 in its first set, as written)
+ * moves on to the set of level L + 1, chosen by the hash of ra
+ * and its words 0 .. L (return addresses: at_memo_level_hash, then
+ * at_memo_set with its sp; never its first set: at_memo_level_set), the
+ * entry's `level` then L + 1: into that set's first empty way, else in
+ * place of its last entry past its first set (level > 0), which moves
+ * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
+ * dropped, as is an entry past level AT_MEMO_LEVELS, without a word L, or
+ * whose set is its next one; growth drops every entry past its first
+ * set (its at most AT_MEMO_WAYS entries from one set).  Word L's slot
+ * is at one offset from `from` for every chain whose words 0 .. L - 1
+ * are the same (each frame's size is fixed by the return address into
+ * it; word 0, ra's function's return address, for every chain of ra).
+ * After a miss in its set, a lookup (at_memo_second) takes level by
+ * level an entry of its ra in the level's set whose words 0 .. L - 1 are
+ * the call's (words read so far), reads word L at that entry's offset
+ * (past word 0, within the stack top when the entry was made at another
+ * `from`), and looks in the next level's set, where the entry found
+ * proves the chain as in any set; no such entry: the walk.  A hit there
+ * moves the entry back to its first set only if that set has a free way
+ * (as made at this `from`, the lookup interrupting no reader or writer:
+ * a chain pushed out once must not cost a level lookup at every call
+ * when its set has since emptied: sqlite3 made 20k such lookups);
+ * otherwise nothing is written or moved, so that a steady loop whose
+ * chains overflow their set makes no walk and writes no memo page.  The
+ * malloc fast path is the same: the levels are looked up where the walk
+ * was.
+ *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's cum_bytes and cum_calls (one add
  * instruction each), not to the tag's per-CPU cumulative counters (those
@@ -259,6 +293,8 @@ struct at_chain_table {
 #define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
 #define AT_MEMO_SHIFT_STEP 1  /* 4, 8, 16, 32, 64 sets */
 #define AT_MEMO_WAYS 4u
+/* levels past the first set (The second choice, below) */
+#define AT_MEMO_LEVELS 3u
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
  * one at depth 16 15 return addresses */
@@ -286,6 +322,7 @@ struct at_memo_entry {
 	unsigned char n, nabs;
 	uint16_t nent; /* idx + 1 (an object's narrow entry for idx, slab.h), 0 from AT_MEMO_NENT_NONE */
 	uint16_t off[AT_MEMO_WORDS];
+	unsigned char level; /* 0: in its first set; L: in the set of its words 0 .. L - 1 */
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
 	uintptr_t rest[5]; /* to 256 bytes; set 0's way 0: the memo's header */
@@ -337,6 +374,22 @@ static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
 }
 
+/* The hash of the next level (above) from h (ra at level 0) and the
+ * level's word. */
+static inline uintptr_t at_memo_level_hash(uintptr_t h, uintptr_t word)
+{
+	return (uint32_t)(h + 3 * word) * 0x9E3779B1u;
+}
+
+/* The set of level hash h (above) for a call with caller stack pointer
+ * `from` whose first set is `first`, in memo m: never the first. */
+static inline unsigned int at_memo_level_set(const struct at_chain_memo *m, uintptr_t h,
+					     uintptr_t from, unsigned int first)
+{
+	unsigned int mask = (unsigned int)m->mask, s = at_memo_set(h, from) & mask;
+	return s != first ? s : (s + 1) & mask;
+}
+
 /* Nonzero when a word of entry e differs at `from` (any shape). */
 static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t from)
 {
@@ -351,12 +404,13 @@ static inline uintptr_t at_memo_diff(const struct at_memo_entry *e, uintptr_t fr
 	return diff;
 }
 
-/* The entry of set `set` (AT_MEMO_WAYS entries) that proves the chain of
- * a call returning to ra with caller stack pointer `from`, or NULL. */
+/* The entry of the `ways` entries from e (a set's, or one) that proves
+ * the chain of a call returning to ra with caller stack pointer `from`,
+ * or NULL. */
 static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uintptr_t ra,
-						    uintptr_t from)
+						    uintptr_t from, unsigned int ways)
 {
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
+	for (unsigned int w = 0; w < ways; w++, e++) {
 		if (e->key != ra)
 			continue;
 		if (AT_MEMO_SP(e) != from && from + e->span > at_stack_top(from))
@@ -371,7 +425,7 @@ static inline struct at_memo_entry *at_memo_find_in(struct at_memo_entry *e, uin
 static inline struct at_memo_entry *at_memo_find(struct at_chain_memo *m, uintptr_t ra,
 						 uintptr_t from)
 {
-	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from);
+	return at_memo_find_in(m->e[at_memo_set(ra, from) & m->mask], ra, from, AT_MEMO_WAYS);
 }
 
 /* *w == v, one compare in memory (the word is read where it is compared:
@@ -422,6 +476,11 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 #undef W
 	return at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE_ANY) ? -1 : 0;
 }
+
+/* After a miss in the set of (ra, from) in the calling thread's memo, the
+ * entry of a later level (The second choice, above) that proves the chain (the memo busy until
+ * at_chain_entry_done), or NULL (not busy). */
+AT_HIDDEN struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from);
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:
  * the whole lookup in m (busy); the entry found (busy kept), or NULL
@@ -588,6 +647,14 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
+
+/* After a miss in the set: the tag of the chain's second-choice entry
+ * (at_memo_second), else at_chain_walk's. */
+AT_HIDDEN struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra);
+
+/* The calling thread's walks so far (at_chain_walk's calls, modulo
+ * 2^32). */
+AT_HIDDEN uint32_t at_chain_walks(void);
 
 
 /* Block p (NULL: none) was made for tag t (NULL: none): counted in t's
