@@ -301,7 +301,7 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 /* Per cold class (slab.h, "Cold classes"): its objects from the page
  * allocator now live (at most AT_COLD_LIVE), and how many it may still take
  * (at 0 or below the class is warm for good). */
-static struct {
+AT_FORK_COLD static struct {
 	int live, left;
 } cold[AT_NR_CLASSES] = {
 	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = {0, AT_COLD_MAX},
