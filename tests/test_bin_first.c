@@ -4,8 +4,9 @@
  * first regions; a bin that would flush a full first region, or makes its
  * AT_BIN_GROW_REFILLS-th refill, moves to its own region of the class's
  * whole cap with its objects and their entry addresses; a class whose
- * whole cap is smaller never moves.  The tag's live bytes and calls stay
- * exact throughout.
+ * whole cap is smaller never moves.  Every region lies in the low half of
+ * one page, its entry addresses in the high half.  The tag's live bytes and
+ * calls stay exact throughout.
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -35,6 +36,20 @@ static void bin_holds_its_entries(const struct at_bin *b, unsigned int c)
 	}
 }
 
+/* Every bin of h in the low half of one page of the slots, its entry
+ * addresses in the high half (tcache.h): a push or a pop writes one page. */
+static void bins_in_half_pages(struct at_theap *h)
+{
+	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		const struct at_bin *b = &h->bins[c];
+		uintptr_t lo = (uintptr_t)b->slots, hi = (uintptr_t)(b->slots + b->cap) - 1;
+		CHECK(lo >= (uintptr_t)h->slots);
+		CHECK_EQ(lo / AT_PAGE_SIZE, hi / AT_PAGE_SIZE);
+		CHECK(hi % AT_PAGE_SIZE < AT_PAGE_SIZE / 2);
+		CHECK_EQ((uintptr_t)at_bin_ents(b->slots), lo + AT_PAGE_SIZE / 2);
+	}
+}
+
 static void *thread(void *arg)
 {
 	(void)arg;
@@ -46,7 +61,9 @@ static void *thread(void *arg)
 	CHECK((uintptr_t)h > 1);
 	struct at_bin *b = &h->bins[c];
 	CHECK_EQ(b->cap, AT_BIN_FIRST);
-	CHECK(b->slots == h->slots + c * AT_BIN_FIRST);
+	CHECK(b->slots == at_bin_first_slots(h, c));
+	CHECK(b->slots == h->slots + (c - 1) * AT_BIN_FIRST); /* classes 1-16: the first page */
+	bins_in_half_pages(h);
 	CHECK_EQ(at_bin_count(b->word), AT_BIN_FIRST / 2 - 1); /* a refill of half */
 	for (int i = 1; i < 17; i++) /* refills at the 9th and 17th: 3 in all */
 		CHECK(p[i] = site_a(48));
@@ -58,7 +75,7 @@ static void *thread(void *arg)
 		bin_holds_its_entries(b, c);
 	}
 	CHECK_EQ(b->cap, AT_BIN_MAX);
-	CHECK(b->slots >= h->slots + AT_NR_CLASSES * AT_BIN_FIRST);
+	CHECK(b->slots >= h->slots + AT_BIN_FIRST_END);
 	CHECK_EQ(at_bin_count(b->word), AT_BIN_FIRST / 2 - 1 + 17); /* nothing flushed */
 	CHECK_EQ(alloctag_read(tag_a).bytes, 0);
 	CHECK_EQ(alloctag_read(tag_a).calls, 0);
@@ -74,6 +91,7 @@ static void *thread(void *arg)
 	CHECK_EQ(b->cap, AT_BIN_MAX);
 	CHECK_EQ(at_bin_count(b->word), AT_BIN_MAX / 2 - 1);
 	bin_holds_its_entries(b, c);
+	bins_in_half_pages(h);
 	CHECK_EQ(alloctag_read(tag_a).bytes, 25 * 256);
 	CHECK_EQ(alloctag_read(tag_a).calls, 25);
 	for (int i = 0; i < 25; i++)
@@ -90,7 +108,7 @@ static void *thread(void *arg)
 	for (int i = 0; i < 64; i++)
 		at_free(p[i]);
 	CHECK_EQ(b->cap, 8);
-	CHECK(b->slots == h->slots + c * AT_BIN_FIRST);
+	CHECK(b->slots == at_bin_first_slots(h, c));
 	bin_holds_its_entries(b, c);
 	CHECK_EQ(alloctag_read(tag_a).bytes, 0);
 	CHECK_EQ(alloctag_read(tag_a).calls, 0);

@@ -3,6 +3,7 @@
 
     forkfaults.py SPAWN [forks] name=[lib][:ENV=VAL...] ...
     forkfaults.py --start PROGRAM name=[lib][:ENV=VAL...] ...
+    forkfaults.py --sh [forks] name=[lib][:ENV=VAL...] ...
 
 For each configuration, runs `SPAWN --forkloop forks` (spawn.c's fork loop)
 under `perf record -d -e exceptions:page_fault_user` and prints every page
@@ -12,7 +13,10 @@ between the first and last quarter of the forks, each with its kind
 present; exec: text, 64 KiB by fault-around), where (file and page, or an
 anonymous mapping and page; our library's statics by name) and the
 function that faulted.  With --start: every fault of PROGRAM (no
-arguments) from its exec to its exit.  Needs perf (root, or perf_event_paranoid <= 1).
+arguments) from its exec to its exit.  With --sh the fork loop is
+forkclock.py's shell loop (bash running `forks` command substitutions,
+`x=$(echo $i)`) and the child's faults are also counted by where, over
+the middle half of the children.  Needs perf (root, or perf_event_paranoid <= 1).
 """
 import bisect, collections, functools, os, re, subprocess, sys, tempfile
 
@@ -55,6 +59,7 @@ class Trace:
             if off == 0 and name.startswith('/'):
                 self.bases[name] = lo
 
+    @functools.lru_cache(None)
     def where(self, a):
         best = None
         for lo, hi, off, name in self.maps:  # the latest mapping wins
@@ -71,6 +76,7 @@ class Trace:
                 t.append((int(p[0], 16), int(p[1], 16), p[3]))
         return t
 
+    @functools.lru_cache(None)
     def sym(self, path, v, code):
         if code:  # nearest function at or below
             r = subprocess.run(['addr2line', '-f', '-e', path, hex(v)], capture_output=True, text=True).stdout
@@ -134,9 +140,13 @@ def run_start(prog, cfg):
         print(f'  {c} x {l}')
 
 
+SH_LOOP = 'i=0; while [ $i -lt $0 ]; do x=$(echo $i); i=$((i+1)); done'
+
+
 def run(spawn, forks, cfg):
     name, env = config_env(cfg)
-    tr = record([spawn, '--forkloop', str(forks)], env)
+    argv = ['bash', '-c', SH_LOOP, str(forks)] if spawn == '--sh' else [spawn, '--forkloop', str(forks)]
+    tr = record(argv, env)
     kids = [pid for t, pid in tr.forks if pid in tr.faults]
     parent = max((p for p in tr.faults if p not in kids), key=lambda p: len(tr.faults[p]))
     child = kids[len(kids) // 2]
@@ -147,6 +157,12 @@ def run(spawn, forks, cfg):
     lo, hi = times[len(times) // 4], times[3 * len(times) // 4]
     n = 3 * len(times) // 4 - len(times) // 4
     steady = [f for f in tr.faults[parent] if lo <= f[0] < hi]
+    if spawn == '--sh':
+        mid = kids[len(kids) // 4:3 * len(kids) // 4]
+        per = collections.Counter(tr.line(f) for k in mid for f in tr.faults[k])
+        print(f'   children {sum(per.values()) / len(mid):.2f} faults each')
+        for l, c in per.most_common():
+            print(f'  childs {c / len(mid):.2f} x {l}')
     print(f'   parent {len(steady) / n:.2f} faults per fork')
     for l, c in collections.Counter(tr.line(f) for f in steady).most_common():
         print(f'  parent {c / n:.2f} x {l}')

@@ -49,16 +49,22 @@
  *    counts, a rule miss's locks and buffer state), with the registry lock
  *    that making it takes: a forked child
  *    making its first chain copies this one page of them;
+ *  - AT_FORK_COLD: a static a forked child writes where its parent does
+ *    not, with the page arenas' lock the same call takes (slab.c's cold
+ *    classes' counts: a shell's child's first stdio buffer is a cold
+ *    object, from the page allocator);
  *  - AT_FORK_TAIL: an array of structures that start with a lock (the page
  *    arenas), in a section of its own that the linker places right after
  *    the page's (sections new to the link go in the order first seen), so
  *    the first entries' locks still fall in the page.
  * The page starts with counters.c's reset_mark, page-aligned (counters.c is
  * linked before the other files with statics here: CMakeLists.txt); the
- * locks and statics take about 3.5 KiB of it.
+ * locks and statics take about 3.6 KiB of it, and arena 0's lock and
+ * free-list heads (page_alloc.c) the rest.
  */
 #define AT_FORK_LOCK __attribute__((section("at_fork_page"), aligned(64)))
 #define AT_CHAIN_HOT AT_FORK_LOCK
+#define AT_FORK_COLD AT_FORK_LOCK
 #define AT_FORK_TAIL __attribute__((section("at_fork_tail"), aligned(64)))
 
 /* A fork child handler: in .text.hot, which the linker puts in the first

@@ -298,13 +298,14 @@ unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int
 	return n;
 }
 
-/* Per cold class (slab.h, "Cold classes"): its objects from the page
- * allocator now live (at most AT_COLD_LIVE), and how many it may still take
- * (at 0 or below the class is warm for good). */
-static struct {
+/* Per cold class (slab.h, "Cold classes"; class cls at cold[cls -
+ * AT_COLD_CLS]: 104 bytes of the fork page, not 336): its objects from the
+ * page allocator now live (at most AT_COLD_LIVE), and how many it may still
+ * take (at 0 or below the class is warm for good). */
+AT_FORK_COLD static struct {
 	int live, left;
-} cold[AT_NR_CLASSES] = {
-	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = {0, AT_COLD_MAX},
+} cold[AT_NR_CLASSES - AT_COLD_CLS] = {
+	[0 ... AT_NR_CLASSES - AT_COLD_CLS - 1] = {0, AT_COLD_MAX},
 };
 unsigned char at_class_cold[AT_NR_CLASSES] = {
 	[AT_COLD_CLS ... AT_NR_CLASSES - 1] = 1,
@@ -325,21 +326,21 @@ void at_block_recharge(uint32_t pfn, int64_t d)
 
 void *at_cold_alloc(unsigned int cls)
 {
-	if (AT_LOAD_RELAXED(&cold[cls].left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap)) {
+	if (AT_LOAD_RELAXED(&cold[cls - AT_COLD_CLS].left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap)) {
 		AT_STORE_RELAXED(&at_class_cold[cls], 0); /* warm for good */
 		return NULL;
 	}
-	if (AT_LOAD_RELAXED(&cold[cls].live) >= AT_COLD_LIVE)
+	if (AT_LOAD_RELAXED(&cold[cls - AT_COLD_CLS].live) >= AT_COLD_LIVE)
 		return NULL;
-	if (__atomic_add_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED) > AT_COLD_LIVE ||
-	    __atomic_sub_fetch(&cold[cls].left, 1, __ATOMIC_RELAXED) < 0) {
-		__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED) > AT_COLD_LIVE ||
+	    __atomic_sub_fetch(&cold[cls - AT_COLD_CLS].left, 1, __ATOMIC_RELAXED) < 0) {
+		__atomic_sub_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	unsigned int order = cold_order(cls);
 	char *p = at_page_alloc_raw(order, (uint64_t)cls << AT_CLASS_SHIFT);
 	if (!p) {
-		__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	at_block_recharge(at_addr_to_pfn(p), -(int64_t)((AT_PAGE_SIZE << order) - at_class_charge[cls]));
@@ -350,7 +351,7 @@ void at_cold_free(uint32_t pfn, uint64_t f)
 {
 	unsigned int cls = at_block_class(f);
 	at_block_recharge(pfn, (int64_t)((AT_PAGE_SIZE << at_page_order(f)) - at_class_charge[cls]));
-	__atomic_sub_fetch(&cold[cls].live, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED);
 }
 
 /* The slabs of class cls on list dead (unlisted, linked by their windows'

@@ -81,15 +81,17 @@ static int malloc_setup(void)
 {
 	if (at_slab_init())
 		return ENOMEM;
-	uint32_t at = AT_NR_CLASSES * AT_BIN_FIRST;
+	uint32_t at = AT_BIN_FIRST_END;
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
+		unsigned int cap = bin_cap(c);
+		if (cap <= AT_BIN_FIRST)
+			continue;
+		if (at % (2 * AT_BIN_ENTS) + cap > AT_BIN_ENTS) /* the next page's low half */
+			at = (at / (2 * AT_BIN_ENTS) + 1) * 2 * AT_BIN_ENTS;
 		full_at[c] = at;
-		at += bin_cap(c) > AT_BIN_FIRST ? bin_cap(c) : 0;
+		at += cap;
 	}
-	if (at > AT_BIN_ENTS) /* every region below the entry addresses */
-		return ENOMEM;
-	size_t n = sizeof(struct at_theap) + 2 * AT_BIN_ENTS * sizeof(void *);
-	heap_bytes = (n + AT_PAGE_SIZE - 1) & ~(AT_PAGE_SIZE - 1);
+	heap_bytes = sizeof(struct at_theap) + (size_t)(at + 2 * AT_BIN_ENTS - 1) / (2 * AT_BIN_ENTS) * AT_PAGE_SIZE;
 	if (pthread_key_create(&heap_key, theap_destroy))
 		return EAGAIN;
 	/* After the page allocator's (at_slab_init -> at_heap_init): see above. */
@@ -123,7 +125,7 @@ struct at_theap *at_theap_get(void)
 			h->bins[c].cap = (uint8_t)(cap < AT_BIN_FIRST ? cap : AT_BIN_FIRST);
 			h->bins[c].magic = at_class_magic[c];
 			h->bins[c].word = at_bin_word(AT_IDX_EMPTY, 0, 0); /* bin_charge.h */
-			h->bins[c].slots = h->slots + c * AT_BIN_FIRST;
+			h->bins[c].slots = at_bin_first_slots(h, c);
 		}
 		pthread_mutex_lock(&pool_lock);
 		h->next_all = at_all_heaps;

@@ -25,14 +25,20 @@
  * Caches are bounded (cap objects of at most 64 KiB per bin in all), and
  * flushed when the thread exits.
  *
+ * The slots area (slots[], page aligned) is laid out in half pages: the
+ * low half of each page holds slots, the high half the entry addresses of
+ * those slots (at_bin_ents: half a page above), and no bin's region
+ * straddles a half page, so that a push or a pop writes one page of the
+ * area, its slot and its entry address together.
+ *
  * A bin's first region: a new heap's bins start with AT_BIN_FIRST slots
  * each (cap AT_BIN_FIRST, or the class's whole cap when that is smaller),
- * all bins' first regions together at the start of the slots (with their
- * entry addresses: 4 pages in all), so that a thread that allocates a few
- * objects of many classes touches those, not a page of slots and one of
- * entry addresses per class (a small program's heap: 13 of its 22 pages).
- * A bin moves to its own region of the class's whole cap (after the first
- * regions, in class order; its objects and entry addresses copied, `slots`
+ * the first regions of AT_BIN_FIRST_PER classes in one page, classes 1-16
+ * in the first (at_bin_first_slots: 3 pages in all), so that a thread that
+ * allocates a few objects of many classes touches those, not a page per
+ * class.  A bin moves to its own region of the class's whole cap (after
+ * the first regions, in class order, each in the first half page from
+ * there with room for it; its objects and entry addresses copied, `slots`
  * and `cap` changed by its thread, which alone reads them) when it would
  * flush a full first region, or at its AT_BIN_GROW_REFILLS-th refill.
  *
@@ -87,21 +93,35 @@ struct at_theap {
 	struct at_theap *next_free;
 	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
 	void *secure_q; /* ALLOCTAG_SECURE's quarantine (secure.c), NULL until used */
-	void *slots[]; /* the bins' slots, AT_BIN_ENTS of them at most, then
-			  as many entry addresses (at_bin_ents) */
+	/* the bins' slots and their entry addresses, from the heap's second
+	   page, in half pages (above) */
+	void *slots[] __attribute__((aligned(AT_PAGE_SIZE)));
 };
 
 /*
  * Entry addresses: next to each object in a bin, the address of its narrow
  * reference entry (slab.h at_obj_entry_of, whatever the slab's width), kept
- * AT_BIN_ENTS slots above the object's own slot, so that malloc's fast path
+ * AT_BIN_ENTS slots (half a page) above the object's own slot, in the same
+ * page (the layout above), so that malloc's fast path
  * writes the entry with no index or window computation (one load, at a
  * constant displacement from the object's): free computes the address to
  * check the entry anyway, a refill computes its batch's.  A wide slab's
  * object is never taken by the fast paths (AT_SLOW_WIDE), so its entry
  * address is never used.
  */
-#define AT_BIN_ENTS (AT_NR_CLASSES * AT_BIN_MAX)
+#define AT_BIN_ENTS (AT_PAGE_SIZE / 2 / sizeof(void *))
+#define AT_BIN_FIRST_PER (AT_BIN_ENTS / AT_BIN_FIRST)
+_Static_assert(AT_BIN_MAX <= AT_BIN_ENTS, "a bin's region fits a half page");
+_Static_assert(offsetof(struct at_theap, slots) == AT_PAGE_SIZE, "the heap's header is its first page");
+
+/* Bin cls's first region in heap h (the layout above). */
+static inline void **at_bin_first_slots(struct at_theap *h, unsigned int cls)
+{
+	unsigned int k = cls - 1;
+	return h->slots + (k / AT_BIN_FIRST_PER) * 2 * AT_BIN_ENTS + (k % AT_BIN_FIRST_PER) * AT_BIN_FIRST;
+}
+/* Where the regions of their own begin, in slots from h->slots. */
+#define AT_BIN_FIRST_END ((AT_NR_CLASSES - 2) / AT_BIN_FIRST_PER + 1) * 2 * AT_BIN_ENTS
 
 static inline uint16_t **at_bin_ents(void **slots)
 {

@@ -162,15 +162,10 @@ static int stderr_fd(const struct report *r)
 	return 2;
 }
 
-static void finish(struct report *r)
+/* Report r to the file named by path: its 8 KiB of path buffers on the
+ * stack only in a process that writes one (finish). */
+static AT_NOINLINE void finish_file(struct report *r, const char *path)
 {
-	const char *path = at_getenv(r->var);
-	if (r->mode == OFF || !path)
-		return;
-	if (r->mode == TO_STDERR) {
-		r->write(stderr_fd(r));
-		return;
-	}
 	char file[4096], tmp[4200];
 	struct stat st;
 	int err = expand(path, file, sizeof(file));
@@ -190,6 +185,22 @@ static void finish(struct report *r)
 		unlink(tmp);
 		at_msg("%s=%s: cannot write: %s", r->var, path, why(-err));
 	}
+}
+
+/* Reads nothing and grows no stack in a process with reports off (every
+ * fork child of a program run without them). */
+static void finish(struct report *r)
+{
+	if (r->mode == OFF)
+		return;
+	const char *path = at_getenv(r->var);
+	if (!path)
+		return;
+	if (r->mode == TO_STDERR) {
+		r->write(stderr_fd(r));
+		return;
+	}
+	finish_file(r, path);
 }
 
 __attribute__((destructor)) static void exit_reports_write(void)
