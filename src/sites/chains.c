@@ -423,11 +423,11 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level,
 		      uintptr_t sp)
 {
-	typedef uintptr_t word __attribute__((may_alias));
 	uintptr_t key = e->key;
 	memo_clear(e);
-	for (size_t i = 0; i < AT_MEMO_ENTRY_COPY / sizeof(word); i++) /* key 0, no counts */
-		((word *)to)[i] = ((const word *)e)[i];
+	/* key 0, no counts; a constant size: inlined as 16-byte moves (a
+	 * loop of words was 4 instructions a word, 27 words) */
+	__builtin_memcpy(to, e, AT_MEMO_ENTRY_COPY);
 	to->level = (unsigned char)level;
 	if (sp) {
 		uintptr_t old = AT_MEMO_SP(to);
