@@ -326,21 +326,22 @@ void at_block_recharge(uint32_t pfn, int64_t d)
 
 void *at_cold_alloc(unsigned int cls)
 {
-	if (AT_LOAD_RELAXED(&cold[cls - AT_COLD_CLS].left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap)) {
+	__typeof__(cold[0]) *c = &cold[cls - AT_COLD_CLS];
+	if (AT_LOAD_RELAXED(&c->left) <= 0 || AT_LOAD_RELAXED(&at_secure_heap)) {
 		AT_STORE_RELAXED(&at_class_cold[cls], 0); /* warm for good */
 		return NULL;
 	}
-	if (AT_LOAD_RELAXED(&cold[cls - AT_COLD_CLS].live) >= AT_COLD_LIVE)
+	if (AT_LOAD_RELAXED(&c->live) >= AT_COLD_LIVE)
 		return NULL;
-	if (__atomic_add_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED) > AT_COLD_LIVE ||
-	    __atomic_sub_fetch(&cold[cls - AT_COLD_CLS].left, 1, __ATOMIC_RELAXED) < 0) {
-		__atomic_sub_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&c->live, 1, __ATOMIC_RELAXED) > AT_COLD_LIVE ||
+	    __atomic_sub_fetch(&c->left, 1, __ATOMIC_RELAXED) < 0) {
+		__atomic_sub_fetch(&c->live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	unsigned int order = cold_order(cls);
 	char *p = at_page_alloc_raw(order, (uint64_t)cls << AT_CLASS_SHIFT);
 	if (!p) {
-		__atomic_sub_fetch(&cold[cls - AT_COLD_CLS].live, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&c->live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	at_block_recharge(at_addr_to_pfn(p), -(int64_t)((AT_PAGE_SIZE << order) - at_class_charge[cls]));

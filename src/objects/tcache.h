@@ -121,7 +121,7 @@ static inline void **at_bin_first_slots(struct at_theap *h, unsigned int cls)
 	return h->slots + (k / AT_BIN_FIRST_PER) * 2 * AT_BIN_ENTS + (k % AT_BIN_FIRST_PER) * AT_BIN_FIRST;
 }
 /* Where the regions of their own begin, in slots from h->slots. */
-#define AT_BIN_FIRST_END ((AT_NR_CLASSES - 2) / AT_BIN_FIRST_PER + 1) * 2 * AT_BIN_ENTS
+#define AT_BIN_FIRST_END (((AT_NR_CLASSES - 2) / AT_BIN_FIRST_PER + 1) * 2 * AT_BIN_ENTS)
 
 static inline uint16_t **at_bin_ents(void **slots)
 {

@@ -671,25 +671,27 @@ struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uint
 	return e;
 }
 
+/* The tag of entry e (found, the memo busy), the memo released. */
+static inline struct alloc_tag *entry_tag(const struct at_memo_entry *e)
+{
+	struct alloc_tag *t = e->tag;
+	at_chain_entry_done();
+	return t;
+}
+
 struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
-	if (e) {
-		struct alloc_tag *t = e->tag;
-		at_chain_entry_done();
-		return t;
-	}
+	if (e)
+		return entry_tag(e);
 	return at_chain_walk(from, ra);
 }
 
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e = at_chain_entry(from, ra);
-	if (at_likely(e != NULL)) {
-		struct alloc_tag *t = e->tag;
-		at_chain_entry_done();
-		return t;
-	}
+	if (at_likely(e != NULL))
+		return entry_tag(e);
 	return at_chain_miss(from, ra);
 }
 

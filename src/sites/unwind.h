@@ -117,8 +117,13 @@ struct at_unwind_trace {
 	uint32_t rbp;          /* bit i: word i is a saved rbp */
 	uintptr_t top;         /* the highest CFA computed past `from` */
 	uintptr_t addr[AT_TRACE_MAX];
+	/* right after addr: the walk stores word i's value AT_TRACE_MAX
+	 * words above its address (unwind.c, one pointer for both) */
 	uintptr_t val[AT_TRACE_MAX];
 };
+_Static_assert(offsetof(struct at_unwind_trace, val) ==
+		       offsetof(struct at_unwind_trace, addr) + AT_TRACE_MAX * sizeof(uintptr_t),
+	       "a trace's values follow its addresses");
 
 /* The main thread's stack top: the address of argc on the initial stack,
  * the word below argv (what the loader's __libc_stack_end holds, without
