@@ -75,6 +75,76 @@ static void buf_forget(void)
 	hot.tab_obj = hot.fde_obj = hot.win_obj = NULL;
 }
 
+/* The file pages the misses read (busy held): EH_PAGES aligned pages of
+ * the records' files, the least recently used replaced.  A program's
+ * misses come back to the same strides and FDEs (each new return address
+ * of a function it has met; a walk alternating between two functions),
+ * and a miss that finds its bytes here makes no system call. */
+#define EH_PAGE_SHIFT 12
+#define EH_PAGE (1u << EH_PAGE_SHIFT)
+#define EH_PAGES 8u
+static struct eh_page {
+	const struct eh_obj *obj; /* NULL: empty */
+	uint64_t no;              /* the page's number in obj's file */
+	uint32_t got;             /* its bytes read (fewer: the end of the file) */
+	uint32_t used;            /* the clock at its last use */
+} page_tag[EH_PAGES];
+static uint32_t page_clock;
+static uint8_t page_data[EH_PAGES][EH_PAGE];
+
+static void pages_forget(void)
+{
+	for (unsigned int i = 0; i < EH_PAGES; i++)
+		page_tag[i].obj = NULL;
+}
+
+/* Page no of o's file, kept or read now; NULL when the read fails. */
+static const struct eh_page *page_get(const struct eh_obj *o, uint64_t no)
+{
+	unsigned int v = 0;
+	for (unsigned int i = 0; i < EH_PAGES; i++) {
+		if (page_tag[i].obj == o && page_tag[i].no == no) {
+			page_tag[i].used = ++page_clock;
+			return &page_tag[i];
+		}
+		if (page_tag[v].obj &&
+		    (!page_tag[i].obj || (int32_t)(page_tag[i].used - page_tag[v].used) < 0))
+			v = i; /* an empty one, else the one used longest ago (the clock wraps) */
+	}
+	struct eh_page *t = &page_tag[v];
+	t->obj = NULL;
+	ssize_t r = at_read_at(o->fd, page_data[v], EH_PAGE, no << EH_PAGE_SHIFT);
+	if (r < 0)
+		return NULL;
+	t->obj = o;
+	t->no = no;
+	t->got = (uint32_t)r;
+	t->used = ++page_clock;
+	return t;
+}
+
+/* n bytes at off of o's file into dst through the kept pages: at_read_at's
+ * result (fewer only at the end of the file, -1 on an error). */
+static ssize_t file_read(const struct eh_obj *o, void *dst, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		uint64_t at = off + done;
+		const struct eh_page *t = page_get(o, at >> EH_PAGE_SHIFT);
+		if (!t)
+			return -1;
+		size_t in = (size_t)(at & (EH_PAGE - 1));
+		if (t->got <= in)
+			break;
+		size_t k = t->got - in < n - done ? t->got - in : n - done;
+		memcpy((uint8_t *)dst + done, page_data[t - page_tag] + in, k);
+		done += k;
+		if (t->got < EH_PAGE)
+			break;
+	}
+	return (ssize_t)done;
+}
+
 
 static inline int32_t load32(const uint8_t *p)
 {
@@ -163,6 +233,7 @@ static int index_table(struct eh_obj *o)
 static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const uint8_t *hdr)
 {
 	buf_forget(); /* o may have been another object's record; buf is reused */
+	pages_forget();
 	memset(o, 0, sizeof(*o));
 	o->hdr = hdr;
 	o->fd = -1;
@@ -226,7 +297,7 @@ static int window_rule(struct eh_obj *o, size_t k, size_t strides, uintptr_t pc,
 		return NOT_FOUND;
 	if (hot.win_obj != o || hot.win_k != k) {
 		buf_forget();
-		if (at_read_at(o->fd, buf, (size_t)(hi - lo), (uint64_t)lo) != hi - lo)
+		if (file_read(o, buf, (size_t)(hi - lo), (uint64_t)lo) != hi - lo)
 			return READ_FAILED;
 		hot.win_obj = o;
 		hot.win_k = k;
@@ -278,7 +349,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint64_t n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
 	if (hot.tab_obj != o || hot.tab_first != first || hot.tab_n != n) {
 		hot.tab_obj = hot.win_obj = NULL; /* the FDE after it stays */
-		if (at_read_at(o->fd, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
+		if (file_read(o, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
 			return READ_FAILED;
 		hot.tab_obj = o;
 		hot.tab_first = first;
@@ -304,7 +375,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	ssize_t got = hot.fde_got;
 	if (hot.fde_obj != o || hot.fde_at != (uint64_t)fde_off) {
 		hot.fde_obj = hot.win_obj = NULL;
-		got = at_read_at(o->fd, fde, want, (uint64_t)fde_off);
+		got = file_read(o, fde, want, (uint64_t)fde_off);
 		if (got < 8)
 			return READ_FAILED;
 		hot.fde_obj = o;
@@ -348,7 +419,7 @@ static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *er
 	uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
 	c->off = 0;
 	*err = READ_FAILED;
-	if (cn < 4 || at_read_at(o->fd, c->b, cn, cie_off) != (ssize_t)cn)
+	if (cn < 4 || file_read(o, c->b, cn, cie_off) != (ssize_t)cn)
 		return NULL;
 	uint32_t clen = (uint32_t)load32(c->b);
 	*err = AT_EH_MEMORY;
@@ -393,6 +464,7 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 		return r == READ_FAILED ? AT_EH_MEMORY : r;
 	/* the program closed or replaced our descriptor: open the file again */
 	buf_forget();
+	pages_forget();
 	struct stat st;
 	int fd = open_object(o->path, info, &st);
 	o->fd = fd;
@@ -440,6 +512,7 @@ static void forget_now(void)
 {
 	AT_STORE_RELAXED(&hot.forget_pending, 0);
 	buf_forget();
+	pages_forget();
 	for (unsigned int i = 0; i < nobjs; i++)
 		if (still_ours(&objs[i]))
 			close(objs[i].fd);
