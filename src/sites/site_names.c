@@ -108,6 +108,7 @@ struct at_object {
 	uintptr_t start, end;    /* and where it is mapped */
 	struct at_symtab sym; /* .symtab, else .dynsym, read from the file */
 	struct at_dynsym dyn; /* a layer object's mapped .dynsym, by address */
+	const char *strs;     /* its string table as loaded (NULL: read from fd) */
 	int fd;               /* the file, kept open for its names (-1: none) */
 	dev_t dev;
 	ino_t ino;
@@ -138,11 +139,36 @@ static int layer_object(const char *path)
 	return 0;
 }
 
+/* The string table of o's index as the loader mapped it: when the index
+ * is the file's .dynsym and its strings are the loader's (DT_STRTAB at the
+ * section's address, DT_STRSZ its size: bytes never relocated, read by
+ * the loader at start, so resident), else NULL. */
+static const char *loaded_strs(const struct at_object *o)
+{
+	uintptr_t at = 0;
+	uint64_t size = 0;
+	if (!o->sym.straddr || !o->ld)
+		return NULL;
+	for (const ElfW(Dyn) *d = o->ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_STRTAB)
+			at = (uintptr_t)d->d_un.d_ptr;
+		else if (d->d_tag == DT_STRSZ)
+			size = d->d_un.d_val;
+	if (at && !(at >= o->start && at < o->end))
+		at += o->l_addr; /* an entry the loader did not relocate */
+	if (!at || at != o->l_addr + o->sym.straddr || size != o->sym.strsz ||
+	    at < o->start || o->end - at < size)
+		return NULL;
+	return (const char *)at;
+}
+
 /* Index path's .symtab (else its .dynsym) into o, keeping the file open
- * for the names (nothing if it has neither). */
+ * for the names unless they are read from the loaded string table
+ * (nothing if it has neither). */
 static void load_symtab(struct at_object *o, const char *path)
 {
 	o->fd = -1;
+	o->strs = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -161,6 +187,11 @@ static void load_symtab(struct at_object *o, const char *path)
 			o->sym.funcs = v;
 			o->sym.bytes = 0; /* counted in the pool's */
 		}
+	}
+	if (rc == 0 && (o->strs = loaded_strs(o))) {
+		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
+		close(fd);
+		return; /* index for the process's lifetime, names from the mapping */
 	}
 	if (rc == 0) {
 		__atomic_fetch_add(&table_bytes, o->sym.bytes, __ATOMIC_RELAXED);
@@ -202,9 +233,22 @@ static int object_fd(struct at_object *o)
 	return nfd;
 }
 
-/* The name of o's function fi in buf (size bytes), or NULL. */
+/* The symbol index's read function for names in the loaded string table
+ * (ctx: the object; at_symtab_name reads only inside the table). */
+static int read_loaded(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	const struct at_object *o = ctx;
+	memcpy(buf, o->strs + (off - o->sym.stroff), len);
+	return 0;
+}
+
+/* The name of o's function fi in buf (size bytes), or NULL: from the
+ * loaded string table (the object holds the frame being named: mapped),
+ * else from the file. */
 static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t size)
 {
+	if (o->strs)
+		return at_symtab_name(&o->sym, read_loaded, o, fi, buf, size);
 	int fd = object_fd(o);
 	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_read_fd, &fd, fi, buf, size);
 }

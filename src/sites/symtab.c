@@ -272,6 +272,7 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	munmap(scratch, sbytes);
 	t->stroff = str.sh_offset;
 	t->strsz = (uint32_t)str.sh_size;
+	t->straddr = sym.sh_type == SHT_DYNSYM && (str.sh_flags & SHF_ALLOC) ? str.sh_addr : 0;
 	t->funcs = v;
 	t->nfuncs = (size_t)n;
 	t->bytes = bytes;

@@ -50,6 +50,8 @@ struct at_fsym {
 struct at_symtab {
 	uint64_t stroff;       /* the string table's file offset */
 	uint32_t strsz;        /* and size */
+	uint64_t straddr;      /* and address when the table is .dynsym and its
+				* strings are loaded (SHF_ALLOC), else 0 */
 	struct at_fsym *funcs; /* its defined functions, by address */
 	size_t nfuncs;
 	size_t bytes; /* of the funcs array */
