@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 
-#define SYMS_PER_READ 80u /* 1.9 KiB of symbols a read, within the headers' 2 */
+
+#define SYMS_READ_MAX (64u << 10) /* bytes of symbols a read at most */
 
 /* A function's sort key: start, then a global name before a local one,
  * above its place in the array (bits 0-30, not compared). */
@@ -178,14 +179,14 @@ static int kept(const Elf64_Sym *sy, uint64_t strsz)
 }
 
 /* The functions of nsyms symbols at file offset off, stored in v (room
- * for nsyms), read SYMS_PER_READ at a time into s; their number, or -1
- * when a read fails. */
+ * for nsyms), read per_read at a time into s; their number, or -1 when a
+ * read fails. */
 static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint64_t strsz,
-		 struct at_fsym *v, Elf64_Sym *s)
+		 struct at_fsym *v, Elf64_Sym *s, size_t per_read)
 {
 	size_t k = 0;
-	for (size_t i = 0; i < nsyms; i += SYMS_PER_READ) {
-		size_t n = nsyms - i < SYMS_PER_READ ? nsyms - i : SYMS_PER_READ;
+	for (size_t i = 0; i < nsyms; i += per_read) {
+		size_t n = nsyms - i < per_read ? nsyms - i : per_read;
 		if (rd(ctx, s, n * sizeof(s[0]), off + i * sizeof(s[0])))
 			return -1;
 		for (size_t j = 0; j < n; j++) {
@@ -211,15 +212,10 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > size || eh.e_shoff % 8 ||
 	    (size - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum)
 		return AT_SYMTAB_CORRUPT;
-	/* .symtab, else .dynsym (a stripped file): 32 headers a read; the
-	 * headers, then the symbols, in one buffer (a chain's first frame in
-	 * an object reads this under the allocation's stack: each page of
-	 * stack it reaches stays resident) */
-	union {
-		Elf64_Shdr sh[32];
-		Elf64_Sym s[SYMS_PER_READ];
-	} rbuf;
-	Elf64_Shdr *sh = rbuf.sh, sym = {0}, str;
+	/* .symtab, else .dynsym (a stripped file): 32 headers a read (a
+	 * chain's first frame in an object reads this under the allocation's
+	 * stack: each page of stack it reaches stays resident) */
+	Elf64_Shdr sh[32], sym = {0}, str;
 	unsigned int pick = eh.e_shnum;
 	for (unsigned int i = 0; i < eh.e_shnum; i += 32) {
 		unsigned int n = eh.e_shnum - i < 32 ? eh.e_shnum - i : 32;
@@ -245,15 +241,26 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	size_t nsyms = sym.sh_size / sizeof(Elf64_Sym);
 	if (!nsyms)
 		return 1;
-	/* one read of the table: room for every symbol, the pages the
-	 * functions did not reach given back */
+	/* one pass over the table: room for every symbol, the pages the
+	 * functions did not reach given back; the symbols read into the
+	 * sort's scratch first (the sort's room for as many keys, 8 bytes
+	 * each, and the buckets' bounds: a third of the table a read, or
+	 * more, up to SYMS_READ_MAX bytes; not 80 symbols on the stack) */
 	size_t bytes = (nsyms * sizeof(struct at_fsym) + 4095) & ~(size_t)4095;
 	struct at_fsym *v =
 		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v == MAP_FAILED)
 		return 1;
-	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, rbuf.s);
+	size_t sbytes = sort_scratch(nsyms) * sizeof(uint64_t);
+	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch == MAP_FAILED) {
+		munmap(v, bytes);
+		return 1;
+	}
+	size_t per_read = (sbytes < SYMS_READ_MAX ? sbytes : SYMS_READ_MAX) / sizeof(Elf64_Sym);
+	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, scratch, per_read);
 	if (n <= 0 || n > (long)KEY_AT) {
+		munmap(scratch, sbytes);
 		munmap(v, bytes);
 		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
 	}
@@ -261,12 +268,6 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	if (used < bytes) {
 		munmap((char *)v + used, bytes - used);
 		bytes = used;
-	}
-	size_t sbytes = sort_scratch((size_t)n) * sizeof(uint64_t);
-	void *scratch = mmap(NULL, sbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (scratch == MAP_FAILED) {
-		munmap(v, bytes);
-		return 1;
 	}
 	fsym_sort(v, (size_t)n, scratch);
 	munmap(scratch, sbytes);
