@@ -8,7 +8,8 @@
  * file mapping's entries are not copied by fork), so libc's pread would
  * cost the child a page fault for its 64 KiB text window, on top of the
  * chain's own; the system call instruction here is in our text, which the
- * child's malloc has mapped already.  errno is left alone.
+ * child's malloc has mapped already.  errno is left alone.  (preadv: the
+ * unwinder's kept blocks of a file, a run of them a read.)
  */
 #ifndef AT_READ_AT_H
 #define AT_READ_AT_H
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #if defined(__x86_64__) && defined(__linux__)
 #include <sys/syscall.h>
@@ -32,6 +34,23 @@ static inline ssize_t at_pread_once(int fd, void *buf, size_t n, uint64_t off)
 #else
 	int saved = errno;
 	ssize_t r = pread(fd, buf, n, (off_t)off);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+#endif
+}
+
+/* One preadv (iovcnt buffers from off): the bytes read, or -errno. */
+static inline ssize_t at_preadv_once(int fd, const struct iovec *iov, int iovcnt, uint64_t off)
+{
+#if defined(__x86_64__) && defined(__linux__)
+	/* the offset's low and high words: on a 64-bit kernel the low one
+	 * holds all of it */
+	return (ssize_t)at_raw_syscall6(SYS_preadv, fd, (long)iov, iovcnt, (long)off, 0, 0);
+#else
+	int saved = errno;
+	ssize_t r = preadv(fd, iov, iovcnt, (off_t)off);
 	if (r < 0)
 		r = -errno;
 	errno = saved;

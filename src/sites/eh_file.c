@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/read_at.h"
@@ -75,76 +76,126 @@ static void buf_forget(void)
 	hot.tab_obj = hot.fde_obj = hot.win_obj = NULL;
 }
 
-/* The file pages the misses read (busy held): EH_PAGES aligned pages of
- * the records' files, the least recently used replaced.  A program's
- * misses come back to the same strides and FDEs (each new return address
- * of a function it has met; a walk alternating between two functions),
- * and a miss that finds its bytes here makes no system call. */
-#define EH_PAGE_SHIFT 12
-#define EH_PAGE (1u << EH_PAGE_SHIFT)
-#define EH_PAGES 8u
-static struct eh_page {
+/* The file blocks the misses read (busy held): EH_BLOCKS aligned blocks
+ * of EH_BLOCK bytes of the records' files, the least recently used
+ * replaced.  A program's misses come back to the same strides, FDEs and
+ * CIEs (each new return address of a function it has met; a walk
+ * alternating between two functions), and a miss that finds its bytes
+ * here makes no system call; the blocks a read lacks are read by one
+ * preadv (a run of them: one a run). */
+#define EH_BLOCK_SHIFT 11
+#define EH_BLOCK (1u << EH_BLOCK_SHIFT)
+#define EH_BLOCKS 16u
+static struct eh_block {
 	const struct eh_obj *obj; /* NULL: empty */
-	uint64_t no;              /* the page's number in obj's file */
+	uint64_t no;              /* the block's number in obj's file */
 	uint32_t got;             /* its bytes read (fewer: the end of the file) */
 	uint32_t used;            /* the clock at its last use */
-} page_tag[EH_PAGES];
-static uint32_t page_clock;
-static uint8_t page_data[EH_PAGES][EH_PAGE];
+} block_tag[EH_BLOCKS];
+static uint32_t block_clock;
+static uint8_t block_data[EH_BLOCKS][EH_BLOCK];
 
-static void pages_forget(void)
+static void blocks_forget(void)
 {
-	for (unsigned int i = 0; i < EH_PAGES; i++)
-		page_tag[i].obj = NULL;
+	for (unsigned int i = 0; i < EH_BLOCKS; i++)
+		block_tag[i].obj = NULL;
 }
 
-/* Page no of o's file, kept or read now; NULL when the read fails. */
-static const struct eh_page *page_get(const struct eh_obj *o, uint64_t no)
+/* A block to fill for the read of clock `now`: an empty one, else the one
+ * used longest ago (the clock wraps), never one this read uses. */
+static unsigned int block_victim(uint32_t now)
 {
-	unsigned int v = 0;
-	for (unsigned int i = 0; i < EH_PAGES; i++) {
-		if (page_tag[i].obj == o && page_tag[i].no == no) {
-			page_tag[i].used = ++page_clock;
-			return &page_tag[i];
-		}
-		if (page_tag[v].obj &&
-		    (!page_tag[i].obj || (int32_t)(page_tag[i].used - page_tag[v].used) < 0))
-			v = i; /* an empty one, else the one used longest ago (the clock wraps) */
+	unsigned int v = EH_BLOCKS;
+	for (unsigned int i = 0; i < EH_BLOCKS; i++) {
+		const struct eh_block *t = &block_tag[i];
+		if (t->used == now)
+			continue;
+		if (!t->obj)
+			return i;
+		if (v == EH_BLOCKS || (int32_t)(t->used - block_tag[v].used) < 0)
+			v = i;
 	}
-	struct eh_page *t = &page_tag[v];
-	t->obj = NULL;
-	ssize_t r = at_read_at(o->fd, page_data[v], EH_PAGE, no << EH_PAGE_SHIFT);
-	if (r < 0)
-		return NULL;
-	t->obj = o;
-	t->no = no;
-	t->got = (uint32_t)r;
-	t->used = ++page_clock;
-	return t;
+	return v;
 }
 
-/* n bytes at off of o's file into dst through the kept pages: at_read_at's
+/* Blocks first .. first + k - 1 of o's file into the blocks slot[0 .. k):
+ * one preadv, the rest (a read cut short) block by block; 0, or -1 on an
+ * error. */
+static int blocks_read(const struct eh_obj *o, uint64_t first, const unsigned int *slot,
+		       unsigned int k)
+{
+	struct iovec iov[EH_BLOCKS];
+	for (unsigned int i = 0; i < k; i++) {
+		iov[i].iov_base = block_data[slot[i]];
+		iov[i].iov_len = EH_BLOCK;
+	}
+	ssize_t r;
+	do
+		r = at_preadv_once(o->fd, iov, k, first << EH_BLOCK_SHIFT);
+	while (r == -EINTR);
+	if (r < 0)
+		return -1;
+	for (unsigned int i = 0; i < k; i++) {
+		struct eh_block *t = &block_tag[slot[i]];
+		size_t at = (size_t)i << EH_BLOCK_SHIFT;
+		ssize_t got = (size_t)r >= at + EH_BLOCK ? (ssize_t)EH_BLOCK
+			      : at_read_at(o->fd, block_data[slot[i]], EH_BLOCK,
+					   (first + i) << EH_BLOCK_SHIFT);
+		if (got < 0)
+			return -1;
+		t->obj = o;
+		t->no = first + i;
+		t->got = (uint32_t)got;
+	}
+	return 0;
+}
+
+/* n bytes at off of o's file into dst through the kept blocks: at_read_at's
  * result (fewer only at the end of the file, -1 on an error). */
 static ssize_t file_read(const struct eh_obj *o, void *dst, size_t n, uint64_t off)
 {
-	size_t done = 0;
-	while (done < n) {
-		uint64_t at = off + done;
-		const struct eh_page *t = page_get(o, at >> EH_PAGE_SHIFT);
-		if (!t)
+	if (!n)
+		return 0;
+	uint64_t b0 = off >> EH_BLOCK_SHIFT, nb = ((off + n - 1) >> EH_BLOCK_SHIFT) - b0 + 1;
+	if (off > (uint64_t)INT64_MAX - n || nb > EH_BLOCKS - 2)
+		return at_read_at(o->fd, dst, n, off); /* longer than the blocks but two */
+	uint32_t now = ++block_clock;
+	unsigned int slot[EH_BLOCKS];
+	for (unsigned int i = 0; i < nb; i++) {
+		slot[i] = EH_BLOCKS;
+		for (unsigned int j = 0; j < EH_BLOCKS; j++)
+			if (block_tag[j].obj == o && block_tag[j].no == b0 + i) {
+				slot[i] = j;
+				block_tag[j].used = now;
+				break;
+			}
+	}
+	for (unsigned int i = 0; i < nb;) { /* each run of missing blocks */
+		unsigned int k = 0;
+		while (i + k < nb && slot[i + k] == EH_BLOCKS) {
+			unsigned int v = block_victim(now);
+			block_tag[v].obj = NULL;
+			block_tag[v].used = now;
+			slot[i + k++] = v;
+		}
+		if (k && blocks_read(o, b0 + i, slot + i, k))
 			return -1;
-		size_t in = (size_t)(at & (EH_PAGE - 1));
+		i += k ? k : 1;
+	}
+	size_t done = 0;
+	for (unsigned int i = 0; i < nb; i++) {
+		const struct eh_block *t = &block_tag[slot[i]];
+		size_t in = (size_t)((off + done) & (EH_BLOCK - 1));
 		if (t->got <= in)
 			break;
-		size_t k = t->got - in < n - done ? t->got - in : n - done;
-		memcpy((uint8_t *)dst + done, page_data[t - page_tag] + in, k);
-		done += k;
-		if (t->got < EH_PAGE)
-			break;
+		size_t c = t->got - in < n - done ? t->got - in : n - done;
+		memcpy((uint8_t *)dst + done, block_data[slot[i]] + in, c);
+		done += c;
+		if (t->got < EH_BLOCK)
+			break; /* the end of the file */
 	}
 	return (ssize_t)done;
 }
-
 
 static inline int32_t load32(const uint8_t *p)
 {
@@ -233,7 +284,7 @@ static int index_table(struct eh_obj *o)
 static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const uint8_t *hdr)
 {
 	buf_forget(); /* o may have been another object's record; buf is reused */
-	pages_forget();
+	blocks_forget();
 	memset(o, 0, sizeof(*o));
 	o->hdr = hdr;
 	o->fd = -1;
@@ -464,7 +515,7 @@ static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintpt
 		return r == READ_FAILED ? AT_EH_MEMORY : r;
 	/* the program closed or replaced our descriptor: open the file again */
 	buf_forget();
-	pages_forget();
+	blocks_forget();
 	struct stat st;
 	int fd = open_object(o->path, info, &st);
 	o->fd = fd;
@@ -512,7 +563,7 @@ static void forget_now(void)
 {
 	AT_STORE_RELAXED(&hot.forget_pending, 0);
 	buf_forget();
-	pages_forget();
+	blocks_forget();
 	for (unsigned int i = 0; i < nobjs; i++)
 		if (still_ours(&objs[i]))
 			close(objs[i].fd);
