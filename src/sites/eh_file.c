@@ -95,6 +95,15 @@ static struct eh_block {
 static uint32_t block_clock;
 static uint8_t block_data[EH_BLOCKS][EH_BLOCK];
 
+static unsigned long file_reads; /* the reads asked of the files (tests) */
+
+/* at_read_at, counted */
+static ssize_t read_at(int fd, void *dst, size_t n, uint64_t off)
+{
+	file_reads++;
+	return at_read_at(fd, dst, n, off);
+}
+
 static void blocks_forget(void)
 {
 	for (unsigned int i = 0; i < EH_BLOCKS; i++)
@@ -130,16 +139,17 @@ static int blocks_read(const struct eh_obj *o, uint64_t first, const unsigned in
 		iov[i].iov_len = EH_BLOCK;
 	}
 	ssize_t r;
-	do
+	do {
+		file_reads++;
 		r = at_preadv_once(o->fd, iov, k, first << EH_BLOCK_SHIFT);
-	while (r == -EINTR);
+	} while (r == -EINTR);
 	if (r < 0)
 		return -1;
 	for (unsigned int i = 0; i < k; i++) {
 		struct eh_block *t = &block_tag[slot[i]];
 		size_t at = (size_t)i << EH_BLOCK_SHIFT;
 		ssize_t got = (size_t)r >= at + EH_BLOCK ? (ssize_t)EH_BLOCK
-			      : at_read_at(o->fd, block_data[slot[i]], EH_BLOCK,
+			      : read_at(o->fd, block_data[slot[i]], EH_BLOCK,
 					   (first + i) << EH_BLOCK_SHIFT);
 		if (got < 0)
 			return -1;
@@ -158,7 +168,7 @@ static ssize_t file_read(const struct eh_obj *o, void *dst, size_t n, uint64_t o
 		return 0;
 	uint64_t b0 = off >> EH_BLOCK_SHIFT, nb = ((off + n - 1) >> EH_BLOCK_SHIFT) - b0 + 1;
 	if (off > (uint64_t)INT64_MAX - n || nb > EH_BLOCKS - 2)
-		return at_read_at(o->fd, dst, n, off); /* longer than the blocks but two */
+		return read_at(o->fd, dst, n, off); /* longer than the blocks but two */
 	uint32_t now = ++block_clock;
 	unsigned int slot[EH_BLOCKS];
 	for (unsigned int i = 0; i < nb; i++) {
@@ -217,13 +227,13 @@ static int open_object(const char *path, const struct dl_phdr_info *info, struct
 	if (fd < 0)
 		return -1;
 	int same = !fstat(fd, st) && S_ISREG(st->st_mode) &&
-		   at_read_at(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+		   read_at(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
 		   !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_phnum == info->dlpi_phnum &&
 		   eh.e_phentsize == sizeof(ElfW(Phdr));
 	for (size_t i = 0; same && i < info->dlpi_phnum; i += 16) {
 		size_t k = info->dlpi_phnum - i < 16 ? info->dlpi_phnum - i : 16;
 		size_t n = k * sizeof(ElfW(Phdr));
-		same = at_read_at(fd, ph, n, eh.e_phoff + i * sizeof(ElfW(Phdr))) == (ssize_t)n &&
+		same = read_at(fd, ph, n, eh.e_phoff + i * sizeof(ElfW(Phdr))) == (ssize_t)n &&
 		       !memcmp(ph, info->dlpi_phdr + i, n);
 	}
 	if (!same) {
@@ -266,7 +276,7 @@ static int index_table(struct eh_obj *o)
 	const uint64_t per = sizeof(buf) / 8; /* entries a read brings */
 	for (uint64_t e = 0; e < o->count; e += per) {
 		uint64_t n = o->count - e < per ? o->count - e : per;
-		if (at_read_at(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
+		if (read_at(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
 			return -1;
 		for (uint64_t i = (AT_EH_STRIDE - e % AT_EH_STRIDE) % AT_EH_STRIDE; i < n;
 		     i += AT_EH_STRIDE) {
@@ -317,7 +327,7 @@ static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const
 	uint8_t b[64];
 	size_t n = o->seg_end - o->hdr_off < sizeof(b) ? o->seg_end - o->hdr_off : sizeof(b);
 	size_t at;
-	if (at_read_at(fd, b, n, o->hdr_off) != (ssize_t)n ||
+	if (read_at(fd, b, n, o->hdr_off) != (ssize_t)n ||
 	    at_eh_hdr(b, n, h, &o->count, &at) || /* the mapping's reader says what */
 	    o->count > (o->seg_end - o->hdr_off - at) / 8 ||
 	    (o->tab_off = o->hdr_off + at, index_table(o))) {
@@ -445,7 +455,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 		big = mmap(NULL, big_n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (big == MAP_FAILED)
 			return AT_EH_MEMORY;
-		if (at_read_at(o->fd, big, big_n, (uint64_t)fde_off) != (ssize_t)big_n) {
+		if (read_at(o->fd, big, big_n, (uint64_t)fde_off) != (ssize_t)big_n) {
 			munmap(big, big_n);
 			return READ_FAILED;
 		}
@@ -577,4 +587,9 @@ unsigned int at_eh_file_objects(void)
 	for (unsigned int i = 0; i < nobjs; i++)
 		n += objs[i].fd >= 0;
 	return n;
+}
+
+unsigned long at_eh_file_reads(void)
+{
+	return file_reads;
 }

@@ -77,5 +77,7 @@ AT_HIDDEN int at_eh_file_rule(const struct dl_phdr_info *info, const uint8_t *hd
 AT_HIDDEN void at_eh_file_forget(void);
 /* Objects read from their files so far (tests). */
 AT_HIDDEN unsigned int at_eh_file_objects(void);
+/* Reads asked of the files so far, a pread or preadv each (tests). */
+AT_HIDDEN unsigned long at_eh_file_reads(void);
 
 #endif
