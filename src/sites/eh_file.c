@@ -436,6 +436,11 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	ssize_t got = hot.fde_got;
 	if (hot.fde_obj != o || hot.fde_at != (uint64_t)fde_off) {
 		hot.fde_obj = hot.win_obj = NULL;
+		if (file_read(o, fde, 8, (uint64_t)fde_off) != 8)
+			return READ_FAILED;
+		uint32_t n = (uint32_t)load32(fde); /* the FDE's bytes, not FDE_MAX */
+		if (n != 0xffffffffu && n >= 8 && (uint64_t)n + 4 < want)
+			want = (uint64_t)n + 4;
 		got = file_read(o, fde, want, (uint64_t)fde_off);
 		if (got < 8)
 			return READ_FAILED;

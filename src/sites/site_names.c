@@ -233,22 +233,13 @@ static int object_fd(struct at_object *o)
 	return nfd;
 }
 
-/* The symbol index's read function for names in the loaded string table
- * (ctx: the object; at_symtab_name reads only inside the table). */
-static int read_loaded(void *ctx, void *buf, size_t len, uint64_t off)
-{
-	const struct at_object *o = ctx;
-	memcpy(buf, o->strs + (off - o->sym.stroff), len);
-	return 0;
-}
-
 /* The name of o's function fi in buf (size bytes), or NULL: from the
  * loaded string table (the object holds the frame being named: mapped),
  * else from the file. */
 static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t size)
 {
 	if (o->strs)
-		return at_symtab_name(&o->sym, read_loaded, o, fi, buf, size);
+		return at_symtab_name_mapped(&o->sym, o->strs, fi, buf, size);
 	int fd = object_fd(o);
 	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_read_fd, &fd, fi, buf, size);
 }

@@ -304,21 +304,48 @@ long at_symtab_find(const struct at_symtab *t, uintptr_t off)
 	return -1;
 }
 
+/* The bytes of function fi's name a read takes into a buffer of size
+ * bytes (its offset in *off): up to the table's end, at most size - 1;
+ * 0 when it has none. */
+static size_t name_span(const struct at_symtab *t, size_t fi, size_t size, uint32_t *off)
+{
+	*off = t->funcs[fi].name & ~AT_FSYM_GLOBAL;
+	if (size < 2 || *off >= t->strsz)
+		return 0;
+	return t->strsz - *off < size - 1 ? t->strsz - *off : size - 1;
+}
+
+/* The name read (n bytes at s, the table's end at s + left): s when it
+ * ends there, else cut into buf, or NULL when the table ends first. */
+static const char *name_end(const char *s, size_t n, size_t left, char *buf)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!s[i])
+			return s;
+	if (n == left)
+		return NULL; /* not ended inside the string table */
+	if (s != buf)
+		memcpy(buf, s, n);
+	buf[n] = '\0'; /* longer than buf: cut */
+	return buf;
+}
+
 const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
 			   char *buf, size_t size)
 {
-	uint32_t off = t->funcs[fi].name & ~AT_FSYM_GLOBAL;
-	if (size < 2 || off >= t->strsz)
+	uint32_t off;
+	size_t n = name_span(t, fi, size, &off);
+	if (!n || rd(ctx, buf, n, t->stroff + off))
 		return NULL;
-	size_t n = t->strsz - off < size - 1 ? t->strsz - off : size - 1;
-	if (rd(ctx, buf, n, t->stroff + off))
-		return NULL;
-	if (memchr(buf, 0, n))
-		return buf;
-	if (n == t->strsz - off)
-		return NULL; /* not ended inside the string table */
-	buf[n] = '\0'; /* longer than buf: cut */
-	return buf;
+	return name_end(buf, n, t->strsz - off, buf);
+}
+
+const char *at_symtab_name_mapped(const struct at_symtab *t, const char *strs, size_t fi,
+				  char *buf, size_t size)
+{
+	uint32_t off;
+	size_t n = name_span(t, fi, size, &off);
+	return n ? name_end(strs + off, n, t->strsz - off, buf) : NULL;
 }
 
 void at_symtab_release(struct at_symtab *t)

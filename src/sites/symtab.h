@@ -71,6 +71,10 @@ AT_HIDDEN long at_symtab_find(const struct at_symtab *t, uintptr_t off);
  * or NULL (unreadable, or not ended inside the string table). */
 AT_HIDDEN const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
 				     size_t fi, char *buf, size_t size);
+/* The same name from the string table mapped at strs (the table's bytes,
+ * as loaded): a pointer into it, or the name cut into buf (size bytes). */
+AT_HIDDEN const char *at_symtab_name_mapped(const struct at_symtab *t, const char *strs,
+					    size_t fi, char *buf, size_t size);
 /* Unmap t's index (the runtime keeps every index for good). */
 AT_HIDDEN void at_symtab_release(struct at_symtab *t);
 
