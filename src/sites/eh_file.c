@@ -82,8 +82,10 @@ static void buf_forget(void)
  * CIEs (each new return address of a function it has met; a walk
  * alternating between two functions), and a miss that finds its bytes
  * here makes no system call; the blocks a read lacks are read by one
- * preadv (a run of them: one a run). */
-#define EH_BLOCK_SHIFT 11
+ * preadv (a run of them: one a run).  16 KiB: every block is a page
+ * resident once used (1 KiB blocks, not 2 or 4: the same bytes hold more
+ * of the scattered FDEs a program meets). */
+#define EH_BLOCK_SHIFT 10
 #define EH_BLOCK (1u << EH_BLOCK_SHIFT)
 #define EH_BLOCKS 16u
 static struct eh_block {

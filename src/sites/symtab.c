@@ -9,7 +9,7 @@
 
 
 
-#define SYMS_READ_MAX (64u << 10) /* bytes of symbols a read at most */
+#define SYMS_READ_MAX (16u << 10) /* bytes of symbols a read at most (682) */
 
 /* A function's sort key: start, then a global name before a local one,
  * above its place in the array (bits 0-30, not compared). */
@@ -243,9 +243,9 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return 1;
 	/* one pass over the table: room for every symbol, the pages the
 	 * functions did not reach given back; the symbols read into the
-	 * sort's scratch first (the sort's room for as many keys, 8 bytes
-	 * each, and the buckets' bounds: a third of the table a read, or
-	 * more, up to SYMS_READ_MAX bytes; not 80 symbols on the stack) */
+	 * sort's scratch first, SYMS_READ_MAX bytes a read (about what the
+	 * sort touches of it: 8 bytes a key and the buckets' bounds), not 80
+	 * symbols on the stack */
 	size_t bytes = (nsyms * sizeof(struct at_fsym) + 4095) & ~(size_t)4095;
 	struct at_fsym *v =
 		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
