@@ -32,15 +32,19 @@
  * outside the segment) is read in place as before.  An FDE longer than the
  * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
- * A miss: one pread of its stride's FDEs (from its first FDE to the next
- * stride's, up to 8 KiB), scanned for the one whose range holds the
- * address (and one of the CIE when neither cached one is it), skipped when
+ * A miss: its stride's FDEs (from its first FDE to the next stride's, up
+ * to 8 KiB) read in one piece, scanned for the one whose range holds the
+ * address (and the CIE read when neither cached one is it), skipped when
  * the previous miss read the same stride.  When the scan cannot say (FDEs
  * out of the table's order, as a compiler's hot and cold parts leave them;
  * a stride longer than 8 KiB; a CIE whose FDE encoding is not ld's
- * pc-relative 4 bytes; an address no FDE covers): one pread of the
- * stride's table entries, one of the FDE, each skipped when the previous
- * miss read the same.  A descriptor the program closed or replaced (a
+ * pc-relative 4 bytes; an address no FDE covers): the stride's table
+ * entries, then the FDE (its own length), each skipped when the previous
+ * miss read the same.  These reads go through 16 kept blocks of 1 KiB of
+ * the files (least recently used replaced): the blocks a read lacks come
+ * by one preadv a run of them, the rest without a system call (a
+ * program's misses come back to the functions, strides and CIEs it has
+ * met).  A descriptor the program closed or replaced (a
  * read fails, or gives a stop or corrupt record) is checked (fstat: its
  * device and inode) and opened again once; a record whose file
  * no longer matches is read in place from then on.  When the loader

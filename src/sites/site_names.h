@@ -17,9 +17,13 @@
  *             object's .symtab when its file has one, else from its
  *             .dynsym (either read from the file with pread, never
  *             through malloc, and indexed by address once: symtab.h; the
- *             name itself read from the file when the frame is named,
- *             through a descriptor kept open, O_CLOEXEC, numbered from
- *             512 when the limit allows, checked by device and inode
+ *             name itself, when the frame is named, read in place from
+ *             the string table the loader mapped when the index is the
+ *             file's .dynsym and its strings are the loader's (DT_STRTAB
+ *             at the section's address, DT_STRSZ its size: resident, the
+ *             loader read them; no descriptor kept), else read from the
+ *             file through a descriptor kept open, O_CLOEXEC, numbered
+ *             from 512 when the limit allows, checked by device and inode
  *             before each read and opened again when the program closed
  *             or replaced it),
  *             the allocation layer's objects (whose files are not

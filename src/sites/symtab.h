@@ -20,7 +20,8 @@
  * a heapsort sifting bottom-up instead, whose order among them decides
  * which alias names the function (so the order is always the heapsort's:
  * with distinct keys there is only one).  Names are read from the string table when
- * asked for (at_symtab_name).
+ * asked for (at_symtab_name), or found in it where it is mapped
+ * (at_symtab_name_mapped: a .dynsym's strings as the loader mapped them).
  *
  * A file that is not a 64-bit ELF file, or has neither table, or a string
  * table of 2 GiB or more, has no index.  A corrupt one (the section header
