@@ -11,11 +11,9 @@
 # before a change), at its default, in the same run.  One line per program
 # and configuration.
 set -eu
-PRE=${1:?usage: firstreads.sh PRELOAD_LIB [OTHER_LIB]}
-OTHER=${2:-}
 command -v strace >/dev/null || { echo "firstreads.sh: strace is needed" >&2; exit 1; }
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+PRE=${1:?usage: firstreads.sh PRELOAD_LIB [OTHER_LIB]} OTHER=${2:-} TR=$(mktemp)
+trap 'rm -f "$TR"' EXIT
 PROGS=("/usr/bin/bash -c true" "/usr/bin/python3 -c pass" "/usr/bin/git --version" "/usr/bin/sqlite3 -version" "/bin/cat /etc/passwd")
 CONFS=(glibc never default)
 [ -z "$OTHER" ] || CONFS+=(other)
@@ -27,12 +25,12 @@ for prog in "${PROGS[@]}"; do
         default) set -- env LD_PRELOAD=$PRE ;;
         other) set -- env LD_PRELOAD=$OTHER ;;
         esac
-        "$@" strace -o "$W/tr" $prog >/dev/null 2>&1 || true
+        "$@" strace -o "$TR" $prog >/dev/null 2>&1 || true
         awk -v prog="$prog" -v conf="$conf" '
             /^(pread64|preadv)\(/ { r = $0; sub(/.*= /, "", r); reads++; bytes += r }
             /^fstat\(/ { fstats++ }
             /^[a-z_0-9]+\(/ { all++ }
             END { printf "firstreads prog=\"%s\" conf=%s reads=%d bytes=%d fstat=%d syscalls=%d\n",
-                  prog, conf, reads, bytes, fstats, all }' "$W/tr"
+                  prog, conf, reads, bytes, fstats, all }' "$TR"
     done
 done

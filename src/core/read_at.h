@@ -24,6 +24,17 @@
 #include <sys/syscall.h>
 
 #include "core/raw_syscall.h"
+#else
+/* libc's call's result, or -errno; errno left as it was */
+#define AT_NEG_ERRNO(call)                                                                 \
+	({                                                                                 \
+		int saved_ = errno;                                                        \
+		ssize_t r_ = (call);                                                       \
+		if (r_ < 0)                                                                \
+			r_ = -errno;                                                       \
+		errno = saved_;                                                            \
+		r_;                                                                        \
+	})
 #endif
 
 /* One pread64: the bytes read, or -errno. */
@@ -32,12 +43,7 @@ static inline ssize_t at_pread_once(int fd, void *buf, size_t n, uint64_t off)
 #if defined(__x86_64__) && defined(__linux__)
 	return (ssize_t)at_raw_syscall4(SYS_pread64, fd, (long)buf, (long)n, (long)off);
 #else
-	int saved = errno;
-	ssize_t r = pread(fd, buf, n, (off_t)off);
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
+	return AT_NEG_ERRNO(pread(fd, buf, n, (off_t)off));
 #endif
 }
 
@@ -49,12 +55,7 @@ static inline ssize_t at_preadv_once(int fd, const struct iovec *iov, int iovcnt
 	 * holds all of it */
 	return (ssize_t)at_raw_syscall6(SYS_preadv, fd, (long)iov, iovcnt, (long)off, 0, 0);
 #else
-	int saved = errno;
-	ssize_t r = preadv(fd, iov, iovcnt, (off_t)off);
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
+	return AT_NEG_ERRNO(preadv(fd, iov, iovcnt, (off_t)off));
 #endif
 }
 
@@ -67,12 +68,7 @@ static inline int at_open_rdonly(const char *path)
 #if defined(__x86_64__) && defined(__linux__)
 	return (int)at_raw_syscall4(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
 #else
-	int saved = errno;
-	int r = open(path, O_RDONLY | O_CLOEXEC);
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
+	return (int)AT_NEG_ERRNO(open(path, O_RDONLY | O_CLOEXEC));
 #endif
 }
 
