@@ -319,21 +319,30 @@ __attribute__((noipa)) void spill_rounds(struct truth *t, int rounds)
 		onces[r % 12](t);
 }
 
-/* 12 chains through one wrapper (leaf) at one stack pointer, more than a
- * set holds, round robin: once the memo has grown, the entries their set
- * pushed out are found in later levels' sets (chains.h): no walk at all. */
-static void *spill(void *arg)
+/* rounds(t, 400), then rounds(t, 40) with no walk at all (checked at
+ * depths lo .. hi). */
+static void steady_rounds(void (*rounds)(struct truth *, int), struct truth *t,
+			  unsigned int lo, unsigned int hi)
 {
 	uint32_t walks = 0;
 	for (volatile int k = 0; k < 2; k++) { /* one call site: the same chains */
 		if (k)
 			walks = at_chain_walks();
-		spill_rounds(arg, k ? 40 : 400);
+		rounds(t, k ? 40 : 400);
 	}
 #ifdef __OPTIMIZE__
-	if (at_chain_depth >= 2)
+	if (at_chain_depth >= lo && at_chain_depth <= hi)
 		CHECK_EQ(at_chain_walks() - walks, 0);
 #endif
+	(void)walks, (void)lo, (void)hi;
+}
+
+/* 12 chains through one wrapper (leaf) at one stack pointer, more than a
+ * set holds, round robin: once the memo has grown, the entries their set
+ * pushed out are found in later levels' sets (chains.h): no walk at all. */
+static void *spill(void *arg)
+{
+	steady_rounds(spill_rounds, arg, 2, AT_CHAIN_MAX);
 	return NULL;
 }
 
@@ -362,16 +371,7 @@ __attribute__((noipa)) void compact_rounds(struct truth *t, int rounds)
 /* The 20 chains round robin: after warm-up no call walks the stack. */
 static void *compact(void *arg)
 {
-	uint32_t walks = 0;
-	for (volatile int k = 0; k < 2; k++) { /* one call site: the same chains */
-		if (k)
-			walks = at_chain_walks();
-		compact_rounds(arg, k ? 40 : 400);
-	}
-#ifdef __OPTIMIZE__
-	if (at_chain_depth >= 7 && at_chain_depth - 1 <= AT_MEMO_COMPACT_WORDS)
-		CHECK_EQ(at_chain_walks() - walks, 0);
-#endif
+	steady_rounds(compact_rounds, arg, 7, AT_MEMO_COMPACT_WORDS + 1);
 	return NULL;
 }
 
