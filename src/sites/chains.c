@@ -674,11 +674,12 @@ struct alloc_tag *at_chain_compact(uintptr_t from, const void *ra)
 	}
 	/* the trace the walk would have made at this `from` */
 	struct at_unwind_trace tr;
-	tr.n = x->n;
+	uint32_t span = at_memo_compact_span(x);
+	tr.n = at_memo_compact_n(x);
 	tr.unusable = tr.rbp_from = tr.rbp = 0;
-	tr.bounded = x->span == AT_MEMO_ONLY_SP;
-	tr.top = from + (tr.bounded ? 0 : x->span);
-	for (unsigned int i = 0; i < x->n; i++) {
+	tr.bounded = span == AT_MEMO_ONLY_SP;
+	tr.top = from + (tr.bounded ? 0 : span);
+	for (unsigned int i = 0; i < tr.n; i++) {
 		tr.addr[i] = from + x->off[i];
 		tr.val[i] = at_chain_frame(chain, i + 1);
 	}

@@ -46,11 +46,12 @@ static struct at_memo_compact *compact_make(void)
 static unsigned int entry_words(const struct at_memo_entry *e, const struct at_chain *c)
 {
 	unsigned int n = e->nabs;
-	if (e->n != n)
-		return AT_MEMO_COMPACT_WORDS + 1; /* a saved rbp's word */
+	if (e->n != n || (e->span >= AT_MEMO_COMPACT_ONLY_SP && e->span != AT_MEMO_ONLY_SP))
+		return AT_MEMO_COMPACT_WORDS + 1; /* a saved rbp's word, or a span too far */
 	while (n > 1 && e->off[n - 1] == e->off[n - 2])
 		n--;
-	if (!n || n > AT_MEMO_COMPACT_WORDS || n + 1 > at_chain_nr(c))
+	if (!n || n > AT_MEMO_COMPACT_WORDS || n + 1 != at_chain_nr(c) ||
+	    at_chain_frame(c, 0) != e->key)
 		return AT_MEMO_COMPACT_WORDS + 1;
 	for (unsigned int i = 0; i < n; i++)
 		if (e->val[i] != at_chain_frame(c, i + 1))
@@ -58,7 +59,8 @@ static unsigned int entry_words(const struct at_memo_entry *e, const struct at_c
 	return n;
 }
 
-/* Write x (key 0 or another's) as key, sp, chain, span, words. */
+/* Write x (key 0 or another's) as key, sp, chain, span (a memo entry's),
+ * words' offsets off[0 .. n). */
 static void compact_write(struct at_memo_compact_entry *x, uintptr_t key, uintptr_t sp,
 			  struct at_chain *chain, uint32_t span, unsigned int n, const uint16_t *off)
 {
@@ -66,11 +68,11 @@ static void compact_write(struct at_memo_compact_entry *x, uintptr_t key, uintpt
 	__asm__ volatile("" ::: "memory");
 	x->sp = sp;
 	x->chain = chain;
-	x->span = span;
+	x->span = (uint16_t)(span == AT_MEMO_ONLY_SP ? AT_MEMO_COMPACT_ONLY_SP : span);
 	x->word0 = (uint32_t)at_chain_frame(chain, 1);
-	x->n = (unsigned char)n;
-	for (unsigned int i = 0; i < n; i++)
-		x->off[i] = off[i];
+	x->word1 = n > 1 ? (uint32_t)at_chain_frame(chain, 2) : 0;
+	for (unsigned int i = 0; i < AT_MEMO_COMPACT_WORDS; i++)
+		x->off[i] = i < n ? off[i] : 0;
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&x->key, key);
 }
@@ -96,7 +98,8 @@ void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e
 	struct at_memo_compact_entry *set = c->e[compact_set(key, sp, e->val[0]) & c->mask];
 	unsigned int w = 0;
 	for (; w < AT_MEMO_COMPACT_WAYS && set[w].key; w++)
-		if (set[w].key == key && set[w].chain == chain && set[w].span == e->span &&
+		if (set[w].key == key && set[w].chain == chain &&
+		    at_memo_compact_span(&set[w]) == e->span &&
 		    !memcmp(set[w].off, e->off, n * sizeof(e->off[0])))
 			return; /* the same proof at another sp: kept already */
 	if (w == AT_MEMO_COMPACT_WAYS)
@@ -119,7 +122,8 @@ static void compact_grow(struct at_memo_compact *c)
 			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
 			while (c->e[b][to].key)
 				to++;
-			compact_write(&c->e[b][to], key, x->sp, x->chain, x->span, x->n, x->off);
+			compact_write(&c->e[b][to], key, x->sp, x->chain, at_memo_compact_span(x),
+				      at_memo_compact_n(x), x->off);
 			AT_STORE_RELAXED(&x->key, 0);
 		}
 	__atomic_fetch_add(&compact_bytes, compact_used(mask) - compact_used(old), __ATOMIC_RELAXED);
@@ -154,14 +158,18 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 	for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++, x++) {
 		if (x->key != ra || x->word0 != (uint32_t)word0)
 			continue;
-		if (x->sp != from && from + x->span > at_stack_top(from))
+		if (x->sp != from && from + at_memo_compact_span(x) > at_stack_top(from))
 			continue; /* the walk's bound (unwind.h) */
-		const struct at_chain *chain = x->chain;
-		unsigned int i = 0;
-		while (i < x->n &&
-		       *(const uintptr_t *)(from + x->off[i]) == at_chain_frame(chain, i + 1))
-			i++;
-		if (i == x->n)
+		if (x->off[1] && (uint32_t)*(const uintptr_t *)(from + x->off[1]) != x->word1)
+			continue;
+		uintptr_t f[AT_MEMO_COMPACT_WORDS + 1];
+		unsigned int n = 1;
+		f[0] = ra;
+		f[1] = *(const uintptr_t *)(from + x->off[0]);
+		for (; n < AT_MEMO_COMPACT_WORDS && x->off[n]; n++)
+			f[n + 1] = *(const uintptr_t *)(from + x->off[n]);
+		/* the record's nr is n + 1 (kept so), its w[0] ra's low half */
+		if (at_chain_same(x->chain, f, n + 1))
 			return x;
 	}
 	return NULL;

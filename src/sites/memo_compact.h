@@ -9,7 +9,7 @@
  * An entry keeps what a memo entry proves its chain by, less what its
  * chain's record already holds: the key (ra; 0: empty, or being
  * written), the stack pointer it was made at (sp), `span` (as the memo
- * entry's: AT_MEMO_ONLY_SP, or the highest CFA's offset from sp), the
+ * entry's, in 16 bits), the
  * chain, and the offsets from `from` of the walk's words, which are
  * return addresses only (an entry whose walk read a saved rbp is not
  * kept) and are the chain's frames 1 .. n, in order: word i is frame
@@ -20,9 +20,12 @@
  * chains.h): the walk would read those words at those places and return
  * the same chain (unwind.h).  An entry is kept only when the memo entry's
  * return-address words (its padding dropped: the last word repeated) are
- * the chain's frames 1 .. n, n <= AT_MEMO_COMPACT_WORDS, so that a hit
- * proves exactly what the memo entry proved.  48 bytes an entry, against
- * the memo's 256.
+ * the chain's frames 1 .. n, its frame 0 ra and its frames n + 1 (1 <= n
+ * <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly what the memo
+ * entry proved; a lookup compares the stack's words with the record as
+ * the chain table's probe does (at_chain_same), after word 0's and word
+ * 1's low halves, kept in the entry, have matched.  48 bytes an entry,
+ * against the memo's 256.
  *
  * Sets of AT_MEMO_COMPACT_WAYS entries, the set a hash of (ra, sp, word
  * 0) masked (the memo's level hash of its set's hash input and word 0,
@@ -80,15 +83,34 @@
 #define AT_MEMO_COMPACT_SHIFT 10      /* 1024 sets, 8192 entries, 384 KiB */
 #define AT_MEMO_COMPACT_SETS (1u << AT_MEMO_COMPACT_SHIFT)
 
+#define AT_MEMO_COMPACT_ONLY_SP 0xffffu /* span: the walk ended at a bound */
+
 struct at_memo_compact_entry {
 	uintptr_t key;
 	uintptr_t sp;
 	struct at_chain *chain;
-	uint32_t span;
-	uint32_t word0; /* frame 1's low half (0 when n is 0): ways of one key told apart */
-	unsigned char n;
+	uint32_t word0; /* frame 1's low half: a set's entries of one key told apart */
+	uint32_t word1; /* frame 2's low half (0 when n is 1): as word0, once in the stack */
+	uint16_t span;  /* below AT_MEMO_COMPACT_ONLY_SP, or it */
+	/* word i's offset, i < n; 0 past them (word 1's on are above word 0's,
+	 * never 0): n is 1 and the words' offsets that are not 0 */
 	uint16_t off[AT_MEMO_COMPACT_WORDS];
 };
+
+/* The words of entry x (1 .. AT_MEMO_COMPACT_WORDS). */
+static inline unsigned int at_memo_compact_n(const struct at_memo_compact_entry *x)
+{
+	unsigned int n = 1;
+	while (n < AT_MEMO_COMPACT_WORDS && x->off[n])
+		n++;
+	return n;
+}
+
+/* The span of entry x as a memo entry's (AT_MEMO_ONLY_SP, or the offset). */
+static inline uint32_t at_memo_compact_span(const struct at_memo_compact_entry *x)
+{
+	return x->span == AT_MEMO_COMPACT_ONLY_SP ? AT_MEMO_ONLY_SP : x->span;
+}
 _Static_assert(sizeof(struct at_memo_compact_entry) == 48, "a compact entry is 48 bytes");
 
 #define AT_MEMO_COMPACT_RA_SHIFT 7 /* slots of word 0's offset */
