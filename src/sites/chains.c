@@ -23,7 +23,8 @@
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss in the set at_memo_second looks in the later levels' sets
- * (chains.h: The second choice), and then at_chain_walk unwinds, finds the
+ * (chains.h: The second choice), at_chain_compact in the memo's compact
+ * tier (memo_compact.h), and then at_chain_walk unwinds, finds the
  * chain's tag, and writes the walk's words in way 0 of the set, the
  * older entries moved one way on (the oldest to its next level, or
  * dropped, when the set is full and the memo cannot grow: chains.h), so

@@ -253,7 +253,10 @@ struct at_chain_table {
  * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
  * dropped, as is an entry past level AT_MEMO_LEVELS, without a word L, or
  * whose set is its next one; growth drops every entry past its first
- * set (its at most AT_MEMO_WAYS entries from one set).  Word L's slot
+ * set (its at most AT_MEMO_WAYS entries from one set).  An entry
+ * dropped goes to the memo's compact tier (memo_compact.h) when its
+ * words fit there, looked up after the levels (at_chain_compact) and
+ * before the walk.  Word L's slot
  * is at one offset from `from` for every chain whose words 0 .. L - 1
  * are the same (each frame's size is fixed by the return address into
  * it; word 0, ra's function's return address, for every chain of ra).
