@@ -63,6 +63,7 @@
 #include "check.h"
 #include "core/control.h"
 #include "sites/chains.h"
+#include "sites/memo_compact.h"
 #include "sites/site_names.h"
 #include "sites/sites_each.h"
 #include "sites/unwind.h"
@@ -80,7 +81,7 @@ struct truth {
 	uint64_t made;
 };
 
-static struct truth main_truth, thread_truth[7];
+static struct truth main_truth, thread_truth[8];
 
 /* Count one call for chain f[0..n) in t. */
 static void count(struct truth *t, const uintptr_t *f, unsigned int n)
@@ -318,21 +319,59 @@ __attribute__((noipa)) void spill_rounds(struct truth *t, int rounds)
 		onces[r % 12](t);
 }
 
-/* 12 chains through one wrapper (leaf) at one stack pointer, more than a
- * set holds, round robin: once the memo has grown, the entries their set
- * pushed out are found in later levels' sets (chains.h): no walk at all. */
-static void *spill(void *arg)
+/* rounds(t, 400), then rounds(t, 40) with no walk at all (checked at
+ * depths lo .. hi). */
+static void steady_rounds(void (*rounds)(struct truth *, int), struct truth *t,
+			  unsigned int lo, unsigned int hi)
 {
 	uint32_t walks = 0;
 	for (volatile int k = 0; k < 2; k++) { /* one call site: the same chains */
 		if (k)
 			walks = at_chain_walks();
-		spill_rounds(arg, k ? 40 : 400);
+		rounds(t, k ? 40 : 400);
 	}
 #ifdef __OPTIMIZE__
-	if (at_chain_depth >= 2)
+	if (at_chain_depth >= lo && at_chain_depth <= hi)
 		CHECK_EQ(at_chain_walks() - walks, 0);
 #endif
+	(void)walks, (void)lo, (void)hi;
+}
+
+/* 12 chains through one wrapper (leaf) at one stack pointer, more than a
+ * set holds, round robin: once the memo has grown, the entries their set
+ * pushed out are found in later levels' sets (chains.h): no walk at all. */
+static void *spill(void *arg)
+{
+	steady_rounds(spill_rounds, arg, 2, AT_CHAIN_MAX);
+	return NULL;
+}
+
+/* 20 callers of mid5: chains that differ from their 7th frame on, at
+ * one stack pointer (one key, one word 0, 1 and 2): the memo's set and
+ * its three levels' sets hold 16 of them at most, the compact tier's set
+ * (memo_compact.h) the rest, at the depths whose walks it keeps (7 words
+ * at most). */
+#define DEEP(k)                                                                \
+	__attribute__((noipa)) void deep##k(struct truth *t)                   \
+	{                                                                      \
+		mid5(t);                                                       \
+		__asm__ volatile("" ::: "memory");                             \
+	}
+#define DEEP10(k) DEEP(k##0) DEEP(k##1) DEEP(k##2) DEEP(k##3) DEEP(k##4) DEEP(k##5) DEEP(k##6) DEEP(k##7) DEEP(k##8) DEEP(k##9)
+DEEP10(1) DEEP10(2)
+#define DEEP10P(k) deep##k##0, deep##k##1, deep##k##2, deep##k##3, deep##k##4, deep##k##5, deep##k##6, deep##k##7, deep##k##8, deep##k##9
+static void (*const deeps[20])(struct truth *) = {DEEP10P(1), DEEP10P(2)};
+
+__attribute__((noipa)) void compact_rounds(struct truth *t, int rounds)
+{
+	for (int r = 0; r < 20 * rounds; r++)
+		deeps[r % 20](t);
+}
+
+/* The 20 chains round robin: after warm-up no call walks the stack. */
+static void *compact(void *arg)
+{
+	steady_rounds(compact_rounds, arg, 7, AT_MEMO_COMPACT_WORDS + 1);
 	return NULL;
 }
 
@@ -356,7 +395,7 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 	uint64_t want = 0;
 	struct truth *all[] = {&main_truth, &thread_truth[0], &thread_truth[1],
 			       &thread_truth[2], &thread_truth[3], &thread_truth[4],
-			       &thread_truth[5], &thread_truth[6]};
+			       &thread_truth[5], &thread_truth[6], &thread_truth[7]};
 	for (unsigned int k = 0; k < AT_ARRAY_SIZE(all); k++)
 		for (unsigned int i = 0; i < all[k]->nc; i++)
 			if (all[k]->c[i].n == v->nr_frames - 1 &&
@@ -379,6 +418,8 @@ int main(void)
 	CHECK(pthread_create(&th[0], NULL, once, &thread_truth[5]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
 	CHECK(pthread_create(&th[0], NULL, spill, &thread_truth[6]) == 0);
+	CHECK(pthread_join(th[0], NULL) == 0);
+	CHECK(pthread_create(&th[0], NULL, compact, &thread_truth[7]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
 
 	struct sigaction sa = {.sa_handler = on_alarm};
@@ -438,7 +479,7 @@ int main(void)
 	CHECK_EQ(sig_wrong, 0);
 	CHECK(sig_calls > 3);
 	uint64_t made = main_truth.made;
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 8; i++)
 		made += thread_truth[i].made;
 	CHECK_EQ(seen_calls, made);
 

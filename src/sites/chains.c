@@ -23,7 +23,8 @@
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss in the set at_memo_second looks in the later levels' sets
- * (chains.h: The second choice), and then at_chain_walk unwinds, finds the
+ * (chains.h: The second choice), at_chain_compact in the memo's compact
+ * tier (memo_compact.h), and then at_chain_walk unwinds, finds the
  * chain's tag, and writes the walk's words in way 0 of the set, the
  * older entries moved one way on (the oldest to its next level, or
  * dropped, when the set is full and the memo cannot grow: chains.h), so
@@ -41,6 +42,7 @@
 #include "core/counters.h"
 #include "core/message.h"
 #include "core/tag_registry.h"
+#include "sites/memo_compact.h"
 #include "sites/runtime_index.h"
 #include "sites/site_names.h"
 #include "sites/unwind.h"
@@ -262,12 +264,21 @@ static void memo_clear(struct at_memo_entry *e)
 	memo_fold(e);
 }
 
+/* Entry e of m (a key) dropped from the memo: kept in its compact tier
+ * (memo_compact.h) if it fits, emptied (busy). */
+static void memo_drop(struct at_chain_memo *m, struct at_memo_entry *e)
+{
+	at_memo_compact_keep(m, e);
+	memo_clear(e);
+}
+
 /* Empty every entry of m (its thread's, or no thread's). */
 static void memo_forget(struct at_chain_memo *m)
 {
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
 			memo_clear(&m->e[s][w]);
+	at_memo_compact_forget(m);
 }
 
 static void memo_release(void *arg)
@@ -455,7 +466,7 @@ static void memo_grow(struct at_chain_memo *m)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
 			if (e->level || (b & old) != s) { /* past its first set: dropped */
-				memo_clear(e);
+				memo_drop(m, e);
 				continue;
 			}
 			if (b == s && w == stay++)
@@ -480,14 +491,14 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 	uintptr_t key = e->key, sp = AT_MEMO_SP(e), h = key;
 	unsigned int level = e->level, first = at_memo_set(key, sp) & m->mask;
 	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && first != set)) {
-		memo_clear(e);
+		memo_drop(m, e);
 		return;
 	}
 	for (unsigned int i = 0; i <= level; i++)
 		h = at_memo_level_hash(h, e->val[i]);
 	unsigned int next = at_memo_level_set(m, h, sp, first), w = 0;
 	if (next == set) {
-		memo_clear(e);
+		memo_drop(m, e);
 		return;
 	}
 	struct at_memo_entry *to = m->e[next];
@@ -497,7 +508,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 		while (w > 0 && !to[w - 1].level)
 			w--;
 		if (!w--) {
-			memo_clear(e);
+			memo_drop(m, e);
 			return;
 		}
 		memo_spill(m, next, &to[w], moves - 1);
@@ -506,7 +517,8 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
- * its words fit (see chains.h). */
+ * its words fit (see chains.h).  known: 0 a chain made by the walk, 1 a
+ * chain that existed, walked; 2 one that m's compact tier proved. */
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		     struct alloc_tag *tag, const struct at_unwind_trace *tr, int known)
 {
@@ -529,6 +541,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
+	if (known == 1 && tr->n && !(tr->rbp & 1)) /* its compact tier grown the same way */
+		at_memo_compact_missed(m, ra, from, tr->val[0]);
 	/* grown when full sets drop chains that come back (chains.h: Size) */
 	if (m->e[set][AT_MEMO_WAYS - 1].key && known && m->mask < AT_MEMO_SETS - 1 &&
 	    ++m->again >= (m->mask + 1) * AT_MEMO_WAYS) {
@@ -635,6 +649,47 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 	return NULL;
 }
 
+struct alloc_tag *at_chain_compact(uintptr_t from, const void *ra)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	at_memo_tls.busy++;
+	__asm__ volatile("" ::: "memory");
+	struct at_memo_compact_entry *x = at_memo_compact_find(m, (uintptr_t)ra, from);
+	if (!x) {
+		at_chain_entry_done();
+		return NULL;
+	}
+	struct at_chain *chain = x->chain;
+	unsigned int set = (unsigned int)(at_memo_set((uintptr_t)ra, from) & m->mask);
+	int stay = at_memo_tls.busy != 1; /* a reader or writer interrupted: no move */
+	if (!stay && m->e[set][AT_MEMO_WAYS - 1].key) {
+		/* its set full: moved only when the memo grows now (memo_put
+		 * counts this call as a walk of a known chain); else nothing
+		 * moved, as a later level's entry (chains.h: The second choice) */
+		stay = m->mask == AT_MEMO_SETS - 1 || m->again + 1 < (m->mask + 1) * AT_MEMO_WAYS;
+		m->again += stay && m->mask < AT_MEMO_SETS - 1;
+	}
+	if (stay) {
+		at_chain_entry_done();
+		return &chain->tag;
+	}
+	/* the trace the walk would have made at this `from` */
+	struct at_unwind_trace tr;
+	uint32_t span = at_memo_compact_span(x);
+	tr.n = at_memo_compact_n(x);
+	tr.unusable = tr.rbp_from = tr.rbp = 0;
+	tr.bounded = span == AT_MEMO_ONLY_SP;
+	tr.top = from + (tr.bounded ? 0 : span);
+	for (unsigned int i = 0; i < tr.n; i++) {
+		tr.addr[i] = from + x->off[i];
+		tr.val[i] = at_chain_frame(chain, i + 1);
+	}
+	AT_STORE_RELAXED(&x->key, 0); /* it moves to the memo */
+	at_chain_entry_done();
+	memo_put(m, (uintptr_t)ra, from, &chain->tag, &tr, 2);
+	return &chain->tag;
+}
+
 uint32_t at_chain_walks(void)
 {
 	return at_memo_tls.walks;
@@ -684,6 +739,9 @@ struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra)
 	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
 	if (e)
 		return entry_tag(e);
+	struct alloc_tag *t = at_chain_compact(from, ra);
+	if (t)
+		return t;
 	return at_chain_walk(from, ra);
 }
 
@@ -710,7 +768,7 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
-	       AT_LOAD_RELAXED(&memo_bytes) + at_unwind_memory();
+	       AT_LOAD_RELAXED(&memo_bytes) + at_memo_compact_memory() + at_unwind_memory();
 }
 
 int alloctag_chain_stats(struct alloctag_chain_stats *out)

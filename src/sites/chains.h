@@ -58,6 +58,7 @@
 #define AT_TAG_CHAIN 0x8000u
 
 struct at_frame;
+struct at_memo_compact;
 
 /*
  * A chain's record: its tag, its named frame, the list of every chain,
@@ -252,7 +253,10 @@ struct at_chain_table {
  * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
  * dropped, as is an entry past level AT_MEMO_LEVELS, without a word L, or
  * whose set is its next one; growth drops every entry past its first
- * set (its at most AT_MEMO_WAYS entries from one set).  Word L's slot
+ * set (its at most AT_MEMO_WAYS entries from one set).  An entry
+ * dropped goes to the memo's compact tier (memo_compact.h) when its
+ * words fit there, looked up after the levels (at_chain_compact) and
+ * before the walk.  Word L's slot
  * is at one offset from `from` for every chain whose words 0 .. L - 1
  * are the same (each frame's size is fixed by the return address into
  * it; word 0, ra's function's return address, for every chain of ra).
@@ -342,6 +346,10 @@ struct at_chain_memo {
 			struct at_chain_memo *next;     /* free list */
 			struct at_chain_memo *next_all; /* every memo ever made */
 			uintptr_t again; /* walks of known chains into a full set since it grew */
+		};
+		struct { /* in e[0][1].rest */
+			char way1[sizeof(struct at_memo_entry) + AT_MEMO_ENTRY_COPY];
+			struct at_memo_compact *compact; /* its compact tier (memo_compact.h), or NULL */
 		};
 	};
 };
@@ -648,8 +656,15 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
 
+/* After a miss in the memo's sets and levels: the tag of the chain that
+ * the memo's compact tier proves (memo_compact.h), its entry moved to the
+ * memo as a walk's would be written (the memo's growth counted as for a
+ * walk of a chain that existed), or NULL. */
+AT_HIDDEN struct alloc_tag *at_chain_compact(uintptr_t from, const void *ra);
+
 /* After a miss in the set: the tag of the chain's second-choice entry
- * (at_memo_second), else at_chain_walk's. */
+ * (at_memo_second), else the compact tier's (at_chain_compact), else
+ * at_chain_walk's. */
 AT_HIDDEN struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra);
 
 /* The calling thread's walks so far (at_chain_walk's calls, modulo

@@ -1,0 +1,191 @@
+/*
+ * The memo's compact tier (layout and invariants: memo_compact.h).
+ */
+#include "sites/memo_compact.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/compiler.h"
+#include "sites/unwind.h"
+
+static size_t compact_bytes; /* the tiers' sets in use */
+
+/* The bytes of a tier that uses sets 0 .. mask. */
+static size_t compact_used(uintptr_t mask)
+{
+	return offsetof(struct at_memo_compact, e) + (mask + 1) * sizeof(((struct at_memo_compact *)0)->e[0]);
+}
+
+/* The set of an entry of key ra, stack pointer sp and word 0 word0,
+ * before the mask (memo_compact.h). */
+static unsigned int compact_set(uintptr_t ra, uintptr_t sp, uintptr_t word0)
+{
+	return at_memo_level_hash(ra + 2 * sp, word0) >> AT_MEMO_SET_SHIFT;
+}
+
+/* ra's slot of word 0's offset. */
+static unsigned int compact_ra(uintptr_t ra)
+{
+	return (uint32_t)ra * 0x9E3779B1u >> (32 - AT_MEMO_COMPACT_RA_SHIFT);
+}
+
+static struct at_memo_compact *compact_make(void)
+{
+	struct at_memo_compact *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c == MAP_FAILED)
+		return NULL;
+	c->mask = (1u << AT_MEMO_COMPACT_SHIFT_FIRST) - 1;
+	__atomic_fetch_add(&compact_bytes, compact_used(c->mask), __ATOMIC_RELAXED);
+	return c;
+}
+
+/* The words of memo entry e that its chain's frames 1 .. n are (its
+ * padding dropped), n; or AT_MEMO_COMPACT_WORDS + 1 when they are not. */
+static unsigned int entry_words(const struct at_memo_entry *e, const struct at_chain *c)
+{
+	unsigned int n = e->nabs;
+	if (e->n != n || (e->span >= AT_MEMO_COMPACT_ONLY_SP && e->span != AT_MEMO_ONLY_SP))
+		return AT_MEMO_COMPACT_WORDS + 1; /* a saved rbp's word, or a span too far */
+	while (n > 1 && e->off[n - 1] == e->off[n - 2])
+		n--;
+	if (!n || n > AT_MEMO_COMPACT_WORDS || n + 1 != at_chain_nr(c) ||
+	    at_chain_frame(c, 0) != e->key)
+		return AT_MEMO_COMPACT_WORDS + 1;
+	for (unsigned int i = 0; i < n; i++)
+		if (e->val[i] != at_chain_frame(c, i + 1))
+			return AT_MEMO_COMPACT_WORDS + 1;
+	return n;
+}
+
+/* Write x (key 0 or another's) as key, sp, chain, span (a memo entry's),
+ * words' offsets off[0 .. n). */
+static void compact_write(struct at_memo_compact_entry *x, uintptr_t key, uintptr_t sp,
+			  struct at_chain *chain, uint32_t span, unsigned int n, const uint16_t *off)
+{
+	AT_STORE_RELAXED(&x->key, 0);
+	__asm__ volatile("" ::: "memory");
+	x->sp = sp;
+	x->chain = chain;
+	x->span = (uint16_t)(span == AT_MEMO_ONLY_SP ? AT_MEMO_COMPACT_ONLY_SP : span);
+	x->word0 = (uint32_t)at_chain_frame(chain, 1);
+	x->word1 = n > 1 ? (uint32_t)at_chain_frame(chain, 2) : 0;
+	for (unsigned int i = 0; i < AT_MEMO_COMPACT_WORDS; i++)
+		x->off[i] = i < n ? off[i] : 0;
+	__asm__ volatile("" ::: "memory");
+	AT_STORE_RELAXED(&x->key, key);
+}
+
+void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e)
+{
+	struct at_chain *chain = at_chain_of(e->tag);
+	if (!chain)
+		return;
+	unsigned int n = entry_words(e, chain);
+	if (n > AT_MEMO_COMPACT_WORDS)
+		return;
+	struct at_memo_compact *c = m->compact;
+	if (!c && !(c = m->compact = compact_make()))
+		return;
+	uintptr_t sp = AT_MEMO_SP(e), key = e->key;
+	struct at_memo_compact_ra *r = &c->ra[compact_ra(key)];
+	AT_STORE_RELAXED(&r->ra, 0);
+	__asm__ volatile("" ::: "memory");
+	r->off0 = e->off[0];
+	__asm__ volatile("" ::: "memory");
+	AT_STORE_RELAXED(&r->ra, key);
+	struct at_memo_compact_entry *set = c->e[compact_set(key, sp, e->val[0]) & c->mask];
+	unsigned int w = 0;
+	for (; w < AT_MEMO_COMPACT_WAYS && set[w].key; w++)
+		if (set[w].key == key && set[w].chain == chain &&
+		    at_memo_compact_span(&set[w]) == e->span &&
+		    !memcmp(set[w].off, e->off, n * sizeof(e->off[0])))
+			return; /* the same proof at another sp: kept already */
+	if (w == AT_MEMO_COMPACT_WAYS)
+		w = c->next++ % AT_MEMO_COMPACT_WAYS;
+	compact_write(&set[w], e->key, sp, chain, e->span, n, e->off);
+}
+
+/* Use one more bit of the set (memo_compact.h: Size; busy). */
+static void compact_grow(struct at_memo_compact *c)
+{
+	uintptr_t old = c->mask, mask = 2 * old + 1;
+	AT_STORE_RELAXED(&c->mask, mask);
+	for (unsigned int s = 0; s <= old; s++)
+		for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++) {
+			struct at_memo_compact_entry *x = &c->e[s][w];
+			uintptr_t key = x->key;
+			unsigned int b;
+			if (!key || (b = compact_set(key, x->sp, x->word0) & mask) == s)
+				continue;
+			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
+			while (c->e[b][to].key)
+				to++;
+			compact_write(&c->e[b][to], key, x->sp, x->chain, at_memo_compact_span(x),
+				      at_memo_compact_n(x), x->off);
+			AT_STORE_RELAXED(&x->key, 0);
+		}
+	__atomic_fetch_add(&compact_bytes, compact_used(mask) - compact_used(old), __ATOMIC_RELAXED);
+}
+
+void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t from, uintptr_t word0)
+{
+	struct at_memo_compact *c = m->compact;
+	if (!c || c->mask >= AT_MEMO_COMPACT_SETS - 1 ||
+	    !c->e[compact_set(ra, from, word0) & c->mask][AT_MEMO_COMPACT_WAYS - 1].key)
+		return;
+	if (++c->again >= (c->mask + 1) * AT_MEMO_COMPACT_WAYS) {
+		c->again = 0;
+		compact_grow(c);
+	}
+}
+
+struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m, uintptr_t ra,
+						   uintptr_t from)
+{
+	struct at_memo_compact *c = m->compact;
+	if (!c)
+		return NULL;
+	const struct at_memo_compact_ra *r = &c->ra[compact_ra(ra)];
+	if (AT_LOAD_RELAXED(&r->ra) != ra)
+		return NULL;
+	uintptr_t at = from + r->off0;
+	if (at + sizeof(uintptr_t) > at_stack_top(from))
+		return NULL; /* the walk's bound (unwind.h) */
+	uintptr_t word0 = *(const uintptr_t *)at;
+	struct at_memo_compact_entry *x = c->e[compact_set(ra, from, word0) & c->mask];
+	for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++, x++) {
+		if (x->key != ra || x->word0 != (uint32_t)word0)
+			continue;
+		if (x->sp != from && from + at_memo_compact_span(x) > at_stack_top(from))
+			continue; /* the walk's bound (unwind.h) */
+		if (x->off[1] && (uint32_t)*(const uintptr_t *)(from + x->off[1]) != x->word1)
+			continue;
+		uintptr_t f[AT_MEMO_COMPACT_WORDS + 1];
+		unsigned int n = 1;
+		f[0] = ra;
+		f[1] = *(const uintptr_t *)(from + x->off[0]);
+		for (; n < AT_MEMO_COMPACT_WORDS && x->off[n]; n++)
+			f[n + 1] = *(const uintptr_t *)(from + x->off[n]);
+		/* the record's nr is n + 1 (kept so), its w[0] ra's low half */
+		if (at_chain_same(x->chain, f, n + 1))
+			return x;
+	}
+	return NULL;
+}
+
+void at_memo_compact_forget(struct at_chain_memo *m)
+{
+	struct at_memo_compact *c = m->compact;
+	if (!c)
+		return;
+	for (unsigned int s = 0; s <= c->mask; s++)
+		for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++)
+			AT_STORE_RELAXED(&c->e[s][w].key, 0);
+}
+
+size_t at_memo_compact_memory(void)
+{
+	return AT_LOAD_RELAXED(&compact_bytes);
+}

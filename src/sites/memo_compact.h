@@ -1,0 +1,151 @@
+/*
+ * The memo's compact tier: the entries a thread's memo (chains.h, "The
+ * memo") drops, kept in a fifth of the bytes, looked up after a miss in
+ * the memo's sets and levels and before the walk.  The memo's sets and
+ * their hit path are unchanged; a program whose chains outnumber them (a
+ * compiler: thousands of chains through a few allocation wrappers) finds
+ * most of its chains here instead of unwinding.
+ *
+ * An entry keeps what a memo entry proves its chain by, less what its
+ * chain's record already holds: the key (ra; 0: empty, or being
+ * written), the stack pointer it was made at (sp), `span` (as the memo
+ * entry's, in 16 bits), the
+ * chain, and the offsets from `from` of the walk's words, which are
+ * return addresses only (an entry whose walk read a saved rbp is not
+ * kept) and are the chain's frames 1 .. n, in order: word i is frame
+ * i + 1.  A lookup for (ra, from) takes an entry of key ra made at
+ * `from` or, when its span stays within the stack top, at another one
+ * (as at_memo_find_in), whose words, read at from + off[i], are the
+ * chain's frames 1 .. n (the record's narrow or wide words decoded,
+ * chains.h): the walk would read those words at those places and return
+ * the same chain (unwind.h).  An entry is kept only when the memo entry's
+ * return-address words (its padding dropped: the last word repeated) are
+ * the chain's frames 1 .. n, its frame 0 ra and its frames n + 1 (1 <= n
+ * <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly what the memo
+ * entry proved; a lookup compares the stack's words with the record as
+ * the chain table's probe does (at_chain_same), after word 0's and word
+ * 1's low halves, kept in the entry, have matched.  48 bytes an entry,
+ * against the memo's 256.
+ *
+ * Sets of AT_MEMO_COMPACT_WAYS entries, the set a hash of (ra, sp, word
+ * 0) masked (the memo's level hash of its set's hash input and word 0,
+ * at_memo_level_hash): the chains of one call site at one stack pointer
+ * (a compiler's allocation wrapper, hundreds of chains) are spread by the
+ * caller of ra's function.  Word 0's slot is at one offset from `from`
+ * for every chain of ra (ra's function's frame size, fixed at ra;
+ * chains.h: The second choice), kept in the tier's `ra` slots (a slot a
+ * hash of ra, written at each keep): a lookup reads word 0 there (below
+ * the stack top), then looks in its set.  Keyed by (ra, sp) alone, cc1's
+ * walks fell from 180k to 65k and no further however many sets; with
+ * word 0, to 24k (BENCHMARKS.md, "A wrapper's steady loop").  A keep
+ * writes the set's first empty way (nothing when the set already holds
+ * the same proof), else the way after the last one
+ * written in the tier (round robin over the tier, one counter).  Counts:
+ * none (the memo entry's are folded before it is dropped; a hit charges
+ * the tag as a walk's chain is charged).
+ *
+ * A hit moves the entry to the memo (at_chain_compact, chains.c) only
+ * when the memo's set has a free way, or when the memo grows at that
+ * call (the hit counted in the memo's `again` as a walk of a chain that
+ * existed): a program whose chains fit the memo ends with them there,
+ * and one whose chains do not (cc1) finds them here without writing the
+ * memo (as its levels, chains.h: The second choice).
+ *
+ * Size: one mapping reserved at the tier's making (the memo's first
+ * drop): the header, the ra slots (2 KiB) and AT_MEMO_COMPACT_SETS sets,
+ * of which sets 0 .. mask are used: 2^AT_MEMO_COMPACT_SHIFT_FIRST at
+ * first (two pages with the header), doubling (in place: an entry of set
+ * s moves to s or s + the old size, as the memo's growth) when as many
+ * walks of chains that already existed (`again`, counted by the memo's
+ * writer) found their set here full as the tier has entries, up to
+ * AT_MEMO_COMPACT_SHIFT (the cap, set by the memory budget, profiling's
+ * RSS over `never`: 384 KiB of sets).  Pages past the sets in use are
+ * never touched.  The tier belongs to its memo: emptied when the memo is
+ * forgotten (a thread's exit, a depth's change), left with it by a
+ * forked child.
+ *
+ * Signals: as the memo's.  Writers (a keep, growth) run with the memo
+ * busy and store key 0 first and the key last; a lookup holds the memo
+ * busy, so that a signal handler's walk writes nothing meanwhile, and a
+ * handler's lookup during a write finds key 0 or a whole entry.
+ */
+#ifndef AT_MEMO_COMPACT_H
+#define AT_MEMO_COMPACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sites/chains.h"
+
+#define AT_MEMO_COMPACT_WAYS 8u
+#define AT_MEMO_COMPACT_WORDS 7u /* the default depth's */
+#define AT_MEMO_COMPACT_SHIFT_FIRST 3 /* 8 sets, 3 KiB */
+#define AT_MEMO_COMPACT_SHIFT 10      /* 1024 sets, 8192 entries, 384 KiB */
+#define AT_MEMO_COMPACT_SETS (1u << AT_MEMO_COMPACT_SHIFT)
+
+#define AT_MEMO_COMPACT_ONLY_SP 0xffffu /* span: the walk ended at a bound */
+
+struct at_memo_compact_entry {
+	uintptr_t key;
+	uintptr_t sp;
+	struct at_chain *chain;
+	uint32_t word0; /* frame 1's low half: a set's entries of one key told apart */
+	uint32_t word1; /* frame 2's low half (0 when n is 1): as word0, once in the stack */
+	uint16_t span;  /* below AT_MEMO_COMPACT_ONLY_SP, or it */
+	/* word i's offset, i < n; 0 past them (word 1's on are above word 0's,
+	 * never 0): n is 1 and the words' offsets that are not 0 */
+	uint16_t off[AT_MEMO_COMPACT_WORDS];
+};
+
+/* The words of entry x (1 .. AT_MEMO_COMPACT_WORDS). */
+static inline unsigned int at_memo_compact_n(const struct at_memo_compact_entry *x)
+{
+	unsigned int n = 1;
+	while (n < AT_MEMO_COMPACT_WORDS && x->off[n])
+		n++;
+	return n;
+}
+
+/* The span of entry x as a memo entry's (AT_MEMO_ONLY_SP, or the offset). */
+static inline uint32_t at_memo_compact_span(const struct at_memo_compact_entry *x)
+{
+	return x->span == AT_MEMO_COMPACT_ONLY_SP ? AT_MEMO_ONLY_SP : x->span;
+}
+_Static_assert(sizeof(struct at_memo_compact_entry) == 48, "a compact entry is 48 bytes");
+
+#define AT_MEMO_COMPACT_RA_SHIFT 7 /* slots of word 0's offset */
+
+struct at_memo_compact_ra {
+	uintptr_t ra;  /* 0: none */
+	uint32_t off0; /* word 0's offset from `from` for a call returning to ra */
+};
+
+struct at_memo_compact {
+	uintptr_t mask;  /* the sets in use, 0 .. mask */
+	uint32_t again;  /* known chains' walks into a full set since it grew */
+	uint32_t next;   /* the round robin's way, over the whole tier */
+	struct at_memo_compact_ra ra[1u << AT_MEMO_COMPACT_RA_SHIFT];
+	struct at_memo_compact_entry e[AT_MEMO_COMPACT_SETS][AT_MEMO_COMPACT_WAYS];
+};
+
+/* Keep memo entry e (a key; memo m's, busy), dropped from the memo, in
+ * m's compact tier (made now if m has none) if its words fit. */
+AT_HIDDEN void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e);
+
+/* The entry of memo m's compact tier that proves the chain of a call
+ * returning to ra with caller stack pointer `from`, or NULL (the memo
+ * busy). */
+AT_HIDDEN struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m,
+							     uintptr_t ra, uintptr_t from);
+
+/* A chain that existed was walked at (ra, from) (memo m's, busy): growth
+ * counted (above). */
+AT_HIDDEN void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t from, uintptr_t word0);
+
+/* Every entry of m's tier emptied (m's thread's, or no thread's). */
+AT_HIDDEN void at_memo_compact_forget(struct at_chain_memo *m);
+
+/* The bytes of the tiers' sets in use. */
+AT_HIDDEN size_t at_memo_compact_memory(void);
+
+#endif
