@@ -1,14 +1,15 @@
 /*
  * Where a frame's function name is read from (src/sites/site_names.c): an
  * object indexed by its .dynsym (a file without .symtab) whose string
- * table is the loader's has its names read from the mapping and keeps no
- * descriptor of its file; an object indexed by its .symtab keeps one, and
+ * table is the loader's and at most 64 KiB has its names read from the
+ * mapping and keeps no descriptor of its file; one whose string table is
+ * larger (80 KiB), and an object indexed by its .symtab, keep one, and
  * when the program replaces every descriptor it did not open (our numbers
- * given to another file) its names are read from a file opened again.
+ * given to another file) their names are read from a file opened again.
  * Either way the names are the functions': four of each module's eight
  * are named before the descriptors are replaced, four after.
  *
- *   test_loaded_names STRIPPED_MODULE FULL_MODULE
+ *   test_loaded_names STRIPPED_MODULE FULL_MODULE STRIPPED_BIG_MODULE
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -89,22 +90,28 @@ static void check_names(void *h, unsigned int from, unsigned int to)
 
 int main(int argc, char **argv)
 {
-	CHECK(argc == 3);
+	CHECK(argc == 4);
 	void *stripped = dlopen(argv[1], RTLD_NOW), *full = dlopen(argv[2], RTLD_NOW);
-	CHECK(stripped != NULL && full != NULL);
+	void *big = dlopen(argv[3], RTLD_NOW);
+	CHECK(stripped != NULL && full != NULL && big != NULL);
 
 	check_names(stripped, 0, NFNS / 2);
 	check_names(full, 0, NFNS / 2);
+	check_names(big, 0, NFNS / 2);
 	CHECK_EQ(fds_on(argv[1]), 0); /* names from the mapping */
 	CHECK_EQ(fds_on(argv[2]), 1); /* names from the file */
+	CHECK_EQ(fds_on(argv[3]), 1); /* from the file: its .dynstr past 64 KiB */
 
 	replace_fds(-1, "/proc/self/exe");
 	CHECK_EQ(fds_on(argv[2]), 0);
+	CHECK_EQ(fds_on(argv[3]), 0);
 	check_names(stripped, NFNS / 2, NFNS);
 	check_names(full, NFNS / 2, NFNS);
+	check_names(big, NFNS / 2, NFNS);
 	CHECK_EQ(fds_on(argv[1]), 0);
 	CHECK_EQ(fds_on(argv[2]), 1); /* opened again */
-	printf("loaded_names: %zu names of each module, before and after the descriptors' "
+	CHECK_EQ(fds_on(argv[3]), 1);
+	printf("loaded_names: %zu names of each of 3 modules, before and after the descriptors' "
 	       "replacement\n", NFNS);
 	return 0;
 }

@@ -58,7 +58,7 @@ import glob, re, sys
 w = sys.argv[1]
 lines = open(w + "/trace").read().split("\n")
 # the process that reserved the heap first: CMD after env's exec
-heap = next(i for i, l in enumerate(lines) if "MAP_FIXED_NOREPLACE" in l and "PROT_NONE" in l)
+heap = next(i for i, l in enumerate(lines) if "MAP_FIXED_NOREPLACE" in l and "MAP_NORESERVE" in l)
 pid = lines[heap].split()[0]
 tids = {pid}
 pages = {}

@@ -139,10 +139,19 @@ static int layer_object(const char *path)
 	return 0;
 }
 
+/* A string table read in place at most this long: one fault-around
+ * window (the kernel's default fault_around_bytes), so that a name read
+ * maps at most the pages the loader's own lookups have mapped anyway
+ * (bash's 40 KiB, python3's 38).  A larger one is read from the file: the
+ * loader reads only the names of its lookups (cc1's 1287 KiB .dynstr: 584
+ * KiB resident under ALLOCTAG=never), and each name read in place maps a
+ * 64 KiB window of it (cc1's 1424 frame names: all of it, +704 KiB). */
+#define AT_NAMES_MAPPED_MAX (64u << 10)
+
 /* The string table of o's index as the loader mapped it: when the index
- * is the file's .dynsym and its strings are the loader's (DT_STRTAB at the
- * section's address, DT_STRSZ its size: bytes never relocated, read by
- * the loader at start, so resident), else NULL. */
+ * is the file's .dynsym, its strings are the loader's (DT_STRTAB at the
+ * section's address, DT_STRSZ its size: bytes never relocated) and at
+ * most AT_NAMES_MAPPED_MAX long, else NULL. */
 static const char *loaded_strs(const struct at_object *o)
 {
 	uintptr_t at = 0;
@@ -157,7 +166,7 @@ static const char *loaded_strs(const struct at_object *o)
 	if (at && !(at >= o->start && at < o->end))
 		at += o->l_addr; /* an entry the loader did not relocate */
 	if (!at || at != o->l_addr + o->sym.straddr || size != o->sym.strsz ||
-	    at < o->start || o->end - at < size)
+	    size > AT_NAMES_MAPPED_MAX || at < o->start || o->end - at < size)
 		return NULL;
 	return (const char *)at;
 }

@@ -20,8 +20,9 @@
  *             name itself, when the frame is named, read in place from
  *             the string table the loader mapped when the index is the
  *             file's .dynsym and its strings are the loader's (DT_STRTAB
- *             at the section's address, DT_STRSZ its size: resident, the
- *             loader read them; no descriptor kept), else read from the
+ *             at the section's address, DT_STRSZ its size) and at most
+ *             64 KiB (one fault-around window: resident with the
+ *             loader's own lookups; no descriptor kept), else read from the
  *             file through a descriptor kept open, O_CLOEXEC, numbered
  *             from 512 when the limit allows, checked by device and inode
  *             before each read and opened again when the program closed
