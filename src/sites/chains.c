@@ -265,10 +265,13 @@ static void memo_clear(struct at_memo_entry *e)
 }
 
 /* Entry e of m (a key) dropped from the memo: kept in its compact tier
- * (memo_compact.h) if it fits, emptied (busy). */
+ * (memo_compact.h) if it fits and the memo has grown (chains that came
+ * back: a memo of its first size drops a start-up's chains, each walked
+ * once, and a small program keeps no tier for them), emptied (busy). */
 static void memo_drop(struct at_chain_memo *m, struct at_memo_entry *e)
 {
-	at_memo_compact_keep(m, e);
+	if (m->mask >= 1u << AT_MEMO_SHIFT_FIRST)
+		at_memo_compact_keep(m, e);
 	memo_clear(e);
 }
 
