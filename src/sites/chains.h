@@ -255,7 +255,7 @@ struct at_chain_table {
  * whose set is its next one; growth drops every entry past its first
  * set (its at most AT_MEMO_WAYS entries from one set).  An entry
  * dropped goes to the memo's compact tier (memo_compact.h) when its
- * words fit there, looked up after the levels (at_chain_compact) and
+ * words fit there and the memo has grown, looked up after the levels (at_chain_compact) and
  * before the walk.  Word L's slot
  * is at one offset from `from` for every chain whose words 0 .. L - 1
  * are the same (each frame's size is fixed by the return address into

@@ -51,8 +51,10 @@
  * and one whose chains do not (cc1) finds them here without writing the
  * memo (as its levels, chains.h: The second choice).
  *
- * Size: one mapping reserved at the tier's making (the memo's first
- * drop): the header, the ra slots (2 KiB) and AT_MEMO_COMPACT_SETS sets,
+ * Size: one mapping reserved at the tier's making (the first drop of a
+ * memo that has grown: a memo of its first size drops a start-up's
+ * chains, each walked once, and keeps no tier; chains.c, memo_drop): the
+ * header, the ra slots (2 KiB) and AT_MEMO_COMPACT_SETS sets,
  * of which sets 0 .. mask are used: 2^AT_MEMO_COMPACT_SHIFT_FIRST at
  * first (two pages with the header), doubling (in place: an entry of set
  * s moves to s or s + the old size, as the memo's growth) when as many
