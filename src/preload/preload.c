@@ -294,9 +294,6 @@ static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
 	if (e)
 		return chain_bin(n, e);
-	struct alloc_tag *t = at_chain_compact(from, ra);
-	if (t)
-		return chain_tagged(n, t);
 	return chain_tagged(n, at_chain_walk(from, ra));
 }
 

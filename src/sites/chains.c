@@ -23,8 +23,8 @@
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss in the set at_memo_second looks in the later levels' sets
- * (chains.h: The second choice), at_chain_compact in the memo's compact
- * tier (memo_compact.h), and then at_chain_walk unwinds, finds the
+ * (chains.h: The second choice), and then at_chain_walk looks in the
+ * memo's compact tier (memo_compact.h), else unwinds, finds the
  * chain's tag, and writes the walk's words in way 0 of the set, the
  * older entries moved one way on (the oldest to its next level, or
  * dropped, when the set is full and the memo cannot grow: chains.h), so
@@ -652,7 +652,11 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 	return NULL;
 }
 
-struct alloc_tag *at_chain_compact(uintptr_t from, const void *ra)
+/* After a miss in the memo's sets and levels: the tag of the chain that
+ * the memo's compact tier proves (memo_compact.h), its entry moved to the
+ * memo as a walk's would be written (the memo's growth counted as for a
+ * walk of a chain that existed), or NULL. */
+static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	at_memo_tls.busy++;
@@ -698,7 +702,9 @@ uint32_t at_chain_walks(void)
 	return at_memo_tls.walks;
 }
 
-struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
+/* at_chain_walk's unwinding (chains.h), its frame of `depth` words made
+ * only when the compact tier has not proved the chain. */
+static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	at_memo_tls.walks++;
@@ -719,6 +725,12 @@ struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 		return tag;
 	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&nr_chains) == made);
 	return tag;
+}
+
+struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
+{
+	struct alloc_tag *tag = chain_compact(from, ra);
+	return tag ? tag : chain_unwind(from, ra);
 }
 
 struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uintptr_t from)
@@ -742,9 +754,6 @@ struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra)
 	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
 	if (e)
 		return entry_tag(e);
-	struct alloc_tag *t = at_chain_compact(from, ra);
-	if (t)
-		return t;
 	return at_chain_walk(from, ra);
 }
 

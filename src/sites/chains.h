@@ -255,8 +255,8 @@ struct at_chain_table {
  * whose set is its next one; growth drops every entry past its first
  * set (its at most AT_MEMO_WAYS entries from one set).  An entry
  * dropped goes to the memo's compact tier (memo_compact.h) when its
- * words fit there and the memo has grown, looked up after the levels (at_chain_compact) and
- * before the walk.  Word L's slot
+ * words fit there and the memo has grown, looked up after the levels
+ * and before the walk (at_chain_walk).  Word L's slot
  * is at one offset from `from` for every chain whose words 0 .. L - 1
  * are the same (each frame's size is fixed by the return address into
  * it; word 0, ra's function's return address, for every chain of ra).
@@ -650,21 +650,16 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  * The calling function's caller's chain, at the configured depth: `from`
  * is the calling function's __builtin_dwarf_cfa(), `ra` its return address
  * (the chain of one frame when the stack cannot be unwound there).
- * at_chain_walk is the same after a memo miss: it unwinds, and keeps the
- * chain in the thread's memo.
+ * at_chain_walk is the same after a miss in the memo's sets and levels:
+ * the chain the memo's compact tier proves (memo_compact.h; its entry
+ * moved to the memo as a walk's would be written), else it unwinds
+ * (counted in at_chain_walks) and keeps the chain in the thread's memo.
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
 
-/* After a miss in the memo's sets and levels: the tag of the chain that
- * the memo's compact tier proves (memo_compact.h), its entry moved to the
- * memo as a walk's would be written (the memo's growth counted as for a
- * walk of a chain that existed), or NULL. */
-AT_HIDDEN struct alloc_tag *at_chain_compact(uintptr_t from, const void *ra);
-
 /* After a miss in the set: the tag of the chain's second-choice entry
- * (at_memo_second), else the compact tier's (at_chain_compact), else
- * at_chain_walk's. */
+ * (at_memo_second), else at_chain_walk's. */
 AT_HIDDEN struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra);
 
 /* The calling thread's walks so far (at_chain_walk's calls, modulo

@@ -44,7 +44,7 @@
  * none (the memo entry's are folded before it is dropped; a hit charges
  * the tag as a walk's chain is charged).
  *
- * A hit moves the entry to the memo (at_chain_compact, chains.c) only
+ * A hit moves the entry to the memo (chain_compact, chains.c) only
  * when the memo's set has a free way, or when the memo grows at that
  * call (the hit counted in the memo's `again` as a walk of a chain that
  * existed): a program whose chains fit the memo ends with them there,
