@@ -27,6 +27,9 @@
 static uintptr_t rules;
 _Static_assert(AT_RULE_SHIFT_MAX < 32, "a table's shift fits its address's low 5 bits");
 static size_t rule_bytes;
+/* The tables replaced, by shift (a shift is replaced once): their
+ * resident pages, for the tests (at_unwind_replaced_resident). */
+static uintptr_t replaced[AT_RULE_SHIFT_MAX + 1];
 /* misses: rule-cache misses so far; fill: words made valid in the current
  * table since it was made or cleared; evicted: valid words replaced in it
  * since then */
@@ -857,19 +860,21 @@ static size_t table_size(uint32_t shift)
 }
 
 /* Empty table t (a reader may still use it: it finds no key, and misses):
- * the words of its first page stored 0, the pages after it dropped
- * (zero pages, not zero stores: a store would make every page resident);
- * the first table's words all stored 0 (it is in the sites' pool, whose
- * pages it shares). */
+ * its pages dropped (zero pages, not zero stores: a store would make
+ * every page resident; a reader's load maps the shared zero page, none of
+ * the process's own), so that a table replaced keeps no page resident; the
+ * first table's words all stored 0 (it is in the sites' pool, whose pages
+ * it shares). */
 static void table_clear(uintptr_t t)
 {
 	uint64_t *w = tab_words(t);
-	uintptr_t end = (uintptr_t)w + table_size(tab_shift(t));
-	uintptr_t first = tab_shift(t) <= AT_RULE_SHIFT_FIRST ? end : (uintptr_t)w + 4096;
-	for (; (uintptr_t)w < first && (uintptr_t)w < end; w++)
-		AT_STORE_RELAXED(w, 0);
-	if (end > first)
-		madvise((void *)first, end - first, MADV_DONTNEED);
+	size_t size = table_size(tab_shift(t));
+	if (tab_shift(t) > AT_RULE_SHIFT_FIRST) {
+		madvise(w, size, MADV_DONTNEED);
+		return;
+	}
+	for (size_t i = 0; i < size / sizeof(*w); i++)
+		AT_STORE_RELAXED(&w[i], 0);
 }
 
 /* Publish a new, empty table of 2^shift sets in place of old (NULL: the
@@ -911,8 +916,10 @@ AT_ONCE_TEXT static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 		__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
-	if (old) /* replaced: its words read as misses, its pages given back */
+	if (old) { /* replaced: its words read as misses, its pages given back */
 		table_clear(old);
+		AT_STORE_RELAXED(&replaced[tab_shift(old)], old);
+	}
 	return (uintptr_t)n | shift;
 }
 
@@ -960,8 +967,15 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 		grow = __atomic_add_fetch(&rule_counts.fill, 1, __ATOMIC_RELAXED) >
 		       (AT_RULE_WAYS << tab_shift(t)) / 2;
 	}
-	if (grow && tab_shift(t) + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX)
-		table_grow(t, tab_shift(t) + AT_RULE_SHIFT_STEP); /* the new one fills from misses */
+	if (grow && tab_shift(t) + AT_RULE_SHIFT_STEP <= AT_RULE_SHIFT_MAX) {
+		/* the new one fills from misses, this one's first; the old one's
+		 * pages stay dropped */
+		uintptr_t n = table_grow(t, tab_shift(t) + AT_RULE_SHIFT_STEP);
+		if (n != t) {
+			set = rule_set(n, ra);
+			way = 0;
+		}
+	}
 	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
 	return fd.rule;
 }
@@ -1187,6 +1201,20 @@ size_t at_unwind_memory(void)
 	return AT_LOAD_RELAXED(&rule_bytes);
 }
 
+size_t at_unwind_replaced_resident(void)
+{
+	size_t bytes = 0;
+	for (uint32_t shift = AT_RULE_SHIFT_FIRST + 1; shift <= AT_RULE_SHIFT_MAX; shift++) {
+		uintptr_t t = AT_LOAD_RELAXED(&replaced[shift]);
+		unsigned char vec[table_size(AT_RULE_SHIFT_MAX) / 4096];
+		if (!t || mincore(tab_words(t), table_size(shift), vec))
+			continue;
+		for (size_t i = 0; i < table_size(shift) / 4096; i++)
+			bytes += vec[i] & 1 ? 4096 : 0;
+	}
+	return bytes;
+}
+
 #else /* no unwinder for this architecture: chains of one frame */
 
 unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
@@ -1218,6 +1246,11 @@ uint64_t at_unwind_misses(void)
 }
 
 size_t at_unwind_memory(void)
+{
+	return 0;
+}
+
+size_t at_unwind_replaced_resident(void)
 {
 	return 0;
 }

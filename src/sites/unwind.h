@@ -27,9 +27,10 @@
  * table alone), 13350 with this rule, 13946 with a 32 KiB first table
  * growing when half full; the evictions' rule on the 128 KiB table too
  * took cc1 to the 512 KiB one, most of its pages touched.  Tables
- * replaced stay mapped (a reader may hold one) but empty: the words in the
- * first page stored 0, the other pages dropped (MADV_DONTNEED), so that
- * a reader finds no key there and misses.  One word holds both the
+ * replaced stay mapped (a reader may hold one) but empty: their pages
+ * dropped (MADV_DONTNEED: none resident; the first table's words, in the
+ * sites' pool, stored 0), so that a reader finds no key there and misses;
+ * the miss that grew a table stores its rule in the new one.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
  *   63            48 47 46            35 34  33   32  31  30              0
@@ -255,5 +256,7 @@ struct dl_find_object;
 AT_HIDDEN int at_unwind_object(uintptr_t pc, struct dl_find_object *fo);
 /* Bytes of rule-cache tables mapped (chains' memory report). */
 AT_HIDDEN size_t at_unwind_memory(void);
+/* Bytes resident of the rule-cache tables replaced (tests: none). */
+AT_HIDDEN size_t at_unwind_replaced_resident(void);
 
 #endif
