@@ -104,16 +104,18 @@ static void check_symtab(const uint8_t *data, size_t size)
 	if (at_symtab_read(at_elf_mem_read, &im, size, &t) != 0)
 		return;
 	for (size_t i = 0; i < t.nfuncs && i < 64; i++) {
-		long fi = at_symtab_find(&t, t.funcs[i].start + i % 3);
-		if (fi < -1 || fi >= (long)t.nfuncs)
+		struct at_fsym f;
+		long fi = at_symtab_find(&t, at_elf_mem_read, &im, at_symtab_start(&t, i) + i % 3, &f);
+		if (fi < AT_SYMTAB_UNREAD || fi >= (long)t.nfuncs)
 			abort();
 		const char *nm = fi < 0 ? NULL : at_symtab_name(&t, at_elf_mem_read, &im, (size_t)fi, name,
 								 sizeof(name));
 		if (nm && (nm != name || !memchr(name, 0, sizeof(name))))
 			abort();
 	}
-	(void)at_symtab_find(&t, 0);
-	(void)at_symtab_find(&t, UINTPTR_MAX);
+	struct at_fsym f;
+	(void)at_symtab_find(&t, at_elf_mem_read, &im, 0, &f);
+	(void)at_symtab_find(&t, at_elf_mem_read, &im, UINTPTR_MAX, &f);
 	at_symtab_release(&t);
 }
 

@@ -10,7 +10,8 @@
  * 33, 5,000 functions, 20,000 spread over 4 GiB), starts crowded into
  * 4 KiB with one far away (every level of the radix), a global and a
  * local at each start, and sets with aliases of one binding (the
- * heapsort's order).
+ * heapsort's order); and lookups of each function's last byte and the
+ * byte past it, the index's references against a scan of its functions.
  */
 #include <elf.h>
 #include <stdint.h>
@@ -89,21 +90,56 @@ static uint64_t one(size_t n, int shape, uint64_t seed)
 	CHECK_EQ(at_symtab_read(read_image, &im, im.size, &t), 0);
 	uint64_t h = 0xcbf29ce484222325ull, names = 0;
 	CHECK_EQ(t.nfuncs, n);
+	CHECK(t.refs); /* a .symtab: references, 8 bytes an entry */
+	CHECK_EQ(t.bytes, (n * sizeof(struct at_fref) + 4095) & ~(size_t)4095);
+	struct at_fsym e = {0, 0, 0};
 	for (size_t i = 0; i < t.nfuncs; i++) {
-		const struct at_fsym *f = &t.funcs[i];
-		if (i) {
-			const struct at_fsym *e = &t.funcs[i - 1];
-			CHECK(e->start < f->start ||
-			      (e->start == f->start &&
-			       (e->name & AT_FSYM_GLOBAL) >= (f->name & AT_FSYM_GLOBAL)));
-		}
-		names += f->name & ~AT_FSYM_GLOBAL;
-		uint64_t w[3] = {f->start, f->size, f->name};
+		struct at_fsym f;
+		CHECK_EQ(at_symtab_func(&t, read_image, &im, i, &f), 0);
+		CHECK_EQ(f.start, at_symtab_start(&t, i));
+		CHECK_EQ(!!(f.name & AT_FSYM_GLOBAL), at_symtab_global(&t, i));
+		if (i)
+			CHECK(e.start < f.start ||
+			      (e.start == f.start &&
+			       (e.name & AT_FSYM_GLOBAL) >= (f.name & AT_FSYM_GLOBAL)));
+		e = f;
+		names += f.name & ~AT_FSYM_GLOBAL;
+		uint64_t w[3] = {f.start, f.size, f.name};
 		for (int k = 0; k < 3; k++)
 			h = (h ^ w[k]) * 0x100000001b3ull;
 	}
 	/* every function once: the names' offsets sum to that of 1 .. n */
 	CHECK_EQ(names, n * (1 + 1 + (n - 1) * 8) / 2);
+	/* lookups (each function's last byte and the byte past it): the
+	 * nearest start at or below, else one of the 8 before it that holds
+	 * the address, the global alias first; the references' symbols read
+	 * only for those reaching past their next start */
+	for (size_t i = 0; i < t.nfuncs && i < 2000; i++) {
+		struct at_fsym f, g;
+		CHECK_EQ(at_symtab_func(&t, read_image, &im, i, &f), 0);
+		for (uint64_t off = f.start + f.size - 1; off <= (uint64_t)f.start + f.size; off++) {
+			long want = -1;
+			size_t lo = 0;
+			while (lo < t.nfuncs && at_symtab_start(&t, lo) <= off)
+				lo++;
+			for (size_t k = lo, tries = 0; k-- > 0 && tries < 8 && want < 0; tries++) {
+				CHECK_EQ(at_symtab_func(&t, read_image, &im, k, &g), 0);
+				if (off >= g.start && off - g.start < g.size) {
+					while (k > 0 && at_symtab_start(&t, k - 1) == g.start &&
+					       at_symtab_global(&t, k - 1))
+						k--;
+					want = (long)k;
+				}
+			}
+			long got = at_symtab_find(&t, read_image, &im, off, &g);
+			CHECK_EQ(got, want);
+			if (got >= 0) {
+				CHECK_EQ(at_symtab_func(&t, read_image, &im, (size_t)got, &f), 0);
+				CHECK(!memcmp(&f, &g, sizeof(f)));
+				CHECK_EQ(at_symtab_func(&t, read_image, &im, i, &f), 0);
+			}
+		}
+	}
 	at_symtab_release(&t);
 	free(im.p);
 	return h;

@@ -146,7 +146,7 @@ static int layer_object(const char *path)
  * loader reads only the names of its lookups (cc1's 1287 KiB .dynstr: 584
  * KiB resident under ALLOCTAG=never), and each name read in place maps a
  * 64 KiB window of it (cc1's 1424 frame names: all of it, +704 KiB). */
-#define AT_NAMES_MAPPED_MAX (64u << 10)
+#define AT_NAMES_MAPPED_MAX AT_SYMTAB_MAPPED_MAX
 
 /* The string table of o's index as the loader mapped it: when the index
  * is the file's .dynsym, its strings are the loader's (DT_STRTAB at the
@@ -185,11 +185,11 @@ static void load_symtab(struct at_object *o, const char *path)
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
 			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
 			 : 1;
-	if (rc == 0 && o->sym.nfuncs * sizeof(struct at_fsym) <= AT_SITES_SMALL) {
+	if (rc == 0 && o->sym.nfuncs * at_symtab_entry(&o->sym) <= AT_SITES_SMALL) {
 		/* a small index in the pool, beside the records, not in a page
 		 * of its own (the pool is never given back, nor is an index) */
-		size_t n = o->sym.nfuncs * sizeof(struct at_fsym);
-		struct at_fsym *v = at_sites_pool_alloc(n);
+		size_t n = o->sym.nfuncs * at_symtab_entry(&o->sym);
+		void *v = at_sites_pool_alloc(n);
 		if (v) {
 			memcpy(v, o->sym.funcs, n);
 			munmap(o->sym.funcs, o->sym.bytes);
@@ -251,6 +251,21 @@ static const char *object_name(struct at_object *o, size_t fi, char *buf, size_t
 		return at_symtab_name_mapped(&o->sym, o->strs, fi, buf, size);
 	int fd = object_fd(o);
 	return fd < 0 ? NULL : at_symtab_name(&o->sym, at_read_fd, &fd, fi, buf, size);
+}
+
+/* The function of o holding file address off (at_symtab_find: its
+ * symbols read from the file when its entries are references) and its
+ * name in buf (size bytes) in *sym, or NULL (unreadable). */
+static long object_find(struct at_object *o, uintptr_t off, char *buf, size_t size,
+			const char **sym)
+{
+	struct at_fsym f;
+	int fd = o->strs ? -1 : object_fd(o);
+	long fi = at_symtab_find(&o->sym, at_read_fd, &fd, off, &f);
+	if (fi >= 0)
+		*sym = o->strs ? at_symtab_fname_mapped(&o->sym, o->strs, &f, buf, size)
+			       : fd < 0 ? NULL : at_symtab_fname(&o->sym, at_read_fd, &fd, &f, buf, size);
+	return fi;
 }
 
 /* The object holding pc (*fo): from the unwinder's objects never unloaded
@@ -411,19 +426,19 @@ static int frame_insert(struct at_frame *f)
 	return 0;
 }
 
-/* Whether a function of o starting where funcs[i] does (an alias) is a
- * wrapper.  Not inlined: its buffer is on the stack only while it runs,
+/* Whether a function of o starting where function i does (an alias;
+ * i's own name sym) is a wrapper.  Not inlined: its buffer is on the stack only while it runs,
  * not under the file reads frame_make's other calls make (every page of
  * stack a chain's creation reaches stays resident). */
-static AT_NOINLINE int alias_wrapper(struct at_object *o, size_t i)
+static AT_NOINLINE int alias_wrapper(struct at_object *o, size_t i, const char *sym)
 {
 	const struct at_symtab *t = &o->sym;
 	char name[1040];
 	size_t k = i;
-	while (k > 0 && t->funcs[k - 1].start == t->funcs[i].start)
+	while (k > 0 && at_symtab_start(t, k - 1) == at_symtab_start(t, i))
 		k--;
-	for (; k < t->nfuncs && t->funcs[k].start == t->funcs[i].start; k++)
-		if (at_is_wrapper(object_name(o, k, name, sizeof(name))))
+	for (; k < t->nfuncs && at_symtab_start(t, k) == at_symtab_start(t, i); k++)
+		if (at_is_wrapper(k == i ? sym : object_name(o, k, name, sizeof(name))))
 			return 1;
 	return 0;
 }
@@ -561,11 +576,10 @@ static struct at_frame *frame_make(uintptr_t addr)
 			later = o; /* named when a chain is named after it */
 			layer = 1;
 		} else if (o && o->sym.nfuncs && /* the call, not the next instruction */
-			   (fi = at_symtab_find(&o->sym, off - 1)) >= 0 &&
-			   (sym = object_name(o, (size_t)fi, name, sizeof(name)))) {
-			layer = (unsigned char)alias_wrapper(o, (size_t)fi); /* any of its names */
-		} else if (!o || !o->sym.nfuncs || fi >= 0) {
-			/* no index, or its name unreadable: dladdr searches .dynsym */
+			   (fi = object_find(o, off - 1, name, sizeof(name), &sym)) >= 0 && sym) {
+			layer = (unsigned char)alias_wrapper(o, (size_t)fi, sym); /* any of its names */
+		} else if (!o || !o->sym.nfuncs || fi >= 0 || fi == AT_SYMTAB_UNREAD) {
+			/* no index, or its symbol or name unreadable: dladdr searches .dynsym */
 			Dl_info info;
 			if (dladdr((void *)addr, &info))
 				sym = info.dli_sname;

@@ -179,10 +179,12 @@ static int kept(const Elf64_Sym *sy, uint64_t strsz)
 }
 
 /* The functions of nsyms symbols at file offset off, stored in v (room
- * for nsyms), read per_read at a time into s; their number, or -1 when a
- * read fails. */
+ * for nsyms; with refs, each one's symbol index in place of its size and
+ * its size, at most SIZE_CAP, in place of its name's offset), read
+ * per_read at a time into s; their number, or -1 when a read fails. */
+#define SIZE_CAP 0x7fffffffu
 static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint64_t strsz,
-		 struct at_fsym *v, Elf64_Sym *s, size_t per_read)
+		 struct at_fsym *v, Elf64_Sym *s, size_t per_read, int refs)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < nsyms; i += per_read) {
@@ -193,8 +195,9 @@ static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint6
 			if (!kept(&s[j], strsz))
 				continue;
 			v[k].start = (uint32_t)s[j].st_value;
-			v[k].size = (uint32_t)s[j].st_size;
-			v[k].name = (uint32_t)s[j].st_name |
+			uint64_t size = s[j].st_size < SIZE_CAP ? s[j].st_size : SIZE_CAP;
+			v[k].size = refs ? (uint32_t)(i + j) : (uint32_t)s[j].st_size;
+			v[k].name = (refs ? (uint32_t)size : (uint32_t)s[j].st_name) |
 				    (ELF64_ST_BIND(s[j].st_info) != STB_LOCAL ? AT_FSYM_GLOBAL : 0);
 			k++;
 		}
@@ -239,7 +242,11 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	if (str.sh_size >= AT_FSYM_GLOBAL)
 		return 1;
 	size_t nsyms = sym.sh_size / sizeof(Elf64_Sym);
-	if (!nsyms)
+	if (!nsyms || nsyms > KEY_AT)
+		return 1;
+	uint64_t straddr = sym.sh_type == SHT_DYNSYM && (str.sh_flags & SHF_ALLOC) ? str.sh_addr : 0;
+	int refs = !straddr || str.sh_size > AT_SYMTAB_MAPPED_MAX; /* names never read in place */
+	if (refs && nsyms > AT_FREF_SYM)
 		return 1;
 	/* one pass over the table: room for every symbol, the pages the
 	 * functions did not reach given back; the symbols read into the
@@ -258,58 +265,99 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return 1;
 	}
 	size_t per_read = (sbytes < SYMS_READ_MAX ? sbytes : SYMS_READ_MAX) / sizeof(Elf64_Sym);
-	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, scratch, per_read);
+	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, scratch, per_read, refs);
 	if (n <= 0 || n > (long)KEY_AT) {
 		munmap(scratch, sbytes);
 		munmap(v, bytes);
 		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
 	}
-	size_t used = ((size_t)n * sizeof(struct at_fsym) + 4095) & ~(size_t)4095;
+	fsym_sort(v, (size_t)n, scratch);
+	munmap(scratch, sbytes);
+	if (refs) /* in place: entry i's 8 bytes end before entry i's 12 begin */
+		for (long i = 0; i < n; i++) {
+			uint32_t size = v[i].name & ~AT_FSYM_GLOBAL;
+			int over = size == SIZE_CAP ||
+				   (i + 1 < n && (uint64_t)v[i].start + size > v[i + 1].start);
+			struct at_fref r = {v[i].start, v[i].size | (v[i].name & AT_FSYM_GLOBAL) |
+								(over ? AT_FREF_OVER : 0)};
+			memcpy((char *)v + (size_t)i * sizeof(r), &r, sizeof(r));
+		}
+	size_t used = ((size_t)n * (refs ? sizeof(struct at_fref) : sizeof(struct at_fsym)) + 4095) &
+		      ~(size_t)4095;
 	if (used < bytes) {
 		munmap((char *)v + used, bytes - used);
 		bytes = used;
 	}
-	fsym_sort(v, (size_t)n, scratch);
-	munmap(scratch, sbytes);
 	t->stroff = str.sh_offset;
 	t->strsz = (uint32_t)str.sh_size;
-	t->straddr = sym.sh_type == SHT_DYNSYM && (str.sh_flags & SHF_ALLOC) ? str.sh_addr : 0;
+	t->straddr = straddr;
+	t->symoff = sym.sh_offset;
+	t->refs = refs;
 	t->funcs = v;
 	t->nfuncs = (size_t)n;
 	t->bytes = bytes;
 	return 0;
 }
 
-long at_symtab_find(const struct at_symtab *t, uintptr_t off)
+int at_symtab_func(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
+		   struct at_fsym *f)
+{
+	if (!t->refs) {
+		*f = ((const struct at_fsym *)t->funcs)[fi];
+		return 0;
+	}
+	const struct at_fref *r = &((const struct at_fref *)t->funcs)[fi];
+	Elf64_Sym sy;
+	if (rd(ctx, &sy, sizeof(sy), t->symoff + (uint64_t)(r->sym & AT_FREF_SYM) * sizeof(sy)))
+		return -1;
+	f->start = r->start;
+	f->size = (uint32_t)sy.st_size; /* as scan kept it: below 4 GiB */
+	f->name = (uint32_t)sy.st_name | (r->sym & AT_FSYM_GLOBAL);
+	return 0;
+}
+
+long at_symtab_find(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, uintptr_t off,
+		    struct at_fsym *fp)
 {
 	size_t lo = 0, hi = t->nfuncs; /* first start > off */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (t->funcs[mid].start <= off)
+		if (at_symtab_start(t, mid) <= off)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	/* the nearest starts at or below off; an enclosing one may lie further
-	 * down (nested symbols are rare: look a few back) */
+	 * down (nested symbols are rare: look a few back; a reference read
+	 * only when it is the nearest or reaches past the next start) */
 	for (size_t i = lo, tries = 0; i-- > 0 && tries < 8; tries++) {
-		const struct at_fsym *f = &t->funcs[i];
-		if (off >= f->start && off - f->start < f->size) {
-			while (i > 0 && t->funcs[i - 1].start == f->start &&
-			       (t->funcs[i - 1].name & AT_FSYM_GLOBAL))
-				f = &t->funcs[--i]; /* the global alias first in order */
+		struct at_fsym f;
+		if (t->refs && i + 1 < lo &&
+		    !(((const struct at_fref *)t->funcs)[i].sym & AT_FREF_OVER))
+			continue; /* ends at or before the next start, at or below off */
+		if (at_symtab_func(t, rd, ctx, i, &f))
+			return AT_SYMTAB_UNREAD;
+		if (off >= f.start && off - f.start < f.size) {
+			size_t at = i;
+			while (i > 0 && at_symtab_start(t, i - 1) == f.start &&
+			       at_symtab_global(t, i - 1))
+				i--; /* the global alias first in order */
+			if (i != at && at_symtab_func(t, rd, ctx, i, &f))
+				return AT_SYMTAB_UNREAD;
+			*fp = f;
 			return (long)i;
 		}
 	}
 	return -1;
 }
 
-/* The bytes of function fi's name a read takes into a buffer of size
+/* The bytes of function f's name a read takes into a buffer of size
  * bytes (its offset in *off): up to the table's end, at most size - 1;
  * 0 when it has none. */
-static size_t name_span(const struct at_symtab *t, size_t fi, size_t size, uint32_t *off)
+static size_t name_span(const struct at_symtab *t, const struct at_fsym *f, size_t size,
+			uint32_t *off)
 {
-	*off = t->funcs[fi].name & ~AT_FSYM_GLOBAL;
+	*off = f->name & ~AT_FSYM_GLOBAL;
 	if (size < 2 || *off >= t->strsz)
 		return 0;
 	return t->strsz - *off < size - 1 ? t->strsz - *off : size - 1;
@@ -330,22 +378,37 @@ static const char *name_end(const char *s, size_t n, size_t left, char *buf)
 	return buf;
 }
 
-const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
-			   char *buf, size_t size)
+const char *at_symtab_fname(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
+			    const struct at_fsym *f, char *buf, size_t size)
 {
 	uint32_t off;
-	size_t n = name_span(t, fi, size, &off);
+	size_t n = name_span(t, f, size, &off);
 	if (!n || rd(ctx, buf, n, t->stroff + off))
 		return NULL;
 	return name_end(buf, n, t->strsz - off, buf);
 }
 
+const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
+			   char *buf, size_t size)
+{
+	struct at_fsym f;
+	return at_symtab_func(t, rd, ctx, fi, &f) ? NULL : at_symtab_fname(t, rd, ctx, &f, buf, size);
+}
+
+const char *at_symtab_fname_mapped(const struct at_symtab *t, const char *strs,
+				   const struct at_fsym *f, char *buf, size_t size)
+{
+	uint32_t off;
+	size_t n = name_span(t, f, size, &off);
+	return n ? name_end(strs + off, n, t->strsz - off, buf) : NULL;
+}
+
 const char *at_symtab_name_mapped(const struct at_symtab *t, const char *strs, size_t fi,
 				  char *buf, size_t size)
 {
-	uint32_t off;
-	size_t n = name_span(t, fi, size, &off);
-	return n ? name_end(strs + off, n, t->strsz - off, buf) : NULL;
+	if (t->refs)
+		return NULL;
+	return at_symtab_fname_mapped(t, strs, &((const struct at_fsym *)t->funcs)[fi], buf, size);
 }
 
 void at_symtab_release(struct at_symtab *t)

@@ -9,9 +9,15 @@
  *
  * The index: the defined functions with a size (STT_FUNC, st_shndx !=
  * SHN_UNDEF, st_size > 0, a name inside the string table) whose extent
- * lies below 4 GiB (file addresses), 12 bytes each (start, size, name
- * offset with the binding in bit 31), sorted by start address, a global
- * name first among aliases at one address, in an mmap'd array.  The sort
+ * lies below 4 GiB (file addresses), sorted by start address, a global
+ * name first among aliases at one address, in an mmap'd array of 8 bytes
+ * an entry (start, the symbol's index in its table with the binding in
+ * bit 31 and whether its extent reaches past the next start in bit 30:
+ * its size and name read from the file when asked for), or, when
+ * its names may be read where the loader mapped them (a .dynsym whose
+ * strings are loaded, at most AT_SYMTAB_MAPPED_MAX bytes), 12 bytes an
+ * entry (start, size, name offset with the binding in bit 31: nothing
+ * read but names).  cc1's 28.7k functions: 224 KiB, not 336.  The sort
  * (qsort may call malloc) is of 8-byte keys (start, binding, place) in an
  * mmap'd scratch: a radix sort, most significant digit first (the first
  * of up to 9 bits, about a bucket a key, then bytes), in place, buckets of
@@ -40,6 +46,8 @@
 #include "core/tag_section.h"
 
 #define AT_FSYM_GLOBAL 0x80000000u
+/* A string table read in place at most this long (site_names.c) */
+#define AT_SYMTAB_MAPPED_MAX (64u << 10)
 
 /* A function: [start, start + size), its name's offset in the string
  * table | AT_FSYM_GLOBAL when it is not local. */
@@ -48,15 +56,49 @@ struct at_fsym {
 	uint32_t name;
 };
 
+/* A function by reference: start, its symbol's index | AT_FSYM_GLOBAL |
+ * AT_FREF_OVER when its extent reaches past the next function's start
+ * (an enclosing symbol, an alias: the others' extents end at or before
+ * it, so a lookup reads no symbol of theirs but the nearest's). */
+struct at_fref {
+	uint32_t start;
+	uint32_t sym;
+};
+#define AT_FREF_OVER 0x40000000u
+#define AT_FREF_SYM 0x3fffffffu /* the symbol's index */
+
 struct at_symtab {
-	uint64_t stroff;       /* the string table's file offset */
-	uint32_t strsz;        /* and size */
-	uint64_t straddr;      /* and address when the table is .dynsym and its
-				* strings are loaded (SHF_ALLOC), else 0 */
-	struct at_fsym *funcs; /* its defined functions, by address */
+	uint64_t stroff;  /* the string table's file offset */
+	uint32_t strsz;   /* and size */
+	uint64_t straddr; /* and address when the table is .dynsym and its
+			   * strings are loaded (SHF_ALLOC), else 0 */
+	uint64_t symoff;  /* the symbol table's file offset */
+	void *funcs;      /* its defined functions, by address: at_fref's
+			   * when refs, else at_fsym's */
 	size_t nfuncs;
 	size_t bytes; /* of the funcs array */
+	int refs;
 };
+
+/* The start of function fi of t. */
+static inline uint32_t at_symtab_start(const struct at_symtab *t, size_t fi)
+{
+	return t->refs ? ((const struct at_fref *)t->funcs)[fi].start
+		       : ((const struct at_fsym *)t->funcs)[fi].start;
+}
+
+/* Whether function fi of t is not local. */
+static inline int at_symtab_global(const struct at_symtab *t, size_t fi)
+{
+	return !!((t->refs ? ((const struct at_fref *)t->funcs)[fi].sym
+			   : ((const struct at_fsym *)t->funcs)[fi].name) & AT_FSYM_GLOBAL);
+}
+
+/* The bytes of an entry of t. */
+static inline size_t at_symtab_entry(const struct at_symtab *t)
+{
+	return t->refs ? sizeof(struct at_fref) : sizeof(struct at_fsym);
+}
 
 #define AT_SYMTAB_CORRUPT (-1)
 
@@ -64,16 +106,31 @@ struct at_symtab {
  * through rd into t: 0; 1 when there is none (or no memory for the index);
  * AT_SYMTAB_CORRUPT. */
 AT_HIDDEN int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t);
+/* Function fi of t in *f (its symbol read through rd when t's entries
+ * are references): 0, or -1 (unreadable). */
+AT_HIDDEN int at_symtab_func(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
+			     struct at_fsym *f);
 /* The function of t holding file address off (the global alias first):
- * its index in funcs (aliases are its neighbours of the same start), or
- * -1. */
-AT_HIDDEN long at_symtab_find(const struct at_symtab *t, uintptr_t off);
+ * its index in funcs (aliases are its neighbours of the same start), the
+ * function in *f; or -1, or AT_SYMTAB_UNREAD (a symbol read through rd,
+ * as at_symtab_func reads it, failed). */
+#define AT_SYMTAB_UNREAD (-2)
+AT_HIDDEN long at_symtab_find(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
+			      uintptr_t off, struct at_fsym *f);
+/* Function f's name (f as at_symtab_func gives it), read through rd into
+ * buf (size bytes, cut to fit), or NULL (unreadable, or not ended inside
+ * the string table); the same from the string table mapped at strs. */
+AT_HIDDEN const char *at_symtab_fname(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
+				      const struct at_fsym *f, char *buf, size_t size);
+AT_HIDDEN const char *at_symtab_fname_mapped(const struct at_symtab *t, const char *strs,
+					     const struct at_fsym *f, char *buf, size_t size);
 /* Function fi's name, read through rd into buf (size bytes, cut to fit),
  * or NULL (unreadable, or not ended inside the string table). */
 AT_HIDDEN const char *at_symtab_name(const struct at_symtab *t, at_elf_read_fn rd, void *ctx,
 				     size_t fi, char *buf, size_t size);
 /* The same name from the string table mapped at strs (the table's bytes,
- * as loaded): a pointer into it, or the name cut into buf (size bytes). */
+ * as loaded; t's entries not references): a pointer into it, or the
+ * name cut into buf (size bytes). */
 AT_HIDDEN const char *at_symtab_name_mapped(const struct at_symtab *t, const char *strs,
 					    size_t fi, char *buf, size_t size);
 /* Unmap t's index (the runtime keeps every index for good). */
