@@ -90,8 +90,9 @@ static uint64_t one(size_t n, int shape, uint64_t seed)
 	CHECK_EQ(at_symtab_read(read_image, &im, im.size, &t), 0);
 	uint64_t h = 0xcbf29ce484222325ull, names = 0;
 	CHECK_EQ(t.nfuncs, n);
-	CHECK(t.refs); /* a .symtab: references, 8 bytes an entry */
-	CHECK_EQ(t.bytes, (n * sizeof(struct at_fref) + 4095) & ~(size_t)4095);
+	CHECK(t.refs && t.narrow); /* a .symtab of fewer than 65536 symbols: 6 bytes and 2 bits a function */
+	CHECK_EQ(at_symtab_size(&t), n * 6 + 2 * ((n + 7) / 8));
+	CHECK_EQ(t.bytes, (at_symtab_size(&t) + 4095) & ~(size_t)4095);
 	struct at_fsym e = {0, 0, 0};
 	for (size_t i = 0; i < t.nfuncs; i++) {
 		struct at_fsym f;

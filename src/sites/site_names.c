@@ -185,10 +185,10 @@ static void load_symtab(struct at_object *o, const char *path)
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
 			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
 			 : 1;
-	if (rc == 0 && o->sym.nfuncs * at_symtab_entry(&o->sym) <= AT_SITES_SMALL) {
+	if (rc == 0 && at_symtab_size(&o->sym) <= AT_SITES_SMALL) {
 		/* a small index in the pool, beside the records, not in a page
 		 * of its own (the pool is never given back, nor is an index) */
-		size_t n = o->sym.nfuncs * at_symtab_entry(&o->sym);
+		size_t n = at_symtab_size(&o->sym);
 		void *v = at_sites_pool_alloc(n);
 		if (v) {
 			memcpy(v, o->sym.funcs, n);

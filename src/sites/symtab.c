@@ -205,6 +205,36 @@ static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint6
 	return (long)k;
 }
 
+/* t's n functions in v (scan's entries with refs, sorted) laid out as
+ * references (symtab.h) in place, through scratch (8 bytes a function
+ * or more): the symbols' indexes and the bitmaps made there, the starts
+ * moved down in v (start i's 4 bytes lie at or below entry i's 12), the
+ * rest copied after them. */
+static void refs_layout(struct at_symtab *t, struct at_fsym *v, void *scratch)
+{
+	size_t n = t->nfuncs, w = t->narrow ? 2 : 4, bits = (n + 7) / 8;
+	char *syms = scratch;
+	uint8_t *gb = (uint8_t *)syms + w * n, *ob = gb + bits;
+	memset(gb, 0, 2 * bits);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t size = v[i].name & ~AT_FSYM_GLOBAL;
+		if (t->narrow)
+			((uint16_t *)syms)[i] = (uint16_t)v[i].size;
+		else
+			((uint32_t *)syms)[i] = v[i].size;
+		gb[i >> 3] |= (uint8_t)(!!(v[i].name & AT_FSYM_GLOBAL) << (i & 7));
+		ob[i >> 3] |= (uint8_t)((size == SIZE_CAP ||
+					 (i + 1 < n && (uint64_t)v[i].start + size > v[i + 1].start))
+					<< (i & 7));
+	}
+	uint32_t *starts = (uint32_t *)v;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t x = v[i].start;
+		starts[i] = x;
+	}
+	memcpy(starts + n, syms, w * n + 2 * bits);
+}
+
 int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t)
 {
 	Elf64_Ehdr eh;
@@ -246,8 +276,6 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return 1;
 	uint64_t straddr = sym.sh_type == SHT_DYNSYM && (str.sh_flags & SHF_ALLOC) ? str.sh_addr : 0;
 	int refs = !straddr || str.sh_size > AT_SYMTAB_MAPPED_MAX; /* names never read in place */
-	if (refs && nsyms > AT_FREF_SYM)
-		return 1;
 	/* one pass over the table: room for every symbol, the pages the
 	 * functions did not reach given back; the symbols read into the
 	 * sort's scratch first, SYMS_READ_MAX bytes a read (about what the
@@ -272,18 +300,13 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return n < 0 ? AT_SYMTAB_CORRUPT : 1;
 	}
 	fsym_sort(v, (size_t)n, scratch);
+	t->nfuncs = (size_t)n;
+	t->refs = refs;
+	t->narrow = nsyms <= AT_FREF_NARROW;
+	if (refs)
+		refs_layout(t, v, scratch);
 	munmap(scratch, sbytes);
-	if (refs) /* in place: entry i's 8 bytes end before entry i's 12 begin */
-		for (long i = 0; i < n; i++) {
-			uint32_t size = v[i].name & ~AT_FSYM_GLOBAL;
-			int over = size == SIZE_CAP ||
-				   (i + 1 < n && (uint64_t)v[i].start + size > v[i + 1].start);
-			struct at_fref r = {v[i].start, v[i].size | (v[i].name & AT_FSYM_GLOBAL) |
-								(over ? AT_FREF_OVER : 0)};
-			memcpy((char *)v + (size_t)i * sizeof(r), &r, sizeof(r));
-		}
-	size_t used = ((size_t)n * (refs ? sizeof(struct at_fref) : sizeof(struct at_fsym)) + 4095) &
-		      ~(size_t)4095;
+	size_t used = (at_symtab_size(t) + 4095) & ~(size_t)4095;
 	if (used < bytes) {
 		munmap((char *)v + used, bytes - used);
 		bytes = used;
@@ -292,9 +315,7 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 	t->strsz = (uint32_t)str.sh_size;
 	t->straddr = straddr;
 	t->symoff = sym.sh_offset;
-	t->refs = refs;
 	t->funcs = v;
-	t->nfuncs = (size_t)n;
 	t->bytes = bytes;
 	return 0;
 }
@@ -306,13 +327,14 @@ int at_symtab_func(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size
 		*f = ((const struct at_fsym *)t->funcs)[fi];
 		return 0;
 	}
-	const struct at_fref *r = &((const struct at_fref *)t->funcs)[fi];
+	const char *syms = (const char *)t->funcs + 4 * t->nfuncs;
+	uint32_t k = t->narrow ? ((const uint16_t *)syms)[fi] : ((const uint32_t *)syms)[fi];
 	Elf64_Sym sy;
-	if (rd(ctx, &sy, sizeof(sy), t->symoff + (uint64_t)(r->sym & AT_FREF_SYM) * sizeof(sy)))
+	if (rd(ctx, &sy, sizeof(sy), t->symoff + (uint64_t)k * sizeof(sy)))
 		return -1;
-	f->start = r->start;
+	f->start = at_symtab_start(t, fi);
 	f->size = (uint32_t)sy.st_size; /* as scan kept it: below 4 GiB */
-	f->name = (uint32_t)sy.st_name | (r->sym & AT_FSYM_GLOBAL);
+	f->name = (uint32_t)sy.st_name | (at_symtab_bit(t, 0, fi) ? AT_FSYM_GLOBAL : 0);
 	return 0;
 }
 
@@ -332,8 +354,7 @@ long at_symtab_find(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, uin
 	 * only when it is the nearest or reaches past the next start) */
 	for (size_t i = lo, tries = 0; i-- > 0 && tries < 8; tries++) {
 		struct at_fsym f;
-		if (t->refs && i + 1 < lo &&
-		    !(((const struct at_fref *)t->funcs)[i].sym & AT_FREF_OVER))
+		if (t->refs && i + 1 < lo && !at_symtab_bit(t, 1, i))
 			continue; /* ends at or before the next start, at or below off */
 		if (at_symtab_func(t, rd, ctx, i, &f))
 			return AT_SYMTAB_UNREAD;

@@ -10,14 +10,15 @@
  * The index: the defined functions with a size (STT_FUNC, st_shndx !=
  * SHN_UNDEF, st_size > 0, a name inside the string table) whose extent
  * lies below 4 GiB (file addresses), sorted by start address, a global
- * name first among aliases at one address, in an mmap'd array of 8 bytes
- * an entry (start, the symbol's index in its table with the binding in
- * bit 31 and whether its extent reaches past the next start in bit 30:
- * its size and name read from the file when asked for), or, when
+ * name first among aliases at one address, in an mmap'd block of 6 bytes
+ * and 2 bits an entry (8 and 2 bits past 65536 symbols: start, the
+ * symbol's index in its table, its binding and whether its extent reaches
+ * past the next start: its size and name read from the file when asked
+ * for), or, when
  * its names may be read where the loader mapped them (a .dynsym whose
  * strings are loaded, at most AT_SYMTAB_MAPPED_MAX bytes), 12 bytes an
  * entry (start, size, name offset with the binding in bit 31: nothing
- * read but names).  cc1's 28.7k functions: 224 KiB, not 336.  The sort
+ * read but names).  cc1's 27k functions: 166 KiB, not 318.  The sort
  * (qsort may call malloc) is of 8-byte keys (start, binding, place) in an
  * mmap'd scratch: a radix sort, most significant digit first (the first
  * of up to 9 bits, about a bucket a key, then bytes), in place, buckets of
@@ -56,16 +57,9 @@ struct at_fsym {
 	uint32_t name;
 };
 
-/* A function by reference: start, its symbol's index | AT_FSYM_GLOBAL |
- * AT_FREF_OVER when its extent reaches past the next function's start
- * (an enclosing symbol, an alias: the others' extents end at or before
- * it, so a lookup reads no symbol of theirs but the nearest's). */
-struct at_fref {
-	uint32_t start;
-	uint32_t sym;
-};
-#define AT_FREF_OVER 0x40000000u
-#define AT_FREF_SYM 0x3fffffffu /* the symbol's index */
+/* The symbols' indexes an index by reference keeps in 16 bits (else 32). */
+#define AT_FREF_NARROW 65536u
+#define AT_FREF_MAX 0x7fffffffu
 
 struct at_symtab {
 	uint64_t stroff;  /* the string table's file offset */
@@ -73,31 +67,44 @@ struct at_symtab {
 	uint64_t straddr; /* and address when the table is .dynsym and its
 			   * strings are loaded (SHF_ALLOC), else 0 */
 	uint64_t symoff;  /* the symbol table's file offset */
-	void *funcs;      /* its defined functions, by address: at_fref's
-			   * when refs, else at_fsym's */
+	/* its defined functions, by address: at_fsym's, else (refs) their
+	 * starts (uint32_t), their symbols' indexes (uint16_t when narrow,
+	 * else uint32_t), a bitmap of the global ones and one of those whose
+	 * extent reaches past the next function's start (an enclosing
+	 * symbol, an alias: the others' end at or before it, so a lookup
+	 * reads no symbol of theirs but the nearest's), one after another */
+	void *funcs;
 	size_t nfuncs;
-	size_t bytes; /* of the funcs array */
-	int refs;
+	size_t bytes; /* of the funcs mapping (0: in the sites' pool) */
+	int refs, narrow;
 };
+
+/* The bytes of t's funcs. */
+static inline size_t at_symtab_size(const struct at_symtab *t)
+{
+	size_t n = t->nfuncs;
+	return t->refs ? n * (4 + (t->narrow ? 2 : 4)) + 2 * ((n + 7) / 8) : n * sizeof(struct at_fsym);
+}
+
+/* Bit fi of the refs' bitmap k (0: global, 1: past the next start). */
+static inline int at_symtab_bit(const struct at_symtab *t, unsigned int k, size_t fi)
+{
+	size_t n = t->nfuncs;
+	const uint8_t *b = (const uint8_t *)t->funcs + n * (4 + (t->narrow ? 2 : 4)) + k * ((n + 7) / 8);
+	return b[fi >> 3] >> (fi & 7) & 1;
+}
 
 /* The start of function fi of t. */
 static inline uint32_t at_symtab_start(const struct at_symtab *t, size_t fi)
 {
-	return t->refs ? ((const struct at_fref *)t->funcs)[fi].start
-		       : ((const struct at_fsym *)t->funcs)[fi].start;
+	return t->refs ? ((const uint32_t *)t->funcs)[fi] : ((const struct at_fsym *)t->funcs)[fi].start;
 }
 
 /* Whether function fi of t is not local. */
 static inline int at_symtab_global(const struct at_symtab *t, size_t fi)
 {
-	return !!((t->refs ? ((const struct at_fref *)t->funcs)[fi].sym
-			   : ((const struct at_fsym *)t->funcs)[fi].name) & AT_FSYM_GLOBAL);
-}
-
-/* The bytes of an entry of t. */
-static inline size_t at_symtab_entry(const struct at_symtab *t)
-{
-	return t->refs ? sizeof(struct at_fref) : sizeof(struct at_fsym);
+	return t->refs ? at_symtab_bit(t, 0, fi)
+		       : !!(((const struct at_fsym *)t->funcs)[fi].name & AT_FSYM_GLOBAL);
 }
 
 #define AT_SYMTAB_CORRUPT (-1)
