@@ -7,7 +7,8 @@
  * (the hashes are those of the index as a heapsort alone made it: an
  * alias's name depends on its place among its aliases).  Sets: distinct
  * starts (the radix sort's) of every size class of the sort (1, 2, 32,
- * 33, 5,000 functions, 20,000 spread over 4 GiB), starts crowded into
+ * 33, 5,000 functions, 20,000 and 70,000 spread over 4 GiB: the latter's
+ * symbols' indexes past 16 bits), starts crowded into
  * 4 KiB with one far away (every level of the radix), a global and a
  * local at each start, and sets with aliases of one binding (the
  * heapsort's order); and lookups of each function's last byte and the
@@ -90,8 +91,11 @@ static uint64_t one(size_t n, int shape, uint64_t seed)
 	CHECK_EQ(at_symtab_read(read_image, &im, im.size, &t), 0);
 	uint64_t h = 0xcbf29ce484222325ull, names = 0;
 	CHECK_EQ(t.nfuncs, n);
-	CHECK(t.refs && t.narrow); /* a .symtab of fewer than 65536 symbols: 6 bytes and 2 bits a function */
-	CHECK_EQ(at_symtab_size(&t), n * 6 + 2 * ((n + 7) / 8));
+	/* a .symtab: references, symbols' indexes in 16 bits up to 65536
+	 * symbols (6 bytes and 2 bits a function), else in 32 */
+	CHECK(t.refs);
+	CHECK_EQ(t.narrow, nsyms <= AT_FREF_NARROW);
+	CHECK_EQ(at_symtab_size(&t), n * (t.narrow ? 6 : 8) + 2 * ((n + 7) / 8));
 	CHECK_EQ(t.bytes, (at_symtab_size(&t) + 4095) & ~(size_t)4095);
 	struct at_fsym e = {0, 0, 0};
 	for (size_t i = 0; i < t.nfuncs; i++) {
@@ -164,6 +168,7 @@ int main(void)
 		{4000, PAIRS, 0x597090cd90ce9759ull},
 		{40, ALIASES, 0x1abe5f0685964fc7ull},
 		{5000, ALIASES, 0x1442186158ee110dull},
+		{70000, SPREAD, 0x385d04a38af4f0fcull},
 	};
 	int print = getenv("SYMTAB_SORT_PRINT") != NULL;
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
