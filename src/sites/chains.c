@@ -245,23 +245,26 @@ AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the regis
 AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
 AT_BIG_BSS struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
-/* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
- * its thread's). */
-static void memo_fold(struct at_memo_entry *e)
+/* Move the cumulative counts of e (of m) to its tag's per-CPU counters
+ * (e's key 0 or its thread's). */
+static void memo_fold(struct at_chain_memo *m, struct at_memo_entry *e)
 {
-	int64_t b = AT_LOAD_RELAXED(&e->cum_bytes), c = AT_LOAD_RELAXED(&e->cum_calls);
-	if (c && e->idx >= AT_IDX_FIRST)
+	struct at_memo_counts *k = at_memo_counts_of(m, e);
+	int64_t b = AT_LOAD_RELAXED(&k->bytes), c = AT_LOAD_RELAXED(&k->calls);
+	if (!c)
+		return; /* its counts' page not written */
+	if (e->idx >= AT_IDX_FIRST)
 		at_percpu_add2(at_cum0(e->idx), b, c);
-	AT_STORE_RELAXED(&e->cum_bytes, 0);
-	AT_STORE_RELAXED(&e->cum_calls, 0);
+	AT_STORE_RELAXED(&k->bytes, 0);
+	AT_STORE_RELAXED(&k->calls, 0);
 }
 
-/* Empty entry e (a lookup meanwhile misses it), its counts folded. */
-static void memo_clear(struct at_memo_entry *e)
+/* Empty entry e of m (a lookup meanwhile misses it), its counts folded. */
+static void memo_clear(struct at_chain_memo *m, struct at_memo_entry *e)
 {
 	AT_STORE_RELAXED(&e->key, 0);
 	__asm__ volatile("" ::: "memory");
-	memo_fold(e);
+	memo_fold(m, e);
 }
 
 /* Entry e of m (a key) dropped from the memo: kept in its compact tier
@@ -272,7 +275,7 @@ static void memo_drop(struct at_chain_memo *m, struct at_memo_entry *e)
 {
 	if (m->mask >= 1u << AT_MEMO_SHIFT_FIRST)
 		at_memo_compact_keep(m, e);
-	memo_clear(e);
+	memo_clear(m, e);
 }
 
 /* Empty every entry of m (its thread's, or no thread's). */
@@ -280,7 +283,7 @@ static void memo_forget(struct at_chain_memo *m)
 {
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
-			memo_clear(&m->e[s][w]);
+			memo_clear(m, &m->e[s][w]);
 	at_memo_compact_forget(m);
 }
 
@@ -356,7 +359,7 @@ static struct at_chain_memo *memo_get(void)
 		m->next_all = memo_all;
 		AT_STORE(&memo_all, m);
 		pthread_mutex_unlock(&at_registry_lock);
-		__atomic_fetch_add(&memo_bytes, memo_used(m->mask), __ATOMIC_RELAXED);
+		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
 	}
 	/* pthread_setspecific may calloc (keys past the first 32): that malloc
 	 * must not come back here */
@@ -380,11 +383,11 @@ void at_memo_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_c
 			for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 				struct at_memo_entry *e = &m->e[s][w];
 				uint32_t i = AT_LOAD_RELAXED(&e->idx);
-				int64_t c = AT_LOAD_RELAXED(&e->cum_calls);
+				int64_t c = AT_LOAD_RELAXED(&m->cum[s][w].calls);
 				if (!c || i < AT_IDX_FIRST || i >= AT_IDX_MAX || (!sums && i != idx))
 					continue;
 				struct alloctag_counters *to = sums ? &sums[i] : one;
-				to->bytes += AT_LOAD_RELAXED(&e->cum_bytes);
+				to->bytes += AT_LOAD_RELAXED(&m->cum[s][w].bytes);
 				to->calls += c;
 			}
 }
@@ -397,14 +400,14 @@ static void memo_word(struct at_memo_entry *e, unsigned int k, const struct at_u
 	e->val[k] = (tr->rbp >> i) & 1 ? tr->val[i] - from : tr->val[i];
 }
 
-/* Entry e made the chain of (ra, from) (see memo_put). */
-static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
+/* Entry e of m made the chain of (ra, from) (see memo_put). */
+static void memo_write(struct at_chain_memo *m, struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded,
 		       unsigned int more)
 {
 	AT_STORE_RELAXED(&e->key, 0);
 	__asm__ volatile("" ::: "memory");
-	memo_fold(e);
+	memo_fold(m, e);
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
 	e->nent = (uint16_t)(e->idx < AT_MEMO_NENT_NONE ? e->idx + 1 : 0);
@@ -432,13 +435,14 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
-/* Entry e (a key) to entry `to` (empty) at level `level`, its counts
- * folded; with sp nonzero, as made at sp (e proved its chain there). */
-static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level,
-		      uintptr_t sp)
+/* Entry e (a key) of m to entry `to` (empty) at level `level`, its
+ * counts folded; with sp nonzero, as made at sp (e proved its chain
+ * there). */
+static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct at_memo_entry *e,
+		      unsigned int level, uintptr_t sp)
 {
 	uintptr_t key = e->key;
-	memo_clear(e);
+	memo_clear(m, e);
 	/* key 0, no counts; a constant size: inlined as 16-byte moves (a
 	 * loop of words was 4 instructions a word, 27 words) */
 	__builtin_memcpy(to, e, AT_MEMO_ENTRY_COPY);
@@ -478,7 +482,7 @@ static void memo_grow(struct at_chain_memo *m)
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(&m->e[b][b == s ? stay - 1 : to], e, 0, 0);
+			memo_move(m, &m->e[b][b == s ? stay - 1 : to], e, 0, 0);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
@@ -516,7 +520,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 		}
 		memo_spill(m, next, &to[w], moves - 1);
 	}
-	memo_move(&to[w], e, level + 1, 0);
+	memo_move(m, &to[w], e, level + 1, 0);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -563,8 +567,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		memo_spill(m, set, &e[last], AT_MEMO_LEVELS);
 	for (unsigned int w = last; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(&e[w + 1], &e[w], e[w].level, 0);
-	memo_write(&e[0], ra, from, tag, tr, padded,
+			memo_move(m, &e[w + 1], &e[w], e[w].level, 0);
+	memo_write(m, &e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy = 0;
@@ -642,7 +646,7 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 			while (w < AT_MEMO_WAYS && f[w].key)
 				w++;
 			if (w < AT_MEMO_WAYS && at_memo_tls.busy == 1) {
-				memo_move(&f[w], e, 0, from);
+				memo_move(m, &f[w], e, 0, from);
 				e = &f[w];
 			}
 			return e;
@@ -668,6 +672,11 @@ static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *r
 	}
 	struct at_chain *chain = x->chain;
 	unsigned int set = (unsigned int)(at_memo_set((uintptr_t)ra, from) & m->mask);
+	/* no move when a reader or writer was interrupted, nor into a full
+	 * set: the entry stays in the tier, as a later level's entry stays
+	 * in its set (chains.h: The second choice), and the memo's growth
+	 * counts no tier hit (a steady loop's hits into full sets grew a
+	 * shell's memo to 64 sets whose entries' counts each fork copied) */
 	int stay = at_memo_tls.busy != 1; /* a reader or writer interrupted: no move */
 	if (!stay && m->e[set][AT_MEMO_WAYS - 1].key) {
 		/* its set full: moved only when the memo grows now (memo_put
