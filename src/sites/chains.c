@@ -245,14 +245,16 @@ AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the regis
 AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
 AT_BIG_BSS struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
-/* Move the cumulative counts of e (of m) to its tag's per-CPU counters
- * (e's key 0 or its thread's). */
+/* Move the cumulative counts of e (of m, the calling thread's) to its
+ * tag's per-CPU counters (e's key 0 or its thread's). */
 static void memo_fold(struct at_chain_memo *m, struct at_memo_entry *e)
 {
+	if (!at_memo_tls.counted) /* every count of the thread's memo 0 (chains.h) */
+		return;
 	struct at_memo_counts *k = at_memo_counts_of(m, e);
 	int64_t b = AT_LOAD_RELAXED(&k->bytes), c = AT_LOAD_RELAXED(&k->calls);
 	if (!c)
-		return; /* its counts' page not written */
+		return;
 	if (e->idx >= AT_IDX_FIRST)
 		at_percpu_add2(at_cum0(e->idx), b, c);
 	AT_STORE_RELAXED(&k->bytes, 0);
@@ -370,6 +372,7 @@ static struct at_chain_memo *memo_get(void)
 		memo_release(m);
 		return NULL;
 	}
+	at_memo_tls.counted = 0; /* a new memo's counts 0, as a forgotten one's */
 	at_memo_tls.m = m;
 	return m;
 }

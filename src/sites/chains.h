@@ -291,7 +291,10 @@ struct at_chain_table {
  * hits are spread over the 64 sets' 16 pages, writes one page of the
  * memo between two forks, where it wrote 15, each a copy-on-write fault
  * after every fork).  at_memo_count finds it from the entry's offset in
- * its thread's memo.
+ * its thread's memo, and sets the thread's `counted`: until then a
+ * writer moving or replacing an entry reads no count (a forked child's
+ * new memo, whose entries move as it walks its new chains, would read
+ * the zero page there, a fault).
  *
  * Signals: a writer stores key = 0 first and the key last (compiler
  * barriers; one thread), and writes only while the thread's `busy` is 0,
@@ -607,6 +610,7 @@ static inline void at_memo_count(struct at_memo_entry *e, uint64_t bytes)
 	struct at_memo_counts *c = at_memo_counts_of(at_memo_tls.m, e);
 	__asm__ volatile("addq %1, %0" : "+m"(c->bytes) : "r"(bytes));
 	__asm__ volatile("addq $1, %0" : "+m"(c->calls));
+	at_memo_tls.counted = 1;
 }
 
 /* The cumulative counts still in the memos: every index's added to
