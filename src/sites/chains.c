@@ -51,6 +51,12 @@ unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
 AT_CHAIN_HOT struct at_chain *at_chain_all;
 AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
+/* a forked child's chains (chains.h): its table, its chains' count, and
+ * the chains made before the fork (the list's tail from there) */
+AT_CHAIN_HOT static struct at_chain_table *child_table;
+AT_CHAIN_HOT static uint32_t child_chains;
+AT_CHAIN_HOT static struct at_chain *child_from;
+AT_CHAIN_HOT static unsigned char forked;
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
@@ -115,16 +121,18 @@ static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
 	AT_STORE(&t->slots[i], c);
 }
 
-/* Insert c, whose hash is h (registry lock held); 0 or -ENOMEM. */
+/* Insert c, whose hash is h (registry lock held), in the main table or,
+ * in a forked child, the child's; 0 or -ENOMEM. */
 static int insert(struct at_chain *c, uint64_t h)
 {
-	struct at_chain_table *t = at_chain_table;
-	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
-		/* the first table: header and 256 slots, in the pool */
-		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
+	struct at_chain_table **tp = forked ? &child_table : &at_chain_table, *t = *tp;
+	uint32_t nr = forked ? child_chains : nr_chains;
+	if (!t || (nr + 1) * 2 > (1u << t->shift)) {
+		/* the first table: header and 256 slots (a child's: 64), in the pool */
+		struct at_chain_table *nt = table_new(t ? t->shift + 1 : forked ? 6 : 8);
 		if (!nt)
 			return -ENOMEM;
-		for (struct at_chain *e = at_chain_all; e; e = e->next_all) {
+		for (struct at_chain *e = at_chain_all; e != (forked ? child_from : NULL); e = e->next_all) {
 			/* its own length: no AT_CHAIN_MAX words in create's frame
 			 * (a forked child's first chain writes every stack page it
 			 * reaches, a copy each) */
@@ -132,13 +140,25 @@ static int insert(struct at_chain *c, uint64_t h)
 			unsigned int n = at_chain_frames(e, f);
 			table_put(nt, e, at_chain_hash(f, n));
 		}
-		AT_STORE(&at_chain_table, nt); /* t stays mapped: see chains.h */
+		AT_STORE(tp, nt); /* t stays mapped: see chains.h */
 		if (t)
 			table_drop(t);
 		t = nt;
 	}
 	table_put(t, c, h);
+	child_chains += forked;
 	return 0;
+}
+
+/* The chain of f[0 .. n - 1] (hash h) in the main table, else in a
+ * forked child's, or NULL. */
+static struct at_chain *probe_both(const uintptr_t *f, unsigned int n, uint64_t h)
+{
+	struct at_chain_table *t = AT_LOAD(&at_chain_table), *ct;
+	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
+	if (!e && (ct = AT_LOAD(&child_table)))
+		e = at_chain_probe(ct, h, f, n);
+	return e;
 }
 
 AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
@@ -186,7 +206,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 	/* err == -ENOSPC: kept without an index (canon NULL): charged nothing */
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
-	struct at_chain *e = at_chain_table ? at_chain_probe(at_chain_table, h, f, n) : NULL;
+	struct at_chain *e = probe_both(f, n, h);
 	if (e) {
 		pthread_mutex_unlock(&at_registry_lock);
 		return &e->tag;
@@ -222,9 +242,9 @@ nomem:
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
 {
-	/* a miss in a table replaced meanwhile (its slots read empty) */
-	struct at_chain_table *t = AT_LOAD(&at_chain_table);
-	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
+	/* a miss in a table replaced meanwhile (its slots read empty), or a
+	 * forked child's chain */
+	struct at_chain *e = probe_both(f, n, h);
 	if (e)
 		return &e->tag;
 	if (creating)
@@ -309,11 +329,17 @@ static void memo_release(void *arg)
  * one page while it stays small).  The one left keeps its entries and
  * counts for the readers (at_memo_cum) and is written no more, as are
  * the memos of the parent's exited threads (memo_free, left).  Nothing is
- * stored when the thread had no memo.  Registered at the first memo's
+ * stored when the thread had no memo.  The process's new chains go to
+ * the child's table from now on (chains.h), the chains made before its
+ * first fork found in the main one.  Registered at the first memo's
  * making (memo_get).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
+	if (!forked) {
+		child_from = at_chain_all;
+		forked = 1;
+	}
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */

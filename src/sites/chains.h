@@ -27,7 +27,21 @@
  * probing it misses and looks again in the current one
  * (at_chain_tag_slow) before creating anything (the first table, 256
  * slots, lives in the sites' pool: its slots are all stored NULL).
- * Resident: the current table and a page of each old one.  No cap: the table grows as long as memory and
+ * Resident: the current table and a page of each old one.
+ *
+ * A forked child's chains: the chains a process makes once it is a
+ * forked child (and its own children's) go to a second table of the same
+ * kind, the child's, looked up after the main one (at_chain_tag_slow, a
+ * miss there), from 64 slots in the sites' pool (the pool's page the
+ * child writes for its records) and grown, rehashing the chains made
+ * since the fork (those at the head of the list of all chains), as the
+ * main one.  The main table, shared with the parent, is then never
+ * written in the child: a shell's child made its ~40 chains into slots
+ * spread by hash over the main table's pages (a copy each) and, when
+ * they passed its half, built a table twice as large (its pages zero
+ * filled) for them.
+ *
+ * No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
  * tag without an index (charged nothing; runtime_index.c says so once).
  * Records (struct at_chain and its frames) live in the
