@@ -460,6 +460,7 @@ static void memo_write(struct at_chain_memo *m, struct at_memo_entry *e, uintptr
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
 	e->level = 0;
+	e->counts = at_memo_counts_of(m, e);
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&e->key, ra);
 }
@@ -476,6 +477,7 @@ static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct 
 	 * loop of words was 4 instructions a word, 27 words) */
 	__builtin_memcpy(to, e, AT_MEMO_ENTRY_COPY);
 	to->level = (unsigned char)level;
+	to->counts = at_memo_counts_of(m, to);
 	if (sp) {
 		uintptr_t old = AT_MEMO_SP(to);
 		to->spx = sp | (to->spx & ~(AT_MEMO_SHAPE4 - 1));

@@ -304,8 +304,9 @@ struct at_chain_table {
  * malloc writes that page, not its entry's: a shell's steady loop, whose
  * hits are spread over the 64 sets' 16 pages, writes one page of the
  * memo between two forks, where it wrote 15, each a copy-on-write fault
- * after every fork).  at_memo_count finds it from the entry's offset in
- * its thread's memo, and sets the thread's `counted`: until then a
+ * after every fork).  at_memo_count finds it through the entry's `counts`
+ * (written with the entry's key: the way's counts, at_memo_counts_of),
+ * and sets the thread's `counted`: until then a
  * writer moving or replacing an entry reads no count (a forked child's
  * new memo, whose entries move as it walks its new chains, would read
  * the zero page there, a fault).
@@ -353,9 +354,11 @@ struct at_memo_entry {
 	unsigned char level; /* 0: in its first set; L: in the set of its words 0 .. L - 1 */
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
-	uintptr_t rest[7]; /* to 256 bytes; set 0's way 0: the memo's header */
+	uintptr_t rest[6]; /* to 256 bytes; set 0's way 0: the memo's header */
+	struct at_memo_counts *counts; /* this way's counts (not moved with the entry) */
 };
 _Static_assert(sizeof(struct at_memo_entry) == 256, "a memo entry is 256 bytes");
+struct at_memo_counts;
 /* an entry's bytes that moving it copies */
 #define AT_MEMO_ENTRY_COPY offsetof(struct at_memo_entry, rest)
 #define AT_MEMO_SET_SHIFT 10 /* log2 of a set's bytes */
@@ -621,7 +624,7 @@ static inline struct at_memo_counts *at_memo_counts_of(struct at_chain_memo *m,
  * signal handler can run. */
 static inline void at_memo_count(struct at_memo_entry *e, uint64_t bytes)
 {
-	struct at_memo_counts *c = at_memo_counts_of(at_memo_tls.m, e);
+	struct at_memo_counts *c = e->counts;
 	__asm__ volatile("addq %1, %0" : "+m"(c->bytes) : "r"(bytes));
 	__asm__ volatile("addq $1, %0" : "+m"(c->calls));
 	at_memo_tls.counted = 1;
