@@ -337,8 +337,6 @@ static void fork_chains(unsigned int from, unsigned int n)
 
 static void forked(void)
 {
-	/* the fork handler is registered with the first memo (a walk's) */
-	CHECK(at_memo_tls.m != AT_MEMO_NONE);
 	struct at_chain_table *t = at_chain_table;
 	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
 	void *copy = malloc(bytes);

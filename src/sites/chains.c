@@ -50,13 +50,17 @@
 unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
 AT_CHAIN_HOT struct at_chain *at_chain_all;
-AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
-/* a forked child's chains (chains.h): its table, its chains' count, and
- * the chains made before the fork (the list's tail from there) */
-AT_CHAIN_HOT static struct at_chain_table *child_table;
-AT_CHAIN_HOT static uint32_t child_chains;
-AT_CHAIN_HOT static struct at_chain *child_from;
-AT_CHAIN_HOT static unsigned char forked;
+/* The chains' count and a forked child's chains (chains.h: its table,
+ * its chains' count, the chains made before the fork, the list's tail
+ * from there), in one of the fork page's 64-byte slots; registry lock
+ * for writes but `forked` and `from` (the child's fork handler). */
+AT_CHAIN_HOT static struct {
+	uint32_t nr_chains;
+	uint32_t child_chains;
+	struct at_chain_table *child_table;
+	struct at_chain *child_from;
+	unsigned char forked;
+} chain_made;
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
@@ -125,14 +129,14 @@ static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
  * in a forked child, the child's; 0 or -ENOMEM. */
 static int insert(struct at_chain *c, uint64_t h)
 {
-	struct at_chain_table **tp = forked ? &child_table : &at_chain_table, *t = *tp;
-	uint32_t nr = forked ? child_chains : nr_chains;
+	struct at_chain_table **tp = chain_made.forked ? &chain_made.child_table : &at_chain_table, *t = *tp;
+	uint32_t nr = chain_made.forked ? chain_made.child_chains : chain_made.nr_chains;
 	if (!t || (nr + 1) * 2 > (1u << t->shift)) {
 		/* the first table: header and 256 slots (a child's: 64), in the pool */
-		struct at_chain_table *nt = table_new(t ? t->shift + 1 : forked ? 6 : 8);
+		struct at_chain_table *nt = table_new(t ? t->shift + 1 : chain_made.forked ? 6 : 8);
 		if (!nt)
 			return -ENOMEM;
-		for (struct at_chain *e = at_chain_all; e != (forked ? child_from : NULL); e = e->next_all) {
+		for (struct at_chain *e = at_chain_all; e != (chain_made.forked ? chain_made.child_from : NULL); e = e->next_all) {
 			/* its own length: no AT_CHAIN_MAX words in create's frame
 			 * (a forked child's first chain writes every stack page it
 			 * reaches, a copy each) */
@@ -146,7 +150,7 @@ static int insert(struct at_chain *c, uint64_t h)
 		t = nt;
 	}
 	table_put(t, c, h);
-	child_chains += forked;
+	chain_made.child_chains += chain_made.forked;
 	return 0;
 }
 
@@ -156,10 +160,12 @@ static struct at_chain *probe_both(const uintptr_t *f, unsigned int n, uint64_t 
 {
 	struct at_chain_table *t = AT_LOAD(&at_chain_table), *ct;
 	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
-	if (!e && (ct = AT_LOAD(&child_table)))
+	if (!e && (ct = AT_LOAD(&chain_made.child_table)))
 		e = at_chain_probe(ct, h, f, n);
 	return e;
 }
+
+static void fork_handler_once(void);
 
 AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 {
@@ -227,12 +233,13 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		tail = &named->next_named;
 		named->names = 1;
 	}
-	nr_chains++;
+	chain_made.nr_chains++;
 	if (!err)
 		at_registry_list(&c->tag);
 	pthread_mutex_unlock(&at_registry_lock);
 	if (!err)
 		at_counters_touch(c->tag.idx);
+	fork_handler_once();
 	return &c->tag;
 nomem:
 	at_msg_once(mem_once, "cannot map memory for a call chain; allocations from "
@@ -331,14 +338,14 @@ static void memo_release(void *arg)
  * the memos of the parent's exited threads (memo_free, left).  Nothing is
  * stored when the thread had no memo.  The process's new chains go to
  * the child's table from now on (chains.h), the chains made before its
- * first fork found in the main one.  Registered at the first memo's
- * making (memo_get).
+ * first fork found in the main one.  Registered at the first chain's
+ * or memo's making (fork_handler_once).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
-	if (!forked) {
-		child_from = at_chain_all;
-		forked = 1;
+	if (!chain_made.forked) {
+		chain_made.child_from = at_chain_all;
+		chain_made.forked = 1;
 	}
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
@@ -359,20 +366,27 @@ static size_t memo_used(uintptr_t mask)
 	return (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
 }
 
+/* memo_fork_child registered, once (no lock of ours held). */
+static void fork_handler_once(void)
+{
+	static int atfork_made;
+	if (!AT_LOAD_RELAXED(&atfork_made) && !__atomic_exchange_n(&atfork_made, 1, __ATOMIC_RELAXED)) {
+		/* outside pthread_once, busy: glibc's list of handlers may
+		 * malloc when it grows, and that malloc must not come back here
+		 * (nor make a chain: create's `creating` is set) */
+		at_memo_tls.busy++;
+		pthread_atfork(NULL, NULL, memo_fork_child);
+		at_memo_tls.busy--;
+	}
+}
+
 static struct at_chain_memo *memo_get(void)
 {
 	struct at_chain_memo *m = NULL;
-	static int atfork_made;
 	pthread_once(&memo_once, memo_key_make);
 	if (memo_key == (pthread_key_t)-1)
 		return NULL;
-	if (!AT_LOAD_RELAXED(&atfork_made) && !__atomic_exchange_n(&atfork_made, 1, __ATOMIC_RELAXED)) {
-		/* outside pthread_once, busy: glibc's list of handlers may
-		 * malloc when it grows, and that malloc must not come back here */
-		at_memo_tls.busy = 1;
-		pthread_atfork(NULL, NULL, memo_fork_child);
-		at_memo_tls.busy = 0;
-	}
+	fork_handler_once();
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
 	if ((m = memo_free))
@@ -757,13 +771,13 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 		n = 1;
 		tr.unusable = 1;
 	}
-	uint32_t made = AT_LOAD_RELAXED(&nr_chains);
+	uint32_t made = AT_LOAD_RELAXED(&chain_made.nr_chains);
 	struct alloc_tag *tag = at_chain_tag(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
-	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&nr_chains) == made);
+	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&chain_made.nr_chains) == made);
 	return tag;
 }
 
@@ -814,7 +828,7 @@ void at_chain_made(struct alloc_tag *t, void *p)
 
 uint32_t at_chain_count(void)
 {
-	return AT_LOAD_RELAXED(&nr_chains);
+	return AT_LOAD_RELAXED(&chain_made.nr_chains);
 }
 
 size_t at_chain_memory(void)
