@@ -19,6 +19,11 @@
  *            at 1; a frame at or above 2^48 makes a wide record, read back
  *            exact, and a distinct chain from the one with the same low 48
  *            bits
+ *   forked   a forked child makes 200 new chains (and a grandchild 40
+ *            more): each is listed, found again, charged exact (its
+ *            allocinfo line); those made before the fork are found
+ *            too, the main table (shared with the parent) is not written
+ *            (its bytes as at the fork), and the parent has none of them
  *   grow     100,000 chains (the table starts at 4,096 slots): each
  *            found again afterwards, the table grown, no message
  *   noidx    a shared object takes almost the whole index space: the
@@ -30,7 +35,9 @@
 #include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
+#include "allocinfo_capture.h"
 #include "check.h"
 #include "child.h"
 #include "core/control.h"
@@ -300,6 +307,72 @@ static void records(void)
 	record_of(f, 3);
 }
 
+/* The allocinfo line of FAKE(i)'s chain, with bytes and calls. */
+static const char *fake_line(unsigned int i, long long bytes, long long calls)
+{
+	static char line[256];
+	unsigned long a = (unsigned long)(uintptr_t)FAKE(i);
+	snprintf(line, sizeof(line), "%12lli %8lli ?+0x%lx:0 func:0x%lx \n", bytes, calls, a, a);
+	return line;
+}
+
+/* Chains FAKE(from .. from + n - 1), each new: made, listed, found
+ * again; the first charged with one allocation of 1000 bytes. */
+static void fork_chains(unsigned int from, unsigned int n)
+{
+	uint32_t before = at_chain_count();
+	for (unsigned int i = from; i < from + n; i++)
+		check_listed(at_dyn_tag(FAKE(i)));
+	CHECK_EQ(at_chain_count() - before, n);
+	for (unsigned int i = from; i < from + n; i++)
+		CHECK(at_chain_frame(at_chain_of(at_dyn_tag(FAKE(i))), 0) == (uintptr_t)FAKE(i));
+	CHECK_EQ(at_chain_count() - before, n);
+	struct alloc_tag *t = at_dyn_tag(FAKE(from)), *old = alloctag_save(t);
+	void *p = at_malloc_noprof(1000);
+	alloctag_restore(t, old);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "func:0x%lx ", (unsigned long)(uintptr_t)FAKE(from));
+	CHECK_STREQ(allocinfo_grep(needle), fake_line(from, (long long)at_usable_size(p), 1));
+}
+
+static void forked(void)
+{
+	struct at_chain_table *t = at_chain_table;
+	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
+	void *copy = malloc(bytes);
+	CHECK(copy != NULL);
+	memcpy(copy, t, bytes);
+	struct alloc_tag *made = at_dyn_tag(FAKE(1)); /* basic's */
+	uint32_t before = at_chain_count();
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fork_chains(300000, 200);
+		CHECK(at_dyn_tag(FAKE(1)) == made);
+		pid_t g = fork();
+		CHECK(g >= 0);
+		if (g == 0) {
+			fork_chains(300200, 40);
+			CHECK(at_dyn_tag(FAKE(300000)) == at_dyn_tag(FAKE(300000)));
+			CHECK_EQ(at_chain_count() - before, 240);
+			CHECK(at_dyn_tag(FAKE(1)) == made);
+			CHECK(at_chain_table == t && !memcmp(copy, t, bytes));
+			_exit(0);
+		}
+		int st;
+		CHECK(waitpid(g, &st, 0) == g && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK_EQ(at_chain_count() - before, 200);
+		CHECK(at_chain_table == t && !memcmp(copy, t, bytes));
+		_exit(0);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ(at_chain_count(), before);
+	CHECK_STREQ(allocinfo_grep("func:0x4a3e00 "), "");
+	free(copy);
+	printf("forked: ok\n");
+}
+
 static void grow(void)
 {
 	enum { N = 100000 };
@@ -366,6 +439,7 @@ int main(int argc, char **argv)
 	untagged();
 	records();
 	threads();
+	forked();
 
 	grow();
 	printf("grow: ok\n");

@@ -29,11 +29,13 @@ struct alloc_tag;
 struct at_bin;
 struct at_chain_memo;
 
-/* A thread's memo, its busy count and its walks (chains.h; the walks in
- * the padding after busy). */
+/* A thread's memo, its busy count, whether an entry of the memo has
+ * counted an allocation since the thread took it, and its walks
+ * (chains.h; in the padding after busy). */
 struct at_memo_tls {
 	struct at_chain_memo *m;
 	unsigned char busy;
+	unsigned char counted;
 	uint32_t walks;
 };
 

@@ -50,7 +50,17 @@
 unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
 AT_CHAIN_HOT struct at_chain *at_chain_all;
-AT_CHAIN_HOT static uint32_t nr_chains; /* registry lock for writes */
+/* The chains' count and a forked child's chains (chains.h: its table,
+ * its chains' count, the chains made before the fork, the list's tail
+ * from there), in one of the fork page's 64-byte slots; registry lock
+ * for writes but `forked` and `from` (the child's fork handler). */
+AT_CHAIN_HOT static struct {
+	uint32_t nr_chains;
+	uint32_t child_chains;
+	struct at_chain_table *child_table;
+	struct at_chain *child_from;
+	unsigned char forked;
+} chain_made;
 static size_t chain_table_bytes; /* every table ever made (old ones stay) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
@@ -115,16 +125,18 @@ static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
 	AT_STORE(&t->slots[i], c);
 }
 
-/* Insert c, whose hash is h (registry lock held); 0 or -ENOMEM. */
+/* Insert c, whose hash is h (registry lock held), in the main table or,
+ * in a forked child, the child's; 0 or -ENOMEM. */
 static int insert(struct at_chain *c, uint64_t h)
 {
-	struct at_chain_table *t = at_chain_table;
-	if (!t || (nr_chains + 1) * 2 > (1u << t->shift)) {
-		/* the first table: header and 256 slots, in the pool */
-		struct at_chain_table *nt = table_new(t ? t->shift + 1 : 8);
+	struct at_chain_table **tp = chain_made.forked ? &chain_made.child_table : &at_chain_table, *t = *tp;
+	uint32_t nr = chain_made.forked ? chain_made.child_chains : chain_made.nr_chains;
+	if (!t || (nr + 1) * 2 > (1u << t->shift)) {
+		/* the first table: header and 256 slots (a child's: 64), in the pool */
+		struct at_chain_table *nt = table_new(t ? t->shift + 1 : chain_made.forked ? 6 : 8);
 		if (!nt)
 			return -ENOMEM;
-		for (struct at_chain *e = at_chain_all; e; e = e->next_all) {
+		for (struct at_chain *e = at_chain_all; e != (chain_made.forked ? chain_made.child_from : NULL); e = e->next_all) {
 			/* its own length: no AT_CHAIN_MAX words in create's frame
 			 * (a forked child's first chain writes every stack page it
 			 * reaches, a copy each) */
@@ -132,14 +144,28 @@ static int insert(struct at_chain *c, uint64_t h)
 			unsigned int n = at_chain_frames(e, f);
 			table_put(nt, e, at_chain_hash(f, n));
 		}
-		AT_STORE(&at_chain_table, nt); /* t stays mapped: see chains.h */
+		AT_STORE(tp, nt); /* t stays mapped: see chains.h */
 		if (t)
 			table_drop(t);
 		t = nt;
 	}
 	table_put(t, c, h);
+	chain_made.child_chains += chain_made.forked;
 	return 0;
 }
+
+/* The chain of f[0 .. n - 1] (hash h) in the main table, else in a
+ * forked child's, or NULL. */
+static struct at_chain *probe_both(const uintptr_t *f, unsigned int n, uint64_t h)
+{
+	struct at_chain_table *t = AT_LOAD(&at_chain_table), *ct;
+	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
+	if (!e && (ct = AT_LOAD(&chain_made.child_table)))
+		e = at_chain_probe(ct, h, f, n);
+	return e;
+}
+
+static void fork_handler_once(void);
 
 AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n, uint64_t h)
 {
@@ -186,7 +212,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 	/* err == -ENOSPC: kept without an index (canon NULL): charged nothing */
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
-	struct at_chain *e = at_chain_table ? at_chain_probe(at_chain_table, h, f, n) : NULL;
+	struct at_chain *e = probe_both(f, n, h);
 	if (e) {
 		pthread_mutex_unlock(&at_registry_lock);
 		return &e->tag;
@@ -207,12 +233,13 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		tail = &named->next_named;
 		named->names = 1;
 	}
-	nr_chains++;
+	chain_made.nr_chains++;
 	if (!err)
 		at_registry_list(&c->tag);
 	pthread_mutex_unlock(&at_registry_lock);
 	if (!err)
 		at_counters_touch(c->tag.idx);
+	fork_handler_once();
 	return &c->tag;
 nomem:
 	at_msg_once(mem_once, "cannot map memory for a call chain; allocations from "
@@ -222,9 +249,9 @@ nomem:
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
 {
-	/* a miss in a table replaced meanwhile (its slots read empty) */
-	struct at_chain_table *t = AT_LOAD(&at_chain_table);
-	struct at_chain *e = t ? at_chain_probe(t, h, f, n) : NULL;
+	/* a miss in a table replaced meanwhile (its slots read empty), or a
+	 * forked child's chain */
+	struct at_chain *e = probe_both(f, n, h);
 	if (e)
 		return &e->tag;
 	if (creating)
@@ -245,23 +272,28 @@ AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the regis
 AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
 AT_BIG_BSS struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
 
-/* Move e's cumulative counts to its tag's per-CPU counters (e's key 0 or
- * its thread's). */
-static void memo_fold(struct at_memo_entry *e)
+/* Move the cumulative counts of e (of m, the calling thread's) to its
+ * tag's per-CPU counters (e's key 0 or its thread's). */
+static void memo_fold(struct at_chain_memo *m, struct at_memo_entry *e)
 {
-	int64_t b = AT_LOAD_RELAXED(&e->cum_bytes), c = AT_LOAD_RELAXED(&e->cum_calls);
-	if (c && e->idx >= AT_IDX_FIRST)
+	if (!at_memo_tls.counted) /* every count of the thread's memo 0 (chains.h) */
+		return;
+	struct at_memo_counts *k = at_memo_counts_of(m, e);
+	int64_t b = AT_LOAD_RELAXED(&k->bytes), c = AT_LOAD_RELAXED(&k->calls);
+	if (!c)
+		return;
+	if (e->idx >= AT_IDX_FIRST)
 		at_percpu_add2(at_cum0(e->idx), b, c);
-	AT_STORE_RELAXED(&e->cum_bytes, 0);
-	AT_STORE_RELAXED(&e->cum_calls, 0);
+	AT_STORE_RELAXED(&k->bytes, 0);
+	AT_STORE_RELAXED(&k->calls, 0);
 }
 
-/* Empty entry e (a lookup meanwhile misses it), its counts folded. */
-static void memo_clear(struct at_memo_entry *e)
+/* Empty entry e of m (a lookup meanwhile misses it), its counts folded. */
+static void memo_clear(struct at_chain_memo *m, struct at_memo_entry *e)
 {
 	AT_STORE_RELAXED(&e->key, 0);
 	__asm__ volatile("" ::: "memory");
-	memo_fold(e);
+	memo_fold(m, e);
 }
 
 /* Entry e of m (a key) dropped from the memo: kept in its compact tier
@@ -272,7 +304,7 @@ static void memo_drop(struct at_chain_memo *m, struct at_memo_entry *e)
 {
 	if (m->mask >= 1u << AT_MEMO_SHIFT_FIRST)
 		at_memo_compact_keep(m, e);
-	memo_clear(e);
+	memo_clear(m, e);
 }
 
 /* Empty every entry of m (its thread's, or no thread's). */
@@ -280,7 +312,7 @@ static void memo_forget(struct at_chain_memo *m)
 {
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
-			memo_clear(&m->e[s][w]);
+			memo_clear(m, &m->e[s][w]);
 	at_memo_compact_forget(m);
 }
 
@@ -304,11 +336,17 @@ static void memo_release(void *arg)
  * one page while it stays small).  The one left keeps its entries and
  * counts for the readers (at_memo_cum) and is written no more, as are
  * the memos of the parent's exited threads (memo_free, left).  Nothing is
- * stored when the thread had no memo.  Registered at the first memo's
- * making (memo_get).
+ * stored when the thread had no memo.  The process's new chains go to
+ * the child's table from now on (chains.h), the chains made before its
+ * first fork found in the main one.  Registered at the first chain's
+ * or memo's making (fork_handler_once).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
+	if (!chain_made.forked) {
+		chain_made.child_from = at_chain_all;
+		chain_made.forked = 1;
+	}
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */
@@ -328,20 +366,27 @@ static size_t memo_used(uintptr_t mask)
 	return (mask + 1) * sizeof(((struct at_chain_memo *)0)->e[0]);
 }
 
+/* memo_fork_child registered, once (no lock of ours held). */
+static void fork_handler_once(void)
+{
+	static int atfork_made;
+	if (!AT_LOAD_RELAXED(&atfork_made) && !__atomic_exchange_n(&atfork_made, 1, __ATOMIC_RELAXED)) {
+		/* outside pthread_once, busy: glibc's list of handlers may
+		 * malloc when it grows, and that malloc must not come back here
+		 * (nor make a chain: create's `creating` is set) */
+		at_memo_tls.busy++;
+		pthread_atfork(NULL, NULL, memo_fork_child);
+		at_memo_tls.busy--;
+	}
+}
+
 static struct at_chain_memo *memo_get(void)
 {
 	struct at_chain_memo *m = NULL;
-	static int atfork_made;
 	pthread_once(&memo_once, memo_key_make);
 	if (memo_key == (pthread_key_t)-1)
 		return NULL;
-	if (!AT_LOAD_RELAXED(&atfork_made) && !__atomic_exchange_n(&atfork_made, 1, __ATOMIC_RELAXED)) {
-		/* outside pthread_once, busy: glibc's list of handlers may
-		 * malloc when it grows, and that malloc must not come back here */
-		at_memo_tls.busy = 1;
-		pthread_atfork(NULL, NULL, memo_fork_child);
-		at_memo_tls.busy = 0;
-	}
+	fork_handler_once();
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
 	if ((m = memo_free))
@@ -356,7 +401,7 @@ static struct at_chain_memo *memo_get(void)
 		m->next_all = memo_all;
 		AT_STORE(&memo_all, m);
 		pthread_mutex_unlock(&at_registry_lock);
-		__atomic_fetch_add(&memo_bytes, memo_used(m->mask), __ATOMIC_RELAXED);
+		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
 	}
 	/* pthread_setspecific may calloc (keys past the first 32): that malloc
 	 * must not come back here */
@@ -367,6 +412,7 @@ static struct at_chain_memo *memo_get(void)
 		memo_release(m);
 		return NULL;
 	}
+	at_memo_tls.counted = 0; /* a new memo's counts 0, as a forgotten one's */
 	at_memo_tls.m = m;
 	return m;
 }
@@ -380,11 +426,11 @@ void at_memo_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_c
 			for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 				struct at_memo_entry *e = &m->e[s][w];
 				uint32_t i = AT_LOAD_RELAXED(&e->idx);
-				int64_t c = AT_LOAD_RELAXED(&e->cum_calls);
+				int64_t c = AT_LOAD_RELAXED(&m->cum[s][w].calls);
 				if (!c || i < AT_IDX_FIRST || i >= AT_IDX_MAX || (!sums && i != idx))
 					continue;
 				struct alloctag_counters *to = sums ? &sums[i] : one;
-				to->bytes += AT_LOAD_RELAXED(&e->cum_bytes);
+				to->bytes += AT_LOAD_RELAXED(&m->cum[s][w].bytes);
 				to->calls += c;
 			}
 }
@@ -397,14 +443,14 @@ static void memo_word(struct at_memo_entry *e, unsigned int k, const struct at_u
 	e->val[k] = (tr->rbp >> i) & 1 ? tr->val[i] - from : tr->val[i];
 }
 
-/* Entry e made the chain of (ra, from) (see memo_put). */
-static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
+/* Entry e of m made the chain of (ra, from) (see memo_put). */
+static void memo_write(struct at_chain_memo *m, struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 		       struct alloc_tag *tag, const struct at_unwind_trace *tr, unsigned int padded,
 		       unsigned int more)
 {
 	AT_STORE_RELAXED(&e->key, 0);
 	__asm__ volatile("" ::: "memory");
-	memo_fold(e);
+	memo_fold(m, e);
 	e->tag = tag;
 	AT_STORE_RELAXED(&e->idx, AT_LOAD_RELAXED(&tag->idx));
 	e->nent = (uint16_t)(e->idx < AT_MEMO_NENT_NONE ? e->idx + 1 : 0);
@@ -428,21 +474,24 @@ static void memo_write(struct at_memo_entry *e, uintptr_t ra, uintptr_t from,
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
 	e->level = 0;
+	e->counts = at_memo_counts_of(m, e);
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
-/* Entry e (a key) to entry `to` (empty) at level `level`, its counts
- * folded; with sp nonzero, as made at sp (e proved its chain there). */
-static void memo_move(struct at_memo_entry *to, struct at_memo_entry *e, unsigned int level,
-		      uintptr_t sp)
+/* Entry e (a key) of m to entry `to` (empty) at level `level`, its
+ * counts folded; with sp nonzero, as made at sp (e proved its chain
+ * there). */
+static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct at_memo_entry *e,
+		      unsigned int level, uintptr_t sp)
 {
 	uintptr_t key = e->key;
-	memo_clear(e);
+	memo_clear(m, e);
 	/* key 0, no counts; a constant size: inlined as 16-byte moves (a
 	 * loop of words was 4 instructions a word, 27 words) */
 	__builtin_memcpy(to, e, AT_MEMO_ENTRY_COPY);
 	to->level = (unsigned char)level;
+	to->counts = at_memo_counts_of(m, to);
 	if (sp) {
 		uintptr_t old = AT_MEMO_SP(to);
 		to->spx = sp | (to->spx & ~(AT_MEMO_SHAPE4 - 1));
@@ -478,7 +527,7 @@ static void memo_grow(struct at_chain_memo *m)
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(&m->e[b][b == s ? stay - 1 : to], e, 0, 0);
+			memo_move(m, &m->e[b][b == s ? stay - 1 : to], e, 0, 0);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
@@ -516,7 +565,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 		}
 		memo_spill(m, next, &to[w], moves - 1);
 	}
-	memo_move(&to[w], e, level + 1, 0);
+	memo_move(m, &to[w], e, level + 1, 0);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -563,8 +612,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		memo_spill(m, set, &e[last], AT_MEMO_LEVELS);
 	for (unsigned int w = last; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(&e[w + 1], &e[w], e[w].level, 0);
-	memo_write(&e[0], ra, from, tag, tr, padded,
+			memo_move(m, &e[w + 1], &e[w], e[w].level, 0);
+	memo_write(m, &e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
 	at_memo_tls.busy = 0;
@@ -642,7 +691,7 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 			while (w < AT_MEMO_WAYS && f[w].key)
 				w++;
 			if (w < AT_MEMO_WAYS && at_memo_tls.busy == 1) {
-				memo_move(&f[w], e, 0, from);
+				memo_move(m, &f[w], e, 0, from);
 				e = &f[w];
 			}
 			return e;
@@ -668,6 +717,11 @@ static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *r
 		return NULL;
 	}
 	unsigned int set = (unsigned int)(at_memo_set((uintptr_t)ra, from) & m->mask);
+	/* no move when a reader or writer was interrupted, nor into a full
+	 * set: the entry stays in the tier, as a later level's entry stays
+	 * in its set (chains.h: The second choice), and the memo's growth
+	 * counts no tier hit (a steady loop's hits into full sets grew a
+	 * shell's memo to 64 sets whose entries' counts each fork copied) */
 	int stay = at_memo_tls.busy != 1; /* a reader or writer interrupted: no move */
 	if (!stay && m->e[set][AT_MEMO_WAYS - 1].key) {
 		/* its set full: moved only when the memo grows now (memo_put
@@ -715,13 +769,13 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 		n = 1;
 		tr.unusable = 1;
 	}
-	uint32_t made = AT_LOAD_RELAXED(&nr_chains);
+	uint32_t made = AT_LOAD_RELAXED(&chain_made.nr_chains);
 	struct alloc_tag *tag = at_chain_tag(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
-	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&nr_chains) == made);
+	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&chain_made.nr_chains) == made);
 	return tag;
 }
 
@@ -772,7 +826,7 @@ void at_chain_made(struct alloc_tag *t, void *p)
 
 uint32_t at_chain_count(void)
 {
-	return AT_LOAD_RELAXED(&nr_chains);
+	return AT_LOAD_RELAXED(&chain_made.nr_chains);
 }
 
 size_t at_chain_memory(void)

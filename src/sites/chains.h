@@ -27,7 +27,21 @@
  * probing it misses and looks again in the current one
  * (at_chain_tag_slow) before creating anything (the first table, 256
  * slots, lives in the sites' pool: its slots are all stored NULL).
- * Resident: the current table and a page of each old one.  No cap: the table grows as long as memory and
+ * Resident: the current table and a page of each old one.
+ *
+ * A forked child's chains: the chains a process makes once it is a
+ * forked child (and its own children's) go to a second table of the same
+ * kind, the child's, looked up after the main one (at_chain_tag_slow, a
+ * miss there), from 64 slots in the sites' pool (the pool's page the
+ * child writes for its records) and grown, rehashing the chains made
+ * since the fork (those at the head of the list of all chains), as the
+ * main one.  The main table, shared with the parent, is then never
+ * written in the child: a shell's child made its ~40 chains into slots
+ * spread by hash over the main table's pages (a copy each) and, when
+ * they passed its half, built a table twice as large (its pages zero
+ * filled) for them.
+ *
+ * No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
  * tag without an index (charged nothing; runtime_index.c says so once).
  * Records (struct at_chain and its frames) live in the
@@ -205,11 +219,12 @@ struct at_chain_table {
  * once, before the first chain (at_chain_set_depth forgets the calling
  * thread's entries when it changes it).
  *
- * Size: a memo is one mapping of AT_MEMO_SETS sets, of which only sets
- * 0 .. mask are used (the set is at_memo_set's bits masked): a new memo
- * uses 2^AT_MEMO_SHIFT_FIRST sets, all in its first page, so that a
- * thread that allocates from a few call sites keeps one page (the whole
- * memo is 16 pages, 64 KiB; it grows by doubling, so that python3
+ * Size: a memo is one mapping of AT_MEMO_SETS sets and their counts'
+ * page, of which only sets 0 .. mask are used (the set is at_memo_set's
+ * bits masked): a new memo uses 2^AT_MEMO_SHIFT_FIRST sets, all in its
+ * first page, so that a thread that allocates from a few call sites
+ * keeps two pages, its sets' and its counts' (the whole memo is 17
+ * pages, 68 KiB; it grows by doubling, so that python3
  * starting a thread keeps 32 sets where steps of four took it to 64: 32
  * KiB less, with as many walks on cc1).  An entry is 256 bytes and a set 1 KiB, so
  * that a set's offset is the hash's bits masked in place (at_memo_set_busy:
@@ -276,14 +291,25 @@ struct at_chain_table {
  * was.
  *
  * Cumulative counts: the preload library's allocations made through an
- * entry are added to the entry's cum_bytes and cum_calls (one add
- * instruction each), not to the tag's per-CPU cumulative counters (those
+ * entry are added to the entry's counts (one add instruction each), not
+ * to the tag's per-CPU cumulative counters (those
  * a bin of the chain's tag serves go to the bin's count instead:
  * bin_charge.h); an
  * entry's counts are added to those when the entry is replaced and when
  * its thread exits, and readers add the counts still in entries
  * (at_memo_cum).  A read racing with them is as exact as summing CPUs is;
- * a quiescent read is exact.
+ * a quiescent read is exact.  The counts are not in the entry: entry
+ * e[s][w] has cum[s][w], 16 bytes, 16 times fewer than the entry's, so
+ * that every entry's counts lie in one page past the sets (a counted
+ * malloc writes that page, not its entry's: a shell's steady loop, whose
+ * hits are spread over the 64 sets' 16 pages, writes one page of the
+ * memo between two forks, where it wrote 15, each a copy-on-write fault
+ * after every fork).  at_memo_count finds it through the entry's `counts`
+ * (written with the entry's key: the way's counts, at_memo_counts_of),
+ * and sets the thread's `counted`: until then a
+ * writer moving or replacing an entry reads no count (a forked child's
+ * new memo, whose entries move as it walks its new chains, would read
+ * the zero page there, a fault).
  *
  * Signals: a writer stores key = 0 first and the key last (compiler
  * barriers; one thread), and writes only while the thread's `busy` is 0,
@@ -320,7 +346,6 @@ struct at_memo_entry {
 	uintptr_t key;
 	uintptr_t spx;
 	struct alloc_tag *tag;
-	int64_t cum_bytes, cum_calls;
 	uint32_t span;
 	uint32_t idx;
 	unsigned char n, nabs;
@@ -329,12 +354,21 @@ struct at_memo_entry {
 	unsigned char level; /* 0: in its first set; L: in the set of its words 0 .. L - 1 */
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
-	uintptr_t rest[5]; /* to 256 bytes; set 0's way 0: the memo's header */
+	uintptr_t rest[6]; /* to 256 bytes; set 0's way 0: the memo's header */
+	struct at_memo_counts *counts; /* this way's counts (not moved with the entry) */
 };
 _Static_assert(sizeof(struct at_memo_entry) == 256, "a memo entry is 256 bytes");
+struct at_memo_counts;
 /* an entry's bytes that moving it copies */
 #define AT_MEMO_ENTRY_COPY offsetof(struct at_memo_entry, rest)
 #define AT_MEMO_SET_SHIFT 10 /* log2 of a set's bytes */
+
+/* An entry's cumulative counts (Cumulative counts, above). */
+struct at_memo_counts {
+	int64_t bytes, calls;
+};
+_Static_assert(sizeof(struct at_memo_entry) == 16 * sizeof(struct at_memo_counts),
+	       "an entry's counts at its offset / 16");
 
 struct at_chain_memo {
 	union {
@@ -352,6 +386,7 @@ struct at_chain_memo {
 			struct at_memo_compact *compact; /* its compact tier (memo_compact.h), or NULL */
 		};
 	};
+	struct at_memo_counts cum[AT_MEMO_SETS][AT_MEMO_WAYS]; /* e[s][w]'s: one page */
 };
 _Static_assert(sizeof(((struct at_chain_memo *)0)->e[0]) == 1u << AT_MEMO_SET_SHIFT, "a set's bytes");
 
@@ -577,12 +612,22 @@ static inline void at_chain_entry_done(void)
  * set to the depth's at_chain_profiling(). */
 AT_HIDDEN void at_chain_set_depth(unsigned int depth);
 
-/* One allocation of `bytes` through entry e, in its cumulative counts:
- * each an add to memory, whole before a signal handler can run. */
+/* The counts of entry e of memo m. */
+static inline struct at_memo_counts *at_memo_counts_of(struct at_chain_memo *m,
+						       const struct at_memo_entry *e)
+{
+	return (struct at_memo_counts *)((char *)m->cum + (((uintptr_t)e - (uintptr_t)m->e) >> 4));
+}
+
+/* One allocation of `bytes` through entry e (of the calling thread's
+ * memo), in its cumulative counts: each an add to memory, whole before a
+ * signal handler can run. */
 static inline void at_memo_count(struct at_memo_entry *e, uint64_t bytes)
 {
-	__asm__ volatile("addq %1, %0" : "+m"(e->cum_bytes) : "r"(bytes));
-	__asm__ volatile("addq $1, %0" : "+m"(e->cum_calls));
+	struct at_memo_counts *c = e->counts;
+	__asm__ volatile("addq %1, %0" : "+m"(c->bytes) : "r"(bytes));
+	__asm__ volatile("addq $1, %0" : "+m"(c->calls));
+	at_memo_tls.counted = 1;
 }
 
 /* The cumulative counts still in the memos: every index's added to
