@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -316,16 +317,35 @@ static void memo_forget(struct at_chain_memo *m)
 	at_memo_compact_forget(m);
 }
 
+/* The calling thread's signals blocked, the mask before in *old: in
+ * memo_release and around memo_get's registry lock sections, whose thread
+ * has no memo meanwhile, so that a signal handler's malloc there, which
+ * would make the thread a memo (memo_get), does not take the lock the
+ * thread holds or is taking (a handler run between glibc's taking of
+ * the lock word and its storing of the owner finds no owner and waits on
+ * itself: the error-checking mutex's EDEADLK needs the owner). */
+static void memo_signals_block(sigset_t *old)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
 static void memo_release(void *arg)
 {
 	struct at_chain_memo *m = arg;
+	sigset_t old;
+	/* a handler's malloc meanwhile would make the thread a new memo and
+	 * zero `counted`, and the counts still to fold here would be lost */
+	memo_signals_block(&old);
 	at_memo_tls.m = AT_MEMO_NONE;
 	memo_forget(m);
-	if (pthread_mutex_lock(&at_registry_lock))
-		return; /* kept by no one: a page lost */
-	m->next = memo_free;
-	memo_free = m;
-	pthread_mutex_unlock(&at_registry_lock);
+	if (!pthread_mutex_lock(&at_registry_lock)) { /* else kept by no one: a page lost */
+		m->next = memo_free;
+		memo_free = m;
+		pthread_mutex_unlock(&at_registry_lock);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /*
@@ -387,22 +407,30 @@ static struct at_chain_memo *memo_get(void)
 	if (memo_key == (pthread_key_t)-1)
 		return NULL;
 	fork_handler_once();
-	if (pthread_mutex_lock(&at_registry_lock))
-		return NULL;
-	if ((m = memo_free))
-		memo_free = m->next;
-	pthread_mutex_unlock(&at_registry_lock);
-	if (!m) {
-		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
-			return NULL;
-		m->mask = (1u << AT_MEMO_SHIFT_FIRST) - 1;
-		m->omask = m->mask << AT_MEMO_SET_SHIFT;
-		m->next_all = memo_all;
-		AT_STORE(&memo_all, m);
+	sigset_t old;
+	memo_signals_block(&old);
+	if (!pthread_mutex_lock(&at_registry_lock)) {
+		if ((m = memo_free))
+			memo_free = m->next;
 		pthread_mutex_unlock(&at_registry_lock);
-		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
+		if (!m) {
+			m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock)) {
+				m = NULL; /* a mapping made and not listed: lost */
+			} else {
+				m->mask = (1u << AT_MEMO_SHIFT_FIRST) - 1;
+				m->omask = m->mask << AT_MEMO_SET_SHIFT;
+				m->next_all = memo_all;
+				AT_STORE(&memo_all, m);
+				pthread_mutex_unlock(&at_registry_lock);
+				__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum),
+						   __ATOMIC_RELAXED);
+			}
+		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!m)
+		return NULL;
 	/* pthread_setspecific may calloc (keys past the first 32): that malloc
 	 * must not come back here */
 	at_memo_tls.busy = 1;

@@ -625,9 +625,11 @@ static inline struct at_memo_counts *at_memo_counts_of(struct at_chain_memo *m,
 static inline void at_memo_count(struct at_memo_entry *e, uint64_t bytes)
 {
 	struct at_memo_counts *c = e->counts;
+	/* counted first: a signal handler's writer run between the adds folds
+	 * them (the asm statements stay in this order) */
+	__asm__ volatile("movb $1, %0" : "=m"(at_memo_tls.counted));
 	__asm__ volatile("addq %1, %0" : "+m"(c->bytes) : "r"(bytes));
 	__asm__ volatile("addq $1, %0" : "+m"(c->calls));
-	at_memo_tls.counted = 1;
 }
 
 /* The cumulative counts still in the memos: every index's added to
