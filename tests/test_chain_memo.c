@@ -49,6 +49,9 @@
  *   fork       a child runs the callers and recursion: its thread makes a
  *              memo of its own (not the one it shares with the parent),
  *              and every chain's count is the parent's and the child's
+ *   levels     a chain's first set and its levels' sets are distinct at
+ *              4096 stack pointers and 4 to 64 sets (the hashes' own
+ *              choice collides in an exact number of them)
  * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
  */
 #define _GNU_SOURCE
@@ -420,10 +423,40 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 	seen_calls += v->alloc_calls;
 }
 
+/* A chain's first set and its levels' sets are distinct sets, at every
+ * stack pointer and at every size (chains.h: The second choice): the
+ * hashes of 4096 stack pointers, of one ra and words, at 4 to 64 sets;
+ * the levels' sets as at_memo_second takes them. */
+static struct at_chain_memo level_memo;
+static void level_sets(void)
+{
+	const uintptr_t ra = 0x55e5a2711db8, words[AT_MEMO_LEVELS] = {0x55e5a2712149, 0x55e5a2712159,
+								     0x55e5a2712169};
+	unsigned int collided = 0; /* hashes alike (the next set taken instead) */
+	for (uintptr_t mask = 3; mask <= 63; mask = mask * 2 + 1) {
+		level_memo.mask = mask;
+		for (uintptr_t from = 0x7ffc00000000; from < 0x7ffc00000000 + 4096 * 16; from += 16) {
+			unsigned int taken[AT_MEMO_LEVELS + 1] = {at_memo_set(ra, from) & mask};
+			uintptr_t h = ra;
+			for (unsigned int l = 0; l < AT_MEMO_LEVELS; l++) {
+				h = at_memo_level_hash(h, words[l]);
+				unsigned int raw = at_memo_set(h, from) & mask;
+				taken[l + 1] = at_memo_level_set(&level_memo, h, from, taken, l + 1);
+				CHECK(taken[l + 1] <= mask);
+				collided += taken[l + 1] != raw;
+				for (unsigned int k = 0; k <= l; k++)
+					CHECK(taken[l + 1] != taken[k]);
+			}
+		}
+	}
+	CHECK_EQ(collided, 21248); /* the rule exercised: the hashes do collide */
+}
+
 int main(void)
 {
 	alloctag_init();
 	CHECK(at_state == AT_STATE_READY && at_profiling_on);
+	level_sets();
 	pthread_t th[4]; /* no timer yet: its handler could run in few's thread */
 	CHECK(pthread_create(&th[0], NULL, few, &thread_truth[4]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);

@@ -569,18 +569,18 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 		       unsigned int moves)
 {
 	uintptr_t key = e->key, sp = AT_MEMO_SP(e), h = key;
-	unsigned int level = e->level, first = at_memo_set(key, sp) & m->mask;
-	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && first != set)) {
+	unsigned int level = e->level, taken[AT_MEMO_LEVELS + 1];
+	taken[0] = at_memo_set(key, sp) & m->mask;
+	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && taken[0] != set)) {
 		memo_drop(m, e);
 		return;
 	}
-	for (unsigned int i = 0; i <= level; i++)
+	/* the sets of its levels 1 .. level + 1, the last its next one */
+	for (unsigned int i = 0; i <= level; i++) {
 		h = at_memo_level_hash(h, e->val[i]);
-	unsigned int next = at_memo_level_set(m, h, sp, first), w = 0;
-	if (next == set) {
-		memo_drop(m, e);
-		return;
+		taken[i + 1] = at_memo_level_set(m, h, sp, taken, i + 1);
 	}
+	unsigned int next = taken[level + 1], w = 0;
 	struct at_memo_entry *to = m->e[next];
 	while (w < AT_MEMO_WAYS && to[w].key)
 		w++;
@@ -698,6 +698,7 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
 	unsigned int first = (unsigned int)(at_memo_set(ra, from) & m->mask), set = first;
+	unsigned int taken[AT_MEMO_LEVELS] = {first}; /* the first set, then each level's */
 	uintptr_t words[AT_MEMO_LEVELS], h = ra;
 	for (unsigned int level = 0; level < AT_MEMO_LEVELS; level++) {
 		struct at_memo_entry *e = m->e[set];
@@ -710,7 +711,9 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 		if (!found)
 			break;
 		h = at_memo_level_hash(h, words[level]);
-		set = at_memo_level_set(m, h, from, first);
+		set = at_memo_level_set(m, h, from, taken, level + 1);
+		if (level + 1 < AT_MEMO_LEVELS)
+			taken[level + 1] = set;
 		if ((e = memo_prove(m->e[set], ra, from))) {
 			/* back to a way its first set has free, as made at this
 			 * `from` (no reader or writer interrupted: as memo_put) */

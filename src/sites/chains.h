@@ -262,12 +262,16 @@ struct at_chain_table {
  * level, else its oldest; its level L: 0 in its first set, as written)
  * moves on to the set of level L + 1, chosen by the hash of ra
  * and its words 0 .. L (return addresses: at_memo_level_hash, then
- * at_memo_set with its sp; never its first set: at_memo_level_set), the
- * entry's `level` then L + 1: into that set's first empty way, else in
- * place of its last entry past its first set (level > 0), which moves
+ * at_memo_set with its sp; never its first set nor an earlier level's,
+ * the next set on when the hash's is one: at_memo_level_set, so that a
+ * chain's first set and levels are AT_MEMO_LEVELS + 1 sets, whatever
+ * the stack pointer: with a level's set its previous one, 20 chains of
+ * one ra and `from` had 8 entries of the memo and walked at every call),
+ * the entry's `level` then L + 1: into that set's first empty way, else
+ * in place of its last entry past its first set (level > 0), which moves
  * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
- * dropped, as is an entry past level AT_MEMO_LEVELS, without a word L, or
- * whose set is its next one; growth drops every entry past its first
+ * dropped, as is an entry past level AT_MEMO_LEVELS or without a word L;
+ * growth drops every entry past its first
  * set (its at most AT_MEMO_WAYS entries from one set).  An entry
  * dropped goes to the memo's compact tier (memo_compact.h) when its
  * words fit there and the memo has grown, looked up after the levels
@@ -325,6 +329,7 @@ struct at_chain_table {
 #define AT_MEMO_WAYS 4u
 /* levels past the first set (The second choice, below) */
 #define AT_MEMO_LEVELS 3u
+_Static_assert(AT_MEMO_LEVELS < 1u << AT_MEMO_SHIFT_FIRST, "a chain's levels and first set are distinct sets");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
  * one at depth 16 15 return addresses */
@@ -425,12 +430,22 @@ static inline uintptr_t at_memo_level_hash(uintptr_t h, uintptr_t word)
 }
 
 /* The set of level hash h (above) for a call with caller stack pointer
- * `from` whose first set is `first`, in memo m: never the first. */
+ * `from`, in memo m, whose first set and earlier levels' sets are
+ * taken[0 .. n): never one of them (the next set on, in turn; n <=
+ * AT_MEMO_LEVELS, fewer than a memo's sets). */
 static inline unsigned int at_memo_level_set(const struct at_chain_memo *m, uintptr_t h,
-					     uintptr_t from, unsigned int first)
+					     uintptr_t from, const unsigned int *taken,
+					     unsigned int n)
 {
 	unsigned int mask = (unsigned int)m->mask, s = at_memo_set(h, from) & mask;
-	return s != first ? s : (s + 1) & mask;
+	for (unsigned int i = 0; i < n;)
+		if (s == taken[i]) {
+			s = (s + 1) & mask;
+			i = 0;
+		} else {
+			i++;
+		}
+	return s;
 }
 
 /* Nonzero when a word of entry e differs at `from` (any shape). */
