@@ -376,15 +376,16 @@ static void *compact(void *arg)
 {
 	steady_rounds(compact_rounds, arg, 7, AT_MEMO_COMPACT_WORDS + 1);
 	/* the one tier (the earlier threads' memo, taken over), at its first
-	 * 8 sets */
+	 * 8 sets: 28 bytes an entry, the sets and the header in one page */
 #ifdef __OPTIMIZE__ /* (as steady_rounds' walks: unoptimised frames keep other words) */
 	struct at_memo_compact *c = at_memo_tls.m->compact;
 	if (at_chain_depth >= 7 && at_chain_depth <= AT_MEMO_COMPACT_WORDS + 1) {
 		CHECK(c != NULL);
 		CHECK_EQ(at_memo_compact_memory(),
 			 offsetof(struct at_memo_compact, e) +
-				 (c->mask + 1) * AT_MEMO_COMPACT_WAYS * sizeof(struct at_memo_compact_entry));
+				 (c->mask + 1) * AT_MEMO_COMPACT_WAYS * 28);
 		CHECK_EQ(c->mask, (1u << AT_MEMO_COMPACT_SHIFT_FIRST) - 1);
+		CHECK(at_memo_compact_memory() <= 4096);
 	}
 #endif
 	return NULL;

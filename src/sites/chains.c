@@ -741,12 +741,12 @@ static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *r
 	struct at_chain_memo *m = at_memo_tls.m;
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
-	struct at_memo_compact_entry *x = at_memo_compact_find(m, (uintptr_t)ra, from);
+	struct at_chain *chain;
+	struct at_memo_compact_entry *x = at_memo_compact_find(m, (uintptr_t)ra, from, &chain);
 	if (!x) {
 		at_chain_entry_done();
 		return NULL;
 	}
-	struct at_chain *chain = x->chain;
 	unsigned int set = (unsigned int)(at_memo_set((uintptr_t)ra, from) & m->mask);
 	int stay = at_memo_tls.busy != 1; /* a reader or writer interrupted: no move */
 	if (!stay && m->e[set][AT_MEMO_WAYS - 1].key) {
@@ -762,16 +762,14 @@ static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *r
 	}
 	/* the trace the walk would have made at this `from` */
 	struct at_unwind_trace tr;
-	uint32_t span = at_memo_compact_span(x);
 	tr.n = at_memo_compact_n(x);
-	tr.unusable = tr.rbp_from = tr.rbp = 0;
-	tr.bounded = span == AT_MEMO_ONLY_SP;
-	tr.top = from + (tr.bounded ? 0 : span);
+	tr.unusable = tr.rbp_from = tr.rbp = tr.bounded = 0;
+	tr.top = from + x->span;
 	for (unsigned int i = 0; i < tr.n; i++) {
 		tr.addr[i] = from + x->off[i];
 		tr.val[i] = at_chain_frame(chain, i + 1);
 	}
-	AT_STORE_RELAXED(&x->key, 0); /* it moves to the memo */
+	at_memo_compact_drop(x); /* it moves to the memo */
 	at_chain_entry_done();
 	memo_put(m, (uintptr_t)ra, from, &chain->tag, &tr, 2);
 	return &chain->tag;

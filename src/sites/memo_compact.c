@@ -3,10 +3,12 @@
  */
 #include "sites/memo_compact.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "core/compiler.h"
+#include "core/tag_registry.h"
 #include "sites/unwind.h"
 
 static size_t compact_bytes; /* the tiers' sets in use */
@@ -41,13 +43,20 @@ static struct at_memo_compact *compact_make(void)
 	return c;
 }
 
+/* The chain listed at index idx (a chain's: memo_compact.h). */
+static inline struct at_chain *compact_chain(uint32_t idx)
+{
+	struct alloc_tag *t = AT_LOAD_RELAXED(at_tag_slot(idx));
+	return (struct at_chain *)((char *)t - offsetof(struct at_chain, tag));
+}
+
 /* The words of memo entry e that its chain's frames 1 .. n are (its
  * padding dropped), n; or AT_MEMO_COMPACT_WORDS + 1 when they are not. */
 static unsigned int entry_words(const struct at_memo_entry *e, const struct at_chain *c)
 {
 	unsigned int n = e->nabs;
-	if (e->n != n || (e->span >= AT_MEMO_COMPACT_ONLY_SP && e->span != AT_MEMO_ONLY_SP))
-		return AT_MEMO_COMPACT_WORDS + 1; /* a saved rbp's word, or a span too far */
+	if (e->n != n || e->span >= UINT16_MAX)
+		return AT_MEMO_COMPACT_WORDS + 1; /* a saved rbp's word, a bound, a span too far */
 	while (n > 1 && e->off[n - 1] == e->off[n - 2])
 		n--;
 	if (!n || n > AT_MEMO_COMPACT_WORDS || n + 1 != at_chain_nr(c) ||
@@ -59,28 +68,32 @@ static unsigned int entry_words(const struct at_memo_entry *e, const struct at_c
 	return n;
 }
 
-/* Write x (key 0 or another's) as key, sp, chain, span (a memo entry's),
- * words' offsets off[0 .. n). */
-static void compact_write(struct at_memo_compact_entry *x, uintptr_t key, uintptr_t sp,
-			  struct at_chain *chain, uint32_t span, unsigned int n, const uint16_t *off)
+/* Write x (idx 0 or another's) as the entry of index idx, key ra, span,
+ * set hash bits `set`, words' offsets off[0 .. n), its words w0 and w1
+ * (frames 1 and 2; w1 0 when n is 1). */
+static void compact_write(struct at_memo_compact_entry *x, uint32_t idx, uintptr_t ra,
+			  uint32_t span, unsigned int set, unsigned int n, const uint16_t *off,
+			  uintptr_t w0, uintptr_t w1)
 {
-	AT_STORE_RELAXED(&x->key, 0);
+	AT_STORE_RELAXED(&x->idx, 0);
 	__asm__ volatile("" ::: "memory");
-	x->sp = sp;
-	x->chain = chain;
-	x->span = (uint16_t)(span == AT_MEMO_ONLY_SP ? AT_MEMO_COMPACT_ONLY_SP : span);
-	x->word0 = (uint32_t)at_chain_frame(chain, 1);
-	x->word1 = n > 1 ? (uint32_t)at_chain_frame(chain, 2) : 0;
+	x->key = (uint16_t)ra;
+	x->word0 = (uint16_t)w0;
+	x->word1 = (uint16_t)w1;
+	x->span = (uint16_t)span;
+	x->set = (uint16_t)set;
 	for (unsigned int i = 0; i < AT_MEMO_COMPACT_WORDS; i++)
 		x->off[i] = i < n ? off[i] : 0;
 	__asm__ volatile("" ::: "memory");
-	AT_STORE_RELAXED(&x->key, key);
+	AT_STORE_RELAXED(&x->idx, idx);
 }
 
 void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e)
 {
 	struct at_chain *chain = at_chain_of(e->tag);
-	if (!chain)
+	/* a chain listed at its index (none past AT_IDX_MAX) */
+	if (!chain || e->idx < AT_IDX_FIRST || e->idx != e->tag->idx ||
+	    AT_LOAD_RELAXED(at_tag_slot(e->idx)) != e->tag)
 		return;
 	unsigned int n = entry_words(e, chain);
 	if (n > AT_MEMO_COMPACT_WORDS)
@@ -88,23 +101,24 @@ void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e
 	struct at_memo_compact *c = m->compact;
 	if (!c && !(c = m->compact = compact_make()))
 		return;
-	uintptr_t sp = AT_MEMO_SP(e), key = e->key;
+	uintptr_t key = e->key;
 	struct at_memo_compact_ra *r = &c->ra[compact_ra(key)];
 	AT_STORE_RELAXED(&r->ra, 0);
 	__asm__ volatile("" ::: "memory");
 	r->off0 = e->off[0];
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&r->ra, key);
-	struct at_memo_compact_entry *set = c->e[compact_set(key, sp, e->val[0]) & c->mask];
+	unsigned int hash = compact_set(key, AT_MEMO_SP(e), e->val[0]);
+	struct at_memo_compact_entry *set = c->e[hash & c->mask];
 	unsigned int w = 0;
-	for (; w < AT_MEMO_COMPACT_WAYS && set[w].key; w++)
-		if (set[w].key == key && set[w].chain == chain &&
-		    at_memo_compact_span(&set[w]) == e->span &&
+	for (; w < AT_MEMO_COMPACT_WAYS && set[w].idx; w++)
+		if (set[w].idx == e->idx && set[w].span == e->span &&
 		    !memcmp(set[w].off, e->off, n * sizeof(e->off[0])))
-			return; /* the same proof at another sp: kept already */
+			return; /* the same proof (made at another sp): kept already */
 	if (w == AT_MEMO_COMPACT_WAYS)
 		w = c->next++ % AT_MEMO_COMPACT_WAYS;
-	compact_write(&set[w], e->key, sp, chain, e->span, n, e->off);
+	compact_write(&set[w], e->idx, key, e->span, hash, n, e->off, e->val[0],
+		      n > 1 ? e->val[1] : 0);
 }
 
 /* Use one more bit of the set (memo_compact.h: Size; busy). */
@@ -115,16 +129,20 @@ static void compact_grow(struct at_memo_compact *c)
 	for (unsigned int s = 0; s <= old; s++)
 		for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++) {
 			struct at_memo_compact_entry *x = &c->e[s][w];
-			uintptr_t key = x->key;
+			uint32_t idx = x->idx;
 			unsigned int b;
-			if (!key || (b = compact_set(key, x->sp, x->word0) & mask) == s)
+			if (!idx || (b = x->set & mask) == s)
 				continue;
 			unsigned int to = 0; /* b's first empty way: b's entries all come from s */
-			while (c->e[b][to].key)
+			while (c->e[b][to].idx)
 				to++;
-			compact_write(&c->e[b][to], key, x->sp, x->chain, at_memo_compact_span(x),
-				      at_memo_compact_n(x), x->off);
-			AT_STORE_RELAXED(&x->key, 0);
+			struct at_memo_compact_entry *y = &c->e[b][to];
+			struct at_memo_compact_entry t = *x;
+			t.idx = 0;
+			*y = t; /* idx 0: written whole, then listed */
+			__asm__ volatile("" ::: "memory");
+			AT_STORE_RELAXED(&y->idx, idx);
+			AT_STORE_RELAXED(&x->idx, 0);
 		}
 	__atomic_fetch_add(&compact_bytes, compact_used(mask) - compact_used(old), __ATOMIC_RELAXED);
 }
@@ -133,7 +151,7 @@ void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t fro
 {
 	struct at_memo_compact *c = m->compact;
 	if (!c || c->mask >= AT_MEMO_COMPACT_SETS - 1 ||
-	    !c->e[compact_set(ra, from, word0) & c->mask][AT_MEMO_COMPACT_WAYS - 1].key)
+	    !c->e[compact_set(ra, from, word0) & c->mask][AT_MEMO_COMPACT_WAYS - 1].idx)
 		return;
 	if (++c->again >= (c->mask + 1) * AT_MEMO_COMPACT_WAYS) {
 		c->again = 0;
@@ -142,7 +160,7 @@ void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t fro
 }
 
 struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m, uintptr_t ra,
-						   uintptr_t from)
+						   uintptr_t from, struct at_chain **chain)
 {
 	struct at_memo_compact *c = m->compact;
 	if (!c)
@@ -150,17 +168,19 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 	const struct at_memo_compact_ra *r = &c->ra[compact_ra(ra)];
 	if (AT_LOAD_RELAXED(&r->ra) != ra)
 		return NULL;
-	uintptr_t at = from + r->off0;
-	if (at + sizeof(uintptr_t) > at_stack_top(from))
+	uintptr_t at = from + r->off0, top = at_stack_top(from);
+	if (at + sizeof(uintptr_t) > top)
 		return NULL; /* the walk's bound (unwind.h) */
 	uintptr_t word0 = *(const uintptr_t *)at;
 	struct at_memo_compact_entry *x = c->e[compact_set(ra, from, word0) & c->mask];
 	for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++, x++) {
-		if (x->key != ra || x->word0 != (uint32_t)word0)
+		uint32_t idx = AT_LOAD_RELAXED(&x->idx);
+		__asm__ volatile("" ::: "memory");
+		if (!idx || x->key != (uint16_t)ra || x->word0 != (uint16_t)word0)
 			continue;
-		if (x->sp != from && from + at_memo_compact_span(x) > at_stack_top(from))
+		if (from + x->span > top)
 			continue; /* the walk's bound (unwind.h) */
-		if (x->off[1] && (uint32_t)*(const uintptr_t *)(from + x->off[1]) != x->word1)
+		if (x->off[1] && (uint16_t)*(const uintptr_t *)(from + x->off[1]) != x->word1)
 			continue;
 		uintptr_t f[AT_MEMO_COMPACT_WORDS + 1];
 		unsigned int n = 1;
@@ -168,9 +188,13 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 		f[1] = *(const uintptr_t *)(from + x->off[0]);
 		for (; n < AT_MEMO_COMPACT_WORDS && x->off[n]; n++)
 			f[n + 1] = *(const uintptr_t *)(from + x->off[n]);
-		/* the record's nr is n + 1 (kept so), its w[0] ra's low half */
-		if (at_chain_same(x->chain, f, n + 1))
+		/* the record's nr is n + 1 (kept so); its w[0] compared here,
+		 * at_chain_same compares the rest */
+		struct at_chain *ch = compact_chain(idx);
+		if (ch->w[0] == (uint32_t)ra && at_chain_same(ch, f, n + 1)) {
+			*chain = ch;
 			return x;
+		}
 	}
 	return NULL;
 }
@@ -182,7 +206,7 @@ void at_memo_compact_forget(struct at_chain_memo *m)
 		return;
 	for (unsigned int s = 0; s <= c->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++)
-			AT_STORE_RELAXED(&c->e[s][w].key, 0);
+			AT_STORE_RELAXED(&c->e[s][w].idx, 0);
 }
 
 size_t at_memo_compact_memory(void)

@@ -7,24 +7,28 @@
  * most of its chains here instead of unwinding.
  *
  * An entry keeps what a memo entry proves its chain by, less what its
- * chain's record already holds: the key (ra; 0: empty, or being
- * written), the stack pointer it was made at (sp), `span` (as the memo
- * entry's, in 16 bits), the
- * chain, and the offsets from `from` of the walk's words, which are
- * return addresses only (an entry whose walk read a saved rbp is not
- * kept) and are the chain's frames 1 .. n, in order: word i is frame
- * i + 1.  A lookup for (ra, from) takes an entry of key ra made at
- * `from` or, when its span stays within the stack top, at another one
- * (as at_memo_find_in), whose words, read at from + off[i], are the
- * chain's frames 1 .. n (the record's narrow or wide words decoded,
- * chains.h): the walk would read those words at those places and return
- * the same chain (unwind.h).  An entry is kept only when the memo entry's
- * return-address words (its padding dropped: the last word repeated) are
- * the chain's frames 1 .. n, its frame 0 ra and its frames n + 1 (1 <= n
- * <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly what the memo
- * entry proved; a lookup compares the stack's words with the record as
- * the chain table's probe does (at_chain_same), after word 0's and word
- * 1's low halves, kept in the entry, have matched.  48 bytes an entry,
+ * chain's record already holds: the chain's tag index (`idx`; 0: empty,
+ * or being written; the chain is the one the registry lists at idx,
+ * tag_registry.h), ra's low 16 bits (`key`), `span` (as the memo
+ * entry's, in 16 bits), the set's hash bits (`set`, for growth), and the
+ * offsets from `from` of the walk's words, which are return addresses
+ * only (an entry whose walk read a saved rbp is not kept) and are the
+ * chain's frames 1 .. n, in order: word i is frame i + 1.  A lookup for
+ * (ra, from) takes an entry whose span stays within the stack top at
+ * `from` (as at_memo_find_in does for an entry made at another `from`;
+ * an entry whose walk ended at a bound, AT_MEMO_ONLY_SP, holds only
+ * where it was made and is not kept, nor is any entry's stack pointer),
+ * whose words, read at from + off[i], are the chain's frames 1 .. n (the
+ * record's narrow or wide words decoded, chains.h) and whose chain's
+ * frame 0 is ra: the walk would read those words at those places and
+ * return the same chain (unwind.h).  An entry is kept only when the memo
+ * entry's return-address words (its padding dropped: the last word
+ * repeated) are the chain's frames 1 .. n, its frame 0 ra and its frames
+ * n + 1 (1 <= n <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly
+ * what the memo entry proved; a lookup compares the record's w[0] with
+ * ra's low half and the stack's words with the record as the chain
+ * table's probe does (at_chain_same), after ra's, word 0's and word 1's
+ * low 16 bits, kept in the entry, have matched.  28 bytes an entry,
  * against the memo's 256.
  *
  * Sets of AT_MEMO_COMPACT_WAYS entries, the set a hash of (ra, sp, word
@@ -56,20 +60,20 @@
  * chains, each walked once, and keeps no tier; chains.c, memo_drop): the
  * header, the ra slots (2 KiB) and AT_MEMO_COMPACT_SETS sets,
  * of which sets 0 .. mask are used: 2^AT_MEMO_COMPACT_SHIFT_FIRST at
- * first (two pages with the header), doubling (in place: an entry of set
+ * first (one page with the header), doubling (in place: an entry of set
  * s moves to s or s + the old size, as the memo's growth) when as many
  * walks of chains that already existed (`again`, counted by the memo's
  * writer) found their set here full as the tier has entries, up to
  * AT_MEMO_COMPACT_SHIFT (the cap, set by the memory budget, profiling's
- * RSS over `never`: 384 KiB of sets).  Pages past the sets in use are
+ * RSS over `never`: 224 KiB of sets).  Pages past the sets in use are
  * never touched.  The tier belongs to its memo: emptied when the memo is
  * forgotten (a thread's exit, a depth's change), left with it by a
  * forked child.
  *
  * Signals: as the memo's.  Writers (a keep, growth) run with the memo
- * busy and store key 0 first and the key last; a lookup holds the memo
+ * busy and store idx 0 first and the idx last; a lookup holds the memo
  * busy, so that a signal handler's walk writes nothing meanwhile, and a
- * handler's lookup during a write finds key 0 or a whole entry.
+ * handler's lookup during a write finds idx 0 or a whole entry.
  */
 #ifndef AT_MEMO_COMPACT_H
 #define AT_MEMO_COMPACT_H
@@ -81,23 +85,23 @@
 
 #define AT_MEMO_COMPACT_WAYS 8u
 #define AT_MEMO_COMPACT_WORDS 7u /* the default depth's */
-#define AT_MEMO_COMPACT_SHIFT_FIRST 3 /* 8 sets, 3 KiB */
-#define AT_MEMO_COMPACT_SHIFT 10      /* 1024 sets, 8192 entries, 384 KiB */
+#define AT_MEMO_COMPACT_SHIFT_FIRST 3 /* 8 sets, 1.75 KiB */
+#define AT_MEMO_COMPACT_SHIFT 10      /* 1024 sets, 8192 entries, 224 KiB */
 #define AT_MEMO_COMPACT_SETS (1u << AT_MEMO_COMPACT_SHIFT)
 
-#define AT_MEMO_COMPACT_ONLY_SP 0xffffu /* span: the walk ended at a bound */
-
 struct at_memo_compact_entry {
-	uintptr_t key;
-	uintptr_t sp;
-	struct at_chain *chain;
-	uint32_t word0; /* frame 1's low half: a set's entries of one key told apart */
-	uint32_t word1; /* frame 2's low half (0 when n is 1): as word0, once in the stack */
-	uint16_t span;  /* below AT_MEMO_COMPACT_ONLY_SP, or it */
+	uint32_t idx;    /* the chain's tag index; 0: empty, or being written */
+	uint16_t key;    /* ra's low 16 bits */
+	uint16_t word0;  /* frame 1's low 16 bits: a set's entries of one key told apart */
+	uint16_t word1;  /* frame 2's low 16 bits (0 when n is 1): as word0, once in the stack */
+	uint16_t span;   /* the memo entry's (below AT_MEMO_ONLY_SP, and 2^16) */
+	uint16_t set;    /* compact_set's bits (memo_compact.c): its set under any mask */
 	/* word i's offset, i < n; 0 past them (word 1's on are above word 0's,
 	 * never 0): n is 1 and the words' offsets that are not 0 */
 	uint16_t off[AT_MEMO_COMPACT_WORDS];
 };
+_Static_assert(sizeof(struct at_memo_compact_entry) == 28, "a compact entry is 28 bytes");
+_Static_assert(AT_MEMO_COMPACT_SETS <= 1u << 16, "a set's bits fit the entry's");
 
 /* The words of entry x (1 .. AT_MEMO_COMPACT_WORDS). */
 static inline unsigned int at_memo_compact_n(const struct at_memo_compact_entry *x)
@@ -108,12 +112,11 @@ static inline unsigned int at_memo_compact_n(const struct at_memo_compact_entry 
 	return n;
 }
 
-/* The span of entry x as a memo entry's (AT_MEMO_ONLY_SP, or the offset). */
-static inline uint32_t at_memo_compact_span(const struct at_memo_compact_entry *x)
+/* Entry x emptied (the memo busy): its chain moves to the memo. */
+static inline void at_memo_compact_drop(struct at_memo_compact_entry *x)
 {
-	return x->span == AT_MEMO_COMPACT_ONLY_SP ? AT_MEMO_ONLY_SP : x->span;
+	AT_STORE_RELAXED(&x->idx, 0);
 }
-_Static_assert(sizeof(struct at_memo_compact_entry) == 48, "a compact entry is 48 bytes");
 
 #define AT_MEMO_COMPACT_RA_SHIFT 7 /* slots of word 0's offset */
 
@@ -135,10 +138,11 @@ struct at_memo_compact {
 AT_HIDDEN void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e);
 
 /* The entry of memo m's compact tier that proves the chain of a call
- * returning to ra with caller stack pointer `from`, or NULL (the memo
- * busy). */
+ * returning to ra with caller stack pointer `from` (the chain in
+ * *chain), or NULL (the memo busy). */
 AT_HIDDEN struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m,
-							     uintptr_t ra, uintptr_t from);
+							     uintptr_t ra, uintptr_t from,
+							     struct at_chain **chain);
 
 /* A chain that existed was walked at (ra, from) (memo m's, busy): growth
  * counted (above). */
