@@ -338,10 +338,11 @@ static void fork_chains(unsigned int from, unsigned int n)
 static void forked(void)
 {
 	struct at_chain_table *t = at_chain_table;
-	size_t bytes = sizeof(*t) + ((size_t)1 << t->shift) * sizeof(void *);
+	struct at_chain **slots = t->slots;
+	size_t bytes = ((size_t)1 << t->shift) * sizeof(void *);
 	void *copy = malloc(bytes);
 	CHECK(copy != NULL);
-	memcpy(copy, t, bytes);
+	memcpy(copy, slots, bytes);
 	struct alloc_tag *made = at_dyn_tag(FAKE(1)); /* basic's */
 	uint32_t before = at_chain_count();
 	pid_t pid = fork();
@@ -356,13 +357,13 @@ static void forked(void)
 			CHECK(at_dyn_tag(FAKE(300000)) == at_dyn_tag(FAKE(300000)));
 			CHECK_EQ(at_chain_count() - before, 240);
 			CHECK(at_dyn_tag(FAKE(1)) == made);
-			CHECK(at_chain_table == t && !memcmp(copy, t, bytes));
+			CHECK(at_chain_table == t && t->slots == slots && !memcmp(copy, slots, bytes));
 			_exit(0);
 		}
 		int st;
 		CHECK(waitpid(g, &st, 0) == g && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		CHECK_EQ(at_chain_count() - before, 200);
-		CHECK(at_chain_table == t && !memcmp(copy, t, bytes));
+		CHECK(at_chain_table == t && t->slots == slots && !memcmp(copy, slots, bytes));
 		_exit(0);
 	}
 	int st;
@@ -377,6 +378,7 @@ static void grow(void)
 {
 	enum { N = 100000 };
 	uint32_t before = at_chain_count();
+	struct at_chain_table *t0 = at_chain_table; /* replaced below: its slots given back */
 	for (uint32_t i = 0; i < N; i++)
 		CHECK(at_dyn_tag(FAKE(20000 + i)) != NULL);
 	CHECK_EQ(at_chain_count() - before, N);
@@ -384,7 +386,17 @@ static void grow(void)
 		struct alloc_tag *t = at_dyn_tag(FAKE(20000 + i));
 		CHECK(at_chain_frame(at_chain_of(t), 0) == (uintptr_t)FAKE(20000 + i));
 	}
-	CHECK(at_chain_table->shift >= 18); /* kept at most half full */
+	/* kept at most three quarters full, at the least size that is */
+	uint32_t shift = 8;
+	while ((uint64_t)at_chain_count() * 4 > 3ull << shift)
+		shift++;
+	CHECK_EQ(at_chain_table->shift, shift);
+	CHECK(t0 != at_chain_table && t0->shift > 8);
+	unsigned char res[64];
+	size_t pages = ((size_t)8 << t0->shift) / 4096;
+	CHECK(pages <= sizeof(res) && !mincore(t0->slots, pages * 4096, res));
+	for (size_t i = 0; i < pages; i++)
+		CHECK_EQ(res[i] & 1, 0);
 	struct alloctag_chain_stats st;
 	CHECK_EQ(alloctag_chain_stats(&st), 0);
 	CHECK_EQ(st.chains, at_chain_count());

@@ -62,31 +62,33 @@ AT_CHAIN_HOT static struct {
 	struct at_chain *child_from;
 	unsigned char forked;
 } chain_made;
-static size_t chain_table_bytes; /* every table ever made (old ones stay) */
+static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
-/* The bytes of a table of 2^shift slots. */
+/* The bytes of a table's 2^shift slots. */
 static size_t table_bytes(uint32_t shift)
 {
-	return sizeof(struct at_chain_table) + ((size_t)1 << shift) * sizeof(void *);
+	return ((size_t)1 << shift) * sizeof(void *);
 }
 
-/* Whether a table of 2^shift slots is in the sites' pool (never given
- * back): table_new decides by this, from the shift alone, which a table
- * keeps (so it tells any table's place, no flag needed); only the first
- * (256 slots) is small enough. */
+/* Whether a table of 2^shift slots is in the sites' pool with its header
+ * (never given back): table_new decides by this, from the shift alone,
+ * which a table keeps (so it tells any table's place, no flag needed);
+ * only the first (256 slots) is small enough. */
 static int table_pooled(uint32_t shift)
 {
-	return table_bytes(shift) <= AT_SITES_SMALL;
+	return sizeof(struct at_chain_table) + table_bytes(shift) <= AT_SITES_SMALL;
 }
 
 static struct at_chain_table *table_new(uint32_t shift)
 {
 	size_t bytes = table_bytes(shift);
-	struct at_chain_table *t;
-	if (table_pooled(shift)) { /* the first: in the sites' pool */
-		if (!(t = at_sites_pool_alloc(bytes)))
-			return NULL;
+	int pooled = table_pooled(shift);
+	struct at_chain_table *t = at_sites_pool_alloc(sizeof(*t) + (pooled ? bytes : 0));
+	if (!t)
+		return NULL;
+	if (pooled) { /* the first: its slots after its header */
+		t->slots = (struct at_chain **)(t + 1);
 		/* every slot stored (NULL, as it is): the table's pages present,
 		 * so that a forked child's insert copies the page of its slot
 		 * where, in a page no chain had touched, it read the zero page
@@ -95,9 +97,10 @@ static struct at_chain_table *table_new(uint32_t shift)
 		for (uint32_t i = 0; i < 1u << shift; i++)
 			AT_STORE_RELAXED(&t->slots[i], NULL);
 	} else {
-		t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (t == MAP_FAILED)
-			return NULL;
+		void *slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (slots == MAP_FAILED)
+			return NULL; /* the header stays in the pool, unused */
+		t->slots = slots;
 		chain_table_bytes += bytes;
 	}
 	t->shift = shift;
@@ -105,17 +108,20 @@ static struct at_chain_table *table_new(uint32_t shift)
 }
 
 /* Table t, replaced: its slots read as empty from now on (a reader still
- * probing it misses and looks again under the lock in the current one),
- * its pages given back.  The header (shift) stays: a reader may load it. */
+ * probing it misses and looks again under the lock in the current one):
+ * the pool's stored NULL, a mapping's pages given back (reading as zero)
+ * and no longer counted.  The header (shift, slots) stays: a reader may
+ * load it. */
 static void table_drop(struct at_chain_table *t)
 {
 	size_t bytes = table_bytes(t->shift);
-	int pooled = table_pooled(t->shift);
-	uintptr_t first = pooled ? UINTPTR_MAX : ((uintptr_t)t + 4096) & ~(uintptr_t)4095;
-	for (struct at_chain **s = t->slots; (uintptr_t)s < first && s < t->slots + (1u << t->shift); s++)
-		AT_STORE_RELAXED(s, NULL);
-	if (!pooled && (uintptr_t)t + bytes > first)
-		madvise((void *)first, (uintptr_t)t + bytes - first, MADV_DONTNEED);
+	if (table_pooled(t->shift)) {
+		for (uint32_t i = 0; i < 1u << t->shift; i++)
+			AT_STORE_RELAXED(&t->slots[i], NULL);
+	} else {
+		madvise(t->slots, bytes, MADV_DONTNEED);
+		chain_table_bytes -= bytes;
+	}
 }
 
 static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
@@ -132,7 +138,7 @@ static int insert(struct at_chain *c, uint64_t h)
 {
 	struct at_chain_table **tp = chain_made.forked ? &chain_made.child_table : &at_chain_table, *t = *tp;
 	uint32_t nr = chain_made.forked ? chain_made.child_chains : chain_made.nr_chains;
-	if (!t || (nr + 1) * 2 > (1u << t->shift)) {
+	if (!t || (nr + 1) * 4 > 3 * (1u << t->shift)) { /* past three quarters full */
 		/* the first table: header and 256 slots (a child's: 64), in the pool */
 		struct at_chain_table *nt = table_new(t ? t->shift + 1 : chain_made.forked ? 6 : 8);
 		if (!nt)
