@@ -285,20 +285,36 @@ static void records(void)
 {
 	static const uintptr_t high[] = {0x0000, 0x0001, 0x5555, 0x7fff, 0x8000, 0xabcd, 0xffff};
 	uintptr_t f[9];
-	int wide;
+	uint32_t format;
 	for (unsigned int n = 1; n <= 9; n++) {
 		for (unsigned int k = 0; k < n; k++)
 			f[k] = high[(n + k) % 7] << 32 | (0xfffffff0u - 0x01010100u * k) | n;
 		f[0] = 0x7ffe00000000ul | 0x12340000u | n << 4; /* distinct from every FAKE() */
 		record_of(f, n);
-		CHECK_EQ(at_chain_bytes(f, n, &wide), n == 8 ? 112 : n == 1 ? 72 : 64 + 4 * n + 4 * ((n + 1) / 2));
-		CHECK_EQ(wide, 0);
+		CHECK_EQ(at_chain_bytes(f, n, &format), n == 8 ? 104 : n == 1 ? 64 : 56 + 4 * n + 4 * ((n + 1) / 2));
+		CHECK_EQ(format, n == 1 ? AT_CHAIN_SHARED : 0);
+		/* every frame's bits 32..47 frame 0's: shared, 4 bytes a frame
+		 * and 4 in all */
+		for (unsigned int k = 1; k < n; k++)
+			f[k] = (f[0] & 0xffff00000000ul) | (0xfffffff0u - 0x01010100u * k) | n | 8;
+		struct at_chain *c = record_of(f, n);
+		CHECK_EQ(at_chain_bytes(f, n, &format), n == 8 ? 92 : 56 + 4 * n + 4);
+		CHECK_EQ(format, AT_CHAIN_SHARED);
+		CHECK(c->tag.reserved & AT_CHAIN_SHARED);
+		if (n > 1) { /* one frame's high half another: not that chain */
+			f[n - 1] ^= (uintptr_t)1 << 40;
+			CHECK(record_of(f, n) != c);
+			CHECK_EQ(at_chain_bytes(f, n, &format), 56 + 4 * n + 4 * ((n + 1) / 2));
+			CHECK_EQ(format, 0);
+			f[n - 1] ^= (uintptr_t)1 << 40;
+			CHECK(at_chain_of(at_chain_tag(f, n)) == c);
+		}
 	}
 	/* f[0 .. 3) as above, then frame 2 with bit 48 set: another chain */
 	struct at_chain *narrow = record_of(f, 3);
 	f[2] |= (uintptr_t)1 << 48;
-	CHECK_EQ(at_chain_bytes(f, 3, &wide), 64 + 8 * 3);
-	CHECK_EQ(wide, 1);
+	CHECK_EQ(at_chain_bytes(f, 3, &format), 56 + 8 * 3);
+	CHECK_EQ(format, AT_CHAIN_WIDE);
 	struct at_chain *w = record_of(f, 3);
 	CHECK(w != narrow && w->tag.idx != narrow->tag.idx);
 	CHECK(w->tag.reserved & AT_CHAIN_WIDE);

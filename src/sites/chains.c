@@ -16,8 +16,8 @@
  *      canon = NULL, looked up once and charged nothing from then on;
  *   4. under the registry lock: looked up again (another thread may have
  *      made it: its record is used, ours stays unused), inserted (the table
- *      grows first if it would pass half full), linked to the list of all
- *      chains, and listed in the registry's table.
+ *      grows first if it would pass three quarters full) and listed in
+ *      the registry's table.
  *
  * The memo (layout and invariants: chains.h): the preload library's
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
@@ -50,16 +50,13 @@
 
 unsigned int at_chain_depth = AT_CHAIN_DEFAULT_DEPTH;
 struct at_chain_table *at_chain_table;
-AT_CHAIN_HOT struct at_chain *at_chain_all;
 /* The chains' count and a forked child's chains (chains.h: its table,
- * its chains' count, the chains made before the fork, the list's tail
- * from there), in one of the fork page's 64-byte slots; registry lock
- * for writes but `forked` and `from` (the child's fork handler). */
+ * its chains' count), in one of the fork page's 64-byte slots; registry
+ * lock for writes but `forked` (the child's fork handler). */
 AT_CHAIN_HOT static struct {
 	uint32_t nr_chains;
 	uint32_t child_chains;
 	struct at_chain_table *child_table;
-	struct at_chain *child_from;
 	unsigned char forked;
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
@@ -143,7 +140,10 @@ static int insert(struct at_chain *c, uint64_t h)
 		struct at_chain_table *nt = table_new(t ? t->shift + 1 : chain_made.forked ? 6 : 8);
 		if (!nt)
 			return -ENOMEM;
-		for (struct at_chain *e = at_chain_all; e != (chain_made.forked ? chain_made.child_from : NULL); e = e->next_all) {
+		for (uint32_t i = 0; t && i < 1u << t->shift; i++) { /* every chain of t */
+			struct at_chain *e = t->slots[i];
+			if (!e)
+				continue;
 			/* its own length: no AT_CHAIN_MAX words in create's frame
 			 * (a forked child's first chain writes every stack page it
 			 * reaches, a copy each) */
@@ -193,24 +193,25 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 	}
 	if (at_frame_name(named)) /* a layer frame's function: named now */
 		goto nomem;
-	int wide;
-	struct at_chain *c = at_sites_pool_alloc(at_chain_bytes(f, n, &wide));
+	uint32_t format;
+	struct at_chain *c = at_sites_pool_alloc(at_chain_bytes(f, n, &format));
 	if (!c)
 		goto nomem;
 	c->tag.filename = named->tag.filename;
 	c->tag.function = named->tag.function;
 	c->tag.flags = AT_TAG_CHAIN;
-	c->tag.reserved = n | site << 8 | (wide ? AT_CHAIN_WIDE : 0);
+	c->tag.reserved = n | site << 8 | format;
 	c->named = named;
 	/* the words one by one, not memcpy: libc's text, a fault in a fork
 	 * child (chains.h: the record's layout) */
 	for (unsigned int i = 0; i < n; i++) {
-		if (wide) {
+		if (format == AT_CHAIN_WIDE) {
 			AT_STORE_RELAXED(&c->w[2 * i], (uint32_t)f[i]);
 			AT_STORE_RELAXED(&c->w[2 * i + 1], (uint32_t)((uint64_t)f[i] >> 32));
 		} else {
 			AT_STORE_RELAXED(&c->w[i], (uint32_t)f[i]);
-			c->w[n + i / 2] |= (uint32_t)((uint64_t)f[i] >> 32) << (i & 1) * 16;
+			if (!format || !i) /* a shared record's: frame 0's alone */
+				c->w[n + i / 2] |= (uint32_t)((uint64_t)f[i] >> 32) << (i & 1) * 16;
 		}
 	}
 	int err = at_registry_add_runtime(&c->tag);
@@ -228,8 +229,6 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		pthread_mutex_unlock(&at_registry_lock);
 		goto nomem;
 	}
-	c->next_all = at_chain_all;
-	AT_STORE(&at_chain_all, c);
 	if (!named->names) { /* its first: appended (allocinfo lists sites in order of creation) */
 		/* no initializer: its relocation would make the loader write
 		 * the fork page at every start */
@@ -369,10 +368,7 @@ static void memo_release(void *arg)
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
-	if (!chain_made.forked) {
-		chain_made.child_from = at_chain_all;
-		chain_made.forked = 1;
-	}
+	chain_made.forked = 1;
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */

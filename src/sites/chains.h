@@ -39,8 +39,7 @@
  * kind, the child's, looked up after the main one (at_chain_tag_slow, a
  * miss there), from 64 slots in the sites' pool (the pool's page the
  * child writes for its records) and grown, rehashing the chains made
- * since the fork (those at the head of the list of all chains), as the
- * main one.  The main table, shared with the parent, is then never
+ * since the fork (those of the table it replaces), as the main one.  The main table, shared with the parent, is then never
  * written in the child: a shell's child made its ~40 chains into slots
  * spread by hash over the main table's pages (a copy each) and, when
  * they passed its half, built a table twice as large (its pages zero
@@ -80,9 +79,13 @@ struct at_frame;
 struct at_memo_compact;
 
 /*
- * A chain's record: its tag, its named frame, the list of every chain,
- * and its frames after them, in 32-bit words w[]:
+ * A chain's record: its tag, its named frame, and its frames after them,
+ * in 32-bit words w[]:
  *
+ *   shared (AT_CHAIN_SHARED; every frame below 2^48, all with the same
+ *   bits 32..47, as the frames within one object most often are):
+ *     w[k]                 bits 0..31 of frame k, k < nr
+ *     w[nr]                bits 32..47 of every frame, in its low half
  *   narrow (every frame below 2^48, as user-space addresses are):
  *     w[k]                 bits 0..31 of frame k, k < nr
  *     w[nr + k / 2]        bits 32..47 of frame k, in its half
@@ -90,20 +93,25 @@ struct at_memo_compact;
  *   wide (AT_CHAIN_WIDE; a frame at or above 2^48):
  *     w[2k], w[2k + 1]     bits 0..31 and 32..63 of frame k
  *
- * nr (1..AT_CHAIN_MAX), site and the format live in the tag's reserved
- * word (bits 0..7 nr, 8..15 site, AT_CHAIN_WIDE), which no one else
- * writes for a chain's tag.  A narrow record of the default depth's 8
- * frames is 112 bytes (64-bit frames and the fields dropped since: 144),
- * a record of one frame 72.  A record is written whole before it is
- * published (the table's slot, stored with release) and never changes.
+ * (a shared record is a narrow one whose high halves are all frame 0's,
+ * read at k = 0.)  nr (1..AT_CHAIN_MAX), site and the format live in the
+ * tag's reserved word (bits 0..7 nr, 8..15 site, AT_CHAIN_WIDE,
+ * AT_CHAIN_SHARED), which no one else writes for a chain's tag.  A
+ * shared record of the default depth's 8 frames is 92 bytes (96 in the
+ * pool, whose allocations are 8-byte multiples), a narrow one 104 (64-bit
+ * frames, a list of every chain and the fields dropped since: 144), a
+ * record of one frame 64.  The chains are found through the table
+ * (below) and the registry's index (sites_each.c), no list of their
+ * own.  A record is written whole before it is published (the table's
+ * slot, stored with release) and never changes.
  */
 struct at_chain {
 	struct alloc_tag tag;       /* function, filename: the site's strings */
 	struct at_frame *named;     /* the frame that names it (the site, or the last) */
-	struct at_chain *next_all;  /* every chain, newest first */
 	uint32_t w[];               /* the frames, as above */
 };
 #define AT_CHAIN_WIDE (1u << 16)
+#define AT_CHAIN_SHARED (1u << 17)
 
 static inline unsigned int at_chain_nr(const struct at_chain *c)
 {
@@ -122,7 +130,8 @@ static inline uintptr_t at_chain_frame(const struct at_chain *c, unsigned int k)
 	uint32_t r = c->tag.reserved;
 	if (at_unlikely(r & AT_CHAIN_WIDE))
 		return c->w[2 * k] | (uintptr_t)c->w[2 * k + 1] << 32;
-	return c->w[k] | (uintptr_t)(c->w[(r & 0xffu) + k / 2] >> (k & 1) * 16 & 0xffffu) << 32;
+	unsigned int j = r & AT_CHAIN_SHARED ? 0 : k; /* the high half's frame */
+	return c->w[k] | (uintptr_t)(c->w[(r & 0xffu) + j / 2] >> (j & 1) * 16 & 0xffffu) << 32;
 }
 
 /* Every frame of c in f[0 .. nr); nr. */
@@ -137,8 +146,9 @@ static inline unsigned int at_chain_frames(const struct at_chain *c, uintptr_t *
 /* Whether c, whose nr is n and whose w[0] is f[0]'s low half, is chain
  * f[0 .. n): its words compared with f's halves, a narrow record's high
  * halves as 16-bit words (frame k's is the k-th of w + nr, in memory
- * order on a little-endian machine): no frame rebuilt, and a frame at or
- * above 2^48 differs from every narrow record's. */
+ * order on a little-endian machine; a shared record's, the first for
+ * every k): no frame rebuilt, and a frame at or above 2^48 differs from
+ * every narrow or shared record's. */
 static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, unsigned int n)
 {
 	typedef uint16_t half __attribute__((may_alias));
@@ -151,22 +161,28 @@ static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, un
 	}
 	const half *hw = (const half *)(c->w + n);
 	const unsigned int swap = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
+	const unsigned int each = c->tag.reserved & AT_CHAIN_SHARED ? 0 : ~0u; /* k's half, or 0's */
 	if (hw[swap] != f[0] >> 32)
 		return 0;
 	for (k = 1; k < n; k++)
-		if (c->w[k] != (uint32_t)f[k] || hw[k ^ swap] != f[k] >> 32)
+		if (c->w[k] != (uint32_t)f[k] || hw[(k & each) ^ swap] != f[k] >> 32)
 			return 0;
 	return 1;
 }
 
-/* The bytes of a record of frames f[0 .. n) (its format: *wide). */
-static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, int *wide)
+/* The bytes of a record of frames f[0 .. n) (its format in *format:
+ * AT_CHAIN_WIDE, AT_CHAIN_SHARED, or 0 for narrow). */
+static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, uint32_t *format)
 {
-	uintptr_t high = 0;
-	for (unsigned int k = 0; k < n; k++)
+	uintptr_t high = 0, other = 0;
+	for (unsigned int k = 0; k < n; k++) {
 		high |= f[k];
-	*wide = (uint64_t)high >> 48 != 0;
-	return sizeof(struct at_chain) + (*wide ? 8 * n : 4 * n + 4 * ((n + 1) / 2));
+		other |= (f[k] ^ f[0]) >> 32;
+	}
+	*format = (uint64_t)high >> 48 ? AT_CHAIN_WIDE : other ? 0 : AT_CHAIN_SHARED;
+	return sizeof(struct at_chain) + (*format == AT_CHAIN_WIDE ? 8 * n
+					  : *format ? 4 * n + 4
+						    : 4 * n + 4 * ((n + 1) / 2));
 }
 
 struct at_chain_table {
@@ -659,7 +675,6 @@ AT_HIDDEN void at_memo_cum(struct alloctag_counters *sums, uint32_t idx,
 
 extern AT_HIDDEN unsigned int at_chain_depth;
 extern AT_HIDDEN struct at_chain_table *at_chain_table;
-extern AT_HIDDEN struct at_chain *at_chain_all;
 
 /* at_profiling_on's value for profiling on at the current depth
  * (control.h). */

@@ -1,13 +1,14 @@
 /*
- * at_sites_each: every chain that ever allocated, newest first (the list
- * of all chains, chains.h), with its live counters (per-CPU sum plus the
- * thread caches' part, bin_charge.h) and its cumulative counters
+ * at_sites_each: every chain that ever allocated, newest index first (the
+ * registry's table, tag_registry.h, read from its last index down: its
+ * tags of chains, AT_TAG_CHAIN), with its live counters (per-CPU sum plus
+ * the thread caches' part, bin_charge.h) and its cumulative counters
  * (counters.h, plus what the threads' memos hold, chains.h, and the
- * bins' cumulative counts, bin_charge.h).  The list is only ever prepended to, records are never
- * freed and are complete before they are published, so the walk takes no
- * lock; counters read while other threads allocate are as exact as
- * summing CPUs is.  A chain without an index (none was left) counts
- * nothing and is not visited.
+ * bins' cumulative counts, bin_charge.h).  A chain's index is listed once
+ * its record is complete and never released, records are never freed,
+ * so the walk takes no lock; counters read while other threads allocate
+ * are as exact as summing CPUs is.  A chain without an index (none was
+ * left) counts nothing and is not visited.
  */
 #include "sites/sites_each.h"
 
@@ -15,6 +16,7 @@
 
 #include "core/control.h"
 #include "core/counters.h"
+#include "core/tag_registry.h"
 #include "objects/bin_charge.h"
 #include "sites/chains.h"
 
@@ -32,10 +34,11 @@ void at_sites_each(void (*fn)(const struct at_chain_view *v, void *ctx), void *c
 		at_memo_cum(memo, 0, NULL);
 		at_bin_cum(memo, 0, NULL);
 	}
-	for (struct at_chain *c = AT_LOAD(&at_chain_all); c; c = c->next_all) {
-		const struct alloc_tag *t = AT_LOAD(&c->tag.canon);
-		if (!t)
-			continue;
+	for (uint32_t i = AT_LOAD(&at_nr_idx); i-- > AT_IDX_FIRST;) {
+		const struct alloc_tag *t = AT_LOAD(at_tag_slot(i));
+		const struct at_chain *c = at_chain_of(t);
+		if (!c)
+			continue; /* released, or not a chain's */
 		struct alloctag_counters live = at_counters_read(t->idx), b = at_bin_charges_of(t->idx);
 		struct alloctag_counters cum = at_cum_read(t->idx), mc = {0, 0};
 		if (memo)
