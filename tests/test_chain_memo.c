@@ -376,7 +376,7 @@ static void *compact(void *arg)
 {
 	steady_rounds(compact_rounds, arg, 7, AT_MEMO_COMPACT_WORDS + 1);
 	/* the one tier (the earlier threads' memo, taken over), at its first
-	 * 8 sets: 28 bytes an entry, the sets and the header in one page */
+	 * sets: 28 bytes an entry, the sets and the header in one page */
 #ifdef __OPTIMIZE__ /* (as steady_rounds' walks: unoptimised frames keep other words) */
 	struct at_memo_compact *c = at_memo_tls.m->compact;
 	if (at_chain_depth >= 7 && at_chain_depth <= AT_MEMO_COMPACT_WORDS + 1) {

@@ -65,7 +65,12 @@
  * walks of chains that already existed (`again`, counted by the memo's
  * writer) found their set here full as the tier has entries, up to
  * AT_MEMO_COMPACT_SHIFT (the cap, set by the memory budget, profiling's
- * RSS over `never`: 224 KiB of sets).  Pages past the sets in use are
+ * RSS over `never`: 140 KiB of sets).  Sets of 20 ways: a set's chains
+ * are those of a few call sites and callers, unevenly many, and cc1's
+ * walks at 140 KiB are 256 sets of 20 ways 16.6k, 512 of 10 27.8k, 1024
+ * of 6 (168 KiB) 32.3k, against 1024 of 8 (224 KiB) 23.9k, for fewer
+ * instructions (BENCHMARKS.md, "A wrapper's steady loop": the ways of a
+ * set are compared 16 bits at a time).  Pages past the sets in use are
  * never touched.  The tier belongs to its memo: emptied when the memo is
  * forgotten (a thread's exit, a depth's change), left with it by a
  * forked child.
@@ -83,10 +88,10 @@
 
 #include "sites/chains.h"
 
-#define AT_MEMO_COMPACT_WAYS 8u
+#define AT_MEMO_COMPACT_WAYS 20u
 #define AT_MEMO_COMPACT_WORDS 7u /* the default depth's */
-#define AT_MEMO_COMPACT_SHIFT_FIRST 3 /* 8 sets, 1.75 KiB */
-#define AT_MEMO_COMPACT_SHIFT 10      /* 1024 sets, 8192 entries, 224 KiB */
+#define AT_MEMO_COMPACT_SHIFT_FIRST 1 /* 2 sets, 1120 bytes */
+#define AT_MEMO_COMPACT_SHIFT 8       /* 256 sets, 5120 entries, 140 KiB */
 #define AT_MEMO_COMPACT_SETS (1u << AT_MEMO_COMPACT_SHIFT)
 
 struct at_memo_compact_entry {
