@@ -354,8 +354,8 @@ static void fork_chains(unsigned int from, unsigned int n)
 static void forked(void)
 {
 	struct at_chain_table *t = at_chain_table;
-	struct at_chain **slots = t->slots;
-	size_t bytes = ((size_t)1 << t->shift) * sizeof(void *);
+	uint32_t *slots = t->slots;
+	size_t bytes = ((size_t)1 << t->shift) * sizeof(*slots);
 	void *copy = malloc(bytes);
 	CHECK(copy != NULL);
 	memcpy(copy, slots, bytes);
@@ -409,7 +409,7 @@ static void grow(void)
 	CHECK_EQ(at_chain_table->shift, shift);
 	CHECK(t0 != at_chain_table && t0->shift > 8);
 	unsigned char res[64];
-	size_t pages = ((size_t)8 << t0->shift) / 4096;
+	size_t pages = ((size_t)4 << t0->shift) / 4096;
 	CHECK(pages <= sizeof(res) && !mincore(t0->slots, pages * 4096, res));
 	for (size_t i = 0; i < pages; i++)
 		CHECK_EQ(res[i] & 1, 0);
@@ -446,6 +446,15 @@ static void noidx(void)
 	CHECK_EQ(got, 256);
 	CHECK(at_dyn_tag(FAKE(got)) == t); /* kept: looked up, not retried */
 	CHECK(at_dyn_tag(FAKE(got + 1))->canon == NULL);
+	/* 1000 more without an index, each found again (its own ref) */
+	for (uint32_t k = 2; k < 1002; k++)
+		CHECK(at_dyn_tag(FAKE(got + k))->canon == NULL);
+	uint32_t made = at_chain_count();
+	for (uint32_t k = 0; k < 1002; k++) {
+		struct alloc_tag *u = at_dyn_tag(FAKE(got + k));
+		CHECK(at_chain_frame(at_chain_of(u), 0) == (uintptr_t)FAKE(got + k));
+	}
+	CHECK_EQ(at_chain_count(), made);
 	struct alloc_tag *old = alloctag_save(t);
 	void *p = at_malloc_noprof(100);
 	alloctag_restore(t, old);

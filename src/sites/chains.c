@@ -60,12 +60,14 @@ AT_CHAIN_HOT static struct {
 	unsigned char forked;
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
+struct at_chain **at_chain_unindexed; /* chains.h: refs; registry lock for writes */
+static uint32_t nr_unindexed;
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
 /* The bytes of a table's 2^shift slots. */
 static size_t table_bytes(uint32_t shift)
 {
-	return ((size_t)1 << shift) * sizeof(void *);
+	return ((size_t)1 << shift) * sizeof(uint32_t);
 }
 
 /* Whether a table of 2^shift slots is in the sites' pool with its header
@@ -85,14 +87,14 @@ static struct at_chain_table *table_new(uint32_t shift)
 	if (!t)
 		return NULL;
 	if (pooled) { /* the first: its slots after its header */
-		t->slots = (struct at_chain **)(t + 1);
-		/* every slot stored (NULL, as it is): the table's pages present,
+		t->slots = (uint32_t *)(t + 1);
+		/* every slot stored (0, as it is): the table's pages present,
 		 * so that a forked child's insert copies the page of its slot
 		 * where, in a page no chain had touched, it read the zero page
 		 * and then wrote it (two faults); the pool's next records take
 		 * what the table leaves of its last page */
 		for (uint32_t i = 0; i < 1u << shift; i++)
-			AT_STORE_RELAXED(&t->slots[i], NULL);
+			AT_STORE_RELAXED(&t->slots[i], 0);
 	} else {
 		void *slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (slots == MAP_FAILED)
@@ -106,7 +108,7 @@ static struct at_chain_table *table_new(uint32_t shift)
 
 /* Table t, replaced: its slots read as empty from now on (a reader still
  * probing it misses and looks again under the lock in the current one):
- * the pool's stored NULL, a mapping's pages given back (reading as zero)
+ * the pool's stored 0, a mapping's pages given back (reading as zero)
  * and no longer counted.  The header (shift, slots) stays: a reader may
  * load it. */
 static void table_drop(struct at_chain_table *t)
@@ -114,24 +116,25 @@ static void table_drop(struct at_chain_table *t)
 	size_t bytes = table_bytes(t->shift);
 	if (table_pooled(t->shift)) {
 		for (uint32_t i = 0; i < 1u << t->shift; i++)
-			AT_STORE_RELAXED(&t->slots[i], NULL);
+			AT_STORE_RELAXED(&t->slots[i], 0);
 	} else {
 		madvise(t->slots, bytes, MADV_DONTNEED);
 		chain_table_bytes -= bytes;
 	}
 }
 
-static void table_put(struct at_chain_table *t, struct at_chain *c, uint64_t h)
+static void table_put(struct at_chain_table *t, uint32_t ref, uint64_t h)
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	while (t->slots[i])
 		i = (i + 1) & mask;
-	AT_STORE(&t->slots[i], c);
+	AT_STORE(&t->slots[i], ref);
 }
 
-/* Insert c, whose hash is h (registry lock held), in the main table or,
- * in a forked child, the child's; 0 or -ENOMEM. */
-static int insert(struct at_chain *c, uint64_t h)
+/* Insert the chain of ref `ref` (chains.h), whose hash is h (registry
+ * lock held), in the main table or, in a forked child, the child's; 0 or
+ * -ENOMEM. */
+static int insert(uint32_t ref, uint64_t h)
 {
 	struct at_chain_table **tp = chain_made.forked ? &chain_made.child_table : &at_chain_table, *t = *tp;
 	uint32_t nr = chain_made.forked ? chain_made.child_chains : chain_made.nr_chains;
@@ -141,22 +144,23 @@ static int insert(struct at_chain *c, uint64_t h)
 		if (!nt)
 			return -ENOMEM;
 		for (uint32_t i = 0; t && i < 1u << t->shift; i++) { /* every chain of t */
-			struct at_chain *e = t->slots[i];
-			if (!e)
+			uint32_t r = t->slots[i];
+			if (!r)
 				continue;
+			struct at_chain *e = at_chain_ref(r);
 			/* its own length: no AT_CHAIN_MAX words in create's frame
 			 * (a forked child's first chain writes every stack page it
 			 * reaches, a copy each) */
 			uintptr_t f[at_chain_nr(e)];
 			unsigned int n = at_chain_frames(e, f);
-			table_put(nt, e, at_chain_hash(f, n));
+			table_put(nt, r, at_chain_hash(f, n));
 		}
 		AT_STORE(tp, nt); /* t stays mapped: see chains.h */
 		if (t)
 			table_drop(t);
 		t = nt;
 	}
-	table_put(t, c, h);
+	table_put(t, ref, h);
 	chain_made.child_chains += chain_made.forked;
 	return 0;
 }
@@ -225,10 +229,28 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		pthread_mutex_unlock(&at_registry_lock);
 		return &e->tag;
 	}
-	if (insert(c, h)) {
-		pthread_mutex_unlock(&at_registry_lock);
-		goto nomem;
+	/* its ref, resolved before it is stored (chains.h) */
+	uint32_t ref = c->tag.idx;
+	if (err) { /* no index: a place of its own */
+		if (!at_chain_unindexed &&
+		    (at_chain_unindexed = mmap(NULL, AT_CHAIN_UNINDEXED_MAX * sizeof(*at_chain_unindexed),
+					       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+					       -1, 0)) == MAP_FAILED)
+			at_chain_unindexed = NULL;
+		if (!at_chain_unindexed || nr_unindexed == AT_CHAIN_UNINDEXED_MAX) {
+			pthread_mutex_unlock(&at_registry_lock);
+			goto nomem;
+		}
+		ref = AT_IDX_MAX + nr_unindexed;
+		AT_STORE(&at_chain_unindexed[nr_unindexed], c);
+	} else {
+		at_registry_list(&c->tag);
 	}
+	if (insert(ref, h)) {
+		pthread_mutex_unlock(&at_registry_lock);
+		goto nomem; /* listed (an index's tag, never charged), not found */
+	}
+	nr_unindexed += err != 0;
 	if (!named->names) { /* its first: appended (allocinfo lists sites in order of creation) */
 		/* no initializer: its relocation would make the loader write
 		 * the fork page at every start */
@@ -240,8 +262,6 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		named->names = 1;
 	}
 	chain_made.nr_chains++;
-	if (!err)
-		at_registry_list(&c->tag);
 	pthread_mutex_unlock(&at_registry_lock);
 	if (!err)
 		at_counters_touch(c->tag.idx);

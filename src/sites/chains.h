@@ -14,23 +14,27 @@
  * allocinfo prints one line per site, the chains' counters summed; the
  * chains themselves go to the raw profile (sites_each.h).
  *
- * Table: an array of 2^shift record pointers, open addressing with linear
- * probing on the chain's 64-bit hash; a slot goes NULL -> record once and
- * never changes.  Lookups take no lock: a hit is the hash, the slot load,
- * and the record's length and frames compared (its first frame first;
+ * Table: an array of 2^shift chain refs (32 bits: a chain's tag index,
+ * at_chain_ref), open addressing with linear
+ * probing on the chain's 64-bit hash; a slot goes 0 -> ref once and
+ * never changes (a chain's tag is listed in the registry before its ref
+ * is stored).  Lookups take no lock: a hit is the hash, the slot load,
+ * the record found by its ref (the registry's entry of the index: 4
+ * bytes a slot where a pointer took 8), and the record's length and
+ * frames compared (its first frame first;
  * the record keeps no hash: growing the table hashes its frames again).
  * Inserts hold the registry lock; when the table would pass three
  * quarters full, a table twice the size is built, the records are
  * rehashed into it and it is published (at three quarters a probe reads
  * 2.5 slots on a hit and 8.5 on a miss, against 1.5 and 2.5 at a half:
  * the table is probed after a walk, not on the malloc hit path; cc1's
- * 5337 chains fit 8192 slots, 64 KiB, where half full took 16384).  The
+ * 5337 chains fit 8192 slots, 32 KiB, where half full took 16384).  The
  * header (shift, and where the slots are) lives in the sites' pool and
  * is never freed; the slots of the first table, 256, follow it there,
  * the others are a mapping of their own.  A replaced table stays
  * (a reader may still be probing it) but empty: its mapping's pages
  * dropped (MADV_DONTNEED, reading as zero; the first's slots stored
- * NULL), so that a reader probing it misses and looks again in the
+ * 0), so that a reader probing it misses and looks again in the
  * current one (at_chain_tag_slow) before creating anything.  Resident:
  * the current table's slots alone.
  *
@@ -65,6 +69,7 @@
 #include "core/compiler.h"
 #include "core/control.h"
 #include "core/counters.h"
+#include "core/tag_registry.h"
 #include "core/thread_block.h"
 #include "sites/unwind.h"
 
@@ -186,9 +191,25 @@ static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, uint32_t
 }
 
 struct at_chain_table {
-	uint32_t shift;           /* 2^shift slots */
-	struct at_chain **slots;  /* the first table's (256) after the header, else a mapping */
+	uint32_t shift;   /* 2^shift slots */
+	uint32_t *slots;  /* chain refs (below); the first table's (256) after the header, else a mapping */
 };
+
+/* A chain's ref, what a table's slot holds (0: empty): its tag's index
+ * (the registry lists its tag there, tag_registry.h), or for a chain
+ * made when no index was left AT_IDX_MAX + its place in
+ * at_chain_unindexed (AT_CHAIN_UNINDEXED_MAX of them; further chains
+ * get no tag). */
+#define AT_CHAIN_UNINDEXED_MAX (1u << 20)
+extern AT_HIDDEN struct at_chain **at_chain_unindexed;
+
+/* The chain of ref r (not 0). */
+static inline struct at_chain *at_chain_ref(uint32_t r)
+{
+	if (at_likely(r < AT_IDX_MAX))
+		return (struct at_chain *)AT_LOAD_RELAXED(at_tag_slot(r)); /* the tag is its first member */
+	return AT_LOAD_RELAXED(&at_chain_unindexed[r - AT_IDX_MAX]);
+}
 
 /*
  * The memo (chains.c): a thread's recent chains, each proved again at a
@@ -699,9 +720,10 @@ at_chain_probe(struct at_chain_table *t, uint64_t h,
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	for (;; i = (i + 1) & mask) {
-		struct at_chain *e = AT_LOAD(&t->slots[i]);
-		if (!e)
+		uint32_t r = AT_LOAD(&t->slots[i]);
+		if (!r)
 			return NULL;
+		struct at_chain *e = at_chain_ref(r);
 		if (at_chain_nr(e) == n && e->w[0] == (uint32_t)f[0] && at_chain_same(e, f, n))
 			return e;
 	}
