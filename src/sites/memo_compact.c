@@ -173,10 +173,20 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 		return NULL; /* the walk's bound (unwind.h) */
 	uintptr_t word0 = *(const uintptr_t *)at;
 	struct at_memo_compact_entry *x = c->e[compact_set(ra, from, word0) & c->mask];
+	/* key and word 0 compared as one 32-bit word, idx only then: no
+	 * write comes between a lookup's reads (a signal handler's lookup
+	 * during a write finds idx 0 or a whole entry, memo_compact.h) */
+	const uint16_t pair[2] = {(uint16_t)ra, (uint16_t)word0};
+	uint32_t want;
+	__builtin_memcpy(&want, pair, sizeof(want));
 	for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++, x++) {
-		uint32_t idx = AT_LOAD_RELAXED(&x->idx);
+		uint32_t kw;
+		__builtin_memcpy(&kw, &x->key, sizeof(kw));
+		if (kw != want)
+			continue;
 		__asm__ volatile("" ::: "memory");
-		if (!idx || x->key != (uint16_t)ra || x->word0 != (uint16_t)word0)
+		uint32_t idx = AT_LOAD_RELAXED(&x->idx);
+		if (!idx)
 			continue;
 		if (from + x->span > top)
 			continue; /* the walk's bound (unwind.h) */

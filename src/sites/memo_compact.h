@@ -106,6 +106,9 @@ struct at_memo_compact_entry {
 	uint16_t off[AT_MEMO_COMPACT_WORDS];
 };
 _Static_assert(sizeof(struct at_memo_compact_entry) == 28, "a compact entry is 28 bytes");
+_Static_assert(offsetof(struct at_memo_compact_entry, word0) ==
+		       offsetof(struct at_memo_compact_entry, key) + sizeof(uint16_t),
+	       "key and word0 read as one 32-bit word (at_memo_compact_find)");
 _Static_assert(AT_MEMO_COMPACT_SETS <= 1u << 16, "a set's bits fit the entry's");
 
 /* The words of entry x (1 .. AT_MEMO_COMPACT_WORDS). */
