@@ -291,16 +291,15 @@ static void records(void)
 			f[k] = high[(n + k) % 7] << 32 | (0xfffffff0u - 0x01010100u * k) | n;
 		f[0] = 0x7ffe00000000ul | 0x12340000u | n << 4; /* distinct from every FAKE() */
 		record_of(f, n);
-		CHECK_EQ(at_chain_bytes(f, n, &format), n == 8 ? 104 : n == 1 ? 64 : 56 + 4 * n + 4 * ((n + 1) / 2));
+		CHECK_EQ(at_chain_bytes(f, n, &format), n == 8 ? 104 : n == 1 ? 60 : 56 + 4 * n + 4 * ((n + 1) / 2));
 		CHECK_EQ(format, n == 1 ? AT_CHAIN_SHARED : 0);
-		/* every frame's bits 32..47 frame 0's: shared, 4 bytes a frame
-		 * and 4 in all */
+		/* every frame's bits 32..47 frame 0's: shared, 4 bytes a frame */
 		for (unsigned int k = 1; k < n; k++)
 			f[k] = (f[0] & 0xffff00000000ul) | (0xfffffff0u - 0x01010100u * k) | n | 8;
 		struct at_chain *c = record_of(f, n);
-		CHECK_EQ(at_chain_bytes(f, n, &format), n == 8 ? 92 : 56 + 4 * n + 4);
+		CHECK_EQ(at_chain_bytes(f, n, &format), n == 8 ? 88 : 56 + 4 * n);
 		CHECK_EQ(format, AT_CHAIN_SHARED);
-		CHECK(c->tag.reserved & AT_CHAIN_SHARED);
+		CHECK_EQ(c->tag.reserved, n | 1u << 7 | AT_CHAIN_SHARED | 0x7ffeu << AT_CHAIN_HIGH_SHIFT);
 		if (n > 1) { /* one frame's high half another: not that chain */
 			f[n - 1] ^= (uintptr_t)1 << 40;
 			CHECK(record_of(f, n) != c);

@@ -204,7 +204,8 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 	c->tag.filename = named->tag.filename;
 	c->tag.function = named->tag.function;
 	c->tag.flags = AT_TAG_CHAIN;
-	c->tag.reserved = n | site << 8 | format;
+	c->tag.reserved = n | site << 7 | format |
+			  (format == AT_CHAIN_SHARED ? (uint32_t)((uint64_t)f[0] >> 32) << AT_CHAIN_HIGH_SHIFT : 0);
 	c->named = named;
 	/* the words one by one, not memcpy: libc's text, a fault in a fork
 	 * child (chains.h: the record's layout) */
@@ -214,7 +215,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 			AT_STORE_RELAXED(&c->w[2 * i + 1], (uint32_t)((uint64_t)f[i] >> 32));
 		} else {
 			AT_STORE_RELAXED(&c->w[i], (uint32_t)f[i]);
-			if (!format || !i) /* a shared record's: frame 0's alone */
+			if (!format) /* a shared record's: in reserved */
 				c->w[n + i / 2] |= (uint32_t)((uint64_t)f[i] >> 32) << (i & 1) * 16;
 		}
 	}

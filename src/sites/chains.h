@@ -90,7 +90,7 @@ struct at_memo_compact;
  *   shared (AT_CHAIN_SHARED; every frame below 2^48, all with the same
  *   bits 32..47, as the frames within one object most often are):
  *     w[k]                 bits 0..31 of frame k, k < nr
- *     w[nr]                bits 32..47 of every frame, in its low half
+ *     (bits 32..47 of every frame in the tag's reserved word, below)
  *   narrow (every frame below 2^48, as user-space addresses are):
  *     w[k]                 bits 0..31 of frame k, k < nr
  *     w[nr + k / 2]        bits 32..47 of frame k, in its half
@@ -98,14 +98,14 @@ struct at_memo_compact;
  *   wide (AT_CHAIN_WIDE; a frame at or above 2^48):
  *     w[2k], w[2k + 1]     bits 0..31 and 32..63 of frame k
  *
- * (a shared record is a narrow one whose high halves are all frame 0's,
- * read at k = 0.)  nr (1..AT_CHAIN_MAX), site and the format live in the
- * tag's reserved word (bits 0..7 nr, 8..15 site, AT_CHAIN_WIDE,
- * AT_CHAIN_SHARED), which no one else writes for a chain's tag.  A
- * shared record of the default depth's 8 frames is 92 bytes (96 in the
- * pool, whose allocations are 8-byte multiples), a narrow one 104 (64-bit
- * frames, a list of every chain and the fields dropped since: 144), a
- * record of one frame 64.  The chains are found through the table
+ * nr (1..AT_CHAIN_MAX), site and the format live in the tag's reserved
+ * word (bits 0..6 nr, 7..13 site, AT_CHAIN_WIDE, AT_CHAIN_SHARED, and a
+ * shared record's bits 32..47 in 16..31), which no one else writes for
+ * a chain's tag.  A shared record of the default depth's 8 frames is 88
+ * bytes (cc1's chains: 4545 of 5337), a narrow one 104 (64-bit frames, a
+ * list of every chain and the fields dropped since: 144), a record of
+ * one frame 60 (64 in the pool, whose allocations are 8-byte
+ * multiples).  The chains are found through the table
  * (below) and the registry's index (sites_each.c), no list of their
  * own.  A record is written whole before it is published (the table's
  * slot, stored with release) and never changes.
@@ -115,18 +115,20 @@ struct at_chain {
 	struct at_frame *named;     /* the frame that names it (the site, or the last) */
 	uint32_t w[];               /* the frames, as above */
 };
-#define AT_CHAIN_WIDE (1u << 16)
-#define AT_CHAIN_SHARED (1u << 17)
+#define AT_CHAIN_WIDE (1u << 14)
+#define AT_CHAIN_SHARED (1u << 15)
+#define AT_CHAIN_HIGH_SHIFT 16 /* a shared record's bits 32..47 */
+_Static_assert(AT_CHAIN_MAX <= 0x7f, "nr and site in 7 bits each");
 
 static inline unsigned int at_chain_nr(const struct at_chain *c)
 {
-	return c->tag.reserved & 0xffu;
+	return c->tag.reserved & 0x7fu;
 }
 
 /* 1-based index of the site frame, 0 = none */
 static inline unsigned int at_chain_site(const struct at_chain *c)
 {
-	return c->tag.reserved >> 8 & 0xffu;
+	return c->tag.reserved >> 7 & 0x7fu;
 }
 
 /* Frame k of c (k < nr). */
@@ -135,8 +137,9 @@ static inline uintptr_t at_chain_frame(const struct at_chain *c, unsigned int k)
 	uint32_t r = c->tag.reserved;
 	if (at_unlikely(r & AT_CHAIN_WIDE))
 		return c->w[2 * k] | (uintptr_t)c->w[2 * k + 1] << 32;
-	unsigned int j = r & AT_CHAIN_SHARED ? 0 : k; /* the high half's frame */
-	return c->w[k] | (uintptr_t)(c->w[(r & 0xffu) + j / 2] >> (j & 1) * 16 & 0xffffu) << 32;
+	if (r & AT_CHAIN_SHARED)
+		return c->w[k] | (uintptr_t)(r >> AT_CHAIN_HIGH_SHIFT) << 32;
+	return c->w[k] | (uintptr_t)(c->w[(r & 0x7fu) + k / 2] >> (k & 1) * 16 & 0xffffu) << 32;
 }
 
 /* Every frame of c in f[0 .. nr); nr. */
@@ -151,9 +154,9 @@ static inline unsigned int at_chain_frames(const struct at_chain *c, uintptr_t *
 /* Whether c, whose nr is n and whose w[0] is f[0]'s low half, is chain
  * f[0 .. n): its words compared with f's halves, a narrow record's high
  * halves as 16-bit words (frame k's is the k-th of w + nr, in memory
- * order on a little-endian machine; a shared record's, the first for
- * every k): no frame rebuilt, and a frame at or above 2^48 differs from
- * every narrow or shared record's. */
+ * order on a little-endian machine; a shared record's, its reserved
+ * word's for every k): no frame rebuilt, and a frame at or above 2^48
+ * differs from every narrow or shared record's. */
 static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, unsigned int n)
 {
 	typedef uint16_t half __attribute__((may_alias));
@@ -164,13 +167,21 @@ static inline int at_chain_same(const struct at_chain *c, const uintptr_t *f, un
 				return 0;
 		return 1;
 	}
+	if (c->tag.reserved & AT_CHAIN_SHARED) {
+		const uintptr_t high = c->tag.reserved >> AT_CHAIN_HIGH_SHIFT;
+		if (f[0] >> 32 != high)
+			return 0;
+		for (k = 1; k < n; k++)
+			if (c->w[k] != (uint32_t)f[k] || f[k] >> 32 != high)
+				return 0;
+		return 1;
+	}
 	const half *hw = (const half *)(c->w + n);
 	const unsigned int swap = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
-	const unsigned int each = c->tag.reserved & AT_CHAIN_SHARED ? 0 : ~0u; /* k's half, or 0's */
 	if (hw[swap] != f[0] >> 32)
 		return 0;
 	for (k = 1; k < n; k++)
-		if (c->w[k] != (uint32_t)f[k] || hw[(k & each) ^ swap] != f[k] >> 32)
+		if (c->w[k] != (uint32_t)f[k] || hw[k ^ swap] != f[k] >> 32)
 			return 0;
 	return 1;
 }
@@ -186,7 +197,7 @@ static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, uint32_t
 	}
 	*format = (uint64_t)high >> 48 ? AT_CHAIN_WIDE : other ? 0 : AT_CHAIN_SHARED;
 	return sizeof(struct at_chain) + (*format == AT_CHAIN_WIDE ? 8 * n
-					  : *format ? 4 * n + 4
+					  : *format ? 4 * n
 						    : 4 * n + 4 * ((n + 1) / 2));
 }
 
