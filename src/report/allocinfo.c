@@ -106,8 +106,9 @@ static int each_line(emit_fn emit, void *ctx)
 			continue;
 		struct at_chain *ch = at_chain_of(t);
 		if (ch) { /* summed into its site's line below */
-			ch->named->acc_bytes += c.bytes;
-			ch->named->acc_calls += c.calls;
+			struct at_frame *named = at_frame_of_name(ch->tag.filename);
+			named->acc_bytes += c.bytes;
+			named->acc_calls += c.calls;
 			continue;
 		}
 		if ((AT_LOAD_RELAXED(&t->flags) & ALLOCTAG_FLAG_UNLOADED) && !c.bytes && !c.calls)
@@ -196,8 +197,9 @@ size_t alloctag_top_users(struct alloctag_usage *out, size_t n)
 			continue;
 		struct at_chain *ch = at_chain_of(t);
 		if (ch) {
-			ch->named->acc_bytes += c.bytes;
-			ch->named->acc_calls += c.calls;
+			struct at_frame *named = at_frame_of_name(ch->tag.filename);
+			named->acc_bytes += c.bytes;
+			named->acc_calls += c.calls;
 			continue;
 		}
 		top_insert(out, n, &have, t, c);

@@ -206,7 +206,6 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 	c->tag.flags = AT_TAG_CHAIN;
 	c->tag.reserved = n | site << 7 | format |
 			  (format == AT_CHAIN_SHARED ? (uint32_t)((uint64_t)f[0] >> 32) << AT_CHAIN_HIGH_SHIFT : 0);
-	c->named = named;
 	/* the words one by one, not memcpy: libc's text, a fault in a fork
 	 * child (chains.h: the record's layout) */
 	for (unsigned int i = 0; i < n; i++) {

@@ -84,7 +84,9 @@ struct at_frame;
 struct at_memo_compact;
 
 /*
- * A chain's record: its tag, its named frame, and its frames after them,
+ * A chain's record: its tag, whose function and filename are its named
+ * frame's (the site, or the last frame: that frame's record is found from
+ * the filename, site_names.h at_frame_of_name), and its frames after it,
  * in 32-bit words w[]:
  *
  *   shared (AT_CHAIN_SHARED; every frame below 2^48, all with the same
@@ -101,18 +103,17 @@ struct at_memo_compact;
  * nr (1..AT_CHAIN_MAX), site and the format live in the tag's reserved
  * word (bits 0..6 nr, 7..13 site, AT_CHAIN_WIDE, AT_CHAIN_SHARED, and a
  * shared record's bits 32..47 in 16..31), which no one else writes for
- * a chain's tag.  A shared record of the default depth's 8 frames is 88
- * bytes (cc1's chains: 4545 of 5337), a narrow one 104 (64-bit frames, a
- * list of every chain and the fields dropped since: 144), a record of
- * one frame 60 (64 in the pool, whose allocations are 8-byte
- * multiples).  The chains are found through the table
+ * a chain's tag.  A shared record of the default depth's 8 frames is 80
+ * bytes (cc1's chains: 4545 of 5337), a narrow one 96 (64-bit frames, a
+ * pointer to the named frame, a list of every chain and the fields
+ * dropped since: 144), a record of one frame 52 (56 in the pool, whose
+ * allocations are 8-byte multiples).  The chains are found through the table
  * (below) and the registry's index (sites_each.c), no list of their
  * own.  A record is written whole before it is published (the table's
  * slot, stored with release) and never changes.
  */
 struct at_chain {
-	struct alloc_tag tag;       /* function, filename: the site's strings */
-	struct at_frame *named;     /* the frame that names it (the site, or the last) */
+	struct alloc_tag tag;       /* function, filename: the named frame's strings */
 	uint32_t w[];               /* the frames, as above */
 };
 #define AT_CHAIN_WIDE (1u << 14)

@@ -102,6 +102,9 @@
 struct at_chain;
 struct at_object;
 
+/* A frame's record; its name strings follow it in the pool, filename
+ * first: tag.filename is (char *)(record + 1), set once (a chain keeps
+ * no pointer to the frame that names it: at_frame_of_name). */
 struct at_frame {
 	struct alloc_tag tag;       /* function, filename: the frame's name */
 	uintptr_t addr;             /* run-time return address */
@@ -111,6 +114,13 @@ struct at_frame {
 	struct at_frame *next_named; /* frames that name a chain, oldest first */
 	int64_t acc_bytes, acc_calls; /* allocinfo's sums (registry lock) */
 };
+
+/* The frame record whose tag's filename is `name` (a frame's, or a
+ * chain's: its named frame's, chains.h). */
+static inline struct at_frame *at_frame_of_name(const char *name)
+{
+	return (struct at_frame *)(uintptr_t)name - 1;
+}
 
 extern AT_HIDDEN struct at_frame *at_named_frames;
 
