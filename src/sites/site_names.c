@@ -50,38 +50,59 @@ struct at_frame *at_named_frames;
 
 /* ---- pool: bump allocation in mmap'd blocks -------------------------- */
 
+/* The cursor: one word, the current block's address (page-aligned, mmap's)
+ * shifted down by its page bits in the high POOL_BASE_BITS, the bytes
+ * handed out from it in the low POOL_OFF_BITS (at most POOL_BLOCK: a
+ * block is handed out whole, from its first byte; a request that does not
+ * fit in what is left maps the next block).  Taken by compare-and-swap,
+ * so a thread never hands out bytes of a block another thread has just
+ * replaced.  The word is in the fork page (core/compiler.h), not in the
+ * block's first page: a forked child's first new chain writes the fork
+ * page anyway, and its records go to the block's last pages, so it no
+ * longer copies the first page (where the parent's first records lie)
+ * for the cursor alone. */
 #define POOL_BLOCK (1u << 20)
+#define POOL_OFF_BITS 24
+#define POOL_BASE_BITS (64 - POOL_OFF_BITS)
+_Static_assert(POOL_BLOCK < 1u << POOL_OFF_BITS, "an offset of a whole block fits");
 
-struct pool_block {
-	size_t used; /* bytes handed out from data[], may run past the end */
-	char data[];
-};
-
-static struct pool_block *pool_cur;
+AT_CHAIN_HOT static uint64_t pool_word;
 static size_t pool_bytes, table_bytes;
+
+static char *pool_base(uint64_t w)
+{
+	return (char *)(uintptr_t)((w >> POOL_OFF_BITS) << 12);
+}
 
 void *at_sites_pool_alloc(size_t n)
 {
 	n = (n + 7) & ~(size_t)7;
-	if (n > POOL_BLOCK - sizeof(struct pool_block))
+	if (n > POOL_BLOCK)
 		return NULL;
+	uint64_t w = AT_LOAD(&pool_word);
 	for (;;) {
-		struct pool_block *b = AT_LOAD(&pool_cur);
-		if (b) {
-			size_t off = __atomic_fetch_add(&b->used, n, __ATOMIC_RELAXED);
-			if (off + n <= POOL_BLOCK - sizeof(*b))
-				return b->data + off;
+		uint64_t off = w & (((uint64_t)1 << POOL_OFF_BITS) - 1);
+		if (w && off + n <= POOL_BLOCK) {
+			if (__atomic_compare_exchange_n(&pool_word, &w, w + n, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE))
+				return pool_base(w) + off;
+			continue;
 		}
-		struct pool_block *nb = mmap(NULL, POOL_BLOCK, PROT_READ | PROT_WRITE,
-					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *nb = mmap(NULL, POOL_BLOCK, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (nb == MAP_FAILED)
 			return NULL;
-		nb->used = 0;
-		if (!__atomic_compare_exchange_n(&pool_cur, &b, nb, 0, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
-			munmap(nb, POOL_BLOCK); /* another thread installed one */
-		else
+		uint64_t nw = ((uint64_t)(uintptr_t)nb >> 12) << POOL_OFF_BITS | n;
+		if ((uintptr_t)nb >> 12 >> POOL_BASE_BITS) { /* beyond the word's reach */
+			munmap(nb, POOL_BLOCK);
+			return NULL;
+		}
+		if (__atomic_compare_exchange_n(&pool_word, &w, nw, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
 			__atomic_fetch_add(&pool_bytes, POOL_BLOCK, __ATOMIC_RELAXED);
+			return nb;
+		}
+		munmap(nb, POOL_BLOCK); /* another thread moved the cursor: again */
 	}
 }
 
