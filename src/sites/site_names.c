@@ -169,27 +169,63 @@ static int layer_object(const char *path)
  * 64 KiB window of it (cc1's 1424 frame names: all of it, +704 KiB). */
 #define AT_NAMES_MAPPED_MAX AT_SYMTAB_MAPPED_MAX
 
+/* o's dynamic entry `tag` (0: none); an address the loader did not
+ * relocate (outside the mapping) made a run-time one when `addr`. */
+static uint64_t dyn_entry(const struct at_object *o, ElfW(Sxword) tag, int addr)
+{
+	uint64_t v = 0;
+	for (const ElfW(Dyn) *d = o->ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == tag)
+			v = d->d_un.d_val;
+	if (addr && v && !(v >= o->start && v < o->end))
+		v += o->l_addr;
+	return v;
+}
+
+/* Whether the string table of `addr` (file address) and `size` is the
+ * loader's (DT_STRTAB at its run-time address, DT_STRSZ its size: bytes
+ * never relocated), at most AT_NAMES_MAPPED_MAX long, inside o's mapping. */
+static int strs_loaded(const struct at_object *o, uint64_t addr, uint64_t size)
+{
+	if (!addr || !o->ld)
+		return 0;
+	uintptr_t at = dyn_entry(o, DT_STRTAB, 1);
+	return at && at == o->l_addr + addr && size == dyn_entry(o, DT_STRSZ, 0) &&
+	       size <= AT_NAMES_MAPPED_MAX && at >= o->start && o->end - at >= size;
+}
+
 /* The string table of o's index as the loader mapped it: when the index
- * is the file's .dynsym, its strings are the loader's (DT_STRTAB at the
- * section's address, DT_STRSZ its size: bytes never relocated) and at
- * most AT_NAMES_MAPPED_MAX long, else NULL. */
+ * is the file's .dynsym and its strings are the loader's (strs_loaded),
+ * else NULL. */
 static const char *loaded_strs(const struct at_object *o)
 {
-	uintptr_t at = 0;
-	uint64_t size = 0;
-	if (!o->sym.straddr || !o->ld)
+	if (!strs_loaded(o, o->sym.straddr, o->sym.strsz))
 		return NULL;
-	for (const ElfW(Dyn) *d = o->ld; d->d_tag != DT_NULL; d++)
-		if (d->d_tag == DT_STRTAB)
-			at = (uintptr_t)d->d_un.d_ptr;
-		else if (d->d_tag == DT_STRSZ)
-			size = d->d_un.d_val;
-	if (at && !(at >= o->start && at < o->end))
-		at += o->l_addr; /* an entry the loader did not relocate */
-	if (!at || at != o->l_addr + o->sym.straddr || size != o->sym.strsz ||
-	    size > AT_NAMES_MAPPED_MAX || at < o->start || o->end - at < size)
+	return (const char *)(o->l_addr + o->sym.straddr);
+}
+
+/* objects whose symbols were indexed where the loader mapped them (tests) */
+static unsigned long syms_in_place;
+
+/* at_syms_mapped_fn for object ctx: its .dynsym where the loader mapped it
+ * (DT_SYMTAB at the section's address, the table inside the mapping, never
+ * relocated) when its strings are the loader's too, else NULL. */
+static const Elf64_Sym *loaded_syms(void *ctx, const Elf64_Shdr *sym, const Elf64_Shdr *str)
+{
+	const struct at_object *o = ctx;
+	if (!strs_loaded(o, (str->sh_flags & SHF_ALLOC) ? str->sh_addr : 0, str->sh_size))
 		return NULL;
-	return (const char *)at;
+	uintptr_t at = dyn_entry(o, DT_SYMTAB, 1);
+	if (!at || at != o->l_addr + sym->sh_addr || at % 8 || at < o->start ||
+	    o->end - at < sym->sh_size)
+		return NULL;
+	syms_in_place++;
+	return (const Elf64_Sym *)at;
+}
+
+unsigned long at_sites_syms_in_place(void)
+{
+	return syms_in_place;
 }
 
 /* Index path's .symtab (else its .dynsym) into o, keeping the file open
@@ -204,7 +240,8 @@ static void load_symtab(struct at_object *o, const char *path)
 		return;
 	struct stat st;
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
-			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
+			 ? at_symtab_read_mapped(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym,
+						 loaded_syms, o)
 			 : 1;
 	if (rc == 0 && at_symtab_size(&o->sym) <= AT_SITES_SMALL) {
 		/* a small index in the pool, beside the records, not in a page

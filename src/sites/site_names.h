@@ -130,6 +130,9 @@ AT_HIDDEN int at_frame_name(struct at_frame *f);
 /* Pool allocation (8-byte aligned, as records, tables and strings need:
  * no padding to 16; zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
+/* Objects whose symbols were indexed where the loader mapped them
+ * (tests). */
+AT_HIDDEN unsigned long at_sites_syms_in_place(void);
 /* Bytes of the pool and the frame table. */
 AT_HIDDEN size_t at_sites_memory(void);
 

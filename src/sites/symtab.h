@@ -113,6 +113,15 @@ static inline int at_symtab_global(const struct at_symtab *t, size_t fi)
  * through rd into t: 0; 1 when there is none (or no memory for the index);
  * AT_SYMTAB_CORRUPT. */
 AT_HIDDEN int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t);
+/* The table sym (a .dynsym of at most AT_SYMTAB_MAPPED_MAX bytes, whose
+ * names, str, are read in place) where the loader mapped it, or NULL. */
+typedef const Elf64_Sym *(*at_syms_mapped_fn)(void *mctx, const Elf64_Shdr *sym,
+					     const Elf64_Shdr *str);
+/* The same, a table that mapped(mctx, ...) finds read there, not through
+ * rd: its pages are the loader's, resident as its string table's (no
+ * system call, no copy). */
+AT_HIDDEN int at_symtab_read_mapped(at_elf_read_fn rd, void *ctx, uint64_t size,
+				    struct at_symtab *t, at_syms_mapped_fn mapped, void *mctx);
 /* Function fi of t in *f (its symbol read through rd when t's entries
  * are references): 0, or -1 (unreadable). */
 AT_HIDDEN int at_symtab_func(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,
