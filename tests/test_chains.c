@@ -23,7 +23,9 @@
  *            more): each is listed, found again, charged exact (its
  *            allocinfo line); those made before the fork are found
  *            too, the main table (shared with the parent) is not written
- *            (its bytes as at the fork), and the parent has none of them
+ *            (its bytes as at the fork), and the parent has none of them;
+ *            the child's frames are found again and the main frame
+ *            table's bytes are as at the fork
  *   forked_index  a forked child's first new chain takes the next index
  *            when 64 or more are left in its counters group (128 indexes)
  *            and the next group's first when fewer are (the ones between
@@ -350,11 +352,26 @@ static void forked(void)
 	memcpy(copy, t, bytes);
 	struct alloc_tag *made = at_dyn_tag(FAKE(1)); /* basic's */
 	uint32_t before = at_chain_count();
+	size_t fbytes;
+	const void *ft = at_sites_frame_table(&fbytes);
+	CHECK(ft != NULL);
+	void *fcopy = malloc(fbytes);
+	CHECK(fcopy != NULL);
+	memcpy(fcopy, ft, fbytes);
+	int err;
+	struct at_frame *f1 = at_frame_get((uintptr_t)FAKE(1), &err);
+	CHECK(f1 != NULL);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		fork_chains(300000, 200);
 		CHECK(at_dyn_tag(FAKE(1)) == made);
+		/* the child's frames in its own table: the main one as at the fork */
+		size_t now;
+		CHECK(at_sites_frame_table(&now) == ft && now == fbytes && !memcmp(fcopy, ft, fbytes));
+		struct at_frame *f = at_frame_get((uintptr_t)FAKE(300000), &err);
+		CHECK(f != NULL && f == at_frame_get((uintptr_t)FAKE(300000), &err));
+		CHECK(at_frame_get((uintptr_t)FAKE(1), &err) == f1);
 		pid_t g = fork();
 		CHECK(g >= 0);
 		if (g == 0) {
@@ -376,6 +393,7 @@ static void forked(void)
 	CHECK_EQ(at_chain_count(), before);
 	CHECK_STREQ(allocinfo_grep("func:0x4a3e00 "), "");
 	free(copy);
+	free(fcopy);
 	printf("forked: ok\n");
 }
 

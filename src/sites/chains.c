@@ -358,9 +358,8 @@ static void memo_release(void *arg)
  * the memos of the parent's exited threads (memo_free, left).  Nothing is
  * stored when the thread had no memo.  The process's new chains go to
  * the child's table from now on (chains.h), the chains made before its
- * first fork found in the main one, its next run-time index may move
- * (runtime_index.h) and its rule misses go to a table of its own
- * (unwind.h).  Registered at the first chain's or memo's making
+ * first fork found in the main one, and its frames, rules and run-time
+ * indexes become a forked process's (at_sites_forked).  Registered at the first chain's or memo's making
  * (fork_handler_once).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
@@ -369,8 +368,7 @@ AT_FORK_TEXT static void memo_fork_child(void)
 		chain_made.child_from = at_chain_all;
 		chain_made.forked = 1;
 	}
-	at_registry_runtime_forked();
-	at_unwind_forked();
+	at_sites_forked();
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */

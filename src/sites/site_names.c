@@ -20,6 +20,7 @@
 #include "core/read_at.h"
 #include "core/tag_registry.h"
 #include "sites/dynsym_index.h"
+#include "sites/runtime_index.h"
 #include "sites/symtab.h"
 #include "sites/unwind.h"
 #include "sites/wrappers.h"
@@ -66,7 +67,15 @@ struct at_frame *at_named_frames;
 #define POOL_BASE_BITS (64 - POOL_OFF_BITS)
 _Static_assert(POOL_BLOCK < 1u << POOL_OFF_BITS, "an offset of a whole block fits");
 
-AT_CHAIN_HOT static uint64_t pool_word;
+/* In one of the fork page's 64-byte slots: the pool's cursor, and (registry
+ * lock) a forked process's own frame table and whether it puts new frames
+ * there (site_names.h, "A forked process's frames"). */
+struct frame_table;
+AT_CHAIN_HOT static struct {
+	uint64_t pool_word;
+	struct frame_table *child_frames;
+	unsigned char frames_forked;
+} hot;
 static size_t pool_bytes, table_bytes;
 
 static char *pool_base(uint64_t w)
@@ -79,11 +88,11 @@ void *at_sites_pool_alloc(size_t n)
 	n = (n + 7) & ~(size_t)7;
 	if (n > POOL_BLOCK)
 		return NULL;
-	uint64_t w = AT_LOAD(&pool_word);
+	uint64_t w = AT_LOAD(&hot.pool_word);
 	for (;;) {
 		uint64_t off = w & (((uint64_t)1 << POOL_OFF_BITS) - 1);
 		if (w && off + n <= POOL_BLOCK) {
-			if (__atomic_compare_exchange_n(&pool_word, &w, w + n, 0, __ATOMIC_ACQ_REL,
+			if (__atomic_compare_exchange_n(&hot.pool_word, &w, w + n, 0, __ATOMIC_ACQ_REL,
 							 __ATOMIC_ACQUIRE))
 				return pool_base(w) + off;
 			continue;
@@ -97,7 +106,7 @@ void *at_sites_pool_alloc(size_t n)
 			munmap(nb, POOL_BLOCK);
 			return NULL;
 		}
-		if (__atomic_compare_exchange_n(&pool_word, &w, nw, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(&hot.pool_word, &w, nw, 0, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE)) {
 			__atomic_fetch_add(&pool_bytes, POOL_BLOCK, __ATOMIC_RELAXED);
 			return nb;
@@ -419,7 +428,7 @@ struct frame_table {
 	struct at_frame *slots[];
 };
 
-static struct frame_table *frames; /* registry lock */
+static struct frame_table *frames; /* registry lock; a forked process's own: hot */
 
 static inline uint32_t frame_slot(const struct frame_table *t, uintptr_t addr)
 {
@@ -455,33 +464,66 @@ static struct frame_table *frame_table_new(uint32_t shift)
 	return t;
 }
 
-/* Insert f (registry lock held); 0 or -ENOMEM. */
-static int frame_insert(struct at_frame *f)
+/* Insert f into *tp, made with 2^first slots when NULL (registry lock
+ * held); 0 or -ENOMEM. */
+static int table_insert(struct frame_table **tp, uint32_t first, struct at_frame *f)
 {
 	uint32_t i;
-	if (!frames && !(frames = frame_table_new(8))) /* header and slots: in the pool */
+	struct frame_table *t = *tp;
+	if (!t && !(t = *tp = frame_table_new(first))) /* header and slots: in the pool */
 		return -ENOMEM;
-	if ((frames->count + 1) * 2 > (1u << frames->shift)) {
-		struct frame_table *nt = frame_table_new(frames->shift + 1);
+	if ((t->count + 1) * 2 > (1u << t->shift)) {
+		struct frame_table *nt = frame_table_new(t->shift + 1);
 		if (!nt)
 			return -ENOMEM;
-		for (uint32_t k = 0; k < (1u << frames->shift); k++)
-			if (frames->slots[k]) {
-				frame_find(nt, frames->slots[k]->addr, &i);
-				nt->slots[i] = frames->slots[k];
+		for (uint32_t k = 0; k < (1u << t->shift); k++)
+			if (t->slots[k]) {
+				frame_find(nt, t->slots[k]->addr, &i);
+				nt->slots[i] = t->slots[k];
 			}
-		nt->count = frames->count;
-		size_t old = sizeof(struct frame_table) + ((size_t)1 << frames->shift) * sizeof(void *);
+		nt->count = t->count;
+		size_t old = sizeof(struct frame_table) + ((size_t)1 << t->shift) * sizeof(void *);
 		if (old > AT_SITES_SMALL) { /* (a pool one stays) */
-			munmap(frames, old); /* only ever read under the lock */
+			munmap(t, old); /* only ever read under the lock */
 			__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
 		}
-		frames = nt;
+		t = *tp = nt;
 	}
-	frame_find(frames, f->addr, &i);
-	frames->slots[i] = f;
-	frames->count++;
+	frame_find(t, f->addr, &i);
+	t->slots[i] = f;
+	t->count++;
 	return 0;
+}
+
+/* The frame of addr met before, or NULL (registry lock held). */
+static struct at_frame *frame_known(uintptr_t addr)
+{
+	uint32_t i;
+	struct at_frame *f = frames ? frame_find(frames, addr, &i) : NULL;
+	if (!f && hot.child_frames)
+		f = frame_find(hot.child_frames, addr, &i);
+	return f;
+}
+
+/* Insert f (registry lock held): in a forked process, in its own table;
+ * 0 or -ENOMEM. */
+static int frame_insert(struct at_frame *f)
+{
+	return hot.frames_forked ? table_insert(&hot.child_frames, AT_FRAMES_CHILD_SHIFT, f)
+			     : table_insert(&frames, 8, f);
+}
+
+AT_FORK_TEXT void at_sites_forked(void)
+{
+	hot.frames_forked = frames != NULL;
+	at_registry_runtime_forked();
+	at_unwind_forked();
+}
+
+const void *at_sites_frame_table(size_t *bytes)
+{
+	*bytes = frames ? sizeof(*frames) + ((size_t)1 << frames->shift) * sizeof(void *) : 0;
+	return frames;
 }
 
 /* Whether a function of o starting where function i does (an alias;
@@ -671,13 +713,11 @@ static struct at_frame *frame_make(uintptr_t addr)
 
 struct at_frame *at_frame_lookup(uintptr_t addr, int *err)
 {
-	uint32_t i;
 	struct at_frame *f = NULL;
 	*err = -EDEADLK;
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
-	if (frames)
-		f = frame_find(frames, addr, &i);
+	f = frame_known(addr);
 	pthread_mutex_unlock(&at_registry_lock);
 	if (f)
 		return f;
@@ -689,7 +729,7 @@ struct at_frame *at_frame_lookup(uintptr_t addr, int *err)
 		*err = -EDEADLK;
 		return NULL;
 	}
-	f = frames ? frame_find(frames, addr, &i) : NULL;
+	f = frame_known(addr);
 	if (!f && !frame_insert(n))
 		f = n;
 	pthread_mutex_unlock(&at_registry_lock);
