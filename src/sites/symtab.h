@@ -4,8 +4,9 @@
  * (core/tag_section.h's at_elf_read_fn: the runtime preads the object's
  * file, the fuzzer reads a buffer), in pieces: nothing of the file is
  * mapped, so none of it counts in the process's RSS (a mapping of cc1's
- * file kept its 2 MB of .dynsym and .dynstr resident).  Never through
- * malloc.
+ * file kept its 2 MB of .dynsym and .dynstr resident); or, a .dynsym of
+ * at most AT_SYMTAB_MAPPED_MAX bytes whose names are read in place, where
+ * the loader mapped it (at_symtab_read_mapped).  Never through malloc.
  *
  * The index: the defined functions with a size (STT_FUNC, st_shndx !=
  * SHN_UNDEF, st_size > 0, a name inside the string table) whose extent
