@@ -359,8 +359,8 @@ static void memo_release(void *arg)
  * stored when the thread had no memo.  The process's new chains go to
  * the child's table from now on (chains.h), the chains made before its
  * first fork found in the main one, and its frames, rules and run-time
- * indexes become a forked process's (at_sites_forked).  Registered at the first chain's or memo's making
- * (fork_handler_once).
+ * indexes become a forked process's (at_sites_forked).  Registered at
+ * the first chain's or memo's making (fork_handler_once).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
