@@ -23,7 +23,14 @@
  *            more): each is listed, found again, charged exact (its
  *            allocinfo line); those made before the fork are found
  *            too, the main table (shared with the parent) is not written
- *            (its bytes as at the fork), and the parent has none of them
+ *            (its bytes as at the fork), and the parent has none of them;
+ *            the child's frames are found again and the main frame
+ *            table's bytes are as at the fork
+ *   forked_index  a forked child's first new chain takes the next index
+ *            when 64 or more are left in its counters group (128 indexes)
+ *            and the next group's first when fewer are (the ones between
+ *            unlisted), 1 to 127 left; the parent's next index is the one
+ *            it had
  *   grow     100,000 chains (the table starts at 4,096 slots): each
  *            found again afterwards, the table grown, no message
  *   noidx    a shared object takes almost the whole index space: the
@@ -42,6 +49,7 @@
 #include "child.h"
 #include "core/control.h"
 #include "sites/chains.h"
+#include "sites/runtime_index.h"
 #include "sites/site_names.h"
 #include "sites/sites_each.h"
 #include "startup/init.h"
@@ -360,11 +368,26 @@ static void forked(void)
 	memcpy(copy, slots, bytes);
 	struct alloc_tag *made = at_dyn_tag(FAKE(1)); /* basic's */
 	uint32_t before = at_chain_count();
+	size_t fbytes;
+	const void *ft = at_sites_frame_table(&fbytes);
+	CHECK(ft != NULL);
+	void *fcopy = malloc(fbytes);
+	CHECK(fcopy != NULL);
+	memcpy(fcopy, ft, fbytes);
+	int err;
+	struct at_frame *f1 = at_frame_get((uintptr_t)FAKE(1), &err);
+	CHECK(f1 != NULL);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		fork_chains(300000, 200);
 		CHECK(at_dyn_tag(FAKE(1)) == made);
+		/* the child's frames in its own table: the main one as at the fork */
+		size_t now;
+		CHECK(at_sites_frame_table(&now) == ft && now == fbytes && !memcmp(fcopy, ft, fbytes));
+		struct at_frame *f = at_frame_get((uintptr_t)FAKE(300000), &err);
+		CHECK(f != NULL && f == at_frame_get((uintptr_t)FAKE(300000), &err));
+		CHECK(at_frame_get((uintptr_t)FAKE(1), &err) == f1);
 		pid_t g = fork();
 		CHECK(g >= 0);
 		if (g == 0) {
@@ -386,7 +409,41 @@ static void forked(void)
 	CHECK_EQ(at_chain_count(), before);
 	CHECK_STREQ(allocinfo_grep("func:0x4a3e00 "), "");
 	free(copy);
+	free(fcopy);
 	printf("forked: ok\n");
+}
+
+/* The index the next new chain gets, in this process (a chain made). */
+static uint32_t next_index(unsigned int *fake)
+{
+	return at_dyn_tag(FAKE((*fake)++))->idx;
+}
+
+static void forked_index(void)
+{
+	unsigned int fake = 400000;
+	for (uint32_t left = 1; left < AT_COUNTERS_GROUP; left++) {
+		/* chains made until the next index has `left` left in its group */
+		uint32_t next = next_index(&fake) + 1;
+		while (AT_COUNTERS_GROUP - next % AT_COUNTERS_GROUP != left)
+			next = next_index(&fake) + 1;
+		uint32_t want = left >= AT_RT_CHILD_ROOM ? next : next + left;
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			struct alloc_tag *t = at_dyn_tag(FAKE(fake));
+			check_listed(t);
+			CHECK_EQ(t->idx, want);
+			for (uint32_t k = next; k < want; k++)
+				CHECK(*at_tag_slot(k) == NULL);
+			CHECK_EQ(next_index(&(unsigned int){fake + 1}), want + 1);
+			_exit(0);
+		}
+		int st;
+		CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK_EQ(next_index(&fake), next);
+	}
+	printf("forked_index: ok\n");
 }
 
 static void grow(void)
@@ -476,6 +533,7 @@ int main(int argc, char **argv)
 	records();
 	threads();
 	forked();
+	forked_index();
 
 	grow();
 	printf("grow: ok\n");

@@ -7,7 +7,9 @@
  * when the program replaces every descriptor it did not open (our numbers
  * given to another file) their names are read from a file opened again.
  * Either way the names are the functions': four of each module's eight
- * are named before the descriptors are replaced, four after.
+ * are named before the descriptors are replaced, four after.  The first
+ * object's symbols are indexed where the loader mapped them (its .dynsym
+ * under 64 KiB, its names the loader's), the others' read from the file.
  *
  *   test_loaded_names STRIPPED_MODULE FULL_MODULE STRIPPED_BIG_MODULE
  */
@@ -101,6 +103,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(fds_on(argv[1]), 0); /* names from the mapping */
 	CHECK_EQ(fds_on(argv[2]), 1); /* names from the file */
 	CHECK_EQ(fds_on(argv[3]), 1); /* from the file: its .dynstr past 64 KiB */
+	CHECK_EQ(at_sites_syms_in_place(), 1);
 
 	replace_fds(-1, "/proc/self/exe");
 	CHECK_EQ(fds_on(argv[2]), 0);
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(fds_on(argv[1]), 0);
 	CHECK_EQ(fds_on(argv[2]), 1); /* opened again */
 	CHECK_EQ(fds_on(argv[3]), 1);
+	CHECK_EQ(at_sites_syms_in_place(), 1);
 	printf("loaded_names: %zu names of each of 3 modules, before and after the descriptors' "
 	       "replacement\n", NFNS);
 	return 0;

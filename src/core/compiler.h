@@ -63,6 +63,9 @@
  * free-list heads (page_alloc.c) the rest.
  */
 #define AT_FORK_LOCK __attribute__((section("at_fork_page"), aligned(64)))
+/* A small static of the fork page with no alignment of its own: it follows
+ * the one defined before it in its file, in that one's 64-byte slot. */
+#define AT_FORK_PACKED __attribute__((section("at_fork_page")))
 #define AT_CHAIN_HOT AT_FORK_LOCK
 #define AT_FORK_COLD AT_FORK_LOCK
 #define AT_FORK_TAIL __attribute__((section("at_fork_tail"), aligned(64)))

@@ -9,8 +9,12 @@
 #include "pages/page.h"
 
 struct alloc_tag **at_tag_top;
-uint32_t at_nr_idx = AT_IDX_FIRST;
 struct alloc_tag *at_core_start, *at_core_stop;
+/* in the registry lock's slot of the fork page (the compiler emits this
+ * file's statics there in reverse order: it lies after the lock): a new
+ * chunk of run-time indexes raises it (runtime_index.c), a forked child's
+ * first one too */
+AT_FORK_PACKED uint32_t at_nr_idx = AT_IDX_FIRST;
 /* error-checking: a thread that holds it and mallocs gets -EDEADLK from
  * at_registry_add_runtime() instead of hanging */
 /* in the fork page (compiler.h): making a chain's tag takes it */

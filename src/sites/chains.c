@@ -383,12 +383,14 @@ static void memo_release(void *arg)
  * the memos of the parent's exited threads (memo_free, left).  Nothing is
  * stored when the thread had no memo.  The process's new chains go to
  * the child's table from now on (chains.h), the chains made before its
- * first fork found in the main one.  Registered at the first chain's
- * or memo's making (fork_handler_once).
+ * first fork found in the main one, and its frames, rules and run-time
+ * indexes become a forked process's (at_sites_forked).  Registered at
+ * the first chain's or memo's making (fork_handler_once).
  */
 AT_FORK_TEXT static void memo_fork_child(void)
 {
 	chain_made.forked = 1;
+	at_sites_forked();
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */

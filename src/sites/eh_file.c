@@ -49,14 +49,13 @@ static struct eh_obj objs[AT_EH_OBJECTS];
 static unsigned int nobjs;
 static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
 static size_t arena_used; /* entries */
-static uint8_t buf[WIN_MAX]; /* a stride's FDEs; or a stretch of the table, then an FDE */
 
 /* What a miss writes besides the record it reads, in the fork page
  * (core/compiler.h), which a forked child's first chain writes anyway:
  * busy, the records' lock, taken by exchange and never waited for (a miss
  * that finds it taken, another thread's or the one a signal handler
  * interrupted, reads in place; an unload seen meanwhile is done by the
- * next taker); and what buf holds, for the next miss to skip its reads
+ * next taker); and what kept.buf holds, for the next miss to skip its reads
  * when it needs the same (a function's return addresses share its FDE,
  * neighbours a stretch): the stretch of the table of tab_obj (NULL: none)
  * from entry tab_first, tab_n entries; fde_got bytes at fde_at of
@@ -88,28 +87,42 @@ static void buf_forget(void)
 #define EH_BLOCK_SHIFT 10
 #define EH_BLOCK (1u << EH_BLOCK_SHIFT)
 #define EH_BLOCKS 16u
-static struct eh_block {
+struct eh_block {
 	const struct eh_obj *obj; /* NULL: empty */
 	uint64_t no;              /* the block's number in obj's file */
 	uint32_t got;             /* its bytes read (fewer: the end of the file) */
 	uint32_t used;            /* the clock at its last use */
-} block_tag[EH_BLOCKS];
-static uint32_t block_clock;
-static uint8_t block_data[EH_BLOCKS][EH_BLOCK];
+};
 
-static unsigned long file_reads; /* the reads asked of the files (tests) */
+/* What a miss writes (busy held), page-aligned: the blocks' tags, the
+ * clock, the reads' count and buf's first 3.6 KiB in one page (a stride's
+ * FDEs are about 720 bytes, an FDE read at buf + 512), then the blocks,
+ * page-aligned, in four pages of their own.  A miss that finds its bytes
+ * in the blocks writes one page, not three (the count in .bss beside the
+ * other small statics, the tags after the blocks, buf after them): a
+ * forked child whose misses read bytes its parent's blocks hold copies
+ * one page for the unwinder's reads. */
+AT_BIG_BSS static struct {
+	struct eh_block tag[EH_BLOCKS];
+	uint32_t clock;
+	unsigned long reads; /* the reads asked of the files (tests) */
+	uint8_t buf[WIN_MAX]; /* a stride's FDEs; or a stretch of the table, then an FDE */
+	uint8_t data[EH_BLOCKS][EH_BLOCK] __attribute__((aligned(4096)));
+} kept __attribute__((aligned(4096)));
+_Static_assert(offsetof(__typeof__(kept), buf) + 512 + FDE_MAX <= 4096,
+	       "a table's stretch and an FDE in the tags' page");
 
 /* at_read_at, counted */
 static ssize_t read_at(int fd, void *dst, size_t n, uint64_t off)
 {
-	file_reads++;
+	kept.reads++;
 	return at_read_at(fd, dst, n, off);
 }
 
 static void blocks_forget(void)
 {
 	for (unsigned int i = 0; i < EH_BLOCKS; i++)
-		block_tag[i].obj = NULL;
+		kept.tag[i].obj = NULL;
 }
 
 /* A block to fill for the read of clock `now`: an empty one, else the one
@@ -118,12 +131,12 @@ static unsigned int block_victim(uint32_t now)
 {
 	unsigned int v = EH_BLOCKS;
 	for (unsigned int i = 0; i < EH_BLOCKS; i++) {
-		const struct eh_block *t = &block_tag[i];
+		const struct eh_block *t = &kept.tag[i];
 		if (t->used == now)
 			continue;
 		if (!t->obj)
 			return i;
-		if (v == EH_BLOCKS || (int32_t)(t->used - block_tag[v].used) < 0)
+		if (v == EH_BLOCKS || (int32_t)(t->used - kept.tag[v].used) < 0)
 			v = i;
 	}
 	return v;
@@ -137,21 +150,21 @@ static int blocks_read(const struct eh_obj *o, uint64_t first, const unsigned in
 {
 	struct iovec iov[EH_BLOCKS];
 	for (unsigned int i = 0; i < k; i++) {
-		iov[i].iov_base = block_data[slot[i]];
+		iov[i].iov_base = kept.data[slot[i]];
 		iov[i].iov_len = EH_BLOCK;
 	}
 	ssize_t r;
 	do {
-		file_reads++;
+		kept.reads++;
 		r = at_preadv_once(o->fd, iov, k, first << EH_BLOCK_SHIFT);
 	} while (r == -EINTR);
 	if (r < 0)
 		return -1;
 	for (unsigned int i = 0; i < k; i++) {
-		struct eh_block *t = &block_tag[slot[i]];
+		struct eh_block *t = &kept.tag[slot[i]];
 		size_t at = (size_t)i << EH_BLOCK_SHIFT;
 		ssize_t got = (size_t)r >= at + EH_BLOCK ? (ssize_t)EH_BLOCK
-			      : read_at(o->fd, block_data[slot[i]], EH_BLOCK,
+			      : read_at(o->fd, kept.data[slot[i]], EH_BLOCK,
 					   (first + i) << EH_BLOCK_SHIFT);
 		if (got < 0)
 			return -1;
@@ -171,14 +184,14 @@ static ssize_t file_read(const struct eh_obj *o, void *dst, size_t n, uint64_t o
 	uint64_t b0 = off >> EH_BLOCK_SHIFT, nb = ((off + n - 1) >> EH_BLOCK_SHIFT) - b0 + 1;
 	if (off > (uint64_t)INT64_MAX - n || nb > EH_BLOCKS - 2)
 		return read_at(o->fd, dst, n, off); /* longer than the blocks but two */
-	uint32_t now = ++block_clock;
+	uint32_t now = ++kept.clock;
 	unsigned int slot[EH_BLOCKS];
 	for (unsigned int i = 0; i < nb; i++) {
 		slot[i] = EH_BLOCKS;
 		for (unsigned int j = 0; j < EH_BLOCKS; j++)
-			if (block_tag[j].obj == o && block_tag[j].no == b0 + i) {
+			if (kept.tag[j].obj == o && kept.tag[j].no == b0 + i) {
 				slot[i] = j;
-				block_tag[j].used = now;
+				kept.tag[j].used = now;
 				break;
 			}
 	}
@@ -186,8 +199,8 @@ static ssize_t file_read(const struct eh_obj *o, void *dst, size_t n, uint64_t o
 		unsigned int k = 0;
 		while (i + k < nb && slot[i + k] == EH_BLOCKS) {
 			unsigned int v = block_victim(now);
-			block_tag[v].obj = NULL;
-			block_tag[v].used = now;
+			kept.tag[v].obj = NULL;
+			kept.tag[v].used = now;
 			slot[i + k++] = v;
 		}
 		if (k && blocks_read(o, b0 + i, slot + i, k))
@@ -196,12 +209,12 @@ static ssize_t file_read(const struct eh_obj *o, void *dst, size_t n, uint64_t o
 	}
 	size_t done = 0;
 	for (unsigned int i = 0; i < nb; i++) {
-		const struct eh_block *t = &block_tag[slot[i]];
+		const struct eh_block *t = &kept.tag[slot[i]];
 		size_t in = (size_t)((off + done) & (EH_BLOCK - 1));
 		if (t->got <= in)
 			break;
 		size_t c = t->got - in < n - done ? t->got - in : n - done;
-		memcpy((uint8_t *)dst + done, block_data[slot[i]] + in, c);
+		memcpy((uint8_t *)dst + done, kept.data[slot[i]] + in, c);
 		done += c;
 		if (t->got < EH_BLOCK)
 			break; /* the end of the file */
@@ -275,15 +288,15 @@ static int index_table(struct eh_obj *o)
 	if (k > AT_EH_ARENA / sizeof(int32_t) - arena_used)
 		return -1;
 	int32_t *idx = arena + arena_used;
-	const uint64_t per = sizeof(buf) / 8; /* entries a read brings */
+	const uint64_t per = sizeof(kept.buf) / 8; /* entries a read brings */
 	for (uint64_t e = 0; e < o->count; e += per) {
 		uint64_t n = o->count - e < per ? o->count - e : per;
-		if (read_at(o->fd, buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
+		if (read_at(o->fd, kept.buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))
 			return -1;
 		for (uint64_t i = (AT_EH_STRIDE - e % AT_EH_STRIDE) % AT_EH_STRIDE; i < n;
 		     i += AT_EH_STRIDE) {
-			idx[2 * ((e + i) / AT_EH_STRIDE)] = load32(buf + 8 * i);
-			idx[2 * ((e + i) / AT_EH_STRIDE) + 1] = load32(buf + 8 * i + 4);
+			idx[2 * ((e + i) / AT_EH_STRIDE)] = load32(kept.buf + 8 * i);
+			idx[2 * ((e + i) / AT_EH_STRIDE) + 1] = load32(kept.buf + 8 * i + 4);
 		}
 	}
 	arena_used += k;
@@ -295,7 +308,7 @@ static int index_table(struct eh_obj *o)
  * fd stays -1 when it is to be read in place. */
 static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const uint8_t *hdr)
 {
-	buf_forget(); /* o may have been another object's record; buf is reused */
+	buf_forget(); /* o may have been another object's record; kept.buf is reused */
 	blocks_forget();
 	memset(o, 0, sizeof(*o));
 	o->hdr = hdr;
@@ -360,19 +373,19 @@ static int window_rule(struct eh_obj *o, size_t k, size_t strides, uintptr_t pc,
 		return NOT_FOUND;
 	if (hot.win_obj != o || hot.win_k != k) {
 		buf_forget();
-		if (file_read(o, buf, (size_t)(hi - lo), (uint64_t)lo) != hi - lo)
+		if (file_read(o, kept.buf, (size_t)(hi - lo), (uint64_t)lo) != hi - lo)
 			return READ_FAILED;
 		hot.win_obj = o;
 		hot.win_k = k;
 		hot.win_n = (uint64_t)(hi - lo);
 	}
-	uintptr_t base = o->seg_addr + (uint64_t)lo - o->seg_off; /* buf[0]'s address */
+	uintptr_t base = o->seg_addr + (uint64_t)lo - o->seg_off; /* kept.buf[0]'s address */
 	for (uint64_t p = 0; p + 16 <= hot.win_n;) {
-		uint32_t len = (uint32_t)load32(buf + p), id = (uint32_t)load32(buf + p + 4);
+		uint32_t len = (uint32_t)load32(kept.buf + p), id = (uint32_t)load32(kept.buf + p + 4);
 		if (!len || len == 0xffffffffu || len > hot.win_n - p - 4)
 			break; /* the end, 64-bit DWARF, or cut short */
-		uintptr_t start = base + p + 8 + (uintptr_t)(intptr_t)load32(buf + p + 8);
-		if (id && len >= 12 && pc - start < (uint32_t)load32(buf + p + 12)) {
+		uintptr_t start = base + p + 8 + (uintptr_t)(intptr_t)load32(kept.buf + p + 8);
+		if (id && len >= 12 && pc - start < (uint32_t)load32(kept.buf + p + 12)) {
 			uint64_t fde_off = (uint64_t)lo + p;
 			if (id > fde_off + 4 - o->seg_off)
 				return NOT_FOUND;
@@ -383,7 +396,7 @@ static int window_rule(struct eh_obj *o, size_t k, size_t strides, uintptr_t pc,
 				return r;
 			if (c->enc != 0x1b)
 				return NOT_FOUND;
-			return cie_rule(o, cie_off, buf + p, (size_t)len + 4, fde_off, pc, rule);
+			return cie_rule(o, cie_off, kept.buf + p, (size_t)len + 4, fde_off, pc, rule);
 		}
 		p += (uint64_t)len + 4;
 	}
@@ -412,29 +425,29 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	uint64_t n = o->count - first < AT_EH_STRIDE ? o->count - first : AT_EH_STRIDE;
 	if (hot.tab_obj != o || hot.tab_first != first || hot.tab_n != n) {
 		hot.tab_obj = hot.win_obj = NULL; /* the FDE after it stays */
-		if (file_read(o, buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
+		if (file_read(o, kept.buf, n * 8, o->tab_off + first * 8) != (ssize_t)(n * 8))
 			return READ_FAILED;
 		hot.tab_obj = o;
 		hot.tab_first = first;
 		hot.tab_n = n;
 	}
-	/* No test of rel against buf's first start is needed: buf's first
+	/* No test of rel against kept.buf's first start is needed: kept.buf's first
 	 * entry is entry `first` = lo * AT_EH_STRIDE, read from the file
 	 * offset index_table read o->sparse[2 * lo] from (the stretch is used
-	 * only while hot says buf holds it; every other use of buf forgets
+	 * only while hot says kept.buf holds it; every other use of kept.buf forgets
 	 * it), so its start is sparse[2 * lo], which is <= rel: by the test
 	 * above when lo = 0, by the search when lo > 0 (lo only takes a mid
 	 * whose start is <= rel).  at_eh_search thus finds the last entry
 	 * starting at or before rel.  Were the file rewritten in place since
 	 * (the same inode), the FDE read is checked all the same: a pc outside
 	 * its range is a stop (at_eh_fde_rule). */
-	size_t i = at_eh_search(buf, n, rel);
-	int64_t fde_off = (int64_t)o->hdr_off + load32(buf + 8 * i + 4);
+	size_t i = at_eh_search(kept.buf, n, rel);
+	int64_t fde_off = (int64_t)o->hdr_off + load32(kept.buf + 8 * i + 4);
 	if (fde_off < (int64_t)o->seg_off || (uint64_t)fde_off + 8 > o->seg_end)
 		return AT_EH_MEMORY; /* outside the segment: the mapping's reader says what */
 	uint64_t want = o->seg_end - (uint64_t)fde_off < FDE_MAX ? o->seg_end - (uint64_t)fde_off
 								  : FDE_MAX;
-	uint8_t *fde = buf + 512;
+	uint8_t *fde = kept.buf + 512;
 	ssize_t got = hot.fde_got;
 	if (hot.fde_obj != o || hot.fde_at != (uint64_t)fde_off) {
 		hot.fde_obj = hot.win_obj = NULL;
@@ -454,7 +467,7 @@ static int lookup(struct eh_obj *o, uintptr_t pc, uint64_t *rule)
 	if (!cie_id || cie_id > (uint64_t)fde_off + 4 - o->seg_off)
 		return AT_EH_MEMORY;
 	uint64_t cie_off = (uint64_t)fde_off + 4 - cie_id;
-	uint8_t *big = NULL; /* an FDE longer than buf: a mapping of its own, for this miss */
+	uint8_t *big = NULL; /* an FDE longer than kept.buf: a mapping of its own, for this miss */
 	size_t big_n = (size_t)len + 4;
 	if (len != 0xffffffffu && len >= 8 && big_n > (uint64_t)got) {
 		if (big_n > o->seg_end - (uint64_t)fde_off || big_n > AT_EH_FDE_BIG)
@@ -598,5 +611,5 @@ unsigned int at_eh_file_objects(void)
 
 unsigned long at_eh_file_reads(void)
 {
-	return file_reads;
+	return kept.reads;
 }

@@ -57,3 +57,15 @@ int at_registry_add_runtime(struct alloc_tag *t)
 			return err;
 	}
 }
+
+AT_FORK_TEXT void at_registry_runtime_forked(void)
+{
+	uint64_t c = rt_chunk;
+	uint32_t next = (uint32_t)(c >> 32), end = (uint32_t)c;
+	uint32_t group_end = (next | (AT_COUNTERS_GROUP - 1)) + 1;
+	if (next >= end || !(next & (AT_COUNTERS_GROUP - 1)) ||
+	    group_end - next >= AT_RT_CHILD_ROOM)
+		return;
+	next = group_end < end ? group_end : end;
+	rt_chunk = (uint64_t)next << 32 | end;
+}

@@ -20,6 +20,7 @@
 #include "core/read_at.h"
 #include "core/tag_registry.h"
 #include "sites/dynsym_index.h"
+#include "sites/runtime_index.h"
 #include "sites/symtab.h"
 #include "sites/unwind.h"
 #include "sites/wrappers.h"
@@ -50,38 +51,67 @@ struct at_frame *at_named_frames;
 
 /* ---- pool: bump allocation in mmap'd blocks -------------------------- */
 
+/* The cursor: one word, the current block's address (page-aligned, mmap's)
+ * shifted down by its page bits in the high POOL_BASE_BITS, the bytes
+ * handed out from it in the low POOL_OFF_BITS (at most POOL_BLOCK: a
+ * block is handed out whole, from its first byte; a request that does not
+ * fit in what is left maps the next block).  Taken by compare-and-swap,
+ * so a thread never hands out bytes of a block another thread has just
+ * replaced.  The word is in the fork page (core/compiler.h), not in the
+ * block's first page: a forked child's first new chain writes the fork
+ * page anyway, and its records go to the block's last pages, so it no
+ * longer copies the first page (where the parent's first records lie)
+ * for the cursor alone. */
 #define POOL_BLOCK (1u << 20)
+#define POOL_OFF_BITS 24
+#define POOL_BASE_BITS (64 - POOL_OFF_BITS)
+_Static_assert(POOL_BLOCK < 1u << POOL_OFF_BITS, "an offset of a whole block fits");
 
-struct pool_block {
-	size_t used; /* bytes handed out from data[], may run past the end */
-	char data[];
-};
-
-static struct pool_block *pool_cur;
+/* In one of the fork page's 64-byte slots: the pool's cursor, and (registry
+ * lock) a forked process's own frame table and whether it puts new frames
+ * there (site_names.h, "A forked process's frames"). */
+struct frame_table;
+AT_CHAIN_HOT static struct {
+	uint64_t pool_word;
+	struct frame_table *child_frames;
+	unsigned char frames_forked;
+} hot;
 static size_t pool_bytes, table_bytes;
+
+static char *pool_base(uint64_t w)
+{
+	return (char *)(uintptr_t)((w >> POOL_OFF_BITS) << 12);
+}
 
 void *at_sites_pool_alloc(size_t n)
 {
 	n = (n + 7) & ~(size_t)7;
-	if (n > POOL_BLOCK - sizeof(struct pool_block))
+	if (n > POOL_BLOCK)
 		return NULL;
+	uint64_t w = AT_LOAD(&hot.pool_word);
 	for (;;) {
-		struct pool_block *b = AT_LOAD(&pool_cur);
-		if (b) {
-			size_t off = __atomic_fetch_add(&b->used, n, __ATOMIC_RELAXED);
-			if (off + n <= POOL_BLOCK - sizeof(*b))
-				return b->data + off;
+		uint64_t off = w & (((uint64_t)1 << POOL_OFF_BITS) - 1);
+		if (w && off + n <= POOL_BLOCK) {
+			if (__atomic_compare_exchange_n(&hot.pool_word, &w, w + n, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE))
+				return pool_base(w) + off;
+			continue;
 		}
-		struct pool_block *nb = mmap(NULL, POOL_BLOCK, PROT_READ | PROT_WRITE,
-					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *nb = mmap(NULL, POOL_BLOCK, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (nb == MAP_FAILED)
 			return NULL;
-		nb->used = 0;
-		if (!__atomic_compare_exchange_n(&pool_cur, &b, nb, 0, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
-			munmap(nb, POOL_BLOCK); /* another thread installed one */
-		else
+		uint64_t nw = ((uint64_t)(uintptr_t)nb >> 12) << POOL_OFF_BITS | n;
+		if ((uintptr_t)nb >> 12 >> POOL_BASE_BITS) { /* beyond the word's reach */
+			munmap(nb, POOL_BLOCK);
+			return NULL;
+		}
+		if (__atomic_compare_exchange_n(&hot.pool_word, &w, nw, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
 			__atomic_fetch_add(&pool_bytes, POOL_BLOCK, __ATOMIC_RELAXED);
+			return nb;
+		}
+		munmap(nb, POOL_BLOCK); /* another thread moved the cursor: again */
 	}
 }
 
@@ -148,27 +178,63 @@ static int layer_object(const char *path)
  * 64 KiB window of it (cc1's 1424 frame names: all of it, +704 KiB). */
 #define AT_NAMES_MAPPED_MAX AT_SYMTAB_MAPPED_MAX
 
+/* o's dynamic entry `tag` (0: none); an address the loader did not
+ * relocate (outside the mapping) made a run-time one when `addr`. */
+static uint64_t dyn_entry(const struct at_object *o, ElfW(Sxword) tag, int addr)
+{
+	uint64_t v = 0;
+	for (const ElfW(Dyn) *d = o->ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == tag)
+			v = d->d_un.d_val;
+	if (addr && v && !(v >= o->start && v < o->end))
+		v += o->l_addr;
+	return v;
+}
+
+/* Whether the string table of `addr` (file address) and `size` is the
+ * loader's (DT_STRTAB at its run-time address, DT_STRSZ its size: bytes
+ * never relocated), at most AT_NAMES_MAPPED_MAX long, inside o's mapping. */
+static int strs_loaded(const struct at_object *o, uint64_t addr, uint64_t size)
+{
+	if (!addr || !o->ld)
+		return 0;
+	uintptr_t at = dyn_entry(o, DT_STRTAB, 1);
+	return at && at == o->l_addr + addr && size == dyn_entry(o, DT_STRSZ, 0) &&
+	       size <= AT_NAMES_MAPPED_MAX && at >= o->start && o->end - at >= size;
+}
+
 /* The string table of o's index as the loader mapped it: when the index
- * is the file's .dynsym, its strings are the loader's (DT_STRTAB at the
- * section's address, DT_STRSZ its size: bytes never relocated) and at
- * most AT_NAMES_MAPPED_MAX long, else NULL. */
+ * is the file's .dynsym and its strings are the loader's (strs_loaded),
+ * else NULL. */
 static const char *loaded_strs(const struct at_object *o)
 {
-	uintptr_t at = 0;
-	uint64_t size = 0;
-	if (!o->sym.straddr || !o->ld)
+	if (!strs_loaded(o, o->sym.straddr, o->sym.strsz))
 		return NULL;
-	for (const ElfW(Dyn) *d = o->ld; d->d_tag != DT_NULL; d++)
-		if (d->d_tag == DT_STRTAB)
-			at = (uintptr_t)d->d_un.d_ptr;
-		else if (d->d_tag == DT_STRSZ)
-			size = d->d_un.d_val;
-	if (at && !(at >= o->start && at < o->end))
-		at += o->l_addr; /* an entry the loader did not relocate */
-	if (!at || at != o->l_addr + o->sym.straddr || size != o->sym.strsz ||
-	    size > AT_NAMES_MAPPED_MAX || at < o->start || o->end - at < size)
+	return (const char *)(o->l_addr + o->sym.straddr);
+}
+
+/* objects whose symbols were indexed where the loader mapped them (tests) */
+static unsigned long syms_in_place;
+
+/* at_syms_mapped_fn for object ctx: its .dynsym where the loader mapped it
+ * (DT_SYMTAB at the section's address, the table inside the mapping, never
+ * relocated) when its strings are the loader's too, else NULL. */
+static const Elf64_Sym *loaded_syms(void *ctx, const Elf64_Shdr *sym, const Elf64_Shdr *str)
+{
+	const struct at_object *o = ctx;
+	if (!strs_loaded(o, (str->sh_flags & SHF_ALLOC) ? str->sh_addr : 0, str->sh_size))
 		return NULL;
-	return (const char *)at;
+	uintptr_t at = dyn_entry(o, DT_SYMTAB, 1);
+	if (!at || at != o->l_addr + sym->sh_addr || at % 8 || at < o->start ||
+	    o->end - at < sym->sh_size)
+		return NULL;
+	syms_in_place++;
+	return (const Elf64_Sym *)at;
+}
+
+unsigned long at_sites_syms_in_place(void)
+{
+	return syms_in_place;
 }
 
 /* Index path's .symtab (else its .dynsym) into o, keeping the file open
@@ -183,7 +249,8 @@ static void load_symtab(struct at_object *o, const char *path)
 		return;
 	struct stat st;
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
-			 ? at_symtab_read(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym)
+			 ? at_symtab_read_mapped(at_read_fd, &fd, (uint64_t)st.st_size, &o->sym,
+						 loaded_syms, o)
 			 : 1;
 	if (rc == 0 && at_symtab_size(&o->sym) <= AT_SITES_SMALL) {
 		/* a small index in the pool, beside the records, not in a page
@@ -361,7 +428,7 @@ struct frame_table {
 	struct at_frame *slots[];
 };
 
-static struct frame_table *frames; /* registry lock */
+static struct frame_table *frames; /* registry lock; a forked process's own: hot */
 
 static inline uint32_t frame_slot(const struct frame_table *t, uintptr_t addr)
 {
@@ -397,33 +464,66 @@ static struct frame_table *frame_table_new(uint32_t shift)
 	return t;
 }
 
-/* Insert f (registry lock held); 0 or -ENOMEM. */
-static int frame_insert(struct at_frame *f)
+/* Insert f into *tp, made with 2^first slots when NULL (registry lock
+ * held); 0 or -ENOMEM. */
+static int table_insert(struct frame_table **tp, uint32_t first, struct at_frame *f)
 {
 	uint32_t i;
-	if (!frames && !(frames = frame_table_new(8))) /* header and slots: in the pool */
+	struct frame_table *t = *tp;
+	if (!t && !(t = *tp = frame_table_new(first))) /* header and slots: in the pool */
 		return -ENOMEM;
-	if ((frames->count + 1) * 2 > (1u << frames->shift)) {
-		struct frame_table *nt = frame_table_new(frames->shift + 1);
+	if ((t->count + 1) * 2 > (1u << t->shift)) {
+		struct frame_table *nt = frame_table_new(t->shift + 1);
 		if (!nt)
 			return -ENOMEM;
-		for (uint32_t k = 0; k < (1u << frames->shift); k++)
-			if (frames->slots[k]) {
-				frame_find(nt, frames->slots[k]->addr, &i);
-				nt->slots[i] = frames->slots[k];
+		for (uint32_t k = 0; k < (1u << t->shift); k++)
+			if (t->slots[k]) {
+				frame_find(nt, t->slots[k]->addr, &i);
+				nt->slots[i] = t->slots[k];
 			}
-		nt->count = frames->count;
-		size_t old = sizeof(struct frame_table) + ((size_t)1 << frames->shift) * sizeof(void *);
+		nt->count = t->count;
+		size_t old = sizeof(struct frame_table) + ((size_t)1 << t->shift) * sizeof(void *);
 		if (old > AT_SITES_SMALL) { /* (a pool one stays) */
-			munmap(frames, old); /* only ever read under the lock */
+			munmap(t, old); /* only ever read under the lock */
 			__atomic_fetch_sub(&table_bytes, old, __ATOMIC_RELAXED);
 		}
-		frames = nt;
+		t = *tp = nt;
 	}
-	frame_find(frames, f->addr, &i);
-	frames->slots[i] = f;
-	frames->count++;
+	frame_find(t, f->addr, &i);
+	t->slots[i] = f;
+	t->count++;
 	return 0;
+}
+
+/* The frame of addr met before, or NULL (registry lock held). */
+static struct at_frame *frame_known(uintptr_t addr)
+{
+	uint32_t i;
+	struct at_frame *f = frames ? frame_find(frames, addr, &i) : NULL;
+	if (!f && hot.child_frames)
+		f = frame_find(hot.child_frames, addr, &i);
+	return f;
+}
+
+/* Insert f (registry lock held): in a forked process, in its own table;
+ * 0 or -ENOMEM. */
+static int frame_insert(struct at_frame *f)
+{
+	return hot.frames_forked ? table_insert(&hot.child_frames, AT_FRAMES_CHILD_SHIFT, f)
+			     : table_insert(&frames, 8, f);
+}
+
+AT_FORK_TEXT void at_sites_forked(void)
+{
+	hot.frames_forked = frames != NULL;
+	at_registry_runtime_forked();
+	at_unwind_forked();
+}
+
+const void *at_sites_frame_table(size_t *bytes)
+{
+	*bytes = frames ? sizeof(*frames) + ((size_t)1 << frames->shift) * sizeof(void *) : 0;
+	return frames;
 }
 
 /* Whether a function of o starting where function i does (an alias;
@@ -613,13 +713,11 @@ static struct at_frame *frame_make(uintptr_t addr)
 
 struct at_frame *at_frame_lookup(uintptr_t addr, int *err)
 {
-	uint32_t i;
 	struct at_frame *f = NULL;
 	*err = -EDEADLK;
 	if (pthread_mutex_lock(&at_registry_lock))
 		return NULL;
-	if (frames)
-		f = frame_find(frames, addr, &i);
+	f = frame_known(addr);
 	pthread_mutex_unlock(&at_registry_lock);
 	if (f)
 		return f;
@@ -631,7 +729,7 @@ struct at_frame *at_frame_lookup(uintptr_t addr, int *err)
 		*err = -EDEADLK;
 		return NULL;
 	}
-	f = frames ? frame_find(frames, addr, &i) : NULL;
+	f = frame_known(addr);
 	if (!f && !frame_insert(n))
 		f = n;
 	pthread_mutex_unlock(&at_registry_lock);

@@ -71,6 +71,12 @@
  * keeps its name (a layer frame not yet named is named "0x<offset>"
  * then); an object loaded later at the same address would be named after
  * the old one.
+ * A forked process's frames: a process that is a forked child (its fork
+ * handler, at_sites_forked) and whose parent had frames puts its new
+ * frames in a table of its own, from 2^AT_FRAMES_CHILD_SHIFT slots in the
+ * pool (where its records go), looked up after the main one, whose pages
+ * it shares with its parent (a shell's child's new frames copied a page
+ * of bash's table for a few slots).
  */
 #ifndef AT_SITE_NAMES_H
 #define AT_SITE_NAMES_H
@@ -140,6 +146,16 @@ AT_HIDDEN int at_frame_name(struct at_frame *f);
 /* Pool allocation (8-byte aligned, as records, tables and strings need:
  * no padding to 16; zeroed, never freed); NULL on ENOMEM. */
 AT_HIDDEN void *at_sites_pool_alloc(size_t n);
+#define AT_FRAMES_CHILD_SHIFT 6
+/* A forked child's fork handler for the sites (one thread): its new
+ * frames, rules (unwind.h) and run-time indexes (runtime_index.h) as a
+ * forked process's. */
+AT_HIDDEN void at_sites_forked(void);
+/* The main frame table and its *bytes (tests), NULL before the first. */
+AT_HIDDEN const void *at_sites_frame_table(size_t *bytes);
+/* Objects whose symbols were indexed where the loader mapped them
+ * (tests). */
+AT_HIDDEN unsigned long at_sites_syms_in_place(void);
 /* Bytes of the pool and the frame table. */
 AT_HIDDEN size_t at_sites_memory(void);
 

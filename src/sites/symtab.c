@@ -181,15 +181,17 @@ static int kept(const Elf64_Sym *sy, uint64_t strsz)
 /* The functions of nsyms symbols at file offset off, stored in v (room
  * for nsyms; with refs, each one's symbol index in place of its size and
  * its size, at most SIZE_CAP, in place of its name's offset), read
- * per_read at a time into s; their number, or -1 when a read fails. */
+ * per_read at a time into buf, or found at `in` (the table as the loader
+ * mapped it); their number, or -1 when a read fails. */
 #define SIZE_CAP 0x7fffffffu
 static long scan(at_elf_read_fn rd, void *ctx, uint64_t off, size_t nsyms, uint64_t strsz,
-		 struct at_fsym *v, Elf64_Sym *s, size_t per_read, int refs)
+		 struct at_fsym *v, Elf64_Sym *buf, size_t per_read, int refs, const Elf64_Sym *in)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < nsyms; i += per_read) {
 		size_t n = nsyms - i < per_read ? nsyms - i : per_read;
-		if (rd(ctx, s, n * sizeof(s[0]), off + i * sizeof(s[0])))
+		const Elf64_Sym *s = in ? in + i : buf;
+		if (!in && rd(ctx, buf, n * sizeof(buf[0]), off + i * sizeof(buf[0])))
 			return -1;
 		for (size_t j = 0; j < n; j++) {
 			if (!kept(&s[j], strsz))
@@ -236,6 +238,12 @@ static void refs_layout(struct at_symtab *t, struct at_fsym *v, void *scratch)
 }
 
 int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t)
+{
+	return at_symtab_read_mapped(rd, ctx, size, t, NULL, NULL);
+}
+
+int at_symtab_read_mapped(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t,
+			  at_syms_mapped_fn mapped, void *mctx)
 {
 	Elf64_Ehdr eh;
 	memset(t, 0, sizeof(*t));
@@ -293,7 +301,11 @@ int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab
 		return 1;
 	}
 	size_t per_read = (sbytes < SYMS_READ_MAX ? sbytes : SYMS_READ_MAX) / sizeof(Elf64_Sym);
-	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, scratch, per_read, refs);
+	const Elf64_Sym *in = !refs && sym.sh_type == SHT_DYNSYM && (sym.sh_flags & SHF_ALLOC) &&
+				      sym.sh_size <= AT_SYMTAB_MAPPED_MAX && mapped
+				      ? mapped(mctx, &sym, &str)
+				      : NULL;
+	long n = scan(rd, ctx, sym.sh_offset, nsyms, str.sh_size, v, scratch, per_read, refs, in);
 	if (n <= 0 || n > (long)KEY_AT) {
 		munmap(scratch, sbytes);
 		munmap(v, bytes);

@@ -4,8 +4,9 @@
  * (core/tag_section.h's at_elf_read_fn: the runtime preads the object's
  * file, the fuzzer reads a buffer), in pieces: nothing of the file is
  * mapped, so none of it counts in the process's RSS (a mapping of cc1's
- * file kept its 2 MB of .dynsym and .dynstr resident).  Never through
- * malloc.
+ * file kept its 2 MB of .dynsym and .dynstr resident); or, a .dynsym of
+ * at most AT_SYMTAB_MAPPED_MAX bytes whose names are read in place, where
+ * the loader mapped it (at_symtab_read_mapped).  Never through malloc.
  *
  * The index: the defined functions with a size (STT_FUNC, st_shndx !=
  * SHN_UNDEF, st_size > 0, a name inside the string table) whose extent
@@ -113,6 +114,15 @@ static inline int at_symtab_global(const struct at_symtab *t, size_t fi)
  * through rd into t: 0; 1 when there is none (or no memory for the index);
  * AT_SYMTAB_CORRUPT. */
 AT_HIDDEN int at_symtab_read(at_elf_read_fn rd, void *ctx, uint64_t size, struct at_symtab *t);
+/* The table sym (a .dynsym of at most AT_SYMTAB_MAPPED_MAX bytes, whose
+ * names, str, are read in place) where the loader mapped it, or NULL. */
+typedef const Elf64_Sym *(*at_syms_mapped_fn)(void *mctx, const Elf64_Shdr *sym,
+					     const Elf64_Shdr *str);
+/* The same, a table that mapped(mctx, ...) finds read there, not through
+ * rd: its pages are the loader's, resident as its string table's (no
+ * system call, no copy). */
+AT_HIDDEN int at_symtab_read_mapped(at_elf_read_fn rd, void *ctx, uint64_t size,
+				    struct at_symtab *t, at_syms_mapped_fn mapped, void *mctx);
 /* Function fi of t in *f (its symbol read through rd when t's entries
  * are references): 0, or -1 (unreadable). */
 AT_HIDDEN int at_symtab_func(const struct at_symtab *t, at_elf_read_fn rd, void *ctx, size_t fi,

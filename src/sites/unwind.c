@@ -32,10 +32,15 @@ static size_t rule_bytes;
 static uintptr_t replaced[AT_RULE_SHIFT_MAX + 1];
 /* misses: rule-cache misses so far; fill: words made valid in the current
  * table since it was made or cleared; evicted: valid words replaced in it
- * since then */
+ * since then; child, child_evicted: a forked process's own table (unwind.h,
+ * "A forked process's rules": its words, 0 when it stores in the main one)
+ * and the valid words replaced in it */
 AT_CHAIN_HOT static struct {
 	uint64_t misses;
 	uint32_t fill, evicted;
+	uintptr_t child;
+	uint32_t child_evicted;
+	unsigned char forked; /* stores in the child's table */
 } rule_counts;
 /* The loader's count of unloads (dlpi_subs) the rule cache was last
  * cleared for; it only grows (rule_miss raises it by compare-and-swap,
@@ -706,7 +711,10 @@ struct miss_obj {
 	const uint8_t *hdr;                /* its .eh_frame_hdr by its program headers */
 	struct dl_phdr_info info;
 };
-AT_BIG_BSS static struct miss_obj miss_objs[MISS_OBJS];
+/* page-aligned: its 3.3 KiB in one page, which a program's first misses
+ * write (they lay across two) */
+AT_BIG_BSS static struct miss_obj miss_objs[MISS_OBJS] __attribute__((aligned(4096)));
+_Static_assert(sizeof(miss_objs) <= 4096, "the records in one page");
 /* in the fork page (core/compiler.h): a forked child's miss writes the
  * lock; subs: seen_subs when the records were started (dropped when it has
  * grown since: an unload seen) */
@@ -923,8 +931,72 @@ AT_ONCE_TEXT static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 	return (uintptr_t)n | shift;
 }
 
+/* ra's set in the forked process's table c. */
+static inline uint64_t *child_set(uintptr_t c, uintptr_t ra)
+{
+	return (uint64_t *)c + ((ra >> 3) & ((1u << AT_RULE_SHIFT_CHILD) - 1)) * AT_RULE_WAYS;
+}
+
+/* The forked process's table, made at its first store (the sites' pool,
+ * 32-byte aligned); 0 without memory. */
+AT_ONCE_TEXT static uintptr_t child_table(void)
+{
+	uintptr_t c = AT_LOAD(&rule_counts.child);
+	if (c)
+		return c;
+	char *p = at_sites_pool_alloc(table_size(AT_RULE_SHIFT_CHILD) + 24);
+	if (!p)
+		return 0;
+	uintptr_t n = ((uintptr_t)p + 31) & ~(uintptr_t)31;
+	if (!__atomic_compare_exchange_n(&rule_counts.child, &c, n, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return c; /* another thread's (ours stays in the pool, unused) */
+	return n;
+}
+
+/* Word w (rule | key) stored for ra in the forked process's table; when
+ * more than 2^AT_RULE_SHIFT_CHILD valid words were replaced in it, the
+ * process stores in the main table from then on. */
+AT_ONCE_TEXT static void child_store(uintptr_t ra, uint64_t w)
+{
+	uintptr_t c = child_table();
+	if (!c) {
+		AT_STORE_RELAXED(&rule_counts.forked, 0);
+		return;
+	}
+	uint64_t *set = child_set(c, ra);
+	unsigned int way = AT_RULE_WAYS;
+	for (unsigned int i = 0; i < AT_RULE_WAYS && way == AT_RULE_WAYS; i++)
+		if (!(AT_LOAD_RELAXED(&set[i]) & R_VALID))
+			way = i;
+	if (way == AT_RULE_WAYS) {
+		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
+		if (__atomic_add_fetch(&rule_counts.child_evicted, 1, __ATOMIC_RELAXED) >
+		    1u << AT_RULE_SHIFT_CHILD)
+			AT_STORE_RELAXED(&rule_counts.forked, 0);
+	}
+	AT_STORE_RELAXED(&set[way], w);
+}
+
+AT_FORK_TEXT void at_unwind_forked(void)
+{
+	rule_counts.child = 0;
+	rule_counts.child_evicted = 0;
+	rule_counts.forked = rules != 0;
+}
+
 static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 {
+	uintptr_t c = AT_LOAD_RELAXED(&rule_counts.child);
+	if (c) { /* a forked process's own rules first */
+		const uint64_t *set = child_set(c, ra);
+		uint32_t key = rule_key(ra);
+		for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
+			uint64_t w = AT_LOAD_RELAXED(&set[i]);
+			if ((uint32_t)w == key)
+				return w & ~(uint64_t)UINT32_MAX;
+		}
+	}
 	uintptr_t t = AT_LOAD(&rules);
 	if (!t)
 		t = table_grow(0, AT_RULE_SHIFT_FIRST);
@@ -945,6 +1017,13 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 							      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	int unloaded = fd.subs > seen;
+	if (unloaded && c)
+		for (size_t i = 0; i < table_size(AT_RULE_SHIFT_CHILD) / sizeof(uint64_t); i++)
+			AT_STORE_RELAXED((uint64_t *)c + i, 0);
+	if (AT_LOAD_RELAXED(&rule_counts.forked)) {
+		child_store(ra, fd.rule | rule_key(ra));
+		return fd.rule;
+	}
 	if (!t)
 		return fd.rule;
 	if (unloaded) {
@@ -1196,6 +1275,13 @@ uint64_t at_unwind_misses(void)
 	return AT_LOAD_RELAXED(&rule_counts.misses);
 }
 
+const uint64_t *at_unwind_table(size_t *bytes)
+{
+	uintptr_t t = AT_LOAD(&rules);
+	*bytes = t ? table_size(tab_shift(t)) : 0;
+	return t ? tab_words(t) : NULL;
+}
+
 size_t at_unwind_memory(void)
 {
 	return AT_LOAD_RELAXED(&rule_bytes);
@@ -1243,6 +1329,13 @@ int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
 uint64_t at_unwind_misses(void)
 {
 	return 0;
+}
+
+const uint64_t *at_unwind_table(size_t *bytes)
+{
+	uintptr_t t = AT_LOAD(&rules);
+	*bytes = t ? table_size(tab_shift(t)) : 0;
+	return t ? tab_words(t) : NULL;
 }
 
 size_t at_unwind_memory(void)

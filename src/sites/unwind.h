@@ -30,7 +30,17 @@
  * replaced stay mapped (a reader may hold one) but empty: their pages
  * dropped (MADV_DONTNEED: none resident; the first table's words, in the
  * sites' pool, stored 0), so that a reader finds no key there and misses;
- * the miss that grew a table stores its rule in the new one.  One word holds both the
+ * the miss that grew a table stores its rule in the new one.
+ * A forked process's rules: a process that is a forked child (its fork
+ * handler, at_unwind_forked, called by the chains' one) and whose parent
+ * had a table stores the rules of its misses in a table of its own,
+ * 2^AT_RULE_SHIFT_CHILD sets (1 KiB) from the sites' pool, where its new
+ * chains' records go, not in the main table, whose pages it shares with
+ * its parent (a shell's child's new return addresses fell in both pages of
+ * bash's 8 KiB table: two copies for a few words); a miss in the main
+ * table looks there first.  After 2^AT_RULE_SHIFT_CHILD valid words were
+ * replaced in it (a child that does much more than its parent did), the
+ * process stores in the main table again.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
  *   63            48 47 46            35 34  33   32  31  30              0
@@ -88,6 +98,7 @@
 #define AT_RULE_SHIFT_MAX 15   /* 512 KiB */
 #define AT_RULE_EVICT_SHIFT 3  /* grow after 2^shift / 8 evictions ... */
 #define AT_RULE_EVICT_BELOW 13 /* ... in a table of fewer than 8192 sets */
+#define AT_RULE_SHIFT_CHILD 6  /* a forked process's own table: 64 sets, 1 KiB */
 
 /*
  * What a walk read from the stack once it reached `from`: each word it
@@ -254,6 +265,11 @@ AT_HIDDEN uint64_t at_unwind_misses(void);
  * child naming a new frame runs none of its text); else -1. */
 struct dl_find_object;
 AT_HIDDEN int at_unwind_object(uintptr_t pc, struct dl_find_object *fo);
+/* In a forked child, from its fork handler (one thread): its misses'
+ * rules go to a table of its own (above). */
+AT_HIDDEN void at_unwind_forked(void);
+/* The main table's words and *bytes (tests), NULL before the first. */
+AT_HIDDEN const uint64_t *at_unwind_table(size_t *bytes);
 /* Bytes of rule-cache tables mapped (chains' memory report). */
 AT_HIDDEN size_t at_unwind_memory(void);
 /* Bytes resident of the rule-cache tables replaced (tests: none). */
