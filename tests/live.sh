@@ -223,7 +223,14 @@ echo "killed while being read: ok"
 start 7 "$TGT"
 "$AT" top -d 0.2 "$PID" >"$T/tops" 2>"$T/err" 7>&- &
 TP=$!
-sleep 1
+# the target ends once top has printed 3 tables (a loaded machine may take
+# longer than 3 refresh intervals for them)
+i=0
+until [ "$(grep -c '^ *live  *change  *calls  *change  site$' "$T/tops")" -ge 3 ]; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || fail "top printed fewer than 3 tables in 30 s: $(cat "$T/tops")"
+    sleep 0.1
+done
 exec 7>&-
 rc=0
 wait "$TP" || rc=$?
