@@ -296,7 +296,9 @@ static struct at_chain_memo *memo_free; /* registry lock */
 /* written by a forked child's first memo, as a chain's making writes them */
 AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the registry lock */
 AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
-AT_BIG_BSS struct at_chain_memo at_memo_none; /* mask 0, every key 0: never written */
+/* mask 0, every key 0: never written; page-aligned, its set 0 (all a
+ * lookup reads) is one page */
+AT_BIG_BSS struct at_chain_memo at_memo_none __attribute__((aligned(4096)));
 
 /* Move the cumulative counts of e (of m, the calling thread's) to its
  * tag's per-CPU counters (e's key 0 or its thread's). */

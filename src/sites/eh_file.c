@@ -288,7 +288,10 @@ static int index_table(struct eh_obj *o)
 	if (k > AT_EH_ARENA / sizeof(int32_t) - arena_used)
 		return -1;
 	int32_t *idx = arena + arena_used;
-	const uint64_t per = sizeof(kept.buf) / 8; /* entries a read brings */
+	/* entries a read brings: those buf's part in the tags' page holds, so
+	 * that indexing an object writes no page a miss would not (a small
+	 * program's objects are indexed and then missed in a stride or two) */
+	const uint64_t per = (4096 - offsetof(__typeof__(kept), buf)) / 8;
 	for (uint64_t e = 0; e < o->count; e += per) {
 		uint64_t n = o->count - e < per ? o->count - e : per;
 		if (read_at(o->fd, kept.buf, n * 8, o->tab_off + e * 8) != (ssize_t)(n * 8))

@@ -19,7 +19,10 @@ static const char *name_chr(const char *s, char c, size_t n)
 	return NULL;
 }
 
-AT_BIG_BSS static char user_wrappers[4096];
+/* The user's list: "" until at_set_wrappers copies one into user_store
+ * (a program without one reads no byte of user_store's page). */
+AT_BIG_BSS static char user_store[4096];
+static const char *user_wrappers = "";
 
 /* the literal itself, not an array of its own (aligned to 32 bytes, it
  * would move the read-only data that follows) */
@@ -104,7 +107,7 @@ int at_wrapper_list_match(const char *list, const char *name)
 int at_set_wrappers(const char *s)
 {
 	size_t n = strlen(s);
-	if (!n || n >= sizeof(user_wrappers))
+	if (!n || n >= sizeof(user_store))
 		return -EINVAL;
 	for (const char *p = s;; p++) { /* no empty pattern */
 		if ((*p == ',' || !*p) && (p == s || p[-1] == ','))
@@ -112,7 +115,8 @@ int at_set_wrappers(const char *s)
 		if (!*p)
 			break;
 	}
-	memcpy(user_wrappers, s, n + 1);
+	memcpy(user_store, s, n + 1);
+	user_wrappers = user_store;
 	return 0;
 }
 
