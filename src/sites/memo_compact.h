@@ -1,6 +1,6 @@
 /*
  * The memo's compact tier: the entries a thread's memo (chains.h, "The
- * memo") drops, kept in a fifth of the bytes, looked up after a miss in
+ * memo") drops, kept in about a ninth of the bytes, looked up after a miss in
  * the memo's sets and levels and before the walk.  The memo's sets and
  * their hit path are unchanged; a program whose chains outnumber them (a
  * compiler: thousands of chains through a few allocation wrappers) finds
