@@ -515,6 +515,22 @@ EXPORT void free(void *p)
 }
 
 #define UNPAREN(...) __VA_ARGS__
+/* chain_X_slow's chain (below) at depths above 1: the entry of the set's
+ * ways past w0 (its way 0), else of the whole lookup, in *ep (the memo
+ * busy); else *ep NULL and the chain's tag (site_tag).  One function for
+ * every entry of the family: inlined in each (the ways, the lookup's
+ * call, the miss's call) it was about 600 bytes of profiling's text a
+ * copy. */
+static AT_NOINLINE struct alloc_tag *chain_entry_slow(uintptr_t from, const void *ra,
+						       struct at_memo_entry *w0,
+						       struct at_memo_entry **ep)
+{
+	struct at_memo_entry *e = NULL;
+	if (at_memo_ways(w0 + 1, w0 + AT_MEMO_WAYS, (uintptr_t)ra, from, &e) < 0)
+		e = at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);
+	*ep = e;
+	return e ? NULL : site_tag(from, ra);
+}
 /*
  * The exported X (every entry but malloc and free): with profiling on and
  * no current tag, a tail call of chain_X(params, from, ra) (`from` and ra
@@ -536,12 +552,10 @@ EXPORT void free(void *p)
 	static AT_NOINLINE ret chain_##X##_slow(UNPAREN params, uintptr_t from,          \
 						const void *ra, struct at_memo_entry *w0)  \
 	{                                                                                \
-		struct at_memo_entry *e = NULL;                                          \
-		if (w0 && at_memo_ways(w0 + 1, w0 + AT_MEMO_WAYS, (uintptr_t)ra, from, &e) < 0) \
-			e = at_memo_lookup(at_memo_tls.m, (uintptr_t)ra, from);          \
-		if (e)                                                                   \
+		struct at_memo_entry *e;                                                 \
+		struct alloc_tag *t = w0 ? chain_entry_slow(from, ra, w0, &e) : site_tag1(ra); \
+		if (w0 && e)                                                             \
 			return at_##X##_entry(UNPAREN args, e);                          \
-		struct alloc_tag *t = site_tag(from, ra);                                \
 		size_t made;                                                             \
 		ret q = at_##X##_made(UNPAREN args, t, &made);                           \
 		if (ok)                                                                  \
