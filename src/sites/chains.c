@@ -296,9 +296,12 @@ static struct at_chain_memo *memo_free; /* registry lock */
 /* written by a forked child's first memo, as a chain's making writes them */
 AT_CHAIN_HOT static struct at_chain_memo *memo_all; /* prepended under the registry lock */
 AT_CHAIN_HOT static size_t memo_bytes;              /* the threads' memos */
-/* mask 0, every key 0: never written; page-aligned, its set 0 (all a
- * lookup reads) is one page */
-AT_BIG_BSS struct at_chain_memo at_memo_none __attribute__((aligned(4096)));
+/* AT_MEMO_NONE's set 0 (mask 0, every key 0: all a lookup reads), read
+ * only, at the end of profiling's text (src/preload/text_order.ld), whose
+ * pages every process that makes a chain has resident: a page of .bss of
+ * its own before */
+const struct at_memo_entry at_memo_none[AT_MEMO_WAYS]
+	__attribute__((section("at_memo_none_set"), aligned(64)));
 
 /* Move the cumulative counts of e (of m, the calling thread's) to its
  * tag's per-CPU counters (e's key 0 or its thread's). */

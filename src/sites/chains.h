@@ -451,12 +451,13 @@ _Static_assert(sizeof(((struct at_chain_memo *)0)->e[0]) == 1u << AT_MEMO_SET_SH
 
 /* A thread's memo and its busy count: at_memo_tls, a part of the thread
  * block (core/thread_block.h: one address to find on the hot path).  A
- * thread without a memo of its own has at_memo_none (AT_MEMO_NONE), whose
- * entries are all empty and never written (and only its set 0 is ever
- * read, one page): the hit path needs no test for it, a lookup there
- * misses, and its walk makes the thread's memo. */
-extern AT_HIDDEN struct at_chain_memo at_memo_none;
-#define AT_MEMO_NONE (&at_memo_none)
+ * thread without a memo of its own has AT_MEMO_NONE, whose mask is 0 and
+ * whose entries are all empty: the hit path needs no test for it, a lookup
+ * there misses, and its walk makes the thread's memo.  Only its set 0 is
+ * ever read, so that set alone exists (at_memo_none, read-only: a write
+ * would fault). */
+extern AT_HIDDEN const struct at_memo_entry at_memo_none[AT_MEMO_WAYS];
+#define AT_MEMO_NONE ((struct at_chain_memo *)(uintptr_t)at_memo_none)
 
 /* The hash of (ra, from): Fibonacci hashing of the low 32 bits of ra +
  * 2 from (where call sites and stack depths differ; one lea), a 32-bit
