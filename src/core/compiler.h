@@ -99,4 +99,16 @@
  */
 #define AT_DATA_PAGE __attribute__((section(".data")))
 
+/*
+ * A static of a few KiB that profiling's first call chains write, zero at
+ * start: in the data segment's last page, after the fork tail, in the room
+ * that src/preload/data_end.ld otherwise pads with zeros to end the file's
+ * part on a page boundary.  Every process has that page resident (the
+ * data segment is file-backed; the first read of it maps its pages,
+ * fault-around), so the static costs no page there, where in .bss it took
+ * a page of its own in every process that makes a chain.  The link fails
+ * if these statics outgrow the page's room (data_end.ld).
+ */
+#define AT_PAGE_END_DATA __attribute__((section("at_page_end_data"), aligned(64)))
+
 #endif

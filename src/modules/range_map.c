@@ -54,6 +54,7 @@ struct at_rmap_chunk {
 };
 
 typedef struct at_rmap_node node;
+_Static_assert(sizeof(node) == AT_RMAP_NODE_BYTES, "a node's bytes, as range_map.h says");
 
 static unsigned long max(unsigned long a, unsigned long b)
 {

@@ -42,9 +42,10 @@ struct at_rmap_entry {
 /* Empty map over [0, capacity).  Allocates nothing yet; returns 0. */
 AT_HIDDEN int at_rmap_init(struct at_rmap *m, unsigned long capacity);
 /* The same, its first nodes taken from [mem, mem + bytes) (8-byte
- * aligned; the caller's, never unmapped: maps that hold a few ranges
- * share one page instead of a chunk each); chunks are mapped when they
- * run out.  Returns 0. */
+ * aligned, AT_RMAP_NODE_BYTES a node; the caller's, never unmapped: maps
+ * that hold a few ranges keep no chunk); chunks are mapped when they run
+ * out.  Returns 0. */
+#define AT_RMAP_NODE_BYTES 72
 AT_HIDDEN int at_rmap_init_nodes(struct at_rmap *m, unsigned long capacity, void *mem,
 				 size_t bytes);
 /* Drop all ranges and unmap node memory (the caller's first nodes are

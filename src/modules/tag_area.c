@@ -21,10 +21,13 @@ struct part {
 
 static char *area_base;
 static struct part tags, strs; /* tags.map in slots, strs.map in bytes */
-/* Both maps' first nodes (a program registers a few objects and runtime
- * chunks: one node per span in each map), half each, in one page instead
- * of a 64 KiB chunk each (two resident pages); zero until used. */
-AT_BIG_BSS static uint64_t first_nodes[512] __attribute__((aligned(4096)));
+/* Each map's first nodes: a node per span (a registered object, a chunk of
+ * run-time indexes, runtime_index.c), one or two in git --version and
+ * python3 with a thread; in the data segment's last page
+ * (AT_PAGE_END_DATA), where a page of .bss held them; a map that needs
+ * more maps a 64 KiB chunk of nodes (range_map.c). */
+#define FIRST_NODES 3
+AT_PAGE_END_DATA static uint64_t first_nodes[2][FIRST_NODES * AT_RMAP_NODE_BYTES / 8];
 
 static size_t page_up(size_t n)
 {
@@ -42,9 +45,8 @@ static int reserve(void)
 	tags.size = AT_AREA_TAG_BYTES;
 	strs.base = (char *)p + AT_AREA_TAG_BYTES;
 	strs.size = AT_AREA_STR_BYTES;
-	at_rmap_init_nodes(&tags.map, AT_AREA_SLOTS, first_nodes, sizeof(first_nodes) / 2);
-	at_rmap_init_nodes(&strs.map, AT_AREA_STR_BYTES, first_nodes + 256,
-			   sizeof(first_nodes) / 2);
+	at_rmap_init_nodes(&tags.map, AT_AREA_SLOTS, first_nodes[0], sizeof(first_nodes[0]));
+	at_rmap_init_nodes(&strs.map, AT_AREA_STR_BYTES, first_nodes[1], sizeof(first_nodes[1]));
 	AT_STORE(&area_base, (char *)p); /* last: at_area_holds reads it without the lock */
 	return 0;
 }

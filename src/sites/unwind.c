@@ -711,9 +711,9 @@ struct miss_obj {
 	const uint8_t *hdr;                /* its .eh_frame_hdr by its program headers */
 	struct dl_phdr_info info;
 };
-/* page-aligned: its 3.3 KiB in one page, which a program's first misses
- * write (they lay across two) */
-AT_BIG_BSS static struct miss_obj miss_objs[MISS_OBJS] __attribute__((aligned(4096)));
+/* in the data segment's last page (its 3.3 KiB, which a program's first
+ * misses write, took a page of .bss of its own) */
+AT_PAGE_END_DATA static struct miss_obj miss_objs[MISS_OBJS];
 _Static_assert(sizeof(miss_objs) <= 4096, "the records in one page");
 /* in the fork page (core/compiler.h): a forked child's miss writes the
  * lock; subs: seen_subs when the records were started (dropped when it has
