@@ -25,6 +25,7 @@
 #define READ_FAILED 3 /* a read came short: the descriptor is checked */
 
 struct eh_obj {
+	struct eh_obj *next; /* the record made before it */
 	const uint8_t *hdr; /* key: the .eh_frame_hdr's run-time address */
 	int fd;             /* -1: read in place */
 	dev_t dev;
@@ -39,15 +40,18 @@ struct eh_obj {
 		uint64_t off;      /* its file offset (0: none) */
 		int enc;           /* its FDEs' pointer encoding (-1: not usable) */
 		struct at_eh_cie read; /* parsed, its initial instructions run */
-		uint8_t b[CIE_MAX];
 	} cie[2];
 	unsigned int cie_next;     /* the one a CIE read replaces */
 };
 
-/* Written with busy held (below). */
-static struct eh_obj objs[AT_EH_OBJECTS];
+/* Written with busy held (below).  The records and the sparse indexes
+ * come from one arena, each record followed by its object's index: a
+ * program's first records share the index's pages (git --version's three
+ * records and their indexes, 6.1 KiB, two pages), where an array of
+ * records in .bss took a page of its own. */
+static struct eh_obj *objs; /* the newest record, NULL: none */
 static unsigned int nobjs;
-static int32_t *arena; /* the sparse indexes, AT_EH_ARENA bytes */
+static int32_t *arena; /* AT_EH_ARENA bytes */
 static size_t arena_used; /* entries */
 
 /* What a miss writes besides the record it reads, in the fork page
@@ -270,11 +274,10 @@ static int still_ours(const struct eh_obj *o)
 	return o->fd >= 0 && !fstat(o->fd, &st) && st.st_dev == o->dev && st.st_ino == o->ino;
 }
 
-/* The sparse index of o, read from its table; 0 or -1 (no room, a read
- * failed: o is read in place). */
-static int index_table(struct eh_obj *o)
+/* k entries of the arena (8-byte aligned), mapped at the first; NULL when
+ * it is full or cannot be mapped. */
+static int32_t *arena_take(size_t k)
 {
-	size_t k = 2 * (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
 	if (!arena) {
 		/* the flags of the allocator's other small mappings (no
 		 * MAP_NORESERVE), so that the kernel merges it with a neighbour:
@@ -282,12 +285,25 @@ static int index_table(struct eh_obj *o)
 		void *a = mmap(NULL, AT_EH_ARENA, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (a == MAP_FAILED)
-			return -1;
+			return NULL;
 		arena = a;
 	}
+	k = (k + 1) & ~(size_t)1;
 	if (k > AT_EH_ARENA / sizeof(int32_t) - arena_used)
+		return NULL;
+	int32_t *p = arena + arena_used;
+	arena_used += k;
+	return p;
+}
+
+/* The sparse index of o, read from its table; 0 or -1 (no room, a read
+ * failed: o is read in place). */
+static int index_table(struct eh_obj *o)
+{
+	size_t k = 2 * (size_t)((o->count + AT_EH_STRIDE - 1) / AT_EH_STRIDE);
+	int32_t *idx = arena_take(k);
+	if (!idx)
 		return -1;
-	int32_t *idx = arena + arena_used;
 	/* entries a read brings: those buf's part in the tags' page holds, so
 	 * that indexing an object writes no page a miss would not (a small
 	 * program's objects are indexed and then missed in a stride or two) */
@@ -302,7 +318,6 @@ static int index_table(struct eh_obj *o)
 			idx[2 * ((e + i) / AT_EH_STRIDE) + 1] = load32(kept.buf + 8 * i + 4);
 		}
 	}
-	arena_used += k;
 	o->sparse = idx;
 	return 0;
 }
@@ -311,9 +326,9 @@ static int index_table(struct eh_obj *o)
  * fd stays -1 when it is to be read in place. */
 static void object_make(struct eh_obj *o, const struct dl_phdr_info *info, const uint8_t *hdr)
 {
-	buf_forget(); /* o may have been another object's record; kept.buf is reused */
+	buf_forget(); /* kept.buf is reused */
 	blocks_forget();
-	memset(o, 0, sizeof(*o));
+	memset(o, 0, sizeof(*o)); /* arena bytes: a dropped record's, after an unload */
 	o->hdr = hdr;
 	o->fd = -1;
 	uintptr_t h = (uintptr_t)hdr;
@@ -501,16 +516,17 @@ static const struct eh_cie *cie_load(struct eh_obj *o, uint64_t cie_off, int *er
 	struct eh_cie *c = &o->cie[o->cie_next];
 	o->cie_next ^= 1;
 	uint64_t cn = o->seg_end - cie_off < CIE_MAX ? o->seg_end - cie_off : CIE_MAX;
+	uint8_t b[CIE_MAX]; /* read only while it is parsed and run */
 	c->off = 0;
 	*err = READ_FAILED;
-	if (cn < 4 || file_read(o, c->b, cn, cie_off) != (ssize_t)cn)
+	if (cn < 4 || file_read(o, b, cn, cie_off) != (ssize_t)cn)
 		return NULL;
-	uint32_t clen = (uint32_t)load32(c->b);
+	uint32_t clen = (uint32_t)load32(b);
 	*err = AT_EH_MEMORY;
 	if (clen != 0xffffffffu && (uint64_t)clen + 4 > cn)
 		return NULL;
 	c->off = cie_off;
-	at_eh_cie_read(c->b, cn, o->seg_addr + (cie_off - o->seg_off), &c->read);
+	at_eh_cie_read(b, cn, o->seg_addr + (cie_off - o->seg_off), &c->read);
 	c->enc = c->read.parsed ? -1 : c->read.cie.fde_enc;
 	return c;
 }
@@ -531,15 +547,17 @@ static int cie_rule(struct eh_obj *o, uint64_t cie_off, const uint8_t *fde, size
 static int file_rule(const struct dl_phdr_info *info, const uint8_t *hdr, uintptr_t pc,
 		     uint64_t *rule)
 {
-	struct eh_obj *o = NULL;
-	for (unsigned int i = 0; i < nobjs && !o; i++)
-		if (objs[i].hdr == hdr)
-			o = &objs[i];
+	struct eh_obj *o = objs;
+	while (o && o->hdr != hdr)
+		o = o->next;
 	if (!o) {
-		if (nobjs == AT_EH_OBJECTS)
+		if (nobjs == AT_EH_OBJECTS ||
+		    !(o = (struct eh_obj *)(void *)arena_take(sizeof(*o) / sizeof(int32_t))))
 			return AT_EH_MEMORY;
-		o = &objs[nobjs++];
 		object_make(o, info, hdr);
+		o->next = objs;
+		objs = o;
+		nobjs++;
 	}
 	if (o->fd < 0)
 		return AT_EH_MEMORY;
@@ -597,9 +615,10 @@ static void forget_now(void)
 	AT_STORE_RELAXED(&hot.forget_pending, 0);
 	buf_forget();
 	blocks_forget();
-	for (unsigned int i = 0; i < nobjs; i++)
-		if (still_ours(&objs[i]))
-			close(objs[i].fd);
+	for (const struct eh_obj *o = objs; o; o = o->next)
+		if (still_ours(o))
+			close(o->fd);
+	objs = NULL;
 	nobjs = 0;
 	arena_used = 0;
 }
@@ -607,8 +626,8 @@ static void forget_now(void)
 unsigned int at_eh_file_objects(void)
 {
 	unsigned int n = 0;
-	for (unsigned int i = 0; i < nobjs; i++)
-		n += objs[i].fd >= 0;
+	for (const struct eh_obj *o = objs; o; o = o->next)
+		n += o->fd >= 0;
 	return n;
 }
 

@@ -20,7 +20,8 @@
  *     whose file bytes bound every read;
  *   - the search table's entry count and a sparse index: the start and
  *     FDE offset of every AT_EH_STRIDE-th entry (8 bytes each, in one
- *     mmap'd arena of AT_EH_ARENA bytes shared by all records), which
+ *     mmap'd arena of AT_EH_ARENA bytes that holds the records too, each
+ *     record followed by its index), which
  *     bound a stride's FDEs in .eh_frame (ld writes them in the table's
  *     order, as a rule: about 45 bytes each);
  *   - the last two CIEs read (most objects have one to three), each
