@@ -8,12 +8,15 @@
 # resident (fault-around); this names it.  The functions run are
 # callgrind's (instructions counted per function), their places the
 # library's symbol table.
-# Programs: cat /etc/passwd, and bash running a subshell (one fork whose
+# Programs: cat /etc/passwd, bash running a subshell (one fork whose
 # child exits without exec: the parent's and the child's fork handlers),
-# each with profiling on (the default) and ALLOCTAG=never.
-# usage: text_order.sh PRELOAD
+# and THREAD_EXIT (tests/thread_exit.c: a thread that allocates and exits,
+# its memo released), each with profiling on (the default) and
+# ALLOCTAG=never.
+# usage: text_order.sh PRELOAD THREAD_EXIT
 set -eu
 PRELOAD=$1
+THREAD_EXIT=$2
 command -v valgrind >/dev/null || { echo "text_order: valgrind not installed; skipped"; exit 77; }
 command -v bash >/dev/null || { echo "text_order: bash not installed; skipped"; exit 77; }
 T=$(mktemp -d)
@@ -26,6 +29,9 @@ for mode in default never; do
     env $e LD_PRELOAD="$PRELOAD" valgrind --tool=callgrind --trace-children=yes \
         --callgrind-out-file="$T/$mode.bash.%p" bash -c '(exit 0); exit 0' >/dev/null 2>"$T/err" ||
         { cat "$T/err" >&2; echo "FAIL: bash under callgrind ($mode)"; exit 1; }
+    env $e LD_PRELOAD="$PRELOAD" valgrind --tool=callgrind \
+        --callgrind-out-file="$T/$mode.thread.%p" "$THREAD_EXIT" >/dev/null 2>"$T/err" ||
+        { cat "$T/err" >&2; echo "FAIL: thread_exit under callgrind ($mode)"; exit 1; }
 done
 nm -S --defined-only "$PRELOAD" >"$T/nm"
 readelf -SW "$PRELOAD" >"$T/sections"

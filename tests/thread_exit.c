@@ -1,0 +1,27 @@
+/*
+ * A thread that allocates and exits, joined by the main thread: under the
+ * preload library its first malloc makes it a call-chain memo, and its
+ * exit releases it (sites/chains.c, memo_release).  An unmodified
+ * program: tests/text_order.sh runs it under callgrind to find the
+ * library's functions a threaded program runs.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+static void *run(void *arg)
+{
+	char *volatile p = malloc(100);
+	(void)arg;
+	if (p)
+		p[0] = 1;
+	free(p);
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, run, NULL) || pthread_join(t, NULL))
+		return 1;
+	return 0;
+}
