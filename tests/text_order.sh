@@ -11,7 +11,8 @@
 # Programs: cat /etc/passwd, bash running a subshell (one fork whose
 # child exits without exec: the parent's and the child's fork handlers),
 # and THREAD_EXIT (tests/thread_exit.c: a thread that allocates and exits,
-# its memo released), each with profiling on (the default) and
+# its memo released; a library's constructor that allocates before the
+# preload library's start-up), each with profiling on (the default) and
 # ALLOCTAG=never.
 # usage: text_order.sh PRELOAD THREAD_EXIT
 set -eu

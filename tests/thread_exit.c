@@ -1,9 +1,10 @@
 /*
  * A thread that allocates and exits, joined by the main thread: under the
  * preload library its first malloc makes it a call-chain memo, and its
- * exit releases it (sites/chains.c, memo_release).  An unmodified
- * program: tests/text_order.sh runs it under callgrind to find the
- * library's functions a threaded program runs.
+ * exit releases it (sites/chains.c, memo_release).  Linked with
+ * early_alloc_lib, whose constructor allocates before the preload
+ * library's start-up.  An unmodified program: tests/text_order.sh runs it
+ * under callgrind to find the library's functions such a program runs.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,10 +19,12 @@ static void *run(void *arg)
 	return NULL;
 }
 
+int early_alloc_done(void);
+
 int main(void)
 {
 	pthread_t t;
-	if (pthread_create(&t, NULL, run, NULL) || pthread_join(t, NULL))
+	if (!early_alloc_done() || pthread_create(&t, NULL, run, NULL) || pthread_join(t, NULL))
 		return 1;
 	return 0;
 }

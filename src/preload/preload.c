@@ -473,16 +473,26 @@ static inline int modes_are(const uint16_t *w, uint16_t k)
 #endif
 }
 
-/* malloc's MODES other than call chains or off with the slow byte clear
- * (`from` malloc's CFA): at_profiling_on alone, then as malloc, the slow
- * byte tested. */
-static AT_NOINLINE void *malloc_modes(size_t n, uintptr_t from)
+/* malloc_modes with call chains on: as malloc, the slow byte tested (in
+ * profiling's text, text_order.ld). */
+static AT_NOINLINE void *malloc_modes_chains(size_t n, uintptr_t from)
 {
-	PROFILING_MODE();
 	IF_CURRENT_TAG(tagged);
 	return chain_malloc(n, from, *(const void *const *)(from - 8), 0);
 tagged:
 	return at_malloc_fast(n, at_current_tag);
+}
+
+/* malloc's MODES other than call chains or off with the slow byte clear
+ * (`from` malloc's CFA): at_profiling_on alone, then as malloc, the slow
+ * byte tested.  Profiling off is every malloc made before start-up (the
+ * slow byte's AT_SLOW_EARLY), a program's libraries' constructors' (they
+ * run before this library's: glib's, libstdc++'s), so that path is in the
+ * allocator's text with malloc, the chains' path in profiling's. */
+static AT_NOINLINE void *malloc_modes(size_t n, uintptr_t from)
+{
+	PROFILING_MODE();
+	return malloc_modes_chains(n, from);
 sites:
 	return site_entry_any(n, *(const void *const *)(from - 8));
 off:
