@@ -19,7 +19,10 @@
 
 #define CIE_MAX 256u
 #define FDE_MAX 2048u
-#define WIN_MAX 8192u /* a stride's FDEs read at once (ld's: about 45 bytes each) */
+/* a stride's FDEs read at once (ld's: about 45 bytes each): at most what
+ * buf holds in the tags' page (below); a longer stride's FDEs are out of
+ * the table's order, and its table stretch and FDE are read instead */
+#define WIN_MAX 3584u
 #define NOT_FOUND 4   /* not in the stride's window: the table says */
 #define AT_EH_FDE_BIG (1u << 20) /* longer FDEs are read in place */
 #define READ_FAILED 3 /* a read came short: the descriptor is checked */
@@ -99,9 +102,10 @@ struct eh_block {
 };
 
 /* What a miss writes (busy held), page-aligned: the blocks' tags, the
- * clock, the reads' count and buf's first 3.6 KiB in one page (a stride's
- * FDEs are about 720 bytes, an FDE read at buf + 512), then the blocks,
- * page-aligned, in four pages of their own.  A miss that finds its bytes
+ * clock, the reads' count and buf (3.5 KiB) in one page (a stride's FDEs
+ * are about 720 bytes, an FDE read at buf + 512; an 8 KiB buf, read whole
+ * for a stride whose FDEs lay apart, made a page more resident), then the
+ * blocks, page-aligned, in four pages of their own.  A miss that finds its bytes
  * in the blocks writes one page, not three (the count in .bss beside the
  * other small statics, the tags after the blocks, buf after them): a
  * forked child whose misses read bytes its parent's blocks hold copies
@@ -113,8 +117,8 @@ AT_BIG_BSS static struct {
 	uint8_t buf[WIN_MAX]; /* a stride's FDEs; or a stretch of the table, then an FDE */
 	uint8_t data[EH_BLOCKS][EH_BLOCK] __attribute__((aligned(4096)));
 } kept __attribute__((aligned(4096)));
-_Static_assert(offsetof(__typeof__(kept), buf) + 512 + FDE_MAX <= 4096,
-	       "a table's stretch and an FDE in the tags' page");
+_Static_assert(512 + FDE_MAX <= WIN_MAX && offsetof(__typeof__(kept), buf) + WIN_MAX <= 4096,
+	       "a table's stretch and an FDE in buf, buf in the tags' page");
 
 /* at_read_at, counted */
 static ssize_t read_at(int fd, void *dst, size_t n, uint64_t off)

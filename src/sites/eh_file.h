@@ -34,11 +34,11 @@
  * 2 KiB buffer is read into a mapping of its own, unmapped after the miss.
  *
  * A miss: its stride's FDEs (from its first FDE to the next stride's, up
- * to 8 KiB) read in one piece, scanned for the one whose range holds the
+ * to 3.5 KiB) read in one piece, scanned for the one whose range holds the
  * address (and the CIE read when neither cached one is it), skipped when
  * the previous miss read the same stride.  When the scan cannot say (FDEs
  * out of the table's order, as a compiler's hot and cold parts leave them;
- * a stride longer than 8 KiB; a CIE whose FDE encoding is not ld's
+ * a stride longer than 3.5 KiB; a CIE whose FDE encoding is not ld's
  * pc-relative 4 bytes; an address no FDE covers): the stride's table
  * entries, then the FDE (its own length), each skipped when the previous
  * miss read the same.  These reads go through 16 kept blocks of 1 KiB of
