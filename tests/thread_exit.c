@@ -12,9 +12,13 @@
 static void *run(void *arg)
 {
 	char *volatile p = malloc(100);
+	void *q = NULL;
 	(void)arg;
 	if (p)
 		p[0] = 1;
+	if (posix_memalign(&q, 64, 200) == 0) /* as glib's slices, once started */
+		((char *volatile)q)[0] = 1;
+	free(q);
 	free(p);
 	return NULL;
 }
