@@ -8,21 +8,16 @@
  * mapping's start of its present pages (/proc/PID/pagemap: "P" and the
  * offsets).  Pages fault-around mapped count, as they count in RSS.
  */
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <signal.h>
+#include "exit_stop.h"
+
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/ptrace.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 static uint64_t ent[1 << 16];
 
-static void report(pid_t pid, const char *out_path)
+static void report(pid_t pid, void *arg)
 {
+	const char *out_path = arg;
 	char path[64], line[4096];
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	FILE *maps = fopen(path, "r");
@@ -64,39 +59,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: exitpages OUT CMD [ARG...]\n");
 		return 2;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("exitpages: fork");
+	int st;
+	int r = exit_stop_run(argv + 2, report, argv[1], &st);
+	if (r < 0)
 		return 2;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execvp(argv[2], argv + 2);
-		perror("exitpages: exec");
-		_exit(127);
-	}
-	int st, reported = 0;
-	if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st)) {
-		fprintf(stderr, "exitpages: %s did not start\n", argv[2]);
-		return 2;
-	}
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXIT);
-	ptrace(PTRACE_CONT, pid, 0, 0);
-	while (waitpid(pid, &st, 0) == pid) {
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			break;
-		int sig = 0;
-		if (st >> 8 == (SIGTRAP | PTRACE_EVENT_EXIT << 8)) {
-			if (!reported)
-				report(pid, argv[1]);
-			reported = 1;
-		} else if (WIFSTOPPED(st) && WSTOPSIG(st) != SIGTRAP)
-			sig = WSTOPSIG(st);
-		ptrace(PTRACE_CONT, pid, 0, sig);
-	}
-	if (!reported) {
+	if (!r) {
 		fprintf(stderr, "exitpages: %s exited unseen\n", argv[2]);
 		return 1;
 	}
