@@ -43,6 +43,7 @@
 #include "core/counters.h"
 #include "core/message.h"
 #include "core/tag_registry.h"
+#include "sites/chain_teach.h"
 #include "sites/memo_compact.h"
 #include "sites/runtime_index.h"
 #include "sites/site_names.h"
@@ -58,10 +59,15 @@ AT_CHAIN_HOT static struct {
 	uint32_t child_chains;
 	struct at_chain_table *child_table;
 	unsigned char forked;
+	/* taught chains made (registry lock), and their walks that this
+	 * process counted as first walks (no lock: a count, not a limit, under
+	 * threads) */
+	uint32_t taught, taught_walks;
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
 struct at_chain **at_chain_unindexed; /* chains.h: refs; registry lock for writes */
 static uint32_t nr_unindexed;
+/* 1 while the thread makes a chain, 2 a taught one (at_chain_adopt) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
 /* The bytes of a table's 2^shift slots. */
@@ -203,7 +209,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		goto nomem;
 	c->tag.filename = named->tag.filename;
 	c->tag.function = named->tag.function;
-	c->tag.flags = AT_TAG_CHAIN;
+	c->tag.flags = AT_TAG_CHAIN | (creating == 2 ? AT_CHAIN_TAUGHT : 0);
 	c->tag.reserved = n | site << 7 | format |
 			  (format == AT_CHAIN_SHARED ? (uint32_t)((uint64_t)f[0] >> 32) << AT_CHAIN_HIGH_SHIFT : 0);
 	/* the words one by one, not memcpy: libc's text, a fault in a fork
@@ -262,6 +268,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		named->names = 1;
 	}
 	chain_made.nr_chains++;
+	chain_made.taught += creating == 2;
 	pthread_mutex_unlock(&at_registry_lock);
 	if (!err)
 		at_counters_touch(c->tag.idx);
@@ -271,6 +278,18 @@ nomem:
 	at_msg_once(mem_once, "cannot map memory for a call chain; allocations from "
 			      "new call chains will not be counted");
 	return NULL;
+}
+
+int at_chain_adopt(const uintptr_t *f, unsigned int n)
+{
+	uint64_t h = at_chain_hash(f, n);
+	if (probe_both(f, n, h) || creating)
+		return 0;
+	uint32_t made = AT_LOAD_RELAXED(&chain_made.nr_chains);
+	creating = 2;
+	struct alloc_tag *tag = create(f, n, h);
+	creating = 0;
+	return tag && AT_LOAD_RELAXED(&chain_made.nr_chains) != made;
 }
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
@@ -392,6 +411,7 @@ static void memo_release(void *arg)
 AT_FORK_TEXT static void memo_fork_child(void)
 {
 	chain_made.forked = 1;
+	chain_made.taught_walks = 0;
 	at_sites_forked();
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
@@ -421,7 +441,7 @@ static void fork_handler_once(void)
 		 * malloc when it grows, and that malloc must not come back here
 		 * (nor make a chain: create's `creating` is set) */
 		at_memo_tls.busy++;
-		pthread_atfork(NULL, NULL, memo_fork_child);
+		pthread_atfork(at_teach_prepare, NULL, memo_fork_child);
 		at_memo_tls.busy--;
 	}
 }
@@ -815,6 +835,7 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 	unsigned int depth = at_chain_depth;
 	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
+	uint64_t misses = at_unwind_misses();
 	unsigned int n = at_unwind_from(f, depth, from, (uintptr_t)ra, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
@@ -823,11 +844,23 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 	}
 	uint32_t made = AT_LOAD_RELAXED(&chain_made.nr_chains);
 	struct alloc_tag *tag = at_chain_tag(f, n);
+	/* a forked child teaches its parent what it had to make (chain_teach.h) */
+	if (chain_made.forked && tag &&
+	    (AT_LOAD_RELAXED(&chain_made.nr_chains) != made || at_unwind_misses() != misses))
+		at_teach_publish(f, n);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
-	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&chain_made.nr_chains) == made);
+	int known = AT_LOAD_RELAXED(&chain_made.nr_chains) == made;
+	/* a taught chain's first walks in a forked child: as the making the
+	 * child did before its parent was taught it (chains.h) */
+	if (known && chain_made.forked && (AT_LOAD_RELAXED(&tag->flags) & AT_CHAIN_TAUGHT) &&
+	    chain_made.taught_walks < AT_LOAD_RELAXED(&chain_made.taught)) {
+		chain_made.taught_walks++;
+		known = 0;
+	}
+	memo_put(m, (uintptr_t)ra, from, tag, &tr, known);
 	return tag;
 }
 

@@ -79,6 +79,10 @@
 /* A chain's tag has this flag (bits 8..15 of flags are internal; debug.c
  * uses 8..10). */
 #define AT_TAG_CHAIN 0x8000u
+/* A chain made for a forked child's record (chain_teach.h): new to each
+ * child that walks it, as if that child had made it (chains.c,
+ * chain_unwind: the memo's growth counts its first walks as makings). */
+#define AT_CHAIN_TAUGHT 0x4000u
 
 struct at_frame;
 struct at_memo_compact;
@@ -740,6 +744,10 @@ at_chain_probe(struct at_chain_table *t, uint64_t h,
 			return e;
 	}
 }
+
+/* Chain f[0 .. n) made if it is not known, as a walk makes it (a chain
+ * a forked child taught: chain_teach.h): 1 when it was made now. */
+AT_HIDDEN int at_chain_adopt(const uintptr_t *f, unsigned int n);
 
 /* Create (or find, after a race) chain f[0..n): its tag, or NULL. */
 AT_HIDDEN struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h);

@@ -42,6 +42,8 @@ AT_CHAIN_HOT static struct {
 	uint32_t child_evicted;
 	unsigned char forked; /* stores in the child's table */
 } rule_counts;
+/* The main table's replacements and clears (at_unwind_generation). */
+static uint32_t generation;
 /* The loader's count of unloads (dlpi_subs) the rule cache was last
  * cleared for; it only grows (rule_miss raises it by compare-and-swap,
  * and the loader's count only grows), so a reader that recorded it knows
@@ -49,6 +51,7 @@ AT_CHAIN_HOT static struct {
 static unsigned long long seen_subs;
 
 #define R_VALID (1ull << 31)
+#define R_TAUGHT (1ull << 47) /* unwind.h: a rule a child taught */
 #define R_STOP (1ull << 32)
 #define R_CFA_RBP (1ull << 33)
 #define R_RBP_SLOT_SHIFT 32 /* 8 * the slot, in bits 35..46 */
@@ -736,7 +739,7 @@ AT_CHAIN_HOT static struct {
  * miss.lock, before nperm counts it (release); never dropped (an unload
  * cannot be one of them).
  */
-static AT_NOINLINE uint64_t rule_miss(uintptr_t ra);
+static AT_NOINLINE uint64_t rule_miss(uintptr_t ra, int main_table);
 #define PERM_OBJS 3
 static struct miss_obj perm_objs[PERM_OBJS];
 static unsigned int nperm;
@@ -759,6 +762,11 @@ static int perm_rule(struct find *fd)
 		return 0;
 	fd->rule = object_rule(&o->info, o->hdr, fd->pc);
 	return 1;
+}
+
+int at_unwind_permanent(uintptr_t pc)
+{
+	return perm_find(pc) != NULL;
 }
 
 int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
@@ -922,6 +930,7 @@ AT_ONCE_TEXT static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 	}
 	if (!first) /* the first is counted in the pool's bytes */
 		__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&generation, 1, __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) { /* replaced: its words read as misses, its pages given back */
@@ -985,9 +994,12 @@ AT_FORK_TEXT void at_unwind_forked(void)
 	rule_counts.forked = rules != 0;
 }
 
-static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
+/* ra's rule computed and stored (a miss): in a forked process's own
+ * table, as unwind.h says, unless main_table (a rule taught by a child:
+ * chain_teach.h, for the process's children to inherit). */
+static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra, int main_table)
 {
-	uintptr_t c = AT_LOAD_RELAXED(&rule_counts.child);
+	uintptr_t c = main_table ? 0 : AT_LOAD_RELAXED(&rule_counts.child);
 	if (c) { /* a forked process's own rules first */
 		const uint64_t *set = child_set(c, ra);
 		uint32_t key = rule_key(ra);
@@ -1020,7 +1032,7 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 	if (unloaded && c)
 		for (size_t i = 0; i < table_size(AT_RULE_SHIFT_CHILD) / sizeof(uint64_t); i++)
 			AT_STORE_RELAXED((uint64_t *)c + i, 0);
-	if (AT_LOAD_RELAXED(&rule_counts.forked)) {
+	if (!main_table && AT_LOAD_RELAXED(&rule_counts.forked)) {
 		child_store(ra, fd.rule | rule_key(ra));
 		return fd.rule;
 	}
@@ -1028,6 +1040,7 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 		return fd.rule;
 	if (unloaded) {
 		table_clear(t);
+		__atomic_fetch_add(&generation, 1, __ATOMIC_RELAXED);
 		AT_STORE_RELAXED(&rule_counts.fill, 0);
 		AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	}
@@ -1039,6 +1052,12 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 	uint32_t grow;
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
 		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
+		/* a taught rule replaces one no child taught, if the set has one */
+		for (unsigned int i = 0; main_table && i < AT_RULE_WAYS; i++)
+			if (!(AT_LOAD_RELAXED(&set[(way + i) % AT_RULE_WAYS]) & R_TAUGHT)) {
+				way = (way + i) % AT_RULE_WAYS;
+				break;
+			}
 		grow = __atomic_add_fetch(&rule_counts.evicted, 1, __ATOMIC_RELAXED) >
 			       (1u << tab_shift(t)) >> AT_RULE_EVICT_SHIFT &&
 		       tab_shift(t) < AT_RULE_EVICT_BELOW;
@@ -1055,7 +1074,7 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 			way = 0;
 		}
 	}
-	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
+	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra) | (main_table ? R_TAUGHT : 0));
 	return fd.rule;
 }
 
@@ -1088,7 +1107,7 @@ static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
 		if (at_likely((uint32_t)w == key))
 			return (uint32_t)(w >> 32);
 	}
-	uint64_t r = rule_miss(ra);
+	uint64_t r = rule_miss(ra, 0);
 	rule_view_load(v);
 	return (uint32_t)(r >> 32);
 }
@@ -1275,6 +1294,22 @@ uint64_t at_unwind_misses(void)
 	return AT_LOAD_RELAXED(&rule_counts.misses);
 }
 
+void at_unwind_learn(uintptr_t ra)
+{
+	struct rule_view v;
+	rule_view_load(&v);
+	const uint64_t *set = (const uint64_t *)(v.words + ((ra * 2) & v.mask));
+	for (unsigned int i = 0; i < AT_RULE_WAYS; i++)
+		if ((uint32_t)AT_LOAD_RELAXED(&set[i]) == rule_key(ra))
+			return;
+	rule_miss(ra, 1);
+}
+
+uint32_t at_unwind_generation(void)
+{
+	return AT_LOAD_RELAXED(&generation);
+}
+
 const uint64_t *at_unwind_table(size_t *bytes)
 {
 	uintptr_t t = AT_LOAD(&rules);
@@ -1324,6 +1359,22 @@ int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
 	(void)pc;
 	(void)fo;
 	return -1;
+}
+
+int at_unwind_permanent(uintptr_t pc)
+{
+	(void)pc;
+	return 0;
+}
+
+void at_unwind_learn(uintptr_t ra)
+{
+	(void)ra;
+}
+
+uint32_t at_unwind_generation(void)
+{
+	return 0;
 }
 
 uint64_t at_unwind_misses(void)

@@ -1,0 +1,96 @@
+/*
+ * Teaching a forking parent its children's call chains.
+ *
+ * A shell forks a child for each command substitution, and every child
+ * makes the same few dozen call chains its parent never made (the
+ * subshell's set-up, the builtin's output, its exit): it unwinds new
+ * return addresses (their rules read from the objects' CFI), names their
+ * frames, lists a tag for each chain, and all of it dies with the child.
+ * Here a forked child teaches its parent instead: it writes each chain it
+ * had to make, or whose walk had to compute a rule, in an area that every
+ * process of the fork tree shares; the parent, before its next fork, makes
+ * the rules and the chain itself (zero counts), so that every later child
+ * inherits them: its walk finds every rule in the rule cache and its chain
+ * in the main chain table (no chain made, no registry entry, no record, no
+ * file read).
+ *
+ * The area: one MAP_SHARED | MAP_ANONYMOUS mapping of AT_TEACH_BYTES, made
+ * by the first fork's prepare handler of a process that makes call chains
+ * (one mmap, once; the chains' fork handlers, chains.c), so that every
+ * child and grandchild has the same physical pages (exec drops it).  In
+ * 64-bit words:
+ *
+ *   w[0]                claimed: records claimed so far (an atomic add; it
+ *                       may pass the capacity, and then nothing more is
+ *                       written)
+ *   w[1 .. 7]           unused (the records start at byte 64)
+ *   record i            at byte 64 + 8 * i * (1 + depth), 1 + depth words:
+ *     r[0]              AT_TEACH_READY << 32 | n, stored last (release):
+ *                       0 while it is being written
+ *     r[1 .. n]         the chain's frames, innermost first (n <= depth)
+ *
+ * depth is ALLOCTAG_DEPTH when the area was made (at_chain_depth); the
+ * capacity, (AT_TEACH_BYTES - 64) / (8 * (1 + depth)) records (455 at the
+ * default depth of 8), and the depth are kept in the maker's private
+ * memory, which its children inherit: nothing a reader uses to find its
+ * way in the area is read from it.
+ *
+ * Invariants:
+ *  - a record is claimed once (the add gives its number), written only by
+ *    its claimer, and made ready once; a child claims nothing once the
+ *    count has reached the capacity: the area fills and stays full
+ *    (bounded, no wrap; the tree's later children make their chains as
+ *    before);
+ *  - a forked child (chains.h: a forked child's chains) writes a record
+ *    only when every frame of the chain lies in an object its parent maps
+ *    too, at the same place, for good: the unwinder's permanent objects
+ *    (unwind.h, at_unwind_permanent: the main program, libc, this
+ *    library), which a fork inherits and nothing unloads; a frame in an
+ *    object the child loaded itself keeps the record out;
+ *  - a reader trusts nothing it reads there: it copies the record, skips
+ *    it unless it is ready with 1 <= n <= depth and every frame lies in
+ *    one of its own permanent objects, and skips one not yet ready (a
+ *    later child writes it again);
+ *  - each process reads the records from its own cursor (a private
+ *    static: the parent reads the area at each fork and writes nothing in
+ *    it), and the making it does for them is the walk's: the rules a
+ *    child's walk needs (the frames' but the last, when the chain has the
+ *    whole depth: the walk looks up no rule past its last frame) stored
+ *    in the main rule cache, and the chain made as a walk makes it
+ *    (chains.c), counts zero.  An adopted chain is a chain of the parent
+ *    like any: its site's allocinfo line shows 0 0 in the parent, as any
+ *    site whose allocations were freed, and its tag takes an index.
+ */
+#ifndef AT_CHAIN_TEACH_H
+#define AT_CHAIN_TEACH_H
+
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+#define AT_TEACH_BYTES (8u * 4096u)
+#define AT_TEACH_READY 0x7eac4u /* a ready record's r[0] >> 32 */
+#define AT_TEACH_HEAD 64u       /* the bytes before record 0 */
+
+/* In a forked child, after a walk that made chain f[0 .. n) or computed a
+ * rule for it: the chain written in the area for the parent, if its
+ * frames allow it (above) and there is room. */
+AT_HIDDEN void at_teach_publish(const uintptr_t *f, unsigned int n);
+
+/* The chains' fork prepare handler (no lock of ours held): the area made
+ * at the first fork, then the records written since the last one
+ * adopted. */
+AT_HIDDEN void at_teach_prepare(void);
+
+/* What this process knows of the area (tests): records claimed in it
+ * (every process's), its capacity (0: no area), and what this process
+ * adopted: chains made, records read, records refused (not ready, or
+ * failing the checks above). */
+struct at_teach_stats {
+	uint64_t claimed;
+	uint32_t capacity;
+	uint32_t made, read, refused;
+};
+AT_HIDDEN void at_teach_stats(struct at_teach_stats *s);
+
+#endif
