@@ -100,6 +100,11 @@ void at_teach_prepare(void)
 		adopt(teach.cursor);
 }
 
+size_t at_teach_memory(void)
+{
+	return teach.area ? AT_TEACH_BYTES : 0;
+}
+
 void at_teach_stats(struct at_teach_stats *s)
 {
 	s->claimed = teach.area ? AT_LOAD_RELAXED(&teach.area[0]) : 0;

@@ -56,14 +56,23 @@
  *    it), and the making it does for them is the walk's: the rules a
  *    child's walk needs (the frames' but the last, when the chain has the
  *    whole depth: the walk looks up no rule past its last frame) stored
- *    in the main rule cache, and the chain made as a walk makes it
- *    (chains.c), counts zero.  An adopted chain is a chain of the parent
- *    like any: its site's allocinfo line shows 0 0 in the parent, as any
- *    site whose allocations were freed, and its tag takes an index.
+ *    in the main rule cache (marked taught: unwind.h), and the chain made
+ *    as a walk makes it (chains.c; flagged AT_CHAIN_TAUGHT), counts zero;
+ *  - when the main rule cache has been replaced or emptied since the
+ *    records were read (at_unwind_generation), the process reads them all
+ *    again from the first: the chains are known, their rules are made
+ *    again, so that a rule cache that grew does not leave every later
+ *    child to compute them once more (and a full area, to compute them at
+ *    every fork).
+ * An adopted chain is a chain of the parent like any: its site's
+ * allocinfo line shows 0 0 in the parent, as any site whose allocations
+ * were freed, its tag takes an index, and the profiling memory reported
+ * counts the area (at_teach_memory).
  */
 #ifndef AT_CHAIN_TEACH_H
 #define AT_CHAIN_TEACH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/compiler.h"
@@ -92,5 +101,8 @@ struct at_teach_stats {
 	uint32_t made, read, refused;
 };
 AT_HIDDEN void at_teach_stats(struct at_teach_stats *s);
+
+/* The area's bytes (0: none), for the chains' memory report. */
+AT_HIDDEN size_t at_teach_memory(void);
 
 #endif

@@ -917,7 +917,8 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
-	       AT_LOAD_RELAXED(&memo_bytes) + at_memo_compact_memory() + at_unwind_memory();
+	       AT_LOAD_RELAXED(&memo_bytes) + at_memo_compact_memory() + at_unwind_memory() +
+	       at_teach_memory();
 }
 
 int alloctag_chain_stats(struct alloctag_chain_stats *out)

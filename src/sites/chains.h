@@ -47,7 +47,9 @@
  * written in the child: a shell's child made its ~40 chains into slots
  * spread by hash over the main table's pages (a copy each) and, when
  * they passed its half, built a table twice as large (its pages zero
- * filled) for them.
+ * filled) for them.  And it teaches them to its parent (chain_teach.h):
+ * the parent makes them before its next fork, so that its later children
+ * find them in the main table and make none.
  *
  * No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
