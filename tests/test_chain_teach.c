@@ -24,6 +24,10 @@
  *   after     the parent made one chain from F's records; child H still
  *             makes Z (F could not write it) and counts it exact; the
  *             area's count stays at its capacity
+ *   regrow    the parent's rule cache is replaced (rules of addresses of
+ *             this program learned until it grows): forking I, it reads
+ *             every record again, and I allocates through X computing no
+ *             rule
  * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
  */
 #define _GNU_SOURCE
@@ -41,7 +45,7 @@
 #include "sites/unwind.h"
 #include "startup/init.h"
 
-enum { MADE, TAUGHT, DLOPEN, GRAND, GRAND2, FULL, AFTER, STEPS };
+enum { MADE, TAUGHT, DLOPEN, GRAND, GRAND2, FULL, AFTER, REGROW, STEPS };
 
 static const char *lib_path;
 
@@ -119,7 +123,7 @@ static const struct {
 	[MADE] = {x_allocs, "x_allocs", 3},   [TAUGHT] = {x_allocs, "x_allocs", 5},
 	[DLOPEN] = {lib_allocs, NULL, 1},     [GRAND] = {y_allocs, "y_allocs", 4},
 	[GRAND2] = {y_allocs, "y_allocs", 2}, [FULL] = {z_allocs, "z_allocs", 2},
-	[AFTER] = {z_allocs, "z_allocs", 3},
+	[AFTER] = {z_allocs, "z_allocs", 3},   [REGROW] = {x_allocs, "x_allocs", 2},
 };
 
 /* What a step does before its allocations: 1 when this process is done
@@ -173,6 +177,7 @@ static __attribute__((noinline)) void step_after(int step, void **p, const struc
 		break;
 	case TAUGHT: /* taught: nothing made, no rule computed */
 	case GRAND2:
+	case REGROW:
 		CHECK_EQ(at_chain_count(), chains);
 		CHECK_EQ(at_unwind_misses(), misses);
 		break;
@@ -203,6 +208,13 @@ static __attribute__((noinline)) int child_body(int step)
 /* One step: the parent's checks around a fork whose child runs step. */
 static __attribute__((noinline)) void parent_step(int step)
 {
+	if (step == REGROW) { /* the rule cache replaced: X's rules gone */
+		uint32_t g = at_unwind_generation();
+		for (uintptr_t a = (uintptr_t)filler; at_unwind_generation() == g; a += 8) {
+			CHECK(a < (uintptr_t)filler + 65536);
+			at_unwind_learn(a);
+		}
+	}
 	struct at_teach_stats before = stats();
 	fflush(NULL);
 	pid_t pid = fork();
@@ -230,6 +242,10 @@ static __attribute__((noinline)) void parent_step(int step)
 	case AFTER: /* F's records: one chain of one frame */
 		CHECK_EQ(s.made, before.made + 1);
 		CHECK_EQ(s.refused, before.refused);
+		break;
+	case REGROW: /* every record read again, nothing made */
+		CHECK_EQ(s.read, before.read + s.capacity);
+		CHECK_EQ(s.made, before.made);
 		break;
 	}
 	int st;
