@@ -8,15 +8,16 @@
  *             the parent never made: A makes it and writes its record
  *   taught    the parent, forking B, has made X (zero counts: its allocinfo
  *             line for x_allocs is exactly 0 0); B allocates 5 blocks
- *             through X making no chain and no rule miss, and its
- *             allocinfo line is exactly its own 5 blocks
+ *             through X making no chain, no rule miss and no walk (its
+ *             thread's memo is the taught memo, which holds X's entry from
+ *             A's walk), and its allocinfo line is exactly its own 5 blocks
  *   dlopen    child C loads chain_lib (argv[1]) and allocates through its
  *             lib_alloc: that chain is not written (the object is not its
  *             parent's), and the parent never has a lib_alloc line
  *   grand     child D forks grandchild G, which allocates through chain Y
  *             (y_allocs) and writes it
  *   grand2    the parent, forking E, has made Y; E allocates through Y
- *             making no chain and no rule miss
+ *             making no chain, no rule miss and no walk
  *   full      child F fills the area (records of one frame, an address
  *             in filler) until its count is the capacity; more records
  *             are not claimed; a new chain Z (z_allocs) is made and
@@ -154,8 +155,9 @@ static __attribute__((noinline)) int step_before(int step)
 	}
 	case FULL: { /* the area filled: records of one frame, filler's */
 		uintptr_t f = (uintptr_t)filler + 1;
+		struct at_unwind_trace none = {.unusable = 1};
 		for (uint32_t i = 0; i < s.capacity + 10; i++)
-			at_teach_publish(&f, 1);
+			at_teach_publish(&f, 1, 0, &none);
 		s = stats();
 		CHECK_EQ(s.claimed, s.capacity);
 		break;
@@ -200,8 +202,11 @@ static __attribute__((noinline)) int child_body(int step)
 	struct at_teach_stats s = stats();
 	uint32_t chains = at_chain_count();
 	uint64_t misses = at_unwind_misses();
+	uint32_t walks = at_chain_walks();
 	calls[step].fn(p, calls[step].n); /* the one call site */
 	step_after(step, p, &s, chains, misses);
+	if (step == TAUGHT || step == GRAND2) /* the taught memo's entry: no walk */
+		CHECK_EQ(at_chain_walks(), walks);
 	return 0;
 }
 

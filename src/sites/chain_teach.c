@@ -20,7 +20,8 @@ static struct {
 	uint32_t words;    /* a record's: 1 + depth */
 	uint32_t cursor;   /* records read */
 	uint32_t rules;    /* at_unwind_generation when the records were read */
-	uint32_t made, read, refused;
+	uint32_t depth;    /* at_chain_depth when the area was made */
+	uint32_t made, read, refused, proved;
 } teach;
 
 static inline uint64_t *record(uint32_t i)
@@ -28,10 +29,23 @@ static inline uint64_t *record(uint32_t i)
 	return teach.area + AT_TEACH_HEAD / sizeof(uint64_t) + (size_t)i * teach.words;
 }
 
-void at_teach_publish(const uintptr_t *f, unsigned int n)
+/* Whether walk trace tr from `from` is one a record keeps (chain_teach.h). */
+static int trace_kept(uintptr_t from, const struct at_unwind_trace *tr)
+{
+	if (tr->unusable || tr->bounded || tr->rbp || tr->n > AT_TEACH_TRACE ||
+	    tr->top - from > UINT16_MAX)
+		return 0;
+	for (unsigned int i = 0; i < tr->n; i++)
+		if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
+			return 0;
+	return 1;
+}
+
+void at_teach_publish(const uintptr_t *f, unsigned int n, uintptr_t from,
+		      const struct at_unwind_trace *tr)
 {
 	uint64_t *a = teach.area;
-	if (!a || n + 1 > teach.words)
+	if (!a || !n || n > teach.depth)
 		return;
 	for (unsigned int k = 0; k < n; k++)
 		if (!at_unwind_permanent(f[k]))
@@ -41,10 +55,37 @@ void at_teach_publish(const uintptr_t *f, unsigned int n)
 	uint64_t i = __atomic_fetch_add(&a[0], 1, __ATOMIC_RELAXED);
 	if (i >= teach.capacity)
 		return;
-	uint64_t *r = record((uint32_t)i);
+	uint64_t *r = record((uint32_t)i), head = (uint64_t)AT_TEACH_READY << 32 | n;
 	for (unsigned int k = 0; k < n; k++)
 		AT_STORE_RELAXED(&r[1 + k], (uint64_t)f[k]);
-	AT_STORE(&r[0], (uint64_t)AT_TEACH_READY << 32 | n);
+	if (trace_kept(from, tr)) {
+		uint64_t *t = r + 1 + teach.depth;
+		AT_STORE_RELAXED(&t[0], (uint64_t)from);
+		AT_STORE_RELAXED(&t[1], (uint64_t)(tr->top - from));
+		for (unsigned int k = 0; k < tr->n; k++) {
+			AT_STORE_RELAXED(&t[2 + k], (uint64_t)tr->val[k]);
+			/* four 16-bit offsets a word */
+			t[2 + AT_TEACH_TRACE + k / 4] |= (uint64_t)(tr->addr[k] - from) << 16 * (k % 4);
+		}
+		head |= AT_TEACH_TRACED | (uint64_t)tr->n << 16;
+	}
+	AT_STORE(&r[0], head);
+}
+
+/* Record r's trace (its head's count of words) into *tr, the walk's from
+ * `from`: its words' addresses from their offsets. */
+static void trace_read(const uint64_t *r, uint64_t head, uintptr_t *from, struct at_unwind_trace *tr)
+{
+	const uint64_t *t = r + 1 + teach.depth;
+	*from = (uintptr_t)AT_LOAD_RELAXED(&t[0]);
+	tr->n = (unsigned int)(head >> 16 & 0xffu);
+	tr->unusable = tr->bounded = tr->rbp_from = tr->rbp = 0;
+	tr->top = *from + (uintptr_t)(AT_LOAD_RELAXED(&t[1]) & UINT16_MAX);
+	for (unsigned int k = 0; k < tr->n && k < AT_TEACH_TRACE; k++) {
+		uint64_t offs = AT_LOAD_RELAXED(&t[2 + AT_TEACH_TRACE + k / 4]);
+		tr->addr[k] = *from + (uintptr_t)(offs >> 16 * (k % 4) & UINT16_MAX);
+		tr->val[k] = (uintptr_t)AT_LOAD_RELAXED(&t[2 + k]);
+	}
 }
 
 /* Record i adopted if it passes the checks (chain_teach.h): its rules and
@@ -53,10 +94,11 @@ static AT_NOINLINE void adopt(uint32_t i)
 {
 	const uint64_t *r = record(i);
 	uint64_t head = AT_LOAD(&r[0]);
-	unsigned int n = (unsigned int)head, depth = at_chain_depth;
+	unsigned int n = (unsigned int)(head & 0xffu), depth = at_chain_depth;
 	uintptr_t f[AT_CHAIN_MAX];
 	teach.read++;
-	if (head >> 32 != AT_TEACH_READY || !n || n > depth || n + 1 > teach.words) {
+	if (head >> 32 != AT_TEACH_READY || !n || n > depth || depth != teach.depth ||
+	    (head >> 16 & 0xffu) > AT_TEACH_TRACE) {
 		teach.refused++;
 		return;
 	}
@@ -71,7 +113,23 @@ static AT_NOINLINE void adopt(uint32_t i)
 	 * of the whole depth (the walk stops there without one) */
 	for (unsigned int k = 0; k < (n == depth ? n - 1 : n); k++)
 		at_unwind_learn(f[k]);
-	teach.made += at_chain_adopt(f, n);
+	int made;
+	struct alloc_tag *tag = at_chain_adopt(f, n, &made);
+	teach.made += made;
+	if (!tag || !(head & AT_TEACH_TRACED))
+		return;
+	/* the walk's trace: an entry of the taught memo if it is what a walk of
+	 * the chain reads, within this thread's stack (the child's thread is
+	 * this one; an entry is used only where its words lie below the
+	 * stack top of the thread looking it up, chains.h) */
+	uintptr_t from;
+	struct at_unwind_trace tr;
+	trace_read(r, head, &from, &tr);
+	uintptr_t top = at_stack_top((uintptr_t)__builtin_frame_address(0));
+	if (from >= top || tr.top > top || !at_unwind_replay(f, n, depth, from, &tr))
+		return;
+	teach.proved++;
+	at_chain_teach_memo(from, tag, &tr, f[0]);
 }
 
 void at_teach_prepare(void)
@@ -84,7 +142,8 @@ void at_teach_prepare(void)
 			       -1, 0);
 		if (p == MAP_FAILED)
 			return; /* tried again at the next fork */
-		teach.words = 1 + at_chain_depth;
+		teach.depth = at_chain_depth;
+		teach.words = 1 + teach.depth + 2 + AT_TEACH_TRACE + (AT_TEACH_TRACE + 3) / 4;
 		teach.capacity = (AT_TEACH_BYTES - AT_TEACH_HEAD) / (8 * teach.words);
 		teach.area = p;
 		teach.rules = at_unwind_generation();
@@ -112,4 +171,5 @@ void at_teach_stats(struct at_teach_stats *s)
 	s->made = teach.made;
 	s->read = teach.read;
 	s->refused = teach.refused;
+	s->proved = teach.proved;
 }

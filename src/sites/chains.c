@@ -63,6 +63,10 @@ AT_CHAIN_HOT static struct {
 	 * process counted as first walks (no lock: a count, not a limit, under
 	 * threads) */
 	uint32_t taught, taught_walks;
+	/* the taught memo (at_chain_teach_memo; the prepare handler's), and
+	 * whether this process's thread took it as its memo */
+	struct at_chain_memo *teach_memo;
+	unsigned char teach_memo_used;
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
 struct at_chain **at_chain_unindexed; /* chains.h: refs; registry lock for writes */
@@ -280,16 +284,19 @@ nomem:
 	return NULL;
 }
 
-int at_chain_adopt(const uintptr_t *f, unsigned int n)
+struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, int *made)
 {
 	uint64_t h = at_chain_hash(f, n);
-	if (probe_both(f, n, h) || creating)
-		return 0;
-	uint32_t made = AT_LOAD_RELAXED(&chain_made.nr_chains);
+	struct at_chain *e = probe_both(f, n, h);
+	*made = 0;
+	if (e || creating)
+		return e ? &e->tag : NULL;
+	uint32_t count = AT_LOAD_RELAXED(&chain_made.nr_chains);
 	creating = 2;
 	struct alloc_tag *tag = create(f, n, h);
 	creating = 0;
-	return tag && AT_LOAD_RELAXED(&chain_made.nr_chains) != made;
+	*made = tag && AT_LOAD_RELAXED(&chain_made.nr_chains) != count;
+	return tag;
 }
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
@@ -417,6 +424,13 @@ AT_FORK_TEXT static void memo_fork_child(void)
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */
 			memo_free = NULL;
+	}
+	if (chain_made.teach_memo && !chain_made.teach_memo_used) {
+		/* the taught memo: its entries written by the parent, its counts
+		 * all 0 (no thread of the parent counts in it) */
+		at_memo_tls.m = chain_made.teach_memo;
+		at_memo_tls.counted = 0;
+		chain_made.teach_memo_used = 1;
 	}
 }
 
@@ -693,6 +707,51 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	at_memo_tls.busy = 0;
 }
 
+/* Whether memo m holds an entry of (ra, from) with trace tr's words: its
+ * entries compared with the trace, no stack read. */
+static int memo_holds(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
+		      const struct at_unwind_trace *tr)
+{
+	for (unsigned int s = 0; s <= m->mask; s++)
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
+			const struct at_memo_entry *e = &m->e[s][w];
+			/* its words the trace's, the last repeated (memo_write) */
+			if (e->key != ra || AT_MEMO_SP(e) != from || e->n != e->nabs ||
+			    e->nabs < tr->n || (!tr->n && e->nabs))
+				continue;
+			unsigned int i = 0, j;
+			while (i < e->nabs && (j = i < tr->n ? i : tr->n - 1,
+					       e->off[i] == (uint16_t)(tr->addr[j] - from) &&
+					       e->val[i] == tr->val[j]))
+				i++;
+			if (i == e->nabs)
+				return 1;
+		}
+	return 0;
+}
+
+void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag, const struct at_unwind_trace *tr,
+			 uintptr_t ra)
+{
+	struct at_chain_memo *m = chain_made.teach_memo;
+	if (chain_made.teach_memo_used || at_memo_tls.busy || tr->rbp)
+		return; /* this process's memo, or a lookup interrupted; rbp words: not kept */
+	if (!m) {
+		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
+			return; /* (a mapping lost) */
+		m->mask = AT_TEACH_MEMO_SETS - 1;
+		m->omask = m->mask << AT_MEMO_SET_SHIFT;
+		m->next_all = memo_all;
+		AT_STORE(&memo_all, m);
+		pthread_mutex_unlock(&at_registry_lock);
+		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
+		chain_made.teach_memo = m;
+	}
+	if (!memo_holds(m, ra, from, tr))
+		memo_put(m, ra, from, tag, tr, 0);
+}
+
 void at_chain_set_depth(unsigned int depth)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
@@ -847,7 +906,7 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 	/* a forked child teaches its parent what it had to make (chain_teach.h) */
 	if (chain_made.forked && tag &&
 	    (AT_LOAD_RELAXED(&chain_made.nr_chains) != made || at_unwind_misses() != misses))
-		at_teach_publish(f, n);
+		at_teach_publish(f, n, from, &tr);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))

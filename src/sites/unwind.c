@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/control.h"
 #include "core/message.h"
 #include "sites/eh_file.h"
 #include "sites/site_names.h"
@@ -1124,9 +1125,28 @@ static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
  * when rbp was loaded from the stack and no later load waits; 0 while rbp
  * is still the one at `from`.
  */
+/* The word at a in a replayed trace r (at_unwind_replay): the value the
+ * walk read there, else 1.  A word a walk reads and does not trace is a
+ * saved rbp that no CFA was computed from: its value changes nothing.
+ * Any other is traced, so a word missing from r that the replay uses
+ * (a return address, a saved rbp a CFA is computed from) goes into the
+ * replay's own trace as 1 (or ends it at a bound), and the traces
+ * differ. */
+static uintptr_t replay_load(const struct at_unwind_trace *r, uintptr_t a)
+{
+	for (unsigned int i = 0; i < r->n && i < AT_TRACE_MAX; i++)
+		if (r->addr[i] == a)
+			return r->val[i];
+	return 1;
+}
+
+/* A stack word the walk reads: from memory, or from trace `replay` (a
+ * constant NULL in the walks: no test left in them). */
+#define WALK_LOAD(a) (replay ? replay_load(replay, (a)) : *(const uintptr_t *)(a))
+
 static inline __attribute__((always_inline)) unsigned int
 walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace *tr, uintptr_t pc,
-     uintptr_t sp, uintptr_t bp)
+     uintptr_t sp, uintptr_t bp, const struct at_unwind_trace *replay)
 {
 	const uintptr_t lo = sp, hi = at_stack_top(sp);
 	uintptr_t *fp = frames, *const fend = frames + max;
@@ -1159,9 +1179,9 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 				bounded = 1;
 				goto out;
 			}
-			bp = *(const uintptr_t *)at;
+			bp = WALK_LOAD(at);
 		}
-		pc = *(const uintptr_t *)(cfa - 8);
+		pc = WALK_LOAD(cfa - 8);
 		sp = cfa;
 		if (pc < 4096)
 			goto out;
@@ -1211,10 +1231,10 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 				if (at < lo)
 					goto out;
 			}
-			bp = *(const uintptr_t *)at;
+			bp = WALK_LOAD(at);
 			pend_at = at; /* recorded only if a CFA is computed from it */
 		}
-		pc = *(const uintptr_t *)(cfa - 8);
+		pc = WALK_LOAD(cfa - 8);
 		if (at_likely(ta != tend)) {
 			ta[0] = cfa - 8;
 			ta[AT_TRACE_MAX] = pc;
@@ -1244,7 +1264,7 @@ AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintp
 unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
-	return walk(frames, max, from, tr, pc, sp, bp);
+	return walk(frames, max, from, tr, pc, sp, bp, NULL);
 }
 
 /* at_unwind with a trace (not NULL): the state at the return from it: pc
@@ -1283,7 +1303,7 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	unsigned int n = walk(frames, max, from, tr, ra, from, 0);
+	unsigned int n = walk(frames, max, from, tr, ra, from, 0, NULL);
 	if (at_likely(!tr->rbp_from))
 		return n;
 	return at_unwind_traced(frames, max, from, tr);
@@ -1308,6 +1328,25 @@ void at_unwind_learn(uintptr_t ra)
 uint32_t at_unwind_generation(void)
 {
 	return AT_LOAD_RELAXED(&generation);
+}
+
+int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max, uintptr_t from,
+		     const struct at_unwind_trace *t)
+{
+	uintptr_t g[AT_DEPTH_MAX];
+	struct at_unwind_trace r;
+	if (!n || n > max || max > AT_DEPTH_MAX || t->n > AT_TRACE_MAX || t->unusable || t->bounded)
+		return 0;
+	unsigned int m = walk(g, max, from, &r, f[0], from, 0, t);
+	if (r.unusable || r.bounded || m != n || r.n != t->n || r.rbp != t->rbp || r.top != t->top)
+		return 0;
+	for (unsigned int k = 0; k < n; k++)
+		if (g[k] != f[k])
+			return 0;
+	for (unsigned int i = 0; i < r.n; i++)
+		if (r.addr[i] != t->addr[i] || r.val[i] != t->val[i])
+			return 0;
+	return 1;
 }
 
 const uint64_t *at_unwind_table(size_t *bytes)
@@ -1374,6 +1413,17 @@ void at_unwind_learn(uintptr_t ra)
 
 uint32_t at_unwind_generation(void)
 {
+	return 0;
+}
+
+int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max, uintptr_t from,
+		     const struct at_unwind_trace *t)
+{
+	(void)f;
+	(void)n;
+	(void)max;
+	(void)from;
+	(void)t;
 	return 0;
 }
 

@@ -277,6 +277,14 @@ AT_HIDDEN int at_unwind_permanent(uintptr_t pc);
  * there, even in a forked process, marked taught (a rule a child taught:
  * chain_teach.h). */
 AT_HIDDEN void at_unwind_learn(uintptr_t ra);
+/* Whether trace t, as a walk from `from` at depth max read it (not
+ * unusable, not ended at a bound), is what a walk of chain f[0 .. n)
+ * reads: the walk run again with t's words for the stack (rules from
+ * the cache; a word it reads that t does not hold fails it) yields
+ * exactly f, t's words at t's addresses and t's top (a child's walk
+ * taught: chain_teach.h). */
+AT_HIDDEN int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max,
+			       uintptr_t from, const struct at_unwind_trace *t);
 /* A count that changes whenever the main table is replaced or emptied
  * (the rules taught so far may be gone). */
 AT_HIDDEN uint32_t at_unwind_generation(void);
