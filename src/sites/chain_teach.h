@@ -25,15 +25,17 @@
  *                       may pass the capacity, and then nothing more is
  *                       written)
  *   w[1 .. 7]           unused (the records start at byte 64)
- *   record i            at byte 64 + 8 * i * W, W = depth + 6 + AT_TEACH_TRACE
- *                       words (30 at the default depth of 8: 272 records):
+ *   record i            at byte 64 + 8 * i * W, of W = 3 + depth +
+ *                       AT_TEACH_TRACE + (AT_TEACH_TRACE + 3) / 4 words
+ *                       (30 at the default depth of 8: 272 records):
  *     r[0]              AT_TEACH_READY << 32 | t << 16 | traced << 15 | n,
  *                       stored last (release): 0 while it is being written
  *     r[1 .. n]         the chain's frames, innermost first (n <= depth)
  *     with `traced` (AT_TEACH_TRACED), the walk's trace (unwind.h: the
- *     stack words it read, here return addresses only, t <= 15 of them):
+ *     stack words it read, t <= 15 of them):
  *     r[1 + depth]      `from`, the stack pointer the walk started at
- *     r[2 + depth]      its highest CFA's offset from `from` (<= 0xffff)
+ *     r[2 + depth]      its highest CFA's offset from `from` (<= 0xffff),
+ *                       and in bits 32..63 which words are saved rbp values
  *     r[3 + depth + k]  word k's value, k < t
  *     r[3 + depth + AT_TEACH_TRACE + k / 4], bits 16 * (k % 4) ..: word
  *                       k's offset from `from` (<= 0xffff)

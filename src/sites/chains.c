@@ -67,6 +67,7 @@ AT_CHAIN_HOT static struct {
 	 * whether this process's thread took it as its memo */
 	struct at_chain_memo *teach_memo;
 	unsigned char teach_memo_used;
+	unsigned char teach_memo_depth; /* at_chain_depth its entries were made at */
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
 struct at_chain **at_chain_unindexed; /* chains.h: refs; registry lock for writes */
@@ -425,7 +426,8 @@ AT_FORK_TEXT static void memo_fork_child(void)
 		if (memo_free) /* exited threads' memos: shared too, and grown */
 			memo_free = NULL;
 	}
-	if (chain_made.teach_memo && !chain_made.teach_memo_used) {
+	if (chain_made.teach_memo && !chain_made.teach_memo_used &&
+	    chain_made.teach_memo_depth == at_chain_depth) {
 		/* the taught memo: its entries written by the parent, its counts
 		 * all 0 (no thread of the parent counts in it) */
 		at_memo_tls.m = chain_made.teach_memo;
@@ -707,24 +709,15 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	at_memo_tls.busy = 0;
 }
 
-/* Whether memo m holds an entry of (ra, from) with trace tr's words: its
- * entries compared with the trace, no stack read. */
+/* Whether memo m holds an entry of chain `tag` for (ra, from) (its
+ * entries read, no stack word). */
 static int memo_holds(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
-		      const struct at_unwind_trace *tr)
+		      const struct alloc_tag *tag)
 {
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
 			const struct at_memo_entry *e = &m->e[s][w];
-			/* its words the trace's, the last repeated (memo_write) */
-			if (e->key != ra || AT_MEMO_SP(e) != from || e->n != e->nabs ||
-			    e->nabs < tr->n || (!tr->n && e->nabs))
-				continue;
-			unsigned int i = 0, j;
-			while (i < e->nabs && (j = i < tr->n ? i : tr->n - 1,
-					       e->off[i] == (uint16_t)(tr->addr[j] - from) &&
-					       e->val[i] == tr->val[j]))
-				i++;
-			if (i == e->nabs)
+			if (e->key == ra && AT_MEMO_SP(e) == from && e->tag == tag)
 				return 1;
 		}
 	return 0;
@@ -734,8 +727,9 @@ void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag, const struct at_
 			 uintptr_t ra)
 {
 	struct at_chain_memo *m = chain_made.teach_memo;
-	if (chain_made.teach_memo_used || at_memo_tls.busy || tr->rbp)
-		return; /* this process's memo, or a lookup interrupted; rbp words: not kept */
+	if (chain_made.teach_memo_used || at_memo_tls.busy ||
+	    (m && chain_made.teach_memo_depth != at_chain_depth))
+		return; /* this process's memo, or a lookup interrupted */
 	if (!m) {
 		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
@@ -746,9 +740,10 @@ void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag, const struct at_
 		AT_STORE(&memo_all, m);
 		pthread_mutex_unlock(&at_registry_lock);
 		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
+		chain_made.teach_memo_depth = (unsigned char)at_chain_depth;
 		chain_made.teach_memo = m;
 	}
-	if (!memo_holds(m, ra, from, tr))
+	if (!memo_holds(m, ra, from, tag))
 		memo_put(m, ra, from, tag, tr, 0);
 }
 

@@ -762,8 +762,8 @@ AT_HIDDEN struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, i
  * forked child's thread takes as its own (chains.c, memo_fork_child); the
  * entry of chain `tag` walked from `from` with trace tr (a child's, checked
  * by at_unwind_replay) put in it as a walk's (no growth), unless it holds
- * it already, or this process's thread took it, or the calling thread's
- * memo is busy, or the trace has rbp words. */
+ * an entry of the chain at that `from` already, or this process's thread
+ * took it, or the calling thread's memo is busy. */
 #define AT_TEACH_MEMO_SETS AT_MEMO_SETS
 AT_HIDDEN void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag,
 				   const struct at_unwind_trace *tr, uintptr_t ra);
