@@ -43,6 +43,7 @@
 #include "core/counters.h"
 #include "core/message.h"
 #include "core/tag_registry.h"
+#include "sites/chain_teach.h"
 #include "sites/memo_compact.h"
 #include "sites/runtime_index.h"
 #include "sites/site_names.h"
@@ -58,10 +59,20 @@ AT_CHAIN_HOT static struct {
 	uint32_t child_chains;
 	struct at_chain_table *child_table;
 	unsigned char forked;
+	/* taught chains made (registry lock), and their walks that this
+	 * process counted as first walks (no lock: a count, not a limit, under
+	 * threads) */
+	uint32_t taught, taught_walks;
+	/* the taught memo (at_chain_teach_memo; the prepare handler's), and
+	 * whether this process's thread took it as its memo */
+	struct at_chain_memo *teach_memo;
+	unsigned char teach_memo_used;
+	unsigned char teach_memo_depth; /* at_chain_depth its entries were made at */
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
 struct at_chain **at_chain_unindexed; /* chains.h: refs; registry lock for writes */
 static uint32_t nr_unindexed;
+/* 1 while the thread makes a chain, 2 a taught one (at_chain_adopt) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
 
 /* The bytes of a table's 2^shift slots. */
@@ -203,7 +214,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		goto nomem;
 	c->tag.filename = named->tag.filename;
 	c->tag.function = named->tag.function;
-	c->tag.flags = AT_TAG_CHAIN;
+	c->tag.flags = AT_TAG_CHAIN | (creating == 2 ? AT_CHAIN_TAUGHT : 0);
 	c->tag.reserved = n | site << 7 | format |
 			  (format == AT_CHAIN_SHARED ? (uint32_t)((uint64_t)f[0] >> 32) << AT_CHAIN_HIGH_SHIFT : 0);
 	/* the words one by one, not memcpy: libc's text, a fault in a fork
@@ -262,6 +273,7 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		named->names = 1;
 	}
 	chain_made.nr_chains++;
+	chain_made.taught += creating == 2;
 	pthread_mutex_unlock(&at_registry_lock);
 	if (!err)
 		at_counters_touch(c->tag.idx);
@@ -271,6 +283,21 @@ nomem:
 	at_msg_once(mem_once, "cannot map memory for a call chain; allocations from "
 			      "new call chains will not be counted");
 	return NULL;
+}
+
+struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, int *made)
+{
+	uint64_t h = at_chain_hash(f, n);
+	struct at_chain *e = probe_both(f, n, h);
+	*made = 0;
+	if (e || creating)
+		return e ? &e->tag : NULL;
+	uint32_t count = AT_LOAD_RELAXED(&chain_made.nr_chains);
+	creating = 2;
+	struct alloc_tag *tag = create(f, n, h);
+	creating = 0;
+	*made = tag && AT_LOAD_RELAXED(&chain_made.nr_chains) != count;
+	return tag;
 }
 
 struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h)
@@ -395,11 +422,20 @@ static void memo_release(void *arg)
 AT_FORK_TEXT static void memo_fork_child(void)
 {
 	chain_made.forked = 1;
+	chain_made.taught_walks = 0;
 	at_sites_forked();
 	if (at_memo_tls.m != AT_MEMO_NONE) {
 		at_memo_tls.m = AT_MEMO_NONE;
 		if (memo_free) /* exited threads' memos: shared too, and grown */
 			memo_free = NULL;
+	}
+	if (chain_made.teach_memo && !chain_made.teach_memo_used &&
+	    chain_made.teach_memo_depth == at_chain_depth) {
+		/* the taught memo: its entries written by the parent, its counts
+		 * all 0 (no thread of the parent counts in it) */
+		at_memo_tls.m = chain_made.teach_memo;
+		at_memo_tls.counted = 0;
+		chain_made.teach_memo_used = 1;
 	}
 }
 
@@ -424,7 +460,7 @@ static void fork_handler_once(void)
 		 * malloc when it grows, and that malloc must not come back here
 		 * (nor make a chain: create's `creating` is set) */
 		at_memo_tls.busy++;
-		pthread_atfork(NULL, NULL, memo_fork_child);
+		pthread_atfork(at_teach_prepare, NULL, memo_fork_child);
 		at_memo_tls.busy--;
 	}
 }
@@ -676,6 +712,44 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	at_memo_tls.busy = 0;
 }
 
+/* Whether memo m holds an entry of chain `tag` for (ra, from) (its
+ * entries read, no stack word). */
+static int memo_holds(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
+		      const struct alloc_tag *tag)
+{
+	for (unsigned int s = 0; s <= m->mask; s++)
+		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++) {
+			const struct at_memo_entry *e = &m->e[s][w];
+			if (e->key == ra && AT_MEMO_SP(e) == from && e->tag == tag)
+				return 1;
+		}
+	return 0;
+}
+
+void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag, const struct at_unwind_trace *tr,
+			 uintptr_t ra)
+{
+	struct at_chain_memo *m = chain_made.teach_memo;
+	if (chain_made.teach_memo_used || at_memo_tls.busy ||
+	    (m && chain_made.teach_memo_depth != at_chain_depth))
+		return; /* this process's memo, or a lookup interrupted */
+	if (!m) {
+		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
+			return; /* (a mapping lost) */
+		m->mask = AT_TEACH_MEMO_SETS - 1;
+		m->omask = m->mask << AT_MEMO_SET_SHIFT;
+		m->next_all = memo_all;
+		AT_STORE(&memo_all, m);
+		pthread_mutex_unlock(&at_registry_lock);
+		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
+		chain_made.teach_memo_depth = (unsigned char)at_chain_depth;
+		chain_made.teach_memo = m;
+	}
+	if (!memo_holds(m, ra, from, tag))
+		memo_put(m, ra, from, tag, tr, 0);
+}
+
 void at_chain_set_depth(unsigned int depth)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
@@ -818,6 +892,7 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 	unsigned int depth = at_chain_depth;
 	uintptr_t f[depth]; /* the depth's, not AT_CHAIN_MAX (a child's stack pages: insert) */
 	struct at_unwind_trace tr;
+	uint64_t misses = at_unwind_misses();
 	unsigned int n = at_unwind_from(f, depth, from, (uintptr_t)ra, &tr);
 	if (!n) {
 		f[0] = (uintptr_t)ra;
@@ -826,11 +901,23 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 	}
 	uint32_t made = AT_LOAD_RELAXED(&chain_made.nr_chains);
 	struct alloc_tag *tag = at_chain_tag(f, n);
+	/* a forked child teaches its parent what it had to make (chain_teach.h) */
+	if (chain_made.forked && tag &&
+	    (AT_LOAD_RELAXED(&chain_made.nr_chains) != made || at_unwind_misses() != misses))
+		at_teach_publish(f, n, from, &tr);
 	if (!tag || at_memo_tls.busy || tr.unusable)
 		return tag;
 	if (m == AT_MEMO_NONE && !(m = memo_get()))
 		return tag;
-	memo_put(m, (uintptr_t)ra, from, tag, &tr, AT_LOAD_RELAXED(&chain_made.nr_chains) == made);
+	int known = AT_LOAD_RELAXED(&chain_made.nr_chains) == made;
+	/* a taught chain's first walks in a forked child: as the making the
+	 * child did before its parent was taught it (chains.h) */
+	if (known && chain_made.forked && (AT_LOAD_RELAXED(&tag->flags) & AT_CHAIN_TAUGHT) &&
+	    chain_made.taught_walks < AT_LOAD_RELAXED(&chain_made.taught)) {
+		chain_made.taught_walks++;
+		known = 0;
+	}
+	memo_put(m, (uintptr_t)ra, from, tag, &tr, known);
 	return tag;
 }
 
@@ -887,7 +974,8 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
-	       AT_LOAD_RELAXED(&memo_bytes) + at_memo_compact_memory() + at_unwind_memory();
+	       AT_LOAD_RELAXED(&memo_bytes) + at_memo_compact_memory() + at_unwind_memory() +
+	       at_teach_memory();
 }
 
 int alloctag_chain_stats(struct alloctag_chain_stats *out)

@@ -47,7 +47,9 @@
  * written in the child: a shell's child made its ~40 chains into slots
  * spread by hash over the main table's pages (a copy each) and, when
  * they passed its half, built a table twice as large (its pages zero
- * filled) for them.
+ * filled) for them.  And it teaches them to its parent (chain_teach.h):
+ * the parent makes them before its next fork, so that its later children
+ * find them in the main table and make none.
  *
  * No cap: the table grows as long as memory and
  * the tag index space (AT_IDX_MAX) last; past that, further chains get a
@@ -79,6 +81,10 @@
 /* A chain's tag has this flag (bits 8..15 of flags are internal; debug.c
  * uses 8..10). */
 #define AT_TAG_CHAIN 0x8000u
+/* A chain made for a forked child's record (chain_teach.h): new to each
+ * child that walks it, as if that child had made it (chains.c,
+ * chain_unwind: the memo's growth counts its first walks as makings). */
+#define AT_CHAIN_TAUGHT 0x4000u
 
 struct at_frame;
 struct at_memo_compact;
@@ -304,8 +310,13 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * racing with the move finds the entry or misses.  A memo keeps its size
  * when its thread exits and another thread takes it; a forked child's
  * thread does not keep its parent's (each page it wrote would be a copy):
- * it makes a new one at its next walk (chains.c, memo_fork_child), and the
- * one it left keeps its counts for the readers.
+ * it takes its parent's taught memo (chain_teach.h: the entries of the
+ * chains its siblings taught, written by the parent, no count in it; the
+ * pages a child writes of it, a copy each: its counts' page for the
+ * chains it allocates through, few others), or, when the parent has none
+ * or the process used it already, makes a new one at its next walk
+ * (chains.c, memo_fork_child); the one it left keeps its counts for the
+ * readers.
  *
  * The second choice: the chains of one call site (ra) are often more
  * than a set holds, or share a set with the same ra's chains at another
@@ -741,6 +752,22 @@ at_chain_probe(struct at_chain_table *t, uint64_t h,
 			return e;
 	}
 }
+
+/* Chain f[0 .. n) made if it is not known, as a walk makes it (a chain
+ * a forked child taught: chain_teach.h): its tag (NULL: none), *made 1
+ * when it was made now. */
+AT_HIDDEN struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, int *made);
+
+/* The taught memo (chain_teach.h): a memo no thread of this process uses,
+ * made at its first entry with AT_TEACH_MEMO_SETS sets, which the next
+ * forked child's thread takes as its own (chains.c, memo_fork_child); the
+ * entry of chain `tag` walked from `from` with trace tr (a child's, checked
+ * by at_unwind_replay) put in it as a walk's (no growth), unless it holds
+ * an entry of the chain at that `from` already, or this process's thread
+ * took it, or the calling thread's memo is busy. */
+#define AT_TEACH_MEMO_SETS AT_MEMO_SETS
+AT_HIDDEN void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag,
+				   const struct at_unwind_trace *tr, uintptr_t ra);
 
 /* Create (or find, after a race) chain f[0..n): its tag, or NULL. */
 AT_HIDDEN struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/control.h"
 #include "core/message.h"
 #include "sites/eh_file.h"
 #include "sites/site_names.h"
@@ -42,6 +43,8 @@ AT_CHAIN_HOT static struct {
 	uint32_t child_evicted;
 	unsigned char forked; /* stores in the child's table */
 } rule_counts;
+/* The main table's replacements and clears (at_unwind_generation). */
+static uint32_t generation;
 /* The loader's count of unloads (dlpi_subs) the rule cache was last
  * cleared for; it only grows (rule_miss raises it by compare-and-swap,
  * and the loader's count only grows), so a reader that recorded it knows
@@ -49,6 +52,7 @@ AT_CHAIN_HOT static struct {
 static unsigned long long seen_subs;
 
 #define R_VALID (1ull << 31)
+#define R_TAUGHT (1ull << 47) /* unwind.h: a rule a child taught */
 #define R_STOP (1ull << 32)
 #define R_CFA_RBP (1ull << 33)
 #define R_RBP_SLOT_SHIFT 32 /* 8 * the slot, in bits 35..46 */
@@ -736,7 +740,7 @@ AT_CHAIN_HOT static struct {
  * miss.lock, before nperm counts it (release); never dropped (an unload
  * cannot be one of them).
  */
-static AT_NOINLINE uint64_t rule_miss(uintptr_t ra);
+static AT_NOINLINE uint64_t rule_miss(uintptr_t ra, int main_table);
 #define PERM_OBJS 3
 static struct miss_obj perm_objs[PERM_OBJS];
 static unsigned int nperm;
@@ -759,6 +763,11 @@ static int perm_rule(struct find *fd)
 		return 0;
 	fd->rule = object_rule(&o->info, o->hdr, fd->pc);
 	return 1;
+}
+
+int at_unwind_permanent(uintptr_t pc)
+{
+	return perm_find(pc) != NULL;
 }
 
 int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
@@ -922,6 +931,7 @@ AT_ONCE_TEXT static uintptr_t table_grow(uintptr_t old, uint32_t shift)
 	}
 	if (!first) /* the first is counted in the pool's bytes */
 		__atomic_fetch_add(&rule_bytes, table_size(shift), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&generation, 1, __ATOMIC_RELAXED);
 	AT_STORE_RELAXED(&rule_counts.fill, 0); /* the new table's, from empty */
 	AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	if (old) { /* replaced: its words read as misses, its pages given back */
@@ -985,9 +995,12 @@ AT_FORK_TEXT void at_unwind_forked(void)
 	rule_counts.forked = rules != 0;
 }
 
-static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
+/* ra's rule computed and stored (a miss): in a forked process's own
+ * table, as unwind.h says, unless main_table (a rule taught by a child:
+ * chain_teach.h, for the process's children to inherit). */
+static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra, int main_table)
 {
-	uintptr_t c = AT_LOAD_RELAXED(&rule_counts.child);
+	uintptr_t c = main_table ? 0 : AT_LOAD_RELAXED(&rule_counts.child);
 	if (c) { /* a forked process's own rules first */
 		const uint64_t *set = child_set(c, ra);
 		uint32_t key = rule_key(ra);
@@ -1020,7 +1033,7 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 	if (unloaded && c)
 		for (size_t i = 0; i < table_size(AT_RULE_SHIFT_CHILD) / sizeof(uint64_t); i++)
 			AT_STORE_RELAXED((uint64_t *)c + i, 0);
-	if (AT_LOAD_RELAXED(&rule_counts.forked)) {
+	if (!main_table && AT_LOAD_RELAXED(&rule_counts.forked)) {
 		child_store(ra, fd.rule | rule_key(ra));
 		return fd.rule;
 	}
@@ -1028,6 +1041,7 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 		return fd.rule;
 	if (unloaded) {
 		table_clear(t);
+		__atomic_fetch_add(&generation, 1, __ATOMIC_RELAXED);
 		AT_STORE_RELAXED(&rule_counts.fill, 0);
 		AT_STORE_RELAXED(&rule_counts.evicted, 0);
 	}
@@ -1039,6 +1053,12 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 	uint32_t grow;
 	if (way == AT_RULE_WAYS) { /* the set is full: replace one */
 		way = (unsigned int)(ra >> 16) % AT_RULE_WAYS;
+		/* a taught rule replaces one no child taught, if the set has one */
+		for (unsigned int i = 0; main_table && i < AT_RULE_WAYS; i++)
+			if (!(AT_LOAD_RELAXED(&set[(way + i) % AT_RULE_WAYS]) & R_TAUGHT)) {
+				way = (way + i) % AT_RULE_WAYS;
+				break;
+			}
 		grow = __atomic_add_fetch(&rule_counts.evicted, 1, __ATOMIC_RELAXED) >
 			       (1u << tab_shift(t)) >> AT_RULE_EVICT_SHIFT &&
 		       tab_shift(t) < AT_RULE_EVICT_BELOW;
@@ -1055,7 +1075,7 @@ static AT_NOINLINE AT_ONCE_TEXT uint64_t rule_miss(uintptr_t ra)
 			way = 0;
 		}
 	}
-	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra));
+	AT_STORE_RELAXED(&set[way], fd.rule | rule_key(ra) | (main_table ? R_TAUGHT : 0));
 	return fd.rule;
 }
 
@@ -1088,7 +1108,7 @@ static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
 		if (at_likely((uint32_t)w == key))
 			return (uint32_t)(w >> 32);
 	}
-	uint64_t r = rule_miss(ra);
+	uint64_t r = rule_miss(ra, 0);
 	rule_view_load(v);
 	return (uint32_t)(r >> 32);
 }
@@ -1105,9 +1125,28 @@ static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
  * when rbp was loaded from the stack and no later load waits; 0 while rbp
  * is still the one at `from`.
  */
+/* The word at a in a replayed trace r (at_unwind_replay): the value the
+ * walk read there, else 1.  A word a walk reads and does not trace is a
+ * saved rbp that no CFA was computed from: its value changes nothing.
+ * Any other is traced, so a word missing from r that the replay uses
+ * (a return address, a saved rbp a CFA is computed from) goes into the
+ * replay's own trace as 1 (or ends it at a bound), and the traces
+ * differ. */
+static uintptr_t replay_load(const struct at_unwind_trace *r, uintptr_t a)
+{
+	for (unsigned int i = 0; i < r->n && i < AT_TRACE_MAX; i++)
+		if (r->addr[i] == a)
+			return r->val[i];
+	return 1;
+}
+
+/* A stack word the walk reads: from memory, or from trace `replay` (a
+ * constant NULL in the walks: no test left in them). */
+#define WALK_LOAD(a) (replay ? replay_load(replay, (a)) : *(const uintptr_t *)(a))
+
 static inline __attribute__((always_inline)) unsigned int
 walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace *tr, uintptr_t pc,
-     uintptr_t sp, uintptr_t bp)
+     uintptr_t sp, uintptr_t bp, const struct at_unwind_trace *replay)
 {
 	const uintptr_t lo = sp, hi = at_stack_top(sp);
 	uintptr_t *fp = frames, *const fend = frames + max;
@@ -1140,9 +1179,9 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 				bounded = 1;
 				goto out;
 			}
-			bp = *(const uintptr_t *)at;
+			bp = WALK_LOAD(at);
 		}
-		pc = *(const uintptr_t *)(cfa - 8);
+		pc = WALK_LOAD(cfa - 8);
 		sp = cfa;
 		if (pc < 4096)
 			goto out;
@@ -1192,10 +1231,10 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 				if (at < lo)
 					goto out;
 			}
-			bp = *(const uintptr_t *)at;
+			bp = WALK_LOAD(at);
 			pend_at = at; /* recorded only if a CFA is computed from it */
 		}
-		pc = *(const uintptr_t *)(cfa - 8);
+		pc = WALK_LOAD(cfa - 8);
 		if (at_likely(ta != tend)) {
 			ta[0] = cfa - 8;
 			ta[AT_TRACE_MAX] = pc;
@@ -1225,7 +1264,7 @@ AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintp
 unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
-	return walk(frames, max, from, tr, pc, sp, bp);
+	return walk(frames, max, from, tr, pc, sp, bp, NULL);
 }
 
 /* at_unwind with a trace (not NULL): the state at the return from it: pc
@@ -1264,7 +1303,7 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	unsigned int n = walk(frames, max, from, tr, ra, from, 0);
+	unsigned int n = walk(frames, max, from, tr, ra, from, 0, NULL);
 	if (at_likely(!tr->rbp_from))
 		return n;
 	return at_unwind_traced(frames, max, from, tr);
@@ -1273,6 +1312,41 @@ unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
 uint64_t at_unwind_misses(void)
 {
 	return AT_LOAD_RELAXED(&rule_counts.misses);
+}
+
+void at_unwind_learn(uintptr_t ra)
+{
+	struct rule_view v;
+	rule_view_load(&v);
+	const uint64_t *set = (const uint64_t *)(v.words + ((ra * 2) & v.mask));
+	for (unsigned int i = 0; i < AT_RULE_WAYS; i++)
+		if ((uint32_t)AT_LOAD_RELAXED(&set[i]) == rule_key(ra))
+			return;
+	rule_miss(ra, 1);
+}
+
+uint32_t at_unwind_generation(void)
+{
+	return AT_LOAD_RELAXED(&generation);
+}
+
+int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max, uintptr_t from,
+		     const struct at_unwind_trace *t)
+{
+	uintptr_t g[AT_DEPTH_MAX];
+	struct at_unwind_trace r;
+	if (!n || n > max || max > AT_DEPTH_MAX || t->n > AT_TRACE_MAX || t->unusable || t->bounded)
+		return 0;
+	unsigned int m = walk(g, max, from, &r, f[0], from, 0, t);
+	if (r.unusable || r.bounded || m != n || r.n != t->n || r.rbp != t->rbp || r.top != t->top)
+		return 0;
+	for (unsigned int k = 0; k < n; k++)
+		if (g[k] != f[k])
+			return 0;
+	for (unsigned int i = 0; i < r.n; i++)
+		if (r.addr[i] != t->addr[i] || r.val[i] != t->val[i])
+			return 0;
+	return 1;
 }
 
 const uint64_t *at_unwind_table(size_t *bytes)
@@ -1324,6 +1398,33 @@ int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)
 	(void)pc;
 	(void)fo;
 	return -1;
+}
+
+int at_unwind_permanent(uintptr_t pc)
+{
+	(void)pc;
+	return 0;
+}
+
+void at_unwind_learn(uintptr_t ra)
+{
+	(void)ra;
+}
+
+uint32_t at_unwind_generation(void)
+{
+	return 0;
+}
+
+int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max, uintptr_t from,
+		     const struct at_unwind_trace *t)
+{
+	(void)f;
+	(void)n;
+	(void)max;
+	(void)from;
+	(void)t;
+	return 0;
 }
 
 uint64_t at_unwind_misses(void)

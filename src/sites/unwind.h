@@ -43,12 +43,17 @@
  * process stores in the main table again.  One word holds both the
  * key and the rule, so a reader's one load is never torn and needs no lock:
  *
- *   63            48 47 46            35 34  33   32  31  30              0
- *  +----------------+-----+---------------+---+----+----+----+----------------+
- *  | CFA offset     |  0  | rbp slot      | 0 |rbp?|stop| 1  | key            |
- *  +----------------+-----+---------------+---+----+----+----+----------------+
+ *   63            48  47   46            35 34  33   32  31  30              0
+ *  +----------------+------+---------------+---+----+----+----+----------------+
+ *  | CFA offset     |taught| rbp slot      | 0 |rbp?|stop| 1  | key            |
+ *  +----------------+------+---------------+---+----+----+----+----------------+
  *    rbp slot: 0, rbp unchanged; else rbp saved at CFA - 8 * slot (1..0xfff:
  *    bits 32..46 with 32..34 cleared are 8 * slot, the bytes below the CFA)
+ *  "taught": a rule stored for a child's chain (at_unwind_learn,
+ *  chain_teach.h), never read by the walk: a taught rule that finds its
+ *  set full replaces a way whose rule is not taught, if there is one (two
+ *  taught rules that replaced each other made every child compute one of
+ *  them again);
  *  bit 31 set: the word is valid; "stop": the frame cannot be unwound (no
  *  FDE: JIT code, assembly without CFI; a signal frame; a rule the cache
  *  cannot express: a CFA expression, a CFA in another register, a return
@@ -265,6 +270,24 @@ AT_HIDDEN uint64_t at_unwind_misses(void);
  * child naming a new frame runs none of its text); else -1. */
 struct dl_find_object;
 AT_HIDDEN int at_unwind_object(uintptr_t pc, struct dl_find_object *fo);
+/* Whether pc lies in one of those objects (the objects a forked child
+ * shares with its parent for good: chain_teach.h). */
+AT_HIDDEN int at_unwind_permanent(uintptr_t pc);
+/* ra's rule in the main table, computed (a miss: counted) when it is not
+ * there, even in a forked process, marked taught (a rule a child taught:
+ * chain_teach.h). */
+AT_HIDDEN void at_unwind_learn(uintptr_t ra);
+/* Whether trace t, as a walk from `from` at depth max read it (not
+ * unusable, not ended at a bound), is what a walk of chain f[0 .. n)
+ * reads: the walk run again with t's words for the stack (rules from
+ * the cache; a word it reads that t does not hold fails it) yields
+ * exactly f, t's words at t's addresses and t's top (a child's walk
+ * taught: chain_teach.h). */
+AT_HIDDEN int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max,
+			       uintptr_t from, const struct at_unwind_trace *t);
+/* A count that changes whenever the main table is replaced or emptied
+ * (the rules taught so far may be gone). */
+AT_HIDDEN uint32_t at_unwind_generation(void);
 /* In a forked child, from its fork handler (one thread): its misses'
  * rules go to a table of its own (above). */
 AT_HIDDEN void at_unwind_forked(void);
