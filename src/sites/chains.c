@@ -465,6 +465,23 @@ static void fork_handler_once(void)
 	}
 }
 
+/* A new memo of mask + 1 sets, mapped and listed in memo_all (its bytes
+ * counted), or NULL. */
+static struct at_chain_memo *memo_map(uint32_t mask)
+{
+	struct at_chain_memo *m =
+		mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
+		return NULL; /* a mapping made and not listed: lost */
+	m->mask = mask;
+	m->omask = m->mask << AT_MEMO_SET_SHIFT;
+	m->next_all = memo_all;
+	AT_STORE(&memo_all, m);
+	pthread_mutex_unlock(&at_registry_lock);
+	__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
+	return m;
+}
+
 static struct at_chain_memo *memo_get(void)
 {
 	struct at_chain_memo *m = NULL;
@@ -478,20 +495,8 @@ static struct at_chain_memo *memo_get(void)
 		if ((m = memo_free))
 			memo_free = m->next;
 		pthread_mutex_unlock(&at_registry_lock);
-		if (!m) {
-			m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock)) {
-				m = NULL; /* a mapping made and not listed: lost */
-			} else {
-				m->mask = (1u << AT_MEMO_SHIFT_FIRST) - 1;
-				m->omask = m->mask << AT_MEMO_SET_SHIFT;
-				m->next_all = memo_all;
-				AT_STORE(&memo_all, m);
-				pthread_mutex_unlock(&at_registry_lock);
-				__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum),
-						   __ATOMIC_RELAXED);
-			}
-		}
+		if (!m)
+			m = memo_map((1u << AT_MEMO_SHIFT_FIRST) - 1);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!m)
@@ -734,15 +739,8 @@ void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag, const struct at_
 	    (m && chain_made.teach_memo_depth != at_chain_depth))
 		return; /* this process's memo, or a lookup interrupted */
 	if (!m) {
-		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED || pthread_mutex_lock(&at_registry_lock))
-			return; /* (a mapping lost) */
-		m->mask = AT_TEACH_MEMO_SETS - 1;
-		m->omask = m->mask << AT_MEMO_SET_SHIFT;
-		m->next_all = memo_all;
-		AT_STORE(&memo_all, m);
-		pthread_mutex_unlock(&at_registry_lock);
-		__atomic_fetch_add(&memo_bytes, memo_used(m->mask) + sizeof(m->cum), __ATOMIC_RELAXED);
+		if (!(m = memo_map(AT_TEACH_MEMO_SETS - 1)))
+			return;
 		chain_made.teach_memo_depth = (unsigned char)at_chain_depth;
 		chain_made.teach_memo = m;
 	}

@@ -1099,15 +1099,24 @@ static inline void rule_view_load(struct rule_view *v)
 }
 
 /* ra's rule (the word's high half) from table v. */
-static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
+/* ra's word in the table v reads, or 0: a miss. */
+static inline uint64_t rule_find(const struct rule_view *v, uintptr_t ra)
 {
 	const uint64_t *set = (const uint64_t *)(v->words + ((ra * 2) & v->mask));
 	uint32_t key = rule_key(ra);
 	for (unsigned int i = 0; i < AT_RULE_WAYS; i++) {
 		uint64_t w = AT_LOAD_RELAXED(&set[i]);
 		if (at_likely((uint32_t)w == key))
-			return (uint32_t)(w >> 32);
+			return w;
 	}
+	return 0;
+}
+
+static inline uint32_t rule_of(struct rule_view *v, uintptr_t ra)
+{
+	uint64_t w = rule_find(v, ra);
+	if (at_likely(w))
+		return (uint32_t)(w >> 32);
 	uint64_t r = rule_miss(ra, 0);
 	rule_view_load(v);
 	return (uint32_t)(r >> 32);
@@ -1318,11 +1327,8 @@ void at_unwind_learn(uintptr_t ra)
 {
 	struct rule_view v;
 	rule_view_load(&v);
-	const uint64_t *set = (const uint64_t *)(v.words + ((ra * 2) & v.mask));
-	for (unsigned int i = 0; i < AT_RULE_WAYS; i++)
-		if ((uint32_t)AT_LOAD_RELAXED(&set[i]) == rule_key(ra))
-			return;
-	rule_miss(ra, 1);
+	if (!rule_find(&v, ra))
+		rule_miss(ra, 1);
 }
 
 uint32_t at_unwind_generation(void)
