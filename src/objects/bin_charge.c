@@ -7,14 +7,22 @@
 
 #include "objects/tcache.h"
 
-/* w with its pend folded into the per-CPU counters (off = count); the
+/* The heap of bin *word of class cls (only a heap's bins are folded: the
+ * empty bins at_bins_none have nothing to fold). */
+static struct at_theap *heap_of(uint64_t *word, unsigned int cls)
+{
+	return (struct at_theap *)((char *)word - offsetof(struct at_bin, word) -
+				   cls * sizeof(struct at_bin));
+}
+
+/* w with its pend folded into its heap's fold cache (off = count); the
  * caller stores the result. */
-static uint64_t fold_word(uint64_t w, unsigned int cls)
+static uint64_t fold_word(uint64_t *word, uint64_t w, unsigned int cls)
 {
 	int64_t n = at_bin_pend(w);
 	uint32_t tag = at_bin_tag(w);
 	if (n && tag >= AT_IDX_FIRST)
-		at_percpu_add2(at_counter0(tag), n * (int64_t)at_class_charge[cls], n);
+		at_fold_add(heap_of(word, cls), tag, cls, n, 0);
 	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
 }
 
@@ -23,12 +31,12 @@ static struct at_bin *bin_of(uint64_t *word)
 	return (struct at_bin *)((char *)word - offsetof(struct at_bin, word));
 }
 
-/* calls mallocs of class cls to tag (counted in a bin), into its per-CPU
- * cumulative counters */
-static void cum_add(uint32_t tag, unsigned int cls, int64_t calls)
+/* calls mallocs of class cls to tag (counted in bin *word), into its
+ * cumulative counters (through the heap's fold cache) */
+static void cum_add(uint64_t *word, uint32_t tag, unsigned int cls, int64_t calls)
 {
 	if (calls && tag >= AT_IDX_FIRST)
-		at_percpu_add2(at_cum0(tag), calls * (int64_t)at_class_charge[cls], calls);
+		at_fold_add(heap_of(word, cls), tag, cls, 0, calls);
 }
 
 /* The bin's cumulative count, of tag `tag` (its tag until now), folded. */
@@ -37,28 +45,28 @@ static void cum_fold(uint64_t *word, uint32_t tag, unsigned int cls)
 	uint16_t *cum = &bin_of(word)->cum;
 	uint16_t c = AT_LOAD_RELAXED(cum);
 	if (c) {
-		cum_add(tag, cls, c);
+		cum_add(word, tag, cls, c);
 		AT_STORE_RELAXED(cum, 0);
 	}
 }
 
 void at_bin_cum_wrap(uint64_t *word, unsigned int cls)
 {
-	cum_add(at_bin_tag(*word), cls, (int64_t)1 << 16);
+	cum_add(word, at_bin_tag(*word), cls, (int64_t)1 << 16);
 }
 
 void at_bin_fold(uint64_t *word, unsigned int cls)
 {
 	cum_fold(word, at_bin_tag(*word), cls);
-	AT_STORE_RELAXED(word, fold_word(*word, cls));
+	AT_STORE_RELAXED(word, fold_word(word, *word, cls));
 }
 
 /* count and off + d: pend unchanged (folded first if off would overflow). */
-static uint64_t move(uint64_t w, unsigned int cls, int d)
+static uint64_t move(uint64_t *word, uint64_t w, unsigned int cls, int d)
 {
 	int64_t off = at_bin_off(w) + d;
 	if (at_unlikely(off > AT_BIN_OFF_MAX || off < -AT_BIN_OFF_MAX - 1)) {
-		w = fold_word(w, cls);
+		w = fold_word(word, w, cls);
 		off = at_bin_off(w) + d;
 	}
 	return at_bin_word(at_bin_tag(w), off, (unsigned int)((int)at_bin_count(w) + d));
@@ -89,12 +97,12 @@ void at_bin_pop(uint64_t *word, unsigned int cls, uint32_t ti)
 	if (at_bin_tag(w) == ti)
 		nw = w - 1;
 	else if (ti < AT_IDX_FIRST) /* untagged: switch only if free to */
-		nw = at_bin_pend(w) ? move(w, cls, -1) : retag(w, ti) - 1;
+		nw = at_bin_pend(w) ? move(word, w, cls, -1) : retag(w, ti) - 1;
 	else if (permanent(ti))
-		nw = retag(fold_word(w, cls), ti) - 1;
+		nw = retag(fold_word(word, w, cls), ti) - 1;
 	else {
 		at_counters_charge(ti, at_class_charge[cls]);
-		nw = move(w, cls, -1);
+		nw = move(word, w, cls, -1);
 	}
 	if (at_bin_tag(nw) != at_bin_tag(w))
 		cum_fold(word, at_bin_tag(w), cls);
@@ -110,9 +118,11 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 		 !(ti == AT_IDX_NULL && AT_LOAD_RELAXED(&alloctag_debug_key))) /* debug mode: bin_charge.h */
 		nw = retag(w, ti) + 1;
 	else {
-		if (ti >= AT_IDX_FIRST)
+		if (ti >= AT_IDX_FIRST && permanent(ti))
+			at_fold_add(heap_of(word, cls), ti, cls, -1, 0);
+		else if (ti >= AT_IDX_FIRST)
 			at_uncharge_idx(ti, at_class_charge[cls]);
-		nw = move(w, cls, 1);
+		nw = move(word, w, cls, 1);
 	}
 	if (at_bin_tag(nw) != at_bin_tag(w))
 		cum_fold(word, at_bin_tag(w), cls);
@@ -121,11 +131,12 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 
 void at_bin_fill(uint64_t *word, unsigned int cls, int n)
 {
-	AT_STORE_RELAXED(word, move(*word, cls, n));
+	AT_STORE_RELAXED(word, move(word, *word, cls, n));
 }
 
-/* Call fn(idx, pend, cls, ctx) for every bin of every heap holding a pend. */
-static void each_bin(void (*fn)(uint32_t, int64_t, unsigned int, void *), void *ctx)
+/* Call fn(idx, bytes, calls, ctx) for every bin of every heap holding a
+ * pend, and for every live part of a heap's fold cache (fold_cache.h). */
+static void each_bin(void (*fn)(uint32_t, int64_t, int64_t, void *), void *ctx)
 {
 	for (struct at_theap *h = AT_LOAD(&at_all_heaps); h; h = AT_LOAD(&h->next_all)) {
 		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
@@ -133,9 +144,29 @@ static void each_bin(void (*fn)(uint32_t, int64_t, unsigned int, void *), void *
 			int64_t n = at_bin_pend(w);
 			uint32_t idx = at_bin_tag(w);
 			if (n && idx >= AT_IDX_FIRST)
-				fn(idx, n, c, ctx);
+				fn(idx, n * (int64_t)at_class_charge[c], n, ctx);
+		}
+		for (unsigned int i = 0; i < AT_FOLDS; i++) {
+			const struct at_fold *e = &h->folds[i];
+			uint32_t key = AT_LOAD_RELAXED(&e->key), n = key & AT_FOLD_NIDX_MASK;
+			unsigned int c = at_fold_cls(key);
+			int64_t k = AT_LOAD_RELAXED(&e->calls);
+			if (n > AT_IDX_FIRST && n <= AT_IDX_MAX && k && c < AT_NR_CLASSES)
+				fn(n - 1, k * (int64_t)at_class_charge[c], k, ctx);
 		}
 	}
+}
+
+/* Add the cumulative part (bytes, calls) of tag i to sums[i], or to *one
+ * when i is idx (sums NULL). */
+static void cum_to(struct alloctag_counters *sums, uint32_t idx, struct alloctag_counters *one,
+		   uint32_t i, int64_t bytes, int64_t calls)
+{
+	if (!calls || i < AT_IDX_FIRST || i >= AT_IDX_MAX || (!sums && i != idx))
+		return;
+	struct alloctag_counters *to = sums ? &sums[i] : one;
+	to->bytes += bytes;
+	to->calls += calls;
 }
 
 void at_bin_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_counters *one)
@@ -144,11 +175,15 @@ void at_bin_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_co
 		for (unsigned int c = 1; c < AT_NR_CLASSES; c++) {
 			int64_t n = AT_LOAD_RELAXED(&h->bins[c].cum);
 			uint32_t i = at_bin_tag(AT_LOAD_RELAXED(&h->bins[c].word));
-			if (!n || i < AT_IDX_FIRST || i >= AT_IDX_MAX || (!sums && i != idx))
-				continue;
-			struct alloctag_counters *to = sums ? &sums[i] : one;
-			to->bytes += n * (int64_t)at_class_charge[c];
-			to->calls += n;
+			cum_to(sums, idx, one, i, n * (int64_t)at_class_charge[c], n);
+		}
+		for (unsigned int f = 0; f < AT_FOLDS; f++) {
+			const struct at_fold *e = &h->folds[f];
+			uint32_t key = AT_LOAD_RELAXED(&e->key), n = key & AT_FOLD_NIDX_MASK;
+			unsigned int c = at_fold_cls(key);
+			int64_t k = AT_LOAD_RELAXED(&e->ccalls);
+			if (n && c < AT_NR_CLASSES)
+				cum_to(sums, idx, one, n - 1, k * (int64_t)at_class_charge[c], k);
 		}
 	}
 }
@@ -158,12 +193,12 @@ struct one {
 	struct alloctag_counters sum;
 };
 
-static void add_one(uint32_t idx, int64_t n, unsigned int cls, void *ctx)
+static void add_one(uint32_t idx, int64_t bytes, int64_t calls, void *ctx)
 {
 	struct one *o = ctx;
 	if (idx == o->idx) {
-		o->sum.bytes += n * (int64_t)at_class_charge[cls];
-		o->sum.calls += n;
+		o->sum.bytes += bytes;
+		o->sum.calls += calls;
 	}
 }
 
@@ -184,12 +219,12 @@ static struct alloctag_counters *scratch;
 static unsigned char scratch_failed;
 static uint32_t scratch_end;
 
-static void add_scratch(uint32_t idx, int64_t n, unsigned int cls, void *ctx)
+static void add_scratch(uint32_t idx, int64_t bytes, int64_t calls, void *ctx)
 {
 	(void)ctx;
 	if (idx < scratch_end) {
-		scratch[idx].bytes += n * (int64_t)at_class_charge[cls];
-		scratch[idx].calls += n;
+		scratch[idx].bytes += bytes;
+		scratch[idx].calls += calls;
 	}
 }
 

@@ -35,8 +35,13 @@
  * and everything else moves off with count, so that pend stays:
  *   refill of n objects, flush of k      count, off + n / - k
  *   malloc charged elsewhere             count - 1, off - 1 (per CPU, if tagged)
- *   free of another tag's object         count + 1, off + 1 (per CPU, if tagged)
- *   fold                                 pend into the per-CPU counters, off = count
+ *   free of another tag's object         count + 1, off + 1 (its uncharge: a
+ *                                        permanent tag's in the fold cache, any
+ *                                        other tag's per CPU)
+ *   fold                                 pend into the fold cache, off = count
+ *
+ * A fold goes to the heap's fold cache (fold_cache.h), which keeps a tag's
+ * folds until it spills them into the per-CPU counters.
  *
  * The bin tag changes (at_bin_pop, at_bin_push):
  *   malloc charged to a permanent tag (below): fold, switch; to none (or the
@@ -48,8 +53,9 @@
  *
  * Invariants:
  *  - a tag's live (bytes, calls) = its per-CPU sum + over every bin of every
- *    heap whose bin tag it is: (pend * class size, pend).  Readers
- *    (allocinfo, top users, alloctag_read) add the bins' part.  A read
+ *    heap whose bin tag it is: (pend * class size, pend) + its entries in
+ *    every heap's fold cache.  Readers (allocinfo, top users,
+ *    alloctag_read) add the bins' and the fold caches' part.  A read
  *    racing with allocations is as unsynchronised as summing CPUs is; a
  *    quiescent read is exact;
  *  - only *permanent* tags are bin tags: the main executable's and run-time
@@ -75,10 +81,11 @@
  *
  *     a tag's cumulative (bytes, calls) = its per-CPU cumulative sum
  *         + over every bin whose bin tag it is: (cum * class size, cum)
+ *         + its entries in every heap's fold cache
  *         + what the call chains' memos hold (chains.h)
  *
  * cum counts only mallocs charged to the bin's current tag; it is folded
- * into the tag's per-CPU cumulative counters (and zeroed) before the bin's
+ * into the tag's cumulative counters through the fold cache (and zeroed) before the bin's
  * tag changes (at_bin_pop, at_bin_push), when it wraps (65536 calls at
  * once, at_bin_cum_wrap) and when the thread exits (at_bin_fold).  Readers
  * (sites_each.c) add the bins' part (at_bin_cum); a read racing with a

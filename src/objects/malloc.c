@@ -261,8 +261,8 @@ static inline void *block_alloc(unsigned int order, size_t n, size_t align, int 
 	if (zero)
 		*zero = 0;
 	struct at_theap *h = at_tls_heap;
-	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lc[order].count) {
-		void *p = h->lc[order].blk[--h->lc[order].count];
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && at_lc(h, order)->count) {
+		void *p = at_lc(h, order)->blk[--at_lc(h, order)->count];
 		h->lbytes -= AT_PAGE_SIZE << order;
 		uint32_t pfn = at_addr_to_pfn(p);
 		at_page_clear_flags(&at_pages[pfn], AT_PG_OWNER1);

@@ -50,6 +50,9 @@ static unsigned int bin_cap(unsigned int cls)
 
 static void atfork_prepare(void)
 {
+	struct at_theap *h = at_tls_heap;
+	if ((uintptr_t)h > 1 && h->folded)
+		at_fold_fork(h); /* fold_cache.h */
 	if (!at_fork_locking())
 		return;
 	pthread_mutex_lock(&pool_lock);
@@ -73,6 +76,9 @@ AT_FORK_TEXT static void atfork_child(void)
 	at_huge_fork_child();
 }
 
+_Static_assert((AT_LC_MAX + 1 - AT_LC_MIN) * sizeof(struct at_lcache) <= AT_PAGE_SIZE,
+	       "the large-block caches fit the heap's last page");
+
 static void theap_destroy(void *arg);
 static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k);
 
@@ -91,7 +97,8 @@ static int malloc_setup(void)
 		full_at[c] = at;
 		at += cap;
 	}
-	heap_bytes = sizeof(struct at_theap) + (size_t)(at + 2 * AT_BIN_ENTS - 1) / (2 * AT_BIN_ENTS) * AT_PAGE_SIZE;
+	heap_bytes = sizeof(struct at_theap) + (size_t)(at + 2 * AT_BIN_ENTS - 1) / (2 * AT_BIN_ENTS) * AT_PAGE_SIZE +
+		     AT_PAGE_SIZE; /* the large-block caches' page */
 	if (pthread_key_create(&heap_key, theap_destroy))
 		return EAGAIN;
 	/* After the page allocator's (at_slab_init -> at_heap_init): see above. */
@@ -127,6 +134,7 @@ struct at_theap *at_theap_get(void)
 			h->bins[c].word = at_bin_word(AT_IDX_EMPTY, 0, 0); /* bin_charge.h */
 			h->bins[c].slots = at_bin_first_slots(h, c);
 		}
+		h->lc = (struct at_lcache *)((char *)h + heap_bytes - AT_PAGE_SIZE);
 		pthread_mutex_lock(&pool_lock);
 		h->next_all = at_all_heaps;
 		AT_STORE(&at_all_heaps, h); /* published whole: readers walk it unlocked */
@@ -155,7 +163,9 @@ static void theap_destroy(void *arg)
 		}
 	}
 	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
-		lcache_drop(h, o, h->lc[o].count);
+		lcache_drop(h, o, at_lc(h, o)->count);
+	if (h->folded)
+		at_fold_spill(h); /* fold_cache.h: a heap in the pool holds none */
 	pthread_mutex_lock(&pool_lock);
 	h->next_free = pool;
 	pool = h;
@@ -215,7 +225,7 @@ uint32_t at_now_ms(void)
 /* Release the k oldest blocks of order o. */
 static void lcache_drop(struct at_theap *h, unsigned int o, unsigned int k)
 {
-	struct at_lcache *lc = &h->lc[o];
+	struct at_lcache *lc = at_lc(h, o);
 	for (unsigned int i = 0; i < k; i++) {
 		at_page_clear_flags(&at_pages[at_addr_to_pfn(lc->blk[i])], AT_PG_OWNER1);
 		at_peak_add((int64_t)AT_PAGE_SIZE << o); /* the release takes it off again */
@@ -235,18 +245,18 @@ void at_lcache_put(struct at_theap *h, void *p, unsigned int order)
 		h->last_decay = now;
 		for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++) {
 			unsigned int k = 0;
-			while (k < h->lc[o].count && now - h->lc[o].when[k] > AT_LC_DECAY_MS)
+			while (k < at_lc(h, o)->count && now - at_lc(h, o)->when[k] > AT_LC_DECAY_MS)
 				k++;
 			if (k)
 				lcache_drop(h, o, k);
 		}
 	}
-	struct at_lcache *lc = &h->lc[order];
+	struct at_lcache *lc = at_lc(h, order);
 	if (lc->count == AT_LC_N)
 		lcache_drop(h, order, 1);
 	/* Over the byte budget: drop the oldest blocks of the largest orders. */
 	for (unsigned int o = AT_LC_MAX; h->lbytes + bytes > AT_LC_BYTES && o >= AT_LC_MIN; o--)
-		while (h->lc[o].count && h->lbytes + bytes > AT_LC_BYTES)
+		while (at_lc(h, o)->count && h->lbytes + bytes > AT_LC_BYTES)
 			lcache_drop(h, o, 1);
 	lc->blk[lc->count] = p;
 	lc->when[lc->count++] = now;
@@ -270,6 +280,6 @@ size_t at_theap_trim(void)
 	}
 	bytes = h->lbytes;
 	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
-		lcache_drop(h, o, h->lc[o].count);
+		lcache_drop(h, o, at_lc(h, o)->count);
 	return bytes;
 }

@@ -25,6 +25,10 @@
  * Caches are bounded (cap objects of at most 64 KiB per bin in all), and
  * flushed when the thread exits.
  *
+ * A heap's pages: the first holds the bins' words and the fold cache
+ * (fold_cache.h), written by every thread that allocates; then the slots
+ * area (below); the last holds the large-block caches.
+ *
  * The slots area (slots[], page aligned) is laid out in half pages: the
  * low half of each page holds slots, the high half the entry addresses of
  * those slots (at_bin_ents: half a page above), and no bin's region
@@ -44,13 +48,16 @@
  *
  * A bin's count shares a word with the charges of its class's objects to
  * one tag, folded into the per-CPU counters later (bin_charge.h): every
- * change of the count is one of the word operations that file lists.
+ * change of the count is one of the word operations that file lists.  The
+ * folds go first to the heap's fold cache (fold_cache.h), in the heap's
+ * first page with the bins' words.
  */
 #ifndef AT_TCACHE_H
 #define AT_TCACHE_H
 
 #include "core/thread_block.h"
 #include "objects/bin_charge.h"
+#include "objects/fold_cache.h"
 #include "objects/slab.h"
 
 #define AT_BIN_MAX 128u
@@ -87,16 +94,26 @@ struct at_lcache {
 
 struct at_theap {
 	struct at_bin bins[AT_NR_CLASSES]; /* first: 32-byte aligned */
-	struct at_lcache lc[AT_LC_MAX + 1];
+	/* the large-block caches, order o's at at_lc(h, o): in the heap's last
+	   page, which only a thread that frees large blocks writes */
+	struct at_lcache *lc;
 	size_t lbytes;
 	uint32_t last_decay;
 	struct at_theap *next_free;
 	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
 	void *secure_q; /* ALLOCTAG_SECURE's quarantine (secure.c), NULL until used */
+	unsigned char folded; /* an entry of folds[] was ever taken */
+	struct at_fold folds[AT_FOLDS] __attribute__((aligned(64))); /* fold_cache.h */
 	/* the bins' slots and their entry addresses, from the heap's second
 	   page, in half pages (above) */
 	void *slots[] __attribute__((aligned(AT_PAGE_SIZE)));
 };
+
+/* Heap h's cache of blocks of order o (AT_LC_MIN <= o <= AT_LC_MAX). */
+static inline struct at_lcache *at_lc(struct at_theap *h, unsigned int o)
+{
+	return &h->lc[o - AT_LC_MIN];
+}
 
 /*
  * Entry addresses: next to each object in a bin, the address of its narrow

@@ -29,7 +29,9 @@
  * by a bin whose tag is the chain's, in the bin's count (bin_charge.h);
  * any other allocation proved by a memo entry, in the entry's counts
  * (chains.h); only those after a walk (the chain's first calls, or a memo
- * miss) and at depth 1 outside a bin, in the tag's per-CPU counters.
+ * miss) and at depth 1 outside a bin, in the thread's fold cache
+ * (objects/fold_cache.h) for a small object, else in the tag's per-CPU
+ * counters.
  */
 
 /* One allocation of `bytes` made for chain tag t (NULL: none). */
@@ -38,6 +40,15 @@ static inline void cum(struct alloc_tag *t, size_t bytes)
 	uint32_t i = tag_idx(t);
 	if (at_likely(i >= AT_IDX_FIRST))
 		at_cum_add(i, (int64_t)bytes);
+}
+
+/* One small object of class cls made for chain tag t (NULL: none): through
+ * the thread's fold cache (objects/fold_cache.h). */
+static inline void cum_small(struct alloc_tag *t, unsigned int cls)
+{
+	uint32_t i = tag_idx(t);
+	if (at_likely(i >= AT_IDX_FIRST))
+		at_fold_cum_self(i, cls);
 }
 
 /* The tag of the chain whose innermost frame returns to ra at stack
@@ -102,7 +113,7 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
 	if (p)
-		cum(tag, at_class_charge[cls]);
+		cum_small(tag, cls);
 	struct at_theap *h = at_tls_heap;
 	uint32_t ti = tag_idx(tag);
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
@@ -125,7 +136,7 @@ static AT_NOINLINE void *site_small(unsigned int cls, const void *ra)
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
 	if (p)
-		cum(tag, at_class_charge[cls]);
+		cum_small(tag, cls);
 	return p;
 }
 
@@ -147,7 +158,7 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 	if (at_likely(at_small_class(n, &cls))) {
 		p = at_small_alloc(cls, tag);
 		if (at_likely(p != NULL))
-			cum(tag, at_class_charge[cls]);
+			cum_small(tag, cls);
 		return p;
 	}
 	p = at_large_malloc(n, tag);

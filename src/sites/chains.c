@@ -578,18 +578,31 @@ static void memo_write(struct at_chain_memo *m, struct at_memo_entry *e, uintptr
 }
 
 /* Entry e (a key) of m to entry `to` (empty) at level `level`, its
- * counts folded; with sp nonzero, as made at sp (e proved its chain
- * there). */
+ * counts with it (the memo's counts page, which counting writes anyway,
+ * rather than a per-CPU counters page each: a forked child moving the
+ * taught memo's entries wrote a page of counters a move); with sp
+ * nonzero, as made at sp (e proved its chain there). */
 static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct at_memo_entry *e,
 		      unsigned int level, uintptr_t sp)
 {
 	uintptr_t key = e->key;
-	memo_clear(m, e);
-	/* key 0, no counts; a constant size: inlined as 16-byte moves (a
-	 * loop of words was 4 instructions a word, 27 words) */
+	AT_STORE_RELAXED(&e->key, 0);
+	__asm__ volatile("" ::: "memory");
+	/* key 0; a constant size: inlined as 16-byte moves (a loop of words
+	 * was 4 instructions a word, 27 words) */
 	__builtin_memcpy(to, e, AT_MEMO_ENTRY_COPY);
 	to->level = (unsigned char)level;
 	to->counts = at_memo_counts_of(m, to);
+	if (at_memo_tls.counted) { /* else every count 0 (chains.h) */
+		struct at_memo_counts *k = at_memo_counts_of(m, e);
+		int64_t b = AT_LOAD_RELAXED(&k->bytes), c = AT_LOAD_RELAXED(&k->calls);
+		if (c) { /* to's are 0: it is empty */
+			AT_STORE_RELAXED(&to->counts->bytes, b);
+			AT_STORE_RELAXED(&to->counts->calls, c);
+			AT_STORE_RELAXED(&k->bytes, 0);
+			AT_STORE_RELAXED(&k->calls, 0);
+		}
+	}
 	if (sp) {
 		uintptr_t old = AT_MEMO_SP(to);
 		to->spx = sp | (to->spx & ~(AT_MEMO_SHAPE4 - 1));

@@ -1,0 +1,108 @@
+/*
+ * Fold cache: a thread's folds of its bins' counts, kept per tag and size
+ * class in the thread's heap before they reach the per-CPU counters.
+ *
+ * Why: a bin whose tag changes folds its pend and cumulative count into the
+ * old tag's per-CPU counters (bin_charge.h).  Where sites interleave in a
+ * class (a shell's loop, a compiler's passes) the same tags are folded
+ * again and again, each fold an rseq add to the tag's slot on this CPU: a
+ * page of the counters per group of 128 tag indexes.  After a fork each of
+ * those pages is a copy-on-write fault in the child, and again in the
+ * parent at its next write: a shell's command substitution wrote 4 counter
+ * pages in each child and about 3 in its parent (35 tags folded 59 times
+ * an iteration in the parent, 45 once each in a child).  The folds land
+ * here instead, in the heap's first page, which the bins' words make
+ * written anyway.
+ *
+ * Layout: AT_FOLDS entries of 16 bytes in struct at_theap (tcache.h), in
+ * AT_FOLD_SETS sets of AT_FOLD_WAYS; an entry is one (tag, class) pair's
+ * deltas:
+ *
+ *   nidx    the tag's index plus one; 0 = empty
+ *   calls   live calls still to add to the tag's counters (signed)
+ *   ccalls  cumulative calls still to add (the tag's cumulative counters)
+ *
+ *   cls     the size class, and AT_FOLD_USED: added to since the thread's
+ *           last fork.  The bytes are the calls times the class's charge
+ *
+ * Pair (idx, cls) lives in set (idx + cls) % AT_FOLD_SETS, any way; a
+ * pair that finds neither its entry nor an empty one spills way
+ * (idx ^ cls) % AT_FOLD_WAYS (its deltas added per CPU) and takes it, and
+ * so does one whose counts would leave their fields.
+ *
+ * A fork: the forking thread spills the entries it has not added to since
+ * its last fork and marks the rest not added to (at_fold_fork, from the
+ * prepare handler).  A child then finds room for the pairs it folds (a
+ * shell's child folds 45 of its own; an empty entry's taking writes
+ * nothing but the page the bins already made written), where a cache
+ * full of the parent's start-up pairs made each of its folds a spill; and
+ * a parent in a steady loop spills nothing, its loop's pairs being the
+ * ones it adds to between forks.
+ *
+ * Invariants:
+ *  - only permanent tags are kept (the main executable's and run-time
+ *    tags, whose indexes are never released nor reset: bin_charge.h): bin
+ *    tags, and the call chains' tags, whose small mallocs not counted in a
+ *    bin or a memo entry come here (at_fold_cum_self); so no entry outlives
+ *    its tag's index;
+ *  - a tag's live counters = its per-CPU sum + its bins' part + its entries
+ *    in every heap, its cumulative counters likewise: the readers of
+ *    bin_charge.c add the entries where they add the bins, so a quiescent
+ *    read is exact, and a read racing with a fold or a spill is as
+ *    unsynchronised as one racing with a bin's fold;
+ *  - only the heap's thread writes its entries; a thread spills them all
+ *    when it exits, so a heap in the pool holds none;
+ *  - a forked child's copy of the heap holds the parent's entries, as its
+ *    copy of the counters holds the parent's sums.
+ */
+#ifndef AT_FOLD_CACHE_H
+#define AT_FOLD_CACHE_H
+
+#include <stdint.h>
+
+#include "core/counters.h"
+#include "core/compiler.h"
+
+#define AT_FOLD_SETS 28u /* what the heap's first page holds (tcache.h) */
+#define AT_FOLD_WAYS 8u
+#define AT_FOLDS (AT_FOLD_SETS * AT_FOLD_WAYS)
+_Static_assert((AT_FOLD_WAYS & (AT_FOLD_WAYS - 1)) == 0, "a power of two");
+
+/* An entry's key: the tag's index plus one, the class, and whether the
+ * entry was added to since the thread's last fork. */
+#define AT_FOLD_NIDX_MASK ((1u << 21) - 1)
+#define AT_FOLD_CLS_SHIFT 21
+#define AT_FOLD_USED (1u << 31)
+
+struct at_fold {
+	uint32_t key;
+	int32_t calls;
+	uint32_t ccalls;
+};
+_Static_assert(sizeof(struct at_fold) == 12, "fold entry size");
+
+static inline unsigned int at_fold_cls(uint32_t key)
+{
+	return (key & ~AT_FOLD_USED) >> AT_FOLD_CLS_SHIFT;
+}
+
+struct at_theap;
+
+/* Add calls live calls (signed) and ccalls cumulative calls of class cls to
+ * bin tag idx, through heap h's cache (h the calling thread's). */
+AT_HIDDEN void at_fold_add(struct at_theap *h, uint32_t idx, unsigned int cls, int64_t calls,
+			   int64_t ccalls);
+/* One malloc of class cls charged to permanent tag idx outside a bin's
+ * count, in its cumulative counters: through the calling thread's fold
+ * cache while it has a heap, else per CPU. */
+AT_HIDDEN void at_fold_cum_self(uint32_t idx, unsigned int cls);
+/* Every entry of h to the per-CPU counters (its thread exits; the caller
+ * checks h->folded, so that a thread that never folded runs none of this
+ * file's text). */
+AT_HIDDEN void at_fold_spill(struct at_theap *h);
+/* The calling thread forks: spill the entries of its heap h not added to
+ * since its last fork, and mark the others not added to (the caller
+ * checks h->folded). */
+AT_HIDDEN void at_fold_fork(struct at_theap *h);
+
+#endif
