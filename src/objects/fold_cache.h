@@ -14,16 +14,16 @@
  * here instead, in the heap's first page, which the bins' words make
  * written anyway.
  *
- * Layout: AT_FOLDS entries of 16 bytes in struct at_theap (tcache.h), in
- * AT_FOLD_SETS sets of AT_FOLD_WAYS; an entry is one (tag, class) pair's
- * deltas:
+ * Layout: AT_FOLDS entries of 12 bytes in struct at_theap (tcache.h: the
+ * rest of the heap's first page after the bins), in AT_FOLD_SETS sets of
+ * AT_FOLD_WAYS; an entry is one (tag, class) pair's deltas:
  *
- *   nidx    the tag's index plus one; 0 = empty
+ *   key     bits 0-20 the tag's index plus one (0: the entry is empty),
+ *           21-26 the size class (the bytes are the calls times the
+ *           class's charge), 31 AT_FOLD_USED: added to since the thread's
+ *           last fork; one word, so that a reader's one load sees a whole key
  *   calls   live calls still to add to the tag's counters (signed)
- *   ccalls  cumulative calls still to add (the tag's cumulative counters)
- *
- *   cls     the size class, and AT_FOLD_USED: added to since the thread's
- *           last fork.  The bytes are the calls times the class's charge
+ *   ccalls  cumulative calls still to add to its cumulative counters
  *
  * Pair (idx, cls) lives in set (idx + cls) % AT_FOLD_SETS, any way; a
  * pair that finds neither its entry nor an empty one spills way
