@@ -98,7 +98,7 @@ static int held(struct at_theap *h, uint32_t idx, int *used)
 {
 	int n = 0;
 	for (unsigned int i = 0; i < AT_FOLDS; i++) {
-		uint32_t k = h->folds[i].key;
+		uint32_t k = h->folds[i / AT_FOLD_WAYS].key[i % AT_FOLD_WAYS];
 		if (k && (k & AT_FOLD_NIDX_MASK) == idx + 1 && at_fold_cls(k) == at_size_class(40)) {
 			n++;
 			if (used && (k & AT_FOLD_USED))
@@ -112,7 +112,7 @@ static int keys(struct at_theap *h)
 {
 	int n = 0;
 	for (unsigned int i = 0; i < AT_FOLDS; i++)
-		n += h->folds[i].key != 0;
+		n += h->folds[i / AT_FOLD_WAYS].key[i % AT_FOLD_WAYS] != 0;
 	return n;
 }
 
@@ -261,7 +261,7 @@ static void fork_case(void)
 		check_all("fork, parent after the child");
 		/* the fork marked every entry not added to */
 		for (unsigned int i = 0; i < AT_FOLDS; i++)
-			CHECK(!(h->folds[i].key & AT_FOLD_USED));
+			CHECK(!(h->folds[i / AT_FOLD_WAYS].key[i % AT_FOLD_WAYS] & AT_FOLD_USED));
 		if (round) {
 			/* and spilled those not added to before it: only the 20 sites
 			 * the parent folded between its forks are left */

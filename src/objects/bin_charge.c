@@ -15,20 +15,25 @@ static struct at_theap *heap_of(uint64_t *word, unsigned int cls)
 				   cls * sizeof(struct at_bin));
 }
 
-/* w with its pend folded into its heap's fold cache (off = count); the
- * caller stores the result. */
+static struct at_bin *bin_of(uint64_t *word)
+{
+	return (struct at_bin *)((char *)word - offsetof(struct at_bin, word));
+}
+
+/* w (bin *word's) with its pend folded into its heap's fold cache (off =
+ * count), and the bin's cumulative count with it (one entry's update for
+ * both: the same tag's); the caller stores the result. */
 static uint64_t fold_word(uint64_t *word, uint64_t w, unsigned int cls)
 {
 	int64_t n = at_bin_pend(w);
 	uint32_t tag = at_bin_tag(w);
-	if (n && tag >= AT_IDX_FIRST)
-		at_fold_add(heap_of(word, cls), tag, cls, n, 0);
+	uint16_t *cum = &bin_of(word)->cum;
+	uint16_t c = AT_LOAD_RELAXED(cum);
+	if ((n || c) && tag >= AT_IDX_FIRST)
+		at_fold_add(heap_of(word, cls), tag, cls, n, c);
+	if (c)
+		AT_STORE_RELAXED(cum, 0);
 	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
-}
-
-static struct at_bin *bin_of(uint64_t *word)
-{
-	return (struct at_bin *)((char *)word - offsetof(struct at_bin, word));
 }
 
 /* calls mallocs of class cls to tag (counted in bin *word), into its
@@ -57,7 +62,6 @@ void at_bin_cum_wrap(uint64_t *word, unsigned int cls)
 
 void at_bin_fold(uint64_t *word, unsigned int cls)
 {
-	cum_fold(word, at_bin_tag(*word), cls);
 	AT_STORE_RELAXED(word, fold_word(word, *word, cls));
 }
 
@@ -147,10 +151,11 @@ static void each_bin(void (*fn)(uint32_t, int64_t, int64_t, void *), void *ctx)
 				fn(idx, n * (int64_t)at_class_charge[c], n, ctx);
 		}
 		for (unsigned int i = 0; i < AT_FOLDS; i++) {
-			const struct at_fold *e = &h->folds[i];
-			uint32_t key = AT_LOAD_RELAXED(&e->key), n = key & AT_FOLD_NIDX_MASK;
+			const struct at_fold_set *e = &h->folds[i / AT_FOLD_WAYS];
+			unsigned int w = i % AT_FOLD_WAYS;
+			uint32_t key = AT_LOAD_RELAXED(&e->key[w]), n = key & AT_FOLD_NIDX_MASK;
 			unsigned int c = at_fold_cls(key);
-			int64_t k = AT_LOAD_RELAXED(&e->calls);
+			int64_t k = AT_LOAD_RELAXED(&e->calls[w]);
 			if (n > AT_IDX_FIRST && n <= AT_IDX_MAX && k && c < AT_NR_CLASSES)
 				fn(n - 1, k * (int64_t)at_class_charge[c], k, ctx);
 		}
@@ -178,10 +183,11 @@ void at_bin_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_co
 			cum_to(sums, idx, one, i, n * (int64_t)at_class_charge[c], n);
 		}
 		for (unsigned int f = 0; f < AT_FOLDS; f++) {
-			const struct at_fold *e = &h->folds[f];
-			uint32_t key = AT_LOAD_RELAXED(&e->key), n = key & AT_FOLD_NIDX_MASK;
+			const struct at_fold_set *e = &h->folds[f / AT_FOLD_WAYS];
+			unsigned int w = f % AT_FOLD_WAYS;
+			uint32_t key = AT_LOAD_RELAXED(&e->key[w]), n = key & AT_FOLD_NIDX_MASK;
 			unsigned int c = at_fold_cls(key);
-			int64_t k = AT_LOAD_RELAXED(&e->ccalls);
+			int64_t k = AT_LOAD_RELAXED(&e->ccalls[w]);
 			if (n && c < AT_NR_CLASSES)
 				cum_to(sums, idx, one, n - 1, k * (int64_t)at_class_charge[c], k);
 		}

@@ -3,56 +3,95 @@
 #include "objects/fold_cache.h"
 
 #include <limits.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "objects/tcache.h"
 
 _Static_assert(AT_IDX_MAX <= AT_FOLD_NIDX_MASK, "an index plus one fits the key");
 _Static_assert(AT_NR_CLASSES <= (AT_FOLD_USED >> AT_FOLD_CLS_SHIFT), "a class fits the key");
+_Static_assert(AT_FOLD_WAYS == 8, "a set's keys are two 16-byte vectors");
 
-static void fold_spill_one(struct at_fold *e)
+/* Way w of set s to the per-CPU counters, emptied. */
+static AT_NOINLINE void fold_spill_one(struct at_fold_set *s, unsigned int w)
 {
-	uint32_t key = e->key;
+	uint32_t key = s->key[w];
 	uint32_t idx = (key & AT_FOLD_NIDX_MASK) - 1;
 	int64_t charge = at_class_charge[at_fold_cls(key)];
-	if (e->calls)
-		at_percpu_add2(at_counter0(idx), e->calls * charge, e->calls);
-	if (e->ccalls)
-		at_percpu_add2(at_cum0(idx), (int64_t)e->ccalls * charge, e->ccalls);
+	int64_t c = s->calls[w], cc = s->ccalls[w];
+	if (c)
+		at_percpu_add2(at_counter0(idx), c * charge, c);
+	if (cc)
+		at_percpu_add2(at_cum0(idx), cc * charge, cc);
 	/* the counts first, then the key: a reader sees them with no key
 	   (counted nowhere) rather than with another's */
-	AT_STORE_RELAXED(&e->calls, 0);
-	AT_STORE_RELAXED(&e->ccalls, 0);
-	AT_STORE_RELAXED(&e->key, 0);
+	AT_STORE_RELAXED(&s->calls[w], 0);
+	AT_STORE_RELAXED(&s->ccalls[w], 0);
+	AT_STORE_RELAXED(&s->key[w], 0);
+}
+
+/* The ways of set s whose key is k (AT_FOLD_USED aside), a bit each, and
+ * in *empty those whose key is 0. */
+static inline unsigned int set_find(const struct at_fold_set *s, uint32_t k, unsigned int *empty)
+{
+#if defined(__x86_64__)
+	__m128i lo = _mm_load_si128((const __m128i *)s->key);
+	__m128i hi = _mm_load_si128((const __m128i *)s->key + 1);
+	__m128i m = _mm_set1_epi32((int)~AT_FOLD_USED), kk = _mm_set1_epi32((int)k);
+	__m128i z = _mm_setzero_si128();
+	*empty = (unsigned int)(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, z))) |
+				_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, z))) << 4);
+	return (unsigned int)(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(lo, m), kk))) |
+			      _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(hi, m), kk))) << 4);
+#else
+	unsigned int eq = 0, em = 0;
+	for (unsigned int w = 0; w < AT_FOLD_WAYS; w++) {
+		eq |= (unsigned int)((s->key[w] & ~AT_FOLD_USED) == k) << w;
+		em |= (unsigned int)(s->key[w] == 0) << w;
+	}
+	*empty = em;
+	return eq;
+#endif
+}
+
+/* at_fold_add's rare cases: the set full of other pairs, or counts that
+ * would leave their fields: spill, then add. */
+static AT_NOINLINE void fold_add_spill(struct at_theap *h, uint32_t idx, unsigned int cls,
+				       int64_t calls, int64_t ccalls)
+{
+	uint32_t k = (idx + 1) | cls << AT_FOLD_CLS_SHIFT, q = idx + cls;
+	struct at_fold_set *s = &h->folds[q % AT_FOLD_SETS];
+	unsigned int empty, found = set_find(s, k, &empty);
+	unsigned int w = found ? (unsigned int)__builtin_ctz(found) : q / AT_FOLD_SETS % AT_FOLD_WAYS;
+	fold_spill_one(s, w);
+	AT_STORE_RELAXED(&s->key[w], k | AT_FOLD_USED);
+	h->folded = 1;
+	AT_STORE_RELAXED(&s->calls[w], (int32_t)calls);
+	AT_STORE_RELAXED(&s->ccalls[w], (uint32_t)ccalls);
 }
 
 void at_fold_add(struct at_theap *h, uint32_t idx, unsigned int cls, int64_t calls, int64_t ccalls)
 {
-	uint32_t k = (idx + 1) | cls << AT_FOLD_CLS_SHIFT;
-	struct at_fold *set = &h->folds[(idx + cls) % AT_FOLD_SETS * AT_FOLD_WAYS], *e = NULL;
-	for (unsigned int w = 0; w < AT_FOLD_WAYS; w++) {
-		if ((set[w].key & ~AT_FOLD_USED) == k) {
-			e = &set[w];
-			break;
-		}
-		if (!e && !set[w].key)
-			e = &set[w];
+	uint32_t k = (idx + 1) | cls << AT_FOLD_CLS_SHIFT, q = idx + cls;
+	struct at_fold_set *s = &h->folds[q % AT_FOLD_SETS];
+	unsigned int empty, found = set_find(s, k, &empty);
+	if (at_unlikely(!(found | empty))) {
+		fold_add_spill(h, idx, cls, calls, ccalls);
+		return;
 	}
-	if (!e) {
-		e = &set[(idx ^ cls) & (AT_FOLD_WAYS - 1)];
-		fold_spill_one(e);
+	unsigned int w = (unsigned int)__builtin_ctz(found ? found : empty);
+	int64_t c = s->calls[w] + calls, cc = (int64_t)s->ccalls[w] + ccalls;
+	if (at_unlikely(c < INT32_MIN || c > INT32_MAX || cc > UINT32_MAX)) {
+		fold_add_spill(h, idx, cls, calls, ccalls);
+		return;
 	}
-	int64_t c = e->calls + calls, cc = (int64_t)e->ccalls + ccalls;
-	if (e->key && (c < INT32_MIN || c > INT32_MAX || cc > UINT32_MAX)) {
-		fold_spill_one(e);
-		c = calls;
-		cc = ccalls;
-	}
-	if (e->key != (k | AT_FOLD_USED)) {
-		AT_STORE_RELAXED(&e->key, k | AT_FOLD_USED);
+	if (s->key[w] != (k | AT_FOLD_USED)) {
+		AT_STORE_RELAXED(&s->key[w], k | AT_FOLD_USED);
 		h->folded = 1;
 	}
-	AT_STORE_RELAXED(&e->calls, (int32_t)c);
-	AT_STORE_RELAXED(&e->ccalls, (uint32_t)cc);
+	AT_STORE_RELAXED(&s->calls[w], (int32_t)c);
+	AT_STORE_RELAXED(&s->ccalls[w], (uint32_t)cc);
 }
 
 void at_fold_cum_self(uint32_t idx, unsigned int cls)
@@ -66,19 +105,22 @@ void at_fold_cum_self(uint32_t idx, unsigned int cls)
 
 void at_fold_spill(struct at_theap *h)
 {
-	for (unsigned int i = 0; i < AT_FOLDS; i++)
-		if (h->folds[i].key)
-			fold_spill_one(&h->folds[i]);
+	for (unsigned int i = 0; i < AT_FOLD_SETS; i++)
+		for (unsigned int w = 0; w < AT_FOLD_WAYS; w++)
+			if (h->folds[i].key[w])
+				fold_spill_one(&h->folds[i], w);
 }
 
 void at_fold_fork(struct at_theap *h)
 {
-	for (unsigned int i = 0; i < AT_FOLDS; i++) {
-		struct at_fold *e = &h->folds[i];
-		uint32_t key = e->key;
-		if (key & AT_FOLD_USED)
-			AT_STORE_RELAXED(&e->key, key & ~AT_FOLD_USED);
-		else if (key)
-			fold_spill_one(e);
+	for (unsigned int i = 0; i < AT_FOLD_SETS; i++) {
+		struct at_fold_set *s = &h->folds[i];
+		for (unsigned int w = 0; w < AT_FOLD_WAYS; w++) {
+			uint32_t key = s->key[w];
+			if (key & AT_FOLD_USED)
+				AT_STORE_RELAXED(&s->key[w], key & ~AT_FOLD_USED);
+			else if (key)
+				fold_spill_one(s, w);
+		}
 	}
 }

@@ -14,9 +14,10 @@
  * here instead, in the heap's first page, which the bins' words make
  * written anyway.
  *
- * Layout: AT_FOLDS entries of 12 bytes in struct at_theap (tcache.h: the
- * rest of the heap's first page after the bins), in AT_FOLD_SETS sets of
- * AT_FOLD_WAYS; an entry is one (tag, class) pair's deltas:
+ * Layout: AT_FOLD_SETS sets of AT_FOLD_WAYS entries in struct at_theap
+ * (tcache.h: the rest of the heap's first page after the bins), 12 bytes an
+ * entry, a set's keys together (struct at_fold_set); an entry is one
+ * (tag, class) pair's deltas:
  *
  *   key     bits 0-20 the tag's index plus one (0: the entry is empty),
  *           21-26 the size class (the bytes are the calls times the
@@ -25,10 +26,11 @@
  *   calls   live calls still to add to the tag's counters (signed)
  *   ccalls  cumulative calls still to add to its cumulative counters
  *
- * Pair (idx, cls) lives in set (idx + cls) % AT_FOLD_SETS, any way; a
+ * Pair (idx, cls), q = idx + cls, lives in set q % AT_FOLD_SETS, any
+ * way: a lookup compares the set's 8 keys at once (two SSE2 compares).  A
  * pair that finds neither its entry nor an empty one spills way
- * (idx ^ cls) % AT_FOLD_WAYS (its deltas added per CPU) and takes it, and
- * so does one whose counts would leave their fields.
+ * (q / AT_FOLD_SETS) % AT_FOLD_WAYS (its deltas added per CPU) and takes
+ * it, and so does one whose counts would leave their fields.
  *
  * A fork: the forking thread spills the entries it has not added to since
  * its last fork and marks the rest not added to (at_fold_fork, from the
@@ -74,12 +76,14 @@ _Static_assert((AT_FOLD_WAYS & (AT_FOLD_WAYS - 1)) == 0, "a power of two");
 #define AT_FOLD_CLS_SHIFT 21
 #define AT_FOLD_USED (1u << 31)
 
-struct at_fold {
-	uint32_t key;
-	int32_t calls;
-	uint32_t ccalls;
+/* A set: its ways' keys together (one vector compare finds a key), then
+ * their counts. */
+struct at_fold_set {
+	uint32_t key[AT_FOLD_WAYS];
+	int32_t calls[AT_FOLD_WAYS];
+	uint32_t ccalls[AT_FOLD_WAYS];
 };
-_Static_assert(sizeof(struct at_fold) == 12, "fold entry size");
+_Static_assert(sizeof(struct at_fold_set) == 96, "fold set size");
 
 static inline unsigned int at_fold_cls(uint32_t key)
 {

@@ -103,7 +103,7 @@ struct at_theap {
 	struct at_theap *next_all; /* every heap ever made, for bin_charge.c's readers */
 	void *secure_q; /* ALLOCTAG_SECURE's quarantine (secure.c), NULL until used */
 	unsigned char folded; /* an entry of folds[] was ever taken */
-	struct at_fold folds[AT_FOLDS] __attribute__((aligned(64))); /* fold_cache.h */
+	struct at_fold_set folds[AT_FOLD_SETS] __attribute__((aligned(32))); /* fold_cache.h */
 	/* the bins' slots and their entry addresses, from the heap's second
 	   page, in half pages (above) */
 	void *slots[] __attribute__((aligned(AT_PAGE_SIZE)));
