@@ -3,6 +3,8 @@
  * counts into entries of its heap before the per-CPU counters.  512 call
  * sites (core tags) allocate round robin, so that every malloc switches its
  * bin's tag and folds; every read must be exact:
+ *   unforked   before the process's first fork its folds go per CPU: no
+ *              entry is taken
  *   few        30 sites in one class: their folds stay in the cache (its
  *              entries hold them), reads exact through allocations and
  *              frees in another order
@@ -114,6 +116,26 @@ static int keys(struct at_theap *h)
 	for (unsigned int i = 0; i < AT_FOLDS; i++)
 		n += h->folds[i / AT_FOLD_WAYS].key[i % AT_FOLD_WAYS] != 0;
 	return n;
+}
+
+/* ---- unforked: the same folds, per CPU ---- */
+
+static void unforked(void)
+{
+	static void *objs[30][8];
+	CHECK_EQ(at_fold_on, 0);
+	for (int r = 0; r < 8; r++)
+		for (int i = 0; i < 30; i++)
+			objs[i][r] = take(i, 40);
+	check_all("unforked, allocated");
+	struct at_theap *h = at_tls_heap;
+	CHECK((uintptr_t)h > 1);
+	CHECK_EQ(h->folded, 0);
+	CHECK_EQ(keys(h), 0);
+	for (int r = 0; r < 8; r++)
+		for (int i = 0; i < 30; i++)
+			give(i, 40, objs[i][r]);
+	check_all("unforked, freed");
 }
 
 /* ---- few: 30 sites, one class ---- */
@@ -299,6 +321,14 @@ int main(void)
 		for (int j = 0; j < i; j++)
 			CHECK(tags[j] != tags[i]);
 	}
+	unforked();
+	/* the first fork: from now on the folds go through the cache */
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (!pid)
+		_exit(0);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	CHECK_EQ(at_fold_on, 1);
 	few();
 	many();
 	threads();

@@ -30,7 +30,7 @@ static uint64_t fold_word(uint64_t *word, uint64_t w, unsigned int cls)
 	uint16_t *cum = &bin_of(word)->cum;
 	uint16_t c = AT_LOAD_RELAXED(cum);
 	if ((n || c) && tag >= AT_IDX_FIRST)
-		at_fold_add(heap_of(word, cls), tag, cls, n, c);
+		at_fold(heap_of(word, cls), tag, cls, n, c);
 	if (c)
 		AT_STORE_RELAXED(cum, 0);
 	return at_bin_word(tag, at_bin_count(w), at_bin_count(w));
@@ -41,7 +41,7 @@ static uint64_t fold_word(uint64_t *word, uint64_t w, unsigned int cls)
 static void cum_add(uint64_t *word, uint32_t tag, unsigned int cls, int64_t calls)
 {
 	if (calls && tag >= AT_IDX_FIRST)
-		at_fold_add(heap_of(word, cls), tag, cls, 0, calls);
+		at_fold(heap_of(word, cls), tag, cls, 0, calls);
 }
 
 /* The bin's cumulative count, of tag `tag` (its tag until now), folded. */
@@ -123,7 +123,7 @@ void at_bin_push(uint64_t *word, unsigned int cls, uint32_t ti)
 		nw = retag(w, ti) + 1;
 	else {
 		if (ti >= AT_IDX_FIRST && permanent(ti))
-			at_fold_add(heap_of(word, cls), ti, cls, -1, 0);
+			at_fold(heap_of(word, cls), ti, cls, -1, 0);
 		else if (ti >= AT_IDX_FIRST)
 			at_uncharge_idx(ti, at_class_charge[cls]);
 		nw = move(word, w, cls, 1);

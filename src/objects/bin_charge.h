@@ -35,13 +35,14 @@
  * and everything else moves off with count, so that pend stays:
  *   refill of n objects, flush of k      count, off + n / - k
  *   malloc charged elsewhere             count - 1, off - 1 (per CPU, if tagged)
- *   free of another tag's object         count + 1, off + 1 (its uncharge: a
- *                                        permanent tag's in the fold cache, any
- *                                        other tag's per CPU)
- *   fold                                 pend into the fold cache, off = count
+ *   free of another tag's object         count + 1, off + 1 (its uncharge, a
+ *                                        fold of -1 for a permanent tag, per
+ *                                        CPU for any other)
+ *   fold                                 pend into the tag's counters, off = count
  *
- * A fold goes to the heap's fold cache (fold_cache.h), which keeps a tag's
- * folds until it spills them into the per-CPU counters.
+ * A fold goes per CPU, or, once the process has forked, to the heap's fold
+ * cache (fold_cache.h), which keeps a tag's folds until it spills them
+ * into the per-CPU counters.
  *
  * The bin tag changes (at_bin_pop, at_bin_push):
  *   malloc charged to a permanent tag (below): fold, switch; to none (or the
@@ -85,8 +86,8 @@
  *         + what the call chains' memos hold (chains.h)
  *
  * cum counts only mallocs charged to the bin's current tag; it is folded
- * into the tag's cumulative counters through the fold cache (and zeroed) before the bin's
- * tag changes (at_bin_pop, at_bin_push), when it wraps (65536 calls at
+ * into the tag's cumulative counters with its pend (and zeroed) before the
+ * bin's tag changes (at_bin_pop, at_bin_push), when it wraps (65536 calls at
  * once, at_bin_cum_wrap) and when the thread exits (at_bin_fold).  Readers
  * (sites_each.c) add the bins' part (at_bin_cum); a read racing with a
  * fold may see a count twice or not at all, as a read racing with the

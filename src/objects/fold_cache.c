@@ -9,6 +9,8 @@
 
 #include "objects/tcache.h"
 
+AT_DATA_PAGE unsigned char at_fold_on;
+
 _Static_assert(AT_IDX_MAX <= AT_FOLD_NIDX_MASK, "an index plus one fits the key");
 _Static_assert(AT_NR_CLASSES <= (AT_FOLD_USED >> AT_FOLD_CLS_SHIFT), "a class fits the key");
 _Static_assert(AT_FOLD_WAYS == 8, "a set's keys are two 16-byte vectors");
@@ -94,13 +96,22 @@ void at_fold_add(struct at_theap *h, uint32_t idx, unsigned int cls, int64_t cal
 	AT_STORE_RELAXED(&s->ccalls[w], (uint32_t)cc);
 }
 
+void at_fold_percpu(uint32_t idx, unsigned int cls, int64_t calls, int64_t ccalls)
+{
+	int64_t charge = at_class_charge[cls];
+	if (calls)
+		at_percpu_add2(at_counter0(idx), calls * charge, calls);
+	if (ccalls)
+		at_percpu_add2(at_cum0(idx), ccalls * charge, ccalls);
+}
+
 void at_fold_cum_self(uint32_t idx, unsigned int cls)
 {
 	struct at_theap *h = at_tls_heap;
-	if ((uintptr_t)h > 1)
+	if ((uintptr_t)h > 1 && AT_LOAD_RELAXED(&at_fold_on))
 		at_fold_add(h, idx, cls, 0, 1);
 	else
-		at_percpu_add2(at_cum0(idx), at_class_charge[cls], 1);
+		at_fold_percpu(idx, cls, 0, 1);
 }
 
 void at_fold_spill(struct at_theap *h)

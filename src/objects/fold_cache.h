@@ -3,7 +3,7 @@
  * class in the thread's heap before they reach the per-CPU counters.
  *
  * Why: a bin whose tag changes folds its pend and cumulative count into the
- * old tag's per-CPU counters (bin_charge.h).  Where sites interleave in a
+ * old tag's counters (bin_charge.h).  Where sites interleave in a
  * class (a shell's loop, a compiler's passes) the same tags are folded
  * again and again, each fold an rseq add to the tag's slot on this CPU: a
  * page of the counters per group of 128 tag indexes.  After a fork each of
@@ -12,7 +12,11 @@
  * pages in each child and about 3 in its parent (35 tags folded 59 times
  * an iteration in the parent, 45 once each in a child).  The folds land
  * here instead, in the heap's first page, which the bins' words make
- * written anyway.
+ * written anyway.  A fold through the cache costs more instructions than
+ * one per CPU (a set's lookup, about 70 against 15: cc1, which never
+ * forks, ran 0.44% more in all), so a process folds through it only from
+ * its first fork on (at_fold_on); a spill or a fold per CPU charges the
+ * same counters, so the switch needs nothing moved.
  *
  * Layout: AT_FOLD_SETS sets of AT_FOLD_WAYS entries in struct at_theap
  * (tcache.h: the rest of the heap's first page after the bins), 12 bytes an
@@ -92,10 +96,30 @@ static inline unsigned int at_fold_cls(uint32_t key)
 
 struct at_theap;
 
+/* Whether the process has forked (set by the first fork's prepare
+ * handler; a forked child inherits it): the folds go to the cache from
+ * then on, and to the per-CPU counters before. */
+extern AT_HIDDEN unsigned char at_fold_on;
+
 /* Add calls live calls (signed) and ccalls cumulative calls of class cls to
  * bin tag idx, through heap h's cache (h the calling thread's). */
 AT_HIDDEN void at_fold_add(struct at_theap *h, uint32_t idx, unsigned int cls, int64_t calls,
 			   int64_t ccalls);
+
+/* The same per CPU. */
+AT_HIDDEN void at_fold_percpu(uint32_t idx, unsigned int cls, int64_t calls, int64_t ccalls);
+
+/* The same, once the process has forked; before, per CPU (both out of
+ * line: no fold runs under ALLOCTAG=never, whose code lies in the text's
+ * first 64 KiB). */
+static inline void at_fold(struct at_theap *h, uint32_t idx, unsigned int cls, int64_t calls,
+			   int64_t ccalls)
+{
+	if (AT_LOAD_RELAXED(&at_fold_on))
+		at_fold_add(h, idx, cls, calls, ccalls);
+	else
+		at_fold_percpu(idx, cls, calls, ccalls);
+}
 /* One malloc of class cls charged to permanent tag idx outside a bin's
  * count, in its cumulative counters: through the calling thread's fold
  * cache while it has a heap, else per CPU. */

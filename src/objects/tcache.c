@@ -51,8 +51,10 @@ static unsigned int bin_cap(unsigned int cls)
 static void atfork_prepare(void)
 {
 	struct at_theap *h = at_tls_heap;
-	if ((uintptr_t)h > 1 && h->folded)
-		at_fold_fork(h); /* fold_cache.h */
+	if (!at_fold_on)
+		AT_STORE_RELAXED(&at_fold_on, 1); /* fold_cache.h */
+	else if ((uintptr_t)h > 1 && h->folded)
+		at_fold_fork(h);
 	if (!at_fork_locking())
 		return;
 	pthread_mutex_lock(&pool_lock);

@@ -48,9 +48,9 @@
  *
  * A bin's count shares a word with the charges of its class's objects to
  * one tag, folded into the per-CPU counters later (bin_charge.h): every
- * change of the count is one of the word operations that file lists.  The
- * folds go first to the heap's fold cache (fold_cache.h), in the heap's
- * first page with the bins' words.
+ * change of the count is one of the word operations that file lists.  Once
+ * the process has forked, the folds go first to the heap's fold cache
+ * (fold_cache.h), in the heap's first page with the bins' words.
  */
 #ifndef AT_TCACHE_H
 #define AT_TCACHE_H
