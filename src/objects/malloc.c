@@ -261,7 +261,7 @@ static inline void *block_alloc(unsigned int order, size_t n, size_t align, int 
 	if (zero)
 		*zero = 0;
 	struct at_theap *h = at_tls_heap;
-	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && at_lc(h, order)->count) {
+	if (order >= AT_LC_MIN && order <= AT_LC_MAX && (uintptr_t)h > 1 && h->lbytes && at_lc(h, order)->count) {
 		void *p = at_lc(h, order)->blk[--at_lc(h, order)->count];
 		h->lbytes -= AT_PAGE_SIZE << order;
 		uint32_t pfn = at_addr_to_pfn(p);

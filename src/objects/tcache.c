@@ -164,7 +164,7 @@ static void theap_destroy(void *arg)
 			at_bin_fill(&b->word, c, -(int)n);
 		}
 	}
-	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
+	for (unsigned int o = AT_LC_MIN; h->lbytes && o <= AT_LC_MAX; o++)
 		lcache_drop(h, o, at_lc(h, o)->count);
 	if (h->folded)
 		at_fold_spill(h); /* fold_cache.h: a heap in the pool holds none */
@@ -281,7 +281,7 @@ size_t at_theap_trim(void)
 		}
 	}
 	bytes = h->lbytes;
-	for (unsigned int o = AT_LC_MIN; o <= AT_LC_MAX; o++)
+	for (unsigned int o = AT_LC_MIN; h->lbytes && o <= AT_LC_MAX; o++)
 		lcache_drop(h, o, at_lc(h, o)->count);
 	return bytes;
 }

@@ -95,7 +95,8 @@ struct at_lcache {
 struct at_theap {
 	struct at_bin bins[AT_NR_CLASSES]; /* first: 32-byte aligned */
 	/* the large-block caches, order o's at at_lc(h, o): in the heap's last
-	   page, which only a thread that frees large blocks writes */
+	   page, which only a thread that frees large blocks touches (lbytes 0:
+	   every cache empty, and nothing reads the page) */
 	struct at_lcache *lc;
 	size_t lbytes;
 	uint32_t last_decay;
