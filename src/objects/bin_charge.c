@@ -20,9 +20,10 @@ static struct at_bin *bin_of(uint64_t *word)
 	return (struct at_bin *)((char *)word - offsetof(struct at_bin, word));
 }
 
-/* w (bin *word's) with its pend folded into its heap's fold cache (off =
- * count), and the bin's cumulative count with it (one entry's update for
- * both: the same tag's); the caller stores the result. */
+/* w (bin *word's) with its pend folded into its tag's counters (off =
+ * count; at_fold: per CPU, or the heap's fold cache once the process has
+ * forked), and the bin's cumulative count with it (one fold for both: the
+ * same tag's); the caller stores the result. */
 static uint64_t fold_word(uint64_t *word, uint64_t w, unsigned int cls)
 {
 	int64_t n = at_bin_pend(w);
@@ -37,7 +38,7 @@ static uint64_t fold_word(uint64_t *word, uint64_t w, unsigned int cls)
 }
 
 /* calls mallocs of class cls to tag (counted in bin *word), into its
- * cumulative counters (through the heap's fold cache) */
+ * cumulative counters (at_fold) */
 static void cum_add(uint64_t *word, uint32_t tag, unsigned int cls, int64_t calls)
 {
 	if (calls && tag >= AT_IDX_FIRST)
@@ -151,13 +152,10 @@ static void each_bin(void (*fn)(uint32_t, int64_t, int64_t, void *), void *ctx)
 				fn(idx, n * (int64_t)at_class_charge[c], n, ctx);
 		}
 		for (unsigned int i = 0; i < AT_FOLDS; i++) {
-			const struct at_fold_set *e = &h->folds[i / AT_FOLD_WAYS];
-			unsigned int w = i % AT_FOLD_WAYS;
-			uint32_t key = AT_LOAD_RELAXED(&e->key[w]), n = key & AT_FOLD_NIDX_MASK;
-			unsigned int c = at_fold_cls(key);
-			int64_t k = AT_LOAD_RELAXED(&e->calls[w]);
-			if (n > AT_IDX_FIRST && n <= AT_IDX_MAX && k && c < AT_NR_CLASSES)
-				fn(n - 1, k * (int64_t)at_class_charge[c], k, ctx);
+			uint32_t idx;
+			struct alloctag_counters live;
+			if (at_fold_entry(h, i, &idx, &live, NULL) && live.calls)
+				fn(idx, live.bytes, live.calls, ctx);
 		}
 	}
 }
@@ -183,13 +181,10 @@ void at_bin_cum(struct alloctag_counters *sums, uint32_t idx, struct alloctag_co
 			cum_to(sums, idx, one, i, n * (int64_t)at_class_charge[c], n);
 		}
 		for (unsigned int f = 0; f < AT_FOLDS; f++) {
-			const struct at_fold_set *e = &h->folds[f / AT_FOLD_WAYS];
-			unsigned int w = f % AT_FOLD_WAYS;
-			uint32_t key = AT_LOAD_RELAXED(&e->key[w]), n = key & AT_FOLD_NIDX_MASK;
-			unsigned int c = at_fold_cls(key);
-			int64_t k = AT_LOAD_RELAXED(&e->ccalls[w]);
-			if (n && c < AT_NR_CLASSES)
-				cum_to(sums, idx, one, n - 1, k * (int64_t)at_class_charge[c], k);
+			uint32_t i;
+			struct alloctag_counters cum;
+			if (at_fold_entry(h, f, &i, NULL, &cum))
+				cum_to(sums, idx, one, i, cum.bytes, cum.calls);
 		}
 	}
 }

@@ -114,6 +114,28 @@ void at_fold_cum_self(uint32_t idx, unsigned int cls)
 		at_fold_percpu(idx, cls, 0, 1);
 }
 
+int at_fold_entry(const struct at_theap *h, unsigned int i, uint32_t *idx,
+		  struct alloctag_counters *live, struct alloctag_counters *cum)
+{
+	const struct at_fold_set *s = &h->folds[i / AT_FOLD_WAYS];
+	unsigned int w = i % AT_FOLD_WAYS;
+	uint32_t key = AT_LOAD_RELAXED(&s->key[w]), n = key & AT_FOLD_NIDX_MASK;
+	unsigned int c = at_fold_cls(key);
+	if (n <= AT_IDX_FIRST || n > AT_IDX_MAX || c >= AT_NR_CLASSES)
+		return 0;
+	int64_t charge = at_class_charge[c];
+	*idx = n - 1;
+	if (live) {
+		live->calls = AT_LOAD_RELAXED(&s->calls[w]);
+		live->bytes = live->calls * charge;
+	}
+	if (cum) {
+		cum->calls = AT_LOAD_RELAXED(&s->ccalls[w]);
+		cum->bytes = cum->calls * charge;
+	}
+	return 1;
+}
+
 void at_fold_spill(struct at_theap *h)
 {
 	for (unsigned int i = 0; i < AT_FOLD_SETS; i++)

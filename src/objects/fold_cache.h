@@ -124,6 +124,11 @@ static inline void at_fold(struct at_theap *h, uint32_t idx, unsigned int cls, i
  * count, in its cumulative counters: through the calling thread's fold
  * cache while it has a heap, else per CPU. */
 AT_HIDDEN void at_fold_cum_self(uint32_t idx, unsigned int cls);
+/* For a reader (any thread): entry i (< AT_FOLDS) of heap h's cache; 0 if
+ * it holds no tag, else the tag's index in *idx and its live and
+ * cumulative parts in *live and *cum (each may be NULL). */
+AT_HIDDEN int at_fold_entry(const struct at_theap *h, unsigned int i, uint32_t *idx,
+			    struct alloctag_counters *live, struct alloctag_counters *cum);
 /* Every entry of h to the per-CPU counters (its thread exits; the caller
  * checks h->folded, so that a thread that never folded runs none of this
  * file's text). */
