@@ -8,6 +8,8 @@
  *   few        30 sites in one class: their folds stay in the cache (its
  *              entries hold them), reads exact through allocations and
  *              frees in another order
+ *   cold       objects of a cold class (slab.h "Cold classes", blocks of the
+ *              page allocator) charged through the cache too
  *   many       512 sites in two classes: more pairs than entries, so
  *              entries are spilled to the per-CPU counters; reads exact
  *   threads    4 threads allocate from the 512 sites and free each
@@ -48,8 +50,14 @@ static __attribute__((noinline)) void *site(int i, size_t size)
 }
 
 static struct alloc_tag *tags[NSITES];
-/* live objects of each site, by class (48 and 112) */
-static long live48[NSITES], live112[NSITES];
+/* live objects of each site, by class (48, 112, and 4096: a cold class's,
+ * its objects from the page allocator: slab.h "Cold classes") */
+static long live48[NSITES], live112[NSITES], live4k[NSITES];
+
+static long *live_of(size_t size)
+{
+	return size <= 48 ? live48 : size <= 112 ? live112 : live4k;
+}
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct alloc_tag *tag_of(void *p)
@@ -67,7 +75,7 @@ static void *take(int i, size_t size)
 	void *p = site(i, size);
 	CHECK(p);
 	pthread_mutex_lock(&live_lock);
-	(size <= 48 ? live48 : live112)[i]++;
+	live_of(size)[i]++;
 	pthread_mutex_unlock(&live_lock);
 	return p;
 }
@@ -76,16 +84,18 @@ static void give(int i, size_t size, void *p)
 {
 	at_free(p);
 	pthread_mutex_lock(&live_lock);
-	(size <= 48 ? live48 : live112)[i]--;
+	live_of(size)[i]--;
 	pthread_mutex_unlock(&live_lock);
 }
 
 static void check_all(const char *when)
 {
 	int64_t c48 = at_class_charge[at_size_class(40)], c112 = at_class_charge[at_size_class(100)];
+	int64_t c4k = at_class_charge[at_size_class(4000)];
 	for (int i = 0; i < NSITES; i++) {
 		struct alloctag_counters c = alloctag_read(tags[i]);
-		int64_t calls = live48[i] + live112[i], bytes = live48[i] * c48 + live112[i] * c112;
+		int64_t calls = live48[i] + live112[i] + live4k[i];
+		int64_t bytes = live48[i] * c48 + live112[i] * c112 + live4k[i] * c4k;
 		if (c.calls != calls || c.bytes != bytes) {
 			fprintf(stderr, "FAIL %s: site %d: %lld bytes %lld calls, want %lld %lld\n", when, i,
 				(long long)c.bytes, (long long)c.calls, (long long)bytes, (long long)calls);
@@ -96,12 +106,19 @@ static void check_all(const char *when)
 
 /* How many entries of heap h's cache hold tag idx of the class of 40-byte
  * objects (0 or 1), those added to since the last fork added to *used. */
+static int held_cls(struct at_theap *h, uint32_t idx, unsigned int cls, int *used);
+
 static int held(struct at_theap *h, uint32_t idx, int *used)
+{
+	return held_cls(h, idx, at_size_class(40), used);
+}
+
+static int held_cls(struct at_theap *h, uint32_t idx, unsigned int cls, int *used)
 {
 	int n = 0;
 	for (unsigned int i = 0; i < AT_FOLDS; i++) {
 		uint32_t k = h->folds[i / AT_FOLD_WAYS].key[i % AT_FOLD_WAYS];
-		if (k && (k & AT_FOLD_NIDX_MASK) == idx + 1 && at_fold_cls(k) == at_size_class(40)) {
+		if (k && (k & AT_FOLD_NIDX_MASK) == idx + 1 && at_fold_cls(k) == cls) {
 			n++;
 			if (used && (k & AT_FOLD_USED))
 				(*used)++;
@@ -162,6 +179,28 @@ static void few(void)
 		for (int i = 0; i < 30; i++)
 			give(i, 40, few_objs[i][r]);
 	check_all("few, freed");
+}
+
+/* ---- cold: a cold class's objects, from the page allocator ---- */
+
+static void cold(void)
+{
+	void *objs[6]; /* fewer than AT_COLD_LIVE: all from the page allocator */
+	unsigned int cls = at_size_class(4000);
+	CHECK(at_class_cold[cls]);
+	for (int i = 0; i < 6; i++)
+		objs[i] = take(300 + i, 4000);
+	check_all("cold, allocated");
+	/* each charged through the cache: its own entry, one call */
+	struct at_theap *h = at_tls_heap;
+	for (int i = 0; i < 6; i++) {
+		CHECK_EQ(held_cls(h, tags[300 + i]->idx, cls, NULL), 1);
+		uint64_t f = at_pages[at_addr_to_pfn(objs[i])].flags; /* a block's, not a slab's */
+		CHECK((f & AT_PG_HEAD) && !(f & AT_PG_SLAB) && at_block_class(f) == cls);
+	}
+	for (int i = 0; i < 6; i++)
+		give(300 + i, 4000, objs[i]);
+	check_all("cold, freed");
 }
 
 /* ---- many: 512 sites, two classes ---- */
@@ -330,6 +369,7 @@ int main(void)
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	CHECK_EQ(at_fold_on, 1);
 	few();
+	cold();
 	many();
 	threads();
 	fork_case();

@@ -105,13 +105,15 @@ void at_fold_percpu(uint32_t idx, unsigned int cls, int64_t calls, int64_t ccall
 		at_percpu_add2(at_cum0(idx), ccalls * charge, ccalls);
 }
 
-void at_fold_cum_self(uint32_t idx, unsigned int cls)
+void at_fold_self(uint32_t idx, unsigned int cls, int64_t calls, int64_t ccalls)
 {
 	struct at_theap *h = at_tls_heap;
-	if ((uintptr_t)h > 1 && AT_LOAD_RELAXED(&at_fold_on))
-		at_fold_add(h, idx, cls, 0, 1);
+	const struct alloc_tag *t;
+	if ((uintptr_t)h > 1 && AT_LOAD_RELAXED(&at_fold_on) && idx < AT_IDX_MAX &&
+	    (t = AT_LOAD(at_tag_slot(idx))) && !t->modname) /* permanent */
+		at_fold_add(h, idx, cls, calls, ccalls);
 	else
-		at_fold_percpu(idx, cls, 0, 1);
+		at_fold_percpu(idx, cls, calls, ccalls);
 }
 
 int at_fold_entry(const struct at_theap *h, unsigned int i, uint32_t *idx,

@@ -48,9 +48,10 @@
  * Invariants:
  *  - only permanent tags are kept (the main executable's and run-time
  *    tags, whose indexes are never released nor reset: bin_charge.h): bin
- *    tags, and the call chains' tags, whose small mallocs not counted in a
- *    bin or a memo entry come here (at_fold_cum_self); so no entry outlives
- *    its tag's index;
+ *    tags, and the tags of what at_fold_self charges outside a bin (a
+ *    call chain's small mallocs not counted in a bin or a memo entry, a
+ *    cold object: slab.h "Cold classes"), checked there; so no entry
+ *    outlives its tag's index;
  *  - a tag's live counters = its per-CPU sum + its bins' part + its entries
  *    in every heap, its cumulative counters likewise: the readers of
  *    bin_charge.c add the entries where they add the bins, so a quiescent
@@ -120,10 +121,12 @@ static inline void at_fold(struct at_theap *h, uint32_t idx, unsigned int cls, i
 	else
 		at_fold_percpu(idx, cls, calls, ccalls);
 }
-/* One malloc of class cls charged to permanent tag idx outside a bin's
- * count, in its cumulative counters: through the calling thread's fold
- * cache while it has a heap, else per CPU. */
-AT_HIDDEN void at_fold_cum_self(uint32_t idx, unsigned int cls);
+/* calls live calls (signed) and ccalls cumulative calls of class cls
+ * charged to tag idx outside a bin's count (a call chain's malloc not
+ * counted in a bin or a memo entry, a cold object): through the calling
+ * thread's fold cache while it has a heap, the process has forked and the
+ * tag is permanent, else per CPU. */
+AT_HIDDEN void at_fold_self(uint32_t idx, unsigned int cls, int64_t calls, int64_t ccalls);
 /* For a reader (any thread): entry i (< AT_FOLDS) of heap h's cache; 0 if
  * it holds no tag, else the tag's index in *idx and its live and
  * cumulative parts in *live and *cum (each may be NULL). */

@@ -21,6 +21,7 @@
 #include "core/control.h"
 #include "core/fork_locks.h"
 #include "core/message.h"
+#include "objects/fold_cache.h"
 #include "objects/slab.h"
 #include "objects/secure.h"
 #include "core/peak_hook.h"
@@ -339,12 +340,17 @@ void *at_cold_alloc(unsigned int cls)
 		return NULL;
 	}
 	unsigned int order = cold_order(cls);
-	char *p = at_page_alloc_raw(order, (uint64_t)cls << AT_CLASS_SHIFT);
+	at_ref_t ref;
+	char *p = at_page_alloc_uncharged(order, (uint64_t)cls << AT_CLASS_SHIFT, &ref);
 	if (!p) {
 		__atomic_sub_fetch(&c->live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
-	at_block_recharge(at_addr_to_pfn(p), -(int64_t)((AT_PAGE_SIZE << order) - at_class_charge[cls]));
+	/* charged its class's size, as a slab's object would be: through the
+	 * thread's fold cache once the process has forked (a forked child's
+	 * first stdio buffer wrote a counters page) */
+	if (at_ref_is_tag(ref))
+		at_fold_self(ref->idx, cls, 1, 0);
 	return p;
 }
 

@@ -119,10 +119,11 @@
  * touch 204 KiB for what needs 144 KiB pooled in pages;
  * bench/malloc/classpeaks.sh, BENCHMARKS.md "Small programs' peak RSS").
  * Such an object is what its class's slab object would be: usable size and
- * charge the class's (at_class_charge; the page allocator charges the
- * block's size to the block's reference, at_cold_alloc takes the difference
- * off the bytes, not the calls, and at_cold_free puts it back before the
- * block is released), found by free as a large block (at_large_free: the
+ * charge the class's (at_class_charge: at_cold_alloc takes the block
+ * uncharged and charges the class's size to the reference it records,
+ * objects/fold_cache.h at_fold_self; at_cold_free adds the difference to
+ * the block's size back before the block is released, which uncharges
+ * that size), found by free as a large block (at_large_free: the
  * unit head is not a slab), never grown in place by realloc, never cached by
  * a thread (its order is below AT_LC_MIN).  The stricter heap
  * (ALLOCTAG_SECURE) takes every object from slabs.  The bounds: a program

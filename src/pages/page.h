@@ -172,6 +172,11 @@ static inline void at_page_set_class(struct at_page *pg, unsigned int cls)
 AT_HIDDEN int at_heap_init(void);
 /* Allocate a block; extra_flags are ORed into the head's flags (AT_PG_*). */
 AT_HIDDEN void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags);
+/* at_page_alloc_raw, the block not charged: *ref gets the reference the
+ * block records once the tag store is ready (AT_REF_NONE before), which the
+ * caller charges (a cold object: objects/slab.c). */
+AT_HIDDEN void *at_page_alloc_uncharged(unsigned int order, uint64_t extra_flags,
+					struct alloc_tag **ref);
 /* at_page_alloc_raw(order, 0), *zero set to 1 if every byte of the block is
  * known to be 0 (AT_PG_ZERO: calloc needs no memset), else 0. */
 AT_HIDDEN void *at_page_alloc_zeroed(unsigned int order, int *zero);

@@ -888,10 +888,13 @@ static int grow(unsigned int seen, unsigned int order)
  * (at_alloc_state) that decides whether the block is early or charged: a
  * second read could see a later state than the first and leave the block
  * neither early nor charged.  zero, if not NULL, gets 1 when every byte of
- * the block is known to be 0 (AT_PG_ZERO), else 0. */
+ * the block is known to be 0 (AT_PG_ZERO), else 0.  With uncharged not
+ * NULL the block is not charged: *uncharged gets the reference it records
+ * when the state is READY (the caller charges it), AT_REF_NONE otherwise. */
 static inline __attribute__((always_inline)) void *page_alloc(unsigned int order,
 							     uint64_t extra_flags, at_ref_t ref,
-							     int current, int *zero)
+							     int current, int *zero,
+							     at_ref_t *uncharged)
 {
 	if (at_unlikely(order > AT_MAX_ORDER)) {
 		errno = EINVAL;
@@ -935,9 +938,12 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 			flags |= at_page_ref_init(pfn, ref);
 		AT_STORE(&at_pages[pfn].flags, flags);
 		pthread_mutex_unlock(&a->lock);
-		if (state == AT_STATE_READY)
-			at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
-		else if (state == AT_STATE_EARLY)
+		if (state == AT_STATE_READY) {
+			if (uncharged)
+				*uncharged = ref;
+			else
+				at_charge(ref, (int64_t)AT_PAGE_SIZE << order);
+		} else if (state == AT_STATE_EARLY)
 			at_early_page(pfn, flags);
 		if (!(extra_flags & AT_PG_NO_CODETAG)) /* after the charge: a recording sees it */
 			at_peak_add((int64_t)AT_PAGE_SIZE << order);
@@ -949,14 +955,29 @@ static inline __attribute__((always_inline)) void *page_alloc(unsigned int order
 	return NULL;
 }
 
+/* page_alloc with the current tag's reference, one copy of it for the
+ * three entries below (each copy was 1.1 KiB of the text's first 64 KiB,
+ * where the allocator's paths under ALLOCTAG=never lie: text_order.ld). */
+static AT_NOINLINE void *page_alloc_current(unsigned int order, uint64_t extra_flags, int *zero,
+					    at_ref_t *uncharged)
+{
+	return page_alloc(order, extra_flags, AT_REF_NONE, 1, zero, uncharged);
+}
+
 void *at_page_alloc_raw(unsigned int order, uint64_t extra_flags)
 {
-	return page_alloc(order, extra_flags, AT_REF_NONE, 1, NULL);
+	return page_alloc_current(order, extra_flags, NULL, NULL);
 }
 
 void *at_page_alloc_zeroed(unsigned int order, int *zero)
 {
-	return page_alloc(order, 0, AT_REF_NONE, 1, zero);
+	return page_alloc_current(order, 0, zero, NULL);
+}
+
+void *at_page_alloc_uncharged(unsigned int order, uint64_t extra_flags, at_ref_t *ref)
+{
+	*ref = AT_REF_NONE;
+	return page_alloc_current(order, extra_flags, NULL, ref);
 }
 
 struct at_page *at_page_checked(const void *addr, unsigned int order, const char *what)
@@ -1109,7 +1130,7 @@ void *at_alloc_pages_noprof(unsigned int order)
 static inline __attribute__((always_inline)) void *pages_with(unsigned int order,
 							     struct alloc_tag *tag)
 {
-	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE, 0, NULL);
+	return page_alloc(order, 0, tag ? AT_LOAD(&tag->canon) : AT_REF_NONE, 0, NULL, NULL);
 }
 
 void *at_alloc_pages_tag_noprof(struct alloc_tag *tag, unsigned int order)

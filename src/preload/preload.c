@@ -48,7 +48,7 @@ static inline void cum_small(struct alloc_tag *t, unsigned int cls)
 {
 	uint32_t i = tag_idx(t);
 	if (at_likely(i >= AT_IDX_FIRST))
-		at_fold_cum_self(i, cls);
+		at_fold_self(i, cls, 0, 1);
 }
 
 /* The tag of the chain whose innermost frame returns to ra at stack
