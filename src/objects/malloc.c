@@ -822,10 +822,24 @@ static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc_looked, (void *p,
  * lookup's result.  NULL is outside the heap (slab_live_size 0); n = 0 is
  * a free (the compiler makes n != 0 && n <= old one compare, n - 1 <
  * old, so that neither n nor old is tested alone). */
+/* at_realloc_entry's stay in a process that has forked: counted in the
+ * object's class's bin when its tag is e's (malloc_fast.h
+ * at_chain_cum_small), else in e; a tail call, so that the stay needs no
+ * frame. */
+static AT_NOINLINE void *realloc_stays_forked(void *p, size_t old, struct at_memo_entry *e)
+{
+	if (!at_chain_cum_bin(at_size_class(old), e->idx))
+		at_memo_count(e, old);
+	at_chain_entry_done();
+	return p;
+}
+
 void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
 	size_t old = slab_live_size(p);
 	if (at_likely(n != 0) && at_likely(stays(n, old))) {
+		if (at_unlikely(AT_LOAD_RELAXED(&at_fold_on)))
+			return realloc_stays_forked(p, old, e);
 		at_memo_count(e, old);
 		at_chain_entry_done();
 		return p;

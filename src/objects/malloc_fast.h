@@ -50,6 +50,39 @@ AT_MADE_ENTRIES(void *, pvalloc, size_t n);
 AT_HIDDEN void at_bad_object(void *p, const char *what);
 AT_HIDDEN void at_double_free(void *p, const char *what);
 
+
+/*
+ * One allocation of class cls charged to call chain tag ti outside the
+ * bin's count (a memo hit the bin did not serve, a realloc that stays), in
+ * ti's cumulative counts: in the thread's bin of cls when that bin's tag
+ * is ti (its cumulative count, bin_charge.h: at_chain_cum_bin), else, once
+ * the process has forked, in the thread's fold cache (fold_cache.h): pages
+ * a forked child writes anyway, where the memo entry's counts would copy
+ * the memo's counts page.  Whether it was counted (else the caller counts
+ * it in the entry).  A realloc that stays, on a fast path of its own,
+ * tries only the bin, and only once the process has forked (the bin's
+ * class looked up: 2 instructions more in a process that never forks).
+ */
+static inline int at_chain_cum_bin(unsigned int cls, uint32_t ti)
+{
+	struct at_bin *b = &at_tls_bins[cls];
+	if (ti < AT_IDX_FIRST || ti > AT_OBJ_NARROW_MAX || !at_bin_tag_is_narrow(&b->word, ti))
+		return 0;
+	if (at_unlikely(at_bin_cum_inc(&b->cum)))
+		at_bin_cum_wrap(&b->word, cls);
+	return 1;
+}
+
+static inline int at_chain_cum_small(unsigned int cls, uint32_t ti)
+{
+	if (at_chain_cum_bin(cls, ti))
+		return 1;
+	if (ti < AT_IDX_FIRST || !AT_LOAD_RELAXED(&at_fold_on))
+		return 0;
+	at_fold_self(ti, cls, 0, 1);
+	return 1;
+}
+
 /*
  * Relaxed reads of the fast paths' globals made the operand of their
  * compare: GCC never folds an atomic load into a compare (a load, then a

@@ -176,14 +176,14 @@ static inline unsigned int bin_class(const struct at_bin *b)
 }
 
 /* Depth > 1, a memo hit (entry e, the memo busy) whose small object of
- * class cls the bin could not serve: the allocation, counted in the
- * entry's cumulative counts (no per-CPU add); the memo's busy count
- * dropped.  Takes the class, not the size, so that malloc need not keep
+ * class cls the bin could not serve: the allocation, counted as
+ * at_chain_cum_small counts it, else in the entry's cumulative counts (no
+ * per-CPU add); the memo's busy count dropped.  Takes the class, not the size, so that malloc need not keep
  * the size past it (no register copy on its fast paths). */
 static AT_NOINLINE void *chain_entry_small(unsigned int cls, struct at_memo_entry *e)
 {
 	void *p = at_small_alloc(cls, e->tag);
-	if (at_likely(p != NULL))
+	if (at_likely(p != NULL) && !at_chain_cum_small(cls, e->idx))
 		at_memo_count(e, at_class_charge[cls]);
 	at_chain_entry_done();
 	return p;
@@ -210,8 +210,8 @@ static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
  * by at_bin_pop (bin_charge.h): what at_small_alloc_slow would do, without
  * finding the heap, the object's entry and the slab's width again (a real
  * program's mallocs from interleaving chains change the bin's tag on most
- * calls); else chain_entry_small.  Counted in the entry; the memo's busy
- * count dropped.
+ * calls); else chain_entry_small.  Counted in the bin's cumulative count
+ * (its tag now e's), else in the entry; the memo's busy count dropped.
  */
 static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, uintptr_t c)
 {
@@ -223,7 +223,8 @@ static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, 
 	void *p = *top;
 	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
 	at_bin_pop(&b->word, cls, ti);
-	at_memo_count(e, at_class_charge[cls]);
+	if (!at_chain_cum_small(cls, ti)) /* malloc_fast.h: the bin took e's tag */
+		at_memo_count(e, at_class_charge[cls]);
 	at_chain_entry_done();
 	return p;
 }
