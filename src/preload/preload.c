@@ -29,9 +29,9 @@
  * by a bin whose tag is the chain's, in the bin's count (bin_charge.h);
  * any other allocation proved by a memo entry, in the entry's counts
  * (chains.h); only those after a walk (the chain's first calls, or a memo
- * miss) and at depth 1 outside a bin, in the thread's fold cache
- * (objects/fold_cache.h) for a small object, else in the tag's per-CPU
- * counters.
+ * miss) and at depth 1 outside a bin, through at_fold_self for a small
+ * object (objects/fold_cache.h: the thread's fold cache once the process
+ * has forked, else per CPU), else in the tag's per-CPU counters.
  */
 
 /* One allocation of `bytes` made for chain tag t (NULL: none). */
@@ -42,8 +42,8 @@ static inline void cum(struct alloc_tag *t, size_t bytes)
 		at_cum_add(i, (int64_t)bytes);
 }
 
-/* One small object of class cls made for chain tag t (NULL: none): through
- * the thread's fold cache (objects/fold_cache.h). */
+/* One small object of class cls made for chain tag t (NULL: none), in its
+ * cumulative counters (objects/fold_cache.h at_fold_self). */
 static inline void cum_small(struct alloc_tag *t, unsigned int cls)
 {
 	uint32_t i = tag_idx(t);
