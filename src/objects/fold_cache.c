@@ -19,13 +19,7 @@ _Static_assert(AT_FOLD_WAYS == 8, "a set's keys are two 16-byte vectors");
 static AT_NOINLINE void fold_spill_one(struct at_fold_set *s, unsigned int w)
 {
 	uint32_t key = s->key[w];
-	uint32_t idx = (key & AT_FOLD_NIDX_MASK) - 1;
-	int64_t charge = at_class_charge[at_fold_cls(key)];
-	int64_t c = s->calls[w], cc = s->ccalls[w];
-	if (c)
-		at_percpu_add2(at_counter0(idx), c * charge, c);
-	if (cc)
-		at_percpu_add2(at_cum0(idx), cc * charge, cc);
+	at_fold_percpu((key & AT_FOLD_NIDX_MASK) - 1, at_fold_cls(key), s->calls[w], s->ccalls[w]);
 	/* the counts first, then the key: a reader sees them with no key
 	   (counted nowhere) rather than with another's */
 	AT_STORE_RELAXED(&s->calls[w], 0);
