@@ -82,6 +82,7 @@
 /* Purging dirty free blocks (page_alloc.c): size and time rules. */
 #define AT_PURGE_PAGES 8192u /* 32 MiB per arena, or half the committed heap if more */
 #define AT_PURGE_MS 1000u
+#define AT_PURGE_AGE_MS 100u /* a dirty block released more recently is kept */
 #define AT_NR_PAGEFLAGS 8
 
 #define AT_ORDER_SHIFT AT_NR_PAGEFLAGS
@@ -93,6 +94,12 @@
 /* The kernel's NR_UNUSED_PAGEFLAG_BITS: what the layout leaves over. */
 #define AT_NR_SPARE_BITS (64 - AT_NR_NON_TAG_BITS)
 #define AT_SPARE_SHIFT AT_NR_NON_TAG_BITS
+
+/* A dirty free block's head: the time of its last release (ms, mod 2^32). */
+#define AT_PG_RELEASED_SHIFT AT_SPARE_SHIFT
+#define AT_PG_RELEASED_MASK (0xffffffffull << AT_PG_RELEASED_SHIFT)
+#define at_pg_released(flags) ((uint32_t)((flags) >> AT_PG_RELEASED_SHIFT))
+_Static_assert(AT_NR_SPARE_BITS >= 32, "no room for a free block's release time");
 
 #define AT_FIELD(flags, shift, bits) (((flags) >> (shift)) & ((1ull << (bits)) - 1))
 #define AT_ORDER_MASK (((1ull << AT_ORDER_BITS) - 1) << AT_ORDER_SHIFT)

@@ -49,22 +49,31 @@
  *
  * Purging: blocks the allocators give back to the system (at_page_release:
  * idle slabs, large blocks) become free blocks marked AT_PG_DIRTY, still
- * resident, so that reusing them soon costs no page faults.  A merge or a
- * split of a dirty block is dirty.  a->dirty counts the pages released
- * since the last purge, less those handed out again from dirty blocks
- * (at_page_grow's absorbed buddies included: uncounted, realloc's growth
- * kept the count high and the purges coming) (not
- * the dirty blocks' sizes: a 64 KiB slab released beside a free, never
- * touched 512 MiB buddy made the count jump by 512 MiB, and a purge of
- * everything followed nearly every release: bench/malloc mixed took 300000
- * page faults where mimalloc took 25000).  When it passes purge_limit()
- * (AT_PURGE_PAGES or half the heap's committed memory, whichever is larger;
- * mallopt's M_TRIM_THRESHOLD if set), or AT_PURGE_MS after the last purge, the
- * releasing thread purges the arena: takes every dirty free block off its
- * list (so no one can be handed it), drops the lock, MADV_DONTNEEDs them,
- * and frees them back clean, until none is left.  RSS thus follows live
- * data within about purge_limit() per arena, or within AT_PURGE_MS of the
- * next release.
+ * resident, so that reusing them soon costs no page faults, with the time
+ * of the release in their head's spare bits (page.h).  A split of a dirty
+ * block is dirty with its time; a merge is dirty if either half is, with
+ * the earlier of the halves' times.  a->dirty counts the pages released
+ * since the last purge (plus the young ones it kept), less those handed
+ * out again from dirty blocks (at_page_grow's absorbed buddies included:
+ * uncounted, realloc's growth kept the count high and the purges coming)
+ * (not the dirty blocks' sizes: a 64 KiB slab released beside a free,
+ * never touched 512 MiB buddy made the count jump by 512 MiB).  When it
+ * passes purge_limit() (AT_PURGE_PAGES or half the heap's committed
+ * memory, whichever is larger; mallopt's M_TRIM_THRESHOLD if set), or
+ * AT_PURGE_MS after the last purge, and at least AT_PURGE_AGE_MS after it,
+ * the releasing thread purges the arena: takes every dirty free block
+ * released AT_PURGE_AGE_MS ago or earlier off its list (so no one can be
+ * handed it), drops the lock, MADV_DONTNEEDs them, and frees them back
+ * clean, until none is left; the younger ones stay, and count as dirty.
+ * (Purging every dirty block, young ones included, purged memory about to
+ * be handed out again: bench/malloc mixed, whose heap is half free and
+ * whose free blocks are all reused within 10 ms, took 60000-70000 page
+ * faults where mimalloc took 25000, and ran at half its speed.)  RSS thus
+ * follows live data: a block not handed out again is purged at the first
+ * release AT_PURGE_AGE_MS after it once the arena holds purge_limit()
+ * dirty pages, or AT_PURGE_MS after the last purge.  malloc_trim purges
+ * every dirty block at once, and so does a release past a threshold set
+ * by mallopt (M_TRIM_THRESHOLD), whatever the blocks' age.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -126,6 +135,24 @@ static inline uint32_t purge_limit(void)
 				     : AT_PURGE_PAGES;
 }
 
+/* A free block head's bits beyond BUDDY, order and arena: AT_PG_DIRTY,
+ * AT_PG_ZERO and, with AT_PG_DIRTY, the time of its last release. */
+#define FREE_BITS (AT_PG_DIRTY | AT_PG_ZERO | AT_PG_RELEASED_MASK)
+
+/* The bits of two free blocks merged: dirty if either is, zero if both
+ * are, released when the earlier of the dirty ones was (so that a block
+ * released beside a free one that has waited long is purged with it,
+ * rather than keeping it resident for as long as releases merge into it). */
+static inline uint64_t merge_bits(uint64_t x, uint64_t y)
+{
+	if (!(x & AT_PG_DIRTY))
+		return (x & y & AT_PG_ZERO) | (y & (AT_PG_DIRTY | AT_PG_RELEASED_MASK));
+	if (!(y & AT_PG_DIRTY))
+		return x & (AT_PG_DIRTY | AT_PG_RELEASED_MASK);
+	uint32_t tx = at_pg_released(x), ty = at_pg_released(y);
+	return ((int32_t)(tx - ty) < 0 ? x : y) & (AT_PG_DIRTY | AT_PG_RELEASED_MASK);
+}
+
 static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, unsigned int id,
 			   uint64_t dirty)
 {
@@ -136,15 +163,15 @@ static void free_list_push(struct arena *a, uint32_t pfn, unsigned int order, un
 	if (head != AT_PFN_NIL)
 		at_pages[head].prev = pfn;
 	a->free_head[order] = pfn;
-	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | dirty | ((uint64_t)order << AT_ORDER_SHIFT) |
+	AT_STORE_RELAXED(&pg->flags, AT_PG_BUDDY | (dirty & FREE_BITS) | ((uint64_t)order << AT_ORDER_SHIFT) |
 					     ((uint64_t)id << AT_ARENA_ID_SHIFT));
 }
 
-/* Take free block pfn off its list; returns its AT_PG_DIRTY and AT_PG_ZERO bits. */
+/* Take free block pfn off its list; returns its FREE_BITS. */
 static uint64_t free_list_del(struct arena *a, uint32_t pfn, unsigned int order)
 {
 	struct at_page *pg = &at_pages[pfn];
-	uint64_t dirty = pg->flags & (AT_PG_DIRTY | AT_PG_ZERO);
+	uint64_t dirty = pg->flags & FREE_BITS;
 	if (pg->prev != AT_PFN_NIL)
 		at_pages[pg->prev].next = pg->next;
 	else
@@ -785,8 +812,7 @@ static void buddy_put(struct arena *a, unsigned int id, uint32_t pfn, unsigned i
 		uint64_t f = AT_LOAD_RELAXED(&at_pages[b].flags);
 		if (!(f & AT_PG_BUDDY) || at_page_order(f) != order)
 			break;
-		uint64_t bd = free_list_del(a, b, order);
-		dirty = ((dirty | bd) & AT_PG_DIRTY) | (dirty & bd & AT_PG_ZERO);
+		dirty = merge_bits(dirty, free_list_del(a, b, order));
 		pfn &= ~(1u << order);
 		order++;
 	}
@@ -1004,29 +1030,34 @@ static uint32_t now_ms(void)
 	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
-/* Purge arena a (lock held; dropped and retaken): see "Purging" above. */
-static size_t purge(struct arena *a, unsigned int id, uint32_t now)
+/* Purge arena a's dirty free blocks released `age` ms or more before
+ * `now` (lock held; dropped and retaken): see "Purging" above. */
+static size_t purge(struct arena *a, unsigned int id, uint32_t now, uint32_t age)
 {
 	size_t done = 0;
 	a->last_purge = now;
 	for (int round = 0; round < PURGE_ROUNDS; round++) {
-		uint32_t pfn[PURGE_BATCH];
+		uint32_t pfn[PURGE_BATCH], young = 0;
 		unsigned int ord[PURGE_BATCH], n = 0;
 		uint64_t zero[PURGE_BATCH];
 		for (unsigned int k = 0; k <= AT_MAX_ORDER && n < PURGE_BATCH; k++) {
 			uint32_t p = a->free_head[k];
 			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
 				uint32_t next = at_pages[p].next;
-				if (AT_LOAD_RELAXED(&at_pages[p].flags) & AT_PG_DIRTY) {
+				uint64_t f = AT_LOAD_RELAXED(&at_pages[p].flags);
+				if (!(f & AT_PG_DIRTY)) {
+				} else if (now - at_pg_released(f) >= age) {
 					free_list_del(a, p, k);
 					pfn[n] = p;
 					ord[n++] = k;
+				} else {
+					young += 1u << k;
 				}
 				p = next;
 			}
 		}
-		if (!n) { /* no dirty free block left */
-			a->dirty = 0;
+		if (!n) { /* none left old enough: the rest is the young ones */
+			a->dirty = young;
 			break;
 		}
 		pthread_mutex_unlock(&a->lock);
@@ -1059,12 +1090,18 @@ static void free_block(void *addr, unsigned int order, uint64_t dirty)
 	unsigned char state = AT_LOAD_RELAXED(&at_state);
 	if (state)
 		idx = at_page_ref_take_idx(pfn, f);
+	uint32_t now = dirty ? now_ms() : 0;
+	if (dirty)
+		dirty |= (uint64_t)now << AT_PG_RELEASED_SHIFT;
 	buddy_put(a, id, pfn, order, dirty);
 	if (dirty) {
-		uint32_t now = now_ms();
+		uint32_t since = now - a->last_purge;
 		a->dirty += 1u << order;
-		if (a->dirty > purge_limit() || now - a->last_purge > AT_PURGE_MS)
-			purge(a, id, now);
+		/* mallopt's threshold is the user's: kept to, every dirty block
+		 * purged, as glibc trims at once */
+		uint32_t age = AT_LOAD_RELAXED(&purge_set) ? 0 : AT_PURGE_AGE_MS;
+		if (since >= age && (a->dirty > purge_limit() || since > AT_PURGE_MS))
+			purge(a, id, now, age);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (at_unlikely(AT_LOAD_RELAXED(&alloctag_debug_key)) && state == AT_STATE_READY)
@@ -1166,7 +1203,7 @@ size_t at_page_trim(void)
 	for (unsigned int id = 0; id < n; id++) {
 		struct arena *a = &arenas[id];
 		pthread_mutex_lock(&a->lock);
-		done += purge(a, id, now_ms()) << AT_PAGE_SHIFT;
+		done += purge(a, id, now_ms(), 0) << AT_PAGE_SHIFT;
 		pthread_mutex_unlock(&a->lock);
 	}
 	return done;
