@@ -173,4 +173,5 @@ void at_teach_stats(struct at_teach_stats *s)
 	s->read = teach.read;
 	s->refused = teach.refused;
 	s->proved = teach.proved;
+	s->memo_sets = at_chain_teach_memo_sets();
 }

@@ -72,7 +72,8 @@
  *    in the main rule cache (marked taught: unwind.h), the chain made
  *    as a walk makes it (chains.c; flagged AT_CHAIN_TAUGHT), counts zero,
  *    and the trace's entry put in the taught memo (chains.h,
- *    at_chain_teach_memo: a memo of 64 sets no thread of the parent uses,
+ *    at_chain_teach_memo: a memo no thread of the parent uses, grown so
+ *    that each entry lies in its first set,
  *    which a forked child's thread takes as its own);
  *  - when the main rule cache has been replaced or emptied since the
  *    records were read (at_unwind_generation), the process reads them all
@@ -122,6 +123,7 @@ struct at_teach_stats {
 	uint32_t capacity;
 	uint32_t made, read, refused;
 	uint32_t proved; /* traces put in the taught memo */
+	uint32_t memo_sets; /* the taught memo's sets in use (0: none made) */
 };
 AT_HIDDEN void at_teach_stats(struct at_teach_stats *s);
 

@@ -752,13 +752,25 @@ void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag, const struct at_
 	    (m && chain_made.teach_memo_depth != at_chain_depth))
 		return; /* this process's memo, or a lookup interrupted */
 	if (!m) {
-		if (!(m = memo_map(AT_TEACH_MEMO_SETS - 1)))
+		if (!(m = memo_map((1u << AT_MEMO_SHIFT_FIRST) - 1)))
 			return;
 		chain_made.teach_memo_depth = (unsigned char)at_chain_depth;
 		chain_made.teach_memo = m;
 	}
-	if (!memo_holds(m, ra, from, tag))
-		memo_put(m, ra, from, tag, tr, 0);
+	if (memo_holds(m, ra, from, tag))
+		return;
+	at_memo_tls.busy = 1; /* as memo_put's writes */
+	while (m->e[at_memo_set(ra, from) & m->mask][AT_MEMO_WAYS - 1].key &&
+	       m->mask < AT_TEACH_MEMO_SETS - 1)
+		memo_grow(m);
+	at_memo_tls.busy = 0;
+	memo_put(m, ra, from, tag, tr, 0);
+}
+
+unsigned int at_chain_teach_memo_sets(void)
+{
+	struct at_chain_memo *m = chain_made.teach_memo;
+	return m ? (unsigned int)m->mask + 1 : 0;
 }
 
 void at_chain_set_depth(unsigned int depth)

@@ -759,15 +759,25 @@ at_chain_probe(struct at_chain_table *t, uint64_t h,
 AT_HIDDEN struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, int *made);
 
 /* The taught memo (chain_teach.h): a memo no thread of this process uses,
- * made at its first entry with AT_TEACH_MEMO_SETS sets, which the next
- * forked child's thread takes as its own (chains.c, memo_fork_child); the
- * entry of chain `tag` walked from `from` with trace tr (a child's, checked
- * by at_unwind_replay) put in it as a walk's (no growth), unless it holds
- * an entry of the chain at that `from` already, or this process's thread
- * took it, or the calling thread's memo is busy. */
-#define AT_TEACH_MEMO_SETS AT_MEMO_SETS
+ * made at its first entry with a new memo's sets, which the next forked
+ * child's thread takes as its own (chains.c, memo_fork_child); the entry
+ * of chain `tag` walked from `from` with trace tr (a child's, checked by
+ * at_unwind_replay) put in it as a walk's, unless it holds an entry of the
+ * chain at that `from` already, or this process's thread took it, or the
+ * calling thread's memo is busy.  Before an entry would find its set full
+ * the memo grows, up to AT_TEACH_MEMO_SETS sets (no entry has left its
+ * first set before then, so a growth keeps them all); past that a full
+ * set's entry moves to its next level's set, as in any memo.  The sets
+ * are few so that their pages are: a forked child reads the page of each
+ * of its chains' sets, and a page a child first reads costs it 4-5 us on
+ * a virtual machine with shadow page tables (BENCHMARKS.md, "Fork: the
+ * pages a child touches"), where 64 sets spread bash's 40 taught entries
+ * over 15 pages. */
+#define AT_TEACH_MEMO_SETS 16u
 AT_HIDDEN void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag,
 				   const struct at_unwind_trace *tr, uintptr_t ra);
+/* The taught memo's sets in use (0: none made). */
+AT_HIDDEN unsigned int at_chain_teach_memo_sets(void);
 
 /* Create (or find, after a race) chain f[0..n): its tag, or NULL. */
 AT_HIDDEN struct alloc_tag *at_chain_tag_slow(const uintptr_t *f, unsigned int n, uint64_t h);
