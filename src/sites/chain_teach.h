@@ -72,9 +72,9 @@
  *    in the main rule cache (marked taught: unwind.h), the chain made
  *    as a walk makes it (chains.c; flagged AT_CHAIN_TAUGHT), counts zero,
  *    and the trace's entry put in the taught memo (chains.h,
- *    at_chain_teach_memo: a memo no thread of the parent uses, grown so
- *    that each entry lies in its first set,
- *    which a forked child's thread takes as its own);
+ *    at_chain_teach_memo: a memo no thread of the parent uses, of as few
+ *    sets as hold its entries, which a forked child's thread takes as
+ *    its own);
  *  - when the main rule cache has been replaced or emptied since the
  *    records were read (at_unwind_generation), the process reads them all
  *    again from the first: the chains are known, their rules are made

@@ -767,12 +767,13 @@ AT_HIDDEN struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, i
  * calling thread's memo is busy.  Before an entry would find its set full
  * the memo grows, up to AT_TEACH_MEMO_SETS sets (no entry has left its
  * first set before then, so a growth keeps them all); past that a full
- * set's entry moves to its next level's set, as in any memo.  The sets
- * are few so that their pages are: a forked child reads the page of each
- * of its chains' sets, and a page a child first reads costs it 4-5 us on
- * a virtual machine with shadow page tables (BENCHMARKS.md, "Fork: the
- * pages a child touches"), where 64 sets spread bash's 40 taught entries
- * over 15 pages. */
+ * set's entry moves to its next level's set, and one pushed out of its
+ * last level to the memo's compact tier (memo_compact.h), as in any memo.
+ * The sets are few so that their pages are: a forked child reads the page
+ * of each of its chains' sets, and a page a child first reads costs it
+ * 4-5 us on a virtual machine with shadow page tables (BENCHMARKS.md,
+ * "Fork: the pages a child touches"), where 64 sets spread bash's 40
+ * taught entries over 15 pages. */
 #define AT_TEACH_MEMO_SETS 16u
 AT_HIDDEN void at_chain_teach_memo(uintptr_t from, struct alloc_tag *tag,
 				   const struct at_unwind_trace *tr, uintptr_t ra);
