@@ -248,11 +248,13 @@ static __attribute__((noinline)) void parent_step(int step)
 	case TAUGHT:
 		CHECK(s.made > before.made); /* X, and A's other chains */
 		check_site("x_allocs", 0, 0);
+#ifdef __OPTIMIZE__ /* unoptimised, x_allocs's walks use rbp at malloc's CFA: no entry */
 		/* the taught memo: as few sets as hold A's entries, each in its
 		 * first (a forked child reads the page of each set it uses) */
 		CHECK(s.proved > before.proved);
 		CHECK(s.memo_sets >= 4 && s.memo_sets <= AT_TEACH_MEMO_SETS);
 		CHECK(s.memo_sets * AT_MEMO_WAYS < 8 * s.proved || s.memo_sets == 4);
+#endif
 		break;
 	case GRAND2:
 		CHECK(s.made > before.made);
