@@ -104,15 +104,8 @@ static void check_all(const char *when)
 	}
 }
 
-/* How many entries of heap h's cache hold tag idx of the class of 40-byte
- * objects (0 or 1), those added to since the last fork added to *used. */
-static int held_cls(struct at_theap *h, uint32_t idx, unsigned int cls, int *used);
-
-static int held(struct at_theap *h, uint32_t idx, int *used)
-{
-	return held_cls(h, idx, at_size_class(40), used);
-}
-
+/* How many entries of heap h's cache hold tag idx of class cls (0 or 1),
+ * those added to since the last fork added to *used. */
 static int held_cls(struct at_theap *h, uint32_t idx, unsigned int cls, int *used)
 {
 	int n = 0;
@@ -125,6 +118,12 @@ static int held_cls(struct at_theap *h, uint32_t idx, unsigned int cls, int *use
 		}
 	}
 	return n;
+}
+
+/* held_cls for the class of 40-byte objects. */
+static int held(struct at_theap *h, uint32_t idx, int *used)
+{
+	return held_cls(h, idx, at_size_class(40), used);
 }
 
 static int keys(struct at_theap *h)

@@ -816,12 +816,6 @@ MADE_FN(void *, realloc, (void *p, size_t n), (p, n))
 static AT_NOINLINE ENTRY_FN(void *, realloc_entry_all, realloc_looked, (void *p, size_t n, size_t old),
 			    (p, n, old, 1), q)
 
-/* realloc's at_X_entry: a live slab object that stays where it is first,
- * with no frame and no call (the most frequent realloc, growing a buffer
- * a little in its object's slack), else realloc_entry_all, given the
- * lookup's result.  NULL is outside the heap (slab_live_size 0); n = 0 is
- * a free (the compiler makes n != 0 && n <= old one compare, n - 1 <
- * old, so that neither n nor old is tested alone). */
 /* at_realloc_entry's stay in a process that has forked: counted in the
  * object's class's bin when its tag is e's (malloc_fast.h
  * at_chain_cum_small), else in e; a tail call, so that the stay needs no
@@ -834,6 +828,12 @@ static AT_NOINLINE void *realloc_stays_forked(void *p, size_t old, struct at_mem
 	return p;
 }
 
+/* realloc's at_X_entry: a live slab object that stays where it is first,
+ * with no frame and no call (the most frequent realloc, growing a buffer
+ * a little in its object's slack), else realloc_entry_all, given the
+ * lookup's result.  NULL is outside the heap (slab_live_size 0); n = 0 is
+ * a free (the compiler makes n != 0 && n <= old one compare, n - 1 <
+ * old, so that neither n nor old is tested alone). */
 void *at_realloc_entry(void *p, size_t n, struct at_memo_entry *e)
 {
 	size_t old = slab_live_size(p);

@@ -1045,13 +1045,12 @@ static size_t purge(struct arena *a, unsigned int id, uint32_t now, uint32_t age
 			while (p != AT_PFN_NIL && n < PURGE_BATCH) {
 				uint32_t next = at_pages[p].next;
 				uint64_t f = AT_LOAD_RELAXED(&at_pages[p].flags);
-				if (!(f & AT_PG_DIRTY)) {
-				} else if (now - at_pg_released(f) >= age) {
+				if ((f & AT_PG_DIRTY) && now - at_pg_released(f) < age) {
+					young += 1u << k;
+				} else if (f & AT_PG_DIRTY) {
 					free_list_del(a, p, k);
 					pfn[n] = p;
 					ord[n++] = k;
-				} else {
-					young += 1u << k;
 				}
 				p = next;
 			}

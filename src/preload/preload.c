@@ -178,8 +178,9 @@ static inline unsigned int bin_class(const struct at_bin *b)
 /* Depth > 1, a memo hit (entry e, the memo busy) whose small object of
  * class cls the bin could not serve: the allocation, counted as
  * at_chain_cum_small counts it, else in the entry's cumulative counts (no
- * per-CPU add); the memo's busy count dropped.  Takes the class, not the size, so that malloc need not keep
- * the size past it (no register copy on its fast paths). */
+ * per-CPU add); the memo's busy count dropped.  Takes the class, not the
+ * size, so that malloc need not keep the size past it (no register copy
+ * on its fast paths). */
 static AT_NOINLINE void *chain_entry_small(unsigned int cls, struct at_memo_entry *e)
 {
 	void *p = at_small_alloc(cls, e->tag);
