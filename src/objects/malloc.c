@@ -752,22 +752,24 @@ static int large_grow(void *p, size_t n)
 
 /*
  * realloc's old object of usable size old, its bytes moved to a block of
- * n > old bytes.  A slab's object of REALLOC_TO_SLAB bytes or more that
+ * n bytes.  A slab's object of REALLOC_TO_SLAB bytes or more that
  * grew by a quarter or less goes back to its slab, not to the thread's
  * bin: a buffer growing a little at a time leaves its class behind, and
  * buffers growing side by side (strings being built) would fill each
  * class's bin and transfer slots in turn with objects no one asks for,
  * keeping their slabs from being released to the page allocator, where
- * the larger classes and blocks the buffers grow into take them (256
- * buffers grown to 64 KiB: peak RSS 23 MB with the bins, 16 with this;
- * bench/malloc/realloc.c).  A jump of more than a quarter (a doubling
- * buffer, a workload's random sizes) frees to the bin as free does.
+ * the larger classes and blocks the buffers grow into take them
+ * (bench/malloc/realloc.c's 256 buffers grown to 64 KiB: peak RSS 16 MB
+ * this way, 23 MB through the bins).  A jump of more than a quarter (a
+ * doubling buffer, a workload's random sizes) and a shrink free to the
+ * bin as free does.
  */
 #define REALLOC_TO_SLAB 1024u
 static AT_NOINLINE void realloc_free_old(void *p, size_t old, size_t n)
 {
 	uintptr_t off = (uintptr_t)((char *)p - at_heap_base);
-	if (n - old <= old / 4 && old >= REALLOC_TO_SLAB && off < AT_LOAD_RELAXED(&at_heap_span)) {
+	if (n > old && n - old <= old / 4 && old >= REALLOC_TO_SLAB &&
+	    off < AT_LOAD_RELAXED(&at_heap_span)) {
 		const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
 		uint64_t f = AT_LOAD_RELAXED(&head->flags);
 		uint32_t idx;
