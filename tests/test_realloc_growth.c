@@ -1,10 +1,12 @@
 /*
  * Where realloc puts the object it moves away from (src/objects/malloc.c,
  * realloc_free_old): a slab object of 1 KiB or more that grows by a quarter
- * or less goes back to its slab, the thread's bin of its class untouched;
- * a larger jump, or a smaller object, goes to the bin as free's does.  The
- * buffer's bytes survive every move, and the charges stay exact: the
- * realloc site holds the block's usable size and one call throughout.
+ * or less goes back to its slab once the thread's bin of its class holds
+ * 16 KiB, the bin untouched; before that, and for a larger jump or a
+ * smaller object, to the bin as free's does.  The buffer's bytes survive
+ * every move, and the charges stay exact: the realloc site holds the
+ * block's usable size and one call throughout.  (One thread: the class
+ * lock, only tried, is always free.)
  */
 #include <alloctag.h>
 #include <pthread.h>
@@ -70,31 +72,62 @@ static void fill(unsigned char *p, size_t from, size_t to)
 		p[i] = (unsigned char)(i * 7 + 3);
 }
 
+#define BIN_KEEP 16384u /* malloc.c REALLOC_BIN_KEEP */
+
+/* The bytes of class cls that h's bin holds. */
+static size_t bin_bytes(struct at_theap *h, unsigned int cls)
+{
+	return (size_t)bin_count(h, cls) * at_class_size[cls];
+}
+
+/* Frees of 40 objects of each class from 512 bytes up to the cold classes
+ * (slab.h), so that each class's bin holds 16 KiB and one object more. */
+static void fill_bins(struct at_theap *h)
+{
+	void *q[40];
+	for (unsigned int c = at_size_class(512); c < at_size_class(4096); c++) {
+		for (int i = 0; i < 40; i++)
+			CHECK(q[i] = site_m(at_class_size[c]));
+		for (int i = 0; i < 40; i++)
+			at_free(q[i]);
+		CHECK(bin_bytes(h, c) >= BIN_KEEP + at_class_size[c]);
+	}
+	check_charge(tag_m, 0, 0);
+}
+
 /* A buffer grown 48 bytes at a time from 1 KiB into a large block: each
- * move leaves its old object in its slab (a cold class's block: the page
- * allocator's), none in a bin. */
-static void small_steps(struct at_theap *h)
+ * move leaves its old object in its slab when the bin of its class held
+ * 16 KiB, else in the bin (a cold class's block: the page allocator's);
+ * the moves to slabs and to bins counted in *to_slab and *to_bin. */
+static void small_steps(struct at_theap *h, unsigned int *to_slab, unsigned int *to_bin)
 {
 	size_t len = 1024;
 	unsigned char *p = site_m(len);
 	CHECK(p);
 	fill(p, 0, len);
-	unsigned int moves = 0, slab_moves = 0;
+	unsigned int moves = 0;
+	*to_slab = *to_bin = 0;
 	while (len < 20000) {
 		size_t old_usable = at_usable_size(p);
 		unsigned int cls = at_size_class(old_usable);
 		unsigned int in_bin = bin_count(h, cls);
-		int slab = in_slab(p);
-		struct at_slab *s = slab ? slab_of(p) : NULL;
+		int keep = bin_bytes(h, cls) >= BIN_KEEP;
+		struct at_slab *s = in_slab(p) ? slab_of(p) : NULL;
 		unsigned int used = s ? s->used : 0;
 		unsigned char *q = site_r(p, len + 48);
 		CHECK(q);
 		if (q != p) {
 			moves++;
-			CHECK_EQ(bin_count(h, cls), in_bin); /* not in the bin */
-			if (s) {
-				slab_moves++;
-				CHECK_EQ(s->used, used - 1); /* back in its slab */
+			if (s && keep) {
+				++*to_slab;
+				CHECK_EQ(bin_count(h, cls), in_bin); /* not in the bin */
+				CHECK_EQ(s->used, used - 1);        /* back in its slab */
+			} else if (s) {
+				++*to_bin;
+				CHECK_EQ(bin_count(h, cls), in_bin + 1);
+				CHECK_EQ(s->used, used);
+			} else {
+				CHECK_EQ(bin_count(h, cls), in_bin);
 			}
 		}
 		CHECK(holds(q, len));
@@ -111,14 +144,15 @@ static void small_steps(struct at_theap *h)
 	for (unsigned int c = 1; c < AT_NR_CLASSES; c++)
 		classes += at_class_size[c] >= 1024;
 	CHECK_EQ(moves, classes);
-	CHECK_EQ(slab_moves, at_size_class(4096) - at_size_class(1024));
+	CHECK_EQ(*to_slab + *to_bin, at_size_class(4096) - at_size_class(1024));
 	CHECK_EQ(at_usable_size(p), 32768);
 	CHECK(holds(p, len));
 	at_free(p);
 	check_charge(tag_r, 0, 0);
 }
 
-/* A jump of more than a quarter, and a small object's step: the bin. */
+/* A jump of more than a quarter, and a small object's step: the bin,
+ * though it holds 16 KiB of the class. */
 static void to_the_bin(struct at_theap *h)
 {
 	unsigned char *p = site_m(2048);
@@ -126,6 +160,7 @@ static void to_the_bin(struct at_theap *h)
 	fill(p, 0, 2048);
 	unsigned int cls = at_size_class(2048);
 	unsigned int in_bin = bin_count(h, cls);
+	CHECK(bin_bytes(h, cls) >= BIN_KEEP);
 	unsigned char *q = site_r(p, 2048 + 513);
 	CHECK(q && q != p && holds(q, 2048));
 	CHECK_EQ(bin_count(h, cls), in_bin + 1);
@@ -138,6 +173,7 @@ static void to_the_bin(struct at_theap *h)
 	fill(p, 0, 512);
 	cls = at_size_class(512);
 	in_bin = bin_count(h, cls);
+	CHECK(bin_bytes(h, cls) >= BIN_KEEP);
 	q = site_r(p, 520);
 	CHECK(q && q != p && holds(q, 512));
 	CHECK_EQ(bin_count(h, cls), in_bin + 1);
@@ -147,13 +183,32 @@ static void to_the_bin(struct at_theap *h)
 	check_charge(tag_m, 0, 0);
 }
 
-static void *thread(void *arg)
+/* A new thread's bins hold less than 16 KiB of some classes and more of
+ * others (a refill takes half a bin): both kinds of move. */
+static void *fresh_thread(void *arg)
 {
 	(void)arg;
 	void *first = at_malloc(16); /* the thread's heap */
 	struct at_theap *h = at_tls_heap;
 	CHECK((uintptr_t)h > 1);
-	small_steps(h);
+	unsigned int to_slab, to_bin;
+	small_steps(h, &to_slab, &to_bin);
+	CHECK(to_slab > 0 && to_bin > 0);
+	at_free(first);
+	return NULL;
+}
+
+/* Bins holding 16 KiB of each class: every move to a slab. */
+static void *filled_thread(void *arg)
+{
+	(void)arg;
+	void *first = at_malloc(16);
+	struct at_theap *h = at_tls_heap;
+	CHECK((uintptr_t)h > 1);
+	fill_bins(h);
+	unsigned int to_slab, to_bin;
+	small_steps(h, &to_slab, &to_bin);
+	CHECK_EQ(to_bin, 0);
 	to_the_bin(h);
 	at_free(first);
 	return NULL;
@@ -163,7 +218,9 @@ int main(void)
 {
 	CHECK(alloctag_profiling());
 	pthread_t t;
-	CHECK(pthread_create(&t, NULL, thread, NULL) == 0);
+	CHECK(pthread_create(&t, NULL, fresh_thread, NULL) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(pthread_create(&t, NULL, filled_thread, NULL) == 0);
 	CHECK(pthread_join(t, NULL) == 0);
 	printf("realloc growth: ok\n");
 	return 0;

@@ -384,36 +384,58 @@ static void slabs_release(unsigned int cls, struct at_slab *dead)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Objects objs[0 .. n) of class cls back to their slabs, the class lock
+ * held; the slabs they leave empty past KEEP_EMPTY unlisted, on *dead
+ * (for slabs_release once the lock is given back). */
+static void put_locked(struct central *c, unsigned int cls, void *const *objs, unsigned int n,
+		       struct at_slab **dead)
+{
+	uint32_t size = at_class_size[cls];
+	for (unsigned int i = 0; i < n; i++) {
+		uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
+		struct at_slab *s = at_slab_of(off);
+		*at_slab_stack_slot(s, s->nfree++) = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
+		if (!s->listed)
+			list_add(c, s);
+		if (--s->used)
+			continue;
+		if (c->nempty < KEEP_EMPTY) {
+			c->nempty++;
+		} else {
+			list_del(c, s);
+			s->next = *dead; /* unlisted: the link is free */
+			*dead = s;
+		}
+	}
+}
+
 /* Objects back to their slabs (class lock taken per batch of 64). */
 static void slabs_put(unsigned int cls, void *const *objs, unsigned int n)
 {
 	struct central *c = &centrals[cls];
-	uint32_t size = at_class_size[cls];
 	while (n) {
 		struct at_slab *dead = NULL;
 		unsigned int batch = n < 64 ? n : 64;
 		pthread_mutex_lock(&c->lock);
-		for (unsigned int i = 0; i < batch; i++) {
-			uintptr_t off = (uintptr_t)((char *)objs[i] - at_heap_base);
-			struct at_slab *s = at_slab_of(off);
-			*at_slab_stack_slot(s, s->nfree++) = (uint16_t)((off & (AT_SLAB_SIZE - 1)) / size);
-			if (!s->listed)
-				list_add(c, s);
-			if (--s->used)
-				continue;
-			if (c->nempty < KEEP_EMPTY) {
-				c->nempty++;
-			} else {
-				list_del(c, s);
-				s->next = dead; /* unlisted: the link is free */
-				dead = s;
-			}
-		}
+		put_locked(c, cls, objs, batch, &dead);
 		pthread_mutex_unlock(&c->lock);
 		slabs_release(cls, dead);
 		objs += batch;
 		n -= batch;
 	}
+}
+
+int at_slab_put_try(unsigned int cls, void *p)
+{
+	struct central *c = &centrals[cls];
+	struct at_slab *dead = NULL;
+	if (pthread_mutex_trylock(&c->lock))
+		return 0;
+	put_locked(c, cls, &p, 1, &dead);
+	pthread_mutex_unlock(&c->lock);
+	at_peak_add(-(int64_t)at_class_size[cls]);
+	slabs_release(cls, dead);
+	return 1;
 }
 
 void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n)

@@ -481,6 +481,9 @@ AT_HIDDEN void at_block_recharge(uint32_t pfn, int64_t d);
 AT_HIDDEN unsigned int at_slab_refill(unsigned int cls, void **out, unsigned int want, int wide);
 /* Return n free objects of class cls to their slabs. */
 AT_HIDDEN void at_slab_flush(unsigned int cls, void *const *objs, unsigned int n);
+/* Free object p of class cls back to its slab if the class's lock is free
+ * (no wait): 1; 0, nothing done, when another thread holds it. */
+AT_HIDDEN int at_slab_put_try(unsigned int cls, void *p);
 /* The objects (and their bytes) held in the classes' transfer slots
  * (slab.c); every class lock held. */
 AT_HIDDEN void at_slab_xfer_stats(size_t *count, size_t *bytes);
