@@ -109,7 +109,8 @@ static void small_steps(struct at_theap *h, unsigned int *to_slab, unsigned int 
 	*to_slab = *to_bin = 0;
 	while (len < 20000) {
 		size_t old_usable = at_usable_size(p);
-		unsigned int cls = at_size_class(old_usable);
+		/* a large block's: no class (its bin 0, empty) */
+		unsigned int cls = old_usable <= AT_SMALL_MAX ? at_size_class(old_usable) : 0;
 		unsigned int in_bin = bin_count(h, cls);
 		int keep = bin_bytes(h, cls) >= BIN_KEEP;
 		struct at_slab *s = in_slab(p) ? slab_of(p) : NULL;

@@ -758,7 +758,7 @@ static int large_grow(void *p, size_t n)
  * bins).  What the bin keeps is the thread's own to reuse: objects sent
  * to a slab that other threads refill from cost two threads growing
  * buffers of the same classes 11% of their speed when every move went
- * there, 5% with the bin keeping 16 KiB.  A jump of more than a quarter
+ * there, 2-5% with the bin keeping 16 KiB.  A jump of more than a quarter
  * (a doubling buffer, a workload's random sizes), a shrink, and every
  * move in debug mode (its records dropped on the bin's path) free as free
  * does.
@@ -772,12 +772,12 @@ static AT_NOINLINE void realloc_free_old(void *p, size_t old, size_t n)
 	    off < AT_LOAD_RELAXED(&at_heap_span) && !AT_LOAD_RELAXED(&alloctag_debug_key)) {
 		const struct at_page *head = &at_pages[(off >> AT_SLAB_SHIFT) << AT_SLAB_ORDER];
 		uint64_t f = AT_LOAD_RELAXED(&head->flags);
-		unsigned int cls = at_page_class(f);
+		/* a slab's class (any other unit's field is not one); a stricter
+		 * heap's slab: its canary checked by free (secure.h) */
+		unsigned int cls = (f & (AT_PG_SLAB | AT_PG_SECURE)) == AT_PG_SLAB ? at_page_class(f) : 0;
 		const struct at_bin *b = &at_tls_bins[cls]; /* no heap: an empty bin */
 		uint32_t idx;
-		/* a stricter heap's slab: its canary checked by free (secure.h) */
-		if ((f & (AT_PG_SLAB | AT_PG_SECURE)) == AT_PG_SLAB &&
-		    at_bin_count(b->word) * at_class_size[cls] >= REALLOC_BIN_KEEP &&
+		if (cls && at_bin_count(b->word) * at_class_size[cls] >= REALLOC_BIN_KEEP &&
 		    at_obj_locate(off, at_slab_magic(head), &idx)) {
 			int wide = (f & AT_PG_WIDE) != 0;
 			uint64_t e = at_obj_get(off, idx, wide);
