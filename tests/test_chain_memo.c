@@ -371,6 +371,35 @@ __attribute__((noipa)) void compact_rounds(struct truth *t, int rounds)
 		deeps[r % 20](t);
 }
 
+/* A tier whose lookups miss (memo_compact.h: Passed over): after
+ * AT_MEMO_COMPACT_JUDGE lookups of which fewer than half hit, it looks up
+ * one call in AT_MEMO_COMPACT_SAMPLE, judged again after as many looks;
+ * left as it was found. */
+static void compact_passed_over(struct at_memo_compact *c)
+{
+	struct at_chain *chain = NULL;
+	uintptr_t from = (uintptr_t)__builtin_frame_address(0);
+	at_memo_tls.busy++;
+	c->looks = c->hits = 0;
+	for (unsigned int i = 0; i < AT_MEMO_COMPACT_JUDGE; i++) { /* a return address it has not met */
+		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
+		CHECK_EQ(c->skip, i + 1 == AT_MEMO_COMPACT_JUDGE);
+	}
+	CHECK_EQ(c->looks, 0);
+	unsigned int calls = 0;
+	for (unsigned int k = 0; k < 3 * AT_MEMO_COMPACT_SAMPLE; k++, calls++)
+		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
+	CHECK_EQ(c->looks, 3);
+	for (; calls < AT_MEMO_COMPACT_JUDGE * AT_MEMO_COMPACT_SAMPLE; calls++)
+		at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain);
+	CHECK_EQ(c->skip, 1); /* judged again: still missing */
+	CHECK_EQ(c->looks, 0);
+	at_memo_compact_forget(at_memo_tls.m); /* a forgotten tier is judged anew */
+	CHECK_EQ(c->skip, 0);
+	CHECK_EQ(c->looks, 0);
+	at_memo_tls.busy--;
+}
+
 /* The 20 chains round robin: after warm-up no call walks the stack. */
 static void *compact(void *arg)
 {
@@ -386,6 +415,9 @@ static void *compact(void *arg)
 				 (c->mask + 1) * AT_MEMO_COMPACT_WAYS * 28);
 		CHECK_EQ(c->mask, (1u << AT_MEMO_COMPACT_SHIFT_FIRST) - 1);
 		CHECK(at_memo_compact_memory() <= 4096);
+		/* its lookups hit: not passed over */
+		CHECK_EQ(c->skip, 0);
+		compact_passed_over(c);
 	}
 #endif
 	return NULL;

@@ -713,6 +713,12 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		memo_grow(m); /* rather than replace an entry */
 		set = (unsigned int)(at_memo_set(ra, from) & m->mask);
 	}
+	if (known == 1 && m->mask == AT_MEMO_SETS - 1 && m->e[set][AT_MEMO_WAYS - 1].key &&
+	    ++m->passed % AT_MEMO_PUT_EVERY) {
+		__asm__ volatile("" ::: "memory");
+		at_memo_tls.busy = 0;
+		return; /* a memo whose chains do not fit: (chains.h: Thrash) */
+	}
 	struct at_memo_entry *e = m->e[set];
 	unsigned int last = AT_MEMO_WAYS - 1; /* the way emptied: the last past its first set's, */
 	while (last > 0 && e[last].key && !e[last].level)

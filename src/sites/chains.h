@@ -394,6 +394,9 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_WAYS 4u
 /* levels past the first set (The second choice, below) */
 #define AT_MEMO_LEVELS 3u
+#ifndef AT_MEMO_PUT_EVERY
+#define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
+#endif
 _Static_assert(AT_MEMO_LEVELS < 1u << AT_MEMO_SHIFT_FIRST, "a chain's levels and first set are distinct sets");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
@@ -450,6 +453,7 @@ struct at_chain_memo {
 			struct at_chain_memo *next;     /* free list */
 			struct at_chain_memo *next_all; /* every memo ever made */
 			uintptr_t again; /* walks of known chains into a full set since it grew */
+			uintptr_t passed; /* walks of known chains into a full set of a full memo */
 		};
 		struct { /* in e[0][1].rest */
 			char way1[sizeof(struct at_memo_entry) + AT_MEMO_ENTRY_COPY];

@@ -68,20 +68,30 @@ static unsigned int entry_words(const struct at_memo_entry *e, const struct at_c
 	return n;
 }
 
+/* The fingerprint of words w[0 .. n) (memo_compact.h). */
+static inline uint16_t compact_print(const uintptr_t *w, unsigned int n)
+{
+	uint32_t h = 0;
+	for (unsigned int i = 0; i < n; i++)
+		h = (h + (uint32_t)w[i]) * 0x9E3779B1u;
+	return (uint16_t)(h >> 16);
+}
+
 /* Write x (idx 0 or another's) as the entry of index idx, key ra, span,
- * set hash bits `set`, words' offsets off[0 .. n), its words w0 and w1
- * (frames 1 and 2; w1 0 when n is 1). */
+ * set hash bits `set`, words' offsets off[0 .. n), its words w[0 .. n)
+ * (frames 1 .. n). */
 static void compact_write(struct at_memo_compact_entry *x, uint32_t idx, uintptr_t ra,
 			  uint32_t span, unsigned int set, unsigned int n, const uint16_t *off,
-			  uintptr_t w0, uintptr_t w1)
+			  const uintptr_t *w)
 {
 	AT_STORE_RELAXED(&x->idx, 0);
 	__asm__ volatile("" ::: "memory");
 	x->key = (uint16_t)ra;
-	x->word0 = (uint16_t)w0;
-	x->word1 = (uint16_t)w1;
+	x->word0 = (uint16_t)w[0];
+	x->word1 = n > 1 ? (uint8_t)w[1] : 0;
+	x->print = compact_print(w, n);
 	x->span = (uint16_t)span;
-	x->set = (uint16_t)set;
+	x->set = (uint8_t)set;
 	for (unsigned int i = 0; i < AT_MEMO_COMPACT_WORDS; i++)
 		x->off[i] = i < n ? off[i] : 0;
 	__asm__ volatile("" ::: "memory");
@@ -117,8 +127,7 @@ void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e
 			return; /* the same proof (made at another sp): kept already */
 	if (w == AT_MEMO_COMPACT_WAYS)
 		w = c->next++ % AT_MEMO_COMPACT_WAYS;
-	compact_write(&set[w], e->idx, key, e->span, hash, n, e->off, e->val[0],
-		      n > 1 ? e->val[1] : 0);
+	compact_write(&set[w], e->idx, key, e->span, hash, n, e->off, e->val);
 }
 
 /* Use one more bit of the set (memo_compact.h: Size; busy). */
@@ -159,12 +168,28 @@ void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t fro
 	}
 }
 
+static struct at_memo_compact_entry *compact_look(struct at_memo_compact *c, uintptr_t ra,
+						  uintptr_t from, struct at_chain **chain);
+
 struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m, uintptr_t ra,
 						   uintptr_t from, struct at_chain **chain)
 {
 	struct at_memo_compact *c = m->compact;
-	if (!c)
+	if (!c || (c->skip && ++c->calls % AT_MEMO_COMPACT_SAMPLE))
 		return NULL;
+	struct at_memo_compact_entry *x = compact_look(c, ra, from, chain);
+	c->hits += x != NULL;
+	if (++c->looks == AT_MEMO_COMPACT_JUDGE) { /* passed over while most lookups miss */
+		c->skip = 2u * c->hits < c->looks;
+		c->looks = c->hits = 0;
+	}
+	return x;
+}
+
+/* at_memo_compact_find's lookup. */
+static struct at_memo_compact_entry *compact_look(struct at_memo_compact *c, uintptr_t ra,
+						  uintptr_t from, struct at_chain **chain)
+{
 	const struct at_memo_compact_ra *r = &c->ra[compact_ra(ra)];
 	if (AT_LOAD_RELAXED(&r->ra) != ra)
 		return NULL;
@@ -190,14 +215,16 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 			continue;
 		if (from + x->span > top)
 			continue; /* the walk's bound (unwind.h) */
-		if (x->off[1] && (uint16_t)*(const uintptr_t *)(from + x->off[1]) != x->word1)
-			continue;
 		uintptr_t f[AT_MEMO_COMPACT_WORDS + 1];
 		unsigned int n = 1;
 		f[0] = ra;
 		f[1] = *(const uintptr_t *)(from + x->off[0]);
+		if (x->off[1] && (uint8_t)(f[2] = *(const uintptr_t *)(from + x->off[1])) != x->word1)
+			continue;
 		for (; n < AT_MEMO_COMPACT_WORDS && x->off[n]; n++)
 			f[n + 1] = *(const uintptr_t *)(from + x->off[n]);
+		if (compact_print(f + 1, n) != x->print)
+			continue; /* the record not read: a word differs */
 		/* the record's nr is n + 1 (kept so); its w[0] compared here,
 		 * at_chain_same compares the rest */
 		struct at_chain *ch = compact_chain(idx);
@@ -217,6 +244,7 @@ void at_memo_compact_forget(struct at_chain_memo *m)
 	for (unsigned int s = 0; s <= c->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++)
 			AT_STORE_RELAXED(&c->e[s][w].idx, 0);
+	c->looks = c->hits = c->skip = c->calls = 0;
 }
 
 size_t at_memo_compact_memory(void)

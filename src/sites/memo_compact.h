@@ -93,14 +93,17 @@
 #define AT_MEMO_COMPACT_SHIFT_FIRST 1 /* 2 sets, 1120 bytes */
 #define AT_MEMO_COMPACT_SHIFT 8       /* 256 sets, 5120 entries, 140 KiB */
 #define AT_MEMO_COMPACT_SETS (1u << AT_MEMO_COMPACT_SHIFT)
+#define AT_MEMO_COMPACT_JUDGE 256u /* lookups a judgement counts */
+#define AT_MEMO_COMPACT_SAMPLE 8u  /* a tier passed over looks up one call in this many */
 
 struct at_memo_compact_entry {
 	uint32_t idx;    /* the chain's tag index; 0: empty, or being written */
 	uint16_t key;    /* ra's low 16 bits */
 	uint16_t word0;  /* frame 1's low 16 bits: a set's entries of one key told apart */
-	uint16_t word1;  /* frame 2's low 16 bits (0 when n is 1): as word0, once in the stack */
+	uint16_t print;  /* a hash of frames 1 .. n (compact_print): as word0, once in the stack */
 	uint16_t span;   /* the memo entry's (below AT_MEMO_ONLY_SP, and 2^16) */
-	uint16_t set;    /* compact_set's bits (memo_compact.c): its set under any mask */
+	uint8_t set;     /* compact_set's low bits (memo_compact.c): its set under any mask */
+	uint8_t word1;   /* frame 2's low 8 bits (0 when n is 1): the first word print covers, read first */
 	/* word i's offset, i < n; 0 past them (word 1's on are above word 0's,
 	 * never 0): n is 1 and the words' offsets that are not 0 */
 	uint16_t off[AT_MEMO_COMPACT_WORDS];
@@ -109,7 +112,7 @@ _Static_assert(sizeof(struct at_memo_compact_entry) == 28, "a compact entry is 2
 _Static_assert(offsetof(struct at_memo_compact_entry, word0) ==
 		       offsetof(struct at_memo_compact_entry, key) + sizeof(uint16_t),
 	       "key and word0 read as one 32-bit word (at_memo_compact_find)");
-_Static_assert(AT_MEMO_COMPACT_SETS <= 1u << 16, "a set's bits fit the entry's");
+_Static_assert(AT_MEMO_COMPACT_SETS <= 1u << 8, "a set's bits fit the entry's");
 
 /* The words of entry x (1 .. AT_MEMO_COMPACT_WORDS). */
 static inline unsigned int at_memo_compact_n(const struct at_memo_compact_entry *x)
@@ -137,6 +140,9 @@ struct at_memo_compact {
 	uintptr_t mask;  /* the sets in use, 0 .. mask */
 	uint32_t again;  /* known chains' walks into a full set since it grew */
 	uint32_t next;   /* the round robin's way, over the whole tier */
+	uint16_t looks, hits; /* lookups since the last judgement, and their hits */
+	uint16_t skip;   /* 1: the tier passed over (Passed over, above) */
+	uint16_t calls;  /* calls while passed over */
 	struct at_memo_compact_ra ra[1u << AT_MEMO_COMPACT_RA_SHIFT];
 	struct at_memo_compact_entry e[AT_MEMO_COMPACT_SETS][AT_MEMO_COMPACT_WAYS];
 };
