@@ -38,7 +38,8 @@ shbench 2 40 160000
 gmthread 1 200000 200000
 gmthread 2 100000 200000
 realloc 1 100000 100000
-bigblocks 1 4000 4000"
+bigblocks 1 4000 4000
+espresso 1 20 20"
 
 for w in $(echo "$RUNS" | cut -d' ' -f1 | sort -u); do
     gcc -std=gnu11 -O2 -pthread -o "$W/$w" "$HERE/$w.c" -lm

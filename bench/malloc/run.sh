@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Allocator comparison: runs every workload (churn, larson, prodcons, mixed,
-# shbench, gmthread, realloc, bigblocks)
+# shbench, gmthread, realloc, bigblocks, espresso)
 # under glibc malloc, jemalloc, mimalloc, tcmalloc (LD_PRELOAD) and any extra
 # configurations, and prints one table per workload.
 #
@@ -12,7 +12,7 @@
 #                     ENV=VAL pairs may be separated by ':' or spaces (so values
 #                     cannot contain ':' or spaces); an empty path means no
 #                     preload (e.g. "glibc-1arena=:MALLOC_ARENA_MAX=1").
-#   WORKLOADS         subset/order of workloads     (default: all eight)
+#   WORKLOADS         subset/order of workloads     (default: all nine)
 #   ARGS_<workload>   arguments for one workload, e.g. ARGS_larson="4 2000000"
 #   CC                compiler                      (default: gcc)
 #   RUN_TIMEOUT       seconds before a run is killed (default: 300)
@@ -25,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-$HERE/build}
 REPS=${REPS:-3}
 CC=${CC:-gcc}
-WORKLOADS=${WORKLOADS:-churn larson prodcons mixed shbench gmthread realloc bigblocks}
+WORKLOADS=${WORKLOADS:-churn larson prodcons mixed shbench gmthread realloc bigblocks espresso}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 CFLAGS="-std=gnu11 -Wall -Wextra -O2 -pthread"
 
@@ -168,6 +168,7 @@ describe() {
     gmthread) echo "glibc bench-malloc-thread shape: 1024-block working set per thread, sizes 4..32768 B ~ 1/size" ;;
     realloc) echo "single-thread realloc growth: 256 buffers grown 1..64 B per realloc up to 1..64 KiB" ;;
     bigblocks) echo "blocks of 64 KiB..2 MiB log-uniform, 16 live slots per thread, one byte per page written" ;;
+    espresso) echo "espresso's shape: a logic minimizer's cubes and set families, recursive complement and tautology, dozens of call sites" ;;
     *) echo "$1" ;;
     esac
 }

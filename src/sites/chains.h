@@ -359,6 +359,16 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * malloc fast path is the same: the levels are looked up where the walk
  * was.
  *
+ * Thrash: a memo of AT_MEMO_SETS sets cannot grow, and when its chains
+ * do not fit it (recursive code: one chain at every stack depth is an
+ * entry per depth) every walk's entry pushes out another that comes
+ * back, each one moved down its levels and into the compact tier.  So
+ * a walk of a chain that existed, into a full set of such a memo, is
+ * kept only one time in AT_MEMO_PUT_EVERY (memo_put; `passed` counts
+ * them): bench/malloc espresso made as many walks (557k against 570k)
+ * for a quarter of the writes; a chain that fits comes back to the memo
+ * after a few walks.
+ *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's counts (one add instruction each), not
  * to the tag's per-CPU cumulative counters (those

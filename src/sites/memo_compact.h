@@ -27,9 +27,14 @@
  * n + 1 (1 <= n <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly
  * what the memo entry proved; a lookup compares the record's w[0] with
  * ra's low half and the stack's words with the record as the chain
- * table's probe does (at_chain_same), after ra's, word 0's and word 1's
- * low 16 bits, kept in the entry, have matched.  28 bytes an entry,
- * against the memo's 256.
+ * table's probe does (at_chain_same), after ra's and word 0's low 16
+ * bits, word 1's low 8 and `print`, a 16-bit hash of every word
+ * (compact_print), kept in the entry, have matched: a set's entries of
+ * one call site often share their first words (recursive code: a
+ * chain of ra through the same three functions at every depth), and the
+ * record compared is a cache miss where the stack's words are not
+ * (bench/malloc espresso: the print took 22% off its time).  28 bytes an
+ * entry, against the memo's 256.
  *
  * Sets of AT_MEMO_COMPACT_WAYS entries, the set a hash of (ra, sp, word
  * 0) masked (the memo's level hash of its set's hash input and word 0,
@@ -74,6 +79,17 @@
  * never touched.  The tier belongs to its memo: emptied when the memo is
  * forgotten (a thread's exit, a depth's change), left with it by a
  * forked child.
+ *
+ * Passed over: a lookup that misses costs more than the walk it does not
+ * save (20 ways compared), so a tier whose lookups mostly miss is
+ * passed over: every AT_MEMO_COMPACT_JUDGE lookups it is judged, and
+ * when fewer than half of them hit, only one call in
+ * AT_MEMO_COMPACT_SAMPLE looks it up (the others walk) until a
+ * judgement finds half hitting again.  Recursive code at the default
+ * depth has more (chain, stack pointer) pairs than any tier holds
+ * (espresso's shape: 6075 chains, 37% of lookups hit) and walks at once;
+ * cc1's lookups mostly hit and it is not passed over.  Forgetting the
+ * tier judges it anew.
  *
  * Signals: as the memo's.  Writers (a keep, growth) run with the memo
  * busy and store idx 0 first and the idx last; a lookup holds the memo
