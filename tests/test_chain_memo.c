@@ -373,7 +373,7 @@ __attribute__((noipa)) void compact_rounds(struct truth *t, int rounds)
 
 /* A tier whose lookups miss (memo_compact.h: Passed over): after
  * AT_MEMO_COMPACT_JUDGE lookups of which fewer than half hit, it looks up
- * one call in AT_MEMO_COMPACT_SAMPLE, judged again after as many looks;
+ * one call in AT_MEMO_COMPACT_SAMPLE, judged again after as many calls;
  * left as it was found. */
 static void compact_passed_over(struct at_memo_compact *c)
 {
@@ -390,7 +390,7 @@ static void compact_passed_over(struct at_memo_compact *c)
 	for (unsigned int k = 0; k < 3 * AT_MEMO_COMPACT_SAMPLE; k++, calls++)
 		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
 	CHECK_EQ(c->looks, 3);
-	for (; calls < AT_MEMO_COMPACT_JUDGE * AT_MEMO_COMPACT_SAMPLE; calls++)
+	for (; calls < AT_MEMO_COMPACT_JUDGE; calls++)
 		at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain);
 	CHECK_EQ(c->skip, 1); /* judged again: still missing */
 	CHECK_EQ(c->looks, 0);
@@ -405,21 +405,66 @@ static void *compact(void *arg)
 {
 	steady_rounds(compact_rounds, arg, 7, AT_MEMO_COMPACT_WORDS + 1);
 	/* the one tier (the earlier threads' memo, taken over), at its first
-	 * sets: 28 bytes an entry, the sets and the header in one page */
+	 * sets: 28 bytes an entry, the sets and the header in one page, the
+	 * frame sizes in pages of their own */
 #ifdef __OPTIMIZE__ /* (as steady_rounds' walks: unoptimised frames keep other words) */
 	struct at_memo_compact *c = at_memo_tls.m->compact;
 	if (at_chain_depth >= 7 && at_chain_depth <= AT_MEMO_COMPACT_WORDS + 1) {
 		CHECK(c != NULL);
 		CHECK_EQ(at_memo_compact_memory(),
 			 offsetof(struct at_memo_compact, e) +
-				 (c->mask + 1) * AT_MEMO_COMPACT_WAYS * 28);
+				 (c->mask + 1) * AT_MEMO_COMPACT_WAYS * 28 + sizeof(c->k));
 		CHECK_EQ(c->mask, (1u << AT_MEMO_COMPACT_SHIFT_FIRST) - 1);
-		CHECK(at_memo_compact_memory() <= 4096);
+		CHECK(at_memo_compact_memory() - sizeof(c->k) <= 4096);
 		/* its lookups hit: not passed over */
 		CHECK_EQ(c->skip, 0);
 		compact_passed_over(c);
 	}
 #endif
+	return NULL;
+}
+
+/* Recursive code (memo_compact.h): rec calls itself from two places, the
+ * one chosen by a bit of `path` for each remaining depth d (bit d % 6),
+ * so that the innermost frames of a call of any depth are a function of
+ * the path alone: at the default depth 64 chains whose words repeat,
+ * each met at 96 stack depths, 6144 (chain, stack pointer) pairs, more
+ * than the memo and the compact tier hold.  Found at every depth in the
+ * set of their words, once warm no call walks the stack. */
+__attribute__((noipa)) void rec(struct truth *t, unsigned int path, int d)
+{
+	if (d <= 0) {
+		leaf(t);
+	} else if (path >> (d % 6) & 1) {
+		rec(t, path, d - 1);
+		__asm__ volatile("nop" ::: "memory"); /* two call sites, not one */
+	} else {
+		rec(t, path, d - 1);
+		__asm__ volatile("nop; nop" ::: "memory");
+	}
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noipa)) void recursion_rounds(struct truth *t, int rounds)
+{
+	for (int r = 0; r < 64 * rounds; r++)
+		rec(t, (unsigned int)r % 64, 8 + (r / 64 * 5 + r) % 96);
+}
+
+static void *recursion(void *arg)
+{
+	/* from depth 5 on every chain repeats a word (3 of rec's 2 sites);
+	 * the tier grows to hold them first.  Then at most one call in 256
+	 * walks (a tier that keeps the chains of a stack pointer, not their
+	 * words' set, walked 232 of 2560 at depth 5 and 516 at depth 8) */
+	recursion_rounds(arg, 2000);
+	uint32_t walks = at_chain_walks();
+	recursion_rounds(arg, 40);
+#ifdef __OPTIMIZE__ /* (as steady_rounds') */
+	if (at_chain_depth >= 5 && at_chain_depth <= AT_MEMO_COMPACT_WORDS + 1)
+		CHECK(at_chain_walks() - walks <= 40 * 64 / 256);
+#endif
+	(void)walks;
 	return NULL;
 }
 
@@ -498,6 +543,8 @@ int main(void)
 	CHECK(pthread_create(&th[0], NULL, spill, &thread_truth[6]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
 	CHECK(pthread_create(&th[0], NULL, compact, &thread_truth[7]) == 0);
+	CHECK(pthread_join(th[0], NULL) == 0);
+	CHECK(pthread_create(&th[0], NULL, recursion, &thread_truth[3]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
 
 	struct sigaction sa = {.sa_handler = on_alarm};

@@ -704,8 +704,8 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	if (known == 1 && tr->n && !(tr->rbp & 1)) /* its compact tier grown the same way */
-		at_memo_compact_missed(m, ra, from, tr->val[0]);
+	if (known == 1) /* its compact tier grown the same way */
+		at_memo_compact_missed(m, ra, from, tr->val, tr->n, tr->rbp);
 	/* grown when full sets drop chains that come back (chains.h: Size) */
 	if (m->e[set][AT_MEMO_WAYS - 1].key && known && m->mask < AT_MEMO_SETS - 1 &&
 	    ++m->again >= (m->mask + 1) * AT_MEMO_WAYS) {
@@ -880,7 +880,10 @@ static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *r
 		return NULL;
 	}
 	unsigned int set = (unsigned int)(at_memo_set((uintptr_t)ra, from) & m->mask);
-	int stay = at_memo_tls.busy != 1; /* a reader or writer interrupted: no move */
+	/* no move: a reader or writer interrupted, or an entry that proves
+	 * its chain at every depth (memo_compact.h), where a memo entry
+	 * would prove it at this one */
+	int stay = at_memo_tls.busy != 1 || at_memo_compact_deep(x);
 	if (!stay && m->e[set][AT_MEMO_WAYS - 1].key) {
 		/* its set full: moved only when the memo grows now (memo_put
 		 * counts this call as a walk of a known chain); else nothing

@@ -13,23 +13,83 @@
 
 static size_t compact_bytes; /* the tiers' sets in use */
 
-/* The bytes of a tier that uses sets 0 .. mask. */
+/* The bytes of a tier that uses sets 0 .. mask (its frame sizes' table
+ * included). */
 static size_t compact_used(uintptr_t mask)
 {
-	return offsetof(struct at_memo_compact, e) + (mask + 1) * sizeof(((struct at_memo_compact *)0)->e[0]);
+	return offsetof(struct at_memo_compact, e) + (mask + 1) * sizeof(((struct at_memo_compact *)0)->e[0]) +
+	       sizeof(((struct at_memo_compact *)0)->k);
 }
 
-/* The set of an entry of key ra, stack pointer sp and word 0 word0,
- * before the mask (memo_compact.h). */
-static unsigned int compact_set(uintptr_t ra, uintptr_t sp, uintptr_t word0)
+/* The hash of a chain from ra whose first words are w[0 .. used)
+ * (memo_compact.h): its bits from AT_MEMO_SET_SHIFT up choose the set,
+ * its high 16 bits are the entry's tag. */
+static uint32_t compact_hash(uintptr_t ra, const uintptr_t *w, unsigned int used)
 {
-	return at_memo_level_hash(ra + 2 * sp, word0) >> AT_MEMO_SET_SHIFT;
+	uintptr_t h = ra;
+	for (unsigned int i = 0; i < used; i++)
+		h = at_memo_level_hash(h, w[i]);
+	return (uint32_t)h;
 }
 
-/* ra's slot of word 0's offset. */
-static unsigned int compact_ra(uintptr_t ra)
+/* The hash of a chain from ra whose word 0 is word0, at stack pointer sp
+ * (a chain that repeats no word: memo_compact.h). */
+static uint32_t compact_hash_sp(uintptr_t ra, uintptr_t sp, uintptr_t word0)
 {
-	return (uint32_t)ra * 0x9E3779B1u >> (32 - AT_MEMO_COMPACT_RA_SHIFT);
+	return (uint32_t)at_memo_level_hash(ra + 2 * sp, word0);
+}
+
+/* Whether words w[0 .. n) repeat one (recursive code: memo_compact.h). */
+static int repeats(const uintptr_t *w, unsigned int n)
+{
+	for (unsigned int i = 1; i < n; i++)
+		for (unsigned int j = 0; j < i; j++)
+			if (w[i] == w[j])
+				return 1;
+	return 0;
+}
+
+/* The print of words w[0 .. n) (memo_compact.h). */
+static inline uint16_t compact_print(const uintptr_t *w, unsigned int n)
+{
+	uint32_t h = 0;
+	for (unsigned int i = 0; i < n; i++)
+		h = (h + (uint32_t)w[i]) * 0x9E3779B1u;
+	return (uint16_t)(h >> 16);
+}
+
+static inline unsigned int hash_set(uint32_t h)
+{
+	return h >> AT_MEMO_SET_SHIFT;
+}
+
+/* The tag of hash h, of the words' set (deep) or of a stack pointer's. */
+static inline uint16_t hash_tag(uint32_t h, int deep)
+{
+	return (uint16_t)(h >> 17) | (deep ? AT_MEMO_COMPACT_DEEP : 0);
+}
+
+#define K_ADDR (((uint64_t)1 << 48) - 1)
+
+/* r's slot of the frame sizes. */
+static inline uint64_t *k_slot(struct at_memo_compact *c, uintptr_t r)
+{
+	return &c->k[(uint32_t)r * 0x9E3779B1u >> (32 - AT_MEMO_COMPACT_K_SHIFT)];
+}
+
+/* The frame size at return address r, or 0 when the table has none. */
+static inline uintptr_t k_of(struct at_memo_compact *c, uintptr_t r)
+{
+	uint64_t w = AT_LOAD_RELAXED(k_slot(c, r));
+	return (w & K_ADDR) == r ? (uintptr_t)(w >> 48) : 0;
+}
+
+/* Frame size k at return address r (one word: a reader sees it whole). */
+static void k_put(struct at_memo_compact *c, uintptr_t r, uintptr_t k)
+{
+	uint64_t *slot = k_slot(c, r), w = r | (uint64_t)k << 48;
+	if (r && !(r >> 48) && k && k <= 0xffff && *slot != w)
+		AT_STORE_RELAXED(slot, w);
 }
 
 static struct at_memo_compact *compact_make(void)
@@ -68,30 +128,21 @@ static unsigned int entry_words(const struct at_memo_entry *e, const struct at_c
 	return n;
 }
 
-/* The fingerprint of words w[0 .. n) (memo_compact.h). */
-static inline uint16_t compact_print(const uintptr_t *w, unsigned int n)
-{
-	uint32_t h = 0;
-	for (unsigned int i = 0; i < n; i++)
-		h = (h + (uint32_t)w[i]) * 0x9E3779B1u;
-	return (uint16_t)(h >> 16);
-}
-
 /* Write x (idx 0 or another's) as the entry of index idx, key ra, span,
- * set hash bits `set`, words' offsets off[0 .. n), its words w[0 .. n)
+ * hash h (compact_hash), words' offsets off[0 .. n), its words w[0 .. n)
  * (frames 1 .. n). */
 static void compact_write(struct at_memo_compact_entry *x, uint32_t idx, uintptr_t ra,
-			  uint32_t span, unsigned int set, unsigned int n, const uint16_t *off,
+			  uint32_t span, uint32_t h, int deep, unsigned int n, const uint16_t *off,
 			  const uintptr_t *w)
 {
 	AT_STORE_RELAXED(&x->idx, 0);
 	__asm__ volatile("" ::: "memory");
 	x->key = (uint16_t)ra;
-	x->word0 = (uint16_t)w[0];
-	x->word1 = n > 1 ? (uint8_t)w[1] : 0;
 	x->print = compact_print(w, n);
+	x->word1 = n > 1 ? (uint8_t)w[1] : 0;
+	x->tag = hash_tag(h, deep);
 	x->span = (uint16_t)span;
-	x->set = (uint8_t)set;
+	x->set = (uint8_t)hash_set(h);
 	for (unsigned int i = 0; i < AT_MEMO_COMPACT_WORDS; i++)
 		x->off[i] = i < n ? off[i] : 0;
 	__asm__ volatile("" ::: "memory");
@@ -112,22 +163,27 @@ void at_memo_compact_keep(struct at_chain_memo *m, const struct at_memo_entry *e
 	if (!c && !(c = m->compact = compact_make()))
 		return;
 	uintptr_t key = e->key;
-	struct at_memo_compact_ra *r = &c->ra[compact_ra(key)];
-	AT_STORE_RELAXED(&r->ra, 0);
-	__asm__ volatile("" ::: "memory");
-	r->off0 = e->off[0];
-	__asm__ volatile("" ::: "memory");
-	AT_STORE_RELAXED(&r->ra, key);
-	unsigned int hash = compact_set(key, AT_MEMO_SP(e), e->val[0]);
-	struct at_memo_compact_entry *set = c->e[hash & c->mask];
+	uint32_t hash;
+	/* word 0's place, from ra's frame size; a chain that repeats a word,
+	 * each word's place (memo_compact.h) */
+	k_put(c, key, (uintptr_t)e->off[0] + sizeof(uintptr_t));
+	int deep = repeats(e->val, n);
+	if (deep) {
+		for (unsigned int i = 0; i + 1 < n; i++)
+			k_put(c, e->val[i], (uintptr_t)(e->off[i + 1] - e->off[i]));
+		hash = compact_hash(key, e->val, n < AT_MEMO_COMPACT_KEYW ? n : AT_MEMO_COMPACT_KEYW);
+	} else {
+		hash = compact_hash_sp(key, AT_MEMO_SP(e), e->val[0]);
+	}
+	struct at_memo_compact_entry *set = c->e[hash_set(hash) & c->mask];
 	unsigned int w = 0;
 	for (; w < AT_MEMO_COMPACT_WAYS && set[w].idx; w++)
 		if (set[w].idx == e->idx && set[w].span == e->span &&
 		    !memcmp(set[w].off, e->off, n * sizeof(e->off[0])))
-			return; /* the same proof (made at another sp): kept already */
+			return; /* the same proof (made at another depth): kept already */
 	if (w == AT_MEMO_COMPACT_WAYS)
 		w = c->next++ % AT_MEMO_COMPACT_WAYS;
-	compact_write(&set[w], e->idx, key, e->span, hash, n, e->off, e->val);
+	compact_write(&set[w], e->idx, key, e->span, hash, deep, n, e->off, e->val);
 }
 
 /* Use one more bit of the set (memo_compact.h: Size; busy). */
@@ -156,11 +212,16 @@ static void compact_grow(struct at_memo_compact *c)
 	__atomic_fetch_add(&compact_bytes, compact_used(mask) - compact_used(old), __ATOMIC_RELAXED);
 }
 
-void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t from, uintptr_t word0)
+void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
+			    const uintptr_t *val, unsigned int n, uint32_t rbp)
 {
 	struct at_memo_compact *c = m->compact;
-	if (!c || c->mask >= AT_MEMO_COMPACT_SETS - 1 ||
-	    !c->e[compact_set(ra, from, word0) & c->mask][AT_MEMO_COMPACT_WAYS - 1].idx)
+	if (!c || !n || rbp || n > AT_MEMO_COMPACT_WORDS + 1 || c->mask >= AT_MEMO_COMPACT_SETS - 1)
+		return; /* no tier, or a walk it would not keep */
+	uint32_t h = repeats(val, n)
+			     ? compact_hash(ra, val, n < AT_MEMO_COMPACT_KEYW ? n : AT_MEMO_COMPACT_KEYW)
+			     : compact_hash_sp(ra, from, val[0]);
+	if (!c->e[hash_set(h) & c->mask][AT_MEMO_COMPACT_WAYS - 1].idx)
 		return;
 	if (++c->again >= (c->mask + 1) * AT_MEMO_COMPACT_WAYS) {
 		c->again = 0;
@@ -179,34 +240,34 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 		return NULL;
 	struct at_memo_compact_entry *x = compact_look(c, ra, from, chain);
 	c->hits += x != NULL;
-	if (++c->looks == AT_MEMO_COMPACT_JUDGE) { /* passed over while most lookups miss */
+	/* passed over while most lookups miss: judged every JUDGE calls */
+	if (++c->looks == (c->skip ? AT_MEMO_COMPACT_JUDGE / AT_MEMO_COMPACT_SAMPLE : AT_MEMO_COMPACT_JUDGE)) {
 		c->skip = 2u * c->hits < c->looks;
 		c->looks = c->hits = 0;
 	}
 	return x;
 }
 
-/* at_memo_compact_find's lookup. */
-static struct at_memo_compact_entry *compact_look(struct at_memo_compact *c, uintptr_t ra,
-						  uintptr_t from, struct at_chain **chain)
+/* The entry of set x that proves the chain of (ra, from), whose hash is
+ * h; `print`: the ways' words are read and their print compared before
+ * the record (a set of chains that share their first words: the sets of
+ * a stack pointer), else the hash covers the words (a set of chains that
+ * repeat a word: memo_compact.h). */
+static struct at_memo_compact_entry *compact_scan(struct at_memo_compact_entry *x, uintptr_t ra,
+						  uintptr_t from, uintptr_t top, uint32_t h,
+						  int print, struct at_chain **chain)
 {
-	const struct at_memo_compact_ra *r = &c->ra[compact_ra(ra)];
-	if (AT_LOAD_RELAXED(&r->ra) != ra)
-		return NULL;
-	uintptr_t at = from + r->off0, top = at_stack_top(from);
-	if (at + sizeof(uintptr_t) > top)
-		return NULL; /* the walk's bound (unwind.h) */
-	uintptr_t word0 = *(const uintptr_t *)at;
-	struct at_memo_compact_entry *x = c->e[compact_set(ra, from, word0) & c->mask];
-	/* key and word 0 compared as one 32-bit word, idx only then: no
-	 * write comes between a lookup's reads (a signal handler's lookup
-	 * during a write finds idx 0 or a whole entry, memo_compact.h) */
-	const uint16_t pair[2] = {(uint16_t)ra, (uint16_t)word0};
+	const uint16_t tag = hash_tag(h, !print);
+	/* tag and key compared as one 32-bit word, idx only then: no write
+	 * comes between a lookup's reads (a signal handler's lookup during a
+	 * write finds idx 0 or a whole entry, memo_compact.h) */
+	const uint16_t pair[2] = {(uint16_t)ra, tag};
 	uint32_t want;
 	__builtin_memcpy(&want, pair, sizeof(want));
 	for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++, x++) {
+		uint16_t got[2] = {x->key, x->tag};
 		uint32_t kw;
-		__builtin_memcpy(&kw, &x->key, sizeof(kw));
+		__builtin_memcpy(&kw, got, sizeof(kw));
 		if (kw != want)
 			continue;
 		__asm__ volatile("" ::: "memory");
@@ -215,15 +276,15 @@ static struct at_memo_compact_entry *compact_look(struct at_memo_compact *c, uin
 			continue;
 		if (from + x->span > top)
 			continue; /* the walk's bound (unwind.h) */
+		if (print && x->off[1] && (uint8_t)*(const uintptr_t *)(from + x->off[1]) != x->word1)
+			continue; /* the record not read: word 1 differs */
 		uintptr_t f[AT_MEMO_COMPACT_WORDS + 1];
 		unsigned int n = 1;
 		f[0] = ra;
 		f[1] = *(const uintptr_t *)(from + x->off[0]);
-		if (x->off[1] && (uint8_t)(f[2] = *(const uintptr_t *)(from + x->off[1])) != x->word1)
-			continue;
 		for (; n < AT_MEMO_COMPACT_WORDS && x->off[n]; n++)
 			f[n + 1] = *(const uintptr_t *)(from + x->off[n]);
-		if (compact_print(f + 1, n) != x->print)
+		if (print && compact_print(f + 1, n) != x->print)
 			continue; /* the record not read: a word differs */
 		/* the record's nr is n + 1 (kept so); its w[0] compared here,
 		 * at_chain_same compares the rest */
@@ -234,6 +295,44 @@ static struct at_memo_compact_entry *compact_look(struct at_memo_compact *c, uin
 		}
 	}
 	return NULL;
+}
+
+/* at_memo_compact_find's lookup: the set of (ra, from, word 0), then the
+ * set of the words read at the places their frame sizes give. */
+static struct at_memo_compact_entry *compact_look(struct at_memo_compact *c, uintptr_t ra,
+						  uintptr_t from, struct at_chain **chain)
+{
+	uintptr_t k = k_of(c, ra), top = at_stack_top(from);
+	if (k < sizeof(uintptr_t))
+		return NULL;
+	uintptr_t w[AT_MEMO_COMPACT_KEYW], at = from + k - sizeof(uintptr_t);
+	if (at + sizeof(uintptr_t) > top)
+		return NULL; /* the walk's bound (unwind.h) */
+	w[0] = *(const uintptr_t *)at;
+	struct at_memo_compact_entry *x = NULL;
+	uint32_t h;
+	if ((k = k_of(c, w[0]))) { /* word 0 is a repeating chain's: its set first */
+		/* the depth's words at most: a chain of the depth ends at a
+		 * word whose frame size another chain has given */
+		unsigned int used = 1, most = at_chain_depth - 1;
+		uintptr_t next = at;
+		if (most > AT_MEMO_COMPACT_KEYW)
+			most = AT_MEMO_COMPACT_KEYW;
+		while (used < most && (next += k) + sizeof(uintptr_t) <= top) { /* the walk's bound (unwind.h) */
+			w[used] = *(const uintptr_t *)next;
+			if (++used == most || !(k = k_of(c, w[used - 1])))
+				break;
+		}
+		if (repeats(w, used)) { /* else not a chain of that set */
+			h = compact_hash(ra, w, used);
+			x = compact_scan(c->e[hash_set(h) & c->mask], ra, from, top, h, 0, chain);
+		}
+	}
+	if (!x) {
+		h = compact_hash_sp(ra, from, w[0]);
+		x = compact_scan(c->e[hash_set(h) & c->mask], ra, from, top, h, 1, chain);
+	}
+	return x;
 }
 
 void at_memo_compact_forget(struct at_chain_memo *m)

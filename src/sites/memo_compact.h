@@ -115,19 +115,19 @@
 struct at_memo_compact_entry {
 	uint32_t idx;    /* the chain's tag index; 0: empty, or being written */
 	uint16_t key;    /* ra's low 16 bits */
-	uint16_t word0;  /* frame 1's low 16 bits: a set's entries of one key told apart */
-	uint16_t print;  /* a hash of frames 1 .. n (compact_print): as word0, once in the stack */
+	uint16_t tag;    /* the high 16 bits of its hash (memo_compact.c): compared with key first */
+	uint16_t print;  /* a hash of frames 1 .. n (compact_print): compared before the record */
 	uint16_t span;   /* the memo entry's (below AT_MEMO_ONLY_SP, and 2^16) */
-	uint8_t set;     /* compact_set's low bits (memo_compact.c): its set under any mask */
-	uint8_t word1;   /* frame 2's low 8 bits (0 when n is 1): the first word print covers, read first */
+	uint8_t set;     /* its hash's set bits (memo_compact.c): its set under any mask */
+	uint8_t word1;   /* frame 2's low 8 bits (0 when n is 1): read before the print's words */
 	/* word i's offset, i < n; 0 past them (word 1's on are above word 0's,
 	 * never 0): n is 1 and the words' offsets that are not 0 */
 	uint16_t off[AT_MEMO_COMPACT_WORDS];
 };
 _Static_assert(sizeof(struct at_memo_compact_entry) == 28, "a compact entry is 28 bytes");
-_Static_assert(offsetof(struct at_memo_compact_entry, word0) ==
+_Static_assert(offsetof(struct at_memo_compact_entry, tag) ==
 		       offsetof(struct at_memo_compact_entry, key) + sizeof(uint16_t),
-	       "key and word0 read as one 32-bit word (at_memo_compact_find)");
+	       "key and tag read as one 32-bit word (at_memo_compact_find)");
 _Static_assert(AT_MEMO_COMPACT_SETS <= 1u << 8, "a set's bits fit the entry's");
 
 /* The words of entry x (1 .. AT_MEMO_COMPACT_WORDS). */
@@ -139,18 +139,23 @@ static inline unsigned int at_memo_compact_n(const struct at_memo_compact_entry 
 	return n;
 }
 
+/* A tag's bit: the entry is in its words' set (a chain that repeats a
+ * word, found at every stack depth), not a stack pointer's. */
+#define AT_MEMO_COMPACT_DEEP 0x8000u
+
+static inline int at_memo_compact_deep(const struct at_memo_compact_entry *x)
+{
+	return !!(x->tag & AT_MEMO_COMPACT_DEEP);
+}
+
 /* Entry x emptied (the memo busy): its chain moves to the memo. */
 static inline void at_memo_compact_drop(struct at_memo_compact_entry *x)
 {
 	AT_STORE_RELAXED(&x->idx, 0);
 }
 
-#define AT_MEMO_COMPACT_RA_SHIFT 7 /* slots of word 0's offset */
-
-struct at_memo_compact_ra {
-	uintptr_t ra;  /* 0: none */
-	uint32_t off0; /* word 0's offset from `from` for a call returning to ra */
-};
+#define AT_MEMO_COMPACT_K_SHIFT 11 /* slots of the frame sizes (16 KiB) */
+#define AT_MEMO_COMPACT_KEYW 7u    /* the words a set is chosen by */
 
 struct at_memo_compact {
 	uintptr_t mask;  /* the sets in use, 0 .. mask */
@@ -159,8 +164,10 @@ struct at_memo_compact {
 	uint16_t looks, hits; /* lookups since the last judgement, and their hits */
 	uint16_t skip;   /* 1: the tier passed over (Passed over, above) */
 	uint16_t calls;  /* calls while passed over */
-	struct at_memo_compact_ra ra[1u << AT_MEMO_COMPACT_RA_SHIFT];
 	struct at_memo_compact_entry e[AT_MEMO_COMPACT_SETS][AT_MEMO_COMPACT_WAYS];
+	/* a return address r's frame size k (its CFA's offset from the stack
+	 * pointer on the return to r): r | k << 48, 0 none (memo_compact.c) */
+	uint64_t k[1u << AT_MEMO_COMPACT_K_SHIFT];
 };
 
 /* Keep memo entry e (a key; memo m's, busy), dropped from the memo, in
@@ -174,9 +181,11 @@ AT_HIDDEN struct at_memo_compact_entry *at_memo_compact_find(const struct at_cha
 							     uintptr_t ra, uintptr_t from,
 							     struct at_chain **chain);
 
-/* A chain that existed was walked at (ra, from) (memo m's, busy): growth
- * counted (above). */
-AT_HIDDEN void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t from, uintptr_t word0);
+/* A chain that existed was walked from ra, its words val[0 .. n), bit i
+ * of rbp set when word i is a saved rbp (memo m's, busy): growth counted
+ * (above). */
+AT_HIDDEN void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
+				      const uintptr_t *val, unsigned int n, uint32_t rbp);
 
 /* Every entry of m's tier emptied (m's thread's, or no thread's). */
 AT_HIDDEN void at_memo_compact_forget(struct at_chain_memo *m);
