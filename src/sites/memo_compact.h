@@ -9,61 +9,84 @@
  * An entry keeps what a memo entry proves its chain by, less what its
  * chain's record already holds: the chain's tag index (`idx`; 0: empty,
  * or being written; the chain is the one the registry lists at idx,
- * tag_registry.h), ra's low 16 bits (`key`), `span` (as the memo
- * entry's, in 16 bits), the set's hash bits (`set`, for growth), and the
- * offsets from `from` of the walk's words, which are return addresses
- * only (an entry whose walk read a saved rbp is not kept) and are the
- * chain's frames 1 .. n, in order: word i is frame i + 1.  A lookup for
- * (ra, from) takes an entry whose span stays within the stack top at
- * `from` (as at_memo_find_in does for an entry made at another `from`;
- * an entry whose walk ended at a bound, AT_MEMO_ONLY_SP, holds only
- * where it was made and is not kept, nor is any entry's stack pointer),
- * whose words, read at from + off[i], are the chain's frames 1 .. n (the
- * record's narrow or wide words decoded, chains.h) and whose chain's
- * frame 0 is ra: the walk would read those words at those places and
- * return the same chain (unwind.h).  An entry is kept only when the memo
- * entry's return-address words (its padding dropped: the last word
- * repeated) are the chain's frames 1 .. n, its frame 0 ra and its frames
- * n + 1 (1 <= n <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly
- * what the memo entry proved; a lookup compares the record's w[0] with
- * ra's low half and the stack's words with the record as the chain
- * table's probe does (at_chain_same), after ra's and word 0's low 16
- * bits, word 1's low 8 and `print`, a 16-bit hash of every word
- * (compact_print), kept in the entry, have matched: a set's entries of
- * one call site often share their first words (recursive code: a
- * chain of ra through the same three functions at every depth), and the
- * record compared is a cache miss where the stack's words are not
- * (bench/malloc espresso: the print took 22% off its time).  28 bytes an
+ * tag_registry.h), ra's low 16 bits (`key`), its hash's `tag` (below),
+ * `span` (as the memo entry's, in 16 bits), the set's hash bits (`set`,
+ * for growth), `print` and `word1` (below), and the offsets from `from`
+ * of the walk's words, which are return addresses only (an entry whose
+ * walk read a saved rbp is not kept) and are the chain's frames 1 .. n,
+ * in order: word i is frame i + 1.  A lookup for (ra, from) takes an
+ * entry whose span stays within the stack top at `from` (as
+ * at_memo_find_in does for an entry made at another `from`; an entry
+ * whose walk ended at a bound, AT_MEMO_ONLY_SP, holds only where it was
+ * made and is not kept, nor is any entry's stack pointer), whose words,
+ * read at from + off[i], are the chain's frames 1 .. n (the record's
+ * narrow or wide words decoded, chains.h) and whose chain's frame 0 is
+ * ra: the walk would read those words at those places and return the
+ * same chain (unwind.h).  An entry is kept only when the memo entry's
+ * return-address words (its padding dropped: the last word repeated) are
+ * the chain's frames 1 .. n, its frame 0 ra and its frames n + 1 (1 <= n
+ * <= AT_MEMO_COMPACT_WORDS), so that a hit proves exactly what the memo
+ * entry proved; a lookup compares the record's w[0] with ra's low half
+ * and the stack's words with the record as the chain table's probe does
+ * (at_chain_same), once the cheaper fields have matched.  28 bytes an
  * entry, against the memo's 256.
  *
- * Sets of AT_MEMO_COMPACT_WAYS entries, the set a hash of (ra, sp, word
- * 0) masked (the memo's level hash of its set's hash input and word 0,
- * at_memo_level_hash): the chains of one call site at one stack pointer
- * (a compiler's allocation wrapper, hundreds of chains) are spread by the
- * caller of ra's function.  Word 0's slot is at one offset from `from`
- * for every chain of ra (ra's function's frame size, fixed at ra;
- * chains.h: The second choice), kept in the tier's `ra` slots (a slot a
- * hash of ra, written at each keep): a lookup reads word 0 there (below
- * the stack top), then looks in its set.  Keyed by (ra, sp) alone, cc1's
- * walks fell from 180k to 65k and no further however many sets; with
- * word 0, to 24k (BENCHMARKS.md, "A wrapper's steady loop").  A keep
- * writes the set's first empty way (nothing when the set already holds
- * the same proof), else the way after the last one
- * written in the tier (round robin over the tier, one counter).  Counts:
- * none (the memo entry's are folded before it is dropped; a hit charges
- * the tag as a walk's chain is charged).
+ * Frame sizes: a word's place follows from the return address before it.
+ * Word 0 lies at from + k(ra) - 8 and word i + 1 at word i's place +
+ * k(word i), where k(r) is the CFA's offset from the stack pointer on the
+ * return to r, fixed at r (its function's frame there; chains.h: The
+ * second choice).  The tier keeps k of the return addresses its entries
+ * give it (`k`: one word a slot, r | k << 48, a slot a hash of r, the
+ * last keep's), so that a lookup reads the words of the stack it is
+ * called on without the entry, and without unwinding.
+ *
+ * Sets of AT_MEMO_COMPACT_WAYS entries, of two kinds, one array:
+ * - a chain that repeats no word: the set of (ra, sp, word 0) (the
+ *   memo's level hash of its set's hash input and word 0): the chains of
+ *   one call site at one stack pointer (a compiler's allocation wrapper,
+ *   hundreds of chains) are spread by the caller of ra's function.
+ *   Keyed by (ra, sp) alone, cc1's walks fell from 180k to 65k and no
+ *   further however many sets; with word 0, to 24k (BENCHMARKS.md, "A
+ *   wrapper's steady loop").  Entries of one (ra, sp, word 0) share
+ *   their first words, so a way's word 1's low 8 bits (`word1`) and a
+ *   16-bit hash of every word (`print`, compact_print) are compared with
+ *   the stack's before the record is read: the record is a cache miss
+ *   where the stack's words are not;
+ * - a chain that repeats a word (recursive code: the chain of a function
+ *   that calls itself, met at every depth of the recursion): the set of
+ *   its words, the hash of ra and its first AT_MEMO_COMPACT_KEYW words
+ *   (at most the depth's less one: a chain ends at a word whose k another
+ *   chain gave), each read at the place k gives: one entry proves the
+ *   chain at every stack depth, where the sets of a stack pointer kept
+ *   one entry per depth and held a fraction of them (espresso's shape:
+ *   6075 chains, each at up to ten depths; walks 557k against 47-80k).
+ *   Its tag has AT_MEMO_COMPACT_DEEP, and k is kept for each of its words.
+ * A lookup reads word 0, then, when k(word 0) is known, the words k gives
+ * and, if they repeat one, looks in their set; else, or on a miss, in the
+ * set of (ra, sp, word 0).  Each way's key and `tag` (the high bits of the
+ * set's hash, with the kind) are compared first, as one 32-bit word.
+ * A keep writes the set's first empty way (nothing when the set already
+ * holds the same proof), else the way after the last one written in the
+ * tier (round robin over the tier, one counter).  Counts: none (the memo
+ * entry's are folded before it is dropped; a hit charges the tag as a
+ * walk's chain is charged).
  *
  * A hit moves the entry to the memo (chain_compact, chains.c) only
  * when the memo's set has a free way, or when the memo grows at that
  * call (the hit counted in the memo's `again` as a walk of a chain that
  * existed): a program whose chains fit the memo ends with them there,
  * and one whose chains do not (cc1) finds them here without writing the
- * memo (as its levels, chains.h: The second choice).
+ * memo (as its levels, chains.h: The second choice).  An entry of a
+ * words' set stays: it proves its chain at every depth, a memo entry at
+ * one (moved, the next depth's lookup missed and walked; copying it, one
+ * hit in four, took espresso to 0.81x the time of leaving it).
  *
  * Size: one mapping reserved at the tier's making (the first drop of a
  * memo that has grown: a memo of its first size drops a start-up's
  * chains, each walked once, and keeps no tier; chains.c, memo_drop): the
- * header, the ra slots (2 KiB) and AT_MEMO_COMPACT_SETS sets,
+ * header, AT_MEMO_COMPACT_SETS sets and the frame sizes (16 KiB: with
+ * 4 KiB, cc1's lookups lost k of the words of its recursive chains and
+ * it walked 31.5k times, not 26.6k),
  * of which sets 0 .. mask are used: 2^AT_MEMO_COMPACT_SHIFT_FIRST at
  * first (one page with the header), doubling (in place: an entry of set
  * s moves to s or s + the old size, as the memo's growth) when as many
@@ -82,14 +105,14 @@
  *
  * Passed over: a lookup that misses costs more than the walk it does not
  * save (20 ways compared), so a tier whose lookups mostly miss is
- * passed over: every AT_MEMO_COMPACT_JUDGE lookups it is judged, and
- * when fewer than half of them hit, only one call in
+ * passed over: it is judged every AT_MEMO_COMPACT_JUDGE calls, and
+ * when fewer than half of its lookups hit, only one call in
  * AT_MEMO_COMPACT_SAMPLE looks it up (the others walk) until a
- * judgement finds half hitting again.  Recursive code at the default
- * depth has more (chain, stack pointer) pairs than any tier holds
- * (espresso's shape: 6075 chains, 37% of lookups hit) and walks at once;
- * cc1's lookups mostly hit and it is not passed over.  Forgetting the
- * tier judges it anew.
+ * judgement finds half hitting again (a tier judged while it was filling
+ * comes back within as many calls).  Before the words' sets, recursive
+ * code had more (chain, stack pointer) pairs than any tier holds
+ * (espresso's shape: 37% of lookups hit); cc1's lookups mostly hit and
+ * it is not passed over.  Forgetting the tier judges it anew.
  *
  * Signals: as the memo's.  Writers (a keep, growth) run with the memo
  * busy and store idx 0 first and the idx last; a lookup holds the memo
