@@ -400,6 +400,32 @@ static void compact_passed_over(struct at_memo_compact *c)
 	at_memo_tls.busy--;
 }
 
+/* Levels whose lookups miss (chains.h: Thrash): after AT_MEMO_LEVELS_JUDGE
+ * lookups of which fewer than half hit, one call in AT_MEMO_LEVELS_SAMPLE
+ * looks them up, judged again after as many calls; a memo forgotten is
+ * judged anew.  Left as it was found. */
+static void levels_passed_over(void)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	uintptr_t from = (uintptr_t)__builtin_frame_address(0), ra = (uintptr_t)&levels_passed_over;
+	uint16_t looks = m->lv_looks, hits = m->lv_hits, skip = m->lv_skip, calls = m->lv_calls;
+	m->lv_looks = m->lv_hits = m->lv_skip = m->lv_calls = 0;
+	for (unsigned int i = 0; i < AT_MEMO_LEVELS_JUDGE; i++) { /* a return address it has not met */
+		CHECK(at_memo_second(ra, from) == NULL);
+		CHECK_EQ(m->lv_skip, i + 1 == AT_MEMO_LEVELS_JUDGE);
+	}
+	CHECK_EQ(m->lv_looks, 0);
+	for (unsigned int k = 0; k < 3 * AT_MEMO_LEVELS_SAMPLE; k++)
+		CHECK(at_memo_second(ra, from) == NULL);
+	CHECK_EQ(m->lv_looks, 3);
+	CHECK_EQ(at_memo_tls.busy, 0);
+	for (unsigned int k = 3 * AT_MEMO_LEVELS_SAMPLE; k < AT_MEMO_LEVELS_JUDGE; k++)
+		at_memo_second(ra, from);
+	CHECK_EQ(m->lv_skip, 1); /* judged again: still missing */
+	CHECK_EQ(m->lv_looks, 0);
+	m->lv_looks = looks, m->lv_hits = hits, m->lv_skip = skip, m->lv_calls = calls;
+}
+
 /* The 20 chains round robin: after warm-up no call walks the stack. */
 static void *compact(void *arg)
 {
@@ -419,6 +445,7 @@ static void *compact(void *arg)
 		/* its lookups hit: not passed over */
 		CHECK_EQ(c->skip, 0);
 		compact_passed_over(c);
+		levels_passed_over();
 	}
 #endif
 	return NULL;

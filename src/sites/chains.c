@@ -371,6 +371,7 @@ static void memo_forget(struct at_chain_memo *m)
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
 			memo_clear(m, &m->e[s][w]);
+	m->lv_looks = m->lv_hits = m->lv_skip = m->lv_calls = 0; /* judged anew */
 	at_memo_compact_forget(m);
 }
 
@@ -824,9 +825,25 @@ static int memo_level_word(const struct at_memo_entry *e, unsigned int level, ui
 	return 1;
 }
 
+/* A lookup of the levels made (found: it hit): the judgement (chains.h:
+ * Thrash). */
+static void levels_judge(struct at_chain_memo *m, int found)
+{
+	if (m == AT_MEMO_NONE)
+		return;
+	m->lv_hits += found != 0;
+	if (++m->lv_looks == (m->lv_skip ? AT_MEMO_LEVELS_JUDGE / AT_MEMO_LEVELS_SAMPLE
+					 : AT_MEMO_LEVELS_JUDGE)) {
+		m->lv_skip = 2u * m->lv_hits < m->lv_looks;
+		m->lv_looks = m->lv_hits = 0;
+	}
+}
+
 struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
+	if (m->lv_skip && ++m->lv_calls % AT_MEMO_LEVELS_SAMPLE)
+		return NULL; /* passed over (AT_MEMO_NONE's is 0) */
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
 	unsigned int first = (unsigned int)(at_memo_set(ra, from) & m->mask), set = first;
@@ -857,9 +874,11 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 				memo_move(m, &f[w], e, 0, from);
 				e = &f[w];
 			}
+			levels_judge(m, 1);
 			return e;
 		}
 	}
+	levels_judge(m, 0);
 	at_chain_entry_done();
 	return NULL;
 }

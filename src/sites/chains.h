@@ -367,7 +367,12 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * kept only one time in AT_MEMO_PUT_EVERY (memo_put; `passed` counts
  * them): bench/malloc espresso made as many walks (557k against 570k)
  * for a quarter of the writes; a chain that fits comes back to the memo
- * after a few walks.
+ * after a few walks.  And the levels (The second choice) are passed over
+ * as the compact tier is (memo_compact.h: Passed over): judged every
+ * AT_MEMO_LEVELS_JUDGE calls, and while fewer than half of their lookups
+ * hit, looked up in one call of AT_MEMO_LEVELS_SAMPLE (recursive code's
+ * chains at a new depth: espresso's levels found 1 call in ?, and cost
+ * 141M of its 2132M instructions).
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's counts (one add instruction each), not
@@ -404,6 +409,8 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_WAYS 4u
 /* levels past the first set (The second choice, below) */
 #define AT_MEMO_LEVELS 3u
+#define AT_MEMO_LEVELS_JUDGE 256u /* calls a judgement of the levels counts */
+#define AT_MEMO_LEVELS_SAMPLE 8u  /* levels passed over: one call in this many looks */
 #ifndef AT_MEMO_PUT_EVERY
 #define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
 #endif
@@ -468,6 +475,9 @@ struct at_chain_memo {
 		struct { /* in e[0][1].rest */
 			char way1[sizeof(struct at_memo_entry) + AT_MEMO_ENTRY_COPY];
 			struct at_memo_compact *compact; /* its compact tier (memo_compact.h), or NULL */
+			/* the levels' judgement (Thrash, above): lookups since
+			 * the last, their hits, passed over, calls meanwhile */
+			uint16_t lv_looks, lv_hits, lv_skip, lv_calls;
 		};
 	};
 	struct at_memo_counts cum[AT_MEMO_SETS][AT_MEMO_WAYS]; /* e[s][w]'s: one page */
