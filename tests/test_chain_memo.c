@@ -401,7 +401,7 @@ static void compact_passed_over(struct at_memo_compact *c)
 }
 
 /* Levels whose lookups miss (chains.h: Thrash): after AT_MEMO_LEVELS_JUDGE
- * lookups of which fewer than half hit, one call in AT_MEMO_LEVELS_SAMPLE
+ * lookups of which fewer than a quarter hit, one call in AT_MEMO_LEVELS_SAMPLE
  * looks them up, judged again after as many calls; a memo forgotten is
  * judged anew.  Left as it was found. */
 static void levels_passed_over(void)

@@ -834,7 +834,7 @@ static void levels_judge(struct at_chain_memo *m, int found)
 	m->lv_hits += found != 0;
 	if (++m->lv_looks == (m->lv_skip ? AT_MEMO_LEVELS_JUDGE / AT_MEMO_LEVELS_SAMPLE
 					 : AT_MEMO_LEVELS_JUDGE)) {
-		m->lv_skip = 2u * m->lv_hits < m->lv_looks;
+		m->lv_skip = 4u * m->lv_hits < m->lv_looks;
 		m->lv_looks = m->lv_hits = 0;
 	}
 }
