@@ -203,6 +203,16 @@ static int tautology(const struct fam *f)
     return r;
 }
 
+/* The cubes of f marked gone dropped, the others kept in order. */
+static void drop_gone(struct fam *f, const char *gone)
+{
+    int n = 0;
+    for (int i = 0; i < f->n; i++)
+        if (!gone[i])
+            memmove(CUBE(f, n++), CUBE(f, i), nw * sizeof(word));
+    f->n = n;
+}
+
 /* Drop the cubes of f contained in another (the first of equal ones kept). */
 static void scc(struct fam *f)
 {
@@ -212,11 +222,7 @@ static void scc(struct fam *f)
             if (j != i && !gone[j] && contains(CUBE(f, j), CUBE(f, i)) &&
                 (j < i || !contains(CUBE(f, i), CUBE(f, j))))
                 gone[i] = 1;
-    int n = 0;
-    for (int i = 0; i < f->n; i++)
-        if (!gone[i])
-            memmove(CUBE(f, n++), CUBE(f, i), nw * sizeof(word));
-    f->n = n;
+    drop_gone(f, gone);
     free(gone);
 }
 
@@ -352,11 +358,7 @@ static void irredundant(struct fam *f)
         fam_free(g);
         fam_free(rest);
     }
-    int n = 0;
-    for (int i = 0; i < f->n; i++)
-        if (!gone[i])
-            memmove(CUBE(f, n++), CUBE(f, i), nw * sizeof(word));
-    f->n = n;
+    drop_gone(f, gone);
     free(gone);
     free(o);
 }
@@ -391,11 +393,7 @@ static void reduce(struct fam *f)
         fam_free(g);
         fam_free(rest);
     }
-    int n = 0;
-    for (int i = 0; i < f->n; i++)
-        if (!gone[i])
-            memmove(CUBE(f, n++), CUBE(f, i), nw * sizeof(word));
-    f->n = n;
+    drop_gone(f, gone);
     free(gone);
     free(o);
 }
