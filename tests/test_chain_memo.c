@@ -372,58 +372,58 @@ __attribute__((noipa)) void compact_rounds(struct truth *t, int rounds)
 }
 
 /* A tier whose lookups miss (memo_compact.h: Passed over): after
- * AT_MEMO_COMPACT_JUDGE lookups of which fewer than half hit, it looks up
- * one call in AT_MEMO_COMPACT_SAMPLE, judged again after as many calls;
+ * AT_PASS_JUDGE lookups of which fewer than half hit, it looks up
+ * one call in AT_PASS_SAMPLE, judged again after as many calls;
  * left as it was found. */
 static void compact_passed_over(struct at_memo_compact *c)
 {
 	struct at_chain *chain = NULL;
 	uintptr_t from = (uintptr_t)__builtin_frame_address(0);
 	at_memo_tls.busy++;
-	c->looks = c->hits = 0;
-	for (unsigned int i = 0; i < AT_MEMO_COMPACT_JUDGE; i++) { /* a return address it has not met */
+	c->pass.looks = c->pass.hits = 0;
+	for (unsigned int i = 0; i < AT_PASS_JUDGE; i++) { /* a return address it has not met */
 		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
-		CHECK_EQ(c->skip, i + 1 == AT_MEMO_COMPACT_JUDGE);
+		CHECK_EQ(c->pass.skip, i + 1 == AT_PASS_JUDGE);
 	}
-	CHECK_EQ(c->looks, 0);
+	CHECK_EQ(c->pass.looks, 0);
 	unsigned int calls = 0;
-	for (unsigned int k = 0; k < 3 * AT_MEMO_COMPACT_SAMPLE; k++, calls++)
+	for (unsigned int k = 0; k < 3 * AT_PASS_SAMPLE; k++, calls++)
 		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
-	CHECK_EQ(c->looks, 3);
-	for (; calls < AT_MEMO_COMPACT_JUDGE; calls++)
+	CHECK_EQ(c->pass.looks, 3);
+	for (; calls < AT_PASS_JUDGE; calls++)
 		at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain);
-	CHECK_EQ(c->skip, 1); /* judged again: still missing */
-	CHECK_EQ(c->looks, 0);
+	CHECK_EQ(c->pass.skip, 1); /* judged again: still missing */
+	CHECK_EQ(c->pass.looks, 0);
 	at_memo_compact_forget(at_memo_tls.m); /* a forgotten tier is judged anew */
-	CHECK_EQ(c->skip, 0);
-	CHECK_EQ(c->looks, 0);
+	CHECK_EQ(c->pass.skip, 0);
+	CHECK_EQ(c->pass.looks, 0);
 	at_memo_tls.busy--;
 }
 
-/* Levels whose lookups miss (chains.h: Thrash): after AT_MEMO_LEVELS_JUDGE
- * lookups of which fewer than a quarter hit, one call in AT_MEMO_LEVELS_SAMPLE
+/* Levels whose lookups miss (chains.h: Thrash): after AT_PASS_JUDGE
+ * lookups of which fewer than a quarter hit, one call in AT_PASS_SAMPLE
  * looks them up, judged again after as many calls; a memo forgotten is
  * judged anew.  Left as it was found. */
 static void levels_passed_over(void)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
 	uintptr_t from = (uintptr_t)__builtin_frame_address(0), ra = (uintptr_t)&levels_passed_over;
-	uint16_t looks = m->lv_looks, hits = m->lv_hits, skip = m->lv_skip, calls = m->lv_calls;
-	m->lv_looks = m->lv_hits = m->lv_skip = m->lv_calls = 0;
-	for (unsigned int i = 0; i < AT_MEMO_LEVELS_JUDGE; i++) { /* a return address it has not met */
+	struct at_pass was = m->levels;
+	m->levels = (struct at_pass){0};
+	for (unsigned int i = 0; i < AT_PASS_JUDGE; i++) { /* a return address it has not met */
 		CHECK(at_memo_second(ra, from) == NULL);
-		CHECK_EQ(m->lv_skip, i + 1 == AT_MEMO_LEVELS_JUDGE);
+		CHECK_EQ(m->levels.skip, i + 1 == AT_PASS_JUDGE);
 	}
-	CHECK_EQ(m->lv_looks, 0);
-	for (unsigned int k = 0; k < 3 * AT_MEMO_LEVELS_SAMPLE; k++)
+	CHECK_EQ(m->levels.looks, 0);
+	for (unsigned int k = 0; k < 3 * AT_PASS_SAMPLE; k++)
 		CHECK(at_memo_second(ra, from) == NULL);
-	CHECK_EQ(m->lv_looks, 3);
+	CHECK_EQ(m->levels.looks, 3);
 	CHECK_EQ(at_memo_tls.busy, 0);
-	for (unsigned int k = 3 * AT_MEMO_LEVELS_SAMPLE; k < AT_MEMO_LEVELS_JUDGE; k++)
+	for (unsigned int k = 3 * AT_PASS_SAMPLE; k < AT_PASS_JUDGE; k++)
 		at_memo_second(ra, from);
-	CHECK_EQ(m->lv_skip, 1); /* judged again: still missing */
-	CHECK_EQ(m->lv_looks, 0);
-	m->lv_looks = looks, m->lv_hits = hits, m->lv_skip = skip, m->lv_calls = calls;
+	CHECK_EQ(m->levels.skip, 1); /* judged again: still missing */
+	CHECK_EQ(m->levels.looks, 0);
+	m->levels = was;
 }
 
 /* The 20 chains round robin: after warm-up no call walks the stack. */
@@ -443,7 +443,7 @@ static void *compact(void *arg)
 		CHECK_EQ(c->mask, (1u << AT_MEMO_COMPACT_SHIFT_FIRST) - 1);
 		CHECK(at_memo_compact_memory() - sizeof(c->k) <= 4096);
 		/* its lookups hit: not passed over */
-		CHECK_EQ(c->skip, 0);
+		CHECK_EQ(c->pass.skip, 0);
 		compact_passed_over(c);
 		levels_passed_over();
 	}

@@ -371,7 +371,7 @@ static void memo_forget(struct at_chain_memo *m)
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
 			memo_clear(m, &m->e[s][w]);
-	m->lv_looks = m->lv_hits = m->lv_skip = m->lv_calls = 0; /* judged anew */
+	m->levels = (struct at_pass){0}; /* judged anew */
 	at_memo_compact_forget(m);
 }
 
@@ -829,21 +829,15 @@ static int memo_level_word(const struct at_memo_entry *e, unsigned int level, ui
  * Thrash). */
 static void levels_judge(struct at_chain_memo *m, int found)
 {
-	if (m == AT_MEMO_NONE)
-		return;
-	m->lv_hits += found != 0;
-	if (++m->lv_looks == (m->lv_skip ? AT_MEMO_LEVELS_JUDGE / AT_MEMO_LEVELS_SAMPLE
-					 : AT_MEMO_LEVELS_JUDGE)) {
-		m->lv_skip = 4u * m->lv_hits < m->lv_looks;
-		m->lv_looks = m->lv_hits = 0;
-	}
+	if (m != AT_MEMO_NONE)
+		at_pass_judge(&m->levels, found, 4);
 }
 
 struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
-	if (m->lv_skip && ++m->lv_calls % AT_MEMO_LEVELS_SAMPLE)
-		return NULL; /* passed over (AT_MEMO_NONE's is 0) */
+	if (at_pass_over(&m->levels))
+		return NULL; /* passed over (never AT_MEMO_NONE's: never judged) */
 	at_memo_tls.busy++;
 	__asm__ volatile("" ::: "memory");
 	unsigned int first = (unsigned int)(at_memo_set(ra, from) & m->mask), set = first;

@@ -369,9 +369,9 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * for a quarter of the writes; a chain that fits comes back to the memo
  * after a few walks.  And the levels (The second choice) are passed over
  * as the compact tier is (memo_compact.h: Passed over): judged every
- * AT_MEMO_LEVELS_JUDGE calls, and while fewer than a quarter of their
+ * AT_PASS_JUDGE calls, and while fewer than a quarter of their
  * lookups hit (a lookup costs about a quarter of what a hit saves),
- * looked up in one call of AT_MEMO_LEVELS_SAMPLE: the levels of
+ * looked up in one call of AT_PASS_SAMPLE (struct at_pass): the levels of
  * recursive code's chains at a new stack depth, and of cc1's, mostly
  * miss (espresso's cost 141M of its 2132M instructions, cc1's 30M of
  * 1049M; passed over, 2034M and 1027M, with as many walks).
@@ -411,11 +411,7 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_WAYS 4u
 /* levels past the first set (The second choice, below) */
 #define AT_MEMO_LEVELS 3u
-#define AT_MEMO_LEVELS_JUDGE 256u /* calls a judgement of the levels counts */
-#define AT_MEMO_LEVELS_SAMPLE 8u  /* levels passed over: one call in this many looks */
-#ifndef AT_MEMO_PUT_EVERY
 #define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
-#endif
 _Static_assert(AT_MEMO_LEVELS < 1u << AT_MEMO_SHIFT_FIRST, "a chain's levels and first set are distinct sets");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
@@ -462,6 +458,37 @@ struct at_memo_counts {
 _Static_assert(sizeof(struct at_memo_entry) == 16 * sizeof(struct at_memo_counts),
 	       "an entry's counts at its offset / 16");
 
+/*
+ * A lookup passed over while it mostly misses (the levels, Thrash above;
+ * the compact tier, memo_compact.h): judged every AT_PASS_JUDGE calls,
+ * and while fewer than 1 in `part` of its lookups hit, made in one call
+ * of AT_PASS_SAMPLE.  Written by its memo's thread (a signal handler's
+ * lookup may count in it too: a count, not a limit).
+ */
+#define AT_PASS_JUDGE 256u
+#define AT_PASS_SAMPLE 8u
+struct at_pass {
+	uint16_t looks, hits; /* lookups since the last judgement, and their hits */
+	uint16_t skip;        /* 1: passed over */
+	uint16_t calls;       /* calls while passed over */
+};
+
+/* Whether this call passes the lookup over (no write while it is not). */
+static inline int at_pass_over(struct at_pass *p)
+{
+	return p->skip && ++p->calls % AT_PASS_SAMPLE;
+}
+
+/* A lookup made, hit or not: judged after AT_PASS_JUDGE calls' worth. */
+static inline void at_pass_judge(struct at_pass *p, int hit, unsigned int part)
+{
+	p->hits += hit != 0;
+	if (++p->looks == (p->skip ? AT_PASS_JUDGE / AT_PASS_SAMPLE : AT_PASS_JUDGE)) {
+		p->skip = part * p->hits < p->looks;
+		p->looks = p->hits = 0;
+	}
+}
+
 struct at_chain_memo {
 	union {
 		struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
@@ -477,9 +504,7 @@ struct at_chain_memo {
 		struct { /* in e[0][1].rest */
 			char way1[sizeof(struct at_memo_entry) + AT_MEMO_ENTRY_COPY];
 			struct at_memo_compact *compact; /* its compact tier (memo_compact.h), or NULL */
-			/* the levels' judgement (Thrash, above): lookups since
-			 * the last, their hits, passed over, calls meanwhile */
-			uint16_t lv_looks, lv_hits, lv_skip, lv_calls;
+			struct at_pass levels; /* the levels' (Thrash, above) */
 		};
 	};
 	struct at_memo_counts cum[AT_MEMO_SETS][AT_MEMO_WAYS]; /* e[s][w]'s: one page */

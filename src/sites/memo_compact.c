@@ -216,7 +216,7 @@ void at_memo_compact_missed(struct at_chain_memo *m, uintptr_t ra, uintptr_t fro
 			    const uintptr_t *val, unsigned int n, uint32_t rbp)
 {
 	struct at_memo_compact *c = m->compact;
-	if (!c || !n || rbp || n > AT_MEMO_COMPACT_WORDS + 1 || c->mask >= AT_MEMO_COMPACT_SETS - 1)
+	if (!c || !n || rbp || n > AT_MEMO_COMPACT_WORDS || c->mask >= AT_MEMO_COMPACT_SETS - 1)
 		return; /* no tier, or a walk it would not keep */
 	uint32_t h = repeats(val, n)
 			     ? compact_hash(ra, val, n < AT_MEMO_COMPACT_KEYW ? n : AT_MEMO_COMPACT_KEYW)
@@ -236,15 +236,10 @@ struct at_memo_compact_entry *at_memo_compact_find(const struct at_chain_memo *m
 						   uintptr_t from, struct at_chain **chain)
 {
 	struct at_memo_compact *c = m->compact;
-	if (!c || (c->skip && ++c->calls % AT_MEMO_COMPACT_SAMPLE))
+	if (!c || at_pass_over(&c->pass))
 		return NULL;
 	struct at_memo_compact_entry *x = compact_look(c, ra, from, chain);
-	c->hits += x != NULL;
-	/* passed over while most lookups miss: judged every JUDGE calls */
-	if (++c->looks == (c->skip ? AT_MEMO_COMPACT_JUDGE / AT_MEMO_COMPACT_SAMPLE : AT_MEMO_COMPACT_JUDGE)) {
-		c->skip = 2u * c->hits < c->looks;
-		c->looks = c->hits = 0;
-	}
+	at_pass_judge(&c->pass, x != NULL, 2); /* passed over while most lookups miss */
 	return x;
 }
 
@@ -343,7 +338,7 @@ void at_memo_compact_forget(struct at_chain_memo *m)
 	for (unsigned int s = 0; s <= c->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_COMPACT_WAYS; w++)
 			AT_STORE_RELAXED(&c->e[s][w].idx, 0);
-	c->looks = c->hits = c->skip = c->calls = 0;
+	c->pass = (struct at_pass){0};
 }
 
 size_t at_memo_compact_memory(void)

@@ -105,9 +105,9 @@
  *
  * Passed over: a lookup that misses costs more than the walk it does not
  * save (20 ways compared), so a tier whose lookups mostly miss is
- * passed over: it is judged every AT_MEMO_COMPACT_JUDGE calls, and
- * when fewer than half of its lookups hit, only one call in
- * AT_MEMO_COMPACT_SAMPLE looks it up (the others walk) until a
+ * passed over (struct at_pass, chains.h): it is judged every
+ * AT_PASS_JUDGE calls, and when fewer than half of its lookups hit, only
+ * one call in AT_PASS_SAMPLE looks it up (the others walk) until a
  * judgement finds half hitting again (a tier judged while it was filling
  * comes back within as many calls).  Before the words' sets, recursive
  * code had more (chain, stack pointer) pairs than any tier holds
@@ -132,8 +132,6 @@
 #define AT_MEMO_COMPACT_SHIFT_FIRST 1 /* 2 sets, 1120 bytes */
 #define AT_MEMO_COMPACT_SHIFT 8       /* 256 sets, 5120 entries, 140 KiB */
 #define AT_MEMO_COMPACT_SETS (1u << AT_MEMO_COMPACT_SHIFT)
-#define AT_MEMO_COMPACT_JUDGE 256u /* lookups a judgement counts */
-#define AT_MEMO_COMPACT_SAMPLE 8u  /* a tier passed over looks up one call in this many */
 
 struct at_memo_compact_entry {
 	uint32_t idx;    /* the chain's tag index; 0: empty, or being written */
@@ -184,9 +182,7 @@ struct at_memo_compact {
 	uintptr_t mask;  /* the sets in use, 0 .. mask */
 	uint32_t again;  /* known chains' walks into a full set since it grew */
 	uint32_t next;   /* the round robin's way, over the whole tier */
-	uint16_t looks, hits; /* lookups since the last judgement, and their hits */
-	uint16_t skip;   /* 1: the tier passed over (Passed over, above) */
-	uint16_t calls;  /* calls while passed over */
+	struct at_pass pass; /* Passed over, above */
 	struct at_memo_compact_entry e[AT_MEMO_COMPACT_SETS][AT_MEMO_COMPACT_WAYS];
 	/* a return address r's frame size k (its CFA's offset from the stack
 	 * pointer on the return to r): r | k << 48, 0 none (memo_compact.c) */
