@@ -37,6 +37,12 @@
  *              chains than a set holds): after warm-up, the entries their
  *              set pushed out are found in later levels' sets, and no
  *              call walks the stack (at_chain_walks)
+ *   deep       20 chains through one wrapper at one stack pointer that
+ *              differ from their 7th frame on (more than its set and
+ *              levels hold): after warm-up the lean walk finds the rest,
+ *              and no call walks the stack
+ *   rec        64 chains of a recursion, each at 96 stack depths: once
+ *              made, found by the lean walk at every depth, no walk
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
  *              fp_caller (rbp-based) calling leaf: walks that need rbp's
  *              value at malloc's CFA
@@ -66,7 +72,6 @@
 #include "check.h"
 #include "core/control.h"
 #include "sites/chains.h"
-#include "sites/memo_compact.h"
 #include "sites/site_names.h"
 #include "sites/sites_each.h"
 #include "sites/unwind.h"
@@ -351,9 +356,8 @@ static void *spill(void *arg)
 
 /* 20 callers of mid5: chains that differ from their 7th frame on, at
  * one stack pointer (one key, one word 0, 1 and 2): the memo's set and
- * its three levels' sets hold 16 of them at most, the compact tier's set
- * (memo_compact.h) the rest, at the depths whose walks it keeps (7 words
- * at most). */
+ * its three levels' sets hold 16 of them at most, the lean walk
+ * (chains.h) finds the rest. */
 #define DEEP(k)                                                                \
 	__attribute__((noipa)) void deep##k(struct truth *t)                   \
 	{                                                                      \
@@ -365,39 +369,10 @@ DEEP10(1) DEEP10(2)
 #define DEEP10P(k) deep##k##0, deep##k##1, deep##k##2, deep##k##3, deep##k##4, deep##k##5, deep##k##6, deep##k##7, deep##k##8, deep##k##9
 static void (*const deeps[20])(struct truth *) = {DEEP10P(1), DEEP10P(2)};
 
-__attribute__((noipa)) void compact_rounds(struct truth *t, int rounds)
+__attribute__((noipa)) void deep_rounds(struct truth *t, int rounds)
 {
 	for (int r = 0; r < 20 * rounds; r++)
 		deeps[r % 20](t);
-}
-
-/* A tier whose lookups miss (memo_compact.h: Passed over): after
- * AT_PASS_JUDGE lookups of which fewer than half hit, it looks up
- * one call in AT_PASS_SAMPLE, judged again after as many calls;
- * left as it was found. */
-static void compact_passed_over(struct at_memo_compact *c)
-{
-	struct at_chain *chain = NULL;
-	uintptr_t from = (uintptr_t)__builtin_frame_address(0);
-	at_memo_tls.busy++;
-	c->pass.looks = c->pass.hits = 0;
-	for (unsigned int i = 0; i < AT_PASS_JUDGE; i++) { /* a return address it has not met */
-		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
-		CHECK_EQ(c->pass.skip, i + 1 == AT_PASS_JUDGE);
-	}
-	CHECK_EQ(c->pass.looks, 0);
-	unsigned int calls = 0;
-	for (unsigned int k = 0; k < 3 * AT_PASS_SAMPLE; k++, calls++)
-		CHECK(at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain) == NULL);
-	CHECK_EQ(c->pass.looks, 3);
-	for (; calls < AT_PASS_JUDGE; calls++)
-		at_memo_compact_find(at_memo_tls.m, (uintptr_t)&compact_passed_over, from, &chain);
-	CHECK_EQ(c->pass.skip, 1); /* judged again: still missing */
-	CHECK_EQ(c->pass.looks, 0);
-	at_memo_compact_forget(at_memo_tls.m); /* a forgotten tier is judged anew */
-	CHECK_EQ(c->pass.skip, 0);
-	CHECK_EQ(c->pass.looks, 0);
-	at_memo_tls.busy--;
 }
 
 /* Levels whose lookups miss (chains.h: Thrash): after AT_PASS_JUDGE
@@ -427,37 +402,22 @@ static void levels_passed_over(void)
 }
 
 /* The 20 chains round robin: after warm-up no call walks the stack. */
-static void *compact(void *arg)
+static void *deep(void *arg)
 {
-	steady_rounds(compact_rounds, arg, 7, AT_MEMO_COMPACT_WORDS + 1);
-	/* the one tier (the earlier threads' memo, taken over), at its first
-	 * sets: 28 bytes an entry, the sets and the header in one page, the
-	 * frame sizes in pages of their own */
-#ifdef __OPTIMIZE__ /* (as steady_rounds' walks: unoptimised frames keep other words) */
-	struct at_memo_compact *c = at_memo_tls.m->compact;
-	if (at_chain_depth >= 7 && at_chain_depth <= AT_MEMO_COMPACT_WORDS + 1) {
-		CHECK(c != NULL);
-		CHECK_EQ(at_memo_compact_memory(),
-			 offsetof(struct at_memo_compact, e) +
-				 (c->mask + 1) * AT_MEMO_COMPACT_WAYS * 28 + sizeof(c->k));
-		CHECK_EQ(c->mask, (1u << AT_MEMO_COMPACT_SHIFT_FIRST) - 1);
-		CHECK(at_memo_compact_memory() - sizeof(c->k) <= 4096);
-		/* its lookups hit: not passed over */
-		CHECK_EQ(c->pass.skip, 0);
-		compact_passed_over(c);
-		levels_passed_over();
-	}
+	steady_rounds(deep_rounds, arg, 2, AT_CHAIN_MAX);
+#ifdef __OPTIMIZE__
+	levels_passed_over();
 #endif
 	return NULL;
 }
 
-/* Recursive code (memo_compact.h): rec calls itself from two places, the
- * one chosen by a bit of `path` for each remaining depth d (bit d % 6),
- * so that the innermost frames of a call of any depth are a function of
- * the path alone: at the default depth 64 chains whose words repeat,
- * each met at 96 stack depths, 6144 (chain, stack pointer) pairs, more
- * than the memo and the compact tier hold.  Found at every depth in the
- * set of their words, once warm no call walks the stack. */
+/* Recursive code (chains.h: The lean walk): rec calls itself from two
+ * places, the one chosen by a bit of `path` for each remaining depth d
+ * (bit d % 6), so that the innermost frames of a call of any depth are a
+ * function of the path alone: at the default depth 64 chains whose
+ * words repeat, each met at 96 stack depths, 6144 (chain, stack pointer)
+ * pairs, more than the memo holds.  Once every chain is made no call
+ * walks the stack: the lean walk finds each at every depth. */
 __attribute__((noipa)) void rec(struct truth *t, unsigned int path, int d)
 {
 	if (d <= 0) {
@@ -480,18 +440,9 @@ __attribute__((noipa)) void recursion_rounds(struct truth *t, int rounds)
 
 static void *recursion(void *arg)
 {
-	/* from depth 5 on every chain repeats a word (3 of rec's 2 sites);
-	 * the tier grows to hold them first.  Then at most one call in 256
-	 * walks (a tier that keeps the chains of a stack pointer, not their
-	 * words' set, walked 232 of 2560 at depth 5 and 516 at depth 8) */
-	recursion_rounds(arg, 2000);
-	uint32_t walks = at_chain_walks();
-	recursion_rounds(arg, 40);
-#ifdef __OPTIMIZE__ /* (as steady_rounds') */
-	if (at_chain_depth >= 5 && at_chain_depth <= AT_MEMO_COMPACT_WORDS + 1)
-		CHECK(at_chain_walks() - walks <= 40 * 64 / 256);
-#endif
-	(void)walks;
+	/* every chain made in the first rounds; then no walk (the memo's
+	 * sets, chosen by the stack pointer, hold 256 of the 6144 pairs) */
+	steady_rounds(recursion_rounds, arg, 2, AT_CHAIN_MAX);
 	return NULL;
 }
 
@@ -569,7 +520,7 @@ int main(void)
 	CHECK(pthread_join(th[0], NULL) == 0);
 	CHECK(pthread_create(&th[0], NULL, spill, &thread_truth[6]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
-	CHECK(pthread_create(&th[0], NULL, compact, &thread_truth[7]) == 0);
+	CHECK(pthread_create(&th[0], NULL, deep, &thread_truth[7]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);
 	CHECK(pthread_create(&th[0], NULL, recursion, &thread_truth[3]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);

@@ -23,9 +23,10 @@
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
  * on a miss in the set at_memo_second looks in the later levels' sets
- * (chains.h: The second choice), and then at_chain_walk looks in the
- * memo's compact tier (memo_compact.h), else unwinds, finds the
- * chain's tag, and writes the walk's words in way 0 of the set, the
+ * (chains.h: The second choice), and then at_chain_walk follows the
+ * rule cache's rsp-based rules from the caller (the lean walk, chains.h)
+ * to the chain's tag, else unwinds, finds the chain's tag, and writes
+ * the walk's words in way 0 of the set, the
  * older entries moved one way on (the oldest to its next level, or
  * dropped, when the set is full and the memo cannot grow: chains.h), so
  * that a lookup meets the newest first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
@@ -44,7 +45,6 @@
 #include "core/message.h"
 #include "core/tag_registry.h"
 #include "sites/chain_teach.h"
-#include "sites/memo_compact.h"
 #include "sites/runtime_index.h"
 #include "sites/site_names.h"
 #include "sites/unwind.h"
@@ -354,16 +354,6 @@ static void memo_clear(struct at_chain_memo *m, struct at_memo_entry *e)
 	memo_fold(m, e);
 }
 
-/* Entry e of m (a key) dropped from the memo: kept in its compact tier
- * (memo_compact.h) if it fits and the memo has grown (chains that came
- * back: a memo of its first size drops a start-up's chains, each walked
- * once, and a small program keeps no tier for them), emptied (busy). */
-static void memo_drop(struct at_chain_memo *m, struct at_memo_entry *e)
-{
-	if (m->mask >= 1u << AT_MEMO_SHIFT_FIRST)
-		at_memo_compact_keep(m, e);
-	memo_clear(m, e);
-}
 
 /* Empty every entry of m (its thread's, or no thread's). */
 static void memo_forget(struct at_chain_memo *m)
@@ -372,7 +362,6 @@ static void memo_forget(struct at_chain_memo *m)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
 			memo_clear(m, &m->e[s][w]);
 	m->levels = (struct at_pass){0}; /* judged anew */
-	at_memo_compact_forget(m);
 }
 
 /* The calling thread's signals blocked, the mask before in *old: in
@@ -630,7 +619,7 @@ static void memo_grow(struct at_chain_memo *m)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
 			if (e->level || (b & old) != s) { /* past its first set: dropped */
-				memo_drop(m, e);
+				memo_clear(m, e);
 				continue;
 			}
 			if (b == s && w == stay++)
@@ -656,7 +645,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 	unsigned int level = e->level, taken[AT_MEMO_LEVELS + 1];
 	taken[0] = at_memo_set(key, sp) & m->mask;
 	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && taken[0] != set)) {
-		memo_drop(m, e);
+		memo_clear(m, e);
 		return;
 	}
 	/* the sets of its levels 1 .. level + 1, the last its next one */
@@ -672,7 +661,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 		while (w > 0 && !to[w - 1].level)
 			w--;
 		if (!w--) {
-			memo_drop(m, e);
+			memo_clear(m, e);
 			return;
 		}
 		memo_spill(m, next, &to[w], moves - 1);
@@ -682,7 +671,7 @@ static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
  * its words fit (see chains.h).  known: 0 a chain made by the walk, 1 a
- * chain that existed, walked; 2 one that m's compact tier proved. */
+ * chain that existed, walked; 2 one that the lean walk found. */
 static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		     struct alloc_tag *tag, const struct at_unwind_trace *tr, int known)
 {
@@ -705,8 +694,6 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	/* a signal handler's malloc meanwhile finds key 0 here, and writes nothing */
 	at_memo_tls.busy = 1;
 	__asm__ volatile("" ::: "memory");
-	if (known == 1) /* its compact tier grown the same way */
-		at_memo_compact_missed(m, ra, from, tr->val, tr->n, tr->rbp);
 	/* grown when full sets drop chains that come back (chains.h: Size) */
 	if (m->e[set][AT_MEMO_WAYS - 1].key && known && m->mask < AT_MEMO_SETS - 1 &&
 	    ++m->again >= (m->mask + 1) * AT_MEMO_WAYS) {
@@ -877,59 +864,13 @@ struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
 	return NULL;
 }
 
-/* After a miss in the memo's sets and levels: the tag of the chain that
- * the memo's compact tier proves (memo_compact.h), its entry moved to the
- * memo as a walk's would be written (the memo's growth counted as for a
- * walk of a chain that existed), or NULL. */
-static AT_NOINLINE struct alloc_tag *chain_compact(uintptr_t from, const void *ra)
-{
-	struct at_chain_memo *m = at_memo_tls.m;
-	at_memo_tls.busy++;
-	__asm__ volatile("" ::: "memory");
-	struct at_chain *chain;
-	struct at_memo_compact_entry *x = at_memo_compact_find(m, (uintptr_t)ra, from, &chain);
-	if (!x) {
-		at_chain_entry_done();
-		return NULL;
-	}
-	unsigned int set = (unsigned int)(at_memo_set((uintptr_t)ra, from) & m->mask);
-	/* no move: a reader or writer interrupted, or an entry that proves
-	 * its chain at every depth (memo_compact.h), where a memo entry
-	 * would prove it at this one */
-	int stay = at_memo_tls.busy != 1 || at_memo_compact_deep(x);
-	if (!stay && m->e[set][AT_MEMO_WAYS - 1].key) {
-		/* its set full: moved only when the memo grows now (memo_put
-		 * counts this call as a walk of a known chain); else nothing
-		 * moved, as a later level's entry (chains.h: The second choice) */
-		stay = m->mask == AT_MEMO_SETS - 1 || m->again + 1 < (m->mask + 1) * AT_MEMO_WAYS;
-		m->again += stay && m->mask < AT_MEMO_SETS - 1;
-	}
-	if (stay) {
-		at_chain_entry_done();
-		return &chain->tag;
-	}
-	/* the trace the walk would have made at this `from` */
-	struct at_unwind_trace tr;
-	tr.n = at_memo_compact_n(x);
-	tr.unusable = tr.rbp_from = tr.rbp = tr.bounded = 0;
-	tr.top = from + x->span;
-	for (unsigned int i = 0; i < tr.n; i++) {
-		tr.addr[i] = from + x->off[i];
-		tr.val[i] = at_chain_frame(chain, i + 1);
-	}
-	at_memo_compact_drop(x); /* it moves to the memo */
-	at_chain_entry_done();
-	memo_put(m, (uintptr_t)ra, from, &chain->tag, &tr, 2);
-	return &chain->tag;
-}
-
 uint32_t at_chain_walks(void)
 {
 	return at_memo_tls.walks;
 }
 
 /* at_chain_walk's unwinding (chains.h), its frame of `depth` words made
- * only when the compact tier has not proved the chain. */
+ * only when the lean walk has not found the chain. */
 static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra)
 {
 	struct at_chain_memo *m = at_memo_tls.m;
@@ -966,10 +907,40 @@ static AT_NOINLINE struct alloc_tag *chain_unwind(uintptr_t from, const void *ra
 	return tag;
 }
 
+/* The chain the lean walk reads (unwind.h at_unwind_lean) if a chain
+ * table holds it, kept in the memo as chains.h says (The lean walk); else
+ * NULL, nothing written. */
+static AT_NOINLINE struct alloc_tag *chain_lean(uintptr_t from, const void *ra)
+{
+	struct at_chain_memo *m = at_memo_tls.m;
+	if (m == AT_MEMO_NONE)
+		return NULL; /* the walk makes the memo */
+	unsigned int depth = at_chain_depth;
+	uintptr_t f[depth];
+	unsigned int n = at_unwind_lean(f, depth, from, (uintptr_t)ra, NULL);
+	struct at_chain *c = n ? probe_both(f, n, at_chain_hash(f, n)) : NULL;
+	/* a forked child's first walks of a taught chain count as its
+	 * making (chain_unwind) */
+	if (!c || (chain_made.forked && (AT_LOAD_RELAXED(&c->tag.flags) & AT_CHAIN_TAUGHT) &&
+		   chain_made.taught_walks < AT_LOAD_RELAXED(&chain_made.taught)))
+		return NULL;
+	/* kept as a walk's chain while the memo can grow; then one time in
+	 * AT_MEMO_LEAN_PUT_EVERY (chains.h: The lean walk) */
+	if (!at_memo_tls.busy &&
+	    (m->mask < AT_MEMO_SETS - 1 || ++m->passed % AT_MEMO_LEAN_PUT_EVERY == 0)) {
+		struct at_unwind_trace tr;
+		if (at_unwind_lean(f, depth, from, (uintptr_t)ra, &tr) == n)
+			memo_put(m, (uintptr_t)ra, from, &c->tag, &tr, 2);
+	}
+	return &c->tag;
+}
+
 struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra)
 {
-	struct alloc_tag *tag = chain_compact(from, ra);
-	return tag ? tag : chain_unwind(from, ra);
+	struct alloc_tag *tag = chain_lean(from, ra);
+	if (tag)
+		return tag;
+	return chain_unwind(from, ra);
 }
 
 struct at_memo_entry *at_memo_lookup(struct at_chain_memo *m, uintptr_t ra, uintptr_t from)
@@ -1019,7 +990,7 @@ uint32_t at_chain_count(void)
 size_t at_chain_memory(void)
 {
 	return at_sites_memory() + AT_LOAD_RELAXED(&chain_table_bytes) +
-	       AT_LOAD_RELAXED(&memo_bytes) + at_memo_compact_memory() + at_unwind_memory() +
+	       AT_LOAD_RELAXED(&memo_bytes) + at_unwind_memory() +
 	       at_teach_memory();
 }
 

@@ -411,7 +411,8 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_WAYS 4u
 /* levels past the first set (The second choice, below) */
 #define AT_MEMO_LEVELS 3u
-#define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
+#define AT_MEMO_PUT_EVERY 4u
+#define AT_MEMO_LEAN_PUT_EVERY 64u /* a full memo keeps one lean walk's chain in this many */ /* a full memo keeps one walk of a known chain in this many */
 _Static_assert(AT_MEMO_LEVELS < 1u << AT_MEMO_SHIFT_FIRST, "a chain's levels and first set are distinct sets");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),

@@ -1150,16 +1150,19 @@ static uintptr_t replay_load(const struct at_unwind_trace *r, uintptr_t a)
 }
 
 /* A stack word the walk reads: from memory, or from trace `replay` (a
- * constant NULL in the walks: no test left in them). */
+ * constant NULL in the walks: no test left in them).  `lean`, a constant:
+ * the lean walk (unwind.h at_unwind_lean), which returns 0 at a rule-cache
+ * miss or where it would use rbp's value at `from`, and whose trace may
+ * be NULL (a constant: nothing traced). */
 #define WALK_LOAD(a) (replay ? replay_load(replay, (a)) : *(const uintptr_t *)(a))
 
 static inline __attribute__((always_inline)) unsigned int
 walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace *tr, uintptr_t pc,
-     uintptr_t sp, uintptr_t bp, const struct at_unwind_trace *replay)
+     uintptr_t sp, uintptr_t bp, const struct at_unwind_trace *replay, int lean)
 {
 	const uintptr_t lo = sp, hi = at_stack_top(sp);
 	uintptr_t *fp = frames, *const fend = frames + max;
-	uintptr_t *ta = tr->addr, *const tend = tr->addr + AT_TRACE_MAX;
+	uintptr_t *ta = tr ? tr->addr : NULL, *const tend = tr ? tr->addr + AT_TRACE_MAX : NULL;
 	unsigned int own = 0, bounded = 0, rbp_from = 0, over = 0;
 	uint32_t rbp_bits = 0;
 	uintptr_t pend_at = 0, top = from;
@@ -1202,7 +1205,14 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 		*fp++ = pc;
 		if (fp == fend)
 			break;
-		r = rule_of(&v, pc);
+		if (lean) {
+			uint64_t w = rule_find(&v, pc);
+			if (at_unlikely(!w))
+				return 0; /* a miss: the full walk computes it */
+			r = (uint32_t)(w >> 32);
+		} else {
+			r = rule_of(&v, pc);
+		}
 		if (at_likely(!(r & (H_STOP | H_CFA_RBP)))) {
 			/* CFA = rsp + offset: at least 8 bytes up, as below */
 			cfa = sp + (r >> H_CFA_OFF_SHIFT);
@@ -1214,9 +1224,12 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 			if (r & H_STOP)
 				break;
 			if (!pend_at) { /* the result depends on rbp at `from` */
+				if (lean)
+					return 0;
 				rbp_from = 1;
 			} else if (pend_at != 1) { /* on the saved rbp used: record it */
-				if (at_likely(ta != tend)) {
+				if (!tr) {
+				} else if (at_likely(ta != tend)) {
 					rbp_bits |= 1u << (ta - tr->addr);
 					ta[0] = pend_at;
 					ta[AT_TRACE_MAX] = bp;
@@ -1244,7 +1257,8 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 			pend_at = at; /* recorded only if a CFA is computed from it */
 		}
 		pc = WALK_LOAD(cfa - 8);
-		if (at_likely(ta != tend)) {
+		if (!tr) {
+		} else if (at_likely(ta != tend)) {
 			ta[0] = cfa - 8;
 			ta[AT_TRACE_MAX] = pc;
 			ta++;
@@ -1257,12 +1271,14 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 	}
 	top = sp;
 out:
-	tr->n = (unsigned int)(ta - tr->addr);
-	tr->unusable = rbp_from || over;
-	tr->bounded = bounded;
-	tr->rbp_from = rbp_from;
-	tr->rbp = rbp_bits;
-	tr->top = top;
+	if (tr) {
+		tr->n = (unsigned int)(ta - tr->addr);
+		tr->unusable = rbp_from || over;
+		tr->bounded = bounded;
+		tr->rbp_from = rbp_from;
+		tr->rbp = rbp_bits;
+		tr->top = top;
+	}
 	return (unsigned int)(fp - frames);
 }
 
@@ -1273,7 +1289,7 @@ AT_HIDDEN unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintp
 unsigned int at_unwind_walk(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr, uintptr_t pc, uintptr_t sp, uintptr_t bp)
 {
-	return walk(frames, max, from, tr, pc, sp, bp, NULL);
+	return walk(frames, max, from, tr, pc, sp, bp, NULL, 0);
 }
 
 /* at_unwind with a trace (not NULL): the state at the return from it: pc
@@ -1312,10 +1328,17 @@ unsigned int at_unwind(uintptr_t *frames, unsigned int max, uintptr_t from,
 unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
 			    struct at_unwind_trace *tr)
 {
-	unsigned int n = walk(frames, max, from, tr, ra, from, 0, NULL);
+	unsigned int n = walk(frames, max, from, tr, ra, from, 0, NULL, 0);
 	if (at_likely(!tr->rbp_from))
 		return n;
 	return at_unwind_traced(frames, max, from, tr);
+}
+
+unsigned int at_unwind_lean(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
+			    struct at_unwind_trace *tr)
+{
+	return tr ? walk(frames, max, from, tr, ra, from, 0, NULL, 1)
+		  : walk(frames, max, from, NULL, ra, from, 0, NULL, 1);
 }
 
 uint64_t at_unwind_misses(void)
@@ -1343,7 +1366,7 @@ int at_unwind_replay(const uintptr_t *f, unsigned int n, unsigned int max, uintp
 	struct at_unwind_trace r;
 	if (!n || n > max || max > AT_DEPTH_MAX || t->n > AT_TRACE_MAX || t->unusable || t->bounded)
 		return 0;
-	unsigned int m = walk(g, max, from, &r, f[0], from, 0, t);
+	unsigned int m = walk(g, max, from, &r, f[0], from, 0, t, 0);
 	if (r.unusable || r.bounded || m != n || r.n != t->n || r.rbp != t->rbp || r.top != t->top)
 		return 0;
 	for (unsigned int k = 0; k < n; k++)
@@ -1397,6 +1420,17 @@ unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintptr_t from,
 			    struct at_unwind_trace *tr)
 {
 	return at_unwind(frames, max, from, tr);
+}
+
+unsigned int at_unwind_lean(uintptr_t *frames, unsigned int max, uintptr_t from, uintptr_t ra,
+			    struct at_unwind_trace *tr)
+{
+	(void)frames;
+	(void)max;
+	(void)from;
+	(void)ra;
+	(void)tr;
+	return 0;
 }
 
 int at_unwind_object(uintptr_t pc, struct dl_find_object *fo)

@@ -188,6 +188,17 @@ AT_HIDDEN unsigned int at_unwind_from(uintptr_t *frames, unsigned int max, uintp
 				      uintptr_t ra, struct at_unwind_trace *tr);
 
 /*
+ * The lean walk: at_unwind_from's frames and trace (tr may be NULL: none)
+ * when the walk from `from` needs no rule it has not cached and not rbp's
+ * value at `from` (a CFA computed from rbp before a frame reloaded it
+ * from the stack); else 0, having written nothing but frames[] and *tr.
+ * It is the walk itself, less the rule-cache misses and the second walk
+ * from the caller's own frame (unwind.c, walk): a lookup, not a making.
+ */
+AT_HIDDEN unsigned int at_unwind_lean(uintptr_t *frames, unsigned int max, uintptr_t from,
+				      uintptr_t ra, struct at_unwind_trace *tr);
+
+/*
  * The rule of call address pc (bits 32..63 of the word above; the stop bit
  * when there is none) from the .eh_frame_hdr at hdr and the .eh_frame it
  * indexes, reading nothing outside [data, data + size): a rule-cache miss
