@@ -87,7 +87,6 @@
 #define AT_CHAIN_TAUGHT 0x4000u
 
 struct at_frame;
-struct at_memo_compact;
 
 /*
  * A chain's record: its tag, whose function and filename are its named
@@ -337,10 +336,7 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
  * dropped, as is an entry past level AT_MEMO_LEVELS or without a word L;
  * growth drops every entry past its first
- * set (its at most AT_MEMO_WAYS entries from one set).  An entry
- * dropped goes to the memo's compact tier (memo_compact.h) when its
- * words fit there and the memo has grown, looked up after the levels
- * and before the walk (at_chain_walk).  Word L's slot
+ * set (its at most AT_MEMO_WAYS entries from one set).  Word L's slot
  * is at one offset from `from` for every chain whose words 0 .. L - 1
  * are the same (each frame's size is fixed by the return address into
  * it; word 0, ra's function's return address, for every chain of ra).
@@ -359,22 +355,33 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * malloc fast path is the same: the levels are looked up where the walk
  * was.
  *
- * Thrash: a memo of AT_MEMO_SETS sets cannot grow, and when its chains
- * do not fit it (recursive code: one chain at every stack depth is an
- * entry per depth) every walk's entry pushes out another that comes
- * back, each one moved down its levels and into the compact tier.  So
- * a walk of a chain that existed, into a full set of such a memo, is
- * kept only one time in AT_MEMO_PUT_EVERY (memo_put; `passed` counts
- * them): bench/malloc espresso made as many walks (557k against 570k)
- * for a quarter of the writes; a chain that fits comes back to the memo
- * after a few walks.  And the levels (The second choice) are passed over
- * as the compact tier is (memo_compact.h: Passed over): judged every
- * AT_PASS_JUDGE calls, and while fewer than a quarter of their
- * lookups hit (a lookup costs about a quarter of what a hit saves),
- * looked up in one call of AT_PASS_SAMPLE (struct at_pass): the levels of
- * recursive code's chains at a new stack depth, and of cc1's, mostly
- * miss (espresso's cost 141M of its 2132M instructions, cc1's 30M of
- * 1049M; passed over, 2034M and 1027M, with as many walks).
+ * The lean walk: after a miss in the memo's set and levels, at_chain_walk
+ * first walks the stack as the walk would, without computing a rule the
+ * rule cache lacks and without rbp's value at `from` (unwind.h,
+ * at_unwind_lean: nothing written but its frames), and probes the chain
+ * tables with the frames it read: a chain that exists is found there,
+ * proved by its record, at whatever stack depth it is met, and without a
+ * memo entry (a walk of 8 frames and a probe, against the walk, the
+ * probe and the memo's writes: about 1800 instructions on espresso's
+ * recursive chains).  Only a chain not made yet, a rule not cached or a
+ * walk that needs rbp at `from` goes to the walk (counted in
+ * at_chain_walks).  The chain found is kept in the memo as a walk's
+ * would be while the memo can grow; a memo of AT_MEMO_SETS sets keeps it
+ * only one time in AT_MEMO_LEAN_PUT_EVERY (`passed` counts them): when
+ * its chains do not fit it (recursive code: one chain at every stack
+ * depth is an entry per depth) every entry written pushes out another
+ * that comes back, and a memo kept full of them costs every lookup of
+ * its sets more ways to compare; a program whose hot chains change (a
+ * SQL script's statements) still brings them back within a few dozen
+ * calls.  A walk of a chain that existed into a full set of a full memo
+ * is kept one time in AT_MEMO_PUT_EVERY (memo_put).
+ *
+ * Thrash: the levels (The second choice) are passed over while they
+ * mostly miss (struct at_pass): judged every AT_PASS_JUDGE calls, and
+ * while fewer than a quarter of their lookups hit (a lookup costs about
+ * a quarter of what a hit saves), looked up in one call of
+ * AT_PASS_SAMPLE: the levels of recursive code's chains at a new stack
+ * depth, and of cc1's, mostly miss.
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's counts (one add instruction each), not
@@ -411,8 +418,8 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_WAYS 4u
 /* levels past the first set (The second choice, below) */
 #define AT_MEMO_LEVELS 3u
-#define AT_MEMO_PUT_EVERY 4u
-#define AT_MEMO_LEAN_PUT_EVERY 64u /* a full memo keeps one lean walk's chain in this many */ /* a full memo keeps one walk of a known chain in this many */
+#define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
+#define AT_MEMO_LEAN_PUT_EVERY 256u /* and one lean walk's chain in this many */
 _Static_assert(AT_MEMO_LEVELS < 1u << AT_MEMO_SHIFT_FIRST, "a chain's levels and first set are distinct sets");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
@@ -460,8 +467,8 @@ _Static_assert(sizeof(struct at_memo_entry) == 16 * sizeof(struct at_memo_counts
 	       "an entry's counts at its offset / 16");
 
 /*
- * A lookup passed over while it mostly misses (the levels, Thrash above;
- * the compact tier, memo_compact.h): judged every AT_PASS_JUDGE calls,
+ * A lookup passed over while it mostly misses (the levels, Thrash
+ * above): judged every AT_PASS_JUDGE calls,
  * and while fewer than 1 in `part` of its lookups hit, made in one call
  * of AT_PASS_SAMPLE.  Written by its memo's thread (a signal handler's
  * lookup may count in it too: a count, not a limit).
@@ -504,7 +511,6 @@ struct at_chain_memo {
 		};
 		struct { /* in e[0][1].rest */
 			char way1[sizeof(struct at_memo_entry) + AT_MEMO_ENTRY_COPY];
-			struct at_memo_compact *compact; /* its compact tier (memo_compact.h), or NULL */
 			struct at_pass levels; /* the levels' (Thrash, above) */
 		};
 	};
@@ -819,8 +825,7 @@ AT_HIDDEN struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, i
  * calling thread's memo is busy.  Before an entry would find its set full
  * the memo grows, up to AT_TEACH_MEMO_SETS sets (no entry has left its
  * first set before then, so a growth keeps them all); past that a full
- * set's entry moves to its next level's set, and one pushed out of its
- * last level to the memo's compact tier (memo_compact.h), as in any memo.
+ * set's entry moves to its next level's set, as in any memo.
  * The sets are few so that their pages are: a forked child reads the page
  * of each of its chains' sets, and a page a child first reads costs it
  * 4-5 us on a virtual machine with shadow page tables (BENCHMARKS.md,
@@ -858,8 +863,7 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  * is the calling function's __builtin_dwarf_cfa(), `ra` its return address
  * (the chain of one frame when the stack cannot be unwound there).
  * at_chain_walk is the same after a miss in the memo's sets and levels:
- * the chain the memo's compact tier proves (memo_compact.h; its entry
- * moved to the memo as a walk's would be written), else it unwinds
+ * the chain the lean walk finds (The lean walk, above), else it unwinds
  * (counted in at_chain_walks) and keeps the chain in the thread's memo.
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
