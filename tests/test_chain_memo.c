@@ -34,13 +34,11 @@
  *              then calls them round robin: the chains dropped come back,
  *              and the memo grows to at least 8 sets
  *   spill      a thread calls 12 of those callers round robin (more
- *              chains than a set holds): after warm-up, the entries their
- *              set pushed out are found in later levels' sets, and no
- *              call walks the stack (at_chain_walks)
+ *              chains than a set holds): after warm-up, the chains their
+ *              set pushed out are found by the lean walk (chains.h), and
+ *              no call walks the stack (at_chain_walks)
  *   deep       20 chains through one wrapper at one stack pointer that
- *              differ from their 7th frame on (more than its set and
- *              levels hold): after warm-up the lean walk finds the rest,
- *              and no call walks the stack
+ *              differ from their 7th frame on: as spill
  *   rec        64 chains of a recursion, each at 96 stack depths: once
  *              made, found by the lean walk at every depth, no walk
  *   frame pointers  leaf_fp, whose CFA at its malloc is rbp-based, and
@@ -55,9 +53,6 @@
  *   fork       a child runs the callers and recursion: its thread makes a
  *              memo of its own (not the one it shares with the parent),
  *              and every chain's count is the parent's and the child's
- *   levels     a chain's first set and its levels' sets are distinct at
- *              4096 stack pointers and 4 to 64 sets (the hashes' own
- *              choice collides in an exact number of them)
  * Run at the default depth and at ALLOCTAG_DEPTH=3 and 16.
  */
 #define _GNU_SOURCE
@@ -309,7 +304,7 @@ static void *once(void *arg)
 		CHECK_EQ(m->mask, (1u << AT_MEMO_SHIFT_FIRST) - 1);
 #endif
 	/* 4 sets hold 16 entries: the chains dropped come back until the
-	 * memo has grown to at least 8 sets (their set and later levels) */
+	 * memo has grown to at least 8 sets */
 	for (int r = 0; r < 32 * 12; r++)
 		onces[r % 32](arg);
 #ifdef __OPTIMIZE__
@@ -346,8 +341,8 @@ static void steady_rounds(void (*rounds)(struct truth *, int), struct truth *t,
 }
 
 /* 12 chains through one wrapper (leaf) at one stack pointer, more than a
- * set holds, round robin: once the memo has grown, the entries their set
- * pushed out are found in later levels' sets (chains.h): no walk at all. */
+ * set holds, round robin: the chains their set pushed out are found by the
+ * lean walk (chains.h): no walk at all. */
 static void *spill(void *arg)
 {
 	steady_rounds(spill_rounds, arg, 2, AT_CHAIN_MAX);
@@ -355,9 +350,8 @@ static void *spill(void *arg)
 }
 
 /* 20 callers of mid5: chains that differ from their 7th frame on, at
- * one stack pointer (one key, one word 0, 1 and 2): the memo's set and
- * its three levels' sets hold 16 of them at most, the lean walk
- * (chains.h) finds the rest. */
+ * one stack pointer (one key, one word 0, 1 and 2): the memo's set holds
+ * 4 of them, the lean walk (chains.h) finds the rest. */
 #define DEEP(k)                                                                \
 	__attribute__((noipa)) void deep##k(struct truth *t)                   \
 	{                                                                      \
@@ -375,39 +369,10 @@ __attribute__((noipa)) void deep_rounds(struct truth *t, int rounds)
 		deeps[r % 20](t);
 }
 
-/* Levels whose lookups miss (chains.h: Thrash): after AT_PASS_JUDGE
- * lookups of which fewer than a quarter hit, one call in AT_PASS_SAMPLE
- * looks them up, judged again after as many calls; a memo forgotten is
- * judged anew.  Left as it was found. */
-static void levels_passed_over(void)
-{
-	struct at_chain_memo *m = at_memo_tls.m;
-	uintptr_t from = (uintptr_t)__builtin_frame_address(0), ra = (uintptr_t)&levels_passed_over;
-	struct at_pass was = m->levels;
-	m->levels = (struct at_pass){0};
-	for (unsigned int i = 0; i < AT_PASS_JUDGE; i++) { /* a return address it has not met */
-		CHECK(at_memo_second(ra, from) == NULL);
-		CHECK_EQ(m->levels.skip, i + 1 == AT_PASS_JUDGE);
-	}
-	CHECK_EQ(m->levels.looks, 0);
-	for (unsigned int k = 0; k < 3 * AT_PASS_SAMPLE; k++)
-		CHECK(at_memo_second(ra, from) == NULL);
-	CHECK_EQ(m->levels.looks, 3);
-	CHECK_EQ(at_memo_tls.busy, 0);
-	for (unsigned int k = 3 * AT_PASS_SAMPLE; k < AT_PASS_JUDGE; k++)
-		at_memo_second(ra, from);
-	CHECK_EQ(m->levels.skip, 1); /* judged again: still missing */
-	CHECK_EQ(m->levels.looks, 0);
-	m->levels = was;
-}
-
 /* The 20 chains round robin: after warm-up no call walks the stack. */
 static void *deep(void *arg)
 {
 	steady_rounds(deep_rounds, arg, 2, AT_CHAIN_MAX);
-#ifdef __OPTIMIZE__
-	levels_passed_over();
-#endif
 	return NULL;
 }
 
@@ -479,40 +444,10 @@ static void check_chain(const struct at_chain_view *v, void *ctx)
 	seen_calls += v->alloc_calls;
 }
 
-/* A chain's first set and its levels' sets are distinct sets, at every
- * stack pointer and at every size (chains.h: The second choice): the
- * hashes of 4096 stack pointers, of one ra and words, at 4 to 64 sets;
- * the levels' sets as at_memo_second takes them. */
-static struct at_chain_memo level_memo;
-static void level_sets(void)
-{
-	const uintptr_t ra = 0x55e5a2711db8, words[AT_MEMO_LEVELS] = {0x55e5a2712149, 0x55e5a2712159,
-								     0x55e5a2712169};
-	unsigned int collided = 0; /* hashes alike (the next set taken instead) */
-	for (uintptr_t mask = 3; mask <= 63; mask = mask * 2 + 1) {
-		level_memo.mask = mask;
-		for (uintptr_t from = 0x7ffc00000000; from < 0x7ffc00000000 + 4096 * 16; from += 16) {
-			unsigned int taken[AT_MEMO_LEVELS + 1] = {at_memo_set(ra, from) & mask};
-			uintptr_t h = ra;
-			for (unsigned int l = 0; l < AT_MEMO_LEVELS; l++) {
-				h = at_memo_level_hash(h, words[l]);
-				unsigned int raw = at_memo_set(h, from) & mask;
-				taken[l + 1] = at_memo_level_set(&level_memo, h, from, taken, l + 1);
-				CHECK(taken[l + 1] <= mask);
-				collided += taken[l + 1] != raw;
-				for (unsigned int k = 0; k <= l; k++)
-					CHECK(taken[l + 1] != taken[k]);
-			}
-		}
-	}
-	CHECK_EQ(collided, 21248); /* the rule exercised: the hashes do collide */
-}
-
 int main(void)
 {
 	alloctag_init();
 	CHECK(at_state == AT_STATE_READY && at_profiling_on);
-	level_sets();
 	pthread_t th[4]; /* no timer yet: its handler could run in few's thread */
 	CHECK(pthread_create(&th[0], NULL, few, &thread_truth[4]) == 0);
 	CHECK(pthread_join(th[0], NULL) == 0);

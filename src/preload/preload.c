@@ -59,7 +59,7 @@ static inline struct alloc_tag *site_tag(uintptr_t from, const void *ra)
 		uintptr_t f = (uintptr_t)ra;
 		return at_chain_tag(&f, 1);
 	}
-	return at_chain_miss(from, ra);
+	return at_chain_walk(from, ra);
 }
 
 static inline struct alloc_tag *site_tag1(const void *ra)
@@ -297,16 +297,13 @@ static AT_NOINLINE void *chain_bin(size_t n, struct at_memo_entry *e)
 	return chain_bin_take(n, e);
 }
 
-/* Depth > 1 after a miss in the set: the chain's second choice (chains.h),
- * else the walk, then the allocation.  The caller's return address is the
- * word below `from` (malloc's return address): not passed, so that
- * chain_malloc need not keep it. */
+/* Depth > 1 after a miss in the set: the walk (chains.h: The lean walk),
+ * then the allocation.  The caller's return address is the word below
+ * `from` (malloc's return address): not passed, so that chain_malloc need
+ * not keep it. */
 static AT_NOINLINE void *chain_slow(size_t n, uintptr_t from)
 {
 	const void *ra = *(const void *const *)(from - 8);
-	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
-	if (e)
-		return chain_bin(n, e);
 	return chain_tagged(n, at_chain_walk(from, ra));
 }
 

@@ -22,15 +22,15 @@
  * The memo (layout and invariants: chains.h): the preload library's
  * entries (at_memo_set_busy, at_memo_way, at_memo_ways) and at_chain_here
  * (at_chain_entry) look the call up in its thread's memo, at_memo_lookup for the shapes the inline check leaves;
- * on a miss in the set at_memo_second looks in the later levels' sets
- * (chains.h: The second choice), and then at_chain_walk follows the
- * rule cache's rsp-based rules from the caller (the lean walk, chains.h)
- * to the chain's tag, else unwinds, finds the chain's tag, and writes
- * the walk's words in way 0 of the set, the
- * older entries moved one way on (the oldest to its next level, or
- * dropped, when the set is full and the memo cannot grow: chains.h), so
- * that a lookup meets the newest first (a program's steady loop makes its chains after its start-up's).  A thread's memo (one mmap'd block) is made at its first miss
- * and recycled when the thread exits (a pthread key's destructor).
+ * on a miss in the set at_chain_walk walks the stack with the rules the
+ * rule cache holds (the lean walk, chains.h) to a chain the chain tables
+ * hold, else unwinds, finds or makes the chain's tag, and writes the
+ * walk's words in way 0 of the set, the older entries moved one way on
+ * (the oldest dropped when the set is full and the memo cannot grow:
+ * chains.h), so that a lookup meets the newest first (a program's steady
+ * loop makes its chains after its start-up's).  A thread's memo (one
+ * mmap'd block) is made at its first miss and recycled when the thread
+ * exits (a pthread key's destructor).
  */
 #include "sites/chains.h"
 
@@ -361,7 +361,6 @@ static void memo_forget(struct at_chain_memo *m)
 	for (unsigned int s = 0; s <= m->mask; s++)
 		for (unsigned int w = 0; w < AT_MEMO_WAYS; w++)
 			memo_clear(m, &m->e[s][w]);
-	m->levels = (struct at_pass){0}; /* judged anew */
 }
 
 /* The calling thread's signals blocked, the mask before in *old: in
@@ -561,19 +560,18 @@ static void memo_write(struct at_chain_memo *m, struct at_memo_entry *e, uintptr
 	}
 	e->nabs = (unsigned char)padded;
 	e->n = (unsigned char)r;
-	e->level = 0;
 	e->counts = at_memo_counts_of(m, e);
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&e->key, ra);
 }
 
-/* Entry e (a key) of m to entry `to` (empty) at level `level`, its
+/* Entry e (a key) of m to entry `to` (empty), its
  * counts with it (the memo's counts page, which counting writes anyway,
  * rather than a per-CPU counters page each: a forked child moving the
  * taught memo's entries wrote a page of counters a move); with sp
  * nonzero, as made at sp (e proved its chain there). */
 static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct at_memo_entry *e,
-		      unsigned int level, uintptr_t sp)
+		      uintptr_t sp)
 {
 	uintptr_t key = e->key;
 	AT_STORE_RELAXED(&e->key, 0);
@@ -581,7 +579,6 @@ static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct 
 	/* key 0; a constant size: inlined as 16-byte moves (a loop of words
 	 * was 4 instructions a word, 27 words) */
 	__builtin_memcpy(to, e, AT_MEMO_ENTRY_COPY);
-	to->level = (unsigned char)level;
 	to->counts = at_memo_counts_of(m, to);
 	if (at_memo_tls.counted) { /* else every count 0 (chains.h) */
 		struct at_memo_counts *k = at_memo_counts_of(m, e);
@@ -618,7 +615,7 @@ static void memo_grow(struct at_chain_memo *m)
 			if (!key)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
-			if (e->level || (b & old) != s) { /* past its first set: dropped */
+			if ((b & old) != s) { /* not of this set (a taught memo's race): dropped */
 				memo_clear(m, e);
 				continue;
 			}
@@ -628,45 +625,10 @@ static void memo_grow(struct at_chain_memo *m)
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(m, &m->e[b][b == s ? stay - 1 : to], e, 0, 0);
+			memo_move(m, &m->e[b][b == s ? stay - 1 : to], e, 0);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
-}
-
-/* Entry e, the last way of set `set` (full), leaves it for a new entry:
- * to its next level's set (chains.h: The second choice), into its first
- * empty way, else in place of its last entry past its first set, which
- * goes on the same way (`moves` more at most); else dropped (busy). */
-static void memo_spill(struct at_chain_memo *m, unsigned int set, struct at_memo_entry *e,
-		       unsigned int moves)
-{
-	uintptr_t key = e->key, sp = AT_MEMO_SP(e), h = key;
-	unsigned int level = e->level, taken[AT_MEMO_LEVELS + 1];
-	taken[0] = at_memo_set(key, sp) & m->mask;
-	if (!moves || level >= AT_MEMO_LEVELS || e->nabs <= level || (!level && taken[0] != set)) {
-		memo_clear(m, e);
-		return;
-	}
-	/* the sets of its levels 1 .. level + 1, the last its next one */
-	for (unsigned int i = 0; i <= level; i++) {
-		h = at_memo_level_hash(h, e->val[i]);
-		taken[i + 1] = at_memo_level_set(m, h, sp, taken, i + 1);
-	}
-	unsigned int next = taken[level + 1], w = 0;
-	struct at_memo_entry *to = m->e[next];
-	while (w < AT_MEMO_WAYS && to[w].key)
-		w++;
-	if (w == AT_MEMO_WAYS) { /* full: its last entry past its first set */
-		while (w > 0 && !to[w - 1].level)
-			w--;
-		if (!w--) {
-			memo_clear(m, e);
-			return;
-		}
-		memo_spill(m, next, &to[w], moves - 1);
-	}
-	memo_move(m, &to[w], e, level + 1, 0);
 }
 
 /* Keep the chain of (ra, from) with tag in m, from the walk's trace: if
@@ -705,19 +667,14 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 	    ++m->passed % AT_MEMO_PUT_EVERY) {
 		__asm__ volatile("" ::: "memory");
 		at_memo_tls.busy = 0;
-		return; /* a memo whose chains do not fit: (chains.h: Thrash) */
+		return; /* a memo whose chains do not fit (chains.h: The lean walk) */
 	}
 	struct at_memo_entry *e = m->e[set];
-	unsigned int last = AT_MEMO_WAYS - 1; /* the way emptied: the last past its first set's, */
-	while (last > 0 && e[last].key && !e[last].level)
-		last--;
-	if (!e[last].key || !e[last].level) /* else the oldest's */
-		last = AT_MEMO_WAYS - 1;
-	if (e[last].key) /* to its next level, or dropped */
-		memo_spill(m, set, &e[last], AT_MEMO_LEVELS);
-	for (unsigned int w = last; w-- > 0;) /* each into the way emptied after it */
+	if (e[AT_MEMO_WAYS - 1].key) /* the oldest dropped */
+		memo_clear(m, &e[AT_MEMO_WAYS - 1]);
+	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(m, &e[w + 1], &e[w], e[w].level, 0);
+			memo_move(m, &e[w + 1], &e[w], 0);
 	memo_write(m, &e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
@@ -775,93 +732,6 @@ void at_chain_set_depth(unsigned int depth)
 		AT_STORE(&at_profiling_on, at_chain_profiling());
 	if (m != AT_MEMO_NONE && !at_memo_tls.busy)
 		memo_forget(m);
-}
-
-/* The entry of the set at e that proves the chain of (ra, from): the
- * inline shapes at this `from` first, as malloc's. */
-static struct at_memo_entry *memo_prove(struct at_memo_entry *e, uintptr_t ra, uintptr_t from)
-{
-	for (unsigned int w = 0; w < AT_MEMO_WAYS; w++, e++) {
-		if (e->key != ra)
-			continue;
-		int r = at_memo_fast(e, from);
-		if (r > 0)
-			return e;
-		if ((r < 0 || AT_MEMO_SP(e) != from) && at_memo_find_in(e, ra, from, 1))
-			return e;
-	}
-	return NULL;
-}
-
-/* Whether entry e (of the call's ra) read words 0 .. level - 1 of the
- * call's chain (`words`, at `from`) and a word `level` past them: then
- * that word lies where e's does (each slot's offset is fixed by the
- * return addresses before it), read into *word. */
-static int memo_level_word(const struct at_memo_entry *e, unsigned int level, uintptr_t from,
-			   const uintptr_t *words, uintptr_t *word)
-{
-	if (e->nabs <= level)
-		return 0;
-	for (unsigned int i = 0; i < level; i++)
-		if (e->val[i] != words[i])
-			return 0;
-	uintptr_t at = from + e->off[level];
-	if (level && AT_MEMO_SP(e) != from && at + sizeof(uintptr_t) > at_stack_top(from))
-		return 0; /* the walk's bound (unwind.h) */
-	*word = *(const uintptr_t *)at;
-	return 1;
-}
-
-/* A lookup of the levels made (found: it hit): the judgement (chains.h:
- * Thrash). */
-static void levels_judge(struct at_chain_memo *m, int found)
-{
-	if (m != AT_MEMO_NONE)
-		at_pass_judge(&m->levels, found, 4);
-}
-
-struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from)
-{
-	struct at_chain_memo *m = at_memo_tls.m;
-	if (at_pass_over(&m->levels))
-		return NULL; /* passed over (never AT_MEMO_NONE's: never judged) */
-	at_memo_tls.busy++;
-	__asm__ volatile("" ::: "memory");
-	unsigned int first = (unsigned int)(at_memo_set(ra, from) & m->mask), set = first;
-	unsigned int taken[AT_MEMO_LEVELS] = {first}; /* the first set, then each level's */
-	uintptr_t words[AT_MEMO_LEVELS], h = ra;
-	for (unsigned int level = 0; level < AT_MEMO_LEVELS; level++) {
-		struct at_memo_entry *e = m->e[set];
-		/* level 0: the return address of ra's function, whose slot
-		 * is at one offset from `from` for every entry of ra */
-		int found = 0;
-		for (unsigned int w = 0; !found && w < AT_MEMO_WAYS; w++)
-			if (e[w].key == ra)
-				found = memo_level_word(&e[w], level, from, words, &words[level]);
-		if (!found)
-			break;
-		h = at_memo_level_hash(h, words[level]);
-		set = at_memo_level_set(m, h, from, taken, level + 1);
-		if (level + 1 < AT_MEMO_LEVELS)
-			taken[level + 1] = set;
-		if ((e = memo_prove(m->e[set], ra, from))) {
-			/* back to a way its first set has free, as made at this
-			 * `from` (no reader or writer interrupted: as memo_put) */
-			struct at_memo_entry *f = m->e[first];
-			unsigned int w = 0;
-			while (w < AT_MEMO_WAYS && f[w].key)
-				w++;
-			if (w < AT_MEMO_WAYS && at_memo_tls.busy == 1) {
-				memo_move(m, &f[w], e, 0, from);
-				e = &f[w];
-			}
-			levels_judge(m, 1);
-			return e;
-		}
-	}
-	levels_judge(m, 0);
-	at_chain_entry_done();
-	return NULL;
 }
 
 uint32_t at_chain_walks(void)
@@ -924,10 +794,12 @@ static AT_NOINLINE struct alloc_tag *chain_lean(uintptr_t from, const void *ra)
 	if (!c || (chain_made.forked && (AT_LOAD_RELAXED(&c->tag.flags) & AT_CHAIN_TAUGHT) &&
 		   chain_made.taught_walks < AT_LOAD_RELAXED(&chain_made.taught)))
 		return NULL;
-	/* kept as a walk's chain while the memo can grow; then one time in
+	/* kept in a set's free way; in a full set, one time in
+	 * AT_MEMO_PUT_EVERY while the memo can grow, then one time in
 	 * AT_MEMO_LEAN_PUT_EVERY (chains.h: The lean walk) */
 	if (!at_memo_tls.busy &&
-	    (m->mask < AT_MEMO_SETS - 1 || ++m->passed % AT_MEMO_LEAN_PUT_EVERY == 0)) {
+	    (!m->e[at_memo_set((uintptr_t)ra, from) & m->mask][AT_MEMO_WAYS - 1].key ||
+	     ++m->passed % (m->mask < AT_MEMO_SETS - 1 ? AT_MEMO_PUT_EVERY : AT_MEMO_LEAN_PUT_EVERY) == 0)) {
 		struct at_unwind_trace tr;
 		if (at_unwind_lean(f, depth, from, (uintptr_t)ra, &tr) == n)
 			memo_put(m, (uintptr_t)ra, from, &c->tag, &tr, 2);
@@ -959,20 +831,12 @@ static inline struct alloc_tag *entry_tag(const struct at_memo_entry *e)
 	return t;
 }
 
-struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra)
-{
-	struct at_memo_entry *e = at_memo_second((uintptr_t)ra, from);
-	if (e)
-		return entry_tag(e);
-	return at_chain_walk(from, ra);
-}
-
 AT_NOINLINE struct alloc_tag *at_chain_here(uintptr_t from, const void *ra)
 {
 	struct at_memo_entry *e = at_chain_entry(from, ra);
 	if (at_likely(e != NULL))
 		return entry_tag(e);
-	return at_chain_miss(from, ra);
+	return at_chain_walk(from, ra);
 }
 
 void at_chain_made(struct alloc_tag *t, void *p)

@@ -317,45 +317,7 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * (chains.c, memo_fork_child); the one it left keeps its counts for the
  * readers.
  *
- * The second choice: the chains of one call site (ra) are often more
- * than a set holds, or share a set with the same ra's chains at another
- * `from` (a wrapper such as bash's xmalloc, called from every depth of
- * the stack: its steady loop walked 16 times an iteration while the
- * whole memo held 20 entries).  So the sets are also levels: the entry a
- * new one pushes out of a full set (the set's last entry of a later
- * level, else its oldest; its level L: 0 in its first set, as written)
- * moves on to the set of level L + 1, chosen by the hash of ra
- * and its words 0 .. L (return addresses: at_memo_level_hash, then
- * at_memo_set with its sp; never its first set nor an earlier level's,
- * the next set on when the hash's is one: at_memo_level_set, so that a
- * chain's first set and levels are AT_MEMO_LEVELS + 1 sets, whatever
- * the stack pointer: with a level's set its previous one, 20 chains of
- * one ra and `from` had 8 entries of the memo and walked at every call),
- * the entry's `level` then L + 1: into that set's first empty way, else
- * in place of its last entry past its first set (level > 0), which moves
- * on the same way (at most AT_MEMO_LEVELS moves in all), else it is
- * dropped, as is an entry past level AT_MEMO_LEVELS or without a word L;
- * growth drops every entry past its first
- * set (its at most AT_MEMO_WAYS entries from one set).  Word L's slot
- * is at one offset from `from` for every chain whose words 0 .. L - 1
- * are the same (each frame's size is fixed by the return address into
- * it; word 0, ra's function's return address, for every chain of ra).
- * After a miss in its set, a lookup (at_memo_second) takes level by
- * level an entry of its ra in the level's set whose words 0 .. L - 1 are
- * the call's (words read so far), reads word L at that entry's offset
- * (past word 0, within the stack top when the entry was made at another
- * `from`), and looks in the next level's set, where the entry found
- * proves the chain as in any set; no such entry: the walk.  A hit there
- * moves the entry back to its first set only if that set has a free way
- * (as made at this `from`, the lookup interrupting no reader or writer:
- * a chain pushed out once must not cost a level lookup at every call
- * when its set has since emptied: sqlite3 made 20k such lookups);
- * otherwise nothing is written or moved, so that a steady loop whose
- * chains overflow their set makes no walk and writes no memo page.  The
- * malloc fast path is the same: the levels are looked up where the walk
- * was.
- *
- * The lean walk: after a miss in the memo's set and levels, at_chain_walk
+ * The lean walk: after a miss in the memo's set, at_chain_walk
  * first walks the stack as the walk would, without computing a rule the
  * rule cache lacks and without rbp's value at `from` (unwind.h,
  * at_unwind_lean: nothing written but its frames), and probes the chain
@@ -375,13 +337,6 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * SQL script's statements) still brings them back within a few dozen
  * calls.  A walk of a chain that existed into a full set of a full memo
  * is kept one time in AT_MEMO_PUT_EVERY (memo_put).
- *
- * Thrash: the levels (The second choice) are passed over while they
- * mostly miss (struct at_pass): judged every AT_PASS_JUDGE calls, and
- * while fewer than a quarter of their lookups hit (a lookup costs about
- * a quarter of what a hit saves), looked up in one call of
- * AT_PASS_SAMPLE: the levels of recursive code's chains at a new stack
- * depth, and of cc1's, mostly miss.
  *
  * Cumulative counts: the preload library's allocations made through an
  * entry are added to the entry's counts (one add instruction each), not
@@ -416,11 +371,8 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_SHIFT_FIRST 2 /* a new memo's sets: 4, in its first page */
 #define AT_MEMO_SHIFT_STEP 1  /* 4, 8, 16, 32, 64 sets */
 #define AT_MEMO_WAYS 4u
-/* levels past the first set (The second choice, below) */
-#define AT_MEMO_LEVELS 3u
 #define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
 #define AT_MEMO_LEAN_PUT_EVERY 256u /* and one lean walk's chain in this many */
-_Static_assert(AT_MEMO_LEVELS < 1u << AT_MEMO_SHIFT_FIRST, "a chain's levels and first set are distinct sets");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
  * one at depth 16 15 return addresses */
@@ -447,7 +399,7 @@ struct at_memo_entry {
 	unsigned char n, nabs;
 	uint16_t nent; /* idx + 1 (an object's narrow entry for idx, slab.h), 0 from AT_MEMO_NENT_NONE */
 	uint16_t off[AT_MEMO_WORDS];
-	unsigned char level; /* 0: in its first set; L: in the set of its words 0 .. L - 1 */
+	unsigned char pad;
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
 	uintptr_t rest[6]; /* to 256 bytes; set 0's way 0: the memo's header */
@@ -466,37 +418,6 @@ struct at_memo_counts {
 _Static_assert(sizeof(struct at_memo_entry) == 16 * sizeof(struct at_memo_counts),
 	       "an entry's counts at its offset / 16");
 
-/*
- * A lookup passed over while it mostly misses (the levels, Thrash
- * above): judged every AT_PASS_JUDGE calls,
- * and while fewer than 1 in `part` of its lookups hit, made in one call
- * of AT_PASS_SAMPLE.  Written by its memo's thread (a signal handler's
- * lookup may count in it too: a count, not a limit).
- */
-#define AT_PASS_JUDGE 256u
-#define AT_PASS_SAMPLE 8u
-struct at_pass {
-	uint16_t looks, hits; /* lookups since the last judgement, and their hits */
-	uint16_t skip;        /* 1: passed over */
-	uint16_t calls;       /* calls while passed over */
-};
-
-/* Whether this call passes the lookup over (no write while it is not). */
-static inline int at_pass_over(struct at_pass *p)
-{
-	return p->skip && ++p->calls % AT_PASS_SAMPLE;
-}
-
-/* A lookup made, hit or not: judged after AT_PASS_JUDGE calls' worth. */
-static inline void at_pass_judge(struct at_pass *p, int hit, unsigned int part)
-{
-	p->hits += hit != 0;
-	if (++p->looks == (p->skip ? AT_PASS_JUDGE / AT_PASS_SAMPLE : AT_PASS_JUDGE)) {
-		p->skip = part * p->hits < p->looks;
-		p->looks = p->hits = 0;
-	}
-}
-
 struct at_chain_memo {
 	union {
 		struct at_memo_entry e[AT_MEMO_SETS][AT_MEMO_WAYS];
@@ -508,10 +429,6 @@ struct at_chain_memo {
 			struct at_chain_memo *next_all; /* every memo ever made */
 			uintptr_t again; /* walks of known chains into a full set since it grew */
 			uintptr_t passed; /* walks of known chains into a full set of a full memo */
-		};
-		struct { /* in e[0][1].rest */
-			char way1[sizeof(struct at_memo_entry) + AT_MEMO_ENTRY_COPY];
-			struct at_pass levels; /* the levels' (Thrash, above) */
 		};
 	};
 	struct at_memo_counts cum[AT_MEMO_SETS][AT_MEMO_WAYS]; /* e[s][w]'s: one page */
@@ -544,32 +461,6 @@ static inline uint32_t at_memo_hash(uintptr_t ra, uintptr_t from)
 static inline unsigned int at_memo_set(uintptr_t ra, uintptr_t from)
 {
 	return at_memo_hash(ra, from) >> AT_MEMO_SET_SHIFT;
-}
-
-/* The hash of the next level (above) from h (ra at level 0) and the
- * level's word. */
-static inline uintptr_t at_memo_level_hash(uintptr_t h, uintptr_t word)
-{
-	return (uint32_t)(h + 3 * word) * 0x9E3779B1u;
-}
-
-/* The set of level hash h (above) for a call with caller stack pointer
- * `from`, in memo m, whose first set and earlier levels' sets are
- * taken[0 .. n): never one of them (the next set on, in turn; n <=
- * AT_MEMO_LEVELS, fewer than a memo's sets). */
-static inline unsigned int at_memo_level_set(const struct at_chain_memo *m, uintptr_t h,
-					     uintptr_t from, const unsigned int *taken,
-					     unsigned int n)
-{
-	unsigned int mask = (unsigned int)m->mask, s = at_memo_set(h, from) & mask;
-	for (unsigned int i = 0; i < n;)
-		if (s == taken[i]) {
-			s = (s + 1) & mask;
-			i = 0;
-		} else {
-			i++;
-		}
-	return s;
 }
 
 /* Nonzero when a word of entry e differs at `from` (any shape). */
@@ -658,11 +549,6 @@ static inline __attribute__((always_inline)) int at_memo_fast(const struct at_me
 #undef W
 	return at_memo_word_is(&e->spx, from | AT_MEMO_SHAPE_ANY) ? -1 : 0;
 }
-
-/* After a miss in the set of (ra, from) in the calling thread's memo, the
- * entry of a later level (The second choice, above) that proves the chain (the memo busy until
- * at_chain_entry_done), or NULL (not busy). */
-AT_HIDDEN struct at_memo_entry *at_memo_second(uintptr_t ra, uintptr_t from);
 
 /* at_chain_entry's lookup after an entry at_memo_fast does not cover:
  * the whole lookup in m (busy); the entry found (busy kept), or NULL
@@ -825,7 +711,7 @@ AT_HIDDEN struct alloc_tag *at_chain_adopt(const uintptr_t *f, unsigned int n, i
  * calling thread's memo is busy.  Before an entry would find its set full
  * the memo grows, up to AT_TEACH_MEMO_SETS sets (no entry has left its
  * first set before then, so a growth keeps them all); past that a full
- * set's entry moves to its next level's set, as in any memo.
+ * set's oldest entry is dropped, as in any memo.
  * The sets are few so that their pages are: a forked child reads the page
  * of each of its chains' sets, and a page a child first reads costs it
  * 4-5 us on a virtual machine with shadow page tables (BENCHMARKS.md,
@@ -862,16 +748,12 @@ static inline struct alloc_tag *at_chain_tag(const uintptr_t *f, unsigned int n)
  * The calling function's caller's chain, at the configured depth: `from`
  * is the calling function's __builtin_dwarf_cfa(), `ra` its return address
  * (the chain of one frame when the stack cannot be unwound there).
- * at_chain_walk is the same after a miss in the memo's sets and levels:
+ * at_chain_walk is the same after a miss in the memo's set:
  * the chain the lean walk finds (The lean walk, above), else it unwinds
  * (counted in at_chain_walks) and keeps the chain in the thread's memo.
  */
 AT_HIDDEN struct alloc_tag *at_chain_here(uintptr_t from, const void *ra);
 AT_HIDDEN struct alloc_tag *at_chain_walk(uintptr_t from, const void *ra);
-
-/* After a miss in the set: the tag of the chain's second-choice entry
- * (at_memo_second), else at_chain_walk's. */
-AT_HIDDEN struct alloc_tag *at_chain_miss(uintptr_t from, const void *ra);
 
 /* The calling thread's walks so far (at_chain_walk's calls, modulo
  * 2^32). */
