@@ -471,7 +471,7 @@ int main(void)
 		CHECK(pthread_create(&th[i], NULL, worker, &thread_truth[i]) == 0);
 	callers_and_recursion(&main_truth, 3000);
 	/* from depth 7 the 8 callers' chains differ: 8 entries of one key and
-	 * stack pointer, one set whatever the mask (and later levels), with
+	 * stack pointer, one set whatever the mask, with
 	 * the other chains: it grew */
 #ifdef __OPTIMIZE__
 	if (at_chain_depth >= 7)

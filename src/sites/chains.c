@@ -568,10 +568,8 @@ static void memo_write(struct at_chain_memo *m, struct at_memo_entry *e, uintptr
 /* Entry e (a key) of m to entry `to` (empty), its
  * counts with it (the memo's counts page, which counting writes anyway,
  * rather than a per-CPU counters page each: a forked child moving the
- * taught memo's entries wrote a page of counters a move); with sp
- * nonzero, as made at sp (e proved its chain there). */
-static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct at_memo_entry *e,
-		      uintptr_t sp)
+ * taught memo's entries wrote a page of counters a move). */
+static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct at_memo_entry *e)
 {
 	uintptr_t key = e->key;
 	AT_STORE_RELAXED(&e->key, 0);
@@ -589,11 +587,6 @@ static void memo_move(struct at_chain_memo *m, struct at_memo_entry *to, struct 
 			AT_STORE_RELAXED(&k->bytes, 0);
 			AT_STORE_RELAXED(&k->calls, 0);
 		}
-	}
-	if (sp) {
-		uintptr_t old = AT_MEMO_SP(to);
-		to->spx = sp | (to->spx & ~(AT_MEMO_SHAPE4 - 1));
-		to->spy = to->spy == old ? sp : to->spx | AT_MEMO_SHAPE4;
 	}
 	__asm__ volatile("" ::: "memory");
 	AT_STORE_RELAXED(&to->key, key);
@@ -615,7 +608,8 @@ static void memo_grow(struct at_chain_memo *m)
 			if (!key)
 				continue;
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
-			if ((b & old) != s) { /* not of this set (a taught memo's race): dropped */
+			if ((b & old) != s) { /* not of this set: dropped (none is, every
+					     * entry is written in its own set) */
 				memo_clear(m, e);
 				continue;
 			}
@@ -625,7 +619,7 @@ static void memo_grow(struct at_chain_memo *m)
 			if (b != s)
 				while (m->e[b][to].key)
 					to++;
-			memo_move(m, &m->e[b][b == s ? stay - 1 : to], e, 0);
+			memo_move(m, &m->e[b][b == s ? stay - 1 : to], e);
 		}
 	}
 	__atomic_fetch_add(&memo_bytes, memo_used(mask) - memo_used(old), __ATOMIC_RELAXED);
@@ -674,7 +668,7 @@ static void memo_put(struct at_chain_memo *m, uintptr_t ra, uintptr_t from,
 		memo_clear(m, &e[AT_MEMO_WAYS - 1]);
 	for (unsigned int w = AT_MEMO_WAYS - 1; w-- > 0;) /* each into the way emptied after it */
 		if (e[w].key)
-			memo_move(m, &e[w + 1], &e[w], 0);
+			memo_move(m, &e[w + 1], &e[w]);
 	memo_write(m, &e[0], ra, from, tag, tr, padded,
 		   more);
 	__asm__ volatile("" ::: "memory");
