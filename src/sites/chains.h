@@ -323,18 +323,21 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
  * at_unwind_lean: nothing written but its frames), and probes the chain
  * tables with the frames it read: a chain that exists is found there,
  * proved by its record, at whatever stack depth it is met, and without a
- * memo entry (a walk of 8 frames and a probe, against the walk, the
- * probe and the memo's writes: about 1800 instructions on espresso's
- * recursive chains).  Only a chain not made yet, a rule not cached or a
+ * memo entry (a walk of 8 frames and a probe: about 550 instructions on
+ * espresso's recursive chains, where the walk, the probe and the memo's
+ * writes took about 1800).  Only a chain not made yet, a rule not cached or a
  * walk that needs rbp at `from` goes to the walk (counted in
- * at_chain_walks).  The chain found is kept in the memo as a walk's
- * would be while the memo can grow; a memo of AT_MEMO_SETS sets keeps it
- * only one time in AT_MEMO_LEAN_PUT_EVERY (`passed` counts them): when
+ * at_chain_walks).  The chain found is kept in the memo when its set has
+ * a free way; into a full set, one time in AT_MEMO_PUT_EVERY while the
+ * memo can grow (its growth counted as for a walk; kept every time, cat's
+ * and bash's memos grew a page), and one time in AT_MEMO_LEAN_PUT_EVERY
+ * once it has its
+ * AT_MEMO_SETS sets (`passed` counts them): when
  * its chains do not fit it (recursive code: one chain at every stack
  * depth is an entry per depth) every entry written pushes out another
  * that comes back, and a memo kept full of them costs every lookup of
  * its sets more ways to compare; a program whose hot chains change (a
- * SQL script's statements) still brings them back within a few dozen
+ * SQL script's statements) still brings them back within a few hundred
  * calls.  A walk of a chain that existed into a full set of a full memo
  * is kept one time in AT_MEMO_PUT_EVERY (memo_put).
  *
