@@ -607,12 +607,8 @@ static void memo_grow(struct at_chain_memo *m)
 			uintptr_t key = e->key;
 			if (!key)
 				continue;
+			/* every entry lies in its own set: b & old == s */
 			unsigned int b = (unsigned int)(at_memo_set(key, AT_MEMO_SP(e)) & mask);
-			if ((b & old) != s) { /* not of this set: dropped (none is, every
-					     * entry is written in its own set) */
-				memo_clear(m, e);
-				continue;
-			}
 			if (b == s && w == stay++)
 				continue;
 			unsigned int to = 0; /* b's first empty way: b's entries all come from s */

@@ -402,7 +402,6 @@ struct at_memo_entry {
 	unsigned char n, nabs;
 	uint16_t nent; /* idx + 1 (an object's narrow entry for idx, slab.h), 0 from AT_MEMO_NENT_NONE */
 	uint16_t off[AT_MEMO_WORDS];
-	unsigned char pad;
 	uintptr_t spy; /* the 4-word shape's sp; else spx | AT_MEMO_SHAPE4 */
 	uintptr_t val[AT_MEMO_WORDS];
 	uintptr_t rest[6]; /* to 256 bytes; set 0's way 0: the memo's header */

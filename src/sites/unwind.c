@@ -1228,13 +1228,12 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 					return 0;
 				rbp_from = 1;
 			} else if (pend_at != 1) { /* on the saved rbp used: record it */
-				if (!tr) {
-				} else if (at_likely(ta != tend)) {
+				if (tr && at_likely(ta != tend)) {
 					rbp_bits |= 1u << (ta - tr->addr);
 					ta[0] = pend_at;
 					ta[AT_TRACE_MAX] = bp;
 					ta++;
-				} else {
+				} else if (tr) {
 					over = 1;
 				}
 				pend_at = 1;
@@ -1257,12 +1256,11 @@ walk(uintptr_t *frames, unsigned int max, uintptr_t from, struct at_unwind_trace
 			pend_at = at; /* recorded only if a CFA is computed from it */
 		}
 		pc = WALK_LOAD(cfa - 8);
-		if (!tr) {
-		} else if (at_likely(ta != tend)) {
+		if (tr && at_likely(ta != tend)) {
 			ta[0] = cfa - 8;
 			ta[AT_TRACE_MAX] = pc;
 			ta++;
-		} else {
+		} else if (tr) {
 			over = 1;
 		}
 		sp = cfa;
