@@ -51,6 +51,7 @@
 #include "sites/chains.h"
 #include "sites/runtime_index.h"
 #include "sites/site_names.h"
+#include "sites/site_names.h"
 #include "sites/sites_each.h"
 #include "startup/init.h"
 #include "core/tag_registry.h"
@@ -475,6 +476,20 @@ static void grow(void)
 	CHECK(st.bytes > st.chains * 100);
 }
 
+/* The memory reported for the sites' pool is what it handed out, by the
+ * page, not the blocks it mapped: a program with a few chains reports a
+ * few pages, and each page handed out counts once. */
+static void pool_memory(void)
+{
+	size_t m0 = at_sites_memory();
+	CHECK(at_sites_pool_alloc(3 * 4096) != NULL);
+	size_t m1 = at_sites_memory();
+	CHECK_EQ(m1 - m0, 3 * 4096);
+	CHECK(at_sites_pool_alloc(8) != NULL); /* within the page the cursor is in, or the next */
+	size_t m2 = at_sites_memory();
+	CHECK(m2 == m1 || m2 == m1 + 4096);
+}
+
 static void noidx(void)
 {
 	/* a fake shared object whose tags leave 300 indexes free */
@@ -535,6 +550,8 @@ int main(int argc, char **argv)
 	forked();
 	forked_index();
 
+	pool_memory();
+	printf("pool memory: ok\n");
 	grow();
 	printf("grow: ok\n");
 

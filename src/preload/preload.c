@@ -112,10 +112,10 @@ static AT_NOINLINE void *site_miss(unsigned int cls, const void *ra)
 {
 	struct alloc_tag *tag = site_tag1(ra);
 	void *p = at_small_alloc(cls, tag);
-	if (p)
+	uint32_t ti = tag_idx(tag);
+	if (p && !at_chain_cum_bin(cls, ti)) /* the bin's count if the bin took the tag */
 		cum_small(tag, cls);
 	struct at_theap *h = at_tls_heap;
-	uint32_t ti = tag_idx(tag);
 	if (p && (uintptr_t)h > 1 && ti >= AT_IDX_FIRST && at_bin_tag(h->bins[cls].word) == ti)
 		h->bins[cls].site = site_key(ra, ti + 1);
 	return p;

@@ -748,5 +748,13 @@ struct at_frame *at_frame_get(uintptr_t addr, int *err)
 
 size_t at_sites_memory(void)
 {
-	return AT_LOAD_RELAXED(&pool_bytes) + AT_LOAD_RELAXED(&table_bytes);
+	/* the blocks before the current one whole, the current one up to the
+	   page its cursor is in: the rest of it is mapped, never touched */
+	uint64_t w = AT_LOAD_RELAXED(&hot.pool_word);
+	size_t blocks = AT_LOAD_RELAXED(&pool_bytes), used = 0;
+	if (w && blocks >= POOL_BLOCK) {
+		uint64_t off = w & (((uint64_t)1 << POOL_OFF_BITS) - 1);
+		used = blocks - POOL_BLOCK + (size_t)((off + 4095) & ~(uint64_t)4095);
+	}
+	return used + AT_LOAD_RELAXED(&table_bytes);
 }

@@ -156,7 +156,8 @@ AT_HIDDEN const void *at_sites_frame_table(size_t *bytes);
 /* Objects whose symbols were indexed where the loader mapped them
  * (tests). */
 AT_HIDDEN unsigned long at_sites_syms_in_place(void);
-/* Bytes of the pool and the frame table. */
+/* Bytes of the pool and the frame table: the pool's blocks before the
+ * current one whole, the current one's pages up to its cursor's. */
 AT_HIDDEN size_t at_sites_memory(void);
 
 #endif

@@ -291,9 +291,11 @@ int cmd_run(int argc, char **argv)
 				tool_msg("top allocation sites of %s (pid %ld) at exit:", cmd[0], (long)pid);
 				report_write_to(&p, FMT_TOP, NULL, stderr, (size_t)top);
 			}
-			if (p.nr_runtime_chains > 0)
-				tool_msg("profiling memory: %" PRId64 " call chains, %.1f MiB",
-					 p.nr_runtime_chains, (double)p.chain_memory / (1 << 20));
+			if (p.nr_runtime_chains > 0) {
+				char mem[32];
+				tool_msg("profiling memory: %" PRId64 " call chains, %s", p.nr_runtime_chains,
+					 human_bytes((int64_t)p.chain_memory, mem, sizeof(mem)));
+			}
 			if (fmt >= 0) {
 				if (report_write(&p, (enum report_format)fmt, NULL, target, 0) == 0) {
 					unlink(mine);
