@@ -789,7 +789,7 @@ static AT_NOINLINE struct alloc_tag *chain_lean(uintptr_t from, const void *ra)
 	 * AT_MEMO_LEAN_PUT_EVERY (chains.h: The lean walk) */
 	if (!at_memo_tls.busy &&
 	    (!m->e[at_memo_set((uintptr_t)ra, from) & m->mask][AT_MEMO_WAYS - 1].key ||
-	     ++m->passed % (m->mask < AT_MEMO_SETS - 1 ? AT_MEMO_PUT_EVERY : AT_MEMO_LEAN_PUT_EVERY) == 0)) {
+	     (++m->passed & ((m->mask < AT_MEMO_SETS - 1 ? AT_MEMO_PUT_EVERY : AT_MEMO_LEAN_PUT_EVERY) - 1)) == 0)) {
 		struct at_unwind_trace tr;
 		if (at_unwind_lean(f, depth, from, (uintptr_t)ra, &tr) == n)
 			memo_put(m, (uintptr_t)ra, from, &c->tag, &tr, 2);

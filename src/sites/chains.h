@@ -376,6 +376,9 @@ static inline struct at_chain *at_chain_ref(uint32_t r)
 #define AT_MEMO_WAYS 4u
 #define AT_MEMO_PUT_EVERY 4u /* a full memo keeps one walk of a known chain in this many */
 #define AT_MEMO_LEAN_PUT_EVERY 256u /* and one lean walk's chain in this many */
+_Static_assert(!(AT_MEMO_PUT_EVERY & (AT_MEMO_PUT_EVERY - 1)) &&
+		       !(AT_MEMO_LEAN_PUT_EVERY & (AT_MEMO_LEAN_PUT_EVERY - 1)),
+	       "powers of two: a lean walk's sampling is a mask, not a division");
 /* words an entry keeps: 15 with spy in the entry's 256 bytes; a walk at
  * the default depth reads at most 14 (7 return addresses, 7 saved rbp),
  * one at depth 16 15 return addresses */
