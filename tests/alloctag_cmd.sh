@@ -127,8 +127,12 @@ echo "run, allocinfo, json, filters: ok"
 "$AT" report --format top --match '^site_' "$T/c.prof" >"$T/c.top"
 [ "$(sed -n 1p "$T/c.top" | tr -s ' ')" = " live calls allocated calls site" ] || fail "top header: $(sed -n 1p "$T/c.top")"
 sed -n 2p "$T/c.top" | grep -q "  site_b at $T/prog.c:$LB\$" || { cat "$T/c.top" >&2; fail "top: site_b first"; }
+sed -n 3p "$T/c.top" | grep -q "  site_a at $T/prog.c:$LA\$" || { cat "$T/c.top" >&2; fail "top: site_a second"; }
+# site_c holds nothing at exit: after the sites holding memory, with what it allocated
+[ "$(sed -n 4p "$T/c.top" | tr -s ' ')" = "$(printf '%s' " 0 B 0 $(python3 -c "b = $((4 * UC)); print((f'{b} B' if b < 1024 else f'{b / 1024:.1f} KiB') + ' 4')") site_c at $T/prog.c:$LC")" ] ||
+    { cat "$T/c.top" >&2; fail "top: site_c's row"; }
 [ "$(tail -n1 "$T/c.top" | tr -s ' ')" = "$(printf '%s' " $(python3 -c "
-b = $((UB + 5 * UA)); a = b + $((4 * UC)); print(f'{b / 1024:.1f} KiB 6 {a / 1024:.1f} KiB 10')") total, 2 of 3 sites")" ] ||
+b = $((UB + 5 * UA)); a = b + $((4 * UC)); print(f'{b / 1024:.1f} KiB 6 {a / 1024:.1f} KiB 10')") total, 3 of 3 sites")" ] ||
     { cat "$T/c.top" >&2; fail "top: total line"; }
 echo "top: ok"
 

@@ -9,12 +9,17 @@
  * Sites holding nothing (0 bytes, 0 calls) are left out of the rows; the
  * total line counts the rows shown and every site.
  * "allocated" columns (cumulative bytes and calls) are added when the
- * profile has cumulative counts.  A site's text: "FUNC at FILE:LINE", or
+ * profile has cumulative counts, and then, after the sites holding memory,
+ * the rows left to fill take the sites that hold nothing now but
+ * allocated, most allocated bytes first: a program that freed everything
+ * before its exit still shows where it allocated.  A site's text: "FUNC at FILE:LINE", or
  * FUNC (symbol name) and the object, or the object alone.
  */
 #include "report.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../common/common.h"
 
@@ -32,11 +37,39 @@ static void site_text(FILE *out, const struct site *x)
 		fprintf(out, "%s", x->object);
 }
 
+/* Whether x holds nothing now. */
+static int holds_nothing(const struct site *x)
+{
+	return !x->live_bytes && !x->live_calls;
+}
+
+/* Sites holding nothing now, most allocated first. */
+static int by_allocated(const void *a, const void *b)
+{
+	const struct site *x = a, *y = b;
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	if (x->alloc_calls != y->alloc_calls)
+		return x->alloc_calls > y->alloc_calls ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
 int report_top(FILE *out, struct sites *s, size_t n)
 {
 	char b1[32], b2[32];
 	int cumulative = s->alloc_calls != 0;
 	sites_sort_by_bytes(s);
+	/* the sites holding nothing, after those holding memory (a negative
+	   live count, a site freed more than it was charged, sorts below
+	   them), in their own order */
+	size_t k = 0;
+	while (k < s->nr && !holds_nothing(&s->v[k]))
+		k++;
+	size_t z = k;
+	while (z < s->nr && holds_nothing(&s->v[z]))
+		z++;
+	if (cumulative && z > k)
+		qsort(s->v + k, z - k, sizeof(*s->v), by_allocated);
 	if (!n || n > s->nr)
 		n = s->nr;
 	if (cumulative)
@@ -46,8 +79,8 @@ int report_top(FILE *out, struct sites *s, size_t n)
 	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct site *x = &s->v[i];
-		if (!x->live_bytes && !x->live_calls)
-			continue; /* holds nothing (sorted last among the non-negative) */
+		if (holds_nothing(x) && (!cumulative || (!x->alloc_bytes && !x->alloc_calls)))
+			continue; /* held nothing, allocated nothing */
 		shown++;
 		fprintf(out, "%10s %9" PRId64, human_bytes(x->live_bytes, b1, sizeof(b1)),
 			x->live_calls);
