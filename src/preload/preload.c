@@ -149,15 +149,41 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	return p;
 }
 
+/* The top object of bin b (count c >= 1, in a heap of narrow slabs only:
+ * at_small_slow clear) of class cls for a malloc charged to ti (a narrow
+ * entry's index, not the bin's tag): its entry written, the bin's tag
+ * switched or the malloc charged per CPU by at_bin_pop (bin_charge.h):
+ * what at_small_alloc_slow would do, without finding the heap, the
+ * object's entry and the slab's width again (a real program's mallocs
+ * from interleaving chains change the bin's tag on most calls). */
+static inline void *bin_retag(struct at_bin *b, uintptr_t c, unsigned int cls, uint32_t ti)
+{
+	void **top = b->slots + c - 1;
+	void *p = *top;
+	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
+	at_bin_pop(&b->word, cls, ti);
+	return p;
+}
+
 /* Depth > 1, the chain's tag known (a memo hit that the bin could not
- * serve, or after a walk): the allocation. */
+ * serve, or after a walk): the allocation, a small one from the bin under
+ * another tag as bin_retag takes it, and its cumulative count in the
+ * bin's when the bin took the tag (malloc_fast.h at_chain_cum_bin), else
+ * through at_fold_self. */
 static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 {
 	void *p;
 	unsigned int cls;
 	if (at_likely(at_small_class(n, &cls))) {
-		p = at_small_alloc(cls, tag);
-		if (at_likely(p != NULL))
+		uint32_t ti = tag_idx(tag);
+		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
+		uintptr_t c = at_bin_count_at(&b->word);
+		if (c && !at_byte_set(&at_small_slow) && ti - AT_IDX_FIRST <= AT_OBJ_NARROW_MAX - AT_IDX_FIRST &&
+		    !at_bin_tag_is_narrow(&b->word, ti))
+			p = bin_retag(b, c, cls, ti);
+		else if (at_unlikely(!(p = at_small_alloc(cls, tag))))
+			return NULL;
+		if (!at_chain_cum_bin(cls, ti))
 			cum_small(tag, cls);
 		return p;
 	}
@@ -206,12 +232,8 @@ static AT_NOINLINE void *chain_entry_alloc(size_t n, struct at_memo_entry *e)
 /*
  * Depth > 1, a memo hit (entry e, the memo busy) whose bin b
  * holds c >= 1 objects under another tag, in a heap of narrow slabs only
- * (at_small_slow clear): if e's index fits a narrow entry, the top object,
- * its entry written, the bin's tag switched or the malloc charged per CPU
- * by at_bin_pop (bin_charge.h): what at_small_alloc_slow would do, without
- * finding the heap, the object's entry and the slab's width again (a real
- * program's mallocs from interleaving chains change the bin's tag on most
- * calls); else chain_entry_small.  Counted in the bin's cumulative count
+ * (at_small_slow clear): if e's index fits a narrow entry, bin_retag;
+ * else chain_entry_small.  Counted in the bin's cumulative count
  * (its tag now e's), else in the entry; the memo's busy count dropped.
  */
 static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, uintptr_t c)
@@ -220,10 +242,7 @@ static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, 
 	uint32_t ti = e->idx;
 	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
 		return chain_entry_small(cls, e);
-	void **top = b->slots + c - 1;
-	void *p = *top;
-	AT_STORE_RELAXED(*at_bin_ents(top), (uint16_t)(ti + 1));
-	at_bin_pop(&b->word, cls, ti);
+	void *p = bin_retag(b, c, cls, ti);
 	if (!at_chain_cum_small(cls, ti)) /* malloc_fast.h: the bin took e's tag */
 		at_memo_count(e, at_class_charge[cls]);
 	at_chain_entry_done();
