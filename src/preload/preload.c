@@ -25,13 +25,14 @@
 #define EXPORT __attribute__((visibility("default")))
 
 /*
- * Cumulative counts (counters.h) of a chain's allocations: a malloc served
- * by a bin whose tag is the chain's, in the bin's count (bin_charge.h);
- * any other allocation proved by a memo entry, in the entry's counts
- * (chains.h); only those after a walk (the chain's first calls, or a memo
- * miss) and at depth 1 outside a bin, through at_fold_self for a small
- * object (objects/fold_cache.h: the thread's fold cache once the process
- * has forked, else per CPU), else in the tag's per-CPU counters.
+ * Cumulative counts (counters.h) of a chain's allocations: a small malloc
+ * whose bin has, or takes, the chain's tag, in the bin's count
+ * (bin_charge.h), whatever found the chain (a memo entry, a walk, depth
+ * 1's table); any other allocation proved by a memo entry, in the entry's
+ * counts (chains.h); the rest (after a walk or at depth 1, a small object
+ * the bin did not take the tag of), through at_fold_self (objects/
+ * fold_cache.h: the thread's fold cache once the process has forked, else
+ * per CPU), or a large block in the tag's per-CPU counters.
  */
 
 /* One allocation of `bytes` made for chain tag t (NULL: none). */
