@@ -37,6 +37,21 @@ grep -Eq "^ +10\.0 MiB +10240 +10\.0 MiB +10240  main at .*live_target\.c:$LP2\$
 "$AT" report --format allocinfo "$T/peak.prof" | grep -Eq "^ +0 +0 .*live_target\.c:$LP1 func:main \$" || fail "end state P1: $("$AT" report --format allocinfo "$T/peak.prof")"
 echo "peak: ok ($total bytes)"
 
+# 1b. a program that never holds 1 MiB (the recorder's floor): what the
+# profile has is the live state when it was written, and the reports say so
+"$AT" run --peak --top 0 -o "$T/small.prof" -- /bin/echo small </dev/null >/dev/null 2>"$T/err" || fail "run --peak echo: $(cat "$T/err")"
+stotal=$(awk '$1 == "peak" { print $3 }' "$T/small.prof")
+[ -n "$stotal" ] && [ "$stotal" -lt 1048576 ] || fail "small peak record: $(grep '^peak' "$T/small.prof")"
+"$AT" report "$T/small.prof" >"$T/stop" || fail "report of the small profile"
+grep -Eq "^peak: none of 1 MiB or more \(the recorder's floor\); [0-9.]+ (B|KiB) live when the profile was written, at [0-9-]+ [0-9:.]+ UTC\$" "$T/stop" || fail "small peak line: $(cat "$T/stop")"
+grep -Eq "^ +live +calls  site when written\$" "$T/stop" || fail "small peak table: $(cat "$T/stop")"
+! grep -q "site at the peak" "$T/stop" || fail "a peak claimed: $(cat "$T/stop")"
+"$AT" report --format html -o "$T/small.html" "$T/small.prof" || fail "html of the small profile"
+grep -q "<h2>When the profile was written (" "$T/small.html" || fail "html: no 'When the profile was written'"
+grep -q '"peak":null' "$T/small.html" || fail "html: a peak marked"
+grep -q "no peak of 1 MiB or more" "$T/small.html" || fail "html header"
+echo "no peak below the floor: ok ($stotal bytes when written)"
+
 # 2. series: samples every 50 ms; the ramp site holds k MiB, k = 0..10,
 # never decreasing; the last sample has all 10 MiB
 "$AT" run --interval 50ms --top 0 -o "$T/ramp.prof" -- "$TGT" ramp 100 </dev/null >/dev/null 2>"$T/err" || fail "run --interval: $(cat "$T/err")"

@@ -279,10 +279,12 @@ static void header(FILE *out, const struct profile *p, const struct sites *s)
 		fprintf(out, ", profile of %s", live_time_text(strtod(p->time, NULL), tb, sizeof(tb)));
 	fprintf(out, "; live %s (%" PRId64 " bytes) in %" PRId64 " allocations, %zu sites",
 		human_bytes(s->live_bytes, b, sizeof(b)), s->live_bytes, s->live_calls, s->nr);
-	if (r && r->has_peak)
+	if (r && live_peak_recorded(r))
 		fprintf(out, "; peak %s (%" PRId64 " bytes) at %s",
 			human_bytes(r->peak_total, b, sizeof(b)), r->peak_total,
 			live_time_text(r->peak_time, tb, sizeof(tb)));
+	else if (r && r->has_peak)
+		fputs("; no peak of 1 MiB or more (the peak recorder's floor)", out);
 	fputs("</div>\n", out);
 }
 
@@ -360,8 +362,9 @@ int report_html(FILE *out, const struct profile *p, struct symbolizer *sym, stru
 		char tb[64];
 		struct at_peak_site *v;
 		size_t n = live_peak_sites(p, s, &v);
-		fprintf(out, "<h2>At the peak (%s)</h2>\n<table id=\"peak\"><tr><th class=\"n\">live"
+		fprintf(out, "<h2>%s (%s)</h2>\n<table id=\"peak\"><tr><th class=\"n\">live"
 			     "</th><th class=\"n\">calls</th><th>site</th></tr>\n",
+			live_peak_recorded(r) ? "At the peak" : "When the profile was written",
 			live_time_text(r->peak_time, tb, sizeof(tb)));
 		for (size_t i = 0; i < n && i < AT_TABLE_ROWS; i++) {
 			if (v[i].site >= 0) {
@@ -414,7 +417,7 @@ int report_html(FILE *out, const struct profile *p, struct symbolizer *sym, stru
 		fputs("]]", out);
 	}
 	fputs("],\"peak\":", out);
-	if (r && r->has_peak)
+	if (r && live_peak_recorded(r)) /* the writing moment is no peak to mark */
 		fprintf(out, "{\"time\":%.6f,\"total\":%" PRId64 "}", r->peak_time, r->peak_total);
 	else
 		fputs("null", out);

@@ -75,14 +75,22 @@ void live_report_top(FILE *out, const struct profile *p, const struct sites *s, 
 		return;
 	if (r->has_peak) {
 		double written = p->time ? strtod(p->time, NULL) : r->peak_time;
-		fprintf(out, "peak: %s at %s (%.3f s before the profile)\n",
-			human_bytes(r->peak_total, b1, sizeof(b1)),
-			live_time_text(r->peak_time, tb, sizeof(tb)), written - r->peak_time);
+		int recorded = live_peak_recorded(r);
+		if (recorded)
+			fprintf(out, "peak: %s at %s (%.3f s before the profile)\n",
+				human_bytes(r->peak_total, b1, sizeof(b1)),
+				live_time_text(r->peak_time, tb, sizeof(tb)), written - r->peak_time);
+		else
+			fprintf(out, "peak: none of 1 MiB or more (the recorder's floor); %s live when "
+				"the profile was written, at %s\n",
+				human_bytes(r->peak_total, b1, sizeof(b1)),
+				live_time_text(r->peak_time, tb, sizeof(tb)));
 		struct at_peak_site *v;
 		size_t n = live_peak_sites(p, s, &v);
 		if (top_n && n > top_n)
 			n = top_n;
-		fprintf(out, "%10s %9s  %s\n", "live", "calls", "site at the peak");
+		fprintf(out, "%10s %9s  %s\n", "live", "calls",
+			recorded ? "site at the peak" : "site when written");
 		for (size_t i = 0; i < n; i++) {
 			if (v[i].site >= 0)
 				live_site_text(&s->v[v[i].site], name, sizeof(name));

@@ -41,6 +41,19 @@ struct live_records {
 	size_t nr_samples;
 };
 
+/* The peak recorder's floor (src/live/peak.c AT_PEAK_FLOOR): it records no
+ * moment below 1 MiB of live bytes, and the profile's writer records the
+ * moment it writes if that is higher; so a peak below it is the live
+ * state when the profile was written (a process that never held 1 MiB),
+ * not the highest, which an interval series may show higher. */
+#define LIVE_PEAK_FLOOR (1ll << 20)
+
+/* Whether r's peak is one the recorder kept (else the writing moment). */
+static inline int live_peak_recorded(const struct live_records *r)
+{
+	return r->has_peak && r->peak_total >= LIVE_PEAK_FLOOR;
+}
+
 /* Parse the records of profile text (name for messages).  0, or -1 after
  * one "alloctag: NAME: line N: ..." line. */
 int live_records_parse(const char *name, const char *text, size_t len, struct live_records *r);

@@ -184,6 +184,11 @@ static int by_bytes(const void *a, const void *b)
 		return x->live_bytes > y->live_bytes ? -1 : 1;
 	if (x->live_calls != y->live_calls)
 		return x->live_calls > y->live_calls ? -1 : 1;
+	/* holding as much (most often nothing): most allocated first */
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	if (x->alloc_calls != y->alloc_calls)
+		return x->alloc_calls > y->alloc_calls ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 

@@ -54,7 +54,8 @@ struct sites {
 /* Sites of profile p in order of first appearance (tags first), filtered. */
 void sites_build(struct sites *out, const struct profile *p, struct symbolizer *sym,
 		 const struct filter *f);
-/* Largest live bytes first (then calls, then name). */
+/* Largest live bytes first (then live calls, allocated bytes and calls,
+ * name: the sites that hold nothing, most allocated first). */
 void sites_sort_by_bytes(struct sites *s);
 void sites_free(struct sites *s);
 

@@ -18,8 +18,6 @@
 #include "report.h"
 
 #include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "../common/common.h"
 
@@ -43,33 +41,11 @@ static int holds_nothing(const struct site *x)
 	return !x->live_bytes && !x->live_calls;
 }
 
-/* Sites holding nothing now, most allocated first. */
-static int by_allocated(const void *a, const void *b)
-{
-	const struct site *x = a, *y = b;
-	if (x->alloc_bytes != y->alloc_bytes)
-		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
-	if (x->alloc_calls != y->alloc_calls)
-		return x->alloc_calls > y->alloc_calls ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 int report_top(FILE *out, struct sites *s, size_t n)
 {
 	char b1[32], b2[32];
 	int cumulative = s->alloc_calls != 0;
-	sites_sort_by_bytes(s);
-	/* the sites holding nothing, after those holding memory (a negative
-	   live count, a site freed more than it was charged, sorts below
-	   them), in their own order */
-	size_t k = 0;
-	while (k < s->nr && !holds_nothing(&s->v[k]))
-		k++;
-	size_t z = k;
-	while (z < s->nr && holds_nothing(&s->v[z]))
-		z++;
-	if (cumulative && z > k)
-		qsort(s->v + k, z - k, sizeof(*s->v), by_allocated);
+	sites_sort_by_bytes(s); /* those holding nothing most allocated first */
 	if (!n || n > s->nr)
 		n = s->nr;
 	if (cumulative)
