@@ -136,6 +136,22 @@ b = $((UB + 5 * UA)); a = b + $((4 * UC)); print(f'{b / 1024:.1f} KiB 6 {a / 102
     { cat "$T/c.top" >&2; fail "top: total line"; }
 echo "top: ok"
 
+# the other processes of a run: listed by PID, the first 8 and how many more;
+# when the program wrote no profile (dash ends through _exit), the top sites
+# of those that allocated the most, none of those that allocated nothing
+"$AT" run --top 2 -o "$T/sh.prof" -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; "$0" 3 >/dev/null' "$T/prog" >/dev/null 2>"$T/sh.err" ||
+    { cat "$T/sh.err" >&2; fail "run of a shell"; }
+grep -qx "alloctag: profiles of 11 other processes of the run:" "$T/sh.err" || { cat "$T/sh.err" >&2; fail "others: count line"; }
+sed -n '/other processes of the run:$/,$p' "$T/sh.err" | sed -n '2,9p' | sed 's/.*\.//' >"$T/pids"
+[ "$(wc -l <"$T/pids")" = 8 ] && sort -n -c "$T/pids" || { cat "$T/sh.err" >&2; fail "others: 8 listed by PID"; }
+grep -qx "  and 3 more: $T/sh.prof.\*" "$T/sh.err" || { cat "$T/sh.err" >&2; fail "others: the rest counted"; }
+if grep -q "wrote no profile" "$T/sh.err"; then
+    [ "$(grep -c "^alloctag: top allocation sites of " "$T/sh.err")" = 1 ] &&
+        grep -q "^alloctag: top allocation sites of $T/prog (pid [0-9]*) at exit:\$" "$T/sh.err" ||
+        { cat "$T/sh.err" >&2; fail "others: the top sites of the one that allocated"; }
+fi
+echo "other processes: ok"
+
 # without DWARF: .symtab names (func+0xoff), then object+0xoffset
 RA=$(ret_addr "$T/prog_nodebug" site_a)
 SA=$(sym_addr "$T/prog_nodebug" site_a)

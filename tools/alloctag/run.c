@@ -101,11 +101,25 @@ static void pass_on(int sig)
 		kill(child_pid, sig);
 }
 
+/* Paths T.PID, by PID. */
+static int by_pid_suffix(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	long px = atol(strrchr(x, '.') + 1), py = atol(strrchr(y, '.') + 1);
+	return (px > py) - (px < py);
+}
+
+#define OTHERS_LISTED 8
+#define OTHERS_READ 64
+#define OTHERS_SHOWN 3
+
 /*
  * T.PID files of other processes of this run (modified since it started),
- * listed on stderr.  When the program itself wrote none (a shell that ends
- * through _exit, say), the top sites of the first few are printed instead
- * of a bare list.
+ * listed on stderr by PID, the first OTHERS_LISTED and how many more (a
+ * build or a shell script makes hundreds).  When the program itself wrote
+ * none (a shell that ends through _exit, say), the top sites of the
+ * OTHERS_SHOWN of the first OTHERS_READ that allocated the most are
+ * printed after the list.
  */
 static void list_others(const char *target, pid_t main_pid, time_t start, int main_wrote,
 			size_t top)
@@ -134,13 +148,44 @@ static void list_others(const char *target, pid_t main_pid, time_t start, int ma
 		}
 	}
 	closedir(d);
-	if (n)
-		tool_msg("profiles of other processes of the run:");
-	for (size_t i = 0; i < n; i++)
+	if (n) {
+		qsort(paths, n, sizeof(*paths), by_pid_suffix);
+		tool_msg("profiles of %zu other process%s of the run:", n, n == 1 ? "" : "es");
+	}
+	for (size_t i = 0; i < n && i < OTHERS_LISTED; i++)
 		fprintf(stderr, "  %s\n", paths[i]);
-	for (size_t i = 0; !main_wrote && top && i < n && i < 3; i++) {
+	if (n > OTHERS_LISTED)
+		fprintf(stderr, "  and %zu more: %s.*\n", n - OTHERS_LISTED, target);
+	/* of the first OTHERS_READ, the OTHERS_SHOWN that allocated the most
+	   (one that allocated nothing has no table to show) */
+	struct other {
+		size_t i;
+		int64_t bytes;
+	} best[OTHERS_SHOWN];
+	size_t nbest = 0;
+	for (size_t i = 0; !main_wrote && top && i < n && i < OTHERS_READ; i++) {
 		struct profile p;
 		if (profile_read(paths[i], &p))
+			continue;
+		int64_t bytes = 0;
+		for (size_t k = 0; k < p.nr_chains; k++)
+			bytes += p.chains[k].alloc_bytes > 0 ? p.chains[k].alloc_bytes : p.chains[k].live_bytes;
+		for (size_t k = 0; k < p.nr_tags; k++)
+			bytes += p.tags[k].alloc_bytes > 0 ? p.tags[k].alloc_bytes : p.tags[k].live_bytes;
+		profile_free(&p);
+		size_t at = nbest;
+		while (at > 0 && best[at - 1].bytes < bytes)
+			at--;
+		if (bytes <= 0 || at == OTHERS_SHOWN)
+			continue;
+		if (nbest < OTHERS_SHOWN)
+			nbest++;
+		memmove(best + at + 1, best + at, (nbest - 1 - at) * sizeof(*best));
+		best[at] = (struct other){i, bytes};
+	}
+	for (size_t b = 0; b < nbest; b++) {
+		struct profile p;
+		if (profile_read(paths[best[b].i], &p))
 			continue;
 		tool_msg("top allocation sites of %s (pid %ld) at exit:", p.exe ? p.exe : "?", p.pid);
 		report_write_to(&p, FMT_TOP, NULL, stderr, top);
