@@ -6,13 +6,13 @@
  *      512 B        2  /usr/bin/prog+0x11b9 (no debug information)
  *    1.5 MiB     1002  total, 2 of 2 sites
  *
- * Sites holding nothing (0 bytes, 0 calls) are left out of the rows; the
- * total line counts the rows shown and every site.
  * "allocated" columns (cumulative bytes and calls) are added when the
  * profile has cumulative counts, and then, after the sites holding memory,
  * the rows left to fill take the sites that hold nothing now but
  * allocated, most allocated bytes first: a program that freed everything
- * before its exit still shows where it allocated.  A site's text: "FUNC at FILE:LINE", or
+ * before its exit still shows where it allocated.  Sites that hold and
+ * allocated nothing are left out of the rows; the total line counts the
+ * rows shown and every site.  A site's text: "FUNC at FILE:LINE", or
  * FUNC (symbol name) and the object, or the object alone.
  */
 #include "report.h"
