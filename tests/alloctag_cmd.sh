@@ -327,8 +327,25 @@ fi
     { cat "$T/d.ai" >&2; fail "diff: only site_a grew, by 20"; }
 "$AT" diff "$T/g1.prof" "$T/g2.prof" >"$T/d.top"
 sed -n 2p "$T/d.top" | grep -q "+20 .* site_a at $T/prog.c:$LA\$" || { cat "$T/d.top" >&2; fail "diff top"; }
+# --allocated: what was allocated since start, where the live bytes are the
+# same (site_c's 4 and then 9 allocations, all freed)
+"$AT" run --top 0 -o "$T/g3.prof" -- "$T/prog" 10 9 >/dev/null 2>&1
+"$AT" diff "$T/g1.prof" "$T/g3.prof" | tail -n1 | grep -q "total, 0 sites changed, [0-9]* unchanged\$" ||
+    { "$AT" diff "$T/g1.prof" "$T/g3.prof" >&2; fail "diff: live unchanged"; }
+"$AT" diff --allocated --format allocinfo "$T/g1.prof" "$T/g3.prof" >"$T/d3.ai"
+[ "$(tail -n +3 "$T/d3.ai")" = "$(ai_line $((5 * UC)) 5 "$T/prog.c:$LC func:site_c")" ] ||
+    { cat "$T/d3.ai" >&2; fail "diff --allocated: site_c, by 5"; }
+"$AT" diff --allocated "$T/g1.prof" "$T/g3.prof" | sed -n 1p | grep -q "old alloc  new alloc  site\$" ||
+    fail "diff --allocated: header"
+"$AT" diff --allocated --format json "$T/g1.prof" "$T/g3.prof" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["measure"] == "allocated" and [(x["old_calls"], x["new_calls"]) for x in d["sites"]] == [(4, 9)], d
+' || fail "diff --allocated json"
 # an allocinfo text against a profile
 "$AT" report --format allocinfo -o "$T/g1.ai" "$T/g1.prof"
+expect_err 1 "alloctag: diff: $T/g1.ai has no allocated (cumulative) counts (an allocinfo text?): --allocated compares raw profiles" \
+    "$AT" diff --allocated "$T/g1.ai" "$T/g3.prof"
 "$AT" diff --format json "$T/g1.ai" "$T/g2.prof" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)

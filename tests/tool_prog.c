@@ -3,8 +3,8 @@
  * diff), built by the script with -g, without -g, and stripped.  Each
  * site_* function holds one malloc call on a line marked SITE_X; the script
  * finds the line with grep and the return address with objdump.
- *   prog N          site_a: malloc(100) x N, kept; site_b: malloc(5000) x 1,
- *                   kept; site_c: malloc(200) x 4, freed.  Prints
+ *   prog N [C]      site_a: malloc(100) x N, kept; site_b: malloc(5000) x 1,
+ *                   kept; site_c: malloc(200) x C (default 4), freed.  Prints
  *                   "usable A B C" (the sizes charged) and exits with status 0
  *   prog exit S     as `prog 3`, then exit(S)
  *   prog _exit S    as `prog 3`, then _exit(S): no profile
@@ -48,13 +48,13 @@ __attribute__((noipa)) void *site_c(size_t n)
 	return p;
 }
 
-static void work(int n)
+static void work(int n, int nc)
 {
 	for (int i = 0; i < n; i++)
 		kept[i] = site_a(100);
 	kept[n] = site_b(5000);
 	size_t uc = 0;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < nc; i++) {
 		void *c = site_c(200);
 		uc = malloc_usable_size(c);
 		free(c);
@@ -69,9 +69,10 @@ int main(int argc, char **argv)
 	int forking = strcmp(mode, "fork") == 0 || strcmp(mode, "fork_exit") == 0;
 	if (strcmp(mode, "exit") == 0 || strcmp(mode, "_exit") == 0 || strcmp(mode, "segv") == 0 ||
 	    forking)
-		work(3);
+		work(3, 4);
 	else
-		work(atoi(mode) > 0 && atoi(mode) < 4000 ? atoi(mode) : 3);
+		work(atoi(mode) > 0 && atoi(mode) < 4000 ? atoi(mode) : 3,
+		     argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 4);
 	if (strcmp(mode, "chdir") == 0 && chdir("/") != 0)
 		return 1;
 	if (strcmp(mode, "exit") == 0)

@@ -24,6 +24,8 @@ static const char usage[] =
 	"  -o, --output OUT  write to OUT (default: standard output)\n"
 	"  --min-bytes N     only sites that changed by at least N bytes either way\n"
 	"  --match REGEX     only sites whose file, function or object matches REGEX\n"
+	"  --allocated       compare the bytes and calls allocated since start, not the\n"
+	"                    live ones (raw profiles only; pprof has both anyway)\n"
 	"  -h, --help        this text\n";
 
 int cmd_diff(int argc, char **argv)
@@ -31,7 +33,9 @@ int cmd_diff(int argc, char **argv)
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
 		{"min-bytes", required_argument, NULL, 'm'}, {"match", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+		{"allocated", no_argument, NULL, 'A'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	int allocated = 0;
 	enum report_format fmt = FMT_TOP;
 	const char *out = NULL;
 	struct filter f = {0};
@@ -47,6 +51,7 @@ int cmd_diff(int argc, char **argv)
 				usage_error("diff", "--min-bytes '%s': expected a byte count such as 4096 or 1M", optarg);
 			break;
 		case 'r': parse_match("diff", optarg, &f); break;
+		case 'A': allocated = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default:
 			if (optopt)
@@ -66,7 +71,7 @@ int cmd_diff(int argc, char **argv)
 	}
 	char *tmp;
 	FILE *fp = report_out_open(out, &tmp);
-	int rc = fp ? report_out_close(fp, out, tmp, diff_write(fp, fmt, &o, &n, &f)) : -1;
+	int rc = fp ? report_out_close(fp, out, tmp, diff_write(fp, fmt, &o, &n, &f, allocated)) : -1;
 	profile_free(&o);
 	profile_free(&n);
 	if (f.has_match)

@@ -42,8 +42,19 @@ static void site_text(FILE *out, const struct site *x)
 		fprintf(out, " [%s]", x->object);
 }
 
+/* x's bytes and calls in the measure compared (NULL: none). */
+static int64_t bytes_of(const struct site *x, int allocated)
+{
+	return !x ? 0 : allocated ? x->alloc_bytes : x->live_bytes;
+}
+
+static int64_t calls_of(const struct site *x, int allocated)
+{
+	return !x ? 0 : allocated ? x->alloc_calls : x->live_calls;
+}
+
 int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
-	       const struct profile *new_p, const struct filter *f)
+	       const struct profile *new_p, const struct filter *f, int allocated)
 {
 	struct symbolizer *so = sym_new(old_p), *sn = sym_new(new_p);
 	struct filter match = {0};
@@ -56,6 +67,18 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 	sites_build(&os, old_p, so, &match);
 	sites_build(&ns, new_p, sn, &match);
 	int rc = 0;
+	if (allocated && fmt != FMT_PPROF) {
+		const struct profile *bad = !os.alloc_calls && os.live_calls ? old_p
+					    : !ns.alloc_calls && ns.live_calls ? new_p
+									     : NULL;
+		if (bad) {
+			tool_msg("diff: %s has no allocated (cumulative) counts (an allocinfo text?): "
+				 "--allocated compares raw profiles",
+				 bad->path ? bad->path : "a snapshot");
+			rc = -1;
+			goto out;
+		}
+	}
 	if (fmt == FMT_PPROF) {
 		rc = report_pprof_diff(out, new_p, sn, &ns, old_p, so, &os);
 		goto out;
@@ -76,8 +99,8 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 		struct row r = {c <= 0 ? a[i] : NULL, c >= 0 ? b[j] : NULL, 0, 0};
 		i += c <= 0;
 		j += c >= 0;
-		r.db = sat_sub(r.n ? r.n->live_bytes : 0, r.o ? r.o->live_bytes : 0);
-		r.dc = sat_sub(r.n ? r.n->live_calls : 0, r.o ? r.o->live_calls : 0);
+		r.db = sat_sub(bytes_of(r.n, allocated), bytes_of(r.o, allocated));
+		r.dc = sat_sub(calls_of(r.n, allocated), calls_of(r.o, allocated));
 		if (!r.db && !r.dc) {
 			unchanged++;
 			continue;
@@ -98,7 +121,7 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 				x->name, x->extra);
 		}
 	} else if (fmt == FMT_JSON) {
-		fputs("{\"version\": 1, \"old\": ", out);
+		fprintf(out, "{\"version\": 1, \"measure\": \"%s\", \"old\": ", allocated ? "allocated" : "live");
 		report_json_str(out, old_p->path, 0);
 		fputs(", \"new\": ", out);
 		report_json_str(out, new_p->path, 0);
@@ -118,28 +141,30 @@ int diff_write(FILE *out, enum report_format fmt, const struct profile *old_p,
 				", \"line\": %u, \"old_bytes\": %" PRId64 ", \"old_calls\": %" PRId64
 				", \"new_bytes\": %" PRId64 ", \"new_calls\": %" PRId64
 				", \"delta_bytes\": %" PRId64 ", \"delta_calls\": %" PRId64 "}",
-				x->line, r->o ? r->o->live_bytes : 0, r->o ? r->o->live_calls : 0,
-				r->n ? r->n->live_bytes : 0, r->n ? r->n->live_calls : 0, r->db, r->dc);
+				x->line, bytes_of(r->o, allocated), calls_of(r->o, allocated),
+				bytes_of(r->n, allocated), calls_of(r->n, allocated), r->db, r->dc);
 		}
 		fputs("\n ]}\n", out);
 	} else {
-		fprintf(out, "%10s %9s %10s %10s  %s\n", "change", "calls", "old", "new", "site");
+		fprintf(out, "%10s %9s %10s %10s  %s\n", "change", "calls", allocated ? "old alloc" : "old",
+			allocated ? "new alloc" : "new", "site");
 		for (size_t k = 0; k < nr; k++) {
 			const struct row *r = &rows[k];
 			const struct site *x = r->n ? r->n : r->o;
 			human_bytes(r->db, b1 + 1, sizeof(b1) - 1);
 			b1[0] = '+';
 			fprintf(out, "%10s %+9" PRId64 " %10s %10s  ", r->db >= 0 ? b1 : b1 + 1, r->dc,
-				human_bytes(r->o ? r->o->live_bytes : 0, b2, sizeof(b2)),
-				human_bytes(r->n ? r->n->live_bytes : 0, b3, sizeof(b3)));
+				human_bytes(bytes_of(r->o, allocated), b2, sizeof(b2)),
+				human_bytes(bytes_of(r->n, allocated), b3, sizeof(b3)));
 			site_text(out, x);
 			fputc('\n', out);
 		}
 		human_bytes(tb, b1 + 1, sizeof(b1) - 1);
 		b1[0] = '+';
 		fprintf(out, "%10s %+9" PRId64 " %10s %10s  total, %zu sites changed, %zu unchanged\n",
-			tb >= 0 ? b1 : b1 + 1, tc, human_bytes(os.live_bytes, b2, sizeof(b2)),
-			human_bytes(ns.live_bytes, b3, sizeof(b3)), nr, unchanged);
+			tb >= 0 ? b1 : b1 + 1, tc,
+			human_bytes(allocated ? os.alloc_bytes : os.live_bytes, b2, sizeof(b2)),
+			human_bytes(allocated ? ns.alloc_bytes : ns.live_bytes, b3, sizeof(b3)), nr, unchanged);
 	}
 	free(rows);
 	free(a);
