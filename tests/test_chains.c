@@ -362,7 +362,7 @@ static void fork_chains(unsigned int from, unsigned int n)
 static void forked(void)
 {
 	struct at_chain_table *t = at_chain_table;
-	uint32_t *slots = t->slots;
+	uint64_t *slots = t->slots;
 	size_t bytes = ((size_t)1 << t->shift) * sizeof(*slots);
 	void *copy = malloc(bytes);
 	CHECK(copy != NULL);
@@ -466,7 +466,7 @@ static void grow(void)
 	CHECK_EQ(at_chain_table->shift, shift);
 	CHECK(t0 != at_chain_table && t0->shift > 8);
 	unsigned char res[64];
-	size_t pages = ((size_t)4 << t0->shift) / 4096;
+	size_t pages = ((size_t)8 << t0->shift) / 4096;
 	CHECK(pages <= sizeof(res) && !mincore(t0->slots, pages * 4096, res));
 	for (size_t i = 0; i < pages; i++)
 		CHECK_EQ(res[i] & 1, 0);

@@ -70,7 +70,6 @@ AT_CHAIN_HOT static struct {
 	unsigned char teach_memo_depth; /* at_chain_depth its entries were made at */
 } chain_made;
 static size_t chain_table_bytes; /* the mapped tables' slots in use (an old one's given back) */
-struct at_chain **at_chain_unindexed; /* chains.h: refs; registry lock for writes */
 static uint32_t nr_unindexed;
 /* 1 while the thread makes a chain, 2 a taught one (at_chain_adopt) */
 static __thread unsigned char creating __attribute__((tls_model("initial-exec")));
@@ -78,7 +77,7 @@ static __thread unsigned char creating __attribute__((tls_model("initial-exec"))
 /* The bytes of a table's 2^shift slots. */
 static size_t table_bytes(uint32_t shift)
 {
-	return ((size_t)1 << shift) * sizeof(uint32_t);
+	return ((size_t)1 << shift) * sizeof(uint64_t);
 }
 
 /* Whether a table of 2^shift slots is in the sites' pool with its header
@@ -89,6 +88,8 @@ static int table_pooled(uint32_t shift)
 {
 	return sizeof(struct at_chain_table) + table_bytes(shift) <= AT_SITES_SMALL;
 }
+_Static_assert(sizeof(struct at_chain_table) + (256u << 3) <= AT_SITES_SMALL,
+	       "the first table, 256 slots of 8 bytes, in the pool with its header");
 
 static struct at_chain_table *table_new(uint32_t shift)
 {
@@ -98,7 +99,7 @@ static struct at_chain_table *table_new(uint32_t shift)
 	if (!t)
 		return NULL;
 	if (pooled) { /* the first: its slots after its header */
-		t->slots = (uint32_t *)(t + 1);
+		t->slots = (uint64_t *)(t + 1);
 		/* every slot stored (0, as it is): the table's pages present,
 		 * so that a forked child's insert copies the page of its slot
 		 * where, in a page no chain had touched, it read the zero page
@@ -134,19 +135,20 @@ static void table_drop(struct at_chain_table *t)
 	}
 }
 
-static void table_put(struct at_chain_table *t, uint32_t ref, uint64_t h)
+static void table_put(struct at_chain_table *t, uint64_t slot, uint64_t h)
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
 	while (t->slots[i])
 		i = (i + 1) & mask;
-	AT_STORE(&t->slots[i], ref);
+	AT_STORE(&t->slots[i], slot);
 }
 
-/* Insert the chain of ref `ref` (chains.h), whose hash is h (registry
- * lock held), in the main table or, in a forked child, the child's; 0 or
- * -ENOMEM. */
-static int insert(uint32_t ref, uint64_t h)
+/* Insert chain c, whose hash is h (registry lock held), in the main
+ * table or, in a forked child, the child's; 0 or -ENOMEM. */
+static int insert(struct at_chain *c, uint64_t h)
 {
+	if ((uintptr_t)c & ~(uintptr_t)AT_CHAIN_SLOT_ADDR)
+		return -ENOMEM; /* no slot holds it (chains.h) */
 	struct at_chain_table **tp = chain_made.forked ? &chain_made.child_table : &at_chain_table, *t = *tp;
 	uint32_t nr = chain_made.forked ? chain_made.child_chains : chain_made.nr_chains;
 	if (!t || (nr + 1) * 4 > 3 * (1u << t->shift)) { /* past three quarters full */
@@ -155,10 +157,10 @@ static int insert(uint32_t ref, uint64_t h)
 		if (!nt)
 			return -ENOMEM;
 		for (uint32_t i = 0; t && i < 1u << t->shift; i++) { /* every chain of t */
-			uint32_t r = t->slots[i];
+			uint64_t r = t->slots[i];
 			if (!r)
 				continue;
-			struct at_chain *e = at_chain_ref(r);
+			struct at_chain *e = (struct at_chain *)(uintptr_t)(r & AT_CHAIN_SLOT_ADDR);
 			/* its own length: no AT_CHAIN_MAX words in create's frame
 			 * (a forked child's first chain writes every stack page it
 			 * reaches, a copy each) */
@@ -171,7 +173,7 @@ static int insert(uint32_t ref, uint64_t h)
 			table_drop(t);
 		t = nt;
 	}
-	table_put(t, ref, h);
+	table_put(t, at_chain_slot(c, h), h);
 	chain_made.child_chains += chain_made.forked;
 	return 0;
 }
@@ -240,24 +242,15 @@ AT_ONCE_TEXT static struct alloc_tag *create(const uintptr_t *f, unsigned int n,
 		pthread_mutex_unlock(&at_registry_lock);
 		return &e->tag;
 	}
-	/* its ref, resolved before it is stored (chains.h) */
-	uint32_t ref = c->tag.idx;
-	if (err) { /* no index: a place of its own */
-		if (!at_chain_unindexed &&
-		    (at_chain_unindexed = mmap(NULL, AT_CHAIN_UNINDEXED_MAX * sizeof(*at_chain_unindexed),
-					       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-					       -1, 0)) == MAP_FAILED)
-			at_chain_unindexed = NULL;
-		if (!at_chain_unindexed || nr_unindexed == AT_CHAIN_UNINDEXED_MAX) {
+	if (err) { /* no index: in the table alone, at most AT_CHAIN_UNINDEXED_MAX */
+		if (nr_unindexed == AT_CHAIN_UNINDEXED_MAX) {
 			pthread_mutex_unlock(&at_registry_lock);
 			goto nomem;
 		}
-		ref = AT_IDX_MAX + nr_unindexed;
-		AT_STORE(&at_chain_unindexed[nr_unindexed], c);
 	} else {
 		at_registry_list(&c->tag);
 	}
-	if (insert(ref, h)) {
+	if (insert(c, h)) {
 		pthread_mutex_unlock(&at_registry_lock);
 		goto nomem; /* listed (an index's tag, never charged), not found */
 	}

@@ -14,21 +14,25 @@
  * allocinfo prints one line per site, the chains' counters summed; the
  * chains themselves go to the raw profile (sites_each.h).
  *
- * Table: an array of 2^shift chain refs (32 bits: a chain's tag index,
- * at_chain_ref), open addressing with linear
- * probing on the chain's 64-bit hash; a slot goes 0 -> ref once and
- * never changes (a chain's tag is listed in the registry before its ref
- * is stored).  Lookups take no lock: a hit is the hash, the slot load,
- * the record found by its ref (the registry's entry of the index: 4
- * bytes a slot where a pointer took 8), and the record's length and
- * frames compared (its first frame first;
- * the record keeps no hash: growing the table hashes its frames again).
+ * Table: an array of 2^shift chain slots (64 bits: the chain record's
+ * address and 16 bits of its hash, at_chain_slot), open addressing with
+ * linear probing on the chain's 64-bit hash; a slot goes 0 -> its value
+ * once and never changes (a chain's tag is listed in the registry before
+ * its slot is stored).  Lookups take no lock: a hit is the hash, the slot
+ * load, its hash bits compared, and the record's length and frames
+ * compared (its first frame first); a slot whose hash bits differ is
+ * passed over without reading its record.  (The slots held the chain's
+ * tag index, 4 bytes, and the record was found through the registry's
+ * entry of the index: one more dependent load, a cache miss among
+ * thousands of chains, and a record read for every chain probed: the
+ * probe was 11% of espresso's time.)  The record keeps no hash: growing
+ * the table hashes its frames again.
  * Inserts hold the registry lock; when the table would pass three
  * quarters full, a table twice the size is built, the records are
  * rehashed into it and it is published (at three quarters a probe reads
  * 2.5 slots on a hit and 8.5 on a miss, against 1.5 and 2.5 at a half:
  * the table is probed after a walk, not on the malloc hit path; cc1's
- * 5337 chains fit 8192 slots, 32 KiB, where half full took 16384).  The
+ * 5337 chains fit 8192 slots, 64 KiB, where half full took 16384).  The
  * header (shift, and where the slots are) lives in the sites' pool and
  * is never freed; the slots of the first table, 256, follow it there,
  * the others are a mapping of their own.  A replaced table stays
@@ -209,24 +213,22 @@ static inline size_t at_chain_bytes(const uintptr_t *f, unsigned int n, uint32_t
 
 struct at_chain_table {
 	uint32_t shift;   /* 2^shift slots */
-	uint32_t *slots;  /* chain refs (below); the first table's (256) after the header, else a mapping */
+	uint64_t *slots;  /* chain slots (below); the first table's (256) after the header, else a mapping */
 };
 
-/* A chain's ref, what a table's slot holds (0: empty): its tag's index
- * (the registry lists its tag there, tag_registry.h), or for a chain
- * made when no index was left AT_IDX_MAX + its place in
- * at_chain_unindexed (AT_CHAIN_UNINDEXED_MAX of them; further chains
- * get no tag). */
-#define AT_CHAIN_UNINDEXED_MAX (1u << 20)
-extern AT_HIDDEN struct at_chain **at_chain_unindexed;
-
-/* The chain of ref r (not 0). */
-static inline struct at_chain *at_chain_ref(uint32_t r)
+/* A table's slot for chain c of hash h (0: an empty slot): c's address,
+ * below 2^48 as user space's are, and bits 0..15 of h above it (the
+ * probe's index takes h's high bits). */
+#define AT_CHAIN_SLOT_ADDR ((UINT64_C(1) << 48) - 1)
+static inline uint64_t at_chain_slot(const struct at_chain *c, uint64_t h)
 {
-	if (at_likely(r < AT_IDX_MAX))
-		return (struct at_chain *)AT_LOAD_RELAXED(at_tag_slot(r)); /* the tag is its first member */
-	return AT_LOAD_RELAXED(&at_chain_unindexed[r - AT_IDX_MAX]);
+	return (uint64_t)(uintptr_t)c | (h & 0xffff) << 48;
 }
+
+/* Chains made when no index was left are kept in the table alone (found,
+ * charged nothing), AT_CHAIN_UNINDEXED_MAX of them; further chains get no
+ * tag. */
+#define AT_CHAIN_UNINDEXED_MAX (1u << 20)
 
 /*
  * The memo (chains.c): a thread's recent chains, each proved again at a
@@ -692,11 +694,14 @@ at_chain_probe(struct at_chain_table *t, uint64_t h,
 	       const uintptr_t *f, unsigned int n)
 {
 	uint32_t mask = (1u << t->shift) - 1, i = (uint32_t)(h >> (64 - t->shift));
+	const uint64_t bits = (h & 0xffff) << 48;
 	for (;; i = (i + 1) & mask) {
-		uint32_t r = AT_LOAD(&t->slots[i]);
-		if (!r)
+		uint64_t s = AT_LOAD(&t->slots[i]);
+		if (!s)
 			return NULL;
-		struct at_chain *e = at_chain_ref(r);
+		if ((s & ~AT_CHAIN_SLOT_ADDR) != bits)
+			continue;
+		struct at_chain *e = (struct at_chain *)(uintptr_t)(s & AT_CHAIN_SLOT_ADDR);
 		if (at_chain_nr(e) == n && e->w[0] == (uint32_t)f[0] && at_chain_same(e, f, n))
 			return e;
 	}
