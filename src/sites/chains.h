@@ -21,12 +21,12 @@
  * its slot is stored).  Lookups take no lock: a hit is the hash, the slot
  * load, its hash bits compared, and the record's length and frames
  * compared (its first frame first); a slot whose hash bits differ is
- * passed over without reading its record.  (The slots held the chain's
- * tag index, 4 bytes, and the record was found through the registry's
- * entry of the index: one more dependent load, a cache miss among
- * thousands of chains, and a record read for every chain probed: the
- * probe was 11% of espresso's time.)  The record keeps no hash: growing
- * the table hashes its frames again.
+ * passed over without reading its record.  So a probe makes two
+ * dependent loads, the slot and the record, each most often a cache miss
+ * among thousands of chains (a tag index in the slot would add the
+ * registry's entry between them), and reads the record of no chain but
+ * the one it finds.  The record keeps no hash: growing the table hashes
+ * its frames again.
  * Inserts hold the registry lock; when the table would pass three
  * quarters full, a table twice the size is built, the records are
  * rehashed into it and it is published (at three quarters a probe reads
