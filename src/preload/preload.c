@@ -150,6 +150,13 @@ static AT_NOINLINE void *site_large(size_t n, const void *ra)
 	return p;
 }
 
+/* Whether ti is a tag's index (not none) that a narrow entry holds: one
+ * compare. */
+static inline int narrow_tag(uint32_t ti)
+{
+	return ti - AT_IDX_FIRST <= AT_OBJ_NARROW_MAX - AT_IDX_FIRST;
+}
+
 /* The top object of bin b (count c >= 1, in a heap of narrow slabs only:
  * at_small_slow clear) of class cls for a malloc charged to ti (a narrow
  * entry's index, not the bin's tag): its entry written, the bin's tag
@@ -179,8 +186,7 @@ static AT_NOINLINE void *chain_tagged(size_t n, struct alloc_tag *tag)
 		uint32_t ti = tag_idx(tag);
 		struct at_bin *b = &at_tls_bins[cls]; /* no heap: count 0 */
 		uintptr_t c = at_bin_count_at(&b->word);
-		if (c && !at_byte_set(&at_small_slow) && ti - AT_IDX_FIRST <= AT_OBJ_NARROW_MAX - AT_IDX_FIRST &&
-		    !at_bin_tag_is_narrow(&b->word, ti))
+		if (c && !at_byte_set(&at_small_slow) && narrow_tag(ti) && !at_bin_tag_is_narrow(&b->word, ti))
 			p = bin_retag(b, c, cls, ti);
 		else if (at_unlikely(!(p = at_small_alloc(cls, tag))))
 			return NULL;
@@ -241,7 +247,7 @@ static AT_NOINLINE void *chain_retag(struct at_memo_entry *e, struct at_bin *b, 
 {
 	unsigned int cls = bin_class(b);
 	uint32_t ti = e->idx;
-	if (at_unlikely(ti - AT_IDX_FIRST > AT_OBJ_NARROW_MAX - AT_IDX_FIRST))
+	if (at_unlikely(!narrow_tag(ti)))
 		return chain_entry_small(cls, e);
 	void *p = bin_retag(b, c, cls, ti);
 	if (!at_chain_cum_small(cls, ti)) /* malloc_fast.h: the bin took e's tag */
